@@ -1,0 +1,64 @@
+# texpr project tasks.  `make demo` and `make test` work from a fresh clone:
+# they install missing system packages (when root), create .venv and install deps.
+
+PYTHON ?= python3
+VENV   := .venv
+VPY    := $(VENV)/bin/python
+STAMP  := $(VENV)/.stamp
+
+export DEBIAN_FRONTEND := noninteractive
+
+.PHONY: all setup sysdeps demo test bench clean
+
+all: test
+
+# System packages: a C compiler with OpenMP and libc headers (texpr compiles the C it
+# generates), and Python's venv module.  A no-op when everything is already present.
+sysdeps:
+	@pkgs=""; \
+	if ! command -v gcc >/dev/null 2>&1 \
+	   || ! ls /usr/lib/gcc/*/*/include/omp.h >/dev/null 2>&1 \
+	   || ! printf '#include <omp.h>\n#include <stdio.h>\nint main(void){return omp_get_max_threads()<0;}\n' \
+	        | gcc -fopenmp -x c - -o /dev/null >/dev/null 2>&1; then \
+	  pkgs="gcc libc6-dev"; \
+	fi; \
+	if ! $(PYTHON) -c 'import venv, ensurepip' >/dev/null 2>&1; then \
+	  pkgs="$$pkgs python3-venv"; \
+	fi; \
+	if [ -n "$$pkgs" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; \
+	  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	  else echo "sysdeps: missing system packages ($$pkgs) and not root; install them by hand" >&2; exit 1; fi; \
+	  echo "sysdeps: installing $$pkgs"; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q </dev/null && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$pkgs </dev/null; \
+	fi
+
+# (Re)create the venv if it is missing or broken, then install texpr + test deps.
+# Redone only when pyproject.toml changes.  editable_mode=compat puts the repo root on the
+# venv's path (a plain .pth), so packages and modules added under texpr/ later are importable
+# without reinstalling.
+$(STAMP): pyproject.toml | sysdeps
+	@if ! $(VPY) -c '' >/dev/null 2>&1; then \
+	  rm -rf $(VENV); \
+	  echo "setup: creating $(VENV)"; \
+	  $(PYTHON) -m venv $(VENV); \
+	fi
+	@echo "setup: installing texpr and its test dependencies into $(VENV)"
+	$(VENV)/bin/pip install -q -e '.[test]' --config-settings editable_mode=compat </dev/null
+	@touch $@
+
+setup: sysdeps $(STAMP)
+
+demo: setup
+	$(VPY) -m texpr.demo
+
+test: setup
+	$(VPY) -m pytest tests
+
+bench: setup
+	$(VPY) benchmarks/matmul.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis .texpr_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

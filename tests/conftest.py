@@ -1,0 +1,38 @@
+"""Shared pytest configuration for texpr's test suite.
+
+- Points texpr's compiled-kernel cache at <repo>/.texpr_cache unless TEXPR_CACHE_DIR is set
+  (done before texpr is imported anywhere in the tests).
+- Registers hypothesis profiles: "ci" (more examples, derandomized) and "dev" (quick).
+  "ci" is loaded when the CI environment variable is set, "dev" otherwise;
+  HYPOTHESIS_PROFILE=<name> overrides the choice.
+"""
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("TEXPR_CACHE_DIR", str(REPO_ROOT / ".texpr_cache"))
+
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+# Both profiles start from Hypothesis's own "default" profile, not from whatever Hypothesis
+# auto-selected (it switches to its built-in CI settings when it sees a CI variable).
+_base = settings.get_profile("default")
+
+settings.register_profile(
+    "ci",
+    parent=_base,
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    derandomize=True,
+)
+settings.register_profile(
+    "dev",
+    parent=_base,
+    max_examples=10,
+    deadline=None,
+)
+
+_in_ci = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if _in_ci else "dev"))

@@ -1,0 +1,1 @@
+"""The compute language: expressions, tensors, reducers."""

@@ -1,0 +1,108 @@
+"""dtype names, vector lanes and NumPy-compatible promotion.
+
+A dtype is a string: a scalar name ("float32") or a vector of lanes ("float32x8").
+"""
+import numpy as np
+
+from .errors import DTypeError
+
+SCALAR_DTYPES = ("bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64",
+                 "uint64", "float16", "float32", "float64")
+
+C_TYPES = {
+    "bool": "bool", "int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t",
+    "uint16": "uint16_t", "int32": "int32_t", "uint32": "uint32_t", "int64": "int64_t",
+    "uint64": "uint64_t", "float16": "_Float16", "float32": "float", "float64": "double",
+}
+
+
+def split_lanes(dtype):
+    """'float32x8' -> ('float32', 8); 'float32' -> ('float32', 1)."""
+    if "x" in dtype:
+        base, lanes = dtype.rsplit("x", 1)
+        return base, int(lanes)
+    return dtype, 1
+
+
+def element(dtype):
+    return split_lanes(dtype)[0]
+
+
+def lanes(dtype):
+    return split_lanes(dtype)[1]
+
+
+def with_lanes(dtype, n):
+    base = element(dtype)
+    return base if n == 1 else f"{base}x{n}"
+
+
+def normalize(dtype):
+    """Accept numpy dtypes and names; return the canonical scalar name or raise."""
+    if isinstance(dtype, str) and dtype in SCALAR_DTYPES:
+        return dtype
+    if isinstance(dtype, str) and dtype == "bfloat16":
+        raise DTypeError("dtype 'bfloat16' is not supported by the host targets (c, avx2, native)")
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        raise DTypeError(f"unknown dtype {dtype!r}; expected one of {', '.join(SCALAR_DTYPES)}") from None
+    if name not in SCALAR_DTYPES:
+        raise DTypeError(f"unsupported dtype {dtype!r}; expected one of {', '.join(SCALAR_DTYPES)}")
+    return name
+
+
+def is_float(dtype):
+    return element(dtype).startswith("float")
+
+
+def is_int(dtype):
+    e = element(dtype)
+    return e.startswith("int") or e.startswith("uint")
+
+
+def is_unsigned(dtype):
+    return element(dtype).startswith("uint")
+
+
+def is_bool(dtype):
+    return element(dtype) == "bool"
+
+
+def bits(dtype):
+    e = element(dtype)
+    return 8 if e == "bool" else int("".join(c for c in e if c.isdigit()))
+
+
+def promote(a, b):
+    """Result dtype of a binary op, following NumPy 2's rules (NEP 50).
+
+    `a`/`b` are dtype names, or Python scalars (weakly typed, as in NumPy).
+    """
+    ta = a if isinstance(a, str) else _py_scalar(a)
+    tb = b if isinstance(b, str) else _py_scalar(b)
+    try:
+        return np.result_type(ta, tb).name
+    except TypeError as e:
+        raise DTypeError(f"cannot combine {a!r} and {b!r}: {e}") from None
+
+
+def _py_scalar(v):
+    # bool before int: bool is a subclass of int.
+    if isinstance(v, (bool, np.bool_)):
+        return False
+    if isinstance(v, (int, np.integer)):
+        return 0
+    return 0.0
+
+
+def check_fits(value, dtype):
+    """Raise when a Python scalar cannot be represented in `dtype` (never truncate silently)."""
+    if is_int(dtype) and isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        info = np.iinfo(element(dtype))
+        if not info.min <= int(value) <= info.max:
+            raise DTypeError(f"constant {value} does not fit in {element(dtype)} "
+                             f"(range {info.min}..{info.max})")
+    if is_int(dtype) and isinstance(value, float):
+        if value != int(value):
+            raise DTypeError(f"constant {value} is not an integer; cannot make it {dtype}")

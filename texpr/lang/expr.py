@@ -1,0 +1,453 @@
+"""Scalar expressions of the compute language.
+
+Nodes are immutable. `==` between expressions builds a comparison (as in TVM); its truth
+value, when Python asks for one (dict keys, `in`), is structural equality, so expressions
+work as dictionary keys. Variables compare by identity: two vars named "n" are different.
+"""
+import builtins
+from dataclasses import dataclass, fields, replace
+import math
+import numbers
+
+import numpy as np
+
+from . import dtypes
+from .errors import DTypeError, TexprError
+
+
+class Node:
+    """Base of every IR node: immutable, structurally hashable, printable."""
+
+    _children = ()          # names of fields holding child nodes (or tuples of them)
+
+    def __hash__(self):
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash((type(self),) + tuple(_hashable(getattr(self, f.name)) for f in fields(self)))
+            object.__setattr__(self, "_hash", h)
+        return h
+
+    def same_as(self, other):
+        return structural_equal(self, other)
+
+    def replace(self, **changes):
+        return replace(self, **changes)
+
+    def __str__(self):
+        from .printer import to_str
+        return to_str(self)
+
+    __repr__ = __str__
+
+
+def _hashable(v):
+    if isinstance(v, list):
+        return tuple(_hashable(x) for x in v)
+    return v
+
+
+def structural_equal(a, b):
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, (tuple, list)):
+        return len(a) == len(b) and builtins.all(structural_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, Var) or not isinstance(a, Node):
+        return a is b if isinstance(a, Var) else a == b
+    if hash(a) != hash(b):
+        return False
+    return builtins.all(structural_equal(getattr(a, f.name), getattr(b, f.name)) for f in fields(a))
+
+
+def _const_like(value, other_dtype):
+    """A Python scalar beside an expression takes the expression's dtype (NumPy's weak scalars)."""
+    dt = dtypes.promote(other_dtype, value)
+    dtypes.check_fits(value, dt)
+    return Const(value, dt)
+
+
+def convert(v, dtype=None):
+    """Turn a Python number / IterVar / Expr into an Expr."""
+    if isinstance(v, Expr):
+        return v
+    from .tensor import IterVar
+    if isinstance(v, IterVar):
+        return v.var
+    if isinstance(v, (bool, np.bool_)):
+        return Const(bool(v), dtype or "bool")
+    if isinstance(v, numbers.Integral):
+        return Const(int(v), dtype or "int32")
+    if isinstance(v, numbers.Real):
+        return Const(float(v), dtype or "float32")
+    raise TexprError(f"cannot use {v!r} (type {type(v).__name__}) as an expression")
+
+
+def _binary(op, a, b):
+    """Build a BinOp with NumPy promotion; operands are cast to the result dtype."""
+    if not isinstance(a, Expr):
+        a = _scalar_operand(a, b)
+    if not isinstance(b, Expr):
+        b = _scalar_operand(b, a)
+    ea, eb = dtypes.element(a.dtype), dtypes.element(b.dtype)
+    if op == "/" and not dtypes.is_float(ea) and not dtypes.is_float(eb):
+        raise DTypeError(f"'/' on integers ({a} / {b}): use '//' for floor division, "
+                         "or astype('float32') for true division")
+    dt = dtypes.promote(ea, eb)
+    if op in ("&", "|", "^", "<<", ">>") and dtypes.is_float(dt):
+        raise DTypeError(f"bitwise '{op}' needs integer operands, got {ea} and {eb}")
+    a, b = _cast_to(a, dt), _cast_to(b, dt)
+    lanes = max(dtypes.lanes(a.dtype), dtypes.lanes(b.dtype))
+    return BinOp(op, a, b, dtypes.with_lanes(dt, lanes))
+
+
+def _scalar_operand(v, other):
+    from .tensor import IterVar
+    if isinstance(v, IterVar):
+        return v.var
+    if isinstance(v, (bool, numbers.Number, np.generic)):
+        return _const_like(v.item() if isinstance(v, np.generic) else v, dtypes.element(other.dtype))
+    raise TexprError(f"cannot use {v!r} (type {type(v).__name__}) in an expression")
+
+
+def _cast_to(e, dt):
+    if dtypes.element(e.dtype) == dt:
+        return e
+    if isinstance(e, Const):
+        dtypes.check_fits(e.value, dt)
+        return Const(e.value, dt)
+    return Cast(e, dtypes.with_lanes(dt, dtypes.lanes(e.dtype)))
+
+
+def _compare(op, a, b):
+    if not isinstance(a, Expr):
+        a = _scalar_operand(a, b)
+    if not isinstance(b, Expr):
+        b = _scalar_operand(b, a)
+    dt = dtypes.promote(dtypes.element(a.dtype), dtypes.element(b.dtype))
+    a, b = _cast_to(a, dt), _cast_to(b, dt)
+    lanes = max(dtypes.lanes(a.dtype), dtypes.lanes(b.dtype))
+    return Cmp(op, a, b, dtypes.with_lanes("bool", lanes))
+
+
+class Expr(Node):
+    """Operator overloading shared by all expression nodes."""
+
+    def __add__(self, o): return _binary("+", self, o)
+    def __radd__(self, o): return _binary("+", o, self)
+    def __sub__(self, o): return _binary("-", self, o)
+    def __rsub__(self, o): return _binary("-", o, self)
+    def __mul__(self, o): return _binary("*", self, o)
+    def __rmul__(self, o): return _binary("*", o, self)
+    def __truediv__(self, o): return _binary("/", self, o)
+    def __rtruediv__(self, o): return _binary("/", o, self)
+    def __floordiv__(self, o): return _binary("//", self, o)
+    def __rfloordiv__(self, o): return _binary("//", o, self)
+    def __mod__(self, o): return _binary("%", self, o)
+    def __rmod__(self, o): return _binary("%", o, self)
+    def __lshift__(self, o): return _binary("<<", self, o)
+    def __rshift__(self, o): return _binary(">>", self, o)
+    def __xor__(self, o): return _binary("^", self, o)
+
+    def __and__(self, o):
+        return logical_and(self, o) if dtypes.is_bool(self.dtype) else _binary("&", self, o)
+
+    def __rand__(self, o): return convert(o).__and__(self)
+
+    def __or__(self, o):
+        return logical_or(self, o) if dtypes.is_bool(self.dtype) else _binary("|", self, o)
+
+    def __ror__(self, o): return convert(o).__or__(self)
+
+    def __invert__(self):
+        if dtypes.is_bool(self.dtype):
+            return Not(self, self.dtype)
+        return _binary("^", self, -1)
+
+    def __neg__(self):
+        return _binary("-", Const(0, dtypes.element(self.dtype)), self)
+
+    def __pos__(self): return self
+
+    def __abs__(self): return call("abs", self)
+
+    def __lt__(self, o): return _compare("<", self, o)
+    def __le__(self, o): return _compare("<=", self, o)
+    def __gt__(self, o): return _compare(">", self, o)
+    def __ge__(self, o): return _compare(">=", self, o)
+    def __eq__(self, o): return _compare("==", self, o)
+    def __ne__(self, o): return _compare("!=", self, o)
+
+    __hash__ = Node.__hash__
+
+    def __bool__(self):
+        raise TexprError(f"the symbolic expression {self} has no Python truth value; "
+                         "use te.if_then_else / te.all / te.any to branch on it")
+
+    def astype(self, dtype):
+        dt = dtypes.normalize(dtype)
+        if dtypes.element(self.dtype) == dt:
+            return self
+        return Cast(self, dtypes.with_lanes(dt, dtypes.lanes(self.dtype)))
+
+    def equal(self, other):
+        """Elementwise equality as an expression (alias of ==, like TVM)."""
+        return _compare("==", self, other)
+
+
+@dataclass(frozen=True, eq=False)
+class Var(Expr):
+    """A scalar variable: loop index or symbolic extent. Compares by identity."""
+    name: str
+    dtype: str = "int32"
+
+    def __hash__(self):
+        return id(self)
+
+
+@dataclass(frozen=True, eq=False)
+class Const(Expr):
+    value: object
+    dtype: str
+
+    def __post_init__(self):
+        e = dtypes.element(self.dtype)
+        if dtypes.is_float(e):
+            object.__setattr__(self, "value", float(self.value))
+        elif e == "bool":
+            object.__setattr__(self, "value", bool(self.value))
+        else:
+            object.__setattr__(self, "value", int(self.value))
+
+
+@dataclass(frozen=True, eq=False)
+class BinOp(Expr):
+    """Arithmetic / logical binary op. op: + - * / // % min max & | ^ << >> && ||."""
+    op: str
+    a: Expr
+    b: Expr
+    dtype: str
+    _children = ("a", "b")
+
+
+@dataclass(frozen=True, eq=False)
+class Cmp(Expr):
+    """Comparison: < <= > >= == !=. Its Python truth (== / != only) is structural equality."""
+    op: str
+    a: Expr
+    b: Expr
+    dtype: str = "bool"
+    _children = ("a", "b")
+
+    def __bool__(self):
+        if self.op == "==":
+            return structural_equal(self.a, self.b)
+        if self.op == "!=":
+            return not structural_equal(self.a, self.b)
+        return Expr.__bool__(self)
+
+
+@dataclass(frozen=True, eq=False)
+class Not(Expr):
+    a: Expr
+    dtype: str = "bool"
+    _children = ("a",)
+
+
+@dataclass(frozen=True, eq=False)
+class Select(Expr):
+    """cond ? t : f, evaluated lazily in C (only the chosen branch runs)."""
+    cond: Expr
+    t: Expr
+    f: Expr
+    dtype: str
+    _children = ("cond", "t", "f")
+
+
+@dataclass(frozen=True, eq=False)
+class Cast(Expr):
+    value: Expr
+    dtype: str
+    _children = ("value",)
+
+
+@dataclass(frozen=True, eq=False)
+class Call(Expr):
+    """A pure math function: exp log sqrt tanh sigmoid abs floor ceil erf pow fabs..."""
+    name: str
+    args: tuple
+    dtype: str
+    _children = ("args",)
+
+
+@dataclass(frozen=True, eq=False)
+class TensorLoad(Expr):
+    """tensor[indices] before storage flattening."""
+    tensor: object
+    indices: tuple
+    dtype: str
+    _children = ("indices",)
+
+
+@dataclass(frozen=True, eq=False)
+class CommReducer(Node):
+    """A commutative reducer: combine(lhs, rhs) with an identity element."""
+    name: str
+    lhs: Var
+    rhs: Var
+    result: Expr
+    identity: Expr
+
+    def combine(self, a, b):
+        from .visitor import substitute
+        return substitute(self.result, {self.lhs: a, self.rhs: b})
+
+
+@dataclass(frozen=True, eq=False)
+class Reduce(Expr):
+    """combiner over `axis` (IterVars) of `source`, counting only points where `where` holds."""
+    combiner: CommReducer
+    source: Expr
+    axis: tuple
+    where: Expr
+    dtype: str
+    _children = ("source", "where")
+
+
+# ----------------------------------------------------------------------------- constructors
+
+def const(value, dtype=None):
+    if dtype is None:
+        return convert(value)
+    dt = dtypes.normalize(dtype)
+    dtypes.check_fits(value, dt)
+    return Const(value, dt)
+
+
+def var(name="v", dtype="int32"):
+    dt = dtypes.normalize(dtype)
+    if not isinstance(name, str):
+        raise TexprError(f"var name must be a string, got {name!r}")
+    return Var(name, dt)
+
+
+def _bool_operand(x, what):
+    x = convert(x)
+    if not dtypes.is_bool(x.dtype):
+        raise DTypeError(f"{what} needs boolean operands, got {x} of dtype {x.dtype}")
+    return x
+
+
+def logical_and(a, b):
+    a, b = _bool_operand(a, "and"), _bool_operand(b, "and")
+    return BinOp("&&", a, b, "bool")
+
+
+def logical_or(a, b):
+    a, b = _bool_operand(a, "or"), _bool_operand(b, "or")
+    return BinOp("||", a, b, "bool")
+
+
+def all(*conds):
+    if len(conds) == 1 and isinstance(conds[0], (list, tuple)):
+        conds = tuple(conds[0])
+    if not conds:
+        raise TexprError("te.all needs at least one condition")
+    out = _bool_operand(conds[0], "te.all")
+    for c in conds[1:]:
+        out = logical_and(out, c)
+    return out
+
+
+def any(*conds):
+    if len(conds) == 1 and isinstance(conds[0], (list, tuple)):
+        conds = tuple(conds[0])
+    if not conds:
+        raise TexprError("te.any needs at least one condition")
+    out = _bool_operand(conds[0], "te.any")
+    for c in conds[1:]:
+        out = logical_or(out, c)
+    return out
+
+
+def if_then_else(cond, t, f):
+    cond = _bool_operand(cond, "if_then_else condition")
+    if not isinstance(t, Expr) and not isinstance(f, Expr):
+        t, f = convert(t), convert(f)
+    elif not isinstance(t, Expr):
+        t = _scalar_operand(t, f)
+    elif not isinstance(f, Expr):
+        f = _scalar_operand(f, t)
+    dt = dtypes.promote(dtypes.element(t.dtype), dtypes.element(f.dtype))
+    return Select(cond, _cast_to(t, dt), _cast_to(f, dt), dt)
+
+
+# ----------------------------------------------------------------------------- math
+
+_FLOAT_FUNCS = {"exp": np.exp, "log": np.log, "sqrt": np.sqrt, "tanh": np.tanh,
+                "sigmoid": np.exp, "erf": np.exp, "floor": np.floor, "ceil": np.ceil}
+
+
+def _math_dtype(name, dtype):
+    """dtype NumPy gives for func(array of dtype): ints become floats for exp etc."""
+    if name == "abs":
+        return dtype
+    fn = _FLOAT_FUNCS[name]
+    return fn(np.zeros(1, dtype=dtypes.element(dtype))).dtype.name
+
+
+def call(name, *args):
+    args = tuple(convert(a) for a in args)
+    if name in ("abs",) + tuple(_FLOAT_FUNCS):
+        (x,) = args
+        if dtypes.is_bool(x.dtype):
+            raise DTypeError(f"te.{name} is not defined for bool input {x}")
+        dt = _math_dtype(name, x.dtype)
+        if name in ("floor", "ceil") and dtypes.is_int(x.dtype):
+            return x.astype(dt)
+        return Call(name, (_cast_to(x, dt),), dt)
+    if name == "pow":
+        a, b = args
+        dt = dtypes.promote(a.dtype, b.dtype)
+        if not dtypes.is_float(dt):
+            dt = "float64"
+        return Call("pow", (_cast_to(a, dt), _cast_to(b, dt)), dt)
+    raise TexprError(f"unknown math function {name!r}")
+
+
+def exp(x): return call("exp", x)
+def log(x): return call("log", x)
+def sqrt(x): return call("sqrt", x)
+def tanh(x): return call("tanh", x)
+def sigmoid(x): return call("sigmoid", x)
+def erf(x): return call("erf", x)
+def floor(x): return call("floor", x)
+def ceil(x): return call("ceil", x)
+def abs(x): return call("abs", x)
+def power(a, b): return call("pow", a, b)
+
+
+def max_value(dtype):
+    dt = dtypes.normalize(dtype)
+    if dtypes.is_float(dt):
+        return Const(math.inf, dt)
+    if dt == "bool":
+        return Const(True, dt)
+    return Const(int(np.iinfo(dt).max), dt)
+
+
+def min_value(dtype):
+    dt = dtypes.normalize(dtype)
+    if dtypes.is_float(dt):
+        return Const(-math.inf, dt)
+    if dt == "bool":
+        return Const(False, dt)
+    return Const(int(np.iinfo(dt).min), dt)
+
+
+def elementwise_min(a, b):
+    return _binary("min", a, b)
+
+
+def elementwise_max(a, b):
+    return _binary("max", a, b)

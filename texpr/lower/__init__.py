@@ -1,0 +1,35 @@
+"""Lowering: Schedule -> loop program, as a pipeline of small IR -> IR passes."""
+from ..lang.errors import LoweringError
+from .arith import INF
+from .flatten import flatten_storage
+from .ir import LoweredFunc
+from .loop_partition import partition_loops
+from .promote import promote_registers
+from .schedule_ops import schedule_to_stmt
+from .simplify_pass import simplify_stmt
+from .unroll import unroll_loops
+from .vectorize import vectorize_loops
+
+
+def lower(sch, args, name="main", vector_bits=256, simple_mode=False):
+    """Lower a schedule to a LoweredFunc; print it to read the loop program.
+
+    simple_mode stops after bound inference, loop construction and simplification (no tail
+    partitioning, vectorization, unrolling), which is the easiest form to read.
+    """
+    from ..schedule.schedule import Schedule
+    if not isinstance(sch, Schedule):
+        raise LoweringError(f"lower expects a Schedule (te.create_schedule), got {sch!r}")
+    low, body = schedule_to_stmt(sch, args, name)
+    ranges = {v: (0, INF) for v in low.shape_vars}
+    body = flatten_storage(body)
+    body = simplify_stmt(body, ranges)
+    if not simple_mode:
+        body = partition_loops(body)
+        body = simplify_stmt(body, ranges)
+        body = vectorize_loops(body, vector_bits)
+        body = unroll_loops(body)
+        body = simplify_stmt(body, ranges)
+        body = promote_registers(body)
+    args_buf = [low.info[st].buffer for st in low.args]
+    return LoweredFunc(name, args_buf, body, low.shape_vars)

@@ -1,0 +1,220 @@
+"""The loop program: statements and the lowering-level expressions (buffers, vectors)."""
+from dataclasses import dataclass
+
+from ..lang import dtypes
+from ..lang.expr import Expr, Node, Var
+from ..lang.printer import to_str
+
+
+class Buffer:
+    """A region of memory: an argument array or a buffer the kernel allocates.
+
+    shape/strides are in elements; scope is global, local or shared. Identity-compared.
+    """
+
+    def __init__(self, name, dtype, shape, scope="global", strides=None, is_arg=False):
+        self.name = name
+        self.dtype = dtype
+        self.shape = tuple(shape)
+        self.scope = scope
+        self.strides = strides
+        self.is_arg = is_arg
+
+    def __repr__(self):
+        return f"Buffer({self.name}, {self.dtype}, {list(self.shape)}, {self.scope})"
+
+
+@dataclass(frozen=True, eq=False)
+class BufferLoad(Expr):
+    buffer: Buffer
+    indices: tuple
+    dtype: str
+    _children = ("indices",)
+
+
+@dataclass(frozen=True, eq=False)
+class Ramp(Expr):
+    """The vector (base, base+stride, ..., base+(lanes-1)*stride)."""
+    base: Expr
+    stride: int
+    lanes: int
+    dtype: str
+    _children = ("base",)
+
+
+@dataclass(frozen=True, eq=False)
+class Broadcast(Expr):
+    value: Expr
+    lanes: int
+    dtype: str
+    _children = ("value",)
+
+
+@dataclass(frozen=True, eq=False)
+class VarLoad(Expr):
+    """Read of a register variable (a promoted local buffer element)."""
+    var: Var
+    dtype: str
+
+
+class Stmt(Node):
+    def __str__(self):
+        return to_text(self)
+
+    __repr__ = __str__
+
+
+@dataclass(frozen=True, eq=False)
+class For(Stmt):
+    """kind: serial, parallel, vectorized, unrolled. pragmas: ((key, value), ...)."""
+    var: Var
+    min: Expr
+    extent: Expr
+    kind: str
+    body: Stmt
+    pragmas: tuple = ()
+    _children = ("min", "extent", "body")
+
+
+@dataclass(frozen=True, eq=False)
+class BufferStore(Stmt):
+    buffer: Buffer
+    value: Expr
+    indices: tuple
+    _children = ("value", "indices")
+
+
+@dataclass(frozen=True, eq=False)
+class VarStore(Stmt):
+    var: Var
+    value: Expr
+    _children = ("value",)
+
+
+@dataclass(frozen=True, eq=False)
+class Allocate(Stmt):
+    buffer: Buffer
+    body: Stmt
+    _children = ("body",)
+
+
+@dataclass(frozen=True, eq=False)
+class DeclareVars(Stmt):
+    """Register variables (from promoted local buffers) live in body."""
+    vars: tuple
+    body: Stmt
+    _children = ("body",)
+
+
+@dataclass(frozen=True, eq=False)
+class IfThenElse(Stmt):
+    cond: Expr
+    then_case: Stmt
+    else_case: Stmt = None
+    _children = ("cond", "then_case", "else_case")
+
+
+@dataclass(frozen=True, eq=False)
+class Seq(Stmt):
+    stmts: tuple
+    _children = ("stmts",)
+
+
+@dataclass(frozen=True, eq=False)
+class StageRegion(Stmt):
+    """Marks the code computing one stage (shown as a comment in the output)."""
+    name: str
+    body: Stmt
+    _children = ("body",)
+
+
+@dataclass(frozen=True, eq=False)
+class Evaluate(Stmt):
+    value: Expr
+    _children = ("value",)
+
+
+def seq(*stmts):
+    flat = []
+    for s in stmts:
+        if s is None:
+            continue
+        if isinstance(s, Seq):
+            flat.extend(s.stmts)
+        else:
+            flat.append(s)
+    if len(flat) == 1:
+        return flat[0]
+    return Seq(tuple(flat))
+
+
+class LoweredFunc:
+    """A lowered kernel: name, parameters (Buffers and shape Vars) and the loop program."""
+
+    def __init__(self, name, args, body, shape_vars):
+        self.name = name
+        self.args = args              # Buffers in call order
+        self.body = body
+        self.shape_vars = shape_vars  # Vars taken from argument shapes, in order
+
+    def __str__(self):
+        params = ", ".join([f"{b.name}: {b.dtype}[{', '.join(to_str(s) for s in b.shape)}]"
+                            for b in self.args] + [f"{v.name}: {v.dtype}" for v in self.shape_vars])
+        return f"func {self.name}({params}) {{\n{to_text(self.body, 1)}}}\n"
+
+    __repr__ = __str__
+
+    def replace_body(self, body):
+        return LoweredFunc(self.name, self.args, body, self.shape_vars)
+
+
+# ----------------------------------------------------------------------------- printing
+
+def _expr(e):
+    return to_str(e)
+
+
+def to_text(s, indent=0):
+    pad = "  " * indent
+    t = type(s)
+    if t is For:
+        ann = "" if s.kind == "serial" else f" {s.kind}"
+        prag = "".join(f" pragma({k}={v})" for k, v in s.pragmas)
+        head = f"{pad}for{ann}{prag} ({s.var.name}, {_expr(s.min)}, {_expr(s.extent)}) {{\n"
+        return head + to_text(s.body, indent + 1) + f"{pad}}}\n"
+    if t is BufferStore:
+        idx = ", ".join(_expr(i) for i in s.indices)
+        return f"{pad}{s.buffer.name}[{idx}] = {_expr(s.value)}\n"
+    if t is VarStore:
+        return f"{pad}{s.var.name} = {_expr(s.value)}\n"
+    if t is Allocate:
+        b = s.buffer
+        return (f"{pad}allocate {b.name}: {b.dtype}[{', '.join(_expr(x) for x in b.shape)}] "
+                f"in {b.scope}\n" + to_text(s.body, indent))
+    if t is DeclareVars:
+        names = ", ".join(f"{v.name}: {v.dtype}" for v in s.vars)
+        return f"{pad}registers {names}\n" + to_text(s.body, indent)
+    if t is IfThenElse:
+        out = f"{pad}if ({_expr(s.cond)}) {{\n" + to_text(s.then_case, indent + 1)
+        if s.else_case is not None:
+            out += f"{pad}}} else {{\n" + to_text(s.else_case, indent + 1)
+        return out + f"{pad}}}\n"
+    if t is Seq:
+        return "".join(to_text(x, indent) for x in s.stmts)
+    if t is StageRegion:
+        return f"{pad}// stage {s.name}\n" + to_text(s.body, indent)
+    if t is Evaluate:
+        return f"{pad}{_expr(s.value)}\n"
+    return f"{pad}{s!r}\n"
+
+
+def _register_printers():
+    from ..lang import printer
+    printer._PRINTERS["BufferLoad"] = lambda n, p: (
+        f"{n.buffer.name}[{', '.join(to_str(i) for i in n.indices)}]")
+    printer._PRINTERS["Ramp"] = lambda n, p: f"ramp({to_str(n.base)}, {n.stride}, {n.lanes})"
+    printer._PRINTERS["Broadcast"] = lambda n, p: f"x{n.lanes}({to_str(n.value)})"
+    printer._PRINTERS["VarLoad"] = lambda n, p: n.var.name
+
+
+_register_printers()

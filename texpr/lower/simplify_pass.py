@@ -1,0 +1,62 @@
+"""Simplify every expression of a loop program using the ranges of the enclosing loops."""
+from ..lang.expr import Const
+from ..lang.visitor import map_children, substitute
+from .arith import INF, Simplifier, const_bounds
+from .ir import Allocate, DeclareVars, For, IfThenElse, Seq, StageRegion, Stmt, seq
+
+NOP = Seq(())
+
+
+def simplify_stmt(stmt, ranges=None):
+    return _Pass(dict(ranges or {})).stmt(stmt)
+
+
+class _Pass:
+    def __init__(self, ranges):
+        self.ranges = ranges
+
+    def expr(self, e):
+        return Simplifier(self.ranges)(e)
+
+    def stmt(self, s):
+        t = type(s)
+        if t is For:
+            mn, ext = self.expr(s.min), self.expr(s.extent)
+            if isinstance(ext, Const) and ext.value <= 0:
+                return NOP
+            if isinstance(ext, Const) and ext.value == 1 and s.kind != "thread":
+                return self.stmt(substitute(s.body, {s.var: mn}))
+            lo = const_bounds(mn, self.ranges)[0]
+            hi = const_bounds(mn, self.ranges)[1] + const_bounds(ext, self.ranges)[1] - 1
+            old = self.ranges.get(s.var)
+            self.ranges[s.var] = (lo, hi)
+            body = self.stmt(s.body)
+            if old is None:
+                del self.ranges[s.var]
+            else:
+                self.ranges[s.var] = old
+            if _is_nop(body):
+                return NOP
+            return For(s.var, mn, ext, s.kind, body, s.pragmas)
+        if t is IfThenElse:
+            c = self.expr(s.cond)
+            if isinstance(c, Const):
+                if c.value:
+                    return self.stmt(s.then_case)
+                return self.stmt(s.else_case) if s.else_case is not None else NOP
+            th = self.stmt(s.then_case)
+            el = self.stmt(s.else_case) if s.else_case is not None else None
+            if _is_nop(th) and (el is None or _is_nop(el)):
+                return NOP
+            return IfThenElse(c, th, el)
+        if t is Seq:
+            return seq(*[x for x in (self.stmt(y) for y in s.stmts) if not _is_nop(x)]) \
+                if s.stmts else s
+        if t in (StageRegion, Allocate, DeclareVars):
+            body = self.stmt(s.body)
+            return s.replace(body=body) if body is not s.body else s
+        return map_children(s, lambda c: self.stmt(c) if isinstance(c, Stmt) else self.expr(c))
+
+
+def _is_nop(s):
+    return isinstance(s, Seq) and not s.stmts

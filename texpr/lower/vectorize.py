@@ -1,0 +1,178 @@
+"""Vectorization: a loop marked vectorized becomes vector expressions over its lanes.
+
+The loop variable becomes a Ramp; loads and stores whose index is a unit-stride Ramp become
+vector loads/stores, others gathers/scatters. When the body cannot be vectorized safely (a
+store whose address does not depend on the lane, a lane-dependent branch, ...), the loop
+stays a scalar loop: vectorize never changes results.
+"""
+from ..lang import dtypes
+from ..lang.expr import BinOp, Call, Cast, Cmp, Const, Not, Select, Var
+from ..lang.visitor import map_children, walk
+from .arith import simplify
+from .ir import (Allocate, Broadcast, BufferLoad, BufferStore, DeclareVars, For, IfThenElse,
+                 Ramp, Seq, StageRegion, Stmt, seq)
+
+
+class CannotVectorize(Exception):
+    pass
+
+
+def vectorize_loops(stmt, vector_bits=256):
+    def go(s):
+        if not isinstance(s, Stmt):
+            return s
+        s = map_children(s, go)
+        if isinstance(s, For) and s.kind == "vectorized":
+            return _vectorize_for(s, vector_bits)
+        return s
+    return go(stmt)
+
+
+def _max_bits(body):
+    b = 8
+    for n in walk(body):
+        dt = getattr(n, "dtype", None)
+        if isinstance(dt, str) and dt != "bool":
+            b = max(b, dtypes.bits(dt))
+        if isinstance(n, BufferStore):
+            b = max(b, dtypes.bits(n.buffer.dtype))
+    return b
+
+
+def _vectorize_for(f, vector_bits):
+    lanes = f.extent.value if isinstance(f.extent, Const) else None
+    if lanes is None:
+        return For(f.var, f.min, f.extent, "serial", f.body, f.pragmas)
+    width = max(1, vector_bits // _max_bits(f.body))
+    if lanes > width and lanes % width == 0:
+        # legalize: lanes/width vector chunks of the machine width
+        outer = Var(f.var.name + "_v")
+        from ..lang.visitor import substitute
+        inner_var = Var(f.var.name)
+        body = substitute(f.body, {f.var: f.min + outer * width + inner_var})
+        inner = _vectorize_for(For(inner_var, Const(0, "int32"), Const(width, "int32"),
+                                   "vectorized", simplify_body(body), f.pragmas), vector_bits)
+        return seq(*[_subst_stmt(inner, outer, k) for k in range(lanes // width)])
+    try:
+        return Vectorizer(f.var, f.min, lanes).stmt(f.body)
+    except CannotVectorize:
+        return For(f.var, f.min, f.extent, "serial", f.body, f.pragmas)
+
+
+def simplify_body(s):
+    from .simplify_pass import simplify_stmt
+    return simplify_stmt(s)
+
+
+def _subst_stmt(s, var, k):
+    from ..lang.visitor import substitute
+    from .simplify_pass import simplify_stmt
+    return simplify_stmt(substitute(s, {var: Const(k, "int32")}))
+
+
+def _vec_dtype(dt, lanes):
+    return dtypes.with_lanes(dt, lanes)
+
+
+def _lanes(e):
+    return dtypes.lanes(e.dtype)
+
+
+class Vectorizer:
+    def __init__(self, var, vmin, lanes):
+        self.var = var
+        self.ramp = Ramp(vmin, 1, lanes, _vec_dtype("int32", lanes))
+        self.lanes = lanes
+        self.stores = {}
+
+    def bcast(self, e):
+        if _lanes(e) == self.lanes:
+            return e
+        if _lanes(e) != 1:
+            raise CannotVectorize
+        return Broadcast(e, self.lanes, _vec_dtype(e.dtype, self.lanes))
+
+    def expr(self, e):
+        t = type(e)
+        if t is Var:
+            return self.ramp if e is self.var else e
+        if t is Const:
+            return e
+        if t is BinOp:
+            a, b = self.expr(e.a), self.expr(e.b)
+            if _lanes(a) == 1 and _lanes(b) == 1:
+                return e if (a is e.a and b is e.b) else BinOp(e.op, a, b, e.dtype)
+            if e.op in ("+", "-") and isinstance(a, Ramp) and _lanes(b) == 1:
+                return Ramp(simplify(BinOp(e.op, a.base, b, a.base.dtype)), a.stride, a.lanes, a.dtype)
+            if e.op == "+" and isinstance(b, Ramp) and _lanes(a) == 1:
+                return Ramp(simplify(BinOp("+", a, b.base, b.base.dtype)), b.stride, b.lanes, b.dtype)
+            if e.op in ("+", "-") and isinstance(a, Ramp) and isinstance(b, Ramp):
+                s = a.stride + b.stride if e.op == "+" else a.stride - b.stride
+                return Ramp(simplify(BinOp(e.op, a.base, b.base, a.base.dtype)), s, a.lanes, a.dtype)
+            if e.op == "*" and isinstance(a, Ramp) and isinstance(b, Const):
+                return Ramp(simplify(a.base * b), a.stride * b.value, a.lanes, a.dtype)
+            if e.op == "*" and isinstance(b, Ramp) and isinstance(a, Const):
+                return Ramp(simplify(b.base * a), b.stride * a.value, b.lanes, b.dtype)
+            if e.op in ("&&", "||", "//", "%", "tdiv", "tmod", "<<", ">>", "&", "|", "^"):
+                raise CannotVectorize
+            return BinOp(e.op, self.bcast(a), self.bcast(b), _vec_dtype(e.dtype, self.lanes))
+        if t is BufferLoad:
+            idx = self.expr(e.indices[0])
+            if _lanes(idx) == 1:
+                return e if idx is e.indices[0] else BufferLoad(e.buffer, (idx,), e.dtype)
+            return BufferLoad(e.buffer, (idx,), _vec_dtype(e.dtype, self.lanes))
+        if t is Cast:
+            v = self.expr(e.value)
+            if _lanes(v) == 1:
+                return e if v is e.value else Cast(v, e.dtype)
+            if isinstance(v, Ramp):
+                v = _materialize(v)
+            return Cast(v, _vec_dtype(e.dtype, self.lanes))
+        if t is Broadcast or t is Ramp:
+            raise CannotVectorize
+        # Select, Cmp, Call, Not, loads of other kinds: vectorize only if lane-invariant
+        for n in walk(e):
+            if n is self.var:
+                raise CannotVectorize
+        return e
+
+    def stmt(self, s):
+        t = type(s)
+        if t is BufferStore:
+            idx = self.expr(s.indices[0])
+            val = self.expr(s.value)
+            if _lanes(idx) == 1:
+                if _lanes(val) != 1:
+                    raise CannotVectorize     # every lane writes the same address
+                # lane-invariant store repeated: keep as is (same value each lane)
+                raise CannotVectorize
+            self._check_hazard(s.buffer, idx, val)
+            if isinstance(val, Ramp):
+                val = _materialize(val)
+            return BufferStore(s.buffer, self.bcast(val), (idx,))
+        if t is For:
+            mn, ext = self.expr(s.min), self.expr(s.extent)
+            if _lanes(mn) != 1 or _lanes(ext) != 1:
+                raise CannotVectorize
+            return For(s.var, mn, ext, s.kind, self.stmt(s.body), s.pragmas)
+        if t is IfThenElse:
+            c = self.expr(s.cond)
+            if _lanes(c) != 1:
+                raise CannotVectorize
+            return IfThenElse(c, self.stmt(s.then_case),
+                              self.stmt(s.else_case) if s.else_case is not None else None)
+        if t is Seq:
+            return seq(*[self.stmt(x) for x in s.stmts])
+        if t is StageRegion:
+            return StageRegion(s.name, self.stmt(s.body))
+        raise CannotVectorize
+
+    def _check_hazard(self, buf, idx, val):
+        for n in walk(val):
+            if isinstance(n, BufferLoad) and n.buffer is buf and not n.indices[0].same_as(idx):
+                raise CannotVectorize
+
+
+def _materialize(r):
+    """A Ramp used as a value (not an address) becomes base + (0, 1, ..., n-1) * stride."""
+    return r

@@ -1,0 +1,90 @@
+"""cache_read and cache_write: add a stage that copies a tensor through another scope."""
+from ..lang.errors import ScheduleError
+from ..lang.expr import Reduce, TensorLoad
+from ..lang.tensor import ComputeOp, IterVar, Range, Tensor, compute
+from ..lang.expr import Var
+from ..lang.visitor import substitute, transform
+
+SCOPES = ("global", "local", "shared")
+
+
+def _check_scope(scope, prim, name):
+    if scope not in SCOPES:
+        raise ScheduleError(f"{prim} of {name}: unknown scope {scope!r}; expected one of "
+                            f"{', '.join(SCOPES)}")
+
+
+def _fresh_axes(ivs, suffix=""):
+    out = []
+    for iv in ivs:
+        out.append(IterVar(Var(iv.name + suffix), Range(iv.dom.min, iv.dom.extent), iv.kind))
+    return out
+
+
+def cache_write(sch, tensor, scope):
+    """Compute `tensor` into a `scope` buffer, then copy it out; returns the cache tensor."""
+    if not isinstance(tensor, Tensor):
+        raise ScheduleError(f"cache_write expects a tensor, got {tensor!r}")
+    st = sch[tensor]
+    _check_scope(scope, "cache_write", st.name)
+    op = st.op
+    if not isinstance(op, ComputeOp):
+        raise ScheduleError(f"cache_write: {st.name} is a placeholder; only computed tensors can "
+                            "be cached for writing")
+    if st.relations or st.iter_attrs or st.attach_type == "inline":
+        raise ScheduleError(f"cache_write of {st.name}: call it before splitting, annotating or "
+                            "inlining the stage")
+    axes = _fresh_axes(op.axis)
+    vmap = {o.var: n.var for o, n in zip(op.axis, axes)}
+    body = op.body
+    if isinstance(body, Reduce):
+        raxes = _fresh_axes(body.axis)
+        vmap.update({o.var: n.var for o, n in zip(body.axis, raxes)})
+        body = Reduce(body.combiner, substitute(body.source, vmap), tuple(raxes),
+                      substitute(body.where, vmap), body.dtype)
+    else:
+        body = substitute(body, vmap)
+    cache_op = ComputeOp(f"{st.name}.{scope}", axes, body, op.tag, op.attrs)
+    cache = cache_op.output(0)
+    copy_op = ComputeOp(st.name, op.axis, cache[tuple(iv.var for iv in op.axis)], op.tag, op.attrs)
+    st.op = copy_op
+    st._reset_axes()
+    sch.stage_map[copy_op] = st
+    new = sch._insert_stage(cache_op, st)
+    new.scope = scope
+    return cache
+
+
+def cache_read(sch, tensor, scope, readers):
+    """Copy `tensor` into a `scope` buffer read by `readers` instead of the original."""
+    if not isinstance(tensor, Tensor):
+        raise ScheduleError(f"cache_read expects a tensor, got {tensor!r}")
+    src = sch[tensor]
+    _check_scope(scope, "cache_read", src.name)
+    if not isinstance(readers, (list, tuple)):
+        readers = [readers]
+    if not readers:
+        raise ScheduleError(f"cache_read of {src.name}: give at least one reader")
+    reader_stages = []
+    for r in readers:
+        rs = sch[r]
+        if not any(sch.stage_map.get(t.op) is src for t in (rs.op.input_tensors()
+                                                            if isinstance(rs.op, ComputeOp) else [])):
+            raise ScheduleError(f"cache_read of {src.name}: stage {rs.name} does not read it")
+        reader_stages.append(rs)
+    shape = tensor.shape
+    cache = compute(shape, lambda *i: tensor[i], name=f"{src.name}.{scope}")
+    for rs in reader_stages:
+        def fn(n, rs=rs):
+            if isinstance(n, TensorLoad) and sch.stage_map.get(n.tensor.op) is src:
+                return TensorLoad(cache, n.indices, n.dtype)
+            return None
+        op = rs.op
+        new_body = transform(op.body, fn)
+        new_op = ComputeOp(op.name, op.axis, new_body, op.tag, op.attrs)
+        rs.op = new_op
+        sch.stage_map[new_op] = rs
+    first = min(reader_stages, key=sch.stages.index)
+    new = sch._insert_stage(cache.op, first)
+    new.scope = scope
+    return cache

@@ -1,0 +1,405 @@
+"""Schedule and Stage: the primitives of the classic tensor-expression API.
+
+Every primitive checks its request when called and raises ScheduleError naming the stage
+and the axis; the lowering layer then never has to guess what an odd schedule meant.
+"""
+import numbers
+
+from ..lang import dtypes
+from ..lang.errors import ScheduleError
+from ..lang.expr import Const, Var
+from ..lang.tensor import ComputeOp, IterVar, Operation, PlaceholderOp, Range, Tensor
+from .relations import Fuse, Split, ceil_div
+
+PRAGMA_KEYS = ("unroll", "omp_simd", "prefetch", "ivdep", "comment")
+
+
+class Stage:
+    """How one operation is computed: its loops, their order and annotations, where it lives."""
+
+    def __init__(self, op, schedule):
+        self.op = op
+        self.origin_op = op
+        self.schedule = schedule
+        self.relations = []
+        self.iter_attrs = {}          # id(IterVar) -> {"kind": ..., "pragmas": [...], "thread": iv}
+        self.attach_type = "root"     # root | inline | scope
+        self.attach_stage = None
+        self.attach_ivar = None
+        self.scope = "global"
+        self.storage_align = {}       # dim -> (factor, offset)
+        self.is_output = False
+        self._reset_axes()
+
+    def _reset_axes(self):
+        op = self.op
+        if isinstance(op, ComputeOp):
+            self.all_iter_vars = list(op.axis) + list(op.reduce_axis)
+            self.leaf_iter_vars = list(op.axis) + list(op.reduce_axis)
+        else:
+            self.all_iter_vars, self.leaf_iter_vars = [], []
+        self.extents = {id(iv): iv.dom.extent for iv in self.all_iter_vars}
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def name(self):
+        return self.origin_op.name
+
+    def __repr__(self):
+        return f"stage({self.name})"
+
+    def _err(self, msg):
+        raise ScheduleError(f"stage {self.name}: {msg}")
+
+    def _check_schedulable(self, prim):
+        if not isinstance(self.op, ComputeOp):
+            self._err(f"{prim}: a placeholder has no loops to schedule")
+
+    def _leaf(self, iv, prim):
+        if not isinstance(iv, IterVar):
+            self._err(f"{prim}: expected an axis (IterVar), got {iv!r}")
+        for leaf in self.leaf_iter_vars:
+            if leaf is iv:
+                return iv
+        if any(a is iv for a in self.all_iter_vars):
+            self._err(f"{prim}: axis {iv.name} is not a leaf axis (it was already split or fused)")
+        self._err(f"{prim}: axis {iv.name} does not belong to this stage (its axes: "
+                  f"{', '.join(a.name for a in self.leaf_iter_vars)})")
+
+    def extent_of(self, iv):
+        return self.extents[id(iv)]
+
+    def is_reduce(self, iv):
+        return iv.kind == "reduce"
+
+    def _new_iv(self, name, extent, kind):
+        iv = IterVar(Var(name), Range(0, extent), kind)
+        self.all_iter_vars.append(iv)
+        self.extents[id(iv)] = extent
+        return iv
+
+    def _replace_leaf(self, old, new):
+        i = next(k for k, x in enumerate(self.leaf_iter_vars) if x is old)
+        self.leaf_iter_vars[i:i + 1] = new
+
+    def _attr(self, iv):
+        return self.iter_attrs.setdefault(id(iv), {"kind": None, "pragmas": [], "thread": None})
+
+    # ------------------------------------------------------------------ loop structure
+    def split(self, parent, factor=None, nparts=None):
+        """Split `parent` into (outer, inner); inner has `factor` iterations (or outer `nparts`)."""
+        self._check_schedulable("split")
+        self._leaf(parent, "split")
+        if (factor is None) == (nparts is None):
+            self._err(f"split of axis {parent.name}: give exactly one of factor= or nparts=")
+        val = factor if factor is not None else nparts
+        what = "factor" if factor is not None else "nparts"
+        if isinstance(val, bool) or not isinstance(val, numbers.Integral) or val <= 0:
+            self._err(f"split of axis {parent.name}: {what} must be a positive int, got {val!r}")
+        val = int(val)
+        ext = self.extent_of(parent)
+        if factor is not None:
+            outer_ext, inner_ext = ceil_div(ext, val), Const(val, "int32")
+        else:
+            outer_ext, inner_ext = Const(val, "int32"), ceil_div(ext, val)
+        outer = self._new_iv(parent.name + ".outer", outer_ext, parent.kind)
+        inner = self._new_iv(parent.name + ".inner", inner_ext, parent.kind)
+        self.relations.append(Split(parent, outer, inner, factor=factor and val, nparts=nparts and val))
+        self._replace_leaf(parent, [outer, inner])
+        return outer, inner
+
+    def tile(self, x_parent, y_parent, x_factor, y_factor):
+        """Split two axes and order them (x.outer, y.outer, x.inner, y.inner)."""
+        xo, xi = self.split(x_parent, factor=x_factor)
+        yo, yi = self.split(y_parent, factor=y_factor)
+        self.reorder(xo, yo, xi, yi)
+        return xo, yo, xi, yi
+
+    def fuse(self, *axes):
+        """Fuse consecutive leaf axes (outer to inner) into one."""
+        self._check_schedulable("fuse")
+        if len(axes) == 1 and isinstance(axes[0], (list, tuple)):
+            axes = tuple(axes[0])
+        if not axes:
+            self._err("fuse needs at least one axis")
+        for a in axes:
+            self._leaf(a, "fuse")
+        if len(axes) == 1:
+            return axes[0]
+        pos = [next(k for k, x in enumerate(self.leaf_iter_vars) if x is a) for a in axes]
+        if pos != list(range(pos[0], pos[0] + len(axes))):
+            self._err(f"fuse: axes {', '.join(a.name for a in axes)} must be adjacent leaf axes "
+                      "given from outer to inner (reorder them first)")
+        kinds = {a.kind for a in axes}
+        if len(kinds) > 1:
+            self._err(f"fuse: cannot fuse data and reduction axes ({', '.join(a.name for a in axes)})")
+        fused = axes[0]
+        for inner in axes[1:]:
+            ext = self.extent_of(fused) * self.extent_of(inner)
+            if isinstance(self.extent_of(fused), Const) and isinstance(self.extent_of(inner), Const):
+                ext = Const(self.extent_of(fused).value * self.extent_of(inner).value, "int32")
+            new = self._new_iv(f"{fused.name}.{inner.name}.fused", ext, fused.kind)
+            self.relations.append(Fuse(fused, inner, new))
+            fused = new
+        self.leaf_iter_vars[pos[0]:pos[-1] + 1] = [fused]
+        return fused
+
+    def reorder(self, *axes):
+        """Put the given leaf axes in this order, in the positions they occupy together."""
+        self._check_schedulable("reorder")
+        if len(axes) == 1 and isinstance(axes[0], (list, tuple)):
+            axes = tuple(axes[0])
+        for a in axes:
+            self._leaf(a, "reorder")
+        if len({id(a) for a in axes}) != len(axes):
+            self._err("reorder: an axis is given twice")
+        pos = sorted(next(k for k, x in enumerate(self.leaf_iter_vars) if x is a) for a in axes)
+        for p, a in zip(pos, axes):
+            self.leaf_iter_vars[p] = a
+
+    # ------------------------------------------------------------------ annotations
+    def _annotate(self, iv, kind, prim):
+        self._check_schedulable(prim)
+        self._leaf(iv, prim)
+        attr = self._attr(iv)
+        if attr["kind"] not in (None, kind):
+            self._err(f"{prim}: axis {iv.name} is already marked {attr['kind']}")
+        attr["kind"] = kind
+
+    def vectorize(self, iv):
+        """Run the loop over `iv` as SIMD lanes (its extent must be a constant)."""
+        self._leaf(iv, "vectorize")
+        if iv.kind == "reduce":
+            self._err(f"vectorize: axis {iv.name} is a reduction axis; its iterations depend on "
+                      "each other (use rfactor, or vectorize a data axis)")
+        ext = self.extent_of(iv)
+        if not isinstance(ext, Const):
+            self._err(f"vectorize: axis {iv.name} has non-constant extent {ext}; split it with a "
+                      "constant factor first")
+        self._annotate(iv, "vectorize", "vectorize")
+
+    def unroll(self, iv):
+        self._annotate(iv, "unroll", "unroll")
+
+    def parallel(self, iv):
+        """Run the iterations of `iv` on several threads (OpenMP)."""
+        self._leaf(iv, "parallel")
+        if iv.kind == "reduce":
+            self._err(f"parallel: axis {iv.name} is a reduction axis; threads would race on the "
+                      "accumulator (use rfactor)")
+        self._annotate(iv, "parallel", "parallel")
+
+    def bind(self, iv, thread_iv):
+        self._leaf(iv, "bind")
+        if not isinstance(thread_iv, IterVar) or thread_iv.kind != "thread":
+            self._err(f"bind: expected a te.thread_axis for axis {iv.name}, got {thread_iv!r}")
+        if iv.kind == "reduce":
+            self._err(f"bind: axis {iv.name} is a reduction axis; use rfactor before binding it")
+        self._annotate(iv, "bind", "bind")
+        self._attr(iv)["thread"] = thread_iv
+
+    def pragma(self, iv, key, value=None):
+        """Attach a pragma to a loop: unroll (value = count), omp_simd, ivdep, prefetch, comment."""
+        self._check_schedulable("pragma")
+        self._leaf(iv, "pragma")
+        if key not in PRAGMA_KEYS:
+            self._err(f"pragma on axis {iv.name}: unknown key {key!r}; known keys: "
+                      f"{', '.join(PRAGMA_KEYS)}")
+        if key in ("unroll", "prefetch") and value is not None and (
+                isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0):
+            self._err(f"pragma {key} on axis {iv.name}: value must be a non-negative int, got {value!r}")
+        if key == "comment" and not isinstance(value, str):
+            self._err(f"pragma comment on axis {iv.name}: value must be a string")
+        self._attr(iv)["pragmas"].append((key, value))
+
+    def tensorize(self, iv, intrin):
+        self._leaf(iv, "tensorize")
+        self._err("tensorize is provided by the CPU-targets work (issue 3) and is not available yet")
+
+    def storage_align(self, axis, factor, offset):
+        """Pad the stride of dimension `axis` of this stage's buffer to factor*k + offset."""
+        self._check_schedulable("storage_align")
+        dims = [a for a in self.op.axis]
+        idx = next((k for k, a in enumerate(dims) if a is axis), None)
+        if idx is None:
+            self._err(f"storage_align: {getattr(axis, 'name', axis)!r} is not an original data "
+                      "axis of this stage")
+        for name, v in (("factor", factor), ("offset", offset)):
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0:
+                self._err(f"storage_align: {name} must be a non-negative int, got {v!r}")
+        if factor == 0 or offset >= factor:
+            self._err(f"storage_align on axis {axis.name}: need factor > 0 and offset < factor "
+                      f"(got {factor}, {offset})")
+        if self.is_output:
+            self._err("storage_align: an output's layout is fixed by the caller's array")
+        self.storage_align[idx] = (int(factor), int(offset))
+
+    # ------------------------------------------------------------------ placement
+    def compute_at(self, parent, ivar):
+        """Compute this stage inside loop `ivar` of stage `parent`, only the part it needs."""
+        self._check_schedulable("compute_at")
+        if not isinstance(parent, Stage):
+            self._err(f"compute_at: expected a stage (s[T]) as parent, got {parent!r}")
+        if parent is self:
+            self._err("compute_at: a stage cannot be computed at itself")
+        parent._leaf(ivar, "compute_at")
+        if self.is_output:
+            self._err("compute_at: an output stage must stay at the root (it is written into the "
+                      "caller's array)")
+        if parent.attach_type == "inline":
+            self._err(f"compute_at: stage {parent.name} is inlined; it has no loops")
+        sch = self.schedule
+        if not sch.encloses_all_consumers(self, parent):
+            cons = ", ".join(c.name for c in sch.consumers(self)) or "none"
+            self._err(f"compute_at: loop {ivar.name} of stage {parent.name} does not enclose every "
+                      f"consumer of {self.name} (consumers: {cons})")
+        if sch.is_upstream(parent, self):
+            self._err(f"compute_at: stage {parent.name} is computed before {self.name}; it cannot "
+                      "hold it")
+        self.attach_type, self.attach_stage, self.attach_ivar = "scope", parent, ivar
+
+    def compute_inline(self):
+        """Substitute this stage's expression into its consumers (no buffer, no loops)."""
+        if not isinstance(self.op, ComputeOp):
+            self._err("compute_inline: a placeholder cannot be inlined")
+        if self.op.reduce_axis:
+            self._err("compute_inline: a reduction cannot be inlined into its consumers")
+        if self.is_output:
+            self._err("compute_inline: an output stage cannot be inlined")
+        for st in self.schedule.stages:
+            if st.attach_stage is self:
+                self._err(f"compute_inline: stage {st.name} is computed at this stage")
+        self.attach_type, self.attach_stage, self.attach_ivar = "inline", None, None
+
+    def compute_root(self):
+        self._check_schedulable("compute_root")
+        self.attach_type, self.attach_stage, self.attach_ivar = "root", None, None
+
+
+class Schedule:
+    """The stages of a computation graph, producers before consumers."""
+
+    def __init__(self, outputs):
+        self.outputs = outputs
+        self.stages = []
+        self.stage_map = {}
+        for op in _post_order(outputs):
+            st = Stage(op, self)
+            st.is_output = any(op is o for o in outputs)
+            self.stages.append(st)
+            self.stage_map[op] = st
+
+    def __getitem__(self, t):
+        op = t.op if isinstance(t, Tensor) else t
+        if isinstance(op, Stage):
+            return op
+        st = self.stage_map.get(op)
+        if st is None:
+            raise ScheduleError(f"{getattr(op, 'name', op)!r} is not part of this schedule")
+        return st
+
+    def stage_of(self, tensor):
+        return self[tensor]
+
+    # ------------------------------------------------------------------ graph queries
+    def readers(self, stage):
+        """Stages whose current op reads stage's output directly."""
+        out = []
+        for st in self.stages:
+            if isinstance(st.op, ComputeOp) and any(self.stage_map.get(t.op) is stage
+                                                    for t in st.op.input_tensors()):
+                out.append(st)
+        return out
+
+    def consumers(self, stage):
+        """Readers, looking through inlined stages to the stages that really run the reads."""
+        out, todo, seen = [], list(self.readers(stage)), set()
+        while todo:
+            st = todo.pop()
+            if id(st) in seen:
+                continue
+            seen.add(id(st))
+            if st.attach_type == "inline":
+                todo.extend(self.readers(st))
+            else:
+                out.append(st)
+        return out
+
+    def is_upstream(self, a, b):
+        """True if stage a is (transitively) read by stage b."""
+        todo, seen = [b], set()
+        while todo:
+            st = todo.pop()
+            for t in (st.op.input_tensors() if isinstance(st.op, ComputeOp) else []):
+                p = self.stage_map[t.op]
+                if p is a:
+                    return True
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    todo.append(p)
+        return False
+
+    def encloses_all_consumers(self, stage, parent):
+        for c in self.consumers(stage):
+            if not self._inside(c, parent):
+                return False
+        return True
+
+    def _inside(self, st, parent):
+        while st is not None:
+            if st is parent:
+                return True
+            st = st.attach_stage if st.attach_type == "scope" else None
+        return False
+
+    # ------------------------------------------------------------------ graph rewrites
+    def _insert_stage(self, op, before):
+        st = Stage(op, self)
+        i = self.stages.index(before)
+        self.stages.insert(i, st)
+        self.stage_map[op] = st
+        return st
+
+    def cache_write(self, tensor, scope):
+        from .cache import cache_write
+        return cache_write(self, tensor, scope)
+
+    def cache_read(self, tensor, scope, readers):
+        from .cache import cache_read
+        return cache_read(self, tensor, scope, readers)
+
+    def rfactor(self, tensor, axis, factor_axis=0):
+        from .rfactor import rfactor
+        return rfactor(self, tensor, axis, factor_axis)
+
+
+def _post_order(outputs):
+    order, seen = [], set()
+
+    def visit(op):
+        if id(op) in seen:
+            return
+        seen.add(id(op))
+        for t in op.input_tensors():
+            visit(t.op)
+        order.append(op)
+    for op in outputs:
+        visit(op)
+    return order
+
+
+def create_schedule(ops):
+    """A default schedule (every stage at the root, loops in definition order)."""
+    if isinstance(ops, (Operation, Tensor)):
+        ops = [ops]
+    out = []
+    for o in ops:
+        if isinstance(o, Tensor):
+            o = o.op
+        if not isinstance(o, Operation):
+            raise ScheduleError(f"create_schedule expects operations (T.op), got {o!r}")
+        if isinstance(o, PlaceholderOp):
+            raise ScheduleError(f"create_schedule: {o.name} is a placeholder; schedule the "
+                                "compute that produces the output")
+        out.append(o)
+    return Schedule(out)

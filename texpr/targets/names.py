@@ -1,0 +1,38 @@
+"""Sanitised, unique C identifiers for user-supplied names (no name can inject code)."""
+import re
+
+C_KEYWORDS = set("""auto break case char const continue default do double else enum extern float
+for goto if inline int long register restrict return short signed sizeof static struct switch
+typedef union unsigned void volatile while _Bool _Complex _Imaginary bool true false main
+INFINITY NAN""".split())
+
+
+class NameTable:
+    def __init__(self):
+        self.used = set()
+        self.by_obj = {}
+
+    def get(self, obj, hint):
+        key = id(obj)
+        if key in self.by_obj:
+            return self.by_obj[key][1]
+        base = sanitize(hint)
+        name, k = base, 1
+        while name in self.used:
+            name = f"{base}_{k}"
+            k += 1
+        self.used.add(name)
+        self.by_obj[key] = (obj, name)   # keep obj alive so id() stays unique
+        return name
+
+    def reserve(self, name):
+        self.used.add(name)
+
+
+def sanitize(hint):
+    s = re.sub(r"[^0-9A-Za-z_]", "_", str(hint))
+    if not s or s[0].isdigit():
+        s = "v_" + s
+    if s in C_KEYWORDS or s.startswith("texpr_") or s.startswith("__"):
+        s = "u_" + s
+    return s[:64]

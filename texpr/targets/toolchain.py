@@ -1,0 +1,59 @@
+"""Compiling generated C with the host compiler, cached on disk.
+
+A module is cached under a hash of (source, compiler version, flags). It is written to a
+temporary name and renamed into place, so processes building the same kernel at once never
+see a half-written file.
+"""
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+
+from ..lang.errors import BuildError
+
+_COMPILER_ID = {}
+
+
+def cache_dir():
+    d = os.environ.get("TEXPR_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "texpr")
+    os.makedirs(d, exist_ok=True)
+    return d
+
+
+def compiler_id(cc):
+    cid = _COMPILER_ID.get(cc)
+    if cid is None:
+        path = shutil.which(cc)
+        if path is None:
+            raise BuildError(f"C compiler {cc!r} not found; install gcc (make test does it)")
+        try:
+            out = subprocess.run([cc, "--version"], capture_output=True, text=True, check=True)
+        except (OSError, subprocess.CalledProcessError) as e:
+            raise BuildError(f"cannot run {cc} --version: {e}") from None
+        cid = _COMPILER_ID[cc] = path + "|" + out.stdout.splitlines()[0]
+    return cid
+
+
+def compile_shared(source, flags, cc="gcc", suffix=".so"):
+    """Compile C source into a shared library; returns its path (cached)."""
+    key = hashlib.sha256("\0".join([source, compiler_id(cc), " ".join(flags)]).encode()).hexdigest()[:32]
+    d = cache_dir()
+    out = os.path.join(d, f"texpr_{key}{suffix}")
+    if os.path.exists(out):
+        return out, True
+    with tempfile.TemporaryDirectory(dir=d) as tmp:
+        src = os.path.join(tmp, "kernel.c")
+        with open(src, "w") as f:
+            f.write(source)
+        lib = os.path.join(tmp, "kernel" + suffix)
+        cmd = [cc] + flags + ["-shared", "-fPIC", "-o", lib, src, "-lm"]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise BuildError(f"{cc} failed on generated source (this is a texpr bug):\n"
+                             f"{' '.join(cmd)}\n{r.stderr[-4000:]}")
+        with open(os.path.join(d, f"texpr_{key}.c"), "w") as f:
+            f.write(source)
+        os.replace(lib, out)
+    return out, False
