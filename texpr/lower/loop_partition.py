@@ -12,24 +12,28 @@ from .ir import Allocate, DeclareVars, For, IfThenElse, Seq, StageRegion, Stmt, 
 
 
 def partition_loops(stmt):
-    return _go(stmt)
+    return _go(stmt, {})
 
 
-def _go(s):
+def _go(s, lanes):
+    """lanes: ranges of enclosing vectorized loops; guards must hold for every lane."""
     if isinstance(s, For):
-        parts = _partition(s)
+        parts = _partition(s, lanes)
         if parts is not None:
-            return seq(*[_go_body(p) for p in parts])
-        return _go_body(s)
+            return seq(*[_go_body(p, lanes) for p in parts])
+        return _go_body(s, lanes)
     if not isinstance(s, Stmt):
         return s
-    return map_children(s, lambda c: _go(c) if isinstance(c, Stmt) else c)
+    return map_children(s, lambda c: _go(c, lanes) if isinstance(c, Stmt) else c)
 
 
-def _go_body(f):
+def _go_body(f, lanes):
     if not isinstance(f, For):
-        return _go(f)
-    body = _go(f.body)
+        return _go(f, lanes)
+    if f.kind == "vectorized":
+        lanes = dict(lanes)
+        lanes[f.var] = (f.min, simplify(f.min + f.extent - 1))
+    body = _go(f.body, lanes)
     return For(f.var, f.min, f.extent, f.kind, body, f.pragmas) if body is not f.body else f
 
 
@@ -75,10 +79,10 @@ def _as_le_zero(term):
     return None
 
 
-def _partition(f):
+def _partition(f, lanes):
     v = f.var
     guards = []
-    _collect_guards(f.body, {}, guards)
+    _collect_guards(f.body, dict(lanes), guards)
     lo_bounds, hi_bounds, used = [], [], []
     for term, inner in guards:
         if v not in free_vars(term):
@@ -90,6 +94,8 @@ def _partition(f):
         if lc is None or lc[0] == 0:
             continue
         c, rest = lc
+        if any(atom in inner and abs(k) > abs(c) for atom, k in rest.terms.values()):
+            continue    # an inner loop moves faster along this guard: partition that one
         r = interval(from_linear(rest, "int32"), inner)
         if r is None:
             continue

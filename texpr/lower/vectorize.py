@@ -54,6 +54,8 @@ def _vectorize_for(f, vector_bits):
                                    "vectorized", simplify_body(body), f.pragmas), vector_bits)
         return seq(*[_subst_stmt(inner, outer, k) for k in range(lanes // width)])
     try:
+        if any(isinstance(n, (StageRegion, Allocate)) for n in walk(f.body)):
+            raise CannotVectorize   # another stage nested in the lanes: keep it scalar
         return Vectorizer(f.var, f.min, lanes).stmt(f.body)
     except CannotVectorize:
         return For(f.var, f.min, f.extent, "serial", f.body, f.pragmas)
@@ -137,15 +139,27 @@ class Vectorizer:
         return e
 
     def stmt(self, s):
+        """Vectorize s; a single store or branch that cannot be is run lane by lane."""
+        if type(s) in (BufferStore, IfThenElse):
+            try:
+                return self._stmt(s)
+            except CannotVectorize:
+                return self.scalarize(s)
+        return self._stmt(s)
+
+    def scalarize(self, s):
+        from ..lang.visitor import substitute
+        lane = Var(self.var.name + "_lane")
+        body = substitute(s, {self.var: self.ramp.base + lane})
+        return For(lane, Const(0, "int32"), Const(self.lanes, "int32"), "serial", body)
+
+    def _stmt(self, s):
         t = type(s)
         if t is BufferStore:
             idx = self.expr(s.indices[0])
             val = self.expr(s.value)
             if _lanes(idx) == 1:
-                if _lanes(val) != 1:
-                    raise CannotVectorize     # every lane writes the same address
-                # lane-invariant store repeated: keep as is (same value each lane)
-                raise CannotVectorize
+                raise CannotVectorize     # every lane writes the same address: keep lane order
             self._check_hazard(s.buffer, idx, val)
             if isinstance(val, Ramp):
                 val = _materialize(val)

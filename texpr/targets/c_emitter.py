@@ -69,7 +69,7 @@ class CEmitter:
         out.append(body)
         out.append("}")
         out.append("")
-        entry = [f"intptr_t a{k}" for k in range(len(f.args))] + \
+        entry = [f"void* a{k}" for k in range(len(f.args))] + \
             [f"int64_t s{k}" for k in range(len(f.shape_vars))]
         call = [f"({C_TYPES[b.dtype]}*)a{k}" for k, b in enumerate(f.args)] + \
             [f"({C_TYPES[v.dtype]})s{k}" for k, v in enumerate(f.shape_vars)]

@@ -28,14 +28,14 @@ class Module:
         self._threads = None
         ffi = FFI()
         nargs = len(func.args)
-        params = ["intptr_t"] * nargs + ["int64_t"] * len(func.shape_vars)
+        params = ["void*"] * nargs + ["int64_t"] * len(func.shape_vars)
         ffi.cdef(f"void {entry}({', '.join(params) or 'void'});\n"
                  f"void {entry[:-len('_entry')]}_set_num_threads(int);")
         self._ffi = ffi
         self._lib = ffi.dlopen(lib_path)
         self._fn = getattr(self._lib, entry)
         self._set_threads = getattr(self._lib, entry[:-len('_entry')] + "_set_num_threads")
-        self._plan = _ValidationPlan(func, outputs)
+        self._plan = _ValidationPlan(func, outputs, ffi)
 
     def __repr__(self):
         extra = f", {self.note}" if self.note else ""
@@ -84,7 +84,8 @@ def num_threads():
 class _ValidationPlan:
     """Everything checked on each call, precomputed so that a call costs little."""
 
-    def __init__(self, func, outputs):
+    def __init__(self, func, outputs, ffi):
+        self.from_buffer = ffi.from_buffer
         self.args = []
         self.shape_vars = func.shape_vars
         for k, b in enumerate(func.args):
@@ -111,7 +112,7 @@ class _ValidationPlan:
                 if not isinstance(a, np.ndarray):
                     raise ArgumentError(f"argument {name}: expected a numpy.ndarray, got "
                                         f"{type(a).__name__}")
-            if a.dtype != dt:
+            if a.dtype is not dt and a.dtype != dt:
                 raise ArgumentError(f"argument {name}: dtype is {a.dtype}, expected {dt}")
             if a.ndim != ndim:
                 raise ArgumentError(f"argument {name}: has {a.ndim} dimension(s), expected {ndim}")
@@ -136,7 +137,7 @@ class _ValidationPlan:
                                     "np.ascontiguousarray(...)")
             if is_out and not flags.writeable:
                 raise ArgumentError(f"argument {name}: output array is read-only")
-            ptrs.append(a.ctypes.data)
+            ptrs.append(self.from_buffer(a))
         for name, d, e, n in exprs:
             val = _eval_int(e, binding)
             if val is None:
