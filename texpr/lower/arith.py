@@ -222,7 +222,7 @@ class Simplifier:
             return _logic(op, a, b)
         if dtypes.is_int(dt):
             if op in ("+", "-", "*"):
-                return from_linear(to_linear(e), dt)
+                return from_linear(_fold_divmod(to_linear(e)), dt)
             if op in ("//", "tdiv", "%", "tmod") and is_const(b) and b.value > 0:
                 return self._divmod(op, a, b.value, dt)
             if op in ("//", "%", "tdiv", "tmod") and is_const(a) and is_const(b) and b.value != 0:
@@ -318,6 +318,22 @@ class Simplifier:
         if res is not None:
             return Const(res, "bool")
         return e
+
+
+def _fold_divmod(lin):
+    """(a // c) * c * k + (a % c) * k  ->  a * k."""
+    mods = [(k, atom, c) for k, (atom, c) in lin.terms.items()
+            if isinstance(atom, BinOp) and atom.op in ("%", "tmod") and is_const(atom.b)]
+    for key, atom, coef in mods:
+        c = atom.b.value
+        for k2, (atom2, coef2) in list(lin.terms.items()):
+            if (isinstance(atom2, BinOp) and atom2.op in ("//", "tdiv") and is_const(atom2.b, c)
+                    and atom2.a.same_as(atom.a) and coef2 == coef * c and key in lin.terms):
+                t = dict(lin.terms)
+                del t[key], t[k2]
+                lin = Linear(t, lin.const).add(to_linear(atom.a).scale(coef))
+                break
+    return lin
 
 
 def _floordiv_order(a, b):

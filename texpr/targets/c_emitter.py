@@ -151,27 +151,36 @@ class CEmitter:
         self.line("}")
 
     def stmt_Allocate(self, s):
+        """A buffer lives in its own C block, so unrolled copies never clash."""
         b = s.buffer
-        name = self.names.get(b, b.name + ("_" + b.scope if b.scope != "global" else ""))
+        name = self.buf(b)
         ct = C_TYPES[b.dtype]
         size = b.size
         nbytes = (size.value * max(1, dtypes.bits(b.dtype) // 8)) if isinstance(size, Const) else None
+        self.line("{")
+        self.indent += 1
         if nbytes is not None and nbytes <= STACK_LIMIT:
             self.line(f"{ct} {name}[{max(size.value, 1)}] __attribute__((aligned(64)));")
             self.stmt(s.body)
         else:
-            self.line(f"{ct}* {name} = ({ct}*)texpr_alloc((size_t)({self.expr(size)}) * sizeof({ct}));")
             self.helper("alloc", _ALLOC_HELPER)
+            self.line(f"{ct}* {name} = ({ct}*)texpr_alloc((size_t)({_strip(self.expr(size))}) * sizeof({ct}));")
             self.stmt(s.body)
             self.line(f"free({name});")
+        self.indent -= 1
+        self.line("}")
 
     def stmt_DeclareVars(self, s):
         by_type = {}
         for v in s.vars:
             by_type.setdefault(v.dtype, []).append(self.names.get(v, v.name))
+        self.line("{")
+        self.indent += 1
         for dt, names in by_type.items():
             self.line(f"{self.ty(dt)} {', '.join(names)};")
         self.stmt(s.body)
+        self.indent -= 1
+        self.line("}")
 
     def stmt_VarStore(self, s):
         self.line(f"{self.names.get(s.var, s.var.name)} = {_strip(self.expr(s.value))};")
