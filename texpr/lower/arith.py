@@ -315,9 +315,33 @@ class Simplifier:
             res = True if lo == hi == 0 else False if (lo > 0 or hi < 0) else None
         elif op == "!=":
             res = False if lo == hi == 0 else True if (lo > 0 or hi < 0) else None
+        if res is None and (lo == -INF or hi == INF):
+            res = self._symbolic_cmp(op, d)
         if res is not None:
             return Const(res, "bool")
         return e
+
+    def _symbolic_cmp(self, op, d):
+        """Decide d <op> 0 with sympy when d only involves symbolic extents."""
+        from ..lang.visitor import walk
+        for n in walk(d):
+            if isinstance(n, Var) and self.ranges.get(n, (None, None))[1] != INF:
+                return None
+            if not isinstance(n, (Var, Const, BinOp)):
+                return None
+        if not any(isinstance(n, Var) for n in walk(d)):
+            return None
+        from .symbolic import sign_of
+        sg = sign_of(d)
+        if sg is None:
+            return None
+        table = {"<": {"neg": True, "nonneg": False, "pos": False, "zero": False},
+                 "<=": {"neg": True, "nonpos": True, "pos": False, "zero": True},
+                 ">": {"pos": True, "nonpos": False, "neg": False, "zero": False},
+                 ">=": {"pos": True, "nonneg": True, "neg": False, "zero": True},
+                 "==": {"zero": True, "pos": False, "neg": False},
+                 "!=": {"zero": False, "pos": True, "neg": True}}
+        return table.get(op, {}).get(sg)
 
 
 def _fold_divmod(lin):
