@@ -2,7 +2,7 @@
 from ..lang.expr import Const
 from ..lang.visitor import map_children
 from .arith import simplify
-from .ir import Allocate, BufferLoad, BufferStore
+from .ir import Allocate, BufferLoad, BufferStore, IntrinOperand
 
 
 def buffer_strides(buf):
@@ -45,6 +45,10 @@ def flatten_storage(stmt):
         if isinstance(n, BufferStore):
             n = map_children(n, go)
             return BufferStore(n.buffer, n.value, (flat_index(n.buffer, n.indices),))
+        if isinstance(n, IntrinOperand):
+            strides = buffer_strides(n.buffer)
+            st = tuple(strides[d] if d is not None else Const(0, "int32") for d in n.dims)
+            return IntrinOperand(n.buffer, (flat_index(n.buffer, n.indices),), n.dims, st)
         if isinstance(n, Allocate):
             buffer_strides(n.buffer)
             return map_children(n, go)

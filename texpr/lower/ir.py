@@ -134,6 +134,30 @@ class Evaluate(Stmt):
     _children = ("value",)
 
 
+@dataclass(frozen=True, eq=False)
+class IntrinOperand(Node):
+    """The region of `buffer` an intrinsic argument covers: its first element (indices) and,
+    for each dimension of the intrinsic's placeholder, which buffer dimension it walks."""
+    buffer: Buffer
+    indices: tuple
+    dims: tuple
+    strides: tuple = None
+    _children = ("indices",)
+
+    def to_str(self, prec=0):
+        return f"{self.buffer.name}[{', '.join(to_str(i) for i in self.indices)}]"
+
+
+@dataclass(frozen=True, eq=False)
+class IntrinCall(Stmt):
+    """A tensorized loop nest: `part` (body, reset or update) of a TensorIntrin."""
+    intrin: object
+    part: str
+    outputs: tuple
+    inputs: tuple
+    _children = ("outputs", "inputs")
+
+
 def seq(*stmts):
     flat = []
     for s in stmts:
@@ -205,6 +229,9 @@ def to_text(s, indent=0):
         return f"{pad}// stage {s.name}\n" + to_text(s.body, indent)
     if t is Evaluate:
         return f"{pad}{_expr(s.value)}\n"
+    if t is IntrinCall:
+        ops = ", ".join(o.to_str() for o in s.outputs + s.inputs)
+        return f"{pad}tensorize {s.intrin.name}.{s.part}({ops})\n"
     return f"{pad}{s!r}\n"
 
 

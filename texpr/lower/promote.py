@@ -6,7 +6,8 @@ C variables the compiler keeps them in registers instead of a stack array.
 from ..lang import dtypes
 from ..lang.expr import Const, Var
 from ..lang.visitor import map_children, walk
-from .ir import Allocate, BufferLoad, BufferStore, DeclareVars, Ramp, Stmt, VarLoad, VarStore
+from .ir import (Allocate, BufferLoad, BufferStore, DeclareVars, IntrinOperand, Ramp, Stmt,
+                 VarLoad, VarStore)
 
 MAX_REGISTERS = 64
 
@@ -34,6 +35,8 @@ def _promote(alloc):
     buf = alloc.buffer
     keys = set()
     for n in walk(alloc.body):
+        if isinstance(n, IntrinOperand) and n.buffer is buf:
+            return None          # an intrinsic addresses it through a pointer
         if isinstance(n, (BufferLoad, BufferStore)) and n.buffer is buf:
             k = _key(n.indices[0])
             if k is None:

@@ -15,10 +15,12 @@ from ..lang.tensor import ComputeOp, PlaceholderOp, Tensor
 from ..lang.visitor import free_vars, substitute, transform, walk
 from ..schedule.relations import leaf_to_root, propagate_extents
 from .arith import INF, Simplifier, const_bounds, interval, simplify
-from .ir import Allocate, Buffer, BufferLoad, BufferStore, For, IfThenElse, StageRegion, seq
+from .ir import (Allocate, Buffer, BufferLoad, BufferStore, For, IfThenElse, IntrinCall,
+                 StageRegion, seq)
+from .tensorize import Tensorizer
 
 LOOP_KIND = {None: "serial", "vectorize": "vectorized", "unroll": "unrolled",
-             "parallel": "parallel", "bind": "thread"}
+             "parallel": "parallel", "bind": "thread", "tensorize": "serial"}
 
 
 class StageInfo:
@@ -185,7 +187,7 @@ class ScheduleLowering:
                     ub = self._const_ub(ext)
                     shape.append(Const(ub, "int32") if ub != INF else ext)
                 info.buffer = Buffer(st.name, st.op.dtype, shape, st.scope)
-                info.buffer.align = dict(st.storage_align)
+                info.buffer.align = dict(st.storage_aligns)
 
     def _const_ub(self, e):
         if isinstance(e, Const):
@@ -320,10 +322,10 @@ class NestBuilder:
         store_idx = tuple(values[id(iv)] for iv in st.op.axis)
         body = info.body
         leaves = st.leaf_iter_vars
-        red_pos = next((k for k, iv in enumerate(leaves) if iv.kind == "reduce"), None)
         red_vars = {iv.var for iv in leaves if iv.kind == "reduce"}
         data_guards = [g for g in guards if not (free_vars(g) & red_vars)]
-        red_guards = [g for g in guards if free_vars(g) & red_vars]
+        tpos = next((k for k, iv in enumerate(leaves)
+                     if st.iter_attrs.get(id(iv), {}).get("kind") == "tensorize"), None)
         if isinstance(body, Reduce):
             src = transform(substitute(body.source, rmap), self._load_fn)
             where = transform(substitute(body.where, rmap), self._load_fn)
@@ -332,17 +334,51 @@ class NestBuilder:
             if not (isinstance(where, Const) and where.value is True):
                 upd = IfThenElse(where, upd)
             init = BufferStore(buf, body.combiner.identity, store_idx)
-            outer = leaves[:red_pos]
-            ov = frozenset(iv.var for iv in outer)
-            init_nest = self._loops(st, [iv for iv in leaves[red_pos:] if iv.kind != "reduce"],
-                                    init, data_guards, with_children=False, outer_vars=ov)
-            upd_nest = self._loops(st, leaves[red_pos:], upd, data_guards + red_guards,
-                                   outer_vars=ov)
-            nest = self._loops(st, outer, seq(init_nest, upd_nest), data_guards + red_guards)
+
+            def reduce_nest(ivs, ov):
+                rp = next(k for k, iv in enumerate(ivs) if iv.kind == "reduce")
+                pre, post = ivs[:rp], ivs[rp:]
+                ov2 = ov | frozenset(iv.var for iv in pre)
+                init_nest = self._loops(st, [iv for iv in post if iv.kind != "reduce"], init,
+                                        data_guards, with_children=False, outer_vars=ov2)
+                upd_nest = self._loops(st, post, upd, guards, outer_vars=ov2)
+                return self._loops(st, pre, seq(init_nest, upd_nest), guards, outer_vars=ov)
+
+            if tpos is None:
+                nest = reduce_nest(leaves, frozenset())
+            else:
+                red_pos = next(k for k, iv in enumerate(leaves) if iv.kind == "reduce")
+                out_op, in_ops, full = Tensorizer(self, st, tpos).build(rmap, values, guards, store_idx)
+                ov = frozenset(iv.var for iv in leaves[:tpos])
+                if red_pos >= tpos:      # the whole reduction is inside the intrinsic
+                    call = IntrinCall(self._intrin(st, tpos), "body", (out_op,), in_ops)
+                    fallback = reduce_nest(leaves[tpos:], ov)
+                    nest = self._loops(st, leaves[:tpos], _full_or(full, call, fallback), guards)
+                else:                    # accumulate with the intrinsic's update
+                    call = IntrinCall(self._intrin(st, tpos), "update", (out_op,), in_ops)
+                    fallback = self._loops(st, leaves[tpos:], upd, guards, outer_vars=ov)
+                    pre, mid = leaves[:red_pos], leaves[red_pos:tpos]
+                    ov2 = frozenset(iv.var for iv in pre)
+                    init_nest = self._loops(st, [iv for iv in leaves[red_pos:] if iv.kind != "reduce"],
+                                            init, data_guards, with_children=False, outer_vars=ov2)
+                    upd_nest = self._loops(st, mid, _full_or(full, call, fallback), guards,
+                                           outer_vars=ov2)
+                    nest = self._loops(st, pre, seq(init_nest, upd_nest), guards)
         else:
             value = transform(substitute(body, rmap), self._load_fn)
-            nest = self._loops(st, leaves, BufferStore(buf, value, store_idx), data_guards)
+            store = BufferStore(buf, value, store_idx)
+            if tpos is None:
+                nest = self._loops(st, leaves, store, data_guards)
+            else:
+                out_op, in_ops, full = Tensorizer(self, st, tpos).build(rmap, values, guards, store_idx)
+                ov = frozenset(iv.var for iv in leaves[:tpos])
+                call = IntrinCall(self._intrin(st, tpos), "body", (out_op,), in_ops)
+                fallback = self._loops(st, leaves[tpos:], store, data_guards, outer_vars=ov)
+                nest = self._loops(st, leaves[:tpos], _full_or(full, call, fallback), data_guards)
         return StageRegion(st.name, nest)
+
+    def _intrin(self, st, pos):
+        return st.iter_attrs[id(st.leaf_iter_vars[pos])]["intrin"]
 
     def _loops(self, st, ivs, inner, guards, with_children=True, outer_vars=frozenset()):
         """Wrap `inner` in loops over ivs (outer first).
@@ -380,6 +416,13 @@ class NestBuilder:
             body = For(iv.var, Const(0, "int32"), info.extents[id(iv)], kind, body,
                        tuple(attr.get("pragmas", ())))
         return _guard(body, top)
+
+
+def _full_or(full, call, fallback):
+    """The intrinsic on complete tiles, the scalar loops on partial ones (tails)."""
+    if full is None:
+        return call
+    return IfThenElse(full, call, fallback)
 
 
 def _guard(body, conds):

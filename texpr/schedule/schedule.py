@@ -27,7 +27,7 @@ class Stage:
         self.attach_stage = None
         self.attach_ivar = None
         self.scope = "global"
-        self.storage_align = {}       # dim -> (factor, offset)
+        self.storage_aligns = {}      # dim -> (factor, offset), set by storage_align()
         self.is_output = False
         self._reset_axes()
 
@@ -213,8 +213,20 @@ class Stage:
         self._attr(iv)["pragmas"].append((key, value))
 
     def tensorize(self, iv, intrin):
+        """Replace the loop nest at `iv` by `intrin` (checked against its declaration when lowered)."""
+        from ..lang.intrin import TensorIntrin
+        self._check_schedulable("tensorize")
         self._leaf(iv, "tensorize")
-        self._err("tensorize is provided by the CPU-targets work (issue 3) and is not available yet")
+        if not isinstance(intrin, TensorIntrin):
+            self._err(f"tensorize: expected an intrinsic from te.decl_tensor_intrin, got {intrin!r}")
+        pos = self.leaf_iter_vars.index(iv)
+        for inner in self.leaf_iter_vars[pos:]:
+            kind = self.iter_attrs.get(id(inner), {}).get("kind")
+            if kind not in (None, "tensorize"):
+                self._err(f"tensorize: loop {inner.name} inside the tensorized nest is marked "
+                          f"{kind}; the intrinsic replaces these loops")
+        self._annotate(iv, "tensorize", "tensorize")
+        self._attr(iv)["intrin"] = intrin
 
     def storage_align(self, axis, factor, offset):
         """Pad the stride of dimension `axis` of this stage's buffer to factor*k + offset."""
@@ -232,7 +244,7 @@ class Stage:
                       f"(got {factor}, {offset})")
         if self.is_output:
             self._err("storage_align: an output's layout is fixed by the caller's array")
-        self.storage_align[idx] = (int(factor), int(offset))
+        self.storage_aligns[idx] = (int(factor), int(offset))
 
     # ------------------------------------------------------------------ placement
     def compute_at(self, parent, ivar):

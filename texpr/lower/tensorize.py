@@ -1,0 +1,247 @@
+"""Tensorize: prove a loop nest computes an intrinsic's declaration, then call the intrinsic.
+
+The loops from the tensorized axis inward are matched, in order, with the intrinsic's data and
+reduction axes (same extents). The stage's expression, rewritten in the intrinsic's variables
+and simplified with the loops' known ranges, must have the same shape as the declaration;
+every tensor access must walk its tensor the way the matching placeholder is walked (same
+coefficient for each intrinsic variable), which gives the region's first element and the
+buffer dimension behind each placeholder dimension.
+"""
+from ..lang import dtypes
+from ..lang.errors import LoweringError
+from ..lang.expr import BinOp, Call, Cast, Cmp, Const, Not, Reduce, Select, TensorLoad, Var
+from ..lang.printer import to_str
+from ..lang.visitor import free_vars, substitute
+from .arith import Simplifier, from_linear, interval, linear_coeff, simplify
+from .ir import IntrinCall, IntrinOperand
+
+
+class _Mismatch(Exception):
+    def __init__(self, found, expected):
+        self.found, self.expected = found, expected
+
+
+def _match(es, ei, pairs):
+    """Structural match of stage expression es against intrinsic expression ei."""
+    if isinstance(es, TensorLoad) and isinstance(ei, TensorLoad):
+        if es.dtype != ei.dtype:
+            raise _Mismatch(es, ei)
+        pairs.append((es, ei))
+        return
+    if type(es) is not type(ei) or getattr(es, "dtype", None) != getattr(ei, "dtype", None):
+        raise _Mismatch(es, ei)
+    t = type(es)
+    if t is Var:
+        if es is not ei:
+            raise _Mismatch(es, ei)
+    elif t is Const:
+        if es.value != ei.value:
+            raise _Mismatch(es, ei)
+    elif t in (BinOp, Cmp):
+        if es.op != ei.op:
+            raise _Mismatch(es, ei)
+        try:
+            _match(es.a, ei.a, pairs)
+            _match(es.b, ei.b, pairs)
+        except _Mismatch:
+            if es.op not in ("+", "*", "min", "max", "==", "!=", "&&", "||"):
+                raise
+            _match(es.a, ei.b, pairs)       # commutative: try the other order
+            _match(es.b, ei.a, pairs)
+    elif t is Select:
+        for a, b in ((es.cond, ei.cond), (es.t, ei.t), (es.f, ei.f)):
+            _match(a, b, pairs)
+    elif t is Cast:
+        _match(es.value, ei.value, pairs)
+    elif t is Not:
+        _match(es.a, ei.a, pairs)
+    elif t is Call:
+        if es.name != ei.name or len(es.args) != len(ei.args):
+            raise _Mismatch(es, ei)
+        for a, b in zip(es.args, ei.args):
+            _match(a, b, pairs)
+    else:
+        raise _Mismatch(es, ei)
+
+
+class Tensorizer:
+    """Builds the IntrinCall replacing the loops of `stage` from leaf position `pos` inward."""
+
+    def __init__(self, nest, st, pos):
+        self.nest = nest
+        self.low = nest.low
+        self.st = st
+        self.pos = pos
+        attr = st.iter_attrs[id(st.leaf_iter_vars[pos])]
+        self.intrin = attr["intrin"]
+        self.where = (f"tensorize of stage {st.name} at axis {st.leaf_iter_vars[pos].name} "
+                      f"with intrinsic {self.intrin.name}")
+
+    def fail(self, msg):
+        raise LoweringError(f"{self.where}: {msg}")
+
+    def build(self, rmap, values, guards, store_idx):
+        st, info, intrin = self.st, self.low.info[self.st], self.intrin
+        iop = intrin.op
+        inner = st.leaf_iter_vars[self.pos:]
+        for iv in inner:
+            if self.nest.children.get((id(st), id(iv))):
+                kids = ", ".join(c.name for c in self.nest.children[(id(st), id(iv))])
+                self.fail(f"stage(s) {kids} are computed inside the tensorized loops")
+        data_l = [iv for iv in inner if iv.kind != "reduce"]
+        red_l = [iv for iv in inner if iv.kind == "reduce"]
+        if len(data_l) != len(iop.axis) or len(red_l) != len(iop.reduce_axis):
+            self.fail(f"the tensorized loops ({self._loops_desc(inner)}) have {len(data_l)} data "
+                      f"and {len(red_l)} reduction axes; the intrinsic has {len(iop.axis)} and "
+                      f"{len(iop.reduce_axis)} ({self._intrin_axes()})")
+        vmap, ranges = {}, dict(self.low.const_ranges)
+        for l, a in list(zip(data_l, iop.axis)) + list(zip(red_l, iop.reduce_axis)):
+            ext = info.extents[id(l)]
+            want = a.dom.extent.value
+            if not isinstance(ext, Const) or ext.value != want:
+                self.fail(f"loop {l.name} has extent {ext} but the intrinsic's axis {a.name} has "
+                          f"extent {want} (loops: {self._loops_desc(inner)}; intrinsic: "
+                          f"{self._intrin_axes()})")
+            vmap[l.var] = a.var - a.dom.min.value if a.dom.min.value else a.var
+            ranges[a.var] = (a.dom.min.value, a.dom.min.value + want - 1)
+        self.ivars = [a.var for a in list(iop.axis) + list(iop.reduce_axis)]
+        simp = Simplifier(ranges)
+
+        def rewrite(e):
+            return simp(substitute(substitute(e, rmap), vmap))
+
+        body = info.body
+        ibody = iop.body
+        if isinstance(body, Reduce) != isinstance(ibody, Reduce):
+            self.fail("one side is a reduction and the other is not\n" +
+                      self._side_by_side(ibody, body, ibody, body))
+        if isinstance(body, Reduce):
+            if body.combiner.name != ibody.combiner.name or \
+                    not body.combiner.identity.same_as(ibody.combiner.identity):
+                self.fail(f"the reduction is {body.combiner.name}, the intrinsic's is "
+                          f"{ibody.combiner.name}")
+            where = rewrite(body.where)
+            if not (isinstance(where, Const) and where.value is True):
+                self.fail(f"the reduction has a condition (where={to_str(where)}); the intrinsic has none")
+            src, isrc = rewrite(body.source), ibody.source
+        else:
+            src, isrc = rewrite(body), ibody
+        pairs = []
+        try:
+            _match(src, isrc, pairs)
+        except _Mismatch as m:
+            self.fail("the computation does not match\n" +
+                      self._side_by_side(isrc, src, m.expected, m.found))
+        bound = {}
+        inputs = []
+        for es, ei in pairs:
+            op = self._operand(es.tensor, [simp(i) for i in es.indices], ei, simp)
+            prev = bound.get(id(ei.tensor.op))
+            if prev is not None:
+                if prev.buffer is not op.buffer or prev.dims != op.dims or \
+                        not all(a.same_as(b) for a, b in zip(prev.indices, op.indices)):
+                    self.fail(f"placeholder {ei.tensor.name} is read from two different regions")
+                continue
+            bound[id(ei.tensor.op)] = op
+        for t in intrin.inputs:
+            if id(t.op) not in bound:
+                self.fail(f"placeholder {t.name} of the intrinsic is not used by the stage")
+            inputs.append(bound[id(t.op)])
+        out_idx = [simp(substitute(i, vmap)) for i in store_idx]
+        out_load = TensorLoad(intrin.output, tuple(a.var for a in iop.axis), iop.dtype)
+        if info.buffer.dtype != iop.dtype:
+            self.fail(f"the stage computes {info.buffer.dtype}, the intrinsic {iop.dtype}")
+        output = self._operand_for_buffer(info.buffer, out_idx, out_load, simp, st.name, None)
+        full = self._full_tile_condition(guards, vmap, ranges)
+        return output, tuple(inputs), full
+
+    # ------------------------------------------------------------------ operands
+    def _operand(self, tensor, idx, iload, simp):
+        p = self.low.sch.stage_map[tensor.op]
+        info = self.low.info[p]
+        region = info.region
+        return self._operand_for_buffer(info.buffer, idx, iload, simp, tensor.name, region)
+
+    def _affine(self, e, what):
+        cs, rest = [], e
+        for v in self.ivars:
+            lc = linear_coeff(rest, v)
+            if lc is None:
+                self.fail(f"{what} index {to_str(e)} is not affine in the tensorized loops")
+            c, r = lc
+            cs.append(c)
+            rest = from_linear(r, "int32")
+        return tuple(cs), simplify(rest)
+
+    def _operand_for_buffer(self, buf, idx, iload, simp, name, region):
+        pname = iload.tensor.name
+        cs_s = [self._affine(i, f"tensor {name}:") for i in idx]
+        cs_i = [self._affine(i, f"placeholder {pname}:") for i in iload.indices]
+        dims, used = [], set()
+        pshape = iload.tensor.shape
+        for e, (ci, bi) in enumerate(cs_i):
+            if not (isinstance(bi, Const) and bi.value == 0):
+                self.fail(f"placeholder {pname}: index {to_str(iload.indices[e])} has an offset; "
+                          "declare intrinsics with indices that start at 0")
+            if not any(ci):
+                if isinstance(pshape[e], Const) and pshape[e].value == 1:
+                    dims.append(None)
+                    continue
+                self.fail(f"placeholder {pname}: dimension {e} does not depend on the intrinsic's axes")
+            d = next((d for d, (cs, _) in enumerate(cs_s) if d not in used and cs == ci), None)
+            if d is None:
+                self.fail(f"tensor {name} is read as {name}[{', '.join(to_str(i) for i in idx)}], "
+                          f"which does not walk its dimensions like the intrinsic's "
+                          f"{pname}[{', '.join(to_str(i) for i in iload.indices)}]")
+            used.add(d)
+            dims.append(d)
+        for d, (cs, _) in enumerate(cs_s):
+            if d not in used and any(cs):
+                self.fail(f"tensor {name}: dimension {d} depends on the tensorized loops in a way "
+                          f"placeholder {pname} does not")
+        base = [b for _, b in cs_s]
+        if region is not None:
+            base = [simplify(b - lo) if not (isinstance(lo, Const) and lo.value == 0) else b
+                    for b, (lo, _) in zip(base, region)]
+        return IntrinOperand(buf, tuple(base), tuple(dims))
+
+    # ------------------------------------------------------------------ tails
+    def _full_tile_condition(self, guards, vmap, ranges):
+        """Condition (outer vars only) under which every guard inside the tile holds."""
+        from .loop_partition import _as_le_zero
+        relax = {v: (Const(lo, "int32"), Const(hi, "int32")) for v, (lo, hi) in ranges.items()
+                 if v in set(self.ivars)}
+        conds = []
+        inner_vars = set(vmap)
+        for g in guards:
+            if not (free_vars(g) & inner_vars):
+                continue
+            d = _as_le_zero(substitute(g, vmap))
+            r = interval(simplify(d), relax) if d is not None else None
+            if r is None:
+                self.fail(f"cannot tell when the tile is complete from the guard {to_str(g)}")
+            c = simplify(r[1] <= 0, self.low.const_ranges)
+            if isinstance(c, Const) and c.value is True:
+                continue
+            conds.append(c)
+        if not conds:
+            return None
+        out = conds[0]
+        for c in conds[1:]:
+            out = BinOp("&&", out, c, "bool")
+        return out
+
+    # ------------------------------------------------------------------ messages
+    def _loops_desc(self, ivs):
+        return ", ".join(f"{iv.name}:{self.low.info[self.st].extents[id(iv)]}" for iv in ivs)
+
+    def _intrin_axes(self):
+        op = self.intrin.op
+        return ", ".join(f"{a.name}:{a.dom.extent}" for a in list(op.axis) + list(op.reduce_axis))
+
+    def _side_by_side(self, expected, found, sub_e, sub_f):
+        e, f = to_str(expected), to_str(found)
+        out = f"  expected: {e}\n  found:    {f}"
+        if sub_e is not expected or sub_f is not found:
+            out += f"\n  first difference: expected {to_str(sub_e)}, found {to_str(sub_f)}"
+        return out
