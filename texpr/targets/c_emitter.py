@@ -111,18 +111,23 @@ class CEmitter:
         v = self.names.get(s.var, s.var.name)
         ty = C_TYPES[s.var.dtype]
         mn, ext = self.expr(s.min), self.expr(s.extent)
+        par = s.kind == "parallel"
         for key, val in s.pragmas:
-            if key == "unroll":
+            if par and key in ("unroll", "ivdep"):
+                # GCC wants the for right after `omp parallel for`: no pragma between them
+                self.line(f"/* pragma {key} not applied: the loop is parallel */")
+            elif key == "unroll":
                 self.line(f"#pragma GCC unroll {int(val) if val is not None else 8}")
-            elif key == "omp_simd":
+            elif key == "omp_simd" and not par:
                 self.line("#pragma omp simd")
             elif key == "ivdep":
                 self.line("#pragma GCC ivdep")
             elif key == "comment":
                 self.line(f"/* {_comment(val)} */")
-        if s.kind == "parallel":
+        if par:
             self.uses_parallel = True
-            self.line("#pragma omp parallel for num_threads(texpr_num_threads) schedule(static)")
+            simd = " simd" if any(k == "omp_simd" for k, _ in s.pragmas) else ""
+            self.line(f"#pragma omp parallel for{simd} num_threads(texpr_num_threads) schedule(static)")
         elif s.kind == "thread":
             raise TexprError(f"loop {s.var.name} is bound to a GPU thread axis; build it for a GPU "
                              f"target, not {self.target_name!r}")
@@ -184,6 +189,39 @@ class CEmitter:
 
     def stmt_VarStore(self, s):
         self.line(f"{self.names.get(s.var, s.var.name)} = {_strip(self.expr(s.value))};")
+
+    def stmt_IntrinCall(self, s):
+        """Inline the intrinsic's C for this region (in its own block)."""
+        intrin = s.intrin
+        impl = intrin.impl_for(self.target_name)
+        outs = [self.buffer_ref(o, t) for o, t in zip(s.outputs, [intrin.output])]
+        ins = [self.buffer_ref(o, t) for o, t in zip(s.inputs, intrin.inputs)]
+        code = impl(ins, outs)
+        if isinstance(code, str):
+            code = {"body": code}
+        if not isinstance(code, dict):
+            raise TexprError(f"tensor intrinsic {intrin.name}: impl must return C source (str) or a "
+                             f"dict of parts, got {type(code).__name__}")
+        if "helpers" in code:
+            self.helper(f"intrin_{intrin.name}_{hash(code['helpers'])}", code["helpers"])
+        text = code.get(s.part)
+        if text is None and s.part == "body" and "update" in code:
+            text = (code.get("reset") or "") + "\n" + code["update"] if "reset" in code else None
+        if text is None:
+            raise TexprError(f"tensor intrinsic {intrin.name} provides no '{s.part}' part for this "
+                             f"use (it provides: {', '.join(k for k in code if k != 'helpers')})")
+        self.line(f"{{ // tensorize {_comment(intrin.name)}.{s.part}")
+        self.indent += 1
+        for ln in str(text).strip("\n").splitlines():
+            self.line(ln.strip())
+        self.indent -= 1
+        self.line("}")
+
+    def buffer_ref(self, operand, placeholder):
+        buf = self.buf(operand.buffer)
+        off = _strip(self.expr(operand.indices[0]))
+        return BufferRef(f"(&{buf}[{off}])", [_strip(self.expr(x)) for x in operand.strides],
+                         tuple(int(d.value) for d in placeholder.shape), placeholder.dtype, buf)
 
     def stmt_Evaluate(self, s):
         self.line(f"{_strip(self.expr(s.value))};")
@@ -351,6 +389,21 @@ class CEmitter:
                         f"for (int k = 0; k < {n}; ++k) r[k] = a[k] {cmp} b[k] ? a[k] : b[k]; return r; }}")
             return f"texpr_{e.op}_{dt}({_strip(a)}, {_strip(b)})"
         raise TexprError(f"C emitter: unsupported vector operator {e.op!r}")
+
+
+class BufferRef:
+    """What an intrinsic implementation sees of one operand (all C expressions as text)."""
+
+    def __init__(self, ptr, strides, shape, dtype, name):
+        self.ptr = ptr
+        self.strides = strides
+        self.shape = shape
+        self.dtype = dtype
+        self.ctype = C_TYPES[dtype]
+        self.name = name
+
+    def __repr__(self):
+        return f"BufferRef({self.ptr}, strides={self.strides})"
 
 
 def _mathfn(name, dt):
