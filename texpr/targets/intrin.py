@@ -1,0 +1,178 @@
+"""Ready tensor intrinsics (micro-kernels) for the CPU targets.
+
+Each function returns a TensorIntrin: the computation it performs, declared with te.compute
+over small placeholders, and per-target C implementations. Use them with
+`s[C].tensorize(axis, intrin)`; tensorize checks that the loops really compute that.
+"""
+from ..lang.errors import TexprError
+from ..lang.expr import Cast
+from ..lang.intrin import decl_tensor_intrin
+from ..lang.reduction import sum as te_sum
+from ..lang.tensor import compute, placeholder, reduce_axis
+
+
+def _need_unit(ref, dim, who):
+    if ref.strides[dim] != "1":
+        raise TexprError(f"{who}: dimension {dim} of {ref.name} must be contiguous (stride 1), "
+                         f"got stride {ref.strides[dim]}; pack the tensor so it is")
+
+
+def gemm_fp32(mr, nr, kc, name=None):
+    """C[mr, nr] (+)= A[mr, kc] @ B[kc, nr] in float32; B rows contiguous (packed panels).
+
+    Register tile mr x nr kept in vector registers, k loop inside: AVX2 (8 lanes, FMA),
+    AVX-512 (16 lanes) and NEON (4 lanes) versions; nr must be a multiple of the vector width.
+    """
+    a = placeholder((mr, kc), "float32", "a")
+    b = placeholder((kc, nr), "float32", "b")
+    k = reduce_axis((0, kc), "k")
+    c = compute((mr, nr), lambda i, j: te_sum(a[i, k] * b[k, j], axis=k), name="c")
+    who = name or f"gemm_fp32_{mr}x{nr}x{kc}"
+
+    def make(vec, lanes, load, store, bcast, fma, zero):
+        if nr % lanes:
+            raise TexprError(f"{who}: nr={nr} is not a multiple of {lanes} lanes")
+        nv = nr // lanes
+
+        def impl(ins, outs):
+            A, B = ins
+            (C,) = outs
+            _need_unit(B, 1, who)
+            _need_unit(C, 1, who)
+            acc = [[f"c{i}_{v}" for v in range(nv)] for i in range(mr)]
+            decl = f"{vec} " + ", ".join(x for row in acc for x in row) + ";"
+            init_zero = "\n".join(f"{x} = {zero};" for row in acc for x in row)
+            init_load = "\n".join(f"{acc[i][v]} = {load(f'{C.ptr} + {i} * ({C.strides[0]}) + {v * lanes}')};"
+                                  for i in range(mr) for v in range(nv))
+            loop = [f"for (int k = 0; k < {kc}; ++k) {{",
+                    f"  const float* bk = {B.ptr} + k * ({B.strides[0]});"]
+            loop += [f"  {vec} b{v} = {load(f'bk + {v * lanes}')};" for v in range(nv)]
+            for i in range(mr):
+                loop.append(f"  {{ {vec} ai = {bcast(f'{A.ptr}[{i} * ({A.strides[0]}) + k * ({A.strides[1]})]')};")
+                for v in range(nv):
+                    loop.append(f"    {acc[i][v]} = {fma('ai', f'b{v}', acc[i][v])};")
+                loop.append("  }")
+            loop.append("}")
+            save = "\n".join(store(f"{C.ptr} + {i} * ({C.strides[0]}) + {v * lanes}", acc[i][v])
+                             for i in range(mr) for v in range(nv))
+            body_loop = "\n".join(loop)
+            return {"body": "\n".join([decl, init_zero, body_loop, save]),
+                    "update": "\n".join([decl, init_load, body_loop, save]),
+                    "reset": "\n".join(f"{store(f'{C.ptr} + {i} * ({C.strides[0]}) + {v * lanes}', zero)}"
+                                       for i in range(mr) for v in range(nv))}
+        return impl
+
+    avx2 = make("__m256", 8, lambda p: f"_mm256_loadu_ps({p})",
+                lambda p, x: f"_mm256_storeu_ps({p}, {x});", lambda s: f"_mm256_set1_ps({s})",
+                lambda a_, b_, c_: f"_mm256_fmadd_ps({a_}, {b_}, {c_})", "_mm256_setzero_ps()")
+    impls = {"avx2": avx2}
+    if nr % 16 == 0:
+        impls["avx512"] = make("__m512", 16, lambda p: f"_mm512_loadu_ps({p})",
+                               lambda p, x: f"_mm512_storeu_ps({p}, {x});",
+                               lambda s: f"_mm512_set1_ps({s})",
+                               lambda a_, b_, c_: f"_mm512_fmadd_ps({a_}, {b_}, {c_})",
+                               "_mm512_setzero_ps()")
+    if nr % 4 == 0:
+        impls["neon"] = make("float32x4_t", 4, lambda p: f"vld1q_f32({p})",
+                             lambda p, x: f"vst1q_f32({p}, {x});", lambda s: f"vdupq_n_f32({s})",
+                             lambda a_, b_, c_: f"vfmaq_f32({c_}, {a_}, {b_})", "vdupq_n_f32(0.0f)")
+    return decl_tensor_intrin(c.op, impls, name=who, inputs=[a, b])
+
+
+def dot_int8(kc, lanes=16, a_dtype="uint8", name=None):
+    """out[j] (+)= sum_k int32(a[k]) * int32(b[k // 4, j, k % 4]) for j < lanes, k < kc.
+
+    The int8 dot-product step of quantised dense/conv: `a` is one row of activations, `b` the
+    weights packed as [kc/4, lanes, 4] so each 4-byte group of one output is contiguous.
+    AVX2: vpmaddubsw + vpmaddwd (u8 x s8; like FBGEMM, pairs of products saturate at int16);
+    AVX-512: VNNI vpdpbusd (u8 x s8, exact); NEON: sdot (s8 x s8, exact).
+    Declared with two reduction axes (k = 4*kg + kk) so the access stays affine.
+    """
+    if kc % 4:
+        raise TexprError(f"dot_int8: kc={kc} must be a multiple of 4")
+    a = placeholder((kc,), a_dtype, "a")
+    b = placeholder((kc // 4, lanes, 4), "int8", "b")
+    kg = reduce_axis((0, kc // 4), "kg")
+    kk = reduce_axis((0, 4), "kk")
+    c = compute((lanes,), lambda j: te_sum(Cast(a[kg * 4 + kk], "int32") * Cast(b[kg, j, kk], "int32"),
+                                           axis=[kg, kk]), name="c")
+    who = name or f"dot_{a_dtype}_int8_{lanes}x{kc}"
+
+    def common(ins, outs):
+        A, B = ins
+        (C,) = outs
+        _need_unit(A, 0, who)
+        _need_unit(C, 0, who)
+        if B.strides[2] != "1" or B.strides[1] != "4":
+            raise TexprError(f"{who}: weights must be packed [kc/4][{lanes}][4] contiguously "
+                             f"(got strides {B.strides})")
+        return A, B, C
+
+    def avx2(ins, outs):
+        A, B, C = common(ins, outs)
+        nv = lanes // 8
+        acc = [f"acc{v}" for v in range(nv)]
+        lines = [f"__m256i {', '.join(acc)};", "const __m256i ones = _mm256_set1_epi16(1);"]
+        load = [f"{x} = _mm256_loadu_si256((const __m256i*)({C.ptr} + {8 * v}));" for v, x in enumerate(acc)]
+        zero = [f"{x} = _mm256_setzero_si256();" for x in acc]
+        loop = [f"for (int kg = 0; kg < {kc // 4}; ++kg) {{",
+                f"  int32_t a4; memcpy(&a4, {A.ptr} + 4 * kg, 4);",
+                "  __m256i av = _mm256_set1_epi32(a4);",
+                f"  const int8_t* bk = {B.ptr} + kg * ({B.strides[0]});"]
+        for v, x in enumerate(acc):
+            loop.append(f"  {x} = _mm256_add_epi32({x}, _mm256_madd_epi16(_mm256_maddubs_epi16(av, "
+                        f"_mm256_loadu_si256((const __m256i*)(bk + {32 * v}))), ones));")
+        loop.append("}")
+        save = [f"_mm256_storeu_si256((__m256i*)({C.ptr} + {8 * v}), {x});" for v, x in enumerate(acc)]
+        return {"body": "\n".join(lines + zero + loop + save),
+                "update": "\n".join(lines + load + loop + save)}
+
+    def avx512(ins, outs):
+        A, B, C = common(ins, outs)
+        nv = lanes // 16
+        acc = [f"acc{v}" for v in range(nv)]
+        lines = [f"__m512i {', '.join(acc)};"]
+        load = [f"{x} = _mm512_loadu_si512((const void*)({C.ptr} + {16 * v}));" for v, x in enumerate(acc)]
+        zero = [f"{x} = _mm512_setzero_si512();" for x in acc]
+        loop = [f"for (int kg = 0; kg < {kc // 4}; ++kg) {{",
+                f"  int32_t a4; memcpy(&a4, {A.ptr} + 4 * kg, 4);",
+                "  __m512i av = _mm512_set1_epi32(a4);",
+                f"  const int8_t* bk = {B.ptr} + kg * ({B.strides[0]});"]
+        for v, x in enumerate(acc):
+            loop.append(f"  {x} = _mm512_dpbusd_epi32({x}, av, _mm512_loadu_si512((const void*)(bk + {64 * v})));")
+        loop.append("}")
+        save = [f"_mm512_storeu_si512((void*)({C.ptr} + {16 * v}), {x});" for v, x in enumerate(acc)]
+        return {"body": "\n".join(lines + zero + loop + save),
+                "update": "\n".join(lines + load + loop + save)}
+
+    def neon(ins, outs):
+        A, B, C = common(ins, outs)
+        nv = lanes // 4
+        acc = [f"acc{v}" for v in range(nv)]
+        lines = [f"int32x4_t {', '.join(acc)};"]
+        load = [f"{x} = vld1q_s32({C.ptr} + {4 * v});" for v, x in enumerate(acc)]
+        zero = [f"{x} = vdupq_n_s32(0);" for x in acc]
+        loop = [f"for (int kg = 0; kg < {kc // 4}; ++kg) {{",
+                f"  int32_t a4; memcpy(&a4, {A.ptr} + 4 * kg, 4);",
+                "  int8x16_t av = vreinterpretq_s8_s32(vdupq_n_s32(a4));",
+                f"  const int8_t* bk = {B.ptr} + kg * ({B.strides[0]});"]
+        for v, x in enumerate(acc):
+            loop.append(f"  {x} = vdotq_s32({x}, av, vld1q_s8(bk + {16 * v}));")
+        loop.append("}")
+        save = [f"vst1q_s32({C.ptr} + {4 * v}, {x});" for v, x in enumerate(acc)]
+        return {"body": "\n".join(lines + zero + loop + save),
+                "update": "\n".join(lines + load + loop + save)}
+
+    if a_dtype == "uint8":
+        if lanes % 8:
+            raise TexprError(f"{who}: lanes must be a multiple of 8")
+        impls = {"avx2": avx2}
+        if lanes % 16 == 0:
+            impls["avx512"] = avx512
+    elif a_dtype == "int8":
+        if lanes % 4:
+            raise TexprError(f"{who}: lanes must be a multiple of 4")
+        impls = {"neon": neon}
+    else:
+        raise TexprError(f"dot_int8: a_dtype must be uint8 (x86) or int8 (NEON sdot), got {a_dtype!r}")
+    return decl_tensor_intrin(c.op, impls, name=who, inputs=[a, b])
