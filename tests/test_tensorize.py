@@ -1,0 +1,238 @@
+"""tensorize: the matcher accepts exactly the declared computation and swaps in the intrinsic."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import texpr as te
+from texpr.targets.intrin import dot_int8, gemm_fp32
+
+
+def plain_gemm_intrin(mr, nr, kc, name="ref_gemm"):
+    """A portable C intrinsic (scalar loops) with body/update/reset parts."""
+    a = te.placeholder((mr, kc), name="a")
+    b = te.placeholder((kc, nr), name="b")
+    k = te.reduce_axis((0, kc), name="k")
+    c = te.compute((mr, nr), lambda i, j: te.sum(a[i, k] * b[k, j], axis=k), name="c")
+
+    def impl(ins, outs):
+        A, B = ins
+        (C,) = outs
+        acc = (f"for (int i = 0; i < {mr}; ++i) for (int j = 0; j < {nr}; ++j) {{ float s = 0;"
+               f" for (int k = 0; k < {kc}; ++k) s += {A.ptr}[i*({A.strides[0]}) + k*({A.strides[1]})]"
+               f" * {B.ptr}[k*({B.strides[0]}) + j*({B.strides[1]})];")
+        out = f"{C.ptr}[i*({C.strides[0]}) + j*({C.strides[1]})]"
+        return {"body": acc + f" {out} = s; }}", "update": acc + f" {out} += s; }}"}
+    return te.decl_tensor_intrin(c.op, impl, name=name)
+
+
+def matmul(M, N, K):
+    A = te.placeholder((M, K), name="A")
+    B = te.placeholder((K, N), name="B")
+    k = te.reduce_axis((0, K), name="k")
+    C = te.compute((M, N), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k), name="C")
+    return A, B, C, k
+
+
+def run(s, args, M, N, K, target="c"):
+    f = te.build(s, args, target=target)
+    rng = np.random.default_rng(0)
+    a = rng.random((M, K), dtype="float32")
+    b = rng.random((K, N), dtype="float32")
+    c = np.full((M, N), np.nan, "float32")
+    f(a, b, c)
+    np.testing.assert_allclose(c, a @ b, rtol=1e-4, atol=1e-5)
+    return f
+
+
+@settings(max_examples=8, deadline=None)
+@given(M=st.integers(1, 13), N=st.integers(1, 20), K=st.integers(1, 9),
+       mr=st.sampled_from([2, 4]), nr=st.sampled_from([4, 8]), split_k=st.booleans())
+def test_tensorized_matmul_any_shape(M, N, K, mr, nr, split_k):
+    """Full tiles run the intrinsic; partial tiles (tails) fall back to the scalar loops."""
+    A, B, C, k = matmul(M, N, K)
+    s = te.create_schedule(C.op)
+    io, jo, ii, ji = s[C].tile(C.op.axis[0], C.op.axis[1], mr, nr)
+    if split_k:
+        ko, ki = s[C].split(k, factor=1)
+        s[C].reorder(io, jo, ko, ii, ji, ki)
+        intrin = plain_gemm_intrin(mr, nr, 1)
+    else:
+        intrin = plain_gemm_intrin(mr, nr, K)
+    s[C].tensorize(ii, intrin)
+    f = run(s, [A, B, C], M, N, K)
+    # the intrinsic appears exactly when there is at least one complete tile
+    assert ("tensorize ref_gemm" in f.source) == (M >= mr and N >= nr)
+
+
+def test_update_part_used_when_reduction_is_split():
+    A, B, C, k = matmul(8, 8, 6)
+    s = te.create_schedule(C.op)
+    io, jo, ii, ji = s[C].tile(C.op.axis[0], C.op.axis[1], 4, 4)
+    ko, ki = s[C].split(k, factor=2)
+    s[C].reorder(io, jo, ko, ii, ji, ki)
+    s[C].tensorize(ii, plain_gemm_intrin(4, 4, 2))
+    text = str(te.lower(s, [A, B, C]))
+    assert "ref_gemm.update" in text
+    run(s, [A, B, C], 8, 8, 6)
+
+
+def test_matcher_uses_loop_ranges_to_simplify_indices():
+    """(x*16 + y)//16-style indices must be proven equal using the loops' ranges."""
+    M = N = 32
+    K = 8
+    A = te.placeholder((M, K), name="A")
+    B = te.placeholder((K, N), name="B")
+    PB = te.compute((N // 16, K, 16), lambda x, y, z: B[y, x * 16 + z], name="PB")
+    k = te.reduce_axis((0, K), name="k")
+    C = te.compute((M, N), lambda i, j: te.sum(A[i, k] * PB[j // 16, k, j % 16], axis=k), name="C")
+    s = te.create_schedule(C.op)
+    io, jo, ii, ji = s[C].tile(C.op.axis[0], C.op.axis[1], 4, 16)
+    s[C].tensorize(ii, plain_gemm_intrin(4, 16, K))
+    run(s, [A, B, C], M, N, K)
+
+
+def test_mismatch_shows_expected_and_found():
+    A, B, _, k = matmul(8, 8, 4)
+    D = te.compute((8, 8), lambda i, j: te.sum(A[i, k] * B[k, j] + 1.0, axis=k), name="D")
+    s = te.create_schedule(D.op)
+    io, jo, ii, ji = s[D].tile(D.op.axis[0], D.op.axis[1], 4, 4)
+    s[D].tensorize(ii, plain_gemm_intrin(4, 4, 4))
+    with pytest.raises(te.TexprError) as e:
+        te.lower(s, [A, B, D])
+    msg = str(e.value)
+    assert "expected:" in msg and "found:" in msg and "stage D" in msg
+
+
+@pytest.mark.parametrize("access", ["diagonal", "stride2"])
+def test_near_miss_access_is_refused(access):
+    A = te.placeholder((8, 8), name="A")
+    B = te.placeholder((8, 8), name="B")
+    k = te.reduce_axis((0, 4), name="k")
+    if access == "diagonal":
+        C = te.compute((8, 8), lambda i, j: te.sum(A[i, k] * B[k, k], axis=k), name="C")
+    else:
+        C = te.compute((8, 8), lambda i, j: te.sum(A[i, 2 * k] * B[k, j], axis=k), name="C")
+    s = te.create_schedule(C.op)
+    io, jo, ii, ji = s[C].tile(C.op.axis[0], C.op.axis[1], 4, 4)
+    s[C].tensorize(ii, plain_gemm_intrin(4, 4, 4))
+    with pytest.raises(te.TexprError, match="walk"):
+        te.lower(s, [A, B, C])
+
+
+def test_transposed_access_is_passed_as_strides():
+    """B[j, k] matches b[k, j] with swapped strides; an intrinsic needing unit stride refuses."""
+    A = te.placeholder((8, 4), name="A")
+    B = te.placeholder((8, 4), name="B")
+    k = te.reduce_axis((0, 4), name="k")
+    C = te.compute((8, 8), lambda i, j: te.sum(A[i, k] * B[j, k], axis=k), name="C")
+    s = te.create_schedule(C.op)
+    io, jo, ii, ji = s[C].tile(C.op.axis[0], C.op.axis[1], 4, 4)
+    s[C].tensorize(ii, plain_gemm_intrin(4, 4, 4))
+    f = te.build(s, [A, B, C], target="c")
+    a = np.random.rand(8, 4).astype("float32")
+    b = np.random.rand(8, 4).astype("float32")
+    c = np.empty((8, 8), "float32")
+    f(a, b, c)
+    np.testing.assert_allclose(c, a @ b.T, rtol=1e-5)
+    s = te.create_schedule(C.op)
+    io, jo, ii, ji = s[C].tile(C.op.axis[0], C.op.axis[1], 4, 8)
+    s[C].tensorize(ii, gemm_fp32(4, 8, 4))
+    with pytest.raises(te.TexprError, match="must be contiguous"):
+        te.build(s, [A, B, C], target="avx2")
+
+
+def test_extent_mismatch_is_refused():
+    A, B, C, k = matmul(8, 8, 4)
+    s = te.create_schedule(C.op)
+    io, jo, ii, ji = s[C].tile(C.op.axis[0], C.op.axis[1], 4, 2)
+    s[C].tensorize(ii, plain_gemm_intrin(4, 4, 4))
+    with pytest.raises(te.TexprError, match="extent 2 but the intrinsic's axis j has extent 4"):
+        te.lower(s, [A, B, C])
+
+
+def test_different_reducer_is_refused():
+    A = te.placeholder((4, 4), name="A")
+    B = te.placeholder((4, 4), name="B")
+    k = te.reduce_axis((0, 4), name="k")
+    C = te.compute((4, 4), lambda i, j: te.max(A[i, k] * B[k, j], axis=k), name="C")
+    s = te.create_schedule(C.op)
+    s[C].tensorize(C.op.axis[0], plain_gemm_intrin(4, 4, 4))
+    with pytest.raises(te.TexprError, match="reduction is max"):
+        te.lower(s, [A, B, C])
+
+
+def test_tensorize_arguments_are_checked():
+    A, B, C, k = matmul(4, 4, 4)
+    s = te.create_schedule(C.op)
+    with pytest.raises(te.TexprError, match="decl_tensor_intrin"):
+        s[C].tensorize(C.op.axis[0], "not an intrinsic")
+    x = te.placeholder((4,), name="x")
+    y = te.compute((4,), lambda i: x[i] + 1.0, name="y")
+    z = te.compute((4,), lambda i: y[i] * 2.0, name="z")
+    with pytest.raises(te.TexprError, match="must be a placeholder"):
+        te.decl_tensor_intrin(z.op, lambda ins, outs: "")
+
+
+def test_missing_part_is_reported():
+    A, B, C, k = matmul(8, 8, 4)
+    a = te.placeholder((4, 2), name="a")
+    b = te.placeholder((2, 4), name="b")
+    kk = te.reduce_axis((0, 2), name="k")
+    c = te.compute((4, 4), lambda i, j: te.sum(a[i, kk] * b[kk, j], axis=kk), name="c")
+    only_body = te.decl_tensor_intrin(c.op, lambda ins, outs: "/* body only */", name="only_body")
+    s = te.create_schedule(C.op)
+    io, jo, ii, ji = s[C].tile(C.op.axis[0], C.op.axis[1], 4, 4)
+    ko, ki = s[C].split(k, factor=2)
+    s[C].reorder(io, jo, ko, ii, ji, ki)
+    s[C].tensorize(ii, only_body)
+    with pytest.raises(te.TexprError, match="no 'update' part"):
+        te.build(s, [A, B, C], target="c")
+
+
+def test_gemm_fp32_micro_kernel_avx2():
+    M, N, K, mr, nr, kc = 24, 32, 64, 6, 16, 32
+    A = te.placeholder((M, K), name="A")
+    B = te.placeholder((K, N), name="B")
+    PB = te.compute((N // nr, K, nr), lambda x, y, z: B[y, x * nr + z], name="PB")
+    k = te.reduce_axis((0, K), name="k")
+    C = te.compute((M, N), lambda i, j: te.sum(A[i, k] * PB[j // nr, k, j % nr], axis=k), name="C")
+    s = te.create_schedule(C.op)
+    io, jo, ii, ji = s[C].tile(C.op.axis[0], C.op.axis[1], mr, nr)
+    ko, ki = s[C].split(k, factor=kc)
+    s[C].reorder(jo, ko, io, ii, ji, ki)
+    s[C].tensorize(ii, gemm_fp32(mr, nr, kc))
+    f = run(s, [A, B, C], M, N, K, target="avx2")
+    assert "_mm256_fmadd_ps" in f.source
+
+
+def int8_dense(M, N, K, kc, lanes, a_dtype):
+    A = te.placeholder((M, K), a_dtype, name="A")
+    W = te.placeholder((N, K), "int8", name="W")
+    WP = te.compute((N // lanes, K // 4, lanes, 4),
+                    lambda n, kg, j, kk: W[n * lanes + j, kg * 4 + kk], name="WP")
+    k = te.reduce_axis((0, K), name="k")
+    C = te.compute((M, N), lambda i, j: te.sum(
+        A[i, k].astype("int32") * WP[j // lanes, k // 4, j % lanes, k % 4].astype("int32"), axis=k),
+        name="C")
+    s = te.create_schedule(C.op)
+    i, j = C.op.axis
+    jo, ji = s[C].split(j, lanes)
+    ko, ki = s[C].split(k, kc)
+    kg, kk = s[C].split(ki, 4)
+    s[C].reorder(i, jo, ko, ji, kg, kk)
+    s[C].tensorize(ji, dot_int8(kc, lanes, a_dtype))
+    return s, [A, W, C]
+
+
+def test_int8_dense_avx2_exact():
+    M, N, K = 5, 32, 64
+    s, args = int8_dense(M, N, K, 32, 16, "uint8")
+    f = te.build(s, args, target="avx2")
+    assert "_mm256_maddubs_epi16" in f.source
+    rng = np.random.default_rng(1)
+    # vpmaddubsw saturates pairs at int16: keep |a*b + a*b| < 2**15 (as FBGEMM's callers do)
+    a = rng.integers(0, 128, (M, K)).astype("uint8")
+    w = rng.integers(-128, 128, (N, K)).astype("int8")
+    c = np.empty((M, N), "int32")
+    f(a, w, c)
+    np.testing.assert_array_equal(c, a.astype("int32") @ w.astype("int32").T)
