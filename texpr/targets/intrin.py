@@ -79,89 +79,84 @@ def gemm_fp32(mr, nr, kc, name=None):
     return decl_tensor_intrin(c.op, impls, name=who, inputs=[a, b])
 
 
-def dot_int8(kc, lanes=16, a_dtype="uint8", name=None):
-    """out[j] (+)= sum_k int32(a[k]) * int32(b[k // 4, j, k % 4]) for j < lanes, k < kc.
+def dot_int8(kc, lanes=16, a_dtype="uint8", rows=1, name=None):
+    """out[r, j] (+)= sum_k int32(a[r, k]) * int32(b[k // 4, j, k % 4]), r < rows, j < lanes.
 
-    The int8 dot-product step of quantised dense/conv: `a` is one row of activations, `b` the
-    weights packed as [kc/4, lanes, 4] so each 4-byte group of one output is contiguous.
+    The int8 dot-product step of quantised dense/conv: `a` holds `rows` rows of activations,
+    `b` the weights packed as [kc/4, lanes, 4] so each 4-byte group of one output is
+    contiguous; each weight vector loaded is used for all rows (register blocking).
     AVX2: vpmaddubsw + vpmaddwd (u8 x s8; like FBGEMM, pairs of products saturate at int16);
     AVX-512: VNNI vpdpbusd (u8 x s8, exact); NEON: sdot (s8 x s8, exact).
-    Declared with two reduction axes (k = 4*kg + kk) so the access stays affine.
+    Declared with two reduction axes (k = 4*kg + kk) so every access stays affine.
     """
     if kc % 4:
         raise TexprError(f"dot_int8: kc={kc} must be a multiple of 4")
-    a = placeholder((kc,), a_dtype, "a")
+    a = placeholder((rows, kc), a_dtype, "a")
     b = placeholder((kc // 4, lanes, 4), "int8", "b")
     kg = reduce_axis((0, kc // 4), "kg")
     kk = reduce_axis((0, 4), "kk")
-    c = compute((lanes,), lambda j: te_sum(Cast(a[kg * 4 + kk], "int32") * Cast(b[kg, j, kk], "int32"),
-                                           axis=[kg, kk]), name="c")
-    who = name or f"dot_{a_dtype}_int8_{lanes}x{kc}"
+    c = compute((rows, lanes), lambda r, j: te_sum(
+        Cast(a[r, kg * 4 + kk], "int32") * Cast(b[kg, j, kk], "int32"), axis=[kg, kk]), name="c")
+    who = name or f"dot_{a_dtype}_int8_{rows}x{lanes}x{kc}"
 
     def common(ins, outs):
         A, B = ins
         (C,) = outs
-        _need_unit(A, 0, who)
-        _need_unit(C, 0, who)
+        _need_unit(A, 1, who)
+        _need_unit(C, 1, who)
         if B.strides[2] != "1" or B.strides[1] != "4":
             raise TexprError(f"{who}: weights must be packed [kc/4][{lanes}][4] contiguously "
                              f"(got strides {B.strides})")
         return A, B, C
 
-    def avx2(ins, outs):
+    def kernel(ins, outs, vec, width, load, store, zero, bcast, step, prologue=()):
         A, B, C = common(ins, outs)
-        nv = lanes // 8
-        acc = [f"acc{v}" for v in range(nv)]
-        lines = [f"__m256i {', '.join(acc)};", "const __m256i ones = _mm256_set1_epi16(1);"]
-        load = [f"{x} = _mm256_loadu_si256((const __m256i*)({C.ptr} + {8 * v}));" for v, x in enumerate(acc)]
-        zero = [f"{x} = _mm256_setzero_si256();" for x in acc]
+        nv = lanes // width
+        acc = [[f"acc{r}_{v}" for v in range(nv)] for r in range(rows)]
+        names = [x for row in acc for x in row]
+        lines = [f"{vec} {', '.join(names)};"] + list(prologue)
+        cptr = [[f"{C.ptr} + {r} * ({C.strides[0]}) + {width * v}" for v in range(nv)] for r in range(rows)]
+        load_c = [f"{acc[r][v]} = {load(cptr[r][v])};" for r in range(rows) for v in range(nv)]
+        zero_c = [f"{x} = {zero};" for x in names]
         loop = [f"for (int kg = 0; kg < {kc // 4}; ++kg) {{",
-                f"  int32_t a4; memcpy(&a4, {A.ptr} + 4 * kg, 4);",
-                "  __m256i av = _mm256_set1_epi32(a4);",
                 f"  const int8_t* bk = {B.ptr} + kg * ({B.strides[0]});"]
-        for v, x in enumerate(acc):
-            loop.append(f"  {x} = _mm256_add_epi32({x}, _mm256_madd_epi16(_mm256_maddubs_epi16(av, "
-                        f"_mm256_loadu_si256((const __m256i*)(bk + {32 * v}))), ones));")
+        loop += [f"  {vec} b{v} = {load(f'bk + {4 * width * v}')};" for v in range(nv)]
+        for r in range(rows):
+            loop.append(f"  {{ int32_t a4; memcpy(&a4, {A.ptr} + {r} * ({A.strides[0]}) + 4 * kg, 4);")
+            loop.append(f"    {vec} av = {bcast('a4')};")
+            for v in range(nv):
+                loop.append(f"    {acc[r][v]} = {step(acc[r][v], 'av', f'b{v}')};")
+            loop.append("  }")
         loop.append("}")
-        save = [f"_mm256_storeu_si256((__m256i*)({C.ptr} + {8 * v}), {x});" for v, x in enumerate(acc)]
-        return {"body": "\n".join(lines + zero + loop + save),
-                "update": "\n".join(lines + load + loop + save)}
+        save = [store(cptr[r][v], acc[r][v]) for r in range(rows) for v in range(nv)]
+        return {"body": "\n".join(lines + zero_c + loop + save),
+                "update": "\n".join(lines + load_c + loop + save)}
+
+    def avx2(ins, outs):
+        return kernel(ins, outs, "__m256i", 8,
+                      lambda p: f"_mm256_loadu_si256((const __m256i*)({p}))",
+                      lambda p, x: f"_mm256_storeu_si256((__m256i*)({p}), {x});",
+                      "_mm256_setzero_si256()", lambda x: f"_mm256_set1_epi32({x})",
+                      lambda c_, a_, b_: f"_mm256_add_epi32({c_}, _mm256_madd_epi16("
+                                         f"_mm256_maddubs_epi16({a_}, {b_}), ones))",
+                      prologue=["const __m256i ones = _mm256_set1_epi16(1);"])
 
     def avx512(ins, outs):
-        A, B, C = common(ins, outs)
-        nv = lanes // 16
-        acc = [f"acc{v}" for v in range(nv)]
-        lines = [f"__m512i {', '.join(acc)};"]
-        load = [f"{x} = _mm512_loadu_si512((const void*)({C.ptr} + {16 * v}));" for v, x in enumerate(acc)]
-        zero = [f"{x} = _mm512_setzero_si512();" for x in acc]
-        loop = [f"for (int kg = 0; kg < {kc // 4}; ++kg) {{",
-                f"  int32_t a4; memcpy(&a4, {A.ptr} + 4 * kg, 4);",
-                "  __m512i av = _mm512_set1_epi32(a4);",
-                f"  const int8_t* bk = {B.ptr} + kg * ({B.strides[0]});"]
-        for v, x in enumerate(acc):
-            loop.append(f"  {x} = _mm512_dpbusd_epi32({x}, av, _mm512_loadu_si512((const void*)(bk + {64 * v})));")
-        loop.append("}")
-        save = [f"_mm512_storeu_si512((void*)({C.ptr} + {16 * v}), {x});" for v, x in enumerate(acc)]
-        return {"body": "\n".join(lines + zero + loop + save),
-                "update": "\n".join(lines + load + loop + save)}
+        return kernel(ins, outs, "__m512i", 16,
+                      lambda p: f"_mm512_loadu_si512((const void*)({p}))",
+                      lambda p, x: f"_mm512_storeu_si512((void*)({p}), {x});",
+                      "_mm512_setzero_si512()", lambda x: f"_mm512_set1_epi32({x})",
+                      lambda c_, a_, b_: f"_mm512_dpbusd_epi32({c_}, {a_}, {b_})")
 
     def neon(ins, outs):
-        A, B, C = common(ins, outs)
-        nv = lanes // 4
-        acc = [f"acc{v}" for v in range(nv)]
-        lines = [f"int32x4_t {', '.join(acc)};"]
-        load = [f"{x} = vld1q_s32({C.ptr} + {4 * v});" for v, x in enumerate(acc)]
-        zero = [f"{x} = vdupq_n_s32(0);" for x in acc]
-        loop = [f"for (int kg = 0; kg < {kc // 4}; ++kg) {{",
-                f"  int32_t a4; memcpy(&a4, {A.ptr} + 4 * kg, 4);",
-                "  int8x16_t av = vreinterpretq_s8_s32(vdupq_n_s32(a4));",
-                f"  const int8_t* bk = {B.ptr} + kg * ({B.strides[0]});"]
-        for v, x in enumerate(acc):
-            loop.append(f"  {x} = vdotq_s32({x}, av, vld1q_s8(bk + {16 * v}));")
-        loop.append("}")
-        save = [f"vst1q_s32({C.ptr} + {4 * v}, {x});" for v, x in enumerate(acc)]
-        return {"body": "\n".join(lines + zero + loop + save),
-                "update": "\n".join(lines + load + loop + save)}
+        def ld(p):
+            return f"vld1q_s32((const int32_t*)({p}))" if "bk" not in p else \
+                f"vreinterpretq_s32_s8(vld1q_s8({p}))"
+        return kernel(ins, outs, "int32x4_t", 4, ld,
+                      lambda p, x: f"vst1q_s32((int32_t*)({p}), {x});", "vdupq_n_s32(0)",
+                      lambda x: f"vdupq_n_s32({x})",
+                      lambda c_, a_, b_: f"vdotq_s32({c_}, vreinterpretq_s8_s32({a_}), "
+                                         f"vreinterpretq_s8_s32({b_}))")
 
     if a_dtype == "uint8":
         if lanes % 8:
