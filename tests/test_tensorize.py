@@ -205,7 +205,7 @@ def test_gemm_fp32_micro_kernel_avx2():
     assert "_mm256_fmadd_ps" in f.source
 
 
-def int8_dense(M, N, K, kc, lanes, a_dtype):
+def int8_dense(M, N, K, kc, lanes, a_dtype, rows=2):
     A = te.placeholder((M, K), a_dtype, name="A")
     W = te.placeholder((N, K), "int8", name="W")
     WP = te.compute((N // lanes, K // 4, lanes, 4),
@@ -216,11 +216,12 @@ def int8_dense(M, N, K, kc, lanes, a_dtype):
         name="C")
     s = te.create_schedule(C.op)
     i, j = C.op.axis
+    io, ii = s[C].split(i, rows)
     jo, ji = s[C].split(j, lanes)
     ko, ki = s[C].split(k, kc)
     kg, kk = s[C].split(ki, 4)
-    s[C].reorder(i, jo, ko, ji, kg, kk)
-    s[C].tensorize(ji, dot_int8(kc, lanes, a_dtype))
+    s[C].reorder(io, jo, ko, ii, ji, kg, kk)
+    s[C].tensorize(ii, dot_int8(kc, lanes, a_dtype, rows=rows))
     return s, [A, W, C]
 
 
