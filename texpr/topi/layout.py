@@ -1,0 +1,30 @@
+"""Layout transforms between NCHW and the blocked NCHWc layout, and kernel packing."""
+from ..lang.errors import TexprError
+from ..lang.tensor import compute
+from .util import const_dim
+
+
+def nchw_to_nchwc(data, block):
+    """[N, C, H, W] -> [N, C/block, H, W, block]."""
+    N, C, H, W = (const_dim(data, d, "nchw_to_nchwc") for d in range(4))
+    if C % block:
+        raise TexprError(f"nchw_to_nchwc: {C} channels are not a multiple of block {block}")
+    return compute((N, C // block, H, W, block), lambda n, cb, h, w, c: data[n, cb * block + c, h, w],
+                   name="nchwc", tag="injective,layout")
+
+
+def nchwc_to_nchw(data):
+    """[N, C/b, H, W, b] -> [N, C, H, W]."""
+    N, Cb, H, W, b = (const_dim(data, d, "nchwc_to_nchw") for d in range(5))
+    return compute((N, Cb * b, H, W), lambda n, c, h, w: data[n, c // b, h, w, c % b], name="nchw",
+                   tag="injective,layout")
+
+
+def pack_kernel_nchwc(kernel, ic, oc):
+    """OIHW kernel -> [O/oc, I/ic, H, W, ic, oc] for conv2d_NCHWc."""
+    O, I, R, S = (const_dim(kernel, d, "pack_kernel_nchwc") for d in range(4))
+    if O % oc or I % ic:
+        raise TexprError(f"pack_kernel_nchwc: kernel {O}x{I} is not divisible by blocks {oc}x{ic}")
+    return compute((O // oc, I // ic, R, S, ic, oc),
+                   lambda ob, ib, r, s, i, o: kernel[ob * oc + o, ib * ic + i, r, s],
+                   name="kernel_nchwc", tag="injective,layout")

@@ -1,0 +1,250 @@
+"""Neural-network operators as compute definitions (TVM conventions for layouts and order)."""
+from .. import lang
+from ..lang import dtypes
+from ..lang.errors import TexprError
+from ..lang.expr import Const, all as te_all, elementwise_max, exp, if_then_else, max_value, min_value
+from ..lang.reduction import max as te_max, sum as te_sum
+from ..lang.tensor import compute, reduce_axis
+from .util import check_ndim, const_dim, padding4, pair
+
+
+def _acc_dtype(a, b, out_dtype):
+    if out_dtype is not None:
+        return dtypes.normalize(out_dtype)
+    if dtypes.is_int(a) and dtypes.bits(a) <= 16:
+        return "int32"
+    return dtypes.promote(a, b)
+
+
+def dense(data, weight, bias=None, out_dtype=None):
+    """out[i, j] = sum_k data[i, k] * weight[j, k] (+ bias[j])."""
+    check_ndim(data, 2, "dense", "[M, K]")
+    check_ndim(weight, 2, "dense", "[N, K]")
+    odt = _acc_dtype(data.dtype, weight.dtype, out_dtype)
+    K = data.shape[1]
+    if isinstance(K, Const) and isinstance(weight.shape[1], Const) and K.value != weight.shape[1].value:
+        raise TexprError(f"dense: data has K={K.value} but weight has K={weight.shape[1].value}")
+    k = reduce_axis((0, K), "k")
+    out = compute((data.shape[0], weight.shape[0]),
+                  lambda i, j: te_sum(data[i, k].astype(odt) * weight[j, k].astype(odt), axis=k),
+                  name="dense", tag="dense")
+    if bias is not None:
+        check_ndim(bias, 1, "dense", "[N]")
+        out = compute(out.shape, lambda i, j: out[i, j] + bias[j].astype(odt), name="dense_bias",
+                      tag="elemwise")
+    return out
+
+
+def batch_matmul(x, y, out_dtype=None):
+    """out[b, i, j] = sum_k x[b, i, k] * y[b, j, k] (TVM's 'NT' layout)."""
+    check_ndim(x, 3, "batch_matmul", "[B, M, K]")
+    check_ndim(y, 3, "batch_matmul", "[B, N, K]")
+    odt = _acc_dtype(x.dtype, y.dtype, out_dtype)
+    k = reduce_axis((0, x.shape[2]), "k")
+    return compute((x.shape[0], x.shape[1], y.shape[1]),
+                   lambda b, i, j: te_sum(x[b, i, k].astype(odt) * y[b, j, k].astype(odt), axis=k),
+                   name="batch_matmul", tag="batch_matmul")
+
+
+def pad(data, before, after, value=0.0, name="pad"):
+    """Constant padding; index arithmetic stays in bounds (reads are guarded by the condition)."""
+    n = len(data.shape)
+    if len(before) != n or len(after) != n:
+        raise TexprError(f"pad: need {n} before/after values for {data.name}")
+    if all(b == 0 for b in before) and all(a == 0 for a in after):
+        return data
+    shape = tuple(data.shape[d] + before[d] + after[d] for d in range(n))
+
+    def f(*idx):
+        conds = []
+        src = []
+        for d, i in enumerate(idx):
+            if before[d] or after[d]:
+                conds.append(i >= before[d])
+                conds.append(i < data.shape[d] + before[d])
+            src.append(i - before[d] if before[d] else i)
+        return if_then_else(te_all(*conds), data[tuple(src)], Const(value, data.dtype))
+    return compute(shape, f, name=name, tag="injective,pad")
+
+
+def _out_size(n, k, s, p0, p1, d):
+    return (n + p0 + p1 - ((k - 1) * d + 1)) // s + 1
+
+
+def conv2d_nchw(data, kernel, stride, padding, dilation=1, groups=1, out_dtype=None):
+    """data [N, C, H, W], kernel [O, C/groups, R, S] -> [N, O, P, Q]."""
+    check_ndim(data, 4, "conv2d_nchw", "NCHW")
+    check_ndim(kernel, 4, "conv2d_nchw", "OIHW")
+    sh, sw = pair(stride, "stride")
+    dh, dw = pair(dilation, "dilation")
+    pt, pl, pb, pr = padding4(padding)
+    N, C, H, W = (const_dim(data, d, "conv2d_nchw") for d in range(4))
+    O, Cg, R, S = (const_dim(kernel, d, "conv2d_nchw") for d in range(4))
+    if C % groups or O % groups or Cg != C // groups:
+        raise TexprError(f"conv2d_nchw: {C} input channels, {O} outputs and groups={groups} do not "
+                         f"fit kernel input channels {Cg}")
+    P, Q = _out_size(H, R, sh, pt, pb, dh), _out_size(W, S, sw, pl, pr, dw)
+    if P <= 0 or Q <= 0:
+        raise TexprError(f"conv2d_nchw: output would be {P}x{Q}; the kernel is larger than the input")
+    odt = _acc_dtype(data.dtype, kernel.dtype, out_dtype)
+    dp = pad(data, (0, 0, pt, pl), (0, 0, pb, pr), name="data_pad")
+    rc = reduce_axis((0, Cg), "rc")
+    ry = reduce_axis((0, R), "ry")
+    rx = reduce_axis((0, S), "rx")
+    og = O // groups
+
+    def f(n, o, y, x):
+        c = (o // og) * Cg + rc if groups > 1 else rc
+        return te_sum(dp[n, c, y * sh + ry * dh, x * sw + rx * dw].astype(odt) *
+                      kernel[o, rc, ry, rx].astype(odt), axis=[rc, ry, rx])
+    return compute((N, O, P, Q), f, name="conv2d_nchw", tag="conv2d_nchw")
+
+
+def conv2d_NCHWc(data, kernel, stride, padding, dilation=1, out_dtype=None):
+    """data [N, C/ic, H, W, ic], kernel [O/oc, C/ic, R, S, ic, oc] -> [N, O/oc, P, Q, oc]."""
+    check_ndim(data, 5, "conv2d_NCHWc", "NCHW[ic]c")
+    check_ndim(kernel, 6, "conv2d_NCHWc", "OIHW[ic]i[oc]o")
+    sh, sw = pair(stride, "stride")
+    dh, dw = pair(dilation, "dilation")
+    pt, pl, pb, pr = padding4(padding)
+    N, Cb, H, W, ic = (const_dim(data, d, "conv2d_NCHWc") for d in range(5))
+    Ob, Cb2, R, S, ic2, oc = (const_dim(kernel, d, "conv2d_NCHWc") for d in range(6))
+    if Cb != Cb2 or ic != ic2:
+        raise TexprError(f"conv2d_NCHWc: data channels {Cb}x{ic} do not match the kernel's {Cb2}x{ic2}")
+    P, Q = _out_size(H, R, sh, pt, pb, dh), _out_size(W, S, sw, pl, pr, dw)
+    odt = _acc_dtype(data.dtype, kernel.dtype, out_dtype)
+    dp = pad(data, (0, 0, pt, pl, 0), (0, 0, pb, pr, 0), name="data_pad")
+    rc = reduce_axis((0, Cb * ic), "rc")
+    ry = reduce_axis((0, R), "ry")
+    rx = reduce_axis((0, S), "rx")
+    return compute((N, Ob, P, Q, oc),
+                   lambda n, ob, y, x, o: te_sum(
+                       dp[n, rc // ic, y * sh + ry * dh, x * sw + rx * dw, rc % ic].astype(odt) *
+                       kernel[ob, rc // ic, ry, rx, rc % ic, o].astype(odt), axis=[rc, ry, rx]),
+                   name="conv2d_NCHWc", tag="conv2d_NCHWc")
+
+
+def depthwise_conv2d_nchw(data, kernel, stride, padding, dilation=1, out_dtype=None):
+    """data [N, C, H, W], kernel [C, M, R, S] (channel multiplier M) -> [N, C*M, P, Q]."""
+    check_ndim(data, 4, "depthwise_conv2d_nchw", "NCHW")
+    check_ndim(kernel, 4, "depthwise_conv2d_nchw", "[C, M, R, S]")
+    sh, sw = pair(stride, "stride")
+    dh, dw = pair(dilation, "dilation")
+    pt, pl, pb, pr = padding4(padding)
+    N, C, H, W = (const_dim(data, d, "depthwise_conv2d_nchw") for d in range(4))
+    C2, Mm, R, S = (const_dim(kernel, d, "depthwise_conv2d_nchw") for d in range(4))
+    if C2 != C:
+        raise TexprError(f"depthwise_conv2d_nchw: data has {C} channels, kernel {C2}")
+    P, Q = _out_size(H, R, sh, pt, pb, dh), _out_size(W, S, sw, pl, pr, dw)
+    odt = _acc_dtype(data.dtype, kernel.dtype, out_dtype)
+    dp = pad(data, (0, 0, pt, pl), (0, 0, pb, pr), name="data_pad")
+    ry = reduce_axis((0, R), "ry")
+    rx = reduce_axis((0, S), "rx")
+    return compute((N, C * Mm, P, Q),
+                   lambda n, c, y, x: te_sum(
+                       dp[n, c // Mm, y * sh + ry * dh, x * sw + rx * dw].astype(odt) *
+                       kernel[c // Mm, c % Mm, ry, rx].astype(odt), axis=[ry, rx]),
+                   name="depthwise_conv2d_nchw", tag="depthwise_conv2d_nchw")
+
+
+def pool2d(data, kernel, stride, padding, pool_type="max", count_include_pad=True):
+    """Max or average pooling over the last two dimensions (NCHW, or NCHWc with 5-D data)."""
+    if len(data.shape) not in (4, 5):
+        raise TexprError(f"pool2d: {data.name} must be NCHW or NCHWc")
+    if pool_type not in ("max", "avg"):
+        raise TexprError(f"pool2d: pool_type must be 'max' or 'avg', got {pool_type!r}")
+    kh, kw = pair(kernel, "kernel")
+    sh, sw = pair(stride, "stride")
+    pt, pl, pb, pr = padding4(padding)
+    H, W = const_dim(data, 2, "pool2d"), const_dim(data, 3, "pool2d")
+    P, Q = _out_size(H, kh, sh, pt, pb, 1), _out_size(W, kw, sw, pl, pr, 1)
+    nd = len(data.shape)
+    before = (0, 0, pt, pl) + (0,) * (nd - 4)
+    after = (0, 0, pb, pr) + (0,) * (nd - 4)
+    padv = min_value(data.dtype).value if pool_type == "max" else 0
+    dp = pad(data, before, after, value=padv, name="pool_pad")
+    ry = reduce_axis((0, kh), "ry")
+    rx = reduce_axis((0, kw), "rx")
+    shape = (data.shape[0], data.shape[1], P, Q) + tuple(data.shape[4:])
+    if pool_type == "max":
+        return compute(shape, lambda n, c, y, x, *rest: te_max(
+            dp[(n, c, y * sh + ry, x * sw + rx) + rest], axis=[ry, rx]), name="pool_max", tag="pool")
+    acc = "float32" if not dtypes.is_float(data.dtype) else data.dtype
+    s = compute(shape, lambda n, c, y, x, *rest: te_sum(
+        dp[(n, c, y * sh + ry, x * sw + rx) + rest].astype(acc), axis=[ry, rx]), name="pool_sum",
+        tag="pool")
+    if count_include_pad:
+        return compute(shape, lambda *i: (s[i] / float(kh * kw)).astype(data.dtype), name="pool_avg",
+                       tag="elemwise")
+
+    def count(y, x):
+        y0, x0 = y * sh - pt, x * sw - pl
+        hy = lang.expr.elementwise_min(y0 + kh, H) - lang.expr.elementwise_max(y0, 0)
+        hx = lang.expr.elementwise_min(x0 + kw, W) - lang.expr.elementwise_max(x0, 0)
+        return (hy * hx).astype(acc)
+    return compute(shape, lambda n, c, y, x, *rest: (s[(n, c, y, x) + rest] / count(y, x)).astype(
+        data.dtype), name="pool_avg", tag="elemwise")
+
+
+def global_pool(data, pool_type="avg"):
+    """Pool over the whole H x W (NCHW or NCHWc) -> [N, C, 1, 1(, c)]."""
+    H, W = const_dim(data, 2, "global_pool"), const_dim(data, 3, "global_pool")
+    return pool2d(data, (H, W), 1, 0, pool_type)
+
+
+def relu(x):
+    return compute(x.shape, lambda *i: elementwise_max(x[i], Const(0, x.dtype)), name="relu",
+                   tag="elemwise")
+
+
+def add(a, b):
+    """Elementwise a + b with NumPy broadcasting of the shapes."""
+    na, nb = len(a.shape), len(b.shape)
+    n = max(na, nb)
+    sa = (Const(1, "int32"),) * (n - na) + tuple(a.shape)
+    sb = (Const(1, "int32"),) * (n - nb) + tuple(b.shape)
+    shape = []
+    for d, (x, y) in enumerate(zip(sa, sb)):
+        if isinstance(x, Const) and x.value == 1:
+            shape.append(y)
+        elif isinstance(y, Const) and y.value == 1:
+            shape.append(x)
+        elif isinstance(x, Const) and isinstance(y, Const) and x.value != y.value:
+            raise TexprError(f"add: shapes {list(a.shape)} and {list(b.shape)} do not broadcast")
+        else:
+            shape.append(x)
+
+    def idx(t, nt, s, i):
+        i = i[n - nt:]
+        return tuple(Const(0, "int32") if (isinstance(d, Const) and d.value == 1 and
+                                            not (isinstance(o, Const) and o.value == 1)) else v
+                     for v, d, o in zip(i, t.shape, shape[n - nt:]))
+    return compute(tuple(shape), lambda *i: a[idx(a, na, sa, i)] + b[idx(b, nb, sb, i)], name="add",
+                   tag="elemwise")
+
+
+def bias_add(x, bias, axis=1):
+    """x + bias broadcast along `axis` (NCHW: axis 1)."""
+    if len(bias.shape) != 1:
+        raise TexprError("bias_add: bias must be 1-D")
+    return compute(x.shape, lambda *i: x[i] + bias[i[axis]], name="bias_add", tag="elemwise")
+
+
+def softmax(x, axis=-1):
+    """Numerically stable softmax along `axis`."""
+    n = len(x.shape)
+    axis = axis % n
+    k1 = reduce_axis((0, x.shape[axis]), "k1")
+    k2 = reduce_axis((0, x.shape[axis]), "k2")
+
+    def at(i, k):
+        return tuple(k if d == axis else v for d, v in enumerate(i))
+    red_shape = tuple(s for d, s in enumerate(x.shape) if d != axis)
+
+    def full(i):
+        return i[:axis] + (None,) + i[axis:]
+    mx = compute(red_shape, lambda *i: te_max(x[at(full(i), k1)], axis=k1), name="softmax_max")
+    ex = compute(x.shape, lambda *i: exp(x[i] - mx[i[:axis] + i[axis + 1:]]), name="softmax_exp")
+    sm = compute(red_shape, lambda *i: te_sum(ex[at(full(i), k2)], axis=k2), name="softmax_sum")
+    return compute(x.shape, lambda *i: ex[i] / sm[i[:axis] + i[axis + 1:]], name="softmax",
+                   tag="softmax")

@@ -1,0 +1,66 @@
+"""topi.schedule: the registered schedule of an operator graph for a target.
+
+The default schedule works for every operator: injective producers (padding, layout
+transforms, elementwise) are inlined into their consumers, and each remaining stage runs its
+outer data axes in parallel and vectorizes its innermost data axis when that is legal.
+"""
+from ..lang.errors import TexprError
+from ..lang.expr import Const
+from ..lang.tensor import ComputeOp, Tensor
+from ..schedule import create_schedule
+
+_REGISTRY = {}   # (tag, target) -> schedule function(s, out_tensor)
+
+
+def register(tag, targets):
+    def deco(fn):
+        for t in targets:
+            _REGISTRY[(tag, t)] = fn
+        return fn
+    return deco
+
+
+def schedule(outs, target="native"):
+    """Create and fill a schedule for the output tensor(s) of a topi graph."""
+    if isinstance(outs, Tensor):
+        outs = [outs]
+    outs = list(outs)
+    if not outs or not all(isinstance(o, Tensor) for o in outs):
+        raise TexprError("topi.schedule expects an output tensor or a list of them")
+    s = create_schedule([o.op for o in outs])
+    for st in s.stages:
+        op = st.op
+        if not isinstance(op, ComputeOp) or st.is_output:
+            continue
+        if "injective" in op.tag or op.tag == "elemwise":
+            st.compute_inline()
+    for st in s.stages:
+        if isinstance(st.op, ComputeOp) and st.attach_type == "root":
+            fn = _REGISTRY.get((st.op.tag, target)) or _REGISTRY.get((st.op.tag, "*"))
+            (fn or default_stage)(s, st, target)
+    return s
+
+
+def default_stage(s, st, target):
+    """Parallel outer data axis, vectorized inner data axis (when constant and the body allows)."""
+    axes = [iv for iv in st.leaf_iter_vars if iv.kind != "reduce"]
+    if not axes:
+        return
+    if st.op.reduce_axis:
+        # keep the reduction inside: data axes outer, reduction, then nothing to vectorize
+        if len(axes) >= 1 and _const(st.extent_of(axes[0])):
+            st.parallel(axes[0])
+        return
+    inner = axes[-1]
+    ext = st.extent_of(inner)
+    if _const(ext) and ext.value >= 8:
+        io, ii = st.split(inner, factor=8)
+        st.vectorize(ii)
+    if len(axes) > 1:
+        st.parallel(axes[0])
+    elif _const(ext) and ext.value >= 8:
+        st.parallel(st.leaf_iter_vars[0])
+
+
+def _const(e):
+    return isinstance(e, Const)

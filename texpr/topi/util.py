@@ -1,0 +1,37 @@
+"""Small helpers shared by the operators."""
+import numbers
+
+from ..lang.errors import TexprError
+from ..lang.expr import Const
+
+
+def pair(v, what):
+    if isinstance(v, numbers.Integral) and not isinstance(v, bool):
+        return int(v), int(v)
+    if isinstance(v, (tuple, list)) and len(v) == 2 and all(
+            isinstance(x, numbers.Integral) and not isinstance(x, bool) for x in v):
+        return int(v[0]), int(v[1])
+    raise TexprError(f"{what} must be an int or a pair of ints, got {v!r}")
+
+
+def padding4(v):
+    """int, (h, w) or (top, left, bottom, right) -> (top, left, bottom, right)."""
+    if isinstance(v, numbers.Integral) and not isinstance(v, bool):
+        return (int(v),) * 4
+    if isinstance(v, (tuple, list)) and len(v) == 2:
+        return int(v[0]), int(v[1]), int(v[0]), int(v[1])
+    if isinstance(v, (tuple, list)) and len(v) == 4:
+        return tuple(int(x) for x in v)
+    raise TexprError(f"padding must be an int, (h, w) or (top, left, bottom, right), got {v!r}")
+
+
+def const_dim(t, d, what):
+    s = t.shape[d]
+    if not isinstance(s, Const):
+        raise TexprError(f"{what}: dimension {d} of {t.name} must be a constant, got {s}")
+    return s.value
+
+
+def check_ndim(t, n, what, layout):
+    if len(t.shape) != n:
+        raise TexprError(f"{what}: {t.name} must be {n}-D ({layout}), got shape {list(t.shape)}")
