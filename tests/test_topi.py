@@ -171,3 +171,43 @@ def test_bad_inputs_are_named():
         topi.nn.pool2d(x, 2, 2, 0, "median")
     with pytest.raises(te.TexprError, match="K=5"):
         topi.nn.dense(te.placeholder((2, 5), name="d"), te.placeholder((3, 4), name="w"))
+
+
+@pytest.mark.parametrize("m,tol", [(2, 1e-4), (4, 5e-4), (6, 2e-3)])
+def test_winograd_matches_direct(m, tol):
+    """Tolerance grows with the tile size: F(6,3)'s transforms have entries up to ~10."""
+    from texpr.topi.winograd import winograd_weight_transform_ref
+    x = te.placeholder((1, 3, 8, 7), name="x")
+    w = te.placeholder((4, 3, 3, 3), name="w")
+    a, b = rand((1, 3, 8, 7)), rand((4, 3, 3, 3))
+    want = ref.conv2d_nchw_ref(a, b, 1, 1)
+    got = run(topi.nn.conv2d_winograd_nchw(x, w, 1, m), [x, w], [a, b])
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+    # offline weight transform, then the pre-transformed path
+    u = winograd_weight_transform_ref(b, m)
+    U = te.placeholder(u.shape, name="U")
+    got2 = run(topi.nn.conv2d_winograd_nchw(x, U, 1, m, pre_transformed=True), [x, U], [a, u])
+    np.testing.assert_allclose(got2, want, rtol=tol, atol=tol)
+    wt = topi.nn.winograd_weight_transform(w, m)
+    np.testing.assert_allclose(run(wt, [w], [b]), u, rtol=1e-5, atol=1e-6)
+
+
+def test_winograd_rejects_bad_kernels():
+    x = te.placeholder((1, 3, 8, 8), name="x")
+    with pytest.raises(te.TexprError, match="3x3"):
+        topi.nn.conv2d_winograd_nchw(x, te.placeholder((4, 3, 5, 5), name="w"), 1, 2)
+    with pytest.raises(te.TexprError, match="tile size"):
+        topi.nn.conv2d_winograd_nchw(x, te.placeholder((4, 3, 3, 3), name="w"), 1, 3)
+
+
+def test_fold_batch_norm():
+    k, b = rand((4, 3, 3, 3)), rand((4,))
+    gamma, beta, mean = rand((4,)), rand((4,)), rand((4,))
+    var = np.abs(rand((4,))) + 0.5
+    k2, b2 = topi.nn.fold_batch_norm(k, b, gamma, beta, mean, var)
+    a = rand((1, 3, 6, 6))
+    conv = ref.conv2d_nchw_ref(a, k, 1, 1) + b.reshape(1, -1, 1, 1)
+    bn = (conv - mean.reshape(1, -1, 1, 1)) / np.sqrt(var.reshape(1, -1, 1, 1) + 1e-5) \
+        * gamma.reshape(1, -1, 1, 1) + beta.reshape(1, -1, 1, 1)
+    folded = ref.conv2d_nchw_ref(a, k2, 1, 1) + b2.reshape(1, -1, 1, 1)
+    np.testing.assert_allclose(folded, bn, rtol=1e-4, atol=1e-4)

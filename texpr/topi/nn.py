@@ -248,3 +248,17 @@ def softmax(x, axis=-1):
     sm = compute(red_shape, lambda *i: te_sum(ex[at(full(i), k2)], axis=k2), name="softmax_sum")
     return compute(x.shape, lambda *i: ex[i] / sm[i[:axis] + i[axis + 1:]], name="softmax",
                    tag="softmax")
+
+
+def fold_batch_norm(kernel, bias, gamma, beta, mean, var, eps=1e-5):
+    """Fold inference batch-norm into conv weights (NumPy arrays, done once, offline).
+
+    Returns (kernel', bias') with conv(x, kernel') + bias' == bn(conv(x, kernel) + bias).
+    """
+    import numpy as np
+    scale = gamma / np.sqrt(var + eps)
+    k = kernel * scale.reshape((-1,) + (1,) * (kernel.ndim - 1))
+    return k.astype(kernel.dtype), ((bias - mean) * scale + beta).astype(bias.dtype)
+
+
+from .winograd import conv2d_winograd_nchw, winograd_weight_transform  # noqa: E402,F401
