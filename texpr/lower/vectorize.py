@@ -4,6 +4,11 @@ The loop variable becomes a Ramp; loads and stores whose index is a unit-stride 
 vector loads/stores, others gathers/scatters. When the body cannot be vectorized safely (a
 store whose address does not depend on the lane, a lane-dependent branch, ...), the loop
 stays a scalar loop: vectorize never changes results.
+
+With `masked=True` (targets with masked loads/stores, AVX-512) a lane-dependent tail guard
+`if (base + lane < bound) body` becomes `if (base < bound) body'` where every vector store and
+load of body' carries the predicate `ramp(base, 1, n) < bound`: inactive lanes are neither
+read nor written. Without it such a guard is run lane by lane.
 """
 from ..lang import dtypes
 from ..lang.expr import BinOp, Call, Cast, Cmp, Const, Not, Select, Var
@@ -17,29 +22,41 @@ class CannotVectorize(Exception):
     pass
 
 
-def vectorize_loops(stmt, vector_bits=256):
+def vectorize_loops(stmt, vector_bits=256, masked=False):
     def go(s):
         if not isinstance(s, Stmt):
             return s
         s = map_children(s, go)
         if isinstance(s, For) and s.kind == "vectorized":
-            return _vectorize_for(s, vector_bits)
+            return _vectorize_for(s, vector_bits, masked)
         return s
     return go(stmt)
 
 
 def _max_bits(body):
-    b = 8
-    for n in walk(body):
-        dt = getattr(n, "dtype", None)
+    """Widest data element in the stored values (index arithmetic does not count)."""
+    bits = [8]
+
+    def value(e):
+        dt = getattr(e, "dtype", None)
         if isinstance(dt, str) and dt != "bool":
-            b = max(b, dtypes.bits(dt))
+            bits.append(dtypes.bits(dt))
+        if isinstance(e, BufferLoad):
+            return
+        for name in e._children:
+            v = getattr(e, name)
+            for c in (v if isinstance(v, tuple) else (v,)):
+                if c is not None and not isinstance(c, Stmt):
+                    value(c)
+
+    for n in walk(body):
         if isinstance(n, BufferStore):
-            b = max(b, dtypes.bits(n.buffer.dtype))
-    return b
+            bits.append(dtypes.bits(n.buffer.dtype))
+            value(n.value)
+    return max(bits)
 
 
-def _vectorize_for(f, vector_bits):
+def _vectorize_for(f, vector_bits, masked=False):
     lanes = f.extent.value if isinstance(f.extent, Const) else None
     if lanes is None:
         return For(f.var, f.min, f.extent, "serial", f.body, f.pragmas)
@@ -51,12 +68,16 @@ def _vectorize_for(f, vector_bits):
         inner_var = Var(f.var.name)
         body = substitute(f.body, {f.var: f.min + outer * width + inner_var})
         inner = _vectorize_for(For(inner_var, Const(0, "int32"), Const(width, "int32"),
-                                   "vectorized", simplify_body(body), f.pragmas), vector_bits)
+                                   "vectorized", simplify_body(body), f.pragmas), vector_bits,
+                               masked)
         return seq(*[_subst_stmt(inner, outer, k) for k in range(lanes // width)])
+    if lanes & (lanes - 1):
+        # C vector types need a power-of-two lane count: keep odd extents scalar
+        return For(f.var, f.min, f.extent, "serial", f.body, f.pragmas)
     try:
         if any(isinstance(n, (StageRegion, Allocate)) for n in walk(f.body)):
             raise CannotVectorize   # another stage nested in the lanes: keep it scalar
-        return Vectorizer(f.var, f.min, lanes).stmt(f.body)
+        return Vectorizer(f.var, f.min, lanes, masked).stmt(f.body)
     except CannotVectorize:
         return For(f.var, f.min, f.extent, "serial", f.body, f.pragmas)
 
@@ -81,11 +102,13 @@ def _lanes(e):
 
 
 class Vectorizer:
-    def __init__(self, var, vmin, lanes):
+    def __init__(self, var, vmin, lanes, masked=False):
         self.var = var
         self.ramp = Ramp(vmin, 1, lanes, _vec_dtype("int32", lanes))
         self.lanes = lanes
         self.stores = {}
+        self.masked = masked    # the target has masked loads/stores
+        self.pred = None        # inside a masked tail: the predicate of the active lanes
 
     def bcast(self, e):
         if _lanes(e) == self.lanes:
@@ -122,6 +145,11 @@ class Vectorizer:
             idx = self.expr(e.indices[0])
             if _lanes(idx) == 1:
                 return e if idx is e.indices[0] else BufferLoad(e.buffer, (idx,), e.dtype)
+            if self.pred is not None:
+                if not isinstance(idx, Ramp) or idx.stride not in (0, 1):
+                    raise CannotVectorize   # a gather would read inactive lanes' addresses
+                if idx.stride == 1:
+                    return BufferLoad(e.buffer, (idx,), _vec_dtype(e.dtype, self.lanes), self.pred)
             return BufferLoad(e.buffer, (idx,), _vec_dtype(e.dtype, self.lanes))
         if t is Cast:
             v = self.expr(e.value)
@@ -139,8 +167,12 @@ class Vectorizer:
         return e
 
     def stmt(self, s):
-        """Vectorize s; a single store or branch that cannot be is run lane by lane."""
-        if type(s) in (BufferStore, IfThenElse):
+        """Vectorize s; a single store or branch that cannot be is run lane by lane.
+
+        Inside a masked tail nothing is scalarized alone (its lanes would ignore the tail's
+        guard): CannotVectorize goes up to the guard, which is then run lane by lane whole.
+        """
+        if type(s) in (BufferStore, IfThenElse) and self.pred is None:
             try:
                 return self._stmt(s)
             except CannotVectorize:
@@ -163,6 +195,10 @@ class Vectorizer:
             self._check_hazard(s.buffer, idx, val)
             if isinstance(val, Ramp):
                 val = _materialize(val)
+            if self.pred is not None:
+                if not (isinstance(idx, Ramp) and idx.stride == 1) or s.buffer.scope == "local":
+                    raise CannotVectorize   # scatter, or a register tile (promotion drops masks)
+                return BufferStore(s.buffer, self.bcast(val), (idx,), self.pred)
             return BufferStore(s.buffer, self.bcast(val), (idx,))
         if t is For:
             mn, ext = self.expr(s.min), self.expr(s.extent)
@@ -170,6 +206,10 @@ class Vectorizer:
                 raise CannotVectorize
             return For(s.var, mn, ext, s.kind, self.stmt(s.body), s.pragmas)
         if t is IfThenElse:
+            if self.masked and self.pred is None and s.else_case is None:
+                m = self._masked_tail(s)
+                if m is not None:
+                    return m
             c = self.expr(s.cond)
             if _lanes(c) != 1:
                 raise CannotVectorize
@@ -181,10 +221,51 @@ class Vectorizer:
             return StageRegion(s.name, self.stmt(s.body))
         raise CannotVectorize
 
+    def _masked_tail(self, s):
+        """`if (inv && base + lane < bound) body` -> `if (inv && base < bound) body'`, body'
+        vectorized with every vector access predicated on `ramp(base, 1, n) < xn(bound)`;
+        None when the guard has another form. Some lane is active iff lane 0 is, so
+        lane-invariant accesses happen exactly when the scalar loop would make them."""
+        tail = [t for t in _conjuncts(s.cond) if any(n is self.var for n in walk(t))]
+        if len(tail) != 1 or not isinstance(tail[0], Cmp):
+            return None
+        term = tail[0]
+        swap = {">": "<", ">=": "<="}
+        a, b, op = (term.b, term.a, swap[term.op]) if term.op in swap else (term.a, term.b, term.op)
+        if op not in ("<", "<="):
+            return None
+        try:
+            ramp, bound = self.expr(a), self.expr(b)
+        except CannotVectorize:
+            return None
+        if not (isinstance(ramp, Ramp) and ramp.stride == 1 and _lanes(bound) == 1
+                and ramp.base.dtype == "int32" and bound.dtype == "int32"):
+            return None
+        if op == "<=":
+            bound = simplify(bound + 1)
+        pred = Cmp("<", ramp, Broadcast(bound, self.lanes, _vec_dtype("int32", self.lanes)),
+                   _vec_dtype("bool", self.lanes))
+        self.pred = pred
+        try:
+            body = self.stmt(s.then_case)
+        finally:
+            self.pred = None
+        cond = None
+        for t in _conjuncts(s.cond):      # the guard's terms in their order, lane 0 for the tail
+            t = Cmp("<", ramp.base, bound, "bool") if t is term else t
+            cond = t if cond is None else BinOp("&&", cond, t, "bool")
+        return IfThenElse(cond, body)
+
     def _check_hazard(self, buf, idx, val):
         for n in walk(val):
             if isinstance(n, BufferLoad) and n.buffer is buf and not n.indices[0].same_as(idx):
                 raise CannotVectorize
+
+
+def _conjuncts(c):
+    if isinstance(c, BinOp) and c.op == "&&":
+        return _conjuncts(c.a) + _conjuncts(c.b)
+    return [c]
 
 
 def _materialize(r):

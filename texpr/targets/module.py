@@ -13,6 +13,11 @@ from ..lang.visitor import free_vars, substitute
 
 _NP = {d: np.dtype(d) for d in dtypes.SCALAR_DTYPES}
 
+# Loaded kernels are never unloaded: a kernel with parallel loops starts OpenMP worker threads
+# in libgomp, and dlclose (cffi does it when a Module is garbage collected) could unmap code
+# those parked threads still run, crashing the process later.
+_KEEP_LOADED = []
+
 
 class Module:
     """Callable kernel: f(*arrays) with outputs passed in and written (TVM style)."""
@@ -33,6 +38,7 @@ class Module:
                  f"void {entry[:-len('_entry')]}_set_num_threads(int);")
         self._ffi = ffi
         self._lib = ffi.dlopen(lib_path)
+        _KEEP_LOADED.append((ffi, self._lib))
         self._fn = getattr(self._lib, entry)
         self._set_threads = getattr(self._lib, entry[:-len('_entry')] + "_set_num_threads")
         self._plan = _ValidationPlan(func, outputs, ffi)
@@ -82,10 +88,14 @@ def num_threads():
 
 
 class _ValidationPlan:
-    """Everything checked on each call, precomputed so that a call costs little."""
+    """Everything checked on each call, precomputed so that a call costs little.
 
-    def __init__(self, func, outputs, ffi):
-        self.from_buffer = ffi.from_buffer
+    check() returns (one cffi pointer per array, shape values); without an ffi (emulated
+    modules, targets/harness.py) it returns the validated arrays themselves.
+    """
+
+    def __init__(self, func, outputs, ffi=None):
+        self.from_buffer = ffi.from_buffer if ffi is not None else (lambda a: a)
         self.args = []
         self.shape_vars = func.shape_vars
         for k, b in enumerate(func.args):

@@ -5,6 +5,11 @@ C_KEYWORDS = set("""auto break case char const continue default do double else e
 for goto if inline int long register restrict return short signed sizeof static struct switch
 typedef union unsigned void volatile while _Bool _Complex _Imaginary bool true false main
 INFINITY NAN""".split())
+# C library and math names a kernel, parameter or variable must not shadow
+C_KEYWORDS |= set("""exit abort malloc free calloc realloc memcpy memset memmove printf puts write
+read open close posix_memalign div ldiv abs labs llabs exp expf log logf sqrt sqrtf tanh tanhf erf
+erff floor floorf ceil ceilf pow powf fabs fabsf fmin fmax fminf fmaxf sin cos tan expm1 log1p
+size_t intptr_t int8_t int16_t int32_t int64_t uint8_t uint16_t uint32_t uint64_t""".split())
 
 
 class NameTable:

@@ -38,6 +38,17 @@ def compiler_id(cc):
 
 def compile_shared(source, flags, cc="gcc", suffix=".so"):
     """Compile C source into a shared library; returns its path (cached)."""
+    return _compile_cached(source, flags, cc, suffix, ["-shared", "-fPIC"])
+
+
+def compile_executable(source, flags, cc, suffix=".exe"):
+    """Compile C source into a program (e.g. a static cross executable); returns (path, cached).
+
+    `flags` must say how to link it (-static for an emulator harness)."""
+    return _compile_cached(source, flags, cc, suffix, [])
+
+
+def _compile_cached(source, flags, cc, suffix, kind_flags):
     key = hashlib.sha256("\0".join([source, compiler_id(cc), " ".join(flags)]).encode()).hexdigest()[:32]
     d = cache_dir()
     out = os.path.join(d, f"texpr_{key}{suffix}")
@@ -48,7 +59,7 @@ def compile_shared(source, flags, cc="gcc", suffix=".so"):
         with open(src, "w") as f:
             f.write(source)
         lib = os.path.join(tmp, "kernel" + suffix)
-        cmd = [cc] + flags + ["-shared", "-fPIC", "-o", lib, src, "-lm"]
+        cmd = [cc] + flags + kind_flags + ["-o", lib, src, "-lm"]
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
             raise BuildError(f"{cc} failed on generated source (this is a texpr bug):\n"
