@@ -40,14 +40,19 @@ def _match(es, ei, pairs):
     elif t in (BinOp, Cmp):
         if es.op != ei.op:
             raise _Mismatch(es, ei)
+        n = len(pairs)
         try:
             _match(es.a, ei.a, pairs)
             _match(es.b, ei.b, pairs)
-        except _Mismatch:
+        except _Mismatch as first:
             if es.op not in ("+", "*", "min", "max", "==", "!=", "&&", "||"):
                 raise
-            _match(es.a, ei.b, pairs)       # commutative: try the other order
-            _match(es.b, ei.a, pairs)
+            del pairs[n:]
+            try:                            # commutative: try the other order
+                _match(es.a, ei.b, pairs)
+                _match(es.b, ei.a, pairs)
+            except _Mismatch:
+                raise first from None
     elif t is Select:
         for a, b in ((es.cond, ei.cond), (es.t, ei.t), (es.f, ei.f)):
             _match(a, b, pairs)

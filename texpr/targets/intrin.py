@@ -62,10 +62,13 @@ def gemm_fp32(mr, nr, kc, name=None):
                                        for i in range(mr) for v in range(nv))}
         return impl
 
-    avx2 = make("__m256", 8, lambda p: f"_mm256_loadu_ps({p})",
-                lambda p, x: f"_mm256_storeu_ps({p}, {x});", lambda s: f"_mm256_set1_ps({s})",
-                lambda a_, b_, c_: f"_mm256_fmadd_ps({a_}, {b_}, {c_})", "_mm256_setzero_ps()")
-    impls = {"avx2": avx2}
+    impls = {}
+    if nr % 8 == 0:
+        impls["avx2"] = make("__m256", 8, lambda p: f"_mm256_loadu_ps({p})",
+                             lambda p, x: f"_mm256_storeu_ps({p}, {x});",
+                             lambda s: f"_mm256_set1_ps({s})",
+                             lambda a_, b_, c_: f"_mm256_fmadd_ps({a_}, {b_}, {c_})",
+                             "_mm256_setzero_ps()")
     if nr % 16 == 0:
         impls["avx512"] = make("__m512", 16, lambda p: f"_mm512_loadu_ps({p})",
                                lambda p, x: f"_mm512_storeu_ps({p}, {x});",
@@ -76,6 +79,9 @@ def gemm_fp32(mr, nr, kc, name=None):
         impls["neon"] = make("float32x4_t", 4, lambda p: f"vld1q_f32({p})",
                              lambda p, x: f"vst1q_f32({p}, {x});", lambda s: f"vdupq_n_f32({s})",
                              lambda a_, b_, c_: f"vfmaq_f32({c_}, {a_}, {b_})", "vdupq_n_f32(0.0f)")
+    if not impls:
+        raise TexprError(f"{who}: nr={nr} must be a multiple of a vector width (4 for NEON, 8 for "
+                         "AVX2, 16 for AVX-512)")
     return decl_tensor_intrin(c.op, impls, name=who, inputs=[a, b])
 
 
