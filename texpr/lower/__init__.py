@@ -11,11 +11,13 @@ from .unroll import unroll_loops
 from .vectorize import vectorize_loops
 
 
-def lower(sch, args, name="main", vector_bits=256, simple_mode=False):
+def lower(sch, args, name="main", vector_bits=256, simple_mode=False, masked_tails=False):
     """Lower a schedule to a LoweredFunc; print it to read the loop program.
 
     simple_mode stops after bound inference, loop construction and simplification (no tail
     partitioning, vectorization, unrolling), which is the easiest form to read.
+    masked_tails (targets with masked vector loads/stores, e.g. avx512): a vectorized loop's
+    tail guard becomes predicated vector accesses instead of a lane-by-lane loop.
     """
     from ..schedule.schedule import Schedule
     if not isinstance(sch, Schedule):
@@ -25,9 +27,9 @@ def lower(sch, args, name="main", vector_bits=256, simple_mode=False):
     body = flatten_storage(body)
     body = simplify_stmt(body, ranges)
     if not simple_mode:
-        body = partition_loops(body)
+        body = partition_loops(body, masked_vectors=masked_tails)
         body = simplify_stmt(body, ranges)
-        body = vectorize_loops(body, vector_bits)
+        body = vectorize_loops(body, vector_bits, masked=masked_tails)
         body = unroll_loops(body)
         body = simplify_stmt(body, ranges)
         body = promote_registers(body)

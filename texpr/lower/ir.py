@@ -26,10 +26,12 @@ class Buffer:
 
 @dataclass(frozen=True, eq=False)
 class BufferLoad(Expr):
+    """predicate (vector loads only): a bool vector; inactive lanes are not read (they are 0)."""
     buffer: Buffer
     indices: tuple
     dtype: str
-    _children = ("indices",)
+    predicate: Expr = None
+    _children = ("indices", "predicate")
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,10 +80,12 @@ class For(Stmt):
 
 @dataclass(frozen=True, eq=False)
 class BufferStore(Stmt):
+    """predicate (vector stores only): a bool vector; inactive lanes are not written."""
     buffer: Buffer
     value: Expr
     indices: tuple
-    _children = ("value", "indices")
+    predicate: Expr = None
+    _children = ("value", "indices", "predicate")
 
 
 @dataclass(frozen=True, eq=False)
@@ -208,6 +212,8 @@ def to_text(s, indent=0):
         return head + to_text(s.body, indent + 1) + f"{pad}}}\n"
     if t is BufferStore:
         idx = ", ".join(_expr(i) for i in s.indices)
+        if s.predicate is not None:
+            idx += f", predicate={_expr(s.predicate)}"
         return f"{pad}{s.buffer.name}[{idx}] = {_expr(s.value)}\n"
     if t is VarStore:
         return f"{pad}{s.var.name} = {_expr(s.value)}\n"
@@ -238,7 +244,8 @@ def to_text(s, indent=0):
 def _register_printers():
     from ..lang import printer
     printer._PRINTERS["BufferLoad"] = lambda n, p: (
-        f"{n.buffer.name}[{', '.join(to_str(i) for i in n.indices)}]")
+        f"{n.buffer.name}[{', '.join(to_str(i) for i in n.indices)}"
+        + (f", predicate={to_str(n.predicate)}]" if n.predicate is not None else "]"))
     printer._PRINTERS["Ramp"] = lambda n, p: f"ramp({to_str(n.base)}, {n.stride}, {n.lanes})"
     printer._PRINTERS["Broadcast"] = lambda n, p: f"x{n.lanes}({to_str(n.value)})"
     printer._PRINTERS["VarLoad"] = lambda n, p: n.var.name

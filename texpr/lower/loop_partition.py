@@ -11,29 +11,31 @@ from .arith import Linear, from_linear, interval, linear_coeff, simplify, to_lin
 from .ir import Allocate, DeclareVars, For, IfThenElse, Seq, StageRegion, Stmt, seq
 
 
-def partition_loops(stmt):
-    return _go(stmt, {})
+def partition_loops(stmt, masked_vectors=False):
+    """masked_vectors: the target masks vector tails (AVX-512), so a vectorized loop is not
+    partitioned by its own guard: the vectorizer turns that guard into masked accesses."""
+    return _go(stmt, {}, masked_vectors)
 
 
-def _go(s, lanes):
+def _go(s, lanes, masked=False):
     """lanes: ranges of enclosing vectorized loops; guards must hold for every lane."""
     if isinstance(s, For):
-        parts = _partition(s, lanes)
+        parts = None if masked and s.kind == "vectorized" else _partition(s, lanes)
         if parts is not None:
-            return seq(*[_go_body(p, lanes) for p in parts])
-        return _go_body(s, lanes)
+            return seq(*[_go_body(p, lanes, masked) for p in parts])
+        return _go_body(s, lanes, masked)
     if not isinstance(s, Stmt):
         return s
-    return map_children(s, lambda c: _go(c, lanes) if isinstance(c, Stmt) else c)
+    return map_children(s, lambda c: _go(c, lanes, masked) if isinstance(c, Stmt) else c)
 
 
-def _go_body(f, lanes):
+def _go_body(f, lanes, masked=False):
     if not isinstance(f, For):
-        return _go(f, lanes)
+        return _go(f, lanes, masked)
     if f.kind == "vectorized":
         lanes = dict(lanes)
         lanes[f.var] = (f.min, simplify(f.min + f.extent - 1))
-    body = _go(f.body, lanes)
+    body = _go(f.body, lanes, masked)
     return For(f.var, f.min, f.extent, f.kind, body, f.pragmas) if body is not f.body else f
 
 

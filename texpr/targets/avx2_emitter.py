@@ -35,7 +35,7 @@ class AVX2Emitter(CEmitter):
             return f"_mm256_storeu_{sfx}(&{buf}[{_strip(base)}], {_strip(self.expr(value))});"
         if dt in ("int32x8", "int64x4", "uint32x8", "int16x16", "int8x32", "uint8x32"):
             return (f"_mm256_storeu_si256((__m256i*)&{buf}[{_strip(base)}], "
-                    f"(__m256i){_strip(self.expr(value))});")
+                    f"(__m256i)({_strip(self.expr(value))}));")
         return super().vector_store(b, buf, base, value)
 
     def broadcast(self, s, dt):
@@ -64,8 +64,8 @@ class AVX2Emitter(CEmitter):
             names = {"+": "add_epi32", "-": "sub_epi32", "*": "mullo_epi32", "min": "min_epi32",
                      "max": "max_epi32"}
             if e.op in names:
-                return (f"(({self.ty(dt)})_mm256_{names[e.op]}((__m256i){_strip(self.expr(e.a))}, "
-                        f"(__m256i){_strip(self.expr(e.b))}))")
+                return (f"(({self.ty(dt)})_mm256_{names[e.op]}((__m256i)({_strip(self.expr(e.a))}), "
+                        f"(__m256i)({_strip(self.expr(e.b))})))")
         return super().vector_binop(e)
 
 

@@ -95,18 +95,24 @@ def build(sch, args, target="native", name="main"):
 def avx512_native():
     """True when AVX-512 kernels run natively: the CPU has every extension they are compiled
     for, and TEXPR_AVX512_EMULATE=1 does not ask for the SIMDe path."""
-    if os.environ.get("TEXPR_AVX512_EMULATE", "").strip().lower() in ("1", "true", "yes", "on"):
+    if _avx512_emulate_forced():
         return False
     return all(host_has(f) for f in ("avx512f", "avx512bw", "avx512dq", "avx512vl"))
+
+
+def _avx512_emulate_forced():
+    return os.environ.get("TEXPR_AVX512_EMULATE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _avx512_target():
     """AVX-512: native on a CPU that has it, else the same source through SIMDe (on AVX2)."""
     from .avx512_emitter import AVX512Emitter
     if avx512_native():
-        return Target("avx512", AVX512Emitter, BASE_FLAGS + AVX512_FLAGS, 512, note="native",
-                      masked_tails=True)
-    why = "TEXPR_AVX512_EMULATE=1" if os.environ.get("TEXPR_AVX512_EMULATE") else "no avx512f"
+        # VNNI (vpdpbusd, the int8 micro-kernels of intrin.py) where the CPU has it
+        vnni = ["-mavx512vnni"] if host_has("avx512_vnni") else []
+        return Target("avx512", AVX512Emitter, BASE_FLAGS + AVX512_FLAGS + vnni, 512,
+                      note="native", masked_tails=True)
+    why = "TEXPR_AVX512_EMULATE=1" if _avx512_emulate_forced() else "this CPU has no AVX-512"
     if host_has("avx2") and host_has("fma"):
         flags, note = ["-DTEXPR_SIMDE", "-mavx2", "-mfma"], f"SIMDe emulation on an AVX2 host, {why}"
     else:
@@ -114,9 +120,10 @@ def _avx512_target():
     return Target("avx512", AVX512Emitter, BASE_FLAGS + flags, 512, note=note, masked_tails=True)
 
 
-def compile_check_avx512(source, cc="gcc"):
+def compile_check_avx512(source, cc="gcc", extra_flags=()):
     """Compile generated source for real AVX-512 (-O2 -S with the avx512 flags, no SIMDe) and
-    return the assembly; raises BuildError unless it compiles and uses zmm registers."""
+    return the assembly; raises BuildError unless it compiles and uses zmm registers.
+    extra_flags: e.g. ["-mavx512vnni"] for a kernel with VNNI micro-kernels."""
     import re
     import subprocess
     import tempfile
@@ -125,7 +132,8 @@ def compile_check_avx512(source, cc="gcc"):
         src, asm = os.path.join(d, "kernel.c"), os.path.join(d, "kernel.s")
         with open(src, "w") as f:
             f.write(source)
-        cmd = [cc, "-O2", "-std=gnu11", "-fopenmp", "-Wno-psabi"] + AVX512_FLAGS + ["-S", "-o", asm, src]
+        cmd = ([cc, "-O2", "-std=gnu11", "-fopenmp", "-Wno-psabi"] + AVX512_FLAGS + list(extra_flags)
+               + ["-S", "-o", asm, src])
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
             raise BuildError(f"{cc} -S for AVX-512 failed:\n{' '.join(cmd)}\n{r.stderr[-4000:]}")

@@ -111,26 +111,32 @@ class CEmitter:
         v = self.names.get(s.var, s.var.name)
         ty = C_TYPES[s.var.dtype]
         mn, ext = self.expr(s.min), self.expr(s.extent)
-        par = s.kind == "parallel"
-        for key, val in s.pragmas:
-            if par and key in ("unroll", "ivdep"):
-                # GCC wants the for right after `omp parallel for`: no pragma between them
-                self.line(f"/* pragma {key} not applied: the loop is parallel */")
-            elif key == "unroll":
-                self.line(f"#pragma GCC unroll {int(val) if val is not None else 8}")
-            elif key == "omp_simd" and not par:
-                self.line("#pragma omp simd")
-            elif key == "ivdep":
-                self.line("#pragma GCC ivdep")
-            elif key == "comment":
-                self.line(f"/* {_comment(val)} */")
-        if par:
-            self.uses_parallel = True
-            simd = " simd" if any(k == "omp_simd" for k, _ in s.pragmas) else ""
-            self.line(f"#pragma omp parallel for{simd} num_threads(texpr_num_threads) schedule(static)")
-        elif s.kind == "thread":
+        if s.kind == "thread":
             raise TexprError(f"loop {s.var.name} is bound to a GPU thread axis; build it for a GPU "
                              f"target, not {self.target_name!r}")
+        # GCC accepts each of `GCC ivdep` / `GCC unroll` once per loop, and nothing between an
+        # `omp` pragma and its for: keep the first of each, and drop them under an omp pragma.
+        par = s.kind == "parallel"
+        simd = any(k == "omp_simd" for k, _ in s.pragmas)
+        gcc = {}
+        for key, val in s.pragmas:
+            if key == "comment":
+                self.line(f"/* {_comment(val)} */")
+            elif key in ("unroll", "ivdep"):
+                gcc.setdefault(key, val)
+        for key, val in gcc.items():
+            if par or simd:
+                self.line(f"/* pragma {key} not applied: the loop has an omp pragma */")
+            elif key == "unroll":
+                self.line(f"#pragma GCC unroll {int(val) if val is not None else 8}")
+            else:
+                self.line("#pragma GCC ivdep")
+        if par:
+            self.uses_parallel = True
+            self.line(f"#pragma omp parallel for{' simd' if simd else ''} "
+                      "num_threads(texpr_num_threads) schedule(static)")
+        elif simd:
+            self.line("#pragma omp simd")
         if isinstance(s.min, Const) and s.min.value == 0:
             self.line(f"for ({ty} {v} = 0; {v} < {ext}; ++{v}) {{")
         else:
@@ -232,6 +238,9 @@ class CEmitter:
         lanes = dtypes.lanes(s.value.dtype)
         if lanes == 1:
             self.line(f"{buf}[{_strip(self.expr(idx))}] = {_strip(self.expr(s.value))};")
+        elif s.predicate is not None:
+            self.line(self.masked_vector_store(s.buffer, buf, self.expr(_unit_ramp(idx).base),
+                                               s.value, self.lane_count(s.predicate)))
         elif isinstance(idx, Ramp) and idx.stride == 1:
             self.line(self.vector_store(s.buffer, buf, self.expr(idx.base), s.value))
         else:
@@ -240,6 +249,24 @@ class CEmitter:
             for k in range(lanes):
                 self.line(f"  {buf}[{self.lane_index(idx, k)}] = texpr_t[{k}];")
             self.line("}")
+
+    def lane_count(self, pred):
+        """C expression for the active lanes of a tail predicate `ramp(base, 1, n) < xn(bound)`:
+        lanes [0, bound - base) are active (fewer than 1: none; n or more: all)."""
+        from ..lower.arith import simplify
+        if not (isinstance(pred, Cmp) and pred.op == "<" and isinstance(pred.a, Ramp)
+                and pred.a.stride == 1 and isinstance(pred.b, Broadcast)):
+            raise TexprError(f"{self.target_name} emitter: unsupported vector predicate {pred}")
+        return self.expr(simplify(pred.b.value - pred.a.base))
+
+    def masked_vector_store(self, b, buf, base, value, count):
+        """Store lanes [0, count) only (portable: a short loop; targets use masked stores)."""
+        dt = value.dtype
+        n = dtypes.lanes(dt)
+        ct = C_TYPES[dtypes.element(dt)]
+        self.helper("mstore_" + dt, f"static inline void texpr_mstore_{dt}({ct}* p, {self.ty(dt)} v, "
+                    f"int64_t n) {{ for (int64_t k = 0; k < {n} && k < n; ++k) p[k] = v[k]; }}")
+        return f"texpr_mstore_{dt}(&{buf}[{_strip(base)}], {_strip(self.expr(value))}, {_strip(count)});"
 
     def vector_store(self, b, buf, base, value):
         dt = value.dtype
@@ -347,6 +374,9 @@ class CEmitter:
         lanes = dtypes.lanes(e.dtype)
         if lanes == 1:
             return f"{buf}[{_strip(self.expr(idx))}]"
+        if e.predicate is not None:
+            return self.masked_vector_load(e, buf, self.expr(_unit_ramp(idx).base),
+                                           self.lane_count(e.predicate))
         if isinstance(idx, Ramp) and idx.stride == 1:
             return self.vector_load(e, buf, self.expr(idx.base))
         if isinstance(idx, Ramp) and idx.stride == 0:
@@ -360,6 +390,16 @@ class CEmitter:
         self.helper("load_" + dt, f"static inline {self.ty(dt)} texpr_load_{dt}(const {ct}* p) "
                     f"{{ {self.ty(dt)} v; memcpy(&v, p, sizeof v); return v; }}")
         return f"texpr_load_{dt}(&{buf}[{_strip(base)}])"
+
+    def masked_vector_load(self, e, buf, base, count):
+        """Load lanes [0, count) only, the others are 0 (never reads past the active lanes)."""
+        dt = e.dtype
+        n = dtypes.lanes(dt)
+        ct = C_TYPES[dtypes.element(dt)]
+        self.helper("mload_" + dt, f"static inline {self.ty(dt)} texpr_mload_{dt}(const {ct}* p, "
+                    f"int64_t n) {{ {self.ty(dt)} v = {{0}}; for (int64_t k = 0; k < {n} && k < n; ++k) "
+                    f"v[k] = p[k]; return v; }}")
+        return f"texpr_mload_{dt}(&{buf}[{_strip(base)}], {_strip(count)})"
 
     def broadcast(self, s, dt):
         n = dtypes.lanes(dt)
@@ -406,12 +446,21 @@ class BufferRef:
         return f"BufferRef({self.ptr}, strides={self.strides})"
 
 
+def _unit_ramp(idx):
+    if not (isinstance(idx, Ramp) and idx.stride == 1):
+        raise TexprError(f"a predicated (masked) vector access needs a unit-stride index, got {idx}")
+    return idx
+
+
 def _mathfn(name, dt):
     return name + "f" if dtypes.element(dt) == "float32" else name
 
 
 def _strip(s):
-    """Drop one pair of redundant outer parentheses for readability."""
+    """Drop one pair of redundant outer parentheses for readability.
+
+    Kept when the inside has a comma outside parentheses (a compound literal `(T){a, b}`):
+    as an argument of an intrinsic that is a macro (SIMDe) the comma would split it."""
     if s.startswith("(") and s.endswith(")"):
         depth = 0
         for k, ch in enumerate(s):
@@ -419,12 +468,18 @@ def _strip(s):
             depth -= ch == ")"
             if depth == 0 and k != len(s) - 1:
                 return s
+            if ch == "," and depth == 1:
+                return s
         return s[1:-1]
     return s
 
 
 def _comment(text):
-    return str(text).replace("*/", "* /").replace("\n", " ")[:200]
+    """User text made safe inside a // or /* */ comment: printable ASCII only (a CR would end
+    a // comment), no backslash (a trailing one splices the next line into the comment), no
+    comment terminator, no trigraph."""
+    s = "".join(ch if " " <= ch <= "~" and ch != "\\" else " " for ch in str(text))
+    return s.replace("*/", "* /").replace("??", "? ?")[:200]
 
 
 def const_literal(v, dt):
@@ -459,14 +514,20 @@ def const_literal(v, dt):
 
 
 def _floor_helper(name, dt):
+    """Floor division / modulo as NumPy computes them: x // 0 and x % 0 give 0, and
+    MIN // -1 wraps, where C's / and % would trap (SIGFPE) and kill the caller."""
     ct = C_TYPES[dt]
     if dtypes.is_unsigned(dt):
         op = "/" if name == "floordiv" else "%"
-        return f"static inline {ct} texpr_{name}_{dt}({ct} a, {ct} b) {{ return a {op} b; }}"
+        return (f"static inline {ct} texpr_{name}_{dt}({ct} a, {ct} b) "
+                f"{{ return b == 0 ? 0 : a {op} b; }}")
+    uct = "u" + ct
     if name == "floordiv":
-        return (f"static inline {ct} texpr_floordiv_{dt}({ct} a, {ct} b) {{ {ct} q = a / b; "
-                f"return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q; }}")
-    return (f"static inline {ct} texpr_floormod_{dt}({ct} a, {ct} b) {{ {ct} r = a % b; "
+        return (f"static inline {ct} texpr_floordiv_{dt}({ct} a, {ct} b) {{ "
+                f"if (b == 0) return 0; if (b == -1) return ({ct})(0 - ({uct})a); "
+                f"{ct} q = a / b; return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q; }}")
+    return (f"static inline {ct} texpr_floormod_{dt}({ct} a, {ct} b) {{ "
+            f"if (b == 0 || b == -1) return 0; {ct} r = a % b; "
             f"return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r; }}")
 
 
