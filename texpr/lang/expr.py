@@ -393,7 +393,7 @@ def _math_dtype(name, dtype):
     if name == "abs":
         return dtype
     fn = _FLOAT_FUNCS[name]
-    return fn(np.zeros(1, dtype=dtypes.element(dtype))).dtype.name
+    return fn(np.ones(1, dtype=dtypes.element(dtype))).dtype.name   # ones: log(0) would warn
 
 
 def call(name, *args):

@@ -1,0 +1,596 @@
+#!/usr/bin/env python
+"""Optimising a float32 matmul step by step with texpr schedules, beside NumPy/OpenBLAS.
+
+    python benchmarks/matmul.py              # 1024 x 1024 x 1024, every step
+    python benchmarks/matmul.py --quick      # 256^3, fewer repeats (what the tests run)
+    python benchmarks/matmul.py --steps 1,5-6 --size 512
+
+The steps are the classic ones (TVM's "How to optimize GEMM on CPU"): (1) naive, (2) blocked
+(tile + reorder the reduction), (3) packed B layout, (4) vectorized, (5) register tile
+(cache_write "local" + unroll + vectorize, with tails), (6) parallel. Every kernel is built
+with target="native" and checked against NumPy. Each step is timed with 1 thread
+(TEXPR_NUM_THREADS=1, OpenBLAS limited to 1 thread through threadpoolctl) and with all the
+machine's threads, and printed as GFLOP/s, as a ratio to NumPy measured in the same run, and
+as a fraction of the machine's peak, which is measured here (throughput of independent FMA
+chains in the CPU's widest float vectors, compiled by the same gcc).
+
+The machine may be shared: the script reports how much CPU other processes took while it
+measured, marks the figures they disturbed, and with --wait-idle waits for quiet moments.
+
+OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE: when set they force an OpenBLAS kernel (e.g. Haswell on
+an AVX-512 machine) and make NumPy slower than it is. The script re-executes itself without
+them before NumPy is imported (pass --keep-openblas-env to keep them) and prints which
+OpenBLAS kernel ran (threadpoolctl).
+"""
+import os
+import sys
+
+_OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+_UNSET_NOTE = "TEXPR_BENCH_UNSET_OPENBLAS"
+
+
+def _reexec_without_openblas_overrides():
+    """Re-run this script without the OpenBLAS overrides (they are read when NumPy loads)."""
+    if "--keep-openblas-env" in sys.argv or not any(v in os.environ for v in _OPENBLAS_VARS):
+        return
+    env = {k: v for k, v in os.environ.items() if k not in _OPENBLAS_VARS}
+    env[_UNSET_NOTE] = " ".join(f"{v}={os.environ[v]}" for v in _OPENBLAS_VARS if v in os.environ)
+    sys.stdout.flush()
+    os.execve(sys.executable, [sys.executable, os.path.abspath(__file__)] + sys.argv[1:], env)
+
+
+if __name__ == "__main__":
+    _reexec_without_openblas_overrides()
+
+import argparse                         # noqa: E402
+import statistics                       # noqa: E402
+import time                             # noqa: E402
+
+import numpy as np                      # noqa: E402
+
+import texpr as te                      # noqa: E402
+from texpr.targets import get_target    # noqa: E402
+
+# ---------------------------------------------------------------------------- the schedules
+
+
+def _matmul(M, N, K, packed=None):
+    """C = A @ B; with packed=bn, B is read through a packed copy PB[N/bn, K, bn]."""
+    A = te.placeholder((M, K), name="A")
+    B = te.placeholder((K, N), name="B")
+    k = te.reduce_axis((0, K), name="k")
+    if packed is None:
+        C = te.compute((M, N), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k), name="C")
+        return A, B, None, C
+    bn = packed
+    PB = te.compute((N // bn, K, bn), lambda x, y, z: B[y, x * bn + z], name="packedB")
+    C = te.compute((M, N), lambda i, j: te.sum(A[i, k] * PB[j // bn, k, j % bn], axis=k), name="C")
+    return A, B, PB, C
+
+
+def step_naive(M, N, K, cfg):
+    A, B, _, C = _matmul(M, N, K)
+    s = te.create_schedule(C.op)
+    return s, [A, B, C]
+
+
+def step_blocked(M, N, K, cfg):
+    bi, bj, kf = cfg["bi"], cfg["bj"], cfg["kf"]
+    A, B, _, C = _matmul(M, N, K)
+    s = te.create_schedule(C.op)
+    io, jo, ii, ji = s[C].tile(C.op.axis[0], C.op.axis[1], bi, bj)
+    ko, ki = s[C].split(C.op.reduce_axis[0], factor=kf)
+    # a bi x bj block of C is updated by kf steps of k at a time; ji (contiguous) innermost
+    s[C].reorder(io, jo, ko, ii, ki, ji)
+    return s, [A, B, C]
+
+
+def step_packed(M, N, K, cfg, vectorize=False):
+    bi, bj, kf = cfg["bi"], cfg["bj"], cfg["kf"]
+    A, B, PB, C = _matmul(M, N, K, packed=bj)
+    s = te.create_schedule(C.op)
+    io, jo, ii, ji = s[C].tile(C.op.axis[0], C.op.axis[1], bi, bj)
+    ko, ki = s[C].split(C.op.reduce_axis[0], factor=kf)
+    # the same loops as step 2; B's block is now one contiguous run of memory
+    s[C].reorder(io, jo, ko, ii, ki, ji)
+    if vectorize:
+        s[C].vectorize(ji)
+        s[PB].vectorize(PB.op.axis[2])
+    return s, [A, B, C]
+
+
+def step_vectorized(M, N, K, cfg):
+    return step_packed(M, N, K, cfg, vectorize=True)
+
+
+def step_register_tile(M, N, K, cfg, parallel=False):
+    """mr x nr accumulators in registers (cache_write local), k outermost inside the tile."""
+    mr, nr = cfg["mr"], cfg["nr"]
+    A, B, PB, C = _matmul(M, N, K, packed=nr)
+    s = te.create_schedule(C.op)
+    CC = s.cache_write(C, "local")
+    io, jo, ii, ji = s[C].tile(C.op.axis[0], C.op.axis[1], mr, nr)   # M % mr: a tail tile
+    s[CC].compute_at(s[C], jo)
+    i2, j2 = s[CC].op.axis
+    (kk,) = s[CC].op.reduce_axis
+    s[CC].reorder(kk, i2, j2)
+    s[CC].unroll(i2)
+    s[CC].vectorize(j2)
+    s[C].unroll(ii)
+    s[C].vectorize(ji)
+    s[PB].vectorize(PB.op.axis[2])
+    if parallel:
+        s[C].parallel(io)
+        s[PB].parallel(PB.op.axis[0])
+    return s, [A, B, C]
+
+
+def step_parallel(M, N, K, cfg):
+    return step_register_tile(M, N, K, cfg, parallel=True)
+
+
+STEPS = [
+    (1, "naive", step_naive, "default schedule: i, j, k loops"),
+    (2, "blocked", step_blocked, "tile i,j by bi x bj, split k by kf: loops io,jo,ko,ii,ki,ji"),
+    (3, "packed B", step_packed, "+ B copied to PB[N/bj][K][bj] (each block contiguous)"),
+    (4, "vectorized", step_vectorized, "+ vectorize ji (and the packing copy)"),
+    (5, "register tile", step_register_tile, "mr x nr tile in registers: cache_write local, "
+     "compute_at, unroll, vectorize"),
+    (6, "parallel", step_parallel, "+ parallel over row tiles and over the packing"),
+]
+
+
+def default_config(target):
+    vb = get_target(target).vector_bits
+    lanes = vb // 32
+    # steps 2-4: 4 x 32 blocks of C, 4 steps of k at a time.
+    # steps 5-6: 6 rows x 2 vectors of accumulators in registers (AVX2: 6x16, AVX-512: 6x32)
+    return {"bi": 4, "bj": 32, "kf": 4, "mr": 6, "nr": 2 * lanes}
+
+
+# ---------------------------------------------------------------------------- measuring
+
+
+def _median_time(fn, number, repeat):
+    ts = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        ts.append((time.perf_counter() - t0) / number)
+    return statistics.median(ts)
+
+
+def _calibrate(seconds_per_call, budget):
+    """(number, repeat) so that one measurement takes about `budget` seconds."""
+    if seconds_per_call > 0.5:
+        return 1, 3
+    number = max(1, int(budget / 5 / max(seconds_per_call, 1e-7)))
+    return number, 5
+
+
+_PEAK_C = r"""
+#include <stdint.h>
+#include <omp.h>
+typedef float texpr_peak_vf __attribute__((vector_size(%(bytes)d)));
+volatile float texpr_peak_sink;
+/* 12 independent FMA chains per thread, n iterations; returns wall seconds */
+double texpr_peak(int64_t n, int nthreads) {
+  double t0 = omp_get_wtime();
+  #pragma omp parallel num_threads(nthreads)
+  {
+    texpr_peak_vf acc[12], x, y;
+    for (int l = 0; l < %(lanes)d; ++l) { x[l] = 0.9999999f; y[l] = 1e-7f; }
+    for (int i = 0; i < 12; ++i) acc[i] = x * (float)(i + omp_get_thread_num());
+    for (int64_t k = 0; k < n; ++k) {
+      #pragma GCC unroll 12
+      for (int i = 0; i < 12; ++i) acc[i] = acc[i] * x + y;
+    }
+    texpr_peak_vf s = acc[0];
+    for (int i = 1; i < 12; ++i) s += acc[i];
+    texpr_peak_sink = s[0];
+  }
+  return omp_get_wtime() - t0;
+}
+"""
+
+
+def machine_vector_bits():
+    """The widest float vectors this CPU has (and the gcc flags that use them)."""
+    if _host_has("avx512f"):
+        return 512, ["-mavx512f", "-mfma"]
+    if _host_has("avx2") and _host_has("fma"):
+        return 256, ["-mavx2", "-mfma"]
+    return 128, []
+
+
+def measure_peak(bits, flags, threads, n=4_000_000, repeat=5):
+    """Best observed FMA throughput (GFLOP/s) with `threads` threads and `bits`-bit vectors."""
+    import cffi
+    from texpr.targets.toolchain import compile_shared
+    lanes = bits // 32
+    path, _ = compile_shared(_PEAK_C % {"bytes": lanes * 4, "lanes": lanes},
+                             ["-O2", "-fopenmp"] + flags)
+    ffi = cffi.FFI()
+    ffi.cdef("double texpr_peak(int64_t, int);")
+    lib = ffi.dlopen(path)
+    lib.texpr_peak(1000, threads)
+    best = min(lib.texpr_peak(n, threads) for _ in range(repeat))
+    return threads * n * 12 * lanes * 2 / best / 1e9
+
+
+def _host_has(flag):
+    from texpr.targets.build import host_has
+    return host_has(flag)
+
+
+def openblas_info():
+    from threadpoolctl import threadpool_info
+    out = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    return out
+
+
+def _blas_limits(n):
+    from threadpoolctl import threadpool_limits
+    return threadpool_limits(limits=n, user_api="blas")
+
+
+def _fmt_kernel(info):
+    if not info:
+        return "no BLAS found by threadpoolctl"
+    return "; ".join(f"{i.get('internal_api')} {i.get('version')} kernel={i.get('architecture')} "
+                     f"threading={i.get('threading_layer')} ({os.path.basename(i.get('filepath', ''))})"
+                     for i in info)
+
+
+class Run:
+    """Arrays, NumPy reference, and NumPy's timings for one problem size."""
+
+    def __init__(self, size, budget):
+        rng = np.random.default_rng(0)
+        self.M = self.N = self.K = size
+        self.a = rng.random((size, size), dtype=np.float32)
+        self.b = rng.random((size, size), dtype=np.float32)
+        self.ref = self.a @ self.b
+        self.c_np = np.empty_like(self.ref)
+        self.flops = 2.0 * size ** 3
+        self.budget = budget
+        self.np_times = {}
+        self.np_loads = {}
+
+    def time_numpy(self, threads):
+        a, b, c = self.a, self.b, self.c_np
+        with _blas_limits(threads):
+            np.matmul(a, b, out=c)
+            t = _median_time(lambda: np.matmul(a, b, out=c), *_calibrate(
+                _median_time(lambda: np.matmul(a, b, out=c), 1, 1), self.budget))
+        return t
+
+    def numpy_gflops(self, threads):
+        return self.flops / statistics.median(self.np_times[threads]) / 1e9
+
+    def check(self, c, what):
+        np.testing.assert_allclose(c, self.ref, rtol=2e-4, atol=1e-3 * self.K / 256,
+                                   err_msg=f"{what}: result differs from NumPy")
+
+
+# After a call, OpenBLAS's worker threads spin for a while (tens of ms) before they sleep. On a
+# machine with few cores they take a core away from texpr's OpenMP threads, and a parallel
+# kernel then waits for a descheduled thread at its barrier: calls right after a NumPy matmul
+# are 10-100x slower. Let them fall asleep before timing texpr.
+SETTLE_S = 0.25
+
+
+def _time_texpr(run, mod, threads):
+    os.environ["TEXPR_NUM_THREADS"] = str(threads)
+    c = np.zeros_like(run.ref)
+    mod(run.a, run.b, c)
+    run.check(c, f"{mod.name} ({threads} thread{'s' if threads > 1 else ''})")
+    warm, t_end = [], time.perf_counter() + 0.05
+    while len(warm) < 3 or (time.perf_counter() < t_end and len(warm) < 50):
+        t0 = time.perf_counter()
+        mod(run.a, run.b, c)
+        warm.append(time.perf_counter() - t0)
+        if warm[-1] > 0.5:
+            break
+    number, repeat = _calibrate(min(warm), run.budget)
+    return mod.time(run.a, run.b, c, number=number, repeat=repeat)
+
+
+def wait_for_idle(max_wait, window=0.3, threshold=0.05):
+    """Sleep until other processes use < threshold of the CPU over a window (or max_wait)."""
+    t_end = time.perf_counter() + max_wait
+    while True:
+        load = CpuLoad()
+        load.start()
+        time.sleep(window)
+        share = load.stop() or 0.0
+        if share < threshold or time.perf_counter() > t_end:
+            return share
+
+
+def time_step(run, mod, threads, wait_idle=0.0, tries=3):
+    """Seconds per call of `mod` with `threads` threads (median), NumPy timed right before.
+
+    With wait_idle > 0, each measurement waits for an idle machine first and is redone (up to
+    `tries` times) when other processes took more than 10% of the CPU meanwhile; the
+    quietest attempt is kept. Returns (seconds, share of the CPU other processes used)."""
+    best = None
+    for _ in range(tries if wait_idle else 1):
+        if wait_idle:
+            wait_for_idle(wait_idle)
+        load = CpuLoad()
+        load.start()
+        t_np = run.time_numpy(threads)
+        time.sleep(SETTLE_S)
+        t = _time_texpr(run, mod, threads)
+        share = load.stop() or 0.0
+        if best is None or share < best[2]:
+            best = (t, t_np, share)
+        if share < 0.1:
+            break
+    run.np_times.setdefault(threads, []).append(best[1])
+    run.np_loads.setdefault(threads, []).append(best[2])
+    return best[0], best[2]
+
+
+class CpuLoad:
+    """Share of the machine's CPU time used by other processes between start() and stop()."""
+
+    def start(self):
+        self.t0 = self._busy(), os.times()
+
+    def stop(self):
+        (busy0, total0), o0 = self.t0
+        busy1, total1 = self._busy()[0], self._busy()[1]
+        o1 = os.times()
+        tick = os.sysconf("SC_CLK_TCK")
+        ours = (o1.user + o1.system + o1.children_user + o1.children_system
+                - o0.user - o0.system - o0.children_user - o0.children_system) * tick
+        if total1 <= total0:
+            return None
+        return max(0.0, (busy1 - busy0 - ours) / (total1 - total0))
+
+    @staticmethod
+    def _busy():
+        try:
+            with open("/proc/stat") as f:
+                v = [int(x) for x in f.readline().split()[1:]]
+        except (OSError, ValueError):
+            return 0, 0
+        idle = v[3] + (v[4] if len(v) > 4 else 0)
+        return sum(v[:8]) - idle, sum(v[:8])
+
+
+def compile_timings(sched_fn, size, cfg, target, repeat=7):
+    """Lowering + C emission, and a rebuild that hits the disk cache: median seconds, as wall
+    time and as this process's CPU time (which other processes on the machine do not inflate)."""
+    tgt = get_target(target)
+    s, args = sched_fn(size, size, size, cfg)
+    te.build(s, args, target=target, name="matmul_best")         # make sure it is cached
+    rows = {"lower": [], "emit": [], "rebuild": []}
+    masked = {"masked_tails": True} if getattr(tgt, "masked_tails", False) else {}
+
+    def clock():
+        return time.perf_counter(), time.process_time()
+    for _ in range(repeat):
+        t0 = clock()
+        func = te.lower(s, args, "matmul_best", vector_bits=tgt.vector_bits, **masked)
+        t1 = clock()
+        tgt.emitter(func).emit()
+        t2 = clock()
+        te.build(s, args, target=target, name="matmul_best")
+        t3 = clock()
+        for k, (a, b) in zip(rows, ((t0, t1), (t1, t2), (t2, t3))):
+            rows[k].append((b[0] - a[0], b[1] - a[1]))
+    return {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v))
+            for k, v in rows.items()}
+
+
+def call_overhead(target, calls=20000, repeat=7):
+    """Seconds per call: a 16-element vector add through texpr, and a bare cffi empty call."""
+    import cffi
+    from texpr.targets.toolchain import compile_shared
+    n = 16
+    A = te.placeholder((n,), name="A")
+    B = te.placeholder((n,), name="B")
+    C = te.compute((n,), lambda i: A[i] + B[i], name="C")
+    s = te.create_schedule(C.op)
+    s[C].vectorize(C.op.axis[0])
+    f = te.build(s, [A, B, C], target=target, name="tiny_add")
+    a, b, c = (np.ones(n, np.float32) for _ in range(3))
+    f(a, b, c)
+    path, _ = compile_shared("void texpr_bench_empty(void* a, void* b, void* c) "
+                             "{ (void)a; (void)b; (void)c; }\n", ["-O2"])
+    ffi = cffi.FFI()
+    ffi.cdef("void texpr_bench_empty(void*, void*, void*);")
+    empty = ffi.dlopen(path).texpr_bench_empty
+    pa, pb, pc = ffi.from_buffer(a), ffi.from_buffer(b), ffi.from_buffer(c)
+    t_texpr = _median_time(lambda: f(a, b, c), calls, repeat)
+    t_bare = _median_time(lambda: empty(pa, pb, pc), calls, repeat)
+    return t_texpr, t_bare
+
+
+# ---------------------------------------------------------------------------- main
+
+
+def parse_steps(text):
+    out = set()
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if "-" in part:
+            lo, hi = part.split("-", 1)
+            out.update(range(int(lo), int(hi) + 1))
+        else:
+            out.add(int(part))
+    bad = out - {s[0] for s in STEPS}
+    if bad:
+        raise SystemExit(f"--steps: no step {sorted(bad)}; steps are 1-{len(STEPS)}")
+    return sorted(out)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="256^3 and short timings (for tests)")
+    p.add_argument("--size", type=int, default=None, help="M = N = K (multiple of 32)")
+    p.add_argument("--steps", default="1-6", help="e.g. 1,5-6 (default: all)")
+    p.add_argument("--threads", default=None,
+                   help="thread counts to run, e.g. 1,2 (default: 1 and all cores)")
+    p.add_argument("--target", default="native",
+                   help="texpr target for every step (default: native)")
+    p.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
+                   help="before each measurement wait up to SECONDS for other processes to go "
+                        "idle, and redo measurements disturbed by them (shared machines)")
+    p.add_argument("--no-extras", action="store_true",
+                   help="skip the lowering / rebuild / call-overhead timings")
+    p.add_argument("--keep-openblas-env", action="store_true",
+                   help="do not drop OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE")
+    args = p.parse_args(argv)
+
+    size = args.size or (256 if args.quick else 1024)
+    if size % 32:
+        raise SystemExit("--size must be a multiple of 32")
+    steps = parse_steps(args.steps)
+    ncpu = os.cpu_count() or 1
+    threads = sorted({int(x) for x in args.threads.split(",")}) if args.threads else \
+        sorted({1, ncpu})
+    budget = 0.1 if args.quick else 0.5       # seconds per timing measurement
+    target = args.target
+    tgt = get_target(target)
+    cfg = default_config(target)
+
+    print(f"texpr matmul: float32 M=N=K={size}, target={target} ({tgt.note or tgt.name}, "
+          f"{tgt.vector_bits}-bit vectors), {ncpu} cores")
+    print(f"schedule parameters: {cfg}")
+    if tgt.vector_bits < 512 and _host_has("avx512f"):
+        print(f"  note: this CPU has AVX-512 (and OpenBLAS's SkylakeX kernel uses it) but target "
+              f"{target} has {tgt.vector_bits}-bit vectors: its peak is half of the CPU's; "
+              "--target avx512 compares like with like")
+    print(f"NumPy {np.__version__}: {_fmt_kernel(openblas_info())}")
+    unset = os.environ.get(_UNSET_NOTE)
+    kept = {v: os.environ[v] for v in _OPENBLAS_VARS if v in os.environ}
+    if unset:
+        print(f"  (re-executed without {unset} so that OpenBLAS picks its own kernel)")
+    if kept:
+        print(f"  (OpenBLAS overrides kept: {kept}; NumPy may be slower than it can be)")
+
+    bits, flags = machine_vector_bits()
+    iters = 1_000_000 if args.quick else 4_000_000
+    peaks = {}
+    for t in threads:
+        if args.wait_idle:
+            wait_for_idle(args.wait_idle)
+        peaks[t] = measure_peak(bits, flags, t, n=iters)
+    p1 = peaks[threads[0]] / threads[0]
+    for t in threads:
+        if peaks[t] < 0.9 * t * p1:     # disturbed by other processes: scale the 1-thread peak
+            print(f"  (peak with {t} threads measured {peaks[t]:.0f} GFLOP/s, below {t} x the "
+                  f"single-thread peak: disturbed, using {t} x {p1:.0f})")
+            peaks[t] = t * p1
+    print("machine peak, measured (12 independent FMA chains per thread, "
+          f"{bits}-bit vectors, best of 5): " +
+          ", ".join(f"{t} thread{'s' if t > 1 else ''} {peaks[t]:.0f} GFLOP/s" for t in threads))
+    print(f"  (= {peaks[threads[0]] / threads[0] / (2 * bits // 32):.2f} G vector FMAs/s per core; "
+          "the 2.5 GHz x 16 flop/cycle rule of thumb would say 40 GFLOP/s per core)")
+    if tgt.vector_bits < bits:
+        p_t = measure_peak(tgt.vector_bits, ["-mavx2", "-mfma"] if tgt.vector_bits == 256 else [],
+                           threads[0], n=iters)
+        print(f"  peak with target {target}'s {tgt.vector_bits}-bit vectors: {p_t:.0f} GFLOP/s "
+              f"with {threads[0]} thread{'s' if threads[0] > 1 else ''}")
+    print()
+
+    load = CpuLoad()
+    load.start()
+    run = Run(size, budget)
+    results, loads = {}, {}
+    for num, name, fn, what in STEPS:
+        if num not in steps:
+            continue
+        s, sargs = fn(size, size, size, cfg)
+        t0 = time.perf_counter()
+        mod = te.build(s, sargs, target=target, name=f"matmul_step{num}")
+        tb = time.perf_counter() - t0
+        res = {}
+        for t in threads:
+            sec, share = time_step(run, mod, t, wait_idle=args.wait_idle)
+            res[t] = run.flops / sec / 1e9
+            loads[(num, t)] = share
+        results[num] = res
+        print(f"  step {num} {name:<14} built in {tb:5.2f} s, checked vs NumPy: ok   "
+              + "  ".join(f"{t}T {res[t]:7.1f} GFLOP/s" + ("*" if loads[(num, t)] > 0.1 else "")
+                          for t in threads), flush=True)
+    os.environ.pop("TEXPR_NUM_THREADS", None)
+
+    print()
+    head = f"{'step':<24}"
+    sub = f"{'':<24}"
+    for t in threads:
+        label = f"{t} thread{'s' if t > 1 else ''}"
+        head += f" | {label:^26}"
+        sub += f" | {'GFLOP/s':>8} {'xNumPy':>7} {'%peak':>8}"
+    print(head)
+    print(sub)
+    print("-" * len(sub))
+    for num, name, fn, what in STEPS:
+        if num not in results:
+            continue
+        row = f"{num} {name:<22}"
+        for t in threads:
+            g = results[num][t]
+            mark = "*" if loads[(num, t)] > 0.1 else " "
+            row += f" | {g:8.1f}{mark}{g / run.numpy_gflops(t):7.3f} {100 * g / peaks[t]:7.1f}%"
+        print(row)
+    row = f"{'NumPy (OpenBLAS)':<24}"
+    for t in threads:
+        g = run.numpy_gflops(t)
+        mark = "*" if statistics.median(run.np_loads[t]) > 0.1 else " "
+        row += f" | {g:8.1f}{mark}{1.0:7.3f} {100 * g / peaks[t]:7.1f}%"
+    print(row)
+    row = f"{'machine peak':<24}"
+    for t in threads:
+        row += f" | {peaks[t]:8.1f} {peaks[t] / run.numpy_gflops(t):7.3f} {100.0:7.1f}%"
+    print(row)
+    print(f"(NumPy: median of {len(run.np_times[threads[0]])} measurements taken between the "
+          "steps; xNumPy = texpr GFLOP/s / NumPy GFLOP/s)")
+    others = load.stop()
+    if others is not None:
+        print(f"other processes used {100 * others:.0f}% of the machine's CPU time during the "
+              "measurements" + (": figures with all threads are unreliable" if others > 0.1 else ""))
+    if any(v > 0.1 for v in loads.values()):
+        print("* = measured while other processes took > 10% of the CPU (use --wait-idle)")
+    print()
+    for num, name, fn, what in STEPS:
+        if num in results:
+            print(f"  step {num} {name}: {what}")
+    best = max(results) if results else None
+    if best is not None and best >= 5:
+        print()
+        print("best schedule (step %d): " % best + ", ".join(
+            f"{t} thread{'s' if t > 1 else ''} {results[best][t] / run.numpy_gflops(t):.2f}x NumPy"
+            for t in threads) + "  (goal >= 0.7x)")
+
+    if not args.no_extras:
+        print()
+        fn = step_parallel
+        ct = compile_timings(fn, size, cfg, target)
+        t_call, t_bare = call_overhead(target)
+        overhead = t_call - t_bare
+
+        def verdict(x, bar):
+            return "ok" if x < bar else "OVER the bar"
+        (lw, lc), (ew, ec), (rw, rc) = ct["lower"], ct["emit"], ct["rebuild"]
+        print(f"lowering + C emission of the best schedule: {1e3 * (lw + ew):6.1f} ms wall, "
+              f"{1e3 * (lc + ec):6.1f} ms CPU (lower {1e3 * lw:.1f}, emit {1e3 * ew:.1f} ms wall)"
+              f"   bar < 300 ms: {verdict(lw + ew, 0.3)}")
+        print(f"cached rebuild (te.build again, disk cache hit):  {1e3 * rw:6.1f} ms wall, "
+              f"{1e3 * rc:6.1f} ms CPU   bar < 20 ms: {verdict(rw, 0.020)}")
+        print(f"per-call overhead: texpr call of a 16-element add {1e6 * t_call:.2f} us, bare cffi "
+              f"call of an empty C function {1e6 * t_bare:.2f} us, overhead {1e6 * overhead:.2f} us"
+              f"   bar < 5 us: {verdict(overhead, 5e-6)}")
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,20 @@
+"""benchmarks/matmul.py --quick runs end to end: every schedule step builds and matches NumPy.
+
+Timings are printed by the script, never asserted. The OpenBLAS variables of the environment
+are left as they are (--keep-openblas-env).
+"""
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_matmul_benchmark_quick():
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "matmul.py"), "--quick",
+                        "--threads", "1", "--no-extras", "--keep-openblas-env"],
+                       capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    for step in range(1, 7):
+        assert f"step {step} " in r.stdout and "checked vs NumPy: ok" in r.stdout
+    assert "NumPy (OpenBLAS)" in r.stdout

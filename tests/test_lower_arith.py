@@ -1,0 +1,179 @@
+"""texpr.lower.arith: the simplifier, constant bounds and symbolic intervals.
+
+Besides examples, three properties over random integer expressions: simplification keeps the
+value (with Python's floor semantics for // and %), const_bounds and interval enclose every
+value the expression takes when its variables range over their bounds.
+"""
+import itertools
+import math
+
+from hypothesis import given, settings, strategies as st
+import pytest
+
+from texpr.lang.expr import BinOp, Cmp, Const, Select, Var
+from texpr.lower.arith import (INF, Linear, const_bounds, from_linear, interval, linear_coeff,
+                               simplify, to_linear)
+
+from irutil import evaluate
+
+X, Y, Z = Var("x"), Var("y"), Var("z")
+
+
+def c(v):
+    return Const(v, "int32")
+
+
+# ----------------------------------------------------------------------------- examples
+
+def test_constant_folding_uses_floor_semantics():
+    assert simplify(c(-7) // c(2)).value == -7 // 2 == -4
+    assert simplify(c(-7) % c(2)).value == -7 % 2 == 1
+    assert simplify(c(7) // c(-2)).value == 7 // -2 == -4
+    assert simplify(c(7) % c(-2)).value == 7 % -2 == -1
+
+
+def test_linear_canonicalisation():
+    assert simplify(X - X).same_as(c(0))
+    assert simplify(X + 0).same_as(X)
+    assert simplify(X * 1).same_as(X)
+    assert simplify((X + 3) - (X + 1)).same_as(c(2))
+    assert simplify(X * 2 + X * 3).same_as(simplify(X * 5))
+
+
+def test_div_mod_of_split_index_folds_back_with_ranges():
+    r = {X: (0, 10), Y: (0, 15)}
+    assert simplify((X * 16 + Y) // 16, r).same_as(X)
+    assert simplify((X * 16 + Y) % 16, r).same_as(Y)
+    # (a // c) * c + a % c -> a
+    assert simplify((X // 8) * 8 + X % 8).same_as(X)
+
+
+def test_div_is_kept_when_remainder_may_be_negative():
+    e = simplify((X * 16 + Y) // 16, {X: (0, 10), Y: (-3, 15)})
+    assert not e.same_as(X)
+    for x, y in itertools.product(range(0, 11), range(-3, 16)):
+        assert evaluate(e, {X: x, Y: y}) == (x * 16 + y) // 16
+
+
+def test_comparisons_decided_by_ranges():
+    assert simplify(X < 10, {X: (0, 9)}).same_as(Const(True, "bool"))
+    assert simplify(X >= 10, {X: (0, 9)}).same_as(Const(False, "bool"))
+    assert isinstance(simplify(X < 10, {X: (0, 10)}), Cmp)
+
+
+def test_min_max_decided_by_ranges():
+    r = {X: (0, 3), Y: (5, 9)}
+    assert simplify(BinOp("min", X, Y, "int32"), r).same_as(X)
+    assert simplify(BinOp("max", X, Y, "int32"), r).same_as(Y)
+    assert simplify(BinOp("min", X, X + 1, "int32")).same_as(X)
+
+
+def test_symbolic_extent_comparison_uses_sympy():
+    n = Var("n")
+    # (n + 7) // 8 * 8 >= n holds for every n >= 0 but needs reasoning beyond bounds
+    e = simplify((n + 7) // 8 * 8 >= n, {n: (0, INF)})
+    assert e.same_as(Const(True, "bool"))
+
+
+def test_const_bounds_examples():
+    assert const_bounds(X * 2 + Y, {X: (0, 3), Y: (-1, 1)}) == (-1, 7)
+    assert const_bounds(X // 4, {X: (0, 15)}) == (0, 3)
+    assert const_bounds(X % 4, {X: (-100, 100)}) == (0, 3)
+    lo, hi = const_bounds(X, {})
+    assert lo == -INF and hi == INF
+    assert const_bounds(X < 3, {}) == (0, 1)
+
+
+def test_interval_of_affine_index():
+    lo, hi = interval(X * 2 + Y, {X: (c(0), c(3))})
+    for y in range(-2, 3):
+        assert evaluate(lo, {Y: y}) == y and evaluate(hi, {Y: y}) == 6 + y
+    assert interval(Y + 1, {X: (c(0), c(3))})[0].same_as(Y + 1)   # X does not occur
+    assert interval(X * Y, {X: (c(0), c(3))}) is None             # non-linear: gives up
+
+
+def test_linear_form_round_trip():
+    e = X * 3 - Y * 2 + 5
+    lin = to_linear(e)
+    assert lin.const == 5
+    back = from_linear(lin, "int32")
+    for x, y in itertools.product(range(-3, 4), repeat=2):
+        assert evaluate(back, {X: x, Y: y}) == 3 * x - 2 * y + 5
+    coeff, rest = linear_coeff(e, X)
+    assert coeff == 3
+    assert linear_coeff(X * X + Y, X) is None
+    assert isinstance(Linear(), Linear) and Linear().const == 0
+
+
+# ----------------------------------------------------------------------------- properties
+
+RANGES = {X: (-5, 6), Y: (0, 9), Z: (3, 4)}
+
+
+def int_exprs(max_leaves=12):
+    leaves = st.one_of(st.sampled_from([X, Y, Z]), st.integers(-9, 9).map(c))
+
+    def extend(sub):
+        binop = st.tuples(st.sampled_from(["+", "-", "*", "min", "max"]), sub, sub).map(
+            lambda t: BinOp(t[0], t[1], t[2], "int32"))
+        divmod_ = st.tuples(st.sampled_from(["//", "%"]), sub,
+                            st.sampled_from([-4, -3, -1, 1, 2, 3, 4, 8, 16])).map(
+            lambda t: BinOp(t[0], t[1], c(t[2]), "int32"))
+        select = st.tuples(st.sampled_from(["<", "<=", "==", "!="]), sub, sub, sub, sub).map(
+            lambda t: Select(Cmp(t[0], t[1], t[2]), t[3], t[4], "int32"))
+        return st.one_of(binop, divmod_, select)
+    return st.recursive(leaves, extend, max_leaves=max_leaves)
+
+
+def all_points(ranges):
+    names = list(ranges)
+    for vals in itertools.product(*[range(lo, hi + 1) for lo, hi in ranges.values()]):
+        yield dict(zip(names, vals))
+
+
+@settings(max_examples=200)
+@given(int_exprs())
+def test_simplify_preserves_value(e):
+    s = simplify(e, RANGES)
+    for env in all_points(RANGES):
+        assert evaluate(s, env) == evaluate(e, env), (str(e), str(s), env)
+
+
+@settings(max_examples=200)
+@given(int_exprs())
+def test_simplify_without_ranges_preserves_value(e):
+    s = simplify(e)
+    for env in all_points(RANGES):
+        assert evaluate(s, env) == evaluate(e, env), (str(e), str(s), env)
+
+
+@settings(max_examples=200)
+@given(int_exprs())
+def test_const_bounds_enclose_values(e):
+    lo, hi = const_bounds(e, RANGES)
+    for env in all_points(RANGES):
+        assert lo <= evaluate(e, env) <= hi, (str(e), lo, hi, env)
+
+
+@settings(max_examples=150)
+@given(int_exprs(max_leaves=8))
+def test_interval_encloses_values_of_relaxed_vars(e):
+    # relax x and y over their ranges; z stays a free (fixed) variable
+    relax = {X: (c(RANGES[X][0]), c(RANGES[X][1])), Y: (c(RANGES[Y][0]), c(RANGES[Y][1]))}
+    r = interval(e, relax)
+    if r is None:
+        return      # the analysis may give up (callers then use the whole domain)
+    for z in range(RANGES[Z][0], RANGES[Z][1] + 1):
+        lo, hi = evaluate(r[0], {Z: z}), evaluate(r[1], {Z: z})
+        for x, y in itertools.product(range(RANGES[X][0], RANGES[X][1] + 1),
+                                      range(RANGES[Y][0], RANGES[Y][1] + 1)):
+            v = evaluate(e, {X: x, Y: y, Z: z})
+            assert lo <= v <= hi, (str(e), str(r[0]), str(r[1]), x, y, z)
+
+
+@pytest.mark.parametrize("a", [-9, -8, -1, 0, 1, 7, 8])
+@pytest.mark.parametrize("b", [-8, -3, 3, 8])
+def test_floor_ops_match_python(a, b):
+    assert simplify(c(a) // c(b)).value == a // b
+    assert simplify(c(a) % c(b)).value == a % b
+    assert math.floor(a / b) == a // b

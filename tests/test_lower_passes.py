@@ -1,0 +1,388 @@
+"""Each lowering pass as a function IR -> IR.
+
+Two kinds of tests: small programs built by hand (or with te.lower(simple_mode=True)) whose
+output structure is checked, and a property: for random legal schedules of the test operators
+the loop program computes the NumPy result after *every* pass, run by a checking interpreter
+(tests/irutil.py) that also fails on any out-of-bounds access. No C compiler is involved, so
+a failure names the pass that broke the program.
+"""
+import math
+
+from hypothesis import given, settings, strategies as st
+import numpy as np
+import pytest
+
+import texpr as te
+from texpr import testing as tt
+from texpr.lang.expr import BinOp, Const, Var
+from texpr.lower import ir
+from texpr.lower.arith import INF
+from texpr.lower.flatten import buffer_strides, flat_index, flatten_storage
+from texpr.lower.loop_partition import partition_loops
+from texpr.lower.promote import MAX_REGISTERS, promote_registers
+from texpr.lower.schedule_ops import schedule_to_stmt
+from texpr.lower.simplify_pass import simplify_stmt
+from texpr.lower.unroll import MAX_UNROLL, unroll_loops
+from texpr.lower.vectorize import vectorize_loops
+
+from irutil import OutOfBounds, interpret, loops, stmts
+from operators import OPERATORS
+
+
+def c(v):
+    return Const(v, "int32")
+
+
+def f32(v):
+    return Const(v, "float32")
+
+
+def arg(name, *shape, dtype="float32"):
+    return ir.Buffer(name, dtype, tuple(c(s) if isinstance(s, int) else s for s in shape),
+                     is_arg=True)
+
+
+def func(body, *args, shape_vars=()):
+    return ir.LoweredFunc("f", list(args), body, list(shape_vars))
+
+
+# ----------------------------------------------------------------------------- flatten_storage
+
+def test_flatten_row_major():
+    A, B = arg("A", 4, 5), arg("B", 4, 5)
+    i, j = Var("i"), Var("j")
+    body = ir.For(i, c(0), c(4), "serial", ir.For(j, c(0), c(5), "serial",
+                  ir.BufferStore(B, ir.BufferLoad(A, (i, j), "float32") + 1.0, (i, j))))
+    out = flatten_storage(body)
+    (store,) = stmts(out, ir.BufferStore)
+    assert len(store.indices) == 1
+    assert str(store.indices[0]) == "i * 5 + j"
+    a = np.arange(20, dtype="float32").reshape(4, 5)
+    b = np.zeros((4, 5), "float32")
+    interpret(func(out, A, B), [a, b])
+    np.testing.assert_array_equal(b, a + 1)
+
+
+def test_flatten_storage_align_pads_strides():
+    B = ir.Buffer("B", "float32", (c(4), c(5)))
+    B.align = {0: (8, 1)}
+    assert [s.value for s in buffer_strides(B)] == [9, 1]     # 5 padded up to 8k + 1
+    assert B.size.value == 36
+    assert str(flat_index(B, (Var("i"), Var("j")))).replace(" ", "") in ("i*9+j", "j+i*9")
+
+
+def test_flatten_symbolic_strides():
+    n = Var("n")
+    B = ir.Buffer("B", "float32", (c(3), n, c(2)))
+    s = buffer_strides(B)
+    assert s[2].value == 1 and s[1].value == 2
+    assert str(s[0]) == "n * 2"
+
+
+# ----------------------------------------------------------------------------- simplify_stmt
+
+def test_simplify_drops_unit_and_empty_loops():
+    Y = arg("Y", 8)
+    i, j = Var("i"), Var("j")
+    one = ir.For(i, c(0), c(1), "serial", ir.BufferStore(Y, f32(1.0), (i + 3,)))
+    empty = ir.For(j, c(0), c(0), "serial", ir.BufferStore(Y, f32(2.0), (j,)))
+    out = simplify_stmt(ir.Seq((one, empty)))
+    assert not loops(out)
+    assert isinstance(out, ir.BufferStore) and out.indices[0].same_as(c(3))
+
+
+def test_simplify_removes_guards_proven_by_loop_ranges():
+    Y = arg("Y", 8)
+    i = Var("i")
+    body = ir.For(i, c(0), c(8), "serial",
+                  ir.IfThenElse(i < 8, ir.BufferStore(Y, f32(1.0), (i,)),
+                                ir.BufferStore(Y, f32(2.0), (i,))))
+    out = simplify_stmt(body)
+    assert not stmts(out, ir.IfThenElse)
+    assert isinstance(out.body, ir.BufferStore) and out.body.value.value == 1.0
+
+
+def test_simplify_keeps_undecided_guards_and_uses_given_ranges():
+    n = Var("n")
+    Y = arg("Y", n)
+    i = Var("i")
+    body = ir.For(i, c(0), c(8), "serial", ir.IfThenElse(i < n, ir.BufferStore(Y, f32(1.0), (i,))))
+    assert stmts(simplify_stmt(body, {n: (0, INF)}), ir.IfThenElse)
+    assert not stmts(simplify_stmt(body, {n: (8, INF)}), ir.IfThenElse)
+
+
+# ----------------------------------------------------------------------------- partition_loops
+
+def tail_program(n, kind="serial"):
+    X, Y = arg("X", n), arg("Y", n)
+    io, ii = Var("io"), Var("ii")
+    idx = io * 8 + ii
+    body = ir.For(io, c(0), (n + 7) // 8, "serial", ir.For(ii, c(0), c(8), kind,
+                  ir.IfThenElse(idx < n, ir.BufferStore(Y, ir.BufferLoad(X, (idx,), "float32") * 2.0,
+                                                        (idx,)))))
+    return body, X, Y
+
+
+def test_partition_splits_off_a_guard_free_main_loop():
+    n = Var("n")
+    body, X, Y = tail_program(n)
+    out = simplify_stmt(partition_loops(body), {n: (0, INF)})
+    outer = [f for f in loops(out) if f.var.name == "io"]
+    assert len(outer) == 2                                # main part + tail
+    main = outer[0]
+    assert not stmts(main, ir.IfThenElse)                 # no guard in the main part
+    assert stmts(outer[1], ir.IfThenElse)                 # the tail keeps it
+    for nv in (0, 1, 7, 8, 9, 16, 21):
+        x = np.arange(nv, dtype="float32")
+        y = np.full(nv, np.nan, "float32")
+        interpret(func(out, X, Y, shape_vars=[n]), [x, y], {n: nv})
+        np.testing.assert_array_equal(y, 2 * x)
+
+
+def test_partition_leaves_guard_free_loops_alone():
+    Y = arg("Y", 8)
+    i = Var("i")
+    body = ir.For(i, c(0), c(8), "serial", ir.BufferStore(Y, f32(0.0), (i,)))
+    assert partition_loops(body) is body or partition_loops(body).same_as(body)
+
+
+# ----------------------------------------------------------------------------- vectorize_loops
+
+def test_vectorize_makes_ramp_stores_and_broadcasts():
+    X, Y = arg("X", 8), arg("Y", 8)
+    i = Var("i")
+    body = ir.For(i, c(0), c(8), "vectorized",
+                  ir.BufferStore(Y, ir.BufferLoad(X, (i,), "float32") * 2.0, (i,)))
+    out = vectorize_loops(body, 256)
+    assert not loops(out)
+    assert isinstance(out, ir.BufferStore)
+    assert isinstance(out.indices[0], ir.Ramp) and out.indices[0].lanes == 8
+    assert out.value.dtype == "float32x8"
+    assert stmts(out, ir.Broadcast)
+    x, y = np.arange(8, dtype="float32"), np.zeros(8, "float32")
+    interpret(func(out, X, Y), [x, y])
+    np.testing.assert_array_equal(y, 2 * x)
+
+
+def test_vectorize_legalizes_wide_loops_to_machine_width():
+    X, Y = arg("X", 32), arg("Y", 32)
+    i = Var("i")
+    body = ir.For(i, c(0), c(32), "vectorized",
+                  ir.BufferStore(Y, ir.BufferLoad(X, (i,), "float32") + 1.0, (i,)))
+    out = vectorize_loops(body, 256)
+    ramps = [s.indices[0] for s in stmts(out, ir.BufferStore)]
+    assert len(ramps) == 4 and all(isinstance(r, ir.Ramp) and r.lanes == 8 for r in ramps)
+
+
+@pytest.mark.parametrize("lanes", [3, 5, 6, 12])
+def test_vectorize_odd_lane_counts_stay_scalar(lanes):
+    """C vector types need a power-of-two lane count; other extents stay a scalar loop."""
+    X, Y = arg("X", lanes), arg("Y", lanes)
+    i = Var("i")
+    body = ir.For(i, c(0), c(lanes), "vectorized",
+                  ir.BufferStore(Y, ir.BufferLoad(X, (i,), "float32") + 1.0, (i,)))
+    out = vectorize_loops(body, 256)
+    assert all(ir_dt_lanes(s.value.dtype) in (1, 2, 4, 8, 16) for s in stmts(out, ir.BufferStore))
+    x, y = np.arange(lanes, dtype="float32"), np.zeros(lanes, "float32")
+    interpret(func(out, X, Y), [x, y])
+    np.testing.assert_array_equal(y, x + 1)
+
+
+def ir_dt_lanes(dt):
+    from texpr.lang import dtypes
+    return dtypes.lanes(dt)
+
+
+def test_vectorize_keeps_a_reduction_into_one_address_scalar():
+    X, Y = arg("X", 8), arg("Y", 1)
+    i = Var("i")
+    acc = ir.BufferLoad(Y, (c(0),), "float32")
+    body = ir.For(i, c(0), c(8), "vectorized",
+                  ir.BufferStore(Y, acc + ir.BufferLoad(X, (i,), "float32"), (c(0),)))
+    out = vectorize_loops(body, 256)
+    assert all(ir_dt_lanes(s.value.dtype) == 1 for s in stmts(out, ir.BufferStore))
+    x, y = np.arange(8, dtype="float32"), np.zeros(1, "float32")
+    interpret(func(out, X, Y), [x, y])
+    assert y[0] == x.sum()
+
+
+def test_vectorize_symbolic_extent_becomes_serial():
+    n = Var("n")
+    X = arg("X", n)
+    i = Var("i")
+    body = ir.For(i, c(0), n, "vectorized", ir.BufferStore(X, f32(0.0), (i,)))
+    out = vectorize_loops(body, 256)
+    assert isinstance(out, ir.For) and out.kind == "serial"
+
+
+# ----------------------------------------------------------------------------- unroll_loops
+
+def test_unroll_replicates_constant_loops():
+    X, Y = arg("X", 4), arg("Y", 4)
+    i = Var("i")
+    body = ir.For(i, c(0), c(3), "unrolled",
+                  ir.BufferStore(Y, ir.BufferLoad(X, (i,), "float32"), (i,)))
+    out = unroll_loops(body)
+    assert not loops(out)
+    assert len(stmts(out, ir.BufferStore)) == 3
+    x, y = np.arange(4, dtype="float32"), np.zeros(4, "float32")
+    interpret(func(out, X, Y), [x, y])
+    np.testing.assert_array_equal(y, [0, 1, 2, 0])
+
+
+def test_unroll_symbolic_or_long_loops_become_pragmas():
+    n = Var("n")
+    X = arg("X", n)
+    i = Var("i")
+    for ext in (n, c(MAX_UNROLL + 1)):
+        body = ir.For(i, c(0), ext, "unrolled", ir.BufferStore(X, f32(0.0), (i,)))
+        out = unroll_loops(body)
+        assert isinstance(out, ir.For) and out.kind == "serial"
+        assert ("unroll", 8) in out.pragmas
+
+
+# ----------------------------------------------------------------------------- promote_registers
+
+def test_promote_constant_indexed_local_buffer_to_registers():
+    Y = arg("Y", 2)
+    L = ir.Buffer("L", "float32", (c(4),), scope="local")
+    buffer_strides(L)
+    body = ir.Allocate(L, ir.Seq((
+        ir.BufferStore(L, f32(3.0), (c(0),)),
+        ir.BufferStore(L, ir.BufferLoad(L, (c(0),), "float32") + 1.0, (c(1),)),
+        ir.BufferStore(Y, ir.BufferLoad(L, (c(1),), "float32"), (c(0),)))))
+    out = promote_registers(body)
+    assert isinstance(out, ir.DeclareVars) and len(out.vars) == 2
+    assert not any(s.buffer is L for s in stmts(out, ir.BufferStore))
+    y = np.zeros(2, "float32")
+    interpret(func(out, Y), [y])
+    assert y[0] == 4.0
+
+
+def test_promote_keeps_variably_indexed_or_global_buffers():
+    Y = arg("Y", 4)
+    i = Var("i")
+    L = ir.Buffer("L", "float32", (c(4),), scope="local")
+    body = ir.Allocate(L, ir.For(i, c(0), c(4), "serial", ir.BufferStore(L, f32(0.0), (i,))))
+    assert isinstance(promote_registers(body), ir.Allocate)
+    G = ir.Buffer("G", "float32", (c(4),), scope="global")
+    body = ir.Allocate(G, ir.BufferStore(G, f32(0.0), (c(0),)))
+    assert isinstance(promote_registers(body), ir.Allocate)
+    assert MAX_REGISTERS >= 16
+
+
+# ----------------------------------------------------------------------------- te.lower
+
+def test_lower_simple_mode_loop_nest_follows_the_schedule():
+    n = te.var("n")
+    A = te.placeholder((n, 16), name="A")
+    B = te.compute((n, 16), lambda i, j: A[i, j] * 2.0, name="B")
+    s = te.create_schedule(B.op)
+    i, j = B.op.axis
+    jo, ji = s[B].split(j, factor=4)
+    s[B].reorder(jo, i, ji)
+    s[B].parallel(jo)
+    f = te.lower(s, [A, B], simple_mode=True)
+    names = [(l.var.name, l.kind) for l in loops(f.body)]
+    assert names == [("j.outer", "parallel"), ("i", "serial"), ("j.inner", "serial")]
+    assert [b.name for b in f.args] == ["A", "B"] and [v.name for v in f.shape_vars] == ["n"]
+    text = str(f)
+    assert "// stage B" in text and "func main(" in text
+    assert not stmts(f.body, ir.IfThenElse)               # 4 divides 16: no guard
+
+
+def test_lower_compute_at_allocates_only_the_needed_region():
+    A = te.placeholder((10, 16), name="A")
+    B = te.compute((10, 16), lambda i, j: A[i, j] + 1.0, name="B")
+    C = te.compute((10, 14), lambda i, j: B[i, j] + B[i, j + 2], name="C")
+    s = te.create_schedule(C.op)
+    s[B].compute_at(s[C], C.op.axis[0])
+    f = te.lower(s, [A, C], simple_mode=True)
+    (alloc,) = stmts(f.body, ir.Allocate)
+    assert alloc.buffer.name == "B"
+    assert [d.value for d in alloc.buffer.shape] == [1, 16]   # one row, columns j .. j + 2
+    a = np.random.default_rng(0).random((10, 16), dtype="float32")
+    out = np.full((10, 14), np.nan, "float32")
+    interpret(f, [a, out])
+    np.testing.assert_allclose(out, (a + 1)[:, :14] + (a + 1)[:, 2:], rtol=1e-6)
+
+
+def test_lower_split_that_does_not_divide_gets_a_guard():
+    A = te.placeholder((10,), name="A")
+    B = te.compute((10,), lambda i: A[i] * 2.0, name="B")
+    s = te.create_schedule(B.op)
+    s[B].split(B.op.axis[0], factor=4)
+    f = te.lower(s, [A, B], simple_mode=True)
+    assert stmts(f.body, ir.IfThenElse)
+    full = te.lower(s, [A, B])                 # partitioned: 2 full tiles + a tail of 2
+    assert not stmts(full.body, ir.IfThenElse)
+    assert sorted(l.extent.value for l in loops(full.body)) == [2, 2, 4]
+
+
+def test_lower_inline_substitutes_the_producer():
+    A = te.placeholder((8,), name="A")
+    B = te.compute((8,), lambda i: A[i] + 1.0, name="B")
+    C = te.compute((8,), lambda i: B[i] * 3.0, name="C")
+    s = te.create_schedule(C.op)
+    s[B].compute_inline()
+    f = te.lower(s, [A, C], simple_mode=True)
+    assert not stmts(f.body, ir.Allocate)
+    assert [r.name for r in stmts(f.body, ir.StageRegion)] == ["C"]
+
+
+def test_lowered_func_replace_body_and_printing_of_vector_ir():
+    A = te.placeholder((16,), name="A")
+    B = te.compute((16,), lambda i: A[i] + 1.0, name="B")
+    s = te.create_schedule(B.op)
+    s[B].vectorize(B.op.axis[0])
+    f = te.lower(s, [A, B])
+    assert "ramp(" in str(f)
+    g = f.replace_body(ir.Seq(()))
+    assert g.args is f.args and g.name == f.name
+
+
+# ----------------------------------------------------------------------------- every pass, any schedule
+
+def pipeline(sch, args):
+    """(pass name, LoweredFunc) after each pass of te.lower's pipeline, in order."""
+    low, body = schedule_to_stmt(sch, args, "k")
+    ranges = {v: (0, INF) for v in low.shape_vars}
+    bufs = [low.info[st].buffer for st in low.args]
+    passes = [("flatten_storage", flatten_storage),
+              ("simplify_stmt", lambda b: simplify_stmt(b, ranges)),
+              ("partition_loops", partition_loops),
+              ("simplify_stmt (2)", lambda b: simplify_stmt(b, ranges)),
+              ("vectorize_loops", lambda b: vectorize_loops(b, 256)),
+              ("unroll_loops", unroll_loops),
+              ("simplify_stmt (3)", lambda b: simplify_stmt(b, ranges)),
+              ("promote_registers", promote_registers)]
+    out = [("schedule_to_stmt", ir.LoweredFunc("k", bufs, body, low.shape_vars))]
+    for name, p in passes:
+        body = p(body)
+        out.append((name, ir.LoweredFunc("k", bufs, body, low.shape_vars)))
+    return out
+
+
+@pytest.mark.parametrize("op", sorted(OPERATORS))
+@settings(max_examples=15)
+@given(data=st.data())
+def test_every_pass_preserves_results_of_any_legal_schedule(op, data):
+    names, build = OPERATORS[op]
+    dims, values = data.draw(tt.extents(names, max_side=7), label="extents")
+    outputs, args, ref = build(dims)
+    drawn = data.draw(tt.legal_schedules(outputs), label="schedule")
+    in_t = [t for t in args if t not in outputs]
+    inputs = data.draw(tt.arrays_for(in_t, values), label="inputs")
+    expected = ref(*inputs)
+    shape_vals = dict(values)
+    for name, f in pipeline(drawn.schedule, args):
+        dt = np.dtype(outputs[0].dtype)
+        out = np.full(tt.shape_of(outputs[0], values), np.nan if dt.kind == "f" else -99, dt)
+        bound = {v: shape_vals[v] for v in f.shape_vars}
+        try:
+            interpret(f, [np.array(a) for a in inputs] + [out], bound)
+        except OutOfBounds as e:
+            raise AssertionError(f"after {name}: {e}\n{f}") from None
+        rtol, atol = tt.tolerance(dt.name)
+        np.testing.assert_allclose(out, expected, rtol=rtol, atol=atol,
+                                   err_msg=f"after {name}:\n{f}")

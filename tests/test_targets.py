@@ -1,0 +1,295 @@
+"""texpr.targets: the C emitter (names, literals, math), the runtime's argument checks, the
+on-disk cache of compiled kernels."""
+import math
+import os
+import re
+import threading
+
+import numpy as np
+import pytest
+
+import texpr as te
+from texpr import testing as tt
+from texpr.targets import toolchain
+from texpr.targets.c_emitter import _comment, const_literal
+from texpr.targets.names import NameTable, sanitize
+
+IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+# ----------------------------------------------------------------------------- names
+
+@pytest.mark.parametrize("name", ['x; system("rm -rf /"); //', "int", "for", "main", "3d",
+                                  "texpr_alloc", "__x", "a b-c.d", "ü", ""])
+def test_sanitize_gives_a_safe_identifier(name):
+    s = sanitize(name)
+    assert IDENT.match(s), s
+    assert s not in ("int", "for", "main") and not s.startswith("texpr_") and not s.startswith("__")
+
+
+def test_name_table_keeps_names_unique_and_stable():
+    t = NameTable()
+    a, b = object(), object()
+    assert t.get(a, "A") == "A"
+    assert t.get(b, "A") == "A_1"
+    assert t.get(a, "whatever") == "A"
+    t.reserve("B")
+    assert t.get(object(), "B") == "B_1"
+
+
+def test_hostile_tensor_names_do_not_inject_code():
+    A = te.placeholder((8,), name='x; system("rm"); //')
+    B = te.compute((8,), lambda i: A[i] * 2.0, name='*/ int evil(){return 1;} /*')
+    C = te.compute((8,), lambda i: B[i] + 1.0, name="C\r} int injected; void g(){")
+    s = te.create_schedule(C.op)
+    s[C].pragma(C.op.axis[0], "comment", "*/ evil(); /*\n\\")
+    mod, _ = tt.check_kernel(s, [A, C], lambda a: a * 2 + 1, [np.arange(8, dtype="float32")],
+                             target="c", name='k"; evil(); "')
+    code = re.sub(r"/\*.*?\*/", "", mod.source, flags=re.S)
+    code = re.sub(r"//[^\n]*", "", code)
+    for injected in ("system(", "evil(", "int injected", "void g("):
+        assert injected not in code, injected
+    assert "\r" not in mod.source
+
+
+def test_two_tensors_with_one_name_get_distinct_c_names():
+    A = te.placeholder((4,), name="T")
+    B = te.compute((4,), lambda i: A[i] + 1.0, name="T")
+    C = te.compute((4,), lambda i: B[i] * 2.0, name="T")
+    s = te.create_schedule(C.op)
+    mod, _ = tt.check_kernel(s, [A, C], lambda a: (a + 1) * 2, [np.ones(4, "float32")], target="c")
+    assert "float* restrict T," in mod.source and "T_1" in mod.source
+
+
+def test_comment_text_is_made_safe():
+    assert "\n" not in _comment("a\nb") and "\r" not in _comment("a\rb")
+    assert not _comment("trailing\\").endswith("\\")
+    assert "*/" not in _comment("x */ y")
+    assert "??" not in _comment("??/")
+
+
+# ----------------------------------------------------------------------------- literals and math
+
+def test_const_literals():
+    assert const_literal(math.inf, "float32") == "INFINITY"
+    assert const_literal(-math.inf, "float64") == "((double)(-INFINITY))"
+    assert const_literal(math.nan, "float32") == "NAN"
+    assert const_literal(1.0, "float32") == "1.0f"
+    assert const_literal(-2**31, "int32") == "(-2147483647 - 1)"
+    assert const_literal(-2**63, "int64") == "(INT64_MIN)"
+    assert const_literal(5, "uint32") == "5u"
+    assert const_literal(True, "bool") == "true"
+
+
+@pytest.mark.parametrize("dt", ["int8", "uint8", "int16", "int32", "int64", "uint32", "uint64"])
+def test_integer_extremes_survive_the_round_trip(dt):
+    info = np.iinfo(dt)
+    A = te.placeholder((3,), dt, name="A")
+    B = te.compute((3,), lambda i: te.if_then_else(i == 0, te.const(int(info.min), dt),
+                                                   te.if_then_else(i == 1, te.const(int(info.max), dt),
+                                                                   A[i])), name="B")
+    s = te.create_schedule(B.op)
+    a = np.array([0, 0, 7], dt)
+    mod, (b,) = tt.check_kernel(s, [A, B], lambda a: np.array([info.min, info.max, 7], dt), [a],
+                                target="c")
+
+
+@pytest.mark.parametrize("dt", ["float32", "float64"])
+def test_math_functions_match_numpy(dt):
+    erf = np.vectorize(math.erf)
+    n = 17
+    A = te.placeholder((n,), dt, name="A")
+    fns = [("exp", te.exp, np.exp), ("log", te.log, np.log), ("sqrt", te.sqrt, np.sqrt),
+           ("tanh", te.tanh, np.tanh), ("sigmoid", te.sigmoid, lambda x: 1 / (1 + np.exp(-x))),
+           ("abs", te.abs, np.abs), ("floor", te.floor, np.floor), ("ceil", te.ceil, np.ceil),
+           ("erf", te.erf, erf), ("pow", lambda x: te.pow(x, 1.5), lambda x: x ** 1.5)]
+    def unary(f):
+        return lambda i: f(A[i] + 0.25)
+    outs = [te.compute((n,), unary(f), name=nm) for nm, f, _ in fns]
+    s = te.create_schedule([o.op for o in outs])
+    a = np.linspace(0.0, 3.0, n).astype(dt)
+
+    def ref(a):
+        x = a + np.asarray(0.25, dt)
+        return tuple(np.asarray(g(x)).astype(dt) for _, _, g in fns)
+    rtol = 1e-5 if dt == "float32" else 1e-12
+    tt.check_kernel(s, [A] + outs, ref, [a], target="c", rtol=rtol, atol=rtol)
+
+
+def test_mixed_dtypes_bool_and_casts():
+    A = te.placeholder((10,), "int8", name="A")
+    F = te.placeholder((10,), "float16", name="F")
+    Bo = te.compute((10,), lambda i: te.any(A[i] > 2, F[i] < 0.0), name="Bo")
+    S = te.compute((10,), lambda i: A[i].astype("int32") * 1000 + F[i].astype("int32"), name="S")
+    H = te.compute((10,), lambda i: F[i] * 2.0 + A[i], name="H")
+    s = te.create_schedule([Bo.op, S.op, H.op])
+    a = np.arange(-5, 5).astype("int8")
+    f = np.linspace(-2, 2, 10).astype("float16")
+
+    def ref(a, f):
+        return (a > 2) | (f < 0), a.astype("int32") * 1000 + f.astype("int32"), f * np.float16(2) + a
+    tt.check_kernel(s, [A, F, Bo, S, H], ref, [a, f], target="c")
+
+
+def test_native_target_repr_and_source():
+    A = te.placeholder((64,), name="A")
+    B = te.compute((64,), lambda i: A[i] * 3.0 + 1.0, name="B")
+    s = te.create_schedule(B.op)
+    io, ii = s[B].split(B.op.axis[0], factor=8)
+    s[B].vectorize(ii)
+    mod, _ = tt.check_kernel(s, [A, B], lambda a: a * 3 + 1, [np.arange(64, dtype="float32")],
+                             target="native")
+    assert "texpr.Module" in repr(mod) and "native" in repr(mod)
+    assert "// generated by texpr for target" in mod.source
+    assert mod.time(np.zeros(64, "float32"), np.zeros(64, "float32"), number=2, repeat=2) > 0
+
+
+# ----------------------------------------------------------------------------- runtime
+
+@pytest.fixture(scope="module")
+def padded():
+    """B[n + 2, 4] = A[n, 4] padded with two zero rows; n symbolic."""
+    n = te.var("n")
+    A = te.placeholder((n, 4), name="A")
+    B = te.compute((n + 2, 4), lambda i, j: te.if_then_else(i < n, A[te.min(i, n - 1), j], 0.0),
+                   name="B")
+    return te.build(te.create_schedule(B.op), [A, B], target="c", name="pad")
+
+
+def test_symbolic_extents_are_taken_from_the_arrays(padded):
+    for n in (0, 1, 3, 10):
+        a = np.arange(n * 4, dtype="float32").reshape(n, 4)
+        b = np.full((n + 2, 4), np.nan, "float32")
+        padded(a, b)
+        np.testing.assert_array_equal(b, np.concatenate([a, np.zeros((2, 4), "float32")]))
+
+
+def arg_err(match):
+    return pytest.raises(te.ArgumentError, match=match)
+
+
+def test_argument_errors(padded):
+    a, b = np.ones((3, 4), "float32"), np.zeros((5, 4), "float32")
+    with arg_err(r"expected 2 arrays \(A, B\), got 1"):
+        padded(a)
+    with arg_err("expected 2 arrays"):
+        padded(a, b, b)
+    with arg_err("argument A: dtype is float64, expected float32"):
+        padded(a.astype("float64"), b)
+    with arg_err("argument A: has 3 dimension"):
+        padded(a[None], b)
+    with arg_err(r"argument B: dimension 0 is 6, expected n \+ 2 = 5"):
+        padded(a, np.zeros((6, 4), "float32"))
+    with arg_err("argument A: dimension 1 is 5, expected 4"):
+        padded(np.ones((3, 5), "float32"), b)
+    with arg_err("argument A: array is not C-contiguous"):
+        padded(np.ones((3, 8), "float32")[:, ::2], b)
+    with arg_err("not C-contiguous"):
+        padded(np.asfortranarray(np.ones((3, 4), "float32")), b)
+    ro = np.zeros((5, 4), "float32")
+    ro.setflags(write=False)
+    with arg_err("argument B: output array is read-only"):
+        padded(a, ro)
+    with arg_err("argument A: expected a numpy.ndarray, got list"):
+        padded(a.tolist(), b)
+    a_ro = a.copy()
+    a_ro.setflags(write=False)
+    padded(a_ro, b)                                    # a read-only input is fine
+
+
+def test_inconsistent_symbolic_extents():
+    n = te.var("n")
+    A = te.placeholder((n, 4), name="A")
+    C = te.placeholder((n, 4), name="C")
+    D = te.compute((n, 4), lambda i, j: A[i, j] + C[i, j], name="D")
+    f = te.build(te.create_schedule(D.op), [A, C, D], target="c")
+    x3, x4 = np.ones((3, 4), "float32"), np.ones((4, 4), "float32")
+    with arg_err("argument C: dimension 0 is 4, but n = 3 from an earlier argument"):
+        f(x3, x4, x3.copy())
+    with arg_err("argument D: dimension 0 is 4, but n = 3"):
+        f(x3, x3, x4.copy())
+    d = np.zeros((3, 4), "float32")
+    f(x3, x3 * 2, d)
+    np.testing.assert_array_equal(d, 3 * x3)
+
+
+def test_extent_given_only_by_an_output():
+    m = te.var("m")
+    O = te.compute((m,), lambda i: i.astype("float32") * 2.0, name="O")
+    f = te.build(te.create_schedule(O.op), [O], target="c")
+    o = np.zeros(7, "float32")
+    f(o)
+    np.testing.assert_array_equal(o, np.arange(7) * 2)
+
+
+def test_extent_expression_checked_against_other_arguments():
+    k = te.var("k")
+    P = te.placeholder((k * 2,), name="P")
+    Q = te.compute((k,), lambda i: P[2 * i] + P[2 * i + 1], name="Q")
+    f = te.build(te.create_schedule(Q.op), [P, Q], target="c")
+    q = np.zeros(3, "float32")
+    f(np.arange(6, dtype="float32"), q)
+    np.testing.assert_array_equal(q, [1, 5, 9])
+    with arg_err(r"argument P: dimension 0 is 6, expected k \* 2 = 8"):
+        f(np.ones(6, "float32"), np.zeros(4, "float32"))
+
+
+# ----------------------------------------------------------------------------- disk cache
+
+def _fresh_kernel(tag):
+    """A kernel whose source is new to any cache (the tag is in a constant)."""
+    A = te.placeholder((4,), name="A")
+    B = te.compute((4,), lambda i: A[i] + float(tag), name="B")
+    return te.create_schedule(B.op), [A, B]
+
+
+def test_cache_dir_is_respected_and_second_build_loads_from_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("TEXPR_CACHE_DIR", str(tmp_path))
+    tag = int.from_bytes(os.urandom(2), "little") + 0.5
+    s, args = _fresh_kernel(tag)
+    f1 = te.build(s, args, target="c")
+    assert os.path.dirname(f1.lib_path) == str(tmp_path)
+    libs = [p for p in os.listdir(tmp_path) if p.endswith(".so")]
+    assert len(libs) == 1 and [p for p in os.listdir(tmp_path) if p.endswith(".c")]
+
+    calls = []
+    real_run = toolchain.subprocess.run
+
+    def no_compiler(cmd, *a, **kw):
+        calls.append(cmd)
+        return real_run(cmd, *a, **kw)
+    monkeypatch.setattr(toolchain.subprocess, "run", no_compiler)
+    f2 = te.build(s, args, target="c")
+    assert f2.lib_path == f1.lib_path
+    assert not [c for c in calls if "-o" in c], "the second build ran the compiler"
+    a, b = np.ones(4, "float32"), np.zeros(4, "float32")
+    f2(a, b)
+    np.testing.assert_array_equal(b, np.float32(1) + np.float32(tag))
+
+
+def test_concurrent_builds_of_one_kernel_are_safe(tmp_path, monkeypatch):
+    monkeypatch.setenv("TEXPR_CACHE_DIR", str(tmp_path))
+    tag = int.from_bytes(os.urandom(2), "little") + 0.25
+    results, errors = [], []
+
+    def work():
+        try:
+            s, args = _fresh_kernel(tag)
+            results.append(te.build(s, args, target="c"))
+        except Exception as e:          # noqa: BLE001 - reported below
+            errors.append(e)
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len({m.lib_path for m in results}) == 1
+    assert len([p for p in os.listdir(tmp_path) if p.endswith(".so")]) == 1
+    assert not [p for p in os.listdir(tmp_path) if p.startswith("tmp")]   # temp dirs cleaned
+
+
+def test_compile_error_is_a_build_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("TEXPR_CACHE_DIR", str(tmp_path))
+    with pytest.raises(te.BuildError, match="texpr bug"):
+        toolchain.compile_shared("this is not C", ["-O0"])
