@@ -6,7 +6,7 @@ from .lang.expr import (Expr, Var, abs, all, any, ceil, const, erf, exp, floor, 
 from .lang.expr import power as pow
 from .lang.reduction import comm_reducer, max, min, sum
 from .lang.intrin import decl_tensor_intrin
-from .lang.tensor import Tensor, compute, placeholder, reduce_axis, thread_axis
+from .lang.tensor import Tensor, compute, exclusive_scan, placeholder, reduce_axis, thread_axis
 from .schedule import create_schedule
 from .lower import lower
 from .targets import build
@@ -16,5 +16,5 @@ __all__ = [
     "Expr", "Var", "Tensor", "var", "const", "placeholder", "compute", "reduce_axis",
     "thread_axis", "sum", "max", "min", "comm_reducer", "if_then_else", "all", "any", "exp",
     "log", "sqrt", "tanh", "sigmoid", "abs", "floor", "ceil", "erf", "pow", "power",
-    "create_schedule", "lower", "build", "decl_tensor_intrin",
+    "create_schedule", "lower", "build", "decl_tensor_intrin", "exclusive_scan",
 ]

@@ -269,3 +269,28 @@ def thread_axis(tag, name=None):
     if tag not in valid:
         raise TexprError(f"thread_axis: unknown tag {tag!r}; expected one of {', '.join(valid)}")
     return IterVar(Var(name or tag.replace(".", "_")), None, "thread", thread_tag=tag)
+
+
+class ScanOp(ComputeOp):
+    """Exclusive prefix sum of a 1-D tensor: out[0] = 0, out[i + 1] = out[i] + x[i].
+
+    The output has n + 1 elements, so out[b] .. out[b + 1] bound bag b of a ragged reduction
+    and out[n] is the total. It runs as one sequential loop (it cannot be scheduled).
+    """
+
+    def __init__(self, name, x, dtype):
+        n = x.shape[0]
+        i = IterVar(Var("i"), Range(0, n + 1 if not isinstance(n, Const) else n.value + 1), "data")
+        super().__init__(name, [i], TensorLoad(x, (i.var,), x.dtype), tag="scan")
+        self.x = x
+        self.dtype = dtype
+
+
+def exclusive_scan(x, dtype=None, name="scan"):
+    """Offsets from lengths: [0, x0, x0 + x1, ..., sum(x)] (n + 1 elements)."""
+    if not isinstance(x, Tensor) or x.ndim != 1:
+        raise TexprError(f"exclusive_scan expects a 1-D tensor, got {x!r}")
+    dt = dtypes.normalize(dtype) if dtype is not None else x.dtype
+    if not dtypes.is_int(dt) and not dtypes.is_float(dt):
+        raise DTypeError(f"exclusive_scan: cannot sum values of dtype {dt}")
+    return ScanOp(_check_name(name), x, dt).output(0)

@@ -65,6 +65,8 @@ def const_bounds(e, ranges):
         return const_bounds(e.value, ranges)
     if t is Cmp or (t is BinOp and e.op in ("&&", "||")) or t is Not:
         return (0, 1)
+    if t.__name__ == "CheckedIndex":
+        return (0, const_bounds(e.extent, ranges)[1] - 1)
     return (-INF, INF)
 
 

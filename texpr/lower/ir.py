@@ -53,6 +53,22 @@ class Broadcast(Expr):
 
 
 @dataclass(frozen=True, eq=False)
+class CheckedIndex(Expr):
+    """An index read from data, checked against the extent it indexes before it is used.
+
+    Out of range, the kernel records (tensor, dim, value, position of `source`) for the
+    runtime to raise, and uses 0 so nothing is read or written out of bounds.
+    """
+    value: Expr
+    extent: Expr
+    source: Expr          # the data load the index came from (for the message), or None
+    tensor: str
+    dim: int
+    dtype: str = "int32"
+    _children = ("value", "extent", "source")
+
+
+@dataclass(frozen=True, eq=False)
 class VarLoad(Expr):
     """Read of a register variable (a promoted local buffer element)."""
     var: Var
@@ -249,6 +265,7 @@ def _register_printers():
     printer._PRINTERS["Ramp"] = lambda n, p: f"ramp({to_str(n.base)}, {n.stride}, {n.lanes})"
     printer._PRINTERS["Broadcast"] = lambda n, p: f"x{n.lanes}({to_str(n.value)})"
     printer._PRINTERS["VarLoad"] = lambda n, p: n.var.name
+    printer._PRINTERS["CheckedIndex"] = lambda n, p: f"checked({to_str(n.value)}, {to_str(n.extent)})"
 
 
 _register_printers()

@@ -10,13 +10,13 @@ import math
 
 from ..lang import dtypes
 from ..lang.errors import LoweringError
-from ..lang.expr import BinOp, Const, Reduce, TensorLoad, Var
+from ..lang.expr import BinOp, Cast, Const, Reduce, TensorLoad, Var
 from ..lang.tensor import ComputeOp, PlaceholderOp, Tensor
 from ..lang.visitor import free_vars, substitute, transform, walk
 from ..schedule.relations import leaf_to_root, propagate_extents
 from .arith import INF, Simplifier, const_bounds, interval, simplify
-from .ir import (Allocate, Buffer, BufferLoad, BufferStore, For, IfThenElse, IntrinCall,
-                 StageRegion, seq)
+from .ir import (Allocate, Buffer, BufferLoad, BufferStore, CheckedIndex, For, IfThenElse,
+                 IntrinCall, StageRegion, seq)
 from .tensorize import Tensorizer
 
 LOOP_KIND = {None: "serial", "vectorize": "vectorized", "unroll": "unrolled",
@@ -37,6 +37,7 @@ class ScheduleLowering:
         self.sch = sch
         self.name = name
         self.info = {}
+        self.data_maps = {}
         self.args = self._check_args(args)
         self._inline()
         self._check_attach()
@@ -86,13 +87,16 @@ class ScheduleLowering:
         return None
 
     def reads(self, st):
-        """Stages whose buffers stage st reads (after inlining)."""
+        """Stages whose buffers stage st reads (after inlining), in its body or loop bounds."""
         out = []
-        for n in walk(self.info[st].body):
-            if isinstance(n, TensorLoad):
-                p = self.sch.stage_map[n.tensor.op]
-                if p not in out:
-                    out.append(p)
+        exprs = [self.info[st].body] + [e for iv in st.op.reduce_axis
+                                        for e in (iv.dom.min, iv.dom.extent)]
+        for e in exprs:
+            for n in walk(e):
+                if isinstance(n, TensorLoad):
+                    p = self.sch.stage_map[n.tensor.op]
+                    if p not in out:
+                        out.append(p)
         return out
 
     def _live_stages(self):
@@ -206,18 +210,23 @@ class ScheduleLowering:
         leaf_vals = {id(iv): iv.var for iv in st.leaf_iter_vars}
         values, split_guards = leaf_to_root(st, leaf_vals, info.extents)
         m = {}
-        guards = [v < ext for v, ext in split_guards]
+        dom_guards = []
         for iv, (lo, ext) in zip(st.op.axis, info.region):
             m[iv.var] = lo + values[id(iv)] if not (isinstance(lo, Const) and lo.value == 0) \
                 else values[id(iv)]
             if st.attach_type == "scope":
                 dom = iv.dom.extent
-                guards.append(m[iv.var] >= 0)
-                guards.append(m[iv.var] < dom)
+                dom_guards.append(m[iv.var] >= 0)
+                dom_guards.append(m[iv.var] < dom)
+        data_m = dict(m)
+        self.data_maps[id(st)] = data_m
         for iv in st.op.reduce_axis:
-            mn = iv.dom.min
+            # ragged reductions: bounds may read data at the data axes (offsets[b])
+            mn = substitute(iv.dom.min, data_m)
             m[iv.var] = values[id(iv)] if (isinstance(mn, Const) and mn.value == 0) \
                 else mn + values[id(iv)]
+        # split values are in leaf vars already; extents may name root data vars (ragged)
+        guards = [v < substitute(ext, data_m) for v, ext in split_guards] + dom_guards
         return m, values, guards
 
     def _attached_region(self, st):
@@ -308,13 +317,29 @@ class NestBuilder:
         if isinstance(n, TensorLoad):
             p = self.sch.stage_map[n.tensor.op]
             info = self.low.info[p]
+            idx = tuple(_checked(i, d, n.tensor) for d, i in enumerate(n.indices))
             if info.region is None:          # placeholder argument
-                return BufferLoad(info.buffer, n.indices, n.dtype)
-            idx = tuple(_sub(i, lo) for i, (lo, _) in zip(n.indices, info.region))
+                return BufferLoad(info.buffer, idx, n.dtype)
+            idx = tuple(_sub(i, lo) for i, (lo, _) in zip(idx, info.region))
             return BufferLoad(info.buffer, idx, n.dtype)
         return None
 
+    def scan_nest(self, st):
+        """out[0] = 0; for i < n: out[i + 1] = out[i] + x[i]   (sequential)."""
+        buf = self.low.info[st].buffer
+        x = st.op.x
+        i = Var("i")
+        xi = transform(TensorLoad(x, (i,), x.dtype), self._load_fn)
+        if xi.dtype != buf.dtype:
+            xi = Cast(xi, buf.dtype)
+        zero = Const(0, buf.dtype)
+        step = BufferStore(buf, BufferLoad(buf, (i,), buf.dtype) + xi, (i + 1,))
+        return StageRegion(st.name, seq(BufferStore(buf, zero, (Const(0, "int32"),)),
+                                        For(i, Const(0, "int32"), x.shape[0], "serial", step)))
+
     def stage_nest(self, st):
+        if st.op.tag == "scan":
+            return self.scan_nest(st)
         low = self.low
         info = low.info[st]
         rmap, values, guards = low.root_map(st)
@@ -413,7 +438,10 @@ class NestBuilder:
                 body = seq(*[self.stage_nest(c) for c in kids], body)
                 for c in reversed(kids):
                     body = Allocate(self.low.info[c].buffer, body)
-            body = For(iv.var, Const(0, "int32"), info.extents[id(iv)], kind, body,
+            ext = info.extents[id(iv)]
+            if not isinstance(ext, Const):     # data-dependent extents read buffers
+                ext = transform(substitute(ext, self.low.data_maps.get(id(st), {})), self._load_fn)
+            body = For(iv.var, Const(0, "int32"), ext, kind, body,
                        tuple(attr.get("pragmas", ())))
         return _guard(body, top)
 
@@ -432,6 +460,15 @@ def _guard(body, conds):
     for x in conds[1:]:
         c = BinOp("&&", c, x, "bool")
     return IfThenElse(c, body)
+
+
+def _checked(i, d, tensor):
+    """Wrap an index computed from data (it contains a load) in a bounds check."""
+    loads = [x for x in walk(i) if isinstance(x, BufferLoad)]
+    if not loads:
+        return i
+    src = loads[0] if isinstance(i, BufferLoad) or len(loads) == 1 else None
+    return CheckedIndex(i, tensor.shape[d], src, tensor.name, d, i.dtype)
 
 
 def _sub(i, lo):

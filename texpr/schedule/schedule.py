@@ -54,6 +54,8 @@ class Stage:
     def _check_schedulable(self, prim):
         if not isinstance(self.op, ComputeOp):
             self._err(f"{prim}: a placeholder has no loops to schedule")
+        if self.op.tag == "scan":
+            self._err(f"{prim}: a scan is one sequential loop; it cannot be scheduled")
 
     def _leaf(self, iv, prim):
         if not isinstance(iv, IterVar):
@@ -168,6 +170,7 @@ class Stage:
 
     def vectorize(self, iv):
         """Run the loop over `iv` as SIMD lanes (its extent must be a constant)."""
+        self._check_schedulable("vectorize")
         self._leaf(iv, "vectorize")
         if iv.kind == "reduce":
             self._err(f"vectorize: axis {iv.name} is a reduction axis; its iterations depend on "
@@ -183,6 +186,7 @@ class Stage:
 
     def parallel(self, iv):
         """Run the iterations of `iv` on several threads (OpenMP)."""
+        self._check_schedulable("parallel")
         self._leaf(iv, "parallel")
         if iv.kind == "reduce":
             self._err(f"parallel: axis {iv.name} is a reduction axis; threads would race on the "
@@ -272,6 +276,8 @@ class Stage:
 
     def compute_inline(self):
         """Substitute this stage's expression into its consumers (no buffer, no loops)."""
+        if getattr(self.op, "tag", "") == "scan":
+            self._err("compute_inline: a scan cannot be inlined")
         if not isinstance(self.op, ComputeOp):
             self._err("compute_inline: a placeholder cannot be inlined")
         if self.op.reduce_axis:

@@ -86,10 +86,10 @@ def build(sch, args, target="native", name="main"):
     harness = getattr(tgt, "harness", None)
     if harness is not None:     # a CPU this host cannot run: emulator harness (harness.py)
         return harness.module(func, source, fname, tgt.name, outputs,
-                              uses_parallel=em.uses_parallel)
+                              uses_parallel=em.uses_parallel, checks=em.checks)
     path, _ = compile_shared(source, tgt.flags)
     return Module(func, source, path, fname + "_entry", tgt.name, outputs, note=tgt.note,
-                  uses_parallel=em.uses_parallel)
+                  uses_parallel=em.uses_parallel, checks=em.checks)
 
 
 def avx512_native():

@@ -40,6 +40,7 @@ class CEmitter:
         self.lines = []
         self.indent = 1
         self.uses_parallel = False
+        self.checks = []          # (tensor, dim, source buffer name) per CheckedIndex code
 
     # ------------------------------------------------------------------ entry
     def emit(self):
@@ -58,6 +59,7 @@ class CEmitter:
         out.append("")
         out.append("static int texpr_num_threads = 1;")
         out.append(f"void {fname}_set_num_threads(int n) {{ texpr_num_threads = n > 0 ? n : 1; }}")
+        out.append(_ERROR_STATE.replace("NAME", fname))
         out.append("")
         for t in sorted(self.vector_types):
             out.append(self.vector_typedef(t))
@@ -288,6 +290,14 @@ class CEmitter:
 
     def expr_Var(self, e):
         return self.names.get(e, e.name)
+
+    def expr_CheckedIndex(self, e):
+        src = e.source.buffer.name if e.source is not None else None
+        self.checks.append((e.tensor, e.dim, src, e.source is not None and e.value.same_as(e.source)))
+        code = len(self.checks) - 1
+        pos = _strip(self.expr(e.source.indices[0])) if e.source is not None else "-1"
+        return (f"(({C_TYPES[dtypes.element(e.dtype)]})texpr_checked_index({_strip(self.expr(e.value))}, "
+                f"{_strip(self.expr(e.extent))}, {code}, {pos}))")
 
     def expr_VarLoad(self, e):
         return self.names.get(e.var, e.var.name)
@@ -530,6 +540,24 @@ def _floor_helper(name, dt):
             f"if (b == 0 || b == -1) return 0; {ct} r = a % b; "
             f"return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r; }}")
 
+
+_ERROR_STATE = r"""/* an index read from data that is out of range is recorded here (first one wins) */
+static int64_t texpr_error[3];
+static inline int64_t texpr_checked_index(int64_t v, int64_t n, int64_t code, int64_t pos) {
+  if (__builtin_expect((uint64_t)v >= (uint64_t)n, 0)) {
+    int64_t expected = 0;
+    if (__atomic_compare_exchange_n(&texpr_error[0], &expected, -1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+      texpr_error[1] = v; texpr_error[2] = pos;
+      __atomic_store_n(&texpr_error[0], code + 1, __ATOMIC_RELEASE);
+    }
+    return 0;
+  }
+  return v;
+}
+void NAME_error(int64_t* out) {
+  out[0] = texpr_error[0]; out[1] = texpr_error[1]; out[2] = texpr_error[2];
+  texpr_error[0] = 0;
+}"""
 
 _ALLOC_HELPER = ("static inline void* texpr_alloc(size_t n) { void* p = NULL; "
                  "if (posix_memalign(&p, 64, n ? n : 64) != 0) abort(); return p; }")

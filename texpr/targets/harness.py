@@ -40,7 +40,7 @@ import time
 import numpy as np
 
 from ..lang.errors import BuildError, TexprError
-from .module import _ValidationPlan, num_threads
+from .module import _ValidationPlan, num_threads, raise_index_error
 from .toolchain import compile_executable
 
 MAGIC_IN = b"TXPRIN01"
@@ -134,6 +134,9 @@ static int texpr_harness_main(int argc, char** argv) {{
     texpr_h_put(out, size[k]);
     texpr_h_write_all(out, buf[k], size[k]);
   }}
+  int64_t err[3];
+  texpr_kernel_error(err);
+  texpr_h_write_all(out, err, 24);
   texpr_h_close(out);
   return 0;
 }}
@@ -150,7 +153,8 @@ def harness_source(kernel_source, fname, nargs, nshape, io_prims=LIBC_IO_PRIMS,
     """
     includes = [ln for ln in kernel_source.splitlines() if ln.startswith("#include")]
     renames = [(fname, "texpr_kernel"), (fname + "_entry", "texpr_kernel_entry"),
-               (fname + "_set_num_threads", "texpr_kernel_set_num_threads")]
+               (fname + "_set_num_threads", "texpr_kernel_set_num_threads"),
+               (fname + "_error", "texpr_kernel_error")]
     call_args = [f"buf[{k}]" for k in range(nargs)] + [f"shape[{k}]" for k in range(nshape)]
     core = _CORE.format(nargs=nargs, nshape=nshape, fname="texpr_kernel",
                         call=f"texpr_kernel_entry({', '.join(call_args)})",
@@ -185,9 +189,9 @@ class HarnessSpec:
         self.io_entry = io_entry
         self.check_libc = check_libc
 
-    def module(self, func, source, fname, target, outputs, uses_parallel=False):
+    def module(self, func, source, fname, target, outputs, uses_parallel=False, checks=()):
         return EmulatedModule(func, source, fname, target, outputs, self,
-                              uses_parallel=uses_parallel)
+                              uses_parallel=uses_parallel, checks=checks)
 
     # tool checks, each done once per process
     _checked = {}
@@ -240,7 +244,7 @@ class EmulatedModule:
     cross-compiled on the first call (or first access of `exe_path`) and cached on disk.
     """
 
-    def __init__(self, func, source, fname, target, outputs, spec, uses_parallel=False):
+    def __init__(self, func, source, fname, target, outputs, spec, uses_parallel=False, checks=()):
         self.name = func.name
         self.source = source
         self.target = target
@@ -253,6 +257,7 @@ class EmulatedModule:
         self._nargs = len(func.args)
         self._nshape = len(func.shape_vars)
         self._exe = None
+        self._checks = list(checks)
 
     def __repr__(self):
         return f"<texpr.Module {self.name} target={self.target}, {self.note}>"
@@ -330,7 +335,7 @@ class EmulatedModule:
 
     def _read_outputs(self, path, arrays):
         outs = [k for k, o in enumerate(self._is_out) if o]
-        expect = 16 + sum(16 + arrays[k].nbytes for k in outs)
+        expect = 16 + sum(16 + arrays[k].nbytes for k in outs) + 24
         try:
             size = os.path.getsize(path)
         except OSError:
@@ -349,6 +354,9 @@ class EmulatedModule:
                                      f"of {nbytes} bytes, expected {k} (texpr bug)")
                 if nbytes and f.readinto(_bytes_view(arrays[k])) != nbytes:
                     raise TexprError(f"kernel {self.name}: harness output is truncated")
+            err = struct.unpack("<qqq", f.read(24))
+        if err[0] and self._checks:
+            raise_index_error(self._checks, err, self.name)
 
 
 def _bytes_view(a):

@@ -22,7 +22,8 @@ _KEEP_LOADED = []
 class Module:
     """Callable kernel: f(*arrays) with outputs passed in and written (TVM style)."""
 
-    def __init__(self, func, source, lib_path, entry, target, outputs, note="", uses_parallel=False):
+    def __init__(self, func, source, lib_path, entry, target, outputs, note="", uses_parallel=False,
+                 checks=()):
         self.name = func.name
         self.source = source
         self.target = target
@@ -34,14 +35,19 @@ class Module:
         ffi = FFI()
         nargs = len(func.args)
         params = ["void*"] * nargs + ["int64_t"] * len(func.shape_vars)
+        base = entry[:-len('_entry')]
         ffi.cdef(f"void {entry}({', '.join(params) or 'void'});\n"
-                 f"void {entry[:-len('_entry')]}_set_num_threads(int);")
+                 f"void {base}_set_num_threads(int);\nvoid {base}_error(int64_t*);")
         self._ffi = ffi
         self._lib = ffi.dlopen(lib_path)
         _KEEP_LOADED.append((ffi, self._lib))
         self._fn = getattr(self._lib, entry)
         self._set_threads = getattr(self._lib, entry[:-len('_entry')] + "_set_num_threads")
         self._plan = _ValidationPlan(func, outputs, ffi)
+        self._checks = list(checks)
+        self._error_fn = getattr(self._lib, base + "_error")
+        self._error_buf = ffi.new("int64_t[3]")
+        self._shape_of = {b.name: b.shape for b in func.args}
 
     def __repr__(self):
         extra = f", {self.note}" if self.note else ""
@@ -52,6 +58,10 @@ class Module:
         if self._uses_parallel:
             self._sync_threads()
         self._fn(*ptrs, *shape_vals)
+        if self._checks:
+            self._error_fn(self._error_buf)
+            if self._error_buf[0]:
+                raise_index_error(self._checks, list(self._error_buf), self.name)
 
     def _sync_threads(self):
         n = num_threads()
@@ -73,6 +83,20 @@ class Module:
                 fn(*ptrs, *shape_vals)
             times.append((time.perf_counter() - t0) / max(1, number))
         return statistics.median(times)
+
+
+def raise_index_error(checks, err, kernel):
+    """Turn the error words a kernel recorded into a TexprError naming tensor, position, value."""
+    code, value, pos = int(err[0]) - 1, int(err[1]), int(err[2])
+    if not 0 <= code < len(checks):
+        raise ArgumentError(f"kernel {kernel}: an index read from data was out of range")
+    tensor, dim, src, direct = checks[code]
+    if src is not None and pos >= 0:
+        where = f"{src}[{pos}] = {value}" if direct else f"index {value} (computed from {src}[{pos}])"
+    else:
+        where = f"index {value}"
+    raise ArgumentError(f"{where} is out of range for dimension {dim} of {tensor} "
+                        f"(kernel {kernel}); nothing was read or written out of bounds")
 
 
 def num_threads():
