@@ -195,6 +195,12 @@ double texpr_peak(int64_t n, int nthreads) {
 """
 
 
+# Libraries loaded here stay loaded: the peak kernel starts OpenMP worker threads in libgomp,
+# and unloading it (cffi dlcloses a library when its object is garbage collected) unmaps
+# code those parked threads still run: the process crashes later.
+_KEEP_LOADED = []
+
+
 def machine_vector_bits():
     """The widest float vectors this CPU has (and the gcc flags that use them)."""
     if _host_has("avx512f"):
@@ -214,6 +220,7 @@ def measure_peak(bits, flags, threads, n=4_000_000, repeat=5):
     ffi = cffi.FFI()
     ffi.cdef("double texpr_peak(int64_t, int);")
     lib = ffi.dlopen(path)
+    _KEEP_LOADED.append((ffi, lib))
     lib.texpr_peak(1000, threads)
     best = min(lib.texpr_peak(n, threads) for _ in range(repeat))
     return threads * n * 12 * lanes * 2 / best / 1e9
@@ -404,7 +411,9 @@ def call_overhead(target, calls=20000, repeat=7):
                              "{ (void)a; (void)b; (void)c; }\n", ["-O2"])
     ffi = cffi.FFI()
     ffi.cdef("void texpr_bench_empty(void*, void*, void*);")
-    empty = ffi.dlopen(path).texpr_bench_empty
+    lib = ffi.dlopen(path)
+    _KEEP_LOADED.append((ffi, lib))
+    empty = lib.texpr_bench_empty
     pa, pb, pc = ffi.from_buffer(a), ffi.from_buffer(b), ffi.from_buffer(c)
     t_texpr = _median_time(lambda: f(a, b, c), calls, repeat)
     t_bare = _median_time(lambda: empty(pa, pb, pc), calls, repeat)

@@ -65,6 +65,41 @@ def loops(s):
 
 # ----------------------------------------------------------------------------- IR interpreter
 
+_INT_RANGE = {f"{u}int{b}": ((0, 2**b - 1) if u else (-2**(b - 1), 2**(b - 1) - 1))
+              for u in ("", "u") for b in (8, 16, 32, 64)}
+
+
+def _wrap(v, dtype):
+    lo, hi = _INT_RANGE[dtype]
+    if lo <= v <= hi:
+        return v
+    return (v - lo) % (hi - lo + 1) + lo
+
+
+def _int_op(op, a, b):
+    """Scalar integer op with Python ints (None: let NumPy do it)."""
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    if op == "min":
+        return min(a, b)
+    if op == "max":
+        return max(a, b)
+    if b == 0:
+        return None
+    if op == "//":
+        return a // b
+    if op == "%":
+        return a % b
+    if op in ("tdiv", "tmod"):
+        q = _tdiv(a, b)
+        return q if op == "tdiv" else a - q * b
+    return None
+
+
 class OutOfBounds(AssertionError):
     """The interpreted program read or wrote outside a buffer."""
 
@@ -88,13 +123,17 @@ class Interpreter:
             assert a.flags.c_contiguous
             self.bufs[id(b)] = a.reshape(-1)
         self.steps = 0
+        self._sdispatch, self._edispatch = {}, {}
 
     def run(self):
         self.stmt(self.func.body)
 
     # -------------------------------------------------------------- statements
     def stmt(self, s):
-        getattr(self, "s_" + type(s).__name__)(s)
+        fn = self._sdispatch.get(type(s))
+        if fn is None:
+            fn = self._sdispatch[type(s)] = getattr(type(self), "s_" + type(s).__name__)
+        fn(self, s)
 
     def s_Seq(self, s):
         for x in s.stmts:
@@ -113,7 +152,7 @@ class Interpreter:
         lo, ext = int(self.expr(s.min)), int(self.expr(s.extent))
         old = self.env.get(s.var)
         for v in range(lo, lo + ext):
-            self.env[s.var] = self.np.int64(v)
+            self.env[s.var] = v
             self.stmt(s.body)
             self.steps += 1
             if self.steps > 5_000_000:
@@ -187,13 +226,18 @@ class Interpreter:
 
     # -------------------------------------------------------------- expressions
     def expr(self, e):
-        return getattr(self, "e_" + type(e).__name__)(e)
+        fn = self._edispatch.get(type(e))
+        if fn is None:
+            fn = self._edispatch[type(e)] = getattr(type(self), "e_" + type(e).__name__)
+        return fn(self, e)
 
     def _dt(self, dtype):
         from texpr.lang import dtypes
         return self.np.dtype(dtypes.element(dtype))
 
     def e_Const(self, e):
+        if e.dtype in _INT_RANGE:
+            return e.value
         return self.np.asarray(e.value, self._dt(e.dtype))[()]
 
     def e_Var(self, e):
@@ -215,7 +259,8 @@ class Interpreter:
         pred = None if e.predicate is None else self.expr(e.predicate)
         self._check(e.buffer, arr, idx, "read", pred)
         if np.ndim(idx) == 0:
-            return arr[int(idx)]
+            v = arr[int(idx)]
+            return int(v) if arr.dtype.kind in "iu" else v
         idx = np.asarray(idx)
         if pred is not None:
             m = np.asarray(pred, bool)
@@ -229,8 +274,11 @@ class Interpreter:
         dt = self._dt(e.dtype)
         if dt == self.np.bool_:
             return self.np.asarray(v != 0)[()]
+        if type(v) is int and e.dtype in _INT_RANGE:
+            return _wrap(v, e.dtype)
         with self.np.errstate(all="ignore"):
-            return self.np.asarray(v).astype(dt)[()]
+            r = self.np.asarray(v).astype(dt)[()]
+        return int(r) if self.np.ndim(r) == 0 and dt.kind in "iu" else r
 
     def e_Not(self, e):
         return self.np.logical_not(self.expr(e.a))
@@ -256,6 +304,10 @@ class Interpreter:
             b = self.expr(e.b)
             return (np.logical_and if e.op == "&&" else np.logical_or)(a, b)
         a, b = self.expr(e.a), self.expr(e.b)
+        if type(a) is int and type(b) is int and e.dtype in _INT_RANGE:
+            r = _int_op(e.op, a, b)
+            if r is not None:
+                return _wrap(r, e.dtype)
         dt = self._dt(e.dtype)
         with np.errstate(all="ignore"):
             a, b = np.asarray(a).astype(dt), np.asarray(b).astype(dt)
@@ -291,7 +343,8 @@ class Interpreter:
                 r = a >> b
             else:
                 raise NotImplementedError(op)
-            return np.asarray(r).astype(dt)[()]
+            r = np.asarray(r).astype(dt)[()]
+            return int(r) if np.ndim(r) == 0 and dt.kind in "iu" else r
 
     def e_Call(self, e):
         import math

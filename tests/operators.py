@@ -87,10 +87,73 @@ def int_matvec(d):
     return [y], [A, x, y], ref
 
 
+def pool(d):
+    """Strided window max (reduce axis starting at 1) feeding a ReLU-and-scale stage."""
+    n = d["n"]
+    A = te.placeholder((2 * n + 4,), name="A")
+    r = te.reduce_axis((1, 4), name="r")
+    B = te.compute((n,), lambda i: te.max(A[2 * i + r], axis=r), name="B")
+    C = te.compute((n,), lambda i: te.max(B[i], 0.0) * 2.0, name="C")
+
+    def ref(a):
+        m = (a.shape[0] - 4) // 2
+        b = np.stack([a[2 * np.arange(m) + r] for r in range(1, 4)]).max(0)
+        return np.maximum(b, 0) * np.float32(2)
+    return [C], [A, C], ref
+
+
+def upsample(d):
+    """Nearest-neighbour 2x upsampling: the consumer reads its producer at i // 2."""
+    h, w = d["h"], d["w"]
+    A = te.placeholder((h, w), name="A")
+    B = te.compute((h, w), lambda i, j: A[i, j] + 1.0, name="B")
+    U = te.compute((2 * h, 2 * w), lambda i, j: B[i // 2, j // 2] * 3.0, name="U")
+    return [U], [A, U], lambda a: np.repeat(np.repeat(a + 1, 2, 0), 2, 1) * np.float32(3)
+
+
+def transpose_sum(d):
+    """Column sums of squares through a transposing stage."""
+    A = te.placeholder((d["m"], d["n"]), name="A")
+    T = te.compute((d["n"], d["m"]), lambda i, j: A[j, i], name="T")
+    k = te.reduce_axis((0, d["m"]), name="k")
+    S = te.compute((d["n"],), lambda i: te.sum(T[i, k] * T[i, k], axis=k), name="S")
+    return [S], [A, S], lambda a: (a * a).sum(0)
+
+
+def half(d):
+    """float16 arithmetic."""
+    A = te.placeholder((d["n"], 8), "float16", name="A")
+    B = te.compute((d["n"], 8), lambda i, j: A[i, j] * 2.0 + 1.0, name="B")
+    return [B], [A, B], lambda a: a * np.float16(2) + np.float16(1)
+
+
+def bit_ops(d):
+    """uint8 x int8 dot product in int32, then shifts and masks."""
+    A = te.placeholder((d["n"], 8), "uint8", name="A")
+    B = te.placeholder((8,), "int8", name="Bv")
+    k = te.reduce_axis((0, 8), name="k")
+    C = te.compute((d["n"],), lambda i: te.sum(A[i, k].astype("int32") * B[k].astype("int32"),
+                                               axis=k), name="C")
+    D = te.compute((d["n"],), lambda i: (C[i] >> 1) + (C[i] & 7), name="D")
+
+    def ref(a, b):
+        c = (a.astype("int32") * b.astype("int32")).sum(1)
+        return ((c >> 1) + (c & 7)).astype("int32")
+    return [D], [A, B, D], ref
+
+
 OPERATORS = {
     "matmul": (["m", "n", "k"], matmul),
     "stencil": (["h", "w"], stencil),
     "masked_sum": (["n", "m"], masked_sum),
     "chain": (["r", "c"], chain),
     "int_matvec": (["n", "k"], int_matvec),
+    "pool": (["n"], pool),
+    "upsample": (["h", "w"], upsample),
+    "transpose_sum": (["m", "n"], transpose_sum),
+    "half": (["n"], half),
+    "bit_ops": (["n"], bit_ops),
 }
+
+#: the operators the compiled property test runs at full strength; the others run fewer examples
+CORE = ("matmul", "stencil", "masked_sum", "chain", "int_matvec")

@@ -59,6 +59,47 @@ def test_rfactor_of_an_unsplit_axis_of_two():
     tt.check_kernel(s, [A, B], lambda a: a.sum((1, 2)), [rand(6, 5, 4)], target="c")
 
 
+def _masked_rowsum():
+    n, m = te.var("n"), te.var("m")
+    A = te.placeholder((n, m), name="A")
+    k = te.reduce_axis((0, m), name="k")
+    B = te.compute((n,), lambda i: te.sum(A[i, k], axis=k, where=te.all(k <= i, A[i, k] > 0.0)),
+                   name="B")
+
+    def ref(a):
+        rows, cols = a.shape
+        mask = (np.arange(cols)[None, :] <= np.arange(rows)[:, None]) & (a > 0)
+        return np.where(mask, a, 0).sum(axis=1)
+    return A, B, k, ref
+
+
+def test_rfactor_of_a_fused_symbolic_split_keeps_its_bound_guard():
+    """Regression: the guard k < m of a split by nparts of a symbolic extent was dropped
+    (it mentions m, which rfactor did not count as a reduction variable): reads past the row."""
+    A, B, k, ref = _masked_rowsum()
+    s = te.create_schedule(B.op)
+    ko, ki = s[B].split(k, nparts=2)
+    R = s.rfactor(B, s[B].fuse(ko, ki))
+    f = te.lower(s, [A, B], simple_mode=True)
+    from irutil import interpret
+    a = RNG.random((5, 7), dtype="float32")           # 7 rows of 2 * 4 = 8 > 7 columns
+    b = np.full(5, np.nan, "float32")
+    interpret(f, [a, b], {v: {"n": 5, "m": 7}[v.name] for v in f.shape_vars})
+    np.testing.assert_allclose(b, ref(a), rtol=1e-5)
+    tt.check_kernel(s, [A, B], ref, [a], target="c")
+
+
+def test_rfactor_checks_the_bound_before_the_where_condition_loads():
+    """Regression: in `where && k < m` the load in `where` ran before the bound check."""
+    A, B, k, ref = _masked_rowsum()
+    s = te.create_schedule(B.op)
+    ko, ki = s[B].split(k, factor=2)
+    R = s.rfactor(B, ko)
+    cond = R.op.body.where
+    assert cond.op == "&&" and "A[" not in str(cond.a)      # the bound comes first
+    tt.check_kernel(s, [A, B], ref, [RNG.random((4, 5), dtype="float32")], target="c")
+
+
 # ----------------------------------------------------------------------------- cache_read / write
 
 @pytest.mark.parametrize("scope", ["global", "local", "shared"])

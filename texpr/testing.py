@@ -44,7 +44,7 @@ __all__ = ["shapes", "extents", "arrays_for", "legal_schedules", "DrawnSchedule"
 
 #: Every primitive :func:`legal_schedules` may apply; pass a subset as ``primitives=``.
 PRIMITIVES = ("split", "tile", "reorder", "fuse", "vectorize", "unroll", "parallel", "pragma",
-              "storage_align", "compute_inline", "compute_at", "cache_write")
+              "storage_align", "compute_inline", "compute_at", "cache_write", "rfactor")
 
 
 # ----------------------------------------------------------------------------- shapes
@@ -338,6 +338,14 @@ def _schedule_stage(draw, rec, stage, allow, max_steps, max_factor):
                 n += 1
             axes = leaves[k:k + n]
             rec.do(f"{s_}.fuse({', '.join(_ax(a) for a in axes)})", stage.fuse, *axes)
+    # rfactor of one reduction leaf: the new stage is visited later, as a producer
+    red_leaves = [iv for iv in stage.leaf_iter_vars if iv.kind == "reduce"]
+    if ("rfactor" in allow and red_leaves
+            and draw(st.integers(0, 3), label=f"rfactor {name}") == 0):
+        iv = draw(st.sampled_from(red_leaves), label="rfactor axis")
+        fa = draw(st.integers(0, len(stage.op.axis)), label="factor_axis")
+        rec.do(f"{name}_rf = s.rfactor({name}, {_ax(iv)}, factor_axis={fa})", sch.rfactor,
+               stage.op.output(0), iv, fa)
     # 4. annotations on the final leaves
     leaves = list(stage.leaf_iter_vars)
     used = set()
@@ -401,6 +409,34 @@ def _garbage(shape, dt):
     return np.full(shape, np.iinfo(dt).max, dt)
 
 
+def _bind_extents(tensors, arrays, values):
+    """Give each te.var in the tensors' shapes the value the arrays imply (in place).
+
+    A dimension that is a var binds it; an affine one (``2*n + 4``) with one unbound var is
+    solved for it. Vars no array determines stay unbound."""
+    from .lang.visitor import free_vars
+    for _ in range(2):                       # a second pass uses vars bound by the first
+        for t, a in zip(tensors, arrays):
+            for d, size in zip(t.shape, np.shape(a)):
+                unknown = [v for v in free_vars(d) if v not in values] if isinstance(d, Expr) else []
+                if len(unknown) != 1:
+                    continue
+                v = unknown[0]
+                if d is v:
+                    values[v] = int(size)
+                    continue
+                try:
+                    f0 = _eval(d, {**values, v: 0}, "")
+                    f1 = _eval(d, {**values, v: 1}, "")
+                except TexprError:
+                    continue
+                slope = f1 - f0
+                if slope > 0 and (size - f0) % slope == 0 and (size - f0) // slope >= 0:
+                    guess = (size - f0) // slope
+                    if _eval(d, {**values, v: guess}, "") == size:
+                        values[v] = guess
+
+
 def check_kernel(kernel, args, numpy_fn, inputs=None, *, values=None, target="native",
                  rtol=None, atol=None, seed=0, name="kernel"):
     """Build a kernel, run it on inputs and compare every output with ``numpy_fn``.
@@ -429,10 +465,7 @@ def check_kernel(kernel, args, numpy_fn, inputs=None, *, values=None, target="na
     if len(inputs) != len(in_tensors):
         raise TexprError(f"check_kernel: {len(in_tensors)} placeholder(s) in args "
                          f"({', '.join(t.name for t in in_tensors)}) but {len(inputs)} input(s)")
-    for t, a in zip(in_tensors, inputs):      # symbolic extents take their values from inputs
-        for d, e in zip(t.shape, np.shape(a)):
-            if isinstance(d, Var):
-                values.setdefault(d, e)
+    _bind_extents(in_tensors, inputs, values)
     if isinstance(kernel, Schedule):
         mod = _build(kernel, args, target=target, name=name)
     elif callable(kernel) and not hasattr(kernel, "source"):

@@ -54,6 +54,11 @@ class IterVar:
     def __ge__(self, o): return self.var >= o
     def __neg__(self): return -self.var
 
+    # `axis == 0` builds a comparison (its truth value, if Python asks, is identity)
+    def __eq__(self, o): return self.var == (o.var if isinstance(o, IterVar) else o)
+    def __ne__(self, o): return self.var != (o.var if isinstance(o, IterVar) else o)
+    __hash__ = object.__hash__
+
 
 def _as_shape(shape, what):
     if isinstance(shape, (numbers.Integral, Expr)):

@@ -2,8 +2,10 @@
 from ..lang.errors import LoweringError
 from .arith import INF
 from .flatten import flatten_storage
+from .hoist_checks import hoist_checked_indices
 from .ir import LoweredFunc
 from .loop_partition import partition_loops
+from .prefetch import inject_prefetch
 from .promote import promote_registers
 from .schedule_ops import schedule_to_stmt
 from .simplify_pass import simplify_stmt
@@ -26,6 +28,7 @@ def lower(sch, args, name="main", vector_bits=256, simple_mode=False, masked_tai
     ranges = {v: (0, INF) for v in low.shape_vars}
     body = flatten_storage(body)
     body = simplify_stmt(body, ranges)
+    body = inject_prefetch(body)
     if not simple_mode:
         body = partition_loops(body, masked_vectors=masked_tails)
         body = simplify_stmt(body, ranges)
@@ -33,5 +36,6 @@ def lower(sch, args, name="main", vector_bits=256, simple_mode=False, masked_tai
         body = unroll_loops(body)
         body = simplify_stmt(body, ranges)
         body = promote_registers(body)
+        body = hoist_checked_indices(body)
     args_buf = [low.info[st].buffer for st in low.args]
     return LoweredFunc(name, args_buf, body, low.shape_vars)

@@ -155,6 +155,17 @@ class Evaluate(Stmt):
 
 
 @dataclass(frozen=True, eq=False)
+class Prefetch(Stmt):
+    """A hint that buffer[index] (flat) will be read soon: the cache line holding it is
+    fetched ahead (`__builtin_prefetch(&buffer[index], 0, locality)` in C). It reads nothing
+    and never faults; lower/prefetch.py emits it for loops marked pragma("prefetch", p)."""
+    buffer: Buffer
+    index: Expr
+    locality: int = 3
+    _children = ("index",)
+
+
+@dataclass(frozen=True, eq=False)
 class IntrinOperand(Node):
     """The region of `buffer` an intrinsic argument covers: its first element (indices) and,
     for each dimension of the intrinsic's placeholder, which buffer dimension it walks."""
@@ -251,6 +262,8 @@ def to_text(s, indent=0):
         return f"{pad}// stage {s.name}\n" + to_text(s.body, indent)
     if t is Evaluate:
         return f"{pad}{_expr(s.value)}\n"
+    if t is Prefetch:
+        return f"{pad}prefetch {s.buffer.name}[{_expr(s.index)}]\n"
     if t is IntrinCall:
         ops = ", ".join(o.to_str() for o in s.outputs + s.inputs)
         return f"{pad}tensorize {s.intrin.name}.{s.part}({ops})\n"

@@ -83,7 +83,10 @@ class ScheduleLowering:
             st = self.sch.stage_map[n.tensor.op]
             if st.attach_type == "inline":
                 body = self.info[st].body
-                return substitute(body, {iv.var: i for iv, i in zip(st.op.axis, n.indices)})
+                # an index read from data stays checked against the inlined tensor's extent
+                # (inlining must not drop the error a materialized stage would raise)
+                idx = [_checked_inline(i, d, n.tensor) for d, i in enumerate(n.indices)]
+                return substitute(body, {iv.var: i for iv, i in zip(st.op.axis, idx)})
         return None
 
     def reads(self, st):
@@ -468,6 +471,15 @@ def _checked(i, d, tensor):
     if not loads:
         return i
     src = loads[0] if isinstance(i, BufferLoad) or len(loads) == 1 else None
+    return CheckedIndex(i, tensor.shape[d], src, tensor.name, d, i.dtype)
+
+
+def _checked_inline(i, d, tensor):
+    """_checked for an index into an inlined stage (its loads are still TensorLoads)."""
+    loads = [x for x in walk(i) if isinstance(x, TensorLoad)]
+    if not loads:
+        return i
+    src = loads[0] if isinstance(i, TensorLoad) or len(loads) == 1 else None
     return CheckedIndex(i, tensor.shape[d], src, tensor.name, d, i.dtype)
 
 

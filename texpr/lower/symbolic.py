@@ -51,9 +51,14 @@ def _sign(e):
         x = to_sympy(e)
     except (_Untranslatable, TypeError, ValueError):
         return None
-    signs = {_sign_of_sympy(c) for c in _residue_cases(x)}
-    if None in signs:
-        return None
+    signs = set()
+    for c in _residue_cases(x):
+        sg = _sign_of_sympy(c)
+        if sg is None:
+            return None         # undecided: stop (each case costs a sympy.simplify)
+        signs.add(sg)
+        if {"pos", "neg"} <= signs:
+            return None
     if signs == {"pos"}:
         return "pos"
     if signs == {"neg"}:
@@ -83,7 +88,13 @@ def _residue_cases(x):
 
 
 def _sign_of_sympy(x):
-    x = sympy.simplify(x)
+    sg = _sign_from_assumptions(x)       # cheap; sympy.simplify only when that is not exact
+    if sg in ("zero", "pos", "neg"):
+        return sg
+    return _sign_from_assumptions(sympy.simplify(x)) or sg
+
+
+def _sign_from_assumptions(x):
     if x.is_zero:
         return "zero"
     if x.is_positive:

@@ -14,10 +14,15 @@ def _check_scope(scope, prim, name):
                             f"{', '.join(SCOPES)}")
 
 
-def _fresh_axes(ivs, suffix=""):
+def _fresh_axes(ivs, suffix="", vmap=None):
+    """Copies of ivs with new variables; vmap renames the variables their domains use (the
+    bounds of a ragged reduction read data at the data axes: offsets[b]..offsets[b + 1])."""
     out = []
     for iv in ivs:
-        out.append(IterVar(Var(iv.name + suffix), Range(iv.dom.min, iv.dom.extent), iv.kind))
+        mn, ext = iv.dom.min, iv.dom.extent
+        if vmap:
+            mn, ext = substitute(mn, vmap), substitute(ext, vmap)
+        out.append(IterVar(Var(iv.name + suffix), Range(mn, ext), iv.kind))
     return out
 
 
@@ -38,7 +43,7 @@ def cache_write(sch, tensor, scope):
     vmap = {o.var: n.var for o, n in zip(op.axis, axes)}
     body = op.body
     if isinstance(body, Reduce):
-        raxes = _fresh_axes(body.axis)
+        raxes = _fresh_axes(body.axis, vmap=vmap)
         vmap.update({o.var: n.var for o, n in zip(body.axis, raxes)})
         body = Reduce(body.combiner, substitute(body.source, vmap), tuple(raxes),
                       substitute(body.where, vmap), body.dtype)

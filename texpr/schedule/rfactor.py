@@ -42,7 +42,8 @@ def rfactor(sch, tensor, axis, factor_axis=0):
     cond = substitute(body.where, vmap)
     for v, ext in guards:
         if _is_reduce_guard(v, red_axes, rf_iv):
-            cond = BinOp("&&", cond, v < ext, "bool") if not _true(cond) else (v < ext)
+            # the bound check first: `where` may load at this index (&& short-circuits)
+            cond = BinOp("&&", v < ext, cond, "bool") if not _true(cond) else (v < ext)
     src = substitute(body.source, vmap)
     axes = list(data_axes)
     axes.insert(factor_axis, rf_iv)
@@ -87,9 +88,11 @@ def _select(cond, a, b):
 
 
 def _is_reduce_guard(v, red_axes, rf_iv):
+    """Does split guard v bound a reduction axis? (It may also use symbolic extents; splits and
+    fuses never mix data and reduce axes, so any reduce loop var decides.)"""
     from ..lang.visitor import free_vars
-    allowed = {id(a.var) for a in red_axes} | {id(rf_iv.var)}
-    return all(id(x) in allowed for x in free_vars(v))
+    red = {id(a.var) for a in red_axes} | {id(rf_iv.var)}
+    return any(id(x) in red for x in free_vars(v))
 
 
 def _rel_ivs(r):

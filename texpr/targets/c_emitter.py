@@ -139,7 +139,12 @@ class CEmitter:
                       "num_threads(texpr_num_threads) schedule(static)")
         elif simd:
             self.line("#pragma omp simd")
-        if isinstance(s.min, Const) and s.min.value == 0:
+        if _reads_memory(s.extent) or _reads_memory(s.min):
+            # an extent read from data (a ragged loop: offsets[b + 1] - offsets[b]) is
+            # evaluated once, as the IR means, not reloaded at every iteration
+            end = self.names.get(("loop_end", s.var), v + "_end")
+            self.line(f"for ({ty} {v} = {mn}, {end} = {mn} + {ext}; {v} < {end}; ++{v}) {{")
+        elif isinstance(s.min, Const) and s.min.value == 0:
             self.line(f"for ({ty} {v} = 0; {v} < {ext}; ++{v}) {{")
         else:
             self.line(f"for ({ty} {v} = {mn}; {v} < {mn} + {ext}; ++{v}) {{")
@@ -233,6 +238,11 @@ class CEmitter:
 
     def stmt_Evaluate(self, s):
         self.line(f"{_strip(self.expr(s.value))};")
+
+    def stmt_Prefetch(self, s):
+        """A cache hint (GCC/Clang builtin: prefetcht0/nta on x86, PRFM on AArch64)."""
+        self.line(f"__builtin_prefetch(&{self.buf(s.buffer)}[{_strip(self.expr(s.index))}], 0, "
+                  f"{int(s.locality)});")
 
     def stmt_BufferStore(self, s):
         buf = self.buf(s.buffer)
@@ -456,6 +466,11 @@ class BufferRef:
         return f"BufferRef({self.ptr}, strides={self.strides})"
 
 
+def _reads_memory(e):
+    from ..lang.visitor import walk
+    return any(isinstance(n, (BufferLoad, VarLoad)) for n in walk(e))
+
+
 def _unit_ramp(idx):
     if not (isinstance(idx, Ramp) and idx.stride == 1):
         raise TexprError(f"a predicated (masked) vector access needs a unit-stride index, got {idx}")
@@ -543,15 +558,18 @@ def _floor_helper(name, dt):
 
 _ERROR_STATE = r"""/* an index read from data that is out of range is recorded here (first one wins) */
 static int64_t texpr_error[3];
-static inline int64_t texpr_checked_index(int64_t v, int64_t n, int64_t code, int64_t pos) {
-  if (__builtin_expect((uint64_t)v >= (uint64_t)n, 0)) {
-    int64_t expected = 0;
-    if (__atomic_compare_exchange_n(&texpr_error[0], &expected, -1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
-      texpr_error[1] = v; texpr_error[2] = pos;
-      __atomic_store_n(&texpr_error[0], code + 1, __ATOMIC_RELEASE);
-    }
-    return 0;
+/* out of line and cold: the hot path is one compare, and the compiler still sees that it
+   touches only texpr_error (so loads around a check can be reused) */
+static __attribute__((noinline, cold)) int64_t texpr_index_error(int64_t v, int64_t code, int64_t pos) {
+  int64_t expected = 0;
+  if (__atomic_compare_exchange_n(&texpr_error[0], &expected, -1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+    texpr_error[1] = v; texpr_error[2] = pos;
+    __atomic_store_n(&texpr_error[0], code + 1, __ATOMIC_RELEASE);
   }
+  return 0;
+}
+static inline int64_t texpr_checked_index(int64_t v, int64_t n, int64_t code, int64_t pos) {
+  if (__builtin_expect((uint64_t)v >= (uint64_t)n, 0)) return texpr_index_error(v, code, pos);
   return v;
 }
 void NAME_error(int64_t* out) {

@@ -1,5 +1,6 @@
 """Layout transforms between NCHW and the blocked NCHWc layout, and kernel packing."""
 from ..lang.errors import TexprError
+from ..lang.expr import Const, if_then_else
 from ..lang.tensor import compute
 from .util import const_dim
 
@@ -28,3 +29,17 @@ def pack_kernel_nchwc(kernel, ic, oc):
     return compute((O // oc, I // ic, R, S, ic, oc),
                    lambda ob, ib, r, s, i, o: kernel[ob * oc + o, ib * ic + i, r, s],
                    name="kernel_nchwc", tag="injective,layout")
+
+
+def pack_dense_weight(weight, block):
+    """Dense weight [N, K] -> panels [ceil(N/block), K, block] for topi.nn.dense_pack
+    (rows past N are zero)."""
+    N, K = (const_dim(weight, d, "pack_dense_weight") for d in range(2))
+    P = -(-N // block)
+
+    def f(p, k, z):
+        r = p * block + z
+        if N % block == 0:
+            return weight[r, k]
+        return if_then_else(r < N, weight[r, k], Const(0, weight.dtype))
+    return compute((P, K, block), f, name="weight_panels", tag="injective,layout")

@@ -35,6 +35,34 @@ def dense(data, weight, bias=None, out_dtype=None):
     return out
 
 
+def dense_pack(data, packed_weight, bias=None, units=None, out_dtype=None):
+    """dense with the weight pre-packed into panels: packed_weight [ceil(N/nb), K, nb] holds
+    weight[p*nb + z, k] at [p, k, z] (see topi.layout.pack_dense_weight; pack it once, offline).
+
+    units: N, the real number of outputs when it is not a multiple of nb (the padded rows of
+    the last panel are zero); default nb * panels.
+    """
+    check_ndim(data, 2, "dense_pack", "[M, K]")
+    check_ndim(packed_weight, 3, "dense_pack", "[N/nb, K, nb]")
+    P, K2, nb = (const_dim(packed_weight, d, "dense_pack") for d in range(3))
+    K = const_dim(data, 1, "dense_pack")
+    if K != K2:
+        raise TexprError(f"dense_pack: data has K={K} but the packed weight has K={K2}")
+    N = P * nb if units is None else int(units)
+    if not (P - 1) * nb < N <= P * nb:
+        raise TexprError(f"dense_pack: units={N} does not fit {P} panels of {nb}")
+    odt = _acc_dtype(data.dtype, packed_weight.dtype, out_dtype)
+    k = reduce_axis((0, K), "k")
+    out = compute((data.shape[0], N), lambda i, j: te_sum(
+        data[i, k].astype(odt) * packed_weight[j // nb, k, j % nb].astype(odt), axis=k),
+        name="dense_pack", tag="dense_pack")
+    if bias is not None:
+        check_ndim(bias, 1, "dense_pack", "[N]")
+        out = compute(out.shape, lambda i, j: out[i, j] + bias[j].astype(odt), name="dense_bias",
+                      tag="elemwise")
+    return out
+
+
 def batch_matmul(x, y, out_dtype=None):
     """out[b, i, j] = sum_k x[b, i, k] * y[b, j, k] (TVM's 'NT' layout)."""
     check_ndim(x, 3, "batch_matmul", "[B, M, K]")
@@ -64,7 +92,9 @@ def pad(data, before, after, value=0.0, name="pad"):
                 conds.append(i < data.shape[d] + before[d])
             src.append(i - before[d] if before[d] else i)
         return if_then_else(te_all(*conds), data[tuple(src)], Const(value, data.dtype))
-    return compute(shape, f, name=name, tag="injective,pad")
+    return compute(shape, f, name=name, tag="injective,pad",
+                   attrs={"pad_before": tuple(before), "pad_after": tuple(after),
+                          "pad_value": value})
 
 
 def _out_size(n, k, s, p0, p1, d):

@@ -9,7 +9,7 @@ from ..lang.expr import Const
 from ..lang.tensor import ComputeOp, Tensor
 from ..schedule import create_schedule
 
-_REGISTRY = {}   # (tag, target) -> schedule function(s, out_tensor)
+_REGISTRY = {}   # (tag, target) -> schedule function(s, stage, target) -> stages it scheduled
 
 
 def register(tag, targets):
@@ -34,10 +34,16 @@ def schedule(outs, target="native"):
             continue
         if "injective" in op.tag or op.tag == "elemwise":
             st.compute_inline()
-    for st in s.stages:
-        if isinstance(st.op, ComputeOp) and st.attach_type == "root":
-            fn = _REGISTRY.get((st.op.tag, target)) or _REGISTRY.get((st.op.tag, "*"))
-            (fn or default_stage)(s, st, target)
+    done = set()
+    for st in list(s.stages):       # schedules may add stages (packing); they schedule them
+        if id(st) in done or not isinstance(st.op, ComputeOp) or st.attach_type != "root":
+            continue
+        fn = _REGISTRY.get((st.op.tag, target)) or _REGISTRY.get((st.op.tag, "*"))
+        handled = (fn or default_stage)(s, st, target)
+        done.add(id(st))
+        # a schedule returns the stages it scheduled besides its own (a fused epilogue)
+        for other in handled or ():
+            done.add(id(other))
     return s
 
 

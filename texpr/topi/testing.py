@@ -10,6 +10,20 @@ def dense_ref(data, weight, bias=None, out_dtype=None):
     return out + bias.astype(odt) if bias is not None else out
 
 
+def pack_dense_weight_ref(weight, block):
+    N, K = weight.shape
+    P = -(-N // block)
+    w = np.zeros((P * block, K), weight.dtype)
+    w[:N] = weight
+    return w.reshape(P, block, K).transpose(0, 2, 1).copy()
+
+
+def dense_pack_ref(data, packed_weight, bias=None, units=None, out_dtype=None):
+    P, K, nb = packed_weight.shape
+    w = packed_weight.transpose(0, 2, 1).reshape(P * nb, K)[:units or P * nb]
+    return dense_ref(data, w, bias, out_dtype)
+
+
 def batch_matmul_ref(x, y, out_dtype=None):
     odt = out_dtype or (np.int32 if x.dtype.kind in "iu" else np.result_type(x, y))
     return np.einsum("bik,bjk->bij", x.astype(odt), y.astype(odt))
@@ -143,3 +157,114 @@ def fold_batch_norm_ref(kernel, bias, gamma, beta, mean, var, eps=1e-5):
 
 def erf(x):
     return np.vectorize(math.erf)(x)
+
+
+# ----------------------------------------------------------------------------- sparse (topi.sparse)
+
+def _bag_bounds(lengths, n_indices):
+    lengths = np.asarray(lengths).astype(np.int64)
+    if (lengths < 0).any():
+        raise ValueError(f"negative length {lengths[lengths < 0][0]}")
+    off = np.concatenate([[0], np.cumsum(lengths)])
+    if off[-1] > n_indices:
+        raise ValueError(f"lengths sum to {off[-1]} but there are {n_indices} indices")
+    return off
+
+
+def sparse_lengths_sum_ref(data, indices, lengths, weights=None):
+    """out[b] = sum of (weights[k] *) data[indices[k]] over bag b; accumulated in float64."""
+    off = _bag_bounds(lengths, len(indices))
+    out_dt = np.result_type(data, weights) if weights is not None else data.dtype
+    rows = data[np.asarray(indices)[:off[-1]]].astype(np.float64)
+    if weights is not None:
+        rows = rows * np.asarray(weights)[:off[-1], None]
+    out = np.zeros((len(lengths), data.shape[1]), np.float64)
+    bag = np.repeat(np.arange(len(lengths)), np.diff(off))
+    np.add.at(out, bag, rows)
+    return out.astype(out_dt)
+
+
+def sparse_lengths_weighted_sum_ref(data, weights, indices, lengths):
+    return sparse_lengths_sum_ref(data, indices, lengths, weights)
+
+
+def sparse_lengths_mean_ref(data, indices, lengths):
+    s = sparse_lengths_sum_ref(data, indices, lengths).astype(np.float64)
+    n = np.maximum(np.asarray(lengths), 1).astype(np.float64)
+    return (s / n[:, None]).astype(data.dtype)
+
+
+def sparse_lengths_sum_8bit_rowwise_ref(data_q, scale, bias, indices, lengths):
+    rows = data_q.astype(np.float64) * scale[:, None].astype(np.float64) + \
+        bias[:, None].astype(np.float64)
+    return sparse_lengths_sum_ref(rows, indices, lengths).astype(np.float32)
+
+
+def quantize_8bit_rowwise_ref(table, dtype="uint8"):
+    """Row-wise affine quantisation (Caffe2's FloatToFused8BitRowwise): (data_q, scale, bias)
+    with row r ~ scale[r] * data_q[r] + bias[r]."""
+    lo, hi = table.min(axis=1), table.max(axis=1)
+    qmin, qmax = (0, 255) if dtype == "uint8" else (-128, 127)
+    scale = ((hi - lo) / (qmax - qmin)).astype(np.float32)
+    scale[scale == 0] = 1.0
+    bias = (lo - qmin * scale).astype(np.float32)
+    q = np.clip(np.rint((table - bias[:, None]) / scale[:, None]), qmin, qmax).astype(dtype)
+    return q, scale, bias
+
+
+def batch_gather_ref(data, indices):
+    return np.take_along_axis(
+        data, np.asarray(indices).reshape(indices.shape + (1,) * (data.ndim - 2)).astype(np.int64),
+        axis=1) if data.ndim > 2 else np.take_along_axis(data, np.asarray(indices, np.int64), 1)
+
+
+def sparse_dense_ref(x, w_data, w_indices, w_indptr):
+    """Y = X W^T with W in CSR (w_data 1-D) or BSR (w_data [nnzb, bs_r, bs_c])."""
+    return x.astype(np.float64) @ sparse_to_dense_ref(w_data, w_indices, w_indptr,
+                                                      x.shape[1]).astype(np.float64).T
+
+
+def sparse_to_dense_ref(w_data, w_indices, w_indptr, K):
+    w_indptr = np.asarray(w_indptr)
+    if w_data.ndim == 1:
+        W = np.zeros((len(w_indptr) - 1, K), np.float64)
+        for n in range(len(w_indptr) - 1):
+            for j in range(w_indptr[n], w_indptr[n + 1]):
+                W[n, w_indices[j]] += w_data[j]
+        return W
+    _, bs_r, bs_c = w_data.shape
+    W = np.zeros(((len(w_indptr) - 1) * bs_r, K), np.float64)
+    for nb in range(len(w_indptr) - 1):
+        for j in range(w_indptr[nb], w_indptr[nb + 1]):
+            c = w_indices[j] * bs_c
+            W[nb * bs_r:(nb + 1) * bs_r, c:c + bs_c] += w_data[j]
+    return W
+
+
+def dense_to_bsr_ref(W, bs_r, bs_c):
+    """(w_data, w_indices, w_indptr) of W in BSR with bs_r x bs_c blocks (all-zero blocks
+    dropped); bs_r = bs_c = 1 gives CSR with 1-D w_data."""
+    N, K = W.shape
+    data, idx, ptr = [], [], [0]
+    for nb in range(N // bs_r):
+        for cb in range(K // bs_c):
+            blk = W[nb * bs_r:(nb + 1) * bs_r, cb * bs_c:(cb + 1) * bs_c]
+            if np.any(blk != 0):
+                data.append(blk)
+                idx.append(cb)
+        ptr.append(len(idx))
+    w_data = np.array(data, W.dtype).reshape(-1, bs_r, bs_c)
+    if bs_r == 1 and bs_c == 1:
+        w_data = w_data.reshape(-1)
+    return w_data, np.array(idx, np.int32), np.array(ptr, np.int32)
+
+
+def dot_interaction_ref(dense, embs, self_interaction=False):
+    """DLRM's interact_features('dot'): Z = T T^T, T = [dense, embs], then Z[:, li, lj]."""
+    T = np.concatenate([dense[:, None, :], embs], axis=1).astype(np.float64)
+    Z = T @ T.transpose(0, 2, 1)
+    ni = T.shape[1]
+    off = 1 if self_interaction else 0
+    li = np.array([i for i in range(ni) for j in range(i + off)], np.int64)
+    lj = np.array([j for i in range(ni) for j in range(i + off)], np.int64)
+    return Z[:, li, lj].astype(np.result_type(dense, embs))

@@ -67,73 +67,149 @@ def _const_matrix(mat, name, dtype):
     return compute((rows, cols), f, name=name, tag="injective,const_matrix")
 
 
-def winograd_weight_transform(kernel, tile_size):
-    """OIHW 3x3 kernel -> U [alpha, alpha, O, I] (do this once, offline)."""
+def winograd_weight_transform(kernel, tile_size, layout="OI"):
+    """OIHW 3x3 kernel -> U (do this once, offline).
+
+    layout "OI": U [alpha, alpha, O, I]; layout "IO": U [alpha, alpha, I, O], the layout the
+    fast CPU schedules read (the output channels are the vector lanes of the batched GEMM).
+    """
     check_ndim(kernel, 4, "winograd_weight_transform", "OIHW")
     O, I, R, S = (const_dim(kernel, d, "winograd_weight_transform") for d in range(4))
     if (R, S) != (3, 3):
         raise TexprError(f"winograd: only 3x3 kernels are supported, got {R}x{S}")
+    if layout not in ("OI", "IO"):
+        raise TexprError(f"winograd_weight_transform: layout must be 'OI' or 'IO', got {layout!r}")
     _, Gm, _ = winograd_matrices(tile_size)
     a = tile_size + 2
     G = _const_matrix(Gm, "G", kernel.dtype)
     r1 = reduce_axis((0, 3), "r1")
     r2 = reduce_axis((0, 3), "r2")
-    return compute((a, a, O, I), lambda e, n, o, i: te_sum(
+    if layout == "OI":
+        return compute((a, a, O, I), lambda e, n, o, i: te_sum(
+            G[e, r1] * kernel[o, i, r1, r2] * G[n, r2], axis=[r1, r2]), name="winograd_U",
+            tag="winograd_weight")
+    return compute((a, a, I, O), lambda e, n, i, o: te_sum(
         G[e, r1] * kernel[o, i, r1, r2] * G[n, r2], axis=[r1, r2]), name="winograd_U",
         tag="winograd_weight")
 
 
-def conv2d_winograd_nchw(data, kernel, padding, tile_size, pre_transformed=False):
+def _coef(mat, i, j, dtype):
+    """mat[i, j] for symbolic i, j (Vars, not IterVars): selects on the row, then on the
+    column, over the non-zero entries. It is lane-invariant (vectorizes as a broadcast) and
+    folds to a constant once the schedule unrolls the small transform loops."""
+    rows, cols = mat.shape
+
+    def row(a):
+        out = Const(0.0, dtype)
+        for b in range(cols):
+            if mat[a, b] != 0:
+                out = if_then_else(j == b, Const(float(mat[a, b]), dtype), out)
+        return out
+    out = row(rows - 1)
+    for a in range(rows - 2, -1, -1):
+        out = if_then_else(i == a, row(a), out)
+    return out
+
+
+def _nonzero(mat, i, j):
+    """mat[i, j] != 0 as a condition (the `where` of the transform sums: zero terms are
+    skipped, and the test folds away once i and j are constants)."""
+    rows, cols = mat.shape
+
+    def row(a):
+        zeros = [b for b in range(cols) if mat[a, b] == 0]
+        if not zeros:
+            return Const(True, "bool")
+        out = None
+        for b in zeros:
+            t = j != b
+            out = t if out is None else (out & t)
+        return out
+    out = row(rows - 1)
+    for a in range(rows - 2, -1, -1):
+        out = if_then_else(i == a, row(a), out)
+    return out
+
+
+def conv2d_winograd_nchw(data, kernel, padding, tile_size, pre_transformed=False,
+                         weight_layout="OI"):
     """3x3 stride-1 convolution through Winograd F(tile_size, 3).
 
-    kernel is OIHW, or with pre_transformed=True the output of winograd_weight_transform.
+    kernel is OIHW, or with pre_transformed=True the output of winograd_weight_transform in
+    `weight_layout` ("OI": [alpha, alpha, O, I]; "IO": [alpha, alpha, I, O], the fast one).
+
+    Stages: input transform in two separable halves (T = B^T d, V = T B: [alpha, alpha,
+    tiles, C]), the batched GEMM M[e, nu, tile, o] = sum_c V[e, nu, tile, c] U[e, nu, c, o],
+    and the output transform in two halves (S = M A, out = A^T S). The transforms are sums
+    whose coefficient is a lane-invariant select over the matrix entries and whose `where`
+    skips the zero entries: once the schedule unrolls the small loops, every coefficient is a
+    constant and no zero is multiplied.
     """
     check_ndim(data, 4, "conv2d_winograd_nchw", "NCHW")
     N, C, H, W = (const_dim(data, d, "conv2d_winograd_nchw") for d in range(4))
     m = tile_size
     AT, _, BT = winograd_matrices(m)
     a = m + 2
-    U = kernel if pre_transformed else winograd_weight_transform(kernel, m)
+    if weight_layout not in ("OI", "IO"):
+        raise TexprError(f"conv2d_winograd_nchw: weight_layout must be 'OI' or 'IO', got "
+                         f"{weight_layout!r}")
     if pre_transformed:
         check_ndim(kernel, 4, "conv2d_winograd_nchw", "[alpha, alpha, O, I]")
         if const_dim(kernel, 0, "winograd") != a:
             raise TexprError(f"conv2d_winograd_nchw: pre-transformed kernel is for alpha="
                              f"{const_dim(kernel, 0, 'winograd')}, tile size {m} needs {a}")
-    O = const_dim(U, 2, "conv2d_winograd_nchw")
-    if const_dim(U, 3, "conv2d_winograd_nchw") != C:
-        raise TexprError(f"conv2d_winograd_nchw: kernel has {const_dim(U, 3, 'w')} input channels, "
-                         f"data {C}")
+        U, layout = kernel, weight_layout
+    else:
+        U, layout = winograd_weight_transform(kernel, m, layout="IO"), "IO"
+    O = const_dim(U, 2 if layout == "OI" else 3, "conv2d_winograd_nchw")
+    Cu = const_dim(U, 3 if layout == "OI" else 2, "conv2d_winograd_nchw")
+    if Cu != C:
+        raise TexprError(f"conv2d_winograd_nchw: kernel has {Cu} input channels, data {C}")
     pt, pl, pb, pr = padding4(padding)
     P, Q = H + pt + pb - 2, W + pl + pr - 2
+    if P <= 0 or Q <= 0:
+        raise TexprError(f"conv2d_winograd_nchw: output would be {P}x{Q}")
     nH, nW = -(-P // m), -(-Q // m)
     dp = pad(data, (0, 0, pt, pl), (0, 0, pb + nH * m - P, pr + nW * m - Q), name="wino_pad")
     ntiles = N * nH * nW
     dt = data.dtype
-    B = _const_matrix(BT, "BT", dt)
-    A = _const_matrix(AT, "AT", dt)
-    r1 = reduce_axis((0, a), "r1")
-    r2 = reduce_axis((0, a), "r2")
 
     def tile(p):
         return p // (nH * nW), (p // nW) % nH, p % nW
 
-    def v(e, nu, c, p):
-        n, th, tw = tile(p)
-        return te_sum(B[e, r1] * dp[n, c, th * m + r1, tw * m + r2] * B[nu, r2], axis=[r1, r2])
-    V = compute((a, a, C, ntiles), v, name="winograd_V", tag="winograd_input")
+    r1 = reduce_axis((0, a), "r1")
+    T = compute((a, a, ntiles, C), lambda e, r2, p, c: te_sum(       # T = B^T d
+        _coef(BT, e, r1.var, dt) * dp[tile(p)[0], c, tile(p)[1] * m + r1, tile(p)[2] * m + r2],
+        axis=r1, where=_nonzero(BT, e, r1.var)), name="winograd_T", tag="winograd_input_rows")
+    r2 = reduce_axis((0, a), "r2")
+    V = compute((a, a, ntiles, C), lambda e, nu, p, c: te_sum(       # V = T B
+        _coef(BT, nu, r2.var, dt) * T[e, r2, p, c], axis=r2, where=_nonzero(BT, nu, r2.var)),
+        name="winograd_V", tag="winograd_input")
     rc = reduce_axis((0, C), "rc")
-    Mt = compute((a, a, O, ntiles), lambda e, nu, o, p: te_sum(U[e, nu, o, rc] * V[e, nu, rc, p],
-                                                              axis=rc),
-                 name="winograd_M", tag="winograd_batch_gemm")
-    e1 = reduce_axis((0, a), "e1")
+    if layout == "IO":
+        def g_(e, nu, p, o):
+            return te_sum(V[e, nu, p, rc] * U[e, nu, rc, o], axis=rc)
+    else:
+        def g_(e, nu, p, o):
+            return te_sum(V[e, nu, p, rc] * U[e, nu, o, rc], axis=rc)
+    Mt = compute((a, a, ntiles, O), g_, name="winograd_M", tag="winograd_batch_gemm",
+                 attrs={"weight_layout": layout})
     e2 = reduce_axis((0, a), "e2")
+    S = compute((a, m, ntiles, O), lambda e1, wi, p, o: te_sum(      # S = M A
+        _coef(AT, wi, e2.var, dt) * Mt[e1, e2, p, o], axis=e2, where=_nonzero(AT, wi, e2.var)),
+        name="winograd_S", tag="winograd_output_cols")
+    e1 = reduce_axis((0, a), "e1")
 
-    def y(n, o, h, w):
+    def y(n, o, h, w):            # out = A^T S
         p = n * (nH * nW) + (h // m) * nW + w // m
-        return te_sum(A[h % m, e1] * Mt[e1, e2, o, p] * A[w % m, e2], axis=[e1, e2])
-    return compute((N, O, P, Q), y, name="conv2d_winograd", tag="winograd_output")
+        return te_sum(_coef(AT, h % m, e1.var, dt) * S[e1, w % m, p, o], axis=e1,
+                      where=_nonzero(AT, h % m, e1.var))
+    return compute((N, O, P, Q), y, name="conv2d_winograd", tag="winograd_output",
+                   attrs={"tile_size": m, "nH": nH, "nW": nW})
 
 
-def winograd_weight_transform_ref(kernel, tile_size):
+def winograd_weight_transform_ref(kernel, tile_size, layout="OI"):
     _, G, _ = winograd_matrices(tile_size)
-    return np.einsum("ek,oikl,nl->enoi", G, kernel.astype(np.float64), G).astype(kernel.dtype)
+    spec = "ek,oikl,nl->enoi" if layout == "OI" else "ek,oikl,nl->enio"
+    u = np.einsum(spec, G, kernel.astype(np.float64), G)
+    return np.ascontiguousarray(u.astype(kernel.dtype))

@@ -1,0 +1,208 @@
+"""Helpers shared by benchmarks/dense.py and benchmarks/conv.py.
+
+- reexec_without_openblas_overrides(): OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE force an
+  OpenBLAS kernel (e.g. Haswell on an AVX-512 machine) and make NumPy slower than it can be;
+  they are read when NumPy loads, so the script re-executes itself without them.
+- measure_peak(): the machine's fp32 FMA peak, measured (independent FMA chains per thread).
+- Timer: interleaved measurements (texpr and its references alternate, rounds x calls, the
+  median of the rounds), so that load from other processes hits all of them alike.
+- threads(n): TEXPR_NUM_THREADS, torch.set_num_threads and OpenBLAS (threadpoolctl) at once.
+"""
+import contextlib
+import os
+import statistics
+import sys
+import time
+
+_OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+_UNSET_NOTE = "TEXPR_BENCH_UNSET_OPENBLAS"
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+
+
+def reexec_without_openblas_overrides(script):
+    """Run `script` again without the OpenBLAS overrides (unless --keep-openblas-env)."""
+    if "--keep-openblas-env" in sys.argv or not any(v in os.environ for v in _OPENBLAS_VARS):
+        return
+    env = {k: v for k, v in os.environ.items() if k not in _OPENBLAS_VARS}
+    env[_UNSET_NOTE] = " ".join(f"{v}={os.environ[v]}" for v in _OPENBLAS_VARS if v in os.environ)
+    sys.stdout.flush()
+    os.execve(sys.executable, [sys.executable, os.path.abspath(script)] + sys.argv[1:], env)
+
+
+def openblas_note():
+    """Which BLAS NumPy runs (kernel, threading), and whether overrides were dropped."""
+    from threadpoolctl import threadpool_info
+    info = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    text = "; ".join(f"{i.get('internal_api')} {i.get('version')} kernel={i.get('architecture')} "
+                     f"({os.path.basename(i.get('filepath', ''))})" for i in info) or \
+        "no BLAS found by threadpoolctl"
+    unset = os.environ.get(_UNSET_NOTE)
+    if unset:
+        text += f"\n  (re-executed without {unset} so that OpenBLAS picks its own kernel)"
+    kept = {v: os.environ[v] for v in _OPENBLAS_VARS if v in os.environ}
+    if kept:
+        text += f"\n  (OpenBLAS overrides kept: {kept}; NumPy may be slower than it can be)"
+    return text
+
+
+def best_target():
+    """avx512 where the CPU runs it natively (oneDNN and OpenBLAS use it there), else native."""
+    sys.path.insert(0, ROOT)
+    from texpr.targets.build import avx512_native
+    return "avx512" if avx512_native() else "native"
+
+
+@contextlib.contextmanager
+def threads(n):
+    """n threads for texpr (TEXPR_NUM_THREADS), torch and OpenBLAS, for the block."""
+    from threadpoolctl import threadpool_limits
+    old = os.environ.get("TEXPR_NUM_THREADS")
+    os.environ["TEXPR_NUM_THREADS"] = str(n)
+    try:
+        import torch
+        tn = torch.get_num_threads()
+        torch.set_num_threads(n)
+    except ImportError:
+        torch, tn = None, None
+    try:
+        with threadpool_limits(limits=n, user_api="blas"):
+            yield
+    finally:
+        if torch is not None:
+            torch.set_num_threads(tn)
+        if old is None:
+            os.environ.pop("TEXPR_NUM_THREADS", None)
+        else:
+            os.environ["TEXPR_NUM_THREADS"] = old
+
+
+_PEAK_C = r"""
+#include <stdint.h>
+#include <omp.h>
+typedef float texpr_peak_vf __attribute__((vector_size(%(bytes)d)));
+volatile float texpr_peak_sink;
+/* 12 independent FMA chains per thread, n iterations; returns wall seconds */
+double texpr_peak(int64_t n, int nthreads) {
+  double t0 = omp_get_wtime();
+  #pragma omp parallel num_threads(nthreads)
+  {
+    texpr_peak_vf acc[12], x, y;
+    for (int l = 0; l < %(lanes)d; ++l) { x[l] = 0.9999999f; y[l] = 1e-7f; }
+    for (int i = 0; i < 12; ++i) acc[i] = x * (float)(i + omp_get_thread_num());
+    for (int64_t k = 0; k < n; ++k) {
+      #pragma GCC unroll 12
+      for (int i = 0; i < 12; ++i) acc[i] = acc[i] * x + y;
+    }
+    texpr_peak_vf s = acc[0];
+    for (int i = 1; i < 12; ++i) s += acc[i];
+    texpr_peak_sink = s[0];
+  }
+  return omp_get_wtime() - t0;
+}
+"""
+
+
+def measure_peak(bits, nthreads, n=2_000_000, repeat=5):
+    """Best observed fp32 FMA throughput (GFLOP/s) with `nthreads` threads and `bits`-bit
+    vectors (compiled by the same gcc texpr uses)."""
+    import cffi
+    sys.path.insert(0, ROOT)
+    from texpr.targets.toolchain import compile_shared
+    flags = {512: ["-mavx512f", "-mfma"], 256: ["-mavx2", "-mfma"]}.get(bits, [])
+    lanes = bits // 32
+    path, _ = compile_shared(_PEAK_C % {"bytes": lanes * 4, "lanes": lanes},
+                             ["-O2", "-fopenmp"] + flags)
+    ffi = cffi.FFI()
+    ffi.cdef("double texpr_peak(int64_t, int);")
+    lib = ffi.dlopen(path)
+    lib.texpr_peak(1000, nthreads)
+    best = min(lib.texpr_peak(n, nthreads) for _ in range(repeat))
+    return nthreads * n * 12 * lanes * 2 / best / 1e9
+
+
+def peaks(target, thread_counts, quick=False):
+    """(bits, {threads: peak GFLOP/s}, note) at the vector width of `target`.
+
+    The peak of t threads is t x the single-thread figure measured here (the machine's peak);
+    the multi-thread measurement is printed beside it, since other processes on a shared
+    machine can pull it far below.
+    """
+    sys.path.insert(0, ROOT)
+    from texpr.targets import get_target
+    bits = get_target(target).vector_bits
+    n = 500_000 if quick else 2_000_000
+    one = measure_peak(bits, 1, n=n)
+    out, notes = {}, []
+    for t in thread_counts:
+        out[t] = t * one
+        if t > 1:
+            notes.append(f"{t} threads measured together: {measure_peak(bits, t, n=n):.0f}")
+    note = (f"fp32 peak at {bits}-bit vectors: {one:.0f} GFLOP/s per core (measured, 1 thread)"
+            + (f"; {', '.join(notes)} GFLOP/s" if notes else ""))
+    return bits, out, note
+
+
+# After a call, OpenBLAS's and torch's OpenMP worker threads spin for a while before they
+# sleep; on a machine with few cores they take a core from the next kernel's threads, which
+# then wait at a barrier. Let them fall asleep before timing something else multithreaded.
+SETTLE_S = 0.05
+
+
+class Timer:
+    """Interleaved timing of several callables: `rounds` rounds, in each every callable is
+    timed (best of `calls` consecutive calls); the figure is the median over the rounds."""
+
+    def __init__(self, rounds=7, calls=3, settle=0.0):
+        self.rounds, self.calls, self.settle = rounds, calls, settle
+
+    def run(self, fns):
+        """fns: {name: callable}; returns {name: (median seconds, best seconds)}."""
+        times = {k: [] for k in fns}
+        for f in fns.values():            # warm up (and first-touch of buffers)
+            f()
+        for _ in range(self.rounds):
+            for name, f in fns.items():
+                if self.settle:
+                    time.sleep(self.settle)
+                best = float("inf")
+                for _ in range(self.calls):
+                    t0 = time.perf_counter()
+                    f()
+                    best = min(best, time.perf_counter() - t0)
+                times[name].append(best)
+        return {k: (statistics.median(v), min(v)) for k, v in times.items()}
+
+
+class CpuLoad:
+    """Share of the machine's CPU time used by other processes between start() and stop()."""
+
+    def start(self):
+        self.t0 = self._busy(), os.times()
+
+    def stop(self):
+        (busy0, total0), o0 = self.t0
+        busy1, total1 = self._busy()
+        o1 = os.times()
+        tick = os.sysconf("SC_CLK_TCK")
+        ours = (o1.user + o1.system + o1.children_user + o1.children_system
+                - o0.user - o0.system - o0.children_user - o0.children_system) * tick
+        if total1 <= total0:
+            return None
+        return max(0.0, (busy1 - busy0 - ours) / (total1 - total0))
+
+    @staticmethod
+    def _busy():
+        try:
+            with open("/proc/stat") as f:
+                v = [int(x) for x in f.readline().split()[1:]]
+        except (OSError, ValueError):
+            return 0, 0
+        idle = v[3] + (v[4] if len(v) > 4 else 0)
+        return sum(v[:8]) - idle, sum(v[:8])
+
+
+def load_note(share):
+    if share is None:
+        return ""
+    return (f"other processes used {100 * share:.0f}% of the machine's CPU time during the "
+            "measurements" + (" (figures with all threads are unreliable)" if share > 0.1 else ""))

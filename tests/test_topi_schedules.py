@@ -1,0 +1,270 @@
+"""The registered fast CPU schedules (topi/cpu.py) compute what the NumPy references say, on
+odd shapes: tails of the register tiles, of the cache blocks and of the reduction chunks,
+fused epilogues, and layouts the schedules rewrite (packed weights, channel blocks).
+
+Targets: "native" (= avx2 on x86), "avx512" (native when the CPU has it, else the same
+source through SIMDe) and "neon" (qemu-aarch64; skipped when the cross tools are missing).
+"""
+import platform
+import shutil
+
+import numpy as np
+import pytest
+
+import texpr as te
+import texpr.topi as topi
+from texpr.topi import testing as ref
+from texpr.topi.winograd import winograd_weight_transform_ref
+
+RNG = np.random.default_rng(11)
+HAVE_NEON = platform.machine().lower() in ("aarch64", "arm64") or all(
+    shutil.which(t) for t in ("aarch64-linux-gnu-gcc", "qemu-aarch64"))
+neon = pytest.param("neon", marks=pytest.mark.skipif(not HAVE_NEON, reason="no NEON toolchain"))
+X86 = ["native", "avx512"]
+
+
+def rand(*shape):
+    return RNG.standard_normal(shape).astype("float32")
+
+
+def run(out, inputs, arrays, target):
+    s = topi.schedule(out, target)
+    f = te.build(s, list(inputs) + [out], target=target)
+    res = np.full([int(d.value) for d in out.shape], np.nan, out.dtype)
+    f(*arrays, res)
+    return res, f
+
+
+def close(got, want, tol=1e-4):
+    scale = max(1.0, float(np.abs(want).max()))
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * scale)
+
+
+# ----------------------------------------------------------------------------- dense
+
+@pytest.mark.parametrize("target", X86)
+@pytest.mark.parametrize("M,N,K,epi", [(1, 17, 9, None), (13, 50, 70, "bias"),
+                                       (37, 65, 300, "bias_relu"), (64, 96, 520, None),
+                                       (130, 33, 1031, "relu")])
+def test_dense(target, M, N, K, epi):
+    xd = te.placeholder((M, K), name="x")
+    w = te.placeholder((N, K), name="w")
+    b = te.placeholder((N,), name="b")
+    out = topi.nn.dense(xd, w, b if epi and "bias" in epi else None)
+    if epi and "relu" in epi:
+        out = topi.nn.relu(out)
+    a, ww, bb = rand(M, K), rand(N, K), rand(N)
+    ins, arrs = [xd, w], [a, ww]
+    if epi and "bias" in epi:
+        ins, arrs = ins + [b], arrs + [bb]
+    got, f = run(out, ins, arrs, target)
+    want = ref.dense_ref(a, ww, bb if epi and "bias" in epi else None)
+    if epi and "relu" in epi:
+        want = np.maximum(want, 0)
+    close(got, want)
+    cfg = topi.cpu.dense_config(M, N, K, target)
+    if M >= cfg["mr"] and N >= cfg["nr"]:
+        assert "tensorize gemm_fp32" in f.source
+
+
+@pytest.mark.parametrize("target", X86 + [neon])
+def test_dense_small_all_targets(target):
+    M, N, K = 9, 21, 13
+    xd, w, b = te.placeholder((M, K), name="x"), te.placeholder((N, K), name="w"), \
+        te.placeholder((N,), name="b")
+    out = topi.nn.relu(topi.nn.dense(xd, w, b))
+    a, ww, bb = rand(M, K), rand(N, K), rand(N)
+    got, _ = run(out, [xd, w, b], [a, ww, bb], target)
+    close(got, np.maximum(ref.dense_ref(a, ww, bb), 0))
+
+
+@pytest.mark.parametrize("target", X86)
+@pytest.mark.parametrize("M,N,K,nb,bias", [(5, 48, 40, 16, False), (29, 70, 33, 32, True)])
+def test_dense_pack(target, M, N, K, nb, bias):
+    """The pre-packed path: weight panels made once (pack_dense_weight), N not a multiple."""
+    w = te.placeholder((N, K), name="w")
+    wp = topi.layout.pack_dense_weight(w, nb)
+    ww = rand(N, K)
+    panels, _ = run(wp, [w], [ww], "native")
+    np.testing.assert_array_equal(panels, ref.pack_dense_weight_ref(ww, nb))
+    xd = te.placeholder((M, K), name="x")
+    wpp = te.placeholder(panels.shape, name="wp")
+    b = te.placeholder((N,), name="b")
+    out = topi.nn.dense_pack(xd, wpp, b if bias else None, units=N)
+    a, bb = rand(M, K), rand(N)
+    got, _ = run(out, [xd, wpp] + ([b] if bias else []), [a, panels] + ([bb] if bias else []),
+                 target)
+    close(got, ref.dense_ref(a, ww, bb if bias else None))
+    close(got, ref.dense_pack_ref(a, panels, bb if bias else None, units=N))
+
+
+@pytest.mark.parametrize("target", X86)
+@pytest.mark.parametrize("B,M,N,K", [(3, 7, 19, 5), (2, 30, 40, 33), (4, 16, 64, 128)])
+def test_batch_matmul(target, B, M, N, K):
+    x, y = te.placeholder((B, M, K), name="x"), te.placeholder((B, N, K), name="y")
+    a, b = rand(B, M, K), rand(B, N, K)
+    got, _ = run(topi.nn.batch_matmul(x, y), [x, y], [a, b], target)
+    close(got, ref.batch_matmul_ref(a, b))
+
+
+def test_register_tile_choice_follows_vector_width():
+    avx2 = topi.cpu.dense_config(1024, 1024, 1024, "avx2")
+    avx512 = topi.cpu.dense_config(1024, 1024, 1024, "avx512")
+    assert avx2["nr"] % 8 == 0 and avx512["nr"] % 16 == 0 and avx512["nr"] > avx2["nr"] // 2
+    assert (avx512["Mp"], avx512["Np"], avx512["Kp"]) == (1024, 1024, 1024)   # no padding
+    for M, N, K in [(1024, 1024, 1024), (37, 65, 300), (1, 1000, 2049), (200, 7, 9)]:
+        for t in ("avx2", "avx512", "neon"):
+            c = topi.cpu.dense_config(M, N, K, t)
+            lanes = {"avx2": 8, "avx512": 16, "neon": 4}[t]
+            assert c["nr"] % lanes == 0
+            # whole tiles in whole blocks: no partial register tile anywhere
+            assert c["mb"] % c["mr"] == 0 and c["Mp"] % c["mb"] == 0 and c["Mp"] >= M
+            assert c["nb"] % c["nr"] == 0 and c["Np"] % c["nb"] == 0 and c["Np"] >= N
+            assert c["Kp"] % c["kc"] == 0 and c["Kp"] >= K
+            assert c["Mp"] * c["Np"] <= 1.5 * (M + c["mr"]) * (N + c["nr"])  # little waste
+
+
+# ----------------------------------------------------------------------------- conv2d NCHWc
+
+def nchwc_case(N, C, H, W, O, R, stride, pad, dil, ic, oc):
+    a, k = rand(N, C, H, W), rand(O, C, R, R)
+    return a, k, ref.nchw_to_nchwc_ref(a, ic), ref.pack_kernel_nchwc_ref(k, ic, oc)
+
+
+@pytest.mark.parametrize("target", X86)
+@pytest.mark.parametrize("N,C,H,W,O,R,stride,pad,dil,ic,oc,epi", [
+    (1, 8, 9, 11, 16, 3, 1, 1, 1, 8, 16, None),
+    (2, 6, 10, 13, 32, 3, 2, 1, 1, 3, 32, "bias_relu"),
+    (1, 16, 7, 7, 16, 1, 1, 0, 1, 16, 16, "relu"),
+    (1, 3, 17, 15, 8, 5, 2, 2, 1, 3, 8, None),
+    (1, 8, 12, 12, 16, 3, 1, 2, 2, 4, 8, "bias"),
+])
+def test_conv2d_NCHWc(target, N, C, H, W, O, R, stride, pad, dil, ic, oc, epi):
+    a, k, an, kn = nchwc_case(N, C, H, W, O, R, stride, pad, dil, ic, oc)
+    x = te.placeholder(an.shape, name="x")
+    w = te.placeholder(kn.shape, name="w")
+    b = te.placeholder((O // oc, 1, 1, oc), name="b")
+    out = topi.nn.conv2d_NCHWc(x, w, stride, pad, dil)
+    bb = rand(O)
+    ins, arrs = [x, w], [an, kn]
+    if epi and "bias" in epi:
+        out = topi.nn.add(out, b)
+        ins, arrs = ins + [b], arrs + [bb.reshape(O // oc, 1, 1, oc)]
+    if epi and "relu" in epi:
+        out = topi.nn.relu(out)
+    got, _ = run(out, ins, arrs, target)
+    want = ref.conv2d_nchw_ref(a, k, stride, pad, dil)
+    if epi and "bias" in epi:
+        want = want + bb.reshape(1, -1, 1, 1)
+    if epi and "relu" in epi:
+        want = np.maximum(want, 0)
+    close(got, ref.nchw_to_nchwc_ref(want, oc))
+
+
+@pytest.mark.parametrize("target", ["avx512", neon])
+def test_conv2d_NCHWc_small_other_targets(target):
+    a, k, an, kn = nchwc_case(1, 4, 6, 7, 8, 3, 1, 1, 1, 4, 8)
+    x, w = te.placeholder(an.shape, name="x"), te.placeholder(kn.shape, name="w")
+    got, _ = run(topi.nn.relu(topi.nn.conv2d_NCHWc(x, w, 1, 1)), [x, w], [an, kn], target)
+    close(got, ref.nchw_to_nchwc_ref(np.maximum(ref.conv2d_nchw_ref(a, k, 1, 1), 0), 8))
+
+
+# ----------------------------------------------------------------------------- conv2d NCHW
+
+@pytest.mark.parametrize("target", X86)
+@pytest.mark.parametrize("N,C,H,W,O,R,stride,pad,dil,epi", [
+    (1, 5, 9, 11, 12, 3, 1, 1, 1, None),
+    (2, 3, 15, 13, 16, 7, 2, 3, 1, "bias_relu"),
+    (1, 32, 7, 7, 48, 1, 1, 0, 1, "relu"),
+    (1, 16, 10, 9, 8, 3, 1, (1, 0, 2, 1), 2, None),
+])
+def test_conv2d_nchw(target, N, C, H, W, O, R, stride, pad, dil, epi):
+    a, k, bb = rand(N, C, H, W), rand(O, C, R, R), rand(O)
+    x, w, b = te.placeholder(a.shape, name="x"), te.placeholder(k.shape, name="w"), \
+        te.placeholder((O,), name="b")
+    out = topi.nn.conv2d_nchw(x, w, stride, pad, dil)
+    ins, arrs = [x, w], [a, k]
+    if epi and "bias" in epi:
+        out = topi.nn.bias_add(out, b)
+        ins, arrs = ins + [b], arrs + [bb]
+    if epi and "relu" in epi:
+        out = topi.nn.relu(out)
+    got, _ = run(out, ins, arrs, target)
+    want = ref.conv2d_nchw_ref(a, k, stride, pad, dil)
+    if epi and "bias" in epi:
+        want = want + bb.reshape(1, -1, 1, 1)
+    if epi and "relu" in epi:
+        want = np.maximum(want, 0)
+    close(got, want)
+
+
+def test_conv2d_nchw_groups_keep_the_default_schedule():
+    a, k = rand(1, 4, 7, 6), rand(6, 2, 3, 3)
+    x, w = te.placeholder(a.shape, name="x"), te.placeholder(k.shape, name="w")
+    got, _ = run(topi.nn.conv2d_nchw(x, w, 1, 1, groups=2), [x, w], [a, k], "native")
+    close(got, ref.conv2d_nchw_ref(a, k, 1, 1, groups=2))
+
+
+# ----------------------------------------------------------------------------- Winograd
+
+# F(6,3)'s transforms have entries up to ~10: its error grows faster with the channels
+WINO_TOL = {2: 1e-4, 4: 5e-4, 6: 2e-3}
+
+
+@pytest.mark.parametrize("target", X86)
+@pytest.mark.parametrize("m", [2, 4, 6])
+def test_winograd(target, m):
+    """Batch 2, channels no vector divides, asymmetric padding, tiles past the border."""
+    a, k = rand(2, 5, 8, 7), rand(6, 5, 3, 3)
+    x, w = te.placeholder(a.shape, name="x"), te.placeholder(k.shape, name="w")
+    pad = (1, 0, 2, 1)
+    got, _ = run(topi.nn.conv2d_winograd_nchw(x, w, pad, m), [x, w], [a, k], target)
+    close(got, ref.conv2d_nchw_ref(a, k, 1, pad), WINO_TOL[m])
+
+
+@pytest.mark.parametrize("target", X86)
+@pytest.mark.parametrize("layout", ["IO", "OI"])
+def test_winograd_pre_transformed(target, layout):
+    """Offline weight transform in both layouts (OI is transposed by the schedule)."""
+    a, k = rand(1, 16, 9, 13), rand(32, 16, 3, 3)
+    u = winograd_weight_transform_ref(k, 4, layout)
+    x, U = te.placeholder(a.shape, name="x"), te.placeholder(u.shape, name="U")
+    out = topi.nn.conv2d_winograd_nchw(x, U, 1, 4, pre_transformed=True, weight_layout=layout)
+    got, f = run(out, [x, U], [a, u], target)
+    close(got, ref.conv2d_nchw_ref(a, k, 1, 1), WINO_TOL[4])
+    assert "tensorize gemm_fp32" in f.source
+
+
+@pytest.mark.parametrize("target", [neon])
+def test_conv_small_neon(target):
+    a, k = rand(1, 8, 9, 9), rand(8, 8, 3, 3)
+    x, w = te.placeholder(a.shape, name="x"), te.placeholder(k.shape, name="w")
+    want = ref.conv2d_nchw_ref(a, k, 1, 1)
+    got, _ = run(topi.nn.conv2d_winograd_nchw(x, w, 1, 4), [x, w], [a, k], target)
+    close(got, want, WINO_TOL[4])
+    got, _ = run(topi.nn.conv2d_nchw(x, w, 1, 1), [x, w], [a, k], target)
+    close(got, want)
+
+
+@pytest.mark.parametrize("target", X86)
+def test_winograd_fused_epilogue(target):
+    a, k, bb = rand(1, 32, 14, 14), rand(32, 32, 3, 3), rand(32)
+    u = winograd_weight_transform_ref(k, 4, "IO")
+    x, U, b = te.placeholder(a.shape, name="x"), te.placeholder(u.shape, name="U"), \
+        te.placeholder((32,), name="b")
+    out = topi.nn.relu(topi.nn.bias_add(
+        topi.nn.conv2d_winograd_nchw(x, U, 1, 4, pre_transformed=True, weight_layout="IO"), b))
+    got, f = run(out, [x, U, b], [a, u, bb], target)
+    close(got, np.maximum(ref.conv2d_nchw_ref(a, k, 1, 1) + bb.reshape(1, -1, 1, 1), 0),
+          WINO_TOL[4])
+    assert "tensorize gemm_fp32" in f.source
+
+
+def test_winograd_weight_transform_layouts():
+    k = rand(8, 4, 3, 3)
+    w = te.placeholder(k.shape, name="w")
+    for layout in ("OI", "IO"):
+        got, _ = run(topi.nn.winograd_weight_transform(w, 4, layout), [w], [k], "native")
+        close(got, winograd_weight_transform_ref(k, 4, layout), 1e-5)
+    with pytest.raises(te.TexprError, match="layout"):
+        topi.nn.winograd_weight_transform(w, 4, "XY")

@@ -1,0 +1,828 @@
+"""Fast CPU schedules for "native"/"avx2", "avx512" and "neon" (registered by op tag).
+
+Every schedule here is parameterised by the shape and by the target's vector width: the
+register tile (rows x vectors of accumulators), the cache blocks and the reduction chunk are
+chosen by the `*_config` functions below (call them to see what a shape gets).
+
+Layout rewrites done by a schedule: a schedule may read an input through a packed copy that
+it adds as a new stage (`pack_input`): e.g. dense reads its weight [N, K] through panels
+[N/nr, K, nr] so that the register tile's vector loads are contiguous. In a real model the
+weight is a constant: `topi.nn.dense_pack` takes the panels directly (packed once, offline).
+
+Tails: register tiles are applied with tensorize on full tiles and fall back to the scalar
+loops on partial tiles, so every shape is computed correctly. The GEMM schedules go further
+and pad their operands with zeros to whole blocks (every tile is a full one); the
+convolutions choose tiles that divide the output width / the Winograd tile blocks when a good
+divisor exists.
+"""
+import math
+
+from ..lang.errors import TexprError
+from ..lang.expr import Const, TensorLoad, all as te_all, if_then_else
+from ..lang.reduction import sum as te_sum
+from ..lang.tensor import ComputeOp, compute, reduce_axis
+from ..lang.visitor import transform
+from ..targets.intrin import gemm_fp32
+from .schedules import default_stage, register
+
+CPU_TARGETS = ("native", "avx2", "avx512", "neon")
+
+# vector registers of each target's ISA (the register tile must leave room for the operands)
+_NREGS = {"avx2": 16, "avx512": 32, "neon": 32, "c": 16}
+_INTRIN_TARGETS = ("avx2", "avx512", "neon")
+
+
+class CpuInfo:
+    """What a schedule needs to know about the target: fp32 lanes and vector registers."""
+
+    def __init__(self, target):
+        from ..targets.build import get_target
+        t = get_target(target)
+        self.name = t.name
+        self.vector_bits = t.vector_bits
+        self.lanes = t.vector_bits // 32
+        self.nregs = _NREGS.get(t.name, 16)
+        self.has_gemm = t.name in _INTRIN_TARGETS
+
+    def __repr__(self):
+        return f"CpuInfo({self.name}, {self.lanes} fp32 lanes, {self.nregs} registers)"
+
+
+def cpu_info(target):
+    return CpuInfo(target)
+
+
+# ----------------------------------------------------------------------------- parameter choice
+
+def _ceil(a, b):
+    return -(-a // b)
+
+
+def register_tile(M, N, info, max_vectors=4, m_cap=None, pad_ok=False):
+    """(mr, nr): a register tile of mr rows x nr = nv*lanes columns of accumulators.
+
+    Cost model per useful flop: the kernel's efficiency (enough accumulators to hide the FMA
+    latency, few loads per FMA) on the complete tiles, and for what is left over either the
+    scalar fallback of partial tiles (very slow: a large penalty) or, with pad_ok (the
+    schedule pads the operands with zeros to whole tiles), the wasted work of the padding.
+    """
+    lanes, nregs = info.lanes, info.nregs
+    best = None
+    for nv in range(1, max_vectors + 1):
+        nr = nv * lanes
+        if nv > 1 and nr > _ceil(N, lanes) * lanes:
+            break                           # wider than the whole N: no use
+        mr_max = (nregs - nv - 1) // nv
+        if m_cap:
+            mr_max = min(mr_max, m_cap)
+        for mr in range(1, min(mr_max, M) + 1):
+            acc = mr * nv
+            eff = min(1.0, acc / 12.0) * min(1.0, 0.7 / ((mr + nv) / acc))
+            if pad_ok:
+                cost = (_ceil(M, mr) * mr) * (_ceil(N, nr) * nr) / float(M * N) / eff
+            else:
+                full = (M // mr * mr) * (N // nr * nr) / float(M * N)
+                cost = full / eff + (1.0 - full) * 150.0
+            key = (round(cost, 3), -acc, abs(nv - 2))
+            if best is None or key < best[0]:
+                best = (key, mr, nr)
+    return best[1], best[2]
+
+
+def reduction_chunk(K, target=512, lo=64, hi=512):
+    """A chunk of the reduction close to `target` that divides K when one does (else the
+    schedules pad K with zeros to a multiple of it)."""
+    if K <= hi:
+        return K
+    divs = [d for d in range(lo, hi + 1) if K % d == 0]
+    if divs:
+        return min(divs, key=lambda d: (abs(math.log(d / target)), -d))
+    n = _ceil(K, target)
+    return _ceil(K, n)
+
+
+def _block(total, unit, target):
+    """A multiple of `unit` near `target` (at most the padded total) that wastes little."""
+    units = _ceil(total, unit)
+    best = None
+    for d in range(1, units + 1):
+        size = d * unit
+        waste = _ceil(units, d) * d - units
+        key = (waste > 0.05 * units, abs(math.log(size / float(target))), waste)
+        if best is None or key < best[0]:
+            best = (key, size)
+    return best[1]
+
+
+def dense_config(M, N, K, target="native"):
+    """Schedule parameters of dense / batch_matmul [M,K] x [N,K] on `target`.
+
+    mr x nr register tile (nr a multiple of the vector width), kc reduction chunk (the
+    B micro-panel kc x nr stays in L1), mb x nb cache block of the output (the A block
+    mb x kc in L2; the unit of parallel work). Shapes they do not divide are padded with zeros
+    to whole blocks (Mp, Np, Kp) by the schedule, so every tile is a full register tile.
+    """
+    info = cpu_info(target)
+    mr, nr = register_tile(M, N, info, pad_ok=True)
+    kc = reduction_chunk(K)
+    mb = _block(M, mr, 128)
+    nb = _block(N, nr, 512)
+    Mp, Np, Kp = _ceil(M, mb) * mb, _ceil(N, nb) * nb, _ceil(K, kc) * kc
+    return {"mr": mr, "nr": nr, "kc": kc, "mb": mb, "nb": nb, "Mp": Mp, "Np": Np, "Kp": Kp,
+            "lanes": info.lanes,
+            # copying A into row panels costs a pass over A; the rows are read in place
+            # unless A must be padded anyway
+            "pack_a": Mp != M or Kp != K}
+
+
+# ----------------------------------------------------------------------------- graph helpers
+
+def pack_input(s, stage, tensor, shape, fpack, fread, name):
+    """Make `stage` read `tensor` through a new stage `name` = compute(shape, fpack).
+
+    fread(*indices) maps an index of `tensor` to the index tuple of the packed tensor.
+    Must be called before `stage` is split. Returns (packed tensor, its stage).
+    """
+    if stage.relations:
+        raise TexprError(f"pack_input: stage {stage.name} is already split")
+    packed = compute(shape, fpack, name=name, tag="injective,pack")
+    op = stage.op
+
+    def fn(n):
+        if isinstance(n, TensorLoad) and n.tensor.op is tensor.op:
+            return TensorLoad(packed, tuple(fread(*n.indices)), n.dtype)
+        return None
+    new_op = ComputeOp(op.name, op.axis, transform(op.body, fn), op.tag, op.attrs)
+    stage.op = new_op
+    s.stage_map[new_op] = stage
+    pst = s._insert_stage(packed.op, stage)
+    return packed, pst
+
+
+def _dims(t):
+    """The constant shape of a tensor as ints (folding extents such as 56 + 1 + 1)."""
+    from ..lower.arith import simplify
+    out = []
+    for d in t.shape:
+        d = simplify(d)
+        if not isinstance(d, Const):
+            raise TexprError(f"{t.name}: shape {list(t.shape)} is not constant")
+        out.append(int(d.value))
+    return out
+
+
+def _const_shape(t):
+    return all(isinstance(d, Const) for d in t.shape)
+
+
+def epilogue_output(s, st):
+    """The output stage that consumes `st` elementwise (through inlined stages), or None."""
+    if st.is_output:
+        return None
+    cons = s.consumers(st)
+    if len(cons) != 1:
+        return None
+    out = cons[0]
+    if not out.is_output or not isinstance(out.op, ComputeOp) or out.op.reduce_axis:
+        return None
+    if len(out.op.axis) != len(st.op.axis) or not all(
+            isinstance(a.dom.extent, Const) and isinstance(b.dom.extent, Const) and
+            a.dom.extent.value == b.dom.extent.value for a, b in zip(out.op.axis, st.op.axis)):
+        return None
+    return out
+
+
+# ----------------------------------------------------------------------------- dense
+
+def _gemm_tiles(s, C, i, j, k, cfg, blocked=True):
+    """Tile C's (i, j, k) loops BLIS-style and tensorize the mr x nr x kc register tile.
+
+    Returns the outermost (block) axes so the caller can parallelise them.
+    """
+    mr, nr, kc, mb, nb = cfg["mr"], cfg["nr"], cfg["kc"], cfg["mb"], cfg["nb"]
+    io, ii = C.split(i, factor=mr)
+    jo, ji = C.split(j, factor=nr)
+    K = k.dom.extent.value
+    if kc < K:
+        ko, ki = C.split(k, factor=kc)
+        ko = [ko]
+    else:                       # the whole reduction in one call: the intrinsic's "body"
+        ko, ki = [], k
+    if blocked:
+        ib, io2 = C.split(io, factor=max(1, mb // mr))
+        jb, jo2 = C.split(jo, factor=max(1, nb // nr))
+        C.reorder(ib, jb, *ko, jo2, io2, ii, ji, ki)
+        outer = [ib, jb]
+    else:
+        C.reorder(*ko, jo, io, ii, ji, ki)
+        outer = []
+    C.tensorize(ii, gemm_fp32(mr, nr, kc))
+    return outer
+
+
+def _f32(*ts):
+    return all(t.dtype == "float32" for t in ts)
+
+
+def _panels(t, lead, R, K, block, Rp, Kp, name):
+    """t [.., R, K] as zero-padded row panels [.., Rp/block, Kp, block]: panel p holds rows
+    p*block .. p*block+block-1, each k a contiguous run of `block` values. The padding is a
+    sum over one point with `where` = in bounds (the lowering splits off the border; the
+    interior copies with plain loads)."""
+    nl = len(lead)
+
+    def f(*idx):
+        b, (p, k, z) = idx[:nl], idx[nl:]
+        r = p * block + z
+        conds = ([r < R] if Rp != R else []) + ([k < K] if Kp != K else [])
+        v = t[tuple(b) + (r, k)]
+        if not conds:
+            return v
+        one = reduce_axis((0, 1), name + "_r")
+        return te_sum(v, axis=one, where=te_all(*conds))
+    return compute(tuple(lead) + (Rp // block, Kp, block), f, name=name, tag="injective,pack")
+
+
+def _schedule_panels(st, lanes, parallel=True):
+    """Row panels: vectors along k (contiguous loads of a row; the stores go `block` apart),
+    the rows of a panel inside; parallel over (batch,) panels unless packed inside a parallel
+    loop already."""
+    ax = list(st.op.axis)
+    lead, (p, k, z) = ax[:-3], ax[-3:]
+    ko, ki = st.split(k, factor=lanes)
+    st.reorder(*(lead + [p, ko, z] + list(st.op.reduce_axis) + [ki]))
+    if parallel:
+        st.parallel(st.fuse(*(lead + [p])) if lead else p)
+    st.vectorize(ki)
+
+
+def gemm_rewrite(s, st, data, weight, cfg, weight_panels=None):
+    """Rewrite the GEMM stage `st` (out[.., i, j] = sum_k data[.., i, k] * weight[.., j, k])
+    for the register-tile schedule; returns (gemm stage, packing stages, padded).
+
+    The weight is read as zero-padded panels [.., Np/nr, Kp, nr] (a packing stage, or
+    `weight_panels` when they come packed); when the shape is not a multiple of the blocks
+    the data is read as zero-padded panels [.., Mp/mr, Kp, mr] and the product is computed
+    in a new stage over the padded shape [.., Mp, Np], of which `st` becomes the copy of the
+    valid part (like cache_write). Every register tile is then a complete one.
+    """
+    mr, nr, Mp, Np, Kp = cfg["mr"], cfg["nr"], cfg["Mp"], cfg["Np"], cfg["Kp"]
+    dshape = _dims(data)
+    lead = dshape[:-2]
+    M, K = dshape[-2:]
+    N = int(st.op.axis[-1].dom.extent.value)
+    nl = len(lead)
+    packs = []
+    padded = (Mp, Np, Kp) != (M, N, K)
+    if weight_panels is None:
+        PW = _panels(weight, lead, N, K, nr, Np, Kp, st.name + "_packW")
+        packs.append(PW)
+    else:
+        PW = weight_panels
+    if cfg["pack_a"]:
+        PA = _panels(data, lead, M, K, mr, Mp, Kp, st.name + "_packA")
+        packs.insert(0, PA)
+
+        def aload(b, i, k):
+            return PA[tuple(b) + (i // mr, k, i % mr)]
+    else:
+        def aload(b, i, k):
+            return data[tuple(b) + (i, k)]
+    k = reduce_axis((0, Kp), "k")
+
+    def fg(*idx):
+        b, (i, j) = idx[:nl], idx[nl:]
+        return te_sum(aload(b, i, k) * PW[tuple(b) + (j // nr, k, j % nr)], axis=k)
+    if padded:
+        G = compute(tuple(lead) + (Mp, Np), fg, name=st.name + "_gemm", tag="gemm")
+        axes = [iv.var for iv in st.op.axis]
+        copy = ComputeOp(st.op.name, st.op.axis, G[tuple(axes)], st.op.tag, st.op.attrs)
+        st.op = copy
+        st._reset_axes()
+        s.stage_map[copy] = st
+        stages = [s._insert_stage(t.op, st) for t in packs + [G]]
+        return stages[-1], stages[:-1], True
+    # same shape: st computes the product itself, reading the panels
+    G = compute(tuple(lead) + (M, N), fg, name=st.name, tag=st.op.tag)
+    new_op = ComputeOp(st.op.name, G.op.axis, G.op.body, st.op.tag, st.op.attrs)
+    old = st.op
+    st.op = new_op
+    st._reset_axes()
+    s.stage_map[new_op] = st
+    s.stage_map[old] = st
+    stages = [s._insert_stage(t.op, st) for t in packs]
+    return st, stages, False
+
+
+def _schedule_gemm(s, st, target, data, weight, cfg, weight_panels=None, packs_inside=False):
+    """The GEMM schedules of dense, dense_pack and batch_matmul.
+
+    Output cache blocks mb x nb are the parallel unit (with the batch axes); in each block
+    the product runs as a tensorized mr x nr x kc register tile, BLIS loop order. A fused
+    elementwise epilogue (bias, relu, ...) and the copy of a padded product run on the block
+    while it is in cache, vectorized. packs_inside: pack the operands per block (per batch)
+    instead of once, so that each thread packs what it uses and the copy stays in cache.
+    """
+    lanes = cpu_info(target).lanes
+    out = epilogue_output(s, st)
+    g, packs, padded = gemm_rewrite(s, st, data, weight, cfg, weight_panels)
+    if out is None and not padded:
+        axes = list(g.op.axis)
+        (k,) = g.op.reduce_axis
+        outer = _gemm_tiles(s, g, axes[-2], axes[-1], k, cfg)
+        par_axes = axes[:-2] + outer
+        par = g.fuse(*par_axes) if len(par_axes) > 1 else par_axes[0]
+        g.parallel(par)
+        for p in packs:
+            if packs_inside:
+                p.compute_at(g, par)
+                _schedule_panels(p, lanes, parallel=False)
+            else:
+                _schedule_panels(p, lanes)
+        return [st] + packs
+    if out is None:
+        out = st                # the copy of the valid part is the output
+    elif padded:
+        st.compute_inline()     # the copy is read by the epilogue
+    oax = list(out.op.axis)
+    ib, ii = out.split(oax[-2], factor=cfg["mb"])
+    jb, ji = out.split(oax[-1], factor=cfg["nb"])
+    out.reorder(*(oax[:-2] + [ib, jb, ii, ji]))
+    par = out.fuse(*(oax[:-2] + [ib, jb]))
+    out.parallel(par)
+    _vector_tile_inner(out, ji, lanes)
+    g.compute_at(out, par)
+    for p in packs:
+        if packs_inside:
+            p.compute_at(out, par)
+            _schedule_panels(p, lanes, parallel=False)
+        else:
+            _schedule_panels(p, lanes)
+    axes = list(g.op.axis)
+    (k,) = g.op.reduce_axis
+    _gemm_tiles(s, g, axes[-2], axes[-1], k, cfg, blocked=False)
+    return [st, out, g] + packs
+
+
+def _vector_tile_inner(st, iv, lanes):
+    ext = st.extent_of(iv)
+    if isinstance(ext, Const) and ext.value <= lanes:
+        st.vectorize(iv)
+        return
+    o, i = st.split(iv, factor=lanes)
+    st.vectorize(i)
+
+
+def _gemm_operands(st):
+    ins = st.op.input_tensors()
+    if len(ins) != 2 or not _f32(st.op.output(0), *ins) or not all(_const_shape(t) for t in ins):
+        return None
+    return ins
+
+
+@register("dense", CPU_TARGETS)
+def schedule_dense(s, st, target):
+    """dense: the weight read as [N/nr, K, nr] panels (a packing stage: in a real model use
+    dense_pack with panels packed once), register tile over (rows, panel columns)."""
+    ins = _gemm_operands(st)
+    if ins is None or not cpu_info(target).has_gemm:
+        return default_stage(s, st, target)
+    data, weight = ins
+    M, K = _dims(data)
+    N = _dims(weight)[0]
+    return _schedule_gemm(s, st, target, data, weight, dense_config(M, N, K, target))
+
+
+def dense_pack_config(M, N, K, target="native"):
+    """dense_config for pre-packed weights: nr is the panel width the weight is packed with
+    (dense_weight_block), K is not padded (the panels hold exactly K)."""
+    cfg = dense_config(M, N, K, target)
+    if cfg["Kp"] != K:
+        cfg["kc"], cfg["Kp"] = K, K
+    return cfg
+
+
+def dense_weight_block(N, K, target="native", M=256):
+    """The panel width to pack a dense weight [N, K] with (topi.layout.pack_dense_weight)
+    for `target`, for batches of about M rows."""
+    return dense_config(M, N, K, target)["nr"]
+
+
+@register("dense_pack", CPU_TARGETS)
+def schedule_dense_pack(s, st, target):
+    """dense_pack: the weight comes as zero-padded panels [ceil(N/nb), K, nb] (packed once)."""
+    ins = st.op.input_tensors()
+    info = cpu_info(target)
+    if len(ins) != 2 or not _f32(st.op.output(0), *ins) or not info.has_gemm:
+        return default_stage(s, st, target)
+    data, wp = ins
+    M, K = _dims(data)
+    P, _, nr = _dims(wp)
+    N = int(st.op.axis[1].dom.extent.value)
+    if nr % info.lanes:
+        return default_stage(s, st, target)
+    cfg = dense_pack_config(M, N, K, target)
+    mr = register_tile(M, nr, info, max_vectors=nr // info.lanes, pad_ok=True)[0] \
+        if nr // info.lanes <= 4 else cfg["mr"]
+    # blocks of whole panels that divide the panels there are (no read past the last)
+    d = max(1, 512 // nr)
+    while P % d:
+        d -= 1
+    mb = _block(M, mr, 128)
+    cfg.update(mr=mr, nr=nr, nb=nr * d, Np=P * nr, mb=mb, Mp=_ceil(M, mb) * mb)
+    cfg["pack_a"] = cfg["Mp"] != M
+    return _schedule_gemm(s, st, target, data, None, cfg, weight_panels=wp)
+
+
+@register("batch_matmul", CPU_TARGETS)
+def schedule_batch_matmul(s, st, target):
+    """batch_matmul: y read as per-batch panels [B, N/nr, K, nr], packed inside the parallel
+    loop (each thread packs the batch it computes, which stays in cache)."""
+    ins = _gemm_operands(st)
+    if ins is None or not cpu_info(target).has_gemm:
+        return default_stage(s, st, target)
+    x, y = ins
+    B, M, K = _dims(x)
+    N = _dims(y)[1]
+    cfg = dense_config(M, N, K, target)
+    return _schedule_gemm(s, st, target, x, y, cfg, packs_inside=True)
+
+
+# ----------------------------------------------------------------------------- conv2d NCHWc
+
+def conv_NCHWc_config(P, Q, oc, target="native"):
+    """Register tile of a direct convolution: reg_w output columns x oc channels (oc / lanes
+    vectors). reg_w divides the output width when a good divisor exists (no tails)."""
+    info = cpu_info(target)
+    nv = max(1, -(-oc // info.lanes))
+    cap = max(1, (info.nregs - nv - 1) // nv)
+    best = None
+    for w in range(1, min(Q, cap) + 1):
+        acc = w * nv
+        eff = min(1.0, acc / 12.0) * min(1.0, 0.7 / ((w + nv) / acc))
+        full = (Q // w * w) / float(Q)
+        cost = full / eff + (1.0 - full) * 6.0
+        key = (round(cost, 3), -acc)
+        if best is None or key < best[0]:
+            best = (key, w)
+    return {"reg_w": best[1], "oc": oc, "lanes": info.lanes}
+
+
+def conv_blocks(C, O, target="native"):
+    """(ic, oc) channel blocks of the NCHWc layout for `target`: oc two vectors when the
+    output channels allow it (twice the accumulators per broadcast input), else one vector;
+    ic the same as oc when it divides C (a layer's output feeds the next one unchanged), else
+    one vector, else all of C when C is small (the RGB stem), else what divides C."""
+    lanes = cpu_info(target).lanes
+    oc = next((b for b in (2 * lanes, lanes) if O % b == 0), None)
+    if oc is None:
+        oc = next(b for b in range(min(O, lanes), 0, -1) if O % b == 0)
+    if C % oc == 0:
+        ic = oc
+    elif C % lanes == 0:
+        ic = lanes
+    elif C <= 2 * lanes:
+        ic = C
+    else:
+        ic = next(b for b in range(lanes, 0, -1) if C % b == 0)
+    return ic, oc
+
+
+def _pad_of(s, st):
+    """The (inlined) padding stage `st` reads, with its source, or (None, None)."""
+    for t in st.op.input_tensors():
+        op = t.op
+        if isinstance(op, ComputeOp) and "pad" in op.tag and "pad_before" in op.attrs:
+            return t, op.input_tensors()[0]
+    return None, None
+
+
+def padded_copy(s, consumer, dp, shape, to_pad_index, fread, name):
+    """Make `consumer` read the padded tensor `dp` (topi.nn.pad, value 0) through a new
+    stage of `shape`: element j holds dp[to_pad_index(j)], and consumer's read dp[i] becomes
+    copy[fread(i)] (a layout change, e.g. channel blocks).
+
+    The copy is written as a sum over one point whose `where` is the padding condition, not
+    as a select: the lowering splits the loops into the border and the interior, where the
+    copy is a plain (vectorizable) load. Returns the copy's stage.
+    """
+    src = dp.op.input_tensors()[0]
+    before, after = dp.op.attrs["pad_before"], dp.op.attrs["pad_after"]
+    sshape = _dims(src)
+
+    def f(*j):
+        d = to_pad_index(*j)
+        conds, sidx = [], []
+        for k, i in enumerate(d):
+            if before[k] or after[k]:
+                conds.append(i >= before[k])
+                conds.append(i < sshape[k] + before[k])
+            sidx.append(i - before[k] if before[k] else i)
+        if not conds:
+            return src[tuple(sidx)]
+        r = reduce_axis((0, 1), name + "_r")
+        return te_sum(src[tuple(sidx)], axis=r, where=te_all(*conds))
+    _, st = pack_input(s, consumer, dp, tuple(shape), f, fread, name)
+    return st
+
+
+def _schedule_copy(st, lanes):
+    """A layout/padding copy: parallel over its two outer axes, inner axis vectorized."""
+    ax = list(st.op.axis)
+    st.parallel(st.fuse(ax[0], ax[1]) if len(ax) > 2 else ax[0])
+    if st.op.reduce_axis:
+        st.reorder(*(ax[2:-1] + list(st.op.reduce_axis) + [ax[-1]]))
+    _vector_tile(st, ax[-1], lanes)
+
+
+def _materialize_pad(s, conv_stage, lanes):
+    """The padded input as a real stage (the register tile reads it with plain loads)."""
+    dp, src = _pad_of(s, conv_stage)
+    if dp is None:
+        return None
+    if dp.op.attrs.get("pad_value", 0) == 0:
+        shape = _dims(dp)
+        st = padded_copy(s, conv_stage, dp, shape, lambda *j: j, lambda *i: i, "data_pad_copy")
+        _schedule_copy(st, lanes)
+        return st
+    st = s[dp]
+    st.compute_root()
+    ax = st.op.axis
+    st.parallel(st.fuse(ax[0], ax[1]))
+    return st
+
+
+def _vector_tile(st, iv, lanes):
+    """Vectorize `iv` by the vector width and unroll the vectors (registers, not memory)."""
+    ext = st.extent_of(iv)
+    if isinstance(ext, Const) and ext.value <= lanes:
+        st.vectorize(iv)
+        return
+    o, i = st.split(iv, factor=lanes)
+    st.unroll(o)
+    st.vectorize(i)
+
+
+def _register_tile(s, st, out, info, tile_axis, rows_axis, vec_axis, reduce_order, par_axes):
+    """Shared by the direct convolutions: `out` (the output, or the fused epilogue) is tiled;
+    `st` (the accumulating stage, "local") is computed at the tile and keeps it in registers
+    across the whole reduction: loops reduce_order..., rows (unrolled), vector (vectorized)."""
+    par = out.fuse(*par_axes) if len(par_axes) > 1 else par_axes[0]
+    out.parallel(par)
+    st.compute_at(out, tile_axis)
+    st.reorder(*(reduce_order + [rows_axis, vec_axis]))
+    st.unroll(rows_axis)
+    _vector_tile(st, vec_axis, info.lanes)
+
+
+@register("conv2d_NCHWc", CPU_TARGETS)
+def schedule_conv2d_NCHWc(s, st, target):
+    """Direct NCHWc convolution: a reg_w x oc register tile of accumulators (unrolled output
+    columns x oc vectors) kept over the whole reduction (ic blocks, kernel window, ic),
+    parallel over (n, oc block, output rows); a fused epilogue (bias, relu, residual add)
+    runs on the tile while it is in registers."""
+    ins = st.op.input_tensors()
+    if not _f32(st.op.output(0), *ins):
+        return default_stage(s, st, target)
+    info = cpu_info(target)
+    _, _, y, x, o = st.op.axis
+    P, Q, oc = (int(a.dom.extent.value) for a in (y, x, o))
+    reg_w = conv_NCHWc_config(P, Q, oc, target)["reg_w"]
+    ic = int(ins[1].shape[4].value)
+    _materialize_pad(s, st, info.lanes)
+    out = epilogue_output(s, st)
+    if out is None:
+        acc = s.cache_write(st.op.output(0), "local")
+        out, conv = st, s[acc]
+    else:
+        conv = st
+        conv.scope = "local"
+    n_, ob_, y_, x_, o_ = out.op.axis
+    xo, xi = out.split(x_, factor=reg_w)
+    out.reorder(n_, ob_, y_, xo, xi, o_)
+    out.unroll(xi)
+    _vector_tile(out, o_, info.lanes)
+    cn, cob, cy, cx, co = conv.op.axis
+    rc, ry, rx = conv.op.reduce_axis
+    rco, rci = conv.split(rc, factor=ic)
+    _register_tile(s, conv, out, info, xo, cx, co, [cn, cob, cy, rco, ry, rx, rci],
+                   [n_, ob_, y_])
+    return [st, out]
+
+
+# ----------------------------------------------------------------------------- Winograd
+
+def _producer(s, st, name_prefix):
+    for t in st.op.input_tensors():
+        if t.op.name.startswith(name_prefix):
+            return t, s[t]
+    return None, None
+
+
+def winograd_config(N, nH, nW, C, O, target="native", units=None):
+    """Blocking of the Winograd pipeline.
+
+    hb tile rows per block (block_tiles = hb * nW tiles are the rows of the GEMM register
+    tile, so at least 8 of them, and hb divides nH: no partial block) and ochunks
+    output-channel chunks. The parallel unit is (image, tile block, channel chunk); its V and M
+    stay in cache. `units` (default: the machine's cores) parallel units are wanted: blocks of
+    tiles first; when the image has too few tiles (late ResNet layers) the output channels are
+    split too (each chunk then redoes the input transform of its block, which is why it is
+    not the first choice). mr x nr: the GEMM register tile over (tiles of a block, O);
+    ic / oc: the vector blocks of the input / output transforms."""
+    import os
+    info = cpu_info(target)
+    lanes = info.lanes
+    units = units or os.cpu_count() or 1
+    divs = [d for d in range(1, nH + 1) if nH % d == 0]
+    big = [d for d in divs if d * nW >= 8] or [nH]
+    hb = next((d for d in big if N * nH // d >= units), big[0])
+    bt = hb * nW
+    blocks = N * nH // hb
+    mr, nr = register_tile(bt, O, info)     # the tiles are not padded: no tails
+    oco = 1
+    while blocks * oco < units and O % (2 * oco * nr) == 0 and O // (2 * oco) >= 2 * nr:
+        oco *= 2
+    # the transforms are unrolled per vector of channels: one vector keeps the code small
+    return {"hb": hb, "block_tiles": bt, "ochunks": oco, "mr": mr, "nr": nr,
+            "kc": reduction_chunk(C), "ic": lanes, "oc": lanes, "lanes": lanes}
+
+
+def _winograd_stages(s, st):
+    S, sS = _producer(s, st, "winograd_S")
+    if S is None:
+        return None
+    M, sM = _producer(s, sS, "winograd_M")
+    V, sV = _producer(s, sM, "winograd_V")
+    T, sT = _producer(s, sV, "winograd_T")
+    if None in (M, V, T):
+        return None
+    return sS, sM, sV, sT
+
+
+@register("winograd_input_rows", CPU_TARGETS)
+@register("winograd_input", CPU_TARGETS)
+@register("winograd_batch_gemm", CPU_TARGETS)
+@register("winograd_output_cols", CPU_TARGETS)
+def _scheduled_by_winograd_output(s, st, target):
+    """Scheduled together with the output transform (schedule_winograd)."""
+    return None
+
+
+@register("winograd_output", CPU_TARGETS)
+def schedule_winograd(s, st, target):
+    """Winograd F(m,3): per block of hb tile rows (parallel), the input transform (vectors over
+    input channels, the small transform loops unrolled so the constant selects fold), the
+    batched GEMM (tensorized register tile: tiles x output channels, per (e, nu)) and the
+    output transform (vectors over output channels, fused epilogue), all in cache."""
+    stages = _winograd_stages(s, st)
+    info = cpu_info(target)
+    if stages is None or not _f32(st.op.output(0), *st.op.input_tensors()) or not info.has_gemm:
+        for x in (stages or ()):
+            default_stage(s, x, target)
+        return default_stage(s, st, target)
+    sS, sM, sV, sT = stages
+    lanes = info.lanes
+    m, nH, nW = (st.op.attrs[k] for k in ("tile_size", "nH", "nW"))
+    N, O, P, Q = (int(a.dom.extent.value) for a in st.op.axis)
+    C = int(sV.op.axis[3].dom.extent.value)
+    cfg = winograd_config(N, nH, nW, C, O, target)
+    ic, oc = cfg["ic"], cfg["oc"]
+    # the padded input in channel blocks: the input transform reads vectors of channels
+    dp, _ = _pad_of(s, sT)
+    if dp is not None and C % ic == 0 and dp.op.attrs.get("pad_value", 0) == 0:
+        shp = _dims(dp)
+        pd = padded_copy(s, sT, dp, (shp[0], C // ic, shp[2], shp[3], ic),
+                         lambda n, cb, h, w, ci: (n, cb * ic + ci, h, w),
+                         lambda n, c, h, w: (n, c // ic, h, w, c % ic), "winograd_data_blocked")
+        _schedule_copy(pd, lanes)
+    # weights in [alpha, alpha, C, O] (output channels contiguous) unless they come that way
+    U = next(t for t in sM.op.input_tensors() if t.op is not sV.op)
+    if sM.op.attrs.get("weight_layout") == "OI":
+        a_, _, O_, C_ = (int(d.value) for d in U.shape)
+        _, pu = pack_input(s, sM, U, (a_, a_, C_, O_), lambda e, nu, c, o: U[e, nu, o, c],
+                           lambda e, nu, o, c: (e, nu, c, o), "winograd_U_IO")
+        ax = pu.op.axis
+        pu.parallel(pu.fuse(ax[0], ax[1]))
+    out = epilogue_output(s, st)
+    if out is None:             # out = A^T S accumulates in registers, then is stored
+        y = s[s.cache_write(st.op.output(0), "local")]
+        out = st
+    else:
+        y = st
+        y.scope = "local"
+    n, o, h, w = out.op.axis
+    ho, hi = out.split(h, factor=m)
+    wo, wi = out.split(w, factor=m)
+    hoo, hoi = out.split(ho, factor=cfg["hb"])
+    if cfg["ochunks"] > 1:
+        oco, o = out.split(o, nparts=cfg["ochunks"])
+        ob, oi = out.split(o, factor=oc)
+        out.reorder(n, hoo, oco, hoi, wo, ob, hi, wi, oi)
+        par = out.fuse(n, hoo, oco)
+    else:
+        ob, oi = out.split(o, factor=oc)
+        out.reorder(n, hoo, hoi, wo, ob, hi, wi, oi)
+        par = out.fuse(n, hoo)
+    out.parallel(par)
+    out.unroll(hi)
+    out.unroll(wi)
+    _vector_tile(out, oi, lanes)
+    # output transform per (tile, output channel block): S = M A, then A^T S in registers
+    y.compute_at(out, ob)
+    sS.compute_at(out, ob)
+    e1, swi, sp, so = sS.op.axis
+    (e2,) = sS.op.reduce_axis
+    sS.reorder(sp, e1, swi, e2, so)
+    for ax in (e1, swi, e2):
+        sS.unroll(ax)
+    _vector_tile(sS, so, lanes)
+    yn, yo, yh, yw = y.op.axis
+    (ye1,) = y.op.reduce_axis
+    y.reorder(yn, yh, yw, ye1, yo)
+    for ax in (yh, yw, ye1):
+        y.unroll(ax)
+    _vector_tile(y, yo, lanes)
+    # batched GEMM on the block
+    sM.compute_at(out, par)
+    e, nu, p, o2 = sM.op.axis
+    (rc,) = sM.op.reduce_axis
+    _gemm_tiles(s, sM, p, o2, rc, {"mr": cfg["mr"], "nr": cfg["nr"], "kc": cfg["kc"],
+                                   "mb": 0, "nb": 0}, blocked=False)
+    # input transform on the block: V = T B per (tile, channel block), T = B^T d inside it
+    sV.compute_at(out, par)
+    ve, vnu, vp, vc = sV.op.axis
+    (vr2,) = sV.op.reduce_axis
+    vco, vci = sV.split(vc, factor=ic)
+    sV.reorder(vp, vco, ve, vnu, vr2, vci)
+    for ax in (ve, vnu, vr2):
+        sV.unroll(ax)
+    _vector_tile(sV, vci, lanes)
+    sT.compute_at(sV, vco)
+    te_, tr2, tp, tc = sT.op.axis
+    (tr1,) = sT.op.reduce_axis
+    sT.reorder(tp, te_, tr2, tr1, tc)
+    for ax in (te_, tr2, tr1):
+        sT.unroll(ax)
+    _vector_tile(sT, tc, lanes)
+    return [st, out, sS, sM, sV, sT, y]
+
+
+# ----------------------------------------------------------------------------- conv2d NCHW
+
+@register("conv2d_nchw", CPU_TARGETS)
+def schedule_conv2d_nchw(s, st, target):
+    """Direct NCHW convolution computed like the NCHWc one: the schedule reads the (padded)
+    input through a channel-blocked copy [N, C/ic, H, W, ic] and the kernel through
+    [O/oc, C/ic, R, S, ic, oc] (both stages it adds), keeps a reg_w x oc tile of accumulators
+    in registers over the whole reduction and writes the tile to the NCHW output (fused
+    epilogue included). groups > 1 keeps the default schedule."""
+    ins = st.op.input_tensors()
+    info = cpu_info(target)
+    if len(ins) != 2 or not _f32(st.op.output(0), *ins):
+        return default_stage(s, st, target)
+    dp, kernel = ins
+    N, O, P, Q = (int(a.dom.extent.value) for a in st.op.axis)
+    Ok, Cg, R, S_ = _dims(kernel)
+    pad_t, data = _pad_of(s, st)
+    C = _dims(data if pad_t is not None else dp)[1]
+    if Cg != C:                         # grouped convolution
+        return default_stage(s, st, target)
+    ic, oc = conv_blocks(C, O, target)
+    lanes = info.lanes
+    if pad_t is not None and pad_t.op.attrs.get("pad_value", 0) == 0:
+        shp = _dims(pad_t)
+        pd = padded_copy(s, st, pad_t, (shp[0], C // ic, shp[2], shp[3], ic),
+                         lambda n, cb, h, w, ci: (n, cb * ic + ci, h, w),
+                         lambda n, c, h, w: (n, c // ic, h, w, c % ic), "data_blocked")
+    else:
+        src = pad_t if pad_t is not None else dp
+        shp = _dims(src)
+        _, pd = pack_input(s, st, src, (shp[0], C // ic, shp[2], shp[3], ic),
+                           lambda n, cb, h, w, ci: src[n, cb * ic + ci, h, w],
+                           lambda n, c, h, w: (n, c // ic, h, w, c % ic), "data_blocked")
+    _schedule_copy(pd, lanes)
+    _, pk = pack_input(s, st, kernel, (O // oc, C // ic, R, S_, ic, oc),
+                       lambda ob, cb, r, q, i, o: kernel[ob * oc + o, cb * ic + i, r, q],
+                       lambda o, c, r, q: (o // oc, c // ic, r, q, c % ic, o % oc),
+                       "kernel_blocked")
+    _schedule_copy(pk, lanes)
+    reg_w = conv_NCHWc_config(P, Q, oc, target)["reg_w"]
+    out = epilogue_output(s, st)
+    if out is None:
+        acc = s.cache_write(st.op.output(0), "local")
+        out, conv = st, s[acc]
+    else:
+        conv = st
+        conv.scope = "local"
+    n_, o_, y_, x_ = out.op.axis
+    ob, oi = out.split(o_, factor=oc)
+    xo, xi = out.split(x_, factor=reg_w)
+    out.reorder(n_, ob, y_, xo, xi, oi)
+    out.unroll(xi)
+    _vector_tile(out, oi, lanes)
+    cn, co, cy, cx = conv.op.axis
+    rc, ry, rx = conv.op.reduce_axis
+    rco, rci = conv.split(rc, factor=ic)
+    _register_tile(s, conv, out, info, xo, cx, co, [cn, cy, rco, ry, rx, rci], [n_, ob, y_])
+    return [st, out]
