@@ -355,7 +355,12 @@ def test_target_flags_and_repr():
             assert "-DTEXPR_SIMDE" not in t.flags and t.note == "native"
             for flag in ("-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq"):
                 assert flag in t.flags
-    assert get_target("native").name != "avx512"   # native stays avx2 for now (benchmarks)
+    # native is the best ISA the CPU runs natively, never an emulated one
+    with avx512_mode("simde"):
+        assert get_target("native").name != "avx512"
+    if HAS_AVX512:
+        with avx512_mode("native"):
+            assert get_target("native").name == "avx512"
 
 
 @pytest.mark.parametrize("mode", MODES)

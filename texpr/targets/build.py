@@ -44,8 +44,11 @@ def get_target(name):
     if not isinstance(name, str):
         raise TexprError(f"target must be a string, got {name!r}")
     if name == "native":
-        # native stays avx2 even on an AVX-512 host for now: the benchmarks are calibrated on
-        # AVX2 (the project's machines); build for target="avx512" explicitly.
+        # the best vector ISA this CPU executes natively (never an emulated one)
+        if avx512_native():
+            t = get_target("avx512")
+            t.note = "native = avx512"
+            return t
         if host_has("avx2") and host_has("fma"):
             t = get_target("avx2")
             t.note = "native = avx2"
