@@ -68,7 +68,7 @@ def _vectorize_for(f, vector_bits, masked=False):
         inner_var = Var(f.var.name)
         body = substitute(f.body, {f.var: f.min + outer * width + inner_var})
         inner = _vectorize_for(For(inner_var, Const(0, "int32"), Const(width, "int32"),
-                                   "vectorized", simplify_body(body), f.pragmas), vector_bits,
+                                   "vectorized", body, f.pragmas), vector_bits,
                                masked)
         return seq(*[_subst_stmt(inner, outer, k) for k in range(lanes // width)])
     if lanes & (lanes - 1):
@@ -88,9 +88,9 @@ def simplify_body(s):
 
 
 def _subst_stmt(s, var, k):
+    """One chunk of a legalized vector loop (the simplify pass after vectorization tidies it)."""
     from ..lang.visitor import substitute
-    from .simplify_pass import simplify_stmt
-    return simplify_stmt(substitute(s, {var: Const(k, "int32")}))
+    return substitute(s, {var: Const(k, "int32")})
 
 
 def _vec_dtype(dt, lanes):
@@ -160,6 +160,17 @@ class Vectorizer:
             return Cast(v, _vec_dtype(e.dtype, self.lanes))
         if t is Broadcast or t is Ramp:
             raise CannotVectorize
+        if t is Select and not any(n is self.var for n in walk(e.cond)):
+            # one condition for all lanes: a choice between two vectors (C's ?: evaluates
+            # only the chosen one, as the scalar loop did)
+            a, b = self.expr(e.t), self.expr(e.f)
+            if _lanes(a) == 1 and _lanes(b) == 1:
+                return e if (a is e.t and b is e.f) else Select(e.cond, a, b, e.dtype)
+            if isinstance(a, Ramp):
+                a = _materialize(a)
+            if isinstance(b, Ramp):
+                b = _materialize(b)
+            return Select(e.cond, self.bcast(a), self.bcast(b), _vec_dtype(e.dtype, self.lanes))
         # Select, Cmp, Call, Not, loads of other kinds: vectorize only if lane-invariant
         for n in walk(e):
             if n is self.var:
