@@ -78,9 +78,17 @@ def build(sch, args, target="native", name="main"):
     if not isinstance(name, str) or not name:
         raise TexprError(f"build: name must be a non-empty string, got {name!r}")
     tgt = get_target(target)
-    func = lower(sch, args, name, vector_bits=tgt.vector_bits, masked_tails=tgt.masked_tails)
-    em = tgt.emitter(func)
-    source, fname = em.emit()
+    key = (schedule_fingerprint(sch), tuple(id(t) for t in args), tgt.name, tuple(tgt.flags), name)
+    hit = _LOWERED.get(id(sch))
+    if hit is not None and hit[0] is sch and hit[1] == key:
+        func, source, fname, em = hit[2]          # the schedule has not changed: same source
+    else:
+        func = lower(sch, args, name, vector_bits=tgt.vector_bits, masked_tails=tgt.masked_tails)
+        em = tgt.emitter(func)
+        source, fname = em.emit()
+        if len(_LOWERED) >= 64:
+            _LOWERED.pop(next(iter(_LOWERED)))
+        _LOWERED[id(sch)] = (sch, key, (func, source, fname, em), list(args))
     outputs = set()
     for b, t in zip(func.args, args):
         st = sch[t]
@@ -93,6 +101,27 @@ def build(sch, args, target="native", name="main"):
     path, _ = compile_shared(source, tgt.flags)
     return Module(func, source, path, fname + "_entry", tgt.name, outputs, note=tgt.note,
                   uses_parallel=em.uses_parallel, checks=em.checks)
+
+
+_LOWERED = {}   # id(schedule) -> (schedule, fingerprint, lowered result, args kept alive)
+
+
+def schedule_fingerprint(sch):
+    """Everything a schedule primitive can change, so a rebuild of an unchanged schedule can
+    skip lowering (it then only hits the disk cache)."""
+    out = []
+    for st in sch.stages:
+        out.append((id(st.op), st.attach_type, id(st.attach_stage), id(st.attach_ivar), st.scope,
+                    tuple(sorted(st.storage_aligns.items())), st.is_output,
+                    tuple(id(iv) for iv in st.leaf_iter_vars),
+                    tuple((id(r.__dict__.get("parent", r.__dict__.get("outer"))),
+                           tuple(sorted((k, id(v) if not isinstance(v, (int, type(None))) else v)
+                                        for k, v in r.__dict__.items())))
+                          for r in st.relations),
+                    tuple(sorted((k, a.get("kind"), tuple(a.get("pragmas", ())),
+                                  id(a.get("thread")), id(a.get("intrin")))
+                                 for k, a in st.iter_attrs.items()))))
+    return tuple(out)
 
 
 def avx512_native():
