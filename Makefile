@@ -69,7 +69,7 @@ $(STAMP): pyproject.toml | sysdeps
 	  $(PYTHON) -m venv $(VENV); \
 	fi
 	@echo "setup: installing texpr and its test dependencies into $(VENV)"
-	$(VENV)/bin/pip install -q -e '.[test]' --config-settings editable_mode=compat </dev/null
+	$(VENV)/bin/pip install -q -e '.[test,bench]' --config-settings editable_mode=compat </dev/null
 	@touch $@
 
 setup: sysdeps $(STAMP)
