@@ -100,6 +100,10 @@ def _int_op(op, a, b):
     return None
 
 
+class TooExpensive(Exception):
+    """The program runs more statements than the interpreter's budget (not a failure)."""
+
+
 class OutOfBounds(AssertionError):
     """The interpreted program read or wrote outside a buffer."""
 
@@ -113,7 +117,7 @@ class Interpreter:
     element never written reads NaN (floats), so it shows in the results.
     """
 
-    def __init__(self, func, arrays, shape_values):
+    def __init__(self, func, arrays, shape_values, budget=10_000_000):
         import numpy as np
         self.np = np
         self.func = func
@@ -123,6 +127,9 @@ class Interpreter:
             assert a.flags.c_contiguous
             self.bufs[id(b)] = a.reshape(-1)
         self.steps = 0
+        self.max_alloc = 1 << 20
+        self.budget = budget
+        self.executed = 0
         self._sdispatch, self._edispatch = {}, {}
 
     def run(self):
@@ -130,6 +137,9 @@ class Interpreter:
 
     # -------------------------------------------------------------- statements
     def stmt(self, s):
+        self.executed += 1
+        if self.executed > self.budget:
+            raise TooExpensive(f"more than {self.budget} statements")
         fn = self._sdispatch.get(type(s))
         if fn is None:
             fn = self._sdispatch[type(s)] = getattr(type(self), "s_" + type(s).__name__)
@@ -154,9 +164,6 @@ class Interpreter:
         for v in range(lo, lo + ext):
             self.env[s.var] = v
             self.stmt(s.body)
-            self.steps += 1
-            if self.steps > 5_000_000:
-                raise AssertionError("interpreter: too many iterations (infinite loop?)")
         if old is None:
             self.env.pop(s.var, None)
         else:
@@ -175,6 +182,9 @@ class Interpreter:
         b = s.buffer
         buffer_strides(b)
         size = int(self.expr(b.size)) if not isinstance(b.size, int) else b.size
+        if size > self.max_alloc:
+            raise AssertionError(f"interpreter: buffer {b.name} of {size} elements for a tiny "
+                                 f"problem (shape {[str(x) for x in b.shape]})")
         dt = self.np.dtype(b.dtype)
         arr = self.np.full(max(size, 0), self.np.nan, dt) if dt.kind == "f" else \
             self.np.zeros(max(size, 0), dt)
@@ -185,6 +195,9 @@ class Interpreter:
             del self.bufs[id(b)]
         else:
             self.bufs[id(b)] = old
+
+    def s_Prefetch(self, s):
+        pass                            # a cache hint: reads nothing
 
     def s_VarStore(self, s):
         self.env[s.var] = self.expr(s.value)
@@ -242,6 +255,13 @@ class Interpreter:
 
     def e_Var(self, e):
         return self.env[e]
+
+    def e_CheckedIndex(self, e):
+        v, ext = self.expr(e.value), self.expr(e.extent)
+        if not 0 <= v < ext:
+            raise OutOfBounds(f"data-dependent index {v} of {e.tensor} (dim {e.dim}) outside "
+                              f"0..{ext - 1}")
+        return v
 
     def e_VarLoad(self, e):
         return self.env[e.var]
@@ -359,6 +379,8 @@ class Interpreter:
             return np.asarray(fns[e.name](*args)).astype(dt)[()]
 
 
-def interpret(func, arrays, shape_values=None):
-    """Run LoweredFunc `func` on `arrays` (its args, in order); outputs are written in place."""
-    Interpreter(func, arrays, shape_values or {}).run()
+def interpret(func, arrays, shape_values=None, budget=10_000_000):
+    """Run LoweredFunc `func` on `arrays` (its args, in order); outputs are written in place.
+
+    Raises TooExpensive after `budget` statements (Python runs ~30k statements a second)."""
+    Interpreter(func, arrays, shape_values or {}, budget).run()

@@ -193,6 +193,8 @@ def test_parallel_and_bind_errors():
     s[C].parallel(C.op.axis[0])
     with err("already marked parallel"):
         s[C].unroll(C.op.axis[0])
+    with err("tensorize: expected an intrinsic from te.decl_tensor_intrin, got None"):
+        s[C].tensorize(k, None)
 
 
 def test_pragma_errors():

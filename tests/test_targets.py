@@ -293,3 +293,34 @@ def test_compile_error_is_a_build_error(tmp_path, monkeypatch):
     monkeypatch.setenv("TEXPR_CACHE_DIR", str(tmp_path))
     with pytest.raises(te.BuildError, match="texpr bug"):
         toolchain.compile_shared("this is not C", ["-O0"])
+
+
+def test_rebuilding_a_changed_schedule_reflects_every_change():
+    """build() skips lowering when the schedule is unchanged; any primitive must count."""
+    A = te.placeholder((6, 10), name="A")
+    B = te.compute((6, 10), lambda i, j: A[i, j] * 2.0, name="B")
+    C = te.compute((6, 10), lambda i, j: B[i, j] + 1.0, name="C")
+    s = te.create_schedule(C.op)
+    a = np.arange(60, dtype="float32").reshape(6, 10)
+    sources = []
+
+    def rebuild():
+        mod, _ = tt.check_kernel(s, [A, C], lambda a: a * 2 + 1, [a], target="c")
+        assert mod.source not in sources
+        sources.append(mod.source)
+    rebuild()
+    i, j = C.op.axis
+    jo, ji = s[C].split(j, factor=4)
+    rebuild()
+    s[C].vectorize(ji)
+    rebuild()
+    s[C].pragma(i, "comment", "rows")
+    rebuild()
+    s[B].storage_align(B.op.axis[0], 16, 1)
+    rebuild()
+    s[B].compute_at(s[C], i)
+    rebuild()
+    s[B].compute_inline()
+    rebuild()
+    mod, _ = tt.check_kernel(s, [A, C], lambda a: a * 2 + 1, [a], target="c")
+    assert mod.source == sources[-1]                 # unchanged: the same kernel again

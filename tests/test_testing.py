@@ -1,5 +1,5 @@
 """texpr.testing, the public strategies and the NumPy comparison helper."""
-from hypothesis import given, settings, strategies as st
+from hypothesis import event, given, settings, strategies as st
 import numpy as np
 import pytest
 
@@ -7,7 +7,7 @@ import texpr as te
 from texpr import testing as tt
 from texpr.lang.expr import Var
 
-from irutil import interpret
+from irutil import TooExpensive, interpret
 
 
 @given(tt.shapes(ndim=3, min_side=2, max_side=5, min_ndim=1))
@@ -94,7 +94,11 @@ def test_every_drawn_schedule_lowers_and_computes_the_result(data):
     f = te.lower(drawn.schedule, args)
     c = np.full(nv, np.nan, "float32")
     d = np.full((nv, 6), np.nan, "float32")
-    interpret(f, [a, c, d], {n: nv})
+    try:
+        interpret(f, [a, c, d], {n: nv}, budget=60_000)
+    except TooExpensive:
+        event("too slow to interpret")
+        return
     rc, rd = diamond_ref(a)
     np.testing.assert_allclose(c, rc, rtol=1e-5)
     np.testing.assert_allclose(d, rd, rtol=1e-5, atol=1e-5)

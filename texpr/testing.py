@@ -7,9 +7,10 @@ function::
 
     import numpy as np
     import texpr as te
-    from hypothesis import given, strategies as st
+    from hypothesis import given, settings, strategies as st
     from texpr import testing as tt
 
+    @settings(deadline=None, max_examples=20)     # each example runs the C compiler
     @given(st.data())
     def test_scale_rows(data):
         dims, values = data.draw(tt.extents(["m", "n"], max_side=12))
@@ -237,6 +238,8 @@ def legal_schedules(outputs, max_steps=4, max_factor=8, primitives=PRIMITIVES):
     - up to ``max_steps`` loop changes: ``split`` by ``factor=`` or ``nparts=`` in
       ``1..max_factor`` (factors that do not divide included), ``tile``, ``reorder`` of leaf
       axes, ``fuse`` of adjacent leaves of one kind;
+    - ``rfactor`` of a reduction leaf (any ``factor_axis``); the new stage is then visited as
+      a producer (so it may be inlined when it reduces nothing, or computed at the consumer);
     - annotations: ``vectorize`` of a data axis with a constant extent (usually the innermost),
       ``unroll`` of a small constant-extent axis, ``parallel`` of the outermost data axis of a
       root stage, ``pragma`` unroll/comment, ``storage_align`` of a non-output buffer.
@@ -273,6 +276,8 @@ def _schedule_stage(draw, rec, stage, allow, max_steps, max_factor):
     sch = rec.sch
     name = stage.name
     s_ = f"s[{name}]"
+    if getattr(stage.op, "tag", "") == "scan":
+        return                      # a scan is one sequential loop: nothing to schedule
     # 1. cache_write of a reduction, before anything else touches the stage
     if ("cache_write" in allow and id(stage) in rec.original and stage.op.reduce_axis
             and not stage.relations and not stage.iter_attrs

@@ -320,6 +320,9 @@ class CEmitter:
             return self.vector_binop(e)
         a, b = self.expr(e.a), self.expr(e.b)
         op, dt = e.op, e.dtype
+        if op in ("+", "-", "*", "<<", "tdiv") and dt in ("int8", "uint8", "int16", "uint16"):
+            # C computes narrow integers in int: wrap back to the dtype at once, as NumPy does
+            return f"(({C_TYPES[dt]})({a} {'/' if op == 'tdiv' else op} {b}))"
         if op in ("+", "-", "*", "/", "&", "|", "^", "<<", ">>", "&&", "||"):
             return f"({a} {op} {b})"
         if op == "tdiv":
