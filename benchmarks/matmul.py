@@ -598,13 +598,14 @@ def main(argv=None):
     for num, name, fn, what in STEPS:
         if num in results:
             print(f"  step {num} {name}: {what}")
-    # the best schedule: the step with the highest single-thread GFLOP/s
-    best = max(results, key=lambda n: results[n][threads[0]]) if results else None
-    if best is not None and best >= 5:
+    # the best schedule for each thread count: the step with the highest GFLOP/s there
+    if results and max(results) >= 5:
+        best = {t: max(results, key=lambda n: results[n][t]) for t in threads}
         print()
-        print("best schedule (step %d): " % best + ", ".join(
-            f"{t} thread{'s' if t > 1 else ''} {results[best][t] / run.numpy_gflops(t):.2f}x NumPy"
-            for t in threads) + "  (goal >= 0.7x)")
+        print("best schedule: " + ", ".join(
+            f"{t} thread{'s' if t > 1 else ''} step {best[t]} "
+            f"{results[best[t]][t] / run.numpy_gflops(t):.2f}x NumPy" for t in threads)
+            + "  (goal >= 0.7x)")
 
     if not args.no_extras:
         print()

@@ -34,7 +34,12 @@ import texpr as te  # noqa: E402
 from texpr.targets import get_target  # noqa: E402
 
 TARGET = "native"
-NUM_THREADS = int(os.environ.get("TEXPR_NUM_THREADS") or 0) or os.cpu_count() or 1
+
+try:                                            # all threads, as texpr's runtime counts them
+    from texpr.targets.module import num_threads as _num_threads
+    NUM_THREADS = _num_threads()
+except ImportError:                             # pragma: no cover
+    NUM_THREADS = os.cpu_count() or 1
 
 
 # ---------------------------------------------------------------------------- kernels

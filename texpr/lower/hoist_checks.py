@@ -41,9 +41,11 @@ def hoist_checked_indices(stmt):
 
 
 def _unconditional(e, out):
-    """Maximal CheckedIndex nodes that evaluating e always evaluates."""
+    """The CheckedIndex nodes that evaluating e always evaluates."""
     if isinstance(e, CheckedIndex):
         out.append(e)
+        _unconditional(e.value, out)
+        _unconditional(e.extent, out)
         return
     if isinstance(e, Select):
         _unconditional(e.cond, out)
@@ -67,7 +69,20 @@ def _stmt_exprs(s):
 
 
 def _all_checked(s):
-    return [n for n in walk(s) if isinstance(n, CheckedIndex)]
+    """Every CheckedIndex evaluated in s, once per occurrence (a check's `source` is the load
+    inside its value, named again for the error message: not a second occurrence)."""
+    out, stack = [], [s]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, CheckedIndex):
+            out.append(n)
+            stack.extend([n.value, n.extent])
+            continue
+        for name in reversed(n._children):
+            v = getattr(n, name)
+            if v is not None:
+                stack.extend(reversed(v) if isinstance(v, tuple) else [v])
+    return out
 
 
 def _block(stmts, counter):

@@ -6,28 +6,32 @@ marked prefetch with distance p, this pass puts at the top of the loop body a pr
 addresses the body's data-dependent loads will read p iterations later:
 
     for (k, 0, off[b + 1] - off[b]) {                    // pragma(prefetch=p)
-      if (0 <= off[b] + k + p && off[b] + k + p < L
-          && 0 <= indices[off[b] + k + p] && indices[off[b] + k + p] < V) {
-        prefetch data[indices[off[b] + k + p] * 64]       // one per cache line of the row
-        prefetch data[indices[off[b] + k + p] * 64 + 16]
-        ...
+      if (uint32(off[b] + k + p) < uint32(L) && uint32(indices[off[b] + k + p]) < uint32(V)) {
+        prefetch data[int64(indices[off[b] + k + p]) * 64]        // one per cache line
+        prefetch data[int64(indices[off[b] + k + p]) * 64 + 16]   // of the row, and the
+        ...                                                       // line of its last element
       }
       sum += data[checked(indices[checked(off[b] + k, L)], V) * 64 + d]
     }
 
-- Which loads: those whose index holds a CheckedIndex (an index read from data) and depends
-  on the loop variable; the index arrays themselves are read sequentially (the hardware
-  prefetches them), so only the outermost data-dependent load of a chain is prefetched.
-- Safety: every index array read to compute the address ahead is guarded by its bounds (C's
-  `&&` evaluates left to right, inner reads first), and the final index by the extent it
-  indexes, so nothing is read out of bounds and the prefetched address lies inside the tensor.
-  The guard is the bounds of the index array, not `k + p < extent` of this loop: near the end
-  of one bag the prefetch already fetches the first rows of the next bag (measured: better
-  than stopping at the bag's end, where bags are short). The prefetch records no error: a bad
-  index is reported by the real load when (and only if) it executes.
+- Which loads: those whose index holds a CheckedIndex (an index read from data) and moves
+  with the loop variable, but not linearly (w_data[off[b] + k] is a stream the hardware
+  prefetches); of a chain (the index array, then the row) only the outermost load.
+- Safety: every index array read to compute an address ahead is guarded by its bounds (one
+  unsigned compare each; C's && evaluates them left to right, inner reads first), and the
+  row index by the extent it indexes, so nothing is read out of bounds and the first
+  prefetched address of a row lies inside the tensor (a prefetch never faults: the last line
+  of a row rounded up to whole vectors may lie past it, which is harmless). The prefetch
+  records no error: a bad index is reported by the real load when, and only if, it runs.
+- The guard is the bounds of the index array, not `k + p < extent` of this loop: near the end
+  of one bag the prefetch already fetches the first rows of the next bag (measured better
+  than stopping at the bag's end when bags are short: 40 indices, distance 16-24).
 - Extent: the span of the address over the loops inside the body (a row of D elements) is
-  prefetched line by line, plus its last element when the row is not line-aligned, up to
+  prefetched line by line plus the line of its last element (NumPy's arrays start 16 bytes
+  into a line, so a row of 4 lines touches 5: measured 1.4x slower without it), at most
   MAX_LINES lines; a span that is not constant gets its first line only.
+- The row index is widened to 64 bits in the address (as hoist_checks does for the loads), so
+  the compiler folds the arithmetic into the prefetch's addressing.
 
 It runs on the flattened loop program before tail partitioning and vectorization, where the
 loops inside the marked one still show how far a row extends. Loops with no data-dependent
