@@ -102,19 +102,24 @@ double texpr_peak(int64_t n, int nthreads) {
 """
 
 
-def measure_peak(bits, nthreads, n=2_000_000, repeat=5):
+_KEEP_LOADED = []   # libgomp threads started by a library must never see it unloaded
+
+
+def measure_peak(bits, nthreads, n=2_000_000, repeat=5, flags=None):
     """Best observed fp32 FMA throughput (GFLOP/s) with `nthreads` threads and `bits`-bit
     vectors (compiled by the same gcc texpr uses)."""
     import cffi
     sys.path.insert(0, ROOT)
     from texpr.targets.toolchain import compile_shared
-    flags = {512: ["-mavx512f", "-mfma"], 256: ["-mavx2", "-mfma"]}.get(bits, [])
+    if flags is None:
+        flags = {512: ["-mavx512f", "-mfma"], 256: ["-mavx2", "-mfma"]}.get(bits, [])
     lanes = bits // 32
     path, _ = compile_shared(_PEAK_C % {"bytes": lanes * 4, "lanes": lanes},
                              ["-O2", "-fopenmp"] + flags)
     ffi = cffi.FFI()
     ffi.cdef("double texpr_peak(int64_t, int);")
     lib = ffi.dlopen(path)
+    _KEEP_LOADED.append((ffi, lib))
     lib.texpr_peak(1000, nthreads)
     best = min(lib.texpr_peak(n, nthreads) for _ in range(repeat))
     return nthreads * n * 12 * lanes * 2 / best / 1e9

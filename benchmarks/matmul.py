@@ -50,6 +50,7 @@ import numpy as np                      # noqa: E402
 
 import texpr as te                      # noqa: E402
 from texpr.targets import get_target    # noqa: E402
+from _bench import measure_peak         # noqa: E402  (benchmarks/ is on sys.path as the script dir)
 
 # ---------------------------------------------------------------------------- the schedules
 
@@ -188,30 +189,6 @@ def _calibrate(seconds_per_call, budget):
     return number, 5
 
 
-_PEAK_C = r"""
-#include <stdint.h>
-#include <omp.h>
-typedef float texpr_peak_vf __attribute__((vector_size(%(bytes)d)));
-volatile float texpr_peak_sink;
-/* 12 independent FMA chains per thread, n iterations; returns wall seconds */
-double texpr_peak(int64_t n, int nthreads) {
-  double t0 = omp_get_wtime();
-  #pragma omp parallel num_threads(nthreads)
-  {
-    texpr_peak_vf acc[12], x, y;
-    for (int l = 0; l < %(lanes)d; ++l) { x[l] = 0.9999999f; y[l] = 1e-7f; }
-    for (int i = 0; i < 12; ++i) acc[i] = x * (float)(i + omp_get_thread_num());
-    for (int64_t k = 0; k < n; ++k) {
-      #pragma GCC unroll 12
-      for (int i = 0; i < 12; ++i) acc[i] = acc[i] * x + y;
-    }
-    texpr_peak_vf s = acc[0];
-    for (int i = 1; i < 12; ++i) s += acc[i];
-    texpr_peak_sink = s[0];
-  }
-  return omp_get_wtime() - t0;
-}
-"""
 
 
 # Libraries loaded here stay loaded: the peak kernel starts OpenMP worker threads in libgomp,
@@ -227,22 +204,6 @@ def machine_vector_bits():
     if _host_has("avx2") and _host_has("fma"):
         return 256, ["-mavx2", "-mfma"]
     return 128, []
-
-
-def measure_peak(bits, flags, threads, n=4_000_000, repeat=5):
-    """Best observed FMA throughput (GFLOP/s) with `threads` threads and `bits`-bit vectors."""
-    import cffi
-    from texpr.targets.toolchain import compile_shared
-    lanes = bits // 32
-    path, _ = compile_shared(_PEAK_C % {"bytes": lanes * 4, "lanes": lanes},
-                             ["-O2", "-fopenmp"] + flags)
-    ffi = cffi.FFI()
-    ffi.cdef("double texpr_peak(int64_t, int);")
-    lib = ffi.dlopen(path)
-    _KEEP_LOADED.append((ffi, lib))
-    lib.texpr_peak(1000, threads)
-    best = min(lib.texpr_peak(n, threads) for _ in range(repeat))
-    return threads * n * 12 * lanes * 2 / best / 1e9
 
 
 def _host_has(flag):
@@ -517,7 +478,7 @@ def main(argv=None):
     def single_core_peak():
         if args.wait_idle:
             wait_for_idle(args.wait_idle)
-        return measure_peak(bits, flags, 1, n=iters)
+        return measure_peak(bits, 1, n=iters, flags=flags)
 
     p1 = single_core_peak()
     print(f"machine peak, measured: {p1:.0f} GFLOP/s per core (12 independent FMA chains, "
@@ -525,8 +486,8 @@ def main(argv=None):
     print(f"  (= {p1 / (2 * bits // 32):.2f} G vector FMAs/s per core; the 2.5 GHz x 16 "
           "flop/cycle rule of thumb would say 40 GFLOP/s per core)")
     if tgt.vector_bits < bits:
-        p_t = measure_peak(tgt.vector_bits, ["-mavx2", "-mfma"] if tgt.vector_bits == 256 else [],
-                           1, n=iters)
+        p_t = measure_peak(tgt.vector_bits, 1, n=iters,
+                           flags=["-mavx2", "-mfma"] if tgt.vector_bits == 256 else [])
         print(f"  peak with target {target}'s {tgt.vector_bits}-bit vectors: {p_t:.0f} GFLOP/s "
               "per core")
     print()
