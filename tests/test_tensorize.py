@@ -73,7 +73,42 @@ def test_update_part_used_when_reduction_is_split():
     s[C].tensorize(ii, plain_gemm_intrin(4, 4, 2))
     text = str(te.lower(s, [A, B, C]))
     assert "ref_gemm.update" in text
+    # a tile's first k slice uses the body (accumulators start at zero), in the same nest:
+    # no separate pass sets C to zero
+    assert "ref_gemm.first" in text and "= 0.0f" not in text
     run(s, [A, B, C], 8, 8, 6)
+
+
+@pytest.mark.parametrize("parts", [("update",), ("reset", "update")])
+@pytest.mark.parametrize("k_outermost", [False, True])
+def test_first_slice_without_body_part(parts, k_outermost):
+    """An intrinsic without a body starts each tile with its reset, or with scalar loops
+    setting the tile to zero, then its update; also when k's outer loop encloses the tiles."""
+    M, N, K = 8, 12, 6
+    A, B, C, k = matmul(M, N, K)
+    inner = plain_gemm_intrin(4, 4, 2).impl
+
+    def impl(ins, outs):
+        code = {p: inner(ins, outs)[p] for p in parts if p != "reset"}
+        if "reset" in parts:
+            C_ = outs[0]
+            code["reset"] = (f"for (int i = 0; i < 4; ++i) for (int j = 0; j < 4; ++j) "
+                             f"{C_.ptr}[i*({C_.strides[0]}) + j*({C_.strides[1]})] = 0;")
+        return code
+    a = te.placeholder((4, 2), name="a")
+    b = te.placeholder((2, 4), name="b")
+    kk = te.reduce_axis((0, 2), name="k")
+    c = te.compute((4, 4), lambda i, j: te.sum(a[i, kk] * b[kk, j], axis=kk), name="c")
+    intrin = te.decl_tensor_intrin(c.op, impl, name="no_body")
+    s = te.create_schedule(C.op)
+    io, jo, ii, ji = s[C].tile(C.op.axis[0], C.op.axis[1], 4, 4)
+    ko, ki = s[C].split(k, factor=2)
+    s[C].reorder(*((ko, io, jo) if k_outermost else (io, jo, ko)), ii, ji, ki)
+    s[C].tensorize(ii, intrin)
+    f = run(s, [A, B, C], M, N, K)
+    first = "reset+update" if "reset" in parts else "update"
+    assert f"tensorize no_body.{first}" in f.source
+    assert "tensorize no_body.body" not in f.source
 
 
 def test_matcher_uses_loop_ranges_to_simplify_indices():

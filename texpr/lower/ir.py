@@ -181,12 +181,18 @@ class IntrinOperand(Node):
 
 @dataclass(frozen=True, eq=False)
 class IntrinCall(Stmt):
-    """A tensorized loop nest: `part` (body, reset or update) of a TensorIntrin."""
+    """A tensorized loop nest: `part` (body, reset, update or first) of a TensorIntrin.
+
+    "first" is the first accumulation into a tile the reduction has not touched yet: the
+    intrinsic's body (which starts from zero in registers) when it has one, else its reset and
+    update, else `init` (scalar loops setting the tile to the identity) and its update.
+    """
     intrin: object
     part: str
     outputs: tuple
     inputs: tuple
-    _children = ("outputs", "inputs")
+    init: object = None
+    _children = ("outputs", "inputs", "init")
 
 
 def seq(*stmts):

@@ -10,7 +10,7 @@ import math
 
 from ..lang import dtypes
 from ..lang.errors import LoweringError
-from ..lang.expr import BinOp, Cast, Const, Reduce, TensorLoad, Var
+from ..lang.expr import BinOp, Cast, Cmp, Const, Reduce, TensorLoad, Var
 from ..lang.tensor import ComputeOp, PlaceholderOp, Tensor
 from ..lang.visitor import free_vars, substitute, transform, walk
 from ..schedule.relations import leaf_to_root, propagate_extents
@@ -383,15 +383,19 @@ class NestBuilder:
                     fallback = reduce_nest(leaves[tpos:], ov)
                     nest = self._loops(st, leaves[:tpos], _full_or(full, call, fallback), guards)
                 else:                    # accumulate with the intrinsic's update
-                    call = IntrinCall(self._intrin(st, tpos), "update", (out_op,), in_ops)
+                    # A tile is set to the identity when the reduction loops outside the
+                    # intrinsic are at their first iteration, inside the same nest (the
+                    # intrinsic's body starts from zero in registers), not in a separate pass.
+                    intrin = self._intrin(st, tpos)
+                    call = IntrinCall(intrin, "update", (out_op,), in_ops)
                     fallback = self._loops(st, leaves[tpos:], upd, guards, outer_vars=ov)
-                    pre, mid = leaves[:red_pos], leaves[red_pos:tpos]
-                    ov2 = frozenset(iv.var for iv in pre)
-                    init_nest = self._loops(st, [iv for iv in leaves[red_pos:] if iv.kind != "reduce"],
-                                            init, data_guards, with_children=False, outer_vars=ov2)
-                    upd_nest = self._loops(st, mid, _full_or(full, call, fallback), guards,
-                                           outer_vars=ov2)
-                    nest = self._loops(st, pre, seq(init_nest, upd_nest), guards)
+                    tile_init = self._loops(st, [iv for iv in leaves[tpos:] if iv.kind != "reduce"],
+                                            init, data_guards, with_children=False, outer_vars=ov)
+                    first_call = IntrinCall(intrin, "first", (out_op,), in_ops, tile_init)
+                    first = _all_zero([iv.var for iv in leaves[red_pos:tpos] if iv.kind == "reduce"])
+                    inner = IfThenElse(first, _full_or(full, first_call, seq(tile_init, fallback)),
+                                       _full_or(full, call, fallback))
+                    nest = self._loops(st, leaves[:tpos], inner, guards)
         else:
             value = transform(substitute(body, rmap), self._load_fn)
             store = BufferStore(buf, value, store_idx)
@@ -447,6 +451,15 @@ class NestBuilder:
             body = For(iv.var, Const(0, "int32"), ext, kind, body,
                        tuple(attr.get("pragmas", ())))
         return _guard(body, top)
+
+
+def _all_zero(vars_):
+    """vars_[0] == 0 && vars_[1] == 0 && ... (loops start at 0)."""
+    cond = None
+    for v in vars_:
+        c = Cmp("==", v, Const(0, v.dtype))
+        cond = c if cond is None else BinOp("&&", cond, c, "bool")
+    return cond
 
 
 def _full_or(full, call, fallback):

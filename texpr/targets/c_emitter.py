@@ -217,13 +217,18 @@ class CEmitter:
                              f"dict of parts, got {type(code).__name__}")
         if "helpers" in code:
             self.helper(f"intrin_{intrin.name}_{hash(code['helpers'])}", code["helpers"])
-        text = code.get(s.part)
-        if text is None and s.part == "body" and "update" in code:
-            text = (code.get("reset") or "") + "\n" + code["update"] if "reset" in code else None
+        part = label = "body" if s.part == "first" else s.part
+        text = code.get(part)
+        if text is None and part == "body" and "update" in code:
+            if "reset" in code:
+                text, label = code["reset"] + "\n" + code["update"], "reset+update"
+            elif s.init is not None:          # no reset: the scalar init loops, then update
+                self.stmt(s.init)
+                text, label = code["update"], "update"
         if text is None:
             raise TexprError(f"tensor intrinsic {intrin.name} provides no '{s.part}' part for this "
                              f"use (it provides: {', '.join(k for k in code if k != 'helpers')})")
-        self.line(f"{{ // tensorize {_comment(intrin.name)}.{s.part}")
+        self.line(f"{{ // tensorize {_comment(intrin.name)}.{label}")
         self.indent += 1
         for ln in str(text).strip("\n").splitlines():
             self.line(ln.strip())
