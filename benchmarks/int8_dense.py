@@ -24,7 +24,7 @@ from texpr.targets.intrin import dot_int8  # noqa: E402
 TILES = {"avx2": (4, 16), "avx512": (4, 64)}   # (rows, lanes): fits the 16 / 32 vector registers
 
 
-def build_dense(n, target, kc=256, rows=None, lanes=None):
+def build_dense(n, target, kc=512, rows=None, lanes=None):
     rows = rows or TILES[target][0]
     lanes = lanes or TILES[target][1]
     A = te.placeholder((n, n), "uint8", name="A")

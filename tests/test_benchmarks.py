@@ -15,6 +15,15 @@ def test_matmul_benchmark_quick():
                         "--threads", "1", "--no-extras", "--keep-openblas-env"],
                        capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    for step in range(1, 7):
+    for step in range(1, 8):
         assert f"step {step} " in r.stdout and "checked vs NumPy: ok" in r.stdout
     assert "NumPy (OpenBLAS)" in r.stdout
+
+
+def test_int8_dense_benchmark_quick():
+    """The int8 dense kernels of every x86 target build, equal NumPy exactly, and are timed
+    beside torch's quantized Linear (FBGEMM)."""
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "int8_dense.py"), "--quick"],
+                       capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "texpr avx2 dot_int8" in r.stdout and "torch fbgemm Linear" in r.stdout
