@@ -8,8 +8,10 @@ is done once, outside the timed call, as FBGEMM does with its prepacked weights.
 Usage: python benchmarks/int8_dense.py [--quick]
 """
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 
@@ -25,6 +27,7 @@ TILES = {"avx2": (4, 16), "avx512": (4, 64)}   # (rows, lanes): fits the 16 / 32
 
 
 def build_dense(n, target, kc=512, rows=None, lanes=None):
+    kc = min(kc, n)
     rows = rows or TILES[target][0]
     lanes = lanes or TILES[target][1]
     A = te.placeholder((n, n), "uint8", name="A")
@@ -60,10 +63,59 @@ def median_time(fn, repeat):
     return statistics.median(ts)
 
 
+# FBGEMM picks its kernels from the CPU; FBGEMM_ENABLE_INSTRUCTIONS (read once, at its first
+# use) forces an instruction set, so each texpr target is compared with FBGEMM's kernel for
+# the same instructions: AVX2 (vpmaddubsw) with AVX2, AVX-512 VNNI (vpdpbusd) with VNNI.
+FBGEMM_ISA = {"avx2": "AVX2", "avx512": "AVX512_E1"}
+
+
+def torch_linear(n, a, w):
+    """torch.ao quantized Linear (FBGEMM) computing a @ w.T, or None if unavailable."""
+    try:
+        import torch
+        torch.backends.quantized.engine = "fbgemm"
+        qx = torch.quantize_per_tensor(torch.from_numpy(a.astype(np.float32)), 1.0, 0, torch.quint8)
+        lin = torch.ao.nn.quantized.Linear(n, n)
+        lin.set_weight_bias(torch.quantize_per_tensor(torch.from_numpy(w.astype(np.float32)), 1.0, 0,
+                                                      torch.qint8), None)
+        lin.scale, lin.zero_point = float(n * 127 * 64 / 127 + 1), 0
+    except Exception as e:  # noqa: BLE001 - report and carry on without the reference
+        print(f"PyTorch quantized Linear unavailable ({e}); texpr figures only")
+        return None
+    return torch, lambda: lin(qx)
+
+
+def torch_times(n, repeat, isa):
+    """Median seconds of torch's Linear with 1 and 2 threads, FBGEMM forced to `isa`, timed in
+    a child process (the variable must be set before FBGEMM first runs)."""
+    env = dict(os.environ, FBGEMM_ENABLE_INSTRUCTIONS=isa)
+    r = subprocess.run([sys.executable, os.path.abspath(__file__), "--torch-only", str(n), str(repeat)],
+                       env=env, capture_output=True, text=True)
+    out = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
+    return json.loads(out[-1]) if r.returncode == 0 and out else None
+
+
+def _torch_only(n, repeat):
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 128, (n, n)).astype("uint8")
+    w = rng.integers(-64, 64, (n, n)).astype("int8")
+    ref = torch_linear(n, a, w)
+    times = {}
+    if ref is not None:
+        torch, run = ref
+        for nt in (1, 2):
+            torch.set_num_threads(nt)
+            times[nt] = median_time(run, repeat)
+    print(json.dumps(times))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="256^3, few repeats (smoke test)")
+    ap.add_argument("--torch-only", nargs=2, type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.torch_only:
+        return _torch_only(*args.torch_only)
     n = 256 if args.quick else 1024
     repeat = 3 if args.quick else 10
     rng = np.random.default_rng(0)
@@ -77,34 +129,26 @@ def main():
         c = np.empty((n, n), np.int32)
         mods[t][0](a, mods[t][1], c)
         np.testing.assert_array_equal(c, want)
-    try:
-        import torch
-        torch.backends.quantized.engine = "fbgemm"
-        qx = torch.quantize_per_tensor(torch.from_numpy(a.astype(np.float32)), 1.0, 0, torch.quint8)
-        lin = torch.ao.nn.quantized.Linear(n, n)
-        lin.set_weight_bias(torch.quantize_per_tensor(torch.from_numpy(w.astype(np.float32)), 1.0, 0,
-                                                      torch.qint8), None)
-        lin.scale, lin.zero_point = float(np.abs(want).max() / 127 + 1), 0
-    except Exception as e:  # noqa: BLE001 - report and carry on without the reference
-        print(f"PyTorch quantized Linear unavailable ({e}); texpr figures only")
-        lin = None
     ops = 2 * n ** 3
-    print(f"int8 dense {n}^3 (u8 x s8 -> s32), GOP/s, median of {repeat}")
-    print(f"{'threads':>7} {'variant':>24} {'ms':>8} {'GOP/s':>8} {'vs torch':>9}")
-    for nt in (1, 2):
-        os.environ["TEXPR_NUM_THREADS"] = str(nt)
-        ref_t = None
-        if lin is not None:
-            torch.set_num_threads(nt)
-            ref_t = median_time(lambda: lin(qx), repeat)
-            print(f"{nt:>7} {'torch fbgemm Linear':>24} {ref_t * 1e3:8.3f} {ops / ref_t / 1e9:8.1f} {'1.00x':>9}")
-        for t, (f, wp) in mods.items():
+    print(f"int8 dense {n}^3 (u8 x s8 -> s32), GOP/s, median of {repeat}; each texpr target beside "
+          "torch's quantized Linear with FBGEMM forced to the same instruction set")
+    print(f"{'threads':>7} {'variant':>34} {'ms':>8} {'GOP/s':>8} {'vs torch':>9}")
+    for t, (f, wp) in mods.items():
+        isa = FBGEMM_ISA[t]
+        ref = torch_times(n, repeat, isa)
+        for nt in (1, 2):
+            os.environ["TEXPR_NUM_THREADS"] = str(nt)
+            ref_t = ref.get(str(nt)) if ref else None
+            if ref_t:
+                print(f"{nt:>7} {'torch Linear, FBGEMM ' + isa:>34} {ref_t * 1e3:8.3f} "
+                      f"{ops / ref_t / 1e9:8.1f} {'1.00x':>9}")
             c = np.empty((n, n), np.int32)
             tt = f.time(a, wp, c, number=1, repeat=repeat)
             ratio = f"{ref_t / tt:.2f}x" if ref_t else "-"
-            print(f"{nt:>7} {'texpr ' + t + ' dot_int8':>24} {tt * 1e3:8.3f} {ops / tt / 1e9:8.1f} {ratio:>9}")
+            print(f"{nt:>7} {'texpr ' + t + ' dot_int8':>34} {tt * 1e3:8.3f} {ops / tt / 1e9:8.1f} "
+                  f"{ratio:>9}")
     flags = open("/proc/cpuinfo").read()
-    print("CPU has avx512_vnni:", "avx512_vnni" in flags, "(FBGEMM picks VNNI kernels when it does)")
+    print("CPU has avx512_vnni:", "avx512_vnni" in flags, "(FBGEMM's own choice when it does: VNNI)")
 
 
 if __name__ == "__main__":

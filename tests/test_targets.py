@@ -324,3 +324,52 @@ def test_rebuilding_a_changed_schedule_reflects_every_change():
     rebuild()
     mod, _ = tt.check_kernel(s, [A, C], lambda a: a * 2 + 1, [a], target="c")
     assert mod.source == sources[-1]                 # unchanged: the same kernel again
+
+
+# ----------------------------------------------------------------------------- C semantics
+
+@pytest.mark.parametrize("dt", ["int32", "int64"])
+@pytest.mark.parametrize("target", ["c", "native"])
+def test_data_arithmetic_wraps_like_numpy(dt, target):
+    """+ - * and negation of int32/int64 data wrap around as in NumPy (computed unsigned in
+    the C: signed overflow is undefined there and the kernels are built without -fwrapv)."""
+    n = 37
+    A = te.placeholder((n,), dt, name="A")
+    B = te.placeholder((n,), dt, name="B")
+    C = te.compute((n,), lambda i: A[i] * B[i] + A[i] - (-B[i]) * 3, name="C")
+    s = te.create_schedule(C.op)
+    f = te.build(s, [A, B, C], target=target)
+    info = np.iinfo(dt)
+    rng = np.random.default_rng(1)
+    a = rng.integers(info.min, info.max, n, dtype=dt, endpoint=True)
+    b = rng.integers(info.min, info.max, n, dtype=dt, endpoint=True)
+    a[:3] = [info.max, info.min, info.min]
+    b[:3] = [info.max, -1, info.min]
+    c = np.empty(n, dt)
+    f(a, b, c)
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(c, a * b + a - (-b) * 3)
+
+
+def test_scalar_loops_are_vectorized_by_the_c_compiler(tmp_path):
+    """Index arithmetic is plain signed C (no -fwrapv), so GCC's vectorizer can analyse the
+    addresses of loops texpr leaves scalar (here: a tensorized nest's tail rows)."""
+    from texpr.targets.build import get_target
+    M, N, K = 6, 64, 16
+    A = te.placeholder((M, K), name="A")
+    B = te.placeholder((K, N), name="B")
+    k = te.reduce_axis((0, K), name="k")
+    C = te.compute((M, N), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k), name="C")
+    s = te.create_schedule(C.op)
+    ko, ki = s[C].split(k, factor=4)
+    s[C].reorder(C.op.axis[0], ko, ki, C.op.axis[1])
+    f = te.build(s, [A, B, C], target="avx2")
+    src = tmp_path / "k.c"
+    src.write_text(f.source)
+    import subprocess
+    flags = list(get_target("avx2").flags)
+    r = subprocess.run(["gcc", *flags, "-fopt-info-vec-optimized", "-c", str(src), "-o",
+                        str(tmp_path / "k.o")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "loop vectorized" in r.stderr, r.stderr
+

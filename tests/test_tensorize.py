@@ -64,6 +64,20 @@ def test_tensorized_matmul_any_shape(M, N, K, mr, nr, split_k):
     assert ("tensorize ref_gemm" in f.source) == (M >= mr and N >= nr)
 
 
+def test_gcc_loop_distribution_workaround():
+    """The tail row of this nest is zeroed on the first k slice and accumulated on every one;
+    GCC 12.2 -O3's loop distribution moved the zeroing after the accumulation (texpr builds
+    with -fno-tree-loop-distribution). Found by the property test above."""
+    M, N, K = 3, 8, 3
+    A, B, C, k = matmul(M, N, K)
+    s = te.create_schedule(C.op)
+    io, jo, ii, ji = s[C].tile(C.op.axis[0], C.op.axis[1], 2, 4)
+    ko, ki = s[C].split(k, factor=1)
+    s[C].reorder(io, jo, ko, ii, ji, ki)
+    s[C].tensorize(ii, plain_gemm_intrin(2, 4, 1))
+    run(s, [A, B, C], M, N, K)
+
+
 def test_update_part_used_when_reduction_is_split():
     A, B, C, k = matmul(8, 8, 6)
     s = te.create_schedule(C.op)

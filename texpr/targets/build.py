@@ -8,7 +8,13 @@ from .c_emitter import CEmitter
 from .module import Module
 from .toolchain import compile_shared
 
-BASE_FLAGS = ["-O3", "-std=gnu11", "-fopenmp", "-fno-strict-aliasing", "-fwrapv", "-Wno-psabi"]
+# -fno-tree-loop-distribution: GCC 12.2's loop distribution miscompiles a pattern tensorized
+# tails produce (a loop that, on its first iteration only, zeroes a row and then accumulates
+# into it: the zeroing is moved after the accumulations; clang and GCC -O2 get it right; see
+# tests/test_targets.py::test_gcc_loop_distribution_workaround). Signed index arithmetic is
+# not wrapped (no -fwrapv) so GCC can vectorize it; data arithmetic wraps in the C itself.
+BASE_FLAGS = ["-O3", "-std=gnu11", "-fopenmp", "-fno-strict-aliasing", "-fno-tree-loop-distribution",
+              "-Wno-psabi"]
 AVX512_FLAGS = ["-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mfma"]
 
 

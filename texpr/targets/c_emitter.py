@@ -15,6 +15,9 @@ from ..lower.ir import (Allocate, Broadcast, BufferLoad, BufferStore, DeclareVar
                         For, IfThenElse, Ramp, Seq, StageRegion, VarLoad, VarStore)
 from .names import NameTable
 
+# the unsigned type data arithmetic of these dtypes is computed in (wraps like NumPy)
+WRAPPING = {"int32": "uint32_t", "int64": "uint64_t"}
+
 STACK_LIMIT = 32 * 1024     # bytes: larger local buffers go to the heap
 
 
@@ -112,7 +115,7 @@ class CEmitter:
     def stmt_For(self, s):
         v = self.names.get(s.var, s.var.name)
         ty = C_TYPES[s.var.dtype]
-        mn, ext = self.expr(s.min), self.expr(s.extent)
+        mn, ext = self.idx(s.min), self.idx(s.extent)
         if s.kind == "thread":
             raise TexprError(f"loop {s.var.name} is bound to a GPU thread axis; build it for a GPU "
                              f"target, not {self.target_name!r}")
@@ -157,7 +160,7 @@ class CEmitter:
         self.line("}")
 
     def stmt_IfThenElse(self, s):
-        self.line(f"if ({_strip(self.expr(s.cond))}) {{")
+        self.line(f"if ({_strip(self.idx(s.cond))}) {{")
         self.indent += 1
         self.stmt(s.then_case)
         self.indent -= 1
@@ -182,7 +185,7 @@ class CEmitter:
             self.stmt(s.body)
         else:
             self.helper("alloc", _ALLOC_HELPER)
-            self.line(f"{ct}* {name} = ({ct}*)texpr_alloc((size_t)({_strip(self.expr(size))}) * sizeof({ct}));")
+            self.line(f"{ct}* {name} = ({ct}*)texpr_alloc((size_t)({_strip(self.idx(size))}) * sizeof({ct}));")
             self.stmt(s.body)
             self.line(f"free({name});")
         self.indent -= 1
@@ -237,8 +240,8 @@ class CEmitter:
 
     def buffer_ref(self, operand, placeholder):
         buf = self.buf(operand.buffer)
-        off = _strip(self.expr(operand.indices[0]))
-        return BufferRef(f"(&{buf}[{off}])", [_strip(self.expr(x)) for x in operand.strides],
+        off = _strip(self.idx(operand.indices[0]))
+        return BufferRef(f"(&{buf}[{off}])", [_strip(self.idx(x)) for x in operand.strides],
                          tuple(int(d.value) for d in placeholder.shape), placeholder.dtype, buf)
 
     def stmt_Evaluate(self, s):
@@ -246,7 +249,7 @@ class CEmitter:
 
     def stmt_Prefetch(self, s):
         """A cache hint (GCC/Clang builtin: prefetcht0/nta on x86, PRFM on AArch64)."""
-        self.line(f"__builtin_prefetch(&{self.buf(s.buffer)}[{_strip(self.expr(s.index))}], 0, "
+        self.line(f"__builtin_prefetch(&{self.buf(s.buffer)}[{_strip(self.idx(s.index))}], 0, "
                   f"{int(s.locality)});")
 
     def stmt_BufferStore(self, s):
@@ -254,12 +257,12 @@ class CEmitter:
         idx = s.indices[0]
         lanes = dtypes.lanes(s.value.dtype)
         if lanes == 1:
-            self.line(f"{buf}[{_strip(self.expr(idx))}] = {_strip(self.expr(s.value))};")
+            self.line(f"{buf}[{_strip(self.idx(idx))}] = {_strip(self.expr(s.value))};")
         elif s.predicate is not None:
-            self.line(self.masked_vector_store(s.buffer, buf, self.expr(_unit_ramp(idx).base),
+            self.line(self.masked_vector_store(s.buffer, buf, self.idx(_unit_ramp(idx).base),
                                                s.value, self.lane_count(s.predicate)))
         elif isinstance(idx, Ramp) and idx.stride == 1:
-            self.line(self.vector_store(s.buffer, buf, self.expr(idx.base), s.value))
+            self.line(self.vector_store(s.buffer, buf, self.idx(idx.base), s.value))
         else:
             vt = self.ty(s.value.dtype)
             self.line(f"{{ {vt} texpr_t = {_strip(self.expr(s.value))};")
@@ -274,7 +277,7 @@ class CEmitter:
         if not (isinstance(pred, Cmp) and pred.op == "<" and isinstance(pred.a, Ramp)
                 and pred.a.stride == 1 and isinstance(pred.b, Broadcast)):
             raise TexprError(f"{self.target_name} emitter: unsupported vector predicate {pred}")
-        return self.expr(simplify(pred.b.value - pred.a.base))
+        return self.idx(simplify(pred.b.value - pred.a.base))
 
     def masked_vector_store(self, b, buf, base, value, count):
         """Store lanes [0, count) only (portable: a short loop; targets use masked stores)."""
@@ -293,15 +296,36 @@ class CEmitter:
 
     def lane_index(self, idx, k):
         if isinstance(idx, Ramp):
-            return _strip(self.expr(idx.base + k * idx.stride if k else idx.base))
-        return f"({self.expr(idx)})[{k}]"
+            return _strip(self.idx(idx.base + k * idx.stride if k else idx.base))
+        return f"({self.idx(idx)})[{k}]"
 
     def buf(self, b):
         return self.names.get(b, b.name + ("_" + b.scope if b.scope != "global" else ""))
 
     # ------------------------------------------------------------------ expressions
+    # Integer arithmetic comes in two kinds. Index arithmetic (buffer offsets, loop bounds,
+    # guards) never overflows (buffers are smaller than 2^31 elements), and C's signed-overflow
+    # rule lets the compiler analyse it as affine, which its vectorizer needs. Arithmetic on
+    # data wraps, as in NumPy: int32/int64 + - * << are computed in the unsigned type.
+    _in_index = False
+
     def expr(self, e):
         return getattr(self, "expr_" + type(e).__name__)(e)
+
+    def idx(self, e):
+        """Emit index arithmetic (see above)."""
+        return self._with_index(e, True)
+
+    def data(self, e):
+        """Emit data arithmetic (wraps on overflow), also inside an index."""
+        return self._with_index(e, False)
+
+    def _with_index(self, e, flag):
+        prev, self._in_index = self._in_index, flag
+        try:
+            return self.expr(e)
+        finally:
+            self._in_index = prev
 
     def expr_Var(self, e):
         return self.names.get(e, e.name)
@@ -310,9 +334,9 @@ class CEmitter:
         src = e.source.buffer.name if e.source is not None else None
         self.checks.append((e.tensor, e.dim, src, e.source is not None and e.value.same_as(e.source)))
         code = len(self.checks) - 1
-        pos = _strip(self.expr(e.source.indices[0])) if e.source is not None else "-1"
-        return (f"(({C_TYPES[dtypes.element(e.dtype)]})texpr_checked_index({_strip(self.expr(e.value))}, "
-                f"{_strip(self.expr(e.extent))}, {code}, {pos}))")
+        pos = _strip(self.idx(e.source.indices[0])) if e.source is not None else "-1"
+        return (f"(({C_TYPES[dtypes.element(e.dtype)]})texpr_checked_index({_strip(self.data(e.value))}, "
+                f"{_strip(self.idx(e.extent))}, {code}, {pos}))")
 
     def expr_VarLoad(self, e):
         return self.names.get(e.var, e.var.name)
@@ -328,6 +352,9 @@ class CEmitter:
         if op in ("+", "-", "*", "<<", "tdiv") and dt in ("int8", "uint8", "int16", "uint16"):
             # C computes narrow integers in int: wrap back to the dtype at once, as NumPy does
             return f"(({C_TYPES[dt]})({a} {'/' if op == 'tdiv' else op} {b}))"
+        if op in ("+", "-", "*", "<<") and dt in WRAPPING and not self._in_index:
+            ut = WRAPPING[dt]
+            return f"(({C_TYPES[dt]})(({ut}){a} {op} ({ut}){b}))"
         if op in ("+", "-", "*", "/", "&", "|", "^", "<<", ">>", "&&", "||"):
             return f"({a} {op} {b})"
         if op == "tdiv":
@@ -401,14 +428,14 @@ class CEmitter:
         idx = e.indices[0]
         lanes = dtypes.lanes(e.dtype)
         if lanes == 1:
-            return f"{buf}[{_strip(self.expr(idx))}]"
+            return f"{buf}[{_strip(self.idx(idx))}]"
         if e.predicate is not None:
-            return self.masked_vector_load(e, buf, self.expr(_unit_ramp(idx).base),
+            return self.masked_vector_load(e, buf, self.idx(_unit_ramp(idx).base),
                                            self.lane_count(e.predicate))
         if isinstance(idx, Ramp) and idx.stride == 1:
-            return self.vector_load(e, buf, self.expr(idx.base))
+            return self.vector_load(e, buf, self.idx(idx.base))
         if isinstance(idx, Ramp) and idx.stride == 0:
-            return self.broadcast(f"{buf}[{_strip(self.expr(idx.base))}]", e.dtype)
+            return self.broadcast(f"{buf}[{_strip(self.idx(idx.base))}]", e.dtype)
         elems = ", ".join(f"{buf}[{self.lane_index(idx, k)}]" for k in range(lanes))
         return f"(({self.ty(e.dtype)}){{{elems}}})"
 

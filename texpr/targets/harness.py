@@ -229,7 +229,7 @@ NEON_MARCH = "-march=armv8.2-a+dotprod"
 #: AArch64 Linux user mode: aarch64-linux-gnu-gcc -static (glibc, static libgomp), qemu-aarch64.
 AARCH64_LINUX = HarnessSpec(
     "aarch64-linux", "aarch64-linux-gnu-gcc",
-    ["-O3", "-static", NEON_MARCH, "-fopenmp", "-std=gnu11", "-fno-strict-aliasing", "-fwrapv",
+    ["-O3", "-static", NEON_MARCH, "-fopenmp", "-std=gnu11", "-fno-strict-aliasing", "-fno-tree-loop-distribution",
      "-Wno-psabi"],
     ["qemu-aarch64"],
     "apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user")
