@@ -213,6 +213,37 @@ def test_reduction_errors():
         te.sum(A[k], axis=[])
     with pytest.raises(te.TexprError, match="needs axis"):
         te.sum(A[k])
+    # a te.var given as the axis is a mistake, not the elementwise form sum(a, b)
+    with pytest.raises(te.TexprError, match="a te.var is not a reduction axis"):
+        te.sum(A[k], axis=te.var("j"))
+    with pytest.raises(te.TexprError, match="axis once"):
+        te.sum(A[k], k, axis=k)
+
+
+def test_reducer_call_forms():
+    """te.sum(x, k, where) positionally equals the keyword form; te.max(a, b) of two
+    expressions is the elementwise maximum."""
+    A = te.placeholder((4,), name="A")
+    k = te.reduce_axis((0, 4), name="k")
+    B = te.compute((1,), lambda i: te.sum(A[k], k, k > 0), name="B")
+    C = te.compute((1,), lambda i: te.max(A[i], A[i + 1]), name="C")
+    f = te.build(te.create_schedule([B.op, C.op]), [A, B, C], target="c")
+    a = np.array([5, 1, 2, 3], "float32")
+    b, c = np.empty(1, "float32"), np.empty(1, "float32")
+    f(a, b, c)
+    assert b[0] == 6 and c[0] == 5
+
+
+def test_compute_lambda_defaults_are_not_indices():
+    """lambda i, scale=2.0: ... is a one-dimensional compute (scale keeps its default)."""
+    A = te.placeholder((4,), name="A")
+    B = te.compute((4,), lambda i, scale=2.0: A[i] * scale, name="B")
+    s = te.create_schedule(B.op)
+    f = te.build(s, [A, B], target="c")
+    a = np.arange(4, dtype="float32")
+    b = np.empty(4, "float32")
+    f(a, b)
+    np.testing.assert_array_equal(b, a * 2)
     with pytest.raises(te.TexprError, match=r"\(begin, end\)"):
         te.reduce_axis(4)
 

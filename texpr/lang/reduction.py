@@ -20,15 +20,28 @@ def _axes(axis):
     return tuple(axis)
 
 
+_MISSING = object()
+
+
 def comm_reducer(fcombine, fidentity, name="reduce"):
     """Make a reducer from combine(x, y) and identity (a value or a function of dtype)."""
 
-    def reducer(expr, axis=None, where=None, *args):
-        if axis is None or not isinstance(axis, (IterVar, list, tuple)):
-            # elementwise form: reducer(a, b)
-            if axis is None:
+    def reducer(expr, *args, axis=_MISSING, where=None):
+        if len(args) > 2 or (args and axis is not _MISSING):
+            raise TexprError(f"te.{name}: give the axis once, as te.{name}(x, axis) or axis=")
+        if axis is _MISSING:
+            if not args:
                 raise TexprError(f"te.{name} needs axis= (a reduce_axis or a list of them)")
-            return fcombine(convert(expr) if not isinstance(expr, Expr) else expr, axis)
+            axis = args[0]
+            if len(args) == 2:
+                where = args[1]
+            elif not isinstance(axis, (IterVar, list, tuple)):
+                # elementwise form: reducer(a, b), b an expression
+                return fcombine(convert(expr) if not isinstance(expr, Expr) else expr, axis)
+        if not isinstance(axis, (IterVar, list, tuple)):
+            raise TexprError(f"te.{name}: axis= must be a te.reduce_axis or a list of them, got "
+                             f"{axis!r}" + (" (a te.var is not a reduction axis)"
+                                            if isinstance(axis, Var) else ""))
         src = convert(expr)
         dt = dtypes.element(src.dtype)
         lhs, rhs = Var("x", dt), Var("y", dt)

@@ -216,6 +216,12 @@ def _arg_names(fcompute, n):
     params = list(sig.parameters.values())
     if any(p.kind == p.VAR_POSITIONAL for p in params):
         return [f"i{d}" for d in range(n)]
+    # arguments with defaults (lambda i, scale=2.0: ...) and keyword-only ones are not indices
+    required = [p for p in params if p.default is p.empty
+                and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(required) <= n <= len([p for p in params if p.kind in (p.POSITIONAL_ONLY,
+                                                                   p.POSITIONAL_OR_KEYWORD)]):
+        params = params[:n]
     if len(params) != n:
         raise TexprError(f"the compute function takes {len(params)} argument(s) but the shape has "
                          f"{n} dimension(s)")
