@@ -65,8 +65,10 @@ def get_target(name):
         return _avx512_target()
     if name == "neon":
         return _neon_target()
-    known = "c, avx2, avx512, neon, native"
-    if name in ("hvx", "cuda", "opencl"):
+    if name == "hvx":
+        return _hvx_target()
+    known = "c, avx2, avx512, neon, hvx, native"
+    if name in ("cuda", "opencl"):
         raise TexprError(f"target {name!r} is not implemented yet; available: {known}")
     raise TexprError(f"unknown target {name!r}; available: {known}")
 
@@ -185,4 +187,15 @@ def _neon_target():
     if platform.machine().lower() not in ("aarch64", "arm64"):
         t.harness = AARCH64_LINUX
         t.note = "runs under qemu-aarch64"
+    return t
+
+
+def _hvx_target():
+    """Hexagon HVX (v67, 128-byte vectors): a freestanding static program under qemu-hexagon."""
+    from .hexagon_harness import HEXAGON_LINUX, HVX_CFLAGS
+    from .hvx_emitter import HVXEmitter
+    t = Target("hvx", HVXEmitter, HVX_CFLAGS, 1024, note="runs under qemu-hexagon",
+               masked_tails=True)
+    t.vector_select = True
+    t.harness = HEXAGON_LINUX
     return t
