@@ -85,7 +85,8 @@ def build(sch, args, target="native", name="main"):
     if hit is not None and hit[0] is sch and hit[1] == key:
         func, source, fname, em = hit[2]          # the schedule has not changed: same source
     else:
-        func = lower(sch, args, name, vector_bits=tgt.vector_bits, masked_tails=tgt.masked_tails)
+        func = lower(sch, args, name, vector_bits=tgt.vector_bits, masked_tails=tgt.masked_tails,
+                     lane_ops=getattr(tgt, "lane_ops", False))
         em = tgt.emitter(func)
         source, fname = em.emit()
         if len(_LOWERED) >= 64:
@@ -196,6 +197,6 @@ def _hvx_target():
     from .hvx_emitter import HVXEmitter
     t = Target("hvx", HVXEmitter, HVX_CFLAGS, 1024, note="runs under qemu-hexagon",
                masked_tails=True)
-    t.vector_select = True
+    t.lane_ops = True       # its emitter has vector shifts, bitwise ops, compare + select
     t.harness = HEXAGON_LINUX
     return t

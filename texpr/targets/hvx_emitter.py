@@ -212,7 +212,7 @@ class HVXEmitter(CEmitter):
     def vector_binop(self, e):
         dt = e.dtype
         if not hvx_dtype(dt):
-            return super().vector_binop(e)
+            return self.generic_binop(e)
         base = dtypes.element(dt)
         bits = dtypes.bits(base)
         w, s = WRAP[bits], SFX[base]
@@ -247,6 +247,13 @@ class HVXEmitter(CEmitter):
             return self.shift(e, dt, bits, s)
         if op == ">>" and s == "ub" and isinstance(e.b, Broadcast):
             return self.vh(f"Q6_Vub_vlsr_VubR({self.vx(e.a)}, {_strip(self.expr(e.b.value))})", dt)
+        return self.generic_binop(e)
+
+    def generic_binop(self, e):
+        """Shifts and bitwise operators on vectors HVX has no instruction for (8-bit shifts,
+        64-bit lanes): the vector extension's own operators."""
+        if e.op in ("<<", ">>", "&", "|", "^"):
+            return f"({self.expr(e.a)} {e.op} {self.expr(e.b)})"
         return super().vector_binop(e)
 
     def shift(self, e, dt, bits, s):
