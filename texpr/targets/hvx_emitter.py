@@ -326,13 +326,15 @@ class HVXEmitter(CEmitter):
     # ------------------------------------------------------------------ conversions
     def expr_Cast(self, e):
         src, dst = e.value.dtype, e.dtype
-        if dtypes.lanes(dst) == 1 or not (hvx_dtype(src) and hvx_dtype(dst)):
+        if dtypes.lanes(dst) == 1 or dtypes.is_float(src) or not hvx_dtype(dst):
             return super().expr_Cast(e)
         sbits, dbits = dtypes.bits(dtypes.element(src)), dtypes.bits(dtypes.element(dst))
         if dbits < sbits:
             sat = self.saturating(e)
             if sat is not None:
                 return sat
+        if not hvx_dtype(src):
+            return super().expr_Cast(e)
         if sbits == dbits:
             return self.vh(self.hv(self.expr(e.value), src), dst)
         if dbits == 2 * sbits:
