@@ -53,6 +53,8 @@ def vectorize_inner(s, st, target):
     if ext is not None and ext <= lanes and ext & (ext - 1) == 0:
         xo, xi = None, inner                 # the whole axis is one (power-of-two) vector
     else:
+        if ext is not None and ext < lanes:  # a short axis: the widest vector it fills
+            lanes = 1 << (ext.bit_length() - 1)
         xo, xi = st.split(inner, factor=lanes)
     order = data[:-1] + ([xo] if xo is not None else []) + red + [xi]
     st.reorder(*order)
