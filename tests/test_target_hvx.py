@@ -62,6 +62,9 @@ def test_module_runs_under_qemu_hexagon_and_uses_hvx():
     c = np.zeros(300, "int8")
     f(a, b, c)
     np.testing.assert_array_equal(c, a + b)
+    again = build_1d(lambda a, b: a + b, ["int8", "int8"], "int8", 128)
+    assert again.exe_path == f.exe_path          # the program is cached on disk
+    assert "_start" in f.harness_source and "trap0(#1)" in f.harness_source
 
 
 def test_aligned_and_unaligned_vector_accesses():
@@ -337,3 +340,71 @@ def test_float_division_and_libm_are_refused():
     for fn in (lambda a: a / te.const(3.0, "float32"), lambda a: te.exp(a)):
         with pytest.raises(TexprError, match="hvx"):
             build_1d(fn, ["float32"], "float32", 32, "refused")
+
+
+# ----------------------------------------------------------------------------- any legal schedule
+
+@FEW
+@given(st.data())
+def test_any_legal_schedule_of_an_int_operator_matches_numpy(data):
+    """int8 x int16 products (a producer stage), row sums in int32: every legal schedule
+    hypothesis draws (splits up to 40 lanes, reorders, inlining, compute_at, cache_write,
+    rfactor, vectorize, ...) gives NumPy's result under qemu-hexagon."""
+    from texpr import testing as tt
+    dims, values = data.draw(tt.extents(["m", "n"], max_side=40))
+    A = te.placeholder((dims["m"], dims["n"]), "int8", "A")
+    B = te.placeholder((dims["n"],), "int16", "B")
+    P = te.compute(A.shape, lambda i, j: A[i, j].astype("int16") * B[j] + te.const(3, "int16"),
+                   name="P")
+    k = te.reduce_axis((0, dims["n"]), "k")
+    R = te.compute((dims["m"],), lambda i: te.sum(P[i, k].astype("int32"), axis=k), name="R")
+    drawn = data.draw(tt.legal_schedules([R], max_factor=40))
+    m, n = (values.get(dims[x], dims[x]) for x in ("m", "n"))
+    a, b = data_for("int8", (m, n), 20), data_for("int16", n, 21)
+
+    def ref(a, b):
+        with np.errstate(all="ignore"):
+            p = a.astype(np.int16) * b + np.int16(3)
+        return p.astype(np.int32).sum(axis=1, dtype=np.int32)
+    tt.check_kernel(drawn.schedule, [A, B, R], ref, [a, b], target="hvx")
+
+
+# ----------------------------------------------------------------------------- module behaviour
+
+def test_heap_intermediate_parallel_loop_and_time():
+    """A 40 kB intermediate comes from the harness's mmap (no malloc on Hexagon); a parallel
+    loop runs serially (no OpenMP runtime there); time() measures emulated calls."""
+    n = te.var("n")
+    A = te.placeholder((n, 20000), "int16", "A")
+    T = te.compute(A.shape, lambda i, j: A[i, j] * 2, name="T")
+    C = te.compute(A.shape, lambda i, j: T[i, j] + te.const(1, "int16"), name="C")
+    s = te.create_schedule(C.op)
+    s[T].compute_at(s[C], C.op.axis[0])
+    s[C].parallel(C.op.axis[0])
+    _, ji = s[C].split(C.op.axis[1], factor=64)
+    s[C].vectorize(ji)
+    f = te.build(s, [A, C], target="hvx", name="heap")
+    assert "texpr_hvx_alloc(" in f.source
+    a = data_for("int16", (3, 20000), 22)
+    c = np.zeros((3, 20000), "int16")
+    f(a, c)
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(c, a * np.int16(2) + np.int16(1))
+    assert 0 < f.time(a, c, number=1, repeat=1) < 10
+
+
+def test_qfloat_float_vectors_compile_for_v68_only():
+    """Float vectors as v68 qfloat: compile-checked (qf32 in the assembly); they cannot run
+    under QEMU 7.2, and the module says so."""
+    from texpr.targets import hvx_qfloat
+    n = te.var("n")
+    A = te.placeholder((n,), "float32", "A")
+    B = te.placeholder((n,), "float32", "B")
+    C = te.compute((n,), lambda i: A[i] * B[i] + A[i] - te.max(A[i], B[i]), name="C")
+    s = te.create_schedule(C.op)
+    _, xi = s[C].split(C.op.axis[0], factor=32)
+    s[C].vectorize(xi)
+    src, asm = hvx_qfloat.compile_check_qfloat(s, [A, B, C], "qf")
+    assert "Q6_Vqf32_vmpy_VsfVsf" in src and "Q6_Vsf_equals_Vqf32" in src
+    assert ".qf32" in asm
+    assert "cannot run" in hvx_qfloat.CANNOT_RUN and "QEMU 7.2" in hvx_qfloat.CANNOT_RUN
