@@ -120,6 +120,7 @@ def _tree(dtype):
             st.tuples(st.sampled_from(sorted(BINOPS)), children, children),
             st.tuples(st.sampled_from(sorted(BINOPS)), children, const),
             st.tuples(st.sampled_from(["<<", ">>"]), children, st.integers(0, bits - 1)),
+            st.tuples(st.sampled_from(["<<v", ">>v"]), children, children),   # per lane
             st.tuples(st.sampled_from([">", "<", ">=", "<=", "==", "!="]), children, children))
     return st.recursive(leaf, extend, max_leaves=5)
 
@@ -136,6 +137,9 @@ def _te_expr(t, A, B, dtype):
         cond = {">": x > y, "<": x < y, ">=": x >= y, "<=": x <= y, "==": x == y,
                 "!=": x != y}[op]
         return te.if_then_else(cond, x - y, y)
+    if op in ("<<v", ">>v"):                          # amounts y & (bits - 1), per lane
+        amount = y & te.const(np.dtype(dtype).itemsize * 8 - 1, dtype)
+        return x << amount if op == "<<v" else x >> amount
     if op == "min":
         return te.min(x, y)
     if op == "max":
@@ -157,6 +161,9 @@ def _np_expr(t, a, b, dtype):
         cond = {">": np.greater, "<": np.less, ">=": np.greater_equal, "<=": np.less_equal,
                 "==": np.equal, "!=": np.not_equal}[op](x, y)
         return np.where(cond, x - y, y).astype(dtype)
+    if op in ("<<v", ">>v"):
+        amount = y & np.array(np.dtype(dtype).itemsize * 8 - 1, dtype)
+        return np.left_shift(x, amount) if op == "<<v" else np.right_shift(x, amount)
     if op == "<<":
         return np.left_shift(x, y)
     if op == ">>":

@@ -245,9 +245,23 @@ class HVXEmitter(CEmitter):
             return self.vh(f"Q6_V_{name}_VV({self.vx(e.a)}, {self.vx(e.b)})", dt)
         if op in ("<<", ">>") and bits >= 16:
             return self.shift(e, dt, bits, s)
-        if op == ">>" and s == "ub" and isinstance(e.b, Broadcast):
-            return self.vh(f"Q6_Vub_vlsr_VubR({self.vx(e.a)}, {_strip(self.expr(e.b.value))})", dt)
+        if op in ("<<", ">>"):
+            return self.byte_shift(e, dt, s)
         return self.generic_binop(e)
+
+    def byte_shift(self, e, dt, s):
+        """8-bit shifts (HVX shifts halfwords and words; LLVM 14 cannot select a byte vector
+        shift): by a scalar through the halfword shift and a byte mask, per lane on the even
+        and odd bytes of each halfword separately; signed >> as ((x ^ 0x80) >>u s) - (0x80 >>u s)."""
+        signed = s == "b"
+        if isinstance(e.b, Broadcast):
+            self.helper("hvx_shift8_r", _SHIFT8_R)
+            fn = "shl" if e.op == "<<" else ("asr" if signed else "lsr")
+            return self.vh(f"texpr_hvx_{fn}8_r({self.vx(e.a)}, {_strip(self.expr(e.b.value))})",
+                           dt)
+        self.helper("hvx_shift8_v", _SHIFT8_V)
+        fn = "shl" if e.op == "<<" else ("asr" if signed else "lsr")
+        return self.vh(f"texpr_hvx_{fn}8_v({self.vx(e.a)}, {self.vx(e.b)})", dt)
 
     def generic_binop(self, e):
         """Shifts and bitwise operators on vectors HVX has no instruction for (8-bit shifts,
@@ -467,6 +481,37 @@ def _clamp(e):
     lo, hi = (bound, outer) if e.op == "min" else (outer, bound)
     return x, lo, hi
 
+
+_SHIFT8_R = r"""/* byte shifts by a scalar amount (0..7) */
+static inline HVX_Vector texpr_hvx_shl8_r(HVX_Vector v, int32_t n) {
+  /* shift the halfwords, then clear the bits each low byte pushed into its high byte */
+  return Q6_V_vand_VV(Q6_Vh_vasl_VhR(v, n), Q6_Vb_vsplat_R((0xff << n) & 0xff));
+}
+static inline HVX_Vector texpr_hvx_lsr8_r(HVX_Vector v, int32_t n) { return Q6_Vub_vlsr_VubR(v, n); }
+static inline HVX_Vector texpr_hvx_asr8_r(HVX_Vector v, int32_t n) {
+  HVX_Vector bias = Q6_Vb_vsplat_R(0x80);
+  return Q6_Vb_vsub_VbVb(Q6_Vub_vlsr_VubR(Q6_V_vxor_VV(v, bias), n), Q6_Vb_vsplat_R(0x80 >> n));
+}"""
+
+_SHIFT8_V = r"""/* byte shifts by per-lane amounts (0..7): even and odd bytes of each halfword apart */
+static inline HVX_Vector texpr_hvx_shl8_v(HVX_Vector v, HVX_Vector n) {
+  HVX_Vector lo8 = Q6_Vh_vsplat_R(0x00ff), hi8 = Q6_Vh_vsplat_R(0xff00);
+  HVX_Vector n_even = Q6_V_vand_VV(n, lo8), n_odd = Q6_Vuh_vlsr_VuhR(n, 8);
+  HVX_Vector even = Q6_V_vand_VV(Q6_Vh_vasl_VhVh(v, n_even), lo8);
+  HVX_Vector odd = Q6_V_vand_VV(Q6_Vh_vasl_VhVh(Q6_V_vand_VV(v, hi8), n_odd), hi8);
+  return Q6_V_vor_VV(even, odd);
+}
+static inline HVX_Vector texpr_hvx_lsr8_v(HVX_Vector v, HVX_Vector n) {
+  HVX_Vector lo8 = Q6_Vh_vsplat_R(0x00ff), hi8 = Q6_Vh_vsplat_R(0xff00);
+  HVX_Vector n_even = Q6_V_vand_VV(n, lo8), n_odd = Q6_Vuh_vlsr_VuhR(n, 8);
+  HVX_Vector even = Q6_Vh_vlsr_VhVh(Q6_V_vand_VV(v, lo8), n_even);
+  HVX_Vector odd = Q6_V_vand_VV(Q6_Vh_vlsr_VhVh(v, n_odd), hi8);
+  return Q6_V_vor_VV(even, odd);
+}
+static inline HVX_Vector texpr_hvx_asr8_v(HVX_Vector v, HVX_Vector n) {
+  HVX_Vector bias = Q6_Vb_vsplat_R(0x80);
+  return Q6_Vb_vsub_VbVb(texpr_hvx_lsr8_v(Q6_V_vxor_VV(v, bias), n), texpr_hvx_lsr8_v(bias, n));
+}"""
 
 _MUL32 = ("static inline HVX_Vector texpr_hvx_mul32(HVX_Vector a, HVX_Vector b) {\n"
           "  /* low 32 bits of a * b: lo16(a) * hi16(b) << 16, plus a * lo16(b) (unsigned) */\n"
