@@ -415,3 +415,50 @@ def test_qfloat_float_vectors_compile_for_v68_only():
     assert "Q6_Vqf32_vmpy_VsfVsf" in src and "Q6_Vsf_equals_Vqf32" in src
     assert ".qf32" in asm
     assert "cannot run" in hvx_qfloat.CANNOT_RUN and "QEMU 7.2" in hvx_qfloat.CANNOT_RUN
+
+
+# ----------------------------------------------------------------------------- the passes alone
+
+def _sel_loop(t_from_other_buffer=False):
+    from texpr.lang.expr import Cmp, Const, Select, Var
+    from texpr.lower import ir
+    X = ir.Buffer("X", "int16", (Const(64, "int32"),))
+    Z = ir.Buffer("Z", "int16", (Const(64, "int32"),))
+    Y = ir.Buffer("Y", "int16", (Const(64, "int32"),))
+    i = Var("i")
+    x, y = ir.BufferLoad(X, (i,), "int16"), ir.BufferLoad(Y, (i,), "int16")
+    t = ir.BufferLoad(Z, (i,), "int16") if t_from_other_buffer else x
+    body = ir.BufferStore(Y, Select(Cmp(">", x, y, "bool"), t, y, "int16"), (i,))
+    return ir.For(i, Const(0, "int32"), Const(64, "int32"), "vectorized", body)
+
+
+def test_vectorize_lane_ops_makes_a_vector_select_only_when_safe():
+    from texpr.lang.expr import Select
+    from texpr.lower import ir
+    from texpr.lower.vectorize import vectorize_loops
+    plain = vectorize_loops(_sel_loop(), 1024)
+    assert isinstance(plain, ir.For)                          # lane by lane without lane_ops
+    vec = vectorize_loops(_sel_loop(), 1024, lane_ops=True)
+    assert isinstance(vec, ir.BufferStore) and isinstance(vec.value, Select)
+    assert vec.value.cond.dtype == "boolx64" and vec.value.dtype == "int16x64"
+    # a branch reading another buffer could read what the scalar code never reads: scalar
+    unsafe = vectorize_loops(_sel_loop(t_from_other_buffer=True), 1024, lane_ops=True)
+    assert isinstance(unsafe, ir.For)
+
+
+def test_disassembly_parser_finds_the_hardware_loop():
+    from texpr.targets import hvx_disasm
+    text = """
+00000000 <k>:
+       0: { \tloop0(0x8,#7)
+       4:   \tv0 = vxor(v0,v0) }
+       8: { \tv0.w += vrmpy(v1.b,v2.b)
+       c:   \tv1 = vmemu(r0++#1) }
+      10: { \tv2 = vmemu(r1++#1) }  :endloop0
+      14: { \tjumpr r31 }
+"""
+    pk = hvx_disasm.packets(hvx_disasm.function_text(text, "k"))
+    assert len(pk) == 4 and pk[2][2]                          # the third packet ends the loop
+    assert hvx_disasm.loops(pk) == [(1, 2)]
+    n, body = hvx_disasm.inner_loop(text, "k")
+    assert n == 2 and any("vrmpy" in i for i in body)
