@@ -80,9 +80,9 @@ def test_quantised_bad_parameters_raise():
 
 # ----------------------------------------------------------------------------- int8 dense
 
-@pytest.mark.parametrize("a_dtype,lanes", [("int8", 32), ("uint8", 64)])
-def test_dense_int8_vrmpy_tensorized(a_dtype, lanes):
-    M, N, K = 3, 128, 96
+@pytest.mark.parametrize("a_dtype,lanes,M", [("int8", 32, 3), ("uint8", 64, 8)])
+def test_dense_int8_vrmpy_tensorized(a_dtype, lanes, M):
+    N, K = 128, 96
     A = te.placeholder((M, K), a_dtype, "A")
     WP = te.placeholder((N // lanes, K // 4, lanes, 4), "int8", "WP")
     C = topi.qnn.dense_int8_packed(A, WP)
@@ -90,6 +90,7 @@ def test_dense_int8_vrmpy_tensorized(a_dtype, lanes):
     wp = topi.testing.pack_dense_int8_weight_ref(w, lanes)
     f, c = run(C, [A, WP], [a, wp], "dense_i8")
     assert "vrmpyacc" in f.source
+    assert ("acc3_0" in f.source) == (M % 4 == 0)      # 4 rows share each weight vector
     np.testing.assert_array_equal(c, a.astype(np.int64) @ w.astype(np.int64).T)
     np.testing.assert_array_equal(c, topi.testing.dense_int8_packed_ref(a, wp))
 

@@ -69,21 +69,23 @@ for _tag in ("elemwise", "injective", "pool", "conv2d_nchw", "depthwise_conv2d_n
 
 @register("dense_int8_packed", HVX)
 def schedule_dense_int8_packed(s, st, target):
-    """Rows one at a time, `lanes` outputs per vrmpy micro-kernel call, k in chunks of kc."""
+    """`rows` x `lanes` outputs per vrmpy micro-kernel call (each weight vector loaded once
+    for all rows), k in chunks of kc."""
     data = st.op.input_tensors()[0]
     lanes = st.op.attrs.get("lanes", 0)
     i, j = st.op.axis
     (k,) = st.op.reduce_axis
-    K = _ext(st, k)
-    if lanes % 32 or K is None or K % 4:
+    K, M = _ext(st, k), _ext(st, i)
+    if lanes % 32 or K is None or K % 4 or M is None:
         return vectorize_inner(s, st, target)
     kc = next(c for c in (256, 128, 64, 32, 16, 8, 4) if K % c == 0)
-    io, ii = st.split(i, factor=1)
+    rows = next(r for r in (4, 2, 1) if M % r == 0)
+    io, ii = st.split(i, factor=rows)
     jo, ji = st.split(j, factor=lanes)
     ko, ki = st.split(k, factor=kc)
     kg, kk = st.split(ki, factor=4)
     st.reorder(io, jo, ko, ii, ji, kg, kk)
-    st.tensorize(ii, dot_int8(kc, lanes, data.dtype))
+    st.tensorize(ii, dot_int8(kc, lanes, data.dtype, rows=rows))
     return ()
 
 
