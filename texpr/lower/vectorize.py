@@ -39,12 +39,21 @@ def vectorize_loops(stmt, vector_bits=256, masked=False, lane_ops=False):
     return go(stmt)
 
 
-def _max_bits(body):
-    """Widest data element in the stored values (index arithmetic does not count)."""
+def _max_bits(body, lane_ops=False):
+    """Widest data element in the stored values (index arithmetic does not count).
+
+    With lane_ops, a saturating narrowing `narrow(clamp(x, narrow min, narrow max))` counts
+    as its narrow type (such targets compute it in narrow lanes: HVX vadd:sat, vpack:sat)."""
     bits = [8]
 
     def value(e):
         dt = getattr(e, "dtype", None)
+        if lane_ops and saturating_narrow(e):
+            bits.append(dtypes.bits(dt))
+            for n in walk(e.value):           # what the wide part reads still counts
+                if isinstance(n, BufferLoad):
+                    bits.append(dtypes.bits(n.dtype))
+            return
         if isinstance(dt, str) and dt != "bool":
             bits.append(dtypes.bits(dt))
         if isinstance(e, BufferLoad):
@@ -62,11 +71,34 @@ def _max_bits(body):
     return max(bits)
 
 
+def saturating_narrow(e):
+    """e is cast<narrow int>(min(max(x, lo), hi)) (either nesting) with lo, hi the narrow
+    type's range."""
+    if not (isinstance(e, Cast) and dtypes.is_int(e.dtype) and dtypes.lanes(e.dtype) == 1
+            and dtypes.is_int(e.value.dtype)
+            and dtypes.bits(e.value.dtype) > dtypes.bits(e.dtype)):
+        return False
+    outer = e.value
+    if not (isinstance(outer, BinOp) and outer.op in ("min", "max")):
+        return False
+    inner_op = "max" if outer.op == "min" else "min"
+    consts = [x for x in (outer.a, outer.b) if isinstance(x, Const)]
+    inner = [x for x in (outer.a, outer.b) if isinstance(x, BinOp) and x.op == inner_op]
+    if len(consts) != 1 or len(inner) != 1:
+        return False
+    consts += [x for x in (inner[0].a, inner[0].b) if isinstance(x, Const)]
+    if len(consts) != 2:
+        return False
+    b = dtypes.bits(e.dtype)
+    lo, hi = (0, (1 << b) - 1) if dtypes.is_unsigned(e.dtype) else (-(1 << (b - 1)), (1 << (b - 1)) - 1)
+    return sorted(c.value for c in consts) == [lo, hi]
+
+
 def _vectorize_for(f, vector_bits, masked=False, lane_ops=False):
     lanes = f.extent.value if isinstance(f.extent, Const) else None
     if lanes is None:
         return For(f.var, f.min, f.extent, "serial", f.body, f.pragmas)
-    width = max(1, vector_bits // _max_bits(f.body))
+    width = max(1, vector_bits // _max_bits(f.body, lane_ops))
     if lanes > width and lanes % width == 0:
         # legalize: lanes/width vector chunks of the machine width
         outer = Var(f.var.name + "_v")

@@ -400,9 +400,24 @@ class HVXEmitter(CEmitter):
                 and ds in ("b", "ub", "h", "uh")):
             src = "h" if dtypes.bits(xb) == 16 else "w"
             name = f"Q6_V{ds}_vpack_V{src}V{src}_sat"
-            self.helper(f"hvx_{name}", f"static inline HVX_Vector texpr_hvx_{name[3:]}"
-                        f"(HVX_Vector x) {{ return {name}(x, x); }}")
-            return self.vh(f"texpr_hvx_{name[3:]}({self.vx(x)})", dst)
+            if hvx_dtype(x.dtype):
+                self.helper(f"hvx_{name}", f"static inline HVX_Vector texpr_hvx_{name[3:]}"
+                            f"(HVX_Vector x) {{ return {name}(x, x); }}")
+                return self.vh(f"texpr_hvx_{name[3:]}({self.vx(x)})", dst)
+            if full_vector(dst):            # x is a vector pair: pack its two halves
+                n = dtypes.lanes(x.dtype)
+                half = dtypes.with_lanes(xb, n // 2)
+                t = self.ty(x.dtype)
+                self.ty(half)
+                self.helper(f"hvx_pair_{name}_{x.dtype}", (
+                    f"static inline HVX_Vector texpr_hvx_{name[3:]}_{x.dtype}({t} x) {{\n"
+                    f"  HVX_Vector lo = texpr_hv_{half}(__builtin_shufflevector(x, x, "
+                    f"{', '.join(str(k) for k in range(n // 2))}));\n"
+                    f"  HVX_Vector hi = texpr_hv_{half}(__builtin_shufflevector(x, x, "
+                    f"{', '.join(str(k) for k in range(n // 2, n))}));\n"
+                    f"  return {name}(hi, lo);\n}}"))
+                self._conv(half)
+                return self.vh(f"texpr_hvx_{name[3:]}_{x.dtype}({_strip(self.expr(x))})", dst)
         return None
 
     # ------------------------------------------------------------------ compare + select
