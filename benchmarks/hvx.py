@@ -121,9 +121,30 @@ def dot_product_int8_kernel(vector, n):
     return s, [A, B, C], [a, b], want, n // 128, n
 
 
+def depthwise_u8_requant(vector, n):
+    """uint8 depthwise 3x3 (topi.qnn), 4 channels of 8 x n: the accumulation loop only (the
+    requantisation is a separate, cheaper loop). HVX: 9 trips of the row kernel per 32
+    accumulators, 36 per 128 uint8 outputs; scalar: 9 trips per output."""
+    import texpr.topi as topi
+    X = te.placeholder((1, 4, 8, n), "uint8", "X")
+    K = te.placeholder((4, 1, 3, 3), "uint8", "K")
+    B = te.placeholder((4,), "int32", "B")
+    prm = dict(x_zp=7, w_zp=120, multiplier=1518500250, shift=6, out_zp=30)
+    O = topi.qnn.depthwise_conv2d_nchw_u8(X, K, B, padding=1, **prm)
+    s = topi.schedule(O, target="hvx") if vector else te.create_schedule(O.op)
+    x = np.random.default_rng(12).integers(0, 255, (1, 4, 8, n), dtype=np.uint8, endpoint=True)
+    k = np.random.default_rng(13).integers(0, 255, (4, 1, 3, 3), dtype=np.uint8, endpoint=True)
+    b = np.random.default_rng(14).integers(-3000, 3000, 4).astype(np.int32)
+    want = topi.testing.depthwise_conv2d_nchw_u8_ref(x, k, b, padding=1, **prm)
+    return s, [X, K, B, O], [x, k, b], want, 36, 9 * 128
+
+
 KERNELS = [("int8 saturating add", sat_add_int8), ("int8->int16 widening mac", widening_mac_int8),
            ("int32 multiply-add", mul_add_int32), ("int8 dense (vrmpy)", dense_int8_vrmpy),
-           ("int8 dot product (vrmpy)", dot_product_int8_kernel)]
+           ("int8 dot product (vrmpy)", dot_product_int8_kernel),
+           ("u8 depthwise 3x3 (acc loop)", depthwise_u8_requant)]
+# which loop is the accumulation (not the requantisation): HVX vmpyi, scalar byte loads + mac
+NEEDLE = {"u8 depthwise 3x3 (acc loop)": ("vmpyi", ("memub", "+= mpyi"))}
 
 
 def measure(name, make, n):
@@ -136,7 +157,8 @@ def measure(name, make, n):
         np.testing.assert_array_equal(out, want)
         flags = hvx_disasm.COUNT_FLAGS if vector else hvx_disasm.SCALAR_FLAGS
         text = hvx_disasm.disassemble(f.source, flags)
-        packets, body = hvx_disasm.inner_loop(text, "kernel", vector=vector)
+        needle = NEEDLE.get(name, (None, None))[0 if vector else 1]
+        packets, body = hvx_disasm.inner_loop(text, "kernel", vector=vector, needle=needle)
         trips = trips_vec if vector else trips_scalar
         rows[vector] = (packets, trips, packets * trips)
     return rows

@@ -460,6 +460,6 @@ def test_disassembly_parser_finds_the_hardware_loop():
 """
     pk = hvx_disasm.packets(hvx_disasm.function_text(text, "k"))
     assert len(pk) == 4 and pk[2][2]                          # the third packet ends the loop
-    assert hvx_disasm.loops(pk) == [(1, 2)]
+    assert hvx_disasm.loops(pk) == [(1, 2, "loop0")]
     n, body = hvx_disasm.inner_loop(text, "k")
     assert n == 2 and any("vrmpy" in i for i in body)

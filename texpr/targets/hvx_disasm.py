@@ -59,7 +59,8 @@ _LINE = re.compile(r"^\s*([0-9a-f]+):\s*(.*)$")
 
 
 def packets(text):
-    """[(address, [instructions], ends_loop0)] of a function's disassembly."""
+    """[(address, [instructions], ends)] of a function's disassembly; `ends` names the
+    hardware loops the packet closes ("0", "1", "01" or "")."""
     out, cur, addr = [], None, None
     for ln in text.splitlines():
         m = _LINE.match(ln)
@@ -74,7 +75,8 @@ def packets(text):
         end = "}" in body
         cur.append(body.split("}", 1)[0].strip())
         if end:
-            out.append((addr, cur, ":endloop" in body))
+            m = re.search(r":endloop(\d+)", body)
+            out.append((addr, cur, m.group(1) if m else ""))
             cur = None
     return out
 
@@ -83,40 +85,48 @@ VECTOR = re.compile(r"\bv\d+\b|vmem|\bq\d\b")
 
 
 def loops(pk):
-    """(start, end) packet index ranges of the loops: hardware loops (loop0/loop1 ... :endloop)
-    and backward jumps."""
+    """(start, end, kind) packet index ranges of the loops: hardware loops (kind "loop0" or
+    "loop1": loopN(start) ... :endloopN) and backward jumps (kind "jump")."""
     index = {a: k for k, (a, _, _) in enumerate(pk)}
     found = []
     for k, (a, ins, endloop) in enumerate(pk):
         for i in ins:
-            m = re.search(r"loop[01]\((0x[0-9a-f]+),", i)
-            if m and int(m.group(1), 16) in index:
-                start = index[int(m.group(1), 16)]
-                end = next((e for e in range(start, len(pk)) if pk[e][2]), None)
+            m = re.search(r"loop([01])\((0x[0-9a-f]+),", i)
+            if m and int(m.group(2), 16) in index:
+                start = index[int(m.group(2), 16)]
+                end = next((e for e in range(start, len(pk)) if m.group(1) in pk[e][2]), None)
                 if end is not None:
-                    found.append((start, end))
+                    found.append((start, end, "loop" + m.group(1)))
             m = re.search(r"jump(?::\w+)?\s+(0x[0-9a-f]+)", i)
             if m and int(m.group(1), 16) in index and int(m.group(1), 16) <= a:
-                found.append((index[int(m.group(1), 16)], k))
+                found.append((index[int(m.group(1), 16)], k, "jump"))
     return sorted(set(found), key=lambda r: (r[1] - r[0], r[0]))
 
 
-def inner_loop(disasm, func, vector=True):
+def inner_loop(disasm, func, vector=True, needle=None):
     """(packet count, instructions) of the main inner loop of `func`: of the innermost loops
     (no loop nested inside), the one with the most vector instructions (vector=True) or the
     most memory accesses and multiplies (vector=False: the scalar version's compute loop,
-    not an initialisation loop)."""
+    not an initialisation loop). `needle` (a string or several): only loops with an
+    instruction containing each."""
     pk = packets(function_text(disasm, func))
     ranges = loops(pk)
     innermost = [r for r in ranges
                  if not any(o != r and r[0] <= o[0] and o[1] <= r[1] for o in ranges)]
+    # LLVM makes innermost counted loops hardware loops (loop0): those first
+    innermost.sort(key=lambda r: r[2] != "loop0")
     pattern = VECTOR if vector else re.compile(r"\bmem(u?[bhwd])\(|mpy")
     best = None
-    for s_, e in innermost:
+    for s_, e, kind in innermost:
+        if best is not None and kind != "loop0" and best[3] == "loop0":
+            break
         body = [i for _, ins, _ in pk[s_:e + 1] for i in ins]
+        needles = (needle,) if isinstance(needle, str) else (needle or ())
+        if not all(any(nd in i for i in body) for nd in needles):
+            continue
         score = sum(1 for i in body if pattern.search(i))
         if score and (best is None or score > best[0]):
-            best = (score, e - s_ + 1, body)
+            best = (score, e - s_ + 1, body, kind)
     if best is None:
         raise TexprError(f"no {'vector ' if vector else ''}loop found in {func}")
     return best[1], best[2]
