@@ -1,6 +1,6 @@
 """Running kernels built for a CPU this host cannot execute: a static program under an emulator.
 
-A cross target (NEON on x86-64, later HVX) cannot be loaded with cffi. Instead, the first call
+A cross target (NEON or HVX on x86-64) cannot be loaded with cffi. Instead, the first call
 of its module cross-compiles one static executable (cached on disk by a hash of source,
 compiler and flags, like native modules) made of
 
