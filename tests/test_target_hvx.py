@@ -316,8 +316,11 @@ def test_reductions_match_numpy(dtype, reducer, widen):
 # ----------------------------------------------------------------------------- scalar-core code
 
 def test_float_code_runs_on_the_scalar_core():
+    """A vectorized float loop stays scalar on HVX v67 (no float vectors; clang would
+    scalarize 32-lane float vectors slowly anyway)."""
     f = build_1d(lambda a, b: a * b + a - te.max(a, b), ["float32", "float32"], "float32", 32,
                  "fscalar")
+    assert "float32x" not in f.source and "Q6_" not in f.source.split("void fscalar(")[1]
     a = np.linspace(-3, 3, 77).astype("float32")
     b = np.cos(a).astype("float32")
     c = np.zeros(77, "float32")
@@ -474,3 +477,19 @@ def test_disassembly_parser_finds_the_hardware_loop():
     assert hvx_disasm.loops(pk) == [(1, 2, "loop0")]
     n, body = hvx_disasm.inner_loop(text, "k")
     assert n == 2 and any("vrmpy" in i for i in body)
+
+
+def test_vectorize_without_float_vectors_keeps_float_loops_scalar():
+    from texpr.lang.expr import Const, Var
+    from texpr.lower import ir
+    from texpr.lower.vectorize import vectorize_loops
+    i = Var("i")
+    for dt, vector in (("float32", False), ("int32", True)):
+        X = ir.Buffer("X", dt, (Const(32, "int32"),))
+        body = ir.For(i, Const(0, "int32"), Const(32, "int32"), "vectorized",
+                      ir.BufferStore(X, ir.BufferLoad(X, (i,), dt) + ir.BufferLoad(X, (i,), dt),
+                                     (i,)))
+        out = vectorize_loops(body, 1024, float_vectors=False)
+        assert isinstance(out, ir.BufferStore) == vector
+        if not vector:
+            assert isinstance(out, ir.For) and out.kind == "serial"

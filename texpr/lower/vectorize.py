@@ -28,15 +28,24 @@ class CannotVectorize(Exception):
     pass
 
 
-def vectorize_loops(stmt, vector_bits=256, masked=False, lane_ops=False):
+def vectorize_loops(stmt, vector_bits=256, masked=False, lane_ops=False, float_vectors=True):
+    """float_vectors=False (a target without float vector arithmetic, HVX v67): a vectorized
+    loop that computes with floats stays a scalar loop."""
     def go(s):
         if not isinstance(s, Stmt):
             return s
         s = map_children(s, go)
         if isinstance(s, For) and s.kind == "vectorized":
+            if not float_vectors and _uses_floats(s.body):
+                return For(s.var, s.min, s.extent, "serial", s.body, s.pragmas)
             return _vectorize_for(s, vector_bits, masked, lane_ops)
         return s
     return go(stmt)
+
+
+def _uses_floats(body):
+    return any(isinstance(getattr(n, "dtype", None), str) and n.dtype != "bool"
+               and dtypes.is_float(n.dtype) for n in walk(body))
 
 
 def _max_bits(body, lane_ops=False):

@@ -86,7 +86,8 @@ def build(sch, args, target="native", name="main"):
         func, source, fname, em = hit[2]          # the schedule has not changed: same source
     else:
         func = lower(sch, args, name, vector_bits=tgt.vector_bits, masked_tails=tgt.masked_tails,
-                     lane_ops=getattr(tgt, "lane_ops", False))
+                     lane_ops=getattr(tgt, "lane_ops", False),
+                     float_vectors=getattr(tgt, "float_vectors", True))
         em = tgt.emitter(func)
         source, fname = em.emit()
         if len(_LOWERED) >= 64:
@@ -198,5 +199,6 @@ def _hvx_target():
     t = Target("hvx", HVXEmitter, HVX_CFLAGS, 1024, note="runs under qemu-hexagon",
                masked_tails=True)
     t.lane_ops = True       # its emitter has vector shifts, bitwise ops, compare + select
+    t.float_vectors = False  # v67 HVX has no float vectors: float loops run on the scalar core
     t.harness = HEXAGON_LINUX
     return t
