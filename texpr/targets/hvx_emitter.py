@@ -23,8 +23,10 @@ Float code stays on the scalar core (HVX v67 has no IEEE float vectors); float d
 libm functions are refused, because the freestanding harness has no library providing them.
 """
 from ..lang import dtypes
+from ..lang.dtypes import C_TYPES
 from ..lang.errors import TexprError
 from ..lang.expr import BinOp, Cast, Cmp, Const
+from ..lower.arith import simplify
 from ..lower.ir import Broadcast, Ramp
 from .c_emitter import STACK_LIMIT, CEmitter, _strip
 from .hexagon_harness import SYSCALL_C
@@ -130,7 +132,6 @@ class HVXEmitter(CEmitter):
         the block); large buffers come from mmap (there is no malloc)."""
         b = s.buffer
         name = self.buf(b)
-        from ..lang.dtypes import C_TYPES
         ct = C_TYPES[b.dtype]
         esize = max(1, dtypes.bits(b.dtype) // 8)
         pad = VBYTES // esize
@@ -154,7 +155,6 @@ class HVXEmitter(CEmitter):
     def _aligned(self, base, dt):
         """True when element index `base` is provably a multiple of the vector's lanes (every
         buffer starts 128-byte aligned: harness blocks are pages, Allocate says aligned(128))."""
-        from ..lower.arith import simplify
         n = dtypes.lanes(dt)
         try:
             r = simplify(BinOp("%", base, Const(n, base.dtype), base.dtype))
