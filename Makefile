@@ -15,7 +15,7 @@ all: test
 # Debian packages of the cross and GPU targets (TOOLCHAINS.md): NEON (cross gcc + qemu-user),
 # HVX (clang, lld, qemu-user), AVX-512 through SIMDe, OpenCL on PoCL.  Installed by sysdeps when
 # missing and root (or passwordless sudo); otherwise their tests skip.
-TARGET_PKGS := gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user clang lld libsimde-dev \
+TARGET_PKGS := gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user clang lld llvm libsimde-dev \
                pocl-opencl-icd ocl-icd-opencl-dev
 
 # System packages: a C compiler with OpenMP and libc headers (texpr compiles the C it

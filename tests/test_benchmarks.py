@@ -27,3 +27,14 @@ def test_int8_dense_benchmark_quick():
                        capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "texpr avx2 dot_int8" in r.stdout and "torch Linear, FBGEMM AVX2" in r.stdout
+
+
+def test_hvx_benchmark_quick():
+    """benchmarks/hvx.py --quick: every HVX kernel and its scalar twin build, run under
+    qemu-hexagon (checked vs NumPy) and have an inner loop whose packets are counted."""
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "hvx.py"), "--quick"],
+                       capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    for name in ("int8 saturating add", "int8 dense (vrmpy)", "int8 dot product (vrmpy)"):
+        assert f"{name:<28} checked vs NumPy: ok" in r.stdout
+        assert f"{name:<28} HVX" in r.stdout and f"{name:<28} scalar" in r.stdout

@@ -13,13 +13,17 @@ from .unroll import unroll_loops
 from .vectorize import vectorize_loops
 
 
-def lower(sch, args, name="main", vector_bits=256, simple_mode=False, masked_tails=False):
+def lower(sch, args, name="main", vector_bits=256, simple_mode=False, masked_tails=False,
+          lane_ops=False, float_vectors=True):
     """Lower a schedule to a LoweredFunc; print it to read the loop program.
 
     simple_mode stops after bound inference, loop construction and simplification (no tail
     partitioning, vectorization, unrolling), which is the easiest form to read.
     masked_tails (targets with masked vector loads/stores, e.g. avx512): a vectorized loop's
     tail guard becomes predicated vector accesses instead of a lane-by-lane loop.
+    lane_ops (targets whose emitter has them, hvx): vector shifts, bitwise operators and
+    lane-dependent compare + select. float_vectors=False (no float vector unit, hvx):
+    vectorized loops that compute with floats stay scalar.
     """
     from ..schedule.schedule import Schedule
     if not isinstance(sch, Schedule):
@@ -32,7 +36,8 @@ def lower(sch, args, name="main", vector_bits=256, simple_mode=False, masked_tai
     if not simple_mode:
         body = partition_loops(body, masked_vectors=masked_tails)
         body = simplify_stmt(body, ranges)
-        body = vectorize_loops(body, vector_bits, masked=masked_tails)
+        body = vectorize_loops(body, vector_bits, masked=masked_tails, lane_ops=lane_ops,
+                               float_vectors=float_vectors)
         body = unroll_loops(body)
         body = simplify_stmt(body, ranges)
         body = promote_registers(body)

@@ -9,6 +9,12 @@ With `masked=True` (targets with masked loads/stores, AVX-512) a lane-dependent 
 `if (base + lane < bound) body` becomes `if (base < bound) body'` where every vector store and
 load of body' carries the predicate `ramp(base, 1, n) < bound`: inactive lanes are neither
 read nor written. Without it such a guard is run lane by lane.
+
+With `lane_ops=True` (targets whose emitter has them, HVX) shifts and bitwise operators become
+vector operators too, and a lane-dependent `select(a cmp b, t, f)` becomes a vector compare
+and select when it is safe to compute both branches for every lane: each load in t and f is
+also a load of the condition (so it was made for every lane anyway) and the compared values
+have the select's element width.
 """
 from ..lang import dtypes
 from ..lang.expr import BinOp, Call, Cast, Cmp, Const, Not, Select, Var
@@ -22,23 +28,41 @@ class CannotVectorize(Exception):
     pass
 
 
-def vectorize_loops(stmt, vector_bits=256, masked=False):
+def vectorize_loops(stmt, vector_bits=256, masked=False, lane_ops=False, float_vectors=True):
+    """float_vectors=False (a target without float vector arithmetic, HVX v67): a vectorized
+    loop that computes with floats stays a scalar loop."""
     def go(s):
         if not isinstance(s, Stmt):
             return s
         s = map_children(s, go)
         if isinstance(s, For) and s.kind == "vectorized":
-            return _vectorize_for(s, vector_bits, masked)
+            if not float_vectors and _uses_floats(s.body):
+                return For(s.var, s.min, s.extent, "serial", s.body, s.pragmas)
+            return _vectorize_for(s, vector_bits, masked, lane_ops)
         return s
     return go(stmt)
 
 
-def _max_bits(body):
-    """Widest data element in the stored values (index arithmetic does not count)."""
+def _uses_floats(body):
+    return any(isinstance(getattr(n, "dtype", None), str) and n.dtype != "bool"
+               and dtypes.is_float(n.dtype) for n in walk(body))
+
+
+def _max_bits(body, lane_ops=False):
+    """Widest data element in the stored values (index arithmetic does not count).
+
+    With lane_ops, a saturating narrowing `narrow(clamp(x, narrow min, narrow max))` counts
+    as its narrow type (such targets compute it in narrow lanes: HVX vadd:sat, vpack:sat)."""
     bits = [8]
 
     def value(e):
         dt = getattr(e, "dtype", None)
+        if lane_ops and saturating_narrow(e):
+            bits.append(dtypes.bits(dt))
+            for n in walk(e.value):           # what the wide part reads still counts
+                if isinstance(n, BufferLoad):
+                    bits.append(dtypes.bits(n.dtype))
+            return
         if isinstance(dt, str) and dt != "bool":
             bits.append(dtypes.bits(dt))
         if isinstance(e, BufferLoad):
@@ -56,11 +80,34 @@ def _max_bits(body):
     return max(bits)
 
 
-def _vectorize_for(f, vector_bits, masked=False):
+def saturating_narrow(e):
+    """e is cast<narrow int>(min(max(x, lo), hi)) (either nesting) with lo, hi the narrow
+    type's range."""
+    if not (isinstance(e, Cast) and dtypes.is_int(e.dtype) and dtypes.lanes(e.dtype) == 1
+            and dtypes.is_int(e.value.dtype)
+            and dtypes.bits(e.value.dtype) > dtypes.bits(e.dtype)):
+        return False
+    outer = e.value
+    if not (isinstance(outer, BinOp) and outer.op in ("min", "max")):
+        return False
+    inner_op = "max" if outer.op == "min" else "min"
+    consts = [x for x in (outer.a, outer.b) if isinstance(x, Const)]
+    inner = [x for x in (outer.a, outer.b) if isinstance(x, BinOp) and x.op == inner_op]
+    if len(consts) != 1 or len(inner) != 1:
+        return False
+    consts += [x for x in (inner[0].a, inner[0].b) if isinstance(x, Const)]
+    if len(consts) != 2:
+        return False
+    b = dtypes.bits(e.dtype)
+    lo, hi = (0, (1 << b) - 1) if dtypes.is_unsigned(e.dtype) else (-(1 << (b - 1)), (1 << (b - 1)) - 1)
+    return sorted(c.value for c in consts) == [lo, hi]
+
+
+def _vectorize_for(f, vector_bits, masked=False, lane_ops=False):
     lanes = f.extent.value if isinstance(f.extent, Const) else None
     if lanes is None:
         return For(f.var, f.min, f.extent, "serial", f.body, f.pragmas)
-    width = max(1, vector_bits // _max_bits(f.body))
+    width = max(1, vector_bits // _max_bits(f.body, lane_ops))
     if lanes > width and lanes % width == 0:
         # legalize: lanes/width vector chunks of the machine width
         outer = Var(f.var.name + "_v")
@@ -69,7 +116,7 @@ def _vectorize_for(f, vector_bits, masked=False):
         body = substitute(f.body, {f.var: f.min + outer * width + inner_var})
         inner = _vectorize_for(For(inner_var, Const(0, "int32"), Const(width, "int32"),
                                    "vectorized", body, f.pragmas), vector_bits,
-                               masked)
+                               masked, lane_ops)
         return seq(*[_subst_stmt(inner, outer, k) for k in range(lanes // width)])
     if lanes & (lanes - 1):
         # C vector types need a power-of-two lane count: keep odd extents scalar
@@ -77,7 +124,7 @@ def _vectorize_for(f, vector_bits, masked=False):
     try:
         if any(isinstance(n, (StageRegion, Allocate)) for n in walk(f.body)):
             raise CannotVectorize   # another stage nested in the lanes: keep it scalar
-        return Vectorizer(f.var, f.min, lanes, masked).stmt(f.body)
+        return Vectorizer(f.var, f.min, lanes, masked, lane_ops).stmt(f.body)
     except CannotVectorize:
         return For(f.var, f.min, f.extent, "serial", f.body, f.pragmas)
 
@@ -102,8 +149,9 @@ def _lanes(e):
 
 
 class Vectorizer:
-    def __init__(self, var, vmin, lanes, masked=False):
+    def __init__(self, var, vmin, lanes, masked=False, lane_ops=False):
         self.var = var
+        self.lane_ops = lane_ops    # vector shifts, bitwise ops and compare+select
         self.ramp = Ramp(vmin, 1, lanes, _vec_dtype("int32", lanes))
         self.lanes = lanes
         self.stores = {}
@@ -138,7 +186,9 @@ class Vectorizer:
                 return Ramp(simplify(a.base * b), a.stride * b.value, a.lanes, a.dtype)
             if e.op == "*" and isinstance(b, Ramp) and isinstance(a, Const):
                 return Ramp(simplify(b.base * a), b.stride * a.value, b.lanes, b.dtype)
-            if e.op in ("&&", "||", "//", "%", "tdiv", "tmod", "<<", ">>", "&", "|", "^"):
+            if e.op in ("<<", ">>", "&", "|", "^") and self.lane_ops:
+                pass
+            elif e.op in ("&&", "||", "//", "%", "tdiv", "tmod", "<<", ">>", "&", "|", "^"):
                 raise CannotVectorize
             return BinOp(e.op, self.bcast(a), self.bcast(b), _vec_dtype(e.dtype, self.lanes))
         if t is BufferLoad:
@@ -171,11 +221,39 @@ class Vectorizer:
             if isinstance(b, Ramp):
                 b = _materialize(b)
             return Select(e.cond, self.bcast(a), self.bcast(b), _vec_dtype(e.dtype, self.lanes))
+        if t is Select and self.lane_ops:
+            v = self._lane_select(e)
+            if v is not None:
+                return v
         # Select, Cmp, Call, Not, loads of other kinds: vectorize only if lane-invariant
         for n in walk(e):
             if n is self.var:
                 raise CannotVectorize
         return e
+
+    def _lane_select(self, e):
+        """select(a cmp b, t, f) with a lane-dependent condition as a vector select, or None
+        when computing both branches for every lane could read what the scalar code would not."""
+        c = e.cond
+        if not (isinstance(c, Cmp) and dtypes.bits(c.a.dtype) == dtypes.bits(e.dtype)
+                and c.a.dtype != "bool" and e.dtype != "bool"):
+            return None
+        cond_loads = [n for n in walk(c) if isinstance(n, BufferLoad)]
+        for n in walk(e.t), walk(e.f):
+            for x in n:
+                if isinstance(x, BufferLoad) and not any(x.same_as(y) for y in cond_loads):
+                    return None
+                if type(x).__name__ == "CheckedIndex" or (isinstance(x, BinOp) and x.op in (
+                        "//", "%", "tdiv", "tmod", "/")):
+                    return None
+        a, b = self.bcast(self._value(c.a)), self.bcast(self._value(c.b))
+        t, f = self.bcast(self._value(e.t)), self.bcast(self._value(e.f))
+        cmp = Cmp(c.op, a, b, _vec_dtype("bool", self.lanes))
+        return Select(cmp, t, f, _vec_dtype(e.dtype, self.lanes))
+
+    def _value(self, e):
+        v = self.expr(e)
+        return _materialize(v) if isinstance(v, Ramp) else v
 
     def stmt(self, s):
         """Vectorize s; a single store or branch that cannot be is run lane by lane.

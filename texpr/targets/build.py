@@ -71,8 +71,10 @@ def get_target(name):
         return _avx512_target()
     if name == "neon":
         return _neon_target()
-    known = "c, avx2, avx512, neon, native"
-    if name in ("hvx", "cuda", "opencl"):
+    if name == "hvx":
+        return _hvx_target()
+    known = "c, avx2, avx512, neon, hvx, native"
+    if name in ("cuda", "opencl"):
         raise TexprError(f"target {name!r} is not implemented yet; available: {known}")
     raise TexprError(f"unknown target {name!r}; available: {known}")
 
@@ -89,7 +91,9 @@ def build(sch, args, target="native", name="main"):
     if hit is not None and hit[0] is sch and hit[1] == key:
         func, source, fname, em = hit[2]          # the schedule has not changed: same source
     else:
-        func = lower(sch, args, name, vector_bits=tgt.vector_bits, masked_tails=tgt.masked_tails)
+        func = lower(sch, args, name, vector_bits=tgt.vector_bits, masked_tails=tgt.masked_tails,
+                     lane_ops=getattr(tgt, "lane_ops", False),
+                     float_vectors=getattr(tgt, "float_vectors", True))
         em = tgt.emitter(func)
         source, fname = em.emit()
         if len(_LOWERED) >= 64:
@@ -191,4 +195,16 @@ def _neon_target():
     if platform.machine().lower() not in ("aarch64", "arm64"):
         t.harness = AARCH64_LINUX
         t.note = "runs under qemu-aarch64"
+    return t
+
+
+def _hvx_target():
+    """Hexagon HVX (v67, 128-byte vectors): a freestanding static program under qemu-hexagon."""
+    from .hexagon_harness import HEXAGON_LINUX, HVX_CFLAGS
+    from .hvx_emitter import HVXEmitter
+    t = Target("hvx", HVXEmitter, HVX_CFLAGS, 1024, note="runs under qemu-hexagon",
+               masked_tails=True)
+    t.lane_ops = True       # its emitter has vector shifts, bitwise ops, compare + select
+    t.float_vectors = False  # v67 HVX has no float vectors: float loops run on the scalar core
+    t.harness = HEXAGON_LINUX
     return t

@@ -1,6 +1,6 @@
 """Running kernels built for a CPU this host cannot execute: a static program under an emulator.
 
-A cross target (NEON on x86-64, later HVX) cannot be loaded with cffi. Instead, the first call
+A cross target (NEON or HVX on x86-64) cannot be loaded with cffi. Instead, the first call
 of its module cross-compiles one static executable (cached on disk by a hash of source,
 compiler and flags, like native modules) made of
 
@@ -175,11 +175,12 @@ class HarnessSpec:
     cc / flags: the cross compiler and its flags (flags must make a static executable);
     emulator: argv prefix that runs it (the program, input and output paths are appended);
     install: what to install when a tool is missing (goes into the error message);
-    io_prims / io_entry: the I/O layer (C text) placed before / after the generic main.
+    io_prims / io_entry: the I/O layer (C text) placed before / after the generic main;
+    check_libc: look for the target's libc.a; libs: link arguments (none when freestanding).
     """
 
     def __init__(self, name, cc, flags, emulator, install, io_prims=LIBC_IO_PRIMS,
-                 io_entry=LIBC_IO_ENTRY, check_libc=True):
+                 io_entry=LIBC_IO_ENTRY, check_libc=True, libs=("-lm",)):
         self.name = name
         self.cc = cc
         self.flags = list(flags)
@@ -188,6 +189,7 @@ class HarnessSpec:
         self.io_prims = io_prims
         self.io_entry = io_entry
         self.check_libc = check_libc
+        self.libs = tuple(libs)
 
     def module(self, func, source, fname, target, outputs, uses_parallel=False, checks=()):
         return EmulatedModule(func, source, fname, target, outputs, self,
@@ -275,7 +277,7 @@ class EmulatedModule:
             self.spec.require_compiler()
             try:
                 self._exe, _ = compile_executable(self.harness_source, self.spec.flags,
-                                                  cc=self.spec.cc)
+                                                  cc=self.spec.cc, libs=self.spec.libs)
             except BuildError as e:
                 raise BuildError(f"{e}\n(if a header or library is missing: "
                                  f"{self.spec.install})") from None

@@ -103,7 +103,8 @@ def dot_int8(kc, lanes=16, a_dtype="uint8", rows=1, name=None):
     `b` the weights packed as [kc/4, lanes, 4] so each 4-byte group of one output is
     contiguous; each weight vector loaded is used for all rows (register blocking).
     AVX2: vpmaddubsw + vpmaddwd (u8 x s8; like FBGEMM, pairs of products saturate at int16);
-    AVX-512: VNNI vpdpbusd (u8 x s8, exact); NEON: sdot (s8 x s8, exact).
+    AVX-512: VNNI vpdpbusd (u8 x s8, exact); NEON: sdot (s8 x s8, exact); HVX (lanes a
+    multiple of 32, either a_dtype): vrmpy (exact).
     Declared with two reduction axes (k = 4*kg + kk) so every access stays affine.
     """
     if kc % 4:
@@ -178,6 +179,16 @@ def dot_int8(kc, lanes=16, a_dtype="uint8", rows=1, name=None):
                       lambda c_, a_, b_: f"{c_} = vdotq_s32({c_}, vreinterpretq_s8_s32({a_}), "
                                          f"vreinterpretq_s8_s32({b_}))")
 
+    def hvx(ins, outs):
+        # HVX vrmpy: 32 int32 lanes, each += the 4-byte dot product of its weight group with
+        # the splatted 4 activations (exact; u8 x s8 or s8 x s8)
+        form = "Q6_Vw_vrmpyacc_VwVubVb" if a_dtype == "uint8" else "Q6_Vw_vrmpyacc_VwVbVb"
+        return kernel(ins, outs, "HVX_Vector", 32,
+                      lambda p: f"*(const texpr_hvx_uvec*)({p})",
+                      lambda p, x: f"*(texpr_hvx_uvec*)({p}) = {x};", "Q6_V_vzero()",
+                      lambda x: f"Q6_V_vsplat_R({x})",
+                      lambda c_, a_, b_: f"{c_} = {form}({c_}, {a_}, {b_})")
+
     if a_dtype == "uint8":
         if lanes % 8:
             raise TexprError(f"{who}: lanes must be a multiple of 8")
@@ -190,4 +201,6 @@ def dot_int8(kc, lanes=16, a_dtype="uint8", rows=1, name=None):
         impls = {"neon": neon}
     else:
         raise TexprError(f"dot_int8: a_dtype must be uint8 (x86) or int8 (NEON sdot), got {a_dtype!r}")
+    if lanes % 32 == 0:
+        impls["hvx"] = hvx      # both signs: vrmpy has u8 x s8 and s8 x s8 forms
     return decl_tensor_intrin(c.op, impls, name=who, inputs=[a, b])

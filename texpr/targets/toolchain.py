@@ -41,15 +41,17 @@ def compile_shared(source, flags, cc="gcc", suffix=".so"):
     return _compile_cached(source, flags, cc, suffix, ["-shared", "-fPIC"])
 
 
-def compile_executable(source, flags, cc, suffix=".exe"):
+def compile_executable(source, flags, cc, suffix=".exe", libs=("-lm",)):
     """Compile C source into a program (e.g. a static cross executable); returns (path, cached).
 
-    `flags` must say how to link it (-static for an emulator harness)."""
-    return _compile_cached(source, flags, cc, suffix, [])
+    `flags` must say how to link it (-static for an emulator harness); `libs` are appended
+    (none for a freestanding program)."""
+    return _compile_cached(source, flags, cc, suffix, [], libs)
 
 
-def _compile_cached(source, flags, cc, suffix, kind_flags):
-    key = hashlib.sha256("\0".join([source, compiler_id(cc), " ".join(flags)]).encode()).hexdigest()[:32]
+def _compile_cached(source, flags, cc, suffix, kind_flags, libs=("-lm",)):
+    key = hashlib.sha256("\0".join([source, compiler_id(cc), " ".join(flags),
+                                    " ".join(libs)]).encode()).hexdigest()[:32]
     d = cache_dir()
     out = os.path.join(d, f"texpr_{key}{suffix}")
     if os.path.exists(out):
@@ -59,7 +61,7 @@ def _compile_cached(source, flags, cc, suffix, kind_flags):
         with open(src, "w") as f:
             f.write(source)
         lib = os.path.join(tmp, "kernel" + suffix)
-        cmd = [cc] + flags + kind_flags + ["-o", lib, src, "-lm"]
+        cmd = [cc] + flags + kind_flags + ["-o", lib, src] + list(libs)
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
             raise BuildError(f"{cc} failed on generated source (this is a texpr bug):\n"

@@ -1,6 +1,7 @@
 """texpr.topi: operators (compute definitions + per-target schedules) and NumPy references."""
-from . import layout, nn, sparse, testing
+from . import layout, nn, qnn, sparse, testing
 from .schedules import schedule
 from . import cpu  # noqa: F401  (registers the CPU schedules)
+from . import hvx  # noqa: F401  (registers the HVX schedules)
 
-__all__ = ["nn", "layout", "sparse", "testing", "schedule", "cpu"]
+__all__ = ["nn", "layout", "sparse", "testing", "schedule", "cpu", "qnn", "hvx"]

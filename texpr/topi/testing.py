@@ -268,3 +268,43 @@ def dot_interaction_ref(dense, embs, self_interaction=False):
     li = np.array([i for i in range(ni) for j in range(i + off)], np.int64)
     lj = np.array([j for i in range(ni) for j in range(i + off)], np.int64)
     return Z[:, li, lj].astype(np.result_type(dense, embs))
+
+
+# ----------------------------------------------------------------------------- quantised (qnn)
+
+def requantize_ref(acc, multiplier, shift, zero_point):
+    """int32 -> uint8 as targets.hvx_intrin.requantize_expr: rounding doubling high multiply
+    by a Q31 multiplier, rounding right shift, + zero point, saturate to [0, 255]."""
+    a = np.asarray(acc, dtype=np.int64)
+    t = (a * (2 * multiplier) + 2 ** 31) >> 32
+    if shift:
+        t = np.minimum(t + (1 << (shift - 1)), 2 ** 31 - 1) >> shift
+    return np.clip(t + zero_point, 0, 255).astype(np.uint8)
+
+
+def depthwise_conv2d_nchw_u8_ref(data, kernel, bias, x_zp, w_zp, multiplier, shift, out_zp,
+                                 padding=1):
+    """NumPy twin of topi.qnn.depthwise_conv2d_nchw_u8 (int32 accumulate, then requantise)."""
+    p = padding
+    x = np.pad(data.astype(np.int64), ((0, 0), (0, 0), (p, p), (p, p)), constant_values=x_zp) - x_zp
+    w = kernel.astype(np.int64)[:, 0] - w_zp
+    N, C, Hp, Wp = x.shape
+    P, Q = Hp - 2, Wp - 2
+    acc = np.zeros((N, C, P, Q), np.int64)
+    for r in range(3):
+        for s in range(3):
+            acc += x[:, :, r:r + P, s:s + Q] * w[None, :, r, s, None, None]
+    acc = (acc + bias.astype(np.int64)[None, :, None, None]).astype(np.int32)
+    return requantize_ref(acc, multiplier, shift, out_zp)
+
+
+def pack_dense_int8_weight_ref(weight, lanes):
+    """weight [N, K] -> [N/lanes, K/4, lanes, 4] (the layout 4-byte dot products read)."""
+    N, K = weight.shape
+    return np.ascontiguousarray(weight.reshape(N // lanes, lanes, K // 4, 4).transpose(0, 2, 1, 3))
+
+
+def dense_int8_packed_ref(data, packed_weight):
+    Nb, Kg, lanes, _ = packed_weight.shape
+    w = packed_weight.transpose(0, 2, 1, 3).reshape(Nb * lanes, Kg * 4)
+    return (data.astype(np.int64) @ w.astype(np.int64).T).astype(np.int32)
