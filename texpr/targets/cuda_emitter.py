@@ -1,0 +1,52 @@
+"""CUDA C from the GPU lowering: __global__ kernels, __shared__ memory, __syncthreads()."""
+from ..lang.dtypes import C_TYPES
+from .gpu_emitter import GPUEmitter
+
+_PRELUDE = """#include <stdint.h>
+#include <math.h>"""
+
+_CHECKED = """/* an index read from data that is out of range is recorded in err (first one wins)
+   and replaced by 0, so nothing is read or written out of bounds */
+static __device__ __forceinline__ int64_t texpr_checked_index(int64_t v, int64_t n, int64_t code, int64_t pos, int64_t* err) {
+  if ((uint64_t)v >= (uint64_t)n) {
+    if (atomicCAS((int*)(err + 3), 0, 1) == 0) {
+      err[1] = v; err[2] = pos; __threadfence(); err[0] = code + 1;
+    }
+    return 0;
+  }
+  return v;
+}"""
+
+
+class CUDAEmitter(GPUEmitter):
+    target_name = "cuda"
+
+    def prelude(self):
+        return [_PRELUDE]
+
+    def kernel_head(self, kernel, name, params):
+        return (f'extern "C" __global__ void __launch_bounds__({kernel.threads_per_block})\n'
+                f"{name}({', '.join(params)})")
+
+    def param(self, buf, name, const):
+        return f"{'const ' if const else ''}{C_TYPES[buf.dtype]}* __restrict__ {name}"
+
+    def error_param(self):
+        return "int64_t* __restrict__ texpr_err"
+
+    def thread_index(self, tag):
+        return f"(int){tag}"
+
+    def shared_decl(self, buf, name):
+        return f"__shared__ {C_TYPES[buf.dtype]} {name}[{max(buf.size.value, 1)}];"
+
+    def barrier(self):
+        return "__syncthreads();"
+
+    def checked_index_helper(self):
+        return _CHECKED
+
+    def fix_helper(self, text):
+        if text.startswith("static inline "):
+            return "static __device__ __forceinline__ " + text[len("static inline "):]
+        return text
