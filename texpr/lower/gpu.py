@@ -33,12 +33,13 @@ def lower_gpu(sch, args, name="main"):
     arg_bufs = [low.info[st].buffer for st in low.args]
     kernels = []
     used_names = set()
+    scans = {st.name for st in sch.stages if getattr(st.op, "tag", "") == "scan"}
     for stage, kbody in stages:
         kbody = assign_attached_scopes(stage, kbody)
         kbody = lower_cross_thread_reductions(stage, kbody)
         kbody = vectorize_gpu_loops(kbody)
         kbody = unroll_loops(kbody)
-        kbody, grid, block, tvars = bind_threads(stage, kbody)
+        kbody, grid, block, tvars = bind_threads(stage, kbody, stage in scans)
         kr = dict(ranges)
         kr.update(thread_ranges(tvars, grid, block))
         kbody = simplify_stmt(kbody, kr)

@@ -24,8 +24,10 @@ def thread_tag(loop):
     return next((v for k, v in loop.pragmas if k == "thread"), None)
 
 
-def thread_extents(stage, body):
-    """{tag: (extent, loop name)} of the thread axes bound in one kernel, checked."""
+def thread_extents(stage, body, sequential=False):
+    """{tag: (extent, loop name)} of the thread axes bound in one kernel, checked.
+
+    sequential: the stage is sequential by nature (a scan); unbound, it runs on one thread."""
     found = {}
 
     def go(s, active, region):
@@ -58,7 +60,7 @@ def thread_extents(stage, body):
                 go(c, active, region)
 
     go(body, {}, stage)
-    if not found:
+    if not found and not sequential:
         raise LoweringError(f"stage {stage}: no loop is bound to a GPU thread axis; bind its outer "
                             "loops to te.thread_axis('blockIdx.x') / ('threadIdx.x') (a GPU kernel "
                             "would run it on one thread)")
@@ -90,9 +92,9 @@ def _same_extent(a, b):
     return isinstance(d, Const) and d.value == 0
 
 
-def bind_threads(stage, body):
+def bind_threads(stage, body, sequential=False):
     """Replace bound loops by thread indices. Returns (body, grid, block, thread_vars)."""
-    found = thread_extents(stage, body)
+    found = thread_extents(stage, body, sequential)
     tvars = {tag: Var(tag.replace(".", "_"), "int32") for tag in found}
 
     def go(s):

@@ -2,5 +2,6 @@
 from . import layout, nn, sparse, testing
 from .schedules import schedule
 from . import cpu  # noqa: F401  (registers the CPU schedules)
+from . import gpu  # noqa: F401  (registers the GPU schedules: cuda, opencl)
 
 __all__ = ["nn", "layout", "sparse", "testing", "schedule", "cpu"]

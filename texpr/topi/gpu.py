@@ -1,0 +1,211 @@
+"""GPU schedules for "cuda" and "opencl" (the same schedule serves both: one GPU lowering).
+
+- dense / batch_matmul: the classic shared-memory tiled matmul. A block computes a bm x bn
+  tile of the output with (bm/tm) x (bn/tn) threads, each thread a tm x tn register tile
+  (local memory); for each bk-slice of the reduction the block's threads copy the A and B
+  tiles into shared memory together, then every thread reads them from there.
+- conv2d_nchw (direct), depthwise, pool2d: one thread per output element, the reduction in
+  the thread (the padding stage is inlined).
+- softmax: one thread per row; max and sum are per-thread values, exp is recomputed.
+- sparse_lengths_sum and the other poolings: a block per bag, threads along the row.
+- anything else: the default GPU schedule, its data axes fused and split over blocks of
+  DEFAULT_THREADS threads.
+"""
+from ..lang.expr import Const
+from ..lang.tensor import ComputeOp, thread_axis
+from .schedules import register
+
+GPU_TARGETS = ("cuda", "opencl")
+DEFAULT_THREADS = 128
+
+
+def _bind(st, iv, tag):
+    st.bind(iv, thread_axis(tag))
+
+
+def _const(e):
+    return isinstance(e, Const)
+
+
+def _divisor_at_most(n, cap):
+    """The largest power of two <= cap dividing n (1 if n is symbolic or odd)."""
+    if not _const(n):
+        return 1
+    d = 1
+    while d * 2 <= cap and n.value % (d * 2) == 0:
+        d *= 2
+    return d
+
+
+def matmul_config(M, N, K):
+    """(bm, bn, bk, tm, tn): block tile, reduction slice, per-thread register tile.
+
+    64x64 blocks of 16x16 threads (4x4 each) for large operands, smaller ones for small or
+    symbolic shapes (the tails are guarded, so any config is correct)."""
+    big = all(_const(x) and x.value >= 64 for x in (M, N))
+    if big:
+        return 64, 64, 8, 4, 4
+    return 16, 16, 8, 1, 1
+
+
+def schedule_matmul_tiled(s, out, red, a, b, cfg, batch=False):
+    """Shared-memory tiled matmul.
+
+    out: the output tensor (the matmul itself or its elementwise epilogue), axes ([batch,] i, j);
+    red: the reduction tensor, computed per thread into local memory; a, b: the two operands
+    read by red (a indexed by i, b by j). cfg = (bm, bn, bk, tm, tn)."""
+    bm, bn, bk, tm, tn = cfg
+    O = s[out]
+    if red is out:
+        red = s.cache_write(out, "local")
+    R = s[red]
+    AA = s.cache_read(a, "shared", [R])
+    BB = s.cache_read(b, "shared", [R])
+    axes = list(O.op.axis)
+    i, j = axes[-2:]
+    by, ii = O.split(i, factor=bm)
+    bx, jj = O.split(j, factor=bn)
+    ty, mi = O.split(ii, factor=tm)
+    tx, ni = O.split(jj, factor=tn)
+    O.reorder(*(axes[:-2] + [by, bx, ty, tx, mi, ni]))
+    if batch:
+        _bind(O, axes[0], "blockIdx.z")
+    _bind(O, by, "blockIdx.y")
+    _bind(O, bx, "blockIdx.x")
+    _bind(O, ty, "threadIdx.y")
+    _bind(O, tx, "threadIdx.x")
+    R.compute_at(O, tx)
+    ri, rj = R.op.axis[-2:]
+    ko, ki = R.split(R.op.reduce_axis[0], factor=bk)
+    R.reorder(ko, ki, ri, rj)
+    if tm > 1:
+        R.unroll(ri)
+    if tn > 1:
+        R.unroll(rj)
+    nty, ntx = bm // tm, bn // tn
+    for X in (AA, BB):
+        cooperative_fetch(s, X, R, ko, nty, ntx)
+    return [AA, BB]
+
+
+def cooperative_fetch(s, t, consumer_stage, at, nty, ntx):
+    """Compute shared tensor t at loop `at` of the consumer, its elements spread over the
+    block's nty x ntx threads."""
+    X = s[t]
+    X.compute_at(consumer_stage, at)
+    fused = X.fuse(*X.op.axis)
+    rest, tx = X.split(fused, factor=ntx)
+    rest, ty = X.split(rest, factor=nty)
+    X.reorder(rest, ty, tx)
+    _bind(X, ty, "threadIdx.y")
+    _bind(X, tx, "threadIdx.x")
+
+
+def _operands(st):
+    """The two tensors a matmul-like reduction reads (in body order)."""
+    return [t for t in st.op.input_tensors()]
+
+
+def _output_of(s, st):
+    """The stage's elementwise output consumer (an epilogue), or the stage itself."""
+    for o in s.stages:
+        if o.is_output and isinstance(o.op, ComputeOp) and o is not st and \
+                any(s.stage_map.get(t.op) is st for t in o.op.input_tensors()) and \
+                not o.op.reduce_axis and len(o.op.axis) == len(st.op.axis):
+            return o
+    return st
+
+
+@register("dense", GPU_TARGETS)
+def schedule_dense(s, st, target):
+    out_st = _output_of(s, st)
+    data, weight = _operands(st)[:2]
+    M, N = st.op.axis[0].dom.extent, st.op.axis[1].dom.extent
+    K = st.op.reduce_axis[0].dom.extent
+    red = st.op.output(0)
+    out = out_st.op.output(0) if out_st is not st else red
+    schedule_matmul_tiled(s, out, red, data, weight, matmul_config(M, N, K))
+    return [out_st]
+
+
+@register("batch_matmul", GPU_TARGETS)
+def schedule_batch_matmul(s, st, target):
+    x, y = _operands(st)[:2]
+    M, N = st.op.axis[1].dom.extent, st.op.axis[2].dom.extent
+    K = st.op.reduce_axis[0].dom.extent
+    t = st.op.output(0)
+    schedule_matmul_tiled(s, t, t, x, y, matmul_config(M, N, K), batch=True)
+
+
+def schedule_per_element(s, st, target, threads=DEFAULT_THREADS):
+    """Data axes fused and spread over blocks of `threads` threads; reductions in the thread."""
+    axes = [iv for iv in st.leaf_iter_vars if iv.kind != "reduce"]
+    if not axes:
+        return
+    fused = st.fuse(*axes) if len(axes) > 1 else axes[0]
+    bx, tx = st.split(fused, factor=threads)
+    _bind(st, bx, "blockIdx.x")
+    _bind(st, tx, "threadIdx.x")
+
+
+for _tag in ("conv2d_nchw", "depthwise_conv2d_nchw", "pool", "elemwise", "sparse_lengths_check",
+             "sparse_pool_out"):
+    register(_tag, GPU_TARGETS)(schedule_per_element)
+
+
+@register("*", GPU_TARGETS)
+def schedule_default_gpu(s, st, target):
+    """Any stage without its own GPU schedule: per-element threads (a scan runs on one
+    thread: it is sequential)."""
+    if st.op.tag == "scan":
+        return
+    schedule_per_element(s, st, target)
+
+
+@register("softmax", GPU_TARGETS)
+def schedule_softmax(s, st, target):
+    """One thread per row: max and sum per thread (local), exp recomputed (inlined)."""
+    out = st
+    ex_t = next(t for t in out.op.input_tensors() if t.op.name == "softmax_exp")
+    ex = s[ex_t]
+    mx_t = next(t for t in ex.op.input_tensors() if t.op.name == "softmax_max")
+    sm_t = next(t for t in out.op.input_tensors() if t.op.name == "softmax_sum")
+    ex.compute_inline()
+    axes = list(out.op.axis)
+    red_dim = _softmax_axis(out, s[mx_t])
+    rows = [a for d, a in enumerate(axes) if d != red_dim]
+    col = axes[red_dim]
+    out.reorder(*(rows + [col]))
+    row = out.fuse(*rows) if len(rows) > 1 else rows[0]
+    bx, tx = out.split(row, factor=32)
+    _bind(out, bx, "blockIdx.x")
+    _bind(out, tx, "threadIdx.x")
+    for t in (mx_t, sm_t):
+        s[t].compute_at(out, tx)
+    return [s[mx_t], s[sm_t], ex]
+
+
+def _softmax_axis(out, mx):
+    """The axis softmax reduces: where the max stage indexes x with its reduction variable."""
+    from ..lang.expr import TensorLoad
+    from ..lang.visitor import walk
+    k = mx.op.reduce_axis[0].var
+    for n in walk(mx.op.body):
+        if isinstance(n, TensorLoad):
+            for d, i in enumerate(n.indices):
+                if i is k:
+                    return d
+    return len(out.op.axis) - 1
+
+
+@register("sparse_pool", GPU_TARGETS)
+def schedule_sparse_pool(s, st, target):
+    """A block per bag, threads along the embedding row (the ragged reduction per thread)."""
+    b, d = st.op.axis
+    D = st.op.axis[1].dom.extent
+    nt = _divisor_at_most(D, 64) if _const(D) else 32
+    dxo, dxi = st.split(d, factor=nt)
+    st.reorder(b, dxo, dxi)
+    fused = st.fuse(b, dxo)
+    _bind(st, fused, "blockIdx.x")
+    _bind(st, dxi, "threadIdx.x")
