@@ -157,9 +157,23 @@ for _tag in ("conv2d_nchw", "depthwise_conv2d_nchw", "pool", "elemwise", "sparse
 def schedule_default_gpu(s, st, target):
     """Any stage without its own GPU schedule: per-element threads (a scan runs on one
     thread: it is sequential)."""
-    if st.op.tag == "scan":
-        return
+    if st.op.tag == "scan" or _feeds(s, st, "softmax"):
+        return          # a scan is sequential; softmax's schedule places its own stages
     schedule_per_element(s, st, target)
+
+
+def _feeds(s, st, tag):
+    """Is st read (directly or through other stages) by a stage tagged `tag`?"""
+    todo, seen = list(s.readers(st)), set()
+    while todo:
+        r = todo.pop()
+        if id(r) in seen:
+            continue
+        seen.add(id(r))
+        if r.op.tag == tag:
+            return True
+        todo.extend(s.readers(r))
+    return False
 
 
 @register("softmax", GPU_TARGETS)
@@ -180,7 +194,7 @@ def schedule_softmax(s, st, target):
     bx, tx = out.split(row, factor=32)
     _bind(out, bx, "blockIdx.x")
     _bind(out, tx, "threadIdx.x")
-    for t in (mx_t, sm_t):
+    for t in (sm_t, mx_t):         # the sum reads the max: attach it first
         s[t].compute_at(out, tx)
     return [s[mx_t], s[sm_t], ex]
 
