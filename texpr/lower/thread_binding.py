@@ -45,11 +45,12 @@ def thread_extents(stage, body, sequential=False):
                                     f"loop {active[tag][0]}, which is bound to {tag} too")
             prev = found.get(tag)
             if prev is None:
-                found[tag] = (s.extent, s.var.name)
+                found[tag] = (s.extent, s.var.name, region)
             elif not _same_extent(prev[0], s.extent):
                 raise LoweringError(
-                    f"stage {stage}: thread axis {tag} is bound to loop {prev[1]} with extent "
-                    f"{prev[0]} and to loop {s.var.name} with extent {s.extent} in one kernel; "
+                    f"kernel of stage {stage}: thread axis {tag} is bound to loop {prev[1]} of "
+                    f"stage {prev[2]} with extent {prev[0]} and to loop {s.var.name} of stage "
+                    f"{region} with extent {s.extent}; "
                     f"every loop bound to {tag} in a kernel needs the same extent (split with "
                     "nparts= to match)")
             active = dict(active)
@@ -68,7 +69,7 @@ def thread_extents(stage, body, sequential=False):
     for tag in THREAD_TAGS:
         if tag not in found:
             continue
-        ext, loop = found[tag]
+        ext, loop, _ = found[tag]
         if not isinstance(ext, Const):
             raise LoweringError(f"stage {stage}: loop {loop} is bound to {tag} with extent {ext}; "
                                 "a block's shape must be a constant (split it with a constant "

@@ -1,0 +1,64 @@
+"""GPU schedules the GPU tests share: a shared-memory matmul and 1-D / 2-D stencils whose
+block shapes and tile sizes are parameters (hypothesis draws them)."""
+import texpr as te
+from texpr.topi.gpu import cooperative_fetch, schedule_matmul_tiled
+
+
+def matmul(M, N, K, dtype="float32"):
+    A = te.placeholder((M, K), dtype, name="A")
+    B = te.placeholder((N, K), dtype, name="B")
+    k = te.reduce_axis((0, K), name="k")
+    C = te.compute((M, N), lambda i, j: te.sum(A[i, k] * B[j, k], axis=k), name="C")
+    return A, B, C
+
+
+def shared_matmul(M, N, K, bm, bn, bk, tm, tn):
+    """C = A B^T with (bm/tm) x (bn/tn) threads per block, tm x tn outputs per thread, A and B
+    tiles staged through shared memory bk columns at a time."""
+    A, B, C = matmul(M, N, K)
+    s = te.create_schedule(C.op)
+    schedule_matmul_tiled(s, C, C, A, B, (bm, bn, bk, tm, tn))
+    return s, [A, B, C]
+
+
+def stencil_1d(n, block, fetch_threads=None):
+    """B[i] = A[i] + 2 A[i+1] + A[i+2]; each block stages its A window in shared memory."""
+    A = te.placeholder((n + 2,), name="A")
+    B = te.compute((n,), lambda i: A[i] + 2.0 * A[i + 1] + A[i + 2], name="B")
+    s = te.create_schedule(B.op)
+    AS = s.cache_read(A, "shared", [B])
+    bx, tx = s[B].split(B.op.axis[0], factor=block)
+    s[B].bind(bx, te.thread_axis("blockIdx.x"))
+    s[B].bind(tx, te.thread_axis("threadIdx.x"))
+    s[AS].compute_at(s[B], bx)
+    o, i = s[AS].split(AS.op.axis[0], factor=block)
+    s[AS].bind(i, te.thread_axis("threadIdx.x"))
+    return s, [A, B]
+
+
+def stencil_2d(h, w, by, bx):
+    """3x3 box sum of a padded image; each block stages its (by+2) x (bx+2) window."""
+    A = te.placeholder((h + 2, w + 2), name="A")
+    ry = te.reduce_axis((0, 3), name="ry")
+    rx = te.reduce_axis((0, 3), name="rx")
+    B = te.compute((h, w), lambda y, x: te.sum(A[y + ry, x + rx], axis=[ry, rx]), name="B")
+    s = te.create_schedule(B.op)
+    AS = s.cache_read(A, "shared", [B])
+    y, x = B.op.axis
+    yo, xo, yi, xi = s[B].tile(y, x, by, bx)
+    s[B].bind(yo, te.thread_axis("blockIdx.y"))
+    s[B].bind(xo, te.thread_axis("blockIdx.x"))
+    s[B].bind(yi, te.thread_axis("threadIdx.y"))
+    s[B].bind(xi, te.thread_axis("threadIdx.x"))
+    cooperative_fetch(s, AS, s[B], xo, by, bx)
+    return s, [A, B]
+
+
+def elementwise(n, threads=64):
+    A = te.placeholder((n,), name="A")
+    B = te.compute((n,), lambda i: te.exp(A[i]) * 2.0 + 1.0, name="B")
+    s = te.create_schedule(B.op)
+    bx, tx = s[B].split(B.op.axis[0], factor=threads)
+    s[B].bind(bx, te.thread_axis("blockIdx.x"))
+    s[B].bind(tx, te.thread_axis("threadIdx.x"))
+    return s, [A, B]
