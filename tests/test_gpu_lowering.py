@@ -94,9 +94,10 @@ def test_barriers_between_shared_writes_and_reads_and_before_overwrites():
     k, = lower_gpu(s, args, "mm").kernels
     loop = next(n for n in walk(k.body) if isinstance(n, ir.For) and n.var.name == "k.outer")
     body = loop.body.stmts
-    # top of the loop: the previous iteration's reads are done before the tiles are overwritten
-    assert isinstance(body[0], Barrier)
-    assert isinstance(body[-2], Barrier)            # the tiles are written before they are read
+    # the tiles are written before they are read, and read before the next iteration
+    # overwrites them (a barrier at the end of the body)
+    assert isinstance(body[-3], Barrier) and isinstance(body[-1], Barrier)
+    assert not isinstance(body[0], Barrier)
     assert len(barriers(k.body)) == 2
 
 
@@ -116,12 +117,16 @@ def test_insert_barriers_unit():
     # no shared memory: nothing to synchronize
     g = ir.BufferStore(G, Const(1.0, "float32"), (t,))
     assert barriers(insert_barriers(ir.Seq((g, g)))) == []
-    # read then overwritten by the next iteration of a loop: a barrier at the top
+    # read, then overwritten by the next iteration of a loop: a barrier after the reads
     k = Var("k")
     loop = ir.For(k, Const(0, "int32"), Const(4, "int32"), "serial", ir.Seq((w, r)))
     out = insert_barriers(loop)
-    assert [type(x).__name__ for x in out.body.stmts] == ["Barrier", "BufferStore", "Barrier",
-                                                          "BufferStore"]
+    assert [type(x).__name__ for x in out.body.stmts] == ["BufferStore", "Barrier",
+                                                          "BufferStore", "Barrier"]
+    # a loop that only reads shared memory written before it needs one barrier, before it
+    out = insert_barriers(ir.Seq((w, ir.For(k, Const(0, "int32"), Const(4, "int32"), "serial", r))))
+    assert [type(x).__name__ for x in out.stmts] == ["BufferStore", "Barrier", "For"]
+    assert barriers(out.stmts[2]) == []
 
 
 def test_thread_dependent_guards_move_below_barriers():

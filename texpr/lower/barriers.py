@@ -3,8 +3,10 @@
 insert_barriers: a barrier goes before a statement that reads a shared buffer written since
 the last barrier (other threads wrote it), and before one that writes a shared buffer read
 since the last barrier (other threads may still read the old values). A loop is planned
-twice, the second time entering with what the end of its body left pending, so a buffer that
-each iteration reads and the next one overwrites gets its barrier at the top of the body.
+twice, the second time entering with what the end of its body left pending: a buffer that
+each iteration reads and the next one overwrites gets a barrier at the end of the body (after
+the reads; at the end rather than the top, which PoCL's work-group compiler needs: with only
+a top barrier it skipped guarded stores after such a loop).
 
 uniform_barriers: every thread of a block must reach each barrier. Guards that depend on the
 thread (tail guards of splits) are pushed below the barriers: `if (c) { a; barrier; b }`
@@ -77,9 +79,13 @@ def _plan(s, state):
             out.append(c2)
         return seq(*out), state
     if t is For:
-        _, st1 = _plan(s.body, state)
-        body, st2 = _plan(s.body, _union(state, st1))
-        return For(s.var, s.min, s.extent, s.kind, body, s.pragmas), _union(state, st2)
+        body, st1 = _plan(s.body, state)
+        # what one iteration leaves pending, against what the next one does first
+        fresh = len(barriers_in(_plan(s.body, _EMPTY)[0]))
+        carried = len(barriers_in(_plan(s.body, st1)[0])) > fresh
+        if carried:
+            body, st1 = seq(body, Barrier()), _EMPTY
+        return For(s.var, s.min, s.extent, s.kind, body, s.pragmas), _union(state, st1)
     if t is IfThenElse:
         th, st_t = _plan(s.then_case, state)
         if s.else_case is not None:
@@ -94,6 +100,10 @@ def _plan(s, state):
     if _conflict(state, acc):
         return seq(Barrier(), s), (frozenset(acc[1]), frozenset(acc[0]))
     return s, _union(state, (frozenset(acc[1]), frozenset(acc[0])))
+
+
+def barriers_in(s):
+    return [n for n in walk(s) if isinstance(n, Barrier)]
 
 
 def has_barrier(s):
