@@ -1,0 +1,105 @@
+"""topi's GPU schedules (registered for "cuda" and "opencl") executed on OpenCL (PoCL in CI)
+against topi.testing's NumPy references."""
+import numpy as np
+import pytest
+
+import texpr as te
+import texpr.topi as topi
+from texpr.topi import testing as ref
+
+RNG = np.random.default_rng(11)
+
+
+def rand(*shape):
+    return RNG.standard_normal(shape).astype("float32")
+
+
+def run(out, ins, arrays, name):
+    s = topi.schedule(out, "opencl")
+    f = te.build(s, ins + [out], "opencl", name=name)
+    o = np.full([int(d.value) for d in out.shape], np.nan, out.dtype)
+    f(*arrays, o)
+    return o, f
+
+
+@pytest.mark.parametrize("M,N,K,bias", [(70, 50, 37, False), (128, 64, 64, True), (1, 5, 3, True)])
+def test_dense(M, N, K, bias):
+    A, W = te.placeholder((M, K), name="A"), te.placeholder((N, K), name="W")
+    a, w, b = rand(M, K), rand(N, K), rand(N)
+    if bias:
+        B = te.placeholder((N,), name="b")
+        out, f = run(topi.nn.dense(A, W, B), [A, W, B], [a, w, b], "dense")
+    else:
+        out, f = run(topi.nn.dense(A, W), [A, W], [a, w], "dense")
+        b = None
+    np.testing.assert_allclose(out, ref.dense_ref(a, w, b), rtol=1e-4, atol=1e-4)
+    assert len(f.program.kernels) == 1 and f.program.kernels[0].shared   # epilogue fused
+
+
+def test_batch_matmul():
+    X, Y = te.placeholder((3, 20, 30), name="X"), te.placeholder((3, 25, 30), name="Y")
+    x, y = rand(3, 20, 30), rand(3, 25, 30)
+    out, f = run(topi.nn.batch_matmul(X, Y), [X, Y], [x, y], "bmm")
+    np.testing.assert_allclose(out, ref.batch_matmul_ref(x, y), rtol=1e-4, atol=1e-4)
+    assert f.program.kernels[0].grid[2].value == 3
+
+
+@pytest.mark.parametrize("stride,pad", [(1, 1), (2, 0)])
+def test_conv2d_nchw(stride, pad):
+    x, w = rand(2, 8, 11, 11), rand(6, 8, 3, 3)
+    X, W = te.placeholder(x.shape, name="X"), te.placeholder(w.shape, name="W")
+    out, _ = run(topi.nn.conv2d_nchw(X, W, stride, pad), [X, W], [x, w], "conv")
+    np.testing.assert_allclose(out, ref.conv2d_nchw_ref(x, w, stride, pad), rtol=1e-4, atol=1e-4)
+
+
+def test_depthwise_conv2d():
+    x, w = rand(1, 8, 12, 12), rand(8, 1, 3, 3)
+    X, W = te.placeholder(x.shape, name="X"), te.placeholder(w.shape, name="W")
+    out, _ = run(topi.nn.depthwise_conv2d_nchw(X, W, 1, 1), [X, W], [x, w], "dw")
+    np.testing.assert_allclose(out, ref.depthwise_conv2d_nchw_ref(x, w, 1, 1), rtol=1e-4,
+                               atol=1e-4)
+
+
+@pytest.mark.parametrize("kind,k,stride,pad", [("max", 2, 2, 0), ("avg", 3, 1, 1)])
+def test_pool2d(kind, k, stride, pad):
+    x = rand(1, 4, 9, 9)
+    X = te.placeholder(x.shape, name="X")
+    out, _ = run(topi.nn.pool2d(X, k, stride, pad, kind), [X], [x], "pool")
+    np.testing.assert_allclose(out, ref.pool2d_ref(x, k, stride, pad, kind), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("axis", [-1, 0])
+def test_softmax(axis):
+    x = rand(10, 33)
+    X = te.placeholder(x.shape, name="X")
+    out, _ = run(topi.nn.softmax(X, axis=axis), [X], [x], "softmax")
+    np.testing.assert_allclose(out, ref.softmax_ref(x, axis=axis), rtol=1e-5, atol=1e-7)
+
+
+def test_sparse_lengths_sum_and_weighted():
+    V, D, L = 50, 16, 30
+    lens = np.array([5, 0, 10, 3, 7, 5], "int32")
+    data, idx = rand(V, D), RNG.integers(0, V, L).astype("int32")
+    wts = rand(L)
+    Dt = te.placeholder((V, D), name="data")
+    It = te.placeholder((L,), "int32", name="indices")
+    Lt = te.placeholder((6,), "int32", name="lengths")
+    Wt = te.placeholder((L,), name="weights")
+    out, f = run(topi.sparse.sparse_lengths_sum(Dt, It, Lt), [Dt, It, Lt], [data, idx, lens], "sls")
+    np.testing.assert_allclose(out, ref.sparse_lengths_sum_ref(data, idx, lens), rtol=1e-5,
+                               atol=1e-6)
+    out, _ = run(topi.sparse.sparse_lengths_weighted_sum(Dt, Wt, It, Lt), [Dt, Wt, It, Lt],
+                 [data, wts, idx, lens], "slws")
+    np.testing.assert_allclose(out, ref.sparse_lengths_weighted_sum_ref(data, wts, idx, lens),
+                               rtol=1e-5, atol=1e-6)
+    bad = idx.copy()
+    bad[7] = V
+    with pytest.raises(te.ArgumentError, match=r"indices\[7\] = 50 is out of range"):
+        f(data, bad, lens, np.zeros((6, D), "float32"))
+
+
+def test_elementwise_default_schedule():
+    x = rand(5, 7, 3)
+    X = te.placeholder(x.shape, name="X")
+    out, _ = run(topi.nn.relu(X), [X], [x], "relu")
+    np.testing.assert_array_equal(out, np.maximum(x, 0))
