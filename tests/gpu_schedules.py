@@ -62,3 +62,20 @@ def elementwise(n, threads=64):
     s[B].bind(bx, te.thread_axis("blockIdx.x"))
     s[B].bind(tx, te.thread_axis("threadIdx.x"))
     return s, [A, B]
+
+
+def cross_thread_row_reduce(rows, K, threads, reducer=None):
+    """B[i] = reduce_k A[i, k]: rfactor by `threads`, the rfactor axis bound to threadIdx.x (a
+    shared-memory tree reduction per block), rows over blocks."""
+    reducer = reducer or te.sum
+    A = te.placeholder((rows, K), name="A")
+    k = te.reduce_axis((0, K), name="k")
+    B = te.compute((rows,), lambda i: reducer(A[i, k], axis=k), name="B")
+    s = te.create_schedule(B.op)
+    ko, ki = s[B].split(B.op.reduce_axis[0], factor=threads)
+    BF = s.rfactor(B, ki)
+    tx = s[B].op.reduce_axis[0]
+    s[B].bind(tx, te.thread_axis("threadIdx.x"))
+    s[BF].compute_at(s[B], tx)
+    s[B].bind(s[B].op.axis[0], te.thread_axis("blockIdx.x"))
+    return s, [A, B]

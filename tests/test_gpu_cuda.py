@@ -12,7 +12,7 @@ import texpr.topi as topi
 from texpr.targets.cuda_runtime import cuda_available
 from texpr.targets.toolchain import compile_cubin
 
-from gpu_schedules import elementwise, shared_matmul
+from gpu_schedules import cross_thread_row_reduce, elementwise, shared_matmul
 
 HAVE_DEVICE = cuda_available()
 RNG = np.random.default_rng(3)
@@ -106,3 +106,14 @@ def test_cubins_are_cached_and_warnings_are_errors():
     with pytest.raises(te.TexprError, match="unused_variable.*declared but never referenced"):
         compile_cubin('extern "C" __global__ void k(int* p) { int unused_variable; p[0] = 1; }\n'
                       "// texpr test: this kernel must warn\n")
+
+
+def test_cross_thread_reduction():
+    s, args = cross_thread_row_reduce(5, 300, 64, te.max)
+    f = te.build(s, args, "cuda", name="rowmax")
+    check_cubin(f)
+    assert "__shared__ float B_red_shared[64];" in f.source
+    a = rand(5, 300)
+    b = np.zeros(5, "float32")
+    if run_or_no_device(f, a, b):
+        np.testing.assert_allclose(b, a.max(1))

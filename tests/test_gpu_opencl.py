@@ -9,7 +9,8 @@ from hypothesis import given, strategies as st
 
 import texpr as te
 
-from gpu_schedules import elementwise, shared_matmul, stencil_1d, stencil_2d
+from gpu_schedules import (cross_thread_row_reduce, elementwise, shared_matmul, stencil_1d,
+                           stencil_2d)
 
 RNG = np.random.default_rng(7)
 
@@ -184,3 +185,31 @@ def test_hostile_names_are_sanitised():
     b = np.zeros(16, "float32")
     f(a, b)
     np.testing.assert_allclose(b, a + 1)
+
+
+@given(st.integers(1, 6), st.integers(1, 300), st.sampled_from([1, 5, 16, 24, 64, 128]),
+       st.sampled_from(["sum", "max", "min"]))
+def test_cross_thread_reduction_equals_numpy(rows, K, threads, kind):
+    s, args = cross_thread_row_reduce(rows, K, threads, getattr(te, kind))
+    f = te.build(s, args, "opencl", name="rowred")
+    a = rand(rows, K)
+    b = np.full(rows, np.nan, "float32")
+    f(a, b)
+    np.testing.assert_allclose(b, getattr(np, kind)(a, axis=1), rtol=1e-4, atol=1e-4)
+
+
+def test_cross_thread_reduction_lowering():
+    from texpr.lower.barriers import Barrier
+    from texpr.lower.gpu import lower_gpu
+    from texpr.lang.visitor import walk
+    s, args = cross_thread_row_reduce(4, 100, 16)
+    k, = lower_gpu(s, args, "rowred").kernels
+    assert [(b.name, b.size.value) for b in k.shared] == [("B.red", 16)]
+    assert sum(isinstance(n, Barrier) for n in walk(k.body)) == 5   # after the partials + 4 steps
+    A = args[0]
+    B = args[1]
+    s = te.create_schedule(B.op)
+    ko, ki = s[B].split(B.op.reduce_axis[0], factor=16)
+    BF = s.rfactor(B, ki)
+    with pytest.raises(te.ScheduleError, match="reduction axis"):
+        s[B].bind(s[B].op.reduce_axis[0], te.thread_axis("blockIdx.x"))

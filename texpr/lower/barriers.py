@@ -68,6 +68,10 @@ def _plan(s, state):
     if t is Seq:
         out = []
         for c in s.stmts:
+            if isinstance(c, Barrier):
+                out.append(c)
+                state = _EMPTY
+                continue
             acc = _accesses(c)
             if not acc[0] and not acc[1]:
                 out.append(c)
@@ -96,6 +100,8 @@ def _plan(s, state):
     if t in (Allocate, StageRegion, DeclareVars):
         body, st = _plan(s.body, state)
         return s.replace(body=body), st
+    if isinstance(s, Barrier):
+        return s, _EMPTY
     acc = _accesses(s)
     if _conflict(state, acc):
         return seq(Barrier(), s), (frozenset(acc[1]), frozenset(acc[0]))

@@ -466,6 +466,8 @@ class NestBuilder:
             pragmas = tuple(attr.get("pragmas", ()))
             if attr.get("thread") is not None:    # GPU thread mapping (lower/thread_binding.py)
                 pragmas = (("thread", attr["thread"].thread_tag),) + pragmas
+                if iv.kind == "reduce":           # lower/cross_thread_reduce.py
+                    pragmas += (("cross_thread", info.body.combiner),)
             body = For(iv.var, Const(0, "int32"), ext, kind, body, pragmas)
         return _guard(body, top)
 
