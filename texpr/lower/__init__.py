@@ -13,8 +13,11 @@ from .unroll import unroll_loops
 from .vectorize import vectorize_loops
 
 
-def lower(sch, args, name="main", vector_bits=256, simple_mode=False, masked_tails=False):
+def lower(sch, args, name="main", vector_bits=256, simple_mode=False, masked_tails=False,
+          target=None):
     """Lower a schedule to a LoweredFunc; print it to read the loop program.
+
+    target="cuda" or "opencl": the GPU lowering (lower/gpu.py), a GPUProgram of kernels.
 
     simple_mode stops after bound inference, loop construction and simplification (no tail
     partitioning, vectorization, unrolling), which is the easiest form to read.
@@ -22,6 +25,9 @@ def lower(sch, args, name="main", vector_bits=256, simple_mode=False, masked_tai
     tail guard becomes predicated vector accesses instead of a lane-by-lane loop.
     """
     from ..schedule.schedule import Schedule
+    if target in ("cuda", "opencl"):
+        from .gpu import lower_gpu
+        return lower_gpu(sch, args, name)
     if not isinstance(sch, Schedule):
         raise LoweringError(f"lower expects a Schedule (te.create_schedule), got {sch!r}")
     low, body = schedule_to_stmt(sch, args, name)
