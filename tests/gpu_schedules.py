@@ -79,3 +79,27 @@ def cross_thread_row_reduce(rows, K, threads, reducer=None):
     s[BF].compute_at(s[B], tx)
     s[B].bind(s[B].op.axis[0], te.thread_axis("blockIdx.x"))
     return s, [A, B]
+
+
+def vectorized_staging(M, N, lanes=4, offset=0):
+    """B = 2 A[:, offset:offset+N] through a shared tile (8 x 16 per block) loaded with
+    vectorized rows (lanes wide): a float4 / vload4 copy where it is contiguous."""
+    A = te.placeholder((M, N + offset), name="A")
+    B = te.compute((M, N), lambda i, j: A[i, j + offset] * 2.0, name="B")
+    s = te.create_schedule(B.op)
+    AS = s.cache_read(A, "shared", [B])
+    i, j = B.op.axis
+    bi, bj, ti, tj = s[B].tile(i, j, 8, 16)
+    for ax, tag in ((bi, "blockIdx.y"), (bj, "blockIdx.x"), (ti, "threadIdx.y"),
+                    (tj, "threadIdx.x")):
+        s[B].bind(ax, te.thread_axis(tag))
+    s[AS].compute_at(s[B], bj)
+    r, c = AS.op.axis
+    co, v = s[AS].split(c, factor=lanes)
+    s[AS].vectorize(v)
+    f = s[AS].fuse(r, co)
+    o, x = s[AS].split(f, factor=16)
+    o, y = s[AS].split(o, factor=8)
+    s[AS].bind(x, te.thread_axis("threadIdx.x"))
+    s[AS].bind(y, te.thread_axis("threadIdx.y"))
+    return s, [A, B]

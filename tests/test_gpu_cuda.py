@@ -12,7 +12,7 @@ import texpr.topi as topi
 from texpr.targets.cuda_runtime import cuda_available
 from texpr.targets.toolchain import compile_cubin
 
-from gpu_schedules import cross_thread_row_reduce, elementwise, shared_matmul
+from gpu_schedules import cross_thread_row_reduce, elementwise, shared_matmul, vectorized_staging
 
 HAVE_DEVICE = cuda_available()
 RNG = np.random.default_rng(3)
@@ -64,7 +64,7 @@ def test_shared_memory_matmul_with_register_tiles():
     s, args = shared_matmul(96, 80, 40, 32, 32, 8, 4, 2)
     f = te.build(s, args, "cuda", name="mm")
     check_cubin(f)
-    assert "__shared__ float A_shared[256];" in f.source
+    assert "__shared__ __align__(16) float A_shared[256];" in f.source
     assert f.source.count("__syncthreads();") == 2
     a, b = rand(96, 40), rand(80, 40)
     c = np.zeros((96, 80), "float32")
@@ -112,8 +112,22 @@ def test_cross_thread_reduction():
     s, args = cross_thread_row_reduce(5, 300, 64, te.max)
     f = te.build(s, args, "cuda", name="rowmax")
     check_cubin(f)
-    assert "__shared__ float B_red_shared[64];" in f.source
+    assert "__shared__ __align__(16) float B_red_shared[64];" in f.source
     a = rand(5, 300)
     b = np.zeros(5, "float32")
     if run_or_no_device(f, a, b):
         np.testing.assert_allclose(b, a.max(1))
+
+
+def test_float4_loads_where_provably_aligned():
+    s, args = vectorized_staging(64, 48, 4, 0)
+    f = te.build(s, args, "cuda", name="vcopy")
+    check_cubin(f)
+    assert "*(float4*)(&A_shared[" in f.source and "*(const float4*)(&A[" in f.source
+    s, args = vectorized_staging(64, 48, 4, 1)       # rows start at offset 1: not 16-byte aligned
+    g = te.build(s, args, "cuda", name="vcopy1")
+    assert "float4" not in g.source
+    a = rand(64, 49)
+    b = np.zeros((64, 48), "float32")
+    if run_or_no_device(g, a, b):
+        np.testing.assert_array_equal(b, 2 * a[:, 1:])

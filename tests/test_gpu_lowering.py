@@ -10,7 +10,7 @@ from texpr.lower.barriers import Barrier, insert_barriers, uniform_barriers
 from texpr.lower.gpu import lower_gpu
 from texpr.lower.thread_binding import bind_threads
 
-from gpu_schedules import elementwise, shared_matmul, stencil_1d
+from gpu_schedules import elementwise, shared_matmul, stencil_1d, vectorized_staging
 
 
 def tx_axis():
@@ -228,3 +228,21 @@ def test_cpu_targets_reject_bound_loops():
     s, args = elementwise(64)
     with pytest.raises(te.TexprError, match="bound to a GPU thread axis"):
         te.build(s, args, "c")
+
+
+def test_vectorized_contiguous_copies_become_vector_copies():
+    from texpr.lower.gpu_vectorize import VectorCopy
+    for offset, aligned in ((0, True), (1, False)):
+        s, args = vectorized_staging(64, 48, 4, offset)
+        k, = lower_gpu(s, args, "v").kernels
+        copies = [n for n in walk(k.body) if isinstance(n, VectorCopy)]
+        assert len(copies) == 1 and copies[0].lanes == 4 and copies[0].aligned is aligned
+    # a vectorized loop that is not a plain contiguous copy is unrolled
+    A = te.placeholder((16, 8), name="A")
+    B = te.compute((16, 8), lambda i, j: A[i, j] + A[i, 7 - j], name="B")
+    s = te.create_schedule(B.op)
+    s[B].bind(B.op.axis[0], tx_axis())
+    s[B].vectorize(B.op.axis[1])
+    k, = lower_gpu(s, [A, B], "u").kernels
+    assert not any(isinstance(n, (VectorCopy, ir.For)) for n in walk(k.body))
+    assert sum(isinstance(n, ir.BufferStore) for n in walk(k.body)) == 8

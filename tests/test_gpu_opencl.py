@@ -10,7 +10,7 @@ from hypothesis import given, strategies as st
 import texpr as te
 
 from gpu_schedules import (cross_thread_row_reduce, elementwise, shared_matmul, stencil_1d,
-                           stencil_2d)
+                           stencil_2d, vectorized_staging)
 
 RNG = np.random.default_rng(7)
 
@@ -213,3 +213,14 @@ def test_cross_thread_reduction_lowering():
     BF = s.rfactor(B, ki)
     with pytest.raises(te.ScheduleError, match="reduction axis"):
         s[B].bind(s[B].op.reduce_axis[0], te.thread_axis("blockIdx.x"))
+
+
+@pytest.mark.parametrize("lanes,offset", [(4, 0), (4, 1), (2, 0)])
+def test_vectorized_loads_into_shared_memory(lanes, offset):
+    s, args = vectorized_staging(64, 48, lanes, offset)
+    f = te.build(s, args, "opencl", name="vcopy")
+    assert f"vload{lanes}(" in f.source and f"vstore{lanes}(" in f.source
+    a = rand(64, 48 + offset)
+    b = np.zeros((64, 48), "float32")
+    f(a, b)
+    np.testing.assert_array_equal(b, 2 * a[:, offset:])

@@ -38,10 +38,17 @@ class CUDAEmitter(GPUEmitter):
         return f"(int){tag}"
 
     def shared_decl(self, buf, name):
-        return f"__shared__ {C_TYPES[buf.dtype]} {name}[{max(buf.size.value, 1)}];"
+        return f"__shared__ __align__(16) {C_TYPES[buf.dtype]} {name}[{max(buf.size.value, 1)}];"
 
     def barrier(self):
         return "__syncthreads();"
+
+    def vector_copy(self, dst, d, src, s, dtype, lanes, aligned):
+        """float4/int4 (one 16-byte access) where both offsets are multiples of the width."""
+        if not aligned:
+            return " ".join(f"{dst}[({d}) + {k}] = {src}[({s}) + {k}];" for k in range(lanes))
+        vt = {"float32": "float", "int32": "int"}[dtype] + str(lanes)
+        return f"*({vt}*)(&{dst}[{d}]) = *(const {vt}*)(&{src}[{s}]);"
 
     def checked_index_helper(self):
         return _CHECKED

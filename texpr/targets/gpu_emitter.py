@@ -141,6 +141,16 @@ class GPUEmitter(CEmitter):
         self.indent -= 1
         self.line("}")
 
+    def stmt_VectorCopy(self, s):
+        st = s.store
+        d = _strip(self.expr(st.indices[0]))
+        src = _strip(self.expr(st.value.indices[0]))
+        self.line(self.vector_copy(self.buf(st.buffer), d, self.buf(st.value.buffer), src,
+                                   st.buffer.dtype, s.lanes, s.aligned))
+
+    def vector_copy(self, dst, d, src, s, dtype, lanes, aligned):
+        raise NotImplementedError
+
     def stmt_Prefetch(self, s):
         pass          # cache hints are a CPU notion
 

@@ -59,6 +59,10 @@ class OpenCLEmitter(GPUEmitter):
     def barrier(self):
         return "barrier(CLK_LOCAL_MEM_FENCE);"
 
+    def vector_copy(self, dst, d, src, s, dtype, lanes, aligned):
+        """vloadN/vstoreN need only element alignment."""
+        return f"vstore{lanes}(vload{lanes}(0, {src} + ({s})), 0, {dst} + ({d}));"
+
     def checked_index_helper(self):
         return _CHECKED
 
