@@ -108,11 +108,16 @@ def test_cubins_are_cached_and_warnings_are_errors():
                       "// texpr test: this kernel must warn\n")
 
 
-def test_cross_thread_reduction():
-    s, args = cross_thread_row_reduce(5, 300, 64, te.max)
+@pytest.mark.parametrize("threads,shuffles", [(64, True), (24, False)])
+def test_cross_thread_reduction(threads, shuffles):
+    """Blocks of a multiple of 32 threads reduce with warp shuffles (one shared value per
+    warp); others with the shared-memory tree (the one OpenCL runs and the tests execute)."""
+    s, args = cross_thread_row_reduce(5, 300, threads, te.max)
     f = te.build(s, args, "cuda", name="rowmax")
     check_cubin(f)
-    assert "__shared__ __align__(16) float B_red_shared[64];" in f.source
+    assert ("__shfl_down_sync(0xffffffffu" in f.source) is shuffles
+    size = threads // 32 if shuffles else threads
+    assert f"__shared__ __align__(16) float B_red_shared[{size}];" in f.source
     a = rand(5, 300)
     b = np.zeros(5, "float32")
     if run_or_no_device(f, a, b):

@@ -27,7 +27,7 @@ def lower(sch, args, name="main", vector_bits=256, simple_mode=False, masked_tai
     from ..schedule.schedule import Schedule
     if target in ("cuda", "opencl"):
         from .gpu import lower_gpu
-        return lower_gpu(sch, args, name)
+        return lower_gpu(sch, args, name, target)
     if not isinstance(sch, Schedule):
         raise LoweringError(f"lower expects a Schedule (te.create_schedule), got {sch!r}")
     low, body = schedule_to_stmt(sch, args, name)

@@ -21,7 +21,8 @@ from .unroll import unroll_loops
 from .gpu_vectorize import vectorize_gpu_loops
 
 
-def lower_gpu(sch, args, name="main"):
+def lower_gpu(sch, args, name="main", target="opencl"):
+    """target "cuda" lowers cross-thread reductions with warp shuffles (CUDA only)."""
     from ..schedule.schedule import Schedule
     if not isinstance(sch, Schedule):
         raise LoweringError(f"lower expects a Schedule (te.create_schedule), got {sch!r}")
@@ -36,7 +37,7 @@ def lower_gpu(sch, args, name="main"):
     scans = {st.name for st in sch.stages if getattr(st.op, "tag", "") == "scan"}
     for stage, kbody in stages:
         kbody = assign_attached_scopes(stage, kbody)
-        kbody = lower_cross_thread_reductions(stage, kbody)
+        kbody = lower_cross_thread_reductions(stage, kbody, warp_shuffle=target == "cuda")
         kbody = vectorize_gpu_loops(kbody)
         kbody = unroll_loops(kbody)
         kbody, grid, block, tvars = bind_threads(stage, kbody, stage in scans)

@@ -50,6 +50,9 @@ class CUDAEmitter(GPUEmitter):
         vt = {"float32": "float", "int32": "int"}[dtype] + str(lanes)
         return f"*({vt}*)(&{dst}[{d}]) = *(const {vt}*)(&{src}[{s}]);"
 
+    def expr_ShuffleDown(self, e):
+        return f"__shfl_down_sync(0xffffffffu, {self.expr(e.value)}, {e.offset})"
+
     def checked_index_helper(self):
         return _CHECKED
 

@@ -19,7 +19,7 @@ def emit_gpu(program, target):
 
 def build_gpu(sch, args, target, name):
     from ..lang.tensor import ComputeOp
-    program = lower_gpu(sch, args, name)
+    program = lower_gpu(sch, args, name, target)
     source, em = emit_gpu(program, target)
     outputs = set()
     for b, t in zip(program.args, args):
