@@ -136,3 +136,11 @@ def test_float4_loads_where_provably_aligned():
     b = np.zeros((64, 48), "float32")
     if run_or_no_device(g, a, b):
         np.testing.assert_array_equal(b, 2 * a[:, 1:])
+
+
+def test_winograd_conv_compiles():
+    X, W = te.placeholder((1, 8, 14, 14), name="X"), te.placeholder((16, 8, 3, 3), name="W")
+    out = topi.nn.conv2d_winograd_nchw(X, W, 1, 4)
+    f = te.build(topi.schedule(out, "cuda"), [X, W, out], "cuda", name="wino")
+    check_cubin(f)
+    assert len(f.program.kernels) == 6 and f.source.count("__global__") == 6

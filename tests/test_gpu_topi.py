@@ -103,3 +103,12 @@ def test_elementwise_default_schedule():
     X = te.placeholder(x.shape, name="X")
     out, _ = run(topi.nn.relu(X), [X], [x], "relu")
     np.testing.assert_array_equal(out, np.maximum(x, 0))
+
+
+def test_conv2d_winograd():
+    x, w = rand(1, 8, 14, 14), rand(16, 8, 3, 3)
+    X, W = te.placeholder(x.shape, name="X"), te.placeholder(w.shape, name="W")
+    out, f = run(topi.nn.conv2d_winograd_nchw(X, W, 1, 2), [X, W], [x, w], "wino")
+    np.testing.assert_allclose(out, ref.conv2d_nchw_ref(x, w, 1, 1), rtol=1e-4, atol=1e-4)
+    gemm = next(k for k in f.program.kernels if k.stage == "winograd_M")
+    assert gemm.shared                      # the batched GEMM is the tiled one

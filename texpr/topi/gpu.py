@@ -6,6 +6,8 @@
   tiles into shared memory together, then every thread reads them from there.
 - conv2d_nchw (direct), depthwise, pool2d: one thread per output element, the reduction in
   the thread (the padding stage is inlined).
+- conv2d_winograd_nchw: the transforms one thread per element, the batched GEMM tiled as
+  above per Winograd point.
 - softmax: one thread per row; max and sum are per-thread values, exp is recomputed.
 - sparse_lengths_sum and the other poolings: a block per bag, threads along the row.
 - anything else: the default GPU schedule, its data axes fused and split over blocks of
@@ -69,7 +71,7 @@ def schedule_matmul_tiled(s, out, red, a, b, cfg, batch=False):
     tx, ni = O.split(jj, factor=tn)
     O.reorder(*(axes[:-2] + [by, bx, ty, tx, mi, ni]))
     if batch:
-        _bind(O, axes[0], "blockIdx.z")
+        _bind(O, O.fuse(*axes[:-2]) if len(axes) > 3 else axes[0], "blockIdx.z")
     _bind(O, by, "blockIdx.y")
     _bind(O, bx, "blockIdx.x")
     _bind(O, ty, "threadIdx.y")
@@ -135,6 +137,18 @@ def schedule_batch_matmul(s, st, target):
     K = st.op.reduce_axis[0].dom.extent
     t = st.op.output(0)
     schedule_matmul_tiled(s, t, t, x, y, matmul_config(M, N, K), batch=True)
+
+
+@register("winograd_batch_gemm", GPU_TARGETS)
+def schedule_winograd_gemm(s, st, target):
+    """The Winograd batched GEMM M[e, nu, tile, o] = sum_c V[e, nu, tile, c] U[...]: the tiled
+    matmul per (e, nu) (shared tiles of V and U; bound inference finds their regions whatever
+    the weight layout)."""
+    V, U = _operands(st)[:2]
+    P, O = st.op.axis[2].dom.extent, st.op.axis[3].dom.extent
+    C = st.op.reduce_axis[0].dom.extent
+    t = st.op.output(0)
+    schedule_matmul_tiled(s, t, t, V, U, matmul_config(P, O, C), batch=True)
 
 
 def schedule_per_element(s, st, target, threads=DEFAULT_THREADS):
