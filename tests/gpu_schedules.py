@@ -1,5 +1,7 @@
 """GPU schedules the GPU tests share: a shared-memory matmul and 1-D / 2-D stencils whose
 block shapes and tile sizes are parameters (hypothesis draws them)."""
+import numpy as np
+
 import texpr as te
 from texpr.topi.gpu import cooperative_fetch, schedule_matmul_tiled
 
@@ -103,3 +105,36 @@ def vectorized_staging(M, N, lanes=4, offset=0):
     s[AS].bind(x, te.thread_axis("threadIdx.x"))
     s[AS].bind(y, te.thread_axis("threadIdx.y"))
     return s, [A, B]
+
+
+def per_element(outs, threads=32):
+    """Each output's single axis over blocks of `threads` threads."""
+    s = te.create_schedule([o.op for o in outs])
+    for o in outs:
+        bx, tx = s[o].split(o.op.axis[0], factor=threads)
+        s[o].bind(bx, te.thread_axis("blockIdx.x"))
+        s[o].bind(tx, te.thread_axis("threadIdx.x"))
+    return s
+
+
+def scalar_semantics(n=97):
+    """(outputs, args, input arrays) of kernels exercising the scalar helpers and math."""
+    ia = te.placeholder((n,), "int32", name="ia")
+    ib = te.placeholder((n,), "int32", name="ib")
+    c8 = te.placeholder((n,), "int8", name="c8")
+    fa = te.placeholder((n,), "float32", name="fa")
+    da = te.placeholder((n,), "float64", name="da")
+    outs = [
+        te.compute((n,), lambda i: ia[i] // ib[i] + ia[i] % ib[i] * 3 + te.max(ia[i], ib[i]),
+                   name="o_int"),
+        te.compute((n,), lambda i: c8[i] * c8[i] + c8[i], name="o_i8"),
+        te.compute((n,), lambda i: te.sigmoid(fa[i]) + te.tanh(fa[i]) + te.erf(fa[i])
+                   + te.sqrt(te.abs(fa[i])) + te.floor(fa[i] * 3.0) + fa[i] // 0.7
+                   + fa[i] % 0.7, name="o_f32"),
+        te.compute((n,), lambda i: te.exp(da[i]) + te.log(te.abs(da[i]) + 1.0), name="o_f64"),
+    ]
+    rng = np.random.default_rng(5)
+    inputs = [rng.integers(-50, 50, n).astype("int32"), rng.integers(-4, 5, n).astype("int32"),
+              rng.integers(-128, 128, n).astype("int8"),
+              (rng.standard_normal(n) * 3).astype("float32"), rng.standard_normal(n)]
+    return outs, [ia, ib, c8, fa, da] + outs, inputs

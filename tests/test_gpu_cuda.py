@@ -12,7 +12,8 @@ import texpr.topi as topi
 from texpr.targets.cuda_runtime import cuda_available
 from texpr.targets.toolchain import compile_cubin
 
-from gpu_schedules import cross_thread_row_reduce, elementwise, shared_matmul, vectorized_staging
+from gpu_schedules import (cross_thread_row_reduce, elementwise, per_element, scalar_semantics,
+                           shared_matmul, vectorized_staging)
 
 HAVE_DEVICE = cuda_available()
 RNG = np.random.default_rng(3)
@@ -144,3 +145,17 @@ def test_winograd_conv_compiles():
     f = te.build(topi.schedule(out, "cuda"), [X, W, out], "cuda", name="wino")
     check_cubin(f)
     assert len(f.program.kernels) == 6 and f.source.count("__global__") == 6
+
+
+def test_scalar_helpers_and_math_compile():
+    outs, args, inputs = scalar_semantics()
+    f = te.build(per_element(outs), args, "cuda", name="sem")
+    check_cubin(f)
+    assert "static __device__ __forceinline__ int32_t texpr_floordiv_int32" in f.source
+    o = [np.zeros(97, t.dtype) for t in outs]
+    if run_or_no_device(f, *inputs, *o):
+        c = [np.zeros(97, t.dtype) for t in outs]
+        te.build(te.create_schedule([t.op for t in outs]), args, "c", name="sem")(*inputs, *c)
+        np.testing.assert_array_equal(o[0], c[0])
+        np.testing.assert_array_equal(o[1], c[1])
+        np.testing.assert_allclose(o[2], c[2], rtol=1e-5, atol=1e-5)

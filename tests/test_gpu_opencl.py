@@ -9,8 +9,8 @@ from hypothesis import given, strategies as st
 
 import texpr as te
 
-from gpu_schedules import (cross_thread_row_reduce, elementwise, shared_matmul, stencil_1d,
-                           stencil_2d, vectorized_staging)
+from gpu_schedules import (cross_thread_row_reduce, elementwise, per_element, scalar_semantics,
+                           shared_matmul, stencil_1d, stencil_2d, vectorized_staging)
 
 RNG = np.random.default_rng(7)
 
@@ -224,3 +224,22 @@ def test_vectorized_loads_into_shared_memory(lanes, offset):
     b = np.zeros((64, 48), "float32")
     f(a, b)
     np.testing.assert_array_equal(b, 2 * a[:, offset:])
+
+
+
+def test_scalar_semantics_match_the_c_target():
+    """Integer floor division/modulo (also by 0 and negatives), narrow integer wrap-around,
+    float64, math functions: OpenCL C computes what the C target computes."""
+    outs, args, inputs = scalar_semantics()
+    results = []
+    for target in ("opencl", "c"):
+        s = per_element(outs) if target == "opencl" else te.create_schedule([o.op for o in outs])
+        f = te.build(s, args, target, name="sem")
+        o = [np.zeros(int(t.shape[0].value), t.dtype) for t in outs]
+        f(*inputs, *o)
+        results.append(o)
+    gpu, cpu = results
+    np.testing.assert_array_equal(gpu[0], cpu[0])
+    np.testing.assert_array_equal(gpu[1], cpu[1])
+    np.testing.assert_allclose(gpu[2], cpu[2], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(gpu[3], cpu[3], rtol=1e-12)
