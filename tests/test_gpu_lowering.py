@@ -246,3 +246,14 @@ def test_vectorized_contiguous_copies_become_vector_copies():
     k, = lower_gpu(s, [A, B], "u").kernels
     assert not any(isinstance(n, (VectorCopy, ir.For)) for n in walk(k.body))
     assert sum(isinstance(n, ir.BufferStore) for n in walk(k.body)) == 8
+
+
+def test_grid_limits():
+    A = te.placeholder((70000, 2), name="A")
+    B = te.compute((70000, 2), lambda i, j: A[i, j] + 1.0, name="B")
+    s = te.create_schedule(B.op)
+    s[B].bind(B.op.axis[0], te.thread_axis("blockIdx.y"))
+    s[B].bind(B.op.axis[1], tx_axis())
+    with pytest.raises(te.TexprError, match="stage B: loop i is bound to blockIdx.y with extent "
+                                            "70000, over the limit of 65535 blocks"):
+        lower_gpu(s, [A, B])

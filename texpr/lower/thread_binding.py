@@ -65,6 +65,11 @@ def thread_extents(stage, body, sequential=False):
         raise LoweringError(f"stage {stage}: no loop is bound to a GPU thread axis; bind its outer "
                             "loops to te.thread_axis('blockIdx.x') / ('threadIdx.x') (a GPU kernel "
                             "would run it on one thread)")
+    for tag, limit in (("blockIdx.y", 65535), ("blockIdx.z", 65535)):
+        ext = found.get(tag, (None,))[0]
+        if isinstance(ext, Const) and ext.value > limit:
+            raise LoweringError(f"stage {stage}: loop {found[tag][1]} is bound to {tag} with "
+                                f"extent {ext.value}, over the limit of {limit} blocks")
     total = 1
     for tag in THREAD_TAGS:
         if tag not in found:

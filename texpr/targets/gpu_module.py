@@ -6,6 +6,8 @@ import numpy as np
 from ..lang.errors import ArgumentError
 from .module import _ValidationPlan, _eval_int, raise_index_error
 
+MAX_GRID = (2 ** 31 - 1, 65535, 65535)     # blocks per grid dimension (CUDA's limits)
+
 
 class GPUModule:
     def __init__(self, program, source, target, outputs, checks, note=""):
@@ -38,6 +40,11 @@ class GPUModule:
                 raise ArgumentError(f"kernel {kernel.name}: grid extent {g} cannot be computed "
                                     "from the argument shapes")
             grid.append(max(int(v), 0))
+        for dim, (g, limit) in enumerate(zip(grid, MAX_GRID)):
+            if g > limit:
+                raise ArgumentError(f"kernel {kernel.name}: these shapes need {g} blocks along "
+                                    f"blockIdx.{'xyz'[dim]}, over the limit of {limit}; bind a "
+                                    "larger tile or another block axis")
         return tuple(grid), tuple(kernel.block)
 
     def temp_elems(self, buf, binding):
