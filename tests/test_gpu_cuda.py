@@ -65,7 +65,8 @@ def test_shared_memory_matmul_with_register_tiles():
     s, args = shared_matmul(96, 80, 40, 32, 32, 8, 4, 2)
     f = te.build(s, args, "cuda", name="mm")
     check_cubin(f)
-    assert "__shared__ __align__(16) float A_shared[256];" in f.source
+    assert "__shared__ __align__(16) float A_shared[288];" in f.source
+    assert "*(float4*)(&A_shared_local[0]) = *(const float4*)(&A_shared[" in f.source
     assert f.source.count("__syncthreads();") == 2
     a, b = rand(96, 40), rand(80, 40)
     c = np.zeros((96, 80), "float32")

@@ -40,6 +40,9 @@ class CUDAEmitter(GPUEmitter):
     def shared_decl(self, buf, name):
         return f"__shared__ __align__(16) {C_TYPES[buf.dtype]} {name}[{max(buf.size.value, 1)}];"
 
+    def local_decl(self, buf, name, n):
+        return f"__align__(16) {C_TYPES[buf.dtype]} {name}[{n}];"
+
     def barrier(self):
         return "__syncthreads();"
 

@@ -50,6 +50,10 @@ class GPUEmitter(CEmitter):
     def barrier(self):
         raise NotImplementedError
 
+    def local_decl(self, buf, name, n):
+        """A thread's private array, 16-byte aligned (vector copies may use it)."""
+        raise NotImplementedError
+
     def fix_helper(self, text):
         return text
 
@@ -136,7 +140,7 @@ class GPUEmitter(CEmitter):
                              f"{LOCAL_LIMIT} bytes")
         self.line("{")
         self.indent += 1
-        self.line(f"{C_TYPES[b.dtype]} {self.buf(b)}[{max(size.value, 1)}];")
+        self.line(self.local_decl(b, self.buf(b), max(size.value, 1)))
         self.stmt(s.body)
         self.indent -= 1
         self.line("}")

@@ -56,6 +56,9 @@ class OpenCLEmitter(GPUEmitter):
     def shared_decl(self, buf, name):
         return f"__local {C_TYPES[buf.dtype]} {name}[{max(buf.size.value, 1)}];"
 
+    def local_decl(self, buf, name, n):
+        return f"{C_TYPES[buf.dtype]} {name}[{n}] __attribute__((aligned(16)));"
+
     def barrier(self):
         return "barrier(CLK_LOCAL_MEM_FENCE);"
 

@@ -42,10 +42,12 @@ def _divisor_at_most(n, cap):
 def matmul_config(M, N, K):
     """(bm, bn, bk, tm, tn): block tile, reduction slice, per-thread register tile.
 
-    64x64 blocks of 16x16 threads (4x4 each) for large operands, smaller ones for small or
-    symbolic shapes (the tails are guarded, so any config is correct)."""
-    big = all(_const(x) and x.value >= 64 for x in (M, N))
-    if big:
+    128x128 blocks of 16x16 threads (8x8 each) for large operands, 64x64 (4x4 each) for
+    medium ones, smaller ones for small or symbolic shapes (the tails are guarded, so any
+    config is correct). Chosen by reasoning, not tuned on a GPU (none was available)."""
+    if all(_const(x) and x.value >= 1024 for x in (M, N)):
+        return 128, 128, 8, 8, 8      # 256 threads, 64 accumulators each, 8.4 KB shared
+    if all(_const(x) and x.value >= 64 for x in (M, N)):
         return 64, 64, 8, 4, 4
     return 16, 16, 8, 1, 1
 
@@ -55,14 +57,22 @@ def schedule_matmul_tiled(s, out, red, a, b, cfg, batch=False):
 
     out: the output tensor (the matmul itself or its elementwise epilogue), axes ([batch,] i, j);
     red: the reduction tensor, computed per thread into local memory; a, b: the two operands
-    read by red (a indexed by i, b by j). cfg = (bm, bn, bk, tm, tn)."""
+    read by red (a indexed by i, b by j). cfg = (bm, bn, bk, tm, tn).
+
+    Memory layout, for a real GPU: the tiles are staged k-major in shared memory ([k, rows],
+    row stride padded to 4 mod 32 words: the cooperative stores hit 32 different banks), each
+    thread copies its tm (tn) values of the current k into registers (float4 loads where tm is
+    a multiple of 4), then does tm x tn FMAs from registers."""
     bm, bn, bk, tm, tn = cfg
     O = s[out]
     if red is out:
         red = s.cache_write(out, "local")
     R = s[red]
-    AA = s.cache_read(a, "shared", [R])
-    BB = s.cache_read(b, "shared", [R])
+    k = R.op.reduce_axis[0].var
+    AA = _stage_k_major(s, a, R, k)
+    BB = _stage_k_major(s, b, R, k)
+    AL = s.cache_read(AA, "local", [R])
+    BL = s.cache_read(BB, "local", [R])
     axes = list(O.op.axis)
     i, j = axes[-2:]
     by, ii = O.split(i, factor=bm)
@@ -85,22 +95,59 @@ def schedule_matmul_tiled(s, out, red, a, b, cfg, batch=False):
     if tn > 1:
         R.unroll(rj)
     nty, ntx = bm // tm, bn // tn
+    for L, n in ((AL, tm), (BL, tn)):   # (the register copies first: they read the tiles)
+        register_fetch(s, L, R, ki, n)
     for X in (AA, BB):
-        cooperative_fetch(s, X, R, ko, nty, ntx)
-    return [AA, BB]
+        cooperative_fetch(s, X, R, ko, nty, ntx, k_major=True)
+    return [AA, BB, AL, BL]
 
 
-def cooperative_fetch(s, t, consumer_stage, at, nty, ntx):
+def _stage_k_major(s, t, R, k):
+    """t staged into shared memory with its reduction dimension second to last."""
+    from ..lang.expr import TensorLoad
+    from ..lang.visitor import free_vars, walk
+    from ..schedule.cache import cache_read_permuted
+    n = len(t.shape)
+    for nd in walk(R.op.body):
+        if isinstance(nd, TensorLoad) and nd.tensor.op is t.op:
+            if n >= 2 and k in free_vars(nd.indices[n - 1]):
+                perm = list(range(n - 2)) + [n - 1, n - 2]
+                return cache_read_permuted(s, t, "shared", [R.op.output(0)], perm)
+            break
+    return s.cache_read(t, "shared", [R.op.output(0)])
+
+
+def cooperative_fetch(s, t, consumer_stage, at, nty, ntx, k_major=False):
     """Compute shared tensor t at loop `at` of the consumer, its elements spread over the
-    block's nty x ntx threads."""
+    block's nty x ntx threads. k_major: t is [..., k, rows]: consecutive threads copy along
+    k (consecutive addresses of the source rows) and the rows are padded (see above)."""
     X = s[t]
     X.compute_at(consumer_stage, at)
-    fused = X.fuse(*X.op.axis)
+    axes = list(X.op.axis)
+    if k_major and len(axes) >= 2:
+        X.storage_align(axes[-2], 32, 4)
+        X.reorder(*(axes[:-2] + [axes[-1], axes[-2]]))
+        axes = axes[:-2] + [axes[-1], axes[-2]]
+    fused = X.fuse(*axes)
     rest, tx = X.split(fused, factor=ntx)
     rest, ty = X.split(rest, factor=nty)
     X.reorder(rest, ty, tx)
     _bind(X, ty, "threadIdx.y")
     _bind(X, tx, "threadIdx.x")
+
+
+def register_fetch(s, t, consumer_stage, at, length):
+    """Local copy of the `length` values of a shared tile a thread uses at loop `at`
+    (vectorized by 4 where the length allows, else unrolled)."""
+    L = s[t]
+    L.compute_at(consumer_stage, at)
+    inner = L.op.axis[-1]
+    if length % 4 == 0:
+        o, v = L.split(inner, factor=4)
+        L.unroll(o)
+        L.vectorize(v)
+    else:
+        L.unroll(inner)
 
 
 def _operands(st):
