@@ -97,7 +97,8 @@ def run_cuda(args):
     f(x, w, c)
     xt, wt = torch.from_numpy(x).to(dev), torch.from_numpy(w).to(dev)
     want = (xt @ wt.T).cpu().numpy()
-    assert np.allclose(c, want, rtol=1e-3, atol=1e-2 * np.sqrt(n)), "texpr matmul differs from cuBLAS"
+    assert np.allclose(c, want, rtol=1e-3, atol=1e-2 * np.sqrt(n)), \
+        "texpr matmul differs from cuBLAS"
     t = f.time(x, w, c, number=5, repeat=5)
     tr = ttime(lambda: xt @ wt.T)
     fl = 2 * n ** 3
@@ -129,7 +130,8 @@ def run_opencl(args):
     rng = np.random.default_rng(0)
     n = 64 if args.quick else min(args.size, 1024)
     f = build_dense(n, n, n, "opencl")
-    x, w = rng.standard_normal((n, n)).astype("float32"), rng.standard_normal((n, n)).astype("float32")
+    x = rng.standard_normal((n, n)).astype("float32")
+    w = rng.standard_normal((n, n)).astype("float32")
     c = np.zeros((n, n), "float32")
     f(x, w, c)
     ok = np.allclose(c, x @ w.T, rtol=1e-4, atol=1e-4 * np.sqrt(n))

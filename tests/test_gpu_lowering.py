@@ -223,7 +223,8 @@ def test_shared_stage_at_the_root_is_rejected():
     AS = s.cache_read(A, "shared", [B])
     for t in (AS, B):
         s[t].bind(s[t].op.axis[0], tx_axis())
-    with pytest.raises(te.TexprError, match="A.shared is in shared memory but computed at the root"):
+    with pytest.raises(te.TexprError,
+                       match="A.shared is in shared memory but computed at the root"):
         lower_gpu(s, [A, B])
 
 

@@ -112,3 +112,17 @@ def test_conv2d_winograd():
     np.testing.assert_allclose(out, ref.conv2d_nchw_ref(x, w, 1, 1), rtol=1e-4, atol=1e-4)
     gemm = next(k for k in f.program.kernels if k.stage == "winograd_M")
     assert gemm.shared                      # the batched GEMM is the tiled one
+
+
+def test_dense_with_a_symbolic_batch():
+    m = te.var("m")
+    A, W, B = (te.placeholder((m, 40), name="A"), te.placeholder((30, 40), name="W"),
+               te.placeholder((30,), name="b"))
+    D = topi.nn.dense(A, W, B)
+    f = te.build(topi.schedule(D, "opencl"), [A, W, B, D], "opencl", name="dense_m")
+    w, b = rand(30, 40), rand(30)
+    for M in (1, 17, 100):
+        a = rand(M, 40)
+        o = np.zeros((M, 30), "float32")
+        f(a, w, b, o)
+        np.testing.assert_allclose(o, ref.dense_ref(a, w, b), rtol=1e-4, atol=1e-4)

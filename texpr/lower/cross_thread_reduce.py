@@ -41,7 +41,8 @@ class ShuffleDown(Expr):
 
 def _register_printer():
     from ..lang import printer
-    printer._PRINTERS["ShuffleDown"] = lambda n, p: f"shuffle_down({printer.to_str(n.value)}, {n.offset})"
+    printer._PRINTERS["ShuffleDown"] = \
+        lambda n, p: f"shuffle_down({printer.to_str(n.value)}, {n.offset})"
 
 
 _register_printer()

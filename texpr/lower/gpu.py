@@ -5,20 +5,20 @@ pipeline, then runs the GPU passes on each root stage: local scopes, cross-threa
 thread binding, shared-memory hoisting and limits, barrier insertion, uniform barriers.
 """
 from ..lang.errors import LoweringError
-from ..lang.visitor import free_vars, map_children, walk
+from ..lang.visitor import walk
 from .arith import INF
 from .barriers import insert_barriers, uniform_barriers
 from .cross_thread_reduce import lower_cross_thread_reductions
 from .flatten import flatten_storage
 from .gpu_kernel import GPUProgram, Kernel
-from .ir import BufferLoad, BufferStore, For, Stmt
+from .gpu_vectorize import vectorize_gpu_loops
+from .ir import BufferLoad, BufferStore
 from .kernel_split import split_kernels
 from .schedule_ops import schedule_to_stmt
 from .simplify_pass import simplify_stmt
 from .storage_scope import assign_attached_scopes, hoist_shared
 from .thread_binding import bind_threads, thread_ranges
 from .unroll import unroll_loops
-from .gpu_vectorize import vectorize_gpu_loops
 
 
 def lower_gpu(sch, args, name="main", target="opencl"):

@@ -27,8 +27,8 @@ def assign_attached_scopes(stage, body):
         if isinstance(s, Allocate) and s.buffer.scope == "global" and not s.buffer.is_arg:
             if not in_threads:
                 raise LoweringError(
-                    f"stage {s.buffer.name} is computed inside kernel {stage} outside its threadIdx "
-                    "loops, in global memory: give it scope 'shared' (cache_read/cache_write) or "
+                    f"stage {s.buffer.name} is computed inside kernel {stage} outside its "
+                    "threadIdx loops, in global memory: give it scope 'shared' (cache_read/cache_write) or "
                     "compute_at it inside a loop bound to threadIdx")
             s.buffer.scope = "local"
         for name in s._children:
@@ -50,7 +50,8 @@ def hoist_shared(stage, body):
             if not any(b is s.buffer for b in found):
                 found.append(s.buffer)
             return go(s.body)
-        if isinstance(s, Allocate) and s.buffer.scope == "local" and not isinstance(s.buffer.size, Const):
+        if isinstance(s, Allocate) and s.buffer.scope == "local" and \
+                not isinstance(s.buffer.size, Const):
             raise LoweringError(f"stage {stage}: local buffer {s.buffer.name} has size "
                                 f"{s.buffer.size}, not a constant; compute_at it inside loops "
                                 "whose extents are constants")

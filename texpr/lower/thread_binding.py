@@ -1,10 +1,11 @@
 """Thread binding: loops bound to blockIdx/threadIdx become the kernel's thread indices.
 
 Inside one kernel every loop bound to a thread axis must have the same extent (it is the
-same hardware index), threadIdx extents are constants, and a block holds at most 1024 threads. A stage computed inside another stage's
-thread loops may bind its own loops to the same axes (cooperative loading: all the block's
-threads share the work); one stage binding two nested loops to one axis is an error. Each bound loop is replaced by its body
-with the loop variable replaced by the thread index variable.
+same hardware index), threadIdx extents are constants, and a block holds at most 1024
+threads. A stage computed inside another stage's thread loops may bind its own loops to the
+same axes (cooperative loading: all the block's threads share the work); one stage binding
+two nested loops to one axis is an error. Each bound loop is replaced by its body with the
+loop variable replaced by the thread index variable.
 """
 from ..lang.errors import LoweringError
 from ..lang.expr import Const, Var

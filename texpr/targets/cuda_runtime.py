@@ -122,7 +122,8 @@ class CUDAModule(GPUModule):
             fns = []
             for k in self.program.kernels:
                 f = ffi.new("CUfunction*")
-                d.check(lib.cuModuleGetFunction(f, mod[0], k.symbol.encode()), "cuModuleGetFunction")
+                d.check(lib.cuModuleGetFunction(f, mod[0], k.symbol.encode()),
+                        "cuModuleGetFunction")
                 fns.append((k, f[0], self._kernel_checks[k.name]))
             self._loaded = (d, mod, fns, image)
         return self._loaded

@@ -164,7 +164,8 @@ class GPUEmitter(CEmitter):
     # ------------------------------------------------------------------ expressions
     def expr_CheckedIndex(self, e):
         src = e.source.buffer.name if e.source is not None else None
-        self.checks.append((e.tensor, e.dim, src, e.source is not None and e.value.same_as(e.source)))
+        direct = e.source is not None and e.value.same_as(e.source)
+        self.checks.append((e.tensor, e.dim, src, direct))
         code = len(self.checks) - 1
         pos = _strip(self.expr(e.source.indices[0])) if e.source is not None else "-1"
         self.helper("checked_index", self.checked_index_helper())

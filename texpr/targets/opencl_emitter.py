@@ -1,7 +1,6 @@
 """OpenCL C from the GPU lowering: __kernel functions, __global/__local memory, barriers."""
 from ..lang import dtypes
 from ..lang.dtypes import C_TYPES
-from ..lang.expr import Call, Cast
 from .c_emitter import _strip
 from .gpu_emitter import GPUEmitter
 
