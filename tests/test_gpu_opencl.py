@@ -243,3 +243,26 @@ def test_scalar_semantics_match_the_c_target():
     np.testing.assert_array_equal(gpu[1], cpu[1])
     np.testing.assert_allclose(gpu[2], cpu[2], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(gpu[3], cpu[3], rtol=1e-12)
+
+
+def test_cache_write_into_shared_memory():
+    """A block computes its 16 results into shared memory (2 per thread), then its threads
+    copy them out in another order: the copy reads values other threads wrote."""
+    A = te.placeholder((64, 40), name="A")
+    k = te.reduce_axis((0, 40), name="k")
+    B = te.compute((64,), lambda i: te.sum(A[i, k] * A[i, k], axis=k), name="B")
+    s = te.create_schedule(B.op)
+    BS = s.cache_write(B, "shared")
+    bo, bi = s[B].split(B.op.axis[0], factor=16)
+    s[B].bind(bo, te.thread_axis("blockIdx.x"))
+    o2, i2 = s[B].split(bi, factor=8)
+    s[B].bind(i2, te.thread_axis("threadIdx.x"))
+    s[BS].compute_at(s[B], bo)
+    so, si = s[BS].split(BS.op.axis[0], nparts=8)
+    s[BS].bind(so, te.thread_axis("threadIdx.x"))
+    f = te.build(s, [A, B], "opencl", name="sumsq")
+    assert f.program.kernels[0].shared[0].size.value == 16
+    a = rand(64, 40)
+    b = np.zeros(64, "float32")
+    f(a, b)
+    np.testing.assert_allclose(b, (a * a).sum(1), rtol=1e-5)
