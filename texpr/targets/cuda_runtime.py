@@ -135,6 +135,7 @@ class CUDAModule(GPUModule):
 
     def _setup(self, arrays, binding):
         d, _, fns, _ = self._load()
+        d.current()                 # the context follows the calling thread
         ptrs = {}
         for b, a in zip(self.program.args, arrays):
             p = self._alloc(d, a.nbytes)
