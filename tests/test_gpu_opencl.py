@@ -266,3 +266,18 @@ def test_cache_write_into_shared_memory():
     b = np.zeros(64, "float32")
     f(a, b)
     np.testing.assert_allclose(b, (a * a).sum(1), rtol=1e-5)
+
+
+def test_bool_arrays():
+    A = te.placeholder((50,), name="A")
+    M = te.placeholder((50,), "bool", name="M")
+    B = te.compute((50,), lambda i: te.if_then_else(M[i], A[i] > 0.5, False), name="B")
+    s = te.create_schedule(B.op)
+    s[B].bind(B.op.axis[0], te.thread_axis("threadIdx.x"))
+    f = te.build(s, [A, M, B], "opencl", name="masked")
+    assert "__global uchar* restrict B" in f.source
+    a = rand(50)
+    m = a > -0.3
+    b = np.zeros(50, "bool")
+    f(a, m, b)
+    np.testing.assert_array_equal(b, m & (a > 0.5))

@@ -43,7 +43,10 @@ class OpenCLEmitter(GPUEmitter):
                 f"void {name}({', '.join(params)})")
 
     def param(self, buf, name, const):
-        return f"{'const ' if const else ''}__global {C_TYPES[buf.dtype]}* restrict {name}"
+        # OpenCL C forbids bool in kernel signatures (its size is the implementation's): a
+        # NumPy bool is one byte, 0 or 1
+        ct = "uchar" if buf.dtype == "bool" else C_TYPES[buf.dtype]
+        return f"{'const ' if const else ''}__global {ct}* restrict {name}"
 
     def error_param(self):
         return "__global int64_t* texpr_err"
