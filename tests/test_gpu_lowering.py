@@ -261,3 +261,23 @@ def test_grid_limits():
     with pytest.raises(te.TexprError, match="stage B: loop i is bound to blockIdx.y with extent "
                                             "70000, over the limit of 65535 blocks"):
         lower_gpu(s, [A, B])
+
+
+def test_hoist_guards_unit():
+    from texpr.lower.guard_hoist import hoist_guards
+    G = ir.Buffer("G", "float32", (Const(8, "int32"),))
+    t, k = Var("t"), Var("k")
+    a, b, c = t < 5, t > 1, t < 4
+    s1 = ir.BufferStore(G, Const(1.0, "float32"), (t,))
+    s2 = ir.BufferStore(G, Const(2.0, "float32"), (t + 1,))
+    body = ir.Seq((ir.IfThenElse(a & b, s1), ir.IfThenElse(a, ir.IfThenElse(c, s2))))
+    loop = ir.For(k, Const(0, "int32"), Const(4, "int32"), "serial", body)
+    out = hoist_guards(loop, lambda n: isinstance(n, Barrier))
+    assert isinstance(out, ir.IfThenElse) and out.cond.same_as(a)    # out of the loop
+    assert isinstance(out.then_case, ir.For)
+    inner = out.then_case.body.stmts
+    assert inner[0].cond.same_as(b) and inner[1].cond.same_as(c)
+    # a loop with a barrier keeps its guard inside
+    with_barrier = ir.For(k, Const(0, "int32"), Const(4, "int32"), "serial",
+                          ir.IfThenElse(a, ir.Seq((s1, Barrier()))))
+    assert isinstance(hoist_guards(with_barrier, lambda n: isinstance(n, Barrier)), ir.For)

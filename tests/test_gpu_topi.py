@@ -44,12 +44,30 @@ def test_batch_matmul():
     assert f.program.kernels[0].grid[2].value == 3
 
 
-@pytest.mark.parametrize("stride,pad", [(1, 1), (2, 0)])
-def test_conv2d_nchw(stride, pad):
-    x, w = rand(2, 8, 11, 11), rand(6, 8, 3, 3)
+@pytest.mark.parametrize("C,H,O,R,stride,pad", [(8, 11, 6, 3, 1, 1), (8, 11, 6, 3, 2, 0),
+                                                 (3, 23, 10, 7, 2, 3), (16, 9, 40, 1, 1, 0)])
+def test_conv2d_nchw(C, H, O, R, stride, pad):
+    x, w = rand(2, C, H, H), rand(O, C, R, R)
     X, W = te.placeholder(x.shape, name="X"), te.placeholder(w.shape, name="W")
-    out, _ = run(topi.nn.conv2d_nchw(X, W, stride, pad), [X, W], [x, w], "conv")
+    out, f = run(topi.nn.conv2d_nchw(X, W, stride, pad), [X, W], [x, w], "conv")
     np.testing.assert_allclose(out, ref.conv2d_nchw_ref(x, w, stride, pad), rtol=1e-4, atol=1e-4)
+    assert len(f.program.kernels[0].shared) == 2       # input window and weights staged
+
+
+def test_conv2d_bias_relu_is_one_kernel_and_grouped_conv():
+    x, w, b = rand(2, 8, 10, 10), rand(16, 8, 3, 3), rand(16)
+    X, W, B = (te.placeholder(x.shape, name="X"), te.placeholder(w.shape, name="W"),
+               te.placeholder((16,), name="B"))
+    y = topi.nn.relu(topi.nn.bias_add(topi.nn.conv2d_nchw(X, W, 1, 1), B))
+    out, f = run(y, [X, W, B], [x, w, b], "cbr")
+    want = np.maximum(ref.conv2d_nchw_ref(x, w, 1, 1) + b[None, :, None, None], 0)
+    np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-4)
+    assert len(f.program.kernels) == 1
+    wg = rand(8, 4, 3, 3)
+    WG = te.placeholder(wg.shape, name="WG")
+    out, _ = run(topi.nn.conv2d_nchw(X, WG, 1, 1, groups=2), [X, WG], [x, wg], "gconv")
+    np.testing.assert_allclose(out, ref.conv2d_nchw_ref(x, wg, 1, 1, groups=2), rtol=1e-4,
+                               atol=1e-4)
 
 
 def test_depthwise_conv2d():

@@ -2,16 +2,18 @@
 
 It shares bound inference, loop construction, flattening and simplification with the CPU
 pipeline, then runs the GPU passes on each root stage: local scopes, cross-thread reductions,
-thread binding, shared-memory hoisting and limits, barrier insertion, uniform barriers.
+thread binding, shared-memory hoisting and limits, barrier insertion, uniform barriers,
+loop-invariant guard hoisting.
 """
 from ..lang.errors import LoweringError
 from ..lang.visitor import walk
 from .arith import INF
-from .barriers import insert_barriers, uniform_barriers
+from .barriers import Barrier, insert_barriers, uniform_barriers
 from .cross_thread_reduce import lower_cross_thread_reductions
 from .flatten import flatten_storage
 from .gpu_kernel import GPUProgram, Kernel
 from .gpu_vectorize import vectorize_gpu_loops
+from .guard_hoist import hoist_guards
 from .ir import BufferLoad, BufferStore
 from .kernel_split import split_kernels
 from .schedule_ops import schedule_to_stmt
@@ -47,6 +49,7 @@ def lower_gpu(sch, args, name="main", target="opencl"):
         kbody, shared = hoist_shared(stage, kbody)
         kbody = insert_barriers(kbody)
         kbody = uniform_barriers(stage, kbody, tvars.values())
+        kbody = hoist_guards(kbody, lambda n: isinstance(n, Barrier))
         params = _global_buffers(kbody, arg_bufs + temps)
         kname = _kernel_name(name, stage, used_names)
         kernels.append(Kernel(kname, stage, kbody, params, low.shape_vars, grid, block, tvars,

@@ -4,8 +4,12 @@
   tile of the output with (bm/tm) x (bn/tn) threads, each thread a tm x tn register tile
   (local memory); for each bk-slice of the reduction the block's threads copy the A and B
   tiles into shared memory together, then every thread reads them from there.
-- conv2d_nchw (direct), depthwise, pool2d: one thread per output element, the reduction in
-  the thread (the padding stage is inlined).
+- conv2d_nchw (direct): a block computes 32 output channels x a 4 x 8 spatial tile with
+  8 x 32 threads (4 channels each); for every 8 input channels the block stages the input
+  window (with its halo) and the weights in shared memory. Grouped convolutions: one thread
+  per output element.
+- depthwise, pool2d: one thread per output element, the reduction in the thread (the padding
+  stage is inlined).
 - conv2d_winograd_nchw: the transforms one thread per element, the batched GEMM tiled as
   above per Winograd point.
 - softmax: one thread per row; max and sum are per-thread values, exp is recomputed.
@@ -156,10 +160,12 @@ def _operands(st):
 
 
 def _output_of(s, st):
-    """The stage's elementwise output consumer (an epilogue), or the stage itself."""
-    for o in s.stages:
+    """The stage's elementwise output consumer (an epilogue, through inlined elementwise
+    stages), or the stage itself."""
+    cons = s.consumers(st)
+    if len(cons) == 1:
+        o = cons[0]
         if o.is_output and isinstance(o.op, ComputeOp) and o is not st and \
-                any(s.stage_map.get(t.op) is st for t in o.op.input_tensors()) and \
                 not o.op.reduce_axis and len(o.op.axis) == len(st.op.axis):
             return o
     return st
@@ -209,9 +215,73 @@ def schedule_per_element(s, st, target, threads=DEFAULT_THREADS):
     _bind(st, tx, "threadIdx.x")
 
 
-for _tag in ("conv2d_nchw", "depthwise_conv2d_nchw", "pool", "elemwise", "sparse_lengths_check",
+for _tag in ("depthwise_conv2d_nchw", "pool", "elemwise", "sparse_lengths_check",
              "sparse_pool_out"):
     register(_tag, GPU_TARGETS)(schedule_per_element)
+
+
+CONV_TILE = dict(f=32, ft=4, y=4, x=8, rc=8)
+
+
+@register("conv2d_nchw", GPU_TARGETS)
+def schedule_conv2d_nchw(s, st, target):
+    """Direct convolution through shared-memory tiles (see the module docstring)."""
+    out_st = _output_of(s, st)
+    data, kernel = _operands(st)[:2]
+    if len(st.op.reduce_axis) != 3 or _grouped(st, kernel):
+        return schedule_per_element(s, st, target)
+    t = CONV_TILE
+    red = st.op.output(0)
+    out = out_st.op.output(0) if out_st is not st else red
+    O = s[out]
+    if red is out:
+        red = s.cache_write(out, "local")
+    R = s[red]
+    AA = s.cache_read(data, "shared", [red])
+    WW = s.cache_read(kernel, "shared", [red])
+    n, f, y, x = O.op.axis
+    bf, fi = O.split(f, factor=t["f"])
+    tf, fr = O.split(fi, factor=t["ft"])
+    by, yi = O.split(y, factor=t["y"])
+    bx, xi = O.split(x, factor=t["x"])
+    O.reorder(n, bf, by, bx, tf, yi, xi, fr)
+    txy = O.fuse(yi, xi)
+    bz = O.fuse(n, bf)
+    _bind(O, bz, "blockIdx.z")
+    _bind(O, by, "blockIdx.y")
+    _bind(O, bx, "blockIdx.x")
+    _bind(O, tf, "threadIdx.y")
+    _bind(O, txy, "threadIdx.x")
+    R.compute_at(O, txy)
+    rc, ry, rx = R.op.reduce_axis
+    rco, rci = R.split(rc, factor=_conv_rc_tile(R, t))
+    R.reorder(rco, rci, ry, rx, *R.op.axis)
+    R.unroll(R.op.axis[1])
+    nty, ntx = t["f"] // t["ft"], t["y"] * t["x"]
+    for X in (AA, WW):
+        cooperative_fetch(s, X, R, rco, nty, ntx)
+    return [out_st] if out_st is not st else None
+
+
+def _conv_rc_tile(st, t, budget=40 * 1024):
+    """Input channels per shared tile: up to t["rc"], fewer where the window and the
+    weights would not fit in `budget` bytes (a 7x7 kernel)."""
+    _, ry, rx = st.op.reduce_axis
+    R, S = ry.dom.extent.value, rx.dom.extent.value
+    stride = 2 if R > 3 else 1          # a bound: the window of stride 2 is the larger one
+    per_c = t["f"] * R * S + (t["y"] * stride + R) * (t["x"] * stride + S)
+    rc = t["rc"]
+    while rc > 1 and rc * per_c * 4 > budget:
+        rc //= 2
+    return rc
+
+
+def _grouped(st, kernel):
+    """Grouped convolution: the kernel's input channels are fewer than the data's."""
+    from ..lower.arith import simplify
+    c = st.op.reduce_axis[0].dom.extent
+    dc = simplify(_operands(st)[0].shape[1])
+    return not (_const(c) and _const(dc) and c.value == dc.value)
 
 
 @register("*", GPU_TARGETS)
