@@ -281,3 +281,13 @@ def test_bool_arrays():
     b = np.zeros(50, "bool")
     f(a, m, b)
     np.testing.assert_array_equal(b, m & (a > 0.5))
+
+
+def test_texpr_testing_checks_gpu_kernels_too():
+    """Users test their GPU kernels with texpr.testing, as CPU ones."""
+    from texpr import testing as tt
+    s, args = stencil_2d(9, 13, 4, 8)
+    mod, _ = tt.check_kernel(s, args, lambda a: sum(a[dy:dy + 9, dx:dx + 13]
+                                                    for dy in range(3) for dx in range(3)),
+                             target="opencl")
+    assert mod.target == "opencl"
