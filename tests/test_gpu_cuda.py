@@ -160,3 +160,17 @@ def test_scalar_helpers_and_math_compile():
         np.testing.assert_array_equal(o[0], c[0])
         np.testing.assert_array_equal(o[1], c[1])
         np.testing.assert_allclose(o[2], c[2], rtol=1e-5, atol=1e-5)
+
+
+def test_cpu_pragmas_are_dropped_and_unroll_kept():
+    A = te.placeholder((64, 600), name="A")
+    k = te.reduce_axis((0, 600), name="k")
+    B = te.compute((64,), lambda i: te.sum(A[i, k], axis=k), name="B")
+    s = te.create_schedule(B.op)
+    s[B].bind(B.op.axis[0], te.thread_axis("threadIdx.x"))
+    for key, val in (("omp_simd", None), ("ivdep", None), ("comment", "sum a row"),
+                     ("unroll", 4)):
+        s[B].pragma(k, key, val)
+    f = te.build(s, [A, B], "cuda", name="rowsum")      # nvcc would warn on an omp pragma
+    assert "/* sum a row */\n  #pragma unroll 4\n  for (" in f.source
+    assert "omp" not in f.source and "ivdep" not in f.source

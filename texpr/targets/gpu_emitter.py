@@ -122,13 +122,15 @@ class GPUEmitter(CEmitter):
                              "te.thread_axis('blockIdx.x') / ('threadIdx.x') instead")
         if s.kind == "thread":
             raise TexprError(f"internal: loop {s.var.name} is still bound after thread binding")
+        for key, val in s.pragmas:
+            if key == "comment":
+                self.line(f"/* {_comment(val)} */")
         unroll = [v for key, v in s.pragmas if key == "unroll"]
         if unroll:
             n = unroll[0]
             self.line(f"#pragma unroll {int(n)}" if n else "#pragma unroll")
-            s = For(s.var, s.min, s.extent, s.kind, s.body,
-                    tuple(p for p in s.pragmas if p[0] != "unroll"))
-        super().stmt_For(s)
+        # CPU hints (omp simd, GCC ivdep) mean nothing to a GPU compiler: nvcc would warn
+        super().stmt_For(For(s.var, s.min, s.extent, s.kind, s.body, ()))
 
     def stmt_Allocate(self, s):
         b = s.buffer
