@@ -86,12 +86,15 @@ def test_pool2d(kind, k, stride, pad):
     np.testing.assert_allclose(out, ref.pool2d_ref(x, k, stride, pad, kind), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("axis", [-1, 0])
-def test_softmax(axis):
-    x = rand(10, 33)
+@pytest.mark.parametrize("shape,axis,kernels", [((10, 33), -1, 1), ((10, 33), 0, 1),
+                                                ((4, 1000), -1, 3), ((3, 5, 300), -1, 3)])
+def test_softmax(shape, axis, kernels):
+    """Short rows: a thread per row (one kernel); long ones: block-wide max and sum (three)."""
+    x = rand(*shape)
     X = te.placeholder(x.shape, name="X")
-    out, _ = run(topi.nn.softmax(X, axis=axis), [X], [x], "softmax")
+    out, f = run(topi.nn.softmax(X, axis=axis), [X], [x], "softmax")
     np.testing.assert_allclose(out, ref.softmax_ref(x, axis=axis), rtol=1e-5, atol=1e-7)
+    assert len(f.program.kernels) == kernels
 
 
 def test_sparse_lengths_sum_and_weighted():

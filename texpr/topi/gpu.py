@@ -12,7 +12,8 @@
   stage is inlined).
 - conv2d_winograd_nchw: the transforms one thread per element, the batched GEMM tiled as
   above per Winograd point.
-- softmax: one thread per row; max and sum are per-thread values, exp is recomputed.
+- softmax: one thread per row (max and sum per thread, exp recomputed); for rows of 256 or
+  more, a block per row with cross-thread reductions.
 - sparse_lengths_sum and the other poolings: a block per bag, threads along the row.
 - anything else: the default GPU schedule, its data axes fused and split over blocks of
   DEFAULT_THREADS threads.
@@ -307,15 +308,26 @@ def _feeds(s, st, tag):
     return False
 
 
+SOFTMAX_BLOCK_ROW = 256     # rows at least this long: a block per row (cross-thread reductions)
+
+
 @register("softmax", GPU_TARGETS)
 def schedule_softmax(s, st, target):
-    """One thread per row: max and sum per thread (local), exp recomputed (inlined)."""
+    """Short rows: one thread per row, max and sum per thread (local), exp recomputed
+    (inlined). Long rows: a block per row; max and sum are cross-thread reductions (rfactor
+    + threadIdx), each its own kernel, then one thread per output element."""
     out = st
     ex_t = next(t for t in out.op.input_tensors() if t.op.name == "softmax_exp")
     ex = s[ex_t]
     mx_t = next(t for t in ex.op.input_tensors() if t.op.name == "softmax_max")
     sm_t = next(t for t in out.op.input_tensors() if t.op.name == "softmax_sum")
     ex.compute_inline()
+    n = s[mx_t].op.reduce_axis[0].dom.extent
+    if _const(n) and n.value >= SOFTMAX_BLOCK_ROW:
+        for t in (mx_t, sm_t):
+            row_reduce_cross_thread(s, t)
+        schedule_per_element(s, out, target)
+        return [s[mx_t], s[sm_t], ex]
     axes = list(out.op.axis)
     red_dim = _softmax_axis(out, s[mx_t])
     rows = [a for d, a in enumerate(axes) if d != red_dim]
@@ -328,6 +340,19 @@ def schedule_softmax(s, st, target):
     for t in (sm_t, mx_t):         # the sum reads the max: attach it first
         s[t].compute_at(out, tx)
     return [s[mx_t], s[sm_t], ex]
+
+
+def row_reduce_cross_thread(s, t, threads=128):
+    """A block per output element of reduction t; its `threads` threads each reduce a strided
+    part of the reduction (rfactor), then combine in a cross-thread reduction."""
+    st = s[t]
+    ko, ki = st.split(st.op.reduce_axis[0], factor=threads)
+    rf = s.rfactor(t, ki)
+    tx = st.op.reduce_axis[0]
+    st.bind(tx, thread_axis("threadIdx.x"))
+    s[rf].compute_at(st, tx)
+    data = [iv for iv in st.leaf_iter_vars if iv.kind != "reduce"]
+    _bind(st, st.fuse(*data) if len(data) > 1 else data[0], "blockIdx.x")
 
 
 def _softmax_axis(out, mx):
