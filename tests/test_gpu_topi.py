@@ -36,6 +36,15 @@ def test_dense(M, N, K, bias):
     assert len(f.program.kernels) == 1 and f.program.kernels[0].shared   # epilogue fused
 
 
+def test_dense_gemv_uses_a_cross_thread_reduction():
+    A, W, B = (te.placeholder((1, 700), name="A"), te.placeholder((30, 700), name="W"),
+               te.placeholder((30,), name="b"))
+    a, w, b = rand(1, 700), rand(30, 700), rand(30)
+    out, f = run(topi.nn.dense(A, W, B), [A, W, B], [a, w, b], "gemv")
+    np.testing.assert_allclose(out, ref.dense_ref(a, w, b), rtol=1e-4, atol=1e-4)
+    assert f.program.kernels[0].block == (128, 1, 1) and f.program.kernels[0].grid[0].value == 30
+
+
 def test_batch_matmul():
     X, Y = te.placeholder((3, 20, 30), name="X"), te.placeholder((3, 25, 30), name="Y")
     x, y = rand(3, 20, 30), rand(3, 25, 30)

@@ -1,5 +1,7 @@
 """GPU schedules for "cuda" and "opencl" (the same schedule serves both: one GPU lowering).
 
+- dense with a few rows and a long reduction (GEMV): a block per output element, a
+  cross-thread reduction over K.
 - dense / batch_matmul: the classic shared-memory tiled matmul. A block computes a bm x bn
   tile of the output with (bm/tm) x (bn/tn) threads, each thread a tm x tn register tile
   (local memory); for each bk-slice of the reduction the block's threads copy the A and B
@@ -174,6 +176,12 @@ def _output_of(s, st):
 
 @register("dense", GPU_TARGETS)
 def schedule_dense(s, st, target):
+    """The tiled matmul; for a few rows over a long reduction (batch-1 inference, a GEMV),
+    a block per output element with a cross-thread reduction over K instead."""
+    M, K = st.op.axis[0].dom.extent, st.op.reduce_axis[0].dom.extent
+    if _const(M) and M.value <= 4 and _const(K) and K.value >= 256:
+        row_reduce_cross_thread(s, st.op.output(0))
+        return None          # an epilogue gets its own (per-element) kernel
     out_st = _output_of(s, st)
     data, weight = _operands(st)[:2]
     M, N = st.op.axis[0].dom.extent, st.op.axis[1].dom.extent
