@@ -138,3 +138,19 @@ def scalar_semantics(n=97):
               rng.integers(-128, 128, n).astype("int8"),
               (rng.standard_normal(n) * 3).astype("float32"), rng.standard_normal(n)]
     return outs, [ia, ib, c8, fa, da] + outs, inputs
+
+
+def vectorized_elementwise(lanes=4, threads=32):
+    """C = 2A + AB + B[0] over a symbolic n: each thread `lanes` contiguous elements
+    (vectorize), the last partial group guarded."""
+    n = te.var("n")
+    A = te.placeholder((n,), name="A")
+    B = te.placeholder((n,), name="B")
+    C = te.compute((n,), lambda i: A[i] * 2.0 + B[i] * A[i] + B[0], name="C")
+    s = te.create_schedule(C.op)
+    o, v = s[C].split(C.op.axis[0], factor=lanes)
+    bx, tx = s[C].split(o, factor=threads)
+    s[C].bind(bx, te.thread_axis("blockIdx.x"))
+    s[C].bind(tx, te.thread_axis("threadIdx.x"))
+    s[C].vectorize(v)
+    return s, [A, B, C]

@@ -13,7 +13,7 @@ from texpr.targets.cuda_runtime import cuda_available
 from texpr.targets.toolchain import compile_cubin
 
 from gpu_schedules import (cross_thread_row_reduce, elementwise, per_element, scalar_semantics,
-                           shared_matmul, vectorized_staging)
+                           shared_matmul, vectorized_elementwise, vectorized_staging)
 
 HAVE_DEVICE = cuda_available()
 RNG = np.random.default_rng(3)
@@ -175,3 +175,15 @@ def test_cpu_pragmas_are_dropped_and_unroll_kept():
     f = te.build(s, [A, B], "cuda", name="rowsum")      # nvcc would warn on an omp pragma
     assert "/* sum a row */\n  #pragma unroll 4\n  for (" in f.source
     assert "omp" not in f.source and "ivdep" not in f.source
+
+
+def test_float4_loads_and_stores_of_a_vectorized_computation():
+    s, args = vectorized_elementwise(4)
+    f = te.build(s, args, "cuda", name="vew")
+    check_cubin(f)
+    for operand in ("*(const float4*)(&A[", "*(const float4*)(&B[", "*(float4*)(&C["):
+        assert operand in f.source
+    a, b = rand(130), rand(130)
+    c = np.zeros(130, "float32")
+    if run_or_no_device(f, a, b, c):
+        np.testing.assert_allclose(c, 2 * a + b * a + b[0], rtol=1e-6)

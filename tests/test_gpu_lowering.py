@@ -10,7 +10,8 @@ from texpr.lower.barriers import Barrier, insert_barriers, uniform_barriers
 from texpr.lower.gpu import lower_gpu
 from texpr.lower.thread_binding import bind_threads
 
-from gpu_schedules import elementwise, shared_matmul, stencil_1d, vectorized_staging
+from gpu_schedules import (elementwise, shared_matmul, stencil_1d, vectorized_elementwise,
+                           vectorized_staging)
 
 
 def tx_axis():
@@ -281,3 +282,15 @@ def test_hoist_guards_unit():
     with_barrier = ir.For(k, Const(0, "int32"), Const(4, "int32"), "serial",
                           ir.IfThenElse(a, ir.Seq((s1, Barrier()))))
     assert isinstance(hoist_guards(with_barrier, lambda n: isinstance(n, Barrier)), ir.For)
+
+
+def test_vectorized_computation_loads_contiguous_operands_as_vectors():
+    from texpr.lower.gpu_vectorize import VectorCopy
+    s, args = vectorized_elementwise(4)
+    k, = lower_gpu(s, args, "v").kernels
+    full = next(n for n in walk(k.body) if isinstance(n, ir.IfThenElse) and n.else_case is not None)
+    copies = [n for n in walk(full.then_case) if isinstance(n, VectorCopy)]
+    # A and B in, C out; B[0] stays a scalar load; the tail (else) runs lane by lane
+    assert sorted(c.store.buffer.name for c in copies) == ["A.v0", "B.v1", "C"]
+    assert all(c.aligned for c in copies)
+    assert not any(isinstance(n, VectorCopy) for n in walk(full.else_case))

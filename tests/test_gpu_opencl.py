@@ -10,7 +10,8 @@ from hypothesis import given, strategies as st
 import texpr as te
 
 from gpu_schedules import (cross_thread_row_reduce, elementwise, per_element, scalar_semantics,
-                           shared_matmul, stencil_1d, stencil_2d, vectorized_staging)
+                           shared_matmul, stencil_1d, stencil_2d, vectorized_elementwise,
+                           vectorized_staging)
 
 RNG = np.random.default_rng(7)
 
@@ -291,3 +292,15 @@ def test_texpr_testing_checks_gpu_kernels_too():
                                                     for dy in range(3) for dx in range(3)),
                              target="opencl")
     assert mod.target == "opencl"
+
+
+@pytest.mark.parametrize("lanes", [2, 4])
+def test_vectorized_elementwise_with_a_tail(lanes):
+    s, args = vectorized_elementwise(lanes)
+    f = te.build(s, args, "opencl", name="vew")
+    assert f"vload{lanes}(0, A + " in f.source and f"vstore{lanes}(" in f.source
+    for n in (1, 7, 128, 130):
+        a, b = rand(n), rand(n)
+        c = np.full(n, np.nan, "float32")
+        f(a, b, c)
+        np.testing.assert_allclose(c, 2 * a + b * a + b[0], rtol=1e-6)
