@@ -14,8 +14,10 @@ from .vectorize import vectorize_loops
 
 
 def lower(sch, args, name="main", vector_bits=256, simple_mode=False, masked_tails=False,
-          lane_ops=False, float_vectors=True):
+          lane_ops=False, float_vectors=True, target=None):
     """Lower a schedule to a LoweredFunc; print it to read the loop program.
+
+    target="cuda" or "opencl": the GPU lowering (lower/gpu.py), a GPUProgram of kernels.
 
     simple_mode stops after bound inference, loop construction and simplification (no tail
     partitioning, vectorization, unrolling), which is the easiest form to read.
@@ -26,6 +28,9 @@ def lower(sch, args, name="main", vector_bits=256, simple_mode=False, masked_tai
     vectorized loops that compute with floats stay scalar.
     """
     from ..schedule.schedule import Schedule
+    if target in ("cuda", "opencl"):
+        from .gpu import lower_gpu
+        return lower_gpu(sch, args, name, target)
     if not isinstance(sch, Schedule):
         raise LoweringError(f"lower expects a Schedule (te.create_schedule), got {sch!r}")
     low, body = schedule_to_stmt(sch, args, name)

@@ -245,6 +245,8 @@ class ScheduleLowering:
                 cur = cur.attach_stage
             for iv in q.leaf_iter_vars[xpos + 1:]:
                 relax[iv.var] = self._leaf_range(q, iv)
+            if st.scope == "shared":
+                relax.update(self._block_thread_ranges(q, xpos))
             rmap, _, _ = self.root_map(c)
             # regions of intermediate stages depend on their parents' vars: substitute them in
             for n in walk(self.info[c].body):
@@ -279,6 +281,23 @@ class ScheduleLowering:
                 ext = Const(ub, "int32")
             region.append((lo, ext))
         return region
+
+
+    def _block_thread_ranges(self, q, xpos):
+        """A shared buffer serves every thread of a block: the threadIdx loops enclosing the
+        attach point (of q and the stages q is attached in) are relaxed to their ranges."""
+        out, cur, upto = {}, q, xpos
+        while cur is not None:
+            for iv in cur.leaf_iter_vars[:upto + 1]:
+                th = cur.iter_attrs.get(id(iv), {}).get("thread")
+                if th is not None and th.thread_tag.startswith("threadIdx"):
+                    out[iv.var] = self._leaf_range(cur, iv)
+            if cur.attach_type != "scope":
+                break
+            nxt = cur.attach_stage
+            upto = next(k for k, iv in enumerate(nxt.leaf_iter_vars) if iv is cur.attach_ivar)
+            cur = nxt
+        return out
 
 
 def _relaxed(e, relax):
@@ -449,8 +468,12 @@ class NestBuilder:
             ext = info.extents[id(iv)]
             if not isinstance(ext, Const):     # data-dependent extents read buffers
                 ext = transform(substitute(ext, self.low.data_maps.get(id(st), {})), self._load_fn)
-            body = For(iv.var, Const(0, "int32"), ext, kind, body,
-                       tuple(attr.get("pragmas", ())))
+            pragmas = tuple(attr.get("pragmas", ()))
+            if attr.get("thread") is not None:    # GPU thread mapping (lower/thread_binding.py)
+                pragmas = (("thread", attr["thread"].thread_tag),) + pragmas
+                if iv.kind == "reduce":           # lower/cross_thread_reduce.py
+                    pragmas += (("cross_thread", info.body.combiner),)
+            body = For(iv.var, Const(0, "int32"), ext, kind, body, pragmas)
         return _guard(body, top)
 
 

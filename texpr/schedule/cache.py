@@ -93,3 +93,42 @@ def cache_read(sch, tensor, scope, readers):
     new = sch._insert_stage(cache.op, first)
     new.scope = scope
     return cache
+
+
+def cache_read_permuted(sch, tensor, scope, readers, perm):
+    """cache_read whose copy holds the tensor's dimensions in the order `perm`:
+    copy[idx[perm[0]], idx[perm[1]], ...] = tensor[idx]. A GPU schedule stages a [rows, k]
+    operand as [k, rows] in shared memory, so that the threads of a warp read consecutive
+    addresses (no bank conflicts, vector loads) in the inner product."""
+    if not isinstance(tensor, Tensor):
+        raise ScheduleError(f"cache_read expects a tensor, got {tensor!r}")
+    n = len(tensor.shape)
+    if sorted(perm) != list(range(n)):
+        raise ScheduleError(f"cache_read of {tensor.name}: {perm!r} is not a permutation of its "
+                            f"{n} dimensions")
+    src = sch[tensor]
+    _check_scope(scope, "cache_read", src.name)
+    if not isinstance(readers, (list, tuple)):
+        readers = [readers]
+    reader_stages = [sch[r] for r in readers]
+    for rs in reader_stages:
+        if not any(sch.stage_map.get(t.op) is src for t in (rs.op.input_tensors()
+                                                            if isinstance(rs.op, ComputeOp) else [])):
+            raise ScheduleError(f"cache_read of {src.name}: stage {rs.name} does not read it")
+    shape = [tensor.shape[p] for p in perm]
+
+    def copy(*ci):
+        return tensor[tuple(ci[perm.index(d)] for d in range(n))]
+    cache = compute(shape, copy, name=f"{src.name}.{scope}")
+    for rs in reader_stages:
+        def fn(nd):
+            if isinstance(nd, TensorLoad) and sch.stage_map.get(nd.tensor.op) is src:
+                return TensorLoad(cache, tuple(nd.indices[p] for p in perm), nd.dtype)
+            return None
+        op = rs.op
+        new_op = ComputeOp(op.name, op.axis, transform(op.body, fn), op.tag, op.attrs)
+        rs.op = new_op
+        sch.stage_map[new_op] = rs
+    new = sch._insert_stage(cache.op, min(reader_stages, key=sch.stages.index))
+    new.scope = scope
+    return cache

@@ -72,6 +72,7 @@ def rfactor(sch, tensor, axis, factor_axis=0):
                 st.all_iter_vars.append(iv)
         _restore_extents(st, r)
     st.leaf_iter_vars = data_leaves + [k]
+    st.rfactor_axis = k          # bindable to threadIdx: a cross-thread reduction (GPU)
     st.iter_attrs = attrs
     sch.stage_map[new_op] = st
     sch._insert_stage(rop, st)

@@ -197,7 +197,9 @@ class Stage:
         self._leaf(iv, "bind")
         if not isinstance(thread_iv, IterVar) or thread_iv.kind != "thread":
             self._err(f"bind: expected a te.thread_axis for axis {iv.name}, got {thread_iv!r}")
-        if iv.kind == "reduce":
+        if iv.kind == "reduce" and not (iv is getattr(self, "rfactor_axis", None) and
+                                        (thread_iv.thread_tag or "").startswith("threadIdx")):
+            # the axis rfactor leaves may go to threadIdx: a cross-thread reduction
             self._err(f"bind: axis {iv.name} is a reduction axis; use rfactor before binding it")
         self._annotate(iv, "bind", "bind")
         self._attr(iv)["thread"] = thread_iv

@@ -73,9 +73,11 @@ def get_target(name):
         return _neon_target()
     if name == "hvx":
         return _hvx_target()
-    known = "c, avx2, avx512, neon, hvx, native"
-    if name in ("cuda", "opencl"):
-        raise TexprError(f"target {name!r} is not implemented yet; available: {known}")
+    if name in ("cuda", "opencl"):      # GPU lowering + emitters (targets/gpu_build.py)
+        t = Target(name, None, [], 32)
+        t.gpu = True
+        return t
+    known = "c, avx2, avx512, neon, hvx, cuda, opencl, native"
     raise TexprError(f"unknown target {name!r}; available: {known}")
 
 
@@ -86,6 +88,9 @@ def build(sch, args, target="native", name="main"):
     if not isinstance(name, str) or not name:
         raise TexprError(f"build: name must be a non-empty string, got {name!r}")
     tgt = get_target(target)
+    if getattr(tgt, "gpu", False):
+        from .gpu_build import build_gpu
+        return build_gpu(sch, args, tgt.name, name)
     key = (schedule_fingerprint(sch), tuple(id(t) for t in args), tgt.name, tuple(tgt.flags), name)
     hit = _LOWERED.get(id(sch))
     if hit is not None and hit[0] is sch and hit[1] == key:

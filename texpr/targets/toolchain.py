@@ -70,3 +70,42 @@ def _compile_cached(source, flags, cc, suffix, kind_flags, libs=("-lm",)):
             f.write(source)
         os.replace(lib, out)
     return out, False
+
+
+_NVCC_ID = {}
+
+
+def compile_cubin(source, arch="sm_90", nvcc="nvcc", extra_flags=()):
+    """CUDA C -> cubin with `nvcc -arch=ARCH -cubin`, cached on disk like compile_shared.
+
+    Any warning is an error (BuildError): generated code must compile cleanly. Returns
+    (path, cached)."""
+    nid = _NVCC_ID.get(nvcc)
+    if nid is None:
+        path = shutil.which(nvcc)
+        if path is None:
+            raise BuildError(f"CUDA compiler {nvcc!r} not found (TOOLCHAINS.md: nvcc 13.0 at "
+                             "/usr/local/bin/nvcc); the cuda target needs it to build")
+        out = subprocess.run([nvcc, "--version"], capture_output=True, text=True)
+        nid = _NVCC_ID[nvcc] = path + "|" + out.stdout.strip().replace("\n", "|")
+    flags = [f"-arch={arch}", "-cubin", "-O3", "-Werror", "all-warnings"] + list(extra_flags)
+    key = hashlib.sha256("\0".join([source, nid, " ".join(flags)]).encode()).hexdigest()[:32]
+    d = cache_dir()
+    out = os.path.join(d, f"texpr_{key}.cubin")
+    if os.path.exists(out):
+        return out, True
+    with tempfile.TemporaryDirectory(dir=d) as tmp:
+        src = os.path.join(tmp, "kernel.cu")
+        with open(src, "w") as f:
+            f.write(source)
+        obj = os.path.join(tmp, "kernel.cubin")
+        cmd = [nvcc] + flags + ["-o", obj, src]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        msg = (r.stderr + r.stdout).strip()
+        if r.returncode != 0 or "warning" in msg.lower():
+            raise BuildError(f"{nvcc} failed or warned on generated CUDA source (a texpr bug):\n"
+                             f"{' '.join(cmd)}\n{msg[-4000:]}")
+        with open(os.path.join(d, f"texpr_{key}.cu"), "w") as f:
+            f.write(source)
+        os.replace(obj, out)
+    return out, False

@@ -3,5 +3,6 @@ from . import layout, nn, qnn, sparse, testing
 from .schedules import schedule
 from . import cpu  # noqa: F401  (registers the CPU schedules)
 from . import hvx  # noqa: F401  (registers the HVX schedules)
+from . import gpu  # noqa: F401  (registers the GPU schedules: cuda, opencl)
 
-__all__ = ["nn", "layout", "sparse", "testing", "schedule", "cpu", "qnn", "hvx"]
+__all__ = ["nn", "layout", "sparse", "testing", "schedule", "cpu", "qnn", "hvx", "gpu"]

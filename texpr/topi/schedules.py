@@ -38,7 +38,8 @@ def schedule(outs, target="native"):
     for st in list(s.stages):       # schedules may add stages (packing); they schedule them
         if id(st) in done or not isinstance(st.op, ComputeOp) or st.attach_type != "root":
             continue
-        fn = _REGISTRY.get((st.op.tag, target)) or _REGISTRY.get((st.op.tag, "*"))
+        fn = _REGISTRY.get((st.op.tag, target)) or _REGISTRY.get((st.op.tag, "*")) \
+            or _REGISTRY.get(("*", target))     # a target's own default (the GPU targets)
         handled = (fn or default_stage)(s, st, target)
         done.add(id(st))
         # a schedule returns the stages it scheduled besides its own (a fused epilogue)
