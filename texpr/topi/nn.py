@@ -177,6 +177,34 @@ def depthwise_conv2d_nchw(data, kernel, stride, padding, dilation=1, out_dtype=N
                    name="depthwise_conv2d_nchw", tag="depthwise_conv2d_nchw")
 
 
+def depthwise_conv2d_NCHWc(data, kernel, stride, padding, dilation=1, out_dtype=None):
+    """data [N, C/cb, H, W, cb], kernel [C/cb, R, S, cb] (one filter per channel, in the same
+    channel blocks as the data) -> [N, C/cb, P, Q, cb]."""
+    check_ndim(data, 5, "depthwise_conv2d_NCHWc", "NCHW[cb]c")
+    check_ndim(kernel, 4, "depthwise_conv2d_NCHWc", "[C/cb, R, S, cb]")
+    sh, sw = pair(stride, "stride")
+    dh, dw = pair(dilation, "dilation")
+    pt, pl, pb, pr = padding4(padding)
+    N, Cb, H, W, cb = (const_dim(data, d, "depthwise_conv2d_NCHWc") for d in range(5))
+    Cb2, R, S, cb2 = (const_dim(kernel, d, "depthwise_conv2d_NCHWc") for d in range(4))
+    if (Cb, cb) != (Cb2, cb2):
+        raise TexprError(f"depthwise_conv2d_NCHWc: data channels {Cb}x{cb} do not match the "
+                         f"kernel's {Cb2}x{cb2}")
+    P, Q = _out_size(H, R, sh, pt, pb, dh), _out_size(W, S, sw, pl, pr, dw)
+    if P <= 0 or Q <= 0:
+        raise TexprError(f"depthwise_conv2d_NCHWc: output would be {P}x{Q}; the kernel is "
+                         f"larger than the input")
+    odt = _acc_dtype(data.dtype, kernel.dtype, out_dtype)
+    dp = pad(data, (0, 0, pt, pl, 0), (0, 0, pb, pr, 0), name="data_pad")
+    ry = reduce_axis((0, R), "ry")
+    rx = reduce_axis((0, S), "rx")
+    return compute((N, Cb, P, Q, cb),
+                   lambda n, c, y, x, i: te_sum(
+                       dp[n, c, y * sh + ry * dh, x * sw + rx * dw, i].astype(odt) *
+                       kernel[c, ry, rx, i].astype(odt), axis=[ry, rx]),
+                   name="depthwise_conv2d_NCHWc", tag="depthwise_conv2d_NCHWc")
+
+
 def pool2d(data, kernel, stride, padding, pool_type="max", count_include_pad=True):
     """Max or average pooling over the last two dimensions (NCHW, or NCHWc with 5-D data)."""
     if len(data.shape) not in (4, 5):
@@ -291,4 +319,5 @@ def fold_batch_norm(kernel, bias, gamma, beta, mean, var, eps=1e-5):
     return k.astype(kernel.dtype), ((bias - mean) * scale + beta).astype(bias.dtype)
 
 
-from .winograd import conv2d_winograd_nchw, winograd_weight_transform  # noqa: E402,F401
+from .winograd import (conv2d_winograd_NCHWc, conv2d_winograd_nchw,  # noqa: E402,F401
+                       winograd_weight_transform, winograd_weight_transform_NCHWc)
