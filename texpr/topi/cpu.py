@@ -641,6 +641,33 @@ def schedule_depthwise_conv2d_NCHWc(s, st, target):
     return [st, out]
 
 
+@register("depthwise_conv2d_nchw", CPU_TARGETS)
+def schedule_depthwise_conv2d_nchw(s, st, target):
+    """Depthwise NCHW: vectors along the output row (a few vectors of accumulators kept over
+    the kernel window), parallel over (n, channel, output rows); the fused epilogue runs on
+    the tile while it is in registers."""
+    ins = st.op.input_tensors()
+    if not _f32(st.op.output(0), *ins):
+        return default_stage(s, st, target)
+    info = cpu_info(target)
+    Q = int(st.op.axis[3].dom.extent.value)
+    width = min(_ceil(Q, info.lanes), 4) * info.lanes
+    out = epilogue_output(s, st)
+    if out is None:
+        acc = s.cache_write(st.op.output(0), "local")
+        out, conv = st, s[acc]
+    else:
+        conv = st
+        conv.scope = "local"
+    n_, c_, y_, x_ = out.op.axis
+    xo, xi = out.split(x_, factor=width)
+    _vector_tile(out, xi, info.lanes)
+    cn, cc, cy, cx = conv.op.axis
+    ry, rx = conv.op.reduce_axis
+    _register_tile(s, conv, out, info, xo, cy, cx, [cn, cc, ry, rx], [n_, c_, y_])
+    return [st, out]
+
+
 # ----------------------------------------------------------------------------- Winograd
 
 def _producer(s, st, name_prefix):

@@ -255,8 +255,8 @@ def relu(x):
                    tag="elemwise")
 
 
-def add(a, b):
-    """Elementwise a + b with NumPy broadcasting of the shapes."""
+def _broadcast(a, b, fn, what):
+    """compute(fn(a[..], b[..])) over the NumPy broadcast of the two shapes."""
     na, nb = len(a.shape), len(b.shape)
     n = max(na, nb)
     sa = (Const(1, "int32"),) * (n - na) + tuple(a.shape)
@@ -268,7 +268,7 @@ def add(a, b):
         elif isinstance(y, Const) and y.value == 1:
             shape.append(x)
         elif isinstance(x, Const) and isinstance(y, Const) and x.value != y.value:
-            raise TexprError(f"add: shapes {list(a.shape)} and {list(b.shape)} do not broadcast")
+            raise TexprError(f"{what}: shapes {list(a.shape)} and {list(b.shape)} do not broadcast")
         else:
             shape.append(x)
 
@@ -277,8 +277,18 @@ def add(a, b):
         return tuple(Const(0, "int32") if (isinstance(d, Const) and d.value == 1 and
                                             not (isinstance(o, Const) and o.value == 1)) else v
                      for v, d, o in zip(i, t.shape, shape[n - nt:]))
-    return compute(tuple(shape), lambda *i: a[idx(a, na, sa, i)] + b[idx(b, nb, sb, i)], name="add",
-                   tag="elemwise")
+    return compute(tuple(shape), lambda *i: fn(a[idx(a, na, sa, i)], b[idx(b, nb, sb, i)]),
+                   name=what, tag="elemwise")
+
+
+def add(a, b):
+    """Elementwise a + b with NumPy broadcasting of the shapes."""
+    return _broadcast(a, b, lambda x, y: x + y, "add")
+
+
+def multiply(a, b):
+    """Elementwise a * b with NumPy broadcasting (e.g. a batch-norm scale per channel)."""
+    return _broadcast(a, b, lambda x, y: x * y, "multiply")
 
 
 def bias_add(x, bias, axis=1):

@@ -165,6 +165,10 @@ def add_ref(a, b):
     return a + b
 
 
+def multiply_ref(a, b):
+    return a * b
+
+
 def bias_add_ref(x, bias, axis=1):
     shape = [1] * x.ndim
     shape[axis] = -1
