@@ -144,3 +144,16 @@ def test_depthwise_conv2d_NCHWc_rejects_bad_input():
         topi.nn.depthwise_conv2d_NCHWc(x, te.placeholder((2, 11, 11, 4), name="w"), 1, 0)
     with pytest.raises(te.TexprError, match="4-D"):
         topi.nn.depthwise_conv2d_NCHWc(x, te.placeholder((2, 1, 3, 3, 4), name="w"), 1, 1)
+
+
+# ----------------------------------------------------------------------------- pooling NCHWc
+
+@pytest.mark.parametrize("pool_type,kernel,stride,pad", [("max", 3, 2, 1), ("avg", 2, 1, 0),
+                                                         ("max", (3, 2), (1, 2), (1, 0, 2, 1))])
+def test_pool2d_NCHWc_schedule(pool_type, kernel, stride, pad):
+    a = rand(1, 48, 11, 10)
+    an = ref.nchw_to_nchwc_ref(a, 16)
+    x = te.placeholder(an.shape, name="x")
+    got, _ = run(topi.nn.pool2d(x, kernel, stride, pad, pool_type), [x], [an], "native")
+    want = ref.nchw_to_nchwc_ref(ref.pool2d_ref(a, kernel, stride, pad, pool_type), 16)
+    close(got, want, 1e-5)

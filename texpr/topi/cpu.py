@@ -668,6 +668,22 @@ def schedule_depthwise_conv2d_nchw(s, st, target):
     return [st, out]
 
 
+@register("pool", CPU_TARGETS)
+def schedule_pool(s, st, target):
+    """Pooling in NCHWc: the window loops outside the channel block, which is vectorized
+    (contiguous loads; the padding test is the same for every lane); parallel over (n, block,
+    output rows). Other layouts keep the default schedule."""
+    ax = st.op.axis
+    if len(ax) != 5 or not isinstance(ax[4].dom.extent, Const) or len(st.op.reduce_axis) != 2:
+        return default_stage(s, st, target)
+    lanes = cpu_info(target).lanes
+    n, cb, y, x, c = ax
+    ry, rx = st.op.reduce_axis
+    st.reorder(n, cb, y, x, ry, rx, c)
+    st.parallel(st.fuse(n, cb, y))
+    _vector_tile_inner(st, c, lanes)
+
+
 # ----------------------------------------------------------------------------- Winograd
 
 def _producer(s, st, name_prefix):
