@@ -157,3 +157,17 @@ def test_pool2d_NCHWc_schedule(pool_type, kernel, stride, pad):
     got, _ = run(topi.nn.pool2d(x, kernel, stride, pad, pool_type), [x], [an], "native")
     want = ref.nchw_to_nchwc_ref(ref.pool2d_ref(a, kernel, stride, pad, pool_type), 16)
     close(got, want, 1e-5)
+
+
+@pytest.mark.parametrize("layout,pool_type", [("NCHWc", "avg"), ("NCHWc", "max"),
+                                              ("NCHW", "avg")])
+def test_global_pool_flatten(layout, pool_type):
+    a = rand(2, 48, 5, 7)
+    an = ref.nchw_to_nchwc_ref(a, 16) if layout == "NCHWc" else a
+    x = te.placeholder(an.shape, name="x")
+    got, _ = run(topi.nn.global_pool_flatten(x, pool_type), [x], [an], "native")
+    want = a.mean(axis=(2, 3)) if pool_type == "avg" else a.max(axis=(2, 3))
+    np.testing.assert_allclose(ref.global_pool_flatten_ref(an, pool_type), want, rtol=1e-5)
+    close(got, want, 1e-5)
+    with pytest.raises(te.TexprError, match="pool_type"):
+        topi.nn.global_pool_flatten(x, "sum")

@@ -250,6 +250,33 @@ def global_pool(data, pool_type="avg"):
     return pool2d(data, (H, W), 1, 0, pool_type)
 
 
+def global_pool_flatten(data, pool_type="avg"):
+    """Pool over the whole H x W and flatten: NCHW [N, C, H, W] or NCHWc [N, C/c, H, W, c]
+    -> [N, C] in plain channel order (the layout change back from NCHWc at a network's head,
+    done by the pool itself)."""
+    if len(data.shape) not in (4, 5):
+        raise TexprError(f"global_pool_flatten: {data.name} must be NCHW or NCHWc")
+    if pool_type not in ("max", "avg"):
+        raise TexprError(f"global_pool_flatten: pool_type must be 'max' or 'avg', got {pool_type!r}")
+    dims = [const_dim(data, d, "global_pool_flatten") for d in range(len(data.shape))]
+    H, W = dims[2], dims[3]
+    blk = dims[4] if len(dims) == 5 else 1
+    C = dims[1] * blk
+    ry = reduce_axis((0, H), "ry")
+    rx = reduce_axis((0, W), "rx")
+
+    def at(n, c):
+        return (n, c // blk, ry, rx, c % blk) if len(dims) == 5 else (n, c, ry, rx)
+    if pool_type == "max":
+        return compute((dims[0], C), lambda n, c: te_max(data[at(n, c)], axis=[ry, rx]),
+                       name="global_pool_flatten", tag="global_pool_flatten")
+    acc = data.dtype if dtypes.is_float(data.dtype) else "float32"
+    s = compute((dims[0], C), lambda n, c: te_sum(data[at(n, c)].astype(acc), axis=[ry, rx]),
+                name="global_pool_sum", tag="global_pool_flatten")
+    return compute((dims[0], C), lambda n, c: (s[n, c] / float(H * W)).astype(data.dtype),
+                   name="global_pool_flatten", tag="elemwise")
+
+
 def relu(x):
     return compute(x.shape, lambda *i: elementwise_max(x[i], Const(0, x.dtype)), name="relu",
                    tag="elemwise")

@@ -157,6 +157,12 @@ def global_pool_ref(data, pool_type="avg"):
     return f(data, axis=(2, 3), keepdims=True).astype(data.dtype)
 
 
+def global_pool_flatten_ref(data, pool_type="avg"):
+    d = nchwc_to_nchw_ref(data) if data.ndim == 5 else data
+    f = np.mean if pool_type == "avg" else np.max
+    return f(d, axis=(2, 3)).astype(data.dtype)
+
+
 def relu_ref(x):
     return np.maximum(x, 0)
 
