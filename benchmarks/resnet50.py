@@ -10,8 +10,11 @@ texpr side: the whole graph in NCHWc (one channel block for every activation; la
 transforms only at the input, nchw_to_nchwc, and at the head, where the global average pool
 writes [N, C]); every convolution is one kernel with its folded batch norm (bias), relu and
 residual add fused into the output loop nest; 3x3 stride-1 convolutions run as NCHWc
-Winograd where it wins (--winograd auto: each distinct layer shape is timed once as direct,
-F(2,3), F(4,3), F(6,3) and the fastest is kept, timed with 1 thread), their weights transformed offline. Layers
+Winograd where it wins, their weights transformed offline. --winograd table (default): F(4,3)
+for outputs at least 14 wide, direct below (what --winograd auto measured on this machine:
+F(4,3) and F(6,3) within a few percent of each other on 56/28/14 while F(6,3) builds ~6x
+slower, and nothing clearly beating direct on 7x7); --winograd auto: each distinct layer shape
+is timed once, 1 thread, as direct, F(2,3), F(4,3) and F(6,3), and the fastest is kept. Layers
 with the same shapes share one compiled kernel (KernelCache); the kernels are chained by
 texpr.topi.graph, which allocates the activations once and reuses buffers.
 
@@ -43,7 +46,7 @@ from texpr.topi.graph import Graph, KernelCache  # noqa: E402
 from texpr.topi.winograd import winograd_weight_transform_NCHWc_ref  # noqa: E402
 
 FULL = {"image": 224, "width": 64, "blocks": (3, 4, 6, 3), "classes": 1000}
-QUICK = {"image": 32, "width": 16, "blocks": (1, 1, 1, 1), "classes": 10}
+QUICK = {"image": 64, "width": 16, "blocks": (1, 1, 1, 1), "classes": 10}
 # error of the network's output relative to its largest magnitude (50 layers of float32,
 # Winograd F(4,3)/F(6,3) on the 3x3 layers)
 TOL = 2e-3
@@ -141,7 +144,7 @@ def folded(conv, bn):
 class TexprResNet:
     """The texpr graph of a torch_resnet model (see the module docstring)."""
 
-    def __init__(self, model, cfg, target, winograd="auto", cache=None, log=print):
+    def __init__(self, model, cfg, target, winograd="table", cache=None, log=print):
         self.target, self.winograd, self.log = target, winograd, log
         self.cache = cache if cache is not None else KernelCache()
         self.choice = {}                 # 3x3 stride-1 layer shape -> algorithm
@@ -247,18 +250,23 @@ class TexprResNet:
         return winograd_weight_transform_NCHWc_ref(kn, int(algo[-1]))
 
     def _algorithm(self, xshape, O, R, stride, pad, kernel, bias, ocb):
-        """direct, or the Winograd tile size that runs this layer fastest (measured once per
-        distinct shape)."""
+        """direct, or the Winograd tile size for a 3x3 stride-1 layer (see --winograd)."""
         if R != 3 or stride != 1:
             return "direct"
-        if self.winograd in ("none", "direct"):
-            return "direct"
-        if self.winograd != "auto":
-            return "wino" + self.winograd
         key = (xshape, O)
-        if key in self.choice:
-            return self.choice[key]
-        times = {}
+        if key not in self.choice:
+            if self.winograd in ("none", "direct"):
+                self.choice[key] = "direct"
+            elif self.winograd == "table":
+                self.choice[key] = "wino4" if xshape[3] >= 14 else "direct"
+            elif self.winograd == "auto":
+                self.choice[key] = self._measure(xshape, O, R, stride, pad, kernel, bias, ocb)
+            else:
+                self.choice[key] = "wino" + self.winograd
+        return self.choice[key]
+
+    def _measure(self, xshape, O, R, stride, pad, kernel, bias, ocb):
+        """The fastest of direct, F(2,3), F(4,3), F(6,3) for this layer shape."""
         x = np.random.default_rng(1).standard_normal(xshape).astype(np.float32)
         runs = {}
         for algo in ("direct", "wino2", "wino4", "wino6"):
@@ -277,7 +285,6 @@ class TexprResNet:
                     run()
                     times[a] = min(times[a], (time.perf_counter() - t0) / 2)
         best = min(times, key=times.get)
-        self.choice[key] = best
         self.log(f"  3x3 {xshape[1] * xshape[4]}x{xshape[2]}x{xshape[3]}->{O}: " + ", ".join(
             f"{a} {t * 1e3:.2f} ms" for a, t in times.items()) + f" -> {best}")
         return best
@@ -321,10 +328,11 @@ def check(got, want, tol=TOL):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true",
-                    help="a tiny ResNet (32x32 image, width 16, one block per stage), 1 thread")
+                    help="a tiny ResNet (64x64 image, width 16, one block per stage), 1 thread")
     ap.add_argument("--threads", default=None, help="e.g. 1,2 (default: 1 and all cores)")
-    ap.add_argument("--winograd", default="auto", choices=["auto", "none", "2", "4", "6"],
-                    help="3x3 stride-1 layers: measure and pick (auto), direct only, or F(m,3)")
+    ap.add_argument("--winograd", default="table", choices=["table", "auto", "none", "2", "4", "6"],
+                    help="3x3 stride-1 layers: F(4,3) for outputs >= 14 wide (table), measure "
+                    "and pick (auto), direct only (none), or F(m,3) everywhere")
     ap.add_argument("--rounds", type=int, default=None, help="interleaved timing rounds")
     ap.add_argument("--target", default=None, help="texpr target (default: avx512 when the "
                     "CPU has it, else native)")
