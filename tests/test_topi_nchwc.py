@@ -72,8 +72,8 @@ def test_winograd_NCHWc_in_graph_transform_and_odd_blocks():
     close(got, ref.conv2d_NCHWc_ref(an, kn, 1, pad), WINO_TOL[4])
 
 
-@settings(max_examples=6)
-@given(m=st.sampled_from([2, 4, 6]), cb=st.integers(1, 3), ob=st.integers(1, 2),
+@settings(max_examples=5)        # each example compiles a kernel; F(6,3) is covered above
+@given(m=st.sampled_from([2, 4]), cb=st.integers(1, 3), ob=st.integers(1, 2),
        hw=st.tuples(st.integers(3, 12), st.integers(3, 12)), pad=st.integers(0, 2),
        n=st.integers(1, 2))
 def test_winograd_NCHWc_property(m, cb, ob, hw, pad, n):
