@@ -697,7 +697,7 @@ def winograd_config(N, nH, nW, C, O, target="native", units=None):
     """Blocking of the Winograd pipeline.
 
     hb tile rows per block (block_tiles = hb * nW tiles are the rows of the GEMM register
-    tile, so at least 8 of them, and hb divides nH: no partial block) and ochunks
+    tile, 16 to 64 of them where possible, and hb divides nH: no partial block) and ochunks
     output-channel chunks. The parallel unit is (image, tile block, channel chunk); its V and M
     stay in cache. `units` (default: the machine's cores) parallel units are wanted: blocks of
     tiles first; when the image has too few tiles (late ResNet layers) the output channels are
@@ -709,8 +709,13 @@ def winograd_config(N, nH, nW, C, O, target="native", units=None):
     lanes = info.lanes
     units = units or os.cpu_count() or 1
     divs = [d for d in range(1, nH + 1) if nH % d == 0]
-    big = [d for d in divs if d * nW >= 8] or [nH]
-    hb = next((d for d in big if N * nH // d >= units), big[0])
+    # 16..64 tiles per block: enough GEMM rows to reuse each weight panel (the weights of a
+    # late layer are megabytes: a block of few tiles would stream them per block), few
+    # enough that the block's V and M stay in L2; then blocks that the units share evenly
+    big = ([d for d in divs if 16 <= d * nW <= 64] or [d for d in divs if d * nW >= 8]
+           or [nH])
+    even = [d for d in big if (N * nH // d) % units == 0]
+    hb = even[0] if even else next((d for d in big if N * nH // d >= units), big[-1])
     bt = hb * nW
     blocks = N * nH // hb
     mr, nr = register_tile(bt, O, info)     # the tiles are not padded: no tails
