@@ -325,6 +325,23 @@ def check(got, want, tol=TOL):
     return err
 
 
+def print_profile(net, threads, runs=5):
+    """Each kernel's time, the best of `runs` runs of the graph, and the sum per kind."""
+    best = None
+    with _bench.threads(threads):
+        for _ in range(runs):
+            p = net.net.profile()
+            best = p if best is None else [(k, o, min(t, b[2])) for (k, o, t), b in zip(p, best)]
+    print(f"\nper kernel, {threads} thread{'s' * (threads > 1)} (best of {runs} graph runs): "
+          f"sum {sum(t for _, _, t in best) * 1e3:.2f} ms")
+    kinds = {}
+    for k, o, t in best:
+        print(f"  {o:<18} {k:<18} {t * 1e3:7.3f} ms")
+        kinds[k] = kinds.get(k, 0.0) + t
+    print("  by kernel kind: " + ", ".join(f"{k} {t * 1e3:.2f} ms" for k, t in
+                                          sorted(kinds.items(), key=lambda kv: -kv[1])))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true",
@@ -334,6 +351,8 @@ def main(argv=None):
                     help="3x3 stride-1 layers: F(4,3) for outputs >= 14 wide (table), measure "
                     "and pick (auto), direct only (none), or F(m,3) everywhere")
     ap.add_argument("--rounds", type=int, default=None, help="interleaved timing rounds")
+    ap.add_argument("--profile", action="store_true",
+                    help="also print each kernel's time (best of 5 runs of the graph)")
     ap.add_argument("--target", default=None, help="texpr target (default: avx512 when the "
                     "CPU has it, else native)")
     ap.add_argument("--keep-openblas-env", action="store_true",
@@ -406,6 +425,9 @@ def main(argv=None):
     note = _bench.load_note(share)
     if note:
         print(note)
+    if args.profile:
+        for t in tcounts:
+            print_profile(net, t)
     if net.choice:
         print("3x3 stride-1 algorithms: " + ", ".join(
             f"{k[0][1] * k[0][4]}x{k[0][2]}->{k[1]}: {v}" for k, v in net.choice.items()))

@@ -145,3 +145,18 @@ def test_conv_chain_in_nchwc():
     h = np.maximum(ref.conv2d_nchw_ref(a, k1, 1, 1), 0)
     want = np.maximum(ref.conv2d_nchw_ref(h, k2, 1, 0), 0)
     np.testing.assert_allclose(ref.nchwc_to_nchw_ref(got), want, rtol=1e-4, atol=1e-3)
+
+
+def test_module_bind_validates_once():
+    k = k_relu((4, 16))
+    a, out = rand(4, 16), np.empty((4, 16), "float32")
+    run = k.bind(a, out)
+    a[:] = -np.abs(a) + 1.0                       # bound to the array, not to its values
+    run()
+    np.testing.assert_allclose(out, np.maximum(a, 0))
+    with pytest.raises(te.TexprError, match="dimension 1 is 15, expected 16"):
+        k.bind(a[:, :15].copy(), out)
+    with pytest.raises(te.TexprError, match="read-only"):
+        ro = np.empty((4, 16), "float32")
+        ro.flags.writeable = False
+        k.bind(a, ro)
