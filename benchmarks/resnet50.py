@@ -11,12 +11,13 @@ transforms only at the input, nchw_to_nchwc, and at the head, where the global a
 writes [N, C]); every convolution is one kernel with its folded batch norm (bias), relu and
 residual add fused into the output loop nest; 3x3 stride-1 convolutions run as NCHWc
 Winograd where it wins, their weights transformed offline. --winograd table (default): F(4,3)
-for outputs at least 14 wide, direct below (what --winograd auto measured on this machine:
-F(4,3) and F(6,3) within a few percent of each other on 56/28/14 while F(6,3) builds ~6x
-slower, and nothing clearly beating direct on 7x7); --winograd auto: each distinct layer shape
-is timed once, 1 thread, as direct, F(2,3), F(4,3) and F(6,3), and the fastest is kept. Layers
-with the same shapes share one compiled kernel (KernelCache); the kernels are chained by
-texpr.topi.graph, which allocates the activations once and reuses buffers.
+for outputs at least 28 wide, F(2,3) at 14, direct below: what per-kernel profiles of the
+whole network showed on this machine (F(6,3) no faster than F(4,3) and ~6x slower to build;
+at 14x14x256 the F(4,3) weights, 9 MB, come from memory in the network and F(2,3)'s 4 MB
+win; nothing beats direct at 7x7). --winograd auto times each distinct layer shape once,
+alone (its weights in cache), 1 thread, as direct, F(2,3), F(4,3) and F(6,3), and keeps the
+fastest. Layers with the same shapes share one compiled kernel (KernelCache); the kernels
+are chained by texpr.topi.graph, which allocates the activations once and reuses buffers.
 
 PyTorch side: the same modules (conv without bias + BatchNorm2d with random statistics),
 eval, torch.jit.trace + torch.jit.freeze (which folds the batch norms into the convolutions),
@@ -46,7 +47,7 @@ from texpr.topi.graph import Graph, KernelCache  # noqa: E402
 from texpr.topi.winograd import winograd_weight_transform_NCHWc_ref  # noqa: E402
 
 FULL = {"image": 224, "width": 64, "blocks": (3, 4, 6, 3), "classes": 1000}
-QUICK = {"image": 64, "width": 16, "blocks": (1, 1, 1, 1), "classes": 10}
+QUICK = {"image": 128, "width": 16, "blocks": (1, 1, 1, 1), "classes": 10}
 # error of the network's output relative to its largest magnitude (50 layers of float32,
 # Winograd F(4,3)/F(6,3) on the 3x3 layers)
 TOL = 2e-3
@@ -258,7 +259,8 @@ class TexprResNet:
             if self.winograd in ("none", "direct"):
                 self.choice[key] = "direct"
             elif self.winograd == "table":
-                self.choice[key] = "wino4" if xshape[3] >= 14 else "direct"
+                W = xshape[3]
+                self.choice[key] = "wino4" if W >= 28 else "wino2" if W >= 14 else "direct"
             elif self.winograd == "auto":
                 self.choice[key] = self._measure(xshape, O, R, stride, pad, kernel, bias, ocb)
             else:
@@ -345,10 +347,10 @@ def print_profile(net, threads, runs=5):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true",
-                    help="a tiny ResNet (64x64 image, width 16, one block per stage), 1 thread")
+                    help="a tiny ResNet (128x128 image, width 16, one block per stage), 1 thread")
     ap.add_argument("--threads", default=None, help="e.g. 1,2 (default: 1 and all cores)")
     ap.add_argument("--winograd", default="table", choices=["table", "auto", "none", "2", "4", "6"],
-                    help="3x3 stride-1 layers: F(4,3) for outputs >= 14 wide (table), measure "
+                    help="3x3 stride-1 layers: F(4,3) / F(2,3) / direct by output width (table), measure "
                     "and pick (auto), direct only (none), or F(m,3) everywhere")
     ap.add_argument("--rounds", type=int, default=None, help="interleaved timing rounds")
     ap.add_argument("--profile", action="store_true",

@@ -1,4 +1,4 @@
-"""benchmarks/resnet50.py --quick: a tiny ResNet (64x64 image, width 16, one bottleneck per
+"""benchmarks/resnet50.py --quick: a tiny ResNet (128x128 image, width 16, one bottleneck per
 stage: stem, max pool, 1x1 / 3x3 Winograd / 3x3 stride-2 / downsample convolutions with fused
 epilogues, head pool, fc) built from topi ops in NCHWc, chained by topi.graph, equals the
 same network in PyTorch (the script exits non-zero when it does not). Timings are printed,
