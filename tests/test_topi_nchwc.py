@@ -49,8 +49,9 @@ def test_winograd_weight_transform_NCHWc_matches_reference():
         close(got, want, 1e-5)
 
 
-@pytest.mark.parametrize("m", [2, 4, 6])
-@pytest.mark.parametrize("target", ["native", "avx512"])
+# avx512 is emulated (SIMDe) on hosts without it: one tile size there keeps the build short
+@pytest.mark.parametrize("m,target", [(2, "native"), (4, "native"), (6, "native"),
+                                      (4, "avx512")])
 def test_winograd_NCHWc_pre_transformed(m, target):
     """Offline transform into the packed layout; tiles past the border (13 = 2*6 + 1)."""
     an, kn = wino_case(1, 32, 9, 13, 32, 16, 16)
