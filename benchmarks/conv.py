@@ -13,6 +13,8 @@ the references):
           topi.cpu.conv_blocks; no layout transform in the timed call)
   winoM   topi.nn.conv2d_winograd_nchw F(M,3), 3x3 stride 1 only, weights transformed once,
           offline (winograd_weight_transform layout "IO"); NCHW in and out
+  cwinoM  topi.nn.conv2d_winograd_NCHWc F(M,3): NCHWc in and out (as nchwc), weights
+          transformed offline into packed panels (winograd_weight_transform_NCHWc)
 References: torch.nn.functional.conv2d on NCHW tensors, and the same convolution as a
 torch.utils.mkldnn module on a blocked (to_mkldnn) input: oneDNN in its own best layout.
 The ratio is to the faster of the two ("x oneDNN" > 1: texpr is faster).
@@ -38,7 +40,8 @@ sys.path.insert(0, _bench.ROOT)
 import texpr as te  # noqa: E402
 import texpr.topi as topi  # noqa: E402
 from texpr.topi import testing as ref  # noqa: E402
-from texpr.topi.winograd import winograd_weight_transform_ref  # noqa: E402
+from texpr.topi.winograd import (winograd_weight_transform_NCHWc_ref,  # noqa: E402
+                                 winograd_weight_transform_ref)
 
 # (name, C, H, O, R, stride, pad)
 LAYERS = [
@@ -50,7 +53,7 @@ LAYERS = [
     ("stem 3x224x224->64 7x7/2", 3, 224, 64, 7, 2, 3),
 ]
 QUICK_LAYER = ("32x14x14->32 3x3", 32, 14, 32, 3, 1, 1)
-VARIANTS = ["nchw", "nchwc", "wino2", "wino4", "wino6"]
+VARIANTS = ["nchw", "nchwc", "wino2", "wino4", "wino6", "cwino2", "cwino4", "cwino6"]
 # Winograd error grows with the tile size (F(6,3)'s transforms have entries up to ~10) and
 # with the reduction length; relative to the output's magnitude
 WINO_TOL = {2: 1e-4, 4: 1e-3, 6: 5e-3}
@@ -94,6 +97,16 @@ class Layer:
             c = np.empty((1, O // oc, P, P, oc), np.float32)
             return f, (an, kn, c), c, lambda: ref.nchwc_to_nchw_ref(c)
         m = int(variant[-1])
+        if variant.startswith("cwino"):
+            ic, oc = topi.cpu.conv_blocks(C, O, t)
+            an = ref.nchw_to_nchwc_ref(self.a, ic)
+            u = winograd_weight_transform_NCHWc_ref(ref.pack_kernel_nchwc_ref(self.k, ic, oc), m)
+            x = te.placeholder(an.shape, name="x")
+            U = te.placeholder(u.shape, name="U")
+            out = topi.nn.conv2d_winograd_NCHWc(x, U, p, m, pre_transformed=True)
+            f = te.build(topi.schedule(out, t), [x, U, out], target=t, name=f"conv_cwino{m}")
+            c = np.empty((1, O // oc, P, P, oc), np.float32)
+            return f, (an, u, c), c, lambda: ref.nchwc_to_nchw_ref(c)
         u = winograd_weight_transform_ref(self.k, m, "IO")
         x = te.placeholder((1, C, H, H), name="x")
         U = te.placeholder(u.shape, name="U")
@@ -154,7 +167,8 @@ def main(argv=None):
         tcounts = [1] if args.quick else sorted({1, ncpu})
     if args.quick:
         specs = [QUICK_LAYER]
-        variants = args.variants.split(",") if args.variants else ["nchw", "nchwc", "wino4"]
+        variants = args.variants.split(",") if args.variants else ["nchw", "nchwc", "wino4",
+                                                                    "cwino4"]
     else:
         idx = [int(i) for i in args.layers.split(",")] if args.layers else range(len(LAYERS))
         specs = [LAYERS[i] for i in idx]
@@ -180,13 +194,13 @@ def main(argv=None):
         refs, want = torch_refs(layer)
         mods = {}
         for v in variants:
-            if v.startswith("wino") and not layer.winograd_ok:
+            if "wino" in v and not layer.winograd_ok:
                 continue
             t0 = time.perf_counter()
             f, fargs, c, as_nchw = layer.build(v)
             tb = time.perf_counter() - t0
             f(*fargs)
-            tol = WINO_TOL[int(v[-1])] if v.startswith("wino") else 1e-4
+            tol = WINO_TOL[int(v[-1])] if "wino" in v else 1e-4
             err = check(f"{layer.name} {v}", as_nchw(), want, tol)
             mods[v] = (f, fargs)
             print(f"  {layer.name:<26} {v:<6} built in {tb:5.1f} s, max error vs torch "
@@ -213,7 +227,8 @@ def main(argv=None):
             for name, (med, low) in r.items():
                 g = layer.flops / med / 1e9
                 label = {"wino2": "winograd F(2,3)", "wino4": "winograd F(4,3)",
-                         "wino6": "winograd F(6,3)"}.get(name, name)
+                         "wino6": "winograd F(6,3)", "cwino2": "NCHWc wino2",
+                         "cwino4": "NCHWc wino4", "cwino6": "NCHWc wino6"}.get(name, name)
                 print(f"  {layer.name:<26} {label:<16} {med * 1e3:8.3f} {g:9.1f} "
                       f"{best_ref / med:8.2f}x {100 * g / peak[t]:6.1f}% | {low * 1e3:8.3f} "
                       f"{best_ref_min / low:8.2f}x")

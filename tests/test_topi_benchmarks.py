@@ -28,6 +28,6 @@ def test_dense_benchmark_quick():
 
 def test_conv_benchmark_quick():
     out = run("conv.py", "--target", "native")
-    for v in ("nchw", "nchwc", "wino4"):
+    for v in ("nchw", "nchwc", "wino4", "cwino4"):
         assert f" {v} " in out and "ok" in out
     assert "oneDNN NCHW" in out and "oneDNN blocked" in out and "winograd F(4,3)" in out

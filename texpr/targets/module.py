@@ -63,6 +63,25 @@ class Module:
             if self._error_buf[0]:
                 raise_index_error(self._checks, list(self._error_buf), self.name)
 
+    def bind(self, *arrays):
+        """A callable with no arguments that runs the kernel on these arrays. They are
+        validated once, here; each call then skips the checks (what a graph of kernels whose
+        buffers are allocated once wants). The arrays must stay alive and unchanged in shape
+        (the callable keeps references to them)."""
+        ptrs, shape_vals = self._plan.check(arrays)
+        fn, checks = self._fn, self._checks
+
+        def run():
+            if self._uses_parallel:
+                self._sync_threads()
+            fn(*ptrs, *shape_vals)
+            if checks:
+                self._error_fn(self._error_buf)
+                if self._error_buf[0]:
+                    raise_index_error(checks, list(self._error_buf), self.name)
+        run.arrays = arrays
+        return run
+
     def _sync_threads(self):
         n = num_threads()
         if n != self._threads:

@@ -1,8 +1,8 @@
 """texpr.topi: operators (compute definitions + per-target schedules) and NumPy references."""
-from . import layout, nn, qnn, sparse, testing
+from . import graph, layout, nn, qnn, sparse, testing
 from .schedules import schedule
 from . import cpu  # noqa: F401  (registers the CPU schedules)
 from . import hvx  # noqa: F401  (registers the HVX schedules)
 from . import gpu  # noqa: F401  (registers the GPU schedules: cuda, opencl)
 
-__all__ = ["nn", "layout", "sparse", "testing", "schedule", "cpu", "qnn", "hvx", "gpu"]
+__all__ = ["nn", "layout", "sparse", "testing", "schedule", "cpu", "qnn", "hvx", "gpu", "graph"]

@@ -610,6 +610,80 @@ def schedule_conv2d_NCHWc(s, st, target):
     return [st, out]
 
 
+@register("depthwise_conv2d_NCHWc", CPU_TARGETS)
+def schedule_depthwise_conv2d_NCHWc(s, st, target):
+    """Depthwise NCHWc: a reg_w x cb tile of accumulators (output columns x the channel block
+    in vectors) over the kernel window, parallel over (n, channel block, output rows); the
+    fused epilogue runs on the tile."""
+    ins = st.op.input_tensors()
+    if not _f32(st.op.output(0), *ins):
+        return default_stage(s, st, target)
+    info = cpu_info(target)
+    _, _, y, x, c = st.op.axis
+    P, Q, cb = (int(a.dom.extent.value) for a in (y, x, c))
+    reg_w = conv_NCHWc_config(P, Q, cb, target)["reg_w"]
+    _materialize_pad(s, st, info.lanes)
+    out = epilogue_output(s, st)
+    if out is None:
+        acc = s.cache_write(st.op.output(0), "local")
+        out, conv = st, s[acc]
+    else:
+        conv = st
+        conv.scope = "local"
+    n_, cb_, y_, x_, c_ = out.op.axis
+    xo, xi = out.split(x_, factor=reg_w)
+    out.reorder(n_, cb_, y_, xo, xi, c_)
+    out.unroll(xi)
+    _vector_tile(out, c_, info.lanes)
+    cn, ccb, cy, cx, cc = conv.op.axis
+    ry, rx = conv.op.reduce_axis
+    _register_tile(s, conv, out, info, xo, cx, cc, [cn, ccb, cy, ry, rx], [n_, cb_, y_])
+    return [st, out]
+
+
+@register("depthwise_conv2d_nchw", CPU_TARGETS)
+def schedule_depthwise_conv2d_nchw(s, st, target):
+    """Depthwise NCHW: vectors along the output row (a few vectors of accumulators kept over
+    the kernel window), parallel over (n, channel, output rows); the fused epilogue runs on
+    the tile while it is in registers."""
+    ins = st.op.input_tensors()
+    if not _f32(st.op.output(0), *ins):
+        return default_stage(s, st, target)
+    info = cpu_info(target)
+    Q = int(st.op.axis[3].dom.extent.value)
+    width = min(_ceil(Q, info.lanes), 4) * info.lanes
+    out = epilogue_output(s, st)
+    if out is None:
+        acc = s.cache_write(st.op.output(0), "local")
+        out, conv = st, s[acc]
+    else:
+        conv = st
+        conv.scope = "local"
+    n_, c_, y_, x_ = out.op.axis
+    xo, xi = out.split(x_, factor=width)
+    _vector_tile(out, xi, info.lanes)
+    cn, cc, cy, cx = conv.op.axis
+    ry, rx = conv.op.reduce_axis
+    _register_tile(s, conv, out, info, xo, cy, cx, [cn, cc, ry, rx], [n_, c_, y_])
+    return [st, out]
+
+
+@register("pool", CPU_TARGETS)
+def schedule_pool(s, st, target):
+    """Pooling in NCHWc: the window loops outside the channel block, which is vectorized
+    (contiguous loads; the padding test is the same for every lane); parallel over (n, block,
+    output rows). Other layouts keep the default schedule."""
+    ax = st.op.axis
+    if len(ax) != 5 or not isinstance(ax[4].dom.extent, Const) or len(st.op.reduce_axis) != 2:
+        return default_stage(s, st, target)
+    lanes = cpu_info(target).lanes
+    n, cb, y, x, c = ax
+    ry, rx = st.op.reduce_axis
+    st.reorder(n, cb, y, x, ry, rx, c)
+    st.parallel(st.fuse(n, cb, y))
+    _vector_tile_inner(st, c, lanes)
+
+
 # ----------------------------------------------------------------------------- Winograd
 
 def _producer(s, st, name_prefix):
@@ -623,7 +697,7 @@ def winograd_config(N, nH, nW, C, O, target="native", units=None):
     """Blocking of the Winograd pipeline.
 
     hb tile rows per block (block_tiles = hb * nW tiles are the rows of the GEMM register
-    tile, so at least 8 of them, and hb divides nH: no partial block) and ochunks
+    tile, 16 to 64 of them where possible, and hb divides nH: no partial block) and ochunks
     output-channel chunks. The parallel unit is (image, tile block, channel chunk); its V and M
     stay in cache. `units` (default: the machine's cores) parallel units are wanted: blocks of
     tiles first; when the image has too few tiles (late ResNet layers) the output channels are
@@ -635,8 +709,13 @@ def winograd_config(N, nH, nW, C, O, target="native", units=None):
     lanes = info.lanes
     units = units or os.cpu_count() or 1
     divs = [d for d in range(1, nH + 1) if nH % d == 0]
-    big = [d for d in divs if d * nW >= 8] or [nH]
-    hb = next((d for d in big if N * nH // d >= units), big[0])
+    # 16..64 tiles per block: enough GEMM rows to reuse each weight panel (the weights of a
+    # late layer are megabytes: a block of few tiles would stream them per block), few
+    # enough that the block's V and M stay in L2; then blocks that the units share evenly
+    big = ([d for d in divs if 16 <= d * nW <= 64] or [d for d in divs if d * nW >= 8]
+           or [nH])
+    even = [d for d in big if (N * nH // d) % units == 0]
+    hb = even[0] if even else next((d for d in big if N * nH // d >= units), big[-1])
     bt = hb * nW
     blocks = N * nH // hb
     mr, nr = register_tile(bt, O, info)     # the tiles are not padded: no tails
@@ -670,11 +749,13 @@ def _scheduled_by_winograd_output(s, st, target):
 
 
 @register("winograd_output", CPU_TARGETS)
+@register("winograd_output_NCHWc", CPU_TARGETS)
 def schedule_winograd(s, st, target):
-    """Winograd F(m,3): per block of hb tile rows (parallel), the input transform (vectors over
-    input channels, the small transform loops unrolled so the constant selects fold), the
-    batched GEMM (tensorized register tile: tiles x output channels, per (e, nu)) and the
-    output transform (vectors over output channels, fused epilogue), all in cache."""
+    """Winograd F(m,3), NCHW or NCHWc: per block of hb tile rows (parallel), the input
+    transform (vectors over input channels, the small transform loops unrolled so the
+    constant selects fold), the batched GEMM (tensorized register tile: tiles x output
+    channels, per (e, nu)) and the output transform (vectors over output channels, fused
+    epilogue), all in cache."""
     stages = _winograd_stages(s, st)
     info = cpu_info(target)
     if stages is None or not _f32(st.op.output(0), *st.op.input_tensors()) or not info.has_gemm:
@@ -683,14 +764,30 @@ def schedule_winograd(s, st, target):
         return default_stage(s, st, target)
     sS, sM, sV, sT = stages
     lanes = info.lanes
+    nchwc = len(st.op.axis) == 5
     m, nH, nW = (st.op.attrs[k] for k in ("tile_size", "nH", "nW"))
-    N, O, P, Q = (int(a.dom.extent.value) for a in st.op.axis)
+    N = int(st.op.axis[0].dom.extent.value)
+    O = int(sM.op.axis[3].dom.extent.value)
     C = int(sV.op.axis[3].dom.extent.value)
     cfg = winograd_config(N, nH, nW, C, O, target)
-    ic, oc = cfg["ic"], cfg["oc"]
-    # the padded input in channel blocks: the input transform reads vectors of channels
+    ic = cfg["ic"]
+    packed_oc = sM.op.attrs.get("oc") if sM.op.attrs.get("weight_layout") == "IOo" else None
+    if packed_oc:
+        if packed_oc % lanes or packed_oc // lanes > 4:
+            for x in stages:
+                default_stage(s, x, target)
+            return default_stage(s, st, target)
+        # the GEMM's register tile is one panel of the packed weight wide
+        mr = register_tile(cfg["block_tiles"], packed_oc, info,
+                           max_vectors=packed_oc // lanes)[0]
+        cfg.update(mr=mr, nr=packed_oc)
     dp, _ = _pad_of(s, sT)
-    if dp is not None and C % ic == 0 and dp.op.attrs.get("pad_value", 0) == 0:
+    if dp is not None and nchwc and dp.op.attrs.get("pad_value", 0) == 0:
+        # the input is in channel blocks already: materialize the padding
+        pd = padded_copy(s, sT, dp, _dims(dp), lambda *j: j, lambda *i: i, "winograd_data_pad")
+        _schedule_copy(pd, lanes)
+    elif dp is not None and C % ic == 0 and dp.op.attrs.get("pad_value", 0) == 0:
+        # the padded input in channel blocks: the input transform reads vectors of channels
         shp = _dims(dp)
         pd = padded_copy(s, sT, dp, (shp[0], C // ic, shp[2], shp[3], ic),
                          lambda n, cb, h, w, ci: (n, cb * ic + ci, h, w),
@@ -711,38 +808,68 @@ def schedule_winograd(s, st, target):
     else:
         y = st
         y.scope = "local"
-    n, o, h, w = out.op.axis
-    ho, hi = out.split(h, factor=m)
-    wo, wi = out.split(w, factor=m)
-    hoo, hoi = out.split(ho, factor=cfg["hb"])
-    if cfg["ochunks"] > 1:
-        oco, o = out.split(o, nparts=cfg["ochunks"])
-        ob, oi = out.split(o, factor=oc)
-        out.reorder(n, hoo, oco, hoi, wo, ob, hi, wi, oi)
-        par = out.fuse(n, hoo, oco)
+    if nchwc:
+        n, ob, h, w, oi = out.op.axis
+        ho, hi = out.split(h, factor=m)
+        wo, wi = out.split(w, factor=m)
+        hoo, hoi = out.split(ho, factor=cfg["hb"])
+        oio, oii = out.split(oi, factor=lanes)
+        if cfg["ochunks"] > 1 and int(ob.dom.extent.value) % cfg["ochunks"] == 0:
+            oco, ob = out.split(ob, nparts=cfg["ochunks"])
+            out.reorder(n, hoo, oco, hoi, wo, ob, oio, hi, wi, oii)
+            par = out.fuse(n, hoo, oco)
+        else:
+            out.reorder(n, hoo, hoi, wo, ob, oio, hi, wi, oii)
+            par = out.fuse(n, hoo)
+        attach = oio
+        oi = oii
     else:
-        ob, oi = out.split(o, factor=oc)
-        out.reorder(n, hoo, hoi, wo, ob, hi, wi, oi)
-        par = out.fuse(n, hoo)
+        n, o, h, w = out.op.axis
+        ho, hi = out.split(h, factor=m)
+        wo, wi = out.split(w, factor=m)
+        hoo, hoi = out.split(ho, factor=cfg["hb"])
+        oc = cfg["oc"]
+        if cfg["ochunks"] > 1:
+            oco, o = out.split(o, nparts=cfg["ochunks"])
+            ob, oi = out.split(o, factor=oc)
+            out.reorder(n, hoo, oco, hoi, wo, ob, hi, wi, oi)
+            par = out.fuse(n, hoo, oco)
+        else:
+            ob, oi = out.split(o, factor=oc)
+            out.reorder(n, hoo, hoi, wo, ob, hi, wi, oi)
+            par = out.fuse(n, hoo)
+        attach = ob
     out.parallel(par)
     out.unroll(hi)
     out.unroll(wi)
     _vector_tile(out, oi, lanes)
+    _schedule_winograd_tiles(s, stages, y, out, par, attach, cfg, lanes)
+    return [st, out, sS, sM, sV, sT, y]
+
+
+def _schedule_winograd_tiles(s, stages, y, out, par, attach, cfg, lanes):
+    """The pipeline under the output's loops: the output transform per (tile, vector of
+    output channels) at `attach`, the batched GEMM and the input transform per parallel
+    block `par`."""
+    sS, sM, sV, sT = stages
+    ic = cfg["ic"]
     # output transform per (tile, output channel block): S = M A, then A^T S in registers
-    y.compute_at(out, ob)
-    sS.compute_at(out, ob)
+    y.compute_at(out, attach)
+    sS.compute_at(out, attach)
     e1, swi, sp, so = sS.op.axis
     (e2,) = sS.op.reduce_axis
     sS.reorder(sp, e1, swi, e2, so)
     for ax in (e1, swi, e2):
         sS.unroll(ax)
     _vector_tile(sS, so, lanes)
-    yn, yo, yh, yw = y.op.axis
+    yax = list(y.op.axis)
     (ye1,) = y.op.reduce_axis
-    y.reorder(yn, yh, yw, ye1, yo)
+    yh, yw = yax[2], yax[3]
+    ych = yax[1:2] + yax[4:]        # the output channel axes (o, or ob and oi)
+    y.reorder(*([yax[0]] + ych[:-1] + [yh, yw, ye1, ych[-1]]))
     for ax in (yh, yw, ye1):
         y.unroll(ax)
-    _vector_tile(y, yo, lanes)
+    _vector_tile(y, ych[-1], lanes)
     # batched GEMM on the block
     sM.compute_at(out, par)
     e, nu, p, o2 = sM.op.axis
@@ -765,7 +892,6 @@ def schedule_winograd(s, st, target):
     for ax in (te_, tr2, tr1):
         sT.unroll(ax)
     _vector_tile(sT, tc, lanes)
-    return [st, out, sS, sM, sV, sT, y]
 
 
 # ----------------------------------------------------------------------------- conv2d NCHW

@@ -177,6 +177,34 @@ def depthwise_conv2d_nchw(data, kernel, stride, padding, dilation=1, out_dtype=N
                    name="depthwise_conv2d_nchw", tag="depthwise_conv2d_nchw")
 
 
+def depthwise_conv2d_NCHWc(data, kernel, stride, padding, dilation=1, out_dtype=None):
+    """data [N, C/cb, H, W, cb], kernel [C/cb, R, S, cb] (one filter per channel, in the same
+    channel blocks as the data) -> [N, C/cb, P, Q, cb]."""
+    check_ndim(data, 5, "depthwise_conv2d_NCHWc", "NCHW[cb]c")
+    check_ndim(kernel, 4, "depthwise_conv2d_NCHWc", "[C/cb, R, S, cb]")
+    sh, sw = pair(stride, "stride")
+    dh, dw = pair(dilation, "dilation")
+    pt, pl, pb, pr = padding4(padding)
+    N, Cb, H, W, cb = (const_dim(data, d, "depthwise_conv2d_NCHWc") for d in range(5))
+    Cb2, R, S, cb2 = (const_dim(kernel, d, "depthwise_conv2d_NCHWc") for d in range(4))
+    if (Cb, cb) != (Cb2, cb2):
+        raise TexprError(f"depthwise_conv2d_NCHWc: data channels {Cb}x{cb} do not match the "
+                         f"kernel's {Cb2}x{cb2}")
+    P, Q = _out_size(H, R, sh, pt, pb, dh), _out_size(W, S, sw, pl, pr, dw)
+    if P <= 0 or Q <= 0:
+        raise TexprError(f"depthwise_conv2d_NCHWc: output would be {P}x{Q}; the kernel is "
+                         f"larger than the input")
+    odt = _acc_dtype(data.dtype, kernel.dtype, out_dtype)
+    dp = pad(data, (0, 0, pt, pl, 0), (0, 0, pb, pr, 0), name="data_pad")
+    ry = reduce_axis((0, R), "ry")
+    rx = reduce_axis((0, S), "rx")
+    return compute((N, Cb, P, Q, cb),
+                   lambda n, c, y, x, i: te_sum(
+                       dp[n, c, y * sh + ry * dh, x * sw + rx * dw, i].astype(odt) *
+                       kernel[c, ry, rx, i].astype(odt), axis=[ry, rx]),
+                   name="depthwise_conv2d_NCHWc", tag="depthwise_conv2d_NCHWc")
+
+
 def pool2d(data, kernel, stride, padding, pool_type="max", count_include_pad=True):
     """Max or average pooling over the last two dimensions (NCHW, or NCHWc with 5-D data)."""
     if len(data.shape) not in (4, 5):
@@ -222,13 +250,40 @@ def global_pool(data, pool_type="avg"):
     return pool2d(data, (H, W), 1, 0, pool_type)
 
 
+def global_pool_flatten(data, pool_type="avg"):
+    """Pool over the whole H x W and flatten: NCHW [N, C, H, W] or NCHWc [N, C/c, H, W, c]
+    -> [N, C] in plain channel order (the layout change back from NCHWc at a network's head,
+    done by the pool itself)."""
+    if len(data.shape) not in (4, 5):
+        raise TexprError(f"global_pool_flatten: {data.name} must be NCHW or NCHWc")
+    if pool_type not in ("max", "avg"):
+        raise TexprError(f"global_pool_flatten: pool_type must be 'max' or 'avg', got {pool_type!r}")
+    dims = [const_dim(data, d, "global_pool_flatten") for d in range(len(data.shape))]
+    H, W = dims[2], dims[3]
+    blk = dims[4] if len(dims) == 5 else 1
+    C = dims[1] * blk
+    ry = reduce_axis((0, H), "ry")
+    rx = reduce_axis((0, W), "rx")
+
+    def at(n, c):
+        return (n, c // blk, ry, rx, c % blk) if len(dims) == 5 else (n, c, ry, rx)
+    if pool_type == "max":
+        return compute((dims[0], C), lambda n, c: te_max(data[at(n, c)], axis=[ry, rx]),
+                       name="global_pool_flatten", tag="global_pool_flatten")
+    acc = data.dtype if dtypes.is_float(data.dtype) else "float32"
+    s = compute((dims[0], C), lambda n, c: te_sum(data[at(n, c)].astype(acc), axis=[ry, rx]),
+                name="global_pool_sum", tag="global_pool_flatten")
+    return compute((dims[0], C), lambda n, c: (s[n, c] / float(H * W)).astype(data.dtype),
+                   name="global_pool_flatten", tag="elemwise")
+
+
 def relu(x):
     return compute(x.shape, lambda *i: elementwise_max(x[i], Const(0, x.dtype)), name="relu",
                    tag="elemwise")
 
 
-def add(a, b):
-    """Elementwise a + b with NumPy broadcasting of the shapes."""
+def _broadcast(a, b, fn, what):
+    """compute(fn(a[..], b[..])) over the NumPy broadcast of the two shapes."""
     na, nb = len(a.shape), len(b.shape)
     n = max(na, nb)
     sa = (Const(1, "int32"),) * (n - na) + tuple(a.shape)
@@ -240,7 +295,7 @@ def add(a, b):
         elif isinstance(y, Const) and y.value == 1:
             shape.append(x)
         elif isinstance(x, Const) and isinstance(y, Const) and x.value != y.value:
-            raise TexprError(f"add: shapes {list(a.shape)} and {list(b.shape)} do not broadcast")
+            raise TexprError(f"{what}: shapes {list(a.shape)} and {list(b.shape)} do not broadcast")
         else:
             shape.append(x)
 
@@ -249,8 +304,18 @@ def add(a, b):
         return tuple(Const(0, "int32") if (isinstance(d, Const) and d.value == 1 and
                                             not (isinstance(o, Const) and o.value == 1)) else v
                      for v, d, o in zip(i, t.shape, shape[n - nt:]))
-    return compute(tuple(shape), lambda *i: a[idx(a, na, sa, i)] + b[idx(b, nb, sb, i)], name="add",
-                   tag="elemwise")
+    return compute(tuple(shape), lambda *i: fn(a[idx(a, na, sa, i)], b[idx(b, nb, sb, i)]),
+                   name=what, tag="elemwise")
+
+
+def add(a, b):
+    """Elementwise a + b with NumPy broadcasting of the shapes."""
+    return _broadcast(a, b, lambda x, y: x + y, "add")
+
+
+def multiply(a, b):
+    """Elementwise a * b with NumPy broadcasting (e.g. a batch-norm scale per channel)."""
+    return _broadcast(a, b, lambda x, y: x * y, "multiply")
 
 
 def bias_add(x, bias, axis=1):
@@ -291,4 +356,5 @@ def fold_batch_norm(kernel, bias, gamma, beta, mean, var, eps=1e-5):
     return k.astype(kernel.dtype), ((bias - mean) * scale + beta).astype(bias.dtype)
 
 
-from .winograd import conv2d_winograd_nchw, winograd_weight_transform  # noqa: E402,F401
+from .winograd import (conv2d_winograd_NCHWc, conv2d_winograd_nchw,  # noqa: E402,F401
+                       winograd_weight_transform, winograd_weight_transform_NCHWc)

@@ -95,6 +95,32 @@ def depthwise_conv2d_nchw_ref(data, kernel, stride, padding, dilation=1, out_dty
     return conv2d_nchw_ref(d, k, stride, padding, dilation, groups=C * Mm, out_dtype=out_dtype)
 
 
+def depthwise_conv2d_NCHWc_ref(data, kernel, stride, padding, dilation=1, out_dtype=None):
+    """data [N, C/cb, H, W, cb], kernel [C/cb, R, S, cb]."""
+    Cb, R, S, cb = kernel.shape
+    k = kernel.transpose(0, 3, 1, 2).reshape(Cb * cb, 1, R, S)
+    out = depthwise_conv2d_nchw_ref(nchwc_to_nchw_ref(data), k, stride, padding, dilation,
+                                    out_dtype)
+    return nchw_to_nchwc_ref(out, cb)
+
+
+def pack_depthwise_kernel_nchwc_ref(kernel, cb):
+    """Depthwise kernel [C, 1, R, S] -> [C/cb, R, S, cb]."""
+    C, _, R, S = kernel.shape
+    return kernel.reshape(C // cb, cb, R, S).transpose(0, 2, 3, 1).copy()
+
+
+def winograd_weight_transform_NCHWc_ref(kernel, tile_size):
+    from .winograd import winograd_weight_transform_NCHWc_ref as f
+    return f(kernel, tile_size)
+
+
+def conv2d_winograd_NCHWc_ref(data, kernel, padding, tile_size=None):
+    """The convolution a Winograd NCHWc layer computes (exact, direct): data NCHWc, kernel
+    the 6-D NCHWc-packed one."""
+    return conv2d_NCHWc_ref(data, kernel, 1, padding)
+
+
 def pool2d_ref(data, kernel, stride, padding, pool_type="max", count_include_pad=True):
     kh, kw = _pair(kernel)
     sh, sw = _pair(stride)
@@ -131,12 +157,22 @@ def global_pool_ref(data, pool_type="avg"):
     return f(data, axis=(2, 3), keepdims=True).astype(data.dtype)
 
 
+def global_pool_flatten_ref(data, pool_type="avg"):
+    d = nchwc_to_nchw_ref(data) if data.ndim == 5 else data
+    f = np.mean if pool_type == "avg" else np.max
+    return f(d, axis=(2, 3)).astype(data.dtype)
+
+
 def relu_ref(x):
     return np.maximum(x, 0)
 
 
 def add_ref(a, b):
     return a + b
+
+
+def multiply_ref(a, b):
+    return a * b
 
 
 def bias_add_ref(x, bias, axis=1):

@@ -148,7 +148,7 @@ def conv2d_winograd_nchw(data, kernel, padding, tile_size, pre_transformed=False
     check_ndim(data, 4, "conv2d_winograd_nchw", "NCHW")
     N, C, H, W = (const_dim(data, d, "conv2d_winograd_nchw") for d in range(4))
     m = tile_size
-    AT, _, BT = winograd_matrices(m)
+    winograd_matrices(m)            # checks the tile size
     a = m + 2
     if weight_layout not in ("OI", "IO"):
         raise TexprError(f"conv2d_winograd_nchw: weight_layout must be 'OI' or 'IO', got "
@@ -171,41 +171,137 @@ def conv2d_winograd_nchw(data, kernel, padding, tile_size, pre_transformed=False
         raise TexprError(f"conv2d_winograd_nchw: output would be {P}x{Q}")
     nH, nW = -(-P // m), -(-Q // m)
     dp = pad(data, (0, 0, pt, pl), (0, 0, pb + nH * m - P, pr + nW * m - Q), name="wino_pad")
-    ntiles = N * nH * nW
-    dt = data.dtype
+    if layout == "IO":
+        def u_at(e, nu, c, o):
+            return U[e, nu, c, o]
+    else:
+        def u_at(e, nu, c, o):
+            return U[e, nu, o, c]
+    S = _winograd_tiles(lambda n, c, h, w: dp[n, c, h, w], N, nH, nW, C, O, m, data.dtype,
+                        u_at, {"weight_layout": layout})
+    AT = winograd_matrices(m)[0]
+    e1 = reduce_axis((0, a), "e1")
+
+    def y(n, o, h, w):            # out = A^T S
+        p = n * (nH * nW) + (h // m) * nW + w // m
+        return te_sum(_coef(AT, h % m, e1.var, data.dtype) * S[e1, w % m, p, o], axis=e1,
+                      where=_nonzero(AT, h % m, e1.var))
+    return compute((N, O, P, Q), y, name="conv2d_winograd", tag="winograd_output",
+                   attrs={"tile_size": m, "nH": nH, "nW": nW})
+
+
+def _winograd_tiles(read, N, nH, nW, C, O, m, dt, u_at, gemm_attrs):
+    """The stages shared by the NCHW and NCHWc Winograd convolutions, up to S = M A
+    ([alpha, m, tiles, O]): input transform T = B^T d, V = T B ([alpha, alpha, tiles, C]),
+    batched GEMM M = V U and the first half of the output transform. `read(n, c, h, w)` loads
+    the padded input (channel c of the flat channel range, whatever the layout);
+    `u_at(e, nu, c, o)` loads the transformed weight."""
+    AT, _, BT = winograd_matrices(m)
+    a = m + 2
 
     def tile(p):
         return p // (nH * nW), (p // nW) % nH, p % nW
 
+    ntiles = N * nH * nW
     r1 = reduce_axis((0, a), "r1")
     T = compute((a, a, ntiles, C), lambda e, r2, p, c: te_sum(       # T = B^T d
-        _coef(BT, e, r1.var, dt) * dp[tile(p)[0], c, tile(p)[1] * m + r1, tile(p)[2] * m + r2],
+        _coef(BT, e, r1.var, dt) * read(tile(p)[0], c, tile(p)[1] * m + r1, tile(p)[2] * m + r2),
         axis=r1, where=_nonzero(BT, e, r1.var)), name="winograd_T", tag="winograd_input_rows")
     r2 = reduce_axis((0, a), "r2")
     V = compute((a, a, ntiles, C), lambda e, nu, p, c: te_sum(       # V = T B
         _coef(BT, nu, r2.var, dt) * T[e, r2, p, c], axis=r2, where=_nonzero(BT, nu, r2.var)),
         name="winograd_V", tag="winograd_input")
     rc = reduce_axis((0, C), "rc")
-    if layout == "IO":
-        def g_(e, nu, p, o):
-            return te_sum(V[e, nu, p, rc] * U[e, nu, rc, o], axis=rc)
-    else:
-        def g_(e, nu, p, o):
-            return te_sum(V[e, nu, p, rc] * U[e, nu, o, rc], axis=rc)
-    Mt = compute((a, a, ntiles, O), g_, name="winograd_M", tag="winograd_batch_gemm",
-                 attrs={"weight_layout": layout})
+    Mt = compute((a, a, ntiles, O), lambda e, nu, p, o: te_sum(
+        V[e, nu, p, rc] * u_at(e, nu, rc, o), axis=rc), name="winograd_M",
+        tag="winograd_batch_gemm", attrs=gemm_attrs)
     e2 = reduce_axis((0, a), "e2")
-    S = compute((a, m, ntiles, O), lambda e1, wi, p, o: te_sum(      # S = M A
+    return compute((a, m, ntiles, O), lambda e1, wi, p, o: te_sum(      # S = M A
         _coef(AT, wi, e2.var, dt) * Mt[e1, e2, p, o], axis=e2, where=_nonzero(AT, wi, e2.var)),
         name="winograd_S", tag="winograd_output_cols")
+
+
+def winograd_weight_transform_NCHWc(kernel, tile_size):
+    """NCHWc-packed 3x3 kernel [O/oc, C/ic, 3, 3, ic, oc] -> U [alpha, alpha, O/oc, C, oc]
+    (do this once, offline): for each (alpha, alpha) position, panels of oc output channels
+    with the input channels along the rows, the layout the batched GEMM of
+    conv2d_winograd_NCHWc reads with contiguous vector loads."""
+    check_ndim(kernel, 6, "winograd_weight_transform_NCHWc", "[O/oc, C/ic, 3, 3, ic, oc]")
+    Ob, Cb, R, S, ic, oc = (const_dim(kernel, d, "winograd_weight_transform_NCHWc")
+                            for d in range(6))
+    if (R, S) != (3, 3):
+        raise TexprError(f"winograd: only 3x3 kernels are supported, got {R}x{S}")
+    _, Gm, _ = winograd_matrices(tile_size)
+    a = tile_size + 2
+    G = _const_matrix(Gm, "G", kernel.dtype)
+    r1 = reduce_axis((0, 3), "r1")
+    r2 = reduce_axis((0, 3), "r2")
+    return compute((a, a, Ob, Cb * ic, oc), lambda e, nu, ob, c, o: te_sum(
+        G[e, r1] * kernel[ob, c // ic, r1, r2, c % ic, o] * G[nu, r2], axis=[r1, r2]),
+        name="winograd_U_NCHWc", tag="winograd_weight")
+
+
+def conv2d_winograd_NCHWc(data, kernel, padding, tile_size, pre_transformed=False):
+    """3x3 stride-1 convolution through Winograd F(tile_size, 3) in the NCHWc layout.
+
+    data [N, C/ic, H, W, ic] -> [N, O/oc, P, Q, oc]. kernel: NCHWc-packed
+    [O/oc, C/ic, 3, 3, ic, oc] (as for conv2d_NCHWc), or with pre_transformed=True the output
+    of winograd_weight_transform_NCHWc, [alpha, alpha, O/oc, C, oc] (transform it once,
+    offline). Same stages as conv2d_winograd_nchw; the output transform writes whole
+    channel blocks (contiguous vectors), so a graph stays in NCHWc from layer to layer.
+    """
+    check_ndim(data, 5, "conv2d_winograd_NCHWc", "NCHW[ic]c")
+    N, Cb, H, W, ic = (const_dim(data, d, "conv2d_winograd_NCHWc") for d in range(5))
+    C = Cb * ic
+    m = tile_size
+    winograd_matrices(m)            # checks the tile size
+    a = m + 2
+    if pre_transformed:
+        check_ndim(kernel, 5, "conv2d_winograd_NCHWc", "[alpha, alpha, O/oc, C, oc]")
+        ka, _, Ob, Cu, oc = (const_dim(kernel, d, "conv2d_winograd_NCHWc") for d in range(5))
+        if ka != a:
+            raise TexprError(f"conv2d_winograd_NCHWc: pre-transformed kernel is for alpha={ka}, "
+                             f"tile size {m} needs {a}")
+        U = kernel
+    else:
+        check_ndim(kernel, 6, "conv2d_winograd_NCHWc", "[O/oc, C/ic, 3, 3, ic, oc]")
+        kic = const_dim(kernel, 4, "conv2d_winograd_NCHWc")
+        if kic != ic:
+            raise TexprError(f"conv2d_winograd_NCHWc: kernel input block {kic} does not match "
+                             f"the data's {ic}")
+        U = winograd_weight_transform_NCHWc(kernel, m)
+        _, _, Ob, Cu, oc = (const_dim(U, d, "conv2d_winograd_NCHWc") for d in range(5))
+    if Cu != C:
+        raise TexprError(f"conv2d_winograd_NCHWc: kernel has {Cu} input channels, data {C}")
+    O = Ob * oc
+    pt, pl, pb, pr = padding4(padding)
+    P, Q = H + pt + pb - 2, W + pl + pr - 2
+    if P <= 0 or Q <= 0:
+        raise TexprError(f"conv2d_winograd_NCHWc: output would be {P}x{Q}")
+    nH, nW = -(-P // m), -(-Q // m)
+    dp = pad(data, (0, 0, pt, pl, 0), (0, 0, pb + nH * m - P, pr + nW * m - Q, 0),
+             name="wino_pad")
+    S = _winograd_tiles(lambda n, c, h, w: dp[n, c // ic, h, w, c % ic], N, nH, nW, C, O, m,
+                        data.dtype, lambda e, nu, c, o: U[e, nu, o // oc, c, o % oc],
+                        {"weight_layout": "IOo", "oc": oc})
+    AT = winograd_matrices(m)[0]
     e1 = reduce_axis((0, a), "e1")
 
-    def y(n, o, h, w):            # out = A^T S
+    def y(n, ob, h, w, oi):        # out = A^T S
         p = n * (nH * nW) + (h // m) * nW + w // m
-        return te_sum(_coef(AT, h % m, e1.var, dt) * S[e1, w % m, p, o], axis=e1,
-                      where=_nonzero(AT, h % m, e1.var))
-    return compute((N, O, P, Q), y, name="conv2d_winograd", tag="winograd_output",
-                   attrs={"tile_size": m, "nH": nH, "nW": nW})
+        return te_sum(_coef(AT, h % m, e1.var, data.dtype) * S[e1, w % m, p, ob * oc + oi],
+                      axis=e1, where=_nonzero(AT, h % m, e1.var))
+    return compute((N, Ob, P, Q, oc), y, name="conv2d_winograd_NCHWc",
+                   tag="winograd_output_NCHWc", attrs={"tile_size": m, "nH": nH, "nW": nW})
+
+
+def winograd_weight_transform_NCHWc_ref(kernel, tile_size):
+    """NumPy twin of winograd_weight_transform_NCHWc (6-D NCHWc kernel in)."""
+    Ob, Cb, R, S, ic, oc = kernel.shape
+    k = kernel.transpose(0, 5, 1, 4, 2, 3).reshape(Ob * oc, Cb * ic, R, S)
+    u = winograd_weight_transform_ref(k, tile_size, "IO")          # [a, a, C, O]
+    a = u.shape[0]
+    return np.ascontiguousarray(u.reshape(a, a, Cb * ic, Ob, oc).transpose(0, 1, 3, 2, 4))
 
 
 def winograd_weight_transform_ref(kernel, tile_size, layout="OI"):

@@ -1,0 +1,162 @@
+"""texpr.topi.graph: chained kernels equal the NumPy chain; buffers are reused by liveness;
+mismatched shapes, dtypes, arities and inputs raise GraphError; KernelCache builds once."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import texpr as te
+import texpr.topi as topi
+from texpr.topi import testing as ref
+from texpr.topi.graph import Graph, GraphError, KernelCache, Value, plan_buffers
+
+RNG = np.random.default_rng(7)
+CACHE = KernelCache()
+
+
+def rand(*shape):
+    return RNG.standard_normal(shape).astype("float32")
+
+
+def k_relu(shape):
+    def build():
+        x = te.placeholder(shape, name="x")
+        out = topi.nn.relu(x)
+        return te.build(topi.schedule(out, "native"), [x, out], target="native", name="relu")
+    return CACHE.get(("relu", shape), build)
+
+
+def k_add(shape):
+    def build():
+        a, b = te.placeholder(shape, name="a"), te.placeholder(shape, name="b")
+        out = topi.nn.add(a, b)
+        return te.build(topi.schedule(out, "native"), [a, b, out], target="native", name="add")
+    return CACHE.get(("add", shape), build)
+
+
+def k_dense(M, N, K):
+    def build():
+        x, w = te.placeholder((M, K), name="x"), te.placeholder((N, K), name="w")
+        out = topi.nn.dense(x, w)
+        return te.build(topi.schedule(out, "native"), [x, w, out], target="native",
+                        name="dense")
+    return CACHE.get(("dense", M, N, K), build)
+
+
+def test_mlp_with_residual_equals_numpy_and_reuses_buffers():
+    a, w1, w2, w3 = rand(4, 32), rand(32, 32), rand(32, 32), rand(32, 32)
+    g = Graph("mlp")
+    x = g.input("x", (4, 32))
+    h1 = g.call(k_relu((4, 32)), g.call(k_dense(4, 32, 32), x, g.constant("w1", w1)))
+    h2 = g.call(k_relu((4, 32)), g.call(k_dense(4, 32, 32), h1, g.constant("w2", w2)))
+    h3 = g.call(k_dense(4, 32, 32), h2, g.constant("w3", w3))
+    y = g.call(k_add((4, 32)), h3, h1)                     # residual: h1 stays alive
+    net = g.compile(y)
+    (got,) = net(a)
+    r1 = np.maximum(a @ w1.T, 0)
+    want = (np.maximum(r1 @ w2.T, 0) @ w3.T) + r1
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    (again,) = net(x=a * 2)                               # same buffers, new input
+    np.testing.assert_allclose(again, 2 * want, rtol=1e-4, atol=1e-3)
+    # 6 step outputs of one size: at most 3 live at once (h1, the current input, its output)
+    assert len(net.buffer_bytes) == 3
+    assert net.intermediate_bytes < net.naive_bytes()
+
+
+def test_plan_never_shares_a_live_buffer():
+    """Property: in a random chain (each step reads one or two earlier values), no step's
+    output buffer holds a value that a later step still reads."""
+    @settings(max_examples=25)
+    @given(st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 10**6),
+                              st.sampled_from([8, 16]), st.booleans()), min_size=1, max_size=12))
+    def check(spec):
+        g = Graph()
+        vals = [g.input("x", (8,))]
+        steps = []
+        for i, (p, q, n, two) in enumerate(spec):
+            args = [vals[p % len(vals)]] + ([vals[q % len(vals)]] if two else [])
+            out = Value(g, f"v{i}", (n,), "float32", "step")
+            steps.append((None, args, out))
+            vals.append(out)
+        outputs = [vals[-1]]
+        assign, buffers = plan_buffers(steps, outputs)
+        last = {}
+        for i, (_, args, _) in enumerate(steps):
+            for a in args:
+                last[a] = i
+        for i, (_, args, out) in enumerate(steps):
+            assert buffers[assign[out]][0] == out.nbytes
+            for j, (_, _, earlier) in enumerate(steps[:i]):
+                alive = last.get(earlier, -1) >= i or earlier in outputs
+                if alive:
+                    assert assign[earlier] != assign[out], (i, j)
+    check()
+
+
+def test_errors_name_the_kernel_and_the_shapes():
+    g = Graph("bad")
+    x = g.input("x", (4, 16))
+    with pytest.raises(GraphError, match=r"expects x of shape \[4, 32\], but x has shape \[4, 16\]"):
+        g.call(k_dense(4, 32, 32), x, g.constant("w", rand(32, 32)))
+    with pytest.raises(GraphError, match="takes 2 inputs"):
+        g.call(k_dense(4, 32, 32), x)
+    with pytest.raises(GraphError, match="dtype"):
+        g.call(k_relu((4, 16)), g.input("i", (4, 16), "int32"))
+    with pytest.raises(GraphError, match="used twice"):
+        g.input("x", (1,))
+    with pytest.raises(GraphError, match="Value of this graph"):
+        g.call(k_relu((4, 16)), Graph("other").input("y", (4, 16)))
+    y = g.call(k_relu((4, 16)), x)
+    net = g.compile(y)
+    ok_i = np.zeros((4, 16), "int32")
+    with pytest.raises(GraphError, match=r"input x must be \[4, 16\] float32"):
+        net(np.zeros((4, 15), "float32"), ok_i)
+    with pytest.raises(GraphError, match="input x is missing"):
+        net(i=ok_i)
+    with pytest.raises(GraphError, match="unknown inputs"):
+        net(x=np.zeros((4, 16), "float32"), i=ok_i, z=1)
+    with pytest.raises(GraphError, match="expects 2 inputs"):
+        net(np.zeros((4, 16), "float32"))        # x and i are both inputs
+    assert issubclass(GraphError, te.TexprError)
+
+
+def test_kernel_cache_builds_identical_layers_once():
+    cache = KernelCache()
+    built = []
+    for _ in range(3):
+        cache.get(("relu", (2, 2)), lambda: built.append(1) or "k")
+    assert built == [1] and cache.hits == 2 and cache.misses == 1 and len(cache) == 1
+
+
+def test_conv_chain_in_nchwc():
+    """Two NCHWc convolutions with fused relu, chained: the graph equals NumPy."""
+    a, k1, k2 = rand(1, 16, 8, 8), rand(16, 16, 3, 3), rand(16, 16, 1, 1)
+    an = ref.nchw_to_nchwc_ref(a, 16)
+    kn1, kn2 = ref.pack_kernel_nchwc_ref(k1, 16, 16), ref.pack_kernel_nchwc_ref(k2, 16, 16)
+
+    def conv(kn, pad):
+        x, w = te.placeholder(an.shape, name="x"), te.placeholder(kn.shape, name="w")
+        out = topi.nn.relu(topi.nn.conv2d_NCHWc(x, w, 1, pad))
+        return te.build(topi.schedule(out, "native"), [x, w, out], target="native", name="conv")
+    g = Graph("convs")
+    x = g.input("x", an.shape)
+    y = g.call(conv(kn2, 0), g.call(conv(kn1, 1), x, g.constant("k1", kn1)),
+               g.constant("k2", kn2))
+    (got,) = g.compile(y)(an)
+    h = np.maximum(ref.conv2d_nchw_ref(a, k1, 1, 1), 0)
+    want = np.maximum(ref.conv2d_nchw_ref(h, k2, 1, 0), 0)
+    np.testing.assert_allclose(ref.nchwc_to_nchw_ref(got), want, rtol=1e-4, atol=1e-3)
+
+
+def test_module_bind_validates_once():
+    k = k_relu((4, 16))
+    a, out = rand(4, 16), np.empty((4, 16), "float32")
+    run = k.bind(a, out)
+    a[:] = -np.abs(a) + 1.0                       # bound to the array, not to its values
+    run()
+    np.testing.assert_allclose(out, np.maximum(a, 0))
+    with pytest.raises(te.TexprError, match="dimension 1 is 15, expected 16"):
+        k.bind(a[:, :15].copy(), out)
+    with pytest.raises(te.TexprError, match="read-only"):
+        ro = np.empty((4, 16), "float32")
+        ro.flags.writeable = False
+        k.bind(a, ro)

@@ -1,0 +1,174 @@
+"""NCHWc Winograd convolution and NCHWc depthwise convolution: compute definitions, offline
+weight transform, registered CPU schedules, against the NumPy references.
+
+Winograd tolerances (error relative to the output's largest magnitude) grow with the tile
+size: F(6,3)'s transform matrices have entries up to ~10, so its rounding error is larger.
+"""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import texpr as te
+import texpr.topi as topi
+from texpr.topi import testing as ref
+
+RNG = np.random.default_rng(5)
+WINO_TOL = {2: 1e-4, 4: 5e-4, 6: 2e-3}
+
+
+def rand(*shape):
+    return RNG.standard_normal(shape).astype("float32")
+
+
+def run(out, inputs, arrays, target):
+    f = te.build(topi.schedule(out, target), list(inputs) + [out], target=target)
+    res = np.full([int(d.value) for d in out.shape], np.nan, out.dtype)
+    f(*arrays, res)
+    return res, f
+
+
+def close(got, want, tol):
+    scale = max(1.0, float(np.abs(want).max()))
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * scale)
+
+
+def wino_case(N, C, H, W, O, ic, oc):
+    a, k = rand(N, C, H, W), rand(O, C, 3, 3)
+    return ref.nchw_to_nchwc_ref(a, ic), ref.pack_kernel_nchwc_ref(k, ic, oc)
+
+
+# ----------------------------------------------------------------------------- Winograd NCHWc
+
+def test_winograd_weight_transform_NCHWc_matches_reference():
+    _, kn = wino_case(1, 8, 4, 4, 32, 4, 16)
+    w = te.placeholder(kn.shape, name="w")
+    for m in (2, 4, 6):
+        got, _ = run(topi.nn.winograd_weight_transform_NCHWc(w, m), [w], [kn], "native")
+        want = ref.winograd_weight_transform_NCHWc_ref(kn, m)
+        assert want.shape == (m + 2, m + 2, 2, 8, 16)
+        close(got, want, 1e-5)
+
+
+# avx512 is emulated (SIMDe) on hosts without it: one tile size there keeps the build short
+@pytest.mark.parametrize("m,target", [(2, "native"), (4, "native"), (6, "native"),
+                                      (4, "avx512")])
+def test_winograd_NCHWc_pre_transformed(m, target):
+    """Offline transform into the packed layout; tiles past the border (13 = 2*6 + 1)."""
+    an, kn = wino_case(1, 32, 9, 13, 32, 16, 16)
+    u = ref.winograd_weight_transform_NCHWc_ref(kn, m)
+    x, U = te.placeholder(an.shape, name="x"), te.placeholder(u.shape, name="U")
+    got, f = run(topi.nn.conv2d_winograd_NCHWc(x, U, 1, m, pre_transformed=True),
+                 [x, U], [an, u], target)
+    close(got, ref.conv2d_NCHWc_ref(an, kn, 1, 1), WINO_TOL[m])
+    assert "tensorize gemm_fp32" in f.source
+
+
+def test_winograd_NCHWc_in_graph_transform_and_odd_blocks():
+    """Weight transform inside the graph, batch 2, blocks that are not a vector wide (the
+    schedule falls back to plain loops for them), asymmetric padding."""
+    an, kn = wino_case(2, 6, 8, 7, 12, 3, 4)
+    x, w = te.placeholder(an.shape, name="x"), te.placeholder(kn.shape, name="w")
+    pad = (1, 0, 2, 1)
+    got, _ = run(topi.nn.conv2d_winograd_NCHWc(x, w, pad, 4), [x, w], [an, kn], "native")
+    close(got, ref.conv2d_NCHWc_ref(an, kn, 1, pad), WINO_TOL[4])
+
+
+@settings(max_examples=5)        # each example compiles a kernel; F(6,3) is covered above
+@given(m=st.sampled_from([2, 4]), cb=st.integers(1, 3), ob=st.integers(1, 2),
+       hw=st.tuples(st.integers(3, 12), st.integers(3, 12)), pad=st.integers(0, 2),
+       n=st.integers(1, 2))
+def test_winograd_NCHWc_property(m, cb, ob, hw, pad, n):
+    """Any shape: channel blocks of one vector, any size and padding, batch 1 or 2."""
+    an, kn = wino_case(n, 16 * cb, hw[0] + 2, hw[1] + 2, 16 * ob, 16, 16)
+    x, w = te.placeholder(an.shape, name="x"), te.placeholder(kn.shape, name="w")
+    got, _ = run(topi.nn.conv2d_winograd_NCHWc(x, w, pad, m), [x, w], [an, kn], "native")
+    close(got, ref.conv2d_NCHWc_ref(an, kn, 1, pad), WINO_TOL[m])
+
+
+def test_winograd_NCHWc_fused_bias_relu_residual():
+    an, kn = wino_case(1, 32, 14, 14, 32, 32, 32)
+    u = ref.winograd_weight_transform_NCHWc_ref(kn, 4)
+    res_in, bb = rand(*an.shape), rand(1, 1, 1, 1, 32)
+    x, U = te.placeholder(an.shape, name="x"), te.placeholder(u.shape, name="U")
+    r, b = te.placeholder(an.shape, name="r"), te.placeholder(bb.shape, name="b")
+    out = topi.nn.relu(topi.nn.add(topi.nn.add(
+        topi.nn.conv2d_winograd_NCHWc(x, U, 1, 4, pre_transformed=True), b), r))
+    got, f = run(out, [x, U, b, r], [an, u, bb, res_in], "native")
+    want = np.maximum(ref.conv2d_NCHWc_ref(an, kn, 1, 1) + bb + res_in, 0)
+    close(got, want, WINO_TOL[4])
+
+
+def test_winograd_NCHWc_rejects_bad_input():
+    x = te.placeholder((1, 2, 8, 8, 4), name="x")
+    with pytest.raises(te.TexprError, match="3x3"):
+        topi.nn.conv2d_winograd_NCHWc(x, te.placeholder((1, 2, 5, 5, 4, 4), name="w"), 1, 2)
+    with pytest.raises(te.TexprError, match="tile size"):
+        topi.nn.conv2d_winograd_NCHWc(x, te.placeholder((1, 2, 3, 3, 4, 4), name="w"), 1, 3)
+    with pytest.raises(te.TexprError, match="input block"):
+        topi.nn.conv2d_winograd_NCHWc(x, te.placeholder((1, 4, 3, 3, 2, 4), name="w"), 1, 2)
+    with pytest.raises(te.TexprError, match="alpha"):
+        topi.nn.conv2d_winograd_NCHWc(x, te.placeholder((4, 4, 1, 8, 4), name="U"), 1, 4,
+                                      pre_transformed=True)
+    with pytest.raises(te.TexprError, match="input channels"):
+        topi.nn.conv2d_winograd_NCHWc(x, te.placeholder((6, 6, 1, 6, 4), name="U"), 1, 4,
+                                      pre_transformed=True)
+    with pytest.raises(te.TexprError, match="5-D"):
+        topi.nn.conv2d_winograd_NCHWc(te.placeholder((1, 8, 8, 8), name="x"),
+                                      te.placeholder((1, 2, 3, 3, 4, 4), name="w"), 1, 2)
+
+
+# ----------------------------------------------------------------------------- depthwise NCHWc
+
+@pytest.mark.parametrize("target", ["native", "avx512"])
+@pytest.mark.parametrize("N,C,H,W,cb,R,stride,pad,dil", [
+    (1, 32, 9, 11, 16, 3, 1, 1, 1),
+    (2, 12, 10, 7, 4, 3, 2, 1, 1),
+    (1, 8, 8, 8, 8, 5, 1, (2, 1, 0, 3), 2),
+])
+def test_depthwise_conv2d_NCHWc(target, N, C, H, W, cb, R, stride, pad, dil):
+    a, k, bb = rand(N, C, H, W), rand(C, 1, R, R), rand(1, C // cb, 1, 1, cb)
+    an, kn = ref.nchw_to_nchwc_ref(a, cb), ref.pack_depthwise_kernel_nchwc_ref(k, cb)
+    x, w, b = (te.placeholder(v.shape, name=nm) for v, nm in ((an, "x"), (kn, "w"), (bb, "b")))
+    out = topi.nn.relu(topi.nn.add(topi.nn.depthwise_conv2d_NCHWc(x, w, stride, pad, dil), b))
+    got, _ = run(out, [x, w, b], [an, kn, bb], target)
+    want = ref.nchw_to_nchwc_ref(ref.depthwise_conv2d_nchw_ref(a, k, stride, pad, dil), cb)
+    np.testing.assert_allclose(ref.depthwise_conv2d_NCHWc_ref(an, kn, stride, pad, dil), want,
+                               rtol=1e-5, atol=1e-5)
+    close(got, np.maximum(want + bb, 0), 1e-5)
+
+
+def test_depthwise_conv2d_NCHWc_rejects_bad_input():
+    x = te.placeholder((1, 2, 8, 8, 4), name="x")
+    with pytest.raises(te.TexprError, match="do not match"):
+        topi.nn.depthwise_conv2d_NCHWc(x, te.placeholder((2, 3, 3, 8), name="w"), 1, 1)
+    with pytest.raises(te.TexprError, match="larger than the input"):
+        topi.nn.depthwise_conv2d_NCHWc(x, te.placeholder((2, 11, 11, 4), name="w"), 1, 0)
+    with pytest.raises(te.TexprError, match="4-D"):
+        topi.nn.depthwise_conv2d_NCHWc(x, te.placeholder((2, 1, 3, 3, 4), name="w"), 1, 1)
+
+
+# ----------------------------------------------------------------------------- pooling NCHWc
+
+@pytest.mark.parametrize("pool_type,kernel,stride,pad", [("max", 3, 2, 1), ("avg", 2, 1, 0),
+                                                         ("max", (3, 2), (1, 2), (1, 0, 2, 1))])
+def test_pool2d_NCHWc_schedule(pool_type, kernel, stride, pad):
+    a = rand(1, 48, 11, 10)
+    an = ref.nchw_to_nchwc_ref(a, 16)
+    x = te.placeholder(an.shape, name="x")
+    got, _ = run(topi.nn.pool2d(x, kernel, stride, pad, pool_type), [x], [an], "native")
+    want = ref.nchw_to_nchwc_ref(ref.pool2d_ref(a, kernel, stride, pad, pool_type), 16)
+    close(got, want, 1e-5)
+
+
+@pytest.mark.parametrize("layout,pool_type", [("NCHWc", "avg"), ("NCHWc", "max"),
+                                              ("NCHW", "avg")])
+def test_global_pool_flatten(layout, pool_type):
+    a = rand(2, 48, 5, 7)
+    an = ref.nchw_to_nchwc_ref(a, 16) if layout == "NCHWc" else a
+    x = te.placeholder(an.shape, name="x")
+    got, _ = run(topi.nn.global_pool_flatten(x, pool_type), [x], [an], "native")
+    want = a.mean(axis=(2, 3)) if pool_type == "avg" else a.max(axis=(2, 3))
+    np.testing.assert_allclose(ref.global_pool_flatten_ref(an, pool_type), want, rtol=1e-5)
+    close(got, want, 1e-5)
+    with pytest.raises(te.TexprError, match="pool_type"):
+        topi.nn.global_pool_flatten(x, "sum")

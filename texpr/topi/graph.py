@@ -1,0 +1,251 @@
+"""Chain built kernels into a network: buffers allocated once, intermediates reused.
+
+    g = topi.graph.Graph()
+    x = g.input("x", (1, 64, 56, 56))
+    w = g.constant("w", weights)                    # bound once, never copied again
+    y = g.call(conv_kernel, x, w)                   # the kernel's last argument is its output
+    z = g.call(relu_kernel, y)
+    net = g.compile([z])
+    out, = net(x=image)                             # or net(image)
+
+Each `call` takes a built module (te.build) whose last argument is its single output; the
+output's shape and dtype come from the kernel's signature, and every argument's shape and
+dtype are checked against it when the graph is built (GraphError names the kernel, the
+argument and both shapes). `compile` plans the memory: the steps run in the order they were
+added, an intermediate buffer is free after its last reader, and a later step's output reuses
+a free buffer of the same size and dtype (liveness-based reuse). Every kernel is then bound
+to its buffers once (Module.bind: validated once, no per-call checks).
+
+The arrays a compiled graph returns are its own output buffers: the next call overwrites them
+(copy them to keep them).
+
+KernelCache memoizes built kernels by a key (e.g. the op and its shapes), so identical layers
+of a network share one compiled kernel.
+"""
+import time
+
+import numpy as np
+
+from ..lang.errors import ArgumentError
+
+
+class GraphError(ArgumentError):
+    """A graph was built or called with values that do not fit the kernels' signatures."""
+
+
+class Value:
+    """A tensor in a graph: a graph input, a constant or the output of a step."""
+
+    def __init__(self, graph, name, shape, dtype, kind, array=None):
+        self.graph = graph
+        self.name = name
+        self.shape = tuple(int(d) for d in shape)
+        self.dtype = np.dtype(dtype)
+        self.kind = kind            # "input", "constant" or "step"
+        self.array = array
+
+    @property
+    def nbytes(self):
+        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+
+    def __repr__(self):
+        return f"<Value {self.name} {self.kind} {list(self.shape)} {self.dtype}>"
+
+
+def kernel_signature(kernel):
+    """[(argument name, shape or None when symbolic, dtype, is_output)] of a built module."""
+    out = []
+    for name, dt, ndim, dims, is_out in kernel._plan.args:
+        shape = tuple(v for kind, v in dims) if all(k == "const" for k, _ in dims) else None
+        out.append((name, shape, np.dtype(dt), is_out))
+    return out
+
+
+class Graph:
+    """A straight-line program of kernel calls (see the module docstring)."""
+
+    def __init__(self, name="graph"):
+        self.name = name
+        self.values = []
+        self.steps = []             # (kernel, [argument Values], output Value)
+        self._names = set()
+
+    def _new(self, name, shape, dtype, kind, array=None):
+        if name in self._names:
+            raise GraphError(f"graph {self.name}: the name {name!r} is used twice")
+        self._names.add(name)
+        v = Value(self, name, shape, dtype, kind, array)
+        self.values.append(v)
+        return v
+
+    def input(self, name, shape, dtype="float32"):
+        """A tensor given on each call."""
+        return self._new(name, shape, dtype, "input")
+
+    def constant(self, name, array):
+        """A tensor fixed when the graph is built (weights): kept as given, never copied."""
+        a = np.ascontiguousarray(array)
+        return self._new(name, a.shape, a.dtype, "constant", a)
+
+    def call(self, kernel, *args, name=None):
+        """Run `kernel` on `args` (Values); returns the Value of its output (last argument)."""
+        sig = kernel_signature(kernel)
+        kname = getattr(kernel, "name", repr(kernel))
+        if len(args) != len(sig) - 1:
+            raise GraphError(f"graph {self.name}: kernel {kname} takes {len(sig) - 1} inputs "
+                             f"({', '.join(s[0] for s in sig[:-1])}) and writes "
+                             f"{sig[-1][0]}, got {len(args)} inputs")
+        for a, (an, shape, dt, _) in zip(args, sig):
+            if not isinstance(a, Value) or a.graph is not self:
+                raise GraphError(f"graph {self.name}: argument {an} of kernel {kname} must be a "
+                                 f"Value of this graph, got {a!r}")
+            if shape is not None and a.shape != shape:
+                raise GraphError(f"graph {self.name}: kernel {kname} expects {an} of shape "
+                                 f"{list(shape)}, but {a.name} has shape {list(a.shape)}")
+            if a.dtype != dt:
+                raise GraphError(f"graph {self.name}: kernel {kname} expects {an} of dtype {dt}, "
+                                 f"but {a.name} is {a.dtype}")
+        oname, oshape, odt, _ = sig[-1]
+        if oshape is None:
+            raise GraphError(f"graph {self.name}: kernel {kname} has a symbolic output shape; "
+                             "a graph needs kernels built for constant shapes")
+        out = self._new(name or f"{kname}_{len(self.steps)}", oshape, odt, "step")
+        self.steps.append((kernel, list(args), out))
+        return out
+
+    def compile(self, outputs):
+        """Plan the buffers and bind every kernel to them; returns a CompiledGraph."""
+        if isinstance(outputs, Value):
+            outputs = [outputs]
+        outputs = list(outputs)
+        for o in outputs:
+            if not isinstance(o, Value) or o.graph is not self:
+                raise GraphError(f"graph {self.name}: outputs must be Values of this graph")
+        return CompiledGraph(self, outputs)
+
+
+def plan_buffers(steps, outputs):
+    """Liveness-based buffer assignment: {Value: buffer index}, [(nbytes, dtype)] per buffer.
+
+    A step's output takes a free buffer of exactly its size and dtype, else a new one; a
+    buffer is free once the last step reading its value has run (graph outputs never are)."""
+    last_use = {}
+    for i, (_, args, _) in enumerate(steps):
+        for a in args:
+            if a.kind == "step":
+                last_use[a] = i
+    keep = set(outputs)
+    free = {}                       # (nbytes, dtype) -> [buffer index]
+    buffers = []
+    assign = {}
+    for i, (_, args, out) in enumerate(steps):
+        key = (out.nbytes, out.dtype.str)
+        pool = free.get(key)
+        if pool:
+            assign[out] = pool.pop()
+        else:
+            assign[out] = len(buffers)
+            buffers.append(key)
+        for a in set(args):
+            if a.kind == "step" and last_use.get(a) == i and a not in keep:
+                free.setdefault((a.nbytes, a.dtype.str), []).append(assign[a])
+        if out not in last_use and out not in keep:       # never read: free at once
+            free.setdefault(key, []).append(assign[out])
+    return assign, buffers
+
+
+class CompiledGraph:
+    """A graph with its buffers allocated and its kernels bound; call it with the inputs."""
+
+    def __init__(self, graph, outputs):
+        self.graph = graph
+        self.outputs = outputs
+        self.inputs = [v for v in graph.values if v.kind == "input"]
+        assign, buffers = plan_buffers(graph.steps, outputs)
+        self.buffer_bytes = [nb for nb, _ in buffers]
+        storage = [np.empty(nb, np.uint8) for nb, _ in buffers]
+        arrays = {}
+        for v in graph.values:
+            if v.kind == "constant":
+                arrays[v] = v.array
+            elif v.kind == "input":
+                arrays[v] = np.empty(v.shape, v.dtype)
+            elif v in assign:
+                arrays[v] = storage[assign[v]].view(v.dtype).reshape(v.shape)
+        self._arrays = arrays
+        self.assignment = assign
+        self._run = []
+        for kernel, args, out in graph.steps:
+            arrs = [arrays[a] for a in args] + [arrays[out]]
+            bind = getattr(kernel, "bind", None)
+            self._run.append(bind(*arrs) if bind else (lambda k=kernel, a=arrs: k(*a)))
+        self.kernels = [k for k, _, _ in graph.steps]
+
+    @property
+    def intermediate_bytes(self):
+        """Bytes of all the step buffers (outputs included) after reuse."""
+        return sum(self.buffer_bytes)
+
+    def naive_bytes(self):
+        """What one buffer per step output would take (for comparison)."""
+        return sum(out.nbytes for _, _, out in self.graph.steps)
+
+    def set_inputs(self, *args, **kwargs):
+        if args and kwargs:
+            raise GraphError(f"graph {self.graph.name}: give the inputs by position or by name")
+        if args:
+            if len(args) != len(self.inputs):
+                raise GraphError(f"graph {self.graph.name}: expects {len(self.inputs)} inputs "
+                                 f"({', '.join(v.name for v in self.inputs)}), got {len(args)}")
+            kwargs = {v.name: a for v, a in zip(self.inputs, args)}
+        for v in self.inputs:
+            if v.name not in kwargs:
+                raise GraphError(f"graph {self.graph.name}: input {v.name} is missing")
+            a = np.asarray(kwargs.pop(v.name))
+            if a.shape != v.shape or a.dtype != v.dtype:
+                raise GraphError(f"graph {self.graph.name}: input {v.name} must be "
+                                 f"{list(v.shape)} {v.dtype}, got {list(a.shape)} {a.dtype}")
+            np.copyto(self._arrays[v], a)
+        if kwargs:
+            raise GraphError(f"graph {self.graph.name}: unknown inputs {sorted(kwargs)}")
+
+    def run(self):
+        """Run the steps on the inputs set last; returns the output buffers."""
+        for r in self._run:
+            r()
+        return [self._arrays[o] for o in self.outputs]
+
+    def __call__(self, *args, **kwargs):
+        self.set_inputs(*args, **kwargs)
+        return self.run()
+
+    def profile(self):
+        """Seconds of each step (one run), as [(kernel name, output name, seconds)]."""
+        out = []
+        for r, (k, _, o) in zip(self._run, self.graph.steps):
+            t0 = time.perf_counter()
+            r()
+            out.append((getattr(k, "name", "?"), o.name, time.perf_counter() - t0))
+        return out
+
+
+class KernelCache:
+    """Built kernels by key: identical layers (same op, shapes, options) build once."""
+
+    def __init__(self):
+        self._kernels = {}
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key, build):
+        """The kernel for `key`, calling build() the first time."""
+        k = self._kernels.get(key)
+        if k is None:
+            self.misses += 1
+            k = self._kernels[key] = build()
+        else:
+            self.hits += 1
+        return k
+
+    def __len__(self):
+        return len(self._kernels)
