@@ -26,15 +26,8 @@ import texpr as te  # noqa: E402
 import texpr.topi as topi  # noqa: E402
 from texpr.topi import testing as ref  # noqa: E402
 
-# (name, C, H, O, R, stride, pad), as in benchmarks/conv.py
-LAYERS = [
-    ("64x56x56->64 3x3", 64, 56, 64, 3, 1, 1),
-    ("128x28x28->128 3x3", 128, 28, 128, 3, 1, 1),
-    ("256x14x14->256 3x3", 256, 14, 256, 3, 1, 1),
-    ("512x7x7->512 3x3", 512, 7, 512, 3, 1, 1),
-    ("64x56x56->256 1x1", 64, 56, 256, 1, 1, 0),
-    ("stem 3x224x224->64 7x7/2", 3, 224, 64, 7, 2, 3),
-]
+from conv import LAYERS  # noqa: E402  (the ResNet-50 layers; benchmarks/ is the script dir)
+
 QUICK_LAYERS = [("16x14x14->16 3x3", 16, 14, 16, 3, 1, 1)]
 
 

@@ -50,25 +50,40 @@ def compile_executable(source, flags, cc, suffix=".exe", libs=("-lm",)):
 
 
 def _compile_cached(source, flags, cc, suffix, kind_flags, libs=("-lm",)):
-    key = hashlib.sha256("\0".join([source, compiler_id(cc), " ".join(flags),
-                                    " ".join(libs)]).encode()).hexdigest()[:32]
+    def failed(r, cmd):
+        if r.returncode != 0:
+            return (f"{cc} failed on generated source (this is a texpr bug):\n"
+                    f"{' '.join(cmd)}\n{r.stderr[-4000:]}")
+        return None
+    return _cached_build(source, [compiler_id(cc), " ".join(flags), " ".join(libs)], suffix, ".c",
+                         lambda src, obj: [cc] + flags + kind_flags + ["-o", obj, src] + list(libs),
+                         failed)
+
+
+def _cached_build(source, key_parts, suffix, src_suffix, command, failed):
+    """Build `source` once per (source, key_parts) into the disk cache; returns (path, cached).
+
+    command(src, obj) is the compiler's argv; failed(result, argv) says why a run failed (None:
+    it did not). Concurrent builders each compile in a private temporary folder and rename the
+    product into place (atomic), so a reader never sees a partial file."""
+    key = hashlib.sha256("\0".join([source] + list(key_parts)).encode()).hexdigest()[:32]
     d = cache_dir()
     out = os.path.join(d, f"texpr_{key}{suffix}")
     if os.path.exists(out):
         return out, True
     with tempfile.TemporaryDirectory(dir=d) as tmp:
-        src = os.path.join(tmp, "kernel.c")
+        src = os.path.join(tmp, "kernel" + src_suffix)
         with open(src, "w") as f:
             f.write(source)
-        lib = os.path.join(tmp, "kernel" + suffix)
-        cmd = [cc] + flags + kind_flags + ["-o", lib, src] + list(libs)
+        obj = os.path.join(tmp, "kernel" + suffix)
+        cmd = command(src, obj)
         r = subprocess.run(cmd, capture_output=True, text=True)
-        if r.returncode != 0:
-            raise BuildError(f"{cc} failed on generated source (this is a texpr bug):\n"
-                             f"{' '.join(cmd)}\n{r.stderr[-4000:]}")
-        with open(os.path.join(d, f"texpr_{key}.c"), "w") as f:
+        why = failed(r, cmd)
+        if why:
+            raise BuildError(why)
+        with open(os.path.join(d, f"texpr_{key}{src_suffix}"), "w") as f:
             f.write(source)
-        os.replace(lib, out)
+        os.replace(obj, out)
     return out, False
 
 
@@ -89,23 +104,12 @@ def compile_cubin(source, arch="sm_90", nvcc="nvcc", extra_flags=()):
         out = subprocess.run([nvcc, "--version"], capture_output=True, text=True)
         nid = _NVCC_ID[nvcc] = path + "|" + out.stdout.strip().replace("\n", "|")
     flags = [f"-arch={arch}", "-cubin", "-O3", "-Werror", "all-warnings"] + list(extra_flags)
-    key = hashlib.sha256("\0".join([source, nid, " ".join(flags)]).encode()).hexdigest()[:32]
-    d = cache_dir()
-    out = os.path.join(d, f"texpr_{key}.cubin")
-    if os.path.exists(out):
-        return out, True
-    with tempfile.TemporaryDirectory(dir=d) as tmp:
-        src = os.path.join(tmp, "kernel.cu")
-        with open(src, "w") as f:
-            f.write(source)
-        obj = os.path.join(tmp, "kernel.cubin")
-        cmd = [nvcc] + flags + ["-o", obj, src]
-        r = subprocess.run(cmd, capture_output=True, text=True)
+
+    def failed(r, cmd):
         msg = (r.stderr + r.stdout).strip()
         if r.returncode != 0 or "warning" in msg.lower():
-            raise BuildError(f"{nvcc} failed or warned on generated CUDA source (a texpr bug):\n"
-                             f"{' '.join(cmd)}\n{msg[-4000:]}")
-        with open(os.path.join(d, f"texpr_{key}.cu"), "w") as f:
-            f.write(source)
-        os.replace(obj, out)
-    return out, False
+            return (f"{nvcc} failed or warned on generated CUDA source (a texpr bug):\n"
+                    f"{' '.join(cmd)}\n{msg[-4000:]}")
+        return None
+    return _cached_build(source, [nid, " ".join(flags)], ".cubin", ".cu",
+                         lambda src, obj: [nvcc] + flags + ["-o", obj, src], failed)
