@@ -51,7 +51,7 @@ def test_winograd_weight_transform_NCHWc_matches_reference():
 
 # avx512 is emulated (SIMDe) on hosts without it: one tile size there keeps the build short
 @pytest.mark.parametrize("m,target", [(2, "native"), (4, "native"), (6, "native"),
-                                      (4, "avx512")])
+                                      (4, "avx512"), (2, "neon")])
 def test_winograd_NCHWc_pre_transformed(m, target):
     """Offline transform into the packed layout; tiles past the border (13 = 2*6 + 1)."""
     an, kn = wino_case(1, 32, 9, 13, 32, 16, 16)
@@ -119,7 +119,7 @@ def test_winograd_NCHWc_rejects_bad_input():
 
 # ----------------------------------------------------------------------------- depthwise NCHWc
 
-@pytest.mark.parametrize("target", ["native", "avx512"])
+@pytest.mark.parametrize("target", ["native", "avx512", "neon"])
 @pytest.mark.parametrize("N,C,H,W,cb,R,stride,pad,dil", [
     (1, 32, 9, 11, 16, 3, 1, 1, 1),
     (2, 12, 10, 7, 4, 3, 2, 1, 1),
