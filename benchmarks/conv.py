@@ -176,7 +176,7 @@ def main(argv=None):
     bad = set(variants) - set(VARIANTS)
     if bad:
         raise SystemExit(f"--variants: unknown {sorted(bad)}; known: {', '.join(VARIANTS)}")
-    timer = _bench.Timer(rounds=3 if args.quick else 7, calls=2 if args.quick else 3,
+    timer = _bench.Timer(rounds=3 if args.quick else 7, calls=2 if args.quick else 5,
                          settle=_bench.SETTLE_S)
     bits, peak, peak_note = _bench.peaks(target, tcounts, quick=args.quick)
     print(f"texpr conv2d (ResNet-50 layers, batch 1, float32), target={target} ({bits}-bit "

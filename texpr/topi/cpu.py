@@ -527,11 +527,15 @@ def padded_copy(s, consumer, dp, shape, to_pad_index, fread, name):
 
 
 def _schedule_copy(st, lanes):
-    """A layout/padding copy: parallel over its two outer axes, inner axis vectorized."""
+    """A layout/padding copy: parallel over all but its two inner axes (at least the outer
+    two: an NCHWc copy runs its rows in parallel, also when N and the channel blocks are 1, as
+    in the RGB stem), inner axis vectorized."""
     ax = list(st.op.axis)
-    st.parallel(st.fuse(ax[0], ax[1]) if len(ax) > 2 else ax[0])
+    nout = max(2, len(ax) - 2) if len(ax) > 2 else 1
+    outer, inner = ax[:nout], ax[nout:]
+    st.parallel(st.fuse(*outer) if len(outer) > 1 else outer[0])
     if st.op.reduce_axis:
-        st.reorder(*(ax[2:-1] + list(st.op.reduce_axis) + [ax[-1]]))
+        st.reorder(*(inner[:-1] + list(st.op.reduce_axis) + [inner[-1]]))
     _vector_tile(st, ax[-1], lanes)
 
 
