@@ -373,3 +373,16 @@ def test_scalar_loops_are_vectorized_by_the_c_compiler(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "loop vectorized" in r.stderr, r.stderr
 
+
+
+def test_lower_with_a_target_shows_what_build_compiles():
+    """te.lower(..., target=t) uses t's vector width, like te.build; without one, 256 bits."""
+    A = te.placeholder((64,), name="A")
+    B = te.compute((64,), lambda i: A[i] * 2.0, name="B")
+    s = te.create_schedule(B.op)
+    s[B].vectorize(s[B].split(B.op.axis[0], factor=16)[1])
+    assert "ramp(i.outer * 16, 1, 8)" in str(te.lower(s, [A, B]))
+    assert "ramp(i.outer * 16, 1, 16)" in str(te.lower(s, [A, B], target="avx512"))
+    assert "ramp(i.outer * 16, 1, 4)" in str(te.lower(s, [A, B], target="neon"))
+    with pytest.raises(te.TexprError, match="unknown target"):
+        te.lower(s, [A, B], target="tpu")

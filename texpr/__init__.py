@@ -8,8 +8,8 @@ from .lang.reduction import comm_reducer, max, min, sum
 from .lang.intrin import decl_tensor_intrin
 from .lang.tensor import Tensor, compute, exclusive_scan, placeholder, reduce_axis, thread_axis
 from .schedule import create_schedule
-from .lower import lower
 from .targets import build
+from .targets import lower_for_target as lower
 
 __all__ = [
     "TexprError", "DTypeError", "ScheduleError", "LoweringError", "ArgumentError", "BuildError",

@@ -1,4 +1,4 @@
 """Targets: emitters from the loop program to source, toolchains, and the runtime."""
-from .build import build, get_target
+from .build import build, get_target, lower_for_target
 
-__all__ = ["build", "get_target"]
+__all__ = ["build", "get_target", "lower_for_target"]

@@ -81,6 +81,20 @@ def get_target(name):
     raise TexprError(f"unknown target {name!r}; available: {known}")
 
 
+def lower_for_target(sch, args, name="main", target=None, **options):
+    """te.lower: the loop program as te.build(..., target=target) compiles it (that target's
+    vector width, tails, lane operations); without a target, texpr.lower.lower's defaults
+    (256-bit vectors) or the options given."""
+    if target is None or target in ("cuda", "opencl"):
+        return lower(sch, args, name, target=target, **options)
+    tgt = get_target(target)
+    params = dict(vector_bits=tgt.vector_bits, masked_tails=tgt.masked_tails,
+                  lane_ops=getattr(tgt, "lane_ops", False),
+                  float_vectors=getattr(tgt, "float_vectors", True))
+    params.update(options)
+    return lower(sch, args, name, **params)
+
+
 def build(sch, args, target="native", name="main"):
     """Compile a schedule into a callable Module for `target`."""
     if not isinstance(sch, Schedule):
