@@ -386,3 +386,58 @@ def test_lower_with_a_target_shows_what_build_compiles():
     assert "ramp(i.outer * 16, 1, 4)" in str(te.lower(s, [A, B], target="neon"))
     with pytest.raises(te.TexprError, match="unknown target"):
         te.lower(s, [A, B], target="tpu")
+
+
+# ----------------------------------------------------------------------------- vector selects
+
+@pytest.mark.parametrize("target", ["c", "avx2", "avx512", "neon"])
+@pytest.mark.parametrize("dt", ["float32", "float64", "int32", "int16", "uint8"])
+def test_lane_dependent_select_and_bit_ops_vectorize_on_cpu_targets(target, dt):
+    """if_then_else(a > b, 2a, b - a) and shifts / bitwise ops on integers become vector code
+    (compare + blend) and equal NumPy, tails included."""
+    n = 70
+    A = te.placeholder((n,), dt, name="A")
+    B = te.placeholder((n,), dt, name="B")
+    two = te.const(2, dt)
+    outs = [te.compute((n,), lambda i: te.if_then_else(A[i] > B[i], A[i] * two, B[i] - A[i]),
+                       name="C")]
+    if dt != "float32" and dt != "float64":
+        outs.append(te.compute((n,), lambda i: ((A[i] & B[i]) ^ (A[i] >> te.const(1, dt)))
+                               | (B[i] << te.const(2, dt)), name="D"))
+    s = te.create_schedule([t.op for t in outs])
+    for t in outs:
+        s[t].vectorize(s[t].split(t.op.axis[0], factor=32)[1])
+    text = str(te.lower(s, [A, B] + outs, target=target))
+    assert "select(A[ramp(" in text and "for vectorized" not in text
+    f = te.build(s, [A, B] + outs, target=target)
+    rng = np.random.default_rng(3)
+    if dt.startswith("float"):
+        a, b = rng.standard_normal(n).astype(dt), rng.standard_normal(n).astype(dt)
+        a[:3] = [np.nan, 1.0, -0.0]
+        b[:3] = [0.0, np.nan, 0.0]
+    else:
+        info = np.iinfo(dt)
+        a = rng.integers(info.min, info.max, n, dtype=dt, endpoint=True)
+        b = rng.integers(info.min, info.max, n, dtype=dt, endpoint=True)
+    got = [np.empty(n, dt) for _ in outs]
+    f(a, b, *got)
+    with np.errstate(over="ignore", invalid="ignore"):
+        np.testing.assert_array_equal(got[0], np.where(a > b, a * np.array(2, dt), b - a).astype(dt))
+        if len(outs) > 1:
+            np.testing.assert_array_equal(got[1], ((a & b) ^ (a >> np.array(1, dt)))
+                                          | (b << np.array(2, dt)))
+
+
+def test_select_that_would_read_more_stays_lane_by_lane():
+    """A branch reading a buffer the condition does not is not computed for every lane (it
+    could read out of bounds): the loop keeps its scalar form, and the result is right."""
+    n = 40
+    A = te.placeholder((n,), name="A")
+    B = te.compute((n,), lambda i: te.if_then_else(i >= 1, A[te.max(i - 1, 0)], 0.0), name="B")
+    s = te.create_schedule(B.op)
+    s[B].vectorize(s[B].split(B.op.axis[0], factor=8)[1])
+    f = te.build(s, [A, B], target="avx2")
+    a = np.arange(n, dtype="float32")
+    b = np.empty(n, "float32")
+    f(a, b)
+    np.testing.assert_array_equal(b, np.concatenate([[0.0], a[:-1]]).astype("float32"))

@@ -14,7 +14,7 @@ from .vectorize import vectorize_loops
 
 
 def lower(sch, args, name="main", vector_bits=256, simple_mode=False, masked_tails=False,
-          lane_ops=False, float_vectors=True, target=None):
+          lane_ops=False, float_vectors=True, target=None, narrow_lanes=False):
     """Lower a schedule to a LoweredFunc; print it to read the loop program.
 
     target="cuda" or "opencl": the GPU lowering (lower/gpu.py), a GPUProgram of kernels.
@@ -23,8 +23,9 @@ def lower(sch, args, name="main", vector_bits=256, simple_mode=False, masked_tai
     partitioning, vectorization, unrolling), which is the easiest form to read.
     masked_tails (targets with masked vector loads/stores, e.g. avx512): a vectorized loop's
     tail guard becomes predicated vector accesses instead of a lane-by-lane loop.
-    lane_ops (targets whose emitter has them, hvx): vector shifts, bitwise operators and
-    lane-dependent compare + select. float_vectors=False (no float vector unit, hvx):
+    lane_ops (targets whose emitter has them: CPU targets, hvx): vector shifts, bitwise
+    operators and lane-dependent compare + select. narrow_lanes (hvx): a saturating narrowing
+    sets the lane count by its narrow type. float_vectors=False (no float vector unit, hvx):
     vectorized loops that compute with floats stay scalar.
     """
     from ..schedule.schedule import Schedule
@@ -42,7 +43,7 @@ def lower(sch, args, name="main", vector_bits=256, simple_mode=False, masked_tai
         body = partition_loops(body, masked_vectors=masked_tails)
         body = simplify_stmt(body, ranges)
         body = vectorize_loops(body, vector_bits, masked=masked_tails, lane_ops=lane_ops,
-                               float_vectors=float_vectors)
+                               float_vectors=float_vectors, narrow_lanes=narrow_lanes)
         body = unroll_loops(body)
         body = simplify_stmt(body, ranges)
         body = promote_registers(body)

@@ -10,7 +10,8 @@ With `masked=True` (targets with masked loads/stores, AVX-512) a lane-dependent 
 load of body' carries the predicate `ramp(base, 1, n) < bound`: inactive lanes are neither
 read nor written. Without it such a guard is run lane by lane.
 
-With `lane_ops=True` (targets whose emitter has them, HVX) shifts and bitwise operators become
+With `lane_ops=True` (targets whose emitter has them: the CPU targets and HVX) shifts and
+bitwise operators become
 vector operators too, and a lane-dependent `select(a cmp b, t, f)` becomes a vector compare
 and select when it is safe to compute both branches for every lane: each load in t and f is
 also a load of the condition (so it was made for every lane anyway) and the compared values
@@ -28,9 +29,10 @@ class CannotVectorize(Exception):
     pass
 
 
-def vectorize_loops(stmt, vector_bits=256, masked=False, lane_ops=False, float_vectors=True):
+def vectorize_loops(stmt, vector_bits=256, masked=False, lane_ops=False, float_vectors=True,
+                    narrow_lanes=False):
     """float_vectors=False (a target without float vector arithmetic, HVX v67): a vectorized
-    loop that computes with floats stays a scalar loop."""
+    loop that computes with floats stays a scalar loop. narrow_lanes (HVX): see _max_bits."""
     def go(s):
         if not isinstance(s, Stmt):
             return s
@@ -38,7 +40,7 @@ def vectorize_loops(stmt, vector_bits=256, masked=False, lane_ops=False, float_v
         if isinstance(s, For) and s.kind == "vectorized":
             if not float_vectors and _uses_floats(s.body):
                 return For(s.var, s.min, s.extent, "serial", s.body, s.pragmas)
-            return _vectorize_for(s, vector_bits, masked, lane_ops)
+            return _vectorize_for(s, vector_bits, masked, lane_ops, narrow_lanes)
         return s
     return go(stmt)
 
@@ -48,16 +50,16 @@ def _uses_floats(body):
                and dtypes.is_float(n.dtype) for n in walk(body))
 
 
-def _max_bits(body, lane_ops=False):
+def _max_bits(body, narrow_lanes=False):
     """Widest data element in the stored values (index arithmetic does not count).
 
-    With lane_ops, a saturating narrowing `narrow(clamp(x, narrow min, narrow max))` counts
+    With narrow_lanes, a saturating narrowing `narrow(clamp(x, narrow min, narrow max))` counts
     as its narrow type (such targets compute it in narrow lanes: HVX vadd:sat, vpack:sat)."""
     bits = [8]
 
     def value(e):
         dt = getattr(e, "dtype", None)
-        if lane_ops and saturating_narrow(e):
+        if narrow_lanes and saturating_narrow(e):
             bits.append(dtypes.bits(dt))
             for n in walk(e.value):           # what the wide part reads still counts
                 if isinstance(n, BufferLoad):
@@ -103,11 +105,11 @@ def saturating_narrow(e):
     return sorted(c.value for c in consts) == [lo, hi]
 
 
-def _vectorize_for(f, vector_bits, masked=False, lane_ops=False):
+def _vectorize_for(f, vector_bits, masked=False, lane_ops=False, narrow_lanes=False):
     lanes = f.extent.value if isinstance(f.extent, Const) else None
     if lanes is None:
         return For(f.var, f.min, f.extent, "serial", f.body, f.pragmas)
-    width = max(1, vector_bits // _max_bits(f.body, lane_ops))
+    width = max(1, vector_bits // _max_bits(f.body, narrow_lanes))
     if lanes > width and lanes % width == 0:
         # legalize: lanes/width vector chunks of the machine width
         outer = Var(f.var.name + "_v")
@@ -116,7 +118,7 @@ def _vectorize_for(f, vector_bits, masked=False, lane_ops=False):
         body = substitute(f.body, {f.var: f.min + outer * width + inner_var})
         inner = _vectorize_for(For(inner_var, Const(0, "int32"), Const(width, "int32"),
                                    "vectorized", body, f.pragmas), vector_bits,
-                               masked, lane_ops)
+                               masked, lane_ops, narrow_lanes)
         return seq(*[_subst_stmt(inner, outer, k) for k in range(lanes // width)])
     if lanes & (lanes - 1):
         # C vector types need a power-of-two lane count: keep odd extents scalar

@@ -44,6 +44,9 @@ class Target:
         self.vector_bits = vector_bits
         self.note = note
         self.masked_tails = masked_tails    # vector tails as masked loads/stores (lower())
+        # the emitter has vector compare + select, shifts and bitwise operators (all CPU
+        # emitters: GCC vector extensions; HVX: Q6 intrinsics)
+        self.lane_ops = True
 
 
 def get_target(name):
@@ -89,7 +92,7 @@ def lower_for_target(sch, args, name="main", target=None, **options):
         return lower(sch, args, name, target=target, **options)
     tgt = get_target(target)
     params = dict(vector_bits=tgt.vector_bits, masked_tails=tgt.masked_tails,
-                  lane_ops=getattr(tgt, "lane_ops", False),
+                  lane_ops=tgt.lane_ops, narrow_lanes=getattr(tgt, "narrow_lanes", False),
                   float_vectors=getattr(tgt, "float_vectors", True))
     params.update(options)
     return lower(sch, args, name, **params)
@@ -111,7 +114,7 @@ def build(sch, args, target="native", name="main"):
         func, source, fname, em = hit[2]          # the schedule has not changed: same source
     else:
         func = lower(sch, args, name, vector_bits=tgt.vector_bits, masked_tails=tgt.masked_tails,
-                     lane_ops=getattr(tgt, "lane_ops", False),
+                     lane_ops=tgt.lane_ops, narrow_lanes=getattr(tgt, "narrow_lanes", False),
                      float_vectors=getattr(tgt, "float_vectors", True))
         em = tgt.emitter(func)
         source, fname = em.emit()
@@ -223,7 +226,7 @@ def _hvx_target():
     from .hvx_emitter import HVXEmitter
     t = Target("hvx", HVXEmitter, HVX_CFLAGS, 1024, note="runs under qemu-hexagon",
                masked_tails=True)
-    t.lane_ops = True       # its emitter has vector shifts, bitwise ops, compare + select
+    t.narrow_lanes = True   # saturating narrowings run in narrow lanes (vadd:sat, vpack:sat)
     t.float_vectors = False  # v67 HVX has no float vectors: float loops run on the scalar core
     t.harness = HEXAGON_LINUX
     return t

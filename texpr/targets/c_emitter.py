@@ -393,7 +393,24 @@ class CEmitter:
         return f"(!{self.expr(e.a)})"
 
     def expr_Select(self, e):
+        if dtypes.lanes(e.dtype) > 1 and isinstance(e.cond, Cmp) and dtypes.lanes(e.cond.dtype) > 1:
+            return self.vector_select(e)
         return f"({self.expr(e.cond)} ? {self.expr(e.t)} : {self.expr(e.f)})"
+
+    def vector_select(self, e):
+        """select(a cmp b, t, f) lane by lane (the vectorizer's lane_ops): a GCC vector compare
+        gives each lane all ones or zeros, which picks t's or f's bits. Every CPU emitter's
+        vector types (also __m256/__m512 and SIMDe's) are GCC vectors, so this serves them all;
+        the compiler turns it into a blend."""
+        c = e.cond
+        base, n = dtypes.split_lanes(e.dtype)
+        it = self.ty(f"int{dtypes.bits(base)}x{n}")
+        vt = self.ty(e.dtype)
+        m = f"(({it})({_strip(self.expr(c.a))} {c.op} {_strip(self.expr(c.b))}))"
+        t, f = _strip(self.expr(e.t)), _strip(self.expr(e.f))
+        self.helper(f"select_{e.dtype}", f"static inline {vt} texpr_select_{e.dtype}({it} m, {vt} t, "
+                    f"{vt} f) {{ return ({vt})((({it})t & m) | (({it})f & ~m)); }}")
+        return f"texpr_select_{e.dtype}({m}, {t}, {f})"
 
     def expr_Cast(self, e):
         if dtypes.lanes(e.dtype) > 1:
@@ -475,6 +492,8 @@ class CEmitter:
         a, b = self.expr(e.a), self.expr(e.b)
         if e.op in ("+", "-", "*", "/"):
             return f"({a} {e.op} {b})"
+        if e.op in ("<<", ">>", "&", "|", "^") and dtypes.is_int(dtypes.element(e.dtype)):
+            return f"({a} {e.op} {b})"       # integer lanes (the vectorizer's lane_ops)
         if e.op in ("min", "max"):
             dt = e.dtype
             n = dtypes.lanes(dt)
