@@ -50,7 +50,7 @@ import numpy as np                      # noqa: E402
 
 import texpr as te                      # noqa: E402
 from texpr.targets import get_target    # noqa: E402
-from _bench import measure_peak         # noqa: E402  (benchmarks/ is on sys.path as the script dir)
+from _bench import CpuLoad, measure_peak  # noqa: E402  (benchmarks/ is on sys.path as the script dir)
 
 # ---------------------------------------------------------------------------- the schedules
 
@@ -347,34 +347,6 @@ def time_step(run, mod, threads, wait_idle=0.0, tries=3):
     run.np_times.setdefault(threads, []).append(best[1])
     run.np_loads.setdefault(threads, []).append(best[2])
     return best[0], best[2]
-
-
-class CpuLoad:
-    """Share of the machine's CPU time used by other processes between start() and stop()."""
-
-    def start(self):
-        self.t0 = self._busy(), os.times()
-
-    def stop(self):
-        (busy0, total0), o0 = self.t0
-        busy1, total1 = self._busy()[0], self._busy()[1]
-        o1 = os.times()
-        tick = os.sysconf("SC_CLK_TCK")
-        ours = (o1.user + o1.system + o1.children_user + o1.children_system
-                - o0.user - o0.system - o0.children_user - o0.children_system) * tick
-        if total1 <= total0:
-            return None
-        return max(0.0, (busy1 - busy0 - ours) / (total1 - total0))
-
-    @staticmethod
-    def _busy():
-        try:
-            with open("/proc/stat") as f:
-                v = [int(x) for x in f.readline().split()[1:]]
-        except (OSError, ValueError):
-            return 0, 0
-        idle = v[3] + (v[4] if len(v) > 4 else 0)
-        return sum(v[:8]) - idle, sum(v[:8])
 
 
 def compile_timings(sched_fn, size, cfg, target, repeat=7):

@@ -588,11 +588,33 @@ def schedule_conv2d_NCHWc(s, st, target):
     ins = st.op.input_tensors()
     if not _f32(st.op.output(0), *ins):
         return default_stage(s, st, target)
+    ic = int(ins[1].shape[4].value)
+
+    def reduce_loops(conv):
+        rc, ry, rx = conv.op.reduce_axis
+        rco, rci = conv.split(rc, factor=ic)
+        return [rco, ry, rx, rci]
+    return _nchwc_register_tile(s, st, target, reduce_loops)
+
+
+@register("depthwise_conv2d_NCHWc", CPU_TARGETS)
+def schedule_depthwise_conv2d_NCHWc(s, st, target):
+    """Depthwise NCHWc: a reg_w x cb tile of accumulators (output columns x the channel block
+    in vectors) over the kernel window, parallel over (n, channel block, output rows); the
+    fused epilogue runs on the tile."""
+    if not _f32(st.op.output(0), *st.op.input_tensors()):
+        return default_stage(s, st, target)
+    return _nchwc_register_tile(s, st, target, lambda conv: list(conv.op.reduce_axis))
+
+
+def _nchwc_register_tile(s, st, target, reduce_loops):
+    """The direct NCHWc convolutions' schedule: the output (or its fused epilogue) tiled
+    reg_w columns x the channel block, parallel over (n, block, row); the accumulating stage
+    computed at the tile over reduce_loops(conv) (outermost first), kept in registers."""
     info = cpu_info(target)
     _, _, y, x, o = st.op.axis
     P, Q, oc = (int(a.dom.extent.value) for a in (y, x, o))
     reg_w = conv_NCHWc_config(P, Q, oc, target)["reg_w"]
-    ic = int(ins[1].shape[4].value)
     _materialize_pad(s, st, info.lanes)
     out = epilogue_output(s, st)
     if out is None:
@@ -607,41 +629,8 @@ def schedule_conv2d_NCHWc(s, st, target):
     out.unroll(xi)
     _vector_tile(out, o_, info.lanes)
     cn, cob, cy, cx, co = conv.op.axis
-    rc, ry, rx = conv.op.reduce_axis
-    rco, rci = conv.split(rc, factor=ic)
-    _register_tile(s, conv, out, info, xo, cx, co, [cn, cob, cy, rco, ry, rx, rci],
+    _register_tile(s, conv, out, info, xo, cx, co, [cn, cob, cy] + reduce_loops(conv),
                    [n_, ob_, y_])
-    return [st, out]
-
-
-@register("depthwise_conv2d_NCHWc", CPU_TARGETS)
-def schedule_depthwise_conv2d_NCHWc(s, st, target):
-    """Depthwise NCHWc: a reg_w x cb tile of accumulators (output columns x the channel block
-    in vectors) over the kernel window, parallel over (n, channel block, output rows); the
-    fused epilogue runs on the tile."""
-    ins = st.op.input_tensors()
-    if not _f32(st.op.output(0), *ins):
-        return default_stage(s, st, target)
-    info = cpu_info(target)
-    _, _, y, x, c = st.op.axis
-    P, Q, cb = (int(a.dom.extent.value) for a in (y, x, c))
-    reg_w = conv_NCHWc_config(P, Q, cb, target)["reg_w"]
-    _materialize_pad(s, st, info.lanes)
-    out = epilogue_output(s, st)
-    if out is None:
-        acc = s.cache_write(st.op.output(0), "local")
-        out, conv = st, s[acc]
-    else:
-        conv = st
-        conv.scope = "local"
-    n_, cb_, y_, x_, c_ = out.op.axis
-    xo, xi = out.split(x_, factor=reg_w)
-    out.reorder(n_, cb_, y_, xo, xi, c_)
-    out.unroll(xi)
-    _vector_tile(out, c_, info.lanes)
-    cn, ccb, cy, cx, cc = conv.op.axis
-    ry, rx = conv.op.reduce_axis
-    _register_tile(s, conv, out, info, xo, cx, cc, [cn, ccb, cy, ry, rx], [n_, cb_, y_])
     return [st, out]
 
 
