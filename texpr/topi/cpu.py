@@ -567,6 +567,17 @@ def _vector_tile(st, iv, lanes):
     st.vectorize(i)
 
 
+def _output_and_accumulator(s, st):
+    """(out, conv): the stage a register tile is written to (the fused epilogue, or st itself)
+    and the stage accumulating in registers ("local": st, or st's cache_write copy)."""
+    out = epilogue_output(s, st)
+    if out is None:
+        acc = s.cache_write(st.op.output(0), "local")
+        return st, s[acc]
+    st.scope = "local"
+    return out, st
+
+
 def _register_tile(s, st, out, info, tile_axis, rows_axis, vec_axis, reduce_order, par_axes):
     """Shared by the direct convolutions: `out` (the output, or the fused epilogue) is tiled;
     `st` (the accumulating stage, "local") is computed at the tile and keeps it in registers
@@ -616,13 +627,7 @@ def _nchwc_register_tile(s, st, target, reduce_loops):
     P, Q, oc = (int(a.dom.extent.value) for a in (y, x, o))
     reg_w = conv_NCHWc_config(P, Q, oc, target)["reg_w"]
     _materialize_pad(s, st, info.lanes)
-    out = epilogue_output(s, st)
-    if out is None:
-        acc = s.cache_write(st.op.output(0), "local")
-        out, conv = st, s[acc]
-    else:
-        conv = st
-        conv.scope = "local"
+    out, conv = _output_and_accumulator(s, st)
     n_, ob_, y_, x_, o_ = out.op.axis
     xo, xi = out.split(x_, factor=reg_w)
     out.reorder(n_, ob_, y_, xo, xi, o_)
@@ -645,13 +650,7 @@ def schedule_depthwise_conv2d_nchw(s, st, target):
     info = cpu_info(target)
     Q = int(st.op.axis[3].dom.extent.value)
     width = min(_ceil(Q, info.lanes), 4) * info.lanes
-    out = epilogue_output(s, st)
-    if out is None:
-        acc = s.cache_write(st.op.output(0), "local")
-        out, conv = st, s[acc]
-    else:
-        conv = st
-        conv.scope = "local"
+    out, conv = _output_and_accumulator(s, st)
     n_, c_, y_, x_ = out.op.axis
     xo, xi = out.split(x_, factor=width)
     _vector_tile(out, xi, info.lanes)
@@ -794,13 +793,7 @@ def schedule_winograd(s, st, target):
                            lambda e, nu, o, c: (e, nu, c, o), "winograd_U_IO")
         ax = pu.op.axis
         pu.parallel(pu.fuse(ax[0], ax[1]))
-    out = epilogue_output(s, st)
-    if out is None:             # out = A^T S accumulates in registers, then is stored
-        y = s[s.cache_write(st.op.output(0), "local")]
-        out = st
-    else:
-        y = st
-        y.scope = "local"
+    out, y = _output_and_accumulator(s, st)   # y = A^T S accumulates in registers
     if nchwc:
         n, ob, h, w, oi = out.op.axis
         ho, hi = out.split(h, factor=m)
@@ -927,13 +920,7 @@ def schedule_conv2d_nchw(s, st, target):
                        "kernel_blocked")
     _schedule_copy(pk, lanes)
     reg_w = conv_NCHWc_config(P, Q, oc, target)["reg_w"]
-    out = epilogue_output(s, st)
-    if out is None:
-        acc = s.cache_write(st.op.output(0), "local")
-        out, conv = st, s[acc]
-    else:
-        conv = st
-        conv.scope = "local"
+    out, conv = _output_and_accumulator(s, st)
     n_, o_, y_, x_ = out.op.axis
     ob, oi = out.split(o_, factor=oc)
     xo, xi = out.split(x_, factor=reg_w)
