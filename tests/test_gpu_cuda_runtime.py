@@ -24,6 +24,7 @@ class FakeCudaLib:
         self.next = 0x10000
         self.twins = []
         self.launches = []
+        self.events = set()
 
     def cuMemAlloc_v2(self, p, n):
         p[0] = self.next
@@ -97,6 +98,13 @@ class FakeCudaLib:
         return 0
 
     def cuEventCreate(self, e, flags):
+        self.next += 1
+        e[0] = self.ffi.cast("CUevent", self.next)
+        self.events.add(self.next)
+        return 0
+
+    def cuEventDestroy_v2(self, e):
+        self.events.remove(int(self.ffi.cast("intptr_t", e)))
         return 0
 
     def cuEventRecord(self, e, s):
@@ -152,6 +160,7 @@ def test_matmul_through_the_cuda_host_path(fake_driver):
     assert "fake CUDA device" in repr(f)
     assert f.time(a, b, c, number=2, repeat=3) == pytest.approx(1.5e-3 / 2)
     assert not fake_driver.lib.mem            # every allocation was freed
+    assert not fake_driver.lib.events         # and every timing event destroyed
 
 
 def test_symbolic_shapes_temporaries_and_index_errors(fake_driver):

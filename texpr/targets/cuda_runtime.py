@@ -36,6 +36,7 @@ CUresult cuEventCreate(CUevent* e, unsigned int flags);
 CUresult cuEventRecord(CUevent e, CUstream s);
 CUresult cuEventSynchronize(CUevent e);
 CUresult cuEventElapsedTime(float* ms, CUevent start, CUevent end);
+CUresult cuEventDestroy_v2(CUevent e);
 CUresult cuGetErrorString(CUresult r, const char** s);
 """
 
@@ -193,19 +194,26 @@ class CUDAModule(GPUModule):
         try:
             self._launch(d, fns, ptrs, err, binding)
             d.check(lib.cuCtxSynchronize(), "kernel execution")
-            e0, e1 = ffi.new("CUevent*"), ffi.new("CUevent*")
-            d.check(lib.cuEventCreate(e0, 0), "cuEventCreate")
-            d.check(lib.cuEventCreate(e1, 0), "cuEventCreate")
-            ms = ffi.new("float*")
-            times = []
-            for _ in range(max(1, repeat)):
-                lib.cuEventRecord(e0[0], ffi.NULL)
-                for _ in range(max(1, number)):
-                    self._launch(d, fns, ptrs, err, binding)
-                lib.cuEventRecord(e1[0], ffi.NULL)
-                d.check(lib.cuEventSynchronize(e1[0]), "kernel execution")
-                lib.cuEventElapsedTime(ms, e0[0], e1[0])
-                times.append(ms[0] * 1e-3 / max(1, number))
-            return statistics.median(times)
+            events = []
+            try:
+                for _ in range(2):
+                    e = ffi.new("CUevent*")
+                    d.check(lib.cuEventCreate(e, 0), "cuEventCreate")
+                    events.append(e[0])
+                e0, e1 = events
+                ms = ffi.new("float*")
+                times = []
+                for _ in range(max(1, repeat)):
+                    d.check(lib.cuEventRecord(e0, ffi.NULL), "cuEventRecord")
+                    for _ in range(max(1, number)):
+                        self._launch(d, fns, ptrs, err, binding)
+                    d.check(lib.cuEventRecord(e1, ffi.NULL), "cuEventRecord")
+                    d.check(lib.cuEventSynchronize(e1), "kernel execution")
+                    d.check(lib.cuEventElapsedTime(ms, e0, e1), "cuEventElapsedTime")
+                    times.append(ms[0] * 1e-3 / max(1, number))
+                return statistics.median(times)
+            finally:
+                for e in events:
+                    lib.cuEventDestroy_v2(e)
         finally:
             self._free(d, ptrs, err)
