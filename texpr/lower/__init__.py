@@ -4,6 +4,7 @@ from .arith import INF
 from .flatten import flatten_storage
 from .hoist_checks import hoist_checked_indices
 from .ir import LoweredFunc
+from .loop_checks import hoist_loop_checks
 from .loop_partition import partition_loops
 from .prefetch import inject_prefetch
 from .promote import promote_registers
@@ -39,6 +40,7 @@ def lower(sch, args, name="main", vector_bits=256, simple_mode=False, masked_tai
     body = flatten_storage(body)
     body = simplify_stmt(body, ranges)
     body = inject_prefetch(body)
+    body = hoist_loop_checks(body)
     if not simple_mode:
         body = partition_loops(body, masked_vectors=masked_tails)
         body = simplify_stmt(body, ranges)
