@@ -14,9 +14,14 @@ def simplify_stmt(stmt, ranges=None):
 class _Pass:
     def __init__(self, ranges):
         self.ranges = ranges
+        self._simp = None
 
     def expr(self, e):
-        return Simplifier(self.ranges)(e)
+        # one simplifier (and its memo) per range context: reset whenever a loop's range
+        # is entered or left
+        if self._simp is None:
+            self._simp = Simplifier(self.ranges)
+        return self._simp(e)
 
     def stmt(self, s):
         t = type(s)
@@ -30,11 +35,13 @@ class _Pass:
             hi = const_bounds(mn, self.ranges)[1] + const_bounds(ext, self.ranges)[1] - 1
             old = self.ranges.get(s.var)
             self.ranges[s.var] = (lo, hi)
+            self._simp = None
             body = self.stmt(s.body)
             if old is None:
                 del self.ranges[s.var]
             else:
                 self.ranges[s.var] = old
+            self._simp = None
             if _is_nop(body):
                 return NOP
             return For(s.var, mn, ext, s.kind, body, s.pragmas)
