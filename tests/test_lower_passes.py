@@ -18,7 +18,7 @@ from texpr.lower import ir
 from texpr.lower.arith import INF
 from texpr.lower.flatten import buffer_strides, flat_index, flatten_storage
 from texpr.lower.hoist_checks import hoist_checked_indices
-from texpr.lower.loop_partition import partition_loops
+from texpr.lower.loop_partition import MAX_COPIES, partition_loops
 from texpr.lower.prefetch import inject_prefetch
 from texpr.lower.promote import MAX_REGISTERS, promote_registers
 from texpr.lower.schedule_ops import schedule_to_stmt
@@ -132,12 +132,37 @@ def test_partition_splits_off_a_guard_free_main_loop():
     assert len(outer) == 2                                # main part + tail
     main = outer[0]
     assert not stmts(main, ir.IfThenElse)                 # no guard in the main part
-    assert stmts(outer[1], ir.IfThenElse)                 # the tail keeps it
+    # the tail's inner loop is partitioned in turn: it runs to n - io*8 without a guard,
+    # and its guarded rest, where the guard never holds, is dropped
+    tail_inner = [f for f in loops(outer[1]) if f.var.name == "ii"]
+    assert len(tail_inner) == 1 and not isinstance(tail_inner[0].extent, Const)
+    assert not stmts(outer[1], ir.IfThenElse)
     for nv in (0, 1, 7, 8, 9, 16, 21):
         x = np.arange(nv, dtype="float32")
         y = np.full(nv, np.nan, "float32")
         interpret(func(out, X, Y, shape_vars=[n]), [x, y], {n: nv})
         np.testing.assert_array_equal(y, 2 * x)
+
+
+def test_nested_tails_copy_a_body_at_most_max_copies_times():
+    # five splits that may not divide: partitioning each outer loop in every copy of the
+    # ones around it would make 2**5 = 32 copies of the body; past MAX_COPIES the inner
+    # loops keep their guards, and the kernel still computes the same thing
+    dims = [te.var(f"n{d}") for d in range(5)]
+    A = te.placeholder(tuple(dims), name="A")
+    B = te.compute(tuple(dims), lambda *i: A[i] * 2.0, name="B")
+    s = te.create_schedule(B.op)
+    outer = [s[B].split(ax, factor=2)[0] for ax in B.op.axis]
+    s[B].reorder(*outer)
+    body = te.lower(s, [A, B], target="c").body
+    copies = [n for n in stmts(body, ir.BufferStore) if n.buffer.name == "B"]
+    assert 16 <= len(copies) <= MAX_COPIES < 32
+    f = te.build(s, [A, B], target="c", name="nested_tails")
+    for shape in [(3, 2, 3, 1, 3), (2, 2, 2, 2, 2), (1, 3, 1, 3, 1)]:
+        a = np.random.default_rng(0).standard_normal(shape).astype("float32")
+        b = np.empty_like(a)
+        f(a, b)
+        np.testing.assert_array_equal(b, a * 2)
 
 
 def test_partition_leaves_guard_free_loops_alone():
