@@ -368,7 +368,7 @@ def test_micro_kernels_of_intrin_py_build_for_avx512(mode):
     """The AVX-512 implementations of texpr.targets.intrin (fp32 GEMM tile, int8 VNNI dot)."""
     from texpr.targets.intrin import dot_int8, gemm_fp32
     rng = np.random.default_rng(2)
-    M, N, K, mr, nr, kc = 12, 32, 64, 6, 16, 32
+    M, N, K, mr, nr, kc = 13, 32, 64, 6, 16, 32       # 13 rows: a 1-row partial tile
     A = te.placeholder((M, K), name="A")
     B = te.placeholder((K, N), name="B")
     PB = te.compute((N // nr, K, nr), lambda x, y, z: B[y, x * nr + z], name="PB")
@@ -380,13 +380,13 @@ def test_micro_kernels_of_intrin_py_build_for_avx512(mode):
     s[C].reorder(jo, ko, io, ii, ji, ki)
     s[C].tensorize(ii, gemm_fp32(mr, nr, kc))
     f = build(s, [A, B, C], mode)
-    assert "_mm512_fmadd_ps" in f.source
+    assert "_mm512_fmadd_ps" in f.source and "(partial tile)" in f.source
     a, b = rng.random((M, K), "float32"), rng.random((K, N), "float32")
     c = np.empty((M, N), "float32")
     f(a, b, c)
     np.testing.assert_allclose(c, a @ b, rtol=1e-4)
 
-    M, N, K, lanes, rows = 4, 32, 64, 16, 2
+    M, N, K, lanes, rows = 5, 32, 64, 16, 2           # 5 rows: a 1-row partial tile
     A = te.placeholder((M, K), "uint8", name="A")
     W = te.placeholder((N, K), "int8", name="W")
     WP = te.compute((N // lanes, K // 4, lanes, 4),

@@ -7,8 +7,9 @@ import texpr as te
 from texpr.targets.intrin import dot_int8, gemm_fp32
 
 
-def plain_gemm_intrin(mr, nr, kc, name="ref_gemm"):
-    """A portable C intrinsic (scalar loops) with body/update/reset parts."""
+def plain_gemm_intrin(mr, nr, kc, name="ref_gemm", partial_axes=()):
+    """A portable C intrinsic (scalar loops) with body/update/reset parts; with partial_axes
+    it runs over the valid rows/columns of an incomplete tile (outs[0].extents)."""
     a = te.placeholder((mr, kc), name="a")
     b = te.placeholder((kc, nr), name="b")
     k = te.reduce_axis((0, kc), name="k")
@@ -17,12 +18,13 @@ def plain_gemm_intrin(mr, nr, kc, name="ref_gemm"):
     def impl(ins, outs):
         A, B = ins
         (C,) = outs
-        acc = (f"for (int i = 0; i < {mr}; ++i) for (int j = 0; j < {nr}; ++j) {{ float s = 0;"
+        rows, cols = C.extents or (mr, nr)
+        acc = (f"for (int i = 0; i < {rows}; ++i) for (int j = 0; j < {cols}; ++j) {{ float s = 0;"
                f" for (int k = 0; k < {kc}; ++k) s += {A.ptr}[i*({A.strides[0]}) + k*({A.strides[1]})]"
                f" * {B.ptr}[k*({B.strides[0]}) + j*({B.strides[1]})];")
         out = f"{C.ptr}[i*({C.strides[0]}) + j*({C.strides[1]})]"
         return {"body": acc + f" {out} = s; }}", "update": acc + f" {out} += s; }}"}
-    return te.decl_tensor_intrin(c.op, impl, name=name)
+    return te.decl_tensor_intrin(c.op, impl, name=name, partial_axes=partial_axes)
 
 
 def matmul(M, N, K):
@@ -44,24 +46,41 @@ def run(s, args, M, N, K, target="c"):
     return f
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=12, deadline=None)
 @given(M=st.integers(1, 13), N=st.integers(1, 20), K=st.integers(1, 9),
-       mr=st.sampled_from([2, 4]), nr=st.sampled_from([4, 8]), split_k=st.booleans())
-def test_tensorized_matmul_any_shape(M, N, K, mr, nr, split_k):
-    """Full tiles run the intrinsic; partial tiles (tails) fall back to the scalar loops."""
+       mr=st.sampled_from([2, 4]), nr=st.sampled_from([4, 8]), split_k=st.booleans(),
+       partial_axes=st.sampled_from([(), (0,), (1,), (0, 1)]))
+def test_tensorized_matmul_any_shape(M, N, K, mr, nr, split_k, partial_axes):
+    """Full tiles run the intrinsic; a partial tile (a tail) runs the intrinsic's partial form
+    when it is incomplete only along the intrinsic's partial_axes, else scalar loops."""
     A, B, C, k = matmul(M, N, K)
     s = te.create_schedule(C.op)
     io, jo, ii, ji = s[C].tile(C.op.axis[0], C.op.axis[1], mr, nr)
     if split_k:
         ko, ki = s[C].split(k, factor=1)
         s[C].reorder(io, jo, ko, ii, ji, ki)
-        intrin = plain_gemm_intrin(mr, nr, 1)
+        intrin = plain_gemm_intrin(mr, nr, 1, partial_axes=partial_axes)
     else:
-        intrin = plain_gemm_intrin(mr, nr, K)
+        intrin = plain_gemm_intrin(mr, nr, K, partial_axes=partial_axes)
     s[C].tensorize(ii, intrin)
     f = run(s, [A, B, C], M, N, K)
-    # the intrinsic appears exactly when there is at least one complete tile
-    assert ("tensorize ref_gemm" in f.source) == (M >= mr and N >= nr)
+    # the intrinsic appears exactly when there is at least one complete tile, or a tile
+    # incomplete along partial axes only
+    full_rows, full_cols = M >= mr, N >= nr
+    part_rows = M % mr and 0 in partial_axes
+    part_cols = N % nr and 1 in partial_axes
+    expected = (full_rows and full_cols) or (part_rows and (full_cols or part_cols)) or \
+        (part_cols and (full_rows or part_rows))
+    assert ("tensorize ref_gemm" in f.source) == bool(expected)
+    assert ("(partial tile)" in f.source) == bool((part_rows and (full_cols or part_cols))
+                                                  or (part_cols and (full_rows or part_rows)))
+
+
+def test_partial_axes_must_name_output_axes():
+    a = te.placeholder((4, 4), name="a")
+    c = te.compute((4,), lambda i: a[i, i], name="c")
+    with pytest.raises(te.TexprError, match=r"partial_axes must be output axis numbers in \[0, 1\)"):
+        te.decl_tensor_intrin(c.op, lambda ins, outs: "", partial_axes=(1,))
 
 
 def test_gcc_loop_distribution_workaround():
@@ -238,8 +257,10 @@ def test_missing_part_is_reported():
         te.build(s, [A, B, C], target="c")
 
 
-def test_gemm_fp32_micro_kernel_avx2():
-    M, N, K, mr, nr, kc = 24, 32, 64, 6, 16, 32
+@pytest.mark.parametrize("M", [24, 23, 5])
+def test_gemm_fp32_micro_kernel_avx2(M):
+    """M % 6 rows: the tail tile runs the micro-kernel specialised for its row count."""
+    N, K, mr, nr, kc = 32, 64, 6, 16, 32
     A = te.placeholder((M, K), name="A")
     B = te.placeholder((K, N), name="B")
     PB = te.compute((N // nr, K, nr), lambda x, y, z: B[y, x * nr + z], name="PB")
@@ -252,6 +273,7 @@ def test_gemm_fp32_micro_kernel_avx2():
     s[C].tensorize(ii, gemm_fp32(mr, nr, kc))
     f = run(s, [A, B, C], M, N, K, target="avx2")
     assert "_mm256_fmadd_ps" in f.source
+    assert ("(partial tile)" in f.source) == bool(M % mr)
 
 
 def int8_dense(M, N, K, kc, lanes, a_dtype, rows=2):
@@ -278,7 +300,7 @@ def test_int8_dense_avx2_exact():
     M, N, K = 5, 32, 64
     s, args = int8_dense(M, N, K, 32, 16, "uint8")
     f = te.build(s, args, target="avx2")
-    assert "_mm256_maddubs_epi16" in f.source
+    assert "_mm256_maddubs_epi16" in f.source and "(partial tile)" in f.source   # 5 % 2 rows
     rng = np.random.default_rng(1)
     # vpmaddubsw saturates pairs at int16: keep |a*b + a*b| < 2**15 (as FBGEMM's callers do)
     a = rng.integers(0, 128, (M, K)).astype("uint8")

@@ -11,11 +11,12 @@ from .tensor import ComputeOp, PlaceholderOp, Tensor
 
 
 class TensorIntrin:
-    def __init__(self, name, op, impl, inputs):
+    def __init__(self, name, op, impl, inputs, partial_axes=()):
         self.name = name
         self.op = op
         self.impl = impl
         self.inputs = inputs
+        self.partial_axes = tuple(partial_axes)
 
     @property
     def output(self):
@@ -43,7 +44,7 @@ class TensorIntrin:
         return f"TensorIntrin({self.name})"
 
 
-def decl_tensor_intrin(op, impl, name=None, inputs=None):
+def decl_tensor_intrin(op, impl, name=None, inputs=None, partial_axes=()):
     """Declare an intrinsic computing `op` (a te.compute over placeholders).
 
     impl(ins, outs) -> C statements (str), or a dict with any of "body" (compute the whole
@@ -51,6 +52,12 @@ def decl_tensor_intrin(op, impl, name=None, inputs=None):
     "helpers" (C text emitted once at file scope). impl may also be a dict target -> function.
     ins/outs are BufferRef objects: .ptr (C pointer expression), .strides (C expressions, in
     elements, one per placeholder dimension), .shape, .dtype, .ctype.
+
+    partial_axes: output axes along which impl also handles an incomplete tile (the tail of a
+    split that does not divide). For such a tile outs[0].extents holds, per output axis, a C
+    expression for the number of valid elements (at most the declared extent; the declared
+    extent itself on complete axes), and impl must read and write only those elements. Tiles
+    incomplete along other axes (or along a reduction) run as plain loops.
     """
     if isinstance(op, Tensor):
         op = op.op
@@ -74,4 +81,9 @@ def decl_tensor_intrin(op, impl, name=None, inputs=None):
             raise TexprError(f"decl_tensor_intrin {name or op.name}: inputs= must list exactly "
                              f"the placeholders the compute reads ({', '.join(t.name for t in ins)})")
         ins = inputs
-    return TensorIntrin(name or op.name, op, impl, ins)
+    naxes = len(op.axis)
+    partial_axes = tuple(partial_axes)
+    if any(not isinstance(a, int) or not 0 <= a < naxes for a in partial_axes):
+        raise TexprError(f"decl_tensor_intrin {name or op.name}: partial_axes must be output axis "
+                         f"numbers in [0, {naxes}), got {partial_axes}")
+    return TensorIntrin(name or op.name, op, impl, ins, partial_axes)

@@ -186,13 +186,16 @@ class IntrinCall(Stmt):
     "first" is the first accumulation into a tile the reduction has not touched yet: the
     intrinsic's body (which starts from zero in registers) when it has one, else its reset and
     update, else `init` (scalar loops setting the tile to the identity) and its update.
+    extents: for a partial tile (an intrinsic declared with partial_axes), the number of
+    valid elements along each output axis (the declared extent where the tile is complete).
     """
     intrin: object
     part: str
     outputs: tuple
     inputs: tuple
     init: object = None
-    _children = ("outputs", "inputs", "init")
+    extents: tuple = None
+    _children = ("outputs", "inputs", "init", "extents")
 
 
 def seq(*stmts):

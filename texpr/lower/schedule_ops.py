@@ -395,11 +395,13 @@ class NestBuilder:
                 nest = reduce_nest(leaves, frozenset())
             else:
                 red_pos = next(k for k, iv in enumerate(leaves) if iv.kind == "reduce")
-                out_op, in_ops, full = Tensorizer(self, st, tpos).build(rmap, values, guards, store_idx)
+                out_op, in_ops, full, partial = Tensorizer(self, st, tpos).build(
+                    rmap, values, guards, store_idx)
                 ov = frozenset(iv.var for iv in leaves[:tpos])
                 if red_pos >= tpos:      # the whole reduction is inside the intrinsic
                     call = IntrinCall(self._intrin(st, tpos), "body", (out_op,), in_ops)
                     fallback = reduce_nest(_reductions_first(leaves[tpos:]), ov)
+                    fallback = _partial_or(partial, call, fallback)
                     nest = self._loops(st, leaves[:tpos], _full_or(full, call, fallback), guards)
                 else:                    # accumulate with the intrinsic's update
                     # A tile is set to the identity when the reduction loops outside the
@@ -413,8 +415,9 @@ class NestBuilder:
                                             init, data_guards, with_children=False, outer_vars=ov)
                     first_call = IntrinCall(intrin, "first", (out_op,), in_ops, tile_init)
                     first = _all_zero([iv.var for iv in leaves[red_pos:tpos] if iv.kind == "reduce"])
-                    inner = IfThenElse(first, _full_or(full, first_call, seq(tile_init, fallback)),
-                                       _full_or(full, call, fallback))
+                    first_fallback = _partial_or(partial, first_call, seq(tile_init, fallback))
+                    inner = IfThenElse(first, _full_or(full, first_call, first_fallback),
+                                       _full_or(full, call, _partial_or(partial, call, fallback)))
                     nest = self._loops(st, leaves[:tpos], inner, guards)
         else:
             value = transform(substitute(body, rmap), self._load_fn)
@@ -422,10 +425,12 @@ class NestBuilder:
             if tpos is None:
                 nest = self._loops(st, leaves, store, data_guards)
             else:
-                out_op, in_ops, full = Tensorizer(self, st, tpos).build(rmap, values, guards, store_idx)
+                out_op, in_ops, full, partial = Tensorizer(self, st, tpos).build(
+                    rmap, values, guards, store_idx)
                 ov = frozenset(iv.var for iv in leaves[:tpos])
                 call = IntrinCall(self._intrin(st, tpos), "body", (out_op,), in_ops)
                 fallback = self._loops(st, leaves[tpos:], store, data_guards, outer_vars=ov)
+                fallback = _partial_or(partial, call, fallback)
                 nest = self._loops(st, leaves[:tpos], _full_or(full, call, fallback), data_guards)
         return StageRegion(st.name, nest)
 
@@ -494,6 +499,16 @@ def _all_zero(vars_):
         c = Cmp("==", v, Const(0, v.dtype))
         cond = c if cond is None else BinOp("&&", cond, c, "bool")
     return cond
+
+
+def _partial_or(partial, call, fallback):
+    """An incomplete tile: the intrinsic's partial form where the tile is incomplete only
+    along the intrinsic's partial axes, else the loops."""
+    if partial is None:
+        return fallback
+    extents, cond = partial
+    part = IntrinCall(call.intrin, call.part, call.outputs, call.inputs, call.init, extents)
+    return part if cond is None else IfThenElse(cond, part, fallback)
 
 
 def _full_or(full, call, fallback):

@@ -158,7 +158,8 @@ class Tensorizer:
             self.fail(f"the stage computes {info.buffer.dtype}, the intrinsic {iop.dtype}")
         output = self._operand_for_buffer(info.buffer, out_idx, out_load, simp, st.name, None)
         full = self._full_tile_condition(guards, vmap, ranges)
-        return output, tuple(inputs), full
+        partial = self._partial_extents(guards, vmap, ranges) if full is not None else None
+        return output, tuple(inputs), full, partial
 
     # ------------------------------------------------------------------ operands
     def _operand(self, tensor, idx, iload, simp):
@@ -235,6 +236,50 @@ class Tensorizer:
         for c in conds[1:]:
             out = BinOp("&&", out, c, "bool")
         return out
+
+    def _partial_extents(self, guards, vmap, ranges):
+        """(extents, condition) for an incomplete tile when the intrinsic takes partial tiles:
+        the valid elements along each output axis, from the guards that bound one of its
+        partial axes from above (`a + rest <= 0`: a runs over [0, 1 - rest)), and the
+        condition (None: always) under which every other guard holds for the whole tile;
+        None when no guard bounds a partial axis (plain loops)."""
+        from .loop_partition import _as_le_zero
+        iop = self.intrin.op
+        if not self.intrin.partial_axes or any(a.dom.min.value for a in iop.axis):
+            return None
+        ext = [Const(a.dom.extent.value, "int32") for a in iop.axis]
+        inner_vars = set(vmap)
+        others, bounded = [], False
+        for g in guards:
+            if not (free_vars(g) & inner_vars):
+                continue
+            bound = self._upper_bound(_as_le_zero(substitute(g, vmap)))
+            if bound is None:
+                others.append(g)
+                continue
+            i, count = bound
+            ext[i] = simplify(BinOp("min", ext[i], count, "int32"), self.low.const_ranges)
+            bounded = True
+        if not bounded:
+            return None
+        return tuple(ext), self._full_tile_condition(others, vmap, ranges)
+
+    def _upper_bound(self, d):
+        """(axis, count) if `d <= 0` says: partial axis `axis` < count; else None."""
+        if d is None:
+            return None
+        rest, coeffs = simplify(d), []
+        for v in self.ivars:
+            lc = linear_coeff(rest, v)
+            if lc is None:
+                return None
+            coeffs.append(lc[0])
+            rest = from_linear(lc[1], "int32")
+        moving = [(i, c) for i, c in enumerate(coeffs) if c]
+        if len(moving) != 1 or moving[0][1] != 1 or moving[0][0] not in self.intrin.partial_axes:
+            return None                                   # (data axes come first in ivars)
+        return moving[0][0], BinOp("max", Const(0, "int32"), simplify(Const(1, "int32") - rest),
+                                   "int32")
 
     # ------------------------------------------------------------------ messages
     def _loops_desc(self, ivs):

@@ -212,6 +212,8 @@ class CEmitter:
         impl = intrin.impl_for(self.target_name)
         outs = [self.buffer_ref(o, t) for o, t in zip(s.outputs, [intrin.output])]
         ins = [self.buffer_ref(o, t) for o, t in zip(s.inputs, intrin.inputs)]
+        if s.extents is not None:       # a partial tile: the valid elements of each axis
+            outs[0].extents = tuple(_strip(self.idx(e)) for e in s.extents)
         code = impl(ins, outs)
         if isinstance(code, str):
             code = {"body": code}
@@ -231,7 +233,8 @@ class CEmitter:
         if text is None:
             raise TexprError(f"tensor intrinsic {intrin.name} provides no '{s.part}' part for this "
                              f"use (it provides: {', '.join(k for k in code if k != 'helpers')})")
-        self.line(f"{{ // tensorize {_comment(intrin.name)}.{label}")
+        partial = " (partial tile)" if s.extents is not None else ""
+        self.line(f"{{ // tensorize {_comment(intrin.name)}.{label}{partial}")
         self.indent += 1
         for ln in str(text).strip("\n").splitlines():
             self.line(ln.strip())
@@ -515,6 +518,7 @@ class BufferRef:
         self.dtype = dtype
         self.ctype = C_TYPES[dtype]
         self.name = name
+        self.extents = None     # a partial tile's valid elements per axis (outputs only)
 
     def __repr__(self):
         return f"BufferRef({self.ptr}, strides={self.strides})"

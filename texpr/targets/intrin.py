@@ -17,11 +17,22 @@ def _need_unit(ref, dim, who):
                          f"got stride {ref.strides[dim]}; pack the tensor so it is")
 
 
+def _by_rows(m, full_rows, parts_for):
+    """Parts for `m` valid rows (a C expression): one specialised kernel per row count."""
+    if m is None or m == str(full_rows):
+        return parts_for(full_rows)
+    cases = {r: parts_for(r) for r in range(1, full_rows)}
+    return {part: "switch (" + m + ") {\n" + "\n".join(
+        f"case {r}: {{\n{cases[r][part]}\n}} break;" for r in cases) + "\ndefault: break;\n}"
+            for part in cases[1] if part != "helpers"}
+
+
 def gemm_fp32(mr, nr, kc, name=None):
     """C[mr, nr] (+)= A[mr, kc] @ B[kc, nr] in float32; B rows contiguous (packed panels).
 
     Register tile mr x nr kept in vector registers, k loop inside: AVX2 (8 lanes, FMA),
     AVX-512 (16 lanes) and NEON (4 lanes) versions; nr must be a multiple of the vector width.
+    A tile with fewer than mr valid rows (M % mr) runs the same kernel for its row count.
     """
     a = placeholder((mr, kc), "float32", "a")
     b = placeholder((kc, nr), "float32", "b")
@@ -39,27 +50,31 @@ def gemm_fp32(mr, nr, kc, name=None):
             (C,) = outs
             _need_unit(B, 1, who)
             _need_unit(C, 1, who)
-            acc = [[f"c{i}_{v}" for v in range(nv)] for i in range(mr)]
-            decl = f"{vec} " + ", ".join(x for row in acc for x in row) + ";"
-            init_zero = "\n".join(f"{x} = {zero};" for row in acc for x in row)
-            init_load = "\n".join(f"{acc[i][v]} = {load(f'{C.ptr} + {i} * ({C.strides[0]}) + {v * lanes}')};"
-                                  for i in range(mr) for v in range(nv))
-            loop = [f"for (int k = 0; k < {kc}; ++k) {{",
-                    f"  const float* bk = {B.ptr} + k * ({B.strides[0]});"]
-            loop += [f"  {vec} b{v} = {load(f'bk + {v * lanes}')};" for v in range(nv)]
-            for i in range(mr):
-                loop.append(f"  {{ {vec} ai = {bcast(f'{A.ptr}[{i} * ({A.strides[0]}) + k * ({A.strides[1]})]')};")
-                for v in range(nv):
-                    loop.append(f"    {acc[i][v]} = {fma('ai', f'b{v}', acc[i][v])};")
-                loop.append("  }")
-            loop.append("}")
-            save = "\n".join(store(f"{C.ptr} + {i} * ({C.strides[0]}) + {v * lanes}", acc[i][v])
-                             for i in range(mr) for v in range(nv))
-            body_loop = "\n".join(loop)
-            return {"body": "\n".join([decl, init_zero, body_loop, save]),
-                    "update": "\n".join([decl, init_load, body_loop, save]),
-                    "reset": "\n".join(f"{store(f'{C.ptr} + {i} * ({C.strides[0]}) + {v * lanes}', zero)}"
-                                       for i in range(mr) for v in range(nv))}
+
+            def parts(rows):
+                acc = [[f"c{i}_{v}" for v in range(nv)] for i in range(rows)]
+                cptr = [[f"{C.ptr} + {i} * ({C.strides[0]}) + {v * lanes}" for v in range(nv)]
+                        for i in range(rows)]
+                decl = f"{vec} " + ", ".join(x for row in acc for x in row) + ";"
+                init_zero = "\n".join(f"{x} = {zero};" for row in acc for x in row)
+                init_load = "\n".join(f"{acc[i][v]} = {load(cptr[i][v])};"
+                                      for i in range(rows) for v in range(nv))
+                loop = [f"for (int k = 0; k < {kc}; ++k) {{",
+                        f"  const float* bk = {B.ptr} + k * ({B.strides[0]});"]
+                loop += [f"  {vec} b{v} = {load(f'bk + {v * lanes}')};" for v in range(nv)]
+                for i in range(rows):
+                    loop.append(f"  {{ {vec} ai = {bcast(f'{A.ptr}[{i} * ({A.strides[0]}) + k * ({A.strides[1]})]')};")
+                    for v in range(nv):
+                        loop.append(f"    {acc[i][v]} = {fma('ai', f'b{v}', acc[i][v])};")
+                    loop.append("  }")
+                loop.append("}")
+                save = "\n".join(store(cptr[i][v], acc[i][v]) for i in range(rows) for v in range(nv))
+                body_loop = "\n".join(loop)
+                return {"body": "\n".join([decl, init_zero, body_loop, save]),
+                        "update": "\n".join([decl, init_load, body_loop, save]),
+                        "reset": "\n".join(store(cptr[i][v], zero)
+                                           for i in range(rows) for v in range(nv))}
+            return _by_rows(C.extents[0] if C.extents else None, mr, parts)
         return impl
 
     impls = {}
@@ -82,7 +97,7 @@ def gemm_fp32(mr, nr, kc, name=None):
     if not impls:
         raise TexprError(f"{who}: nr={nr} must be a multiple of a vector width (4 for NEON, 8 for "
                          "AVX2, 16 for AVX-512)")
-    return decl_tensor_intrin(c.op, impls, name=who, inputs=[a, b])
+    return decl_tensor_intrin(c.op, impls, name=who, inputs=[a, b], partial_axes=(0,))
 
 
 # acc += dot(a, b) over groups of 4 bytes (vpdpbusd). Natively it is written as inline asm
@@ -105,7 +120,8 @@ def dot_int8(kc, lanes=16, a_dtype="uint8", rows=1, name=None):
     AVX2: vpmaddubsw + vpmaddwd (u8 x s8; like FBGEMM, pairs of products saturate at int16);
     AVX-512: VNNI vpdpbusd (u8 x s8, exact); NEON: sdot (s8 x s8, exact); HVX (lanes a
     multiple of 32, either a_dtype): vrmpy (exact).
-    Declared with two reduction axes (k = 4*kg + kk) so every access stays affine.
+    Declared with two reduction axes (k = 4*kg + kk) so every access stays affine. A tile
+    with fewer than `rows` valid rows runs the kernel specialised for its row count.
     """
     if kc % 4:
         raise TexprError(f"dot_int8: kc={kc} must be a multiple of 4")
@@ -130,25 +146,29 @@ def dot_int8(kc, lanes=16, a_dtype="uint8", rows=1, name=None):
     def kernel(ins, outs, vec, width, load, store, zero, bcast, step, prologue=(), helpers=None):
         A, B, C = common(ins, outs)
         nv = lanes // width
-        acc = [[f"acc{r}_{v}" for v in range(nv)] for r in range(rows)]
-        names = [x for row in acc for x in row]
-        lines = [f"{vec} {', '.join(names)};"] + list(prologue)
-        cptr = [[f"{C.ptr} + {r} * ({C.strides[0]}) + {width * v}" for v in range(nv)] for r in range(rows)]
-        load_c = [f"{acc[r][v]} = {load(cptr[r][v])};" for r in range(rows) for v in range(nv)]
-        zero_c = [f"{x} = {zero};" for x in names]
-        loop = [f"for (int kg = 0; kg < {kc // 4}; ++kg) {{",
-                f"  const int8_t* bk = {B.ptr} + kg * ({B.strides[0]});"]
-        loop += [f"  {vec} b{v} = {load(f'bk + {4 * width * v}')};" for v in range(nv)]
-        for r in range(rows):
-            loop.append(f"  {{ int32_t a4; memcpy(&a4, {A.ptr} + {r} * ({A.strides[0]}) + 4 * kg, 4);")
-            loop.append(f"    {vec} av = {bcast('a4')};")
-            for v in range(nv):
-                loop.append(f"    {step(acc[r][v], 'av', f'b{v}')};")
-            loop.append("  }")
-        loop.append("}")
-        save = [store(cptr[r][v], acc[r][v]) for r in range(rows) for v in range(nv)]
-        code = {"body": "\n".join(lines + zero_c + loop + save),
-                "update": "\n".join(lines + load_c + loop + save)}
+
+        def parts(n_rows):
+            acc = [[f"acc{r}_{v}" for v in range(nv)] for r in range(n_rows)]
+            names = [x for row in acc for x in row]
+            lines = [f"{vec} {', '.join(names)};"] + list(prologue)
+            cptr = [[f"{C.ptr} + {r} * ({C.strides[0]}) + {width * v}" for v in range(nv)]
+                    for r in range(n_rows)]
+            load_c = [f"{acc[r][v]} = {load(cptr[r][v])};" for r in range(n_rows) for v in range(nv)]
+            zero_c = [f"{x} = {zero};" for x in names]
+            loop = [f"for (int kg = 0; kg < {kc // 4}; ++kg) {{",
+                    f"  const int8_t* bk = {B.ptr} + kg * ({B.strides[0]});"]
+            loop += [f"  {vec} b{v} = {load(f'bk + {4 * width * v}')};" for v in range(nv)]
+            for r in range(n_rows):
+                loop.append(f"  {{ int32_t a4; memcpy(&a4, {A.ptr} + {r} * ({A.strides[0]}) + 4 * kg, 4);")
+                loop.append(f"    {vec} av = {bcast('a4')};")
+                for v in range(nv):
+                    loop.append(f"    {step(acc[r][v], 'av', f'b{v}')};")
+                loop.append("  }")
+            loop.append("}")
+            save = [store(cptr[r][v], acc[r][v]) for r in range(n_rows) for v in range(nv)]
+            return {"body": "\n".join(lines + zero_c + loop + save),
+                    "update": "\n".join(lines + load_c + loop + save)}
+        code = _by_rows(C.extents[0] if C.extents else None, rows, parts)
         if helpers:
             code["helpers"] = helpers
         return code
@@ -203,4 +223,4 @@ def dot_int8(kc, lanes=16, a_dtype="uint8", rows=1, name=None):
         raise TexprError(f"dot_int8: a_dtype must be uint8 (x86) or int8 (NEON sdot), got {a_dtype!r}")
     if lanes % 32 == 0:
         impls["hvx"] = hvx      # both signs: vrmpy has u8 x s8 and s8 x s8 forms
-    return decl_tensor_intrin(c.op, impls, name=who, inputs=[a, b])
+    return decl_tensor_intrin(c.op, impls, name=who, inputs=[a, b], partial_axes=(0,))
