@@ -85,65 +85,78 @@ def torch_linear(n, a, w):
     return torch, lambda: lin(qx)
 
 
-def torch_times(n, repeat, isa):
-    """Median seconds of torch's Linear with 1 and 2 threads, FBGEMM forced to `isa`, timed in
-    a child process (the variable must be set before FBGEMM first runs)."""
+def measure_pair(n, rounds, calls, target, isa):
+    """{threads: (torch s, texpr s)}: medians over `rounds` interleaved rounds (each the median
+    of `calls` calls), both timed in one child process with FBGEMM forced to `isa` (the
+    variable must be set before FBGEMM first runs), None where torch is unavailable."""
     env = dict(os.environ, FBGEMM_ENABLE_INSTRUCTIONS=isa)
-    r = subprocess.run([sys.executable, os.path.abspath(__file__), "--torch-only", str(n), str(repeat)],
-                       env=env, capture_output=True, text=True)
+    r = subprocess.run([sys.executable, os.path.abspath(__file__), "--pair", target, str(n),
+                        str(rounds), str(calls)], env=env, capture_output=True, text=True)
     out = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
-    return json.loads(out[-1]) if r.returncode == 0 and out else None
+    if r.returncode != 0 or not out:
+        raise SystemExit(f"int8 measurement for {target} failed:\n{r.stdout[-2000:]}{r.stderr[-2000:]}")
+    return {int(k): v for k, v in json.loads(out[-1]).items()}
 
 
-def _torch_only(n, repeat):
+# After a parallel call an OpenMP runtime's threads spin for a moment before they sleep;
+# torch and texpr each have their own, so each measurement waits for the other's to settle.
+SETTLE_S = 0.05
+
+
+def _pair(target, n, rounds, calls):
     rng = np.random.default_rng(0)
     a = rng.integers(0, 128, (n, n)).astype("uint8")
     w = rng.integers(-64, 64, (n, n)).astype("int8")
+    f, wp = build_dense(n, target), pack(w, TILES[target][1])
+    c = np.empty((n, n), np.int32)
     ref = torch_linear(n, a, w)
     times = {}
-    if ref is not None:
-        torch, run = ref
-        for nt in (1, 2):
-            torch.set_num_threads(nt)
-            times[nt] = median_time(run, repeat)
+    for nt in (1, 2):
+        os.environ["TEXPR_NUM_THREADS"] = str(nt)
+        tt, tr = [], []
+        for _ in range(rounds):
+            if ref is not None:
+                torch, run = ref
+                torch.set_num_threads(nt)
+                time.sleep(SETTLE_S)
+                tr.append(median_time(run, calls))
+            time.sleep(SETTLE_S)
+            tt.append(median_time(lambda: f(a, wp, c), calls))
+        times[nt] = (statistics.median(tr) if tr else None, statistics.median(tt))
     print(json.dumps(times))
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="256^3, few repeats (smoke test)")
-    ap.add_argument("--torch-only", nargs=2, type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--pair", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.torch_only:
-        return _torch_only(*args.torch_only)
+    if args.pair:
+        t, n, rounds, calls = args.pair
+        return _pair(t, int(n), int(rounds), int(calls))
     n = 256 if args.quick else 1024
-    repeat = 3 if args.quick else 10
+    rounds, calls = (2, 3) if args.quick else (7, 5)
     rng = np.random.default_rng(0)
     a = rng.integers(0, 128, (n, n)).astype("uint8")
     w = rng.integers(-64, 64, (n, n)).astype("int8")
     want = a.astype(np.int32) @ w.astype(np.int32).T
     targets = ["avx2"] + (["avx512"] if avx512_native() else [])
-    mods = {}
     for t in targets:
-        mods[t] = (build_dense(n, t), pack(w, TILES[t][1]))
+        f, wp = build_dense(n, t), pack(w, TILES[t][1])
         c = np.empty((n, n), np.int32)
-        mods[t][0](a, mods[t][1], c)
+        f(a, wp, c)
         np.testing.assert_array_equal(c, want)
     ops = 2 * n ** 3
-    print(f"int8 dense {n}^3 (u8 x s8 -> s32), GOP/s, median of {repeat}; each texpr target beside "
-          "torch's quantized Linear with FBGEMM forced to the same instruction set")
+    print(f"int8 dense {n}^3 (u8 x s8 -> s32), GOP/s; each texpr target beside torch's quantized "
+          f"Linear with FBGEMM forced to the same instruction set, in one process, {rounds} "
+          f"interleaved rounds (median of {calls} calls each), medians")
     print(f"{'threads':>7} {'variant':>34} {'ms':>8} {'GOP/s':>8} {'vs torch':>9}")
-    for t, (f, wp) in mods.items():
+    for t in targets:
         isa = FBGEMM_ISA[t]
-        ref = torch_times(n, repeat, isa)
-        for nt in (1, 2):
-            os.environ["TEXPR_NUM_THREADS"] = str(nt)
-            ref_t = ref.get(str(nt)) if ref else None
+        for nt, (ref_t, tt) in measure_pair(n, rounds, calls, t, isa).items():
             if ref_t:
                 print(f"{nt:>7} {'torch Linear, FBGEMM ' + isa:>34} {ref_t * 1e3:8.3f} "
                       f"{ops / ref_t / 1e9:8.1f} {'1.00x':>9}")
-            c = np.empty((n, n), np.int32)
-            tt = f.time(a, wp, c, number=1, repeat=repeat)
             ratio = f"{ref_t / tt:.2f}x" if ref_t else "-"
             print(f"{nt:>7} {'texpr ' + t + ' dot_int8':>34} {tt * 1e3:8.3f} {ops / tt / 1e9:8.1f} "
                   f"{ratio:>9}")
