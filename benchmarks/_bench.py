@@ -1,4 +1,4 @@
-"""Helpers shared by benchmarks/dense.py and benchmarks/conv.py.
+"""Helpers shared by the benchmarks in benchmarks/.
 
 - reexec_without_openblas_overrides(): OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE force an
   OpenBLAS kernel (e.g. Haswell on an AVX-512 machine) and make NumPy slower than it can be;
@@ -34,6 +34,7 @@ def openblas_note():
     from threadpoolctl import threadpool_info
     info = [i for i in threadpool_info() if i.get("user_api") == "blas"]
     text = "; ".join(f"{i.get('internal_api')} {i.get('version')} kernel={i.get('architecture')} "
+                     f"threading={i.get('threading_layer')} "
                      f"({os.path.basename(i.get('filepath', ''))})" for i in info) or \
         "no BLAS found by threadpoolctl"
     unset = os.environ.get(_UNSET_NOTE)
@@ -43,6 +44,14 @@ def openblas_note():
     if kept:
         text += f"\n  (OpenBLAS overrides kept: {kept}; NumPy may be slower than it can be)"
     return text
+
+
+def add_target_options(ap):
+    """--target and --keep-openblas-env, as every benchmark comparing against NumPy/torch has."""
+    ap.add_argument("--target", default=None, help="texpr target (default: avx512 when the "
+                    "CPU has it, else native)")
+    ap.add_argument("--keep-openblas-env", action="store_true",
+                    help="do not drop OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE")
 
 
 def best_target():

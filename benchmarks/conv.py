@@ -152,10 +152,7 @@ def main(argv=None):
     ap.add_argument("--variants", default=None,
                     help=f"comma-separated subset of {','.join(VARIANTS)}")
     ap.add_argument("--threads", default=None, help="e.g. 1,2 (default: 1 and all cores)")
-    ap.add_argument("--target", default=None, help="texpr target (default: avx512 when the "
-                    "CPU has it, else native)")
-    ap.add_argument("--keep-openblas-env", action="store_true",
-                    help="do not drop OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE")
+    _bench.add_target_options(ap)
     args = ap.parse_args(argv)
     import torch
 

@@ -68,10 +68,7 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="small sizes, 1 thread, few rounds")
     ap.add_argument("--threads", default=None, help="thread counts, e.g. 1,2 (default 1 and "
                     "all cores; --quick: 1)")
-    ap.add_argument("--target", default=None, help="texpr target (default: avx512 when the "
-                    "CPU has it, else native)")
-    ap.add_argument("--keep-openblas-env", action="store_true",
-                    help="do not drop OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE")
+    _bench.add_target_options(ap)
     args = ap.parse_args(argv)
     import torch
     import torch.nn.functional as F

@@ -25,22 +25,11 @@ OpenBLAS kernel ran (threadpoolctl).
 import os
 import sys
 
-_OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-_UNSET_NOTE = "TEXPR_BENCH_UNSET_OPENBLAS"
-
-
-def _reexec_without_openblas_overrides():
-    """Re-run this script without the OpenBLAS overrides (they are read when NumPy loads)."""
-    if "--keep-openblas-env" in sys.argv or not any(v in os.environ for v in _OPENBLAS_VARS):
-        return
-    env = {k: v for k, v in os.environ.items() if k not in _OPENBLAS_VARS}
-    env[_UNSET_NOTE] = " ".join(f"{v}={os.environ[v]}" for v in _OPENBLAS_VARS if v in os.environ)
-    sys.stdout.flush()
-    os.execve(sys.executable, [sys.executable, os.path.abspath(__file__)] + sys.argv[1:], env)
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _bench  # noqa: E402
 
 if __name__ == "__main__":
-    _reexec_without_openblas_overrides()
+    _bench.reexec_without_openblas_overrides(__file__)
 
 import argparse                         # noqa: E402
 import statistics                       # noqa: E402
@@ -50,7 +39,7 @@ import numpy as np                      # noqa: E402
 
 import texpr as te                      # noqa: E402
 from texpr.targets import get_target    # noqa: E402
-from _bench import CpuLoad, measure_peak  # noqa: E402  (benchmarks/ is on sys.path as the script dir)
+from _bench import CpuLoad, measure_peak  # noqa: E402
 
 # ---------------------------------------------------------------------------- the schedules
 
@@ -231,23 +220,9 @@ def _host_has(flag):
     return host_has(flag)
 
 
-def openblas_info():
-    from threadpoolctl import threadpool_info
-    out = [i for i in threadpool_info() if i.get("user_api") == "blas"]
-    return out
-
-
 def _blas_limits(n):
     from threadpoolctl import threadpool_limits
     return threadpool_limits(limits=n, user_api="blas")
-
-
-def _fmt_kernel(info):
-    if not info:
-        return "no BLAS found by threadpoolctl"
-    return "; ".join(f"{i.get('internal_api')} {i.get('version')} kernel={i.get('architecture')} "
-                     f"threading={i.get('threading_layer')} ({os.path.basename(i.get('filepath', ''))})"
-                     for i in info)
 
 
 class Run:
@@ -460,13 +435,7 @@ def main(argv=None):
         print(f"  note: this CPU has AVX-512 (and OpenBLAS's SkylakeX kernel uses it) but target "
               f"{target} has {tgt.vector_bits}-bit vectors: its peak is half of the CPU's; "
               "--target avx512 compares like with like")
-    print(f"NumPy {np.__version__}: {_fmt_kernel(openblas_info())}")
-    unset = os.environ.get(_UNSET_NOTE)
-    kept = {v: os.environ[v] for v in _OPENBLAS_VARS if v in os.environ}
-    if unset:
-        print(f"  (re-executed without {unset} so that OpenBLAS picks its own kernel)")
-    if kept:
-        print(f"  (OpenBLAS overrides kept: {kept}; NumPy may be slower than it can be)")
+    print(f"NumPy {np.__version__}: {_bench.openblas_note()}")
 
     bits, flags = machine_vector_bits()
     iters = 1_000_000 if args.quick else 4_000_000

@@ -355,10 +355,7 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=None, help="interleaved timing rounds")
     ap.add_argument("--profile", action="store_true",
                     help="also print each kernel's time (best of 5 runs of the graph)")
-    ap.add_argument("--target", default=None, help="texpr target (default: avx512 when the "
-                    "CPU has it, else native)")
-    ap.add_argument("--keep-openblas-env", action="store_true",
-                    help="do not drop OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE")
+    _bench.add_target_options(ap)
     args = ap.parse_args(argv)
     import torch
 

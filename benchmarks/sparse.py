@@ -372,8 +372,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="small sizes, 1 thread, few rounds")
     ap.add_argument("--threads", default=None, help="thread counts (default 1,2; --quick: 1)")
-    ap.add_argument("--target", default=None, help="texpr target (default: avx512 when the "
-                    "CPU has it, else native)")
+    _bench.add_target_options(ap)
     ap.add_argument("--hugepages", action="store_true",
                     help="put the embedding table in 2 MB pages (madvise; both texpr and torch "
                     "read the same table)")
@@ -382,8 +381,6 @@ def main(argv=None):
     ap.add_argument("--wait-idle", type=float, default=0.0, metavar="S",
                     help="before each measurement wait up to S seconds for other processes to "
                     "go quiet, and redo measurements they disturbed (shared machines)")
-    ap.add_argument("--keep-openblas-env", action="store_true",
-                    help="do not drop OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE")
     args = ap.parse_args(argv)
     import torch
     global WAIT_IDLE
