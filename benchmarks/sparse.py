@@ -10,7 +10,8 @@ round beside it):
   memory bandwidth    sequential read of a large array (a C loop with 8 vector accumulators,
                       OpenMP threads; and NumPy's np.sum for comparison)
   sparse_lengths_sum  1,000,000 x 64 fp32 table, 2048 bags of 40 uniform indices (int32):
-                      texpr (prefetch on / off), torch.nn.functional.embedding_bag(mode="sum"),
+                      texpr (its prefetch; rows 24 ahead only, as before; off),
+                      torch.nn.functional.embedding_bag(mode="sum"),
                       NumPy np.add.reduceat(data[indices], offsets). Each call draws its
                       indices from the next of several index sets, so the rows come from
                       memory as in a model (one set repeated: its 21 MB of rows stay in a
@@ -111,19 +112,23 @@ def table(V, D, hugepages, rng):
     return rng.standard_normal((V, D), dtype=np.float32)
 
 
-def build_sls(V, D, target, prefetch=None):
+def build_sls(V, D, target, rows=None, first_line=None):
+    """texpr's sparse_lengths_sum; rows / first_line override topi.sparse's prefetch distances
+    (PREFETCH_ROWS, PREFETCH_FIRST_LINE_ROWS) for this build."""
     B, L = te.var("B"), te.var("L")
     data = te.placeholder((V, D), name="data")
     idx = te.placeholder((L,), "int32", name="indices")
     lens = te.placeholder((B,), "int32", name="lengths")
     out = topi.sparse.sparse_lengths_sum(data, idx, lens)
-    old = tsparse.PREFETCH_ROWS
-    if prefetch is not None:
-        tsparse.PREFETCH_ROWS = prefetch
+    old = tsparse.PREFETCH_ROWS, tsparse.PREFETCH_FIRST_LINE_ROWS
+    if rows is not None:
+        tsparse.PREFETCH_ROWS = rows
+    if first_line is not None:
+        tsparse.PREFETCH_FIRST_LINE_ROWS = first_line
     try:
         s = topi.schedule(out, target)
     finally:
-        tsparse.PREFETCH_ROWS = old
+        tsparse.PREFETCH_ROWS, tsparse.PREFETCH_FIRST_LINE_ROWS = old
     return te.build(s, [data, idx, lens, out], target=target, name="sparse_lengths_sum")
 
 
@@ -193,11 +198,14 @@ def bench_sls(args, target, tcounts, timer, bw, torch):
     lens = np.full(nbags, bag, np.int32)
     offs = np.arange(0, nbags * bag, bag).astype(np.int32)
     f = build_sls(V, D, target)
-    f0 = build_sls(V, D, target, prefetch=0)
+    f1 = build_sls(V, D, target, rows=24, first_line=0)     # the default before the pair
+    f0 = build_sls(V, D, target, rows=0)
     out, out0 = np.empty((nbags, D), np.float32), np.empty((nbags, D), np.float32)
     td, toffs = torch.from_numpy(data), torch.from_numpy(offs)
     tsets = [torch.from_numpy(s) for s in sets]
     want = topi.testing.sparse_lengths_sum_ref(data, sets[0], lens)
+    f1(data, sets[0], lens, out0)
+    np.testing.assert_allclose(out0, want, rtol=1e-4, atol=1e-4)
     f(data, sets[0], lens, out)
     f0(data, sets[0], lens, out0)
     tout = F.embedding_bag(tsets[0], td, toffs, mode="sum").numpy()
@@ -208,8 +216,9 @@ def bench_sls(args, target, tcounts, timer, bw, torch):
     print(f"\nsparse_lengths_sum: table {V} x {D} fp32 ({V * D * 4 / 2**20:.0f} MiB"
           f"{', huge pages' if args.hugepages else ''}, row offset {data.ctypes.data % 64} B "
           f"from a cache line), {nbags} bags x {bag} indices, {nsets} index sets in turn; "
-          f"effective bytes {nbytes / 1e6:.1f} MB; texpr prefetch distance "
-          f"{tsparse.PREFETCH_ROWS} rows; checked against NumPy: ok")
+          f"effective bytes {nbytes / 1e6:.1f} MB; texpr prefetches rows "
+          f"{tsparse.PREFETCH_ROWS} indices ahead, their first line "
+          f"{tsparse.PREFETCH_FIRST_LINE_ROWS} ahead; checked against NumPy: ok")
     c = Cycle(nsets)
     results = {}
     with torch.no_grad():
@@ -217,6 +226,7 @@ def bench_sls(args, target, tcounts, timer, bw, torch):
             with _bench.threads(t):
                 r, share = measure(timer, {
                     "texpr": lambda: f(data, sets[c.next()], lens, out),
+                    "texpr, rows 24 ahead only": lambda: f1(data, sets[c.next()], lens, out0),
                     "texpr, no prefetch": lambda: f0(data, sets[c.next()], lens, out0),
                     "torch embedding_bag": lambda: F.embedding_bag(tsets[c.next()], td, toffs,
                                                                    mode="sum"),
@@ -229,7 +239,8 @@ def bench_sls(args, target, tcounts, timer, bw, torch):
             print(f"{t} thread{'s' * (t > 1)}: sequential read {bw[t]:.1f} GB/s   "
                   f"{'ms':>9} {'xtorch':>8} {'GB/s':>6} {'%bw':>5} | {'best ms':>9} {'xtorch':>8}"
                   + busy(share))
-            for name in ("texpr", "texpr, no prefetch", "torch embedding_bag"):
+            for name in ("texpr", "texpr, rows 24 ahead only", "texpr, no prefetch",
+                         "torch embedding_bag"):
                 g = nbytes / r[name][0] / 1e9
                 print(line(name, r[name], ref if name != "torch embedding_bag" else None,
                            f"{g:6.1f} {100 * g / bw[t]:4.0f}%"))

@@ -143,3 +143,40 @@ def test_prefetch_on_a_vectorized_loop_is_an_error():
     st.pragma(vec, "prefetch", 2)
     with pytest.raises(te.LoweringError, match="vectorized"):
         te.lower(s, args)
+
+
+def test_prefetch_pair_fetches_the_first_line_further_ahead():
+    s, args = sls(D=32, distance=(2, 5))
+    body = inject_prefetch(before_prefetch(s, args))
+    (k_loop,) = [n for n in walk(body) if isinstance(n, For) and n.var.name == "k"]
+    far, near = k_loop.body.stmts[0], k_loop.body.stmts[1]
+    assert isinstance(far, IfThenElse) and isinstance(near, IfThenElse)
+    assert len([n for n in walk(far.then_case) if isinstance(n, Prefetch)]) == 1
+    assert len([n for n in walk(near.then_case) if isinstance(n, Prefetch)]) == 3
+    text = str(te.lower(s, args))
+    assert "prefetch data[int64(indices[offsets[b] + k + 5]) * 32]\n" in text
+    assert "prefetch data[int64(indices[offsets[b] + k + 5]) * 32 + 16]" not in text
+    assert "prefetch data[int64(indices[offsets[b] + k + 2]) * 32 + 16]" in text
+    assert "uint32(offsets[b] + k + 5) < uint32(L) && uint32(indices[offsets[b] + k + 5])" in text
+
+
+@pytest.mark.parametrize("bad", [(0, 4), (4, 4), (5, 2), (1, 2, 3), (1, "x"), (True, 3)])
+def test_prefetch_pair_must_be_increasing_positive(bad):
+    s, args = sls(D=8, distance=None)
+    k = args[-1].op.reduce_axis[0]
+    with pytest.raises(te.TexprError, match=r"pragma prefetch on axis k: a pair must be \(p, q\)"):
+        s[args[-1]].pragma(k, "prefetch", bad)
+
+
+def test_prefetch_pair_results_are_unchanged():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((40, 20)).astype("float32")
+    lens = np.array([5, 0, 11, 1, 7], "int32")
+    ii = rng.integers(0, 40, int(lens.sum())).astype("int32")
+    for target in ("c", "avx512"):
+        s, args = sls(D=20, distance=(3, 8), V=40)
+        f = te.build(s, args, target=target)
+        assert f.source.count("__builtin_prefetch(&data[") == 1 + 3    # first line + 2 lines + end
+        out = np.empty((len(lens), 20), "float32")
+        f(x, ii, lens, out)
+        np.testing.assert_allclose(out, ref(x, ii, lens), rtol=1e-5, atol=1e-5)

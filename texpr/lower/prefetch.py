@@ -33,6 +33,13 @@ addresses the body's data-dependent loads will read p iterations later:
 - The row index is widened to 64 bits in the address (as hoist_checks does for the loads), so
   the compiler folds the arithmetic into the prefetch's addressing.
 
+- Two distances, `pragma(k, "prefetch", (p, q))` with p < q: the rows are fetched line by line
+  p iterations ahead as above, and the first line of each row already q iterations ahead
+  (its own guarded block). SLS 1M x 64 at 2 threads, this machine: (20, 32) 10-15% faster
+  than 24 alone in interleaved A/B runs, 1 thread within -2..+5%; the same with the table in
+  2 MB pages, so it is not only the TLB: the first line's request starts earlier (and, with
+  4 KB pages, its address translation), and the row's other lines then follow it.
+
 It runs on the flattened loop program before tail partitioning and vectorization, where the
 loops inside the marked one still show how far a row extends. Loops with no data-dependent
 load are left unchanged (regular strides are what hardware prefetchers do well).
@@ -61,28 +68,32 @@ def inject_prefetch(stmt, line_bytes=None, max_lines=None, locality=None):
             return s
         s = map_children(s, go)
         if isinstance(s, For):
-            p = _distance(s)
+            p, q = _distance(s)
             if p:
-                return _prefetch_loop(s, p, line_bytes, max_lines, locality)
+                return _prefetch_loop(s, p, q, line_bytes, max_lines, locality)
         return s
     return go(stmt)
 
 
 def _distance(f):
+    """(p, q) of the loop's prefetch pragma: whole rows p iterations ahead, and their first
+    line q iterations ahead (q = 0: none); (0, 0) when the loop has no prefetch pragma."""
     vals = [v for k, v in f.pragmas if k == "prefetch"]
     if not vals:
-        return 0
+        return 0, 0
     p = vals[-1]
     if p is None:
-        return 8
+        return 8, 0
     if f.kind == "vectorized":
         raise LoweringError(f"loop {f.var.name} is vectorized: prefetch applies to a loop whose "
                             "iterations run one after another (mark the loop that walks the "
                             "index array)")
-    return int(p)
+    if isinstance(p, tuple):
+        return int(p[0]), int(p[1])
+    return int(p), 0
 
 
-def _prefetch_loop(f, p, line_bytes, max_lines, locality):
+def _prefetch_loop(f, p, q, line_bytes, max_lines, locality):
     k = f.var
     relax = {}
     for n in walk(f.body):
@@ -91,6 +102,15 @@ def _prefetch_loop(f, p, line_bytes, max_lines, locality):
     loads = _targets(f.body, k)
     if not loads:
         return f
+    pre = [_fetch_ahead(loads, k, p, relax, line_bytes, max_lines, locality)]
+    if q:
+        pre.insert(0, _fetch_ahead(loads, k, q, relax, line_bytes, 1, locality))
+    return For(f.var, f.min, f.extent, f.kind, seq(*pre, f.body), f.pragmas)
+
+
+def _fetch_ahead(loads, k, p, relax, line_bytes, max_lines, locality):
+    """Guarded prefetches of the first max_lines lines of what `loads` read p iterations of
+    k later."""
     guards, fetches, seen = [], [], []
     ahead = {k: k + p}
     lows = {v: r[0] for v, r in relax.items()}
@@ -103,14 +123,15 @@ def _prefetch_loop(f, p, line_bytes, max_lines, locality):
         if any(base.same_as(b) and ld.buffer is buf for buf, b in seen):
             continue
         seen.append((ld.buffer, base))
-        for off in _line_offsets(full, base, relax, ld.buffer.dtype, line_bytes, max_lines):
+        offsets = [0] if max_lines == 1 else \
+            _line_offsets(full, base, relax, ld.buffer.dtype, line_bytes, max_lines)
+        for off in offsets:
             idx = base if isinstance(off, int) else simplify(base + off)
             fetches.append(Prefetch(ld.buffer, idx, locality))
     cond = None
     for g in guards:
         cond = g if cond is None else BinOp("&&", cond, g, "bool")
-    pre = IfThenElse(cond, seq(*fetches)) if cond is not None else seq(*fetches)
-    return For(f.var, f.min, f.extent, f.kind, seq(pre, f.body), f.pragmas)
+    return IfThenElse(cond, seq(*fetches)) if cond is not None else seq(*fetches)
 
 
 def _targets(body, k):

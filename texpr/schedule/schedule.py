@@ -205,14 +205,21 @@ class Stage:
         self._attr(iv)["thread"] = thread_iv
 
     def pragma(self, iv, key, value=None):
-        """Attach a pragma to a loop: unroll (value = count), omp_simd, ivdep, prefetch, comment."""
+        """Attach a pragma to a loop: unroll (value = count), omp_simd, ivdep, prefetch
+        (value = distance in iterations, or a pair (p, q): see lower/prefetch.py), comment."""
         self._check_schedulable("pragma")
         self._leaf(iv, "pragma")
         if key not in PRAGMA_KEYS:
             self._err(f"pragma on axis {iv.name}: unknown key {key!r}; known keys: "
                       f"{', '.join(PRAGMA_KEYS)}")
-        if key in ("unroll", "prefetch") and value is not None and (
-                isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0):
+        def count(v):
+            return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 0
+        if key == "prefetch" and isinstance(value, tuple):
+            # (p, q): rows p iterations ahead, and their first line q > p iterations ahead
+            if len(value) != 2 or not all(count(v) for v in value) or not 0 < value[0] < value[1]:
+                self._err(f"pragma prefetch on axis {iv.name}: a pair must be (p, q) with "
+                          f"0 < p < q (rows p iterations ahead, their first line q), got {value!r}")
+        elif key in ("unroll", "prefetch") and value is not None and not count(value):
             self._err(f"pragma {key} on axis {iv.name}: value must be a non-negative int, got {value!r}")
         if key == "comment" and not isinstance(value, str):
             self._err(f"pragma comment on axis {iv.name}: value must be a string")

@@ -26,7 +26,8 @@ The schedules for native/avx2, avx512, neon (and c) are registered below and pic
 `topi.schedule(outs, target)`: pooling runs bags in parallel, vectorizes the embedding
 dimension (tails masked on AVX-512, scalar elsewhere), keeps the bag's sum in registers
 (D split in chunks that fit the register file), unrolls the chunk, and prefetches the rows
-of the bags PREFETCH_ROWS indices ahead (pragma "prefetch", lower/prefetch.py).
+of the bags PREFETCH_ROWS indices ahead, their first lines PREFETCH_FIRST_LINE_ROWS ahead
+(pragma "prefetch", lower/prefetch.py).
 """
 from ..lang import dtypes
 from ..lang.errors import TexprError
@@ -38,10 +39,14 @@ from .schedules import register
 
 CPU_TARGETS = ("native", "avx2", "avx512", "neon", "c")
 
-# prefetch distance of the pooling loop, in indices (rows), tuned with benchmarks/sparse.py
-# (1M x 64 fp32 table, bags of 40, AVX-512, 1 thread): 8: 0.98 ms, 16: 0.81, 24: 0.74,
-# 32: 0.77 (torch embedding_bag 0.92 in the same run)
-PREFETCH_ROWS = 24
+# prefetch distances of the pooling loop, in indices (rows), tuned with benchmarks/sparse.py
+# (1M x 64 fp32 table, bags of 40, AVX-512): whole rows PREFETCH_ROWS ahead (1 thread,
+# one distance: 8: 0.98 ms, 16: 0.81, 24: 0.74, 32: 0.77), and the first line of each row
+# already PREFETCH_FIRST_LINE_ROWS ahead (0: not). In interleaved A/B runs of the kernel,
+# (20, 32) was 10-15% faster than 24 alone with 2 threads and within -2..+5% with 1;
+# (16, 32) and (24, 40) a little slower, (8, 24) fast with 2 threads but 20% slower with 1.
+PREFETCH_ROWS = 20
+PREFETCH_FIRST_LINE_ROWS = 32
 
 # sparse_dense prefetches the rows of X^T a few nonzeros ahead (they come from L2/L3 in an
 # order no hardware prefetcher predicts): measured 3-4% (X [128, 2048], W 2048 x 2048 at 90%
@@ -376,8 +381,9 @@ def _vector_rows(st, axis, lanes, unroll_max):
 def schedule_pool(s, st, target, prefetch=None):
     """Bags in parallel; each bag sums into registers: D in chunks of at most `accumulators`
     vectors, the chunk unrolled, and for each index of the bag one pass over the chunk of its
-    row (prefetched PREFETCH_ROWS indices ahead). The epilogue of sparse_lengths_mean (a
-    scale per bag) is applied when the registers are stored."""
+    row (prefetched PREFETCH_ROWS indices ahead, its first line PREFETCH_FIRST_LINE_ROWS
+    ahead). The epilogue of sparse_lengths_mean (a scale per bag) is applied when the
+    registers are stored."""
     cpu = _Cpu(target)
     pooled = st.op.output(0)
     epi = None
@@ -415,7 +421,8 @@ def schedule_pool(s, st, target, prefetch=None):
     ls.unroll(lo)
     dist = PREFETCH_ROWS if prefetch is None else prefetch
     if dist:
-        ls.pragma(k, "prefetch", dist)
+        far = PREFETCH_FIRST_LINE_ROWS
+        ls.pragma(k, "prefetch", (dist, far) if far > dist else dist)
     return [st] if epi is not None else None
 
 
