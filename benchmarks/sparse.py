@@ -213,6 +213,10 @@ def bench_sls(args, target, tcounts, timer, bw, torch):
     for o in (out, out0, tout, npout):
         np.testing.assert_allclose(o, want, rtol=1e-4, atol=1e-4)
     nbytes = nbags * bag * D * 4 + sets[0].nbytes + out.nbytes
+    # what the memory system must deliver: every cache line a gathered row touches (a row of
+    # 4 lines touches 5 when the table does not start on a line), the indices, the output
+    lines = touched_lines(data, sets[0])
+    mem_bytes = lines * 64 + sets[0].nbytes + out.nbytes
     print(f"\nsparse_lengths_sum: table {V} x {D} fp32 ({V * D * 4 / 2**20:.0f} MiB"
           f"{', huge pages' if args.hugepages else ''}, row offset {data.ctypes.data % 64} B "
           f"from a cache line), {nbags} bags x {bag} indices, {nsets} index sets in turn; "
@@ -252,8 +256,20 @@ def bench_sls(args, target, tcounts, timer, bw, torch):
                 g = nbytes / r[name][0] / 1e9
                 print(line(name + " (L3)", r[name], rs if name.startswith("texpr") else None,
                            f"{g:6.1f} {100 * g / bw[t]:4.0f}%"))
+            bound = mem_bytes / (bw[t] * 1e9)
+            print(f"  memory bound: the {lines / (nbags * bag):.0f} lines per row + indices + "
+                  f"output ({mem_bytes / 1e6:.1f} MB) at the sequential read rate: "
+                  f"{bound * 1e3:.3f} ms, {ref[0] / bound:.2f}x torch's median; texpr at "
+                  f"{100 * bound / r['texpr'][0]:.0f}% of it, torch at {100 * bound / ref[0]:.0f}%")
             results[t] = ref[0] / r["texpr"][0]
     return results
+
+
+def touched_lines(data, indices):
+    """Cache lines the rows data[indices] span, from the table's address."""
+    row = data.strides[0]
+    start = data.ctypes.data + indices.astype(np.int64) * row
+    return int(((start + data.shape[1] * data.itemsize - 1) // 64 - start // 64 + 1).sum())
 
 
 def bench_gather(args, target, tcounts, timer, torch):
