@@ -35,8 +35,8 @@ addresses the body's data-dependent loads will read p iterations later:
 
 - Two distances, `pragma(k, "prefetch", (p, q))` with p < q: the rows are fetched line by line
   p iterations ahead as above, and the first line of each row already q iterations ahead
-  (its own guarded block). SLS 1M x 64 at 2 threads, this machine: (20, 32) 10-15% faster
-  than 24 alone in interleaved A/B runs, 1 thread within -2..+5%; the same with the table in
+  (its own guarded block). SLS 1M x 64 at 2 threads, this machine: (20, 32) 5-15% faster
+  than 24 alone in interleaved A/B runs, 1 thread within -4..+5%; the same with the table in
   2 MB pages, so it is not only the TLB: the first line's request starts earlier (and, with
   4 KB pages, its address translation), and the row's other lines then follow it.
 

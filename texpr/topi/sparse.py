@@ -43,7 +43,7 @@ CPU_TARGETS = ("native", "avx2", "avx512", "neon", "c")
 # (1M x 64 fp32 table, bags of 40, AVX-512): whole rows PREFETCH_ROWS ahead (1 thread,
 # one distance: 8: 0.98 ms, 16: 0.81, 24: 0.74, 32: 0.77), and the first line of each row
 # already PREFETCH_FIRST_LINE_ROWS ahead (0: not). In interleaved A/B runs of the kernel,
-# (20, 32) was 10-15% faster than 24 alone with 2 threads and within -2..+5% with 1;
+# (20, 32) was 5-15% faster than 24 alone with 2 threads and within -4..+5% with 1;
 # (16, 32) and (24, 40) a little slower, (8, 24) fast with 2 threads but 20% slower with 1.
 PREFETCH_ROWS = 20
 PREFETCH_FIRST_LINE_ROWS = 32
