@@ -2,7 +2,8 @@
 
 - Points texpr's compiled-kernel cache at <repo>/.texpr_cache unless TEXPR_CACHE_DIR is set
   (done before texpr is imported anywhere in the tests).
-- Registers hypothesis profiles: "ci" (more examples, derandomized) and "dev" (quick).
+- Registers hypothesis profiles: "ci" (more examples, derandomized), "dev" (quick) and
+  "soak" (many random examples: a hunt for bugs, minutes per property, never in CI).
   "ci" is loaded when the CI environment variable is set, "dev" otherwise;
   HYPOTHESIS_PROFILE=<name> overrides the choice.
 """
@@ -32,6 +33,14 @@ settings.register_profile(
     parent=_base,
     max_examples=10,
     deadline=None,
+)
+
+settings.register_profile(
+    "soak",
+    parent=_base,
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
 _in_ci = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")

@@ -114,11 +114,11 @@ def test_simplify_keeps_undecided_guards_and_uses_given_ranges():
 
 # ----------------------------------------------------------------------------- partition_loops
 
-def tail_program(n, kind="serial"):
+def tail_program(n, kind="serial", outer_kind="serial"):
     X, Y = arg("X", n), arg("Y", n)
     io, ii = Var("io"), Var("ii")
     idx = io * 8 + ii
-    body = ir.For(io, c(0), (n + 7) // 8, "serial", ir.For(ii, c(0), c(8), kind,
+    body = ir.For(io, c(0), (n + 7) // 8, outer_kind, ir.For(ii, c(0), c(8), kind,
                   ir.IfThenElse(idx < n, ir.BufferStore(Y, ir.BufferLoad(X, (idx,), "float32") * 2.0,
                                                         (idx,)))))
     return body, X, Y
@@ -142,6 +142,46 @@ def test_partition_splits_off_a_guard_free_main_loop():
         y = np.full(nv, np.nan, "float32")
         interpret(func(out, X, Y, shape_vars=[n]), [x, y], {n: nv})
         np.testing.assert_array_equal(y, 2 * x)
+
+
+def test_partition_keeps_a_parallel_loop_whole():
+    """The parts of a parallel loop stay one parallel loop (a branch per iteration picks the
+    guard-free main body or the tail), so the tail is not a serial loop after it."""
+    n = Var("n")
+    body, X, Y = tail_program(n, outer_kind="parallel")
+    out = simplify_stmt(partition_loops(body), {n: (0, INF)})
+    outer = [f for f in loops(out) if f.var.name == "io"]
+    assert len(outer) == 1 and outer[0].kind == "parallel"
+    pick = outer[0].body
+    assert isinstance(pick, ir.IfThenElse) and pick.cond.a.name == "io"
+    assert not stmts(pick.then_case, ir.IfThenElse)       # main part: no guard
+    (tail_inner,) = [f for f in loops(pick.else_case) if f.var.name == "ii"]
+    assert not isinstance(tail_inner.extent, Const)       # runs to n - io*8
+    for nv in (0, 1, 7, 8, 9, 16, 21):
+        x = np.arange(nv, dtype="float32")
+        y = np.full(nv, np.nan, "float32")
+        interpret(func(out, X, Y, shape_vars=[n]), [x, y], {n: nv})
+        np.testing.assert_array_equal(y, 2 * x)
+
+
+@pytest.mark.parametrize("n", [1000, 1024, 130])
+def test_parallel_loop_with_a_tail_runs_on_threads(n, monkeypatch):
+    """Built: no loop after the parallel one, and every row written once (2 threads)."""
+    monkeypatch.setenv("TEXPR_NUM_THREADS", "2")
+    A = te.placeholder((n, 20), name="A")
+    B = te.compute((n, 20), lambda i, j: A[i, j] * 2.0 + 1.0, name="B")
+    s = te.create_schedule(B.op)
+    io, ii = s[B].split(B.op.axis[0], 64)
+    s[B].parallel(io)
+    s[B].vectorize(B.op.axis[1])
+    f = te.build(s, [A, B], target="avx2", name="parallel_tail")
+    src = f.source[f.source.index("// stage B"):]
+    assert src.count("#pragma omp parallel for") == 1
+    assert "for (int32_t i_outer" in src and src.count("for (int32_t i_inner") == 1 + (n % 64 > 0)
+    a = np.random.default_rng(n).standard_normal((n, 20)).astype("float32")
+    b = np.full_like(a, np.nan)
+    f(a, b)
+    np.testing.assert_array_equal(b, a * 2 + 1)
 
 
 def test_nested_tails_copy_a_body_at_most_max_copies_times():

@@ -34,11 +34,33 @@ def _go(s, lanes, masked, copies):
     if isinstance(s, For):
         parts = None if masked and s.kind == "vectorized" else _partition(s, lanes)
         if parts is not None and copies * len(parts) <= MAX_COPIES:
+            if s.kind == "parallel" and len(parts) > 1:
+                return _go_body(_one_parallel_loop(parts), lanes, masked, copies * len(parts))
             return seq(*[_go_body(p, lanes, masked, copies * len(parts)) for p in parts])
         return _go_body(s, lanes, masked, copies)
     if not isinstance(s, Stmt):
         return s
     return map_children(s, lambda c: _go(c, lanes, masked, copies) if isinstance(c, Stmt) else c)
+
+
+def _one_parallel_loop(parts):
+    """The parts of a partitioned parallel loop as one parallel loop whose iterations pick
+    their part's body (one branch per iteration). Peeled off, a one-iteration tail part would
+    run serially after the parallel one (with 15 full blocks and a partial one on 2 threads:
+    8 blocks + the partial one instead of 8), and every other part would be its own
+    parallel region."""
+    v = parts[0].var
+    ends = [simplify(p.min + p.extent) for p in parts]
+
+    def chain(i):
+        body = parts[i].body
+        if i > 0 and not parts[i].min.same_as(ends[i - 1]):
+            body = IfThenElse(Cmp(">=", v, parts[i].min), body)    # a gap: nothing runs there
+        if i == len(parts) - 1:
+            return body
+        return IfThenElse(Cmp("<", v, ends[i]), body, chain(i + 1))
+    first, last = parts[0], parts[-1]
+    return For(v, first.min, simplify(ends[-1] - first.min), "parallel", chain(0), first.pragmas)
 
 
 def _go_body(f, lanes, masked, copies):
