@@ -106,8 +106,9 @@ def elementwise_chain(n):
 
 
 def matmul(n, vector_bits):
-    """The optimised schedule of benchmarks/matmul.py: packed B, a 6 x (2 vectors) register
-    tile (cache_write local + unroll + vectorize, with a tail tile), parallel row tiles."""
+    """A readable matmul schedule (step 6 of benchmarks/matmul.py): packed B, a 6 x (2
+    vectors) register tile (cache_write local + unroll + vectorize, with a tail tile),
+    parallel row tiles. The fast one is topi's dense (a tensorized micro-kernel), below."""
     mr, nr = 6, 2 * (vector_bits // 32)
     A = te.placeholder((n, n), name="A")
     B = te.placeholder((n, n), name="B")
@@ -131,6 +132,16 @@ def matmul(n, vector_bits):
     s[PB].parallel(x)
     s[C].parallel(io)
     return s, [A, B, C]
+
+
+def topi_dense(n, target):
+    """y = x w^T with texpr.topi: the operator and its registered schedule for the target
+    (weight packed into panels, a hand-written micro-kernel brought in with tensorize)."""
+    from texpr import topi
+    x = te.placeholder((n, n), name="x")
+    w = te.placeholder((n, n), name="w")
+    y = topi.nn.dense(x, w)
+    return topi.schedule(y, target), [x, w, y]
 
 
 # ---------------------------------------------------------------------------- timing
@@ -298,6 +309,16 @@ def main():
     gf = 2 * n ** 3 / 1e9
     rows.append(("matmul float32", f"{n}^3", "GFLOP/s", gf / t[0], gf / t[1], gf / t_np))
     print(f"[ok] matmul            {n}x{n}x{n}: matches NumPy")
+
+    # 6. dense from the operator library -------------------------------------------------
+    s6, args6 = topi_dense(n, TARGET)
+    f6 = te.build(s6, args6, target=TARGET, name="dense")
+    f6(a, b, c)
+    np.testing.assert_allclose(c, a @ b.T, rtol=2e-4, atol=4e-3)
+    t = time_texpr(lambda: f6(a, b, c), budget=0.6)
+    t_np = median_time(lambda: np.matmul(a, b.T, out=ref), budget=0.6)
+    rows.append(("topi dense (x w^T)", f"{n}^3", "GFLOP/s", gf / t[0], gf / t[1], gf / t_np))
+    print(f"[ok] topi.nn.dense     {n}x{n}x{n}: matches NumPy (x @ w.T)")
 
     # the matmul's lowered program and generated C ---------------------------------------
     print()
