@@ -11,8 +11,8 @@ from hypothesis import given, settings, strategies as st
 import pytest
 
 from texpr.lang.expr import BinOp, Cmp, Const, Select, Var
-from texpr.lower.arith import (INF, Linear, const_bounds, from_linear, interval, linear_coeff,
-                               simplify, to_linear)
+from texpr.lower.arith import (INF, Linear, Simplifier, const_bounds, from_linear, interval,
+                               linear_coeff, simplify, to_linear)
 
 from irutil import evaluate
 
@@ -177,3 +177,80 @@ def test_floor_ops_match_python(a, b):
     assert simplify(c(a) // c(b)).value == a // b
     assert simplify(c(a) % c(b)).value == a % b
     assert math.floor(a / b) == a // b
+
+
+# ----------------------------------------------------------------------------- data (wrapping)
+
+D = Var("d")                    # a value read from data: any int32, no range
+INT32_MIN, INT32_MAX = -2**31, 2**31 - 1
+D_VALUES = [INT32_MIN, INT32_MIN + 1, -65536, -1, 0, 1, 65535, 2**30, INT32_MAX]
+
+
+def wrap32(v):
+    return (v + 2**31) % 2**32 - 2**31
+
+
+def evaluate_wrapped(e, env):
+    """Value of e when every + - * // % wraps to int32 (texpr's data arithmetic)."""
+    t = type(e)
+    if t is Const:
+        return e.value
+    if t is Var:
+        return env[e]
+    if t is Select:
+        return evaluate_wrapped(e.t if evaluate_wrapped(e.cond, env) else e.f, env)
+    a, b = evaluate_wrapped(e.a, env), evaluate_wrapped(e.b, env)
+    if t is Cmp:
+        return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b, "==": a == b,
+                "!=": a != b}[e.op]
+    def tdiv(a, b):
+        q = abs(a) // abs(b)
+        return q if (a >= 0) == (b >= 0) else -q
+    ops = {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b, "//": lambda: a // b,
+           "%": lambda: a % b, "tdiv": lambda: tdiv(a, b), "tmod": lambda: a - tdiv(a, b) * b,
+           "min": lambda: min(a, b), "max": lambda: max(a, b)}
+    return wrap32(ops[e.op]())
+
+
+def data_exprs(max_leaves=8):
+    big = [65536, 2**30, INT32_MAX, INT32_MIN, -65536]
+    leaves = st.one_of(st.sampled_from([X, Y, D, D]), st.integers(-9, 9).map(c),
+                       st.sampled_from(big).map(c))
+
+    def extend(sub):
+        binop = st.tuples(st.sampled_from(["+", "-", "*", "min", "max"]), sub, sub).map(
+            lambda t: BinOp(t[0], t[1], t[2], "int32"))
+        divmod_ = st.tuples(st.sampled_from(["//", "%"]), sub,
+                            st.sampled_from([-1, 2, 3, 16, 65536])).map(
+            lambda t: BinOp(t[0], t[1], c(t[2]), "int32"))
+        select = st.tuples(st.sampled_from(["<", "<=", "==", "!="]), sub, sub, sub, sub).map(
+            lambda t: Select(Cmp(t[0], t[1], t[2]), t[3], t[4], "int32"))
+        return st.one_of(binop, divmod_, select)
+    return st.recursive(leaves, extend, max_leaves=max_leaves)
+
+
+@settings(max_examples=150)
+@given(data_exprs())
+def test_data_simplifier_keeps_the_wrapped_value(e):
+    """Simplifier(data=True) may only rewrite what holds modulo 2**32: its result computes
+    the same int32 value as e, for data at the extremes of int32 and loop variables in
+    their ranges."""
+    ranges = {X: RANGES[X], Y: RANGES[Y]}
+    s = Simplifier(ranges, data=True)(e)
+    for x in range(ranges[X][0], ranges[X][1] + 1):
+        for y in range(ranges[Y][0], ranges[Y][1] + 1):
+            for d in D_VALUES:
+                env = {X: x, Y: y, D: d}
+                assert evaluate_wrapped(s, env) == evaluate_wrapped(e, env), (str(e), str(s), env)
+
+
+def test_data_simplifier_examples():
+    data = Simplifier({X: (0, 15), Y: (0, 15)}, data=True)
+    kept = data(D * 65536 // 65536)                                 # D * 65536 wraps
+    assert isinstance(kept, BinOp) and kept.op == "//"
+    assert not isinstance(data(Cmp(">", D + 1, D)), Const)      # false at INT32_MAX
+    assert data(Cmp(">", X + 1, X)).same_as(Const(True, "bool"))  # loop variables: exact
+    assert data((X * 16 + Y) // 16).same_as(X)
+    assert data(D * 65536 * 65536).same_as(c(0))                  # 2**32 wraps to 0
+    assert data((D + 5) - 5).same_as(D)                           # ring identities hold
+    assert data(c(INT32_MAX) + 1).same_as(c(INT32_MIN))

@@ -441,3 +441,38 @@ def test_select_that_would_read_more_stays_lane_by_lane():
     b = np.empty(n, "float32")
     f(a, b)
     np.testing.assert_array_equal(b, np.concatenate([[0.0], a[:-1]]).astype("float32"))
+
+
+@pytest.mark.parametrize("target", ["c", "avx2", "avx512", "neon"])
+@pytest.mark.parametrize("dt", ["int8", "int16", "int32", "int64"])
+@pytest.mark.parametrize("vector", [False, True])
+def test_integer_data_wraps_through_simplifier_and_compiler(target, dt, vector):
+    """Expressions that are identities only when nothing overflows: texpr's simplifier must
+    not fold them for data (`a * 2**h // 2**h`, `a + 1 > a`, `max(a + 1, a)`), and the C
+    compiler must not either (signed vector lanes are computed unsigned), so the results
+    equal NumPy's wrapped ones, scalar and vectorized."""
+    n = 37
+    bits = np.iinfo(dt).bits
+    big = te.const(2 ** (bits // 2), dt)
+    one = te.const(1, dt)
+    A = te.placeholder((n,), dt, name="A")
+    outs = [te.compute((n,), lambda i: A[i] * big // big, name="P"),
+            te.compute((n,), lambda i: te.if_then_else(A[i] + one > A[i], one, te.const(0, dt)),
+                       name="Q"),
+            te.compute((n,), lambda i: te.max(A[i] + one, A[i]), name="R"),
+            te.compute((n,), lambda i: (A[i] + big) - big, name="S")]
+    s = te.create_schedule([t.op for t in outs])
+    if vector:
+        for t in outs:
+            s[t].vectorize(s[t].split(t.op.axis[0], factor=16)[1])
+    f = te.build(s, [A] + outs, target=target)
+    info = np.iinfo(dt)
+    a = np.random.default_rng(bits).integers(info.min, info.max, n, dtype=dt, endpoint=True)
+    a[:4] = [info.max, info.min, info.max - 1, 0]
+    got = [np.empty(n, dt) for _ in outs]
+    f(a, *got)
+    b, o = np.array(2 ** (bits // 2), dt), np.array(1, dt)
+    with np.errstate(over="ignore"):
+        want = [a * b // b, (a + o > a).astype(dt), np.maximum(a + o, a), a]
+    for name, g, w in zip("PQRS", got, want):
+        np.testing.assert_array_equal(g, w, err_msg=f"{name} ({dt}, {target}, vector={vector})")

@@ -3,6 +3,12 @@
 Index expressions are kept in a canonical linear form (sum of coeff * atom + const), which
 makes `(x*16 + y) // 16 -> x` and `i - i -> 0` fall out, and bounds of loop variables are used
 to drop divisions, modulos, min/max and comparisons that are decided by the ranges.
+
+Index arithmetic is assumed not to overflow (shapes and positions fit their dtype). Integer
+data wraps, as in NumPy, so a Simplifier(data=True) (for the values a program stores) keeps to
+what holds modulo 2**bits: the linear form with its coefficients wrapped, and constant
+folding; `(a * 65536) // 65536 -> a`, `a + 1 > a -> true` and the like only where the bounds
+show that nothing in the operands can overflow (a loaded value: any value of its dtype).
 """
 import math
 
@@ -23,8 +29,9 @@ def _ic(v, dtype="int32"):
 
 # ----------------------------------------------------------------------------- constant bounds
 
-def const_bounds(e, ranges):
-    """(lo, hi) numbers bounding integer expression e; ranges: Var -> (lo, hi) numbers."""
+def const_bounds(e, ranges, leaf=None):
+    """(lo, hi) numbers bounding integer expression e; ranges: Var -> (lo, hi) numbers.
+    leaf(n): bounds of a node nothing else bounds (default: unbounded)."""
     t = type(e)
     if t is Const:
         v = e.value
@@ -34,7 +41,7 @@ def const_bounds(e, ranges):
     if t is BinOp:
         op = e.op
         if op in ("+", "-", "*", "min", "max"):
-            a, b = const_bounds(e.a, ranges), const_bounds(e.b, ranges)
+            a, b = const_bounds(e.a, ranges, leaf), const_bounds(e.b, ranges, leaf)
             if op == "+":
                 return (a[0] + b[0], a[1] + b[1])
             if op == "-":
@@ -46,28 +53,28 @@ def const_bounds(e, ranges):
             prods = [_mul(x, y) for x in a for y in b]
             return (min(prods), max(prods))
         if op in ("//", "tdiv") and is_const(e.b) and e.b.value > 0:
-            a = const_bounds(e.a, ranges)
+            a = const_bounds(e.a, ranges, leaf)
             c = e.b.value
             return (_fdiv(a[0], c), _fdiv(a[1], c))
         if op in ("%", "tmod") and is_const(e.b) and e.b.value > 0:
-            a = const_bounds(e.a, ranges)
+            a = const_bounds(e.a, ranges, leaf)
             c = e.b.value
             if a[0] >= 0 and a[1] < c:
                 return a
             if op == "%" or a[0] >= 0:
                 return (0, c - 1)
             return (-(c - 1), c - 1)
-        return (-INF, INF)
+        return leaf(e) if leaf else (-INF, INF)
     if t is Select:
-        a, b = const_bounds(e.t, ranges), const_bounds(e.f, ranges)
+        a, b = const_bounds(e.t, ranges, leaf), const_bounds(e.f, ranges, leaf)
         return (min(a[0], b[0]), max(a[1], b[1]))
     if t is Cast and dtypes.is_int(e.dtype) and dtypes.is_int(e.value.dtype):
-        return const_bounds(e.value, ranges)
+        return const_bounds(e.value, ranges, leaf)
     if t is Cmp or (t is BinOp and e.op in ("&&", "||")) or t is Not:
         return (0, 1)
     if t.__name__ == "CheckedIndex":
         return (0, const_bounds(e.extent, ranges)[1] - 1)
-    return (-INF, INF)
+    return leaf(e) if leaf else (-INF, INF)
 
 
 def _mul(x, y):
@@ -171,11 +178,16 @@ def _uses(e, var):
 # ----------------------------------------------------------------------------- simplifier
 
 class Simplifier:
-    """Simplifies expressions given constant ranges of variables (Var -> (lo, hi))."""
+    """Simplifies expressions given constant ranges of variables (Var -> (lo, hi)).
 
-    def __init__(self, ranges=None):
+    data=True: e is a value computed from data (wrapping integer arithmetic); the positions
+    it loads from are simplified as indices (by `index`, or a Simplifier of the same ranges)."""
+
+    def __init__(self, ranges=None, data=False, index=None):
         self.ranges = dict(ranges or {})
         self.memo = {}
+        self.data = data
+        self.index = (index or Simplifier(self.ranges)) if data else self
 
     def bounds(self, e):
         return const_bounds(e, self.ranges)
@@ -192,6 +204,8 @@ class Simplifier:
     def _simplify(self, e):
         if isinstance(e, (Const, Var)):
             return e
+        if self.data and type(e).__name__ in ("BufferLoad", "CheckedIndex"):
+            return map_children(e, self.index)      # where data is read: index arithmetic
         e = map_children(e, self)
         t = type(e)
         if t is BinOp:
@@ -223,15 +237,21 @@ class Simplifier:
         if op in ("&&", "||"):
             return _logic(op, a, b)
         if dtypes.is_int(dt):
+            exact = not self.data or (self._exact(a) and self._exact(b))
             if op in ("+", "-", "*"):
-                return from_linear(_fold_divmod(to_linear(e)), dt)
-            if op in ("//", "tdiv", "%", "tmod") and is_const(b) and b.value > 0:
+                lin = _fold_divmod(to_linear(e))
+                if exact and self.data:
+                    exact = self._exact(e)          # and the sum/product itself fits
+                return from_linear(lin, dt) if exact else _from_wrapped_linear(lin, dt)
+            if op in ("//", "tdiv", "%", "tmod") and is_const(b) and b.value > 0 and exact:
                 return self._divmod(op, a, b.value, dt)
             if op in ("//", "%", "tdiv", "tmod") and is_const(a) and is_const(b) and b.value != 0:
-                return _ic(_int_fold(op, a.value, b.value), dt)
+                return _ic(_wrap(_int_fold(op, a.value, b.value), dt), dt)
             if op in ("min", "max"):
                 if is_const(a) and is_const(b):
                     return _ic(min(a.value, b.value) if op == "min" else max(a.value, b.value), dt)
+                if not exact:
+                    return e
                 la, ha = self.bounds(a)
                 lb, hb = self.bounds(b)
                 if op == "min":
@@ -263,6 +283,22 @@ class Simplifier:
             if op == "+" and is_const(a, 0.0):
                 return b
         return e
+
+    def _exact(self, e):
+        """No + - * or narrowing cast in e can leave its dtype, for any values in the ranges
+        (a loaded value being any value of its dtype): e's C value is its exact value."""
+        t = type(e)
+        if t is Const or t is Var:
+            return True
+        if t is BinOp and e.op in ("+", "-", "*") and dtypes.is_int(e.dtype):
+            if not _inside(const_bounds(e, self.ranges, _dtype_range), e.dtype):
+                return False
+        elif t is Cast and dtypes.is_int(e.dtype) and dtypes.is_int(e.value.dtype):
+            if not _inside(const_bounds(e.value, self.ranges, _dtype_range), e.dtype):
+                return False
+        elif t.__name__ in ("BufferLoad", "CheckedIndex", "VarLoad"):
+            return True                       # a value of its dtype (positions: indices)
+        return all(self._exact(c) for c in _child_exprs(e))
 
     def _divmod(self, op, a, c, dt):
         if c == 1:
@@ -300,6 +336,8 @@ class Simplifier:
         if is_const(a) and is_const(b):
             return Const(_cmp_fold(e.op, a.value, b.value), "bool")
         if not dtypes.is_int(a.dtype):
+            return e
+        if self.data and not (self._exact(a) and self._exact(b)):
             return e
         d = from_linear(to_linear(a).add(to_linear(b), -1), a.dtype)
         lo, hi = self.bounds(d)
@@ -344,6 +382,65 @@ class Simplifier:
                  "==": {"zero": True, "pos": False, "neg": False},
                  "!=": {"zero": False, "pos": True, "neg": True}}
         return table.get(op, {}).get(sg)
+
+
+def _wrap(v, dt):
+    """v modulo 2**bits of integer dtype dt, in dt's range."""
+    bits = dtypes.bits(dt)
+    v %= 1 << bits
+    if not dt.startswith("u") and v >= 1 << (bits - 1):
+        v -= 1 << bits
+    return v
+
+
+def _range(dt):
+    bits = dtypes.bits(dt)
+    if dt.startswith("u"):
+        return 0, (1 << bits) - 1
+    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+
+
+def _dtype_range(e):
+    """Bounds of a value nothing else bounds: any value of its (integer) dtype."""
+    if dtypes.is_int(e.dtype) and dtypes.lanes(e.dtype) == 1:
+        return _range(e.dtype)
+    return (-INF, INF)
+
+
+def _inside(r, dt):
+    lo, hi = _range(dt)
+    return lo <= r[0] and r[1] <= hi
+
+
+def _child_exprs(e):
+    out = []
+    for name in e._children:
+        v = getattr(e, name)
+        for c in (v if isinstance(v, tuple) else (v,)):
+            if isinstance(c, Expr):
+                out.append(c)
+    return out
+
+
+def _from_wrapped_linear(lin, dt):
+    """from_linear for wrapping arithmetic: coefficients and constant taken modulo 2**bits
+    (in dt's range, so every constant fits dt; a negative one is added as it is)."""
+    terms = {}
+    for k, (atom, c) in lin.terms.items():
+        c = _wrap(c, dt)
+        if c:
+            terms[k] = (atom, c)
+    lin = Linear(terms, _wrap(lin.const, dt))
+    low = not dt.startswith("u") and -(1 << (dtypes.bits(dt) - 1))
+    if lin.const == low or any(c == low for _, c in lin.terms.values()):
+        out = None                      # -(dt's minimum) does not fit dt: no subtraction
+        for atom, c in lin.terms.values():
+            term = atom if c == 1 else BinOp("*", atom, _ic(c, dt), dt)
+            out = term if out is None else BinOp("+", out, term, dt)
+        if lin.const or out is None:
+            out = _ic(lin.const, dt) if out is None else BinOp("+", out, _ic(lin.const, dt), dt)
+        return out
+    return from_linear(lin, dt)
 
 
 def _fold_divmod(lin):

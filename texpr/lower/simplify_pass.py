@@ -1,8 +1,12 @@
-"""Simplify every expression of a loop program using the ranges of the enclosing loops."""
+"""Simplify every expression of a loop program using the ranges of the enclosing loops.
+
+Positions, bounds and guards are index arithmetic; the values stored (BufferStore, VarStore,
+Evaluate) are data, whose integer arithmetic wraps (arith.Simplifier(data=True))."""
 from ..lang.expr import Const
 from ..lang.visitor import map_children, substitute
 from .arith import INF, Simplifier, const_bounds
-from .ir import Allocate, DeclareVars, For, IfThenElse, Seq, StageRegion, Stmt, seq
+from .ir import (Allocate, BufferStore, DeclareVars, Evaluate, For, IfThenElse, Seq, StageRegion,
+                 Stmt, VarStore, seq)
 
 NOP = Seq(())
 
@@ -14,7 +18,7 @@ def simplify_stmt(stmt, ranges=None):
 class _Pass:
     def __init__(self, ranges):
         self.ranges = ranges
-        self._simp = None
+        self._simp = self._data = None
 
     def expr(self, e):
         # one simplifier (and its memo) per range context: reset whenever a loop's range
@@ -22,6 +26,14 @@ class _Pass:
         if self._simp is None:
             self._simp = Simplifier(self.ranges)
         return self._simp(e)
+
+    def value(self, e):
+        """A value computed from data (integers wrap)."""
+        if self._data is None:
+            if self._simp is None:
+                self._simp = Simplifier(self.ranges)
+            self._data = Simplifier(self.ranges, data=True, index=self._simp)
+        return self._data(e)
 
     def stmt(self, s):
         t = type(s)
@@ -35,13 +47,13 @@ class _Pass:
             hi = const_bounds(mn, self.ranges)[1] + const_bounds(ext, self.ranges)[1] - 1
             old = self.ranges.get(s.var)
             self.ranges[s.var] = (lo, hi)
-            self._simp = None
+            self._simp = self._data = None
             body = self.stmt(s.body)
             if old is None:
                 del self.ranges[s.var]
             else:
                 self.ranges[s.var] = old
-            self._simp = None
+            self._simp = self._data = None
             if _is_nop(body):
                 return NOP
             return For(s.var, mn, ext, s.kind, body, s.pragmas)
@@ -59,6 +71,13 @@ class _Pass:
         if t is Seq:
             return seq(*[x for x in (self.stmt(y) for y in s.stmts) if not _is_nop(x)]) \
                 if s.stmts else s
+        if t is BufferStore:
+            return s.replace(value=self.value(s.value),
+                             indices=tuple(self.expr(i) for i in s.indices),
+                             predicate=self.expr(s.predicate) if s.predicate is not None
+                             else None)
+        if t in (VarStore, Evaluate):
+            return s.replace(value=self.value(s.value))
         if t in (StageRegion, Allocate, DeclareVars):
             body = self.stmt(s.body)
             return s.replace(body=body) if body is not s.body else s

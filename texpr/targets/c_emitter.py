@@ -44,6 +44,7 @@ class CEmitter:
         self.indent = 1
         self.uses_parallel = False
         self.checks = []          # (tensor, dim, source buffer name) per CheckedIndex code
+        self._unsigned = {}       # emitted signed-lane wrapping op -> its unsigned form
 
     # ------------------------------------------------------------------ entry
     def emit(self):
@@ -493,9 +494,20 @@ class CEmitter:
 
     def vector_binop(self, e):
         a, b = self.expr(e.a), self.expr(e.b)
+        base, n = dtypes.split_lanes(e.dtype)
+        if e.op in ("+", "-", "*", "<<") and dtypes.is_int(base) and not base.startswith("u"):
+            # signed lanes overflow as signed scalars do: undefined, and GCC uses that (it
+            # folded a + 1 > a to true); computed in the unsigned lanes they wrap, as NumPy's.
+            # An operand that is itself such a wrapped operation stays unsigned.
+            ut = self.ty(f"u{base}x{n}")
+            ua, ub = (self._unsigned.get(x) or f"({ut})({_strip(x)})" for x in (a, b))
+            inner = f"({ua} {e.op} {ub})"
+            out = f"(({self.ty(e.dtype)}){inner})"
+            self._unsigned[out] = inner
+            return out
         if e.op in ("+", "-", "*", "/"):
             return f"({a} {e.op} {b})"
-        if e.op in ("<<", ">>", "&", "|", "^") and dtypes.is_int(dtypes.element(e.dtype)):
+        if e.op in ("<<", ">>", "&", "|", "^") and dtypes.is_int(base):
             return f"({a} {e.op} {b})"       # integer lanes (the vectorizer's lane_ops)
         if e.op in ("min", "max"):
             dt = e.dtype

@@ -89,6 +89,11 @@ class NEONEmitter(CEmitter):
             wide = self.widening_mul(e)
             if wide is not None:
                 return wide
+        if e.op in ("+", "-", "*") and sfx[0] == "s":
+            # arm_neon.h writes vaddq_s32 & co. as a + b on signed lanes: overflow would be
+            # undefined and GCC folds on it (a + 1 > a to true); the C emitter's unsigned
+            # lanes wrap, and compile to the same instructions
+            return super().vector_binop(e)
         names = {"+": "add", "-": "sub", "*": "mul", "min": "min", "max": "max"}
         if sfx in ("f32", "f64"):
             names["/"] = "div"
