@@ -128,6 +128,8 @@ def scalar_semantics(n=97):
         te.compute((n,), lambda i: ia[i] // ib[i] + ia[i] % ib[i] * 3 + te.max(ia[i], ib[i]),
                    name="o_int"),
         te.compute((n,), lambda i: c8[i] * c8[i] + c8[i], name="o_i8"),
+        # shift counts from data, negative and past 32 included (NumPy's rules, not C's)
+        te.compute((n,), lambda i: (ia[i] << ib[i] * 9) + (ia[i] >> ib[i] * 9), name="o_shift"),
         te.compute((n,), lambda i: te.sigmoid(fa[i]) + te.tanh(fa[i]) + te.erf(fa[i])
                    + te.sqrt(te.abs(fa[i])) + te.floor(fa[i] * 3.0) + fa[i] // 0.7
                    + fa[i] % 0.7, name="o_f32"),

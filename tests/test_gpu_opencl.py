@@ -230,7 +230,8 @@ def test_vectorized_loads_into_shared_memory(lanes, offset):
 
 def test_scalar_semantics_match_the_c_target():
     """Integer floor division/modulo (also by 0 and negatives), narrow integer wrap-around,
-    float64, math functions: OpenCL C computes what the C target computes."""
+    shifts by any count, float64, math functions: OpenCL C computes what the C target
+    computes."""
     outs, args, inputs = scalar_semantics()
     results = []
     for target in ("opencl", "c"):
@@ -242,8 +243,11 @@ def test_scalar_semantics_match_the_c_target():
     gpu, cpu = results
     np.testing.assert_array_equal(gpu[0], cpu[0])
     np.testing.assert_array_equal(gpu[1], cpu[1])
-    np.testing.assert_allclose(gpu[2], cpu[2], rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(gpu[3], cpu[3], rtol=1e-12)
+    ia, ib = inputs[0], inputs[1] * 9
+    np.testing.assert_array_equal(gpu[2], np.left_shift(ia, ib) + np.right_shift(ia, ib))
+    np.testing.assert_array_equal(gpu[2], cpu[2])
+    np.testing.assert_allclose(gpu[3], cpu[3], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(gpu[4], cpu[4], rtol=1e-12)
 
 
 def test_cache_write_into_shared_memory():

@@ -476,3 +476,66 @@ def test_integer_data_wraps_through_simplifier_and_compiler(target, dt, vector):
         want = [a * b // b, (a + o > a).astype(dt), np.maximum(a + o, a), a]
     for name, g, w in zip("PQRS", got, want):
         np.testing.assert_array_equal(g, w, err_msg=f"{name} ({dt}, {target}, vector={vector})")
+
+
+@pytest.mark.parametrize("target", ["c", "avx2", "avx512", "neon"])
+@pytest.mark.parametrize("dt", ["int8", "int32", "int64", "uint8", "uint16", "uint64"])
+@pytest.mark.parametrize("vector", [False, True])
+def test_shifts_by_data_counts_match_numpy(target, dt, vector):
+    """a << b and a >> b with counts from data, negative or past the width included: NumPy
+    gives 0 (<<) and the sign (>>) there; C leaves them undefined and x86's scalar shift
+    takes the count modulo the width, which made the result depend on vectorization."""
+    n = 40
+    bits = np.iinfo(dt).bits
+    A = te.placeholder((n,), dt, name="A")
+    B = te.placeholder((n,), dt, name="B")
+    outs = [te.compute((n,), lambda i: A[i] << B[i], name="L"),
+            te.compute((n,), lambda i: A[i] >> B[i], name="R")]
+    s = te.create_schedule([t.op for t in outs])
+    if vector:
+        for t in outs:
+            s[t].vectorize(s[t].split(t.op.axis[0], factor=16)[1])
+    f = te.build(s, [A, B] + outs, target=target)
+    info = np.iinfo(dt)
+    rng = np.random.default_rng(bits)
+    a = rng.integers(info.min, info.max, n, dtype=dt, endpoint=True)
+    lo = -2 if info.min < 0 else 0
+    b = rng.integers(lo, bits + 6, n).astype(dt)
+    b[:4] = [bits - 1, bits, bits + 1, info.max]
+    got = [np.empty(n, dt) for _ in outs]
+    f(a, b, *got)
+    np.testing.assert_array_equal(got[0], np.left_shift(a, b))
+    np.testing.assert_array_equal(got[1], np.right_shift(a, b))
+
+
+@pytest.mark.parametrize("target", ["c", "avx2", "avx512", "neon"])
+@pytest.mark.parametrize("dt", ["float32", "float64"])
+@pytest.mark.parametrize("vector", [False, True])
+def test_float_min_max_propagate_nan_like_numpy(target, dt, vector):
+    """te.max / te.min of floats are np.maximum / np.minimum: a NaN in either operand is the
+    result (x86's min/max instructions return the second operand, NEON's the NaN, C's
+    a > b ? a : b the second: they disagreed). With a constant operand (relu) too, and in a
+    max reduction."""
+    n = 37
+    X = te.placeholder((n,), dt, name="X")
+    Y = te.placeholder((n,), dt, name="Y")
+    k = te.reduce_axis((0, n), name="k")
+    outs = [te.compute((n,), lambda i: te.max(X[i], Y[i]), name="MX"),
+            te.compute((n,), lambda i: te.min(X[i], Y[i]), name="MN"),
+            te.compute((n,), lambda i: te.max(X[i], te.const(0, dt)), name="RELU"),
+            te.compute((n,), lambda i: te.min(te.const(2, dt), X[i]), name="CLIP")]
+    red = te.compute((1,), lambda i: te.max(X[k], axis=k), name="RMAX")
+    s = te.create_schedule([t.op for t in outs] + [red.op])
+    if vector:
+        for t in outs:
+            s[t].vectorize(s[t].split(t.op.axis[0], factor=16)[1])
+    f = te.build(s, [X, Y] + outs + [red], target=target)
+    rng = np.random.default_rng(7)
+    x, y = rng.standard_normal(n).astype(dt), rng.standard_normal(n).astype(dt)
+    x[[0, 3, 20]] = np.nan
+    y[[1, 3, 33]] = np.nan
+    got = [np.empty(n, dt) for _ in outs] + [np.empty(1, dt)]
+    f(x, y, *got)
+    want = [np.maximum(x, y), np.minimum(x, y), np.maximum(x, 0), np.minimum(2, x), [np.max(x)]]
+    for name, g, w in zip(["max", "min", "relu", "clip", "max reduce"], got, want):
+        np.testing.assert_array_equal(g, np.asarray(w, dt), err_msg=name)

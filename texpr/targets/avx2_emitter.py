@@ -1,7 +1,7 @@
 """AVX2/FMA emitter: the vector operations of the C emitter as x86 intrinsics."""
 from ..lang import dtypes
 from ..lang.expr import BinOp
-from .c_emitter import CEmitter, _strip
+from .c_emitter import CEmitter, _strip, const_operand
 
 # dtype -> (intrinsic suffix, register type)
 _FLOAT = {"float32x8": ("ps", "__m256"), "float64x4": ("pd", "__m256d")}
@@ -56,7 +56,11 @@ class AVX2Emitter(CEmitter):
                 a, b, c, kind = fma
                 return (f"_mm256_{kind}_{sfx}({_strip(self.expr(a))}, {_strip(self.expr(b))}, "
                         f"{_strip(self.expr(c))})")
-            names = {"+": "add", "-": "sub", "*": "mul", "/": "div", "min": "min", "max": "max"}
+            if e.op in ("min", "max"):
+                return self.float_minmax(e, f"_mm256_{e.op}_{sfx}",
+                                         "_mm256_blendv_{s}({m}, {b}, _mm256_cmp_{s}({b}, {b}, "
+                                         "_CMP_UNORD_Q))".replace("{s}", sfx))
+            names = {"+": "add", "-": "sub", "*": "mul", "/": "div"}
             if e.op in names:
                 return (f"_mm256_{names[e.op]}_{sfx}({_strip(self.expr(e.a))}, "
                         f"{_strip(self.expr(e.b))})")
@@ -67,6 +71,21 @@ class AVX2Emitter(CEmitter):
                 return (f"(({self.ty(dt)})_mm256_{names[e.op]}((__m256i)({_strip(self.expr(e.a))}), "
                         f"(__m256i)({_strip(self.expr(e.b))})))")
         return super().vector_binop(e)
+
+
+    def float_minmax(self, e, fn, fix_b):
+        """min/max of float vectors as NumPy's (a NaN in either operand is the result). x86's
+        min/max return the second operand when either is NaN: with a constant operand first
+        that is already so; otherwise a blend puts b back where b is NaN (`fix_b`: C text with
+        {m} the min/max of (b, a) and {b})."""
+        if const_operand(e.a) or const_operand(e.b):
+            c, x = (e.a, e.b) if const_operand(e.a) else (e.b, e.a)
+            return f"{fn}({_strip(self.expr(c))}, {_strip(self.expr(x))})"
+        t = self.ty(e.dtype)
+        body = fix_b.format(m=f"{fn}(b, a)", b="b")
+        self.helper(f"nan{e.op}_{e.dtype}", f"static inline {t} texpr_nan{e.op}_{e.dtype}({t} a, "
+                    f"{t} b) {{ return {body}; }}")
+        return f"texpr_nan{e.op}_{e.dtype}({_strip(self.expr(e.a))}, {_strip(self.expr(e.b))})"
 
 
 def _fma_operands(e):

@@ -353,6 +353,10 @@ class CEmitter:
             return self.vector_binop(e)
         a, b = self.expr(e.a), self.expr(e.b)
         op, dt = e.op, e.dtype
+        if op in ("<<", ">>") and not self._in_index and not _shift_in_range(e.b, dt):
+            name = "shl" if op == "<<" else "shr"
+            self.helper(f"{name}_{dt}", _shift_helper(name, dt))
+            return f"texpr_{name}_{dt}({_strip(a)}, {_strip(b)})"
         if op in ("+", "-", "*", "<<", "tdiv") and dt in ("int8", "uint8", "int16", "uint16"):
             # C computes narrow integers in int: wrap back to the dtype at once, as NumPy does
             return f"(({C_TYPES[dt]})({a} {'/' if op == 'tdiv' else op} {b}))"
@@ -375,9 +379,8 @@ class CEmitter:
             return f"texpr_{name}_{dt}({a}, {b})"
         if op in ("min", "max"):
             ct = C_TYPES[dt]
-            cmp = "<" if op == "min" else ">"
             self.helper(f"{op}_{dt}", f"static inline {ct} texpr_{op}_{dt}({ct} a, {ct} b) "
-                        f"{{ return a {cmp} b ? a : b; }}")
+                        f"{{ return {_minmax(op, dt, 'a', 'b')}; }}")
             return f"texpr_{op}_{dt}({a}, {b})"
         raise TexprError(f"C emitter: unsupported operator {op!r}")
 
@@ -495,6 +498,8 @@ class CEmitter:
     def vector_binop(self, e):
         a, b = self.expr(e.a), self.expr(e.b)
         base, n = dtypes.split_lanes(e.dtype)
+        if e.op in ("<<", ">>") and not _shift_in_range(e.b, base):
+            return self.vector_shift(e.op, e.dtype, a, b)
         if e.op in ("+", "-", "*", "<<") and dtypes.is_int(base) and not base.startswith("u"):
             # signed lanes overflow as signed scalars do: undefined, and GCC uses that (it
             # folded a + 1 > a to true); computed in the unsigned lanes they wrap, as NumPy's.
@@ -511,13 +516,67 @@ class CEmitter:
             return f"({a} {e.op} {b})"       # integer lanes (the vectorizer's lane_ops)
         if e.op in ("min", "max"):
             dt = e.dtype
-            n = dtypes.lanes(dt)
             t = self.ty(dt)
-            cmp = "<" if e.op == "min" else ">"
             self.helper(f"{e.op}_{dt}", f"static inline {t} texpr_{e.op}_{dt}({t} a, {t} b) {{ {t} r; "
-                        f"for (int k = 0; k < {n}; ++k) r[k] = a[k] {cmp} b[k] ? a[k] : b[k]; return r; }}")
+                        f"for (int k = 0; k < {n}; ++k) r[k] = "
+                        f"{_minmax(e.op, base, 'a[k]', 'b[k]')}; return r; }}")
             return f"texpr_{e.op}_{dt}({_strip(a)}, {_strip(b)})"
         raise TexprError(f"C emitter: unsupported vector operator {e.op!r}")
+
+
+    def vector_shift(self, op, dt, a, b):
+        """a << b, a >> b by counts that may be negative or >= the lane width: as NumPy,
+        0 for <<, the sign for >> (C leaves those counts undefined; x86's scalar shifts use
+        the count modulo the width, its vector shifts do not)."""
+        base, n = dtypes.split_lanes(dt)
+        bits = dtypes.bits(base)
+        udt = f"u{base.lstrip('u')}x{n}"
+        ty, ut = self.ty(dt), self.ty(udt)
+        ub = f"(({ut})({_strip(b)}))"
+        ok = f"(({ut})({ub} < {self.broadcast(str(bits), udt)}))"         # all ones or zero
+        count = f"({ub} & {self.broadcast(str(bits - 1), udt)})"
+        if op == "<<":
+            return f"(({ty})({ok} & (({ut})({_strip(a)}) << {count})))"
+        shifted = f"(({ut})(({_strip(a)}) >> (({ty}){count})))"
+        if base.startswith("u"):
+            return f"(({ty})({ok} & {shifted}))"
+        sign = f"(({ut})(({_strip(a)}) >> {self.broadcast(str(bits - 1), dt)}))"
+        return f"(({ty})(({ok} & {shifted}) | (~{ok} & {sign})))"
+
+
+def _minmax(op, dt, a, b):
+    """C for min/max of a and b: for floats NumPy's np.minimum/np.maximum (a NaN in either
+    operand is the result), for integers the smaller/larger."""
+    cmp = "<" if op == "min" else ">"
+    pick = f"{a} {cmp} {b} ? {a} : {b}"            # a NaN b: the comparison fails, b
+    return f"{a} != {a} ? {a} : ({pick})" if dtypes.is_float(dt) else pick
+
+
+def const_operand(e):
+    """e is a constant (or a broadcast of one) that is not NaN."""
+    if isinstance(e, Broadcast):
+        e = e.value
+    return isinstance(e, Const) and e.value == e.value
+
+
+def _shift_in_range(count, dt):
+    """A shift count known to lie in [0, bits): a constant, or a broadcast of one."""
+    if isinstance(count, Broadcast):
+        count = count.value
+    return isinstance(count, Const) and 0 <= count.value < dtypes.bits(dtypes.element(dt))
+
+
+def _shift_helper(name, dt):
+    """texpr_shl_<dt> / texpr_shr_<dt>: NumPy's shifts (any count; C's are undefined past
+    the width)."""
+    t, bits = C_TYPES[dt], dtypes.bits(dt)
+    u = C_TYPES["u" + dt.lstrip("u")]
+    if name == "shl":
+        value, past = f"({t})(({u})a << ({u})b)", "0"
+    else:
+        value, past = f"({t})(a >> b)", "0" if dt.startswith("u") else "(a < 0 ? -1 : 0)"
+    return (f"static inline {t} texpr_{name}_{dt}({t} a, {t} b) {{ return ({u})b < {bits} ? "
+            f"{value} : ({t}){past}; }}")
 
 
 class BufferRef:
