@@ -72,12 +72,14 @@ class _Pass:
             return seq(*[x for x in (self.stmt(y) for y in s.stmts) if not _is_nop(x)]) \
                 if s.stmts else s
         if t is BufferStore:
-            return s.replace(value=self.value(s.value),
-                             indices=tuple(self.expr(i) for i in s.indices),
-                             predicate=self.expr(s.predicate) if s.predicate is not None
-                             else None)
+            v, idx = self.value(s.value), tuple(self.expr(i) for i in s.indices)
+            p = self.expr(s.predicate) if s.predicate is not None else None
+            if v is s.value and p is s.predicate and all(a is b for a, b in zip(idx, s.indices)):
+                return s
+            return s.replace(value=v, indices=idx, predicate=p)
         if t in (VarStore, Evaluate):
-            return s.replace(value=self.value(s.value))
+            v = self.value(s.value)
+            return s if v is s.value else s.replace(value=v)
         if t in (StageRegion, Allocate, DeclareVars):
             body = self.stmt(s.body)
             return s.replace(body=body) if body is not s.body else s

@@ -523,7 +523,6 @@ class CEmitter:
             return f"texpr_{e.op}_{dt}({_strip(a)}, {_strip(b)})"
         raise TexprError(f"C emitter: unsupported vector operator {e.op!r}")
 
-
     def vector_shift(self, op, dt, a, b):
         """a << b, a >> b by counts that may be negative or >= the lane width: as NumPy,
         0 for <<, the sign for >> (C leaves those counts undefined; x86's scalar shifts use
