@@ -405,6 +405,10 @@ def main(argv=None):
                     "read the same table)")
     ap.add_argument("--only", default=None, help="comma list of sections: bw,sls,gather,"
                     "sparse_dense,interaction")
+    ap.add_argument("--sls-repeat", type=int, default=1, metavar="N",
+                    help="run the sparse_lengths_sum section N times (bandwidth measured again "
+                    "each time) and report every ratio and their median: on a shared machine "
+                    "the ratio moves between runs minutes apart more than within one")
     ap.add_argument("--wait-idle", type=float, default=0.0, metavar="S",
                     help="before each measurement wait up to S seconds for other processes to "
                     "go quiet, and redo measurements they disturbed (shared machines)")
@@ -432,7 +436,16 @@ def main(argv=None):
           + f"; NumPy np.sum {np_bw:.1f} GB/s (1 thread)")
     summary = {}
     if only is None or "sls" in only:
-        summary["sls"] = bench_sls(args, target, tcounts, timer, bw, torch)
+        runs = []
+        for r in range(max(1, args.sls_repeat)):
+            if r:
+                bw, _ = read_bandwidth((64 if args.quick else 1024) * 2**20, tcounts)
+            runs.append(bench_sls(args, target, tcounts, timer, bw, torch))
+        summary["sls"] = {t: float(np.median([x[t] for x in runs])) for t in tcounts}
+        if len(runs) > 1:
+            for t in tcounts:
+                print(f"sparse_lengths_sum, {t} thread{'s' * (t > 1)}, {len(runs)} runs: "
+                      + ", ".join(f"{x[t]:.2f}x" for x in runs) + " torch embedding_bag")
     if only is None or "gather" in only:
         bench_gather(args, target, tcounts, timer, torch)
     if only is None or "sparse_dense" in only:
@@ -445,7 +458,8 @@ def main(argv=None):
     print()
     for t, x in summary.get("sls", {}).items():
         print(f"sparse_lengths_sum, {t} thread{'s' * (t > 1)}: {x:.2f}x torch embedding_bag "
-              "(bar at 2 threads: >= 1.3x)")
+              + ("(median of the runs) " if args.sls_repeat > 1 else "")
+              + "(bar at 2 threads: >= 1.3x)")
     for (fmt, sp_, t), x in summary.get("sparse_dense", {}).items():
         print(f"sparse_dense {fmt} {100 * sp_:.0f}%, {t} thread{'s' * (t > 1)}: {x:.2f}x "
               "scipy.sparse CSR" + (" (bar at 99%: > 1x)" if sp_ == 0.99 else ""))
