@@ -13,7 +13,8 @@ import pytest
 
 import texpr as te
 from texpr import testing as tt
-from texpr.lang.expr import Const, Var
+from texpr.lang.expr import Const, Select, Var
+from texpr.lang.visitor import walk
 from texpr.lower import ir
 from texpr.lower.arith import INF
 from texpr.lower.flatten import buffer_strides, flat_index, flatten_storage
@@ -462,3 +463,27 @@ def test_every_pass_preserves_results_of_any_legal_schedule(op, data):
         rtol, atol = tt.tolerance(dt.name)
         np.testing.assert_allclose(out, expected, rtol=rtol, atol=atol,
                                    err_msg=f"after {name}:\n{f}")
+
+
+@pytest.mark.parametrize("target", ["c", "avx2", "avx512"])
+@pytest.mark.parametrize("h,w", [(7, 50), (1, 9), (33, 16), (20, 3)])
+def test_padding_selects_partition_into_a_plain_interior(target, h, w):
+    """A zero-padded copy vectorized along its rows: the loops around the select are
+    partitioned by its condition, so the interior is a plain vector copy (no select, no
+    lane loop) and only the borders keep the select; results equal NumPy's pad."""
+    A = te.placeholder((h, w), name="A")
+    P = te.compute((h + 2, w + 2), lambda i, j: te.if_then_else(
+        te.all(i >= 1, i <= h, j >= 1, j <= w), A[i - 1, j - 1], 0.0), name="P")
+    s = te.create_schedule(P.op)
+    jo, ji = s[P].split(P.op.axis[1], factor=8)
+    s[P].vectorize(ji)
+    body = te.lower(s, [A, P], target=target).body
+    sel_free = [f for f in loops(body) if f.var.name == "j.outer"
+                and not any(isinstance(n, Select) for n in walk(f))]
+    if w + 2 >= 3 * 8:                       # room for a chunk with no border lane
+        assert sel_free, str(te.lower(s, [A, P], target=target))
+    f = te.build(s, [A, P], target=target, name="pad_copy")
+    a = np.random.default_rng(h * w).standard_normal((h, w)).astype("float32")
+    p = np.full((h + 2, w + 2), np.nan, "float32")
+    f(a, p)
+    np.testing.assert_array_equal(p, np.pad(a, 1))

@@ -6,12 +6,17 @@ dropped, and head/tail parts that keep it. The main part then vectorizes cleanly
 tail keeps every access in bounds. Where a guard's bound is exact (it depends on no inner
 loop), the part past the bound is one where the guard never holds: the guarded code is
 dropped there instead of copied (a split's tail loop then simply runs to n - io*8).
+
+The condition of a select in a stored value (`if_then_else(x >= 1 && x <= W, A[x - 1], 0)`:
+padding) is used the same way by the loops around it, except a vectorized one: in the main
+part the select is its true value (a plain vector load in the padded copy's interior,
+instead of lanes computed one by one), at the borders it stays.
 """
-from ..lang.expr import BinOp, Cmp, Const
+from ..lang.expr import BinOp, Cmp, Const, Expr, Select
 from ..lang.visitor import free_vars, map_children, substitute, walk
 from .arith import Linear, from_linear, interval, linear_coeff, simplify, to_linear
-from .ir import (Allocate, BufferLoad, DeclareVars, For, IfThenElse, Seq, StageRegion, Stmt,
-                 VarLoad, seq)
+from .ir import (Allocate, BufferLoad, BufferStore, DeclareVars, For, IfThenElse, Seq,
+                 StageRegion, Stmt, VarLoad, seq)
 
 
 # Each partitioned loop copies its body (up to 3 times) and the loops inside are partitioned
@@ -80,15 +85,19 @@ def _conjuncts(c):
 
 
 def _collect_guards(s, inner, out):
-    """(term, inner-loop relax map) for every guard term below s."""
+    """(term, inner-loop relax map, from a select) for every guard term below s."""
     t = type(s)
-    if t is For:
+    if t is BufferStore:
+        for sel in _selects(s.value):
+            for term in _conjuncts(sel.cond):
+                out.append((term, inner, True))
+    elif t is For:
         inner2 = dict(inner)
         inner2[s.var] = (s.min, simplify(s.min + s.extent - 1))
         _collect_guards(s.body, inner2, out)
     elif t is IfThenElse:
         for term in _conjuncts(s.cond):
-            out.append((term, inner))
+            out.append((term, inner, False))
         _collect_guards(s.then_case, inner, out)
         if s.else_case is not None:
             _collect_guards(s.else_case, inner, out)
@@ -97,6 +106,24 @@ def _collect_guards(s, inner, out):
             _collect_guards(x, inner, out)
     elif t in (StageRegion, Allocate, DeclareVars):
         _collect_guards(s.body, inner, out)
+
+
+def _selects(e):
+    """The selects of a stored value (not those inside the positions of its loads)."""
+    out = []
+
+    def go(n):
+        if isinstance(n, BufferLoad):
+            return
+        if isinstance(n, Select):
+            out.append(n)
+        for name in n._children:
+            v = getattr(n, name)
+            for c in (v if isinstance(v, tuple) else (v,)):
+                if isinstance(c, Expr):
+                    go(c)
+    go(e)
+    return out
 
 
 def _as_le_zero(term):
@@ -121,8 +148,8 @@ def _partition(f, lanes):
     _collect_guards(f.body, dict(lanes), guards)
     lo_bounds, hi_bounds, used = [], [], []
     exact = {"lo": [], "hi": []}     # terms false at every point past their side's bound
-    for term, inner in guards:
-        if v not in free_vars(term):
+    for term, inner, from_select in guards:
+        if v not in free_vars(term) or (from_select and f.kind == "vectorized"):
             continue
         d = _as_le_zero(term)
         if d is None:
@@ -199,30 +226,43 @@ def _does_nothing(s):
 
 
 def _drop_dead(s, terms):
-    """s with every guard whose conjunction holds all of `terms` replaced by its else part."""
+    """s with every guard (and select) whose conjunction holds all of `terms` replaced by its
+    else part."""
+    def holds_all(cond):
+        conj = _conjuncts(cond)
+        return all(any(t.same_as(x) for x in conj) for t in terms)
+
     def go(n):
-        if isinstance(n, IfThenElse):
-            conj = _conjuncts(n.cond)
-            if all(any(t.same_as(x) for x in conj) for t in terms):
-                return go(n.else_case) if n.else_case is not None else Seq(())
-        if isinstance(n, Stmt):
+        if isinstance(n, IfThenElse) and holds_all(n.cond):
+            return go(n.else_case) if n.else_case is not None else Seq(())
+        if isinstance(n, Select) and holds_all(n.cond):
+            return go(n.f)
+        if isinstance(n, (Stmt, Expr)) and not isinstance(n, BufferLoad):
             return map_children(n, go)
         return n
     return go(s)
 
 
 def _drop_terms(s, used):
+    """s with the `used` terms (true throughout the main part) dropped from its guards and
+    selects."""
+    def rest(cond):
+        keep = [t for t in _conjuncts(cond) if not any(t.same_as(u) for u in used)]
+        c = keep[0] if keep else None
+        for t in keep[1:]:
+            c = BinOp("&&", c, t, "bool")
+        return c
+
     def go(n):
         if isinstance(n, IfThenElse):
             n = map_children(n, go)
-            keep = [t for t in _conjuncts(n.cond) if not any(t.same_as(u) for u in used)]
-            if not keep:
-                return n.then_case
-            c = keep[0]
-            for t in keep[1:]:
-                c = BinOp("&&", c, t, "bool")
-            return IfThenElse(c, n.then_case, n.else_case)
-        if isinstance(n, Stmt):
+            c = rest(n.cond)
+            return n.then_case if c is None else IfThenElse(c, n.then_case, n.else_case)
+        if isinstance(n, Select):
+            n = map_children(n, go)
+            c = rest(n.cond)
+            return n.t if c is None else Select(c, n.t, n.f, n.dtype)
+        if isinstance(n, (Stmt, Expr)) and not isinstance(n, BufferLoad):
             return map_children(n, go)
         return n
     return go(s)
