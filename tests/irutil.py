@@ -9,48 +9,40 @@ def _tdiv(a, b):
     return q if (a >= 0) == (b >= 0) else -q
 
 
-def evaluate(e, env):
+def evaluate(e, env, wrap=None):
     """Value of an integer/bool expression, with C semantics for tdiv/tmod and Python's floor
-    semantics for // and % (what texpr promises)."""
+    semantics for // and % (what texpr promises). wrap(v): applied to every arithmetic
+    result (e.g. to int32's range: data arithmetic); by default none (index arithmetic)."""
+    def ev(x):
+        return evaluate(x, env, wrap)
     t = type(e)
     if t is Const:
         return e.value
     if t is Var:
         return env[e]
     if t is Cast:
-        return evaluate(e.value, env)
+        return ev(e.value)
     if t is Not:
-        return not evaluate(e.a, env)
+        return not ev(e.a)
     if t is Select:
-        return evaluate(e.t, env) if evaluate(e.cond, env) else evaluate(e.f, env)
+        return ev(e.t) if ev(e.cond) else ev(e.f)
     if t is Cmp:
-        a, b = evaluate(e.a, env), evaluate(e.b, env)
+        a, b = ev(e.a), ev(e.b)
         return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b, "==": a == b,
                 "!=": a != b}[e.op]
     if t is BinOp:
         if e.op == "&&":
-            return evaluate(e.a, env) and evaluate(e.b, env)
+            return ev(e.a) and ev(e.b)
         if e.op == "||":
-            return evaluate(e.a, env) or evaluate(e.b, env)
-        a, b = evaluate(e.a, env), evaluate(e.b, env)
-        if e.op == "+":
-            return a + b
-        if e.op == "-":
-            return a - b
-        if e.op == "*":
-            return a * b
-        if e.op == "//":
-            return a // b
-        if e.op == "%":
-            return a % b
-        if e.op == "tdiv":
-            return _tdiv(a, b)
-        if e.op == "tmod":
-            return a - _tdiv(a, b) * b
-        if e.op == "min":
-            return min(a, b)
-        if e.op == "max":
-            return max(a, b)
+            return ev(e.a) or ev(e.b)
+        a, b = ev(e.a), ev(e.b)
+        ops = {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b,
+               "//": lambda: a // b, "%": lambda: a % b, "tdiv": lambda: _tdiv(a, b),
+               "tmod": lambda: a - _tdiv(a, b) * b, "min": lambda: min(a, b),
+               "max": lambda: max(a, b)}
+        if e.op in ops:
+            v = ops[e.op]()
+            return wrap(v) if wrap else v
     raise NotImplementedError(f"evaluate: {e!r}")
 
 

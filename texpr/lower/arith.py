@@ -278,10 +278,13 @@ class Simplifier:
                 return a
             if op == "*" and (is_const(a, 1.0)):
                 return b
-            if op == "+" and is_const(b, 0.0):
+            # x + (-0.0) is x for every x; x + (+0.0) is not (-0.0 + 0.0 = +0.0)
+            if op == "+" and _negative_zero(b):
                 return a
-            if op == "+" and is_const(a, 0.0):
+            if op == "+" and _negative_zero(a):
                 return b
+            if op == "-" and is_const(b, 0.0) and not _negative_zero(b):
+                return a
         return e
 
     def _exact(self, e):
@@ -382,6 +385,10 @@ class Simplifier:
                  "==": {"zero": True, "pos": False, "neg": False},
                  "!=": {"zero": False, "pos": True, "neg": True}}
         return table.get(op, {}).get(sg)
+
+
+def _negative_zero(e):
+    return is_const(e, 0.0) and math.copysign(1.0, e.value) < 0
 
 
 def _wrap(v, dt):
