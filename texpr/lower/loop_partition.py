@@ -64,7 +64,7 @@ def _one_parallel_loop(parts):
         if i == len(parts) - 1:
             return body
         return IfThenElse(Cmp("<", v, ends[i]), body, chain(i + 1))
-    first, last = parts[0], parts[-1]
+    first = parts[0]
     return For(v, first.min, simplify(ends[-1] - first.min), "parallel", chain(0), first.pragmas)
 
 

@@ -57,9 +57,8 @@ class AVX2Emitter(CEmitter):
                 return (f"_mm256_{kind}_{sfx}({_strip(self.expr(a))}, {_strip(self.expr(b))}, "
                         f"{_strip(self.expr(c))})")
             if e.op in ("min", "max"):
-                return self.float_minmax(e, f"_mm256_{e.op}_{sfx}",
-                                         "_mm256_blendv_{s}({m}, {b}, _mm256_cmp_{s}({b}, {b}, "
-                                         "_CMP_UNORD_Q))".replace("{s}", sfx))
+                return self.float_minmax(e, f"_mm256_{e.op}_{sfx}", lambda m, b: (
+                    f"_mm256_blendv_{sfx}({m}, {b}, _mm256_cmp_{sfx}({b}, {b}, _CMP_UNORD_Q))"))
             names = {"+": "add", "-": "sub", "*": "mul", "/": "div"}
             if e.op in names:
                 return (f"_mm256_{names[e.op]}_{sfx}({_strip(self.expr(e.a))}, "
@@ -72,17 +71,16 @@ class AVX2Emitter(CEmitter):
                         f"(__m256i)({_strip(self.expr(e.b))})))")
         return super().vector_binop(e)
 
-
-    def float_minmax(self, e, fn, fix_b):
+    def float_minmax(self, e, fn, where_b_is_nan):
         """min/max of float vectors as NumPy's (a NaN in either operand is the result). x86's
         min/max return the second operand when either is NaN: with a constant operand first
-        that is already so; otherwise a blend puts b back where b is NaN (`fix_b`: C text with
-        {m} the min/max of (b, a) and {b})."""
+        that is already so; otherwise `where_b_is_nan(m, b)` (C text: m where b is not NaN,
+        else b) puts b back into m = min/max(b, a)."""
         if const_operand(e.a) or const_operand(e.b):
             c, x = (e.a, e.b) if const_operand(e.a) else (e.b, e.a)
             return f"{fn}({_strip(self.expr(c))}, {_strip(self.expr(x))})"
         t = self.ty(e.dtype)
-        body = fix_b.format(m=f"{fn}(b, a)", b="b")
+        body = where_b_is_nan(f"{fn}(b, a)", "b")
         self.helper(f"nan{e.op}_{e.dtype}", f"static inline {t} texpr_nan{e.op}_{e.dtype}({t} a, "
                     f"{t} b) {{ return {body}; }}")
         return f"texpr_nan{e.op}_{e.dtype}({_strip(self.expr(e.a))}, {_strip(self.expr(e.b))})"

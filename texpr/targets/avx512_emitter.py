@@ -218,9 +218,10 @@ class AVX512Emitter(AVX2Emitter):
                 return (f"{self.intrin(f'_mm512_{kind}_{sfx}')}({_strip(self.expr(a))}, "
                         f"{_strip(self.expr(b))}, {_strip(self.expr(c))})")
             if e.op in ("min", "max"):
-                blend, cmp = self.intrin(f"_mm512_mask_blend_{sfx}"), self.intrin(f"_mm512_cmp_{sfx}_mask")
-                return self.float_minmax(e, self.intrin(f"_mm512_{e.op}_{sfx}"),
-                                         f"{blend}({cmp}({{b}}, {{b}}, _CMP_UNORD_Q), {{m}}, {{b}})")
+                blend = self.intrin(f"_mm512_mask_blend_{sfx}")
+                cmp = self.intrin(f"_mm512_cmp_{sfx}_mask")
+                return self.float_minmax(e, self.intrin(f"_mm512_{e.op}_{sfx}"), lambda m, b: (
+                    f"{blend}({cmp}({b}, {b}, _CMP_UNORD_Q), {m}, {b})"))
             names = {"+": "add", "-": "sub", "*": "mul", "/": "div"}
             if e.op in names:
                 return (f"{self.intrin(f'_mm512_{names[e.op]}_{sfx}')}({_strip(self.expr(e.a))}, "
