@@ -75,6 +75,41 @@ def test_symbolic_extent_comparison_uses_sympy():
     assert e.same_as(Const(True, "bool"))
 
 
+def test_loops_of_symbolic_extent_decide_comparisons():
+    """x in [0, n), y in [x, n): a comparison is decided from x's and y's first and last
+    values (expressions of n), not only from their constant bounds."""
+    n = Var("n")
+    ranges = {n: (0, INF), X: (0, INF), Y: (0, INF)}
+    loops = {X: (c(0), n - 1), Y: (X, n - 1)}
+    s = Simplifier(ranges, loops=loops)
+    true, false = Const(True, "bool"), Const(False, "bool")
+    assert s(X < n).same_as(true) and s(X + 1 <= n).same_as(true)
+    assert s(X >= n).same_as(false) and s(Cmp("==", X, n)).same_as(false)
+    assert s(Y < n).same_as(true) and s(Y >= X).same_as(true)
+    assert isinstance(s(X + 1 < n), Cmp) and isinstance(s(X * 2 < n), Cmp)
+    assert isinstance(Simplifier(ranges)(X < n), Cmp)             # without loops: undecided
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-3, 3), min_size=4, max_size=4),
+       st.sampled_from(["<", "<=", ">", ">=", "==", "!="]))
+def test_loop_decisions_hold_for_every_iteration(coef, op):
+    """Whatever a comparison over x in [0, n), y in [x, n) is decided to be, it is, for every
+    n and every iteration (n up to 7)."""
+    n = Var("n")
+    a, b, k, d = coef
+    e = Cmp(op, X * a + Y * b + n * k, c(d))
+    s = Simplifier({n: (0, INF), X: (0, INF), Y: (0, INF)},
+                   loops={X: (c(0), n - 1), Y: (X, n - 1)})
+    out = s(e)
+    if not isinstance(out, Const):
+        return
+    for nv in range(1, 8):
+        for xv in range(nv):
+            for yv in range(xv, nv):
+                assert evaluate(e, {n: nv, X: xv, Y: yv}) == out.value, (nv, xv, yv)
+
+
 def test_const_bounds_examples():
     assert const_bounds(X * 2 + Y, {X: (0, 3), Y: (-1, 1)}) == (-1, 7)
     assert const_bounds(X // 4, {X: (0, 15)}) == (0, 3)

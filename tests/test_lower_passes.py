@@ -113,6 +113,19 @@ def test_simplify_keeps_undecided_guards_and_uses_given_ranges():
     assert not stmts(simplify_stmt(body, {n: (8, INF)}), ir.IfThenElse)
 
 
+def test_simplify_removes_guards_proven_by_symbolic_loop_extents():
+    """for b in [0, B): the guard b < B (left by compute_at of a stage of extent B) is true."""
+    B = Var("B")
+    Y = arg("Y", B)
+    b = Var("b")
+    body = ir.For(b, c(0), B, "parallel",
+                  ir.IfThenElse(b < B, ir.BufferStore(Y, f32(1.0), (b,)),
+                                ir.BufferStore(Y, f32(2.0), (b,))))
+    out = simplify_stmt(body, {B: (0, INF)})
+    assert not stmts(out, ir.IfThenElse)
+    assert out.body.value.value == 1.0
+
+
 # ----------------------------------------------------------------------------- partition_loops
 
 def tail_program(n, kind="serial", outer_kind="serial"):

@@ -180,14 +180,17 @@ def _uses(e, var):
 class Simplifier:
     """Simplifies expressions given constant ranges of variables (Var -> (lo, hi)).
 
+    loops: Var -> (first, last) expressions for loop variables whose extent is symbolic
+    (`for b in [0, B)`: b -> (0, B - 1)), so that `b < B` is decided.
     data=True: e is a value computed from data (wrapping integer arithmetic); the positions
     it loads from are simplified as indices (by `index`, or a Simplifier of the same ranges)."""
 
-    def __init__(self, ranges=None, data=False, index=None):
+    def __init__(self, ranges=None, data=False, index=None, loops=None):
         self.ranges = dict(ranges or {})
+        self.loops = dict(loops or {})
         self.memo = {}
         self.data = data
-        self.index = (index or Simplifier(self.ranges)) if data else self
+        self.index = (index or Simplifier(self.ranges, loops=self.loops)) if data else self
 
     def bounds(self, e):
         return const_bounds(e, self.ranges)
@@ -360,15 +363,64 @@ class Simplifier:
             res = False if lo == hi == 0 else True if (lo > 0 or hi < 0) else None
         if res is None and (lo == -INF or hi == INF):
             res = self._symbolic_cmp(op, d)
+        if res is None and self.loops and (lo == -INF or hi == INF):
+            res = self._loop_cmp(op, d)
         if res is not None:
             return Const(res, "bool")
         return e
 
+    def _loop_cmp(self, op, d):
+        """Decide d <op> 0 from the extreme values of d over the loops it is linear in: the
+        loop variables replaced by their first or last value (by the sign of their
+        coefficient), then _symbolic_cmp on each extreme."""
+        his, los = self._extremes(d, 1), self._extremes(d, -1)
+        if his is None or los is None:
+            return None
+        upper = {"<": True, "<=": True}            # d <op> 0 holds if its maximum does
+        lower = {">": True, ">=": True}            # ... if its minimum does
+        if op in upper:
+            if self._symbolic_cmp(op, his):
+                return True
+            return False if self._symbolic_cmp(op, los) is False else None
+        if op in lower:
+            if self._symbolic_cmp(op, los):
+                return True
+            return False if self._symbolic_cmp(op, his) is False else None
+        if op == "!=" and (self._symbolic_cmp("<", his) or self._symbolic_cmp(">", los)):
+            return True
+        if op == "==" and (self._symbolic_cmp("<", his) or self._symbolic_cmp(">", los)):
+            return False
+        return None
+
+    def _extremes(self, d, sense):
+        """d with the loop variables replaced by the values that make it largest (sense 1) or
+        smallest (-1): first the innermost loop's variable by its first or last value (which
+        may be in outer loops' variables), and so on outwards; then variables of constant
+        range by their bounds. None if d is not linear in the loop variables."""
+        lin = to_linear(d)
+        for v in reversed(self.loops):                     # innermost first
+            c = next((c for atom, c in lin.terms.values() if atom is v), 0)
+            if c:
+                rest = lin.add(Linear({_atom_key(v): (v, c)}, 0), -1)
+                lin = rest.add(to_linear(self.loops[v][0 if c * sense < 0 else 1]), c)
+        out = Linear({}, lin.const)
+        for k, (atom, c) in lin.terms.items():
+            if isinstance(atom, Var) and atom in self.ranges and self.ranges[atom][1] != INF:
+                out = out.add(Linear({}, self.ranges[atom][0 if c * sense < 0 else 1]), c)
+            elif any(isinstance(n, Var) and n in self.loops for n in _walk(atom)):
+                return None
+            else:
+                out = out.add(Linear({k: (atom, c)}, 0))
+        return from_linear(out, d.dtype)
+
     def _symbolic_cmp(self, op, d):
         """Decide d <op> 0 with sympy when d only involves symbolic extents."""
         from ..lang.visitor import walk
+        if is_const(d):
+            return _cmp_fold(op, d.value, 0)
         for n in walk(d):
-            if isinstance(n, Var) and self.ranges.get(n, (None, None))[1] != INF:
+            if isinstance(n, Var) and (self.ranges.get(n, (None, None))[1] != INF or
+                                       self.ranges[n][0] < 0):
                 return None
             if not isinstance(n, (Var, Const, BinOp)):
                 return None
@@ -385,6 +437,11 @@ class Simplifier:
                  "==": {"zero": True, "pos": False, "neg": False},
                  "!=": {"zero": False, "pos": True, "neg": True}}
         return table.get(op, {}).get(sg)
+
+
+def _walk(e):
+    from ..lang.visitor import walk
+    return walk(e)
 
 
 def _negative_zero(e):

@@ -2,7 +2,7 @@
 
 Positions, bounds and guards are index arithmetic; the values stored (BufferStore, VarStore,
 Evaluate) are data, whose integer arithmetic wraps (arith.Simplifier(data=True))."""
-from ..lang.expr import Const
+from ..lang.expr import BinOp, Const
 from ..lang.visitor import map_children, substitute
 from .arith import INF, Simplifier, const_bounds
 from .ir import (Allocate, BufferStore, DeclareVars, Evaluate, For, IfThenElse, Seq, StageRegion,
@@ -18,21 +18,22 @@ def simplify_stmt(stmt, ranges=None):
 class _Pass:
     def __init__(self, ranges):
         self.ranges = ranges
+        self.loops = {}          # loops of symbolic extent: var -> (first, last) expressions
         self._simp = self._data = None
 
     def expr(self, e):
         # one simplifier (and its memo) per range context: reset whenever a loop's range
         # is entered or left
         if self._simp is None:
-            self._simp = Simplifier(self.ranges)
+            self._simp = Simplifier(self.ranges, loops=self.loops)
         return self._simp(e)
 
     def value(self, e):
         """A value computed from data (integers wrap)."""
         if self._data is None:
             if self._simp is None:
-                self._simp = Simplifier(self.ranges)
-            self._data = Simplifier(self.ranges, data=True, index=self._simp)
+                self._simp = Simplifier(self.ranges, loops=self.loops)
+            self._data = Simplifier(self.ranges, data=True, index=self._simp, loops=self.loops)
         return self._data(e)
 
     def stmt(self, s):
@@ -45,14 +46,18 @@ class _Pass:
                 return self.stmt(substitute(s.body, {s.var: mn}))
             lo = const_bounds(mn, self.ranges)[0]
             hi = const_bounds(mn, self.ranges)[1] + const_bounds(ext, self.ranges)[1] - 1
-            old = self.ranges.get(s.var)
+            old = self.ranges.get(s.var), self.loops.get(s.var)
             self.ranges[s.var] = (lo, hi)
+            if hi == INF:
+                self.loops[s.var] = (mn, BinOp("-", BinOp("+", mn, ext, ext.dtype),
+                                               Const(1, ext.dtype), ext.dtype))
             self._simp = self._data = None
             body = self.stmt(s.body)
-            if old is None:
-                del self.ranges[s.var]
-            else:
-                self.ranges[s.var] = old
+            for table, v in ((self.ranges, old[0]), (self.loops, old[1])):
+                if v is None:
+                    table.pop(s.var, None)
+                else:
+                    table[s.var] = v
             self._simp = self._data = None
             if _is_nop(body):
                 return NOP
