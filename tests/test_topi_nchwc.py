@@ -120,18 +120,21 @@ def test_winograd_NCHWc_rejects_bad_input():
 # ----------------------------------------------------------------------------- depthwise NCHWc
 
 @pytest.mark.parametrize("target", ["native", "avx512", "neon"])
-@pytest.mark.parametrize("N,C,H,W,cb,R,stride,pad,dil", [
-    (1, 32, 9, 11, 16, 3, 1, 1, 1),
-    (2, 12, 10, 7, 4, 3, 2, 1, 1),
-    (1, 8, 8, 8, 8, 5, 1, (2, 1, 0, 3), 2),
+@pytest.mark.parametrize("N,C,H,W,cb,R,stride,pad,dil,M,ob", [
+    (1, 32, 9, 11, 16, 3, 1, 1, 1, 1, 16),
+    (2, 12, 10, 7, 4, 3, 2, 1, 1, 1, 4),
+    (1, 8, 8, 8, 8, 5, 1, (2, 1, 0, 3), 2, 1, 8),
+    (1, 8, 9, 10, 4, 3, 1, 1, 1, 2, 8),          # channel multiplier 2, output blocks of 8
+    (2, 6, 7, 9, 2, 3, 2, 0, 1, 4, 4),           # multiplier 4, no padding
+    (1, 16, 6, 6, 8, 3, 1, 1, 1, 1, 16),         # multiplier 1, output blocks != input's
 ])
-def test_depthwise_conv2d_NCHWc(target, N, C, H, W, cb, R, stride, pad, dil):
-    a, k, bb = rand(N, C, H, W), rand(C, 1, R, R), rand(1, C // cb, 1, 1, cb)
-    an, kn = ref.nchw_to_nchwc_ref(a, cb), ref.pack_depthwise_kernel_nchwc_ref(k, cb)
+def test_depthwise_conv2d_NCHWc(target, N, C, H, W, cb, R, stride, pad, dil, M, ob):
+    a, k, bb = rand(N, C, H, W), rand(C, M, R, R), rand(1, C * M // ob, 1, 1, ob)
+    an, kn = ref.nchw_to_nchwc_ref(a, cb), ref.pack_depthwise_kernel_nchwc_ref(k, ob)
     x, w, b = (te.placeholder(v.shape, name=nm) for v, nm in ((an, "x"), (kn, "w"), (bb, "b")))
     out = topi.nn.relu(topi.nn.add(topi.nn.depthwise_conv2d_NCHWc(x, w, stride, pad, dil), b))
     got, _ = run(out, [x, w, b], [an, kn, bb], target)
-    want = ref.nchw_to_nchwc_ref(ref.depthwise_conv2d_nchw_ref(a, k, stride, pad, dil), cb)
+    want = ref.nchw_to_nchwc_ref(ref.depthwise_conv2d_nchw_ref(a, k, stride, pad, dil), ob)
     np.testing.assert_allclose(ref.depthwise_conv2d_NCHWc_ref(an, kn, stride, pad, dil), want,
                                rtol=1e-5, atol=1e-5)
     close(got, np.maximum(want + bb, 0), 1e-5)
@@ -139,8 +142,10 @@ def test_depthwise_conv2d_NCHWc(target, N, C, H, W, cb, R, stride, pad, dil):
 
 def test_depthwise_conv2d_NCHWc_rejects_bad_input():
     x = te.placeholder((1, 2, 8, 8, 4), name="x")
-    with pytest.raises(te.TexprError, match="do not match"):
-        topi.nn.depthwise_conv2d_NCHWc(x, te.placeholder((2, 3, 3, 8), name="w"), 1, 1)
+    with pytest.raises(te.TexprError, match="do not match"):    # 12 channels: not 8 * M
+        topi.nn.depthwise_conv2d_NCHWc(x, te.placeholder((3, 3, 3, 4), name="w"), 1, 1)
+    with pytest.raises(te.TexprError, match="do not match"):    # fewer than the data's
+        topi.nn.depthwise_conv2d_NCHWc(x, te.placeholder((1, 3, 3, 4), name="w"), 1, 1)
     with pytest.raises(te.TexprError, match="larger than the input"):
         topi.nn.depthwise_conv2d_NCHWc(x, te.placeholder((2, 11, 11, 4), name="w"), 1, 0)
     with pytest.raises(te.TexprError, match="4-D"):

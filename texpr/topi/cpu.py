@@ -24,6 +24,7 @@ from ..lang.tensor import ComputeOp, compute, reduce_axis
 from ..lang.visitor import transform
 from ..targets.intrin import gemm_fp32
 from .schedules import default_stage, register
+from .nn import CHANNEL_REPEAT_TAG
 
 CPU_TARGETS = ("native", "avx2", "avx512", "neon")
 
@@ -615,6 +616,11 @@ def schedule_depthwise_conv2d_NCHWc(s, st, target):
     fused epilogue runs on the tile."""
     if not _f32(st.op.output(0), *st.op.input_tensors()):
         return default_stage(s, st, target)
+    for t in st.op.input_tensors():      # channel multiplier > 1, no padding: copy the repeat
+        if t.op.tag == CHANNEL_REPEAT_TAG:
+            rep = s[t]
+            rep.compute_root()
+            _schedule_copy(rep, cpu_info(target).lanes)
     return _nchwc_register_tile(s, st, target, lambda conv: list(conv.op.reduce_axis))
 
 

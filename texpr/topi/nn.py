@@ -177,31 +177,47 @@ def depthwise_conv2d_nchw(data, kernel, stride, padding, dilation=1, out_dtype=N
                    name="depthwise_conv2d_nchw", tag="depthwise_conv2d_nchw")
 
 
+CHANNEL_REPEAT_TAG = "injective,channel_repeat"
+
+
 def depthwise_conv2d_NCHWc(data, kernel, stride, padding, dilation=1, out_dtype=None):
-    """data [N, C/cb, H, W, cb], kernel [C/cb, R, S, cb] (one filter per channel, in the same
-    channel blocks as the data) -> [N, C/cb, P, Q, cb]."""
+    """data [N, C/cb, H, W, cb], kernel [C*M/ob, R, S, ob] -> [N, C*M/ob, P, Q, ob]: M filters
+    per input channel (the channel multiplier, M = the kernel's channels / the data's), output
+    channel k reading input channel k // M, in blocks of ob (the kernel's last dimension; ob =
+    cb when M = 1 keeps the data's blocking)."""
     check_ndim(data, 5, "depthwise_conv2d_NCHWc", "NCHW[cb]c")
-    check_ndim(kernel, 4, "depthwise_conv2d_NCHWc", "[C/cb, R, S, cb]")
+    check_ndim(kernel, 4, "depthwise_conv2d_NCHWc", "[C*M/ob, R, S, ob]")
     sh, sw = pair(stride, "stride")
     dh, dw = pair(dilation, "dilation")
     pt, pl, pb, pr = padding4(padding)
     N, Cb, H, W, cb = (const_dim(data, d, "depthwise_conv2d_NCHWc") for d in range(5))
-    Cb2, R, S, cb2 = (const_dim(kernel, d, "depthwise_conv2d_NCHWc") for d in range(4))
-    if (Cb, cb) != (Cb2, cb2):
-        raise TexprError(f"depthwise_conv2d_NCHWc: data channels {Cb}x{cb} do not match the "
-                         f"kernel's {Cb2}x{cb2}")
+    Ob, R, S, ob = (const_dim(kernel, d, "depthwise_conv2d_NCHWc") for d in range(4))
+    if (Ob * ob) % (Cb * cb) != 0:
+        raise TexprError(f"depthwise_conv2d_NCHWc: the kernel's {Ob}x{ob} output channels do "
+                         f"not match the data's {Cb}x{cb} channels (they must be a multiple: "
+                         f"M filters per channel)")
+    M = Ob * ob // (Cb * cb)
     P, Q = _out_size(H, R, sh, pt, pb, dh), _out_size(W, S, sw, pl, pr, dw)
     if P <= 0 or Q <= 0:
         raise TexprError(f"depthwise_conv2d_NCHWc: output would be {P}x{Q}; the kernel is "
                          f"larger than the input")
     odt = _acc_dtype(data.dtype, kernel.dtype, out_dtype)
+    if M > 1 or ob != cb:
+        # output channel k = o*ob + i reads input channel k // M: the data in the output's
+        # channel blocks, each channel repeated M times (inlined into the padded copy, or
+        # a copy of its own without padding, so that the convolution reads whole vectors)
+        def channel(o, i):
+            return (o * ob + i) // M
+        data = compute((N, Ob, H, W, ob), lambda n, o, h, w, i: data[
+            n, channel(o, i) // cb, h, w, channel(o, i) % cb],
+            name="data_repeat", tag=CHANNEL_REPEAT_TAG)
     dp = pad(data, (0, 0, pt, pl, 0), (0, 0, pb, pr, 0), name="data_pad")
     ry = reduce_axis((0, R), "ry")
     rx = reduce_axis((0, S), "rx")
-    return compute((N, Cb, P, Q, cb),
-                   lambda n, c, y, x, i: te_sum(
-                       dp[n, c, y * sh + ry * dh, x * sw + rx * dw, i].astype(odt) *
-                       kernel[c, ry, rx, i].astype(odt), axis=[ry, rx]),
+    return compute((N, Ob, P, Q, ob),
+                   lambda n, o, y, x, i: te_sum(
+                       dp[n, o, y * sh + ry * dh, x * sw + rx * dw, i].astype(odt) *
+                       kernel[o, ry, rx, i].astype(odt), axis=[ry, rx]),
                    name="depthwise_conv2d_NCHWc", tag="depthwise_conv2d_NCHWc")
 
 

@@ -96,18 +96,19 @@ def depthwise_conv2d_nchw_ref(data, kernel, stride, padding, dilation=1, out_dty
 
 
 def depthwise_conv2d_NCHWc_ref(data, kernel, stride, padding, dilation=1, out_dtype=None):
-    """data [N, C/cb, H, W, cb], kernel [C/cb, R, S, cb]."""
-    Cb, R, S, cb = kernel.shape
-    k = kernel.transpose(0, 3, 1, 2).reshape(Cb * cb, 1, R, S)
+    """data [N, C/cb, H, W, cb], kernel [C*M/ob, R, S, ob] -> [N, C*M/ob, P, Q, ob]."""
+    Ob, R, S, ob = kernel.shape
+    C = data.shape[1] * data.shape[4]
+    k = kernel.transpose(0, 3, 1, 2).reshape(C, Ob * ob // C, R, S)
     out = depthwise_conv2d_nchw_ref(nchwc_to_nchw_ref(data), k, stride, padding, dilation,
                                     out_dtype)
-    return nchw_to_nchwc_ref(out, cb)
+    return nchw_to_nchwc_ref(out, ob)
 
 
-def pack_depthwise_kernel_nchwc_ref(kernel, cb):
-    """Depthwise kernel [C, 1, R, S] -> [C/cb, R, S, cb]."""
-    C, _, R, S = kernel.shape
-    return kernel.reshape(C // cb, cb, R, S).transpose(0, 2, 3, 1).copy()
+def pack_depthwise_kernel_nchwc_ref(kernel, ob):
+    """Depthwise kernel [C, M, R, S] -> [C*M/ob, R, S, ob] (output channel c*M + m)."""
+    C, M, R, S = kernel.shape
+    return kernel.reshape(C * M // ob, ob, R, S).transpose(0, 2, 3, 1).copy()
 
 
 def winograd_weight_transform_NCHWc_ref(kernel, tile_size):
