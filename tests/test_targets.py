@@ -197,6 +197,27 @@ def test_argument_errors(padded):
     padded(a_ro, b)                                    # a read-only input is fine
 
 
+def test_outputs_sharing_memory_with_another_argument_are_refused():
+    """Kernel pointers are restrict: an output aliasing an input would give a wrong answer
+    (C = A @ B written into A reads rows it already overwrote), so any overlap is refused,
+    also a partial one through a view; the same input twice is fine."""
+    n = 8
+    A, B = te.placeholder((n, n), name="A"), te.placeholder((n, n), name="B")
+    k = te.reduce_axis((0, n), "k")
+    C = te.compute((n, n), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k), name="C")
+    f = te.build(te.create_schedule(C.op), [A, B, C], target="c")
+    a = np.arange(n * n, dtype="float32").reshape(n, n) / 64
+    big = np.zeros((2 * n, n), "float32")
+    with arg_err("argument C: output shares memory with argument A"):
+        f(a, a.copy(), a)
+    with arg_err("argument C: output shares memory with argument B"):
+        f(a, big[4:4 + n], big[:n])                 # rows 4..7 of both
+    c = np.zeros((n, n), "float32")
+    f(a, a, c)
+    np.testing.assert_allclose(c, a @ a, rtol=1e-5)
+    f(big[:n], big[n:], np.zeros((n, n), "float32"))  # neighbours, no overlap
+
+
 def test_inconsistent_symbolic_extents():
     n = te.var("n")
     A = te.placeholder((n, 4), name="A")

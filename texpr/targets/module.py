@@ -152,6 +152,18 @@ class _ValidationPlan:
                     dims.append(("expr", s))
             self.args.append((b.name, _NP[b.dtype], len(b.shape), tuple(dims), id(b) in outputs))
         self.nargs = len(self.args)
+        self.outputs = [k for k, a in enumerate(self.args) if a[4]]
+
+    def _check_no_overlap(self, k, arrays):
+        """The kernel's pointers are `restrict`: an output sharing memory with another argument
+        would be computed wrong (e.g. C = A @ B written into A), so it is refused. Arrays are
+        C-contiguous here, so overlapping address ranges are overlapping elements."""
+        out = arrays[k]
+        for j, other in enumerate(arrays):
+            if j != k and np.may_share_memory(out, other):
+                raise ArgumentError(f"argument {self.args[k][0]}: output shares memory with "
+                                    f"argument {self.args[j][0]}; texpr kernels write their "
+                                    "outputs into separate arrays (pass a copy, or a new array)")
 
     def check(self, arrays):
         if len(arrays) != self.nargs:
@@ -191,6 +203,8 @@ class _ValidationPlan:
             if is_out and not flags.writeable:
                 raise ArgumentError(f"argument {name}: output array is read-only")
             ptrs.append(self.from_buffer(a))
+        for k in self.outputs:
+            self._check_no_overlap(k, arrays)
         for name, d, e, n in exprs:
             val = _eval_int(e, binding)
             if val is None:
