@@ -413,7 +413,8 @@ class CEmitter:
         base, n = dtypes.split_lanes(e.dtype)
         it = self.ty(f"int{dtypes.bits(base)}x{n}")
         vt = self.ty(e.dtype)
-        m = f"(({it})({_strip(self.expr(c.a))} {c.op} {_strip(self.expr(c.b))}))"
+        # operands keep their parentheses: `a != b & c` would be `(a != b) & c` in C
+        m = f"(({it})({self.expr(c.a)} {c.op} {self.expr(c.b)}))"
         t, f = _strip(self.expr(e.t)), _strip(self.expr(e.f))
         self.helper(f"select_{e.dtype}", f"static inline {vt} texpr_select_{e.dtype}({it} m, {vt} t, "
                     f"{vt} f) {{ return ({vt})((({it})t & m) | (({it})f & ~m)); }}")
@@ -441,7 +442,10 @@ class CEmitter:
             if dtypes.is_unsigned(dt):
                 return args[0]
             ct = C_TYPES[dt]
-            self.helper(f"abs_{dt}", f"static inline {ct} texpr_abs_{dt}({ct} a) {{ return a < 0 ? ({ct})-a : a; }}")
+            # negated unsigned: -INT_MIN is undefined in C (GCC then assumes abs(a) >= 0);
+            # NumPy's abs(INT_MIN) wraps to INT_MIN
+            neg = f"({ct})-({WRAPPING[dt]})a" if dt in WRAPPING else f"({ct})-a"
+            self.helper(f"abs_{dt}", f"static inline {ct} texpr_abs_{dt}({ct} a) {{ return a < 0 ? {neg} : a; }}")
             return f"texpr_abs_{dt}({args[0]})"
         if e.name in ("exp", "log", "sqrt", "tanh", "erf", "floor", "ceil", "pow"):
             return f"{_mathfn(e.name, dt)}({', '.join(_strip(a) for a in args)})"
