@@ -6,14 +6,16 @@ expression tree over three inputs and constants (+ - * / // % min max, bitwise o
 negation, abs, select on a comparison, casts to other integer types and back through floats),
 and data weighted towards the edge values (the dtype's limits, 0, -1, shift counts at and past
 the width, NaN, infinities, -0.0). The kernel is built for a drawn target (c, avx2, avx512,
-neon) unvectorized and vectorized by 8 and 16 over 19 elements (so with tails), and compared
+neon: unvectorized and vectorized by 8 and 16 over 19 elements, so with tails; opencl on PoCL:
+blocks of 4 threads), and compared
 with NumPy's result: exactly for integers (wrapping, floor division, x // 0 = 0, NumPy's shift
-rules), to float tolerance otherwise (the C compiler may contract a * b + c into an FMA).
+rules), to float tolerance otherwise (the C compiler may contract a * b + c into an FMA), zeros
+with their sign.
 """
 import warnings
 
 import numpy as np
-from hypothesis import HealthCheck, given, note, settings, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 import pytest
 
 import texpr as te
@@ -21,7 +23,7 @@ import texpr as te
 INTS = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
 FLOATS = ("float32", "float64")
 N = 19
-TARGETS = ("c", "avx2", "avx512", "neon")
+TARGETS = ("c", "avx2", "avx512", "neon", "opencl")
 COMPARE = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
            ">=": lambda a, b: a >= b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b}
 BINARY = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide,
@@ -130,6 +132,39 @@ def edge_arrays(dt, rng):
     return out
 
 
+def check_tree(t, dt, target, arrays):
+    """Build the tree for target (unvectorized, vectorized by 8 and 16) and compare with
+    NumPy; arrays: dtype -> 3 input arrays (dtypes the tree does not read may be missing)."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        want = numpy_value(t, dt, arrays)
+    inputs = {d: [te.placeholder((N,), d, name=f"{d}_{j}") for j in range(3)] for d in arrays}
+    out_t = te.compute((N,), lambda i: texpr_expr(t, dt, inputs, i), name="out")
+    args = list(out_t.op.input_tensors())
+    by_tensor = {id(p): a for d in arrays for p, a in zip(inputs[d], arrays[d])}
+    values = [by_tensor[id(p)] for p in args]
+    for vector in (0, 8, 16) if target != "opencl" else (4,):
+        s = te.create_schedule(out_t.op)
+        if target == "opencl":          # blocks of 4 threads (PoCL)
+            bx, tx = s[out_t].split(out_t.op.axis[0], factor=vector)
+            s[out_t].bind(bx, te.thread_axis("blockIdx.x"))
+            s[out_t].bind(tx, te.thread_axis("threadIdx.x"))
+        elif vector:
+            s[out_t].vectorize(s[out_t].split(out_t.op.axis[0], factor=vector)[1])
+        f = te.build(s, args + [out_t], target=target)
+        got = np.zeros(N, dt)
+        f(*values, got)
+        where = f"{target}, by {vector}" if vector else f"{target}, scalar"
+        if dt in INTS:
+            np.testing.assert_array_equal(got, want, err_msg=where)
+        else:
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, equal_nan=True,
+                                       err_msg=where)
+            zeros = want == 0                      # and -0.0 where NumPy has -0.0
+            np.testing.assert_array_equal(np.signbit(got[zeros]), np.signbit(want[zeros]),
+                                          err_msg=where + ": the sign of a zero")
+
+
 @settings(max_examples=settings.default.max_examples * 4,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
@@ -138,28 +173,33 @@ def test_random_expressions_match_numpy(data):
     t = data.draw(trees(dt, data.draw(st.integers(1, 4), label="depth")), label="tree")
     target = data.draw(st.sampled_from(TARGETS), label="target")
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
-    dtypes = INTS + FLOATS
-    inputs = {d: [te.placeholder((N,), d, name=f"{d}_{j}") for j in range(3)] for d in dtypes}
-    arrays = {d: edge_arrays(d, rng) for d in dtypes}
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        want = numpy_value(t, dt, arrays)
-    out_t = te.compute((N,), lambda i: texpr_expr(t, dt, inputs, i), name="out")
-    args = list(out_t.op.input_tensors())
-    by_tensor = {id(p): a for d in dtypes for p, a in zip(inputs[d], arrays[d])}
-    values = [by_tensor[id(p)] for p in args]
-    for vector in (0, 8, 16):
-        s = te.create_schedule(out_t.op)
-        if vector:
-            s[out_t].vectorize(s[out_t].split(out_t.op.axis[0], factor=vector)[1])
-        f = te.build(s, args + [out_t], target=target)
-        got = np.zeros(N, dt)
-        f(*values, got)
-        note(f"vectorized by {vector}: got {got}, NumPy {want}")
-        if dt in INTS:
-            np.testing.assert_array_equal(got, want)
-        else:
-            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, equal_nan=True)
+    check_tree(t, dt, target, {d: edge_arrays(d, rng) for d in INTS + FLOATS})
+
+
+X0, X1 = ("in", 0), ("in", 1)
+FOUND = [   # what the property found (each was wrong on some target before its fix)
+    # a vectorized select's compare lost the parentheses of its operands: 0 != x & x
+    ("int16", ("select", "!=", ("const", 0), ("&", X0, X0), ("const", 1), X0)),
+    ("uint8", ("select", "<=", X0, ("|", X1, X0), X1, ("const", 4))),
+    # abs(INT_MIN) negated as signed int (undefined): GCC took it as >= 0, 1 // it gave 0
+    ("int32", ("//", ("const", 1), ("abs", X0))),
+    ("int64", ("//", ("const", 1), ("abs", X0))),
+    # -x was 0 - x: -(+0.0) gave +0.0, so 1 / -x had the wrong infinity
+    ("float32", ("/", ("const", 1.5), ("neg", X0))),
+    ("float64", ("/", ("neg", ("/", X1, X0)), ("neg", X0))),
+    # GCC 12 -O3 -mavx2 if-converted texpr's two 4-lane halves of this 8-lane int64 select into
+    # masked loads, the second with the first one's mask (avx2, vectorized by 8)
+    ("int64", ("select", "<", X0, ("in", 2), X1, ("const", 2**63 - 1))),
+    # OpenCL C has no INT64_C / UINT64_C: 64-bit constants did not compile there
+    ("uint64", ("+", ("neg", ("const", 1)), X0)),
+    ("int64", ("*", X0, ("const", -3))),
+]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("dt,tree", FOUND)
+def test_expressions_the_property_found(dt, tree, target):
+    check_tree(tree, dt, target, {dt: edge_arrays(dt, np.random.default_rng(0))})
 
 
 @pytest.mark.parametrize("dt", INTS)

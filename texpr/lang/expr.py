@@ -165,7 +165,9 @@ class Expr(Node):
         return _binary("^", self, -1)
 
     def __neg__(self):
-        return _binary("-", Const(0, dtypes.element(self.dtype)), self)
+        # floats: -0.0 - x, which is -x for every x (0 - x would make -(+0.0) = +0.0)
+        zero = -0.0 if dtypes.is_float(self.dtype) else 0
+        return _binary("-", Const(zero, dtypes.element(self.dtype)), self)
 
     def __pos__(self): return self
 

@@ -232,7 +232,7 @@ NEON_MARCH = "-march=armv8.2-a+dotprod"
 AARCH64_LINUX = HarnessSpec(
     "aarch64-linux", "aarch64-linux-gnu-gcc",
     ["-O3", "-static", NEON_MARCH, "-fopenmp", "-std=gnu11", "-fno-strict-aliasing", "-fno-tree-loop-distribution",
-     "-Wno-psabi"],
+     "-fno-tree-loop-if-convert", "-Wno-psabi"],    # the same GCC 12 as on x86 (build.py)
     ["qemu-aarch64"],
     "apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user")
 

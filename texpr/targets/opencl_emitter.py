@@ -14,7 +14,10 @@ typedef ushort uint16_t;
 typedef int int32_t;
 typedef uint uint32_t;
 typedef long int64_t;
-typedef ulong uint64_t;"""
+typedef ulong uint64_t;
+#define INT64_C(x) ((long)(x##L))
+#define UINT64_C(x) ((ulong)(x##UL))
+#define INT64_MIN LONG_MIN"""
 
 _INDEX = {"blockIdx": "get_group_id", "threadIdx": "get_local_id"}
 
@@ -83,7 +86,9 @@ class OpenCLEmitter(GPUEmitter):
                 return f"fabs({args[0]})"
             if dtypes.is_unsigned(dt):
                 return args[0]
-            return f"(({C_TYPES[dt]})abs({args[0]}))"
+            # the C emitter's helper (negated unsigned): PoCL's abs() let the compiler take
+            # the result as >= 0, so 1 // abs(INT_MIN) gave 0, not NumPy's -1
+            return super().expr_Call(e)
         if e.name in ("exp", "log", "sqrt", "tanh", "erf", "floor", "ceil", "pow"):
             return f"{e.name}({', '.join(args)})"
         return super().expr_Call(e)
