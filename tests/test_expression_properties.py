@@ -187,6 +187,8 @@ FOUND = [   # what the property found (each was wrong on some target before its 
     # -x was 0 - x: -(+0.0) gave +0.0, so 1 / -x had the wrong infinity
     ("float32", ("/", ("const", 1.5), ("neg", X0))),
     ("float64", ("/", ("neg", ("/", X1, X0)), ("neg", X0))),
+    # select(c, 0.0, -0.0) was folded to 0.0: the two constants compared equal
+    ("float32", ("select", "!=", ("const", 0.0), X0, ("const", 0.0), ("const", -0.0))),
     # GCC 12 -O3 -mavx2 if-converted texpr's two 4-lane halves of this 8-lane int64 select into
     # masked loads, the second with the first one's mask (avx2, vectorized by 8)
     ("int64", ("select", "<", X0, ("in", 2), X1, ("const", 2**63 - 1))),

@@ -46,6 +46,16 @@ def _hashable(v):
     return v
 
 
+def _same_value(a, b):
+    """==, except that floats are the same only bit for bit in sign: 0.0 and -0.0 differ (a
+    select between them is not either one), and NaN is NaN."""
+    if isinstance(a, float) and isinstance(b, float):
+        if a != a or b != b:
+            return a != a and b != b
+        return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
+    return a == b
+
+
 def structural_equal(a, b):
     if a is b:
         return True
@@ -54,7 +64,7 @@ def structural_equal(a, b):
     if isinstance(a, (tuple, list)):
         return len(a) == len(b) and builtins.all(structural_equal(x, y) for x, y in zip(a, b))
     if isinstance(a, Var) or not isinstance(a, Node):
-        return a is b if isinstance(a, Var) else a == b
+        return a is b if isinstance(a, Var) else _same_value(a, b)
     if hash(a) != hash(b):
         return False
     return builtins.all(structural_equal(getattr(a, f.name), getattr(b, f.name)) for f in fields(a))
