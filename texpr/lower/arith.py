@@ -14,7 +14,7 @@ import math
 
 from ..lang import dtypes
 from ..lang.expr import BinOp, Call, Cast, Cmp, Const, Expr, Not, Select, Var
-from ..lang.visitor import map_children
+from ..lang.visitor import map_children, walk
 
 INF = math.inf
 
@@ -376,13 +376,11 @@ class Simplifier:
         his, los = self._extremes(d, 1), self._extremes(d, -1)
         if his is None or los is None:
             return None
-        upper = {"<": True, "<=": True}            # d <op> 0 holds if its maximum does
-        lower = {">": True, ">=": True}            # ... if its minimum does
-        if op in upper:
+        if op in ("<", "<="):                      # d <op> 0 holds if its maximum does
             if self._symbolic_cmp(op, his):
                 return True
             return False if self._symbolic_cmp(op, los) is False else None
-        if op in lower:
+        if op in (">", ">="):                      # ... if its minimum does
             if self._symbolic_cmp(op, los):
                 return True
             return False if self._symbolic_cmp(op, his) is False else None
@@ -407,7 +405,7 @@ class Simplifier:
         for k, (atom, c) in lin.terms.items():
             if isinstance(atom, Var) and atom in self.ranges and self.ranges[atom][1] != INF:
                 out = out.add(Linear({}, self.ranges[atom][0 if c * sense < 0 else 1]), c)
-            elif any(isinstance(n, Var) and n in self.loops for n in _walk(atom)):
+            elif any(isinstance(n, Var) and n in self.loops for n in walk(atom)):
                 return None
             else:
                 out = out.add(Linear({k: (atom, c)}, 0))
@@ -415,7 +413,6 @@ class Simplifier:
 
     def _symbolic_cmp(self, op, d):
         """Decide d <op> 0 with sympy when d only involves symbolic extents."""
-        from ..lang.visitor import walk
         if is_const(d):
             return _cmp_fold(op, d.value, 0)
         for n in walk(d):
@@ -437,11 +434,6 @@ class Simplifier:
                  "==": {"zero": True, "pos": False, "neg": False},
                  "!=": {"zero": False, "pos": True, "neg": True}}
         return table.get(op, {}).get(sg)
-
-
-def _walk(e):
-    from ..lang.visitor import walk
-    return walk(e)
 
 
 def _negative_zero(e):
@@ -588,7 +580,6 @@ def interval(e, relax):
 
     Returns None if the shape of e defeats the analysis (caller falls back to a full domain).
     """
-    from ..lang.visitor import walk
     if not any(isinstance(n, Var) and n in relax for n in walk(e)):
         return (e, e)
     t = type(e)

@@ -81,14 +81,10 @@ class OpenCLEmitter(GPUEmitter):
         if e.name == "sigmoid":
             one = "1.0f" if dt == "float32" else "1.0"
             return f"({one} / ({one} + exp(-{args[0]})))"
-        if e.name == "abs":
-            if dtypes.is_float(dt):
-                return f"fabs({args[0]})"
-            if dtypes.is_unsigned(dt):
-                return args[0]
-            # the C emitter's helper (negated unsigned): PoCL's abs() let the compiler take
-            # the result as >= 0, so 1 // abs(INT_MIN) gave 0, not NumPy's -1
-            return super().expr_Call(e)
+        # integer abs: the C emitter's helper (negated unsigned); OpenCL's abs() let PoCL's
+        # compiler take abs(INT_MIN) as >= 0, so 1 // abs(INT_MIN) gave 0, not NumPy's -1
+        if e.name == "abs" and dtypes.is_float(dt):
+            return f"fabs({args[0]})"
         if e.name in ("exp", "log", "sqrt", "tanh", "erf", "floor", "ceil", "pow"):
             return f"{e.name}({', '.join(args)})"
         return super().expr_Call(e)
