@@ -149,7 +149,7 @@ def run_cuda(args):
 
 
 def run_opencl(args):
-    from texpr.targets.opencl_runtime import opencl_context
+    from texpr.targets.gpu.opencl_runtime import opencl_context
     ctx, _ = opencl_context()
     print(f"no CUDA device: texpr's GPU schedules on OpenCL ({ctx.devices[0].name.strip()}, "
           f"{ctx.devices[0].platform.name.strip()}) beside NumPy on the CPU")
@@ -196,7 +196,7 @@ def main():
                     help="how many ResNet-50 layers on OpenCL (default 2; all on CUDA)")
     ap.add_argument("--opencl", action="store_true", help="use OpenCL even with a CUDA device")
     args = ap.parse_args()
-    from texpr.targets.cuda_runtime import cuda_available
+    from texpr.targets.gpu.cuda_runtime import cuda_available
     if cuda_available() and not args.opencl:
         run_cuda(args)
     else:

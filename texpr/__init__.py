@@ -1,5 +1,5 @@
 """texpr: a tensor-expression compiler (compute + schedule -> readable C) in Python."""
-from .lang.errors import (ArgumentError, BuildError, DTypeError, LoweringError, ScheduleError,
+from .errors import (ArgumentError, BuildError, DTypeError, LoweringError, ScheduleError,
                           TexprError)
 from .lang.expr import (Expr, Var, abs, all, any, ceil, const, erf, exp, floor, if_then_else,
                         log, power, sigmoid, sqrt, tanh, var)

@@ -36,7 +36,7 @@ from texpr.targets import get_target  # noqa: E402
 TARGET = "native"
 
 try:                                            # all threads, as texpr's runtime counts them
-    from texpr.targets.module import num_threads as _num_threads
+    from texpr.targets.runtime.module import num_threads as _num_threads
     NUM_THREADS = _num_threads()
 except ImportError:                             # pragma: no cover
     NUM_THREADS = os.cpu_count() or 1

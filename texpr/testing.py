@@ -34,7 +34,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from .lang import dtypes
-from .lang.errors import TexprError
+from .errors import TexprError
 from .lang.expr import BinOp, Const, Expr, Var
 from .lang.expr import var as _make_var
 from .lang.tensor import ComputeOp, PlaceholderOp, Tensor

@@ -4,7 +4,7 @@ A dtype is a string: a scalar name ("float32") or a vector of lanes ("float32x8"
 """
 import numpy as np
 
-from .errors import DTypeError
+from ..errors import DTypeError
 
 SCALAR_DTYPES = ("bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64",
                  "uint64", "float16", "float32", "float64")

@@ -12,7 +12,7 @@ import numbers
 import numpy as np
 
 from . import dtypes
-from .errors import DTypeError, TexprError
+from ..errors import DTypeError, TexprError
 
 
 class Node:

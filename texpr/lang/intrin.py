@@ -5,7 +5,7 @@ instruction or micro-kernel computes) with an implementation that produces targe
 from the pointers and strides of the regions it is applied to. `Stage.tensorize` checks that
 a loop nest computes exactly the declared meaning before it swaps the implementation in.
 """
-from .errors import TexprError
+from ..errors import TexprError
 from .expr import Const, Reduce
 from .tensor import ComputeOp, PlaceholderOp, Tensor
 

@@ -1,6 +1,6 @@
 """Reducers: te.sum / te.max / te.min and user-defined ones from te.comm_reducer."""
 from . import dtypes
-from .errors import TexprError
+from ..errors import TexprError
 from .expr import (CommReducer, Const, Expr, Reduce, Var, _binary, convert, elementwise_max,
                    elementwise_min, max_value, min_value)
 from .tensor import IterVar

@@ -3,7 +3,7 @@ import inspect
 import numbers
 
 from . import dtypes
-from .errors import DTypeError, TexprError
+from ..errors import DTypeError, TexprError
 from .expr import Const, Expr, Reduce, TensorLoad, Var, convert
 from .visitor import walk
 

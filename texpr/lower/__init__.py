@@ -1,17 +1,17 @@
 """Lowering: Schedule -> loop program, as a pipeline of small IR -> IR passes."""
-from ..lang.errors import LoweringError
-from .arith import INF
+from ..errors import LoweringError
+from .analysis.arith import INF
 from .flatten import flatten_storage
-from .hoist_checks import hoist_checked_indices
+from .cpu.hoist_checks import hoist_checked_indices
 from .ir import LoweredFunc
-from .loop_checks import hoist_loop_checks
-from .loop_partition import partition_loops
-from .prefetch import inject_prefetch
-from .promote import promote_registers
+from .cpu.loop_checks import hoist_loop_checks
+from .cpu.loop_partition import partition_loops
+from .cpu.prefetch import inject_prefetch
+from .cpu.promote import promote_registers
 from .schedule_ops import schedule_to_stmt
 from .simplify_pass import simplify_stmt
 from .unroll import unroll_loops
-from .vectorize import vectorize_loops
+from .cpu.vectorize import vectorize_loops
 
 
 def lower(sch, args, name="main", vector_bits=256, simple_mode=False, masked_tails=False,
@@ -31,7 +31,7 @@ def lower(sch, args, name="main", vector_bits=256, simple_mode=False, masked_tai
     """
     from ..schedule.schedule import Schedule
     if target in ("cuda", "opencl"):
-        from .gpu import lower_gpu
+        from .gpu.pipeline import lower_gpu
         return lower_gpu(sch, args, name, target)
     if not isinstance(sch, Schedule):
         raise LoweringError(f"lower expects a Schedule (te.create_schedule), got {sch!r}")

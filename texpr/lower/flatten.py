@@ -1,7 +1,7 @@
 """Storage flattening: multi-dimensional buffer accesses become one offset each."""
 from ..lang.expr import Const
 from ..lang.visitor import map_children
-from .arith import simplify
+from .analysis.arith import simplify
 from .ir import Allocate, BufferLoad, BufferStore, IntrinOperand
 
 

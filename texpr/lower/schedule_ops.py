@@ -9,12 +9,12 @@ from collections import defaultdict
 import math
 
 from ..lang import dtypes
-from ..lang.errors import LoweringError
+from ..errors import LoweringError
 from ..lang.expr import BinOp, Cast, Cmp, Const, Reduce, TensorLoad, Var
 from ..lang.tensor import ComputeOp, PlaceholderOp, Tensor
 from ..lang.visitor import free_vars, substitute, transform, walk
 from ..schedule.relations import leaf_to_root, propagate_extents
-from .arith import INF, Simplifier, const_bounds, interval, simplify
+from .analysis.arith import INF, Simplifier, const_bounds, interval, simplify
 from .ir import (Allocate, Buffer, BufferLoad, BufferStore, CheckedIndex, For, IfThenElse,
                  IntrinCall, StageRegion, seq)
 from .tensorize import Tensorizer

@@ -4,7 +4,7 @@ Positions, bounds and guards are index arithmetic; the values stored (BufferStor
 Evaluate) are data, whose integer arithmetic wraps (arith.Simplifier(data=True))."""
 from ..lang.expr import BinOp, Const
 from ..lang.visitor import map_children, substitute
-from .arith import INF, Simplifier, const_bounds
+from .analysis.arith import INF, Simplifier, const_bounds
 from .ir import (Allocate, BufferStore, DeclareVars, Evaluate, For, IfThenElse, Seq, StageRegion,
                  Stmt, VarStore, seq)
 

@@ -8,11 +8,11 @@ coefficient for each intrinsic variable), which gives the region's first element
 buffer dimension behind each placeholder dimension.
 """
 from ..lang import dtypes
-from ..lang.errors import LoweringError
+from ..errors import LoweringError
 from ..lang.expr import BinOp, Call, Cast, Cmp, Const, Not, Reduce, Select, TensorLoad, Var
 from ..lang.printer import to_str
 from ..lang.visitor import free_vars, substitute
-from .arith import Simplifier, from_linear, interval, linear_coeff, simplify
+from .analysis.arith import Simplifier, from_linear, interval, linear_coeff, simplify
 from .ir import IntrinCall, IntrinOperand
 
 
@@ -214,7 +214,7 @@ class Tensorizer:
     # ------------------------------------------------------------------ tails
     def _full_tile_condition(self, guards, vmap, ranges):
         """Condition (outer vars only) under which every guard inside the tile holds."""
-        from .loop_partition import _as_le_zero
+        from .cpu.loop_partition import _as_le_zero
         relax = {v: (Const(lo, "int32"), Const(hi, "int32")) for v, (lo, hi) in ranges.items()
                  if v in set(self.ivars)}
         conds = []
@@ -243,7 +243,7 @@ class Tensorizer:
         partial axes from above (`a + rest <= 0`: a runs over [0, 1 - rest)), and the
         condition (None: always) under which every other guard holds for the whole tile;
         None when no guard bounds a partial axis (plain loops)."""
-        from .loop_partition import _as_le_zero
+        from .cpu.loop_partition import _as_le_zero
         iop = self.intrin.op
         if not self.intrin.partial_axes or any(a.dom.min.value for a in iop.axis):
             return None

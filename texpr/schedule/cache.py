@@ -1,5 +1,5 @@
 """cache_read and cache_write: add a stage that copies a tensor through another scope."""
-from ..lang.errors import ScheduleError
+from ..errors import ScheduleError
 from ..lang.expr import Reduce, TensorLoad
 from ..lang.tensor import ComputeOp, IterVar, Range, Tensor, compute
 from ..lang.expr import Var

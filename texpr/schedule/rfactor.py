@@ -1,6 +1,6 @@
 """rfactor: turn part of a reduction into a data axis of a new stage (for parallel reductions)."""
 from ..lang import dtypes
-from ..lang.errors import ScheduleError
+from ..errors import ScheduleError
 from ..lang.expr import BinOp, Const, Reduce, TensorLoad, Var
 from ..lang.tensor import ComputeOp, IterVar, Range, Tensor
 from ..lang.visitor import substitute

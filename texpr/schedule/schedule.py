@@ -6,7 +6,7 @@ and the axis; the lowering layer then never has to guess what an odd schedule me
 import numbers
 
 from ..lang import dtypes
-from ..lang.errors import ScheduleError
+from ..errors import ScheduleError
 from ..lang.expr import Const, Var
 from ..lang.tensor import ComputeOp, IterVar, Operation, PlaceholderOp, Range, Tensor
 from .relations import Fuse, Split, ceil_div

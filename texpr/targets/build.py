@@ -1,11 +1,11 @@
 """te.build: lower a schedule, emit source for a target, compile it and load it."""
 import os
 
-from ..lang.errors import TexprError
+from ..errors import TexprError
 from ..lower import lower
 from ..schedule.schedule import Schedule
-from .c_emitter import CEmitter
-from .module import Module
+from .c.emitter import CEmitter
+from .runtime.module import Module
 from .toolchain import compile_shared
 
 # -fno-tree-loop-distribution: GCC 12.2's loop distribution miscompiles a pattern tensorized
@@ -73,7 +73,7 @@ def get_target(name):
     if name == "c":
         return Target("c", CEmitter, BASE_FLAGS, 256)
     if name == "avx2":
-        from .avx2_emitter import AVX2Emitter
+        from .x86.avx2 import AVX2Emitter
         return Target("avx2", AVX2Emitter, BASE_FLAGS + ["-mavx2", "-mfma"], 256)
     if name == "avx512":
         return _avx512_target()
@@ -111,7 +111,7 @@ def build(sch, args, target="native", name="main"):
         raise TexprError(f"build: name must be a non-empty string, got {name!r}")
     tgt = get_target(target)
     if getattr(tgt, "gpu", False):
-        from .gpu_build import build_gpu
+        from .gpu.build import build_gpu
         return build_gpu(sch, args, tgt.name, name)
     key = (schedule_fingerprint(sch), tuple(id(t) for t in args), tgt.name, tuple(tgt.flags), name)
     hit = _LOWERED.get(id(sch))
@@ -175,7 +175,7 @@ def _avx512_emulate_forced():
 
 def _avx512_target():
     """AVX-512: native on a CPU that has it, else the same source through SIMDe (on AVX2)."""
-    from .avx512_emitter import AVX512Emitter
+    from .x86.avx512 import AVX512Emitter
     if avx512_native():
         # VNNI (vpdpbusd, the int8 micro-kernels of intrin.py) where the CPU has it
         vnni = ["-mavx512vnni"] if host_has("avx512_vnni") else []
@@ -196,7 +196,7 @@ def compile_check_avx512(source, cc="gcc", extra_flags=()):
     import re
     import subprocess
     import tempfile
-    from ..lang.errors import BuildError
+    from ..errors import BuildError
     with tempfile.TemporaryDirectory() as d:
         src, asm = os.path.join(d, "kernel.c"), os.path.join(d, "kernel.s")
         with open(src, "w") as f:
@@ -216,8 +216,8 @@ def compile_check_avx512(source, cc="gcc", extra_flags=()):
 def _neon_target():
     """AArch64 NEON: native (cffi) on an AArch64 host, else a static program under qemu-aarch64."""
     import platform
-    from .harness import AARCH64_LINUX, NEON_MARCH
-    from .neon_emitter import NEONEmitter
+    from .runtime.harness import AARCH64_LINUX, NEON_MARCH
+    from .arm.neon import NEONEmitter
     t = Target("neon", NEONEmitter, BASE_FLAGS + [NEON_MARCH], 128)
     if platform.machine().lower() not in ("aarch64", "arm64"):
         t.harness = AARCH64_LINUX
@@ -227,8 +227,8 @@ def _neon_target():
 
 def _hvx_target():
     """Hexagon HVX (v67, 128-byte vectors): a freestanding static program under qemu-hexagon."""
-    from .hexagon_harness import HEXAGON_LINUX, HVX_CFLAGS
-    from .hvx_emitter import HVXEmitter
+    from .hexagon.harness import HEXAGON_LINUX, HVX_CFLAGS
+    from .hexagon.emitter import HVXEmitter
     t = Target("hvx", HVXEmitter, HVX_CFLAGS, 1024, note="runs under qemu-hexagon",
                masked_tails=True)
     t.narrow_lanes = True   # saturating narrowings run in narrow lanes (vadd:sat, vpack:sat)

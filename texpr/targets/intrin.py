@@ -4,7 +4,7 @@ Each function returns a TensorIntrin: the computation it performs, declared with
 over small placeholders, and per-target C implementations. Use them with
 `s[C].tensorize(axis, intrin)`; tensorize checks that the loops really compute that.
 """
-from ..lang.errors import TexprError
+from ..errors import TexprError
 from ..lang.expr import Cast
 from ..lang.intrin import decl_tensor_intrin
 from ..lang.reduction import sum as te_sum

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import tempfile
 
-from ..lang.errors import BuildError
+from ..errors import BuildError
 
 _COMPILER_ID = {}
 

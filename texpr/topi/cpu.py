@@ -17,7 +17,7 @@ divisor exists.
 """
 import math
 
-from ..lang.errors import TexprError
+from ..errors import TexprError
 from ..lang.expr import Const, TensorLoad, all as te_all, if_then_else
 from ..lang.reduction import sum as te_sum
 from ..lang.tensor import ComputeOp, compute, reduce_axis
@@ -162,7 +162,7 @@ def pack_input(s, stage, tensor, shape, fpack, fread, name):
 
 def _dims(t):
     """The constant shape of a tensor as ints (folding extents such as 56 + 1 + 1)."""
-    from ..lower.arith import simplify
+    from ..lower.analysis.arith import simplify
     out = []
     for d in t.shape:
         d = simplify(d)

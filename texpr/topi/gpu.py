@@ -287,7 +287,7 @@ def _conv_rc_tile(st, t, budget=40 * 1024):
 
 def _grouped(st, kernel):
     """Grouped convolution: the kernel's input channels are fewer than the data's."""
-    from ..lower.arith import simplify
+    from ..lower.analysis.arith import simplify
     c = st.op.reduce_axis[0].dom.extent
     dc = simplify(_operands(st)[0].shape[1])
     return not (_const(c) and _const(dc) and c.value == dc.value)

@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from ..lang.errors import ArgumentError
+from ..errors import ArgumentError
 
 
 class GraphError(ArgumentError):

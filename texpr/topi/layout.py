@@ -1,5 +1,5 @@
 """Layout transforms between NCHW and the blocked NCHWc layout, and kernel packing."""
-from ..lang.errors import TexprError
+from ..errors import TexprError
 from ..lang.expr import Const, if_then_else
 from ..lang.tensor import compute
 from .util import const_dim

@@ -1,7 +1,7 @@
 """Neural-network operators as compute definitions (TVM conventions for layouts and order)."""
 from .. import lang
 from ..lang import dtypes
-from ..lang.errors import TexprError
+from ..errors import TexprError
 from ..lang.expr import Const, all as te_all, elementwise_max, exp, if_then_else, max_value, min_value
 from ..lang.reduction import max as te_max, sum as te_sum
 from ..lang.tensor import compute, reduce_axis

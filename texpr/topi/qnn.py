@@ -7,11 +7,11 @@ rounding shift, output zero point, saturation; `targets.hvx_intrin.requantize_ex
 ([N/lanes, K/4, lanes, 4]: HVX vrmpy, x86 VNNI and NEON sdot all read them this way).
 NumPy references: topi.testing.depthwise_conv2d_nchw_u8_ref, dense_int8_packed_ref.
 """
-from ..lang.errors import TexprError
+from ..errors import TexprError
 from ..lang.expr import Cast, const
 from ..lang.reduction import sum as te_sum
 from ..lang.tensor import compute, reduce_axis
-from ..targets.hvx_intrin import check_requant_params, requantize_expr
+from ..targets.hexagon.intrin import check_requant_params, requantize_expr
 from .nn import pad
 from .util import check_ndim, const_dim
 

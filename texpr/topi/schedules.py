@@ -4,7 +4,7 @@ The default schedule works for every operator: injective producers (padding, lay
 transforms, elementwise) are inlined into their consumers, and each remaining stage runs its
 outer data axes in parallel and vectorizes its innermost data axis when that is legal.
 """
-from ..lang.errors import TexprError
+from ..errors import TexprError
 from ..lang.expr import Const
 from ..lang.tensor import ComputeOp, Tensor
 from ..schedule import create_schedule

@@ -30,7 +30,7 @@ of the bags PREFETCH_ROWS indices ahead, their first lines PREFETCH_FIRST_LINE_R
 (pragma "prefetch", lower/prefetch.py).
 """
 from ..lang import dtypes
-from ..lang.errors import TexprError
+from ..errors import TexprError
 from ..lang.expr import Const, elementwise_max, elementwise_min, if_then_else
 from ..lang.reduction import sum as te_sum
 from ..lang.tensor import ComputeOp, compute, exclusive_scan, reduce_axis

@@ -1,7 +1,7 @@
 """Small helpers shared by the operators."""
 import numbers
 
-from ..lang.errors import TexprError
+from ..errors import TexprError
 from ..lang.expr import Const
 
 

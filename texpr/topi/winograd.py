@@ -11,7 +11,7 @@ from functools import lru_cache
 import numpy as np
 import sympy
 
-from ..lang.errors import TexprError
+from ..errors import TexprError
 from ..lang.expr import Const, if_then_else
 from ..lang.reduction import sum as te_sum
 from ..lang.tensor import compute, reduce_axis

@@ -1,0 +1,1 @@
+"""Helpers the tests share: IR interpreters, operator catalogues, GPU schedules."""

@@ -1,0 +1,1 @@
+"""Analyses the passes share: integer arithmetic and bounds, sympy facts."""

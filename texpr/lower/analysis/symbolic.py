@@ -1,0 +1,113 @@
+"""sympy as the last resort for facts about symbolic extents (expressions of te.vars).
+
+The fast simplifier decides most comparisons from constant bounds; when an expression only
+involves non-negative symbolic extents (n, m, ...) and that fails, sympy can still prove
+facts such as `(n + 7) // 8 * 8 >= n`. Results are cached: lowering stays fast.
+"""
+from functools import lru_cache
+
+import sympy
+
+from ...lang.expr import BinOp, Const, Var
+
+_SYMBOLS = {}
+
+
+class _Untranslatable(Exception):
+    pass
+
+
+def to_sympy(e):
+    t = type(e)
+    if t is Const:
+        return sympy.Integer(int(e.value))
+    if t is Var:
+        s = _SYMBOLS.get(e)
+        if s is None:
+            s = _SYMBOLS[e] = sympy.Symbol(f"{e.name}_{len(_SYMBOLS)}", integer=True, nonnegative=True)
+        return s
+    if t is BinOp:
+        a, b = to_sympy(e.a), to_sympy(e.b)
+        if e.op == "+":
+            return a + b
+        if e.op == "-":
+            return a - b
+        if e.op == "*":
+            return a * b
+        if e.op in ("//", "tdiv"):
+            return sympy.floor(a / b)
+        if e.op in ("%", "tmod"):
+            return a - b * sympy.floor(a / b)
+        if e.op == "min":
+            return sympy.Min(a, b)
+        if e.op == "max":
+            return sympy.Max(a, b)
+    raise _Untranslatable
+
+
+@lru_cache(maxsize=4096)
+def _sign(e):
+    try:
+        x = to_sympy(e)
+    except (_Untranslatable, TypeError, ValueError):
+        return None
+    signs = set()
+    for c in _residue_cases(x):
+        sg = _sign_of_sympy(c)
+        if sg is None:
+            return None         # undecided: stop (each case costs a sympy.simplify)
+        signs.add(sg)
+        if {"pos", "neg"} <= signs:
+            return None
+    if signs == {"pos"}:
+        return "pos"
+    if signs == {"neg"}:
+        return "neg"
+    if signs <= {"pos", "zero", "nonneg"}:
+        return "nonneg"
+    if signs <= {"neg", "zero", "nonpos"}:
+        return "nonpos"
+    return None
+
+
+def _residue_cases(x):
+    """Split each extent n into L*q + r (L = lcm of the divisors in floors) so floors vanish."""
+    divisors = [f.args[0].as_numer_denom()[1] for f in x.atoms(sympy.floor)]
+    divisors = [int(d) for d in divisors if d.is_Integer]
+    syms = sorted(x.free_symbols, key=lambda s: s.name)
+    if not divisors or not syms:
+        return [x]
+    L = int(sympy.ilcm(*divisors)) if len(divisors) > 1 else divisors[0]
+    if L ** len(syms) > 256:
+        return [x]
+    cases = [x]
+    for sym in syms:
+        q = sympy.Symbol(sym.name + "_q", integer=True, nonnegative=True)
+        cases = [c.subs(sym, L * q + r) for c in cases for r in range(L)]
+    return cases
+
+
+def _sign_of_sympy(x):
+    sg = _sign_from_assumptions(x)       # cheap; sympy.simplify only when that is not exact
+    if sg in ("zero", "pos", "neg"):
+        return sg
+    return _sign_from_assumptions(sympy.simplify(x)) or sg
+
+
+def _sign_from_assumptions(x):
+    if x.is_zero:
+        return "zero"
+    if x.is_positive:
+        return "pos"
+    if x.is_negative:
+        return "neg"
+    if x.is_nonnegative:
+        return "nonneg"
+    if x.is_nonpositive:
+        return "nonpos"
+    return None
+
+
+def sign_of(e):
+    """'pos', 'nonneg', 'neg', 'nonpos' or None for an integer expression of symbolic extents."""
+    return _sign(e)

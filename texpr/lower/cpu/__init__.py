@@ -1,0 +1,1 @@
+"""Passes of the CPU pipeline: tails, vectorization, registers, prefetch, index checks."""

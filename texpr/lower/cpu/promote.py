@@ -1,0 +1,66 @@
+"""Register promotion: a small local buffer indexed only by constants becomes variables.
+
+After unrolling, a register tile (cache_write "local") is addressed by constant offsets; as
+C variables the compiler keeps them in registers instead of a stack array.
+"""
+from ...lang import dtypes
+from ...lang.expr import Const, Var
+from ...lang.visitor import map_children, walk
+from ..ir import (Allocate, BufferLoad, BufferStore, DeclareVars, IntrinOperand, Ramp, Stmt,
+                 VarLoad, VarStore)
+
+MAX_REGISTERS = 64
+
+
+def promote_registers(stmt):
+    def go(s):
+        if not isinstance(s, Stmt):
+            return s
+        s = map_children(s, go)
+        if isinstance(s, Allocate) and s.buffer.scope == "local":
+            return _promote(s) or s
+        return s
+    return go(stmt)
+
+
+def _key(idx):
+    if isinstance(idx, Const):
+        return (idx.value, 1)
+    if isinstance(idx, Ramp) and idx.stride == 1 and isinstance(idx.base, Const):
+        return (idx.base.value, idx.lanes)
+    return None
+
+
+def _promote(alloc):
+    buf = alloc.buffer
+    keys = set()
+    for n in walk(alloc.body):
+        if isinstance(n, IntrinOperand) and n.buffer is buf:
+            return None          # an intrinsic addresses it through a pointer
+        if isinstance(n, (BufferLoad, BufferStore)) and n.buffer is buf:
+            k = _key(n.indices[0])
+            if k is None:
+                return None
+            keys.add(k)
+    if not keys or len(keys) > MAX_REGISTERS:
+        return None
+    lanes = {k[1] for k in keys}
+    if len(lanes) != 1:
+        return None
+    (ln,) = lanes
+    if any(k[0] % ln for k in keys):
+        return None
+    names = {k: Var(f"{buf.name}_r{k[0] // ln}", dtypes.with_lanes(buf.dtype, ln))
+             for k in sorted(keys)}
+
+    def rw(n):
+        if isinstance(n, BufferLoad) and n.buffer is buf:
+            v = names[_key(n.indices[0])]
+            return VarLoad(v, v.dtype)
+        if isinstance(n, BufferStore) and n.buffer is buf:
+            v = names[_key(n.indices[0])]
+            return VarStore(v, rw(n.value))
+        if not n._children:
+            return n
+        return map_children(n, rw)
+    return DeclareVars(tuple(names[k] for k in sorted(keys)), rw(alloc.body))

@@ -1,0 +1,364 @@
+"""Vectorization: a loop marked vectorized becomes vector expressions over its lanes.
+
+The loop variable becomes a Ramp; loads and stores whose index is a unit-stride Ramp become
+vector loads/stores, others gathers/scatters. When the body cannot be vectorized safely (a
+store whose address does not depend on the lane, a lane-dependent branch, ...), the loop
+stays a scalar loop: vectorize never changes results.
+
+With `masked=True` (targets with masked loads/stores, AVX-512) a lane-dependent tail guard
+`if (base + lane < bound) body` becomes `if (base < bound) body'` where every vector store and
+load of body' carries the predicate `ramp(base, 1, n) < bound`: inactive lanes are neither
+read nor written. Without it such a guard is run lane by lane.
+
+With `lane_ops=True` (targets whose emitter has them: the CPU targets and HVX) shifts and
+bitwise operators become
+vector operators too, and a lane-dependent `select(a cmp b, t, f)` becomes a vector compare
+and select when it is safe to compute both branches for every lane: each load in t and f is
+also a load of the condition (so it was made for every lane anyway) and the compared values
+have the select's element width.
+"""
+from ...lang import dtypes
+from ...lang.expr import BinOp, Call, Cast, Cmp, Const, Not, Select, Var
+from ...lang.visitor import map_children, walk
+from ..analysis.arith import simplify
+from ..ir import (Allocate, Broadcast, BufferLoad, BufferStore, DeclareVars, For, IfThenElse,
+                 Ramp, Seq, StageRegion, Stmt, seq)
+
+
+class CannotVectorize(Exception):
+    pass
+
+
+def vectorize_loops(stmt, vector_bits=256, masked=False, lane_ops=False, float_vectors=True,
+                    narrow_lanes=False):
+    """float_vectors=False (a target without float vector arithmetic, HVX v67): a vectorized
+    loop that computes with floats stays a scalar loop. narrow_lanes (HVX): see _max_bits."""
+    def go(s):
+        if not isinstance(s, Stmt):
+            return s
+        s = map_children(s, go)
+        if isinstance(s, For) and s.kind == "vectorized":
+            if not float_vectors and _uses_floats(s.body):
+                return For(s.var, s.min, s.extent, "serial", s.body, s.pragmas)
+            return _vectorize_for(s, vector_bits, masked, lane_ops, narrow_lanes)
+        return s
+    return go(stmt)
+
+
+def _uses_floats(body):
+    return any(isinstance(getattr(n, "dtype", None), str) and n.dtype != "bool"
+               and dtypes.is_float(n.dtype) for n in walk(body))
+
+
+def _max_bits(body, narrow_lanes=False):
+    """Widest data element in the stored values (index arithmetic does not count).
+
+    With narrow_lanes, a saturating narrowing `narrow(clamp(x, narrow min, narrow max))` counts
+    as its narrow type (such targets compute it in narrow lanes: HVX vadd:sat, vpack:sat)."""
+    bits = [8]
+
+    def value(e):
+        dt = getattr(e, "dtype", None)
+        if narrow_lanes and saturating_narrow(e):
+            bits.append(dtypes.bits(dt))
+            for n in walk(e.value):           # what the wide part reads still counts
+                if isinstance(n, BufferLoad):
+                    bits.append(dtypes.bits(n.dtype))
+            return
+        if isinstance(dt, str) and dt != "bool":
+            bits.append(dtypes.bits(dt))
+        if isinstance(e, BufferLoad):
+            return
+        for name in e._children:
+            v = getattr(e, name)
+            for c in (v if isinstance(v, tuple) else (v,)):
+                if c is not None and not isinstance(c, Stmt):
+                    value(c)
+
+    for n in walk(body):
+        if isinstance(n, BufferStore):
+            bits.append(dtypes.bits(n.buffer.dtype))
+            value(n.value)
+    return max(bits)
+
+
+def saturating_narrow(e):
+    """e is cast<narrow int>(min(max(x, lo), hi)) (either nesting) with lo, hi the narrow
+    type's range."""
+    if not (isinstance(e, Cast) and dtypes.is_int(e.dtype) and dtypes.lanes(e.dtype) == 1
+            and dtypes.is_int(e.value.dtype)
+            and dtypes.bits(e.value.dtype) > dtypes.bits(e.dtype)):
+        return False
+    outer = e.value
+    if not (isinstance(outer, BinOp) and outer.op in ("min", "max")):
+        return False
+    inner_op = "max" if outer.op == "min" else "min"
+    consts = [x for x in (outer.a, outer.b) if isinstance(x, Const)]
+    inner = [x for x in (outer.a, outer.b) if isinstance(x, BinOp) and x.op == inner_op]
+    if len(consts) != 1 or len(inner) != 1:
+        return False
+    consts += [x for x in (inner[0].a, inner[0].b) if isinstance(x, Const)]
+    if len(consts) != 2:
+        return False
+    b = dtypes.bits(e.dtype)
+    lo, hi = (0, (1 << b) - 1) if dtypes.is_unsigned(e.dtype) else (-(1 << (b - 1)), (1 << (b - 1)) - 1)
+    return sorted(c.value for c in consts) == [lo, hi]
+
+
+def _vectorize_for(f, vector_bits, masked=False, lane_ops=False, narrow_lanes=False):
+    lanes = f.extent.value if isinstance(f.extent, Const) else None
+    if lanes is None:
+        return For(f.var, f.min, f.extent, "serial", f.body, f.pragmas)
+    width = max(1, vector_bits // _max_bits(f.body, narrow_lanes))
+    if lanes > width and lanes % width == 0:
+        # legalize: lanes/width vector chunks of the machine width
+        outer = Var(f.var.name + "_v")
+        from ...lang.visitor import substitute
+        inner_var = Var(f.var.name)
+        body = substitute(f.body, {f.var: f.min + outer * width + inner_var})
+        inner = _vectorize_for(For(inner_var, Const(0, "int32"), Const(width, "int32"),
+                                   "vectorized", body, f.pragmas), vector_bits,
+                               masked, lane_ops, narrow_lanes)
+        return seq(*[_subst_stmt(inner, outer, k) for k in range(lanes // width)])
+    if lanes & (lanes - 1):
+        # C vector types need a power-of-two lane count: keep odd extents scalar
+        return For(f.var, f.min, f.extent, "serial", f.body, f.pragmas)
+    try:
+        if any(isinstance(n, (StageRegion, Allocate)) for n in walk(f.body)):
+            raise CannotVectorize   # another stage nested in the lanes: keep it scalar
+        return Vectorizer(f.var, f.min, lanes, masked, lane_ops).stmt(f.body)
+    except CannotVectorize:
+        return For(f.var, f.min, f.extent, "serial", f.body, f.pragmas)
+
+
+def simplify_body(s):
+    from ..simplify_pass import simplify_stmt
+    return simplify_stmt(s)
+
+
+def _subst_stmt(s, var, k):
+    """One chunk of a legalized vector loop (the simplify pass after vectorization tidies it)."""
+    from ...lang.visitor import substitute
+    return substitute(s, {var: Const(k, "int32")})
+
+
+def _vec_dtype(dt, lanes):
+    return dtypes.with_lanes(dt, lanes)
+
+
+def _lanes(e):
+    return dtypes.lanes(e.dtype)
+
+
+class Vectorizer:
+    def __init__(self, var, vmin, lanes, masked=False, lane_ops=False):
+        self.var = var
+        self.lane_ops = lane_ops    # vector shifts, bitwise ops and compare+select
+        self.ramp = Ramp(vmin, 1, lanes, _vec_dtype("int32", lanes))
+        self.lanes = lanes
+        self.stores = {}
+        self.masked = masked    # the target has masked loads/stores
+        self.pred = None        # inside a masked tail: the predicate of the active lanes
+
+    def bcast(self, e):
+        if _lanes(e) == self.lanes:
+            return e
+        if _lanes(e) != 1:
+            raise CannotVectorize
+        return Broadcast(e, self.lanes, _vec_dtype(e.dtype, self.lanes))
+
+    def expr(self, e):
+        t = type(e)
+        if t is Var:
+            return self.ramp if e is self.var else e
+        if t is Const:
+            return e
+        if t is BinOp:
+            a, b = self.expr(e.a), self.expr(e.b)
+            if _lanes(a) == 1 and _lanes(b) == 1:
+                return e if (a is e.a and b is e.b) else BinOp(e.op, a, b, e.dtype)
+            if e.op in ("+", "-") and isinstance(a, Ramp) and _lanes(b) == 1:
+                return Ramp(simplify(BinOp(e.op, a.base, b, a.base.dtype)), a.stride, a.lanes, a.dtype)
+            if e.op == "+" and isinstance(b, Ramp) and _lanes(a) == 1:
+                return Ramp(simplify(BinOp("+", a, b.base, b.base.dtype)), b.stride, b.lanes, b.dtype)
+            if e.op in ("+", "-") and isinstance(a, Ramp) and isinstance(b, Ramp):
+                s = a.stride + b.stride if e.op == "+" else a.stride - b.stride
+                return Ramp(simplify(BinOp(e.op, a.base, b.base, a.base.dtype)), s, a.lanes, a.dtype)
+            if e.op == "*" and isinstance(a, Ramp) and isinstance(b, Const):
+                return Ramp(simplify(a.base * b), a.stride * b.value, a.lanes, a.dtype)
+            if e.op == "*" and isinstance(b, Ramp) and isinstance(a, Const):
+                return Ramp(simplify(b.base * a), b.stride * a.value, b.lanes, b.dtype)
+            if e.op in ("<<", ">>", "&", "|", "^") and self.lane_ops:
+                pass
+            elif e.op in ("&&", "||", "//", "%", "tdiv", "tmod", "<<", ">>", "&", "|", "^"):
+                raise CannotVectorize
+            return BinOp(e.op, self.bcast(a), self.bcast(b), _vec_dtype(e.dtype, self.lanes))
+        if t is BufferLoad:
+            idx = self.expr(e.indices[0])
+            if _lanes(idx) == 1:
+                return e if idx is e.indices[0] else BufferLoad(e.buffer, (idx,), e.dtype)
+            if self.pred is not None:
+                if not isinstance(idx, Ramp) or idx.stride not in (0, 1):
+                    raise CannotVectorize   # a gather would read inactive lanes' addresses
+                if idx.stride == 1:
+                    return BufferLoad(e.buffer, (idx,), _vec_dtype(e.dtype, self.lanes), self.pred)
+            return BufferLoad(e.buffer, (idx,), _vec_dtype(e.dtype, self.lanes))
+        if t is Cast:
+            v = self.expr(e.value)
+            if _lanes(v) == 1:
+                return e if v is e.value else Cast(v, e.dtype)
+            if isinstance(v, Ramp):
+                v = _materialize(v)
+            return Cast(v, _vec_dtype(e.dtype, self.lanes))
+        if t is Broadcast or t is Ramp:
+            raise CannotVectorize
+        if t is Select and not any(n is self.var for n in walk(e.cond)):
+            # one condition for all lanes: a choice between two vectors (C's ?: evaluates
+            # only the chosen one, as the scalar loop did)
+            a, b = self.expr(e.t), self.expr(e.f)
+            if _lanes(a) == 1 and _lanes(b) == 1:
+                return e if (a is e.t and b is e.f) else Select(e.cond, a, b, e.dtype)
+            if isinstance(a, Ramp):
+                a = _materialize(a)
+            if isinstance(b, Ramp):
+                b = _materialize(b)
+            return Select(e.cond, self.bcast(a), self.bcast(b), _vec_dtype(e.dtype, self.lanes))
+        if t is Select and self.lane_ops:
+            v = self._lane_select(e)
+            if v is not None:
+                return v
+        # Select, Cmp, Call, Not, loads of other kinds: vectorize only if lane-invariant
+        for n in walk(e):
+            if n is self.var:
+                raise CannotVectorize
+        return e
+
+    def _lane_select(self, e):
+        """select(a cmp b, t, f) with a lane-dependent condition as a vector select, or None
+        when computing both branches for every lane could read what the scalar code would not."""
+        c = e.cond
+        if not (isinstance(c, Cmp) and dtypes.bits(c.a.dtype) == dtypes.bits(e.dtype)
+                and c.a.dtype != "bool" and e.dtype != "bool"):
+            return None
+        cond_loads = [n for n in walk(c) if isinstance(n, BufferLoad)]
+        for n in walk(e.t), walk(e.f):
+            for x in n:
+                if isinstance(x, BufferLoad) and not any(x.same_as(y) for y in cond_loads):
+                    return None
+                if type(x).__name__ == "CheckedIndex" or (isinstance(x, BinOp) and x.op in (
+                        "//", "%", "tdiv", "tmod", "/")):
+                    return None
+        a, b = self.bcast(self._value(c.a)), self.bcast(self._value(c.b))
+        t, f = self.bcast(self._value(e.t)), self.bcast(self._value(e.f))
+        cmp = Cmp(c.op, a, b, _vec_dtype("bool", self.lanes))
+        return Select(cmp, t, f, _vec_dtype(e.dtype, self.lanes))
+
+    def _value(self, e):
+        v = self.expr(e)
+        return _materialize(v) if isinstance(v, Ramp) else v
+
+    def stmt(self, s):
+        """Vectorize s; a single store or branch that cannot be is run lane by lane.
+
+        Inside a masked tail nothing is scalarized alone (its lanes would ignore the tail's
+        guard): CannotVectorize goes up to the guard, which is then run lane by lane whole.
+        """
+        if type(s) in (BufferStore, IfThenElse) and self.pred is None:
+            try:
+                return self._stmt(s)
+            except CannotVectorize:
+                return self.scalarize(s)
+        return self._stmt(s)
+
+    def scalarize(self, s):
+        from ...lang.visitor import substitute
+        lane = Var(self.var.name + "_lane")
+        body = substitute(s, {self.var: self.ramp.base + lane})
+        return For(lane, Const(0, "int32"), Const(self.lanes, "int32"), "serial", body)
+
+    def _stmt(self, s):
+        t = type(s)
+        if t is BufferStore:
+            idx = self.expr(s.indices[0])
+            val = self.expr(s.value)
+            if _lanes(idx) == 1:
+                raise CannotVectorize     # every lane writes the same address: keep lane order
+            self._check_hazard(s.buffer, idx, val)
+            if isinstance(val, Ramp):
+                val = _materialize(val)
+            if self.pred is not None:
+                if not (isinstance(idx, Ramp) and idx.stride == 1) or s.buffer.scope == "local":
+                    raise CannotVectorize   # scatter, or a register tile (promotion drops masks)
+                return BufferStore(s.buffer, self.bcast(val), (idx,), self.pred)
+            return BufferStore(s.buffer, self.bcast(val), (idx,))
+        if t is For:
+            mn, ext = self.expr(s.min), self.expr(s.extent)
+            if _lanes(mn) != 1 or _lanes(ext) != 1:
+                raise CannotVectorize
+            return For(s.var, mn, ext, s.kind, self.stmt(s.body), s.pragmas)
+        if t is IfThenElse:
+            if self.masked and self.pred is None and s.else_case is None:
+                m = self._masked_tail(s)
+                if m is not None:
+                    return m
+            c = self.expr(s.cond)
+            if _lanes(c) != 1:
+                raise CannotVectorize
+            return IfThenElse(c, self.stmt(s.then_case),
+                              self.stmt(s.else_case) if s.else_case is not None else None)
+        if t is Seq:
+            return seq(*[self.stmt(x) for x in s.stmts])
+        if t is StageRegion:
+            return StageRegion(s.name, self.stmt(s.body))
+        raise CannotVectorize
+
+    def _masked_tail(self, s):
+        """`if (inv && base + lane < bound) body` -> `if (inv && base < bound) body'`, body'
+        vectorized with every vector access predicated on `ramp(base, 1, n) < xn(bound)`;
+        None when the guard has another form. Some lane is active iff lane 0 is, so
+        lane-invariant accesses happen exactly when the scalar loop would make them."""
+        tail = [t for t in _conjuncts(s.cond) if any(n is self.var for n in walk(t))]
+        if len(tail) != 1 or not isinstance(tail[0], Cmp):
+            return None
+        term = tail[0]
+        swap = {">": "<", ">=": "<="}
+        a, b, op = (term.b, term.a, swap[term.op]) if term.op in swap else (term.a, term.b, term.op)
+        if op not in ("<", "<="):
+            return None
+        try:
+            ramp, bound = self.expr(a), self.expr(b)
+        except CannotVectorize:
+            return None
+        if not (isinstance(ramp, Ramp) and ramp.stride == 1 and _lanes(bound) == 1
+                and ramp.base.dtype == "int32" and bound.dtype == "int32"):
+            return None
+        if op == "<=":
+            bound = simplify(bound + 1)
+        pred = Cmp("<", ramp, Broadcast(bound, self.lanes, _vec_dtype("int32", self.lanes)),
+                   _vec_dtype("bool", self.lanes))
+        self.pred = pred
+        try:
+            body = self.stmt(s.then_case)
+        finally:
+            self.pred = None
+        cond = None
+        for t in _conjuncts(s.cond):      # the guard's terms in their order, lane 0 for the tail
+            t = Cmp("<", ramp.base, bound, "bool") if t is term else t
+            cond = t if cond is None else BinOp("&&", cond, t, "bool")
+        return IfThenElse(cond, body)
+
+    def _check_hazard(self, buf, idx, val):
+        for n in walk(val):
+            if isinstance(n, BufferLoad) and n.buffer is buf and not n.indices[0].same_as(idx):
+                raise CannotVectorize
+
+
+def _conjuncts(c):
+    if isinstance(c, BinOp) and c.op == "&&":
+        return _conjuncts(c.a) + _conjuncts(c.b)
+    return [c]
+
+
+def _materialize(r):
+    """A Ramp used as a value (not an address) becomes base + (0, 1, ..., n-1) * stride."""
+    return r

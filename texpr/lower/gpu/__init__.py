@@ -1,0 +1,1 @@
+"""Passes of the GPU pipeline: kernels, thread binding, scopes, barriers, reductions."""

@@ -1,0 +1,226 @@
+"""NEON emitter (AArch64 Advanced SIMD, 128-bit): the vector operations of the C emitter as
+`arm_neon.h` intrinsics.
+
+texpr's vector dtypes whose size is a NEON register (q: 128 bits, d: 64 bits) are typedef'd to
+the NEON types (`typedef float32x4_t texpr_float32x4;`). GCC and Clang define the NEON types as
+vector types, so every operation this emitter does not override (lane access `v[k]`, compound
+literals, `__builtin_convertvector`, the C emitter's helpers) still works on them; other lane
+counts (int8x4, float32x8, ...) stay plain GCC vector-extension types.
+
+Overridden: loads/stores (`vld1q_f32`/`vst1q_f32`, ...), broadcasts (`vdupq_n_*`), add, sub,
+mul, div (floats), min/max, fused multiply-add (`vfmaq_f32(c, a, b)` = a*b + c, and `vfmsq`),
+widening multiplies (`vmull_s8`, `vmull_s16`, ... and `vmlal_*` when accumulated), integer
+widening/narrowing and int<->float conversions (`vmovl`, `vmovn`, `vcvtq_f32_s32`, ...),
+and vector compares feeding a select (`vcltq_f32` + `vbslq_f32`).
+"""
+from ...lang import dtypes
+from ...lang.expr import BinOp, Cast, Cmp
+from ...lower.ir import Broadcast
+from ..c.emitter import CEmitter, _strip, vtype
+
+# texpr vector dtype -> (intrinsic suffix, "q" for 128-bit registers or "" for 64-bit)
+NEON_TYPES = {}
+for _base, _sfx in (("float32", "f32"), ("float64", "f64"), ("int8", "s8"), ("uint8", "u8"),
+                    ("int16", "s16"), ("uint16", "u16"), ("int32", "s32"), ("uint32", "u32"),
+                    ("int64", "s64"), ("uint64", "u64")):
+    _bits = dtypes.bits(_base)
+    NEON_TYPES[f"{_base}x{128 // _bits}"] = (_sfx, "q")
+    if _bits < 64:
+        NEON_TYPES[f"{_base}x{64 // _bits}"] = (_sfx, "")
+del _base, _sfx, _bits
+
+
+def neon_type(dt):
+    """'float32x4' -> 'float32x4_t' (the arm_neon.h type of a texpr vector dtype)."""
+    return dt + "_t"
+
+
+def _is_64bit_int(sfx):
+    return sfx in ("s64", "u64")
+
+
+class NEONEmitter(CEmitter):
+    target_name = "neon"
+    includes = CEmitter.includes + ["<arm_neon.h>"]
+
+    # ------------------------------------------------------------------ types
+    def vector_typedef(self, dt):
+        if dt in NEON_TYPES:
+            return f"typedef {neon_type(dt)} {vtype(dt)};"
+        return super().vector_typedef(dt)
+
+    # ------------------------------------------------------------------ memory
+    def vector_load(self, e, buf, base):
+        if e.dtype in NEON_TYPES:
+            sfx, q = NEON_TYPES[e.dtype]
+            self.ty(e.dtype)
+            return f"vld1{q}_{sfx}(&{buf}[{_strip(base)}])"
+        return super().vector_load(e, buf, base)
+
+    def vector_store(self, b, buf, base, value):
+        dt = value.dtype
+        if dt in NEON_TYPES:
+            sfx, q = NEON_TYPES[dt]
+            self.ty(dt)
+            return f"vst1{q}_{sfx}(&{buf}[{_strip(base)}], {_strip(self.expr(value))});"
+        return super().vector_store(b, buf, base, value)
+
+    def broadcast(self, s, dt):
+        if dt in NEON_TYPES:
+            sfx, q = NEON_TYPES[dt]
+            self.ty(dt)
+            return f"vdup{q}_n_{sfx}({_strip(s)})"
+        return super().broadcast(s, dt)
+
+    # ------------------------------------------------------------------ arithmetic
+    def vector_binop(self, e):
+        dt = e.dtype
+        if dt not in NEON_TYPES:
+            return super().vector_binop(e)
+        sfx, q = NEON_TYPES[dt]
+        self.ty(dt)
+        if sfx in ("f32", "f64"):
+            fma = _fma_operands(e)
+            if fma is not None:
+                a, b, c, kind = fma
+                return (f"v{kind}{q}_{sfx}({_strip(self.expr(c))}, {_strip(self.expr(a))}, "
+                        f"{_strip(self.expr(b))})")
+        if e.op in ("+", "*") and sfx[0] in "su" and sfx not in ("s8", "u8"):
+            wide = self.widening_mul(e)
+            if wide is not None:
+                return wide
+        if e.op in ("+", "-", "*") and sfx[0] == "s":
+            # arm_neon.h writes vaddq_s32 & co. as a + b on signed lanes: overflow would be
+            # undefined and GCC folds on it (a + 1 > a to true); the C emitter's unsigned
+            # lanes wrap, and compile to the same instructions
+            return super().vector_binop(e)
+        names = {"+": "add", "-": "sub", "*": "mul", "min": "min", "max": "max"}
+        if sfx in ("f32", "f64"):
+            names["/"] = "div"
+        if _is_64bit_int(sfx):        # NEON has no 64-bit integer mul/min/max
+            names = {"+": "add", "-": "sub"}
+        if e.op in names:
+            return (f"v{names[e.op]}{q}_{sfx}({_strip(self.expr(e.a))}, "
+                    f"{_strip(self.expr(e.b))})")
+        return super().vector_binop(e)
+
+    def widening_mul(self, e):
+        """int16x8 = int16(int8x8) * int16(int8x8) -> vmull_s8; acc + that -> vmlal_s8.
+
+        Same for 16->32 and 32->64 bits, signed or unsigned: exact, like the C it replaces.
+        """
+        if e.op == "*":
+            ops = self._narrow_operands(e)
+            if ops is None:
+                return None
+            (a, b), nsfx = ops
+            return f"vmull_{nsfx}({a}, {b})"
+        for acc, prod in ((e.a, e.b), (e.b, e.a)):
+            if isinstance(prod, BinOp) and prod.op == "*" and prod.dtype == e.dtype:
+                ops = self._narrow_operands(prod)
+                if ops is not None:
+                    (a, b), nsfx = ops
+                    return f"vmlal_{nsfx}({_strip(self.expr(acc))}, {a}, {b})"
+        return None
+
+    def _narrow_operands(self, prod):
+        """Both factors are widened from the half-width element type of the product."""
+        wide_base, lanes = dtypes.split_lanes(prod.dtype)
+        if lanes * dtypes.bits(wide_base) != 128:
+            return None
+        narrow_base = ("u" if dtypes.is_unsigned(wide_base) else "") + \
+            f"int{dtypes.bits(wide_base) // 2}"
+        narrow = f"{narrow_base}x{lanes}"
+        if narrow not in NEON_TYPES:
+            return None
+        srcs = []
+        for x in (prod.a, prod.b):
+            if isinstance(x, Cast) and x.value.dtype == narrow:
+                srcs.append((x.value, False))
+            elif (isinstance(x, Broadcast) and isinstance(x.value, Cast)
+                  and x.value.value.dtype == narrow_base):
+                srcs.append((x.value.value, True))          # a widened scalar, broadcast
+            else:
+                return None
+        out = [self.broadcast(self.expr(v), narrow) if bc else _strip(self.expr(v))
+               for v, bc in srcs]
+        self.ty(narrow)
+        return out, NEON_TYPES[narrow][0]
+
+    # ------------------------------------------------------------------ conversions
+    def expr_Cast(self, e):
+        src, dst = e.value.dtype, e.dtype
+        if dtypes.lanes(dst) > 1 and src in NEON_TYPES and dst in NEON_TYPES:
+            conv = _conversion(src, dst)
+            if conv is not None:
+                self.ty(src)
+                self.ty(dst)
+                return f"{conv}({_strip(self.expr(e.value))})"
+        return super().expr_Cast(e)
+
+    # ------------------------------------------------------------------ compare + select
+    def expr_Select(self, e):
+        """A vector select of a vector compare: vbslq(vcltq(a, b), t, f). Both t and f are
+        evaluated (a vector select has no lazy branches), so the IR must only ask for one when
+        both sides are safe to compute for every lane."""
+        dt = e.dtype
+        c = e.cond
+        if (dtypes.lanes(dt) > 1 and dt in NEON_TYPES and isinstance(c, Cmp)
+                and c.a.dtype in NEON_TYPES and c.b.dtype == c.a.dtype
+                and dtypes.lanes(c.a.dtype) == dtypes.lanes(dt)
+                and dtypes.bits(c.a.dtype) == dtypes.bits(dt) and c.op in _CMP):
+            sfx, q = NEON_TYPES[dt]
+            csfx, cq = NEON_TYPES[c.a.dtype]
+            a, b = _strip(self.expr(c.a)), _strip(self.expr(c.b))
+            self.ty(c.a.dtype)
+            if c.op == "!=":            # not equal: invert the equality mask
+                eq = f"vceq{cq}_{csfx}({a}, {b})"
+                w = csfx[1:]
+                if w == "64":           # no vmvnq_u64: invert through u32 lanes
+                    mask = f"vreinterpret{cq}_u64_u32(vmvn{cq}_u32(vreinterpret{cq}_u32_u64({eq})))"
+                else:
+                    mask = f"vmvn{cq}_u{w}({eq})"
+            else:
+                mask = f"v{_CMP[c.op]}{cq}_{csfx}({a}, {b})"
+            return (f"vbsl{q}_{sfx}({mask}, {_strip(self.expr(e.t))}, "
+                    f"{_strip(self.expr(e.f))})")
+        return super().expr_Select(e)
+
+
+_CMP = {"<": "clt", "<=": "cle", ">": "cgt", ">=": "cge", "==": "ceq", "!=": None}
+
+
+def _conversion(src, dst):
+    """The NEON intrinsic converting vector dtype src to dst with C cast semantics, or None."""
+    s_sfx, s_q = NEON_TYPES[src]
+    d_sfx, d_q = NEON_TYPES[dst]
+    s_bits, d_bits = int(s_sfx[1:]), int(d_sfx[1:])
+    if s_sfx == d_sfx:
+        return ""
+    if s_bits == d_bits and s_q == d_q:
+        if "f" in (s_sfx[0], d_sfx[0]):
+            return f"vcvt{d_q}_{d_sfx}_{s_sfx}"          # int <-> float, toward zero
+        return f"vreinterpret{d_q}_{d_sfx}_{s_sfx}"      # signed <-> unsigned: same bits
+    if s_sfx[0] == "f" or d_sfx[0] == "f":
+        if (s_sfx, s_q, d_sfx, d_q) == ("f32", "", "f64", "q"):
+            return "vcvt_f64_f32"
+        if (s_sfx, s_q, d_sfx, d_q) == ("f64", "q", "f32", ""):
+            return "vcvt_f32_f64"
+        return None
+    if d_bits == 2 * s_bits and s_q == "" and d_q == "q" and s_sfx[0] == d_sfx[0]:
+        return f"vmovl_{s_sfx}"                          # sign/zero extend
+    if s_bits == 2 * d_bits and s_q == "q" and d_q == "" and s_sfx[0] == d_sfx[0]:
+        return f"vmovn_{s_sfx}"                          # truncate, like a C cast
+    return None
+
+
+def _fma_operands(e):
+    """a*b + c and c + a*b -> (a, b, c, "fma"); c - a*b -> (a, b, c, "fms")."""
+    if e.op == "+":
+        if isinstance(e.a, BinOp) and e.a.op == "*" and e.a.dtype == e.dtype:
+            return e.a.a, e.a.b, e.b, "fma"
+        if isinstance(e.b, BinOp) and e.b.op == "*" and e.b.dtype == e.dtype:
+            return e.b.a, e.b.b, e.a, "fma"
+    if e.op == "-" and isinstance(e.b, BinOp) and e.b.op == "*" and e.b.dtype == e.dtype:
+        return e.b.a, e.b.b, e.a, "fms"
+    return None

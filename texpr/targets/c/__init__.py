@@ -1,0 +1,1 @@
+"""Portable C: the base emitter every CPU target extends, and C identifiers."""

@@ -1,0 +1,62 @@
+"""What every GPU module shares: argument validation (the same plan, messages and errors as
+CPU modules), launch shapes evaluated from the shape variables, and the error words a kernel
+records for an out-of-range data index."""
+import numpy as np
+
+from ...errors import ArgumentError
+from ..runtime.module import _ValidationPlan, _eval_int, raise_index_error
+
+MAX_GRID = (2 ** 31 - 1, 65535, 65535)     # blocks per grid dimension (CUDA's limits)
+
+
+class GPUModule:
+    def __init__(self, program, source, target, outputs, checks, note=""):
+        self.name = program.name
+        self.source = source
+        self.target = target
+        self.note = note
+        self.program = program
+        self._plan = _ValidationPlan(program, outputs)
+        self._outputs = [id(b) in outputs for b in program.args]
+        self._checks = list(checks)
+
+    def __repr__(self):
+        return (f"<texpr.Module {self.name} target={self.target} device={self.device_name()}"
+                f"{', ' + self.note if self.note else ''}>")
+
+    def device_name(self):
+        raise NotImplementedError
+
+    def bind(self, arrays):
+        """Validated arrays and {shape var: value}."""
+        arrays, vals = self._plan.check(arrays)
+        return list(arrays), dict(zip(self.program.shape_vars, vals))
+
+    def launch_shape(self, kernel, binding):
+        grid = []
+        for g in kernel.grid:
+            v = _eval_int(g, binding)
+            if v is None:
+                raise ArgumentError(f"kernel {kernel.name}: grid extent {g} cannot be computed "
+                                    "from the argument shapes")
+            grid.append(max(int(v), 0))
+        for dim, (g, limit) in enumerate(zip(grid, MAX_GRID)):
+            if g > limit:
+                raise ArgumentError(f"kernel {kernel.name}: these shapes need {g} blocks along "
+                                    f"blockIdx.{'xyz'[dim]}, over the limit of {limit}; bind a "
+                                    "larger tile or another block axis")
+        return tuple(grid), tuple(kernel.block)
+
+    def temp_elems(self, buf, binding):
+        v = _eval_int(buf.size, binding)
+        if v is None:
+            raise ArgumentError(f"temporary {buf.name}: size {buf.size} cannot be computed")
+        return max(int(v), 0)
+
+    def raise_if_error(self, err):
+        if self._checks and err[0]:
+            raise_index_error(self._checks, [int(x) for x in err[:3]], self.name)
+
+    @staticmethod
+    def new_error_words():
+        return np.zeros(4, dtype=np.int64)

@@ -1,0 +1,1 @@
+"""Hexagon: the HVX emitter, its intrinsics, qfloat, disassembly and qemu harness."""

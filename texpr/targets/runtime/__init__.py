@@ -1,0 +1,1 @@
+"""Calling built kernels: the cffi module and the emulator harness."""

@@ -1,0 +1,253 @@
+"""AVX-512 emitter: 512-bit vectors as _mm512_* intrinsics, masked loads/stores for tails.
+
+One source runs two ways. Natively: gcc -mavx512f -mavx512bw -mavx512vl -mavx512dq. On a CPU
+without AVX-512: compiled with -DTEXPR_SIMDE, SIMDe implements the _mm512_* names on AVX2
+(`#define SIMDE_ENABLE_NATIVE_ALIASES` + `<simde/x86/avx512.h>`). The few intrinsics the
+installed SIMDe lacks (masked loads/stores, conversions in SIMDe 0.7.4) get small portable
+definitions in the TEXPR_SIMDE branch of the source, only those the kernel uses and only when
+SIMDe does not define them itself.
+
+Vector types: float32x16 / float64x8 are __m512 / __m512d; integer vectors stay GCC vector
+types and are reinterpreted as __m512i around intrinsics. Anything not overridden here (other
+widths, other dtypes, other operators) falls back to the AVX2 and C emitters: GCC vector
+extensions work on __m512 too (it is a GCC vector type natively and under SIMDe).
+"""
+import re
+
+from ...lang import dtypes
+from .avx2 import AVX2Emitter, _fma_operands
+from ..c.emitter import CEmitter, _strip
+
+# float dtype -> (intrinsic suffix, register type, mask type)
+_F512 = {"float32x16": ("ps", "__m512", "__mmask16"), "float64x8": ("pd", "__m512d", "__mmask8")}
+# integer element width -> (suffix of the element size, mask type)
+_IW = {8: ("epi8", "__mmask64"), 16: ("epi16", "__mmask32"), 32: ("epi32", "__mmask16"),
+       64: ("epi64", "__mmask8")}
+_I512 = {f"{s}int{b}x{512 // b}": b for b in (8, 16, 32, 64) for s in ("", "u")}
+
+# (source dtype, target dtype) -> conversion intrinsic (and the register type of its operand)
+_CONVERT = {
+    ("int32x16", "float32x16"): ("_mm512_cvtepi32_ps", "__m512i"),
+    ("float32x16", "int32x16"): ("_mm512_cvttps_epi32", None),     # truncates, like C
+    ("float32x8", "float64x8"): ("_mm512_cvtps_pd", None),
+    ("float64x8", "float32x8"): ("_mm512_cvtpd_ps", None),
+    ("int32x8", "float64x8"): ("_mm512_cvtepi32_pd", "__m256i"),
+    ("float64x8", "int32x8"): ("_mm512_cvttpd_epi32", None),
+}
+
+
+def _shim_masked(sfx, vec, elem, lanes, mask):
+    """Portable masked load/store: inactive lanes are never touched (0 when loaded)."""
+    v = f"texpr_shim_v{lanes}_{elem}"
+    vt = f"typedef {elem} {v} __attribute__((vector_size(64)));"
+    load = (f"{vt}\nstatic inline {vec} texpr_shim_mm512_maskz_loadu_{sfx}({mask} k, const void* p) "
+            f"{{ {v} r = {{0}}; const {elem}* q = (const {elem}*)p; "
+            f"for (int l = 0; l < {lanes}; ++l) if ((k >> l) & 1) r[l] = q[l]; return ({vec})r; }}")
+    store = (f"{vt}\nstatic inline void texpr_shim_mm512_mask_storeu_{sfx}(void* p, {mask} k, {vec} a) "
+             f"{{ {v} x = ({v})a; {elem}* q = ({elem}*)p; "
+             f"for (int l = 0; l < {lanes}; ++l) if ((k >> l) & 1) q[l] = x[l]; }}")
+    return {f"_mm512_maskz_loadu_{sfx}": ("(k, p)", load), f"_mm512_mask_storeu_{sfx}": ("(p, k, a)", store)}
+
+
+def _shim_convert(name, ret, arg, src_vec):
+    """A conversion as __builtin_convertvector (C's conversion: truncation for float->int)."""
+    fn = "texpr_shim" + name
+    if src_vec is None:
+        body = f"return ({ret})__builtin_convertvector(a, {ret});"
+        if ret in ("__m512i", "__m256i"):
+            n = 16 if ret == "__m512i" else 8
+            body = (f"typedef int32_t v __attribute__((vector_size({4 * n}))); "
+                    f"return ({ret})__builtin_convertvector(a, v);")
+        return {name: ("(a)", f"static inline {ret} {fn}({arg} a) {{ {body} }}")}
+    n = 16 if src_vec == "__m512i" else 8
+    return {name: ("(a)", f"static inline {ret} {fn}({arg} a) {{ typedef int32_t v __attribute__("
+                          f"(vector_size({4 * n}))); return __builtin_convertvector((v)a, {ret}); }}")}
+
+
+_SHIMS = {}
+for _sfx, _vec, _elem, _lanes, _mask in (("ps", "__m512", "float", 16, "__mmask16"),
+                                         ("pd", "__m512d", "double", 8, "__mmask8"),
+                                         ("epi32", "__m512i", "int32_t", 16, "__mmask16"),
+                                         ("epi64", "__m512i", "int64_t", 8, "__mmask8"),
+                                         ("epi16", "__m512i", "int16_t", 32, "__mmask32"),
+                                         ("epi8", "__m512i", "int8_t", 64, "__mmask64")):
+    _SHIMS.update(_shim_masked(_sfx, _vec, _elem, _lanes, _mask))
+_SHIMS.update(_shim_convert("_mm512_cvtepi32_ps", "__m512", "__m512i", "__m512i"))
+_SHIMS.update(_shim_convert("_mm512_cvttps_epi32", "__m512i", "__m512", None))
+_SHIMS.update(_shim_convert("_mm512_cvtps_pd", "__m512d", "__m256", None))
+_SHIMS.update(_shim_convert("_mm512_cvtpd_ps", "__m256", "__m512d", None))
+_SHIMS.update(_shim_convert("_mm512_cvtepi32_pd", "__m512d", "__m256i", "__m256i"))
+_SHIMS.update(_shim_convert("_mm512_cvttpd_epi32", "__m256i", "__m512d", None))
+
+def _balanced_at_end(s, k):
+    """True when the parenthesis opened at s[k] closes at the end of s."""
+    depth = 0
+    for j in range(k, len(s)):
+        depth += s[j] == "("
+        depth -= s[j] == ")"
+        if depth == 0:
+            return j == len(s) - 1
+    return False
+
+
+def _paren(s):
+    """s as an operand of a cast: parenthesized unless it already is one unit."""
+    if s.startswith("(") and _balanced_at_end(s, 0):
+        return s
+    m = re.match(r"[A-Za-z_]\w*\(", s)
+    if m and _balanced_at_end(s, m.end() - 1):
+        return s
+    return f"({s})"
+
+
+def _as_m512i(s):
+    """An integer vector as __m512i: `((texpr_int32x16)_mm512_...(...))` is one already."""
+    s = _strip(s)
+    m = re.match(r"\(texpr_u?int\d+x\d+\)(_mm512_\w+\()", s)
+    if m and _balanced_at_end(s, m.end() - 1):
+        return s[m.start(1):]
+    return f"(__m512i){_paren(s)}"
+
+
+_LANEMASK = ("static inline uint64_t texpr_lanemask(int64_t n, int lanes) { /* lanes [0, n) */ "
+             "return n <= 0 ? 0 : n >= lanes ? (lanes >= 64 ? ~UINT64_C(0) : (UINT64_C(1) << lanes) - 1) "
+             ": (UINT64_C(1) << n) - 1; }")
+
+
+class AVX512Emitter(AVX2Emitter):
+    target_name = "avx512"
+    includes = list(CEmitter.includes)
+
+    def __init__(self, func):
+        super().__init__(func)
+        self.used_intrinsics = set()
+
+    def emit(self):
+        source, fname = super().emit()
+        typedefs, shims = [], []
+        for name in sorted(self.used_intrinsics & set(_SHIMS)):
+            params, text = _SHIMS[name]
+            lines = text.split("\n")
+            typedefs += [ln for ln in lines if ln.startswith("typedef") and ln not in typedefs]
+            shims += [f"#ifndef {name}   /* not in this SIMDe version */"]
+            shims += [ln for ln in lines if not ln.startswith("typedef")]
+            shims += [f"#define {name}{params} texpr_shim{name}{params}", "#endif"]
+        shims = typedefs + shims
+        block = (["#if defined(TEXPR_SIMDE)   /* no AVX-512 on this CPU: SIMDe implements it */",
+                  "#define SIMDE_ENABLE_NATIVE_ALIASES", "#include <simde/x86/avx512.h>"]
+                 + shims + ["#else", "#include <immintrin.h>", "#endif"])
+        lines = source.split("\n")
+        last = max(k for k, ln in enumerate(lines) if ln.startswith("#include"))
+        return "\n".join(lines[:last + 1] + block + lines[last + 1:]), fname
+
+    def intrin(self, name):
+        self.used_intrinsics.add(name)
+        return name
+
+    # ------------------------------------------------------------------ types
+    def vector_typedef(self, dt):
+        if dt in _F512:
+            return f"typedef {_F512[dt][1]} {self.ty_name(dt)};"
+        return super().vector_typedef(dt)
+
+    def _mask(self, dt, count):
+        lanes = dtypes.lanes(dt)
+        mask = _F512[dt][2] if dt in _F512 else _IW[_I512[dt]][1]
+        self.helper("lanemask", _LANEMASK)
+        return f"({mask})texpr_lanemask({_strip(count)}, {lanes})"
+
+    # ------------------------------------------------------------------ memory
+    def vector_load(self, e, buf, base):
+        dt = e.dtype
+        if dt in _F512:
+            return f"{self.intrin('_mm512_loadu_' + _F512[dt][0])}(&{buf}[{_strip(base)}])"
+        if dt in _I512:
+            return (f"(({self.ty(dt)}){self.intrin('_mm512_loadu_si512')}"
+                    f"((const void*)&{buf}[{_strip(base)}]))")
+        return super().vector_load(e, buf, base)
+
+    def vector_store(self, b, buf, base, value):
+        dt = value.dtype
+        if dt in _F512:
+            return (f"{self.intrin('_mm512_storeu_' + _F512[dt][0])}(&{buf}[{_strip(base)}], "
+                    f"{_strip(self.expr(value))});")
+        if dt in _I512:
+            return (f"{self.intrin('_mm512_storeu_si512')}((void*)&{buf}[{_strip(base)}], "
+                    f"{_as_m512i(self.expr(value))});")
+        return super().vector_store(b, buf, base, value)
+
+    def masked_vector_load(self, e, buf, base, count):
+        dt = e.dtype
+        if dt in _F512:
+            name = self.intrin("_mm512_maskz_loadu_" + _F512[dt][0])
+            return f"{name}({self._mask(dt, count)}, &{buf}[{_strip(base)}])"
+        if dt in _I512:
+            name = self.intrin("_mm512_maskz_loadu_" + _IW[_I512[dt]][0])
+            return f"(({self.ty(dt)}){name}({self._mask(dt, count)}, (const void*)&{buf}[{_strip(base)}]))"
+        return super().masked_vector_load(e, buf, base, count)
+
+    def masked_vector_store(self, b, buf, base, value, count):
+        dt = value.dtype
+        if dt in _F512:
+            name = self.intrin("_mm512_mask_storeu_" + _F512[dt][0])
+            return (f"{name}(&{buf}[{_strip(base)}], {self._mask(dt, count)}, "
+                    f"{_strip(self.expr(value))});")
+        if dt in _I512:
+            name = self.intrin("_mm512_mask_storeu_" + _IW[_I512[dt]][0])
+            return (f"{name}((void*)&{buf}[{_strip(base)}], {self._mask(dt, count)}, "
+                    f"{_as_m512i(self.expr(value))});")
+        return super().masked_vector_store(b, buf, base, value, count)
+
+    def broadcast(self, s, dt):
+        if dt in _F512:
+            self.ty(dt)
+            return f"{self.intrin('_mm512_set1_' + _F512[dt][0])}({_strip(s)})"
+        if dt in _I512:
+            w = _I512[dt]
+            return f"(({self.ty(dt)}){self.intrin('_mm512_set1_' + _IW[w][0])}({_strip(s)}))"
+        return super().broadcast(s, dt)
+
+    # ------------------------------------------------------------------ arithmetic
+    def vector_binop(self, e):
+        dt = e.dtype
+        if dt in _F512:
+            sfx = _F512[dt][0]
+            fma = _fma_operands(e)
+            if fma is not None:
+                a, b, c, kind = fma
+                return (f"{self.intrin(f'_mm512_{kind}_{sfx}')}({_strip(self.expr(a))}, "
+                        f"{_strip(self.expr(b))}, {_strip(self.expr(c))})")
+            if e.op in ("min", "max"):
+                blend = self.intrin(f"_mm512_mask_blend_{sfx}")
+                cmp = self.intrin(f"_mm512_cmp_{sfx}_mask")
+                return self.float_minmax(e, self.intrin(f"_mm512_{e.op}_{sfx}"), lambda m, b: (
+                    f"{blend}({cmp}({b}, {b}, _CMP_UNORD_Q), {m}, {b})"))
+            names = {"+": "add", "-": "sub", "*": "mul", "/": "div"}
+            if e.op in names:
+                return (f"{self.intrin(f'_mm512_{names[e.op]}_{sfx}')}({_strip(self.expr(e.a))}, "
+                        f"{_strip(self.expr(e.b))})")
+        if dt in _I512:
+            w = _I512[dt]
+            sfx = _IW[w][0]
+            u = "epu" if dtypes.is_unsigned(dt) else "epi"
+            names = {"+": f"add_{sfx}", "-": f"sub_{sfx}", "min": f"min_{u}{w}", "max": f"max_{u}{w}"}
+            if w != 8:
+                names["*"] = f"mullo_{sfx}"      # low half of the product: C's wrap-around
+            if e.op in names:
+                return (f"(({self.ty(dt)}){self.intrin('_mm512_' + names[e.op])}("
+                        f"{_as_m512i(self.expr(e.a))}, {_as_m512i(self.expr(e.b))}))")
+        return super().vector_binop(e)
+
+    def expr_Cast(self, e):
+        conv = _CONVERT.get((e.value.dtype, e.dtype))
+        if conv is not None:
+            name, arg_type = conv
+            arg = _strip(self.expr(e.value))
+            if arg_type is not None:
+                arg = _as_m512i(arg) if arg_type == "__m512i" else f"({arg_type}){_paren(arg)}"
+            out = f"{self.intrin(name)}({arg})"
+            if dtypes.is_int(e.dtype):
+                out = f"({self.ty(e.dtype)}){out}"
+            self.ty(e.dtype)
+            return f"({out})"
+        return super().expr_Cast(e)
