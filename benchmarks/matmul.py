@@ -331,13 +331,12 @@ def compile_timings(sched_fn, size, cfg, target, repeat=7):
     s, args = sched_fn(size, size, size, cfg)
     te.build(s, args, target=target, name="matmul_best")         # make sure it is cached
     rows = {"lower": [], "emit": [], "rebuild": []}
-    masked = {"masked_tails": True} if getattr(tgt, "masked_tails", False) else {}
 
     def clock():
         return time.perf_counter(), time.process_time()
     for _ in range(repeat):
         t0 = clock()
-        func = te.lower(s, args, "matmul_best", vector_bits=tgt.vector_bits, **masked)
+        func = te.lower(s, args, "matmul_best", target=tgt)
         t1 = clock()
         tgt.emitter(func).emit()
         t2 = clock()

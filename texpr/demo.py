@@ -324,7 +324,7 @@ def main():
     print()
     print("=" * 30 + f" te.lower: the matmul's loop program ({tgt.vector_bits}-bit vectors) "
           + "=" * 30)
-    print(te.lower(s, args, "matmul", vector_bits=tgt.vector_bits))
+    print(te.lower(s, args, "matmul", target=TARGET))
     print("=" * 30 + " f.source: the C that texpr generated for it " + "=" * 30)
     print(f.source)
 

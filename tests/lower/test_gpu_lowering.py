@@ -7,11 +7,15 @@ from texpr.lang.expr import Const, Var
 from texpr.lang.visitor import walk
 from texpr.lower import ir
 from texpr.lower.gpu.barriers import Barrier, insert_barriers, uniform_barriers
-from texpr.lower.gpu.pipeline import lower_gpu
 from texpr.lower.gpu.thread_binding import bind_threads
 
 from support.gpu_schedules import (elementwise, shared_matmul, stencil_1d, vectorized_elementwise,
                            vectorized_staging)
+
+
+def lower_gpu(s, args, name="main"):
+    """The GPU passes of the one pipeline, on OpenCL's target record."""
+    return te.lower(s, args, name, target="opencl")
 
 
 def tx_axis():

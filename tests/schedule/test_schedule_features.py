@@ -81,7 +81,7 @@ def test_rfactor_of_a_fused_symbolic_split_keeps_its_bound_guard():
     ko, ki = s[B].split(k, nparts=2)
     R = s.rfactor(B, s[B].fuse(ko, ki))
     f = te.lower(s, [A, B], simple_mode=True)
-    from irutil import interpret
+    from support.irutil import interpret
     a = RNG.random((5, 7), dtype="float32")           # 7 rows of 2 * 4 = 8 > 7 columns
     b = np.full(5, np.nan, "float32")
     interpret(f, [a, b], {v: {"n": 5, "m": 7}[v.name] for v in f.shape_vars})

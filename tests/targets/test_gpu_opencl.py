@@ -201,10 +201,9 @@ def test_cross_thread_reduction_equals_numpy(rows, K, threads, kind):
 
 def test_cross_thread_reduction_lowering():
     from texpr.lower.gpu.barriers import Barrier
-    from texpr.lower.gpu.pipeline import lower_gpu
     from texpr.lang.visitor import walk
     s, args = cross_thread_row_reduce(4, 100, 16)
-    k, = lower_gpu(s, args, "rowred").kernels
+    k, = te.lower(s, args, "rowred", target="opencl").kernels
     assert [(b.name, b.size.value) for b in k.shared] == [("B.red", 16)]
     assert sum(isinstance(n, Barrier) for n in walk(k.body)) == 5   # after the partials + 4 steps
     A = args[0]

@@ -15,6 +15,7 @@ import texpr as te
 from texpr import testing as tt
 from texpr.lang.expr import BinOp, Cast, Cmp, Const, Select
 from texpr.lower import lower
+from texpr.target import GENERIC
 from texpr.lower.ir import Buffer, BufferLoad, BufferStore, LoweredFunc, Ramp, seq
 from texpr.targets.runtime import harness
 from texpr.targets.arm.neon import NEON_TYPES, NEONEmitter
@@ -332,7 +333,7 @@ def test_widening_multiply_accumulate(signed):
     for T in (C, E):
         _, xi = s[T].split(T.op.axis[0], factor=16)
         s[T].vectorize(xi)
-    func = lower(s, [A, B, D, C, E], "wmul", vector_bits=128)
+    func = lower(s, [A, B, D, C, E], "wmul", target=GENERIC.with_(vector_bits=128))
     f, src = hand_module(func, func.args[3:])
     sfx = "s8" if signed else "u8"
     assert f"vmlal_{sfx}(" in src and f"vmull_{sfx}(" in src and f"vdup_n_{sfx}(" in src

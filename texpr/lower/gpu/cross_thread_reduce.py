@@ -12,7 +12,7 @@ loop). They are combined in a shared-memory tree:
 P is the power of two at or above T, so any block size works. The combiner is the reducer's
 own (sum, max, min, comm_reducer), so the tree computes what the loop would.
 
-With warp_shuffle (CUDA, T a multiple of 32, 32-bit values) the tree runs in registers
+With a warp size (CUDA, T a multiple of it, 32-bit values) the tree runs in registers
 instead: each warp combines its 32 values with __shfl_down_sync (offsets 16, 8, 4, 2, 1),
 lane 0 of each warp writes one value to shared memory, and the first warp combines those
 the same way (one barrier instead of log2(T)).
@@ -25,8 +25,6 @@ from .barriers import Barrier
 from ..flatten import buffer_strides
 from ..ir import Allocate, Buffer, BufferLoad, BufferStore, For, IfThenElse, Stmt, seq
 from .thread_binding import thread_tag
-
-WARP = 32
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,7 +52,8 @@ def _cross_thread(loop):
     return next((v for k, v in loop.pragmas if k == "cross_thread"), None)
 
 
-def lower_cross_thread_reductions(stage, body, warp_shuffle=False):
+def lower_cross_thread_reductions(stage, body, warp_size=0):
+    """warp_size > 0 (CUDA): trees over whole warps run through warp shuffles."""
     def go(s, in_threads):
         if not isinstance(s, Stmt):
             return s
@@ -64,7 +63,7 @@ def lower_cross_thread_reductions(stage, body, warp_shuffle=False):
                 raise LoweringError(
                     f"stage {stage}: the cross-thread reduction over {s.var.name} sits inside "
                     "other threadIdx loops; bind the data axes of the stage to blockIdx")
-            return _lower(stage, s, comb, warp_shuffle)
+            return _lower(stage, s, comb, warp_size)
         tag = thread_tag(s)
         inner = in_threads or (tag is not None and tag.startswith("threadIdx"))
         return map_children(s, lambda c: go(c, inner))
@@ -75,7 +74,7 @@ def _combine(comb, a, b):
     return substitute(comb.result, {comb.lhs: a, comb.rhs: b})
 
 
-def _lower(stage, loop, comb, warp_shuffle=False):
+def _lower(stage, loop, comb, warp_size=0):
     tag = thread_tag(loop)
     if not isinstance(loop.extent, Const):
         raise LoweringError(f"stage {stage}: reduction loop {loop.var.name} is bound to {tag} "
@@ -110,8 +109,8 @@ def _lower(stage, loop, comb, warp_shuffle=False):
 
     pragmas = tuple(p for p in loop.pragmas if p[0] != "cross_thread")
     t = Var(kv.name + ".t", kv.dtype)
-    if warp_shuffle and T % WARP == 0 and out.dtype in ("float32", "int32"):
-        return _lower_shuffle(loop, comb, out, idx, acc, swap, pragmas, t, tag, T)
+    if warp_size and T % warp_size == 0 and out.dtype in ("float32", "int32"):
+        return _lower_shuffle(loop, comb, out, idx, acc, swap, pragmas, t, tag, T, warp_size)
     # each thread's partial value in a register, then in its slot of the shared buffer
     partial = For(kv, loop.min, loop.extent, "thread",
                   Allocate(acc, seq(BufferStore(acc, comb.identity, zero), swap(loop.body),
@@ -147,10 +146,10 @@ def _same(a, b):
     return len(a) == len(b) and all(x.same_as(y) for x, y in zip(a, b))
 
 
-def _warp_combine(comb, buf, zero):
-    """buf[0] = combine(buf[0], shuffle_down(buf[0], o)) for o = 16, 8, 4, 2, 1."""
+def _warp_combine(comb, buf, zero, warp):
+    """buf[0] = combine(buf[0], shuffle_down(buf[0], o)) for o = warp/2, ..., 2, 1."""
     out = []
-    o = WARP // 2
+    o = warp // 2
     while o >= 1:
         cur = BufferLoad(buf, zero, buf.dtype)
         out.append(BufferStore(buf, _combine(comb, cur, ShuffleDown(cur, o, buf.dtype)), zero))
@@ -158,19 +157,19 @@ def _warp_combine(comb, buf, zero):
     return out
 
 
-def _lower_shuffle(loop, comb, out, idx, acc, swap, pragmas, t, tag, T):
+def _lower_shuffle(loop, comb, out, idx, acc, swap, pragmas, t, tag, T, warp):
     kv = loop.var
     zero = (Const(0, "int32"),)
-    nwarps = T // WARP
+    nwarps = T // warp
     red = Buffer(f"{out.name}.red", out.dtype, (Const(nwarps, "int32"),), scope="shared")
     acc2 = Buffer(f"{out.name}.acc2", out.dtype, (Const(1, "int32"),), scope="local")
     for b in (red, acc2):
         buffer_strides(b)
-    lane0 = Cmp("==", BinOp("%", kv, Const(WARP, "int32"), "int32"), Const(0, "int32"))
-    warp_id = BinOp("//", kv, Const(WARP, "int32"), "int32")
+    lane0 = Cmp("==", BinOp("%", kv, Const(warp, "int32"), "int32"), Const(0, "int32"))
+    warp_id = BinOp("//", kv, Const(warp, "int32"), "int32")
     partial = For(kv, loop.min, loop.extent, "thread", Allocate(acc, seq(
         BufferStore(acc, comb.identity, zero), swap(loop.body),
-        *_warp_combine(comb, acc, zero),
+        *_warp_combine(comb, acc, zero, warp),
         IfThenElse(lane0, BufferStore(red, BufferLoad(acc, zero, out.dtype), (warp_id,))))),
         pragmas)
     first = Select(Cmp("<", t, Const(nwarps, "int32")),
@@ -180,7 +179,7 @@ def _lower_shuffle(loop, comb, out, idx, acc, swap, pragmas, t, tag, T):
                                       BufferLoad(acc2, zero, out.dtype)), idx)
     second = For(t, Const(0, "int32"), loop.extent, "thread", seq(
         Barrier(),
-        IfThenElse(Cmp("<", t, Const(WARP, "int32")), Allocate(acc2, seq(
-            BufferStore(acc2, first, zero), *_warp_combine(comb, acc2, zero),
+        IfThenElse(Cmp("<", t, Const(warp, "int32")), Allocate(acc2, seq(
+            BufferStore(acc2, first, zero), *_warp_combine(comb, acc2, zero, warp),
             IfThenElse(Cmp("==", t, Const(0, "int32")), final))))), (("thread", tag),))
     return Allocate(red, seq(partial, second))

@@ -12,8 +12,7 @@ from ...lang.visitor import map_children
 from .kernel import shared_nbytes
 from ..ir import Allocate, Stmt
 from .thread_binding import thread_tag
-
-MAX_SHARED_BYTES = 48 * 1024
+from ...target import GPULimits
 
 
 def assign_attached_scopes(stage, body):
@@ -39,7 +38,7 @@ def assign_attached_scopes(stage, body):
     return body
 
 
-def hoist_shared(stage, body):
+def hoist_shared(stage, body, limits=GPULimits()):
     """Remove the shared Allocates from the body; returns (body, shared buffers) checked."""
     found = []
 
@@ -62,11 +61,11 @@ def hoist_shared(stage, body):
         if not isinstance(b.size, Const):
             raise LoweringError(f"stage {stage}: shared buffer {b.name} has size {b.size}, not a "
                                 "constant; its region per block must have constant extents")
-    check_shared_memory(stage, found)
+    check_shared_memory(stage, found, limits.max_shared_bytes)
     return body, found
 
 
-def check_shared_memory(stage, buffers, limit=MAX_SHARED_BYTES):
+def check_shared_memory(stage, buffers, limit=GPULimits.max_shared_bytes):
     total = sum(shared_nbytes(b) for b in buffers)
     if total > limit:
         parts = ", ".join(f"{b.name} {shared_nbytes(b)} B" for b in buffers)

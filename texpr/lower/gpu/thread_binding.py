@@ -13,9 +13,7 @@ from ...lang.visitor import map_children, substitute
 from ..analysis.arith import simplify
 from .kernel import BLOCK_TAGS, THREAD_TAGS
 from ..ir import For, StageRegion, Stmt
-
-MAX_THREADS_PER_BLOCK = 1024
-MAX_BLOCK_DIM = {"threadIdx.x": 1024, "threadIdx.y": 1024, "threadIdx.z": 64}
+from ...target import GPULimits
 
 
 def thread_tag(loop):
@@ -25,7 +23,7 @@ def thread_tag(loop):
     return next((v for k, v in loop.pragmas if k == "thread"), None)
 
 
-def thread_extents(stage, body, sequential=False):
+def thread_extents(stage, body, sequential=False, limits=GPULimits()):
     """{tag: (extent, loop name)} of the thread axes bound in one kernel, checked.
 
     sequential: the stage is sequential by nature (a scan); unbound, it runs on one thread."""
@@ -80,15 +78,15 @@ def thread_extents(stage, body, sequential=False):
             raise LoweringError(f"stage {stage}: loop {loop} is bound to {tag} with extent {ext}; "
                                 "a block's shape must be a constant (split it with a constant "
                                 "factor and bind the inner loop)")
-        if ext.value > MAX_BLOCK_DIM[tag]:
+        if ext.value > limits.block_dim(tag):
             raise LoweringError(f"stage {stage}: loop {loop} is bound to {tag} with extent "
-                                f"{ext.value}, over the limit of {MAX_BLOCK_DIM[tag]} for {tag}")
+                                f"{ext.value}, over the limit of {limits.block_dim(tag)} for {tag}")
         total *= ext.value
-    if total > MAX_THREADS_PER_BLOCK:
+    if total > limits.max_threads_per_block:
         dims = ", ".join(f"{t} = {found[t][0].value} (loop {found[t][1]})"
                          for t in THREAD_TAGS if t in found)
         raise LoweringError(f"stage {stage}: {total} threads per block ({dims}); a block holds "
-                            f"at most {MAX_THREADS_PER_BLOCK} threads")
+                            f"at most {limits.max_threads_per_block} threads")
     return found
 
 
@@ -99,9 +97,9 @@ def _same_extent(a, b):
     return isinstance(d, Const) and d.value == 0
 
 
-def bind_threads(stage, body, sequential=False):
+def bind_threads(stage, body, sequential=False, limits=GPULimits()):
     """Replace bound loops by thread indices. Returns (body, grid, block, thread_vars)."""
-    found = thread_extents(stage, body, sequential)
+    found = thread_extents(stage, body, sequential, limits)
     tvars = {tag: Var(tag.replace(".", "_"), "int32") for tag in found}
 
     def go(s):

@@ -14,6 +14,7 @@ import tempfile
 
 from ...errors import BuildError
 from ...lower import lower
+from ...target import Target
 from ..c.emitter import _strip
 from .emitter import HVXEmitter
 
@@ -52,10 +53,15 @@ class HVXQFloatEmitter(HVXEmitter):
         return super().vector_binop(e)
 
 
+#: HVX v68+ with qfloat: like the hvx target, but float loops vectorize (compile-checked only)
+QFLOAT = Target("hvx-qfloat", "hexagon", 1024, {"lane_ops", "masked_tails", "float_vectors"},
+                note="compile check only (QEMU 7.2 has no v68)", emitter=HVXQFloatEmitter)
+
+
 def qfloat_source(sch, args, name="main"):
     """The C source of a schedule for HVX with qfloat float vectors (float32 x 32 lanes)."""
-    func = lower(sch, args, name, vector_bits=1024, masked_tails=True, lane_ops=True)
-    src, _ = HVXQFloatEmitter(func).emit()
+    func = lower(sch, args, name, target=QFLOAT)
+    src, _ = QFLOAT.emitter(func).emit()
     return src
 
 

@@ -1,0 +1,80 @@
+"""What a target is: one frozen record of its capabilities, read by every pass and emitter.
+
+A Target says how wide its vectors are, which features the lowering may use, how its source is
+compiled and how a built kernel runs. The records of the built-in targets (and any a user
+registers) live in one registry, `texpr.targets.registry`; this module holds only the record so
+that every layer, lowering included, can read it.
+
+Features (strings in `Target.features`):
+
+- ``masked_tails``: masked vector loads/stores, so a vectorized loop's tail is predicated
+  vector code instead of a lane-by-lane loop (AVX-512, HVX).
+- ``lane_ops``: vector shifts, bitwise operators and lane-dependent compare + select.
+- ``float_vectors``: a float vector unit (HVX v67 has none: float loops stay scalar).
+- ``narrow_lanes``: a saturating narrowing sets the lane count by its narrow type (HVX).
+- ``fma``: fused multiply-add instructions.
+- ``dot_int8``: an int8 dot-product instruction (vpmaddubsw, vpdpbusd, sdot, vrmpy).
+- ``warp_shuffle``: cross-thread reductions through warp shuffles (CUDA).
+"""
+from dataclasses import dataclass, field, replace
+
+KNOWN_FEATURES = frozenset({"masked_tails", "lane_ops", "float_vectors", "narrow_lanes", "fma",
+                            "dot_int8", "warp_shuffle"})
+
+
+@dataclass(frozen=True)
+class GPULimits:
+    """The launch limits a GPU lowering checks a schedule against."""
+    max_threads_per_block: int = 1024
+    max_block_dim: tuple = (("threadIdx.x", 1024), ("threadIdx.y", 1024), ("threadIdx.z", 64))
+    max_shared_bytes: int = 48 * 1024
+    warp_size: int = 32
+
+    def block_dim(self, tag):
+        return dict(self.max_block_dim)[tag]
+
+
+@dataclass(frozen=True)
+class Target:
+    """One target's capabilities, toolchain and way of running (see the module docstring).
+
+    family: "c", "x86", "arm", "hexagon" or "gpu". runs: "native" (cffi in this process),
+    "emulator" (a static program under qemu: `harness`), "opencl" or "cuda".
+    emitter: the class that turns a lowered function into source (None: lowering only).
+    """
+    name: str
+    family: str
+    vector_bits: int
+    features: frozenset = frozenset()
+    flags: tuple = ()
+    runs: str = "native"
+    note: str = ""
+    emitter: type = field(default=None, compare=False)
+    harness: object = field(default=None, compare=False)
+    gpu: GPULimits = None
+
+    def __post_init__(self):
+        unknown = set(self.features) - KNOWN_FEATURES
+        if unknown:
+            from .errors import TexprError
+            raise TexprError(f"target {self.name!r}: unknown features {sorted(unknown)}; "
+                             f"known: {sorted(KNOWN_FEATURES)}")
+        object.__setattr__(self, "features", frozenset(self.features))
+        object.__setattr__(self, "flags", tuple(self.flags))
+
+    def has(self, feature):
+        """True when the target has `feature` (one of KNOWN_FEATURES)."""
+        return feature in self.features
+
+    @property
+    def is_gpu(self):
+        return self.gpu is not None
+
+    def with_(self, **changes):
+        """A copy with some fields changed (a target variant: `avx2.with_(vector_bits=128)`)."""
+        return replace(self, **changes)
+
+
+#: What `lower()` assumes when no target is given: 256-bit vectors of a portable C target
+#: without lane operations (the loop program a reader sees first).
+GENERIC = Target("generic", "c", 256, frozenset({"float_vectors"}))

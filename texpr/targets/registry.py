@@ -1,0 +1,167 @@
+"""The one registry of targets: a frozen Target record per name (texpr/target.py).
+
+Built-in records are made on first use, because some depend on the host: `avx512` runs
+natively on a CPU with AVX-512 and through SIMDe elsewhere, `neon` natively on AArch64 and
+under qemu-aarch64 elsewhere, and `native` is the best vector ISA the CPU executes. A user
+registers a variant in a few lines:
+
+    avx2 = get_target("avx2")
+    register_target(avx2.with_(name="avx2-128", vector_bits=128))
+"""
+import os
+import platform
+
+from ..errors import TexprError
+from ..target import GPULimits, Target
+
+# -fno-tree-loop-distribution: GCC 12.2's loop distribution miscompiles a pattern tensorized
+# tails produce (a loop that, on its first iteration only, zeroes a row and then accumulates
+# into it: the zeroing is moved after the accumulations; clang and GCC -O2 get it right; see
+# tests/targets/test_targets.py::test_gcc_loop_distribution_workaround). Signed index
+# arithmetic is not wrapped (no -fwrapv) so GCC can vectorize it; data arithmetic wraps in the
+# C itself.
+# -fno-tree-loop-if-convert: GCC 12.2 -O3 -mavx2 turns two lane-by-lane loops of
+# `O[i] = A[i] < C[i] ? B[i] : k` (int64, texpr's fallback for an 8-lane select on AVX2) into
+# masked loads of B and gives the second loop the first one's mask (lanes read as 0); see
+# tests/lang/test_expression_properties.py. In the benchmarks' kernels the flag changes a handful
+# of instructions (571 kernels compiled both ways: 14 differ, by 0-13 of 200-18000 instructions).
+BASE_FLAGS = ("-O3", "-std=gnu11", "-fopenmp", "-fno-strict-aliasing", "-fno-tree-loop-distribution",
+              "-fno-tree-loop-if-convert", "-Wno-psabi")
+AVX512_FLAGS = ("-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mfma")
+CPU_FEATURES = frozenset({"lane_ops", "float_vectors"})
+
+_HOST_FLAGS = None
+
+
+def host_has(flag):
+    """True when /proc/cpuinfo lists `flag` (e.g. "avx2", "avx512f")."""
+    global _HOST_FLAGS
+    if _HOST_FLAGS is None:
+        _HOST_FLAGS = frozenset()
+        try:
+            with open("/proc/cpuinfo") as f:
+                for line in f:
+                    if line.startswith("flags"):
+                        _HOST_FLAGS = frozenset(line.split())
+                        break
+        except OSError:
+            pass
+    return flag in _HOST_FLAGS
+
+
+def avx512_native():
+    """True when AVX-512 kernels run natively: the CPU has every extension they are compiled
+    for, and TEXPR_AVX512_EMULATE=1 does not ask for the SIMDe path."""
+    if _avx512_emulate_forced():
+        return False
+    return all(host_has(f) for f in ("avx512f", "avx512bw", "avx512dq", "avx512vl"))
+
+
+def _avx512_emulate_forced():
+    return os.environ.get("TEXPR_AVX512_EMULATE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _c():
+    from .c.emitter import CEmitter
+    return Target("c", "c", 256, CPU_FEATURES, BASE_FLAGS, emitter=CEmitter)
+
+
+def _avx2():
+    from .x86.avx2 import AVX2Emitter
+    return Target("avx2", "x86", 256, CPU_FEATURES | {"fma", "dot_int8"},
+                  BASE_FLAGS + ("-mavx2", "-mfma"), emitter=AVX2Emitter)
+
+
+def _avx512():
+    """AVX-512: native on a CPU that has it, else the same source through SIMDe (on AVX2)."""
+    from .x86.avx512 import AVX512Emitter
+    features = CPU_FEATURES | {"fma", "dot_int8", "masked_tails"}
+    if avx512_native():
+        # VNNI (vpdpbusd, the int8 micro-kernels of intrin.py) where the CPU has it
+        vnni = ("-mavx512vnni",) if host_has("avx512_vnni") else ()
+        return Target("avx512", "x86", 512, features, BASE_FLAGS + AVX512_FLAGS + vnni,
+                      note="native", emitter=AVX512Emitter)
+    why = "TEXPR_AVX512_EMULATE=1" if _avx512_emulate_forced() else "this CPU has no AVX-512"
+    if host_has("avx2") and host_has("fma"):
+        flags, note = ("-DTEXPR_SIMDE", "-mavx2", "-mfma"), f"SIMDe emulation on an AVX2 host, {why}"
+    else:
+        flags, note = ("-DTEXPR_SIMDE",), f"SIMDe emulation in portable C, {why}"
+    return Target("avx512", "x86", 512, features, BASE_FLAGS + flags, note=note,
+                  emitter=AVX512Emitter)
+
+
+def _neon():
+    """AArch64 NEON: native (cffi) on an AArch64 host, else a static program under qemu-aarch64."""
+    from .arm.neon import NEONEmitter
+    from .runtime.harness import AARCH64_LINUX, NEON_MARCH
+    t = Target("neon", "arm", 128, CPU_FEATURES | {"fma", "dot_int8"}, BASE_FLAGS + (NEON_MARCH,),
+               emitter=NEONEmitter)
+    if platform.machine().lower() not in ("aarch64", "arm64"):
+        t = t.with_(runs="emulator", harness=AARCH64_LINUX, note="runs under qemu-aarch64")
+    return t
+
+
+def _hvx():
+    """Hexagon HVX (v67, 128-byte vectors): a freestanding static program under qemu-hexagon.
+    Saturating narrowings run in narrow lanes (vadd:sat, vpack:sat); v67 has no float vectors,
+    so float loops run on the scalar core."""
+    from .hexagon.emitter import HVXEmitter
+    from .hexagon.harness import HEXAGON_LINUX, HVX_CFLAGS
+    return Target("hvx", "hexagon", 1024, {"lane_ops", "masked_tails", "narrow_lanes", "dot_int8"},
+                  HVX_CFLAGS, runs="emulator", note="runs under qemu-hexagon", emitter=HVXEmitter,
+                  harness=HEXAGON_LINUX)
+
+
+def _cuda():
+    from .gpu.cuda import CUDAEmitter
+    return Target("cuda", "gpu", 32, {"warp_shuffle"}, runs="cuda", emitter=CUDAEmitter,
+                  gpu=GPULimits())
+
+
+def _opencl():
+    from .gpu.opencl import OpenCLEmitter
+    return Target("opencl", "gpu", 32, (), runs="opencl", emitter=OpenCLEmitter, gpu=GPULimits())
+
+
+_BUILTIN = {"c": _c, "avx2": _avx2, "avx512": _avx512, "neon": _neon, "hvx": _hvx, "cuda": _cuda,
+            "opencl": _opencl}
+_REGISTERED = {}
+
+
+def register_target(target, override=False):
+    """Make `target` (a Target record) available to te.build/te.lower/topi under its name."""
+    if not isinstance(target, Target):
+        raise TexprError(f"register_target expects a texpr.Target record, got {target!r}")
+    if target.emitter is None:
+        raise TexprError(f"target {target.name!r} has no emitter: start from a built-in record "
+                         f"(get_target(...).with_(name=...))")
+    if not override and (target.name in _BUILTIN or target.name in _REGISTERED
+                         or target.name == "native"):
+        raise TexprError(f"a target named {target.name!r} exists; pass override=True to replace")
+    _REGISTERED[target.name] = target
+    return target
+
+
+def get_target(name):
+    """The Target record for a name ("c", "avx2", "avx512", "neon", "hvx", "cuda", "opencl",
+    "native" or a registered one); a Target record is returned as it is."""
+    if isinstance(name, Target):
+        return name
+    if not isinstance(name, str):
+        raise TexprError(f"target must be a string or a texpr.Target, got {name!r}")
+    if name in _REGISTERED:
+        return _REGISTERED[name]
+    if name == "native":
+        # the best vector ISA this CPU executes natively (never an emulated one)
+        if avx512_native():
+            best = "avx512"
+        elif host_has("avx2") and host_has("fma"):
+            best = "avx2"
+        else:
+            best = "c"
+        return get_target(best).with_(note=f"native = {best}")
+    make = _BUILTIN.get(name)
+    if make is None:
+        known = ", ".join(list(_BUILTIN) + ["native"] + list(_REGISTERED))
+        raise TexprError(f"unknown target {name!r}; available: {known}")
+    return make()
