@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import texpr as te  # noqa: E402
-from texpr.targets import hvx_disasm  # noqa: E402
+from texpr.targets.hexagon import disasm as hvx_disasm  # noqa: E402
 from texpr.targets.hvx_intrin import dot_product_int8  # noqa: E402
 from texpr.targets.intrin import dot_int8  # noqa: E402
 

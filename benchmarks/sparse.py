@@ -42,7 +42,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, _bench.ROOT)
 import texpr as te  # noqa: E402
 import texpr.topi as topi  # noqa: E402
-from texpr.topi import sparse as tsparse  # noqa: E402
+from texpr.topi import cpu_sparse as tsparse  # noqa: E402
 
 _BW_C = r"""
 #include <stdint.h>

@@ -1,6 +1,6 @@
 """texpr: a tensor-expression compiler (compute + schedule -> readable C) in Python."""
-from .errors import (ArgumentError, BuildError, DTypeError, LoweringError, ScheduleError,
-                          TexprError)
+from .errors import (ArgumentError, BuildError, DTypeError, InternalError, LoweringError,
+                     ScheduleError, TexprError)
 from .lang.expr import (Expr, Var, abs, all, any, ceil, const, erf, exp, floor, if_then_else,
                         log, power, sigmoid, sqrt, tanh, var)
 from .lang.expr import power as pow
@@ -13,6 +13,7 @@ from .targets import lower_for_target as lower
 
 __all__ = [
     "TexprError", "DTypeError", "ScheduleError", "LoweringError", "ArgumentError", "BuildError",
+    "InternalError",
     "Expr", "Var", "Tensor", "var", "const", "placeholder", "compute", "reduce_axis",
     "thread_axis", "sum", "max", "min", "comm_reducer", "if_then_else", "all", "any", "exp",
     "log", "sqrt", "tanh", "sigmoid", "abs", "floor", "ceil", "erf", "pow", "power",

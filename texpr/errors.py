@@ -1,4 +1,8 @@
-"""Every user mistake raises a subclass of TexprError, so callers can catch one type."""
+"""Every user mistake raises a subclass of TexprError, so callers can catch one type.
+
+A failed check inside texpr itself (a compiler bug, not bad input) raises InternalError, which
+is deliberately not a TexprError: catching TexprError must never swallow a texpr bug.
+"""
 
 
 class TexprError(Exception):
@@ -23,3 +27,21 @@ class ArgumentError(TexprError, ValueError):
 
 class BuildError(TexprError):
     """The target compiler rejected generated source (a bug in texpr or a missing toolchain)."""
+
+
+REPORT_LINE = ("This is a bug in texpr, not in your code: please report it with the schedule "
+               "that triggers it.")
+
+
+class InternalError(RuntimeError):
+    """A check inside texpr failed: a bug in texpr, not a mistake in the caller's input.
+
+    Not a TexprError on purpose, so that `except TexprError` (and tests that accept a
+    TexprError for bad input) never hide it. The message ends with a line asking for a report.
+    """
+
+    def __init__(self, message):
+        message = str(message)
+        if not message.endswith(REPORT_LINE):        # idempotent, so the error pickles
+            message = f"{message}\n{REPORT_LINE}"
+        super().__init__(message)

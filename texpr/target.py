@@ -12,14 +12,17 @@ Features (strings in `Target.features`):
 - ``lane_ops``: vector shifts, bitwise operators and lane-dependent compare + select.
 - ``float_vectors``: a float vector unit (HVX v67 has none: float loops stay scalar).
 - ``narrow_lanes``: a saturating narrowing sets the lane count by its narrow type (HVX).
-- ``fma``: fused multiply-add instructions.
+- ``fma``: fused multiply-add (a*b + c); ``fmsub``: a*b - c (x86); ``fnmadd``: c - a*b (NEON).
+- ``widening_mul``: integer multiplies of half-width vectors into full-width ones (NEON, HVX).
+- ``saturating``: saturating narrowings and additions (HVX).
 - ``dot_int8``: an int8 dot-product instruction (vpmaddubsw, vpdpbusd, sdot, vrmpy).
 - ``warp_shuffle``: cross-thread reductions through warp shuffles (CUDA).
 """
 from dataclasses import dataclass, field, replace
 
 KNOWN_FEATURES = frozenset({"masked_tails", "lane_ops", "float_vectors", "narrow_lanes", "fma",
-                            "dot_int8", "warp_shuffle"})
+                            "fmsub", "fnmadd", "widening_mul", "saturating", "dot_int8",
+                            "warp_shuffle"})
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,8 @@ class GPULimits:
 class Target:
     """One target's capabilities, toolchain and way of running (see the module docstring).
 
-    family: "c", "x86", "arm", "hexagon" or "gpu". runs: "native" (cffi in this process),
+    family: "c", "x86", "arm", "hexagon" or "gpu". vector_registers: how many the ISA has (a
+    register tile must leave room for its operands). runs: "native" (cffi in this process),
     "emulator" (a static program under qemu: `harness`), "opencl" or "cuda".
     emitter: the class that turns a lowered function into source (None: lowering only).
     """
@@ -46,6 +50,7 @@ class Target:
     family: str
     vector_bits: int
     features: frozenset = frozenset()
+    vector_registers: int = 16
     flags: tuple = ()
     runs: str = "native"
     note: str = ""

@@ -5,8 +5,9 @@ import pytest
 import texpr as te
 from texpr.lang.expr import Const, Var
 from texpr.lang.visitor import walk
-from texpr.lower import ir
-from texpr.lower.gpu.barriers import Barrier, insert_barriers, uniform_barriers
+from texpr.lang import ir
+from texpr.lang.ir import Barrier
+from texpr.lower.gpu.barriers import insert_barriers, uniform_barriers
 from texpr.lower.gpu.thread_binding import bind_threads
 
 from support.gpu_schedules import (elementwise, shared_matmul, stencil_1d, vectorized_elementwise,
@@ -240,7 +241,7 @@ def test_cpu_targets_reject_bound_loops():
 
 
 def test_vectorized_contiguous_copies_become_vector_copies():
-    from texpr.lower.gpu.vectorize import VectorCopy
+    from texpr.lang.ir import VectorCopy
     for offset, aligned in ((0, True), (1, False)):
         s, args = vectorized_staging(64, 48, 4, offset)
         k, = lower_gpu(s, args, "v").kernels
@@ -289,7 +290,7 @@ def test_hoist_guards_unit():
 
 
 def test_vectorized_computation_loads_contiguous_operands_as_vectors():
-    from texpr.lower.gpu.vectorize import VectorCopy
+    from texpr.lang.ir import VectorCopy
     s, args = vectorized_elementwise(4)
     k, = lower_gpu(s, args, "v").kernels
     full = next(n for n in walk(k.body) if isinstance(n, ir.IfThenElse) and n.else_case is not None)

@@ -4,7 +4,7 @@ import importlib
 
 from texpr.lang.expr import BinOp, Cmp, Const, Select, Var
 from texpr.lang.visitor import walk
-from texpr.lower.ir import (Buffer, BufferLoad, BufferStore, CheckedIndex, DeclareVars,
+from texpr.lang.ir import (Buffer, BufferLoad, BufferStore, CheckedIndex, DeclareVars,
                             IfThenElse, VarLoad, VarStore, seq)
 
 hoist = importlib.import_module("texpr.lower.cpu.hoist_checks").hoist_checked_indices

@@ -8,7 +8,7 @@ import texpr as te
 import texpr.topi as topi
 from texpr.lang.expr import BinOp, Cmp, Const, Select, Var
 from texpr.lang.visitor import walk
-from texpr.lower.ir import (Buffer, BufferLoad, BufferStore, CheckedIndex, Evaluate, For,
+from texpr.lang.ir import (Buffer, BufferLoad, BufferStore, CheckedIndex, Evaluate, For,
                             IfThenElse, seq)
 from texpr.lower.cpu.loop_checks import hoist_loop_checks
 

@@ -15,7 +15,7 @@ import texpr as te
 from texpr import testing as tt
 from texpr.lang.expr import Const, Select, Var
 from texpr.lang.visitor import walk
-from texpr.lower import ir
+from texpr.lang import ir
 from texpr.lower.analysis.arith import INF
 from texpr.lower.flatten import buffer_strides, flat_index, flatten_storage
 from texpr.lower.cpu.hoist_checks import hoist_checked_indices

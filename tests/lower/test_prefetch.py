@@ -7,7 +7,7 @@ import pytest
 
 import texpr as te
 from texpr.lower.flatten import flatten_storage
-from texpr.lower.ir import For, IfThenElse, Prefetch
+from texpr.lang.ir import For, IfThenElse, Prefetch
 from texpr.lower.schedule_ops import schedule_to_stmt
 from texpr.lower.simplify_pass import simplify_stmt
 from texpr.lang.visitor import free_vars, walk

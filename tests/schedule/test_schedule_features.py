@@ -4,7 +4,7 @@ import pytest
 
 import texpr as te
 from texpr import testing as tt
-from texpr.lower import ir
+from texpr.lang import ir
 
 from support.irutil import stmts
 

@@ -1,7 +1,7 @@
 """Helpers shared by the tests: evaluate integer IR expressions with Python, walk statements."""
 from texpr.lang.expr import BinOp, Cast, Cmp, Const, Not, Select, Var
 from texpr.lang.visitor import walk
-from texpr.lower import ir
+from texpr.lang import ir
 
 
 def _tdiv(a, b):

@@ -200,7 +200,7 @@ def test_cross_thread_reduction_equals_numpy(rows, K, threads, kind):
 
 
 def test_cross_thread_reduction_lowering():
-    from texpr.lower.gpu.barriers import Barrier
+    from texpr.lang.ir import Barrier
     from texpr.lang.visitor import walk
     s, args = cross_thread_row_reduce(4, 100, 16)
     k, = te.lower(s, args, "rowred", target="opencl").kernels

@@ -436,7 +436,7 @@ def test_qfloat_float_vectors_compile_for_v68_only():
 
 def _sel_loop(t_from_other_buffer=False):
     from texpr.lang.expr import Cmp, Const, Select, Var
-    from texpr.lower import ir
+    from texpr.lang import ir
     X = ir.Buffer("X", "int16", (Const(64, "int32"),))
     Z = ir.Buffer("Z", "int16", (Const(64, "int32"),))
     Y = ir.Buffer("Y", "int16", (Const(64, "int32"),))
@@ -449,7 +449,7 @@ def _sel_loop(t_from_other_buffer=False):
 
 def test_vectorize_lane_ops_makes_a_vector_select_only_when_safe():
     from texpr.lang.expr import Select
-    from texpr.lower import ir
+    from texpr.lang import ir
     from texpr.lower.cpu.vectorize import vectorize_loops
     plain = vectorize_loops(_sel_loop(), 1024)
     assert isinstance(plain, ir.For)                          # lane by lane without lane_ops
@@ -481,7 +481,7 @@ def test_disassembly_parser_finds_the_hardware_loop():
 
 def test_vectorize_without_float_vectors_keeps_float_loops_scalar():
     from texpr.lang.expr import Const, Var
-    from texpr.lower import ir
+    from texpr.lang import ir
     from texpr.lower.cpu.vectorize import vectorize_loops
     i = Var("i")
     for dt, vector in (("float32", False), ("int32", True)):

@@ -15,8 +15,10 @@ import texpr as te
 from texpr import testing as tt
 from texpr.lang.expr import BinOp, Cast, Cmp, Const, Select
 from texpr.lower import lower
+from texpr.targets import get_target
+from texpr.lower.cpu.isel import select_instructions
 from texpr.target import GENERIC
-from texpr.lower.ir import Buffer, BufferLoad, BufferStore, LoweredFunc, Ramp, seq
+from texpr.lang.ir import Buffer, BufferLoad, BufferStore, LoweredFunc, Ramp, seq
 from texpr.targets.runtime import harness
 from texpr.targets.arm.neon import NEON_TYPES, NEONEmitter
 
@@ -57,7 +59,9 @@ def assert_matches(got, want, dtype):
 
 
 def hand_module(func, outputs):
-    """A module for a hand-built LoweredFunc, through the same emitter and harness."""
+    """A module for a hand-built LoweredFunc, through the same instruction selection, emitter
+    and harness as te.build."""
+    func = func.replace_body(select_instructions(func.body, get_target("neon")))
     src, fname = NEONEmitter(func).emit()
     return harness.AARCH64_LINUX.module(func, src, fname, "neon", {id(b) for b in outputs}), src
 

@@ -11,7 +11,7 @@ import pytest
 import texpr as te
 from texpr import testing as tt
 from texpr.targets import toolchain
-from texpr.targets.c.emitter import _comment, const_literal
+from texpr.targets.c.emitter import safe_comment, const_literal
 from texpr.targets.c.names import NameTable, sanitize
 
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -62,10 +62,10 @@ def test_two_tensors_with_one_name_get_distinct_c_names():
 
 
 def test_comment_text_is_made_safe():
-    assert "\n" not in _comment("a\nb") and "\r" not in _comment("a\rb")
-    assert not _comment("trailing\\").endswith("\\")
-    assert "*/" not in _comment("x */ y")
-    assert "??" not in _comment("??/")
+    assert "\n" not in safe_comment("a\nb") and "\r" not in safe_comment("a\rb")
+    assert not safe_comment("trailing\\").endswith("\\")
+    assert "*/" not in safe_comment("x */ y")
+    assert "??" not in safe_comment("??/")
 
 
 # ----------------------------------------------------------------------------- literals and math

@@ -16,7 +16,7 @@ import pytest
 import texpr as te
 import texpr.topi as topi
 from texpr.lang.visitor import walk
-from texpr.lower import ir
+from texpr.lang import ir
 from texpr.topi import testing as ref
 from texpr.topi.winograd import winograd_weight_transform_ref
 

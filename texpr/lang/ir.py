@@ -1,9 +1,11 @@
-"""The loop program: statements and the lowering-level expressions (buffers, vectors)."""
+"""The loop program: statements and the lowering-level expressions (buffers, vectors, GPU
+barriers and shuffles). Every node class the lowering creates is declared here; the compute
+language's expressions are in expr.py; their text is printer.py's."""
 from dataclasses import dataclass
 
-from ..lang import dtypes
-from ..lang.expr import Expr, Node, Var
-from ..lang.printer import to_str
+from . import dtypes
+from .expr import Expr, Node, Var
+from .printer import to_str, to_text
 
 
 class Buffer:
@@ -175,9 +177,6 @@ class IntrinOperand(Node):
     strides: tuple = None
     _children = ("indices",)
 
-    def to_str(self, prec=0):
-        return f"{self.buffer.name}[{', '.join(to_str(i) for i in self.indices)}]"
-
 
 @dataclass(frozen=True, eq=False)
 class IntrinCall(Stmt):
@@ -196,6 +195,71 @@ class IntrinCall(Stmt):
     init: object = None
     extents: tuple = None
     _children = ("outputs", "inputs", "init", "extents")
+
+
+@dataclass(frozen=True, eq=False)
+class Barrier(Stmt):
+    """GPU: all threads of a block wait here; shared-memory writes before it are visible after."""
+    _children = ()
+
+
+@dataclass(frozen=True, eq=False)
+class VectorCopy(Stmt):
+    """GPU: store (lane 0: dst[d] = src[s]) done for `lanes` consecutive elements at once.
+    aligned: d and s are multiples of lanes (a 16-byte-aligned float4 access in CUDA)."""
+    store: BufferStore
+    lanes: int
+    aligned: bool
+    _children = ("store",)
+
+
+@dataclass(frozen=True, eq=False)
+class ShuffleDown(Expr):
+    """GPU: the value of `value` in the lane `offset` above this one, within a warp (CUDA
+    __shfl_down_sync over the full warp; every lane of the warp must execute it)."""
+    value: Expr
+    offset: int
+    dtype: str
+    _children = ("value",)
+
+
+# ----------------------------------------------------------------------------- selected
+# Instruction selection (lower/cpu/isel.py) replaces a pattern by one of these nodes. Each
+# keeps the expression it replaced as `original` (not a child: it is only read), which an
+# emitter without the instruction for that dtype emits instead.
+
+@dataclass(frozen=True, eq=False)
+class FusedMulAdd(Expr):
+    """One fused multiply-add: form "ab+c" or "c+ab" is a*b + c, "ab-c" is a*b - c and
+    "c-ab" is c - a*b (the order of `original`'s operands)."""
+    a: Expr
+    b: Expr
+    c: Expr
+    form: str
+    dtype: str
+    original: Expr
+    _children = ("a", "b", "c")
+
+
+@dataclass(frozen=True, eq=False)
+class WideningMul(Expr):
+    """a * b in dtype, where a and b are integer vectors of half the element width (a
+    Broadcast where the factor was a widened scalar): NEON vmull, HVX vmpy."""
+    a: Expr
+    b: Expr
+    dtype: str
+    original: Expr
+    _children = ("a", "b")
+
+
+@dataclass(frozen=True, eq=False)
+class SaturatingNarrow(Expr):
+    """value (a wider integer) clamped to dtype's range and narrowed to it (HVX vpack:sat,
+    vadd:sat when value is a sum of widened narrow values)."""
+    value: Expr
+    dtype: str
+    original: Expr
+    _children = ("value",)
 
 
 def seq(*stmts):
@@ -230,64 +294,3 @@ class LoweredFunc:
 
     def replace_body(self, body):
         return LoweredFunc(self.name, self.args, body, self.shape_vars)
-
-
-# ----------------------------------------------------------------------------- printing
-
-def _expr(e):
-    return to_str(e)
-
-
-def to_text(s, indent=0):
-    pad = "  " * indent
-    t = type(s)
-    if t is For:
-        ann = "" if s.kind == "serial" else f" {s.kind}"
-        prag = "".join(f" pragma({k}={v})" for k, v in s.pragmas)
-        head = f"{pad}for{ann}{prag} ({s.var.name}, {_expr(s.min)}, {_expr(s.extent)}) {{\n"
-        return head + to_text(s.body, indent + 1) + f"{pad}}}\n"
-    if t is BufferStore:
-        idx = ", ".join(_expr(i) for i in s.indices)
-        if s.predicate is not None:
-            idx += f", predicate={_expr(s.predicate)}"
-        return f"{pad}{s.buffer.name}[{idx}] = {_expr(s.value)}\n"
-    if t is VarStore:
-        return f"{pad}{s.var.name} = {_expr(s.value)}\n"
-    if t is Allocate:
-        b = s.buffer
-        return (f"{pad}allocate {b.name}: {b.dtype}[{', '.join(_expr(x) for x in b.shape)}] "
-                f"in {b.scope}\n" + to_text(s.body, indent))
-    if t is DeclareVars:
-        names = ", ".join(f"{v.name}: {v.dtype}" for v in s.vars)
-        return f"{pad}registers {names}\n" + to_text(s.body, indent)
-    if t is IfThenElse:
-        out = f"{pad}if ({_expr(s.cond)}) {{\n" + to_text(s.then_case, indent + 1)
-        if s.else_case is not None:
-            out += f"{pad}}} else {{\n" + to_text(s.else_case, indent + 1)
-        return out + f"{pad}}}\n"
-    if t is Seq:
-        return "".join(to_text(x, indent) for x in s.stmts)
-    if t is StageRegion:
-        return f"{pad}// stage {s.name}\n" + to_text(s.body, indent)
-    if t is Evaluate:
-        return f"{pad}{_expr(s.value)}\n"
-    if t is Prefetch:
-        return f"{pad}prefetch {s.buffer.name}[{_expr(s.index)}]\n"
-    if t is IntrinCall:
-        ops = ", ".join(o.to_str() for o in s.outputs + s.inputs)
-        return f"{pad}tensorize {s.intrin.name}.{s.part}({ops})\n"
-    return f"{pad}{s!r}\n"
-
-
-def _register_printers():
-    from ..lang import printer
-    printer._PRINTERS["BufferLoad"] = lambda n, p: (
-        f"{n.buffer.name}[{', '.join(to_str(i) for i in n.indices)}"
-        + (f", predicate={to_str(n.predicate)}]" if n.predicate is not None else "]"))
-    printer._PRINTERS["Ramp"] = lambda n, p: f"ramp({to_str(n.base)}, {n.stride}, {n.lanes})"
-    printer._PRINTERS["Broadcast"] = lambda n, p: f"x{n.lanes}({to_str(n.value)})"
-    printer._PRINTERS["VarLoad"] = lambda n, p: n.var.name
-    printer._PRINTERS["CheckedIndex"] = lambda n, p: f"checked({to_str(n.value)}, {to_str(n.extent)})"
-
-
-_register_printers()

@@ -1,5 +1,8 @@
-"""Readable text for expressions (used by str() and by te.lower's loop program)."""
+"""Readable text for every IR node, in one place: expressions (str(), te.lower) and the
+statements of the loop program. One method per node class, found by the node's class
+(lang/visitor.method_for): expr_<Class>(node, prec) and stmt_<Class>(node, pad)."""
 from . import expr as E
+from .visitor import method_for
 
 _PREC = {"||": 1, "&&": 2, "|": 3, "^": 4, "&": 5, "==": 6, "!=": 6, "<": 7, "<=": 7, ">": 7,
          ">=": 7, "<<": 8, ">>": 8, "+": 9, "-": 9, "*": 10, "/": 10, "//": 10, "%": 10,
@@ -8,44 +11,156 @@ _SHOW = {"tdiv": "//", "tmod": "%"}
 
 
 def to_str(n, prec=0):
-    fn = _PRINTERS.get(type(n).__name__)
-    if fn is not None:
-        return fn(n, prec)
-    if hasattr(n, "to_str"):
-        return n.to_str(prec)
-    return object.__repr__(n)
+    """An expression (or intrinsic operand) as text; prec: the binding strength around it."""
+    fn = method_for(Printer, "expr_", type(n))
+    if fn is None:
+        return object.__repr__(n)
+    return fn(_PRINTER, n, prec)
 
 
-def _binop(n, prec):
-    if n.op in ("min", "max"):
-        return f"{n.op}({to_str(n.a)}, {to_str(n.b)})"
-    p = _PREC[n.op]
-    s = f"{to_str(n.a, p)} {_SHOW.get(n.op, n.op)} {to_str(n.b, p + 1)}"
-    return f"({s})" if p < prec else s
+def to_text(s, indent=0):
+    """A statement as indented lines of the loop program."""
+    pad = "  " * indent
+    fn = method_for(Printer, "stmt_", type(s))
+    if fn is None:
+        return f"{pad}{object.__repr__(s)}\n"
+    return fn(_PRINTER, s, indent)
 
 
-def _const(n, prec):
-    if n.dtype in ("int32", "bool", "float32"):
-        return repr(n.value) if n.dtype != "float32" else f"{n.value!r}f"
-    return f"{n.value!r}:{n.dtype}"
+def _args(xs):
+    return ", ".join(to_str(x) for x in xs)
 
 
-def _reduce(n, prec):
-    axes = ", ".join(iv.var.name for iv in n.axis)
-    where = "" if isinstance(n.where, E.Const) and n.where.value is True else f", where={to_str(n.where)}"
-    return f"{n.combiner.name}({to_str(n.source)}, axis=[{axes}]{where})"
+class Printer:
+    # ------------------------------------------------------------------ expressions
+    def expr_Var(self, n, prec):
+        return n.name
+
+    def expr_Const(self, n, prec):
+        if n.dtype in ("int32", "bool", "float32"):
+            return repr(n.value) if n.dtype != "float32" else f"{n.value!r}f"
+        return f"{n.value!r}:{n.dtype}"
+
+    def expr_BinOp(self, n, prec):
+        if n.op in ("min", "max"):
+            return f"{n.op}({to_str(n.a)}, {to_str(n.b)})"
+        p = _PREC[n.op]
+        s = f"{to_str(n.a, p)} {_SHOW.get(n.op, n.op)} {to_str(n.b, p + 1)}"
+        return f"({s})" if p < prec else s
+
+    expr_Cmp = expr_BinOp
+
+    def expr_Not(self, n, prec):
+        return f"!{to_str(n.a, 11)}"
+
+    def expr_Select(self, n, prec):
+        return f"select({to_str(n.cond)}, {to_str(n.t)}, {to_str(n.f)})"
+
+    def expr_Cast(self, n, prec):
+        return f"{n.dtype}({to_str(n.value)})"
+
+    def expr_Call(self, n, prec):
+        return f"{n.name}({_args(n.args)})"
+
+    def expr_TensorLoad(self, n, prec):
+        return f"{n.tensor.name}[{_args(n.indices)}]"
+
+    def expr_Reduce(self, n, prec):
+        axes = ", ".join(iv.var.name for iv in n.axis)
+        where = ("" if isinstance(n.where, E.Const) and n.where.value is True
+                 else f", where={to_str(n.where)}")
+        return f"{n.combiner.name}({to_str(n.source)}, axis=[{axes}]{where})"
+
+    def expr_CommReducer(self, n, prec):
+        return f"comm_reducer({n.name})"
+
+    def expr_BufferLoad(self, n, prec):
+        pred = f", predicate={to_str(n.predicate)}]" if n.predicate is not None else "]"
+        return f"{n.buffer.name}[{_args(n.indices)}" + pred
+
+    def expr_Ramp(self, n, prec):
+        return f"ramp({to_str(n.base)}, {n.stride}, {n.lanes})"
+
+    def expr_Broadcast(self, n, prec):
+        return f"x{n.lanes}({to_str(n.value)})"
+
+    def expr_VarLoad(self, n, prec):
+        return n.var.name
+
+    def expr_CheckedIndex(self, n, prec):
+        return f"checked({to_str(n.value)}, {to_str(n.extent)})"
+
+    def expr_ShuffleDown(self, n, prec):
+        return f"shuffle_down({to_str(n.value)}, {n.offset})"
+
+    def expr_FusedMulAdd(self, n, prec):
+        return f"fma.{n.form}({to_str(n.a)}, {to_str(n.b)}, {to_str(n.c)})"
+
+    def expr_WideningMul(self, n, prec):
+        return f"widening_mul({to_str(n.a)}, {to_str(n.b)})"
+
+    def expr_SaturatingNarrow(self, n, prec):
+        return f"saturate<{n.dtype}>({to_str(n.value)})"
+
+    def expr_IntrinOperand(self, n, prec):
+        return f"{n.buffer.name}[{_args(n.indices)}]"
+
+    # ------------------------------------------------------------------ statements
+    def stmt_For(self, s, indent):
+        pad = "  " * indent
+        ann = "" if s.kind == "serial" else f" {s.kind}"
+        prag = "".join(f" pragma({k}={v})" for k, v in s.pragmas)
+        head = f"{pad}for{ann}{prag} ({s.var.name}, {to_str(s.min)}, {to_str(s.extent)}) {{\n"
+        return head + to_text(s.body, indent + 1) + f"{pad}}}\n"
+
+    def stmt_BufferStore(self, s, indent):
+        idx = _args(s.indices)
+        if s.predicate is not None:
+            idx += f", predicate={to_str(s.predicate)}"
+        return f"{'  ' * indent}{s.buffer.name}[{idx}] = {to_str(s.value)}\n"
+
+    def stmt_VarStore(self, s, indent):
+        return f"{'  ' * indent}{s.var.name} = {to_str(s.value)}\n"
+
+    def stmt_Allocate(self, s, indent):
+        b = s.buffer
+        return (f"{'  ' * indent}allocate {b.name}: {b.dtype}[{_args(b.shape)}] in {b.scope}\n"
+                + to_text(s.body, indent))
+
+    def stmt_DeclareVars(self, s, indent):
+        names = ", ".join(f"{v.name}: {v.dtype}" for v in s.vars)
+        return f"{'  ' * indent}registers {names}\n" + to_text(s.body, indent)
+
+    def stmt_IfThenElse(self, s, indent):
+        pad = "  " * indent
+        out = f"{pad}if ({to_str(s.cond)}) {{\n" + to_text(s.then_case, indent + 1)
+        if s.else_case is not None:
+            out += f"{pad}}} else {{\n" + to_text(s.else_case, indent + 1)
+        return out + f"{pad}}}\n"
+
+    def stmt_Seq(self, s, indent):
+        return "".join(to_text(x, indent) for x in s.stmts)
+
+    def stmt_StageRegion(self, s, indent):
+        return f"{'  ' * indent}// stage {s.name}\n" + to_text(s.body, indent)
+
+    def stmt_Evaluate(self, s, indent):
+        return f"{'  ' * indent}{to_str(s.value)}\n"
+
+    def stmt_Prefetch(self, s, indent):
+        return f"{'  ' * indent}prefetch {s.buffer.name}[{to_str(s.index)}]\n"
+
+    def stmt_IntrinCall(self, s, indent):
+        ops = _args(s.outputs + s.inputs)
+        return f"{'  ' * indent}tensorize {s.intrin.name}.{s.part}({ops})\n"
+
+    def stmt_Barrier(self, s, indent):
+        return f"{'  ' * indent}barrier(shared)\n"
+
+    def stmt_VectorCopy(self, s, indent):
+        st = s.store
+        return (f"{'  ' * indent}vector{s.lanes} {st.buffer.name}[{st.indices[0]}:+{s.lanes}] = "
+                f"{st.value.buffer.name}[{st.value.indices[0]}:+{s.lanes}]\n")
 
 
-_PRINTERS = {
-    "Var": lambda n, p: n.name,
-    "Const": _const,
-    "BinOp": _binop,
-    "Cmp": _binop,
-    "Not": lambda n, p: f"!{to_str(n.a, 11)}",
-    "Select": lambda n, p: f"select({to_str(n.cond)}, {to_str(n.t)}, {to_str(n.f)})",
-    "Cast": lambda n, p: f"{n.dtype}({to_str(n.value)})",
-    "Call": lambda n, p: f"{n.name}({', '.join(to_str(a) for a in n.args)})",
-    "TensorLoad": lambda n, p: f"{n.tensor.name}[{', '.join(to_str(i) for i in n.indices)}]",
-    "Reduce": _reduce,
-    "CommReducer": lambda n, p: f"comm_reducer({n.name})",
-}
+_PRINTER = Printer()

@@ -1,8 +1,8 @@
 """Reducers: te.sum / te.max / te.min and user-defined ones from te.comm_reducer."""
 from . import dtypes
 from ..errors import TexprError
-from .expr import (CommReducer, Const, Expr, Reduce, Var, _binary, convert, elementwise_max,
-                   elementwise_min, max_value, min_value)
+from .expr import (CommReducer, Const, Expr, Reduce, Var, convert, elementwise_max, elementwise_min,
+                   max_value, min_value)
 from .tensor import IterVar
 
 
@@ -63,6 +63,6 @@ def comm_reducer(fcombine, fidentity, name="reduce"):
     return reducer
 
 
-sum = comm_reducer(lambda x, y: _binary("+", x, y), lambda dt: Const(0, dt), name="sum")
+sum = comm_reducer(lambda x, y: x + y, lambda dt: Const(0, dt), name="sum")     # x is an Expr
 max = comm_reducer(elementwise_max, min_value, name="max")
 min = comm_reducer(elementwise_min, max_value, name="min")

@@ -75,3 +75,99 @@ def free_vars(node):
 def uses_var(node, var):
     from .expr import Var
     return any(n is var for n in walk(node) if isinstance(n, Var))
+
+
+# --------------------------------------------------------------------------- dispatch by class
+
+_METHODS = {}   # (owner class, prefix, node class) -> function or None
+
+
+def method_for(owner, prefix, node_cls):
+    """owner's method `prefix + Name` for the first class Name in node_cls's MRO that has one
+    (so a node subclass falls back to its base's method), or None. Cached per class."""
+    key = (owner, prefix, node_cls)
+    try:
+        return _METHODS[key]
+    except KeyError:
+        pass
+    fn = None
+    for k in node_cls.__mro__:
+        fn = getattr(owner, prefix + k.__name__, None)
+        if fn is not None:
+            break
+    _METHODS[key] = fn
+    return fn
+
+
+def _is_stmt_class(t):
+    from .ir import Stmt
+    return issubclass(t, Stmt)
+
+
+class Visitor:
+    """Read-only traversal: visit(node) calls visit_<NodeClass>(node) (by the node's class,
+    then its bases), else generic_visit, which visits the children."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._visit_table = {}           # node class -> function, filled on first use
+
+    _visit_table = {}
+
+    def visit(self, node):
+        t = type(node)
+        try:
+            fn = self._visit_table[t]
+        except KeyError:
+            fn = self._visit_table[t] = self._resolve(t)
+        return fn(self, node)
+
+    @classmethod
+    def _resolve(cls, t):
+        return method_for(cls, "visit_", t) or cls.generic_visit
+
+    def generic_visit(self, node):
+        for name in getattr(node, "_children", ()):     # plain values have no children
+            v = getattr(node, name)
+            if v is None:
+                continue
+            if isinstance(v, tuple):
+                for x in v:
+                    self.visit(x)
+            else:
+                self.visit(v)
+
+
+class Mutator(Visitor):
+    """Rewriting traversal: visit_<NodeClass>(node) returns the replacement; generic_visit
+    rebuilds a node from its visited children and returns the node itself when none changed."""
+
+    def generic_visit(self, node):
+        if not getattr(node, "_children", ()):          # a leaf or a plain value
+            return node
+        return map_children(node, self.visit)
+
+
+def _skip(self, node):
+    return None
+
+
+def _keep(self, node):
+    return node
+
+
+class StmtVisitor(Visitor):
+    """A Visitor over statements only: expressions are not visited."""
+
+    @classmethod
+    def _resolve(cls, t):
+        return super()._resolve(t) if _is_stmt_class(t) else _skip
+
+
+class StmtMutator(Mutator):
+    """A Mutator over statements only: anything that is not a statement (expressions,
+    intrinsic operands) is returned as it is, unvisited."""
+
+    @classmethod
+    def _resolve(cls, t):
+        return super()._resolve(t) if _is_stmt_class(t) else _keep

@@ -1,8 +1,8 @@
 """Storage flattening: multi-dimensional buffer accesses become one offset each."""
 from ..lang.expr import Const
-from ..lang.visitor import map_children
+from ..lang.visitor import Mutator
 from .analysis.arith import simplify
-from .ir import Allocate, BufferLoad, BufferStore, IntrinOperand
+from ..lang.ir import Allocate, BufferLoad, BufferStore, IntrinOperand
 
 
 def buffer_strides(buf):
@@ -36,23 +36,25 @@ def flat_index(buf, indices):
 
 def flatten_storage(stmt):
     """Rewrite every BufferLoad/BufferStore to a single flat index."""
-    def go(n):
-        if isinstance(n, BufferLoad):
-            n = map_children(n, go)
-            if len(n.indices) == 1 and getattr(n.buffer, "flat", False):
-                return n
-            return BufferLoad(n.buffer, (flat_index(n.buffer, n.indices),), n.dtype)
-        if isinstance(n, BufferStore):
-            n = map_children(n, go)
-            return BufferStore(n.buffer, n.value, (flat_index(n.buffer, n.indices),))
-        if isinstance(n, IntrinOperand):
-            strides = buffer_strides(n.buffer)
-            st = tuple(strides[d] if d is not None else Const(0, "int32") for d in n.dims)
-            return IntrinOperand(n.buffer, (flat_index(n.buffer, n.indices),), n.dims, st)
-        if isinstance(n, Allocate):
-            buffer_strides(n.buffer)
-            return map_children(n, go)
-        if not n._children:
+    return _Flatten().visit(stmt)
+
+
+class _Flatten(Mutator):
+    def visit_BufferLoad(self, n):
+        n = self.generic_visit(n)
+        if len(n.indices) == 1 and getattr(n.buffer, "flat", False):
             return n
-        return map_children(n, go)
-    return go(stmt)
+        return BufferLoad(n.buffer, (flat_index(n.buffer, n.indices),), n.dtype)
+
+    def visit_BufferStore(self, n):
+        n = self.generic_visit(n)
+        return BufferStore(n.buffer, n.value, (flat_index(n.buffer, n.indices),))
+
+    def visit_IntrinOperand(self, n):
+        strides = buffer_strides(n.buffer)
+        st = tuple(strides[d] if d is not None else Const(0, "int32") for d in n.dims)
+        return IntrinOperand(n.buffer, (flat_index(n.buffer, n.indices),), n.dims, st)
+
+    def visit_Allocate(self, n):
+        buffer_strides(n.buffer)
+        return self.generic_visit(n)

@@ -20,13 +20,14 @@ from ..errors import LoweringError
 from ..target import GENERIC, Target
 from .analysis.arith import INF
 from .cpu.hoist_checks import hoist_checked_indices
+from .cpu.isel import select_instructions
 from .cpu.loop_checks import hoist_loop_checks
 from .cpu.loop_partition import partition_loops
 from .cpu.prefetch import inject_prefetch
 from .cpu.promote import promote_registers
 from .cpu.vectorize import vectorize_loops
 from .flatten import flatten_storage
-from .gpu.barriers import Barrier, insert_barriers, uniform_barriers
+from .gpu.barriers import insert_barriers, uniform_barriers
 from .gpu.cross_thread_reduce import lower_cross_thread_reductions
 from .gpu.guard_hoist import hoist_guards
 from .gpu.kernel import GPUProgram, Kernel
@@ -34,7 +35,7 @@ from .gpu.kernel_split import split_kernels
 from .gpu.storage_scope import assign_attached_scopes, hoist_shared
 from .gpu.thread_binding import bind_threads, thread_ranges
 from .gpu.vectorize import vectorize_gpu_loops
-from .ir import BufferLoad, BufferStore, LoweredFunc
+from ..lang.ir import Barrier, BufferLoad, BufferStore, LoweredFunc
 from .schedule_ops import schedule_to_stmt
 from .simplify_pass import simplify_stmt
 from .unroll import unroll_loops
@@ -204,6 +205,9 @@ PIPELINE = (
          "small local buffers indexed by constants become variables"),
     Pass("hoist_checks", _on_body(lambda b, ctx: hoist_checked_indices(b)), _cpu,
          "an index read from data is checked once per group of uses"),
+    Pass("select_instructions", _on_body(lambda b, ctx: select_instructions(b, ctx.target)), _cpu,
+         "fused multiply-adds, widening multiplies and saturating narrowings the target has "
+         "become single nodes"),
     # GPU
     Pass("split_kernels", _split_kernels, _gpu,
          "each root stage becomes a kernel (LoweredFunc -> GPUProgram)"),

@@ -9,13 +9,13 @@ from collections import defaultdict
 import math
 
 from ..lang import dtypes
-from ..errors import LoweringError
+from ..errors import LoweringError, ScheduleError
 from ..lang.expr import BinOp, Cast, Cmp, Const, Reduce, TensorLoad, Var
 from ..lang.tensor import ComputeOp, PlaceholderOp, Tensor
 from ..lang.visitor import free_vars, substitute, transform, walk
 from ..schedule.relations import leaf_to_root, propagate_extents
 from .analysis.arith import INF, Simplifier, const_bounds, interval, simplify
-from .ir import (Allocate, Buffer, BufferLoad, BufferStore, CheckedIndex, For, IfThenElse,
+from ..lang.ir import (Allocate, Buffer, BufferLoad, BufferStore, CheckedIndex, For, IfThenElse,
                  IntrinCall, StageRegion, seq)
 from .tensorize import Tensorizer
 
@@ -56,7 +56,7 @@ class ScheduleLowering:
                 raise LoweringError(f"argument {k} is {t!r}; expected a tensor")
             try:
                 st = self.sch[t]
-            except Exception:
+            except ScheduleError:       # Schedule.__getitem__: the tensor has no stage here
                 raise LoweringError(f"argument {k} ({t.name}) is not part of this schedule") from None
             if id(st) in seen:
                 raise LoweringError(f"tensor {t.name} is given twice in args")
@@ -85,7 +85,7 @@ class ScheduleLowering:
                 body = self.info[st].body
                 # an index read from data stays checked against the inlined tensor's extent
                 # (inlining must not drop the error a materialized stage would raise)
-                idx = [_checked_inline(i, d, n.tensor) for d, i in enumerate(n.indices)]
+                idx = [_checked(i, d, n.tensor, TensorLoad) for d, i in enumerate(n.indices)]
                 return substitute(body, {iv.var: i for iv, i in zip(st.op.axis, idx)})
         return None
 
@@ -527,21 +527,13 @@ def _guard(body, conds):
     return IfThenElse(c, body)
 
 
-def _checked(i, d, tensor):
-    """Wrap an index computed from data (it contains a load) in a bounds check."""
-    loads = [x for x in walk(i) if isinstance(x, BufferLoad)]
+def _checked(i, d, tensor, load=BufferLoad):
+    """Wrap an index computed from data (it contains a load) in a bounds check. `load` is the
+    node type of a load there: TensorLoad in an inlined stage's body, BufferLoad after."""
+    loads = [x for x in walk(i) if isinstance(x, load)]
     if not loads:
         return i
-    src = loads[0] if isinstance(i, BufferLoad) or len(loads) == 1 else None
-    return CheckedIndex(i, tensor.shape[d], src, tensor.name, d, i.dtype)
-
-
-def _checked_inline(i, d, tensor):
-    """_checked for an index into an inlined stage (its loads are still TensorLoads)."""
-    loads = [x for x in walk(i) if isinstance(x, TensorLoad)]
-    if not loads:
-        return i
-    src = loads[0] if isinstance(i, TensorLoad) or len(loads) == 1 else None
+    src = loads[0] if isinstance(i, load) or len(loads) == 1 else None
     return CheckedIndex(i, tensor.shape[d], src, tensor.name, d, i.dtype)
 
 

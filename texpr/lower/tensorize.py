@@ -13,7 +13,7 @@ from ..lang.expr import BinOp, Call, Cast, Cmp, Const, Not, Reduce, Select, Tens
 from ..lang.printer import to_str
 from ..lang.visitor import free_vars, substitute
 from .analysis.arith import Simplifier, from_linear, interval, linear_coeff, simplify
-from .ir import IntrinCall, IntrinOperand
+from ..lang.ir import IntrinCall, IntrinOperand
 
 
 class _Mismatch(Exception):
@@ -214,7 +214,7 @@ class Tensorizer:
     # ------------------------------------------------------------------ tails
     def _full_tile_condition(self, guards, vmap, ranges):
         """Condition (outer vars only) under which every guard inside the tile holds."""
-        from .cpu.loop_partition import _as_le_zero
+        from .cpu.loop_partition import as_le_zero
         relax = {v: (Const(lo, "int32"), Const(hi, "int32")) for v, (lo, hi) in ranges.items()
                  if v in set(self.ivars)}
         conds = []
@@ -222,7 +222,7 @@ class Tensorizer:
         for g in guards:
             if not (free_vars(g) & inner_vars):
                 continue
-            d = _as_le_zero(substitute(g, vmap))
+            d = as_le_zero(substitute(g, vmap))
             r = interval(simplify(d), relax) if d is not None else None
             if r is None:
                 self.fail(f"cannot tell when the tile is complete from the guard {to_str(g)}")
@@ -243,7 +243,7 @@ class Tensorizer:
         partial axes from above (`a + rest <= 0`: a runs over [0, 1 - rest)), and the
         condition (None: always) under which every other guard holds for the whole tile;
         None when no guard bounds a partial axis (plain loops)."""
-        from .cpu.loop_partition import _as_le_zero
+        from .cpu.loop_partition import as_le_zero
         iop = self.intrin.op
         if not self.intrin.partial_axes or any(a.dom.min.value for a in iop.axis):
             return None
@@ -253,7 +253,7 @@ class Tensorizer:
         for g in guards:
             if not (free_vars(g) & inner_vars):
                 continue
-            bound = self._upper_bound(_as_le_zero(substitute(g, vmap)))
+            bound = self._upper_bound(as_le_zero(substitute(g, vmap)))
             if bound is None:
                 others.append(g)
                 continue

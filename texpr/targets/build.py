@@ -1,12 +1,11 @@
 """te.build: lower a schedule, emit source for a target, compile it and load it."""
-import os
-
 from ..errors import TexprError
+from ..lang.tensor import ComputeOp
 from ..lower import lower
 from ..schedule.schedule import Schedule
 from .registry import AVX512_FLAGS, avx512_native, get_target, host_has  # noqa: F401 (public)
 from .runtime.module import Module
-from .toolchain import compile_shared
+from .toolchain import compile_shared, compile_to_assembly
 
 
 def lower_for_target(sch, args, name="main", target=None, stop_after=None, simple_mode=False,
@@ -19,6 +18,15 @@ def lower_for_target(sch, args, name="main", target=None, stop_after=None, simpl
     tgt = None if target is None else get_target(target)
     return lower(sch, args, name, target=tgt, stop_after=stop_after, simple_mode=simple_mode,
                  trace=trace)
+
+
+def emit_source(sch, args, target="native", name="main"):
+    """The source text te.build(sch, args, target, name) compiles, without compiling it."""
+    tgt = get_target(target)
+    if tgt.is_gpu:
+        from .gpu.build import emit_gpu
+        return emit_gpu(lower(sch, args, name, target=tgt), tgt)[0]
+    return tgt.emitter(lower(sch, args, name, target=tgt)).emit()[0]
 
 
 def build(sch, args, target="native", name="main"):
@@ -45,12 +53,13 @@ def build(sch, args, target="native", name="main"):
     outputs = set()
     for b, t in zip(func.args, args):
         st = sch[t]
-        if st.is_output or st.op.__class__.__name__ == "ComputeOp":
+        if st.is_output or isinstance(st.op, ComputeOp):
             outputs.add(id(b))
     if tgt.harness is not None:     # a CPU this host cannot run: emulator harness (harness.py)
         return tgt.harness.module(func, source, fname, tgt.name, outputs,
                                   uses_parallel=em.uses_parallel, checks=em.checks)
-    path, _ = compile_shared(source, list(tgt.flags))
+    path, _ = compile_shared(source, list(tgt.flags),
+                             prefix_header=tgt.emitter.prefix_header(tgt.flags))
     return Module(func, source, path, fname + "_entry", tgt.name, outputs, note=tgt.note,
                   uses_parallel=em.uses_parallel, checks=em.checks)
 
@@ -81,20 +90,9 @@ def compile_check_avx512(source, cc="gcc", extra_flags=()):
     return the assembly; raises BuildError unless it compiles and uses zmm registers.
     extra_flags: e.g. ["-mavx512vnni"] for a kernel with VNNI micro-kernels."""
     import re
-    import subprocess
-    import tempfile
     from ..errors import BuildError
-    with tempfile.TemporaryDirectory() as d:
-        src, asm = os.path.join(d, "kernel.c"), os.path.join(d, "kernel.s")
-        with open(src, "w") as f:
-            f.write(source)
-        cmd = ([cc, "-O2", "-std=gnu11", "-fopenmp", "-Wno-psabi"] + list(AVX512_FLAGS) + list(extra_flags)
-               + ["-S", "-o", asm, src])
-        r = subprocess.run(cmd, capture_output=True, text=True)
-        if r.returncode != 0:
-            raise BuildError(f"{cc} -S for AVX-512 failed:\n{' '.join(cmd)}\n{r.stderr[-4000:]}")
-        with open(asm) as f:
-            text = f.read()
+    flags = ["-O2", "-std=gnu11", "-fopenmp", "-Wno-psabi"] + list(AVX512_FLAGS) + list(extra_flags)
+    text = compile_to_assembly(source, flags, cc, what=f"{cc} -S for AVX-512")
     if not re.search(r"%zmm\d", text):
         raise BuildError("the AVX-512 assembly uses no zmm register")
     return text

@@ -63,30 +63,30 @@ def _avx512_emulate_forced():
 
 def _c():
     from .c.emitter import CEmitter
-    return Target("c", "c", 256, CPU_FEATURES, BASE_FLAGS, emitter=CEmitter)
+    return Target("c", "c", 256, CPU_FEATURES, 16, BASE_FLAGS, emitter=CEmitter)
 
 
 def _avx2():
     from .x86.avx2 import AVX2Emitter
-    return Target("avx2", "x86", 256, CPU_FEATURES | {"fma", "dot_int8"},
+    return Target("avx2", "x86", 256, CPU_FEATURES | {"fma", "fmsub", "dot_int8"}, 16,
                   BASE_FLAGS + ("-mavx2", "-mfma"), emitter=AVX2Emitter)
 
 
 def _avx512():
     """AVX-512: native on a CPU that has it, else the same source through SIMDe (on AVX2)."""
     from .x86.avx512 import AVX512Emitter
-    features = CPU_FEATURES | {"fma", "dot_int8", "masked_tails"}
+    features = CPU_FEATURES | {"fma", "fmsub", "dot_int8", "masked_tails"}
     if avx512_native():
         # VNNI (vpdpbusd, the int8 micro-kernels of intrin.py) where the CPU has it
         vnni = ("-mavx512vnni",) if host_has("avx512_vnni") else ()
-        return Target("avx512", "x86", 512, features, BASE_FLAGS + AVX512_FLAGS + vnni,
+        return Target("avx512", "x86", 512, features, 32, BASE_FLAGS + AVX512_FLAGS + vnni,
                       note="native", emitter=AVX512Emitter)
     why = "TEXPR_AVX512_EMULATE=1" if _avx512_emulate_forced() else "this CPU has no AVX-512"
     if host_has("avx2") and host_has("fma"):
         flags, note = ("-DTEXPR_SIMDE", "-mavx2", "-mfma"), f"SIMDe emulation on an AVX2 host, {why}"
     else:
         flags, note = ("-DTEXPR_SIMDE",), f"SIMDe emulation in portable C, {why}"
-    return Target("avx512", "x86", 512, features, BASE_FLAGS + flags, note=note,
+    return Target("avx512", "x86", 512, features, 32, BASE_FLAGS + flags, note=note,
                   emitter=AVX512Emitter)
 
 
@@ -94,8 +94,8 @@ def _neon():
     """AArch64 NEON: native (cffi) on an AArch64 host, else a static program under qemu-aarch64."""
     from .arm.neon import NEONEmitter
     from .runtime.harness import AARCH64_LINUX, NEON_MARCH
-    t = Target("neon", "arm", 128, CPU_FEATURES | {"fma", "dot_int8"}, BASE_FLAGS + (NEON_MARCH,),
-               emitter=NEONEmitter)
+    t = Target("neon", "arm", 128, CPU_FEATURES | {"fma", "fnmadd", "widening_mul", "dot_int8"},
+               32, BASE_FLAGS + (NEON_MARCH,), emitter=NEONEmitter)
     if platform.machine().lower() not in ("aarch64", "arm64"):
         t = t.with_(runs="emulator", harness=AARCH64_LINUX, note="runs under qemu-aarch64")
     return t
@@ -107,7 +107,8 @@ def _hvx():
     so float loops run on the scalar core."""
     from .hexagon.emitter import HVXEmitter
     from .hexagon.harness import HEXAGON_LINUX, HVX_CFLAGS
-    return Target("hvx", "hexagon", 1024, {"lane_ops", "masked_tails", "narrow_lanes", "dot_int8"},
+    return Target("hvx", "hexagon", 1024, {"lane_ops", "masked_tails", "narrow_lanes", "dot_int8",
+                                           "widening_mul", "saturating"}, 32,
                   HVX_CFLAGS, runs="emulator", note="runs under qemu-hexagon", emitter=HVXEmitter,
                   harness=HEXAGON_LINUX)
 

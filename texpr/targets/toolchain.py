@@ -36,9 +36,31 @@ def compiler_id(cc):
     return cid
 
 
-def compile_shared(source, flags, cc="gcc", suffix=".so"):
-    """Compile C source into a shared library; returns its path (cached)."""
-    return _compile_cached(source, flags, cc, suffix, ["-shared", "-fPIC"])
+def compile_shared(source, flags, cc="gcc", suffix=".so", prefix_header=None):
+    """Compile C source into a shared library; returns its path (cached).
+
+    prefix_header: C text (includes) that every such source starts with; it is precompiled
+    once per compiler and flags (cached like a kernel) and force-included, so the compiler
+    does not parse it again for each kernel (SIMDe's AVX-512 header: ~0.5 s per kernel). It
+    changes how fast a kernel compiles, not what it compiles to, so it is not in the key."""
+    kind = ["-shared", "-fPIC"]
+    extra = []
+    if prefix_header is not None:
+        extra = ["-include", precompiled_header(prefix_header, list(flags) + kind, cc)]
+    return _compile_cached(source, flags, cc, suffix, kind, extra_flags=extra)
+
+
+def precompiled_header(text, flags, cc="gcc"):
+    """A header file holding `text` with its precompiled form (NAME.gch) beside it, built with
+    exactly `flags` (GCC uses a .gch only for the flags it was made with); returns NAME."""
+    def failed(r, cmd):
+        if r.returncode != 0:
+            return f"{cc} could not precompile a header:\n{' '.join(cmd)}\n{r.stderr[-4000:]}"
+        return None
+    gch, _ = _cached_build(text, [compiler_id(cc), " ".join(flags), "pch"], ".h.gch", ".h",
+                           lambda src, obj: [cc] + flags + ["-x", "c-header", "-o", obj, src],
+                           failed)
+    return gch[:-len(".gch")]
 
 
 def compile_executable(source, flags, cc, suffix=".exe", libs=("-lm",)):
@@ -49,14 +71,35 @@ def compile_executable(source, flags, cc, suffix=".exe", libs=("-lm",)):
     return _compile_cached(source, flags, cc, suffix, [], libs)
 
 
-def _compile_cached(source, flags, cc, suffix, kind_flags, libs=("-lm",)):
+def compile_to_assembly(source, flags, cc="gcc", what=None):
+    """Compile C source to assembly (`cc FLAGS -S`, not cached); returns the assembly text.
+
+    Raises BuildError with the command and the compiler's stderr when cc fails, and when it
+    cannot be run at all. `what` names the compiler in that message (default: cc)."""
+    with tempfile.TemporaryDirectory(prefix="texpr_asm_") as d:
+        src, asm = os.path.join(d, "kernel.c"), os.path.join(d, "kernel.s")
+        with open(src, "w") as f:
+            f.write(source)
+        cmd = [cc] + list(flags) + ["-S", "-o", asm, src]
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True)
+        except OSError as e:
+            raise BuildError(f"cannot run {cc}: {e}\n{' '.join(cmd)}") from None
+        if r.returncode != 0:
+            raise BuildError(f"{what or cc} failed:\n{' '.join(cmd)}\n{r.stderr[-4000:]}")
+        with open(asm) as f:
+            return f.read()
+
+
+def _compile_cached(source, flags, cc, suffix, kind_flags, libs=("-lm",), extra_flags=()):
     def failed(r, cmd):
         if r.returncode != 0:
             return (f"{cc} failed on generated source (this is a texpr bug):\n"
                     f"{' '.join(cmd)}\n{r.stderr[-4000:]}")
         return None
     return _cached_build(source, [compiler_id(cc), " ".join(flags), " ".join(libs)], suffix, ".c",
-                         lambda src, obj: [cc] + flags + kind_flags + ["-o", obj, src] + list(libs),
+                         lambda src, obj: ([cc] + flags + kind_flags + list(extra_flags)
+                                           + ["-o", obj, src] + list(libs)),
                          failed)
 
 
@@ -81,8 +124,10 @@ def _cached_build(source, key_parts, suffix, src_suffix, command, failed):
         why = failed(r, cmd)
         if why:
             raise BuildError(why)
-        with open(os.path.join(d, f"texpr_{key}{src_suffix}"), "w") as f:
+        copy = os.path.join(tmp, "copy" + src_suffix)    # the source beside its product
+        with open(copy, "w") as f:
             f.write(source)
+        os.replace(copy, os.path.join(d, f"texpr_{key}{src_suffix}"))
         os.replace(obj, out)
     return out, False
 

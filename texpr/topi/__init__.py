@@ -2,7 +2,8 @@
 from . import graph, layout, nn, qnn, sparse, testing
 from .schedules import schedule
 from . import cpu  # noqa: F401  (registers the CPU schedules)
+from . import cpu_sparse  # noqa: F401  (registers the sparse ops' CPU schedules)
 from . import hvx  # noqa: F401  (registers the HVX schedules)
 from . import gpu  # noqa: F401  (registers the GPU schedules: cuda, opencl)
 
-__all__ = ["nn", "layout", "sparse", "testing", "schedule", "cpu", "qnn", "hvx", "gpu", "graph"]
+__all__ = ["nn", "layout", "sparse", "testing", "schedule", "cpu", "cpu_sparse", "qnn", "hvx", "gpu", "graph"]

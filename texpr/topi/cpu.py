@@ -17,33 +17,42 @@ divisor exists.
 """
 import math
 
+from ..lang import dtypes
+
 from ..errors import TexprError
 from ..lang.expr import Const, TensorLoad, all as te_all, if_then_else
 from ..lang.reduction import sum as te_sum
 from ..lang.tensor import ComputeOp, compute, reduce_axis
 from ..lang.visitor import transform
 from ..targets.intrin import gemm_fp32
-from .schedules import default_stage, register
+from .schedules import VECTOR_CPU_TARGETS, default_stage, register
 from .nn import CHANNEL_REPEAT_TAG
+from .util import cdiv
 
-CPU_TARGETS = ("native", "avx2", "avx512", "neon")
-
-# vector registers of each target's ISA (the register tile must leave room for the operands)
-_NREGS = {"avx2": 16, "avx512": 32, "neon": 32, "c": 16}
 _INTRIN_TARGETS = ("avx2", "avx512", "neon")
 
 
 class CpuInfo:
-    """What a schedule needs to know about the target: fp32 lanes and vector registers."""
+    """What a schedule needs to know about the target (its Target record): fp32 lanes and
+    vector registers (a register tile must leave room for its operands)."""
 
     def __init__(self, target):
-        from ..targets.build import get_target
+        from ..targets.registry import get_target
         t = get_target(target)
         self.name = t.name
         self.vector_bits = t.vector_bits
         self.lanes = t.vector_bits // 32
-        self.nregs = _NREGS.get(t.name, 16)
+        self.nregs = t.vector_registers
         self.has_gemm = t.name in _INTRIN_TARGETS
+
+    def lanes_of(self, dtype):
+        """Lanes of a vector of `dtype` elements."""
+        return max(1, self.vector_bits // dtypes.bits(dtype))
+
+    @property
+    def accumulators(self):
+        """Vector accumulators a register tile may use (the rest hold operands)."""
+        return self.nregs * 3 // 4
 
     def __repr__(self):
         return f"CpuInfo({self.name}, {self.lanes} fp32 lanes, {self.nregs} registers)"
@@ -54,10 +63,6 @@ def cpu_info(target):
 
 
 # ----------------------------------------------------------------------------- parameter choice
-
-def _ceil(a, b):
-    return -(-a // b)
-
 
 def register_tile(M, N, info, max_vectors=4, m_cap=None, pad_ok=False):
     """(mr, nr): a register tile of mr rows x nr = nv*lanes columns of accumulators.
@@ -71,7 +76,7 @@ def register_tile(M, N, info, max_vectors=4, m_cap=None, pad_ok=False):
     best = None
     for nv in range(1, max_vectors + 1):
         nr = nv * lanes
-        if nv > 1 and nr > _ceil(N, lanes) * lanes:
+        if nv > 1 and nr > cdiv(N, lanes) * lanes:
             break                           # wider than the whole N: no use
         mr_max = (nregs - nv - 1) // nv
         if m_cap:
@@ -80,7 +85,7 @@ def register_tile(M, N, info, max_vectors=4, m_cap=None, pad_ok=False):
             acc = mr * nv
             eff = min(1.0, acc / 12.0) * min(1.0, 0.7 / ((mr + nv) / acc))
             if pad_ok:
-                cost = (_ceil(M, mr) * mr) * (_ceil(N, nr) * nr) / float(M * N) / eff
+                cost = (cdiv(M, mr) * mr) * (cdiv(N, nr) * nr) / float(M * N) / eff
             else:
                 full = (M // mr * mr) * (N // nr * nr) / float(M * N)
                 cost = full / eff + (1.0 - full) * 150.0
@@ -98,17 +103,17 @@ def reduction_chunk(K, target=512, lo=64, hi=512):
     divs = [d for d in range(lo, hi + 1) if K % d == 0]
     if divs:
         return min(divs, key=lambda d: (abs(math.log(d / target)), -d))
-    n = _ceil(K, target)
-    return _ceil(K, n)
+    n = cdiv(K, target)
+    return cdiv(K, n)
 
 
 def _block(total, unit, target):
     """A multiple of `unit` near `target` (at most the padded total) that wastes little."""
-    units = _ceil(total, unit)
+    units = cdiv(total, unit)
     best = None
     for d in range(1, units + 1):
         size = d * unit
-        waste = _ceil(units, d) * d - units
+        waste = cdiv(units, d) * d - units
         key = (waste > 0.05 * units, abs(math.log(size / float(target))), waste)
         if best is None or key < best[0]:
             best = (key, size)
@@ -128,7 +133,7 @@ def dense_config(M, N, K, target="native"):
     kc = reduction_chunk(K)
     mb = _block(M, mr, 128)
     nb = _block(N, nr, 512)
-    Mp, Np, Kp = _ceil(M, mb) * mb, _ceil(N, nb) * nb, _ceil(K, kc) * kc
+    Mp, Np, Kp = cdiv(M, mb) * mb, cdiv(N, nb) * nb, cdiv(K, kc) * kc
     return {"mr": mr, "nr": nr, "kc": kc, "mb": mb, "nb": nb, "Mp": Mp, "Np": Np, "Kp": Kp,
             "lanes": info.lanes,
             # copying A into row panels costs a pass over A; the rows are read in place
@@ -351,7 +356,7 @@ def _schedule_gemm(s, st, target, data, weight, cfg, weight_panels=None, packs_i
     out.reorder(*(oax[:-2] + [ib, jb, ii, ji]))
     par = out.fuse(*(oax[:-2] + [ib, jb]))
     out.parallel(par)
-    _vector_tile_inner(out, ji, lanes)
+    _vector_tile(out, ji, lanes, unroll=False)
     g.compute_at(out, par)
     for p in packs:
         if packs_inside:
@@ -365,15 +370,6 @@ def _schedule_gemm(s, st, target, data, weight, cfg, weight_panels=None, packs_i
     return [st, out, g] + packs
 
 
-def _vector_tile_inner(st, iv, lanes):
-    ext = st.extent_of(iv)
-    if isinstance(ext, Const) and ext.value <= lanes:
-        st.vectorize(iv)
-        return
-    o, i = st.split(iv, factor=lanes)
-    st.vectorize(i)
-
-
 def _gemm_operands(st):
     ins = st.op.input_tensors()
     if len(ins) != 2 or not _f32(st.op.output(0), *ins) or not all(_const_shape(t) for t in ins):
@@ -381,7 +377,7 @@ def _gemm_operands(st):
     return ins
 
 
-@register("dense", CPU_TARGETS)
+@register("dense", VECTOR_CPU_TARGETS)
 def schedule_dense(s, st, target):
     """dense: the weight read as [N/nr, K, nr] panels (a packing stage: in a real model use
     dense_pack with panels packed once), register tile over (rows, panel columns)."""
@@ -409,7 +405,7 @@ def dense_weight_block(N, K, target="native", M=256):
     return dense_config(M, N, K, target)["nr"]
 
 
-@register("dense_pack", CPU_TARGETS)
+@register("dense_pack", VECTOR_CPU_TARGETS)
 def schedule_dense_pack(s, st, target):
     """dense_pack: the weight comes as zero-padded panels [ceil(N/nb), K, nb] (packed once)."""
     ins = st.op.input_tensors()
@@ -430,12 +426,12 @@ def schedule_dense_pack(s, st, target):
     while P % d:
         d -= 1
     mb = _block(M, mr, 128)
-    cfg.update(mr=mr, nr=nr, nb=nr * d, Np=P * nr, mb=mb, Mp=_ceil(M, mb) * mb)
+    cfg.update(mr=mr, nr=nr, nb=nr * d, Np=P * nr, mb=mb, Mp=cdiv(M, mb) * mb)
     cfg["pack_a"] = cfg["Mp"] != M
     return _schedule_gemm(s, st, target, data, None, cfg, weight_panels=wp)
 
 
-@register("batch_matmul", CPU_TARGETS)
+@register("batch_matmul", VECTOR_CPU_TARGETS)
 def schedule_batch_matmul(s, st, target):
     """batch_matmul: y read as per-batch panels [B, N/nr, K, nr], packed inside the parallel
     loop (each thread packs the batch it computes, which stays in cache)."""
@@ -557,14 +553,16 @@ def _materialize_pad(s, conv_stage, lanes):
     return st
 
 
-def _vector_tile(st, iv, lanes):
-    """Vectorize `iv` by the vector width and unroll the vectors (registers, not memory)."""
+def _vector_tile(st, iv, lanes, unroll=True):
+    """Vectorize `iv` by the vector width and (unroll=True) unroll the vectors (registers, not
+    memory)."""
     ext = st.extent_of(iv)
     if isinstance(ext, Const) and ext.value <= lanes:
         st.vectorize(iv)
         return
     o, i = st.split(iv, factor=lanes)
-    st.unroll(o)
+    if unroll:
+        st.unroll(o)
     st.vectorize(i)
 
 
@@ -591,7 +589,7 @@ def _register_tile(s, st, out, info, tile_axis, rows_axis, vec_axis, reduce_orde
     _vector_tile(st, vec_axis, info.lanes)
 
 
-@register("conv2d_NCHWc", CPU_TARGETS)
+@register("conv2d_NCHWc", VECTOR_CPU_TARGETS)
 def schedule_conv2d_NCHWc(s, st, target):
     """Direct NCHWc convolution: a reg_w x oc register tile of accumulators (unrolled output
     columns x oc vectors) kept over the whole reduction (ic blocks, kernel window, ic),
@@ -609,7 +607,7 @@ def schedule_conv2d_NCHWc(s, st, target):
     return _nchwc_register_tile(s, st, target, reduce_loops)
 
 
-@register("depthwise_conv2d_NCHWc", CPU_TARGETS)
+@register("depthwise_conv2d_NCHWc", VECTOR_CPU_TARGETS)
 def schedule_depthwise_conv2d_NCHWc(s, st, target):
     """Depthwise NCHWc: a reg_w x cb tile of accumulators (output columns x the channel block
     in vectors) over the kernel window, parallel over (n, channel block, output rows); the
@@ -645,7 +643,7 @@ def _nchwc_register_tile(s, st, target, reduce_loops):
     return [st, out]
 
 
-@register("depthwise_conv2d_nchw", CPU_TARGETS)
+@register("depthwise_conv2d_nchw", VECTOR_CPU_TARGETS)
 def schedule_depthwise_conv2d_nchw(s, st, target):
     """Depthwise NCHW: vectors along the output row (a few vectors of accumulators kept over
     the kernel window), parallel over (n, channel, output rows); the fused epilogue runs on
@@ -655,7 +653,7 @@ def schedule_depthwise_conv2d_nchw(s, st, target):
         return default_stage(s, st, target)
     info = cpu_info(target)
     Q = int(st.op.axis[3].dom.extent.value)
-    width = min(_ceil(Q, info.lanes), 4) * info.lanes
+    width = min(cdiv(Q, info.lanes), 4) * info.lanes
     out, conv = _output_and_accumulator(s, st)
     n_, c_, y_, x_ = out.op.axis
     xo, xi = out.split(x_, factor=width)
@@ -666,7 +664,7 @@ def schedule_depthwise_conv2d_nchw(s, st, target):
     return [st, out]
 
 
-@register("pool", CPU_TARGETS)
+@register("pool", VECTOR_CPU_TARGETS)
 def schedule_pool(s, st, target):
     """Pooling in NCHWc: the window loops outside the channel block, which is vectorized
     (contiguous loads; the padding test is the same for every lane); parallel over (n, block,
@@ -679,7 +677,7 @@ def schedule_pool(s, st, target):
     ry, rx = st.op.reduce_axis
     st.reorder(n, cb, y, x, ry, rx, c)
     st.parallel(st.fuse(n, cb, y))
-    _vector_tile_inner(st, c, lanes)
+    _vector_tile(st, c, lanes, unroll=False)
 
 
 # ----------------------------------------------------------------------------- Winograd
@@ -737,17 +735,17 @@ def _winograd_stages(s, st):
     return sS, sM, sV, sT
 
 
-@register("winograd_input_rows", CPU_TARGETS)
-@register("winograd_input", CPU_TARGETS)
-@register("winograd_batch_gemm", CPU_TARGETS)
-@register("winograd_output_cols", CPU_TARGETS)
+@register("winograd_input_rows", VECTOR_CPU_TARGETS)
+@register("winograd_input", VECTOR_CPU_TARGETS)
+@register("winograd_batch_gemm", VECTOR_CPU_TARGETS)
+@register("winograd_output_cols", VECTOR_CPU_TARGETS)
 def _scheduled_by_winograd_output(s, st, target):
     """Scheduled together with the output transform (schedule_winograd)."""
     return None
 
 
-@register("winograd_output", CPU_TARGETS)
-@register("winograd_output_NCHWc", CPU_TARGETS)
+@register("winograd_output", VECTOR_CPU_TARGETS)
+@register("winograd_output_NCHWc", VECTOR_CPU_TARGETS)
 def schedule_winograd(s, st, target):
     """Winograd F(m,3), NCHW or NCHWc: per block of hb tile rows (parallel), the input
     transform (vectors over input channels, the small transform loops unrolled so the
@@ -888,7 +886,7 @@ def _schedule_winograd_tiles(s, stages, y, out, par, attach, cfg, lanes):
 
 # ----------------------------------------------------------------------------- conv2d NCHW
 
-@register("conv2d_nchw", CPU_TARGETS)
+@register("conv2d_nchw", VECTOR_CPU_TARGETS)
 def schedule_conv2d_nchw(s, st, target):
     """Direct NCHW convolution computed like the NCHWc one: the schedule reads the (padded)
     input through a channel-blocked copy [N, C/ic, H, W, ic] and the kernel through

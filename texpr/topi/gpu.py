@@ -32,13 +32,9 @@ def _bind(st, iv, tag):
     st.bind(iv, thread_axis(tag))
 
 
-def _const(e):
-    return isinstance(e, Const)
-
-
 def _divisor_at_most(n, cap):
     """The largest power of two <= cap dividing n (1 if n is symbolic or odd)."""
-    if not _const(n):
+    if not isinstance(n, Const):
         return 1
     d = 1
     while d * 2 <= cap and n.value % (d * 2) == 0:
@@ -52,9 +48,9 @@ def matmul_config(M, N, K):
     128x128 blocks of 16x16 threads (8x8 each) for large operands, 64x64 (4x4 each) for
     medium ones, smaller ones for small or symbolic shapes (the tails are guarded, so any
     config is correct). Chosen by reasoning, not tuned on a GPU (none was available)."""
-    if all(_const(x) and x.value >= 1024 for x in (M, N)):
+    if all(isinstance(x, Const) and x.value >= 1024 for x in (M, N)):
         return 128, 128, 8, 8, 8      # 256 threads, 64 accumulators each, 8.4 KB shared
-    if all(_const(x) and x.value >= 64 for x in (M, N)):
+    if all(isinstance(x, Const) and x.value >= 64 for x in (M, N)):
         return 64, 64, 8, 4, 4
     return 16, 16, 8, 1, 1
 
@@ -179,7 +175,7 @@ def schedule_dense(s, st, target):
     """The tiled matmul; for a few rows over a long reduction (batch-1 inference, a GEMV),
     a block per output element with a cross-thread reduction over K instead."""
     M, K = st.op.axis[0].dom.extent, st.op.reduce_axis[0].dom.extent
-    if _const(M) and M.value <= 4 and _const(K) and K.value >= 256:
+    if isinstance(M, Const) and M.value <= 4 and isinstance(K, Const) and K.value >= 256:
         row_reduce_cross_thread(s, st.op.output(0))
         return None          # an epilogue gets its own (per-element) kernel
     out_st = _output_of(s, st)
@@ -290,7 +286,7 @@ def _grouped(st, kernel):
     from ..lower.analysis.arith import simplify
     c = st.op.reduce_axis[0].dom.extent
     dc = simplify(_operands(st)[0].shape[1])
-    return not (_const(c) and _const(dc) and c.value == dc.value)
+    return not (isinstance(c, Const) and isinstance(dc, Const) and c.value == dc.value)
 
 
 @register("*", GPU_TARGETS)
@@ -331,7 +327,7 @@ def schedule_softmax(s, st, target):
     sm_t = next(t for t in out.op.input_tensors() if t.op.name == "softmax_sum")
     ex.compute_inline()
     n = s[mx_t].op.reduce_axis[0].dom.extent
-    if _const(n) and n.value >= SOFTMAX_BLOCK_ROW:
+    if isinstance(n, Const) and n.value >= SOFTMAX_BLOCK_ROW:
         for t in (mx_t, sm_t):
             row_reduce_cross_thread(s, t)
         schedule_per_element(s, out, target)
@@ -381,7 +377,7 @@ def schedule_sparse_pool(s, st, target):
     """A block per bag, threads along the embedding row (the ragged reduction per thread)."""
     b, d = st.op.axis
     D = st.op.axis[1].dom.extent
-    nt = _divisor_at_most(D, 64) if _const(D) else 32
+    nt = _divisor_at_most(D, 64) if isinstance(D, Const) else 32
     dxo, dxi = st.split(d, factor=nt)
     st.reorder(b, dxo, dxi)
     fused = st.fuse(b, dxo)

@@ -14,12 +14,12 @@ Float stages keep the default schedule: HVX v67 has no float vectors (the scalar
 """
 from ..lang import dtypes
 from ..lang.tensor import ComputeOp
+from ..targets.hexagon.emitter import VBYTES
 from ..targets.hexagon.intrin import depthwise3x3_u8, requantize_u8
 from ..targets.intrin import dot_int8
 from .schedules import default_stage, register
 
 HVX = ("hvx",)
-VBYTES = 128
 
 
 def hvx_lanes(dtype):

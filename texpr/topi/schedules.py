@@ -11,6 +11,13 @@ from ..schedule import create_schedule
 
 _REGISTRY = {}   # (tag, target) -> schedule function(s, stage, target) -> stages it scheduled
 
+# The CPU targets of the register-tiled schedules (topi/cpu.py: vector register tiles,
+# gemm_fp32 tensorize): on "c" (portable C, no vector ISA) those operators keep the default
+# schedule. The sparse schedules (topi/sparse.py: pooling loops, prefetch) pay off in portable
+# C too, so they register for every CPU target.
+VECTOR_CPU_TARGETS = ("native", "avx2", "avx512", "neon")
+CPU_TARGETS = VECTOR_CPU_TARGETS + ("c",)
+
 
 def register(tag, targets):
     def deco(fn):
@@ -55,19 +62,16 @@ def default_stage(s, st, target):
         return
     if st.op.reduce_axis:
         # keep the reduction inside: data axes outer, reduction, then nothing to vectorize
-        if len(axes) >= 1 and _const(st.extent_of(axes[0])):
+        if len(axes) >= 1 and isinstance(st.extent_of(axes[0]), Const):
             st.parallel(axes[0])
         return
     inner = axes[-1]
     ext = st.extent_of(inner)
-    if _const(ext) and ext.value >= 8:
+    if isinstance(ext, Const) and ext.value >= 8:
         io, ii = st.split(inner, factor=8)
         st.vectorize(ii)
     if len(axes) > 1:
         st.parallel(axes[0])
-    elif _const(ext) and ext.value >= 8:
+    elif isinstance(ext, Const) and ext.value >= 8:
         st.parallel(st.leaf_iter_vars[0])
 
-
-def _const(e):
-    return isinstance(e, Const)

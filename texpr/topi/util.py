@@ -25,6 +25,11 @@ def padding4(v):
     raise TexprError(f"padding must be an int, (h, w) or (top, left, bottom, right), got {v!r}")
 
 
+def const_value(e):
+    """The value of a constant extent, None when it is symbolic."""
+    return e.value if isinstance(e, Const) else None
+
+
 def const_dim(t, d, what):
     s = t.shape[d]
     if not isinstance(s, Const):
@@ -32,6 +37,16 @@ def const_dim(t, d, what):
     return s.value
 
 
+def shape_str(t):
+    """t's shape as `[B, 64]` (symbolic extents by name)."""
+    return "[" + ", ".join(str(d) for d in t.shape) + "]"
+
+
 def check_ndim(t, n, what, layout):
     if len(t.shape) != n:
-        raise TexprError(f"{what}: {t.name} must be {n}-D ({layout}), got shape {list(t.shape)}")
+        raise TexprError(f"{what}: {t.name} must be {n}-D ({layout}), got shape {shape_str(t)}")
+
+
+def cdiv(a, b):
+    """Ceiling division of ints: the number of size-b pieces that cover a."""
+    return -(-a // b)

@@ -14,6 +14,7 @@ import math
 
 from ...lang import dtypes
 from ...lang.expr import BinOp, Call, Cast, Cmp, Const, Expr, Not, Select, Var
+from ...lang.ir import BufferLoad, CheckedIndex, VarLoad
 from ...lang.visitor import map_children, walk
 
 INF = math.inf
@@ -72,7 +73,7 @@ def const_bounds(e, ranges, leaf=None):
         return const_bounds(e.value, ranges, leaf)
     if t is Cmp or (t is BinOp and e.op in ("&&", "||")) or t is Not:
         return (0, 1)
-    if t.__name__ == "CheckedIndex":
+    if t is CheckedIndex:
         return (0, const_bounds(e.extent, ranges)[1] - 1)
     return leaf(e) if leaf else (-INF, INF)
 
@@ -170,6 +171,13 @@ def linear_coeff(e, var):
     return coeff, Linear(rest_terms, lin.const)
 
 
+def conjuncts(c):
+    """The terms of a chain of `&&`, left to right (c itself when it is no `&&`)."""
+    if isinstance(c, BinOp) and c.op == "&&":
+        return conjuncts(c.a) + conjuncts(c.b)
+    return [c]
+
+
 def _uses(e, var):
     from ...lang.visitor import uses_var
     return uses_var(e, var)
@@ -207,7 +215,7 @@ class Simplifier:
     def _simplify(self, e):
         if isinstance(e, (Const, Var)):
             return e
-        if self.data and type(e).__name__ in ("BufferLoad", "CheckedIndex"):
+        if self.data and isinstance(e, (BufferLoad, CheckedIndex)):
             return map_children(e, self.index)      # where data is read: index arithmetic
         e = map_children(e, self)
         t = type(e)
@@ -302,7 +310,7 @@ class Simplifier:
         elif t is Cast and dtypes.is_int(e.dtype) and dtypes.is_int(e.value.dtype):
             if not _inside(const_bounds(e.value, self.ranges, _dtype_range), e.dtype):
                 return False
-        elif t.__name__ in ("BufferLoad", "CheckedIndex", "VarLoad"):
+        elif t in (BufferLoad, CheckedIndex, VarLoad):
             return True                       # a value of its dtype (positions: indices)
         return all(self._exact(c) for c in _child_exprs(e))
 

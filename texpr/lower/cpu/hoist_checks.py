@@ -20,47 +20,53 @@ index is never checked where the original program did not read it.
 """
 from ...lang import dtypes
 from ...lang.expr import BinOp, Cast, Select, Var
-from ...lang.visitor import map_children, transform, walk
-from ..ir import (BufferLoad, BufferStore, CheckedIndex, DeclareVars, Evaluate, Seq, Stmt,
+from ...lang.visitor import StmtMutator, map_children, transform, walk
+from ...lang.ir import (BufferLoad, BufferStore, CheckedIndex, DeclareVars, Evaluate, Seq, Stmt,
                  VarLoad, VarStore, seq)
 
 
 def hoist_checked_indices(stmt):
     counter = [0]
 
-    def go(s):
-        if not isinstance(s, Stmt):
-            return s
-        s = map_children(s, go)
-        if isinstance(s, Seq):
-            return _block(list(s.stmts), counter) or s
-        if isinstance(s, (BufferStore, VarStore, Evaluate)):
-            return _block([s], counter) or s
-        return s
-    return go(stmt)
+    return _HoistChecks(counter).visit(stmt)
 
 
-def _unconditional(e, out):
+class _HoistChecks(StmtMutator):
+    def __init__(self, counter):
+        self.counter = counter
+
+    def visit_Seq(self, s):
+        s = self.generic_visit(s)
+        return _block(list(s.stmts), self.counter) or s
+
+    def visit_BufferStore(self, s):
+        s = self.generic_visit(s)
+        return _block([s], self.counter) or s
+
+    visit_VarStore = visit_Evaluate = visit_BufferStore
+
+
+def unconditional(e, out):
     """The CheckedIndex nodes that evaluating e always evaluates."""
     if isinstance(e, CheckedIndex):
         out.append(e)
-        _unconditional(e.value, out)
-        _unconditional(e.extent, out)
+        unconditional(e.value, out)
+        unconditional(e.extent, out)
         return
     if isinstance(e, Select):
-        _unconditional(e.cond, out)
+        unconditional(e.cond, out)
         return
     if isinstance(e, BinOp) and e.op in ("&&", "||"):
-        _unconditional(e.a, out)
+        unconditional(e.a, out)
         return
     for name in e._children:
         v = getattr(e, name)
         for c in (v if isinstance(v, tuple) else (v,)):
             if c is not None:
-                _unconditional(c, out)
+                unconditional(c, out)
 
 
-def _stmt_exprs(s):
+def stmt_exprs(s):
     if isinstance(s, BufferStore):
         return [s.value] + list(s.indices) + ([s.predicate] if s.predicate is not None else [])
     if isinstance(s, (VarStore, Evaluate)):
@@ -133,8 +139,8 @@ def _pick(stmts):
             continue
         first = next(i for i, s in enumerate(stmts) if any(c.same_as(x) for x in _all_checked(s)))
         top = []
-        for e in _stmt_exprs(stmts[first]):
-            _unconditional(e, top)
+        for e in stmt_exprs(stmts[first]):
+            unconditional(e, top)
         if any(c.same_as(x) for x in top):
             return c, first
     return None

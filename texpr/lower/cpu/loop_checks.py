@@ -18,23 +18,24 @@ and bound do not change inside the loop. Arithmetic of the test is 64-bit, so a 
 that would wrap in 32 bits is caught too.
 """
 from ...lang.expr import BinOp, Cast, Const, Select, Var
-from ...lang.visitor import map_children, walk
+from ...lang.visitor import StmtMutator, map_children, walk
 from ..analysis.arith import from_linear, linear_coeff, simplify
-from .hoist_checks import _stmt_exprs, _unconditional
-from ..ir import (BufferLoad, BufferStore, CheckedIndex, DeclareVars, Evaluate, For,
+from .hoist_checks import stmt_exprs, unconditional
+from ...lang.ir import (BufferLoad, BufferStore, CheckedIndex, DeclareVars, Evaluate, For,
                  IfThenElse, Seq, Stmt, VarLoad, VarStore)
 
 
 def hoist_loop_checks(stmt):
     """Every non-vectorized loop, inner loops first."""
-    def go(s):
-        if not isinstance(s, Stmt):
-            return s
-        s = map_children(s, go)
-        if isinstance(s, For) and s.kind != "vectorized":
+    return _HoistLoopChecks().visit(stmt)
+
+
+class _HoistLoopChecks(StmtMutator):
+    def visit_For(self, s):
+        s = self.generic_visit(s)
+        if s.kind != "vectorized":
             return _hoist(s) or s
         return s
-    return go(stmt)
 
 
 def _always_evaluated(s, out):
@@ -48,10 +49,10 @@ def _always_evaluated(s, out):
         if isinstance(s.extent, Const) and s.extent.value > 0:
             _always_evaluated(s.body, out)
     elif isinstance(s, IfThenElse):
-        _unconditional(s.cond, out)
+        unconditional(s.cond, out)
     elif isinstance(s, (BufferStore, VarStore, Evaluate)):
-        for e in _stmt_exprs(s):
-            _unconditional(e, out)
+        for e in stmt_exprs(s):
+            unconditional(e, out)
     elif hasattr(s, "body") and isinstance(getattr(s, "body"), Stmt):
         _always_evaluated(s.body, out)     # Allocate, StageRegion
 

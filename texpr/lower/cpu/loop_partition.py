@@ -13,9 +13,10 @@ part the select is its true value (a plain vector load in the padded copy's inte
 instead of lanes computed one by one), at the borders it stays.
 """
 from ...lang.expr import BinOp, Cmp, Const, Expr, Select
-from ...lang.visitor import free_vars, map_children, substitute, walk
-from ..analysis.arith import Linear, from_linear, interval, linear_coeff, simplify, to_linear
-from ..ir import (Allocate, BufferLoad, BufferStore, DeclareVars, For, IfThenElse, Seq,
+from ...lang.visitor import Mutator, Visitor, free_vars, map_children, substitute, walk
+from ..analysis.arith import (Linear, conjuncts, from_linear, interval, linear_coeff, simplify,
+                              to_linear)
+from ...lang.ir import (Allocate, BufferLoad, BufferStore, DeclareVars, For, IfThenElse, Seq,
                  StageRegion, Stmt, VarLoad, seq)
 
 
@@ -78,25 +79,19 @@ def _go_body(f, lanes, masked, copies):
     return For(f.var, f.min, f.extent, f.kind, body, f.pragmas) if body is not f.body else f
 
 
-def _conjuncts(c):
-    if isinstance(c, BinOp) and c.op == "&&":
-        return _conjuncts(c.a) + _conjuncts(c.b)
-    return [c]
-
-
 def _collect_guards(s, inner, out):
     """(term, inner-loop relax map, from a select) for every guard term below s."""
     t = type(s)
     if t is BufferStore:
         for sel in _selects(s.value):
-            for term in _conjuncts(sel.cond):
+            for term in conjuncts(sel.cond):
                 out.append((term, inner, True))
     elif t is For:
         inner2 = dict(inner)
         inner2[s.var] = (s.min, simplify(s.min + s.extent - 1))
         _collect_guards(s.body, inner2, out)
     elif t is IfThenElse:
-        for term in _conjuncts(s.cond):
+        for term in conjuncts(s.cond):
             out.append((term, inner, False))
         _collect_guards(s.then_case, inner, out)
         if s.else_case is not None:
@@ -110,23 +105,24 @@ def _collect_guards(s, inner, out):
 
 def _selects(e):
     """The selects of a stored value (not those inside the positions of its loads)."""
-    out = []
-
-    def go(n):
-        if isinstance(n, BufferLoad):
-            return
-        if isinstance(n, Select):
-            out.append(n)
-        for name in n._children:
-            v = getattr(n, name)
-            for c in (v if isinstance(v, tuple) else (v,)):
-                if isinstance(c, Expr):
-                    go(c)
-    go(e)
-    return out
+    finder = _SelectFinder()
+    finder.visit(e)
+    return finder.found
 
 
-def _as_le_zero(term):
+class _SelectFinder(Visitor):
+    def __init__(self):
+        self.found = []
+
+    def visit_BufferLoad(self, n):
+        return None
+
+    def visit_Select(self, n):
+        self.found.append(n)
+        self.generic_visit(n)
+
+
+def as_le_zero(term):
     """term as D <= 0 (integer D), or None."""
     if not isinstance(term, Cmp) or not term.a.dtype.startswith(("int", "uint")):
         return None
@@ -151,7 +147,7 @@ def _partition(f, lanes):
     for term, inner, from_select in guards:
         if v not in free_vars(term) or (from_select and f.kind == "vectorized"):
             continue
-        d = _as_le_zero(term)
+        d = as_le_zero(term)
         if d is None:
             continue
         lc = linear_coeff(simplify(d), v)
@@ -228,41 +224,60 @@ def _does_nothing(s):
 def _drop_dead(s, terms):
     """s with every guard (and select) whose conjunction holds all of `terms` replaced by its
     else part."""
-    def holds_all(cond):
-        conj = _conjuncts(cond)
-        return all(any(t.same_as(x) for x in conj) for t in terms)
+    return _DropDead(terms).visit(s)
 
-    def go(n):
-        if isinstance(n, IfThenElse) and holds_all(n.cond):
-            return go(n.else_case) if n.else_case is not None else Seq(())
-        if isinstance(n, Select) and holds_all(n.cond):
-            return go(n.f)
-        if isinstance(n, (Stmt, Expr)) and not isinstance(n, BufferLoad):
-            return map_children(n, go)
+
+class _GuardMutator(Mutator):
+    """Rewrites guards and selects; leaves loads (positions) and intrinsic operands alone."""
+
+    def visit_BufferLoad(self, n):
         return n
-    return go(s)
+
+    visit_IntrinOperand = visit_BufferLoad
+
+
+class _DropDead(_GuardMutator):
+    def __init__(self, terms):
+        self.terms = terms
+
+    def holds_all(self, cond):
+        conj = conjuncts(cond)
+        return all(any(t.same_as(x) for x in conj) for t in self.terms)
+
+    def visit_IfThenElse(self, n):
+        if self.holds_all(n.cond):
+            return self.visit(n.else_case) if n.else_case is not None else Seq(())
+        return self.generic_visit(n)
+
+    def visit_Select(self, n):
+        if self.holds_all(n.cond):
+            return self.visit(n.f)
+        return self.generic_visit(n)
 
 
 def _drop_terms(s, used):
     """s with the `used` terms (true throughout the main part) dropped from its guards and
     selects."""
-    def rest(cond):
-        keep = [t for t in _conjuncts(cond) if not any(t.same_as(u) for u in used)]
+    return _DropTerms(used).visit(s)
+
+
+class _DropTerms(_GuardMutator):
+    def __init__(self, used):
+        self.used = used
+
+    def rest(self, cond):
+        keep = [t for t in conjuncts(cond) if not any(t.same_as(u) for u in self.used)]
         c = keep[0] if keep else None
         for t in keep[1:]:
             c = BinOp("&&", c, t, "bool")
         return c
 
-    def go(n):
-        if isinstance(n, IfThenElse):
-            n = map_children(n, go)
-            c = rest(n.cond)
-            return n.then_case if c is None else IfThenElse(c, n.then_case, n.else_case)
-        if isinstance(n, Select):
-            n = map_children(n, go)
-            c = rest(n.cond)
-            return n.t if c is None else Select(c, n.t, n.f, n.dtype)
-        if isinstance(n, (Stmt, Expr)) and not isinstance(n, BufferLoad):
-            return map_children(n, go)
-        return n
-    return go(s)
+    def visit_IfThenElse(self, n):
+        n = self.generic_visit(n)
+        c = self.rest(n.cond)
+        return n.then_case if c is None else IfThenElse(c, n.then_case, n.else_case)
+
+    def visit_Select(self, n):
+        n = self.generic_visit(n)
+        c = self.rest(n.cond)
+        return n.t if c is None else Select(c, n.t, n.f, n.dtype)

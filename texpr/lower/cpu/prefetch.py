@@ -47,9 +47,9 @@ load are left unchanged (regular strides are what hardware prefetchers do well).
 from ...lang import dtypes
 from ...errors import LoweringError
 from ...lang.expr import BinOp, Cast, Cmp, Const
-from ...lang.visitor import free_vars, map_children, substitute, transform, walk
+from ...lang.visitor import StmtMutator, free_vars, map_children, substitute, transform, walk
 from ..analysis.arith import interval, linear_coeff, simplify
-from ..ir import BufferLoad, CheckedIndex, For, IfThenElse, Prefetch, Stmt, seq
+from ...lang.ir import BufferLoad, CheckedIndex, For, IfThenElse, Prefetch, Stmt, seq
 
 LINE_BYTES = 64
 MAX_LINES = 16
@@ -63,16 +63,19 @@ def inject_prefetch(stmt, line_bytes=None, max_lines=None, locality=None):
     max_lines = max_lines or MAX_LINES
     locality = LOCALITY if locality is None else locality
 
-    def go(s):
-        if not isinstance(s, Stmt):
-            return s
-        s = map_children(s, go)
-        if isinstance(s, For):
-            p, q = _distance(s)
-            if p:
-                return _prefetch_loop(s, p, q, line_bytes, max_lines, locality)
+    return _InjectPrefetch(line_bytes, max_lines, locality).visit(stmt)
+
+
+class _InjectPrefetch(StmtMutator):
+    def __init__(self, line_bytes, max_lines, locality):
+        self.line_bytes, self.max_lines, self.locality = line_bytes, max_lines, locality
+
+    def visit_For(self, s):
+        s = self.generic_visit(s)
+        p, q = _distance(s)
+        if p:
+            return _prefetch_loop(s, p, q, self.line_bytes, self.max_lines, self.locality)
         return s
-    return go(stmt)
 
 
 def _distance(f):

@@ -5,22 +5,23 @@ C variables the compiler keeps them in registers instead of a stack array.
 """
 from ...lang import dtypes
 from ...lang.expr import Const, Var
-from ...lang.visitor import map_children, walk
-from ..ir import (Allocate, BufferLoad, BufferStore, DeclareVars, IntrinOperand, Ramp, Stmt,
+from ...lang.visitor import StmtMutator, map_children, walk
+from ...lang.ir import (Allocate, BufferLoad, BufferStore, DeclareVars, IntrinOperand, Ramp, Stmt,
                  VarLoad, VarStore)
 
 MAX_REGISTERS = 64
 
 
 def promote_registers(stmt):
-    def go(s):
-        if not isinstance(s, Stmt):
-            return s
-        s = map_children(s, go)
-        if isinstance(s, Allocate) and s.buffer.scope == "local":
+    return _Promote().visit(stmt)
+
+
+class _Promote(StmtMutator):
+    def visit_Allocate(self, s):
+        s = self.generic_visit(s)
+        if s.buffer.scope == "local":
             return _promote(s) or s
         return s
-    return go(stmt)
 
 
 def _key(idx):

@@ -19,10 +19,11 @@ have the select's element width.
 """
 from ...lang import dtypes
 from ...lang.expr import BinOp, Call, Cast, Cmp, Const, Not, Select, Var
-from ...lang.visitor import map_children, walk
-from ..analysis.arith import simplify
-from ..ir import (Allocate, Broadcast, BufferLoad, BufferStore, DeclareVars, For, IfThenElse,
-                 Ramp, Seq, StageRegion, Stmt, seq)
+from ...lang.visitor import StmtMutator, map_children, walk
+from ..analysis.patterns import saturating_narrow
+from ..analysis.arith import conjuncts, simplify
+from ...lang.ir import (Allocate, Broadcast, BufferLoad, BufferStore, CheckedIndex, DeclareVars,
+                        For, IfThenElse, Ramp, Seq, StageRegion, Stmt, seq)
 
 
 class CannotVectorize(Exception):
@@ -33,16 +34,21 @@ def vectorize_loops(stmt, vector_bits=256, masked=False, lane_ops=False, float_v
                     narrow_lanes=False):
     """float_vectors=False (a target without float vector arithmetic, HVX v67): a vectorized
     loop that computes with floats stays a scalar loop. narrow_lanes (HVX): see _max_bits."""
-    def go(s):
-        if not isinstance(s, Stmt):
+    return _Vectorize(vector_bits, masked, lane_ops, float_vectors, narrow_lanes).visit(stmt)
+
+
+class _Vectorize(StmtMutator):
+    def __init__(self, vector_bits, masked, lane_ops, float_vectors, narrow_lanes):
+        self.vector_bits, self.masked, self.lane_ops = vector_bits, masked, lane_ops
+        self.float_vectors, self.narrow_lanes = float_vectors, narrow_lanes
+
+    def visit_For(self, s):
+        s = self.generic_visit(s)
+        if s.kind != "vectorized":
             return s
-        s = map_children(s, go)
-        if isinstance(s, For) and s.kind == "vectorized":
-            if not float_vectors and _uses_floats(s.body):
-                return For(s.var, s.min, s.extent, "serial", s.body, s.pragmas)
-            return _vectorize_for(s, vector_bits, masked, lane_ops, narrow_lanes)
-        return s
-    return go(stmt)
+        if not self.float_vectors and _uses_floats(s.body):
+            return For(s.var, s.min, s.extent, "serial", s.body, s.pragmas)
+        return _vectorize_for(s, self.vector_bits, self.masked, self.lane_ops, self.narrow_lanes)
 
 
 def _uses_floats(body):
@@ -59,7 +65,7 @@ def _max_bits(body, narrow_lanes=False):
 
     def value(e):
         dt = getattr(e, "dtype", None)
-        if narrow_lanes and saturating_narrow(e):
+        if narrow_lanes and saturating_narrow(e) is not None:
             bits.append(dtypes.bits(dt))
             for n in walk(e.value):           # what the wide part reads still counts
                 if isinstance(n, BufferLoad):
@@ -80,29 +86,6 @@ def _max_bits(body, narrow_lanes=False):
             bits.append(dtypes.bits(n.buffer.dtype))
             value(n.value)
     return max(bits)
-
-
-def saturating_narrow(e):
-    """e is cast<narrow int>(min(max(x, lo), hi)) (either nesting) with lo, hi the narrow
-    type's range."""
-    if not (isinstance(e, Cast) and dtypes.is_int(e.dtype) and dtypes.lanes(e.dtype) == 1
-            and dtypes.is_int(e.value.dtype)
-            and dtypes.bits(e.value.dtype) > dtypes.bits(e.dtype)):
-        return False
-    outer = e.value
-    if not (isinstance(outer, BinOp) and outer.op in ("min", "max")):
-        return False
-    inner_op = "max" if outer.op == "min" else "min"
-    consts = [x for x in (outer.a, outer.b) if isinstance(x, Const)]
-    inner = [x for x in (outer.a, outer.b) if isinstance(x, BinOp) and x.op == inner_op]
-    if len(consts) != 1 or len(inner) != 1:
-        return False
-    consts += [x for x in (inner[0].a, inner[0].b) if isinstance(x, Const)]
-    if len(consts) != 2:
-        return False
-    b = dtypes.bits(e.dtype)
-    lo, hi = (0, (1 << b) - 1) if dtypes.is_unsigned(e.dtype) else (-(1 << (b - 1)), (1 << (b - 1)) - 1)
-    return sorted(c.value for c in consts) == [lo, hi]
 
 
 def _vectorize_for(f, vector_bits, masked=False, lane_ops=False, narrow_lanes=False):
@@ -245,7 +228,7 @@ class Vectorizer:
             for x in n:
                 if isinstance(x, BufferLoad) and not any(x.same_as(y) for y in cond_loads):
                     return None
-                if type(x).__name__ == "CheckedIndex" or (isinstance(x, BinOp) and x.op in (
+                if isinstance(x, CheckedIndex) or (isinstance(x, BinOp) and x.op in (
                         "//", "%", "tdiv", "tmod", "/")):
                     return None
         a, b = self.bcast(self._value(c.a)), self.bcast(self._value(c.b))
@@ -317,7 +300,7 @@ class Vectorizer:
         vectorized with every vector access predicated on `ramp(base, 1, n) < xn(bound)`;
         None when the guard has another form. Some lane is active iff lane 0 is, so
         lane-invariant accesses happen exactly when the scalar loop would make them."""
-        tail = [t for t in _conjuncts(s.cond) if any(n is self.var for n in walk(t))]
+        tail = [t for t in conjuncts(s.cond) if any(n is self.var for n in walk(t))]
         if len(tail) != 1 or not isinstance(tail[0], Cmp):
             return None
         term = tail[0]
@@ -342,7 +325,7 @@ class Vectorizer:
         finally:
             self.pred = None
         cond = None
-        for t in _conjuncts(s.cond):      # the guard's terms in their order, lane 0 for the tail
+        for t in conjuncts(s.cond):      # the guard's terms in their order, lane 0 for the tail
             t = Cmp("<", ramp.base, bound, "bool") if t is term else t
             cond = t if cond is None else BinOp("&&", cond, t, "bool")
         return IfThenElse(cond, body)
@@ -351,12 +334,6 @@ class Vectorizer:
         for n in walk(val):
             if isinstance(n, BufferLoad) and n.buffer is buf and not n.indices[0].same_as(idx):
                 raise CannotVectorize
-
-
-def _conjuncts(c):
-    if isinstance(c, BinOp) and c.op == "&&":
-        return _conjuncts(c.a) + _conjuncts(c.b)
-    return [c]
 
 
 def _materialize(r):

@@ -13,24 +13,12 @@ thread (tail guards of splits) are pushed below the barriers: `if (c) { a; barri
 becomes `if (c) a; barrier; if (c) b` (a guard is side-effect free, so this is the same
 program). A barrier under a condition or loop that still depends on the thread is an error.
 """
-from dataclasses import dataclass
 
 from ...errors import LoweringError
 from ...lang.expr import BinOp, Not
-from ...lang.visitor import free_vars, walk
-from ..ir import (Allocate, BufferLoad, BufferStore, DeclareVars, For, IfThenElse, Seq,
+from ...lang.visitor import StmtMutator, free_vars, method_for, walk
+from ...lang.ir import (Allocate, Barrier, BufferLoad, BufferStore, DeclareVars, For, IfThenElse, Seq,
                  StageRegion, Stmt, VarLoad, seq)
-
-
-@dataclass(frozen=True, eq=False)
-class Barrier(Stmt):
-    """All threads of a block wait here; shared-memory writes before it are visible after."""
-    _children = ()
-
-    def __repr__(self):
-        return "barrier(shared)"
-
-    __str__ = __repr__
 
 
 def _accesses(s):
@@ -118,60 +106,74 @@ def has_barrier(s):
 
 def uniform_barriers(stage, body, thread_vars):
     """Push thread-dependent guards below barriers; raise where that is impossible."""
-    tv = set(thread_vars)
+    return _UniformBarriers(stage, set(thread_vars)).visit(body)
 
-    def varying(e):
-        return bool(free_vars(e) & tv) or any(isinstance(n, (BufferLoad, VarLoad)) for n in walk(e))
 
-    def go(s):
+class _UniformBarriers(StmtMutator):
+    """Statements holding a barrier: a guard that differs between threads moves below it."""
+
+    def __init__(self, stage, thread_vars):
+        self.stage, self.thread_vars = stage, thread_vars
+
+    def visit(self, s):
         if not isinstance(s, Stmt) or not has_barrier(s):
             return s
-        t = type(s)
-        if t is IfThenElse:
-            if not varying(s.cond):
-                return IfThenElse(s.cond, go(s.then_case),
-                                  go(s.else_case) if s.else_case is not None else None)
-            if s.else_case is not None and has_barrier(s.else_case):
-                raise LoweringError(f"stage {stage}: a barrier sits in the else branch of a "
-                                    f"condition that differs between threads ({s.cond})")
-            pushed = push(s.cond, s.then_case)
-            if s.else_case is not None:
-                pushed = seq(pushed, IfThenElse(_not(s.cond), s.else_case))
-            return go(pushed)
-        if t is For:
-            if varying(s.extent) or varying(s.min):
-                raise LoweringError(f"stage {stage}: loop {s.var.name} contains a barrier but its "
-                                    f"extent {s.extent} differs between threads; make the "
-                                    "extents of the shared-memory tiles divide evenly")
-            return For(s.var, s.min, s.extent, s.kind, go(s.body), s.pragmas)
-        if t is Seq:
-            return seq(*[go(c) for c in s.stmts])
-        if t in (Allocate, StageRegion, DeclareVars):
-            return s.replace(body=go(s.body))
-        return s
+        return super().visit(s)
 
-    def push(cond, s):
+    def varying(self, e):
+        return bool(free_vars(e) & self.thread_vars) or \
+            any(isinstance(n, (BufferLoad, VarLoad)) for n in walk(e))
+
+    def visit_IfThenElse(self, s):
+        if not self.varying(s.cond):
+            return self.generic_visit(s)
+        if s.else_case is not None and has_barrier(s.else_case):
+            raise LoweringError(f"stage {self.stage}: a barrier sits in the else branch of a "
+                                f"condition that differs between threads ({s.cond})")
+        pushed = self.push(s.cond, s.then_case)
+        if s.else_case is not None:
+            pushed = seq(pushed, IfThenElse(_not(s.cond), s.else_case))
+        return self.visit(pushed)
+
+    def visit_For(self, s):
+        if self.varying(s.extent) or self.varying(s.min):
+            raise LoweringError(f"stage {self.stage}: loop {s.var.name} contains a barrier but "
+                                f"its extent {s.extent} differs between threads; make the "
+                                "extents of the shared-memory tiles divide evenly")
+        return self.generic_visit(s)
+
+    def visit_Seq(self, s):
+        return seq(*[self.visit(c) for c in s.stmts])
+
+    # ------------------------------------------------------------- moving a guard down
+    def push(self, cond, s):
+        """`if (cond) s` with the guard moved below every barrier of s."""
         if not has_barrier(s):
             return IfThenElse(cond, s)
-        t = type(s)
-        if isinstance(s, Barrier):
-            return s
-        if t is Seq:
-            return seq(*[push(cond, c) for c in s.stmts])
-        if t is For:
-            if s.var in free_vars(cond):
-                raise LoweringError(f"stage {stage}: cannot move a guard below loop {s.var.name}")
-            return For(s.var, s.min, s.extent, s.kind, push(cond, s.body), s.pragmas)
-        if t is IfThenElse:
-            if s.else_case is None:
-                return push(BinOp("&&", cond, s.cond, "bool"), s.then_case)
-            return seq(push(BinOp("&&", cond, s.cond, "bool"), s.then_case),
-                       push(BinOp("&&", cond, _not(s.cond), "bool"), s.else_case))
-        if t in (Allocate, StageRegion, DeclareVars):
-            return s.replace(body=push(cond, s.body))
-        return IfThenElse(cond, s)
+        fn = method_for(type(self), "push_", type(s))
+        return fn(self, cond, s) if fn is not None else IfThenElse(cond, s)
 
-    return go(body)
+    def push_Barrier(self, cond, s):
+        return s
+
+    def push_Seq(self, cond, s):
+        return seq(*[self.push(cond, c) for c in s.stmts])
+
+    def push_For(self, cond, s):
+        if s.var in free_vars(cond):
+            raise LoweringError(f"stage {self.stage}: cannot move a guard below loop {s.var.name}")
+        return For(s.var, s.min, s.extent, s.kind, self.push(cond, s.body), s.pragmas)
+
+    def push_IfThenElse(self, cond, s):
+        if s.else_case is None:
+            return self.push(BinOp("&&", cond, s.cond, "bool"), s.then_case)
+        return seq(self.push(BinOp("&&", cond, s.cond, "bool"), s.then_case),
+                   self.push(BinOp("&&", cond, _not(s.cond), "bool"), s.else_case))
+
+    def push_Allocate(self, cond, s):
+        return s.replace(body=self.push(cond, s.body))
+
+    push_StageRegion = push_DeclareVars = push_Allocate
 
 
 def _not(c):

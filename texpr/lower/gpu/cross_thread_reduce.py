@@ -17,33 +17,13 @@ instead: each warp combines its 32 values with __shfl_down_sync (offsets 16, 8, 
 lane 0 of each warp writes one value to shared memory, and the first warp combines those
 the same way (one barrier instead of log2(T)).
 """
-from dataclasses import dataclass
 from ...errors import LoweringError
 from ...lang.expr import BinOp, Cmp, Const, Expr, Select, Var
-from ...lang.visitor import map_children, substitute, transform, walk
-from .barriers import Barrier
+from ...lang.visitor import StmtMutator, map_children, substitute, transform, walk
 from ..flatten import buffer_strides
-from ..ir import Allocate, Buffer, BufferLoad, BufferStore, For, IfThenElse, Stmt, seq
+from ...lang.ir import (Allocate, Barrier, Buffer, BufferLoad, BufferStore, For, IfThenElse,
+                        ShuffleDown, Stmt, seq)
 from .thread_binding import thread_tag
-
-
-@dataclass(frozen=True, eq=False)
-class ShuffleDown(Expr):
-    """The value of `value` in the lane `offset` above this one, within a warp (CUDA
-    __shfl_down_sync over the full warp; every lane of the warp must execute it)."""
-    value: Expr
-    offset: int
-    dtype: str
-    _children = ("value",)
-
-
-def _register_printer():
-    from ...lang import printer
-    printer._PRINTERS["ShuffleDown"] = \
-        lambda n, p: f"shuffle_down({printer.to_str(n.value)}, {n.offset})"
-
-
-_register_printer()
 
 
 def _cross_thread(loop):
@@ -54,20 +34,29 @@ def _cross_thread(loop):
 
 def lower_cross_thread_reductions(stage, body, warp_size=0):
     """warp_size > 0 (CUDA): trees over whole warps run through warp shuffles."""
-    def go(s, in_threads):
-        if not isinstance(s, Stmt):
-            return s
+    return _CrossThreadReductions(stage, warp_size).visit(body)
+
+
+class _CrossThreadReductions(StmtMutator):
+    def __init__(self, stage, warp_size):
+        self.stage, self.warp_size = stage, warp_size
+        self.in_threads = False         # inside a loop bound to threadIdx
+
+    def visit_For(self, s):
         comb = _cross_thread(s)
         if comb is not None:
-            if in_threads:
+            if self.in_threads:
                 raise LoweringError(
-                    f"stage {stage}: the cross-thread reduction over {s.var.name} sits inside "
-                    "other threadIdx loops; bind the data axes of the stage to blockIdx")
-            return _lower(stage, s, comb, warp_size)
+                    f"stage {self.stage}: the cross-thread reduction over {s.var.name} sits "
+                    "inside other threadIdx loops; bind the data axes of the stage to blockIdx")
+            return _lower(self.stage, s, comb, self.warp_size)
         tag = thread_tag(s)
-        inner = in_threads or (tag is not None and tag.startswith("threadIdx"))
-        return map_children(s, lambda c: go(c, inner))
-    return go(body, False)
+        outer = self.in_threads
+        self.in_threads = outer or (tag is not None and tag.startswith("threadIdx"))
+        try:
+            return self.generic_visit(s)
+        finally:
+            self.in_threads = outer
 
 
 def _combine(comb, a, b):

@@ -11,32 +11,33 @@ Loops holding a barrier keep their guards inside (every thread must reach the ba
 A guard is side-effect free, so the program computes the same thing, with fewer compares.
 """
 from ...lang.expr import BinOp
-from ...lang.visitor import free_vars, map_children, walk
-from ..ir import For, IfThenElse, Seq, Stmt, seq
+from ...lang.visitor import StmtMutator, free_vars, map_children, walk
+from ...lang.ir import For, IfThenElse, Seq, Stmt, seq
+from ..analysis.arith import conjuncts
 
 
 def hoist_guards(stmt, is_barrier):
-    def go(s):
-        if not isinstance(s, Stmt):
-            return s
-        s = map_children(s, go)
-        if isinstance(s, Seq):
-            return _factor_common(s)
-        if isinstance(s, For) and isinstance(s.body, IfThenElse) and s.body.else_case is None \
+    """is_barrier(node): True for a statement every thread must reach (its loop keeps its
+    guard inside)."""
+    return _HoistGuards(is_barrier).visit(stmt)
+
+
+class _HoistGuards(StmtMutator):
+    def __init__(self, is_barrier):
+        self.is_barrier = is_barrier
+
+    def visit_Seq(self, s):
+        s = self.generic_visit(s)
+        return _factor_common(s) if isinstance(s, Seq) else s
+
+    def visit_For(self, s):
+        s = self.generic_visit(s)
+        if isinstance(s.body, IfThenElse) and s.body.else_case is None \
                 and s.var not in free_vars(s.body.cond) \
-                and not any(is_barrier(n) for n in walk(s.body)):
+                and not any(self.is_barrier(n) for n in walk(s.body)):
             inner = For(s.var, s.min, s.extent, s.kind, s.body.then_case, s.pragmas)
             return IfThenElse(s.body.cond, inner)
         return s
-    return go(stmt)
-
-
-def _conjuncts(c):
-    if isinstance(c, BinOp) and c.op == "&&":
-        return _conjuncts(c.a) + _conjuncts(c.b)
-    if isinstance(c, IfThenElse):
-        return []
-    return [c]
 
 
 def _and(terms):
@@ -50,7 +51,7 @@ def _guard_terms(s):
     """The conjuncts guarding s (nested ifs without else count as one guard)."""
     terms = []
     while isinstance(s, IfThenElse) and s.else_case is None:
-        terms += _conjuncts(s.cond)
+        terms += conjuncts(s.cond)
         s = s.then_case
     return terms, s
 

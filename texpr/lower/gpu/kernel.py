@@ -8,8 +8,7 @@ root), then launch `kernels` in order.
 """
 from ...lang import dtypes
 from ...lang.expr import Const
-from ...lang.printer import to_str
-from ..ir import to_text
+from ...lang.printer import to_str, to_text
 
 BLOCK_TAGS = ("blockIdx.x", "blockIdx.y", "blockIdx.z")
 THREAD_TAGS = ("threadIdx.x", "threadIdx.y", "threadIdx.z")

@@ -5,7 +5,7 @@ every root stage is one launch (a launch boundary is the only grid-wide barrier)
 root temporaries live in device memory the host allocates.
 """
 from ...errors import LoweringError
-from ..ir import Allocate, Seq, StageRegion
+from ...lang.ir import Allocate, Seq, StageRegion
 
 
 def split_kernels(body):

@@ -8,61 +8,72 @@
 """
 from ...errors import LoweringError
 from ...lang.expr import Const
-from ...lang.visitor import map_children
+from ...lang.visitor import StmtMutator, StmtVisitor
 from .kernel import shared_nbytes
-from ..ir import Allocate, Stmt
+from ...lang.ir import Allocate, Stmt
 from .thread_binding import thread_tag
 from ...target import GPULimits
 
 
 def assign_attached_scopes(stage, body):
     """Default-scope buffers allocated inside a kernel become per-thread ("local")."""
-    def go(s, in_threads):
-        if not isinstance(s, Stmt):
-            return
-        tag = thread_tag(s)
-        if tag is not None and tag.startswith("threadIdx"):
-            in_threads = True
-        if isinstance(s, Allocate) and s.buffer.scope == "global" and not s.buffer.is_arg:
-            if not in_threads:
-                raise LoweringError(
-                    f"stage {s.buffer.name} is computed inside kernel {stage} outside its "
-                    "threadIdx loops, in global memory: give it scope 'shared' (cache_read/cache_write) or "
-                    "compute_at it inside a loop bound to threadIdx")
-            s.buffer.scope = "local"
-        for name in s._children:
-            v = getattr(s, name)
-            for c in (v if isinstance(v, tuple) else (v,)):
-                go(c, in_threads)
-    go(body, False)
+    _AttachedScopes(stage).visit(body)
     return body
+
+
+class _AttachedScopes(StmtVisitor):
+    def __init__(self, stage):
+        self.stage = stage
+        self.in_threads = False
+
+    def visit_For(self, s):
+        tag = thread_tag(s)
+        outer = self.in_threads
+        self.in_threads = outer or (tag is not None and tag.startswith("threadIdx"))
+        try:
+            self.generic_visit(s)
+        finally:
+            self.in_threads = outer
+
+    def visit_Allocate(self, s):
+        if s.buffer.scope == "global" and not s.buffer.is_arg:
+            if not self.in_threads:
+                raise LoweringError(
+                    f"stage {s.buffer.name} is computed inside kernel {self.stage} outside its "
+                    "threadIdx loops, in global memory: give it scope 'shared' (cache_read/"
+                    "cache_write) or compute_at it inside a loop bound to threadIdx")
+            s.buffer.scope = "local"
+        self.generic_visit(s)
 
 
 def hoist_shared(stage, body, limits=GPULimits()):
     """Remove the shared Allocates from the body; returns (body, shared buffers) checked."""
-    found = []
-
-    def go(s):
-        if not isinstance(s, Stmt):
-            return s
-        if isinstance(s, Allocate) and s.buffer.scope == "shared":
-            if not any(b is s.buffer for b in found):
-                found.append(s.buffer)
-            return go(s.body)
-        if isinstance(s, Allocate) and s.buffer.scope == "local" and \
-                not isinstance(s.buffer.size, Const):
-            raise LoweringError(f"stage {stage}: local buffer {s.buffer.name} has size "
-                                f"{s.buffer.size}, not a constant; compute_at it inside loops "
-                                "whose extents are constants")
-        return map_children(s, go)
-
-    body = go(body)
+    hoist = _HoistShared(stage)
+    body = hoist.visit(body)
+    found = hoist.found
     for b in found:
         if not isinstance(b.size, Const):
             raise LoweringError(f"stage {stage}: shared buffer {b.name} has size {b.size}, not a "
                                 "constant; its region per block must have constant extents")
     check_shared_memory(stage, found, limits.max_shared_bytes)
     return body, found
+
+
+class _HoistShared(StmtMutator):
+    def __init__(self, stage):
+        self.stage = stage
+        self.found = []
+
+    def visit_Allocate(self, s):
+        if s.buffer.scope == "shared":
+            if not any(b is s.buffer for b in self.found):
+                self.found.append(s.buffer)
+            return self.visit(s.body)
+        if s.buffer.scope == "local" and not isinstance(s.buffer.size, Const):
+            raise LoweringError(f"stage {self.stage}: local buffer {s.buffer.name} has size "
+                                f"{s.buffer.size}, not a constant; compute_at it inside loops "
+                                "whose extents are constants")
+        return self.generic_visit(s)
 
 
 def check_shared_memory(stage, buffers, limit=GPULimits.max_shared_bytes):

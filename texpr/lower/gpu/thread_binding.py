@@ -9,10 +9,10 @@ loop variable replaced by the thread index variable.
 """
 from ...errors import LoweringError
 from ...lang.expr import Const, Var
-from ...lang.visitor import map_children, substitute
+from ...lang.visitor import StmtMutator, StmtVisitor, substitute
 from ..analysis.arith import simplify
 from .kernel import BLOCK_TAGS, THREAD_TAGS
-from ..ir import For, StageRegion, Stmt
+from ...lang.ir import For, StageRegion, Stmt
 from ...target import GPULimits
 
 
@@ -29,37 +29,7 @@ def thread_extents(stage, body, sequential=False, limits=GPULimits()):
     sequential: the stage is sequential by nature (a scan); unbound, it runs on one thread."""
     found = {}
 
-    def go(s, active, region):
-        if not isinstance(s, Stmt):
-            return
-        if isinstance(s, StageRegion):
-            region = s.name
-        tag = thread_tag(s)
-        if tag is not None:
-            if tag == "vthread":
-                raise LoweringError(f"stage {stage}: loop {s.var.name} is bound to vthread, which "
-                                    "the GPU targets do not support (split and unroll instead)")
-            if tag in active and active[tag][1] == region:
-                raise LoweringError(f"stage {region}: loop {s.var.name} is bound to {tag} inside "
-                                    f"loop {active[tag][0]}, which is bound to {tag} too")
-            prev = found.get(tag)
-            if prev is None:
-                found[tag] = (s.extent, s.var.name, region)
-            elif not _same_extent(prev[0], s.extent):
-                raise LoweringError(
-                    f"kernel of stage {stage}: thread axis {tag} is bound to loop {prev[1]} of "
-                    f"stage {prev[2]} with extent {prev[0]} and to loop {s.var.name} of stage "
-                    f"{region} with extent {s.extent}; "
-                    f"every loop bound to {tag} in a kernel needs the same extent (split with "
-                    "nparts= to match)")
-            active = dict(active)
-            active[tag] = (s.var.name, region)
-        for name in s._children:
-            v = getattr(s, name)
-            for c in (v if isinstance(v, tuple) else (v,)):
-                go(c, active, region)
-
-    go(body, {}, stage)
+    _ThreadExtents(stage, found).visit(body)
     if not found and not sequential:
         raise LoweringError(f"stage {stage}: no loop is bound to a GPU thread axis; bind its outer "
                             "loops to te.thread_axis('blockIdx.x') / ('threadIdx.x') (a GPU kernel "
@@ -90,6 +60,52 @@ def thread_extents(stage, body, sequential=False, limits=GPULimits()):
     return found
 
 
+class _ThreadExtents(StmtVisitor):
+    """Collects {tag: (extent, loop name, stage)} of the bound loops into `found`, checking
+    that a stage does not bind two nested loops to one axis."""
+
+    def __init__(self, stage, found):
+        self.stage, self.found = stage, found
+        self.active = {}            # tag -> (loop name, stage) of the enclosing bound loops
+        self.region = stage
+
+    def visit_StageRegion(self, s):
+        outer, self.region = self.region, s.name
+        try:
+            self.generic_visit(s)
+        finally:
+            self.region = outer
+
+    def visit_For(self, s):
+        tag = thread_tag(s)
+        if tag is None:
+            return self.generic_visit(s)
+        stage, region, found = self.stage, self.region, self.found
+        if tag == "vthread":
+            raise LoweringError(f"stage {stage}: loop {s.var.name} is bound to vthread, which "
+                                "the GPU targets do not support (split and unroll instead)")
+        if tag in self.active and self.active[tag][1] == region:
+            raise LoweringError(f"stage {region}: loop {s.var.name} is bound to {tag} inside "
+                                f"loop {self.active[tag][0]}, which is bound to {tag} too")
+        prev = found.get(tag)
+        if prev is None:
+            found[tag] = (s.extent, s.var.name, region)
+        elif not _same_extent(prev[0], s.extent):
+            raise LoweringError(
+                f"kernel of stage {stage}: thread axis {tag} is bound to loop {prev[1]} of "
+                f"stage {prev[2]} with extent {prev[0]} and to loop {s.var.name} of stage "
+                f"{region} with extent {s.extent}; "
+                f"every loop bound to {tag} in a kernel needs the same extent (split with "
+                "nparts= to match)")
+        outer = self.active
+        self.active = dict(outer)
+        self.active[tag] = (s.var.name, region)
+        try:
+            self.generic_visit(s)
+        finally:
+            self.active = outer
+
+
 def _same_extent(a, b):
     if isinstance(a, Const) and isinstance(b, Const):
         return a.value == b.value
@@ -102,21 +118,23 @@ def bind_threads(stage, body, sequential=False, limits=GPULimits()):
     found = thread_extents(stage, body, sequential, limits)
     tvars = {tag: Var(tag.replace(".", "_"), "int32") for tag in found}
 
-    def go(s):
-        if not isinstance(s, Stmt):
-            return s
-        tag = thread_tag(s)
-        if tag is not None:
-            inner = substitute(s.body, {s.var: tvars[tag]})
-            if not (isinstance(s.min, Const) and s.min.value == 0):
-                raise LoweringError(f"stage {stage}: bound loop {s.var.name} does not start at 0")
-            return go(inner)
-        return map_children(s, go)
-
-    body = go(body)
+    body = _BindThreads(stage, tvars).visit(body)
     grid = tuple(found[t][0] if t in found else Const(1, "int32") for t in BLOCK_TAGS)
     block = tuple(found[t][0].value if t in found else 1 for t in THREAD_TAGS)
     return body, grid, block, tvars
+
+
+class _BindThreads(StmtMutator):
+    def __init__(self, stage, tvars):
+        self.stage, self.tvars = stage, tvars
+
+    def visit_For(self, s):
+        tag = thread_tag(s)
+        if tag is None:
+            return self.generic_visit(s)
+        if not (isinstance(s.min, Const) and s.min.value == 0):
+            raise LoweringError(f"stage {self.stage}: bound loop {s.var.name} does not start at 0")
+        return self.visit(substitute(s.body, {s.var: self.tvars[tag]}))
 
 
 def thread_ranges(tvars, grid, block):

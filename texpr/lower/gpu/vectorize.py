@@ -8,49 +8,33 @@ operands (`dst[d + v] = f(a[s + v], ...)`) loads each into registers with a Vect
 lane by lane and stores the result with another. Any other vectorized loop is unrolled: GPU threads are the parallel lanes, and an unrolled loop lets the compiler issue
 its independent loads and stores back to back.
 """
-from dataclasses import dataclass
 
 from ...lang.expr import Cmp, Const
-from ...lang.visitor import free_vars, map_children, substitute, transform, walk
+from ...lang.visitor import StmtMutator, free_vars, map_children, substitute, transform, walk
 from ..analysis.arith import linear_coeff, simplify, to_linear
-from ..ir import Allocate, Buffer, BufferLoad, BufferStore, For, IfThenElse, Stmt, seq
+from ...lang.ir import (Allocate, Buffer, BufferLoad, BufferStore, For, IfThenElse, Stmt,
+                        VectorCopy, seq)
 
 VECTOR_DTYPES = ("float32", "int32")
 
 
-@dataclass(frozen=True, eq=False)
-class VectorCopy(Stmt):
-    """store (lane 0: dst[d] = src[s]) done for `lanes` consecutive elements at once.
-    aligned: d and s are multiples of lanes (a 16-byte-aligned float4 access in CUDA)."""
-    store: BufferStore
-    lanes: int
-    aligned: bool
-    _children = ("store",)
-
-    def __repr__(self):
-        s = self.store
-        return (f"vector{self.lanes} {s.buffer.name}[{s.indices[0]}:+{self.lanes}] = "
-                f"{s.value.buffer.name}[{s.value.indices[0]}:+{self.lanes}]")
-
-    __str__ = __repr__
-
-
 def vectorize_gpu_loops(stmt):
-    def go(s):
-        if not isinstance(s, Stmt):
+    return _VectorizeGPU().visit(stmt)
+
+
+class _VectorizeGPU(StmtMutator):
+    def visit_For(self, s):
+        s = self.generic_visit(s)
+        if s.kind != "vectorized":
             return s
-        s = map_children(s, go)
-        if isinstance(s, For) and s.kind == "vectorized":
-            scalar = For(s.var, s.min, s.extent, "unrolled", s.body, s.pragmas)
-            full = _full_vector_condition(s)
-            if full is not None:    # a tail guard: vector code where all lanes are in range
-                cond, body = full
-                inner = For(s.var, s.min, s.extent, s.kind, body, s.pragmas)
-                vec = _vector_copy(inner) or _vector_compute(inner)
-                return IfThenElse(cond, vec, scalar) if vec is not None else scalar
-            return _vector_copy(s) or _vector_compute(s) or scalar
-        return s
-    return go(stmt)
+        scalar = For(s.var, s.min, s.extent, "unrolled", s.body, s.pragmas)
+        full = _full_vector_condition(s)
+        if full is not None:    # a tail guard: vector code where all lanes are in range
+            cond, body = full
+            inner = For(s.var, s.min, s.extent, s.kind, body, s.pragmas)
+            vec = _vector_copy(inner) or _vector_compute(inner)
+            return IfThenElse(cond, vec, scalar) if vec is not None else scalar
+        return _vector_copy(s) or _vector_compute(s) or scalar
 
 
 def _vector_copy(loop):

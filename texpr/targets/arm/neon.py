@@ -14,9 +14,9 @@ widening/narrowing and int<->float conversions (`vmovl`, `vmovn`, `vcvtq_f32_s32
 and vector compares feeding a select (`vcltq_f32` + `vbslq_f32`).
 """
 from ...lang import dtypes
-from ...lang.expr import BinOp, Cast, Cmp
-from ...lower.ir import Broadcast
-from ..c.emitter import CEmitter, _strip, vtype
+from ...lang.expr import Cmp
+from ...lang.ir import WideningMul
+from ..c.emitter import CEmitter, unparen, vtype
 
 # texpr vector dtype -> (intrinsic suffix, "q" for 128-bit registers or "" for 64-bit)
 NEON_TYPES = {}
@@ -54,7 +54,7 @@ class NEONEmitter(CEmitter):
         if e.dtype in NEON_TYPES:
             sfx, q = NEON_TYPES[e.dtype]
             self.ty(e.dtype)
-            return f"vld1{q}_{sfx}(&{buf}[{_strip(base)}])"
+            return f"vld1{q}_{sfx}(&{buf}[{unparen(base)}])"
         return super().vector_load(e, buf, base)
 
     def vector_store(self, b, buf, base, value):
@@ -62,14 +62,14 @@ class NEONEmitter(CEmitter):
         if dt in NEON_TYPES:
             sfx, q = NEON_TYPES[dt]
             self.ty(dt)
-            return f"vst1{q}_{sfx}(&{buf}[{_strip(base)}], {_strip(self.expr(value))});"
+            return f"vst1{q}_{sfx}(&{buf}[{unparen(base)}], {unparen(self.expr(value))});"
         return super().vector_store(b, buf, base, value)
 
     def broadcast(self, s, dt):
         if dt in NEON_TYPES:
             sfx, q = NEON_TYPES[dt]
             self.ty(dt)
-            return f"vdup{q}_n_{sfx}({_strip(s)})"
+            return f"vdup{q}_n_{sfx}({unparen(s)})"
         return super().broadcast(s, dt)
 
     # ------------------------------------------------------------------ arithmetic
@@ -79,16 +79,12 @@ class NEONEmitter(CEmitter):
             return super().vector_binop(e)
         sfx, q = NEON_TYPES[dt]
         self.ty(dt)
-        if sfx in ("f32", "f64"):
-            fma = _fma_operands(e)
-            if fma is not None:
-                a, b, c, kind = fma
-                return (f"v{kind}{q}_{sfx}({_strip(self.expr(c))}, {_strip(self.expr(a))}, "
-                        f"{_strip(self.expr(b))})")
-        if e.op in ("+", "*") and sfx[0] in "su" and sfx not in ("s8", "u8"):
-            wide = self.widening_mul(e)
-            if wide is not None:
-                return wide
+        if e.op == "+" and sfx[0] in "su" and sfx not in ("s8", "u8"):
+            for acc, prod in ((e.a, e.b), (e.b, e.a)):      # acc + widening product: vmlal
+                ops = self._narrow_operands(prod) if prod.dtype == dt else None
+                if ops is not None:
+                    (a, b), nsfx = ops
+                    return f"vmlal_{nsfx}({unparen(self.expr(acc))}, {a}, {b})"
         if e.op in ("+", "-", "*") and sfx[0] == "s":
             # arm_neon.h writes vaddq_s32 & co. as a + b on signed lanes: overflow would be
             # undefined and GCC folds on it (a + 1 > a to true); the C emitter's unsigned
@@ -100,31 +96,38 @@ class NEONEmitter(CEmitter):
         if _is_64bit_int(sfx):        # NEON has no 64-bit integer mul/min/max
             names = {"+": "add", "-": "sub"}
         if e.op in names:
-            return (f"v{names[e.op]}{q}_{sfx}({_strip(self.expr(e.a))}, "
-                    f"{_strip(self.expr(e.b))})")
+            return (f"v{names[e.op]}{q}_{sfx}({unparen(self.expr(e.a))}, "
+                    f"{unparen(self.expr(e.b))})")
         return super().vector_binop(e)
 
-    def widening_mul(self, e):
-        """int16x8 = int16(int8x8) * int16(int8x8) -> vmull_s8; acc + that -> vmlal_s8.
+    def expr_FusedMulAdd(self, e):
+        """vfmaq(c, a, b) = a*b + c, vfmsq(c, a, b) = c - a*b."""
+        if e.dtype in NEON_TYPES and e.form in _FMA_NAMES:
+            sfx, q = NEON_TYPES[e.dtype]
+            self.ty(e.dtype)
+            return (f"v{_FMA_NAMES[e.form]}{q}_{sfx}({unparen(self.expr(e.c))}, "
+                    f"{unparen(self.expr(e.a))}, {unparen(self.expr(e.b))})")
+        return super().expr_FusedMulAdd(e)
 
-        Same for 16->32 and 32->64 bits, signed or unsigned: exact, like the C it replaces.
-        """
-        if e.op == "*":
-            ops = self._narrow_operands(e)
-            if ops is None:
-                return None
-            (a, b), nsfx = ops
-            return f"vmull_{nsfx}({a}, {b})"
-        for acc, prod in ((e.a, e.b), (e.b, e.a)):
-            if isinstance(prod, BinOp) and prod.op == "*" and prod.dtype == e.dtype:
-                ops = self._narrow_operands(prod)
-                if ops is not None:
-                    (a, b), nsfx = ops
-                    return f"vmlal_{nsfx}({_strip(self.expr(acc))}, {a}, {b})"
-        return None
+    def expr_WideningMul(self, e):
+        """int16x8 = int16(int8x8) * int16(int8x8) -> vmull_s8 (16->32 and 32->64 bits too,
+        signed or unsigned: exact, like the C it replaces)."""
+        dt = e.dtype
+        if dt in NEON_TYPES:
+            sfx = NEON_TYPES[dt][0]
+            self.ty(dt)
+            ops = self._narrow_operands(e) if sfx[0] in "su" and sfx not in ("s8", "u8") else None
+            if ops is not None:
+                (a, b), nsfx = ops
+                return f"vmull_{nsfx}({a}, {b})"
+        return super().expr_WideningMul(e)
 
     def _narrow_operands(self, prod):
-        """Both factors are widened from the half-width element type of the product."""
+        """prod is a widening product (instruction selection found it) of two half-width
+        vectors of the product's signedness, 128 bits in all: (emitted narrow operands, NEON
+        suffix of the narrow type), else None."""
+        if not isinstance(prod, WideningMul):
+            return None
         wide_base, lanes = dtypes.split_lanes(prod.dtype)
         if lanes * dtypes.bits(wide_base) != 128:
             return None
@@ -133,17 +136,9 @@ class NEONEmitter(CEmitter):
         narrow = f"{narrow_base}x{lanes}"
         if narrow not in NEON_TYPES:
             return None
-        srcs = []
-        for x in (prod.a, prod.b):
-            if isinstance(x, Cast) and x.value.dtype == narrow:
-                srcs.append((x.value, False))
-            elif (isinstance(x, Broadcast) and isinstance(x.value, Cast)
-                  and x.value.value.dtype == narrow_base):
-                srcs.append((x.value.value, True))          # a widened scalar, broadcast
-            else:
-                return None
-        out = [self.broadcast(self.expr(v), narrow) if bc else _strip(self.expr(v))
-               for v, bc in srcs]
+        if prod.a.dtype != narrow or prod.b.dtype != narrow:
+            return None
+        out = [unparen(self.expr(x)) for x in (prod.a, prod.b)]
         self.ty(narrow)
         return out, NEON_TYPES[narrow][0]
 
@@ -155,7 +150,7 @@ class NEONEmitter(CEmitter):
             if conv is not None:
                 self.ty(src)
                 self.ty(dst)
-                return f"{conv}({_strip(self.expr(e.value))})"
+                return f"{conv}({unparen(self.expr(e.value))})"
         return super().expr_Cast(e)
 
     # ------------------------------------------------------------------ compare + select
@@ -171,7 +166,7 @@ class NEONEmitter(CEmitter):
                 and dtypes.bits(c.a.dtype) == dtypes.bits(dt) and c.op in _CMP):
             sfx, q = NEON_TYPES[dt]
             csfx, cq = NEON_TYPES[c.a.dtype]
-            a, b = _strip(self.expr(c.a)), _strip(self.expr(c.b))
+            a, b = unparen(self.expr(c.a)), unparen(self.expr(c.b))
             self.ty(c.a.dtype)
             if c.op == "!=":            # not equal: invert the equality mask
                 eq = f"vceq{cq}_{csfx}({a}, {b})"
@@ -182,8 +177,8 @@ class NEONEmitter(CEmitter):
                     mask = f"vmvn{cq}_u{w}({eq})"
             else:
                 mask = f"v{_CMP[c.op]}{cq}_{csfx}({a}, {b})"
-            return (f"vbsl{q}_{sfx}({mask}, {_strip(self.expr(e.t))}, "
-                    f"{_strip(self.expr(e.f))})")
+            return (f"vbsl{q}_{sfx}({mask}, {unparen(self.expr(e.t))}, "
+                    f"{unparen(self.expr(e.f))})")
         return super().expr_Select(e)
 
 
@@ -214,13 +209,5 @@ def _conversion(src, dst):
     return None
 
 
-def _fma_operands(e):
-    """a*b + c and c + a*b -> (a, b, c, "fma"); c - a*b -> (a, b, c, "fms")."""
-    if e.op == "+":
-        if isinstance(e.a, BinOp) and e.a.op == "*" and e.a.dtype == e.dtype:
-            return e.a.a, e.a.b, e.b, "fma"
-        if isinstance(e.b, BinOp) and e.b.op == "*" and e.b.dtype == e.dtype:
-            return e.b.a, e.b.b, e.a, "fma"
-    if e.op == "-" and isinstance(e.b, BinOp) and e.b.op == "*" and e.b.dtype == e.dtype:
-        return e.b.a, e.b.b, e.a, "fms"
-    return None
+#: fused multiply-add forms (lower/cpu/isel.py) -> NEON intrinsic name part
+_FMA_NAMES = {"ab+c": "fma", "c+ab": "fma", "c-ab": "fms"}

@@ -1,22 +1,10 @@
 """CUDA C from the GPU lowering: __global__ kernels, __shared__ memory, __syncthreads()."""
 from ...lang.dtypes import C_TYPES
+from .. import index_checks
 from .emitter import GPUEmitter
 
 _PRELUDE = """#include <stdint.h>
 #include <math.h>"""
-
-_CHECKED = """/* an index read from data that is out of range is recorded in err (first one wins)
-   and replaced by 0, so nothing is read or written out of bounds */
-static __device__ __forceinline__ int64_t texpr_checked_index(int64_t v, int64_t n, int64_t code, int64_t pos, int64_t* err) {
-  if ((uint64_t)v >= (uint64_t)n) {
-    if (atomicCAS((int*)(err + 3), 0, 1) == 0) {
-      err[1] = v; err[2] = pos; __threadfence(); err[0] = code + 1;
-    }
-    return 0;
-  }
-  return v;
-}"""
-
 
 class CUDAEmitter(GPUEmitter):
     target_name = "cuda"
@@ -57,7 +45,7 @@ class CUDAEmitter(GPUEmitter):
         return f"__shfl_down_sync(0xffffffffu, {self.expr(e.value)}, {e.offset})"
 
     def checked_index_helper(self):
-        return _CHECKED
+        return index_checks.CUDA_CHECKED_INDEX
 
     def fix_helper(self, text):
         if text.startswith("static inline "):

@@ -86,9 +86,10 @@ def cuda_driver():
     if _DRIVER is None:
         try:
             _DRIVER = _Driver()
-        except TexprError:
-            raise
-        except Exception as e:
+        except (ImportError, AttributeError) as e:
+            # ImportError: cffi (or the pycparser its cdef needs) is missing; AttributeError: what
+            # cffi raises when this libcuda lacks a function declared in _CDEF (an old driver).
+            # No libcuda, no device and driver errors are TexprErrors raised by _Driver itself.
             raise TexprError(f"no CUDA device: the CUDA driver could not start ({e})") from None
     return _DRIVER
 

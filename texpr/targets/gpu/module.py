@@ -4,7 +4,8 @@ records for an out-of-range data index."""
 import numpy as np
 
 from ...errors import ArgumentError
-from ..runtime.module import _ValidationPlan, _eval_int, raise_index_error
+from ..index_checks import raise_index_error
+from ..runtime.module import ValidationPlan, eval_int
 
 MAX_GRID = (2 ** 31 - 1, 65535, 65535)     # blocks per grid dimension (CUDA's limits)
 
@@ -16,7 +17,7 @@ class GPUModule:
         self.target = target
         self.note = note
         self.program = program
-        self._plan = _ValidationPlan(program, outputs)
+        self._plan = ValidationPlan(program, outputs)
         self._outputs = [id(b) in outputs for b in program.args]
         self._checks = list(checks)
 
@@ -35,7 +36,7 @@ class GPUModule:
     def launch_shape(self, kernel, binding):
         grid = []
         for g in kernel.grid:
-            v = _eval_int(g, binding)
+            v = eval_int(g, binding)
             if v is None:
                 raise ArgumentError(f"kernel {kernel.name}: grid extent {g} cannot be computed "
                                     "from the argument shapes")
@@ -48,7 +49,7 @@ class GPUModule:
         return tuple(grid), tuple(kernel.block)
 
     def temp_elems(self, buf, binding):
-        v = _eval_int(buf.size, binding)
+        v = eval_int(buf.size, binding)
         if v is None:
             raise ArgumentError(f"temporary {buf.name}: size {buf.size} cannot be computed")
         return max(int(v), 0)

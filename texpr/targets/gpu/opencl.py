@@ -1,7 +1,8 @@
 """OpenCL C from the GPU lowering: __kernel functions, __global/__local memory, barriers."""
 from ...lang import dtypes
 from ...lang.dtypes import C_TYPES
-from ..c.emitter import _strip
+from ..c.emitter import unparen
+from .. import index_checks
 from .emitter import GPUEmitter
 
 _PRELUDE = """#ifdef cl_khr_fp64
@@ -20,19 +21,6 @@ typedef ulong uint64_t;
 #define INT64_MIN LONG_MIN"""
 
 _INDEX = {"blockIdx": "get_group_id", "threadIdx": "get_local_id"}
-
-_CHECKED = """/* an index read from data that is out of range is recorded in err (first one wins)
-   and replaced by 0, so nothing is read or written out of bounds */
-static int64_t texpr_checked_index(int64_t v, int64_t n, int64_t code, int64_t pos, __global int64_t* err) {
-  if ((uint64_t)v >= (uint64_t)n) {
-    if (atomic_cmpxchg((volatile __global int*)(err + 3), 0, 1) == 0) {
-      err[1] = v; err[2] = pos; err[0] = code + 1;
-    }
-    return 0;
-  }
-  return v;
-}"""
-
 
 class OpenCLEmitter(GPUEmitter):
     target_name = "opencl"
@@ -72,12 +60,12 @@ class OpenCLEmitter(GPUEmitter):
         return f"vstore{lanes}(vload{lanes}(0, {src} + ({s})), 0, {dst} + ({d}));"
 
     def checked_index_helper(self):
-        return _CHECKED
+        return index_checks.OPENCL_CHECKED_INDEX
 
     def expr_Call(self, e):
         """OpenCL's math builtins are overloaded by type (exp, not expf)."""
         dt = e.dtype
-        args = [_strip(self.expr(a)) for a in e.args]
+        args = [unparen(self.expr(a)) for a in e.args]
         if e.name == "sigmoid":
             one = "1.0f" if dt == "float32" else "1.0"
             return f"({one} / ({one} + exp(-{args[0]})))"

@@ -22,7 +22,7 @@ def opencl_context():
                              "OpenCL driver (Debian: pocl-opencl-icd)") from None
         try:
             ctx = cl.create_some_context(interactive=False)
-        except Exception as e:       # no platform / device
+        except cl.Error as e:       # no platform / device (pyopencl's errors all derive from it)
             raise TexprError(f"no OpenCL device found ({e}); install pocl-opencl-icd") from None
         queue = cl.CommandQueue(ctx, properties=cl.command_queue_properties.PROFILING_ENABLE)
         _CONTEXT = (ctx, queue)

@@ -7,15 +7,14 @@ This module emits such code for float32 x 32 vectors and compiles it with
 `-mv68 -mhvx -mhvx-qfloat`; it **cannot run here**: QEMU 7.2 emulates Hexagon up to v67
 (a v68 program fails with "unable to find CPU model"). Use it to see and check the code.
 """
-import os
 import re
-import subprocess
-import tempfile
 
 from ...errors import BuildError
 from ...lower import lower
+from ...lang.ir import Broadcast
 from ...target import Target
-from ..c.emitter import _strip
+from ..c.emitter import unparen
+from ..toolchain import compile_to_assembly
 from .emitter import HVXEmitter
 
 QFLOAT_FLAGS = ["--target=hexagon", "-mv68", "-mhvx", "-mhvx-length=128b", "-mhvx-qfloat", "-O2",
@@ -33,12 +32,12 @@ class HVXQFloatEmitter(HVXEmitter):
         return dt == F32
 
     def fv(self, e):
-        if e.__class__.__name__ == "Broadcast" and self._is_f32(e.dtype):
+        if isinstance(e, Broadcast) and self._is_f32(e.dtype):
             self.helper("qf_splat", "static inline HVX_Vector texpr_qf_splat(float x) { "
                         "union { float f; int32_t i; } u = { x }; return Q6_V_vsplat_R(u.i); }")
-            return f"texpr_qf_splat({_strip(self.expr(e.value))})"
+            return f"texpr_qf_splat({unparen(self.expr(e.value))})"
         self.ty(F32)
-        return f"(HVX_Vector)({_strip(self.expr(e))})"
+        return f"(HVX_Vector)({unparen(self.expr(e))})"
 
     def vector_binop(self, e):
         if not self._is_f32(e.dtype):
@@ -54,7 +53,8 @@ class HVXQFloatEmitter(HVXEmitter):
 
 
 #: HVX v68+ with qfloat: like the hvx target, but float loops vectorize (compile-checked only)
-QFLOAT = Target("hvx-qfloat", "hexagon", 1024, {"lane_ops", "masked_tails", "float_vectors"},
+QFLOAT = Target("hvx-qfloat", "hexagon", 1024, {"lane_ops", "masked_tails", "float_vectors",
+                                                "widening_mul", "saturating"},
                 note="compile check only (QEMU 7.2 has no v68)", emitter=HVXQFloatEmitter)
 
 
@@ -71,16 +71,7 @@ def compile_check_qfloat(sch, args, name="main"):
     Raises BuildError unless clang accepts it and the assembly uses qf32 instructions.
     """
     src = qfloat_source(sch, args, name)
-    with tempfile.TemporaryDirectory(prefix="texpr_qf_") as d:
-        c, s = os.path.join(d, "kernel.c"), os.path.join(d, "kernel.s")
-        with open(c, "w") as f:
-            f.write(src)
-        cmd = ["clang"] + QFLOAT_FLAGS + ["-S", "-o", s, c]
-        r = subprocess.run(cmd, capture_output=True, text=True)
-        if r.returncode != 0:
-            raise BuildError(f"clang (v68 qfloat) failed:\n{' '.join(cmd)}\n{r.stderr[-3000:]}")
-        with open(s) as f:
-            asm = f.read()
+    asm = compile_to_assembly(src, QFLOAT_FLAGS, "clang", what="clang (v68 qfloat)")
     if not re.search(r"\.qf32", asm):
         raise BuildError("the v68 assembly has no qf32 instruction (no float vector was emitted)")
     return src, asm

@@ -39,8 +39,9 @@ import time
 
 import numpy as np
 
-from ...errors import BuildError, TexprError
-from .module import _ValidationPlan, num_threads, raise_index_error
+from ...errors import BuildError, InternalError, TexprError
+from ..index_checks import raise_index_error
+from .module import ValidationPlan, num_threads
 from ..toolchain import compile_executable
 
 MAGIC_IN = b"TXPRIN01"
@@ -254,7 +255,7 @@ class EmulatedModule:
         self.note = f"runs under {spec.emulator[0]}"
         self._fname = fname
         self._uses_parallel = uses_parallel
-        self._plan = _ValidationPlan(func, outputs)
+        self._plan = ValidationPlan(func, outputs)
         self._is_out = [id(b) in outputs for b in func.args]
         self._nargs = len(func.args)
         self._nshape = len(func.shape_vars)
@@ -343,19 +344,19 @@ class EmulatedModule:
         except OSError:
             size = -1
         if size != expect:
-            raise TexprError(f"kernel {self.name}: the harness wrote {size} bytes of output, "
-                             f"expected {expect} (texpr bug)")
+            raise InternalError(f"kernel {self.name}: the harness wrote {size} bytes of output, "
+                                f"expected {expect}")
         with open(path, "rb") as f:
             magic, n = f.read(8), struct.unpack("<q", f.read(8))[0]
             if magic != MAGIC_OUT or n != len(outs):
-                raise TexprError(f"kernel {self.name}: malformed harness output (texpr bug)")
+                raise InternalError(f"kernel {self.name}: malformed harness output")
             for k in outs:
                 idx, nbytes = struct.unpack("<qq", f.read(16))
                 if idx != k or nbytes != arrays[k].nbytes:
-                    raise TexprError(f"kernel {self.name}: harness output names array {idx} "
-                                     f"of {nbytes} bytes, expected {k} (texpr bug)")
+                    raise InternalError(f"kernel {self.name}: harness output names array "
+                                        f"{idx} of {nbytes} bytes, expected {k}")
                 if nbytes and f.readinto(_bytes_view(arrays[k])) != nbytes:
-                    raise TexprError(f"kernel {self.name}: harness output is truncated")
+                    raise InternalError(f"kernel {self.name}: harness output is truncated")
             err = struct.unpack("<qqq", f.read(24))
         if err[0] and self._checks:
             raise_index_error(self._checks, err, self.name)

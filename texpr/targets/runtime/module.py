@@ -6,6 +6,7 @@ import time
 import numpy as np
 from cffi import FFI
 
+from ..index_checks import raise_index_error
 from ...lang import dtypes
 from ...errors import ArgumentError
 from ...lang.expr import Const, Var
@@ -43,7 +44,7 @@ class Module:
         _KEEP_LOADED.append((ffi, self._lib))
         self._fn = getattr(self._lib, entry)
         self._set_threads = getattr(self._lib, entry[:-len('_entry')] + "_set_num_threads")
-        self._plan = _ValidationPlan(func, outputs, ffi)
+        self._plan = ValidationPlan(func, outputs, ffi)
         self._checks = list(checks)
         self._error_fn = getattr(self._lib, base + "_error")
         self._error_buf = ffi.new("int64_t[3]")
@@ -104,20 +105,6 @@ class Module:
         return statistics.median(times)
 
 
-def raise_index_error(checks, err, kernel):
-    """Turn the error words a kernel recorded into a TexprError naming tensor, position, value."""
-    code, value, pos = int(err[0]) - 1, int(err[1]), int(err[2])
-    if not 0 <= code < len(checks):
-        raise ArgumentError(f"kernel {kernel}: an index read from data was out of range")
-    tensor, dim, src, direct = checks[code]
-    if src is not None and pos >= 0:
-        where = f"{src}[{pos}] = {value}" if direct else f"index {value} (computed from {src}[{pos}])"
-    else:
-        where = f"index {value}"
-    raise ArgumentError(f"{where} is out of range for dimension {dim} of {tensor} "
-                        f"(kernel {kernel}); nothing was read or written out of bounds")
-
-
 def num_threads():
     v = os.environ.get("TEXPR_NUM_THREADS")
     if v:
@@ -130,7 +117,7 @@ def num_threads():
     return os.cpu_count() or 1
 
 
-class _ValidationPlan:
+class ValidationPlan:
     """Everything checked on each call, precomputed so that a call costs little.
 
     check() returns (one cffi pointer per array, shape values); without an ffi (emulated
@@ -206,7 +193,7 @@ class _ValidationPlan:
         for k in self.outputs:
             self._check_no_overlap(k, arrays)
         for name, d, e, n in exprs:
-            val = _eval_int(e, binding)
+            val = eval_int(e, binding)
             if val is None:
                 raise ArgumentError(f"argument {name}: dimension {d} is {e}, which cannot be "
                                     "derived from other arguments' shapes")
@@ -223,7 +210,7 @@ class _ValidationPlan:
         return ptrs, vals
 
 
-def _eval_int(e, binding):
+def eval_int(e, binding):
     from ...lower.analysis.arith import simplify
     if any(v not in binding for v in free_vars(e)):
         return None

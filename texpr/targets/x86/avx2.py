@@ -1,7 +1,7 @@
 """AVX2/FMA emitter: the vector operations of the C emitter as x86 intrinsics."""
 from ...lang import dtypes
 from ...lang.expr import BinOp
-from ..c.emitter import CEmitter, _strip, const_operand
+from ..c.emitter import CEmitter, unparen, const_operand
 
 # dtype -> (intrinsic suffix, register type)
 _FLOAT = {"float32x8": ("ps", "__m256"), "float64x4": ("pd", "__m256d")}
@@ -23,53 +23,57 @@ class AVX2Emitter(CEmitter):
     def vector_load(self, e, buf, base):
         if e.dtype in _FLOAT:
             sfx = _FLOAT[e.dtype][0]
-            return f"_mm256_loadu_{sfx}(&{buf}[{_strip(base)}])"
+            return f"_mm256_loadu_{sfx}(&{buf}[{unparen(base)}])"
         if e.dtype in ("int32x8", "int64x4", "uint32x8", "int16x16", "int8x32", "uint8x32"):
-            return f"(({self.ty(e.dtype)})_mm256_loadu_si256((const __m256i*)&{buf}[{_strip(base)}]))"
+            return f"(({self.ty(e.dtype)})_mm256_loadu_si256((const __m256i*)&{buf}[{unparen(base)}]))"
         return super().vector_load(e, buf, base)
 
     def vector_store(self, b, buf, base, value):
         dt = value.dtype
         if dt in _FLOAT:
             sfx = _FLOAT[dt][0]
-            return f"_mm256_storeu_{sfx}(&{buf}[{_strip(base)}], {_strip(self.expr(value))});"
+            return f"_mm256_storeu_{sfx}(&{buf}[{unparen(base)}], {unparen(self.expr(value))});"
         if dt in ("int32x8", "int64x4", "uint32x8", "int16x16", "int8x32", "uint8x32"):
-            return (f"_mm256_storeu_si256((__m256i*)&{buf}[{_strip(base)}], "
-                    f"(__m256i)({_strip(self.expr(value))}));")
+            return (f"_mm256_storeu_si256((__m256i*)&{buf}[{unparen(base)}], "
+                    f"(__m256i)({unparen(self.expr(value))}));")
         return super().vector_store(b, buf, base, value)
 
     def broadcast(self, s, dt):
         if dt in _FLOAT:
             self.ty(dt)
-            return f"_mm256_set1_{_FLOAT[dt][0]}({_strip(s)})"
+            return f"_mm256_set1_{_FLOAT[dt][0]}({unparen(s)})"
         if dt == "int32x8":
             self.ty(dt)
-            return f"(({self.ty(dt)})_mm256_set1_epi32({_strip(s)}))"
+            return f"(({self.ty(dt)})_mm256_set1_epi32({unparen(s)}))"
         return super().broadcast(s, dt)
 
     def vector_binop(self, e):
         dt = e.dtype
         if dt in _FLOAT:
             sfx = _FLOAT[dt][0]
-            fma = _fma_operands(e)
-            if fma is not None:
-                a, b, c, kind = fma
-                return (f"_mm256_{kind}_{sfx}({_strip(self.expr(a))}, {_strip(self.expr(b))}, "
-                        f"{_strip(self.expr(c))})")
             if e.op in ("min", "max"):
                 return self.float_minmax(e, f"_mm256_{e.op}_{sfx}", lambda m, b: (
                     f"_mm256_blendv_{sfx}({m}, {b}, _mm256_cmp_{sfx}({b}, {b}, _CMP_UNORD_Q))"))
             names = {"+": "add", "-": "sub", "*": "mul", "/": "div"}
             if e.op in names:
-                return (f"_mm256_{names[e.op]}_{sfx}({_strip(self.expr(e.a))}, "
-                        f"{_strip(self.expr(e.b))})")
+                return (f"_mm256_{names[e.op]}_{sfx}({unparen(self.expr(e.a))}, "
+                        f"{unparen(self.expr(e.b))})")
         if dt == "int32x8":
             names = {"+": "add_epi32", "-": "sub_epi32", "*": "mullo_epi32", "min": "min_epi32",
                      "max": "max_epi32"}
             if e.op in names:
-                return (f"(({self.ty(dt)})_mm256_{names[e.op]}((__m256i)({_strip(self.expr(e.a))}), "
-                        f"(__m256i)({_strip(self.expr(e.b))})))")
+                return (f"(({self.ty(dt)})_mm256_{names[e.op]}((__m256i)({unparen(self.expr(e.a))}), "
+                        f"(__m256i)({unparen(self.expr(e.b))})))")
         return super().vector_binop(e)
+
+    def expr_FusedMulAdd(self, e):
+        if e.dtype in _FLOAT and e.form in FMA_NAMES:
+            return self.fma_call(f"_mm256_{FMA_NAMES[e.form]}_{_FLOAT[e.dtype][0]}", e)
+        return super().expr_FusedMulAdd(e)
+
+    def fma_call(self, name, e):
+        return (f"{name}({unparen(self.expr(e.a))}, {unparen(self.expr(e.b))}, "
+                f"{unparen(self.expr(e.c))})")
 
     def float_minmax(self, e, fn, where_b_is_nan):
         """min/max of float vectors as NumPy's (a NaN in either operand is the result). x86's
@@ -78,21 +82,13 @@ class AVX2Emitter(CEmitter):
         else b) puts b back into m = min/max(b, a)."""
         if const_operand(e.a) or const_operand(e.b):
             c, x = (e.a, e.b) if const_operand(e.a) else (e.b, e.a)
-            return f"{fn}({_strip(self.expr(c))}, {_strip(self.expr(x))})"
+            return f"{fn}({unparen(self.expr(c))}, {unparen(self.expr(x))})"
         t = self.ty(e.dtype)
         body = where_b_is_nan(f"{fn}(b, a)", "b")
         self.helper(f"nan{e.op}_{e.dtype}", f"static inline {t} texpr_nan{e.op}_{e.dtype}({t} a, "
                     f"{t} b) {{ return {body}; }}")
-        return f"texpr_nan{e.op}_{e.dtype}({_strip(self.expr(e.a))}, {_strip(self.expr(e.b))})"
+        return f"texpr_nan{e.op}_{e.dtype}({unparen(self.expr(e.a))}, {unparen(self.expr(e.b))})"
 
 
-def _fma_operands(e):
-    """a*b + c -> fmadd, c + a*b -> fmadd, a*b - c -> fmsub."""
-    if e.op == "+":
-        if isinstance(e.a, BinOp) and e.a.op == "*":
-            return e.a.a, e.a.b, e.b, "fmadd"
-        if isinstance(e.b, BinOp) and e.b.op == "*":
-            return e.b.a, e.b.b, e.a, "fmadd"
-    if e.op == "-" and isinstance(e.a, BinOp) and e.a.op == "*":
-        return e.a.a, e.a.b, e.b, "fmsub"
-    return None
+#: fused multiply-add forms (lower/cpu/isel.py) -> x86 intrinsic name part
+FMA_NAMES = {"ab+c": "fmadd", "c+ab": "fmadd", "ab-c": "fmsub"}

@@ -15,8 +15,8 @@ extensions work on __m512 too (it is a GCC vector type natively and under SIMDe)
 import re
 
 from ...lang import dtypes
-from .avx2 import AVX2Emitter, _fma_operands
-from ..c.emitter import CEmitter, _strip
+from .avx2 import FMA_NAMES, AVX2Emitter
+from ..c.emitter import CEmitter, unparen
 
 # float dtype -> (intrinsic suffix, register type, mask type)
 _F512 = {"float32x16": ("ps", "__m512", "__mmask16"), "float64x8": ("pd", "__m512d", "__mmask8")}
@@ -102,7 +102,7 @@ def _paren(s):
 
 def _as_m512i(s):
     """An integer vector as __m512i: `((texpr_int32x16)_mm512_...(...))` is one already."""
-    s = _strip(s)
+    s = unparen(s)
     m = re.match(r"\(texpr_u?int\d+x\d+\)(_mm512_\w+\()", s)
     if m and _balanced_at_end(s, m.end() - 1):
         return s[m.start(1):]
@@ -122,8 +122,19 @@ class AVX512Emitter(AVX2Emitter):
         super().__init__(func)
         self.used_intrinsics = set()
 
-    def emit(self):
-        source, fname = super().emit()
+    @classmethod
+    def prefix_header(cls, flags):
+        """Through SIMDe, the standard headers and SIMDe's AVX-512 (parsed in ~0.5 s per kernel
+        otherwise), in the order the source includes them."""
+        if "-DTEXPR_SIMDE" not in flags:
+            return None
+        return "\n".join([f"#include {h}" for h in cls.includes]
+                         + ["#define SIMDE_ENABLE_NATIVE_ALIASES", "#include <simde/x86/avx512.h>",
+                            ""])
+
+    def prelude(self):
+        """SIMDe in place of immintrin.h where the CPU has no AVX-512 (-DTEXPR_SIMDE), with shims
+        for the intrinsics this SIMDe version lacks, only those the kernel used."""
         typedefs, shims = [], []
         for name in sorted(self.used_intrinsics & set(_SHIMS)):
             params, text = _SHIMS[name]
@@ -133,12 +144,9 @@ class AVX512Emitter(AVX2Emitter):
             shims += [ln for ln in lines if not ln.startswith("typedef")]
             shims += [f"#define {name}{params} texpr_shim{name}{params}", "#endif"]
         shims = typedefs + shims
-        block = (["#if defined(TEXPR_SIMDE)   /* no AVX-512 on this CPU: SIMDe implements it */",
-                  "#define SIMDE_ENABLE_NATIVE_ALIASES", "#include <simde/x86/avx512.h>"]
-                 + shims + ["#else", "#include <immintrin.h>", "#endif"])
-        lines = source.split("\n")
-        last = max(k for k, ln in enumerate(lines) if ln.startswith("#include"))
-        return "\n".join(lines[:last + 1] + block + lines[last + 1:]), fname
+        return (["#if defined(TEXPR_SIMDE)   /* no AVX-512 on this CPU: SIMDe implements it */",
+                 "#define SIMDE_ENABLE_NATIVE_ALIASES", "#include <simde/x86/avx512.h>"]
+                + shims + ["#else", "#include <immintrin.h>", "#endif"])
 
     def intrin(self, name):
         self.used_intrinsics.add(name)
@@ -154,25 +162,25 @@ class AVX512Emitter(AVX2Emitter):
         lanes = dtypes.lanes(dt)
         mask = _F512[dt][2] if dt in _F512 else _IW[_I512[dt]][1]
         self.helper("lanemask", _LANEMASK)
-        return f"({mask})texpr_lanemask({_strip(count)}, {lanes})"
+        return f"({mask})texpr_lanemask({unparen(count)}, {lanes})"
 
     # ------------------------------------------------------------------ memory
     def vector_load(self, e, buf, base):
         dt = e.dtype
         if dt in _F512:
-            return f"{self.intrin('_mm512_loadu_' + _F512[dt][0])}(&{buf}[{_strip(base)}])"
+            return f"{self.intrin('_mm512_loadu_' + _F512[dt][0])}(&{buf}[{unparen(base)}])"
         if dt in _I512:
             return (f"(({self.ty(dt)}){self.intrin('_mm512_loadu_si512')}"
-                    f"((const void*)&{buf}[{_strip(base)}]))")
+                    f"((const void*)&{buf}[{unparen(base)}]))")
         return super().vector_load(e, buf, base)
 
     def vector_store(self, b, buf, base, value):
         dt = value.dtype
         if dt in _F512:
-            return (f"{self.intrin('_mm512_storeu_' + _F512[dt][0])}(&{buf}[{_strip(base)}], "
-                    f"{_strip(self.expr(value))});")
+            return (f"{self.intrin('_mm512_storeu_' + _F512[dt][0])}(&{buf}[{unparen(base)}], "
+                    f"{unparen(self.expr(value))});")
         if dt in _I512:
-            return (f"{self.intrin('_mm512_storeu_si512')}((void*)&{buf}[{_strip(base)}], "
+            return (f"{self.intrin('_mm512_storeu_si512')}((void*)&{buf}[{unparen(base)}], "
                     f"{_as_m512i(self.expr(value))});")
         return super().vector_store(b, buf, base, value)
 
@@ -180,31 +188,31 @@ class AVX512Emitter(AVX2Emitter):
         dt = e.dtype
         if dt in _F512:
             name = self.intrin("_mm512_maskz_loadu_" + _F512[dt][0])
-            return f"{name}({self._mask(dt, count)}, &{buf}[{_strip(base)}])"
+            return f"{name}({self._mask(dt, count)}, &{buf}[{unparen(base)}])"
         if dt in _I512:
             name = self.intrin("_mm512_maskz_loadu_" + _IW[_I512[dt]][0])
-            return f"(({self.ty(dt)}){name}({self._mask(dt, count)}, (const void*)&{buf}[{_strip(base)}]))"
+            return f"(({self.ty(dt)}){name}({self._mask(dt, count)}, (const void*)&{buf}[{unparen(base)}]))"
         return super().masked_vector_load(e, buf, base, count)
 
     def masked_vector_store(self, b, buf, base, value, count):
         dt = value.dtype
         if dt in _F512:
             name = self.intrin("_mm512_mask_storeu_" + _F512[dt][0])
-            return (f"{name}(&{buf}[{_strip(base)}], {self._mask(dt, count)}, "
-                    f"{_strip(self.expr(value))});")
+            return (f"{name}(&{buf}[{unparen(base)}], {self._mask(dt, count)}, "
+                    f"{unparen(self.expr(value))});")
         if dt in _I512:
             name = self.intrin("_mm512_mask_storeu_" + _IW[_I512[dt]][0])
-            return (f"{name}((void*)&{buf}[{_strip(base)}], {self._mask(dt, count)}, "
+            return (f"{name}((void*)&{buf}[{unparen(base)}], {self._mask(dt, count)}, "
                     f"{_as_m512i(self.expr(value))});")
         return super().masked_vector_store(b, buf, base, value, count)
 
     def broadcast(self, s, dt):
         if dt in _F512:
             self.ty(dt)
-            return f"{self.intrin('_mm512_set1_' + _F512[dt][0])}({_strip(s)})"
+            return f"{self.intrin('_mm512_set1_' + _F512[dt][0])}({unparen(s)})"
         if dt in _I512:
             w = _I512[dt]
-            return f"(({self.ty(dt)}){self.intrin('_mm512_set1_' + _IW[w][0])}({_strip(s)}))"
+            return f"(({self.ty(dt)}){self.intrin('_mm512_set1_' + _IW[w][0])}({unparen(s)}))"
         return super().broadcast(s, dt)
 
     # ------------------------------------------------------------------ arithmetic
@@ -212,11 +220,6 @@ class AVX512Emitter(AVX2Emitter):
         dt = e.dtype
         if dt in _F512:
             sfx = _F512[dt][0]
-            fma = _fma_operands(e)
-            if fma is not None:
-                a, b, c, kind = fma
-                return (f"{self.intrin(f'_mm512_{kind}_{sfx}')}({_strip(self.expr(a))}, "
-                        f"{_strip(self.expr(b))}, {_strip(self.expr(c))})")
             if e.op in ("min", "max"):
                 blend = self.intrin(f"_mm512_mask_blend_{sfx}")
                 cmp = self.intrin(f"_mm512_cmp_{sfx}_mask")
@@ -224,8 +227,8 @@ class AVX512Emitter(AVX2Emitter):
                     f"{blend}({cmp}({b}, {b}, _CMP_UNORD_Q), {m}, {b})"))
             names = {"+": "add", "-": "sub", "*": "mul", "/": "div"}
             if e.op in names:
-                return (f"{self.intrin(f'_mm512_{names[e.op]}_{sfx}')}({_strip(self.expr(e.a))}, "
-                        f"{_strip(self.expr(e.b))})")
+                return (f"{self.intrin(f'_mm512_{names[e.op]}_{sfx}')}({unparen(self.expr(e.a))}, "
+                        f"{unparen(self.expr(e.b))})")
         if dt in _I512:
             w = _I512[dt]
             sfx = _IW[w][0]
@@ -238,11 +241,16 @@ class AVX512Emitter(AVX2Emitter):
                         f"{_as_m512i(self.expr(e.a))}, {_as_m512i(self.expr(e.b))}))")
         return super().vector_binop(e)
 
+    def expr_FusedMulAdd(self, e):
+        if e.dtype in _F512 and e.form in FMA_NAMES:
+            return self.fma_call(self.intrin(f"_mm512_{FMA_NAMES[e.form]}_{_F512[e.dtype][0]}"), e)
+        return super().expr_FusedMulAdd(e)
+
     def expr_Cast(self, e):
         conv = _CONVERT.get((e.value.dtype, e.dtype))
         if conv is not None:
             name, arg_type = conv
-            arg = _strip(self.expr(e.value))
+            arg = unparen(self.expr(e.value))
             if arg_type is not None:
                 arg = _as_m512i(arg) if arg_type == "__m512i" else f"({arg_type}){_paren(arg)}"
             out = f"{self.intrin(name)}({arg})"

@@ -1,0 +1,69 @@
+"""Instruction selection: arithmetic patterns a target executes as one instruction become one
+node, once, before emission (the emitters only translate nodes, through their tables).
+
+What is selected follows the target record's features (texpr/target.py):
+
+- ``fma`` (a*b + c, c + a*b), ``fmsub`` (a*b - c, x86), ``fnmadd`` (c - a*b, NEON): float
+  vector multiply-adds become FusedMulAdd;
+- ``widening_mul``: an integer vector product of two widened half-width vectors becomes
+  WideningMul (NEON vmull/vmlal, HVX vmpy);
+- ``saturating``: a narrowing cast of a value clamped to the narrow range becomes
+  SaturatingNarrow (HVX vpack:sat, vadd:sat).
+
+A selected node keeps the expression it replaced (`original`); an emitter without the
+instruction for that dtype emits the original, so selection never changes what is computed.
+"""
+from ...lang import dtypes
+from ...lang.ir import FusedMulAdd, SaturatingNarrow, WideningMul
+from ...lang.visitor import Mutator
+from ..analysis.patterns import fma_form, saturating_narrow, widened_factors
+
+FMA_FORMS = {"fma": ("ab+c", "c+ab"), "fmsub": ("ab-c",), "fnmadd": ("c-ab",)}
+SELECTING = frozenset({"fma", "fmsub", "fnmadd", "widening_mul", "saturating"})
+
+
+def select_instructions(stmt, target):
+    """stmt with the patterns `target` has instructions for replaced by selected nodes."""
+    if not (target.features & SELECTING):
+        return stmt
+    return _Select(target).visit(stmt)
+
+
+class _Select(Mutator):
+    def __init__(self, target):
+        self.fma_forms = tuple(f for feat, forms in FMA_FORMS.items() if target.has(feat)
+                               for f in forms)
+        self.widening = target.has("widening_mul")
+        self.saturating = target.has("saturating")
+        self.memo = {}          # id(node) -> (node, result): shared subtrees are visited once
+
+    def visit(self, node):
+        hit = self.memo.get(id(node))
+        if hit is not None and hit[0] is node:
+            return hit[1]
+        out = super().visit(node)
+        self.memo[id(node)] = (node, out)
+        return out
+
+    def visit_BinOp(self, e):
+        e = self.generic_visit(e)
+        if dtypes.lanes(e.dtype) == 1:
+            return e
+        if self.fma_forms and dtypes.is_float(e.dtype):
+            found = fma_form(e, self.fma_forms)
+            if found is not None:
+                a, b, c, form = found
+                return FusedMulAdd(a, b, c, form, e.dtype, e)
+        if self.widening and e.op == "*":
+            factors = widened_factors(e)
+            if factors is not None:
+                return WideningMul(factors[0], factors[1], e.dtype, e)
+        return e
+
+    def visit_Cast(self, e):
+        e = self.generic_visit(e)
+        if self.saturating and dtypes.lanes(e.dtype) > 1:
+            x = saturating_narrow(e)
+            if x is not None:
+                return SaturatingNarrow(x, e.dtype, e)
+        return e
