@@ -77,8 +77,9 @@ setup: sysdeps $(STAMP)
 demo: setup
 	$(VPY) -m texpr.demo
 
+# One pytest process per core (pytest-xdist; the kernel cache is safe to share between them).
 test: setup
-	$(VPY) -m pytest tests
+	$(VPY) -m pytest tests -n auto
 
 bench: setup
 	$(VPY) benchmarks/matmul.py

@@ -1,7 +1,7 @@
 """Shared pytest configuration for texpr's test suite.
 
 - Points texpr's compiled-kernel cache at <repo>/.texpr_cache unless TEXPR_CACHE_DIR is set
-  (done before texpr is imported anywhere in the tests).
+  (done before texpr is imported anywhere in the tests), and OpenMP threads at passive waiting.
 - Registers hypothesis profiles: "ci" (more examples, derandomized), "dev" (quick) and
   "soak" (many random examples: a hunt for bugs, minutes per property, never in CI).
   "ci" is loaded when the CI environment variable is set, "dev" otherwise;
@@ -13,6 +13,10 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("TEXPR_CACHE_DIR", str(REPO_ROOT / ".texpr_cache"))
+# The suite runs in one worker per core (pytest-xdist): a kernel's OpenMP threads must sleep,
+# not spin, while they wait for a peer whose core is busy with another worker's compiler
+# (spinning made 2-thread kernels 5-80x slower on a loaded 2-core machine).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from hypothesis import HealthCheck, settings  # noqa: E402
 
@@ -45,3 +49,9 @@ settings.register_profile(
 
 _in_ci = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if _in_ci else "dev"))
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="rewrite tests/golden/ from the source texpr generates now "
+                          "(tests/targets/test_golden_sources.py)")
