@@ -1,4 +1,4 @@
-"""lower/hoist_checks.py: an index read from data is checked once per block that uses it,
+"""lower/cpu/hoist_checks.py: an index read from data is checked once per block that uses it,
 never where the original program would not have evaluated it."""
 import importlib
 

@@ -1,4 +1,4 @@
-"""lower/loop_checks.py: a position that moves with a loop (indices[offsets[b] + k]) is
+"""lower/cpu/loop_checks.py: a position that moves with a loop (indices[offsets[b] + k]) is
 checked once before the loop; a bad loop is skipped and reports the first bad position."""
 import numpy as np
 import pytest

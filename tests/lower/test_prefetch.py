@@ -1,4 +1,4 @@
-"""lower/prefetch.py: pragma(axis, "prefetch", p) fetches the rows the loop's data-dependent
+"""lower/cpu/prefetch.py: pragma(axis, "prefetch", p) fetches the rows the loop's data-dependent
 loads will read p iterations later, reading index arrays only in bounds."""
 import importlib
 

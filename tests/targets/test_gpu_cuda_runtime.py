@@ -2,7 +2,7 @@
 words, event timing) run against a stand-in for libcuda whose kernel launches execute the
 OpenCL twin of each kernel (the same lowered program, the same parameters in the same order).
 
-It checks the cffi marshalling of texpr/targets/cuda_runtime.py on machines without a GPU;
+It checks the cffi marshalling of texpr/targets/gpu/cuda_runtime.py on machines without a GPU;
 the CUDA C itself is checked by nvcc (test_gpu_cuda.py) and runs where a GPU is.
 """
 import numpy as np

@@ -160,7 +160,7 @@ class Evaluate(Stmt):
 class Prefetch(Stmt):
     """A hint that buffer[index] (flat) will be read soon: the cache line holding it is
     fetched ahead (`__builtin_prefetch(&buffer[index], 0, locality)` in C). It reads nothing
-    and never faults; lower/prefetch.py emits it for loops marked pragma("prefetch", p)."""
+    and never faults; lower/cpu/prefetch.py emits it for loops marked pragma("prefetch", p)."""
     buffer: Buffer
     index: Expr
     locality: int = 3

@@ -474,9 +474,9 @@ class NestBuilder:
             if not isinstance(ext, Const):     # data-dependent extents read buffers
                 ext = transform(substitute(ext, self.low.data_maps.get(id(st), {})), self._load_fn)
             pragmas = tuple(attr.get("pragmas", ()))
-            if attr.get("thread") is not None:    # GPU thread mapping (lower/thread_binding.py)
+            if attr.get("thread") is not None:    # GPU thread mapping (lower/gpu/thread_binding.py)
                 pragmas = (("thread", attr["thread"].thread_tag),) + pragmas
-                if iv.kind == "reduce":           # lower/cross_thread_reduce.py
+                if iv.kind == "reduce":           # lower/gpu/cross_thread_reduce.py
                     pragmas += (("cross_thread", info.body.combiner),)
             body = For(iv.var, Const(0, "int32"), ext, kind, body, pragmas)
         return _guard(body, top)

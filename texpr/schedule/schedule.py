@@ -206,7 +206,7 @@ class Stage:
 
     def pragma(self, iv, key, value=None):
         """Attach a pragma to a loop: unroll (value = count), omp_simd, ivdep, prefetch
-        (value = distance in iterations, or a pair (p, q): see lower/prefetch.py), comment."""
+        (value = distance in iterations, or a pair (p, q): see lower/cpu/prefetch.py), comment."""
         self._check_schedulable("pragma")
         self._leaf(iv, "pragma")
         if key not in PRAGMA_KEYS:

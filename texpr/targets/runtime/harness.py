@@ -160,7 +160,7 @@ def harness_source(kernel_source, fname, nargs, nshape, io_prims=LIBC_IO_PRIMS,
     core = _CORE.format(nargs=nargs, nshape=nshape, fname="texpr_kernel",
                         call=f"texpr_kernel_entry({', '.join(call_args)})",
                         magic_in=MAGIC_IN.decode(), magic_out=MAGIC_OUT.decode())
-    title = "/* texpr emulator harness: kernel + I/O layer + main (targets/harness.py) */"
+    title = "/* texpr emulator harness: kernel + I/O layer + main (targets/runtime/harness.py) */"
     return "\n".join([title] + includes
                      + [f"#define {a} {b}" for a, b in renames]
                      + [kernel_source.rstrip("\n")]

@@ -121,7 +121,7 @@ class ValidationPlan:
     """Everything checked on each call, precomputed so that a call costs little.
 
     check() returns (one cffi pointer per array, shape values); without an ffi (emulated
-    modules, targets/harness.py) it returns the validated arrays themselves.
+    modules, targets/runtime/harness.py) it returns the validated arrays themselves.
     """
 
     def __init__(self, func, outputs, ffi=None):
