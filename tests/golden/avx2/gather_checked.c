@@ -29,6 +29,8 @@ void kernel_error(int64_t* out) {
   texpr_error[0] = 0;
 }
 
+typedef __m256 texpr_float32x8;
+
 void kernel(float* restrict data, int32_t* restrict idx, float* restrict out) {
   // stage out
   for (int32_t i = 0; i < 32; ++i) {

@@ -29,6 +29,7 @@ void kernel_error(int64_t* out) {
   texpr_error[0] = 0;
 }
 
+typedef __m256 texpr_float32x8;
 static inline int32_t texpr_max_int32(int32_t a, int32_t b) { return a > b ? a : b; }
 static inline int32_t texpr_min_int32(int32_t a, int32_t b) { return a < b ? a : b; }
 

@@ -43,6 +43,7 @@ void kernel_error(int64_t* out) {
   texpr_error[0] = 0;
 }
 
+typedef __m512 texpr_float32x16;
 static inline uint64_t texpr_lanemask(int64_t n, int lanes) { /* lanes [0, n) */ return n <= 0 ? 0 : n >= lanes ? (lanes >= 64 ? ~UINT64_C(0) : (UINT64_C(1) << lanes) - 1) : (UINT64_C(1) << n) - 1; }
 
 void kernel(float* restrict A, float* restrict B, float* restrict C, int32_t n) {

@@ -39,6 +39,21 @@ def _is_64bit_int(sfx):
     return sfx in ("s64", "u64")
 
 
+def _binops(sfx):
+    """op -> intrinsic name part of the NEON vector type with suffix sfx. Signed + - * are not
+    here: arm_neon.h writes vaddq_s32 & co. as a + b on signed lanes, whose overflow is
+    undefined and which GCC folds on (a + 1 > a to true); the C emitter's unsigned lanes
+    wrap, and compile to the same instructions."""
+    names = {"+": "add", "-": "sub", "*": "mul", "min": "min", "max": "max"}
+    if sfx in ("f32", "f64"):
+        names["/"] = "div"
+    if _is_64bit_int(sfx):        # NEON has no 64-bit integer mul/min/max
+        names = {"+": "add", "-": "sub"}
+    if sfx[0] == "s":
+        names = {op: n for op, n in names.items() if op not in ("+", "-", "*")}
+    return names
+
+
 class NEONEmitter(CEmitter):
     target_name = "neon"
     includes = CEmitter.includes + ["<arm_neon.h>"]
@@ -49,35 +64,20 @@ class NEONEmitter(CEmitter):
             return f"typedef {neon_type(dt)} {vtype(dt)};"
         return super().vector_typedef(dt)
 
-    # ------------------------------------------------------------------ memory
-    def vector_load(self, e, buf, base):
-        if e.dtype in NEON_TYPES:
-            sfx, q = NEON_TYPES[e.dtype]
-            self.ty(e.dtype)
-            return f"vld1{q}_{sfx}(&{buf}[{unparen(base)}])"
-        return super().vector_load(e, buf, base)
-
-    def vector_store(self, b, buf, base, value):
-        dt = value.dtype
-        if dt in NEON_TYPES:
-            sfx, q = NEON_TYPES[dt]
-            self.ty(dt)
-            return f"vst1{q}_{sfx}(&{buf}[{unparen(base)}], {unparen(self.expr(value))});"
-        return super().vector_store(b, buf, base, value)
-
-    def broadcast(self, s, dt):
-        if dt in NEON_TYPES:
-            sfx, q = NEON_TYPES[dt]
-            self.ty(dt)
-            return f"vdup{q}_n_{sfx}({unparen(s)})"
-        return super().broadcast(s, dt)
+    # ------------------------------------------------------------------ instruction tables
+    LOAD = {dt: f"vld1{q}_{sfx}(&{{buf}}[{{base}}])" for dt, (sfx, q) in NEON_TYPES.items()}
+    STORE = {dt: f"vst1{q}_{sfx}(&{{buf}}[{{base}}], {{value}});"
+             for dt, (sfx, q) in NEON_TYPES.items()}
+    BROADCAST = {dt: f"vdup{q}_n_{sfx}({{s}})" for dt, (sfx, q) in NEON_TYPES.items()}
+    BINOP = {(op, dt): f"v{name}{q}_{sfx}({{a}}, {{b}})"
+             for dt, (sfx, q) in NEON_TYPES.items() for op, name in _binops(sfx).items()}
 
     # ------------------------------------------------------------------ arithmetic
     def vector_binop(self, e):
         dt = e.dtype
         if dt not in NEON_TYPES:
             return super().vector_binop(e)
-        sfx, q = NEON_TYPES[dt]
+        sfx = NEON_TYPES[dt][0]
         self.ty(dt)
         if e.op == "+" and sfx[0] in "su" and sfx not in ("s8", "u8"):
             for acc, prod in ((e.a, e.b), (e.b, e.a)):      # acc + widening product: vmlal
@@ -85,19 +85,6 @@ class NEONEmitter(CEmitter):
                 if ops is not None:
                     (a, b), nsfx = ops
                     return f"vmlal_{nsfx}({unparen(self.expr(acc))}, {a}, {b})"
-        if e.op in ("+", "-", "*") and sfx[0] == "s":
-            # arm_neon.h writes vaddq_s32 & co. as a + b on signed lanes: overflow would be
-            # undefined and GCC folds on it (a + 1 > a to true); the C emitter's unsigned
-            # lanes wrap, and compile to the same instructions
-            return super().vector_binop(e)
-        names = {"+": "add", "-": "sub", "*": "mul", "min": "min", "max": "max"}
-        if sfx in ("f32", "f64"):
-            names["/"] = "div"
-        if _is_64bit_int(sfx):        # NEON has no 64-bit integer mul/min/max
-            names = {"+": "add", "-": "sub"}
-        if e.op in names:
-            return (f"v{names[e.op]}{q}_{sfx}({unparen(self.expr(e.a))}, "
-                    f"{unparen(self.expr(e.b))})")
         return super().vector_binop(e)
 
     def expr_FusedMulAdd(self, e):

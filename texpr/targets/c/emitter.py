@@ -6,6 +6,7 @@ integers go through small helpers (C's / and % truncate); the simplifier turns t
 plain / and % when it proves the operands non-negative.
 """
 import math
+import string
 
 from ...lang import dtypes
 from ...lang.dtypes import C_TYPES
@@ -312,6 +313,9 @@ class CEmitter:
 
     def vector_store(self, b, buf, base, value):
         dt = value.dtype
+        if dt in self.STORE:
+            return self.fill(self.STORE[dt], dt, buf=buf, base=unparen(base),
+                             value=unparen(self.expr(value)))
         self.helper("store_" + dt, f"static inline void texpr_store_{dt}({C_TYPES[dtypes.element(dt)]}* p, "
                     f"{self.ty(dt)} v) {{ memcpy(p, &v, sizeof v); }}")
         return f"texpr_store_{dt}(&{buf}[{unparen(base)}], {unparen(self.expr(value))});"
@@ -487,8 +491,26 @@ class CEmitter:
         elems = ", ".join(f"{buf}[{self.lane_index(idx, k)}]" for k in range(lanes))
         return f"(({self.ty(e.dtype)}){{{elems}}})"
 
+    # ------------------------------------------------------------------ instruction tables
+    # An ISA emitter is mostly tables from (operation, dtype) to the C text of its instruction;
+    # what is not in them is the portable C of this class. Fields: {buf} {base} of a memory
+    # access, the emitted operands {value} (store), {s} (broadcast), {a} {b} (binop), and {ty},
+    # the dtype's vector type (its typedef is registered for every entry used). A format spec
+    # names an operand hook: {a:m512i} is self.operand_m512i(a).
+    LOAD = {}           # dtype -> template
+    STORE = {}          # dtype -> template
+    BROADCAST = {}      # dtype -> template
+    BINOP = {}          # (op, dtype) -> template
+
+    def fill(self, template, dtype, **fields):
+        """The C text of a table entry for `dtype` with its fields filled in."""
+        fields["ty"] = self.ty(dtype)
+        return _TableFormatter(self).vformat(template, (), fields)
+
     def vector_load(self, e, buf, base):
         dt = e.dtype
+        if dt in self.LOAD:
+            return self.fill(self.LOAD[dt], dt, buf=buf, base=unparen(base))
         ct = C_TYPES[dtypes.element(dt)]
         self.helper("load_" + dt, f"static inline {self.ty(dt)} texpr_load_{dt}(const {ct}* p) "
                     f"{{ {self.ty(dt)} v; memcpy(&v, p, sizeof v); return v; }}")
@@ -505,6 +527,8 @@ class CEmitter:
         return f"texpr_mload_{dt}(&{buf}[{unparen(base)}], {unparen(count)})"
 
     def broadcast(self, s, dt):
+        if dt in self.BROADCAST:
+            return self.fill(self.BROADCAST[dt], dt, s=unparen(s))
         n = dtypes.lanes(dt)
         ct = C_TYPES[dtypes.element(dt)] if dtypes.element(dt) != "bool" else "int8_t"
         self.helper("bcast_" + dt, f"static inline {self.ty(dt)} texpr_bcast_{dt}({ct} x) "
@@ -527,6 +551,10 @@ class CEmitter:
         return f"(({self.ty(e.dtype)}){{{elems}}})"
 
     def vector_binop(self, e):
+        template = self.BINOP.get((e.op, e.dtype))
+        if template is not None:
+            return self.fill(template, e.dtype, a=unparen(self.expr(e.a)),
+                             b=unparen(self.expr(e.b)))
         a, b = self.expr(e.a), self.expr(e.b)
         base, n = dtypes.split_lanes(e.dtype)
         if e.op in ("<<", ">>") and not _shift_in_range(e.b, base):
@@ -717,3 +745,13 @@ def _floor_helper(name, dt):
 
 _ALLOC_HELPER = ("static inline void* texpr_alloc(size_t n) { void* p = NULL; "
                  "if (posix_memalign(&p, 64, n ? n : 64) != 0) abort(); return p; }")
+
+
+class _TableFormatter(string.Formatter):
+    """str.format for instruction tables: a format spec names the emitter's operand hook."""
+
+    def __init__(self, emitter):
+        self.emitter = emitter
+
+    def format_field(self, value, spec):
+        return getattr(self.emitter, "operand_" + spec)(value) if spec else value

@@ -1,10 +1,12 @@
 """AVX2/FMA emitter: the vector operations of the C emitter as x86 intrinsics."""
-from ...lang import dtypes
-from ...lang.expr import BinOp
 from ..c.emitter import CEmitter, unparen, const_operand
 
 # dtype -> (intrinsic suffix, register type)
 _FLOAT = {"float32x8": ("ps", "__m256"), "float64x4": ("pd", "__m256d")}
+_INT256 = ("int32x8", "int64x4", "uint32x8", "int16x16", "int8x32", "uint8x32")
+_FLOAT_OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div"}
+_INT32_OPS = {"+": "add_epi32", "-": "sub_epi32", "*": "mullo_epi32", "min": "min_epi32",
+              "max": "max_epi32"}
 
 
 class AVX2Emitter(CEmitter):
@@ -20,50 +22,24 @@ class AVX2Emitter(CEmitter):
         from ..c.emitter import vtype
         return vtype(dt)
 
-    def vector_load(self, e, buf, base):
-        if e.dtype in _FLOAT:
-            sfx = _FLOAT[e.dtype][0]
-            return f"_mm256_loadu_{sfx}(&{buf}[{unparen(base)}])"
-        if e.dtype in ("int32x8", "int64x4", "uint32x8", "int16x16", "int8x32", "uint8x32"):
-            return f"(({self.ty(e.dtype)})_mm256_loadu_si256((const __m256i*)&{buf}[{unparen(base)}]))"
-        return super().vector_load(e, buf, base)
-
-    def vector_store(self, b, buf, base, value):
-        dt = value.dtype
-        if dt in _FLOAT:
-            sfx = _FLOAT[dt][0]
-            return f"_mm256_storeu_{sfx}(&{buf}[{unparen(base)}], {unparen(self.expr(value))});"
-        if dt in ("int32x8", "int64x4", "uint32x8", "int16x16", "int8x32", "uint8x32"):
-            return (f"_mm256_storeu_si256((__m256i*)&{buf}[{unparen(base)}], "
-                    f"(__m256i)({unparen(self.expr(value))}));")
-        return super().vector_store(b, buf, base, value)
-
-    def broadcast(self, s, dt):
-        if dt in _FLOAT:
-            self.ty(dt)
-            return f"_mm256_set1_{_FLOAT[dt][0]}({unparen(s)})"
-        if dt == "int32x8":
-            self.ty(dt)
-            return f"(({self.ty(dt)})_mm256_set1_epi32({unparen(s)}))"
-        return super().broadcast(s, dt)
+    LOAD = {**{dt: f"_mm256_loadu_{sfx}(&{{buf}}[{{base}}])" for dt, (sfx, _) in _FLOAT.items()},
+            **{dt: "(({ty})_mm256_loadu_si256((const __m256i*)&{buf}[{base}]))" for dt in _INT256}}
+    STORE = {**{dt: f"_mm256_storeu_{sfx}(&{{buf}}[{{base}}], {{value}});"
+                for dt, (sfx, _) in _FLOAT.items()},
+             **{dt: "_mm256_storeu_si256((__m256i*)&{buf}[{base}], (__m256i)({value}));"
+                for dt in _INT256}}
+    BROADCAST = {**{dt: f"_mm256_set1_{sfx}({{s}})" for dt, (sfx, _) in _FLOAT.items()},
+                 "int32x8": "(({ty})_mm256_set1_epi32({s}))"}
+    BINOP = {**{(op, dt): f"_mm256_{name}_{sfx}({{a}}, {{b}})"
+                for dt, (sfx, _) in _FLOAT.items() for op, name in _FLOAT_OPS.items()},
+             **{(op, "int32x8"): f"(({{ty}})_mm256_{name}((__m256i)({{a}}), (__m256i)({{b}})))"
+                for op, name in _INT32_OPS.items()}}
 
     def vector_binop(self, e):
-        dt = e.dtype
-        if dt in _FLOAT:
-            sfx = _FLOAT[dt][0]
-            if e.op in ("min", "max"):
-                return self.float_minmax(e, f"_mm256_{e.op}_{sfx}", lambda m, b: (
-                    f"_mm256_blendv_{sfx}({m}, {b}, _mm256_cmp_{sfx}({b}, {b}, _CMP_UNORD_Q))"))
-            names = {"+": "add", "-": "sub", "*": "mul", "/": "div"}
-            if e.op in names:
-                return (f"_mm256_{names[e.op]}_{sfx}({unparen(self.expr(e.a))}, "
-                        f"{unparen(self.expr(e.b))})")
-        if dt == "int32x8":
-            names = {"+": "add_epi32", "-": "sub_epi32", "*": "mullo_epi32", "min": "min_epi32",
-                     "max": "max_epi32"}
-            if e.op in names:
-                return (f"(({self.ty(dt)})_mm256_{names[e.op]}((__m256i)({unparen(self.expr(e.a))}), "
-                        f"(__m256i)({unparen(self.expr(e.b))})))")
+        if e.dtype in _FLOAT and e.op in ("min", "max"):
+            sfx = _FLOAT[e.dtype][0]
+            return self.float_minmax(e, f"_mm256_{e.op}_{sfx}", lambda m, b: (
+                f"_mm256_blendv_{sfx}({m}, {b}, _mm256_cmp_{sfx}({b}, {b}, _CMP_UNORD_Q))"))
         return super().vector_binop(e)
 
     def expr_FusedMulAdd(self, e):

@@ -25,6 +25,16 @@ _IW = {8: ("epi8", "__mmask64"), 16: ("epi16", "__mmask32"), 32: ("epi32", "__mm
        64: ("epi64", "__mmask8")}
 _I512 = {f"{s}int{b}x{512 // b}": b for b in (8, 16, 32, 64) for s in ("", "u")}
 
+
+def _int512_ops(dt, w):
+    """op -> intrinsic name (after _mm512_) of an integer vector dtype of w-bit lanes."""
+    sfx = _IW[w][0]
+    u = "epu" if dtypes.is_unsigned(dt) else "epi"
+    names = {"+": f"add_{sfx}", "-": f"sub_{sfx}", "min": f"min_{u}{w}", "max": f"max_{u}{w}"}
+    if w != 8:
+        names["*"] = f"mullo_{sfx}"      # low half of the product: C's wrap-around
+    return names
+
 # (source dtype, target dtype) -> conversion intrinsic (and the register type of its operand)
 _CONVERT = {
     ("int32x16", "float32x16"): ("_mm512_cvtepi32_ps", "__m512i"),
@@ -164,25 +174,32 @@ class AVX512Emitter(AVX2Emitter):
         self.helper("lanemask", _LANEMASK)
         return f"({mask})texpr_lanemask({unparen(count)}, {lanes})"
 
-    # ------------------------------------------------------------------ memory
-    def vector_load(self, e, buf, base):
-        dt = e.dtype
-        if dt in _F512:
-            return f"{self.intrin('_mm512_loadu_' + _F512[dt][0])}(&{buf}[{unparen(base)}])"
-        if dt in _I512:
-            return (f"(({self.ty(dt)}){self.intrin('_mm512_loadu_si512')}"
-                    f"((const void*)&{buf}[{unparen(base)}]))")
-        return super().vector_load(e, buf, base)
+    # ------------------------------------------------------------------ instruction tables
+    LOAD = {**AVX2Emitter.LOAD,
+            **{dt: f"_mm512_loadu_{sfx}(&{{buf}}[{{base}}])" for dt, (sfx, _, _) in _F512.items()},
+            **{dt: "(({ty})_mm512_loadu_si512((const void*)&{buf}[{base}]))" for dt in _I512}}
+    STORE = {**AVX2Emitter.STORE,
+             **{dt: f"_mm512_storeu_{sfx}(&{{buf}}[{{base}}], {{value}});"
+                for dt, (sfx, _, _) in _F512.items()},
+             **{dt: "_mm512_storeu_si512((void*)&{buf}[{base}], {value:m512i});" for dt in _I512}}
+    BROADCAST = {**AVX2Emitter.BROADCAST,
+                 **{dt: f"_mm512_set1_{sfx}({{s}})" for dt, (sfx, _, _) in _F512.items()},
+                 **{dt: f"(({{ty}})_mm512_set1_{_IW[w][0]}({{s}}))" for dt, w in _I512.items()}}
+    BINOP = {**AVX2Emitter.BINOP,
+             **{(op, dt): f"_mm512_{name}_{sfx}({{a}}, {{b}})"
+                for dt, (sfx, _, _) in _F512.items()
+                for op, name in {"+": "add", "-": "sub", "*": "mul", "/": "div"}.items()},
+             **{(op, dt): f"(({{ty}})_mm512_{name}({{a:m512i}}, {{b:m512i}}))"
+                for dt, w in _I512.items() for op, name in _int512_ops(dt, w).items()}}
 
-    def vector_store(self, b, buf, base, value):
-        dt = value.dtype
-        if dt in _F512:
-            return (f"{self.intrin('_mm512_storeu_' + _F512[dt][0])}(&{buf}[{unparen(base)}], "
-                    f"{unparen(self.expr(value))});")
-        if dt in _I512:
-            return (f"{self.intrin('_mm512_storeu_si512')}((void*)&{buf}[{unparen(base)}], "
-                    f"{_as_m512i(self.expr(value))});")
-        return super().vector_store(b, buf, base, value)
+    def fill(self, template, dtype, **fields):
+        """A table entry, its _mm512_ intrinsics noted (the SIMDe prelude shims those missing)."""
+        out = super().fill(template, dtype, **fields)
+        self.used_intrinsics.update(re.findall(r"_mm512_\w+", template))
+        return out
+
+    def operand_m512i(self, text):
+        return _as_m512i(text)
 
     def masked_vector_load(self, e, buf, base, count):
         dt = e.dtype
@@ -206,39 +223,14 @@ class AVX512Emitter(AVX2Emitter):
                     f"{_as_m512i(self.expr(value))});")
         return super().masked_vector_store(b, buf, base, value, count)
 
-    def broadcast(self, s, dt):
-        if dt in _F512:
-            self.ty(dt)
-            return f"{self.intrin('_mm512_set1_' + _F512[dt][0])}({unparen(s)})"
-        if dt in _I512:
-            w = _I512[dt]
-            return f"(({self.ty(dt)}){self.intrin('_mm512_set1_' + _IW[w][0])}({unparen(s)}))"
-        return super().broadcast(s, dt)
-
     # ------------------------------------------------------------------ arithmetic
     def vector_binop(self, e):
-        dt = e.dtype
-        if dt in _F512:
-            sfx = _F512[dt][0]
-            if e.op in ("min", "max"):
-                blend = self.intrin(f"_mm512_mask_blend_{sfx}")
-                cmp = self.intrin(f"_mm512_cmp_{sfx}_mask")
-                return self.float_minmax(e, self.intrin(f"_mm512_{e.op}_{sfx}"), lambda m, b: (
-                    f"{blend}({cmp}({b}, {b}, _CMP_UNORD_Q), {m}, {b})"))
-            names = {"+": "add", "-": "sub", "*": "mul", "/": "div"}
-            if e.op in names:
-                return (f"{self.intrin(f'_mm512_{names[e.op]}_{sfx}')}({unparen(self.expr(e.a))}, "
-                        f"{unparen(self.expr(e.b))})")
-        if dt in _I512:
-            w = _I512[dt]
-            sfx = _IW[w][0]
-            u = "epu" if dtypes.is_unsigned(dt) else "epi"
-            names = {"+": f"add_{sfx}", "-": f"sub_{sfx}", "min": f"min_{u}{w}", "max": f"max_{u}{w}"}
-            if w != 8:
-                names["*"] = f"mullo_{sfx}"      # low half of the product: C's wrap-around
-            if e.op in names:
-                return (f"(({self.ty(dt)}){self.intrin('_mm512_' + names[e.op])}("
-                        f"{_as_m512i(self.expr(e.a))}, {_as_m512i(self.expr(e.b))}))")
+        if e.dtype in _F512 and e.op in ("min", "max"):
+            sfx = _F512[e.dtype][0]
+            blend = self.intrin(f"_mm512_mask_blend_{sfx}")
+            cmp = self.intrin(f"_mm512_cmp_{sfx}_mask")
+            return self.float_minmax(e, self.intrin(f"_mm512_{e.op}_{sfx}"), lambda m, b: (
+                f"{blend}({cmp}({b}, {b}, _CMP_UNORD_Q), {m}, {b})"))
         return super().vector_binop(e)
 
     def expr_FusedMulAdd(self, e):
