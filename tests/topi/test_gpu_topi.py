@@ -128,6 +128,20 @@ def test_sparse_lengths_sum_and_weighted():
         f(data, bad, lens, np.zeros((6, D), "float32"))
 
 
+def test_dot_interaction():
+    """The pair table is a stage of its own: the GPU default schedule binds it to threads (it
+    was left unbound, so the GPU lowering refused it)."""
+    B, F, D = 8, 5, 16
+    dense, embs = rand(B, D), rand(B, F, D)
+    Dt, Et = te.placeholder((B, D), name="dense"), te.placeholder((B, F, D), name="embs")
+    for self_interaction in (False, True):
+        out, f = run(topi.sparse.dot_interaction(Dt, Et, self_interaction), [Dt, Et],
+                     [dense, embs], "interaction")
+        np.testing.assert_allclose(out, ref.dot_interaction_ref(dense, embs, self_interaction),
+                                   rtol=1e-5, atol=1e-5)
+    assert "dot_interaction_pair_row" in f.source
+
+
 def test_elementwise_default_schedule():
     x = rand(5, 7, 3)
     X = te.placeholder(x.shape, name="X")

@@ -45,9 +45,11 @@ def read_through(s, stage, tensor, shape, fpack, fread, name, tag):
 
 @register("scan", CPU_TARGETS + ("*",))
 @register("sparse_lengths_check", CPU_TARGETS + ("*",))
-@register("dot_interaction_pairs", CPU_TARGETS + ("*",))
+@register("dot_interaction_pairs", CPU_TARGETS + ("hvx",))
 def _serial(s, st, target):
-    """Small sequential stages (offsets, length checks, the pair table): left as they are."""
+    """Small sequential stages (offsets, length checks, the pair table): left as they are. The
+    pair table is not registered for every target ("*"): on a GPU its stage must be bound to
+    threads, which the GPU targets' default schedule does."""
     return None
 
 
