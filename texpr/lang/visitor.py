@@ -100,8 +100,7 @@ def method_for(owner, prefix, node_cls):
 
 
 def _is_stmt_class(t):
-    from .ir import Stmt
-    return issubclass(t, Stmt)
+    return issubclass(t, _stmt_class())
 
 
 class Visitor:
@@ -171,3 +170,31 @@ class StmtMutator(Mutator):
     @classmethod
     def _resolve(cls, t):
         return super()._resolve(t) if _is_stmt_class(t) else _keep
+
+    def generic_visit(self, node):
+        """The node with its statement children visited (expressions are not even called)."""
+        stmt = _stmt_class()
+        changes = None
+        for name in node._children:
+            v = getattr(node, name)
+            if isinstance(v, tuple):
+                nv = tuple(self.visit(x) if isinstance(x, stmt) else x for x in v)
+                if any(a is not b for a, b in zip(nv, v)):
+                    changes = changes or {}
+                    changes[name] = nv
+            elif isinstance(v, stmt):
+                nv = self.visit(v)
+                if nv is not v:
+                    changes = changes or {}
+                    changes[name] = nv
+        return replace(node, **changes) if changes else node
+
+
+_STMT = []
+
+
+def _stmt_class():
+    if not _STMT:
+        from .ir import Stmt
+        _STMT.append(Stmt)
+    return _STMT[0]

@@ -14,6 +14,7 @@ A selected node keeps the expression it replaced (`original`); an emitter withou
 instruction for that dtype emits the original, so selection never changes what is computed.
 """
 from ...lang import dtypes
+from ...lang.expr import Expr
 from ...lang.ir import FusedMulAdd, SaturatingNarrow, WideningMul
 from ...lang.visitor import Mutator
 from ..analysis.patterns import fma_form, saturating_narrow, widened_factors
@@ -38,6 +39,8 @@ class _Select(Mutator):
         self.memo = {}          # id(node) -> (node, result): shared subtrees are visited once
 
     def visit(self, node):
+        if isinstance(node, Expr) and dtypes.lanes(node.dtype) == 1:
+            return node         # only vectors are selected, and a scalar holds no vector
         hit = self.memo.get(id(node))
         if hit is not None and hit[0] is node:
             return hit[1]
@@ -47,8 +50,6 @@ class _Select(Mutator):
 
     def visit_BinOp(self, e):
         e = self.generic_visit(e)
-        if dtypes.lanes(e.dtype) == 1:
-            return e
         if self.fma_forms and dtypes.is_float(e.dtype):
             found = fma_form(e, self.fma_forms)
             if found is not None:
@@ -62,7 +63,7 @@ class _Select(Mutator):
 
     def visit_Cast(self, e):
         e = self.generic_visit(e)
-        if self.saturating and dtypes.lanes(e.dtype) > 1:
+        if self.saturating:
             x = saturating_narrow(e)
             if x is not None:
                 return SaturatingNarrow(x, e.dtype, e)

@@ -505,6 +505,8 @@ class CEmitter:
     def fill(self, template, dtype, **fields):
         """The C text of a table entry for `dtype` with its fields filled in."""
         fields["ty"] = self.ty(dtype)
+        if not _has_hooks(template):
+            return template.format_map(fields)
         return _TableFormatter(self).vformat(template, (), fields)
 
     def vector_load(self, e, buf, base):
@@ -745,6 +747,17 @@ def _floor_helper(name, dt):
 
 _ALLOC_HELPER = ("static inline void* texpr_alloc(size_t n) { void* p = NULL; "
                  "if (posix_memalign(&p, 64, n ? n : 64) != 0) abort(); return p; }")
+
+
+_HOOKS = {}
+
+
+def _has_hooks(template):
+    """True when a table template names an operand hook ({a:m512i}); cached per template."""
+    hit = _HOOKS.get(template)
+    if hit is None:
+        hit = _HOOKS[template] = any(spec for _, _, spec, _ in string.Formatter().parse(template))
+    return hit
 
 
 class _TableFormatter(string.Formatter):

@@ -26,6 +26,9 @@ _IW = {8: ("epi8", "__mmask64"), 16: ("epi16", "__mmask32"), 32: ("epi32", "__mm
 _I512 = {f"{s}int{b}x{512 // b}": b for b in (8, 16, 32, 64) for s in ("", "u")}
 
 
+_INTRINSICS_IN = {}     # table template -> the _mm512_ names in it
+
+
 def _int512_ops(dt, w):
     """op -> intrinsic name (after _mm512_) of an integer vector dtype of w-bit lanes."""
     sfx = _IW[w][0]
@@ -195,7 +198,10 @@ class AVX512Emitter(AVX2Emitter):
     def fill(self, template, dtype, **fields):
         """A table entry, its _mm512_ intrinsics noted (the SIMDe prelude shims those missing)."""
         out = super().fill(template, dtype, **fields)
-        self.used_intrinsics.update(re.findall(r"_mm512_\w+", template))
+        names = _INTRINSICS_IN.get(template)
+        if names is None:
+            names = _INTRINSICS_IN[template] = frozenset(re.findall(r"_mm512_\w+", template))
+        self.used_intrinsics.update(names)
         return out
 
     def operand_m512i(self, text):
