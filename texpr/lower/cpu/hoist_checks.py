@@ -26,8 +26,9 @@ from ...lang.ir import (BufferLoad, BufferStore, CheckedIndex, DeclareVars, Eval
 
 
 def hoist_checked_indices(stmt):
+    if not any(isinstance(n, CheckedIndex) for n in walk(stmt)):
+        return stmt             # nothing to hoist: one walk instead of one per block
     counter = [0]
-
     return _HoistChecks(counter).visit(stmt)
 
 
