@@ -14,9 +14,9 @@ A selected node keeps the expression it replaced (`original`); an emitter withou
 instruction for that dtype emits the original, so selection never changes what is computed.
 """
 from ...lang import dtypes
-from ...lang.expr import Expr
+from ...lang.expr import BinOp, Cast, Expr
 from ...lang.ir import FusedMulAdd, SaturatingNarrow, WideningMul
-from ...lang.visitor import Mutator
+from ...lang.visitor import StmtMutator, map_children
 from ..analysis.patterns import fma_form, saturating_narrow, widened_factors
 
 FMA_FORMS = {"fma": ("ab+c", "c+ab"), "fmsub": ("ab-c",), "fnmadd": ("c-ab",)}
@@ -30,40 +30,48 @@ def select_instructions(stmt, target):
     return _Select(target).visit(stmt)
 
 
-class _Select(Mutator):
+class _Select(StmtMutator):
+    """Statements through the Mutator; the expressions in them through `expr`, a tight
+    post-order rewrite that skips scalar subtrees (a scalar holds no vector) and visits a
+    shared subtree once."""
+
     def __init__(self, target):
         self.fma_forms = tuple(f for feat, forms in FMA_FORMS.items() if target.has(feat)
                                for f in forms)
         self.widening = target.has("widening_mul")
         self.saturating = target.has("saturating")
-        self.memo = {}          # id(node) -> (node, result): shared subtrees are visited once
+        self.memo = {}          # id(expression) -> (expression, result)
 
-    def visit(self, node):
-        if isinstance(node, Expr) and dtypes.lanes(node.dtype) == 1:
-            return node         # only vectors are selected, and a scalar holds no vector
-        hit = self.memo.get(id(node))
-        if hit is not None and hit[0] is node:
+    def generic_visit(self, node):
+        return map_children(node, self.child)
+
+    def child(self, x):
+        return self.expr(x) if isinstance(x, Expr) else self.visit(x)
+
+    def expr(self, e):
+        if dtypes.lanes(e.dtype) == 1:
+            return e
+        hit = self.memo.get(id(e))
+        if hit is not None and hit[0] is e:
             return hit[1]
-        out = super().visit(node)
-        self.memo[id(node)] = (node, out)
+        out = self.select(map_children(e, self.expr))
+        self.memo[id(e)] = (e, out)
         return out
 
-    def visit_BinOp(self, e):
-        e = self.generic_visit(e)
-        if self.fma_forms and dtypes.is_float(e.dtype):
-            found = fma_form(e, self.fma_forms)
-            if found is not None:
-                a, b, c, form = found
-                return FusedMulAdd(a, b, c, form, e.dtype, e)
-        if self.widening and e.op == "*":
-            factors = widened_factors(e)
-            if factors is not None:
-                return WideningMul(factors[0], factors[1], e.dtype, e)
-        return e
-
-    def visit_Cast(self, e):
-        e = self.generic_visit(e)
-        if self.saturating:
+    def select(self, e):
+        """The selected node replacing e (its children already selected), else e."""
+        t = type(e)
+        if t is BinOp:
+            if self.fma_forms and dtypes.is_float(e.dtype):
+                found = fma_form(e, self.fma_forms)
+                if found is not None:
+                    a, b, c, form = found
+                    return FusedMulAdd(a, b, c, form, e.dtype, e)
+            if self.widening and e.op == "*":
+                factors = widened_factors(e)
+                if factors is not None:
+                    return WideningMul(factors[0], factors[1], e.dtype, e)
+        elif t is Cast and self.saturating:
             x = saturating_narrow(e)
             if x is not None:
                 return SaturatingNarrow(x, e.dtype, e)
