@@ -37,7 +37,7 @@ def test_passes_are_declared_once_with_unique_names_and_docs():
     assert all(p.doc for p in PIPELINE)
     cpu = [p.name for p in passes_for(get_target("avx2"))]
     gpu = [p.name for p in passes_for(get_target("opencl"))]
-    assert cpu[:3] == gpu[:3] == ["loop_nest", "flatten", "simplify"]      # shared first steps
+    assert cpu[:4] == gpu[:4] == ["loop_nest", "access_bounds", "flatten", "simplify"]  # shared
     assert "vectorize" in cpu and "vectorize" not in gpu
     assert "bind_threads" in gpu and "bind_threads" not in cpu
 
@@ -78,7 +78,8 @@ def test_simple_mode_is_stop_after_loop_checks():
 def test_bad_stop_after_names_the_passes():
     s, args = scaled_rows()
     with pytest.raises(te.LoweringError, match="'bind_threads' is not a pass of the avx2 "
-                                               "pipeline; its passes: loop_nest, flatten"):
+                                               "pipeline; its passes: loop_nest, access_bounds, "
+                                               "flatten"):
         te.lower(s, args, target="avx2", stop_after="bind_threads")
     with pytest.raises(te.LoweringError, match="not a pass"):
         te.lower(s, args, stop_after="no_such_pass")

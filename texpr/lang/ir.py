@@ -279,18 +279,22 @@ def seq(*stmts):
 class LoweredFunc:
     """A lowered kernel: name, parameters (Buffers and shape Vars) and the loop program."""
 
-    def __init__(self, name, args, body, shape_vars):
+    def __init__(self, name, args, body, shape_vars, preconditions=()):
         self.name = name
         self.args = args              # Buffers in call order
         self.body = body
         self.shape_vars = shape_vars  # Vars taken from argument shapes, in order
+        # conditions on the shape variables that a call must meet to stay in bounds
+        # (lower/access_bounds.py); the runtime checks them before the kernel runs
+        self.preconditions = tuple(preconditions)
 
     def __str__(self):
         params = ", ".join([f"{b.name}: {b.dtype}[{', '.join(to_str(s) for s in b.shape)}]"
                             for b in self.args] + [f"{v.name}: {v.dtype}" for v in self.shape_vars])
-        return f"func {self.name}({params}) {{\n{to_text(self.body, 1)}}}\n"
+        requires = "".join(f"  requires {to_str(p.cond)}\n" for p in self.preconditions)
+        return f"func {self.name}({params}) {{\n{requires}{to_text(self.body, 1)}}}\n"
 
     __repr__ = __str__
 
     def replace_body(self, body):
-        return LoweredFunc(self.name, self.args, body, self.shape_vars)
+        return LoweredFunc(self.name, self.args, body, self.shape_vars, self.preconditions)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from ..errors import LoweringError
 from ..target import GENERIC, Target
 from .analysis.arith import INF
+from .access_bounds import check_access_bounds
 from .cpu.hoist_checks import hoist_checked_indices
 from .cpu.isel import select_instructions
 from .cpu.loop_checks import hoist_loop_checks
@@ -85,7 +86,7 @@ def _on_kernels(fn):
     """A pass over each kernel of a GPUProgram: fn(kernel, ctx) -> kernel."""
     def run(prog, ctx):
         return GPUProgram(prog.name, prog.args, prog.shape_vars, prog.temps,
-                          [fn(k, ctx) for k in prog.kernels])
+                          [fn(k, ctx) for k in prog.kernels], prog.preconditions)
     return run
 
 
@@ -105,6 +106,12 @@ def _loop_nest(sch, ctx):
     ctx.arg_buffers = [low.info[st].buffer for st in low.args]
     ctx.scan_stages = {st.name for st in sch.stages if getattr(st.op, "tag", "") == "scan"}
     return LoweredFunc(ctx.name, ctx.arg_buffers, body, low.shape_vars)
+
+
+def _access_bounds(func, ctx):
+    body, pre = check_access_bounds(func.body, func.shape_vars, ctx.name)
+    return LoweredFunc(func.name, func.args, body, func.shape_vars,
+                       tuple(func.preconditions) + tuple(pre))
 
 
 def _simplify(body, ctx):
@@ -130,7 +137,7 @@ def _split_kernels(func, ctx):
     temps, stages = split_kernels(func.body)
     kernels = [Kernel(stage, stage, kbody, (), func.shape_vars, (), (), {})
                for stage, kbody in stages]
-    return GPUProgram(ctx.name, func.args, func.shape_vars, temps, kernels)
+    return GPUProgram(ctx.name, func.args, func.shape_vars, temps, kernels, func.preconditions)
 
 
 def _bind_threads(kernel, ctx):
@@ -159,7 +166,8 @@ def _kernel_signatures(prog, ctx):
         params = _global_buffers(k.body, list(prog.args) + list(prog.temps))
         kernels.append(Kernel(_kernel_name(prog.name, k.stage, used_names), k.stage, k.body,
                               params, k.shape_vars, k.grid, k.block, k.thread_vars, k.shared))
-    return GPUProgram(prog.name, prog.args, prog.shape_vars, prog.temps, kernels)
+    return GPUProgram(prog.name, prog.args, prog.shape_vars, prog.temps, kernels,
+                      prog.preconditions)
 
 
 def _global_buffers(body, candidates):
@@ -183,6 +191,9 @@ def _kernel_name(name, stage, used):
 PIPELINE = (
     Pass("loop_nest", _loop_nest, _every,
          "bound inference, inlining and the loop nest of each stage (Schedule -> LoweredFunc)"),
+    Pass("access_bounds", _access_bounds, _every,
+         "every tensor access proven in bounds, made a precondition of the call, checked at "
+         "run time, or refused (out of bounds)"),
     Pass("flatten", _on_body(lambda b, ctx: flatten_storage(b)), _every,
          "multi-dimensional buffer accesses become one offset each"),
     Pass("simplify", _on_body(_simplify), _every,

@@ -54,17 +54,19 @@ class Kernel:
 class GPUProgram:
     """The host side: arguments (call order), temporaries it allocates, kernels it launches."""
 
-    def __init__(self, name, args, shape_vars, temps, kernels):
+    def __init__(self, name, args, shape_vars, temps, kernels, preconditions=()):
         self.name = name
         self.args = list(args)
         self.shape_vars = list(shape_vars)
         self.temps = list(temps)
         self.kernels = list(kernels)
+        self.preconditions = tuple(preconditions)   # as LoweredFunc.preconditions
 
     def __str__(self):
         params = ", ".join([f"{b.name}: {b.dtype}[{', '.join(to_str(s) for s in b.shape)}]"
                             for b in self.args] + [f"{v.name}: {v.dtype}" for v in self.shape_vars])
         out = [f"host {self.name}({params}) {{"]
+        out += [f"  requires {to_str(p.cond)}" for p in self.preconditions]
         for t in self.temps:
             out.append(f"  device alloc {t.name}: {t.dtype}[{to_str(t.size)}]")
         for k in self.kernels:

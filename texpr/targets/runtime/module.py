@@ -140,6 +140,7 @@ class ValidationPlan:
             self.args.append((b.name, _NP[b.dtype], len(b.shape), tuple(dims), id(b) in outputs))
         self.nargs = len(self.args)
         self.outputs = [k for k, a in enumerate(self.args) if a[4]]
+        self.preconditions = [(compile_int_expr(p.cond), p) for p in func.preconditions]
 
     def _check_no_overlap(self, k, arrays):
         """The kernel's pointers are `restrict`: an output sharing memory with another argument
@@ -207,7 +208,45 @@ class ValidationPlan:
             if x >= 2**31:
                 raise ArgumentError(f"{v.name} = {x} does not fit in {v.dtype}")
             vals.append(x)
+        for holds, pre in self.preconditions:
+            if not holds(binding):
+                given = ", ".join(f"{v.name} = {binding[v]}" for v in sorted(
+                    free_vars(pre.cond), key=lambda v: v.name) if v in binding)
+                raise ArgumentError(f"{pre.message}, but {given}; nothing was run")
         return ptrs, vals
+
+
+_PY_OPS = {"+": "+", "-": "-", "*": "*", "//": "//", "%": "%", "&&": "and", "||": "or",
+           "<": "<", "<=": "<=", ">": ">", ">=": ">=", "==": "==", "!=": "!="}
+
+
+def compile_int_expr(e):
+    """binding -> value of integer/bool expression e of shape variables, as a Python function
+    compiled once (a call evaluates its preconditions without the simplifier)."""
+    from ...lang.expr import BinOp, Cmp, Not
+    names = {}
+
+    def py(x):
+        if isinstance(x, Const):
+            return repr(x.value)
+        if isinstance(x, Var):
+            return names.setdefault(x, f"v{len(names)}")
+        if isinstance(x, (BinOp, Cmp)) and x.op in _PY_OPS:
+            return f"({py(x.a)} {_PY_OPS[x.op]} {py(x.b)})"
+        if isinstance(x, BinOp) and x.op in ("min", "max"):
+            return f"{x.op}({py(x.a)}, {py(x.b)})"
+        if isinstance(x, Not):
+            return f"(not {py(x.a)})"
+        raise ValueError
+    try:
+        body = py(e)
+    except ValueError:
+        return lambda binding: bool(eval_int(e, binding))
+    args = ", ".join(f"{n}=b[_v{k}]" for k, n in enumerate(names.values()))
+    env = {f"_v{k}": v for k, v in enumerate(names)}
+    src = f"def holds(b):\n    {args.replace(', ', '; ') if args else 'pass'}\n    return {body}\n"
+    exec(src, env)      # noqa: S102  (generated from an IR expression, no user text)
+    return env["holds"]
 
 
 def eval_int(e, binding):

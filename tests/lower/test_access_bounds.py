@@ -1,0 +1,158 @@
+"""The access_bounds pass: every tensor access is proven in bounds, made a precondition of the
+call (symbolic shapes), checked at run time, or refused at build time."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import texpr as te
+from texpr.lang.ir import CheckedIndex
+from texpr.lang.visitor import walk
+
+
+def _build(out, args, target="c"):
+    return te.build(te.create_schedule(out.op), args, target=target)
+
+
+def _checked(out, args):
+    func = te.lower(te.create_schedule(out.op), args, stop_after="access_bounds")
+    return [n for n in walk(func.body) if isinstance(n, CheckedIndex)], func
+
+
+def test_fixed_offset_past_the_end_is_refused_at_build():
+    X = te.placeholder((8,), name="X")
+    Y = te.compute((8,), lambda i: X[i + 1] - X[i], name="Y")
+    with pytest.raises(te.LoweringError, match=r"tensor X is read at index i \+ 1 \(dimension 0"
+                                               r"\), which reaches \[1, 8\].*\[0, 7\]"):
+        _build(Y, [X, Y])
+
+
+def test_far_index_is_refused_not_a_segfault():
+    X = te.placeholder((8,), name="X")
+    Y = te.compute((8,), lambda i: X[i * 100000], name="Y")
+    with pytest.raises(te.LoweringError, match=r"reaches \[0, 700000\]"):
+        _build(Y, [X, Y])
+
+
+def test_negative_reach_is_refused():
+    X = te.placeholder((4, 8), name="X")
+    Y = te.compute((4, 8), lambda i, j: X[i, j - 2], name="Y")
+    with pytest.raises(te.LoweringError, match=r"X is read at index j - 2 \(dimension 1\).*"
+                                               r"\[-2, 5\]"):
+        _build(Y, [X, Y])
+
+
+def test_guarded_access_is_proven_and_computes():
+    X = te.placeholder((8,), name="X")
+    Y = te.compute((8,), lambda i: te.if_then_else(i < 7, X[i + 1], 0.0) - X[i], name="Y")
+    checked, _ = _checked(Y, [X, Y])
+    assert not checked
+    f = _build(Y, [X, Y])
+    x = np.random.rand(8).astype("float32")
+    y = np.empty(8, "float32")
+    f(x, y)
+    np.testing.assert_allclose(y, np.append(x[1:], 0) - x, rtol=1e-6)
+
+
+def test_padding_pattern_is_proven():
+    X = te.placeholder((6, 6), name="X")
+    P = te.compute((8, 8), lambda i, j: te.if_then_else(
+        te.all(i >= 1, i < 7, j >= 1, j < 7), X[i - 1, j - 1], 0.0), name="P")
+    checked, func = _checked(P, [X, P])
+    assert not checked and not func.preconditions
+
+
+def test_mismatched_symbolic_extents_become_a_precondition():
+    n, m = te.var("n"), te.var("m")
+    A = te.placeholder((n,), name="A")
+    B = te.placeholder((m,), name="B")
+    C = te.compute((n,), lambda i: A[i] + B[i], name="C")
+    text = str(te.lower(te.create_schedule(C.op), [A, B, C]))
+    assert "requires" in text
+    f = _build(C, [A, B, C])
+    a, b = np.random.rand(5).astype("float32"), np.random.rand(7).astype("float32")
+    c = np.empty(5, "float32")
+    f(a, b, c)
+    np.testing.assert_allclose(c, a + b[:5])
+    big = np.random.rand(9).astype("float32")
+    out = np.full(9, 42.0, "float32")
+    with pytest.raises(te.ArgumentError, match=r"tensor B would be read out of bounds.*m = 7, "
+                                               r"n = 9; nothing was run"):
+        f(big, b, out)
+    assert (out == 42.0).all()
+    f(a[:0], b, c[:0])          # no iteration: nothing is read, the call is allowed
+
+
+def test_matching_symbolic_extents_need_no_check():
+    n = te.var("n")
+    A = te.placeholder((n, 16), name="A")
+    B = te.compute((n, 16), lambda i, j: A[i, j] * 2.0, name="B")
+    s = te.create_schedule(B.op)
+    xo, xi = s[B].split(B.op.axis[0], factor=4)
+    func = te.lower(s, [A, B], stop_after="access_bounds")
+    assert not func.preconditions
+    assert not [x for x in walk(func.body) if isinstance(x, CheckedIndex)]
+
+
+def test_nonlinear_index_is_checked_at_run_time():
+    """i * (3 - i) over i < 4 stays in [0, 2], which interval arithmetic cannot show
+    ([0, 9]): the index is checked at run time, and the kernel computes."""
+    X = te.placeholder((3,), name="X")
+    Y = te.compute((4,), lambda i: X[i * (3 - i)], name="Y")
+    checked, _ = _checked(Y, [X, Y])
+    assert checked
+    f = _build(Y, [X, Y])
+    x = np.random.rand(3).astype("float32")
+    y = np.empty(4, "float32")
+    f(x, y)
+    np.testing.assert_allclose(y, x[[0, 2, 2, 0]])
+
+
+def test_nonlinear_index_out_of_range_raises_at_run_time():
+    X = te.placeholder((9,), name="X")
+    Y = te.compute((3,), lambda i: X[i * i], name="Y")
+    assert not _checked(Y, [X, Y])[0]           # [0, 4]: proven
+    Z = te.compute((4,), lambda i: X[i * i], name="Z")
+    assert _checked(Z, [X, Z])[0]
+    g = _build(Z, [X, Z])
+    with pytest.raises(te.ArgumentError, match=r"index 9 is out of range for dimension 0 of X"):
+        g(np.random.rand(9).astype("float32"), np.empty(4, "float32"))
+
+
+@settings(max_examples=20, deadline=None)
+@given(n=st.integers(1, 12), extra=st.integers(-3, 3), offset=st.integers(-3, 3))
+def test_shifted_reads_are_refused_exactly_when_out_of_range(n, extra, offset):
+    """Y[i] = X[i + offset] over i < n, X of n + extra elements: the build refuses exactly when
+    some i reads outside X; otherwise the kernel equals NumPy."""
+    size = max(n + extra, 1)
+    X = te.placeholder((size,), name="X")
+    Y = te.compute((n,), lambda i: X[i + offset], name="Y")
+    in_range = offset >= 0 and n - 1 + offset <= size - 1
+    if not in_range:
+        with pytest.raises(te.LoweringError, match="outside the dimension's range"):
+            _build(Y, [X, Y])
+        return
+    f = _build(Y, [X, Y])
+    x = np.random.rand(size).astype("float32")
+    y = np.empty(n, "float32")
+    f(x, y)
+    np.testing.assert_array_equal(y, x[offset:offset + n])
+
+
+@settings(max_examples=15, deadline=None)
+@given(n=st.integers(0, 9), m=st.integers(0, 9), offset=st.integers(0, 2))
+def test_symbolic_shifted_reads_run_or_refuse_the_call(n, m, offset):
+    """The same with symbolic extents: the call runs when every read is in range and raises
+    (writing nothing) when one is not."""
+    nv, mv = te.var("n"), te.var("m")
+    X = te.placeholder((mv,), name="X")
+    Y = te.compute((nv,), lambda i: X[i + offset], name="Y")
+    f = _build(Y, [X, Y])
+    x = np.random.rand(m).astype("float32")
+    y = np.full(n, -1.0, "float32")
+    if n == 0 or n - 1 + offset <= m - 1:
+        f(x, y)
+        np.testing.assert_array_equal(y, x[offset:offset + n])
+    else:
+        with pytest.raises(te.ArgumentError, match="nothing was run"):
+            f(x, y)
+        assert (y == -1.0).all()
