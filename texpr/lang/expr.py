@@ -31,7 +31,13 @@ class Node:
         return structural_equal(self, other)
 
     def replace(self, **changes):
-        return replace(self, **changes)
+        for name in changes:
+            if name not in self.__dataclass_fields__ or name == "_hash":
+                raise TypeError(f"{type(self).__name__} has no field {name!r}")
+        if type(self).__dict__.get("__post_init__") is not None:
+            return replace(self, **changes)
+        from .visitor import rebuilt
+        return rebuilt(self, changes)
 
     def __str__(self):
         from .printer import to_str

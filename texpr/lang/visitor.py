@@ -1,5 +1,16 @@
 """Generic traversal of IR nodes through their `_children` fields."""
-from dataclasses import replace
+
+
+def rebuilt(node, changes):
+    """node with some fields replaced: dataclasses.replace without its per-call field
+    validation and __init__ (a third of lowering time went there). Valid for the IR nodes,
+    whose only __post_init__ is Const's (a leaf, never rebuilt); the cached hash is dropped."""
+    new = object.__new__(node.__class__)
+    d = new.__dict__
+    d.update(node.__dict__)
+    d.pop("_hash", None)
+    d.update(changes)
+    return new
 
 
 def map_children(node, fn):
@@ -9,17 +20,21 @@ def map_children(node, fn):
         v = getattr(node, name)
         if v is None:
             continue
-        if isinstance(v, tuple):
-            nv = tuple(fn(x) for x in v)
-            if any(a is not b for a, b in zip(nv, v)):
-                changes = changes or {}
-                changes[name] = nv
+        if v.__class__ is tuple:
+            nv = [fn(x) for x in v]
+            for a, b in zip(nv, v):
+                if a is not b:
+                    if changes is None:
+                        changes = {}
+                    changes[name] = tuple(nv)
+                    break
         else:
             nv = fn(v)
             if nv is not v:
-                changes = changes or {}
+                if changes is None:
+                    changes = {}
                 changes[name] = nv
-    return replace(node, **changes) if changes else node
+    return rebuilt(node, changes) if changes else node
 
 
 def walk(node):
@@ -187,7 +202,7 @@ class StmtMutator(Mutator):
                 if nv is not v:
                     changes = changes or {}
                     changes[name] = nv
-        return replace(node, **changes) if changes else node
+        return rebuilt(node, changes) if changes else node
 
 
 _STMT = []
