@@ -39,6 +39,7 @@ from ..lang.ir import Barrier, BufferLoad, BufferStore, LoweredFunc
 from .schedule_ops import schedule_to_stmt
 from .simplify_pass import simplify_stmt
 from .unroll import unroll_loops
+from ..lang.expr import Var
 from ..lang.visitor import walk
 
 
@@ -102,9 +103,12 @@ def _loop_nest(sch, ctx):
         raise LoweringError(f"lower expects a Schedule (te.create_schedule), got {sch!r}")
     low, body = schedule_to_stmt(sch, ctx.args, ctx.name)
     ctx.ranges = {v: (0, INF) for v in low.shape_vars}
-    ctx.arg_buffers = [low.info[st].buffer for st in low.args]
+    ctx.arg_buffers = low.arg_buffers()
     ctx.scan_stages = {st.name for st in sch.stages if getattr(st.op, "tag", "") == "scan"}
-    return LoweredFunc(ctx.name, ctx.arg_buffers, body, low.shape_vars)
+    bufs = iter(ctx.arg_buffers)
+    params = [p if isinstance(p, Var) else next(bufs) for p in low.params]
+    return LoweredFunc(ctx.name, ctx.arg_buffers, body, low.shape_vars, params,
+                       frozenset(low.extent_vars()) if low.scalar_params else frozenset())
 
 
 def _simplify(body, ctx):
