@@ -66,7 +66,7 @@ class Printer:
         return f"{n.kind}:{n.name}({_args(n.args)})"
 
     def expr_BufferPtr(self, n, prec):
-        if n.array:
+        if n.array or (isinstance(n.offset, E.Const) and n.offset.value == 0):
             return n.buffer.name
         return f"&{n.buffer.name}[{to_str(n.offset)}]"
 

@@ -435,9 +435,9 @@ class NestBuilder:
             info = self.low.info[p]
             idx = tuple(_checked(i, d, n.tensor) for d, i in enumerate(n.indices))
             if info.region is None:          # placeholder argument
-                return BufferLoad(info.buffer, idx, n.dtype)
+                return BufferLoad(info.buffer_of(n.tensor), idx, n.dtype)
             idx = tuple(_sub(i, lo) for i, (lo, _) in zip(idx, info.region))
-            return BufferLoad(info.buffer, idx, n.dtype)
+            return BufferLoad(info.buffer_of(n.tensor), idx, n.dtype)
         return None
 
     def scan_nest(self, st):

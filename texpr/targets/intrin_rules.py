@@ -26,13 +26,12 @@ def _op_name(op_name):
 
 def register_intrin_lowering(op_name, target="default", *, f=None, level=10):
     """Register f(call) -> expr as the lowering of math op `op_name` ("exp" or "tir.exp") for
-    `target` (a texpr target name, or "default" for every target). Of several rules for one
+    `target` (a texpr target name, or "default" for every target). f receives the call (its
+    .args, .dtype) and returns an expression of the same dtype, or None for the default code. Of several rules for one
     (op, target) the highest level wins; a rule of the same level replaces the old one.
     Usable as a decorator when f is omitted. Returns f."""
     name = _op_name(op_name)
-    if not isinstance(target, str) or not target:
-        raise TexprError(f"register_intrin_lowering: target must be a target name or 'default', "
-                         f"got {target!r}")
+    target = _emitter_name(target)
     if isinstance(level, bool) or not isinstance(level, numbers.Integral):
         raise TexprError(f"register_intrin_lowering: level must be an int, got {level!r}")
 
@@ -48,7 +47,18 @@ def register_intrin_lowering(op_name, target="default", *, f=None, level=10):
 
 def remove_intrin_lowering(op_name, target="default"):
     """Drop the rule of (op, target), if any (the default code is emitted again)."""
-    RULES.pop((_op_name(op_name), target), None)
+    RULES.pop((_op_name(op_name), _emitter_name(target)), None)
+
+
+def _emitter_name(target):
+    """Rules are kept per emitter: "native" is the host's (avx2 or avx512)."""
+    if not isinstance(target, str) or not target:
+        raise TexprError(f"register_intrin_lowering: target must be a target name or 'default', "
+                         f"got {target!r}")
+    if target == "default":
+        return target
+    from .registry import get_target
+    return get_target(target).emitter.target_name
 
 
 def lookup(name, target):
