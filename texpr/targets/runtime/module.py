@@ -185,6 +185,7 @@ class ValidationPlan:
         binding = {}
         if self.scalars:
             arrays, binding = self._take_scalars(arrays)
+        given = binding.keys() if self.scalars else ()
         if len(arrays) != self.nargs:
             names = ", ".join(a[0] for a in self.args)
             raise ArgumentError(f"expected {self.nargs} arrays ({names}), got {len(arrays)}")
@@ -212,7 +213,7 @@ class ValidationPlan:
                     elif old != n:
                         raise ArgumentError(f"argument {name}: dimension {d} is {n}, but "
                                             f"{v.name} = {old} from "
-                                            f"{'the scalar argument' if v in self._given else 'an earlier argument'}")
+                                            f"{'the scalar argument' if v in given else 'an earlier argument'}")
                 else:
                     exprs.append((name, d, v, n))
             flags = a.flags
@@ -240,8 +241,6 @@ class ValidationPlan:
                 raise ArgumentError(f"{v.name} = {x} does not fit in {v.dtype}")
             vals.append(x)
         return ptrs, vals
-
-    _given = frozenset()
 
     def _take_scalars(self, args):
         """Split the call's arguments into arrays and scalar values (checked: type, range,
@@ -280,7 +279,6 @@ class ValidationPlan:
                                         f"{type(x).__name__}")
                 x = bool(x)
             binding[v] = x
-        self._given = frozenset(binding)
         return [a for k, a in enumerate(args) if k not in pos], binding
 
 
