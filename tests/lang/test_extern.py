@@ -412,3 +412,28 @@ def test_build_link_options_are_checked():
         te.build(s, [A, B], target="c", libs=["-lm; rm -rf /"])
     with pytest.raises(te.TexprError, match="extra_sources must be a list of strings"):
         te.build(s, [A, B], target="c", extra_sources=[3])
+
+
+def _gpu_elementwise(body):
+    A = te.placeholder((64,), name="A")
+    B = te.compute((64,), lambda i: body(A[i]), name="B")
+    s = te.create_schedule(B.op)
+    bx, tx = s[B].split(B.op.axis[0], factor=32)
+    s[B].bind(bx, te.thread_axis("blockIdx.x"))
+    s[B].bind(tx, te.thread_axis("threadIdx.x"))
+    return s, A, B
+
+
+def test_call_pure_extern_and_intrin_rule_on_opencl(exp_rule):
+    """On a GPU target the function must exist in its dialect (OpenCL's exp, fmax)."""
+    s, A, B = _gpu_elementwise(lambda x: te.call_pure_extern("float32", "exp", x)
+                               + te.call_pure_extern("float32", "fmax", x, 0.5))
+    f = te.build(s, [A, B], target="opencl")
+    a = np.random.default_rng(3).random(64).astype("float32")
+    b = np.zeros(64, "float32")
+    f(a, b)
+    np.testing.assert_allclose(b, np.exp(a) + np.maximum(a, 0.5), rtol=1e-5)
+    exp_rule("opencl", f=lambda op: op.args[0] * 3.0)
+    s, A, B = _gpu_elementwise(lambda x: te.exp(x) + 1.0)
+    te.build(s, [A, B], target="opencl")(a, b)
+    np.testing.assert_allclose(b, a * 3 + 1, rtol=1e-6)
