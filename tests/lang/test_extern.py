@@ -138,6 +138,21 @@ def test_packed_error_stops_the_kernel_and_names_the_function(packed):
     np.testing.assert_array_equal(b, 4.0)
 
 
+def test_packed_error_frees_the_heap_buffers(packed):
+    """A failed call returns from the kernel after freeing the heap buffers around it."""
+    def fail(x):
+        raise RuntimeError("no")
+    name = packed(fail)
+    A = te.placeholder((20000,), name="A")
+    P = te.compute((20000,), lambda i: A[i] + 1.0, name="P")          # 80 kB: on the heap
+    B = te.extern((20000,), [P], lambda ins, outs: te.call_packed(name, ins[0]), name="B")
+    C = te.compute((20000,), lambda i: B[i] * 2.0, name="C")
+    f = te.build(te.create_schedule(C.op), [A, C], target="c")
+    assert f'texpr_packed("{name}", 1, texpr_args) != 0) {{ free(B); free(P); return; }}' in f.source
+    with pytest.raises(te.PackedFuncError, match="RuntimeError: no"):
+        f(np.zeros(20000, "float32"), np.zeros(20000, "float32"))
+
+
 def test_packed_wrong_argument_count_raises_inside(packed):
     name = packed(lambda x, y: None, name=f"test.two_args.{uuid.uuid4().hex[:8]}")
     A = te.placeholder((3,), name="A")

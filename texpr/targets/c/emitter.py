@@ -50,6 +50,7 @@ class CEmitter(ExternCallEmitter):
         self.uses_parallel = False
         self.checks = []          # (tensor, dim, source buffer name) per CheckedIndex code
         self._unsigned = {}       # emitted signed-lane wrapping op -> its unsigned form
+        self.heap_buffers = []    # names of the heap buffers allocated around the current line
 
     # ------------------------------------------------------------------ entry
     def emit(self):
@@ -211,7 +212,9 @@ class CEmitter(ExternCallEmitter):
         else:
             self.helper("alloc", _ALLOC_HELPER)
             self.line(f"{ct}* {name} = ({ct}*)texpr_alloc((size_t)({unparen(self.idx(size))}) * sizeof({ct}));")
+            self.heap_buffers.append(name)     # freed also by an early return (extern_calls.py)
             self.stmt(s.body)
+            self.heap_buffers.pop()
             self.line(f"free({name});")
         self.indent -= 1
         self.line("}")

@@ -4,7 +4,7 @@ intrinsic lowerings (te.register_intrin_lowering), for every CPU emitter.
 A packed call goes through one function pointer the runtime sets (`<kernel>_set_packed`):
 texpr_packed("name", nargs, args) with each argument a texpr_packed_arg (a buffer's data,
 shape and dtype code, or a scalar). It returns nonzero when the Python function raised; the
-kernel then returns at once and the runtime raises the error.
+kernel then frees its heap buffers and returns at once, and the runtime raises the error.
 """
 import re
 
@@ -118,7 +118,8 @@ class ExternCallEmitter:
         if items:
             self.line(f"texpr_packed_arg texpr_args[{n}] = {{ {', '.join(items)} }};")
         args = "texpr_args" if items else "0"
-        self.line(f"if (texpr_packed(\"{e.name}\", {n}, {args}) != 0) return;")
+        frees = "".join(f"free({b}); " for b in reversed(self.heap_buffers))
+        self.line(f"if (texpr_packed(\"{e.name}\", {n}, {args}) != 0) {{ {frees}return; }}")
         self.indent -= 1
         self.line("}")
 
