@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 import texpr as te
 from texpr.targets.build import emit_source
 
-TARGETS = ["c", "native"]
+TARGETS = ["c", "native", "avx512"]
 
 
 def _scaled():
@@ -161,3 +161,36 @@ def test_int_scalar_on_neon():
     np.testing.assert_array_equal(b, a * 11)
     with pytest.raises(te.ArgumentError, match="but k = 10 from the scalar argument"):
         f(a, 10, b)
+
+
+@pytest.mark.skipif(any(shutil.which(t) is None for t in ("clang", "ld.lld", "qemu-hexagon")),
+                    reason="the HVX toolchain (clang, lld, qemu-hexagon) is not installed")
+def test_int_scalar_on_hvx():
+    k = te.var("k")
+    A = te.placeholder((k,), "int32", name="A")
+    B = te.compute((k,), lambda i: A[i] * k, name="B")
+    f = te.build(te.create_schedule(B.op), [A, k, B], target="hvx")
+    a = np.arange(7, dtype="int32")
+    b = np.zeros(7, "int32")
+    f(a, 7, b)
+    np.testing.assert_array_equal(b, a * 7)
+
+
+def test_scalar_var_in_an_extern_call():
+    """A scalar argument passed on to C code in an extern op."""
+    alpha = te.var("alpha", "float64")
+    A = te.placeholder((6,), "float64", name="A")
+    src = ("static void scale(const double* x, double* y, double a) "
+           "{ for (int i = 0; i < 6; ++i) y[i] = a * x[i]; }")
+    B = te.extern((6,), [A], lambda ins, outs: te.call_extern("void", "scale", ins[0], outs[0],
+                                                              alpha), name="B")
+    f = te.build(te.create_schedule(B.op), [A, B, alpha], target="c", extra_sources=[src])
+    a = np.arange(6, dtype="float64")
+    b = np.zeros(6)
+    f(a, b, -1.5)
+    np.testing.assert_array_equal(b, -1.5 * a)
+    B2 = te.extern((6,), [A], lambda ins, outs: te.call_extern("void", "scale", ins[0], outs[0],
+                                                               alpha), name="B2")
+    with pytest.raises(te.LoweringError, match="variable alpha used by extern op B2 is not a "
+                                               "dimension of any argument nor a scalar argument"):
+        te.build(te.create_schedule(B2.op), [A, B2], target="c", extra_sources=[src])
