@@ -385,6 +385,14 @@ def test_extern_bad_inputs():
         te.call_packed("a b")
     with pytest.raises(te.DTypeError, match="argument 0 is a buffer; a pure extern call"):
         te.extern((3,), [A], lambda ins, outs: te.call_pure_extern("float32", "f", ins[0]))
+    with pytest.raises(te.TexprError, match=r"cannot infer the output dtype from the inputs "
+                                            r"\(float32, int8\); pass dtype="):
+        te.extern((3,), [A, te.placeholder((3,), "int8", name="I")],
+                  lambda ins, outs: te.call_packed("f"))
+    with pytest.raises(te.TexprError, match=r"inputs \(none\); pass dtype="):
+        te.extern((3,), [], lambda ins, outs: te.call_packed("f"))
+    one = te.extern([(3,)], [A], lambda ins, outs: te.call_packed("f", outs[0]))
+    assert isinstance(one, te.Tensor) and one.dtype == "float32"     # one output: a tensor
     with pytest.raises(te.TexprError, match="2 dtypes for 1 outputs"):
         te.extern((3,), [A], lambda ins, outs: te.call_packed("f"), dtype=["int32", "int8"])
     with pytest.raises(te.TexprError, match="indexed with 1"):

@@ -58,8 +58,8 @@ def extern(shape, inputs, fcompute, name="extern", dtype=None, tag="", attrs=Non
     """Tensors computed by opaque code: fcompute(ins, outs) -> a call (or statement).
 
     shape: one shape, or a list of shapes for several outputs; dtype: one dtype for all
-    outputs or a list (default: the first input's, else float32). Returns one Tensor, or a
-    list of Tensors when shape is a list of shapes."""
+    outputs or a list (default: the inputs' dtype, when they all have one). Returns one
+    Tensor, or a list of Tensors when there are several outputs."""
     _check_name(name)
     if not isinstance(inputs, (list, tuple)):
         raise TexprError(f"extern {name}: inputs must be a list of tensors, got {inputs!r}")
@@ -71,7 +71,11 @@ def extern(shape, inputs, fcompute, name="extern", dtype=None, tag="", attrs=Non
     shapes = [_as_shape(s, f"extern {name} output {k}") for k, s in enumerate(shape)] if multi \
         else [_as_shape(shape, f"extern {name}")]
     if dtype is None:
-        dts = [inputs[0].dtype if inputs else "float32"] * len(shapes)
+        kinds = {t.dtype for t in inputs}
+        if len(kinds) != 1:
+            raise TexprError(f"extern {name}: cannot infer the output dtype from the inputs "
+                             f"({', '.join(sorted(kinds)) or 'none'}); pass dtype=")
+        dts = [kinds.pop()] * len(shapes)
     elif isinstance(dtype, (list, tuple)):
         if len(dtype) != len(shapes):
             raise TexprError(f"extern {name}: {len(dtype)} dtypes for {len(shapes)} outputs")
@@ -95,7 +99,7 @@ def extern(shape, inputs, fcompute, name="extern", dtype=None, tag="", attrs=Non
                              "the buffers fcompute was given")
     op = ExternOp(name, inputs, in_bufs, out_bufs, body, tag, attrs)
     outs = [op.output(k) for k in range(len(shapes))]
-    return outs if multi else outs[0]
+    return outs[0] if len(outs) == 1 else outs
 
 
 def _call_arg(a, what, array=True):
