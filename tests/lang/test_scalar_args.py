@@ -39,10 +39,12 @@ def test_value_scalars(target):
 
 @functools.cache
 def _extent_kernel():
-    """F[i] = 2 * (i + c) for i < k: k and c are scalar arguments (built once)."""
+    """F[i] = 2 * g(i + c) for i < k, g(x) = x // 3 * 10 + x % 3: k and c are scalar
+    arguments (built once); c may be negative (floor semantics)."""
     k = te.var("k")
     c = te.var("c")
-    E = te.compute((k,), lambda i: (i + c).astype("float32"), name="E")
+    E = te.compute((k,), lambda i: ((i + c) // 3 * 10 + (i + c) % 3).astype("float32"),
+                   name="E")
     F = te.compute((k,), lambda i: E[i] * 2.0, name="F")
     s = te.create_schedule(F.op)
     s[F].vectorize(s[F].split(F.op.axis[0], factor=4)[1])
@@ -50,12 +52,13 @@ def _extent_kernel():
 
 
 @settings(max_examples=10, deadline=None)
-@given(size=st.integers(0, 40), start=st.integers(-5, 5))
+@given(size=st.integers(0, 40), start=st.integers(-50, 5))
 def test_scalar_extent_and_offset(size, start):
     """A scalar sets the extent of a stage no argument's shape gives, and offsets values."""
     out = np.zeros(size, "float32")
     _extent_kernel()(size, start, out)
-    np.testing.assert_array_equal(out, (np.arange(size) + start) * 2.0)
+    x = np.arange(size) + start
+    np.testing.assert_array_equal(out, (x // 3 * 10 + x % 3) * 2.0)
 
 
 def test_shape_var_given_as_scalar_must_agree_with_arrays():

@@ -47,7 +47,8 @@ class ScheduleLowering:
         self._inline()
         self._check_attach()
         self.shape_vars = self._shape_vars()
-        self.const_ranges = {v: (0, INF) for v in self.shape_vars}
+        self.nonneg_vars = self._nonneg_vars()
+        self.const_ranges = {v: (0, INF) for v in self.nonneg_vars}
         self._make_buffers()
         self._infer_bounds()
 
@@ -212,6 +213,17 @@ class ScheduleLowering:
                                             "dimension of any argument nor a scalar argument, so "
                                             "its value is unknown")
         return out
+
+    def _nonneg_vars(self):
+        """The shape vars known to be >= 0: those taken from array shapes, and the integer
+        scalar arguments that bound a shape or loop (the module refuses negative ones). Other
+        scalar arguments (an offset, a float) may have any value."""
+        if not self.scalar_params:
+            return list(self.shape_vars)
+        ext = self.extent_vars()
+        scalars = set(self.scalar_params)
+        return [v for v in self.shape_vars if v not in scalars
+                or (dtypes.is_int(v.dtype) and v in ext)]
 
     # ------------------------------------------------------------------ buffers
     def _make_buffers(self):
@@ -414,7 +426,8 @@ class NestBuilder:
         body = seq(*[self.stage_nest(st) for st in self.roots])
         for st in reversed(self.roots):
             info = self.low.info[st]
-            for b in reversed(list(info.buffers.values()) if info.buffers else [info.buffer]):
+            bufs = [info.buffers[k] for k in sorted(info.buffers)] if info.buffers else [info.buffer]
+            for b in reversed(bufs):
                 if not b.is_arg:
                     body = Allocate(b, body)
         return body
