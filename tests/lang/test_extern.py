@@ -151,6 +151,10 @@ def test_packed_error_frees_the_heap_buffers(packed):
     assert f'texpr_packed("{name}", 1, texpr_args) != 0) {{ free(B); free(P); return; }}' in f.source
     with pytest.raises(te.PackedFuncError, match="RuntimeError: no"):
         f(np.zeros(20000, "float32"), np.zeros(20000, "float32"))
+    with pytest.raises(te.PackedFuncError, match="RuntimeError: no"):
+        f.time(np.zeros(20000, "float32"), np.zeros(20000, "float32"), number=1, repeat=1)
+    with pytest.raises(te.PackedFuncError, match="RuntimeError: no"):
+        f.bind(np.zeros(20000, "float32"), np.zeros(20000, "float32"))()
 
 
 def test_packed_wrong_argument_count_raises_inside(packed):

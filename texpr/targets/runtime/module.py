@@ -119,13 +119,19 @@ class Module:
         if self._uses_parallel:
             self._sync_threads()
         fn = self._fn
-        fn(*ptrs, *shape_vals)
+        if self._packed:          # the first call raises what a Python function raised
+            self._call_packed(ptrs, shape_vals)
+        else:
+            fn(*ptrs, *shape_vals)
         times = []
         for _ in range(max(1, repeat)):
             t0 = time.perf_counter()
             for _ in range(max(1, number)):
                 fn(*ptrs, *shape_vals)
             times.append((time.perf_counter() - t0) / max(1, number))
+        if self._packed:
+            from . import packed
+            packed.raise_pending(self.name)
         return statistics.median(times)
 
 
