@@ -130,7 +130,10 @@ def _c_call(kind, dtype, name, args):
     if not isinstance(name, str) or not _C_NAME.match(name) or name.startswith("texpr_"):
         raise TexprError(f"call_{kind}: the function name must be a C identifier (not starting "
                          f"with texpr_), got {name!r}")
-    dt = "void" if dtype in (None, "void", "handle") and kind == "extern" else dtypes.normalize(dtype)
+    if kind == "extern" and dtype in (None, "void", "handle"):
+        dt = "void"                 # called for its effect (a handle result is not kept)
+    else:
+        dt = dtypes.normalize(dtype)
     args = tuple(_call_arg(a, what, array=False) for a in args)
     if kind == "pure_extern":
         for k, a in enumerate(args):

@@ -149,8 +149,8 @@ class ScheduleLowering:
                 continue
             for p in self.reads(st):
                 if p.attach_type != "root":
-                    raise LoweringError(f"extern op {st.name} reads {p.name}, which is "
-                                        f"{'inlined' if p.attach_type == 'inline' else 'computed at another stage'}; "
+                    where = "inlined" if p.attach_type == "inline" else "computed at another stage"
+                    raise LoweringError(f"extern op {st.name} reads {p.name}, which is {where}; "
                                         "an extern op's inputs must be whole buffers (compute "
                                         f"{p.name} at the root)")
         for st in live:
@@ -426,7 +426,8 @@ class NestBuilder:
         body = seq(*[self.stage_nest(st) for st in self.roots])
         for st in reversed(self.roots):
             info = self.low.info[st]
-            bufs = [info.buffers[k] for k in sorted(info.buffers)] if info.buffers else [info.buffer]
+            bufs = [info.buffers[k] for k in sorted(info.buffers)] if info.buffers \
+                else [info.buffer]
             for b in reversed(bufs):
                 if not b.is_arg:
                     body = Allocate(b, body)

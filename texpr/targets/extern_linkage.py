@@ -10,7 +10,8 @@ from ..errors import TexprError
 from ..lang.extern import ExternOp
 
 _HEADER = re.compile(r"[A-Za-z0-9_./+-]+\Z")
-_LIB = re.compile(r"-l[A-Za-z0-9_.+-]+\Z|-L/?[A-Za-z0-9_./+-]+\Z|/[A-Za-z0-9_./+-]+\.(so|a)(\.[0-9.]+)?\Z")
+_LIB = re.compile(r"-l[A-Za-z0-9_.+-]+\Z|-L/?[A-Za-z0-9_./+-]+\Z"
+                  r"|/[A-Za-z0-9_./+-]+\.(so|a)(\.[0-9.]+)?\Z")
 
 
 class ExternLinkage:

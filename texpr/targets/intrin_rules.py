@@ -27,8 +27,9 @@ def _op_name(op_name):
 def register_intrin_lowering(op_name, target="default", *, f=None, level=10):
     """Register f(call) -> expr as the lowering of math op `op_name` ("exp" or "tir.exp") for
     `target` (a texpr target name, or "default" for every target). f receives the call (its
-    .args, .dtype) and returns an expression of the same dtype, or None for the default code. Of several rules for one
-    (op, target) the highest level wins; a rule of the same level replaces the old one.
+    .args, .dtype) and returns an expression of the same dtype, or None for the default code.
+    Of several rules for one (op, target) the highest level wins; a rule of the same level
+    replaces the old one.
     Usable as a decorator when f is omitted. Returns f."""
     name = _op_name(op_name)
     target = _emitter_name(target)

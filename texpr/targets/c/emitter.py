@@ -12,8 +12,8 @@ from ...lang import dtypes
 from ...lang.dtypes import C_TYPES
 from ...errors import InternalError, TexprError
 from ...lang.expr import BinOp, Call, Cast, Cmp, Const, Not, Select, Var
-from ...lang.ir import (Allocate, Broadcast, BufferLoad, BufferStore, DeclareVars, Evaluate,
-                        For, IfThenElse, Ramp, Seq, StageRegion, VarLoad, VarStore)
+from ...lang.ir import (Allocate, Broadcast, BufferLoad, BufferStore, DeclareVars, For,
+                        IfThenElse, Ramp, Seq, StageRegion, VarLoad, VarStore)
 from ...lang.visitor import method_for
 from .. import index_checks
 from ..intrin_rules import RULES as INTRIN_RULES

@@ -6,8 +6,6 @@ texpr_packed("name", nargs, args) with each argument a texpr_packed_arg (a buffe
 shape and dtype code, or a scalar). It returns nonzero when the Python function raised; the
 kernel then frees its heap buffers and returns at once, and the runtime raises the error.
 """
-import re
-
 from ...errors import TexprError
 from ...lang import dtypes
 from ...lang.dtypes import C_TYPES, SCALAR_DTYPES
@@ -148,6 +146,3 @@ class ExternCallEmitter:
         if isinstance(out, Call) and type(out) is Call and out.name == e.name:
             return None          # the rule gave back the call itself: the default code
         return self.expr(out)
-
-
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

@@ -217,9 +217,9 @@ class ValidationPlan:
                     if old is None:
                         binding[v] = n
                     elif old != n:
+                        src = "the scalar argument" if v in given else "an earlier argument"
                         raise ArgumentError(f"argument {name}: dimension {d} is {n}, but "
-                                            f"{v.name} = {old} from "
-                                            f"{'the scalar argument' if v in given else 'an earlier argument'}")
+                                            f"{v.name} = {old} from {src}")
                 else:
                     exprs.append((name, d, v, n))
             flags = a.flags
