@@ -133,12 +133,46 @@ def test_bound_module_with_scalars():
     np.testing.assert_array_equal(b, a * 2 + 1)
 
 
-@pytest.mark.parametrize("target", ["cuda", "opencl"])
-def test_scalar_args_on_gpu_are_refused(target):
-    s, A, B, n, alpha, off = _scaled()
-    with pytest.raises(te.TexprError, match=f"target {target}: scalar te.var arguments are "
-                                            "supported on the CPU targets only"):
-        te.build(s, [A, alpha, B, off], target=target)
+def _gpu_scaled():
+    n = te.var("n")
+    alpha = te.var("alpha", "float32")
+    off = te.var("off")
+    A = te.placeholder((n,), name="A")
+    B = te.compute((n,), lambda i: A[i] * alpha + off.astype("float32"), name="B")
+    s = te.create_schedule(B.op)
+    bx, tx = s[B].split(B.op.axis[0], factor=32)
+    s[B].bind(bx, te.thread_axis("blockIdx.x"))
+    s[B].bind(tx, te.thread_axis("threadIdx.x"))
+    return s, [A, alpha, B, off]
+
+
+def test_scalar_args_on_opencl():
+    s, args = _gpu_scaled()
+    f = te.build(s, args, target="opencl")
+    assert "float alpha, int32_t off" in f.source
+    a = np.random.default_rng(2).random(70).astype("float32")
+    b = np.zeros(70, "float32")
+    f(a, 2.5, b, -3)
+    np.testing.assert_allclose(b, a * 2.5 - 3, rtol=1e-6)
+    with pytest.raises(te.ArgumentError, match="scalar argument off: expected a Python int"):
+        f(a, 2.5, b, 1.5)
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc (the CUDA compiler) is not "
+                    "installed")
+def test_scalar_args_compile_for_cuda():
+    from texpr.targets.toolchain import compile_cubin
+    s, args = _gpu_scaled()
+    src = emit_source(s, args, target="cuda")
+    assert "float alpha, int32_t off" in src
+    compile_cubin(src)
+
+
+def test_gpu_scalar_of_a_narrow_dtype_is_refused():
+    s, (A, alpha, B, off) = _gpu_scaled()
+    flag = te.var("flag", "int8")
+    with pytest.raises(te.TexprError, match="target opencl: scalar argument flag has dtype int8"):
+        te.build(s, [A, alpha, B, off, flag], target="opencl")
 
 
 def test_float_scalar_under_emulator_is_refused():

@@ -86,7 +86,7 @@ def _on_kernels(fn):
     """A pass over each kernel of a GPUProgram: fn(kernel, ctx) -> kernel."""
     def run(prog, ctx):
         return GPUProgram(prog.name, prog.args, prog.shape_vars, prog.temps,
-                          [fn(k, ctx) for k in prog.kernels])
+                          [fn(k, ctx) for k in prog.kernels], prog.params, prog.extent_vars)
     return run
 
 
@@ -134,7 +134,8 @@ def _split_kernels(func, ctx):
     temps, stages = split_kernels(func.body)
     kernels = [Kernel(stage, stage, kbody, (), func.shape_vars, (), (), {})
                for stage, kbody in stages]
-    return GPUProgram(ctx.name, func.args, func.shape_vars, temps, kernels)
+    return GPUProgram(ctx.name, func.args, func.shape_vars, temps, kernels, func.params,
+                      func.extent_vars)
 
 
 def _bind_threads(kernel, ctx):
@@ -163,7 +164,8 @@ def _kernel_signatures(prog, ctx):
         params = _global_buffers(k.body, list(prog.args) + list(prog.temps))
         kernels.append(Kernel(_kernel_name(prog.name, k.stage, used_names), k.stage, k.body,
                               params, k.shape_vars, k.grid, k.block, k.thread_vars, k.shared))
-    return GPUProgram(prog.name, prog.args, prog.shape_vars, prog.temps, kernels)
+    return GPUProgram(prog.name, prog.args, prog.shape_vars, prog.temps, kernels, prog.params,
+                      prog.extent_vars)
 
 
 def _global_buffers(body, candidates):

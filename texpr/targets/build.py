@@ -96,10 +96,10 @@ def output_buffers(sch, func, args):
 
 
 def _check_gpu_args(sch, args, tgt):
-    if isinstance(args, (list, tuple)) and any(isinstance(t, Var) for t in args):
-        raise TexprError(f"target {tgt.name}: scalar te.var arguments are supported on the CPU "
-                         "targets only (c, avx2, avx512, native, neon, hvx); pass the value "
-                         "through a tensor's shape")
+    for t in args if isinstance(args, (list, tuple)) else ():
+        if isinstance(t, Var) and t.dtype not in ("int32", "int64", "float32", "float64"):
+            raise TexprError(f"target {tgt.name}: scalar argument {t.name} has dtype {t.dtype}; "
+                             "a GPU kernel takes int32, int64, float32 or float64 scalars")
     for st in sch.stages:
         if isinstance(st.op, ExternOp):
             raise TexprError(f"target {tgt.name}: extern op {st.name} runs host code; extern ops "

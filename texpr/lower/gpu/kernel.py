@@ -54,12 +54,16 @@ class Kernel:
 class GPUProgram:
     """The host side: arguments (call order), temporaries it allocates, kernels it launches."""
 
-    def __init__(self, name, args, shape_vars, temps, kernels):
+    def __init__(self, name, args, shape_vars, temps, kernels, params=None,
+                 extent_vars=frozenset()):
         self.name = name
         self.args = list(args)
         self.shape_vars = list(shape_vars)
         self.temps = list(temps)
         self.kernels = list(kernels)
+        # the call's arguments in order (Buffers, Vars of scalar arguments); see LoweredFunc
+        self.params = list(args) if params is None else list(params)
+        self.extent_vars = extent_vars
 
     def __str__(self):
         params = ", ".join([f"{b.name}: {b.dtype}[{', '.join(to_str(s) for s in b.shape)}]"
