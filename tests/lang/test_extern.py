@@ -381,6 +381,8 @@ def test_extern_bad_inputs():
     leaked = other.op.output_buffers[0]
     with pytest.raises(te.TexprError, match="uses buffer O, which is not one of the buffers"):
         te.extern((3,), [A], lambda ins, outs: te.call_packed("f", leaked), name="B")
+    with pytest.raises(te.TexprError, match="reads tensor A directly; read the buffers"):
+        te.extern((3,), [A], lambda ins, outs: outs[0].vstore(0, A[1]), name="B")
     with pytest.raises(te.TexprError, match="must be a C identifier"):
         te.call_extern("float32", "system; rm", 1)
     with pytest.raises(te.TexprError, match="must be a C identifier"):

@@ -10,7 +10,7 @@ import re
 
 from . import dtypes
 from ..errors import DTypeError, TexprError
-from .expr import Const, Expr, ExternCall, convert
+from .expr import Const, Expr, ExternCall, TensorLoad, convert
 from .ir import Buffer, BufferPtr, Evaluate, Stmt
 from .tensor import Operation, Tensor, _as_shape, _check_name
 from .visitor import walk
@@ -93,6 +93,9 @@ def extern(shape, inputs, fcompute, name="extern", dtype=None, tag="", attrs=Non
                          f"te.call_extern) or a statement, got {body!r}")
     mine = {id(b) for b in in_bufs + out_bufs}
     for n in walk(body):
+        if isinstance(n, TensorLoad):
+            raise TexprError(f"extern {name}: the body reads tensor {n.tensor.name} directly; "
+                             "read the buffers fcompute receives (ins[k].vload(index))")
         b = getattr(n, "buffer", None)
         if isinstance(b, Buffer) and id(b) not in mine:
             raise TexprError(f"extern {name}: the body uses buffer {b.name}, which is not one of "
