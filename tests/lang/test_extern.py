@@ -466,3 +466,20 @@ def test_call_pure_extern_and_intrin_rule_on_opencl(exp_rule):
     s, A, B = _gpu_elementwise(lambda x: te.exp(x) + 1.0)
     te.build(s, [A, B], target="opencl")(a, b)
     np.testing.assert_allclose(b, a * 3 + 1, rtol=1e-6)
+
+
+def test_extern_op_headers_from_attrs():
+    """An extern op may name the headers that declare what it calls (attrs extern_headers):
+    they are included, and no prototype of ours is emitted."""
+    import os
+    P = te.extern((1,), [], lambda ins, outs: outs[0].vstore(0, te.call_extern("int32", "getpid")),
+                  name="P", dtype="int32", attrs={"extern_headers": ["unistd.h"]})
+    f = te.build(te.create_schedule(P.op), [P], target="c")
+    assert "#include <unistd.h>" in f.source and "int32_t getpid(void);" not in f.source
+    p = np.zeros(1, "int32")
+    f(p)
+    assert p[0] == os.getpid()
+    bad = te.extern((1,), [], lambda ins, outs: te.call_extern("void", "f"), name="Q",
+                    dtype="int32", attrs={"extern_headers": ["x.h>\n#include <y.h"]})
+    with pytest.raises(te.TexprError, match="is not a header name"):
+        te.build(te.create_schedule(bad.op), [bad], target="c")

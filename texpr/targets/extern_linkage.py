@@ -34,7 +34,10 @@ class ExternLinkage:
         return out
 
     def declares(self, name):
-        """Does one of the sources define or declare a function `name`?"""
+        """Does one of the sources define or declare a function `name`? (With headers: they
+        are taken to declare what the calls name.)"""
+        if self.headers:
+            return True
         pat = re.compile(rf"\b{re.escape(name)}\s*\(")
         return any(pat.search(src) for src in self.sources)
 

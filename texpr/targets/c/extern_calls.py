@@ -36,6 +36,9 @@ def packed_names(body):
 class ExternCallEmitter:
     """Mixin of CEmitter: extern calls, buffer addresses, intrinsic lowering rules."""
 
+    # prototypes of undeclared C functions (GPU dialects: the function must be a builtin)
+    declare_externs = True
+
     def _extern_state(self):
         st = self.__dict__.get("_externs")
         if st is None:
@@ -68,7 +71,7 @@ class ExternCallEmitter:
     def _declare(self, e):
         """A prototype for a C function the includes and the user's sources do not declare."""
         ext = getattr(self.func, "externs", None)
-        if e.name in LIBC or (ext is not None and ext.declares(e.name)):
+        if not self.declare_externs or e.name in LIBC or (ext is not None and ext.declares(e.name)):
             return
         ret = "void" if e.dtype == "void" else C_TYPES[e.dtype]
         params = ["void*" if isinstance(a, BufferPtr) else C_TYPES[dtypes.element(a.dtype)]
