@@ -1,8 +1,10 @@
 """texpr.contrib.cblas: matmul and batch_matmul by the system CBLAS, against NumPy."""
 import ctypes.util
+import functools
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import texpr as te
 from texpr.contrib import cblas
@@ -15,7 +17,7 @@ TOL = {"float32": 1e-5, "float64": 1e-12}
 
 
 def _operands(m, k, n, ta, tb, dtype, batch=None):
-    rng = np.random.default_rng(m * 100 + n)
+    rng = np.random.default_rng(m * 10000 + k * 100 + n)
     lead = (batch,) if batch else ()
     a = rng.standard_normal(lead + ((k, m) if ta else (m, k))).astype(dtype)
     b = rng.standard_normal(lead + ((n, k) if tb else (k, n))).astype(dtype)
@@ -106,3 +108,24 @@ def test_matmul_bad_inputs():
         cblas.batch_matmul(A, B)
     with pytest.raises(te.TexprError, match="rhs must be a tensor"):
         cblas.matmul(A, 3)
+
+
+@functools.cache
+def _symbolic_matmul(transa, transb, dtype):
+    M, K, N = te.var("M"), te.var("K"), te.var("N")
+    A = te.placeholder((K, M) if transa else (M, K), dtype, name="A")
+    B = te.placeholder((N, K) if transb else (K, N), dtype, name="B")
+    C = cblas.matmul(A, B, transa, transb)
+    return te.build(te.create_schedule(C.op), [A, B, C], target="c")
+
+
+@needs_blas
+@settings(max_examples=15, deadline=None)
+@given(m=st.integers(0, 9), k=st.integers(0, 9), n=st.integers(0, 9),
+       transa=st.booleans(), transb=st.booleans(), dtype=st.sampled_from(["float32", "float64"]))
+def test_matmul_any_shape(m, k, n, transa, transb, dtype):
+    f = _symbolic_matmul(transa, transb, dtype)
+    a, b, ref = _operands(m, k, n, transa, transb, dtype)
+    c = np.full((m, n), np.nan, dtype)
+    f(a, b, c)
+    np.testing.assert_allclose(c, ref, rtol=TOL[dtype], atol=TOL[dtype])
