@@ -1,6 +1,6 @@
 """Matrix products by the system CBLAS (TVM's tvm.contrib.cblas): extern ops that call
-cblas_sgemm / cblas_dgemm. Building one needs a CBLAS library (Debian: libopenblas-dev,
-which `make setup` installs); without one, te.build raises a TexprError saying so."""
+cblas_sgemm / cblas_dgemm. They need a CBLAS library (Debian: libopenblas-dev, which `make
+setup` installs); without one, making the op raises a TexprError saying so."""
 import ctypes.util
 
 from ..errors import DTypeError, TexprError
