@@ -1,5 +1,6 @@
 """te.extern with te.call_packed (Python callbacks), te.call_extern (C functions),
 te.call_pure_extern in a compute, and te.register_intrin_lowering, against NumPy."""
+import shutil
 import uuid
 
 import numpy as np
@@ -483,3 +484,20 @@ def test_extern_op_headers_from_attrs():
                     dtype="int32", attrs={"extern_headers": ["x.h>\n#include <y.h"]})
     with pytest.raises(te.TexprError, match="is not a header name"):
         te.build(te.create_schedule(bad.op), [bad], target="c")
+
+
+@pytest.mark.skipif(not (shutil.which("aarch64-linux-gnu-gcc") and shutil.which("qemu-aarch64")),
+                    reason="the NEON cross toolchain (gcc-aarch64-linux-gnu, qemu-user) is not "
+                           "installed")
+def test_extern_and_pure_extern_under_the_neon_emulator():
+    A = te.placeholder((16,), name="A")
+    B = te.extern((16,), [A], lambda ins, outs: te.call_extern("handle", "memcpy", outs[0],
+                                                               ins[0], 64), name="B")
+    C = te.compute((16,), lambda i: te.call_pure_extern("float32", "expm1f", B[i]), name="C")
+    s = te.create_schedule(C.op)
+    s[C].vectorize(s[C].split(C.op.axis[0], factor=4)[1])
+    f = te.build(s, [A, C], target="neon")
+    a = _rand(16)
+    c = np.zeros(16, "float32")
+    f(a, c)
+    np.testing.assert_allclose(c, np.expm1(a), rtol=1e-6)
