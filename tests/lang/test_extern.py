@@ -501,3 +501,21 @@ def test_extern_and_pure_extern_under_the_neon_emulator():
     c = np.zeros(16, "float32")
     f(a, c)
     np.testing.assert_allclose(c, np.expm1(a), rtol=1e-6)
+
+
+def test_intrin_lowering_decorator_and_passthrough():
+    """As a decorator; a rule that returns the call itself (or None) keeps the default code."""
+    try:
+        @te.register_intrin_lowering("tir.log", "c")
+        def keep(op):
+            return op if op.dtype == "float32" else None
+        A = te.placeholder((5,), name="A")
+        B = te.compute((5,), lambda i: te.log(A[i] + 1.0), name="B")
+        f = te.build(te.create_schedule(B.op), [A, B], target="c")
+        a = _rand(5)
+        b = np.zeros(5, "float32")
+        f(a, b)
+        np.testing.assert_allclose(b, np.log(a + 1), rtol=1e-6)
+        assert "logf(" in f.source
+    finally:
+        remove_intrin_lowering("log", "c")
