@@ -231,3 +231,16 @@ def test_scalar_var_in_an_extern_call():
     with pytest.raises(te.LoweringError, match="variable alpha used by extern op B2 is not a "
                                                "dimension of any argument nor a scalar argument"):
         te.build(te.create_schedule(B2.op), [A, B2], target="c", extra_sources=[src])
+
+
+def test_unsigned_64_bit_scalar():
+    u = te.var("u", "uint64")
+    A = te.placeholder((3,), "uint64", name="A")
+    B = te.compute((3,), lambda i: A[i] ^ u, name="B")
+    f = te.build(te.create_schedule(B.op), [A, B, u], target="c")
+    a = np.array([0, 1, 2**64 - 1], "uint64")
+    b = np.zeros(3, "uint64")
+    f(a, b, 2**64 - 2)
+    np.testing.assert_array_equal(b, a ^ np.uint64(2**64 - 2))
+    with pytest.raises(te.ArgumentError, match="u = -1 does not fit in uint64"):
+        f(a, b, -1)

@@ -243,7 +243,7 @@ class ValidationPlan:
             x = binding.get(v)
             if x is None:
                 raise ArgumentError(f"the value of {v.name} cannot be taken from any argument shape")
-            if x >= 2**31 and v.dtype == "int32":
+            if x >= 2**31 and v not in given:     # (a scalar argument's range is checked)
                 raise ArgumentError(f"{v.name} = {x} does not fit in {v.dtype}")
             vals.append(x)
         return ptrs, vals
@@ -279,6 +279,8 @@ class ValidationPlan:
                 if x < 0 and v in self.extent_vars:
                     raise ArgumentError(f"scalar argument {v.name} = {x}: it is a shape or loop "
                                         "extent, which cannot be negative")
+                if x >= 2**63:          # uint64: passed as the int64 of the same bits
+                    x -= 2**64
             else:
                 if not isinstance(x, (bool, np.bool_)):
                     raise ArgumentError(f"scalar argument {v.name}: expected a bool, got "
