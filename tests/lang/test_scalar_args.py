@@ -244,3 +244,13 @@ def test_unsigned_64_bit_scalar():
     np.testing.assert_array_equal(b, a ^ np.uint64(2**64 - 2))
     with pytest.raises(te.ArgumentError, match="u = -1 does not fit in uint64"):
         f(a, b, -1)
+
+
+def test_lowered_signature_lists_the_call_order():
+    n = te.var("n")
+    a = te.var("a", "float32")
+    A = te.placeholder((n,), name="A")
+    B = te.compute((n,), lambda i: A[i] * a, name="B")
+    s = te.create_schedule(B.op)
+    assert str(te.lower(s, [A, a, B])).startswith(
+        "func main(A: float32[n], a: float32, B: float32[n], n: int32) {")

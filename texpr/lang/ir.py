@@ -346,8 +346,14 @@ class LoweredFunc:
         self.externs = externs          # ExternLinkage of extern calls, or None
 
     def __str__(self):
-        params = ", ".join([f"{b.name}: {b.dtype}[{', '.join(to_str(s) for s in b.shape)}]"
-                            for b in self.args] + [f"{v.name}: {v.dtype}" for v in self.shape_vars])
+        def show(p):
+            if isinstance(p, Var):
+                return f"{p.name}: {p.dtype}"
+            return f"{p.name}: {p.dtype}[{', '.join(to_str(s) for s in p.shape)}]"
+        # the call's arguments in order (scalar te.vars among them), then the shape vars
+        given = {id(p) for p in self.params}
+        shown = list(self.params) + [v for v in self.shape_vars if id(v) not in given]
+        params = ", ".join(show(p) for p in shown)
         return f"func {self.name}({params}) {{\n{to_text(self.body, 1)}}}\n"
 
     __repr__ = __str__
