@@ -13,10 +13,11 @@ export DEBIAN_FRONTEND := noninteractive
 all: test
 
 # Debian packages of the cross and GPU targets (TOOLCHAINS.md): NEON (cross gcc + qemu-user),
-# HVX (clang, lld, qemu-user), AVX-512 through SIMDe, OpenCL on PoCL.  Installed by sysdeps when
-# missing and root (or passwordless sudo); otherwise their tests skip.
+# HVX (clang, lld, qemu-user), AVX-512 through SIMDe, OpenCL on PoCL, and the system CBLAS of
+# texpr.contrib.cblas (OpenBLAS).  Installed by sysdeps when missing and root (or passwordless
+# sudo); otherwise their tests skip.
 TARGET_PKGS := gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user clang lld llvm libsimde-dev \
-               pocl-opencl-icd ocl-icd-opencl-dev
+               pocl-opencl-icd ocl-icd-opencl-dev libopenblas-dev
 
 # System packages: a C compiler with OpenMP and libc headers (texpr compiles the C it
 # generates), Python's venv module, and TARGET_PKGS (one dpkg-query, only on Debian-like

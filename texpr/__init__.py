@@ -1,15 +1,18 @@
 """texpr: a tensor-expression compiler (compute + schedule -> readable C) in Python."""
 from .errors import (ArgumentError, BuildError, DTypeError, InternalError, LoweringError,
-                     ScheduleError, TexprError)
+                     PackedFuncError, ScheduleError, TexprError)
 from .lang.expr import (Expr, Var, abs, all, any, ceil, const, erf, exp, floor, if_then_else,
                         log, power, sigmoid, sqrt, tanh, var)
 from .lang.expr import power as pow
 from .lang.reduction import comm_reducer, max, min, sum
 from .lang.intrin import decl_tensor_intrin
 from .lang.tensor import Tensor, compute, exclusive_scan, placeholder, reduce_axis, thread_axis
+from .lang.extern import call_extern, call_packed, call_pure_extern, extern
 from .schedule import create_schedule
 from .targets import build
 from .targets import lower_for_target as lower
+from .targets.intrin_rules import register_intrin_lowering
+from .targets.runtime.packed import get_global_func, register_func
 
 __all__ = [
     "TexprError", "DTypeError", "ScheduleError", "LoweringError", "ArgumentError", "BuildError",
@@ -18,4 +21,6 @@ __all__ = [
     "thread_axis", "sum", "max", "min", "comm_reducer", "if_then_else", "all", "any", "exp",
     "log", "sqrt", "tanh", "sigmoid", "abs", "floor", "ceil", "erf", "pow", "power",
     "create_schedule", "lower", "build", "decl_tensor_intrin", "exclusive_scan",
+    "extern", "call_packed", "call_extern", "call_pure_extern", "register_func",
+    "get_global_func", "register_intrin_lowering", "PackedFuncError",
 ]

@@ -45,3 +45,8 @@ class InternalError(RuntimeError):
         if not message.endswith(REPORT_LINE):        # idempotent, so the error pickles
             message = f"{message}\n{REPORT_LINE}"
         super().__init__(message)
+
+
+class PackedFuncError(TexprError, RuntimeError):
+    """A Python function called by a kernel (te.call_packed) raised; the original exception
+    is the __cause__. The kernel stopped at that call."""

@@ -299,6 +299,15 @@ class Call(Expr):
 
 
 @dataclass(frozen=True, eq=False)
+class ExternCall(Call):
+    """A call of code texpr does not see into (TVM's call_extern / call_pure_extern /
+    call_packed). kind: "extern" (a C function, may have side effects), "pure_extern" (a pure
+    scalar C function, usable inside a compute) or "packed" (a function registered with
+    te.register_func, called through the runtime; its value is 0 on success)."""
+    kind: str = "extern"
+
+
+@dataclass(frozen=True, eq=False)
 class TensorLoad(Expr):
     """tensor[indices] before storage flattening."""
     tensor: object

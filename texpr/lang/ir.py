@@ -25,6 +25,61 @@ class Buffer:
     def __repr__(self):
         return f"Buffer({self.name}, {self.dtype}, {list(self.shape)}, {self.scope})"
 
+    # What an extern op's fcompute uses (TVM's tir.Buffer): the data pointer, an address
+    # inside the buffer, element reads and writes by (multi-dimensional) index.
+    @property
+    def data(self):
+        from .expr import Const
+        return BufferPtr(self, Const(0, "int32"))
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    def access_ptr(self, access_mask="rw", offset=0):
+        """Address of the element at flat `offset` (elements); the mask is for TVM
+        compatibility (texpr does not track it)."""
+        from ..errors import TexprError
+        from .expr import convert
+        if not (isinstance(access_mask, str) and set(access_mask) <= set("rw")):
+            raise TexprError(f"buffer {self.name}: access_ptr mask must be 'r', 'w' or 'rw', "
+                             f"got {access_mask!r}")
+        return BufferPtr(self, convert(offset))
+
+    def vload(self, indices):
+        from .expr import convert
+        indices = tuple(convert(i) for i in (indices if isinstance(indices, (list, tuple))
+                                             else (indices,)))
+        self._check_indices(indices)
+        return BufferLoad(self, indices, self.dtype)
+
+    def vstore(self, indices, value):
+        from .expr import convert
+        indices = tuple(convert(i) for i in (indices if isinstance(indices, (list, tuple))
+                                             else (indices,)))
+        self._check_indices(indices)
+        value = convert(value)
+        if value.dtype != self.dtype:
+            value = value.astype(self.dtype)
+        return BufferStore(self, value, indices)
+
+    def _check_indices(self, indices):
+        from ..errors import TexprError
+        if len(indices) != len(self.shape):
+            raise TexprError(f"buffer {self.name} has {len(self.shape)} dimension(s) but was "
+                             f"indexed with {len(indices)}")
+
+
+@dataclass(frozen=True, eq=False)
+class BufferPtr(Expr):
+    """The address of buffer[offset] (offset: flat, in elements), for an extern call.
+    array=True: the whole buffer with its shape (how call_packed passes a buffer)."""
+    buffer: Buffer
+    offset: Expr
+    array: bool = False
+    dtype: str = "handle"
+    _children = ("offset",)
+
 
 @dataclass(frozen=True, eq=False)
 class BufferLoad(Expr):
@@ -279,22 +334,34 @@ def seq(*stmts):
 class LoweredFunc:
     """A lowered kernel: name, parameters (Buffers and shape Vars) and the loop program."""
 
-    def __init__(self, name, args, body, shape_vars, preconditions=()):
+    def __init__(self, name, args, body, shape_vars, params=None, extent_vars=frozenset(),
+                 externs=None, preconditions=()):
         self.name = name
         self.args = args              # Buffers in call order
         self.body = body
-        self.shape_vars = shape_vars  # Vars taken from argument shapes, in order
+        self.shape_vars = shape_vars  # Vars taken from argument shapes (then scalar args)
+        # the call's arguments in order: Buffers, and Vars for scalar arguments (te.var)
+        self.params = list(args) if params is None else list(params)
+        self.extent_vars = extent_vars  # Vars bounding a shape or loop (never negative)
+        self.externs = externs          # ExternLinkage of extern calls, or None
         # conditions on the shape variables that a call must meet to stay in bounds
         # (lower/access_bounds.py); the runtime checks them before the kernel runs
         self.preconditions = tuple(preconditions)
 
     def __str__(self):
-        params = ", ".join([f"{b.name}: {b.dtype}[{', '.join(to_str(s) for s in b.shape)}]"
-                            for b in self.args] + [f"{v.name}: {v.dtype}" for v in self.shape_vars])
+        def show(p):
+            if isinstance(p, Var):
+                return f"{p.name}: {p.dtype}"
+            return f"{p.name}: {p.dtype}[{', '.join(to_str(s) for s in p.shape)}]"
+        # the call's arguments in order (scalar te.vars among them), then the shape vars
+        given = {id(p) for p in self.params}
+        shown = list(self.params) + [v for v in self.shape_vars if id(v) not in given]
+        params = ", ".join(show(p) for p in shown)
         requires = "".join(f"  requires {to_str(p.cond)}\n" for p in self.preconditions)
         return f"func {self.name}({params}) {{\n{requires}{to_text(self.body, 1)}}}\n"
 
     __repr__ = __str__
 
     def replace_body(self, body):
-        return LoweredFunc(self.name, self.args, body, self.shape_vars, self.preconditions)
+        return LoweredFunc(self.name, self.args, body, self.shape_vars, self.params,
+                           self.extent_vars, self.externs, self.preconditions)

@@ -62,6 +62,14 @@ class Printer:
     def expr_Call(self, n, prec):
         return f"{n.name}({_args(n.args)})"
 
+    def expr_ExternCall(self, n, prec):
+        return f"{n.kind}:{n.name}({_args(n.args)})"
+
+    def expr_BufferPtr(self, n, prec):
+        if n.array or (isinstance(n.offset, E.Const) and n.offset.value == 0):
+            return n.buffer.name
+        return f"&{n.buffer.name}[{to_str(n.offset)}]"
+
     def expr_TensorLoad(self, n, prec):
         return f"{n.tensor.name}[{_args(n.indices)}]"
 

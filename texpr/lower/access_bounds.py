@@ -43,18 +43,19 @@ class Precondition:
         return f"Precondition({to_str(self.cond)})"
 
 
-def check_access_bounds(body, shape_vars, kernel):
+def check_access_bounds(body, ranges, kernel):
     """(body, preconditions): body with the accesses that could not be proven in bounds
-    turned into checked indices; raises LoweringError for an access that is out of bounds."""
-    checker = _AccessBounds(shape_vars, kernel)
+    turned into checked indices; raises LoweringError for an access that is out of bounds.
+    ranges: the known ranges of the kernel's variables (shape variables: (0, inf))."""
+    checker = _AccessBounds(ranges, kernel)
     body = checker.visit(body)
     return body, checker.preconditions
 
 
 class _AccessBounds(StmtMutator):
-    def __init__(self, shape_vars, kernel):
+    def __init__(self, ranges, kernel):
         self.kernel = kernel
-        self.ranges = {v: (0, INF) for v in shape_vars}
+        self.ranges = dict(ranges)
         self.loops = {}          # loop var -> (first, last) expressions, outermost first
         self.facts = []          # conditions known to hold here (guards, select conditions)
         self.preconditions = []

@@ -40,6 +40,7 @@ from ..lang.ir import Barrier, BufferLoad, BufferStore, LoweredFunc
 from .schedule_ops import schedule_to_stmt
 from .simplify_pass import simplify_stmt
 from .unroll import unroll_loops
+from ..lang.expr import Var
 from ..lang.visitor import walk
 
 
@@ -86,7 +87,8 @@ def _on_kernels(fn):
     """A pass over each kernel of a GPUProgram: fn(kernel, ctx) -> kernel."""
     def run(prog, ctx):
         return GPUProgram(prog.name, prog.args, prog.shape_vars, prog.temps,
-                          [fn(k, ctx) for k in prog.kernels], prog.preconditions)
+                          [fn(k, ctx) for k in prog.kernels], prog.params, prog.extent_vars,
+                          prog.preconditions)
     return run
 
 
@@ -102,16 +104,19 @@ def _loop_nest(sch, ctx):
     if not isinstance(sch, Schedule):
         raise LoweringError(f"lower expects a Schedule (te.create_schedule), got {sch!r}")
     low, body = schedule_to_stmt(sch, ctx.args, ctx.name)
-    ctx.ranges = {v: (0, INF) for v in low.shape_vars}
-    ctx.arg_buffers = [low.info[st].buffer for st in low.args]
+    ctx.ranges = {v: (0, INF) for v in low.nonneg_vars}
+    ctx.arg_buffers = low.arg_buffers()
     ctx.scan_stages = {st.name for st in sch.stages if getattr(st.op, "tag", "") == "scan"}
-    return LoweredFunc(ctx.name, ctx.arg_buffers, body, low.shape_vars)
+    bufs = iter(ctx.arg_buffers)
+    params = [p if isinstance(p, Var) else next(bufs) for p in low.params]
+    return LoweredFunc(ctx.name, ctx.arg_buffers, body, low.shape_vars, params,
+                       frozenset(low.extent_vars()) if low.scalar_params else frozenset())
 
 
 def _access_bounds(func, ctx):
-    body, pre = check_access_bounds(func.body, func.shape_vars, ctx.name)
-    return LoweredFunc(func.name, func.args, body, func.shape_vars,
-                       tuple(func.preconditions) + tuple(pre))
+    body, pre = check_access_bounds(func.body, ctx.ranges, ctx.name)
+    return LoweredFunc(func.name, func.args, body, func.shape_vars, func.params,
+                       func.extent_vars, func.externs, tuple(func.preconditions) + tuple(pre))
 
 
 def _simplify(body, ctx):
@@ -137,7 +142,8 @@ def _split_kernels(func, ctx):
     temps, stages = split_kernels(func.body)
     kernels = [Kernel(stage, stage, kbody, (), func.shape_vars, (), (), {})
                for stage, kbody in stages]
-    return GPUProgram(ctx.name, func.args, func.shape_vars, temps, kernels, func.preconditions)
+    return GPUProgram(ctx.name, func.args, func.shape_vars, temps, kernels, func.params,
+                      func.extent_vars, func.preconditions)
 
 
 def _bind_threads(kernel, ctx):
@@ -166,8 +172,8 @@ def _kernel_signatures(prog, ctx):
         params = _global_buffers(k.body, list(prog.args) + list(prog.temps))
         kernels.append(Kernel(_kernel_name(prog.name, k.stage, used_names), k.stage, k.body,
                               params, k.shape_vars, k.grid, k.block, k.thread_vars, k.shared))
-    return GPUProgram(prog.name, prog.args, prog.shape_vars, prog.temps, kernels,
-                      prog.preconditions)
+    return GPUProgram(prog.name, prog.args, prog.shape_vars, prog.temps, kernels, prog.params,
+                      prog.extent_vars, prog.preconditions)
 
 
 def _global_buffers(body, candidates):

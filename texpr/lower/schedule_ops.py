@@ -11,8 +11,9 @@ import math
 from ..lang import dtypes
 from ..errors import LoweringError, ScheduleError
 from ..lang.expr import BinOp, Cast, Cmp, Const, Reduce, TensorLoad, Var
+from ..lang.extern import ExternOp
 from ..lang.tensor import ComputeOp, PlaceholderOp, Tensor
-from ..lang.visitor import free_vars, substitute, transform, walk
+from ..lang.visitor import Mutator, free_vars, substitute, transform, walk
 from ..schedule.relations import leaf_to_root, propagate_extents
 from .analysis.arith import INF, Simplifier, const_bounds, interval, simplify
 from ..lang.ir import (Allocate, Buffer, BufferLoad, BufferStore, CheckedIndex, For, IfThenElse,
@@ -27,9 +28,13 @@ class StageInfo:
     def __init__(self, stage):
         self.stage = stage
         self.buffer = None
+        self.buffers = None     # extern ops: output index -> Buffer
         self.region = None      # [(min Expr, extent Expr)] per root data axis
         self.extents = None     # id(IterVar) -> loop extent Expr
         self.body = None        # body with inlined stages substituted
+
+    def buffer_of(self, tensor):
+        return self.buffers[tensor.value_index] if self.buffers else self.buffer
 
 
 class ScheduleLowering:
@@ -42,25 +47,40 @@ class ScheduleLowering:
         self._inline()
         self._check_attach()
         self.shape_vars = self._shape_vars()
-        self.const_ranges = {v: (0, INF) for v in self.shape_vars}
+        self.nonneg_vars = self._nonneg_vars()
+        self.const_ranges = {v: (0, INF) for v in self.nonneg_vars}
         self._make_buffers()
         self._infer_bounds()
 
     # ------------------------------------------------------------------ arguments
     def _check_args(self, args):
+        """The stages of the tensor arguments; self.params: the arguments in call order
+        (a stage, or a scalar te.var), self.arg_outputs: each tensor argument's output index."""
         if not isinstance(args, (list, tuple)):
             raise LoweringError("args must be a list of tensors (inputs and outputs)")
-        out, seen = [], set()
+        out, seen, vars_seen = [], set(), set()
+        self.params, self.arg_outputs, self.scalar_params = [], [], []
         for k, t in enumerate(args):
+            if isinstance(t, Var):
+                if t in vars_seen:
+                    raise LoweringError(f"scalar argument {t.name} is given twice in args")
+                vars_seen.add(t)
+                self.params.append(t)
+                self.scalar_params.append(t)
+                continue
             if not isinstance(t, Tensor):
-                raise LoweringError(f"argument {k} is {t!r}; expected a tensor")
+                raise LoweringError(f"argument {k} is {t!r}; expected a tensor or a scalar te.var")
             try:
                 st = self.sch[t]
             except ScheduleError:       # Schedule.__getitem__: the tensor has no stage here
                 raise LoweringError(f"argument {k} ({t.name}) is not part of this schedule") from None
-            if id(st) in seen:
+            key = (id(st), t.value_index)
+            if key in seen:
                 raise LoweringError(f"tensor {t.name} is given twice in args")
+            seen.add(key)
             seen.add(id(st))
+            self.params.append(st)
+            self.arg_outputs.append(t.value_index)
             if st.attach_type != "root" and isinstance(st.op, ComputeOp):
                 raise LoweringError(f"tensor {t.name} is an argument, so stage {st.name} must be "
                                     "computed at the root (not inlined or compute_at)")
@@ -74,7 +94,7 @@ class ScheduleLowering:
     def _inline(self):
         for st in self.sch.stages:
             info = self.info[st] = StageInfo(st)
-            if isinstance(st.op, PlaceholderOp):
+            if isinstance(st.op, (PlaceholderOp, ExternOp)):
                 continue
             info.body = transform(st.op.body, self._inline_fn)
 
@@ -92,6 +112,12 @@ class ScheduleLowering:
     def reads(self, st):
         """Stages whose buffers stage st reads (after inlining), in its body or loop bounds."""
         out = []
+        if isinstance(st.op, ExternOp):
+            for t in st.op.inputs:
+                p = self.sch.stage_map[t.op]
+                if p not in out:
+                    out.append(p)
+            return out
         exprs = [self.info[st].body] + [e for iv in st.op.reduce_axis
                                         for e in (iv.dom.min, iv.dom.extent)]
         for e in exprs:
@@ -104,7 +130,7 @@ class ScheduleLowering:
 
     def _live_stages(self):
         return [st for st in self.sch.stages
-                if isinstance(st.op, ComputeOp) and st.attach_type != "inline"]
+                if isinstance(st.op, (ComputeOp, ExternOp)) and st.attach_type != "inline"]
 
     def _check_attach(self):
         live = self._live_stages()
@@ -118,6 +144,15 @@ class ScheduleLowering:
                 if isinstance(p.op, PlaceholderOp) and id(p) not in arg_ids:
                     raise LoweringError(f"placeholder {p.name} is read by stage {st.name} but is "
                                         "not in args")
+        for st in live:
+            if not isinstance(st.op, ExternOp):
+                continue
+            for p in self.reads(st):
+                if p.attach_type != "root":
+                    where = "inlined" if p.attach_type == "inline" else "computed at another stage"
+                    raise LoweringError(f"extern op {st.name} reads {p.name}, which is {where}; "
+                                        "an extern op's inputs must be whole buffers (compute "
+                                        f"{p.name} at the root)")
         for st in live:
             if st.attach_type != "scope":
                 continue
@@ -149,13 +184,24 @@ class ScheduleLowering:
 
     def _shape_vars(self):
         out = []
-        for st in self.args:
-            for d in st.op.shape:
+        for st, vi in zip(self.args, self.arg_outputs):
+            for d in (st.op.output_shape(vi) if vi else st.op.shape):
                 for v in sorted(free_vars(d), key=lambda v: v.name):
                     if v not in out:
                         out.append(v)
+        for v in self.scalar_params:
+            if v not in out:
+                out.append(v)
         known = set(out)
         for st in self._live_stages():
+            if isinstance(st.op, ExternOp):
+                for e in [st.op.body] + [d for b in st.op.output_buffers for d in b.shape]:
+                    for v in free_vars(e):
+                        if v not in known:
+                            raise LoweringError(f"variable {v.name} used by extern op {st.name} "
+                                                "is not a dimension of any argument nor a scalar "
+                                                "argument, so its value is unknown")
+                continue
             loopvars = {iv.var for iv in st.all_iter_vars} | {iv.var for iv in st.op.axis} | \
                 {iv.var for iv in st.op.reduce_axis}
             exprs = [self.info[st].body] + list(st.op.shape) + \
@@ -164,20 +210,69 @@ class ScheduleLowering:
                 for v in free_vars(e):
                     if v not in known and v not in loopvars:
                         raise LoweringError(f"variable {v.name} used by stage {st.name} is not a "
-                                            "dimension of any argument, so its value is unknown")
+                                            "dimension of any argument nor a scalar argument, so "
+                                            "its value is unknown")
         return out
+
+    def _nonneg_vars(self):
+        """The shape vars known to be >= 0: those taken from array shapes, and the integer
+        scalar arguments that bound a shape or loop (the module refuses negative ones). Other
+        scalar arguments (an offset, a float) may have any value."""
+        if not self.scalar_params:
+            return list(self.shape_vars)
+        ext = self.extent_vars()
+        scalars = set(self.scalar_params)
+        return [v for v in self.shape_vars if v not in scalars
+                or (dtypes.is_int(v.dtype) and v in ext)]
 
     # ------------------------------------------------------------------ buffers
     def _make_buffers(self):
-        for st in self.args:
+        for st, vi in zip(self.args, self.arg_outputs):
+            info = self.info[st]
+            if isinstance(st.op, ExternOp):
+                ob = st.op.output_buffers[vi]
+                b = Buffer(ob.name, ob.dtype, ob.shape, "global", is_arg=True)
+                info.buffers = dict(info.buffers or {})
+                info.buffers[vi] = b
+                if vi == 0:
+                    info.buffer = b
+                continue
             t = st.origin_op.output(0)
-            self.info[st].buffer = Buffer(st.name, t.dtype, t.shape, "global", is_arg=True)
+            info.buffer = Buffer(st.name, t.dtype, t.shape, "global", is_arg=True)
+
+    def arg_buffers(self):
+        """The Buffer of each tensor argument, in call order."""
+        return [self.info[st].buffers[vi] if isinstance(st.op, ExternOp) else self.info[st].buffer
+                for st, vi in zip(self.args, self.arg_outputs)]
+
+    def extent_vars(self):
+        """Integer variables that bound a shape or a loop: a scalar argument among them must
+        not be negative."""
+        out = set()
+        for st in self.sch.stages:
+            shapes = list(st.op.shape) if not isinstance(st.op, ExternOp) else \
+                [d for b in st.op.output_buffers for d in b.shape]
+            exprs = shapes + [iv.dom.extent for iv in getattr(st.op, "reduce_axis", [])]
+            exprs += [st.extents[k] for k in st.extents]
+            for e in exprs:
+                out |= free_vars(e)
+        return out
 
     # ------------------------------------------------------------------ bounds
     def _infer_bounds(self):
         live = self._live_stages()
         for st in reversed(live):
             info = self.info[st]
+            if isinstance(st.op, ExternOp):
+                info.region = [(Const(0, "int32"), d) for d in st.op.shape]
+                info.extents = {}
+                bufs = dict(info.buffers or {})
+                for k, ob in enumerate(st.op.output_buffers):
+                    if k not in bufs:
+                        bufs[k] = Buffer(ob.name, ob.dtype, ob.shape, st.scope)
+                info.buffers = bufs
+                info.buffer = bufs[0]
+                continue
             if st.attach_type == "scope":
                 info.region = self._attached_region(st)
             else:
@@ -330,10 +425,23 @@ class NestBuilder:
     def build(self):
         body = seq(*[self.stage_nest(st) for st in self.roots])
         for st in reversed(self.roots):
-            b = self.low.info[st].buffer
-            if not b.is_arg:
-                body = Allocate(b, body)
+            info = self.low.info[st]
+            bufs = [info.buffers[k] for k in sorted(info.buffers)] if info.buffers \
+                else [info.buffer]
+            for b in reversed(bufs):
+                if not b.is_arg:
+                    body = Allocate(b, body)
         return body
+
+    def extern_nest(self, st):
+        """The extern op's statement on the real buffers: its inputs' (placeholder arguments
+        or materialized stages) and its outputs'."""
+        op = st.op
+        info = self.low.info[st]
+        swap = {id(d): self.low.info[self.sch.stage_map[t.op]].buffer_of(t)
+                for d, t in zip(op.input_buffers, op.inputs)}
+        swap.update({id(d): info.buffers[k] for k, d in enumerate(op.output_buffers)})
+        return StageRegion(st.name, _BufferSwap(swap).visit(op.body))
 
     def _load_fn(self, n):
         if isinstance(n, TensorLoad):
@@ -341,9 +449,9 @@ class NestBuilder:
             info = self.low.info[p]
             idx = tuple(_checked(i, d, n.tensor) for d, i in enumerate(n.indices))
             if info.region is None:          # placeholder argument
-                return BufferLoad(info.buffer, idx, n.dtype)
+                return BufferLoad(info.buffer_of(n.tensor), idx, n.dtype)
             idx = tuple(_sub(i, lo) for i, (lo, _) in zip(idx, info.region))
-            return BufferLoad(info.buffer, idx, n.dtype)
+            return BufferLoad(info.buffer_of(n.tensor), idx, n.dtype)
         return None
 
     def scan_nest(self, st):
@@ -360,6 +468,8 @@ class NestBuilder:
                                         For(i, Const(0, "int32"), x.shape[0], "serial", step)))
 
     def stage_nest(self, st):
+        if isinstance(st.op, ExternOp):
+            return self.extern_nest(st)
         if st.op.tag == "scan":
             return self.scan_nest(st)
         low = self.low
@@ -480,6 +590,20 @@ class NestBuilder:
                     pragmas += (("cross_thread", info.body.combiner),)
             body = For(iv.var, Const(0, "int32"), ext, kind, body, pragmas)
         return _guard(body, top)
+
+
+class _BufferSwap(Mutator):
+    """Replace the buffers an extern op's fcompute was given by the kernel's buffers."""
+
+    def __init__(self, swap):
+        self.swap = swap
+
+    def generic_visit(self, node):
+        node = super().generic_visit(node)
+        b = getattr(node, "buffer", None)
+        if isinstance(b, Buffer) and id(b) in self.swap:
+            node = node.replace(buffer=self.swap[id(b)])
+        return node
 
 
 def _reductions_first(ivs):

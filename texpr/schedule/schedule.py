@@ -8,6 +8,7 @@ import numbers
 from ..lang import dtypes
 from ..errors import ScheduleError
 from ..lang.expr import Const, Var
+from ..lang.extern import ExternOp
 from ..lang.tensor import ComputeOp, IterVar, Operation, PlaceholderOp, Range, Tensor
 from .relations import Fuse, Split, ceil_div
 
@@ -52,6 +53,9 @@ class Stage:
         raise ScheduleError(f"stage {self.name}: {msg}")
 
     def _check_schedulable(self, prim):
+        if isinstance(self.op, ExternOp):
+            self._err(f"{prim}: an extern op is opaque code run once on whole buffers; it has "
+                      "no loops to schedule (it is computed at the root)")
         if not isinstance(self.op, ComputeOp):
             self._err(f"{prim}: a placeholder has no loops to schedule")
         if self.op.tag == "scan":
@@ -288,7 +292,12 @@ class Stage:
         if getattr(self.op, "tag", "") == "scan":
             self._err("compute_inline: a scan cannot be inlined")
         if not isinstance(self.op, ComputeOp):
-            self._err("compute_inline: a placeholder cannot be inlined")
+            kind = "a placeholder" if isinstance(self.op, PlaceholderOp) else "an extern op"
+            self._err(f"compute_inline: {kind} cannot be inlined")
+        for st in self.schedule.readers(self):
+            if not isinstance(st.op, ComputeOp):
+                self._err(f"compute_inline: extern op {st.name} reads this stage's buffer, so it "
+                          "must be materialized (an extern op's inputs are whole buffers)")
         if self.op.reduce_axis:
             self._err("compute_inline: a reduction cannot be inlined into its consumers")
         if self.is_output:
@@ -333,8 +342,7 @@ class Schedule:
         """Stages whose current op reads stage's output directly."""
         out = []
         for st in self.stages:
-            if isinstance(st.op, ComputeOp) and any(self.stage_map.get(t.op) is stage
-                                                    for t in st.op.input_tensors()):
+            if any(self.stage_map.get(t.op) is stage for t in st.op.input_tensors()):
                 out.append(st)
         return out
 
@@ -357,7 +365,7 @@ class Schedule:
         todo, seen = [b], set()
         while todo:
             st = todo.pop()
-            for t in (st.op.input_tensors() if isinstance(st.op, ComputeOp) else []):
+            for t in st.op.input_tensors():
                 p = self.stage_map[t.op]
                 if p is a:
                     return True

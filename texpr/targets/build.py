@@ -1,10 +1,14 @@
 """te.build: lower a schedule, emit source for a target, compile it and load it."""
 from ..errors import TexprError
+from ..lang import dtypes
+from ..lang.expr import Var
+from ..lang.extern import ExternOp
 from ..lang.tensor import ComputeOp
 from ..lower import lower
 from ..schedule.schedule import Schedule
 from .registry import AVX512_FLAGS, avx512_native, get_target, host_has  # noqa: F401 (public)
 from .runtime.module import Module
+from .extern_linkage import linkage_for
 from .toolchain import compile_shared, compile_to_assembly
 
 
@@ -20,17 +24,24 @@ def lower_for_target(sch, args, name="main", target=None, stop_after=None, simpl
                  trace=trace)
 
 
-def emit_source(sch, args, target="native", name="main"):
+def emit_source(sch, args, target="native", name="main", extra_sources=None, libs=None):
     """The source text te.build(sch, args, target, name) compiles, without compiling it."""
     tgt = get_target(target)
     if tgt.is_gpu:
         from .gpu.build import emit_gpu
+        _check_gpu_args(sch, args, tgt)
         return emit_gpu(lower(sch, args, name, target=tgt), tgt)[0]
-    return tgt.emitter(lower(sch, args, name, target=tgt)).emit()[0]
+    func = lower(sch, args, name, target=tgt)
+    func.externs = linkage_for(sch, extra_sources, libs)
+    return tgt.emitter(func).emit()[0]
 
 
-def build(sch, args, target="native", name="main"):
-    """Compile a schedule into a callable Module for `target`."""
+def build(sch, args, target="native", name="main", extra_sources=None, libs=None):
+    """Compile a schedule into a callable Module for `target`.
+
+    args: the tensors (inputs and outputs) and scalar te.vars, in the order the module takes
+    them. extra_sources: C source texts compiled into the kernel's library, before it (the
+    functions te.call_extern names); libs: linker arguments ("-lNAME", "-LDIR", a .so path)."""
     if not isinstance(sch, Schedule):
         raise TexprError(f"build expects a Schedule (te.create_schedule), got {sch!r}")
     if not isinstance(name, str) or not name:
@@ -38,30 +49,75 @@ def build(sch, args, target="native", name="main"):
     tgt = get_target(target)
     if tgt.is_gpu:
         from .gpu.build import build_gpu
+        _check_gpu_args(sch, args, tgt)
         return build_gpu(sch, args, tgt, name)
-    key = (schedule_fingerprint(sch), tuple(id(t) for t in args), tgt.name, tuple(tgt.flags), name)
+    linkage = linkage_for(sch, extra_sources, libs)
+    key = (schedule_fingerprint(sch), tuple(id(t) for t in args), tgt.name, tuple(tgt.flags), name,
+           linkage.key() if linkage else None)
     hit = _LOWERED.get(id(sch))
     if hit is not None and hit[0] is sch and hit[1] == key:
         func, source, fname, em = hit[2]          # the schedule has not changed: same source
     else:
         func = lower(sch, args, name, target=tgt)
+        func.externs = linkage
         em = tgt.emitter(func)
         source, fname = em.emit()
         if len(_LOWERED) >= 64:
             _LOWERED.pop(next(iter(_LOWERED)))
         _LOWERED[id(sch)] = (sch, key, (func, source, fname, em), list(args))
-    outputs = set()
-    for b, t in zip(func.args, args):
-        st = sch[t]
-        if st.is_output or isinstance(st.op, ComputeOp):
-            outputs.add(id(b))
+    outputs = output_buffers(sch, func, args)
+    if em.uses_packed:
+        from .runtime.packed import check_registered
+        from .c.extern_calls import packed_names
+        check_registered(packed_names(func.body), name)
     if tgt.harness is not None:     # a CPU this host cannot run: emulator harness (harness.py)
+        _check_harness(func, em, tgt)
         return tgt.harness.module(func, source, fname, tgt.name, outputs,
                                   uses_parallel=em.uses_parallel, checks=em.checks)
+    link = ["-lm"] + list(linkage.libs) if linkage else ["-lm"]
     path, _ = compile_shared(source, list(tgt.flags),
-                             prefix_header=tgt.emitter.prefix_header(tgt.flags))
+                             prefix_header=tgt.emitter.prefix_header(tgt.flags), libs=link)
     return Module(func, source, path, fname + "_entry", tgt.name, outputs, note=tgt.note,
-                  uses_parallel=em.uses_parallel, checks=em.checks)
+                  uses_parallel=em.uses_parallel, checks=em.checks, uses_packed=em.uses_packed)
+
+
+def output_buffers(sch, func, args):
+    """ids of the Buffers the kernel writes: outputs and computed (not placeholder) tensors."""
+    outputs = set()
+    bufs = iter(func.args)
+    for t in args:
+        if isinstance(t, Var):
+            continue
+        b = next(bufs)
+        st = sch[t]
+        if st.is_output or isinstance(st.op, (ComputeOp, ExternOp)):
+            outputs.add(id(b))
+    return outputs
+
+
+def _check_gpu_args(sch, args, tgt):
+    for t in args if isinstance(args, (list, tuple)) else ():
+        if isinstance(t, Var) and t.dtype not in ("int32", "int64", "float32", "float64"):
+            raise TexprError(f"target {tgt.name}: scalar argument {t.name} has dtype {t.dtype}; "
+                             "a GPU kernel takes int32, int64, float32 or float64 scalars")
+    for st in sch.stages:
+        if isinstance(st.op, ExternOp):
+            raise TexprError(f"target {tgt.name}: extern op {st.name} runs host code; extern ops "
+                             "are supported on the CPU targets (c, avx2, avx512, native)")
+
+
+def _check_harness(func, em, tgt):
+    if em.uses_packed:
+        raise TexprError(f"target {tgt.name}: te.call_packed calls Python functions, which a "
+                         "kernel run under the emulator cannot reach; build for a native CPU "
+                         "target (c, avx2, avx512, native)")
+    if func.externs is not None:
+        raise TexprError(f"target {tgt.name}: extra C sources and libraries are supported on the "
+                         "native CPU targets only (c, avx2, avx512, native)")
+    for v in func.shape_vars:
+        if not dtypes.is_int(v.dtype):
+            raise TexprError(f"target {tgt.name}: scalar argument {v.name} of dtype {v.dtype}; "
+                             "under the emulator scalar arguments must be integers")
 
 
 _LOWERED = {}   # id(schedule) -> (schedule, fingerprint, lowered result, args kept alive)

@@ -36,7 +36,7 @@ def compiler_id(cc):
     return cid
 
 
-def compile_shared(source, flags, cc="gcc", suffix=".so", prefix_header=None):
+def compile_shared(source, flags, cc="gcc", suffix=".so", prefix_header=None, libs=("-lm",)):
     """Compile C source into a shared library; returns its path (cached).
 
     prefix_header: C text (includes) that every such source starts with; it is precompiled
@@ -47,7 +47,7 @@ def compile_shared(source, flags, cc="gcc", suffix=".so", prefix_header=None):
     extra = []
     if prefix_header is not None:
         extra = ["-include", precompiled_header(prefix_header, list(flags) + kind, cc)]
-    return _compile_cached(source, flags, cc, suffix, kind, extra_flags=extra)
+    return _compile_cached(source, flags, cc, suffix, kind, libs=tuple(libs), extra_flags=extra)
 
 
 def precompiled_header(text, flags, cc="gcc"):

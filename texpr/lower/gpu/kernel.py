@@ -54,12 +54,16 @@ class Kernel:
 class GPUProgram:
     """The host side: arguments (call order), temporaries it allocates, kernels it launches."""
 
-    def __init__(self, name, args, shape_vars, temps, kernels, preconditions=()):
+    def __init__(self, name, args, shape_vars, temps, kernels, params=None,
+                 extent_vars=frozenset(), preconditions=()):
         self.name = name
         self.args = list(args)
         self.shape_vars = list(shape_vars)
         self.temps = list(temps)
         self.kernels = list(kernels)
+        # the call's arguments in order (Buffers, Vars of scalar arguments); see LoweredFunc
+        self.params = list(args) if params is None else list(params)
+        self.extent_vars = extent_vars
         self.preconditions = tuple(preconditions)   # as LoweredFunc.preconditions
 
     def __str__(self):

@@ -1,6 +1,7 @@
 """te.build for the GPU targets: lower with the pipeline's GPU passes, emit, compile, wrap."""
 import os
 
+from ...lang.expr import Var
 from ...lang.tensor import ComputeOp
 from ...lower import lower
 from .emitter import check_gpu_dtypes
@@ -21,7 +22,7 @@ def build_gpu(sch, args, target, name):
     program = lower(sch, args, name, target=target)
     source, em = emit_gpu(program, target)
     outputs = set()
-    for b, t in zip(program.args, args):
+    for b, t in zip(program.args, [t for t in args if not isinstance(t, Var)]):
         st = sch[t]
         if st.is_output or isinstance(st.op, ComputeOp):
             outputs.add(id(b))

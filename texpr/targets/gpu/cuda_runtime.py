@@ -158,7 +158,8 @@ class CUDAModule(GPUModule):
                 continue
             vals = [ffi.new("CUdeviceptr*", ptrs[id(b)]) for b in k.params]
             for v in k.shape_vars:
-                ct = {"int32": "int32_t*", "int64": "int64_t*"}[v.dtype]
+                ct = {"int32": "int32_t*", "int64": "int64_t*", "float32": "float*",
+                      "float64": "double*"}[v.dtype]
                 vals.append(ffi.new(ct, binding[v]))
             if uses_err:
                 vals.append(ffi.new("CUdeviceptr*", err))

@@ -20,6 +20,7 @@ class GPUEmitter(CEmitter):
     """Subclasses define the dialect hooks below."""
 
     target_name = "gpu"
+    declare_externs = False     # call_pure_extern names a builtin of the dialect
 
     def __init__(self, program):
         super().__init__(program)

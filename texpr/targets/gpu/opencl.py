@@ -4,6 +4,7 @@ from ...lang.dtypes import C_TYPES
 from ..c.emitter import unparen
 from .. import index_checks
 from .emitter import GPUEmitter
+from ..intrin_rules import RULES as INTRIN_RULES
 
 _PRELUDE = """#ifdef cl_khr_fp64
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
@@ -64,6 +65,10 @@ class OpenCLEmitter(GPUEmitter):
 
     def expr_Call(self, e):
         """OpenCL's math builtins are overloaded by type (exp, not expf)."""
+        if INTRIN_RULES:                    # the user's lowering of this call, if any
+            out = self.lowered_call(e)
+            if out is not None:
+                return out
         dt = e.dtype
         args = [unparen(self.expr(a)) for a in e.args]
         if e.name == "sigmoid":

@@ -30,6 +30,7 @@ from ...lower.analysis.arith import simplify
 from ...lang.ir import Broadcast, Ramp
 from ..c.emitter import STACK_LIMIT, CEmitter, unparen
 from .harness import SYSCALL_C
+from ..intrin_rules import RULES as INTRIN_RULES
 
 VBYTES = 128
 SFX = {"int8": "b", "uint8": "ub", "int16": "h", "uint16": "uh", "int32": "w", "uint32": "uw"}
@@ -116,6 +117,10 @@ class HVXEmitter(CEmitter):
         return super().expr_BinOp(e)
 
     def expr_Call(self, e):
+        if INTRIN_RULES:                    # the user's lowering of this call, if any
+            out = self.lowered_call(e)
+            if out is not None:
+                return out
         if e.name == "abs" and dtypes.is_float(e.dtype):
             fn = "__builtin_fabsf" if dtypes.element(e.dtype) == "float32" else "__builtin_fabs"
             return f"{fn}({unparen(self.expr(e.args[0]))})"

@@ -24,7 +24,7 @@ class Module:
     """Callable kernel: f(*arrays) with outputs passed in and written (TVM style)."""
 
     def __init__(self, func, source, lib_path, entry, target, outputs, note="", uses_parallel=False,
-                 checks=()):
+                 checks=(), uses_packed=False):
         self.name = func.name
         self.source = source
         self.target = target
@@ -35,10 +35,12 @@ class Module:
         self._threads = None
         ffi = FFI()
         nargs = len(func.args)
-        params = ["void*"] * nargs + ["int64_t"] * len(func.shape_vars)
+        params = ["void*"] * nargs + ["double" if dtypes.is_float(v.dtype) else "int64_t"
+                                      for v in func.shape_vars]
         base = entry[:-len('_entry')]
         ffi.cdef(f"void {entry}({', '.join(params) or 'void'});\n"
-                 f"void {base}_set_num_threads(int);\nvoid {base}_error(int64_t*);")
+                 f"void {base}_set_num_threads(int);\nvoid {base}_error(int64_t*);"
+                 + (f"\nvoid {base}_set_packed(void*);" if uses_packed else ""))
         self._ffi = ffi
         self._lib = ffi.dlopen(lib_path)
         _KEEP_LOADED.append((ffi, self._lib))
@@ -49,6 +51,10 @@ class Module:
         self._error_fn = getattr(self._lib, base + "_error")
         self._error_buf = ffi.new("int64_t[3]")
         self._shape_of = {b.name: b.shape for b in func.args}
+        self._packed = uses_packed
+        if uses_packed:           # calls of Python functions (te.call_packed): the callback
+            from . import packed
+            getattr(self._lib, base + "_set_packed")(ffi.cast("void*", packed.callback_address()))
 
     def __repr__(self):
         extra = f", {self.note}" if self.note else ""
@@ -58,7 +64,20 @@ class Module:
         ptrs, shape_vals = self._plan.check(arrays)
         if self._uses_parallel:
             self._sync_threads()
+        if self._packed:
+            return self._call_packed(ptrs, shape_vals)
         self._fn(*ptrs, *shape_vals)
+        if self._checks:
+            self._error_fn(self._error_buf)
+            if self._error_buf[0]:
+                raise_index_error(self._checks, list(self._error_buf), self.name)
+
+    def _call_packed(self, ptrs, shape_vals):
+        """A kernel that calls Python functions: their errors are raised here, after it."""
+        from . import packed
+        packed.clear_error()
+        self._fn(*ptrs, *shape_vals)
+        packed.raise_pending(self.name)
         if self._checks:
             self._error_fn(self._error_buf)
             if self._error_buf[0]:
@@ -71,6 +90,11 @@ class Module:
         (the callable keeps references to them)."""
         ptrs, shape_vals = self._plan.check(arrays)
         fn, checks = self._fn, self._checks
+        if self._packed:
+            def run():
+                self._call_packed(ptrs, shape_vals)
+            run.arrays = arrays
+            return run
 
         def run():
             if self._uses_parallel:
@@ -95,13 +119,19 @@ class Module:
         if self._uses_parallel:
             self._sync_threads()
         fn = self._fn
-        fn(*ptrs, *shape_vals)
+        if self._packed:          # the first call raises what a Python function raised
+            self._call_packed(ptrs, shape_vals)
+        else:
+            fn(*ptrs, *shape_vals)
         times = []
         for _ in range(max(1, repeat)):
             t0 = time.perf_counter()
             for _ in range(max(1, number)):
                 fn(*ptrs, *shape_vals)
             times.append((time.perf_counter() - t0) / max(1, number))
+        if self._packed:
+            from . import packed
+            packed.raise_pending(self.name)
         return statistics.median(times)
 
 
@@ -141,6 +171,11 @@ class ValidationPlan:
         self.nargs = len(self.args)
         self.outputs = [k for k, a in enumerate(self.args) if a[4]]
         self.preconditions = [(compile_int_expr(p.cond), p) for p in func.preconditions]
+        # scalar arguments (te.var in the build's args): (position in the call, Var)
+        params = getattr(func, "params", None) or func.args
+        self.scalars = [(k, p) for k, p in enumerate(params) if isinstance(p, Var)]
+        self.extent_vars = getattr(func, "extent_vars", frozenset())
+        self.param_names = [p.name for p in params]
 
     def _check_no_overlap(self, k, arrays):
         """The kernel's pointers are `restrict`: an output sharing memory with another argument
@@ -154,10 +189,13 @@ class ValidationPlan:
                                     "outputs into separate arrays (pass a copy, or a new array)")
 
     def check(self, arrays):
+        binding = {}
+        if self.scalars:
+            arrays, binding = self._take_scalars(arrays)
+        given = binding.keys() if self.scalars else ()
         if len(arrays) != self.nargs:
             names = ", ".join(a[0] for a in self.args)
             raise ArgumentError(f"expected {self.nargs} arrays ({names}), got {len(arrays)}")
-        binding = {}
         ptrs = []
         exprs = []
         for (name, dt, ndim, dims, is_out), a in zip(self.args, arrays):
@@ -180,8 +218,9 @@ class ValidationPlan:
                     if old is None:
                         binding[v] = n
                     elif old != n:
+                        src = "the scalar argument" if v in given else "an earlier argument"
                         raise ArgumentError(f"argument {name}: dimension {d} is {n}, but "
-                                            f"{v.name} = {old} from an earlier argument")
+                                            f"{v.name} = {old} from {src}")
                 else:
                     exprs.append((name, d, v, n))
             flags = a.flags
@@ -205,15 +244,56 @@ class ValidationPlan:
             x = binding.get(v)
             if x is None:
                 raise ArgumentError(f"the value of {v.name} cannot be taken from any argument shape")
-            if x >= 2**31:
+            if x >= 2**31 and v not in given:     # (a scalar argument's range is checked)
                 raise ArgumentError(f"{v.name} = {x} does not fit in {v.dtype}")
             vals.append(x)
         for holds, pre in self.preconditions:
             if not holds(binding):
-                given = ", ".join(f"{v.name} = {binding[v]}" for v in sorted(
+                values = ", ".join(f"{v.name} = {binding[v]}" for v in sorted(
                     free_vars(pre.cond), key=lambda v: v.name) if v in binding)
-                raise ArgumentError(f"{pre.message}, but {given}; nothing was run")
+                raise ArgumentError(f"{pre.message}, but {values}; nothing was run")
         return ptrs, vals
+
+    def _take_scalars(self, args):
+        """Split the call's arguments into arrays and scalar values (checked: type, range,
+        a non-negative extent)."""
+        n = len(self.param_names)
+        if len(args) != n:
+            raise ArgumentError(f"expected {n} arguments ({', '.join(self.param_names)}), got "
+                                f"{len(args)}")
+        pos = {k for k, _ in self.scalars}
+        binding = {}
+        for k, v in self.scalars:
+            x = args[k]
+            if isinstance(x, np.ndarray) and x.ndim == 0:
+                x = x.item()
+            elif isinstance(x, np.generic):
+                x = x.item()
+            if dtypes.is_float(v.dtype):
+                if isinstance(x, bool) or not isinstance(x, (int, float)):
+                    raise ArgumentError(f"scalar argument {v.name}: expected a Python float for "
+                                        f"{v.dtype}, got {type(x).__name__}")
+                x = float(x)
+            elif dtypes.is_int(v.dtype):
+                if isinstance(x, bool) or not isinstance(x, int):
+                    raise ArgumentError(f"scalar argument {v.name}: expected a Python int for "
+                                        f"{v.dtype}, got {type(x).__name__}")
+                info = np.iinfo(v.dtype)
+                if not info.min <= x <= info.max:
+                    raise ArgumentError(f"scalar argument {v.name} = {x} does not fit in {v.dtype} "
+                                        f"([{info.min}, {info.max}])")
+                if x < 0 and v in self.extent_vars:
+                    raise ArgumentError(f"scalar argument {v.name} = {x}: it is a shape or loop "
+                                        "extent, which cannot be negative")
+                if x >= 2**63:          # uint64: passed as the int64 of the same bits
+                    x -= 2**64
+            else:
+                if not isinstance(x, (bool, np.bool_)):
+                    raise ArgumentError(f"scalar argument {v.name}: expected a bool, got "
+                                        f"{type(x).__name__}")
+                x = bool(x)
+            binding[v] = x
+        return [a for k, a in enumerate(args) if k not in pos], binding
 
 
 _PY_OPS = {"+": "+", "-": "-", "*": "*", "//": "//", "%": "%", "&&": "and", "||": "or",
