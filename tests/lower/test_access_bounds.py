@@ -156,3 +156,19 @@ def test_symbolic_shifted_reads_run_or_refuse_the_call(n, m, offset):
         with pytest.raises(te.ArgumentError, match="nothing was run"):
             f(x, y)
         assert (y == -1.0).all()
+
+
+def test_scalar_offset_argument_becomes_a_precondition():
+    """An offset passed as a scalar te.var argument: the call checks it (it may be negative or
+    too large) before the kernel runs."""
+    off = te.var("off")
+    X = te.placeholder((10,), name="X")
+    Y = te.compute((4,), lambda i: X[i + off], name="Y")
+    f = te.build(te.create_schedule(Y.op), [X, off, Y], target="c")
+    x = np.random.rand(10).astype("float32")
+    y = np.empty(4, "float32")
+    f(x, 6, y)
+    np.testing.assert_array_equal(y, x[6:10])
+    for bad in (7, -1):
+        with pytest.raises(te.ArgumentError, match="tensor X would be read out of bounds"):
+            f(x, bad, y)
