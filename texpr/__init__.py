@@ -7,6 +7,8 @@ from .lang.expr import power as pow
 from .lang.reduction import comm_reducer, max, min, sum
 from .lang.intrin import decl_tensor_intrin
 from .lang.tensor import Tensor, compute, exclusive_scan, placeholder, reduce_axis, thread_axis
+from .lang.tensor import scan
+from .lang.expr import max_value, min_value
 from .schedule import create_schedule
 from .targets import build
 from .targets import lower_for_target as lower
@@ -18,4 +20,5 @@ __all__ = [
     "thread_axis", "sum", "max", "min", "comm_reducer", "if_then_else", "all", "any", "exp",
     "log", "sqrt", "tanh", "sigmoid", "abs", "floor", "ceil", "erf", "pow", "power",
     "create_schedule", "lower", "build", "decl_tensor_intrin", "exclusive_scan",
+    "scan", "min_value", "max_value",
 ]

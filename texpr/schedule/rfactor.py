@@ -16,6 +16,10 @@ def rfactor(sch, tensor, axis, factor_axis=0):
     if not isinstance(op, ComputeOp) or not op.reduce_axis:
         raise ScheduleError(f"rfactor: stage {st.name} has no reduction")
     st._leaf(axis, "rfactor")
+    if op.num_outputs > 1:
+        raise ScheduleError(f"stage {st.name}: rfactor of a tuple reduction ({op.num_outputs} "
+                            "outputs, e.g. argmax) is not supported; split the reduction axis "
+                            "instead")
     if axis.kind != "reduce":
         raise ScheduleError(f"stage {st.name}: rfactor: axis {axis.name} is not a reduction axis")
     if not 0 <= factor_axis <= len(op.axis):
