@@ -32,6 +32,7 @@ class StageInfo:
         self.bodies = None      # bodies (one per output) with inlined stages substituted
         self.absolute = False   # indices into the buffers are the tensor's own (not region's)
         self.aliased = False    # the buffers belong to another stage (a scan's state)
+        self.run_if = None      # a condition the whole stage runs under (a scan's init rows fit)
 
     @property
     def buffer(self):
@@ -245,6 +246,10 @@ class ScheduleLowering:
             info.buffers = [Buffer(_tensor_name(st, k), op.output_dtype(k), op.output_shape(k),
                                    "global") for k in range(op.num_outputs)]
         info.copy_init = []
+        steps = op.output_shape(0)[0]
+        if not (isinstance(steps, Const) and isinstance(first, Const)):
+            # a state with fewer time steps than init rows: no init row may be written
+            info.run_if = Cmp(">=", steps, first)
         for k, (ini, up, state) in enumerate(zip(op.init, op.update, op.state_placeholder)):
             self.info[self.sch.stage_map[state.op]].buffers = [info.buffers[k]]
             for t, role in ((up, "update"), (ini, "init")):
@@ -259,6 +264,8 @@ class ScheduleLowering:
                 if alias:
                     pi = self.info[p]
                     pi.buffers, pi.absolute, pi.aliased = [info.buffers[k]], True, True
+                    if role == "init":
+                        pi.run_if = info.run_if
                 elif role == "init":
                     info.copy_init.append(k)
 
@@ -448,6 +455,8 @@ class NestBuilder:
             for v, ext in reversed(list(zip(ivs, ini.shape))):
                 store = For(v, Const(0, "int32"), ext, "serial", store)
             copies.append(store)
+        if copies and info.run_if is not None:
+            copies = [IfThenElse(info.run_if, seq(*copies))]
         loop = self._loops(st, [op.scan_axis], seq(), [])
         return StageRegion(st.name, seq(*copies, loop))
 
@@ -535,6 +544,8 @@ class NestBuilder:
                 fallback = self._loops(st, leaves[tpos:], store, data_guards, outer_vars=ov)
                 fallback = _partial_or(partial, call, fallback)
                 nest = self._loops(st, leaves[:tpos], _full_or(full, call, fallback), data_guards)
+        if info.run_if is not None:
+            nest = IfThenElse(info.run_if, nest)
         return StageRegion(st.name, nest)
 
     def _intrin(self, st, pos):
