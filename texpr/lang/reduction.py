@@ -47,7 +47,11 @@ def comm_reducer(fcombine, fidentity, name="reduce"):
         src = convert(expr)
         dt = dtypes.element(src.dtype)
         lhs, rhs = Var("x", dt), Var("y", dt)
-        result = fcombine(lhs, rhs)
+        try:
+            result = fcombine(lhs, rhs)
+        except TypeError as e:      # x[1] on one value: a tuple reducer given a single value
+            raise TexprError(f"te.{name}: the combine function fails on one value ({e}); if it "
+                             f"combines tuples, reduce a tuple: te.{name}((a, b), axis=k)") from None
         if isinstance(result, (tuple, list)):
             raise TexprError(f"te.{name}: the combine function returned {len(result)} values for "
                              "one reduced value; reduce a tuple of values, as in "

@@ -74,7 +74,7 @@ class ScheduleLowering:
                 st = self.sch[t]
             except ScheduleError:       # Schedule.__getitem__: the tensor has no stage here
                 raise LoweringError(f"argument {k} ({t.name}) is not part of this schedule") from None
-            vi = t.value_index if st.op is t.op else 0
+            vi = t.value_index
             if (id(st), vi) in seen:
                 raise LoweringError(f"tensor {_tensor_name(st, vi)} is given twice in args")
             seen.add((id(st), vi))
@@ -422,7 +422,7 @@ class NestBuilder:
             p = self.sch.stage_map[n.tensor.op]
             info = self.low.info[p]
             idx = tuple(_checked(i, d, n.tensor) for d, i in enumerate(n.indices))
-            buf = info.buffers[n.tensor.value_index if p.op is n.tensor.op else 0]
+            buf = info.buffers[n.tensor.value_index]
             if info.region is None or info.absolute:   # placeholder argument, scan state
                 return BufferLoad(buf, idx, n.dtype)
             idx = tuple(_sub(i, lo) for i, (lo, _) in zip(idx, info.region))

@@ -206,6 +206,9 @@ class Stage:
                                         (thread_iv.thread_tag or "").startswith("threadIdx")):
             # the axis rfactor leaves may go to threadIdx: a cross-thread reduction
             self._err(f"bind: axis {iv.name} is a reduction axis; use rfactor before binding it")
+        if iv.kind == "reduce" and self.op.num_outputs > 1:
+            self._err(f"bind: axis {iv.name} reduces a tuple ({self.op.num_outputs} values); a "
+                      "cross-thread tuple reduction is not supported (bind a data axis)")
         self._annotate(iv, "bind", "bind")
         self._attr(iv)["thread"] = thread_iv
 
