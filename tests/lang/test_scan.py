@@ -321,3 +321,21 @@ def test_fewer_time_steps_than_init_rows_writes_nothing(init_rows):
                 expect[t] += expect[t - 1]
             np.testing.assert_allclose(out[:rows], expect, rtol=1e-5, atol=1e-5)
             np.testing.assert_array_equal(out[rows], 7.0)
+
+
+def test_update_compute_at_the_time_loop_and_topi_schedule():
+    """Placing the update at the scan's time axis (TVM's idiom) changes nothing; topi's default
+    schedule leaves the scan's time loop alone."""
+    import texpr.topi as topi
+    m = te.var("m")
+    X, _, update, res = cumsum_graph(m, 16)
+    s = te.create_schedule(res.op)
+    s[update].compute_at(s[res], res.op.scan_axis)
+    x = rand(5, 16)
+    out = np.empty_like(x)
+    run(s, [X, res], [x, out], "c")
+    np.testing.assert_allclose(out, np.cumsum(x, axis=0), rtol=1e-5, atol=1e-5)
+    s = topi.schedule([res], target="native")
+    out[:] = 0
+    run(s, [X, res], [x, out], "native")
+    np.testing.assert_allclose(out, np.cumsum(x, axis=0), rtol=1e-5, atol=1e-5)
