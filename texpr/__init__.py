@@ -8,6 +8,8 @@ from .lang.reduction import comm_reducer, max, min, sum
 from .lang.intrin import decl_tensor_intrin
 from .lang.tensor import Tensor, compute, exclusive_scan, placeholder, reduce_axis, thread_axis
 from .lang.extern import call_extern, call_packed, call_pure_extern, extern
+from .lang.tensor import scan
+from .lang.expr import max_value, min_value
 from .schedule import create_schedule
 from .targets import build
 from .targets import lower_for_target as lower
@@ -23,4 +25,5 @@ __all__ = [
     "create_schedule", "lower", "build", "decl_tensor_intrin", "exclusive_scan",
     "extern", "call_packed", "call_extern", "call_pure_extern", "register_func",
     "get_global_func", "register_intrin_lowering", "PackedFuncError",
+    "scan", "min_value", "max_value",
 ]

@@ -37,7 +37,7 @@ from .lang import dtypes
 from .errors import TexprError
 from .lang.expr import BinOp, Const, Expr, Var
 from .lang.expr import var as _make_var
-from .lang.tensor import ComputeOp, PlaceholderOp, Tensor
+from .lang.tensor import ComputeOp, ExclusiveScanOp, PlaceholderOp, ScanOp, Tensor
 from .schedule.schedule import Schedule, create_schedule
 
 __all__ = ["shapes", "extents", "arrays_for", "legal_schedules", "DrawnSchedule", "check_kernel",
@@ -276,7 +276,7 @@ def _schedule_stage(draw, rec, stage, allow, max_steps, max_factor):
     sch = rec.sch
     name = stage.name
     s_ = f"s[{name}]"
-    if getattr(stage.op, "tag", "") == "scan":
+    if isinstance(stage.op, (ExclusiveScanOp, ScanOp)):
         return                      # a scan is one sequential loop: nothing to schedule
     # 1. cache_write of a reduction, before anything else touches the stage
     if ("cache_write" in allow and id(stage) in rec.original and stage.op.reduce_axis

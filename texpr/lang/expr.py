@@ -318,16 +318,36 @@ class TensorLoad(Expr):
 
 @dataclass(frozen=True, eq=False)
 class CommReducer(Node):
-    """A commutative reducer: combine(lhs, rhs) with an identity element."""
+    """A commutative reducer: combine(lhs, rhs) with an identity element.
+
+    A tuple reducer (argmax: index and value reduced together) holds tuples in lhs, rhs, result
+    and identity, one entry per value; a Reduce names the entry it produces (value_index).
+    """
     name: str
     lhs: Var
     rhs: Var
     result: Expr
     identity: Expr
 
+    @property
+    def size(self):
+        return len(self.lhs) if isinstance(self.lhs, tuple) else 1
+
     def combine(self, a, b):
         from .visitor import substitute
         return substitute(self.result, {self.lhs: a, self.rhs: b})
+
+    def combine_all(self, a, b):
+        """The combined values (a tuple) from the tuples a (accumulators) and b (sources)."""
+        from .visitor import substitute
+        if not isinstance(self.lhs, tuple):
+            return (self.combine(a[0], b[0]),)
+        vmap = dict(zip(self.lhs, a))
+        vmap.update(zip(self.rhs, b))
+        return tuple(substitute(r, vmap) for r in self.result)
+
+    def identities(self):
+        return self.identity if isinstance(self.identity, tuple) else (self.identity,)
 
 
 @dataclass(frozen=True, eq=False)
@@ -338,6 +358,7 @@ class Reduce(Expr):
     axis: tuple
     where: Expr
     dtype: str
+    value_index: int = 0        # which value of a tuple reducer this is (argmax: 0 index, 1 value)
     _children = ("source", "where")
 
 

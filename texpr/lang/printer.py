@@ -77,7 +77,8 @@ class Printer:
         axes = ", ".join(iv.var.name for iv in n.axis)
         where = ("" if isinstance(n.where, E.Const) and n.where.value is True
                  else f", where={to_str(n.where)}")
-        return f"{n.combiner.name}({to_str(n.source)}, axis=[{axes}]{where})"
+        value = f".v{n.value_index}" if n.combiner.size > 1 else ""
+        return f"{n.combiner.name}({to_str(n.source)}, axis=[{axes}]{where}){value}"
 
     def expr_CommReducer(self, n, prec):
         return f"comm_reducer({n.name})"

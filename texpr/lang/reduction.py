@@ -1,6 +1,6 @@
 """Reducers: te.sum / te.max / te.min and user-defined ones from te.comm_reducer."""
 from . import dtypes
-from ..errors import TexprError
+from ..errors import DTypeError, TexprError
 from .expr import (CommReducer, Const, Expr, Reduce, Var, convert, elementwise_max, elementwise_min,
                    max_value, min_value)
 from .tensor import IterVar
@@ -42,10 +42,20 @@ def comm_reducer(fcombine, fidentity, name="reduce"):
             raise TexprError(f"te.{name}: axis= must be a te.reduce_axis or a list of them, got "
                              f"{axis!r}" + (" (a te.var is not a reduction axis)"
                                             if isinstance(axis, Var) else ""))
+        if isinstance(expr, (tuple, list)):
+            return _tuple_reduce(name, fcombine, fidentity, expr, axis, where)
         src = convert(expr)
         dt = dtypes.element(src.dtype)
         lhs, rhs = Var("x", dt), Var("y", dt)
-        result = fcombine(lhs, rhs)
+        try:
+            result = fcombine(lhs, rhs)
+        except TypeError as e:      # x[1] on one value: a tuple reducer given a single value
+            raise TexprError(f"te.{name}: the combine function fails on one value ({e}); if it "
+                             f"combines tuples, reduce a tuple: te.{name}((a, b), axis=k)") from None
+        if isinstance(result, (tuple, list)):
+            raise TexprError(f"te.{name}: the combine function returned {len(result)} values for "
+                             "one reduced value; reduce a tuple of values, as in "
+                             f"te.{name}((a, b), axis=k)")
         result = convert(result)
         if dtypes.element(result.dtype) != dt:
             result = result.astype(dt)
@@ -61,6 +71,48 @@ def comm_reducer(fcombine, fidentity, name="reduce"):
 
     reducer.__name__ = name
     return reducer
+
+
+def _tuple_reduce(name, fcombine, fidentity, exprs, axis, where):
+    """Reduce several values together (argmax: an index and a value): one Reduce per value,
+    all sharing one tuple CommReducer."""
+    if not exprs:
+        raise TexprError(f"te.{name}: reduce at least one value")
+    srcs = [convert(e) for e in exprs]
+    dts = [dtypes.element(e.dtype) for e in srcs]
+    n = len(srcs)
+    lhs = tuple(Var(f"x{k}", dt) for k, dt in enumerate(dts))
+    rhs = tuple(Var(f"y{k}", dt) for k, dt in enumerate(dts))
+    result = fcombine(lhs, rhs)
+    if not isinstance(result, (tuple, list)) or len(result) != n:
+        got = f"{len(result)} values" if isinstance(result, (tuple, list)) else "one value"
+        raise TexprError(f"te.{name}: the combine function must return {n} values (one per "
+                         f"reduced value), it returned {got}")
+    result = tuple(_as_dtype(convert(r), dt, f"te.{name}: value {k} of the combine function")
+                   for k, (r, dt) in enumerate(zip(result, dts)))
+    ident = fidentity(*dts) if callable(fidentity) else fidentity
+    if not isinstance(ident, (tuple, list)) or len(ident) != n:
+        got = f"{len(ident)} values" if isinstance(ident, (tuple, list)) else "one value"
+        raise TexprError(f"te.{name}: the identity must give {n} values (one per reduced "
+                         f"value), it gave {got}")
+    ident = tuple(_as_dtype(v if isinstance(v, Expr) else Const(v, dt), dt,
+                            f"te.{name}: identity value {k}")
+                  for k, (v, dt) in enumerate(zip(ident, dts)))
+    cond = Const(True, "bool") if where is None else convert(where)
+    if not dtypes.is_bool(cond.dtype):
+        raise TexprError(f"te.{name}: where= must be a boolean expression, got {cond}")
+    comb = CommReducer(name, lhs, rhs, result, ident)
+    axes = _axes(axis)
+    return tuple(Reduce(comb, src, axes, cond, dt, k) for k, (src, dt) in enumerate(zip(srcs, dts)))
+
+
+def _as_dtype(e, dt, what):
+    if e.dtype == dt:
+        return e
+    if isinstance(e, Const):
+        return Const(e.value, dt)
+    raise DTypeError(f"{what} has dtype {e.dtype}; expected {dt}, the dtype of the value it "
+                     "reduces")
 
 
 sum = comm_reducer(lambda x, y: x + y, lambda dt: Const(0, dt), name="sum")     # x is an Expr

@@ -4,7 +4,7 @@ import numbers
 
 from . import dtypes
 from ..errors import DTypeError, TexprError
-from .expr import Const, Expr, Reduce, TensorLoad, Var, convert
+from .expr import BinOp, Const, Expr, Reduce, TensorLoad, Var, convert
 from .visitor import walk
 
 
@@ -97,6 +97,12 @@ class Operation:
     def num_outputs(self):
         return 1
 
+    def output_dtype(self, i):
+        return self.dtype
+
+    def output_shape(self, i):
+        return self.shape
+
     def input_tensors(self):
         return []
 
@@ -112,19 +118,31 @@ class PlaceholderOp(Operation):
 
 
 class ComputeOp(Operation):
-    """out[axis] = body, where body may be a top-level Reduce over reduce_axis."""
+    """out[axis] = body, where body may be a top-level Reduce over reduce_axis.
+
+    A multi-output compute has several bodies (`bodies`, one per output, computed in one loop
+    nest); `body` is the first.
+    """
 
     def __init__(self, name, axis, body, tag="", attrs=None):
         super().__init__(name, tag, attrs)
         self.axis = list(axis)
-        self.body = body
+        self.bodies = tuple(body) if isinstance(body, (tuple, list)) else (body,)
+        self.body = body = self.bodies[0]
         self.reduce_axis = list(body.axis) if isinstance(body, Reduce) else []
         self.dtype = body.dtype
         self.shape = tuple(iv.dom.extent for iv in self.axis)
 
+    @property
+    def num_outputs(self):
+        return len(self.bodies)
+
+    def output_dtype(self, i):
+        return self.bodies[i].dtype
+
     def input_tensors(self):
         seen, out = set(), []
-        for n in walk(self.body):
+        for n in (n for b in self.bodies for n in walk(b)):
             if isinstance(n, TensorLoad) and id(n.tensor) not in seen:
                 seen.add(id(n.tensor))
                 out.append(n.tensor)
@@ -146,15 +164,11 @@ class Tensor:
 
     @property
     def shape(self):
-        if self.value_index:            # another output of a multi-output op
-            return self.op.output_shape(self.value_index)
-        return self.op.shape
+        return self.op.output_shape(self.value_index)
 
     @property
     def dtype(self):
-        if self.value_index:
-            return self.op.output_dtype(self.value_index)
-        return self.op.dtype
+        return self.op.output_dtype(self.value_index)
 
     @property
     def name(self):
@@ -239,8 +253,21 @@ def compute(shape, fcompute, name="compute", tag="", attrs=None):
     names = _arg_names(fcompute, len(shape))
     axis = [IterVar(Var(nm), Range(0, ext), "data") for nm, ext in zip(names, shape)]
     body = fcompute(*[iv.var for iv in axis])
-    if isinstance(body, (list, tuple)):
-        raise TexprError(f"compute {name}: a compute must return one expression, got {len(body)}")
+    bodies = tuple(body) if isinstance(body, (list, tuple)) else (body,)
+    if not bodies:
+        raise TexprError(f"compute {name}: the compute function returned an empty tuple")
+    bodies = tuple(_compute_body(name, b, axis) for b in bodies)
+    if len(bodies) > 1:
+        _check_multi_output(name, bodies)
+    else:
+        _single_reduction(name, bodies[0])
+    op = ComputeOp(name, axis, bodies, tag, attrs)
+    if len(bodies) > 1:
+        return tuple(op.output(k) for k in range(len(bodies)))
+    return op.output(0)
+
+
+def _compute_body(name, body, axis):
     try:
         body = convert(body)
     except TexprError:
@@ -257,7 +284,32 @@ def compute(shape, fcompute, name="compute", tag="", attrs=None):
                 if ax.var is iv.var:
                     raise TexprError(f"compute {name}: axis {iv.name} is both a data axis and a "
                                      "reduction axis")
-    return ComputeOp(name, axis, body, tag, attrs).output(0)
+    return body
+
+
+def _check_multi_output(name, bodies):
+    """The outputs of one compute share its loops: either none reduces, or all are the values
+    of one tuple reduction (te.comm_reducer over a tuple), in order."""
+    reds = [b for b in bodies if isinstance(b, Reduce)]
+    if not reds:
+        return
+    if len(reds) != len(bodies):
+        plain = ", ".join(str(k) for k, b in enumerate(bodies) if not isinstance(b, Reduce))
+        raise TexprError(f"compute {name}: output(s) {plain} are not reductions while others are; the outputs of one compute are "
+                         "either all plain expressions or all the values of one tuple reduction")
+    first = reds[0]
+    for k, b in enumerate(reds):
+        if b.combiner is not first.combiner or b.value_index != k or \
+                b.combiner.size != len(bodies) or b.axis != first.axis:
+            raise TexprError(f"compute {name}: output {k} is not value {k} of the same tuple "
+                             "reduction as output 0; return the whole tuple a reducer gives "
+                             "(T0, T1 = te.compute(shape, lambda i: argmax((a, b), axis=k)))")
+
+
+def _single_reduction(name, body):
+    if isinstance(body, Reduce) and body.combiner.size > 1:
+        raise TexprError(f"compute {name}: a tuple reduction gives {body.combiner.size} values; "
+                         "return them all (the compute then has that many outputs)")
 
 
 def reduce_axis(dom, name="rv"):
@@ -286,7 +338,7 @@ def thread_axis(tag, name=None):
     return IterVar(Var(name or tag.replace(".", "_")), None, "thread", thread_tag=tag)
 
 
-class ScanOp(ComputeOp):
+class ExclusiveScanOp(ComputeOp):
     """Exclusive prefix sum of a 1-D tensor: out[0] = 0, out[i + 1] = out[i] + x[i].
 
     The output has n + 1 elements, so out[b] .. out[b + 1] bound bag b of a ragged reduction
@@ -296,7 +348,7 @@ class ScanOp(ComputeOp):
     def __init__(self, name, x, dtype):
         n = x.shape[0]
         i = IterVar(Var("i"), Range(0, n + 1 if not isinstance(n, Const) else n.value + 1), "data")
-        super().__init__(name, [i], TensorLoad(x, (i.var,), x.dtype), tag="scan")
+        super().__init__(name, [i], TensorLoad(x, (i.var,), x.dtype), tag="exclusive_scan")
         self.x = x
         self.dtype = dtype
 
@@ -308,4 +360,143 @@ def exclusive_scan(x, dtype=None, name="scan"):
     dt = dtypes.normalize(dtype) if dtype is not None else x.dtype
     if not dtypes.is_int(dt) and not dtypes.is_float(dt):
         raise DTypeError(f"exclusive_scan: cannot sum values of dtype {dt}")
-    return ScanOp(_check_name(name), x, dt).output(0)
+    return ExclusiveScanOp(_check_name(name), x, dt).output(0)
+
+
+class ScanOp(ComputeOp):
+    """TVM's scan: output k is state k; its first rows are init k, and row t (t from the init's
+    row count on, one after another) is row t of update k, which reads earlier rows of the
+    states through their placeholders.
+
+    axis is [scan_axis] + spatial_axis_ (the non-time axes of every state, in order); bodies
+    are the reads of the updates at row scan_axis (what the scan consumes each step).
+    """
+
+    def __init__(self, name, init, update, state_placeholder, inputs, tag="", attrs=None):
+        Operation.__init__(self, name, tag, attrs)
+        self.init = list(init)
+        self.update = list(update)
+        self.state_placeholder = list(state_placeholder)
+        self.inputs = list(inputs)
+        steps, first = state_placeholder[0].shape[0], init[0].shape[0]
+        self.scan_axis = IterVar(Var(f"{name}.idx"), Range(first, _simplify_sub(steps, first)),
+                                 "data")
+        self.spatial_axis_ = []
+        bodies = []
+        for k, (state, up) in enumerate(zip(state_placeholder, update)):
+            sp = [IterVar(Var(f"{name}.v{k}.i{d}"), Range(0, ext), "data")
+                  for d, ext in enumerate(state.shape[1:], 1)]
+            self.spatial_axis_ += sp
+            bodies.append(TensorLoad(up, (self.scan_axis.var,) + tuple(iv.var for iv in sp),
+                                     up.dtype))
+        self.axis = [self.scan_axis] + self.spatial_axis_
+        self.bodies = tuple(bodies)
+        self.body = bodies[0]
+        self.reduce_axis = []
+        self.dtype = state_placeholder[0].dtype
+
+    @property
+    def num_outputs(self):
+        return len(self.state_placeholder)
+
+    @property
+    def shape(self):
+        return self.state_placeholder[0].shape
+
+    def output_shape(self, i):
+        return self.state_placeholder[i].shape
+
+    def output_dtype(self, i):
+        return self.state_placeholder[i].dtype
+
+    def input_tensors(self):
+        out = []
+        for t in self.init + self.update:
+            if not any(t is o for o in out):
+                out.append(t)
+        return out
+
+
+def scan(init, update, state_placeholder, inputs=None, name="scan", tag="", attrs=None):
+    """A sequential scan over the first (time) axis of the states (TVM's te.scan).
+
+    init, update and state_placeholder are tensors, or lists of them for several states
+    (then a list of outputs is returned). The state placeholder's shape is the output's;
+    init gives its first rows, update row t for the later rows, reading the state (and the
+    inputs) at rows before t.
+    """
+    _check_name(name)
+    many = isinstance(state_placeholder, (list, tuple))
+    lists = [list(x) if isinstance(x, (list, tuple)) else [x]
+             for x in (init, update, state_placeholder)]
+    init, update, states = lists
+    what = f"scan {name}"
+    if not states:
+        raise TexprError(f"{what}: give at least one state placeholder")
+    if not len(init) == len(update) == len(states):
+        raise TexprError(f"{what}: {len(init)} init tensor(s), {len(update)} update tensor(s) and "
+                         f"{len(states)} state placeholder(s); expected one of each per state")
+    for k, (ini, up, state) in enumerate(zip(init, update, states)):
+        for role, t in (("init", ini), ("update", up), ("state_placeholder", state)):
+            if not isinstance(t, Tensor):
+                raise TexprError(f"{what}: {role} {k} is {t!r}; expected a tensor")
+        if not isinstance(state.op, PlaceholderOp):
+            raise TexprError(f"{what}: state_placeholder {k} ({state.name}) must be a "
+                             "te.placeholder (the scan's output takes its place)")
+        if not isinstance(up.op, ComputeOp) or isinstance(up.op, ScanOp):
+            raise TexprError(f"{what}: update {k} ({up.name}) must be a te.compute")
+        if state.ndim < 1:
+            raise TexprError(f"{what}: state {state.name} has no axis to scan over")
+        for role, t in (("init", ini), ("update", up)):
+            if t.dtype != state.dtype:
+                raise DTypeError(f"{what}: {role} {t.name} has dtype {t.dtype} but state "
+                                 f"{state.name} has dtype {state.dtype}")
+            if t.ndim != state.ndim:
+                raise TexprError(f"{what}: {role} {t.name} has {t.ndim} dimension(s) but state "
+                                 f"{state.name} has {state.ndim}")
+        dims = [(d, a, b, "update", up) for d, (a, b) in enumerate(zip(up.shape, state.shape))] + \
+            [(d, a, b, "init", ini) for d, (a, b) in enumerate(zip(ini.shape, state.shape)) if d]
+        for d, a, b, role, t in dims:
+            if not _same_extent(a, b):
+                raise TexprError(f"{what}: dimension {d} of {role} {t.name} is {a} but the state "
+                                 f"{state.name} has {b} (shapes: {role} {list(t.shape)}, state "
+                                 f"{list(state.shape)}; init may differ only in dimension 0)")
+        if not _same_extent(ini.shape[0], init[0].shape[0]) or \
+                not _same_extent(state.shape[0], states[0].shape[0]):
+            raise TexprError(f"{what}: every state must have the same number of time steps and "
+                             "every init the same number of rows (dimension 0)")
+        t0, tn = ini.shape[0], state.shape[0]
+        if isinstance(t0, Const) and (t0.value < 1 or isinstance(tn, Const) and t0.value > tn.value):
+            raise TexprError(f"{what}: init {ini.name} has {t0.value} row(s); expected between 1 "
+                             f"and the state's {tn} time steps")
+        _check_reads_earlier_rows(what, up, states)
+    if len({id(s) for s in states}) != len(states):
+        raise TexprError(f"{what}: a state placeholder is given twice")
+    if inputs is not None and not all(isinstance(t, Tensor) for t in
+                                      (inputs if isinstance(inputs, (list, tuple)) else [inputs])):
+        raise TexprError(f"{what}: inputs must be a list of tensors")
+    inputs = list(inputs) if isinstance(inputs, (list, tuple)) else ([] if inputs is None
+                                                                     else [inputs])
+    op = ScanOp(name, init, update, states, inputs, tag, attrs)
+    outs = [op.output(k) for k in range(len(states))]
+    return outs if many else outs[0]
+
+
+def _same_extent(a, b):
+    if isinstance(a, Const) and isinstance(b, Const):
+        return a.value == b.value
+    return a is b or a.same_as(b)
+
+
+def _check_reads_earlier_rows(what, update, states):
+    """update[t] may read the states only at rows before t (row t is what it computes)."""
+    t = update.op.axis[0].var
+    for n in (n for b in update.op.bodies for n in walk(b)):
+        if isinstance(n, TensorLoad) and any(n.tensor is s for s in states):
+            i = n.indices[0]
+            ahead = 0 if i is t else (i.b.value if isinstance(i, BinOp) and i.op == "+" and
+                                      i.a is t and isinstance(i.b, Const) else None)
+            if ahead is not None and ahead >= 0:
+                raise TexprError(f"{what}: update {update.name} reads {n.tensor.name}[{i}, ...] "
+                                 "at its own time step or later; an update may read only "
+                                 f"earlier rows ({n.tensor.name}[{t.name} - 1, ...])")

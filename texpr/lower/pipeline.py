@@ -37,6 +37,7 @@ from .gpu.storage_scope import assign_attached_scopes, hoist_shared
 from .gpu.thread_binding import bind_threads, thread_ranges
 from .gpu.vectorize import vectorize_gpu_loops
 from ..lang.ir import Barrier, BufferLoad, BufferStore, LoweredFunc
+from ..lang.tensor import ExclusiveScanOp, ScanOp
 from .schedule_ops import schedule_to_stmt
 from .simplify_pass import simplify_stmt
 from .unroll import unroll_loops
@@ -103,10 +104,14 @@ def _loop_nest(sch, ctx):
     from ..schedule.schedule import Schedule
     if not isinstance(sch, Schedule):
         raise LoweringError(f"lower expects a Schedule (te.create_schedule), got {sch!r}")
+    if ctx.target.gpu is not None and any(isinstance(st.op, ScanOp) for st in sch.stages):
+        name = next(st.name for st in sch.stages if isinstance(st.op, ScanOp))
+        raise LoweringError(f"te.scan {name}: scan is CPU-only for now (target "
+                            f"{ctx.target.name}); build it for c, native or a CPU ISA")
     low, body = schedule_to_stmt(sch, ctx.args, ctx.name)
     ctx.ranges = {v: (0, INF) for v in low.nonneg_vars}
     ctx.arg_buffers = low.arg_buffers()
-    ctx.scan_stages = {st.name for st in sch.stages if getattr(st.op, "tag", "") == "scan"}
+    ctx.scan_stages = {st.name for st in sch.stages if isinstance(st.op, ExclusiveScanOp)}
     bufs = iter(ctx.arg_buffers)
     params = [p if isinstance(p, Var) else next(bufs) for p in low.params]
     return LoweredFunc(ctx.name, ctx.arg_buffers, body, low.shape_vars, params,

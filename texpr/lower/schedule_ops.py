@@ -12,12 +12,12 @@ from ..lang import dtypes
 from ..errors import LoweringError, ScheduleError
 from ..lang.expr import BinOp, Cast, Cmp, Const, Reduce, TensorLoad, Var
 from ..lang.extern import ExternOp
-from ..lang.tensor import ComputeOp, PlaceholderOp, Tensor
+from ..lang.tensor import ComputeOp, ExclusiveScanOp, PlaceholderOp, ScanOp, Tensor
 from ..lang.visitor import Mutator, free_vars, substitute, transform, walk
 from ..schedule.relations import leaf_to_root, propagate_extents
 from .analysis.arith import INF, Simplifier, const_bounds, interval, simplify
-from ..lang.ir import (Allocate, Buffer, BufferLoad, BufferStore, CheckedIndex, For, IfThenElse,
-                 IntrinCall, StageRegion, seq)
+from ..lang.ir import (Allocate, Buffer, BufferLoad, BufferStore, CheckedIndex, DeclareVars, For,
+                 IfThenElse, IntrinCall, StageRegion, VarLoad, VarStore, seq)
 from .tensorize import Tensorizer
 
 LOOP_KIND = {None: "serial", "vectorize": "vectorized", "unroll": "unrolled",
@@ -27,14 +27,28 @@ LOOP_KIND = {None: "serial", "vectorize": "vectorized", "unroll": "unrolled",
 class StageInfo:
     def __init__(self, stage):
         self.stage = stage
-        self.buffer = None
-        self.buffers = None     # extern ops: output index -> Buffer
+        self.buffers = None     # one per output of the operation
         self.region = None      # [(min Expr, extent Expr)] per root data axis
         self.extents = None     # id(IterVar) -> loop extent Expr
-        self.body = None        # body with inlined stages substituted
+        self.bodies = None      # bodies (one per output) with inlined stages substituted
+        self.absolute = False   # indices into the buffers are the tensor's own (not region's)
+        self.aliased = False    # the buffers belong to another stage (a scan's state)
+        self.run_if = None      # a condition the whole stage runs under (a scan's init rows fit)
+
+    @property
+    def buffer(self):
+        return self.buffers[0] if self.buffers else None
+
+    @buffer.setter
+    def buffer(self, b):
+        self.buffers = [b]
+
+    @property
+    def body(self):
+        return self.bodies[0] if self.bodies else None
 
     def buffer_of(self, tensor):
-        return self.buffers[tensor.value_index] if self.buffers else self.buffer
+        return self.buffers[tensor.value_index]
 
 
 class ScheduleLowering:
@@ -60,6 +74,7 @@ class ScheduleLowering:
             raise LoweringError("args must be a list of tensors (inputs and outputs)")
         out, seen, vars_seen = [], set(), set()
         self.params, self.arg_outputs, self.scalar_params = [], [], []
+        self.arg_tensors = []
         for k, t in enumerate(args):
             if isinstance(t, Var):
                 if t in vars_seen:
@@ -74,35 +89,40 @@ class ScheduleLowering:
                 st = self.sch[t]
             except ScheduleError:       # Schedule.__getitem__: the tensor has no stage here
                 raise LoweringError(f"argument {k} ({t.name}) is not part of this schedule") from None
-            key = (id(st), t.value_index)
-            if key in seen:
-                raise LoweringError(f"tensor {t.name} is given twice in args")
-            seen.add(key)
-            seen.add(id(st))
+            vi = t.value_index
+            if (id(st), vi) in seen:
+                raise LoweringError(f"tensor {_tensor_name(st, vi)} is given twice in args")
+            seen.add((id(st), vi))
             self.params.append(st)
-            self.arg_outputs.append(t.value_index)
+            self.arg_outputs.append(vi)
             if st.attach_type != "root" and isinstance(st.op, ComputeOp):
                 raise LoweringError(f"tensor {t.name} is an argument, so stage {st.name} must be "
                                     "computed at the root (not inlined or compute_at)")
             out.append(st)
+            self.arg_tensors.append((st, vi))
         for st in self.sch.stages:
-            if st.is_output and id(st) not in seen:
-                raise LoweringError(f"output {st.name} is not in args; pass it so the kernel can "
-                                    "write it")
+            for vi in range(st.op.num_outputs if st.is_output else 0):
+                if (id(st), vi) not in seen:
+                    raise LoweringError(f"output {_tensor_name(st, vi)} is not in args; pass it "
+                                        "so the kernel can write it")
         return out
+
+    def arg_buffers(self):
+        """The kernel's parameters, in the order of args."""
+        return [self.info[st].buffers[vi] for st, vi in self.arg_tensors]
 
     def _inline(self):
         for st in self.sch.stages:
             info = self.info[st] = StageInfo(st)
             if isinstance(st.op, (PlaceholderOp, ExternOp)):
                 continue
-            info.body = transform(st.op.body, self._inline_fn)
+            info.bodies = [transform(b, self._inline_fn) for b in st.op.bodies]
 
     def _inline_fn(self, n):
         if isinstance(n, TensorLoad):
             st = self.sch.stage_map[n.tensor.op]
             if st.attach_type == "inline":
-                body = self.info[st].body
+                body = self.info[st].bodies[n.tensor.value_index]
                 # an index read from data stays checked against the inlined tensor's extent
                 # (inlining must not drop the error a materialized stage would raise)
                 idx = [_checked(i, d, n.tensor, TensorLoad) for d, i in enumerate(n.indices)]
@@ -118,8 +138,10 @@ class ScheduleLowering:
                 if p not in out:
                     out.append(p)
             return out
-        exprs = [self.info[st].body] + [e for iv in st.op.reduce_axis
-                                        for e in (iv.dom.min, iv.dom.extent)]
+        exprs = list(self.info[st].bodies) + [e for iv in st.op.reduce_axis
+                                              for e in (iv.dom.min, iv.dom.extent)]
+        if isinstance(st.op, ScanOp):
+            exprs += [TensorLoad(t, (), t.dtype) for t in st.op.init]
         for e in exprs:
             for n in walk(e):
                 if isinstance(n, TensorLoad):
@@ -139,9 +161,13 @@ class ScheduleLowering:
             for p in self.reads(st):
                 self.consumers[p].append(st)
         arg_ids = {id(s) for s in self.args}
+        self.scan_states = {id(self.sch.stage_map[t.op]): (st, k) for st in live
+                            if isinstance(st.op, ScanOp)
+                            for k, t in enumerate(st.op.state_placeholder)}
         for st in live:
             for p in self.reads(st):
-                if isinstance(p.op, PlaceholderOp) and id(p) not in arg_ids:
+                if isinstance(p.op, PlaceholderOp) and id(p) not in arg_ids and \
+                        id(p) not in self.scan_states:
                     raise LoweringError(f"placeholder {p.name} is read by stage {st.name} but is "
                                         "not in args")
         for st in live:
@@ -204,7 +230,7 @@ class ScheduleLowering:
                 continue
             loopvars = {iv.var for iv in st.all_iter_vars} | {iv.var for iv in st.op.axis} | \
                 {iv.var for iv in st.op.reduce_axis}
-            exprs = [self.info[st].body] + list(st.op.shape) + \
+            exprs = list(self.info[st].bodies) + list(st.op.shape) + \
                 [e for iv in st.op.reduce_axis for e in (iv.dom.min, iv.dom.extent)]
             for e in exprs:
                 for v in free_vars(e):
@@ -227,23 +253,17 @@ class ScheduleLowering:
 
     # ------------------------------------------------------------------ buffers
     def _make_buffers(self):
-        for st, vi in zip(self.args, self.arg_outputs):
-            info = self.info[st]
-            if isinstance(st.op, ExternOp):
-                ob = st.op.output_buffers[vi]
-                b = Buffer(ob.name, ob.dtype, ob.shape, "global", is_arg=True)
-                info.buffers = dict(info.buffers or {})
-                info.buffers[vi] = b
-                if vi == 0:
-                    info.buffer = b
+        for st in self.args:
+            op = st.origin_op
+            if isinstance(op, ExternOp):
+                self.info[st].buffers = [Buffer(ob.name, ob.dtype, ob.shape, "global",
+                                                is_arg=(st, k) in self.arg_tensors)
+                                         for k, ob in enumerate(op.output_buffers)]
                 continue
-            t = st.origin_op.output(0)
-            info.buffer = Buffer(st.name, t.dtype, t.shape, "global", is_arg=True)
-
-    def arg_buffers(self):
-        """The Buffer of each tensor argument, in call order."""
-        return [self.info[st].buffers[vi] if isinstance(st.op, ExternOp) else self.info[st].buffer
-                for st, vi in zip(self.args, self.arg_outputs)]
+            self.info[st].buffers = [Buffer(_tensor_name(st, k), op.output_dtype(k),
+                                            op.output_shape(k), "global",
+                                            is_arg=(st, k) in self.arg_tensors)
+                                     for k in range(op.num_outputs)]
 
     def extent_vars(self):
         """Integer variables that bound a shape or a loop: a scalar argument among them must
@@ -266,14 +286,13 @@ class ScheduleLowering:
             if isinstance(st.op, ExternOp):
                 info.region = [(Const(0, "int32"), d) for d in st.op.shape]
                 info.extents = {}
-                bufs = dict(info.buffers or {})
-                for k, ob in enumerate(st.op.output_buffers):
-                    if k not in bufs:
-                        bufs[k] = Buffer(ob.name, ob.dtype, ob.shape, st.scope)
-                info.buffers = bufs
-                info.buffer = bufs[0]
+                if info.buffers is None:
+                    info.buffers = [Buffer(ob.name, ob.dtype, ob.shape, st.scope)
+                                    for ob in st.op.output_buffers]
                 continue
-            if st.attach_type == "scope":
+            if isinstance(st.op, ScanOp):
+                self._scan_buffers(st)
+            elif st.attach_type == "scope":
                 info.region = self._attached_region(st)
             else:
                 info.region = [(Const(0, "int32"), d) for d in st.op.shape]
@@ -288,8 +307,47 @@ class ScheduleLowering:
                 for k, (lo, ext) in enumerate(info.region):
                     ub = self._const_ub(ext)
                     shape.append(Const(ub, "int32") if ub != INF else ext)
-                info.buffer = Buffer(st.name, st.op.dtype, shape, st.scope)
-                info.buffer.align = dict(st.storage_aligns)
+                info.buffers = [Buffer(_tensor_name(st, k), st.op.output_dtype(k), shape, st.scope)
+                                for k in range(st.op.num_outputs)]
+                for b in info.buffers:
+                    b.align = dict(st.storage_aligns)
+
+    def _scan_buffers(self, st):
+        """A scan's loop runs over its time axis from the init's row count on; its outputs are
+        whole-state buffers that the state placeholders read, the init stages write (unless
+        their rows are copied: see NestBuilder.scan_nest) and the update stages write row by
+        row, all at the tensors' own indices."""
+        op, info = st.op, self.info[st]
+        first = op.init[0].shape[0]
+        info.region = [(first, op.scan_axis.dom.extent)] + \
+            [(Const(0, "int32"), iv.dom.extent) for iv in op.spatial_axis_]
+        info.absolute = True
+        if info.buffers is None:
+            info.buffers = [Buffer(_tensor_name(st, k), op.output_dtype(k), op.output_shape(k),
+                                   "global") for k in range(op.num_outputs)]
+        info.copy_init = []
+        steps = op.output_shape(0)[0]
+        if not (isinstance(steps, Const) and isinstance(first, Const)):
+            # a state with fewer time steps than init rows: no init row may be written
+            info.run_if = Cmp(">=", steps, first)
+        for k, (ini, up, state) in enumerate(zip(op.init, op.update, op.state_placeholder)):
+            self.info[self.sch.stage_map[state.op]].buffers = [info.buffers[k]]
+            for t, role in ((up, "update"), (ini, "init")):
+                p = self.sch.stage_map[t.op]
+                readers = [c for c in self.consumers[p] if c is not st]
+                if role == "update" and readers:
+                    raise LoweringError(f"scan {st.name}: its update {p.name} is also read by "
+                                        f"{readers[0].name}; read the scan's output instead")
+                alias = isinstance(p.op, ComputeOp) and not readers and p.op.num_outputs == 1 \
+                    and p.attach_type in ("root", "scope") and \
+                    not any(a is p for a in self.args)
+                if alias:
+                    pi = self.info[p]
+                    pi.buffers, pi.absolute, pi.aliased = [info.buffers[k]], True, True
+                    if role == "init":
+                        pi.run_if = info.run_if
+                elif role == "init":
+                    info.copy_init.append(k)
 
     def _const_ub(self, e):
         if isinstance(e, Const):
@@ -312,7 +370,8 @@ class ScheduleLowering:
         for iv, (lo, ext) in zip(st.op.axis, info.region):
             m[iv.var] = lo + values[id(iv)] if not (isinstance(lo, Const) and lo.value == 0) \
                 else values[id(iv)]
-            if st.attach_type == "scope":
+            if st.attach_type == "scope" and not isinstance(st.attach_stage.op, ScanOp):
+                # (a stage in a scan's time loop computes exactly its row: no guard)
                 dom = iv.dom.extent
                 dom_guards.append(m[iv.var] >= 0)
                 dom_guards.append(m[iv.var] < dom)
@@ -344,7 +403,7 @@ class ScheduleLowering:
                 relax.update(self._block_thread_ranges(q, xpos))
             rmap, _, _ = self.root_map(c)
             # regions of intermediate stages depend on their parents' vars: substitute them in
-            for n in walk(self.info[c].body):
+            for n in (n for b in self.info[c].bodies for n in walk(b)):
                 if isinstance(n, TensorLoad) and self.sch.stage_map[n.tensor.op] is st:
                     idx = [substitute(i, rmap) for i in n.indices]
                     accesses.append((idx, relax))
@@ -425,12 +484,17 @@ class NestBuilder:
     def build(self):
         body = seq(*[self.stage_nest(st) for st in self.roots])
         for st in reversed(self.roots):
-            info = self.low.info[st]
-            bufs = [info.buffers[k] for k in sorted(info.buffers)] if info.buffers \
-                else [info.buffer]
-            for b in reversed(bufs):
-                if not b.is_arg:
-                    body = Allocate(b, body)
+            body = self._allocate(st, body)
+        return body
+
+    def _allocate(self, st, body):
+        """Allocate st's buffers (not arguments, not a scan's buffers another stage owns)."""
+        info = self.low.info[st]
+        if info.aliased:
+            return body
+        for b in reversed(info.buffers):
+            if not b.is_arg:
+                body = Allocate(b, body)
         return body
 
     def extern_nest(self, st):
@@ -448,10 +512,11 @@ class NestBuilder:
             p = self.sch.stage_map[n.tensor.op]
             info = self.low.info[p]
             idx = tuple(_checked(i, d, n.tensor) for d, i in enumerate(n.indices))
-            if info.region is None:          # placeholder argument
-                return BufferLoad(info.buffer_of(n.tensor), idx, n.dtype)
+            buf = info.buffers[n.tensor.value_index]
+            if info.region is None or info.absolute:   # placeholder argument, scan state
+                return BufferLoad(buf, idx, n.dtype)
             idx = tuple(_sub(i, lo) for i, (lo, _) in zip(idx, info.region))
-            return BufferLoad(info.buffer_of(n.tensor), idx, n.dtype)
+            return BufferLoad(buf, idx, n.dtype)
         return None
 
     def scan_nest(self, st):
@@ -467,16 +532,38 @@ class NestBuilder:
         return StageRegion(st.name, seq(BufferStore(buf, zero, (Const(0, "int32"),)),
                                         For(i, Const(0, "int32"), x.shape[0], "serial", step)))
 
+    def time_scan_nest(self, st):
+        """te.scan: copy the init rows that are not computed in place, then run the time loop
+        (sequential); the update stages and their body, attached to it, compute each row."""
+        op, info = st.op, self.low.info[st]
+        copies = []
+        for k in info.copy_init:
+            ini, buf = op.init[k], info.buffers[k]
+            ivs = [Var(f"{st.name}.init.i{d}") for d in range(ini.ndim)]
+            store = BufferStore(buf, transform(TensorLoad(ini, tuple(ivs), ini.dtype),
+                                               self._load_fn), tuple(ivs))
+            for v, ext in reversed(list(zip(ivs, ini.shape))):
+                store = For(v, Const(0, "int32"), ext, "serial", store)
+            copies.append(store)
+        if copies and info.run_if is not None:
+            copies = [IfThenElse(info.run_if, seq(*copies))]
+        loop = self._loops(st, [op.scan_axis], seq(), [])
+        return StageRegion(st.name, seq(*copies, loop))
+
     def stage_nest(self, st):
         if isinstance(st.op, ExternOp):
             return self.extern_nest(st)
-        if st.op.tag == "scan":
+        if isinstance(st.op, ExclusiveScanOp):
             return self.scan_nest(st)
+        if isinstance(st.op, ScanOp):
+            return self.time_scan_nest(st)
         low = self.low
         info = low.info[st]
         rmap, values, guards = low.root_map(st)
+        bufs = info.buffers
         buf = info.buffer
-        store_idx = tuple(values[id(iv)] for iv in st.op.axis)
+        store_idx = tuple((rmap if info.absolute else values)[iv.var if info.absolute else id(iv)]
+                          for iv in st.op.axis)
         body = info.body
         leaves = st.leaf_iter_vars
         red_vars = {iv.var for iv in leaves if iv.kind == "reduce"}
@@ -484,13 +571,20 @@ class NestBuilder:
         tpos = next((k for k, iv in enumerate(leaves)
                      if st.iter_attrs.get(id(iv), {}).get("kind") == "tensorize"), None)
         if isinstance(body, Reduce):
-            src = transform(substitute(body.source, rmap), self._load_fn)
             where = transform(substitute(body.where, rmap), self._load_fn)
-            cur = BufferLoad(buf, store_idx, buf.dtype)
-            upd = BufferStore(buf, body.combiner.combine(cur, src), store_idx)
+            if len(bufs) == 1:
+                src = transform(substitute(body.source, rmap), self._load_fn)
+                cur = BufferLoad(buf, store_idx, buf.dtype)
+                upd = BufferStore(buf, body.combiner.combine(cur, src), store_idx)
+                init = BufferStore(buf, body.combiner.identity, store_idx)
+            else:                # a tuple reduction (argmax): every value updated together
+                srcs = [transform(substitute(b.source, rmap), self._load_fn) for b in info.bodies]
+                curs = [BufferLoad(b, store_idx, b.dtype) for b in bufs]
+                upd = _tuple_update(bufs, body.combiner.combine_all(curs, srcs), store_idx)
+                init = seq(*[BufferStore(b, v, store_idx)
+                             for b, v in zip(bufs, body.combiner.identities())])
             if not (isinstance(where, Const) and where.value is True):
                 upd = IfThenElse(where, upd)
-            init = BufferStore(buf, body.combiner.identity, store_idx)
 
             def reduce_nest(ivs, ov):
                 rp = next(k for k, iv in enumerate(ivs) if iv.kind == "reduce")
@@ -530,8 +624,8 @@ class NestBuilder:
                                        _full_or(full, call, _partial_or(partial, call, fallback)))
                     nest = self._loops(st, leaves[:tpos], inner, guards)
         else:
-            value = transform(substitute(body, rmap), self._load_fn)
-            store = BufferStore(buf, value, store_idx)
+            store = seq(*[BufferStore(b, transform(substitute(e, rmap), self._load_fn), store_idx)
+                          for b, e in zip(bufs, info.bodies)])
             if tpos is None:
                 nest = self._loops(st, leaves, store, data_guards)
             else:
@@ -542,6 +636,8 @@ class NestBuilder:
                 fallback = self._loops(st, leaves[tpos:], store, data_guards, outer_vars=ov)
                 fallback = _partial_or(partial, call, fallback)
                 nest = self._loops(st, leaves[:tpos], _full_or(full, call, fallback), data_guards)
+        if info.run_if is not None:
+            nest = IfThenElse(info.run_if, nest)
         return StageRegion(st.name, nest)
 
     def _intrin(self, st, pos):
@@ -579,7 +675,7 @@ class NestBuilder:
             if kids:
                 body = seq(*[self.stage_nest(c) for c in kids], body)
                 for c in reversed(kids):
-                    body = Allocate(self.low.info[c].buffer, body)
+                    body = self._allocate(c, body)
             ext = info.extents[id(iv)]
             if not isinstance(ext, Const):     # data-dependent extents read buffers
                 ext = transform(substitute(ext, self.low.data_maps.get(id(st), {})), self._load_fn)
@@ -604,6 +700,26 @@ class _BufferSwap(Mutator):
         if isinstance(b, Buffer) and id(b) in self.swap:
             node = node.replace(buffer=self.swap[id(b)])
         return node
+
+
+def _tuple_update(bufs, values, idx):
+    """Store the new values of a tuple reduction. Each value is computed from the old ones, so
+    a buffer is written only after every value that reads it; when they read each other in a
+    cycle, the new values go through registers first."""
+    reads = [{k for k, b in enumerate(bufs) if k != j and any(
+        isinstance(n, BufferLoad) and n.buffer is b for n in walk(v))} for j, v in enumerate(values)]
+    order, done = [], set()
+    while len(order) < len(bufs):
+        ready = [k for k in range(len(bufs)) if k not in done and
+                 all(k not in reads[j] for j in range(len(bufs)) if j != k and j not in done)]
+        if not ready:
+            regs = tuple(Var(f"{b.name}_new", b.dtype) for b in bufs)
+            return DeclareVars(regs, seq(*[VarStore(r, v) for r, v in zip(regs, values)],
+                                         *[BufferStore(b, VarLoad(r, r.dtype), idx)
+                                           for b, r in zip(bufs, regs)]))
+        order.append(ready[0])
+        done.add(ready[0])
+    return seq(*[BufferStore(bufs[k], values[k], idx) for k in order])
 
 
 def _reductions_first(ivs):
@@ -659,6 +775,11 @@ def _checked(i, d, tensor, load=BufferLoad):
         return i
     src = loads[0] if isinstance(i, load) or len(loads) == 1 else None
     return CheckedIndex(i, tensor.shape[d], src, tensor.name, d, i.dtype)
+
+
+def _tensor_name(st, k):
+    """The buffer name of output k of a stage: its name, or name.v<k> for several outputs."""
+    return st.name if st.op.num_outputs == 1 else f"{st.name}.v{k}"
 
 
 def _sub(i, lo):

@@ -36,6 +36,9 @@ def cache_write(sch, tensor, scope):
     if not isinstance(op, ComputeOp):
         raise ScheduleError(f"cache_write: {st.name} is a placeholder; only computed tensors can "
                             "be cached for writing")
+    if op.num_outputs > 1 or st.scan is not None:
+        why = "has several outputs" if op.num_outputs > 1 else "is part of a scan's body"
+        raise ScheduleError(f"cache_write: {st.name} {why}; it cannot be cached for writing")
     if st.relations or st.iter_attrs or st.attach_type == "inline":
         raise ScheduleError(f"cache_write of {st.name}: call it before splitting, annotating or "
                             "inlining the stage")

@@ -8,7 +8,9 @@ from .relations import leaf_to_root
 
 
 def rfactor(sch, tensor, axis, factor_axis=0):
-    """Returns a tensor R with `axis` as data axis; the original stage then reduces over R."""
+    """Returns a tensor R with `axis` as data axis; the original stage then reduces over R.
+
+    A tuple reduction (argmax) gives a tuple of tensors, one per value."""
     if not isinstance(tensor, Tensor):
         raise ScheduleError(f"rfactor expects a tensor, got {tensor!r}")
     st = sch[tensor]
@@ -44,22 +46,26 @@ def rfactor(sch, tensor, axis, factor_axis=0):
         if _is_reduce_guard(v, red_axes, rf_iv):
             # the bound check first: `where` may load at this index (&& short-circuits)
             cond = BinOp("&&", v < ext, cond, "bool") if not _true(cond) else (v < ext)
-    src = substitute(body.source, vmap)
     axes = list(data_axes)
     axes.insert(factor_axis, rf_iv)
-    if red_axes:
-        rbody = Reduce(body.combiner, src, tuple(red_axes), cond, body.dtype)
-    else:
-        rbody = src if _true(cond) else _select(cond, src, body.combiner.identity)
-    rop = ComputeOp(f"{st.name}.rf", axes, rbody)
-    R = rop.output(0)
+    rbodies = []
+    for b, ident in zip(op.bodies, body.combiner.identities()):
+        src = substitute(b.source, vmap)
+        if red_axes:
+            rbodies.append(Reduce(body.combiner, src, tuple(red_axes), cond, b.dtype,
+                                  b.value_index))
+        else:
+            rbodies.append(src if _true(cond) else _select(cond, src, ident))
+    rop = ComputeOp(f"{st.name}.rf", axes, rbodies)
+    Rs = [rop.output(v) for v in range(rop.num_outputs)]
     # the original stage reduces over the rfactor axis
     k = IterVar(Var(axis.name + ".v"), Range(0, st.extent_of(axis)), "reduce")
     idx = [iv.var for iv in op.axis]
     idx.insert(factor_axis, k.var)
-    new_body = Reduce(body.combiner, TensorLoad(R, tuple(idx), body.dtype), (k,),
-                      Const(True, "bool"), body.dtype)
-    new_op = ComputeOp(st.name, op.axis, new_body, op.tag, op.attrs)
+    new_bodies = [Reduce(body.combiner, TensorLoad(R, tuple(idx), b.dtype), (k,),
+                         Const(True, "bool"), b.dtype, b.value_index)
+                  for R, b in zip(Rs, op.bodies)]
+    new_op = ComputeOp(st.name, op.axis, new_bodies, op.tag, op.attrs)
     keep_rel = [r for r in st.relations if not _touches_reduce(r)]
     data_leaves = [iv for iv in st.leaf_iter_vars if iv.kind != "reduce"]
     attrs = {kk: v for kk, v in st.iter_attrs.items()}
@@ -76,7 +82,7 @@ def rfactor(sch, tensor, axis, factor_axis=0):
     st.iter_attrs = attrs
     sch.stage_map[new_op] = st
     sch._insert_stage(rop, st)
-    return R
+    return Rs[0] if len(Rs) == 1 else tuple(Rs)
 
 
 def _true(c):

@@ -9,7 +9,8 @@ from ..lang import dtypes
 from ..errors import ScheduleError
 from ..lang.expr import Const, Var
 from ..lang.extern import ExternOp
-from ..lang.tensor import ComputeOp, IterVar, Operation, PlaceholderOp, Range, Tensor
+from ..lang.tensor import (ComputeOp, ExclusiveScanOp, IterVar, Operation, PlaceholderOp, Range,
+                           ScanOp, Tensor)
 from .relations import Fuse, Split, ceil_div
 
 PRAGMA_KEYS = ("unroll", "omp_simd", "prefetch", "ivdep", "comment")
@@ -30,6 +31,7 @@ class Stage:
         self.scope = "global"
         self.storage_aligns = {}      # dim -> (factor, offset), set by storage_align()
         self.is_output = False
+        self.scan = None              # the scan stage whose time loop runs this stage (its body)
         self._reset_axes()
 
     def _reset_axes(self):
@@ -58,8 +60,11 @@ class Stage:
                       "no loops to schedule (it is computed at the root)")
         if not isinstance(self.op, ComputeOp):
             self._err(f"{prim}: a placeholder has no loops to schedule")
-        if self.op.tag == "scan":
+        if isinstance(self.op, ExclusiveScanOp):
             self._err(f"{prim}: a scan is one sequential loop; it cannot be scheduled")
+        if isinstance(self.op, ScanOp):
+            self._err(f"{prim}: the time loop of a scan is sequential and the scan stage itself "
+                      "cannot be scheduled; schedule its update stage (s[update])")
 
     def _leaf(self, iv, prim):
         if not isinstance(iv, IterVar):
@@ -205,6 +210,9 @@ class Stage:
                                         (thread_iv.thread_tag or "").startswith("threadIdx")):
             # the axis rfactor leaves may go to threadIdx: a cross-thread reduction
             self._err(f"bind: axis {iv.name} is a reduction axis; use rfactor before binding it")
+        if iv.kind == "reduce" and self.op.num_outputs > 1:
+            self._err(f"bind: axis {iv.name} reduces a tuple ({self.op.num_outputs} values); a "
+                      "cross-thread tuple reduction is not supported (bind a data axis)")
         self._annotate(iv, "bind", "bind")
         self._attr(iv)["thread"] = thread_iv
 
@@ -242,6 +250,8 @@ class Stage:
             if kind not in (None, "tensorize"):
                 self._err(f"tensorize: loop {inner.name} inside the tensorized nest is marked "
                           f"{kind}; the intrinsic replaces these loops")
+        if self.op.num_outputs > 1:
+            self._err("tensorize: a compute with several outputs cannot be tensorized")
         self._annotate(iv, "tensorize", "tensorize")
         self._attr(iv)["intrin"] = intrin
 
@@ -277,6 +287,7 @@ class Stage:
                       "caller's array)")
         if parent.attach_type == "inline":
             self._err(f"compute_at: stage {parent.name} is inlined; it has no loops")
+        self._check_scan_attach(parent, ivar)
         sch = self.schedule
         if not sch.encloses_all_consumers(self, parent):
             cons = ", ".join(c.name for c in sch.consumers(self)) or "none"
@@ -287,15 +298,45 @@ class Stage:
                       "hold it")
         self.attach_type, self.attach_stage, self.attach_ivar = "scope", parent, ivar
 
+    def _check_scan_attach(self, parent, ivar):
+        """The stages of a scan's body stay inside its time loop; its init at the root."""
+        if self.is_scan_update() or self.is_scan_init():
+            if not (self.is_scan_update() and parent is self.scan and ivar is parent.op.scan_axis):
+                role = "update" if self.is_scan_update() else "init"
+                self._err(f"compute_at: the {role} of scan {self._scan_of().name} is placed by "
+                          f"the scan (the {role} runs {'in its time loop' if role == 'update' else 'at the root'})")
+        elif self.scan is not None and parent is not self.scan and parent.scan is not self.scan:
+            self._err(f"compute_at: stage {self.name} is in the body of scan {self.scan.name} "
+                      f"(it reads the scan's state); compute it at a stage of that body, not at "
+                      f"{parent.name}")
+
+    def _scan_of(self):
+        if self.scan is not None:
+            return self.scan
+        return next(st for st in self.schedule.stages if isinstance(st.op, ScanOp)
+                    and any(t.op is self.op for t in st.op.init))
+
+    def is_scan_update(self):
+        return self.scan is not None and any(t.op is self.op for t in self.scan.op.update)
+
+    def is_scan_init(self):
+        return any(isinstance(st.op, ScanOp) and any(t.op is self.op for t in st.op.init)
+                   for st in self.schedule.stages)
+
     def compute_inline(self):
         """Substitute this stage's expression into its consumers (no buffer, no loops)."""
-        if getattr(self.op, "tag", "") == "scan":
+        if isinstance(self.op, (ExclusiveScanOp, ScanOp)):
             self._err("compute_inline: a scan cannot be inlined")
+        if self.is_scan_update() or self.is_scan_init():
+            self._err(f"compute_inline: the {'update' if self.is_scan_update() else 'init'} of "
+                      f"scan {self._scan_of().name} cannot be inlined (the scan writes it)")
+        if self.op.num_outputs > 1:
+            self._err("compute_inline: a compute with several outputs cannot be inlined")
         if not isinstance(self.op, ComputeOp):
             kind = "a placeholder" if isinstance(self.op, PlaceholderOp) else "an extern op"
             self._err(f"compute_inline: {kind} cannot be inlined")
         for st in self.schedule.readers(self):
-            if not isinstance(st.op, ComputeOp):
+            if isinstance(st.op, ExternOp):
                 self._err(f"compute_inline: extern op {st.name} reads this stage's buffer, so it "
                           "must be materialized (an extern op's inputs are whole buffers)")
         if self.op.reduce_axis:
@@ -309,6 +350,9 @@ class Stage:
 
     def compute_root(self):
         self._check_schedulable("compute_root")
+        if self.scan is not None:
+            self._err(f"compute_root: stage {self.name} is in the body of scan {self.scan.name} "
+                      "(it reads the scan's state), so it runs inside the scan's time loop")
         self.attach_type, self.attach_stage, self.attach_ivar = "root", None, None
 
 
@@ -324,6 +368,13 @@ class Schedule:
             st.is_output = any(op is o for o in outputs)
             self.stages.append(st)
             self.stage_map[op] = st
+        for st in self.stages:
+            if isinstance(st.op, ScanOp):
+                for op in scan_body(st.op):
+                    body = self.stage_map[op]
+                    body.scan = st
+                    body.attach_type, body.attach_stage = "scope", st
+                    body.attach_ivar = st.op.scan_axis
 
     def __getitem__(self, t):
         op = t.op if isinstance(t, Tensor) else t
@@ -406,6 +457,31 @@ class Schedule:
     def rfactor(self, tensor, axis, factor_axis=0):
         from .rfactor import rfactor
         return rfactor(self, tensor, axis, factor_axis)
+
+
+def scan_body(op):
+    """The operations a scan runs in its time loop: its updates and every operation between
+    them and the state placeholders (those that read a state, directly or not)."""
+    states = {id(t.op) for t in op.state_placeholder}
+    updates = {id(t.op) for t in op.update}
+    memo = {}
+
+    def reads_state(o):
+        if id(o) not in memo:
+            memo[id(o)] = False
+            memo[id(o)] = any(id(t.op) in states or reads_state(t.op) for t in o.input_tensors())
+        return memo[id(o)]
+
+    out, todo, seen = [], [t.op for t in op.update], set()
+    while todo:
+        o = todo.pop()
+        if id(o) in seen or id(o) in states:
+            continue
+        seen.add(id(o))
+        if id(o) in updates or reads_state(o):
+            out.append(o)
+            todo.extend(t.op for t in o.input_tensors())
+    return out
 
 
 def _post_order(outputs):

@@ -43,7 +43,7 @@ def read_through(s, stage, tensor, shape, fpack, fread, name, tag):
     return packed
 
 
-@register("scan", CPU_TARGETS + ("*",))
+@register("exclusive_scan", CPU_TARGETS + ("*",))
 @register("sparse_lengths_check", CPU_TARGETS + ("*",))
 @register("dot_interaction_pairs", CPU_TARGETS + ("hvx",))
 def _serial(s, st, target):

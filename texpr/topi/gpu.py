@@ -21,7 +21,7 @@
   DEFAULT_THREADS threads.
 """
 from ..lang.expr import Const
-from ..lang.tensor import ComputeOp, thread_axis
+from ..lang.tensor import ComputeOp, ExclusiveScanOp, thread_axis
 from .schedules import register
 
 GPU_TARGETS = ("cuda", "opencl")
@@ -293,7 +293,7 @@ def _grouped(st, kernel):
 def schedule_default_gpu(s, st, target):
     """Any stage without its own GPU schedule: per-element threads (a scan runs on one
     thread: it is sequential)."""
-    if st.op.tag == "scan" or _feeds(s, st, "softmax"):
+    if isinstance(st.op, ExclusiveScanOp) or _feeds(s, st, "softmax"):
         return          # a scan is sequential; softmax's schedule places its own stages
     schedule_per_element(s, st, target)
 

@@ -6,7 +6,7 @@ outer data axes in parallel and vectorizes its innermost data axis when that is 
 """
 from ..errors import TexprError
 from ..lang.expr import Const
-from ..lang.tensor import ComputeOp, Tensor
+from ..lang.tensor import ComputeOp, ScanOp, Tensor
 from ..schedule import create_schedule
 
 _REGISTRY = {}   # (tag, target) -> schedule function(s, stage, target) -> stages it scheduled
@@ -43,7 +43,8 @@ def schedule(outs, target="native"):
             st.compute_inline()
     done = set()
     for st in list(s.stages):       # schedules may add stages (packing); they schedule them
-        if id(st) in done or not isinstance(st.op, ComputeOp) or st.attach_type != "root":
+        if id(st) in done or not isinstance(st.op, ComputeOp) or st.attach_type != "root" \
+                or isinstance(st.op, ScanOp):     # a te.scan's time loop is sequential
             continue
         fn = _REGISTRY.get((st.op.tag, target)) or _REGISTRY.get((st.op.tag, "*")) \
             or _REGISTRY.get(("*", target))     # a target's own default (the GPU targets)
