@@ -10,10 +10,10 @@ import math
 
 from ..lang import dtypes
 from ..errors import LoweringError, ScheduleError
-from ..lang.expr import BinOp, Cast, Cmp, Const, Reduce, TensorLoad, Var
+from ..lang.expr import BinOp, Cast, Cmp, CommReducer, Const, Reduce, TensorLoad, Var
 from ..lang.tensor import ComputeOp, PlaceholderOp, Tensor
 from ..lang.visitor import free_vars, substitute, transform, walk
-from ..schedule.relations import leaf_to_root, propagate_extents
+from ..schedule.relations import data_related, leaf_to_root, propagate_extents
 from .analysis.arith import INF, Simplifier, const_bounds, interval, simplify
 from ..lang.ir import (Allocate, Buffer, BufferLoad, BufferStore, CheckedIndex, For, IfThenElse,
                  IntrinCall, StageRegion, seq)
@@ -61,9 +61,12 @@ class ScheduleLowering:
             if id(st) in seen:
                 raise LoweringError(f"tensor {t.name} is given twice in args")
             seen.add(id(st))
-            if st.attach_type != "root" and isinstance(st.op, ComputeOp):
-                raise LoweringError(f"tensor {t.name} is an argument, so stage {st.name} must be "
-                                    "computed at the root (not inlined or compute_at)")
+            # an argument computed at a loop (compute_at) writes its region of the caller's
+            # array there, as in TVM; an inlined one would never be written
+            if st.attach_type == "inline" and isinstance(st.op, ComputeOp):
+                raise LoweringError(f"tensor {t.name} is an argument, so stage {st.name} cannot be "
+                                    "inlined (its array would never be written); compute it at "
+                                    "the root or at a loop")
             out.append(st)
         for st in self.sch.stages:
             if st.is_output and id(st) not in seen:
@@ -342,7 +345,8 @@ class NestBuilder:
             idx = tuple(_checked(i, d, n.tensor) for d, i in enumerate(n.indices))
             if info.region is None:          # placeholder argument
                 return BufferLoad(info.buffer, idx, n.dtype)
-            idx = tuple(_sub(i, lo) for i, (lo, _) in zip(idx, info.region))
+            if not info.buffer.is_arg:       # a local buffer holds the region only
+                idx = tuple(_sub(i, lo) for i, (lo, _) in zip(idx, info.region))
             return BufferLoad(info.buffer, idx, n.dtype)
         return None
 
@@ -366,27 +370,35 @@ class NestBuilder:
         info = low.info[st]
         rmap, values, guards = low.root_map(st)
         buf = info.buffer
-        store_idx = tuple(values[id(iv)] for iv in st.op.axis)
+        # a local buffer holds the region (0-based), an argument the whole tensor
+        store_idx = tuple(rmap[iv.var] if buf.is_arg else values[id(iv)] for iv in st.op.axis)
         body = info.body
         leaves = st.leaf_iter_vars
-        red_vars = {iv.var for iv in leaves if iv.kind == "reduce"}
+        red_vars = {iv.var for iv in leaves if not data_related(st, iv)}
         data_guards = [g for g in guards if not (free_vars(g) & red_vars)]
         tpos = next((k for k, iv in enumerate(leaves)
                      if st.iter_attrs.get(id(iv), {}).get("kind") == "tensorize"), None)
         if isinstance(body, Reduce):
             src = transform(substitute(body.source, rmap), self._load_fn)
             where = transform(substitute(body.where, rmap), self._load_fn)
+            comb = body.combiner.substituted(rmap)      # it may use the compute's index
+            if comb is not body.combiner:
+                comb = CommReducer(comb.name, comb.lhs, comb.rhs,
+                                   transform(comb.result, self._load_fn),
+                                   transform(comb.identity, self._load_fn))
             cur = BufferLoad(buf, store_idx, buf.dtype)
-            upd = BufferStore(buf, body.combiner.combine(cur, src), store_idx)
+            upd = BufferStore(buf, comb.combine(cur, src), store_idx)
             if not (isinstance(where, Const) and where.value is True):
                 upd = IfThenElse(where, upd)
-            init = BufferStore(buf, body.combiner.identity, store_idx)
+            init = BufferStore(buf, comb.identity, store_idx)
 
             def reduce_nest(ivs, ov):
                 rp = next(k for k, iv in enumerate(ivs) if iv.kind == "reduce")
                 pre, post = ivs[:rp], ivs[rp:]
                 ov2 = ov | frozenset(iv.var for iv in pre)
-                init_nest = self._loops(st, [iv for iv in post if iv.kind != "reduce"], init,
+                # the initialization loops over every axis that steps through a data axis,
+                # a data axis fused with a reduction axis included (TVM does the same)
+                init_nest = self._loops(st, [iv for iv in post if data_related(st, iv)], init,
                                         data_guards, with_children=False, outer_vars=ov2)
                 upd_nest = self._loops(st, post, upd, guards, outer_vars=ov2)
                 return self._loops(st, pre, seq(init_nest, upd_nest), guards, outer_vars=ov)
@@ -469,7 +481,8 @@ class NestBuilder:
             if kids:
                 body = seq(*[self.stage_nest(c) for c in kids], body)
                 for c in reversed(kids):
-                    body = Allocate(self.low.info[c].buffer, body)
+                    if not self.low.info[c].buffer.is_arg:
+                        body = Allocate(self.low.info[c].buffer, body)
             ext = info.extents[id(iv)]
             if not isinstance(ext, Const):     # data-dependent extents read buffers
                 ext = transform(substitute(ext, self.low.data_maps.get(id(st), {})), self._load_fn)
