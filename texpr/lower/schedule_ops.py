@@ -17,6 +17,7 @@ from ..schedule.relations import data_related, leaf_to_root, propagate_extents
 from .analysis.arith import INF, Simplifier, const_bounds, interval, simplify
 from ..lang.ir import (Allocate, Buffer, BufferLoad, BufferStore, CheckedIndex, For, IfThenElse,
                  IntrinCall, StageRegion, seq)
+from .domain import pass_up
 from .tensorize import Tensorizer
 
 LOOP_KIND = {None: "serial", "vectorize": "vectorized", "unroll": "unrolled",
@@ -184,7 +185,7 @@ class ScheduleLowering:
             if st.attach_type == "scope":
                 info.region = self._attached_region(st)
             else:
-                info.region = [(Const(0, "int32"), d) for d in st.op.shape]
+                info.region = self._root_region(st)
             root_ext = {id(iv): r[1] for iv, r in zip(st.op.axis, info.region)}
             root_ext.update({id(iv): iv.dom.extent for iv in st.op.reduce_axis})
             info.extents = propagate_extents(st, root_ext)
@@ -236,26 +237,76 @@ class ScheduleLowering:
         return m, values, guards
 
     def _attached_region(self, st):
+        """The region of st that its consumers read inside its attach loop, with the loops
+        inside that loop running; no larger than the tensor (a split factor beyond the
+        extent or reads that stick out are cut off by the guards)."""
         q, x = st.attach_stage, st.attach_ivar
         xpos = next(k for k, iv in enumerate(q.leaf_iter_vars) if iv is x)
+        region = self._read_region(st, q, xpos)
+        out = []
+        s = Simplifier(self.const_ranges)
+        for (lo, ext), dom in zip(region, st.op.shape):
+            if isinstance(dom, Const) and not (isinstance(ext, Const) and ext.value <= dom.value):
+                lo, ext = s(BinOp("max", lo, Const(0, "int32"), "int32")), dom
+            out.append((lo, ext))
+        return out
+
+    def _root_region(self, st):
+        """A stage at the root that is neither an output nor an argument computes what its
+        consumers read over all their loops (TVM's InferBound does the same), cut to the
+        tensor; the whole tensor when that region is not a plain expression."""
+        full = [(Const(0, "int32"), d) for d in st.op.shape]
+        if st.is_output or self.info[st].buffer is not None or st.op.tag == "scan" or \
+                any(c.op.tag == "scan" for c in self.consumers[st]):
+            return full
+        region = self._read_region(st, None, None)
+        s = Simplifier(self.const_ranges)
+        out = []
+        for (lo, ext), (_, dom) in zip(region, full):
+            hi = s(BinOp("min", lo + ext - 1, dom - 1, "int32"))
+            lo = s(BinOp("max", lo, Const(0, "int32"), "int32"))
+            ext = s(hi - lo + 1)
+            if any(isinstance(n, BinOp) and n.op in ("min", "max") for e in (lo, ext)
+                   for n in walk(e)):
+                return full
+            out.append((lo, ext))
+        return out
+
+    def _read_region(self, st, q, xpos):
+        """(min, extent) per dimension of st covering every read of its consumers while the
+        loops of q after position xpos run (q None: all loops, up to the root)."""
         accesses = []
         for c in self.consumers[st]:
             relax = {}
             cur = c
-            while cur is not q:
+            while cur is not q and cur is not None:
                 for iv in cur.leaf_iter_vars:
                     relax[iv.var] = self._leaf_range(cur, iv)
-                cur = cur.attach_stage
-            for iv in q.leaf_iter_vars[xpos + 1:]:
-                relax[iv.var] = self._leaf_range(q, iv)
-            if st.scope == "shared":
-                relax.update(self._block_thread_ranges(q, xpos))
-            rmap, _, _ = self.root_map(c)
-            # regions of intermediate stages depend on their parents' vars: substitute them in
+                cur = cur.attach_stage if cur.attach_type == "scope" else None
+            if q is not None:
+                for iv in q.leaf_iter_vars[xpos + 1:]:
+                    relax[iv.var] = self._leaf_range(q, iv)
+                if st.scope == "shared":
+                    relax.update(self._block_thread_ranges(q, xpos))
+            # the ranges of c's original axes covered by its running loops (through the
+            # split and fuse relations), shifted by c's own region
+            leaf_ranges = {id(iv): relax.get(iv.var, (iv.var, iv.var)) for iv in c.leaf_iter_vars}
+            ranges = pass_up(c, leaf_ranges, self.info[c].extents)
+            self.root_map(c)
+            data_m = self.data_maps[id(c)]
+            fresh = {}
+            for iv, (lo, _) in zip(c.op.axis, self.info[c].region):
+                fresh[iv.var] = r = Var(iv.var.name, iv.var.dtype)
+                a, b = ranges[id(iv)]
+                relax[r] = (_add(lo, a), _add(lo, b))
+            for iv in c.op.reduce_axis:
+                fresh[iv.var] = r = Var(iv.var.name, iv.var.dtype)
+                mn = substitute(iv.dom.min, data_m)
+                a, b = ranges[id(iv)]
+                relax[r] = (_add(mn, a), _add(mn, b))
             for n in walk(self.info[c].body):
                 if isinstance(n, TensorLoad) and self.sch.stage_map[n.tensor.op] is st:
-                    idx = [substitute(i, rmap) for i in n.indices]
-                    accesses.append((idx, relax))
+                    accesses.append(([substitute(i, fresh) for i in n.indices], relax))
         region = []
         for d, dom in enumerate(st.op.shape):
             lo_all, hi_all, ok = [], [], True
@@ -279,12 +330,14 @@ class ScheduleLowering:
             if not isinstance(ext, Const):
                 ub = self._const_ub(ext)
                 if ub == INF:
-                    region.append((Const(0, "int32"), dom))
+                    if q is None:
+                        region.append((lo, ext))
+                    else:
+                        region.append((Const(0, "int32"), dom))
                     continue
                 ext = Const(ub, "int32")
             region.append((lo, ext))
         return region
-
 
     def _block_thread_ranges(self, q, xpos):
         """A shared buffer serves every thread of a block: the threadIdx loops enclosing the
@@ -301,6 +354,12 @@ class ScheduleLowering:
             upto = next(k for k, iv in enumerate(nxt.leaf_iter_vars) if iv is cur.attach_ivar)
             cur = nxt
         return out
+
+
+def _add(a, b):
+    if isinstance(a, Const) and a.value == 0:
+        return b
+    return simplify(a + b)
 
 
 def _relaxed(e, relax):
