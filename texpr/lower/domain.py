@@ -44,6 +44,10 @@ def _unfuse(fused, inner_ext):
         if n % ie == 0 and m % ie == 0:          # whole rows
             row = simplify(lo // inner_ext)
             return (row, simplify(row + (n // ie - 1))), whole_inner
+        # n consecutive elements touch at most this many rows: a constant count of rows
+        # keeps the region's extent constant (hi // ie - lo // ie is not)
+        row = simplify(lo // inner_ext)
+        return (row, simplify(row + (ie + n - 2) // ie)), whole_inner
     return (simplify(lo // inner_ext), simplify(hi // inner_ext)), whole_inner
 
 
