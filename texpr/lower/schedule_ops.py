@@ -1,9 +1,12 @@
 """From a Schedule to a loop program: inlining, bound inference and loop nest construction.
 
 Stages attached with compute_at compute only the region their consumers need inside the
-attach loop: we relax the consumers' inner loop variables to their ranges and take the
-interval each access covers. Loops whose split factor may not divide, and regions that may
-stick out of a tensor's domain, get guards; later passes remove the guards they can prove.
+attach loop: the ranges of the consumers' original axes covered by their running loops come
+through the split and fuse relations (lower/domain.py), and we take the interval each access
+covers over them. A stage at the root that is not an output or an argument computes only what
+its consumers read over all their loops (as TVM's InferBound does). Loops whose split factor
+may not divide, and regions that may stick out of a tensor's domain, get guards; later passes
+remove the guards they can prove.
 """
 from collections import defaultdict
 import math
