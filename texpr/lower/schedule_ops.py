@@ -259,8 +259,9 @@ class ScheduleLowering:
         consumers read over all their loops (TVM's InferBound does the same), cut to the
         tensor; the whole tensor when that region is not a plain expression."""
         full = [(Const(0, "int32"), d) for d in st.op.shape]
-        if st.is_output or self.info[st].buffer is not None or st.op.tag == "scan" or \
-                any(c.op.tag == "scan" for c in self.consumers[st]):
+        plain = [st] + self.consumers[st]      # ops of other kinds (scan, ...) read it all
+        if st.is_output or self.info[st].buffer is not None or \
+                any(type(x.op) is not ComputeOp or x.op.tag == "scan" for x in plain):
             return full
         region = self._read_region(st, None, None)
         s = Simplifier(self.const_ranges)
