@@ -308,3 +308,48 @@ def test_int8_dense_avx2_exact():
     c = np.empty((M, N), "int32")
     f(a, w, c)
     np.testing.assert_array_equal(c, a.astype("int32") @ w.astype("int32").T)
+
+
+# ----------------------------------------------------------------------------- non-affine indices
+
+def halves_intrin(n=4):
+    """out[i] = x[i // 2] * y[i]: an intrinsic whose x index is not affine."""
+    x = te.placeholder((n // 2,), name="x")
+    y = te.placeholder((n,), name="y")
+    o = te.compute((n,), lambda i: x[i // 2] * y[i], name="o")
+
+    def impl(ins, outs):
+        X, Y = ins
+        (O,) = outs
+        return {"body": f"for (int i = 0; i < {n}; ++i) {O.ptr}[i*({O.strides[0]})] = "
+                        f"{X.ptr}[(i/2)*({X.strides[0]})] * {Y.ptr}[i*({Y.strides[0]})];"}
+    return te.decl_tensor_intrin(o.op, impl, name="halves")
+
+
+def test_a_non_affine_index_equal_up_to_a_shift_is_tensorized():
+    A = te.placeholder((8,), name="A")
+    B = te.placeholder((16,), name="B")
+    C = te.compute((16,), lambda i: A[i // 2] * B[i], name="C")
+    s = te.create_schedule(C.op)
+    io, ii = s[C].split(C.op.axis[0], factor=4)
+    s[C].tensorize(ii, halves_intrin())
+    text = str(te.lower(s, [A, B, C]))
+    assert "halves.body(C[i.outer * 4], A[i.outer * 2], B[i.outer * 4])" in text
+    f = te.build(s, [A, B, C], target="c")
+    rng = np.random.default_rng(3)
+    a, b = rng.random(8, dtype="float32"), rng.random(16, dtype="float32")
+    c = np.zeros(16, "float32")
+    f(a, b, c)
+    np.testing.assert_allclose(c, np.repeat(a, 2) * b, rtol=1e-6)
+
+
+def test_a_non_affine_index_that_differs_is_refused():
+    A = te.placeholder((16,), name="A")
+    B = te.placeholder((16,), name="B")
+    C = te.compute((16,), lambda i: A[i % 4] * B[i], name="C")     # i % 4, not i // 2
+    s = te.create_schedule(C.op)
+    io, ii = s[C].split(C.op.axis[0], factor=4)
+    s[C].tensorize(ii, halves_intrin())
+    with pytest.raises(te.LoweringError, match=r"placeholder x: index i // 2 is not affine in "
+                       r"the intrinsic's axes, and no index of tensor A"):
+        te.lower(s, [A, B, C])

@@ -106,3 +106,45 @@ def test_any_primitive_sequence_raises_texpr_error_or_matches_numpy(data):
         tt.check_kernel(s, args, ref, inputs, values=values, target="c", name=op)
     except TexprError as e:
         assert str(e), "a TexprError must say what is wrong"
+
+
+@settings(max_examples=20, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(data=st.data())
+def test_compute_at_split_fuse_and_cache_write_in_any_order_match_numpy(data):
+    """The orders TVM accepts (compute_at before splitting or fusing its axis, cache_write
+    after splitting, fusing data with reduction axes) always build and compute what NumPy
+    computes: no TexprError here."""
+    import numpy as np
+    rows, cols, K = (data.draw(st.integers(1, 6), label=n) for n in ("rows", "cols", "K"))
+    A = te.placeholder((rows, K), name="A")
+    B = te.compute((rows, K), lambda i, k: A[i, k] + 1.0, name="B")
+    k = te.reduce_axis((0, K), name="k")
+    C = te.compute((rows, cols), lambda i, j: te.sum(B[i, k] * (j + 1).astype("float32"),
+                                                      axis=k), name="C")
+    s = te.create_schedule(C.op)
+    comp = s[C]                       # the stage that computes C (the cache stage after cache_write)
+    calls = []
+    for _ in range(data.draw(st.integers(1, 6), label="steps")):
+        leaves = comp.leaf_iter_vars
+        p = data.draw(st.sampled_from(["attach", "split", "fuse", "cache_write"]))
+        if p == "attach":
+            a = data.draw(st.sampled_from(leaves))
+            s[B].compute_at(comp, a)
+        elif p == "split":
+            a = data.draw(st.sampled_from(leaves))
+            comp.split(a, factor=data.draw(st.integers(1, 5)))
+        elif p == "fuse" and len(leaves) > 1:
+            pos = data.draw(st.integers(0, len(leaves) - 2))
+            a = leaves[pos]
+            comp.fuse(leaves[pos], leaves[pos + 1])
+        elif p == "cache_write" and comp is s[C]:
+            a = None
+            comp = s[s.cache_write(C, "local")]
+        else:
+            continue
+        calls.append(f"{p} {getattr(a, 'name', '')}")
+    note("\n".join(calls))
+    a = np.random.default_rng(0).standard_normal((rows, K)).astype("float32")
+    tt.check_kernel(s, [A, C], lambda a: (a + 1).sum(1)[:, None] * np.arange(1, cols + 1),
+                    [a], target="c", name="orders")

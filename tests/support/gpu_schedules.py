@@ -83,6 +83,25 @@ def cross_thread_row_reduce(rows, K, threads, reducer=None):
     return s, [A, B]
 
 
+def cross_thread_rows_reduce(rows, K, threads, ty, reducer=None):
+    """B[i] = reduce_k A[i, k] with `ty` rows per block on threadIdx.y and the reduction of
+    each row across `threads` threads on threadIdx.x (a tree per row of threads)."""
+    reducer = reducer or te.sum
+    A = te.placeholder((rows, K), name="A")
+    k = te.reduce_axis((0, K), name="k")
+    B = te.compute((rows,), lambda i: reducer(A[i, k], axis=k), name="B")
+    s = te.create_schedule(B.op)
+    ko, ki = s[B].split(k, factor=threads)
+    BF = s.rfactor(B, ki)
+    xo, xi = s[B].split(B.op.axis[0], factor=ty)
+    s[B].bind(xo, te.thread_axis("blockIdx.x"))
+    s[B].bind(xi, te.thread_axis("threadIdx.y"))
+    tx = s[B].op.reduce_axis[0]
+    s[B].bind(tx, te.thread_axis("threadIdx.x"))
+    s[BF].compute_at(s[B], tx)
+    return s, [A, B]
+
+
 def vectorized_staging(M, N, lanes=4, offset=0):
     """B = 2 A[:, offset:offset+N] through a shared tile (8 x 16 per block) loaded with
     vectorized rows (lanes wide): a float4 / vload4 copy where it is contiguous."""

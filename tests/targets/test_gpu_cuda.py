@@ -12,7 +12,7 @@ import texpr.topi as topi
 from texpr.targets.gpu.cuda_runtime import cuda_available
 from texpr.targets.toolchain import compile_cubin
 
-from support.gpu_schedules import (cross_thread_row_reduce, elementwise, per_element, scalar_semantics,
+from support.gpu_schedules import (cross_thread_row_reduce, cross_thread_rows_reduce, elementwise, per_element, scalar_semantics,
                            shared_matmul, vectorized_elementwise, vectorized_staging)
 
 HAVE_DEVICE = cuda_available()
@@ -125,6 +125,20 @@ def test_cross_thread_reduction(threads, shuffles):
     b = np.zeros(5, "float32")
     if run_or_no_device(f, a, b):
         np.testing.assert_allclose(b, a.max(1))
+
+
+def test_cross_thread_reduction_next_to_threadIdx_y_compiles_and_runs():
+    """Rows on threadIdx.y, each reduced by two warps on threadIdx.x with shuffles: one
+    shared slot per warp and row; rows past the tensor (10 = 3 * 3 + 1) still shuffle."""
+    s, args = cross_thread_rows_reduce(10, 300, 64, 3, te.sum)
+    f = te.build(s, args, "cuda", name="rowssum")
+    check_cubin(f)
+    assert "__shfl_down_sync(0xffffffffu" in f.source
+    assert "__shared__ __align__(16) float B_red_shared[6];" in f.source
+    a = rand(10, 300)
+    b = np.zeros(10, "float32")
+    if run_or_no_device(f, a, b):
+        np.testing.assert_allclose(b, a.sum(1), rtol=1e-4, atol=1e-4)
 
 
 def test_float4_loads_where_provably_aligned():

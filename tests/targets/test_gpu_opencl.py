@@ -5,11 +5,11 @@ Hypothesis draws the block shapes and tile sizes of a shared-memory matmul and o
 """
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 import texpr as te
 
-from support.gpu_schedules import (cross_thread_row_reduce, elementwise, per_element, scalar_semantics,
+from support.gpu_schedules import (cross_thread_row_reduce, cross_thread_rows_reduce, elementwise, per_element, scalar_semantics,
                            shared_matmul, stencil_1d, stencil_2d, vectorized_elementwise,
                            vectorized_staging)
 
@@ -213,6 +213,36 @@ def test_cross_thread_reduction_lowering():
     BF = s.rfactor(B, ki)
     with pytest.raises(te.ScheduleError, match="reduction axis"):
         s[B].bind(s[B].op.reduce_axis[0], te.thread_axis("blockIdx.x"))
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(1, 11), st.integers(1, 80), st.sampled_from([1, 5, 16, 32]),
+       st.sampled_from([1, 3, 4]), st.sampled_from(["sum", "max"]))
+def test_cross_thread_reduction_next_to_a_threadIdx_y_binding(rows, K, threads, ty, kind):
+    """Rows on threadIdx.y, each reduced across threadIdx.x; rows that stick out of the tensor
+    (ty not dividing rows) still reach every barrier."""
+    s, args = cross_thread_rows_reduce(rows, K, threads, ty, getattr(te, kind))
+    f = te.build(s, args, "opencl", name="rowsred")
+    a = rand(rows, K)
+    b = np.full(rows, np.nan, "float32")
+    f(a, b)
+    np.testing.assert_allclose(b, getattr(np, kind)(a, axis=1), rtol=1e-4, atol=1e-4)
+
+
+def test_cross_thread_reduction_rows_get_their_own_shared_slices():
+    from texpr.lang.ir import Barrier, IfThenElse
+    from texpr.lang.visitor import walk
+    s, args = cross_thread_rows_reduce(10, 70, 16, 4)
+    k, = te.lower(s, args, "rowsred", target="opencl").kernels
+    assert [(b.name, b.size.value) for b in k.shared] == [("B.red", 64)]     # 4 rows x 16
+    # no barrier sits under the guard of the rows that stick out (10 = 2 * 4 + 2)
+    guards = [n for n in walk(k.body) if isinstance(n, IfThenElse) and "threadIdx_y" in str(n.cond)]
+    assert guards and not any(isinstance(x, Barrier) for g in guards for x in walk(g.then_case))
+    assert sum(isinstance(n, Barrier) for n in walk(k.body)) == 5
+    # CUDA: the warp-shuffle tree, one slot per warp and row
+    s, args = cross_thread_rows_reduce(10, 70, 64, 2)
+    k, = te.lower(s, args, "rowsred", target="cuda").kernels
+    assert [(b.name, b.size.value) for b in k.shared] == [("B.red", 4)]      # 2 rows x 2 warps
 
 
 @pytest.mark.parametrize("lanes,offset", [(4, 0), (4, 1), (2, 0)])

@@ -349,6 +349,21 @@ class CommReducer(Node):
     def identities(self):
         return self.identity if isinstance(self.identity, tuple) else (self.identity,)
 
+    def substituted(self, vmap):
+        """This reducer with vmap applied to its combination and identity: both may use the
+        compute's own index variables (an identity that depends on i)."""
+        from .visitor import substitute
+        def sub(x):
+            return tuple(substitute(e, vmap) for e in x) if isinstance(x, tuple) \
+                else substitute(x, vmap)
+        result, identity = sub(self.result), sub(self.identity)
+        if isinstance(result, tuple) and all(a is b for a, b in zip(result, self.result)) and \
+                all(a is b for a, b in zip(identity, self.identity)):
+            return self
+        if result is self.result and identity is self.identity:
+            return self
+        return CommReducer(self.name, self.lhs, self.rhs, result, identity)
+
 
 @dataclass(frozen=True, eq=False)
 class Reduce(Expr):

@@ -1,23 +1,27 @@
 """From a Schedule to a loop program: inlining, bound inference and loop nest construction.
 
 Stages attached with compute_at compute only the region their consumers need inside the
-attach loop: we relax the consumers' inner loop variables to their ranges and take the
-interval each access covers. Loops whose split factor may not divide, and regions that may
-stick out of a tensor's domain, get guards; later passes remove the guards they can prove.
+attach loop: the ranges of the consumers' original axes covered by their running loops come
+through the split and fuse relations (lower/domain.py), and we take the interval each access
+covers over them. A stage at the root that is not an output or an argument computes only what
+its consumers read over all their loops (as TVM's InferBound does). Loops whose split factor
+may not divide, and regions that may stick out of a tensor's domain, get guards; later passes
+remove the guards they can prove.
 """
 from collections import defaultdict
 import math
 
 from ..lang import dtypes
 from ..errors import LoweringError, ScheduleError
-from ..lang.expr import BinOp, Cast, Cmp, Const, Reduce, TensorLoad, Var
+from ..lang.expr import BinOp, Cast, Cmp, CommReducer, Const, Reduce, TensorLoad, Var
 from ..lang.extern import ExternOp
 from ..lang.tensor import ComputeOp, ExclusiveScanOp, PlaceholderOp, ScanOp, Tensor
 from ..lang.visitor import Mutator, free_vars, substitute, transform, walk
-from ..schedule.relations import leaf_to_root, propagate_extents
+from ..schedule.relations import data_related, leaf_to_root, propagate_extents
 from .analysis.arith import INF, Simplifier, const_bounds, interval, simplify
 from ..lang.ir import (Allocate, Buffer, BufferLoad, BufferStore, CheckedIndex, DeclareVars, For,
                  IfThenElse, IntrinCall, StageRegion, VarLoad, VarStore, seq)
+from .domain import pass_up
 from .tensorize import Tensorizer
 
 LOOP_KIND = {None: "serial", "vectorize": "vectorized", "unroll": "unrolled",
@@ -95,9 +99,12 @@ class ScheduleLowering:
             seen.add((id(st), vi))
             self.params.append(st)
             self.arg_outputs.append(vi)
-            if st.attach_type != "root" and isinstance(st.op, ComputeOp):
-                raise LoweringError(f"tensor {t.name} is an argument, so stage {st.name} must be "
-                                    "computed at the root (not inlined or compute_at)")
+            # an argument computed at a loop (compute_at) writes its region of the caller's
+            # array there, as in TVM; an inlined one would never be written
+            if st.attach_type == "inline" and isinstance(st.op, ComputeOp):
+                raise LoweringError(f"tensor {t.name} is an argument, so stage {st.name} cannot be "
+                                    "inlined (its array would never be written); compute it at "
+                                    "the root or at a loop")
             out.append(st)
             self.arg_tensors.append((st, vi))
         for st in self.sch.stages:
@@ -295,7 +302,7 @@ class ScheduleLowering:
             elif st.attach_type == "scope":
                 info.region = self._attached_region(st)
             else:
-                info.region = [(Const(0, "int32"), d) for d in st.op.shape]
+                info.region = self._root_region(st)
             root_ext = {id(iv): r[1] for iv, r in zip(st.op.axis, info.region)}
             root_ext.update({id(iv): iv.dom.extent for iv in st.op.reduce_axis})
             info.extents = propagate_extents(st, root_ext)
@@ -387,26 +394,77 @@ class ScheduleLowering:
         return m, values, guards
 
     def _attached_region(self, st):
+        """The region of st that its consumers read inside its attach loop, with the loops
+        inside that loop running; no larger than the tensor (a split factor beyond the
+        extent or reads that stick out are cut off by the guards)."""
         q, x = st.attach_stage, st.attach_ivar
         xpos = next(k for k, iv in enumerate(q.leaf_iter_vars) if iv is x)
+        region = self._read_region(st, q, xpos)
+        out = []
+        s = Simplifier(self.const_ranges)
+        for (lo, ext), dom in zip(region, st.op.shape):
+            if isinstance(dom, Const) and not (isinstance(ext, Const) and ext.value <= dom.value):
+                lo, ext = s(BinOp("max", lo, Const(0, "int32"), "int32")), dom
+            out.append((lo, ext))
+        return out
+
+    def _root_region(self, st):
+        """A stage at the root that is neither an output nor an argument computes what its
+        consumers read over all their loops (TVM's InferBound does the same), cut to the
+        tensor; the whole tensor when that region is not a plain expression."""
+        full = [(Const(0, "int32"), d) for d in st.op.shape]
+        plain = [st] + self.consumers[st]      # ops of other kinds (scan, ...) read it all
+        if st.is_output or self.info[st].buffer is not None or \
+                any(type(x.op) is not ComputeOp or x.op.tag == "scan" for x in plain):
+            return full
+        region = self._read_region(st, None, None)
+        s = Simplifier(self.const_ranges)
+        out = []
+        for (lo, ext), (_, dom) in zip(region, full):
+            hi = s(BinOp("min", lo + ext - 1, dom - 1, "int32"))
+            lo = s(BinOp("max", lo, Const(0, "int32"), "int32"))
+            ext = s(hi - lo + 1)
+            if any(isinstance(n, BinOp) and n.op in ("min", "max") for e in (lo, ext)
+                   for n in walk(e)):
+                return full
+            out.append((lo, ext))
+        return out
+
+    def _read_region(self, st, q, xpos):
+        """(min, extent) per dimension of st covering every read of its consumers while the
+        loops of q after position xpos run (q None: all loops, up to the root)."""
         accesses = []
         for c in self.consumers[st]:
             relax = {}
             cur = c
-            while cur is not q:
+            while cur is not q and cur is not None:
                 for iv in cur.leaf_iter_vars:
                     relax[iv.var] = self._leaf_range(cur, iv)
-                cur = cur.attach_stage
-            for iv in q.leaf_iter_vars[xpos + 1:]:
-                relax[iv.var] = self._leaf_range(q, iv)
-            if st.scope == "shared":
-                relax.update(self._block_thread_ranges(q, xpos))
-            rmap, _, _ = self.root_map(c)
-            # regions of intermediate stages depend on their parents' vars: substitute them in
+                cur = cur.attach_stage if cur.attach_type == "scope" else None
+            if q is not None:
+                for iv in q.leaf_iter_vars[xpos + 1:]:
+                    relax[iv.var] = self._leaf_range(q, iv)
+                if st.scope == "shared":
+                    relax.update(self._block_thread_ranges(q, xpos))
+            # the ranges of c's original axes covered by its running loops (through the
+            # split and fuse relations), shifted by c's own region
+            leaf_ranges = {id(iv): relax.get(iv.var, (iv.var, iv.var)) for iv in c.leaf_iter_vars}
+            ranges = pass_up(c, leaf_ranges, self.info[c].extents)
+            self.root_map(c)
+            data_m = self.data_maps[id(c)]
+            fresh = {}
+            for iv, (lo, _) in zip(c.op.axis, self.info[c].region):
+                fresh[iv.var] = r = Var(iv.var.name, iv.var.dtype)
+                a, b = ranges[id(iv)]
+                relax[r] = (_add(lo, a), _add(lo, b))
+            for iv in c.op.reduce_axis:
+                fresh[iv.var] = r = Var(iv.var.name, iv.var.dtype)
+                mn = substitute(iv.dom.min, data_m)
+                a, b = ranges[id(iv)]
+                relax[r] = (_add(mn, a), _add(mn, b))
             for n in (n for b in self.info[c].bodies for n in walk(b)):
                 if isinstance(n, TensorLoad) and self.sch.stage_map[n.tensor.op] is st:
-                    idx = [substitute(i, rmap) for i in n.indices]
-                    accesses.append((idx, relax))
+                    accesses.append(([substitute(i, fresh) for i in n.indices], relax))
         region = []
         for d, dom in enumerate(st.op.shape):
             lo_all, hi_all, ok = [], [], True
@@ -430,12 +488,14 @@ class ScheduleLowering:
             if not isinstance(ext, Const):
                 ub = self._const_ub(ext)
                 if ub == INF:
-                    region.append((Const(0, "int32"), dom))
+                    if q is None:
+                        region.append((lo, ext))
+                    else:
+                        region.append((Const(0, "int32"), dom))
                     continue
                 ext = Const(ub, "int32")
             region.append((lo, ext))
         return region
-
 
     def _block_thread_ranges(self, q, xpos):
         """A shared buffer serves every thread of a block: the threadIdx loops enclosing the
@@ -452,6 +512,12 @@ class ScheduleLowering:
             upto = next(k for k, iv in enumerate(nxt.leaf_iter_vars) if iv is cur.attach_ivar)
             cur = nxt
         return out
+
+
+def _add(a, b):
+    if isinstance(a, Const) and a.value == 0:
+        return b
+    return simplify(a + b)
 
 
 def _relaxed(e, relax):
@@ -515,7 +581,8 @@ class NestBuilder:
             buf = info.buffers[n.tensor.value_index]
             if info.region is None or info.absolute:   # placeholder argument, scan state
                 return BufferLoad(buf, idx, n.dtype)
-            idx = tuple(_sub(i, lo) for i, (lo, _) in zip(idx, info.region))
+            if not buf.is_arg:       # a local buffer holds the region only
+                idx = tuple(_sub(i, lo) for i, (lo, _) in zip(idx, info.region))
             return BufferLoad(buf, idx, n.dtype)
         return None
 
@@ -562,27 +629,34 @@ class NestBuilder:
         rmap, values, guards = low.root_map(st)
         bufs = info.buffers
         buf = info.buffer
-        store_idx = tuple((rmap if info.absolute else values)[iv.var if info.absolute else id(iv)]
+        # a local buffer holds the region (0-based), an argument (or a scan's state) the whole
+        # tensor
+        store_idx = tuple(rmap[iv.var] if (buf.is_arg or info.absolute) else values[id(iv)]
                           for iv in st.op.axis)
         body = info.body
         leaves = st.leaf_iter_vars
-        red_vars = {iv.var for iv in leaves if iv.kind == "reduce"}
+        red_vars = {iv.var for iv in leaves if not data_related(st, iv)}
         data_guards = [g for g in guards if not (free_vars(g) & red_vars)]
         tpos = next((k for k, iv in enumerate(leaves)
                      if st.iter_attrs.get(id(iv), {}).get("kind") == "tensorize"), None)
         if isinstance(body, Reduce):
             where = transform(substitute(body.where, rmap), self._load_fn)
+            comb = body.combiner.substituted(rmap)      # it may use the compute's index
+            if comb is not body.combiner:
+                comb = CommReducer(comb.name, comb.lhs, comb.rhs,
+                                   _transform_each(comb.result, self._load_fn),
+                                   _transform_each(comb.identity, self._load_fn))
             if len(bufs) == 1:
                 src = transform(substitute(body.source, rmap), self._load_fn)
                 cur = BufferLoad(buf, store_idx, buf.dtype)
-                upd = BufferStore(buf, body.combiner.combine(cur, src), store_idx)
-                init = BufferStore(buf, body.combiner.identity, store_idx)
+                upd = BufferStore(buf, comb.combine(cur, src), store_idx)
+                init = BufferStore(buf, comb.identity, store_idx)
             else:                # a tuple reduction (argmax): every value updated together
                 srcs = [transform(substitute(b.source, rmap), self._load_fn) for b in info.bodies]
                 curs = [BufferLoad(b, store_idx, b.dtype) for b in bufs]
-                upd = _tuple_update(bufs, body.combiner.combine_all(curs, srcs), store_idx)
+                upd = _tuple_update(bufs, comb.combine_all(curs, srcs), store_idx)
                 init = seq(*[BufferStore(b, v, store_idx)
-                             for b, v in zip(bufs, body.combiner.identities())])
+                             for b, v in zip(bufs, comb.identities())])
             if not (isinstance(where, Const) and where.value is True):
                 upd = IfThenElse(where, upd)
 
@@ -590,7 +664,9 @@ class NestBuilder:
                 rp = next(k for k, iv in enumerate(ivs) if iv.kind == "reduce")
                 pre, post = ivs[:rp], ivs[rp:]
                 ov2 = ov | frozenset(iv.var for iv in pre)
-                init_nest = self._loops(st, [iv for iv in post if iv.kind != "reduce"], init,
+                # the initialization loops over every axis that steps through a data axis,
+                # a data axis fused with a reduction axis included (TVM does the same)
+                init_nest = self._loops(st, [iv for iv in post if data_related(st, iv)], init,
                                         data_guards, with_children=False, outer_vars=ov2)
                 upd_nest = self._loops(st, post, upd, guards, outer_vars=ov2)
                 return self._loops(st, pre, seq(init_nest, upd_nest), guards, outer_vars=ov)
@@ -720,6 +796,13 @@ def _tuple_update(bufs, values, idx):
         order.append(ready[0])
         done.add(ready[0])
     return seq(*[BufferStore(bufs[k], values[k], idx) for k in order])
+
+
+def _transform_each(x, fn):
+    """transform of an expression, or of each of a tuple of them (a tuple reducer's parts)."""
+    if isinstance(x, tuple):
+        return tuple(transform(e, fn) for e in x)
+    return transform(x, fn)
 
 
 def _reductions_first(ivs):

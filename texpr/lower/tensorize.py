@@ -168,24 +168,49 @@ class Tensorizer:
         region = info.region
         return self._operand_for_buffer(info.buffer, idx, iload, simp, tensor.name, region)
 
-    def _affine(self, e, what):
+    def _affine(self, e):
+        """(coefficient of each intrinsic variable, the rest) or None if e is not affine."""
         cs, rest = [], e
         for v in self.ivars:
             lc = linear_coeff(rest, v)
             if lc is None:
-                self.fail(f"{what} index {to_str(e)} is not affine in the tensorized loops")
+                return None
             c, r = lc
             cs.append(c)
             rest = from_linear(r, "int32")
         return tuple(cs), simplify(rest)
 
+    def _structural(self, idx, used, ie, simp):
+        """A stage dimension d (not in used) whose index is the placeholder's index ie plus
+        a shift free of the intrinsic's variables (a non-affine index such as i // 2 that
+        both sides write alike): (d, shift), or None."""
+        ivars = set(self.ivars)
+        for d, i in enumerate(idx):
+            if d in used:
+                continue
+            shift = simp(i - simp(ie))
+            if not (free_vars(shift) & ivars):
+                return d, shift
+        return None
+
     def _operand_for_buffer(self, buf, idx, iload, simp, name, region):
         pname = iload.tensor.name
-        cs_s = [self._affine(i, f"tensor {name}:") for i in idx]
-        cs_i = [self._affine(i, f"placeholder {pname}:") for i in iload.indices]
-        dims, used = [], set()
+        cs_s = [self._affine(i) for i in idx]
+        cs_i = [self._affine(i) for i in iload.indices]
+        dims, used, shifts = [], set(), {}
         pshape = iload.tensor.shape
-        for e, (ci, bi) in enumerate(cs_i):
+        for e, aff in enumerate(cs_i):
+            if aff is None:
+                found = self._structural(idx, used, iload.indices[e], simp)
+                if found is None:
+                    self.fail(f"placeholder {pname}: index {to_str(iload.indices[e])} is not "
+                              f"affine in the intrinsic's axes, and no index of tensor {name} "
+                              f"({', '.join(to_str(i) for i in idx)}) equals it up to a shift")
+                d, shifts[d] = found
+                used.add(d)
+                dims.append(d)
+                continue
+            ci, bi = aff
             if not (isinstance(bi, Const) and bi.value == 0):
                 self.fail(f"placeholder {pname}: index {to_str(iload.indices[e])} has an offset; "
                           "declare intrinsics with indices that start at 0")
@@ -194,18 +219,24 @@ class Tensorizer:
                     dims.append(None)
                     continue
                 self.fail(f"placeholder {pname}: dimension {e} does not depend on the intrinsic's axes")
-            d = next((d for d, (cs, _) in enumerate(cs_s) if d not in used and cs == ci), None)
+            d = next((d for d, a in enumerate(cs_s) if d not in used and a is not None and
+                      a[0] == ci), None)
             if d is None:
                 self.fail(f"tensor {name} is read as {name}[{', '.join(to_str(i) for i in idx)}], "
                           f"which does not walk its dimensions like the intrinsic's "
                           f"{pname}[{', '.join(to_str(i) for i in iload.indices)}]")
             used.add(d)
             dims.append(d)
-        for d, (cs, _) in enumerate(cs_s):
-            if d not in used and any(cs):
+        for d, a in enumerate(cs_s):
+            if d in used:
+                continue
+            if a is None:
+                self.fail(f"tensor {name}: index {to_str(idx[d])} is not affine in the "
+                          "tensorized loops")
+            if any(a[0]):
                 self.fail(f"tensor {name}: dimension {d} depends on the tensorized loops in a way "
                           f"placeholder {pname} does not")
-        base = [b for _, b in cs_s]
+        base = [shifts[d] if d in shifts else a[1] for d, a in enumerate(cs_s)]
         if region is not None:
             base = [simplify(b - lo) if not (isinstance(lo, Const) and lo.value == 0) else b
                     for b, (lo, _) in zip(base, region)]

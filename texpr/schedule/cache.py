@@ -1,5 +1,6 @@
 """cache_read and cache_write: add a stage that copies a tensor through another scope."""
 from ..errors import ScheduleError
+from .relations import Fuse, Split
 from ..lang.expr import Reduce, TensorLoad
 from ..lang.tensor import ComputeOp, IterVar, Range, Tensor, compute
 from ..lang.expr import Var
@@ -39,28 +40,63 @@ def cache_write(sch, tensor, scope):
     if op.num_outputs > 1 or st.scan is not None:
         why = "has several outputs" if op.num_outputs > 1 else "is part of a scan's body"
         raise ScheduleError(f"cache_write: {st.name} {why}; it cannot be cached for writing")
-    if st.relations or st.iter_attrs or st.attach_type == "inline":
-        raise ScheduleError(f"cache_write of {st.name}: call it before splitting, annotating or "
-                            "inlining the stage")
+    if st.attach_type == "inline":
+        raise ScheduleError(f"cache_write of {st.name}: the stage is inlined; it has no buffer "
+                            "to cache (call cache_write before compute_inline, or drop it)")
     axes = _fresh_axes(op.axis)
     vmap = {o.var: n.var for o, n in zip(op.axis, axes)}
+    root_map = dict(zip(op.axis, axes))
     body = op.body
     if isinstance(body, Reduce):
         raxes = _fresh_axes(body.axis, vmap=vmap)
         vmap.update({o.var: n.var for o, n in zip(body.axis, raxes)})
-        body = Reduce(body.combiner, substitute(body.source, vmap), tuple(raxes),
+        root_map.update(zip(body.axis, raxes))
+        body = Reduce(body.combiner.substituted(vmap), substitute(body.source, vmap), tuple(raxes),
                       substitute(body.where, vmap), body.dtype)
     else:
         body = substitute(body, vmap)
     cache_op = ComputeOp(f"{st.name}.{scope}", axes, body, op.tag, op.attrs)
     cache = cache_op.output(0)
     copy_op = ComputeOp(st.name, op.axis, cache[tuple(iv.var for iv in op.axis)], op.tag, op.attrs)
+    new = sch._insert_stage(cache_op, st)
+    new.scope = scope
+    _move_loops(sch, st, new, root_map)
     st.op = copy_op
     st._reset_axes()
     sch.stage_map[copy_op] = st
-    new = sch._insert_stage(cache_op, st)
-    new.scope = scope
     return cache
+
+
+def _move_loops(sch, st, new, root_map):
+    """The loops scheduled on st so far (splits, fuses, order, annotations, stages computed
+    at them) now describe the computation, which the cache stage `new` does: replay them
+    there. st becomes a plain copy over its original axes. The axes the user holds (the
+    original op's axes, reduction axes included, and the split and fused ones) name their
+    counterparts on `new` (Stage.aliases), so a schedule written against them still applies.
+    TVM instead lays the cache tensor out in the split loop order; the results are the same."""
+    amap = {id(o): n for o, n in root_map.items()}
+    for rel in st.relations:
+        for iv in (rel.outer, rel.inner, rel.fused) if isinstance(rel, Fuse) else \
+                (rel.outer, rel.inner):
+            if id(iv) not in amap:
+                amap[id(iv)] = new._new_iv(iv.name, st.extent_of(iv), iv.kind)
+        if isinstance(rel, Split):
+            new.relations.append(Split(amap[id(rel.parent)], amap[id(rel.outer)],
+                                       amap[id(rel.inner)], rel.factor, rel.nparts))
+        else:
+            new.relations.append(Fuse(amap[id(rel.outer)], amap[id(rel.inner)],
+                                      amap[id(rel.fused)]))
+    new.leaf_iter_vars = [amap[id(iv)] for iv in st.leaf_iter_vars]
+    new.iter_attrs = {id(amap[k]): dict(v) for k, v in st.iter_attrs.items() if k in amap}
+    if getattr(st, "rfactor_axis", None) is not None and id(st.rfactor_axis) in amap:
+        new.rfactor_axis = amap[id(st.rfactor_axis)]
+        st.rfactor_axis = None
+    new.aliases = dict(amap)
+    for other in sch.stages:
+        if other.attach_type == "scope" and other.attach_stage is st and \
+                id(other.attach_ivar) in amap:
+            other.attach_stage, other.attach_ivar = new, amap[id(other.attach_ivar)]
+    st.relations, st.iter_attrs, st.aliases = [], {}, {}
 
 
 def cache_read(sch, tensor, scope, readers):

@@ -82,3 +82,18 @@ def propagate_extents(stage, root_extents):
             else:
                 ext[id(rel.fused)] = a * b
     return ext
+
+
+def data_related(stage, iv):
+    """Does loop axis iv (of stage) step through a data axis? True for data axes and for a
+    reduction axis fused with a data axis (its loop must also run when initializing)."""
+    if iv.kind != "reduce":
+        return True
+    related = {id(a) for a in stage.op.axis}
+    for rel in stage.relations:
+        if isinstance(rel, Split):
+            if id(rel.parent) in related:
+                related |= {id(rel.outer), id(rel.inner)}
+        elif id(rel.outer) in related or id(rel.inner) in related:
+            related.add(id(rel.fused))
+    return id(iv) in related

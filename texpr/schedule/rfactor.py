@@ -4,7 +4,7 @@ from ..errors import ScheduleError
 from ..lang.expr import BinOp, Const, Reduce, TensorLoad, Var
 from ..lang.tensor import ComputeOp, IterVar, Range, Tensor
 from ..lang.visitor import substitute
-from .relations import leaf_to_root
+from .relations import data_related, leaf_to_root
 
 
 def rfactor(sch, tensor, axis, factor_axis=0):
@@ -17,13 +17,17 @@ def rfactor(sch, tensor, axis, factor_axis=0):
     op = st.op
     if not isinstance(op, ComputeOp) or not op.reduce_axis:
         raise ScheduleError(f"rfactor: stage {st.name} has no reduction")
-    st._leaf(axis, "rfactor")
+    axis = st._leaf(axis, "rfactor")
     if axis.kind != "reduce":
         raise ScheduleError(f"stage {st.name}: rfactor: axis {axis.name} is not a reduction axis")
     if not 0 <= factor_axis <= len(op.axis):
         raise ScheduleError(f"stage {st.name}: rfactor: factor_axis must be in 0..{len(op.axis)}")
     if any(st.iter_attrs.get(id(iv), {}).get("kind") for iv in st.leaf_iter_vars if iv.kind == "reduce"):
         raise ScheduleError(f"stage {st.name}: rfactor: annotate reduction axes after rfactor")
+    mixed = [iv for iv in st.leaf_iter_vars if iv.kind == "reduce" and data_related(st, iv)]
+    if mixed:
+        raise ScheduleError(f"stage {st.name}: rfactor: axis {mixed[0].name} fuses data and "
+                            "reduction axes; rfactor needs the reduction axes apart")
     body = op.body
     leaf_red = [iv for iv in st.leaf_iter_vars if iv.kind == "reduce"]
     others = [iv for iv in leaf_red if iv is not axis]

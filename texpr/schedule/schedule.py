@@ -32,6 +32,7 @@ class Stage:
         self.storage_aligns = {}      # dim -> (factor, offset), set by storage_align()
         self.is_output = False
         self.scan = None              # the scan stage whose time loop runs this stage (its body)
+        self.aliases = {}             # id(IterVar) -> IterVar: axes cache_write moved here
         self._reset_axes()
 
     def _reset_axes(self):
@@ -69,6 +70,7 @@ class Stage:
     def _leaf(self, iv, prim):
         if not isinstance(iv, IterVar):
             self._err(f"{prim}: expected an axis (IterVar), got {iv!r}")
+        iv = self.aliases.get(id(iv), iv)
         for leaf in self.leaf_iter_vars:
             if leaf is iv:
                 return iv
@@ -100,7 +102,7 @@ class Stage:
     def split(self, parent, factor=None, nparts=None):
         """Split `parent` into (outer, inner); inner has `factor` iterations (or outer `nparts`)."""
         self._check_schedulable("split")
-        self._leaf(parent, "split")
+        parent = self._leaf(parent, "split")
         if (factor is None) == (nparts is None):
             self._err(f"split of axis {parent.name}: give exactly one of factor= or nparts=")
         val = factor if factor is not None else nparts
@@ -117,7 +119,16 @@ class Stage:
         inner = self._new_iv(parent.name + ".inner", inner_ext, parent.kind)
         self.relations.append(Split(parent, outer, inner, factor=factor and val, nparts=nparts and val))
         self._replace_leaf(parent, [outer, inner])
+        self._reattach({id(parent): inner})
         return outer, inner
+
+    def _reattach(self, moved):
+        """Stages computed at an axis that was just split or fused move to the loop that now
+        runs once per iteration of that axis: the inner part of a split, the fused axis (as
+        TVM's Schedule.normalize does before lowering)."""
+        for st in self.schedule.stages:
+            if st.attach_type == "scope" and st.attach_stage is self and id(st.attach_ivar) in moved:
+                st.attach_ivar = moved[id(st.attach_ivar)]
 
     def tile(self, x_parent, y_parent, x_factor, y_factor):
         """Split two axes and order them (x.outer, y.outer, x.inner, y.inner)."""
@@ -133,26 +144,26 @@ class Stage:
             axes = tuple(axes[0])
         if not axes:
             self._err("fuse needs at least one axis")
-        for a in axes:
-            self._leaf(a, "fuse")
+        axes = tuple(self._leaf(a, "fuse") for a in axes)
         if len(axes) == 1:
             return axes[0]
         pos = [next(k for k, x in enumerate(self.leaf_iter_vars) if x is a) for a in axes]
         if pos != list(range(pos[0], pos[0] + len(axes))):
             self._err(f"fuse: axes {', '.join(a.name for a in axes)} must be adjacent leaf axes "
                       "given from outer to inner (reorder them first)")
-        kinds = {a.kind for a in axes}
-        if len(kinds) > 1:
-            self._err(f"fuse: cannot fuse data and reduction axes ({', '.join(a.name for a in axes)})")
+        # a data axis fused with a reduction axis gives a reduction axis (as in TVM): its
+        # iterations accumulate, so it cannot be parallel or vectorized
+        kind = "reduce" if any(a.kind == "reduce" for a in axes) else axes[0].kind
         fused = axes[0]
         for inner in axes[1:]:
             ext = self.extent_of(fused) * self.extent_of(inner)
             if isinstance(self.extent_of(fused), Const) and isinstance(self.extent_of(inner), Const):
                 ext = Const(self.extent_of(fused).value * self.extent_of(inner).value, "int32")
-            new = self._new_iv(f"{fused.name}.{inner.name}.fused", ext, fused.kind)
+            new = self._new_iv(f"{fused.name}.{inner.name}.fused", ext, kind)
             self.relations.append(Fuse(fused, inner, new))
             fused = new
         self.leaf_iter_vars[pos[0]:pos[-1] + 1] = [fused]
+        self._reattach({id(a): fused for a in axes})
         return fused
 
     def reorder(self, *axes):
@@ -160,8 +171,7 @@ class Stage:
         self._check_schedulable("reorder")
         if len(axes) == 1 and isinstance(axes[0], (list, tuple)):
             axes = tuple(axes[0])
-        for a in axes:
-            self._leaf(a, "reorder")
+        axes = tuple(self._leaf(a, "reorder") for a in axes)
         if len({id(a) for a in axes}) != len(axes):
             self._err("reorder: an axis is given twice")
         pos = sorted(next(k for k, x in enumerate(self.leaf_iter_vars) if x is a) for a in axes)
@@ -171,7 +181,7 @@ class Stage:
     # ------------------------------------------------------------------ annotations
     def _annotate(self, iv, kind, prim):
         self._check_schedulable(prim)
-        self._leaf(iv, prim)
+        iv = self._leaf(iv, prim)
         attr = self._attr(iv)
         if attr["kind"] not in (None, kind):
             self._err(f"{prim}: axis {iv.name} is already marked {attr['kind']}")
@@ -180,7 +190,7 @@ class Stage:
     def vectorize(self, iv):
         """Run the loop over `iv` as SIMD lanes (its extent must be a constant)."""
         self._check_schedulable("vectorize")
-        self._leaf(iv, "vectorize")
+        iv = self._leaf(iv, "vectorize")
         if iv.kind == "reduce":
             self._err(f"vectorize: axis {iv.name} is a reduction axis; its iterations depend on "
                       "each other (use rfactor, or vectorize a data axis)")
@@ -196,14 +206,14 @@ class Stage:
     def parallel(self, iv):
         """Run the iterations of `iv` on several threads (OpenMP)."""
         self._check_schedulable("parallel")
-        self._leaf(iv, "parallel")
+        iv = self._leaf(iv, "parallel")
         if iv.kind == "reduce":
             self._err(f"parallel: axis {iv.name} is a reduction axis; threads would race on the "
                       "accumulator (use rfactor)")
         self._annotate(iv, "parallel", "parallel")
 
     def bind(self, iv, thread_iv):
-        self._leaf(iv, "bind")
+        iv = self._leaf(iv, "bind")
         if not isinstance(thread_iv, IterVar) or thread_iv.kind != "thread":
             self._err(f"bind: expected a te.thread_axis for axis {iv.name}, got {thread_iv!r}")
         if iv.kind == "reduce" and not (iv is getattr(self, "rfactor_axis", None) and
@@ -220,7 +230,7 @@ class Stage:
         """Attach a pragma to a loop: unroll (value = count), omp_simd, ivdep, prefetch
         (value = distance in iterations, or a pair (p, q): see lower/cpu/prefetch.py), comment."""
         self._check_schedulable("pragma")
-        self._leaf(iv, "pragma")
+        iv = self._leaf(iv, "pragma")
         if key not in PRAGMA_KEYS:
             self._err(f"pragma on axis {iv.name}: unknown key {key!r}; known keys: "
                       f"{', '.join(PRAGMA_KEYS)}")
@@ -241,7 +251,7 @@ class Stage:
         """Replace the loop nest at `iv` by `intrin` (checked against its declaration when lowered)."""
         from ..lang.intrin import TensorIntrin
         self._check_schedulable("tensorize")
-        self._leaf(iv, "tensorize")
+        iv = self._leaf(iv, "tensorize")
         if not isinstance(intrin, TensorIntrin):
             self._err(f"tensorize: expected an intrinsic from te.decl_tensor_intrin, got {intrin!r}")
         pos = self.leaf_iter_vars.index(iv)
@@ -281,18 +291,16 @@ class Stage:
             self._err(f"compute_at: expected a stage (s[T]) as parent, got {parent!r}")
         if parent is self:
             self._err("compute_at: a stage cannot be computed at itself")
-        parent._leaf(ivar, "compute_at")
+        ivar = parent._leaf(ivar, "compute_at")
         if self.is_output:
             self._err("compute_at: an output stage must stay at the root (it is written into the "
                       "caller's array)")
         if parent.attach_type == "inline":
             self._err(f"compute_at: stage {parent.name} is inlined; it has no loops")
         self._check_scan_attach(parent, ivar)
+        # whether the loop encloses every consumer is checked when lowering: a later
+        # compute_inline or compute_at may still change who the consumers are
         sch = self.schedule
-        if not sch.encloses_all_consumers(self, parent):
-            cons = ", ".join(c.name for c in sch.consumers(self)) or "none"
-            self._err(f"compute_at: loop {ivar.name} of stage {parent.name} does not enclose every "
-                      f"consumer of {self.name} (consumers: {cons})")
         if sch.is_upstream(parent, self):
             self._err(f"compute_at: stage {parent.name} is computed before {self.name}; it cannot "
                       "hold it")
@@ -423,19 +431,6 @@ class Schedule:
                 if id(p) not in seen:
                     seen.add(id(p))
                     todo.append(p)
-        return False
-
-    def encloses_all_consumers(self, stage, parent):
-        for c in self.consumers(stage):
-            if not self._inside(c, parent):
-                return False
-        return True
-
-    def _inside(self, st, parent):
-        while st is not None:
-            if st is parent:
-                return True
-            st = st.attach_stage if st.attach_type == "scope" else None
         return False
 
     # ------------------------------------------------------------------ graph rewrites

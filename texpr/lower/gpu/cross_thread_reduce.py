@@ -16,13 +16,18 @@ With a warp size (CUDA, T a multiple of it, 32-bit values) the tree runs in regi
 instead: each warp combines its 32 values with __shfl_down_sync (offsets 16, 8, 4, 2, 1),
 lane 0 of each warp writes one value to shared memory, and the first warp combines those
 the same way (one barrier instead of log2(T)).
+
+Inside other threadIdx loops (rows on threadIdx.y, the reduction on threadIdx.x) every row of
+threads gets its own slice of the shared buffer. Barriers must be reached by every thread of
+the block, so a guard around the reduction (rows that stick out of the tensor) is not left
+around it: it masks each thread's partial value and the final store instead (as TVM does).
 """
 from ...errors import LoweringError
 from ...lang.expr import BinOp, Cmp, Const, Expr, Select, Var
 from ...lang.visitor import StmtMutator, map_children, substitute, transform, walk
 from ..flatten import buffer_strides
 from ...lang.ir import (Allocate, Barrier, Buffer, BufferLoad, BufferStore, For, IfThenElse,
-                        ShuffleDown, Stmt, seq)
+                        Seq, ShuffleDown, Stmt, seq)
 from .thread_binding import thread_tag
 
 
@@ -40,30 +45,60 @@ def lower_cross_thread_reductions(stage, body, warp_size=0):
 class _CrossThreadReductions(StmtMutator):
     def __init__(self, stage, warp_size):
         self.stage, self.warp_size = stage, warp_size
-        self.in_threads = False         # inside a loop bound to threadIdx
+        self.rows = []                  # enclosing threadIdx loops: (var, extent, tag)
+        self.mask = None                # guards lifted off the reduction (see the docstring)
 
     def visit_For(self, s):
         comb = _cross_thread(s)
         if comb is not None:
-            if self.in_threads:
-                raise LoweringError(
-                    f"stage {self.stage}: the cross-thread reduction over {s.var.name} sits "
-                    "inside other threadIdx loops; bind the data axes of the stage to blockIdx")
-            return _lower(self.stage, s, comb, self.warp_size)
+            return _lower(self.stage, s, comb, self.warp_size, self.rows, self.mask)
         tag = thread_tag(s)
-        outer = self.in_threads
-        self.in_threads = outer or (tag is not None and tag.startswith("threadIdx"))
-        try:
+        if tag is not None and tag.startswith("threadIdx"):
+            if not isinstance(s.extent, Const):
+                return self.generic_visit(s)
+            self.rows.append((s.var, s.extent.value, tag))
+            try:
+                return self.generic_visit(s)
+            finally:
+                self.rows.pop()
+        return self.generic_visit(s)
+
+    def visit_IfThenElse(self, s):
+        if not self.rows or s.else_case is not None or not _has_cross_thread(s.then_case):
             return self.generic_visit(s)
-        finally:
-            self.in_threads = outer
+        return self._masked(s.cond, s.then_case)
+
+    def _masked(self, cond, body):
+        """body under `cond`, with the guard pushed down past the cross-thread reduction."""
+        if not _has_cross_thread(body):
+            return IfThenElse(cond, self.visit(body))
+        if isinstance(body, Seq):
+            return seq(*[self._masked(cond, x) for x in body.stmts])
+        if isinstance(body, Allocate):
+            return Allocate(body.buffer, self._masked(cond, body.body))
+        if isinstance(body, IfThenElse) and body.else_case is None:
+            return self._masked(BinOp("&&", cond, body.cond, "bool"), body.then_case)
+        if _cross_thread(body) is not None:
+            outer = self.mask
+            self.mask = cond if outer is None else BinOp("&&", outer, cond, "bool")
+            try:
+                return self.visit(body)
+            finally:
+                self.mask = outer
+        raise LoweringError(f"stage {self.stage}: a guard around the cross-thread reduction "
+                            "cannot be moved off its barriers (it encloses a loop); make the "
+                            "split factors divide the extents")
 
 
 def _combine(comb, a, b):
     return substitute(comb.result, {comb.lhs: a, comb.rhs: b})
 
 
-def _lower(stage, loop, comb, warp_size=0):
+def _has_cross_thread(s):
+    return any(_cross_thread(n) is not None for n in walk(s) if isinstance(n, For))
+
+
+def _lower(stage, loop, comb, warp_size=0, rows=(), mask=None):
     tag = thread_tag(loop)
     if not isinstance(loop.extent, Const):
         raise LoweringError(f"stage {stage}: reduction loop {loop.var.name} is bound to {tag} "
@@ -77,7 +112,12 @@ def _lower(stage, loop, comb, warp_size=0):
                             f"bound to {tag} (found {len(updates)})")
     upd = updates[0]
     out, idx = upd.buffer, upd.indices
-    red = Buffer(f"{out.name}.red", out.dtype, (Const(T, "int32"),), scope="shared")
+    # one slice of the shared buffer per row of threads (enclosing threadIdx loops)
+    nrows, row = 1, Const(0, "int32")
+    for v, ext, _ in rows:
+        row = v if nrows == 1 and isinstance(row, Const) else row * ext + v
+        nrows *= ext
+    red = Buffer(f"{out.name}.red", out.dtype, (Const(T * nrows, "int32"),), scope="shared")
     acc = Buffer(f"{out.name}.acc", out.dtype, (Const(1, "int32"),), scope="local")
     for b in (red, acc):
         buffer_strides(b)
@@ -98,16 +138,27 @@ def _lower(stage, loop, comb, warp_size=0):
 
     pragmas = tuple(p for p in loop.pragmas if p[0] != "cross_thread")
     t = Var(kv.name + ".t", kv.dtype)
-    if warp_size and T % warp_size == 0 and out.dtype in ("float32", "int32"):
-        return _lower_shuffle(loop, comb, out, idx, acc, swap, pragmas, t, tag, T, warp_size)
+
+    def masked(st):
+        return st if mask is None else IfThenElse(mask, st)
+    # warps must not straddle rows: the reduction is on threadIdx.x when rows exist
+    if warp_size and T % warp_size == 0 and out.dtype in ("float32", "int32") and \
+            (not rows or tag == "threadIdx.x"):
+        red = Buffer(f"{out.name}.red", out.dtype, (Const(T // warp_size * nrows, "int32"),),
+                     scope="shared")
+        buffer_strides(red)
+        return _lower_shuffle(loop, comb, out, idx, acc, swap, pragmas, t, tag, T, warp_size,
+                              red, row, masked)
+    base = row if isinstance(row, Const) else row * T
     # each thread's partial value in a register, then in its slot of the shared buffer
     partial = For(kv, loop.min, loop.extent, "thread",
-                  Allocate(acc, seq(BufferStore(acc, comb.identity, zero), swap(loop.body),
-                                    BufferStore(red, BufferLoad(acc, zero, out.dtype), (kv,)))),
+                  Allocate(acc, seq(BufferStore(acc, comb.identity, zero), masked(swap(loop.body)),
+                                    BufferStore(red, BufferLoad(acc, zero, out.dtype),
+                                                (_plus(base, kv),)))),
                   pragmas)
 
     def red_at(i):
-        return BufferLoad(red, (i,), out.dtype)
+        return BufferLoad(red, (_plus(base, i),), out.dtype)
     steps = [Barrier()]
     half = 1
     while half * 2 < T:
@@ -116,14 +167,18 @@ def _lower(stage, loop, comb, warp_size=0):
         cond = BinOp("&&", Cmp("<", t, Const(half, "int32")),
                      Cmp("<", t + half, Const(T, "int32")), "bool")
         steps.append(IfThenElse(cond, BufferStore(red, _combine(comb, red_at(t), red_at(t + half)),
-                                                  (t,))))
+                                                  (_plus(base, t),))))
         steps.append(Barrier())
         half //= 2
     final = BufferStore(out, _combine(comb, BufferLoad(out, idx, out.dtype),
                                       red_at(Const(0, "int32"))), idx)
-    steps.append(IfThenElse(Cmp("==", t, Const(0, "int32")), final))
+    steps.append(IfThenElse(Cmp("==", t, Const(0, "int32")), masked(final)))
     tree = For(t, Const(0, "int32"), loop.extent, "thread", seq(*steps), (("thread", tag),))
     return Allocate(red, seq(partial, tree))
+
+
+def _plus(base, i):
+    return i if isinstance(base, Const) and base.value == 0 else base + i
 
 
 def _reads_itself(store):
@@ -146,23 +201,24 @@ def _warp_combine(comb, buf, zero, warp):
     return out
 
 
-def _lower_shuffle(loop, comb, out, idx, acc, swap, pragmas, t, tag, T, warp):
+def _lower_shuffle(loop, comb, out, idx, acc, swap, pragmas, t, tag, T, warp, red, row, masked):
     kv = loop.var
     zero = (Const(0, "int32"),)
     nwarps = T // warp
-    red = Buffer(f"{out.name}.red", out.dtype, (Const(nwarps, "int32"),), scope="shared")
+    base = row if isinstance(row, Const) else row * nwarps
     acc2 = Buffer(f"{out.name}.acc2", out.dtype, (Const(1, "int32"),), scope="local")
-    for b in (red, acc2):
-        buffer_strides(b)
+    buffer_strides(acc2)
     lane0 = Cmp("==", BinOp("%", kv, Const(warp, "int32"), "int32"), Const(0, "int32"))
     warp_id = BinOp("//", kv, Const(warp, "int32"), "int32")
     partial = For(kv, loop.min, loop.extent, "thread", Allocate(acc, seq(
-        BufferStore(acc, comb.identity, zero), swap(loop.body),
+        BufferStore(acc, comb.identity, zero), masked(swap(loop.body)),
         *_warp_combine(comb, acc, zero, warp),
-        IfThenElse(lane0, BufferStore(red, BufferLoad(acc, zero, out.dtype), (warp_id,))))),
+        IfThenElse(lane0, BufferStore(red, BufferLoad(acc, zero, out.dtype),
+                                      (_plus(base, warp_id),))))),
         pragmas)
     first = Select(Cmp("<", t, Const(nwarps, "int32")),
-                   BufferLoad(red, (BinOp("min", t, Const(nwarps - 1, "int32"), "int32"),),
+                   BufferLoad(red, (_plus(base, BinOp("min", t, Const(nwarps - 1, "int32"),
+                                                      "int32")),),
                               out.dtype), comb.identity, out.dtype)
     final = BufferStore(out, _combine(comb, BufferLoad(out, idx, out.dtype),
                                       BufferLoad(acc2, zero, out.dtype)), idx)
@@ -170,5 +226,5 @@ def _lower_shuffle(loop, comb, out, idx, acc, swap, pragmas, t, tag, T, warp):
         Barrier(),
         IfThenElse(Cmp("<", t, Const(warp, "int32")), Allocate(acc2, seq(
             BufferStore(acc2, first, zero), *_warp_combine(comb, acc2, zero, warp),
-            IfThenElse(Cmp("==", t, Const(0, "int32")), final))))), (("thread", tag),))
+            IfThenElse(Cmp("==", t, Const(0, "int32")), masked(final)))))), (("thread", tag),))
     return Allocate(red, seq(partial, second))
