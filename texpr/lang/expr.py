@@ -357,8 +357,8 @@ class CommReducer(Node):
             return tuple(substitute(e, vmap) for e in x) if isinstance(x, tuple) \
                 else substitute(x, vmap)
         result, identity = sub(self.result), sub(self.identity)
-        if isinstance(result, tuple) and all(a is b for a, b in zip(result, self.result)) and \
-                all(a is b for a, b in zip(identity, self.identity)):
+        if isinstance(result, tuple) and builtins.all(
+                a is b for a, b in zip(result + identity, self.result + self.identity)):
             return self
         if result is self.result and identity is self.identity:
             return self
