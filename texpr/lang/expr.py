@@ -314,6 +314,15 @@ class CommReducer(Node):
         from .visitor import substitute
         return substitute(self.result, {self.lhs: a, self.rhs: b})
 
+    def substitute(self, mapping):
+        """This reducer with variables replaced in its combine and identity expressions
+        (they may use the compute's axes); itself when nothing changes."""
+        from .visitor import substitute
+        result, identity = substitute(self.result, mapping), substitute(self.identity, mapping)
+        if result is self.result and identity is self.identity:
+            return self
+        return CommReducer(self.name, self.lhs, self.rhs, result, identity)
+
 
 @dataclass(frozen=True, eq=False)
 class Reduce(Expr):

@@ -47,10 +47,11 @@ def rfactor(sch, tensor, axis, factor_axis=0):
     src = substitute(body.source, vmap)
     axes = list(data_axes)
     axes.insert(factor_axis, rf_iv)
+    combiner = body.combiner.substitute(vmap)
     if red_axes:
-        rbody = Reduce(body.combiner, src, tuple(red_axes), cond, body.dtype)
+        rbody = Reduce(combiner, src, tuple(red_axes), cond, body.dtype)
     else:
-        rbody = src if _true(cond) else _select(cond, src, body.combiner.identity)
+        rbody = src if _true(cond) else _select(cond, src, combiner.identity)
     rop = ComputeOp(f"{st.name}.rf", axes, rbody)
     R = rop.output(0)
     # the original stage reduces over the rfactor axis
