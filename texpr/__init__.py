@@ -19,3 +19,7 @@ __all__ = [
     "log", "sqrt", "tanh", "sigmoid", "abs", "floor", "ceil", "erf", "pow", "power",
     "create_schedule", "lower", "build", "decl_tensor_intrin", "exclusive_scan",
 ]
+
+# TVM's operation and axis classes, for isinstance checks
+from .lang.tensor import ComputeOp, IterVar, PlaceholderOp  # noqa: E402
+__all__ += ["ComputeOp", "PlaceholderOp", "IterVar"]

@@ -48,6 +48,12 @@ class Stage:
     def __repr__(self):
         return f"stage({self.name})"
 
+    @property
+    def iter_var_attrs(self):
+        """TVM's view of the loop annotations: iter_var_attrs[axis].iter_type, pragma_keys..."""
+        from .iter_var_attrs import IterVarAttrs
+        return IterVarAttrs(self)
+
     def _err(self, msg):
         raise ScheduleError(f"stage {self.name}: {msg}")
 

@@ -1,0 +1,1 @@
+"""Operators backed by external libraries (TVM's tvm.contrib), as extern ops."""
