@@ -314,11 +314,11 @@ class CommReducer(Node):
         from .visitor import substitute
         return substitute(self.result, {self.lhs: a, self.rhs: b})
 
-    def substitute(self, mapping):
-        """This reducer with variables replaced in its combine and identity expressions
-        (they may use the compute's axes); itself when nothing changes."""
+    def substituted(self, vmap):
+        """This reducer with vmap applied to its combination and identity: both may use the
+        compute's own index variables (an identity that depends on i)."""
         from .visitor import substitute
-        result, identity = substitute(self.result, mapping), substitute(self.identity, mapping)
+        result, identity = substitute(self.result, vmap), substitute(self.identity, vmap)
         if result is self.result and identity is self.identity:
             return self
         return CommReducer(self.name, self.lhs, self.rhs, result, identity)

@@ -45,7 +45,7 @@ def cache_write(sch, tensor, scope):
     if isinstance(body, Reduce):
         raxes = _fresh_axes(body.axis, vmap=vmap)
         vmap.update({o.var: n.var for o, n in zip(body.axis, raxes)})
-        body = Reduce(body.combiner.substitute(vmap), substitute(body.source, vmap), tuple(raxes),
+        body = Reduce(body.combiner.substituted(vmap), substitute(body.source, vmap), tuple(raxes),
                       substitute(body.where, vmap), body.dtype)
     else:
         body = substitute(body, vmap)

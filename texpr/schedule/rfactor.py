@@ -47,7 +47,7 @@ def rfactor(sch, tensor, axis, factor_axis=0):
     src = substitute(body.source, vmap)
     axes = list(data_axes)
     axes.insert(factor_axis, rf_iv)
-    combiner = body.combiner.substitute(vmap)
+    combiner = body.combiner.substituted(vmap)
     if red_axes:
         rbody = Reduce(combiner, src, tuple(red_axes), cond, body.dtype)
     else:
