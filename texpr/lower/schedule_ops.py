@@ -18,6 +18,7 @@ from .analysis.arith import INF, Simplifier, const_bounds, interval, simplify
 from ..lang.ir import (Allocate, Buffer, BufferLoad, BufferStore, CheckedIndex, For, IfThenElse,
                  IntrinCall, StageRegion, seq)
 from .tensorize import Tensorizer
+from .store_predicate import is_cross_thread, resolve_store_predicate, writer_predicate
 
 LOOP_KIND = {None: "serial", "vectorize": "vectorized", "unroll": "unrolled",
              "parallel": "parallel", "bind": "thread", "tensorize": "serial"}
@@ -321,6 +322,7 @@ class NestBuilder:
         self.sch = low.sch
         self.children = defaultdict(list)
         self.roots = []
+        self.store_predicates = {}      # id(stage) -> its store predicate in leaf vars, or None
         for st in low._live_stages():
             if st.attach_type == "scope":
                 self.children[(id(st.attach_stage), id(st.attach_ivar))].append(st)
@@ -373,6 +375,11 @@ class NestBuilder:
         data_guards = [g for g in guards if not (free_vars(g) & red_vars)]
         tpos = next((k for k, iv in enumerate(leaves)
                      if st.iter_attrs.get(id(iv), {}).get("kind") == "tensorize"), None)
+        pred = resolve_store_predicate(self.sch, st, values, self._load_fn)
+        if pred is not None and tpos is not None:
+            raise LoweringError(f"stage {st.name}: a store predicate and tensorize cannot be "
+                                "combined (the intrinsic does the stores)")
+        self.store_predicates[id(st)] = pred
         if isinstance(body, Reduce):
             src = transform(substitute(body.source, rmap), self._load_fn)
             where = transform(substitute(body.where, rmap), self._load_fn)
@@ -381,6 +388,10 @@ class NestBuilder:
             if not (isinstance(where, Const) and where.value is True):
                 upd = IfThenElse(where, upd)
             init = BufferStore(buf, body.combiner.identity, store_idx)
+            if pred is not None and not is_cross_thread(st):
+                upd = IfThenElse(pred, upd)
+            elif pred is not None:
+                init = IfThenElse(writer_predicate(st, pred), init)
 
             def reduce_nest(ivs, ov):
                 rp = next(k for k, iv in enumerate(ivs) if iv.kind == "reduce")
@@ -422,6 +433,8 @@ class NestBuilder:
         else:
             value = transform(substitute(body, rmap), self._load_fn)
             store = BufferStore(buf, value, store_idx)
+            if pred is not None:
+                store = IfThenElse(pred, store)
             if tpos is None:
                 nest = self._loops(st, leaves, store, data_guards)
             else:
@@ -478,6 +491,8 @@ class NestBuilder:
                 pragmas = (("thread", attr["thread"].thread_tag),) + pragmas
                 if iv.kind == "reduce":           # lower/gpu/cross_thread_reduce.py
                     pragmas += (("cross_thread", info.body.combiner),)
+                    if self.store_predicates.get(id(st)) is not None:
+                        pragmas += (("store_predicate", self.store_predicates[id(st)]),)
             body = For(iv.var, Const(0, "int32"), ext, kind, body, pragmas)
         return _guard(body, top)
 

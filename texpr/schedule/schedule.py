@@ -6,8 +6,8 @@ and the axis; the lowering layer then never has to guess what an odd schedule me
 import numbers
 
 from ..lang import dtypes
-from ..errors import ScheduleError
-from ..lang.expr import Const, Var
+from ..errors import ScheduleError, TexprError
+from ..lang.expr import Const, Var, convert
 from ..lang.tensor import ComputeOp, IterVar, Operation, PlaceholderOp, Range, Tensor
 from .relations import Fuse, Split, ceil_div
 
@@ -29,6 +29,7 @@ class Stage:
         self.scope = "global"
         self.storage_aligns = {}      # dim -> (factor, offset), set by storage_align()
         self.is_output = False
+        self.store_predicate = None   # set_store_predicate(): stores happen where it holds
         self._reset_axes()
 
     def _reset_axes(self):
@@ -264,6 +265,21 @@ class Stage:
         if self.is_output:
             self._err("storage_align: an output's layout is fixed by the caller's array")
         self.storage_aligns[idx] = (int(factor), int(offset))
+
+    def set_store_predicate(self, predicate):
+        """Store this stage's results only where `predicate` holds (TVM's): a boolean
+        expression over the stage's axes and the thread axes bound in it, e.g.
+        tx.var.equal(0) so that one thread of a cross-thread reduction writes the result.
+        Elements where it is false are left as they were."""
+        self._check_schedulable("set_store_predicate")
+        try:
+            pred = convert(predicate)
+        except TexprError:
+            pred = None
+        if pred is None or not dtypes.is_bool(pred.dtype) or dtypes.lanes(pred.dtype) != 1:
+            self._err(f"set_store_predicate: expected a boolean expression (e.g. "
+                      f"tx.var.equal(0)), got {predicate!r}")
+        self.store_predicate = pred
 
     # ------------------------------------------------------------------ placement
     def compute_at(self, parent, ivar):
