@@ -86,7 +86,7 @@ def test_cross_thread_reduction_predicate_guards_the_final_store_only():
     f(a, b)
     rows = np.arange(9)
     np.testing.assert_allclose(b, np.where(rows % 2 == 0, a.sum(1), SENTINEL), rtol=1e-4)
-    src = emit_source(s, [A, B], "cuda")      # the warp-shuffle tree guards its store too
+    src = emit_source(s, [A, B], "cuda")      # the warp-shuffle tree is guarded too
     assert "% 2) == 0" in src
 
 

@@ -322,7 +322,6 @@ class NestBuilder:
         self.sch = low.sch
         self.children = defaultdict(list)
         self.roots = []
-        self.store_predicates = {}      # id(stage) -> its store predicate in leaf vars, or None
         for st in low._live_stages():
             if st.attach_type == "scope":
                 self.children[(id(st.attach_stage), id(st.attach_ivar))].append(st)
@@ -379,7 +378,6 @@ class NestBuilder:
         if pred is not None and tpos is not None:
             raise LoweringError(f"stage {st.name}: a store predicate and tensorize cannot be "
                                 "combined (the intrinsic does the stores)")
-        self.store_predicates[id(st)] = pred
         if isinstance(body, Reduce):
             src = transform(substitute(body.source, rmap), self._load_fn)
             where = transform(substitute(body.where, rmap), self._load_fn)
@@ -388,10 +386,13 @@ class NestBuilder:
             if not (isinstance(where, Const) and where.value is True):
                 upd = IfThenElse(where, upd)
             init = BufferStore(buf, body.combiner.identity, store_idx)
-            if pred is not None and not is_cross_thread(st):
+            # a cross-thread reduction is guarded around its thread loop (lower/store_predicate.py)
+            cross = is_cross_thread(st)
+            cross_pred = writer_predicate(st, pred) if cross else None
+            if pred is not None and not cross:
                 upd = IfThenElse(pred, upd)
-            elif pred is not None:
-                init = IfThenElse(writer_predicate(st, pred), init)
+            elif cross_pred is not None:
+                init = _guard(init, [cross_pred])
 
             def reduce_nest(ivs, ov):
                 rp = next(k for k, iv in enumerate(ivs) if iv.kind == "reduce")
@@ -400,6 +401,8 @@ class NestBuilder:
                 init_nest = self._loops(st, [iv for iv in post if iv.kind != "reduce"], init,
                                         data_guards, with_children=False, outer_vars=ov2)
                 upd_nest = self._loops(st, post, upd, guards, outer_vars=ov2)
+                if cross_pred is not None:
+                    upd_nest = _guard(upd_nest, [cross_pred])
                 return self._loops(st, pre, seq(init_nest, upd_nest), guards, outer_vars=ov)
 
             if tpos is None:
@@ -491,8 +494,6 @@ class NestBuilder:
                 pragmas = (("thread", attr["thread"].thread_tag),) + pragmas
                 if iv.kind == "reduce":           # lower/gpu/cross_thread_reduce.py
                     pragmas += (("cross_thread", info.body.combiner),)
-                    if self.store_predicates.get(id(st)) is not None:
-                        pragmas += (("store_predicate", self.store_predicates[id(st)]),)
             body = For(iv.var, Const(0, "int32"), ext, kind, body, pragmas)
         return _guard(body, top)
 

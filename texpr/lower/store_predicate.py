@@ -4,13 +4,16 @@ stage's stores happen (TVM's store predicate).
 The user writes it over the stage's axes (original, split or fused) and the thread axes bound
 in the stage (`tx.var.equal(0)`); lowering needs it over the leaf loop variables. A plain
 stage guards its store (a reduction its update; the initial value is still written, as in
-TVM); a cross-thread reduction guards its one final store (lower/gpu/cross_thread_reduce.py),
-since every thread's partial value must still enter the tree, and its initial value (TVM's
-has none), so elements where the predicate fails are left as they were.
+TVM). A cross-thread reduction is guarded per element: the predicate with the reduction's
+thread at 0 (the thread that stores the result) guards its initial value and the whole
+reduction (lower/gpu/cross_thread_reduce.py keeps such a guard off its barriers), so
+elements where it fails are left as they were (TVM's has no initial value), and
+tx.var.equal(0) needs no guard at all.
 """
 from ..errors import LoweringError
 from ..lang.expr import Const
 from ..lang.visitor import free_vars, substitute, transform
+from .analysis.arith import simplify
 
 
 def is_cross_thread(st):
@@ -20,12 +23,16 @@ def is_cross_thread(st):
 
 
 def writer_predicate(st, pred):
-    """A cross-thread reduction's predicate for the statements outside its thread loop (the
-    initial value): thread 0 of the reduction does the final store, so an element is written
-    at all where the predicate holds for that thread."""
+    """A cross-thread reduction's predicate, over its element rather than its thread: the
+    store predicate with the reduction's thread at 0 (the thread that does the final store),
+    or None when that is always true (tx.var.equal(0)). It guards the initial value and the
+    whole reduction (a guard the cross-thread lowering keeps off the barriers)."""
+    if pred is None:
+        return None
     zero = {iv.var: Const(0, iv.var.dtype) for iv in st.leaf_iter_vars
             if iv.kind == "reduce" and st.iter_attrs.get(id(iv), {}).get("thread") is not None}
-    return substitute(pred, zero)
+    out = simplify(substitute(pred, zero))
+    return None if isinstance(out, Const) and out.value is True else out
 
 
 def resolve_store_predicate(sch, st, values, load_fn):

@@ -96,12 +96,10 @@ def _lower(stage, loop, comb, warp_size=0):
             return map_children(s, swap)
         return s
 
-    store_pred = next((v for k, v in loop.pragmas if k == "store_predicate"), None)
-    pragmas = tuple(p for p in loop.pragmas if p[0] not in ("cross_thread", "store_predicate"))
+    pragmas = tuple(p for p in loop.pragmas if p[0] != "cross_thread")
     t = Var(kv.name + ".t", kv.dtype)
     if warp_size and T % warp_size == 0 and out.dtype in ("float32", "int32"):
-        return _lower_shuffle(loop, comb, out, idx, acc, swap, pragmas, t, tag, T, warp_size,
-                              store_pred)
+        return _lower_shuffle(loop, comb, out, idx, acc, swap, pragmas, t, tag, T, warp_size)
     # each thread's partial value in a register, then in its slot of the shared buffer
     partial = For(kv, loop.min, loop.extent, "thread",
                   Allocate(acc, seq(BufferStore(acc, comb.identity, zero), swap(loop.body),
@@ -123,7 +121,7 @@ def _lower(stage, loop, comb, warp_size=0):
         half //= 2
     final = BufferStore(out, _combine(comb, BufferLoad(out, idx, out.dtype),
                                       red_at(Const(0, "int32"))), idx)
-    steps.append(IfThenElse(_writer(t, kv, store_pred), final))
+    steps.append(IfThenElse(Cmp("==", t, Const(0, "int32")), final))
     tree = For(t, Const(0, "int32"), loop.extent, "thread", seq(*steps), (("thread", tag),))
     return Allocate(red, seq(partial, tree))
 
@@ -148,17 +146,7 @@ def _warp_combine(comb, buf, zero, warp):
     return out
 
 
-def _writer(t, kv, store_pred):
-    """The condition of the final store: thread 0 of the tree, and the stage's store
-    predicate (Stage.set_store_predicate, over the reduction's thread as t) if it has one."""
-    first = Cmp("==", t, Const(0, "int32"))
-    pred = None if store_pred is None else substitute(store_pred, {kv: t})
-    if pred is None or pred.same_as(first):
-        return first
-    return BinOp("&&", first, pred, "bool")
-
-
-def _lower_shuffle(loop, comb, out, idx, acc, swap, pragmas, t, tag, T, warp, store_pred=None):
+def _lower_shuffle(loop, comb, out, idx, acc, swap, pragmas, t, tag, T, warp):
     kv = loop.var
     zero = (Const(0, "int32"),)
     nwarps = T // warp
@@ -182,5 +170,5 @@ def _lower_shuffle(loop, comb, out, idx, acc, swap, pragmas, t, tag, T, warp, st
         Barrier(),
         IfThenElse(Cmp("<", t, Const(warp, "int32")), Allocate(acc2, seq(
             BufferStore(acc2, first, zero), *_warp_combine(comb, acc2, zero, warp),
-            IfThenElse(_writer(t, kv, store_pred), final))))), (("thread", tag),))
+            IfThenElse(Cmp("==", t, Const(0, "int32")), final))))), (("thread", tag),))
     return Allocate(red, seq(partial, second))
