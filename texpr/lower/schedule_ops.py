@@ -386,6 +386,7 @@ class NestBuilder:
             if not (isinstance(where, Const) and where.value is True):
                 upd = IfThenElse(where, upd)
             init = BufferStore(buf, body.combiner.identity, store_idx)
+
             # a cross-thread reduction is guarded around its thread loop (lower/store_predicate.py)
             cross = is_cross_thread(st)
             cross_pred = writer_predicate(st, pred) if cross else None

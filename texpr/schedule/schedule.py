@@ -27,9 +27,9 @@ class Stage:
         self.attach_stage = None
         self.attach_ivar = None
         self.scope = "global"
+        self.store_predicate = None   # set_store_predicate(): stores happen where it holds
         self.storage_aligns = {}      # dim -> (factor, offset), set by storage_align()
         self.is_output = False
-        self.store_predicate = None   # set_store_predicate(): stores happen where it holds
         self._reset_axes()
 
     def _reset_axes(self):
