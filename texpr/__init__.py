@@ -27,3 +27,7 @@ __all__ = [
     "get_global_func", "register_intrin_lowering", "PackedFuncError",
     "scan", "min_value", "max_value",
 ]
+
+# TVM's operation and axis classes, for isinstance checks
+from .lang.tensor import ComputeOp, IterVar, PlaceholderOp  # noqa: E402
+__all__ += ["ComputeOp", "PlaceholderOp", "IterVar"]

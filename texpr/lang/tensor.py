@@ -23,6 +23,10 @@ class Range:
 class IterVar:
     """A loop variable with its domain. kind: 'data', 'reduce' or 'thread'."""
 
+    # TVM's iteration-type codes (what s[T].iter_var_attrs[axis].iter_type reports)
+    DataPar, ThreadIndex, CommReduce, Ordered, DimInfo = 0, 1, 2, 3, 4
+    Unrolled, Vectorized, Parallelized, Tensorized = 5, 6, 7, 8
+
     def __init__(self, var, dom, kind, thread_tag=None):
         self.var = var
         self.dom = dom

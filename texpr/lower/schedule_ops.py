@@ -23,6 +23,7 @@ from ..lang.ir import (Allocate, Buffer, BufferLoad, BufferStore, CheckedIndex, 
                  IfThenElse, IntrinCall, StageRegion, VarLoad, VarStore, seq)
 from .domain import pass_up
 from .tensorize import Tensorizer
+from .store_predicate import is_cross_thread, resolve_store_predicate, writer_predicate
 
 LOOP_KIND = {None: "serial", "vectorize": "vectorized", "unroll": "unrolled",
              "parallel": "parallel", "bind": "thread", "tensorize": "serial"}
@@ -644,6 +645,10 @@ class NestBuilder:
         data_guards = [g for g in guards if not (free_vars(g) & red_vars)]
         tpos = next((k for k, iv in enumerate(leaves)
                      if st.iter_attrs.get(id(iv), {}).get("kind") == "tensorize"), None)
+        pred = resolve_store_predicate(self.sch, st, values, self._load_fn)
+        if pred is not None and tpos is not None:
+            raise LoweringError(f"stage {st.name}: a store predicate and tensorize cannot be "
+                                "combined (the intrinsic does the stores)")
         if isinstance(body, Reduce):
             where = transform(substitute(body.where, rmap), self._load_fn)
             comb = body.combiner.substituted(rmap)      # it may use the compute's index
@@ -665,6 +670,14 @@ class NestBuilder:
             if not (isinstance(where, Const) and where.value is True):
                 upd = IfThenElse(where, upd)
 
+            # a cross-thread reduction is guarded around its thread loop (lower/store_predicate.py)
+            cross = is_cross_thread(st)
+            cross_pred = writer_predicate(st, pred) if cross else None
+            if pred is not None and not cross:
+                upd = IfThenElse(pred, upd)
+            elif cross_pred is not None:
+                init = _guard(init, [cross_pred])
+
             def reduce_nest(ivs, ov):
                 rp = next(k for k, iv in enumerate(ivs) if iv.kind == "reduce")
                 pre, post = ivs[:rp], ivs[rp:]
@@ -674,6 +687,8 @@ class NestBuilder:
                 init_nest = self._loops(st, [iv for iv in post if data_related(st, iv)], init,
                                         data_guards, with_children=False, outer_vars=ov2)
                 upd_nest = self._loops(st, post, upd, guards, outer_vars=ov2)
+                if cross_pred is not None:
+                    upd_nest = _guard(upd_nest, [cross_pred])
                 return self._loops(st, pre, seq(init_nest, upd_nest), guards, outer_vars=ov)
 
             if tpos is None:
@@ -707,6 +722,8 @@ class NestBuilder:
         else:
             store = seq(*[BufferStore(b, transform(substitute(e, rmap), self._load_fn), store_idx)
                           for b, e in zip(bufs, info.bodies)])
+            if pred is not None:
+                store = IfThenElse(pred, store)
             if tpos is None:
                 nest = self._loops(st, leaves, store, data_guards)
             else:

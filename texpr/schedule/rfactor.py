@@ -52,11 +52,12 @@ def rfactor(sch, tensor, axis, factor_axis=0):
             cond = BinOp("&&", v < ext, cond, "bool") if not _true(cond) else (v < ext)
     axes = list(data_axes)
     axes.insert(factor_axis, rf_iv)
+    combiner = body.combiner.substituted(vmap)
     rbodies = []
-    for b, ident in zip(op.bodies, body.combiner.identities()):
+    for b, ident in zip(op.bodies, combiner.identities()):
         src = substitute(b.source, vmap)
         if red_axes:
-            rbodies.append(Reduce(body.combiner, src, tuple(red_axes), cond, b.dtype,
+            rbodies.append(Reduce(combiner, src, tuple(red_axes), cond, b.dtype,
                                   b.value_index))
         else:
             rbodies.append(src if _true(cond) else _select(cond, src, ident))

@@ -6,8 +6,8 @@ and the axis; the lowering layer then never has to guess what an odd schedule me
 import numbers
 
 from ..lang import dtypes
-from ..errors import ScheduleError
-from ..lang.expr import Const, Var
+from ..errors import ScheduleError, TexprError
+from ..lang.expr import Const, Var, convert
 from ..lang.extern import ExternOp
 from ..lang.tensor import (ComputeOp, ExclusiveScanOp, IterVar, Operation, PlaceholderOp, Range,
                            ScanOp, Tensor)
@@ -29,6 +29,7 @@ class Stage:
         self.attach_stage = None
         self.attach_ivar = None
         self.scope = "global"
+        self.store_predicate = None   # set_store_predicate(): stores happen where it holds
         self.storage_aligns = {}      # dim -> (factor, offset), set by storage_align()
         self.is_output = False
         self.scan = None              # the scan stage whose time loop runs this stage (its body)
@@ -51,6 +52,12 @@ class Stage:
 
     def __repr__(self):
         return f"stage({self.name})"
+
+    @property
+    def iter_var_attrs(self):
+        """TVM's view of the loop annotations: iter_var_attrs[axis].iter_type, pragma_keys..."""
+        from .iter_var_attrs import IterVarAttrs
+        return IterVarAttrs(self)
 
     def _err(self, msg):
         raise ScheduleError(f"stage {self.name}: {msg}")
@@ -282,6 +289,21 @@ class Stage:
         if self.is_output:
             self._err("storage_align: an output's layout is fixed by the caller's array")
         self.storage_aligns[idx] = (int(factor), int(offset))
+
+    def set_store_predicate(self, predicate):
+        """Store this stage's results only where `predicate` holds (TVM's): a boolean
+        expression over the stage's axes and the thread axes bound in it, e.g.
+        tx.var.equal(0) so that one thread of a cross-thread reduction writes the result.
+        Elements where it is false are left as they were."""
+        self._check_schedulable("set_store_predicate")
+        try:
+            pred = convert(predicate)
+        except TexprError:
+            pred = None
+        if pred is None or not dtypes.is_bool(pred.dtype) or dtypes.lanes(pred.dtype) != 1:
+            self._err(f"set_store_predicate: expected a boolean expression (e.g. "
+                      f"tx.var.equal(0)), got {predicate!r}")
+        self.store_predicate = pred
 
     # ------------------------------------------------------------------ placement
     def compute_at(self, parent, ivar):

@@ -5,5 +5,10 @@ from . import cpu  # noqa: F401  (registers the CPU schedules)
 from . import cpu_sparse  # noqa: F401  (registers the sparse ops' CPU schedules)
 from . import hvx  # noqa: F401  (registers the HVX schedules)
 from . import gpu  # noqa: F401  (registers the GPU schedules: cuda, opencl)
+from . import cpu_layouts  # noqa: F401  (registers the HWCN / NHWC conv2d CPU schedules)
+from . import generic
+from .nn import add, multiply  # noqa: F401  (TVM spells them topi.add, topi.multiply)
+from .tensor import full, full_like
 
-__all__ = ["nn", "layout", "sparse", "testing", "schedule", "cpu", "cpu_sparse", "qnn", "hvx", "gpu", "graph"]
+__all__ = ["nn", "layout", "sparse", "testing", "schedule", "cpu", "cpu_sparse", "qnn", "hvx", "gpu", "graph", "generic",
+           "full", "full_like", "add", "multiply"]

@@ -221,17 +221,25 @@ def depthwise_conv2d_NCHWc(data, kernel, stride, padding, dilation=1, out_dtype=
                    name="depthwise_conv2d_NCHWc", tag="depthwise_conv2d_NCHWc")
 
 
-def pool2d(data, kernel, stride, padding, pool_type="max", count_include_pad=True):
-    """Max or average pooling over the last two dimensions (NCHW, or NCHWc with 5-D data)."""
+def pool2d(data, kernel, stride, padding, pool_type="max", count_include_pad=True,
+           dilation=(1, 1)):
+    """Max or average pooling over the last two dimensions (NCHW, or NCHWc with 5-D data);
+    `dilation` spaces the window's taps (TVM's dilated pooling)."""
     if len(data.shape) not in (4, 5):
         raise TexprError(f"pool2d: {data.name} must be NCHW or NCHWc")
     if pool_type not in ("max", "avg"):
         raise TexprError(f"pool2d: pool_type must be 'max' or 'avg', got {pool_type!r}")
     kh, kw = pair(kernel, "kernel")
     sh, sw = pair(stride, "stride")
+    dh, dw = pair(dilation, "dilation")
+    if dh <= 0 or dw <= 0:
+        raise TexprError(f"pool2d: dilation must be positive, got {dilation!r}")
     pt, pl, pb, pr = padding4(padding)
     H, W = const_dim(data, 2, "pool2d"), const_dim(data, 3, "pool2d")
-    P, Q = _out_size(H, kh, sh, pt, pb, 1), _out_size(W, kw, sw, pl, pr, 1)
+    P, Q = _out_size(H, kh, sh, pt, pb, dh), _out_size(W, kw, sw, pl, pr, dw)
+    if P <= 0 or Q <= 0:
+        raise TexprError(f"pool2d: output would be {P}x{Q}; the (dilated) window is larger than "
+                         "the padded input")
     nd = len(data.shape)
     before = (0, 0, pt, pl) + (0,) * (nd - 4)
     after = (0, 0, pb, pr) + (0,) * (nd - 4)
@@ -240,16 +248,30 @@ def pool2d(data, kernel, stride, padding, pool_type="max", count_include_pad=Tru
     ry = reduce_axis((0, kh), "ry")
     rx = reduce_axis((0, kw), "rx")
     shape = (data.shape[0], data.shape[1], P, Q) + tuple(data.shape[4:])
+
+    def window(n, c, y, x, rest):
+        ty, tx = (ry * dh if dh != 1 else ry), (rx * dw if dw != 1 else rx)
+        return dp[(n, c, y * sh + ty, x * sw + tx) + rest]
     if pool_type == "max":
         return compute(shape, lambda n, c, y, x, *rest: te_max(
-            dp[(n, c, y * sh + ry, x * sw + rx) + rest], axis=[ry, rx]), name="pool_max", tag="pool")
+            window(n, c, y, x, rest), axis=[ry, rx]), name="pool_max", tag="pool")
     acc = "float32" if not dtypes.is_float(data.dtype) else data.dtype
     s = compute(shape, lambda n, c, y, x, *rest: te_sum(
-        dp[(n, c, y * sh + ry, x * sw + rx) + rest].astype(acc), axis=[ry, rx]), name="pool_sum",
-        tag="pool")
+        window(n, c, y, x, rest).astype(acc), axis=[ry, rx]), name="pool_sum", tag="pool")
     if count_include_pad:
         return compute(shape, lambda *i: (s[i] / float(kh * kw)).astype(data.dtype), name="pool_avg",
                        tag="elemwise")
+    if (dh, dw) != (1, 1):
+        # taps inside the unpadded input, counted per output position (a small stage of its own)
+        cy, cx = reduce_axis((0, kh), "cy"), reduce_axis((0, kw), "cx")
+
+        def taps(y, x):
+            yy, xx = y * sh - pt + cy * dh, x * sw - pl + cx * dw
+            inside = te_all(yy >= 0, yy < H, xx >= 0, xx < W)
+            return te_sum(if_then_else(inside, Const(1, acc), Const(0, acc)), axis=[cy, cx])
+        cnt = compute((P, Q), taps, name="pool_count", tag="pool_count")
+        return compute(shape, lambda n, c, y, x, *rest: (s[(n, c, y, x) + rest] / cnt[y, x]).astype(
+            data.dtype), name="pool_avg", tag="elemwise")
 
     def count(y, x):
         y0, x0 = y * sh - pt, x * sw - pl
@@ -374,3 +396,4 @@ def fold_batch_norm(kernel, bias, gamma, beta, mean, var, eps=1e-5):
 
 from .winograd import (conv2d_winograd_NCHWc, conv2d_winograd_nchw,  # noqa: E402,F401
                        winograd_weight_transform, winograd_weight_transform_NCHWc)
+from .conv2d_layouts import conv2d, conv2d_hwcn, conv2d_nhwc  # noqa: E402,F401

@@ -122,13 +122,15 @@ def conv2d_winograd_NCHWc_ref(data, kernel, padding, tile_size=None):
     return conv2d_NCHWc_ref(data, kernel, 1, padding)
 
 
-def pool2d_ref(data, kernel, stride, padding, pool_type="max", count_include_pad=True):
+def pool2d_ref(data, kernel, stride, padding, pool_type="max", count_include_pad=True,
+               dilation=(1, 1)):
     kh, kw = _pair(kernel)
     sh, sw = _pair(stride)
+    dh, dw = _pair(dilation)
     pt, pl, pb, pr = _pad4(padding)
     H, W = data.shape[2], data.shape[3]
-    P = (H + pt + pb - kh) // sh + 1
-    Q = (W + pl + pr - kw) // sw + 1
+    P = (H + pt + pb - (kh - 1) * dh - 1) // sh + 1
+    Q = (W + pl + pr - (kw - 1) * dw - 1) // sw + 1
     pw = [(0, 0), (0, 0), (pt, pb), (pl, pr)] + [(0, 0)] * (data.ndim - 4)
     if pool_type == "max":
         fill = -np.inf if data.dtype.kind == "f" else np.iinfo(data.dtype).min
@@ -138,7 +140,7 @@ def pool2d_ref(data, kernel, stride, padding, pool_type="max", count_include_pad
     out = None
     for r in range(kh):
         for s in range(kw):
-            win = d[:, :, r: r + (P - 1) * sh + 1: sh, s: s + (Q - 1) * sw + 1: sw]
+            win = d[:, :, r * dh: r * dh + (P - 1) * sh + 1: sh, s * dw: s * dw + (Q - 1) * sw + 1: sw]
             out = win.copy() if out is None else (np.maximum(out, win) if pool_type == "max" else out + win)
     if pool_type == "max":
         return out.astype(data.dtype)
@@ -148,7 +150,7 @@ def pool2d_ref(data, kernel, stride, padding, pool_type="max", count_include_pad
     cnt = np.zeros((P, Q))
     for r in range(kh):
         for s in range(kw):
-            cnt += ones[r: r + (P - 1) * sh + 1: sh, s: s + (Q - 1) * sw + 1: sw]
+            cnt += ones[r * dh: r * dh + (P - 1) * sh + 1: sh, s * dw: s * dw + (Q - 1) * sw + 1: sw]
     cnt = cnt.reshape((1, 1, P, Q) + (1,) * (data.ndim - 4))
     return (out / cnt).astype(data.dtype)
 
@@ -345,3 +347,40 @@ def dense_int8_packed_ref(data, packed_weight):
     Nb, Kg, lanes, _ = packed_weight.shape
     w = packed_weight.transpose(0, 2, 1, 3).reshape(Nb * lanes, Kg * 4)
     return (data.astype(np.int64) @ w.astype(np.int64).T).astype(np.int32)
+
+
+def conv2d_hwcn_ref(data, kernel, stride, padding, dilation=1, out_dtype=None):
+    """data [H, W, C, N], kernel [R, S, C, O] -> [P, Q, O, N], through the NCHW reference."""
+    nchw = conv2d_nchw_ref(data.transpose(3, 2, 0, 1), kernel.transpose(3, 2, 0, 1), stride,
+                           padding, dilation, out_dtype=out_dtype)
+    return np.ascontiguousarray(nchw.transpose(2, 3, 1, 0))
+
+
+def conv2d_nhwc_ref(data, kernel, stride, padding, dilation=1, out_dtype=None):
+    """data [N, H, W, C], kernel [R, S, C, O] -> [N, P, Q, O], through the NCHW reference."""
+    nchw = conv2d_nchw_ref(data.transpose(0, 3, 1, 2), kernel.transpose(3, 2, 0, 1), stride,
+                           padding, dilation, out_dtype=out_dtype)
+    return np.ascontiguousarray(nchw.transpose(0, 2, 3, 1))
+
+
+# TVM's names of the references
+conv2d_nchw_python = conv2d_nchw_ref
+conv2d_hwcn_python = conv2d_hwcn_ref
+conv2d_nhwc_python = conv2d_nhwc_ref
+
+
+def get_conv2d_nchw_implement(target):
+    """(compute, schedule) of conv2d NCHW for `target`, with TVM's signatures:
+    compute(Input, Filter, stride, padding, dilation, out_dtype=None) and schedule(outs)."""
+    from . import nn
+    from .schedules import schedule
+    from ..targets import get_target
+    name = getattr(target, "name", target)
+    get_target(name)       # an unknown target is refused here, by name
+
+    def conv2d_nchw(Input, Filter, stride, padding, dilation, out_dtype=None):
+        return nn.conv2d(Input, Filter, stride, padding, dilation, "NCHW", "OIHW", out_dtype)
+
+    def schedule_conv2d_nchw(outs):
+        return schedule(outs, name)
+    return conv2d_nchw, schedule_conv2d_nchw

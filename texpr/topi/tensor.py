@@ -1,0 +1,31 @@
+"""Constant-filled tensors (TVM's topi.full, topi.full_like)."""
+from ..errors import TexprError
+from ..lang import dtypes
+from ..lang.expr import Const
+from ..lang.tensor import Tensor, compute
+
+
+def _fill(value, dtype, what):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TexprError(f"{what}: fill_value must be a number, got {value!r}")
+    if dtypes.is_int(dtype) and isinstance(value, float):
+        if not value.is_integer():
+            raise TexprError(f"{what}: fill_value {value} is not an integer; the dtype is {dtype}")
+        value = int(value)
+    dtypes.check_fits(value, dtype)
+    return Const(value, dtype)
+
+
+def full(shape, dtype, fill_value):
+    """A tensor of `shape` whose every element is fill_value (cast to dtype)."""
+    dt = dtypes.normalize(dtype)
+    c = _fill(fill_value, dt, "full")
+    return compute(shape, lambda *i: c, name="full", tag="elemwise")
+
+
+def full_like(x, fill_value):
+    """A tensor of x's shape and dtype whose every element is fill_value."""
+    if not isinstance(x, Tensor):
+        raise TexprError(f"full_like: expected a tensor, got {x!r}")
+    c = _fill(fill_value, x.dtype, "full_like")
+    return compute(x.shape, lambda *i: c, name="full_like", tag="elemwise")
