@@ -66,7 +66,7 @@ def decl_tensor_intrin(op, impl, name=None, inputs=None, partial_axes=()):
     if not (callable(impl) or (isinstance(impl, dict) and impl and all(callable(f) for f in impl.values()))):
         raise TexprError("decl_tensor_intrin: impl must be a function (ins, outs) -> C source, or "
                          "a dict target -> such function")
-    ins = op.input_tensors()
+    ins = op.input_tensors
     for t in ins:
         if not isinstance(t.op, PlaceholderOp):
             raise TexprError(f"decl_tensor_intrin {name or op.name}: input {t.name} must be a "

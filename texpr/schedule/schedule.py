@@ -334,7 +334,7 @@ class Schedule:
         out = []
         for st in self.stages:
             if isinstance(st.op, ComputeOp) and any(self.stage_map.get(t.op) is stage
-                                                    for t in st.op.input_tensors()):
+                                                    for t in st.op.input_tensors):
                 out.append(st)
         return out
 
@@ -357,7 +357,7 @@ class Schedule:
         todo, seen = [b], set()
         while todo:
             st = todo.pop()
-            for t in (st.op.input_tensors() if isinstance(st.op, ComputeOp) else []):
+            for t in (st.op.input_tensors if isinstance(st.op, ComputeOp) else []):
                 p = self.stage_map[t.op]
                 if p is a:
                     return True
@@ -407,7 +407,7 @@ def _post_order(outputs):
         if id(op) in seen:
             return
         seen.add(id(op))
-        for t in op.input_tensors():
+        for t in op.input_tensors:
             visit(t.op)
         order.append(op)
     for op in outputs:

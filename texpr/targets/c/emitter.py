@@ -408,6 +408,13 @@ class CEmitter:
             return f"texpr_{op}_{dt}({a}, {b})"
         raise TexprError(f"C emitter: unsupported operator {op!r}")
 
+    def popcount(self, a, dt):
+        """Set bits of the value's own width (a negative narrow int is not sign-extended)."""
+        bits = dtypes.bits(dt)
+        if bits == 64:
+            return f"(({C_TYPES[dt]})__builtin_popcountll((uint64_t){a}))"
+        return f"(({C_TYPES[dt]})__builtin_popcount((uint{bits}_t){a}))"
+
     def _fmod_helper(self, dt):
         ct = C_TYPES[dt]
         f = _mathfn("floor", dt)
@@ -454,9 +461,18 @@ class CEmitter:
     def expr_Call(self, e):
         dt = e.dtype
         args = [self.expr(a) for a in e.args]
+        if e.name in FLOAT_TESTS:
+            return f"({e.name}({unparen(args[0])}) != 0)"
+        if e.name == "popcount":
+            return self.popcount(args[0], dt)
         if dt == "float16":
             inner = Call(e.name, tuple(Cast(a, "float32") for a in e.args), "float32")
             return f"((_Float16){self.expr(inner)})"
+        if e.name == "rsqrt":
+            one = const_literal(1.0, dt)
+            return f"({one} / {_mathfn('sqrt', dt)}({unparen(args[0])}))"
+        if e.name in LIBM_NAMES:
+            return f"{_mathfn(LIBM_NAMES[e.name], dt)}({', '.join(unparen(a) for a in args)})"
         if e.name == "sigmoid":
             one = const_literal(1.0, dt)
             return f"({one} / ({one} + {_mathfn('exp', dt)}(-{args[0]})))"
@@ -664,6 +680,14 @@ def _unit_ramp(idx):
     if not (isinstance(idx, Ramp) and idx.stride == 1):
         raise TexprError(f"a predicated (masked) vector access needs a unit-stride index, got {idx}")
     return idx
+
+
+# te math functions named as in libm (te.round is nearbyint: halves to even, as np.round)
+LIBM_NAMES = {n: n for n in ("sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh",
+                             "asinh", "acosh", "atanh", "log2", "log10", "log1p", "exp2",
+                             "expm1", "trunc", "nearbyint", "fmod")}
+LIBM_NAMES["round"] = "nearbyint"
+FLOAT_TESTS = ("isnan", "isinf", "isfinite")
 
 
 def _mathfn(name, dt):
