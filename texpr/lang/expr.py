@@ -81,9 +81,11 @@ def convert(v, dtype=None):
     """Turn a Python number / IterVar / Expr into an Expr."""
     if isinstance(v, Expr):
         return v
-    from .tensor import IterVar
+    from .tensor import IterVar, TensorSlice
     if isinstance(v, IterVar):
         return v.var
+    if isinstance(v, TensorSlice):
+        v._incomplete()
     if isinstance(v, (bool, np.bool_)):
         return Const(bool(v), dtype or "bool")
     if isinstance(v, numbers.Integral):
@@ -112,9 +114,11 @@ def _binary(op, a, b):
 
 
 def _scalar_operand(v, other):
-    from .tensor import IterVar
+    from .tensor import IterVar, TensorSlice
     if isinstance(v, IterVar):
         return v.var
+    if isinstance(v, TensorSlice):
+        v._incomplete()
     if isinstance(v, (bool, numbers.Number, np.generic)):
         return _const_like(v.item() if isinstance(v, np.generic) else v, dtypes.element(other.dtype))
     raise TexprError(f"cannot use {v!r} (type {type(v).__name__}) in an expression")

@@ -66,7 +66,7 @@ def integral_extent(v, what):
     if isinstance(v, float) or (isinstance(v, Const) and dtypes.is_float(v.dtype)):
         f = float(v.value if isinstance(v, Const) else v)
         if not f.is_integer():
-            raise TexprError(f"{what} is {f}, which is not a whole number; expected an int "
+            raise TexprError(f"{what} is {f}, which is not a whole number; expected an int or te.var "
                              "(use // for integer division)")
         return int(f)
     return v
