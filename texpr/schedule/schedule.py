@@ -9,9 +9,23 @@ from ..lang import dtypes
 from ..errors import ScheduleError
 from ..lang.expr import Const, Var
 from ..lang.tensor import ComputeOp, IterVar, Operation, PlaceholderOp, Range, Tensor
-from .relations import Fuse, Split, ceil_div
+from .relations import Fuse, Singleton, Split, ceil_div
+from ..lang.tensor import integral_extent
 
-PRAGMA_KEYS = ("unroll", "omp_simd", "prefetch", "ivdep", "comment")
+PRAGMA_KEYS = ("unroll", "omp_simd", "prefetch", "ivdep", "comment", "auto_unroll_max_step")
+# TVM pragmas with nothing to do in texpr's code: its loops are unrolled by copying the body
+# (unroll_explicit), and parallel loops are OpenMP `parallel for` with a static schedule and
+# the implicit barrier at their end (TVM's thread-pool launch point, stride pattern, barrier)
+NOOP_PRAGMAS = ("unroll_explicit", "parallel_launch_point", "parallel_stride_pattern",
+                "parallel_barrier_when_finish")
+REFUSED_PRAGMAS = {
+    "debug_skip_region": "texpr never skips a computation; to time a stage alone, build it as "
+                         "its own kernel",
+    "import_llvm": "texpr emits C, not LLVM IR; put target code in a tensor intrinsic "
+                   "(te.decl_tensor_intrin) and tensorize the loop",
+    "import_c": "put target C code in a tensor intrinsic (te.decl_tensor_intrin) and tensorize "
+                "the loop",
+}
 
 
 class Stage:
@@ -96,6 +110,8 @@ class Stage:
             self._err(f"split of axis {parent.name}: give exactly one of factor= or nparts=")
         val = factor if factor is not None else nparts
         what = "factor" if factor is not None else "nparts"
+        val = integral_extent(val, f"split of axis {parent.name}: {what}")
+        factor, nparts = (val, None) if factor is not None else (None, val)
         if isinstance(val, bool) or not isinstance(val, numbers.Integral) or val <= 0:
             self._err(f"split of axis {parent.name}: {what} must be a positive int, got {val!r}")
         val = int(val)
@@ -123,7 +139,12 @@ class Stage:
         if len(axes) == 1 and isinstance(axes[0], (list, tuple)):
             axes = tuple(axes[0])
         if not axes:
-            self._err("fuse needs at least one axis")
+            # TVM: a new outermost loop of one iteration (a rank-0 stage gets a loop to attach
+            # to or bind)
+            unit = self._new_iv("singleton", Const(1, "int32"), "data")
+            self.relations.append(Singleton(unit))
+            self.leaf_iter_vars.insert(0, unit)
+            return unit
         for a in axes:
             self._leaf(a, "fuse")
         if len(axes) == 1:
@@ -206,12 +227,24 @@ class Stage:
 
     def pragma(self, iv, key, value=None):
         """Attach a pragma to a loop: unroll (value = count), omp_simd, ivdep, prefetch
-        (value = distance in iterations, or a pair (p, q): see lower/cpu/prefetch.py), comment."""
+        (value = distance in iterations, or a pair (p, q): see lower/cpu/prefetch.py), comment,
+        auto_unroll_max_step (TVM's: inner loop nests of at most `value` iterations are
+        unrolled). TVM's NOOP_PRAGMAS are accepted and change nothing; REFUSED_PRAGMAS say
+        what to do instead."""
         self._check_schedulable("pragma")
         self._leaf(iv, "pragma")
+        if key in NOOP_PRAGMAS:
+            return
+        if key in REFUSED_PRAGMAS:
+            self._err(f"pragma {key} on axis {iv.name} is not supported: {REFUSED_PRAGMAS[key]}")
+        if key == "auto_unroll_max_step" and (isinstance(value, bool) or not isinstance(
+                value, numbers.Integral) or value < 0):
+            self._err(f"pragma auto_unroll_max_step on axis {iv.name}: value must be a "
+                      f"non-negative int (the most iterations of an inner loop nest to "
+                      f"unroll), got {value!r}")
         if key not in PRAGMA_KEYS:
             self._err(f"pragma on axis {iv.name}: unknown key {key!r}; known keys: "
-                      f"{', '.join(PRAGMA_KEYS)}")
+                      f"{', '.join(PRAGMA_KEYS + NOOP_PRAGMAS)}")
         def count(v):
             return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 0
         if key == "prefetch" and isinstance(value, tuple):
@@ -301,6 +334,19 @@ class Stage:
     def compute_root(self):
         self._check_schedulable("compute_root")
         self.attach_type, self.attach_stage, self.attach_ivar = "root", None, None
+
+    def set_scope(self, scope):
+        """Keep this stage's buffer in `scope` ("global", "local", "shared": on the GPU
+        targets, registers / the block's shared memory; on CPUs a local buffer)."""
+        from .cache import SCOPES
+        if scope not in SCOPES:
+            self._err(f"set_scope: unknown scope {scope!r}; expected one of {', '.join(SCOPES)}")
+        if not isinstance(self.op, ComputeOp):
+            self._err("set_scope: a placeholder lives in the caller's array")
+        if self.is_output and scope != "global":
+            self._err(f"set_scope({scope!r}): an output is written into the caller's array, "
+                      "which is global")
+        self.scope = scope
 
 
 class Schedule:
@@ -398,6 +444,11 @@ class Schedule:
     def rfactor(self, tensor, axis, factor_axis=0):
         from .rfactor import rfactor
         return rfactor(self, tensor, axis, factor_axis)
+
+    def normalize(self):
+        """TVM rebases every loop to start at 0 and returns the schedule; texpr's loops always
+        start at 0, so this schedule is already normal and is returned as it is."""
+        return self
 
 
 def _post_order(outputs):
