@@ -15,6 +15,10 @@ def _same_extent(a, b):
     return a is b or (isinstance(a, Const) and isinstance(b, Const) and a.value == b.value)
 
 
+def _show(shape):
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
 def broadcast_shape(sa, sb, what):
     """NumPy's rule: align at the right; a dimension of extent 1 stretches to the other."""
     out = []
@@ -26,7 +30,7 @@ def broadcast_shape(sa, sb, what):
         elif b is None or (isinstance(b, Const) and b.value == 1) or _same_extent(a, b):
             out.append(a)
         else:
-            raise TexprError(f"{what}: shapes {list(sa)} and {list(sb)} cannot be broadcast "
+            raise TexprError(f"{what}: shapes {_show(sa)} and {_show(sb)} cannot be broadcast "
                              f"together (dimension {-d}: {a} vs {b}; expected equal extents or 1)")
     return tuple(reversed(out))
 

@@ -307,6 +307,8 @@ def compute(shape, fcompute, name="compute", tag="", attrs=None):
     body = fcompute(*[iv.var for iv in axis])
     if isinstance(body, (list, tuple)):
         raise TexprError(f"compute {name}: a compute must return one expression, got {len(body)}")
+    if isinstance(body, TensorSlice):
+        body._incomplete()
     try:
         body = convert(body)
     except TexprError:

@@ -6,7 +6,7 @@ and the axis; the lowering layer then never has to guess what an odd schedule me
 import numbers
 
 from ..lang import dtypes
-from ..errors import ScheduleError
+from ..errors import ScheduleError, TexprError
 from ..lang.expr import Const, Var
 from ..lang.tensor import ComputeOp, IterVar, Operation, PlaceholderOp, Range, Tensor
 from .relations import Fuse, Singleton, Split, ceil_div
@@ -110,7 +110,10 @@ class Stage:
             self._err(f"split of axis {parent.name}: give exactly one of factor= or nparts=")
         val = factor if factor is not None else nparts
         what = "factor" if factor is not None else "nparts"
-        val = integral_extent(val, f"split of axis {parent.name}: {what}")
+        try:
+            val = integral_extent(val, f"{what}")
+        except TexprError as e:
+            self._err(f"split of axis {parent.name}: {e}")
         factor, nparts = (val, None) if factor is not None else (None, val)
         if isinstance(val, bool) or not isinstance(val, numbers.Integral) or val <= 0:
             self._err(f"split of axis {parent.name}: {what} must be a positive int, got {val!r}")
