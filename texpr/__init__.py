@@ -12,6 +12,7 @@ from .lang.expr import (acos, acosh, add, asin, asinh, atan, atanh, cos, cosh, d
 from .lang.tag import tag_scope
 from .lang.reduction import comm_reducer, max, min, sum
 from .lang.intrin import decl_tensor_intrin
+from .lang.buffer import decl_buffer
 from .lang.tensor import (Tensor, TensorSlice, compute, exclusive_scan, placeholder,
                           reduce_axis, thread_axis)
 from .schedule import create_schedule
@@ -30,5 +31,5 @@ __all__ = [
     "floormod", "indexdiv", "indexmod", "div", "add", "subtract", "multiply", "fmod", "isnan",
     "isinf", "isfinite", "popcount", "sin", "cos", "tan", "asin", "acos", "atan", "sinh",
     "cosh", "asinh", "acosh", "atanh", "log2", "log10", "log1p", "exp2", "expm1", "rsqrt",
-    "trunc", "round", "nearbyint",
+    "trunc", "round", "nearbyint", "decl_buffer",
 ]

@@ -43,6 +43,7 @@ class Stage:
         self.scope = "global"
         self.storage_aligns = {}      # dim -> (factor, offset), set by storage_align()
         self.is_output = False
+        self.group = None             # the innermost Group holding this stage (create_group)
         self._reset_axes()
 
     def _reset_axes(self):
@@ -297,7 +298,16 @@ class Stage:
 
     # ------------------------------------------------------------------ placement
     def compute_at(self, parent, ivar):
-        """Compute this stage inside loop `ivar` of stage `parent`, only the part it needs."""
+        """Compute this stage inside loop `ivar` of stage `parent`, only the part it needs.
+        A stage of a group goes only into another stage of its group (the group itself is
+        placed with group.compute_at)."""
+        if self.group is not None and isinstance(parent, Stage) and \
+                not _in_group(parent, self.group):
+            self._err(f"compute_at: this stage belongs to {self.group}; attach it inside the "
+                      f"group, or attach the group (group.compute_at), not into {parent.name}")
+        self._compute_at(parent, ivar)
+
+    def _compute_at(self, parent, ivar):
         self._check_schedulable("compute_at")
         if not isinstance(parent, Stage):
             self._err(f"compute_at: expected a stage (s[T]) as parent, got {parent!r}")
@@ -359,6 +369,7 @@ class Schedule:
         self.outputs = outputs
         self.stages = []
         self.stage_map = {}
+        self.groups = []
         for op in _post_order(outputs):
             st = Stage(op, self)
             st.is_output = any(op is o for o in outputs)
@@ -448,10 +459,25 @@ class Schedule:
         from .rfactor import rfactor
         return rfactor(self, tensor, axis, factor_axis)
 
+    def create_group(self, outputs, inputs, include_inputs=False):
+        """TVM's stage group: the stages between `inputs` and `outputs`, attached together
+        with group.compute_at(parent, axis)."""
+        from .group import create_group
+        return create_group(self, outputs, inputs, include_inputs)
+
     def normalize(self):
         """TVM rebases every loop to start at 0 and returns the schedule; texpr's loops always
         start at 0, so this schedule is already normal and is returned as it is."""
         return self
+
+
+def _in_group(stage, group):
+    g = stage.group
+    while g is not None:
+        if g is group:
+            return True
+        g = g.group
+    return False
 
 
 def _post_order(outputs):

@@ -667,6 +667,10 @@ class BufferRef:
         self.name = name
         self.extents = None     # a partial tile's valid elements per axis (outputs only)
 
+    def access_ptr(self, access_mask="r", ptr_type="handle", content_lanes=1, offset=0):
+        """TVM's Buffer.access_ptr: the region's pointer (plus `offset` elements)."""
+        return self.ptr if not offset else f"({self.ptr} + {offset})"
+
     def __repr__(self):
         return f"BufferRef({self.ptr}, strides={self.strides})"
 
