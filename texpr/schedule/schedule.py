@@ -348,6 +348,14 @@ class Stage:
         self._check_schedulable("compute_root")
         self.attach_type, self.attach_stage, self.attach_ivar = "root", None, None
 
+    def transform_layout(self, fn):
+        """Store this stage's buffer in the layout fn(*logical axes) -> physical indices (a
+        permutation or split of its axes: `lambda i, j: [j, i]`, `[i // 4, j, i % 4]`); the
+        stage then loops over the physical axes, which are returned; readers read through
+        fn; results are unchanged (schedule/layout.py)."""
+        from .layout import transform_layout
+        return transform_layout(self.schedule, self, fn)
+
     def set_scope(self, scope):
         """Keep this stage's buffer in `scope` ("global", "local", "shared": on the GPU
         targets, registers / the block's shared memory; on CPUs a local buffer)."""
