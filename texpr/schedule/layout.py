@@ -80,7 +80,7 @@ def transform_layout(sch, st, fn):
             inverse[iv.var] = pos[(id(iv), "outer")] * c + pos[(id(iv), "inner")]
     new_op = ComputeOp(op.name, new_axes, substitute(op.body, inverse), op.tag, op.attrs)
     new_op.logical_shape = op.shape
-    old_ops = {id(op)}
+    old_ops = {id(o) for o, stage in sch.stage_map.items() if stage is st}   # st's ops so far
     new_t = new_op.output(0)
     logical_vars = [iv.var for iv in op.axis]
     phys_exprs = [convert(e.var if isinstance(e, IterVar) else e) for e in phys]
