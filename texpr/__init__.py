@@ -8,7 +8,7 @@ from .lang.expr import (acos, acosh, add, asin, asinh, atan, atanh, cos, cosh, d
                         expm1, floordiv, floormod, fmod, indexdiv, indexmod, isfinite, isinf,
                         isnan, log10, log1p, log2, max_value, min_value, multiply, nearbyint,
                         popcount, round, rsqrt, sin, sinh, subtract, tan, trunc, truncdiv,
-                        truncmod)
+                        truncmod, size_var)
 from .lang.tag import tag_scope
 from .lang.reduction import comm_reducer, max, min, sum
 from .lang.intrin import decl_tensor_intrin
@@ -31,5 +31,5 @@ __all__ = [
     "floormod", "indexdiv", "indexmod", "div", "add", "subtract", "multiply", "fmod", "isnan",
     "isinf", "isfinite", "popcount", "sin", "cos", "tan", "asin", "acos", "atan", "sinh",
     "cosh", "asinh", "acosh", "atanh", "log2", "log10", "log1p", "exp2", "expm1", "rsqrt",
-    "trunc", "round", "nearbyint", "decl_buffer",
+    "trunc", "round", "nearbyint", "decl_buffer", "size_var",
 ]

@@ -317,3 +317,27 @@ def test_tag_scope_as_context_and_decorator():
         warnings.simplefilter("error")
         with te.tag_scope("used"):
             te.compute((4,), lambda i: A[i], name="E")
+
+
+def test_expression_times_tensor_and_module_functions_on_tensors():
+    n = te.size_var("n")
+    A = te.placeholder((n, 3), name="A")
+    B = te.placeholder((3,), name="B")
+    C = te.subtract(te.multiply(n.astype("float32") * A, 2.0), te.add(B, 1.0))
+    D = te.floordiv(A, B)
+    s = te.create_schedule([C.op, D.op])
+    a = np.random.default_rng(0).uniform(-3, 3, (4, 3)).astype("float32")
+    b = np.array([0.5, 1.5, 2.0], "float32")
+    tt.check_kernel(s, [A, B, C, D], lambda a, b: (a * 4 * 2 - (b + 1), a // b), [a, b],
+                    target="c")
+
+
+def test_truncdiv_vectorized_on_native():
+    A = te.placeholder((32,), "int32", name="A")
+    Q = te.compute((32,), lambda i: te.truncdiv(A[i], 3) * 10 + te.truncmod(A[i], 3), name="Q")
+    s = te.create_schedule(Q.op)
+    xo, xi = s[Q].split(Q.op.axis[0], factor=8)
+    s[Q].vectorize(xi)
+    a = np.arange(-16, 16, dtype="int32")
+    tt.check_kernel(s, [A, Q], lambda a: np.trunc(a / 3).astype("int32") * 10 + np.fmod(a, 3),
+                    [a], target="native")

@@ -113,6 +113,17 @@ def _binary(op, a, b):
     return BinOp(op, a, b, dtypes.with_lanes(dt, lanes))
 
 
+def _operator(op, a, b):
+    """An arithmetic operator of Expr: with a tensor operand, the tensor's elementwise
+    operator takes over (`n * A`)."""
+    o = b if isinstance(a, Expr) else a
+    if not isinstance(o, (Expr, int, float)):
+        from .tensor import Tensor
+        if isinstance(o, Tensor):
+            return NotImplemented
+    return _binary(op, a, b)
+
+
 def _scalar_operand(v, other):
     from .tensor import IterVar, TensorSlice
     if isinstance(v, IterVar):
@@ -147,21 +158,21 @@ def _compare(op, a, b):
 class Expr(Node):
     """Operator overloading shared by all expression nodes."""
 
-    def __add__(self, o): return _binary("+", self, o)
-    def __radd__(self, o): return _binary("+", o, self)
-    def __sub__(self, o): return _binary("-", self, o)
-    def __rsub__(self, o): return _binary("-", o, self)
-    def __mul__(self, o): return _binary("*", self, o)
-    def __rmul__(self, o): return _binary("*", o, self)
-    def __truediv__(self, o): return _binary("/", self, o)
-    def __rtruediv__(self, o): return _binary("/", o, self)
-    def __floordiv__(self, o): return _binary("//", self, o)
-    def __rfloordiv__(self, o): return _binary("//", o, self)
-    def __mod__(self, o): return _binary("%", self, o)
-    def __rmod__(self, o): return _binary("%", o, self)
-    def __lshift__(self, o): return _binary("<<", self, o)
-    def __rshift__(self, o): return _binary(">>", self, o)
-    def __xor__(self, o): return _binary("^", self, o)
+    def __add__(self, o): return _operator("+", self, o)
+    def __radd__(self, o): return _operator("+", o, self)
+    def __sub__(self, o): return _operator("-", self, o)
+    def __rsub__(self, o): return _operator("-", o, self)
+    def __mul__(self, o): return _operator("*", self, o)
+    def __rmul__(self, o): return _operator("*", o, self)
+    def __truediv__(self, o): return _operator("/", self, o)
+    def __rtruediv__(self, o): return _operator("/", o, self)
+    def __floordiv__(self, o): return _operator("//", self, o)
+    def __rfloordiv__(self, o): return _operator("//", o, self)
+    def __mod__(self, o): return _operator("%", self, o)
+    def __rmod__(self, o): return _operator("%", o, self)
+    def __lshift__(self, o): return _operator("<<", self, o)
+    def __rshift__(self, o): return _operator(">>", self, o)
+    def __xor__(self, o): return _operator("^", self, o)
 
     def __and__(self, o):
         return logical_and(self, o) if dtypes.is_bool(self.dtype) else _binary("&", self, o)
@@ -366,6 +377,12 @@ def var(name="v", dtype="int32"):
     return Var(name, dt)
 
 
+def size_var(name="size", dtype="int32"):
+    """TVM's size_var: a var for an extent (texpr takes every extent var's value from the
+    arrays, which are never negative)."""
+    return var(name, dtype)
+
+
 def _bool_operand(x, what):
     x = convert(x)
     if not dtypes.is_bool(x.dtype):
@@ -548,16 +565,23 @@ def _int_operands(a, b, what):
     return a, b
 
 
+def _arith(op, a, b):
+    """a op b of expressions or numbers; with a tensor operand, the elementwise tensor op."""
+    from .tensor import Tensor
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        from .broadcast import elementwise
+        return elementwise(op, a, b)
+    return _binary(op, a if isinstance(a, Expr) or isinstance(b, Expr) else convert(a), b)
+
+
 def floordiv(a, b):
     """a // b rounded towards minus infinity (texpr's `//`; floor(a / b) on floats)."""
-    return _binary("//", a, b) if isinstance(a, Expr) or isinstance(b, Expr) else \
-        _binary("//", convert(a), b)
+    return _arith("//", a, b)
 
 
 def floormod(a, b):
     """a - floordiv(a, b) * b: the sign of b (texpr's `%`)."""
-    return _binary("%", a, b) if isinstance(a, Expr) or isinstance(b, Expr) else \
-        _binary("%", convert(a), b)
+    return _arith("%", a, b)
 
 
 indexdiv, indexmod = floordiv, floormod        # TVM's index arithmetic is floor division
@@ -605,12 +629,12 @@ def div(a, b):
 
 
 def add(a, b):
-    return _binary("+", a if isinstance(a, Expr) or isinstance(b, Expr) else convert(a), b)
+    return _arith("+", a, b)
 
 
 def subtract(a, b):
-    return _binary("-", a if isinstance(a, Expr) or isinstance(b, Expr) else convert(a), b)
+    return _arith("-", a, b)
 
 
 def multiply(a, b):
-    return _binary("*", a if isinstance(a, Expr) or isinstance(b, Expr) else convert(a), b)
+    return _arith("*", a, b)
