@@ -315,3 +315,90 @@ def test_decl_tensor_intrin_tvm_form_errors():
     s[C].tensorize(ii, intrin)
     with pytest.raises(te.TexprError, match="returned 2 parts.*reduce_update"):
         te.build(s, [C.op.input_tensors[0], C], target="c")
+
+
+# ----------------------------------------------------------------------------- TensorComputeOp
+
+def _vadd_intrin(n):
+    x = te.placeholder((n,), name="x")
+    y = te.placeholder((n,), name="y")
+    z = te.compute((n,), lambda i: x[i] + y[i], name="z")
+
+    def impl(ins, outs):
+        X, Y = ins
+        (Z,) = outs
+        return (f"for (int t = 0; t < {n}; ++t) {Z.access_ptr('w')}[t*({Z.strides[0]})] = "
+                f"{X.access_ptr('r')}[t*({X.strides[0]})] + {Y.access_ptr('r')}[t*({Y.strides[0]})];")
+    return te.decl_tensor_intrin(z.op, impl, name="vadd", default_buffer_params={"offset_factor": n})
+
+
+def _gemm_intrin(m, n, l):
+    k = te.reduce_axis((0, l), "k")
+    x = te.placeholder((m, l), name="x")
+    y = te.placeholder((n, l), name="y")
+    z = te.compute((m, n), lambda i, j: te.sum(x[i][k] * y[j][k], axis=k), name="z")
+
+    def impl(ins, outs):
+        X, Y = ins
+        (Z,) = outs
+        loops = f"for (int ti = 0; ti < {m}; ++ti) for (int tj = 0; tj < {n}; ++tj)"
+        acc = (f"{loops} {{ float s = 0; for (int r = 0; r < {l}; ++r) s += "
+               f"{X.access_ptr('r')}[ti*({X.strides[0]}) + r*({X.strides[1]})] * "
+               f"{Y.access_ptr('r')}[tj*({Y.strides[0]}) + r*({Y.strides[1]})];")
+        out = f"{Z.access_ptr('w')}[ti*({Z.strides[0]}) + tj*({Z.strides[1]})]"
+        return acc + f" {out} = s; }}", f"{loops} {out} = 0;", acc + f" {out} += s; }}"
+    return te.decl_tensor_intrin(z.op, impl, name="gemm")
+
+
+def test_tensor_compute_op_elementwise():
+    n, m = 16, 96
+    vadd = _vadd_intrin(n)
+    A = te.placeholder((m // n, n), name="A")
+    B = te.placeholder((m // n, n), name="B")
+    C = te.compute((m // n, n), lambda i: vadd(A[i, 0:n], B[i, 0:n]), name="C")
+    s = te.create_schedule(C.op)
+    io, ii = s[C].split(C.op.axis[0], factor=2)      # the outer loops stay schedulable
+    s[C].parallel(io)
+    mod, _ = tt.check_kernel(s, [A, B, C], lambda a, b: a + b, target="c")
+    assert "tensorize vadd.body" in mod.source
+
+
+def test_tensor_compute_op_with_an_outer_reduction():
+    f0, f1, f2 = 4, 4, 8
+    M, N, L = 8, 16, 12
+    gemm = _gemm_intrin(f1, f2, f0)
+    A = te.placeholder((M // f1, L // f0, f1, f0), name="A")
+    B = te.placeholder((N // f2, L // f0, f2, f0), name="B")
+    k = te.reduce_axis((0, L // f0), name="kk")
+    C = te.compute((M // f1, N // f2, f1, f2),
+                   lambda i, j: gemm(A[i, k, 0:f1, 0:f0], B[j, k, 0:f2, 0:f0], reduce_axis=k),
+                   name="C")
+    s = te.create_schedule(C.op)
+    mod, _ = tt.check_kernel(s, [A, B, C], lambda a, b: np.einsum("ikxr,jkyr->ijxy", a, b),
+                             target="c")
+    assert "tensorize gemm.update" in mod.source
+
+
+def test_tensor_compute_op_errors():
+    vadd = _vadd_intrin(4)
+    A = te.placeholder((2, 8), name="A")
+    with pytest.raises(te.TexprError, match=r"region of A has sliced extents \[8\]; x has shape \[4\]"):
+        te.compute((2, 4), lambda i: vadd(A[i, 0:8], A[i, 0:8]))
+    with pytest.raises(te.TexprError, match=r"takes 2 region\(s\) \(x, y\), got 1"):
+        te.compute((2, 4), lambda i: vadd(A[i, 0:4]))
+    with pytest.raises(te.TexprError, match="argument for y must be a tensor region"):
+        te.compute((2, 4), lambda i: vadd(A[i, 0:4], A[i, 0]))
+    with pytest.raises(te.TexprError, match="must be the output shape of vadd, \\[4\\]"):
+        te.compute((2, 8), lambda i: vadd(A[i, 0:4], A[i, 4:8]))
+    with pytest.raises(te.TexprError, match="takes 1 argument.*must then return a tensor intrinsic"):
+        te.compute((2, 8), lambda i: A[i, 0])
+    with pytest.raises(te.TexprError, match="indexed with a slice is a region"):
+        te.compute((2,), lambda i: A[i, 0:4] * 2.0)
+    with pytest.raises(te.TexprError, match="constant positive extent"):
+        A[0, 4:2]
+    with pytest.raises(te.TexprError, match="reduce_axis= needs a reducing intrinsic"):
+        te.compute((2, 4), lambda i: vadd(A[i, 0:4], A[i, 4:8],
+                                          reduce_axis=te.reduce_axis((0, 2), "r")))
+    with pytest.raises(te.TexprError, match="default_buffer_params strides not supported"):
+        te.decl_tensor_intrin(te.compute((4,), lambda i: A[0, i] * 2.0).op, lambda i, o: "",
+                              default_buffer_params={"strides": [1]})

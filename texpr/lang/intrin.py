@@ -59,6 +59,11 @@ class TensorIntrin:
             return code
         return call
 
+    def __call__(self, *regions, reduce_axis=None, scalar_inputs=None):
+        """intrin(A[i, 0:16], ...) inside te.compute (TVM's TensorComputeOp)."""
+        from .tensor_compute import call_intrin
+        return call_intrin(self, regions, reduce_axis, scalar_inputs)
+
     def __repr__(self):
         return f"TensorIntrin({self.name})"
 
@@ -82,7 +87,8 @@ def decl_tensor_intrin(op, impl, name=None, inputs=None, partial_axes=(), binds=
     TVM's forms: impl may return (body, reduce_init, reduce_update) (None where absent) with C
     text in each; binds={tensor: te.decl_buffer(...)} declares an operand's buffer (its
     constant strides are checked against the tensorized region; te.var strides accept any);
-    the operands' .access_ptr("r") is their pointer. scalar_params is not supported.
+    the operands' .access_ptr("r") is their pointer; default_buffer_params may hold
+    offset_factor / data_alignment / scope (nothing to do). scalar_params is not supported.
     """
     if isinstance(op, Tensor):
         op = op.op
@@ -95,9 +101,12 @@ def decl_tensor_intrin(op, impl, name=None, inputs=None, partial_axes=(), binds=
         raise TexprError(f"decl_tensor_intrin {name or op.name}: scalar_params is not supported "
                          "(texpr has no TensorComputeOp); write the scalars as constants in the "
                          "declaration, or declare one intrinsic per value")
-    if default_buffer_params:
-        raise TexprError(f"decl_tensor_intrin {name or op.name}: default_buffer_params is not "
-                         "supported; give each operand a te.decl_buffer in binds=")
+    bad = set(default_buffer_params or {}) - {"offset_factor", "data_alignment", "scope"}
+    if bad:
+        raise TexprError(f"decl_tensor_intrin {name or op.name}: default_buffer_params "
+                         f"{', '.join(sorted(bad))} not supported (offset_factor, data_alignment "
+                         "and scope are accepted: the implementation gets each region's exact "
+                         "pointer); give an operand its strides with binds=")
     ins = op.input_tensors
     for t in ins:
         if not isinstance(t.op, PlaceholderOp):

@@ -181,6 +181,9 @@ class Tensor:
             idx = (idx,)
         if len(idx) < self.ndim and not any(isinstance(i, slice) for i in idx):
             return TensorSlice(self, idx)          # A[i][j]: completed by the last index
+        if any(isinstance(i, slice) for i in idx) and len(idx) == self.ndim:
+            from .tensor_compute import TensorRegion
+            return TensorRegion(self, idx)         # A[i, 0:16]: a tensor intrinsic's argument
         if len(idx) != self.ndim:
             raise TexprError(f"tensor {self.name} has {self.ndim} dimension(s) but was indexed "
                              f"with {len(idx)} index(es)")
@@ -274,6 +277,17 @@ def _check_name(name):
     return name
 
 
+def _index_arity(fcompute):
+    """How many indices fcompute takes at most (None: any number)."""
+    try:
+        params = list(inspect.signature(fcompute).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind == p.VAR_POSITIONAL for p in params):
+        return None
+    return len([p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)])
+
+
 def _arg_names(fcompute, n):
     try:
         sig = inspect.signature(fcompute)
@@ -302,6 +316,10 @@ def compute(shape, fcompute, name="compute", tag="", attrs=None):
         from .tag import current_tag
         tag = current_tag()
     shape = _as_shape(shape, f"compute {name}")
+    k = _index_arity(fcompute)
+    if k is not None and k < len(shape):
+        from .tensor_compute import tensor_compute
+        return tensor_compute(shape, fcompute, k, name, tag, attrs)
     names = _arg_names(fcompute, len(shape))
     axis = [IterVar(Var(nm), Range(0, ext), "data") for nm, ext in zip(names, shape)]
     body = fcompute(*[iv.var for iv in axis])

@@ -383,6 +383,8 @@ class Schedule:
             st.is_output = any(op is o for o in outputs)
             self.stages.append(st)
             self.stage_map[op] = st
+            if isinstance(op, ComputeOp) and "tensor_intrin" in op.attrs:
+                _tensorize_tensor_compute(st)
 
     def __getitem__(self, t):
         op = t.op if isinstance(t, Tensor) else t
@@ -477,6 +479,17 @@ class Schedule:
         """TVM rebases every loop to start at 0 and returns the schedule; texpr's loops always
         start at 0, so this schedule is already normal and is returned as it is."""
         return self
+
+
+def _tensorize_tensor_compute(st):
+    """A TensorComputeOp's stage (lang/tensor_compute.py): outer data axes, the call's
+    reduction axes, then the intrinsic's loops, which are tensorized."""
+    intrin, k, nred = st.op.attrs["tensor_intrin"]
+    axes, red = st.op.axis, st.op.reduce_axis
+    order = axes[:k] + red[:nred] + axes[k:] + red[nred:]
+    if order != st.leaf_iter_vars:
+        st.reorder(*order)
+    st.tensorize(axes[k], intrin)
 
 
 def _in_group(stage, group):
