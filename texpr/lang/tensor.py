@@ -181,16 +181,14 @@ class Tensor:
             idx = (idx,)
         if len(idx) < self.ndim and not any(isinstance(i, slice) for i in idx):
             return TensorSlice(self, idx)          # A[i][j]: completed by the last index
-        if any(isinstance(i, slice) for i in idx) and len(idx) == self.ndim:
-            from .tensor_compute import TensorRegion
-            return TensorRegion(self, idx)         # A[i, 0:16]: a tensor intrinsic's argument
         if len(idx) != self.ndim:
             raise TexprError(f"tensor {self.name} has {self.ndim} dimension(s) but was indexed "
                              f"with {len(idx)} index(es)")
         out = []
         for d, i in enumerate(idx):
-            if isinstance(i, slice):
-                raise TexprError(f"tensor {self.name}: slices are not supported as indices")
+            if isinstance(i, slice):               # A[i, 0:16]: a tensor intrinsic's argument
+                from .tensor_compute import TensorRegion
+                return TensorRegion(self, idx)
             if isinstance(i, bool):
                 raise TexprError(f"tensor {self.name}: index {d} is a bool")
             e = convert(i)
