@@ -4,9 +4,17 @@ from .errors import (ArgumentError, BuildError, DTypeError, InternalError, Lower
 from .lang.expr import (Expr, Var, abs, all, any, ceil, const, erf, exp, floor, if_then_else,
                         log, power, sigmoid, sqrt, tanh, var)
 from .lang.expr import power as pow
+from .lang.expr import (acos, acosh, add, asin, asinh, atan, atanh, cos, cosh, div, exp2,
+                        expm1, floordiv, floormod, fmod, indexdiv, indexmod, isfinite, isinf,
+                        isnan, log10, log1p, log2, max_value, min_value, multiply, nearbyint,
+                        popcount, round, rsqrt, sin, sinh, subtract, tan, trunc, truncdiv,
+                        truncmod, size_var)
+from .lang.tag import tag_scope
 from .lang.reduction import comm_reducer, max, min, sum
 from .lang.intrin import decl_tensor_intrin
-from .lang.tensor import Tensor, compute, exclusive_scan, placeholder, reduce_axis, thread_axis
+from .lang.buffer import decl_buffer
+from .lang.tensor import (Tensor, TensorSlice, compute, exclusive_scan, placeholder,
+                          reduce_axis, thread_axis)
 from .lang.extern import call_extern, call_packed, call_pure_extern, extern
 from .lang.tensor import scan
 from .lang.expr import max_value, min_value
@@ -24,8 +32,13 @@ __all__ = [
     "log", "sqrt", "tanh", "sigmoid", "abs", "floor", "ceil", "erf", "pow", "power",
     "create_schedule", "lower", "build", "decl_tensor_intrin", "exclusive_scan",
     "extern", "call_packed", "call_extern", "call_pure_extern", "register_func",
-    "get_global_func", "register_intrin_lowering", "PackedFuncError",
-    "scan", "min_value", "max_value",
+    "get_global_func", "register_intrin_lowering", "PackedFuncError", "scan",
+    # TVM te names (issue 15)
+    "TensorSlice", "tag_scope", "min_value", "max_value", "truncdiv", "truncmod", "floordiv",
+    "floormod", "indexdiv", "indexmod", "div", "add", "subtract", "multiply", "fmod", "isnan",
+    "isinf", "isfinite", "popcount", "sin", "cos", "tan", "asin", "acos", "atan", "sinh",
+    "cosh", "asinh", "acosh", "atanh", "log2", "log10", "log1p", "exp2", "expm1", "rsqrt",
+    "trunc", "round", "nearbyint", "decl_buffer", "size_var",
 ]
 
 # TVM's operation and axis classes, for isinstance checks

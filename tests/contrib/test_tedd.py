@@ -47,9 +47,9 @@ def test_dataflow_graph_names_every_stage_and_edge(tmp_path):
     edges = {(a, b) for a, b, _, _ in g.edges}
     for st in s.stages:
         if isinstance(st.op, te.ComputeOp):
-            for t in st.op.input_tensors():
+            for t in st.op.input_tensors:
                 assert (by_name[t.op.name], by_name[st.name]) in edges
-    assert len(edges) == sum(len(st.op.input_tensors()) for st in s.stages
+    assert len(edges) == sum(len(st.op.input_tensors) for st in s.stages
                              if isinstance(st.op, te.ComputeOp))
     assert "(inline)" in labels[by_name["data_pad"]] and "Scope: global" in labels[by_name["A"]]
     assert "(8, 8, 32, 1) float32" in labels[by_name["relu"]]

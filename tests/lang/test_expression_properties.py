@@ -140,7 +140,7 @@ def check_tree(t, dt, target, arrays):
         want = numpy_value(t, dt, arrays)
     inputs = {d: [te.placeholder((N,), d, name=f"{d}_{j}") for j in range(3)] for d in arrays}
     out_t = te.compute((N,), lambda i: texpr_expr(t, dt, inputs, i), name="out")
-    args = list(out_t.op.input_tensors())
+    args = list(out_t.op.input_tensors)
     by_tensor = {id(p): a for d in arrays for p, a in zip(inputs[d], arrays[d])}
     values = [by_tensor[id(p)] for p in args]
     for vector in (0, 8, 16) if target != "opencl" else (4,):

@@ -67,7 +67,7 @@ def test_time_loop_is_serial_and_scan_axis():
     op = res.op
     assert op.num_outputs == 1 and op.scan_axis.dom.min.value == 1
     assert len(op.spatial_axis_) == 1 and op.spatial_axis_[0].dom.extent.value == 4
-    assert op.input_tensors() == [init, update]
+    assert op.input_tensors == [init, update]
     text = str(te.lower(te.create_schedule(op), [X, res]))
     assert "parallel" not in text and "cumsum.idx" in text
 

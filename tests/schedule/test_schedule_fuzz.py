@@ -72,7 +72,7 @@ def _apply(draw, s):
     if p in ("compute_inline", "compute_root"):
         return f"{name}.{p}()", getattr(stage, p)
     if p == "cache_read":
-        t = draw(st.sampled_from(stage.op.input_tensors() or [stage.op.output(0)]))
+        t = draw(st.sampled_from(stage.op.input_tensors or [stage.op.output(0)]))
         scope = draw(st.sampled_from(["local", "global", "no_such_scope"]))
         return f"cache_read({t.name}, {scope}, [{name}])", lambda: s.cache_read(t, scope, [stage.op])
     if p == "cache_write":

@@ -171,7 +171,7 @@ def viz_dataflow_graph(sch, show_svg=False, dot_file_path="", output_dot_string=
     for st in sch.stages:
         if not isinstance(st.op, ComputeOp):
             continue
-        for t in st.op.input_tensors():
+        for t in st.op.input_tensors:
             src = sch.stage_map.get(t.op)
             if src is not None:
                 dot.edge(_stage_id(sch, src), _stage_id(sch, st), label=t.name)

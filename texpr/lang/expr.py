@@ -87,9 +87,11 @@ def convert(v, dtype=None):
     """Turn a Python number / IterVar / Expr into an Expr."""
     if isinstance(v, Expr):
         return v
-    from .tensor import IterVar
+    from .tensor import IterVar, TensorSlice
     if isinstance(v, IterVar):
         return v.var
+    if isinstance(v, TensorSlice):
+        v._incomplete()
     if isinstance(v, (bool, np.bool_)):
         return Const(bool(v), dtype or "bool")
     if isinstance(v, numbers.Integral):
@@ -117,10 +119,23 @@ def _binary(op, a, b):
     return BinOp(op, a, b, dtypes.with_lanes(dt, lanes))
 
 
+def _operator(op, a, b):
+    """An arithmetic operator of Expr: with a tensor operand, the tensor's elementwise
+    operator takes over (`n * A`)."""
+    o = b if isinstance(a, Expr) else a
+    if not isinstance(o, (Expr, int, float)):
+        from .tensor import Tensor
+        if isinstance(o, Tensor):
+            return NotImplemented
+    return _binary(op, a, b)
+
+
 def _scalar_operand(v, other):
-    from .tensor import IterVar
+    from .tensor import IterVar, TensorSlice
     if isinstance(v, IterVar):
         return v.var
+    if isinstance(v, TensorSlice):
+        v._incomplete()
     if isinstance(v, (bool, numbers.Number, np.generic)):
         return _const_like(v.item() if isinstance(v, np.generic) else v, dtypes.element(other.dtype))
     raise TexprError(f"cannot use {v!r} (type {type(v).__name__}) in an expression")
@@ -149,21 +164,21 @@ def _compare(op, a, b):
 class Expr(Node):
     """Operator overloading shared by all expression nodes."""
 
-    def __add__(self, o): return _binary("+", self, o)
-    def __radd__(self, o): return _binary("+", o, self)
-    def __sub__(self, o): return _binary("-", self, o)
-    def __rsub__(self, o): return _binary("-", o, self)
-    def __mul__(self, o): return _binary("*", self, o)
-    def __rmul__(self, o): return _binary("*", o, self)
-    def __truediv__(self, o): return _binary("/", self, o)
-    def __rtruediv__(self, o): return _binary("/", o, self)
-    def __floordiv__(self, o): return _binary("//", self, o)
-    def __rfloordiv__(self, o): return _binary("//", o, self)
-    def __mod__(self, o): return _binary("%", self, o)
-    def __rmod__(self, o): return _binary("%", o, self)
-    def __lshift__(self, o): return _binary("<<", self, o)
-    def __rshift__(self, o): return _binary(">>", self, o)
-    def __xor__(self, o): return _binary("^", self, o)
+    def __add__(self, o): return _operator("+", self, o)
+    def __radd__(self, o): return _operator("+", o, self)
+    def __sub__(self, o): return _operator("-", self, o)
+    def __rsub__(self, o): return _operator("-", o, self)
+    def __mul__(self, o): return _operator("*", self, o)
+    def __rmul__(self, o): return _operator("*", o, self)
+    def __truediv__(self, o): return _operator("/", self, o)
+    def __rtruediv__(self, o): return _operator("/", o, self)
+    def __floordiv__(self, o): return _operator("//", self, o)
+    def __rfloordiv__(self, o): return _operator("//", o, self)
+    def __mod__(self, o): return _operator("%", self, o)
+    def __rmod__(self, o): return _operator("%", o, self)
+    def __lshift__(self, o): return _operator("<<", self, o)
+    def __rshift__(self, o): return _operator(">>", self, o)
+    def __xor__(self, o): return _operator("^", self, o)
 
     def __and__(self, o):
         return logical_and(self, o) if dtypes.is_bool(self.dtype) else _binary("&", self, o)
@@ -202,6 +217,10 @@ class Expr(Node):
         raise TexprError(f"the symbolic expression {self} has no Python truth value; "
                          "use te.if_then_else / te.all / te.any to branch on it")
 
+    def __int__(self):
+        raise TexprError(f"int() of the symbolic expression {self}: its value is known only "
+                         "when the kernel is called")
+
     def astype(self, dtype):
         dt = dtypes.normalize(dtype)
         if dtypes.element(self.dtype) == dt:
@@ -227,6 +246,21 @@ class Var(Expr):
 class Const(Expr):
     value: object
     dtype: str
+
+    # a constant extent is a Python int where one is needed: int(A.shape[0]),
+    # np.empty(tuple(A.shape)), range(A.shape[0])
+    def __int__(self):
+        if dtypes.is_float(self.dtype):
+            raise TexprError(f"int() of the float constant {self}: use astype or float()")
+        return int(self.value)
+
+    def __index__(self):
+        if not dtypes.is_int(self.dtype):
+            raise TexprError(f"the constant {self} of dtype {self.dtype} is not an integer index")
+        return int(self.value)
+
+    def __float__(self):
+        return float(self.value)
 
     def __post_init__(self):
         e = dtypes.element(self.dtype)
@@ -394,6 +428,12 @@ def var(name="v", dtype="int32"):
     return Var(name, dt)
 
 
+def size_var(name="size", dtype="int32"):
+    """TVM's size_var: a var for an extent (texpr takes every extent var's value from the
+    arrays, which are never negative)."""
+    return var(name, dtype)
+
+
 def _bool_operand(x, what):
     x = convert(x)
     if not dtypes.is_bool(x.dtype):
@@ -459,14 +499,41 @@ def _math_dtype(name, dtype):
     return fn(np.ones(1, dtype=dtypes.element(dtype))).dtype.name   # ones: log(0) would warn
 
 
+# the rest of TVM's te math namespace: float in, float out (ints become floats as in NumPy);
+# C's libm names (with an f suffix for float32). round is nearbyint (halves to even, as
+# np.round); vectorized loops compute them lane by lane.
+UNARY_MATH = ("sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh",
+              "atanh", "log2", "log10", "log1p", "exp2", "expm1", "rsqrt", "trunc", "round",
+              "nearbyint")
+_FLOAT_FUNCS.update({name: np.sin for name in UNARY_MATH})
+FLOAT_TESTS = ("isnan", "isinf", "isfinite")      # float -> bool
+
+
 def call(name, *args):
     args = tuple(convert(a) for a in args)
+    if name in FLOAT_TESTS:
+        (x,) = args
+        if not dtypes.is_float(x.dtype):
+            return Const(name == "isfinite", "bool")     # an integer is finite, never NaN
+        return Call(name, (x,), "bool")
+    if name == "popcount":
+        (x,) = args
+        if not dtypes.is_int(x.dtype) or dtypes.is_bool(x.dtype):
+            raise DTypeError(f"te.popcount needs an integer operand, got {x} of dtype {x.dtype}")
+        return Call("popcount", (x,), x.dtype)
+    if name == "fmod":
+        a, b = args
+        dt = dtypes.promote(a.dtype, b.dtype)
+        if not dtypes.is_float(dt):
+            raise DTypeError(f"te.fmod needs float operands, got {a.dtype} and {b.dtype}; "
+                             "use te.truncmod for integers")
+        return Call("fmod", (_cast_to(a, dt), _cast_to(b, dt)), dt)
     if name in ("abs",) + tuple(_FLOAT_FUNCS):
         (x,) = args
         if dtypes.is_bool(x.dtype):
             raise DTypeError(f"te.{name} is not defined for bool input {x}")
         dt = _math_dtype(name, x.dtype)
-        if name in ("floor", "ceil") and dtypes.is_int(x.dtype):
+        if name in ("floor", "ceil", "trunc", "round", "nearbyint") and dtypes.is_int(x.dtype):
             return x.astype(dt)
         return Call(name, (_cast_to(x, dt),), dt)
     if name == "pow":
@@ -488,6 +555,23 @@ def floor(x): return call("floor", x)
 def ceil(x): return call("ceil", x)
 def abs(x): return call("abs", x)
 def power(a, b): return call("pow", a, b)
+def fmod(a, b): return call("fmod", a, b)
+def isnan(x): return call("isnan", x)
+def isinf(x): return call("isinf", x)
+def isfinite(x): return call("isfinite", x)
+def popcount(x): return call("popcount", x)
+
+
+def _unary(name):
+    def fn(x):
+        return call(name, x)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Elementwise {name} (C's libm {name}; float result, as NumPy)."
+    return fn
+
+
+sin, cos, tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh, log2, log10, log1p, exp2, \
+    expm1, rsqrt, trunc, round, nearbyint = (_unary(n) for n in UNARY_MATH)
 
 
 def max_value(dtype):
@@ -514,3 +598,94 @@ def elementwise_min(a, b):
 
 def elementwise_max(a, b):
     return _binary("max", a, b)
+
+
+# ----------------------------------------------------------------------------- TVM's division
+
+def _int_operands(a, b, what):
+    a = convert(a) if not isinstance(a, Expr) and not isinstance(b, Expr) else a
+    if not isinstance(a, Expr):
+        a = _scalar_operand(a, b)
+    if not isinstance(b, Expr):
+        b = _scalar_operand(b, a)
+    for x in (a, b):
+        if not dtypes.is_int(x.dtype) or dtypes.is_bool(x.dtype):
+            raise DTypeError(f"te.{what} needs integer operands, got {x} of dtype {x.dtype}"
+                             + ("; use te.fmod for floats" if what == "truncmod" else
+                                "; use / for floats" if what == "truncdiv" else ""))
+    return a, b
+
+
+def _arith(op, a, b):
+    """a op b of expressions or numbers; with a tensor operand, the elementwise tensor op."""
+    from .tensor import Tensor
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        from .broadcast import elementwise
+        return elementwise(op, a, b)
+    return _binary(op, a if isinstance(a, Expr) or isinstance(b, Expr) else convert(a), b)
+
+
+def floordiv(a, b):
+    """a // b rounded towards minus infinity (texpr's `//`; floor(a / b) on floats)."""
+    return _arith("//", a, b)
+
+
+def floormod(a, b):
+    """a - floordiv(a, b) * b: the sign of b (texpr's `%`)."""
+    return _arith("%", a, b)
+
+
+indexdiv, indexmod = floordiv, floormod        # TVM's index arithmetic is floor division
+
+
+def _trunc_fix(a, b):
+    """Where C's truncation differs from floor division: a nonzero floor remainder whose sign
+    (b's) differs from a's. Built from floor operations, so every analysis of `//` and `%`
+    (which assume nothing of the operands' signs) stays right."""
+    r = _binary("%", a, b)
+    if isinstance(b, Const):
+        if b.value > 0:
+            return r, logical_and(_compare("<", a, 0), _compare("!=", r, 0))
+        return r, logical_and(_compare(">", a, 0), _compare("!=", r, 0))
+    return r, logical_and(_compare("!=", r, 0), _compare("!=", _compare("<", a, 0),
+                                                           _compare("<", b, 0)))
+
+
+def truncdiv(a, b):
+    """a / b rounded towards zero, as C's integer division."""
+    a, b = _int_operands(a, b, "truncdiv")
+    if dtypes.is_unsigned(a.dtype) and dtypes.is_unsigned(b.dtype):
+        return _binary("//", a, b)
+    q = _binary("//", a, b)
+    r, fix = _trunc_fix(a, b)
+    return if_then_else(fix, q + 1, q)
+
+
+def truncmod(a, b):
+    """a - truncdiv(a, b) * b: the sign of a, as C's `%`."""
+    a, b = _int_operands(a, b, "truncmod")
+    if dtypes.is_unsigned(a.dtype) and dtypes.is_unsigned(b.dtype):
+        return _binary("%", a, b)
+    r, fix = _trunc_fix(a, b)
+    return if_then_else(fix, r - b, r)
+
+
+def div(a, b):
+    """TVM's div: true division on floats, truncdiv (C's /) on integers."""
+    ea = a if isinstance(a, Expr) else convert(a)
+    eb = b if isinstance(b, Expr) else convert(b)
+    if dtypes.is_float(ea.dtype) or dtypes.is_float(eb.dtype):
+        return _binary("/", a if isinstance(a, Expr) or isinstance(b, Expr) else ea, b)
+    return truncdiv(a, b)
+
+
+def add(a, b):
+    return _arith("+", a, b)
+
+
+def subtract(a, b):
+    return _arith("-", a, b)
+
+
+def multiply(a, b):
+    return _arith("*", a, b)

@@ -50,6 +50,7 @@ class ExternOp(Operation):
     def output_dtype(self, i):
         return self.output_buffers[i].dtype
 
+    @property
     def input_tensors(self):
         return list(self.inputs)
 

@@ -7,16 +7,18 @@ a loop nest computes exactly the declared meaning before it swaps the implementa
 """
 from ..errors import TexprError
 from .expr import Const, Reduce
+from .buffer import check_bind, check_strides
 from .tensor import ComputeOp, PlaceholderOp, Tensor
 
 
 class TensorIntrin:
-    def __init__(self, name, op, impl, inputs, partial_axes=()):
+    def __init__(self, name, op, impl, inputs, partial_axes=(), binds=None):
         self.name = name
         self.op = op
         self.impl = impl
         self.inputs = inputs
         self.partial_axes = tuple(partial_axes)
+        self.binds = dict(binds or {})      # tensor -> DeclBuffer (TVM's binds)
 
     @property
     def output(self):
@@ -37,14 +39,37 @@ class TensorIntrin:
             if fn is None:
                 raise TexprError(f"tensor intrinsic {self.name} has no implementation for target "
                                  f"{target!r} (it has: {', '.join(impl)})")
-            return fn
-        return impl
+            return self._tvm_form(fn)
+        return self._tvm_form(impl)
+
+    def _tvm_form(self, fn):
+        """impl with TVM's conventions bridged: a (body, reduce_init, reduce_update) tuple
+        (None for a part it lacks) is the parts dict; binds' constant strides are checked."""
+        def call(ins, outs):
+            for ref, t in zip(list(ins) + list(outs), list(self.inputs) + [self.output]):
+                buf = self.binds.get(t)
+                if buf is not None:
+                    check_strides(buf, ref.strides, self.name)
+            code = fn(ins, outs)
+            if isinstance(code, (tuple, list)):
+                if len(code) != 3:
+                    raise TexprError(f"tensor intrinsic {self.name}: impl returned {len(code)} "
+                                     "parts; TVM's form is (body, reduce_init, reduce_update)")
+                code = {k: v for k, v in zip(("body", "reset", "update"), code) if v is not None}
+            return code
+        return call
+
+    def __call__(self, *regions, reduce_axis=None, scalar_inputs=None):
+        """intrin(A[i, 0:16], ...) inside te.compute (TVM's TensorComputeOp)."""
+        from .tensor_compute import call_intrin
+        return call_intrin(self, regions, reduce_axis, scalar_inputs)
 
     def __repr__(self):
         return f"TensorIntrin({self.name})"
 
 
-def decl_tensor_intrin(op, impl, name=None, inputs=None, partial_axes=()):
+def decl_tensor_intrin(op, impl, name=None, inputs=None, partial_axes=(), binds=None,
+                       scalar_params=None, default_buffer_params=None):
     """Declare an intrinsic computing `op` (a te.compute over placeholders).
 
     impl(ins, outs) -> C statements (str), or a dict with any of "body" (compute the whole
@@ -58,6 +83,12 @@ def decl_tensor_intrin(op, impl, name=None, inputs=None, partial_axes=()):
     expression for the number of valid elements (at most the declared extent; the declared
     extent itself on complete axes), and impl must read and write only those elements. Tiles
     incomplete along other axes (or along a reduction) run as plain loops.
+
+    TVM's forms: impl may return (body, reduce_init, reduce_update) (None where absent) with C
+    text in each; binds={tensor: te.decl_buffer(...)} declares an operand's buffer (its
+    constant strides are checked against the tensorized region; te.var strides accept any);
+    the operands' .access_ptr("r") is their pointer; default_buffer_params may hold
+    offset_factor / data_alignment / scope (nothing to do). scalar_params is not supported.
     """
     if isinstance(op, Tensor):
         op = op.op
@@ -66,7 +97,17 @@ def decl_tensor_intrin(op, impl, name=None, inputs=None, partial_axes=()):
     if not (callable(impl) or (isinstance(impl, dict) and impl and all(callable(f) for f in impl.values()))):
         raise TexprError("decl_tensor_intrin: impl must be a function (ins, outs) -> C source, or "
                          "a dict target -> such function")
-    ins = op.input_tensors()
+    if scalar_params:
+        raise TexprError(f"decl_tensor_intrin {name or op.name}: scalar_params is not supported "
+                         "(texpr has no TensorComputeOp); write the scalars as constants in the "
+                         "declaration, or declare one intrinsic per value")
+    bad = set(default_buffer_params or {}) - {"offset_factor", "data_alignment", "scope"}
+    if bad:
+        raise TexprError(f"decl_tensor_intrin {name or op.name}: default_buffer_params "
+                         f"{', '.join(sorted(bad))} not supported (offset_factor, data_alignment "
+                         "and scope are accepted: the implementation gets each region's exact "
+                         "pointer); give an operand its strides with binds=")
+    ins = op.input_tensors
     for t in ins:
         if not isinstance(t.op, PlaceholderOp):
             raise TexprError(f"decl_tensor_intrin {name or op.name}: input {t.name} must be a "
@@ -86,4 +127,10 @@ def decl_tensor_intrin(op, impl, name=None, inputs=None, partial_axes=()):
     if any(not isinstance(a, int) or not 0 <= a < naxes for a in partial_axes):
         raise TexprError(f"decl_tensor_intrin {name or op.name}: partial_axes must be output axis "
                          f"numbers in [0, {naxes}), got {partial_axes}")
-    return TensorIntrin(name or op.name, op, impl, ins, partial_axes)
+    binds = dict(binds or {})
+    for t, buf in binds.items():
+        if not isinstance(t, Tensor) or not any(t is x for x in ins + [op.output(0)]):
+            raise TexprError(f"decl_tensor_intrin {name or op.name}: binds key {t!r} is not an "
+                             "input or the output of the declared compute")
+        check_bind(buf, t, name or op.name)
+    return TensorIntrin(name or op.name, op, impl, ins, partial_axes, binds)

@@ -64,13 +64,26 @@ class IterVar:
     __hash__ = object.__hash__
 
 
+def integral_extent(v, what):
+    """A float of integral value (TVM programs write `N / bn` for an int extent) as that int;
+    other values are returned as they are."""
+    if isinstance(v, float) or (isinstance(v, Const) and dtypes.is_float(v.dtype)):
+        f = float(v.value if isinstance(v, Const) else v)
+        if not f.is_integer():
+            raise TexprError(f"{what} is {f}, which is not a whole number; expected an int or te.var "
+                             "(use // for integer division)")
+        return int(f)
+    return v
+
+
 def _as_shape(shape, what):
-    if isinstance(shape, (numbers.Integral, Expr)):
+    if isinstance(shape, (numbers.Integral, numbers.Real, Expr)):
         shape = (shape,)
     out = []
     for d, s in enumerate(shape):
         if isinstance(s, IterVar):
             s = s.var
+        s = integral_extent(s, f"{what}: dimension {d} of the shape")
         if isinstance(s, bool) or not isinstance(s, (numbers.Integral, Expr)):
             raise TexprError(f"{what}: dimension {d} of the shape is {s!r}; expected an int or te.var")
         s = convert(s)
@@ -107,7 +120,9 @@ class Operation:
     def output_shape(self, i):
         return self.shape
 
+    @property
     def input_tensors(self):
+        """The tensors this operation reads (a property, as in TVM)."""
         return []
 
     def __repr__(self):
@@ -144,6 +159,7 @@ class ComputeOp(Operation):
     def output_dtype(self, i):
         return self.bodies[i].dtype
 
+    @property
     def input_tensors(self):
         seen, out = set(), []
         for n in (n for b in self.bodies for n in walk(b)):
@@ -185,13 +201,16 @@ class Tensor:
     def __getitem__(self, idx):
         if not isinstance(idx, tuple):
             idx = (idx,)
+        if len(idx) < self.ndim and not any(isinstance(i, slice) for i in idx):
+            return TensorSlice(self, idx)          # A[i][j]: completed by the last index
         if len(idx) != self.ndim:
             raise TexprError(f"tensor {self.name} has {self.ndim} dimension(s) but was indexed "
                              f"with {len(idx)} index(es)")
         out = []
         for d, i in enumerate(idx):
-            if isinstance(i, slice):
-                raise TexprError(f"tensor {self.name}: slices are not supported as indices")
+            if isinstance(i, slice):               # A[i, 0:16]: a tensor intrinsic's argument
+                from .tensor_compute import TensorRegion
+                return TensorRegion(self, idx)
             if isinstance(i, bool):
                 raise TexprError(f"tensor {self.name}: index {d} is a bool")
             e = convert(i)
@@ -217,6 +236,54 @@ class Tensor:
     def __eq__(self, other):
         return self is other
 
+    # elementwise arithmetic with NumPy broadcasting (TVM's topi overloads); comparisons are
+    # not overloaded (== is identity, as in TVM)
+    def __add__(self, o): return _elementwise("+", self, o)
+    def __radd__(self, o): return _elementwise("+", o, self)
+    def __sub__(self, o): return _elementwise("-", self, o)
+    def __rsub__(self, o): return _elementwise("-", o, self)
+    def __mul__(self, o): return _elementwise("*", self, o)
+    def __rmul__(self, o): return _elementwise("*", o, self)
+    def __truediv__(self, o): return _elementwise("/", self, o)
+    def __rtruediv__(self, o): return _elementwise("/", o, self)
+    def __floordiv__(self, o): return _elementwise("//", self, o)
+    def __rfloordiv__(self, o): return _elementwise("//", o, self)
+    def __mod__(self, o): return _elementwise("%", self, o)
+    def __rmod__(self, o): return _elementwise("%", o, self)
+    def __neg__(self): return _elementwise("neg", self, None)
+
+
+class TensorSlice:
+    """A tensor indexed in its leading dimensions only: A[i] of a 2-D A, so that A[i][j] is
+    A[i, j] (TVM's chained indexing)."""
+
+    def __init__(self, tensor, indices):
+        self.tensor = tensor
+        self.indices = tuple(indices)
+
+    def __getitem__(self, idx):
+        return self.tensor[self.indices + (idx if isinstance(idx, tuple) else (idx,))]
+
+    @property
+    def dtype(self):
+        return self.tensor.dtype
+
+    def __repr__(self):
+        return f"TensorSlice({self.tensor.name}{list(self.indices)})"
+
+    def _incomplete(self, *_):
+        raise TexprError(f"tensor {self.tensor.name} has {self.tensor.ndim} dimension(s) but was "
+                         f"indexed with {len(self.indices)} index(es); index it further "
+                         f"(A[i][j]) before using it in an expression")
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = _incomplete
+    __rtruediv__ = __floordiv__ = __mod__ = __neg__ = astype = _incomplete
+
+
+def _elementwise(op, a, b):
+    from .broadcast import elementwise
+    return elementwise(op, a, b)
+
 
 def placeholder(shape, dtype="float32", name="placeholder"):
     """An input tensor of the given shape (ints or te.var) and dtype."""
@@ -228,6 +295,17 @@ def _check_name(name):
     if not isinstance(name, str) or not name:
         raise TexprError(f"a tensor name must be a non-empty string, got {name!r}")
     return name
+
+
+def _index_arity(fcompute):
+    """How many indices fcompute takes at most (None: any number)."""
+    try:
+        params = list(inspect.signature(fcompute).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind == p.VAR_POSITIONAL for p in params):
+        return None
+    return len([p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)])
 
 
 def _arg_names(fcompute, n):
@@ -251,9 +329,17 @@ def _arg_names(fcompute, n):
 
 
 def compute(shape, fcompute, name="compute", tag="", attrs=None):
-    """A tensor whose element at index i is fcompute(*i)."""
+    """A tensor whose element at index i is fcompute(*i). An empty tag takes the one of the
+    enclosing te.tag_scope."""
     _check_name(name)
+    if not tag:
+        from .tag import current_tag
+        tag = current_tag()
     shape = _as_shape(shape, f"compute {name}")
+    k = _index_arity(fcompute)
+    if k is not None and k < len(shape):
+        from .tensor_compute import tensor_compute
+        return tensor_compute(shape, fcompute, k, name, tag, attrs)
     names = _arg_names(fcompute, len(shape))
     axis = [IterVar(Var(nm), Range(0, ext), "data") for nm, ext in zip(names, shape)]
     body = fcompute(*[iv.var for iv in axis])
@@ -272,6 +358,8 @@ def compute(shape, fcompute, name="compute", tag="", attrs=None):
 
 
 def _compute_body(name, body, axis):
+    if isinstance(body, TensorSlice):
+        body._incomplete()
     try:
         body = convert(body)
     except TexprError:
@@ -320,7 +408,8 @@ def reduce_axis(dom, name="rv"):
     """A reduction axis over [lo, hi)."""
     if not isinstance(dom, (tuple, list)) or len(dom) != 2:
         raise TexprError(f"reduce_axis {name}: domain must be (begin, end), got {dom!r}")
-    lo, hi = convert(dom[0]), convert(dom[1])
+    lo, hi = (convert(integral_extent(d, f"reduce_axis {name}: the domain's {w}"))
+              for d, w in zip(dom, ("begin", "end")))
     from .visitor import free_vars
     return IterVar(Var(name), Range(lo, _simplify_sub(hi, lo)), "reduce")
 
@@ -333,13 +422,29 @@ def _simplify_sub(hi, lo):
     return hi - lo
 
 
-def thread_axis(tag, name=None):
-    """An axis that maps to a GPU thread index (completed by the GPU targets)."""
+def thread_axis(dom=None, tag="", name=None):
+    """An axis that maps to a GPU thread index (completed by the GPU targets).
+
+    As in TVM: thread_axis("threadIdx.x") or thread_axis((0, n), "threadIdx.x"); a domain
+    given here is the extent the bound loop must have."""
+    if isinstance(dom, str):
+        dom, tag = None, dom if not tag else tag
     valid = ("blockIdx.x", "blockIdx.y", "blockIdx.z", "threadIdx.x", "threadIdx.y",
              "threadIdx.z", "vthread")
     if tag not in valid:
         raise TexprError(f"thread_axis: unknown tag {tag!r}; expected one of {', '.join(valid)}")
-    return IterVar(Var(name or tag.replace(".", "_")), None, "thread", thread_tag=tag)
+    rng = None
+    if dom is not None:
+        if isinstance(dom, Range):
+            rng = dom
+        elif isinstance(dom, (tuple, list)) and len(dom) == 2:
+            lo, hi = (convert(integral_extent(d, f"thread_axis {tag}: the domain")) for d in dom)
+            if not (isinstance(lo, Const) and lo.value == 0):
+                raise TexprError(f"thread_axis {tag}: the domain must start at 0, got {dom!r}")
+            rng = Range(lo, hi)
+        else:
+            raise TexprError(f"thread_axis {tag}: the domain must be (0, extent), got {dom!r}")
+    return IterVar(Var(name or tag.replace(".", "_")), rng, "thread", thread_tag=tag)
 
 
 class ExclusiveScanOp(ComputeOp):
@@ -413,6 +518,7 @@ class ScanOp(ComputeOp):
     def output_dtype(self, i):
         return self.state_placeholder[i].dtype
 
+    @property
     def input_tensors(self):
         out = []
         for t in self.init + self.update:

@@ -112,7 +112,7 @@ def cache_read(sch, tensor, scope, readers):
     reader_stages = []
     for r in readers:
         rs = sch[r]
-        if not any(sch.stage_map.get(t.op) is src for t in (rs.op.input_tensors()
+        if not any(sch.stage_map.get(t.op) is src for t in (rs.op.input_tensors
                                                             if isinstance(rs.op, ComputeOp) else [])):
             raise ScheduleError(f"cache_read of {src.name}: stage {rs.name} does not read it")
         reader_stages.append(rs)
@@ -151,7 +151,7 @@ def cache_read_permuted(sch, tensor, scope, readers, perm):
         readers = [readers]
     reader_stages = [sch[r] for r in readers]
     for rs in reader_stages:
-        if not any(sch.stage_map.get(t.op) is src for t in (rs.op.input_tensors()
+        if not any(sch.stage_map.get(t.op) is src for t in (rs.op.input_tensors
                                                             if isinstance(rs.op, ComputeOp) else [])):
             raise ScheduleError(f"cache_read of {src.name}: stage {rs.name} does not read it")
     shape = [tensor.shape[p] for p in perm]

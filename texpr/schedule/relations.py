@@ -21,6 +21,12 @@ class Fuse:
     fused: IterVar
 
 
+@dataclass(eq=False)
+class Singleton:
+    """A new outermost loop of one iteration, derived from no axis (TVM's fuse() of no axes)."""
+    iv: IterVar
+
+
 def ceil_div(a, b):
     """ceil(a / b) for a non-negative extent expression and a positive int."""
     if isinstance(a, Const):
@@ -39,6 +45,8 @@ def leaf_to_root(stage, leaf_values, extents=None):
     guards = []
     ext_of = (lambda iv: extents[id(iv)]) if extents is not None else stage.extent_of
     for rel in reversed(stage.relations):
+        if isinstance(rel, Singleton):
+            continue
         if isinstance(rel, Split):
             f = ext_of(rel.inner)
             v = values[id(rel.outer)] * f + values[id(rel.inner)]
@@ -67,7 +75,9 @@ def propagate_extents(stage, root_extents):
     """Loop extents of every axis when the root axes have the given extents (id -> Expr)."""
     ext = dict(root_extents)
     for rel in stage.relations:
-        if isinstance(rel, Split):
+        if isinstance(rel, Singleton):
+            ext[id(rel.iv)] = Const(1, "int32")
+        elif isinstance(rel, Split):
             pe = ext[id(rel.parent)]
             if rel.factor is not None:
                 ext[id(rel.outer)] = ceil_div(pe, rel.factor)

@@ -108,7 +108,9 @@ def _is_reduce_guard(v, red_axes, rf_iv):
 
 
 def _rel_ivs(r):
-    from .relations import Split
+    from .relations import Singleton, Split
+    if isinstance(r, Singleton):
+        return (r.iv,)
     return (r.parent, r.outer, r.inner) if isinstance(r, Split) else (r.outer, r.inner, r.fused)
 
 
@@ -117,8 +119,10 @@ def _touches_reduce(r):
 
 
 def _restore_extents(st, r):
-    from .relations import Split, ceil_div
-    if isinstance(r, Split):
+    from .relations import Singleton, Split, ceil_div
+    if isinstance(r, Singleton):
+        st.extents[id(r.iv)] = Const(1, "int32")
+    elif isinstance(r, Split):
         pe = st.extents[id(r.parent)]
         if r.factor is not None:
             st.extents[id(r.outer)] = ceil_div(pe, r.factor)

@@ -10,10 +10,23 @@ from ..errors import ScheduleError, TexprError
 from ..lang.expr import Const, Var, convert
 from ..lang.extern import ExternOp
 from ..lang.tensor import (ComputeOp, ExclusiveScanOp, IterVar, Operation, PlaceholderOp, Range,
-                           ScanOp, Tensor)
-from .relations import Fuse, Split, ceil_div
+                           ScanOp, Tensor, integral_extent)
+from .relations import Fuse, Singleton, Split, ceil_div
 
-PRAGMA_KEYS = ("unroll", "omp_simd", "prefetch", "ivdep", "comment")
+PRAGMA_KEYS = ("unroll", "omp_simd", "prefetch", "ivdep", "comment", "auto_unroll_max_step")
+# TVM pragmas with nothing to do in texpr's code: its loops are unrolled by copying the body
+# (unroll_explicit), and parallel loops are OpenMP `parallel for` with a static schedule and
+# the implicit barrier at their end (TVM's thread-pool launch point, stride pattern, barrier)
+NOOP_PRAGMAS = ("unroll_explicit", "parallel_launch_point", "parallel_stride_pattern",
+                "parallel_barrier_when_finish")
+REFUSED_PRAGMAS = {
+    "debug_skip_region": "texpr never skips a computation; to time a stage alone, build it as "
+                         "its own kernel",
+    "import_llvm": "texpr emits C, not LLVM IR; put target code in a tensor intrinsic "
+                   "(te.decl_tensor_intrin) and tensorize the loop",
+    "import_c": "put target C code in a tensor intrinsic (te.decl_tensor_intrin) and tensorize "
+                "the loop",
+}
 
 
 class Stage:
@@ -34,6 +47,7 @@ class Stage:
         self.is_output = False
         self.scan = None              # the scan stage whose time loop runs this stage (its body)
         self.aliases = {}             # id(IterVar) -> IterVar: axes cache_write moved here
+        self.group = None             # the innermost Group holding this stage (create_group)
         self._reset_axes()
 
     def _reset_axes(self):
@@ -114,6 +128,11 @@ class Stage:
             self._err(f"split of axis {parent.name}: give exactly one of factor= or nparts=")
         val = factor if factor is not None else nparts
         what = "factor" if factor is not None else "nparts"
+        try:
+            val = integral_extent(val, f"{what}")
+        except TexprError as e:
+            self._err(f"split of axis {parent.name}: {e}")
+        factor, nparts = (val, None) if factor is not None else (None, val)
         if isinstance(val, bool) or not isinstance(val, numbers.Integral) or val <= 0:
             self._err(f"split of axis {parent.name}: {what} must be a positive int, got {val!r}")
         val = int(val)
@@ -150,7 +169,12 @@ class Stage:
         if len(axes) == 1 and isinstance(axes[0], (list, tuple)):
             axes = tuple(axes[0])
         if not axes:
-            self._err("fuse needs at least one axis")
+            # TVM: a new outermost loop of one iteration (a rank-0 stage gets a loop to attach
+            # to or bind)
+            unit = self._new_iv("singleton", Const(1, "int32"), "data")
+            self.relations.append(Singleton(unit))
+            self.leaf_iter_vars.insert(0, unit)
+            return unit
         axes = tuple(self._leaf(a, "fuse") for a in axes)
         if len(axes) == 1:
             return axes[0]
@@ -235,12 +259,24 @@ class Stage:
 
     def pragma(self, iv, key, value=None):
         """Attach a pragma to a loop: unroll (value = count), omp_simd, ivdep, prefetch
-        (value = distance in iterations, or a pair (p, q): see lower/cpu/prefetch.py), comment."""
+        (value = distance in iterations, or a pair (p, q): see lower/cpu/prefetch.py), comment,
+        auto_unroll_max_step (TVM's: inner loop nests of at most `value` iterations are
+        unrolled). TVM's NOOP_PRAGMAS are accepted and change nothing; REFUSED_PRAGMAS say
+        what to do instead."""
         self._check_schedulable("pragma")
         iv = self._leaf(iv, "pragma")
+        if key in NOOP_PRAGMAS:
+            return
+        if key in REFUSED_PRAGMAS:
+            self._err(f"pragma {key} on axis {iv.name} is not supported: {REFUSED_PRAGMAS[key]}")
+        if key == "auto_unroll_max_step" and (isinstance(value, bool) or not isinstance(
+                value, numbers.Integral) or value < 0):
+            self._err(f"pragma auto_unroll_max_step on axis {iv.name}: value must be a "
+                      f"non-negative int (the most iterations of an inner loop nest to "
+                      f"unroll), got {value!r}")
         if key not in PRAGMA_KEYS:
             self._err(f"pragma on axis {iv.name}: unknown key {key!r}; known keys: "
-                      f"{', '.join(PRAGMA_KEYS)}")
+                      f"{', '.join(PRAGMA_KEYS + NOOP_PRAGMAS)}")
         def count(v):
             return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 0
         if key == "prefetch" and isinstance(value, tuple):
@@ -307,7 +343,16 @@ class Stage:
 
     # ------------------------------------------------------------------ placement
     def compute_at(self, parent, ivar):
-        """Compute this stage inside loop `ivar` of stage `parent`, only the part it needs."""
+        """Compute this stage inside loop `ivar` of stage `parent`, only the part it needs.
+        A stage of a group goes only into another stage of its group (the group itself is
+        placed with group.compute_at)."""
+        if self.group is not None and isinstance(parent, Stage) and \
+                not _in_group(parent, self.group):
+            self._err(f"compute_at: this stage belongs to {self.group}; attach it inside the "
+                      f"group, or attach the group (group.compute_at), not into {parent.name}")
+        self._compute_at(parent, ivar)
+
+    def _compute_at(self, parent, ivar):
         self._check_schedulable("compute_at")
         if not isinstance(parent, Stage):
             self._err(f"compute_at: expected a stage (s[T]) as parent, got {parent!r}")
@@ -385,6 +430,27 @@ class Stage:
                       "(it reads the scan's state), so it runs inside the scan's time loop")
         self.attach_type, self.attach_stage, self.attach_ivar = "root", None, None
 
+    def transform_layout(self, fn):
+        """Store this stage's buffer in the layout fn(*logical axes) -> physical indices (a
+        permutation or split of its axes: `lambda i, j: [j, i]`, `[i // 4, j, i % 4]`); the
+        stage then loops over the physical axes, which are returned; readers read through
+        fn; results are unchanged (schedule/layout.py)."""
+        from .layout import transform_layout
+        return transform_layout(self.schedule, self, fn)
+
+    def set_scope(self, scope):
+        """Keep this stage's buffer in `scope` ("global", "local", "shared": on the GPU
+        targets, registers / the block's shared memory; on CPUs a local buffer)."""
+        from .cache import SCOPES
+        if scope not in SCOPES:
+            self._err(f"set_scope: unknown scope {scope!r}; expected one of {', '.join(SCOPES)}")
+        if not isinstance(self.op, ComputeOp):
+            self._err("set_scope: a placeholder lives in the caller's array")
+        if self.is_output and scope != "global":
+            self._err(f"set_scope({scope!r}): an output is written into the caller's array, "
+                      "which is global")
+        self.scope = scope
+
 
 class Schedule:
     """The stages of a computation graph, producers before consumers."""
@@ -393,6 +459,7 @@ class Schedule:
         self.outputs = outputs
         self.stages = []
         self.stage_map = {}
+        self.groups = []
         for op in _post_order(outputs):
             st = Stage(op, self)
             st.is_output = any(op is o for o in outputs)
@@ -405,6 +472,8 @@ class Schedule:
                     body.scan = st
                     body.attach_type, body.attach_stage = "scope", st
                     body.attach_ivar = st.op.scan_axis
+            if isinstance(op, ComputeOp) and "tensor_intrin" in op.attrs:
+                _tensorize_tensor_compute(st)
 
     def __getitem__(self, t):
         op = t.op if isinstance(t, Tensor) else t
@@ -423,7 +492,7 @@ class Schedule:
         """Stages whose current op reads stage's output directly."""
         out = []
         for st in self.stages:
-            if any(self.stage_map.get(t.op) is stage for t in st.op.input_tensors()):
+            if any(self.stage_map.get(t.op) is stage for t in st.op.input_tensors):
                 out.append(st)
         return out
 
@@ -446,7 +515,7 @@ class Schedule:
         todo, seen = [b], set()
         while todo:
             st = todo.pop()
-            for t in st.op.input_tensors():
+            for t in st.op.input_tensors:
                 p = self.stage_map[t.op]
                 if p is a:
                     return True
@@ -475,6 +544,37 @@ class Schedule:
         from .rfactor import rfactor
         return rfactor(self, tensor, axis, factor_axis)
 
+    def create_group(self, outputs, inputs, include_inputs=False):
+        """TVM's stage group: the stages between `inputs` and `outputs`, attached together
+        with group.compute_at(parent, axis)."""
+        from .group import create_group
+        return create_group(self, outputs, inputs, include_inputs)
+
+    def normalize(self):
+        """TVM rebases every loop to start at 0 and returns the schedule; texpr's loops always
+        start at 0, so this schedule is already normal and is returned as it is."""
+        return self
+
+
+def _tensorize_tensor_compute(st):
+    """A TensorComputeOp's stage (lang/tensor_compute.py): outer data axes, the call's
+    reduction axes, then the intrinsic's loops, which are tensorized."""
+    intrin, k, nred = st.op.attrs["tensor_intrin"]
+    axes, red = st.op.axis, st.op.reduce_axis
+    order = axes[:k] + red[:nred] + axes[k:] + red[nred:]
+    if order != st.leaf_iter_vars:
+        st.reorder(*order)
+    st.tensorize(axes[k], intrin)
+
+
+def _in_group(stage, group):
+    g = stage.group
+    while g is not None:
+        if g is group:
+            return True
+        g = g.group
+    return False
+
 
 def scan_body(op):
     """The operations a scan runs in its time loop: its updates and every operation between
@@ -486,7 +586,7 @@ def scan_body(op):
     def reads_state(o):
         if id(o) not in memo:
             memo[id(o)] = False
-            memo[id(o)] = any(id(t.op) in states or reads_state(t.op) for t in o.input_tensors())
+            memo[id(o)] = any(id(t.op) in states or reads_state(t.op) for t in o.input_tensors)
         return memo[id(o)]
 
     out, todo, seen = [], [t.op for t in op.update], set()
@@ -497,7 +597,7 @@ def scan_body(op):
         seen.add(id(o))
         if id(o) in updates or reads_state(o):
             out.append(o)
-            todo.extend(t.op for t in o.input_tensors())
+            todo.extend(t.op for t in o.input_tensors)
     return out
 
 
@@ -508,7 +608,7 @@ def _post_order(outputs):
         if id(op) in seen:
             return
         seen.add(id(op))
-        for t in op.input_tensors():
+        for t in op.input_tensors:
             visit(t.op)
         order.append(op)
     for op in outputs:

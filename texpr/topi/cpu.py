@@ -371,7 +371,7 @@ def _schedule_gemm(s, st, target, data, weight, cfg, weight_panels=None, packs_i
 
 
 def _gemm_operands(st):
-    ins = st.op.input_tensors()
+    ins = st.op.input_tensors
     if len(ins) != 2 or not _f32(st.op.output(0), *ins) or not all(_const_shape(t) for t in ins):
         return None
     return ins
@@ -408,7 +408,7 @@ def dense_weight_block(N, K, target="native", M=256):
 @register("dense_pack", VECTOR_CPU_TARGETS)
 def schedule_dense_pack(s, st, target):
     """dense_pack: the weight comes as zero-padded panels [ceil(N/nb), K, nb] (packed once)."""
-    ins = st.op.input_tensors()
+    ins = st.op.input_tensors
     info = cpu_info(target)
     if len(ins) != 2 or not _f32(st.op.output(0), *ins) or not info.has_gemm:
         return default_stage(s, st, target)
@@ -487,10 +487,10 @@ def conv_blocks(C, O, target="native"):
 
 def _pad_of(s, st):
     """The (inlined) padding stage `st` reads, with its source, or (None, None)."""
-    for t in st.op.input_tensors():
+    for t in st.op.input_tensors:
         op = t.op
         if isinstance(op, ComputeOp) and "pad" in op.tag and "pad_before" in op.attrs:
-            return t, op.input_tensors()[0]
+            return t, op.input_tensors[0]
     return None, None
 
 
@@ -503,7 +503,7 @@ def padded_copy(s, consumer, dp, shape, to_pad_index, fread, name):
     as a select: the lowering splits the loops into the border and the interior, where the
     copy is a plain (vectorizable) load. Returns the copy's stage.
     """
-    src = dp.op.input_tensors()[0]
+    src = dp.op.input_tensors[0]
     before, after = dp.op.attrs["pad_before"], dp.op.attrs["pad_after"]
     sshape = _dims(src)
 
@@ -595,7 +595,7 @@ def schedule_conv2d_NCHWc(s, st, target):
     columns x oc vectors) kept over the whole reduction (ic blocks, kernel window, ic),
     parallel over (n, oc block, output rows); a fused epilogue (bias, relu, residual add)
     runs on the tile while it is in registers."""
-    ins = st.op.input_tensors()
+    ins = st.op.input_tensors
     if not _f32(st.op.output(0), *ins):
         return default_stage(s, st, target)
     ic = int(ins[1].shape[4].value)
@@ -612,9 +612,9 @@ def schedule_depthwise_conv2d_NCHWc(s, st, target):
     """Depthwise NCHWc: a reg_w x cb tile of accumulators (output columns x the channel block
     in vectors) over the kernel window, parallel over (n, channel block, output rows); the
     fused epilogue runs on the tile."""
-    if not _f32(st.op.output(0), *st.op.input_tensors()):
+    if not _f32(st.op.output(0), *st.op.input_tensors):
         return default_stage(s, st, target)
-    for t in st.op.input_tensors():      # channel multiplier > 1, no padding: copy the repeat
+    for t in st.op.input_tensors:      # channel multiplier > 1, no padding: copy the repeat
         if t.op.tag == CHANNEL_REPEAT_TAG:
             rep = s[t]
             rep.compute_root()
@@ -648,7 +648,7 @@ def schedule_depthwise_conv2d_nchw(s, st, target):
     """Depthwise NCHW: vectors along the output row (a few vectors of accumulators kept over
     the kernel window), parallel over (n, channel, output rows); the fused epilogue runs on
     the tile while it is in registers."""
-    ins = st.op.input_tensors()
+    ins = st.op.input_tensors
     if not _f32(st.op.output(0), *ins):
         return default_stage(s, st, target)
     info = cpu_info(target)
@@ -683,7 +683,7 @@ def schedule_pool(s, st, target):
 # ----------------------------------------------------------------------------- Winograd
 
 def _producer(s, st, name_prefix):
-    for t in st.op.input_tensors():
+    for t in st.op.input_tensors:
         if t.op.name.startswith(name_prefix):
             return t, s[t]
     return None, None
@@ -754,7 +754,7 @@ def schedule_winograd(s, st, target):
     epilogue), all in cache."""
     stages = _winograd_stages(s, st)
     info = cpu_info(target)
-    if stages is None or not _f32(st.op.output(0), *st.op.input_tensors()) or not info.has_gemm:
+    if stages is None or not _f32(st.op.output(0), *st.op.input_tensors) or not info.has_gemm:
         for x in (stages or ()):
             default_stage(s, x, target)
         return default_stage(s, st, target)
@@ -790,7 +790,7 @@ def schedule_winograd(s, st, target):
                          lambda n, c, h, w: (n, c // ic, h, w, c % ic), "winograd_data_blocked")
         _schedule_copy(pd, lanes)
     # weights in [alpha, alpha, C, O] (output channels contiguous) unless they come that way
-    U = next(t for t in sM.op.input_tensors() if t.op is not sV.op)
+    U = next(t for t in sM.op.input_tensors if t.op is not sV.op)
     if sM.op.attrs.get("weight_layout") == "OI":
         a_, _, O_, C_ = (int(d.value) for d in U.shape)
         _, pu = pack_input(s, sM, U, (a_, a_, C_, O_), lambda e, nu, c, o: U[e, nu, o, c],
@@ -893,7 +893,7 @@ def schedule_conv2d_nchw(s, st, target):
     [O/oc, C/ic, R, S, ic, oc] (both stages it adds), keeps a reg_w x oc tile of accumulators
     in registers over the whole reduction and writes the tile to the NCHW output (fused
     epilogue included). groups > 1 keeps the default schedule."""
-    ins = st.op.input_tensors()
+    ins = st.op.input_tensors
     info = cpu_info(target)
     if len(ins) != 2 or not _f32(st.op.output(0), *ins):
         return default_stage(s, st, target)

@@ -155,7 +155,7 @@ def register_fetch(s, t, consumer_stage, at, length):
 
 def _operands(st):
     """The two tensors a matmul-like reduction reads (in body order)."""
-    return [t for t in st.op.input_tensors()]
+    return [t for t in st.op.input_tensors]
 
 
 def _output_of(s, st):
@@ -321,10 +321,10 @@ def schedule_softmax(s, st, target):
     (inlined). Long rows: a block per row; max and sum are cross-thread reductions (rfactor
     + threadIdx), each its own kernel, then one thread per output element."""
     out = st
-    ex_t = next(t for t in out.op.input_tensors() if t.op.name == "softmax_exp")
+    ex_t = next(t for t in out.op.input_tensors if t.op.name == "softmax_exp")
     ex = s[ex_t]
-    mx_t = next(t for t in ex.op.input_tensors() if t.op.name == "softmax_max")
-    sm_t = next(t for t in out.op.input_tensors() if t.op.name == "softmax_sum")
+    mx_t = next(t for t in ex.op.input_tensors if t.op.name == "softmax_max")
+    sm_t = next(t for t in out.op.input_tensors if t.op.name == "softmax_sum")
     ex.compute_inline()
     n = s[mx_t].op.reduce_axis[0].dom.extent
     if isinstance(n, Const) and n.value >= SOFTMAX_BLOCK_ROW:

@@ -41,7 +41,7 @@ def vectorize_inner(s, st, target):
     loops moved just outside it (vector accumulators); falls back to the default schedule for
     float stages."""
     out = st.op.output(0)
-    if not (_is_int(out) and all(_is_int(t) for t in st.op.input_tensors())):
+    if not (_is_int(out) and all(_is_int(t) for t in st.op.input_tensors)):
         return default_stage(s, st, target)
     data = [iv for iv in st.leaf_iter_vars if iv.kind != "reduce"]
     red = [iv for iv in st.leaf_iter_vars if iv.kind == "reduce"]
@@ -71,7 +71,7 @@ for _tag in ("elemwise", "injective", "pool", "conv2d_nchw", "depthwise_conv2d_n
 def schedule_dense_int8_packed(s, st, target):
     """`rows` x `lanes` outputs per vrmpy micro-kernel call (each weight vector loaded once
     for all rows), k in chunks of kc."""
-    data = st.op.input_tensors()[0]
+    data = st.op.input_tensors[0]
     lanes = st.op.attrs.get("lanes", 0)
     i, j = st.op.axis
     (k,) = st.op.reduce_axis
@@ -101,7 +101,7 @@ def schedule_depthwise_u8_acc(s, st, target):
     lanes = _row_lanes(_ext(st, x))
     if lanes is None:
         return vectorize_inner(s, st, target)
-    dp = st.op.input_tensors()[0]
+    dp = st.op.input_tensors[0]
     if isinstance(dp.op, ComputeOp):
         s[dp].compute_root()
     ry, rx = st.op.reduce_axis

@@ -413,6 +413,13 @@ class CEmitter(ExternCallEmitter):
             return f"texpr_{op}_{dt}({a}, {b})"
         raise TexprError(f"C emitter: unsupported operator {op!r}")
 
+    def popcount(self, a, dt):
+        """Set bits of the value's own width (a negative narrow int is not sign-extended)."""
+        bits = dtypes.bits(dt)
+        if bits == 64:
+            return f"(({C_TYPES[dt]})__builtin_popcountll((uint64_t){a}))"
+        return f"(({C_TYPES[dt]})__builtin_popcount((uint{bits}_t){a}))"
+
     def _fmod_helper(self, dt):
         ct = C_TYPES[dt]
         f = _mathfn("floor", dt)
@@ -463,9 +470,18 @@ class CEmitter(ExternCallEmitter):
                 return out
         dt = e.dtype
         args = [self.expr(a) for a in e.args]
+        if e.name in FLOAT_TESTS:
+            return f"({e.name}({unparen(args[0])}) != 0)"
+        if e.name == "popcount":
+            return self.popcount(args[0], dt)
         if dt == "float16":
             inner = Call(e.name, tuple(Cast(a, "float32") for a in e.args), "float32")
             return f"((_Float16){self.expr(inner)})"
+        if e.name == "rsqrt":
+            one = const_literal(1.0, dt)
+            return f"({one} / {_mathfn('sqrt', dt)}({unparen(args[0])}))"
+        if e.name in LIBM_NAMES:
+            return f"{_mathfn(LIBM_NAMES[e.name], dt)}({', '.join(unparen(a) for a in args)})"
         if e.name == "sigmoid":
             one = const_literal(1.0, dt)
             return f"({one} / ({one} + {_mathfn('exp', dt)}(-{args[0]})))"
@@ -660,6 +676,10 @@ class BufferRef:
         self.name = name
         self.extents = None     # a partial tile's valid elements per axis (outputs only)
 
+    def access_ptr(self, access_mask="r", ptr_type="handle", content_lanes=1, offset=0):
+        """TVM's Buffer.access_ptr: the region's pointer (plus `offset` elements)."""
+        return self.ptr if not offset else f"({self.ptr} + {offset})"
+
     def __repr__(self):
         return f"BufferRef({self.ptr}, strides={self.strides})"
 
@@ -673,6 +693,14 @@ def _unit_ramp(idx):
     if not (isinstance(idx, Ramp) and idx.stride == 1):
         raise TexprError(f"a predicated (masked) vector access needs a unit-stride index, got {idx}")
     return idx
+
+
+# te math functions named as in libm (te.round is nearbyint: halves to even, as np.round)
+LIBM_NAMES = {n: n for n in ("sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh",
+                             "asinh", "acosh", "atanh", "log2", "log10", "log1p", "exp2",
+                             "expm1", "trunc", "nearbyint", "fmod")}
+LIBM_NAMES["round"] = "nearbyint"
+FLOAT_TESTS = ("isnan", "isinf", "isfinite")
 
 
 def _mathfn(name, dt):

@@ -1,7 +1,7 @@
 """OpenCL C from the GPU lowering: __kernel functions, __global/__local memory, barriers."""
 from ...lang import dtypes
 from ...lang.dtypes import C_TYPES
-from ..c.emitter import unparen
+from ..c.emitter import LIBM_NAMES, unparen
 from .. import index_checks
 from .emitter import GPUEmitter
 from ..intrin_rules import RULES as INTRIN_RULES
@@ -78,8 +78,14 @@ class OpenCLEmitter(GPUEmitter):
         # compiler take abs(INT_MIN) as >= 0, so 1 // abs(INT_MIN) gave 0, not NumPy's -1
         if e.name == "abs" and dtypes.is_float(dt):
             return f"fabs({args[0]})"
-        if e.name in ("exp", "log", "sqrt", "tanh", "erf", "floor", "ceil", "pow"):
+        if e.name in ("exp", "log", "sqrt", "tanh", "erf", "floor", "ceil", "pow", "rsqrt"):
             return f"{e.name}({', '.join(args)})"
+        if e.name in ("round", "nearbyint"):
+            return f"rint({args[0]})"                  # halves to even, as np.round
+        if e.name in LIBM_NAMES:
+            return f"{LIBM_NAMES[e.name]}({', '.join(args)})"
+        if e.name == "popcount":
+            return f"(({self.ty(dt)})popcount(({self.ty('u' + dt if not dt.startswith('u') else dt)}){args[0]}))"
         return super().expr_Call(e)
 
     def expr_BinOp(self, e):

@@ -28,7 +28,7 @@ from ...errors import TexprError
 from ...lang.expr import BinOp, Cast, Cmp, Const
 from ...lower.analysis.arith import simplify
 from ...lang.ir import Broadcast, Ramp
-from ..c.emitter import STACK_LIMIT, CEmitter, unparen
+from ..c.emitter import LIBM_NAMES, STACK_LIMIT, CEmitter, unparen
 from .harness import SYSCALL_C
 from ..intrin_rules import RULES as INTRIN_RULES
 
@@ -124,7 +124,8 @@ class HVXEmitter(CEmitter):
         if e.name == "abs" and dtypes.is_float(e.dtype):
             fn = "__builtin_fabsf" if dtypes.element(e.dtype) == "float32" else "__builtin_fabs"
             return f"{fn}({unparen(self.expr(e.args[0]))})"
-        if e.name in ("exp", "log", "sqrt", "tanh", "erf", "floor", "ceil", "pow", "sigmoid"):
+        if e.name in ("exp", "log", "sqrt", "tanh", "erf", "floor", "ceil", "pow", "sigmoid",
+                      "rsqrt") + tuple(LIBM_NAMES):
             raise TexprError(f"math function {e.name!r} is not available on target 'hvx': no "
                              "Hexagon libm on this machine (HVX kernels are integer/fixed-point)")
         return super().expr_Call(e)
