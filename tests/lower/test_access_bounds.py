@@ -172,3 +172,21 @@ def test_scalar_offset_argument_becomes_a_precondition():
     for bad in (7, -1):
         with pytest.raises(te.ArgumentError, match="tensor X would be read out of bounds"):
             f(x, bad, y)
+
+
+def test_triangular_loop_is_proven():
+    """for j in [i, 10): the loop's last value simplifies to 9 whatever i is."""
+    X = te.placeholder((10,), name="X")
+    k = te.reduce_axis((0, 10), name="k")
+    Y = te.compute((10,), lambda i: te.sum(X[k], axis=k, where=k >= i), name="Y")
+    assert not _checked(Y, [X, Y])[0]
+    from texpr.lang.expr import Const, Var
+    from texpr.lang.ir import Buffer, BufferLoad, BufferStore, For
+    from texpr.lower.access_bounds import check_access_bounds
+    i, j = Var("i"), Var("j")
+    buf = Buffer("B", "float32", (Const(10, "int32"),), "global", is_arg=True)
+    body = For(i, Const(0, "int32"), Const(10, "int32"), "serial",
+               For(j, i, Const(10, "int32") - i, "serial",
+                   BufferStore(buf, BufferLoad(buf, (j,), "float32"), (j,))))
+    out, pre = check_access_bounds(body, {}, "tri")
+    assert out is body and not pre

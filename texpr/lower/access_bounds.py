@@ -66,8 +66,8 @@ class _AccessBounds(StmtMutator):
     def visit_For(self, s):
         mn = self.expr(s.min)
         ext = self.expr(s.extent)
-        last = BinOp("-", BinOp("+", s.min, s.extent, s.extent.dtype), Const(1, s.extent.dtype),
-                     s.extent.dtype)
+        last = self._simplifier()(BinOp("-", BinOp("+", s.min, s.extent, s.extent.dtype),
+                                        Const(1, s.extent.dtype), s.extent.dtype))
         lo, _ = const_bounds(s.min, self.ranges)
         hi = const_bounds(last, self.ranges)[1]
         saved = self.ranges.get(s.var), self.loops.get(s.var)
@@ -127,7 +127,10 @@ class _AccessBounds(StmtMutator):
         if t is Const or t is Var:
             return e
         if t is BufferLoad:
-            idx = self._indices(e.buffer, tuple(self.expr(i) for i in e.indices), "read")
+            idx = tuple(self.expr(i) for i in e.indices)
+            if all(a is b for a, b in zip(idx, e.indices)):
+                idx = e.indices
+            idx = self._indices(e.buffer, idx, "read")
             return e if idx is e.indices else BufferLoad(e.buffer, idx, e.dtype)
         if t is Select:
             cond = self.expr(e.cond)
@@ -177,6 +180,8 @@ class _AccessBounds(StmtMutator):
         if lo_ok and hi_ok:
             return i
         reach = self._reach(i, span)
+        if reach is not None and _within(reach, extent):
+            return i                 # the exact range over the loops is inside
         exact = reach is not None and not self._conditional(i)
         if exact and all(isinstance(x, Const) for x in reach) and isinstance(extent, Const):
             raise LoweringError(
@@ -318,6 +323,12 @@ class _AccessBounds(StmtMutator):
                 cond, f"tensor {buf.name} would be {how} out of bounds at index {to_str(i)} "
                       f"(dimension {d}, extent {to_str(extent)}): the kernel {self.kernel} "
                       f"needs {to_str(c)}"))
+
+
+def _within(reach, extent):
+    lo, hi = reach
+    return isinstance(lo, Const) and isinstance(hi, Const) and isinstance(extent, Const) and \
+        0 <= lo.value and hi.value < extent.value
 
 
 def _is_stmt(c):

@@ -10,7 +10,7 @@ over fi in [0, 2] does not show.
 from math import gcd
 
 from ..lang.expr import BinOp, Const
-from ..schedule.relations import Split
+from ..schedule.relations import Singleton, Split
 from .analysis.arith import simplify
 
 
@@ -23,6 +23,8 @@ def pass_up(stage, ranges, extents):
             f = extents[id(rel.inner)]
             (olo, ohi), (ilo, ihi) = out[id(rel.outer)], out[id(rel.inner)]
             out[id(rel.parent)] = (simplify(olo * f + ilo), simplify(ohi * f + ihi))
+        elif isinstance(rel, Singleton):
+            continue                 # a unit loop derived from no axis: nothing above it
         else:
             out[id(rel.outer)], out[id(rel.inner)] = _unfuse(out[id(rel.fused)],
                                                              extents[id(rel.inner)])

@@ -1,6 +1,6 @@
 """cache_read and cache_write: add a stage that copies a tensor through another scope."""
 from ..errors import ScheduleError
-from .relations import Fuse, Split
+from .relations import Fuse, Singleton, Split
 from ..lang.expr import Reduce, TensorLoad
 from ..lang.tensor import ComputeOp, IterVar, Range, Tensor, compute
 from ..lang.expr import Var
@@ -76,6 +76,10 @@ def _move_loops(sch, st, new, root_map):
     TVM instead lays the cache tensor out in the split loop order; the results are the same."""
     amap = {id(o): n for o, n in root_map.items()}
     for rel in st.relations:
+        if isinstance(rel, Singleton):
+            amap[id(rel.iv)] = new._new_iv(rel.iv.name, st.extent_of(rel.iv), rel.iv.kind)
+            new.relations.append(Singleton(amap[id(rel.iv)]))
+            continue
         for iv in (rel.outer, rel.inner, rel.fused) if isinstance(rel, Fuse) else \
                 (rel.outer, rel.inner):
             if id(iv) not in amap:

@@ -104,6 +104,8 @@ def data_related(stage, iv):
         if isinstance(rel, Split):
             if id(rel.parent) in related:
                 related |= {id(rel.outer), id(rel.inner)}
+        elif isinstance(rel, Singleton):
+            related.add(id(rel.iv))
         elif id(rel.outer) in related or id(rel.inner) in related:
             related.add(id(rel.fused))
     return id(iv) in related

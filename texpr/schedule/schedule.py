@@ -472,7 +472,7 @@ class Schedule:
                     body.scan = st
                     body.attach_type, body.attach_stage = "scope", st
                     body.attach_ivar = st.op.scan_axis
-            if isinstance(op, ComputeOp) and "tensor_intrin" in op.attrs:
+            if isinstance(st.op, ComputeOp) and "tensor_intrin" in st.op.attrs:
                 _tensorize_tensor_compute(st)
 
     def __getitem__(self, t):
