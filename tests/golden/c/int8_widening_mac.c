@@ -7,26 +7,6 @@
 
 static int texpr_num_threads = 1;
 void kernel_set_num_threads(int n) { texpr_num_threads = n > 0 ? n : 1; }
-/* an index read from data that is out of range is recorded here (first one wins) */
-static int64_t texpr_error[3];
-/* out of line and cold: the hot path is one compare, and the compiler still sees that it
-   touches only texpr_error (so loads around a check can be reused) */
-static __attribute__((noinline, cold)) int64_t texpr_index_error(int64_t v, int64_t code, int64_t pos) {
-  int64_t expected = 0;
-  if (__atomic_compare_exchange_n(&texpr_error[0], &expected, -1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
-    texpr_error[1] = v; texpr_error[2] = pos;
-    __atomic_store_n(&texpr_error[0], code + 1, __ATOMIC_RELEASE);
-  }
-  return 0;
-}
-static inline int64_t texpr_checked_index(int64_t v, int64_t n, int64_t code, int64_t pos) {
-  if (__builtin_expect((uint64_t)v >= (uint64_t)n, 0)) return texpr_index_error(v, code, pos);
-  return v;
-}
-void kernel_error(int64_t* out) {
-  out[0] = texpr_error[0]; out[1] = texpr_error[1]; out[2] = texpr_error[2];
-  texpr_error[0] = 0;
-}
 
 typedef int16_t texpr_int16x16 __attribute__((vector_size(32)));
 typedef int8_t texpr_int8x16 __attribute__((vector_size(16)));

@@ -8,35 +8,30 @@
 
 static int texpr_num_threads = 1;
 void kernel_set_num_threads(int n) { texpr_num_threads = n > 0 ? n : 1; }
-/* an index read from data that is out of range is recorded here (first one wins) */
-static int64_t texpr_error[3];
-/* out of line and cold: the hot path is one compare, and the compiler still sees that it
-   touches only texpr_error (so loads around a check can be reused) */
-static __attribute__((noinline, cold)) int64_t texpr_index_error(int64_t v, int64_t code, int64_t pos) {
+
+typedef float32x4_t texpr_float32x4;
+/* an index read from data that is out of range is recorded in the caller's error words
+   (first one wins) and replaced by 0, so nothing is read or written out of bounds; out of line
+   and cold: the hot path is one compare */
+static __attribute__((noinline, cold)) int64_t texpr_index_error(int64_t* err, int64_t v, int64_t code, int64_t pos) {
   int64_t expected = 0;
-  if (__atomic_compare_exchange_n(&texpr_error[0], &expected, -1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
-    texpr_error[1] = v; texpr_error[2] = pos;
-    __atomic_store_n(&texpr_error[0], code + 1, __ATOMIC_RELEASE);
+  if (__atomic_compare_exchange_n(&err[0], &expected, -1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+    err[1] = v; err[2] = pos;
+    __atomic_store_n(&err[0], code + 1, __ATOMIC_RELEASE);
   }
   return 0;
 }
-static inline int64_t texpr_checked_index(int64_t v, int64_t n, int64_t code, int64_t pos) {
-  if (__builtin_expect((uint64_t)v >= (uint64_t)n, 0)) return texpr_index_error(v, code, pos);
+static inline int64_t texpr_checked_index(int64_t v, int64_t n, int64_t code, int64_t pos, int64_t* err) {
+  if (__builtin_expect((uint64_t)v >= (uint64_t)n, 0)) return texpr_index_error(err, v, code, pos);
   return v;
 }
-void kernel_error(int64_t* out) {
-  out[0] = texpr_error[0]; out[1] = texpr_error[1]; out[2] = texpr_error[2];
-  texpr_error[0] = 0;
-}
 
-typedef float32x4_t texpr_float32x4;
-
-void kernel(float* restrict data, int32_t* restrict idx, float* restrict out) {
+void kernel(float* restrict data, int32_t* restrict idx, float* restrict out, int64_t* restrict texpr_err) {
   // stage out
   for (int32_t i = 0; i < 32; ++i) {
     {
       int64_t data_idx0;
-      data_idx0 = (int64_t)((int32_t)texpr_checked_index(idx[i], 100, 0, i));
+      data_idx0 = (int64_t)((int32_t)texpr_checked_index(idx[i], 100, 0, i, texpr_err));
       vst1q_f32(&out[i * 16], vld1q_f32(&data[data_idx0 * 16]));
       vst1q_f32(&out[(i * 16) + 4], vld1q_f32(&data[(data_idx0 * 16) + 4]));
       vst1q_f32(&out[(i * 16) + 8], vld1q_f32(&data[(data_idx0 * 16) + 8]));
@@ -45,4 +40,4 @@ void kernel(float* restrict data, int32_t* restrict idx, float* restrict out) {
   }
 }
 
-void kernel_entry(void* a0, void* a1, void* a2) { kernel((float*)a0, (int32_t*)a1, (float*)a2); }
+void kernel_entry(void* a0, void* a1, void* a2, int64_t* err) { kernel((float*)a0, (int32_t*)a1, (float*)a2, err); }

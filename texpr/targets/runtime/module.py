@@ -36,9 +36,11 @@ class Module:
         ffi = FFI()
         nargs = len(func.args)
         params = ["void*"] * nargs + ["int64_t"] * len(func.shape_vars)
+        if checks:
+            params.append("int64_t*")       # this call's error words (index_checks.py)
         base = entry[:-len('_entry')]
         ffi.cdef(f"void {entry}({', '.join(params) or 'void'});\n"
-                 f"void {base}_set_num_threads(int);\nvoid {base}_error(int64_t*);")
+                 f"void {base}_set_num_threads(int);")
         self._ffi = ffi
         self._lib = ffi.dlopen(lib_path)
         _KEEP_LOADED.append((ffi, self._lib))
@@ -46,8 +48,6 @@ class Module:
         self._set_threads = getattr(self._lib, entry[:-len('_entry')] + "_set_num_threads")
         self._plan = ValidationPlan(func, outputs, ffi)
         self._checks = list(checks)
-        self._error_fn = getattr(self._lib, base + "_error")
-        self._error_buf = ffi.new("int64_t[3]")
         self._shape_of = {b.name: b.shape for b in func.args}
 
     def __repr__(self):
@@ -58,11 +58,18 @@ class Module:
         ptrs, shape_vals = self._plan.check(arrays)
         if self._uses_parallel:
             self._sync_threads()
-        self._fn(*ptrs, *shape_vals)
         if self._checks:
-            self._error_fn(self._error_buf)
-            if self._error_buf[0]:
-                raise_index_error(self._checks, list(self._error_buf), self.name)
+            self._call_checked(self._fn, ptrs, shape_vals)
+        else:
+            self._fn(*ptrs, *shape_vals)
+
+    def _call_checked(self, fn, ptrs, shape_vals):
+        """One call with its own error words (zeroed, owned by this frame): calls from other
+        threads at the same time cannot see or clear them."""
+        err = self._ffi.new("int64_t[3]")
+        fn(*ptrs, *shape_vals, err)
+        if err[0]:
+            raise_index_error(self._checks, list(err), self.name)
 
     def bind(self, *arrays):
         """A callable with no arguments that runs the kernel on these arrays. They are
@@ -75,11 +82,10 @@ class Module:
         def run():
             if self._uses_parallel:
                 self._sync_threads()
-            fn(*ptrs, *shape_vals)
             if checks:
-                self._error_fn(self._error_buf)
-                if self._error_buf[0]:
-                    raise_index_error(checks, list(self._error_buf), self.name)
+                self._call_checked(fn, ptrs, shape_vals)
+            else:
+                fn(*ptrs, *shape_vals)
         run.arrays = arrays
         return run
 
@@ -95,6 +101,9 @@ class Module:
         if self._uses_parallel:
             self._sync_threads()
         fn = self._fn
+        if self._checks:        # the first call raises a bad index; the timed ones share words
+            self._call_checked(fn, ptrs, shape_vals)
+            shape_vals = list(shape_vals) + [self._ffi.new("int64_t[3]")]
         fn(*ptrs, *shape_vals)
         times = []
         for _ in range(max(1, repeat)):
