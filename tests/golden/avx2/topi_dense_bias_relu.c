@@ -39,57 +39,62 @@ void kernel(float* restrict x, float* restrict w, float* restrict b, float* rest
       for (int32_t i1_outer_1 = 0; i1_outer_1 < 2; ++i1_outer_1) {
         for (int32_t i0_outer = 0; i0_outer < 8; ++i0_outer) {
           { // tensorize gemm_fp32_4x24x64.body
-            __m256 c0_0, c0_1, c0_2, c1_0, c1_1, c1_2, c2_0, c2_1, c2_2, c3_0, c3_1, c3_2;
-            c0_0 = _mm256_setzero_ps();
-            c0_1 = _mm256_setzero_ps();
-            c0_2 = _mm256_setzero_ps();
-            c1_0 = _mm256_setzero_ps();
-            c1_1 = _mm256_setzero_ps();
-            c1_2 = _mm256_setzero_ps();
-            c2_0 = _mm256_setzero_ps();
-            c2_1 = _mm256_setzero_ps();
-            c2_2 = _mm256_setzero_ps();
-            c3_0 = _mm256_setzero_ps();
-            c3_1 = _mm256_setzero_ps();
-            c3_2 = _mm256_setzero_ps();
-            for (int k = 0; k < 64; ++k) {
-            const float* bk = (&dense_packW[i1_outer_1 * 1536]) + k * (24);
-            __m256 b0 = _mm256_loadu_ps(bk + 0);
-            __m256 b1 = _mm256_loadu_ps(bk + 8);
-            __m256 b2 = _mm256_loadu_ps(bk + 16);
-            { __m256 ai = _mm256_set1_ps((&x[i0_outer * 256])[0 * (64) + k * (1)]);
-            c0_0 = _mm256_fmadd_ps(ai, b0, c0_0);
-            c0_1 = _mm256_fmadd_ps(ai, b1, c0_1);
-            c0_2 = _mm256_fmadd_ps(ai, b2, c0_2);
+            float* const texpr_out0 = &dense[(i0_outer * 192) + (i1_outer_1 * 24)];
+            float* const texpr_in0 = &x[i0_outer * 256];
+            float* const texpr_in1 = &dense_packW[i1_outer_1 * 1536];
+            {
+              __m256 c0_0, c0_1, c0_2, c1_0, c1_1, c1_2, c2_0, c2_1, c2_2, c3_0, c3_1, c3_2;
+              c0_0 = _mm256_setzero_ps();
+              c0_1 = _mm256_setzero_ps();
+              c0_2 = _mm256_setzero_ps();
+              c1_0 = _mm256_setzero_ps();
+              c1_1 = _mm256_setzero_ps();
+              c1_2 = _mm256_setzero_ps();
+              c2_0 = _mm256_setzero_ps();
+              c2_1 = _mm256_setzero_ps();
+              c2_2 = _mm256_setzero_ps();
+              c3_0 = _mm256_setzero_ps();
+              c3_1 = _mm256_setzero_ps();
+              c3_2 = _mm256_setzero_ps();
+              for (int k = 0; k < 64; ++k) {
+              const float* bk = texpr_in1 + k * (24);
+              __m256 b0 = _mm256_loadu_ps(bk + 0);
+              __m256 b1 = _mm256_loadu_ps(bk + 8);
+              __m256 b2 = _mm256_loadu_ps(bk + 16);
+              { __m256 ai = _mm256_set1_ps(texpr_in0[0 * (64) + k * (1)]);
+              c0_0 = _mm256_fmadd_ps(ai, b0, c0_0);
+              c0_1 = _mm256_fmadd_ps(ai, b1, c0_1);
+              c0_2 = _mm256_fmadd_ps(ai, b2, c0_2);
+              }
+              { __m256 ai = _mm256_set1_ps(texpr_in0[1 * (64) + k * (1)]);
+              c1_0 = _mm256_fmadd_ps(ai, b0, c1_0);
+              c1_1 = _mm256_fmadd_ps(ai, b1, c1_1);
+              c1_2 = _mm256_fmadd_ps(ai, b2, c1_2);
+              }
+              { __m256 ai = _mm256_set1_ps(texpr_in0[2 * (64) + k * (1)]);
+              c2_0 = _mm256_fmadd_ps(ai, b0, c2_0);
+              c2_1 = _mm256_fmadd_ps(ai, b1, c2_1);
+              c2_2 = _mm256_fmadd_ps(ai, b2, c2_2);
+              }
+              { __m256 ai = _mm256_set1_ps(texpr_in0[3 * (64) + k * (1)]);
+              c3_0 = _mm256_fmadd_ps(ai, b0, c3_0);
+              c3_1 = _mm256_fmadd_ps(ai, b1, c3_1);
+              c3_2 = _mm256_fmadd_ps(ai, b2, c3_2);
+              }
+              }
+              _mm256_storeu_ps(texpr_out0 + 0 * (48) + 0, c0_0);
+              _mm256_storeu_ps(texpr_out0 + 0 * (48) + 8, c0_1);
+              _mm256_storeu_ps(texpr_out0 + 0 * (48) + 16, c0_2);
+              _mm256_storeu_ps(texpr_out0 + 1 * (48) + 0, c1_0);
+              _mm256_storeu_ps(texpr_out0 + 1 * (48) + 8, c1_1);
+              _mm256_storeu_ps(texpr_out0 + 1 * (48) + 16, c1_2);
+              _mm256_storeu_ps(texpr_out0 + 2 * (48) + 0, c2_0);
+              _mm256_storeu_ps(texpr_out0 + 2 * (48) + 8, c2_1);
+              _mm256_storeu_ps(texpr_out0 + 2 * (48) + 16, c2_2);
+              _mm256_storeu_ps(texpr_out0 + 3 * (48) + 0, c3_0);
+              _mm256_storeu_ps(texpr_out0 + 3 * (48) + 8, c3_1);
+              _mm256_storeu_ps(texpr_out0 + 3 * (48) + 16, c3_2);
             }
-            { __m256 ai = _mm256_set1_ps((&x[i0_outer * 256])[1 * (64) + k * (1)]);
-            c1_0 = _mm256_fmadd_ps(ai, b0, c1_0);
-            c1_1 = _mm256_fmadd_ps(ai, b1, c1_1);
-            c1_2 = _mm256_fmadd_ps(ai, b2, c1_2);
-            }
-            { __m256 ai = _mm256_set1_ps((&x[i0_outer * 256])[2 * (64) + k * (1)]);
-            c2_0 = _mm256_fmadd_ps(ai, b0, c2_0);
-            c2_1 = _mm256_fmadd_ps(ai, b1, c2_1);
-            c2_2 = _mm256_fmadd_ps(ai, b2, c2_2);
-            }
-            { __m256 ai = _mm256_set1_ps((&x[i0_outer * 256])[3 * (64) + k * (1)]);
-            c3_0 = _mm256_fmadd_ps(ai, b0, c3_0);
-            c3_1 = _mm256_fmadd_ps(ai, b1, c3_1);
-            c3_2 = _mm256_fmadd_ps(ai, b2, c3_2);
-            }
-            }
-            _mm256_storeu_ps((&dense[(i0_outer * 192) + (i1_outer_1 * 24)]) + 0 * (48) + 0, c0_0);
-            _mm256_storeu_ps((&dense[(i0_outer * 192) + (i1_outer_1 * 24)]) + 0 * (48) + 8, c0_1);
-            _mm256_storeu_ps((&dense[(i0_outer * 192) + (i1_outer_1 * 24)]) + 0 * (48) + 16, c0_2);
-            _mm256_storeu_ps((&dense[(i0_outer * 192) + (i1_outer_1 * 24)]) + 1 * (48) + 0, c1_0);
-            _mm256_storeu_ps((&dense[(i0_outer * 192) + (i1_outer_1 * 24)]) + 1 * (48) + 8, c1_1);
-            _mm256_storeu_ps((&dense[(i0_outer * 192) + (i1_outer_1 * 24)]) + 1 * (48) + 16, c1_2);
-            _mm256_storeu_ps((&dense[(i0_outer * 192) + (i1_outer_1 * 24)]) + 2 * (48) + 0, c2_0);
-            _mm256_storeu_ps((&dense[(i0_outer * 192) + (i1_outer_1 * 24)]) + 2 * (48) + 8, c2_1);
-            _mm256_storeu_ps((&dense[(i0_outer * 192) + (i1_outer_1 * 24)]) + 2 * (48) + 16, c2_2);
-            _mm256_storeu_ps((&dense[(i0_outer * 192) + (i1_outer_1 * 24)]) + 3 * (48) + 0, c3_0);
-            _mm256_storeu_ps((&dense[(i0_outer * 192) + (i1_outer_1 * 24)]) + 3 * (48) + 8, c3_1);
-            _mm256_storeu_ps((&dense[(i0_outer * 192) + (i1_outer_1 * 24)]) + 3 * (48) + 16, c3_2);
           }
         }
       }

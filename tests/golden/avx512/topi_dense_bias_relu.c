@@ -48,101 +48,106 @@ void kernel(float* restrict x, float* restrict w, float* restrict b, float* rest
       // stage dense
       for (int32_t i0_outer = 0; i0_outer < 4; ++i0_outer) {
         { // tensorize gemm_fp32_8x48x64.body
-          __m512 c0_0, c0_1, c0_2, c1_0, c1_1, c1_2, c2_0, c2_1, c2_2, c3_0, c3_1, c3_2, c4_0, c4_1, c4_2, c5_0, c5_1, c5_2, c6_0, c6_1, c6_2, c7_0, c7_1, c7_2;
-          c0_0 = _mm512_setzero_ps();
-          c0_1 = _mm512_setzero_ps();
-          c0_2 = _mm512_setzero_ps();
-          c1_0 = _mm512_setzero_ps();
-          c1_1 = _mm512_setzero_ps();
-          c1_2 = _mm512_setzero_ps();
-          c2_0 = _mm512_setzero_ps();
-          c2_1 = _mm512_setzero_ps();
-          c2_2 = _mm512_setzero_ps();
-          c3_0 = _mm512_setzero_ps();
-          c3_1 = _mm512_setzero_ps();
-          c3_2 = _mm512_setzero_ps();
-          c4_0 = _mm512_setzero_ps();
-          c4_1 = _mm512_setzero_ps();
-          c4_2 = _mm512_setzero_ps();
-          c5_0 = _mm512_setzero_ps();
-          c5_1 = _mm512_setzero_ps();
-          c5_2 = _mm512_setzero_ps();
-          c6_0 = _mm512_setzero_ps();
-          c6_1 = _mm512_setzero_ps();
-          c6_2 = _mm512_setzero_ps();
-          c7_0 = _mm512_setzero_ps();
-          c7_1 = _mm512_setzero_ps();
-          c7_2 = _mm512_setzero_ps();
-          for (int k = 0; k < 64; ++k) {
-          const float* bk = (&dense_packW[0]) + k * (48);
-          __m512 b0 = _mm512_loadu_ps(bk + 0);
-          __m512 b1 = _mm512_loadu_ps(bk + 16);
-          __m512 b2 = _mm512_loadu_ps(bk + 32);
-          { __m512 ai = _mm512_set1_ps((&x[i0_outer * 512])[0 * (64) + k * (1)]);
-          c0_0 = _mm512_fmadd_ps(ai, b0, c0_0);
-          c0_1 = _mm512_fmadd_ps(ai, b1, c0_1);
-          c0_2 = _mm512_fmadd_ps(ai, b2, c0_2);
+          float* const texpr_out0 = &dense[i0_outer * 384];
+          float* const texpr_in0 = &x[i0_outer * 512];
+          float* const texpr_in1 = &dense_packW[0];
+          {
+            __m512 c0_0, c0_1, c0_2, c1_0, c1_1, c1_2, c2_0, c2_1, c2_2, c3_0, c3_1, c3_2, c4_0, c4_1, c4_2, c5_0, c5_1, c5_2, c6_0, c6_1, c6_2, c7_0, c7_1, c7_2;
+            c0_0 = _mm512_setzero_ps();
+            c0_1 = _mm512_setzero_ps();
+            c0_2 = _mm512_setzero_ps();
+            c1_0 = _mm512_setzero_ps();
+            c1_1 = _mm512_setzero_ps();
+            c1_2 = _mm512_setzero_ps();
+            c2_0 = _mm512_setzero_ps();
+            c2_1 = _mm512_setzero_ps();
+            c2_2 = _mm512_setzero_ps();
+            c3_0 = _mm512_setzero_ps();
+            c3_1 = _mm512_setzero_ps();
+            c3_2 = _mm512_setzero_ps();
+            c4_0 = _mm512_setzero_ps();
+            c4_1 = _mm512_setzero_ps();
+            c4_2 = _mm512_setzero_ps();
+            c5_0 = _mm512_setzero_ps();
+            c5_1 = _mm512_setzero_ps();
+            c5_2 = _mm512_setzero_ps();
+            c6_0 = _mm512_setzero_ps();
+            c6_1 = _mm512_setzero_ps();
+            c6_2 = _mm512_setzero_ps();
+            c7_0 = _mm512_setzero_ps();
+            c7_1 = _mm512_setzero_ps();
+            c7_2 = _mm512_setzero_ps();
+            for (int k = 0; k < 64; ++k) {
+            const float* bk = texpr_in1 + k * (48);
+            __m512 b0 = _mm512_loadu_ps(bk + 0);
+            __m512 b1 = _mm512_loadu_ps(bk + 16);
+            __m512 b2 = _mm512_loadu_ps(bk + 32);
+            { __m512 ai = _mm512_set1_ps(texpr_in0[0 * (64) + k * (1)]);
+            c0_0 = _mm512_fmadd_ps(ai, b0, c0_0);
+            c0_1 = _mm512_fmadd_ps(ai, b1, c0_1);
+            c0_2 = _mm512_fmadd_ps(ai, b2, c0_2);
+            }
+            { __m512 ai = _mm512_set1_ps(texpr_in0[1 * (64) + k * (1)]);
+            c1_0 = _mm512_fmadd_ps(ai, b0, c1_0);
+            c1_1 = _mm512_fmadd_ps(ai, b1, c1_1);
+            c1_2 = _mm512_fmadd_ps(ai, b2, c1_2);
+            }
+            { __m512 ai = _mm512_set1_ps(texpr_in0[2 * (64) + k * (1)]);
+            c2_0 = _mm512_fmadd_ps(ai, b0, c2_0);
+            c2_1 = _mm512_fmadd_ps(ai, b1, c2_1);
+            c2_2 = _mm512_fmadd_ps(ai, b2, c2_2);
+            }
+            { __m512 ai = _mm512_set1_ps(texpr_in0[3 * (64) + k * (1)]);
+            c3_0 = _mm512_fmadd_ps(ai, b0, c3_0);
+            c3_1 = _mm512_fmadd_ps(ai, b1, c3_1);
+            c3_2 = _mm512_fmadd_ps(ai, b2, c3_2);
+            }
+            { __m512 ai = _mm512_set1_ps(texpr_in0[4 * (64) + k * (1)]);
+            c4_0 = _mm512_fmadd_ps(ai, b0, c4_0);
+            c4_1 = _mm512_fmadd_ps(ai, b1, c4_1);
+            c4_2 = _mm512_fmadd_ps(ai, b2, c4_2);
+            }
+            { __m512 ai = _mm512_set1_ps(texpr_in0[5 * (64) + k * (1)]);
+            c5_0 = _mm512_fmadd_ps(ai, b0, c5_0);
+            c5_1 = _mm512_fmadd_ps(ai, b1, c5_1);
+            c5_2 = _mm512_fmadd_ps(ai, b2, c5_2);
+            }
+            { __m512 ai = _mm512_set1_ps(texpr_in0[6 * (64) + k * (1)]);
+            c6_0 = _mm512_fmadd_ps(ai, b0, c6_0);
+            c6_1 = _mm512_fmadd_ps(ai, b1, c6_1);
+            c6_2 = _mm512_fmadd_ps(ai, b2, c6_2);
+            }
+            { __m512 ai = _mm512_set1_ps(texpr_in0[7 * (64) + k * (1)]);
+            c7_0 = _mm512_fmadd_ps(ai, b0, c7_0);
+            c7_1 = _mm512_fmadd_ps(ai, b1, c7_1);
+            c7_2 = _mm512_fmadd_ps(ai, b2, c7_2);
+            }
+            }
+            _mm512_storeu_ps(texpr_out0 + 0 * (48) + 0, c0_0);
+            _mm512_storeu_ps(texpr_out0 + 0 * (48) + 16, c0_1);
+            _mm512_storeu_ps(texpr_out0 + 0 * (48) + 32, c0_2);
+            _mm512_storeu_ps(texpr_out0 + 1 * (48) + 0, c1_0);
+            _mm512_storeu_ps(texpr_out0 + 1 * (48) + 16, c1_1);
+            _mm512_storeu_ps(texpr_out0 + 1 * (48) + 32, c1_2);
+            _mm512_storeu_ps(texpr_out0 + 2 * (48) + 0, c2_0);
+            _mm512_storeu_ps(texpr_out0 + 2 * (48) + 16, c2_1);
+            _mm512_storeu_ps(texpr_out0 + 2 * (48) + 32, c2_2);
+            _mm512_storeu_ps(texpr_out0 + 3 * (48) + 0, c3_0);
+            _mm512_storeu_ps(texpr_out0 + 3 * (48) + 16, c3_1);
+            _mm512_storeu_ps(texpr_out0 + 3 * (48) + 32, c3_2);
+            _mm512_storeu_ps(texpr_out0 + 4 * (48) + 0, c4_0);
+            _mm512_storeu_ps(texpr_out0 + 4 * (48) + 16, c4_1);
+            _mm512_storeu_ps(texpr_out0 + 4 * (48) + 32, c4_2);
+            _mm512_storeu_ps(texpr_out0 + 5 * (48) + 0, c5_0);
+            _mm512_storeu_ps(texpr_out0 + 5 * (48) + 16, c5_1);
+            _mm512_storeu_ps(texpr_out0 + 5 * (48) + 32, c5_2);
+            _mm512_storeu_ps(texpr_out0 + 6 * (48) + 0, c6_0);
+            _mm512_storeu_ps(texpr_out0 + 6 * (48) + 16, c6_1);
+            _mm512_storeu_ps(texpr_out0 + 6 * (48) + 32, c6_2);
+            _mm512_storeu_ps(texpr_out0 + 7 * (48) + 0, c7_0);
+            _mm512_storeu_ps(texpr_out0 + 7 * (48) + 16, c7_1);
+            _mm512_storeu_ps(texpr_out0 + 7 * (48) + 32, c7_2);
           }
-          { __m512 ai = _mm512_set1_ps((&x[i0_outer * 512])[1 * (64) + k * (1)]);
-          c1_0 = _mm512_fmadd_ps(ai, b0, c1_0);
-          c1_1 = _mm512_fmadd_ps(ai, b1, c1_1);
-          c1_2 = _mm512_fmadd_ps(ai, b2, c1_2);
-          }
-          { __m512 ai = _mm512_set1_ps((&x[i0_outer * 512])[2 * (64) + k * (1)]);
-          c2_0 = _mm512_fmadd_ps(ai, b0, c2_0);
-          c2_1 = _mm512_fmadd_ps(ai, b1, c2_1);
-          c2_2 = _mm512_fmadd_ps(ai, b2, c2_2);
-          }
-          { __m512 ai = _mm512_set1_ps((&x[i0_outer * 512])[3 * (64) + k * (1)]);
-          c3_0 = _mm512_fmadd_ps(ai, b0, c3_0);
-          c3_1 = _mm512_fmadd_ps(ai, b1, c3_1);
-          c3_2 = _mm512_fmadd_ps(ai, b2, c3_2);
-          }
-          { __m512 ai = _mm512_set1_ps((&x[i0_outer * 512])[4 * (64) + k * (1)]);
-          c4_0 = _mm512_fmadd_ps(ai, b0, c4_0);
-          c4_1 = _mm512_fmadd_ps(ai, b1, c4_1);
-          c4_2 = _mm512_fmadd_ps(ai, b2, c4_2);
-          }
-          { __m512 ai = _mm512_set1_ps((&x[i0_outer * 512])[5 * (64) + k * (1)]);
-          c5_0 = _mm512_fmadd_ps(ai, b0, c5_0);
-          c5_1 = _mm512_fmadd_ps(ai, b1, c5_1);
-          c5_2 = _mm512_fmadd_ps(ai, b2, c5_2);
-          }
-          { __m512 ai = _mm512_set1_ps((&x[i0_outer * 512])[6 * (64) + k * (1)]);
-          c6_0 = _mm512_fmadd_ps(ai, b0, c6_0);
-          c6_1 = _mm512_fmadd_ps(ai, b1, c6_1);
-          c6_2 = _mm512_fmadd_ps(ai, b2, c6_2);
-          }
-          { __m512 ai = _mm512_set1_ps((&x[i0_outer * 512])[7 * (64) + k * (1)]);
-          c7_0 = _mm512_fmadd_ps(ai, b0, c7_0);
-          c7_1 = _mm512_fmadd_ps(ai, b1, c7_1);
-          c7_2 = _mm512_fmadd_ps(ai, b2, c7_2);
-          }
-          }
-          _mm512_storeu_ps((&dense[i0_outer * 384]) + 0 * (48) + 0, c0_0);
-          _mm512_storeu_ps((&dense[i0_outer * 384]) + 0 * (48) + 16, c0_1);
-          _mm512_storeu_ps((&dense[i0_outer * 384]) + 0 * (48) + 32, c0_2);
-          _mm512_storeu_ps((&dense[i0_outer * 384]) + 1 * (48) + 0, c1_0);
-          _mm512_storeu_ps((&dense[i0_outer * 384]) + 1 * (48) + 16, c1_1);
-          _mm512_storeu_ps((&dense[i0_outer * 384]) + 1 * (48) + 32, c1_2);
-          _mm512_storeu_ps((&dense[i0_outer * 384]) + 2 * (48) + 0, c2_0);
-          _mm512_storeu_ps((&dense[i0_outer * 384]) + 2 * (48) + 16, c2_1);
-          _mm512_storeu_ps((&dense[i0_outer * 384]) + 2 * (48) + 32, c2_2);
-          _mm512_storeu_ps((&dense[i0_outer * 384]) + 3 * (48) + 0, c3_0);
-          _mm512_storeu_ps((&dense[i0_outer * 384]) + 3 * (48) + 16, c3_1);
-          _mm512_storeu_ps((&dense[i0_outer * 384]) + 3 * (48) + 32, c3_2);
-          _mm512_storeu_ps((&dense[i0_outer * 384]) + 4 * (48) + 0, c4_0);
-          _mm512_storeu_ps((&dense[i0_outer * 384]) + 4 * (48) + 16, c4_1);
-          _mm512_storeu_ps((&dense[i0_outer * 384]) + 4 * (48) + 32, c4_2);
-          _mm512_storeu_ps((&dense[i0_outer * 384]) + 5 * (48) + 0, c5_0);
-          _mm512_storeu_ps((&dense[i0_outer * 384]) + 5 * (48) + 16, c5_1);
-          _mm512_storeu_ps((&dense[i0_outer * 384]) + 5 * (48) + 32, c5_2);
-          _mm512_storeu_ps((&dense[i0_outer * 384]) + 6 * (48) + 0, c6_0);
-          _mm512_storeu_ps((&dense[i0_outer * 384]) + 6 * (48) + 16, c6_1);
-          _mm512_storeu_ps((&dense[i0_outer * 384]) + 6 * (48) + 32, c6_2);
-          _mm512_storeu_ps((&dense[i0_outer * 384]) + 7 * (48) + 0, c7_0);
-          _mm512_storeu_ps((&dense[i0_outer * 384]) + 7 * (48) + 16, c7_1);
-          _mm512_storeu_ps((&dense[i0_outer * 384]) + 7 * (48) + 32, c7_2);
         }
       }
       for (int32_t i0_inner = 0; i0_inner < 32; ++i0_inner) {

@@ -35,101 +35,106 @@ void kernel(float* restrict x, float* restrict w, float* restrict b, float* rest
       for (int32_t i1_outer_1 = 0; i1_outer_1 < 4; ++i1_outer_1) {
         for (int32_t i0_outer = 0; i0_outer < 4; ++i0_outer) {
           { // tensorize gemm_fp32_8x12x64.body
-            float32x4_t c0_0, c0_1, c0_2, c1_0, c1_1, c1_2, c2_0, c2_1, c2_2, c3_0, c3_1, c3_2, c4_0, c4_1, c4_2, c5_0, c5_1, c5_2, c6_0, c6_1, c6_2, c7_0, c7_1, c7_2;
-            c0_0 = vdupq_n_f32(0.0f);
-            c0_1 = vdupq_n_f32(0.0f);
-            c0_2 = vdupq_n_f32(0.0f);
-            c1_0 = vdupq_n_f32(0.0f);
-            c1_1 = vdupq_n_f32(0.0f);
-            c1_2 = vdupq_n_f32(0.0f);
-            c2_0 = vdupq_n_f32(0.0f);
-            c2_1 = vdupq_n_f32(0.0f);
-            c2_2 = vdupq_n_f32(0.0f);
-            c3_0 = vdupq_n_f32(0.0f);
-            c3_1 = vdupq_n_f32(0.0f);
-            c3_2 = vdupq_n_f32(0.0f);
-            c4_0 = vdupq_n_f32(0.0f);
-            c4_1 = vdupq_n_f32(0.0f);
-            c4_2 = vdupq_n_f32(0.0f);
-            c5_0 = vdupq_n_f32(0.0f);
-            c5_1 = vdupq_n_f32(0.0f);
-            c5_2 = vdupq_n_f32(0.0f);
-            c6_0 = vdupq_n_f32(0.0f);
-            c6_1 = vdupq_n_f32(0.0f);
-            c6_2 = vdupq_n_f32(0.0f);
-            c7_0 = vdupq_n_f32(0.0f);
-            c7_1 = vdupq_n_f32(0.0f);
-            c7_2 = vdupq_n_f32(0.0f);
-            for (int k = 0; k < 64; ++k) {
-            const float* bk = (&dense_packW[i1_outer_1 * 768]) + k * (12);
-            float32x4_t b0 = vld1q_f32(bk + 0);
-            float32x4_t b1 = vld1q_f32(bk + 4);
-            float32x4_t b2 = vld1q_f32(bk + 8);
-            { float32x4_t ai = vdupq_n_f32((&x[i0_outer * 512])[0 * (64) + k * (1)]);
-            c0_0 = vfmaq_f32(c0_0, ai, b0);
-            c0_1 = vfmaq_f32(c0_1, ai, b1);
-            c0_2 = vfmaq_f32(c0_2, ai, b2);
+            float* const texpr_out0 = &dense[(i0_outer * 384) + (i1_outer_1 * 12)];
+            float* const texpr_in0 = &x[i0_outer * 512];
+            float* const texpr_in1 = &dense_packW[i1_outer_1 * 768];
+            {
+              float32x4_t c0_0, c0_1, c0_2, c1_0, c1_1, c1_2, c2_0, c2_1, c2_2, c3_0, c3_1, c3_2, c4_0, c4_1, c4_2, c5_0, c5_1, c5_2, c6_0, c6_1, c6_2, c7_0, c7_1, c7_2;
+              c0_0 = vdupq_n_f32(0.0f);
+              c0_1 = vdupq_n_f32(0.0f);
+              c0_2 = vdupq_n_f32(0.0f);
+              c1_0 = vdupq_n_f32(0.0f);
+              c1_1 = vdupq_n_f32(0.0f);
+              c1_2 = vdupq_n_f32(0.0f);
+              c2_0 = vdupq_n_f32(0.0f);
+              c2_1 = vdupq_n_f32(0.0f);
+              c2_2 = vdupq_n_f32(0.0f);
+              c3_0 = vdupq_n_f32(0.0f);
+              c3_1 = vdupq_n_f32(0.0f);
+              c3_2 = vdupq_n_f32(0.0f);
+              c4_0 = vdupq_n_f32(0.0f);
+              c4_1 = vdupq_n_f32(0.0f);
+              c4_2 = vdupq_n_f32(0.0f);
+              c5_0 = vdupq_n_f32(0.0f);
+              c5_1 = vdupq_n_f32(0.0f);
+              c5_2 = vdupq_n_f32(0.0f);
+              c6_0 = vdupq_n_f32(0.0f);
+              c6_1 = vdupq_n_f32(0.0f);
+              c6_2 = vdupq_n_f32(0.0f);
+              c7_0 = vdupq_n_f32(0.0f);
+              c7_1 = vdupq_n_f32(0.0f);
+              c7_2 = vdupq_n_f32(0.0f);
+              for (int k = 0; k < 64; ++k) {
+              const float* bk = texpr_in1 + k * (12);
+              float32x4_t b0 = vld1q_f32(bk + 0);
+              float32x4_t b1 = vld1q_f32(bk + 4);
+              float32x4_t b2 = vld1q_f32(bk + 8);
+              { float32x4_t ai = vdupq_n_f32(texpr_in0[0 * (64) + k * (1)]);
+              c0_0 = vfmaq_f32(c0_0, ai, b0);
+              c0_1 = vfmaq_f32(c0_1, ai, b1);
+              c0_2 = vfmaq_f32(c0_2, ai, b2);
+              }
+              { float32x4_t ai = vdupq_n_f32(texpr_in0[1 * (64) + k * (1)]);
+              c1_0 = vfmaq_f32(c1_0, ai, b0);
+              c1_1 = vfmaq_f32(c1_1, ai, b1);
+              c1_2 = vfmaq_f32(c1_2, ai, b2);
+              }
+              { float32x4_t ai = vdupq_n_f32(texpr_in0[2 * (64) + k * (1)]);
+              c2_0 = vfmaq_f32(c2_0, ai, b0);
+              c2_1 = vfmaq_f32(c2_1, ai, b1);
+              c2_2 = vfmaq_f32(c2_2, ai, b2);
+              }
+              { float32x4_t ai = vdupq_n_f32(texpr_in0[3 * (64) + k * (1)]);
+              c3_0 = vfmaq_f32(c3_0, ai, b0);
+              c3_1 = vfmaq_f32(c3_1, ai, b1);
+              c3_2 = vfmaq_f32(c3_2, ai, b2);
+              }
+              { float32x4_t ai = vdupq_n_f32(texpr_in0[4 * (64) + k * (1)]);
+              c4_0 = vfmaq_f32(c4_0, ai, b0);
+              c4_1 = vfmaq_f32(c4_1, ai, b1);
+              c4_2 = vfmaq_f32(c4_2, ai, b2);
+              }
+              { float32x4_t ai = vdupq_n_f32(texpr_in0[5 * (64) + k * (1)]);
+              c5_0 = vfmaq_f32(c5_0, ai, b0);
+              c5_1 = vfmaq_f32(c5_1, ai, b1);
+              c5_2 = vfmaq_f32(c5_2, ai, b2);
+              }
+              { float32x4_t ai = vdupq_n_f32(texpr_in0[6 * (64) + k * (1)]);
+              c6_0 = vfmaq_f32(c6_0, ai, b0);
+              c6_1 = vfmaq_f32(c6_1, ai, b1);
+              c6_2 = vfmaq_f32(c6_2, ai, b2);
+              }
+              { float32x4_t ai = vdupq_n_f32(texpr_in0[7 * (64) + k * (1)]);
+              c7_0 = vfmaq_f32(c7_0, ai, b0);
+              c7_1 = vfmaq_f32(c7_1, ai, b1);
+              c7_2 = vfmaq_f32(c7_2, ai, b2);
+              }
+              }
+              vst1q_f32(texpr_out0 + 0 * (48) + 0, c0_0);
+              vst1q_f32(texpr_out0 + 0 * (48) + 4, c0_1);
+              vst1q_f32(texpr_out0 + 0 * (48) + 8, c0_2);
+              vst1q_f32(texpr_out0 + 1 * (48) + 0, c1_0);
+              vst1q_f32(texpr_out0 + 1 * (48) + 4, c1_1);
+              vst1q_f32(texpr_out0 + 1 * (48) + 8, c1_2);
+              vst1q_f32(texpr_out0 + 2 * (48) + 0, c2_0);
+              vst1q_f32(texpr_out0 + 2 * (48) + 4, c2_1);
+              vst1q_f32(texpr_out0 + 2 * (48) + 8, c2_2);
+              vst1q_f32(texpr_out0 + 3 * (48) + 0, c3_0);
+              vst1q_f32(texpr_out0 + 3 * (48) + 4, c3_1);
+              vst1q_f32(texpr_out0 + 3 * (48) + 8, c3_2);
+              vst1q_f32(texpr_out0 + 4 * (48) + 0, c4_0);
+              vst1q_f32(texpr_out0 + 4 * (48) + 4, c4_1);
+              vst1q_f32(texpr_out0 + 4 * (48) + 8, c4_2);
+              vst1q_f32(texpr_out0 + 5 * (48) + 0, c5_0);
+              vst1q_f32(texpr_out0 + 5 * (48) + 4, c5_1);
+              vst1q_f32(texpr_out0 + 5 * (48) + 8, c5_2);
+              vst1q_f32(texpr_out0 + 6 * (48) + 0, c6_0);
+              vst1q_f32(texpr_out0 + 6 * (48) + 4, c6_1);
+              vst1q_f32(texpr_out0 + 6 * (48) + 8, c6_2);
+              vst1q_f32(texpr_out0 + 7 * (48) + 0, c7_0);
+              vst1q_f32(texpr_out0 + 7 * (48) + 4, c7_1);
+              vst1q_f32(texpr_out0 + 7 * (48) + 8, c7_2);
             }
-            { float32x4_t ai = vdupq_n_f32((&x[i0_outer * 512])[1 * (64) + k * (1)]);
-            c1_0 = vfmaq_f32(c1_0, ai, b0);
-            c1_1 = vfmaq_f32(c1_1, ai, b1);
-            c1_2 = vfmaq_f32(c1_2, ai, b2);
-            }
-            { float32x4_t ai = vdupq_n_f32((&x[i0_outer * 512])[2 * (64) + k * (1)]);
-            c2_0 = vfmaq_f32(c2_0, ai, b0);
-            c2_1 = vfmaq_f32(c2_1, ai, b1);
-            c2_2 = vfmaq_f32(c2_2, ai, b2);
-            }
-            { float32x4_t ai = vdupq_n_f32((&x[i0_outer * 512])[3 * (64) + k * (1)]);
-            c3_0 = vfmaq_f32(c3_0, ai, b0);
-            c3_1 = vfmaq_f32(c3_1, ai, b1);
-            c3_2 = vfmaq_f32(c3_2, ai, b2);
-            }
-            { float32x4_t ai = vdupq_n_f32((&x[i0_outer * 512])[4 * (64) + k * (1)]);
-            c4_0 = vfmaq_f32(c4_0, ai, b0);
-            c4_1 = vfmaq_f32(c4_1, ai, b1);
-            c4_2 = vfmaq_f32(c4_2, ai, b2);
-            }
-            { float32x4_t ai = vdupq_n_f32((&x[i0_outer * 512])[5 * (64) + k * (1)]);
-            c5_0 = vfmaq_f32(c5_0, ai, b0);
-            c5_1 = vfmaq_f32(c5_1, ai, b1);
-            c5_2 = vfmaq_f32(c5_2, ai, b2);
-            }
-            { float32x4_t ai = vdupq_n_f32((&x[i0_outer * 512])[6 * (64) + k * (1)]);
-            c6_0 = vfmaq_f32(c6_0, ai, b0);
-            c6_1 = vfmaq_f32(c6_1, ai, b1);
-            c6_2 = vfmaq_f32(c6_2, ai, b2);
-            }
-            { float32x4_t ai = vdupq_n_f32((&x[i0_outer * 512])[7 * (64) + k * (1)]);
-            c7_0 = vfmaq_f32(c7_0, ai, b0);
-            c7_1 = vfmaq_f32(c7_1, ai, b1);
-            c7_2 = vfmaq_f32(c7_2, ai, b2);
-            }
-            }
-            vst1q_f32((&dense[(i0_outer * 384) + (i1_outer_1 * 12)]) + 0 * (48) + 0, c0_0);
-            vst1q_f32((&dense[(i0_outer * 384) + (i1_outer_1 * 12)]) + 0 * (48) + 4, c0_1);
-            vst1q_f32((&dense[(i0_outer * 384) + (i1_outer_1 * 12)]) + 0 * (48) + 8, c0_2);
-            vst1q_f32((&dense[(i0_outer * 384) + (i1_outer_1 * 12)]) + 1 * (48) + 0, c1_0);
-            vst1q_f32((&dense[(i0_outer * 384) + (i1_outer_1 * 12)]) + 1 * (48) + 4, c1_1);
-            vst1q_f32((&dense[(i0_outer * 384) + (i1_outer_1 * 12)]) + 1 * (48) + 8, c1_2);
-            vst1q_f32((&dense[(i0_outer * 384) + (i1_outer_1 * 12)]) + 2 * (48) + 0, c2_0);
-            vst1q_f32((&dense[(i0_outer * 384) + (i1_outer_1 * 12)]) + 2 * (48) + 4, c2_1);
-            vst1q_f32((&dense[(i0_outer * 384) + (i1_outer_1 * 12)]) + 2 * (48) + 8, c2_2);
-            vst1q_f32((&dense[(i0_outer * 384) + (i1_outer_1 * 12)]) + 3 * (48) + 0, c3_0);
-            vst1q_f32((&dense[(i0_outer * 384) + (i1_outer_1 * 12)]) + 3 * (48) + 4, c3_1);
-            vst1q_f32((&dense[(i0_outer * 384) + (i1_outer_1 * 12)]) + 3 * (48) + 8, c3_2);
-            vst1q_f32((&dense[(i0_outer * 384) + (i1_outer_1 * 12)]) + 4 * (48) + 0, c4_0);
-            vst1q_f32((&dense[(i0_outer * 384) + (i1_outer_1 * 12)]) + 4 * (48) + 4, c4_1);
-            vst1q_f32((&dense[(i0_outer * 384) + (i1_outer_1 * 12)]) + 4 * (48) + 8, c4_2);
-            vst1q_f32((&dense[(i0_outer * 384) + (i1_outer_1 * 12)]) + 5 * (48) + 0, c5_0);
-            vst1q_f32((&dense[(i0_outer * 384) + (i1_outer_1 * 12)]) + 5 * (48) + 4, c5_1);
-            vst1q_f32((&dense[(i0_outer * 384) + (i1_outer_1 * 12)]) + 5 * (48) + 8, c5_2);
-            vst1q_f32((&dense[(i0_outer * 384) + (i1_outer_1 * 12)]) + 6 * (48) + 0, c6_0);
-            vst1q_f32((&dense[(i0_outer * 384) + (i1_outer_1 * 12)]) + 6 * (48) + 4, c6_1);
-            vst1q_f32((&dense[(i0_outer * 384) + (i1_outer_1 * 12)]) + 6 * (48) + 8, c6_2);
-            vst1q_f32((&dense[(i0_outer * 384) + (i1_outer_1 * 12)]) + 7 * (48) + 0, c7_0);
-            vst1q_f32((&dense[(i0_outer * 384) + (i1_outer_1 * 12)]) + 7 * (48) + 4, c7_1);
-            vst1q_f32((&dense[(i0_outer * 384) + (i1_outer_1 * 12)]) + 7 * (48) + 8, c7_2);
           }
         }
       }

@@ -231,13 +231,22 @@ class CEmitter:
         self.line(f"{self.names.get(s.var, s.var.name)} = {unparen(self.expr(s.value))};")
 
     def stmt_IntrinCall(self, s):
-        """Inline the intrinsic's C for this region (in its own block)."""
+        """Inline the intrinsic's C for this region (in its own block).
+
+        Its operands (pointers, and strides and partial-tile extents that are not constants)
+        are first bound to const locals named texpr_in<k>* / texpr_out<k>* in an enclosing
+        block, and the intrinsic's text, in a block of its own, sees only those names: a
+        local it declares (`int i`) can shadow no loop variable or buffer its operands use."""
         intrin = s.intrin
         impl = intrin.impl_for(self.target_name)
-        outs = [self.buffer_ref(o, t) for o, t in zip(s.outputs, [intrin.output])]
-        ins = [self.buffer_ref(o, t) for o, t in zip(s.inputs, intrin.inputs)]
+        binds = []
+        outs = [self.buffer_ref(o, t, f"texpr_out{k}", binds)
+                for k, (o, t) in enumerate(zip(s.outputs, [intrin.output]))]
+        ins = [self.buffer_ref(o, t, f"texpr_in{k}", binds)
+               for k, (o, t) in enumerate(zip(s.inputs, intrin.inputs))]
         if s.extents is not None:       # a partial tile: the valid elements of each axis
-            outs[0].extents = tuple(unparen(self.idx(e)) for e in s.extents)
+            outs[0].extents = tuple(self._bind_index(e, f"texpr_out0_n{d}", binds)
+                                    for d, e in enumerate(s.extents))
         code = impl(ins, outs)
         if isinstance(code, str):
             code = {"body": code}
@@ -260,16 +269,33 @@ class CEmitter:
         partial = " (partial tile)" if s.extents is not None else ""
         self.line(f"{{ // tensorize {safe_comment(intrin.name)}.{label}{partial}")
         self.indent += 1
+        for ln in binds:
+            self.line(ln)
+        self.line("{")
+        self.indent += 1
         for ln in str(text).strip("\n").splitlines():
             self.line(ln.strip())
         self.indent -= 1
         self.line("}")
+        self.indent -= 1
+        self.line("}")
 
-    def buffer_ref(self, operand, placeholder):
+    def buffer_ref(self, operand, placeholder, name, binds):
+        """The BufferRef of one intrinsic operand, its pointer and non-constant strides bound
+        to const locals `name`, `name`_s<d> (their declarations appended to binds)."""
         buf = self.buf(operand.buffer)
         off = unparen(self.idx(operand.indices[0]))
-        return BufferRef(f"(&{buf}[{off}])", [unparen(self.idx(x)) for x in operand.strides],
-                         tuple(int(d.value) for d in placeholder.shape), placeholder.dtype, buf)
+        binds.append(f"{C_TYPES[operand.buffer.dtype]}* const {name} = &{buf}[{off}];")
+        strides = [self._bind_index(x, f"{name}_s{d}", binds) for d, x in enumerate(operand.strides)]
+        return BufferRef(name, strides, tuple(int(d.value) for d in placeholder.shape),
+                         placeholder.dtype, buf)
+
+    def _bind_index(self, e, name, binds):
+        """A constant's literal (intrinsics specialise on those), else `name` bound to e."""
+        if isinstance(e, Const):
+            return unparen(self.idx(e))
+        binds.append(f"const int64_t {name} = {unparen(self.idx(e))};")
+        return name
 
     def stmt_Evaluate(self, s):
         self.line(f"{unparen(self.expr(s.value))};")
