@@ -148,24 +148,19 @@ def harness_source(kernel_source, fname, nargs, nshape, io_prims=LIBC_IO_PRIMS,
                    io_entry=LIBC_IO_ENTRY, checked=False):
     """Kernel source + I/O layer + generic harness main: one C translation unit.
 
-    The kernel's own headers come first; then its three symbols are renamed texpr_kernel*
-    while its source is read, so a kernel named like a C library function (`read`, `write`,
-    `remove`, ...) can clash neither with the I/O layer nor, in a static link, with libc.
+    The kernel's own headers come first. Its symbols are prefixed (names.kernel_symbol), so
+    a kernel named like a C library function (`read`, `write`, `main`, ...) can clash neither
+    with the I/O layer nor, in a static link, with libc.
     """
     includes = [ln for ln in kernel_source.splitlines() if ln.startswith("#include")]
-    renames = [(fname, "texpr_kernel"), (fname + "_entry", "texpr_kernel_entry"),
-               (fname + "_set_num_threads", "texpr_kernel_set_num_threads")]
     call_args = [f"buf[{k}]" for k in range(nargs)] + [f"shape[{k}]" for k in range(nshape)]
     if checked:                 # the kernel takes the error words as its last argument
         call_args.append("err")
-    core = _CORE.format(nargs=nargs, nshape=nshape, fname="texpr_kernel",
-                        call=f"texpr_kernel_entry({', '.join(call_args)})",
+    core = _CORE.format(nargs=nargs, nshape=nshape, fname=fname,
+                        call=f"{fname}_entry({', '.join(call_args)})",
                         magic_in=MAGIC_IN.decode(), magic_out=MAGIC_OUT.decode())
     title = "/* texpr emulator harness: kernel + I/O layer + main (targets/runtime/harness.py) */"
-    return "\n".join([title] + includes
-                     + [f"#define {a} {b}" for a, b in renames]
-                     + [kernel_source.rstrip("\n")]
-                     + [f"#undef {a}" for a, _ in renames]
+    return "\n".join([title] + includes + [kernel_source.rstrip("\n")]
                      + [io_prims.strip("\n"), core.strip("\n"), io_entry.strip("\n"), ""])
 
 

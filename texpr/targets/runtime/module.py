@@ -8,7 +8,7 @@ from cffi import FFI
 
 from ..index_checks import raise_index_error
 from ...lang import dtypes
-from ...errors import ArgumentError
+from ...errors import ArgumentError, InternalError
 from ...lang.expr import Const, Var
 from ...lang.visitor import free_vars, substitute
 
@@ -42,10 +42,12 @@ class Module:
         ffi.cdef(f"void {entry}({', '.join(params) or 'void'});\n"
                  f"void {base}_set_num_threads(int);")
         self._ffi = ffi
-        self._lib = ffi.dlopen(lib_path)
+        # RTLD_LOCAL: the kernel's symbols stay out of the process's global scope, so two
+        # kernels of one name (or a later library) never resolve to each other's functions
+        self._lib = ffi.dlopen(lib_path, ffi.RTLD_NOW | ffi.RTLD_LOCAL)
         _KEEP_LOADED.append((ffi, self._lib))
-        self._fn = getattr(self._lib, entry)
-        self._set_threads = getattr(self._lib, entry[:-len('_entry')] + "_set_num_threads")
+        self._fn = _own_symbol(ffi, self._lib, entry, lib_path)
+        self._set_threads = _own_symbol(ffi, self._lib, base + "_set_num_threads", lib_path)
         self._plan = ValidationPlan(func, outputs, ffi)
         self._checks = list(checks)
         self._shape_of = {b.name: b.shape for b in func.args}
@@ -112,6 +114,30 @@ class Module:
                 fn(*ptrs, *shape_vals)
             times.append((time.perf_counter() - t0) / max(1, number))
         return statistics.median(times)
+
+
+_DL = []
+
+
+def _own_symbol(ffi, lib, name, lib_path):
+    """lib.name, checked to be defined in lib_path itself: a dlopen handle's lookup also
+    searches the libraries it depends on (libc, libm, libgomp), and a function found there
+    would be called in the kernel's place."""
+    fn = getattr(lib, name)
+    if not _DL:
+        dl = FFI()
+        dl.cdef("typedef struct { const char* dli_fname; void* dli_fbase; const char* dli_sname;"
+                " void* dli_saddr; } Dl_info; int dladdr(const void*, Dl_info*);")
+        _DL.append((dl, dl.dlopen(None)))
+    dl, libc = _DL[0]
+    info = dl.new("Dl_info*")
+    if libc.dladdr(dl.cast("void*", int(ffi.cast("uintptr_t", fn))), info) == 0 or \
+            info.dli_fname == dl.NULL or \
+            os.path.realpath(dl.string(info.dli_fname).decode()) != os.path.realpath(lib_path):
+        where = dl.string(info.dli_fname).decode() if info.dli_fname != dl.NULL else "?"
+        raise InternalError(f"kernel symbol {name} resolves to {where}, not to the kernel's "
+                            f"library {lib_path}")
+    return fn
 
 
 def num_threads():
