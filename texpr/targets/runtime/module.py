@@ -7,6 +7,7 @@ import numpy as np
 from cffi import FFI
 
 from ..index_checks import raise_index_error
+from ..toolchain import require_sanitizer_runtime
 from ...lang import dtypes
 from ...errors import ArgumentError, InternalError
 from ...lang.expr import Const, Var
@@ -42,6 +43,7 @@ class Module:
         ffi.cdef(f"void {entry}({', '.join(params) or 'void'});\n"
                  f"void {base}_set_num_threads(int);")
         self._ffi = ffi
+        require_sanitizer_runtime()     # else ASan would end the process in dlopen
         # RTLD_LOCAL: the kernel's symbols stay out of the process's global scope, so two
         # kernels of one name (or a later library) never resolve to each other's functions
         self._lib = ffi.dlopen(lib_path, ffi.RTLD_NOW | ffi.RTLD_LOCAL)
