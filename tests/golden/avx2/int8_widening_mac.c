@@ -14,7 +14,7 @@ typedef int8_t texpr_int8x16 __attribute__((vector_size(16)));
 typedef uint16_t texpr_uint16x16 __attribute__((vector_size(32)));
 static inline texpr_int8x16 texpr_load_int8x16(const int8_t* p) { texpr_int8x16 v; memcpy(&v, p, sizeof v); return v; }
 
-static void texpr_kernel_kernel(int8_t* restrict A, int8_t* restrict B, int16_t* restrict C, int16_t* restrict D) {
+static __attribute__((noinline)) void texpr_kernel_kernel(int8_t* restrict A, int8_t* restrict B, int16_t* restrict C, int16_t* restrict D) {
   // stage D
   for (int32_t i_outer = 0; i_outer < 4; ++i_outer) {
     _mm256_storeu_si256((__m256i*)&D[i_outer * 64], (__m256i)((texpr_int16x16)((texpr_uint16x16)((texpr_int16x16)_mm256_loadu_si256((const __m256i*)&C[i_outer * 64])) + ((texpr_uint16x16)(__builtin_convertvector(texpr_load_int8x16(&A[i_outer * 64]), texpr_int16x16)) * (texpr_uint16x16)(__builtin_convertvector(texpr_load_int8x16(&B[i_outer * 64]), texpr_int16x16))))));

@@ -18,7 +18,7 @@ static inline texpr_int16x16 texpr_max_int16x16(texpr_int16x16 a, texpr_int16x16
 static inline texpr_int16x16 texpr_min_int16x16(texpr_int16x16 a, texpr_int16x16 b) { texpr_int16x16 r; for (int k = 0; k < 16; ++k) r[k] = a[k] < b[k] ? a[k] : b[k]; return r; }
 static inline void texpr_store_uint8x16(uint8_t* p, texpr_uint8x16 v) { memcpy(p, &v, sizeof v); }
 
-static void texpr_kernel_kernel(uint8_t* restrict A, uint8_t* restrict B, uint8_t* restrict C) {
+static __attribute__((noinline)) void texpr_kernel_kernel(uint8_t* restrict A, uint8_t* restrict B, uint8_t* restrict C) {
   // stage C
   for (int32_t i_outer = 0; i_outer < 2; ++i_outer) {
     texpr_store_uint8x16(&C[i_outer * 128], __builtin_convertvector(texpr_min_int16x16(texpr_max_int16x16((texpr_int16x16)((texpr_uint16x16)(__builtin_convertvector(texpr_load_uint8x16(&A[i_outer * 128]), texpr_int16x16)) + (texpr_uint16x16)(__builtin_convertvector(texpr_load_uint8x16(&B[i_outer * 128]), texpr_int16x16))), texpr_bcast_int16x16((int16_t)0)), texpr_bcast_int16x16((int16_t)255)), texpr_uint8x16));

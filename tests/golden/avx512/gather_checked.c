@@ -31,7 +31,7 @@ static inline int64_t texpr_checked_index(int64_t v, int64_t n, int64_t code, in
   return v;
 }
 
-static void texpr_kernel_kernel(float* restrict data, int32_t* restrict idx, float* restrict out, int64_t* restrict texpr_err) {
+static __attribute__((noinline)) void texpr_kernel_kernel(float* restrict data, int32_t* restrict idx, float* restrict out, int64_t* restrict texpr_err) {
   // stage out
   for (int32_t i = 0; i < 32; ++i) {
     _mm512_storeu_ps(&out[i * 16], _mm512_loadu_ps(&data[((int32_t)texpr_checked_index(idx[i], 100, 0, i, texpr_err)) * 16]));

@@ -17,7 +17,7 @@ void texpr_kernel_kernel_set_num_threads(int n) { texpr_num_threads = n > 0 ? n 
 typedef int16_t texpr_int16x32 __attribute__((vector_size(64)));
 typedef int8_t texpr_int8x32 __attribute__((vector_size(32)));
 
-static void texpr_kernel_kernel(int8_t* restrict A, int8_t* restrict B, int16_t* restrict C, int16_t* restrict D) {
+static __attribute__((noinline)) void texpr_kernel_kernel(int8_t* restrict A, int8_t* restrict B, int16_t* restrict C, int16_t* restrict D) {
   // stage D
   for (int32_t i_outer = 0; i_outer < 4; ++i_outer) {
     _mm512_storeu_si512((void*)&D[i_outer * 64], _mm512_add_epi16(_mm512_loadu_si512((const void*)&C[i_outer * 64]), _mm512_mullo_epi16((__m512i)__builtin_convertvector((texpr_int8x32)_mm256_loadu_si256((const __m256i*)&A[i_outer * 64]), texpr_int16x32), (__m512i)__builtin_convertvector((texpr_int8x32)_mm256_loadu_si256((const __m256i*)&B[i_outer * 64]), texpr_int16x32))));

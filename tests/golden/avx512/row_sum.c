@@ -16,7 +16,7 @@ void texpr_kernel_kernel_set_num_threads(int n) { texpr_num_threads = n > 0 ? n 
 
 typedef __m256 texpr_float32x8;
 
-static void texpr_kernel_kernel(float* restrict A, float* restrict B) {
+static __attribute__((noinline)) void texpr_kernel_kernel(float* restrict A, float* restrict B) {
   // stage B
   for (int32_t i_outer = 0; i_outer < 8; ++i_outer) {
     _mm256_storeu_ps(&B[i_outer * 8], _mm256_set1_ps(0.0f));

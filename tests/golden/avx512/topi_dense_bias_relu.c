@@ -16,7 +16,7 @@ void texpr_kernel_kernel_set_num_threads(int n) { texpr_num_threads = n > 0 ? n 
 
 typedef __m512 texpr_float32x16;
 
-static void texpr_kernel_kernel(float* restrict x, float* restrict w, float* restrict b, float* restrict relu) {
+static __attribute__((noinline)) void texpr_kernel_kernel(float* restrict x, float* restrict w, float* restrict b, float* restrict relu) {
   {
     float dense_packW[3072] __attribute__((aligned(64)));
     // stage dense_packW

@@ -17,7 +17,7 @@ void texpr_kernel_kernel_set_num_threads(int n) { texpr_num_threads = n > 0 ? n 
 typedef int16_t texpr_int16x32 __attribute__((vector_size(64)));
 typedef uint8_t texpr_uint8x32 __attribute__((vector_size(32)));
 
-static void texpr_kernel_kernel(uint8_t* restrict A, uint8_t* restrict B, uint8_t* restrict C) {
+static __attribute__((noinline)) void texpr_kernel_kernel(uint8_t* restrict A, uint8_t* restrict B, uint8_t* restrict C) {
   // stage C
   for (int32_t i_outer = 0; i_outer < 2; ++i_outer) {
     _mm256_storeu_si256((__m256i*)&C[i_outer * 128], (__m256i)(__builtin_convertvector((texpr_int16x32)_mm512_min_epi16(_mm512_max_epi16(_mm512_add_epi16((__m512i)__builtin_convertvector((texpr_uint8x32)_mm256_loadu_si256((const __m256i*)&A[i_outer * 128]), texpr_int16x32), (__m512i)__builtin_convertvector((texpr_uint8x32)_mm256_loadu_si256((const __m256i*)&B[i_outer * 128]), texpr_int16x32)), _mm512_set1_epi16((int16_t)0)), _mm512_set1_epi16((int16_t)255)), texpr_uint8x32)));

@@ -26,7 +26,7 @@ void texpr_kernel_kernel_set_num_threads(int n) { texpr_num_threads = n > 0 ? n 
 typedef __m512 texpr_float32x16;
 static inline uint64_t texpr_lanemask(int64_t n, int lanes) { /* lanes [0, n) */ return n <= 0 ? 0 : n >= lanes ? (lanes >= 64 ? ~UINT64_C(0) : (UINT64_C(1) << lanes) - 1) : (UINT64_C(1) << n) - 1; }
 
-static void texpr_kernel_kernel(float* restrict A, float* restrict B, float* restrict C, int32_t n) {
+static __attribute__((noinline)) void texpr_kernel_kernel(float* restrict A, float* restrict B, float* restrict C, int32_t n) {
   // stage C
   #pragma omp parallel for num_threads(texpr_num_threads) schedule(static)
   for (int32_t i_outer = 0; i_outer < ((n + 15) / 16); ++i_outer) {

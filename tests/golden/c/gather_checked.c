@@ -27,7 +27,7 @@ static inline int64_t texpr_checked_index(int64_t v, int64_t n, int64_t code, in
 static inline texpr_float32x8 texpr_load_float32x8(const float* p) { texpr_float32x8 v; memcpy(&v, p, sizeof v); return v; }
 static inline void texpr_store_float32x8(float* p, texpr_float32x8 v) { memcpy(p, &v, sizeof v); }
 
-static void texpr_kernel_kernel(float* restrict data, int32_t* restrict idx, float* restrict out, int64_t* restrict texpr_err) {
+static __attribute__((noinline)) void texpr_kernel_kernel(float* restrict data, int32_t* restrict idx, float* restrict out, int64_t* restrict texpr_err) {
   // stage out
   for (int32_t i = 0; i < 32; ++i) {
     {

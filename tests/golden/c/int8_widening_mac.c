@@ -15,7 +15,7 @@ static inline texpr_int16x16 texpr_load_int16x16(const int16_t* p) { texpr_int16
 static inline texpr_int8x16 texpr_load_int8x16(const int8_t* p) { texpr_int8x16 v; memcpy(&v, p, sizeof v); return v; }
 static inline void texpr_store_int16x16(int16_t* p, texpr_int16x16 v) { memcpy(p, &v, sizeof v); }
 
-static void texpr_kernel_kernel(int8_t* restrict A, int8_t* restrict B, int16_t* restrict C, int16_t* restrict D) {
+static __attribute__((noinline)) void texpr_kernel_kernel(int8_t* restrict A, int8_t* restrict B, int16_t* restrict C, int16_t* restrict D) {
   // stage D
   for (int32_t i_outer = 0; i_outer < 4; ++i_outer) {
     texpr_store_int16x16(&D[i_outer * 64], (texpr_int16x16)((texpr_uint16x16)(texpr_load_int16x16(&C[i_outer * 64])) + ((texpr_uint16x16)(__builtin_convertvector(texpr_load_int8x16(&A[i_outer * 64]), texpr_int16x16)) * (texpr_uint16x16)(__builtin_convertvector(texpr_load_int8x16(&B[i_outer * 64]), texpr_int16x16)))));

@@ -13,7 +13,7 @@ static inline texpr_float32x8 texpr_bcast_float32x8(float x) { return (texpr_flo
 static inline texpr_float32x8 texpr_load_float32x8(const float* p) { texpr_float32x8 v; memcpy(&v, p, sizeof v); return v; }
 static inline void texpr_store_float32x8(float* p, texpr_float32x8 v) { memcpy(p, &v, sizeof v); }
 
-static void texpr_kernel_kernel(float* restrict A, float* restrict B) {
+static __attribute__((noinline)) void texpr_kernel_kernel(float* restrict A, float* restrict B) {
   // stage B
   for (int32_t i_outer = 0; i_outer < 8; ++i_outer) {
     texpr_store_float32x8(&B[i_outer * 8], texpr_bcast_float32x8(0.0f));

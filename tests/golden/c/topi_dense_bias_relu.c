@@ -14,7 +14,7 @@ static inline texpr_float32x8 texpr_load_float32x8(const float* p) { texpr_float
 static inline texpr_float32x8 texpr_max_float32x8(texpr_float32x8 a, texpr_float32x8 b) { texpr_float32x8 r; for (int k = 0; k < 8; ++k) r[k] = a[k] != a[k] ? a[k] : (a[k] > b[k] ? a[k] : b[k]); return r; }
 static inline void texpr_store_float32x8(float* p, texpr_float32x8 v) { memcpy(p, &v, sizeof v); }
 
-static void texpr_kernel_kernel(float* restrict x, float* restrict w, float* restrict b, float* restrict relu) {
+static __attribute__((noinline)) void texpr_kernel_kernel(float* restrict x, float* restrict w, float* restrict b, float* restrict relu) {
   {
     float dense[1536] __attribute__((aligned(64)));
     // stage dense

@@ -55,7 +55,7 @@ static inline int64_t texpr_checked_index(int64_t v, int64_t n, int64_t code, in
   return v;
 }
 
-static void texpr_kernel_kernel(float* restrict data, int32_t* restrict idx, float* restrict out, int64_t* restrict texpr_err) {
+static __attribute__((noinline)) void texpr_kernel_kernel(float* restrict data, int32_t* restrict idx, float* restrict out, int64_t* restrict texpr_err) {
   // stage out
   for (int32_t i = 0; i < 32; ++i) {
     for (int32_t j = 0; j < 16; ++j) {

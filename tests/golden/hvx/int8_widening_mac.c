@@ -49,7 +49,7 @@ static inline texpr_int8x64 texpr_load_int8x64(const int8_t* p) { texpr_int8x64 
 static inline texpr_int16x64 texpr_vh_int16x64(HVX_Vector v) { return (texpr_int16x64)v; }
 static inline texpr_int8x64 texpr_vh_int8x64(HVX_Vector v) { return (texpr_int8x64)__builtin_shufflevector((texpr_int8x128)v, (texpr_int8x128)v, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63); }
 
-static void texpr_kernel_kernel(int8_t* restrict A, int8_t* restrict B, int16_t* restrict C, int16_t* restrict D) {
+static __attribute__((noinline)) void texpr_kernel_kernel(int8_t* restrict A, int8_t* restrict B, int16_t* restrict C, int16_t* restrict D) {
   // stage D
   for (int32_t i_outer = 0; i_outer < 4; ++i_outer) {
     *(HVX_Vector*)(&D[(int32_t)((uint32_t)i_outer * (uint32_t)64)]) = Q6_Vh_vadd_VhVh(*(const HVX_Vector*)(&C[(int32_t)((uint32_t)i_outer * (uint32_t)64)]), texpr_hvx_Wh_vmpy_VbVb(texpr_hv_int8x64(texpr_load_int8x64(&A[i_outer * 64])), texpr_hv_int8x64(texpr_load_int8x64(&B[i_outer * 64]))));

@@ -43,7 +43,7 @@ typedef uint8_t texpr_uint8x128 __attribute__((vector_size(128)));
 static inline HVX_Vector texpr_hv_uint8x128(texpr_uint8x128 x) { return (HVX_Vector)x; }
 static inline texpr_uint8x128 texpr_vh_uint8x128(HVX_Vector v) { return (texpr_uint8x128)v; }
 
-static void texpr_kernel_kernel(uint8_t* restrict A, uint8_t* restrict B, uint8_t* restrict C) {
+static __attribute__((noinline)) void texpr_kernel_kernel(uint8_t* restrict A, uint8_t* restrict B, uint8_t* restrict C) {
   // stage C
   for (int32_t i_outer = 0; i_outer < 2; ++i_outer) {
     *(HVX_Vector*)(&C[(int32_t)((uint32_t)i_outer * (uint32_t)128)]) = Q6_Vub_vadd_VubVub_sat(*(const HVX_Vector*)(&A[(int32_t)((uint32_t)i_outer * (uint32_t)128)]), *(const HVX_Vector*)(&B[(int32_t)((uint32_t)i_outer * (uint32_t)128)]));

@@ -12,7 +12,7 @@ void texpr_kernel_kernel_set_num_threads(int n) { texpr_num_threads = n > 0 ? n 
 typedef int16x8_t texpr_int16x8;
 typedef int8x8_t texpr_int8x8;
 
-static void texpr_kernel_kernel(int8_t* restrict A, int8_t* restrict B, int16_t* restrict C, int16_t* restrict D) {
+static __attribute__((noinline)) void texpr_kernel_kernel(int8_t* restrict A, int8_t* restrict B, int16_t* restrict C, int16_t* restrict D) {
   // stage D
   for (int32_t i_outer = 0; i_outer < 4; ++i_outer) {
     vst1q_s16(&D[i_outer * 64], vmlal_s8(vld1q_s16(&C[i_outer * 64]), vld1_s8(&A[i_outer * 64]), vld1_s8(&B[i_outer * 64])));

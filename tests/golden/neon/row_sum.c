@@ -11,7 +11,7 @@ void texpr_kernel_kernel_set_num_threads(int n) { texpr_num_threads = n > 0 ? n 
 
 typedef float32x4_t texpr_float32x4;
 
-static void texpr_kernel_kernel(float* restrict A, float* restrict B) {
+static __attribute__((noinline)) void texpr_kernel_kernel(float* restrict A, float* restrict B) {
   // stage B
   for (int32_t i_outer = 0; i_outer < 8; ++i_outer) {
     vst1q_f32(&B[i_outer * 8], vdupq_n_f32(0.0f));

@@ -13,7 +13,7 @@ typedef int16x8_t texpr_int16x8;
 typedef uint16x8_t texpr_uint16x8;
 typedef uint8x8_t texpr_uint8x8;
 
-static void texpr_kernel_kernel(uint8_t* restrict A, uint8_t* restrict B, uint8_t* restrict C) {
+static __attribute__((noinline)) void texpr_kernel_kernel(uint8_t* restrict A, uint8_t* restrict B, uint8_t* restrict C) {
   // stage C
   for (int32_t i_outer = 0; i_outer < 2; ++i_outer) {
     vst1_u8(&C[i_outer * 128], __builtin_convertvector(vminq_s16(vmaxq_s16((texpr_int16x8)((texpr_uint16x8)(__builtin_convertvector(vld1_u8(&A[i_outer * 128]), texpr_int16x8)) + (texpr_uint16x8)(__builtin_convertvector(vld1_u8(&B[i_outer * 128]), texpr_int16x8))), vdupq_n_s16((int16_t)0)), vdupq_n_s16((int16_t)255)), texpr_uint8x8));

@@ -13,7 +13,7 @@ typedef float32x4_t texpr_float32x4;
 static inline int32_t texpr_max_int32(int32_t a, int32_t b) { return a > b ? a : b; }
 static inline int32_t texpr_min_int32(int32_t a, int32_t b) { return a < b ? a : b; }
 
-static void texpr_kernel_kernel(float* restrict A, float* restrict B, float* restrict C, int32_t n) {
+static __attribute__((noinline)) void texpr_kernel_kernel(float* restrict A, float* restrict B, float* restrict C, int32_t n) {
   // stage C
   #pragma omp parallel for num_threads(texpr_num_threads) schedule(static)
   for (int32_t i_outer = 0; i_outer < ((n + 15) / 16); ++i_outer) {
