@@ -80,9 +80,12 @@ demo: setup
 
 # One pytest process per core (pytest-xdist; the kernel cache is safe to share between them);
 # worksteal: a worker that runs out of tests takes some of the other's (the property tests
-# take minutes each, so a fixed split leaves one core idle at the end).
+# take minutes each, so a fixed split leaves one core idle at the end). Then the property
+# suites once more with kernels built under ASan and UBSan (TEXPR_SANITIZE), few examples:
+# a sanitizer report fails the run (tools/sanitized_tests.py).
 test: setup
 	$(VPY) -m pytest tests -n auto --dist worksteal
+	$(VPY) tools/sanitized_tests.py
 
 bench: setup
 	$(VPY) benchmarks/matmul.py

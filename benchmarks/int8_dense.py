@@ -65,7 +65,8 @@ def median_time(fn, repeat):
 
 # FBGEMM picks its kernels from the CPU; FBGEMM_ENABLE_INSTRUCTIONS (read once, at its first
 # use) forces an instruction set, so each texpr target is compared with FBGEMM's kernel for
-# the same instructions: AVX2 (vpmaddubsw) with AVX2, AVX-512 VNNI (vpdpbusd) with VNNI.
+# the same instructions: AVX2 with AVX2, AVX-512 VNNI (vpdpbusd) with VNNI. (texpr's AVX2
+# kernel is exact, vpmaddwd on 16-bit halves; FBGEMM's vpmaddubsw saturates pairs at int16.)
 FBGEMM_ISA = {"avx2": "AVX2", "avx512": "AVX512_E1"}
 
 

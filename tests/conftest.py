@@ -3,7 +3,8 @@
 - Points texpr's compiled-kernel cache at <repo>/.texpr_cache unless TEXPR_CACHE_DIR is set
   (done before texpr is imported anywhere in the tests), and OpenMP threads at passive waiting.
 - Registers hypothesis profiles: "ci" (more examples, derandomized), "dev" (quick) and
-  "soak" (many random examples: a hunt for bugs, minutes per property, never in CI).
+  "soak" (many random examples: a hunt for bugs, minutes per property, never in CI) and
+  "sanitize" (few derandomized examples, for tools/sanitized_tests.py).
   "ci" is loaded when the CI environment variable is set, "dev" otherwise;
   HYPOTHESIS_PROFILE=<name> overrides the choice.
 """
@@ -45,6 +46,16 @@ settings.register_profile(
     max_examples=150,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+# tools/sanitized_tests.py: the property suites once more with sanitized kernels, small
+settings.register_profile(
+    "sanitize",
+    parent=_base,
+    max_examples=2,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    derandomize=True,
 )
 
 _in_ci = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")

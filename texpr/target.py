@@ -15,7 +15,7 @@ Features (strings in `Target.features`):
 - ``fma``: fused multiply-add (a*b + c); ``fmsub``: a*b - c (x86); ``fnmadd``: c - a*b (NEON).
 - ``widening_mul``: integer multiplies of half-width vectors into full-width ones (NEON, HVX).
 - ``saturating``: saturating narrowings and additions (HVX).
-- ``dot_int8``: an int8 dot-product instruction (vpmaddubsw, vpdpbusd, sdot, vrmpy).
+- ``dot_int8``: an int8 dot-product instruction (vpmaddwd on AVX2, vpdpbusd, sdot, vrmpy).
 - ``warp_shuffle``: cross-thread reductions through warp shuffles (CUDA).
 """
 from dataclasses import dataclass, field, replace

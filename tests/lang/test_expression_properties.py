@@ -12,6 +12,7 @@ with NumPy's result: exactly for integers (wrapping, floor division, x // 0 = 0,
 rules), to float tolerance otherwise (the C compiler may contract a * b + c into an FMA), zeros
 with their sign.
 """
+import os
 import warnings
 
 import numpy as np
@@ -23,7 +24,9 @@ import texpr as te
 INTS = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
 FLOATS = ("float32", "float64")
 N = 19
-TARGETS = ("c", "avx2", "avx512", "neon", "opencl")
+# with sanitized kernels (tools/sanitized_tests.py) the targets whose kernels are instrumented
+TARGETS = ("c", "native") if os.environ.get("TEXPR_SANITIZE") else ("c", "avx2", "avx512", "neon",
+                                                                    "opencl")
 COMPARE = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
            ">=": lambda a, b: a >= b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b}
 BINARY = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide,

@@ -296,18 +296,40 @@ def int8_dense(M, N, K, kc, lanes, a_dtype, rows=2):
     return s, [A, W, C]
 
 
-def test_int8_dense_avx2_exact():
-    M, N, K = 5, 32, 64
-    s, args = int8_dense(M, N, K, 32, 16, "uint8")
-    f = te.build(s, args, target="avx2")
-    assert "_mm256_maddubs_epi16" in f.source and "(partial tile)" in f.source   # 5 % 2 rows
-    rng = np.random.default_rng(1)
-    # vpmaddubsw saturates pairs at int16: keep |a*b + a*b| < 2**15 (as FBGEMM's callers do)
-    a = rng.integers(0, 128, (M, K)).astype("uint8")
-    w = rng.integers(-128, 128, (N, K)).astype("int8")
-    c = np.empty((M, N), "int32")
-    f(a, w, c)
-    np.testing.assert_array_equal(c, a.astype("int32") @ w.astype("int32").T)
+def shadowing_gemm_intrin(mr, nr, kc, shadow):
+    """plain_gemm_intrin whose C first declares a local of every name in `shadow` (loop
+    variables, buffers of the kernel it lands in) holding a wrong value."""
+    inner = plain_gemm_intrin(mr, nr, kc, name="shadowing_gemm", partial_axes=(0, 1))
+    junk = " ".join(f"long {n} = 1 << 20; (void){n};" for n in shadow)
+
+    def impl(ins, outs):
+        return {part: junk + "\n" + text for part, text in inner.impl(ins, outs).items()}
+    return te.decl_tensor_intrin(inner.op, impl, name="shadowing_gemm", partial_axes=(0, 1))
+
+
+@pytest.mark.parametrize("target", ["c", "native"])
+def test_intrinsic_locals_cannot_capture_its_operands(target):
+    """The operands reach the intrinsic under names no local of its C can shadow: an
+    intrinsic declaring `i`, `j`, `k`, the generated loop variables and the buffer names
+    still reads and writes the right tile (also a partial one, whose extents are bound too)."""
+    import re
+    M, N, K, mr, nr = 11, 13, 5, 4, 8
+
+    def schedule(intrin):
+        A, B, C, k = matmul(M, N, K)
+        s = te.create_schedule(C.op)
+        io, jo, ii, ji = s[C].tile(C.op.axis[0], C.op.axis[1], mr, nr)
+        s[C].tensorize(ii, intrin)
+        return s, [A, B, C]
+
+    s, args = schedule(plain_gemm_intrin(mr, nr, K, partial_axes=(0, 1)))
+    src = te.build(s, args, target=target).source
+    names = set(re.findall(r"for \(\w+ (\w+) =", src)) | set(re.findall(r"\* restrict (\w+)", src))
+    names |= {"i", "j", "k", "A", "B", "C"}
+    assert {"i_outer", "j_outer"} <= names, names
+    s, args = schedule(shadowing_gemm_intrin(mr, nr, K, sorted(names)))
+    f = run(s, args, M, N, K, target=target)
+    assert "long i_outer = 1 << 20" in f.source and "(partial tile)" in f.source
 
 
 # ----------------------------------------------------------------------------- non-affine indices

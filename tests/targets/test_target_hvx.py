@@ -320,7 +320,7 @@ def test_float_code_runs_on_the_scalar_core():
     scalarize 32-lane float vectors slowly anyway)."""
     f = build_1d(lambda a, b: a * b + a - te.max(a, b), ["float32", "float32"], "float32", 32,
                  "fscalar")
-    assert "float32x" not in f.source and "Q6_" not in f.source.split("void fscalar(")[1]
+    assert "float32x" not in f.source and "Q6_" not in f.source.split("texpr_kernel_fscalar(")[1]
     a = np.linspace(-3, 3, 77).astype("float32")
     b = np.cos(a).astype("float32")
     c = np.zeros(77, "float32")

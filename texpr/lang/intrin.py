@@ -76,7 +76,10 @@ def decl_tensor_intrin(op, impl, name=None, inputs=None, partial_axes=(), binds=
     output), "reset" (set the accumulator to the identity), "update" (accumulate into it) and
     "helpers" (C text emitted once at file scope). impl may also be a dict target -> function.
     ins/outs are BufferRef objects: .ptr (C pointer expression), .strides (C expressions, in
-    elements, one per placeholder dimension), .shape, .dtype, .ctype.
+    elements, one per placeholder dimension), .shape, .dtype, .ctype. Pointers, and strides
+    and extents that are not constants, are names of const locals (texpr_in0, texpr_out0_s1,
+    ...) bound in an enclosing block, so locals the C declares (any name outside the
+    texpr_ prefix, which generated code reserves) cannot change what they refer to.
 
     partial_axes: output axes along which impl also handles an incomplete tile (the tail of a
     split that does not divide). For such a tile outs[0].extents holds, per output axis, a C

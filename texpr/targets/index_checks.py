@@ -7,35 +7,36 @@ read or written out of bounds) and records three int64 error words, the first re
 
     err[0] = code + 1 (0: no error)    err[1] = the index value    err[2] = its source position
 
-CPU kernels keep the words in the module (`<kernel>_error(int64_t* out)` reads and clears
-them; the emulator harness writes them after the outputs); GPU kernels take them as a buffer
-argument (a fourth word is the lock). After a call the runtime passes them to
-raise_index_error.
+Every call owns its words: a CPU kernel with checks takes them as its last argument
+(`int64_t* err`, three zeroed words in the caller's frame: the runtime allocates them per call,
+the emulator harness in its main), so concurrent calls from several threads never see each
+other's errors; the threads of one call's OpenMP loops share its words (the first report wins,
+by compare-and-swap). GPU kernels take them as a buffer argument (a fourth word is the lock).
+After a call the runtime passes them to raise_index_error.
 """
 from ..errors import ArgumentError
 
 ERROR_WORDS = 3
 
-_CPU_ERROR_STATE = r"""/* an index read from data that is out of range is recorded here (first one wins) */
-static int64_t texpr_error[3];
-/* out of line and cold: the hot path is one compare, and the compiler still sees that it
-   touches only texpr_error (so loads around a check can be reused) */
-static __attribute__((noinline, cold)) int64_t texpr_index_error(int64_t v, int64_t code, int64_t pos) {
+#: CPU: err is the calling frame's three words (the kernel's last argument)
+CPU_CHECKED_INDEX = r"""/* an index read from data that is out of range is recorded in the caller's error words
+   (first one wins) and replaced by 0, so nothing is read or written out of bounds; out of line
+   and cold: the hot path is one compare */
+static __attribute__((noinline, cold)) int64_t texpr_index_error(int64_t* err, int64_t v, int64_t code, int64_t pos) {
   int64_t expected = 0;
-  if (__atomic_compare_exchange_n(&texpr_error[0], &expected, -1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
-    texpr_error[1] = v; texpr_error[2] = pos;
-    __atomic_store_n(&texpr_error[0], code + 1, __ATOMIC_RELEASE);
+  if (__atomic_compare_exchange_n(&err[0], &expected, -1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+    err[1] = v; err[2] = pos;
+    __atomic_store_n(&err[0], code + 1, __ATOMIC_RELEASE);
   }
   return 0;
 }
-static inline int64_t texpr_checked_index(int64_t v, int64_t n, int64_t code, int64_t pos) {
-  if (__builtin_expect((uint64_t)v >= (uint64_t)n, 0)) return texpr_index_error(v, code, pos);
+static inline int64_t texpr_checked_index(int64_t v, int64_t n, int64_t code, int64_t pos, int64_t* err) {
+  if (__builtin_expect((uint64_t)v >= (uint64_t)n, 0)) return texpr_index_error(err, v, code, pos);
   return v;
-}
-void NAME_error(int64_t* out) {
-  out[0] = texpr_error[0]; out[1] = texpr_error[1]; out[2] = texpr_error[2];
-  texpr_error[0] = 0;
 }"""
+
+#: the name of the error words inside a CPU kernel (a parameter; reserved by the emitter)
+CPU_ERROR_PARAM = "texpr_err"
 
 #: OpenCL: err is a __global buffer of 4 words (the 4th is the lock)
 OPENCL_CHECKED_INDEX = """/* an index read from data that is out of range is recorded in err (first one wins)
@@ -62,11 +63,6 @@ static __device__ __forceinline__ int64_t texpr_checked_index(int64_t v, int64_t
   }
   return v;
 }"""
-
-
-def cpu_error_state(kernel):
-    """The C of a CPU kernel's error words, their check and `<kernel>_error` reader."""
-    return _CPU_ERROR_STATE.replace("NAME", kernel)
 
 
 def register(checks, e):

@@ -3,9 +3,15 @@
 A module is cached under a hash of (source, compiler version, flags). It is written to a
 temporary name and renamed into place, so processes building the same kernel at once never
 see a half-written file.
+
+TEXPR_SANITIZE=address,undefined (any comma list of gcc sanitizers) builds shared kernels
+with those sanitizers, a report being fatal (sanitizer_flags); the flags are part of the cache
+key. Python is not instrumented, so ASan's runtime must be preloaded: sanitizer_env gives the
+environment a process needs (tools/sanitized_tests.py runs the property suites that way).
 """
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -36,13 +42,86 @@ def compiler_id(cc):
     return cid
 
 
+#: sanitizers whose runtime must be loaded before anything else (LD_PRELOAD into Python)
+_PRELOADED_RUNTIME = {"address": "libasan.so", "thread": "libtsan.so", "leak": "liblsan.so"}
+
+
+def sanitizers():
+    """The sanitizers TEXPR_SANITIZE names (empty: none), validated."""
+    text = os.environ.get("TEXPR_SANITIZE", "").strip()
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    for s in names:
+        if not re.fullmatch(r"[a-z][a-z0-9-]*", s):
+            raise BuildError(f"TEXPR_SANITIZE={text!r}: {s!r} is not a sanitizer name; expected "
+                             "a comma list of gcc sanitizers such as address,undefined")
+    return names
+
+
+def sanitizer_flags(names=None):
+    """gcc flags for the sanitizers `names` (default: TEXPR_SANITIZE): instrumented code with
+    frame pointers and line tables for readable reports, and every report fatal (a test that
+    triggers one fails instead of printing and going on)."""
+    names = sanitizers() if names is None else list(names)
+    if not names:
+        return []
+    return [f"-fsanitize={','.join(names)}", "-fno-sanitize-recover=all",
+            "-fno-omit-frame-pointer", "-g1"]
+
+
+def sanitizer_env(names=None, cc="gcc"):
+    """Environment variables a fresh (uninstrumented) Python needs to load kernels built with
+    the sanitizers `names` (default: TEXPR_SANITIZE): TEXPR_SANITIZE itself, LD_PRELOAD of the
+    runtimes that must come first (ASan, TSan), and options: leaks are not checked (the
+    interpreter keeps memory to its exit), a report aborts with its stack trace."""
+    names = sanitizers() if names is None else list(names)
+    env = {"TEXPR_SANITIZE": ",".join(names),
+           "ASAN_OPTIONS": "detect_leaks=0",
+           "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1"}
+    preload = []
+    for s in names:
+        lib = _PRELOADED_RUNTIME.get(s)
+        if lib is None:
+            continue
+        path = subprocess.run([cc, f"-print-file-name={lib}"], capture_output=True,
+                              text=True).stdout.strip()
+        if not os.path.isabs(path) or not os.path.exists(path):
+            raise BuildError(f"{cc} has no {lib} (the runtime of -fsanitize={s}); install "
+                             f"the compiler's sanitizer libraries (libasan/libtsan)")
+        preload.append(path)
+    if preload:
+        env["LD_PRELOAD"] = " ".join(preload + [os.environ.get("LD_PRELOAD", "")]).strip()
+    return env
+
+
+def require_sanitizer_runtime():
+    """Raise BuildError when TEXPR_SANITIZE names a sanitizer whose runtime must be preloaded
+    and this process has not loaded it (loading the kernel would make ASan end the process)."""
+    need = [_PRELOADED_RUNTIME[s] for s in sanitizers() if s in _PRELOADED_RUNTIME]
+    if not need:
+        return
+    try:
+        with open("/proc/self/maps") as f:
+            maps = f.read()
+    except OSError:
+        return                      # cannot tell: let the loader decide
+    missing = [lib for lib in need if lib not in maps]
+    if missing:
+        raise BuildError(f"TEXPR_SANITIZE={os.environ.get('TEXPR_SANITIZE')}: kernels built with "
+                         f"it need {', '.join(missing)} loaded first, and this process has not "
+                         "(set the environment of texpr.targets.toolchain.sanitizer_env before "
+                         "starting Python: LD_PRELOAD and options; tools/sanitized_tests.py "
+                         "runs tests that way)")
+
+
 def compile_shared(source, flags, cc="gcc", suffix=".so", prefix_header=None, libs=("-lm",)):
     """Compile C source into a shared library; returns its path (cached).
 
     prefix_header: C text (includes) that every such source starts with; it is precompiled
     once per compiler and flags (cached like a kernel) and force-included, so the compiler
     does not parse it again for each kernel (SIMDe's AVX-512 header: ~0.5 s per kernel). It
-    changes how fast a kernel compiles, not what it compiles to, so it is not in the key."""
+    changes how fast a kernel compiles, not what it compiles to, so it is not in the key.
+    TEXPR_SANITIZE adds its flags (sanitizer_flags), which are in the key."""
+    flags = list(flags) + sanitizer_flags()
     kind = ["-shared", "-fPIC"]
     extra = []
     if prefix_header is not None:

@@ -6,7 +6,7 @@ static __device__ __forceinline__ float texpr_max_float32(float a, float b) { re
 
 // kernel for stage relu: grid (3, 2, 1), block (16, 16, 1)
 extern "C" __global__ void __launch_bounds__(256)
-kernel_relu(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ b, float* __restrict__ relu) {
+texpr_kernel_kernel_relu(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ b, float* __restrict__ relu) {
   const int blockIdx_x = (int)blockIdx.x;
   const int blockIdx_y = (int)blockIdx.y;
   const int threadIdx_x = (int)threadIdx.x;

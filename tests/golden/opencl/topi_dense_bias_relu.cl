@@ -18,7 +18,7 @@ static inline float texpr_max_float32(float a, float b) { return a != a ? a : (a
 
 // kernel for stage relu: grid (3, 2, 1), block (16, 16, 1)
 __kernel __attribute__((reqd_work_group_size(16, 16, 1)))
-void kernel_relu(const __global float* restrict x, const __global float* restrict w, const __global float* restrict b, __global float* restrict relu) {
+void texpr_kernel_kernel_relu(const __global float* restrict x, const __global float* restrict w, const __global float* restrict b, __global float* restrict relu) {
   const int blockIdx_x = (int)get_group_id(0);
   const int blockIdx_y = (int)get_group_id(1);
   const int threadIdx_x = (int)get_local_id(0);

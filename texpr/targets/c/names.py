@@ -34,6 +34,18 @@ class NameTable:
         self.used.add(name)
 
 
+#: every symbol a kernel's library exports, and its GPU kernels' names, start with this: no C
+#: library, libm, libgomp or OpenCL/CUDA builtin does, and names.sanitize gives no buffer or
+#: variable a name beginning with texpr_
+KERNEL_PREFIX = "texpr_kernel_"
+
+
+def kernel_symbol(name):
+    """The C name of the kernel a user called `name` (any string): prefixed, so it cannot be
+    (or be mistaken for) a C library function (`dup`, `time`, `round`, `select`, `main`)."""
+    return KERNEL_PREFIX + re.sub(r"[^0-9A-Za-z_]", "_", str(name))[:64]
+
+
 def sanitize(hint):
     s = re.sub(r"[^0-9A-Za-z_]", "_", str(hint))
     if not s or s[0].isdigit():

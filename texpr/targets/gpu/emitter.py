@@ -11,7 +11,7 @@ from ...lang.ir import BufferStore, For
 from ...lang.visitor import walk
 from .. import index_checks
 from ..c.emitter import CEmitter, safe_comment, unparen
-from ..c.names import NameTable
+from ..c.names import KERNEL_PREFIX, NameTable
 
 LOCAL_LIMIT = 16 * 1024     # bytes of one thread's private array
 
@@ -85,7 +85,9 @@ class GPUEmitter(CEmitter):
         self.indent = 1
         self.err_name = "texpr_err"
         self.checks_before = len(self.checks)
-        kname = kernel_names.get(k, k.name)
+        # prefixed: a kernel named like a builtin (OpenCL's get_global_id, atomic_add) or a C
+        # library function would not compile or would not be the function launched
+        kname = KERNEL_PREFIX + kernel_names.get(k, k.name)
         k.symbol = kname
         stored = {id(n.buffer) for n in walk(k.body) if isinstance(n, BufferStore)}
         params = [self.param(b, self.names.get(b, b.name), id(b) not in stored) for b in k.params]

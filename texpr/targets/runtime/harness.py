@@ -121,6 +121,8 @@ static int texpr_harness_main(int argc, char** argv) {{
   for (int k = 0; k < TEXPR_H_NSHAPE; ++k) shape[k] = texpr_h_get(in);
   texpr_h_close(in);
   (void)shape; (void)buf;
+  int64_t err[3] = {{0, 0, 0}};    /* this call's error words (index_checks.py) */
+  (void)err;
   {fname}_set_num_threads((int)nthreads);
   {call};
   int out = texpr_h_open_write(argv[2]);
@@ -135,8 +137,6 @@ static int texpr_harness_main(int argc, char** argv) {{
     texpr_h_put(out, size[k]);
     texpr_h_write_all(out, buf[k], size[k]);
   }}
-  int64_t err[3];
-  texpr_kernel_error(err);
   texpr_h_write_all(out, err, 24);
   texpr_h_close(out);
   return 0;
@@ -145,26 +145,22 @@ static int texpr_harness_main(int argc, char** argv) {{
 
 
 def harness_source(kernel_source, fname, nargs, nshape, io_prims=LIBC_IO_PRIMS,
-                   io_entry=LIBC_IO_ENTRY):
+                   io_entry=LIBC_IO_ENTRY, checked=False):
     """Kernel source + I/O layer + generic harness main: one C translation unit.
 
-    The kernel's own headers come first; then its three symbols are renamed texpr_kernel*
-    while its source is read, so a kernel named like a C library function (`read`, `write`,
-    `remove`, ...) can clash neither with the I/O layer nor, in a static link, with libc.
+    The kernel's own headers come first. Its symbols are prefixed (names.kernel_symbol), so
+    a kernel named like a C library function (`read`, `write`, `main`, ...) can clash neither
+    with the I/O layer nor, in a static link, with libc.
     """
     includes = [ln for ln in kernel_source.splitlines() if ln.startswith("#include")]
-    renames = [(fname, "texpr_kernel"), (fname + "_entry", "texpr_kernel_entry"),
-               (fname + "_set_num_threads", "texpr_kernel_set_num_threads"),
-               (fname + "_error", "texpr_kernel_error")]
     call_args = [f"buf[{k}]" for k in range(nargs)] + [f"shape[{k}]" for k in range(nshape)]
-    core = _CORE.format(nargs=nargs, nshape=nshape, fname="texpr_kernel",
-                        call=f"texpr_kernel_entry({', '.join(call_args)})",
+    if checked:                 # the kernel takes the error words as its last argument
+        call_args.append("err")
+    core = _CORE.format(nargs=nargs, nshape=nshape, fname=fname,
+                        call=f"{fname}_entry({', '.join(call_args)})",
                         magic_in=MAGIC_IN.decode(), magic_out=MAGIC_OUT.decode())
     title = "/* texpr emulator harness: kernel + I/O layer + main (targets/runtime/harness.py) */"
-    return "\n".join([title] + includes
-                     + [f"#define {a} {b}" for a, b in renames]
-                     + [kernel_source.rstrip("\n")]
-                     + [f"#undef {a}" for a, _ in renames]
+    return "\n".join([title] + includes + [kernel_source.rstrip("\n")]
                      + [io_prims.strip("\n"), core.strip("\n"), io_entry.strip("\n"), ""])
 
 
@@ -269,7 +265,7 @@ class EmulatedModule:
     def harness_source(self):
         """The whole C program: kernel source + I/O layer + harness main."""
         return harness_source(self.source, self._fname, self._nargs, self._nshape,
-                              self.spec.io_prims, self.spec.io_entry)
+                              self.spec.io_prims, self.spec.io_entry, checked=bool(self._checks))
 
     @property
     def exe_path(self):

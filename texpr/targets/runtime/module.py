@@ -7,8 +7,9 @@ import numpy as np
 from cffi import FFI
 
 from ..index_checks import raise_index_error
+from ..toolchain import require_sanitizer_runtime
 from ...lang import dtypes
-from ...errors import ArgumentError
+from ...errors import ArgumentError, InternalError
 from ...lang.expr import Const, Var
 from ...lang.visitor import free_vars, substitute
 
@@ -37,24 +38,28 @@ class Module:
         nargs = len(func.args)
         params = ["void*"] * nargs + ["double" if dtypes.is_float(v.dtype) else "int64_t"
                                       for v in func.shape_vars]
+        if checks:
+            params.append("int64_t*")       # this call's error words (index_checks.py)
         base = entry[:-len('_entry')]
         ffi.cdef(f"void {entry}({', '.join(params) or 'void'});\n"
-                 f"void {base}_set_num_threads(int);\nvoid {base}_error(int64_t*);"
+                 f"void {base}_set_num_threads(int);"
                  + (f"\nvoid {base}_set_packed(void*);" if uses_packed else ""))
         self._ffi = ffi
-        self._lib = ffi.dlopen(lib_path)
+        require_sanitizer_runtime()     # else ASan would end the process in dlopen
+        # RTLD_LOCAL: the kernel's symbols stay out of the process's global scope, so two
+        # kernels of one name (or a later library) never resolve to each other's functions
+        self._lib = ffi.dlopen(lib_path, ffi.RTLD_NOW | ffi.RTLD_LOCAL)
         _KEEP_LOADED.append((ffi, self._lib))
-        self._fn = getattr(self._lib, entry)
-        self._set_threads = getattr(self._lib, entry[:-len('_entry')] + "_set_num_threads")
+        self._fn = _own_symbol(ffi, self._lib, entry, lib_path)
+        self._set_threads = _own_symbol(ffi, self._lib, base + "_set_num_threads", lib_path)
         self._plan = ValidationPlan(func, outputs, ffi)
         self._checks = list(checks)
-        self._error_fn = getattr(self._lib, base + "_error")
-        self._error_buf = ffi.new("int64_t[3]")
         self._shape_of = {b.name: b.shape for b in func.args}
         self._packed = uses_packed
         if uses_packed:           # calls of Python functions (te.call_packed): the callback
             from . import packed
-            getattr(self._lib, base + "_set_packed")(ffi.cast("void*", packed.callback_address()))
+            _own_symbol(ffi, self._lib, base + "_set_packed", lib_path)(
+                ffi.cast("void*", packed.callback_address()))
 
     def __repr__(self):
         extra = f", {self.note}" if self.note else ""
@@ -64,24 +69,25 @@ class Module:
         ptrs, shape_vals = self._plan.check(arrays)
         if self._uses_parallel:
             self._sync_threads()
-        if self._packed:
-            return self._call_packed(ptrs, shape_vals)
-        self._fn(*ptrs, *shape_vals)
-        if self._checks:
-            self._error_fn(self._error_buf)
-            if self._error_buf[0]:
-                raise_index_error(self._checks, list(self._error_buf), self.name)
+        self._run(self._fn, ptrs, shape_vals)
 
-    def _call_packed(self, ptrs, shape_vals):
-        """A kernel that calls Python functions: their errors are raised here, after it."""
-        from . import packed
-        packed.clear_error()
-        self._fn(*ptrs, *shape_vals)
-        packed.raise_pending(self.name)
+    def _run(self, fn, ptrs, shape_vals):
+        """One call. A kernel with checked indices gets error words of its own (zeroed, owned
+        by this frame: calls from other threads at the same time cannot see or clear them);
+        what a Python function it called (te.call_packed) raised is raised after it."""
+        if self._packed:
+            from . import packed
+            packed.clear_error()
+        err = None
         if self._checks:
-            self._error_fn(self._error_buf)
-            if self._error_buf[0]:
-                raise_index_error(self._checks, list(self._error_buf), self.name)
+            err = self._ffi.new("int64_t[3]")
+            fn(*ptrs, *shape_vals, err)
+        else:
+            fn(*ptrs, *shape_vals)
+        if self._packed:
+            packed.raise_pending(self.name)
+        if err is not None and err[0]:
+            raise_index_error(self._checks, list(err), self.name)
 
     def bind(self, *arrays):
         """A callable with no arguments that runs the kernel on these arrays. They are
@@ -89,21 +95,12 @@ class Module:
         buffers are allocated once wants). The arrays must stay alive and unchanged in shape
         (the callable keeps references to them)."""
         ptrs, shape_vals = self._plan.check(arrays)
-        fn, checks = self._fn, self._checks
-        if self._packed:
-            def run():
-                self._call_packed(ptrs, shape_vals)
-            run.arrays = arrays
-            return run
+        fn = self._fn
 
         def run():
             if self._uses_parallel:
                 self._sync_threads()
-            fn(*ptrs, *shape_vals)
-            if checks:
-                self._error_fn(self._error_buf)
-                if self._error_buf[0]:
-                    raise_index_error(checks, list(self._error_buf), self.name)
+            self._run(fn, ptrs, shape_vals)
         run.arrays = arrays
         return run
 
@@ -119,10 +116,9 @@ class Module:
         if self._uses_parallel:
             self._sync_threads()
         fn = self._fn
-        if self._packed:          # the first call raises what a Python function raised
-            self._call_packed(ptrs, shape_vals)
-        else:
-            fn(*ptrs, *shape_vals)
+        self._run(fn, ptrs, shape_vals)      # the first call raises what the kernel reports
+        if self._checks:        # the timed calls share one set of error words
+            shape_vals = list(shape_vals) + [self._ffi.new("int64_t[3]")]
         times = []
         for _ in range(max(1, repeat)):
             t0 = time.perf_counter()
@@ -133,6 +129,30 @@ class Module:
             from . import packed
             packed.raise_pending(self.name)
         return statistics.median(times)
+
+
+_DL = []
+
+
+def _own_symbol(ffi, lib, name, lib_path):
+    """lib.name, checked to be defined in lib_path itself: a dlopen handle's lookup also
+    searches the libraries it depends on (libc, libm, libgomp), and a function found there
+    would be called in the kernel's place."""
+    fn = getattr(lib, name)
+    if not _DL:
+        dl = FFI()
+        dl.cdef("typedef struct { const char* dli_fname; void* dli_fbase; const char* dli_sname;"
+                " void* dli_saddr; } Dl_info; int dladdr(const void*, Dl_info*);")
+        _DL.append((dl, dl.dlopen(None)))
+    dl, libc = _DL[0]
+    info = dl.new("Dl_info*")
+    if libc.dladdr(dl.cast("void*", int(ffi.cast("uintptr_t", fn))), info) == 0 or \
+            info.dli_fname == dl.NULL or \
+            os.path.realpath(dl.string(info.dli_fname).decode()) != os.path.realpath(lib_path):
+        where = dl.string(info.dli_fname).decode() if info.dli_fname != dl.NULL else "?"
+        raise InternalError(f"kernel symbol {name} resolves to {where}, not to the kernel's "
+                            f"library {lib_path}")
+    return fn
 
 
 def num_threads():

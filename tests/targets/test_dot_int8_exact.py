@@ -1,0 +1,65 @@
+"""dot_int8 is exact on the full 8-bit range on every target that implements it: random
+full-range inputs and the extremes (0/255 or -128/127 activations x -128/127 weights), where
+a pair of products no longer fits in int16 (AVX2's vpmaddubsw would saturate it)."""
+import shutil
+
+import numpy as np
+import pytest
+
+import texpr as te
+from texpr.targets.intrin import dot_int8
+
+M, N, K = 5, 64, 128           # 5 rows: the partial-tile form runs too (5 % 2)
+
+TOOLS = {"neon": ("aarch64-linux-gnu-gcc", "qemu-aarch64"), "hvx": ("clang", "ld.lld", "qemu-hexagon")}
+CASES = [("avx2", "uint8", 16, "_mm256_madd_epi16"), ("avx512", "uint8", 16, "_mm512_dpbusd_epi32"),
+         ("neon", "int8", 16, "vdotq_s32"), ("hvx", "uint8", 32, "Q6_Vw_vrmpyacc_VwVubVb"),
+         ("hvx", "int8", 32, "Q6_Vw_vrmpyacc_VwVbVb")]
+
+
+def int8_dense(a_dtype, lanes, kc=64, rows=2):
+    A = te.placeholder((M, K), a_dtype, name="A")
+    W = te.placeholder((N, K), "int8", name="W")
+    WP = te.compute((N // lanes, K // 4, lanes, 4),
+                    lambda n, kg, j, kk: W[n * lanes + j, kg * 4 + kk], name="WP")
+    k = te.reduce_axis((0, K), name="k")
+    C = te.compute((M, N), lambda i, j: te.sum(
+        A[i, k].astype("int32") * WP[j // lanes, k // 4, j % lanes, k % 4].astype("int32"), axis=k),
+        name="C")
+    s = te.create_schedule(C.op)
+    i, j = C.op.axis
+    io, ii = s[C].split(i, rows)
+    jo, ji = s[C].split(j, lanes)
+    ko, ki = s[C].split(k, kc)
+    kg, kk = s[C].split(ki, 4)
+    s[C].reorder(io, jo, ko, ii, ji, kg, kk)
+    s[C].tensorize(ii, dot_int8(kc, lanes, a_dtype, rows=rows))
+    return s, [A, W, C]
+
+
+def inputs(a_dtype, seed):
+    """Full-range random, extreme random, and the all-extreme corners."""
+    rng = np.random.default_rng(seed)
+    info = np.iinfo(a_dtype)
+    lo, hi = int(info.min), int(info.max)
+    yield rng.integers(lo, hi + 1, (M, K)), rng.integers(-128, 128, (N, K))
+    yield rng.choice([lo, hi], (M, K)), rng.choice([-128, 127], (N, K))
+    for av in (lo, hi):
+        for wv in (-128, 127):
+            yield np.full((M, K), av), np.full((N, K), wv)
+
+
+@pytest.mark.parametrize("target,a_dtype,lanes,instr", CASES,
+                         ids=[f"{c[0]}-{c[1]}" for c in CASES])
+def test_dot_int8_is_exact_on_the_full_range(target, a_dtype, lanes, instr):
+    missing = [t for t in TOOLS.get(target, ()) if shutil.which(t) is None]
+    if missing:
+        pytest.skip(f"{target}: {', '.join(missing)} not installed (`make test` installs them as root)")
+    s, args = int8_dense(a_dtype, lanes)
+    f = te.build(s, args, target=target)
+    assert instr in f.source and "(partial tile)" in f.source
+    for a, w in inputs(a_dtype, seed=len(target)):
+        a, w = a.astype(a_dtype), w.astype("int8")
+        c = np.empty((M, N), "int32")
+        f(a, w, c)
+        np.testing.assert_array_equal(c, a.astype("int64") @ w.astype("int64").T)
