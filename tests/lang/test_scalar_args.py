@@ -120,7 +120,7 @@ def test_kernels_without_scalars_are_unchanged():
     A = te.placeholder((n,), name="A")
     B = te.compute((n,), lambda i: A[i] + 1.0, name="B")
     src = emit_source(te.create_schedule(B.op), [A, B], target="c")
-    assert "void u_main_entry(void* a0, void* a1, int64_t s0)" in src
+    assert "void texpr_kernel_main_entry(void* a0, void* a1, int64_t s0)" in src
     assert "texpr_packed" not in src and "double" not in src
 
 

@@ -210,6 +210,9 @@ class _AccessBounds(StmtMutator):
 
     def _prove(self, goal):
         """Does goal (a comparison) hold for every value of the loops, given the facts?"""
+        if any(isinstance(c, Const) and c.value is False
+               for f in self.facts for c in _conjuncts(f)):
+            return True              # code under a false condition never runs
         s = self._simplifier()
         r = s(goal)
         if isinstance(r, Const):
