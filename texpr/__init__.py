@@ -10,6 +10,7 @@ from .lang.tensor import Tensor, compute, exclusive_scan, placeholder, reduce_ax
 from .schedule import create_schedule
 from .targets import build
 from .targets import lower_for_target as lower
+from . import hybrid
 
 __all__ = [
     "TexprError", "DTypeError", "ScheduleError", "LoweringError", "ArgumentError", "BuildError",
@@ -18,4 +19,5 @@ __all__ = [
     "thread_axis", "sum", "max", "min", "comm_reducer", "if_then_else", "all", "any", "exp",
     "log", "sqrt", "tanh", "sigmoid", "abs", "floor", "ceil", "erf", "pow", "power",
     "create_schedule", "lower", "build", "decl_tensor_intrin", "exclusive_scan",
+    "hybrid",
 ]

@@ -45,3 +45,8 @@ class InternalError(RuntimeError):
         if not message.endswith(REPORT_LINE):        # idempotent, so the error pickles
             message = f"{message}\n{REPORT_LINE}"
         super().__init__(message)
+
+
+class HybridScriptError(TexprError):
+    """A hybrid script (te.hybrid.script) uses syntax or names it does not support; the
+    message names the function and the line."""

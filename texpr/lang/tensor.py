@@ -146,10 +146,14 @@ class Tensor:
 
     @property
     def shape(self):
+        if self.value_index:            # another output of a multi-output op
+            return self.op.output_shape(self.value_index)
         return self.op.shape
 
     @property
     def dtype(self):
+        if self.value_index:
+            return self.op.output_dtype(self.value_index)
         return self.op.dtype
 
     @property

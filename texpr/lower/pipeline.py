@@ -102,7 +102,7 @@ def _loop_nest(sch, ctx):
         raise LoweringError(f"lower expects a Schedule (te.create_schedule), got {sch!r}")
     low, body = schedule_to_stmt(sch, ctx.args, ctx.name)
     ctx.ranges = {v: (0, INF) for v in low.shape_vars}
-    ctx.arg_buffers = [low.info[st].buffer for st in low.args]
+    ctx.arg_buffers = low.arg_buffers()
     ctx.scan_stages = {st.name for st in sch.stages if getattr(st.op, "tag", "") == "scan"}
     return LoweredFunc(ctx.name, ctx.arg_buffers, body, low.shape_vars)
 

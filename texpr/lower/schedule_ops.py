@@ -11,12 +11,14 @@ import math
 from ..lang import dtypes
 from ..errors import LoweringError, ScheduleError
 from ..lang.expr import BinOp, Cast, Cmp, Const, Reduce, TensorLoad, Var
+from ..lang.hybrid_op import HybridOp
 from ..lang.tensor import ComputeOp, PlaceholderOp, Tensor
 from ..lang.visitor import free_vars, substitute, transform, walk
 from ..schedule.relations import leaf_to_root, propagate_extents
 from .analysis.arith import INF, Simplifier, const_bounds, interval, simplify
 from ..lang.ir import (Allocate, Buffer, BufferLoad, BufferStore, CheckedIndex, For, IfThenElse,
                  IntrinCall, StageRegion, seq)
+from .hybrid_nest import hybrid_nest
 from .tensorize import Tensorizer
 
 LOOP_KIND = {None: "serial", "vectorize": "vectorized", "unroll": "unrolled",
@@ -27,9 +29,13 @@ class StageInfo:
     def __init__(self, stage):
         self.stage = stage
         self.buffer = None
+        self.buffers = None     # multi-output ops: output index -> Buffer
         self.region = None      # [(min Expr, extent Expr)] per root data axis
         self.extents = None     # id(IterVar) -> loop extent Expr
         self.body = None        # body with inlined stages substituted
+
+    def buffer_of(self, tensor):
+        return self.buffers[tensor.value_index] if self.buffers else self.buffer
 
 
 class ScheduleLowering:
@@ -58,13 +64,18 @@ class ScheduleLowering:
                 st = self.sch[t]
             except ScheduleError:       # Schedule.__getitem__: the tensor has no stage here
                 raise LoweringError(f"argument {k} ({t.name}) is not part of this schedule") from None
-            if id(st) in seen:
+            key = (id(st), t.value_index)
+            if key in seen:
                 raise LoweringError(f"tensor {t.name} is given twice in args")
+            seen.add(key)
             seen.add(id(st))
+            if any(s is st for s in out):           # another output of a multi-output op
+                continue
             if st.attach_type != "root" and isinstance(st.op, ComputeOp):
                 raise LoweringError(f"tensor {t.name} is an argument, so stage {st.name} must be "
                                     "computed at the root (not inlined or compute_at)")
             out.append(st)
+        self.arg_tensors = [t for t in args]
         for st in self.sch.stages:
             if st.is_output and id(st) not in seen:
                 raise LoweringError(f"output {st.name} is not in args; pass it so the kernel can "
@@ -104,7 +115,7 @@ class ScheduleLowering:
 
     def _live_stages(self):
         return [st for st in self.sch.stages
-                if isinstance(st.op, ComputeOp) and st.attach_type != "inline"]
+                if isinstance(st.op, (ComputeOp, HybridOp)) and st.attach_type != "inline"]
 
     def _check_attach(self):
         live = self._live_stages()
@@ -122,6 +133,12 @@ class ScheduleLowering:
             if st.attach_type != "scope":
                 continue
             q, x = st.attach_stage, st.attach_ivar
+            hyb = q if isinstance(q.op, HybridOp) else next(
+                (c for c in self.consumers[st] if isinstance(c.op, HybridOp)), None)
+            if hyb is not None:
+                raise LoweringError(f"stage {st.name} is computed at a loop of stage {q.name}, "
+                                    f"but hybrid op {hyb.name} reads or holds it: a hybrid op's "
+                                    "inputs are computed at the root (or inlined)")
             if q.attach_type == "inline":
                 raise LoweringError(f"stage {st.name} is computed at stage {q.name}, which is inlined")
             if not any(iv is x for iv in q.leaf_iter_vars):
@@ -149,16 +166,17 @@ class ScheduleLowering:
 
     def _shape_vars(self):
         out = []
-        for st in self.args:
-            for d in st.op.shape:
+        for t in self.arg_tensors:
+            for d in t.shape:
                 for v in sorted(free_vars(d), key=lambda v: v.name):
                     if v not in out:
                         out.append(v)
         known = set(out)
         for st in self._live_stages():
             loopvars = {iv.var for iv in st.all_iter_vars} | {iv.var for iv in st.op.axis} | \
-                {iv.var for iv in st.op.reduce_axis}
-            exprs = [self.info[st].body] + list(st.op.shape) + \
+                {iv.var for iv in st.op.reduce_axis} | getattr(st.op, "bound_vars", frozenset())
+            shapes = [d for k in range(st.op.num_outputs) for d in _output_shape(st.op, k)]
+            exprs = [self.info[st].body] + shapes + \
                 [e for iv in st.op.reduce_axis for e in (iv.dom.min, iv.dom.extent)]
             for e in exprs:
                 for v in free_vars(e):
@@ -169,15 +187,30 @@ class ScheduleLowering:
 
     # ------------------------------------------------------------------ buffers
     def _make_buffers(self):
-        for st in self.args:
+        for t in self.arg_tensors:
+            st = self.sch[t]
+            if isinstance(st.op, HybridOp):
+                info = self.info[st]
+                info.buffers = dict(info.buffers or {})
+                info.buffers[t.value_index] = Buffer(_output_name(st, t.value_index), t.dtype,
+                                                     t.shape, "global", is_arg=True)
+                info.buffer = info.buffers.get(0)
+                continue
             t = st.origin_op.output(0)
             self.info[st].buffer = Buffer(st.name, t.dtype, t.shape, "global", is_arg=True)
+
+    def arg_buffers(self):
+        """The Buffer of each tensor argument, in call order."""
+        return [self.info[self.sch[t]].buffer_of(t) for t in self.arg_tensors]
 
     # ------------------------------------------------------------------ bounds
     def _infer_bounds(self):
         live = self._live_stages()
         for st in reversed(live):
             info = self.info[st]
+            if isinstance(st.op, HybridOp):
+                self._hybrid_bounds(st, info)
+                continue
             if st.attach_type == "scope":
                 info.region = self._attached_region(st)
             else:
@@ -195,6 +228,19 @@ class ScheduleLowering:
                     shape.append(Const(ub, "int32") if ub != INF else ext)
                 info.buffer = Buffer(st.name, st.op.dtype, shape, st.scope)
                 info.buffer.align = dict(st.storage_aligns)
+
+    def _hybrid_bounds(self, st, info):
+        """A hybrid stage writes its whole outputs; its leaf loops come from its axis loops."""
+        info.extents = propagate_extents(st, {id(iv): iv.dom.extent for iv in st.op.axis})
+        for iv in st.leaf_iter_vars:
+            ub = self._const_ub(info.extents[id(iv)])
+            self.const_ranges[iv.var] = (0, ub - 1 if ub != INF else INF)
+        bufs = dict(info.buffers or {})
+        for k in range(st.op.num_outputs):
+            if k not in bufs:
+                bufs[k] = Buffer(_output_name(st, k), st.op.output_dtype(k),
+                                 st.op.output_shape(k), st.scope)
+        info.buffers, info.buffer = bufs, bufs[0]
 
     def _const_ub(self, e):
         if isinstance(e, Const):
@@ -330,9 +376,10 @@ class NestBuilder:
     def build(self):
         body = seq(*[self.stage_nest(st) for st in self.roots])
         for st in reversed(self.roots):
-            b = self.low.info[st].buffer
-            if not b.is_arg:
-                body = Allocate(b, body)
+            info = self.low.info[st]
+            for b in reversed(list(info.buffers.values()) if info.buffers else [info.buffer]):
+                if not b.is_arg:
+                    body = Allocate(b, body)
         return body
 
     def _load_fn(self, n):
@@ -340,10 +387,10 @@ class NestBuilder:
             p = self.sch.stage_map[n.tensor.op]
             info = self.low.info[p]
             idx = tuple(_checked(i, d, n.tensor) for d, i in enumerate(n.indices))
-            if info.region is None:          # placeholder argument
-                return BufferLoad(info.buffer, idx, n.dtype)
+            if info.region is None:          # placeholder argument, hybrid op
+                return BufferLoad(info.buffer_of(n.tensor), idx, n.dtype)
             idx = tuple(_sub(i, lo) for i, (lo, _) in zip(idx, info.region))
-            return BufferLoad(info.buffer, idx, n.dtype)
+            return BufferLoad(info.buffer_of(n.tensor), idx, n.dtype)
         return None
 
     def scan_nest(self, st):
@@ -360,6 +407,8 @@ class NestBuilder:
                                         For(i, Const(0, "int32"), x.shape[0], "serial", step)))
 
     def stage_nest(self, st):
+        if isinstance(st.op, HybridOp):
+            return hybrid_nest(self, st)
         if st.op.tag == "scan":
             return self.scan_nest(st)
         low = self.low
@@ -480,6 +529,15 @@ class NestBuilder:
                     pragmas += (("cross_thread", info.body.combiner),)
             body = For(iv.var, Const(0, "int32"), ext, kind, body, pragmas)
         return _guard(body, top)
+
+
+def _output_shape(op, k):
+    return op.output_shape(k) if k else op.shape
+
+
+def _output_name(st, k):
+    """The buffer name of output k of a multi-output stage (output 0: the stage's name)."""
+    return st.name if k == 0 else f"{st.name}_{k}"
 
 
 def _reductions_first(ivs):

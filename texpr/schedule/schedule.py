@@ -8,6 +8,7 @@ import numbers
 from ..lang import dtypes
 from ..errors import ScheduleError
 from ..lang.expr import Const, Var
+from ..lang.hybrid_op import HybridOp
 from ..lang.tensor import ComputeOp, IterVar, Operation, PlaceholderOp, Range, Tensor
 from .relations import Fuse, Split, ceil_div
 
@@ -36,6 +37,9 @@ class Stage:
         if isinstance(op, ComputeOp):
             self.all_iter_vars = list(op.axis) + list(op.reduce_axis)
             self.leaf_iter_vars = list(op.axis) + list(op.reduce_axis)
+        elif isinstance(op, HybridOp):     # its outermost perfect loop nest
+            self.all_iter_vars, self.leaf_iter_vars = list(op.axis), list(op.axis)
+            self.iter_attrs.update(op.initial_iter_attrs())
         else:
             self.all_iter_vars, self.leaf_iter_vars = [], []
         self.extents = {id(iv): iv.dom.extent for iv in self.all_iter_vars}
@@ -52,6 +56,11 @@ class Stage:
         raise ScheduleError(f"stage {self.name}: {msg}")
 
     def _check_schedulable(self, prim):
+        if isinstance(self.op, HybridOp):
+            if prim in ("compute_at", "storage_align", "tensorize"):
+                self._err(f"{prim}: not supported on a hybrid op (it is computed at the root, "
+                          "on whole buffers)")
+            return
         if not isinstance(self.op, ComputeOp):
             self._err(f"{prim}: a placeholder has no loops to schedule")
         if self.op.tag == "scan":
@@ -287,6 +296,9 @@ class Stage:
         """Substitute this stage's expression into its consumers (no buffer, no loops)."""
         if getattr(self.op, "tag", "") == "scan":
             self._err("compute_inline: a scan cannot be inlined")
+        if isinstance(self.op, HybridOp):
+            self._err("compute_inline: a hybrid op is a loop program, not an expression; it "
+                      "cannot be inlined into its consumers")
         if not isinstance(self.op, ComputeOp):
             self._err("compute_inline: a placeholder cannot be inlined")
         if self.op.reduce_axis:
@@ -333,8 +345,7 @@ class Schedule:
         """Stages whose current op reads stage's output directly."""
         out = []
         for st in self.stages:
-            if isinstance(st.op, ComputeOp) and any(self.stage_map.get(t.op) is stage
-                                                    for t in st.op.input_tensors()):
+            if any(self.stage_map.get(t.op) is stage for t in st.op.input_tensors()):
                 out.append(st)
         return out
 
@@ -357,7 +368,7 @@ class Schedule:
         todo, seen = [b], set()
         while todo:
             st = todo.pop()
-            for t in (st.op.input_tensors() if isinstance(st.op, ComputeOp) else []):
+            for t in st.op.input_tensors():
                 p = self.stage_map[t.op]
                 if p is a:
                     return True
