@@ -25,7 +25,7 @@ from ..lang.expr import TensorLoad as _TensorLoad
 from ..lang.hybrid_op import HybridOp
 from ..lang.ir import Allocate, Buffer, BufferLoad, BufferStore, For, IfThenElse, seq
 from ..lang.tensor import Tensor
-from ..lang.visitor import walk
+from ..lang.visitor import free_vars, walk
 from .intrinsics import CAST_NAMES, EXPR_FUNCS, LOOP_KINDS, THREAD_TAGS
 
 MAX_CALL_DEPTH = 16
@@ -809,9 +809,12 @@ def _describe_value(v):
 def parse(hfunc, args):
     """The HybridOp of hfunc called with args; returns its output tensor(s)."""
     builder = Builder()
-    for a in _flat(args):
+    for a in _flat(args):             # keep the script's names apart from its arguments'
         if isinstance(a, Tensor):
             builder.names.add(a.name)
+            builder.names.update(v.name for d in a.shape for v in free_vars(d))
+        elif isinstance(a, Expr):
+            builder.names.update(v.name for v in free_vars(a))
     parser = Parser(hfunc, list(args), builder)
     body, outs = parser.parse_script()
     inputs = [a for a in _flat(args) if isinstance(a, Tensor)]
