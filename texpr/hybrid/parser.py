@@ -117,8 +117,8 @@ class Parser(ast.NodeVisitor):
         self.fdef = fdef
         self.assign_counts = _assign_counts(fdef)
         self.symbols = {}
-        self._bind_params(args)
         self.line = fdef.lineno
+        self._bind_params(args)
 
     # ------------------------------------------------------------------ errors
     def error(self, msg, node=None):
