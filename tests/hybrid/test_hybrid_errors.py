@@ -261,6 +261,16 @@ def test_hybrid_output_cannot_be_inlined_or_computed_at():
         s[b].compute_at(s[c], c.op.axis[0])
 
 
+def test_cache_read_and_cache_write_of_a_hybrid_op_are_refused():
+    p = te.compute((8,), lambda i: A[i] * 2.0, name="p")
+    b = callee(p)
+    s = te.create_schedule(b.op)
+    with pytest.raises(te.ScheduleError, match="reader callee is a hybrid op"):
+        s.cache_read(p, "local", [s[b]])
+    with pytest.raises(te.ScheduleError, match="cache_write: callee is a hybrid op"):
+        s.cache_write(b, "local")
+
+
 def test_producer_computed_inside_hybrid_loop_is_refused():
     p = te.compute((8,), lambda i: A[i] * 2.0, name="p")
     b = callee(p)
@@ -287,3 +297,44 @@ def test_emulation_runs_the_python_as_written():
     # the emulation is plain Python: an input written by a script is the caller's array
     a = np.arange(8, dtype="float32")
     np.testing.assert_array_equal(callee(a), a)
+
+
+@hybrid.script
+def scatter(a, idx):
+    b = output_tensor((8,), a.dtype)
+    t = allocate((8,), a.dtype)
+    for i in range(4):
+        t[idx[i]] = a[i]
+        b[idx[i]] = t[idx[i]] + a[idx[i] - 4]
+    return b
+
+
+def test_indices_read_from_data_are_checked():
+    A4, idx = te.placeholder((4,), name="A4"), te.placeholder((4,), "int32", name="idx")
+    b = scatter(A4, idx)
+    f = te.build(te.create_schedule(b.op), [A4, idx, b], "c")
+    a = np.arange(4, dtype="float32") + 1
+    ok = np.array([4, 5, 6, 7], "int32")
+    out = np.zeros(8, "float32")
+    f(a, ok, out)
+    np.testing.assert_array_equal(out, scatter(a, ok))
+    np.testing.assert_array_equal(out[4:], a + a[ok - 4])
+    for bad in ([4, 5, 6, 8], [4, 5, 3, 7]):        # past t and b / before a (idx - 4 < 0)
+        with pytest.raises(te.TexprError, match="out of range"):
+            f(a, np.array(bad, "int32"), out)
+
+
+def test_static_out_of_bounds_access_is_refused():
+    pytest.importorskip("texpr.lower.access_bounds",
+                        reason="the access-bounds pass (issue 15) is not in this branch yet")
+
+    @hybrid.script
+    def shifted(a):
+        b = output_tensor((8,), a.dtype)
+        for i in range(8):
+            b[i] = a[i + 1]
+        return b
+
+    b = shifted(A)
+    with pytest.raises(te.LoweringError, match=r"tensor A is read at index i \+ 1"):
+        te.build(te.create_schedule(b.op), [A, b], "c")

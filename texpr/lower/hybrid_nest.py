@@ -8,13 +8,14 @@ buffers (a producer may be inlined, substituted before), and the op's own output
 swapped for the buffers the kernel gives them.
 """
 from ..lang.expr import TensorLoad
-from ..lang.ir import Allocate, BufferLoad, BufferStore, StageRegion
+from ..lang.ir import BufferLoad, BufferStore, StageRegion
 from ..lang.visitor import substitute, transform
 from ..schedule.relations import leaf_to_root
 
 
 def hybrid_nest(nb, st):
     """nb: the NestBuilder (its _load_fn and _loops); st: the hybrid stage."""
+    from .schedule_ops import _checked as checked
     low = nb.low
     op, info = st.op, low.info[st]
     swap = {id(b): info.buffers[k] for k, b in enumerate(op.output_buffers)}
@@ -29,8 +30,12 @@ def hybrid_nest(nb, st):
     def to_kernel(n):
         if isinstance(n, TensorLoad):
             return nb._load_fn(n)
-        if isinstance(n, (BufferLoad, BufferStore, Allocate)) and id(n.buffer) in swap:
-            return n.replace(buffer=swap[id(n.buffer)])
+        if isinstance(n, (BufferLoad, BufferStore)):
+            buf = swap.get(id(n.buffer), n.buffer)
+            # an index read from data is checked against the extent, as for a compute's loads
+            idx = tuple(checked(i, d, buf) for d, i in enumerate(n.indices))
+            if buf is not n.buffer or any(a is not b for a, b in zip(idx, n.indices)):
+                return n.replace(buffer=buf, indices=idx)
         return None
     inner = transform(inner, to_kernel)
     return StageRegion(st.name, nb._loops(st, leaves, inner, guards))
