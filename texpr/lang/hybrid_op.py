@@ -51,9 +51,6 @@ class HybridOp(Operation):
     def num_outputs(self):
         return len(self.output_buffers)
 
-    def outputs(self):
-        return [self.output(i) for i in range(self.num_outputs)]
-
     def input_tensors(self):
         """The input tensors the body reads (an input it never reads is no dependence)."""
         seen, out = set(), []
@@ -95,9 +92,3 @@ def _outer_nest(body):
 
 def _is_const_zero(e):
     return getattr(e, "value", None) == 0 and not isinstance(e, Var)
-
-
-def hybrid_outputs(op):
-    """The output tensors of a HybridOp: one Tensor, or a tuple of them."""
-    outs = tuple(op.output(i) for i in range(op.num_outputs))
-    return outs[0] if len(outs) == 1 else outs
