@@ -94,7 +94,7 @@ class Builder:
         self.scopes[-1].append(buf)
 
 
-class Parser(ast.NodeVisitor):
+class Parser:
     """Parses one hybrid function (the script, or a function it calls, inlined)."""
 
     def __init__(self, hfunc, args, builder, depth=0):
