@@ -50,3 +50,8 @@ class InternalError(RuntimeError):
 class PackedFuncError(TexprError, RuntimeError):
     """A Python function called by a kernel (te.call_packed) raised; the original exception
     is the __cause__. The kernel stopped at that call."""
+
+
+class HybridScriptError(TexprError):
+    """A hybrid script (te.hybrid.script) uses syntax or names it does not support; the
+    message names the function and the line."""

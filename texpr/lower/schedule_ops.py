@@ -22,6 +22,8 @@ from .analysis.arith import INF, Simplifier, const_bounds, interval, simplify
 from ..lang.ir import (Allocate, Buffer, BufferLoad, BufferStore, CheckedIndex, DeclareVars, For,
                  IfThenElse, IntrinCall, StageRegion, VarLoad, VarStore, seq)
 from .domain import pass_up
+from ..lang.hybrid_op import HybridOp
+from .hybrid_nest import hybrid_nest
 from .tensorize import Tensorizer
 from .store_predicate import is_cross_thread, resolve_store_predicate, writer_predicate
 
@@ -54,6 +56,9 @@ class StageInfo:
 
     def buffer_of(self, tensor):
         return self.buffers[tensor.value_index]
+
+    def buffer_of(self, tensor):
+        return self.buffers[tensor.value_index] if self.buffers else self.buffer
 
 
 class ScheduleLowering:
@@ -129,6 +134,9 @@ class ScheduleLowering:
             info = self.info[st] = StageInfo(st)
             if isinstance(st.op, (PlaceholderOp, ExternOp)):
                 continue
+            if isinstance(st.op, HybridOp):      # a loop program: its reads of inlined stages
+                info.bodies = [transform(st.op.body, self._inline_fn)]
+                continue
             info.bodies = [transform(b, self._inline_fn) for b in st.op.bodies]
 
     def _inline_fn(self, n):
@@ -165,7 +173,7 @@ class ScheduleLowering:
 
     def _live_stages(self):
         return [st for st in self.sch.stages
-                if isinstance(st.op, (ComputeOp, ExternOp)) and st.attach_type != "inline"]
+                if isinstance(st.op, (ComputeOp, ExternOp, HybridOp)) and st.attach_type != "inline"]
 
     def _check_attach(self):
         live = self._live_stages()
@@ -196,6 +204,12 @@ class ScheduleLowering:
             if st.attach_type != "scope":
                 continue
             q, x = st.attach_stage, st.attach_ivar
+            hyb = q if isinstance(q.op, HybridOp) else next(
+                (c for c in self.consumers[st] if isinstance(c.op, HybridOp)), None)
+            if hyb is not None:
+                raise LoweringError(f"stage {st.name} is computed at a loop of stage {q.name}, "
+                                    f"but hybrid op {hyb.name} reads or holds it: a hybrid op's "
+                                    "inputs are computed at the root (or inlined)")
             if q.attach_type == "inline":
                 raise LoweringError(f"stage {st.name} is computed at stage {q.name}, which is inlined")
             if not any(iv is x for iv in q.leaf_iter_vars):
@@ -242,8 +256,9 @@ class ScheduleLowering:
                                                 "argument, so its value is unknown")
                 continue
             loopvars = {iv.var for iv in st.all_iter_vars} | {iv.var for iv in st.op.axis} | \
-                {iv.var for iv in st.op.reduce_axis}
-            exprs = list(self.info[st].bodies) + list(st.op.shape) + \
+                {iv.var for iv in st.op.reduce_axis} | getattr(st.op, "bound_vars", frozenset())
+            shapes = [d for k in range(st.op.num_outputs) for d in st.op.output_shape(k)]
+            exprs = list(self.info[st].bodies) + shapes + \
                 [e for iv in st.op.reduce_axis for e in (iv.dom.min, iv.dom.extent)]
             for e in exprs:
                 for v in free_vars(e):
@@ -291,11 +306,18 @@ class ScheduleLowering:
                 out |= free_vars(e)
         return out
 
+    def arg_buffers(self):
+        """The Buffer of each tensor argument, in call order."""
+        return [self.info[self.sch[t]].buffer_of(t) for t in self.arg_tensors]
+
     # ------------------------------------------------------------------ bounds
     def _infer_bounds(self):
         live = self._live_stages()
         for st in reversed(live):
             info = self.info[st]
+            if isinstance(st.op, HybridOp):
+                self._hybrid_bounds(st, info)
+                continue
             if isinstance(st.op, ExternOp):
                 info.region = [(Const(0, "int32"), d) for d in st.op.shape]
                 info.extents = {}
@@ -361,6 +383,17 @@ class ScheduleLowering:
                         pi.run_if = info.run_if
                 elif role == "init":
                     info.copy_init.append(k)
+
+    def _hybrid_bounds(self, st, info):
+        """A hybrid stage writes its whole outputs; its leaf loops come from its axis loops."""
+        info.extents = propagate_extents(st, {id(iv): iv.dom.extent for iv in st.op.axis})
+        for iv in st.leaf_iter_vars:
+            ub = self._const_ub(info.extents[id(iv)])
+            self.const_ranges[iv.var] = (0, ub - 1 if ub != INF else INF)
+        if info.buffers is None:
+            info.buffers = [Buffer(_tensor_name(st, k), st.op.output_dtype(k),
+                                   st.op.output_shape(k), st.scope)
+                            for k in range(st.op.num_outputs)]
 
     def _const_ub(self, e):
         if isinstance(e, Const):
@@ -624,6 +657,8 @@ class NestBuilder:
         return StageRegion(st.name, seq(*copies, loop))
 
     def stage_nest(self, st):
+        if isinstance(st.op, HybridOp):
+            return hybrid_nest(self, st)
         if isinstance(st.op, ExternOp):
             return self.extern_nest(st)
         if isinstance(st.op, ExclusiveScanOp):

@@ -2,6 +2,7 @@
 from ..errors import ScheduleError
 from .relations import Fuse, Singleton, Split
 from ..lang.expr import Reduce, TensorLoad
+from ..lang.hybrid_op import HybridOp
 from ..lang.tensor import ComputeOp, IterVar, Range, Tensor, compute
 from ..lang.expr import Var
 from ..lang.visitor import substitute, transform
@@ -34,6 +35,9 @@ def cache_write(sch, tensor, scope):
     st = sch[tensor]
     _check_scope(scope, "cache_write", st.name)
     op = st.op
+    if isinstance(op, HybridOp):
+        raise ScheduleError(f"cache_write: {st.name} is a hybrid op; its script writes its "
+                            "outputs itself (cache the compute that reads them instead)")
     if not isinstance(op, ComputeOp):
         raise ScheduleError(f"cache_write: {st.name} is a placeholder; only computed tensors can "
                             "be cached for writing")
@@ -116,6 +120,9 @@ def cache_read(sch, tensor, scope, readers):
     reader_stages = []
     for r in readers:
         rs = sch[r]
+        if isinstance(rs.op, HybridOp):
+            raise ScheduleError(f"cache_read of {src.name}: reader {rs.name} is a hybrid op, which "
+                                "reads its inputs as its script wrote; it cannot read a cache")
         if not any(sch.stage_map.get(t.op) is src for t in (rs.op.input_tensors
                                                             if isinstance(rs.op, ComputeOp) else [])):
             raise ScheduleError(f"cache_read of {src.name}: stage {rs.name} does not read it")

@@ -12,6 +12,7 @@ from ..lang.extern import ExternOp
 from ..lang.tensor import (ComputeOp, ExclusiveScanOp, IterVar, Operation, PlaceholderOp, Range,
                            ScanOp, Tensor, integral_extent)
 from .relations import Fuse, Singleton, Split, ceil_div
+from ..lang.hybrid_op import HybridOp
 
 PRAGMA_KEYS = ("unroll", "omp_simd", "prefetch", "ivdep", "comment", "auto_unroll_max_step")
 # TVM pragmas with nothing to do in texpr's code: its loops are unrolled by copying the body
@@ -55,6 +56,9 @@ class Stage:
         if isinstance(op, ComputeOp):
             self.all_iter_vars = list(op.axis) + list(op.reduce_axis)
             self.leaf_iter_vars = list(op.axis) + list(op.reduce_axis)
+        elif isinstance(op, HybridOp):     # its outermost perfect loop nest
+            self.all_iter_vars, self.leaf_iter_vars = list(op.axis), list(op.axis)
+            self.iter_attrs.update(op.initial_iter_attrs())
         else:
             self.all_iter_vars, self.leaf_iter_vars = [], []
         self.extents = {id(iv): iv.dom.extent for iv in self.all_iter_vars}
@@ -80,6 +84,11 @@ class Stage:
         if isinstance(self.op, ExternOp):
             self._err(f"{prim}: an extern op is opaque code run once on whole buffers; it has "
                       "no loops to schedule (it is computed at the root)")
+        if isinstance(self.op, HybridOp):
+            if prim in ("compute_at", "storage_align", "tensorize"):
+                self._err(f"{prim}: not supported on a hybrid op (it is computed at the root, "
+                          "on whole buffers)")
+            return
         if not isinstance(self.op, ComputeOp):
             self._err(f"{prim}: a placeholder has no loops to schedule")
         if isinstance(self.op, ExclusiveScanOp):
@@ -407,6 +416,9 @@ class Stage:
                       f"scan {self._scan_of().name} cannot be inlined (the scan writes it)")
         if self.op.num_outputs > 1:
             self._err("compute_inline: a compute with several outputs cannot be inlined")
+        if isinstance(self.op, HybridOp):
+            self._err("compute_inline: a hybrid op is a loop program, not an expression; it "
+                      "cannot be inlined into its consumers")
         if not isinstance(self.op, ComputeOp):
             kind = "a placeholder" if isinstance(self.op, PlaceholderOp) else "an extern op"
             self._err(f"compute_inline: {kind} cannot be inlined")

@@ -1,0 +1,61 @@
+"""Hybrid script (TVM's te.hybrid): write an operator as a Python loop program.
+
+    @te.hybrid.script
+    def outer(n, m, a, b):
+        c = output_tensor((n, m), a.dtype)
+        for i in range(n):
+            for j in range(m):
+                c[i, j] = a[i] * b[j]
+        return c
+
+Called with texpr tensors (and te.vars / numbers), the function is parsed into a HybridOp
+(texpr/lang/hybrid_op.py) and returns its output tensor(s), to schedule and build like any
+other. Called with NumPy arrays, it runs as plain Python (runtime.py) and returns NumPy arrays:
+the reference the compiled kernel is checked against.
+"""
+import functools
+
+import numpy as np
+
+from ..lang.expr import Expr
+from ..lang.tensor import Tensor
+
+
+class HybridFunction:
+    """A function decorated with @script."""
+
+    def __init__(self, func):
+        self.func = func
+        functools.update_wrapper(self, func)
+
+    def __call__(self, *args):
+        if _symbolic(args):
+            from .parser import parse
+            return parse(self, args)
+        from .runtime import emulate
+        return emulate(self.func, args)
+
+    def __repr__(self):
+        return f"<hybrid script {self.func.__name__}>"
+
+
+def _symbolic(args):
+    for a in args:
+        if isinstance(a, (Tensor, Expr)):
+            return True
+        if isinstance(a, (tuple, list)) and not isinstance(a, np.ndarray) and _symbolic(a):
+            return True
+    return False
+
+
+def script(func):
+    """Decorator: the function becomes a hybrid script (see the module docstring)."""
+    if isinstance(func, HybridFunction):
+        return func
+    if not callable(func) or not hasattr(func, "__code__"):
+        from ..errors import HybridScriptError
+        raise HybridScriptError(f"te.hybrid.script decorates a Python function, got {func!r}")
+    return HybridFunction(func)
+
+
+__all__ = ["script", "HybridFunction"]
