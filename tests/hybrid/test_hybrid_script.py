@@ -363,7 +363,7 @@ def test_non_tensor_arguments_te_var_and_const():
     check([out], shift(a, 11, 9), a + 11)
 
 
-def test_list_of_input_tensors:
+def test_list_of_input_tensors():
     @hybrid.script
     def sum_array(inputs):
         out = output_tensor((10,), inputs[0].dtype)

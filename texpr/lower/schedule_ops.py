@@ -57,9 +57,6 @@ class StageInfo:
     def buffer_of(self, tensor):
         return self.buffers[tensor.value_index]
 
-    def buffer_of(self, tensor):
-        return self.buffers[tensor.value_index] if self.buffers else self.buffer
-
 
 class ScheduleLowering:
     def __init__(self, sch, args, name):
@@ -305,10 +302,6 @@ class ScheduleLowering:
             for e in exprs:
                 out |= free_vars(e)
         return out
-
-    def arg_buffers(self):
-        """The Buffer of each tensor argument, in call order."""
-        return [self.info[self.sch[t]].buffer_of(t) for t in self.arg_tensors]
 
     # ------------------------------------------------------------------ bounds
     def _infer_bounds(self):
