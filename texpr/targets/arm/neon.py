@@ -13,9 +13,11 @@ widening multiplies (`vmull_s8`, `vmull_s16`, ... and `vmlal_*` when accumulated
 widening/narrowing and int<->float conversions (`vmovl`, `vmovn`, `vcvtq_f32_s32`, ...),
 and vector compares feeding a select (`vcltq_f32` + `vbslq_f32`).
 """
+import math
+
 from ...lang import dtypes
-from ...lang.expr import Cmp
-from ...lang.ir import WideningMul
+from ...lang.expr import Cmp, Const
+from ...lang.ir import Broadcast, WideningMul
 from ..c.emitter import CEmitter, unparen, vtype
 
 # texpr vector dtype -> (intrinsic suffix, "q" for 128-bit registers or "" for 64-bit)
@@ -77,8 +79,13 @@ class NEONEmitter(CEmitter):
         dt = e.dtype
         if dt not in NEON_TYPES:
             return super().vector_binop(e)
-        sfx = NEON_TYPES[dt][0]
+        sfx, q = NEON_TYPES[dt]
         self.ty(dt)
+        if e.op in ("min", "max") and sfx[0] == "f" and not _fminmax_is_numpys(e):
+            # FMIN/FMAX order -0.0 below 0.0; np.minimum(a, b) of equal operands is b
+            a, b = unparen(self.expr(e.a)), unparen(self.expr(e.b))
+            return (f"vbsl{q}_{sfx}(vceq{q}_{sfx}({a}, {b}), {b}, "
+                    f"v{e.op}{q}_{sfx}({a}, {b}))")
         if e.op == "+" and sfx[0] in "su" and sfx not in ("s8", "u8"):
             for acc, prod in ((e.a, e.b), (e.b, e.a)):      # acc + widening product: vmlal
                 ops = self._narrow_operands(prod) if prod.dtype == dt else None
@@ -198,3 +205,18 @@ def _conversion(src, dst):
 
 #: fused multiply-add forms (lower/cpu/isel.py) -> NEON intrinsic name part
 _FMA_NAMES = {"ab+c": "fma", "c+ab": "fma", "c-ab": "fms"}
+
+
+def _fminmax_is_numpys(e):
+    """Is vminq/vmaxq (NaN-propagating, -0.0 < 0.0) already np.minimum/np.maximum(a, b)? It
+    differs only for zeros of opposite signs, where NumPy gives b: so when either operand is
+    a non-zero constant, or b is 0.0 in a max or -0.0 in a min (the one NEON picks)."""
+    def const(x):
+        x = x.value if isinstance(x, Broadcast) else x
+        return x.value if isinstance(x, Const) and x.value == x.value else None
+    ca, cb = const(e.a), const(e.b)
+    if (ca is not None and ca != 0) or (cb is not None and cb != 0):
+        return True
+    if cb is not None:
+        return (math.copysign(1.0, cb) > 0) == (e.op == "max")
+    return False

@@ -1,5 +1,8 @@
 """AVX2/FMA emitter: the vector operations of the C emitter as x86 intrinsics."""
+import math
+
 from ..c.emitter import CEmitter, unparen, const_operand
+from ...lang.ir import Broadcast
 
 # dtype -> (intrinsic suffix, register type)
 _FLOAT = {"float32x8": ("ps", "__m256"), "float64x4": ("pd", "__m256d")}
@@ -52,15 +55,25 @@ class AVX2Emitter(CEmitter):
                 f"{unparen(self.expr(e.c))})")
 
     def float_minmax(self, e, fn, where_b_is_nan):
-        """min/max of float vectors as NumPy's (a NaN in either operand is the result). x86's
-        min/max return the second operand when either is NaN: with a constant operand first
-        that is already so; otherwise `where_b_is_nan(m, b)` (C text: m where b is not NaN,
-        else b) puts b back into m = min/max(b, a)."""
-        if const_operand(e.a) or const_operand(e.b):
-            c, x = (e.a, e.b) if const_operand(e.a) else (e.b, e.a)
-            return f"{fn}({unparen(self.expr(c))}, {unparen(self.expr(x))})"
+        """min/max of float vectors as NumPy's np.minimum(a, b): a NaN in either operand is the
+        result, and of equal operands (-0.0 and 0.0) the second. x86's min/max(a, b) is
+        `a < b ? a : b` (`>` for max): the second operand when equal or when either is NaN. So
+        a constant first operand (never NaN) needs nothing; a constant second one is swapped
+        first when it is not zero (equal operands are then the same bits), and +0.0 is
+        swapped and 0.0 added (which turns the -0.0 the swap may give into 0.0 and keeps
+        every other value); otherwise `where_b_is_nan(m, b)` (C text: m where b is not NaN,
+        else b) puts a NaN a back into m = min/max(a, b)."""
+        if const_operand(e.a):
+            return f"{fn}({unparen(self.expr(e.a))}, {unparen(self.expr(e.b))})"
+        if const_operand(e.b):
+            c = e.b.value if isinstance(e.b, Broadcast) else e.b
+            text = f"{fn}({unparen(self.expr(e.b))}, {unparen(self.expr(e.a))})"
+            if c.value != 0:
+                return text
+            if math.copysign(1.0, c.value) > 0:
+                return f"{fn.replace('_' + e.op + '_', '_add_')}({text}, {unparen(self.expr(e.b))})"
         t = self.ty(e.dtype)
-        body = where_b_is_nan(f"{fn}(b, a)", "b")
+        body = where_b_is_nan(f"{fn}(a, b)", "a")
         self.helper(f"nan{e.op}_{e.dtype}", f"static inline {t} texpr_nan{e.op}_{e.dtype}({t} a, "
                     f"{t} b) {{ return {body}; }}")
         return f"texpr_nan{e.op}_{e.dtype}({unparen(self.expr(e.a))}, {unparen(self.expr(e.b))})"
