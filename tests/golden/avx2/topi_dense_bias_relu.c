@@ -100,7 +100,7 @@ static __attribute__((noinline)) void texpr_kernel_kernel(float* restrict x, flo
       }
       for (int32_t i0_inner = 0; i0_inner < 32; ++i0_inner) {
         for (int32_t i1_inner_outer = 0; i1_inner_outer < 6; ++i1_inner_outer) {
-          _mm256_storeu_ps(&relu[(i0_inner * 48) + (i1_inner_outer * 8)], _mm256_max_ps(_mm256_set1_ps(0.0f), _mm256_add_ps(_mm256_loadu_ps(&dense[(i0_inner * 48) + (i1_inner_outer * 8)]), _mm256_loadu_ps(&b[i1_inner_outer * 8]))));
+          _mm256_storeu_ps(&relu[(i0_inner * 48) + (i1_inner_outer * 8)], _mm256_add_ps(_mm256_max_ps(_mm256_set1_ps(0.0f), _mm256_add_ps(_mm256_loadu_ps(&dense[(i0_inner * 48) + (i1_inner_outer * 8)]), _mm256_loadu_ps(&b[i1_inner_outer * 8]))), _mm256_set1_ps(0.0f)));
         }
       }
     }

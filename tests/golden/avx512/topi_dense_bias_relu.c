@@ -152,7 +152,7 @@ static __attribute__((noinline)) void texpr_kernel_kernel(float* restrict x, flo
       }
       for (int32_t i0_inner = 0; i0_inner < 32; ++i0_inner) {
         for (int32_t i1_inner_outer = 0; i1_inner_outer < 3; ++i1_inner_outer) {
-          _mm512_storeu_ps(&relu[(i0_inner * 48) + (i1_inner_outer * 16)], _mm512_max_ps(_mm512_set1_ps(0.0f), _mm512_add_ps(_mm512_loadu_ps(&dense[(i0_inner * 48) + (i1_inner_outer * 16)]), _mm512_loadu_ps(&b[i1_inner_outer * 16]))));
+          _mm512_storeu_ps(&relu[(i0_inner * 48) + (i1_inner_outer * 16)], _mm512_add_ps(_mm512_max_ps(_mm512_set1_ps(0.0f), _mm512_add_ps(_mm512_loadu_ps(&dense[(i0_inner * 48) + (i1_inner_outer * 16)]), _mm512_loadu_ps(&b[i1_inner_outer * 16]))), _mm512_set1_ps(0.0f)));
         }
       }
     }

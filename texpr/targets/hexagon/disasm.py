@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 
 from ...errors import BuildError, TexprError
+from ..c.names import kernel_symbol
 from .harness import HVX_CFLAGS
 
 OBJDUMP_CANDIDATES = ["llvm-objdump"] + [f"llvm-objdump-{v}" for v in range(20, 12, -1)]
@@ -47,12 +48,15 @@ def disassemble(source, extra_flags=()):
 
 
 def function_text(disasm, name):
-    """The disassembly of one function (from its label to the next one)."""
-    m = re.search(rf"^[0-9a-f]+ <{re.escape(name)}>:\n(.*?)(?=^[0-9a-f]+ <|\Z)", disasm,
-                  re.S | re.M)
-    if m is None:
-        raise TexprError(f"function {name} not found in the disassembly")
-    return m.group(1)
+    """The disassembly of one function (from its label to the next one). name: a kernel's
+    name as given to te.build (its C symbol is prefixed: c/names.kernel_symbol) or any C
+    function's."""
+    for sym in (kernel_symbol(name), name):
+        m = re.search(rf"^[0-9a-f]+ <{re.escape(sym)}>:\n(.*?)(?=^[0-9a-f]+ <|\Z)", disasm,
+                      re.S | re.M)
+        if m is not None:
+            return m.group(1)
+    raise TexprError(f"function {name} not found in the disassembly")
 
 
 _LINE = re.compile(r"^\s*([0-9a-f]+):\s*(.*)$")
