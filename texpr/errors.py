@@ -25,6 +25,10 @@ class ArgumentError(TexprError, ValueError):
     """A compiled module was called with arrays that do not fit its signature."""
 
 
+class TagScopeError(TexprError, ValueError):
+    """te.tag_scope used inside another one (TVM raises ValueError too)."""
+
+
 class BuildError(TexprError):
     """The target compiler rejected generated source (a bug in texpr or a missing toolchain)."""
 

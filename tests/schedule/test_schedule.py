@@ -200,8 +200,8 @@ def test_pragma_errors():
     n, A, B, C, k = graph()
     s = te.create_schedule(C.op)
     j = B.op.axis[1]
-    with err("stage B: pragma on axis j: unknown key 'nope'"):
-        s[B].pragma(j, "nope")
+    with err("stage B: pragma on axis j: the key must be a name, got 'no pe'"):
+        s[B].pragma(j, "no pe")
     with err("pragma unroll on axis j: value must be a non-negative int, got -1"):
         s[B].pragma(j, "unroll", -1)
     with err("pragma prefetch on axis j: value must be a non-negative int"):

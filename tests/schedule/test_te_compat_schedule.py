@@ -224,8 +224,14 @@ def test_refused_and_bad_pragmas():
         s[D].pragma(ax, "import_llvm", "define void @f() { ret void }")
     with pytest.raises(te.ScheduleError, match="auto_unroll_max_step.*non-negative int"):
         s[D].pragma(ax, "auto_unroll_max_step", -1)
-    with pytest.raises(te.ScheduleError, match="unknown key 'bogus'.*parallel_launch_point"):
+    # any other key is recorded as TVM does (iter_var_attrs shows it), with a warning that
+    # texpr does not use it; "vectorize" vectorizes the loop, as in TVM
+    with pytest.warns(UserWarning, match="pragma 'bogus' on axis .* recorded but not used"):
         s[D].pragma(ax, "bogus")
+    assert s[D].iter_var_attrs[ax].pragma_keys[0].value == "bogus"
+    xo, xi = s[D].split(D.op.axis[1], factor=4)
+    s[D].pragma(xi, "vectorize")
+    assert s[D].iter_var_attrs[xi].iter_type == te.schedule.IterVar.Vectorized
 
 
 # ----------------------------------------------------------------------------- decl_tensor_intrin

@@ -206,3 +206,24 @@ def test_multiply_broadcasts_and_rejects_mismatched_shapes():
     np.testing.assert_allclose(got, ref.multiply_ref(a, b), rtol=1e-6)
     with pytest.raises(te.TexprError, match="multiply: shapes"):
         topi.nn.multiply(x, te.placeholder((5,), name="z"))
+
+
+def test_tvm_tag_names_and_testing_schedules():
+    """topi.tag names the tags topi's computes carry; topi.testing's get_*_schedule(target)
+    return the registered schedule of a graph (TVM's testing helpers)."""
+    import numpy as np
+    import texpr as te
+    import texpr.topi as topi
+    A = te.placeholder((4, 8), name="A")
+    b = te.placeholder((8,), name="b")
+    E, Bc = A * 2.0, A + b
+    assert E.op.tag == topi.tag.ELEMWISE and Bc.op.tag == topi.tag.BROADCAST
+    assert topi.tag.is_broadcast(E.op.tag) and topi.tag.is_injective(Bc.op.tag)
+    s = topi.testing.get_broadcast_schedule("c")(Bc)
+    f = te.build(s, [A, b, Bc], target="c")
+    a, bb = np.random.rand(4, 8).astype("float32"), np.random.rand(8).astype("float32")
+    out = np.empty((4, 8), "float32")
+    f(a, bb, out)
+    np.testing.assert_allclose(out, a + bb, rtol=1e-6)
+    with pytest.raises(te.TexprError, match="no_such_target"):
+        topi.testing.get_elemwise_schedule("no_such_target")

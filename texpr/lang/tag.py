@@ -3,7 +3,7 @@ schedules that dispatch on them), as a context manager or a decorator."""
 import functools
 import warnings
 
-from ..errors import TexprError
+from ..errors import TagScopeError, TexprError
 
 _current = []            # the active scope (at most one: TVM refuses nesting)
 
@@ -17,7 +17,7 @@ class TagScope:
 
     def __enter__(self):
         if _current:
-            raise TexprError(f"tag_scope({self.tag!r}) inside tag_scope({_current[-1].tag!r}): "
+            raise TagScopeError(f"tag_scope({self.tag!r}) inside tag_scope({_current[-1].tag!r}): "
                              "nested tag scopes are not allowed (as in TVM)")
         _current.append(self)
         return self

@@ -4,6 +4,7 @@ Every primitive checks its request when called and raises ScheduleError naming t
 and the axis; the lowering layer then never has to guess what an odd schedule meant.
 """
 import numbers
+import warnings
 
 from ..lang import dtypes
 from ..errors import ScheduleError, TexprError
@@ -283,9 +284,17 @@ class Stage:
             self._err(f"pragma auto_unroll_max_step on axis {iv.name}: value must be a "
                       f"non-negative int (the most iterations of an inner loop nest to "
                       f"unroll), got {value!r}")
+        if key == "vectorize":              # TVM: pragma(axis, "vectorize") vectorizes it
+            self.vectorize(iv)
+            return
         if key not in PRAGMA_KEYS:
-            self._err(f"pragma on axis {iv.name}: unknown key {key!r}; known keys: "
-                      f"{', '.join(PRAGMA_KEYS + NOOP_PRAGMAS)}")
+            # TVM records any key as an attribute of the loop; so does texpr (it shows in
+            # iter_var_attrs and te.lower), but nothing reads it: say so, a typo does nothing
+            if not isinstance(key, str) or not key.isidentifier():
+                self._err(f"pragma on axis {iv.name}: the key must be a name, got {key!r}")
+            warnings.warn(f"stage {self.name}: pragma {key!r} on axis {iv.name} is recorded but "
+                          f"not used by texpr (keys it uses: "
+                          f"{', '.join(PRAGMA_KEYS + NOOP_PRAGMAS)})", stacklevel=2)
         def count(v):
             return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 0
         if key == "prefetch" and isinstance(value, tuple):

@@ -1,5 +1,5 @@
 """texpr.topi: operators (compute definitions + per-target schedules) and NumPy references."""
-from . import graph, layout, nn, qnn, sparse, testing
+from . import graph, layout, nn, qnn, sparse, tag, testing
 from .schedules import schedule
 from . import cpu  # noqa: F401  (registers the CPU schedules)
 from . import cpu_sparse  # noqa: F401  (registers the sparse ops' CPU schedules)

@@ -384,3 +384,30 @@ def get_conv2d_nchw_implement(target):
     def schedule_conv2d_nchw(outs):
         return schedule(outs, name)
     return conv2d_nchw, schedule_conv2d_nchw
+
+
+def _registered_schedule(target):
+    from ..targets import get_target
+    from .schedules import schedule
+    name = getattr(target, "name", target)
+    get_target(name)       # an unknown target is refused here, by name
+
+    def schedule_for(outs):
+        return schedule(outs, name)
+    return schedule_for
+
+
+def get_elemwise_schedule(target):
+    """TVM's testing helper: outs -> the registered schedule of an elementwise graph on
+    `target` (topi.schedule picks it by the ops' tags)."""
+    return _registered_schedule(target)
+
+
+def get_broadcast_schedule(target):
+    """TVM's testing helper: outs -> the registered schedule of a broadcast graph."""
+    return _registered_schedule(target)
+
+
+def get_injective_schedule(target):
+    """TVM's testing helper: outs -> the registered schedule of an injective graph."""
+    return _registered_schedule(target)
