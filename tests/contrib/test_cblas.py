@@ -129,3 +129,21 @@ def test_matmul_any_shape(m, k, n, transa, transb, dtype):
     c = np.full((m, n), np.nan, dtype)
     f(a, b, c)
     np.testing.assert_allclose(c, ref, rtol=TOL[dtype], atol=TOL[dtype])
+
+
+@pytest.mark.parametrize("transb", [False, True])
+def test_tvm_packed_cblas_matmul_by_name(transb):
+    """TVM programs call the contrib by its packed-function name inside an extern op; texpr
+    defines it (registered on first use) on the kernel's buffers."""
+    n, l, m = 5, 7, 3
+    A = te.placeholder((n, l), name="A")
+    B = te.placeholder((m, l) if transb else (l, m), name="B")
+    C = te.extern((n, m), [A, B], lambda ins, outs: te.call_packed(
+        "tvm.contrib.cblas.matmul", ins[0], ins[1], outs[0], False, transb), name="C")
+    f = te.build(te.create_schedule(C.op), [A, B, C], target="c")
+    rng = np.random.default_rng(0)
+    a = rng.random((n, l), dtype="float32")
+    b = rng.random((m, l) if transb else (l, m), dtype="float32")
+    c = np.zeros((n, m), "float32")
+    f(a, b, c)
+    np.testing.assert_allclose(c, a @ (b.T if transb else b), rtol=1e-5)

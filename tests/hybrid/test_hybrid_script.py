@@ -18,7 +18,7 @@ def rand(shape, dtype="float32", lo=0.0, hi=10.0):
 
 def build_and_run(outs, inputs, arrays, target="c", sch=None, extra=()):
     """Build the default (or given) schedule of outs and run it on arrays; returns the outputs."""
-    outs = outs if isinstance(outs, tuple) else (outs,)
+    outs = tuple(outs) if isinstance(outs, (list, tuple)) else (outs,)   # several: a list
     sch = sch or te.create_schedule(outs[0].op)
     f = te.build(sch, list(inputs) + list(outs), target)
     res = [np.zeros([int(d.value) if hasattr(d, "value") else d for d in o.shape], o.dtype)
@@ -313,7 +313,9 @@ def test_two_outputs_feeding_another_script():
         return c
 
     A = te.placeholder((16,), "int32", name="A")
-    b, c = two_outputs(A)
+    outs = two_outputs(A)
+    assert isinstance(outs, list) and len(outs) == 2       # several outputs: a list, as TVM's
+    b, c = outs
     d = combine(c, b)
     a = rand(16, "int32", -9, 9)
     ref_b, ref_c = a + 2, (a + 1).reshape(4, 4)

@@ -3,7 +3,10 @@ cblas_sgemm / cblas_dgemm. They need a CBLAS library (Debian: libopenblas-dev, w
 setup` installs); without one, making the op raises a TexprError saying so."""
 import ctypes.util
 
+import numpy as np
+
 from ..errors import DTypeError, TexprError
+from ..targets.runtime.packed import register_func
 from ..lang.expr import Const
 from ..lang.extern import call_extern, extern
 from ..lang.tensor import Tensor
@@ -99,3 +102,20 @@ def batch_matmul(lhs, rhs, transa=False, transb=False, name="C"):
     inner matrices when transa / transb)."""
     _check(lhs, rhs, 3, "cblas.batch_matmul")
     return _gemm(lhs, rhs, transa, transb, True, "cblas.batch_matmul", name)
+
+
+# TVM's packed functions of the same names, for TVM programs that call them through
+# te.call_packed("tvm.contrib.cblas.matmul", A, B, C, transa, transb) in an extern op: the
+# product of the kernel's buffers (NumPy views) through NumPy's BLAS
+
+def _packed_matmul(a, b, c, transa=0, transb=0):
+    np.matmul(a.T if transa else a, b.T if transb else b, out=c)
+
+
+def _packed_batch_matmul(a, b, c, transa=0, transb=0):
+    np.matmul(a.transpose(0, 2, 1) if transa else a, b.transpose(0, 2, 1) if transb else b,
+              out=c)
+
+
+register_func("tvm.contrib.cblas.matmul", _packed_matmul, override=True)
+register_func("tvm.contrib.cblas.batch_matmul", _packed_batch_matmul, override=True)

@@ -819,8 +819,8 @@ def parse(hfunc, args):
     body, outs = parser.parse_script()
     inputs = [a for a in _flat(args) if isinstance(a, Tensor)]
     op = HybridOp(hfunc.func.__name__, inputs, outs, body)
-    res = tuple(op.output(i) for i in range(op.num_outputs))
-    return res[0] if len(res) == 1 else res
+    res = [op.output(i) for i in range(op.num_outputs)]
+    return res[0] if len(res) == 1 else res          # several outputs: a list, as TVM's
 
 
 def _flat(args):

@@ -44,9 +44,24 @@ def register_func(func_name, f=None, override=False):
     return register if f is None else register(f)
 
 
+#: packed functions that TVM programs call by name and a texpr module defines (registered when
+#: that module is imported, which happens on first use)
+_PROVIDERS = {"tvm.contrib.cblas.matmul": "texpr.contrib.cblas",
+              "tvm.contrib.cblas.batch_matmul": "texpr.contrib.cblas"}
+
+
+def _lookup(name):
+    fn = _REGISTRY.get(name)
+    if fn is None and name in _PROVIDERS:
+        import importlib
+        importlib.import_module(_PROVIDERS[name])
+        fn = _REGISTRY.get(name)
+    return fn
+
+
 def get_global_func(name, allow_missing=False):
     """The function registered under name (None if missing and allow_missing)."""
-    fn = _REGISTRY.get(name)
+    fn = _lookup(name)
     if fn is None and not allow_missing:
         raise TexprError(f"get_global_func: no function is registered under {name!r}")
     return fn
@@ -58,7 +73,7 @@ def remove_global_func(name):
 
 def check_registered(names, kernel):
     for n in names:
-        if n not in _REGISTRY:
+        if _lookup(n) is None:
             raise TexprError(f"kernel {kernel}: te.call_packed({n!r}, ...) names no registered "
                              f"function; register one with te.register_func({n!r})")
 
@@ -80,7 +95,7 @@ def _value(a):
 def _dispatch(name, nargs, args):
     fname = _FFI.string(name).decode()
     try:
-        fn = _REGISTRY.get(fname)
+        fn = _lookup(fname)
         if fn is None:
             raise TexprError(f"no function is registered under {fname!r} (te.register_func)")
         fn(*[_value(args[k]) for k in range(nargs)])
