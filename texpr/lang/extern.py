@@ -12,14 +12,14 @@ from . import dtypes
 from ..errors import DTypeError, TexprError
 from .expr import Const, Expr, ExternCall, TensorLoad, convert
 from .ir import Buffer, BufferPtr, Evaluate, Stmt
-from .tensor import Operation, Tensor, _as_shape, _check_name
+from .tensor import BufferOutputOp, Tensor, _as_shape, _check_name
 from .visitor import walk
 
 _C_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _PACKED_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\Z")
 
 
-class ExternOp(Operation):
+class ExternOp(BufferOutputOp):
     """Outputs computed by `body` (a statement over the buffers in `input_buffers` and
     `output_buffers`). It has no loops: it runs once, at the root, on whole buffers."""
 
@@ -31,24 +31,6 @@ class ExternOp(Operation):
         self.body = body
         self.axis = []
         self.reduce_axis = []
-
-    @property
-    def num_outputs(self):
-        return len(self.output_buffers)
-
-    @property
-    def shape(self):            # of output 0 (Tensor.shape of the others reads their buffer)
-        return self.output_buffers[0].shape
-
-    @property
-    def dtype(self):
-        return self.output_buffers[0].dtype
-
-    def output_shape(self, i):
-        return self.output_buffers[i].shape
-
-    def output_dtype(self, i):
-        return self.output_buffers[i].dtype
 
     @property
     def input_tensors(self):

@@ -12,7 +12,7 @@ reorder and annotate, like a compute's data axes; loops further in stay as writt
 """
 from .expr import TensorLoad, Var
 from .ir import For
-from .tensor import IterVar, Operation, Range
+from .tensor import BufferOutputOp, IterVar, Range
 from .visitor import free_vars, walk
 
 # loop kinds of the script's loop functions -> the stage annotation a schedule would give
@@ -20,7 +20,7 @@ _KIND_ANNOTATION = {"serial": None, "parallel": "parallel", "vectorized": "vecto
                     "unrolled": "unroll", "thread": "bind"}
 
 
-class HybridOp(Operation):
+class HybridOp(BufferOutputOp):
     """outputs: one Buffer per output (shape, dtype). inputs: the tensors the script was
     called with (in argument order). body: the loop program."""
 
@@ -32,24 +32,6 @@ class HybridOp(Operation):
         self.reduce_axis = []
         self.axis, self.nest_body, self._axis_loops = _outer_nest(body)
         self.bound_vars = frozenset(n.var for n in walk(body) if isinstance(n, For))
-
-    @property
-    def shape(self):
-        return self.output_buffers[0].shape
-
-    @property
-    def dtype(self):
-        return self.output_buffers[0].dtype
-
-    def output_shape(self, i):
-        return self.output_buffers[i].shape
-
-    def output_dtype(self, i):
-        return self.output_buffers[i].dtype
-
-    @property
-    def num_outputs(self):
-        return len(self.output_buffers)
 
     @property
     def input_tensors(self):

@@ -129,6 +129,29 @@ class Operation:
         return f"{type(self).__name__}({self.name})"
 
 
+class BufferOutputOp(Operation):
+    """An operation that writes whole output buffers with a statement of its own (te.extern,
+    te.hybrid.script): its outputs' shapes and dtypes are those of `output_buffers`."""
+
+    @property
+    def num_outputs(self):
+        return len(self.output_buffers)
+
+    @property
+    def shape(self):            # of output 0 (Tensor.shape of the others reads their buffer)
+        return self.output_buffers[0].shape
+
+    @property
+    def dtype(self):
+        return self.output_buffers[0].dtype
+
+    def output_shape(self, i):
+        return self.output_buffers[i].shape
+
+    def output_dtype(self, i):
+        return self.output_buffers[i].dtype
+
+
 class PlaceholderOp(Operation):
     def __init__(self, name, shape, dtype):
         super().__init__(name)
