@@ -78,7 +78,7 @@ def transform_layout(sch, st, fn):
         else:
             c = next(c for (v, c, _) in items if v is iv)
             inverse[iv.var] = pos[(id(iv), "outer")] * c + pos[(id(iv), "inner")]
-    new_op = ComputeOp(op.name, new_axes, substitute(op.body, inverse), op.tag, op.attrs)
+    new_op = ComputeOp(op.name, new_axes, [substitute(b, inverse) for b in op.bodies], op.tag, op.attrs)
     new_op.logical_shape = op.shape
     old_ops = {id(o) for o, stage in sch.stage_map.items() if stage is st}   # st's ops so far
     new_t = new_op.output(0)
@@ -92,7 +92,7 @@ def transform_layout(sch, st, fn):
         return None
     for rs in sch.readers(st):
         rop = rs.op
-        new_rop = ComputeOp(rop.name, rop.axis, transform(rop.body, remap), rop.tag, rop.attrs)
+        new_rop = ComputeOp(rop.name, rop.axis, [transform(b, remap) for b in rop.bodies], rop.tag, rop.attrs)
         rs.op = new_rop
         sch.stage_map[new_rop] = rs
     st.op = new_op
