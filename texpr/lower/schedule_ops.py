@@ -247,7 +247,7 @@ class ScheduleLowering:
             if isinstance(st.op, ExternOp):
                 for e in [st.op.body] + [d for b in st.op.output_buffers for d in b.shape]:
                     for v in free_vars(e):
-                        if v not in known:
+                        if v not in known and v not in st.op.bound_vars:
                             raise LoweringError(f"variable {v.name} used by extern op {st.name} "
                                                 "is not a dimension of any argument nor a scalar "
                                                 "argument, so its value is unknown")
