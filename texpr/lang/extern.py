@@ -11,6 +11,7 @@ import re
 from . import dtypes
 from ..errors import DTypeError, TexprError
 from .expr import Const, Expr, ExternCall, TensorLoad, convert
+from .intrin import OperandText
 from .ir import Allocate, Buffer, BufferPtr, BufferStore, Evaluate, For, Stmt
 from .tensor import BufferOutputOp, Tensor, _as_shape, _check_name
 from .visitor import walk
@@ -107,6 +108,8 @@ def _call_arg(a, what, array=True):
     if isinstance(a, Tensor):
         raise TexprError(f"{what}: argument {a.name} is a tensor; pass the buffers fcompute "
                          "receives (ins[k], outs[k]) instead")
+    if isinstance(a, OperandText):          # an intrinsic operand's pointer or stride
+        return a.expr
     if isinstance(a, str):
         raise TexprError(f"{what}: string arguments are not supported ({a!r})")
     if isinstance(a, (bool, numbers.Number, Expr)) or hasattr(a, "var"):
