@@ -67,6 +67,10 @@ class TensorIntrin:
                     raise TexprError(f"tensor intrinsic {self.name}: impl returned {len(code)} "
                                      "parts; TVM's form is (body, reduce_init, reduce_update)")
                 code = {k: v for k, v in zip(("body", "reset", "update"), code) if v is not None}
+                if "reset" in code and "update" in code:
+                    # TVM: body only where the intrinsic covers the whole reduction; a tile's
+                    # first accumulation of a split one is reset, then update
+                    code["first"] = [code["reset"], code["update"]]
             return code
         return call
 

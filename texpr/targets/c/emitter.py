@@ -275,6 +275,8 @@ class CEmitter(ExternCallEmitter):
             self.helper(f"intrin_{intrin.name}_{hash(code['helpers'])}", code["helpers"])
         part = label = "body" if s.part == "first" else s.part
         text = code.get(part)
+        if s.part == "first" and "first" in code:     # TVM's form (lang/intrin.py)
+            text, label = list(code["first"]), "reset+update"
         if text is None and part == "body" and "update" in code:
             if "reset" in code:
                 text, label = [code["reset"], code["update"]], "reset+update"
@@ -283,7 +285,7 @@ class CEmitter(ExternCallEmitter):
                 text, label = code["update"], "update"
         if text is None:
             raise TexprError(f"tensor intrinsic {intrin.name} provides no '{s.part}' part for this "
-                             f"use (it provides: {', '.join(k for k in code if k != 'helpers')})")
+                             f"use (it provides: {', '.join(k for k in code if k not in ('helpers', 'first'))})")
         partial = " (partial tile)" if s.extents is not None else ""
         self.line(f"{{ // tensorize {safe_comment(intrin.name)}.{label}{partial}")
         self.indent += 1
