@@ -61,7 +61,12 @@ class IRBuilder:
             self._loops += 1
         begin, end = (_index(x, f"for_range {name}: bound") for x in (begin, end))
         var = Var(name, dtypes.normalize(dtype))
-        extent = end if _is_zero(begin) else end - begin
+        if _is_zero(begin):
+            extent = end
+        elif isinstance(begin, Const) and isinstance(end, Const):
+            extent = Const(end.value - begin.value, end.dtype)
+        else:
+            extent = end - begin
         self._scopes.append([])
 
         def close():
