@@ -10,7 +10,7 @@ import string
 
 from ...lang import dtypes
 from ...lang.dtypes import C_TYPES
-from ...errors import InternalError, TexprError
+from ...errors import InternalError, LoweringError, TexprError
 from ...lang.expr import BinOp, Call, Cast, Cmp, Const, Not, Select, Var
 from ...lang.expr import convert
 from ...lang.intrin import OperandText
@@ -322,8 +322,12 @@ class CEmitter(ExternCallEmitter):
             if isinstance(n, BufferStore) and any(b is r.buffer for r in ins):
                 raise TexprError(f"tensor intrinsic {intrin.name}: its statement writes input "
                                  f"operand {b.name}; an intrinsic writes its output (outs[0])")
-        stmt, _ = check_access_bounds(stmt, {}, f"{self.func.name} (tensor intrinsic "
-                                                f"{intrin.name})")
+        stmt, pre = check_access_bounds(stmt, {}, f"{self.func.name} (tensor intrinsic "
+                                                  f"{intrin.name})")
+        if pre:             # a condition on variables no caller passes (the strides)
+            raise LoweringError(f"tensor intrinsic {intrin.name}: {pre[0].message}, which no "
+                                "call can check; index the operands within their declared "
+                                "shapes")
         self.stmt(flatten_storage(stmt))
 
     def buffer_ref(self, operand, placeholder, name, binds):
