@@ -24,6 +24,7 @@ from .targets import lower_for_target as lower
 from .targets.intrin_rules import register_intrin_lowering
 from .targets.runtime.packed import get_global_func, register_func
 from . import hybrid
+from .lang import ir_builder
 
 __all__ = [
     "TexprError", "DTypeError", "ScheduleError", "LoweringError", "ArgumentError", "BuildError",
@@ -40,7 +41,7 @@ __all__ = [
     "isinf", "isfinite", "popcount", "sin", "cos", "tan", "asin", "acos", "atan", "sinh",
     "cosh", "asinh", "acosh", "atanh", "log2", "log10", "log1p", "exp2", "expm1", "rsqrt",
     "trunc", "round", "nearbyint", "decl_buffer", "size_var",
-    "hybrid",
+    "hybrid", "ir_builder",
 ]
 
 # TVM's operation and axis classes, for isinstance checks

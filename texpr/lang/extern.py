@@ -11,7 +11,8 @@ import re
 from . import dtypes
 from ..errors import DTypeError, TexprError
 from .expr import Const, Expr, ExternCall, TensorLoad, convert
-from .ir import Buffer, BufferPtr, Evaluate, Stmt
+from .intrin import OperandText
+from .ir import Allocate, Buffer, BufferPtr, BufferStore, Evaluate, For, Stmt
 from .tensor import BufferOutputOp, Tensor, _as_shape, _check_name
 from .visitor import walk
 
@@ -31,6 +32,8 @@ class ExternOp(BufferOutputOp):
         self.body = body
         self.axis = []
         self.reduce_axis = []
+        # the variables of the body's own loops (an ir_builder body): not free variables
+        self.bound_vars = frozenset(n.var for n in walk(body) if isinstance(n, For))
 
     @property
     def input_tensors(self):
@@ -74,7 +77,18 @@ def extern(shape, inputs, fcompute, name="extern", dtype=None, tag="", attrs=Non
     if not isinstance(body, Stmt):
         raise TexprError(f"extern {name}: fcompute must return a call (te.call_packed, "
                          f"te.call_extern) or a statement, got {body!r}")
+    _check_body_buffers(name, body, in_bufs, out_bufs)
+    op = ExternOp(name, inputs, in_bufs, out_bufs, body, tag, attrs)
+    outs = [op.output(k) for k in range(len(shapes))]
+    return outs[0] if len(outs) == 1 else outs
+
+
+def _check_body_buffers(name, body, in_bufs, out_bufs):
+    """The body touches only the buffers fcompute was given and those it allocates itself, and
+    writes no input (an input may be another stage's result, read by other stages too)."""
     mine = {id(b) for b in in_bufs + out_bufs}
+    mine |= {id(n.buffer) for n in walk(body) if isinstance(n, Allocate)}
+    inputs = {id(b) for b in in_bufs} - {id(b) for b in out_bufs}
     for n in walk(body):
         if isinstance(n, TensorLoad):
             raise TexprError(f"extern {name}: the body reads tensor {n.tensor.name} directly; "
@@ -83,9 +97,9 @@ def extern(shape, inputs, fcompute, name="extern", dtype=None, tag="", attrs=Non
         if isinstance(b, Buffer) and id(b) not in mine:
             raise TexprError(f"extern {name}: the body uses buffer {b.name}, which is not one of "
                              "the buffers fcompute was given")
-    op = ExternOp(name, inputs, in_bufs, out_bufs, body, tag, attrs)
-    outs = [op.output(k) for k in range(len(shapes))]
-    return outs[0] if len(outs) == 1 else outs
+        if isinstance(n, BufferStore) and id(n.buffer) in inputs:
+            raise TexprError(f"extern {name}: the body writes input buffer {n.buffer.name}; an "
+                             "extern op writes its outputs (outs[k]) and buffers it allocates")
 
 
 def _call_arg(a, what, array=True):
@@ -94,6 +108,8 @@ def _call_arg(a, what, array=True):
     if isinstance(a, Tensor):
         raise TexprError(f"{what}: argument {a.name} is a tensor; pass the buffers fcompute "
                          "receives (ins[k], outs[k]) instead")
+    if isinstance(a, OperandText):          # an intrinsic operand's pointer or stride
+        return a.expr
     if isinstance(a, str):
         raise TexprError(f"{what}: string arguments are not supported ({a!r})")
     if isinstance(a, (bool, numbers.Number, Expr)) or hasattr(a, "var"):

@@ -11,6 +11,17 @@ from .buffer import check_bind, check_strides
 from .tensor import ComputeOp, PlaceholderOp, Tensor
 
 
+class OperandText(str):
+    """The C text of a tensorized operand's pointer or stride (what a string implementation
+    formats into its source) that also carries the IR expression it stands for (`expr`), so
+    an implementation built with te.ir_builder can pass it to te.call_extern."""
+
+    def __new__(cls, text, expr):
+        out = super().__new__(cls, text)
+        out.expr = expr
+        return out
+
+
 class TensorIntrin:
     def __init__(self, name, op, impl, inputs, partial_axes=(), binds=None):
         self.name = name
@@ -56,6 +67,10 @@ class TensorIntrin:
                     raise TexprError(f"tensor intrinsic {self.name}: impl returned {len(code)} "
                                      "parts; TVM's form is (body, reduce_init, reduce_update)")
                 code = {k: v for k, v in zip(("body", "reset", "update"), code) if v is not None}
+                if "reset" in code and "update" in code:
+                    # TVM: body only where the intrinsic covers the whole reduction; a tile's
+                    # first accumulation of a split one is reset, then update
+                    code["first"] = [code["reset"], code["update"]]
             return code
         return call
 
@@ -76,7 +91,11 @@ def decl_tensor_intrin(op, impl, name=None, inputs=None, partial_axes=(), binds=
     output), "reset" (set the accumulator to the identity), "update" (accumulate into it) and
     "helpers" (C text emitted once at file scope). impl may also be a dict target -> function.
     ins/outs are BufferRef objects: .ptr (C pointer expression), .strides (C expressions, in
-    elements, one per placeholder dimension), .shape, .dtype, .ctype. Pointers, and strides
+    elements, one per placeholder dimension), .shape, .dtype, .ctype. impl may also return
+    statements built with te.ir_builder (for the whole result or per part) instead of C text:
+    ib.buffer_ptr(ins[k]) indexes the operand's region (one index per placeholder dimension;
+    proven in bounds of the declared shape), and .access_ptr(...) / .strides[d] may be
+    passed to te.call_extern. Pointers, and strides
     and extents that are not constants, are names of const locals (texpr_in0, texpr_out0_s1,
     ...) bound in an enclosing block, so locals the C declares (any name outside the
     texpr_ prefix, which generated code reserves) cannot change what they refer to.

@@ -17,6 +17,7 @@ from ..lang.expr import BinOp, Cast, Cmp, CommReducer, Const, Reduce, TensorLoad
 from ..lang.extern import ExternOp
 from ..lang.tensor import ComputeOp, ExclusiveScanOp, PlaceholderOp, ScanOp, Tensor
 from ..lang.visitor import Mutator, free_vars, substitute, transform, walk
+from ..schedule.schedule import IMPORT_PRAGMAS
 from ..schedule.relations import data_related, leaf_to_root, propagate_extents
 from .analysis.arith import INF, Simplifier, const_bounds, interval, simplify
 from ..lang.ir import (Allocate, Buffer, BufferLoad, BufferStore, CheckedIndex, DeclareVars, For,
@@ -247,7 +248,7 @@ class ScheduleLowering:
             if isinstance(st.op, ExternOp):
                 for e in [st.op.body] + [d for b in st.op.output_buffers for d in b.shape]:
                     for v in free_vars(e):
-                        if v not in known:
+                        if v not in known and v not in st.op.bound_vars:
                             raise LoweringError(f"variable {v.name} used by extern op {st.name} "
                                                 "is not a dimension of any argument nor a scalar "
                                                 "argument, so its value is unknown")
@@ -805,7 +806,8 @@ class NestBuilder:
             ext = info.extents[id(iv)]
             if not isinstance(ext, Const):     # data-dependent extents read buffers
                 ext = transform(substitute(ext, self.low.data_maps.get(id(st), {})), self._load_fn)
-            pragmas = tuple(attr.get("pragmas", ()))
+            # imported code (import_c / import_llvm) goes to the module, not on the loop
+            pragmas = tuple(p for p in attr.get("pragmas", ()) if p[0] not in IMPORT_PRAGMAS)
             if attr.get("thread") is not None:    # GPU thread mapping (lower/gpu/thread_binding.py)
                 pragmas = (("thread", attr["thread"].thread_tag),) + pragmas
                 if iv.kind == "reduce":           # lower/gpu/cross_thread_reduce.py

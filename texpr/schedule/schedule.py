@@ -15,7 +15,11 @@ from ..lang.tensor import (ComputeOp, ExclusiveScanOp, IterVar, Operation, Place
 from .relations import Fuse, Singleton, Split, ceil_div
 from ..lang.hybrid_op import HybridOp
 
-PRAGMA_KEYS = ("unroll", "omp_simd", "prefetch", "ivdep", "comment", "auto_unroll_max_step")
+PRAGMA_KEYS = ("unroll", "omp_simd", "prefetch", "ivdep", "comment", "auto_unroll_max_step",
+               "import_c", "import_llvm")
+# code linked into the kernel's library (TVM's): C source, or LLVM IR text (as
+# texpr.contrib.clang.create_llvm makes) compiled with clang (targets/extern_linkage.py)
+IMPORT_PRAGMAS = ("import_c", "import_llvm")
 # TVM pragmas with nothing to do in texpr's code: its loops are unrolled by copying the body
 # (unroll_explicit), and parallel loops are OpenMP `parallel for` with a static schedule and
 # the implicit barrier at their end (TVM's thread-pool launch point, stride pattern, barrier)
@@ -24,10 +28,6 @@ NOOP_PRAGMAS = ("unroll_explicit", "parallel_launch_point", "parallel_stride_pat
 REFUSED_PRAGMAS = {
     "debug_skip_region": "texpr never skips a computation; to time a stage alone, build it as "
                          "its own kernel",
-    "import_llvm": "texpr emits C, not LLVM IR; put target code in a tensor intrinsic "
-                   "(te.decl_tensor_intrin) and tensorize the loop",
-    "import_c": "put target C code in a tensor intrinsic (te.decl_tensor_intrin) and tensorize "
-                "the loop",
 }
 
 
@@ -306,6 +306,10 @@ class Stage:
             self._err(f"pragma {key} on axis {iv.name}: value must be a non-negative int, got {value!r}")
         if key == "comment" and not isinstance(value, str):
             self._err(f"pragma comment on axis {iv.name}: value must be a string")
+        if key in IMPORT_PRAGMAS and not (isinstance(value, str) and value.strip()):
+            what = "C source" if key == "import_c" else \
+                "LLVM IR text (texpr.contrib.clang.create_llvm)"
+            self._err(f"pragma {key} on axis {iv.name}: value must be the {what}, got {value!r}")
         self._attr(iv)["pragmas"].append((key, value))
 
     def tensorize(self, iv, intrin):

@@ -8,8 +8,8 @@ from ..lower import lower
 from ..schedule.schedule import Schedule
 from .registry import AVX512_FLAGS, avx512_native, get_target, host_has  # noqa: F401 (public)
 from .runtime.module import Module
-from .extern_linkage import linkage_for
-from .toolchain import compile_shared, compile_to_assembly
+from .extern_linkage import imported_code, linkage_for
+from .toolchain import compile_import, compile_shared, compile_to_assembly, kernel_exports_flags
 
 
 def lower_for_target(sch, args, name="main", target=None, stop_after=None, simple_mode=False,
@@ -75,6 +75,11 @@ def build(sch, args, target="native", name="main", extra_sources=None, libs=None
         return tgt.harness.module(func, source, fname, tgt.name, outputs,
                                   uses_parallel=em.uses_parallel, checks=em.checks)
     link = ["-lm"] + list(linkage.libs) if linkage else ["-lm"]
+    if linkage and linkage.imports:
+        # code the pragmas import_c / import_llvm give: an object each, and only the kernel's
+        # own symbols exported (extern_linkage.py)
+        link = [compile_import(kind, code, tgt.flags) for kind, code in linkage.imports] + \
+            link + kernel_exports_flags()
     path, _ = compile_shared(source, list(tgt.flags),
                              prefix_header=tgt.emitter.prefix_header(tgt.flags), libs=link)
     return Module(func, source, path, fname + "_entry", tgt.name, outputs, note=tgt.note,
@@ -104,6 +109,10 @@ def _check_gpu_args(sch, args, tgt):
         if isinstance(st.op, ExternOp):
             raise TexprError(f"target {tgt.name}: extern op {st.name} runs host code; extern ops "
                              "are supported on the CPU targets (c, avx2, avx512, native)")
+    if any(imported_code(sch)):
+        raise TexprError(f"target {tgt.name}: the pragmas import_c / import_llvm link host code "
+                         "into a CPU kernel's library; they are supported on the native CPU "
+                         "targets (c, avx2, avx512, native)")
 
 
 def _check_harness(func, em, tgt):
@@ -112,8 +121,9 @@ def _check_harness(func, em, tgt):
                          "kernel run under the emulator cannot reach; build for a native CPU "
                          "target (c, avx2, avx512, native)")
     if func.externs is not None:
-        raise TexprError(f"target {tgt.name}: extra C sources and libraries are supported on the "
-                         "native CPU targets only (c, avx2, avx512, native)")
+        raise TexprError(f"target {tgt.name}: extra C sources and libraries (and code imported "
+                         "by the pragmas import_c / import_llvm) are supported on the native "
+                         "CPU targets only (c, avx2, avx512, native)")
     for v in func.shape_vars:
         if not dtypes.is_int(v.dtype):
             raise TexprError(f"target {tgt.name}: scalar argument {v.name} of dtype {v.dtype}; "

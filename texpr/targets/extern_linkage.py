@@ -1,8 +1,16 @@
 """What a kernel with extern calls needs from the C toolchain: headers to include, the
 user's C sources (compiled into the kernel's library, before the kernel), libraries to link.
 
-They come from te.build(..., extra_sources=[...], libs=[...]) and from extern ops that carry
-their own (attrs "extern_headers", "extern_sources", "extern_libs": texpr.contrib.cblas).
+They come from te.build(..., extra_sources=[...], libs=[...]), from extern ops that carry
+their own (attrs "extern_headers", "extern_sources", "extern_libs": texpr.contrib.cblas), and
+from the pragmas import_c (C source) and import_llvm (LLVM IR text): `imports`, each compiled
+to an object of its own (gcc, or clang -x ir: toolchain.compile_import) and linked in.
+
+A library with imported code exports only the kernel's own symbols (texpr_kernel_*: an
+exports list given to the linker, toolchain.kernel_exports_flag), so the functions it defines
+are bound inside the library: two kernels importing functions of the same name never see
+each other's, and no C library function can stand in for one. A function defined by two
+imports of one schedule is taken from the first (TVM links only what is still needed).
 """
 import re
 
@@ -15,16 +23,17 @@ _LIB = re.compile(r"-l[A-Za-z0-9_.+-]+\Z|-L/?[A-Za-z0-9_./+-]+\Z"
 
 
 class ExternLinkage:
-    def __init__(self, headers=(), sources=(), libs=()):
+    def __init__(self, headers=(), sources=(), libs=(), imports=()):
         self.headers = tuple(dict.fromkeys(headers))
         self.sources = tuple(dict.fromkeys(sources))
         self.libs = tuple(dict.fromkeys(libs))
+        self.imports = tuple(dict.fromkeys(imports))    # (pragma key, code text)
 
     def __bool__(self):
-        return bool(self.headers or self.sources or self.libs)
+        return bool(self.headers or self.sources or self.libs or self.imports)
 
     def key(self):
-        return (self.headers, self.sources, self.libs)
+        return (self.headers, self.sources, self.libs, self.imports)
 
     def c_lines(self):
         out = [f"#include <{h}>" for h in self.headers]
@@ -68,5 +77,12 @@ def linkage_for(sch, extra_sources=None, libs=None):
         if not _LIB.match(lib):
             raise TexprError(f"build: {lib!r} is not a library to link (-lNAME, -LDIR or a path "
                              "to a .so/.a)")
-    out = ExternLinkage(headers, sources, link)
+    out = ExternLinkage(headers, sources, link, imported_code(sch))
     return out if out else None
+
+
+def imported_code(sch):
+    """[(key, code)] of the pragmas import_c / import_llvm on the schedule's stages, in stage
+    order and, within a stage, in the order they were given."""
+    return [(key, value) for st in sch.stages for attr in st.iter_attrs.values()
+            for key, value in attr.get("pragmas", ()) if key in ("import_c", "import_llvm")]

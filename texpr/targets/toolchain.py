@@ -211,6 +211,48 @@ def _cached_build(source, key_parts, suffix, src_suffix, command, failed):
     return out, False
 
 
+def compile_import(kind, code, c_flags=(), cc="gcc", clang="clang"):
+    """Code a pragma imports -> a position-independent object file, cached on disk like a
+    kernel (its name is a hash of the code, the compiler's version and the flags, so a
+    kernel's library, keyed by its link line, changes with the code). kind "import_c": C
+    source compiled by gcc with the target's `c_flags`; "import_llvm": LLVM IR text compiled
+    by clang (-x ir -O2). BuildError, with the compiler's message, when the compiler is
+    missing or the code does not compile."""
+    if kind == "import_c":
+        tool, flags, suffix = cc, list(c_flags) + ["-c", "-fPIC"], ".c"
+        what = "the imported C source"
+    else:
+        tool, flags, suffix = clang, ["-c", "-x", "ir", "-O2", "-fPIC"], ".ll"
+        what = "the imported LLVM IR"
+    if shutil.which(tool) is None:
+        raise BuildError(f"pragma {kind}: {tool!r} not found; it compiles {what} (install it: "
+                         "make's sysdeps do)")
+
+    def failed(r, cmd):
+        if r.returncode != 0:
+            return (f"pragma {kind}: {tool} could not compile {what}:\n"
+                    f"{' '.join(cmd)}\n{r.stderr[-4000:]}")
+        return None
+    path, _ = _cached_build(code, [compiler_id(tool), " ".join(flags)], ".o", suffix,
+                            lambda src, obj: [tool] + flags + ["-o", obj, src], failed)
+    return path
+
+
+def kernel_exports_flags():
+    """The linker flags making a shared library export only texpr_kernel_* (its entry
+    points): every other function in it (imported code) is local to it; of two definitions
+    of one function, the first linked is used. The exports list is written once into the
+    cache directory."""
+    text = "{ global: texpr_kernel_*; local: *; };\n"
+    path = os.path.join(cache_dir(), "texpr_kernel_exports.map")
+    if not os.path.exists(path):
+        fd, tmp = tempfile.mkstemp(dir=cache_dir(), suffix=".map")
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    return [f"-Wl,--version-script={path}", "-Wl,-z,muldefs"]
+
+
 _NVCC_ID = {}
 
 

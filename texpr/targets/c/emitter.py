@@ -10,11 +10,14 @@ import string
 
 from ...lang import dtypes
 from ...lang.dtypes import C_TYPES
-from ...errors import InternalError, TexprError
+from ...errors import InternalError, LoweringError, TexprError
 from ...lang.expr import BinOp, Call, Cast, Cmp, Const, Not, Select, Var
-from ...lang.ir import (Allocate, Broadcast, BufferLoad, BufferStore, DeclareVars, For,
-                        IfThenElse, Ramp, Seq, StageRegion, VarLoad, VarStore)
-from ...lang.visitor import method_for
+from ...lang.expr import convert
+from ...lang.intrin import OperandText
+from ...lang.ir import (Allocate, Broadcast, Buffer, BufferLoad, BufferPtr, BufferStore,
+                        DeclareVars, For, IfThenElse, Ramp, Seq, StageRegion, Stmt, VarLoad,
+                        VarStore)
+from ...lang.visitor import method_for, walk
 from .. import index_checks
 from ..intrin_rules import RULES as INTRIN_RULES
 from .extern_calls import ExternCallEmitter
@@ -263,7 +266,7 @@ class CEmitter(ExternCallEmitter):
             outs[0].extents = tuple(self._bind_index(e, f"texpr_out0_n{d}", binds)
                                     for d, e in enumerate(s.extents))
         code = impl(ins, outs)
-        if isinstance(code, str):
+        if isinstance(code, (str, Stmt)):
             code = {"body": code}
         if not isinstance(code, dict):
             raise TexprError(f"tensor intrinsic {intrin.name}: impl must return C source (str) or a "
@@ -272,15 +275,17 @@ class CEmitter(ExternCallEmitter):
             self.helper(f"intrin_{intrin.name}_{hash(code['helpers'])}", code["helpers"])
         part = label = "body" if s.part == "first" else s.part
         text = code.get(part)
+        if s.part == "first" and "first" in code:     # TVM's form (lang/intrin.py)
+            text, label = list(code["first"]), "reset+update"
         if text is None and part == "body" and "update" in code:
             if "reset" in code:
-                text, label = code["reset"] + "\n" + code["update"], "reset+update"
+                text, label = [code["reset"], code["update"]], "reset+update"
             elif s.init is not None:          # no reset: the scalar init loops, then update
                 self.stmt(s.init)
                 text, label = code["update"], "update"
         if text is None:
             raise TexprError(f"tensor intrinsic {intrin.name} provides no '{s.part}' part for this "
-                             f"use (it provides: {', '.join(k for k in code if k != 'helpers')})")
+                             f"use (it provides: {', '.join(k for k in code if k not in ('helpers', 'first'))})")
         partial = " (partial tile)" if s.extents is not None else ""
         self.line(f"{{ // tensorize {safe_comment(intrin.name)}.{label}{partial}")
         self.indent += 1
@@ -288,12 +293,42 @@ class CEmitter(ExternCallEmitter):
             self.line(ln)
         self.line("{")
         self.indent += 1
-        for ln in str(text).strip("\n").splitlines():
-            self.line(ln.strip())
+        for piece in text if isinstance(text, list) else [text]:
+            if isinstance(piece, Stmt):          # built with te.ir_builder
+                self.intrin_stmt(piece, intrin, outs, ins)
+                continue
+            for ln in str(piece).strip("\n").splitlines():
+                self.line(ln.strip())
         self.indent -= 1
         self.line("}")
         self.indent -= 1
         self.line("}")
+
+    def intrin_stmt(self, stmt, intrin, outs, ins):
+        """An intrinsic part given as IR (te.ir_builder) over its operands' views: no input
+        written, every access proven inside the declared shapes (lower/access_bounds.py),
+        then flattened with the region's strides and emitted like the kernel's own code."""
+        from ...lower.access_bounds import check_access_bounds
+        from ...lower.flatten import flatten_storage
+        views = {id(r.buffer): r for r in outs + ins}
+        local = {id(n.buffer) for n in walk(stmt) if isinstance(n, Allocate)}
+        for n in walk(stmt):
+            b = getattr(n, "buffer", None)
+            if not isinstance(b, Buffer) or id(b) in local:
+                continue
+            if id(b) not in views:
+                raise TexprError(f"tensor intrinsic {intrin.name}: its statement uses buffer "
+                                 f"{b.name}, which is not one of its operands (ins / outs)")
+            if isinstance(n, BufferStore) and any(b is r.buffer for r in ins):
+                raise TexprError(f"tensor intrinsic {intrin.name}: its statement writes input "
+                                 f"operand {b.name}; an intrinsic writes its output (outs[0])")
+        stmt, pre = check_access_bounds(stmt, {}, f"{self.func.name} (tensor intrinsic "
+                                                  f"{intrin.name})")
+        if pre:             # a condition on variables no caller passes (the strides)
+            raise LoweringError(f"tensor intrinsic {intrin.name}: {pre[0].message}, which no "
+                                "call can check; index the operands within their declared "
+                                "shapes")
+        self.stmt(flatten_storage(stmt))
 
     def buffer_ref(self, operand, placeholder, name, binds):
         """The BufferRef of one intrinsic operand, its pointer and non-constant strides bound
@@ -301,9 +336,22 @@ class CEmitter(ExternCallEmitter):
         buf = self.buf(operand.buffer)
         off = unparen(self.idx(operand.indices[0]))
         binds.append(f"{C_TYPES[operand.buffer.dtype]}* const {name} = &{buf}[{off}];")
-        strides = [self._bind_index(x, f"{name}_s{d}", binds) for d, x in enumerate(operand.strides)]
-        return BufferRef(name, strides, tuple(int(d.value) for d in placeholder.shape),
-                         placeholder.dtype, buf)
+        strides = []
+        for d, x in enumerate(operand.strides):
+            text = self._bind_index(x, f"{name}_s{d}", binds)
+            if isinstance(x, Const):
+                strides.append(OperandText(text, Const(x.value, "int32")))
+            else:                                # the const local bound to the stride
+                v = Var(text, "int32")
+                self.names.bind(v, text)
+                strides.append(OperandText(text, v))
+        shape = tuple(int(d.value) for d in placeholder.shape)
+        # the region as an IR buffer (its address the local `name`), for te.ir_builder parts
+        view = Buffer(f"{placeholder.name}", placeholder.dtype, placeholder.shape,
+                      strides=tuple(x.expr for x in strides))
+        self.names.bind(view, name)
+        return BufferRef(OperandText(name, BufferPtr(view, Const(0, "int32"))), strides, shape,
+                         placeholder.dtype, buf, view)
 
     def _bind_index(self, e, name, binds):
         """A constant's literal (intrinsics specialise on those), else `name` bound to e."""
@@ -705,7 +753,7 @@ def _shift_helper(name, dt):
 class BufferRef:
     """What an intrinsic implementation sees of one operand (all C expressions as text)."""
 
-    def __init__(self, ptr, strides, shape, dtype, name):
+    def __init__(self, ptr, strides, shape, dtype, name, buffer=None):
         self.ptr = ptr
         self.strides = strides
         self.shape = shape
@@ -713,10 +761,17 @@ class BufferRef:
         self.ctype = C_TYPES[dtype]
         self.name = name
         self.extents = None     # a partial tile's valid elements per axis (outputs only)
+        self.buffer = buffer    # the region as an IR Buffer (te.ir_builder's buffer_ptr)
 
     def access_ptr(self, access_mask="r", ptr_type="handle", content_lanes=1, offset=0):
-        """TVM's Buffer.access_ptr: the region's pointer (plus `offset` elements)."""
-        return self.ptr if not offset else f"({self.ptr} + {offset})"
+        """TVM's Buffer.access_ptr: the region's pointer (plus `offset` elements): C text
+        that te.call_extern also takes (an OperandText)."""
+        if not offset:
+            return self.ptr
+        text = f"({self.ptr} + {offset})"
+        if self.buffer is None:
+            return text
+        return OperandText(text, BufferPtr(self.buffer, convert(offset)))
 
     def __repr__(self):
         return f"BufferRef({self.ptr}, strides={self.strides})"

@@ -30,6 +30,12 @@ class NameTable:
         self.by_obj[key] = (obj, name)   # keep obj alive so id() stays unique
         return name
 
+    def bind(self, obj, name):
+        """Give obj exactly `name`, a name texpr generated (not sanitised: it may start with
+        texpr_), e.g. a local the emitter declared itself."""
+        self.used.add(name)
+        self.by_obj[id(obj)] = (obj, name)
+
     def reserve(self, name):
         self.used.add(name)
 

@@ -1,5 +1,6 @@
 """A built kernel: validates NumPy arguments, then calls the compiled function through cffi."""
 import os
+import re
 import statistics
 import time
 
@@ -9,7 +10,7 @@ from cffi import FFI
 from ..index_checks import raise_index_error
 from ..toolchain import require_sanitizer_runtime
 from ...lang import dtypes
-from ...errors import ArgumentError, InternalError
+from ...errors import ArgumentError, BuildError, InternalError
 from ...lang.expr import Const, Var
 from ...lang.visitor import free_vars, substitute
 
@@ -48,7 +49,15 @@ class Module:
         require_sanitizer_runtime()     # else ASan would end the process in dlopen
         # RTLD_LOCAL: the kernel's symbols stay out of the process's global scope, so two
         # kernels of one name (or a later library) never resolve to each other's functions
-        self._lib = ffi.dlopen(lib_path, ffi.RTLD_NOW | ffi.RTLD_LOCAL)
+        try:
+            self._lib = ffi.dlopen(lib_path, ffi.RTLD_NOW | ffi.RTLD_LOCAL)
+        except OSError as e:
+            missing = re.search(r"undefined symbol: (\w+)", str(e))
+            if missing is None:
+                raise
+            raise BuildError(f"kernel {func.name} calls {missing.group(1)}, which nothing linked "
+                             "into it defines: give its code with te.build(extra_sources=, "
+                             "libs=) or a pragma import_c / import_llvm") from None
         _KEEP_LOADED.append((ffi, self._lib))
         self._fn = _own_symbol(ffi, self._lib, entry, lib_path)
         self._set_threads = _own_symbol(ffi, self._lib, base + "_set_num_threads", lib_path)
