@@ -17,6 +17,7 @@ from ..lang.expr import BinOp, Cast, Cmp, CommReducer, Const, Reduce, TensorLoad
 from ..lang.extern import ExternOp
 from ..lang.tensor import ComputeOp, ExclusiveScanOp, PlaceholderOp, ScanOp, Tensor
 from ..lang.visitor import Mutator, free_vars, substitute, transform, walk
+from ..schedule.layout import physical_load
 from ..schedule.relations import data_related, leaf_to_root, propagate_extents
 from .analysis.arith import INF, Simplifier, const_bounds, interval, simplify
 from ..lang.ir import (Allocate, Buffer, BufferLoad, BufferStore, CheckedIndex, DeclareVars, For,
@@ -138,6 +139,9 @@ class ScheduleLowering:
 
     def _inline_fn(self, n):
         if isinstance(n, TensorLoad):
+            # a logical read of a relaid tensor added after transform_layout (cache_read's)
+            relaid = physical_load(self.sch, n)
+            n = relaid or n
             st = self.sch.stage_map[n.tensor.op]
             if st.attach_type == "inline":
                 body = self.info[st].bodies[n.tensor.value_index]
@@ -145,6 +149,7 @@ class ScheduleLowering:
                 # (inlining must not drop the error a materialized stage would raise)
                 idx = [_checked(i, d, n.tensor, TensorLoad) for d, i in enumerate(n.indices)]
                 return substitute(body, {iv.var: i for iv, i in zip(st.op.axis, idx)})
+            return relaid
         return None
 
     def reads(self, st):
@@ -285,9 +290,11 @@ class ScheduleLowering:
                                                 is_arg=(st, k) in self.arg_tensors)
                                          for k, ob in enumerate(op.output_buffers)]
                 continue
+            lay = st.layout           # transform_layout: the array is in the physical shape
             self.info[st].buffers = [Buffer(_tensor_name(st, k), op.output_dtype(k),
-                                            op.output_shape(k), "global",
-                                            is_arg=(st, k) in self.arg_tensors)
+                                            lay.op.output_shape(k) if lay else op.output_shape(k),
+                                            "global", is_arg=(st, k) in self.arg_tensors,
+                                            logical_shape=lay and op.output_shape(k))
                                      for k in range(op.num_outputs)]
 
     def extent_vars(self):
