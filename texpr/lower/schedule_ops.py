@@ -17,7 +17,6 @@ from ..lang.expr import BinOp, Cast, Cmp, CommReducer, Const, Reduce, TensorLoad
 from ..lang.extern import ExternOp
 from ..lang.tensor import ComputeOp, ExclusiveScanOp, PlaceholderOp, ScanOp, Tensor
 from ..lang.visitor import Mutator, free_vars, substitute, transform, walk
-from ..schedule.layout import physical_load
 from ..schedule.relations import data_related, leaf_to_root, propagate_extents
 from .analysis.arith import INF, Simplifier, const_bounds, interval, simplify
 from ..lang.ir import (Allocate, Buffer, BufferLoad, BufferStore, CheckedIndex, DeclareVars, For,
@@ -139,9 +138,6 @@ class ScheduleLowering:
 
     def _inline_fn(self, n):
         if isinstance(n, TensorLoad):
-            # a logical read of a relaid tensor added after transform_layout (cache_read's)
-            relaid = physical_load(self.sch, n)
-            n = relaid or n
             st = self.sch.stage_map[n.tensor.op]
             if st.attach_type == "inline":
                 body = self.info[st].bodies[n.tensor.value_index]
@@ -149,7 +145,6 @@ class ScheduleLowering:
                 # (inlining must not drop the error a materialized stage would raise)
                 idx = [_checked(i, d, n.tensor, TensorLoad) for d, i in enumerate(n.indices)]
                 return substitute(body, {iv.var: i for iv, i in zip(st.op.axis, idx)})
-            return relaid
         return None
 
     def reads(self, st):

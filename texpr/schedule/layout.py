@@ -3,7 +3,7 @@
 fn maps the logical indices to physical ones (schedule/index_map.py: a split, fusion or
 permutation of the axes, invertible). One mechanism for every kind of stage: the stage's
 operation is replaced by one of the physical shape, and every read of the tensor goes through
-fn (readers now, and reads added later, e.g. by cache_read, when lowering: `physical_load`).
+fn (`physical_load`: the readers now; a later cache_read copies the physical layout).
 
 - an intermediate: its buffer has the physical shape;
 - an output: the kernel writes the caller's array in the physical shape (the built function
@@ -18,7 +18,7 @@ from ..lang.expr import TensorLoad, Var
 from ..lang.extern import ExternOp
 from ..lang.hybrid_op import HybridOp
 from ..lang.tensor import ComputeOp, ExclusiveScanOp, IterVar, PlaceholderOp, Range, ScanOp
-from ..lang.visitor import substitute, transform
+from ..lang.visitor import substitute, transform, walk
 from .index_map import IndexMap
 
 
@@ -66,6 +66,10 @@ def transform_layout(sch, st, fn):
                 "a hybrid op" if isinstance(rs.op, HybridOp) else "a scan"
             st._err(f"transform_layout: stage {rs.name} ({what}) reads this tensor as a whole "
                     "buffer in its logical layout; relay a tensor that only computes read")
+        if any(sch.stage_map.get(n.tensor.op) is st for iv in rs.op.reduce_axis
+               for e in (iv.dom.min, iv.dom.extent) for n in walk(e) if isinstance(n, TensorLoad)):
+            st._err(f"transform_layout: the reduction bounds of stage {rs.name} read this "
+                    "tensor; relay a tensor read only in compute bodies")
     names = [iv.var.name for iv in op.axis] if kind == "compute" else ()
     imap = IndexMap(fn, op.shape, f"stage {st.name}", names)
     if kind == "placeholder":
