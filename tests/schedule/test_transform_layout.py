@@ -63,6 +63,15 @@ def test_index_map_is_the_bijection_numpy_computes(fn, logical, physical, to_phy
         assert tuple(eval_int(e, dict(zip(pv, p))) for e in inv) == idx
 
 
+def test_symbolic_extents_fuse_and_permute_whole():
+    n = te.var("n")
+    m = IndexMap(lambda i, j: [(i * 4 + j) // 2, j % 2], (n, Const(4, "int32")), "stage X")
+    assert [str(d) for d in m.physical_shape] == ["n * 2", "2"]
+    assert m.axis_names() == ["i.j.fused", "j.inner"]
+    with pytest.raises(te.ScheduleError, match="i // 2 needs a constant extent, not n"):
+        IndexMap(lambda i, j: [i // 2, j, i % 2], (n, Const(4, "int32")), "stage X")
+
+
 @pytest.mark.parametrize("fn, shape, message", [
     (lambda c, h: [c // 4, h, c % 4], (3, 8), "4 does not divide the extent 3 .*would pad"),
     (lambda i, j: [i, j // 5, j % 5], (8, 12), "5 does not divide the extent 12"),
@@ -103,6 +112,24 @@ def test_placeholder_and_output_are_passed_in_the_physical_layout():
                        r"\(A's physical layout after transform_layout of A\[4, 6, 8\]\), "
                        r"got \(4, 6, 8\)"):
         f(a, b)
+
+
+def test_symbolic_placeholder_and_multi_output_intermediate():
+    n = te.var("n")
+    A = te.placeholder((n, 4), name="A")
+    B1, B2 = te.compute((n, 4), lambda i, j: (A[i, j] + 1.0, A[i, j] * 2.0), name="B")
+    C = te.compute((n, 4), lambda i, j: B1[i, j] - B2[i, j], name="C")
+    s = te.create_schedule(C.op)
+    s[A].transform_layout(lambda i, j: [i * 4 + j])
+    s[B1].transform_layout(lambda i, j: [j, i])
+    f = te.build(s, [A, C, n], target="c")
+    a = np.random.default_rng(1).random((3, 4), dtype="float32")
+    c = np.zeros((3, 4), "float32")
+    f(a.reshape(12), c, 3)
+    np.testing.assert_allclose(c, 1.0 - a, rtol=1e-6)
+    with pytest.raises(te.ArgumentError, match=r"expected shape \(n \* 4,\) \(A's physical "
+                       r"layout after transform_layout of A\[n, 4\]\), got \(3, 4\)"):
+        f(a, c, 3)
 
 
 def test_relaid_reduction_output_keeps_its_reduction_inside():

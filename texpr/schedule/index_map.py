@@ -78,23 +78,25 @@ class IndexMap:
         return out
 
     def axis_names(self):
-        """A name per physical index: the axis, its parts (outer, inner), or fused axes."""
-        count = {}
+        """A name per physical index: the index, its parts (outer, ..., inner: by the place
+        of the part in the index), or the indices fused into it."""
+        parts = {}
         for ds in self.digits:
             for d in ds:
-                count[d.axis] = count.get(d.axis, 0) + 1
-        names, seen = [], {}
+                parts.setdefault(d.axis, []).append(d.lower)
+        names = []
         for k, ds in enumerate(self.digits):
             if not ds:
                 names.append(f"unit{k}")
             elif len(ds) > 1:
                 names.append(".".join(self.vars[d.axis].name for d in reversed(ds)) + ".fused")
             else:
-                a = ds[0].axis
-                n = seen[a] = seen.get(a, 0) + 1
-                part = "" if count[a] == 1 else ".outer" if n == 1 else \
-                    ".inner" if n == count[a] else f".p{n - 1}"
-                names.append(self.vars[a].name + part)
+                d = ds[0]
+                rank = sorted(parts[d.axis], reverse=True).index(d.lower)
+                n = len(parts[d.axis])
+                part = "" if n == 1 else ".outer" if rank == 0 else \
+                    ".inner" if rank == n - 1 else f".p{rank}"
+                names.append(self.vars[d.axis].name + part)
         return names
 
     # ------------------------------------------------------------------ analysis
@@ -153,11 +155,11 @@ class IndexMap:
                 continue
             lower = 1
             for d in ds:
-                if d.lower != lower or not isinstance(d.extent, int):
+                if lower is None or d.lower != lower or not isinstance(d.extent, int):
                     lower = None
                     break
                 lower *= d.extent
-            if lower != ext:
+            if lower is None or not isinstance(ext, int) or lower != ext:
                 self._err(f"index {name} is not covered exactly once: it is used twice, or its "
                           f"parts overlap or leave gaps (use {name} whole, or {name} // c and "
                           f"{name} % c once each)")
@@ -170,53 +172,61 @@ def _const_extent(d, e):
 
 
 def _contiguous(ds, e):
-    """ds by scale, checked to count 0 .. prod(extents) - 1 once (scales 1, e0, e0*e1, ...)."""
+    """ds by scale, checked to count 0 .. prod(extents) - 1 once (scales 1, e0, e0*e1, ...);
+    only the top digit may have a symbolic extent."""
     ds = sorted(ds, key=lambda d: d.scale)
     s = 1
-    for d in ds:
+    for k, d in enumerate(ds):
         if d.scale != s:
             raise _NotAffine(f"{to_str(e)} does not count through its range once (its parts "
                              f"overlap or leave gaps)")
-        if len(ds) > 1:
+        if k < len(ds) - 1:
             s *= _const_extent(d, e)
     return ds
 
 
 def _extent(ds):
-    if not ds:
-        return Const(1, "int32")
-    if len(ds) == 1 and not isinstance(ds[0].extent, int):
-        return ds[0].extent
     n = 1
     for d in ds:
+        if not isinstance(d.extent, int):
+            return d.extent if n == 1 else d.extent * n     # the top digit
         n *= d.extent
     return Const(n, "int32")
 
 
-def _total(ds, e):
+def _total(ds):
+    """The count of the digits, or None when the top one is symbolic."""
     n = 1
     for d in ds:
-        n *= _const_extent(d, e)
+        if not isinstance(d.extent, int):
+            return None
+        n *= d.extent
     return n
 
 
+def _top(d):
+    return d.scale * d.extent if isinstance(d.extent, int) else None    # None: unbounded
+
+
 def _pad_error(e, c, top):
-    return _NotAffine(f"{c} does not divide the extent {top} (the map would pad the buffer; "
-                      f"a factor must divide the extent)")
+    what = f"the extent {top}" if top is not None else "the (symbolic) extent"
+    return _NotAffine(f"{c} does not divide {what} (the map would pad the buffer; a factor "
+                      f"must divide the extent)")
 
 
 def _div(ds, c, e):
     """The digits of (the number counted by ds) // c."""
     if not ds or c == 1:
         return ds
-    if _total(ds, e) <= c:
-        if c % _total(ds, e):
-            raise _pad_error(e, c, _total(ds, e))
+    total = _total(ds)
+    if total is not None and total <= c:
+        if c % total:
+            raise _pad_error(e, c, total)
         return []                                # always 0
     out = []
     for d in ds:
-        top = d.scale * d.extent
-        if top <= c:                             # below c: dropped
+        top = _top(d)
+        if top is not None and top <= c:         # below c: dropped
             if c % top:
                 raise _pad_error(e, c, top)
         elif d.scale >= c:                       # above c: shifted down
@@ -225,7 +235,7 @@ def _div(ds, c, e):
             out.append(_Digit(d.axis, d.lower, d.extent, d.scale // c))
         else:                                    # c falls inside this digit: its upper part
             f = c // d.scale
-            if c % d.scale or d.extent % f:
+            if c % d.scale or _const_extent(d, e) % f:
                 raise _pad_error(e, c, top)
             out.append(_Digit(d.axis, d.lower * f, d.extent // f, 1))
     return out
@@ -233,14 +243,15 @@ def _div(ds, c, e):
 
 def _mod(ds, c, e):
     """The digits of (the number counted by ds) % c."""
-    if not ds or _total(ds, e) <= c:
-        if ds and c % _total(ds, e):
-            raise _pad_error(e, c, _total(ds, e))
+    total = _total(ds)
+    if not ds or (total is not None and total <= c):
+        if ds and c % total:
+            raise _pad_error(e, c, total)
         return ds                                # x % c == x
     out = []
     for d in ds:
-        top = d.scale * d.extent
-        if top <= c:                             # below c: kept
+        top = _top(d)
+        if top is not None and top <= c:         # below c: kept
             if c % top:
                 raise _pad_error(e, c, top)
             out.append(d)
@@ -249,7 +260,7 @@ def _mod(ds, c, e):
                 raise _pad_error(e, c, top)
         else:                                    # c falls inside this digit: its lower part
             f = c // d.scale
-            if c % d.scale or d.extent % f:
+            if c % d.scale or _const_extent(d, e) % f:
                 raise _pad_error(e, c, top)
             out.append(_Digit(d.axis, d.lower, f, d.scale))
     return out

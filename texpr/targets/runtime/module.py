@@ -202,7 +202,7 @@ class ValidationPlan:
 
     def _relaid_shape_error(self, name, got):
         b = self.relaid[name]
-        want = ", ".join(to_str(d) for d in b.shape)
+        want = ", ".join(to_str(d) for d in b.shape) + ("," if len(b.shape) == 1 else "")
         logical = ", ".join(to_str(d) for d in b.logical_shape)
         return (f"argument {name}: expected shape ({want}) ({name}'s physical layout after "
                 f"transform_layout of {name}[{logical}]), got {tuple(got)}")
