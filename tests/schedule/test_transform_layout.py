@@ -40,7 +40,8 @@ MAPS = [  # (mapping, logical shape, physical shape, NumPy: logical array -> phy
     (lambda i, j: [j, i], (3, 4), (4, 3), lambda a: a.T),
     (lambda i, j: [i // 2, j, i % 2], (4, 3), (2, 3, 2),
      lambda a: a.reshape(2, 2, 3).transpose(0, 2, 1)),
-    (lambda *idx, n: [*idx, n // 4, n % 4], (2, 3, 8), (2, 3, 2, 4), lambda a: a.reshape(2, 3, 2, 4)),
+    (lambda *idx, n: [*idx, n // 4, n % 4], (2, 3, 8), (2, 3, 2, 4),
+     lambda a: a.reshape(2, 3, 2, 4)),
     (_flatten((2, 3, 4)), (2, 3, 4), (24,), lambda a: a.reshape(24)),
     (_unflatten((2, 3, 4)), (24,), (2, 3, 4), lambda a: a.reshape(2, 3, 4)),
     (lambda i, j: [j, te.AXIS_SEPARATOR, i], (1, 5), (5, 1), lambda a: a.T),
@@ -147,7 +148,7 @@ def test_relaid_reduction_output_keeps_its_reduction_inside():
     np.testing.assert_allclose(b, a.sum(-1).T, rtol=1e-5)
 
 
-def test_reads_added_later_and_caches_go_through_the_map():
+def test_cache_read_and_cache_write_around_relaid_tensors():
     """cache_read after relaying a placeholder copies its physical layout;
     cache_write before relaying an output computes the cache, the output copies it."""
     A = te.placeholder((16,), name="A", dtype="int32")

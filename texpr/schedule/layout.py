@@ -31,14 +31,6 @@ class Layout:
         self.logical_ops = logical_ops          # ids
         self.op = op
 
-    @property
-    def logical_shape(self):
-        return self.imap.logical_shape
-
-    @property
-    def physical_shape(self):
-        return self.imap.physical_shape
-
 
 def physical_load(sch, n):
     """The physical read for a logical read n of a relaid tensor, else None."""
