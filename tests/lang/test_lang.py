@@ -291,7 +291,7 @@ def test_comm_reducer_and_reduce_node():
     k = te.reduce_axis((0, 6), name="k")
     prod = te.comm_reducer(lambda x, y: x * y, lambda dt: te.const(1, dt), name="prod")
     B = te.compute((4,), lambda i: prod(A[i, k], axis=k), name="B")
-    assert isinstance(B.op.body, Reduce) and B.op.reduce_axis[0] is k
+    assert isinstance(B.op.body[0], Reduce) and B.op.reduce_axis[0] is k
     s = te.create_schedule(B.op)
     f = te.build(s, [A, B], target="c")
     a = np.random.default_rng(0).uniform(0.5, 1.5, (4, 6)).astype("float32")
@@ -308,7 +308,7 @@ def test_printing_is_readable():
     A = te.placeholder((n,), name="A")
     k = te.reduce_axis((0, n), name="k")
     B = te.compute((1,), lambda i: te.sum(A[k] * 2.0, axis=k, where=k < n - 1), name="B")
-    text = str(B.op.body)
+    text = str(B.op.body[0])
     assert "sum(" in text and "A[k]" in text and "where=" in text
     assert str(te.var("q") // 3) == "q // 3"
     assert isinstance(simplify(Const(2, "int32") + 3), Const)

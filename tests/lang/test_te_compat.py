@@ -244,7 +244,7 @@ def test_input_tensors_is_a_property():
     assert C.op.input_tensors == [A, B]
     assert A.op.input_tensors == []
     assert C.op.axis[0].dom.extent.value == 4 and C.op.reduce_axis == []
-    assert C.op.body.same_as(A[C.op.axis[0].var] + B[C.op.axis[0].var] * A[C.op.axis[0].var])
+    assert C.op.body[0].same_as(A[C.op.axis[0].var] + B[C.op.axis[0].var] * A[C.op.axis[0].var])
 
 
 def test_shape_extents_are_python_ints():

@@ -46,7 +46,7 @@ def test_cache_write_keeps_the_original_reducer_when_no_axis_is_used():
     Y = te.compute((4,), lambda i: te.sum(X[i, k], axis=k), name="y")
     s = te.create_schedule(Y.op)
     C = s.cache_write(Y, "local")
-    assert C.op.body.combiner is Y.op.body.combiner
+    assert C.op.body[0].combiner is Y.op.body[0].combiner
 
 
 def test_rfactor_renames_axes_in_the_reducer():
@@ -61,7 +61,7 @@ def test_rfactor_renames_axes_in_the_reducer():
     s = te.create_schedule(Y.op)
     ko, ki = s[Y].split(Y.op.reduce_axis[0], factor=4)
     R = s.rfactor(Y, ki)
-    assert R.op.body.combiner is not Y.op.body.combiner
+    assert R.op.body[0].combiner is not Y.op.body[0].combiner
     f = te.build(s, [X, Y], target="c")
     x = np.random.default_rng(1).uniform(-1, 8, (6, 16)).astype("float32")
     y = np.empty(6, "float32")

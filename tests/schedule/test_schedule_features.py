@@ -95,7 +95,7 @@ def test_rfactor_checks_the_bound_before_the_where_condition_loads():
     s = te.create_schedule(B.op)
     ko, ki = s[B].split(k, factor=2)
     R = s.rfactor(B, ko)
-    cond = R.op.body.where
+    cond = R.op.body[0].where
     assert cond.op == "&&" and "A[" not in str(cond.a)      # the bound comes first
     tt.check_kernel(s, [A, B], ref, [RNG.random((4, 5), dtype="float32")], target="c")
 

@@ -192,7 +192,7 @@ def viz_schedule_tree(sch, show_svg=False, dot_file_path="", output_dot_string=F
             kind = _iv_type(st, iv)[0]
             rows.append(f'<TR><TD PORT="iv{k}" BGCOLOR="{_COLOR.get(kind, "white")}">'
                         f"{_html(_iv_text(st, iv, k))}</TD></TR>")
-        body = _html(str(st.op.body)) if isinstance(st.op, ComputeOp) else "placeholder"
+        body = _html(str(st.op.bodies[0])) if isinstance(st.op, ComputeOp) else "placeholder"
         rows.append(f"<TR><TD>{body}</TD></TR>")
         table = '<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0">' + "".join(rows) + "</TABLE>"
         dot.node(_stage_id(sch, st), label=("html", table))

@@ -26,7 +26,7 @@ class TensorIntrin:
 
     @property
     def is_reduction(self):
-        return isinstance(self.op.body, Reduce)
+        return isinstance(self.op.bodies[0], Reduce)
 
     def impl_for(self, target):
         impl = self.impl

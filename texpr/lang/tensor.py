@@ -163,17 +163,22 @@ class ComputeOp(Operation):
     """out[axis] = body, where body may be a top-level Reduce over reduce_axis.
 
     A multi-output compute has several bodies (`bodies`, one per output, computed in one loop
-    nest); `body` is the first.
+    nest). `body` is that list, as TVM's `op.body` (an array: `op.body[0]`).
     """
 
     def __init__(self, name, axis, body, tag="", attrs=None):
         super().__init__(name, tag, attrs)
         self.axis = list(axis)
         self.bodies = tuple(body) if isinstance(body, (tuple, list)) else (body,)
-        self.body = body = self.bodies[0]
+        body = self.bodies[0]
         self.reduce_axis = list(body.axis) if isinstance(body, Reduce) else []
         self.dtype = body.dtype
         self.shape = tuple(iv.dom.extent for iv in self.axis)
+
+    @property
+    def body(self):
+        """The output expressions as a list, as in TVM (`op.body[0]` is the first)."""
+        return list(self.bodies)
 
     @property
     def num_outputs(self):
@@ -523,7 +528,6 @@ class ScanOp(ComputeOp):
                                      up.dtype))
         self.axis = [self.scan_axis] + self.spatial_axis_
         self.bodies = tuple(bodies)
-        self.body = bodies[0]
         self.reduce_axis = []
         self.dtype = state_placeholder[0].dtype
 

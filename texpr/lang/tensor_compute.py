@@ -118,7 +118,7 @@ def tensor_compute_body(call, name, out_axes, inner_axes):
                 idx[d] = lo + x
             return r.tensor[tuple(idx)]
         return None
-    body = iop.body
+    body = iop.bodies[0]
     if isinstance(body, Reduce):
         src = transform(substitute(body.source, vmap), load)
         where = substitute(body.where, vmap)

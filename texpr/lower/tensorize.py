@@ -116,7 +116,7 @@ class Tensorizer:
             return simp(substitute(substitute(e, rmap), vmap))
 
         body = info.body
-        ibody = iop.body
+        ibody = iop.bodies[0]
         if isinstance(body, Reduce) != isinstance(ibody, Reduce):
             self.fail("one side is a reduction and the other is not\n" +
                       self._side_by_side(ibody, body, ibody, body))

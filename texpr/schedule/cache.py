@@ -51,7 +51,7 @@ def cache_write(sch, tensor, scope):
     axes = _fresh_axes(op.axis)
     vmap = {o.var: n.var for o, n in zip(op.axis, axes)}
     root_map = dict(zip(op.axis, axes))
-    body = op.body
+    body = op.bodies[0]
     if isinstance(body, Reduce):
         raxes = _fresh_axes(body.axis, vmap=vmap)
         vmap.update({o.var: n.var for o, n in zip(body.axis, raxes)})
@@ -139,7 +139,7 @@ def cache_read(sch, tensor, scope, readers):
                 return TensorLoad(cache, n.indices if phys is None else phys.indices, n.dtype)
             return None
         op = rs.op
-        new_body = transform(op.body, fn)
+        new_body = [transform(b, fn) for b in op.bodies]
         new_op = ComputeOp(op.name, op.axis, new_body, op.tag, op.attrs)
         rs.op = new_op
         sch.stage_map[new_op] = rs
@@ -183,7 +183,7 @@ def cache_read_permuted(sch, tensor, scope, readers, perm):
                 return TensorLoad(cache, tuple(nd.indices[p] for p in perm), nd.dtype)
             return None
         op = rs.op
-        new_op = ComputeOp(op.name, op.axis, transform(op.body, fn), op.tag, op.attrs)
+        new_op = ComputeOp(op.name, op.axis, [transform(b, fn) for b in op.bodies], op.tag, op.attrs)
         rs.op = new_op
         sch.stage_map[new_op] = rs
     new = sch._insert_stage(cache.op, min(reader_stages, key=sch.stages.index))

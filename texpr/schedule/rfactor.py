@@ -28,7 +28,7 @@ def rfactor(sch, tensor, axis, factor_axis=0):
     if mixed:
         raise ScheduleError(f"stage {st.name}: rfactor: axis {mixed[0].name} fuses data and "
                             "reduction axes; rfactor needs the reduction axes apart")
-    body = op.body
+    body = op.bodies[0]
     leaf_red = [iv for iv in st.leaf_iter_vars if iv.kind == "reduce"]
     others = [iv for iv in leaf_red if iv is not axis]
     # the new stage: data axes + the rfactor axis, reducing over the other leaf reduce axes

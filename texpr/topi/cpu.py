@@ -158,7 +158,7 @@ def pack_input(s, stage, tensor, shape, fpack, fread, name):
         if isinstance(n, TensorLoad) and n.tensor.op is tensor.op:
             return TensorLoad(packed, tuple(fread(*n.indices)), n.dtype)
         return None
-    new_op = ComputeOp(op.name, op.axis, transform(op.body, fn), op.tag, op.attrs)
+    new_op = ComputeOp(op.name, op.axis, [transform(b, fn) for b in op.bodies], op.tag, op.attrs)
     stage.op = new_op
     s.stage_map[new_op] = stage
     pst = s._insert_stage(packed.op, stage)
@@ -310,7 +310,7 @@ def gemm_rewrite(s, st, data, weight, cfg, weight_panels=None):
         return stages[-1], stages[:-1], True
     # same shape: st computes the product itself, reading the panels
     G = compute(tuple(lead) + (M, N), fg, name=st.name, tag=st.op.tag)
-    new_op = ComputeOp(st.op.name, G.op.axis, G.op.body, st.op.tag, st.op.attrs)
+    new_op = ComputeOp(st.op.name, G.op.axis, G.op.bodies, st.op.tag, st.op.attrs)
     old = st.op
     st.op = new_op
     st._reset_axes()

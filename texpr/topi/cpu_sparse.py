@@ -35,7 +35,7 @@ def read_through(s, stage, tensor, shape, fpack, fread, name, tag):
         if isinstance(n, TensorLoad) and n.tensor.op is tensor.op:
             return TensorLoad(packed, tuple(fread(*n.indices)), n.dtype)
         return None
-    body = transform(op.body, fn)
+    body = [transform(b, fn) for b in op.bodies]
     new_op = ComputeOp(op.name, op.axis, body, op.tag, op.attrs)
     stage.op = new_op
     s.stage_map[new_op] = stage
@@ -153,7 +153,7 @@ def schedule_sparse_dense(s, st, target):
     cpu = CpuInfo(target)
     from ..lang.expr import TensorLoad
     from ..lang.visitor import walk
-    yt = next(n.tensor for n in walk(st.op.body) if isinstance(n, TensorLoad))
+    yt = next(n.tensor for n in walk(st.op.bodies[0]) if isinstance(n, TensorLoad))
     yts = s[yt]
     attrs = yts.op.attrs
     bs_r, x = attrs["bs_r"], attrs["x"]
@@ -217,10 +217,10 @@ def schedule_dot_interaction(s, st, target):
     from ..lang.visitor import walk
     cpu = CpuInfo(target)
     lanes = cpu.lanes_of(st.op.dtype)
-    Z = next(n.tensor for n in walk(st.op.body) if isinstance(n, TensorLoad)
+    Z = next(n.tensor for n in walk(st.op.bodies[0]) if isinstance(n, TensorLoad)
              and n.tensor.op.tag == "dot_interaction_gram")
     zs = s[Z]
-    T = next(n.tensor for n in walk(zs.op.body) if isinstance(n, TensorLoad))
+    T = next(n.tensor for n in walk(zs.op.bodies[0]) if isinstance(n, TensorLoad))
     B, F1, D = T.shape
     # Z reads its columns' rows of T through a transposed copy Tt[b, d, j]
     zb, zi, zj = zs.op.axis
@@ -232,7 +232,7 @@ def schedule_dot_interaction(s, st, target):
         if isinstance(n, TensorLoad) and n.tensor.op is T.op and n.indices[1] is zj.var:
             return TensorLoad(Tt, (n.indices[0], n.indices[2], n.indices[1]), n.dtype)
         return None
-    new_op = ComputeOp(op.name, op.axis, transform(op.body, fn), op.tag, op.attrs)
+    new_op = ComputeOp(op.name, op.axis, [transform(b, fn) for b in op.bodies], op.tag, op.attrs)
     zs.op = new_op
     s.stage_map[new_op] = zs
     s._insert_stage(Tt.op, zs)

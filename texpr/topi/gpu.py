@@ -111,7 +111,7 @@ def _stage_k_major(s, t, R, k):
     from ..lang.visitor import free_vars, walk
     from ..schedule.cache import cache_read_permuted
     n = len(t.shape)
-    for nd in walk(R.op.body):
+    for nd in walk(R.op.bodies[0]):
         if isinstance(nd, TensorLoad) and nd.tensor.op is t.op:
             if n >= 2 and k in free_vars(nd.indices[n - 1]):
                 perm = list(range(n - 2)) + [n - 1, n - 2]
@@ -364,7 +364,7 @@ def _softmax_axis(out, mx):
     from ..lang.expr import TensorLoad
     from ..lang.visitor import walk
     k = mx.op.reduce_axis[0].var
-    for n in walk(mx.op.body):
+    for n in walk(mx.op.bodies[0]):
         if isinstance(n, TensorLoad):
             for d, i in enumerate(n.indices):
                 if i is k:
