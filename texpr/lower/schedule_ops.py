@@ -289,7 +289,7 @@ class ScheduleLowering:
             self.info[st].buffers = [Buffer(_tensor_name(st, k), op.output_dtype(k),
                                             lay.op.output_shape(k) if lay else op.output_shape(k),
                                             "global", is_arg=(st, k) in self.arg_tensors,
-                                            logical_shape=lay and op.output_shape(k))
+                                            logical_shape=op.output_shape(k) if lay else None)
                                      for k in range(op.num_outputs)]
 
     def extent_vars(self):

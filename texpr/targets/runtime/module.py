@@ -235,7 +235,7 @@ class ValidationPlan:
                                         f"{type(a).__name__}")
             if a.dtype is not dt and a.dtype != dt:
                 raise ArgumentError(f"argument {name}: dtype is {a.dtype}, expected {dt}")
-            if name in self.relaid and (a.ndim != ndim or any(
+            if self.relaid and name in self.relaid and (a.ndim != ndim or any(
                     kind == "const" and n != v for (kind, v), n in zip(dims, a.shape))):
                 raise ArgumentError(self._relaid_shape_error(name, a.shape))
             if a.ndim != ndim:
