@@ -6,6 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import texpr as te
 from texpr.lang.expr import Const, Var
@@ -54,14 +55,53 @@ MAPS = [  # (mapping, logical shape, physical shape, NumPy: logical array -> phy
 def test_index_map_is_the_bijection_numpy_computes(fn, logical, physical, to_phys):
     m = _imap(fn, logical)
     assert tuple(int(d) for d in m.physical_shape) == physical
-    # element k of the logical array lands where NumPy's relayout puts it, and back
-    where = to_phys(np.arange(np.prod(logical)).reshape(logical))
-    pv = [Var(f"p{d}") for d in range(len(physical))]
+    _check_against_numpy(m, logical, to_phys)
+
+
+def _check_against_numpy(m, logical, to_phys):
+    """Each logical element lands where NumPy's relayout puts it, and comes back."""
+    where = to_phys(np.arange(int(np.prod(logical))).reshape(logical))
+    assert tuple(int(d) for d in m.physical_shape) == where.shape
+    pv = [Var(f"p{d}") for d in range(where.ndim)]
     inv = m.inverse(pv)
     for idx in itertools.product(*map(range, logical)):
         p = tuple(eval_int(e, {}) for e in m.forward([Const(i, "int32") for i in idx]))
         assert where[p] == np.ravel_multi_index(idx, logical)
         assert tuple(eval_int(e, dict(zip(pv, p))) for e in inv) == idx
+
+
+@st.composite
+def _split_permute_fuse(draw):
+    """A random layout: split one axis, permute the parts, fuse two neighbours; with the
+    NumPy reshape/transpose/reshape that makes the physical array."""
+    shape = draw(st.lists(st.sampled_from([1, 2, 3, 4, 6]), min_size=1, max_size=3))
+    a = draw(st.integers(0, len(shape) - 1))
+    f = draw(st.sampled_from([d for d in (1, 2, 3) if shape[a] % d == 0]))
+    digit_shape = shape[:a] + [shape[a] // f, f] + shape[a + 1:]
+    perm = draw(st.permutations(range(len(digit_shape))))
+    fuse = draw(st.integers(0, len(perm) - 1))     # fuse physical fuse and fuse + 1 (if any)
+
+    def mapping(*idx):
+        digits = list(idx[:a]) + [idx[a] // f, idx[a] % f] + list(idx[a + 1:])
+        phys = [digits[p] for p in perm]
+        if fuse + 1 < len(phys):
+            phys[fuse:fuse + 2] = [phys[fuse] * digit_shape[perm[fuse + 1]] + phys[fuse + 1]]
+        return phys
+
+    def to_phys(x):
+        y = x.reshape(digit_shape).transpose(perm)
+        ps = list(y.shape)
+        if fuse + 1 < len(ps):
+            ps[fuse:fuse + 2] = [ps[fuse] * ps[fuse + 1]]
+        return y.reshape(ps)
+    return mapping, tuple(shape), to_phys
+
+
+@settings(max_examples=10, deadline=None)
+@given(_split_permute_fuse())
+def test_random_layouts_match_numpy(layout):
+    fn, logical, to_phys = layout
+    _check_against_numpy(_imap(fn, logical), logical, to_phys)
 
 
 def test_symbolic_extents_fuse_and_permute_whole():
