@@ -19,6 +19,7 @@ from .lang.extern import call_extern, call_packed, call_pure_extern, extern
 from .lang.tensor import scan
 from .lang.expr import max_value, min_value
 from .schedule import create_schedule
+from .schedule.index_map import AXIS_SEPARATOR
 from .targets import build
 from .targets import lower_for_target as lower
 from .targets.intrin_rules import register_intrin_lowering
@@ -40,7 +41,7 @@ __all__ = [
     "floormod", "indexdiv", "indexmod", "div", "add", "subtract", "multiply", "fmod", "isnan",
     "isinf", "isfinite", "popcount", "sin", "cos", "tan", "asin", "acos", "atan", "sinh",
     "cosh", "asinh", "acosh", "atanh", "log2", "log10", "log1p", "exp2", "expm1", "rsqrt",
-    "trunc", "round", "nearbyint", "decl_buffer", "size_var",
+    "trunc", "round", "nearbyint", "decl_buffer", "size_var", "AXIS_SEPARATOR",
     "hybrid", "ir_builder",
 ]
 

@@ -167,15 +167,12 @@ def test_transform_layout_stores_the_physical_shape():
 def test_transform_layout_errors():
     A, B, C, D = _chain()
     s = te.create_schedule(D.op)
-    with pytest.raises(te.ScheduleError, match="placeholder's layout is the caller's"):
-        s[A].transform_layout(lambda i, j: [j, i])
-    with pytest.raises(te.ScheduleError, match="output is written"):
-        s[D].transform_layout(lambda i, j: [j, i])
-    with pytest.raises(te.ScheduleError, match="axis i must appear once"):
+    # (placeholders and outputs can be relaid: tests/schedule/test_transform_layout.py)
+    with pytest.raises(te.ScheduleError, match="index i is missing"):
         s[B].transform_layout(lambda i, j: [j, j])
     with pytest.raises(te.ScheduleError, match=r"physical index 0 is i \+ j"):
         s[B].transform_layout(lambda i, j: [i + j, i])
-    with pytest.raises(te.ScheduleError, match="divisible by 5"):
+    with pytest.raises(te.ScheduleError, match="5 does not divide the extent 12"):
         s[B].transform_layout(lambda i, j: [i, j // 5, j % 5])
     s[C].split(C.op.axis[0], factor=2)
     with pytest.raises(te.ScheduleError, match="before any other primitive"):

@@ -14,13 +14,23 @@ class Buffer:
     shape/strides are in elements; scope is global, local or shared. Identity-compared.
     """
 
-    def __init__(self, name, dtype, shape, scope="global", strides=None, is_arg=False):
+    def __init__(self, name, dtype, shape, scope="global", strides=None, is_arg=False,
+                 logical_shape=None):
         self.name = name
         self.dtype = dtype
         self.shape = tuple(shape)
         self.scope = scope
         self.strides = strides
         self.is_arg = is_arg
+        # transform_layout: the tensor's own shape, when the buffer holds it in another layout
+        self.logical_shape = None if logical_shape is None else tuple(logical_shape)
+
+    def layout_note(self):
+        """How an argument relaid by transform_layout is passed (lowered text, errors)."""
+        if self.logical_shape is None:
+            return None
+        return (f"{self.name} is passed in its physical layout [{_shape_str(self.shape)}] "
+                f"(transform_layout of {self.name}[{_shape_str(self.logical_shape)}])")
 
     def __repr__(self):
         return f"Buffer({self.name}, {self.dtype}, {list(self.shape)}, {self.scope})"
@@ -68,6 +78,16 @@ class Buffer:
         if len(indices) != len(self.shape):
             raise TexprError(f"buffer {self.name} has {len(self.shape)} dimension(s) but was "
                              f"indexed with {len(indices)}")
+
+
+def _shape_str(shape):
+    return ", ".join(to_str(d) for d in shape)
+
+
+def layout_notes(args):
+    """Comment lines for the arguments relaid by transform_layout."""
+    return "".join(f"  // {b.layout_note()}\n" for b in args
+                   if isinstance(b, Buffer) and b.logical_shape is not None)
 
 
 @dataclass(frozen=True, eq=False)
@@ -358,7 +378,8 @@ class LoweredFunc:
         shown = list(self.params) + [v for v in self.shape_vars if id(v) not in given]
         params = ", ".join(show(p) for p in shown)
         requires = "".join(f"  requires {to_str(p.cond)}\n" for p in self.preconditions)
-        return f"func {self.name}({params}) {{\n{requires}{to_text(self.body, 1)}}}\n"
+        return f"func {self.name}({params}) {{\n{layout_notes(self.args)}{requires}" \
+               f"{to_text(self.body, 1)}}}\n"
 
     __repr__ = __str__
 

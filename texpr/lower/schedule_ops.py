@@ -286,9 +286,11 @@ class ScheduleLowering:
                                                 is_arg=(st, k) in self.arg_tensors)
                                          for k, ob in enumerate(op.output_buffers)]
                 continue
+            lay = st.layout           # transform_layout: the array is in the physical shape
             self.info[st].buffers = [Buffer(_tensor_name(st, k), op.output_dtype(k),
-                                            op.output_shape(k), "global",
-                                            is_arg=(st, k) in self.arg_tensors)
+                                            lay.op.output_shape(k) if lay else op.output_shape(k),
+                                            "global", is_arg=(st, k) in self.arg_tensors,
+                                            logical_shape=op.output_shape(k) if lay else None)
                                      for k in range(op.num_outputs)]
 
     def extent_vars(self):

@@ -1,5 +1,6 @@
 """cache_read and cache_write: add a stage that copies a tensor through another scope."""
 from ..errors import ScheduleError
+from .layout import physical_load
 from .relations import Fuse, Singleton, Split
 from ..lang.expr import Reduce, TensorLoad
 from ..lang.hybrid_op import HybridOp
@@ -127,12 +128,15 @@ def cache_read(sch, tensor, scope, readers):
                                                             if isinstance(rs.op, ComputeOp) else [])):
             raise ScheduleError(f"cache_read of {src.name}: stage {rs.name} does not read it")
         reader_stages.append(rs)
+    if src.layout is not None:      # relaid (transform_layout): the cache copies its layout
+        tensor = src.layout.op.output(tensor.value_index)
     shape = tensor.shape
     cache = compute(shape, lambda *i: tensor[i], name=f"{src.name}.{scope}")
     for rs in reader_stages:
         def fn(n, rs=rs):
             if isinstance(n, TensorLoad) and sch.stage_map.get(n.tensor.op) is src:
-                return TensorLoad(cache, n.indices, n.dtype)
+                phys = physical_load(sch, n)
+                return TensorLoad(cache, n.indices if phys is None else phys.indices, n.dtype)
             return None
         op = rs.op
         new_body = [transform(b, fn) for b in op.bodies]
@@ -158,6 +162,9 @@ def cache_read_permuted(sch, tensor, scope, readers, perm):
                             f"{n} dimensions")
     src = sch[tensor]
     _check_scope(scope, "cache_read", src.name)
+    if src.layout is not None:
+        raise ScheduleError(f"cache_read of {src.name}: a permuted cache of a relaid tensor "
+                            "(transform_layout) is not supported; use cache_read")
     if not isinstance(readers, (list, tuple)):
         readers = [readers]
     reader_stages = [sch[r] for r in readers]

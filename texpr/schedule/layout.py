@@ -1,101 +1,106 @@
-"""Stage.transform_layout (TVM's): store a stage's buffer in another layout.
+"""Stage.transform_layout (TVM's): keep a tensor in another layout, for any stage.
 
-fn maps the stage's logical indices to physical ones, e.g. `lambda i, j: [j, i]` or
-`lambda i, j: [i // 4, j, i % 4]`: each physical index is an axis, or axis // c and axis % c
-(both, c dividing a constant extent). The stage then computes over the physical axes (whose
-loops it now has) and every reader reads through fn; results are unchanged.
+fn maps the logical indices to physical ones (schedule/index_map.py: a split, fusion or
+permutation of the axes, invertible). One mechanism for every kind of stage: the stage's
+operation is replaced by one of the physical shape, and every read of the tensor goes through
+fn (`physical_load`: the readers now; a later cache_read copies the physical layout).
+
+- an intermediate: its buffer has the physical shape;
+- an output: the kernel writes the caller's array in the physical shape (the built function
+  expects that shape);
+- a placeholder: the caller passes the array in the physical shape.
+
+A compute stage then loops over the physical indices (the new axes are returned, to split,
+reorder or bind), recovering the logical ones from them; a reduction keeps its reduction axes
+inside. A placeholder has no loops: it returns no axes.
 """
-import numbers
+from ..lang.expr import TensorLoad, Var
+from ..lang.extern import ExternOp
+from ..lang.hybrid_op import HybridOp
+from ..lang.tensor import ComputeOp, ExclusiveScanOp, IterVar, PlaceholderOp, Range, ScanOp
+from ..lang.visitor import substitute, transform, walk
+from .index_map import IndexMap
 
-from ..errors import ScheduleError
-from ..lang.expr import BinOp, Const, Var, convert
-from ..lang.tensor import ComputeOp, IterVar, Range, TensorLoad
-from ..lang.visitor import substitute, transform
+
+class Layout:
+    """A stage's relayout: the IndexMap, the operations whose outputs are still indexed
+    logically (the stage's operations before it), and the operation of the physical shape."""
+
+    def __init__(self, imap, logical_ops, op):
+        self.imap = imap
+        self.logical_ops = logical_ops          # ids
+        self.op = op
 
 
-def _physical_axes(st, phys):
-    """For each physical index (axis, c, part): part 'all' (the axis), 'outer' (// c) or
-    'inner' (% c); checks that they cover every axis exactly once."""
-    axes = {id(iv.var): iv for iv in st.op.axis}
-    out, used = [], {}
-    for k, e in enumerate(phys):
-        if isinstance(e, IterVar):
-            e = e.var
-        e = convert(e)
-        if isinstance(e, Var) and id(e) in axes:
-            item = (axes[id(e)], None, "all")
-        elif (isinstance(e, BinOp) and e.op in ("//", "%") and isinstance(e.a, Var)
-              and id(e.a) in axes and isinstance(e.b, Const) and e.b.value > 0):
-            item = (axes[id(e.a)], e.b.value, "outer" if e.op == "//" else "inner")
-        else:
-            st._err(f"transform_layout: physical index {k} is {e}; expected an axis of the "
-                    "stage, or axis // c and axis % c (a permutation or split of its axes)")
-        out.append(item)
-        used.setdefault(id(item[0]), []).append(item)
-    for iv in st.op.axis:
-        parts = sorted(p for _, _, p in used.get(id(iv), []))
-        cs = {c for _, c, _ in used.get(id(iv), [])}
-        if parts not in (["all"], ["inner", "outer"]) or len(cs) != 1:
-            st._err(f"transform_layout: axis {iv.name} must appear once, or once as {iv.name} "
-                    f"// c and once as {iv.name} % c (with the same c)")
-        c = cs.pop()
-        if c is not None:
-            ext = iv.dom.extent
-            if not isinstance(ext, Const) or ext.value % c:
-                st._err(f"transform_layout: {iv.name} // {c} needs a constant extent of "
-                        f"{iv.name} divisible by {c}, got {ext}")
-    return out
+def physical_load(sch, n):
+    """The physical read for a logical read n of a relaid tensor, else None."""
+    if not isinstance(n, TensorLoad):
+        return None
+    st = sch.stage_map.get(n.tensor.op)
+    lay = getattr(st, "layout", None)
+    if lay is None or id(n.tensor.op) not in lay.logical_ops:
+        return None
+    return TensorLoad(lay.op.output(n.tensor.value_index), lay.imap.forward(n.indices), n.dtype)
+
+
+def read_physically(sch, expr):
+    """expr with every logical read of a relaid tensor made physical."""
+    return transform(expr, lambda n: physical_load(sch, n))
 
 
 def transform_layout(sch, st, fn):
-    if not isinstance(st.op, ComputeOp) or st.op.tag == "scan":
-        st._err("transform_layout: only a compute stage's buffer can be relaid (a placeholder's "
-                "layout is the caller's array)")
-    if st.is_output:
-        st._err("transform_layout: an output is written into the caller's array in its own "
-                "layout; relay the input of a later stage instead")
-    if st.relations or st.iter_attrs or st.attach_type != "root" or st.storage_aligns:
-        st._err("transform_layout: call it before any other primitive on this stage")
     op = st.op
-    phys = fn(*[iv.var for iv in op.axis])
-    if not isinstance(phys, (list, tuple)):
-        phys = [phys]
-    if any(isinstance(e, str) for e in phys):
-        st._err("transform_layout: axis separators are not supported (texpr buffers are flat)")
-    items = _physical_axes(st, phys)
-    new_axes, pos = [], {}
-    for (iv, c, part) in items:
-        ext = iv.dom.extent if part == "all" else \
-            Const(iv.dom.extent.value // c if part == "outer" else c, "int32")
-        name = iv.name if part == "all" else f"{iv.name}.{part}"
-        new = IterVar(Var(name), Range(0, ext), "data")
-        new_axes.append(new)
-        pos[(id(iv), part)] = new.var
-    inverse = {}
-    for iv in op.axis:
-        if (id(iv), "all") in pos:
-            inverse[iv.var] = pos[(id(iv), "all")]
-        else:
-            c = next(c for (v, c, _) in items if v is iv)
-            inverse[iv.var] = pos[(id(iv), "outer")] * c + pos[(id(iv), "inner")]
-    new_op = ComputeOp(op.name, new_axes, [substitute(b, inverse) for b in op.bodies], op.tag, op.attrs)
-    new_op.logical_shape = op.shape
-    old_ops = {id(o) for o, stage in sch.stage_map.items() if stage is st}   # st's ops so far
-    new_t = new_op.output(0)
-    logical_vars = [iv.var for iv in op.axis]
-    phys_exprs = [convert(e.var if isinstance(e, IterVar) else e) for e in phys]
-
-    def remap(n):
-        if isinstance(n, TensorLoad) and id(n.tensor.op) in old_ops:
-            m = dict(zip(logical_vars, n.indices))
-            return TensorLoad(new_t, tuple(substitute(e, m) for e in phys_exprs), n.dtype)
-        return None
-    for rs in sch.readers(st):
+    kind = _check_stage(st)
+    readers = sch.readers(st)
+    for rs in readers:
+        if not isinstance(rs.op, ComputeOp) or isinstance(rs.op, (ScanOp, ExclusiveScanOp)):
+            what = "an extern op" if isinstance(rs.op, ExternOp) else \
+                "a hybrid op" if isinstance(rs.op, HybridOp) else "a scan"
+            st._err(f"transform_layout: stage {rs.name} ({what}) reads this tensor as a whole "
+                    "buffer in its logical layout; relay a tensor that only computes read")
+        if any(sch.stage_map.get(n.tensor.op) is st for iv in rs.op.reduce_axis
+               for e in (iv.dom.min, iv.dom.extent) for n in walk(e) if isinstance(n, TensorLoad)):
+            st._err(f"transform_layout: the reduction bounds of stage {rs.name} read this "
+                    "tensor; relay a tensor read only in compute bodies")
+    names = [iv.var.name for iv in op.axis] if kind == "compute" else ()
+    imap = IndexMap(fn, op.shape, f"stage {st.name}", names)
+    if kind == "placeholder":
+        new_op, new_axes = PlaceholderOp(op.name, imap.physical_shape, op.dtype), []
+    else:
+        new_axes = [IterVar(Var(nm), Range(0, ext), "data")
+                    for nm, ext in zip(imap.axis_names(), imap.physical_shape)]
+        logical = dict(zip((iv.var for iv in op.axis), imap.inverse([iv.var for iv in new_axes])))
+        new_op = ComputeOp(op.name, new_axes, tuple(substitute(b, logical) for b in op.bodies),
+                           op.tag, op.attrs)
+    st.layout = Layout(imap, {id(o) for o, stage in sch.stage_map.items() if stage is st}, new_op)
+    for rs in readers:
         rop = rs.op
-        new_rop = ComputeOp(rop.name, rop.axis, [transform(b, remap) for b in rop.bodies], rop.tag, rop.attrs)
+        new_rop = ComputeOp(rop.name, rop.axis, tuple(read_physically(sch, b) for b in rop.bodies),
+                            rop.tag, rop.attrs)
         rs.op = new_rop
         sch.stage_map[new_rop] = rs
     st.op = new_op
     sch.stage_map[new_op] = st
     st._reset_axes()
     return list(new_axes)
+
+
+def _check_stage(st):
+    """'compute' or 'placeholder', or a ScheduleError saying why the stage cannot be relaid."""
+    op = st.op
+    if getattr(st, "layout", None) is not None:
+        st._err("transform_layout: this stage is already relaid; give one mapping that does "
+                "both")
+    if isinstance(op, PlaceholderOp):
+        return "placeholder"
+    if not isinstance(op, ComputeOp) or isinstance(op, (ScanOp, ExclusiveScanOp)):
+        what = "an extern op" if isinstance(op, ExternOp) else \
+            "a hybrid op" if isinstance(op, HybridOp) else "a scan"
+        st._err(f"transform_layout: {what} writes its buffers itself in their logical layout; "
+                "only a compute or a placeholder can be relaid")
+    if st.relations or st.iter_attrs or st.attach_type != "root" or st.storage_aligns:
+        st._err("transform_layout: call it before any other primitive on this stage")
+    if st.scan is not None:
+        st._err(f"transform_layout: stage {st.name} is in the body of scan {st.scan.name}; its "
+                "layout is the scan's")
+    return "compute"

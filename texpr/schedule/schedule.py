@@ -50,6 +50,7 @@ class Stage:
         self.scan = None              # the scan stage whose time loop runs this stage (its body)
         self.aliases = {}             # id(IterVar) -> IterVar: axes cache_write moved here
         self.group = None             # the innermost Group holding this stage (create_group)
+        self.layout = None            # transform_layout's Layout (schedule/layout.py)
         self._reset_axes()
 
     def _reset_axes(self):
@@ -456,10 +457,11 @@ class Stage:
         self.attach_type, self.attach_stage, self.attach_ivar = "root", None, None
 
     def transform_layout(self, fn):
-        """Store this stage's buffer in the layout fn(*logical axes) -> physical indices (a
-        permutation or split of its axes: `lambda i, j: [j, i]`, `[i // 4, j, i % 4]`); the
-        stage then loops over the physical axes, which are returned; readers read through
-        fn; results are unchanged (schedule/layout.py)."""
+        """Keep this tensor in the layout fn(*logical indices) -> physical indices (a split,
+        fusion or permutation of its axes: `lambda i, j: [j, i]`, `[i // 4, j, i % 4]`); a
+        compute stage then loops over the physical axes, which are returned; readers read
+        through fn. An output or placeholder argument is an array of the physical shape
+        (schedule/layout.py)."""
         from .layout import transform_layout
         return transform_layout(self.schedule, self, fn)
 

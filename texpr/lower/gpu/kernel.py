@@ -70,6 +70,7 @@ class GPUProgram:
         params = ", ".join([f"{b.name}: {b.dtype}[{', '.join(to_str(s) for s in b.shape)}]"
                             for b in self.args] + [f"{v.name}: {v.dtype}" for v in self.shape_vars])
         out = [f"host {self.name}({params}) {{"]
+        out += [f"  // {b.layout_note()}" for b in self.args if b.logical_shape is not None]
         out += [f"  requires {to_str(p.cond)}" for p in self.preconditions]
         for t in self.temps:
             out.append(f"  device alloc {t.name}: {t.dtype}[{to_str(t.size)}]")

@@ -12,6 +12,7 @@ from ..toolchain import require_sanitizer_runtime
 from ...lang import dtypes
 from ...errors import ArgumentError, BuildError, InternalError
 from ...lang.expr import Const, Var
+from ...lang.printer import to_str
 from ...lang.visitor import free_vars, substitute
 
 _NP = {d: np.dtype(d) for d in dtypes.SCALAR_DTYPES}
@@ -198,6 +199,8 @@ class ValidationPlan:
                     dims.append(("expr", s))
             self.args.append((b.name, _NP[b.dtype], len(b.shape), tuple(dims), id(b) in outputs))
         self.nargs = len(self.args)
+        # arguments relaid by transform_layout: a wrong shape is told with the physical shape
+        self.relaid = {b.name: b for b in func.args if getattr(b, "logical_shape", None)}
         self.outputs = [k for k, a in enumerate(self.args) if a[4]]
         self.preconditions = [(compile_int_expr(p.cond), p) for p in func.preconditions]
         # scalar arguments (te.var in the build's args): (position in the call, Var)
@@ -205,6 +208,13 @@ class ValidationPlan:
         self.scalars = [(k, p) for k, p in enumerate(params) if isinstance(p, Var)]
         self.extent_vars = getattr(func, "extent_vars", frozenset())
         self.param_names = [p.name for p in params]
+
+    def _relaid_shape_error(self, name, got):
+        b = self.relaid[name]
+        want = ", ".join(to_str(d) for d in b.shape) + ("," if len(b.shape) == 1 else "")
+        logical = ", ".join(to_str(d) for d in b.logical_shape)
+        return (f"argument {name}: expected shape ({want}) ({name}'s physical layout after "
+                f"transform_layout of {name}[{logical}]), got {tuple(got)}")
 
     def _check_no_overlap(self, k, arrays):
         """The kernel's pointers are `restrict`: an output sharing memory with another argument
@@ -234,6 +244,9 @@ class ValidationPlan:
                                         f"{type(a).__name__}")
             if a.dtype is not dt and a.dtype != dt:
                 raise ArgumentError(f"argument {name}: dtype is {a.dtype}, expected {dt}")
+            if self.relaid and name in self.relaid and (a.ndim != ndim or any(
+                    kind == "const" and n != v for (kind, v), n in zip(dims, a.shape))):
+                raise ArgumentError(self._relaid_shape_error(name, a.shape))
             if a.ndim != ndim:
                 raise ArgumentError(f"argument {name}: has {a.ndim} dimension(s), expected {ndim}")
             shape = a.shape
