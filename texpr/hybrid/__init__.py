@@ -22,10 +22,12 @@ from ..lang.tensor import Tensor
 
 
 class HybridFunction:
-    """A function decorated with @script."""
+    """A function decorated with @script. source: its text, for a function made from
+    generated source (te.hybrid.build) that inspect cannot find; None: read by inspect."""
 
-    def __init__(self, func):
+    def __init__(self, func, source=None):
         self.func = func
+        self.source = source
         functools.update_wrapper(self, func)
 
     def __call__(self, *args):
@@ -58,4 +60,16 @@ def script(func):
     return HybridFunction(func)
 
 
-__all__ = ["script", "HybridFunction"]
+def build(sch, inputs, outputs, name="hybrid_func"):
+    """The schedule's loop nest written back as a hybrid script: a HybridModule whose
+    get_source() is the Python text; called with NumPy arrays it runs that text in Python,
+    called with tensors / te.vars it parses it into a new HybridOp (TVM's te.hybrid.build).
+    inputs: the script's parameters (tensors, te.vars), outputs: the tensors it returns."""
+    # the lowering is a later layer than the hybrid frontend: imported when used
+    from ..targets.hybrid_script import build as build_script
+    return build_script(sch, inputs, outputs, name)
+
+
+from .module import HybridModule  # noqa: E402
+
+__all__ = ["script", "HybridFunction", "HybridModule", "build"]

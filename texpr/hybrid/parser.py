@@ -104,11 +104,14 @@ class Parser:
         self.builder = builder
         self.depth = depth
         self.loops = {}            # loop Var -> _LoopInfo (for asserts)
-        try:
-            lines, first = inspect.getsourcelines(self.func)
-        except (OSError, TypeError) as e:
-            raise HybridScriptError(f"hybrid script {self.fname}: cannot read its source "
-                                    f"({e}); define it in a file") from None
+        if hfunc.source is not None:
+            lines, first = hfunc.source.splitlines(keepends=True), 1
+        else:
+            try:
+                lines, first = inspect.getsourcelines(self.func)
+            except (OSError, TypeError) as e:
+                raise HybridScriptError(f"hybrid script {self.fname}: cannot read its source "
+                                        f"({e}); define it in a file") from None
         self.first_line = first
         tree = ast.parse(textwrap.dedent("".join(lines)))
         fdef = tree.body[0]
