@@ -110,10 +110,12 @@ class ScheduleLowering:
                                     "the root or at a loop")
             out.append(st)
             self.arg_tensors.append((st, vi))
+        read = {id(t.op) for st in self.sch.stages for t in st.op.input_tensors}
         for st in self.sch.stages:
             # every output of an output compute is written by its one loop nest; an extern op
-            # writes buffers of its own, so one of its outputs passed is enough
-            need = range(st.op.num_outputs if st.is_output else 0)
+            # writes buffers of its own, so one of its outputs passed is enough. An output that
+            # another stage reads may be left out: a temporary then holds it (as in TVM).
+            need = range(st.op.num_outputs if st.is_output and id(st.op) not in read else 0)
             if isinstance(st.op, ExternOp) and any((id(st), vi) in seen for vi in need):
                 continue
             for vi in need:

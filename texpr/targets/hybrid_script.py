@@ -137,14 +137,14 @@ class _ScriptWriter:
             for v in sorted(free_vars(e), key=lambda v: v.name):
                 if id(v) not in given and id(v) not in loops and v not in wanted:
                     wanted.append(v)
-        for v in wanted:
-            where = next(((b, k) for b in inputs if not isinstance(b, Var)
-                          for k, d in enumerate(b.shape) if d is v), None)
-            if where is None:
-                raise LoweringError(f"te.hybrid.build: variable {v.name} is neither an input "
-                                    "nor a dimension of an input tensor; pass it in inputs")
-            b, k = where
-            self.line(1, f"{self.ident(v)} = {self.ident(b)}.shape[{k}]")
+        for b in inputs:                    # in the order of the inputs' dimensions
+            for k, d in enumerate(() if isinstance(b, Var) else b.shape):
+                if d in wanted:
+                    wanted.remove(d)
+                    self.line(1, f"{self.ident(d)} = {self.ident(b)}.shape[{k}]")
+        if wanted:
+            raise LoweringError(f"te.hybrid.build: variable {wanted[0].name} is neither an "
+                                "input nor a dimension of an input tensor; pass it in inputs")
 
     def _shape(self, shape):
         dims = [self.expr(d) for d in shape]
