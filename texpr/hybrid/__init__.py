@@ -12,6 +12,10 @@ Called with texpr tensors (and te.vars / numbers), the function is parsed into a
 (texpr/lang/hybrid_op.py) and returns its output tensor(s), to schedule and build like any
 other. Called with NumPy arrays, it runs as plain Python (runtime.py) and returns NumPy arrays:
 the reference the compiled kernel is checked against.
+
+te.hybrid.build(s, inputs, outputs) goes the other way: a schedule's loop nest written out as
+a script (texpr/targets/hybrid_script.py), held in a HybridModule (module.py) that runs and
+parses like a @script function.
 """
 import functools
 
