@@ -154,6 +154,32 @@ def test_scalar_inputs_and_thread_bindings_are_kept():
                                                                       "threadIdx.x"]
 
 
+def test_max_reduction_scan_and_virtual_threads_emulate():
+    """No kernel built: the scripts run in Python against NumPy and parse back."""
+    x = te.placeholder((5, 3), name="x")
+    k = te.reduce_axis((0, 3), name="k")
+    mx = te.compute((5,), lambda i: te.max(x[i, k], axis=k), name="mx")
+    state = te.placeholder((5, 3), name="state")
+    init = te.compute((1, 3), lambda _, i: x[0, i], name="init")
+    update = te.compute((5, 3), lambda t, i: state[t - 1, i] + x[t, i], name="update")
+    cum = te.scan(init, update, state, inputs=[x], name="cum")
+    twice = te.compute((8,), lambda i: x[i % 5, 0] * 2.0, name="twice")
+    s = te.create_schedule([mx.op, cum.op, twice.op])
+    vo, vi = s[twice].split(twice.op.axis[0], 2)
+    s[twice].bind(vo, te.thread_axis("vthread"))
+    mod = te.hybrid.build(s, [x], [mx, cum, twice])
+    src = mod.get_source()
+    assert "mx[i] = ninf('float32')" in src and "for i_outer in range(4):" in src
+    arr = RNG.random((5, 3)).astype("float32")
+    got_max, got_cum, got_twice = mod(arr)
+    np.testing.assert_allclose(got_max, arr.max(axis=1))
+    np.testing.assert_allclose(got_cum, np.cumsum(arr, axis=0), rtol=1e-6)
+    np.testing.assert_allclose(got_twice, arr[np.arange(8) % 5, 0] * 2.0)
+    new = mod(x)
+    assert [t.shape for t in new] == [mx.shape, cum.shape, twice.shape]
+    te.lower(te.create_schedule(new[0].op), [x] + new)
+
+
 def test_save_load_and_source_constructor(tmp_path):
     ins, c = outer_product(3, 4)
     s = te.create_schedule(c.op)

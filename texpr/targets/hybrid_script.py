@@ -13,7 +13,7 @@ import keyword
 import math
 
 from ..errors import InternalError, LoweringError, TexprError
-from ..hybrid.intrinsics import CAST_NAMES, EXPR_FUNCS, LOOP_KINDS
+from ..hybrid.intrinsics import CAST_NAMES, EXPR_FUNCS, LOOP_KINDS, THREAD_TAGS
 from ..hybrid.module import HybridModule
 from ..lang import dtypes
 from ..lang.expr import BinOp, Call, Cast, Cmp, Const, ExternCall, Not, Select, Var
@@ -22,6 +22,7 @@ from ..lang.ir import (Allocate, BufferLoad, BufferStore, CheckedIndex, Evaluate
                        IfThenElse, IntrinCall, Seq, StageRegion)
 from ..lang.tensor import Tensor
 from ..lang.visitor import free_vars, walk
+from ..lower.analysis.arith import simplify
 from ..lower.pipeline import lower
 from ..lower.simplify_pass import simplify_stmt
 from ..schedule.schedule import Schedule
@@ -132,19 +133,19 @@ class _ScriptWriter:
         loops = {id(n.var) for n in nodes if isinstance(n, For)}
         shapes = [d for b in outputs for d in b.shape] + \
             [d for n in nodes if isinstance(n, Allocate) for d in n.buffer.shape]
-        wanted = []
+        wanted = {}                         # id -> Var, in order of first use
         for e in [body] + shapes:
             for v in sorted(free_vars(e), key=lambda v: v.name):
-                if id(v) not in given and id(v) not in loops and v not in wanted:
-                    wanted.append(v)
+                if id(v) not in given and id(v) not in loops:
+                    wanted.setdefault(id(v), v)
         for b in inputs:                    # in the order of the inputs' dimensions
             for k, d in enumerate(() if isinstance(b, Var) else b.shape):
-                if d in wanted:
-                    wanted.remove(d)
+                if wanted.pop(id(d), None) is not None:
                     self.line(1, f"{self.ident(d)} = {self.ident(b)}.shape[{k}]")
         if wanted:
-            raise LoweringError(f"te.hybrid.build: variable {wanted[0].name} is neither an "
-                                "input nor a dimension of an input tensor; pass it in inputs")
+            v = next(iter(wanted.values()))
+            raise LoweringError(f"te.hybrid.build: variable {v.name} is neither an input nor "
+                                "a dimension of an input tensor; pass it in inputs")
 
     def _shape(self, shape):
         dims = [self.expr(d) for d in shape]
@@ -199,12 +200,16 @@ class _ScriptWriter:
     def _for(self, s, depth):
         lo, ext = s.min, s.extent
         bounds = self.expr(ext) if _is_zero(lo) else \
-            f"{self.expr(lo)}, {self.expr(BinOp('+', lo, ext, ext.dtype))}"
-        if s.kind == "thread":
-            tag = dict(s.pragmas).get("thread")
-            if not _is_zero(lo) or tag is None:
-                raise InternalError(f"thread loop {s.var.name} without a tag or from {lo}")
+            f"{self.expr(lo)}, {self.expr(simplify(BinOp('+', lo, ext, ext.dtype)))}"
+        tag = dict(s.pragmas).get("thread") if s.kind == "thread" else None
+        if tag in THREAD_TAGS:
+            if not _is_zero(lo):
+                raise InternalError(f"thread loop {s.var.name} starts at {lo}, not 0")
             it = f"bind({tag!r}, {bounds})"
+        elif s.kind == "thread":
+            if tag != "vthread":
+                raise InternalError(f"loop {s.var.name} is bound to unknown thread tag {tag!r}")
+            it = f"range({bounds})"         # virtual threads: a loop over them is what they mean
         else:
             fn = _LOOP_FUNCS.get(s.kind)
             if fn is None:
