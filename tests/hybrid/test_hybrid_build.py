@@ -35,7 +35,7 @@ def fuse_unroll_compute_at():
     s = te.create_schedule(c.op)
     io, ii = s[c].split(c.op.axis[0], 2)
     s[b].compute_at(s[c], io)
-    f = s[c].fuse(ii, c.op.axis[1])
+    s[c].fuse(ii, c.op.axis[1])
     s[c].unroll(io)
     return s, [a], [c], ["unroll(3)", "b = allocate((2, 4), 'float32')", "// 4", "% 4"]
 
@@ -209,6 +209,10 @@ def test_what_a_script_cannot_say():
     with pytest.raises(te.LoweringError, match="math function floor, which hybrid scripts do "
                        "not have"):
         te.hybrid.build(te.create_schedule(f.op), [a], [f])
+
+    nan = te.compute((4,), lambda i: te.if_then_else(a[i] > 0, a[i], float("nan")), name="nan")
+    with pytest.raises(te.LoweringError, match="a NaN constant has no hybrid-script form"):
+        te.hybrid.build(te.create_schedule(nan.op), [a], [nan])
 
     g = te.compute((4,), lambda i: a[i] * 2.0, name="g")
     h = te.compute((4,), lambda i: g[i] + 1.0, name="h")

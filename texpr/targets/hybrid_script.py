@@ -12,7 +12,7 @@ LoweringError naming it.
 import keyword
 import math
 
-from ..errors import InternalError, LoweringError, TexprError
+from ..errors import InternalError, LoweringError
 from ..hybrid.intrinsics import CAST_NAMES, EXPR_FUNCS, LOOP_KINDS, THREAD_TAGS
 from ..hybrid.module import HybridModule
 from ..lang import dtypes
@@ -294,7 +294,7 @@ def _is_zero(e):
 
 def _dtype_name(dt):
     if dtypes.lanes(dt) != 1 or dt not in CAST_NAMES:
-        raise TexprError(f"te.hybrid.build: dtype {dt} has no hybrid-script name (scripts "
+        raise LoweringError(f"te.hybrid.build: dtype {dt} has no hybrid-script name (scripts "
                          f"have {', '.join(CAST_NAMES)})")
     return dt
 
@@ -305,7 +305,7 @@ def _const(c):
         return "True" if v else "False"
     if dtypes.is_float(dt):
         if math.isnan(v):
-            raise TexprError("te.hybrid.build: a NaN constant has no hybrid-script form")
+            raise LoweringError("te.hybrid.build: a NaN constant has no hybrid-script form")
         if math.isinf(v):
             return f"{'inf' if v > 0 else 'ninf'}({dt!r})"
         return f"{_dtype_name(dt)}({v!r})"
