@@ -23,6 +23,7 @@ import numpy as np
 
 from ..lang.expr import Expr
 from ..lang.tensor import Tensor
+from .module import HybridModule
 
 
 class HybridFunction:
@@ -73,7 +74,5 @@ def build(sch, inputs, outputs, name="hybrid_func"):
     from ..targets.hybrid_script import build as build_script
     return build_script(sch, inputs, outputs, name)
 
-
-from .module import HybridModule  # noqa: E402
 
 __all__ = ["script", "HybridFunction", "HybridModule", "build"]
