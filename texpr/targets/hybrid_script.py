@@ -20,7 +20,7 @@ from ..lang.expr import BinOp, Call, Cast, Cmp, Const, ExternCall, Not, Select, 
 from ..lang.extern import ExternOp
 from ..lang.ir import (Allocate, BufferLoad, BufferStore, CheckedIndex, Evaluate, For,
                        IfThenElse, IntrinCall, Seq, StageRegion)
-from ..lang.tensor import Tensor
+from ..lang.tensor import PlaceholderOp, Tensor
 from ..lang.visitor import free_vars, walk
 from ..lower.analysis.arith import simplify
 from ..lower.pipeline import lower
@@ -66,7 +66,11 @@ def build(sch, inputs, outputs, name="hybrid_func"):
                                 "express it")
     func = lower(sch, list(inputs) + list(outputs), name, stop_after="loop_nest")
     body = simplify_stmt(func.body)
-    return HybridModule(emit_hybrid_script(body, func.params, len(inputs), name), name)
+    params = func.params[:len(inputs)]
+    computed = {id(b) for t, b in zip(inputs, params) if not isinstance(t, Var) and
+                not isinstance(t.op, PlaceholderOp)}
+    return HybridModule(emit_hybrid_script(body, params, func.params[len(inputs):], name,
+                                           computed), name)
 
 
 def _as_list(v, what):
@@ -77,20 +81,21 @@ def _as_list(v, what):
     return list(v)
 
 
-def emit_hybrid_script(body, params, n_inputs, name):
+def emit_hybrid_script(body, inputs, outputs, name, computed=frozenset()):
     """The source of `def name(inputs): ... return outputs` for the loop program `body`;
-    params: the Buffers and Vars of the call (lowered from inputs + outputs), the first
-    n_inputs of them the script's parameters."""
-    return _ScriptWriter(name).function(body, params[:n_inputs], params[n_inputs:])
+    inputs: its Buffers and Vars (the script's parameters), outputs: Buffers. A script may
+    write an input placeholder in place, but not an input some stage computes (ids in
+    `computed`): its stage would be lost."""
+    return _ScriptWriter(name, computed).function(body, inputs, outputs)
 
 
 class _ScriptWriter:
-    def __init__(self, name):
+    def __init__(self, name, computed):
         self.name = name
         self.lines = []
         self.names = {}            # id(Var or Buffer) -> identifier
         self.used = set(_RESERVED) | {name}
-        self.inputs = set()        # id of the input Buffers (a script never writes them)
+        self.computed = computed   # ids of input Buffers a stage computes (never written)
         self.stage = None
 
     # ------------------------------------------------------------------ names
@@ -115,7 +120,6 @@ class _ScriptWriter:
     # ------------------------------------------------------------------ function
     def function(self, body, inputs, outputs):
         params = [self.ident(p) for p in inputs]
-        self.inputs = {id(p) for p in inputs if not isinstance(p, Var)}
         self.line(0, f"def {self.name}({', '.join(params)}):")
         self._shape_vars(body, inputs, outputs)
         for b in outputs:
@@ -179,10 +183,11 @@ class _ScriptWriter:
                              f"{b.dtype!r}{scope})")
             self.stmt(s.body, depth)
         elif t is BufferStore:
-            if id(s.buffer) in self.inputs:
+            if id(s.buffer) in self.computed:
                 raise LoweringError(f"te.hybrid.build: stage {self.stage} writes {s.buffer.name}, "
-                                    "which is given as an input; a hybrid script writes only "
-                                    "its outputs and the buffers it allocates")
+                                    "which is given as an input; a hybrid script writes its "
+                                    "outputs, the buffers it allocates and, in place, input "
+                                    "placeholders, not an input a stage computes")
             self.line(depth, f"{self._access(s.buffer, s.indices)} = {self.expr(s.value)}")
         elif t is Evaluate and isinstance(s.value, Const):
             self.line(depth, "pass")
