@@ -79,3 +79,14 @@ def test_dump_refuses_writing_an_input_a_stage_computes():
     h = te.compute((6,), lambda i: g[i] + 1.0, name="h")
     with pytest.raises(te.LoweringError, match="stage g writes g, which is given as an input"):
         te.hybrid.build(te.create_schedule(h.op), [A, g], [h])
+
+
+def test_an_unordered_reader_of_a_written_placeholder_is_refused():
+    c = ramp_then_scale(A, B)
+    d = te.compute((6,), lambda i: A[i] * 3.0, name="d")          # before or after c?
+    s = te.create_schedule([c.op, d.op])
+    with pytest.raises(te.LoweringError, match="hybrid op ramp_then_scale writes placeholder A "
+                       "in place and stage d also uses it"):
+        te.lower(s, [A, B, c, d])
+    e = te.compute((6,), lambda i: c[i] + A[i], name="e")         # after c: defined
+    te.lower(te.create_schedule(e.op), [A, B, e])
