@@ -48,3 +48,9 @@ __all__ = [
 # TVM's operation and axis classes, for isinstance checks
 from .lang.tensor import ComputeOp, IterVar, PlaceholderOp  # noqa: E402
 __all__ += ["ComputeOp", "PlaceholderOp", "IterVar"]
+
+# TVM's constant classes, stmt_functor (substitute, post_order_visit) and tvm.arith.Analyzer
+from .lang.imm import FloatImm, IntImm  # noqa: E402
+from .lang import stmt_functor  # noqa: E402
+from . import arith  # noqa: E402
+__all__ += ["IntImm", "FloatImm", "stmt_functor", "arith"]

@@ -11,6 +11,7 @@ from texpr.errors import HybridScriptError
 
 A = te.placeholder((8,), name="A")
 A2 = te.placeholder((4, 4), name="A2")
+A_PLUS_1 = te.compute((8,), lambda i: A[i] + 1.0, name="A_plus_1")
 
 
 def line_of(hf, text):
@@ -200,7 +201,8 @@ def return_in_loop(a):
 
 CASES = [
     (while_loop, (A,), "while i < 8", "a while loop is not supported"),
-    (writes_input, (A,), "a[i] = 1.0", "cannot write to A: it is an input tensor of writes_input"),
+    (writes_input, (A_PLUS_1,), "a[i] = 1.0", "cannot write to A_plus_1: it is computed by "
+     "A_plus_1; a script writes its output_tensor"),
     (undefined_name, (A,), "scale_not_defined", "name scale_not_defined is not defined"),
     (no_return, (A,), "def no_return", "must end with `return`"),
     (returns_input, (A,), "return a", "returns an input tensor"),

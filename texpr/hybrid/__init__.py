@@ -12,6 +12,10 @@ Called with texpr tensors (and te.vars / numbers), the function is parsed into a
 (texpr/lang/hybrid_op.py) and returns its output tensor(s), to schedule and build like any
 other. Called with NumPy arrays, it runs as plain Python (runtime.py) and returns NumPy arrays:
 the reference the compiled kernel is checked against.
+
+te.hybrid.build(s, inputs, outputs) goes the other way: a schedule's loop nest written out as
+a script (texpr/targets/hybrid_script.py), held in a HybridModule (module.py) that runs and
+parses like a @script function.
 """
 import functools
 
@@ -19,13 +23,16 @@ import numpy as np
 
 from ..lang.expr import Expr
 from ..lang.tensor import Tensor
+from .module import HybridModule
 
 
 class HybridFunction:
-    """A function decorated with @script."""
+    """A function decorated with @script. source: its text, for a function made from
+    generated source (te.hybrid.build) that inspect cannot find; None: read by inspect."""
 
-    def __init__(self, func):
+    def __init__(self, func, source=None):
         self.func = func
+        self.source = source
         functools.update_wrapper(self, func)
 
     def __call__(self, *args):
@@ -58,4 +65,14 @@ def script(func):
     return HybridFunction(func)
 
 
-__all__ = ["script", "HybridFunction"]
+def build(sch, inputs, outputs, name="hybrid_func"):
+    """The schedule's loop nest written back as a hybrid script: a HybridModule whose
+    get_source() is the Python text; called with NumPy arrays it runs that text in Python,
+    called with tensors / te.vars it parses it into a new HybridOp (TVM's te.hybrid.build).
+    inputs: the script's parameters (tensors, te.vars), outputs: the tensors it returns."""
+    # the lowering is a later layer than the hybrid frontend: imported when used
+    from ..targets.hybrid_script import build as build_script
+    return build_script(sch, inputs, outputs, name)
+
+
+__all__ = ["script", "HybridFunction", "HybridModule", "build"]

@@ -1,7 +1,8 @@
 """Hybrid script -> loop program: walks the function's Python AST and builds texpr IR.
 
 What a name can stand for while parsing:
-- an input tensor (a texpr Tensor, read as TensorLoad, never written),
+- an input tensor (a texpr Tensor, read as TensorLoad; a placeholder may be written, in place:
+  a Buffer standing for its array, Builder.input_buffer),
 - a buffer the script made (output_tensor / allocate, or an output of an inlined hybrid call),
 - a local scalar (a 1-element local buffer: a name assigned more than once, or from a buffer
   the script writes),
@@ -24,7 +25,7 @@ from ..lang.expr import BinOp, Cmp, Const, Expr, Not, Var, convert, if_then_else
 from ..lang.expr import TensorLoad as _TensorLoad
 from ..lang.hybrid_op import HybridOp
 from ..lang.ir import Allocate, Buffer, BufferLoad, BufferStore, For, IfThenElse, seq
-from ..lang.tensor import Tensor
+from ..lang.tensor import PlaceholderOp, Tensor
 from ..lang.visitor import free_vars, walk
 from .intrinsics import CAST_NAMES, EXPR_FUNCS, LOOP_KINDS, THREAD_TAGS
 
@@ -81,6 +82,20 @@ class Builder:
         self.scopes = []
         self.names = set()
         self.outputs = ()
+        self.written = {}          # id(input tensor) -> (tensor, Buffer) written in place
+
+    def input_buffer(self, tensor, parser, node):
+        """The Buffer standing for an input tensor the script writes: only a placeholder (an
+        array the caller passes) can be written in place."""
+        got = self.written.get(id(tensor))
+        if got is None:
+            if not isinstance(tensor.op, PlaceholderOp):
+                raise parser.error(f"cannot write to {tensor.name}: it is computed by "
+                                   f"{tensor.op.name}; a script writes its output_tensor()s and, "
+                                   "in place, the placeholders it takes", node)
+            got = (tensor, Buffer(tensor.name, tensor.dtype, tensor.shape, "global"))
+            self.written[id(tensor)] = got
+        return got[1]
 
     def unique(self, name):
         base, k = name, 0
@@ -104,11 +119,14 @@ class Parser:
         self.builder = builder
         self.depth = depth
         self.loops = {}            # loop Var -> _LoopInfo (for asserts)
-        try:
-            lines, first = inspect.getsourcelines(self.func)
-        except (OSError, TypeError) as e:
-            raise HybridScriptError(f"hybrid script {self.fname}: cannot read its source "
-                                    f"({e}); define it in a file") from None
+        if hfunc.source is not None:
+            lines, first = hfunc.source.splitlines(keepends=True), 1
+        else:
+            try:
+                lines, first = inspect.getsourcelines(self.func)
+            except (OSError, TypeError) as e:
+                raise HybridScriptError(f"hybrid script {self.fname}: cannot read its source "
+                                        f"({e}); define it in a file") from None
         self.first_line = first
         tree = ast.parse(textwrap.dedent("".join(lines)))
         fdef = tree.body[0]
@@ -338,9 +356,10 @@ class Parser:
 
     def _store(self, target, value, node):
         obj = self.expr(target.value)
-        if isinstance(obj, Tensor):
-            raise self.error(f"cannot write to {obj.name}: it is an input tensor of "
-                             f"{self.fname} (write to an output_tensor())", node)
+        if isinstance(obj, Tensor):                 # in place, into the caller's array
+            buf = self.builder.input_buffer(obj, self, node)
+            idx = self._indices(target.slice, obj.shape, obj.name, node)
+            return BufferStore(buf, self._as_dtype(value, obj.dtype, node), idx)
         if not isinstance(obj, ScriptBuffer):
             raise self.error(f"cannot assign to an element of {_describe(target.value)}", node)
         idx = self._indices(target.slice, obj.buffer.shape, obj.buffer.name, node)
@@ -818,7 +837,8 @@ def parse(hfunc, args):
     parser = Parser(hfunc, list(args), builder)
     body, outs = parser.parse_script()
     inputs = [a for a in _flat(args) if isinstance(a, Tensor)]
-    op = HybridOp(hfunc.func.__name__, inputs, outs, body)
+    op = HybridOp(hfunc.func.__name__, inputs, outs, body,
+                  written_inputs=list(builder.written.values()))
     res = [op.output(i) for i in range(op.num_outputs)]
     return res[0] if len(res) == 1 else res          # several outputs: a list, as TVM's
 

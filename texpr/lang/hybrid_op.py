@@ -22,12 +22,16 @@ _KIND_ANNOTATION = {"serial": None, "parallel": "parallel", "vectorized": "vecto
 
 class HybridOp(BufferOutputOp):
     """outputs: one Buffer per output (shape, dtype). inputs: the tensors the script was
-    called with (in argument order). body: the loop program."""
+    called with (in argument order). body: the loop program. written_inputs: (placeholder
+    tensor, Buffer) for each input the script writes in place (as TVM's hybrid scripts may);
+    the body stores to that Buffer, which lowering makes the placeholder's array."""
 
-    def __init__(self, name, inputs, output_buffers, body, tag="hybrid", attrs=None):
+    def __init__(self, name, inputs, output_buffers, body, tag="hybrid", attrs=None,
+                 written_inputs=()):
         super().__init__(name, tag, attrs)
         self.inputs = list(inputs)
         self.output_buffers = list(output_buffers)
+        self.written_inputs = list(written_inputs)
         self.body = body
         self.reduce_axis = []
         self.axis, self.nest_body, self._axis_loops = _outer_nest(body)
@@ -35,12 +39,15 @@ class HybridOp(BufferOutputOp):
 
     @property
     def input_tensors(self):
-        """The input tensors the body reads (an input it never reads is no dependence)."""
+        """The input tensors the body reads or writes in place (an input it never touches is
+        no dependence)."""
         seen, out = set(), []
-        for n in walk(self.body):
-            if isinstance(n, TensorLoad) and id(n.tensor) not in seen:
-                seen.add(id(n.tensor))
-                out.append(n.tensor)
+        touched = [n.tensor for n in walk(self.body) if isinstance(n, TensorLoad)] + \
+            [t for t, _ in self.written_inputs]
+        for t in touched:
+            if id(t) not in seen:
+                seen.add(id(t))
+                out.append(t)
         return out
 
     def initial_iter_attrs(self):

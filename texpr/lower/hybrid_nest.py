@@ -7,6 +7,7 @@ the statements inside them are the script's. Reads of inputs become loads of the
 buffers (a producer may be inlined, substituted before), and the op's own output Buffers are
 swapped for the buffers the kernel gives them.
 """
+from ..errors import LoweringError
 from ..lang.expr import TensorLoad
 from ..lang.ir import BufferLoad, BufferStore, StageRegion
 from ..lang.visitor import substitute, transform
@@ -19,6 +20,12 @@ def hybrid_nest(nb, st):
     low = nb.low
     op, info = st.op, low.info[st]
     swap = {id(b): info.buffers[k] for k, b in enumerate(op.output_buffers)}
+    for t, b in op.written_inputs:          # placeholders written in place: their arrays
+        arrays = low.info[low.sch.stage_map[t.op]].buffers
+        if arrays is None:
+            raise LoweringError(f"hybrid op {op.name} writes placeholder {t.name} in place, "
+                                "but it is not in args")
+        swap[id(b)] = arrays[t.value_index]
     inner = info.body
     for _ in op.axis:                       # the body inside the axis loops (after inlining)
         inner = inner.body

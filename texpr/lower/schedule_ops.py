@@ -111,10 +111,12 @@ class ScheduleLowering:
                                     "the root or at a loop")
             out.append(st)
             self.arg_tensors.append((st, vi))
+        read = {id(t.op) for st in self.sch.stages for t in st.op.input_tensors}
         for st in self.sch.stages:
             # every output of an output compute is written by its one loop nest; an extern op
-            # writes buffers of its own, so one of its outputs passed is enough
-            need = range(st.op.num_outputs if st.is_output else 0)
+            # writes buffers of its own, so one of its outputs passed is enough. An output that
+            # another stage reads may be left out: a temporary then holds it (as in TVM).
+            need = range(st.op.num_outputs if st.is_output and id(st.op) not in read else 0)
             if isinstance(st.op, ExternOp) and any((id(st), vi) in seen for vi in need):
                 continue
             for vi in need:
@@ -189,6 +191,7 @@ class ScheduleLowering:
                         id(p) not in self.scan_states:
                     raise LoweringError(f"placeholder {p.name} is read by stage {st.name} but is "
                                         "not in args")
+        self._check_in_place_writes(live)
         for st in live:
             if not isinstance(st.op, ExternOp):
                 continue
@@ -217,6 +220,32 @@ class ScheduleLowering:
                 if not self._encloses(q, x, c):
                     raise LoweringError(f"stage {st.name} is computed at loop {x.name} of stage "
                                         f"{q.name}, but its consumer {c.name} runs outside that loop")
+
+    def _check_in_place_writes(self, live):
+        """A placeholder a hybrid op writes in place is read by other stages only before it
+        (its producers) or after it (its consumers): any other order is undefined."""
+        memo = {}
+
+        def ancestors(op):
+            got = memo.get(id(op))
+            if got is None:
+                got = set()
+                for t in op.input_tensors:
+                    got.add(id(t.op))
+                    got |= ancestors(t.op)
+                memo[id(op)] = got
+            return got
+        for h in live:
+            for t, _ in getattr(h.op, "written_inputs", ()):
+                for st in live:
+                    if st is h or id(h.op) in ancestors(st.op) or id(st.op) in ancestors(h.op):
+                        continue
+                    if any(p.op is t.op for p in self.reads(st)) or any(
+                            w.op is t.op for w, _ in getattr(st.op, "written_inputs", ())):
+                        raise LoweringError(f"hybrid op {h.name} writes placeholder {t.name} in "
+                                            f"place and stage {st.name} also uses it, neither "
+                                            "before nor after it: the order of the two is "
+                                            "undefined (make one consume the other's output)")
 
     def _encloses(self, q, x, c):
         """Does loop x of stage q enclose stage c (c == q, or c attached inside x)?"""

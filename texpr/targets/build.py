@@ -87,7 +87,9 @@ def build(sch, args, target="native", name="main", extra_sources=None, libs=None
 
 
 def output_buffers(sch, func, args):
-    """ids of the Buffers the kernel writes: outputs and computed (not placeholder) tensors."""
+    """ids of the Buffers the kernel writes: outputs, computed (not placeholder) tensors and
+    the placeholders a hybrid op writes in place."""
+    in_place = {id(t.op) for st in sch.stages for t, _ in getattr(st.op, "written_inputs", ())}
     outputs = set()
     bufs = iter(func.args)
     for t in args:
@@ -95,7 +97,7 @@ def output_buffers(sch, func, args):
             continue
         b = next(bufs)
         st = sch[t]
-        if st.is_output or isinstance(st.op, (ComputeOp, ExternOp)):
+        if st.is_output or isinstance(st.op, (ComputeOp, ExternOp)) or id(st.op) in in_place:
             outputs.add(id(b))
     return outputs
 

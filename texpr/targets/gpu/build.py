@@ -1,8 +1,6 @@
 """te.build for the GPU targets: lower with the pipeline's GPU passes, emit, compile, wrap."""
 import os
 
-from ...lang.expr import Var
-from ...lang.tensor import ComputeOp
 from ...lower import lower
 from .emitter import check_gpu_dtypes
 from ..toolchain import compile_cubin
@@ -19,13 +17,10 @@ def emit_gpu(program, target):
 
 
 def build_gpu(sch, args, target, name):
+    from ..build import output_buffers
     program = lower(sch, args, name, target=target)
     source, em = emit_gpu(program, target)
-    outputs = set()
-    for b, t in zip(program.args, [t for t in args if not isinstance(t, Var)]):
-        st = sch[t]
-        if st.is_output or isinstance(st.op, ComputeOp):
-            outputs.add(id(b))
+    outputs = output_buffers(sch, program, args)
     if target.runs == "opencl":
         from .opencl_runtime import OpenCLModule
         return OpenCLModule(program, source, outputs, em.checks, em.kernel_checks)

@@ -1,0 +1,64 @@
+"""HybridModule: a hybrid script held as source text (what te.hybrid.build writes), runnable
+both ways a @script function is: called with NumPy arrays it runs in Python (emulation),
+called with texpr tensors / te.vars it is parsed into a new HybridOp."""
+import ast
+
+from ..errors import HybridScriptError
+
+
+class HybridModule:
+    """The source of one hybrid function. HybridModule(src) compiles it; HybridModule()
+    is empty until load(path)."""
+
+    def __init__(self, src=None, name=None):
+        self.name = name
+        self.src = None
+        self.func = None
+        if src is not None:
+            self._define(src)
+
+    def __call__(self, *args):
+        if self.func is None:
+            raise HybridScriptError("this HybridModule has no function yet: load() a script "
+                                    "or make it with te.hybrid.build")
+        return self.func(*args)
+
+    def get_source(self):
+        """The Python source of the hybrid function."""
+        return self.src
+
+    def save(self, path):
+        """Write the source to path (".py" appended if missing); returns the path."""
+        if not path.endswith(".py"):
+            path += ".py"
+        with open(path, "w") as f:
+            f.write(self.src)
+        return path
+
+    def load(self, path):
+        """Read and compile the hybrid function saved at path."""
+        with open(path) as f:
+            self._define(f.read(), path)
+
+    def _define(self, src, filename="<hybrid module>"):
+        from . import HybridFunction
+        try:
+            tree = ast.parse(src, filename)
+        except SyntaxError as e:
+            raise HybridScriptError(f"hybrid module {filename}: not valid Python ({e})") from None
+        defs = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
+        others = [n for n in tree.body if not isinstance(n, ast.FunctionDef)]
+        if len(defs) != 1 or others:
+            raise HybridScriptError(f"hybrid module {filename}: expected the source of one "
+                                    f"function definition, found {len(defs)} function(s)"
+                                    + (" and other statements" if others else ""))
+        namespace = {}
+        exec(compile(tree, filename, "exec"), namespace)    # defines the one function
+        fname = defs[0].name
+        self.src = src
+        self.func = HybridFunction(namespace[fname], source=src)
+        if self.name is None:
+            self.name = fname
+
+    def __repr__(self):
+        return f"<HybridModule {self.name}>"
