@@ -55,8 +55,25 @@ def test_rfactor_of_an_unsplit_axis_of_two():
     s = te.create_schedule(B.op)
     R = s.rfactor(B, r2)
     assert len(s[R].op.reduce_axis) == 1               # r1 is still reduced in B.rf
+    assert s[R].op.reduce_axis[0] is r1                # untouched: TVM keeps the same axis
     s[R].parallel(s[R].op.axis[0])
     tt.check_kernel(s, [A, B], lambda a: a.sum((1, 2)), [rand(6, 5, 4)], target="c")
+
+
+def test_rfactor_keeps_untouched_axes_first_and_split_loop_variables():
+    """As TVM: B.rf reduces over the root axes nothing split (the same IterVars), then the
+    other leaves, whose loop variables it keeps."""
+    n = te.var("n")
+    A = te.placeholder((n, n, 5), name="A")
+    k1, k2 = te.reduce_axis((0, n), name="k1"), te.reduce_axis((0, 5), name="k2")
+    B = te.compute((n,), lambda i: te.sum(A[i, k1, k2], axis=[k1, k2]), name="B")
+    s = te.create_schedule(B.op)
+    ko, ki = s[B].split(k1, factor=4)
+    R = s.rfactor(B, ki)
+    red = s[R].op.reduce_axis
+    assert red[0] is k2 and red[1].var is ko.var and len(red) == 2
+    a = rand(7, 7, 5)
+    tt.check_kernel(s, [A, B], lambda a: a.sum((1, 2)), [a], target="c")
 
 
 def _masked_rowsum():

@@ -30,11 +30,14 @@ def rfactor(sch, tensor, axis, factor_axis=0):
                             "reduction axes; rfactor needs the reduction axes apart")
     body = op.bodies[0]
     leaf_red = [iv for iv in st.leaf_iter_vars if iv.kind == "reduce"]
-    others = [iv for iv in leaf_red if iv is not axis]
+    # TVM's order: the root reduce axes no split or fuse touched, then the other leaves
+    untouched = [iv for iv in op.reduce_axis if any(iv is l for l in leaf_red)]
+    others = [iv for iv in untouched if iv is not axis] + \
+        [iv for iv in leaf_red if iv is not axis and not any(iv is u for u in untouched)]
     # the new stage: data axes + the rfactor axis, reducing over the other leaf reduce axes
     data_axes = [IterVar(Var(iv.name), Range(0, iv.dom.extent), "data") for iv in op.axis]
     rf_iv = IterVar(Var(axis.name), Range(0, st.extent_of(axis)), "data")
-    red_axes = [IterVar(Var(iv.name), Range(0, st.extent_of(iv)), "reduce") for iv in others]
+    red_axes = [_kept_reduce_axis(st, op, iv) for iv in others]
     leaf_vals = {id(axis): rf_iv.var}
     leaf_vals.update({id(o): n.var for o, n in zip(others, red_axes)})
     # data leaves are irrelevant for the reduce axes; give them their own vars
@@ -88,6 +91,16 @@ def rfactor(sch, tensor, axis, factor_axis=0):
     sch.stage_map[new_op] = st
     sch._insert_stage(rop, st)
     return Rs[0] if len(Rs) == 1 else tuple(Rs)
+
+
+def _kept_reduce_axis(st, op, iv):
+    """The reduction axis of the rfactor stage for leaf `iv` of the original: as in TVM, an
+    untouched root axis is kept (the same IterVar), a split or fused one keeps its loop
+    variable (`BF.op.body[0].axis[1].var is ko.var`)."""
+    ext = st.extent_of(iv)
+    if any(iv is r for r in op.reduce_axis) and isinstance(iv.dom.min, Const) and iv.dom.min.value == 0:
+        return iv
+    return IterVar(iv.var, Range(0, ext), "reduce")
 
 
 def _true(c):
