@@ -117,7 +117,7 @@ def test_conv2d_nchw_int8_direct():
     np.testing.assert_array_equal(o, topi.testing.conv2d_nchw_ref(x, k, 1, 1, out_dtype="int32"))
 
 
-@pytest.mark.parametrize("oc", [32, 64, 128])
+@pytest.mark.parametrize("oc", [32, 128])      # one HVX vector of int32 sums, and four
 def test_conv2d_NCHWc_int8_blocks(oc):
     ic = 4
     X = te.placeholder((1, 2, 5, 5, ic), "int8", "X")
