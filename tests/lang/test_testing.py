@@ -81,7 +81,7 @@ def diamond_ref(a):
     return c, b - c[:, None] + (b * b).sum(1)[:, None]
 
 
-@settings(max_examples=30)
+@settings(max_examples=15)
 @given(st.data())
 def test_every_drawn_schedule_lowers_and_computes_the_result(data):
     """legal_schedules only draws legal schedules: lowering never raises and the interpreted
