@@ -142,12 +142,15 @@ def precompiled_header(text, flags, cc="gcc"):
     return gch[:-len(".gch")]
 
 
-def compile_executable(source, flags, cc, suffix=".exe", libs=("-lm",)):
+def compile_executable(source, flags, cc, suffix=".exe", libs=("-lm",), prefix_header=None):
     """Compile C source into a program (e.g. a static cross executable); returns (path, cached).
 
     `flags` must say how to link it (-static for an emulator harness); `libs` are appended
-    (none for a freestanding program)."""
-    return _compile_cached(source, flags, cc, suffix, [], libs)
+    (none for a freestanding program); prefix_header: as for compile_shared (gcc only)."""
+    extra = []
+    if prefix_header is not None:
+        extra = ["-include", precompiled_header(prefix_header, list(flags), cc)]
+    return _compile_cached(source, flags, cc, suffix, [], libs, extra_flags=extra)
 
 
 def compile_to_assembly(source, flags, cc="gcc", what=None):
