@@ -339,3 +339,36 @@ def test_update_compute_at_the_time_loop_and_topi_schedule():
     out[:] = 0
     run(s, [X, res], [x, out], "native")
     np.testing.assert_allclose(out, np.cumsum(x, axis=0), rtol=1e-5, atol=1e-5)
+
+
+def test_body_is_a_group_that_nests_groups():
+    """As TVM: a scan's body stages form a group in its time loop; create_group of some of
+    them nests in it, and that group placed at another body stage computes there."""
+    m = te.var("m")
+    X = te.placeholder((m, 6), name="X")
+    state = te.placeholder((m, 6), name="state")
+    init = te.compute((1, 6), lambda _, i: X[0, i], name="init")
+    u1 = te.compute((m, 6), lambda t, i: state[t - 1, i] + X[t, i], name="u1")
+    u2 = te.compute((m, 6), lambda t, i: u1[t, i] * 0.5, name="u2")
+    u3 = te.compute((m, 6), lambda t, i: u2[t, i] + 1.0, name="u3")
+    res = te.scan(init, u3, state, inputs=[X], name="res")
+    s = te.create_schedule(res.op)
+    body = s[u1].group
+    assert body is not None and s[u2].group is body and s[u3].group is body
+    assert body.attach_stage is s[res] and s[init].group is None
+    g = s.create_group(outputs=u2, inputs=[state, X])
+    assert g.group is body and s[u1].group is g and s[u2].group is g and s[u3].group is body
+    g.compute_at(s[u3], u3.op.axis[1])
+    assert s[u2].attach_stage is s[u3] and s[u1].attach_stage is s[u3]
+    with pytest.raises(te.ScheduleError, match="belongs to group"):
+        s[u2].compute_at(s[init], init.op.axis[0])
+    with pytest.raises(te.ScheduleError, match="body of scan res"):
+        body.compute_root()
+    x = rand(5, 6)
+    want = np.empty_like(x)
+    want[0] = x[0]
+    for t in range(1, 5):
+        want[t] = (want[t - 1] + x[t]) * 0.5 + 1.0
+    out = np.empty_like(x)
+    run(s, [X, res], [x, out], "c")
+    np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)

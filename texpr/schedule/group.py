@@ -16,6 +16,7 @@ class Group:
         self.attach_type = "root"
         self.attach_stage = None
         self.attach_ivar = None
+        self.scan = None              # the scan stage, for the group of a scan's body
 
     def __repr__(self):
         return f"group({self.name}: {', '.join(s.name for s in self.stages)})"
@@ -27,10 +28,19 @@ class Group:
         return sum(1 for st in self.stages if st.group is self) + len(inner)
 
     def _free_members(self):
-        """Members placed at the root (not inside another member, not inlined)."""
-        return [st for st in self.stages if st.attach_type == "root"]
+        """Members not placed inside another member (at the root, or in the time loop of the
+        scan whose body holds the group), not inlined."""
+        return [st for st in self.stages if st.attach_type == "root" or
+                (st.attach_type == "scope" and not any(st.attach_stage is m for m in self.stages))]
+
+    def _check_movable(self, prim):
+        if self.scan is not None:
+            raise ScheduleError(f"{self}.{prim}: this group is the body of scan {self.scan.name}; "
+                                "it runs in the scan's time loop (place stages inside it, or a "
+                                "group made of some of them with create_group)")
 
     def compute_at(self, parent, ivar):
+        self._check_movable("compute_at")
         if any(parent is st for st in self.stages):
             raise ScheduleError(f"{self}: compute_at into its own member {parent.name}")
         for st in reversed(self._free_members()):
@@ -38,6 +48,7 @@ class Group:
         self.attach_type, self.attach_stage, self.attach_ivar = "scope", parent, ivar
 
     def compute_root(self):
+        self._check_movable("compute_root")
         for st in self.stages:
             if st.attach_type == "scope" and not any(st.attach_stage is m for m in self.stages):
                 st.compute_root()
@@ -89,16 +100,29 @@ def create_group(sch, outputs, inputs, include_inputs=False):
         if st.is_output:
             raise ScheduleError(f"create_group: {st.name} is an output of the schedule; its "
                                 "stage stays at the root")
-        old = st.group
-        if old is None:
-            st.group = g
-        else:
-            while old.group is not None and old.group is not g:
-                old = old.group
-            if old is not g:
-                if not all(any(m is s for s in stages) for m in old.stages):
-                    raise ScheduleError(f"create_group: {st.name} is in {old}, which the new "
-                                        "group would only partly contain")
-                old.group = g
+    _nest(g, stages)
     sch.groups.append(g)
     return g
+
+
+def _nest(g, stages):
+    """Place new group g among the existing ones: the groups around its members that it
+    wholly contains move into g, and g goes into the innermost group around them that it
+    does not wholly contain. That group must be the same for every member: groups nest,
+    they never overlap."""
+    def inside(grp):
+        return all(any(m is s for s in stages) for m in grp.stages)
+    moves = []
+    for st in stages:
+        child, outer = st, st.group
+        while outer is not None and inside(outer):
+            child, outer = outer, outer.group
+        moves.append((st, child, outer))
+    outers = {id(o): o for _, _, o in moves}
+    if len(outers) > 1:
+        st, _, o = next(m for m in moves if m[2] is not None)
+        raise ScheduleError(f"create_group: {st.name} is in {o}, which the new group would "
+                            "only partly contain")
+    for _, child, _ in moves:
+        child.group = g
+    g.group = moves[0][2]

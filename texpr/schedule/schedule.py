@@ -370,7 +370,7 @@ class Stage:
         A stage of a group goes only into another stage of its group (the group itself is
         placed with group.compute_at)."""
         if self.group is not None and isinstance(parent, Stage) and \
-                not _in_group(parent, self.group):
+                not _in_group(parent, self.group) and parent is not self.scan:
             self._err(f"compute_at: this stage belongs to {self.group}; attach it inside the "
                       f"group, or attach the group (group.compute_at), not into {parent.name}")
         self._compute_at(parent, ivar)
@@ -494,13 +494,27 @@ class Schedule:
             self.stage_map[op] = st
         for st in self.stages:
             if isinstance(st.op, ScanOp):
-                for op in scan_body(st.op):
+                body_ops = scan_body(st.op)
+                for op in body_ops:
                     body = self.stage_map[op]
                     body.scan = st
                     body.attach_type, body.attach_stage = "scope", st
                     body.attach_ivar = st.op.scan_axis
+                self._scan_group(st, body_ops)
             if isinstance(st.op, ComputeOp) and "tensor_intrin" in st.op.attrs:
                 _tensorize_tensor_compute(st)
+
+    def _scan_group(self, scan, body_ops):
+        """As TVM: the stages of a scan's body form a group placed in the scan's time loop;
+        create_group inside it nests a group in it."""
+        from .group import Group
+        members = [st for st in self.stages if any(st.op is op for op in body_ops)]
+        g = Group(self, members, f"{scan.name}.body")
+        g.scan = scan
+        g.attach_type, g.attach_stage, g.attach_ivar = "scope", scan, scan.op.scan_axis
+        for st in members:
+            st.group = g
+        self.groups.append(g)
 
     def __getitem__(self, t):
         op = t.op if isinstance(t, Tensor) else t
