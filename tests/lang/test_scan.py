@@ -277,15 +277,6 @@ def test_schedule_refusals():
         s.cache_write(update, "local")
 
 
-def test_gpu_targets_refuse_scan():
-    m = te.var("m")
-    X, _, _, res = cumsum_graph(m, 4)
-    s = te.create_schedule(res.op)
-    for target in ("opencl", "cuda"):
-        with pytest.raises(te.LoweringError, match="scan is CPU-only"):
-            te.lower(s, [X, res], target=target)
-
-
 def test_state_placeholder_not_an_argument_and_outputs_required():
     m = te.var("m")
     X, _, _, res = cumsum_graph(m, 4)

@@ -175,3 +175,20 @@ def vectorized_elementwise(lanes=4, threads=32):
     s[C].bind(tx, te.thread_axis("threadIdx.x"))
     s[C].vectorize(v)
     return s, [A, B, C]
+
+
+def bound_cumsum(threads=64):
+    """te.scan of a cumulative sum over rows (symbolic m x n), init and update each split
+    over blockIdx.x / threadIdx.x."""
+    m, n = te.var("m"), te.var("n")
+    X = te.placeholder((m, n), name="X")
+    state = te.placeholder((m, n), name="state")
+    init = te.compute((1, n), lambda _, i: X[0, i], name="init")
+    update = te.compute((m, n), lambda t, i: state[t - 1, i] + X[t, i], name="update")
+    res = te.scan(init, update, state, inputs=[X], name="cumsum")
+    s = te.create_schedule(res.op)
+    for st in (init, update):
+        xo, xi = s[st].split(st.op.axis[1], factor=threads)
+        s[st].bind(xo, te.thread_axis("blockIdx.x"))
+        s[st].bind(xi, te.thread_axis("threadIdx.x"))
+    return s, [X, res]

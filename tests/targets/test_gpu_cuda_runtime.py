@@ -188,3 +188,16 @@ def test_cross_thread_reduction_host_path(fake_driver):
     b = np.zeros(3, "float32")
     f(a, b)
     np.testing.assert_allclose(b, a.sum(1), rtol=1e-5, atol=1e-5)
+
+
+def test_scan_time_loop_runs_on_the_host(fake_driver):
+    """A scan's body kernel is launched once per time step, the step its last parameter."""
+    from support.gpu_schedules import bound_cumsum
+    s, args = bound_cumsum(threads=32)
+    f = build_both(s, args, "cs", fake_driver)
+    a = np.random.default_rng(4).standard_normal((6, 70)).astype("float32")
+    b = np.zeros_like(a)
+    f(a, b)
+    np.testing.assert_allclose(b, np.cumsum(a, 0), rtol=1e-5, atol=1e-5)
+    names = [k for k, _, _ in fake_driver.lib.launches]
+    assert names == ["cs_init"] + ["cs_update"] * 5

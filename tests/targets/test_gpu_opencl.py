@@ -337,3 +337,44 @@ def test_vectorized_elementwise_with_a_tail(lanes):
         c = np.full(n, np.nan, "float32")
         f(a, b, c)
         np.testing.assert_allclose(c, 2 * a + b * a + b[0], rtol=1e-6)
+
+
+def test_scan_runs_its_time_loop_on_the_host():
+    """te.scan on a GPU: the host runs the time loop, launching the body's kernels each step
+    (a launch is the only grid-wide barrier); symbolic shapes, one build for every size."""
+    from support.gpu_schedules import bound_cumsum
+    s, args = bound_cumsum(threads=16)
+    assert "for (cumsum.idx, 0, m - 1) {\n    launch" in str(te.lower(s, args, target="opencl"))
+    f = te.build(s, args, "opencl")
+    for shape in ((1, 5), (7, 40)):
+        a = rand(*shape)
+        b = np.zeros_like(a)
+        f(a, b)
+        np.testing.assert_allclose(b, np.cumsum(a, 0), rtol=1e-5, atol=1e-5)
+
+
+def test_scan_with_a_multi_stage_cell_and_two_states():
+    """An intermediate stage of the cell is a device temporary; two states step together."""
+    m = te.var("m")
+    X = te.placeholder((m, 24), name="X")
+    s1, s2 = te.placeholder((m, 24), name="s1"), te.placeholder((m, 24), name="s2")
+    i1 = te.compute((1, 24), lambda _, i: X[0, i], name="i1")
+    i2 = te.compute((1, 24), lambda _, i: 0.0 * X[0, i], name="i2")
+    h = te.compute((m, 24), lambda t, i: s1[t - 1, i] * 0.5 + X[t, i], name="h")
+    u1 = te.compute((m, 24), lambda t, i: h[t, i] + 1.0, name="u1")
+    u2 = te.compute((m, 24), lambda t, i: s2[t - 1, i] + s1[t - 1, i], name="u2")
+    r1, r2 = te.scan([i1, i2], [u1, u2], [s1, s2], inputs=[X], name="r")
+    s = te.create_schedule(r1.op)
+    for st in (i1, i2, h, u1, u2):
+        s[st].bind(s[st].op.axis[1], te.thread_axis("threadIdx.x"))
+    f = te.build(s, [X, r1, r2], "opencl")
+    x = rand(5, 24)
+    w1, w2 = np.empty_like(x), np.empty_like(x)
+    w1[0], w2[0] = x[0], 0.0
+    for t in range(1, 5):
+        w1[t] = w1[t - 1] * 0.5 + x[t] + 1.0
+        w2[t] = w2[t - 1] + w1[t - 1]
+    o1, o2 = np.zeros_like(x), np.zeros_like(x)
+    f(x, o1, o2)
+    np.testing.assert_allclose(o1, w1, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(o2, w2, rtol=1e-5, atol=1e-5)

@@ -104,14 +104,11 @@ def _loop_nest(sch, ctx):
     from ..schedule.schedule import Schedule
     if not isinstance(sch, Schedule):
         raise LoweringError(f"lower expects a Schedule (te.create_schedule), got {sch!r}")
-    if ctx.target.gpu is not None and any(isinstance(st.op, ScanOp) for st in sch.stages):
-        name = next(st.name for st in sch.stages if isinstance(st.op, ScanOp))
-        raise LoweringError(f"te.scan {name}: scan is CPU-only for now (target "
-                            f"{ctx.target.name}); build it for c, native or a CPU ISA")
     low, body = schedule_to_stmt(sch, ctx.args, ctx.name)
     ctx.ranges = {v: (0, INF) for v in low.nonneg_vars}
     ctx.arg_buffers = low.arg_buffers()
     ctx.scan_stages = {st.name for st in sch.stages if isinstance(st.op, ExclusiveScanOp)}
+    ctx.time_loops = {st.name for st in sch.stages if isinstance(st.op, ScanOp)}
     bufs = iter(ctx.arg_buffers)
     params = [p if isinstance(p, Var) else next(bufs) for p in low.params]
     return LoweredFunc(ctx.name, ctx.arg_buffers, body, low.shape_vars, params,
@@ -144,9 +141,10 @@ def _vectorize(body, ctx):
 # --------------------------------------------------------------------------- GPU passes
 
 def _split_kernels(func, ctx):
-    temps, stages = split_kernels(func.body)
-    kernels = [Kernel(stage, stage, kbody, (), func.shape_vars, (), (), {})
-               for stage, kbody in stages]
+    temps, stages = split_kernels(func.body, ctx.time_loops)
+    kernels = [Kernel(stage, stage, kbody, (), list(func.shape_vars) +
+                      ([loop.var] if loop is not None else []), (), (), {}, host_loop=loop)
+               for stage, kbody, loop in stages]
     return GPUProgram(ctx.name, func.args, func.shape_vars, temps, kernels, func.params,
                       func.extent_vars, func.preconditions)
 
@@ -155,7 +153,7 @@ def _bind_threads(kernel, ctx):
     body, grid, block, tvars = bind_threads(kernel.stage, kernel.body,
                                             kernel.stage in ctx.scan_stages, ctx.target.gpu)
     return Kernel(kernel.name, kernel.stage, body, kernel.params, kernel.shape_vars, grid, block,
-                  tvars, kernel.shared)
+                  tvars, kernel.shared, kernel.host_loop)
 
 
 def _simplify_kernel(body, kernel, ctx):
@@ -176,7 +174,8 @@ def _kernel_signatures(prog, ctx):
     for k in prog.kernels:
         params = _global_buffers(k.body, list(prog.args) + list(prog.temps))
         kernels.append(Kernel(_kernel_name(prog.name, k.stage, used_names), k.stage, k.body,
-                              params, k.shape_vars, k.grid, k.block, k.thread_vars, k.shared))
+                              params, k.shape_vars, k.grid, k.block, k.thread_vars, k.shared,
+                              k.host_loop))
     return GPUProgram(prog.name, prog.args, prog.shape_vars, prog.temps, kernels, prog.params,
                       prog.extent_vars, prog.preconditions)
 

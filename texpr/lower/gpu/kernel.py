@@ -16,7 +16,7 @@ THREAD_TAGS = ("threadIdx.x", "threadIdx.y", "threadIdx.z")
 
 class Kernel:
     def __init__(self, name, stage, body, params, shape_vars, grid, block, thread_vars,
-                 shared=()):
+                 shared=(), host_loop=None):
         self.name = name
         self.stage = stage              # name of the root stage the kernel computes
         self.body = body
@@ -26,6 +26,9 @@ class Kernel:
         self.block = tuple(block)       # 3 ints
         self.thread_vars = dict(thread_vars)   # tag -> Var (only the tags it binds)
         self.shared = list(shared)      # shared-memory Buffers, declared at kernel scope
+        # the host loop that launches it once per iteration (a scan's time loop), or None;
+        # its variable is the kernel's last scalar parameter
+        self.host_loop = host_loop
 
     @property
     def threads_per_block(self):
@@ -37,7 +40,8 @@ class Kernel:
 
     def replace_body(self, body, shared=None):
         return Kernel(self.name, self.stage, body, self.params, self.shape_vars, self.grid,
-                      self.block, self.thread_vars, self.shared if shared is None else shared)
+                      self.block, self.thread_vars, self.shared if shared is None else shared,
+                      self.host_loop)
 
     def __str__(self):
         grid = ", ".join(to_str(g) for g in self.grid)
@@ -74,12 +78,44 @@ class GPUProgram:
         out += [f"  requires {to_str(p.cond)}" for p in self.preconditions]
         for t in self.temps:
             out.append(f"  device alloc {t.name}: {t.dtype}[{to_str(t.size)}]")
-        for k in self.kernels:
-            out.append(f"  launch {k.name}")
+        for seg in launch_segments(self.kernels):
+            if seg.loop is None:
+                out += [f"  launch {k.name}" for k in seg.kernels]
+            else:
+                lp = seg.loop
+                out.append(f"  for ({lp.var.name}, {to_str(lp.min)}, {to_str(lp.extent)}) {{")
+                out += [f"    launch {k.name}" for k in seg.kernels]
+                out.append("  }")
         out.append("}")
         return "\n".join(out) + "\n" + "".join(str(k) for k in self.kernels)
 
     __repr__ = __str__
+
+
+class HostLoop:
+    """A serial loop the host runs around kernel launches (a scan's time loop: each step
+    needs the previous one's results in device memory, and a launch is the only grid-wide
+    barrier)."""
+
+    def __init__(self, var, min, extent):
+        self.var, self.min, self.extent = var, min, extent
+
+
+class LaunchSegment:
+    def __init__(self, loop, kernels):
+        self.loop, self.kernels = loop, kernels
+
+
+def launch_segments(kernels):
+    """The launch order as segments: runs of kernels outside any host loop, and the kernels
+    of one host loop (consecutive in `kernels`)."""
+    segs = []
+    for k in kernels:
+        if segs and segs[-1].loop is k.host_loop:
+            segs[-1].kernels.append(k)
+        else:
+            segs.append(LaunchSegment(k.host_loop, [k]))
+    return segs
 
 
 def shared_nbytes(buf):

@@ -152,7 +152,7 @@ class CUDAModule(GPUModule):
 
     def _launch(self, d, fns, ptrs, err, binding):
         ffi = d.ffi
-        for k, fn, uses_err in fns:
+        for (k, fn, uses_err), binding in self.launches(fns, binding):
             grid, block = self.launch_shape(k, binding)
             if 0 in grid:
                 continue

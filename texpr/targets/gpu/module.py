@@ -33,6 +33,31 @@ class GPUModule:
         arrays, vals = self._plan.check(arrays)
         return list(arrays), dict(zip(self.program.shape_vars, vals))
 
+    def launches(self, entries, binding):
+        """(entry, binding) in launch order, entries being (kernel, ...) in the program's
+        order: a kernel in a host loop (a scan's time loop) once per step, its binding then
+        holding the loop variable."""
+        i = 0
+        while i < len(entries):
+            loop = entries[i][0].host_loop
+            j = i + 1
+            while loop is not None and j < len(entries) and entries[j][0].host_loop is loop:
+                j += 1
+            if loop is None:
+                yield entries[i], binding
+            else:
+                lo, n = eval_int(loop.min, binding), eval_int(loop.extent, binding)
+                if lo is None or n is None:
+                    raise ArgumentError(f"kernel {entries[i][0].name}: the host loop over "
+                                        f"{loop.var.name} has bounds the argument shapes do not "
+                                        "give")
+                for t in range(int(lo), int(lo) + max(int(n), 0)):
+                    step = dict(binding)
+                    step[loop.var] = t
+                    for e in entries[i:j]:
+                        yield e, step
+            i = j
+
     def launch_shape(self, kernel, binding):
         grid = []
         for g in kernel.grid:

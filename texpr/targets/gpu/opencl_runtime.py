@@ -78,7 +78,7 @@ class OpenCLModule(GPUModule):
 
     def _launch(self, bufs, err_buf, binding):
         events = []
-        for k, fn, uses_err in self._kernels:
+        for (k, fn, uses_err), binding in self.launches(self._kernels, binding):
             grid, block = self.launch_shape(k, binding)
             if 0 in grid:
                 continue
