@@ -111,12 +111,16 @@ def _check_head(head, output):
     n = len(output.shape)
     suffix = tuple(head.shape[len(head.shape) - n:]) if n else ()
     if len(head.shape) < n or any(not _same_extent(a, b) for a, b in zip(suffix, output.shape)):
-        raise TexprError(f"te.gradient: head {head.name} has shape {list(head.shape)}; expected "
-                         f"prefix + the output's shape {list(output.shape)}")
+        raise TexprError(f"te.gradient: head {head.name} has shape {_show(head.shape)}; "
+                         f"expected prefix + the output's shape {_show(output.shape)}")
     if not _is_float(head):
         raise TexprError(f"te.gradient: head {head.name} has dtype {head.dtype}; expected a "
                          "float tensor")
     return head
+
+
+def _show(shape):
+    return "[" + ", ".join(str(d) for d in shape) + "]"
 
 
 def _same_extent(a, b):
@@ -193,16 +197,16 @@ def _load_adjoint(t, a, indices, term, where, domains, qvars, prefix, n):
     def element(*idx):
         q, p = idx[:nq], idx[nq:]
         sol = solve_access(indices, p, domains)
-        mapping = dict(zip(qvars, q))
-        mapping.update(sol.values)
         free_axes = []
         for v in sol.free:
-            lo, ext = (substitute(x, sol.values) for x in domains[v])
+            lo, ext = domains[v]
             rv = reduce_axis((lo, lo + ext), f"{v.name}_r") if not _zero(lo) else \
                 reduce_axis((0, ext), f"{v.name}_r")
             free_axes.append(rv)
-            mapping[v] = rv.var
         free_map = {v: rv.var for v, rv in zip(sol.free, free_axes)}
+        mapping = dict(zip(qvars, q))
+        mapping.update({u: substitute(x, free_map) for u, x in sol.values.items()})
+        mapping.update(free_map)
         guards = [substitute(g, free_map) for g in sol.guards]
         if where is not None:
             guards.append(substitute(where, mapping))
