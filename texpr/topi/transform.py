@@ -52,7 +52,8 @@ def _ravel(idx, dims):
 
 
 def reshape(a, newshape):
-    """a's elements in row-major order under `newshape` (one entry may be -1)."""
+    """a's elements in row-major order under `newshape` (one entry may be -1). A shape of
+    fewer elements takes the first ones, as TVM's topi.reshape."""
     src = _dims(a, "reshape")
     size = 1
     for s in src:
@@ -70,7 +71,7 @@ def reshape(a, newshape):
     total = 1
     for s in newshape:
         total *= s
-    if total != size:
+    if total > size:        # fewer is TVM's compute: the first elements, in row-major order
         raise TexprError(f"reshape: cannot reshape {src} ({size} elements) to {newshape} "
                          f"({total} elements)")
     return compute(tuple(newshape), lambda *i: a[_unravel(_ravel(i, newshape), src)],
