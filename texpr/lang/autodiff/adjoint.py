@@ -62,7 +62,7 @@ def gradient(output, inputs, head=None):
         adjoints[k] = adj
         if isinstance(t.op, PlaceholderOp):
             continue
-        if not isinstance(t.op, ComputeOp):
+        if type(t.op) is not ComputeOp:         # scans, extern and hybrid ops: no rules
             raise TexprError(f"te.gradient: cannot differentiate through {type(t.op).__name__} "
                              f"{t.op.name}; only compute operations have derivatives")
         for a in t.op.input_tensors:
