@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 
 from texpr.lang.expr import Const, Var
 from texpr.lang.autodiff.index_solve import solve_access
-from tests.support.irutil import evaluate
+from support.irutil import evaluate
 
 
 @settings(max_examples=25, deadline=None)
