@@ -49,9 +49,10 @@ def graphs():
         1 + np.abs(b)) + (np.abs(a) + 0.5) ** b - np.maximum(a, b) * np.floor(b), (-2, 2)))
 
     P = te.placeholder((3, 3), name="P")
-    L = te.compute((3, 3), lambda i, j: te.sqrt(P[i, j]) * te.log(P[j, i]) + te.exp(-P[i, j]),
-                   name="L")
-    cases.append(("sqrt_log", L, [P], lambda p: np.sqrt(p) * np.log(p.T) + np.exp(-p), (0.5, 2)))
+    L = te.compute((3, 3), lambda i, j: te.sqrt(P[i, j]) * te.log(P[j, i]) + te.exp(-P[i, j])
+                   + (P[i, j].astype("float64") * 3.0).astype("float32"), name="L")
+    cases.append(("sqrt_log_cast", L, [P], lambda p: np.sqrt(p) * np.log(p.T) + np.exp(-p)
+                  + 3 * p, (0.5, 2)))
 
     X = te.placeholder((2, 3), name="X")
     W = te.placeholder((3, 4), name="W")
@@ -170,6 +171,13 @@ def test_bad_inputs():
     C = te.compute((1,), lambda i: fm(A[k], axis=k), name="C")
     with pytest.raises(te.TexprError, match="cannot differentiate the reducer 'fmodred' of C"):
         te.gradient(C, [A])
+    argmax = te.comm_reducer(lambda x, y: (te.if_then_else(x[1] >= y[1], x[0], y[0]),
+                                           te.max(x[1], y[1])),
+                             lambda t0, t1: (te.const(-1, t0), te.min_value(t1)), name="argmax")
+    J = te.placeholder((3,), "int32", name="J")
+    _, AM = te.compute((1,), lambda i: argmax((J[k], A[k]), axis=k), name="AM")
+    with pytest.raises(te.TexprError, match="cannot differentiate the tuple reducer 'argmax' of AM"):
+        te.gradient(AM, [A])
     X = te.extern((3,), [A], lambda ins, outs: te.call_extern("int32", "f"), name="X")
     Y = te.compute((3,), lambda i: X[i] + 1.0, name="Y")
     with pytest.raises(te.TexprError, match="cannot differentiate through ExternOp X"):

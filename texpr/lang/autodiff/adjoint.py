@@ -58,7 +58,7 @@ def gradient(output, inputs, head=None):
         k = _key(t)
         if k not in needed or not _is_float(t):
             continue
-        adj = _sum_parts(t, parts.get(k, []), prefix, output.dtype)
+        adj = _sum_parts(t, parts.get(k, []), prefix)
         adjoints[k] = adj
         if isinstance(t.op, PlaceholderOp):
             continue
@@ -129,9 +129,9 @@ def _same_extent(a, b):
     return a is b
 
 
-def _sum_parts(t, parts, prefix, dtype):
+def _sum_parts(t, parts, prefix):
     if not parts:           # reached only through integer values: no gradient flows
-        return compute(prefix + tuple(t.shape), lambda *i: Const(0.0, dtype),
+        return compute(prefix + tuple(t.shape), lambda *i: Const(0.0, t.dtype),
                        name=f"{t.name}.grad")
     if len(parts) == 1:
         return parts[0]
