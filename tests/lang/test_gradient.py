@@ -86,6 +86,14 @@ def graphs():
     cases.append(("reductions", OUT, [S], lambda s: (s * 2).max(1)[:, None] * (s + 1.5).prod(1)[
         :, None] + np.exp(s).sum(1, keepdims=True) * s + np.where(s > 0, s, 0), (-1, 1)))
 
+    T = te.placeholder((4,), name="T")
+
+    def prefix_sum(i):
+        r = te.reduce_axis((0, i + 1), "r")
+        return te.sum(T[r] * T[r], axis=r)
+    TS = te.compute((4,), prefix_sum, name="TS")          # a range depending on the axis
+    cases.append(("triangular", TS, [T], lambda t: np.cumsum(t * t), (-1, 1)))
+
     V = te.placeholder((5,), name="V")
     G = te.compute((5,), lambda i: V[te.min(i + 2, 4)] * V[i // 2], name="G")   # not affine
     cases.append(("non_affine_index", G, [V], lambda v: v[np.minimum(np.arange(5) + 2, 4)]

@@ -14,7 +14,7 @@ from .. import dtypes
 from ..expr import BinOp, Const, Reduce, Var, all as te_all, if_then_else
 from ..reduction import comm_reducer, sum as te_sum
 from ..tensor import ComputeOp, PlaceholderOp, Tensor, compute, reduce_axis
-from ..visitor import substitute
+from ..visitor import free_vars, substitute
 from .derivative import NotDifferentiable, add, derivative, load_leaf, mul, value_loads
 from .index_solve import solve_access
 
@@ -198,13 +198,18 @@ def _load_adjoint(t, a, indices, term, where, domains, qvars, prefix, n):
         q, p = idx[:nq], idx[nq:]
         sol = solve_access(indices, p, domains)
         free_axes = []
+        outer = dict(zip(qvars, q))
         for v in sol.free:
-            lo, ext = domains[v]
+            # a reduction's range may depend on the compute's axes (a triangular sum)
+            lo, ext = (substitute(x, sol.values) for x in domains[v])
+            if any(u in sol.free for u in free_vars(lo) | free_vars(ext)):
+                raise TexprError(f"te.gradient: {t.name}: the range of {v.name} depends on "
+                                 "another summed axis; not supported")
             rv = reduce_axis((lo, lo + ext), f"{v.name}_r") if not _zero(lo) else \
                 reduce_axis((0, ext), f"{v.name}_r")
             free_axes.append(rv)
         free_map = {v: rv.var for v, rv in zip(sol.free, free_axes)}
-        mapping = dict(zip(qvars, q))
+        mapping = dict(outer)
         mapping.update({u: substitute(x, free_map) for u, x in sol.values.items()})
         mapping.update(free_map)
         guards = [substitute(g, free_map) for g in sol.guards]
