@@ -199,3 +199,20 @@ def test_integer_paths_carry_no_gradient():
     T = topi.take(X, topi.abs(I))
     dX, = te.gradient(T, [X], head=topi.full_like(T, 1.0))
     assert shape_of(dX) == (4,)
+
+
+def test_max_reduction_sends_the_gradient_to_the_first_maximum():
+    """On ties the whole adjoint goes to one position (the first in the reduction's order), as
+    TVM's max derivative select(x >= y, dx, dy); a prod reducer's goes to each factor."""
+    A = te.placeholder((2, 4), name="A")
+    k = te.reduce_axis((0, 4), "k")
+    M = te.compute((2,), lambda i: te.max(A[i, k], axis=k), name="M")
+    P = te.compute((2,), lambda i: prod_reducer()(A[i, k], axis=k), name="P")
+    dm, = te.gradient(M, [A], head=topi.full_like(M, 1.0))
+    dp, = te.gradient(P, [A], head=topi.full_like(P, 1.0))
+    f = te.build(te.create_schedule([dm.op, dp.op]), [dm, dp, A], target="c")
+    a = np.array([[1, 3, 3, 0], [2, 2, 2, 2]], "float32")
+    gm, gp = np.zeros((2, 4), "float32"), np.zeros((2, 4), "float32")
+    f(gm, gp, a)
+    np.testing.assert_array_equal(gm, [[0, 1, 0, 0], [1, 0, 0, 0]])
+    np.testing.assert_allclose(gp, [[0, 0, 0, 9], [8, 8, 8, 8]])

@@ -149,8 +149,8 @@ def _add_all(xs):
 def _is_sum(comb):
     r = comb.result
     ident = comb.identities()[0]
-    return isinstance(r, BinOp) and r.op == "+" and {id(r.a), id(r.b)} == {id(comb.lhs), id(comb.rhs)} \
-        and isinstance(ident, Const) and ident.value == 0
+    return isinstance(r, BinOp) and r.op == "+" and isinstance(ident, Const) and \
+        ident.value == 0 and {id(r.a), id(r.b)} == {id(comb.lhs), id(comb.rhs)}
 
 
 def _op_adjoints(t, adj, a, prefix):
@@ -256,6 +256,9 @@ def _reducer_derivative(t, body):
     def fidentity(t0, t1):
         return comb.identities()[0], zero
 
+    if any(not isinstance(iv.dom.extent, Const) for iv in body.axis):
+        raise TexprError(f"te.gradient: {t.name}: the {comb.name!r} reduction's range is not "
+                         "constant; only sums over such ranges are differentiated")
     reducer = comm_reducer(fcombine, fidentity, name=f"{comb.name}_derivative")
     op = t.op
     n = len(op.axis)
