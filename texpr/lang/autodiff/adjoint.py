@@ -9,13 +9,13 @@ A reduction's adjoint broadcasts over its axes (sum) or goes through the reducer
 (max / min: the position the reduction picked; any other differentiable reducer, prod
 included, through a derivative reduction, as TVM's general rule).
 """
-from ...errors import TexprError
+from ...errors import DifferentiationError, TexprError
 from .. import dtypes
 from ..expr import BinOp, Const, Reduce, Var, all as te_all, if_then_else
 from ..reduction import comm_reducer, sum as te_sum
 from ..tensor import ComputeOp, PlaceholderOp, Tensor, compute, reduce_axis
 from ..visitor import free_vars, substitute
-from .derivative import NotDifferentiable, add, derivative, load_leaf, mul, value_loads
+from .derivative import add, derivative, load_leaf, mul, value_loads
 from .index_solve import solve_access
 
 
@@ -63,8 +63,9 @@ def gradient(output, inputs, head=None):
         if isinstance(t.op, PlaceholderOp):
             continue
         if type(t.op) is not ComputeOp:         # scans, extern and hybrid ops: no rules
-            raise TexprError(f"te.gradient: cannot differentiate through {type(t.op).__name__} "
-                             f"{t.op.name}; only compute operations have derivatives")
+            raise DifferentiationError(f"te.gradient: cannot differentiate through "
+                                       f"{type(t.op).__name__} {t.op.name}; only compute "
+                                       "operations have derivatives")
         for a in t.op.input_tensors:
             if _key(a) in needed and _is_float(a):
                 parts.setdefault(_key(a), []).extend(_op_adjoints(t, adj, a, prefix))
@@ -165,8 +166,8 @@ def _op_adjoints(t, adj, a, prefix):
     if isinstance(body, Reduce):
         comb = body.combiner
         if comb.size > 1:
-            raise TexprError(f"te.gradient: cannot differentiate the tuple reducer {comb.name!r} "
-                             f"of {t.name}")
+            raise DifferentiationError(f"te.gradient: cannot differentiate the tuple reducer "
+                                       f"{comb.name!r} of {t.name}")
         src, raxes = body.source, tuple(body.axis)
         if not (isinstance(body.where, Const) and body.where.value):
             where = body.where
@@ -179,8 +180,8 @@ def _op_adjoints(t, adj, a, prefix):
     for load in value_loads(src, a):
         try:
             dl = derivative(src, load_leaf(load))
-        except NotDifferentiable as e:
-            raise NotDifferentiable(f"te.gradient: {t.name}: {e}") from None
+        except DifferentiationError as e:
+            raise DifferentiationError(f"te.gradient: {t.name}: {e}") from None
         if dl is None:
             continue
         term = mul(weight, dl)
@@ -235,13 +236,13 @@ def _reducer_derivative(t, body):
     x, y, f = comb.lhs, comb.rhs, comb.result
     dt = body.dtype
     if not dtypes.is_float(dt):
-        raise NotDifferentiable(f"te.gradient: the reducer {comb.name!r} of {t.name} reduces "
+        raise DifferentiationError(f"te.gradient: the reducer {comb.name!r} of {t.name} reduces "
                                 f"{dt} values; only float reductions have derivatives")
     try:
         dfx = derivative(f, lambda n: n is x)
         dfy = derivative(f, lambda n: n is y)
-    except NotDifferentiable as e:
-        raise NotDifferentiable(f"te.gradient: cannot differentiate the reducer {comb.name!r} "
+    except DifferentiationError as e:
+        raise DifferentiationError(f"te.gradient: cannot differentiate the reducer {comb.name!r} "
                                 f"of {t.name} ({e})") from None
     zero = Const(0.0, dt)
 

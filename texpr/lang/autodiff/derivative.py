@@ -6,14 +6,10 @@ Only value positions carry derivatives: indices, conditions and integer expressi
 """
 import math
 
-from ...errors import TexprError
+from ...errors import DifferentiationError
 from .. import dtypes
 from ..expr import (BinOp, Call, Cast, Cmp, Const, ExternCall, Not, Reduce, Select, TensorLoad,
                     Var, call, if_then_else, structural_equal)
-
-
-class NotDifferentiable(TexprError):
-    """An expression uses an operation that has no derivative texpr knows."""
 
 
 def is_float(e):
@@ -113,14 +109,14 @@ def derivative(e, is_leaf):
         if isinstance(n, BinOp):
             return binop(n)
         if isinstance(n, ExternCall):
-            raise NotDifferentiable(f"cannot differentiate the external call {n.name!r} "
+            raise DifferentiationError(f"cannot differentiate the external call {n.name!r} "
                                     f"in {e}")
         if isinstance(n, Call):
             return call_rule(n)
         if isinstance(n, Reduce):
-            raise NotDifferentiable(f"a reduction inside an expression ({n}) is not differentiable "
+            raise DifferentiationError(f"a reduction inside an expression ({n}) is not differentiable "
                                     "here; reductions are differentiated as a compute's body")
-        raise NotDifferentiable(f"cannot differentiate {type(n).__name__} node {n}")
+        raise DifferentiationError(f"cannot differentiate {type(n).__name__} node {n}")
 
     def binop(n):
         a, b = n.a, n.b
@@ -140,7 +136,7 @@ def derivative(e, is_leaf):
             zero = Const(0.0, n.dtype)
             take_a = a <= b if n.op == "min" else a >= b
             return if_then_else(take_a, zero if da is None else da, zero if db is None else db)
-        raise NotDifferentiable(f"cannot differentiate the operator {n.op!r} in {n}")
+        raise DifferentiationError(f"cannot differentiate the operator {n.op!r} in {n}")
 
     def call_rule(n):
         if n.name in _STEP_FUNCTIONS:
@@ -152,14 +148,14 @@ def derivative(e, is_leaf):
             tb = None if db is None else mul(n * call("log", a), db)
             return add(ta, tb)
         if len(n.args) != 1:
-            raise NotDifferentiable(f"cannot differentiate the function {n.name!r} in {n}")
+            raise DifferentiationError(f"cannot differentiate the function {n.name!r} in {n}")
         (x,) = n.args
         dx = d(x)
         if dx is None:
             return None
         rule = _unary_rule(n.name, x, n)
         if rule is None:
-            raise NotDifferentiable(f"cannot differentiate the function {n.name!r} in {n}")
+            raise DifferentiationError(f"cannot differentiate the function {n.name!r} in {n}")
         return mul(rule, dx)
 
     return d(e)
