@@ -11,6 +11,7 @@ from .lang.expr import (acos, acosh, add, asin, asinh, atan, atanh, cos, cosh, d
                         truncmod, size_var)
 from .lang.tag import tag_scope
 from .lang.reduction import comm_reducer, max, min, sum
+from .lang.autodiff import gradient
 from .lang.intrin import decl_tensor_intrin
 from .lang.buffer import decl_buffer
 from .lang.tensor import (Tensor, TensorSlice, compute, exclusive_scan, placeholder,
@@ -33,7 +34,7 @@ __all__ = [
     "Expr", "Var", "Tensor", "var", "const", "placeholder", "compute", "reduce_axis",
     "thread_axis", "sum", "max", "min", "comm_reducer", "if_then_else", "all", "any", "exp",
     "log", "sqrt", "tanh", "sigmoid", "abs", "floor", "ceil", "erf", "pow", "power",
-    "create_schedule", "lower", "build", "decl_tensor_intrin", "exclusive_scan",
+    "create_schedule", "lower", "build", "gradient", "decl_tensor_intrin", "exclusive_scan",
     "extern", "call_packed", "call_extern", "call_pure_extern", "register_func",
     "get_global_func", "register_intrin_lowering", "PackedFuncError", "scan",
     # TVM te names (issue 15)

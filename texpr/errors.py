@@ -29,6 +29,10 @@ class TagScopeError(TexprError, ValueError):
     """te.tag_scope used inside another one (TVM raises ValueError too)."""
 
 
+class DifferentiationError(TexprError):
+    """te.gradient met an operation with no derivative (an extern call, fmod, a tuple reducer)."""
+
+
 class BuildError(TexprError):
     """The target compiler rejected generated source (a bug in texpr or a missing toolchain)."""
 

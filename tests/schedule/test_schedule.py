@@ -368,9 +368,10 @@ def test_lowering_errors():
         te.lower(s, A)
     with pytest.raises(te.LoweringError, match="lower expects a Schedule"):
         te.lower("s", [A])
-    X = te.placeholder((4,), name="X")
-    with pytest.raises(te.LoweringError, match=r"argument 2 \(X\) is not part of this schedule"):
-        te.lower(s, [A, C, X])
+    X = te.placeholder((4,), name="X")      # unread placeholder: a parameter, as in TVM
+    assert "X: float32[4]" in str(te.lower(s, [A, C, X], simple_mode=True))
+    with pytest.raises(te.LoweringError, match=r"argument 2 \(B\) is not part of this schedule"):
+        te.lower(s, [A, C, te.compute((4,), lambda i: X[i], name="B")])
     m = te.var("m")
     D = te.compute((n, 16), lambda i, j: A[i, j] * m.astype("float32"), name="D")
     with pytest.raises(te.LoweringError, match="variable m used by stage D is not a dimension"):

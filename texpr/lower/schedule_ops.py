@@ -96,7 +96,10 @@ class ScheduleLowering:
             try:
                 st = self.sch[t]
             except ScheduleError:       # Schedule.__getitem__: the tensor has no stage here
-                raise LoweringError(f"argument {k} ({t.name}) is not part of this schedule") from None
+                if not isinstance(t.op, PlaceholderOp):
+                    raise LoweringError(f"argument {k} ({t.name}) is not part of this "
+                                        "schedule") from None
+                st = self.sch.unused_input_stage(t.op)     # an input the kernel never reads
             vi = t.value_index
             if (id(st), vi) in seen:
                 raise LoweringError(f"tensor {_tensor_name(st, vi)} is given twice in args")

@@ -528,6 +528,18 @@ class Schedule:
     def stage_of(self, tensor):
         return self[tensor]
 
+    def unused_input_stage(self, op):
+        """The stage of a placeholder no stage reads, made on first use: a kernel argument it
+        takes and never touches (TVM builds such a parameter; a gradient may not need an
+        input's value)."""
+        st = self.stage_map.get(op)
+        if st is None:
+            st = Stage(op, self)
+            st.is_output = False
+            self.stages.insert(0, st)
+            self.stage_map[op] = st
+        return st
+
     # ------------------------------------------------------------------ graph queries
     def readers(self, stage):
         """Stages whose current op reads stage's output directly."""

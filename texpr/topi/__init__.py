@@ -9,6 +9,11 @@ from . import cpu_layouts  # noqa: F401  (registers the HWCN / NHWC conv2d CPU s
 from . import generic
 from .nn import add, multiply  # noqa: F401  (TVM spells them topi.add, topi.multiply)
 from .tensor import full, full_like
+from .transform import broadcast_to, concatenate, einsum, reshape, split, take, tensordot
+from .reduction import max, min, sum
+from .math import abs, exp, log, negative, sigmoid, sqrt, tanh
 
 __all__ = ["nn", "layout", "sparse", "testing", "schedule", "cpu", "cpu_sparse", "qnn", "hvx", "gpu", "graph", "generic",
-           "full", "full_like", "add", "multiply"]
+           "full", "full_like", "add", "multiply", "broadcast_to", "concatenate", "einsum",
+           "reshape", "split", "take", "tensordot", "sum", "max", "min", "abs", "exp", "log",
+           "negative", "sigmoid", "sqrt", "tanh"]

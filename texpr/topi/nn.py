@@ -221,10 +221,39 @@ def depthwise_conv2d_NCHWc(data, kernel, stride, padding, dilation=1, out_dtype=
                    name="depthwise_conv2d_NCHWc", tag="depthwise_conv2d_NCHWc")
 
 
-def pool2d(data, kernel, stride, padding, pool_type="max", count_include_pad=True,
-           dilation=(1, 1)):
+_POOL_ARGS = ("padding", "pool_type", "count_include_pad", "dilation")
+_TVM_POOL_ARGS = ("dilation", "padding", "pool_type", "ceil_mode", "layout", "count_include_pad")
+
+
+def pool2d(data, kernel, stride, *args, **kwargs):
     """Max or average pooling over the last two dimensions (NCHW, or NCHWc with 5-D data);
-    `dilation` spaces the window's taps (TVM's dilated pooling)."""
+    `dilation` spaces the window's taps (TVM's dilated pooling).
+
+    The arguments after stride are texpr's (padding, pool_type="max", count_include_pad=True,
+    dilation=(1, 1)) or TVM v0.14's (dilation, padding, pool_type, ceil_mode=False,
+    layout="NCHW", count_include_pad=True), told apart by where the pool type (a string) is."""
+    tvm_order = len(args) >= 3 and isinstance(args[2], str) and not isinstance(args[1], str)
+    names = _TVM_POOL_ARGS if tvm_order else _POOL_ARGS
+    if len(args) > len(names):
+        raise TexprError(f"pool2d: too many arguments ({3 + len(args)})")
+    given = dict(zip(names, args))
+    for k in kwargs:
+        if k in given:
+            raise TexprError(f"pool2d: {k} given twice")
+    given.update(kwargs)
+    if given.pop("ceil_mode", False):
+        raise TexprError("pool2d: ceil_mode=True is not supported")
+    layout = given.pop("layout", "NCHW")
+    if layout != "NCHW":
+        raise TexprError(f"pool2d: layout {layout!r} is not supported; expected 'NCHW' (or "
+                         "NCHWc data of 5 dimensions)")
+    if "padding" not in given:
+        raise TexprError("pool2d: padding is required")
+    return _pool2d(data, kernel, stride, **given)
+
+
+def _pool2d(data, kernel, stride, padding, pool_type="max", count_include_pad=True,
+            dilation=(1, 1)):
     if len(data.shape) not in (4, 5):
         raise TexprError(f"pool2d: {data.name} must be NCHW or NCHWc")
     if pool_type not in ("max", "avg"):
@@ -381,6 +410,26 @@ def softmax(x, axis=-1):
     sm = compute(red_shape, lambda *i: te_sum(ex[at(full(i), k2)], axis=k2), name="softmax_sum")
     return compute(x.shape, lambda *i: ex[i] / sm[i[:axis] + i[axis + 1:]], name="softmax",
                    tag="softmax")
+
+
+def log_softmax(x, axis=-1):
+    """log(softmax(x)) along `axis`: x - max - log(sum(exp(x - max)))."""
+    n = len(x.shape)
+    axis = axis % n
+    k1 = reduce_axis((0, x.shape[axis]), "k1")
+    k2 = reduce_axis((0, x.shape[axis]), "k2")
+
+    def at(i, k):
+        return i[:axis] + (k,) + i[axis:]
+    red_shape = tuple(s for d, s in enumerate(x.shape) if d != axis)
+
+    def rest(i):
+        return i[:axis] + i[axis + 1:]
+    mx = compute(red_shape, lambda *i: te_max(x[at(i, k1)], axis=k1), name="log_softmax_max")
+    sm = compute(red_shape, lambda *i: te_sum(exp(x[at(i, k2)] - mx[i]), axis=k2),
+                 name="log_softmax_sum")
+    return compute(x.shape, lambda *i: x[i] - mx[rest(i)] - lang.expr.log(sm[rest(i)]),
+                   name="log_softmax", tag="log_softmax")
 
 
 def fold_batch_norm(kernel, bias, gamma, beta, mean, var, eps=1e-5):

@@ -189,6 +189,28 @@ def softmax_ref(x, axis=-1):
     return e / e.sum(axis=axis, keepdims=True)
 
 
+def log_softmax_ref(x, axis=-1):
+    m = x.max(axis=axis, keepdims=True)
+    return x - m - np.log(np.exp(x - m).sum(axis=axis, keepdims=True))
+
+
+def reshape_ref(a, newshape):
+    """topi.reshape: a shape of fewer elements takes the first ones."""
+    newshape = list(newshape)
+    if -1 in newshape:
+        return a.reshape(newshape)
+    return a.reshape(-1)[:int(np.prod(newshape))].reshape(newshape)
+
+
+def take_ref(a, indices, axis=None, mode="clip"):
+    if axis is None:
+        a, axis = a.reshape(-1), 0
+    n = a.shape[axis]
+    idx = np.clip(indices, 0, n - 1) if mode == "clip" else indices % n if mode == "wrap" \
+        else indices
+    return np.take(a, idx, axis=axis)
+
+
 def fold_batch_norm_ref(kernel, bias, gamma, beta, mean, var, eps=1e-5):
     scale = gamma / np.sqrt(var + eps)
     return kernel * scale.reshape(-1, 1, 1, 1), (bias - mean) * scale + beta
