@@ -11,10 +11,11 @@ import string
 from ...lang import dtypes
 from ...lang.dtypes import C_TYPES
 from ...errors import InternalError, TexprError
-from ...lang.expr import BinOp, Call, Cast, Cmp, Const, Not, Select, Var
+from ...lang.expr import VECTOR_MATH, BinOp, Call, Cast, Cmp, Const, Not, Select, Var
 from ...lang.ir import (Allocate, Broadcast, BufferLoad, BufferStore, DeclareVars, For,
                         IfThenElse, Ramp, Seq, StageRegion, VarLoad, VarStore)
 from ...lang.visitor import method_for
+from .. import vecmath
 from .. import index_checks
 from ..intrin_rules import RULES as INTRIN_RULES
 from .extern_calls import ExternCallEmitter
@@ -507,6 +508,9 @@ class CEmitter(ExternCallEmitter):
             if out is not None:
                 return out
         dt = e.dtype
+        if self.VECTOR_MATH_ISA is not None and e.name in VECTOR_MATH \
+                and dtypes.element(dt) == "float32":
+            return self.vector_math_call(e)
         args = [self.expr(a) for a in e.args]
         if e.name in FLOAT_TESTS:
             return f"({e.name}({unparen(args[0])}) != 0)"
@@ -537,6 +541,20 @@ class CEmitter(ExternCallEmitter):
         if e.name in ("exp", "log", "sqrt", "tanh", "erf", "floor", "ceil", "pow"):
             return f"{_mathfn(e.name, dt)}({', '.join(unparen(a) for a in args)})"
         raise TexprError(f"C emitter: unknown function {e.name!r}")
+
+    #: None: math calls are libm's. A dict (targets with vector math): every float32 call of
+    #: lang.expr.VECTOR_MATH, vector or scalar, is texpr's own (targets/vecmath), with
+    #: {vector dtype: {"fma": C body, "sqrt": C body}} the target's instructions for them
+    VECTOR_MATH_ISA = None
+
+    def vector_math_call(self, e):
+        """A call of texpr's own math function for e's dtype (its C goes in as helpers)."""
+        dt = e.dtype
+        vf = self.ty(dt) if dtypes.lanes(dt) > 1 else "float"
+        for key, text in vecmath.helpers(e.name, dt, vf, self.VECTOR_MATH_ISA.get(dt)):
+            self.helper(key, text)
+        args = ", ".join(unparen(self.expr(a)) for a in e.args)
+        return f"{vecmath.c_name(e.name, dt)}({args})"
 
     def expr_BufferLoad(self, e):
         buf = self.buf(e.buffer)
