@@ -161,7 +161,7 @@ _FUNCS["erf"] = (f"""static inline VF vm_erf@(VF x) {{
 }}""", ("exp",))
 
 
-def _sincos(name, libm, shift):
+def _sincos(name, libm, shift, zero):
     return (f"""static inline VF vm_{name}@(VF x) {{
   VI big = (vm_abs@(x) > vm_f@(1048576.0f)) | (x != x);   /* and inf, NaN: libm per lane */
   VD xd = vm_cvtd@(vm_sel@(big, vm_f@(0.0f), x));
@@ -175,12 +175,12 @@ def _sincos(name, libm, shift):
   VF y = vm_cvtdf@(vm_seld@(vm_widen@((qi & 1) == 0), s, c));
   y = vm_asf@(vm_asi@(y) ^ vm_seli@((qi & 2) == 2, vm_i@(-2147483647 - 1), vm_i@(0)));
   if (vm_any@(big)) y = vm_libm@(big, x, y, {libm});
-  return y;
+  return {zero};
 }}""", ())
 
 
-_FUNCS["sin"] = _sincos("sin", "sinf", "")
-_FUNCS["cos"] = _sincos("cos", "cosf", " + 1")
+_FUNCS["sin"] = _sincos("sin", "sinf", "", "vm_sel@(x == vm_f@(0.0f), x, y)")  # sin(-0) = -0
+_FUNCS["cos"] = _sincos("cos", "cosf", " + 1", "y")
 
 _FUNCS["pow"] = (f"""static inline VF vm_pow@(VF x, VF y) {{
   VF ax = vm_abs@(x), ay = vm_abs@(y);
