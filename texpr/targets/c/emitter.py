@@ -7,17 +7,18 @@ plain / and % when it proves the operands non-negative.
 """
 import math
 import string
+from dataclasses import dataclass
 
 from ...lang import dtypes
 from ...lang.dtypes import C_TYPES
 from ...errors import InternalError, TexprError
-from ...lang.expr import VECTOR_MATH, BinOp, Call, Cast, Cmp, Const, Not, Select, Var
+from ...lang.expr import VECTOR_MATH, BinOp, Call, Cast, Cmp, Const, Expr, Not, Select, Var
 from ...lang.ir import (Allocate, Broadcast, BufferLoad, BufferStore, DeclareVars, For,
                         IfThenElse, Ramp, Seq, StageRegion, VarLoad, VarStore)
 from ...lang.visitor import method_for
 from .. import vecmath
 from .. import index_checks
-from ..intrin_rules import RULES as INTRIN_RULES
+from ..intrin_rules import RULES as INTRIN_RULES, lookup as intrin_rule
 from .extern_calls import ExternCallEmitter
 from .names import NameTable, kernel_symbol
 
@@ -503,6 +504,8 @@ class CEmitter(ExternCallEmitter):
         return f"(({C_TYPES[e.dtype]}){self.expr(e.value)})"
 
     def expr_Call(self, e):
+        if INTRIN_RULES and dtypes.lanes(e.dtype) > 1 and intrin_rule(e.name, self.target_name):
+            return self.call_per_lane(e)    # the user's scalar lowering, lane by lane
         if INTRIN_RULES:                    # the user's lowering of this call, if any
             out = self.lowered_call(e)
             if out is not None:
@@ -546,6 +549,24 @@ class CEmitter(ExternCallEmitter):
     #: lang.expr.VECTOR_MATH, vector or scalar, is texpr's own (targets/vecmath), with
     #: {vector dtype: {"fma": C body, "sqrt": C body}} the target's instructions for them
     VECTOR_MATH_ISA = None
+
+    def call_per_lane(self, e):
+        """A vector call (vector math) computed lane by lane: each lane's scalar call, on the
+        lanes of the arguments evaluated once (a GNU statement expression)."""
+        base, n = dtypes.split_lanes(e.dtype)
+        temps, decls = [], []
+        for a in e.args:
+            self.lane_temps = getattr(self, "lane_temps", 0) + 1   # texpr_: no user name
+            t = f"texpr_lanes{self.lane_temps}"
+            temps.append(t)
+            decls.append(f"{self.ty(a.dtype)} {t} = {unparen(self.expr(a))};")
+        lanes = [unparen(self.expr(Call(e.name, tuple(LaneText(f"{t}[{k}]", dtypes.element(a.dtype))
+                                                       for t, a in zip(temps, e.args)), base)))
+                 for k in range(n)]
+        return f"({{ {' '.join(decls)} ({self.ty(e.dtype)}){{{', '.join(lanes)}}}; }})"
+
+    def expr_LaneText(self, e):
+        return e.text
 
     def vector_math_call(self, e):
         """A call of texpr's own math function for e's dtype (its C goes in as helpers)."""
@@ -683,6 +704,13 @@ class CEmitter(ExternCallEmitter):
             return f"(({ty})({ok} & {shifted}))"
         sign = f"(({ut})(({unparen(a)}) >> {self.broadcast(str(bits - 1), dt)}))"
         return f"(({ty})(({ok} & {shifted}) | (~{ok} & {sign})))"
+
+
+@dataclass(frozen=True, eq=False)
+class LaneText(Expr):
+    """One lane of a vector the emitter has named, as C text (call_per_lane)."""
+    text: str
+    dtype: str
 
 
 def _minmax(op, dt, a, b):
