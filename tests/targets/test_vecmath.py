@@ -227,3 +227,20 @@ def test_generated_c_holds_only_the_functions_used():
     src = str(emit_source(s, args, target="avx2"))
     assert "texpr_vm_sigmoid_f32x8" in src and "texpr_vm_exp_f32x8" in src    # sigmoid's callee
     assert "texpr_vm_log" not in src and "texpr_vm_tanh" not in src
+
+
+def test_tails_use_the_scalar_twin_and_other_scalar_code_keeps_libm():
+    n = te.var("n")
+    A = te.placeholder((n,), name="A")
+    B = te.compute((n,), lambda i: te.exp(A[i]), name="B")
+    s = te.create_schedule(B.op)
+    _, inner = s[B].split(B.op.axis[0], factor=8)
+    s[B].vectorize(inner)
+    src = str(emit_source(s, [A, B], target="avx2"))
+    assert "texpr_vm_exp_f32x8(" in src and "texpr_vm_exp_f32(" in src and "expf(" not in src
+    s = te.create_schedule(B.op)                      # not vectorized: libm, as before
+    src = str(emit_source(s, [A, B], target="avx2"))
+    assert "expf(" in src and "texpr_vm_" not in src
+    C = te.compute((n,), lambda i: te.exp(A[i], fast=True), name="C")
+    src = str(emit_source(te.create_schedule(C.op), [A, C], target="avx2"))
+    assert "texpr_vm_fast_exp_f32(" in src           # asked for: texpr's fast code

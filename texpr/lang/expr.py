@@ -333,6 +333,13 @@ class Call(Expr):
 
 
 @dataclass(frozen=True, eq=False)
+class LaneMathCall(Call):
+    """A float32 call of VECTOR_MATH left scalar in a vectorized loop (its tail, or lanes run
+    one by one): computed with texpr's vector-math code in scalars, so it equals what a vector
+    lane computes (lower/cpu/vectorize.py makes them; elsewhere scalar calls are libm's)."""
+
+
+@dataclass(frozen=True, eq=False)
 class ExternCall(Call):
     """A call of code texpr does not see into (TVM's call_extern / call_pure_extern /
     call_packed). kind: "extern" (a C function, may have side effects), "pure_extern" (a pure

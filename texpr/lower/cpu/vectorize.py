@@ -19,11 +19,12 @@ have the select's element width.
 
 With `vector_math=True` (targets with texpr's vector math library, targets/vecmath) a float32
 call of one of its functions (exp, log, tanh, erf, pow, sin, ...) becomes a vector call; other
-calls keep their lanes scalar (libm).
+calls keep their lanes scalar (libm). Where a vectorized loop stays scalar (a tail of unknown
+or odd extent, lanes run one by one) its calls become LaneMathCall: the same code in scalars.
 """
 from ...lang import dtypes
-from ...lang.expr import VECTOR_MATH, BinOp, Call, Cast, Cmp, Const, Not, Select, Var
-from ...lang.visitor import StmtMutator, map_children, walk
+from ...lang.expr import VECTOR_MATH, BinOp, Call, Cast, Cmp, Const, LaneMathCall, Not, Select, Var
+from ...lang.visitor import StmtMutator, map_children, transform, walk
 from ..analysis.patterns import saturating_narrow
 from ..analysis.arith import conjuncts, simplify
 from ...lang.ir import (Allocate, Broadcast, BufferLoad, BufferStore, CheckedIndex, DeclareVars,
@@ -54,8 +55,18 @@ class _Vectorize(StmtMutator):
             return s
         if not self.float_vectors and _uses_floats(s.body):
             return For(s.var, s.min, s.extent, "serial", s.body, s.pragmas)
-        return _vectorize_for(s, self.vector_bits, self.masked, self.lane_ops, self.narrow_lanes,
-                              self.vector_math)
+        out = _vectorize_for(s, self.vector_bits, self.masked, self.lane_ops, self.narrow_lanes,
+                             self.vector_math)
+        return lane_math_calls(out) if self.vector_math else out
+
+
+def lane_math_calls(stmt):
+    """The float32 VECTOR_MATH calls still scalar in a vectorized loop become LaneMathCall."""
+    def fn(n):
+        if type(n) is Call and n.dtype == "float32" and n.name in VECTOR_MATH:
+            return LaneMathCall(n.name, n.args, n.dtype)
+        return None
+    return transform(stmt, fn)
 
 
 def _uses_floats(body):

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from ...lang import dtypes
 from ...lang.dtypes import C_TYPES
 from ...errors import InternalError, TexprError
-from ...lang.expr import VECTOR_MATH, BinOp, Call, Cast, Cmp, Const, Expr, Not, Select, Var
+from ...lang.expr import (VECTOR_MATH, BinOp, Call, Cast, Cmp, Const, Expr, LaneMathCall, Not,
+                          Select, Var)
 from ...lang.ir import (Allocate, Broadcast, BufferLoad, BufferStore, DeclareVars, For,
                         IfThenElse, Ramp, Seq, StageRegion, VarLoad, VarStore)
 from ...lang.visitor import method_for
@@ -512,8 +513,11 @@ class CEmitter(ExternCallEmitter):
                 return out
         dt = e.dtype
         if self.VECTOR_MATH_ISA is not None and e.name in VECTOR_MATH \
-                and dtypes.element(dt) == "float32":
+                and dtypes.element(dt) == "float32" and (
+                dtypes.lanes(dt) > 1 or isinstance(e, LaneMathCall) or e.name.startswith("fast_")):
             return self.vector_math_call(e)
+        if e.name.startswith("fast_"):      # a scalar fast_* call: the accurate function
+            return self.expr_Call(Call(e.name[len("fast_"):], e.args, dt))
         args = [self.expr(a) for a in e.args]
         if e.name in FLOAT_TESTS:
             return f"({e.name}({unparen(args[0])}) != 0)"
@@ -545,8 +549,9 @@ class CEmitter(ExternCallEmitter):
             return f"{_mathfn(e.name, dt)}({', '.join(unparen(a) for a in args)})"
         raise TexprError(f"C emitter: unknown function {e.name!r}")
 
-    #: None: math calls are libm's. A dict (targets with vector math): every float32 call of
-    #: lang.expr.VECTOR_MATH, vector or scalar, is texpr's own (targets/vecmath), with
+    #: None: math calls are libm's. A dict (targets with vector math): float32 calls of
+    #: lang.expr.VECTOR_MATH in vectors, in the scalar lanes of vectorized loops (LaneMathCall)
+    #: and the fast_* ones are texpr's own (targets/vecmath), other scalar calls libm's;
     #: {vector dtype: {"fma": C body, "sqrt": C body}} the target's instructions for them
     VECTOR_MATH_ISA = None
 
