@@ -1,8 +1,10 @@
 """Vector math: texpr's vectorized float32 functions (targets/vecmath) against NumPy and torch.
 
 Each function over 1M float32 values (one thread): ns per element (median of interleaved
-rounds) and the ratio reference time / texpr time (> 1: texpr is faster); then a row softmax
-(128 x 1000) with the exp vectorized. Prints the CPU model and the target.
+rounds) and the ratio reference time / texpr time (> 1: texpr is faster); "libm lanes" is the
+same vectorized schedule built for target c, whose loop calls libm lane by lane (what every
+target did before texpr had vector math). Then a row softmax (128 x 1000) with the exp
+vectorized. Prints the CPU model and the target.
 
     python benchmarks/vecmath.py [--quick] [--target native] [--functions exp,tanh]
 """
@@ -124,8 +126,8 @@ def main():
     print(f"{n} float32 per call; ns/element (median of {timer.rounds} rounds); ratio = "
           "reference time / texpr time (> 1: texpr faster)")
     rng = np.random.default_rng(0)
-    print(f"{'function':<14}{'texpr':>9}{'NumPy':>9}{'torch':>9}{'vs NumPy':>10}{'vs torch':>10}"
-          f"{'max rel err':>13}")
+    print(f"{'function':<14}{'texpr':>9}{'libm lanes':>11}{'NumPy':>9}{'torch':>9}"
+          f"{'vs NumPy':>10}{'vs torch':>10}{'max rel err':>13}")
     with _bench.threads(1):
         for name in names:
             fn, rng_, np_fn, torch_name = FUNCTIONS[name]
@@ -138,7 +140,8 @@ def main():
                 b = np.zeros(n, np.float32)
             c = np.zeros(n, np.float32)
             f = elementwise_kernel(fn, n, target, binary)
-            fns = {"texpr": lambda: f(a, b, c)}
+            lanes = elementwise_kernel(fn, n, "c", binary)
+            fns = {"texpr": lambda: f(a, b, c), "lanes": lambda: lanes(a, b, np.empty_like(c))}
             if binary:
                 fns["numpy"] = lambda: np.power(a, b, out=np.empty_like(a))
             else:
@@ -156,7 +159,7 @@ def main():
             tt, tx = ns.get("torch"), ns["texpr"]
             torch_ns = f"{tt:.2f}" if tt else "-"
             vs_torch = f"{tt / tx:.2f}x" if tt else "-"
-            print(f"{name:<14}{tx:>9.2f}{ns['numpy']:>9.2f}{torch_ns:>9}"
+            print(f"{name:<14}{tx:>9.2f}{ns['lanes']:>11.2f}{ns['numpy']:>9.2f}{torch_ns:>9}"
                   f"{ns['numpy'] / tx:>9.2f}x{vs_torch:>10}{err:>13.2e}")
 
         rows, cols = (16, 256) if args.quick else (128, 1000)

@@ -113,7 +113,7 @@ static inline VF vm_cvtf@(VI x) { return __builtin_convertvector(x, VF); }
 static inline VD vm_cvtd@(VF x) { return __builtin_convertvector(x, VD); }
 static inline VF vm_cvtdf@(VD x) { return __builtin_convertvector(x, VF); }
 static inline VI vm_cvtdi@(VD x) { return __builtin_convertvector(x, VI); }
-static inline VD vm_cvtld@(VL x) { return __builtin_convertvector(x, VD); }
+static inline VD vm_cvtid@(VI x) { return __builtin_convertvector(x, VD); }
 static inline VF vm_abs@(VF x) { return vm_asf@(vm_asi@(x) & 0x7fffffff); }
 static inline int vm_any@(VI m) { for (int k = 0; k < N; ++k) if (m[k]) return 1; return 0; }
 static inline VF vm_libm@(VI m, VF x, VF y, float (*fn)(float)) { for (int k = 0; k < N; ++k) if (m[k]) y[k] = fn(x[k]); return y; }"""
@@ -137,7 +137,7 @@ static inline float vm_cvtf@(int32_t i) { return (float)i; }
 static inline double vm_cvtd@(float x) { return x; }
 static inline float vm_cvtdf@(double x) { return (float)x; }
 static inline int32_t vm_cvtdi@(double x) { return (int32_t)x; }
-static inline double vm_cvtld@(int64_t i) { return (double)i; }
+static inline double vm_cvtid@(int32_t i) { return (double)i; }
 static inline float vm_abs@(float x) { return vm_asf@(vm_asi@(x) & 0x7fffffff); }
 static inline int vm_any@(int32_t m) { return m != 0; }
 static inline float vm_libm@(int32_t m, float x, float y, float (*fn)(float)) { return m ? fn(x) : y; }"""

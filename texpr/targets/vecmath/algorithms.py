@@ -48,12 +48,12 @@ ERFC_R = ["0x1.096578p-12", "0x1.1e5eap-1", "0x1.48feccp-5", "-0x1.dbd294p-2", "
 # log(1 + f) = f - f^2/2 + s (f^2/2 + z R(z)), s = f / (2 + f), z = s^2 (R: Taylor, 2/(2k+1))
 LOG_R = ["0x1.555556p-1", "0x1.99999ap-2", "0x1.24924ap-2", "0x1.c71c72p-3"]
 # in double: log(1+f) = 2s + s z R(z)
-LOG_R_D = [repr(2.0 / (2 * k + 1)) for k in range(1, 10)]
+LOG_R_D = [repr(2.0 / (2 * k + 1)) for k in range(1, 7)]     # truncation < 2^-40
 # in double: 2^r = sum (r ln2)^k / k!
-EXP2_D = [repr(0.6931471805599453 ** k / __import__("math").factorial(k)) for k in range(13)]
+EXP2_D = [repr(0.6931471805599453 ** k / __import__("math").factorial(k)) for k in range(11)]
 # in double: sin(r) = r + r^3 S(r^2), cos(r) = 1 + r^2 C(r^2), |r| <= pi/4 (Taylor)
-SIN_D = [repr((-1) ** k / __import__("math").factorial(2 * k + 1)) for k in range(1, 8)]
-COS_D = [repr((-1) ** k / __import__("math").factorial(2 * k)) for k in range(1, 9)]
+SIN_D = [repr((-1) ** k / __import__("math").factorial(2 * k + 1)) for k in range(1, 6)]
+COS_D = [repr((-1) ** k / __import__("math").factorial(2 * k)) for k in range(1, 7)]
 
 
 def _exp_body(name, q):
@@ -185,18 +185,22 @@ _FUNCS["cos"] = _sincos("cos", "cosf", " + 1", "y")
 _FUNCS["pow"] = (f"""static inline VF vm_pow@(VF x, VF y) {{
   VF ax = vm_abs@(x), ay = vm_abs@(y);
   VI ok = (ax > vm_f@(0.0f)) & (ax < vm_f@(__builtin_inff()));
-  VD xd = vm_cvtd@(vm_sel@(ok, ax, vm_f@(1.0f)));       /* exact, denormals included */
-  VL ix = vm_asl@(xd);
-  VL k = (ix - 0x3fe6a09e667f3bcdLL) >> 52;
-  VD f = vm_asd@(ix - k * 4503599627370496LL) - vm_d@(1.0);
+  VF xs = vm_sel@(ok, ax, vm_f@(1.0f));
+  VI sub = xs < vm_f@(0x1p-126f);
+  xs = vm_sel@(sub, xs * vm_f@(0x1p23f), xs);
+  VI ix = vm_asi@(xs);                    /* |x| = 2^k m, m in [sqrt(1/2), sqrt(2)) */
+  VI k = (ix - 0x3f3504f3) >> 23;
+  VD f = vm_cvtd@(vm_asf@(ix - k * 8388608)) - vm_d@(1.0);   /* exact, in double from here */
+  k = k - vm_seli@(sub, vm_i@(23), vm_i@(0));
   VD s = f / (f + vm_d@(2.0));
   VD z = s * s;
   VD lnm = vm_fmad@(s * z, {horner('z', LOG_R_D, 'vm_fmad@', 'vm_d@')}, s + s);
-  VD lg = vm_fmad@(lnm, vm_d@(0x1.71547652b82fep+0), vm_cvtld@(k));   /* log2 |x| */
+  VD lg = vm_fmad@(lnm, vm_d@(0x1.71547652b82fep+0), vm_cvtid@(k));   /* log2 |x| */
   VD t = vm_cvtd@(y) * lg;
-  t = vm_seld@(t < vm_d@(-160.0), vm_d@(-160.0), t);
-  t = vm_seld@(t > vm_d@(130.0), vm_d@(130.0), t);
-  t = vm_seld@(t == t, t, vm_d@(0.0));                 /* 0 * inf: fixed below */
+  VF tf = vm_cvtdf@(t);                   /* float compares: a double one is lane by lane */
+  t = vm_seld@(vm_widen@(tf < vm_f@(-160.0f)), vm_d@(-160.0), t);
+  t = vm_seld@(vm_widen@(tf > vm_f@(130.0f)), vm_d@(130.0), t);
+  t = vm_seld@(vm_widen@(tf != tf), vm_d@(0.0), t);     /* 0 * inf: fixed below */
   VD nd = (t + vm_d@(0x1.8p52)) - vm_d@(0x1.8p52);
   VD r = t - nd;
   VD p = {horner('r', EXP2_D, 'vm_fmad@', 'vm_d@')};
