@@ -7,11 +7,16 @@ what its vector body computes. The per-type primitives below are the only code t
 broadcast, select, bit casts, conversions, and fma / sqrt, which are the target's
 instructions where the emitter names them for the dtype (`isa`: {"fma": ..., "sqrt": ...})
 and a lane loop of `__builtin_fmaf` / `__builtin_sqrtf` otherwise. An emitter with vector math
-(AVX2, AVX-512, NEON) routes every float32 call of these names here; float64 stays libm.
+(AVX2, AVX-512, NEON) routes here the float32 vector calls of these names, the scalar calls a
+vectorized loop leaves (LaneMathCall) and the fast_* calls; other scalar calls and float64
+stay libm.
 
 Accuracy (max ULP against NumPy's float64 result rounded to float32, over the whole float
 range): tests/targets/test_vecmath.py measures it, README.md ("Vector math") states it.
 """
+import re
+
+from ...errors import InternalError
 from ...lang import dtypes
 from ...lang.expr import VECTOR_MATH
 from . import algorithms
@@ -19,7 +24,8 @@ from . import algorithms
 #: the functions texpr computes itself on targets with vector math (te names: fast_* is
 #: te.exp(x, fast=True) & co.)
 NAMES = VECTOR_MATH
-assert set(NAMES) == set(algorithms.NAMES), "lang.expr.VECTOR_MATH and vecmath disagree"
+if set(NAMES) != set(algorithms.NAMES):
+    raise InternalError("lang.expr.VECTOR_MATH and targets/vecmath name different functions")
 #: max ULP error of each function against NumPy's float64 result rounded to float32: the
 #: maximum measured over a sweep of the float range (README.md, "Vector math";
 #: tests/targets/test_vecmath.py checks it on avx2, avx512 and neon)
@@ -69,7 +75,6 @@ def _types(dtype, vf):
 
 
 def _instantiate(text, dtype, vf):
-    import re
     t = _types(dtype, vf)
     text = re.sub(r"\b(VF|VI|VD|VL)\b", lambda m: t[m.group(1)], text)
     return text.replace("vm_", "texpr_vm_").replace("@", suffix(dtype))
