@@ -17,12 +17,15 @@ Features (strings in `Target.features`):
 - ``saturating``: saturating narrowings and additions (HVX).
 - ``dot_int8``: an int8 dot-product instruction (vpmaddwd on AVX2, vpdpbusd, sdot, vrmpy).
 - ``warp_shuffle``: cross-thread reductions through warp shuffles (CUDA).
+- ``vector_math``: texpr's own float32 exp, log, tanh, erf, pow, sin, ... (targets/vecmath):
+  vectorized loops call them in vectors, scalar code the same algorithm in scalars, and the
+  `fast=True` variants exist (AVX2, AVX-512, NEON; elsewhere libm / the GPU's math).
 """
 from dataclasses import dataclass, field, replace
 
 KNOWN_FEATURES = frozenset({"masked_tails", "lane_ops", "float_vectors", "narrow_lanes", "fma",
                             "fmsub", "fnmadd", "widening_mul", "saturating", "dot_int8",
-                            "warp_shuffle"})
+                            "warp_shuffle", "vector_math"})
 
 
 @dataclass(frozen=True)

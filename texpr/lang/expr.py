@@ -333,6 +333,13 @@ class Call(Expr):
 
 
 @dataclass(frozen=True, eq=False)
+class LaneMathCall(Call):
+    """A float32 call of VECTOR_MATH left scalar in a vectorized loop (its tail, or lanes run
+    one by one): computed with texpr's vector-math code in scalars, so it equals what a vector
+    lane computes (lower/cpu/vectorize.py makes them; elsewhere scalar calls are libm's)."""
+
+
+@dataclass(frozen=True, eq=False)
 class ExternCall(Call):
     """A call of code texpr does not see into (TVM's call_extern / call_pure_extern /
     call_packed). kind: "extern" (a C function, may have side effects), "pure_extern" (a pure
@@ -545,11 +552,31 @@ def call(name, *args):
     raise TexprError(f"unknown math function {name!r}")
 
 
-def exp(x): return call("exp", x)
+#: functions with a cheaper, less accurate float32 variant: te.exp(x, fast=True) & co.
+FAST_MATH = ("exp", "exp2", "tanh", "sigmoid")
+#: float32 calls texpr computes with its own code on targets with vector math (in vectors
+#: and scalars alike: targets/vecmath); other calls and dtypes are libm's
+VECTOR_MATH = ("exp", "exp2", "log", "log2", "tanh", "sigmoid", "erf", "pow", "sqrt", "rsqrt",
+               "sin", "cos") + tuple("fast_" + n for n in FAST_MATH)
+
+
+def _maybe_fast(name, x, fast):
+    """call(name, x), or with fast=True its `fast_<name>` Call: texpr's cheaper float32 version
+    on targets with vector math (targets/vecmath; ULP bounds in README.md), the accurate
+    function elsewhere (lower/math_calls.py) and for other dtypes."""
+    if not isinstance(fast, bool):
+        raise TexprError(f"te.{name}: fast must be True or False, got {fast!r}")
+    e = call(name, x)
+    if fast and isinstance(e, Call) and e.dtype == "float32":
+        return Call("fast_" + name, e.args, e.dtype)
+    return e
+
+
+def exp(x, fast=False): return _maybe_fast("exp", x, fast)
 def log(x): return call("log", x)
 def sqrt(x): return call("sqrt", x)
-def tanh(x): return call("tanh", x)
-def sigmoid(x): return call("sigmoid", x)
+def tanh(x, fast=False): return _maybe_fast("tanh", x, fast)
+def sigmoid(x, fast=False): return _maybe_fast("sigmoid", x, fast)
 def erf(x): return call("erf", x)
 def floor(x): return call("floor", x)
 def ceil(x): return call("ceil", x)
@@ -570,8 +597,13 @@ def _unary(name):
     return fn
 
 
-sin, cos, tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh, log2, log10, log1p, exp2, \
+sin, cos, tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh, log2, log10, log1p, _exp2, \
     expm1, rsqrt, trunc, round, nearbyint = (_unary(n) for n in UNARY_MATH)
+
+
+def exp2(x, fast=False):
+    """Elementwise 2**x (float result, as NumPy); fast=True: see exp."""
+    return _maybe_fast("exp2", x, fast)
 
 
 def max_value(dtype):

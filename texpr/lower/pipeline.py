@@ -28,6 +28,7 @@ from .cpu.prefetch import inject_prefetch
 from .cpu.promote import promote_registers
 from .cpu.vectorize import vectorize_loops
 from .flatten import flatten_storage
+from .math_calls import accurate_math_calls
 from .gpu.barriers import insert_barriers, uniform_barriers
 from .gpu.cross_thread_reduce import lower_cross_thread_reductions
 from .gpu.guard_hoist import hoist_guards
@@ -135,7 +136,7 @@ def _vectorize(body, ctx):
     t = ctx.target
     return vectorize_loops(body, t.vector_bits, masked=t.has("masked_tails"),
                            lane_ops=t.has("lane_ops"), float_vectors=t.has("float_vectors"),
-                           narrow_lanes=t.has("narrow_lanes"))
+                           narrow_lanes=t.has("narrow_lanes"), vector_math=t.has("vector_math"))
 
 
 # --------------------------------------------------------------------------- GPU passes
@@ -208,6 +209,9 @@ PIPELINE = (
          "multi-dimensional buffer accesses become one offset each"),
     Pass("simplify", _on_body(_simplify), _every,
          "simplify every expression with the ranges of its loops"),
+    Pass("accurate_math", _on_body(lambda b, ctx: accurate_math_calls(b)),
+         lambda target: not target.has("vector_math"),
+         "fast_* math calls become the accurate function (the target has no texpr vector math)"),
     # CPU
     Pass("prefetch", _on_body(lambda b, ctx: inject_prefetch(b)), _cpu,
          "software prefetches for loops with pragma(axis, 'prefetch', p)"),

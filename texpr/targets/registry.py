@@ -68,14 +68,14 @@ def _c():
 
 def _avx2():
     from .x86.avx2 import AVX2Emitter
-    return Target("avx2", "x86", 256, CPU_FEATURES | {"fma", "fmsub", "dot_int8"}, 16,
+    return Target("avx2", "x86", 256, CPU_FEATURES | {"fma", "fmsub", "dot_int8", "vector_math"}, 16,
                   BASE_FLAGS + ("-mavx2", "-mfma"), emitter=AVX2Emitter)
 
 
 def _avx512():
     """AVX-512: native on a CPU that has it, else the same source through SIMDe (on AVX2)."""
     from .x86.avx512 import AVX512Emitter
-    features = CPU_FEATURES | {"fma", "fmsub", "dot_int8", "masked_tails"}
+    features = CPU_FEATURES | {"fma", "fmsub", "dot_int8", "masked_tails", "vector_math"}
     if avx512_native():
         # VNNI (vpdpbusd, the int8 micro-kernels of intrin.py) where the CPU has it
         vnni = ("-mavx512vnni",) if host_has("avx512_vnni") else ()
@@ -94,7 +94,8 @@ def _neon():
     """AArch64 NEON: native (cffi) on an AArch64 host, else a static program under qemu-aarch64."""
     from .arm.neon import NEONEmitter
     from .runtime.harness import AARCH64_LINUX, NEON_MARCH
-    t = Target("neon", "arm", 128, CPU_FEATURES | {"fma", "fnmadd", "widening_mul", "dot_int8"},
+    t = Target("neon", "arm", 128, CPU_FEATURES | {"fma", "fnmadd", "widening_mul", "dot_int8",
+                                            "vector_math"},
                32, BASE_FLAGS + (NEON_MARCH,), emitter=NEONEmitter)
     if platform.machine().lower() not in ("aarch64", "arm64"):
         t = t.with_(runs="emulator", harness=AARCH64_LINUX, note="runs under qemu-aarch64")

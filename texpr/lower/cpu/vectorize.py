@@ -16,10 +16,15 @@ vector operators too, and a lane-dependent `select(a cmp b, t, f)` becomes a vec
 and select when it is safe to compute both branches for every lane: each load in t and f is
 also a load of the condition (so it was made for every lane anyway) and the compared values
 have the select's element width.
+
+With `vector_math=True` (targets with texpr's vector math library, targets/vecmath) a float32
+call of one of its functions (exp, log, tanh, erf, pow, sin, ...) becomes a vector call; other
+calls keep their lanes scalar (libm). Where a vectorized loop stays scalar (a tail of unknown
+or odd extent, lanes run one by one) its calls become LaneMathCall: the same code in scalars.
 """
 from ...lang import dtypes
-from ...lang.expr import BinOp, Call, Cast, Cmp, Const, Not, Select, Var
-from ...lang.visitor import StmtMutator, map_children, walk
+from ...lang.expr import VECTOR_MATH, BinOp, Call, Cast, Cmp, Const, LaneMathCall, Not, Select, Var
+from ...lang.visitor import StmtMutator, map_children, transform, walk
 from ..analysis.patterns import saturating_narrow
 from ..analysis.arith import conjuncts, simplify
 from ...lang.ir import (Allocate, Broadcast, BufferLoad, BufferStore, CheckedIndex, DeclareVars,
@@ -31,16 +36,18 @@ class CannotVectorize(Exception):
 
 
 def vectorize_loops(stmt, vector_bits=256, masked=False, lane_ops=False, float_vectors=True,
-                    narrow_lanes=False):
+                    narrow_lanes=False, vector_math=False):
     """float_vectors=False (a target without float vector arithmetic, HVX v67): a vectorized
     loop that computes with floats stays a scalar loop. narrow_lanes (HVX): see _max_bits."""
-    return _Vectorize(vector_bits, masked, lane_ops, float_vectors, narrow_lanes).visit(stmt)
+    return _Vectorize(vector_bits, masked, lane_ops, float_vectors, narrow_lanes,
+                      vector_math).visit(stmt)
 
 
 class _Vectorize(StmtMutator):
-    def __init__(self, vector_bits, masked, lane_ops, float_vectors, narrow_lanes):
+    def __init__(self, vector_bits, masked, lane_ops, float_vectors, narrow_lanes, vector_math):
         self.vector_bits, self.masked, self.lane_ops = vector_bits, masked, lane_ops
         self.float_vectors, self.narrow_lanes = float_vectors, narrow_lanes
+        self.vector_math = vector_math
 
     def visit_For(self, s):
         s = self.generic_visit(s)
@@ -48,7 +55,18 @@ class _Vectorize(StmtMutator):
             return s
         if not self.float_vectors and _uses_floats(s.body):
             return For(s.var, s.min, s.extent, "serial", s.body, s.pragmas)
-        return _vectorize_for(s, self.vector_bits, self.masked, self.lane_ops, self.narrow_lanes)
+        out = _vectorize_for(s, self.vector_bits, self.masked, self.lane_ops, self.narrow_lanes,
+                             self.vector_math)
+        return lane_math_calls(out) if self.vector_math else out
+
+
+def lane_math_calls(stmt):
+    """The float32 VECTOR_MATH calls still scalar in a vectorized loop become LaneMathCall."""
+    def fn(n):
+        if type(n) is Call and n.dtype == "float32" and n.name in VECTOR_MATH:
+            return LaneMathCall(n.name, n.args, n.dtype)
+        return None
+    return transform(stmt, fn)
 
 
 def _uses_floats(body):
@@ -88,7 +106,8 @@ def _max_bits(body, narrow_lanes=False):
     return max(bits)
 
 
-def _vectorize_for(f, vector_bits, masked=False, lane_ops=False, narrow_lanes=False):
+def _vectorize_for(f, vector_bits, masked=False, lane_ops=False, narrow_lanes=False,
+                   vector_math=False):
     lanes = f.extent.value if isinstance(f.extent, Const) else None
     if lanes is None:
         return For(f.var, f.min, f.extent, "serial", f.body, f.pragmas)
@@ -101,7 +120,7 @@ def _vectorize_for(f, vector_bits, masked=False, lane_ops=False, narrow_lanes=Fa
         body = substitute(f.body, {f.var: f.min + outer * width + inner_var})
         inner = _vectorize_for(For(inner_var, Const(0, "int32"), Const(width, "int32"),
                                    "vectorized", body, f.pragmas), vector_bits,
-                               masked, lane_ops, narrow_lanes)
+                               masked, lane_ops, narrow_lanes, vector_math)
         return seq(*[_subst_stmt(inner, outer, k) for k in range(lanes // width)])
     if lanes & (lanes - 1):
         # C vector types need a power-of-two lane count: keep odd extents scalar
@@ -109,7 +128,7 @@ def _vectorize_for(f, vector_bits, masked=False, lane_ops=False, narrow_lanes=Fa
     try:
         if any(isinstance(n, (StageRegion, Allocate)) for n in walk(f.body)):
             raise CannotVectorize   # another stage nested in the lanes: keep it scalar
-        return Vectorizer(f.var, f.min, lanes, masked, lane_ops).stmt(f.body)
+        return Vectorizer(f.var, f.min, lanes, masked, lane_ops, vector_math).stmt(f.body)
     except CannotVectorize:
         return For(f.var, f.min, f.extent, "serial", f.body, f.pragmas)
 
@@ -134,9 +153,10 @@ def _lanes(e):
 
 
 class Vectorizer:
-    def __init__(self, var, vmin, lanes, masked=False, lane_ops=False):
+    def __init__(self, var, vmin, lanes, masked=False, lane_ops=False, vector_math=False):
         self.var = var
         self.lane_ops = lane_ops    # vector shifts, bitwise ops and compare+select
+        self.vector_math = vector_math  # float32 calls of VECTOR_MATH become vector calls
         self.ramp = Ramp(vmin, 1, lanes, _vec_dtype("int32", lanes))
         self.lanes = lanes
         self.stores = {}
@@ -210,6 +230,12 @@ class Vectorizer:
             v = self._lane_select(e)
             if v is not None:
                 return v
+        if t is Call and self.vector_math and e.name in VECTOR_MATH and e.dtype == "float32":
+            args = [self._value(a) for a in e.args]
+            if any(_lanes(a) != 1 for a in args):
+                return Call(e.name, tuple(self.bcast(a) for a in args),
+                            _vec_dtype(e.dtype, self.lanes))
+            return e
         # Select, Cmp, Call, Not, loads of other kinds: vectorize only if lane-invariant
         for n in walk(e):
             if n is self.var:

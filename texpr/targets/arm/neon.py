@@ -74,6 +74,9 @@ class NEONEmitter(CEmitter):
     BINOP = {(op, dt): f"v{name}{q}_{sfx}({{a}}, {{b}})"
              for dt, (sfx, q) in NEON_TYPES.items() for op, name in _binops(sfx).items()}
 
+    VECTOR_MATH_ISA = {"float32x4": {"fma": "return vfmaq_f32(c, a, b);",
+                                     "sqrt": "return vsqrtq_f32(x);"}}
+
     # ------------------------------------------------------------------ arithmetic
     def vector_binop(self, e):
         dt = e.dtype

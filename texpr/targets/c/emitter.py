@@ -7,19 +7,22 @@ plain / and % when it proves the operands non-negative.
 """
 import math
 import string
+from dataclasses import dataclass
 
 from ...lang import dtypes
 from ...lang.dtypes import C_TYPES
 from ...errors import InternalError, LoweringError, TexprError
-from ...lang.expr import BinOp, Call, Cast, Cmp, Const, Not, Select, Var
+from ...lang.expr import (VECTOR_MATH, BinOp, Call, Cast, Cmp, Const, Expr, LaneMathCall, Not,
+                          Select, Var)
 from ...lang.expr import convert
 from ...lang.intrin import OperandText
 from ...lang.ir import (Allocate, Broadcast, Buffer, BufferLoad, BufferPtr, BufferStore,
                         DeclareVars, For, IfThenElse, Ramp, Seq, StageRegion, Stmt, VarLoad,
                         VarStore)
 from ...lang.visitor import method_for, walk
+from .. import vecmath
 from .. import index_checks
-from ..intrin_rules import RULES as INTRIN_RULES
+from ..intrin_rules import RULES as INTRIN_RULES, lookup as intrin_rule
 from .extern_calls import ExternCallEmitter
 from .names import NameTable, kernel_symbol
 
@@ -550,11 +553,19 @@ class CEmitter(ExternCallEmitter):
         return f"(({C_TYPES[e.dtype]}){self.expr(e.value)})"
 
     def expr_Call(self, e):
+        if INTRIN_RULES and dtypes.lanes(e.dtype) > 1 and intrin_rule(e.name, self.target_name):
+            return self.call_per_lane(e)    # the user's scalar lowering, lane by lane
         if INTRIN_RULES:                    # the user's lowering of this call, if any
             out = self.lowered_call(e)
             if out is not None:
                 return out
         dt = e.dtype
+        if self.VECTOR_MATH_ISA is not None and e.name in VECTOR_MATH \
+                and dtypes.element(dt) == "float32" and (
+                dtypes.lanes(dt) > 1 or isinstance(e, LaneMathCall) or e.name.startswith("fast_")):
+            return self.vector_math_call(e)
+        if e.name.startswith("fast_"):      # a scalar fast_* call: the accurate function
+            return self.expr_Call(Call(e.name[len("fast_"):], e.args, dt))
         args = [self.expr(a) for a in e.args]
         if e.name in FLOAT_TESTS:
             return f"({e.name}({unparen(args[0])}) != 0)"
@@ -585,6 +596,39 @@ class CEmitter(ExternCallEmitter):
         if e.name in ("exp", "log", "sqrt", "tanh", "erf", "floor", "ceil", "pow"):
             return f"{_mathfn(e.name, dt)}({', '.join(unparen(a) for a in args)})"
         raise TexprError(f"C emitter: unknown function {e.name!r}")
+
+    #: None: math calls are libm's. A dict (targets with vector math): float32 calls of
+    #: lang.expr.VECTOR_MATH in vectors, in the scalar lanes of vectorized loops (LaneMathCall)
+    #: and the fast_* ones are texpr's own (targets/vecmath), other scalar calls libm's;
+    #: {vector dtype: {"fma": C body, "sqrt": C body}} the target's instructions for them
+    VECTOR_MATH_ISA = None
+
+    def call_per_lane(self, e):
+        """A vector call (vector math) computed lane by lane: each lane's scalar call, on the
+        lanes of the arguments evaluated once (a GNU statement expression)."""
+        base, n = dtypes.split_lanes(e.dtype)
+        temps, decls = [], []
+        for a in e.args:
+            self.lane_temps = getattr(self, "lane_temps", 0) + 1   # texpr_: no user name
+            t = f"texpr_lanes{self.lane_temps}"
+            temps.append(t)
+            decls.append(f"{self.ty(a.dtype)} {t} = {unparen(self.expr(a))};")
+        lanes = [unparen(self.expr(Call(e.name, tuple(LaneText(f"{t}[{k}]", dtypes.element(a.dtype))
+                                                       for t, a in zip(temps, e.args)), base)))
+                 for k in range(n)]
+        return f"({{ {' '.join(decls)} ({self.ty(e.dtype)}){{{', '.join(lanes)}}}; }})"
+
+    def expr_LaneText(self, e):
+        return e.text
+
+    def vector_math_call(self, e):
+        """A call of texpr's own math function for e's dtype (its C goes in as helpers)."""
+        dt = e.dtype
+        vf = self.ty(dt) if dtypes.lanes(dt) > 1 else "float"
+        for key, text in vecmath.helpers(e.name, dt, vf, self.VECTOR_MATH_ISA.get(dt)):
+            self.helper(key, text)
+        args = ", ".join(unparen(self.expr(a)) for a in e.args)
+        return f"{vecmath.c_name(e.name, dt)}({args})"
 
     def expr_BufferLoad(self, e):
         buf = self.buf(e.buffer)
@@ -713,6 +757,13 @@ class CEmitter(ExternCallEmitter):
             return f"(({ty})({ok} & {shifted}))"
         sign = f"(({ut})(({unparen(a)}) >> {self.broadcast(str(bits - 1), dt)}))"
         return f"(({ty})(({ok} & {shifted}) | (~{ok} & {sign})))"
+
+
+@dataclass(frozen=True, eq=False)
+class LaneText(Expr):
+    """One lane of a vector the emitter has named, as C text (call_per_lane)."""
+    text: str
+    dtype: str
 
 
 def _minmax(op, dt, a, b):

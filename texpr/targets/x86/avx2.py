@@ -44,6 +44,9 @@ class AVX2Emitter(CEmitter):
              **{(op, "int32x8"): f"(({{ty}})_mm256_{name}((__m256i)({{a}}), (__m256i)({{b}})))"
                 for op, name in _INT32_OPS.items()}}
 
+    VECTOR_MATH_ISA = {"float32x8": {"fma": "return _mm256_fmadd_ps(a, b, c);",
+                                     "sqrt": "return _mm256_sqrt_ps(x);"}}
+
     def vector_binop(self, e):
         if e.dtype in _FLOAT and e.op in ("min", "max"):
             sfx = _FLOAT[e.dtype][0]

@@ -131,6 +131,10 @@ class AVX512Emitter(AVX2Emitter):
     target_name = "avx512"
     includes = list(CEmitter.includes)
 
+    VECTOR_MATH_ISA = {**AVX2Emitter.VECTOR_MATH_ISA,
+                       "float32x16": {"fma": "return _mm512_fmadd_ps(a, b, c);",
+                                      "sqrt": "return _mm512_sqrt_ps(x);"}}
+
     def __init__(self, func):
         super().__init__(func)
         self.used_intrinsics = set()
