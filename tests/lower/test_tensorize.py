@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import texpr as te
-from texpr.targets.intrin import dot_int8, gemm_fp32
+from texpr.targets.intrin import gemm_fp32
 
 
 def plain_gemm_intrin(mr, nr, kc, name="ref_gemm", partial_axes=()):
@@ -274,26 +274,6 @@ def test_gemm_fp32_micro_kernel_avx2(M):
     f = run(s, [A, B, C], M, N, K, target="avx2")
     assert "_mm256_fmadd_ps" in f.source
     assert ("(partial tile)" in f.source) == bool(M % mr)
-
-
-def int8_dense(M, N, K, kc, lanes, a_dtype, rows=2):
-    A = te.placeholder((M, K), a_dtype, name="A")
-    W = te.placeholder((N, K), "int8", name="W")
-    WP = te.compute((N // lanes, K // 4, lanes, 4),
-                    lambda n, kg, j, kk: W[n * lanes + j, kg * 4 + kk], name="WP")
-    k = te.reduce_axis((0, K), name="k")
-    C = te.compute((M, N), lambda i, j: te.sum(
-        A[i, k].astype("int32") * WP[j // lanes, k // 4, j % lanes, k % 4].astype("int32"), axis=k),
-        name="C")
-    s = te.create_schedule(C.op)
-    i, j = C.op.axis
-    io, ii = s[C].split(i, rows)
-    jo, ji = s[C].split(j, lanes)
-    ko, ki = s[C].split(k, kc)
-    kg, kk = s[C].split(ki, 4)
-    s[C].reorder(io, jo, ko, ii, ji, kg, kk)
-    s[C].tensorize(ii, dot_int8(kc, lanes, a_dtype, rows=rows))
-    return s, [A, W, C]
 
 
 def shadowing_gemm_intrin(mr, nr, kc, shadow):

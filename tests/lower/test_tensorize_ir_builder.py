@@ -6,15 +6,13 @@ import pytest
 import texpr as te
 from texpr.targets.build import emit_source
 
+from support.tensorize import gemv_decl, tensorized_matmul
+
 RESET_C = "int vec_reset(float* c, int m) { for (int i = 0; i < m; ++i) c[i] = 0; return 0; }"
 
 
 def _gemv_intrin(m, l, update_fn=None):
-    a = te.placeholder((l,), name="a")
-    b = te.placeholder((m, l), name="b")
-    k = te.reduce_axis((0, l), name="k")
-    c = te.compute((m,), lambda i: te.sum(a[k] * b[i, k], axis=k), name="c")
-    Bb = te.decl_buffer(b.shape, b.dtype, name="B", offset_factor=1, strides=[te.var("s1"), 1])
+    op, binds = gemv_decl(m, l)
 
     def update(ins, outs):
         ib = te.ir_builder.create()
@@ -29,20 +27,11 @@ def _gemv_intrin(m, l, update_fn=None):
         ib.emit(te.call_extern("int32", "vec_reset", outs[0].access_ptr("w"), m))
         upd = (update_fn or update)(ins, outs)
         return None, ib.get(), upd
-    return te.decl_tensor_intrin(c.op, impl, name="gemv", binds={b: Bb})
+    return te.decl_tensor_intrin(op, impl, name="gemv", binds=binds)
 
 
-def _matmul(intrin, N=3, M=16, L=16):
-    A = te.placeholder((N, L), name="A")
-    B = te.placeholder((M, L), name="B")
-    k = te.reduce_axis((0, L), name="k")
-    C = te.compute((N, M), lambda i, j: te.sum(A[i, k] * B[j, k], axis=k), name="C")
-    s = te.create_schedule(C.op)
-    x, y = C.op.axis
-    yo, yi = s[C].split(y, factor=8)
-    zo, zi = s[C].split(C.op.reduce_axis[0], factor=8)
-    s[C].reorder(x, yo, zo, yi, zi)
-    s[C].tensorize(yi, intrin)
+def _matmul(intrin):
+    s, A, B, C, x, _ = tensorized_matmul(intrin, N=3, M=16, L=16, tile=8)
     s[C].pragma(x, "import_c", RESET_C)
     return s, A, B, C
 

@@ -9,6 +9,8 @@ import pytest
 import texpr as te
 from texpr.contrib import clang
 
+from support.tensorize import gemv_decl, tensorized_matmul
+
 needs_clang = pytest.mark.skipif(shutil.which("clang") is None,
                                  reason="clang is not installed (make's sysdeps install it)")
 
@@ -28,11 +30,7 @@ extern "C" int gemv_reset(float *cc, int m) {
 
 def _gemv_intrin(m, l):
     """TVM's tutorial intrinsic: calls of gemv_update / gemv_reset on the operands' pointers."""
-    a = te.placeholder((l,), name="a")
-    b = te.placeholder((m, l), name="b")
-    k = te.reduce_axis((0, l), name="k")
-    c = te.compute((m,), lambda i: te.sum(a[k] * b[i, k], axis=k), name="c")
-    Bb = te.decl_buffer(b.shape, b.dtype, name="B", offset_factor=1, strides=[te.var("s1"), 1])
+    op, binds = gemv_decl(m, l)
 
     def impl(ins, outs):
         aa, bb = ins
@@ -49,22 +47,13 @@ def _gemv_intrin(m, l):
             ib.emit(te.call_extern("int32", "gemv_reset", cc.access_ptr("w"), m))
             return ib.get()
         return update(), reset(), update()
-    return te.decl_tensor_intrin(c.op, impl, binds={b: Bb})
+    return te.decl_tensor_intrin(op, impl, binds=binds)
 
 
 @needs_clang
 def test_import_llvm_gemv_with_split_reduction():
     N, M, L = 4, 32, 32
-    A = te.placeholder((N, L), name="A")
-    B = te.placeholder((M, L), name="B")
-    k = te.reduce_axis((0, L), name="k")
-    C = te.compute((N, M), lambda i, j: te.sum(A[i, k] * B[j, k], axis=k), name="C")
-    s = te.create_schedule(C.op)
-    x, y = C.op.axis
-    yo, yi = s[C].split(y, factor=16)
-    zo, zi = s[C].split(C.op.reduce_axis[0], factor=16)
-    s[C].reorder(x, yo, zo, yi, zi)
-    s[C].tensorize(yi, _gemv_intrin(16, 16))
+    s, A, B, C, _, yo = tensorized_matmul(_gemv_intrin(16, 16), N, M, L, tile=16)
     s[C].pragma(yo, "import_llvm", clang.create_llvm(GEMV_CPP))
     assert "import_llvm" not in str(te.lower(s, [A, B, C]))     # not printed on the loop
     f = te.build(s, [A, B, C], target="c", name="gemv_llvm")
