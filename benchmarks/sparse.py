@@ -10,7 +10,8 @@ round beside it):
   memory bandwidth    sequential read of a large array (a C loop with 8 vector accumulators,
                       OpenMP threads; and NumPy's np.sum for comparison)
   sparse_lengths_sum  1,000,000 x 64 fp32 table, 2048 bags of 40 uniform indices (int32):
-                      texpr (its prefetch; rows 24 ahead only, as before; off),
+                      texpr (its prefetch; the previous default, rows 20 ahead and their
+                      first line 32 ahead; no prefetch),
                       torch.nn.functional.embedding_bag(mode="sum"),
                       NumPy np.add.reduceat(data[indices], offsets). Each call draws its
                       indices from the next of several index sets, so the rows come from
@@ -188,8 +189,8 @@ def table(V, D, hugepages, rng):
 
 
 def build_sls(V, D, target, rows=None, first_line=None):
-    """texpr's sparse_lengths_sum; rows / first_line override topi.sparse's prefetch distances
-    (PREFETCH_ROWS, PREFETCH_FIRST_LINE_ROWS) for this build."""
+    """texpr's sparse_lengths_sum; rows / first_line override cpu_sparse's prefetch distances
+    (PREFETCH_ROWS, else from the row size; PREFETCH_FIRST_LINE_ROWS) for this build."""
     B, L = te.var("B"), te.var("L")
     data = te.placeholder((V, D), name="data")
     idx = te.placeholder((L,), "int32", name="indices")
@@ -274,7 +275,7 @@ def bench_sls(args, target, tcounts, timer, bw, torch, fractions):
     lens = np.full(nbags, bag, np.int32)
     offs = np.arange(0, nbags * bag, bag).astype(np.int32)
     f = build_sls(V, D, target)
-    f1 = build_sls(V, D, target, rows=24, first_line=0)     # the default before the pair
+    f1 = build_sls(V, D, target, rows=20, first_line=32)    # the default before prefetch_rows
     f0 = build_sls(V, D, target, rows=0)
     out, out0 = np.empty((nbags, D), np.float32), np.empty((nbags, D), np.float32)
     td, toffs = torch.from_numpy(data), torch.from_numpy(offs)
@@ -297,8 +298,9 @@ def bench_sls(args, target, tcounts, timer, bw, torch, fractions):
           f"{', huge pages' if args.hugepages else ''}, row offset {data.ctypes.data % 64} B "
           f"from a cache line), {nbags} bags x {bag} indices, {nsets} index sets in turn; "
           f"effective bytes {nbytes / 1e6:.1f} MB; texpr prefetches rows "
-          f"{tsparse.PREFETCH_ROWS} indices ahead, their first line "
-          f"{tsparse.PREFETCH_FIRST_LINE_ROWS} ahead; checked against NumPy: ok")
+          f"{tsparse.prefetch_rows(D * 4)} indices ahead"
+          + (f", their first line {tsparse.PREFETCH_FIRST_LINE_ROWS} ahead"
+             if tsparse.PREFETCH_FIRST_LINE_ROWS else "") + "; checked against NumPy: ok")
     c = Cycle(nsets)
     read = row_reader()
     results = {}
@@ -307,7 +309,7 @@ def bench_sls(args, target, tcounts, timer, bw, torch, fractions):
             with _bench.threads(t):
                 fns = {
                     "texpr": lambda: f(data, sets[c.next()], lens, out),
-                    "texpr, rows 24 ahead only": lambda: f1(data, sets[c.next()], lens, out0),
+                    "texpr, before: rows 20, line 32": lambda: f1(data, sets[c.next()], lens, out0),
                     "texpr, no prefetch": lambda: f0(data, sets[c.next()], lens, out0),
                     "torch embedding_bag": lambda: F.embedding_bag(tsets[c.next()], td, toffs,
                                                                    mode="sum"),
@@ -329,7 +331,7 @@ def bench_sls(args, target, tcounts, timer, bw, torch, fractions):
                   + busy(share))
             print(f"  {'':34} {'ms':>9} {'xtorch':>8} {'GB/s':>6} {'%bnd':>5} | {'best ms':>9} "
                   f"{'xtorch':>8}")
-            for name in ("texpr", "texpr, rows 24 ahead only", "texpr, no prefetch",
+            for name in ("texpr", "texpr, before: rows 20, line 32", "texpr, no prefetch",
                          "torch embedding_bag"):
                 g = nbytes / r[name][0] / 1e9
                 print(line(name, r[name], ref if name != "torch embedding_bag" else None,
@@ -386,7 +388,7 @@ def bench_embedding(args, target, tcounts, timer, torch):
     lines = touched_lines(data, sets[0])
     nbytes = n * D * 4 + sets[0].nbytes + out.nbytes
     print(f"\nembedding: table {V} x {D} fp32, {n} indices -> [{n}, {D}], {nsets} index sets in "
-          f"turn; texpr prefetches rows {tsparse.EMBEDDING_PREFETCH_ROWS} ahead; checked "
+          f"turn; texpr prefetches rows {tsparse.EMBEDDING_PREFETCH_ROWS or tsparse.prefetch_rows(D * 4)} ahead; checked "
           "against NumPy: ok")
     c = Cycle(nsets)
     read = row_reader()

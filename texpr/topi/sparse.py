@@ -28,8 +28,8 @@ The schedules for native/avx2, avx512, neon (and c) are in topi/cpu_sparse.py, p
 `topi.schedule(outs, target)`: pooling runs bags in parallel, vectorizes the embedding
 dimension (tails masked on AVX-512, scalar elsewhere), keeps the bag's sum in registers
 (D split in chunks that fit the register file), unrolls the chunk, and prefetches the rows
-of the bags PREFETCH_ROWS indices ahead, their first lines PREFETCH_FIRST_LINE_ROWS ahead
-(pragma "prefetch", lower/cpu/prefetch.py).
+of the bags enough indices ahead to keep PREFETCH_LINES_IN_FLIGHT cache lines in flight per
+core (from the row's size; pragma "prefetch", lower/cpu/prefetch.py).
 """
 from ..lang import dtypes
 from ..errors import TexprError
@@ -90,7 +90,7 @@ def _pool(what, data, indices, lengths, row, out_dtype, name):
         k = reduce_axis((off[b], off[b + 1]), name="k")
         return te_sum(row(indices[k], k, d), axis=k)
     return compute((lengths.shape[0], data.shape[1]), bag, name=name, tag=POOL_TAG,
-                   attrs={"op": what})
+                   attrs={"op": what, "table": data})
 
 
 def _acc_dtype(dt):
