@@ -110,12 +110,12 @@ _ROW_READ_C = r"""
 #include <stdint.h>
 #include <omp.h>
 volatile float texpr_row_read_sink;
-/* Reads every cache line of the rows data[idx[i]] (row_bytes each), i in [0, n), each row's
-   lines prefetched `dist` rows ahead; the n indices split evenly between the threads. One
-   load per line, nothing computed: what the memory system delivers for this access pattern
-   (random rows: latency, TLB and misses in flight bound it, not the sequential rate). */
-double texpr_row_read(const char* data, const int32_t* idx, int64_t n, int64_t row_bytes,
-                      int dist, int nthreads) {
+/* Reads every cache line of the rows data[idx[i]] (ROW_BYTES each, a compile-time constant:
+   the loops below unroll), i in [0, n), each row's lines prefetched `dist` rows ahead; the
+   n indices split evenly between the threads. One load per line, nothing computed: what the
+   memory system delivers for this access pattern (random rows: latency, TLB and the misses
+   a core keeps in flight bound it, not the sequential read rate). */
+double texpr_row_read(const char* data, const int32_t* idx, int64_t n, int dist, int nthreads) {
   double t0 = omp_get_wtime();
   float total = 0;
   #pragma omp parallel num_threads(nthreads) reduction(+:total)
@@ -124,14 +124,16 @@ double texpr_row_read(const char* data, const int32_t* idx, int64_t n, int64_t r
     int64_t lo = n * t / nt, hi = n * (t + 1) / nt;
     float s = 0;
     for (int64_t i = lo; i < hi; ++i) {
-      if (dist && i + dist < hi) {
-        const char* q = data + (int64_t)idx[i + dist] * row_bytes;
-        for (int64_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(q + b, 0, 3);
-        __builtin_prefetch(q + row_bytes - 1, 0, 3);
+      if (i + dist < hi) {
+        const char* q = data + (int64_t)idx[i + dist] * ROW_BYTES;
+        #pragma GCC unroll 64
+        for (int b = 0; b < ROW_BYTES; b += 64) __builtin_prefetch(q + b, 0, 3);
+        __builtin_prefetch(q + ROW_BYTES - 1, 0, 3);
       }
-      const char* r = data + (int64_t)idx[i] * row_bytes;
-      for (int64_t b = 0; b < row_bytes; b += 64) s += *(const float*)(r + b);
-      s += *(const float*)(r + row_bytes - 4);
+      const char* r = data + (int64_t)idx[i] * ROW_BYTES;
+      #pragma GCC unroll 64
+      for (int b = 0; b < ROW_BYTES; b += 64) s += *(const float*)(r + b);
+      s += *(const float*)(r + ROW_BYTES - 4);
     }
     total = s;
   }
@@ -143,20 +145,22 @@ double texpr_row_read(const char* data, const int32_t* idx, int64_t n, int64_t r
 ROW_READ_DISTANCES = (8, 16, 24, 32)   # rows ahead; the bound takes the fastest
 
 
-def row_reader():
-    """texpr_row_read(data, idx, n, row_bytes, dist, nthreads) -> seconds (see _ROW_READ_C)."""
+def row_reader(row_bytes):
+    """read(data, idx, dist, nthreads) -> seconds: the row-read kernel of _ROW_READ_C for rows
+    of row_bytes (compiled for that size)."""
     import cffi
     from texpr.targets.toolchain import compile_shared
-    path, _ = compile_shared(_ROW_READ_C, ["-O2", "-fopenmp"])
+    path, _ = compile_shared(_ROW_READ_C, ["-O2", "-fopenmp", f"-DROW_BYTES={int(row_bytes)}"])
     ffi = cffi.FFI()
-    ffi.cdef("double texpr_row_read(const char*, const int32_t*, int64_t, int64_t, int, int);")
+    ffi.cdef("double texpr_row_read(const char*, const int32_t*, int64_t, int, int);")
     lib = ffi.dlopen(path)
     _bench._KEEP_LOADED.append((ffi, lib))
 
     def read(data, idx, dist, nthreads):
+        assert data.strides[0] == row_bytes and idx.dtype == np.int32
         return lib.texpr_row_read(ffi.cast("const char*", data.ctypes.data),
                                   ffi.cast("const int32_t*", idx.ctypes.data), idx.size,
-                                  data.strides[0], dist, nthreads)
+                                  dist, nthreads)
     return read
 
 
@@ -302,7 +306,7 @@ def bench_sls(args, target, tcounts, timer, bw, torch, fractions):
           + (f", their first line {tsparse.PREFETCH_FIRST_LINE_ROWS} ahead"
              if tsparse.PREFETCH_FIRST_LINE_ROWS else "") + "; checked against NumPy: ok")
     c = Cycle(nsets)
-    read = row_reader()
+    read = row_reader(data.strides[0])
     results = {}
     with torch.no_grad():
         for t in tcounts:
@@ -391,7 +395,7 @@ def bench_embedding(args, target, tcounts, timer, torch):
           f"turn; texpr prefetches rows {tsparse.EMBEDDING_PREFETCH_ROWS or tsparse.prefetch_rows(D * 4)} ahead; checked "
           "against NumPy: ok")
     c = Cycle(nsets)
-    read = row_reader()
+    read = row_reader(data.strides[0])
     res = {}
     with torch.no_grad():
         for t in tcounts:
