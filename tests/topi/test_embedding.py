@@ -84,6 +84,20 @@ def test_embedding_clip_mode_clamps_without_narrowing():
     np.testing.assert_array_equal(out, want)
 
 
+def test_embedding_clip_mode_with_narrow_indices():
+    """uint8 indices into a table of 300 rows: V - 1 = 299 does not fit in uint8, so the clamp
+    is done in int32 (a uint8 clamp would wrap 299 to 43)."""
+    w = te.placeholder((300, 3), name="weight")
+    idx = te.placeholder((te.var("n"),), "uint8", name="indices")
+    out = topi.nn.embedding(w, idx, mode="clip")
+    f = te.build(topi.schedule(out, "c"), [w, idx, out], target="c")
+    table = np.arange(900, dtype="float32").reshape(300, 3)
+    i = np.array([0, 255, 43, 7], "uint8")
+    got = np.empty((4, 3), "float32")
+    f(table, i, got)
+    np.testing.assert_array_equal(got, R.embedding_ref(table, i, mode="clip"))
+
+
 def test_embedding_rejects_bad_arguments():
     w = te.placeholder((10, 4), name="w")
     with pytest.raises(te.TexprError, match=r"embedding: w1 must be 2-D \(\[V, D\]\), got shape \[10\]"):

@@ -92,8 +92,9 @@ def schedule_pool(s, st, target, prefetch=None):
     """Bags in parallel; each bag sums into registers: D in chunks of at most `accumulators`
     vectors, the chunk unrolled, and for each index of the bag one pass over the chunk of its
     row (prefetched prefetch_rows() indices ahead: from the row's size, see
-    PREFETCH_LINES_IN_FLIGHT; its first line PREFETCH_FIRST_LINE_ROWS ahead if set). The epilogue of sparse_lengths_mean (a scale per bag) is applied when the
-    registers are stored."""
+    PREFETCH_LINES_IN_FLIGHT; its first line PREFETCH_FIRST_LINE_ROWS ahead if set). The
+    epilogue of sparse_lengths_mean (a scale per bag) is applied when the registers are
+    stored."""
     cpu = CpuInfo(target)
     pooled = st.op.output(0)
     table = (st.op.attrs or {}).get("table")

@@ -188,11 +188,16 @@ def embedding(weight, indices, mode="check", name="embedding"):
            f"{what}: mode must be one of {', '.join(repr(m) for m in EMBEDDING_MODES)}, got {mode!r}")
     V = weight.shape[0]
 
+    # clip: clamped in a dtype that holds both the index and V - 1 (never narrowed first)
+    dt = indices.dtype if dtypes.bits(indices.dtype) >= 32 else "int32"
+
     def row(*i):
         r = indices[i]
-        if mode == "clip":          # clamped in the indices' own dtype (no narrowing first)
-            dt = indices.dtype
-            r = elementwise_min(elementwise_max(r, Const(0, dt)), (V - 1).astype(dt))
+        if mode == "clip":
+            r = r.astype(dt)
+            if not dt.startswith("uint"):
+                r = elementwise_max(r, Const(0, dt))
+            r = elementwise_min(r, (V - 1).astype(dt))
         return r
 
     def f(*i):
