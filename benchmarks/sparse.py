@@ -392,7 +392,8 @@ def bench_embedding(args, target, tcounts, timer, torch):
     lines = touched_lines(data, sets[0])
     nbytes = n * D * 4 + sets[0].nbytes + out.nbytes
     print(f"\nembedding: table {V} x {D} fp32, {n} indices -> [{n}, {D}], {nsets} index sets in "
-          f"turn; texpr prefetches rows {tsparse.EMBEDDING_PREFETCH_ROWS or tsparse.prefetch_rows(D * 4)} ahead; checked "
+          f"turn; texpr prefetches rows "
+          f"{tsparse.EMBEDDING_PREFETCH_ROWS or tsparse.prefetch_rows(D * 4)} ahead; checked "
           "against NumPy: ok")
     c = Cycle(nsets)
     read = row_reader(data.strides[0])
@@ -407,7 +408,8 @@ def bench_embedding(args, target, tcounts, timer, torch):
             ref = r["torch embedding"]
             rr_name, rr = fastest_row_read(r)
             bound = rr[0]
-            print(f"{t} thread{'s' * (t > 1)}: random-row read {(lines * 64 + sets[0].nbytes) / rr[0] / 1e9:.1f} GB/s "
+            rate = (lines * 64 + sets[0].nbytes) / rr[0] / 1e9
+            print(f"{t} thread{'s' * (t > 1)}: random-row read {rate:.1f} GB/s "
                   f"({rr_name}); memory bound {bound * 1e3:.3f} ms" + busy(share))
             print(f"  {'':34} {'ms':>9} {'xtorch':>8} {'GB/s':>6} {'%bnd':>5} | {'best ms':>9} "
                   f"{'xtorch':>8}")

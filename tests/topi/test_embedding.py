@@ -100,7 +100,8 @@ def test_embedding_clip_mode_with_narrow_indices():
 
 def test_embedding_rejects_bad_arguments():
     w = te.placeholder((10, 4), name="w")
-    with pytest.raises(te.TexprError, match=r"embedding: w1 must be 2-D \(\[V, D\]\), got shape \[10\]"):
+    with pytest.raises(te.TexprError,
+                       match=r"embedding: w1 must be 2-D \(\[V, D\]\), got shape \[10\]"):
         topi.nn.embedding(te.placeholder((10,), name="w1"), te.placeholder((3,), "int32", name="i"))
     with pytest.raises(te.TexprError, match="embedding: fi must hold integers, got dtype float32"):
         topi.nn.embedding(w, te.placeholder((3,), "float32", name="fi"))

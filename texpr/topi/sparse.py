@@ -181,11 +181,11 @@ def embedding(weight, indices, mode="check", name="embedding"):
     take does by default."""
     what = "embedding"
     check_ndim(weight, 2, what, "[V, D]")
-    _check(len(indices.shape) >= 1,
-           f"{what}: {indices.name} must have at least one dimension, got shape {shape_str(indices)}")
+    _check(len(indices.shape) >= 1, f"{what}: {indices.name} must have at least one "
+                                    f"dimension, got shape {shape_str(indices)}")
     _int_tensor(indices, what)
-    _check(mode in EMBEDDING_MODES,
-           f"{what}: mode must be one of {', '.join(repr(m) for m in EMBEDDING_MODES)}, got {mode!r}")
+    modes = ", ".join(repr(m) for m in EMBEDDING_MODES)
+    _check(mode in EMBEDDING_MODES, f"{what}: mode must be one of {modes}, got {mode!r}")
     V = weight.shape[0]
 
     # clip: clamped in a dtype that holds both the index and V - 1 (never narrowed first)
