@@ -279,6 +279,19 @@ def batch_gather_ref(data, indices):
         axis=1) if data.ndim > 2 else np.take_along_axis(data, np.asarray(indices, np.int64), 1)
 
 
+def embedding_ref(weight, indices, mode="check"):
+    """weight[indices] ([..., D]); mode "check": an index outside [0, V) raises IndexError
+    (NumPy alone would wrap a negative one), "clip": clamped into [0, V - 1]."""
+    idx = np.asarray(indices).astype(np.int64)
+    V = weight.shape[0]
+    if mode == "clip":
+        idx = np.clip(idx, 0, V - 1)
+    elif ((idx < 0) | (idx >= V)).any():
+        bad = idx[(idx < 0) | (idx >= V)][0]
+        raise IndexError(f"index {bad} out of range for a table of {V} rows")
+    return weight[idx]
+
+
 def sparse_dense_ref(x, w_data, w_indices, w_indptr):
     """Y = X W^T with W in CSR (w_data 1-D) or BSR (w_data [nnzb, bs_r, bs_c])."""
     return x.astype(np.float64) @ sparse_to_dense_ref(w_data, w_indices, w_indptr,
