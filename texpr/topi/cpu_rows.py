@@ -125,17 +125,36 @@ def _row_part(s, p, final, at, lanes, ndim):
         L = k.dom.extent.value
         if L < lanes:
             return
-        width = lanes * max(1, min(ACCUMULATORS, L // lanes))
+        width = lanes * max(1, min(_accumulators(op), L // lanes))
         _, ki = p.split(k, factor=width)
         rf = s[s.rfactor(op.output(0), ki)]
         lane, data = rf.op.axis[0], list(rf.op.axis[1:])
         rf.reorder(*(data + list(rf.op.reduce_axis) + [lane]))
         _vectors(rf, lane, lanes, width)
+        stages = [rf]
+        if width > lanes:
+            # the partial vectors summed into one first (vector adds), then its lanes
+            _, li = p.split(p.op.reduce_axis[0], factor=lanes)
+            rf2 = s[s.rfactor(op.output(0), li)]
+            lane2, data2 = rf2.op.axis[0], list(rf2.op.axis[1:])
+            rf2.reorder(*(data2 + list(rf2.op.reduce_axis) + [lane2]))
+            rf2.vectorize(lane2)
+            stages.append(rf2)
         if at is not None:
-            rf.compute_at(final, at)
+            for st in stages:
+                st.compute_at(final, at)
         return
     if len(op.axis) == ndim:
         _vectors(p, op.axis[-1], lanes, op.axis[-1].dom.extent.value, unroll_max=1)
+
+
+def _accumulators(op):
+    """Vectors of partial results for a reduction: ACCUMULATORS for a cheap body (a load, a
+    product), one when the body calls a math function (its own latency hides the add's, and
+    unrolled copies of it would not fit the registers)."""
+    from ..lang.expr import Call
+    from ..lang.visitor import walk
+    return 1 if any(isinstance(n, Call) for n in walk(op.bodies[0])) else ACCUMULATORS
 
 
 def _columns_nest(final, kept, red, lanes):

@@ -410,16 +410,18 @@ def softmax(x, axis=-1):
         return i[:axis] + i[axis + 1:]
     mx = compute(red_shape, lambda *i: te_max(x[at(i, k1)], axis=k1), name="softmax_max",
                  tag=ROW_PART)
-    ex = compute(x.shape, lambda *i: exp(x[i] - mx[rest(i)]), name="softmax_exp", tag=ROW_PART)
+    ex = compute(x.shape, lambda *i: exp(x[i] - mx[rest(i)], fast=True), name="softmax_exp",
+                 tag=ROW_PART)
     sm = compute(red_shape, lambda *i: te_sum(ex[at(i, k2)], axis=k2), name="softmax_sum",
                  tag=ROW_PART)
-    return compute(x.shape, lambda *i: ex[i] / sm[rest(i)], name="softmax", tag="softmax",
-                   attrs={"axis": (axis,)})
+    one = Const(1, x.dtype)
+    return compute(x.shape, lambda *i: ex[i] * (one / sm[rest(i)]), name="softmax",
+                   tag="softmax", attrs={"axis": (axis,)})
 
 
 def log_softmax(x, axis=-1):
-    """log(softmax(x)) along `axis`: x - max - log(sum(exp(x - max))); the stages max and sum
-    tagged ROW_PART (topi/cpu_rows.py)."""
+    """log(softmax(x)) along `axis`: x - (max + log(sum(exp(x - max)))); the stages max, sum
+    and their per-row total tagged ROW_PART (topi/cpu_rows.py)."""
     axis = _softmax_axis(x, axis, "log_softmax")
     k1 = reduce_axis((0, x.shape[axis]), "k1")
     k2 = reduce_axis((0, x.shape[axis]), "k2")
@@ -432,10 +434,13 @@ def log_softmax(x, axis=-1):
         return i[:axis] + i[axis + 1:]
     mx = compute(red_shape, lambda *i: te_max(x[at(i, k1)], axis=k1), name="log_softmax_max",
                  tag=ROW_PART)
-    sm = compute(red_shape, lambda *i: te_sum(exp(x[at(i, k2)] - mx[i]), axis=k2),
+    sm = compute(red_shape, lambda *i: te_sum(exp(x[at(i, k2)] - mx[i], fast=True), axis=k2),
                  name="log_softmax_sum", tag=ROW_PART)
-    return compute(x.shape, lambda *i: x[i] - mx[rest(i)] - lang.expr.log(sm[rest(i)]),
-                   name="log_softmax", tag="log_softmax", attrs={"axis": (axis,)})
+    # one log per row (in the output's expression it would be computed per element)
+    lse = compute(red_shape, lambda *i: mx[i] + lang.expr.log(sm[i]), name="log_softmax_lse",
+                  tag=ROW_PART)
+    return compute(x.shape, lambda *i: x[i] - lse[rest(i)], name="log_softmax",
+                   tag="log_softmax", attrs={"axis": (axis,)})
 
 
 def _softmax_axis(x, axis, what):
