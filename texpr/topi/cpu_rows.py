@@ -52,6 +52,7 @@ def row_parts(s, st):
 
 
 def _constant(st, axes):
+    """The reduced axes and the last one need constant extents (rows may be symbolic)."""
     return all(isinstance(a.dom.extent, Const) for a in axes)
 
 
@@ -64,7 +65,9 @@ def schedule_rows(s, st, target):
     parts = row_parts(s, st)
     axes = st.op.attrs.get("axis")
     dtype = st.op.output(0).dtype
-    if axes is None or not dtypes.is_float(dtype) or not _constant(st, st.op.axis) or \
+    if axes is None or not dtypes.is_float(dtype) or \
+            not _constant(st, [a for d, a in enumerate(st.op.axis) if d in axes or
+                               d == len(st.op.axis) - 1]) or \
             any(p.attach_type != "root" for p in parts):
         for p in reversed(parts):
             default_stage(s, p, target)
