@@ -20,12 +20,11 @@ An elementwise stage consuming the operator (an epilogue: a scale, a residual ad
 the loop nest's output; the operator's own output stage is inlined into it.
 """
 from ..lang import dtypes
-from ..lang.expr import Const
+from ..lang.expr import Call, Const
+from ..lang.visitor import walk
 from .cpu import cpu_info, epilogue_output
 from .schedules import VECTOR_CPU_TARGETS, default_stage, register
 from .tag import ROW_PART
-
-ROW_OPS = ("softmax", "log_softmax", "layer_norm", "rms_norm")
 
 #: vectors of partial results a reduction keeps (independent chains hide the add latency)
 ACCUMULATORS = 4
@@ -51,8 +50,7 @@ def row_parts(s, st):
     return out
 
 
-def _constant(st, axes):
-    """The reduced axes and the last one need constant extents (rows may be symbolic)."""
+def _constant(axes):
     return all(isinstance(a.dom.extent, Const) for a in axes)
 
 
@@ -65,9 +63,10 @@ def schedule_rows(s, st, target):
     parts = row_parts(s, st)
     axes = st.op.attrs.get("axis")
     dtype = st.op.output(0).dtype
+    last = len(st.op.axis) - 1
+    # the reduced axes and the last one need constant extents (the rows may be symbolic)
     if axes is None or not dtypes.is_float(dtype) or \
-            not _constant(st, [a for d, a in enumerate(st.op.axis) if d in axes or
-                               d == len(st.op.axis) - 1]) or \
+            not _constant([a for d, a in enumerate(st.op.axis) if d in axes or d == last]) or \
             any(p.attach_type != "root" for p in parts):
         for p in reversed(parts):
             default_stage(s, p, target)
@@ -81,7 +80,7 @@ def schedule_rows(s, st, target):
     fax = list(final.op.axis)
     kept = [a for d, a in enumerate(fax) if d not in axes]
     red = [a for d, a in enumerate(fax) if d in axes]
-    if fax[-1] in red or not kept:
+    if last in axes or not kept:
         at = _rows_nest(final, kept, red, lanes)
         for p in parts:
             if at is not None:
@@ -92,7 +91,7 @@ def schedule_rows(s, st, target):
         for p in parts:
             p.compute_at(final, at)
             _column_part(p, lanes)
-    return [p for p in parts] + ([final] if final is not st else [])
+    return parts + ([final] if final is not st else [])
 
 
 def _vectors(st, iv, lanes, extent, unroll_max=ACCUMULATORS):
@@ -155,8 +154,6 @@ def _accumulators(op):
     """Vectors of partial results for a reduction: ACCUMULATORS for a cheap body (a load, a
     product), one when the body calls a math function (its own latency hides the add's, and
     unrolled copies of it would not fit the registers)."""
-    from ..lang.expr import Call
-    from ..lang.visitor import walk
     return 1 if any(isinstance(n, Call) for n in walk(op.bodies[0])) else ACCUMULATORS
 
 
@@ -164,8 +161,7 @@ def _columns_nest(final, kept, red, lanes):
     """Blocks of the last (kept) axis in vectors, the reduced axes inside them; parallel over
     the other kept axes and the blocks. Returns the block axis."""
     last = kept[-1]
-    n = last.dom.extent.value
-    block = lanes * max(1, min(ACCUMULATORS, n // lanes)) if n >= lanes else n
+    block = _column_block(last.dom.extent.value, lanes)
     jo, ji = final.split(last, factor=block)
     final.reorder(*(kept[:-1] + [jo] + red + [ji]))
     par = final.fuse(*(kept[:-1] + [jo])) if len(kept) > 1 else jo
@@ -180,6 +176,10 @@ def _column_part(p, lanes):
     if not data:
         return
     p.reorder(*(data[:-1] + list(p.op.reduce_axis) + [data[-1]]))
-    n = data[-1].dom.extent.value
-    block = lanes * max(1, min(ACCUMULATORS, n // lanes)) if n >= lanes else n
-    _vectors(p, data[-1], lanes, block)
+    _vectors(p, data[-1], lanes, _column_block(data[-1].dom.extent.value, lanes))
+
+
+def _column_block(n, lanes):
+    """Columns per block of a last axis of n: up to ACCUMULATORS whole vectors (all n when
+    shorter than one)."""
+    return lanes * max(1, min(ACCUMULATORS, n // lanes)) if n >= lanes else n
