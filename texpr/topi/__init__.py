@@ -6,6 +6,7 @@ from . import cpu_sparse  # noqa: F401  (registers the sparse ops' CPU schedules
 from . import hvx  # noqa: F401  (registers the HVX schedules)
 from . import gpu  # noqa: F401  (registers the GPU schedules: cuda, opencl)
 from . import cpu_layouts  # noqa: F401  (registers the HWCN / NHWC conv2d CPU schedules)
+from . import cpu_rows  # noqa: F401  (registers softmax / layer_norm / rms_norm CPU schedules)
 from . import generic
 from .nn import add, multiply  # noqa: F401  (TVM spells them topi.add, topi.multiply)
 from .tensor import full, full_like

@@ -194,6 +194,41 @@ def log_softmax_ref(x, axis=-1):
     return x - m - np.log(np.exp(x - m).sum(axis=axis, keepdims=True))
 
 
+def _norm_axes(x, axis):
+    return tuple(sorted({a % x.ndim for a in ((axis,) if isinstance(axis, int) else axis)}))
+
+
+def layer_norm_ref(x, gamma, beta, axis=(-1,), epsilon=1e-5):
+    """(x - mean) / sqrt(var + eps) * gamma + beta over `axis` (biased variance), in float64."""
+    ax = _norm_axes(x, axis)
+    shape = [x.shape[d] if d in ax else 1 for d in range(x.ndim)]
+    xd = x.astype(np.float64)
+    mean = xd.mean(axis=ax, keepdims=True)
+    var = ((xd - mean) ** 2).mean(axis=ax, keepdims=True)
+    out = (xd - mean) / np.sqrt(var + epsilon) * gamma.reshape(shape) + beta.reshape(shape)
+    return out.astype(x.dtype)
+
+
+def rms_norm_ref(x, weight, axis=(-1,), epsilon=1e-5):
+    """x / sqrt(mean(x^2) + eps) * weight over `axis`, in float64."""
+    ax = _norm_axes(x, axis)
+    shape = [x.shape[d] if d in ax else 1 for d in range(x.ndim)]
+    xd = x.astype(np.float64)
+    ms = (xd * xd).mean(axis=ax, keepdims=True)
+    return (xd / np.sqrt(ms + epsilon) * weight.reshape(shape)).astype(x.dtype)
+
+
+def gelu_ref(x, approximate="none"):
+    """torch.nn.functional.gelu's two forms, in float64."""
+    xd = x.astype(np.float64)
+    if approximate == "tanh":
+        out = 0.5 * xd * (1 + np.tanh(math.sqrt(2 / math.pi) * (xd + 0.044715 * xd ** 3)))
+    else:
+        erf = np.vectorize(math.erf, otypes=[np.float64])
+        out = 0.5 * xd * (1 + erf(xd / math.sqrt(2)))
+    return out.astype(x.dtype)
+
+
 def reshape_ref(a, newshape):
     """topi.reshape: a shape of fewer elements takes the first ones."""
     newshape = list(newshape)
