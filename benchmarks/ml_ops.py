@@ -112,7 +112,7 @@ def rows_cases(quick, rng):
                         lambda ta=ta, ga=ga, ba=ba, c=cols: F.layer_norm(ta, (c,), _t(ga), _t(ba)),
                         atol=1e-4))
         out.append(Case("rows", "rms_norm", sh, [(x, a), (g, ga)],
-                        topi.nn.rms_norm(x, g, axis=(-1,), epsilon=1e-5),
+                        topi.nn.rms_norm(x, g, axis=-1, epsilon=1e-5),
                         lambda ta=ta, ga=ga, c=cols: F.rms_norm(ta, (c,), _t(ga), eps=1e-5),
                         atol=1e-4))
         for approx in ("none", "tanh"):

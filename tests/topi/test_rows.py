@@ -157,7 +157,7 @@ def test_bad_inputs_name_what_is_wrong():
         topi.nn.layer_norm(X, G6, G6h)
     with pytest.raises(te.TexprError, match=r"layer_norm: axis -1 is given twice"):
         topi.nn.layer_norm(X, G6, G6, axis=(1, -1))
-    with pytest.raises(te.TexprError, match=r"rms_norm: weight G6 has shape \[6\]; expected "
+    with pytest.raises(te.TexprError, match=r"rms_norm: gamma G6 has shape \[6\]; expected "
                                              r"\[4, 6\]"):
         topi.nn.rms_norm(X, G6, axis=(0, 1))
     with pytest.raises(te.TexprError, match=r"rms_norm: axis 5 is out of range"):

@@ -30,7 +30,7 @@ def _rows(data, axis, what):
 
 
 def _check_param(p, data, axes, what, pname):
-    """gamma / beta / weight: shaped like the normalised axes, the data's dtype."""
+    """gamma / beta: shaped like the normalised axes, the data's dtype."""
     want = [const_dim(data, a, what) for a in axes]
     got = [d.value if isinstance(d, Const) else None for d in p.shape]
     if got != want:
@@ -72,7 +72,7 @@ class _Row:
             tag=ROW_PART)
 
 
-def layer_norm(data, gamma, beta, axis=(-1,), epsilon=1e-5):
+def layer_norm(data, gamma, beta, axis=-1, epsilon=1e-5):
     """(x - mean) / sqrt(var + epsilon) * gamma + beta over `axis` (an int or ints; gamma and
     beta shaped like those axes); the variance is the biased one, as torch and TVM."""
     axes, kept, count = _rows(data, axis, "layer_norm")
@@ -93,15 +93,16 @@ def layer_norm(data, gamma, beta, axis=(-1,), epsilon=1e-5):
                    name="layer_norm", tag="layer_norm", attrs={"axis": axes})
 
 
-def rms_norm(data, weight, axis=(-1,), epsilon=1e-5):
-    """x / sqrt(mean(x^2) + epsilon) * weight over `axis` (an int or ints; weight shaped like
-    those axes)."""
+def rms_norm(data, gamma, axis=-1, epsilon=1e-6):
+    """x / sqrt(mean(x^2) + epsilon) * gamma over `axis` (an int or ints; gamma shaped like
+    those axes). DESIGN.md's signature (TVM calls gamma `weight` and defaults epsilon to 1e-5;
+    positional calls are the same)."""
     axes, kept, count = _rows(data, axis, "rms_norm")
-    _check_param(weight, data, axes, "rms_norm", "weight")
+    _check_param(gamma, data, axes, "rms_norm", "gamma")
     dt = data.dtype
     row = _Row(data, axes, kept, "rms_norm")
     sq = row.total(lambda x, i: data[x] * data[x], "sqsum")
     rstd = compute(row.shape, lambda *i: Const(1.0, dt) / sqrt(
         sq[i] * Const(1.0 / count, dt) + Const(epsilon, dt)), name="rms_norm_rstd", tag=ROW_PART)
-    return compute(data.shape, lambda *x: data[x] * rstd[row.kept_of(x)] * weight[row.param_of(x)],
+    return compute(data.shape, lambda *x: data[x] * rstd[row.kept_of(x)] * gamma[row.param_of(x)],
                    name="rms_norm", tag="rms_norm", attrs={"axis": axes})

@@ -209,13 +209,13 @@ def layer_norm_ref(x, gamma, beta, axis=(-1,), epsilon=1e-5):
     return out.astype(x.dtype)
 
 
-def rms_norm_ref(x, weight, axis=(-1,), epsilon=1e-5):
-    """x / sqrt(mean(x^2) + eps) * weight over `axis`, in float64."""
+def rms_norm_ref(x, gamma, axis=-1, epsilon=1e-6):
+    """x / sqrt(mean(x^2) + eps) * gamma over `axis`, in float64."""
     ax = _norm_axes(x, axis)
     shape = [x.shape[d] if d in ax else 1 for d in range(x.ndim)]
     xd = x.astype(np.float64)
     ms = (xd * xd).mean(axis=ax, keepdims=True)
-    return (xd / np.sqrt(ms + epsilon) * weight.reshape(shape)).astype(x.dtype)
+    return (xd / np.sqrt(ms + epsilon) * gamma.reshape(shape)).astype(x.dtype)
 
 
 def gelu_ref(x, approximate="none"):
