@@ -446,3 +446,4 @@ def fold_batch_norm(kernel, bias, gamma, beta, mean, var, eps=1e-5):
 from .winograd import (conv2d_winograd_NCHWc, conv2d_winograd_nchw,  # noqa: E402,F401
                        winograd_weight_transform, winograd_weight_transform_NCHWc)
 from .conv2d_layouts import conv2d, conv2d_hwcn, conv2d_nhwc  # noqa: E402,F401
+from .attention import attention, scaled_dot_product_attention  # noqa: E402,F401

@@ -1,0 +1,145 @@
+"""CPU schedule of topi.nn.attention (topi/attention.py) for "native"/"avx2", "avx512", "neon".
+
+Parallel over (batch, head, block of qb query rows); per block, everything stays in cache:
+
+1. the block's queries copied transposed, [D, qb] (so the query positions are contiguous);
+2. scores^T [T, qb] = k q^T: the register-tiled GEMM (gemm_fp32 tensorize, cpu.py's
+   _gemm_tiles), k read as it lies;
+3. the softmax down the columns of scores^T: max, exp (vectorized through
+   targets/vecmath), sum, each a vector loop over the block's query positions;
+4. pv [qb, Dv] = e^T v: the same GEMM with e^T as its strided first operand and v read as
+   it lies, then out = pv / sum, vectorized along the head dimension.
+
+The causal mask is a select on j <= i: the loop partitioning drops the key rows a block
+never sees from max and exp (the GEMMs still compute them: torch does the same work).
+"""
+from ..lang.expr import Const, TensorLoad
+from ..lang.visitor import walk as walk_nodes
+from .attention import INNER_TAGS, OUTPUT_TAG
+from .cpu import (_dims, _f32, _gemm_tiles, _vector_tile, cpu_info, pack_input,
+                  register_tile)
+from .schedules import VECTOR_CPU_TARGETS, default_stage, register
+from .util import cdiv
+
+#: the query block aimed at: its scores^T and exp blocks (T x qb floats each) stay in L2
+#: for T up to a few thousand keys, and the first GEMM has qb / nr column panels per key tile
+TARGET_QUERY_BLOCK = 48
+
+
+def attention_config(S, T, D, Dv, target="native"):
+    """Blocking of attention with S queries, T keys, head dims D (q, k) and Dv (v).
+
+    qb query rows per parallel block: a multiple of nr1 and of mr2, dividing S when one
+    does (a partial block or tile makes the lowering compute its rows with scalar loops);
+    mr1 x nr1: the register tile of scores^T (key rows x query columns, K = D), mr1
+    dividing T when a good divisor exists; mr2 x nr2: the register tile of pv (query rows x
+    head columns, K = T), nr2 dividing Dv, or None when Dv is not a multiple of the vector
+    width (pv is then a vector loop).
+    """
+    info = cpu_info(target)
+    lanes = info.lanes
+    nr1 = 2 * lanes if S > lanes else lanes
+    mr1 = register_tile(T, nr1, info, max_vectors=nr1 // lanes)[0]
+    top = max(nr1, cdiv(min(S, 2 * TARGET_QUERY_BLOCK), nr1) * nr1)
+    best = None
+    for qb in range(nr1, top + 1, nr1):
+        mr2 = nr2 = None
+        acc = 0
+        if Dv % lanes == 0:
+            # a column tile dividing Dv (partial columns have no kernel), rows dividing qb
+            mr2, nr2 = register_tile(qb, Dv, info, nr_divides=Dv)
+            mr2 = max(m for m in range(1, mr2 + 1) if qb % m == 0)
+            acc = mr2 * nr2 // lanes
+        key = (S % qb != 0, -min(acc, 12), abs(qb - TARGET_QUERY_BLOCK))
+        if best is None or key < best[0]:
+            best = (key, qb, mr2, nr2)
+    _, qb, mr2, nr2 = best
+    return {"qb": qb, "mr1": mr1, "nr1": nr1, "mr2": mr2, "nr2": nr2, "kc2": T, "lanes": lanes}
+
+
+def _stages(s, st):
+    """The attention graph's stages by tag, found from the output's producers."""
+    found = {}
+    todo = [st]
+    while todo:
+        x = todo.pop()
+        for t in x.op.input_tensors:
+            tag = getattr(t.op, "tag", "")
+            if tag in INNER_TAGS and tag not in found:
+                found[tag] = s[t]
+                todo.append(s[t])
+    return found
+
+
+def _keys_and_queries(scores):
+    """(k, q): scores^T[b, h, j, i] reads k at [b, h, j, d] and q at [b, h, i, d]."""
+    j = scores.op.axis[2].var
+    loads = [n for n in walk_nodes(scores.op.bodies[0]) if isinstance(n, TensorLoad)]
+    k = next(n.tensor for n in loads if n.indices[2] is j)
+    q = next(n.tensor for n in loads if n.tensor is not k)
+    return k, q
+
+
+@register(OUTPUT_TAG, VECTOR_CPU_TARGETS)
+def schedule_attention(s, st, target):
+    """See the module docstring; other dtypes and symbolic shapes keep the default schedule."""
+    stages = _stages(s, st)
+    scores, mx, ex, sm, pv = (stages.get(t) for t in INNER_TAGS)
+    info = cpu_info(target)
+    ins = scores.op.input_tensors if scores is not None else []
+    const = all(isinstance(a.dom.extent, Const) for a in st.op.axis)
+    if None in (scores, mx, ex, sm, pv) or len(ins) != 2 or not const or \
+            not _f32(st.op.output(0), *ins) or not info.has_gemm:
+        for x in stages.values():
+            default_stage(s, x, target)
+        return default_stage(s, st, target)
+    k, q = _keys_and_queries(scores)
+    B, H, S, D = _dims(q)
+    T = _dims(k)[2]
+    Dv = int(st.op.axis[3].dom.extent.value)
+    cfg = attention_config(S, T, D, Dv, target)
+    lanes = cfg["lanes"]
+    b, h, i, e = st.op.axis
+    io, ii = st.split(i, factor=cfg["qb"])
+    par = st.fuse(b, h, io)
+    st.parallel(par)
+    _vector_tile(st, e, lanes, unroll=False)
+    # 1. the block's queries, transposed
+    _, qt = pack_input(s, scores, q, (B, H, D, S), lambda b_, h_, d_, i_: q[b_, h_, i_, d_],
+                       lambda b_, h_, i_, d_: (b_, h_, d_, i_), "attention_qT")
+    qt.compute_at(st, par)
+    # 2. scores^T = k q^T, register tiles of mr1 keys x nr1 queries
+    scores.compute_at(st, par)
+    _, _, j, iq = scores.op.axis
+    (d,) = scores.op.reduce_axis
+    _gemm_tiles(s, scores, j, iq, d, {"mr": cfg["mr1"], "nr": cfg["nr1"], "kc": D, "mb": 0, "nb": 0}, blocked=False)
+    # 3. softmax down the columns, vectors along the query positions
+    for red in (mx, sm):
+        red.compute_at(st, par)
+        _, _, ir = red.op.axis
+        (jr,) = red.op.reduce_axis
+        red.reorder(jr, ir)
+        _vector_tile(red, ir, lanes)
+    ex.compute_at(st, par)
+    _vector_tile(ex, ex.op.axis[3], lanes)
+    # 4. pv = e^T v
+    pv.compute_at(st, par)
+    _, _, ip, ep = pv.op.axis
+    (jp,) = pv.op.reduce_axis
+    if cfg["nr2"]:
+        _gemm_tiles(s, pv, ip, ep, jp, {"mr": cfg["mr2"], "nr": cfg["nr2"], "kc": cfg["kc2"], "mb": 0, "nb": 0},
+                    blocked=False)
+    else:
+        pv.reorder(ip, jp, ep)
+        _vector_tile(pv, ep, lanes, unroll=False)
+    return [scores, mx, ex, sm, pv, qt]
+
+
+@register(INNER_TAGS[0], VECTOR_CPU_TARGETS)
+@register(INNER_TAGS[1], VECTOR_CPU_TARGETS)
+@register(INNER_TAGS[2], VECTOR_CPU_TARGETS)
+@register(INNER_TAGS[3], VECTOR_CPU_TARGETS)
+@register(INNER_TAGS[4], VECTOR_CPU_TARGETS)
+def _scheduled_by_attention_output(s, st, target):
+    """Scheduled together with the output (schedule_attention)."""
+    return None
