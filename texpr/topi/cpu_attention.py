@@ -38,8 +38,8 @@ def attention_config(S, T, D, Dv, target="native"):
     """
     info = cpu_info(target)
     lanes = info.lanes
-    nr1 = 2 * lanes if S > lanes else lanes
-    mr1 = register_tile(T, nr1, info, max_vectors=nr1 // lanes)[0]
+    width = 2 * lanes if S > lanes else lanes
+    mr1, nr1 = register_tile(T, width, info, max_vectors=width // lanes, nr_divides=width)
     top = max(nr1, cdiv(min(S, 2 * TARGET_QUERY_BLOCK), nr1) * nr1)
     best = None
     for qb in range(nr1, top + 1, nr1):
