@@ -21,6 +21,9 @@ from .cpu import (_dims, _f32, _gemm_tiles, _vector_tile, cpu_info, pack_input,
 from .schedules import VECTOR_CPU_TARGETS, default_stage, register
 from .util import cdiv
 
+#: L1 data cache size assumed (32 KiB: Zen, Intel cores and big Arm cores alike)
+L1_BYTES = 32 * 1024
+
 #: the query block aimed at: its scores^T and exp blocks (T x qb floats each) stay in L2
 #: for T up to a few thousand keys, and the first GEMM has qb / nr column panels per key tile
 TARGET_QUERY_BLOCK = 48
@@ -33,8 +36,8 @@ def attention_config(S, T, D, Dv, target="native"):
     does (a partial block or tile makes the lowering compute its rows with scalar loops);
     mr1 x nr1: the register tile of scores^T (key rows x query columns, K = D), mr1
     dividing T when a good divisor exists; mr2 x nr2: the register tile of pv (query rows x
-    head columns, K = T), nr2 dividing Dv, or None when Dv is not a multiple of the vector
-    width (pv is then a vector loop).
+    head columns, K = T in chunks of kc2 keys), nr2 dividing Dv, or None when Dv is not a
+    multiple of the vector width (pv is then a vector loop).
     """
     info = cpu_info(target)
     lanes = info.lanes
@@ -54,8 +57,16 @@ def attention_config(S, T, D, Dv, target="native"):
         if best is None or key < best[0]:
             best = (key, qb, mr2, nr2)
     _, qb, mr2, nr2 = best
-    return {"qb": qb, "mr1": mr1, "nr1": nr1, "mr2": mr2, "nr2": nr2, "kc2": T, "lanes": lanes}
+    return {"qb": qb, "mr1": mr1, "nr1": nr1, "mr2": mr2, "nr2": nr2,
+            "kc2": _key_chunk(T, qb + (nr2 or 0)), "lanes": lanes}
 
+
+def _key_chunk(T, width):
+    """The keys pv takes per GEMM call: its rows of e and of v (width floats per key in all)
+    fill at most half of L1 so that the v rows stay there for every query tile; a divisor of
+    T (the chunk loop has no tail), else all of T."""
+    fit = [c for c in range(16, T + 1) if T % c == 0 and c * width * 4 <= L1_BYTES // 2]
+    return max(fit) if fit else T
 
 def _stages(s, st):
     """The attention graph's stages by tag, found from the output's producers."""
@@ -112,7 +123,8 @@ def schedule_attention(s, st, target):
     scores.compute_at(st, par)
     _, _, j, iq = scores.op.axis
     (d,) = scores.op.reduce_axis
-    _gemm_tiles(s, scores, j, iq, d, {"mr": cfg["mr1"], "nr": cfg["nr1"], "kc": D, "mb": 0, "nb": 0}, blocked=False)
+    _gemm_tiles(s, scores, j, iq, d, {"mr": cfg["mr1"], "nr": cfg["nr1"], "kc": D, "mb": 0, "nb": 0},
+                blocked=False)
     # 3. softmax down the columns, vectors along the query positions
     for red in (mx, sm):
         red.compute_at(st, par)
