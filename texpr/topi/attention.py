@@ -122,7 +122,7 @@ def attention(q, k, v, causal=False, scale=None):
     pv = compute((B, H, S, Dv), lambda b, h, i, e: te_sum(ex[b, h, jp, i] * v[b, h, jp, e], axis=jp),
                  name="attention_pv", tag=PV_TAG)
     return compute((B, H, S, Dv), lambda b, h, i, e: pv[b, h, i, e] / sm[b, h, i],
-                   name="attention", tag=OUTPUT_TAG)
+                   name="attention", tag=OUTPUT_TAG, attrs={"causal": bool(causal)})
 
 
 scaled_dot_product_attention = attention

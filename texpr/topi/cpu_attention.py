@@ -13,7 +13,8 @@ Parallel over (batch, head, block of qb query rows); per block, everything stays
 The causal mask is a select on j <= i: the loop partitioning drops the key rows a block
 never sees from max and exp (the GEMMs still compute them: torch does the same work).
 """
-from ..lang.expr import Const, TensorLoad
+from ..lang.expr import Const, Reduce, TensorLoad, all as te_all
+from ..lang.tensor import ComputeOp
 from ..lang.visitor import walk as walk_nodes
 from .attention import INNER_TAGS, OUTPUT_TAG
 from .cpu import (_dims, _f32, _gemm_tiles, _vector_tile, cpu_info, pack_input,
@@ -91,6 +92,21 @@ def _keys_and_queries(scores):
     return k, q
 
 
+def _skip_tiles(s, stage, j, tile, i, qb):
+    """Reduce `stage` only where the tile of keys holding j starts at or before the last query
+    of the block of qb holding i (`where`, the same for a whole register tile or chunk: the
+    tensorized call is skipped, the tile left at zero). The stage is replaced before it is
+    split."""
+    op = stage.op
+    body = op.bodies[0]
+    last = (i // qb) * qb + (qb - 1)
+    where = te_all(body.where, (j // tile) * tile <= last)
+    new = ComputeOp(op.name, op.axis, [Reduce(body.combiner, body.source, body.axis, where,
+                                              body.dtype, body.value_index)], op.tag, op.attrs)
+    stage.op = new
+    s.stage_map[new] = stage
+
+
 @register(OUTPUT_TAG, VECTOR_CPU_TARGETS)
 def schedule_attention(s, st, target):
     """See the module docstring; other dtypes and symbolic shapes keep the default schedule."""
@@ -119,6 +135,14 @@ def schedule_attention(s, st, target):
     _, qt = pack_input(s, scores, q, (B, H, D, S), lambda b_, h_, d_, i_: q[b_, h_, i_, d_],
                        lambda b_, h_, i_, d_: (b_, h_, d_, i_), "attention_qT")
     qt.compute_at(st, par)
+    qb = cfg["qb"]
+    if st.op.attrs.get("causal"):
+        # key tiles / chunks after a block's last query: skipped (scores and e are unused or
+        # zero there)
+        _, _, js, is_ = (iv.var for iv in scores.op.axis)
+        _skip_tiles(s, scores, js, cfg["mr1"], is_, qb)
+        (jv,) = (iv.var for iv in pv.op.reduce_axis)
+        _skip_tiles(s, pv, jv, cfg["kc2"], pv.op.axis[2].var, qb)
     # 2. scores^T = k q^T, register tiles of mr1 keys x nr1 queries
     scores.compute_at(st, par)
     _, _, j, iq = scores.op.axis
