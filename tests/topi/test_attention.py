@@ -11,13 +11,15 @@ from texpr.topi.cpu_attention import attention_config
 
 RNG = np.random.default_rng(16)
 
-# (S queries, T keys, D, Dv, causal, scale, dtype): tails of every block and tile (19 and 23
-# divide nothing), S != T both ways, a Dv that is not a whole vector (pv as a vector loop),
-# whole tiles only (32 x 32), a negative scale, and float64 (the default schedule)
+# (S queries, T keys, D, Dv, causal, scale, dtype): tails of every block and tile (21, 13,
+# 19 and 23 divide nothing), S != T both ways, a negative scale, a Dv that is not a whole
+# vector (pv as a vector loop), whole tiles only, causal blocks that skip key tiles and
+# chunks (64 queries in blocks, 128 keys in two chunks), and float64 (the default schedule)
 CASES = {
-    "tails_causal": (19, 23, 16, 16, True, None, "float32"),
-    "more_queries_causal_odd_dv": (21, 13, 8, 12, True, -0.3, "float32"),
+    "tails_causal": (21, 13, 8, 16, True, -0.3, "float32"),
+    "tails_odd_dv": (19, 23, 16, 12, False, None, "float32"),
     "whole_tiles": (32, 32, 16, 8, False, 0.7, "float32"),
+    "blocks_causal": (64, 128, 16, 16, True, None, "float32"),
     "float64": (5, 7, 4, 3, False, None, "float64"),
 }
 
@@ -55,7 +57,7 @@ def test_attention_matches_numpy(results, case):
 
 def test_causal_first_query_sees_only_the_first_key(results):
     """Top-left mask: query 0 attends to key 0 alone, so its output is v[.., 0, :]."""
-    got, _, (q, k, v) = results["more_queries_causal_odd_dv"]
+    got, _, (q, k, v) = results["tails_causal"]
     np.testing.assert_allclose(got[:, :, 0], v[:, :, 0], rtol=1e-6)
 
 
