@@ -10,8 +10,10 @@ Parallel over (batch, head, block of qb query rows); per block, everything stays
 4. pv [qb, Dv] = e^T v: the same GEMM with e^T as its strided first operand and v read as
    it lies, then out = pv / sum, vectorized along the head dimension.
 
-The causal mask is a select on j <= i: the loop partitioning drops the key rows a block
-never sees from max and exp (the GEMMs still compute them: torch does the same work).
+Causal: both products get a `where` that holds for a whole register tile or key chunk (it
+starts at or before the block's last query): tensorize guards the call with it, and the loop
+partitioning cuts the tile loops there, so the keys after a block are not multiplied
+(about half the GEMM work at S = T). The mask itself is in max and exp (attention.py).
 """
 from ..lang.expr import Const, Reduce, TensorLoad, all as te_all
 from ..lang.tensor import ComputeOp
@@ -24,6 +26,9 @@ from .util import cdiv
 
 #: L1 data cache size assumed (32 KiB: Zen, Intel cores and big Arm cores alike)
 L1_BYTES = 32 * 1024
+
+#: accumulators a register tile needs to keep the FMA units busy (cpu.register_tile's model)
+ENOUGH_ACCUMULATORS = 12
 
 #: the query block aimed at: its scores^T and exp blocks (T x qb floats each) stay in L2
 #: for T up to a few thousand keys, and the first GEMM has qb / nr column panels per key tile
@@ -54,7 +59,7 @@ def attention_config(S, T, D, Dv, target="native"):
             mr2, nr2 = register_tile(qb, Dv, info, nr_divides=Dv)
             mr2 = max(m for m in range(1, mr2 + 1) if qb % m == 0)
             acc = mr2 * nr2 // lanes
-        key = (S % qb != 0, -min(acc, 12), abs(qb - TARGET_QUERY_BLOCK))
+        key = (S % qb != 0, -min(acc, ENOUGH_ACCUMULATORS), abs(qb - TARGET_QUERY_BLOCK))
         if best is None or key < best[0]:
             best = (key, qb, mr2, nr2)
     _, qb, mr2, nr2 = best
@@ -68,6 +73,7 @@ def _key_chunk(T, width):
     T (the chunk loop has no tail), else all of T."""
     fit = [c for c in range(16, T + 1) if T % c == 0 and c * width * 4 <= L1_BYTES // 2]
     return max(fit) if fit else T
+
 
 def _stages(s, st):
     """The attention graph's stages by tag, found from the output's producers."""
@@ -163,8 +169,8 @@ def schedule_attention(s, st, target):
     _, _, ip, ep = pv.op.axis
     (jp,) = pv.op.reduce_axis
     if cfg["nr2"]:
-        _gemm_tiles(s, pv, ip, ep, jp, {"mr": cfg["mr2"], "nr": cfg["nr2"], "kc": cfg["kc2"], "mb": 0, "nb": 0},
-                    blocked=False)
+        _gemm_tiles(s, pv, ip, ep, jp, {"mr": cfg["mr2"], "nr": cfg["nr2"], "kc": cfg["kc2"],
+                                         "mb": 0, "nb": 0}, blocked=False)
     else:
         pv.reorder(ip, jp, ep)
         _vector_tile(pv, ep, lanes, unroll=False)
