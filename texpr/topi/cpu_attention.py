@@ -13,10 +13,13 @@ Parallel over (batch, head, block of qb query rows); per block, everything stays
 Causal: both products get a `where` that holds for a whole register tile or key chunk (it
 starts at or before the block's last query): tensorize guards the call with it, and the loop
 partitioning cuts the tile loops there, so the keys after a block are not multiplied
-(about half the GEMM work at S = T). The mask itself is in max and exp (attention.py).
+(about half the GEMM work at S = T); max and sum skip those keys too and exp leaves them 0
+(a sum over one point with the block's condition as `where`). The mask itself is in max and
+exp (attention.py).
 """
 from ..lang.expr import Const, Reduce, TensorLoad, all as te_all
-from ..lang.tensor import ComputeOp
+from ..lang.reduction import sum as te_sum
+from ..lang.tensor import ComputeOp, reduce_axis
 from ..lang.visitor import walk as walk_nodes
 from .attention import INNER_TAGS, OUTPUT_TAG
 from .cpu import (_dims, _f32, _gemm_tiles, _vector_tile, cpu_info, pack_input,
@@ -113,6 +116,20 @@ def _skip_tiles(s, stage, j, tile, i, qb):
     s.stage_map[new] = stage
 
 
+def _zero_after_block(s, stage, qb):
+    """The elementwise stage e[.., j, i] computed only for keys j up to the last query of i's
+    block, 0 after: written as a sum over one point whose `where` is that condition (the loop
+    partitioning cuts the key loop there; the rest is the sum's initial 0)."""
+    op = stage.op
+    _, _, j, i = (iv.var for iv in op.axis)
+    one = reduce_axis((0, 1), "one")
+    body = te_sum(op.bodies[0], axis=one, where=j <= (i // qb) * qb + (qb - 1))
+    new = ComputeOp(op.name, op.axis, [body], op.tag, op.attrs)
+    stage.op = new
+    stage._reset_axes()         # the new reduction axis among its loops
+    s.stage_map[new] = stage
+
+
 @register(OUTPUT_TAG, VECTOR_CPU_TARGETS)
 def schedule_attention(s, st, target):
     """See the module docstring; other dtypes and symbolic shapes keep the default schedule."""
@@ -149,6 +166,11 @@ def schedule_attention(s, st, target):
         _skip_tiles(s, scores, js, cfg["mr1"], is_, qb)
         (jv,) = (iv.var for iv in pv.op.reduce_axis)
         _skip_tiles(s, pv, jv, cfg["kc2"], pv.op.axis[2].var, qb)
+        # and the softmax's keys after the block: max and sum skip them, exp leaves them 0
+        for red in (mx, sm):
+            (jr,) = (iv.var for iv in red.op.reduce_axis)
+            _skip_tiles(s, red, jr, 1, red.op.axis[2].var, qb)
+        _zero_after_block(s, ex, qb)
     # 2. scores^T = k q^T, register tiles of mr1 keys x nr1 queries
     scores.compute_at(st, par)
     _, _, j, iq = scores.op.axis
@@ -163,6 +185,8 @@ def schedule_attention(s, st, target):
         red.reorder(jr, ir)
         _vector_tile(red, ir, lanes)
     ex.compute_at(st, par)
+    if ex.op.reduce_axis:       # causal: see _zero_after_block
+        ex.reorder(ex.op.axis[2], ex.op.reduce_axis[0], ex.op.axis[3])
     _vector_tile(ex, ex.op.axis[3], lanes)
     # 4. pv = e^T v
     pv.compute_at(st, par)
