@@ -3,6 +3,7 @@ from . import graph, layout, nn, qnn, sparse, tag, testing
 from .schedules import schedule
 from . import cpu  # noqa: F401  (registers the CPU schedules)
 from . import cpu_sparse  # noqa: F401  (registers the sparse ops' CPU schedules)
+from . import cpu_attention  # noqa: F401  (registers the attention CPU schedule)
 from . import hvx  # noqa: F401  (registers the HVX schedules)
 from . import gpu  # noqa: F401  (registers the GPU schedules: cuda, opencl)
 from . import cpu_layouts  # noqa: F401  (registers the HWCN / NHWC conv2d CPU schedules)

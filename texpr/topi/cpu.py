@@ -64,8 +64,9 @@ def cpu_info(target):
 
 # ----------------------------------------------------------------------------- parameter choice
 
-def register_tile(M, N, info, max_vectors=4, m_cap=None, pad_ok=False):
-    """(mr, nr): a register tile of mr rows x nr = nv*lanes columns of accumulators.
+def register_tile(M, N, info, max_vectors=4, m_cap=None, pad_ok=False, nr_divides=None):
+    """(mr, nr): a register tile of mr rows x nr = nv*lanes columns of accumulators
+    (nr_divides: only widths nr that divide it, for an operand read in place, unpadded).
 
     Cost model per useful flop: the kernel's efficiency (enough accumulators to hide the FMA
     latency, few loads per FMA) on the complete tiles, and for what is left over either the
@@ -78,6 +79,8 @@ def register_tile(M, N, info, max_vectors=4, m_cap=None, pad_ok=False):
         nr = nv * lanes
         if nv > 1 and nr > cdiv(N, lanes) * lanes:
             break                           # wider than the whole N: no use
+        if nr_divides and nr_divides % nr:
+            continue
         mr_max = (nregs - nv - 1) // nv
         if m_cap:
             mr_max = min(mr_max, m_cap)

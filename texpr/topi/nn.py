@@ -472,3 +472,4 @@ from .conv2d_layouts import conv2d, conv2d_hwcn, conv2d_nhwc  # noqa: E402,F401
 from .sparse import embedding  # noqa: E402,F401  (the ranking / LLM table lookup)
 from .normalization import layer_norm, rms_norm  # noqa: E402,F401
 from .activation import gelu  # noqa: E402,F401
+from .attention import attention, scaled_dot_product_attention  # noqa: E402,F401

@@ -481,3 +481,16 @@ def get_broadcast_schedule(target):
 def get_injective_schedule(target):
     """TVM's testing helper: outs -> the registered schedule of an injective graph."""
     return _registered_schedule(target)
+
+
+def attention_ref(q, k, v, causal=False, scale=None):
+    """softmax(scale * q k^T, masked j > i when causal) v over [B, H, S, D] arrays, in float64."""
+    q64, k64, v64 = (np.asarray(a, np.float64) for a in (q, k, v))
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    s = scale * np.einsum("bhid,bhjd->bhij", q64, k64)
+    if causal:
+        S, T = s.shape[-2:]
+        s = np.where(np.arange(T)[None, :] <= np.arange(S)[:, None], s, -np.inf)
+    p = np.exp(s - s.max(axis=-1, keepdims=True))
+    p /= p.sum(axis=-1, keepdims=True)
+    return np.einsum("bhij,bhjd->bhid", p, v64).astype(q.dtype)
