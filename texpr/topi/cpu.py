@@ -925,7 +925,11 @@ def schedule_conv2d_nchw(s, st, target):
     input through a channel-blocked copy [N, C/ic, H, W, ic] and the kernel through
     [O/oc, C/ic, R, S, ic, oc] (both stages it adds), keeps a reg_w x oc tile of accumulators
     in registers over the whole reduction and writes the tile to the NCHW output (fused
-    epilogue included). groups > 1 keeps the default schedule."""
+    epilogue included). groups > 1 keeps the default schedule. An input of few channels (the
+    RGB stem) has its own schedule (cpu_conv_few_channels.py)."""
+    from . import cpu_conv_few_channels as few
+    if few.applies(s, st, target):
+        return few.schedule_conv2d_nchw_few_channels(s, st, target)
     ins = st.op.input_tensors
     info = cpu_info(target)
     if len(ins) != 2 or not _f32(st.op.output(0), *ins):
