@@ -28,7 +28,7 @@ def few_channels_config(O, Q, target="native"):
     and ot dividing the output channels."""
     info = cpu_info(target)
     lanes, nregs = info.lanes, info.nregs
-    qv = cdiv(Q, lanes)
+    qv = max(1, Q // lanes)         # a tile no wider than the row
     best = None
     for xv in range(1, min(qv, nregs) + 1):
         for ot in range(1, O + 1):
