@@ -17,9 +17,9 @@ def rand(*shape):
 
 
 @pytest.mark.parametrize("N,C,H,W,O,R,stride,pad,dil,epi", [
-    # the ResNet stem's kind: 7x7/2, pad 3, output 9 x 15 (odd: a partial vector), 12
-    # channels, bias + relu fused
-    (1, 3, 17, 29, 12, 7, 2, 3, 1, "bias_relu"),
+    # the ResNet stem's kind: 7x7/2, pad 3, output 9 x 15 (odd: a partial vector), bias +
+    # relu fused (6 channels: the unrolled tile of more takes GCC seconds longer)
+    (1, 3, 17, 29, 6, 7, 2, 3, 1, "bias_relu"),
     # no padding, stride 3 over a width the stride does not divide (a phase is one short)
     (1, 1, 11, 49, 8, 3, 3, 0, 1, None),
     # batch 2, dilation 2, a channel count no vector tile divides
