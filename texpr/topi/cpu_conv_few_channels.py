@@ -36,7 +36,7 @@ def few_channels_config(O, Q, target="native"):
                 continue
             acc = ot * xv
             eff = min(1.0, acc / 12.0) * min(1.0, 0.7 / ((ot + xv) / float(acc)))
-            # columns computed (a partial last tile still runs whole vectors) per useful one
+            # a partial last tile is a slower tail: count it as whole vectors
             waste = cdiv(Q, xv * lanes) * xv * lanes / float(Q)
             key = (round(waste / eff, 3), -acc, xv)
             if best is None or key < best[0]:
