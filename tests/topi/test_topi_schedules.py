@@ -113,6 +113,21 @@ def test_batch_matmul(target, B, M, N, K):
     close(got, ref.batch_matmul_ref(a, b))
 
 
+def test_batch_matmul_partial_row_tile_is_not_padded():
+    """M no multiple of the tile's rows (N and K exact): the last row tile runs the gemm
+    kernel for its row count; no padded copy of x, no copy of the output."""
+    from texpr.topi.cpu import batch_matmul_config, dense_config
+    B, M, N, K = 2, 13, 16, 64
+    assert dense_config(M, N, K)["Mp"] != M      # dense pads this shape
+    cfg = batch_matmul_config(M, N, K)
+    assert cfg["Mp"] == M and not cfg["pack_a"] and M % cfg["mr"]
+    x, y = te.placeholder((B, M, K), name="x"), te.placeholder((B, N, K), name="y")
+    a, b = rand(B, M, K), rand(B, N, K)
+    got, f = run(topi.nn.batch_matmul(x, y), [x, y], [a, b], "native")
+    close(got, ref.batch_matmul_ref(a, b))
+    assert "packA" not in f.source and "_gemm" not in f.source
+
+
 def test_register_tile_choice_follows_vector_width():
     avx2 = topi.cpu.dense_config(1024, 1024, 1024, "avx2")
     avx512 = topi.cpu.dense_config(1024, 1024, 1024, "avx512")

@@ -130,7 +130,8 @@ def conv2d_nchw(data, kernel, stride, padding, dilation=1, groups=1, out_dtype=N
         c = (o // og) * Cg + rc if groups > 1 else rc
         return te_sum(dp[n, c, y * sh + ry * dh, x * sw + rx * dw].astype(odt) *
                       kernel[o, rc, ry, rx].astype(odt), axis=[rc, ry, rx])
-    return compute((N, O, P, Q), f, name="conv2d_nchw", tag="conv2d_nchw")
+    return compute((N, O, P, Q), f, name="conv2d_nchw", tag="conv2d_nchw",
+                   attrs={"strides": (sh, sw), "dilation": (dh, dw), "groups": groups})
 
 
 def conv2d_NCHWc(data, kernel, stride, padding, dilation=1, out_dtype=None):
