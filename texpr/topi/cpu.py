@@ -88,13 +88,14 @@ def cpu_info(target):
 
 # ----------------------------------------------------------------------------- parameter choice
 
-def register_tile(M, N, info, max_vectors=4, m_cap=None, pad_ok=False):
+def register_tile(M, N, info, max_vectors=4, m_cap=None, pad_ok=False, acc_cap=None):
     """(mr, nr): a register tile of mr rows x nr = nv*lanes columns of accumulators.
 
     Cost model per useful flop: the kernel's efficiency (enough accumulators to hide the FMA
     latency, few loads per FMA) on the complete tiles, and for what is left over either the
     scalar fallback of partial tiles (very slow: a large penalty) or, with pad_ok (the
     schedule pads the operands with zeros to whole tiles), the wasted work of the padding.
+    acc_cap: at most that many accumulators (mr * nv).
     """
     lanes, nregs = info.lanes, info.nregs
     best = None
@@ -105,6 +106,8 @@ def register_tile(M, N, info, max_vectors=4, m_cap=None, pad_ok=False):
         mr_max = (nregs - nv - 1) // nv
         if m_cap:
             mr_max = min(mr_max, m_cap)
+        if acc_cap:
+            mr_max = min(mr_max, max(1, acc_cap // nv))
         for mr in range(1, min(mr_max, M) + 1):
             acc = mr * nv
             eff = min(1.0, acc / float(info.busy_accumulators)) * min(1.0, 0.7 / ((mr + nv) / acc))
@@ -482,7 +485,8 @@ def dense_rows_config(M, N, K, target="native", units=None):
     import os
     info = cpu_info(target)
     lanes = info.lanes
-    mr, nr = register_tile(N, M, info, max_vectors=2, m_cap=info.busy_accumulators, pad_ok=True)
+    mr, nr = register_tile(N, M, info, max_vectors=2, pad_ok=True,
+                           acc_cap=info.busy_accumulators)
     t = max(lanes, info.l1d_bytes // (2 * 4 * nr))
     kc = reduction_chunk(K, t, lo=max(lanes, t // 4), hi=t)
     if K % kc:
@@ -502,7 +506,7 @@ def _schedule_dense_rows(s, st, target, data, weight, cfg):
     PA = _panels(data, [], M, K, nr, Mp, K, st.name + "_packA")
     k = reduce_axis((0, K), "k")
     CT = compute((N, Mp), lambda j, i: te_sum(weight[j, k] * PA[i // nr, k, i % nr], axis=k),
-                 name=st.name + "_gemmT", tag="gemm")
+                 name=st.name + "_gemm", tag="gemm")
     i_, j_ = (iv.var for iv in st.op.axis)
     copy = ComputeOp(st.op.name, st.op.axis, CT[j_, i_], st.op.tag, st.op.attrs)
     st.op = copy
@@ -517,7 +521,9 @@ def _schedule_dense_rows(s, st, target, data, weight, cfg):
         st.compute_inline()
     oi, oj = out.op.axis
     jb, ji = out.split(oj, factor=cfg["nb"])
-    out.reorder(jb, oi, ji)
+    # rows split by Mp: the block needs CT over all Mp (padded) data rows, whole tiles
+    io, ii = out.split(oi, factor=Mp)
+    out.reorder(jb, io, ii, ji)
     out.parallel(jb)
     g.compute_at(out, jb)
     gj, gi = g.op.axis
