@@ -37,12 +37,12 @@ static __attribute__((noinline)) void texpr_kernel_kernel(float* restrict x, flo
     #pragma omp parallel for num_threads(texpr_num_threads) schedule(static)
     for (int32_t i1_outer_1 = 0; i1_outer_1 < 4; ++i1_outer_1) {
       {
-        float dense_gemmT[384] __attribute__((aligned(64)));
-        // stage dense_gemmT
+        float dense_gemm[384] __attribute__((aligned(64)));
+        // stage dense_gemm
         for (int32_t i_outer = 0; i_outer < 2; ++i_outer) {
           for (int32_t j_outer = 0; j_outer < 2; ++j_outer) {
             { // tensorize gemm_fp32_6x16x64.body
-              float* const texpr_out0 = &dense_gemmT[(j_outer * 192) + (i_outer * 16)];
+              float* const texpr_out0 = &dense_gemm[(j_outer * 192) + (i_outer * 16)];
               float* const texpr_in0 = &w[(i1_outer_1 * 768) + (j_outer * 384)];
               float* const texpr_in1 = &dense_packA[i_outer * 1024];
               {
@@ -104,9 +104,9 @@ static __attribute__((noinline)) void texpr_kernel_kernel(float* restrict x, flo
             }
           }
         }
-        for (int32_t i0_1 = 0; i0_1 < 32; ++i0_1) {
+        for (int32_t i0_inner = 0; i0_inner < 32; ++i0_inner) {
           for (int32_t i1_inner = 0; i1_inner < 12; ++i1_inner) {
-            relu[((i0_1 * 48) + (i1_outer_1 * 12)) + i1_inner] = texpr_max_float32((dense_gemmT[(i1_inner * 32) + i0_1] + b[(i1_outer_1 * 12) + i1_inner]), 0.0f);
+            relu[((i0_inner * 48) + (i1_outer_1 * 12)) + i1_inner] = texpr_max_float32((dense_gemm[(i1_inner * 32) + i0_inner] + b[(i1_outer_1 * 12) + i1_inner]), 0.0f);
           }
         }
       }

@@ -47,120 +47,74 @@ static __attribute__((noinline)) void texpr_kernel_kernel(float* restrict x, flo
     #pragma omp parallel for num_threads(texpr_num_threads) schedule(static)
     for (int32_t i1_outer_1 = 0; i1_outer_1 < 4; ++i1_outer_1) {
       {
-        float dense_gemmT[384] __attribute__((aligned(64)));
-        // stage dense_gemmT
-        { // tensorize gemm_fp32_12x32x64.body
-          float* const texpr_out0 = &dense_gemmT[0];
-          float* const texpr_in0 = &w[i1_outer_1 * 768];
-          float* const texpr_in1 = &dense_packA[0];
-          {
-            __m512 c0_0, c0_1, c1_0, c1_1, c2_0, c2_1, c3_0, c3_1, c4_0, c4_1, c5_0, c5_1, c6_0, c6_1, c7_0, c7_1, c8_0, c8_1, c9_0, c9_1, c10_0, c10_1, c11_0, c11_1;
-            c0_0 = _mm512_setzero_ps();
-            c0_1 = _mm512_setzero_ps();
-            c1_0 = _mm512_setzero_ps();
-            c1_1 = _mm512_setzero_ps();
-            c2_0 = _mm512_setzero_ps();
-            c2_1 = _mm512_setzero_ps();
-            c3_0 = _mm512_setzero_ps();
-            c3_1 = _mm512_setzero_ps();
-            c4_0 = _mm512_setzero_ps();
-            c4_1 = _mm512_setzero_ps();
-            c5_0 = _mm512_setzero_ps();
-            c5_1 = _mm512_setzero_ps();
-            c6_0 = _mm512_setzero_ps();
-            c6_1 = _mm512_setzero_ps();
-            c7_0 = _mm512_setzero_ps();
-            c7_1 = _mm512_setzero_ps();
-            c8_0 = _mm512_setzero_ps();
-            c8_1 = _mm512_setzero_ps();
-            c9_0 = _mm512_setzero_ps();
-            c9_1 = _mm512_setzero_ps();
-            c10_0 = _mm512_setzero_ps();
-            c10_1 = _mm512_setzero_ps();
-            c11_0 = _mm512_setzero_ps();
-            c11_1 = _mm512_setzero_ps();
-            for (int k = 0; k < 64; ++k) {
-            const float* bk = texpr_in1 + k * (32);
-            __m512 b0 = _mm512_loadu_ps(bk + 0);
-            __m512 b1 = _mm512_loadu_ps(bk + 16);
-            { __m512 ai = _mm512_set1_ps(texpr_in0[0 * (64) + k * (1)]);
-            c0_0 = _mm512_fmadd_ps(ai, b0, c0_0);
-            c0_1 = _mm512_fmadd_ps(ai, b1, c0_1);
+        float dense_gemm[384] __attribute__((aligned(64)));
+        // stage dense_gemm
+        for (int32_t j_outer = 0; j_outer < 2; ++j_outer) {
+          { // tensorize gemm_fp32_6x32x64.body
+            float* const texpr_out0 = &dense_gemm[j_outer * 192];
+            float* const texpr_in0 = &w[(i1_outer_1 * 768) + (j_outer * 384)];
+            float* const texpr_in1 = &dense_packA[0];
+            {
+              __m512 c0_0, c0_1, c1_0, c1_1, c2_0, c2_1, c3_0, c3_1, c4_0, c4_1, c5_0, c5_1;
+              c0_0 = _mm512_setzero_ps();
+              c0_1 = _mm512_setzero_ps();
+              c1_0 = _mm512_setzero_ps();
+              c1_1 = _mm512_setzero_ps();
+              c2_0 = _mm512_setzero_ps();
+              c2_1 = _mm512_setzero_ps();
+              c3_0 = _mm512_setzero_ps();
+              c3_1 = _mm512_setzero_ps();
+              c4_0 = _mm512_setzero_ps();
+              c4_1 = _mm512_setzero_ps();
+              c5_0 = _mm512_setzero_ps();
+              c5_1 = _mm512_setzero_ps();
+              for (int k = 0; k < 64; ++k) {
+              const float* bk = texpr_in1 + k * (32);
+              __m512 b0 = _mm512_loadu_ps(bk + 0);
+              __m512 b1 = _mm512_loadu_ps(bk + 16);
+              { __m512 ai = _mm512_set1_ps(texpr_in0[0 * (64) + k * (1)]);
+              c0_0 = _mm512_fmadd_ps(ai, b0, c0_0);
+              c0_1 = _mm512_fmadd_ps(ai, b1, c0_1);
+              }
+              { __m512 ai = _mm512_set1_ps(texpr_in0[1 * (64) + k * (1)]);
+              c1_0 = _mm512_fmadd_ps(ai, b0, c1_0);
+              c1_1 = _mm512_fmadd_ps(ai, b1, c1_1);
+              }
+              { __m512 ai = _mm512_set1_ps(texpr_in0[2 * (64) + k * (1)]);
+              c2_0 = _mm512_fmadd_ps(ai, b0, c2_0);
+              c2_1 = _mm512_fmadd_ps(ai, b1, c2_1);
+              }
+              { __m512 ai = _mm512_set1_ps(texpr_in0[3 * (64) + k * (1)]);
+              c3_0 = _mm512_fmadd_ps(ai, b0, c3_0);
+              c3_1 = _mm512_fmadd_ps(ai, b1, c3_1);
+              }
+              { __m512 ai = _mm512_set1_ps(texpr_in0[4 * (64) + k * (1)]);
+              c4_0 = _mm512_fmadd_ps(ai, b0, c4_0);
+              c4_1 = _mm512_fmadd_ps(ai, b1, c4_1);
+              }
+              { __m512 ai = _mm512_set1_ps(texpr_in0[5 * (64) + k * (1)]);
+              c5_0 = _mm512_fmadd_ps(ai, b0, c5_0);
+              c5_1 = _mm512_fmadd_ps(ai, b1, c5_1);
+              }
+              }
+              _mm512_storeu_ps(texpr_out0 + 0 * (32) + 0, c0_0);
+              _mm512_storeu_ps(texpr_out0 + 0 * (32) + 16, c0_1);
+              _mm512_storeu_ps(texpr_out0 + 1 * (32) + 0, c1_0);
+              _mm512_storeu_ps(texpr_out0 + 1 * (32) + 16, c1_1);
+              _mm512_storeu_ps(texpr_out0 + 2 * (32) + 0, c2_0);
+              _mm512_storeu_ps(texpr_out0 + 2 * (32) + 16, c2_1);
+              _mm512_storeu_ps(texpr_out0 + 3 * (32) + 0, c3_0);
+              _mm512_storeu_ps(texpr_out0 + 3 * (32) + 16, c3_1);
+              _mm512_storeu_ps(texpr_out0 + 4 * (32) + 0, c4_0);
+              _mm512_storeu_ps(texpr_out0 + 4 * (32) + 16, c4_1);
+              _mm512_storeu_ps(texpr_out0 + 5 * (32) + 0, c5_0);
+              _mm512_storeu_ps(texpr_out0 + 5 * (32) + 16, c5_1);
             }
-            { __m512 ai = _mm512_set1_ps(texpr_in0[1 * (64) + k * (1)]);
-            c1_0 = _mm512_fmadd_ps(ai, b0, c1_0);
-            c1_1 = _mm512_fmadd_ps(ai, b1, c1_1);
-            }
-            { __m512 ai = _mm512_set1_ps(texpr_in0[2 * (64) + k * (1)]);
-            c2_0 = _mm512_fmadd_ps(ai, b0, c2_0);
-            c2_1 = _mm512_fmadd_ps(ai, b1, c2_1);
-            }
-            { __m512 ai = _mm512_set1_ps(texpr_in0[3 * (64) + k * (1)]);
-            c3_0 = _mm512_fmadd_ps(ai, b0, c3_0);
-            c3_1 = _mm512_fmadd_ps(ai, b1, c3_1);
-            }
-            { __m512 ai = _mm512_set1_ps(texpr_in0[4 * (64) + k * (1)]);
-            c4_0 = _mm512_fmadd_ps(ai, b0, c4_0);
-            c4_1 = _mm512_fmadd_ps(ai, b1, c4_1);
-            }
-            { __m512 ai = _mm512_set1_ps(texpr_in0[5 * (64) + k * (1)]);
-            c5_0 = _mm512_fmadd_ps(ai, b0, c5_0);
-            c5_1 = _mm512_fmadd_ps(ai, b1, c5_1);
-            }
-            { __m512 ai = _mm512_set1_ps(texpr_in0[6 * (64) + k * (1)]);
-            c6_0 = _mm512_fmadd_ps(ai, b0, c6_0);
-            c6_1 = _mm512_fmadd_ps(ai, b1, c6_1);
-            }
-            { __m512 ai = _mm512_set1_ps(texpr_in0[7 * (64) + k * (1)]);
-            c7_0 = _mm512_fmadd_ps(ai, b0, c7_0);
-            c7_1 = _mm512_fmadd_ps(ai, b1, c7_1);
-            }
-            { __m512 ai = _mm512_set1_ps(texpr_in0[8 * (64) + k * (1)]);
-            c8_0 = _mm512_fmadd_ps(ai, b0, c8_0);
-            c8_1 = _mm512_fmadd_ps(ai, b1, c8_1);
-            }
-            { __m512 ai = _mm512_set1_ps(texpr_in0[9 * (64) + k * (1)]);
-            c9_0 = _mm512_fmadd_ps(ai, b0, c9_0);
-            c9_1 = _mm512_fmadd_ps(ai, b1, c9_1);
-            }
-            { __m512 ai = _mm512_set1_ps(texpr_in0[10 * (64) + k * (1)]);
-            c10_0 = _mm512_fmadd_ps(ai, b0, c10_0);
-            c10_1 = _mm512_fmadd_ps(ai, b1, c10_1);
-            }
-            { __m512 ai = _mm512_set1_ps(texpr_in0[11 * (64) + k * (1)]);
-            c11_0 = _mm512_fmadd_ps(ai, b0, c11_0);
-            c11_1 = _mm512_fmadd_ps(ai, b1, c11_1);
-            }
-            }
-            _mm512_storeu_ps(texpr_out0 + 0 * (32) + 0, c0_0);
-            _mm512_storeu_ps(texpr_out0 + 0 * (32) + 16, c0_1);
-            _mm512_storeu_ps(texpr_out0 + 1 * (32) + 0, c1_0);
-            _mm512_storeu_ps(texpr_out0 + 1 * (32) + 16, c1_1);
-            _mm512_storeu_ps(texpr_out0 + 2 * (32) + 0, c2_0);
-            _mm512_storeu_ps(texpr_out0 + 2 * (32) + 16, c2_1);
-            _mm512_storeu_ps(texpr_out0 + 3 * (32) + 0, c3_0);
-            _mm512_storeu_ps(texpr_out0 + 3 * (32) + 16, c3_1);
-            _mm512_storeu_ps(texpr_out0 + 4 * (32) + 0, c4_0);
-            _mm512_storeu_ps(texpr_out0 + 4 * (32) + 16, c4_1);
-            _mm512_storeu_ps(texpr_out0 + 5 * (32) + 0, c5_0);
-            _mm512_storeu_ps(texpr_out0 + 5 * (32) + 16, c5_1);
-            _mm512_storeu_ps(texpr_out0 + 6 * (32) + 0, c6_0);
-            _mm512_storeu_ps(texpr_out0 + 6 * (32) + 16, c6_1);
-            _mm512_storeu_ps(texpr_out0 + 7 * (32) + 0, c7_0);
-            _mm512_storeu_ps(texpr_out0 + 7 * (32) + 16, c7_1);
-            _mm512_storeu_ps(texpr_out0 + 8 * (32) + 0, c8_0);
-            _mm512_storeu_ps(texpr_out0 + 8 * (32) + 16, c8_1);
-            _mm512_storeu_ps(texpr_out0 + 9 * (32) + 0, c9_0);
-            _mm512_storeu_ps(texpr_out0 + 9 * (32) + 16, c9_1);
-            _mm512_storeu_ps(texpr_out0 + 10 * (32) + 0, c10_0);
-            _mm512_storeu_ps(texpr_out0 + 10 * (32) + 16, c10_1);
-            _mm512_storeu_ps(texpr_out0 + 11 * (32) + 0, c11_0);
-            _mm512_storeu_ps(texpr_out0 + 11 * (32) + 16, c11_1);
           }
         }
-        for (int32_t i0 = 0; i0 < 32; ++i0) {
+        for (int32_t i0_inner = 0; i0_inner < 32; ++i0_inner) {
           for (int32_t i1_inner = 0; i1_inner < 12; ++i1_inner) {
-            relu[((i0 * 48) + (i1_outer_1 * 12)) + i1_inner] = texpr_max_float32((dense_gemmT[(i1_inner * 32) + i0] + b[(i1_outer_1 * 12) + i1_inner]), 0.0f);
+            relu[((i0_inner * 48) + (i1_outer_1 * 12)) + i1_inner] = texpr_max_float32((dense_gemm[(i1_inner * 32) + i0_inner] + b[(i1_outer_1 * 12) + i1_inner]), 0.0f);
           }
         }
       }

@@ -33,122 +33,76 @@ static __attribute__((noinline)) void texpr_kernel_kernel(float* restrict x, flo
     #pragma omp parallel for num_threads(texpr_num_threads) schedule(static)
     for (int32_t i1_outer_1 = 0; i1_outer_1 < 4; ++i1_outer_1) {
       {
-        float dense_gemmT[384] __attribute__((aligned(64)));
-        // stage dense_gemmT
+        float dense_gemm[384] __attribute__((aligned(64)));
+        // stage dense_gemm
         for (int32_t i_outer = 0; i_outer < 4; ++i_outer) {
-          { // tensorize gemm_fp32_12x8x64.body
-            float* const texpr_out0 = &dense_gemmT[i_outer * 8];
-            float* const texpr_in0 = &w[i1_outer_1 * 768];
-            float* const texpr_in1 = &dense_packA[i_outer * 512];
-            {
-              float32x4_t c0_0, c0_1, c1_0, c1_1, c2_0, c2_1, c3_0, c3_1, c4_0, c4_1, c5_0, c5_1, c6_0, c6_1, c7_0, c7_1, c8_0, c8_1, c9_0, c9_1, c10_0, c10_1, c11_0, c11_1;
-              c0_0 = vdupq_n_f32(0.0f);
-              c0_1 = vdupq_n_f32(0.0f);
-              c1_0 = vdupq_n_f32(0.0f);
-              c1_1 = vdupq_n_f32(0.0f);
-              c2_0 = vdupq_n_f32(0.0f);
-              c2_1 = vdupq_n_f32(0.0f);
-              c3_0 = vdupq_n_f32(0.0f);
-              c3_1 = vdupq_n_f32(0.0f);
-              c4_0 = vdupq_n_f32(0.0f);
-              c4_1 = vdupq_n_f32(0.0f);
-              c5_0 = vdupq_n_f32(0.0f);
-              c5_1 = vdupq_n_f32(0.0f);
-              c6_0 = vdupq_n_f32(0.0f);
-              c6_1 = vdupq_n_f32(0.0f);
-              c7_0 = vdupq_n_f32(0.0f);
-              c7_1 = vdupq_n_f32(0.0f);
-              c8_0 = vdupq_n_f32(0.0f);
-              c8_1 = vdupq_n_f32(0.0f);
-              c9_0 = vdupq_n_f32(0.0f);
-              c9_1 = vdupq_n_f32(0.0f);
-              c10_0 = vdupq_n_f32(0.0f);
-              c10_1 = vdupq_n_f32(0.0f);
-              c11_0 = vdupq_n_f32(0.0f);
-              c11_1 = vdupq_n_f32(0.0f);
-              for (int k = 0; k < 64; ++k) {
-              const float* bk = texpr_in1 + k * (8);
-              float32x4_t b0 = vld1q_f32(bk + 0);
-              float32x4_t b1 = vld1q_f32(bk + 4);
-              { float32x4_t ai = vdupq_n_f32(texpr_in0[0 * (64) + k * (1)]);
-              c0_0 = vfmaq_f32(c0_0, ai, b0);
-              c0_1 = vfmaq_f32(c0_1, ai, b1);
+          for (int32_t j_outer = 0; j_outer < 2; ++j_outer) {
+            { // tensorize gemm_fp32_6x8x64.body
+              float* const texpr_out0 = &dense_gemm[(j_outer * 192) + (i_outer * 8)];
+              float* const texpr_in0 = &w[(i1_outer_1 * 768) + (j_outer * 384)];
+              float* const texpr_in1 = &dense_packA[i_outer * 512];
+              {
+                float32x4_t c0_0, c0_1, c1_0, c1_1, c2_0, c2_1, c3_0, c3_1, c4_0, c4_1, c5_0, c5_1;
+                c0_0 = vdupq_n_f32(0.0f);
+                c0_1 = vdupq_n_f32(0.0f);
+                c1_0 = vdupq_n_f32(0.0f);
+                c1_1 = vdupq_n_f32(0.0f);
+                c2_0 = vdupq_n_f32(0.0f);
+                c2_1 = vdupq_n_f32(0.0f);
+                c3_0 = vdupq_n_f32(0.0f);
+                c3_1 = vdupq_n_f32(0.0f);
+                c4_0 = vdupq_n_f32(0.0f);
+                c4_1 = vdupq_n_f32(0.0f);
+                c5_0 = vdupq_n_f32(0.0f);
+                c5_1 = vdupq_n_f32(0.0f);
+                for (int k = 0; k < 64; ++k) {
+                const float* bk = texpr_in1 + k * (8);
+                float32x4_t b0 = vld1q_f32(bk + 0);
+                float32x4_t b1 = vld1q_f32(bk + 4);
+                { float32x4_t ai = vdupq_n_f32(texpr_in0[0 * (64) + k * (1)]);
+                c0_0 = vfmaq_f32(c0_0, ai, b0);
+                c0_1 = vfmaq_f32(c0_1, ai, b1);
+                }
+                { float32x4_t ai = vdupq_n_f32(texpr_in0[1 * (64) + k * (1)]);
+                c1_0 = vfmaq_f32(c1_0, ai, b0);
+                c1_1 = vfmaq_f32(c1_1, ai, b1);
+                }
+                { float32x4_t ai = vdupq_n_f32(texpr_in0[2 * (64) + k * (1)]);
+                c2_0 = vfmaq_f32(c2_0, ai, b0);
+                c2_1 = vfmaq_f32(c2_1, ai, b1);
+                }
+                { float32x4_t ai = vdupq_n_f32(texpr_in0[3 * (64) + k * (1)]);
+                c3_0 = vfmaq_f32(c3_0, ai, b0);
+                c3_1 = vfmaq_f32(c3_1, ai, b1);
+                }
+                { float32x4_t ai = vdupq_n_f32(texpr_in0[4 * (64) + k * (1)]);
+                c4_0 = vfmaq_f32(c4_0, ai, b0);
+                c4_1 = vfmaq_f32(c4_1, ai, b1);
+                }
+                { float32x4_t ai = vdupq_n_f32(texpr_in0[5 * (64) + k * (1)]);
+                c5_0 = vfmaq_f32(c5_0, ai, b0);
+                c5_1 = vfmaq_f32(c5_1, ai, b1);
+                }
+                }
+                vst1q_f32(texpr_out0 + 0 * (32) + 0, c0_0);
+                vst1q_f32(texpr_out0 + 0 * (32) + 4, c0_1);
+                vst1q_f32(texpr_out0 + 1 * (32) + 0, c1_0);
+                vst1q_f32(texpr_out0 + 1 * (32) + 4, c1_1);
+                vst1q_f32(texpr_out0 + 2 * (32) + 0, c2_0);
+                vst1q_f32(texpr_out0 + 2 * (32) + 4, c2_1);
+                vst1q_f32(texpr_out0 + 3 * (32) + 0, c3_0);
+                vst1q_f32(texpr_out0 + 3 * (32) + 4, c3_1);
+                vst1q_f32(texpr_out0 + 4 * (32) + 0, c4_0);
+                vst1q_f32(texpr_out0 + 4 * (32) + 4, c4_1);
+                vst1q_f32(texpr_out0 + 5 * (32) + 0, c5_0);
+                vst1q_f32(texpr_out0 + 5 * (32) + 4, c5_1);
               }
-              { float32x4_t ai = vdupq_n_f32(texpr_in0[1 * (64) + k * (1)]);
-              c1_0 = vfmaq_f32(c1_0, ai, b0);
-              c1_1 = vfmaq_f32(c1_1, ai, b1);
-              }
-              { float32x4_t ai = vdupq_n_f32(texpr_in0[2 * (64) + k * (1)]);
-              c2_0 = vfmaq_f32(c2_0, ai, b0);
-              c2_1 = vfmaq_f32(c2_1, ai, b1);
-              }
-              { float32x4_t ai = vdupq_n_f32(texpr_in0[3 * (64) + k * (1)]);
-              c3_0 = vfmaq_f32(c3_0, ai, b0);
-              c3_1 = vfmaq_f32(c3_1, ai, b1);
-              }
-              { float32x4_t ai = vdupq_n_f32(texpr_in0[4 * (64) + k * (1)]);
-              c4_0 = vfmaq_f32(c4_0, ai, b0);
-              c4_1 = vfmaq_f32(c4_1, ai, b1);
-              }
-              { float32x4_t ai = vdupq_n_f32(texpr_in0[5 * (64) + k * (1)]);
-              c5_0 = vfmaq_f32(c5_0, ai, b0);
-              c5_1 = vfmaq_f32(c5_1, ai, b1);
-              }
-              { float32x4_t ai = vdupq_n_f32(texpr_in0[6 * (64) + k * (1)]);
-              c6_0 = vfmaq_f32(c6_0, ai, b0);
-              c6_1 = vfmaq_f32(c6_1, ai, b1);
-              }
-              { float32x4_t ai = vdupq_n_f32(texpr_in0[7 * (64) + k * (1)]);
-              c7_0 = vfmaq_f32(c7_0, ai, b0);
-              c7_1 = vfmaq_f32(c7_1, ai, b1);
-              }
-              { float32x4_t ai = vdupq_n_f32(texpr_in0[8 * (64) + k * (1)]);
-              c8_0 = vfmaq_f32(c8_0, ai, b0);
-              c8_1 = vfmaq_f32(c8_1, ai, b1);
-              }
-              { float32x4_t ai = vdupq_n_f32(texpr_in0[9 * (64) + k * (1)]);
-              c9_0 = vfmaq_f32(c9_0, ai, b0);
-              c9_1 = vfmaq_f32(c9_1, ai, b1);
-              }
-              { float32x4_t ai = vdupq_n_f32(texpr_in0[10 * (64) + k * (1)]);
-              c10_0 = vfmaq_f32(c10_0, ai, b0);
-              c10_1 = vfmaq_f32(c10_1, ai, b1);
-              }
-              { float32x4_t ai = vdupq_n_f32(texpr_in0[11 * (64) + k * (1)]);
-              c11_0 = vfmaq_f32(c11_0, ai, b0);
-              c11_1 = vfmaq_f32(c11_1, ai, b1);
-              }
-              }
-              vst1q_f32(texpr_out0 + 0 * (32) + 0, c0_0);
-              vst1q_f32(texpr_out0 + 0 * (32) + 4, c0_1);
-              vst1q_f32(texpr_out0 + 1 * (32) + 0, c1_0);
-              vst1q_f32(texpr_out0 + 1 * (32) + 4, c1_1);
-              vst1q_f32(texpr_out0 + 2 * (32) + 0, c2_0);
-              vst1q_f32(texpr_out0 + 2 * (32) + 4, c2_1);
-              vst1q_f32(texpr_out0 + 3 * (32) + 0, c3_0);
-              vst1q_f32(texpr_out0 + 3 * (32) + 4, c3_1);
-              vst1q_f32(texpr_out0 + 4 * (32) + 0, c4_0);
-              vst1q_f32(texpr_out0 + 4 * (32) + 4, c4_1);
-              vst1q_f32(texpr_out0 + 5 * (32) + 0, c5_0);
-              vst1q_f32(texpr_out0 + 5 * (32) + 4, c5_1);
-              vst1q_f32(texpr_out0 + 6 * (32) + 0, c6_0);
-              vst1q_f32(texpr_out0 + 6 * (32) + 4, c6_1);
-              vst1q_f32(texpr_out0 + 7 * (32) + 0, c7_0);
-              vst1q_f32(texpr_out0 + 7 * (32) + 4, c7_1);
-              vst1q_f32(texpr_out0 + 8 * (32) + 0, c8_0);
-              vst1q_f32(texpr_out0 + 8 * (32) + 4, c8_1);
-              vst1q_f32(texpr_out0 + 9 * (32) + 0, c9_0);
-              vst1q_f32(texpr_out0 + 9 * (32) + 4, c9_1);
-              vst1q_f32(texpr_out0 + 10 * (32) + 0, c10_0);
-              vst1q_f32(texpr_out0 + 10 * (32) + 4, c10_1);
-              vst1q_f32(texpr_out0 + 11 * (32) + 0, c11_0);
-              vst1q_f32(texpr_out0 + 11 * (32) + 4, c11_1);
             }
           }
         }
-        for (int32_t i0_1 = 0; i0_1 < 32; ++i0_1) {
+        for (int32_t i0_inner = 0; i0_inner < 32; ++i0_inner) {
           for (int32_t i1_inner = 0; i1_inner < 12; ++i1_inner) {
-            relu[((i0_1 * 48) + (i1_outer_1 * 12)) + i1_inner] = texpr_max_float32((dense_gemmT[(i1_inner * 32) + i0_1] + b[(i1_outer_1 * 12) + i1_inner]), 0.0f);
+            relu[((i0_inner * 48) + (i1_outer_1 * 12)) + i1_inner] = texpr_max_float32((dense_gemm[(i1_inner * 32) + i0_inner] + b[(i1_outer_1 * 12) + i1_inner]), 0.0f);
           }
         }
       }
