@@ -282,7 +282,7 @@ def main(argv=None):
             for t in tcounts:
                 print(f"-- {t} thread{'s' * (t > 1)} (median ms of {timer.rounds} interleaved "
                       "rounds)")
-                print(f"  {'op':<16}{'shape':<18}{'texpr':>9}{'torch':>9}{'NumPy':>9}"
+                print(f"  {'op':<18}{'shape':<18}{'texpr':>9}{'torch':>9}{'NumPy':>9}"
                       f"{'x torch':>9}{'x NumPy':>9}{'rate':>16}{'of peak':>9}")
                 with _bench.threads(t):
                     for c in cases:
@@ -300,7 +300,7 @@ def main(argv=None):
                         else:
                             rate = c.nbytes / r["texpr"] / 1e9
                             unit, frac = "GB/s", rate / bw[t]
-                        print(f"  {c.name:<16}{c.shape:<18}{r['texpr'] * 1e3:9.3f}"
+                        print(f"  {c.name:<18}{c.shape:<18}{r['texpr'] * 1e3:9.3f}"
                               f"{r['torch'] * 1e3:9.3f}{npt}{xt:8.2f}x{xn}"
                               f"{rate:8.1f} {unit:<7}{100 * frac:8.0f}%")
     print("\nsummary: texpr against torch (x > 1: texpr faster)")
