@@ -91,6 +91,7 @@ def output_buffers(sch, func, args):
     the placeholders a hybrid op writes in place."""
     in_place = {id(t.op) for st in sch.stages for t, _ in getattr(st.op, "written_inputs", ())}
     outputs = set()
+    written_inputs = set()
     bufs = iter(func.args)
     for t in args:
         if isinstance(t, Var):
@@ -99,6 +100,10 @@ def output_buffers(sch, func, args):
         st = sch[t]
         if st.is_output or isinstance(st.op, (ComputeOp, ExternOp)) or id(st.op) in in_place:
             outputs.add(id(b))
+        if id(st.op) in in_place:
+            written_inputs.add(id(b))
+    # (for the runtime: a call that omits the outputs cannot allocate these, they are read too)
+    func.in_place_args = frozenset(written_inputs)
     return outputs
 
 
