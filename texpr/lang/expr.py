@@ -30,6 +30,10 @@ class Node:
     def same_as(self, other):
         return structural_equal(self, other)
 
+    def __getstate__(self):
+        # (the cached hash is made from variables' ids: not valid in another process)
+        return {k: v for k, v in self.__dict__.items() if k != "_hash"}
+
     def replace(self, **changes):
         for name in changes:
             if name not in self.__dataclass_fields__ or name == "_hash":

@@ -41,7 +41,6 @@ class Module:
         self._func = func
         self._uses_parallel = uses_parallel
         self._threads = None
-        ffi = FFI()
         nargs = len(func.args)
         # array arguments are passed as addresses (uintptr_t: the same register as a pointer)
         params = ["uintptr_t"] * nargs + ["double" if dtypes.is_float(v.dtype) else "int64_t"
@@ -49,25 +48,12 @@ class Module:
         if checks:
             params.append("int64_t*")       # this call's error words (index_checks.py)
         base = entry[:-len('_entry')]
-        ffi.cdef(f"void {entry}({', '.join(params) or 'void'});\n"
-                 f"void {base}_set_num_threads(int);"
-                 + (f"\nvoid {base}_set_packed(void*);" if uses_packed else ""))
+        cdef = (f"void {entry}({', '.join(params) or 'void'});\n"
+                f"void {base}_set_num_threads(int);"
+                + (f"\nvoid {base}_set_packed(void*);" if uses_packed else ""))
+        ffi, self._lib, self._fn, self._set_threads = _load(lib_path, cdef, entry, base,
+                                                             func.name)
         self._ffi = ffi
-        require_sanitizer_runtime()     # else ASan would end the process in dlopen
-        # RTLD_LOCAL: the kernel's symbols stay out of the process's global scope, so two
-        # kernels of one name (or a later library) never resolve to each other's functions
-        try:
-            self._lib = ffi.dlopen(lib_path, ffi.RTLD_NOW | ffi.RTLD_LOCAL)
-        except OSError as e:
-            missing = re.search(r"undefined symbol: (\w+)", str(e))
-            if missing is None:
-                raise
-            raise BuildError(f"kernel {func.name} calls {missing.group(1)}, which nothing linked "
-                             "into it defines: give its code with te.build(extra_sources=, "
-                             "libs=) or a pragma import_c / import_llvm") from None
-        _KEEP_LOADED.append((ffi, self._lib))
-        self._fn = _own_symbol(ffi, self._lib, entry, lib_path)
-        self._set_threads = _own_symbol(ffi, self._lib, base + "_set_num_threads", lib_path)
         self._plan = ValidationPlan(func, outputs, ffi)
         self._checks = list(checks)
         self._shape_of = {b.name: b.shape for b in func.args}
@@ -169,6 +155,35 @@ class Module:
                 self(*arrays)
             times.append((time.perf_counter() - t0) / max(1, number))
         return statistics.median(times)
+
+
+_LIBRARIES = {}      # (library path, cdef) -> (ffi, lib, entry, set_num_threads)
+
+
+def _load(lib_path, cdef, entry, base, kernel):
+    """The kernel library loaded once per process (a rebuild of a cached kernel reuses it)."""
+    got = _LIBRARIES.get((lib_path, cdef))
+    if got is not None:
+        return got
+    ffi = FFI()
+    ffi.cdef(cdef)
+    require_sanitizer_runtime()     # else ASan would end the process in dlopen
+    # RTLD_LOCAL: the kernel's symbols stay out of the process's global scope, so two
+    # kernels of one name (or a later library) never resolve to each other's functions
+    try:
+        lib = ffi.dlopen(lib_path, ffi.RTLD_NOW | ffi.RTLD_LOCAL)
+    except OSError as e:
+        missing = re.search(r"undefined symbol: (\w+)", str(e))
+        if missing is None:
+            raise
+        raise BuildError(f"kernel {kernel} calls {missing.group(1)}, which nothing linked "
+                         "into it defines: give its code with te.build(extra_sources=, "
+                         "libs=) or a pragma import_c / import_llvm") from None
+    _KEEP_LOADED.append((ffi, lib))
+    got = (ffi, lib, _own_symbol(ffi, lib, entry, lib_path),
+           _own_symbol(ffi, lib, base + "_set_num_threads", lib_path))
+    _LIBRARIES[(lib_path, cdef)] = got
+    return got
 
 
 _DL = []
