@@ -57,8 +57,7 @@ def build(sch, args, target="native", name="main", extra_sources=None, libs=None
     linkage = linkage_for(sch, extra_sources, libs)
     rec = None
     if tgt.harness is None:         # kernels run in this process: by build fingerprint
-        fp = build_fingerprint(sch, list(args), tgt, name, linkage.key() if linkage else None,
-                               RULES)       # (te.register_intrin_lowering's rules: emission reads them)
+        fp = build_key(sch, args, tgt, name, linkage)
         rec = kernel_cache.lookup(fp) if fp is not None else None
         if rec is None:
             rec = _lower_and_emit(sch, args, name, tgt, linkage)
@@ -83,6 +82,14 @@ def build(sch, args, target="native", name="main", extra_sources=None, libs=None
     _check_harness(func, em, tgt)
     return tgt.harness.module(func, source, fname, tgt.name, outputs,
                               uses_parallel=em.uses_parallel, checks=em.checks)
+
+
+def build_key(sch, args, target, name, linkage=None):
+    """The fingerprint a CPU build is cached under (fingerprint.py): schedule, args, Target
+    record, name, extern linkage and te.register_intrin_lowering's rules (emission reads
+    them); None when the schedule holds something that cannot be fingerprinted."""
+    return build_fingerprint(sch, list(args), target, name,
+                             linkage.key() if linkage else None, RULES)
 
 
 def _lower_and_emit(sch, args, name, tgt, linkage):
