@@ -138,6 +138,10 @@ def test_shapes_convert_to_python_ints():
     assert np.zeros(A.shape, A.dtype).shape == (3, 4)
     assert int(A.shape[0]) * int(A.shape[1]) == 12 and tuple(A.shape) == (3, 4)
     assert np.empty(A.shape[1]).shape == (4,) and list(range(A.shape[0])) == [0, 1, 2]
+    assert int(A.shape[0] * 2 + A.shape[1] // 3) == 7        # arithmetic of constant extents
+    n = te.var("n")
+    with pytest.raises(te.TexprError, match=r"int\(\) of the symbolic expression n \* 2"):
+        int(n * 2)
 
 
 # what the C checker accepts, the Python checks accept with the same addresses; what they

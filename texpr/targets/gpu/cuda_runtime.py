@@ -208,6 +208,7 @@ class CUDAModule(GPUModule):
 
     def time(self, *arrays, number=10, repeat=5):
         """Median seconds per call of the kernels (CUDA events), data on device."""
+        arrays, _ = self.with_outputs(arrays)
         arrays, binding = self.bind(arrays)
         d, fns, ptrs, err = self._setup(arrays, binding)
         ffi, lib = d.ffi, d.lib

@@ -108,6 +108,7 @@ class OpenCLModule(GPUModule):
 
     def time(self, *arrays, number=10, repeat=5):
         """Median seconds per call of the kernels (OpenCL profiling events), data on device."""
+        arrays, _ = self.with_outputs(arrays)
         arrays, binding = self.bind(arrays)
         bufs, err, err_buf = self._device_buffers(arrays, binding)
         self._launch(bufs, err_buf, binding)
