@@ -11,14 +11,19 @@ differing in one split factor, one constant, one dtype or in which variable an i
 hash differently, and an identical schedule rebuilt in a new process hashes the same. Ids
 (dict keys such as id(IterVar)) are written as references to their objects.
 
-A schedule holding something whose effect on the code cannot be read as data (a Python
-function: an intrinsic's implementation, an extern op's body generator, a user rule of
-te.register_intrin_lowering) has no fingerprint (None): it is lowered on every build, as
-before.
+Python functions reachable from it (a tensor intrinsic's implementation, a rule of
+te.register_intrin_lowering) are written as their code (bytecode, constants, names), the values
+they close over, their defaults and the global values they name; a module they name as its
+name, and for a user's module the size and modification time of its file; a user's class with
+its methods' code. What is left out: state a function reaches through a module attribute or
+another object at call time and that changes between two builds of one schedule (a helper
+reading a global counter). An object that cannot be read as data (no fields: a C extension's
+object, an iterator) makes the build have no fingerprint (None): it is lowered every time.
 """
 import functools
 import hashlib
 import os
+import sys
 import types
 
 import numpy as np
@@ -34,6 +39,26 @@ _NAMED = (type, types.ModuleType, types.BuiltinFunctionType, types.CodeType, np.
 
 
 _CLASS_TEXT = {}
+_SYSTEM_PREFIXES = tuple({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix,
+                                                         sys.exec_prefix)})
+_TEXPR_ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+
+
+def _user_file_version(module):
+    """For a user's module (a function of the schedule calls helpers through it): its file's
+    size and modification time, so an edited helper changes the key. Python's, the installed
+    libraries' and texpr's own modules (code_version) add nothing."""
+    path = getattr(module, "__file__", None)
+    if not path:
+        return ""
+    real = os.path.realpath(path)
+    if real.startswith(_SYSTEM_PREFIXES) or real.startswith(_TEXPR_ROOT):
+        return ""
+    try:
+        st = os.stat(real)
+    except OSError:
+        return ""
+    return f" {st.st_size}:{st.st_mtime_ns}"
 
 
 def _class_text(t):
@@ -57,7 +82,7 @@ def _name_of(x):
     if isinstance(x, types.CodeType):
         return "code " + _code_digest(x)
     if isinstance(x, types.ModuleType):
-        return "module " + x.__name__
+        return "module " + x.__name__ + _user_file_version(x)
     if isinstance(x, np.ndarray):
         return (f"array {x.dtype.str} {x.shape} "
                 f"{hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()}")
