@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 
 import texpr as te
 from texpr.targets import kernel_cache

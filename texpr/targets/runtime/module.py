@@ -265,10 +265,9 @@ class ValidationPlan:
         in_place = getattr(func, "in_place_args", frozenset())
         self.allocatable = [k for k, b in enumerate(func.args) if id(b) in outputs
                             and id(b) not in in_place]
-        self._func_args = func.args
-        self._fast_plan = self._plan_fast(ffi, func.args)
+        self._fast_plan = self._plan_fast(ffi)
 
-    def _plan_fast(self, ffi, bufs):
+    def _plan_fast(self, ffi):
         """(check, plan words, shape variables in its order, number of them the call takes),
         or None where the C checker does not apply: no cffi call (emulated and GPU modules),
         scalar arguments, extents given by expressions."""
