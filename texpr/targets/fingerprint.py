@@ -245,6 +245,13 @@ class _Writer:
         if kind == _NAME:
             out.append(f"<{_name_of(x)}>")
             return
+        if t is tuple:          # (a value: written whole wherever it is, shared or not)
+            out.append("(")
+            for v in x:
+                self._write(v)
+                out.append(",")
+            out.append(")")
+            return
         n = self.number.get(id(x))
         if n is not None:
             out.append(f"#{n}")
