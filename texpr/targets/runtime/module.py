@@ -142,9 +142,10 @@ class Module:
         """Median seconds per call over `repeat` timings of `number` calls each.
 
         What is timed is the call as a user makes it, `f(*arrays)`: the argument checks
-        (planned once: ~0.1 us for NumPy arrays; arrays of other frameworks add their DLPack
-        export), the kernel and the check of its error words. Outputs omitted here are
-        allocated once, before timing, and not counted."""
+        (planned once per kernel; for NumPy arrays done in C, a fraction of a microsecond;
+        arrays of other frameworks add their conversion to NumPy views), the kernel and the
+        check of its error words. Outputs omitted here are allocated once, before timing,
+        and not counted."""
         if len(arrays) != self._plan.ncall:
             arrays, _ = self._plan.with_outputs(arrays)
         self(*arrays)                       # the first call raises what the kernel reports
