@@ -18,14 +18,20 @@ except ImportError:         # pragma: no cover (torch is in the project's venv)
 needs_torch = pytest.mark.skipif(torch is None, reason="PyTorch is not installed")
 
 
-@pytest.fixture(scope="module")
-def axpy():
-    """C[n, 4] = A * 2 + B (n symbolic), one kernel for the whole file."""
+def axpy_schedule():
+    """C[n, 4] = A * 2 + B (n symbolic)."""
     n = te.var("n")
     A = te.placeholder((n, 4), name="A")
     B = te.placeholder((n, 4), name="B")
     C = te.compute((n, 4), lambda i, j: A[i, j] * 2.0 + B[i, j], name="C")
-    return te.build(te.create_schedule(C.op), [A, B, C], target="c", name="axpy")
+    return te.create_schedule(C.op), [A, B, C]
+
+
+@pytest.fixture(scope="module")
+def axpy():
+    """One kernel for the whole file."""
+    s, args = axpy_schedule()
+    return te.build(s, args, target="c", name="axpy")
 
 
 def arg_err(match):
@@ -40,9 +46,21 @@ def test_numpy_arguments_take_the_checked_c_path(axpy):
     if fastcheck.checker() is None:
         pytest.skip("the C checker cannot be built here (no Python headers): Python checks")
     a, b, c = data(), data(seed=1), np.zeros((3, 4), "float32")
-    assert axpy._plan.fast((a, b, c)) is not None
-    axpy(a, b, c)
+    assert axpy._plan.fast((a, b, c)) is not None and axpy._direct is not None
+    axpy(a, b, c)                                  # checked and called by the extension
     np.testing.assert_array_equal(c, a * 2 + b)
+
+
+def test_without_the_c_checker_calls_take_the_python_checks(axpy, monkeypatch):
+    """(where the extension cannot be built: no Python headers)"""
+    monkeypatch.setattr(fastcheck, "_LOADED", [None])
+    s, args = axpy_schedule()
+    f = te.build(s, args, target="c", name="axpy")
+    assert f._direct is None and f._plan.fast((data(), data(), data())) is None
+    a, b = data(), data(seed=1)
+    np.testing.assert_array_equal(f(a, b), a * 2 + b)
+    with arg_err(r"argument C: dimension 0 is 2, but n = 3"):
+        f(a, b, np.zeros((2, 4), "float32"))
 
 
 def test_omitted_outputs_are_allocated_and_returned(axpy):

@@ -1,7 +1,8 @@
 """The argument checks of a call in C: a small CPython extension, compiled once per machine
 (cached on disk like a kernel), that checks NumPy arrays against a kernel's signature and
-returns their data addresses (what makes a checked call of a small kernel cost well under a
-microsecond: Python-level checks and cffi's from_buffer cost several).
+returns their data addresses (check), or calls the kernel with them (run: a kernel whose
+arguments are pointers and int64 shape values). That is what makes a checked call of a small
+kernel cost well under a microsecond: Python-level checks and cffi's from_buffer cost several.
 
 It only ever says "these arguments are fine" (with the addresses and the shape variables'
 values) or "not sure" (None): every refusal, and every argument that is not an exact
@@ -31,19 +32,15 @@ SOURCE = r"""
 
 #define MAX_ARGS 64
 
-/* check(plan, arrays) -> (address of each array..., value of each shape variable...) or None.
-   plan (int64 words): nargs, nvars, then per argument: dtype number, item size, is output,
-   ndim, then ndim extents (>= 0: that extent; -1 - k: shape variable k). */
-static PyObject *check(PyObject *self, PyObject *const *args, Py_ssize_t nargs_given) {
-    if (nargs_given != 2 || !PyBytes_Check(args[0]) || !PyTuple_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "check(plan: bytes, arrays: tuple)");
-        return NULL;
-    }
-    const int64_t *p = (const int64_t *)PyBytes_AS_STRING(args[0]);
-    PyObject *arrays = args[1];
+/* The checks: plan (int64 words): nargs, nvars, then per argument: dtype number, item size,
+   is output, ndim, then ndim extents (>= 0: that extent; -1 - k: shape variable k).
+   Fills words[] with each array's address then each shape variable's value; returns their
+   number, or -1 when the arguments do not pass (the Python checks then tell why). */
+static int64_t check_args(PyObject *plan, PyObject *arrays, int64_t *words) {
+    const int64_t *p = (const int64_t *)PyBytes_AS_STRING(plan);
     int64_t nargs = p[0], nvars = p[1];
     if (nargs > MAX_ARGS || nvars > MAX_ARGS || PyTuple_GET_SIZE(arrays) != nargs)
-        Py_RETURN_NONE;
+        return -1;
     int64_t value[MAX_ARGS];
     char bound[MAX_ARGS] = {0}, is_out[MAX_ARGS];
     char *start[MAX_ARGS], *end[MAX_ARGS];
@@ -51,25 +48,25 @@ static PyObject *check(PyObject *self, PyObject *const *args, Py_ssize_t nargs_g
     for (int64_t i = 0; i < nargs; i++) {
         PyObject *o = PyTuple_GET_ITEM(arrays, i);
         if (!PyArray_CheckExact(o))
-            Py_RETURN_NONE;
+            return -1;
         PyArrayObject *a = (PyArrayObject *)o;
         int64_t ndim = p[3];
         if (PyArray_TYPE(a) != p[0] || PyArray_ITEMSIZE(a) != p[1] || !PyArray_ISNOTSWAPPED(a)
                 || PyArray_NDIM(a) != ndim)
-            Py_RETURN_NONE;
+            return -1;
         int flags = PyArray_FLAGS(a);
         if (!(flags & NPY_ARRAY_C_CONTIGUOUS) || !(flags & NPY_ARRAY_ALIGNED)
                 || (p[2] && !(flags & NPY_ARRAY_WRITEABLE)))
-            Py_RETURN_NONE;
+            return -1;
         npy_intp *shape = PyArray_DIMS(a);
         for (int64_t d = 0; d < ndim; d++) {
             int64_t want = p[4 + d];
             if (want >= 0) {
                 if (shape[d] != want)
-                    Py_RETURN_NONE;
+                    return -1;
             } else if (bound[-1 - want]) {
                 if (value[-1 - want] != shape[d])
-                    Py_RETURN_NONE;
+                    return -1;
             } else {
                 bound[-1 - want] = 1;
                 value[-1 - want] = shape[d];
@@ -82,33 +79,97 @@ static PyObject *check(PyObject *self, PyObject *const *args, Py_ssize_t nargs_g
     }
     for (int64_t k = 0; k < nvars; k++)
         if (!bound[k] || value[k] >= ((int64_t)1 << 31))
-            Py_RETURN_NONE;
+            return -1;
     for (int64_t i = 0; i < nargs; i++) {           /* an output overlapping another argument */
         if (!is_out[i] || start[i] == end[i])
             continue;
         for (int64_t j = 0; j < nargs; j++)
             if (j != i && start[j] != end[j] && start[i] < end[j] && start[j] < end[i])
-                Py_RETURN_NONE;
+                return -1;
     }
-    PyObject *r = PyTuple_New(nargs + nvars);
+    for (int64_t i = 0; i < nargs; i++)
+        words[i] = (int64_t)(intptr_t)start[i];
+    for (int64_t k = 0; k < nvars; k++)
+        words[nargs + k] = value[k];
+    return nargs + nvars;
+}
+
+static int bad_call(PyObject *const *args, Py_ssize_t n, Py_ssize_t want) {
+    if (n != want || !PyBytes_Check(args[0]) || !PyTuple_Check(args[n - 1])) {
+        PyErr_SetString(PyExc_TypeError, want == 2 ? "check(plan: bytes, arrays: tuple)"
+                        : "run(plan: bytes, function address: int, arrays: tuple)");
+        return 1;
+    }
+    return 0;
+}
+
+/* check(plan, arrays) -> (address of each array..., value of each shape variable...) or None */
+static PyObject *check(PyObject *self, PyObject *const *args, Py_ssize_t n) {
+    if (bad_call(args, n, 2))
+        return NULL;
+    int64_t words[2 * MAX_ARGS];
+    int64_t count = check_args(args[0], args[1], words);
+    if (count < 0)
+        Py_RETURN_NONE;
+    PyObject *r = PyTuple_New(count);
     if (r == NULL)
         return NULL;
-    for (int64_t i = 0; i < nargs; i++) {
-        PyObject *v = PyLong_FromVoidPtr(start[i]);
+    for (int64_t i = 0; i < count; i++) {
+        PyObject *v = PyLong_FromLongLong(words[i]);
         if (v == NULL) { Py_DECREF(r); return NULL; }
         PyTuple_SET_ITEM(r, i, v);
     }
-    for (int64_t k = 0; k < nvars; k++) {
-        PyObject *v = PyLong_FromLongLong(value[k]);
-        if (v == NULL) { Py_DECREF(r); return NULL; }
-        PyTuple_SET_ITEM(r, nargs + k, v);
-    }
     return r;
+}
+
+/* run(plan, function address, arrays) -> True when the arguments passed and the kernel ran,
+   None when they did not (nothing ran). The kernel takes only pointers and int64 shape
+   values: all in integer registers / 8-byte stack slots on the 64-bit ABIs texpr builds
+   for, so it is called as a function of that many intptr_t. */
+typedef intptr_t W;
+static PyObject *run(PyObject *self, PyObject *const *args, Py_ssize_t n) {
+    if (bad_call(args, n, 3))
+        return NULL;
+    void *fn = PyLong_AsVoidPtr(args[1]);
+    if (fn == NULL && PyErr_Occurred())
+        return NULL;
+    int64_t w[2 * MAX_ARGS];
+    int64_t count = check_args(args[0], args[2], w);
+    if (count < 0 || count > 12)
+        Py_RETURN_NONE;
+    Py_BEGIN_ALLOW_THREADS
+    switch (count) {
+    case 0: ((void (*)(void))fn)(); break;
+    case 1: ((void (*)(W))fn)(w[0]); break;
+    case 2: ((void (*)(W, W))fn)(w[0], w[1]); break;
+    case 3: ((void (*)(W, W, W))fn)(w[0], w[1], w[2]); break;
+    case 4: ((void (*)(W, W, W, W))fn)(w[0], w[1], w[2], w[3]); break;
+    case 5: ((void (*)(W, W, W, W, W))fn)(w[0], w[1], w[2], w[3], w[4]); break;
+    case 6: ((void (*)(W, W, W, W, W, W))fn)(w[0], w[1], w[2], w[3], w[4], w[5]); break;
+    case 7: ((void (*)(W, W, W, W, W, W, W))fn)(w[0], w[1], w[2], w[3], w[4], w[5], w[6]);
+        break;
+    case 8: ((void (*)(W, W, W, W, W, W, W, W))fn)(w[0], w[1], w[2], w[3], w[4], w[5], w[6],
+                                                   w[7]); break;
+    case 9: ((void (*)(W, W, W, W, W, W, W, W, W))fn)(w[0], w[1], w[2], w[3], w[4], w[5], w[6],
+                                                      w[7], w[8]); break;
+    case 10: ((void (*)(W, W, W, W, W, W, W, W, W, W))fn)(w[0], w[1], w[2], w[3], w[4], w[5],
+                                                          w[6], w[7], w[8], w[9]); break;
+    case 11: ((void (*)(W, W, W, W, W, W, W, W, W, W, W))fn)(w[0], w[1], w[2], w[3], w[4],
+                                                             w[5], w[6], w[7], w[8], w[9],
+                                                             w[10]); break;
+    default: ((void (*)(W, W, W, W, W, W, W, W, W, W, W, W))fn)(w[0], w[1], w[2], w[3], w[4],
+                                                                w[5], w[6], w[7], w[8], w[9],
+                                                                w[10], w[11]); break;
+    }
+    Py_END_ALLOW_THREADS
+    Py_RETURN_TRUE;
 }
 
 static PyMethodDef methods[] = {
     {"check", (PyCFunction)(void (*)(void))check, METH_FASTCALL,
      "check(plan, arrays): addresses and shape values, or None"},
+    {"run", (PyCFunction)(void (*)(void))run, METH_FASTCALL,
+     "run(plan, function address, arrays): True when it called the kernel, else None"},
     {NULL, NULL, 0, NULL}
 };
 
@@ -120,20 +181,21 @@ PyMODINIT_FUNC PyInit_texpr_fastcheck(void) {
 }
 """
 
-_LOADED = []        # [the extension's check function, or None when it cannot be built]
+_LOADED = []        # [the extension module, or None when it cannot be built]
 
 
 def checker():
-    """The extension's check(plan, arrays), built and loaded on first use; None where it
-    cannot be built here (TEXPR_FAST_CHECK=0 turns it off)."""
+    """The extension (check(plan, arrays), run(plan, function address, arrays)), built and
+    loaded on first use; None where it cannot be built here (TEXPR_FAST_CHECK=0 turns it
+    off)."""
     if not _LOADED:
-        fn = None
+        mod = None
         if os.environ.get("TEXPR_FAST_CHECK", "1") != "0":
             try:
-                fn = _load().check
+                mod = _load()
             except (BuildError, ImportError, OSError):
-                fn = None
-        _LOADED.append(fn)
+                mod = None
+        _LOADED.append(mod)
     return _LOADED[0]
 
 

@@ -61,6 +61,7 @@ class Module:
         # the C checker's answer is the whole call: fn(*addresses, *shape values)
         plain = not (uses_parallel or checks or uses_packed)
         self._direct, self._direct_plan = self._plan.direct() if plain else (None, None)
+        self._address = int(ffi.cast("uintptr_t", self._fn))
         if uses_packed:           # calls of Python functions (te.call_packed): the callback
             from . import packed
             _own_symbol(ffi, self._lib, base + "_set_packed", lib_path)(
@@ -71,11 +72,8 @@ class Module:
         return f"<texpr.Module {self.name} target={self.target}{extra}>"
 
     def __call__(self, *arrays):
-        if self._direct is not None:
-            r = self._direct(self._direct_plan, arrays)
-            if r is not None:
-                self._fn(*r)
-                return None
+        if self._direct is not None and self._direct(self._direct_plan, self._address, arrays):
+            return None                     # checked and run by the C extension
         return self._call_checked(arrays, self._plan.fast(arrays))
 
     def _call_checked(self, arrays, fast):
@@ -274,8 +272,8 @@ class ValidationPlan:
         scalar arguments, extents given by expressions."""
         if ffi is None or self.scalars or len(self.args) > 64:
             return None
-        check = fastcheck.checker()
-        if check is None:
+        extension = fastcheck.checker()
+        if extension is None:
             return None
         order = list(self.shape_vars)
         words = []
@@ -293,15 +291,17 @@ class ValidationPlan:
             words.append((dt, is_out, ext))
         if len(order) > 64:
             return None
-        return check, fastcheck.plan_words(words, len(order)), order, len(self.shape_vars)
+        return (extension.check, fastcheck.plan_words(words, len(order)), order,
+                len(self.shape_vars))
 
     def direct(self):
-        """(check, plan) when the C checker's result is exactly the call's arguments (no
-        preconditions to evaluate, no shape variable beyond the call's); else (None, None)."""
+        """(run, plan) when the C checker's result is exactly the call's arguments (no
+        preconditions to evaluate, no shape variable beyond the call's): the extension's
+        run(plan, kernel address, arrays) then checks and calls at once; else (None, None)."""
         plan = self._fast_plan
         if plan is None or self.preconditions or len(plan[2]) != plan[3]:
             return None, None
-        return plan[0], plan[1]
+        return fastcheck.checker().run, plan[1]
 
     def fast(self, arrays):
         """The call's (addresses..., shape values...) when the C checker accepts these
