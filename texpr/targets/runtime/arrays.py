@@ -69,16 +69,24 @@ def _from_dlpack(x, name, device_ok):
                             f"shared through DLPack: {e}") from None
 
 
+_FRAMEWORKS = {}       # type -> its framework module (or None)
+
+
 def framework_of(x):
     """The module whose from_dlpack makes arrays of x's kind (None for NumPy and buffers)."""
-    if isinstance(x, np.ndarray) or getattr(type(x), "__dlpack__", None) is None:
-        return None
-    root = type(x).__module__.split(".")[0]
-    try:
-        mod = importlib.import_module(root)
-    except ImportError:
-        return None
-    return mod if callable(getattr(mod, "from_dlpack", None)) else None
+    t = type(x)
+    if t in _FRAMEWORKS:
+        return _FRAMEWORKS[t]
+    mod = None
+    if not issubclass(t, np.ndarray) and getattr(t, "__dlpack__", None) is not None:
+        try:
+            mod = importlib.import_module(t.__module__.split(".")[0])
+        except ImportError:
+            mod = None
+        if not callable(getattr(mod, "from_dlpack", None)):
+            mod = None
+    _FRAMEWORKS[t] = mod
+    return mod
 
 
 def to_framework(mod, a):

@@ -264,6 +264,10 @@ class ValidationPlan:
         in_place = getattr(func, "in_place_args", frozenset())
         self.allocatable = [k for k, b in enumerate(func.args) if id(b) in outputs
                             and id(b) not in in_place]
+        # positions in the call (scalars included) of the array arguments, and of the outputs
+        scalar_pos = {k for k, _ in self.scalars}
+        self._array_pos = [k for k in range(self.ncall) if k not in scalar_pos]
+        self._out_call = {self._array_pos[k] for k in self.allocatable}
         self._fast_plan = self._plan_fast(ffi)
 
     def _plan_fast(self, ffi):
@@ -339,10 +343,8 @@ class ValidationPlan:
             alone = (f", or the {n_in} input(s) alone (the outputs are then allocated and "
                      "returned)" if self.allocatable else "")
             raise ArgumentError(f"expected {self.ncall} {what} ({names}){alone}, got {len(args)}")
-        out_pos = set(self.allocatable)
-        # positions in the call (scalars included) of the array arguments
-        array_pos = [k for k in range(self.ncall) if k not in {s for s, _ in self.scalars}]
-        out_call = {array_pos[k] for k in out_pos}
+        out_pos = self.allocatable
+        array_pos, out_call = self._array_pos, self._out_call
         full, it = [], iter(args)
         for k in range(self.ncall):
             full.append(None if k in out_call else next(it))
@@ -362,7 +364,7 @@ class ValidationPlan:
                     if kind == "var":
                         binding.setdefault(v, n)
         outs = []
-        for j in sorted(out_pos):
+        for j in out_pos:
             name, dt, ndim, dims, _ = self.args[j]
             shape = []
             for d, (kind, v) in enumerate(dims):
