@@ -211,3 +211,16 @@ def test_c_checker_agrees_with_the_python_checks(axpy, variants, n):
         return
     if fast is not None:
         assert list(fast) == list(ptrs) + list(vals)
+
+
+def test_a_kernel_of_many_arguments_is_called_through_cffi():
+    """(the extension calls kernels of up to 12 words; more go through cffi, checked in C)"""
+    ins = [te.placeholder((2,), name=f"X{k}") for k in range(12)]
+    out = te.compute((2,), lambda i: sum((x[i] for x in ins[1:]), ins[0][i]), name="S")
+    f = te.build(te.create_schedule(out.op), ins + [out], target="c", name="sum12")
+    arrays = [np.full(2, k, "float32") for k in range(12)]
+    assert f._plan.fast(tuple(arrays) + (np.zeros(2, "float32"),)) is not None
+    np.testing.assert_array_equal(f(*arrays), [66, 66])
+    o = np.zeros(2, "float32")
+    assert f(*arrays, o) is None
+    np.testing.assert_array_equal(o, [66, 66])
