@@ -92,8 +92,12 @@ def test_bad_scalar_values():
         f(a, 1.0, b, 1.5)
     with pytest.raises(te.ArgumentError, match=r"off = 9223372036854775808 does not fit in int64"):
         f(a, 1.0, b, 2**63)
-    with pytest.raises(te.ArgumentError, match=r"expected 4 arguments \(A, alpha, B, off\), got 3"):
-        f(a, 1.0, b)
+    with pytest.raises(te.ArgumentError, match=r"expected 4 arguments \(A, alpha, B, off\), or "
+                                               r"the 3 input\(s\) alone .*, got 2"):
+        f(a, 1.0)
+    with pytest.raises(te.ArgumentError, match="scalar argument off: expected a Python int for "
+                                               "int64, got ndarray"):
+        f(a, 1.0, b)        # (taken as A, alpha, off, the output B omitted)
     with pytest.raises(te.ArgumentError, match="scalar argument off: expected a Python int"):
         f(a, 1.0, b, np.zeros(1, "int64"))
 

@@ -5,6 +5,8 @@ OpenCL twin of each kernel (the same lowered program, the same parameters in the
 It checks the cffi marshalling of texpr/targets/gpu/cuda_runtime.py on machines without a GPU;
 the CUDA C itself is checked by nvcc (test_gpu_cuda.py) and runs where a GPU is.
 """
+import ctypes
+
 import numpy as np
 import pytest
 
@@ -201,3 +203,55 @@ def test_scan_time_loop_runs_on_the_host(fake_driver):
     np.testing.assert_allclose(b, np.cumsum(a, 0), rtol=1e-5, atol=1e-5)
     names = [k for k, _, _ in fake_driver.lib.launches]
     assert names == ["cs_init"] + ["cs_update"] * 5
+
+
+class _DLTensor(ctypes.Structure):
+    """dlpack.h's DLManagedTensor (DLTensor, manager_ctx, deleter), as a producer lays it out."""
+    _fields_ = [("data", ctypes.c_void_p), ("device_type", ctypes.c_int32),
+                ("device_id", ctypes.c_int32), ("ndim", ctypes.c_int32),
+                ("code", ctypes.c_uint8), ("bits", ctypes.c_uint8), ("lanes", ctypes.c_uint16),
+                ("shape", ctypes.POINTER(ctypes.c_int64)),
+                ("strides", ctypes.POINTER(ctypes.c_int64)), ("byte_offset", ctypes.c_uint64),
+                ("manager_ctx", ctypes.c_void_p), ("deleter", ctypes.c_void_p)]
+
+
+class FakeCudaTensor:
+    """A framework's float32 CUDA tensor in the fake driver's memory, exported through DLPack."""
+
+    def __init__(self, driver, host):
+        p = driver.ffi.new("CUdeviceptr*")
+        driver.lib.cuMemAlloc_v2(p, host.nbytes)
+        self.ptr = p[0]
+        driver.lib.mem[self.ptr][:] = host.tobytes()
+        self.shape = (ctypes.c_int64 * host.ndim)(*host.shape)
+        self.t = _DLTensor(self.ptr, 2, 0, host.ndim, 2, 32, 1, self.shape, None, 0, None, None)
+
+    def __dlpack_device__(self):
+        return (2, 0)
+
+    def __dlpack__(self, stream=None):
+        new = ctypes.pythonapi.PyCapsule_New
+        new.restype, new.argtypes = ctypes.py_object, [ctypes.c_void_p, ctypes.c_char_p,
+                                                       ctypes.c_void_p]
+        return new(ctypes.addressof(self.t), b"dltensor", None)
+
+
+def test_cuda_tensors_are_used_where_they_lie(fake_driver):
+    """Arrays in CUDA memory (DLPack device 2) are passed to the kernel as their device
+    pointers: no copy in or out, no allocation for them, nothing of theirs freed."""
+    s, args = cross_thread_row_reduce(3, 100, 24)
+    f = build_both(s, args, "rs_dev", fake_driver)
+    a = np.random.default_rng(5).standard_normal((3, 100)).astype("float32")
+    da, db = FakeCudaTensor(fake_driver, a), FakeCudaTensor(fake_driver, np.zeros(3, "float32"))
+    copies = []
+    real_htod = fake_driver.lib.cuMemcpyHtoD_v2
+    fake_driver.lib.cuMemcpyHtoD_v2 = lambda *x: copies.append(x) or real_htod(*x)
+    f(da, db)
+    assert not copies
+    out = np.frombuffer(bytes(fake_driver.lib.mem[db.ptr]), "float32")
+    np.testing.assert_allclose(out, a.sum(1), rtol=1e-5, atol=1e-5)
+    assert set(fake_driver.lib.mem) == {da.ptr, db.ptr}      # the call freed only its own
+    with pytest.raises(te.ArgumentError, match=r"argument B: dimension 0 is 2, expected 3"):
+        f(da, FakeCudaTensor(fake_driver, np.zeros(2, "float32")))
+    with pytest.raises(te.ArgumentError, match="output B: the inputs are in device memory"):
+        f(da)

@@ -91,7 +91,9 @@ def test_symbolic_extent_and_the_call_contract():
     assert isinstance(t, float) and t > 0
     # validation: the same plan and messages as CPU modules
     with pytest.raises(te.ArgumentError, match="expected 2 arrays"):
-        f(rand(4))
+        f()
+    x = rand(4)
+    np.testing.assert_allclose(f(x), np.exp(x) * 2 + 1, rtol=1e-5)      # the output allocated
     with pytest.raises(te.ArgumentError, match="argument A: dtype is float64, expected float32"):
         f(np.zeros(4), np.zeros(4, "float32"))
     with pytest.raises(te.ArgumentError, match="argument B: dimension 0 is 5, but n = 4"):
@@ -110,7 +112,7 @@ def test_same_errors_as_the_c_target():
     A, B = args
     sc = te.create_schedule(B.op)
     c = te.build(sc, [A, B], "c", name="ew")
-    for bad in ((rand(15), np.zeros(16, "float32")), (rand(16),),
+    for bad in ((rand(15), np.zeros(16, "float32")), (), (rand(15),),
                 (rand(16), np.zeros(16, "int32"))):
         with pytest.raises(te.ArgumentError) as e_gpu:
             g(*bad)

@@ -338,7 +338,7 @@ def test_bad_arguments_raise():
     with pytest.raises(TexprError):
         f(a, np.zeros(11, "int16"), np.zeros(10, "int16"))      # inconsistent n
     with pytest.raises(TexprError):
-        f(a, a)                                                 # missing output
+        f(a)                                                    # an input missing
 
 
 def test_out_of_range_data_index_raises():

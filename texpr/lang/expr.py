@@ -30,6 +30,10 @@ class Node:
     def same_as(self, other):
         return structural_equal(self, other)
 
+    def __getstate__(self):
+        # (the cached hash is made from variables' ids: not valid in another process)
+        return {k: v for k, v in self.__dict__.items() if k != "_hash"}
+
     def replace(self, **changes):
         for name in changes:
             if name not in self.__dataclass_fields__ or name == "_hash":
@@ -218,8 +222,12 @@ class Expr(Node):
                          "use te.if_then_else / te.all / te.any to branch on it")
 
     def __int__(self):
-        raise TexprError(f"int() of the symbolic expression {self}: its value is known only "
-                         "when the kernel is called")
+        # arithmetic of constant extents is a Python int too: int(A.shape[0] * 2 + 1)
+        value = _constant_int(self)
+        if value is None:
+            raise TexprError(f"int() of the symbolic expression {self}: its value is known only "
+                             "when the kernel is called")
+        return value
 
     def astype(self, dtype):
         dt = dtypes.normalize(dtype)
@@ -646,6 +654,22 @@ def _int_operands(a, b, what):
                              + ("; use te.fmod for floats" if what == "truncmod" else
                                 "; use / for floats" if what == "truncdiv" else ""))
     return a, b
+
+
+_INT_OPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+            "//": lambda a, b: a // b if b else 0, "%": lambda a, b: a % b if b else 0,
+            "min": min, "max": max}
+
+
+def _constant_int(e):
+    """The value of an integer expression of constants only (what int() of an extent's
+    arithmetic gives: no wrapping, extents are small), else None."""
+    if isinstance(e, Const):
+        return e.value if dtypes.is_int(e.dtype) else None
+    if isinstance(e, BinOp) and e.op in _INT_OPS and dtypes.is_int(e.dtype):
+        a, b = _constant_int(e.a), _constant_int(e.b)
+        return None if a is None or b is None else _INT_OPS[e.op](a, b)
+    return None
 
 
 def _arith(op, a, b):

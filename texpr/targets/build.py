@@ -9,6 +9,9 @@ from ..schedule.schedule import Schedule
 from .registry import AVX512_FLAGS, avx512_native, get_target, host_has  # noqa: F401 (public)
 from .runtime.module import Module
 from .extern_linkage import imported_code, linkage_for
+from . import kernel_cache
+from .fingerprint import build_fingerprint
+from .intrin_rules import RULES
 from .toolchain import compile_import, compile_shared, compile_to_assembly, kernel_exports_flags
 
 
@@ -52,6 +55,15 @@ def build(sch, args, target="native", name="main", extra_sources=None, libs=None
         _check_gpu_args(sch, args, tgt)
         return build_gpu(sch, args, tgt, name)
     linkage = linkage_for(sch, extra_sources, libs)
+    rec = None
+    if tgt.harness is None:         # kernels run in this process: by build fingerprint
+        fp = build_key(sch, args, tgt, name, linkage)
+        rec = kernel_cache.lookup(fp) if fp is not None else None
+        if rec is None:
+            rec = _lower_and_emit(sch, args, name, tgt, linkage)
+            if fp is not None:
+                kernel_cache.store(fp, rec)
+        return _load_module(rec, tgt, linkage, name)
     key = (schedule_fingerprint(sch), tuple(id(t) for t in args), tgt.name, tuple(tgt.flags), name,
            linkage.key() if linkage else None)
     hit = _LOWERED.get(id(sch))
@@ -66,24 +78,50 @@ def build(sch, args, target="native", name="main", extra_sources=None, libs=None
             _LOWERED.pop(next(iter(_LOWERED)))
         _LOWERED[id(sch)] = (sch, key, (func, source, fname, em), list(args))
     outputs = output_buffers(sch, func, args)
+    # a CPU this host cannot run: emulator harness (harness.py)
+    _check_harness(func, em, tgt)
+    return tgt.harness.module(func, source, fname, tgt.name, outputs,
+                              uses_parallel=em.uses_parallel, checks=em.checks)
+
+
+def build_key(sch, args, target, name, linkage=None):
+    """The fingerprint a CPU build is cached under (fingerprint.py): schedule, args, Target
+    record, name, extern linkage and te.register_intrin_lowering's rules (emission reads
+    them); None when the schedule holds something that cannot be fingerprinted."""
+    return build_fingerprint(sch, list(args), target, name,
+                             linkage.key() if linkage else None, RULES)
+
+
+def _lower_and_emit(sch, args, name, tgt, linkage):
+    """Lower and emit a CPU kernel: its KernelRecord (kernel_cache.py)."""
+    func = lower(sch, args, name, target=tgt)
+    func.externs = linkage
+    em = tgt.emitter(func)
+    source, fname = em.emit()
+    outputs = output_buffers(sch, func, args)
+    packed = ()
     if em.uses_packed:
-        from .runtime.packed import check_registered
         from .c.extern_calls import packed_names
-        check_registered(packed_names(func.body), name)
-    if tgt.harness is not None:     # a CPU this host cannot run: emulator harness (harness.py)
-        _check_harness(func, em, tgt)
-        return tgt.harness.module(func, source, fname, tgt.name, outputs,
-                                  uses_parallel=em.uses_parallel, checks=em.checks)
+        packed = packed_names(func.body)
+    return kernel_cache.KernelRecord.of(func, source, fname, em, outputs, packed)
+
+
+def _load_module(rec, tgt, linkage, name):
+    """Compile (or find in the disk cache) and load the kernel of a KernelRecord."""
+    if rec.uses_packed:
+        from .runtime.packed import check_registered
+        check_registered(rec.packed_names, name)
     link = ["-lm"] + list(linkage.libs) if linkage else ["-lm"]
     if linkage and linkage.imports:
         # code the pragmas import_c / import_llvm give: an object each, and only the kernel's
         # own symbols exported (extern_linkage.py)
         link = [compile_import(kind, code, tgt.flags) for kind, code in linkage.imports] + \
             link + kernel_exports_flags()
-    path, _ = compile_shared(source, list(tgt.flags),
+    path, _ = compile_shared(rec.source, list(tgt.flags),
                              prefix_header=tgt.emitter.prefix_header(tgt.flags), libs=link)
-    return Module(func, source, path, fname + "_entry", tgt.name, outputs, note=tgt.note,
-                  uses_parallel=em.uses_parallel, checks=em.checks, uses_packed=em.uses_packed)
+    return Module(rec.signature(), rec.source, path, rec.fname + "_entry", tgt.name,
+                  rec.output_ids(), note=tgt.note, uses_parallel=rec.uses_parallel,
+                  checks=rec.checks, uses_packed=rec.uses_packed)
 
 
 def output_buffers(sch, func, args):
@@ -91,6 +129,7 @@ def output_buffers(sch, func, args):
     the placeholders a hybrid op writes in place."""
     in_place = {id(t.op) for st in sch.stages for t, _ in getattr(st.op, "written_inputs", ())}
     outputs = set()
+    written_inputs = set()
     bufs = iter(func.args)
     for t in args:
         if isinstance(t, Var):
@@ -99,6 +138,10 @@ def output_buffers(sch, func, args):
         st = sch[t]
         if st.is_output or isinstance(st.op, (ComputeOp, ExternOp)) or id(st.op) in in_place:
             outputs.add(id(b))
+        if id(st.op) in in_place:
+            written_inputs.add(id(b))
+    # (for the runtime: a call that omits the outputs cannot allocate these, they are read too)
+    func.in_place_args = frozenset(written_inputs)
     return outputs
 
 

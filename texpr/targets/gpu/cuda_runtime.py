@@ -9,6 +9,7 @@ import numpy as np
 
 from ...errors import TexprError
 from .module import GPUModule
+from ..runtime.arrays import DeviceArray
 
 _CDEF = """
 typedef int CUresult; typedef int CUdevice; typedef struct CUctx_st* CUcontext;
@@ -102,6 +103,15 @@ def cuda_available():
         return False
 
 
+class _DevicePointers(dict):
+    """id(buffer) -> device pointer of a call; .owned: those the call allocated (and frees),
+    not the caller's device arrays."""
+
+    def __init__(self):
+        super().__init__()
+        self.owned = []
+
+
 class CUDAModule(GPUModule):
     def __init__(self, program, source, cubin_path, outputs, checks, kernel_checks, note=""):
         super().__init__(program, source, "cuda", outputs, checks, note=note)
@@ -138,14 +148,20 @@ class CUDAModule(GPUModule):
     def _setup(self, arrays, binding):
         d, _, fns, _ = self._load()
         d.current()                 # the context follows the calling thread
-        ptrs = {}
+        ptrs = _DevicePointers()
+        owned = ptrs.owned
         for b, a in zip(self.program.args, arrays):
+            if isinstance(a, DeviceArray):      # CUDA memory given (DLPack): used where it is
+                ptrs[id(b)] = a.ptr
+                continue
             p = self._alloc(d, a.nbytes)
+            owned.append(p)
             if a.nbytes:
                 d.check(d.lib.cuMemcpyHtoD_v2(p, d.ffi.from_buffer(a), a.nbytes), "cuMemcpyHtoD")
             ptrs[id(b)] = p
         for t in self.program.temps:
             ptrs[id(t)] = self._alloc(d, self.temp_elems(t, binding) * np.dtype(t.dtype).itemsize)
+            owned.append(ptrs[id(t)])
         err = self._alloc(d, 32)
         d.check(d.lib.cuMemsetD8_v2(err, 0, 32), "cuMemsetD8")
         return d, fns, ptrs, err
@@ -168,10 +184,11 @@ class CUDAModule(GPUModule):
                     f"cuLaunchKernel({k.symbol})")
 
     def _free(self, d, ptrs, err):
-        for p in list(ptrs.values()) + [err]:
+        for p in ptrs.owned + [err]:
             d.lib.cuMemFree_v2(p)
 
     def __call__(self, *arrays):
+        arrays, result = self.with_outputs(arrays)
         arrays, binding = self.bind(arrays)
         d, fns, ptrs, err = self._setup(arrays, binding)
         try:
@@ -182,14 +199,16 @@ class CUDAModule(GPUModule):
                 d.check(d.lib.cuMemcpyDtoH_v2(d.ffi.from_buffer(words), err, 32), "cuMemcpyDtoH")
                 self.raise_if_error(words)
             for b, a, out in zip(self.program.args, arrays, self._outputs):
-                if out and a.nbytes:
+                if out and a.nbytes and not isinstance(a, DeviceArray):
                     d.check(d.lib.cuMemcpyDtoH_v2(d.ffi.from_buffer(a), ptrs[id(b)], a.nbytes),
                             "cuMemcpyDtoH")
         finally:
             self._free(d, ptrs, err)
+        return result
 
     def time(self, *arrays, number=10, repeat=5):
         """Median seconds per call of the kernels (CUDA events), data on device."""
+        arrays, _ = self.with_outputs(arrays)
         arrays, binding = self.bind(arrays)
         d, fns, ptrs, err = self._setup(arrays, binding)
         ffi, lib = d.ffi, d.lib

@@ -17,7 +17,8 @@ class GPUModule:
         self.target = target
         self.note = note
         self.program = program
-        self._plan = ValidationPlan(program, outputs)
+        # the cuda target also takes arrays in CUDA memory (DLPack), used where they lie
+        self._plan = ValidationPlan(program, outputs, device_ok=target == "cuda")
         self._outputs = [id(b) in outputs for b in program.args]
         self._checks = list(checks)
 
@@ -32,6 +33,12 @@ class GPUModule:
         """Validated arrays and {shape var: value}."""
         arrays, vals = self._plan.check(arrays)
         return list(arrays), dict(zip(self.program.shape_vars, vals))
+
+    def with_outputs(self, arrays):
+        """(all arrays, what the call returns): the outputs allocated when omitted."""
+        if len(arrays) != self._plan.ncall:
+            return self._plan.with_outputs(arrays)
+        return arrays, None
 
     def launches(self, entries, binding):
         """(entry, binding) in launch order, entries being (kernel, ...) in the program's

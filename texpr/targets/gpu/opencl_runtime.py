@@ -92,6 +92,7 @@ class OpenCLModule(GPUModule):
 
     def __call__(self, *arrays):
         import pyopencl as cl
+        arrays, result = self.with_outputs(arrays)
         arrays, binding = self.bind(arrays)
         bufs, err, err_buf = self._device_buffers(arrays, binding)
         self._launch(bufs, err_buf, binding)
@@ -103,9 +104,11 @@ class OpenCLModule(GPUModule):
             if out and a.nbytes:
                 cl.enqueue_copy(self._queue, a, bufs[id(b)])
         self._queue.finish()
+        return result
 
     def time(self, *arrays, number=10, repeat=5):
         """Median seconds per call of the kernels (OpenCL profiling events), data on device."""
+        arrays, _ = self.with_outputs(arrays)
         arrays, binding = self.bind(arrays)
         bufs, err, err_buf = self._device_buffers(arrays, binding)
         self._launch(bufs, err_buf, binding)

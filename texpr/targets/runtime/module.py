@@ -1,4 +1,6 @@
-"""A built kernel: validates NumPy arguments, then calls the compiled function through cffi."""
+"""A built kernel: validates its arguments (NumPy arrays, or any array with __dlpack__ or the
+buffer protocol, taken without a copy: arrays.py), then calls the compiled function through
+cffi."""
 import os
 import re
 import statistics
@@ -8,6 +10,8 @@ import numpy as np
 from cffi import FFI
 
 from ..index_checks import raise_index_error
+from . import fastcheck
+from .arrays import as_array, framework_of, may_overlap, to_framework
 from ..toolchain import require_sanitizer_runtime
 from ...lang import dtypes
 from ...errors import ArgumentError, BuildError, InternalError
@@ -24,7 +28,8 @@ _KEEP_LOADED = []
 
 
 class Module:
-    """Callable kernel: f(*arrays) with outputs passed in and written (TVM style)."""
+    """Callable kernel: f(*arrays) with outputs passed in and written (TVM style), or
+    f(*inputs) allocating the outputs and returning them."""
 
     def __init__(self, func, source, lib_path, entry, target, outputs, note="", uses_parallel=False,
                  checks=(), uses_packed=False):
@@ -36,36 +41,27 @@ class Module:
         self._func = func
         self._uses_parallel = uses_parallel
         self._threads = None
-        ffi = FFI()
         nargs = len(func.args)
-        params = ["void*"] * nargs + ["double" if dtypes.is_float(v.dtype) else "int64_t"
+        # array arguments are passed as addresses (uintptr_t: the same register as a pointer)
+        params = ["uintptr_t"] * nargs + ["double" if dtypes.is_float(v.dtype) else "int64_t"
                                       for v in func.shape_vars]
         if checks:
             params.append("int64_t*")       # this call's error words (index_checks.py)
         base = entry[:-len('_entry')]
-        ffi.cdef(f"void {entry}({', '.join(params) or 'void'});\n"
-                 f"void {base}_set_num_threads(int);"
-                 + (f"\nvoid {base}_set_packed(void*);" if uses_packed else ""))
+        cdef = (f"void {entry}({', '.join(params) or 'void'});\n"
+                f"void {base}_set_num_threads(int);"
+                + (f"\nvoid {base}_set_packed(void*);" if uses_packed else ""))
+        ffi, self._lib, self._fn, self._set_threads = _load(lib_path, cdef, entry, base,
+                                                             func.name)
         self._ffi = ffi
-        require_sanitizer_runtime()     # else ASan would end the process in dlopen
-        # RTLD_LOCAL: the kernel's symbols stay out of the process's global scope, so two
-        # kernels of one name (or a later library) never resolve to each other's functions
-        try:
-            self._lib = ffi.dlopen(lib_path, ffi.RTLD_NOW | ffi.RTLD_LOCAL)
-        except OSError as e:
-            missing = re.search(r"undefined symbol: (\w+)", str(e))
-            if missing is None:
-                raise
-            raise BuildError(f"kernel {func.name} calls {missing.group(1)}, which nothing linked "
-                             "into it defines: give its code with te.build(extra_sources=, "
-                             "libs=) or a pragma import_c / import_llvm") from None
-        _KEEP_LOADED.append((ffi, self._lib))
-        self._fn = _own_symbol(ffi, self._lib, entry, lib_path)
-        self._set_threads = _own_symbol(ffi, self._lib, base + "_set_num_threads", lib_path)
         self._plan = ValidationPlan(func, outputs, ffi)
         self._checks = list(checks)
         self._shape_of = {b.name: b.shape for b in func.args}
         self._packed = uses_packed
+        # the C checker's answer is the whole call: fn(*addresses, *shape values)
+        plain = not (uses_parallel or checks or uses_packed)
+        self._direct, self._direct_plan = self._plan.direct() if plain else (None, None)
+        self._address = int(ffi.cast("uintptr_t", self._fn))
         if uses_packed:           # calls of Python functions (te.call_packed): the callback
             from . import packed
             _own_symbol(ffi, self._lib, base + "_set_packed", lib_path)(
@@ -76,10 +72,30 @@ class Module:
         return f"<texpr.Module {self.name} target={self.target}{extra}>"
 
     def __call__(self, *arrays):
-        ptrs, shape_vals = self._plan.check(arrays)
+        if self._direct is not None and self._direct(self._direct_plan, self._address, arrays):
+            return None                     # checked and run by the C extension
+        return self._call_checked(arrays, self._plan.fast(arrays))
+
+    def _call_checked(self, arrays, fast):
+        """A call the C checker did not take at once: outputs to allocate, arrays of other
+        frameworks (taken as NumPy views, then checked in C), or an error to tell (check())."""
+        plan = self._plan
+        result = views = None
+        if len(arrays) != plan.ncall:
+            arrays, result = plan.with_outputs(arrays)
+            fast = plan.fast(arrays)
+        if fast is None:
+            views = plan.views(arrays)
+            fast = plan.fast(views) if views is not None else None
+        if fast is None:
+            ptrs, shape_vals = plan.check(arrays)
+        else:
+            ptrs, shape_vals = fast, ()
         if self._uses_parallel:
             self._sync_threads()
         self._run(self._fn, ptrs, shape_vals)
+        del views           # (the views of other frameworks' arrays lived through the call)
+        return result
 
     def _run(self, fn, ptrs, shape_vals):
         """One call. A kernel with checked indices gets error words of its own (zeroed, owned
@@ -121,24 +137,52 @@ class Module:
             self._threads = n
 
     def time(self, *arrays, number=10, repeat=5):
-        """Median seconds per call over `repeat` timings of `number` calls each."""
-        ptrs, shape_vals = self._plan.check(arrays)
-        if self._uses_parallel:
-            self._sync_threads()
-        fn = self._fn
-        self._run(fn, ptrs, shape_vals)      # the first call raises what the kernel reports
-        if self._checks:        # the timed calls share one set of error words
-            shape_vals = list(shape_vals) + [self._ffi.new("int64_t[3]")]
+        """Median seconds per call over `repeat` timings of `number` calls each.
+
+        What is timed is the call as a user makes it, `f(*arrays)`: the argument checks
+        (planned once per kernel; for NumPy arrays done in C, a fraction of a microsecond;
+        arrays of other frameworks add their conversion to NumPy views), the kernel and the
+        check of its error words. Outputs omitted here are allocated once, before timing,
+        and not counted."""
+        if len(arrays) != self._plan.ncall:
+            arrays, _ = self._plan.with_outputs(arrays)
+        self(*arrays)                       # the first call raises what the kernel reports
         times = []
         for _ in range(max(1, repeat)):
             t0 = time.perf_counter()
             for _ in range(max(1, number)):
-                fn(*ptrs, *shape_vals)
+                self(*arrays)
             times.append((time.perf_counter() - t0) / max(1, number))
-        if self._packed:
-            from . import packed
-            packed.raise_pending(self.name)
         return statistics.median(times)
+
+
+_LIBRARIES = {}      # (library path, cdef) -> (ffi, lib, entry, set_num_threads)
+
+
+def _load(lib_path, cdef, entry, base, kernel):
+    """The kernel library loaded once per process (a rebuild of a cached kernel reuses it)."""
+    got = _LIBRARIES.get((lib_path, cdef))
+    if got is not None:
+        return got
+    ffi = FFI()
+    ffi.cdef(cdef)
+    require_sanitizer_runtime()     # else ASan would end the process in dlopen
+    # RTLD_LOCAL: the kernel's symbols stay out of the process's global scope, so two
+    # kernels of one name (or a later library) never resolve to each other's functions
+    try:
+        lib = ffi.dlopen(lib_path, ffi.RTLD_NOW | ffi.RTLD_LOCAL)
+    except OSError as e:
+        missing = re.search(r"undefined symbol: (\w+)", str(e))
+        if missing is None:
+            raise
+        raise BuildError(f"kernel {kernel} calls {missing.group(1)}, which nothing linked "
+                         "into it defines: give its code with te.build(extra_sources=, "
+                         "libs=) or a pragma import_c / import_llvm") from None
+    _KEEP_LOADED.append((ffi, lib))
+    got = (ffi, lib, _own_symbol(ffi, lib, entry, lib_path),
+           _own_symbol(ffi, lib, base + "_set_num_threads", lib_path))
+    _LIBRARIES[(lib_path, cdef)] = got
+    return got
 
 
 _DL = []
@@ -180,12 +224,19 @@ def num_threads():
 class ValidationPlan:
     """Everything checked on each call, precomputed so that a call costs little.
 
-    check() returns (one cffi pointer per array, shape values); without an ffi (emulated
-    modules, targets/runtime/harness.py) it returns the validated arrays themselves.
+    check() returns (the address of each array, shape values); without an ffi (emulated and
+    GPU modules) it returns the validated arrays themselves (NumPy arrays, and DeviceArrays
+    where device_ok: memory on a CUDA device). Arguments that are not NumPy arrays are taken
+    as NumPy views of their memory first (arrays.as_array), then checked the same way.
+    fast() is the same check done by the C extension of fastcheck.py for the common case.
     """
 
-    def __init__(self, func, outputs, ffi=None):
-        self.from_buffer = ffi.from_buffer if ffi is not None else (lambda a: a)
+    def __init__(self, func, outputs, ffi=None, device_ok=False):
+        if ffi is not None:
+            self.from_buffer = lambda a: int(ffi.cast("uintptr_t", ffi.from_buffer(a)))
+        else:
+            self.from_buffer = lambda a: a
+        self.device_ok = device_ok
         self.args = []
         self.shape_vars = func.shape_vars
         for k, b in enumerate(func.args):
@@ -208,6 +259,130 @@ class ValidationPlan:
         self.scalars = [(k, p) for k, p in enumerate(params) if isinstance(p, Var)]
         self.extent_vars = getattr(func, "extent_vars", frozenset())
         self.param_names = [p.name for p in params]
+        self.ncall = len(params)
+        # outputs a call may omit (allocated then): not the placeholders a kernel writes in place
+        in_place = getattr(func, "in_place_args", frozenset())
+        self.allocatable = [k for k, b in enumerate(func.args) if id(b) in outputs
+                            and id(b) not in in_place]
+        # positions in the call (scalars included) of the array arguments, and of the outputs
+        scalar_pos = {k for k, _ in self.scalars}
+        self._array_pos = [k for k in range(self.ncall) if k not in scalar_pos]
+        self._out_call = {self._array_pos[k] for k in self.allocatable}
+        self._fast_plan = self._plan_fast(ffi)
+
+    def _plan_fast(self, ffi):
+        """(check, plan words, shape variables in its order, number of them the call takes),
+        or None where the C checker does not apply: no cffi call (emulated and GPU modules),
+        scalar arguments, extents given by expressions."""
+        if ffi is None or self.scalars or len(self.args) > 64:
+            return None
+        extension = fastcheck.checker()
+        if extension is None:
+            return None
+        order = list(self.shape_vars)
+        words = []
+        for (name, dt, ndim, dims, is_out) in self.args:
+            ext = []
+            for kind, v in dims:
+                if kind == "const":
+                    ext.append(v)
+                elif kind == "var":
+                    if v not in order:
+                        order.append(v)
+                    ext.append(("var", order.index(v)))
+                else:
+                    return None
+            words.append((dt, is_out, ext))
+        if len(order) > 64:
+            return None
+        return (extension.check, fastcheck.plan_words(words, len(order)), order,
+                len(self.shape_vars))
+
+    def direct(self):
+        """(run, plan) when the C checker's result is exactly the call's arguments (no
+        preconditions to evaluate, no shape variable beyond the call's): the extension's
+        run(plan, kernel address, arrays) then checks and calls at once; else (None, None)."""
+        plan = self._fast_plan
+        if plan is None or self.preconditions or len(plan[2]) != plan[3]:
+            return None, None
+        return fastcheck.checker().run, plan[1]
+
+    def fast(self, arrays):
+        """The call's (addresses..., shape values...) when the C checker accepts these
+        arguments (exact NumPy arrays fitting the signature); else None (check() decides)."""
+        plan = self._fast_plan
+        if plan is None:
+            return None
+        r = plan[0](plan[1], arrays)
+        if r is None:
+            return None
+        n = len(arrays) + plan[3]
+        if self.preconditions:
+            binding = dict(zip(plan[2], r[len(arrays):]))
+            if not all(holds(binding) for holds, _ in self.preconditions):
+                return None
+        return r if len(r) == n else r[:n]
+
+    def views(self, arrays):
+        """The call's arguments with those that are not NumPy arrays as NumPy views of their
+        memory, for the C checker; None where it does not apply or nothing was converted."""
+        if self._fast_plan is None or len(arrays) != len(self.args) or \
+                all(type(a) is np.ndarray for a in arrays):
+            return None
+        return tuple(a if type(a) is np.ndarray else as_array(a, spec[0], self.device_ok)
+                     for a, spec in zip(arrays, self.args))
+
+    def with_outputs(self, args):
+        """A call that gave only the inputs: (all arguments, the outputs to return), the
+        outputs allocated as NumPy arrays of the shapes the inputs' shapes give (returned in
+        the framework of the first array argument: torch tensors for torch input)."""
+        n_in = self.ncall - len(self.allocatable)
+        if len(args) != n_in or not self.allocatable:
+            what = "arguments" if self.scalars else "arrays"
+            names = ", ".join(self.param_names)
+            alone = (f", or the {n_in} input(s) alone (the outputs are then allocated and "
+                     "returned)" if self.allocatable else "")
+            raise ArgumentError(f"expected {self.ncall} {what} ({names}){alone}, got {len(args)}")
+        out_pos = self.allocatable
+        array_pos, out_call = self._array_pos, self._out_call
+        full, it = [], iter(args)
+        for k in range(self.ncall):
+            full.append(None if k in out_call else next(it))
+        binding = {v: full[k] for k, v in self.scalars}
+        framework = None
+        arrays = {}
+        for j, k in enumerate(array_pos):
+            if k in out_call:
+                continue
+            name, dt, ndim, dims, _ = self.args[j]
+            a = as_array(full[k], name, self.device_ok)
+            if framework is None:
+                framework = framework_of(full[k]) or False
+            arrays[j] = a
+            if a.ndim == ndim:
+                for (kind, v), n in zip(dims, a.shape):
+                    if kind == "var":
+                        binding.setdefault(v, n)
+        outs = []
+        for j in out_pos:
+            name, dt, ndim, dims, _ = self.args[j]
+            shape = []
+            for d, (kind, v) in enumerate(dims):
+                n = v if kind == "const" else binding.get(v) if kind == "var" else \
+                    eval_int(v, binding)
+                if n is None:
+                    raise ArgumentError(f"output {name}: dimension {d} ({to_str(v)}) is not given "
+                                        "by the inputs' shapes; pass the output array")
+                if n < 0:
+                    raise ArgumentError(f"output {name}: dimension {d} ({to_str(v)}) is {n}")
+                shape.append(int(n))
+            if not all(isinstance(a, np.ndarray) for a in arrays.values()):
+                raise ArgumentError(f"output {name}: the inputs are in device memory; pass the "
+                                    "output array (texpr allocates outputs in host memory)")
+            out = np.empty(shape, dt)
+            full[array_pos[j]] = out
+            outs.append(to_framework(framework or None, out))
+        return tuple(full), (outs[0] if len(outs) == 1 else tuple(outs))
 
     def _relaid_shape_error(self, name, got):
         b = self.relaid[name]
@@ -222,7 +397,7 @@ class ValidationPlan:
         C-contiguous here, so overlapping address ranges are overlapping elements."""
         out = arrays[k]
         for j, other in enumerate(arrays):
-            if j != k and np.may_share_memory(out, other):
+            if j != k and may_overlap(out, other):
                 raise ArgumentError(f"argument {self.args[k][0]}: output shares memory with "
                                     f"argument {self.args[j][0]}; texpr kernels write their "
                                     "outputs into separate arrays (pass a copy, or a new array)")
@@ -235,13 +410,13 @@ class ValidationPlan:
         if len(arrays) != self.nargs:
             names = ", ".join(a[0] for a in self.args)
             raise ArgumentError(f"expected {self.nargs} arrays ({names}), got {len(arrays)}")
-        ptrs = []
+        ptrs = _Addresses()
         exprs = []
+        taken = ptrs.arrays = []
         for (name, dt, ndim, dims, is_out), a in zip(self.args, arrays):
             if type(a) is not np.ndarray:
-                if not isinstance(a, np.ndarray):
-                    raise ArgumentError(f"argument {name}: expected a numpy.ndarray, got "
-                                        f"{type(a).__name__}")
+                a = as_array(a, name, self.device_ok)
+            taken.append(a)
             if a.dtype is not dt and a.dtype != dt:
                 raise ArgumentError(f"argument {name}: dtype is {a.dtype}, expected {dt}")
             if self.relaid and name in self.relaid and (a.ndim != ndim or any(
@@ -271,9 +446,13 @@ class ValidationPlan:
                                     "np.ascontiguousarray(...)")
             if is_out and not flags.writeable:
                 raise ArgumentError(f"argument {name}: output array is read-only")
+            if not flags.aligned:
+                raise ArgumentError(f"argument {name}: data is not aligned to its "
+                                    f"{dt.itemsize}-byte elements (a view at an odd byte "
+                                    "offset?); pass a copy")
             ptrs.append(self.from_buffer(a))
         for k in self.outputs:
-            self._check_no_overlap(k, arrays)
+            self._check_no_overlap(k, taken)
         for name, d, e, n in exprs:
             val = eval_int(e, binding)
             if val is None:
@@ -336,6 +515,11 @@ class ValidationPlan:
                 x = bool(x)
             binding[v] = x
         return [a for k, a in enumerate(args) if k not in pos], binding
+
+
+class _Addresses(list):
+    """The addresses check() returns; .arrays keeps the arrays it checked (views of other
+    frameworks' memory among them) alive, and their buffers exported, until the call ends."""
 
 
 _PY_OPS = {"+": "+", "-": "-", "*": "*", "//": "//", "%": "%", "&&": "and", "||": "or",

@@ -1,0 +1,17 @@
+"""benchmarks/call.py --quick runs (in this process, without its new-process build): the call
+and cached-build figures are printed beside the bare cffi call, never asserted."""
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_call_benchmark_quick(capsys):
+    spec = importlib.util.spec_from_file_location("call_bench", ROOT / "benchmarks" / "call.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    bench.main(["--quick", "--no-new-process"])
+    out = capsys.readouterr().out
+    for line in ("bare cffi call (no checks)", "f(a, b, c) NumPy", "f(a, b) output allocated",
+                 "f.time(a, b, c)", "warm process, new identical schedule: te.build"):
+        assert line in out
