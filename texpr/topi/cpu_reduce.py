@@ -1,0 +1,168 @@
+"""Vectorized CPU schedules of the reductions (tag "reduce": topi.sum, mean, prod, max, min,
+argmax, argmin) for the vector CPU targets: one pass over the data, whatever axes are reduced.
+
+Two layouts, told apart by the innermost index of the data the reduction reads:
+
+- the innermost (contiguous) axis is reduced (a row sum): the reduction is split by
+  `accumulators` vectors of lanes and rfactored, so each output element is computed from that
+  many vector accumulators over its contiguous run (independent chains hide the add / max
+  latency), combined lane by lane at the end;
+- the innermost axis is kept (a column sum: sum over axis 0 of [K, N]): the reduction stays
+  outside, the kept contiguous axis is tiled by vectors (a block of output columns accumulated
+  across every reduced row, reading each row's block contiguously).
+
+The outer kept axes run in parallel. An elementwise consumer (mean's division, argmax's index)
+is computed in the same loops. Extents no tile divides get the lowering's tails.
+"""
+from ..lang.expr import Const, TensorLoad, Var
+from ..lang.visitor import walk
+from .cpu import cpu_info, epilogue_output
+from .reduction import REDUCE_TAG
+from .schedules import VECTOR_CPU_TARGETS, default_stage, register
+
+#: vector accumulators of a row reduction (independent add / max chains)
+ROW_ACCUMULATORS = 4
+#: vectors of output columns a column reduction accumulates at once
+COLUMN_VECTORS = 4
+
+
+def _data_load(op):
+    """The first tensor element the reduction reads (the data it reduces)."""
+    for b in op.bodies:
+        for n in walk(b):
+            if isinstance(n, TensorLoad):
+                return n
+    return None
+
+
+def _innermost(st):
+    """("row", reduce axis) when the data's innermost index is a reduce axis, ("column", data
+    axis) when it is the stage's innermost data axis, else None."""
+    load = _data_load(st.op)
+    if load is None or not load.indices:
+        return None
+    last = load.indices[-1]
+    if not isinstance(last, Var):
+        return None
+    for iv in st.op.reduce_axis:
+        if iv.var is last:
+            return "row", iv
+    if st.op.axis and st.op.axis[-1].var is last:
+        return "column", st.op.axis[-1]
+    return None
+
+
+def _const(e):
+    return e.value if isinstance(e, Const) else None
+
+
+def reduce_lanes(st, target):
+    """Lanes of the widest value the reduction holds (its outputs' and its data's dtypes)."""
+    info = cpu_info(target)
+    load = _data_load(st.op)
+    dts = [st.op.output(k).dtype for k in range(st.op.num_outputs)]
+    if load is not None:
+        dts.append(load.dtype)
+    return min(info.lanes_of(dt) for dt in dts)
+
+
+@register(REDUCE_TAG, VECTOR_CPU_TARGETS)
+def schedule_reduce(s, st, target):
+    layout = _innermost(st)
+    lanes = reduce_lanes(st, target)
+    if layout is not None:
+        kind, iv = layout
+        ext = _const(iv.dom.extent)
+        if kind == "row" and ext is not None and ext >= 2 * lanes:
+            return _schedule_rows(s, st, iv, lanes, ext)
+        if kind == "column" and ext is not None and ext >= lanes:
+            return _schedule_columns(s, st, lanes, ext)
+    out = epilogue_output(s, st)
+    if out is None:
+        return default_stage(s, st, target)
+    _attach(st, out, _fused_data_axes(out))
+    return [out]
+
+
+def _fused_data_axes(st):
+    """The stage's data axes fused into one (parallel) loop; None when it has none."""
+    axes = [iv for iv in st.leaf_iter_vars if iv.kind != "reduce"]
+    if not axes:
+        return None
+    f = st.fuse(*axes) if len(axes) > 1 else axes[0]
+    st.parallel(f)
+    return f
+
+
+def _attach(st, out, at):
+    if at is not None:
+        st.compute_at(out, at)
+
+
+def _schedule_rows(s, st, k, lanes, ext):
+    """Row reduction: rfactor over `accumulators` x lanes partial results, vectorized."""
+    acc = max(1, min(ROW_ACCUMULATORS, ext // (4 * lanes)))
+    _, ki = st.split(k, factor=lanes * acc)
+    rf = s.rfactor(st.op.output(0), ki)
+    rs = s[rf[0] if isinstance(rf, (tuple, list)) else rf]
+    lane, kept = rs.op.axis[0], rs.op.axis[1:]
+    rs.reorder(*kept, *rs.op.reduce_axis, lane)
+    lo, li = rs.split(lane, factor=lanes)
+    rs.unroll(lo)
+    rs.vectorize(li)
+    partials = [rs]
+    if acc > 1:     # the accumulators added as vectors first: `lanes` scalars left per row
+        _, vi = st.split(st.op.reduce_axis[0], factor=lanes)
+        rf2 = s.rfactor(st.op.output(0), vi)
+        r2 = s[rf2[0] if isinstance(rf2, (tuple, list)) else rf2]
+        r2.reorder(*r2.op.axis[1:], *r2.op.reduce_axis, r2.op.axis[0])
+        r2.unroll(r2.op.reduce_axis[0])
+        r2.vectorize(r2.op.axis[0])
+        partials.append(r2)
+    out = epilogue_output(s, st)
+    if out is None:
+        at = _fused_data_axes(st)
+        for r in partials:
+            _attach(r, st, at)
+        return partials
+    _attach(st, out, _fused_data_axes(out))
+    if st.op.axis:
+        for r in partials:
+            r.compute_at(st, st.leaf_iter_vars[len(st.op.axis) - 1])
+    return partials + [out]
+
+
+def _column_tiles(st, j, lanes, width):
+    """j split into blocks of `width` columns, each a run of unrolled vectors."""
+    jo, ji = st.split(j, factor=width)
+    jio, jii = st.split(ji, factor=lanes)
+    return jo, jio, jii
+
+
+def _schedule_columns(s, st, lanes, ext):
+    """Column reduction: a block of vectors of output columns accumulated over every
+    reduced row (the rows' blocks read contiguously), blocks in parallel."""
+    width = lanes * max(1, min(COLUMN_VECTORS, ext // lanes))
+    out = epilogue_output(s, st)
+    red = [iv for iv in st.leaf_iter_vars if iv.kind == "reduce"]
+    if out is None:
+        *others, j = [iv for iv in st.leaf_iter_vars if iv.kind != "reduce"]
+        jo, jio, jii = _column_tiles(st, j, lanes, width)
+        st.reorder(*others, jo, *red, jio, jii)
+        f = st.fuse(*others, jo) if others else jo
+        st.parallel(f)
+        st.unroll(jio)
+        st.vectorize(jii)
+        return []
+    *o_others, oj = out.op.axis
+    ojo, ojio, ojii = _column_tiles(out, oj, lanes, width)
+    f = out.fuse(*o_others, ojo) if o_others else ojo
+    out.parallel(f)
+    out.vectorize(ojii)
+    st.compute_at(out, f)
+    *others, j = [iv for iv in st.leaf_iter_vars if iv.kind != "reduce"]
+    jio, jii = st.split(j, factor=lanes)
+    st.reorder(*others, *red, jio, jii)
+    st.unroll(jio)
+    st.vectorize(jii)
+    return [out]
