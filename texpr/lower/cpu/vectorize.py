@@ -380,11 +380,13 @@ def _elements(buf):
 
 def _reads_within(x, y):
     """Load x reads in bounds whenever load y does: the same access, or the same flat index
-    of a local buffer at least as large (the halves of a tuple reduction's accumulators)."""
+    of a compact buffer at least as large (the halves of a tuple reduction's accumulators,
+    where's operands of the output's shape)."""
     if x.same_as(y):
         return True
     if x.predicate is not None or y.predicate is not None or \
-            not x.indices[0].same_as(y.indices[0]) or x.buffer.is_arg:
+            not x.indices[0].same_as(y.indices[0]) or \
+            any(b.strides is not None or b.logical_shape is not None for b in (x.buffer, y.buffer)):
         return False
     nx, ny = _elements(x.buffer), _elements(y.buffer)
     return nx is not None and ny is not None and nx >= ny
