@@ -14,9 +14,10 @@ from .tensor import full, full_like
 from .transform import (broadcast_to, concatenate, einsum, reshape, split, take, tensordot,
                         transpose, where)
 from .reduction import argmax, argmin, max, mean, min, prod, sum
+from .sort import topk
 from .math import abs, exp, log, negative, sigmoid, sqrt, tanh
 
 __all__ = ["nn", "layout", "sparse", "testing", "schedule", "cpu", "cpu_sparse", "qnn", "hvx", "gpu", "graph", "generic",
            "full", "full_like", "add", "multiply", "broadcast_to", "concatenate", "einsum",
-           "reshape", "split", "take", "tensordot", "transpose", "where", "sum", "max", "min", "mean", "prod", "argmax", "argmin", "abs", "exp", "log",
+           "reshape", "split", "take", "tensordot", "transpose", "where", "sum", "max", "min", "mean", "prod", "argmax", "argmin", "topk", "abs", "exp", "log",
            "negative", "sigmoid", "sqrt", "tanh"]

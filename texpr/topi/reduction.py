@@ -139,3 +139,6 @@ def argmax(data, axis=None, keepdims=False, select_last_index=False):
 def argmin(data, axis=None, keepdims=False, select_last_index=False):
     """int32 index of the least element along `axis`; ties as argmax."""
     return _arg_reduce(data, axis, keepdims, select_last_index, False, "argmin")
+
+
+from .sort import topk  # noqa: E402,F401  (DESIGN.md names it topi.reduction.topk too)
