@@ -113,6 +113,7 @@ def _arg_reduce(data, axis, keepdims, select_last_index, is_max, name):
     if axis is not None and not isinstance(axis, numbers.Integral) and not list(axis):
         raise TexprError(f"{name}: axis is an empty list; expected an axis, a list of axes "
                          "or None (all)")
+    _reduce_axes(data, axis, name)      # bad axes named as the user's op
     reducer = _arg_reducer(is_max, bool(select_last_index), name)
 
     def arg(value, axes, idx, dims):
