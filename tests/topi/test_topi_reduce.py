@@ -56,12 +56,14 @@ def test_schedules_match_numpy_on_native():
     P = te.placeholder((9, 7), name="P")
     C = te.placeholder((6, 19), "bool", name="C")
     R = te.placeholder((19,), "int32", name="R")
+    F = te.placeholder((6, 19), name="F")       # a float condition: 0.5 and -0.25 are true
     a = RNG.standard_normal((5, 37)).astype("float32")
     b = RNG.standard_normal((3, 4, 21)).astype("float32")
     i = RNG.integers(-2, 3, (6, 19)).astype("int32")
     p = RNG.uniform(0.5, 1.5, (9, 7)).astype("float32")
     c = RNG.random((6, 19)) > 0.5
     r = RNG.integers(-50, 50, 19).astype("int32")
+    f = RNG.choice(np.float32([0, 0.5, -0.25]), (6, 19))
     cases = [
         (topi.sum(A, axis=1), ref.sum_ref(a, 1)),                       # row: rfactor
         (topi.sum(B, axis=0), ref.sum_ref(b, 0)),                       # column blocks
@@ -87,13 +89,14 @@ def test_schedules_match_numpy_on_native():
         (topi.transpose(B, (1, 0, 2)), ref.transpose_ref(b, (1, 0, 2))),
         (topi.where(C, I, R), ref.where_ref(c, i, r)),                  # broadcast y
         (topi.where(I, 7, R), ref.where_ref(i, np.int32(7), r)),       # non-bool condition
+        (topi.where(F, F, 2.0), ref.where_ref(f, f, np.float32(2))),    # vectorized select
         (topi.topk(I, k=4), ref.topk_ref(i, 4)),                        # ties: index order
         (topi.topk(B, k=2, axis=1, is_ascend=True, dtype="int32"),
          ref.topk_ref(b, 2, 1, is_ascend=True, dtype="int32")),
         (topi.topk(I, k=0, axis=0, ret_type="indices"), ref.topk_ref(i, 0, 0, "indices")),
         (topi.topk(A, k=3, ret_type="values"), ref.topk_ref(a, 3, ret_type="values")),
     ]
-    run_all(cases, [A, B, I, P, C, R], [a, b, i, p, c, r], "native")
+    run_all(cases, [A, B, I, P, C, R, F], [a, b, i, p, c, r, f], "native")
 
 
 def test_row_and_column_schedules_on_avx512_lanes():

@@ -296,10 +296,10 @@ def where(condition, x, y):
         if vx.dtype != vy.dtype:
             raise TexprError(f"where: x and y have dtypes {vx.dtype} and {vy.dtype}; expected "
                              "one dtype")
-        # the condition compared at the values' width: a vector select takes its mask so
+        # a bool condition is compared as an int of the values' width (a vector select
+        # takes its mask so); others are compared with 0 in their own dtype
         c = rc(i)
-        same = "int" + str(dtypes.bits(vx.dtype)) if dtypes.bits(vx.dtype) >= 8 else "int8"
-        if c.dtype != same:
-            c = c.astype(same)
-        return Select(c != Const(0, same), vx, vy, vx.dtype)
+        if dtypes.is_bool(c.dtype):
+            c = c.astype("int" + str(max(8, dtypes.bits(vx.dtype))))
+        return Select(c != Const(0, c.dtype), vx, vy, vx.dtype)
     return compute(shape, element, name="where", tag="injective,broadcast")

@@ -370,11 +370,20 @@ class Vectorizer:
 
 
 def _elements(buf):
+    """The number of elements of a compact buffer of constant shape, else None."""
+    if buf.logical_shape is not None:
+        return None
     n = 1
     for d in buf.shape:
         if not isinstance(d, Const):
             return None
         n *= d.value
+    if buf.strides is not None:
+        step = 1
+        for d, st in zip(reversed(buf.shape), reversed(buf.strides)):
+            if not (isinstance(st, Const) and st.value == step):
+                return None
+            step *= d.value
     return n
 
 
@@ -385,8 +394,7 @@ def _reads_within(x, y):
     if x.same_as(y):
         return True
     if x.predicate is not None or y.predicate is not None or \
-            not x.indices[0].same_as(y.indices[0]) or \
-            any(b.strides is not None or b.logical_shape is not None for b in (x.buffer, y.buffer)):
+            not x.indices[0].same_as(y.indices[0]):
         return False
     nx, ny = _elements(x.buffer), _elements(y.buffer)
     return nx is not None and ny is not None and nx >= ny
