@@ -198,7 +198,21 @@ def test_row_and_column_reductions_load_vectors():
         out = topi.sum(A, axis=axis)
         assert vector_loads(lowered(topi.schedule(out, "avx2"), [A, out]), "A")
     out = topi.argmax(A, axis=1)
-    assert vector_loads(lowered(topi.schedule(out, "avx2"), [A, out]), "A")
+    body = lowered(topi.schedule(out, "avx2"), [A, out])
+    assert vector_loads(body, "A")
+    assert not lane_loops(body)     # the index update is a vector select too
+
+
+def lane_loops(stmt):
+    """Loops the vectorizer left running lane by lane."""
+    return [n for n in walk(stmt) if isinstance(n, ir.For) and n.var.name.endswith("_lane")]
+
+
+def test_where_of_same_shaped_operands_is_a_vector_select():
+    C, X, Y = (te.placeholder((4, 64), name=n) for n in "CXY")
+    out = topi.where(C, X, Y)
+    body = lowered(topi.schedule(out, "avx2"), [C, X, Y, out])
+    assert not lane_loops(body) and vector_loads(body, "Y")
 
 
 def test_column_block_is_whole_rows_up_to_the_cap():
