@@ -84,7 +84,7 @@ demo: setup
 # suites once more with kernels built under ASan and UBSan (TEXPR_SANITIZE), few examples:
 # a sanitizer report fails the run (tools/sanitized_tests.py).
 test: setup
-	$(VPY) -m pytest tests -n auto --dist worksteal
+	$(VPY) -m pytest tests -n auto --dist worksteal --durations=25
 	$(VPY) tools/sanitized_tests.py
 
 bench: setup

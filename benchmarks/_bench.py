@@ -10,6 +10,7 @@
 """
 import contextlib
 import os
+import platform
 import statistics
 import sys
 import time
@@ -59,6 +60,23 @@ def best_target():
     sys.path.insert(0, ROOT)
     from texpr.targets.build import avx512_native
     return "avx512" if avx512_native() else "native"
+
+
+def cpu_model():
+    """'model name (family F model M, avx2/avx512f)' from /proc/cpuinfo (a VM's model name
+    may be generic: the family and model tell Zen 3 (25/1) from Zen 5 (26/...))."""
+    info = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                info.setdefault(key.strip(), value.strip())
+    except OSError:
+        return platform.processor() or platform.machine()
+    flags = info.get("flags", "").split()
+    isa = "avx512f" if "avx512f" in flags else "avx2" if "avx2" in flags else "no avx2"
+    return (f"{info.get('model name', '?')} (family {info.get('cpu family', '?')} model "
+            f"{info.get('model', '?')}, {isa})")
 
 
 @contextlib.contextmanager

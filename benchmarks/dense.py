@@ -4,6 +4,7 @@
     python benchmarks/dense.py                 # dense 1024^3, batch_matmul 64 x 128^3
     python benchmarks/dense.py --quick         # small sizes, 1 thread (smoke test)
     python benchmarks/dense.py --threads 1,2 --target avx512
+    python benchmarks/dense.py --sweep         # M in 1, 16, 64 x N, K in 512, 1024, 4096
 
 Rows, each measured in the same run, interleaved with its references:
   texpr dense           topi.nn.dense + topi.schedule: the weight is packed into panels on
@@ -54,6 +55,50 @@ def build_bmm(B, M, N, K, target):
     return te.build(topi.schedule(out, target), [x, y, out], target=target, name="batch_matmul")
 
 
+SWEEP_M = (1, 16, 64)
+SWEEP_NK = (512, 1024, 4096)
+
+
+def sweep(target, tcounts, timer):
+    """topi.nn.dense on a raw weight (the schedule topi picks for each batch size) beside
+    torch.nn.functional.linear, for every M x N x K of the sweep; returns the ratios."""
+    import torch
+    import torch.nn.functional as F
+    rng = np.random.default_rng(0)
+    ratios = {t: [] for t in tcounts}
+    print(f"{'M':>4} {'N':>5} {'K':>5} | " + " | ".join(
+        f"{t} thr: {'texpr ms':>9} {'torch ms':>9} {'x torch':>7}" for t in tcounts))
+    for M in SWEEP_M:
+        for N in SWEEP_NK:
+            for K in SWEEP_NK:
+                x = te.placeholder((M, K), name="x")
+                w = te.placeholder((N, K), name="w")
+                out = topi.nn.dense(x, w)
+                f = te.build(topi.schedule(out, target), [x, w, out], target=target,
+                             name="dense")
+                a = rng.standard_normal((M, K), dtype=np.float32)
+                b = rng.standard_normal((N, K), dtype=np.float32)
+                c = np.empty((M, N), np.float32)
+                f(a, b, c)
+                np.testing.assert_allclose(c, a @ b.T, rtol=1e-3, atol=1e-3 * np.sqrt(K))
+                ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+                cells = []
+                for t in tcounts:
+                    with _bench.threads(t), torch.no_grad():
+                        r = timer.run({"texpr": lambda: f(a, b, c),
+                                       "torch": lambda: F.linear(ta, tb)})
+                    ratio = r["torch"][0] / r["texpr"][0]
+                    ratios[t].append(ratio)
+                    cells.append(f"        {r['texpr'][0] * 1e3:9.3f} {r['torch'][0] * 1e3:9.3f} "
+                                 f"{ratio:6.2f}x")
+                print(f"{M:4d} {N:5d} {K:5d} | " + " | ".join(cells), flush=True)
+    for t, rs in ratios.items():
+        geo = float(np.exp(np.mean(np.log(rs))))
+        print(f"{t} thread{'s' * (t > 1)}: geometric mean {geo:.2f}x torch, worst {min(rs):.2f}x "
+              "(bar >= 1.0)")
+    return ratios
+
+
 def row(name, t, flops, ref_t, peak):
     """t, ref_t: (median, best) seconds."""
     g = flops / t[0] / 1e9
@@ -66,6 +111,8 @@ def row(name, t, flops, ref_t, peak):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="small sizes, 1 thread, few rounds")
+    ap.add_argument("--sweep", action="store_true", help="dense of M in 1, 16, 64 rows by "
+                    "N, K in 512, 1024, 4096 beside torch linear (topi.nn.dense, raw weight)")
     ap.add_argument("--threads", default=None, help="thread counts, e.g. 1,2 (default 1 and "
                     "all cores; --quick: 1)")
     _bench.add_target_options(ap)
@@ -84,6 +131,13 @@ def main(argv=None):
     timer = _bench.Timer(rounds=3 if args.quick else 9, calls=2 if args.quick else 3,
                          settle=_bench.SETTLE_S)
 
+    if args.sweep:
+        from texpr.topi.cpu import cpu_info
+        print(f"texpr dense sweep, target={target}, {ncpu} cores, {cpu_info(target)} "
+              f"{cpu_info(target).model}")
+        print(f"PyTorch {torch.__version__} (CPU capability "
+              f"{torch.backends.cpu.get_cpu_capability()})")
+        return sweep(target, tcounts, timer)
     bits, peak, peak_note = _bench.peaks(target, tcounts, quick=args.quick)
     print(f"texpr dense / batch_matmul, target={target} ({bits}-bit vectors), {ncpu} cores")
     print(f"NumPy {np.__version__}: {_bench.openblas_note()}")

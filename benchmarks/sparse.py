@@ -10,13 +10,23 @@ round beside it):
   memory bandwidth    sequential read of a large array (a C loop with 8 vector accumulators,
                       OpenMP threads; and NumPy's np.sum for comparison)
   sparse_lengths_sum  1,000,000 x 64 fp32 table, 2048 bags of 40 uniform indices (int32):
-                      texpr (its prefetch; rows 24 ahead only, as before; off),
+                      texpr (its prefetch; the previous default, rows 20 ahead and their
+                      first line 32 ahead; no prefetch),
                       torch.nn.functional.embedding_bag(mode="sum"),
                       NumPy np.add.reduceat(data[indices], offsets). Each call draws its
                       indices from the next of several index sets, so the rows come from
                       memory as in a model (one set repeated: its 21 MB of rows stay in a
                       32 MB L3, shown too as "same indices"). Effective GB/s counts the
                       gathered rows + the indices + the output.
+                      The memory bound: the cache lines the rows touch + indices + output at
+                      the rate a plain C kernel reads those same rows (every line of each
+                      row, prefetched 8/16/24/32 rows ahead, the fastest median; nothing
+                      computed). A gather of random 256-byte rows is bound by latency, TLB
+                      and the misses a core keeps in flight, not by the sequential read rate
+                      (which the bound used before, 2-3x too low a time: not reachable).
+  embedding           topi.nn.embedding, 1,000,000 x 64 fp32 table, 8192 indices, vs
+                      torch.nn.functional.embedding; bound: the row-read kernel as above on
+                      the same rows (the 2 MB output is written to cache meanwhile)
   batch_gather        data [256, 512, 64], indices [256, 64] vs torch.gather, NumPy
   sparse_dense        X [128, 2048] @ W^T, W [2048, 2048] at 90% and 99% sparsity (CSR, and
                       BSR 4x1 at 90%) vs scipy.sparse (X @ W.T, single-threaded) and the
@@ -96,6 +106,76 @@ def read_bandwidth(nbytes, thread_counts, repeat=5):
     return out, a.nbytes / min(ts) / 1e9
 
 
+_ROW_READ_C = r"""
+#include <stdint.h>
+#include <omp.h>
+volatile float texpr_row_read_sink;
+/* Reads every cache line of the rows data[idx[i]] (ROW_BYTES each, a compile-time constant:
+   the loops below unroll), i in [0, n), each row's lines prefetched `dist` rows ahead; the
+   n indices split evenly between the threads. One load per line, nothing computed: what the
+   memory system delivers for this access pattern (random rows: latency, TLB and the misses
+   a core keeps in flight bound it, not the sequential read rate). */
+double texpr_row_read(const char* data, const int32_t* idx, int64_t n, int dist, int nthreads) {
+  double t0 = omp_get_wtime();
+  float total = 0;
+  #pragma omp parallel num_threads(nthreads) reduction(+:total)
+  {
+    int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    int64_t lo = n * t / nt, hi = n * (t + 1) / nt;
+    float s = 0;
+    for (int64_t i = lo; i < hi; ++i) {
+      if (i + dist < hi) {
+        const char* q = data + (int64_t)idx[i + dist] * ROW_BYTES;
+        #pragma GCC unroll 64
+        for (int b = 0; b < ROW_BYTES; b += 64) __builtin_prefetch(q + b, 0, 3);
+        __builtin_prefetch(q + ROW_BYTES - 1, 0, 3);
+      }
+      const char* r = data + (int64_t)idx[i] * ROW_BYTES;
+      #pragma GCC unroll 64
+      for (int b = 0; b < ROW_BYTES; b += 64) s += *(const float*)(r + b);
+      s += *(const float*)(r + ROW_BYTES - 4);
+    }
+    total = s;
+  }
+  texpr_row_read_sink = total;
+  return omp_get_wtime() - t0;
+}
+"""
+
+ROW_READ_DISTANCES = (8, 16, 24, 32)   # rows ahead; the bound takes the fastest
+
+
+def row_reader(row_bytes):
+    """read(data, idx, dist, nthreads) -> seconds: the row-read kernel of _ROW_READ_C for rows
+    of row_bytes (compiled for that size)."""
+    import cffi
+    from texpr.targets.toolchain import compile_shared
+    path, _ = compile_shared(_ROW_READ_C, ["-O2", "-fopenmp", f"-DROW_BYTES={int(row_bytes)}"])
+    ffi = cffi.FFI()
+    ffi.cdef("double texpr_row_read(const char*, const int32_t*, int64_t, int, int);")
+    lib = ffi.dlopen(path)
+    _bench._KEEP_LOADED.append((ffi, lib))
+
+    def read(data, idx, dist, nthreads):
+        assert data.strides[0] == row_bytes and idx.dtype == np.int32
+        return lib.texpr_row_read(ffi.cast("const char*", data.ctypes.data),
+                                  ffi.cast("const int32_t*", idx.ctypes.data), idx.size,
+                                  dist, nthreads)
+    return read
+
+
+def row_read_fns(read, data, sets, cycle, nthreads):
+    """Timer entries of the row-read kernel at each of ROW_READ_DISTANCES (the index sets in
+    turn, like the kernels measured beside them)."""
+    return {f"row read, {d} ahead": (lambda d=d: read(data, sets[cycle.next()], d, nthreads))
+            for d in ROW_READ_DISTANCES}
+
+
+def fastest_row_read(r):
+    """(name, (median, best)) of the fastest row-read entry of Timer results r."""
+    return min(((k, v) for k, v in r.items() if k.startswith("row read")), key=lambda kv: kv[1][0])
+
+
 def _avx2():
     from texpr.targets.build import host_has
     return host_has("avx2")
@@ -113,8 +193,8 @@ def table(V, D, hugepages, rng):
 
 
 def build_sls(V, D, target, rows=None, first_line=None):
-    """texpr's sparse_lengths_sum; rows / first_line override topi.sparse's prefetch distances
-    (PREFETCH_ROWS, PREFETCH_FIRST_LINE_ROWS) for this build."""
+    """texpr's sparse_lengths_sum; rows / first_line override cpu_sparse's prefetch distances
+    (PREFETCH_ROWS, else from the row size; PREFETCH_FIRST_LINE_ROWS) for this build."""
     B, L = te.var("B"), te.var("L")
     data = te.placeholder((V, D), name="data")
     idx = te.placeholder((L,), "int32", name="indices")
@@ -188,7 +268,8 @@ class Cycle:
         return self.i
 
 
-def bench_sls(args, target, tcounts, timer, bw, torch):
+def bench_sls(args, target, tcounts, timer, bw, torch, fractions):
+    """Ratios to torch by thread count; fractions[t] gets texpr's fraction of the bound."""
     import torch.nn.functional as F
     V, D, nbags, bag = (100_000, 64, 256, 40) if args.quick else (1_000_000, 64, 2048, 40)
     nsets = 4 if args.quick else 16
@@ -198,7 +279,7 @@ def bench_sls(args, target, tcounts, timer, bw, torch):
     lens = np.full(nbags, bag, np.int32)
     offs = np.arange(0, nbags * bag, bag).astype(np.int32)
     f = build_sls(V, D, target)
-    f1 = build_sls(V, D, target, rows=24, first_line=0)     # the default before the pair
+    f1 = build_sls(V, D, target, rows=20, first_line=32)    # the default before prefetch_rows
     f0 = build_sls(V, D, target, rows=0)
     out, out0 = np.empty((nbags, D), np.float32), np.empty((nbags, D), np.float32)
     td, toffs = torch.from_numpy(data), torch.from_numpy(offs)
@@ -221,47 +302,62 @@ def bench_sls(args, target, tcounts, timer, bw, torch):
           f"{', huge pages' if args.hugepages else ''}, row offset {data.ctypes.data % 64} B "
           f"from a cache line), {nbags} bags x {bag} indices, {nsets} index sets in turn; "
           f"effective bytes {nbytes / 1e6:.1f} MB; texpr prefetches rows "
-          f"{tsparse.PREFETCH_ROWS} indices ahead, their first line "
-          f"{tsparse.PREFETCH_FIRST_LINE_ROWS} ahead; checked against NumPy: ok")
+          f"{tsparse.prefetch_rows(D * 4)} indices ahead"
+          + (f", their first line {tsparse.PREFETCH_FIRST_LINE_ROWS} ahead"
+             if tsparse.PREFETCH_FIRST_LINE_ROWS else "") + "; checked against NumPy: ok")
     c = Cycle(nsets)
+    read = row_reader(data.strides[0])
     results = {}
     with torch.no_grad():
         for t in tcounts:
             with _bench.threads(t):
-                r, share = measure(timer, {
+                fns = {
                     "texpr": lambda: f(data, sets[c.next()], lens, out),
-                    "texpr, rows 24 ahead only": lambda: f1(data, sets[c.next()], lens, out0),
+                    "texpr, before: rows 20, line 32": lambda: f1(data, sets[c.next()], lens, out0),
                     "texpr, no prefetch": lambda: f0(data, sets[c.next()], lens, out0),
                     "torch embedding_bag": lambda: F.embedding_bag(tsets[c.next()], td, toffs,
                                                                    mode="sum"),
                     "texpr, same indices": lambda: f(data, sets[0], lens, out),
                     "torch, same indices": lambda: F.embedding_bag(tsets[0], td, toffs, mode="sum"),
-                })
+                }
+                fns.update(row_read_fns(read, data, sets, c, t))
+                r, share = measure(timer, fns)
                 rn = _bench.Timer(rounds=3, calls=1).run(
                     {"NumPy add.reduceat": lambda: np.add.reduceat(data[sets[c.next()]], offs, axis=0)})
             ref = r["torch embedding_bag"]
-            print(f"{t} thread{'s' * (t > 1)}: sequential read {bw[t]:.1f} GB/s   "
-                  f"{'ms':>9} {'xtorch':>8} {'GB/s':>6} {'%bw':>5} | {'best ms':>9} {'xtorch':>8}"
+            rr_name, rr = fastest_row_read(r)
+            # the bound: what the gather must move (touched lines + indices + output) at the
+            # rate the row-read kernel reads these rows (lines + indices in its median time)
+            rate = (lines * 64 + sets[0].nbytes) / rr[0] / 1e9
+            bound = mem_bytes / (rate * 1e9)
+            print(f"{t} thread{'s' * (t > 1)}: random-row read {rate:.1f} GB/s ({rr_name}; "
+                  f"sequential read {bw[t]:.1f} GB/s)"
                   + busy(share))
-            for name in ("texpr", "texpr, rows 24 ahead only", "texpr, no prefetch",
+            print(f"  {'':34} {'ms':>9} {'xtorch':>8} {'GB/s':>6} {'%bnd':>5} | {'best ms':>9} "
+                  f"{'xtorch':>8}")
+            for name in ("texpr", "texpr, before: rows 20, line 32", "texpr, no prefetch",
                          "torch embedding_bag"):
                 g = nbytes / r[name][0] / 1e9
                 print(line(name, r[name], ref if name != "torch embedding_bag" else None,
-                           f"{g:6.1f} {100 * g / bw[t]:4.0f}%"))
+                           f"{g:6.1f} {100 * bound / r[name][0]:4.0f}%"))
             g = nbytes / rn["NumPy add.reduceat"][0] / 1e9
             print(line("NumPy add.reduceat", rn["NumPy add.reduceat"], ref,
-                       f"{g:6.1f} {100 * g / bw[t]:4.0f}%"))
+                       f"{g:6.1f} {100 * bound / rn['NumPy add.reduceat'][0]:4.0f}%"))
+            for name in (n for n in r if n.startswith("row read")):
+                print(line(name, r[name], ref, f"{nbytes / r[name][0] / 1e9:6.1f}      "))
             rs = r["torch, same indices"]
             for name in ("texpr, same indices", "torch, same indices"):
                 g = nbytes / r[name][0] / 1e9
                 print(line(name + " (L3)", r[name], rs if name.startswith("texpr") else None,
-                           f"{g:6.1f} {100 * g / bw[t]:4.0f}%"))
-            bound = mem_bytes / (bw[t] * 1e9)
+                           f"{g:6.1f}      "))
             print(f"  memory bound: the {lines / (nbags * bag):.0f} lines per row + indices + "
-                  f"output ({mem_bytes / 1e6:.1f} MB) at the sequential read rate: "
+                  f"output ({mem_bytes / 1e6:.1f} MB) at the random-row read rate: "
                   f"{bound * 1e3:.3f} ms, {ref[0] / bound:.2f}x torch's median; texpr at "
-                  f"{100 * bound / r['texpr'][0]:.0f}% of it, torch at {100 * bound / ref[0]:.0f}%")
+                  f"{100 * bound / r['texpr'][0]:.0f}% of it, torch at {100 * bound / ref[0]:.0f}% "
+                  f"(at the sequential rate it would be {mem_bytes / (bw[t] * 1e9) * 1e3:.3f} ms: "
+                  "no gather of random rows reaches that)")
             results[t] = ref[0] / r["texpr"][0]
+            fractions.setdefault(t, []).append(bound / r["texpr"][0])
     return results
 
 
@@ -270,6 +366,58 @@ def touched_lines(data, indices):
     row = data.strides[0]
     start = data.ctypes.data + indices.astype(np.int64) * row
     return int(((start + data.shape[1] * data.itemsize - 1) // 64 - start // 64 + 1).sum())
+
+
+def bench_embedding(args, target, tcounts, timer, torch):
+    """topi.nn.embedding (1M x 64 fp32 table, 8192 int32 indices) vs torch.nn.functional.embedding
+    (int64 indices, its only kind), the index sets in turn; the bound: the time of the
+    row-read kernel on the same rows (the output, 2 MB, is written to cache meanwhile).
+    Returns {threads: (ratio to torch, fraction of the bound)}."""
+    import torch.nn.functional as F
+    V, D, n = (100_000, 64, 2048) if args.quick else (1_000_000, 64, 8192)
+    nsets = 4 if args.quick else 16
+    rng = np.random.default_rng(3)
+    data = table(V, D, args.hugepages, rng)
+    sets = [rng.integers(0, V, n).astype(np.int32) for _ in range(nsets)]
+    w = te.placeholder((V, D), name="weight")
+    i = te.placeholder((te.var("n"),), "int32", name="indices")
+    e = topi.nn.embedding(w, i)
+    f = te.build(topi.schedule(e, target), [w, i, e], target=target, name="embedding")
+    out = np.empty((n, D), np.float32)
+    f(data, sets[0], out)
+    np.testing.assert_array_equal(out, topi.testing.embedding_ref(data, sets[0]))
+    td = torch.from_numpy(data)
+    tsets = [torch.from_numpy(x.astype(np.int64)) for x in sets]
+    np.testing.assert_array_equal(F.embedding(tsets[0], td).numpy(), out)
+    lines = touched_lines(data, sets[0])
+    nbytes = n * D * 4 + sets[0].nbytes + out.nbytes
+    print(f"\nembedding: table {V} x {D} fp32, {n} indices -> [{n}, {D}], {nsets} index sets in "
+          f"turn; texpr prefetches rows "
+          f"{tsparse.EMBEDDING_PREFETCH_ROWS or tsparse.prefetch_rows(D * 4)} ahead; checked "
+          "against NumPy: ok")
+    c = Cycle(nsets)
+    read = row_reader(data.strides[0])
+    res = {}
+    with torch.no_grad():
+        for t in tcounts:
+            with _bench.threads(t):
+                fns = {"texpr": lambda: f(data, sets[c.next()], out),
+                       "torch embedding": lambda: F.embedding(tsets[c.next()], td)}
+                fns.update(row_read_fns(read, data, sets, c, t))
+                r, share = measure(timer, fns)
+            ref = r["torch embedding"]
+            rr_name, rr = fastest_row_read(r)
+            bound = rr[0]
+            rate = (lines * 64 + sets[0].nbytes) / rr[0] / 1e9
+            print(f"{t} thread{'s' * (t > 1)}: random-row read {rate:.1f} GB/s "
+                  f"({rr_name}); memory bound {bound * 1e3:.3f} ms" + busy(share))
+            print(f"  {'':34} {'ms':>9} {'xtorch':>8} {'GB/s':>6} {'%bnd':>5} | {'best ms':>9} "
+                  f"{'xtorch':>8}")
+            for name in ("texpr", "torch embedding"):
+                print(line(name, r[name], ref if name == "texpr" else None,
+                           f"{nbytes / r[name][0] / 1e9:6.1f} {100 * bound / r[name][0]:4.0f}%"))
+            res[t] = (ref[0] / r["texpr"][0], bound / r["texpr"][0])
+    return res
 
 
 def bench_gather(args, target, tcounts, timer, torch):
@@ -403,7 +551,7 @@ def main(argv=None):
     ap.add_argument("--hugepages", action="store_true",
                     help="put the embedding table in 2 MB pages (madvise; both texpr and torch "
                     "read the same table)")
-    ap.add_argument("--only", default=None, help="comma list of sections: bw,sls,gather,"
+    ap.add_argument("--only", default=None, help="comma list of sections: bw,sls,embedding,gather,"
                     "sparse_dense,interaction")
     ap.add_argument("--sls-repeat", type=int, default=1, metavar="N",
                     help="run the sparse_lengths_sum section N times (bandwidth measured again "
@@ -436,16 +584,18 @@ def main(argv=None):
           + f"; NumPy np.sum {np_bw:.1f} GB/s (1 thread)")
     summary = {}
     if only is None or "sls" in only:
-        runs = []
+        runs, fractions = [], {}
         for r in range(max(1, args.sls_repeat)):
             if r:
                 bw, _ = read_bandwidth((64 if args.quick else 1024) * 2**20, tcounts)
-            runs.append(bench_sls(args, target, tcounts, timer, bw, torch))
+            runs.append(bench_sls(args, target, tcounts, timer, bw, torch, fractions))
         summary["sls"] = {t: float(np.median([x[t] for x in runs])) for t in tcounts}
         if len(runs) > 1:
             for t in tcounts:
                 print(f"sparse_lengths_sum, {t} thread{'s' * (t > 1)}, {len(runs)} runs: "
                       + ", ".join(f"{x[t]:.2f}x" for x in runs) + " torch embedding_bag")
+    if only is None or "embedding" in only:
+        summary["embedding"] = bench_embedding(args, target, tcounts, timer, torch)
     if only is None or "gather" in only:
         bench_gather(args, target, tcounts, timer, torch)
     if only is None or "sparse_dense" in only:
@@ -457,9 +607,14 @@ def main(argv=None):
         bench_interaction(args, target, tcounts, timer, torch)
     print()
     for t, x in summary.get("sls", {}).items():
-        print(f"sparse_lengths_sum, {t} thread{'s' * (t > 1)}: {x:.2f}x torch embedding_bag "
-              + ("(median of the runs) " if args.sls_repeat > 1 else "")
-              + "(bar at 2 threads: >= 1.3x)")
+        fr = float(np.median(fractions[t]))
+        print(f"sparse_lengths_sum, {t} thread{'s' * (t > 1)}: {x:.2f}x torch embedding_bag, "
+              f"{100 * fr:.0f}% of the memory bound "
+              + ("(medians of the runs) " if args.sls_repeat > 1 else "")
+              + "(bar: >= 95% of the bound)")
+    for t, (x, fr) in summary.get("embedding", {}).items():
+        print(f"embedding, {t} thread{'s' * (t > 1)}: {x:.2f}x torch embedding, "
+              f"{100 * fr:.0f}% of the memory bound")
     for (fmt, sp_, t), x in summary.get("sparse_dense", {}).items():
         print(f"sparse_dense {fmt} {100 * sp_:.0f}%, {t} thread{'s' * (t > 1)}: {x:.2f}x "
               "scipy.sparse CSR" + (" (bar at 99%: > 1x)" if sp_ == 0.99 else ""))

@@ -10,7 +10,6 @@ vectorized. Prints the CPU model and the target.
 """
 import argparse
 import os
-import platform
 import sys
 
 import numpy as np
@@ -45,23 +44,6 @@ FUNCTIONS = {
     "sin": (te.sin, (-10, 10), np.sin, "sin"),
     "cos": (te.cos, (-10, 10), np.cos, "cos"),
 }
-
-
-def cpu_model():
-    """'model name (family F model M, avx2/avx512f)' from /proc/cpuinfo (a VM's model name
-    may be generic: the family and model tell Zen 3 (25/1) from Zen 5 (26/...))."""
-    info = {}
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                info.setdefault(key.strip(), value.strip())
-    except OSError:
-        return platform.processor() or platform.machine()
-    flags = info.get("flags", "").split()
-    isa = "avx512f" if "avx512f" in flags else "avx2" if "avx2" in flags else "no avx2"
-    return (f"{info.get('model name', '?')} (family {info.get('cpu family', '?')} model "
-            f"{info.get('model', '?')}, {isa})")
 
 
 def elementwise_kernel(fn, n, target, binary):
@@ -121,7 +103,7 @@ def main():
     unknown = [x for x in names if x not in FUNCTIONS]
     if unknown:
         ap.error(f"unknown functions {unknown}; expected some of {list(FUNCTIONS)}")
-    print(f"CPU: {cpu_model()}; texpr target {target} ({get_target(target).note or 'native'}); "
+    print(f"CPU: {_bench.cpu_model()}; texpr target {target} ({get_target(target).note or 'native'}); "
           f"torch {torch.__version__ if torch else 'not installed'}; one thread")
     print(f"{n} float32 per call; ns/element (median of {timer.rounds} rounds); ratio = "
           "reference time / texpr time (> 1: texpr faster)")

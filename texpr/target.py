@@ -48,6 +48,10 @@ class Target:
     register tile must leave room for its operands). runs: "native" (cffi in this process),
     "emulator" (a static program under qemu: `harness`), "opencl" or "cuda".
     emitter: the class that turns a lowered function into source (None: lowering only).
+    l1d_bytes, l2_bytes, l3_bytes, fma_units: the memory hierarchy and FMA issue rate the
+    schedules size their blocks by (topi.cpu.CpuInfo) when the kernel does not run on this
+    host (a cross target); a target that runs here reads the host instead (targets/host.py).
+    The defaults are a typical current core: 32 KiB L1d, 512 KiB L2, 8 MiB L3, two FMAs a cycle.
     """
     name: str
     family: str
@@ -60,6 +64,10 @@ class Target:
     emitter: type = field(default=None, compare=False)
     harness: object = field(default=None, compare=False)
     gpu: GPULimits = None
+    l1d_bytes: int = 32 * 1024
+    l2_bytes: int = 512 * 1024
+    l3_bytes: int = 8 * 1024 * 1024
+    fma_units: int = 2
 
     def __post_init__(self):
         unknown = set(self.features) - KNOWN_FEATURES

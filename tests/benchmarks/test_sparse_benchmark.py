@@ -17,9 +17,10 @@ def test_sparse_benchmark_quick():
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     out = r.stdout
     assert "sequential read bandwidth" in out
-    for section in ("sparse_lengths_sum:", "batch_gather:", "dot_interaction:"):
+    for section in ("sparse_lengths_sum:", "embedding:", "batch_gather:", "dot_interaction:"):
         assert section in out and "checked against NumPy: ok" in out
     for name in ("torch embedding_bag", "NumPy add.reduceat", "texpr, no prefetch",
+                 "random-row read", "row read, 16 ahead", "torch embedding ",
                  "torch.gather", "torch cat+bmm+index (DLRM)"):
         assert name in out
     try:

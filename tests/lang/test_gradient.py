@@ -95,6 +95,10 @@ def graphs():
     TS = te.compute((4,), prefix_sum, name="TS")          # a range depending on the axis
     cases.append(("triangular", TS, [T], lambda t: np.cumsum(t * t), (-1, 1)))
 
+    Z = te.placeholder((2, 3), name="Z")          # exp(fast=True): exp's derivative
+    cases.append(("log_softmax_fast_exp", topi.nn.log_softmax(Z), [Z], ref.log_softmax_ref,
+                  (-1, 1)))
+
     V = te.placeholder((5,), name="V")
     G = te.compute((5,), lambda i: V[te.min(i + 2, 4)] * V[i // 2], name="G")   # not affine
     cases.append(("non_affine_index", G, [V], lambda v: v[np.minimum(np.arange(5) + 2, 4)]

@@ -355,3 +355,49 @@ def test_a_non_affine_index_that_differs_is_refused():
     with pytest.raises(te.LoweringError, match=r"placeholder x: index i // 2 is not affine in "
                        r"the intrinsic's axes, and no index of tensor A"):
         te.lower(s, [A, B, C])
+
+
+def _masked_matmul(where, split_k):
+    """C = A @ B over the points where where(i, j, k) holds, tiled 4 x 4 and tensorized with
+    the k loop inside the intrinsic, or (split_k) in chunks of 4 outside it."""
+    A = te.placeholder((8, 8), name="A")
+    B = te.placeholder((8, 8), name="B")
+    k = te.reduce_axis((0, 8), name="k")
+    C = te.compute((8, 8), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k, where=where(i, j, k)),
+                   name="C")
+    s = te.create_schedule(C.op)
+    io, jo, ii, ji = s[C].tile(C.op.axis[0], C.op.axis[1], 4, 4)
+    if split_k:
+        ko, ki = s[C].split(k, factor=4)
+        s[C].reorder(io, jo, ko, ii, ji, ki)
+    s[C].tensorize(ii, plain_gemm_intrin(4, 4, 4 if split_k else 8))
+    return s, [A, B, C]
+
+
+@pytest.mark.parametrize("split_k", [False, True])
+def test_a_where_uniform_over_the_tile_skips_it(split_k):
+    """A reduction's condition that holds for all or none of each tile guards the call; a tile
+    it excludes stays at zero (body form: whole tiles; update form: k chunks)."""
+    if split_k:       # the k chunk starts at or before the row tile's first row
+        where, keep = (lambda i, j, k: (k // 4) * 4 <= (i // 4) * 4), \
+            (lambda i, j, k: (k // 4) <= (i // 4))
+    else:             # all but the last tile
+        where, keep = (lambda i, j, k: (i // 4) + (j // 4) <= 1), \
+            (lambda i, j, k: (i // 4) + (j // 4) <= 1)
+    s, args = _masked_matmul(where, split_k)
+    text = str(te.lower(s, args, target="c"))
+    assert "tensorize ref_gemm" in text
+    f = te.build(s, args, target="c")
+    rng = np.random.default_rng(1)
+    a, b = rng.random((8, 8), dtype="float32"), rng.random((8, 8), dtype="float32")
+    c = np.full((8, 8), np.nan, "float32")
+    f(a, b, c)
+    i, j, k = np.meshgrid(np.arange(8), np.arange(8), np.arange(8), indexing="ij")
+    want = np.einsum("ik,kj,ijk->ij", a, b, keep(i, j, k).astype("float32"))
+    np.testing.assert_allclose(c, want, rtol=1e-5)
+
+
+def test_a_where_that_varies_inside_the_tile_is_refused():
+    s, args = _masked_matmul(lambda i, j, k: k <= i, split_k=False)
+    with pytest.raises(te.TexprError, match=r"condition \(where=.*\) that varies inside the tile"):
+        te.lower(s, args, target="c")

@@ -144,6 +144,23 @@ def test_pooling_uses_registers_prefetch_and_one_check_per_row():
     assert "_mm256_loadu_ps(&data[data_idx" in src
 
 
+@pytest.mark.parametrize("D, dist", [(64, 16), (16, 40), (256, 11)])
+def test_pooling_prefetch_distance_follows_the_row_size(D, dist):
+    """About PREFETCH_LINES_IN_FLIGHT = 80 lines ahead: a 256-byte row (5 lines unaligned) 16
+    rows ahead, a 64-byte one (2 lines) 40; a 1 KB row is summed in chunks (AVX2: 12
+    accumulators; 3 equal chunks of 11 vectors = 352 bytes, 7 lines), each pass 11 rows
+    ahead. Lowered, not compiled."""
+    V, B, L = te.var("V"), te.var("B"), te.var("L")
+    data = te.placeholder((V, D), name="data")
+    idx = te.placeholder((L,), "int32", name="indices")
+    lens = te.placeholder((B,), "int32", name="lengths")
+    out = topi.sparse.sparse_lengths_sum(data, idx, lens)
+    text = str(te.lower(topi.schedule(out, "avx2"), [data, idx, lens, out], target="avx2",
+                        stop_after="prefetch"))
+    assert f"pragma(prefetch={dist})" in text
+    assert f"k + {dist}]" in text and "k + 32]" not in text
+
+
 # ----------------------------------------------------------------------------- errors
 
 @pytest.mark.parametrize("target", ["native", "neon"])

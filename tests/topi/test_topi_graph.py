@@ -160,3 +160,47 @@ def test_module_bind_validates_once():
         ro = np.empty((4, 16), "float32")
         ro.flags.writeable = False
         k.bind(a, ro)
+
+
+def test_dense_packs_its_constant_weight_once_when_the_graph_is_built():
+    """g.dense: the weight becomes panels (a new constant) when the graph is built, and the
+    kernel reads them: no packing stage in it; bias + relu fused; equals NumPy."""
+    M, N, K = 5, 20, 24
+    a, w, b = rand(M, K), rand(N, K), rand(N)
+    g = Graph("fc")
+    x = g.input("x", (M, K))
+    y = g.dense(x, g.constant("w", w), b, activation="relu", name="fc")
+    net = g.compile(y)
+    (got,) = net(a)
+    np.testing.assert_allclose(got, np.maximum(a @ w.T + b, 0), rtol=1e-4, atol=1e-4)
+    (kernel,) = net.kernels
+    assert "dense_pack" in kernel.source and "packW" not in kernel.source
+    nb = topi.cpu.dense_weight_block(N, K, "native", M=M)
+    (panels,) = [v for v in g.values if v.name == "fc_w_panels"]
+    np.testing.assert_array_equal(panels.array, ref.pack_dense_weight_ref(w, nb))
+    (again,) = net(a)                       # the panels are bound once; a second call agrees
+    np.testing.assert_allclose(again, np.maximum(a @ w.T + b, 0), rtol=1e-4, atol=1e-4)
+
+
+def test_dense_of_one_row_reads_the_weight_as_it_lies():
+    a, w = rand(1, 32), rand(8, 32)
+    g = Graph("gemv")
+    y = g.dense(g.input("x", (1, 32)), w)
+    (got,) = g.compile(y)(a)
+    np.testing.assert_allclose(got, a @ w.T, rtol=1e-4, atol=1e-4)
+    assert [v.shape for v in g.values if v.kind == "constant"] == [(8, 32)]
+
+
+def test_dense_bad_arguments_raise():
+    g = Graph("bad")
+    x = g.input("x", (4, 8))
+    with pytest.raises(GraphError, match="weight must be a constant"):
+        g.dense(x, g.input("w", (3, 8)))
+    with pytest.raises(GraphError, match=r"weight \[N, K\].*weight \[3, 7\]"):
+        g.dense(x, rand(3, 7))
+    with pytest.raises(GraphError, match=r"bias must be \[3\]"):
+        g.dense(x, rand(3, 8), rand(4))
+    with pytest.raises(GraphError, match="activation must be None or 'relu'"):
+        g.dense(x, rand(3, 8), activation="tanh")
+    with pytest.raises(GraphError, match="2-d Value of this graph"):
+        g.dense(rand(4, 8), rand(3, 8))

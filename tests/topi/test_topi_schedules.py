@@ -68,6 +68,11 @@ def test_dense(target, M, N, K, epi):
         # dot products over the weight's rows as they lie: no packed copy of the weight
         assert "dense.rf" in f.source and "pack" not in f.source
         return
+    if M <= topi.cpu.DENSE_ROWS_MAX:
+        # the product transposed, the weight read as it lies: only the data is packed
+        assert "dense_packA" in f.source and "packW" not in f.source
+        assert "tensorize gemm_fp32" in f.source
+        return
     cfg = topi.cpu.dense_config(M, N, K, target)
     if M >= cfg["mr"] and N >= cfg["nr"]:
         assert "tensorize gemm_fp32" in f.source
@@ -111,6 +116,21 @@ def test_batch_matmul(target, B, M, N, K):
     a, b = rand(B, M, K), rand(B, N, K)
     got, _ = run(topi.nn.batch_matmul(x, y), [x, y], [a, b], target)
     close(got, ref.batch_matmul_ref(a, b))
+
+
+def test_batch_matmul_partial_row_tile_is_not_padded():
+    """M no multiple of the tile's rows (N and K exact): the last row tile runs the gemm
+    kernel for its row count; no padded copy of x, no copy of the output."""
+    from texpr.topi.cpu import batch_matmul_config, dense_config
+    B, M, N, K = 2, 13, 16, 64
+    assert dense_config(M, N, K)["Mp"] != M      # dense pads this shape
+    cfg = batch_matmul_config(M, N, K)
+    assert cfg["Mp"] == M and not cfg["pack_a"] and M % cfg["mr"]
+    x, y = te.placeholder((B, M, K), name="x"), te.placeholder((B, N, K), name="y")
+    a, b = rand(B, M, K), rand(B, N, K)
+    got, f = run(topi.nn.batch_matmul(x, y), [x, y], [a, b], "native")
+    close(got, ref.batch_matmul_ref(a, b))
+    assert "packA" not in f.source and "_gemm" not in f.source
 
 
 def test_register_tile_choice_follows_vector_width():

@@ -758,14 +758,23 @@ class NestBuilder:
                 nest = reduce_nest(leaves, frozenset())
             else:
                 red_pos = next(k for k, iv in enumerate(leaves) if iv.kind == "reduce")
-                out_op, in_ops, full, partial = Tensorizer(self, st, tpos).build(
-                    rmap, values, guards, store_idx)
+                tz = Tensorizer(self, st, tpos)
+                out_op, in_ops, full, partial = tz.build(rmap, values, guards, store_idx)
                 ov = frozenset(iv.var for iv in leaves[:tpos])
+
+                def init_tile():
+                    """The tile set to the identity (also: a tile the reduction's
+                    condition excludes whole)."""
+                    return self._loops(st, [iv for iv in leaves[tpos:] if iv.kind != "reduce"],
+                                       init, data_guards, with_children=False, outer_vars=ov)
                 if red_pos >= tpos:      # the whole reduction is inside the intrinsic
                     call = IntrinCall(self._intrin(st, tpos), "body", (out_op,), in_ops)
                     fallback = reduce_nest(_reductions_first(leaves[tpos:]), ov)
                     fallback = _partial_or(partial, call, fallback)
-                    nest = self._loops(st, leaves[:tpos], _full_or(full, call, fallback), guards)
+                    inner = _full_or(full, call, fallback)
+                    if tz.tile_where is not None:
+                        inner = _where_or(tz.tile_where, inner, init_tile())
+                    nest = self._loops(st, leaves[:tpos], inner, guards)
                 else:                    # accumulate with the intrinsic's update
                     # A tile is set to the identity when the reduction loops outside the
                     # intrinsic are at their first iteration, inside the same nest (the
@@ -774,13 +783,16 @@ class NestBuilder:
                     call = IntrinCall(intrin, "update", (out_op,), in_ops)
                     fallback = self._loops(st, _reductions_first(leaves[tpos:]), upd, guards,
                                            outer_vars=ov)
-                    tile_init = self._loops(st, [iv for iv in leaves[tpos:] if iv.kind != "reduce"],
-                                            init, data_guards, with_children=False, outer_vars=ov)
+                    tile_init = init_tile()
                     first_call = IntrinCall(intrin, "first", (out_op,), in_ops, tile_init)
                     first = _all_zero([iv.var for iv in leaves[red_pos:tpos] if iv.kind == "reduce"])
                     first_fallback = _partial_or(partial, first_call, seq(tile_init, fallback))
-                    inner = IfThenElse(first, _full_or(full, first_call, first_fallback),
-                                       _full_or(full, call, _partial_or(partial, call, fallback)))
+                    w = tz.tile_where
+                    inner = IfThenElse(first,
+                                       _where_or(w, _full_or(full, first_call, first_fallback),
+                                                 tile_init),
+                                       _where_or(w, _full_or(full, call, _partial_or(
+                                           partial, call, fallback)), None))
                     nest = self._loops(st, leaves[:tpos], inner, guards)
         else:
             store = seq(*[BufferStore(b, transform(substitute(e, rmap), self._load_fn), store_idx)
@@ -918,6 +930,15 @@ def _partial_or(partial, call, fallback):
     extents, cond = partial
     part = IntrinCall(call.intrin, call.part, call.outputs, call.inputs, call.init, extents)
     return part if cond is None else IfThenElse(cond, part, fallback)
+
+
+def _where_or(where, tile, otherwise):
+    """The tile's reduction where its condition holds (it holds for the whole tile or for
+    none of it: Tensorizer.tile_where), else `otherwise` (the tile's initialization, or
+    nothing)."""
+    if where is None:
+        return tile
+    return IfThenElse(where, tile, otherwise)
 
 
 def _full_or(full, call, fallback):

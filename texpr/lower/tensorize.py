@@ -86,6 +86,10 @@ class Tensorizer:
         raise LoweringError(f"{self.where}: {msg}")
 
     def build(self, rmap, values, guards, store_idx):
+        """(output, inputs, full, partial) of the call; self.tile_where: a reduction's
+        condition that holds for all or none of the tile (in the outer loops' variables), or
+        None."""
+        self.tile_where = None
         st, info, intrin = self.st, self.low.info[self.st], self.intrin
         iop = intrin.op
         inner = st.leaf_iter_vars[self.pos:]
@@ -127,7 +131,11 @@ class Tensorizer:
                           f"{ibody.combiner.name}")
             where = rewrite(body.where)
             if not (isinstance(where, Const) and where.value is True):
-                self.fail(f"the reduction has a condition (where={to_str(where)}); the intrinsic has none")
+                if free_vars(where) & set(self.ivars):
+                    self.fail(f"the reduction has a condition (where={to_str(where)}) that "
+                              "varies inside the tile; the intrinsic has none")
+                # the same for the whole tile: the tile is reduced or left at the identity
+                self.tile_where = where
             src, isrc = rewrite(body.source), ibody.source
         else:
             src, isrc = rewrite(body), ibody

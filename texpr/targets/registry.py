@@ -96,7 +96,9 @@ def _neon():
     from .runtime.harness import AARCH64_LINUX, NEON_MARCH
     t = Target("neon", "arm", 128, CPU_FEATURES | {"fma", "fnmadd", "widening_mul", "dot_int8",
                                             "vector_math"},
-               32, BASE_FLAGS + (NEON_MARCH,), emitter=NEONEmitter)
+               32, BASE_FLAGS + (NEON_MARCH,), emitter=NEONEmitter,
+               # a Neoverse-N1 / Cortex-A76 class core
+               l1d_bytes=64 * 1024, l2_bytes=1024 * 1024, l3_bytes=8 * 1024 * 1024, fma_units=2)
     if platform.machine().lower() not in ("aarch64", "arm64"):
         t = t.with_(runs="emulator", harness=AARCH64_LINUX, note="runs under qemu-aarch64")
     return t
@@ -111,7 +113,9 @@ def _hvx():
     return Target("hvx", "hexagon", 1024, {"lane_ops", "masked_tails", "narrow_lanes", "dot_int8",
                                            "widening_mul", "saturating"}, 32,
                   HVX_CFLAGS, runs="emulator", note="runs under qemu-hexagon", emitter=HVXEmitter,
-                  harness=HEXAGON_LINUX)
+                  harness=HEXAGON_LINUX,
+                  # v67: 32 KiB L1d, 1 MiB L2 (the last level; HVX reads it directly)
+                  l1d_bytes=32 * 1024, l2_bytes=1024 * 1024, l3_bytes=1024 * 1024, fma_units=1)
 
 
 def _cuda():

@@ -3,11 +3,13 @@ from . import graph, layout, nn, qnn, sparse, tag, testing
 from .schedules import schedule
 from . import cpu  # noqa: F401  (registers the CPU schedules)
 from . import cpu_sparse  # noqa: F401  (registers the sparse ops' CPU schedules)
+from . import cpu_attention  # noqa: F401  (registers the attention CPU schedule)
 from . import hvx  # noqa: F401  (registers the HVX schedules)
 from . import gpu  # noqa: F401  (registers the GPU schedules: cuda, opencl)
 from . import cpu_layouts  # noqa: F401  (registers the HWCN / NHWC conv2d CPU schedules)
 from . import cpu_reduce  # noqa: F401  (registers the reductions' CPU schedules)
 from . import cpu_transpose  # noqa: F401  (registers transpose's tiled CPU schedule)
+from . import cpu_rows  # noqa: F401  (registers softmax / layer_norm / rms_norm CPU schedules)
 from . import generic
 from .nn import add, multiply  # noqa: F401  (TVM spells them topi.add, topi.multiply)
 from .tensor import full, full_like

@@ -33,8 +33,13 @@ _INTRIN_TARGETS = ("avx2", "avx512", "neon")
 
 
 class CpuInfo:
-    """What a schedule needs to know about the target (its Target record): fp32 lanes and
-    vector registers (a register tile must leave room for its operands)."""
+    """What a schedule needs to know about the machine a kernel runs on: fp32 lanes and
+    vector registers (a register tile must leave room for its operands), the FMA units
+    (accumulators enough to hide the FMA latency) and the cache sizes (blocks that stay in
+    them). A target that runs on this host (target.runs == "native": native, avx2, avx512
+    through SIMDe, c) reads the host (targets/host.py: sysfs, /proc/cpuinfo); a cross target
+    (neon under qemu, hvx) and whatever the host does not tell take the Target record's
+    values."""
 
     def __init__(self, target):
         from ..targets.registry import get_target
@@ -44,6 +49,17 @@ class CpuInfo:
         self.lanes = t.vector_bits // 32
         self.nregs = t.vector_registers
         self.has_gemm = t.name in _INTRIN_TARGETS
+        self.l1d_bytes, self.l2_bytes, self.l3_bytes = t.l1d_bytes, t.l2_bytes, t.l3_bytes
+        self.fma_units = t.fma_units
+        self.model = ""
+        if t.runs == "native" and not t.is_gpu:
+            from ..targets.host import host_cpu
+            host = host_cpu()
+            self.l1d_bytes = host.l1d_bytes or self.l1d_bytes
+            self.l2_bytes = host.l2_bytes or self.l2_bytes
+            self.l3_bytes = host.l3_bytes or self.l3_bytes
+            self.fma_units = host.fma_units(t.vector_bits) or self.fma_units
+            self.model = host.model
 
     def lanes_of(self, dtype):
         """Lanes of a vector of `dtype` elements."""
@@ -54,8 +70,16 @@ class CpuInfo:
         """Vector accumulators a register tile may use (the rest hold operands)."""
         return self.nregs * 3 // 4
 
+    @property
+    def busy_accumulators(self):
+        """Independent accumulators that keep every FMA unit busy: about 6 per unit (FMA
+        latency 4-5 cycles, one issue per unit and cycle, with some slack)."""
+        return 6 * self.fma_units
+
     def __repr__(self):
-        return f"CpuInfo({self.name}, {self.lanes} fp32 lanes, {self.nregs} registers)"
+        return (f"CpuInfo({self.name}, {self.lanes} fp32 lanes, {self.nregs} registers, "
+                f"{self.fma_units} FMA units, L1d {self.l1d_bytes >> 10} KiB, "
+                f"L2 {self.l2_bytes >> 10} KiB, L3 {self.l3_bytes >> 10} KiB)")
 
 
 def cpu_info(target):
@@ -64,13 +88,16 @@ def cpu_info(target):
 
 # ----------------------------------------------------------------------------- parameter choice
 
-def register_tile(M, N, info, max_vectors=4, m_cap=None, pad_ok=False):
-    """(mr, nr): a register tile of mr rows x nr = nv*lanes columns of accumulators.
+def register_tile(M, N, info, max_vectors=4, m_cap=None, pad_ok=False, nr_divides=None,
+                  acc_cap=None):
+    """(mr, nr): a register tile of mr rows x nr = nv*lanes columns of accumulators
+    (nr_divides: only widths nr that divide it, for an operand read in place, unpadded).
 
     Cost model per useful flop: the kernel's efficiency (enough accumulators to hide the FMA
     latency, few loads per FMA) on the complete tiles, and for what is left over either the
     scalar fallback of partial tiles (very slow: a large penalty) or, with pad_ok (the
     schedule pads the operands with zeros to whole tiles), the wasted work of the padding.
+    acc_cap: at most that many accumulators (mr * nv).
     """
     lanes, nregs = info.lanes, info.nregs
     best = None
@@ -78,12 +105,16 @@ def register_tile(M, N, info, max_vectors=4, m_cap=None, pad_ok=False):
         nr = nv * lanes
         if nv > 1 and nr > cdiv(N, lanes) * lanes:
             break                           # wider than the whole N: no use
+        if nr_divides and nr_divides % nr:
+            continue
         mr_max = (nregs - nv - 1) // nv
         if m_cap:
             mr_max = min(mr_max, m_cap)
+        if acc_cap:
+            mr_max = min(mr_max, max(1, acc_cap // nv))
         for mr in range(1, min(mr_max, M) + 1):
             acc = mr * nv
-            eff = min(1.0, acc / 12.0) * min(1.0, 0.7 / ((mr + nv) / acc))
+            eff = min(1.0, acc / float(info.busy_accumulators)) * min(1.0, 0.7 / ((mr + nv) / acc))
             if pad_ok:
                 cost = (cdiv(M, mr) * mr) * (cdiv(N, nr) * nr) / float(M * N) / eff
             else:
@@ -105,6 +136,24 @@ def reduction_chunk(K, target=512, lo=64, hi=512):
         return min(divs, key=lambda d: (abs(math.log(d / target)), -d))
     n = cdiv(K, target)
     return cdiv(K, n)
+
+
+def chunk_target(info):
+    """The reduction chunk the GEMM schedules aim at: a block of 128 rows x kc of A fills half
+    the L2 (kc = 512 at 512 KiB); at most 512 (longer chunks measured no faster, Zen 3 and 5)."""
+    return max(64, min(512, info.l2_bytes // (2 * 4 * 128)))
+
+
+def row_block_target(info, kc):
+    """Rows of A per cache block: mb x kc floats fill half the L2; at most 128 (a parallel
+    unit of a 1024-row product still leaves 8 row blocks)."""
+    return max(8, min(128, info.l2_bytes // (2 * 4 * kc)))
+
+
+def col_block_target(info, kc):
+    """Columns of the weight per cache block: the B block kc x nb (1 MiB at kc = 512) in an
+    eighth of the L3 (a core's share); at most 512."""
+    return max(64, min(512, info.l3_bytes // (8 * 4 * kc)))
 
 
 def _block(total, unit, target):
@@ -130,9 +179,9 @@ def dense_config(M, N, K, target="native"):
     """
     info = cpu_info(target)
     mr, nr = register_tile(M, N, info, pad_ok=True)
-    kc = reduction_chunk(K)
-    mb = _block(M, mr, 128)
-    nb = _block(N, nr, 512)
+    kc = reduction_chunk(K, chunk_target(info))
+    mb = _block(M, mr, row_block_target(info, kc))
+    nb = _block(N, nr, col_block_target(info, kc))
     Mp, Np, Kp = cdiv(M, mb) * mb, cdiv(N, nb) * nb, cdiv(K, kc) * kc
     return {"mr": mr, "nr": nr, "kc": kc, "mb": mb, "nb": nb, "Mp": Mp, "Np": Np, "Kp": Kp,
             "lanes": info.lanes,
@@ -379,8 +428,11 @@ def _gemm_operands(st):
 
 @register("dense", VECTOR_CPU_TARGETS)
 def schedule_dense(s, st, target):
-    """dense: the weight read as [N/nr, K, nr] panels (a packing stage: in a real model use
-    dense_pack with panels packed once), register tile over (rows, panel columns)."""
+    """dense on a raw weight [N, K], by the number of rows M: up to GEMV_MAX_ROWS dot products
+    over the weight's rows; up to DENSE_ROWS_MAX the product transposed, the weight read as it
+    lies (dense_rows_config); more rows read the weight as [N/nr, K, nr] panels (a packing
+    stage, once per call: in a real model use dense_pack with panels packed once), register
+    tile over (rows, panel columns)."""
     ins = _gemm_operands(st)
     if ins is None or not cpu_info(target).has_gemm:
         return default_stage(s, st, target)
@@ -389,6 +441,9 @@ def schedule_dense(s, st, target):
     N = _dims(weight)[0]
     if M <= GEMV_MAX_ROWS and K >= 2 * cpu_info(target).lanes:
         return _schedule_gemv(s, st, target)
+    if M <= DENSE_ROWS_MAX:
+        cfg = dense_rows_config(M, N, K, target)
+        return _schedule_dense_rows(s, st, target, data, weight, cfg)
     return _schedule_gemm(s, st, target, data, weight, dense_config(M, N, K, target))
 
 
@@ -396,31 +451,104 @@ def schedule_dense(s, st, target):
 #: (each row read once per data row): packing the whole weight into panels would cost more
 #: than the product (batch 1: 1.09 ms packed against 0.08 ms, 1x1024 by 1000x1024, Zen 3).
 GEMV_MAX_ROWS = 2
+#: weight rows a dot-product tile reads at once (they share the data's vectors)
+GEMV_TILE_ROWS = 4
+#: dense with at most this many rows is computed transposed (no copy of the weight): at 128
+#: and 256 rows it still measured faster than packing the weight per call (Zen 3, 1 thread)
+DENSE_ROWS_MAX = 256
 
 
-def _schedule_gemv(s, st, target, unroll=2):
+def _schedule_gemv(s, st, target, unroll=2, rows=GEMV_TILE_ROWS):
     """dense as dot products: the reduction split into `unroll` vectors of partial sums
-    (rfactor, vectorized, one pass over each weight row), summed across lanes at the end;
-    parallel over the output columns, a fused epilogue computed with them."""
+    (rfactor, vectorized, one pass over each weight row), `rows` weight rows at a time (they
+    share each vector of the data: fewer loads per FMA, more independent accumulators),
+    summed across lanes at the end; parallel over blocks of output columns, a fused epilogue
+    computed with them."""
     lanes = cpu_info(target).lanes
     k = st.op.reduce_axis[0]
     _, ki = st.split(k, factor=lanes * unroll)
-    R = s.rfactor(st.op.output(0), ki)
+    R = s.rfactor(st.op.output(0), ki, factor_axis=2)     # [m, n, lane]: lanes contiguous
     rs = s[R]
-    lane, m, n = rs.op.axis
-    rs.reorder(m, n, rs.op.reduce_axis[0], lane)
+    m, n, lane = rs.op.axis
+    rs.reorder(m, rs.op.reduce_axis[0], n, lane)
+    rs.unroll(n)
     lo, li = rs.split(lane, factor=lanes)
     rs.unroll(lo)
     rs.vectorize(li)
     out = epilogue_output(s, st)
     if out is None:
-        rs.compute_at(st, st.op.axis[1])
-        st.parallel(st.op.axis[1])
+        no, _ = st.split(st.op.axis[1], factor=rows)
+        rs.compute_at(st, no)
+        st.parallel(no)
         return [rs]
-    st.compute_at(out, out.op.axis[1])
-    rs.compute_at(st, st.op.axis[1])
-    out.parallel(out.op.axis[1])
+    no, _ = out.split(out.op.axis[1], factor=rows)
+    st.compute_at(out, no)
+    rs.compute_at(st, st.op.axis[0])
+    out.parallel(no)
     return [rs, out]
+
+
+def dense_rows_config(M, N, K, target="native", units=None):
+    """Parameters of dense with few rows (M <= DENSE_ROWS_MAX), computed transposed:
+    C^T[N, M] = W[N, K] @ A^T[K, M], so that the weight is read as it lies (no copy of it)
+    and only the data, M x K, is packed (into panels [Mp/nr, K, nr]).
+
+    mr x nr register tile: mr weight rows (broadcast) x nr data rows (one or two vectors,
+    M padded to a multiple of nr); kc the reduction chunk: the data panel kc x nr fills half
+    the L1d (divides K, else the whole K); nb weight rows per parallel block: the weight block
+    nb x kc fills half the L2 (it is read once per data panel), and there are blocks for two
+    per core (`units`, default: the machine's cores).
+    """
+    import os
+    info = cpu_info(target)
+    lanes = info.lanes
+    mr, nr = register_tile(N, M, info, max_vectors=2, pad_ok=True,
+                           acc_cap=info.busy_accumulators)
+    t = max(lanes, info.l1d_bytes // (2 * 4 * nr))
+    kc = reduction_chunk(K, t, lo=max(lanes, t // 4), hi=t)
+    if K % kc:
+        kc = K
+    units = units or os.cpu_count() or 1
+    tiles = cdiv(N, mr)
+    blocks = max(cdiv(N, max(mr, info.l2_bytes // (2 * 4 * kc))), min(2 * units, tiles))
+    nb = mr * cdiv(tiles, blocks)
+    return {"mr": mr, "nr": nr, "kc": kc, "nb": nb, "Mp": cdiv(M, nr) * nr, "lanes": lanes}
+
+
+def _schedule_dense_rows(s, st, target, data, weight, cfg):
+    """dense of few rows, transposed (dense_rows_config): the weight is read as it lies."""
+    lanes, nr, Mp = cfg["lanes"], cfg["nr"], cfg["Mp"]
+    M, K = _dims(data)
+    N = _dims(weight)[0]
+    PA = _panels(data, [], M, K, nr, Mp, K, st.name + "_packA")
+    k = reduce_axis((0, K), "k")
+    CT = compute((N, Mp), lambda j, i: te_sum(weight[j, k] * PA[i // nr, k, i % nr], axis=k),
+                 name=st.name + "_gemm", tag="gemm")
+    i_, j_ = (iv.var for iv in st.op.axis)
+    copy = ComputeOp(st.op.name, st.op.axis, CT[j_, i_], st.op.tag, st.op.attrs)
+    st.op = copy
+    st._reset_axes()
+    s.stage_map[copy] = st
+    spa = s._insert_stage(PA.op, st)
+    g = s._insert_stage(CT.op, st)
+    out = epilogue_output(s, st)
+    if out is None:
+        out = st
+    else:
+        st.compute_inline()
+    oi, oj = out.op.axis
+    jb, ji = out.split(oj, factor=cfg["nb"])
+    # rows split by Mp: the block needs CT over all Mp (padded) data rows, whole tiles
+    io, ii = out.split(oi, factor=Mp)
+    out.reorder(jb, io, ii, ji)
+    out.parallel(jb)
+    g.compute_at(out, jb)
+    gj, gi = g.op.axis
+    (gk,) = g.op.reduce_axis
+    _gemm_tiles(s, g, gj, gi, gk, {"mr": cfg["mr"], "nr": nr, "kc": cfg["kc"], "mb": 0, "nb": 0},
+                blocked=False)
+    _schedule_panels(spa, lanes)
+    return [st, out, g, spa]
 
 
 def dense_pack_config(M, N, K, target="native"):
@@ -455,10 +583,10 @@ def schedule_dense_pack(s, st, target):
     mr = register_tile(M, nr, info, max_vectors=nr // info.lanes, pad_ok=True)[0] \
         if nr // info.lanes <= 4 else cfg["mr"]
     # blocks of whole panels that divide the panels there are (no read past the last)
-    d = max(1, 512 // nr)
+    d = max(1, col_block_target(info, cfg["kc"]) // nr)
     while P % d:
         d -= 1
-    mb = _block(M, mr, 128)
+    mb = _block(M, mr, row_block_target(info, cfg["kc"]))
     cfg.update(mr=mr, nr=nr, nb=nr * d, Np=P * nr, mb=mb, Mp=cdiv(M, mb) * mb)
     cfg["pack_a"] = cfg["Mp"] != M
     return _schedule_gemm(s, st, target, data, None, cfg, weight_panels=wp)
@@ -474,8 +602,19 @@ def schedule_batch_matmul(s, st, target):
     x, y = ins
     B, M, K = _dims(x)
     N = _dims(y)[1]
+    return _schedule_gemm(s, st, target, x, y, batch_matmul_config(M, N, K, target),
+                          packs_inside=True)
+
+
+def batch_matmul_config(M, N, K, target="native"):
+    """dense_config for one batch of batch_matmul, where only M is not a multiple of the
+    register tile: M is not padded. The tile rows left over (M % mr) run the gemm intrinsic's
+    kernel for that row count; padding would add a packed copy of x and a copy of the output
+    on every call (64 x 128^3, mr = 6: 1.3x the time of the unpadded kernel, Zen 3)."""
     cfg = dense_config(M, N, K, target)
-    return _schedule_gemm(s, st, target, x, y, cfg, packs_inside=True)
+    if cfg["Mp"] != M and cfg["Np"] == N and cfg["Kp"] == K:
+        cfg.update(Mp=M, pack_a=False)
+    return cfg
 
 
 # ----------------------------------------------------------------------------- conv2d NCHWc
@@ -489,7 +628,7 @@ def conv_NCHWc_config(P, Q, oc, target="native"):
     best = None
     for w in range(1, min(Q, cap) + 1):
         acc = w * nv
-        eff = min(1.0, acc / 12.0) * min(1.0, 0.7 / ((w + nv) / acc))
+        eff = min(1.0, acc / float(info.busy_accumulators)) * min(1.0, 0.7 / ((w + nv) / acc))
         full = (Q // w * w) / float(Q)
         cost = full / eff + (1.0 - full) * 6.0
         key = (round(cost, 3), -acc)
@@ -741,7 +880,8 @@ def winograd_config(N, nH, nW, C, O, target="native", units=None):
     # 16..64 tiles per block: enough GEMM rows to reuse each weight panel (the weights of a
     # late layer are megabytes: a block of few tiles would stream them per block), few
     # enough that the block's V and M stay in L2; then blocks that the units share evenly
-    big = ([d for d in divs if 16 <= d * nW <= 64] or [d for d in divs if d * nW >= 8]
+    most = max(16, min(64, info.l2_bytes // (8 * 1024)))    # 64 at 512 KiB of L2
+    big = ([d for d in divs if 16 <= d * nW <= most] or [d for d in divs if d * nW >= 8]
            or [nH])
     even = [d for d in big if (N * nH // d) % units == 0]
     hb = even[0] if even else next((d for d in big if N * nH // d >= units), big[-1])
@@ -753,7 +893,7 @@ def winograd_config(N, nH, nW, C, O, target="native", units=None):
         oco *= 2
     # the transforms are unrolled per vector of channels: one vector keeps the code small
     return {"hb": hb, "block_tiles": bt, "ochunks": oco, "mr": mr, "nr": nr,
-            "kc": reduction_chunk(C), "ic": lanes, "oc": lanes, "lanes": lanes}
+            "kc": reduction_chunk(C, chunk_target(info)), "ic": lanes, "oc": lanes, "lanes": lanes}
 
 
 def _winograd_stages(s, st):
@@ -925,7 +1065,11 @@ def schedule_conv2d_nchw(s, st, target):
     input through a channel-blocked copy [N, C/ic, H, W, ic] and the kernel through
     [O/oc, C/ic, R, S, ic, oc] (both stages it adds), keeps a reg_w x oc tile of accumulators
     in registers over the whole reduction and writes the tile to the NCHW output (fused
-    epilogue included). groups > 1 keeps the default schedule."""
+    epilogue included). groups > 1 keeps the default schedule. An input of few channels (the
+    RGB stem) has its own schedule (cpu_conv_few_channels.py)."""
+    from . import cpu_conv_few_channels as few
+    if few.applies(s, st, target):
+        return few.schedule_conv2d_nchw_few_channels(s, st, target)
     ins = st.op.input_tensors
     info = cpu_info(target)
     if len(ins) != 2 or not _f32(st.op.output(0), *ins):

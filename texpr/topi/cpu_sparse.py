@@ -2,6 +2,7 @@
 pooling with software prefetch, batch_gather, sparse_dense (CSR and BSR) and dot_interaction.
 Registered by op tag for the CPU targets, like cpu.py for the dense operators."""
 
+from ..lang import dtypes
 from ..lang.tensor import ComputeOp, compute
 from ..lang.visitor import transform
 from .cpu import CpuInfo
@@ -9,19 +10,42 @@ from .schedules import CPU_TARGETS, register
 from .sparse import EPILOGUE_TAG, POOL_TAG
 from .util import cdiv, const_value
 
-# prefetch distances of the pooling loop, in indices (rows), tuned with benchmarks/sparse.py
-# (1M x 64 fp32 table, bags of 40, AVX-512): whole rows PREFETCH_ROWS ahead (1 thread,
-# one distance: 8: 0.98 ms, 16: 0.81, 24: 0.74, 32: 0.77), and the first line of each row
-# already PREFETCH_FIRST_LINE_ROWS ahead (0: not). In interleaved A/B runs of the kernel,
-# (20, 32) was 5-15% faster than 24 alone with 2 threads and within -4..+5% with 1;
-# (16, 32) and (24, 40) a little slower, (8, 24) fast with 2 threads but 20% slower with 1.
-PREFETCH_ROWS = 20
-PREFETCH_FIRST_LINE_ROWS = 32
+# prefetch distance of the pooling loop, in rows (indices): enough rows ahead that
+# PREFETCH_LINES_IN_FLIGHT cache lines are on their way per core (a random row costs a full
+# memory latency; the core keeps a bounded number of misses in flight). A row of B bytes that
+# does not start on a line touches about B / 64 + 1 lines (NumPy's arrays start 16 bytes into
+# one), so a 256-byte row (64 fp32) is fetched 16 rows ahead, a 64-byte one 40, a 1 KB one 5.
+# Measured with benchmarks/sparse.py and interleaved A/B runs of the generated kernel
+# (1M x 64 fp32 table, bags of 40; Zen 3, AVX2, thread CPU time of 61 rounds): 16 rows
+# 3-4% faster than the earlier (20 rows, their first line 32 ahead) at 1 thread, the first
+# line's own earlier prefetch no help (16 + 32: 4% slower than 16 alone; same with 4 KB pages),
+# 8-24 rows within 2% of each other. On a Zen 5 with AVX-512 (20, 32) had been 5-15% faster
+# than 24 alone at 2 threads: PREFETCH_FIRST_LINE_ROWS = 32 restores it.
+PREFETCH_LINES_IN_FLIGHT = 80
+PREFETCH_ROWS = None            # an int: this distance for every row size (None: from the lines)
+PREFETCH_FIRST_LINE_ROWS = 0    # also the first line of each row this far ahead (0: not)
+PREFETCH_ROWS_RANGE = (4, 64)
+
+
+def prefetch_rows(row_bytes, line_bytes=64):
+    """Rows ahead that keep PREFETCH_LINES_IN_FLIGHT lines in flight (PREFETCH_ROWS if set;
+    row_bytes None, a symbolic row: as for a 256-byte row)."""
+    if PREFETCH_ROWS is not None:
+        return PREFETCH_ROWS
+    b = row_bytes if row_bytes is not None else 256
+    lines = cdiv(max(b - 4, 0), line_bytes) + 1
+    lo, hi = PREFETCH_ROWS_RANGE
+    return max(lo, min(hi, round(PREFETCH_LINES_IN_FLIGHT / lines)))
+
 
 # sparse_dense prefetches the rows of X^T a few nonzeros ahead (they come from L2/L3 in an
 # order no hardware prefetcher predicts): measured 3-4% (X [128, 2048], W 2048 x 2048 at 90%
 # and 99% sparsity, AVX-512, 1 thread: 1.64 -> 1.59 ms, 0.404 -> 0.389 ms); 0 turns it off
 SPARSE_DENSE_PREFETCH = 8
+
+# embedding (a row copy per index) prefetches rows this many indices ahead (None: as far as
+# the pooling ops, prefetch_rows of the row's size)
+EMBEDDING_PREFETCH_ROWS = None
 
 
 def read_through(s, stage, tensor, shape, fpack, fread, name, tag):
@@ -67,11 +91,13 @@ def _vector_rows(st, axis, lanes, unroll_max):
 def schedule_pool(s, st, target, prefetch=None):
     """Bags in parallel; each bag sums into registers: D in chunks of at most `accumulators`
     vectors, the chunk unrolled, and for each index of the bag one pass over the chunk of its
-    row (prefetched PREFETCH_ROWS indices ahead, its first line PREFETCH_FIRST_LINE_ROWS
-    ahead). The epilogue of sparse_lengths_mean (a scale per bag) is applied when the
-    registers are stored."""
+    row (prefetched prefetch_rows() indices ahead: from the row's size, see
+    PREFETCH_LINES_IN_FLIGHT; its first line PREFETCH_FIRST_LINE_ROWS ahead if set). The
+    epilogue of sparse_lengths_mean (a scale per bag) is applied when the registers are
+    stored."""
     cpu = CpuInfo(target)
     pooled = st.op.output(0)
+    table = (st.op.attrs or {}).get("table")
     epi = None
     if not st.is_output:
         cons = s.consumers(st)
@@ -105,7 +131,10 @@ def schedule_pool(s, st, target, prefetch=None):
     ls.reorder(lb, k, lo, li)
     ls.vectorize(li)
     ls.unroll(lo)
-    dist = PREFETCH_ROWS if prefetch is None else prefetch
+    # a pass over the bag reads one chunk of each row: that is what each index prefetches
+    row_bytes = min(D, chunk_vecs * lanes) * dtypes.bits(table.dtype) // 8 \
+        if D is not None and table is not None else None
+    dist = prefetch_rows(row_bytes) if prefetch is None else prefetch
     if dist:
         far = PREFETCH_FIRST_LINE_ROWS
         ls.pragma(k, "prefetch", (dist, far) if far > dist else dist)
@@ -117,21 +146,38 @@ def _scheduled_with_pool(s, st, target):
     return None
 
 
+def _gather_rows(st, target, n_index_axes, prefetch):
+    """A row gather out[i..., r...] = table[index(i...), r...]: the index axes fused and
+    parallel; the rows (the other axes, fused) copied with vectors, each row prefetched
+    `prefetch` rows ahead."""
+    cpu = CpuInfo(target)
+    axes = list(st.op.axis)
+    idx = st.fuse(*axes[:n_index_axes]) if n_index_axes > 1 else axes[0]
+    if len(axes) > n_index_axes:
+        rest = axes[n_index_axes:]
+        inner = st.fuse(*rest) if len(rest) > 1 else rest[0]
+        if const_value(st.extent_of(inner)) is not None:
+            _vector_rows(st, inner, cpu.lanes_of(st.op.dtype), 8)
+        st.pragma(idx, "prefetch", prefetch)
+    st.parallel(idx)
+    return None
+
+
 @register("batch_gather", CPU_TARGETS)
 def schedule_batch_gather(s, st, target):
     """(b, m) fused and parallel; the rows copied with vectors (trailing dimensions), each
     row prefetched a few rows ahead."""
-    cpu = CpuInfo(target)
-    axes = list(st.op.axis)
-    bm = st.fuse(axes[0], axes[1])
-    if len(axes) > 2:
-        rest = axes[2:]
-        inner = st.fuse(*rest) if len(rest) > 1 else rest[0]
-        if const_value(st.extent_of(inner)) is not None:
-            _vector_rows(st, inner, cpu.lanes_of(st.op.dtype), 8)
-        st.pragma(bm, "prefetch", 8)
-    st.parallel(bm)
-    return None
+    return _gather_rows(st, target, 2, 8)
+
+
+@register("embedding", CPU_TARGETS)
+def schedule_embedding(s, st, target):
+    """The indices' axes fused and parallel; each row of the table copied with vectors,
+    prefetched as far ahead as the pooling's rows (prefetch_rows of the row's size)."""
+    D = const_value(st.extent_of(st.op.axis[-1]))
+    dist = EMBEDDING_PREFETCH_ROWS or \
+        prefetch_rows(D * dtypes.bits(st.op.dtype) // 8 if D is not None else None)
+    return _gather_rows(st, target, len(st.op.axis) - 1, dist)
 
 
 @register("sparse_dense_t", CPU_TARGETS)

@@ -21,6 +21,12 @@ The arrays a compiled graph returns are its own output buffers: the next call ov
 
 KernelCache memoizes built kernels by a key (e.g. the op and its shapes), so identical layers
 of a network share one compiled kernel.
+
+Layout rewrite of constants: `g.dense(x, w, b)` (w, b: constants) packs the weight once, when
+the graph is built, into the panels topi.nn.dense_pack reads (what TVM does to a model's
+weights when it compiles it), and adds a dense_pack kernel (bias and relu fused) built for the
+target: no call of the graph copies the weight again. Only batches of one or two rows read the
+weight as it lies (topi.nn.dense: dot products over its rows, which need no panels).
 """
 import time
 
@@ -64,11 +70,12 @@ def kernel_signature(kernel):
 class Graph:
     """A straight-line program of kernel calls (see the module docstring)."""
 
-    def __init__(self, name="graph"):
+    def __init__(self, name="graph", kernels=None):
         self.name = name
         self.values = []
         self.steps = []             # (kernel, [argument Values], output Value)
         self._names = set()
+        self.kernels = kernels if kernels is not None else SHARED_KERNELS
 
     def _new(self, name, shape, dtype, kind, array=None):
         if name in self._names:
@@ -113,6 +120,59 @@ class Graph:
         self.steps.append((kernel, list(args), out))
         return out
 
+    def dense(self, data, weight, bias=None, activation=None, target="native", name=None):
+        """data [M, K] (a Value) times the constant weight [N, K] (+ bias [N], then
+        activation None or "relu"); returns the output Value [M, N].
+
+        weight and bias: constant Values (g.constant) or arrays. The weight is packed here,
+        once, into panels [ceil(N/nb), K, nb] (nb from topi.cpu.dense_weight_block for
+        `target`), a new constant the dense_pack kernel reads; with M <= GEMV_MAX_ROWS the
+        kernel is topi.nn.dense on the weight as it is (dot products over its rows)."""
+        from .cpu import GEMV_MAX_ROWS, dense_weight_block
+        from .testing import pack_dense_weight_ref
+        if not isinstance(data, Value) or data.graph is not self or len(data.shape) != 2:
+            raise GraphError(f"graph {self.name}: dense expects a 2-d Value of this graph as "
+                             f"data [M, K], got {data!r}")
+        if activation not in (None, "relu"):
+            raise GraphError(f"graph {self.name}: dense activation must be None or 'relu', "
+                             f"got {activation!r}")
+        w = self._constant_array(weight, "weight", 2)
+        M, K = data.shape
+        N = w.shape[0]
+        if w.shape[1] != K or w.dtype != data.dtype or data.dtype != np.float32:
+            raise GraphError(f"graph {self.name}: dense expects float32 data [M, K] and weight "
+                             f"[N, K]; got data {list(data.shape)} {data.dtype}, weight "
+                             f"{list(w.shape)} {w.dtype}")
+        b = None
+        if bias is not None:
+            b = self._constant_array(bias, "bias", 1)
+            if b.shape != (N,) or b.dtype != w.dtype:
+                raise GraphError(f"graph {self.name}: dense bias must be [{N}] {w.dtype}, got "
+                                 f"{list(b.shape)} {b.dtype}")
+        base = name or f"dense_{len(self.steps)}"
+        packed = M > GEMV_MAX_ROWS
+        nb = dense_weight_block(N, K, target, M=M) if packed else None
+        wv = self.constant(base + ("_w_panels" if packed else "_w"),
+                           pack_dense_weight_ref(w, nb) if packed else w)
+        args = [data, wv] + ([self.constant(base + "_b", b)] if b is not None else [])
+        key = ("graph.dense", M, N, K, nb, b is not None, activation, str(target))
+        kernel = self.kernels.get(key, lambda: _build_dense(M, N, K, nb, b is not None,
+                                                            activation, target))
+        return self.call(kernel, *args, name=name)
+
+    def _constant_array(self, v, what, ndim):
+        if isinstance(v, Value):
+            if v.graph is not self or v.kind != "constant":
+                raise GraphError(f"graph {self.name}: dense {what} must be a constant of this "
+                                 f"graph (g.constant) or an array, got {v!r}")
+            a = v.array
+        else:
+            a = np.ascontiguousarray(v)
+        if a.ndim != ndim:
+            raise GraphError(f"graph {self.name}: dense {what} must have {ndim} dimensions, "
+                             f"got shape {list(a.shape)}")
+        return a
+
     def compile(self, outputs):
         """Plan the buffers and bind every kernel to them; returns a CompiledGraph."""
         if isinstance(outputs, Value):
@@ -122,6 +182,22 @@ class Graph:
             if not isinstance(o, Value) or o.graph is not self:
                 raise GraphError(f"graph {self.name}: outputs must be Values of this graph")
         return CompiledGraph(self, outputs)
+
+
+def _build_dense(M, N, K, nb, bias, activation, target):
+    """The kernel of Graph.dense: dense_pack on panels of nb (nb None: dense on the weight)."""
+    from ..lang.tensor import placeholder
+    from ..targets.build import build
+    from . import nn
+    from .schedules import schedule
+    x = placeholder((M, K), name="x")
+    w = placeholder((-(-N // nb), K, nb) if nb else (N, K), name="w")
+    b = placeholder((N,), name="b") if bias else None
+    out = nn.dense_pack(x, w, b, units=N) if nb else nn.dense(x, w, b)
+    if activation == "relu":
+        out = nn.relu(out)
+    args = [x, w] + ([b] if bias else []) + [out]
+    return build(schedule(out, target), args, target=target, name="dense_pack" if nb else "dense")
 
 
 def plan_buffers(steps, outputs):
@@ -249,3 +325,7 @@ class KernelCache:
 
     def __len__(self):
         return len(self._kernels)
+
+
+#: The kernels Graph.dense builds, shared by every graph (identical layers build once).
+SHARED_KERNELS = KernelCache()

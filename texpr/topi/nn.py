@@ -1,11 +1,14 @@
 """Neural-network operators as compute definitions (TVM conventions for layouts and order)."""
+import numbers
+
 from .. import lang
 from ..lang import dtypes
 from ..errors import TexprError
 from ..lang.expr import Const, all as te_all, elementwise_max, exp, if_then_else, max_value, min_value
 from ..lang.reduction import max as te_max, sum as te_sum
 from ..lang.tensor import compute, reduce_axis
-from .util import check_ndim, const_dim, padding4, pair
+from .util import check_ndim, const_dim, normalize_axes, padding4, pair
+from .tag import ROW_PART
 
 
 def _acc_dtype(a, b, out_dtype):
@@ -127,7 +130,8 @@ def conv2d_nchw(data, kernel, stride, padding, dilation=1, groups=1, out_dtype=N
         c = (o // og) * Cg + rc if groups > 1 else rc
         return te_sum(dp[n, c, y * sh + ry * dh, x * sw + rx * dw].astype(odt) *
                       kernel[o, rc, ry, rx].astype(odt), axis=[rc, ry, rx])
-    return compute((N, O, P, Q), f, name="conv2d_nchw", tag="conv2d_nchw")
+    return compute((N, O, P, Q), f, name="conv2d_nchw", tag="conv2d_nchw",
+                   attrs={"strides": (sh, sw), "dilation": (dh, dw), "groups": groups})
 
 
 def conv2d_NCHWc(data, kernel, stride, padding, dilation=1, out_dtype=None):
@@ -393,29 +397,9 @@ def bias_add(x, bias, axis=1):
 
 
 def softmax(x, axis=-1):
-    """Numerically stable softmax along `axis`."""
-    n = len(x.shape)
-    axis = axis % n
-    k1 = reduce_axis((0, x.shape[axis]), "k1")
-    k2 = reduce_axis((0, x.shape[axis]), "k2")
-
-    def at(i, k):
-        return tuple(k if d == axis else v for d, v in enumerate(i))
-    red_shape = tuple(s for d, s in enumerate(x.shape) if d != axis)
-
-    def full(i):
-        return i[:axis] + (None,) + i[axis:]
-    mx = compute(red_shape, lambda *i: te_max(x[at(full(i), k1)], axis=k1), name="softmax_max")
-    ex = compute(x.shape, lambda *i: exp(x[i] - mx[i[:axis] + i[axis + 1:]]), name="softmax_exp")
-    sm = compute(red_shape, lambda *i: te_sum(ex[at(full(i), k2)], axis=k2), name="softmax_sum")
-    return compute(x.shape, lambda *i: ex[i] / sm[i[:axis] + i[axis + 1:]], name="softmax",
-                   tag="softmax")
-
-
-def log_softmax(x, axis=-1):
-    """log(softmax(x)) along `axis`: x - max - log(sum(exp(x - max)))."""
-    n = len(x.shape)
-    axis = axis % n
+    """Numerically stable softmax along `axis`: exp(x - max) / sum, the stages max, exp and
+    sum tagged ROW_PART (topi/cpu_rows.py places them in the output's loops)."""
+    axis = _softmax_axis(x, axis, "softmax")
     k1 = reduce_axis((0, x.shape[axis]), "k1")
     k2 = reduce_axis((0, x.shape[axis]), "k2")
 
@@ -425,11 +409,51 @@ def log_softmax(x, axis=-1):
 
     def rest(i):
         return i[:axis] + i[axis + 1:]
-    mx = compute(red_shape, lambda *i: te_max(x[at(i, k1)], axis=k1), name="log_softmax_max")
-    sm = compute(red_shape, lambda *i: te_sum(exp(x[at(i, k2)] - mx[i]), axis=k2),
-                 name="log_softmax_sum")
-    return compute(x.shape, lambda *i: x[i] - mx[rest(i)] - lang.expr.log(sm[rest(i)]),
-                   name="log_softmax", tag="log_softmax")
+    mx = compute(red_shape, lambda *i: te_max(x[at(i, k1)], axis=k1), name="softmax_max",
+                 tag=ROW_PART)
+    ex = compute(x.shape, lambda *i: exp(x[i] - mx[rest(i)], fast=True), name="softmax_exp",
+                 tag=ROW_PART)
+    sm = compute(red_shape, lambda *i: te_sum(ex[at(i, k2)], axis=k2), name="softmax_sum",
+                 tag=ROW_PART)
+    one = Const(1, x.dtype)
+    return compute(x.shape, lambda *i: ex[i] * (one / sm[rest(i)]), name="softmax",
+                   tag="softmax", attrs={"axis": (axis,)})
+
+
+def log_softmax(x, axis=-1):
+    """log(softmax(x)) along `axis`: x - (max + log(sum(exp(x - max)))); the stages max, sum
+    and their per-row total tagged ROW_PART (topi/cpu_rows.py)."""
+    axis = _softmax_axis(x, axis, "log_softmax")
+    k1 = reduce_axis((0, x.shape[axis]), "k1")
+    k2 = reduce_axis((0, x.shape[axis]), "k2")
+
+    def at(i, k):
+        return i[:axis] + (k,) + i[axis:]
+    red_shape = tuple(s for d, s in enumerate(x.shape) if d != axis)
+
+    def rest(i):
+        return i[:axis] + i[axis + 1:]
+    mx = compute(red_shape, lambda *i: te_max(x[at(i, k1)], axis=k1), name="log_softmax_max",
+                 tag=ROW_PART)
+    sm = compute(red_shape, lambda *i: te_sum(exp(x[at(i, k2)] - mx[i], fast=True), axis=k2),
+                 name="log_softmax_sum", tag=ROW_PART)
+    # one log per row (in the output's expression it would be computed per element)
+    lse = compute(red_shape, lambda *i: mx[i] + lang.expr.log(sm[i]), name="log_softmax_lse",
+                  tag=ROW_PART)
+    return compute(x.shape, lambda *i: x[i] - lse[rest(i)], name="log_softmax",
+                   tag="log_softmax", attrs={"axis": (axis,)})
+
+
+def _softmax_axis(x, axis, what):
+    """The axis a softmax reduces, counted from either end and checked; x a float tensor."""
+    if not dtypes.is_float(x.dtype):
+        raise TexprError(f"{what}: {x.name} must be a float tensor, got {x.dtype}")
+    if not x.shape:
+        raise TexprError(f"{what}: {x.name} is a scalar; expected at least one dimension")
+    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
+        raise TexprError(f"{what}: axis must be an int, got {axis!r}")
+    (a,) = normalize_axes(axis, len(x.shape), what)
+    return a
 
 
 def fold_batch_norm(kernel, bias, gamma, beta, mean, var, eps=1e-5):
@@ -446,3 +470,7 @@ def fold_batch_norm(kernel, bias, gamma, beta, mean, var, eps=1e-5):
 from .winograd import (conv2d_winograd_NCHWc, conv2d_winograd_nchw,  # noqa: E402,F401
                        winograd_weight_transform, winograd_weight_transform_NCHWc)
 from .conv2d_layouts import conv2d, conv2d_hwcn, conv2d_nhwc  # noqa: E402,F401
+from .sparse import embedding  # noqa: E402,F401  (the ranking / LLM table lookup)
+from .normalization import layer_norm, rms_norm  # noqa: E402,F401
+from .activation import gelu  # noqa: E402,F401
+from .attention import attention, scaled_dot_product_attention  # noqa: E402,F401

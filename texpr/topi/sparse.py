@@ -14,6 +14,8 @@ indices) and together they must not overrun the index array.
     topi.sparse.sparse_lengths_sum_8bit_rowwise(data_q[V, D] uint8/int8, scale[V], bias[V],
                                                 indices, lengths)   (dequantised while pooling)
     topi.sparse.batch_gather(data[B, N, ...], indices[B, M])                        -> [B, M, ...]
+    topi.sparse.embedding(weight[V, D], indices[...], mode="check" | "clip")       -> [..., D]
+        (also topi.nn.embedding) the rows of the table at the indices
     topi.sparse.sparse_dense(x[M, K], w_data, w_indices, w_indptr)                  -> [M, N]
         Y = X W^T with W [N, K] sparse (TVM's convention): CSR (w_data [nnz]) or BSR
         (w_data [nnz_blocks, bs_r, bs_c], w_indices = block columns, w_indptr = block rows)
@@ -26,8 +28,8 @@ The schedules for native/avx2, avx512, neon (and c) are in topi/cpu_sparse.py, p
 `topi.schedule(outs, target)`: pooling runs bags in parallel, vectorizes the embedding
 dimension (tails masked on AVX-512, scalar elsewhere), keeps the bag's sum in registers
 (D split in chunks that fit the register file), unrolls the chunk, and prefetches the rows
-of the bags PREFETCH_ROWS indices ahead, their first lines PREFETCH_FIRST_LINE_ROWS ahead
-(pragma "prefetch", lower/cpu/prefetch.py).
+of the bags enough indices ahead to keep PREFETCH_LINES_IN_FLIGHT cache lines in flight per
+core (from the row's size; pragma "prefetch", lower/cpu/prefetch.py).
 """
 from ..lang import dtypes
 from ..errors import TexprError
@@ -88,7 +90,7 @@ def _pool(what, data, indices, lengths, row, out_dtype, name):
         k = reduce_axis((off[b], off[b + 1]), name="k")
         return te_sum(row(indices[k], k, d), axis=k)
     return compute((lengths.shape[0], data.shape[1]), bag, name=name, tag=POOL_TAG,
-                   attrs={"op": what})
+                   attrs={"op": what, "table": data})
 
 
 def _acc_dtype(dt):
@@ -166,6 +168,42 @@ def batch_gather(data, indices, name="batch_gather"):
     def f(b, m, *rest):
         return data[(b, indices[b, m]) + tuple(rest)]
     return compute(shape, f, name=name, tag="batch_gather")
+
+
+EMBEDDING_MODES = ("check", "clip")
+
+
+def embedding(weight, indices, mode="check", name="embedding"):
+    """out[..., :] = weight[indices[...], :]: the rows of an embedding table [V, D] at any
+    array of indices (TVM's take along axis 0). mode "check": an index outside [0, V) raises
+    TexprError at call time naming indices, the position and the value (the language's checked
+    index read; nothing is read out of bounds); mode "clip": clamped into [0, V - 1], as TVM's
+    take does by default."""
+    what = "embedding"
+    check_ndim(weight, 2, what, "[V, D]")
+    _check(len(indices.shape) >= 1, f"{what}: {indices.name} must have at least one "
+                                    f"dimension, got shape {shape_str(indices)}")
+    _int_tensor(indices, what)
+    modes = ", ".join(repr(m) for m in EMBEDDING_MODES)
+    _check(mode in EMBEDDING_MODES, f"{what}: mode must be one of {modes}, got {mode!r}")
+    V = weight.shape[0]
+
+    # clip: clamped in a dtype that holds both the index and V - 1 (never narrowed first)
+    dt = indices.dtype if dtypes.bits(indices.dtype) >= 32 else "int32"
+
+    def row(*i):
+        r = indices[i]
+        if mode == "clip":
+            r = r.astype(dt)
+            if not dt.startswith("uint"):
+                r = elementwise_max(r, Const(0, dt))
+            r = elementwise_min(r, (V - 1).astype(dt))
+        return r
+
+    def f(*i):
+        return weight[row(*i[:-1]), i[-1]]
+    return compute(tuple(indices.shape) + (weight.shape[1],), f, name=name, tag="embedding",
+                   attrs={"mode": mode})
 
 
 # ----------------------------------------------------------------------------- sparse_dense

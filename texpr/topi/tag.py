@@ -15,3 +15,6 @@ def is_broadcast(tag):
 def is_injective(tag):
     """Every elementwise, broadcast or injective op."""
     return is_broadcast(tag) or tag in (INJECTIVE,) or tag.startswith(INJECTIVE)
+#: a stage of a row operator (softmax's max, exp and sum; layer_norm's statistics) that the
+#: operator's schedule places in its own loops (topi/cpu_rows.py)
+ROW_PART = "row_part"

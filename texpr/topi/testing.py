@@ -194,6 +194,41 @@ def log_softmax_ref(x, axis=-1):
     return x - m - np.log(np.exp(x - m).sum(axis=axis, keepdims=True))
 
 
+def _norm_axes(x, axis):
+    return tuple(sorted({a % x.ndim for a in ((axis,) if isinstance(axis, int) else axis)}))
+
+
+def layer_norm_ref(x, gamma, beta, axis=(-1,), epsilon=1e-5):
+    """(x - mean) / sqrt(var + eps) * gamma + beta over `axis` (biased variance), in float64."""
+    ax = _norm_axes(x, axis)
+    shape = [x.shape[d] if d in ax else 1 for d in range(x.ndim)]
+    xd = x.astype(np.float64)
+    mean = xd.mean(axis=ax, keepdims=True)
+    var = ((xd - mean) ** 2).mean(axis=ax, keepdims=True)
+    out = (xd - mean) / np.sqrt(var + epsilon) * gamma.reshape(shape) + beta.reshape(shape)
+    return out.astype(x.dtype)
+
+
+def rms_norm_ref(x, gamma, axis=-1, epsilon=1e-6):
+    """x / sqrt(mean(x^2) + eps) * gamma over `axis`, in float64."""
+    ax = _norm_axes(x, axis)
+    shape = [x.shape[d] if d in ax else 1 for d in range(x.ndim)]
+    xd = x.astype(np.float64)
+    ms = (xd * xd).mean(axis=ax, keepdims=True)
+    return (xd / np.sqrt(ms + epsilon) * gamma.reshape(shape)).astype(x.dtype)
+
+
+def gelu_ref(x, approximate="none"):
+    """torch.nn.functional.gelu's two forms, in float64."""
+    xd = x.astype(np.float64)
+    if approximate == "tanh":
+        out = 0.5 * xd * (1 + np.tanh(math.sqrt(2 / math.pi) * (xd + 0.044715 * xd ** 3)))
+    else:
+        erf = np.vectorize(math.erf, otypes=[np.float64])
+        out = 0.5 * xd * (1 + erf(xd / math.sqrt(2)))
+    return out.astype(x.dtype)
+
+
 def reshape_ref(a, newshape):
     """topi.reshape: a shape of fewer elements takes the first ones."""
     newshape = list(newshape)
@@ -277,6 +312,19 @@ def batch_gather_ref(data, indices):
     return np.take_along_axis(
         data, np.asarray(indices).reshape(indices.shape + (1,) * (data.ndim - 2)).astype(np.int64),
         axis=1) if data.ndim > 2 else np.take_along_axis(data, np.asarray(indices, np.int64), 1)
+
+
+def embedding_ref(weight, indices, mode="check"):
+    """weight[indices] ([..., D]); mode "check": an index outside [0, V) raises IndexError
+    (NumPy alone would wrap a negative one), "clip": clamped into [0, V - 1]."""
+    idx = np.asarray(indices).astype(np.int64)
+    V = weight.shape[0]
+    if mode == "clip":
+        idx = np.clip(idx, 0, V - 1)
+    elif ((idx < 0) | (idx >= V)).any():
+        bad = idx[(idx < 0) | (idx >= V)][0]
+        raise IndexError(f"index {bad} out of range for a table of {V} rows")
+    return weight[idx]
 
 
 def sparse_dense_ref(x, w_data, w_indices, w_indptr):
@@ -512,3 +560,16 @@ def transpose_ref(a, axes=None):
 def where_ref(condition, x, y):
     dt = x.dtype if isinstance(x, np.ndarray) else y.dtype
     return np.where(condition != 0, x, y).astype(dt)
+
+
+def attention_ref(q, k, v, causal=False, scale=None):
+    """softmax(scale * q k^T, masked j > i when causal) v over [B, H, S, D] arrays, in float64."""
+    q64, k64, v64 = (np.asarray(a, np.float64) for a in (q, k, v))
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    s = scale * np.einsum("bhid,bhjd->bhij", q64, k64)
+    if causal:
+        S, T = s.shape[-2:]
+        s = np.where(np.arange(T)[None, :] <= np.arange(S)[:, None], s, -np.inf)
+    p = np.exp(s - s.max(axis=-1, keepdims=True))
+    p /= p.sum(axis=-1, keepdims=True)
+    return np.einsum("bhij,bhjd->bhid", p, v64).astype(q.dtype)

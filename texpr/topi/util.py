@@ -50,3 +50,20 @@ def check_ndim(t, n, what, layout):
 def cdiv(a, b):
     """Ceiling division of ints: the number of size-b pieces that cover a."""
     return -(-a // b)
+
+
+def normalize_axes(axis, ndim, what):
+    """An int or a sequence of ints counted from either end -> the sorted distinct axes in
+    0..ndim-1; anything else (out of range, repeated, not an int) is a TexprError."""
+    axes = [axis] if isinstance(axis, numbers.Integral) else axis
+    if isinstance(axis, bool) or not isinstance(axes, (list, tuple)) or not axes:
+        raise TexprError(f"{what}: axis must be an int or a non-empty list of ints, got {axis!r}")
+    out = []
+    for a in axes:
+        if isinstance(a, bool) or not isinstance(a, numbers.Integral) or not -ndim <= a < ndim:
+            raise TexprError(f"{what}: axis {a!r} is out of range for {ndim} dimension(s) "
+                             f"(expected {-ndim}..{ndim - 1})")
+        if int(a) % ndim in out:
+            raise TexprError(f"{what}: axis {a!r} is given twice in {axis!r}")
+        out.append(int(a) % ndim)
+    return tuple(sorted(out))

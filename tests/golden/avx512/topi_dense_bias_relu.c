@@ -15,144 +15,107 @@ static int texpr_num_threads = 1;
 void texpr_kernel_kernel_set_num_threads(int n) { texpr_num_threads = n > 0 ? n : 1; }
 
 typedef __m512 texpr_float32x16;
+static inline float texpr_max_float32(float a, float b) { return a != a ? a : (a > b ? a : b); }
 
 static __attribute__((noinline)) void texpr_kernel_kernel(float* restrict x, float* restrict w, float* restrict b, float* restrict relu) {
   {
-    float dense_packW[3072] __attribute__((aligned(64)));
-    // stage dense_packW
+    float dense_packA[2048] __attribute__((aligned(64)));
+    // stage dense_packA
     for (int32_t i1_outer = 0; i1_outer < 4; ++i1_outer) {
-      for (int32_t i2 = 0; i2 < 48; ++i2) {
-        { texpr_float32x16 texpr_t = _mm512_loadu_ps(&w[(i2 * 64) + (i1_outer * 16)]);
-          dense_packW[(i1_outer * 768) + i2] = texpr_t[0];
-          dense_packW[((i1_outer * 768) + i2) + 48] = texpr_t[1];
-          dense_packW[((i1_outer * 768) + i2) + 96] = texpr_t[2];
-          dense_packW[((i1_outer * 768) + i2) + 144] = texpr_t[3];
-          dense_packW[((i1_outer * 768) + i2) + 192] = texpr_t[4];
-          dense_packW[((i1_outer * 768) + i2) + 240] = texpr_t[5];
-          dense_packW[((i1_outer * 768) + i2) + 288] = texpr_t[6];
-          dense_packW[((i1_outer * 768) + i2) + 336] = texpr_t[7];
-          dense_packW[((i1_outer * 768) + i2) + 384] = texpr_t[8];
-          dense_packW[((i1_outer * 768) + i2) + 432] = texpr_t[9];
-          dense_packW[((i1_outer * 768) + i2) + 480] = texpr_t[10];
-          dense_packW[((i1_outer * 768) + i2) + 528] = texpr_t[11];
-          dense_packW[((i1_outer * 768) + i2) + 576] = texpr_t[12];
-          dense_packW[((i1_outer * 768) + i2) + 624] = texpr_t[13];
-          dense_packW[((i1_outer * 768) + i2) + 672] = texpr_t[14];
-          dense_packW[((i1_outer * 768) + i2) + 720] = texpr_t[15];
+      for (int32_t i2 = 0; i2 < 32; ++i2) {
+        { texpr_float32x16 texpr_t = _mm512_loadu_ps(&x[(i2 * 64) + (i1_outer * 16)]);
+          dense_packA[(i1_outer * 512) + i2] = texpr_t[0];
+          dense_packA[((i1_outer * 512) + i2) + 32] = texpr_t[1];
+          dense_packA[((i1_outer * 512) + i2) + 64] = texpr_t[2];
+          dense_packA[((i1_outer * 512) + i2) + 96] = texpr_t[3];
+          dense_packA[((i1_outer * 512) + i2) + 128] = texpr_t[4];
+          dense_packA[((i1_outer * 512) + i2) + 160] = texpr_t[5];
+          dense_packA[((i1_outer * 512) + i2) + 192] = texpr_t[6];
+          dense_packA[((i1_outer * 512) + i2) + 224] = texpr_t[7];
+          dense_packA[((i1_outer * 512) + i2) + 256] = texpr_t[8];
+          dense_packA[((i1_outer * 512) + i2) + 288] = texpr_t[9];
+          dense_packA[((i1_outer * 512) + i2) + 320] = texpr_t[10];
+          dense_packA[((i1_outer * 512) + i2) + 352] = texpr_t[11];
+          dense_packA[((i1_outer * 512) + i2) + 384] = texpr_t[12];
+          dense_packA[((i1_outer * 512) + i2) + 416] = texpr_t[13];
+          dense_packA[((i1_outer * 512) + i2) + 448] = texpr_t[14];
+          dense_packA[((i1_outer * 512) + i2) + 480] = texpr_t[15];
         }
       }
     }
     // stage relu
-    {
-      float dense[1536] __attribute__((aligned(64)));
-      // stage dense
-      for (int32_t i0_outer = 0; i0_outer < 4; ++i0_outer) {
-        { // tensorize gemm_fp32_8x48x64.body
-          float* const texpr_out0 = &dense[i0_outer * 384];
-          float* const texpr_in0 = &x[i0_outer * 512];
-          float* const texpr_in1 = &dense_packW[0];
-          {
-            __m512 c0_0, c0_1, c0_2, c1_0, c1_1, c1_2, c2_0, c2_1, c2_2, c3_0, c3_1, c3_2, c4_0, c4_1, c4_2, c5_0, c5_1, c5_2, c6_0, c6_1, c6_2, c7_0, c7_1, c7_2;
-            c0_0 = _mm512_setzero_ps();
-            c0_1 = _mm512_setzero_ps();
-            c0_2 = _mm512_setzero_ps();
-            c1_0 = _mm512_setzero_ps();
-            c1_1 = _mm512_setzero_ps();
-            c1_2 = _mm512_setzero_ps();
-            c2_0 = _mm512_setzero_ps();
-            c2_1 = _mm512_setzero_ps();
-            c2_2 = _mm512_setzero_ps();
-            c3_0 = _mm512_setzero_ps();
-            c3_1 = _mm512_setzero_ps();
-            c3_2 = _mm512_setzero_ps();
-            c4_0 = _mm512_setzero_ps();
-            c4_1 = _mm512_setzero_ps();
-            c4_2 = _mm512_setzero_ps();
-            c5_0 = _mm512_setzero_ps();
-            c5_1 = _mm512_setzero_ps();
-            c5_2 = _mm512_setzero_ps();
-            c6_0 = _mm512_setzero_ps();
-            c6_1 = _mm512_setzero_ps();
-            c6_2 = _mm512_setzero_ps();
-            c7_0 = _mm512_setzero_ps();
-            c7_1 = _mm512_setzero_ps();
-            c7_2 = _mm512_setzero_ps();
-            for (int k = 0; k < 64; ++k) {
-            const float* bk = texpr_in1 + k * (48);
-            __m512 b0 = _mm512_loadu_ps(bk + 0);
-            __m512 b1 = _mm512_loadu_ps(bk + 16);
-            __m512 b2 = _mm512_loadu_ps(bk + 32);
-            { __m512 ai = _mm512_set1_ps(texpr_in0[0 * (64) + k * (1)]);
-            c0_0 = _mm512_fmadd_ps(ai, b0, c0_0);
-            c0_1 = _mm512_fmadd_ps(ai, b1, c0_1);
-            c0_2 = _mm512_fmadd_ps(ai, b2, c0_2);
+    #pragma omp parallel for num_threads(texpr_num_threads) schedule(static)
+    for (int32_t i1_outer_1 = 0; i1_outer_1 < 4; ++i1_outer_1) {
+      {
+        float dense_gemm[384] __attribute__((aligned(64)));
+        // stage dense_gemm
+        for (int32_t j_outer = 0; j_outer < 2; ++j_outer) {
+          { // tensorize gemm_fp32_6x32x64.body
+            float* const texpr_out0 = &dense_gemm[j_outer * 192];
+            float* const texpr_in0 = &w[(i1_outer_1 * 768) + (j_outer * 384)];
+            float* const texpr_in1 = &dense_packA[0];
+            {
+              __m512 c0_0, c0_1, c1_0, c1_1, c2_0, c2_1, c3_0, c3_1, c4_0, c4_1, c5_0, c5_1;
+              c0_0 = _mm512_setzero_ps();
+              c0_1 = _mm512_setzero_ps();
+              c1_0 = _mm512_setzero_ps();
+              c1_1 = _mm512_setzero_ps();
+              c2_0 = _mm512_setzero_ps();
+              c2_1 = _mm512_setzero_ps();
+              c3_0 = _mm512_setzero_ps();
+              c3_1 = _mm512_setzero_ps();
+              c4_0 = _mm512_setzero_ps();
+              c4_1 = _mm512_setzero_ps();
+              c5_0 = _mm512_setzero_ps();
+              c5_1 = _mm512_setzero_ps();
+              for (int k = 0; k < 64; ++k) {
+              const float* bk = texpr_in1 + k * (32);
+              __m512 b0 = _mm512_loadu_ps(bk + 0);
+              __m512 b1 = _mm512_loadu_ps(bk + 16);
+              { __m512 ai = _mm512_set1_ps(texpr_in0[0 * (64) + k * (1)]);
+              c0_0 = _mm512_fmadd_ps(ai, b0, c0_0);
+              c0_1 = _mm512_fmadd_ps(ai, b1, c0_1);
+              }
+              { __m512 ai = _mm512_set1_ps(texpr_in0[1 * (64) + k * (1)]);
+              c1_0 = _mm512_fmadd_ps(ai, b0, c1_0);
+              c1_1 = _mm512_fmadd_ps(ai, b1, c1_1);
+              }
+              { __m512 ai = _mm512_set1_ps(texpr_in0[2 * (64) + k * (1)]);
+              c2_0 = _mm512_fmadd_ps(ai, b0, c2_0);
+              c2_1 = _mm512_fmadd_ps(ai, b1, c2_1);
+              }
+              { __m512 ai = _mm512_set1_ps(texpr_in0[3 * (64) + k * (1)]);
+              c3_0 = _mm512_fmadd_ps(ai, b0, c3_0);
+              c3_1 = _mm512_fmadd_ps(ai, b1, c3_1);
+              }
+              { __m512 ai = _mm512_set1_ps(texpr_in0[4 * (64) + k * (1)]);
+              c4_0 = _mm512_fmadd_ps(ai, b0, c4_0);
+              c4_1 = _mm512_fmadd_ps(ai, b1, c4_1);
+              }
+              { __m512 ai = _mm512_set1_ps(texpr_in0[5 * (64) + k * (1)]);
+              c5_0 = _mm512_fmadd_ps(ai, b0, c5_0);
+              c5_1 = _mm512_fmadd_ps(ai, b1, c5_1);
+              }
+              }
+              _mm512_storeu_ps(texpr_out0 + 0 * (32) + 0, c0_0);
+              _mm512_storeu_ps(texpr_out0 + 0 * (32) + 16, c0_1);
+              _mm512_storeu_ps(texpr_out0 + 1 * (32) + 0, c1_0);
+              _mm512_storeu_ps(texpr_out0 + 1 * (32) + 16, c1_1);
+              _mm512_storeu_ps(texpr_out0 + 2 * (32) + 0, c2_0);
+              _mm512_storeu_ps(texpr_out0 + 2 * (32) + 16, c2_1);
+              _mm512_storeu_ps(texpr_out0 + 3 * (32) + 0, c3_0);
+              _mm512_storeu_ps(texpr_out0 + 3 * (32) + 16, c3_1);
+              _mm512_storeu_ps(texpr_out0 + 4 * (32) + 0, c4_0);
+              _mm512_storeu_ps(texpr_out0 + 4 * (32) + 16, c4_1);
+              _mm512_storeu_ps(texpr_out0 + 5 * (32) + 0, c5_0);
+              _mm512_storeu_ps(texpr_out0 + 5 * (32) + 16, c5_1);
             }
-            { __m512 ai = _mm512_set1_ps(texpr_in0[1 * (64) + k * (1)]);
-            c1_0 = _mm512_fmadd_ps(ai, b0, c1_0);
-            c1_1 = _mm512_fmadd_ps(ai, b1, c1_1);
-            c1_2 = _mm512_fmadd_ps(ai, b2, c1_2);
-            }
-            { __m512 ai = _mm512_set1_ps(texpr_in0[2 * (64) + k * (1)]);
-            c2_0 = _mm512_fmadd_ps(ai, b0, c2_0);
-            c2_1 = _mm512_fmadd_ps(ai, b1, c2_1);
-            c2_2 = _mm512_fmadd_ps(ai, b2, c2_2);
-            }
-            { __m512 ai = _mm512_set1_ps(texpr_in0[3 * (64) + k * (1)]);
-            c3_0 = _mm512_fmadd_ps(ai, b0, c3_0);
-            c3_1 = _mm512_fmadd_ps(ai, b1, c3_1);
-            c3_2 = _mm512_fmadd_ps(ai, b2, c3_2);
-            }
-            { __m512 ai = _mm512_set1_ps(texpr_in0[4 * (64) + k * (1)]);
-            c4_0 = _mm512_fmadd_ps(ai, b0, c4_0);
-            c4_1 = _mm512_fmadd_ps(ai, b1, c4_1);
-            c4_2 = _mm512_fmadd_ps(ai, b2, c4_2);
-            }
-            { __m512 ai = _mm512_set1_ps(texpr_in0[5 * (64) + k * (1)]);
-            c5_0 = _mm512_fmadd_ps(ai, b0, c5_0);
-            c5_1 = _mm512_fmadd_ps(ai, b1, c5_1);
-            c5_2 = _mm512_fmadd_ps(ai, b2, c5_2);
-            }
-            { __m512 ai = _mm512_set1_ps(texpr_in0[6 * (64) + k * (1)]);
-            c6_0 = _mm512_fmadd_ps(ai, b0, c6_0);
-            c6_1 = _mm512_fmadd_ps(ai, b1, c6_1);
-            c6_2 = _mm512_fmadd_ps(ai, b2, c6_2);
-            }
-            { __m512 ai = _mm512_set1_ps(texpr_in0[7 * (64) + k * (1)]);
-            c7_0 = _mm512_fmadd_ps(ai, b0, c7_0);
-            c7_1 = _mm512_fmadd_ps(ai, b1, c7_1);
-            c7_2 = _mm512_fmadd_ps(ai, b2, c7_2);
-            }
-            }
-            _mm512_storeu_ps(texpr_out0 + 0 * (48) + 0, c0_0);
-            _mm512_storeu_ps(texpr_out0 + 0 * (48) + 16, c0_1);
-            _mm512_storeu_ps(texpr_out0 + 0 * (48) + 32, c0_2);
-            _mm512_storeu_ps(texpr_out0 + 1 * (48) + 0, c1_0);
-            _mm512_storeu_ps(texpr_out0 + 1 * (48) + 16, c1_1);
-            _mm512_storeu_ps(texpr_out0 + 1 * (48) + 32, c1_2);
-            _mm512_storeu_ps(texpr_out0 + 2 * (48) + 0, c2_0);
-            _mm512_storeu_ps(texpr_out0 + 2 * (48) + 16, c2_1);
-            _mm512_storeu_ps(texpr_out0 + 2 * (48) + 32, c2_2);
-            _mm512_storeu_ps(texpr_out0 + 3 * (48) + 0, c3_0);
-            _mm512_storeu_ps(texpr_out0 + 3 * (48) + 16, c3_1);
-            _mm512_storeu_ps(texpr_out0 + 3 * (48) + 32, c3_2);
-            _mm512_storeu_ps(texpr_out0 + 4 * (48) + 0, c4_0);
-            _mm512_storeu_ps(texpr_out0 + 4 * (48) + 16, c4_1);
-            _mm512_storeu_ps(texpr_out0 + 4 * (48) + 32, c4_2);
-            _mm512_storeu_ps(texpr_out0 + 5 * (48) + 0, c5_0);
-            _mm512_storeu_ps(texpr_out0 + 5 * (48) + 16, c5_1);
-            _mm512_storeu_ps(texpr_out0 + 5 * (48) + 32, c5_2);
-            _mm512_storeu_ps(texpr_out0 + 6 * (48) + 0, c6_0);
-            _mm512_storeu_ps(texpr_out0 + 6 * (48) + 16, c6_1);
-            _mm512_storeu_ps(texpr_out0 + 6 * (48) + 32, c6_2);
-            _mm512_storeu_ps(texpr_out0 + 7 * (48) + 0, c7_0);
-            _mm512_storeu_ps(texpr_out0 + 7 * (48) + 16, c7_1);
-            _mm512_storeu_ps(texpr_out0 + 7 * (48) + 32, c7_2);
           }
         }
-      }
-      for (int32_t i0_inner = 0; i0_inner < 32; ++i0_inner) {
-        for (int32_t i1_inner_outer = 0; i1_inner_outer < 3; ++i1_inner_outer) {
-          _mm512_storeu_ps(&relu[(i0_inner * 48) + (i1_inner_outer * 16)], _mm512_add_ps(_mm512_max_ps(_mm512_set1_ps(0.0f), _mm512_add_ps(_mm512_loadu_ps(&dense[(i0_inner * 48) + (i1_inner_outer * 16)]), _mm512_loadu_ps(&b[i1_inner_outer * 16]))), _mm512_set1_ps(0.0f)));
+        for (int32_t i0_inner = 0; i0_inner < 32; ++i0_inner) {
+          for (int32_t i1_inner = 0; i1_inner < 12; ++i1_inner) {
+            relu[((i0_inner * 48) + (i1_outer_1 * 12)) + i1_inner] = texpr_max_float32((dense_gemm[(i1_inner * 32) + i0_inner] + b[(i1_outer_1 * 12) + i1_inner]), 0.0f);
+          }
         }
       }
     }

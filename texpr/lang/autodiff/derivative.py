@@ -44,8 +44,11 @@ def neg(a):
 
 
 def _unary_rule(name, x, s):
-    """d name(x) / dx as an expression of x (s: the call itself)."""
+    """d name(x) / dx as an expression of x (s: the call itself); a fast_<name> variant
+    (te.exp(x, fast=True) & co.) has the derivative of name, in terms of itself."""
     dt = x.dtype
+    if name.startswith("fast_"):
+        name = name[len("fast_"):]
     if name == "exp":
         return s
     if name == "log":

@@ -1,0 +1,67 @@
+"""conv2d_nchw of an input with few channels (topi/cpu_conv_few_channels.py): vectors along
+the output row, the input read through a copy split into column phases by the stride."""
+import numpy as np
+import pytest
+
+import texpr as te
+import texpr.topi as topi
+from texpr.topi import testing as ref
+from texpr.topi.cpu import cpu_info
+from texpr.topi.cpu_conv_few_channels import few_channels_config
+
+RNG = np.random.default_rng(5)
+
+
+def rand(*shape):
+    return RNG.standard_normal(shape).astype("float32")
+
+
+@pytest.mark.parametrize("N,C,H,W,O,R,stride,pad,dil,epi", [
+    # the ResNet stem's kind: 7x7/2, pad 3, output 9 x 15 (odd: a partial vector), bias +
+    # relu fused (6 channels: the unrolled tile of more takes GCC seconds longer)
+    (1, 3, 17, 29, 6, 7, 2, 3, 1, "bias_relu"),
+    # no padding, stride 3 over a width the stride does not divide (a phase is one short)
+    (1, 1, 11, 49, 8, 3, 3, 0, 1, None),
+    # batch 2, dilation 2, a channel count no vector tile divides
+    (2, 4, 9, 11, 5, 3, 1, (1, 0, 2, 1), 2, None),
+])
+def test_few_channels_conv(N, C, H, W, O, R, stride, pad, dil, epi):
+    a, k, bb = rand(N, C, H, W), rand(O, C, R, R), rand(O)
+    x, w, b = te.placeholder(a.shape, name="x"), te.placeholder(k.shape, name="w"), \
+        te.placeholder((O,), name="b")
+    out = topi.nn.conv2d_nchw(x, w, stride, pad, dil)
+    ins, arrs = [x, w], [a, k]
+    want = ref.conv2d_nchw_ref(a, k, stride, pad, dil)
+    if epi:
+        out = topi.nn.relu(topi.nn.bias_add(out, b))
+        ins, arrs = ins + [b], arrs + [bb]
+        want = np.maximum(want + bb.reshape(1, -1, 1, 1), 0)
+    f = te.build(topi.schedule(out, "native"), ins + [out], target="native")
+    assert "data_phases" in f.source          # the schedule of this module ran
+    got = np.full(want.shape, np.nan, "float32")
+    f(*arrs, got)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(want).max()))
+
+
+@pytest.mark.parametrize("target", ["native", "avx512", "neon"])
+def test_tile_fits_the_target(target):
+    """The register tile is chosen from the target's lanes and registers: accumulators, the
+    input vectors of a tap and a broadcast weight fit, and the tile divides the channels."""
+    info = cpu_info(target)
+    for O, Q in ((64, 112), (12, 15), (5, 7), (96, 56)):
+        cfg = few_channels_config(O, Q, target)
+        assert cfg["lanes"] == info.lanes
+        assert O % cfg["ot"] == 0
+        assert cfg["ot"] * cfg["xv"] + cfg["xv"] + 1 <= info.nregs
+        assert cfg["xv"] * info.lanes <= max(Q, info.lanes)     # no wider than the row
+    stem = few_channels_config(64, 112, target)
+    assert stem["ot"] * stem["xv"] >= 8               # enough accumulators for the FMA latency
+
+
+@pytest.mark.parametrize("C,W", [(8, 17), (3, 13)])
+def test_other_shapes_keep_the_blocked_schedule(C, W):
+    """Many channels, or output rows narrower than a vector (7 here): channel blocks."""
+    x, w = te.placeholder((1, C, 9, W), name="x"), te.placeholder((8, C, 3, 3), name="w")
+    out = topi.nn.conv2d_nchw(x, w, 2, 1)
+    text = str(te.lower(topi.schedule(out, "native"), [x, w, out]))
+    assert "data_phases" not in text and "data_blocked" in text

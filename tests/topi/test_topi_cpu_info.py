@@ -1,0 +1,87 @@
+"""topi.cpu.CpuInfo reads the machine (host targets) or the Target record (cross targets), and
+the schedules' parameters follow the cache sizes and FMA units it reports (no compiling)."""
+import pytest
+
+import texpr.topi as topi
+from texpr.targets import host
+from texpr.targets.registry import get_target
+from texpr.topi import cpu
+
+
+@pytest.mark.parametrize("target", ["native", "avx2", "avx512", "neon", "hvx"])
+def test_cpu_info_values_are_sane(target):
+    info = cpu.cpu_info(target)
+    assert 16 * 1024 <= info.l1d_bytes <= info.l2_bytes <= info.l3_bytes <= 4 * 1024 ** 3
+    assert 1 <= info.fma_units <= 4 and info.busy_accumulators == 6 * info.fma_units
+    assert "FMA units" in repr(info) and "L2" in repr(info)
+
+
+def test_host_targets_read_the_host_and_cross_targets_their_record(monkeypatch):
+    fake = host.HostCpu(l1d_bytes=16 * 1024, l2_bytes=256 * 1024, l3_bytes=None, model="fake",
+                        fields=(("vendor_id", "AuthenticAMD"), ("cpu family", "23"),
+                                ("model", "1")))
+    monkeypatch.setattr(host, "host_cpu", lambda: fake)
+    avx2 = cpu.cpu_info("avx2")
+    assert (avx2.l1d_bytes, avx2.l2_bytes, avx2.fma_units) == (16 * 1024, 256 * 1024, 1)
+    assert avx2.l3_bytes == get_target("avx2").l3_bytes          # unread: the record's
+    neon = cpu.cpu_info("neon")                                      # under qemu: the record
+    t = get_target("neon")
+    if t.runs != "native":
+        assert (neon.l1d_bytes, neon.l2_bytes, neon.fma_units) == \
+            (t.l1d_bytes, t.l2_bytes, t.fma_units)
+
+
+def with_caches(monkeypatch, **sizes):
+    real = cpu.CpuInfo
+
+    class Sized(real):
+        def __init__(self, target):
+            super().__init__(target)
+            for k, v in sizes.items():
+                setattr(self, k, v)
+    monkeypatch.setattr(cpu, "CpuInfo", Sized)
+
+
+def configs():
+    return (cpu.dense_config(1024, 1024, 1024, "avx2"),
+            cpu.dense_rows_config(64, 4096, 4096, "avx2", units=2),
+            cpu.winograd_config(1, 28, 28, 64, 64, "avx2", units=2))
+
+
+def test_configs_follow_the_cache_sizes(monkeypatch):
+    with_caches(monkeypatch, l1d_bytes=32 * 1024, l2_bytes=512 * 1024, l3_bytes=32 * 1024 ** 2)
+    dense, rows, wino = configs()
+    # a 512-long chunk of 128 rows fills half of 512 KiB (the chunk measured best on Zen 3)
+    assert dense["kc"] == 512 and dense["mb"] <= 128 + dense["mr"]
+    assert rows["kc"] * rows["nr"] * 4 <= 16 * 1024              # data panel: half the L1d
+    assert (rows["nb"] - rows["mr"]) * rows["kc"] * 4 <= 256 * 1024   # weight block: half L2
+    with_caches(monkeypatch, l1d_bytes=16 * 1024, l2_bytes=128 * 1024, l3_bytes=2 * 1024 ** 2)
+    small_dense, small_rows, small_wino = configs()
+    assert (small_dense["mr"], small_dense["nr"]) == (dense["mr"], dense["nr"])   # same tile
+    assert small_dense["kc"] < dense["kc"]
+    assert small_dense["kc"] * (small_dense["nb"] - small_dense["nr"]) * 4 <= 2 * 1024 ** 2 // 8
+    assert small_rows["kc"] < rows["kc"] and small_rows["nb"] < rows["nb"]
+    assert small_wino["kc"] <= wino["kc"] and small_wino["block_tiles"] <= wino["block_tiles"]
+    with_caches(monkeypatch, l1d_bytes=64 * 1024, l2_bytes=2 * 1024 ** 2, l3_bytes=64 * 1024 ** 2)
+    big_dense, big_rows, _ = configs()
+    assert big_rows["kc"] > rows["kc"] and big_rows["nb"] >= rows["nb"]
+    assert big_dense["kc"] == 512                  # capped: longer chunks measured no faster
+
+
+def test_register_tile_follows_the_fma_units(monkeypatch):
+    with_caches(monkeypatch, fma_units=1)
+    one = cpu.register_tile(1024, 1024, cpu.cpu_info("avx2"))
+    with_caches(monkeypatch, fma_units=2)
+    two = cpu.register_tile(1024, 1024, cpu.cpu_info("avx2"))
+    assert one[0] * one[1] <= two[0] * two[1]
+
+
+def test_dense_rows_config_tiles_and_blocks():
+    for M, N, K in [(3, 7, 20), (16, 512, 512), (64, 4096, 4096), (37, 1000, 1021)]:
+        for t in ("avx2", "avx512", "neon"):
+            c = cpu.dense_rows_config(M, N, K, t, units=2)
+            info = cpu.cpu_info(t)
+            assert c["nr"] % info.lanes == 0 and c["Mp"] >= M and c["Mp"] % c["nr"] == 0
+            assert K % c["kc"] == 0 and c["nb"] % c["mr"] == 0
+            assert c["mr"] * c["nr"] // info.lanes <= info.busy_accumulators
+    assert topi.cpu.GEMV_MAX_ROWS < topi.cpu.DENSE_ROWS_MAX

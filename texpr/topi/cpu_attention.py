@@ -1,0 +1,211 @@
+"""CPU schedule of topi.nn.attention (topi/attention.py) for "native"/"avx2", "avx512", "neon".
+
+Parallel over (batch, head, block of qb query rows); per block, everything stays in cache:
+
+1. the block's queries copied transposed, [D, qb] (so the query positions are contiguous);
+2. scores^T [T, qb] = k q^T: the register-tiled GEMM (gemm_fp32 tensorize, cpu.py's
+   _gemm_tiles), k read as it lies;
+3. the softmax down the columns of scores^T: max, exp (vectorized through
+   targets/vecmath), sum, each a vector loop over the block's query positions;
+4. pv [qb, Dv] = e^T v: the same GEMM with e^T as its strided first operand and v read as
+   it lies, then out = pv / sum, vectorized along the head dimension.
+
+Causal: both products get a `where` that holds for a whole register tile or key chunk (it
+starts at or before the block's last query): tensorize guards the call with it, and the loop
+partitioning cuts the tile loops there, so the keys after a block are not multiplied
+(about half the GEMM work at S = T); max and sum skip those keys too and exp leaves them 0
+(a sum over one point with the block's condition as `where`). The mask itself is in max and
+exp (attention.py).
+"""
+from ..lang.expr import Const, Reduce, TensorLoad, all as te_all
+from ..lang.reduction import sum as te_sum
+from ..lang.tensor import ComputeOp, reduce_axis
+from ..lang.visitor import walk as walk_nodes
+from .attention import INNER_TAGS, OUTPUT_TAG
+from .cpu import (_dims, _f32, _gemm_tiles, _vector_tile, cpu_info, pack_input,
+                  register_tile)
+from .schedules import VECTOR_CPU_TARGETS, default_stage, register
+from .util import cdiv
+
+#: L1 data cache size assumed (32 KiB: Zen, Intel cores and big Arm cores alike)
+L1_BYTES = 32 * 1024
+
+#: accumulators a register tile needs to keep the FMA units busy (cpu.register_tile's model)
+ENOUGH_ACCUMULATORS = 12
+
+#: the query block aimed at: its scores^T and exp blocks (T x qb floats each) stay in L2
+#: for T up to a few thousand keys, and the first GEMM has qb / nr column panels per key tile
+TARGET_QUERY_BLOCK = 48
+
+
+def attention_config(S, T, D, Dv, target="native"):
+    """Blocking of attention with S queries, T keys, head dims D (q, k) and Dv (v).
+
+    qb query rows per parallel block: a multiple of nr1 and of mr2, dividing S when one
+    does (a partial block or tile makes the lowering compute its rows with scalar loops);
+    mr1 x nr1: the register tile of scores^T (key rows x query columns, K = D), mr1
+    dividing T when a good divisor exists; mr2 x nr2: the register tile of pv (query rows x
+    head columns, K = T in chunks of kc2 keys), nr2 dividing Dv, or None when Dv is not a
+    multiple of the vector width (pv is then a vector loop).
+    """
+    info = cpu_info(target)
+    lanes = info.lanes
+    width = 2 * lanes if S > lanes else lanes
+    mr1, nr1 = register_tile(T, width, info, max_vectors=width // lanes, nr_divides=width)
+    top = max(nr1, cdiv(min(S, 2 * TARGET_QUERY_BLOCK), nr1) * nr1)
+    best = None
+    for qb in range(nr1, top + 1, nr1):
+        mr2 = nr2 = None
+        acc = 0
+        if Dv % lanes == 0:
+            # a column tile dividing Dv (partial columns have no kernel), rows dividing qb
+            mr2, nr2 = register_tile(qb, Dv, info, nr_divides=Dv)
+            mr2 = max(m for m in range(1, mr2 + 1) if qb % m == 0)
+            acc = mr2 * nr2 // lanes
+        key = (S % qb != 0, -min(acc, ENOUGH_ACCUMULATORS), abs(qb - TARGET_QUERY_BLOCK))
+        if best is None or key < best[0]:
+            best = (key, qb, mr2, nr2)
+    _, qb, mr2, nr2 = best
+    return {"qb": qb, "mr1": mr1, "nr1": nr1, "mr2": mr2, "nr2": nr2,
+            "kc2": _key_chunk(T, qb + (nr2 or 0)), "lanes": lanes}
+
+
+def _key_chunk(T, width):
+    """The keys pv takes per GEMM call: its rows of e and of v (width floats per key in all)
+    fill at most half of L1 so that the v rows stay there for every query tile; a divisor of
+    T (the chunk loop has no tail), else all of T."""
+    fit = [c for c in range(16, T + 1) if T % c == 0 and c * width * 4 <= L1_BYTES // 2]
+    return max(fit) if fit else T
+
+
+def _stages(s, st):
+    """The attention graph's stages by tag, found from the output's producers."""
+    found = {}
+    todo = [st]
+    while todo:
+        x = todo.pop()
+        for t in x.op.input_tensors:
+            tag = getattr(t.op, "tag", "")
+            if tag in INNER_TAGS and tag not in found:
+                found[tag] = s[t]
+                todo.append(s[t])
+    return found
+
+
+def _keys_and_queries(scores):
+    """(k, q): scores^T[b, h, j, i] reads k at [b, h, j, d] and q at [b, h, i, d]."""
+    j = scores.op.axis[2].var
+    loads = [n for n in walk_nodes(scores.op.bodies[0]) if isinstance(n, TensorLoad)]
+    k = next(n.tensor for n in loads if n.indices[2] is j)
+    q = next(n.tensor for n in loads if n.tensor is not k)
+    return k, q
+
+
+def _skip_tiles(s, stage, j, tile, i, qb):
+    """Reduce `stage` only where the tile of keys holding j starts at or before the last query
+    of the block of qb holding i (`where`, the same for a whole register tile or chunk: the
+    tensorized call is skipped, the tile left at zero). The stage is replaced before it is
+    split."""
+    op = stage.op
+    body = op.bodies[0]
+    last = (i // qb) * qb + (qb - 1)
+    where = te_all(body.where, (j // tile) * tile <= last)
+    new = ComputeOp(op.name, op.axis, [Reduce(body.combiner, body.source, body.axis, where,
+                                              body.dtype, body.value_index)], op.tag, op.attrs)
+    stage.op = new
+    s.stage_map[new] = stage
+
+
+def _zero_after_block(s, stage, qb):
+    """The elementwise stage e[.., j, i] computed only for keys j up to the last query of i's
+    block, 0 after: written as a sum over one point whose `where` is that condition (the loop
+    partitioning cuts the key loop there; the rest is the sum's initial 0)."""
+    op = stage.op
+    _, _, j, i = (iv.var for iv in op.axis)
+    one = reduce_axis((0, 1), "one")
+    body = te_sum(op.bodies[0], axis=one, where=j <= (i // qb) * qb + (qb - 1))
+    new = ComputeOp(op.name, op.axis, [body], op.tag, op.attrs)
+    stage.op = new
+    stage._reset_axes()         # the new reduction axis among its loops
+    s.stage_map[new] = stage
+
+
+@register(OUTPUT_TAG, VECTOR_CPU_TARGETS)
+def schedule_attention(s, st, target):
+    """See the module docstring; other dtypes and symbolic shapes keep the default schedule."""
+    stages = _stages(s, st)
+    scores, mx, ex, sm, pv = (stages.get(t) for t in INNER_TAGS)
+    info = cpu_info(target)
+    ins = scores.op.input_tensors if scores is not None else []
+    const = all(isinstance(a.dom.extent, Const) for a in st.op.axis)
+    if None in (scores, mx, ex, sm, pv) or len(ins) != 2 or not const or \
+            not _f32(st.op.output(0), *ins) or not info.has_gemm:
+        for x in stages.values():
+            default_stage(s, x, target)
+        return default_stage(s, st, target)
+    k, q = _keys_and_queries(scores)
+    B, H, S, D = _dims(q)
+    T = _dims(k)[2]
+    Dv = int(st.op.axis[3].dom.extent.value)
+    cfg = attention_config(S, T, D, Dv, target)
+    lanes = cfg["lanes"]
+    b, h, i, e = st.op.axis
+    io, ii = st.split(i, factor=cfg["qb"])
+    par = st.fuse(b, h, io)
+    st.parallel(par)
+    _vector_tile(st, e, lanes, unroll=False)
+    # 1. the block's queries, transposed
+    _, qt = pack_input(s, scores, q, (B, H, D, S), lambda b_, h_, d_, i_: q[b_, h_, i_, d_],
+                       lambda b_, h_, i_, d_: (b_, h_, d_, i_), "attention_qT")
+    qt.compute_at(st, par)
+    qb = cfg["qb"]
+    if st.op.attrs.get("causal"):
+        # key tiles / chunks after a block's last query: skipped (scores and e are unused or
+        # zero there)
+        _, _, js, is_ = (iv.var for iv in scores.op.axis)
+        _skip_tiles(s, scores, js, cfg["mr1"], is_, qb)
+        (jv,) = (iv.var for iv in pv.op.reduce_axis)
+        _skip_tiles(s, pv, jv, cfg["kc2"], pv.op.axis[2].var, qb)
+        # and the softmax's keys after the block: max and sum skip them, exp leaves them 0
+        for red in (mx, sm):
+            (jr,) = (iv.var for iv in red.op.reduce_axis)
+            _skip_tiles(s, red, jr, 1, red.op.axis[2].var, qb)
+        _zero_after_block(s, ex, qb)
+    # 2. scores^T = k q^T, register tiles of mr1 keys x nr1 queries
+    scores.compute_at(st, par)
+    _, _, j, iq = scores.op.axis
+    (d,) = scores.op.reduce_axis
+    _gemm_tiles(s, scores, j, iq, d, {"mr": cfg["mr1"], "nr": cfg["nr1"], "kc": D, "mb": 0, "nb": 0},
+                blocked=False)
+    # 3. softmax down the columns, vectors along the query positions
+    for red in (mx, sm):
+        red.compute_at(st, par)
+        _, _, ir = red.op.axis
+        (jr,) = red.op.reduce_axis
+        red.reorder(jr, ir)
+        _vector_tile(red, ir, lanes)
+    ex.compute_at(st, par)
+    if ex.op.reduce_axis:       # causal: see _zero_after_block
+        ex.reorder(ex.op.axis[2], ex.op.reduce_axis[0], ex.op.axis[3])
+    _vector_tile(ex, ex.op.axis[3], lanes)
+    # 4. pv = e^T v
+    pv.compute_at(st, par)
+    _, _, ip, ep = pv.op.axis
+    (jp,) = pv.op.reduce_axis
+    if cfg["nr2"]:
+        _gemm_tiles(s, pv, ip, ep, jp, {"mr": cfg["mr2"], "nr": cfg["nr2"], "kc": cfg["kc2"],
+                                         "mb": 0, "nb": 0}, blocked=False)
+    else:
+        pv.reorder(ip, jp, ep)
+        _vector_tile(pv, ep, lanes, unroll=False)
+    return [scores, mx, ex, sm, pv, qt]
+
+
+@register(INNER_TAGS[0], VECTOR_CPU_TARGETS)
+@register(INNER_TAGS[1], VECTOR_CPU_TARGETS)
+@register(INNER_TAGS[2], VECTOR_CPU_TARGETS)
+@register(INNER_TAGS[3], VECTOR_CPU_TARGETS)
+@register(INNER_TAGS[4], VECTOR_CPU_TARGETS)
+def _scheduled_by_attention_output(s, st, target):
+    """Scheduled together with the output (schedule_attention)."""
+    return None

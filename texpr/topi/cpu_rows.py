@@ -1,0 +1,185 @@
+"""CPU schedules of the row operators (softmax, log_softmax, layer_norm, rms_norm) for the
+vector targets: one row at a time, in cache.
+
+A row operator is an output stage (tag "softmax", "log_softmax", "layer_norm", "rms_norm";
+attrs["axis"]: the axes it reduces) and its parts (tag ROW_PART: the max, the exp, the sums,
+the reciprocal standard deviation), which this schedule places; the parts' own tag schedules
+nothing. Two shapes of loop nest:
+
+- rows (the last axis is reduced): parallel over the kept axes, fused; every part computed
+  at the row. A reduction runs as `accumulators` vectors of partial results (split by the
+  vector width times that, rfactor, vectorized, unrolled: one pass over the row, independent
+  dependency chains), then across the lanes; elementwise parts and the output vectorized
+  along the row.
+- columns (the last axis is kept, e.g. softmax over the channels of NCHW): vectors across
+  the last axis, the reduced axes inside them; parallel over the other kept axes and the
+  blocks of the last one, every part computed at the block. The lanes are independent rows,
+  so a reduction is a plain vector loop (several vectors per block: independent chains).
+
+An elementwise stage consuming the operator (an epilogue: a scale, a residual add, gelu) is
+the loop nest's output; the operator's own output stage is inlined into it.
+"""
+from ..lang import dtypes
+from ..lang.expr import Call, Const
+from ..lang.visitor import walk
+from .cpu import cpu_info, epilogue_output
+from .schedules import VECTOR_CPU_TARGETS, default_stage, register
+from .tag import ROW_PART
+
+#: vectors of partial results a reduction keeps (independent chains hide the add latency)
+ACCUMULATORS = 4
+
+
+@register(ROW_PART, VECTOR_CPU_TARGETS)
+def _scheduled_by_row_output(s, st, target):
+    """Placed by the row operator that reads it (schedule_rows)."""
+    return None
+
+
+def row_parts(s, st):
+    """The ROW_PART stages `st` reads, directly or through other parts, consumers first."""
+    out, todo, seen = [], [st], set()
+    while todo:
+        cur = todo.pop(0)
+        for t in cur.op.input_tensors:
+            p = s[t]
+            if p.op.tag == ROW_PART and id(p) not in seen:
+                seen.add(id(p))
+                out.append(p)
+                todo.append(p)
+    return out
+
+
+def _constant(axes):
+    return all(isinstance(a.dom.extent, Const) for a in axes)
+
+
+@register("softmax", VECTOR_CPU_TARGETS)
+@register("log_softmax", VECTOR_CPU_TARGETS)
+@register("layer_norm", VECTOR_CPU_TARGETS)
+@register("rms_norm", VECTOR_CPU_TARGETS)
+def schedule_rows(s, st, target):
+    """One row (or one block of columns) at a time: see the module's docstring."""
+    parts = row_parts(s, st)
+    axes = st.op.attrs.get("axis")
+    dtype = st.op.output(0).dtype
+    last = len(st.op.axis) - 1
+    # the reduced axes and the last one need constant extents (the rows may be symbolic)
+    if axes is None or not dtypes.is_float(dtype) or \
+            not _constant([a for d, a in enumerate(st.op.axis) if d in axes or d == last]) or \
+            any(p.attach_type != "root" for p in parts):
+        for p in reversed(parts):
+            default_stage(s, p, target)
+        return default_stage(s, st, target)
+    lanes = cpu_info(target).lanes_of(dtype)
+    final = epilogue_output(s, st)
+    if final is not None:
+        st.compute_inline()
+    else:
+        final = st
+    fax = list(final.op.axis)
+    kept = [a for d, a in enumerate(fax) if d not in axes]
+    red = [a for d, a in enumerate(fax) if d in axes]
+    if last in axes or not kept:
+        at = _rows_nest(final, kept, red, lanes)
+        for p in parts:
+            if at is not None:
+                p.compute_at(final, at)
+            _row_part(s, p, final, at, lanes, len(fax))
+    else:
+        at = _columns_nest(final, kept, red, lanes)
+        for p in parts:
+            p.compute_at(final, at)
+            _column_part(p, lanes)
+    return parts + ([final] if final is not st else [])
+
+
+def _vectors(st, iv, lanes, extent, unroll_max=ACCUMULATORS):
+    """Vectorize `iv` (of `extent`) by the vector width; `extent` of several vectors: split
+    them off and unroll up to unroll_max of them."""
+    if extent <= lanes:
+        st.vectorize(iv)
+        return
+    o, i = st.split(iv, factor=lanes)
+    if extent <= lanes * unroll_max:
+        st.unroll(o)
+    st.vectorize(i)
+
+
+def _rows_nest(final, kept, red, lanes):
+    """kept axes outer (fused, parallel), the reduced ones inside, the last vectorized.
+    Returns the row axis (None when nothing is kept: one row)."""
+    final.reorder(*(kept + red))
+    row = (final.fuse(*kept) if len(kept) > 1 else kept[0]) if kept else None
+    if row is not None:
+        final.parallel(row)
+    _vectors(final, red[-1], lanes, red[-1].dom.extent.value, unroll_max=1)
+    return row
+
+
+def _row_part(s, p, final, at, lanes, ndim):
+    """A part in the rows nest: a reduction as vectors of partial results (rfactor, computed
+    where the part is), an elementwise part over the data (ndim axes) vectorized along the
+    row, a per-row scalar left as it is."""
+    op = p.op
+    if op.reduce_axis:
+        k = op.reduce_axis[-1]
+        L = k.dom.extent.value
+        if L < lanes:
+            return
+        width = lanes * max(1, min(_accumulators(op), L // lanes))
+        _, ki = p.split(k, factor=width)
+        rf = s[s.rfactor(op.output(0), ki)]
+        lane, data = rf.op.axis[0], list(rf.op.axis[1:])
+        rf.reorder(*(data + list(rf.op.reduce_axis) + [lane]))
+        _vectors(rf, lane, lanes, width)
+        stages = [rf]
+        if width > lanes:
+            # the partial vectors summed into one first (vector adds), then its lanes
+            _, li = p.split(p.op.reduce_axis[0], factor=lanes)
+            rf2 = s[s.rfactor(op.output(0), li)]
+            lane2, data2 = rf2.op.axis[0], list(rf2.op.axis[1:])
+            rf2.reorder(*(data2 + list(rf2.op.reduce_axis) + [lane2]))
+            rf2.vectorize(lane2)
+            stages.append(rf2)
+        if at is not None:
+            for st in stages:
+                st.compute_at(final, at)
+        return
+    if len(op.axis) == ndim:
+        _vectors(p, op.axis[-1], lanes, op.axis[-1].dom.extent.value, unroll_max=1)
+
+
+def _accumulators(op):
+    """Vectors of partial results for a reduction: ACCUMULATORS for a cheap body (a load, a
+    product), one when the body calls a math function (its own latency hides the add's, and
+    unrolled copies of it would not fit the registers)."""
+    return 1 if any(isinstance(n, Call) for n in walk(op.bodies[0])) else ACCUMULATORS
+
+
+def _columns_nest(final, kept, red, lanes):
+    """Blocks of the last (kept) axis in vectors, the reduced axes inside them; parallel over
+    the other kept axes and the blocks. Returns the block axis."""
+    last = kept[-1]
+    block = _column_block(last.dom.extent.value, lanes)
+    jo, ji = final.split(last, factor=block)
+    final.reorder(*(kept[:-1] + [jo] + red + [ji]))
+    par = final.fuse(*(kept[:-1] + [jo])) if len(kept) > 1 else jo
+    final.parallel(par)
+    _vectors(final, ji, lanes, block)
+    return par
+
+
+def _column_part(p, lanes):
+    """A part in the columns nest: its last axis (the kept one) innermost, vectorized."""
+    data = list(p.op.axis)
+    if not data:
+        return
+    p.reorder(*(data[:-1] + list(p.op.reduce_axis) + [data[-1]]))
+    _vectors(p, data[-1], lanes, _column_block(data[-1].dom.extent.value, lanes))
+
+
+def _column_block(n, lanes):
+    """Columns per block of a last axis of n: up to ACCUMULATORS whole vectors (all n when
+    shorter than one)."""
+    return lanes * max(1, min(ACCUMULATORS, n // lanes)) if n >= lanes else n
