@@ -16,7 +16,8 @@ from texpr.lang import ir
 from texpr.lang.expr import Expr
 from texpr.lang.visitor import walk
 from texpr.topi import testing as ref
-from texpr.topi.cpu_reduce import column_block
+from texpr.topi import cpu_reduce
+from texpr.topi.cpu_reduce import column_block, column_parts
 
 from tests.support.irutil import evaluate
 
@@ -48,8 +49,13 @@ def run_all(cases, inputs, arrays, target):
                 np.testing.assert_allclose(r, w, rtol=2e-5, atol=1e-5, err_msg=f"case {n}")
 
 
-def test_schedules_match_numpy_on_native():
-    # extents no vector or tile divides: 37-element rows, 21 columns, odd transposes
+def test_schedules_match_numpy_on_native(monkeypatch):
+    # extents no vector or tile divides: 37-element rows, 21 columns, odd transposes; column
+    # reductions of K split their 130 rows into parts as on a 2-core machine
+    monkeypatch.setattr(cpu_reduce, "COLUMN_SPLIT_MIN", 1)
+    monkeypatch.setattr(cpu_reduce.os, "cpu_count", lambda: 2)
+    K = te.placeholder((130, 20), name="K")
+    kk = RNG.integers(-4, 5, (130, 20)).astype("float32")
     A = te.placeholder((5, 37), name="A")
     B = te.placeholder((3, 4, 21), name="B")
     I = te.placeholder((6, 19), "int32", name="I")      # few distinct values: many ties
@@ -84,6 +90,9 @@ def test_schedules_match_numpy_on_native():
         (topi.argmax(B), ref.argmax_ref(b)),
         (topi.argmax(B, axis=(0, 2)), ref.argmax_ref(b, (0, 2))),
         (topi.argmin(A, axis=1), ref.argmin_ref(a, 1)),
+        (topi.sum(K, axis=0), ref.sum_ref(kk, 0)),                      # rows split in 2
+        (topi.mean(K, axis=0, keepdims=True), ref.mean_ref(kk, 0, True)),
+        (topi.argmax(K, axis=0), ref.argmax_ref(kk, 0)),
         (topi.transpose(A), ref.transpose_ref(a)),
         (topi.transpose(B, (2, 0, 1)), ref.transpose_ref(b, (2, 0, 1))),
         (topi.transpose(B, (1, 0, 2)), ref.transpose_ref(b, (1, 0, 2))),
@@ -96,7 +105,7 @@ def test_schedules_match_numpy_on_native():
         (topi.topk(I, k=0, axis=0, ret_type="indices"), ref.topk_ref(i, 0, 0, "indices")),
         (topi.topk(A, k=3, ret_type="values"), ref.topk_ref(a, 3, ret_type="values")),
     ]
-    run_all(cases, [A, B, I, P, C, R, F], [a, b, i, p, c, r, f], "native")
+    run_all(cases, [A, B, I, P, C, R, F, K], [a, b, i, p, c, r, f, kk], "native")
 
 
 def test_row_and_column_schedules_on_avx512_lanes():
@@ -213,6 +222,23 @@ def test_where_of_same_shaped_operands_is_a_vector_select():
     out = topi.where(C, X, Y)
     body = lowered(topi.schedule(out, "avx2"), [C, X, Y, out])
     assert not lane_loops(body) and vector_loads(body, "Y")
+
+
+def test_column_rows_split_only_where_cores_would_idle():
+    assert column_parts(1, 1024, 1024 * 4096, cores=2) == 2
+    assert column_parts(1, 1024, 1024 * 4096, cores=1) == 1
+    assert column_parts(2, 1024, 1024 * 4096, cores=2) == 1      # two blocks: both cores busy
+    assert column_parts(1, 100, 100 * 4096, cores=4) == 1        # parts of at least 64 rows
+    assert column_parts(1, 1024, 1024 * 16, cores=2) == 1        # small: not worth a split
+
+
+def test_split_column_reduction_reads_its_data_once(monkeypatch):
+    monkeypatch.setattr(cpu_reduce.os, "cpu_count", lambda: 2)
+    A = te.placeholder((512, 520), name="A")
+    out = topi.sum(A, axis=0)
+    s = topi.schedule(out, "avx2")
+    assert len(s.stages) == 3      # A, the parts' partial sums, their sum
+    assert element_reads(lowered(s, [A, out]), "A") == 512 * 520
 
 
 def test_column_block_is_whole_rows_up_to_the_cap():

@@ -14,6 +14,8 @@ Two layouts, told apart by the innermost index of the data the reduction reads:
 The outer kept axes run in parallel. An elementwise consumer (mean's division, argmax's index)
 is computed in the same loops. Extents no tile divides get the lowering's tails.
 """
+import os
+
 from ..lang import dtypes
 from ..lang.expr import Const, TensorLoad, Var
 from ..lang.visitor import walk
@@ -29,6 +31,10 @@ ROW_ACCUMULATORS = 8
 COLUMN_VECTORS = 4
 #: bytes of output columns a column reduction accumulates while it reads each row
 COLUMN_BLOCK_BYTES = 16 * 1024
+#: a column reduction with fewer column blocks than cores splits its rows when it reads at
+#: least this many elements, into parts of at least COLUMN_ROWS_PER_PART rows
+COLUMN_SPLIT_MIN = 1 << 18
+COLUMN_ROWS_PER_PART = 64
 
 
 def _data_load(op):
@@ -157,19 +163,59 @@ def column_block(ext, dtype, lanes):
     return ext if ext <= cap else cap
 
 
+def column_parts(data_blocks, first_reduce, total, cores):
+    """Parts the reduced rows are split into (rfactor) so that a column reduction with fewer
+    blocks of columns than cores still runs on every core, each part streaming its own rows;
+    1 when the blocks already give every core work or the reduction is small."""
+    if data_blocks >= cores or total < COLUMN_SPLIT_MIN:
+        return 1
+    return max(1, min(cores, first_reduce // COLUMN_ROWS_PER_PART))
+
+
+def _column_nest(st, lanes, width):
+    """The loops of a root column reduction: blocks (fused with the outer kept axes, in
+    parallel), the reduced rows, then the block's vector runs."""
+    red = [iv for iv in st.leaf_iter_vars if iv.kind == "reduce"]
+    *others, j = [iv for iv in st.leaf_iter_vars if iv.kind != "reduce"]
+    jo, run, vec, lane = _column_tiles(st, j, lanes, width)
+    st.reorder(*others, jo, *red, run, vec, lane)
+    st.parallel(st.fuse(*others, jo) if others else jo)
+
+
+def _split_rows(s, st, ext, width, lanes):
+    """rfactor of the reduced rows into column_parts parts (a stage of partial results per
+    part, scheduled as a column reduction itself), or None."""
+    red = [iv for iv in st.leaf_iter_vars if iv.kind == "reduce"]
+    exts = [_const(st.extent_of(iv)) for iv in st.leaf_iter_vars]
+    if not red or any(e is None for e in exts):
+        return None
+    blocks, total = -(-ext // width), 1
+    for iv, e in zip(st.leaf_iter_vars, exts):
+        total *= e
+        if iv.kind != "reduce" and iv is not st.op.axis[-1]:
+            blocks *= e
+    parts = column_parts(blocks, _const(st.extent_of(red[0])), total, os.cpu_count() or 1)
+    if parts < 2:
+        return None
+    ko, _ = st.split(red[0], nparts=parts)
+    rf = s.rfactor(st.op.output(0), ko)
+    rs = s[rf[0] if isinstance(rf, (tuple, list)) else rf]
+    _column_nest(rs, lanes, width)
+    return rs
+
+
 def _schedule_columns(s, st, lanes, ext):
     """Column reduction: a block of output columns accumulated over every reduced row (each
-    row's block read contiguously), blocks and the outer kept axes in parallel."""
+    row's block read contiguously), blocks and the outer kept axes in parallel; with fewer
+    blocks than cores, the rows split into parts first (each part's sums in parallel)."""
     width = column_block(ext, st.op.output(0).dtype, lanes)
+    part = _split_rows(s, st, ext, width, lanes)
+    extra = [part] if part is not None else []
     out = epilogue_output(s, st)
     red = [iv for iv in st.leaf_iter_vars if iv.kind == "reduce"]
     if out is None:
-        *others, j = [iv for iv in st.leaf_iter_vars if iv.kind != "reduce"]
-        jo, run, vec, lane = _column_tiles(st, j, lanes, width)
-        st.reorder(*others, jo, *red, run, vec, lane)
-        f = st.fuse(*others, jo) if others else jo
-        st.parallel(f)
-        return []
+        _column_nest(st, lanes, width)
+        return extra
     *o_others, oj = out.op.axis
     ojo, _, _, _ = _column_tiles(out, oj, lanes, width)
     f = out.fuse(*o_others, ojo) if o_others else ojo
@@ -181,4 +227,4 @@ def _schedule_columns(s, st, lanes, ext):
     st.reorder(*others, *red, run, vec, jii)
     st.unroll(vec)
     st.vectorize(jii)
-    return [out]
+    return extra + [out]
