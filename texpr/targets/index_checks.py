@@ -15,6 +15,7 @@ by compare-and-swap). GPU kernels take them as a buffer argument (a fourth word 
 After a call the runtime passes them to raise_index_error.
 """
 from ..errors import ArgumentError
+from ..lang.ir import Buffer
 
 ERROR_WORDS = 3
 
@@ -65,10 +66,17 @@ static __device__ __forceinline__ int64_t texpr_checked_index(int64_t v, int64_t
 }"""
 
 
+def source_load(e):
+    """The buffer element CheckedIndex e's index was read from, or None (none, or a local
+    scalar that register promotion made a variable: no position to report)."""
+    return e.source if isinstance(getattr(e.source, "buffer", None), Buffer) else None
+
+
 def register(checks, e):
     """Add CheckedIndex e to an emitter's `checks` list; returns its code."""
-    src = e.source.buffer.name if e.source is not None else None
-    checks.append((e.tensor, e.dim, src, e.source is not None and e.value.same_as(e.source)))
+    source = source_load(e)
+    src = source.buffer.name if source is not None else None
+    checks.append((e.tensor, e.dim, src, source is not None and e.value.same_as(source)))
     return len(checks) - 1
 
 

@@ -7,15 +7,19 @@ from . import cpu_attention  # noqa: F401  (registers the attention CPU schedule
 from . import hvx  # noqa: F401  (registers the HVX schedules)
 from . import gpu  # noqa: F401  (registers the GPU schedules: cuda, opencl)
 from . import cpu_layouts  # noqa: F401  (registers the HWCN / NHWC conv2d CPU schedules)
+from . import cpu_reduce  # noqa: F401  (registers the reductions' CPU schedules)
+from . import cpu_transpose  # noqa: F401  (registers transpose's tiled CPU schedule)
 from . import cpu_rows  # noqa: F401  (registers softmax / layer_norm / rms_norm CPU schedules)
 from . import generic
 from .nn import add, multiply  # noqa: F401  (TVM spells them topi.add, topi.multiply)
 from .tensor import full, full_like
-from .transform import broadcast_to, concatenate, einsum, reshape, split, take, tensordot
-from .reduction import max, min, sum
+from .transform import (broadcast_to, concatenate, einsum, reshape, split, take, tensordot,
+                        transpose, where)
+from .reduction import argmax, argmin, max, mean, min, prod, sum
+from .sort import topk
 from .math import abs, exp, log, negative, sigmoid, sqrt, tanh
 
 __all__ = ["nn", "layout", "sparse", "testing", "schedule", "cpu", "cpu_sparse", "qnn", "hvx", "gpu", "graph", "generic",
            "full", "full_like", "add", "multiply", "broadcast_to", "concatenate", "einsum",
-           "reshape", "split", "take", "tensordot", "sum", "max", "min", "abs", "exp", "log",
+           "reshape", "split", "take", "tensordot", "transpose", "where", "sum", "max", "min", "mean", "prod", "argmax", "argmin", "topk", "abs", "exp", "log",
            "negative", "sigmoid", "sqrt", "tanh"]

@@ -1,23 +1,36 @@
-"""Reductions over whole axes of a tensor (TVM's topi.sum / topi.max / topi.min)."""
+"""Reductions over whole axes of a tensor (TVM's topi.sum / mean / prod / max / min /
+argmax / argmin), all tagged "reduce": topi.schedule gives them texpr/topi/cpu_reduce.py's
+vectorized schedules on the vector CPU targets."""
 import numbers
 
-from ..errors import TexprError
-from ..lang.reduction import max as te_max, min as te_min, sum as te_sum
+from ..errors import DTypeError, TexprError
+from ..lang import dtypes
+from ..lang.expr import (Const, Select, elementwise_max, elementwise_min, max_value,
+                         min_value)
+from ..lang.reduction import comm_reducer, max as te_max, min as te_min, sum as te_sum
 from ..lang.tensor import compute, reduce_axis
 from .transform import _dims
 
+REDUCE_TAG = "reduce"
+_INT32_MAX = 2 ** 31 - 1
 
-def _reduce(data, axis, keepdims, reducer, name):
+
+def _reduce_axes(data, axis, name):
+    """(dims, sorted reduced dimensions) of `axis`: an int, a list of ints, or None (all)."""
     dims = _dims(data, name)
     n = len(dims)
     if axis is None:
-        axes = list(range(n))
-    else:
-        axes = [axis] if isinstance(axis, numbers.Integral) else list(axis)
-        for a in axes:
-            if isinstance(a, bool) or not isinstance(a, numbers.Integral) or not -n <= a < n:
-                raise TexprError(f"{name}: axis {a!r} is out of range for {n} dimension(s)")
-        axes = sorted({int(a) % n for a in axes})
+        return dims, list(range(n))
+    axes = [axis] if isinstance(axis, numbers.Integral) else list(axis)
+    for a in axes:
+        if isinstance(a, bool) or not isinstance(a, numbers.Integral) or not -n <= a < n:
+            raise TexprError(f"{name}: axis {a!r} is out of range for {n} dimension(s)")
+    return dims, sorted({int(a) % n for a in axes})
+
+
+def _reduce(data, axis, keepdims, reducer, name):
+    dims, axes = _reduce_axes(data, axis, name)
+    n = len(dims)
     ks = {d: reduce_axis((0, dims[d]), f"k{d}") for d in axes}
     kept = [d for d in range(n) if d not in ks]
     shape = tuple(1 if d in ks else dims[d] for d in range(n)) if keepdims else \
@@ -29,18 +42,104 @@ def _reduce(data, axis, keepdims, reducer, name):
         else:
             at = dict(zip(kept, i))
             idx = tuple(ks[d].var if d in ks else at[d] for d in range(n))
-        return reducer(data[idx], axis=list(ks.values())) if ks else data[idx]
-    return compute(shape, element, name=name, tag="reduce")
+        if not ks:
+            return data[idx]
+        return reducer(data[idx], [ks[d] for d in axes], idx=idx, dims=[dims[d] for d in axes])
+    return compute(shape, element, name=name, tag=REDUCE_TAG)
+
+
+def _plain(te_reducer):
+    """A reducer of one value, in the form _reduce calls."""
+    return lambda value, axes, idx, dims: te_reducer(value, axis=axes)
 
 
 def sum(data, axis=None, keepdims=False):
     """Sum over `axis` (an int, a list, or None: all)."""
-    return _reduce(data, axis, keepdims, te_sum, "sum")
+    return _reduce(data, axis, keepdims, _plain(te_sum), "sum")
 
 
 def max(data, axis=None, keepdims=False):
-    return _reduce(data, axis, keepdims, te_max, "max")
+    return _reduce(data, axis, keepdims, _plain(te_max), "max")
 
 
 def min(data, axis=None, keepdims=False):
-    return _reduce(data, axis, keepdims, te_min, "min")
+    return _reduce(data, axis, keepdims, _plain(te_min), "min")
+
+
+te_prod = comm_reducer(lambda x, y: x * y, lambda dt: Const(1, dt), name="prod")
+
+
+def prod(data, axis=None, keepdims=False):
+    """Product over `axis` (an int, a list, or None: all)."""
+    return _reduce(data, axis, keepdims, _plain(te_prod), "prod")
+
+
+def mean(data, axis=None, keepdims=False):
+    """Mean over `axis`: the sum (a "reduce" stage) divided by the count (an elementwise
+    stage, fused into the sum's loops by the CPU schedule). Float data only."""
+    if not dtypes.is_float(getattr(data, "dtype", "float32")):
+        raise DTypeError(f"mean: {data.name} has dtype {data.dtype}; expected a float dtype "
+                         "(cast integer data first, e.g. data.astype('float32'))")
+    dims, axes = _reduce_axes(data, axis, "mean")
+    count = 1
+    for d in axes:
+        count *= dims[d]
+    total = _reduce(data, axis, keepdims, _plain(te_sum), "mean_sum")
+    return compute(total.shape, lambda *i: total[i] / Const(float(count or 1), data.dtype),
+                   name="mean", tag="elemwise")
+
+
+def _arg_reducer(is_max, select_last_index, name):
+    """(index, value) pairs reduced to the greatest (least) value; among equal values the
+    first (last) index: the greatest pair in a total order, so the combine is commutative and
+    associative and a reduction split into parts (rfactor, vector lanes) gives NumPy's answer.
+    Written as selects on comparisons of values (no boolean && / ||), which vectorize. The
+    identity's index loses every tie against a real element."""
+    keep = elementwise_max if select_last_index else elementwise_min
+
+    def combine(x, y):
+        (xi, xv), (yi, yv) = x, y
+        wins, loses = (xv > yv, xv < yv) if is_max else (xv < yv, xv > yv)
+        index = Select(wins, xi, Select(loses, yi, keep(xi, yi), xi.dtype), xi.dtype)
+        return index, Select(wins, xv, yv, xv.dtype)     # one blend on the same compare
+
+    def identity(idt, vdt):
+        worst = min_value(vdt) if is_max else max_value(vdt)
+        return Const(-1 if select_last_index else _INT32_MAX, idt), worst
+    return comm_reducer(combine, identity, name=name)
+
+
+def _arg_reduce(data, axis, keepdims, select_last_index, is_max, name):
+    if axis is not None and not isinstance(axis, numbers.Integral) and not list(axis):
+        raise TexprError(f"{name}: axis is an empty list; expected an axis, a list of axes "
+                         "or None (all)")
+    _reduce_axes(data, axis, name)      # bad axes named as the user's op
+    reducer = _arg_reducer(is_max, bool(select_last_index), name)
+
+    def arg(value, axes, idx, dims):
+        flat = None      # the index within the reduced axes, row-major (NumPy's for axis=None)
+        for k, d in zip(axes, dims):
+            flat = k.var if flat is None else flat * d + k.var
+        return reducer((flat.astype("int32") if flat.dtype != "int32" else flat, value),
+                       axis=axes)
+    pairs = _reduce(data, axis, keepdims, arg, name + "_pair")
+    if not isinstance(pairs, (tuple, list)):    # nothing reduced (a 0-d input): index 0
+        return compute(pairs.shape, lambda *i: Const(0, "int32"), name=name, tag="elemwise")
+    index = pairs[0]
+    # the index alone is the result (TVM's argmax): the (index, value) stage is fused into
+    # this one by the CPU schedule, so its value half needs no array of its own
+    return compute(index.shape, lambda *i: index[i], name=name, tag="elemwise")
+
+
+def argmax(data, axis=None, keepdims=False, select_last_index=False):
+    """int32 index of the greatest element along `axis` (None: the flat index over all
+    axes); ties give the first index (the last with select_last_index), as NumPy does."""
+    return _arg_reduce(data, axis, keepdims, select_last_index, True, "argmax")
+
+
+def argmin(data, axis=None, keepdims=False, select_last_index=False):
+    """int32 index of the least element along `axis`; ties as argmax."""
+    return _arg_reduce(data, axis, keepdims, select_last_index, False, "argmin")
+
+
+from .sort import topk  # noqa: E402,F401  (DESIGN.md names it topi.reduction.topk too)

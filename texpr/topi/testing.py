@@ -483,6 +483,85 @@ def get_injective_schedule(target):
     return _registered_schedule(target)
 
 
+# ----------------------------------------------------------------------------- reductions, sort,
+# transpose, where (TVM's topi signatures)
+
+def _axes_arg(axis):
+    return tuple(axis) if isinstance(axis, (list, tuple)) else axis
+
+
+def sum_ref(data, axis=None, keepdims=False):
+    return np.sum(data, axis=_axes_arg(axis), keepdims=keepdims, dtype=data.dtype)
+
+
+def prod_ref(data, axis=None, keepdims=False):
+    return np.prod(data, axis=_axes_arg(axis), keepdims=keepdims, dtype=data.dtype)
+
+
+def mean_ref(data, axis=None, keepdims=False):
+    return np.mean(data, axis=_axes_arg(axis), keepdims=keepdims, dtype=data.dtype)
+
+
+def max_ref(data, axis=None, keepdims=False):
+    return np.max(data, axis=_axes_arg(axis), keepdims=keepdims)
+
+
+def min_ref(data, axis=None, keepdims=False):
+    return np.min(data, axis=_axes_arg(axis), keepdims=keepdims)
+
+
+def _arg_ref(fn, data, axis, keepdims, select_last_index):
+    axes = range(data.ndim) if axis is None else \
+        sorted(a % data.ndim for a in (axis if isinstance(axis, (list, tuple)) else [axis]))
+    kept = [d for d in range(data.ndim) if d not in axes]
+    # the reduced axes last, flattened: the index is row-major over them (NumPy's for None)
+    lines = data.transpose(kept + list(axes)).reshape([data.shape[d] for d in kept] + [-1])
+    if select_last_index:
+        idx = lines.shape[-1] - 1 - fn(lines[..., ::-1], axis=-1)
+    else:
+        idx = fn(lines, axis=-1)
+    idx = idx.astype("int32")
+    if keepdims:
+        idx = idx.reshape([1 if d in axes else data.shape[d] for d in range(data.ndim)])
+    return idx
+
+
+def argmax_ref(data, axis=None, keepdims=False, select_last_index=False):
+    return _arg_ref(np.argmax, data, axis, keepdims, select_last_index)
+
+
+def argmin_ref(data, axis=None, keepdims=False, select_last_index=False):
+    return _arg_ref(np.argmin, data, axis, keepdims, select_last_index)
+
+
+def topk_ref(data, k=1, axis=-1, ret_type="both", is_ascend=False, dtype="int64"):
+    """Stable-sort order: among equal values the lower index first."""
+    n = data.shape[axis]
+    k = n if k < 1 else k
+    order = np.argsort(data if is_ascend else _descending_key(data), axis=axis, kind="stable")
+    idx = np.take(order, np.arange(k), axis=axis)
+    values = np.take_along_axis(data, idx, axis=axis)
+    idx = idx.astype(dtype)
+    return {"both": [values, idx], "values": values, "indices": idx}[ret_type]
+
+
+def _descending_key(data):
+    """A key whose ascending stable order is data's descending order (ints: no overflow)."""
+    if data.dtype.kind in "iu":
+        return -data.astype(np.int64) if data.dtype.itemsize < 8 or data.dtype.kind == "i" \
+            else np.iinfo(data.dtype).max - data
+    return -data
+
+
+def transpose_ref(a, axes=None):
+    return np.ascontiguousarray(np.transpose(a, axes))
+
+
+def where_ref(condition, x, y):
+    dt = x.dtype if isinstance(x, np.ndarray) else y.dtype
+    return np.where(condition != 0, x, y).astype(dt)
+
+
 def attention_ref(q, k, v, causal=False, scale=None):
     """softmax(scale * q k^T, masked j > i when causal) v over [B, H, S, D] arrays, in float64."""
     q64, k64, v64 = (np.asarray(a, np.float64) for a in (q, k, v))

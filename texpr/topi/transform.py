@@ -1,6 +1,7 @@
 """Shape and data-movement operators under TVM's topi names: broadcast_to, reshape,
-concatenate, split, take, tensordot, einsum. Constant shapes; each a plain compute (tag
-"injective" where it only moves data, so topi.schedule inlines it into its consumer)."""
+concatenate, split, take, tensordot, einsum, transpose, where. Constant shapes; each a plain
+compute (tag "injective" where it only moves data, so topi.schedule inlines it into its
+consumer)."""
 import numbers
 
 from ..errors import TexprError
@@ -230,3 +231,75 @@ def einsum(subscripts, *operand):
             prod = v if prod is None else prod * v
         return te_sum(prod, axis=list(ks.values())) if ks else prod
     return compute(tuple(extent[c] for c in out), element, name="einsum", tag="einsum")
+
+
+#: the tag of transpose: injective (inlined into consumers), and its own for the tiled CPU
+#: schedule of texpr/topi/cpu_transpose.py
+TRANSPOSE_TAG = "injective,transpose"
+
+
+def transpose(a, axes=None):
+    """a with its axes permuted: output axis d is a's axis axes[d] (None: reversed), as
+    numpy.transpose."""
+    dims = _dims(a, "transpose")
+    n = len(dims)
+    if axes is None:
+        perm = list(range(n))[::-1]
+    else:
+        axes = list(axes)
+        if len(axes) != n:
+            raise TexprError(f"transpose: axes {axes} must name each of the {n} axes of "
+                             f"{a.name} once")
+        perm = [_axis(x, n, "transpose") for x in axes]
+        if sorted(perm) != list(range(n)):
+            raise TexprError(f"transpose: axes {axes} must name each of the {n} axes of "
+                             f"{a.name} once (a permutation of 0..{n - 1})")
+    shape = tuple(dims[p] for p in perm)
+
+    def element(*i):
+        idx = [None] * n
+        for d, p in enumerate(perm):
+            idx[p] = i[d]
+        return a[tuple(idx)]
+    return compute(shape, element, name="transpose", tag=TRANSPOSE_TAG)
+
+
+def where(condition, x, y):
+    """x where condition holds (is non-zero), else y, with NumPy's broadcasting over the
+    three; x and y tensors or scalars of one dtype."""
+    from ..lang import dtypes
+    from ..lang.broadcast import _reader, broadcast_shape
+    from ..lang.expr import Expr, Select, convert
+    if not isinstance(condition, Tensor):
+        raise TexprError(f"where: condition must be a tensor, got {condition!r}")
+    tensors = [t for t in (x, y) if isinstance(t, Tensor)]
+    for what, v in (("x", x), ("y", y)):
+        if not isinstance(v, (Tensor, Expr, numbers.Number)) or isinstance(v, bool):
+            raise TexprError(f"where: {what} must be a tensor or a number, got {v!r}")
+    dt = tensors[0].dtype if tensors else None
+    if len(tensors) == 2 and x.dtype != y.dtype:
+        raise TexprError(f"where: x ({x.name}, {x.dtype}) and y ({y.name}, {y.dtype}) must "
+                         "have one dtype")
+    shape = broadcast_shape(condition.shape, (), "where")
+    for t in tensors:
+        shape = broadcast_shape(shape, t.shape, "where")
+    rc, rx, ry = _reader(condition, shape), _reader(x, shape), _reader(y, shape)
+
+    def value(r, v, idx):
+        e = r(idx)
+        if isinstance(e, Expr):
+            return e if dt is None or e.dtype == dt else e.astype(dt)
+        return convert(e, dt)
+
+    def element(*i):
+        vx, vy = value(rx, x, i), value(ry, y, i)
+        if vx.dtype != vy.dtype:
+            raise TexprError(f"where: x and y have dtypes {vx.dtype} and {vy.dtype}; expected "
+                             "one dtype")
+        # a bool condition is compared as an int of the values' width (a vector select
+        # takes its mask so); others are compared with 0 in their own dtype
+        c = rc(i)
+        if dtypes.is_bool(c.dtype):
+            c = c.astype("int" + str(max(8, dtypes.bits(vx.dtype))))
+        return Select(c != Const(0, c.dtype), vx, vy, vx.dtype)
+    return compute(shape, element, name="where", tag="injective,broadcast")

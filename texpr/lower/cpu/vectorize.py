@@ -162,6 +162,7 @@ class Vectorizer:
         self.stores = {}
         self.masked = masked    # the target has masked loads/stores
         self.pred = None        # inside a masked tail: the predicate of the active lanes
+        self.store_target = None    # the (scalar) load of the element the store writes
 
     def bcast(self, e):
         if _lanes(e) == self.lanes:
@@ -250,9 +251,11 @@ class Vectorizer:
                 and c.a.dtype != "bool" and e.dtype != "bool"):
             return None
         cond_loads = [n for n in walk(c) if isinstance(n, BufferLoad)]
+        if self.store_target is not None:   # the store writes it, so every lane may read it
+            cond_loads.append(self.store_target)
         for n in walk(e.t), walk(e.f):
             for x in n:
-                if isinstance(x, BufferLoad) and not any(x.same_as(y) for y in cond_loads):
+                if isinstance(x, BufferLoad) and not any(_reads_within(x, y) for y in cond_loads):
                     return None
                 if isinstance(x, CheckedIndex) or (isinstance(x, BinOp) and x.op in (
                         "//", "%", "tdiv", "tmod", "/")):
@@ -289,7 +292,11 @@ class Vectorizer:
         t = type(s)
         if t is BufferStore:
             idx = self.expr(s.indices[0])
-            val = self.expr(s.value)
+            self.store_target = BufferLoad(s.buffer, s.indices, s.buffer.dtype)
+            try:
+                val = self.expr(s.value)
+            finally:
+                self.store_target = None
             if _lanes(idx) == 1:
                 raise CannotVectorize     # every lane writes the same address: keep lane order
             self._check_hazard(s.buffer, idx, val)
@@ -360,6 +367,37 @@ class Vectorizer:
         for n in walk(val):
             if isinstance(n, BufferLoad) and n.buffer is buf and not n.indices[0].same_as(idx):
                 raise CannotVectorize
+
+
+def _elements(buf):
+    """The number of elements of a compact buffer of constant shape, else None."""
+    if buf.logical_shape is not None:
+        return None
+    n = 1
+    for d in buf.shape:
+        if not isinstance(d, Const):
+            return None
+        n *= d.value
+    if buf.strides is not None:
+        step = 1
+        for d, st in zip(reversed(buf.shape), reversed(buf.strides)):
+            if not (isinstance(st, Const) and st.value == step):
+                return None
+            step *= d.value
+    return n
+
+
+def _reads_within(x, y):
+    """Load x reads in bounds whenever load y does: the same access, or the same flat index
+    of a compact buffer at least as large (the halves of a tuple reduction's accumulators,
+    where's operands of the output's shape)."""
+    if x.same_as(y):
+        return True
+    if x.predicate is not None or y.predicate is not None or \
+            not x.indices[0].same_as(y.indices[0]):
+        return False
+    nx, ny = _elements(x.buffer), _elements(y.buffer)
+    return nx is not None and ny is not None and nx >= ny
 
 
 def _materialize(r):

@@ -456,7 +456,8 @@ class CEmitter(ExternCallEmitter):
     def expr_CheckedIndex(self, e):
         code = index_checks.register(self.checks, e)
         self.helper("checked_index", index_checks.CPU_CHECKED_INDEX)
-        pos = unparen(self.idx(e.source.indices[0])) if e.source is not None else "-1"
+        source = index_checks.source_load(e)
+        pos = unparen(self.idx(source.indices[0])) if source is not None else "-1"
         return (f"(({C_TYPES[dtypes.element(e.dtype)]})texpr_checked_index({unparen(self.data(e.value))}, "
                 f"{unparen(self.idx(e.extent))}, {code}, {pos}, {index_checks.CPU_ERROR_PARAM}))")
 

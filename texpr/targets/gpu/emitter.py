@@ -170,7 +170,8 @@ class GPUEmitter(CEmitter):
     # ------------------------------------------------------------------ expressions
     def expr_CheckedIndex(self, e):
         code = index_checks.register(self.checks, e)
-        pos = unparen(self.expr(e.source.indices[0])) if e.source is not None else "-1"
+        source = index_checks.source_load(e)
+        pos = unparen(self.expr(source.indices[0])) if source is not None else "-1"
         self.helper("checked_index", self.checked_index_helper())
         return (f"(({C_TYPES[dtypes.element(e.dtype)]})texpr_checked_index("
                 f"{unparen(self.expr(e.value))}, {unparen(self.expr(e.extent))}, {code}, {pos}, "

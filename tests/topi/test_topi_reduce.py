@@ -1,0 +1,284 @@
+"""Reductions (topi.sum / mean / prod / max / min / argmax / argmin), topk, transpose and where:
+their registered CPU schedules against topi.testing's NumPy references (one kernel build for
+all, on the native target, tails included), a build on avx512's 16 lanes, the lowered
+programs reading their data once (counted by running the loop program's index arithmetic),
+and bad arguments."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import texpr as te
+import texpr.topi as topi
+from texpr.demo import row_sum
+from texpr.errors import TexprError
+from texpr.lang import dtypes
+from texpr.lang import ir
+from texpr.lang.expr import Expr
+from texpr.lang.visitor import walk
+from texpr.topi import testing as ref
+from texpr.topi import cpu_reduce
+from texpr.topi.cpu_reduce import column_block, column_parts
+
+from tests.support.irutil import evaluate
+
+RNG = np.random.default_rng(16)
+
+
+def shape_of(t):
+    return tuple(int(d) for d in t.shape)
+
+
+def run_all(cases, inputs, arrays, target):
+    """Build topi.schedule of every case's output(s) into one kernel and compare each."""
+    outs = []
+    for got, _ in cases:
+        outs.extend(got if isinstance(got, list) else [got])
+    f = te.build(topi.schedule(outs, target), list(inputs) + outs, target=target, name="reduce_ops")
+    res = [np.zeros(shape_of(o), o.dtype) for o in outs]
+    f(*arrays, *res)
+    k = 0
+    for n, (got, want) in enumerate(cases):
+        wants = want if isinstance(want, list) else [want]
+        for w in wants:
+            r = res[k]
+            k += 1
+            assert r.dtype == w.dtype or dtypes.is_float(str(r.dtype)), f"case {n}: dtype {r.dtype}"
+            if r.dtype.kind in "iub":
+                np.testing.assert_array_equal(r, w, err_msg=f"case {n}")
+            else:
+                np.testing.assert_allclose(r, w, rtol=2e-5, atol=1e-5, err_msg=f"case {n}")
+
+
+def test_schedules_match_numpy_on_native(monkeypatch):
+    # extents no vector or tile divides: 37-element rows, 21 columns, odd transposes; column
+    # reductions of K split their 130 rows into parts as on a 2-core machine
+    monkeypatch.setattr(cpu_reduce, "COLUMN_SPLIT_MIN", 1)
+    monkeypatch.setattr(cpu_reduce.os, "cpu_count", lambda: 2)
+    K = te.placeholder((130, 20), name="K")
+    kk = RNG.integers(-4, 5, (130, 20)).astype("float32")
+    A = te.placeholder((5, 37), name="A")
+    B = te.placeholder((3, 4, 21), name="B")
+    I = te.placeholder((6, 19), "int32", name="I")      # few distinct values: many ties
+    P = te.placeholder((9, 7), name="P")
+    C = te.placeholder((6, 19), "bool", name="C")
+    R = te.placeholder((19,), "int32", name="R")
+    F = te.placeholder((6, 19), name="F")       # a float condition: 0.5 and -0.25 are true
+    a = RNG.standard_normal((5, 37)).astype("float32")
+    b = RNG.standard_normal((3, 4, 21)).astype("float32")
+    i = RNG.integers(-2, 3, (6, 19)).astype("int32")
+    p = RNG.uniform(0.5, 1.5, (9, 7)).astype("float32")
+    c = RNG.random((6, 19)) > 0.5
+    r = RNG.integers(-50, 50, 19).astype("int32")
+    f = RNG.choice(np.float32([0, 0.5, -0.25]), (6, 19))
+    cases = [
+        (topi.sum(A, axis=1), ref.sum_ref(a, 1)),                       # row: rfactor
+        (topi.sum(B, axis=0), ref.sum_ref(b, 0)),                       # column blocks
+        (topi.sum(B, axis=(0, 2), keepdims=True), ref.sum_ref(b, (0, 2), True)),
+        (topi.sum(B), ref.sum_ref(b)),
+        (topi.max(B, axis=1), ref.max_ref(b, 1)),
+        (topi.min(A, axis=-1, keepdims=True), ref.min_ref(a, -1, True)),
+        (topi.prod(P, axis=1), ref.prod_ref(p, 1)),
+        (topi.prod(P, axis=0), ref.prod_ref(p, 0)),
+        (topi.mean(B, axis=2), ref.mean_ref(b, 2)),                     # epilogue fused
+        (topi.mean(B, axis=(0, 1)), ref.mean_ref(b, (0, 1))),
+        (topi.sum(I, axis=1), ref.sum_ref(i, 1)),
+        (topi.argmax(I, axis=1), ref.argmax_ref(i, 1)),                 # ties: first index
+        (topi.argmax(I, axis=1, select_last_index=True), ref.argmax_ref(i, 1, False, True)),
+        (topi.argmin(I, axis=0), ref.argmin_ref(i, 0)),
+        (topi.argmin(I, axis=0, keepdims=True, select_last_index=True),
+         ref.argmin_ref(i, 0, True, True)),
+        (topi.argmax(B), ref.argmax_ref(b)),
+        (topi.argmax(B, axis=(0, 2)), ref.argmax_ref(b, (0, 2))),
+        (topi.argmin(A, axis=1), ref.argmin_ref(a, 1)),
+        (topi.sum(K, axis=0), ref.sum_ref(kk, 0)),                      # rows split in 2
+        (topi.mean(K, axis=0, keepdims=True), ref.mean_ref(kk, 0, True)),
+        (topi.argmax(K, axis=0), ref.argmax_ref(kk, 0)),
+        (topi.transpose(A), ref.transpose_ref(a)),
+        (topi.transpose(B, (2, 0, 1)), ref.transpose_ref(b, (2, 0, 1))),
+        (topi.transpose(B, (1, 0, 2)), ref.transpose_ref(b, (1, 0, 2))),
+        (topi.where(C, I, R), ref.where_ref(c, i, r)),                  # broadcast y
+        (topi.where(I, 7, R), ref.where_ref(i, np.int32(7), r)),       # non-bool condition
+        (topi.where(F, F, 2.0), ref.where_ref(f, f, np.float32(2))),    # vectorized select
+        (topi.topk(I, k=4), ref.topk_ref(i, 4)),                        # ties: index order
+        (topi.topk(B, k=2, axis=1, is_ascend=True, dtype="int32"),
+         ref.topk_ref(b, 2, 1, is_ascend=True, dtype="int32")),
+        (topi.topk(I, k=0, axis=0, ret_type="indices"), ref.topk_ref(i, 0, 0, "indices")),
+        (topi.topk(A, k=3, ret_type="values"), ref.topk_ref(a, 3, ret_type="values")),
+    ]
+    run_all(cases, [A, B, I, P, C, R, F, K], [a, b, i, p, c, r, f, kk], "native")
+
+
+def test_row_and_column_schedules_on_avx512_lanes():
+    """16 lanes (SIMDe where the host lacks AVX-512): row sum and argmax with tails."""
+    A = te.placeholder((3, 70), name="A")
+    a = RNG.integers(-3, 4, (3, 70)).astype("float32")
+    cases = [(topi.sum(A, axis=1), ref.sum_ref(a, 1)), (topi.max(A, axis=0), ref.max_ref(a, 0)),
+             (topi.argmax(A, axis=1), ref.argmax_ref(a, 1))]
+    run_all(cases, [A], [a], "avx512")
+
+
+# ----------------------------------------------------------------------------- one pass
+
+def element_reads(stmt, buf_name, env=None):
+    """Elements of buffer `buf_name` the loop program loads, loop by loop (vector loads count
+    their lanes); extents and guards are evaluated, so tails count what they run."""
+    env = {} if env is None else env
+    t = type(stmt)
+    if t is ir.For:
+        lo, n = evaluate(stmt.min, env), evaluate(stmt.extent, env)
+        total = 0
+        for v in range(lo, lo + n):
+            env[stmt.var] = v
+            total += element_reads(stmt.body, buf_name, env)
+        return total
+    if t is ir.IfThenElse:
+        if evaluate(stmt.cond, env):
+            return element_reads(stmt.then_case, buf_name, env)
+        return element_reads(stmt.else_case, buf_name, env) if stmt.else_case is not None else 0
+    # straight-line statements loading an element twice (a tuple reduction's index and value
+    # updates) read it once: their loads are counted once
+    parts = stmt.stmts if t is ir.Seq else (stmt,)
+    total, loads = 0, []
+    for part in parts:
+        if part is not stmt and type(part) in (ir.For, ir.IfThenElse, ir.Seq):
+            total += element_reads(part, buf_name, env)
+            continue
+        for name in part._children:
+            v = getattr(part, name)
+            for x in (v if isinstance(v, tuple) else (v,)):
+                if isinstance(x, ir.Stmt):
+                    total += element_reads(x, buf_name, env)
+                elif isinstance(x, Expr):
+                    for n in walk(x):
+                        if isinstance(n, ir.BufferLoad) and n.buffer.name == buf_name and \
+                                not any(n.same_as(m) for m in loads):
+                            loads.append(n)
+    return total + sum(dtypes.lanes(n.dtype) for n in loads)
+
+
+def vector_loads(stmt, buf_name):
+    return [n for n in walk(stmt) if isinstance(n, ir.BufferLoad) and n.buffer.name == buf_name
+            and dtypes.lanes(n.dtype) > 1]
+
+
+def lowered(s, args):
+    return te.lower(s, args, target="avx2").body
+
+
+def test_obvious_rfactor_of_a_vectorized_split_reads_the_input_once():
+    """Split the reduction by 8, rfactor the inner part, vectorize the new stage's lane axis
+    (its outermost loop): the lanes go inside, and each element of A is loaded once."""
+    A = te.placeholder((16, 100), name="A")
+    k = te.reduce_axis((0, 100), name="k")
+    S = te.compute((16,), lambda i: te.sum(A[i, k], axis=k), name="S")
+    s = te.create_schedule(S.op)
+    _, ki = s[S].split(k, factor=8)
+    SF = s.rfactor(S, ki)
+    s[SF].vectorize(s[SF].op.axis[0])
+    body = lowered(s, [A, S])
+    assert element_reads(body, "A") == 16 * 100
+    assert vector_loads(body, "A")
+
+
+def test_the_demo_row_sum_reads_the_input_once():
+    s, args = row_sum(24, 200)
+    body = lowered(s, args)
+    assert element_reads(body, "A") == 24 * 200
+    assert vector_loads(body, "A")
+
+
+@settings(max_examples=10, deadline=None)
+@given(shape=st.lists(st.integers(1, 24), min_size=1, max_size=3),
+       data=st.data(), op=st.sampled_from(["sum", "max", "argmax", "mean"]))
+def test_topi_schedule_of_any_reduction_reads_its_data_once(shape, data, op):
+    n = len(shape)
+    axes = data.draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=n, unique=True))
+    if op == "argmax":
+        axes = axes[0]
+    A = te.placeholder(tuple(shape), name="A")
+    out = getattr(topi, op)(A, axis=axes)
+    body = lowered(topi.schedule(out, "avx2"), [A, out])
+    assert element_reads(body, "A") == int(np.prod(shape))
+
+
+def test_row_and_column_reductions_load_vectors():
+    A = te.placeholder((64, 256), name="A")
+    for axis in (0, 1):
+        out = topi.sum(A, axis=axis)
+        assert vector_loads(lowered(topi.schedule(out, "avx2"), [A, out]), "A")
+    out = topi.argmax(A, axis=1)
+    body = lowered(topi.schedule(out, "avx2"), [A, out])
+    assert vector_loads(body, "A")
+    assert not lane_loops(body)     # the index update is a vector select too
+
+
+def lane_loops(stmt):
+    """Loops the vectorizer left running lane by lane."""
+    return [n for n in walk(stmt) if isinstance(n, ir.For) and n.var.name.endswith("_lane")]
+
+
+def test_where_of_same_shaped_operands_is_a_vector_select():
+    C, X, Y = (te.placeholder((4, 64), name=n) for n in "CXY")
+    out = topi.where(C, X, Y)
+    body = lowered(topi.schedule(out, "avx2"), [C, X, Y, out])
+    assert not lane_loops(body) and vector_loads(body, "Y")
+
+
+def test_column_rows_split_only_where_cores_would_idle():
+    assert column_parts(1, 1024, 1024 * 4096, cores=2) == 2
+    assert column_parts(1, 1024, 1024 * 4096, cores=1) == 1
+    assert column_parts(2, 1024, 1024 * 4096, cores=2) == 1      # two blocks: both cores busy
+    assert column_parts(1, 100, 100 * 4096, cores=4) == 1        # parts of at least 64 rows
+    assert column_parts(1, 1024, 1024 * 16, cores=2) == 1        # small: not worth a split
+
+
+def test_split_column_reduction_reads_its_data_once(monkeypatch):
+    monkeypatch.setattr(cpu_reduce.os, "cpu_count", lambda: 2)
+    A = te.placeholder((512, 520), name="A")
+    out = topi.sum(A, axis=0)
+    s = topi.schedule(out, "avx2")
+    assert len(s.stages) == 3      # A, the parts' partial sums, their sum
+    assert element_reads(lowered(s, [A, out]), "A") == 512 * 520
+
+
+def test_column_block_is_whole_rows_up_to_the_cap():
+    assert column_block(100, "float32", 8) == 100
+    assert column_block(4096, "float32", 8) == 4096
+    assert column_block(100000, "float32", 8) == 4096
+    assert column_block(100000, "float64", 4) == 2048
+
+
+# ----------------------------------------------------------------------------- bad arguments
+
+def test_bad_arguments_are_named():
+    A = te.placeholder((4, 5), name="A")
+    I = te.placeholder((4, 5), "int32", name="I")
+    with pytest.raises(TexprError, match=r"argmax: axis 2 is out of range for 2 dimension"):
+        topi.argmax(A, axis=2)
+    with pytest.raises(TexprError, match=r"mean: axis -3 is out of range"):
+        topi.mean(A, axis=-3)
+    with pytest.raises(TexprError, match=r"prod: axis 'x' is out of range"):
+        topi.prod(A, axis="x")
+    with pytest.raises(TexprError, match=r"argmin: axis is an empty list"):
+        topi.argmin(A, axis=[])
+    with pytest.raises(TexprError, match=r"mean: I has dtype int32; expected a float dtype"):
+        topi.mean(I)
+    with pytest.raises(TexprError, match=r"topk: k=6 is larger than axis 1 of A \(extent 5\)"):
+        topi.topk(A, k=6)
+    with pytest.raises(TexprError, match=r"topk: axis 2 is out of range"):
+        topi.topk(A, k=1, axis=2)
+    with pytest.raises(TexprError, match=r"topk: ret_type must be one of"):
+        topi.topk(A, ret_type="value")
+    with pytest.raises(TexprError, match=r"topk: dtype \(of the indices\) must be an integer"):
+        topi.topk(A, dtype="float32")
+    with pytest.raises(TexprError, match=r"where: shapes \[4, 5\] and \[4\] cannot be broadcast"):
+        topi.where(I, A, te.placeholder((4,), name="Y"))
+    with pytest.raises(TexprError, match=r"where: x \(A, float32\) and y \(I, int32\) must have "
+                                          "one dtype"):
+        topi.where(I, A, I)
+    with pytest.raises(TexprError, match=r"where: condition must be a tensor"):
+        topi.where(True, A, A)
+    with pytest.raises(TexprError, match=r"transpose: axes \[0, 0\] must name each of the 2 axes"):
+        topi.transpose(A, (0, 0))
+    with pytest.raises(TexprError, match=r"transpose: axes \[1\] must name each of the 2 axes"):
+        topi.transpose(A, (1,))

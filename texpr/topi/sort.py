@@ -1,0 +1,91 @@
+"""topi.topk (TVM's signature): the k greatest (least) elements along an axis and their
+indices, in order, ties in index order (what a stable sort gives).
+
+The selection is a loop program (a hybrid script) over the data viewed as [outer, n, inner]:
+for each (outer, inner) line it keeps the best k seen so far sorted, inserting an element only
+when it beats the current k-th (O(n) compares per line, plus O(k) per insertion); the outer
+lines run in parallel.
+"""
+import numbers
+
+from ..errors import TexprError
+from ..hybrid import script
+from ..lang import dtypes
+from .transform import _axis, _dims, reshape
+
+_RET_TYPES = ("both", "values", "indices")
+
+
+@script
+def _top_lines(data, k, ascending, index_dtype):
+    outer = data.shape[0]
+    n = data.shape[1]
+    inner = data.shape[2]
+    values = output_tensor((outer, k, inner), data.dtype)
+    indices = output_tensor((outer, k, inner), index_dtype)
+    for o in parallel(outer):
+        for c in range(inner):
+            filled = 0
+            for j in range(n):
+                v = data[o, j, c]
+                beats_last = False
+                if filled < k:
+                    beats_last = True
+                elif ascending:
+                    beats_last = v < values[o, k - 1, c]
+                else:
+                    beats_last = v > values[o, k - 1, c]
+                if beats_last:
+                    pos = 0     # entries as good as v (equal ones came first) stay before it
+                    for e in range(k):
+                        if e < filled:
+                            if ascending:
+                                if not v < values[o, e, c]:
+                                    pos = e + 1
+                            else:
+                                if not v > values[o, e, c]:
+                                    pos = e + 1
+                    last = min(filled, k - 1)
+                    for t in range(k - 1):      # shift the worse ones down one place
+                        q = last - t
+                        if q > pos:
+                            values[o, q, c] = values[o, q - 1, c]
+                            indices[o, q, c] = indices[o, q - 1, c]
+                    values[o, pos, c] = v
+                    indices[o, pos, c] = j
+                    if filled < k:
+                        filled = filled + 1
+    return values, indices
+
+
+def topk(data, k=1, axis=-1, ret_type="both", is_ascend=False, dtype="int64"):
+    """The k largest (is_ascend: smallest) elements along `axis`, best first, and their
+    indices (dtype `dtype`): [values, indices] for ret_type "both", else the one asked for.
+    k < 1 takes the whole axis (TVM's rule); k larger than the axis is an error."""
+    dims = _dims(data, "topk")
+    if not dims:
+        raise TexprError(f"topk: {data.name} is 0-dimensional; expected at least one axis")
+    ax = _axis(axis, len(dims), "topk")
+    n = dims[ax]
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+        raise TexprError(f"topk: k must be an int, got {k!r}")
+    k = n if k < 1 else int(k)
+    if k > n:
+        raise TexprError(f"topk: k={k} is larger than axis {ax} of {data.name} (extent {n})")
+    if ret_type not in _RET_TYPES:
+        raise TexprError(f"topk: ret_type must be one of {_RET_TYPES}, got {ret_type!r}")
+    if not dtypes.is_int(dtypes.normalize(dtype)) or dtypes.is_bool(dtype):
+        raise TexprError(f"topk: dtype (of the indices) must be an integer type, got {dtype!r}")
+    if dtypes.is_bool(data.dtype):
+        raise TexprError(f"topk: {data.name} has dtype bool; expected numbers")
+    outer = inner = 1
+    for d in dims[:ax]:
+        outer *= d
+    for d in dims[ax + 1:]:
+        inner *= d
+    lines = data if len(dims) == 3 and ax == 1 else reshape(data, (outer, n, inner))
+    values, indices = _top_lines(lines, k, bool(is_ascend), dtypes.normalize(dtype))
+    shape = list(dims)
+    shape[ax] = k
+    outs = [reshape(t, shape) for t in (values, indices)]
+    return outs if ret_type == "both" else outs[_RET_TYPES.index(ret_type) - 1]
