@@ -154,6 +154,7 @@ def main(argv=None):
     ap.add_argument("--threads", default=None, help="e.g. 1,2 (default: 1 and all cores)")
     _bench.add_target_options(ap)
     args = ap.parse_args(argv)
+    print(f"CPU: {_bench.cpu_model()}")
     import torch
 
     target = args.target or _bench.best_target()

@@ -117,6 +117,7 @@ def main(argv=None):
                     "all cores; --quick: 1)")
     _bench.add_target_options(ap)
     args = ap.parse_args(argv)
+    print(f"CPU: {_bench.cpu_model()}")
     import torch
     import torch.nn.functional as F
 

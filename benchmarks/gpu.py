@@ -22,6 +22,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _bench  # noqa: E402
 import texpr as te  # noqa: E402
 import texpr.topi as topi  # noqa: E402
 from texpr.topi import testing as ref  # noqa: E402
@@ -196,6 +198,7 @@ def main():
                     help="how many ResNet-50 layers on OpenCL (default 2; all on CUDA)")
     ap.add_argument("--opencl", action="store_true", help="use OpenCL even with a CUDA device")
     args = ap.parse_args()
+    print(f"CPU: {_bench.cpu_model()}")
     from texpr.targets.gpu.cuda_runtime import cuda_available
     if cuda_available() and not args.opencl:
         run_cuda(args)

@@ -21,6 +21,8 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _bench  # noqa: E402
 import texpr as te  # noqa: E402
 from texpr.targets.hexagon import disasm as hvx_disasm  # noqa: E402
 from texpr.targets.hvx_intrin import dot_product_int8  # noqa: E402
@@ -168,6 +170,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--quick", action="store_true", help="small sizes (the smoke test)")
     args = p.parse_args(argv)
+    print(f"CPU: {_bench.cpu_model()}")
     n = 512 if args.quick else 4096
     print(f"objdump: {hvx_disasm.find_objdump()}; HVX v67, 128-byte vectors; n = {n}")
     print(f"{'kernel':<28} {'version':<7} {'loop pk':>8} {'trips/vec':>10} {'pk/out vec':>11}"

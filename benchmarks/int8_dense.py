@@ -18,6 +18,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _bench  # noqa: E402
 import texpr as te  # noqa: E402
 from texpr.targets.build import avx512_native  # noqa: E402
 from texpr.targets.intrin import dot_int8  # noqa: E402
@@ -135,6 +137,7 @@ def main():
     if args.pair:
         t, n, rounds, calls = args.pair
         return _pair(t, int(n), int(rounds), int(calls))
+    print(f"CPU: {_bench.cpu_model()}")
     n = 256 if args.quick else 1024
     rounds, calls = (2, 3) if args.quick else (7, 5)
     rng = np.random.default_rng(0)

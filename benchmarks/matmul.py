@@ -414,6 +414,7 @@ def main(argv=None):
     p.add_argument("--keep-openblas-env", action="store_true",
                    help="do not drop OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE")
     args = p.parse_args(argv)
+    print(f"CPU: {_bench.cpu_model()}")
 
     size = args.size or (256 if args.quick else 1024)
     if size % 32:

@@ -17,7 +17,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import _bench  # noqa: E402
 import texpr as te  # noqa: E402
 import texpr.topi as topi  # noqa: E402
-from vecmath import cpu_model  # noqa: E402
 
 
 def build(op, shape, target, **kw):
@@ -57,7 +56,7 @@ def main():
     args = ap.parse_args()
     import torch
     target = args.target or _bench.best_target()
-    print(f"CPU: {cpu_model()}; {platform.machine()}; texpr target {target}")
+    print(f"CPU: {_bench.cpu_model()}; {platform.machine()}; texpr target {target}")
     timer = _bench.Timer(rounds=5 if args.quick else 9, calls=3, settle=_bench.SETTLE_S)
     rng = np.random.default_rng(0)
     built = []

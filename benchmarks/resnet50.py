@@ -357,6 +357,7 @@ def main(argv=None):
                     help="also print each kernel's time (best of 5 runs of the graph)")
     _bench.add_target_options(ap)
     args = ap.parse_args(argv)
+    print(f"CPU: {_bench.cpu_model()}")
     import torch
 
     target = args.target or _bench.best_target()

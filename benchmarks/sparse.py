@@ -561,6 +561,7 @@ def main(argv=None):
                     help="before each measurement wait up to S seconds for other processes to "
                     "go quiet, and redo measurements they disturbed (shared machines)")
     args = ap.parse_args(argv)
+    print(f"CPU: {_bench.cpu_model()}")
     import torch
     global WAIT_IDLE
     WAIT_IDLE = args.wait_idle
