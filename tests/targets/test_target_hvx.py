@@ -434,11 +434,11 @@ def test_qfloat_float_vectors_compile_for_v68_only():
 
 # ----------------------------------------------------------------------------- the passes alone
 
-def _sel_loop(t_from_other_buffer=False):
+def _sel_loop(t_from_other_buffer=False, other_size=64):
     from texpr.lang.expr import Cmp, Const, Select, Var
     from texpr.lang import ir
     X = ir.Buffer("X", "int16", (Const(64, "int32"),))
-    Z = ir.Buffer("Z", "int16", (Const(64, "int32"),))
+    Z = ir.Buffer("Z", "int16", (Const(other_size, "int32"),))
     Y = ir.Buffer("Y", "int16", (Const(64, "int32"),))
     i = Var("i")
     x, y = ir.BufferLoad(X, (i,), "int16"), ir.BufferLoad(Y, (i,), "int16")
@@ -456,8 +456,13 @@ def test_vectorize_lane_ops_makes_a_vector_select_only_when_safe():
     vec = vectorize_loops(_sel_loop(), 1024, lane_ops=True)
     assert isinstance(vec, ir.BufferStore) and isinstance(vec.value, Select)
     assert vec.value.cond.dtype == "boolx64" and vec.value.dtype == "int16x64"
-    # a branch reading another buffer could read what the scalar code never reads: scalar
-    unsafe = vectorize_loops(_sel_loop(t_from_other_buffer=True), 1024, lane_ops=True)
+    # a branch reading another buffer at the store's index is in bounds for every lane when
+    # that buffer is at least as large as the one stored to: a vector select
+    same = vectorize_loops(_sel_loop(t_from_other_buffer=True), 1024, lane_ops=True)
+    assert isinstance(same, ir.BufferStore) and isinstance(same.value, Select)
+    # a smaller buffer could be read where the scalar code never reads it: lane by lane
+    unsafe = vectorize_loops(_sel_loop(t_from_other_buffer=True, other_size=32), 1024,
+                             lane_ops=True)
     assert isinstance(unsafe, ir.For)
 
 
