@@ -178,11 +178,17 @@ def peaks(target, thread_counts, quick=False):
 # sleep; on a machine with few cores they take a core from the next kernel's threads, which
 # then wait at a barrier. Let them fall asleep before timing something else multithreaded.
 SETTLE_S = 0.05
+# OpenBLAS's pthreads spin far longer after a call (OPENBLAS_THREAD_TIMEOUT, 2^28 cycles by
+# default: ~0.1 s): on 2 cores a multithreaded kernel timed within that window has a peer
+# thread without a core and runs 10-50x slower (seen: 0.16 ms -> 8 ms). Before a kernel that
+# follows NumPy's matmul in a round, sleep this long.
+OPENBLAS_SETTLE_S = 0.3
 
 
 class Timer:
     """Interleaved timing of several callables: `rounds` rounds, in each every callable is
-    timed (best of `calls` consecutive calls); the figure is the median over the rounds."""
+    timed (best of `calls` consecutive calls); the figure is the median over the rounds.
+    settle: seconds of sleep before each callable's turn, or {name: seconds}."""
 
     def __init__(self, rounds=7, calls=3, settle=0.0):
         self.rounds, self.calls, self.settle = rounds, calls, settle
@@ -194,8 +200,10 @@ class Timer:
             f()
         for _ in range(self.rounds):
             for name, f in fns.items():
-                if self.settle:
-                    time.sleep(self.settle)
+                settle = self.settle.get(name, 0.0) if isinstance(self.settle, dict) \
+                    else self.settle
+                if settle:
+                    time.sleep(settle)
                 best = float("inf")
                 for _ in range(self.calls):
                     t0 = time.perf_counter()

@@ -270,6 +270,9 @@ def main(argv=None):
     print("sequential read bandwidth: " + ", ".join(
         f"{v:.1f} GB/s ({t} thread{'s' * (t > 1)})" for t, v in bw.items()))
 
+    # NumPy's OpenBLAS threads spin ~0.1 s after its call: let them sleep before the next turn
+    settle_after_blas = {"texpr": _bench.OPENBLAS_SETTLE_S, "torch": _bench.SETTLE_S,
+                         "numpy": _bench.SETTLE_S}
     rng = np.random.default_rng(0)
     ratios = {}              # (group, threads) -> [x torch]
     load = _bench.CpuLoad()
@@ -291,6 +294,8 @@ def main(argv=None):
                         fns = {"texpr": c.run, "torch": c.torch_fn}
                         if c.numpy_fn:
                             fns["numpy"] = c.numpy_fn
+                        timer.settle = settle_after_blas if t > 1 and c.numpy_fn else \
+                            _bench.SETTLE_S
                         r = {k: v[0] for k, v in timer.run(fns).items()}
                         xt = r["torch"] / r["texpr"]
                         ratios.setdefault((g, t), []).append((xt, c))
