@@ -1,4 +1,4 @@
-"""benchmarks/call.py --quick runs (in this process, without its new-process build): the call
+"""benchmarks/runtime.py --quick runs (in this process, without its new-process build): the call
 and cached-build figures are printed beside the bare cffi call, never asserted."""
 import importlib.util
 from pathlib import Path
@@ -6,8 +6,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_call_benchmark_quick(capsys):
-    spec = importlib.util.spec_from_file_location("call_bench", ROOT / "benchmarks" / "call.py")
+def test_runtime_benchmark_quick(capsys):
+    spec = importlib.util.spec_from_file_location("runtime_bench", ROOT / "benchmarks" / "runtime.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     bench.main(["--quick", "--no-new-process"])

@@ -9,7 +9,7 @@
            process (`python -c`: import, schedule, build; the build alone is printed).
            --quick: a few calls, and the add's build instead of dense (a check that it runs).
 
-Run: python benchmarks/call.py [--quick]
+Run: python benchmarks/runtime.py [--quick]
 """
 import argparse
 import os
