@@ -451,6 +451,10 @@ def schedule_dense(s, st, target):
 #: (each row read once per data row): packing the whole weight into panels would cost more
 #: than the product (batch 1: 1.09 ms packed against 0.08 ms, 1x1024 by 1000x1024, Zen 3).
 GEMV_MAX_ROWS = 2
+# Below this many multiply-adds (~0.05 ms on one core) a second thread costs more than it
+# saves (Zen 3, 2 threads: 1x512x512 took 0.096 ms against 0.046 ms on one), so the dot
+# products run serially; torch's parallel_for applies a grain size for the same reason.
+PARALLEL_MIN_MACS = 1 << 20
 #: weight rows a dot-product tile reads at once (they share the data's vectors)
 GEMV_TILE_ROWS = 4
 #: dense with at most this many rows is computed transposed (no copy of the weight): at 128
@@ -465,6 +469,8 @@ def _schedule_gemv(s, st, target, unroll=2, rows=GEMV_TILE_ROWS):
     summed across lanes at the end; parallel over blocks of output columns, a fused epilogue
     computed with them."""
     lanes = cpu_info(target).lanes
+    data, weight = st.op.input_tensors
+    parallel = _dims(data)[0] * _dims(weight)[0] * _dims(weight)[1] >= PARALLEL_MIN_MACS
     k = st.op.reduce_axis[0]
     _, ki = st.split(k, factor=lanes * unroll)
     R = s.rfactor(st.op.output(0), ki, factor_axis=2)     # [m, n, lane]: lanes contiguous
@@ -479,12 +485,14 @@ def _schedule_gemv(s, st, target, unroll=2, rows=GEMV_TILE_ROWS):
     if out is None:
         no, _ = st.split(st.op.axis[1], factor=rows)
         rs.compute_at(st, no)
-        st.parallel(no)
+        if parallel:
+            st.parallel(no)
         return [rs]
     no, _ = out.split(out.op.axis[1], factor=rows)
     st.compute_at(out, no)
     rs.compute_at(st, st.op.axis[0])
-    out.parallel(no)
+    if parallel:
+        out.parallel(no)
     return [rs, out]
 
 
