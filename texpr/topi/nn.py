@@ -399,18 +399,8 @@ def bias_add(x, bias, axis=1):
 def softmax(x, axis=-1):
     """Numerically stable softmax along `axis`: exp(x - max) / sum, the stages max, exp and
     sum tagged ROW_PART (topi/cpu_rows.py places them in the output's loops)."""
-    axis = _softmax_axis(x, axis, "softmax")
-    k1 = reduce_axis((0, x.shape[axis]), "k1")
+    axis, at, rest, red_shape, mx = _rows_and_max(x, axis, "softmax")
     k2 = reduce_axis((0, x.shape[axis]), "k2")
-
-    def at(i, k):
-        return i[:axis] + (k,) + i[axis:]
-    red_shape = tuple(s for d, s in enumerate(x.shape) if d != axis)
-
-    def rest(i):
-        return i[:axis] + i[axis + 1:]
-    mx = compute(red_shape, lambda *i: te_max(x[at(i, k1)], axis=k1), name="softmax_max",
-                 tag=ROW_PART)
     ex = compute(x.shape, lambda *i: exp(x[i] - mx[rest(i)], fast=True), name="softmax_exp",
                  tag=ROW_PART)
     sm = compute(red_shape, lambda *i: te_sum(ex[at(i, k2)], axis=k2), name="softmax_sum",
@@ -423,18 +413,8 @@ def softmax(x, axis=-1):
 def log_softmax(x, axis=-1):
     """log(softmax(x)) along `axis`: x - (max + log(sum(exp(x - max)))); the stages max, sum
     and their per-row total tagged ROW_PART (topi/cpu_rows.py)."""
-    axis = _softmax_axis(x, axis, "log_softmax")
-    k1 = reduce_axis((0, x.shape[axis]), "k1")
+    axis, at, rest, red_shape, mx = _rows_and_max(x, axis, "log_softmax")
     k2 = reduce_axis((0, x.shape[axis]), "k2")
-
-    def at(i, k):
-        return i[:axis] + (k,) + i[axis:]
-    red_shape = tuple(s for d, s in enumerate(x.shape) if d != axis)
-
-    def rest(i):
-        return i[:axis] + i[axis + 1:]
-    mx = compute(red_shape, lambda *i: te_max(x[at(i, k1)], axis=k1), name="log_softmax_max",
-                 tag=ROW_PART)
     sm = compute(red_shape, lambda *i: te_sum(exp(x[at(i, k2)] - mx[i], fast=True), axis=k2),
                  name="log_softmax_sum", tag=ROW_PART)
     # one log per row (in the output's expression it would be computed per element)
@@ -442,6 +422,24 @@ def log_softmax(x, axis=-1):
                   tag=ROW_PART)
     return compute(x.shape, lambda *i: x[i] - lse[rest(i)], name="log_softmax",
                    tag="log_softmax", attrs={"axis": (axis,)})
+
+
+def _rows_and_max(x, axis, name):
+    """What softmax and log_softmax share: the checked axis, index helpers (`at` puts a
+    reduction index at the axis, `rest` drops it), the shape of a row statistic and the
+    per-row max stage `<name>_max`."""
+    axis = _softmax_axis(x, axis, name)
+    k1 = reduce_axis((0, x.shape[axis]), "k1")
+
+    def at(i, k):
+        return i[:axis] + (k,) + i[axis:]
+
+    def rest(i):
+        return i[:axis] + i[axis + 1:]
+    red_shape = tuple(s for d, s in enumerate(x.shape) if d != axis)
+    mx = compute(red_shape, lambda *i: te_max(x[at(i, k1)], axis=k1), name=f"{name}_max",
+                 tag=ROW_PART)
+    return axis, at, rest, red_shape, mx
 
 
 def _softmax_axis(x, axis, what):
