@@ -33,6 +33,12 @@ class DifferentiationError(TexprError):
     """te.gradient met an operation with no derivative (an extern call, fmod, a tuple reducer)."""
 
 
+class SymbolicValueError(TexprError):
+    """A symbolic expression (a te.var extent) was asked for a Python int (int(), an index, a
+    NumPy shape) before a kernel call gives it a value. Not a TypeError, so that NumPy passes
+    it on instead of replacing it with its own message."""
+
+
 class BuildError(TexprError):
     """The target compiler rejected generated source (a bug in texpr or a missing toolchain)."""
 

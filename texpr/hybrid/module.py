@@ -62,3 +62,8 @@ class HybridModule:
 
     def __repr__(self):
         return f"<HybridModule {self.name}>"
+
+    def _repr_html_(self):
+        """Jupyter: the script's Python source, highlighted."""
+        from ..display import code_html
+        return code_html(self.src or "", "python", title=repr(self))

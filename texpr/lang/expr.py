@@ -12,13 +12,20 @@ import numbers
 import numpy as np
 
 from . import dtypes
-from ..errors import DTypeError, TexprError
+from ..errors import DTypeError, SymbolicValueError, TexprError
 
 
 class Node:
     """Base of every IR node: immutable, structurally hashable, printable."""
 
     _children = ()          # names of fields holding child nodes (or tuples of them)
+
+    def __init_subclass__(cls, **kwargs):
+        # repr is the printer's text (A[i] + 1.0f), never @dataclass's field dump: set before
+        # the decorator runs, which keeps a __repr__ the class already has
+        super().__init_subclass__(**kwargs)
+        if "__repr__" not in cls.__dict__:
+            cls.__repr__ = _printed
 
     def __hash__(self):
         h = self.__dict__.get("_hash")
@@ -48,6 +55,10 @@ class Node:
         return to_str(self)
 
     __repr__ = __str__
+
+
+def _printed(node):
+    return str(node)
 
 
 def _hashable(v):
@@ -225,8 +236,21 @@ class Expr(Node):
         # arithmetic of constant extents is a Python int too: int(A.shape[0] * 2 + 1)
         value = _constant_int(self)
         if value is None:
-            raise TexprError(f"int() of the symbolic expression {self}: its value is known only "
-                             "when the kernel is called")
+            raise SymbolicValueError(f"int() of the symbolic expression {self}: its value is "
+                                     "known only when the kernel is called")
+        return value
+
+    def __index__(self):
+        # a NumPy shape, range(), operator.index: constant extents and their arithmetic
+        if not dtypes.is_int(self.dtype) or dtypes.is_bool(self.dtype):
+            raise DTypeError(f"the expression {self} of dtype {self.dtype} is not an integer "
+                             "index")
+        value = _constant_int(self)
+        if value is None:
+            raise SymbolicValueError(
+                f"the symbolic expression {self} (dtype {self.dtype}) used as a Python int "
+                "(a NumPy shape, range, an index): its value is known only when the kernel is "
+                "called; give the dimension a constant extent, or take it from the array")
         return value
 
     def astype(self, dtype):

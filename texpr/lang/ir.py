@@ -383,6 +383,11 @@ class LoweredFunc:
 
     __repr__ = __str__
 
+    def _repr_html_(self):
+        """Jupyter: the loop program, highlighted."""
+        from ..display import code_html
+        return code_html(str(self), "c")
+
     def replace_body(self, body):
         return LoweredFunc(self.name, self.args, body, self.shape_vars, self.params,
                            self.extent_vars, self.externs, self.preconditions)

@@ -173,3 +173,74 @@ class Printer:
 
 
 _PRINTER = Printer()
+
+
+# ---------------------------------------------------------------------- tensors and operations
+# (their repr: one line each; `definition` is what a compute computes, as math)
+
+_OP_KIND = {"PlaceholderOp": "placeholder", "ComputeOp": "compute", "ScanOp": "scan",
+            "ExclusiveScanOp": "exclusive_scan", "ExternOp": "extern", "HybridOp": "hybrid",
+            "TensorComputeOp": "tensor_compute"}
+
+
+def op_kind(op):
+    """The TVM-style name of an operation's kind (compute, placeholder, scan, extern, ...)."""
+    for cls in type(op).__mro__:
+        if cls.__name__ in _OP_KIND:
+            return _OP_KIND[cls.__name__]
+    return type(op).__name__
+
+
+def shape_text(shape):
+    """(16, n): constants as ints, symbolic extents as expressions."""
+    dims = [to_str(d) for d in shape]
+    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
+
+
+def tensor_text(t):
+    """Tensor(B, shape=(16, n), float32); the k-th output of a multi-output op: B.vk."""
+    name = t.name if t.op.num_outputs == 1 else f"{t.name}.v{t.value_index}"
+    return f"Tensor({name}, shape={shape_text(t.shape)}, {t.dtype})"
+
+
+def axis_text(iv):
+    """i: 16, or k: [2, 18) for a domain that does not start at 0."""
+    lo, ext = iv.dom.min, iv.dom.extent
+    if isinstance(lo, E.Const) and lo.value == 0:
+        return f"{iv.var.name}: {to_str(ext)}"
+    return f"{iv.var.name}: [{to_str(lo)}, {to_str(lo + ext)})"
+
+
+def definition(op):
+    """What an operation computes, one line per output: `B[i, j] = A[i, j] + 1.0f` for a
+    compute, `A: placeholder` for an input, the inputs of opaque ops (extern, hybrid)."""
+    kind = op_kind(op)
+    if kind == "compute":
+        idx = ", ".join(iv.var.name for iv in op.axis)
+        multi = len(op.bodies) > 1
+        return [f"{op.name}{'.v%d' % k if multi else ''}[{idx}] = {to_str(b)}"
+                for k, b in enumerate(op.bodies)]
+    inputs = ", ".join(t.name for t in getattr(op, "input_tensors", []))
+    if kind == "placeholder":
+        return [f"{op.name}: placeholder"]
+    return [f"{op.name} = {kind}({inputs})"]
+
+
+def op_text(op):
+    """compute(B, body=[A[i] + 1.0f], axis=[i: 16], reduce_axis=[], tag=...) and the like."""
+    kind = op_kind(op)
+    if kind == "placeholder":
+        return f"placeholder({op.name}, shape={shape_text(op.shape)}, {op.dtype})"
+    parts = [op.name]
+    if kind == "compute":
+        parts.append(f"body=[{_args(op.bodies)}]")
+        parts.append(f"axis=[{', '.join(axis_text(iv) for iv in op.axis)}]")
+        parts.append(f"reduce_axis=[{', '.join(axis_text(iv) for iv in op.reduce_axis)}]")
+    else:
+        parts.append(f"inputs=[{', '.join(t.name for t in op.input_tensors)}]")
+        n = op.num_outputs
+        parts.append("outputs=[" + ", ".join(
+            f"{shape_text(op.output_shape(k))} {op.output_dtype(k)}" for k in range(n)) + "]")
+    if op.tag:
+        parts.append(f"tag={op.tag}")
+    return f"{kind}({', '.join(parts)})"

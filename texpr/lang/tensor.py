@@ -38,7 +38,8 @@ class IterVar:
         return self.var.name
 
     def __repr__(self):
-        return f"IterVar({self.var.name}, {self.dom}, {self.kind})"
+        tag = f", {self.thread_tag}" if self.thread_tag else ""
+        return f"IterVar({self.var.name}, {self.dom}, {self.kind}{tag})"
 
     # An IterVar used in arithmetic behaves as its variable (TVM allows `i + 1` on axes).
     def _v(self):
@@ -126,7 +127,8 @@ class Operation:
         return []
 
     def __repr__(self):
-        return f"{type(self).__name__}({self.name})"
+        from .printer import op_text
+        return op_text(self)
 
 
 class BufferOutputOp(Operation):
@@ -256,7 +258,14 @@ class Tensor:
         return self[idx]
 
     def __repr__(self):
-        return f"Tensor({self.name}, shape={list(self.shape)}, dtype={self.dtype})"
+        from .printer import tensor_text
+        return tensor_text(self)
+
+    def _repr_html_(self):
+        """Jupyter: the tensor and what its operation computes."""
+        from ..display import code_html
+        from .printer import definition
+        return code_html("\n".join([repr(self)] + definition(self.op)), "text")
 
     # identity semantics (two tensors are the same only if they are the same object)
     __hash__ = object.__hash__

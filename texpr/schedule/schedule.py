@@ -73,6 +73,15 @@ class Stage:
     def __repr__(self):
         return f"stage({self.name})"
 
+    def __str__(self):
+        """Its operation, its leaf loops outer to inner, the stages computed inside them."""
+        from .text import stage_text
+        return stage_text(self)
+
+    def _repr_html_(self):
+        from ..display import code_html
+        return code_html(str(self), "python")
+
     @property
     def iter_var_attrs(self):
         """TVM's view of the loop annotations: iter_var_attrs[axis].iter_type, pragma_keys..."""
@@ -515,6 +524,17 @@ class Schedule:
         for st in members:
             st.group = g
         self.groups.append(g)
+
+    def __str__(self):
+        """Every stage with its loop tree (schedule/text.py)."""
+        from .text import schedule_text
+        return schedule_text(self)
+
+    __repr__ = __str__
+
+    def _repr_html_(self):
+        from ..display import code_html
+        return code_html(str(self), "python")
 
     def __getitem__(self, t):
         op = t.op if isinstance(t, Tensor) else t

@@ -91,6 +91,11 @@ class GPUProgram:
 
     __repr__ = __str__
 
+    def _repr_html_(self):
+        """Jupyter: the host program and its kernels, highlighted."""
+        from ...display import code_html
+        return code_html(str(self), "c")
+
 
 class HostLoop:
     """A serial loop the host runs around kernel launches (a scan's time loop: each step

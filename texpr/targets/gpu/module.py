@@ -26,6 +26,11 @@ class GPUModule:
         return (f"<texpr.Module {self.name} target={self.target} device={self.device_name()}"
                 f"{', ' + self.note if self.note else ''}>")
 
+    def _repr_html_(self):
+        """Jupyter: the generated source, highlighted."""
+        from ...display import module_html
+        return module_html(self)
+
     def device_name(self):
         raise NotImplementedError
 

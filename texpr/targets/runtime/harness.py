@@ -266,6 +266,11 @@ class EmulatedModule:
     def __repr__(self):
         return f"<texpr.Module {self.name} target={self.target}, {self.note}>"
 
+    def _repr_html_(self):
+        """Jupyter: the generated kernel source, highlighted."""
+        from ...display import module_html
+        return module_html(self)
+
     @property
     def harness_source(self):
         """The whole C program: kernel source + I/O layer + harness main."""

@@ -71,6 +71,11 @@ class Module:
         extra = f", {self.note}" if self.note else ""
         return f"<texpr.Module {self.name} target={self.target}{extra}>"
 
+    def _repr_html_(self):
+        """Jupyter: the generated source, highlighted."""
+        from ...display import module_html
+        return module_html(self)
+
     def __call__(self, *arrays):
         if self._direct is not None and self._direct(self._direct_plan, self._address, arrays):
             return None                     # checked and run by the C extension
