@@ -1,6 +1,6 @@
 """texpr: a tensor-expression compiler (compute + schedule -> readable C) in Python."""
 from .errors import (ArgumentError, BuildError, DTypeError, InternalError, LoweringError,
-                     PackedFuncError, ScheduleError, TexprError)
+                     PackedFuncError, ScheduleError, SymbolicValueError, TexprError)
 from .lang.expr import (Expr, Var, abs, all, any, ceil, const, erf, exp, floor, if_then_else,
                         log, power, sigmoid, sqrt, tanh, var)
 from .lang.expr import power as pow
@@ -27,10 +27,11 @@ from .targets.intrin_rules import register_intrin_lowering
 from .targets.runtime.packed import get_global_func, register_func
 from . import hybrid
 from .lang import ir_builder
+from .contrib.draw import draw
 
 __all__ = [
     "TexprError", "DTypeError", "ScheduleError", "LoweringError", "ArgumentError", "BuildError",
-    "InternalError",
+    "InternalError", "SymbolicValueError", "draw",
     "Expr", "Var", "Tensor", "var", "const", "placeholder", "compute", "reduce_axis",
     "thread_axis", "sum", "max", "min", "comm_reducer", "if_then_else", "all", "any", "exp",
     "log", "sqrt", "tanh", "sigmoid", "abs", "floor", "ceil", "erf", "pow", "power",

@@ -21,6 +21,7 @@ from ..lang.expr import Const
 from ..lang.tensor import ComputeOp, PlaceholderOp
 from ..schedule.relations import Fuse, Split
 from ..schedule.schedule import Schedule
+from ..schedule.text import annotation, extent_text, pragmas_text
 
 _KIND = {"data": "kDataPar", "reduce": "kCommReduce", "thread": "kThreadIndex"}
 _ANNOTATION = {"vectorize": "kVectorized", "unroll": "kUnrolled", "parallel": "kParallelized",
@@ -96,20 +97,12 @@ def _stage_id(sch, st):
     return f"stage_{sch.stages.index(st)}_{st.name}"
 
 
-def _extent(st, iv):
-    e = st.extents.get(id(iv))
-    if e is None:
-        return "?"
-    return str(e.value) if isinstance(e, Const) else str(e)
-
-
 def _iv_type(st, iv):
     """TVM's name of the loop's kind: its annotation when it has one (a bound loop: the
     thread), else its kind."""
-    attr = st.iter_attrs.get(id(iv), {})
-    kind = attr.get("kind")
+    kind, detail = annotation(st, iv)
     if kind == "bind":
-        return "kThreadIndex", attr["thread"].thread_tag
+        return "kThreadIndex", detail
     if kind in _ANNOTATION:
         return _ANNOTATION[kind], None
     return _KIND[iv.kind], None
@@ -117,9 +110,8 @@ def _iv_type(st, iv):
 
 def _iv_text(st, iv, index):
     kind, tag = _iv_type(st, iv)
-    pragmas = st.iter_attrs.get(id(iv), {}).get("pragmas", ())
-    extra = "".join(f" pragma({k}{'' if v is None else '=' + str(v)})" for k, v in pragmas)
-    return f"{index}: {iv.name} ({kind}{', ' + tag if tag else ''}) [0, {_extent(st, iv)}){extra}"
+    return (f"{index}: {iv.name} ({kind}{', ' + tag if tag else ''}) [0, {extent_text(st, iv)})"
+            f"{pragmas_text(st, iv)}")
 
 
 def _shape(t):
@@ -181,7 +173,26 @@ def viz_dataflow_graph(sch, show_svg=False, dot_file_path="", output_dot_string=
 def viz_schedule_tree(sch, show_svg=False, dot_file_path="", output_dot_string=False):
     """ROOT, each stage a block of its leaf loops; edges to where each stage is computed."""
     _check(sch, "viz_schedule_tree")
-    dot = _Dot("schedule_tree")
+    dot = _schedule_tree(sch, "schedule_tree")
+    return _output(dot, sch, "viz_schedule_tree", show_svg, dot_file_path, output_dot_string)
+
+
+def viz_schedule(sch, show_svg=False, dot_file_path="", output_dot_string=False):
+    """The schedule tree with the dataflow on it: each stage's block of loops, where it is
+    computed, and a blue edge from each producer to each stage that reads it (te.draw)."""
+    _check(sch, "viz_schedule")
+    dot = _schedule_tree(sch, "schedule")
+    for st in sch.stages:
+        for t in st.op.input_tensors if isinstance(st.op, ComputeOp) else ():
+            src = sch.stage_map.get(t.op)
+            if src is not None:
+                dot.edge(_stage_id(sch, src), _stage_id(sch, st), label=t.name, color="blue",
+                         fontcolor="blue", constraint="false")
+    return _output(dot, sch, "viz_schedule", show_svg, dot_file_path, output_dot_string)
+
+
+def _schedule_tree(sch, name):
+    dot = _Dot(name)
     dot.attr("graph", rankdir="BT")
     dot.attr("node", shape="plaintext")
     dot.node("ROOT", shape="oval", label="ROOT")
@@ -207,7 +218,7 @@ def viz_schedule_tree(sch, show_svg=False, dot_file_path="", output_dot_string=F
             dot.edge(sid, "ROOT", style="dashed", label="inline")
         else:
             dot.edge(sid, "ROOT")
-    return _output(dot, sch, "viz_schedule_tree", show_svg, dot_file_path, output_dot_string)
+    return dot
 
 
 def viz_itervar_relationship_graph(sch, show_svg=False, dot_file_path="",

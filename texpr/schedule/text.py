@@ -8,8 +8,9 @@ a stage computed at a loop is printed inside that loop, as the lowered program w
         C[i] = sum(B[i, k], axis=[k])
         for i.outer in range(2):  # parallel
           stage B: compute float32[16, 16], compute_at C.i.outer
-            B[i, k] = A[i, k] * 2.0f
-            for k in range(16):
+            B[i, j] = A[i, j] * 2.0f
+            for i in range(16):
+              for j in range(16):
           for i.inner in range(8):
             for k in range(16):  # reduce
 """
@@ -82,40 +83,53 @@ def _attached(sch):
     return children
 
 
-def _stage_lines(st, children, depth, out):
-    pad = "  " * depth
-    out.append(pad + stage_header(st))
+def _stage_rows(st, children, depth, out):
+    out.append((depth, stage_header(st), "stage"))
     if op_kind(st.op) != "placeholder":
-        out += [pad + "  " + d for d in definition(st.op)]
+        out += [(depth + 1, d, "definition") for d in definition(st.op)]
     if st.attach_type == "inline":           # no loops of its own: read where it is used
         return
     inner = children.get(id(st), [])
     leaves = {id(iv) for iv in st.leaf_iter_vars}
     for c in inner:                         # at a loop that is not one of its leaves (a scan's)
         if id(c.attach_ivar) not in leaves:
-            _stage_lines(c, children, depth + 1, out)
+            _stage_rows(c, children, depth + 1, out)
     d = depth + 1
     for iv in st.leaf_iter_vars:
-        out.append("  " * d + loop_text(st, iv))
+        kind = annotation(st, iv)[0] or ("reduce" if iv.kind == "reduce" else "loop")
+        out.append((d, loop_text(st, iv), kind))
         for c in inner:
             if c.attach_ivar is iv:
-                _stage_lines(c, children, d + 1, out)
+                _stage_rows(c, children, d + 1, out)
         d += 1
+
+
+def schedule_rows(sch, stage=None):
+    """The lines of the text as (depth, text, what): what is "schedule", "stage",
+    "definition", or a loop's kind (loop, reduce, parallel, vectorize, unroll, bind,
+    tensorize). Of one stage and what is computed inside it, or of the whole schedule."""
+    children = _attached(sch)
+    if stage is not None:
+        out = []
+        _stage_rows(stage, children, 0, out)
+        return out
+    attached = {id(c) for cs in children.values() for c in cs}
+    out = [(0, f"schedule(outputs: {', '.join(op.name for op in sch.outputs)})", "schedule")]
+    for st in sch.stages:
+        if id(st) not in attached:
+            _stage_rows(st, children, 1, out)
+    return out
+
+
+def _text(rows):
+    return "".join("  " * depth + text + "\n" for depth, text, _ in rows)
 
 
 def stage_text(st):
     """One stage and the stages computed inside its loops."""
-    out = []
-    _stage_lines(st, _attached(st.schedule), 0, out)
-    return "\n".join(out) + "\n"
+    return _text(schedule_rows(st.schedule, st))
 
 
 def schedule_text(sch):
     """Every stage of a schedule: the root stages in order, each attached one in its loop."""
-    children = _attached(sch)
-    attached = {id(c) for cs in children.values() for c in cs}
-    out = [f"schedule(outputs: {', '.join(op.name for op in sch.outputs)})"]
-    for st in sch.stages:
-        if id(st) not in attached:
-            _stage_lines(st, children, 1, out)
-    return "\n".join(out) + "\n"
+    return _text(schedule_rows(sch))
