@@ -16,6 +16,7 @@ import sys
 import time
 from dataclasses import dataclass
 
+from .. import progress
 from ..errors import LoweringError
 from ..target import GENERIC, Target
 from .analysis.arith import INF
@@ -296,17 +297,19 @@ def lower(sch, args, name="main", target=None, stop_after=None, simple_mode=Fals
         trace = os.environ.get("TEXPR_TRACE_PASSES", "").strip() not in ("", "0")
     ctx = LoweringContext(sch, args, name, target)
     ir = sch
-    for p in run:
-        if trace:
-            before = None if p.name == "loop_nest" else str(ir)
-            t0 = time.perf_counter()
-            ir = p.run(ir, ctx)
-            dt = time.perf_counter() - t0
-            changed = "changed" if before is None or str(ir) != before else "unchanged"
-            print(f"[texpr lower {name} {target.name}] {p.name:<20} {dt * 1e3:8.2f} ms  {changed}",
-                  file=sys.stderr)
-        else:
-            ir = p.run(ir, ctx)
-        if p.name == stop_after:
-            break
+    with progress.steps(f"lower {name}", len(run)) as bar:
+        for p in run:
+            bar.phase(p.name)
+            if trace:
+                before = None if p.name == "loop_nest" else str(ir)
+                t0 = time.perf_counter()
+                ir = p.run(ir, ctx)
+                dt = time.perf_counter() - t0
+                changed = "changed" if before is None or str(ir) != before else "unchanged"
+                print(f"[texpr lower {name} {target.name}] {p.name:<20} {dt * 1e3:8.2f} ms  "
+                      f"{changed}", file=sys.stderr)
+            else:
+                ir = p.run(ir, ctx)
+            if p.name == stop_after:
+                break
     return ir

@@ -1,4 +1,5 @@
 """te.build: lower a schedule, emit source for a target, compile it and load it."""
+from .. import progress
 from ..errors import TexprError
 from ..lang import dtypes
 from ..lang.expr import Var
@@ -59,11 +60,15 @@ def build(sch, args, target="native", name="main", extra_sources=None, libs=None
     if tgt.harness is None:         # kernels run in this process: by build fingerprint
         fp = build_key(sch, args, tgt, name, linkage)
         rec = kernel_cache.lookup(fp) if fp is not None else None
-        if rec is None:
+        if rec is not None:
+            return _load_module(rec, tgt, linkage, name)
+        # (a bar for builds over a second: the passes, then emit and compile)
+        with progress.steps(f"build {name} ({tgt.name})", 2):
             rec = _lower_and_emit(sch, args, name, tgt, linkage)
             if fp is not None:
                 kernel_cache.store(fp, rec)
-        return _load_module(rec, tgt, linkage, name)
+            progress.phase("compile")
+            return _load_module(rec, tgt, linkage, name)
     key = (schedule_fingerprint(sch), tuple(id(t) for t in args), tgt.name, tuple(tgt.flags), name,
            linkage.key() if linkage else None)
     hit = _LOWERED.get(id(sch))
@@ -96,6 +101,7 @@ def _lower_and_emit(sch, args, name, tgt, linkage):
     """Lower and emit a CPU kernel: its KernelRecord (kernel_cache.py)."""
     func = lower(sch, args, name, target=tgt)
     func.externs = linkage
+    progress.phase("emit")
     em = tgt.emitter(func)
     source, fname = em.emit()
     outputs = output_buffers(sch, func, args)
