@@ -208,7 +208,14 @@ def axis_text(iv):
     lo, ext = iv.dom.min, iv.dom.extent
     if isinstance(lo, E.Const) and lo.value == 0:
         return f"{iv.var.name}: {to_str(ext)}"
-    return f"{iv.var.name}: [{to_str(lo)}, {to_str(lo + ext)})"
+    return f"{iv.var.name}: [{to_str(lo)}, {end_text(lo, ext)})"
+
+
+def end_text(lo, ext):
+    """lo + ext as text, added up when both are constants."""
+    if isinstance(lo, E.Const) and isinstance(ext, E.Const):
+        return str(lo.value + ext.value)
+    return to_str(lo + ext)
 
 
 def definition(op):

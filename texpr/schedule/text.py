@@ -15,7 +15,7 @@ a stage computed at a loop is printed inside that loop, as the lowered program w
             for k in range(16):  # reduce
 """
 from ..lang.expr import Const
-from ..lang.printer import definition, op_kind, to_str
+from ..lang.printer import definition, end_text, op_kind, to_str
 
 
 def extent_text(st, iv):
@@ -49,7 +49,7 @@ def loop_text(st, iv):
     lo = iv.dom.min
     ext = extent_text(st, iv)
     rng = ext if isinstance(lo, Const) and lo.value == 0 else \
-        f"{to_str(lo)}, {to_str(lo + st.extents[id(iv)])}"
+        f"{to_str(lo)}, {end_text(lo, st.extents[id(iv)])}"
     kind, detail = annotation(st, iv)
     notes = [f"{kind} {detail}" if detail else kind] if kind else []
     if iv.kind == "reduce":
