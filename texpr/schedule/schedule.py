@@ -79,6 +79,7 @@ class Stage:
         return stage_text(self)
 
     def _repr_html_(self):
+        """Jupyter: the text above, highlighted."""
         from ..display import code_html
         return code_html(str(self), "python")
 
@@ -533,6 +534,7 @@ class Schedule:
     __repr__ = __str__
 
     def _repr_html_(self):
+        """Jupyter: the text above, highlighted."""
         from ..display import code_html
         return code_html(str(self), "python")
 
