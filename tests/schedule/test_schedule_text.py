@@ -61,6 +61,15 @@ def test_annotations_bind_vectorize_scope_and_offsets():
     assert "for i.inner in range(8):  # vectorize" in text
     assert "stage B: compute float32[64], scope shared" in text
     assert "for r in range(2, 10):  # reduce" in text
+    n = te.var("n")
+    X = te.placeholder((n, 4), name="X")
+    state = te.placeholder((n, 4), name="state")
+    init = te.compute((1, 4), lambda _, j: X[0, j], name="init")
+    update = te.compute((n, 4), lambda t, j: state[t - 1, j] + X[t, j], name="update")
+    scan = te.scan(init, update, state, name="S")
+    text = str(te.create_schedule(scan.op))
+    assert "for S.idx in range(1, n):\n      stage update: compute float32[n, 4], " \
+           "compute_at S.S.idx\n" in text
 
 
 def test_html_is_escaped():

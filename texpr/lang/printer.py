@@ -215,6 +215,8 @@ def end_text(lo, ext):
     """lo + ext as text, added up when both are constants."""
     if isinstance(lo, E.Const) and isinstance(ext, E.Const):
         return str(lo.value + ext.value)
+    if isinstance(ext, E.BinOp) and ext.op == "-" and E.structural_equal(ext.b, lo):
+        return to_str(ext.a)                 # a domain [lo, n) has the extent n - lo
     return to_str(lo + ext)
 
 
