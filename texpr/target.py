@@ -61,9 +61,9 @@ class Target:
     flags: tuple = ()
     runs: str = "native"
     note: str = ""
-    emitter: type = field(default=None, compare=False)
+    emitter: type | None = field(default=None, compare=False)
     harness: object = field(default=None, compare=False)
-    gpu: GPULimits = None
+    gpu: GPULimits | None = None
     l1d_bytes: int = 32 * 1024
     l2_bytes: int = 512 * 1024
     l3_bytes: int = 8 * 1024 * 1024

@@ -10,7 +10,7 @@ import builtins
 from dataclasses import dataclass, fields, replace
 import math
 import numbers
-from typing import TYPE_CHECKING, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 import numpy as np
 
@@ -26,6 +26,7 @@ class Node:
     """Base of every IR node: immutable, structurally hashable, printable."""
 
     _children: ClassVar[tuple[str, ...]] = ()          # names of fields holding child nodes (or tuples of them)
+    __dataclass_fields__: ClassVar[dict[str, Any]]      # every node class is a dataclass
 
     def __hash__(self):
         h = self.__dict__.get("_hash")
@@ -87,7 +88,7 @@ def _same_value(a, b):
     return a == b
 
 
-def structural_equal(a: object, b: object) -> bool:
+def structural_equal(a: Any, b: Any) -> bool:
     """Whether two IR values are the same tree (variables by identity, floats bit for bit)."""
     if a is b:
         return True
@@ -127,7 +128,7 @@ def convert(v: object, dtype: str | None = None) -> Expr:
     raise TexprError(f"cannot use {v!r} (type {type(v).__name__}) as an expression")
 
 
-def _binary(op, a, b):
+def _binary(op: str, a: object, b: object) -> Expr:
     """Build a BinOp with NumPy promotion; operands are cast to the result dtype."""
     if not isinstance(a, Expr):
         a = _scalar_operand(a, b)
@@ -156,7 +157,7 @@ def _operator(op, a, b):
     return _binary(op, a, b)
 
 
-def _scalar_operand(v, other):
+def _scalar_operand(v: object, other: Any) -> Expr:
     from .tensor import IterVar, TensorSlice
     if isinstance(v, IterVar):
         return v.var
@@ -167,7 +168,7 @@ def _scalar_operand(v, other):
     raise TexprError(f"cannot use {v!r} (type {type(v).__name__}) in an expression")
 
 
-def _cast_to(e, dt):
+def _cast_to(e: Expr, dt: str) -> Expr:
     if dtypes.element(e.dtype) == dt:
         return e
     if isinstance(e, Const):
@@ -176,7 +177,7 @@ def _cast_to(e, dt):
     return Cast(e, dtypes.with_lanes(dt, dtypes.lanes(e.dtype)))
 
 
-def _compare(op, a, b):
+def _compare(op: str, a: object, b: object) -> Expr:
     if not isinstance(a, Expr):
         a = _scalar_operand(a, b)
     if not isinstance(b, Expr):
@@ -304,7 +305,7 @@ class Const(Expr):
     >>> int(A.shape[0]), tuple(int(d) for d in A.shape)
     (3, (3, 4))
     """
-    value: object
+    value: Any
     dtype: str
 
     # a constant extent is a Python int where one is needed: int(A.shape[0]),
@@ -516,20 +517,20 @@ def size_var(name: str = "size", dtype: DTypeLike = "int32") -> Var:
     return var(name, dtype)
 
 
-def _bool_operand(x, what):
+def _bool_operand(x: object, what: str) -> Expr:
     x = convert(x)
     if not dtypes.is_bool(x.dtype):
         raise DTypeError(f"{what} needs boolean operands, got {x} of dtype {x.dtype}")
     return x
 
 
-def logical_and(a: ExprLike, b: ExprLike) -> Expr:
+def logical_and(a: object, b: object) -> Expr:
     """a && b of boolean expressions."""
     a, b = _bool_operand(a, "and"), _bool_operand(b, "and")
     return BinOp("&&", a, b, "bool")
 
 
-def logical_or(a: ExprLike, b: ExprLike) -> Expr:
+def logical_or(a: object, b: object) -> Expr:
     """a || b of boolean expressions."""
     a, b = _bool_operand(a, "or"), _bool_operand(b, "or")
     return BinOp("||", a, b, "bool")
@@ -588,6 +589,7 @@ def if_then_else(cond: ExprLike, t: ExprLike, f: ExprLike) -> Expr:
         t = _scalar_operand(t, f)
     elif not isinstance(f, Expr):
         f = _scalar_operand(f, t)
+    t, f = convert(t), convert(f)       # (both are Exprs now: for the type checker)
     dt = dtypes.promote(dtypes.element(t.dtype), dtypes.element(f.dtype))
     return Select(cond, _cast_to(t, dt), _cast_to(f, dt), dt)
 
@@ -616,7 +618,7 @@ _FLOAT_FUNCS.update({name: np.sin for name in UNARY_MATH})
 FLOAT_TESTS = ("isnan", "isinf", "isfinite")      # float -> bool
 
 
-def call(name: str, *args: ExprLike) -> Expr:
+def call(name: str, *args: Any) -> Expr:
     """The math function `name` (te.exp, te.sin, ...) applied to args, with NumPy's dtype
     rule (integers become floats)."""
     args = tuple(convert(a) for a in args)
@@ -662,7 +664,7 @@ VECTOR_MATH = ("exp", "exp2", "log", "log2", "tanh", "sigmoid", "erf", "pow", "s
                "sin", "cos") + tuple("fast_" + n for n in FAST_MATH)
 
 
-def _maybe_fast(name, x, fast):
+def _maybe_fast(name: str, x: ExprLike, fast: bool) -> Expr:
     """call(name, x), or with fast=True its `fast_<name>` Call: texpr's cheaper float32 version
     on targets with vector math (targets/vecmath; ULP bounds in README.md), the accurate
     function elsewhere (lower/math_calls.py) and for other dtypes."""
@@ -884,7 +886,7 @@ def elementwise_max(a: ExprLike, b: ExprLike) -> Expr:
 
 # ----------------------------------------------------------------------------- TVM's division
 
-def _int_operands(a, b, what):
+def _int_operands(a: object, b: object, what: str) -> tuple[Expr, Expr]:
     a = convert(a) if not isinstance(a, Expr) and not isinstance(b, Expr) else a
     if not isinstance(a, Expr):
         a = _scalar_operand(a, b)
@@ -914,7 +916,7 @@ def _constant_int(e):
     return None
 
 
-def _arith(op, a, b):
+def _arith(op: str, a: object, b: object) -> Any:
     """a op b of expressions or numbers; with a tensor operand, the elementwise tensor op."""
     from .tensor import Tensor
     if isinstance(a, Tensor) or isinstance(b, Tensor):

@@ -122,7 +122,7 @@ def comm_reducer(fcombine: Callable[..., Any], fidentity: Any, name: str = "redu
         return Reduce(comb, src, _axes(axis), cond, dt)
 
     reducer.__name__ = reducer.__qualname__ = name
-    return reducer  # type: ignore[return-value]
+    return reducer
 
 
 def _tuple_reduce(name, fcombine, fidentity, exprs, axis, where):

@@ -42,7 +42,7 @@ class IterVar:
     DataPar, ThreadIndex, CommReduce, Ordered, DimInfo = 0, 1, 2, 3, 4
     Unrolled, Vectorized, Parallelized, Tensorized = 5, 6, 7, 8
 
-    def __init__(self, var: Var, dom: Range | None, kind: str,
+    def __init__(self, var: Var, dom: Any, kind: str,
                  thread_tag: str | None = None) -> None:
         self.var = var
         self.dom = dom
@@ -93,7 +93,7 @@ def integral_extent(v, what):
     return v
 
 
-def _as_shape(shape, what):
+def _as_shape(shape: Any, what: str) -> tuple:
     if isinstance(shape, (numbers.Integral, numbers.Real, Expr)):
         shape = (shape,)
     out = []
@@ -124,6 +124,9 @@ class Operation:
 
     shape: Any
     dtype: Any
+    # a compute's (and its kinds') loop axes, as TVM's op.axis / op.reduce_axis / op.body
+    axis: list[IterVar]
+    reduce_axis: list[IterVar]
 
     def __init__(self, name: str, tag: str = "", attrs: dict | None = None) -> None:
         self.name = name
@@ -204,8 +207,7 @@ class ComputeOp(Operation):
     nest). `body` is that list, as TVM's `op.body` (an array: `op.body[0]`).
     """
 
-    def __init__(self, name: str, axis: Sequence[IterVar], body: Expr | Sequence[Expr],
-                 tag: str = "", attrs: dict | None = None) -> None:
+    def __init__(self, name, axis, body, tag="", attrs=None):
         super().__init__(name, tag, attrs)
         self.axis = list(axis)
         self.bodies = tuple(body) if isinstance(body, (tuple, list)) else (body,)
@@ -229,7 +231,7 @@ class ComputeOp(Operation):
         return self.bodies[i].dtype
 
     @property
-    def input_tensors(self) -> list[Tensor]:
+    def input_tensors(self) -> list[Any]:
         """The tensors the bodies and the reduction bounds read."""
         seen, out = set(), []
         for n in (n for b in self.bodies for n in walk(b)):
