@@ -84,6 +84,7 @@ class Target:
 
     @property
     def is_gpu(self):
+        """Whether the target is a GPU (has launch limits: cuda, opencl)."""
         return self.gpu is not None
 
     def with_(self, **changes):

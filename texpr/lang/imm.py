@@ -29,6 +29,7 @@ class IntImm(metaclass=_ConstKind):
 
     @staticmethod
     def accepts(dt):
+        """Whether a constant of dtype `dt` is an IntImm (integers and bool)."""
         return dtypes.is_int(dt) or dtypes.is_bool(dt)
 
 
@@ -38,4 +39,5 @@ class FloatImm(metaclass=_ConstKind):
 
     @staticmethod
     def accepts(dt):
+        """Whether a constant of dtype `dt` is a FloatImm (floats)."""
         return dtypes.is_float(dt)

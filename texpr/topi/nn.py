@@ -349,6 +349,13 @@ def global_pool_flatten(data, pool_type="avg"):
 
 
 def relu(x):
+    """max(x, 0) elementwise (tag "elemwise": fused into its consumer by the schedules).
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> x = te.placeholder((2, 3), name="x")
+    >>> topi.nn.relu(x).dtype
+    'float32'
+    """
     return compute(x.shape, lambda *i: elementwise_max(x[i], Const(0, x.dtype)), name="relu",
                    tag="elemwise")
 

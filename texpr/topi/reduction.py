@@ -59,10 +59,24 @@ def sum(data, axis=None, keepdims=False):
 
 
 def max(data, axis=None, keepdims=False):
+    """The maximum of `data` over `axis` (an int, a tuple, or None: all), as np.max.
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> x = te.placeholder((4, 8), name="x")
+    >>> [int(d) for d in topi.max(x, axis=1, keepdims=True).shape]
+    [4, 1]
+    """
     return _reduce(data, axis, keepdims, _plain(te_max), "max")
 
 
 def min(data, axis=None, keepdims=False):
+    """The minimum of `data` over `axis` (an int, a tuple, or None: all), as np.min.
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> x = te.placeholder((4, 8), name="x")
+    >>> [int(d) for d in topi.min(x, axis=0).shape]
+    [8]
+    """
     return _reduce(data, axis, keepdims, _plain(te_min), "min")
 
 
