@@ -98,7 +98,7 @@ def decl_tensor_intrin(op, impl, name=None, inputs=None, partial_axes=(), binds=
     passed to te.call_extern. Pointers, and strides
     and extents that are not constants, are names of const locals (texpr_in0, texpr_out0_s1,
     ...) bound in an enclosing block, so locals the C declares (any name outside the
-    texpr_ prefix, which generated code reserves) cannot change what they refer to.
+    `texpr_` prefix, which generated code reserves) cannot change what they refer to.
 
     partial_axes: output axes along which impl also handles an incomplete tile (the tail of a
     split that does not divide). For such a tile outs[0].extents holds, per output axis, a C

@@ -430,7 +430,7 @@ def _arg_names(fcompute, n):
 
 def compute(shape: ShapeLike, fcompute: Callable[..., Any], name: str = "compute",
             tag: str = "", attrs: dict | None = None) -> Any:
-    """A tensor whose element at index i is fcompute(*i). An empty tag takes the one of the
+    """A tensor whose element at index i is `fcompute(*i)`. An empty tag takes the one of the
     enclosing te.tag_scope.
 
     fcompute takes one index variable per dimension and returns an expression (or a

@@ -491,7 +491,7 @@ class Stage:
         self.attach_type, self.attach_stage, self.attach_ivar = "root", None, None
 
     def transform_layout(self, fn: Any) -> Any:
-        """Keep this tensor in the layout fn(*logical indices) -> physical indices (a split,
+        """Keep this tensor in the layout `fn(*logical indices) -> physical indices` (a split,
         fusion or permutation of its axes: `lambda i, j: [j, i]`, `[i // 4, j, i % 4]`); a
         compute stage then loops over the physical axes, which are returned; readers read
         through fn. An output or placeholder argument is an array of the physical shape

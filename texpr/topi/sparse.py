@@ -6,7 +6,7 @@ offsets an exclusive scan of the lengths), nothing opaque. The lowering checks e
 read from data against the tensor it indexes before it is used (a bad one raises TexprError
 naming the tensor, the position and the value; nothing is read or written out of bounds),
 and lengths are checked as part of the computation: each must lie in [0, L] (L = number of
-indices) and together they must not overrun the index array.
+indices) and together they must not overrun the index array. The operators::
 
     topi.sparse.sparse_lengths_sum(data[V, D], indices[L], lengths[B])             -> [B, D]
     topi.sparse.sparse_lengths_weighted_sum(data, weights[L], indices[L], lengths[B])

@@ -325,7 +325,7 @@ def _bag_bounds(lengths, n_indices):
 
 
 def sparse_lengths_sum_ref(data, indices, lengths, weights=None):
-    """out[b] = sum of (weights[k] *) data[indices[k]] over bag b; accumulated in float64."""
+    """`out[b]` = sum of `(weights[k] *) data[indices[k]]` over bag b; accumulated in float64."""
     off = _bag_bounds(lengths, len(indices))
     out_dt = np.result_type(data, weights) if weights is not None else data.dtype
     rows = data[np.asarray(indices)[:off[-1]]].astype(np.float64)

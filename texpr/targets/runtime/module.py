@@ -31,8 +31,8 @@ _KEEP_LOADED = []
 
 
 class Module:
-    """Callable kernel: f(*arrays) with outputs passed in and written (TVM style), or
-    f(*inputs) allocating the outputs and returning them.
+    """Callable kernel: `f(*arrays)` with outputs passed in and written (TVM style), or
+    `f(*inputs)` allocating the outputs and returning them.
 
     Made by te.build; `source` is the generated source text, `time` measures a call::
 
