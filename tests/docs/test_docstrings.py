@@ -17,7 +17,8 @@ from texpr.targets.runtime.module import Module
 # topi's modules whose functions are public operators (its cpu/gpu/hvx modules only register
 # schedules, reached through topi.schedule)
 TOPI_MODULES = ("nn", "layout", "sparse", "qnn", "testing", "graph", "reduction", "transform",
-                "math", "tensor", "sort")
+                "math", "tensor", "sort", "normalization", "activation", "attention", "winograd",
+                "conv2d_layouts")
 
 
 def _public_members(cls):

@@ -10,7 +10,8 @@ import pytest
 
 MODULES = ("texpr.lang.expr", "texpr.lang.reduction", "texpr.lang.tensor",
            "texpr.schedule.schedule", "texpr.targets.build", "texpr.topi.reduction",
-           "texpr.topi.nn", "texpr.topi.testing")
+           "texpr.topi.nn", "texpr.topi.testing", "texpr.topi.sparse", "texpr.topi.layout",
+           "texpr.topi.normalization", "texpr.topi.schedules")
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -4,10 +4,10 @@ tag): inlined into the stage that consumes them, fused as the epilogue of dense 
 float32 gelu (erf form) computes erf as a rational function, ERF_P / ERF_Q below, fitted by
 texpr for this (iteratively reweighted linearised least squares on Chebyshev nodes, in float64,
 minimising the absolute error on [0, 4]; beyond 4 erf rounds to +-1 in float32):
-erf(y) = y P(y^2) / Q(y^2) for |y| <= 4, clamped to [-1, 1]. No exp, one division, short
+`erf(y) = y P(y^2) / Q(y^2)` for `|y| <= 4`, clamped to [-1, 1]. No exp, one division, short
 dependency chains: 2x torch's GELU on one AVX2 core, where texpr's accurate vector erf (2 ULP)
 is 0.6x (its exp and two polynomials make one long chain per vector).
-Stated accuracy (tests/topi/test_rows.py checks it): |gelu(x) - exact| <= 2.5e-7 |x| for every
+Stated accuracy (tests/topi/test_rows.py checks it): `|gelu(x) - exact| <= 2.5e-7 |x|` for every
 x, within 4 ULP for x >= 0; like every 0.5 x (1 + erf) form, the relative error grows where
 1 + erf cancels (x < -1: 4e-6 relative at x = -2, torch's form does the same).
 """

@@ -13,7 +13,13 @@ if TYPE_CHECKING:
 
 
 def nchw_to_nchwc(data: Tensor, block: int) -> Tensor:
-    """[N, C, H, W] -> [N, C/block, H, W, block]."""
+    """[N, C, H, W] -> [N, C/block, H, W, block].
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> data = te.placeholder((1, 16, 8, 8), name="data")
+    >>> [int(d) for d in topi.layout.nchw_to_nchwc(data, 8).shape]
+    [1, 2, 8, 8, 8]
+    """
     N, C, H, W = (const_dim(data, d, "nchw_to_nchwc") for d in range(4))
     if C % block:
         raise TexprError(f"nchw_to_nchwc: {C} channels are not a multiple of block {block}")

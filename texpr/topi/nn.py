@@ -29,7 +29,14 @@ def _acc_dtype(a, b, out_dtype):
 
 def dense(data: Tensor, weight: Tensor, bias: Tensor | None = None,
           out_dtype: DTypeLike | None = None) -> Tensor:
-    """out[i, j] = sum_k data[i, k] * weight[j, k] (+ bias[j])."""
+    """out[i, j] = sum_k data[i, k] * weight[j, k] (+ bias[j]).
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> data = te.placeholder((4, 16), name="data")
+    >>> weight = te.placeholder((8, 16), name="weight")
+    >>> [int(d) for d in topi.nn.dense(data, weight).shape]
+    [4, 8]
+    """
     check_ndim(data, 2, "dense", "[M, K]")
     check_ndim(weight, 2, "dense", "[N, K]")
     odt = _acc_dtype(data.dtype, weight.dtype, out_dtype)
@@ -77,7 +84,14 @@ def dense_pack(data: Tensor, packed_weight: Tensor, bias: Tensor | None = None,
 
 
 def batch_matmul(x: Tensor, y: Tensor, out_dtype: DTypeLike | None = None) -> Tensor:
-    """out[b, i, j] = sum_k x[b, i, k] * y[b, j, k] (TVM's 'NT' layout)."""
+    """out[b, i, j] = sum_k x[b, i, k] * y[b, j, k] (TVM's 'NT' layout).
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> x = te.placeholder((2, 4, 16), name="x")
+    >>> y = te.placeholder((2, 8, 16), name="y")
+    >>> [int(d) for d in topi.nn.batch_matmul(x, y).shape]
+    [2, 4, 8]
+    """
     check_ndim(x, 3, "batch_matmul", "[B, M, K]")
     check_ndim(y, 3, "batch_matmul", "[B, N, K]")
     odt = _acc_dtype(x.dtype, y.dtype, out_dtype)
@@ -118,7 +132,14 @@ def _out_size(n, k, s, p0, p1, d):
 def conv2d_nchw(data: Tensor, kernel: Tensor, stride: int | Sequence[int],
                 padding: int | Sequence[int], dilation: int | Sequence[int] = 1, groups: int = 1,
                 out_dtype: DTypeLike | None = None) -> Tensor:
-    """data [N, C, H, W], kernel [O, C/groups, R, S] -> [N, O, P, Q]."""
+    """data [N, C, H, W], kernel [O, C/groups, R, S] -> [N, O, P, Q].
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> data = te.placeholder((1, 3, 32, 32), name="data")
+    >>> kernel = te.placeholder((8, 3, 3, 3), name="kernel")
+    >>> [int(d) for d in topi.nn.conv2d_nchw(data, kernel, 1, 1).shape]
+    [1, 8, 32, 32]
+    """
     check_ndim(data, 4, "conv2d_nchw", "NCHW")
     check_ndim(kernel, 4, "conv2d_nchw", "OIHW")
     sh, sw = pair(stride, "stride")
@@ -255,7 +276,14 @@ def pool2d(data: Tensor, kernel: int | Sequence[int], stride: int | Sequence[int
 
     The arguments after stride are texpr's (padding, pool_type="max", count_include_pad=True,
     dilation=(1, 1)) or TVM v0.14's (dilation, padding, pool_type, ceil_mode=False,
-    layout="NCHW", count_include_pad=True), told apart by where the pool type (a string) is."""
+    layout="NCHW", count_include_pad=True), told apart by where the pool type (a string) is.
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> data = te.placeholder((1, 4, 8, 8), name="data")
+    >>> out = topi.nn.pool2d(data, (2, 2), (2, 2), (0, 0, 0, 0), "max")
+    >>> [int(d) for d in out.shape]
+    [1, 4, 4, 4]
+    """
     tvm_order = len(args) >= 3 and isinstance(args[2], str) and not isinstance(args[1], str)
     names = _TVM_POOL_ARGS if tvm_order else _POOL_ARGS
     if len(args) > len(names):
@@ -425,7 +453,14 @@ def bias_add(x: Tensor, bias: Any, axis: int = 1) -> Tensor:
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """Numerically stable softmax along `axis`: exp(x - max) / sum, the stages max, exp and
-    sum tagged ROW_PART (topi/cpu_rows.py places them in the output's loops)."""
+    sum tagged ROW_PART (topi/cpu_rows.py places them in the output's loops).
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> x = te.placeholder((4, 10), name="x")
+    >>> y = topi.nn.softmax(x, axis=-1)
+    >>> [int(d) for d in y.shape], y.dtype
+    ([4, 10], 'float32')
+    """
     axis, at, rest, red_shape, mx = _rows_and_max(x, axis, "softmax")
     k2 = reduce_axis((0, x.shape[axis]), "k2")
     ex = compute(x.shape, lambda *i: exp(x[i] - mx[rest(i)], fast=True), name="softmax_exp",

@@ -82,7 +82,15 @@ class _Row:
 def layer_norm(data: Tensor, gamma: Tensor, beta: Tensor, axis: int | Sequence[int] | None = -1,
                epsilon: float = 1e-5) -> Tensor:
     """(x - mean) / sqrt(var + epsilon) * gamma + beta over `axis` (an int or ints; gamma and
-    beta shaped like those axes); the variance is the biased one, as torch and TVM."""
+    beta shaped like those axes); the variance is the biased one, as torch and TVM.
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> x = te.placeholder((4, 32), name="x")
+    >>> g = te.placeholder((32,), name="g")
+    >>> b = te.placeholder((32,), name="b")
+    >>> [int(d) for d in topi.nn.layer_norm(x, g, b).shape]
+    [4, 32]
+    """
     axes, kept, count = _rows(data, axis, "layer_norm")
     _check_param(gamma, data, axes, "layer_norm", "gamma")
     _check_param(beta, data, axes, "layer_norm", "beta")

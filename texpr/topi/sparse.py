@@ -106,7 +106,15 @@ def _acc_dtype(dt):
 
 def sparse_lengths_sum(data: Tensor, indices: Tensor, lengths: Tensor,
                        name: str = "sparse_lengths_sum") -> Tensor:
-    """out[b, :] = sum of data[indices[k], :] over the k of bag b (bags of `lengths`)."""
+    """out[b, :] = sum of data[indices[k], :] over the k of bag b (bags of `lengths`).
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> data = te.placeholder((100, 16), name="data")
+    >>> indices = te.placeholder((30,), dtype="int32", name="indices")
+    >>> lengths = te.placeholder((4,), dtype="int32", name="lengths")
+    >>> [int(d) for d in topi.sparse.sparse_lengths_sum(data, indices, lengths).shape]
+    [4, 16]
+    """
     what = "sparse_lengths_sum"
     _pooling_inputs(what, data, indices, lengths)
     _check(dtypes.is_float(data.dtype), f"{what}: data must be floating point, got {data.dtype}")
