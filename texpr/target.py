@@ -52,6 +52,11 @@ class Target:
     schedules size their blocks by (topi.cpu.CpuInfo) when the kernel does not run on this
     host (a cross target); a target that runs here reads the host instead (targets/host.py).
     The defaults are a typical current core: 32 KiB L1d, 512 KiB L2, 8 MiB L3, two FMAs a cycle.
+
+    >>> from texpr.targets import get_target
+    >>> t = get_target("avx2")
+    >>> t.family, t.vector_bits, "fma" in t.features, t.is_gpu
+    ('x86', 256, True, False)
     """
     name: str
     family: str

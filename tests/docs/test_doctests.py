@@ -11,7 +11,9 @@ import pytest
 MODULES = ("texpr.lang.expr", "texpr.lang.reduction", "texpr.lang.tensor",
            "texpr.schedule.schedule", "texpr.targets.build", "texpr.topi.reduction",
            "texpr.topi.nn", "texpr.topi.testing", "texpr.topi.sparse", "texpr.topi.layout",
-           "texpr.topi.normalization", "texpr.topi.schedules")
+           "texpr.topi.normalization", "texpr.topi.schedules", "texpr.lang.extern",
+           "texpr.lang.tag", "texpr.lang.buffer", "texpr.lang.autodiff.adjoint", "texpr.lang.intrin",
+           "texpr.lang.imm", "texpr.targets.runtime.packed", "texpr.errors", "texpr.target")
 
 
 @pytest.mark.parametrize("name", MODULES)

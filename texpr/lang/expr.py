@@ -513,7 +513,12 @@ def var(name: str = "v", dtype: DTypeLike = "int32") -> Var:
 
 def size_var(name: str = "size", dtype: DTypeLike = "int32") -> Var:
     """TVM's size_var: a var for an extent (texpr takes every extent var's value from the
-    arrays, which are never negative)."""
+    arrays, which are never negative).
+
+    >>> import texpr as te
+    >>> te.size_var("n").dtype
+    'int32'
+    """
     return var(name, dtype)
 
 
@@ -833,7 +838,9 @@ def _unary(name: str) -> Callable[[ExprLike], Expr]:
     def fn(x: ExprLike) -> Expr:
         return call(name, x)
     fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = f"Elementwise {name} (C's libm {name}; float result, as NumPy)."
+    fn.__doc__ = (f"Elementwise {name} (C's libm {name}; float result, as NumPy).\n\n"
+                  f"    >>> import texpr as te\n    >>> te.{name}(te.const(0.5)).dtype\n"
+                  f"    'float32'\n")
     return fn
 
 
@@ -842,7 +849,12 @@ sin, cos, tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh, log2, log10, l
 
 
 def exp2(x: ExprLike, fast: bool = False) -> Expr:
-    """Elementwise 2**x (float result, as NumPy); fast=True: see exp."""
+    """Elementwise 2**x (float result, as NumPy); fast=True: see exp.
+
+    >>> import texpr as te
+    >>> te.exp2(te.const(3.0)).dtype
+    'float32'
+    """
     return _maybe_fast("exp2", x, fast)
 
 
@@ -926,12 +938,24 @@ def _arith(op: str, a: object, b: object) -> Any:
 
 
 def floordiv(a: TensorOrExpr, b: TensorOrExpr) -> Expr | Tensor:
-    """a // b rounded towards minus infinity (texpr's `//`; floor(a / b) on floats)."""
+    """a // b rounded towards minus infinity (texpr's `//`; floor(a / b) on floats).
+
+    >>> import texpr as te
+    >>> i = te.var("i")
+    >>> te.floordiv(i, 4).dtype, te.floordiv(i, 4).same_as(i // 4)
+    ('int32', True)
+    """
     return _arith("//", a, b)
 
 
 def floormod(a: TensorOrExpr, b: TensorOrExpr) -> Expr | Tensor:
-    """a - floordiv(a, b) * b: the sign of b (texpr's `%`)."""
+    """a - floordiv(a, b) * b: the sign of b (texpr's `%`).
+
+    >>> import texpr as te
+    >>> i = te.var("i")
+    >>> te.floormod(i, 4).same_as(i % 4)
+    True
+    """
     return _arith("%", a, b)
 
 
@@ -952,7 +976,12 @@ def _trunc_fix(a, b):
 
 
 def truncdiv(a: ExprLike, b: ExprLike) -> Expr:
-    """a / b rounded towards zero, as C's integer division."""
+    """a / b rounded towards zero, as C's integer division.
+
+    >>> import texpr as te
+    >>> te.truncdiv(te.var("i"), 4).dtype
+    'int32'
+    """
     a, b = _int_operands(a, b, "truncdiv")
     if dtypes.is_unsigned(a.dtype) and dtypes.is_unsigned(b.dtype):
         return _binary("//", a, b)
@@ -962,7 +991,12 @@ def truncdiv(a: ExprLike, b: ExprLike) -> Expr:
 
 
 def truncmod(a: ExprLike, b: ExprLike) -> Expr:
-    """a - truncdiv(a, b) * b: the sign of a, as C's `%`."""
+    """a - truncdiv(a, b) * b: the sign of a, as C's `%`.
+
+    >>> import texpr as te
+    >>> te.truncmod(te.var("i"), 4).dtype
+    'int32'
+    """
     a, b = _int_operands(a, b, "truncmod")
     if dtypes.is_unsigned(a.dtype) and dtypes.is_unsigned(b.dtype):
         return _binary("%", a, b)
@@ -971,7 +1005,12 @@ def truncmod(a: ExprLike, b: ExprLike) -> Expr:
 
 
 def div(a: ExprLike, b: ExprLike) -> Expr:
-    """TVM's div: true division on floats, truncdiv (C's /) on integers."""
+    """TVM's div: true division on floats, truncdiv (C's /) on integers.
+
+    >>> import texpr as te
+    >>> te.div(te.var("i"), 2).dtype, te.div(te.const(1.0), 2).dtype
+    ('int32', 'float32')
+    """
     ea = a if isinstance(a, Expr) else convert(a)
     eb = b if isinstance(b, Expr) else convert(b)
     if dtypes.is_float(ea.dtype) or dtypes.is_float(eb.dtype):

@@ -111,6 +111,14 @@ def decl_tensor_intrin(op, impl, name=None, inputs=None, partial_axes=(), binds=
     constant strides are checked against the tensorized region; te.var strides accept any);
     the operands' .access_ptr("r") is their pointer; default_buffer_params may hold
     offset_factor / data_alignment / scope (nothing to do). scalar_params is not supported.
+
+    >>> import texpr as te
+    >>> a = te.placeholder((4,), name="a")
+    >>> b = te.placeholder((4,), name="b")
+    >>> c = te.compute((4,), lambda i: a[i] + b[i], name="c")
+    >>> add4 = te.decl_tensor_intrin(c.op, lambda ins, outs: (
+    ...     f"for (int k = 0; k < 4; ++k) {outs[0].ptr}[k] = {ins[0].ptr}[k] + {ins[1].ptr}[k];"))
+    >>> # s[C].tensorize(xi, add4) replaces a matching 4-element loop by this code
     """
     if isinstance(op, Tensor):
         op = op.op

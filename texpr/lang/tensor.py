@@ -205,6 +205,13 @@ class ComputeOp(Operation):
 
     A multi-output compute has several bodies (`bodies`, one per output, computed in one loop
     nest). `body` is that list, as TVM's `op.body` (an array: `op.body[0]`).
+
+    >>> import texpr as te
+    >>> A = te.placeholder((4, 8), name="A")
+    >>> k = te.reduce_axis((0, 8), name="k")
+    >>> B = te.compute((4,), lambda i: te.sum(A[i, k], axis=k), name="B")
+    >>> isinstance(B.op, te.ComputeOp), [iv.name for iv in B.op.axis + B.op.reduce_axis]
+    (True, ['i', 'k'])
     """
 
     def __init__(self, name, axis, body, tag="", attrs=None):
@@ -663,6 +670,16 @@ def scan(init: Any, update: Any, state_placeholder: Any, inputs: Any = None, nam
     (then a list of outputs is returned). The state placeholder's shape is the output's;
     init gives its first rows, update row t for the later rows, reading the state (and the
     inputs) at rows before t.
+
+    >>> import texpr as te
+    >>> m, n = te.var("m"), te.var("n")
+    >>> X = te.placeholder((m, n), name="X")
+    >>> state = te.placeholder((m, n), name="state")
+    >>> init = te.compute((1, n), lambda _, i: X[0, i], name="init")
+    >>> update = te.compute((m, n), lambda t, i: state[t - 1, i] + X[t, i], name="update")
+    >>> cumsum = te.scan(init, update, state, inputs=[X])
+    >>> cumsum.dtype
+    'float32'
     """
     _check_name(name)
     many = isinstance(state_placeholder, (list, tuple))
