@@ -56,6 +56,23 @@ def operators() -> Schedule:
     return topi.schedule([out], target="c")
 
 
+def language_extras() -> list[te.Tensor]:
+    x = te.placeholder((3,), name="x")
+    y = te.compute((3,), lambda i: x[i] * x[i], name="y")
+    with te.tag_scope("elemwise"):
+        z = te.compute((3,), lambda i: te.call_pure_extern("float32", "expf", y[i]), name="z")
+    product = te.comm_reducer(lambda a, b: a * b, lambda dt: te.const(1, dt), name="product")
+    k = te.reduce_axis((0, 3), name="k")
+    p = te.compute((1,), lambda _: product(z[k], axis=k), name="p")
+
+    @te.register_func("usage.twice", override=True)
+    def twice(v: int) -> int:
+        return 2 * v
+
+    assert te.get_global_func("usage.twice") is not None
+    return te.gradient(p, [x]) + [te.exclusive_scan(te.placeholder((4,), "int32", name="n"))]
+
+
 def wrong_calls() -> None:
     te.var(3)  # type: ignore[arg-type]
     A = te.placeholder((4,), name="A")
