@@ -77,7 +77,8 @@ def comm_reducer(fcombine: Callable[..., Any], fidentity: Any, name: str = "redu
     'float32'
     """
 
-    def reducer(expr: Any, *args: Any, axis: Any = _MISSING, where: Any = None) -> Any:
+    def reducer(expr: ExprLike | tuple | list, *args: Any, axis: Axes = _MISSING,
+                where: ExprLike | None = None) -> Expr | tuple[Expr, ...]:
         """A reduction of `expr` over `axis` (reduction axes), optionally only `where` holds."""
         if len(args) > 2 or (args and axis is not _MISSING):
             raise TexprError(f"te.{name}: give the axis once, as te.{name}(x, axis) or axis=")
@@ -122,7 +123,7 @@ def comm_reducer(fcombine: Callable[..., Any], fidentity: Any, name: str = "redu
         return Reduce(comb, src, _axes(axis), cond, dt)
 
     reducer.__name__ = reducer.__qualname__ = name
-    return reducer
+    return reducer  # type: ignore[return-value]  # (Reducer's overloads split the union)
 
 
 def _tuple_reduce(name, fcombine, fidentity, exprs, axis, where):
