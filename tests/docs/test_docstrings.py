@@ -81,3 +81,16 @@ def test_reducer_signature_reads_well():
     assert "axis" in sig and "object at 0x" not in sig and "<required>" in sig
     with pytest.raises(texpr.TexprError, match="needs axis="):
         texpr.sum(texpr.placeholder((4,), name="A")[0])
+
+
+def test_no_signature_shows_an_object_address():
+    """help() of a public callable never shows a default like <object object at 0x...>."""
+    bad = []
+    for name, obj in public_api():
+        try:
+            sig = str(inspect.signature(obj))
+        except (TypeError, ValueError):          # builtins and classes without one
+            continue
+        if " at 0x" in sig:
+            bad.append(f"{name}{sig}")
+    assert not bad, bad
