@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.stamp
 
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: all setup sysdeps demo test bench clean
+.PHONY: all setup sysdeps demo test typecheck docs bench clean
 
 all: test
 
@@ -70,7 +70,7 @@ $(STAMP): pyproject.toml | sysdeps
 	  $(PYTHON) -m venv $(VENV); \
 	fi
 	@echo "setup: installing texpr and its test dependencies into $(VENV)"
-	$(VENV)/bin/pip install -q -e '.[test,bench]' --config-settings editable_mode=compat </dev/null
+	$(VENV)/bin/pip install -q -e '.[test,bench,docs]' --config-settings editable_mode=compat </dev/null
 	@touch $@
 
 setup: sysdeps $(STAMP)
@@ -85,11 +85,22 @@ demo: setup
 # a sanitizer report fails the run (tools/sanitized_tests.py).
 test: setup
 	$(VPY) -m pytest tests -n auto --dist worksteal --durations=25
+	$(MAKE) --no-print-directory typecheck docs
 	$(VPY) tools/sanitized_tests.py
+
+# mypy on the public API: the module list and options are pyproject.toml's [tool.mypy]
+typecheck: setup
+	$(VPY) -m mypy
+
+# The API reference and the notebooks with their outputs, in docs/_build/html; offline,
+# warnings are errors, rebuilt from scratch (-E). A notebook the test suite executed
+# (tests/docs/test_notebooks.py) is rendered from that run; any other is executed here.
+docs: setup
+	$(VPY) -m sphinx -b html -E -W --keep-going -q -d docs/_build/doctrees docs docs/_build/html
 
 bench: setup
 	$(VPY) benchmarks/matmul.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis .texpr_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis .texpr_cache docs/_build docs/notebooks
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

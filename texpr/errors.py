@@ -6,15 +6,43 @@ is deliberately not a TexprError: catching TexprError must never swallow a texpr
 
 
 class TexprError(Exception):
-    """Base class of all errors texpr raises for bad input."""
+    """Base class of all errors texpr raises for bad input.
+
+    >>> import texpr as te
+    >>> try:
+    ...     te.placeholder((4,), dtype="float7")
+    ... except te.TexprError as e:
+    ...     print(type(e).__name__)
+    DTypeError
+    """
 
 
 class DTypeError(TexprError, TypeError):
-    """An expression mixes dtypes in a way that has no safe meaning."""
+    """An expression mixes dtypes in a way that has no safe meaning.
+
+    >>> import texpr as te
+    >>> try:
+    ...     te.var("i") / 2
+    ... except te.DTypeError as e:
+    ...     print(str(e).split(":")[0])
+    '/' on integers (i / 2)
+    """
 
 
 class ScheduleError(TexprError):
-    """A schedule primitive was asked for something illegal."""
+    """A schedule primitive was asked for something illegal.
+
+    >>> import texpr as te
+    >>> A = te.placeholder((8,), name="A")
+    >>> B = te.compute((8,), lambda i: A[i] * 2.0, name="B")
+    >>> s = te.create_schedule(B.op)
+    >>> xo, xi = s[B].split(B.op.axis[0], factor=4)
+    >>> try:
+    ...     s[B].split(B.op.axis[0], factor=2)
+    ... except te.ScheduleError as e:
+    ...     print(e)
+    stage B: split: axis i is not a leaf axis (it was already split or fused)
+    """
 
 
 class LoweringError(TexprError):
@@ -22,7 +50,13 @@ class LoweringError(TexprError):
 
 
 class ArgumentError(TexprError, ValueError):
-    """A compiled module was called with arrays that do not fit its signature."""
+    """A compiled module was called with arrays that do not fit its signature.
+
+    For example, a kernel built for float32 arrays of length n called with a float64 array::
+
+        f = te.build(s, [A, B], target="c")
+        f(np.zeros(8), np.zeros(8, "float32"))     # ArgumentError naming A and its dtype
+    """
 
 
 class TagScopeError(TexprError, ValueError):

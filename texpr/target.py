@@ -21,7 +21,10 @@ Features (strings in `Target.features`):
   vectorized loops call them in vectors, scalar code the same algorithm in scalars, and the
   `fast=True` variants exist (AVX2, AVX-512, NEON; elsewhere libm / the GPU's math).
 """
+from __future__ import annotations
+
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 KNOWN_FEATURES = frozenset({"masked_tails", "lane_ops", "float_vectors", "narrow_lanes", "fma",
                             "fmsub", "fnmadd", "widening_mul", "saturating", "dot_int8",
@@ -36,7 +39,7 @@ class GPULimits:
     max_shared_bytes: int = 48 * 1024
     warp_size: int = 32
 
-    def block_dim(self, tag):
+    def block_dim(self, tag: str) -> int:
         return dict(self.max_block_dim)[tag]
 
 
@@ -52,6 +55,11 @@ class Target:
     schedules size their blocks by (topi.cpu.CpuInfo) when the kernel does not run on this
     host (a cross target); a target that runs here reads the host instead (targets/host.py).
     The defaults are a typical current core: 32 KiB L1d, 512 KiB L2, 8 MiB L3, two FMAs a cycle.
+
+    >>> from texpr.targets import get_target
+    >>> t = get_target("avx2")
+    >>> t.family, t.vector_bits, "fma" in t.features, t.is_gpu
+    ('x86', 256, True, False)
     """
     name: str
     family: str
@@ -61,9 +69,9 @@ class Target:
     flags: tuple = ()
     runs: str = "native"
     note: str = ""
-    emitter: type = field(default=None, compare=False)
+    emitter: type | None = field(default=None, compare=False)
     harness: object = field(default=None, compare=False)
-    gpu: GPULimits = None
+    gpu: GPULimits | None = None
     l1d_bytes: int = 32 * 1024
     l2_bytes: int = 512 * 1024
     l3_bytes: int = 8 * 1024 * 1024
@@ -78,15 +86,16 @@ class Target:
         object.__setattr__(self, "features", frozenset(self.features))
         object.__setattr__(self, "flags", tuple(self.flags))
 
-    def has(self, feature):
+    def has(self, feature: str) -> bool:
         """True when the target has `feature` (one of KNOWN_FEATURES)."""
         return feature in self.features
 
     @property
-    def is_gpu(self):
+    def is_gpu(self) -> bool:
+        """Whether the target is a GPU (has launch limits: cuda, opencl)."""
         return self.gpu is not None
 
-    def with_(self, **changes):
+    def with_(self, **changes: Any) -> Target:
         """A copy with some fields changed (a target variant: `avx2.with_(vector_bits=128)`)."""
         return replace(self, **changes)
 

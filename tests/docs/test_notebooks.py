@@ -3,6 +3,9 @@
 The kernel runs this interpreter (sys.executable, i.e. the venv's Python with texpr
 installed): the test writes its own kernel spec in a temporary Jupyter path instead of relying
 on whatever "python3" kernel the user has registered.
+
+Each executed notebook is written to docs/_build/executed_notebooks/ (gitignored): the docs
+build (docs/conf.py) renders those outputs instead of running the notebooks a second time.
 """
 import json
 import os
@@ -15,7 +18,9 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+EXECUTED = ROOT / "docs" / "_build" / "executed_notebooks"     # read by docs/conf.py
 KERNEL = "texpr-test-python"
 
 
@@ -53,3 +58,7 @@ def test_notebook_runs(path, kernel_name):
         client.execute()
     except nbclient.exceptions.CellExecutionError as e:
         pytest.fail(f"{path.name} failed:\n{e}")
+    EXECUTED.mkdir(parents=True, exist_ok=True)
+    tmp = EXECUTED / f".{path.name}.{os.getpid()}"       # renamed into place: atomic
+    nbformat.write(nb, str(tmp))
+    os.replace(tmp, EXECUTED / path.name)

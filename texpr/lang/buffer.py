@@ -1,6 +1,9 @@
 """te.decl_buffer: TVM's description of the memory an intrinsic's operand lives in (shape,
 dtype, strides, offset alignment), used in decl_tensor_intrin(binds={tensor: buffer})."""
+from __future__ import annotations
+
 import numbers
+from typing import Any
 
 from . import dtypes
 from ..errors import TexprError
@@ -25,11 +28,19 @@ class DeclBuffer:
         return f"decl_buffer({self.name}, shape={[str(d) for d in self.shape]}, {self.dtype})"
 
 
-def decl_buffer(shape, dtype="float32", name="buffer", data=None, strides=None,
-                elem_offset=None, scope="", data_alignment=-1, offset_factor=0,
-                buffer_type="", axis_separators=None):
+def decl_buffer(shape: Any, dtype: Any = "float32", name: str = "buffer", data: Any = None,
+                strides: Any = None, elem_offset: Any = None, scope: str = "",
+                data_alignment: int = -1, offset_factor: int = 0, buffer_type: str = "",
+                axis_separators: Any = None) -> Any:
     """A buffer declaration (TVM's signature); data, data_alignment, buffer_type and
-    axis_separators are accepted for compatibility and must keep their defaults."""
+    axis_separators are accepted for compatibility and must keep their defaults.
+
+    >>> import texpr as te
+    >>> m = te.var("m")
+    >>> buf = te.decl_buffer((16,), "float32", name="Ab", strides=[m])
+    >>> buf.dtype, buf.name
+    ('float32', 'Ab')
+    """
     if isinstance(shape, (numbers.Integral, Var)):
         shape = (shape,)
     dt = dtypes.normalize(dtype)

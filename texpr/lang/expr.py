@@ -4,21 +4,29 @@ Nodes are immutable. `==` between expressions builds a comparison (as in TVM); i
 value, when Python asks for one (dict keys, `in`), is structural equality, so expressions
 work as dictionary keys. Variables compare by identity: two vars named "n" are different.
 """
+from __future__ import annotations
+
 import builtins
 from dataclasses import dataclass, fields, replace
 import math
 import numbers
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 import numpy as np
 
 from . import dtypes
 from ..errors import DTypeError, SymbolicValueError, TexprError
 
+if TYPE_CHECKING:
+    from .hints import DTypeLike, ExprLike, TensorOrExpr
+    from .tensor import Tensor
+
 
 class Node:
     """Base of every IR node: immutable, structurally hashable, printable."""
 
-    _children = ()          # names of fields holding child nodes (or tuples of them)
+    _children: ClassVar[tuple[str, ...]] = ()          # names of fields holding child nodes (or tuples of them)
+    __dataclass_fields__: ClassVar[dict[str, Any]]      # every node class is a dataclass
 
     def __init_subclass__(cls, **kwargs):
         # repr is the printer's text (A[i] + 1.0f), never @dataclass's field dump: set before
@@ -34,14 +42,28 @@ class Node:
             object.__setattr__(self, "_hash", h)
         return h
 
-    def same_as(self, other):
+    def same_as(self, other: object) -> bool:
+        """Structural equality (TVM's same_as): same node kinds, fields and variables.
+
+        >>> import texpr as te
+        >>> x = te.var("x")
+        >>> (x + 1).same_as(x + 1), (x + 1).same_as(x + 2)
+        (True, False)
+        """
         return structural_equal(self, other)
 
     def __getstate__(self):
         # (the cached hash is made from variables' ids: not valid in another process)
         return {k: v for k, v in self.__dict__.items() if k != "_hash"}
 
-    def replace(self, **changes):
+    def replace(self, **changes: object) -> Node:
+        """A copy of this node with the given fields changed (nodes are immutable).
+
+        >>> import texpr as te
+        >>> c = te.const(2, "int32")
+        >>> c.replace(value=3).value
+        3
+        """
         for name in changes:
             if name not in self.__dataclass_fields__ or name == "_hash":
                 raise TypeError(f"{type(self).__name__} has no field {name!r}")
@@ -77,7 +99,8 @@ def _same_value(a, b):
     return a == b
 
 
-def structural_equal(a, b):
+def structural_equal(a: Any, b: Any) -> bool:
+    """Whether two IR values are the same tree (variables by identity, floats bit for bit)."""
     if a is b:
         return True
     if type(a) is not type(b):
@@ -98,7 +121,7 @@ def _const_like(value, other_dtype):
     return Const(value, dt)
 
 
-def convert(v, dtype=None):
+def convert(v: object, dtype: str | None = None) -> Expr:
     """Turn a Python number / IterVar / Expr into an Expr."""
     if isinstance(v, Expr):
         return v
@@ -116,7 +139,7 @@ def convert(v, dtype=None):
     raise TexprError(f"cannot use {v!r} (type {type(v).__name__}) as an expression")
 
 
-def _binary(op, a, b):
+def _binary(op: str, a: object, b: object) -> Expr:
     """Build a BinOp with NumPy promotion; operands are cast to the result dtype."""
     if not isinstance(a, Expr):
         a = _scalar_operand(a, b)
@@ -145,7 +168,7 @@ def _operator(op, a, b):
     return _binary(op, a, b)
 
 
-def _scalar_operand(v, other):
+def _scalar_operand(v: object, other: Any) -> Expr:
     from .tensor import IterVar, TensorSlice
     if isinstance(v, IterVar):
         return v.var
@@ -156,7 +179,7 @@ def _scalar_operand(v, other):
     raise TexprError(f"cannot use {v!r} (type {type(v).__name__}) in an expression")
 
 
-def _cast_to(e, dt):
+def _cast_to(e: Expr, dt: str) -> Expr:
     if dtypes.element(e.dtype) == dt:
         return e
     if isinstance(e, Const):
@@ -165,7 +188,7 @@ def _cast_to(e, dt):
     return Cast(e, dtypes.with_lanes(dt, dtypes.lanes(e.dtype)))
 
 
-def _compare(op, a, b):
+def _compare(op: str, a: object, b: object) -> Expr:
     if not isinstance(a, Expr):
         a = _scalar_operand(a, b)
     if not isinstance(b, Expr):
@@ -177,7 +200,18 @@ def _compare(op, a, b):
 
 
 class Expr(Node):
-    """Operator overloading shared by all expression nodes."""
+    """A scalar expression of the compute language; the base of every expression node.
+
+    Python operators build expressions with NumPy's dtype promotion (`//` and `%` round
+    towards minus infinity); `==` builds a comparison.
+
+    >>> import texpr as te
+    >>> i = te.var("i")
+    >>> (i * 2 + 1).dtype, (i.astype("float32") / 2).dtype
+    ('int32', 'float32')
+    """
+
+    dtype: str
 
     def __add__(self, o): return _operator("+", self, o)
     def __radd__(self, o): return _operator("+", o, self)
@@ -253,20 +287,32 @@ class Expr(Node):
                 "called; give the dimension a constant extent, or take it from the array")
         return value
 
-    def astype(self, dtype):
+    def astype(self, dtype: DTypeLike) -> Expr:
+        """This expression converted to `dtype` (C's conversion; itself if already of it).
+
+        >>> import texpr as te
+        >>> te.var("i").astype("float64").dtype
+        'float64'
+        """
         dt = dtypes.normalize(dtype)
         if dtypes.element(self.dtype) == dt:
             return self
         return Cast(self, dtypes.with_lanes(dt, dtypes.lanes(self.dtype)))
 
-    def equal(self, other):
+    def equal(self, other: ExprLike) -> Expr:
         """Elementwise equality as an expression (alias of ==, like TVM)."""
         return _compare("==", self, other)
 
 
 @dataclass(frozen=True, eq=False)
 class Var(Expr):
-    """A scalar variable: loop index or symbolic extent. Compares by identity."""
+    """A scalar variable: loop index or symbolic extent. Compares by identity.
+
+    >>> import texpr as te
+    >>> n = te.var("n")
+    >>> n.name, n.dtype, n.same_as(te.var("n"))
+    ('n', 'int32', False)
+    """
     name: str
     dtype: str = "int32"
 
@@ -276,7 +322,14 @@ class Var(Expr):
 
 @dataclass(frozen=True, eq=False)
 class Const(Expr):
-    value: object
+    """A constant of a dtype; an integer constant is a Python int where one is needed.
+
+    >>> import texpr as te
+    >>> A = te.placeholder((3, 4), name="A")
+    >>> int(A.shape[0]), tuple(int(d) for d in A.shape)
+    (3, (3, 4))
+    """
+    value: Any
     dtype: str
 
     # a constant extent is a Python int where one is needed: int(A.shape[0]),
@@ -311,7 +364,7 @@ class BinOp(Expr):
     a: Expr
     b: Expr
     dtype: str
-    _children = ("a", "b")
+    _children: ClassVar[tuple[str, ...]] = ("a", "b")
 
 
 @dataclass(frozen=True, eq=False)
@@ -321,7 +374,7 @@ class Cmp(Expr):
     a: Expr
     b: Expr
     dtype: str = "bool"
-    _children = ("a", "b")
+    _children: ClassVar[tuple[str, ...]] = ("a", "b")
 
     def __bool__(self):
         if self.op == "==":
@@ -335,7 +388,7 @@ class Cmp(Expr):
 class Not(Expr):
     a: Expr
     dtype: str = "bool"
-    _children = ("a",)
+    _children: ClassVar[tuple[str, ...]] = ("a",)
 
 
 @dataclass(frozen=True, eq=False)
@@ -345,14 +398,14 @@ class Select(Expr):
     t: Expr
     f: Expr
     dtype: str
-    _children = ("cond", "t", "f")
+    _children: ClassVar[tuple[str, ...]] = ("cond", "t", "f")
 
 
 @dataclass(frozen=True, eq=False)
 class Cast(Expr):
     value: Expr
     dtype: str
-    _children = ("value",)
+    _children: ClassVar[tuple[str, ...]] = ("value",)
 
 
 @dataclass(frozen=True, eq=False)
@@ -361,7 +414,7 @@ class Call(Expr):
     name: str
     args: tuple
     dtype: str
-    _children = ("args",)
+    _children: ClassVar[tuple[str, ...]] = ("args",)
 
 
 @dataclass(frozen=True, eq=False)
@@ -386,7 +439,7 @@ class TensorLoad(Expr):
     tensor: object
     indices: tuple
     dtype: str
-    _children = ("indices",)
+    _children: ClassVar[tuple[str, ...]] = ("indices",)
 
 
 @dataclass(frozen=True, eq=False)
@@ -447,12 +500,18 @@ class Reduce(Expr):
     where: Expr
     dtype: str
     value_index: int = 0        # which value of a tuple reducer this is (argmax: 0 index, 1 value)
-    _children = ("source", "where")
+    _children: ClassVar[tuple[str, ...]] = ("source", "where")
 
 
 # ----------------------------------------------------------------------------- constructors
 
-def const(value, dtype=None):
+def const(value: int | float | bool, dtype: DTypeLike | None = None) -> Expr:
+    """A constant expression; without a dtype: int32, float32 or bool from the value.
+
+    >>> import texpr as te
+    >>> te.const(1.5).dtype, te.const(3, "int8").dtype
+    ('float32', 'int8')
+    """
     if dtype is None:
         return convert(value)
     dt = dtypes.normalize(dtype)
@@ -460,37 +519,60 @@ def const(value, dtype=None):
     return Const(value, dt)
 
 
-def var(name="v", dtype="int32"):
+def var(name: str = "v", dtype: DTypeLike = "int32") -> Var:
+    """A scalar variable: a symbolic extent (its value is taken from the arrays at call time)
+    or a scalar kernel argument.
+
+    >>> import texpr as te
+    >>> n = te.var("n")
+    >>> A = te.placeholder((n, 4), name="A")
+    >>> A.shape[0] is n
+    True
+    """
     dt = dtypes.normalize(dtype)
     if not isinstance(name, str):
         raise TexprError(f"var name must be a string, got {name!r}")
     return Var(name, dt)
 
 
-def size_var(name="size", dtype="int32"):
+def size_var(name: str = "size", dtype: DTypeLike = "int32") -> Var:
     """TVM's size_var: a var for an extent (texpr takes every extent var's value from the
-    arrays, which are never negative)."""
+    arrays, which are never negative).
+
+    >>> import texpr as te
+    >>> te.size_var("n").dtype
+    'int32'
+    """
     return var(name, dtype)
 
 
-def _bool_operand(x, what):
+def _bool_operand(x: object, what: str) -> Expr:
     x = convert(x)
     if not dtypes.is_bool(x.dtype):
         raise DTypeError(f"{what} needs boolean operands, got {x} of dtype {x.dtype}")
     return x
 
 
-def logical_and(a, b):
+def logical_and(a: object, b: object) -> Expr:
+    """a && b of boolean expressions."""
     a, b = _bool_operand(a, "and"), _bool_operand(b, "and")
     return BinOp("&&", a, b, "bool")
 
 
-def logical_or(a, b):
+def logical_or(a: object, b: object) -> Expr:
+    """a || b of boolean expressions."""
     a, b = _bool_operand(a, "or"), _bool_operand(b, "or")
     return BinOp("||", a, b, "bool")
 
 
-def all(*conds):
+def all(*conds: ExprLike | list | tuple) -> Expr:
+    """The conjunction of boolean conditions (given one by one or as one list).
+
+    >>> import texpr as te
+    >>> i = te.var("i")
+    >>> te.all(i >= 0, i < 10).dtype
+    'bool'
+    """
     if len(conds) == 1 and isinstance(conds[0], (list, tuple)):
         conds = tuple(conds[0])
     if not conds:
@@ -501,7 +583,14 @@ def all(*conds):
     return out
 
 
-def any(*conds):
+def any(*conds: ExprLike | list | tuple) -> Expr:
+    """The disjunction of boolean conditions (given one by one or as one list).
+
+    >>> import texpr as te
+    >>> i = te.var("i")
+    >>> te.any([i < 0, i >= 10]).dtype
+    'bool'
+    """
     if len(conds) == 1 and isinstance(conds[0], (list, tuple)):
         conds = tuple(conds[0])
     if not conds:
@@ -512,7 +601,16 @@ def any(*conds):
     return out
 
 
-def if_then_else(cond, t, f):
+def if_then_else(cond: ExprLike, t: ExprLike, f: ExprLike) -> Expr:
+    """`t` where `cond` holds, else `f` (only the chosen branch is evaluated: a guard may
+    protect a load); the branches are promoted to one dtype.
+
+    >>> import texpr as te
+    >>> A = te.placeholder((8,), name="A")
+    >>> B = te.compute((8,), lambda i: te.if_then_else(i > 0, A[i] - A[i - 1], 0.0), name="B")
+    >>> B.dtype
+    'float32'
+    """
     cond = _bool_operand(cond, "if_then_else condition")
     if not isinstance(t, Expr) and not isinstance(f, Expr):
         t, f = convert(t), convert(f)
@@ -520,6 +618,7 @@ def if_then_else(cond, t, f):
         t = _scalar_operand(t, f)
     elif not isinstance(f, Expr):
         f = _scalar_operand(f, t)
+    t, f = convert(t), convert(f)       # (both are Exprs now: for the type checker)
     dt = dtypes.promote(dtypes.element(t.dtype), dtypes.element(f.dtype))
     return Select(cond, _cast_to(t, dt), _cast_to(f, dt), dt)
 
@@ -548,7 +647,9 @@ _FLOAT_FUNCS.update({name: np.sin for name in UNARY_MATH})
 FLOAT_TESTS = ("isnan", "isinf", "isfinite")      # float -> bool
 
 
-def call(name, *args):
+def call(name: str, *args: Any) -> Expr:
+    """The math function `name` (te.exp, te.sin, ...) applied to args, with NumPy's dtype
+    rule (integers become floats)."""
     args = tuple(convert(a) for a in args)
     if name in FLOAT_TESTS:
         (x,) = args
@@ -592,7 +693,7 @@ VECTOR_MATH = ("exp", "exp2", "log", "log2", "tanh", "sigmoid", "erf", "pow", "s
                "sin", "cos") + tuple("fast_" + n for n in FAST_MATH)
 
 
-def _maybe_fast(name, x, fast):
+def _maybe_fast(name: str, x: ExprLike, fast: bool) -> Expr:
     """call(name, x), or with fast=True its `fast_<name>` Call: texpr's cheaper float32 version
     on targets with vector math (targets/vecmath; ULP bounds in README.md), the accurate
     function elsewhere (lower/math_calls.py) and for other dtypes."""
@@ -604,28 +705,166 @@ def _maybe_fast(name, x, fast):
     return e
 
 
-def exp(x, fast=False): return _maybe_fast("exp", x, fast)
-def log(x): return call("log", x)
-def sqrt(x): return call("sqrt", x)
-def tanh(x, fast=False): return _maybe_fast("tanh", x, fast)
-def sigmoid(x, fast=False): return _maybe_fast("sigmoid", x, fast)
-def erf(x): return call("erf", x)
-def floor(x): return call("floor", x)
-def ceil(x): return call("ceil", x)
-def abs(x): return call("abs", x)
-def power(a, b): return call("pow", a, b)
-def fmod(a, b): return call("fmod", a, b)
-def isnan(x): return call("isnan", x)
-def isinf(x): return call("isinf", x)
-def isfinite(x): return call("isfinite", x)
-def popcount(x): return call("popcount", x)
+def exp(x: ExprLike, fast: bool = False) -> Expr:
+    """Elementwise e**x (float result, as NumPy). fast=True: texpr's cheaper float32 version on
+    targets with vector math (accuracy in README), the accurate one elsewhere.
+
+    >>> import texpr as te
+    >>> A = te.placeholder((4,), name="A")
+    >>> te.exp(A[0]).dtype
+    'float32'
+    """
+    return _maybe_fast("exp", x, fast)
+
+def log(x: ExprLike) -> Expr:
+    """Elementwise natural logarithm (float result, as NumPy).
+
+    >>> import texpr as te
+    >>> A = te.placeholder((4,), name="A")
+    >>> te.log(A[0]).dtype
+    'float32'
+    """
+    return call("log", x)
+
+def sqrt(x: ExprLike) -> Expr:
+    """Elementwise square root (float result, as NumPy).
+
+    >>> import texpr as te
+    >>> A = te.placeholder((4,), name="A")
+    >>> te.sqrt(A[0]).dtype
+    'float32'
+    """
+    return call("sqrt", x)
+
+def tanh(x: ExprLike, fast: bool = False) -> Expr:
+    """Elementwise hyperbolic tangent; fast=True: see exp.
+
+    >>> import texpr as te
+    >>> A = te.placeholder((4,), name="A")
+    >>> te.tanh(A[0]).dtype
+    'float32'
+    """
+    return _maybe_fast("tanh", x, fast)
+
+def sigmoid(x: ExprLike, fast: bool = False) -> Expr:
+    """Elementwise logistic function 1 / (1 + e**-x); fast=True: see exp.
+
+    >>> import texpr as te
+    >>> A = te.placeholder((4,), name="A")
+    >>> te.sigmoid(A[0]).dtype
+    'float32'
+    """
+    return _maybe_fast("sigmoid", x, fast)
+
+def erf(x: ExprLike) -> Expr:
+    """Elementwise Gauss error function (float result).
+
+    >>> import texpr as te
+    >>> A = te.placeholder((4,), name="A")
+    >>> te.erf(A[0]).dtype
+    'float32'
+    """
+    return call("erf", x)
+
+def floor(x: ExprLike) -> Expr:
+    """Elementwise rounding down (an integer stays itself, converted as NumPy does).
+
+    >>> import texpr as te
+    >>> A = te.placeholder((4,), name="A")
+    >>> te.floor(A[0]).dtype
+    'float32'
+    """
+    return call("floor", x)
+
+def ceil(x: ExprLike) -> Expr:
+    """Elementwise rounding up (an integer stays itself, converted as NumPy does).
+
+    >>> import texpr as te
+    >>> A = te.placeholder((4,), name="A")
+    >>> te.ceil(A[0]).dtype
+    'float32'
+    """
+    return call("ceil", x)
+
+def abs(x: ExprLike) -> Expr:
+    """Elementwise absolute value, of the operand's dtype.
+
+    >>> import texpr as te
+    >>> A = te.placeholder((4,), name="A")
+    >>> te.abs(A[0]).dtype
+    'float32'
+    """
+    return call("abs", x)
+
+def power(a: ExprLike, b: ExprLike) -> Expr:
+    """Elementwise a**b (te.pow); integer operands give float64, as NumPy.
+
+    >>> import texpr as te
+    >>> A = te.placeholder((4,), name="A")
+    >>> te.power(A[0], 2.0).dtype
+    'float32'
+    """
+    return call("pow", a, b)
+
+def fmod(a: ExprLike, b: ExprLike) -> Expr:
+    """Elementwise C fmod of floats: the remainder with the sign of a (te.truncmod for integers).
+
+    >>> import texpr as te
+    >>> A = te.placeholder((4,), name="A")
+    >>> te.fmod(A[0], 3.0).dtype
+    'float32'
+    """
+    return call("fmod", a, b)
+
+def isnan(x: ExprLike) -> Expr:
+    """Elementwise test for NaN (bool; always false for integers).
+
+    >>> import texpr as te
+    >>> A = te.placeholder((4,), name="A")
+    >>> te.isnan(A[0]).dtype
+    'bool'
+    """
+    return call("isnan", x)
+
+def isinf(x: ExprLike) -> Expr:
+    """Elementwise test for an infinity (bool; always false for integers).
+
+    >>> import texpr as te
+    >>> A = te.placeholder((4,), name="A")
+    >>> te.isinf(A[0]).dtype
+    'bool'
+    """
+    return call("isinf", x)
+
+def isfinite(x: ExprLike) -> Expr:
+    """Elementwise test for a finite value (bool; always true for integers).
+
+    >>> import texpr as te
+    >>> A = te.placeholder((4,), name="A")
+    >>> te.isfinite(A[0]).dtype
+    'bool'
+    """
+    return call("isfinite", x)
+
+def popcount(x: ExprLike) -> Expr:
+    """Elementwise count of set bits of an integer, of its dtype.
+
+    >>> import texpr as te
+    >>> A = te.placeholder((4,), name="A")
+    >>> te.popcount(A[0].astype("int32")).dtype
+    'int32'
+    """
+    return call("popcount", x)
 
 
-def _unary(name):
-    def fn(x):
+
+def _unary(name: str) -> Callable[[ExprLike], Expr]:
+    def fn(x: ExprLike) -> Expr:
         return call(name, x)
     fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = f"Elementwise {name} (C's libm {name}; float result, as NumPy)."
+    fn.__doc__ = (f"Elementwise {name} (C's libm {name}; float result, as NumPy).\n\n"
+                  f"    >>> import texpr as te\n    >>> te.{name}(te.const(0.5)).dtype\n"
+                  f"    'float32'\n")
     return fn
 
 
@@ -633,12 +872,23 @@ sin, cos, tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh, log2, log10, l
     expm1, rsqrt, trunc, round, nearbyint = (_unary(n) for n in UNARY_MATH)
 
 
-def exp2(x, fast=False):
-    """Elementwise 2**x (float result, as NumPy); fast=True: see exp."""
+def exp2(x: ExprLike, fast: bool = False) -> Expr:
+    """Elementwise 2**x (float result, as NumPy); fast=True: see exp.
+
+    >>> import texpr as te
+    >>> te.exp2(te.const(3.0)).dtype
+    'float32'
+    """
     return _maybe_fast("exp2", x, fast)
 
 
-def max_value(dtype):
+def max_value(dtype: DTypeLike) -> Const:
+    """The largest value of a dtype (inf for floats): the identity of a min reduction.
+
+    >>> import texpr as te
+    >>> te.max_value("int8").value
+    127
+    """
     dt = dtypes.normalize(dtype)
     if dtypes.is_float(dt):
         return Const(math.inf, dt)
@@ -647,7 +897,13 @@ def max_value(dtype):
     return Const(int(np.iinfo(dt).max), dt)
 
 
-def min_value(dtype):
+def min_value(dtype: DTypeLike) -> Const:
+    """The smallest value of a dtype (-inf for floats): the identity of a max reduction.
+
+    >>> import texpr as te
+    >>> te.min_value("uint8").value
+    0
+    """
     dt = dtypes.normalize(dtype)
     if dtypes.is_float(dt):
         return Const(-math.inf, dt)
@@ -656,17 +912,17 @@ def min_value(dtype):
     return Const(int(np.iinfo(dt).min), dt)
 
 
-def elementwise_min(a, b):
+def elementwise_min(a: ExprLike, b: ExprLike) -> Expr:
     return _binary("min", a, b)
 
 
-def elementwise_max(a, b):
+def elementwise_max(a: ExprLike, b: ExprLike) -> Expr:
     return _binary("max", a, b)
 
 
 # ----------------------------------------------------------------------------- TVM's division
 
-def _int_operands(a, b, what):
+def _int_operands(a: object, b: object, what: str) -> tuple[Expr, Expr]:
     a = convert(a) if not isinstance(a, Expr) and not isinstance(b, Expr) else a
     if not isinstance(a, Expr):
         a = _scalar_operand(a, b)
@@ -696,7 +952,7 @@ def _constant_int(e):
     return None
 
 
-def _arith(op, a, b):
+def _arith(op: str, a: object, b: object) -> Any:
     """a op b of expressions or numbers; with a tensor operand, the elementwise tensor op."""
     from .tensor import Tensor
     if isinstance(a, Tensor) or isinstance(b, Tensor):
@@ -705,13 +961,25 @@ def _arith(op, a, b):
     return _binary(op, a if isinstance(a, Expr) or isinstance(b, Expr) else convert(a), b)
 
 
-def floordiv(a, b):
-    """a // b rounded towards minus infinity (texpr's `//`; floor(a / b) on floats)."""
+def floordiv(a: TensorOrExpr, b: TensorOrExpr) -> Expr | Tensor:
+    """a // b rounded towards minus infinity (texpr's `//`; floor(a / b) on floats).
+
+    >>> import texpr as te
+    >>> i = te.var("i")
+    >>> te.floordiv(i, 4).dtype, te.floordiv(i, 4).same_as(i // 4)
+    ('int32', True)
+    """
     return _arith("//", a, b)
 
 
-def floormod(a, b):
-    """a - floordiv(a, b) * b: the sign of b (texpr's `%`)."""
+def floormod(a: TensorOrExpr, b: TensorOrExpr) -> Expr | Tensor:
+    """a - floordiv(a, b) * b: the sign of b (texpr's `%`).
+
+    >>> import texpr as te
+    >>> i = te.var("i")
+    >>> te.floormod(i, 4).same_as(i % 4)
+    True
+    """
     return _arith("%", a, b)
 
 
@@ -731,8 +999,13 @@ def _trunc_fix(a, b):
                                                            _compare("<", b, 0)))
 
 
-def truncdiv(a, b):
-    """a / b rounded towards zero, as C's integer division."""
+def truncdiv(a: ExprLike, b: ExprLike) -> Expr:
+    """a / b rounded towards zero, as C's integer division.
+
+    >>> import texpr as te
+    >>> te.truncdiv(te.var("i"), 4).dtype
+    'int32'
+    """
     a, b = _int_operands(a, b, "truncdiv")
     if dtypes.is_unsigned(a.dtype) and dtypes.is_unsigned(b.dtype):
         return _binary("//", a, b)
@@ -741,8 +1014,13 @@ def truncdiv(a, b):
     return if_then_else(fix, q + 1, q)
 
 
-def truncmod(a, b):
-    """a - truncdiv(a, b) * b: the sign of a, as C's `%`."""
+def truncmod(a: ExprLike, b: ExprLike) -> Expr:
+    """a - truncdiv(a, b) * b: the sign of a, as C's `%`.
+
+    >>> import texpr as te
+    >>> te.truncmod(te.var("i"), 4).dtype
+    'int32'
+    """
     a, b = _int_operands(a, b, "truncmod")
     if dtypes.is_unsigned(a.dtype) and dtypes.is_unsigned(b.dtype):
         return _binary("%", a, b)
@@ -750,8 +1028,13 @@ def truncmod(a, b):
     return if_then_else(fix, r - b, r)
 
 
-def div(a, b):
-    """TVM's div: true division on floats, truncdiv (C's /) on integers."""
+def div(a: ExprLike, b: ExprLike) -> Expr:
+    """TVM's div: true division on floats, truncdiv (C's /) on integers.
+
+    >>> import texpr as te
+    >>> te.div(te.var("i"), 2).dtype, te.div(te.const(1.0), 2).dtype
+    ('int32', 'float32')
+    """
     ea = a if isinstance(a, Expr) else convert(a)
     eb = b if isinstance(b, Expr) else convert(b)
     if dtypes.is_float(ea.dtype) or dtypes.is_float(eb.dtype):
@@ -759,13 +1042,37 @@ def div(a, b):
     return truncdiv(a, b)
 
 
-def add(a, b):
+def add(a: TensorOrExpr, b: TensorOrExpr) -> Expr | Tensor:
+    """a + b of expressions or numbers; with a tensor operand, the elementwise tensor
+    (NumPy broadcasting), as TVM's te.add.
+
+    >>> import texpr as te
+    >>> A = te.placeholder((2, 3), name="A")
+    >>> te.add(A, 1.0).shape == A.shape, te.add(te.var("i"), 1).dtype
+    (True, 'int32')
+    """
     return _arith("+", a, b)
 
 
-def subtract(a, b):
+def subtract(a: TensorOrExpr, b: TensorOrExpr) -> Expr | Tensor:
+    """a - b of expressions or numbers; with a tensor operand, the elementwise tensor
+    (NumPy broadcasting), as TVM's te.subtract.
+
+    >>> import texpr as te
+    >>> A = te.placeholder((2, 3), name="A")
+    >>> te.subtract(A, 1.0).shape == A.shape, te.subtract(te.var("i"), 1).dtype
+    (True, 'int32')
+    """
     return _arith("-", a, b)
 
 
-def multiply(a, b):
+def multiply(a: TensorOrExpr, b: TensorOrExpr) -> Expr | Tensor:
+    """a * b of expressions or numbers; with a tensor operand, the elementwise tensor
+    (NumPy broadcasting), as TVM's te.multiply.
+
+    >>> import texpr as te
+    >>> A = te.placeholder((2, 3), name="A")
+    >>> te.multiply(A, 1.0).shape == A.shape, te.multiply(te.var("i"), 1).dtype
+    (True, 'int32')
+    """
     return _arith("*", a, b)

@@ -5,8 +5,11 @@ outs) receives one Buffer per input and output tensor (their data pointers, shap
 access) and returns a call of a C function (call_extern), of a Python function registered
 with te.register_func (call_packed), or any statement built from the buffers.
 """
+from __future__ import annotations
+
 import numbers
 import re
+from typing import Any, Callable, Sequence
 
 from . import dtypes
 from ..errors import DTypeError, TexprError
@@ -40,12 +43,21 @@ class ExternOp(BufferOutputOp):
         return list(self.inputs)
 
 
-def extern(shape, inputs, fcompute, name="extern", dtype=None, tag="", attrs=None):
+def extern(shape: Any, inputs: Sequence[Tensor], fcompute: Callable[..., Any], name: str = "extern",
+           dtype: Any = None, tag: str = "", attrs: dict | None = None) -> Any:
     """Tensors computed by opaque code: fcompute(ins, outs) -> a call (or statement).
 
     shape: one shape, or a list of shapes for several outputs; dtype: one dtype for all
     outputs or a list (default: the inputs' dtype, when they all have one). Returns one
-    Tensor, or a list of Tensors when there are several outputs."""
+    Tensor, or a list of Tensors when there are several outputs.
+
+    >>> import texpr as te
+    >>> A = te.placeholder((8,), name="A")
+    >>> B = te.extern((8,), [A], lambda ins, outs: te.call_extern("void", "copy8",
+    ...                                                       ins[0], outs[0]), name="B")
+    >>> B.dtype, [int(d) for d in B.shape]
+    ('float32', [8])
+    """
     _check_name(name)
     if not isinstance(inputs, (list, tuple)):
         raise TexprError(f"extern {name}: inputs must be a list of tensors, got {inputs!r}")
@@ -117,9 +129,14 @@ def _call_arg(a, what, array=True):
     raise TexprError(f"{what}: cannot pass {a!r} (type {type(a).__name__})")
 
 
-def call_packed(name, *args):
+def call_packed(name: str, *args: Any) -> Expr:
     """Call the function registered under `name` (te.register_func) with the buffers (as
-    NumPy arrays) and scalars; its value is 0 (int32)."""
+    NumPy arrays) and scalars; its value is 0 (int32).
+
+    >>> import texpr as te
+    >>> te.call_packed("my.log", 1).dtype
+    'int32'
+    """
     if not isinstance(name, str) or not _PACKED_NAME.match(name):
         raise TexprError(f"call_packed: the function name must be a string of letters, digits, "
                          f"'_' and '.', got {name!r}")
@@ -145,13 +162,25 @@ def _c_call(kind, dtype, name, args):
     return ExternCall(name, args, dt, kind)
 
 
-def call_extern(dtype, func_name, *args):
+def call_extern(dtype: Any, func_name: str, *args: Any) -> Expr:
     """Call the C function `func_name` (libc/libm, or C given to te.build(extra_sources=))
-    with scalars and buffer addresses (a buffer stands for its data pointer)."""
+    with scalars and buffer addresses (a buffer stands for its data pointer).
+
+    >>> import texpr as te
+    >>> te.call_extern("float32", "fabsf", te.const(-1.0)).dtype
+    'float32'
+    """
     return _c_call("extern", dtype, func_name, args)
 
 
-def call_pure_extern(dtype, func_name, *args):
+def call_pure_extern(dtype: Any, func_name: str, *args: Any) -> Expr:
     """A pure scalar C function as an expression (usable inside te.compute), e.g.
-    te.call_pure_extern("float32", "expf", x)."""
+    te.call_pure_extern("float32", "expf", x).
+
+    >>> import texpr as te
+    >>> A = te.placeholder((4,), name="A")
+    >>> B = te.compute((4,), lambda i: te.call_pure_extern("float32", "expf", A[i]), name="B")
+    >>> B.dtype
+    'float32'
+    """
     return _c_call("pure_extern", dtype, func_name, args)

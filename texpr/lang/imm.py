@@ -24,18 +24,31 @@ class _ConstKind(type):
 
 
 class IntImm(metaclass=_ConstKind):
-    """An integer (or bool) constant: IntImm(dtype, value) makes one, isinstance checks one."""
+    """An integer (or bool) constant: IntImm(dtype, value) makes one, isinstance checks one.
+
+    >>> import texpr as te
+    >>> c = te.IntImm("int8", 5)
+    >>> isinstance(c, te.IntImm), c.value, c.dtype
+    (True, 5, 'int8')
+    """
     expected = "an integer or bool"
 
     @staticmethod
     def accepts(dt):
+        """Whether a constant of dtype `dt` is an IntImm (integers and bool)."""
         return dtypes.is_int(dt) or dtypes.is_bool(dt)
 
 
 class FloatImm(metaclass=_ConstKind):
-    """A floating-point constant: FloatImm(dtype, value) makes one, isinstance checks one."""
+    """A floating-point constant: FloatImm(dtype, value) makes one, isinstance checks one.
+
+    >>> import texpr as te
+    >>> isinstance(te.const(1.5), te.FloatImm), isinstance(te.const(1), te.FloatImm)
+    (True, False)
+    """
     expected = "a float"
 
     @staticmethod
     def accepts(dt):
+        """Whether a constant of dtype `dt` is a FloatImm (floats)."""
         return dtypes.is_float(dt)

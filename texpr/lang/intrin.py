@@ -98,7 +98,7 @@ def decl_tensor_intrin(op, impl, name=None, inputs=None, partial_axes=(), binds=
     passed to te.call_extern. Pointers, and strides
     and extents that are not constants, are names of const locals (texpr_in0, texpr_out0_s1,
     ...) bound in an enclosing block, so locals the C declares (any name outside the
-    texpr_ prefix, which generated code reserves) cannot change what they refer to.
+    `texpr_` prefix, which generated code reserves) cannot change what they refer to.
 
     partial_axes: output axes along which impl also handles an incomplete tile (the tail of a
     split that does not divide). For such a tile outs[0].extents holds, per output axis, a C
@@ -111,6 +111,14 @@ def decl_tensor_intrin(op, impl, name=None, inputs=None, partial_axes=(), binds=
     constant strides are checked against the tensorized region; te.var strides accept any);
     the operands' .access_ptr("r") is their pointer; default_buffer_params may hold
     offset_factor / data_alignment / scope (nothing to do). scalar_params is not supported.
+
+    >>> import texpr as te
+    >>> a = te.placeholder((4,), name="a")
+    >>> b = te.placeholder((4,), name="b")
+    >>> c = te.compute((4,), lambda i: a[i] + b[i], name="c")
+    >>> add4 = te.decl_tensor_intrin(c.op, lambda ins, outs: (
+    ...     f"for (int k = 0; k < 4; ++k) {outs[0].ptr}[k] = {ins[0].ptr}[k] + {ins[1].ptr}[k];"))
+    >>> # s[C].tensorize(xi, add4) replaces a matching 4-element loop by this code
     """
     if isinstance(op, Tensor):
         op = op.op

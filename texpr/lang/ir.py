@@ -2,6 +2,7 @@
 barriers and shuffles). Every node class the lowering creates is declared here; the compute
 language's expressions are in expr.py; their text is printer.py's."""
 from dataclasses import dataclass
+from typing import ClassVar
 
 from . import dtypes
 from .expr import Expr, Node, Var
@@ -98,7 +99,7 @@ class BufferPtr(Expr):
     offset: Expr
     array: bool = False
     dtype: str = "handle"
-    _children = ("offset",)
+    _children: ClassVar[tuple[str, ...]] = ("offset",)
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,8 +108,8 @@ class BufferLoad(Expr):
     buffer: Buffer
     indices: tuple
     dtype: str
-    predicate: Expr = None
-    _children = ("indices", "predicate")
+    predicate: Expr | None = None
+    _children: ClassVar[tuple[str, ...]] = ("indices", "predicate")
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,7 +119,7 @@ class Ramp(Expr):
     stride: int
     lanes: int
     dtype: str
-    _children = ("base",)
+    _children: ClassVar[tuple[str, ...]] = ("base",)
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,7 +127,7 @@ class Broadcast(Expr):
     value: Expr
     lanes: int
     dtype: str
-    _children = ("value",)
+    _children: ClassVar[tuple[str, ...]] = ("value",)
 
 
 @dataclass(frozen=True, eq=False)
@@ -142,7 +143,7 @@ class CheckedIndex(Expr):
     tensor: str
     dim: int
     dtype: str = "int32"
-    _children = ("value", "extent", "source")
+    _children: ClassVar[tuple[str, ...]] = ("value", "extent", "source")
 
 
 @dataclass(frozen=True, eq=False)
@@ -168,7 +169,7 @@ class For(Stmt):
     kind: str
     body: Stmt
     pragmas: tuple = ()
-    _children = ("min", "extent", "body")
+    _children: ClassVar[tuple[str, ...]] = ("min", "extent", "body")
 
 
 @dataclass(frozen=True, eq=False)
@@ -177,22 +178,22 @@ class BufferStore(Stmt):
     buffer: Buffer
     value: Expr
     indices: tuple
-    predicate: Expr = None
-    _children = ("value", "indices", "predicate")
+    predicate: Expr | None = None
+    _children: ClassVar[tuple[str, ...]] = ("value", "indices", "predicate")
 
 
 @dataclass(frozen=True, eq=False)
 class VarStore(Stmt):
     var: Var
     value: Expr
-    _children = ("value",)
+    _children: ClassVar[tuple[str, ...]] = ("value",)
 
 
 @dataclass(frozen=True, eq=False)
 class Allocate(Stmt):
     buffer: Buffer
     body: Stmt
-    _children = ("body",)
+    _children: ClassVar[tuple[str, ...]] = ("body",)
 
 
 @dataclass(frozen=True, eq=False)
@@ -200,21 +201,21 @@ class DeclareVars(Stmt):
     """Register variables (from promoted local buffers) live in body."""
     vars: tuple
     body: Stmt
-    _children = ("body",)
+    _children: ClassVar[tuple[str, ...]] = ("body",)
 
 
 @dataclass(frozen=True, eq=False)
 class IfThenElse(Stmt):
     cond: Expr
     then_case: Stmt
-    else_case: Stmt = None
-    _children = ("cond", "then_case", "else_case")
+    else_case: Stmt | None = None
+    _children: ClassVar[tuple[str, ...]] = ("cond", "then_case", "else_case")
 
 
 @dataclass(frozen=True, eq=False)
 class Seq(Stmt):
     stmts: tuple
-    _children = ("stmts",)
+    _children: ClassVar[tuple[str, ...]] = ("stmts",)
 
 
 @dataclass(frozen=True, eq=False)
@@ -222,13 +223,13 @@ class StageRegion(Stmt):
     """Marks the code computing one stage (shown as a comment in the output)."""
     name: str
     body: Stmt
-    _children = ("body",)
+    _children: ClassVar[tuple[str, ...]] = ("body",)
 
 
 @dataclass(frozen=True, eq=False)
 class Evaluate(Stmt):
     value: Expr
-    _children = ("value",)
+    _children: ClassVar[tuple[str, ...]] = ("value",)
 
 
 @dataclass(frozen=True, eq=False)
@@ -239,7 +240,7 @@ class Prefetch(Stmt):
     buffer: Buffer
     index: Expr
     locality: int = 3
-    _children = ("index",)
+    _children: ClassVar[tuple[str, ...]] = ("index",)
 
 
 @dataclass(frozen=True, eq=False)
@@ -249,8 +250,8 @@ class IntrinOperand(Node):
     buffer: Buffer
     indices: tuple
     dims: tuple
-    strides: tuple = None
-    _children = ("indices",)
+    strides: tuple | None = None
+    _children: ClassVar[tuple[str, ...]] = ("indices",)
 
 
 @dataclass(frozen=True, eq=False)
@@ -268,14 +269,14 @@ class IntrinCall(Stmt):
     outputs: tuple
     inputs: tuple
     init: object = None
-    extents: tuple = None
-    _children = ("outputs", "inputs", "init", "extents")
+    extents: tuple | None = None
+    _children: ClassVar[tuple[str, ...]] = ("outputs", "inputs", "init", "extents")
 
 
 @dataclass(frozen=True, eq=False)
 class Barrier(Stmt):
     """GPU: all threads of a block wait here; shared-memory writes before it are visible after."""
-    _children = ()
+    _children: ClassVar[tuple[str, ...]] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -285,7 +286,7 @@ class VectorCopy(Stmt):
     store: BufferStore
     lanes: int
     aligned: bool
-    _children = ("store",)
+    _children: ClassVar[tuple[str, ...]] = ("store",)
 
 
 @dataclass(frozen=True, eq=False)
@@ -295,7 +296,7 @@ class ShuffleDown(Expr):
     value: Expr
     offset: int
     dtype: str
-    _children = ("value",)
+    _children: ClassVar[tuple[str, ...]] = ("value",)
 
 
 # ----------------------------------------------------------------------------- selected
@@ -313,7 +314,7 @@ class FusedMulAdd(Expr):
     form: str
     dtype: str
     original: Expr
-    _children = ("a", "b", "c")
+    _children: ClassVar[tuple[str, ...]] = ("a", "b", "c")
 
 
 @dataclass(frozen=True, eq=False)
@@ -324,7 +325,7 @@ class WideningMul(Expr):
     b: Expr
     dtype: str
     original: Expr
-    _children = ("a", "b")
+    _children: ClassVar[tuple[str, ...]] = ("a", "b")
 
 
 @dataclass(frozen=True, eq=False)
@@ -334,7 +335,7 @@ class SaturatingNarrow(Expr):
     value: Expr
     dtype: str
     original: Expr
-    _children = ("value",)
+    _children: ClassVar[tuple[str, ...]] = ("value",)
 
 
 def seq(*stmts):

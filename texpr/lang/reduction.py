@@ -1,9 +1,19 @@
 """Reducers: te.sum / te.max / te.min and user-defined ones from te.comm_reducer."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence, Union, overload
+
 from . import dtypes
 from ..errors import DTypeError, TexprError
 from .expr import (CommReducer, Const, Expr, Reduce, Var, convert, elementwise_max, elementwise_min,
                    max_value, min_value)
 from .tensor import IterVar
+
+if TYPE_CHECKING:
+    from .hints import DTypeLike, ExprLike
+
+#: what `axis=` of a reducer takes: one reduction axis or a list of them
+Axes = Union[IterVar, Sequence[IterVar]]
 
 
 def _axes(axis):
@@ -20,13 +30,56 @@ def _axes(axis):
     return tuple(axis)
 
 
-_MISSING = object()
+class _Missing:
+    """The default of a reducer's `axis=`: a named sentinel, so that help(te.sum) reads
+    `axis=<required>` (the axis may also come positionally: te.sum(x, k))."""
+
+    def __repr__(self) -> str:
+        return "<required>"
 
 
-def comm_reducer(fcombine, fidentity, name="reduce"):
-    """Make a reducer from combine(x, y) and identity (a value or a function of dtype)."""
+_MISSING: Any = _Missing()
 
-    def reducer(expr, *args, axis=_MISSING, where=None):
+
+class Reducer(Protocol):
+    """A commutative reducer (te.sum, te.max, te.min, or one made by te.comm_reducer).
+
+    Called on an expression and `axis=` (reduction axes) it is the reduction, the body of a
+    te.compute; on a tuple of expressions, one reduction per value (argmax); on two
+    expressions without an axis, their combination (te.max(a, b)).
+    """
+
+    __name__: str
+
+    @overload
+    def __call__(self, expr: tuple | list, *args: Any, axis: Axes = ...,
+                 where: ExprLike | None = None) -> tuple[Expr, ...]: ...
+
+    @overload
+    def __call__(self, expr: ExprLike, *args: Any, axis: Axes = ...,
+                 where: ExprLike | None = None) -> Expr: ...
+
+
+
+
+def comm_reducer(fcombine: Callable[..., Any], fidentity: Any, name: str = "reduce") -> Reducer:
+    """Make a reducer from combine(x, y) and identity (a value or a function of dtype).
+
+    For a tuple reducer (argmax), combine takes and returns tuples and the identity gives one
+    value per element.
+
+    >>> import texpr as te
+    >>> product = te.comm_reducer(lambda x, y: x * y, lambda dt: te.const(1, dt), name="product")
+    >>> A = te.placeholder((4, 8), name="A")
+    >>> k = te.reduce_axis((0, 8), name="k")
+    >>> P = te.compute((4,), lambda i: product(A[i, k], axis=k), name="P")
+    >>> P.dtype
+    'float32'
+    """
+
+    def reducer(expr: ExprLike | tuple | list, *args: Any, axis: Axes = _MISSING,
+                where: ExprLike | None = None) -> Expr | tuple[Expr, ...]:
+        """A reduction of `expr` over `axis` (reduction axes), optionally only `where` holds."""
         if len(args) > 2 or (args and axis is not _MISSING):
             raise TexprError(f"te.{name}: give the axis once, as te.{name}(x, axis) or axis=")
         if axis is _MISSING:
@@ -69,8 +122,8 @@ def comm_reducer(fcombine, fidentity, name="reduce"):
         comb = CommReducer(name, lhs, rhs, result, ident)
         return Reduce(comb, src, _axes(axis), cond, dt)
 
-    reducer.__name__ = name
-    return reducer
+    reducer.__name__ = reducer.__qualname__ = name
+    return reducer  # type: ignore[return-value]  # (Reducer's overloads split the union)
 
 
 def _tuple_reduce(name, fcombine, fidentity, exprs, axis, where):
@@ -118,3 +171,32 @@ def _as_dtype(e, dt, what):
 sum = comm_reducer(lambda x, y: x + y, lambda dt: Const(0, dt), name="sum")     # x is an Expr
 max = comm_reducer(elementwise_max, min_value, name="max")
 min = comm_reducer(elementwise_min, max_value, name="min")
+sum.__doc__ = """The sum of `expr` over the reduction axes `axis` (only where `where` holds).
+
+    >>> import texpr as te
+    >>> A = te.placeholder((4, 8), name="A")
+    >>> k = te.reduce_axis((0, 8), name="k")
+    >>> B = te.compute((4,), lambda i: te.sum(A[i, k], axis=k), name="B")
+    >>> [int(d) for d in B.shape]
+    [4]
+    """
+max.__doc__ = """The maximum of `expr` over the reduction axes `axis` (where `where` holds); of
+    two expressions without an axis, the larger one.
+
+    >>> import texpr as te
+    >>> A = te.placeholder((4, 8), name="A")
+    >>> k = te.reduce_axis((0, 8), name="k")
+    >>> B = te.compute((4,), lambda i: te.max(A[i, k], axis=k), name="B")
+    >>> te.max(A[0, 0], 0.0).dtype
+    'float32'
+    """
+min.__doc__ = """The minimum of `expr` over the reduction axes `axis` (where `where` holds); of
+    two expressions without an axis, the smaller one.
+
+    >>> import texpr as te
+    >>> A = te.placeholder((4, 8), name="int8s", dtype="int8")
+    >>> k = te.reduce_axis((0, 8), name="k")
+    >>> B = te.compute((4,), lambda i: te.min(A[i, k], axis=k, where=k < 4), name="B")
+    >>> B.dtype
+    'int8'
+    """

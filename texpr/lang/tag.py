@@ -1,5 +1,7 @@
 """te.tag_scope: the tag of the computes created inside it (TVM's operator tags, read by
 schedules that dispatch on them), as a context manager or a decorator."""
+from __future__ import annotations
+
 import functools
 import warnings
 
@@ -36,9 +38,17 @@ class TagScope:
         return tagged
 
 
-def tag_scope(tag):
+def tag_scope(tag: str) -> TagScope:
     """Computes created inside `with te.tag_scope("conv"):` (or a function decorated with
-    `@te.tag_scope("conv")`) without a tag of their own get this one."""
+    `@te.tag_scope("conv")`) without a tag of their own get this one.
+
+    >>> import texpr as te
+    >>> A = te.placeholder((4,), name="A")
+    >>> with te.tag_scope("elemwise"):
+    ...     B = te.compute((4,), lambda i: A[i] + 1.0, name="B")
+    >>> B.op.tag
+    'elemwise'
+    """
     return TagScope(tag)
 
 

@@ -1,18 +1,24 @@
 """Tensors and the operations that produce them: placeholder (an input) and compute."""
+from __future__ import annotations
+
 import inspect
 import numbers
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from . import dtypes
 from ..errors import DTypeError, TexprError
 from .expr import BinOp, Const, Expr, Reduce, TensorLoad, Var, convert
 from .visitor import walk
 
+if TYPE_CHECKING:
+    from .hints import DTypeLike, ExprLike, IntLike, ShapeLike
+
 
 class Range:
     """[min, min + extent) with expression bounds."""
     __slots__ = ("min", "extent")
 
-    def __init__(self, min, extent):
+    def __init__(self, min: IntLike, extent: IntLike) -> None:
         self.min = convert(min)
         self.extent = convert(extent)
 
@@ -21,20 +27,31 @@ class Range:
 
 
 class IterVar:
-    """A loop variable with its domain. kind: 'data', 'reduce' or 'thread'."""
+    """A loop variable with its domain. kind: 'data', 'reduce' or 'thread'.
+
+    A compute's axes (`op.axis`), te.reduce_axis and te.thread_axis are IterVars; in
+    arithmetic an IterVar stands for its variable.
+
+    >>> import texpr as te
+    >>> k = te.reduce_axis((0, 16), name="k")
+    >>> k.name, k.kind, int(k.dom.extent)
+    ('k', 'reduce', 16)
+    """
 
     # TVM's iteration-type codes (what s[T].iter_var_attrs[axis].iter_type reports)
     DataPar, ThreadIndex, CommReduce, Ordered, DimInfo = 0, 1, 2, 3, 4
     Unrolled, Vectorized, Parallelized, Tensorized = 5, 6, 7, 8
 
-    def __init__(self, var, dom, kind, thread_tag=None):
+    def __init__(self, var: Var, dom: Any, kind: str,
+                 thread_tag: str | None = None) -> None:
         self.var = var
         self.dom = dom
         self.kind = kind
         self.thread_tag = thread_tag
 
     @property
-    def name(self):
+    def name(self) -> str:
+        """The name of the axis's variable."""
         return self.var.name
 
     def __repr__(self):
@@ -77,7 +94,7 @@ def integral_extent(v, what):
     return v
 
 
-def _as_shape(shape, what):
+def _as_shape(shape: Any, what: str) -> tuple:
     if isinstance(shape, (numbers.Integral, numbers.Real, Expr)):
         shape = (shape,)
     out = []
@@ -97,32 +114,49 @@ def _as_shape(shape, what):
 
 
 class Operation:
-    """Base of operations; each has a name and produces output tensors."""
+    """Base of operations; each has a name and produces output tensors.
 
-    def __init__(self, name, tag="", attrs=None):
+    >>> import texpr as te
+    >>> A = te.placeholder((4,), name="A")
+    >>> B = te.compute((4,), lambda i: A[i] + 1, name="B")
+    >>> B.op.name, B.op.num_outputs, B.op.input_tensors[0] is A
+    ('B', 1, True)
+    """
+
+    shape: Any
+    dtype: Any
+    # a compute's (and its kinds') loop axes, as TVM's op.axis / op.reduce_axis / op.body
+    axis: list[IterVar]
+    reduce_axis: list[IterVar]
+
+    def __init__(self, name: str, tag: str = "", attrs: dict | None = None) -> None:
         self.name = name
         self.tag = tag
         self.attrs = dict(attrs or {})
         self._outputs = {}
 
-    def output(self, i=0):
+    def output(self, i: int = 0) -> Tensor:
+        """Output tensor number i of this operation."""
         t = self._outputs.get(i)
         if t is None:
             t = self._outputs[i] = Tensor(self, i)
         return t
 
     @property
-    def num_outputs(self):
+    def num_outputs(self) -> int:
+        """How many output tensors the operation has."""
         return 1
 
-    def output_dtype(self, i):
+    def output_dtype(self, i: int) -> str:
+        """The dtype of output i."""
         return self.dtype
 
-    def output_shape(self, i):
+    def output_shape(self, i: int) -> tuple:
+        """The shape of output i (a tuple of extents)."""
         return self.shape
 
     @property
-    def input_tensors(self):
+    def input_tensors(self) -> list[Tensor]:
         """The tensors this operation reads (a property, as in TVM)."""
         return []
 
@@ -155,7 +189,14 @@ class BufferOutputOp(Operation):
 
 
 class PlaceholderOp(Operation):
-    def __init__(self, name, shape, dtype):
+    """The operation of an input tensor (te.placeholder): nothing to compute.
+
+    >>> import texpr as te
+    >>> isinstance(te.placeholder((2,), name="A").op, te.PlaceholderOp)
+    True
+    """
+
+    def __init__(self, name: str, shape: tuple, dtype: str) -> None:
         super().__init__(name)
         self.shape = shape
         self.dtype = dtype
@@ -166,6 +207,13 @@ class ComputeOp(Operation):
 
     A multi-output compute has several bodies (`bodies`, one per output, computed in one loop
     nest). `body` is that list, as TVM's `op.body` (an array: `op.body[0]`).
+
+    >>> import texpr as te
+    >>> A = te.placeholder((4, 8), name="A")
+    >>> k = te.reduce_axis((0, 8), name="k")
+    >>> B = te.compute((4,), lambda i: te.sum(A[i, k], axis=k), name="B")
+    >>> isinstance(B.op, te.ComputeOp), [iv.name for iv in B.op.axis + B.op.reduce_axis]
+    (True, ['i', 'k'])
     """
 
     def __init__(self, name, axis, body, tag="", attrs=None):
@@ -178,19 +226,22 @@ class ComputeOp(Operation):
         self.shape = tuple(iv.dom.extent for iv in self.axis)
 
     @property
-    def body(self):
+    def body(self) -> list[Expr]:
         """The output expressions as a list, as in TVM (`op.body[0]` is the first)."""
         return list(self.bodies)
 
     @property
-    def num_outputs(self):
+    def num_outputs(self) -> int:
+        """How many outputs (bodies) the compute has."""
         return len(self.bodies)
 
-    def output_dtype(self, i):
+    def output_dtype(self, i: int) -> str:
+        """The dtype of output i."""
         return self.bodies[i].dtype
 
     @property
-    def input_tensors(self):
+    def input_tensors(self) -> list[Any]:
+        """The tensors the bodies and the reduction bounds read."""
         seen, out = set(), []
         for n in (n for b in self.bodies for n in walk(b)):
             if isinstance(n, TensorLoad) and id(n.tensor) not in seen:
@@ -206,29 +257,41 @@ class ComputeOp(Operation):
 
 
 class Tensor:
-    """The output of an operation. Indexing gives a TensorLoad expression."""
+    """The output of an operation. Indexing gives a TensorLoad expression.
 
-    def __init__(self, op, value_index=0):
+    >>> import texpr as te
+    >>> A = te.placeholder((3, 4), dtype="float16", name="A")
+    >>> A.name, A.dtype, A.ndim, [int(d) for d in A.shape]
+    ('A', 'float16', 2, [3, 4])
+    >>> A[1, 2].dtype
+    'float16'
+    """
+
+    def __init__(self, op: Operation, value_index: int = 0) -> None:
         self.op = op
         self.value_index = value_index
 
     @property
-    def shape(self):
+    def shape(self) -> tuple:
+        """The extents (Const or symbolic expressions; int() of a Const is its value)."""
         return self.op.output_shape(self.value_index)
 
     @property
-    def dtype(self):
+    def dtype(self) -> str:
+        """The element dtype's name."""
         return self.op.output_dtype(self.value_index)
 
     @property
-    def name(self):
+    def name(self) -> str:
+        """The name of the operation that produces the tensor."""
         return self.op.name
 
     @property
-    def ndim(self):
+    def ndim(self) -> int:
+        """The number of dimensions."""
         return len(self.op.shape)
 
-    def __getitem__(self, idx):
+    def __getitem__(self, idx: Any) -> Any:
         if not isinstance(idx, tuple):
             idx = (idx,)
         if len(idx) < self.ndim and not any(isinstance(i, slice) for i in idx):
@@ -254,7 +317,7 @@ class Tensor:
             out.append(e)
         return TensorLoad(self, tuple(out), self.dtype)
 
-    def __call__(self, *idx):
+    def __call__(self, *idx: Any) -> Any:
         return self[idx]
 
     def __repr__(self):
@@ -292,9 +355,15 @@ class Tensor:
 
 class TensorSlice:
     """A tensor indexed in its leading dimensions only: A[i] of a 2-D A, so that A[i][j] is
-    A[i, j] (TVM's chained indexing)."""
+    A[i, j] (TVM's chained indexing).
 
-    def __init__(self, tensor, indices):
+    >>> import texpr as te
+    >>> A = te.placeholder((3, 4), name="A")
+    >>> isinstance(A[1], te.TensorSlice), A[1][2].dtype
+    (True, 'float32')
+    """
+
+    def __init__(self, tensor: Tensor, indices: Sequence[Any]) -> None:
         self.tensor = tensor
         self.indices = tuple(indices)
 
@@ -302,13 +371,15 @@ class TensorSlice:
         return self.tensor[self.indices + (idx if isinstance(idx, tuple) else (idx,))]
 
     @property
-    def dtype(self):
+    def dtype(self) -> str:
+        """The dtype of the tensor."""
         return self.tensor.dtype
 
     def __repr__(self):
         return f"TensorSlice({self.tensor.name}{list(self.indices)})"
 
-    def _incomplete(self, *_):
+    def _incomplete(self, *_: Any) -> Any:
+        """Raises: a slice must be indexed in every dimension before it is used."""
         raise TexprError(f"tensor {self.tensor.name} has {self.tensor.ndim} dimension(s) but was "
                          f"indexed with {len(self.indices)} index(es); index it further "
                          f"(A[i][j]) before using it in an expression")
@@ -322,8 +393,16 @@ def _elementwise(op, a, b):
     return elementwise(op, a, b)
 
 
-def placeholder(shape, dtype="float32", name="placeholder"):
-    """An input tensor of the given shape (ints or te.var) and dtype."""
+def placeholder(shape: ShapeLike, dtype: DTypeLike = "float32",
+                name: str = "placeholder") -> Tensor:
+    """An input tensor of the given shape (ints or te.var) and dtype.
+
+    >>> import texpr as te
+    >>> n = te.var("n")
+    >>> A = te.placeholder((n, 64), dtype="int8", name="A")
+    >>> A.dtype, A.shape[0] is n
+    ('int8', True)
+    """
     return PlaceholderOp(_check_name(name), _as_shape(shape, f"placeholder {name}"),
                          dtypes.normalize(dtype)).output(0)
 
@@ -365,9 +444,20 @@ def _arg_names(fcompute, n):
     return [p.name for p in params]
 
 
-def compute(shape, fcompute, name="compute", tag="", attrs=None):
-    """A tensor whose element at index i is fcompute(*i). An empty tag takes the one of the
-    enclosing te.tag_scope."""
+def compute(shape: ShapeLike, fcompute: Callable[..., Any], name: str = "compute",
+            tag: str = "", attrs: dict | None = None) -> Any:
+    """A tensor whose element at index i is `fcompute(*i)`. An empty tag takes the one of the
+    enclosing te.tag_scope.
+
+    fcompute takes one index variable per dimension and returns an expression (or a
+    reduction, or a tuple of them: then a tuple of tensors is returned).
+
+    >>> import texpr as te
+    >>> A = te.placeholder((4, 8), name="A")
+    >>> B = te.compute((8, 4), lambda i, j: A[j, i] * 2.0, name="B")
+    >>> [int(d) for d in B.shape], [iv.name for iv in B.op.axis]
+    ([8, 4], ['i', 'j'])
+    """
     _check_name(name)
     if not tag:
         from .tag import current_tag
@@ -441,8 +531,14 @@ def _single_reduction(name, body):
                          "return them all (the compute then has that many outputs)")
 
 
-def reduce_axis(dom, name="rv"):
-    """A reduction axis over [lo, hi)."""
+def reduce_axis(dom: tuple | list, name: str = "rv") -> IterVar:
+    """A reduction axis over [lo, hi) (dom = (lo, hi)), for te.sum & co.
+
+    >>> import texpr as te
+    >>> k = te.reduce_axis((2, 10), name="k")
+    >>> int(k.dom.min), int(k.dom.extent)
+    (2, 8)
+    """
     if not isinstance(dom, (tuple, list)) or len(dom) != 2:
         raise TexprError(f"reduce_axis {name}: domain must be (begin, end), got {dom!r}")
     lo, hi = (convert(integral_extent(d, f"reduce_axis {name}: the domain's {w}"))
@@ -459,11 +555,17 @@ def _simplify_sub(hi, lo):
     return hi - lo
 
 
-def thread_axis(dom=None, tag="", name=None):
+def thread_axis(dom: Any = None, tag: str = "", name: str | None = None) -> IterVar:
     """An axis that maps to a GPU thread index (completed by the GPU targets).
 
     As in TVM: thread_axis("threadIdx.x") or thread_axis((0, n), "threadIdx.x"); a domain
-    given here is the extent the bound loop must have."""
+    given here is the extent the bound loop must have.
+
+    >>> import texpr as te
+    >>> tx = te.thread_axis("threadIdx.x")
+    >>> tx.kind, tx.thread_tag
+    ('thread', 'threadIdx.x')
+    """
     if isinstance(dom, str):
         dom, tag = None, dom if not tag else tag
     valid = ("blockIdx.x", "blockIdx.y", "blockIdx.z", "threadIdx.x", "threadIdx.y",
@@ -499,8 +601,14 @@ class ExclusiveScanOp(ComputeOp):
         self.dtype = dtype
 
 
-def exclusive_scan(x, dtype=None, name="scan"):
-    """Offsets from lengths: [0, x0, x0 + x1, ..., sum(x)] (n + 1 elements)."""
+def exclusive_scan(x: Tensor, dtype: DTypeLike | None = None, name: str = "scan") -> Tensor:
+    """Offsets from lengths: [0, x0, x0 + x1, ..., sum(x)] (n + 1 elements).
+
+    >>> import texpr as te
+    >>> lengths = te.placeholder((5,), dtype="int32", name="lengths")
+    >>> [int(d) for d in te.exclusive_scan(lengths).shape]
+    [6]
+    """
     if not isinstance(x, Tensor) or x.ndim != 1:
         raise TexprError(f"exclusive_scan expects a 1-D tensor, got {x!r}")
     dt = dtypes.normalize(dtype) if dtype is not None else x.dtype
@@ -563,13 +671,24 @@ class ScanOp(ComputeOp):
         return out
 
 
-def scan(init, update, state_placeholder, inputs=None, name="scan", tag="", attrs=None):
+def scan(init: Any, update: Any, state_placeholder: Any, inputs: Any = None, name: str = "scan",
+         tag: str = "", attrs: dict | None = None) -> Any:
     """A sequential scan over the first (time) axis of the states (TVM's te.scan).
 
     init, update and state_placeholder are tensors, or lists of them for several states
     (then a list of outputs is returned). The state placeholder's shape is the output's;
     init gives its first rows, update row t for the later rows, reading the state (and the
     inputs) at rows before t.
+
+    >>> import texpr as te
+    >>> m, n = te.var("m"), te.var("n")
+    >>> X = te.placeholder((m, n), name="X")
+    >>> state = te.placeholder((m, n), name="state")
+    >>> init = te.compute((1, n), lambda _, i: X[0, i], name="init")
+    >>> update = te.compute((m, n), lambda t, i: state[t - 1, i] + X[t, i], name="update")
+    >>> cumsum = te.scan(init, update, state, inputs=[X])
+    >>> cumsum.dtype
+    'float32'
     """
     _check_name(name)
     many = isinstance(state_placeholder, (list, tuple))

@@ -22,7 +22,7 @@ class _Value:
     def __eq__(self, other):
         return self.value == (other.value if isinstance(other, _Value) else other)
 
-    __hash__ = None
+    __hash__ = None  # type: ignore[assignment]  # unhashable, as it defines ==
 
     def __repr__(self):
         return repr(self.value)

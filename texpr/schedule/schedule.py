@@ -3,8 +3,11 @@
 Every primitive checks its request when called and raises ScheduleError naming the stage
 and the axis; the lowering layer then never has to guess what an odd schedule meant.
 """
+from __future__ import annotations
+
 import numbers
 import warnings
+from typing import TYPE_CHECKING, Any, Sequence, Union
 
 from ..lang import dtypes
 from ..errors import ScheduleError, TexprError
@@ -14,6 +17,14 @@ from ..lang.tensor import (ComputeOp, ExclusiveScanOp, IterVar, Operation, Place
                            ScanOp, Tensor, integral_extent)
 from .relations import Fuse, Singleton, Split, ceil_div
 from ..lang.hybrid_op import HybridOp
+
+if TYPE_CHECKING:
+    from ..lang.hints import ExprLike, IntLike
+    from ..lang.intrin import TensorIntrin
+    from .group import Group
+
+#: what s[...] takes: a tensor, its operation, or a stage
+StageKey = Union[Tensor, Operation, "Stage"]
 
 PRAGMA_KEYS = ("unroll", "omp_simd", "prefetch", "ivdep", "comment", "auto_unroll_max_step",
                "import_c", "import_llvm")
@@ -32,7 +43,20 @@ REFUSED_PRAGMAS = {
 
 
 class Stage:
-    """How one operation is computed: its loops, their order and annotations, where it lives."""
+    """How one operation is computed: its loops, their order and annotations, where it lives.
+
+    `s[T]` gives the stage of tensor T; its primitives (split, reorder, vectorize, ...) change
+    the loop nest of T, checked at once.
+
+    >>> import texpr as te
+    >>> A = te.placeholder((64,), name="A")
+    >>> B = te.compute((64,), lambda i: A[i] * 2.0, name="B")
+    >>> s = te.create_schedule(B.op)
+    >>> xo, xi = s[B].split(B.op.axis[0], factor=8)
+    >>> s[B].vectorize(xi)
+    >>> [iv.name for iv in s[B].leaf_iter_vars]
+    ['i.outer', 'i.inner']
+    """
 
     def __init__(self, op, schedule):
         self.op = op
@@ -67,7 +91,8 @@ class Stage:
 
     # ------------------------------------------------------------------ helpers
     @property
-    def name(self):
+    def name(self) -> str:
+        """The name of the stage's operation."""
         return self.origin_op.name
 
     def __repr__(self):
@@ -121,10 +146,12 @@ class Stage:
         self._err(f"{prim}: axis {iv.name} does not belong to this stage (its axes: "
                   f"{', '.join(a.name for a in self.leaf_iter_vars)})")
 
-    def extent_of(self, iv):
+    def extent_of(self, iv: IterVar) -> Any:
+        """The extent of axis `iv` of this stage (after splits and fuses)."""
         return self.extents[id(iv)]
 
-    def is_reduce(self, iv):
+    def is_reduce(self, iv: IterVar) -> bool:
+        """Whether `iv` is a reduction axis."""
         return iv.kind == "reduce"
 
     def _new_iv(self, name, extent, kind):
@@ -141,13 +168,14 @@ class Stage:
         return self.iter_attrs.setdefault(id(iv), {"kind": None, "pragmas": [], "thread": None})
 
     # ------------------------------------------------------------------ loop structure
-    def split(self, parent, factor=None, nparts=None):
+    def split(self, parent: IterVar, factor: IntLike | None = None,
+              nparts: IntLike | None = None) -> tuple[IterVar, IterVar]:
         """Split `parent` into (outer, inner); inner has `factor` iterations (or outer `nparts`)."""
         self._check_schedulable("split")
         parent = self._leaf(parent, "split")
         if (factor is None) == (nparts is None):
             self._err(f"split of axis {parent.name}: give exactly one of factor= or nparts=")
-        val = factor if factor is not None else nparts
+        val: Any = factor if factor is not None else nparts
         what = "factor" if factor is not None else "nparts"
         try:
             val = integral_extent(val, f"{what}")
@@ -177,14 +205,15 @@ class Stage:
             if st.attach_type == "scope" and st.attach_stage is self and id(st.attach_ivar) in moved:
                 st.attach_ivar = moved[id(st.attach_ivar)]
 
-    def tile(self, x_parent, y_parent, x_factor, y_factor):
+    def tile(self, x_parent: IterVar, y_parent: IterVar, x_factor: IntLike,
+             y_factor: IntLike) -> tuple[IterVar, IterVar, IterVar, IterVar]:
         """Split two axes and order them (x.outer, y.outer, x.inner, y.inner)."""
         xo, xi = self.split(x_parent, factor=x_factor)
         yo, yi = self.split(y_parent, factor=y_factor)
         self.reorder(xo, yo, xi, yi)
         return xo, yo, xi, yi
 
-    def fuse(self, *axes):
+    def fuse(self, *axes: IterVar) -> IterVar:
         """Fuse consecutive leaf axes (outer to inner) into one."""
         self._check_schedulable("fuse")
         if len(axes) == 1 and isinstance(axes[0], (list, tuple)):
@@ -218,7 +247,7 @@ class Stage:
         self._reattach({id(a): fused for a in axes})
         return fused
 
-    def reorder(self, *axes):
+    def reorder(self, *axes: IterVar) -> None:
         """Put the given leaf axes in this order, in the positions they occupy together."""
         self._check_schedulable("reorder")
         if len(axes) == 1 and isinstance(axes[0], (list, tuple)):
@@ -239,7 +268,7 @@ class Stage:
             self._err(f"{prim}: axis {iv.name} is already marked {attr['kind']}")
         attr["kind"] = kind
 
-    def vectorize(self, iv):
+    def vectorize(self, iv: IterVar) -> None:
         """Run the loop over `iv` as SIMD lanes (its extent must be a constant)."""
         self._check_schedulable("vectorize")
         iv = self._leaf(iv, "vectorize")
@@ -252,10 +281,11 @@ class Stage:
                       "constant factor first")
         self._annotate(iv, "vectorize", "vectorize")
 
-    def unroll(self, iv):
+    def unroll(self, iv: IterVar) -> None:
+        """Copy the body of loop `iv` once per iteration (its extent must be a constant)."""
         self._annotate(iv, "unroll", "unroll")
 
-    def parallel(self, iv):
+    def parallel(self, iv: IterVar) -> None:
         """Run the iterations of `iv` on several threads (OpenMP)."""
         self._check_schedulable("parallel")
         iv = self._leaf(iv, "parallel")
@@ -264,7 +294,8 @@ class Stage:
                       "accumulator (use rfactor)")
         self._annotate(iv, "parallel", "parallel")
 
-    def bind(self, iv, thread_iv):
+    def bind(self, iv: IterVar, thread_iv: IterVar) -> None:
+        """Map loop `iv` to a GPU thread index (`thread_iv`, from te.thread_axis)."""
         iv = self._leaf(iv, "bind")
         if not isinstance(thread_iv, IterVar) or thread_iv.kind != "thread":
             self._err(f"bind: expected a te.thread_axis for axis {iv.name}, got {thread_iv!r}")
@@ -278,7 +309,7 @@ class Stage:
         self._annotate(iv, "bind", "bind")
         self._attr(iv)["thread"] = thread_iv
 
-    def pragma(self, iv, key, value=None):
+    def pragma(self, iv: IterVar, key: str, value: Any = None) -> None:
         """Attach a pragma to a loop: unroll (value = count), omp_simd, ivdep, prefetch
         (value = distance in iterations, or a pair (p, q): see lower/cpu/prefetch.py), comment,
         auto_unroll_max_step (TVM's: inner loop nests of at most `value` iterations are
@@ -323,7 +354,7 @@ class Stage:
             self._err(f"pragma {key} on axis {iv.name}: value must be the {what}, got {value!r}")
         self._attr(iv)["pragmas"].append((key, value))
 
-    def tensorize(self, iv, intrin):
+    def tensorize(self, iv: IterVar, intrin: TensorIntrin) -> None:
         """Replace the loop nest at `iv` by `intrin` (checked against its declaration when lowered)."""
         from ..lang.intrin import TensorIntrin
         self._check_schedulable("tensorize")
@@ -341,7 +372,7 @@ class Stage:
         self._annotate(iv, "tensorize", "tensorize")
         self._attr(iv)["intrin"] = intrin
 
-    def storage_align(self, axis, factor, offset):
+    def storage_align(self, axis: IterVar, factor: int, offset: int) -> None:
         """Pad the stride of dimension `axis` of this stage's buffer to factor*k + offset."""
         self._check_schedulable("storage_align")
         dims = [a for a in self.op.axis]
@@ -359,7 +390,7 @@ class Stage:
             self._err("storage_align: an output's layout is fixed by the caller's array")
         self.storage_aligns[idx] = (int(factor), int(offset))
 
-    def set_store_predicate(self, predicate):
+    def set_store_predicate(self, predicate: ExprLike) -> None:
         """Store this stage's results only where `predicate` holds (TVM's): a boolean
         expression over the stage's axes and the thread axes bound in it, e.g.
         tx.var.equal(0) so that one thread of a cross-thread reduction writes the result.
@@ -375,7 +406,7 @@ class Stage:
         self.store_predicate = pred
 
     # ------------------------------------------------------------------ placement
-    def compute_at(self, parent, ivar):
+    def compute_at(self, parent: Stage, ivar: IterVar) -> None:
         """Compute this stage inside loop `ivar` of stage `parent`, only the part it needs.
         A stage of a group goes only into another stage of its group (the group itself is
         placed with group.compute_at)."""
@@ -424,14 +455,16 @@ class Stage:
         return next(st for st in self.schedule.stages if isinstance(st.op, ScanOp)
                     and any(t.op is self.op for t in st.op.init))
 
-    def is_scan_update(self):
+    def is_scan_update(self) -> bool:
+        """Whether this stage is the update of a te.scan."""
         return self.scan is not None and any(t.op is self.op for t in self.scan.op.update)
 
-    def is_scan_init(self):
+    def is_scan_init(self) -> bool:
+        """Whether this stage is the init of a te.scan."""
         return any(isinstance(st.op, ScanOp) and any(t.op is self.op for t in st.op.init)
                    for st in self.schedule.stages)
 
-    def compute_inline(self):
+    def compute_inline(self) -> None:
         """Substitute this stage's expression into its consumers (no buffer, no loops)."""
         if isinstance(self.op, (ExclusiveScanOp, ScanOp)):
             self._err("compute_inline: a scan cannot be inlined")
@@ -459,15 +492,16 @@ class Stage:
                 self._err(f"compute_inline: stage {st.name} is computed at this stage")
         self.attach_type, self.attach_stage, self.attach_ivar = "inline", None, None
 
-    def compute_root(self):
+    def compute_root(self) -> None:
+        """Compute this stage in its own loop nest at the root (undoes compute_at)."""
         self._check_schedulable("compute_root")
         if self.scan is not None:
             self._err(f"compute_root: stage {self.name} is in the body of scan {self.scan.name} "
                       "(it reads the scan's state), so it runs inside the scan's time loop")
         self.attach_type, self.attach_stage, self.attach_ivar = "root", None, None
 
-    def transform_layout(self, fn):
-        """Keep this tensor in the layout fn(*logical indices) -> physical indices (a split,
+    def transform_layout(self, fn: Any) -> Any:
+        """Keep this tensor in the layout `fn(*logical indices) -> physical indices` (a split,
         fusion or permutation of its axes: `lambda i, j: [j, i]`, `[i // 4, j, i % 4]`); a
         compute stage then loops over the physical axes, which are returned; readers read
         through fn. An output or placeholder argument is an array of the physical shape
@@ -475,7 +509,7 @@ class Stage:
         from .layout import transform_layout
         return transform_layout(self.schedule, self, fn)
 
-    def set_scope(self, scope):
+    def set_scope(self, scope: str) -> None:
         """Keep this stage's buffer in `scope` ("global", "local", "shared": on the GPU
         targets, registers / the block's shared memory; on CPUs a local buffer)."""
         from .cache import SCOPES
@@ -490,9 +524,17 @@ class Stage:
 
 
 class Schedule:
-    """The stages of a computation graph, producers before consumers."""
+    """The stages of a computation graph, producers before consumers (te.create_schedule).
 
-    def __init__(self, outputs):
+    >>> import texpr as te
+    >>> A = te.placeholder((16,), name="A")
+    >>> B = te.compute((16,), lambda i: A[i] + 1.0, name="B")
+    >>> s = te.create_schedule(B.op)
+    >>> [st.name for st in s.stages], s[B].op is B.op
+    (['A', 'B'], True)
+    """
+
+    def __init__(self, outputs: list[Operation]) -> None:
         self.outputs = outputs
         self.stages = []
         self.stage_map = {}
@@ -538,7 +580,7 @@ class Schedule:
         from ..display import code_html
         return code_html(str(self), "python")
 
-    def __getitem__(self, t):
+    def __getitem__(self, t: StageKey) -> Stage:
         op = t.op if isinstance(t, Tensor) else t
         if isinstance(op, Stage):
             return op
@@ -547,10 +589,11 @@ class Schedule:
             raise ScheduleError(f"{getattr(op, 'name', op)!r} is not part of this schedule")
         return st
 
-    def stage_of(self, tensor):
+    def stage_of(self, tensor: StageKey) -> Stage:
+        """The stage of `tensor` (as s[tensor])."""
         return self[tensor]
 
-    def unused_input_stage(self, op):
+    def unused_input_stage(self, op: Operation) -> Stage:
         """The stage of a placeholder no stage reads, made on first use: a kernel argument it
         takes and never touches (TVM builds such a parameter; a gradient may not need an
         input's value)."""
@@ -563,7 +606,7 @@ class Schedule:
         return st
 
     # ------------------------------------------------------------------ graph queries
-    def readers(self, stage):
+    def readers(self, stage: Stage) -> list[Stage]:
         """Stages whose current op reads stage's output directly."""
         out = []
         for st in self.stages:
@@ -571,7 +614,7 @@ class Schedule:
                 out.append(st)
         return out
 
-    def consumers(self, stage):
+    def consumers(self, stage: Stage) -> list[Stage]:
         """Readers, looking through inlined stages to the stages that really run the reads."""
         out, todo, seen = [], list(self.readers(stage)), set()
         while todo:
@@ -585,7 +628,7 @@ class Schedule:
                 out.append(st)
         return out
 
-    def is_upstream(self, a, b):
+    def is_upstream(self, a: Stage, b: Stage) -> bool:
         """True if stage a is (transitively) read by stage b."""
         todo, seen = [b], set()
         while todo:
@@ -607,25 +650,31 @@ class Schedule:
         self.stage_map[op] = st
         return st
 
-    def cache_write(self, tensor, scope):
+    def cache_write(self, tensor: Tensor | Sequence[Tensor], scope: str) -> Any:
+        """A stage computing `tensor` into a buffer of `scope`, copied out by the original
+        stage (which then only copies); returns the cache tensor(s)."""
         from .cache import cache_write
         return cache_write(self, tensor, scope)
 
-    def cache_read(self, tensor, scope, readers):
+    def cache_read(self, tensor: Tensor, scope: str, readers: Any) -> Tensor:
+        """A copy of `tensor` in `scope` that `readers` (stages or tensors) read instead."""
         from .cache import cache_read
         return cache_read(self, tensor, scope, readers)
 
-    def rfactor(self, tensor, axis, factor_axis=0):
+    def rfactor(self, tensor: Tensor, axis: IterVar, factor_axis: int = 0) -> Any:
+        """Split a reduction: a new stage reduces all but `axis`, keeping `axis` as a data
+        dimension (at `factor_axis`), and the original stage reduces that; returns the new
+        tensor(s)."""
         from .rfactor import rfactor
         return rfactor(self, tensor, axis, factor_axis)
 
-    def create_group(self, outputs, inputs, include_inputs=False):
+    def create_group(self, outputs: Any, inputs: Any, include_inputs: bool = False) -> Group:
         """TVM's stage group: the stages between `inputs` and `outputs`, attached together
         with group.compute_at(parent, axis)."""
         from .group import create_group
         return create_group(self, outputs, inputs, include_inputs)
 
-    def normalize(self):
+    def normalize(self) -> Schedule:
         """TVM rebases every loop to start at 0 and returns the schedule; texpr's loops always
         start at 0, so this schedule is already normal and is returned as it is."""
         return self
@@ -691,8 +740,16 @@ def _post_order(outputs):
     return order
 
 
-def create_schedule(ops):
-    """A default schedule (every stage at the root, loops in definition order)."""
+def create_schedule(ops: Operation | Tensor | Sequence[Operation | Tensor]) -> Schedule:
+    """A default schedule (every stage at the root, loops in definition order).
+
+    >>> import texpr as te
+    >>> A = te.placeholder((8,), name="A")
+    >>> B = te.compute((8,), lambda i: A[i] * A[i], name="B")
+    >>> s = te.create_schedule(B.op)
+    >>> s[B].op is B.op
+    True
+    """
     if isinstance(ops, (Operation, Tensor)):
         ops = [ops]
     out = []

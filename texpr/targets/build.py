@@ -1,4 +1,8 @@
 """te.build: lower a schedule, emit source for a target, compile it and load it."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Sequence
+
 from .. import progress
 from ..errors import TexprError
 from ..lang import dtypes
@@ -15,20 +19,35 @@ from .fingerprint import build_fingerprint
 from .intrin_rules import RULES
 from .toolchain import compile_import, compile_shared, compile_to_assembly, kernel_exports_flags
 
+if TYPE_CHECKING:
+    from ..lang.tensor import Tensor
+    from ..target import Target
 
-def lower_for_target(sch, args, name="main", target=None, stop_after=None, simple_mode=False,
-                     trace=None):
+
+def lower_for_target(sch: Schedule, args: Sequence[Tensor | Var], name: str = "main",
+                     target: str | Target | None = None, stop_after: str | None = None,
+                     simple_mode: bool = False, trace: bool | None = None) -> Any:
     """te.lower: the loop program as te.build(..., target=target) compiles it (that target's
     vector width, tails, lane operations; a GPUProgram for cuda/opencl); without a target,
     the generic 256-bit lowering (texpr.target.GENERIC). stop_after names a pass of the
     pipeline (texpr.lower.PASS_NAMES) to stop after; simple_mode=True stops before tails,
-    vectors and unrolling; trace=True prints each pass's time."""
+    vectors and unrolling; trace=True prints each pass's time.
+
+    >>> import texpr as te
+    >>> A = te.placeholder((16,), name="A")
+    >>> B = te.compute((16,), lambda i: A[i] + 1.0, name="B")
+    >>> s = te.create_schedule(B.op)
+    >>> "for" in str(te.lower(s, [A, B], name="add_one"))
+    True
+    """
     tgt = None if target is None else get_target(target)
     return lower(sch, args, name, target=tgt, stop_after=stop_after, simple_mode=simple_mode,
                  trace=trace)
 
 
-def emit_source(sch, args, target="native", name="main", extra_sources=None, libs=None):
+def emit_source(sch: Schedule, args: Sequence[Tensor | Var], target: str | Target = "native",
+                name: str = "main", extra_sources: Sequence[str] | None = None,
+                libs: Sequence[str] | None = None) -> str:
     """The source text te.build(sch, args, target, name) compiles, without compiling it."""
     tgt = get_target(target)
     if tgt.is_gpu:
@@ -40,12 +59,22 @@ def emit_source(sch, args, target="native", name="main", extra_sources=None, lib
     return tgt.emitter(func).emit()[0]
 
 
-def build(sch, args, target="native", name="main", extra_sources=None, libs=None):
+def build(sch: Schedule, args: Sequence[Tensor | Var], target: str | Target = "native",
+          name: str = "main", extra_sources: Sequence[str] | None = None,
+          libs: Sequence[str] | None = None) -> Module:
     """Compile a schedule into a callable Module for `target`.
 
     args: the tensors (inputs and outputs) and scalar te.vars, in the order the module takes
     them. extra_sources: C source texts compiled into the kernel's library, before it (the
-    functions te.call_extern names); libs: linker arguments ("-lNAME", "-LDIR", a .so path)."""
+    functions te.call_extern names); libs: linker arguments ("-lNAME", "-LDIR", a .so path).
+
+    Example (compiles with gcc, so not run as a doctest)::
+
+        A = te.placeholder((n,), name="A")
+        B = te.compute((n,), lambda i: A[i] * 2.0, name="B")
+        f = te.build(te.create_schedule(B.op), [A, B], target="c", name="double")
+        b = f(np.arange(5, dtype="float32"))      # the output allocated and returned
+    """
     if not isinstance(sch, Schedule):
         raise TexprError(f"build expects a Schedule (te.create_schedule), got {sch!r}")
     if not isinstance(name, str) or not name:

@@ -5,7 +5,10 @@ emitted for its target, e.g. exp -> te.call_pure_extern("float32", "my_exp", cal
 Emitters consult the rules only when some rule is registered, so the default path costs one
 dict truth test.
 """
+from __future__ import annotations
+
 import numbers
+from typing import Any, Callable
 
 from ..errors import TexprError
 
@@ -24,13 +27,21 @@ def _op_name(op_name):
     return name
 
 
-def register_intrin_lowering(op_name, target="default", *, f=None, level=10):
+def register_intrin_lowering(op_name: str, target: str = "default", *,
+                             f: Callable[..., Any] | None = None, level: int = 10) -> Any:
     """Register f(call) -> expr as the lowering of math op `op_name` ("exp" or "tir.exp") for
     `target` (a texpr target name, or "default" for every target). f receives the call (its
     .args, .dtype) and returns an expression of the same dtype, or None for the default code.
     Of several rules for one (op, target) the highest level wins; a rule of the same level
     replaces the old one.
-    Usable as a decorator when f is omitted. Returns f."""
+    Usable as a decorator when f is omitted. Returns f.
+
+    Example (the rule applies to kernels built for "c" afterwards)::
+
+        @te.register_intrin_lowering("exp", target="c", level=99)
+        def exp_as_expf(call):
+            return te.call_pure_extern("float32", "expf", call.args[0])
+    """
     name = _op_name(op_name)
     target = _emitter_name(target)
     if isinstance(level, bool) or not isinstance(level, numbers.Integral):

@@ -4,19 +4,27 @@ tag): inlined into the stage that consumes them, fused as the epilogue of dense 
 float32 gelu (erf form) computes erf as a rational function, ERF_P / ERF_Q below, fitted by
 texpr for this (iteratively reweighted linearised least squares on Chebyshev nodes, in float64,
 minimising the absolute error on [0, 4]; beyond 4 erf rounds to +-1 in float32):
-erf(y) = y P(y^2) / Q(y^2) for |y| <= 4, clamped to [-1, 1]. No exp, one division, short
+`erf(y) = y P(y^2) / Q(y^2)` for `|y| <= 4`, clamped to [-1, 1]. No exp, one division, short
 dependency chains: 2x torch's GELU on one AVX2 core, where texpr's accurate vector erf (2 ULP)
 is 0.6x (its exp and two polynomials make one long chain per vector).
-Stated accuracy (tests/topi/test_rows.py checks it): |gelu(x) - exact| <= 2.5e-7 |x| for every
+Stated accuracy (tests/topi/test_rows.py checks it): `|gelu(x) - exact| <= 2.5e-7 |x|` for every
 x, within 4 ULP for x >= 0; like every 0.5 x (1 + erf) form, the relative error grows where
 1 + erf cancels (x < -1: 4e-6 relative at x = -2, torch's form does the same).
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
 import math
 
 from ..errors import TexprError
 from ..lang import dtypes
 from ..lang.expr import Const, elementwise_max, elementwise_min, erf, tanh
 from ..lang.tensor import compute
+
+if TYPE_CHECKING:
+    from ..lang.expr import Expr
+    from ..lang.tensor import Tensor
 
 #: erf(y) ~ y * P(y^2) / Q(y^2) on [-4, 4] (float32 coefficients, lowest degree first)
 ERF_P = (1.128379225730896, 0.18471188843250275, 0.0543329156935215, 0.003839610144495964,
@@ -32,7 +40,7 @@ def _horner(s, coefs, c):
     return p
 
 
-def erf_rational(y):
+def erf_rational(y: Expr) -> Expr:
     """erf of a float32 expression by ERF_P / ERF_Q (absolute error <= 3e-7)."""
     def c(v):
         return Const(v, "float32")
@@ -42,7 +50,7 @@ def erf_rational(y):
     return elementwise_min(elementwise_max(r, c(-1.0)), c(1.0))
 
 
-def gelu(x, approximate="none"):
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     """x * Phi(x): approximate="none" with erf, 0.5 x (1 + erf(x / sqrt 2)); "tanh" with
     0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))."""
     if not dtypes.is_float(x.dtype):

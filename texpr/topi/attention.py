@@ -13,6 +13,10 @@ attention_pv -> attention (the output, pv / sum). The scale is applied inside ma
 (one fused multiply-add), so any sign of scale is right; the causal mask is a -inf added
 to the hidden scores in max, a factor 0 in exp.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
 import math
 import numbers
 
@@ -21,6 +25,10 @@ from ..lang.expr import Const, exp, if_then_else, min_value
 from ..lang.reduction import max as te_max, sum as te_sum
 from ..lang.tensor import compute, reduce_axis
 from .util import check_ndim, shape_str
+
+if TYPE_CHECKING:
+    from ..lang.expr import Expr
+    from ..lang.tensor import Tensor
 
 SCORES_TAG = "attention_scores"
 MAX_TAG = "attention_max"
@@ -68,13 +76,14 @@ def _scale(scale, head_dim):
     return float(scale)
 
 
-def softmax_exp(x):
+def softmax_exp(x: Expr) -> Expr:
     """exp of a softmax's x - max <= 0: texpr's fast float32 exp (2 ULP instead of 1; torch's
     attention uses a coarser one), 5% of the whole op at seq 384; other dtypes: exp."""
     return exp(x, fast=True)
 
 
-def attention(q, k, v, causal=False, scale=None):
+def attention(q: Tensor, k: Tensor, v: Tensor, causal: bool = False,
+              scale: float | None = None) -> Tensor:
     """out[b, h, i] = sum_j softmax_j(scale * q[b,h,i] . k[b,h,j]) v[b,h,j].
 
     q [B, H, S, D], k [B, H, T, D], v [B, H, T, Dv] -> [B, H, S, Dv]. causal: query i sees

@@ -1,13 +1,22 @@
 """conv2d in the HWCN and NHWC layouts, and TVM's generic conv2d entry that picks the compute
 for a data layout. The NCHW compute (and its tuned schedules) is nn.conv2d_nchw."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Sequence
+
 from ..errors import TexprError
 from ..lang.reduction import sum as te_sum
 from ..lang.tensor import compute, reduce_axis
 from .nn import _acc_dtype, _out_size, conv2d_nchw, pad
 from .util import check_ndim, const_dim, pair, padding4
 
+if TYPE_CHECKING:
+    from ..lang.hints import DTypeLike
+    from ..lang.tensor import Tensor
 
-def conv_padding(padding, R, S, dilation, what):
+
+def conv_padding(padding: int | Sequence[int] | str, R: int, S: int, dilation: int | Sequence[int],
+                 what: Any):
     """(top, left, bottom, right) from an int, a pair, a 4-tuple, or TVM's "SAME" / "VALID"
     strings ("SAME": the (dilated) kernel size minus one, the extra row/column at the top/left,
     as TVM does; the stride does not enter)."""
@@ -33,7 +42,9 @@ def _conv_geometry(what, H, W, R, S, stride, padding, dilation):
     return (sh, sw), (dh, dw), (pt, pl, pb, pr), (P, Q)
 
 
-def conv2d_hwcn(Input, Filter, stride, padding, dilation=1, out_dtype=None):
+def conv2d_hwcn(Input: Tensor, Filter: Tensor, stride: int | Sequence[int],
+                padding: int | Sequence[int] | str, dilation: int | Sequence[int] = 1,
+                out_dtype: DTypeLike | None = None) -> Tensor:
     """Input [H, W, C, N], Filter [R, S, C, O] -> [P, Q, O, N] (the batch innermost)."""
     check_ndim(Input, 4, "conv2d_hwcn", "HWCN")
     check_ndim(Filter, 4, "conv2d_hwcn", "HWIO (R, S, C, O)")
@@ -53,7 +64,9 @@ def conv2d_hwcn(Input, Filter, stride, padding, dilation=1, out_dtype=None):
         name="conv2d_hwcn", tag="conv2d_hwcn")
 
 
-def conv2d_nhwc(Input, Filter, stride, padding, dilation=1, out_dtype=None):
+def conv2d_nhwc(Input: Tensor, Filter: Tensor, stride: int | Sequence[int],
+                padding: int | Sequence[int] | str, dilation: int | Sequence[int] = 1,
+                out_dtype: DTypeLike | None = None) -> Tensor:
     """Input [N, H, W, C], Filter [R, S, C, O] (HWIO) -> [N, P, Q, O]."""
     check_ndim(Input, 4, "conv2d_nhwc", "NHWC")
     check_ndim(Filter, 4, "conv2d_nhwc", "HWIO (R, S, C, O)")
@@ -77,8 +90,9 @@ def conv2d_nhwc(Input, Filter, stride, padding, dilation=1, out_dtype=None):
 _LAYOUTS = {"NCHW": ("OIHW", (2, 3)), "NHWC": ("HWIO", (0, 1)), "HWCN": ("HWIO", (0, 1))}
 
 
-def conv2d(input, filter, strides, padding, dilation, data_layout="NCHW", kernel_layout="",
-           out_dtype=None):
+def conv2d(input: Tensor, filter: Tensor, strides: int | Sequence[int],
+           padding: int | Sequence[int] | str, dilation: int | Sequence[int], data_layout: str = "NCHW",
+           kernel_layout: str = "", out_dtype: DTypeLike | None = None) -> Tensor:
     """TVM's generic conv2d: the compute for `data_layout` (NCHW with an OIHW kernel, NHWC or
     HWCN with an HWIO kernel)."""
     if data_layout not in _LAYOUTS:

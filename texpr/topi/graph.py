@@ -52,6 +52,7 @@ class Value:
 
     @property
     def nbytes(self):
+        """The size of the value's array in bytes."""
         return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
 
     def __repr__(self):
@@ -267,6 +268,7 @@ class CompiledGraph:
         return sum(out.nbytes for _, _, out in self.graph.steps)
 
     def set_inputs(self, *args, **kwargs):
+        """Copy the graph's inputs in, by position or by name (not both)."""
         if args and kwargs:
             raise GraphError(f"graph {self.graph.name}: give the inputs by position or by name")
         if args:

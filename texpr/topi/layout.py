@@ -1,12 +1,25 @@
 """Layout transforms between NCHW and the blocked NCHWc layout, and kernel packing."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
 from ..errors import TexprError
 from ..lang.expr import Const, if_then_else
 from ..lang.tensor import compute
 from .util import const_dim
 
+if TYPE_CHECKING:
+    from ..lang.tensor import Tensor
 
-def nchw_to_nchwc(data, block):
-    """[N, C, H, W] -> [N, C/block, H, W, block]."""
+
+def nchw_to_nchwc(data: Tensor, block: int) -> Tensor:
+    """[N, C, H, W] -> [N, C/block, H, W, block].
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> data = te.placeholder((1, 16, 8, 8), name="data")
+    >>> [int(d) for d in topi.layout.nchw_to_nchwc(data, 8).shape]
+    [1, 2, 8, 8, 8]
+    """
     N, C, H, W = (const_dim(data, d, "nchw_to_nchwc") for d in range(4))
     if C % block:
         raise TexprError(f"nchw_to_nchwc: {C} channels are not a multiple of block {block}")
@@ -14,14 +27,14 @@ def nchw_to_nchwc(data, block):
                    name="nchwc", tag="injective,layout")
 
 
-def nchwc_to_nchw(data):
+def nchwc_to_nchw(data: Tensor) -> Tensor:
     """[N, C/b, H, W, b] -> [N, C, H, W]."""
     N, Cb, H, W, b = (const_dim(data, d, "nchwc_to_nchw") for d in range(5))
     return compute((N, Cb * b, H, W), lambda n, c, h, w: data[n, c // b, h, w, c % b], name="nchw",
                    tag="injective,layout")
 
 
-def pack_kernel_nchwc(kernel, ic, oc):
+def pack_kernel_nchwc(kernel: Tensor, ic: int, oc: int) -> Tensor:
     """OIHW kernel -> [O/oc, I/ic, H, W, ic, oc] for conv2d_NCHWc."""
     O, I, R, S = (const_dim(kernel, d, "pack_kernel_nchwc") for d in range(4))
     if O % oc or I % ic:
@@ -31,7 +44,7 @@ def pack_kernel_nchwc(kernel, ic, oc):
                    name="kernel_nchwc", tag="injective,layout")
 
 
-def pack_dense_weight(weight, block):
+def pack_dense_weight(weight: Tensor, block: int) -> Tensor:
     """Dense weight [N, K] -> panels [ceil(N/block), K, block] for topi.nn.dense_pack
     (rows past N are zero)."""
     N, K = (const_dim(weight, d, "pack_dense_weight") for d in range(2))

@@ -1,4 +1,8 @@
 """Neural-network operators as compute definitions (TVM conventions for layouts and order)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Sequence
+
 import numbers
 
 from .. import lang
@@ -10,6 +14,10 @@ from ..lang.tensor import compute, reduce_axis
 from .util import check_ndim, const_dim, normalize_axes, padding4, pair
 from .tag import ROW_PART
 
+if TYPE_CHECKING:
+    from ..lang.hints import DTypeLike, IntLike, TensorOrExpr
+    from ..lang.tensor import Tensor
+
 
 def _acc_dtype(a, b, out_dtype):
     if out_dtype is not None:
@@ -19,8 +27,16 @@ def _acc_dtype(a, b, out_dtype):
     return dtypes.promote(a, b)
 
 
-def dense(data, weight, bias=None, out_dtype=None):
-    """out[i, j] = sum_k data[i, k] * weight[j, k] (+ bias[j])."""
+def dense(data: Tensor, weight: Tensor, bias: Tensor | None = None,
+          out_dtype: DTypeLike | None = None) -> Tensor:
+    """out[i, j] = sum_k data[i, k] * weight[j, k] (+ bias[j]).
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> data = te.placeholder((4, 16), name="data")
+    >>> weight = te.placeholder((8, 16), name="weight")
+    >>> [int(d) for d in topi.nn.dense(data, weight).shape]
+    [4, 8]
+    """
     check_ndim(data, 2, "dense", "[M, K]")
     check_ndim(weight, 2, "dense", "[N, K]")
     odt = _acc_dtype(data.dtype, weight.dtype, out_dtype)
@@ -38,7 +54,8 @@ def dense(data, weight, bias=None, out_dtype=None):
     return out
 
 
-def dense_pack(data, packed_weight, bias=None, units=None, out_dtype=None):
+def dense_pack(data: Tensor, packed_weight: Tensor, bias: Tensor | None = None,
+               units: int | None = None, out_dtype: DTypeLike | None = None) -> Tensor:
     """dense with the weight pre-packed into panels: packed_weight [ceil(N/nb), K, nb] holds
     weight[p*nb + z, k] at [p, k, z] (see topi.layout.pack_dense_weight; pack it once, offline).
 
@@ -66,8 +83,15 @@ def dense_pack(data, packed_weight, bias=None, units=None, out_dtype=None):
     return out
 
 
-def batch_matmul(x, y, out_dtype=None):
-    """out[b, i, j] = sum_k x[b, i, k] * y[b, j, k] (TVM's 'NT' layout)."""
+def batch_matmul(x: Tensor, y: Tensor, out_dtype: DTypeLike | None = None) -> Tensor:
+    """out[b, i, j] = sum_k x[b, i, k] * y[b, j, k] (TVM's 'NT' layout).
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> x = te.placeholder((2, 4, 16), name="x")
+    >>> y = te.placeholder((2, 8, 16), name="y")
+    >>> [int(d) for d in topi.nn.batch_matmul(x, y).shape]
+    [2, 4, 8]
+    """
     check_ndim(x, 3, "batch_matmul", "[B, M, K]")
     check_ndim(y, 3, "batch_matmul", "[B, N, K]")
     odt = _acc_dtype(x.dtype, y.dtype, out_dtype)
@@ -77,7 +101,8 @@ def batch_matmul(x, y, out_dtype=None):
                    name="batch_matmul", tag="batch_matmul")
 
 
-def pad(data, before, after, value=0.0, name="pad"):
+def pad(data: Tensor, before: Sequence[IntLike], after: Sequence[IntLike],
+        value: float = 0.0, name: str = "pad") -> Tensor:
     """Constant padding; index arithmetic stays in bounds (reads are guarded by the condition)."""
     n = len(data.shape)
     if len(before) != n or len(after) != n:
@@ -104,8 +129,17 @@ def _out_size(n, k, s, p0, p1, d):
     return (n + p0 + p1 - ((k - 1) * d + 1)) // s + 1
 
 
-def conv2d_nchw(data, kernel, stride, padding, dilation=1, groups=1, out_dtype=None):
-    """data [N, C, H, W], kernel [O, C/groups, R, S] -> [N, O, P, Q]."""
+def conv2d_nchw(data: Tensor, kernel: Tensor, stride: int | Sequence[int],
+                padding: int | Sequence[int], dilation: int | Sequence[int] = 1, groups: int = 1,
+                out_dtype: DTypeLike | None = None) -> Tensor:
+    """data [N, C, H, W], kernel [O, C/groups, R, S] -> [N, O, P, Q].
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> data = te.placeholder((1, 3, 32, 32), name="data")
+    >>> kernel = te.placeholder((8, 3, 3, 3), name="kernel")
+    >>> [int(d) for d in topi.nn.conv2d_nchw(data, kernel, 1, 1).shape]
+    [1, 8, 32, 32]
+    """
     check_ndim(data, 4, "conv2d_nchw", "NCHW")
     check_ndim(kernel, 4, "conv2d_nchw", "OIHW")
     sh, sw = pair(stride, "stride")
@@ -134,7 +168,9 @@ def conv2d_nchw(data, kernel, stride, padding, dilation=1, groups=1, out_dtype=N
                    attrs={"strides": (sh, sw), "dilation": (dh, dw), "groups": groups})
 
 
-def conv2d_NCHWc(data, kernel, stride, padding, dilation=1, out_dtype=None):
+def conv2d_NCHWc(data: Tensor, kernel: Tensor, stride: int | Sequence[int],
+                 padding: int | Sequence[int], dilation: int | Sequence[int] = 1,
+                 out_dtype: DTypeLike | None = None) -> Tensor:
     """data [N, C/ic, H, W, ic], kernel [O/oc, C/ic, R, S, ic, oc] -> [N, O/oc, P, Q, oc]."""
     check_ndim(data, 5, "conv2d_NCHWc", "NCHW[ic]c")
     check_ndim(kernel, 6, "conv2d_NCHWc", "OIHW[ic]i[oc]o")
@@ -158,7 +194,9 @@ def conv2d_NCHWc(data, kernel, stride, padding, dilation=1, out_dtype=None):
                    name="conv2d_NCHWc", tag="conv2d_NCHWc")
 
 
-def depthwise_conv2d_nchw(data, kernel, stride, padding, dilation=1, out_dtype=None):
+def depthwise_conv2d_nchw(data: Tensor, kernel: Tensor, stride: int | Sequence[int],
+                          padding: int | Sequence[int], dilation: int | Sequence[int] = 1,
+                          out_dtype: DTypeLike | None = None) -> Tensor:
     """data [N, C, H, W], kernel [C, M, R, S] (channel multiplier M) -> [N, C*M, P, Q]."""
     check_ndim(data, 4, "depthwise_conv2d_nchw", "NCHW")
     check_ndim(kernel, 4, "depthwise_conv2d_nchw", "[C, M, R, S]")
@@ -184,7 +222,9 @@ def depthwise_conv2d_nchw(data, kernel, stride, padding, dilation=1, out_dtype=N
 CHANNEL_REPEAT_TAG = "injective,channel_repeat"
 
 
-def depthwise_conv2d_NCHWc(data, kernel, stride, padding, dilation=1, out_dtype=None):
+def depthwise_conv2d_NCHWc(data: Tensor, kernel: Tensor, stride: int | Sequence[int],
+                           padding: int | Sequence[int], dilation: int | Sequence[int] = 1,
+                           out_dtype: DTypeLike | None = None) -> Tensor:
     """data [N, C/cb, H, W, cb], kernel [C*M/ob, R, S, ob] -> [N, C*M/ob, P, Q, ob]: M filters
     per input channel (the channel multiplier, M = the kernel's channels / the data's), output
     channel k reading input channel k // M, in blocks of ob (the kernel's last dimension; ob =
@@ -229,13 +269,21 @@ _POOL_ARGS = ("padding", "pool_type", "count_include_pad", "dilation")
 _TVM_POOL_ARGS = ("dilation", "padding", "pool_type", "ceil_mode", "layout", "count_include_pad")
 
 
-def pool2d(data, kernel, stride, *args, **kwargs):
+def pool2d(data: Tensor, kernel: int | Sequence[int], stride: int | Sequence[int], *args: Any,
+           **kwargs: Any) -> Tensor:
     """Max or average pooling over the last two dimensions (NCHW, or NCHWc with 5-D data);
     `dilation` spaces the window's taps (TVM's dilated pooling).
 
     The arguments after stride are texpr's (padding, pool_type="max", count_include_pad=True,
     dilation=(1, 1)) or TVM v0.14's (dilation, padding, pool_type, ceil_mode=False,
-    layout="NCHW", count_include_pad=True), told apart by where the pool type (a string) is."""
+    layout="NCHW", count_include_pad=True), told apart by where the pool type (a string) is.
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> data = te.placeholder((1, 4, 8, 8), name="data")
+    >>> out = topi.nn.pool2d(data, (2, 2), (2, 2), (0, 0, 0, 0), "max")
+    >>> [int(d) for d in out.shape]
+    [1, 4, 4, 4]
+    """
     tvm_order = len(args) >= 3 and isinstance(args[2], str) and not isinstance(args[1], str)
     names = _TVM_POOL_ARGS if tvm_order else _POOL_ARGS
     if len(args) > len(names):
@@ -315,13 +363,13 @@ def _pool2d(data, kernel, stride, padding, pool_type="max", count_include_pad=Tr
         data.dtype), name="pool_avg", tag="elemwise")
 
 
-def global_pool(data, pool_type="avg"):
+def global_pool(data: Tensor, pool_type: str = "avg") -> Tensor:
     """Pool over the whole H x W (NCHW or NCHWc) -> [N, C, 1, 1(, c)]."""
     H, W = const_dim(data, 2, "global_pool"), const_dim(data, 3, "global_pool")
     return pool2d(data, (H, W), 1, 0, pool_type)
 
 
-def global_pool_flatten(data, pool_type="avg"):
+def global_pool_flatten(data: Tensor, pool_type: str = "avg") -> Tensor:
     """Pool over the whole H x W and flatten: NCHW [N, C, H, W] or NCHWc [N, C/c, H, W, c]
     -> [N, C] in plain channel order (the layout change back from NCHWc at a network's head,
     done by the pool itself)."""
@@ -348,7 +396,14 @@ def global_pool_flatten(data, pool_type="avg"):
                    name="global_pool_flatten", tag="elemwise")
 
 
-def relu(x):
+def relu(x: Tensor) -> Tensor:
+    """max(x, 0) elementwise (tag "elemwise": fused into its consumer by the schedules).
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> x = te.placeholder((2, 3), name="x")
+    >>> topi.nn.relu(x).dtype
+    'float32'
+    """
     return compute(x.shape, lambda *i: elementwise_max(x[i], Const(0, x.dtype)), name="relu",
                    tag="elemwise")
 
@@ -379,26 +434,33 @@ def _broadcast(a, b, fn, what):
                    name=what, tag="elemwise")
 
 
-def add(a, b):
+def add(a: TensorOrExpr, b: TensorOrExpr) -> Tensor:
     """Elementwise a + b with NumPy broadcasting of the shapes."""
     return _broadcast(a, b, lambda x, y: x + y, "add")
 
 
-def multiply(a, b):
+def multiply(a: TensorOrExpr, b: TensorOrExpr) -> Tensor:
     """Elementwise a * b with NumPy broadcasting (e.g. a batch-norm scale per channel)."""
     return _broadcast(a, b, lambda x, y: x * y, "multiply")
 
 
-def bias_add(x, bias, axis=1):
+def bias_add(x: Tensor, bias: Any, axis: int = 1) -> Tensor:
     """x + bias broadcast along `axis` (NCHW: axis 1)."""
     if len(bias.shape) != 1:
         raise TexprError("bias_add: bias must be 1-D")
     return compute(x.shape, lambda *i: x[i] + bias[i[axis]], name="bias_add", tag="elemwise")
 
 
-def softmax(x, axis=-1):
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """Numerically stable softmax along `axis`: exp(x - max) / sum, the stages max, exp and
-    sum tagged ROW_PART (topi/cpu_rows.py places them in the output's loops)."""
+    sum tagged ROW_PART (topi/cpu_rows.py places them in the output's loops).
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> x = te.placeholder((4, 10), name="x")
+    >>> y = topi.nn.softmax(x, axis=-1)
+    >>> [int(d) for d in y.shape], y.dtype
+    ([4, 10], 'float32')
+    """
     axis, at, rest, red_shape, mx = _rows_and_max(x, axis, "softmax")
     k2 = reduce_axis((0, x.shape[axis]), "k2")
     ex = compute(x.shape, lambda *i: exp(x[i] - mx[rest(i)], fast=True), name="softmax_exp",
@@ -410,7 +472,7 @@ def softmax(x, axis=-1):
                    tag="softmax", attrs={"axis": (axis,)})
 
 
-def log_softmax(x, axis=-1):
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     """log(softmax(x)) along `axis`: x - (max + log(sum(exp(x - max)))); the stages max, sum
     and their per-row total tagged ROW_PART (topi/cpu_rows.py)."""
     axis, at, rest, red_shape, mx = _rows_and_max(x, axis, "log_softmax")

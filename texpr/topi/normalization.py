@@ -5,6 +5,10 @@ The statistics are their own stages, one value per row: the sum, the sum of squa
 the mean (two passes over the row: exact where E[x^2] - E[x]^2 cancels), and the reciprocal
 standard deviation; the output stage is elementwise given them.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
 from ..errors import TexprError
 from ..lang import dtypes
 from ..lang.expr import Const, sqrt
@@ -12,6 +16,9 @@ from ..lang.reduction import sum as te_sum
 from ..lang.tensor import compute, reduce_axis
 from .tag import ROW_PART
 from .util import const_dim, normalize_axes, shape_str
+
+if TYPE_CHECKING:
+    from ..lang.tensor import Tensor
 
 
 def _rows(data, axis, what):
@@ -72,9 +79,18 @@ class _Row:
             tag=ROW_PART)
 
 
-def layer_norm(data, gamma, beta, axis=-1, epsilon=1e-5):
+def layer_norm(data: Tensor, gamma: Tensor, beta: Tensor, axis: int | Sequence[int] | None = -1,
+               epsilon: float = 1e-5) -> Tensor:
     """(x - mean) / sqrt(var + epsilon) * gamma + beta over `axis` (an int or ints; gamma and
-    beta shaped like those axes); the variance is the biased one, as torch and TVM."""
+    beta shaped like those axes); the variance is the biased one, as torch and TVM.
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> x = te.placeholder((4, 32), name="x")
+    >>> g = te.placeholder((32,), name="g")
+    >>> b = te.placeholder((32,), name="b")
+    >>> [int(d) for d in topi.nn.layer_norm(x, g, b).shape]
+    [4, 32]
+    """
     axes, kept, count = _rows(data, axis, "layer_norm")
     _check_param(gamma, data, axes, "layer_norm", "gamma")
     _check_param(beta, data, axes, "layer_norm", "beta")
@@ -93,7 +109,8 @@ def layer_norm(data, gamma, beta, axis=-1, epsilon=1e-5):
                    name="layer_norm", tag="layer_norm", attrs={"axis": axes})
 
 
-def rms_norm(data, gamma, axis=-1, epsilon=1e-6):
+def rms_norm(data: Tensor, gamma: Tensor, axis: int | Sequence[int] | None = -1,
+             epsilon: float = 1e-6) -> Tensor:
     """x / sqrt(mean(x^2) + epsilon) * gamma over `axis` (an int or ints; gamma shaped like
     those axes). DESIGN.md's signature (TVM calls gamma `weight` and defaults epsilon to 1e-5;
     positional calls are the same)."""

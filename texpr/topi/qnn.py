@@ -7,6 +7,10 @@ rounding shift, output zero point, saturation; `targets.hvx_intrin.requantize_ex
 ([N/lanes, K/4, lanes, 4]: HVX vrmpy, x86 VNNI and NEON sdot all read them this way).
 NumPy references: topi.testing.depthwise_conv2d_nchw_u8_ref, dense_int8_packed_ref.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Sequence
+
 from ..errors import TexprError
 from ..lang.expr import Cast, const
 from ..lang.reduction import sum as te_sum
@@ -15,9 +19,13 @@ from ..targets.hexagon.intrin import check_requant_params, requantize_expr
 from .nn import pad
 from .util import check_ndim, const_dim
 
+if TYPE_CHECKING:
+    from ..lang.tensor import Tensor
 
-def depthwise_conv2d_nchw_u8(data, kernel, bias, x_zp, w_zp, multiplier, shift, out_zp,
-                             padding=1):
+
+def depthwise_conv2d_nchw_u8(data: Tensor, kernel: Tensor, bias: Tensor, x_zp: Any, w_zp: Any,
+                             multiplier: Any, shift: Any, out_zp: Any,
+                             padding: int | Sequence[int] = 1) -> Tensor:
     """data [N, C, H, W] uint8, kernel [C, 1, 3, 3] uint8, bias [C] int32 -> [N, C, P, Q] uint8.
 
     acc = sum_{r,s} (x - x_zp) * (w - w_zp) over the input padded with x_zp (padding
@@ -55,7 +63,7 @@ def depthwise_conv2d_nchw_u8(data, kernel, bias, x_zp, w_zp, multiplier, shift, 
         tag="requantize_u8", attrs={"multiplier": multiplier, "shift": shift, "zero_point": out_zp})
 
 
-def dense_int8_packed(data, packed_weight):
+def dense_int8_packed(data: Tensor, packed_weight: Tensor) -> Tensor:
     """data [M, K] int8 or uint8, packed_weight [N/lanes, K/4, lanes, 4] int8 -> [M, N] int32."""
     check_ndim(data, 2, "dense_int8_packed", "[M, K]")
     check_ndim(packed_weight, 4, "dense_int8_packed", "[N/lanes, K/4, lanes, 4]")

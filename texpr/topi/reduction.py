@@ -1,6 +1,10 @@
 """Reductions over whole axes of a tensor (TVM's topi.sum / mean / prod / max / min /
 argmax / argmin), all tagged "reduce": topi.schedule gives them texpr/topi/cpu_reduce.py's
 vectorized schedules on the vector CPU targets."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
 import numbers
 
 from ..errors import DTypeError, TexprError
@@ -10,6 +14,9 @@ from ..lang.expr import (Const, Select, elementwise_max, elementwise_min, max_va
 from ..lang.reduction import comm_reducer, max as te_max, min as te_min, sum as te_sum
 from ..lang.tensor import compute, reduce_axis
 from .transform import _dims
+
+if TYPE_CHECKING:
+    from ..lang.tensor import Tensor
 
 REDUCE_TAG = "reduce"
 _INT32_MAX = 2 ** 31 - 1
@@ -53,28 +60,42 @@ def _plain(te_reducer):
     return lambda value, axes, idx, dims: te_reducer(value, axis=axes)
 
 
-def sum(data, axis=None, keepdims=False):
+def sum(data: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
     """Sum over `axis` (an int, a list, or None: all)."""
     return _reduce(data, axis, keepdims, _plain(te_sum), "sum")
 
 
-def max(data, axis=None, keepdims=False):
+def max(data: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+    """The maximum of `data` over `axis` (an int, a tuple, or None: all), as np.max.
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> x = te.placeholder((4, 8), name="x")
+    >>> [int(d) for d in topi.max(x, axis=1, keepdims=True).shape]
+    [4, 1]
+    """
     return _reduce(data, axis, keepdims, _plain(te_max), "max")
 
 
-def min(data, axis=None, keepdims=False):
+def min(data: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+    """The minimum of `data` over `axis` (an int, a tuple, or None: all), as np.min.
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> x = te.placeholder((4, 8), name="x")
+    >>> [int(d) for d in topi.min(x, axis=0).shape]
+    [8]
+    """
     return _reduce(data, axis, keepdims, _plain(te_min), "min")
 
 
 te_prod = comm_reducer(lambda x, y: x * y, lambda dt: Const(1, dt), name="prod")
 
 
-def prod(data, axis=None, keepdims=False):
+def prod(data: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
     """Product over `axis` (an int, a list, or None: all)."""
     return _reduce(data, axis, keepdims, _plain(te_prod), "prod")
 
 
-def mean(data, axis=None, keepdims=False):
+def mean(data: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
     """Mean over `axis`: the sum (a "reduce" stage) divided by the count (an elementwise
     stage, fused into the sum's loops by the CPU schedule). Float data only."""
     if not dtypes.is_float(getattr(data, "dtype", "float32")):
@@ -131,13 +152,15 @@ def _arg_reduce(data, axis, keepdims, select_last_index, is_max, name):
     return compute(index.shape, lambda *i: index[i], name=name, tag="elemwise")
 
 
-def argmax(data, axis=None, keepdims=False, select_last_index=False):
+def argmax(data: Tensor, axis: int | None = None, keepdims: bool = False,
+           select_last_index: bool = False) -> Tensor:
     """int32 index of the greatest element along `axis` (None: the flat index over all
     axes); ties give the first index (the last with select_last_index), as NumPy does."""
     return _arg_reduce(data, axis, keepdims, select_last_index, True, "argmax")
 
 
-def argmin(data, axis=None, keepdims=False, select_last_index=False):
+def argmin(data: Tensor, axis: int | None = None, keepdims: bool = False,
+           select_last_index: bool = False) -> Tensor:
     """int32 index of the least element along `axis`; ties as argmax."""
     return _arg_reduce(data, axis, keepdims, select_last_index, False, "argmin")
 

@@ -4,10 +4,18 @@ The default schedule works for every operator: injective producers (padding, lay
 transforms, elementwise) are inlined into their consumers, and each remaining stage runs its
 outer data axes in parallel and vectorizes its innermost data axis when that is legal.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
 from ..errors import TexprError
 from ..lang.expr import Const
 from ..lang.tensor import ComputeOp, ScanOp, Tensor
 from ..schedule import create_schedule
+
+if TYPE_CHECKING:
+    from ..schedule import Schedule
+    from ..target import Target
 
 _REGISTRY = {}   # (tag, target) -> schedule function(s, stage, target) -> stages it scheduled
 
@@ -27,8 +35,16 @@ def register(tag, targets):
     return deco
 
 
-def schedule(outs, target="native"):
-    """Create and fill a schedule for the output tensor(s) of a topi graph."""
+def schedule(outs: Tensor | Sequence[Tensor], target: str | Target = "native") -> Schedule:
+    """Create and fill a schedule for the output tensor(s) of a topi graph.
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> x = te.placeholder((4, 32), name="x")
+    >>> y = topi.nn.relu(x)
+    >>> s = topi.schedule([y], target="c")
+    >>> s[y].op is y.op
+    True
+    """
     if isinstance(outs, Tensor):
         outs = [outs]
     outs = list(outs)

@@ -6,12 +6,20 @@ for each (outer, inner) line it keeps the best k seen so far sorted, inserting a
 when it beats the current k-th (O(n) compares per line, plus O(k) per insertion); the outer
 lines run in parallel.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 import numbers
 
 from ..errors import TexprError
 from ..hybrid import script
 from ..lang import dtypes
 from .transform import _axis, _dims, reshape
+
+if TYPE_CHECKING:
+    from ..lang.hints import DTypeLike
+    from ..lang.tensor import Tensor
 
 _RET_TYPES = ("both", "values", "indices")
 
@@ -58,7 +66,8 @@ def _top_lines(data, k, ascending, index_dtype):
     return values, indices
 
 
-def topk(data, k=1, axis=-1, ret_type="both", is_ascend=False, dtype="int64"):
+def topk(data: Tensor, k: int = 1, axis: int = -1, ret_type: str = "both", is_ascend: bool = False,
+         dtype: DTypeLike = "int64") -> Any:
     """The k largest (is_ascend: smallest) elements along `axis`, best first, and their
     indices (dtype `dtype`): [values, indices] for ret_type "both", else the one asked for.
     k < 1 takes the whole axis (TVM's rule); k larger than the axis is an error."""

@@ -6,7 +6,7 @@ offsets an exclusive scan of the lengths), nothing opaque. The lowering checks e
 read from data against the tensor it indexes before it is used (a bad one raises TexprError
 naming the tensor, the position and the value; nothing is read or written out of bounds),
 and lengths are checked as part of the computation: each must lie in [0, L] (L = number of
-indices) and together they must not overrun the index array.
+indices) and together they must not overrun the index array. The operators::
 
     topi.sparse.sparse_lengths_sum(data[V, D], indices[L], lengths[B])             -> [B, D]
     topi.sparse.sparse_lengths_weighted_sum(data, weights[L], indices[L], lengths[B])
@@ -31,12 +31,19 @@ dimension (tails masked on AVX-512, scalar elsewhere), keeps the bag's sum in re
 of the bags enough indices ahead to keep PREFETCH_LINES_IN_FLIGHT cache lines in flight per
 core (from the row's size; pragma "prefetch", lower/cpu/prefetch.py).
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from ..lang import dtypes
 from ..errors import TexprError
 from ..lang.expr import Const, elementwise_max, elementwise_min, if_then_else
 from ..lang.reduction import sum as te_sum
 from ..lang.tensor import compute, exclusive_scan, reduce_axis
 from .util import cdiv, check_ndim, shape_str
+
+if TYPE_CHECKING:
+    from ..lang.tensor import Tensor
 
 POOL_TAG = "sparse_pool"          # the ragged reduction of every pooling op
 EPILOGUE_TAG = "sparse_pool_out"  # elementwise output after the pooling (mean)
@@ -60,7 +67,7 @@ def _same_extent(a, b):
 
 # ----------------------------------------------------------------------------- bags
 
-def bag_offsets(indices, lengths, name="lengths"):
+def bag_offsets(indices: Tensor, lengths: Tensor, name: str = "lengths") -> Tensor:
     """offsets[B + 1] of the bags: the exclusive scan of lengths, each length checked to lie
     in [0, L] on the way (the check is the language's own: the length indexes a range of
     extent L + 1, so a negative or too long one raises naming lengths[b] and its value).
@@ -97,16 +104,25 @@ def _acc_dtype(dt):
     return dt if dtypes.is_float(dt) else "float32"
 
 
-def sparse_lengths_sum(data, indices, lengths, name="sparse_lengths_sum"):
-    """out[b, :] = sum of data[indices[k], :] over the k of bag b (bags of `lengths`)."""
+def sparse_lengths_sum(data: Tensor, indices: Tensor, lengths: Tensor,
+                       name: str = "sparse_lengths_sum") -> Tensor:
+    """out[b, :] = sum of data[indices[k], :] over the k of bag b (bags of `lengths`).
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> data = te.placeholder((100, 16), name="data")
+    >>> indices = te.placeholder((30,), dtype="int32", name="indices")
+    >>> lengths = te.placeholder((4,), dtype="int32", name="lengths")
+    >>> [int(d) for d in topi.sparse.sparse_lengths_sum(data, indices, lengths).shape]
+    [4, 16]
+    """
     what = "sparse_lengths_sum"
     _pooling_inputs(what, data, indices, lengths)
     _check(dtypes.is_float(data.dtype), f"{what}: data must be floating point, got {data.dtype}")
     return _pool(what, data, indices, lengths, lambda r, k, d: data[r, d], data.dtype, name)
 
 
-def sparse_lengths_weighted_sum(data, weights, indices, lengths,
-                                name="sparse_lengths_weighted_sum"):
+def sparse_lengths_weighted_sum(data: Tensor, weights: Tensor, indices: Tensor, lengths: Tensor,
+                                name: str = "sparse_lengths_weighted_sum") -> Tensor:
     """out[b, :] = sum of weights[k] * data[indices[k], :] over the k of bag b."""
     what = "sparse_lengths_weighted_sum"
     _pooling_inputs(what, data, indices, lengths)
@@ -120,7 +136,8 @@ def sparse_lengths_weighted_sum(data, weights, indices, lengths,
                  lambda r, k, d: data[r, d].astype(dt) * weights[k].astype(dt), dt, name)
 
 
-def sparse_lengths_mean(data, indices, lengths, name="sparse_lengths_mean"):
+def sparse_lengths_mean(data: Tensor, indices: Tensor, lengths: Tensor,
+                        name: str = "sparse_lengths_mean") -> Tensor:
     """out[b, :] = mean of data[indices[k], :] over bag b (0 for an empty bag)."""
     what = "sparse_lengths_mean"
     _pooling_inputs(what, data, indices, lengths)
@@ -134,8 +151,9 @@ def sparse_lengths_mean(data, indices, lengths, name="sparse_lengths_mean"):
     return compute(s.shape, mean, name=name, tag=EPILOGUE_TAG)
 
 
-def sparse_lengths_sum_8bit_rowwise(data_q, scale, bias, indices, lengths,
-                                    name="sparse_lengths_sum_8bit_rowwise"):
+def sparse_lengths_sum_8bit_rowwise(data_q: Tensor, scale: Tensor, bias: Any, indices: Tensor,
+                                    lengths: Tensor,
+                                    name: str = "sparse_lengths_sum_8bit_rowwise") -> Tensor:
     """Row-wise quantised table: row r is scale[r] * data_q[r, :] + bias[r] (data_q uint8 or
     int8, scale and bias fp32); out[b, :] = sum of the dequantised rows of bag b (fp32)."""
     what = "sparse_lengths_sum_8bit_rowwise"
@@ -155,7 +173,7 @@ def sparse_lengths_sum_8bit_rowwise(data_q, scale, bias, indices, lengths,
 
 # ----------------------------------------------------------------------------- gather
 
-def batch_gather(data, indices, name="batch_gather"):
+def batch_gather(data: Tensor, indices: Tensor, name: str = "batch_gather") -> Tensor:
     """out[b, m, ...] = data[b, indices[b, m], ...] (each index checked against N)."""
     what = "batch_gather"
     _check(len(data.shape) >= 2, f"{what}: data must be [B, N, ...], got shape {shape_str(data)}")
@@ -173,7 +191,8 @@ def batch_gather(data, indices, name="batch_gather"):
 EMBEDDING_MODES = ("check", "clip")
 
 
-def embedding(weight, indices, mode="check", name="embedding"):
+def embedding(weight: Tensor, indices: Tensor, mode: str = "check",
+              name: str = "embedding") -> Tensor:
     """out[..., :] = weight[indices[...], :]: the rows of an embedding table [V, D] at any
     array of indices (TVM's take along axis 0). mode "check": an index outside [0, V) raises
     TexprError at call time naming indices, the position and the value (the language's checked
@@ -208,7 +227,8 @@ def embedding(weight, indices, mode="check", name="embedding"):
 
 # ----------------------------------------------------------------------------- sparse_dense
 
-def sparse_dense(x, w_data, w_indices, w_indptr, name="sparse_dense"):
+def sparse_dense(x: Tensor, w_data: Tensor, w_indices: Tensor, w_indptr: Tensor,
+                 name: str = "sparse_dense") -> Tensor:
     """Y[M, N] = X[M, K] @ W[N, K]^T with W sparse, as in TVM: CSR when w_data is 1-D
     (row n of W holds w_data[j] at column w_indices[j] for j in [w_indptr[n], w_indptr[n+1])),
     BSR when w_data is [nnz_blocks, bs_r, bs_c] (block row nb holds the blocks j in
@@ -269,13 +289,14 @@ def sparse_dense(x, w_data, w_indices, w_indptr, name="sparse_dense"):
 
 # ----------------------------------------------------------------------------- interaction
 
-def interaction_pairs(F, self_interaction=False):
+def interaction_pairs(F: int, self_interaction: bool = False) -> list[tuple[int, int]]:
     """(i, j) of each output column of dot_interaction, in order (DLRM's li, lj)."""
     off = 1 if self_interaction else 0
     return [(i, j) for i in range(F + 1) for j in range(i + off)]
 
 
-def dot_interaction(dense, embs, self_interaction=False, name="dot_interaction"):
+def dot_interaction(dense: Tensor, embs: Tensor, self_interaction: bool = False,
+                    name: str = "dot_interaction") -> Tensor:
     """Pairwise dot products of [dense, embs[:, 0], ..., embs[:, F-1]] per sample, the
     triangle below the diagonal (with it if self_interaction) in DLRM's order.
 

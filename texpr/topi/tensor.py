@@ -1,8 +1,15 @@
 """Constant-filled tensors (TVM's topi.full, topi.full_like)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
 from ..errors import TexprError
 from ..lang import dtypes
 from ..lang.expr import Const
 from ..lang.tensor import Tensor, compute
+
+if TYPE_CHECKING:
+    from ..lang.hints import DTypeLike, ExprLike, ShapeLike
 
 
 def _fill(value, dtype, what):
@@ -16,14 +23,14 @@ def _fill(value, dtype, what):
     return Const(value, dtype)
 
 
-def full(shape, dtype, fill_value):
+def full(shape: ShapeLike, dtype: DTypeLike, fill_value: ExprLike) -> Tensor:
     """A tensor of `shape` whose every element is fill_value (cast to dtype)."""
     dt = dtypes.normalize(dtype)
     c = _fill(fill_value, dt, "full")
     return compute(shape, lambda *i: c, name="full", tag="elemwise")
 
 
-def full_like(x, fill_value):
+def full_like(x: Tensor, fill_value: ExprLike) -> Tensor:
     """A tensor of x's shape and dtype whose every element is fill_value."""
     if not isinstance(x, Tensor):
         raise TexprError(f"full_like: expected a tensor, got {x!r}")

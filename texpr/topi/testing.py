@@ -5,12 +5,19 @@ import numpy as np
 
 
 def dense_ref(data, weight, bias=None, out_dtype=None):
+    """data @ weight.T (+ bias): topi.nn.dense's reference; integers accumulate in int32.
+
+    >>> import numpy as np
+    >>> dense_ref(np.ones((2, 3), "float32"), np.ones((4, 3), "float32")).shape
+    (2, 4)
+    """
     odt = out_dtype or (np.int32 if data.dtype.kind in "iu" else np.result_type(data, weight))
     out = data.astype(odt) @ weight.astype(odt).T
     return out + bias.astype(odt) if bias is not None else out
 
 
 def pack_dense_weight_ref(weight, block):
+    """weight [N, K] packed as [ceil(N/block), K, block] (rows past N are zero): dense_pack's layout."""
     N, K = weight.shape
     P = -(-N // block)
     w = np.zeros((P * block, K), weight.dtype)
@@ -19,12 +26,19 @@ def pack_dense_weight_ref(weight, block):
 
 
 def dense_pack_ref(data, packed_weight, bias=None, units=None, out_dtype=None):
+    """dense of data [M, K] with a weight packed by pack_dense_weight_ref (units: N, the unpadded rows)."""
     P, K, nb = packed_weight.shape
     w = packed_weight.transpose(0, 2, 1).reshape(P * nb, K)[:units or P * nb]
     return dense_ref(data, w, bias, out_dtype)
 
 
 def batch_matmul_ref(x, y, out_dtype=None):
+    """x [B, M, K] times y [B, N, K] transposed: [B, M, N] (a batch of 1 broadcasts).
+
+    >>> import numpy as np
+    >>> batch_matmul_ref(np.ones((2, 3, 4)), np.ones((2, 5, 4))).shape
+    (2, 3, 5)
+    """
     odt = out_dtype or (np.int32 if x.dtype.kind in "iu" else np.result_type(x, y))
     return np.einsum("bik,bjk->bij", x.astype(odt), y.astype(odt))
 
@@ -42,6 +56,12 @@ def _pair(v):
 
 
 def conv2d_nchw_ref(data, kernel, stride, padding, dilation=1, groups=1, out_dtype=None):
+    """2-D convolution, NCHW data and OIHW kernel (stride, padding, dilation: an int or a pair; groups).
+
+    >>> import numpy as np
+    >>> conv2d_nchw_ref(np.ones((1, 2, 5, 5)), np.ones((3, 2, 3, 3)), 1, 1).shape
+    (1, 3, 5, 5)
+    """
     sh, sw = _pair(stride)
     dh, dw = _pair(dilation)
     pt, pl, pb, pr = _pad4(padding)
@@ -65,21 +85,25 @@ def conv2d_nchw_ref(data, kernel, stride, padding, dilation=1, groups=1, out_dty
 
 
 def nchw_to_nchwc_ref(data, block):
+    """NCHW data as NCHW[block]c: [N, C/block, H, W, block]."""
     N, C, H, W = data.shape
     return data.reshape(N, C // block, block, H, W).transpose(0, 1, 3, 4, 2).copy()
 
 
 def nchwc_to_nchw_ref(data):
+    """NCHW[x]c data back to NCHW."""
     N, Cb, H, W, b = data.shape
     return data.transpose(0, 1, 4, 2, 3).reshape(N, Cb * b, H, W).copy()
 
 
 def pack_kernel_nchwc_ref(kernel, ic, oc):
+    """An OIHW kernel as [O/oc, I/ic, H, W, ic, oc], conv2d_NCHWc's kernel layout."""
     O, I, R, S = kernel.shape
     return kernel.reshape(O // oc, oc, I // ic, ic, R, S).transpose(0, 2, 4, 5, 3, 1).copy()
 
 
 def conv2d_NCHWc_ref(data, kernel, stride, padding, dilation=1, out_dtype=None):
+    """conv2d_NCHWc's reference: NCHW[ic]c data, a kernel packed by pack_kernel_nchwc_ref."""
     N, Cb, H, W, ic = data.shape
     Ob, _, R, S, _, oc = kernel.shape
     d = nchwc_to_nchw_ref(data)
@@ -89,6 +113,7 @@ def conv2d_NCHWc_ref(data, kernel, stride, padding, dilation=1, out_dtype=None):
 
 
 def depthwise_conv2d_nchw_ref(data, kernel, stride, padding, dilation=1, out_dtype=None):
+    """Depthwise 2-D convolution, NCHW data and a [C, multiplier, KH, KW] kernel."""
     C, Mm, R, S = kernel.shape
     k = kernel.reshape(C * Mm, 1, R, S)
     d = np.repeat(data, Mm, axis=1) if Mm > 1 else data
@@ -112,6 +137,7 @@ def pack_depthwise_kernel_nchwc_ref(kernel, ob):
 
 
 def winograd_weight_transform_NCHWc_ref(kernel, tile_size):
+    """The Winograd-transformed kernel F(tile_size, 3) in the NCHWc layout."""
     from .winograd import winograd_weight_transform_NCHWc_ref as f
     return f(kernel, tile_size)
 
@@ -124,6 +150,12 @@ def conv2d_winograd_NCHWc_ref(data, kernel, padding, tile_size=None):
 
 def pool2d_ref(data, kernel, stride, padding, pool_type="max", count_include_pad=True,
                dilation=(1, 1)):
+    """Max or average pooling of NCHW data (kernel, stride, padding as topi.nn.pool2d).
+
+    >>> import numpy as np
+    >>> pool2d_ref(np.ones((1, 1, 4, 4)), (2, 2), (2, 2), (0, 0)).shape
+    (1, 1, 2, 2)
+    """
     kh, kw = _pair(kernel)
     sh, sw = _pair(stride)
     dh, dw = _pair(dilation)
@@ -156,40 +188,58 @@ def pool2d_ref(data, kernel, stride, padding, pool_type="max", count_include_pad
 
 
 def global_pool_ref(data, pool_type="avg"):
+    """Average or max over H and W of NCHW data, keeping them as 1x1."""
     f = np.max if pool_type == "max" else np.mean
     return f(data, axis=(2, 3), keepdims=True).astype(data.dtype)
 
 
 def global_pool_flatten_ref(data, pool_type="avg"):
+    """global_pool_ref flattened to [N, C]."""
     d = nchwc_to_nchw_ref(data) if data.ndim == 5 else data
     f = np.mean if pool_type == "avg" else np.max
     return f(d, axis=(2, 3)).astype(data.dtype)
 
 
 def relu_ref(x):
+    """max(x, 0) elementwise.
+
+    >>> import numpy as np
+    >>> relu_ref(np.array([-1.0, 2.0])).tolist()
+    [0.0, 2.0]
+    """
     return np.maximum(x, 0)
 
 
 def add_ref(a, b):
+    """a + b with NumPy broadcasting (topi.add)."""
     return a + b
 
 
 def multiply_ref(a, b):
+    """a * b with NumPy broadcasting (topi.multiply)."""
     return a * b
 
 
 def bias_add_ref(x, bias, axis=1):
+    """x plus a 1-D bias along `axis` (topi.nn.bias_add)."""
     shape = [1] * x.ndim
     shape[axis] = -1
     return x + bias.reshape(shape)
 
 
 def softmax_ref(x, axis=-1):
+    """Softmax along `axis` (the row maximum subtracted first).
+
+    >>> import numpy as np
+    >>> softmax_ref(np.zeros((1, 4))).tolist()
+    [[0.25, 0.25, 0.25, 0.25]]
+    """
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 
 
 def log_softmax_ref(x, axis=-1):
+    """log(softmax(x)) along `axis`, computed stably."""
     m = x.max(axis=axis, keepdims=True)
     return x - m - np.log(np.exp(x - m).sum(axis=axis, keepdims=True))
 
@@ -238,6 +288,7 @@ def reshape_ref(a, newshape):
 
 
 def take_ref(a, indices, axis=None, mode="clip"):
+    """np.take with TVM's modes: clip (default) or wrap the indices (else as given)."""
     if axis is None:
         a, axis = a.reshape(-1), 0
     n = a.shape[axis]
@@ -247,11 +298,17 @@ def take_ref(a, indices, axis=None, mode="clip"):
 
 
 def fold_batch_norm_ref(kernel, bias, gamma, beta, mean, var, eps=1e-5):
+    """A conv kernel and bias with an inference batch norm folded in."""
     scale = gamma / np.sqrt(var + eps)
     return kernel * scale.reshape(-1, 1, 1, 1), (bias - mean) * scale + beta
 
 
 def erf(x):
+    """The Gauss error function elementwise (math.erf over an array).
+
+    >>> round(float(erf(0.5)), 4)
+    0.5205
+    """
     return np.vectorize(math.erf)(x)
 
 
@@ -268,7 +325,7 @@ def _bag_bounds(lengths, n_indices):
 
 
 def sparse_lengths_sum_ref(data, indices, lengths, weights=None):
-    """out[b] = sum of (weights[k] *) data[indices[k]] over bag b; accumulated in float64."""
+    """`out[b]` = sum of `(weights[k] *) data[indices[k]]` over bag b; accumulated in float64."""
     off = _bag_bounds(lengths, len(indices))
     out_dt = np.result_type(data, weights) if weights is not None else data.dtype
     rows = data[np.asarray(indices)[:off[-1]]].astype(np.float64)
@@ -281,16 +338,19 @@ def sparse_lengths_sum_ref(data, indices, lengths, weights=None):
 
 
 def sparse_lengths_weighted_sum_ref(data, weights, indices, lengths):
+    """sparse_lengths_sum with a weight per index."""
     return sparse_lengths_sum_ref(data, indices, lengths, weights)
 
 
 def sparse_lengths_mean_ref(data, indices, lengths):
+    """The mean of each bag of rows (an empty bag gives zeros), in data's dtype."""
     s = sparse_lengths_sum_ref(data, indices, lengths).astype(np.float64)
     n = np.maximum(np.asarray(lengths), 1).astype(np.float64)
     return (s / n[:, None]).astype(data.dtype)
 
 
 def sparse_lengths_sum_8bit_rowwise_ref(data_q, scale, bias, indices, lengths):
+    """sparse_lengths_sum of uint8 rows dequantized as row * scale + bias."""
     rows = data_q.astype(np.float64) * scale[:, None].astype(np.float64) + \
         bias[:, None].astype(np.float64)
     return sparse_lengths_sum_ref(rows, indices, lengths).astype(np.float32)
@@ -309,6 +369,7 @@ def quantize_8bit_rowwise_ref(table, dtype="uint8"):
 
 
 def batch_gather_ref(data, indices):
+    """out[b, m] = data[b, indices[b, m]] (topi.sparse.batch_gather)."""
     return np.take_along_axis(
         data, np.asarray(indices).reshape(indices.shape + (1,) * (data.ndim - 2)).astype(np.int64),
         axis=1) if data.ndim > 2 else np.take_along_axis(data, np.asarray(indices, np.int64), 1)
@@ -334,6 +395,7 @@ def sparse_dense_ref(x, w_data, w_indices, w_indptr):
 
 
 def sparse_to_dense_ref(w_data, w_indices, w_indptr, K):
+    """A CSR (or BSR) matrix of K columns as a dense array."""
     w_indptr = np.asarray(w_indptr)
     if w_data.ndim == 1:
         W = np.zeros((len(w_indptr) - 1, K), np.float64)
@@ -414,6 +476,7 @@ def pack_dense_int8_weight_ref(weight, lanes):
 
 
 def dense_int8_packed_ref(data, packed_weight):
+    """int8 dense with a weight packed as [N/lanes, K/4, lanes, 4]: int32 results."""
     Nb, Kg, lanes, _ = packed_weight.shape
     w = packed_weight.transpose(0, 2, 1, 3).reshape(Nb * lanes, Kg * 4)
     return (data.astype(np.int64) @ w.astype(np.int64).T).astype(np.int32)
@@ -491,22 +554,27 @@ def _axes_arg(axis):
 
 
 def sum_ref(data, axis=None, keepdims=False):
+    """np.sum (topi.sum's reference)."""
     return np.sum(data, axis=_axes_arg(axis), keepdims=keepdims, dtype=data.dtype)
 
 
 def prod_ref(data, axis=None, keepdims=False):
+    """np.prod (topi.prod's reference)."""
     return np.prod(data, axis=_axes_arg(axis), keepdims=keepdims, dtype=data.dtype)
 
 
 def mean_ref(data, axis=None, keepdims=False):
+    """np.mean (topi.mean's reference)."""
     return np.mean(data, axis=_axes_arg(axis), keepdims=keepdims, dtype=data.dtype)
 
 
 def max_ref(data, axis=None, keepdims=False):
+    """np.max (topi.max's reference)."""
     return np.max(data, axis=_axes_arg(axis), keepdims=keepdims)
 
 
 def min_ref(data, axis=None, keepdims=False):
+    """np.min (topi.min's reference)."""
     return np.min(data, axis=_axes_arg(axis), keepdims=keepdims)
 
 
@@ -527,10 +595,12 @@ def _arg_ref(fn, data, axis, keepdims, select_last_index):
 
 
 def argmax_ref(data, axis=None, keepdims=False, select_last_index=False):
+    """np.argmax over one axis, or the last maximum with select_last_index."""
     return _arg_ref(np.argmax, data, axis, keepdims, select_last_index)
 
 
 def argmin_ref(data, axis=None, keepdims=False, select_last_index=False):
+    """np.argmin over one axis, or the last minimum with select_last_index."""
     return _arg_ref(np.argmin, data, axis, keepdims, select_last_index)
 
 
@@ -554,10 +624,12 @@ def _descending_key(data):
 
 
 def transpose_ref(a, axes=None):
+    """np.transpose (topi.transpose's reference)."""
     return np.ascontiguousarray(np.transpose(a, axes))
 
 
 def where_ref(condition, x, y):
+    """np.where of a condition and two arrays, broadcast."""
     dt = x.dtype if isinstance(x, np.ndarray) else y.dtype
     return np.where(condition != 0, x, y).astype(dt)
 

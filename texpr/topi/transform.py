@@ -2,6 +2,10 @@
 concatenate, split, take, tensordot, einsum, transpose, where. Constant shapes; each a plain
 compute (tag "injective" where it only moves data, so topi.schedule inlines it into its
 consumer)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Sequence
+
 import numbers
 
 from ..errors import TexprError
@@ -9,6 +13,9 @@ from ..lang.expr import Const, elementwise_max, elementwise_min, if_then_else
 from ..lang.reduction import sum as te_sum
 from ..lang.tensor import Tensor, compute, reduce_axis
 from .util import const_dim
+
+if TYPE_CHECKING:
+    from ..lang.hints import ShapeLike, TensorOrExpr
 
 
 def _dims(t, what):
@@ -24,7 +31,7 @@ def _axis(axis, ndim, what):
     return int(axis) % max(ndim, 1)
 
 
-def broadcast_to(data, shape):
+def broadcast_to(data: Tensor, shape: Sequence[int]) -> Tensor:
     """data stretched to `shape` by NumPy's broadcasting rule."""
     src = _dims(data, "broadcast_to")
     shape = tuple(int(s) for s in shape)
@@ -52,7 +59,7 @@ def _ravel(idx, dims):
     return Const(0, "int32") if flat is None else flat
 
 
-def reshape(a, newshape):
+def reshape(a: Tensor, newshape: Sequence[int]) -> Tensor:
     """a's elements in row-major order under `newshape` (one entry may be -1). A shape of
     fewer elements takes the first ones, as TVM's topi.reshape."""
     src = _dims(a, "reshape")
@@ -79,7 +86,7 @@ def reshape(a, newshape):
                    name="reshape", tag="injective")
 
 
-def concatenate(a_tuple, axis=0):
+def concatenate(a_tuple: Any, axis: int = 0) -> Tensor:
     """The tensors joined along `axis` (all other extents equal)."""
     ts = list(a_tuple)
     if not ts:
@@ -108,7 +115,7 @@ def concatenate(a_tuple, axis=0):
     return compute(tuple(shape), element, name="concatenate", tag="injective")
 
 
-def split(ary, indices_or_sections, axis=0):
+def split(ary: Tensor, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
     """ary cut along `axis`: into equal sections (an int) or at the given indices."""
     dims = _dims(ary, "split")
     axis = _axis(axis, len(dims), "split")
@@ -134,7 +141,8 @@ def split(ary, indices_or_sections, axis=0):
     return outs
 
 
-def take(a, indices, axis=None, batch_dims=0, mode="clip"):
+def take(a: Tensor, indices: Tensor, axis: int | None = None, batch_dims: int = 0,
+         mode: str = "clip") -> Tensor:
     """a's elements at `indices` (a tensor of integers) along `axis` (None: of a flattened);
     mode "clip" clamps an index into range, "wrap" takes it modulo the extent, "fast" trusts it."""
     dims = _dims(a, "take")
@@ -167,7 +175,7 @@ def take(a, indices, axis=None, batch_dims=0, mode="clip"):
                                        + i[axis + ni:]], name="take", tag="injective")
 
 
-def tensordot(a, b, axes):
+def tensordot(a: Tensor, b: Tensor, axes: Any) -> Tensor:
     """Contraction of a and b over `axes`: an int n (a's last n axes with b's first n) or a pair
     of axis lists."""
     da, db = _dims(a, "tensordot"), _dims(b, "tensordot")
@@ -196,7 +204,7 @@ def tensordot(a, b, axes):
     return compute(shape, element, name="tensordot", tag="tensordot")
 
 
-def einsum(subscripts, *operand):
+def einsum(subscripts: str, *operand: Any) -> Tensor:
     """NumPy's einsum without ellipsis: "ij,jk->ik", "ii->i", implicit output ("ij,jk")."""
     ops = list(operand[0]) if len(operand) == 1 and isinstance(operand[0], (list, tuple)) \
         else list(operand)
@@ -238,7 +246,7 @@ def einsum(subscripts, *operand):
 TRANSPOSE_TAG = "injective,transpose"
 
 
-def transpose(a, axes=None):
+def transpose(a: Tensor, axes: Sequence[int] | None = None) -> Tensor:
     """a with its axes permuted: output axis d is a's axis axes[d] (None: reversed), as
     numpy.transpose."""
     dims = _dims(a, "transpose")
@@ -264,7 +272,7 @@ def transpose(a, axes=None):
     return compute(shape, element, name="transpose", tag=TRANSPOSE_TAG)
 
 
-def where(condition, x, y):
+def where(condition: Tensor, x: Tensor, y: Tensor) -> Tensor:
     """x where condition holds (is non-zero), else y, with NumPy's broadcasting over the
     three; x and y tensors or scalars of one dtype."""
     from ..lang import dtypes

@@ -6,6 +6,10 @@ rationals) from the identity the three must satisfy, so every tile size gets exa
 y = A^T [ (G g G^T) ⊙ (B^T d B) ] A, computed as: input transform, a batched GEMM over the
 alpha x alpha positions, output transform. Weights are transformed once, offline.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
 from functools import lru_cache
 
 import numpy as np
@@ -17,6 +21,9 @@ from ..lang.reduction import sum as te_sum
 from ..lang.tensor import compute, reduce_axis
 from .nn import pad
 from .util import check_ndim, const_dim, padding4
+
+if TYPE_CHECKING:
+    from ..lang.tensor import Tensor
 
 _POINTS = [sympy.Integer(0), sympy.Integer(1), sympy.Integer(-1), sympy.Integer(2), sympy.Integer(-2),
            sympy.Rational(1, 2), sympy.Rational(-1, 2), sympy.Integer(3), sympy.Integer(-3)]
@@ -67,7 +74,7 @@ def _const_matrix(mat, name, dtype):
     return compute((rows, cols), f, name=name, tag="injective,const_matrix")
 
 
-def winograd_weight_transform(kernel, tile_size, layout="OI"):
+def winograd_weight_transform(kernel: Tensor, tile_size: int, layout: str = "OI") -> Tensor:
     """OIHW 3x3 kernel -> U (do this once, offline).
 
     layout "OI": U [alpha, alpha, O, I]; layout "IO": U [alpha, alpha, I, O], the layout the
@@ -131,8 +138,9 @@ def _nonzero(mat, i, j):
     return out
 
 
-def conv2d_winograd_nchw(data, kernel, padding, tile_size, pre_transformed=False,
-                         weight_layout="OI"):
+def conv2d_winograd_nchw(data: Tensor, kernel: Tensor, padding: int | Sequence[int],
+                         tile_size: int, pre_transformed: bool = False,
+                         weight_layout: str = "OI") -> Tensor:
     """3x3 stride-1 convolution through Winograd F(tile_size, 3).
 
     kernel is OIHW, or with pre_transformed=True the output of winograd_weight_transform in
@@ -221,7 +229,7 @@ def _winograd_tiles(read, N, nH, nW, C, O, m, dt, u_at, gemm_attrs):
         name="winograd_S", tag="winograd_output_cols")
 
 
-def winograd_weight_transform_NCHWc(kernel, tile_size):
+def winograd_weight_transform_NCHWc(kernel: Tensor, tile_size: int) -> Tensor:
     """NCHWc-packed 3x3 kernel [O/oc, C/ic, 3, 3, ic, oc] -> U [alpha, alpha, O/oc, C, oc]
     (do this once, offline): for each (alpha, alpha) position, panels of oc output channels
     with the input channels along the rows, the layout the batched GEMM of
@@ -241,7 +249,8 @@ def winograd_weight_transform_NCHWc(kernel, tile_size):
         name="winograd_U_NCHWc", tag="winograd_weight")
 
 
-def conv2d_winograd_NCHWc(data, kernel, padding, tile_size, pre_transformed=False):
+def conv2d_winograd_NCHWc(data: Tensor, kernel: Tensor, padding: int | Sequence[int],
+                          tile_size: int, pre_transformed: bool = False) -> Tensor:
     """3x3 stride-1 convolution through Winograd F(tile_size, 3) in the NCHWc layout.
 
     data [N, C/ic, H, W, ic] -> [N, O/oc, P, Q, oc]. kernel: NCHWc-packed
@@ -305,6 +314,7 @@ def winograd_weight_transform_NCHWc_ref(kernel, tile_size):
 
 
 def winograd_weight_transform_ref(kernel, tile_size, layout="OI"):
+    """NumPy twin of winograd_weight_transform (an OIHW kernel in, float64 math)."""
     _, G, _ = winograd_matrices(tile_size)
     spec = "ek,oikl,nl->enoi" if layout == "OI" else "ek,oikl,nl->enio"
     u = np.einsum(spec, G, kernel.astype(np.float64), G)

@@ -9,6 +9,8 @@ A reduction's adjoint broadcasts over its axes (sum) or goes through the reducer
 (max / min: the position the reduction picked; any other differentiable reducer, prod
 included, through a derivative reduction, as TVM's general rule).
 """
+from __future__ import annotations
+from typing import Any, Sequence
 from ...errors import DifferentiationError, TexprError
 from .. import dtypes
 from ..expr import BinOp, Const, Reduce, Var, all as te_all, if_then_else
@@ -27,10 +29,19 @@ def _is_float(t):
     return dtypes.is_float(dtypes.element(t.dtype))
 
 
-def gradient(output, inputs, head=None):
+def gradient(output: Tensor, inputs: Tensor | Sequence[Tensor],
+             head: Tensor | None = None) -> list[Tensor]:
     """Gradients of sum(head * output) with respect to each input, one tensor per input of
     shape prefix + input.shape (head: prefix + output.shape). head=None is the identity of
-    output.shape + output.shape, as TVM: the gradients are then the Jacobians."""
+    output.shape + output.shape, as TVM: the gradients are then the Jacobians.
+
+    >>> import texpr as te
+    >>> x = te.placeholder((3,), name="x")
+    >>> y = te.compute((3,), lambda i: x[i] * x[i], name="y")
+    >>> [dx] = te.gradient(y, [x])
+    >>> [int(d) for d in dx.shape]
+    [3, 3]
+    """
     if not isinstance(output, Tensor):
         raise TexprError(f"te.gradient: output must be a tensor, got {output!r}")
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)

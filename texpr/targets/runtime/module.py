@@ -1,10 +1,13 @@
 """A built kernel: validates its arguments (NumPy arrays, or any array with __dlpack__ or the
 buffer protocol, taken without a copy: arrays.py), then calls the compiled function through
 cffi."""
+from __future__ import annotations
+
 import os
 import re
 import statistics
 import time
+from typing import Any
 
 import numpy as np
 from cffi import FFI
@@ -28,8 +31,16 @@ _KEEP_LOADED = []
 
 
 class Module:
-    """Callable kernel: f(*arrays) with outputs passed in and written (TVM style), or
-    f(*inputs) allocating the outputs and returning them."""
+    """Callable kernel: `f(*arrays)` with outputs passed in and written (TVM style), or
+    `f(*inputs)` allocating the outputs and returning them.
+
+    Made by te.build; `source` is the generated source text, `time` measures a call::
+
+        f = te.build(s, [A, B], target="c")
+        f(a, b)                         # b written
+        b = f(a)                        # b allocated and returned
+        seconds = f.time(a, b, number=100)
+    """
 
     def __init__(self, func, source, lib_path, entry, target, outputs, note="", uses_parallel=False,
                  checks=(), uses_packed=False):
@@ -76,7 +87,7 @@ class Module:
         from ...display import module_html
         return module_html(self)
 
-    def __call__(self, *arrays):
+    def __call__(self, *arrays: Any) -> Any:
         if self._direct is not None and self._direct(self._direct_plan, self._address, arrays):
             return None                     # checked and run by the C extension
         return self._call_checked(arrays, self._plan.fast(arrays))
@@ -141,7 +152,7 @@ class Module:
             self._set_threads(n)
             self._threads = n
 
-    def time(self, *arrays, number=10, repeat=5):
+    def time(self, *arrays: Any, number: int = 10, repeat: int = 5) -> float:
         """Median seconds per call over `repeat` timings of `number` calls each.
 
         What is timed is the call as a user makes it, `f(*arrays)`: the argument checks

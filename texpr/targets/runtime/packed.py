@@ -5,7 +5,10 @@ argument arrives as a NumPy array that is a view of the kernel's memory (writes 
 a scalar as a Python int or float. An exception in the function is kept and raised by the
 module once the kernel has returned (it returns at the failed call).
 """
+from __future__ import annotations
+
 import threading
+from typing import Any, Callable
 
 import numpy as np
 from cffi import FFI
@@ -21,9 +24,18 @@ _FFI.cdef(PACKED_TYPES)
 _CALLBACK = []          # the one callback (created on first use, never freed)
 
 
-def register_func(func_name, f=None, override=False):
+def register_func(func_name: str | Callable[..., Any], f: Callable[..., Any] | None = None,
+                  override: bool = False) -> Any:
     """Register f under func_name for te.call_packed. As a decorator: @register_func("name")
-    or @register_func (the function's own name). override=True replaces an existing one."""
+    or @register_func (the function's own name). override=True replaces an existing one.
+
+    >>> import texpr as te
+    >>> @te.register_func("doc.example.twice", override=True)
+    ... def twice(x):
+    ...     return 2 * x
+    >>> te.get_global_func("doc.example.twice")(21)
+    42
+    """
     if callable(func_name) and f is None:
         f, func_name = func_name, func_name.__name__
     if not isinstance(func_name, str) or not func_name:
@@ -59,8 +71,13 @@ def _lookup(name):
     return fn
 
 
-def get_global_func(name, allow_missing=False):
-    """The function registered under name (None if missing and allow_missing)."""
+def get_global_func(name: str, allow_missing: bool = False) -> Callable[..., Any] | None:
+    """The function registered under name (None if missing and allow_missing).
+
+    >>> import texpr as te
+    >>> te.get_global_func("doc.example.missing", allow_missing=True) is None
+    True
+    """
     fn = _lookup(name)
     if fn is None and not allow_missing:
         raise TexprError(f"get_global_func: no function is registered under {name!r}")

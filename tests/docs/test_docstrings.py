@@ -1,0 +1,96 @@
+"""Every public function and class has a docstring (issue 17: help(te.X) must say something).
+
+The public API: the names texpr exports (`texpr.__all__`), texpr.topi's operators and its
+public modules, the Schedule / Stage / Module / Target classes; for a class, its public
+methods and properties too. Nothing is compiled.
+"""
+import inspect
+
+import pytest
+
+import texpr
+import texpr.topi as topi
+from texpr.schedule import Schedule, Stage
+from texpr.target import Target
+from texpr.targets.runtime.module import Module
+
+# topi's modules whose functions are public operators (its cpu/gpu/hvx modules only register
+# schedules, reached through topi.schedule)
+TOPI_MODULES = ("nn", "layout", "sparse", "qnn", "testing", "graph", "reduction", "transform",
+                "math", "tensor", "sort", "normalization", "activation", "attention", "winograd",
+                "conv2d_layouts")
+
+
+def _public_members(cls):
+    for name, value in vars(cls).items():
+        if name.startswith("_"):
+            continue
+        if isinstance(value, property):
+            yield name, value.fget
+        elif isinstance(value, (staticmethod, classmethod)):
+            yield name, value.__func__
+        elif inspect.isfunction(value):
+            yield name, value
+
+
+def _own(module, name, value):
+    """Defined in `module` (not imported into it: numpy, typing, other texpr modules)."""
+    return getattr(value, "__module__", None) == module.__name__
+
+
+def public_api():
+    """(qualified name, object) of every public callable."""
+    items = [(f"texpr.{n}", getattr(texpr, n)) for n in texpr.__all__]
+    items += [(f"texpr.topi.{n}", getattr(topi, n)) for n in topi.__all__]
+    for mod_name in TOPI_MODULES:
+        mod = getattr(topi, mod_name, None) or __import__(f"texpr.topi.{mod_name}",
+                                                          fromlist=["_"])
+        items += [(f"texpr.topi.{mod_name}.{n}", v) for n, v in vars(mod).items()
+                  if not n.startswith("_") and callable(v) and _own(mod, n, v)]
+    items += [(f"texpr.{c.__name__}", c) for c in (Schedule, Stage, Module, Target)]
+    out = []
+    for name, obj in items:
+        if inspect.ismodule(obj) or not callable(obj):
+            continue
+        out.append((name, obj))
+        if inspect.isclass(obj):
+            out += [(f"{name}.{m}", f) for m, f in _public_members(obj)]
+    return out
+
+
+def _doc(obj):
+    doc = obj.__doc__ if not inspect.isclass(obj) else vars(obj).get("__doc__")
+    return (doc or "").strip()
+
+
+def test_the_walk_finds_the_api():
+    names = {n for n, _ in public_api()}
+    for expected in ("texpr.compute", "texpr.sum", "texpr.topi.nn.dense",
+                     "texpr.Stage.split", "texpr.Module.time", "texpr.Tensor.shape"):
+        assert expected in names
+
+
+def test_every_public_callable_has_a_docstring():
+    missing = sorted({n for n, obj in public_api() if not _doc(obj)})
+    assert not missing, f"{len(missing)} public callables without a docstring: {missing}"
+
+
+def test_reducer_signature_reads_well():
+    # the axis= default is a named sentinel, not <object object at 0x...>
+    sig = str(inspect.signature(texpr.sum))
+    assert "axis" in sig and "object at 0x" not in sig and "<required>" in sig
+    with pytest.raises(texpr.TexprError, match="needs axis="):
+        texpr.sum(texpr.placeholder((4,), name="A")[0])
+
+
+def test_no_signature_shows_an_object_address():
+    """help() of a public callable never shows a default like <object object at 0x...>."""
+    bad = []
+    for name, obj in public_api():
+        try:
+            sig = str(inspect.signature(obj))
+        except (TypeError, ValueError):          # builtins and classes without one
+            continue
+        if " at 0x" in sig:
+            bad.append(f"{name}{sig}")
+    assert not bad, bad

@@ -1,0 +1,23 @@
+"""The `>>>` examples in the public API's docstrings run and print what they say.
+
+Only modules whose examples build expressions, schedules and loop programs (nothing is
+compiled, so this stays cheap); te.build's and Module's examples are literal blocks.
+"""
+import doctest
+import importlib
+
+import pytest
+
+MODULES = ("texpr.lang.expr", "texpr.lang.reduction", "texpr.lang.tensor",
+           "texpr.schedule.schedule", "texpr.targets.build", "texpr.topi.reduction",
+           "texpr.topi.nn", "texpr.topi.testing", "texpr.topi.sparse", "texpr.topi.layout",
+           "texpr.topi.normalization", "texpr.topi.schedules", "texpr.lang.extern",
+           "texpr.lang.tag", "texpr.lang.buffer", "texpr.lang.autodiff.adjoint", "texpr.lang.intrin",
+           "texpr.lang.imm", "texpr.targets.runtime.packed", "texpr.errors", "texpr.target")
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0, f"{name} has no examples"
+    assert result.failed == 0, f"{result.failed} example(s) of {name} failed (see the output)"
