@@ -133,6 +133,8 @@ class _Signature:
             raise TexprError(f"register: kernel {module.name} has no output the operator can "
                              "allocate (its outputs are written in place): use outputs='given'")
         self.names = _arg_names([p[0] for p in self.params])
+        self.out_positions = [k for k, p in enumerate(self.params) if p[1] == "out"]
+        self.outs_of = {}       # input signature -> [(shape, dtype, device) of each output]
 
     def schema(self, outputs):
         """The torch schema text: "(Tensor A, Tensor B) -> Tensor" and the mutated names."""
@@ -214,15 +216,24 @@ def _contiguous(args):
 
 
 def _call_with_outputs(module, sig, args):
-    """Allocate the outputs (on the inputs' device), call the kernel, return them."""
+    """Allocate the outputs (on the inputs' device), call the kernel, return them. The
+    outputs' shapes are worked out once per input signature (shapes, dtypes, devices, int
+    scalars) and kept: a call then allocates and calls (the kernel's checker checks all)."""
     args = _contiguous(args)
-    like = _first_tensor(args)
-    device = like.device if like is not None else torch.device("cpu")
-    outs = [torch.empty(shape, dtype=dt, device=device)
-            for shape, dt in sig.output_shapes(sig.bind(args))]
-    full, it_in, it_out = [], iter(args), iter(outs)
-    for _, kind, _ in sig.params:
-        full.append(next(it_out) if kind == "out" else next(it_in))
+    key = tuple((a.shape, a.dtype, a.device) if isinstance(a, torch.Tensor) else
+                a if isinstance(a, int) else None for a in args)
+    outs_of = sig.outs_of.get(key)
+    if outs_of is None:
+        like = _first_tensor(args)
+        device = like.device if like is not None else torch.device("cpu")
+        outs_of = [(tuple(int(n) for n in shape), dt, device)
+                   for shape, dt in sig.output_shapes(sig.bind(args))]
+        if len(sig.outs_of) < 64:
+            sig.outs_of[key] = outs_of
+    outs = [torch.empty(shape, dtype=dt, device=device) for shape, dt, device in outs_of]
+    full = list(args)
+    for pos, o in zip(sig.out_positions, outs):
+        full.insert(pos, o)
     module(*full)
     return outs[0] if len(outs) == 1 else tuple(outs)
 
@@ -304,6 +315,7 @@ class _OpKernels:
         self.fn, self.name, self.inputs = fn, name, inputs
         self.n_outputs, self.attrs, self.target = n_outputs, attrs, target
         self.built = {}         # key -> (module, [(shape, torch dtype) of each output])
+        self.built_by_key = {}  # (torch sizes and dtypes, device type) -> the same
         self.declared = {}      # key -> [(shape, torch dtype)] of the outputs
         self.lock = threading.Lock()
 
@@ -323,6 +335,17 @@ class _OpKernels:
                              f"operator was made with outputs={self.n_outputs}")
         return phs, outs
 
+    def kernel(self, tensors):
+        """(kernel, [(shape, torch dtype) of each output]) of these tensors' signature, built
+        on first use."""
+        fast = tuple((t.shape, t.dtype) if isinstance(t, torch.Tensor) else None
+                     for t in tensors) + (tensors[0].device.type,)
+        got = self.built_by_key.get(fast)
+        if got is None:
+            got = self._kernel(tensors)
+            self.built_by_key[fast] = got
+        return got
+
     def key(self, tensors):
         for n, t in zip(self.inputs, tensors):
             if not isinstance(t, torch.Tensor):
@@ -331,8 +354,7 @@ class _OpKernels:
         return tuple((tuple(int(s) for s in t.shape), _texpr_dtype(t.dtype, self.name, n))
                      for t, n in zip(tensors, self.inputs)), tensors[0].device.type
 
-    def kernel(self, tensors):
-        """The kernel of these tensors' signature, built on first use."""
+    def _kernel(self, tensors):
         key = self.key(tensors)
         got = self.built.get(key)
         if got is not None:
