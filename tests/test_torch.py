@@ -140,6 +140,16 @@ def test_op_builds_per_signature_and_checks():
     with pytest.raises(te.TexprError, match="returned 1 tensors; the operator was made with "
                                             "outputs=2"):
         tt.op(scale_add, name="texpr_test::two", target="c", outputs=2)(x, y)
+    def scale_add2(a, b):
+        return te.compute(a.shape, lambda *i: a(*i) - b(*i), name="scale_sub")
+    again = tt.op(scale_add2, name="texpr::scale_add_factor_0_5", target="c")
+    assert again is op and op.texpr_kernels.fn is scale_add2 and not op.texpr_kernels.built
+    with pytest.raises(te.TexprError, match=r"texpr::gelu is registered \(texpr.torch.ops.gelu"):
+        tt.op(scale_add, name="texpr::gelu")
+    with pytest.raises(te.TexprError, match="registered by texpr.torch.op: pick another name"):
+        tt.register(axpy_kernel(), "texpr::scale_add_factor_0_5")
+    with pytest.raises(te.TexprError, match="a lambda has no name"):
+        tt.op(lambda a: a)
     cuda = tt.op(scale_add, name="texpr_test::on_cuda", target="cuda")
     with pytest.raises(te.ArgumentError, match="CPU tensors for an op made with target 'cuda'"):
         cuda(x, y)

@@ -121,14 +121,16 @@ class _Signature:
         self.module = module
         scalars = dict(plan.scalars)
         arrays = iter(plan.args)
-        alloc = {plan.args[j][0] for j in plan.allocatable} if outputs == "return" else set()
+        alloc = set(plan.allocatable) if outputs == "return" else set()
         self.params = []        # (name, kind: "tensor" | "scalar", spec: array spec or Var)
+        j = 0
         for k in range(plan.ncall):
             if k in scalars:
                 self.params.append((scalars[k].name, "scalar", scalars[k]))
             else:
                 spec = next(arrays)
-                self.params.append((spec[0], "out" if spec[0] in alloc else "tensor", spec))
+                self.params.append((spec[0], "out" if j in alloc else "tensor", spec))
+                j += 1
         if outputs == "return" and not alloc:
             raise TexprError(f"register: kernel {module.name} has no output the operator can "
                              "allocate (its outputs are written in place): use outputs='given'")
@@ -240,7 +242,8 @@ def _call_with_outputs(module, sig, args):
 
 # ----------------------------------------------------------------------------- register
 
-_REGISTERED = {}        # "ns::op" -> [signature, schema text, the custom op]
+# "ns::op" -> [signature (register) or _OpKernels (op), schema text, the custom op]
+_REGISTERED = {}
 _LOCK = threading.Lock()
 
 
@@ -267,9 +270,11 @@ def register(module, name, outputs="return"):
     with _LOCK:
         held = _REGISTERED.get(qname)
         if held is not None:
-            if held[1] != schema:
-                raise TexprError(f"register: operator {qname} is registered with schema "
-                                 f"{held[1]}; this kernel's is {schema}: pick another name")
+            if isinstance(held[0], _OpKernels) or held[1] != schema:
+                what = "by texpr.torch.op" if isinstance(held[0], _OpKernels) else \
+                    f"with schema {held[1]}; this kernel's is {schema}"
+                raise TexprError(f"register: operator {qname} is registered {what}: pick "
+                                 "another name")
             held[0] = sig
             return held[2]
         holder = [sig, schema, None]
@@ -318,6 +323,7 @@ class _OpKernels:
         self.built_by_key = {}  # (torch sizes and dtypes, device type) -> the same
         self.declared = {}      # key -> [(shape, torch dtype)] of the outputs
         self.lock = threading.Lock()
+        self.fixed = False      # one of texpr.torch.ops (its name is not redefined)
 
     def declare(self, shapes_dtypes):
         """fn on placeholders of these shapes and dtypes: (placeholders, output tensors)."""
@@ -438,6 +444,9 @@ def op(fn, name=None, inputs=None, outputs=1, target="native", **attrs):
     inputs = list(inputs)
     if not inputs:
         raise TexprError(f"op: {getattr(fn, '__name__', fn)} takes no tensor input")
+    if name is None and getattr(fn, "__name__", "<lambda>") == "<lambda>":
+        raise TexprError("op: a lambda has no name to register its operator under; pass "
+                         "name='namespace::op'")
     if name is None:
         base = re.sub(r"\W", "_", getattr(fn, "__name__", "op")).strip("_") or "op"
         suffix = "".join(f"_{k}_{re.sub(r'[^A-Za-z0-9]', '_', str(v))}"
@@ -445,13 +454,20 @@ def op(fn, name=None, inputs=None, outputs=1, target="native", **attrs):
         name = f"texpr::{base}{suffix}"
     qname = _qualified(name, "op")
     with _LOCK:
-        held = _REGISTERED.get(qname)
-        if held is not None:
-            return held[2]
         kernels = _OpKernels(fn, qname, inputs, outputs, attrs, target)
         snames = _arg_names(inputs)
         ret = "Tensor" if outputs == 1 else "(" + ", ".join(["Tensor"] * outputs) + ")"
         schema = f"({', '.join('Tensor ' + n for n in snames)}) -> {ret}"
+        held = _REGISTERED.get(qname)
+        if held is not None:
+            if not isinstance(held[0], _OpKernels) or held[1] != schema or held[0].fixed:
+                what = "texpr.torch.ops." + qname.split("::")[1] if isinstance(
+                    held[0], _OpKernels) and held[0].fixed else "by texpr.torch.register" \
+                    if not isinstance(held[0], _OpKernels) else f"with schema {held[1]}"
+                raise TexprError(f"op: operator {qname} is registered ({what}): pass another "
+                                 "name=")
+            held[0].__dict__.update(kernels.__dict__)     # a new definition: built anew
+            return held[2]
 
         def run(*tensors):
             tensors = _contiguous(tensors)
@@ -499,8 +515,9 @@ class _Ops:
 
     def __init__(self):
         for name, (mod, fname, inputs) in self._TABLE.items():
-            setattr(self, name, op(_topi_function(mod, fname), name=f"texpr::{name}",
-                                   inputs=inputs))
+            custom = op(_topi_function(mod, fname), name=f"texpr::{name}", inputs=inputs)
+            custom.texpr_kernels.fixed = True
+            setattr(self, name, custom)
 
     def __getattr__(self, name):        # (only names that are not operators reach here)
         raise AttributeError(f"texpr.torch.ops has no operator {name!r}; known: "
