@@ -94,6 +94,29 @@ def test_shape_only_implementation_traces_symbolic_sizes(axpy):
     assert z.shape == (7, 4) and z.dtype == torch.float32
 
 
+def test_scalar_arguments_and_an_out_op_inside_compile(axpy):
+    """A te.var argument is a float in the schema; an outputs='given' op mutates its output
+    (torch.compile functionalizes it)."""
+    _, _, op_out = axpy
+    n, alpha = te.var("n"), te.var("alpha", "float32")
+    A = te.placeholder((n,), name="A")
+    D = te.compute((n,), lambda i: A[i] * alpha, name="D")
+    scale = tt.register(te.build(te.create_schedule(D.op), [A, alpha, D], target="c",
+                                 name="scale"), "texpr_test::scale")
+    assert str(scale._opoverload._schema) == "texpr_test::scale(Tensor A, float alpha) -> Tensor"
+
+    def fn(x, y):
+        z = torch.empty_like(x)
+        op_out(x, y, z)
+        return scale(z.flatten(), 0.5)
+
+    x, y = torch.randn(3, 4), torch.randn(3, 4)
+    want = ((x * 2 + y) * 0.5).flatten()
+    torch.testing.assert_close(fn(x, y), want, rtol=0, atol=0)
+    compiled = torch.compile(fn, backend="aot_eager", fullgraph=True)
+    torch.testing.assert_close(compiled(x, y), want, rtol=0, atol=0)
+
+
 class GeluSoftmax(torch.nn.Module):
     """linear -> texpr gelu -> texpr softmax (last axis)."""
 
