@@ -65,3 +65,12 @@ def test_fp_contract_option_both_ways_and_errors():
         get_target("c -mcpu=x")
     with pytest.raises(TexprError, match="fp_contract=False applies to CPU targets"):
         get_target("cuda -fp-contract=off")
+
+
+def test_topi_schedules_serve_a_target_with_options():
+    from texpr import topi
+    x, w = te.placeholder((4, 64), name="x"), te.placeholder((32, 64), name="w")
+    out = topi.nn.dense(x, w)
+    loops = [[iv.var.name for iv in topi.schedule(out, t)[out].leaf_iter_vars]
+             for t in ("avx2", "avx2 -fp-contract=off", "c")]
+    assert loops[0] == loops[1] != loops[2]     # avx2's registered dense schedule, not c's
