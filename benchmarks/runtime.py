@@ -1,9 +1,11 @@
 """What a kernel call and a cached build cost (issue 17), beside a bare cffi call.
 
   call     a checked call f(a, b, c) of a 16-element float32 add (NumPy arrays), the same with
-           torch tensors, with the output omitted (allocated), f.time's figure, and the bare
-           cffi call of the same kernel (pointers made once: no checks at all); 1000 calls
-           per timing, interleaved (benchmarks/_bench.Timer), medians.
+           torch tensors (checked in C through DLPack's C exchange API), with the output
+           omitted (allocated), f.time's figure, and the bare cffi call of the same kernel
+           (pointers made once: no checks at all); the kernel as a PyTorch operator
+           (texpr.torch.register: torch's custom-op dispatch, output allocated) beside
+           torch.add; 1000 calls per timing, interleaved (benchmarks/_bench.Timer), medians.
   build    te.build of the dense benchmark kernel (topi dense 64x1024x1024, native) from a
            warm cache: again in this process on a new, identical schedule, and in a new
            process (`python -c`: import, schedule, build; the build alone is printed).
@@ -62,8 +64,12 @@ def call_costs(rounds):
            "f(a, b) output allocated": repeated(lambda: f(a, b))}
     try:
         import torch
+        import texpr.torch as tt
         ta, tb, tc = torch.from_numpy(a), torch.from_numpy(b), torch.empty(16)
         fns["f(ta, tb, tc) torch"] = repeated(lambda: f(ta, tb, tc))
+        op = tt.register(f, "texpr_bench::add16")
+        fns["texpr.torch op(ta, tb)"] = repeated(lambda: op(ta, tb))
+        fns["torch.add(ta, tb) (torch)"] = repeated(lambda: torch.add(ta, tb))
     except ImportError:
         print("  (torch not installed: no torch figure)")
     f(a, b, c)

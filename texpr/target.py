@@ -55,6 +55,10 @@ class Target:
     schedules size their blocks by (topi.cpu.CpuInfo) when the kernel does not run on this
     host (a cross target); a target that runs here reads the host instead (targets/host.py).
     The defaults are a typical current core: 32 KiB L1d, 512 KiB L2, 8 MiB L3, two FMAs a cycle.
+    fp_contract: whether a float a*b + c of the user's expressions may become one fused
+    multiply-add (one rounding: faster, but not NumPy's result in the last bit). False keeps
+    NumPy's rounding: instruction selection makes no FusedMulAdd and the C compiler gets
+    -ffp-contract=off (CPU targets; `get_target("avx2 -fp-contract=off")` names it).
 
     >>> from texpr.targets import get_target
     >>> t = get_target("avx2")
@@ -76,6 +80,7 @@ class Target:
     l2_bytes: int = 512 * 1024
     l3_bytes: int = 8 * 1024 * 1024
     fma_units: int = 2
+    fp_contract: bool = True
 
     def __post_init__(self):
         unknown = set(self.features) - KNOWN_FEATURES
@@ -84,7 +89,12 @@ class Target:
             raise TexprError(f"target {self.name!r}: unknown features {sorted(unknown)}; "
                              f"known: {sorted(KNOWN_FEATURES)}")
         object.__setattr__(self, "features", frozenset(self.features))
-        object.__setattr__(self, "flags", tuple(self.flags))
+        object.__setattr__(self, "flags", _with_contract_flag(tuple(self.flags),
+                                                              self.fp_contract))
+        if not self.fp_contract and self.gpu is not None:
+            from .errors import TexprError
+            raise TexprError(f"target {self.name!r}: fp_contract=False applies to CPU targets "
+                             "(a GPU compiler contracts by its own flags)")
 
     def has(self, feature: str) -> bool:
         """True when the target has `feature` (one of KNOWN_FEATURES)."""
@@ -98,6 +108,13 @@ class Target:
     def with_(self, **changes: Any) -> Target:
         """A copy with some fields changed (a target variant: `avx2.with_(vector_bits=128)`)."""
         return replace(self, **changes)
+
+
+def _with_contract_flag(flags, fp_contract):
+    """The compiler flags with -ffp-contract=off exactly when contraction is off (so that
+    `with_(fp_contract=...)` both ways gives the flags of the record it describes)."""
+    flags = tuple(f for f in flags if not f.startswith("-ffp-contract="))
+    return flags if fp_contract else flags + ("-ffp-contract=off",)
 
 
 #: What `lower()` assumes when no target is given: 256-bit vectors of a portable C target

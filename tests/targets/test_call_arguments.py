@@ -108,10 +108,55 @@ def test_torch_tensors_are_checked_as_strictly(axpy):
         axpy(a, torch.zeros(4, 3).t(), c)
     with arg_err(r"argument C: dimension 0 is 2, but n = 3"):
         axpy(a, b, torch.zeros(2, 4))
-    with arg_err("argument A: a Tensor .* cannot be shared through DLPack: .*require"):
-        axpy(torch.zeros(3, 4, requires_grad=True), b, c)
+    with arg_err("argument C: an output tensor that requires grad"):
+        axpy(a, b, torch.zeros(3, 4, requires_grad=True))
+    with arg_err("argument B: a torch tensor with its negative bit set"):
+        axpy(a, torch._neg_view(b), c)
     with arg_err("argument C: output shares memory with argument A"):
         axpy(a, b, a)
+    w = torch.ones(3, 4, requires_grad=True)       # an input that requires grad: its data read
+    axpy(w, b, c)
+    torch.testing.assert_close(c, torch.full((3, 4), 2.0), rtol=0, atol=0)
+
+
+_TORCH_VARIANTS = ["ok", "numpy", "f64", "transposed", "strided", "overlap", "wrong_rows",
+                   "inconsistent_n", "grad", "neg", "3d", "empty", "parameter", "expanded"]
+
+
+@needs_torch
+@settings(max_examples=10, deadline=None)
+@given(st.lists(st.sampled_from(_TORCH_VARIANTS), min_size=3, max_size=3), st.integers(0, 3))
+def test_c_checker_of_torch_tensors_agrees_with_the_python_checks(axpy, variants, n):
+    """CPU tensors are read by the C checker through DLPack's C exchange API: it accepts what
+    the Python checks accept, with the same addresses, and nothing they refuse."""
+    if fastcheck.checker() is None:
+        pytest.skip("the C checker cannot be built here (no Python headers)")
+    fastcheck.take_torch()
+    base = torch.zeros(2 * n + 2, 8)
+    args = []
+    for k, v in enumerate(variants):
+        a = torch.zeros(n, 4)
+        a = {"numpy": lambda: a.numpy(), "f64": a.double, "transposed": lambda: torch.zeros(4, n).t(),
+             "strided": lambda: base[:n, ::2], "overlap": lambda: base[:n, :4],
+             "wrong_rows": lambda: torch.zeros(n + 1, 4),
+             "inconsistent_n": lambda: torch.zeros(n + k, 4), "grad": a.requires_grad_,
+             "neg": lambda: torch._neg_view(a), "3d": lambda: a[None],
+             "empty": lambda: torch.zeros(0, 4), "parameter": lambda: torch.nn.Parameter(a, False),
+             "expanded": lambda: torch.zeros(1, 4).expand(n, 4)}.get(v, lambda: a)()
+        args.append(a)
+    args = tuple(args)
+    fast = axpy._plan.fast(args)
+    try:
+        ptrs, vals = axpy._plan.check(args)
+    except te.ArgumentError:
+        assert fast is None
+        return
+    if fast is not None:                   # (an empty tensor's address is never read)
+        used = [a.numel() > 0 if isinstance(a, torch.Tensor) else a.size > 0 for a in args]
+        assert [x for x, u in zip(fast, used) if u] == [p for p, u in zip(ptrs, used) if u]
+        assert list(fast[3:]) == list(vals)
+    if all(type(a) is torch.Tensor and v != "grad" for a, v in zip(args, variants)) and n > 0:
+        assert fast is not None           # plain CPU tensors take the C path
 
 
 class DeviceTensor:

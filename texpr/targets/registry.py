@@ -148,13 +148,21 @@ def register_target(target, override=False):
     return target
 
 
+#: options a target name may carry after a space: "-option=value" -> (Target field, values)
+TARGET_OPTIONS = {"-fp-contract": ("fp_contract", {"on": True, "off": False})}
+
+
 def get_target(name):
     """The Target record for a name ("c", "avx2", "avx512", "neon", "hvx", "cuda", "opencl",
-    "native" or a registered one); a Target record is returned as it is."""
+    "native" or a registered one), optionally followed by options (TARGET_OPTIONS:
+    "avx2 -fp-contract=off" keeps NumPy's float rounding); a Target record is returned as it
+    is."""
     if isinstance(name, Target):
         return name
     if not isinstance(name, str):
         raise TexprError(f"target must be a string or a texpr.Target, got {name!r}")
+    if " " in name.strip():
+        return _with_options(name)
     if name in _REGISTERED:
         return _REGISTERED[name]
     if name == "native":
@@ -171,3 +179,18 @@ def get_target(name):
         known = ", ".join(list(_BUILTIN) + ["native"] + list(_REGISTERED))
         raise TexprError(f"unknown target {name!r}; available: {known}")
     return make()
+
+
+def _with_options(text):
+    """get_target of "name -option=value ...": the named record with the options' fields."""
+    base, *options = text.split()
+    changes = {}
+    for opt in options:
+        key, _, value = opt.partition("=")
+        known = TARGET_OPTIONS.get(key)
+        if known is None or value not in known[1]:
+            allowed = "; ".join(f"{k}={'|'.join(v)}" for k, (_, v) in TARGET_OPTIONS.items())
+            raise TexprError(f"target {text!r}: unknown option {opt!r}; options: {allowed}")
+        changes[known[0]] = known[1][value]
+    target = get_target(base)
+    return target.with_(**changes) if changes else target

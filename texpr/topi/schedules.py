@@ -51,6 +51,8 @@ def schedule(outs: Tensor | Sequence[Tensor], target: str | Target = "native") -
     if not outs or not all(isinstance(o, Tensor) for o in outs):
         raise TexprError("topi.schedule expects an output tensor or a list of them")
     s = create_schedule([o.op for o in outs])
+    # the schedules registered for a target name serve its variants ("avx2 -fp-contract=off")
+    name = target.split()[0] if isinstance(target, str) and target.strip() else target
     for st in s.stages:
         op = st.op
         if not isinstance(op, ComputeOp) or st.is_output:
@@ -62,8 +64,8 @@ def schedule(outs: Tensor | Sequence[Tensor], target: str | Target = "native") -
         if id(st) in done or not isinstance(st.op, ComputeOp) or st.attach_type != "root" \
                 or isinstance(st.op, ScanOp):     # a te.scan's time loop is sequential
             continue
-        fn = _REGISTRY.get((st.op.tag, target)) or _REGISTRY.get((st.op.tag, "*")) \
-            or _REGISTRY.get(("*", target))     # a target's own default (the GPU targets)
+        fn = _REGISTRY.get((st.op.tag, name)) or _REGISTRY.get((st.op.tag, "*")) \
+            or _REGISTRY.get(("*", name))       # a target's own default (the GPU targets)
         handled = (fn or default_stage)(s, st, target)
         done.add(id(st))
         # a schedule returns the stages it scheduled besides its own (a fused epilogue)

@@ -4,7 +4,7 @@ node, once, before emission (the emitters only translate nodes, through their ta
 What is selected follows the target record's features (texpr/target.py):
 
 - ``fma`` (a*b + c, c + a*b), ``fmsub`` (a*b - c, x86), ``fnmadd`` (c - a*b, NEON): float
-  vector multiply-adds become FusedMulAdd;
+  vector multiply-adds become FusedMulAdd (none where the target's fp_contract is False);
 - ``widening_mul``: an integer vector product of two widened half-width vectors becomes
   WideningMul (NEON vmull/vmlal, HVX vmpy);
 - ``saturating``: a narrowing cast of a value clamped to the narrow range becomes
@@ -36,8 +36,9 @@ class _Select(StmtMutator):
     shared subtree once."""
 
     def __init__(self, target):
+        # fp_contract=False: every float product and sum rounded on its own (NumPy's rounding)
         self.fma_forms = tuple(f for feat, forms in FMA_FORMS.items() if target.has(feat)
-                               for f in forms)
+                               for f in forms) if target.fp_contract else ()
         self.widening = target.has("widening_mul")
         self.saturating = target.has("saturating")
         self.memo = {}          # id(expression) -> (expression, result)

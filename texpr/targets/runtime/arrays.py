@@ -23,17 +23,23 @@ _DEVICE_NAMES = {1: "cpu", 2: "cuda", 3: "cuda_host", 4: "opencl", 7: "vulkan", 
 EXPECTED = "a numpy.ndarray, or an array with __dlpack__ or the buffer protocol"
 
 
-def as_array(x, name, device_ok=False):
+def as_array(x, name, device_ok=False, output=False):
     """x as an np.ndarray viewing its memory (or a DeviceArray for CUDA memory when
-    device_ok); ArgumentError naming the argument when it is no array or cannot be shared."""
+    device_ok); ArgumentError naming the argument when it is no array or cannot be shared.
+
+    A torch tensor that requires grad is read as its data (a kernel's result has no autograd
+    history); as an output it is refused (autograd would not see the kernel's writes), and so
+    is a tensor with torch's lazy negation bit (its memory holds the values un-negated)."""
     if isinstance(x, np.ndarray):
         return x
     torch = sys.modules.get("torch")
+    if torch is not None and isinstance(x, torch.Tensor):
+        x = _torch_data(x, name, output)
     if torch is not None and type(x) is torch.Tensor:
         try:
             return x.numpy()        # a view of a CPU tensor (DLPack's export: ~3 us more)
         except (RuntimeError, TypeError):
-            pass                    # CUDA, requires_grad, bfloat16...: told by the DLPack path
+            pass                    # CUDA, bfloat16...: told by the DLPack path
     if getattr(type(x), "__dlpack__", None) is not None:
         return _from_dlpack(x, name, device_ok)
     try:
@@ -46,6 +52,21 @@ def as_array(x, name, device_ok=False):
     except (TypeError, ValueError) as e:
         raise ArgumentError(f"argument {name}: its buffer (format {view.format!r}) has no NumPy "
                             f"dtype: {e}") from None
+
+
+def _torch_data(x, name, output):
+    """The torch tensor x as the memory a kernel may read (output: write), or ArgumentError."""
+    if x.is_neg():
+        raise ArgumentError(f"argument {name}: a torch tensor with its negative bit set (a lazy "
+                            "negation: its memory holds the values un-negated); pass "
+                            "tensor.resolve_neg()")
+    if x.requires_grad:
+        if output:
+            raise ArgumentError(f"argument {name}: an output tensor that requires grad (autograd "
+                                "would not see the kernel's writes); pass one without "
+                                "requires_grad (e.g. torch.empty(...))")
+        return x.detach()
+    return x
 
 
 def _from_dlpack(x, name, device_ok):

@@ -1,0 +1,541 @@
+"""texpr kernels as PyTorch operators: `torch.library` custom ops that run in eager mode and
+inside `torch.compile` (with `fullgraph=True`: a custom op is one node of the graph, never a
+graph break).
+
+Two ways in:
+
+- `register(module, name)`: a kernel already built (`te.build(...)`) becomes the operator
+  `torch.ops.<namespace>.<name>`. Its schema is the kernel's signature: one `Tensor` per
+  array argument, `float` / `int` / `bool` per scalar (`te.var`) argument. With
+  `outputs="return"` (the default) the outputs are allocated as torch tensors and returned,
+  the op is functional (what torch.compile wants); with `outputs="given"` every argument is
+  passed and the outputs are written in place (schema `Tensor(a!)`: an `out=` op).
+- `op(fn)` / `ops.<name>`: a function of te tensors (a topi operator, or your own compute)
+  becomes an operator that builds one kernel per signature (input shapes and dtypes, device)
+  on first call, with the topi schedule for the target, and calls it after. `ops` holds the
+  common topi operators ready-made: `texpr.torch.ops.dense(x, w)`, `ops.gelu(x)`, ...
+
+Each operator has a shape-only implementation (`register_fake`), derived from the kernel's
+signature (a symbolic extent is evaluated on the input sizes, symbolic ones included) or from
+the operator's declaration, so torch.compile traces it without running it.
+
+Data: tensors go in and out without a copy (the kernel reads and writes the tensors' memory;
+an input that is not contiguous is made contiguous first, as torch ops do). CPU tensors are
+checked by texpr's C checker (`runtime/fastcheck.py`). Autograd: these operators have no
+backward formula; call them under `torch.no_grad()` / `torch.inference_mode()` (inputs that
+require grad are read as data). CUDA tensors go to a kernel built for target "cuda" (its
+memory used in place, `runtime/arrays.py`); that path is guarded, not tested here (no GPU):
+a kernel built for a CPU target refuses CUDA memory with an ArgumentError.
+
+`import texpr` does not import torch; `import texpr.torch` does.
+"""
+import inspect
+import keyword
+import re
+import threading
+
+import torch
+
+from .errors import ArgumentError, TexprError
+from .lang import dtypes
+from .lang.expr import BinOp, Cast, Const, Var
+
+__all__ = ["register", "op", "ops", "torch_dtype"]
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def torch_dtype(dtype):
+    """The torch dtype of a texpr dtype name ("float32" -> torch.float32)."""
+    t = getattr(torch, str(dtype), None) if str(dtype) in dtypes.SCALAR_DTYPES else None
+    if not isinstance(t, torch.dtype):
+        raise TexprError(f"texpr dtype {dtype!r} has no torch dtype")
+    return t
+
+
+def _qualified(name, what):
+    """"ns::op" (a bare name goes to namespace "texpr"), checked to be a valid operator name."""
+    if not isinstance(name, str):
+        raise TexprError(f"{what}: name must be a string 'namespace::op', got {name!r}")
+    ns, sep, base = name.rpartition("::")
+    ns = ns if sep else "texpr"
+    if not (_NAME.match(ns) and _NAME.match(base)):
+        raise TexprError(f"{what}: operator name {name!r} is not 'namespace::op' of identifiers")
+    return f"{ns}::{base}"
+
+
+def _arg_names(names):
+    """Schema argument names: the kernel's where they are identifiers, unique and not reserved
+    (Python keywords, `self`, `out`), else a0, a1, ..."""
+    seen, out = set(), []
+    for k, n in enumerate(names):
+        if not _NAME.match(n) or keyword.iskeyword(n) or n in ("self", "out") or n in seen:
+            n = f"a{k}"
+        seen.add(n)
+        out.append(n)
+    return out
+
+
+# ----------------------------------------------------------------------------- shapes
+
+def _eval_extent(e, binding):
+    """An extent expression of shape variables on their values (ints or torch SymInts), or
+    None when a variable is unbound."""
+    if isinstance(e, Const):
+        return int(e.value)
+    if isinstance(e, Var):
+        return binding.get(e)
+    if isinstance(e, Cast):
+        return _eval_extent(e.a, binding)
+    if isinstance(e, BinOp):
+        a, b = _eval_extent(e.a, binding), _eval_extent(e.b, binding)
+        if a is None or b is None:
+            return None
+        if e.op == "+":
+            return a + b
+        if e.op == "-":
+            return a - b
+        if e.op == "*":
+            return a * b
+        if e.op in ("//", "/"):         # (extents are not negative: / truncates as // floors)
+            return a // b
+        if e.op == "%":
+            return a % b
+        if e.op == "min":
+            return torch.sym_min(a, b)
+        if e.op == "max":
+            return torch.sym_max(a, b)
+    raise TexprError(f"an extent {e} the shape-only implementation cannot evaluate")
+
+
+class _Signature:
+    """A built kernel's call signature, read from its ValidationPlan: the parameters in call
+    order, which are outputs the op allocates, and how each output's shape follows from the
+    inputs."""
+
+    def __init__(self, module, outputs):
+        plan = getattr(module, "_plan", None)
+        if plan is None:
+            raise TexprError(f"register: expected a kernel built by te.build, got "
+                             f"{type(module).__name__}")
+        self.module = module
+        scalars = dict(plan.scalars)
+        arrays = iter(plan.args)
+        alloc = set(plan.allocatable) if outputs == "return" else set()
+        self.params = []        # (name, kind: "tensor" | "scalar", spec: array spec or Var)
+        j = 0
+        for k in range(plan.ncall):
+            if k in scalars:
+                self.params.append((scalars[k].name, "scalar", scalars[k]))
+            else:
+                spec = next(arrays)
+                self.params.append((spec[0], "out" if j in alloc else "tensor", spec))
+                j += 1
+        if outputs == "return" and not alloc:
+            raise TexprError(f"register: kernel {module.name} has no output the operator can "
+                             "allocate (its outputs are written in place): use outputs='given'")
+        self.names = _arg_names([p[0] for p in self.params])
+        self.out_positions = [k for k, p in enumerate(self.params) if p[1] == "out"]
+        self.outs_of = {}       # input signature -> [(shape, dtype, device) of each output]
+
+    def schema(self, outputs):
+        """The torch schema text: "(Tensor A, Tensor B) -> Tensor" and the mutated names."""
+        parts, mutated, returns = [], [], []
+        alias = iter("abcdefghijklmnopqrstuvwxyz")
+        for (name, kind, spec), sname in zip(self.params, self.names):
+            if kind == "out":
+                returns.append("Tensor")
+                continue
+            if kind == "scalar":
+                dt = spec.dtype
+                parts.append(("float" if dtypes.is_float(dt) else "bool" if dt == "bool"
+                              else "int") + f" {sname}")
+                continue
+            if spec[4]:         # written: an output passed in (or a placeholder written in place)
+                parts.append(f"Tensor({next(alias)}!) {sname}")
+                mutated.append(sname)
+            else:
+                parts.append(f"Tensor {sname}")
+        ret = "()" if not returns else returns[0] if len(returns) == 1 else \
+            "(" + ", ".join(returns) + ")"
+        return f"({', '.join(parts)}) -> {ret}", tuple(mutated)
+
+    def bind(self, args):
+        """{shape variable: value} from the given arguments' sizes and scalar values, checking
+        what the sizes must be (TexprError naming the argument)."""
+        binding = {}
+        it = iter(args)
+        for name, kind, spec in self.params:
+            if kind == "out":
+                continue
+            x = next(it)
+            if kind == "scalar":
+                binding[spec] = x
+                continue
+            _, dt, ndim, dims, _ = spec
+            if not isinstance(x, torch.Tensor):
+                raise ArgumentError(f"argument {name}: expected a torch.Tensor, got "
+                                    f"{type(x).__name__}")
+            if x.dtype != torch_dtype(dt.name):
+                raise ArgumentError(f"argument {name}: dtype is {x.dtype}, expected "
+                                    f"{torch_dtype(dt.name)}")
+            if x.dim() != ndim:
+                raise ArgumentError(f"argument {name}: has {x.dim()} dimension(s), expected "
+                                    f"{ndim}")
+            for d, ((kd, v), n) in enumerate(zip(dims, x.shape)):
+                if kd == "const":
+                    if n != v:
+                        raise ArgumentError(f"argument {name}: dimension {d} is {n}, expected "
+                                            f"{v}")
+                elif kd == "var":
+                    binding.setdefault(v, n)
+        return binding
+
+    def output_shapes(self, binding):
+        shapes = []
+        for name, kind, spec in self.params:
+            if kind != "out":
+                continue
+            shape = []
+            for d, (kd, v) in enumerate(spec[3]):
+                n = v if kd == "const" else binding.get(v) if kd == "var" else \
+                    _eval_extent(v, binding)
+                if n is None:
+                    raise ArgumentError(f"output {name}: dimension {d} is not given by the "
+                                        "inputs' shapes; register with outputs='given' and "
+                                        "pass the output")
+                shape.append(n)
+            shapes.append((shape, torch_dtype(spec[1].name)))
+        return shapes
+
+
+def _first_tensor(args):
+    return next((a for a in args if isinstance(a, torch.Tensor)), None)
+
+
+def _contiguous(args):
+    return [a.contiguous() if isinstance(a, torch.Tensor) else a for a in args]
+
+
+def _call_with_outputs(module, sig, args):
+    """Allocate the outputs (on the inputs' device), call the kernel, return them. The
+    outputs' shapes are worked out once per input signature (shapes, dtypes, devices, int
+    scalars) and kept: a call then allocates and calls (the kernel's checker checks all)."""
+    args = _contiguous(args)
+    key = tuple((a.shape, a.dtype, a.device) if isinstance(a, torch.Tensor) else
+                a if isinstance(a, int) else None for a in args)
+    outs_of = sig.outs_of.get(key)
+    if outs_of is None:
+        like = _first_tensor(args)
+        device = like.device if like is not None else torch.device("cpu")
+        outs_of = [(tuple(int(n) for n in shape), dt, device)
+                   for shape, dt in sig.output_shapes(sig.bind(args))]
+        if len(sig.outs_of) < 64:
+            sig.outs_of[key] = outs_of
+    outs = [torch.empty(shape, dtype=dt, device=device) for shape, dt, device in outs_of]
+    full = list(args)
+    for pos, o in zip(sig.out_positions, outs):
+        full.insert(pos, o)
+    module(*full)
+    return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+# ----------------------------------------------------------------------------- register
+
+# "ns::op" -> [signature (register) or _OpKernels (op), schema text, the custom op]
+_REGISTERED = {}
+_LOCK = threading.Lock()
+
+
+def register(module, name, outputs="return"):
+    """The built kernel `module` as the PyTorch operator `name` ("namespace::op"; a bare name
+    goes to namespace "texpr"), returned (callable; also `torch.ops.<namespace>.<op>`).
+
+    outputs="return": the op takes the kernel's inputs (tensors, and scalars for `te.var`
+    arguments) and returns its outputs, allocated as torch tensors of the shapes the
+    inputs' sizes give. outputs="given": the op takes every argument of the kernel and writes
+    the outputs into the tensors passed (they must be contiguous; no copy is made), returning
+    nothing. Registering a name again with a kernel of the same schema replaces the kernel
+    (a notebook cell run twice); another schema under a registered name is a TexprError.
+
+        f = te.build(s, [A, B, C], "native")
+        add = texpr.torch.register(f, "texpr::my_add")
+        z = add(x, y)                         # torch tensors in, a torch tensor out
+    """
+    if outputs not in ("return", "given"):
+        raise TexprError(f"register: outputs must be 'return' or 'given', got {outputs!r}")
+    qname = _qualified(name, "register")
+    sig = _Signature(module, outputs)
+    schema, mutated = sig.schema(outputs)
+    with _LOCK:
+        held = _REGISTERED.get(qname)
+        if held is not None:
+            if isinstance(held[0], _OpKernels) or held[1] != schema:
+                what = "by texpr.torch.op" if isinstance(held[0], _OpKernels) else \
+                    f"with schema {held[1]}; this kernel's is {schema}"
+                raise TexprError(f"register: operator {qname} is registered {what}: pick "
+                                 "another name")
+            held[0] = sig
+            return held[2]
+        holder = [sig, schema, None]
+
+        if outputs == "return":
+            def run(*args):
+                s = holder[0]
+                return _call_with_outputs(s.module, s, args)
+        else:
+            def run(*args):
+                holder[0].module(*_check_given(holder[0], args))
+
+        def fake(*args):
+            s = holder[0]
+            if outputs == "given":
+                s.bind([a for a, (_, kind, _) in zip(args, s.params) if kind != "out"])
+                return None
+            like = _first_tensor(args)
+            outs = [like.new_empty(shape, dtype=dt) if like is not None else
+                    torch.empty(shape, dtype=dt) for shape, dt in s.output_shapes(s.bind(args))]
+            return outs[0] if len(outs) == 1 else tuple(outs)
+
+        custom = torch.library.custom_op(qname, run, mutates_args=mutated, schema=schema)
+        custom.register_fake(fake)
+        holder[2] = custom
+        _REGISTERED[qname] = holder
+    return custom
+
+
+def _check_given(sig, args):
+    """The arguments of an outputs='given' op: inputs made contiguous, outputs as they are
+    (a copy would not be written back: the kernel's checks refuse a strided output)."""
+    return [a.contiguous() if kind == "tensor" and isinstance(a, torch.Tensor) and not spec[4]
+            else a for a, (_, kind, spec) in zip(args, sig.params)]
+
+
+# ----------------------------------------------------------------------------- op(fn)
+
+class _OpKernels:
+    """The kernels of one op(fn): built per (shapes, dtypes, device) on first call."""
+
+    def __init__(self, fn, name, inputs, n_outputs, attrs, target):
+        self.fn, self.name, self.inputs = fn, name, inputs
+        self.n_outputs, self.attrs, self.target = n_outputs, attrs, target
+        self.built = {}         # key -> (module, [(shape, torch dtype) of each output])
+        self.built_by_key = {}  # (torch sizes and dtypes, device type) -> the same
+        self.declared = {}      # key -> [(shape, torch dtype)] of the outputs
+        self.lock = threading.Lock()
+        self.fixed = False      # one of texpr.torch.ops (its name is not redefined)
+
+    def declare(self, shapes_dtypes):
+        """fn on placeholders of these shapes and dtypes: (placeholders, output tensors)."""
+        from .lang.tensor import Tensor, placeholder
+        phs = [placeholder(tuple(shape), dtype=dt, name=n)
+               for (shape, dt), n in zip(shapes_dtypes, self.inputs)]
+        out = self.fn(*phs, **self.attrs)
+        outs = [out] if isinstance(out, Tensor) else list(out) if isinstance(
+            out, (list, tuple)) else None
+        if outs is None or not all(isinstance(o, Tensor) for o in outs):
+            raise TexprError(f"op {self.name}: {getattr(self.fn, '__name__', self.fn)} must "
+                             f"return a te tensor or a tuple of them, got {type(out).__name__}")
+        if len(outs) != self.n_outputs:
+            raise TexprError(f"op {self.name}: the function returned {len(outs)} tensors; the "
+                             f"operator was made with outputs={self.n_outputs}")
+        return phs, outs
+
+    def kernel(self, tensors):
+        """(kernel, [(shape, torch dtype) of each output]) of these tensors' signature, built
+        on first use."""
+        fast = tuple((t.shape, t.dtype) if isinstance(t, torch.Tensor) else None
+                     for t in tensors) + (tensors[0].device.type,)
+        got = self.built_by_key.get(fast)
+        if got is None:
+            got = self._kernel(tensors)
+            self.built_by_key[fast] = got
+        return got
+
+    def key(self, tensors):
+        for n, t in zip(self.inputs, tensors):
+            if not isinstance(t, torch.Tensor):
+                raise ArgumentError(f"op {self.name}: argument {n}: expected a torch.Tensor, got "
+                                    f"{type(t).__name__}")
+        return tuple((tuple(int(s) for s in t.shape), _texpr_dtype(t.dtype, self.name, n))
+                     for t, n in zip(tensors, self.inputs)), tensors[0].device.type
+
+    def _kernel(self, tensors):
+        key = self.key(tensors)
+        got = self.built.get(key)
+        if got is not None:
+            return got
+        with self.lock:
+            got = self.built.get(key)
+            if got is None:
+                got = self._build(key)
+                self.built[key] = got
+        return got
+
+    def _build(self, key):
+        from .targets import build
+        from .targets.registry import get_target
+        from . import topi
+        shapes_dtypes, device = key
+        target = self.target
+        if device == "cuda":
+            target = "cuda"
+        elif device != "cpu":
+            raise ArgumentError(f"op {self.name}: tensors on {device}; texpr runs CPU tensors "
+                                "and, with target 'cuda', CUDA tensors")
+        elif get_target(target).is_gpu:
+            raise ArgumentError(f"op {self.name}: CPU tensors for an op made with target "
+                                f"{target!r}")
+        phs, outs = self.declare(shapes_dtypes)
+        s = topi.schedule(outs, target)
+        module = build(s, phs + outs, target=target, name=self.name.split("::")[1])
+        return module, [(tuple(int(d) for d in o.shape), torch_dtype(o.dtype)) for o in outs]
+
+    def output_specs(self, tensors):
+        """[(shape, torch dtype)] of the outputs for tensors (sizes may be SymInts: the
+        declaration is made with their values as hinted, and cached per signature)."""
+        key = tuple((tuple(int(s) for s in t.shape), _texpr_dtype(t.dtype, self.name, n))
+                    for t, n in zip(tensors, self.inputs))
+        got = self.declared.get(key)
+        if got is None:
+            _, outs = self.declare(key)
+            got = [(tuple(int(d) for d in o.shape), torch_dtype(o.dtype)) for o in outs]
+            self.declared[key] = got
+        return got
+
+
+def _texpr_dtype(dt, what, name):
+    s = str(dt).replace("torch.", "")
+    if s not in dtypes.SCALAR_DTYPES:
+        raise ArgumentError(f"op {what}: argument {name}: dtype {dt} has no texpr dtype")
+    return s
+
+
+def op(fn, name=None, inputs=None, outputs=1, target="native", **attrs):
+    """A PyTorch operator computing `fn` (te tensors -> a te tensor, or a tuple of `outputs`
+    of them: a topi operator or your own compute), returned (callable; also
+    `torch.ops.<namespace>.<op>`).
+
+    The operator takes torch tensors for fn's inputs (`inputs`: their names; by default fn's
+    positional parameters without a default value, less those in `attrs`) and returns the
+    outputs as new tensors. On the first call with a signature (input shapes, dtypes,
+    device) it declares fn on placeholders of those shapes, schedules it with
+    `topi.schedule(..., target)` and builds it (te.build's cache makes this fast in a new
+    process too); later calls of the signature call the kernel. `attrs` are fixed keyword
+    arguments of fn (`op(topi.nn.softmax, axis=0)`); `name` defaults to "texpr::" + fn's
+    name (with the attributes: one operator per set of them).
+
+        gelu = texpr.torch.op(topi.nn.gelu)
+        y = gelu(torch.randn(4, 8))
+    """
+    if not callable(fn):
+        raise TexprError(f"op: expected a function of te tensors, got {fn!r}")
+    if not isinstance(outputs, int) or outputs < 1:
+        raise TexprError(f"op: outputs must be a positive int (how many tensors fn returns), "
+                         f"got {outputs!r}")
+    if inputs is None:
+        try:
+            params = inspect.signature(fn).parameters.values()
+        except (TypeError, ValueError):
+            raise TexprError(f"op: cannot read the parameters of {fn!r}; pass inputs=(names)") \
+                from None
+        inputs = [p.name for p in params if p.default is inspect.Parameter.empty and p.kind in
+                  (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name not in attrs]
+    inputs = list(inputs)
+    if not inputs:
+        raise TexprError(f"op: {getattr(fn, '__name__', fn)} takes no tensor input")
+    if name is None and getattr(fn, "__name__", "<lambda>") == "<lambda>":
+        raise TexprError("op: a lambda has no name to register its operator under; pass "
+                         "name='namespace::op'")
+    if name is None:
+        base = re.sub(r"\W", "_", getattr(fn, "__name__", "op")).strip("_") or "op"
+        suffix = "".join(f"_{k}_{re.sub(r'[^A-Za-z0-9]', '_', str(v))}"
+                         for k, v in sorted(attrs.items()))
+        name = f"texpr::{base}{suffix}"
+    qname = _qualified(name, "op")
+    with _LOCK:
+        kernels = _OpKernels(fn, qname, inputs, outputs, attrs, target)
+        snames = _arg_names(inputs)
+        ret = "Tensor" if outputs == 1 else "(" + ", ".join(["Tensor"] * outputs) + ")"
+        schema = f"({', '.join('Tensor ' + n for n in snames)}) -> {ret}"
+        held = _REGISTERED.get(qname)
+        if held is not None:
+            if not isinstance(held[0], _OpKernels) or held[1] != schema or held[0].fixed:
+                what = "texpr.torch.ops." + qname.split("::")[1] if isinstance(
+                    held[0], _OpKernels) and held[0].fixed else "by texpr.torch.register" \
+                    if not isinstance(held[0], _OpKernels) else f"with schema {held[1]}"
+                raise TexprError(f"op: operator {qname} is registered ({what}): pass another "
+                                 "name=")
+            held[0].__dict__.update(kernels.__dict__)     # a new definition: built anew
+            return held[2]
+
+        def run(*tensors):
+            tensors = _contiguous(tensors)
+            module, specs = kernels.kernel(tensors)
+            device = tensors[0].device
+            outs = [torch.empty(shape, dtype=dt, device=device) for shape, dt in specs]
+            module(*tensors, *outs)
+            return outs[0] if len(outs) == 1 else tuple(outs)
+
+        def fake(*tensors):
+            outs = [tensors[0].new_empty(shape, dtype=dt)
+                    for shape, dt in kernels.output_specs(tensors)]
+            return outs[0] if len(outs) == 1 else tuple(outs)
+
+        custom = torch.library.custom_op(qname, run, mutates_args=(), schema=schema)
+        custom.register_fake(fake)
+        custom.texpr_kernels = kernels          # (what was built: .built, per signature)
+        _REGISTERED[qname] = [kernels, schema, custom]
+    return custom
+
+
+class _Ops:
+    """The common topi operators as PyTorch operators, registered when texpr.torch is imported
+    (so that a model compiled with fullgraph=True finds them as plain attributes; each builds
+    its kernels on first call): `texpr.torch.ops.dense(x, w)` = x @ w.T, `softmax` /
+    `log_softmax` (last axis), `gelu` (erf form), `relu`, `sigmoid`, `tanh`, `exp`, `add` /
+    `multiply` (broadcasting), `layer_norm(x, gamma, beta)` / `rms_norm(x, gamma)` (last
+    axis), `batch_matmul(x, y)` = x @ y.transpose(-1, -2)."""
+
+    _TABLE = {
+        "dense": ("nn", "dense", ("data", "weight")),
+        "batch_matmul": ("nn", "batch_matmul", ("x", "y")),
+        "softmax": ("nn", "softmax", ("x",)),
+        "log_softmax": ("nn", "log_softmax", ("x",)),
+        "relu": ("nn", "relu", ("x",)),
+        "add": ("nn", "add", ("a", "b")),
+        "multiply": ("nn", "multiply", ("a", "b")),
+        "gelu": ("activation", "gelu", ("x",)),
+        "layer_norm": ("normalization", "layer_norm", ("data", "gamma", "beta")),
+        "rms_norm": ("normalization", "rms_norm", ("data", "gamma")),
+        "sigmoid": ("math", "sigmoid", ("x",)),
+        "tanh": ("math", "tanh", ("x",)),
+        "exp": ("math", "exp", ("x",)),
+    }
+
+    def __init__(self):
+        for name, (mod, fname, inputs) in self._TABLE.items():
+            custom = op(_topi_function(mod, fname), name=f"texpr::{name}", inputs=inputs)
+            custom.texpr_kernels.fixed = True
+            setattr(self, name, custom)
+
+    def __getattr__(self, name):        # (only names that are not operators reach here)
+        raise AttributeError(f"texpr.torch.ops has no operator {name!r}; known: "
+                             f"{', '.join(sorted(self._TABLE))} (texpr.torch.op(fn) makes "
+                             "others)")
+
+    def __dir__(self):
+        return sorted(self._TABLE)
+
+
+def _topi_function(module, name):
+    """texpr.topi.<module>.<name>, imported when first called (importing texpr.torch does
+    not import topi)."""
+    def call(*args, **kwargs):
+        import importlib
+        return getattr(importlib.import_module(f"texpr.topi.{module}"), name)(*args, **kwargs)
+    call.__name__ = name
+    return call
+
+
+ops = _Ops()
