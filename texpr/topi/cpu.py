@@ -28,6 +28,7 @@ from ..targets.intrin import gemm_fp32
 from .schedules import VECTOR_CPU_TARGETS, default_stage, register
 from .nn import CHANNEL_REPEAT_TAG
 from .util import cdiv
+from . import cpu_tuning as tuning
 
 _INTRIN_TARGETS = ("avx2", "avx512", "neon")
 
@@ -439,12 +440,16 @@ def schedule_dense(s, st, target):
     data, weight = ins
     M, K = _dims(data)
     N = _dims(weight)[0]
+    workload = ("topi.dense", tuning.tensor_arg(data), tuning.tensor_arg(weight))
     if M <= GEMV_MAX_ROWS and K >= 2 * cpu_info(target).lanes:
-        return _schedule_gemv(s, st, target)
+        unroll, rows = tuning.gemv_params(workload, M, N, K, target, 2, GEMV_TILE_ROWS)
+        return _schedule_gemv(s, st, target, unroll, rows)
     if M <= DENSE_ROWS_MAX:
-        cfg = dense_rows_config(M, N, K, target)
+        cfg = tuning.dense_rows_params(workload, M, N, K, target,
+                                       dense_rows_config(M, N, K, target))
         return _schedule_dense_rows(s, st, target, data, weight, cfg)
-    return _schedule_gemm(s, st, target, data, weight, dense_config(M, N, K, target))
+    cfg = tuning.gemm_params(workload, M, N, K, target, dense_config(M, N, K, target))
+    return _schedule_gemm(s, st, target, data, weight, cfg)
 
 
 #: dense with at most this many rows runs as dot products over the weight's rows as they lie
@@ -610,8 +615,12 @@ def schedule_batch_matmul(s, st, target):
     x, y = ins
     B, M, K = _dims(x)
     N = _dims(y)[1]
-    return _schedule_gemm(s, st, target, x, y, batch_matmul_config(M, N, K, target),
-                          packs_inside=True)
+    workload = ("topi.batch_matmul", tuning.tensor_arg(x), tuning.tensor_arg(y))
+    cfg = tuning.gemm_params(workload, M, N, K, target, batch_matmul_config(M, N, K, target),
+                             batches=B)
+    if cfg["Mp"] != M and cfg["Np"] == N and cfg["Kp"] == K:    # batch_matmul_config's rule
+        cfg.update(Mp=M, pack_a=False)
+    return _schedule_gemm(s, st, target, x, y, cfg, packs_inside=True)
 
 
 def batch_matmul_config(M, N, K, target="native"):
@@ -784,7 +793,27 @@ def schedule_conv2d_NCHWc(s, st, target):
         rc, ry, rx = conv.op.reduce_axis
         rco, rci = conv.split(rc, factor=ic)
         return [rco, ry, rx, rci]
-    return _nchwc_register_tile(s, st, target, reduce_loops)
+    pad_t, data = _pad_of(s, st)
+    workload = conv_nchwc_workload(st, data if pad_t is not None else ins[0], ins[1], pad_t)
+
+    def tuned(Q, reg_w):
+        N, Ob, P, _, oc = (int(a.dom.extent.value) for a in st.op.axis)
+        R, S_ = _dims(ins[1])[2:4]
+        flop = 2.0 * N * Ob * oc * P * Q * int(ins[1].shape[1].value) * ic * R * S_
+        return tuning.conv_nchwc_params(workload, Q, target, reg_w, flop)
+    return _nchwc_register_tile(s, st, target, reduce_loops, tuned)
+
+
+def conv_nchwc_workload(st, data, kernel, pad_t):
+    """The tuning workload of a conv2d_NCHWc stage: ("topi.conv2d_NCHWc", data, kernel,
+    strides, (top, left, bottom, right) padding, dilation)."""
+    pads = (0, 0, 0, 0)
+    if pad_t is not None:
+        b, a = pad_t.op.attrs["pad_before"], pad_t.op.attrs["pad_after"]
+        pads = (b[2], b[3], a[2], a[3])
+    return ("topi.conv2d_NCHWc", tuning.tensor_arg(data), tuning.tensor_arg(kernel),
+            tuple(st.op.attrs.get("strides", (1, 1))), pads,
+            tuple(st.op.attrs.get("dilation", (1, 1))))
 
 
 @register("depthwise_conv2d_NCHWc", VECTOR_CPU_TARGETS)
@@ -802,14 +831,17 @@ def schedule_depthwise_conv2d_NCHWc(s, st, target):
     return _nchwc_register_tile(s, st, target, lambda conv: list(conv.op.reduce_axis))
 
 
-def _nchwc_register_tile(s, st, target, reduce_loops):
+def _nchwc_register_tile(s, st, target, reduce_loops, tuned=None):
     """The direct NCHWc convolutions' schedule: the output (or its fused epilogue) tiled
     reg_w columns x the channel block, parallel over (n, block, row); the accumulating stage
-    computed at the tile over reduce_loops(conv) (outermost first), kept in registers."""
+    computed at the tile over reduce_loops(conv) (outermost first), kept in registers.
+    tuned(Q, heuristic reg_w) -> reg_w: the tuning knob (cpu_tuning.py)."""
     info = cpu_info(target)
     _, _, y, x, o = st.op.axis
     P, Q, oc = (int(a.dom.extent.value) for a in (y, x, o))
     reg_w = conv_NCHWc_config(P, Q, oc, target)["reg_w"]
+    if tuned is not None:
+        reg_w = tuned(Q, reg_w)
     _materialize_pad(s, st, info.lanes)
     out, conv = _output_and_accumulator(s, st)
     n_, ob_, y_, x_, o_ = out.op.axis
@@ -1091,6 +1123,9 @@ def schedule_conv2d_nchw(s, st, target):
         return default_stage(s, st, target)
     ic, oc = conv_blocks(C, O, target)
     lanes = info.lanes
+    ic, oc, reg_w = tuning.conv_nchw_params(
+        conv_nchw_workload(st, data if pad_t is not None else dp, kernel, pad_t), C, O, P, Q,
+        target, (ic, oc), conv_NCHWc_config(P, Q, oc, target)["reg_w"])
     if pad_t is not None and pad_t.op.attrs.get("pad_value", 0) == 0:
         shp = _dims(pad_t)
         pd = padded_copy(s, st, pad_t, (shp[0], C // ic, shp[2], shp[3], ic),
@@ -1108,7 +1143,6 @@ def schedule_conv2d_nchw(s, st, target):
                        lambda o, c, r, q: (o // oc, c // ic, r, q, c % ic, o % oc),
                        "kernel_blocked")
     _schedule_copy(pk, lanes)
-    reg_w = conv_NCHWc_config(P, Q, oc, target)["reg_w"]
     out, conv = _output_and_accumulator(s, st)
     n_, o_, y_, x_ = out.op.axis
     ob, oi = out.split(o_, factor=oc)
@@ -1121,3 +1155,15 @@ def schedule_conv2d_nchw(s, st, target):
     rco, rci = conv.split(rc, factor=ic)
     _register_tile(s, conv, out, info, xo, cx, co, [cn, cy, rco, ry, rx, rci], [n_, ob, y_])
     return [st, out]
+
+
+def conv_nchw_workload(st, data, kernel, pad_t):
+    """The tuning workload of a conv2d_nchw stage (cpu_tuning.py): ("topi.conv2d_nchw", data,
+    kernel, strides, (top, left, bottom, right) padding, dilation)."""
+    pads = (0, 0, 0, 0)
+    if pad_t is not None:
+        b, a = pad_t.op.attrs["pad_before"], pad_t.op.attrs["pad_after"]
+        pads = (b[2], b[3], a[2], a[3])
+    return ("topi.conv2d_nchw", tuning.tensor_arg(data), tuning.tensor_arg(kernel),
+            tuple(st.op.attrs.get("strides", (1, 1))), pads,
+            tuple(st.op.attrs.get("dilation", (1, 1))))

@@ -155,7 +155,8 @@ def conv2d_NCHWc(data, kernel, stride, padding, dilation=1, out_dtype=None):
                    lambda n, ob, y, x, o: te_sum(
                        dp[n, rc // ic, y * sh + ry * dh, x * sw + rx * dw, rc % ic].astype(odt) *
                        kernel[ob, rc // ic, ry, rx, rc % ic, o].astype(odt), axis=[rc, ry, rx]),
-                   name="conv2d_NCHWc", tag="conv2d_NCHWc")
+                   name="conv2d_NCHWc", tag="conv2d_NCHWc",
+                   attrs={"strides": (sh, sw), "dilation": (dh, dw)})
 
 
 def depthwise_conv2d_nchw(data, kernel, stride, padding, dilation=1, out_dtype=None):
