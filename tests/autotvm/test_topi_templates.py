@@ -1,0 +1,80 @@
+"""topi's CPU schedules as templates: the heuristic's choice is a point of each space, and
+applied as a tuned config it gives the same source as topi.schedule without records (the
+fallback). Nothing is compiled: sources are emitted and compared."""
+import pytest
+
+from texpr import autotvm
+from texpr.schedule.dispatch import target_scope
+from texpr.schedule.config_space import OtherOptionEntity as Ot
+from texpr.targets.build import emit_source
+from texpr.topi import cpu
+
+T = "avx2"
+
+
+def _dense_knobs(M, N, K):
+    if M <= cpu.GEMV_MAX_ROWS:
+        return {"unroll": Ot(2), "rows": Ot(cpu.GEMV_TILE_ROWS)}
+    if M <= cpu.DENSE_ROWS_MAX:
+        h = cpu.dense_rows_config(M, N, K, T)
+        return {"tile": Ot([h["mr"], h["nr"]]), "kc": Ot(h["kc"]),
+                "nb_tiles": Ot(h["nb"] // h["mr"])}
+    return _gemm_knobs(cpu.dense_config(M, N, K, T))
+
+
+def _gemm_knobs(h):
+    return {"tile": Ot([h["mr"], h["nr"]]), "kc": Ot(h["kc"]),
+            "mb_tiles": Ot(h["mb"] // h["mr"]), "nb_tiles": Ot(h["nb"] // h["nr"])}
+
+
+def _conv_knobs(C, O, P, Q):
+    ic, oc = cpu.conv_blocks(C, O, T)
+    return {"tile_ic": Ot(ic), "tile_oc": Ot(oc),
+            "tile_ow": Ot(cpu.conv_NCHWc_config(P, Q, oc, T)["reg_w"])}
+
+
+def _tensor(shape):
+    return ("TENSOR", shape, "float32")
+
+
+CASES = [
+    ("dense_gemv", "topi.dense", (_tensor((1, 64)), _tensor((40, 64))), _dense_knobs(1, 40, 64)),
+    ("dense_rows", "topi.dense", (_tensor((12, 64)), _tensor((40, 64))),
+     _dense_knobs(12, 40, 64)),
+    ("dense_gemm", "topi.dense", (_tensor((300, 96)), _tensor((48, 96))),
+     _dense_knobs(300, 48, 96)),
+    ("batch_matmul", "topi.batch_matmul", (_tensor((2, 20, 32)), _tensor((2, 24, 32))),
+     _gemm_knobs(cpu.batch_matmul_config(20, 24, 32, T))),
+    ("conv2d_nchw", "topi.conv2d_nchw", (_tensor((1, 16, 10, 10)), _tensor((16, 16, 3, 3)),
+                                         (1, 1), (1, 1, 1, 1), (1, 1)),
+     _conv_knobs(16, 16, 10, 10)),
+    ("conv2d_NCHWc", "topi.conv2d_NCHWc", (_tensor((1, 2, 10, 10, 8)),
+                                           _tensor((2, 2, 3, 3, 8, 8)), (1, 1),
+                                           (1, 1, 1, 1), (1, 1)),
+     {"tile_ow": Ot(cpu.conv_NCHWc_config(10, 10, 8, T)["reg_w"])}),
+]
+
+
+@pytest.mark.parametrize("name,template,args,knobs", CASES, ids=[c[0] for c in CASES])
+def test_fallback_is_the_heuristic_and_a_point_of_the_space(name, template, args, knobs):
+    task = autotvm.task.create(template, args=args, target=T)
+    assert task.workload[0] == template and task.flop > 0
+    index = task.config_space.index_of(knobs)
+    assert index is not None, f"the heuristic {knobs} is not in {task.config_space}"
+    s, tensors = task.instantiate(task.config_space.get(index))
+    tuned = emit_source(s, tensors, T)
+    # topi.schedule without records: the fallback (the heuristic)
+    with target_scope(T):
+        s2, tensors2 = task.func(*task.args)
+    assert emit_source(s2, tensors2, T) == tuned
+    # another point of the space gives another schedule
+    other = task.config_space.get((index + 1) % len(task.config_space))
+    s3, tensors3 = task.instantiate(other)
+    assert emit_source(s3, tensors3, T) != tuned
+
+
+def test_topi_template_on_a_target_without_knobs_is_an_error():
+    with pytest.raises(autotvm.TuningError, match="defined no knobs"):
+        autotvm.task.create("topi.dense", args=(_tensor((4, 8)), _tensor((4, 8))), target="c")
+    with pytest.raises(autotvm.TuningError, match=r"expected \('TENSOR', shape, dtype\)"):
+        autotvm.task.create("topi.dense", args=((4, 8), (4, 8)), target=T)
