@@ -61,6 +61,7 @@ def test_fallback_is_the_heuristic_and_a_point_of_the_space(name, template, args
     assert task.workload[0] == template and task.flop > 0
     index = task.config_space.index_of(knobs)
     assert index is not None, f"the heuristic {knobs} is not in {task.config_space}"
+    assert task.fallback_index == index
     s, tensors = task.instantiate(task.config_space.get(index))
     tuned = emit_source(s, tensors, T)
     # topi.schedule without records: the fallback (the heuristic)

@@ -40,6 +40,8 @@ def test_tuning_run_records_every_trial(tuned):
     task, tuner, log, db = tuned
     recs = list(load_from_file(log))
     assert len(recs) == 8 and len({inp.config.index for inp, _ in recs}) == 8
+    assert task.fallback_index is not None
+    assert recs[0][0].config.index == task.fallback_index     # the heuristic is measured
     assert all(res.error_no == autotvm.MeasureErrorNo.NO_ERROR for _, res in recs), \
         [res for _, res in recs]
     assert all(len(res.costs) == 2 and min(res.costs) > 0 for _, res in recs)

@@ -221,8 +221,8 @@ def reference_artifact(task):
 
 class LocalRunner(Runner):
     """Times each candidate in a separate measuring process (a fresh interpreter, started
-    again after a candidate kills it): `number` calls per timing, `repeat` timings (at least
-    min_repeat_ms each); more than `timeout` seconds for a candidate is RUN_TIMEOUT (the
+    again after a candidate kills it): `repeat` costs, each the fastest of at least `number`
+    calls (and of min_repeat_ms of calls); more than `timeout` seconds for a candidate is RUN_TIMEOUT (the
     process is killed), a dead process is RUNTIME_DEVICE, an output that differs from the
     reference (check_correctness) is WRONG_ANSWER."""
 

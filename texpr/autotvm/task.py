@@ -6,8 +6,9 @@ import threading
 
 from ..errors import TexprError
 from ..lang.tensor import Tensor
-from ..schedule.config_space import ConfigSpace
-from ..schedule.dispatch import ApplyConfig, config_for, current_target, target_scope
+from ..schedule.config_space import ConfigSpace, FallbackConfig
+from ..schedule.dispatch import (ApplyConfig, DispatchContext, config_for, current_target,
+                                 target_scope)
 
 TEMPLATES = {}          # name -> template function (the undecorated one)
 _CURRENT = threading.local()
@@ -84,6 +85,7 @@ class Task:
         self.config_space = None
         self.workload = None
         self.flop = 0.0
+        self.fallback_index = None      # the heuristic's config, when it is in the space
 
     def instantiate(self, config):
         """(schedule, tensors) of the template under `config` (a ConfigEntity)."""
@@ -134,4 +136,25 @@ def create(name, args, target="native"):
     task.config_space = space
     task.workload = ctx.workload
     task.flop = space.flop
+    task.fallback_index = _fallback_index(task)
     return task
+
+
+class _CaptureFallback(DispatchContext):
+    """Gives templates a FallbackConfig and keeps it (which knobs the heuristic set)."""
+
+    def query(self, target, workload):
+        self.config = FallbackConfig()
+        return self.config
+
+
+def _fallback_index(task):
+    """The index of the template's fallback (heuristic) config in its space, or None when
+    the fallback is not a point of it."""
+    ctx = _CaptureFallback()
+    ctx.config = None
+    with ctx, target_scope(task.target):
+        task.func(*task.args)
+    if ctx.config is None:
+        return None
+    return task.config_space.index_of(ctx.config._entity_map)

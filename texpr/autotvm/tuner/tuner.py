@@ -33,13 +33,24 @@ class Tuner:
         """Learn from measured results (model-based tuners)."""
 
     # --- the loop
-    def tune(self, n_trial, measure_option, early_stopping=None, callbacks=()):
-        """Measure up to n_trial configs of the task; returns the best (config, flops)."""
+    def tune(self, n_trial, measure_option, early_stopping=None, callbacks=(),
+             measure_fallback=True):
+        """Measure up to n_trial configs of the task; returns the best (config, flops).
+
+        measure_fallback: the first trial is the template's fallback (the heuristic's
+        choice, when it is a point of the space), so the best record is never slower than
+        the untuned schedule as measured."""
         measure_batch = create_measure_batch(self.task, measure_option)
         batch = max(1, measure_option["builder"].n_parallel)
         done = 0
+        first = getattr(self.task, "fallback_index", None)
         while done < n_trial and self.has_next():
-            configs = self.next_batch(min(batch, n_trial - done))
+            configs = []
+            if measure_fallback and first is not None and first not in self.visited:
+                configs.append(self.space.get(first))
+                self.visited.add(first)
+            first = None
+            configs += self.next_batch(min(batch, n_trial - done) - len(configs))
             if not configs:
                 break
             for c in configs:
