@@ -23,6 +23,7 @@ from .dispatch import ApplyHistoryBest, apply_history_best
 from .measure import (BuildResult, Builder, LocalBuilder, LocalRunner, MeasureErrorNo,
                       MeasureInput, MeasureResult, Runner, measure_option)
 from .record import Database
+from .ray_runner import RayRunner
 from .task import TuningError, get_config, template
 
 FallbackConfigEntity = FallbackConfig       # TVM's name
@@ -32,4 +33,4 @@ __all__ = ["template", "get_config", "task", "tuner", "callback", "record", "mea
            "MeasureErrorNo", "BuildResult", "ApplyHistoryBest", "apply_history_best",
            "ApplyConfig", "DispatchContext", "ConfigSpace", "ConfigEntity", "FallbackConfig",
            "FallbackConfigEntity", "ConfigError", "SplitEntity", "ReorderEntity",
-           "AnnotateEntity", "OtherOptionEntity", "Database", "TuningError"]
+           "AnnotateEntity", "OtherOptionEntity", "Database", "TuningError", "RayRunner"]

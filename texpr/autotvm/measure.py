@@ -246,19 +246,10 @@ class LocalRunner(Runner):
         if self._worker is None or not self._worker.alive():
             self._worker = WorkerProcess()
         status, value = self._worker.call(self.job(br.artifact), self.timeout)
-        cost = time.perf_counter() - t0 + br.time_cost
-        if status == "ok":
-            return MeasureResult(value, MeasureErrorNo.NO_ERROR, cost, time.time())
-        if status == "timeout":
+        if status in ("timeout", "died"):
+            self._worker.close()
             self._worker = None
-            return MeasureResult([f"run took over {self.timeout} s"],
-                                 MeasureErrorNo.RUN_TIMEOUT, cost, time.time())
-        if status == "died":
-            self._worker = None
-            return MeasureResult([f"the measuring process died ({value})"],
-                                 MeasureErrorNo.RUNTIME_DEVICE, cost, time.time())
-        error_no, msg = value
-        return MeasureResult([msg], error_no, cost, time.time())
+        return result_of(status, value, time.perf_counter() - t0 + br.time_cost, self.timeout)
 
     def close(self):
         if self._worker is not None:
@@ -270,6 +261,20 @@ class LocalRunner(Runner):
             self.close()
         except Exception:  # noqa: BLE001
             pass
+
+
+def result_of(status, value, cost, timeout):
+    """The MeasureResult of a measuring process's answer (measure_worker.WorkerProcess)."""
+    if status == "ok":
+        return MeasureResult(value, MeasureErrorNo.NO_ERROR, cost, time.time())
+    if status == "timeout":
+        return MeasureResult([f"run took over {timeout} s"], MeasureErrorNo.RUN_TIMEOUT, cost,
+                             time.time())
+    if status == "died":
+        return MeasureResult([f"the measuring process died ({value})"],
+                             MeasureErrorNo.RUNTIME_DEVICE, cost, time.time())
+    error_no, msg = value
+    return MeasureResult([msg], error_no, cost, time.time())
 
 
 def measure_option(builder=None, runner=None):
