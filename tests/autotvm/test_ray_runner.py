@@ -32,7 +32,7 @@ static void ray_probe(float* x, float* y, int mode, int n) {
 @autotvm.template("test.ray_probe")
 def ray_probe(n, marker):
     cfg = autotvm.get_config()
-    cfg.define_knob("mode", [0, 1, 2, 3])
+    cfg.define_knob("mode", [0, 1])
     A = te.placeholder((n,), name="A")
     src = f'#define RAY_PROBE_MARKER "{marker}"\n' + _PROBE
     B = te.extern((n,), [A], lambda ins, outs: te.call_extern(
@@ -57,13 +57,13 @@ def test_tuning_through_ray_survives_a_killed_worker(cluster, tmp_path):
     log = str(tmp_path / "ray.log")
     runner = autotvm.RayRunner(number=2, repeat=1, timeout=20, check_correctness=True)
     tuner = autotvm.tuner.GridSearchTuner(task)
-    tuner.tune(n_trial=4, measure_option=autotvm.measure_option(
+    tuner.tune(n_trial=2, measure_option=autotvm.measure_option(
         builder=autotvm.LocalBuilder(n_parallel=2), runner=runner),
         callbacks=[autotvm.callback.log_to_file(log)])
     assert runner.resource == cluster
     assert os.path.exists(marker)                   # a worker was killed mid-measurement
     recs = list(load_from_file(log))
-    assert sorted(inp.config.index for inp, _ in recs) == [0, 1, 2, 3]    # once each
+    assert sorted(inp.config.index for inp, _ in recs) == [0, 1]    # once each
     assert all(res.error_no == autotvm.MeasureErrorNo.NO_ERROR for _, res in recs), recs
 
 

@@ -14,7 +14,7 @@ from texpr.autotvm.record import best_by_workload, load_from_file, mean_cost
 from texpr.targets.build import emit_source
 
 T = "native"
-M, N, K = 20, 16, 32
+M, N, K = 1, 16, 32
 ARGS = (("TENSOR", (M, K), "float32"), ("TENSOR", (N, K), "float32"))
 
 
@@ -109,9 +109,9 @@ static void tune_probe(float* x, float* y, int mode, int n) {
 
 @autotvm.template("test.misbehaving")
 def misbehaving(n):
-    """mode 0: right; 1: segfault; 2: hang; 3: wrong answer; 4: right."""
+    """mode 0: right; 1: segfault; 2: hang; 3: wrong answer."""
     cfg = autotvm.get_config()
-    cfg.define_knob("mode", [0, 1, 2, 3, 4])
+    cfg.define_knob("mode", [0, 1, 2, 3])
     A = te.placeholder((n,), name="A")
     B = te.extern((n,), [A], lambda ins, outs: te.call_extern(
         "void", "tune_probe", ins[0], outs[0], cfg["mode"].val, n), name="B",
@@ -123,14 +123,14 @@ def test_crash_hang_and_wrong_answer_are_errors_and_tuning_goes_on(tmp_path):
     task = autotvm.task.create("test.misbehaving", args=(64,), target=T)
     log = str(tmp_path / "bad.log")
     tuner = autotvm.tuner.GridSearchTuner(task)
-    tuner.tune(n_trial=5, measure_option=_options(timeout=2),
+    tuner.tune(n_trial=4, measure_option=_options(timeout=1),
                callbacks=[autotvm.callback.log_to_file(log)])
     errs = {inp.config["mode"].val: (res.error_no, res.costs[0])
             for inp, res in load_from_file(log)}
     E = autotvm.MeasureErrorNo
-    assert errs[0][0] == E.NO_ERROR and errs[4][0] == E.NO_ERROR
+    assert errs[0][0] == E.NO_ERROR
     assert errs[1][0] == E.RUNTIME_DEVICE and "SIGSEGV" in errs[1][1]
     assert errs[2][0] == E.RUN_TIMEOUT
     assert errs[3][0] == E.WRONG_ANSWER and "differs from the reference" in errs[3][1]
-    assert tuner.best_config["mode"].val in (0, 4)
+    assert tuner.best_config["mode"].val == 0
     assert os.path.getsize(log) > 0

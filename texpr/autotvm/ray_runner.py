@@ -58,12 +58,18 @@ def measure_on_node(job, timeout):
     """The Ray task: measure one candidate in an isolated process on this node;
     (status, value) as measure_worker.WorkerProcess.call gives it."""
     from .measure_worker import WorkerProcess
+    global _WORKER
     job = dict(job, artifact=_land(job["artifact"]), reference=_land(job["reference"]))
-    worker = WorkerProcess()
-    try:
-        return worker.call(job, timeout)
-    finally:
-        worker.close()
+    if _WORKER is None or not _WORKER.alive():
+        _WORKER = WorkerProcess()
+    status, value = _WORKER.call(job, timeout)
+    if status in ("timeout", "died"):
+        _WORKER.close()
+        _WORKER = None
+    return status, value
+
+
+_WORKER = None      # this Ray worker's measuring process, kept between its tasks
 
 
 class RayRunner(Runner):
