@@ -4,6 +4,7 @@ SQLite, pick_best, resume), the best record used by topi.schedule under
 apply_history_best; and a template whose candidates segfault, hang or compute wrong: recorded
 as errors, and the tuning goes on."""
 import os
+import re
 
 import numpy as np
 import pytest
@@ -134,3 +135,16 @@ def test_crash_hang_and_wrong_answer_are_errors_and_tuning_goes_on(tmp_path):
     assert errs[3][0] == E.WRONG_ANSWER and "differs from the reference" in errs[3][1]
     assert tuner.best_config["mode"].val == 0
     assert os.path.getsize(log) > 0
+
+
+def test_command_line_resumes_and_shows_the_best(tuned, capsys):
+    from texpr.autotvm.__main__ import main
+    task, tuner, log, db = tuned
+    main(["tune", "topi.dense", "--args", '[["TENSOR", [1, 32], "float32"], '
+          '["TENSOR", [16, 32], "float32"]]', "--trials", "1", "--tuner", "grid",
+          "--log", db, "--resume", "--parallel", "1"])
+    out = capsys.readouterr().out
+    assert re.search(r"resumed (8|10) records", out) and "best:" in out
+    main(["best", db])
+    out = capsys.readouterr().out
+    assert out.count("topi.dense") == 1 and re.search(r"[0-9.]+ ms +config \d+", out)
