@@ -24,13 +24,14 @@ def _dense_knobs(M, N, K):
 
 def _gemm_knobs(h):
     return {"tile": Ot([h["mr"], h["nr"]]), "kc": Ot(h["kc"]),
-            "mb_tiles": Ot(h["mb"] // h["mr"]), "nb_tiles": Ot(h["nb"] // h["nr"])}
+            "mb_tiles": Ot(h["mb"] // h["mr"]), "nb_tiles": Ot(h["nb"] // h["nr"]),
+            "parallel": Ot("blocks")}
 
 
 def _conv_knobs(C, O, P, Q):
     ic, oc = cpu.conv_blocks(C, O, T)
     return {"tile_ic": Ot(ic), "tile_oc": Ot(oc),
-            "tile_ow": Ot(cpu.conv_NCHWc_config(P, Q, oc, T)["reg_w"])}
+            "tile_ow": Ot(cpu.conv_NCHWc_config(P, Q, oc, T)["reg_w"]), "parallel": Ot("rows")}
 
 
 def _tensor(shape):
@@ -51,7 +52,7 @@ CASES = [
     ("conv2d_NCHWc", "topi.conv2d_NCHWc", (_tensor((1, 2, 10, 10, 8)),
                                            _tensor((2, 2, 3, 3, 8, 8)), (1, 1),
                                            (1, 1, 1, 1), (1, 1)),
-     {"tile_ow": Ot(cpu.conv_NCHWc_config(10, 10, 8, T)["reg_w"])}),
+     {"tile_ow": Ot(cpu.conv_NCHWc_config(10, 10, 8, T)["reg_w"]), "parallel": Ot("rows")}),
 ]
 
 
@@ -79,3 +80,34 @@ def test_topi_template_on_a_target_without_knobs_is_an_error():
         autotvm.task.create("topi.dense", args=(_tensor((4, 8)), _tensor((4, 8))), target="c")
     with pytest.raises(autotvm.TuningError, match=r"expected \('TENSOR', shape, dtype\)"):
         autotvm.task.create("topi.dense", args=((4, 8), (4, 8)), target=T)
+
+
+def _with_knobs(task, **changes):
+    """The fallback config with some knobs changed (to values of their space)."""
+    base = task.config_space.get(task.fallback_index)._entity_map
+    ents = dict(base, **{k: Ot(v) for k, v in changes.items()})
+    index = task.config_space.index_of(ents)
+    assert index is not None, changes
+    return task.config_space.get(index)
+
+
+def test_tuned_variants_compute_what_numpy_does():
+    """Knob values away from the heuristic (other tiles, blocks, the parallel loop) build
+    kernels that still compute the operator (one GEMM and one convolution)."""
+    import numpy as np
+    import texpr as te
+    from texpr.topi import testing
+    rng = np.random.default_rng(0)
+    task = autotvm.task.create("topi.dense", args=CASES[2][2], target=T)
+    cfg = _with_knobs(task, tile=[3, 16], kc=32, mb_tiles=4, nb_tiles=1, parallel="rows")
+    s, (A, W, C) = task.instantiate(cfg)
+    f = te.build(s, [A, W, C], target=T)
+    a, w = rng.random((300, 96), "float32"), rng.random((48, 96), "float32")
+    np.testing.assert_allclose(f(a, w), a @ w.T, rtol=1e-4, atol=1e-4)
+    task = autotvm.task.create("topi.conv2d_nchw", args=CASES[4][2], target=T)
+    cfg = _with_knobs(task, tile_ic=8, tile_oc=16, tile_ow=3, parallel="blocks")
+    s, (D, K, O) = task.instantiate(cfg)
+    f = te.build(s, [D, K, O], target=T)
+    d, k = rng.random((1, 16, 10, 10), "float32"), rng.random((16, 16, 3, 3), "float32")
+    np.testing.assert_allclose(f(d, k), testing.conv2d_nchw_ref(d, k, 1, 1), rtol=1e-4,
+                               atol=1e-4)

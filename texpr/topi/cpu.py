@@ -380,13 +380,14 @@ def _schedule_gemm(s, st, target, data, weight, cfg, weight_panels=None, packs_i
     instead of once, so that each thread packs what it uses and the copy stays in cache.
     """
     lanes = cpu_info(target).lanes
+    rows_only = cfg.get("parallel") == "rows"       # tuning knob: column blocks inside
     out = epilogue_output(s, st)
     g, packs, padded = gemm_rewrite(s, st, data, weight, cfg, weight_panels)
     if out is None and not padded:
         axes = list(g.op.axis)
         (k,) = g.op.reduce_axis
         outer = _gemm_tiles(s, g, axes[-2], axes[-1], k, cfg)
-        par_axes = axes[:-2] + outer
+        par_axes = axes[:-2] + (outer[:1] if rows_only else outer)
         par = g.fuse(*par_axes) if len(par_axes) > 1 else par_axes[0]
         g.parallel(par)
         for p in packs:
@@ -404,7 +405,8 @@ def _schedule_gemm(s, st, target, data, weight, cfg, weight_panels=None, packs_i
     ib, ii = out.split(oax[-2], factor=cfg["mb"])
     jb, ji = out.split(oax[-1], factor=cfg["nb"])
     out.reorder(*(oax[:-2] + [ib, jb, ii, ji]))
-    par = out.fuse(*(oax[:-2] + [ib, jb]))
+    par_axes = oax[:-2] + ([ib] if rows_only else [ib, jb])
+    par = out.fuse(*par_axes) if len(par_axes) > 1 else par_axes[0]
     out.parallel(par)
     _vector_tile(out, ji, lanes, unroll=False)
     g.compute_at(out, par)
@@ -835,13 +837,15 @@ def _nchwc_register_tile(s, st, target, reduce_loops, tuned=None):
     """The direct NCHWc convolutions' schedule: the output (or its fused epilogue) tiled
     reg_w columns x the channel block, parallel over (n, block, row); the accumulating stage
     computed at the tile over reduce_loops(conv) (outermost first), kept in registers.
-    tuned(Q, heuristic reg_w) -> reg_w: the tuning knob (cpu_tuning.py)."""
+    tuned(Q, heuristic reg_w) -> (reg_w, "rows" | "blocks"): the tuning knobs
+    (cpu_tuning.py)."""
     info = cpu_info(target)
     _, _, y, x, o = st.op.axis
     P, Q, oc = (int(a.dom.extent.value) for a in (y, x, o))
     reg_w = conv_NCHWc_config(P, Q, oc, target)["reg_w"]
+    parallel = "rows"
     if tuned is not None:
-        reg_w = tuned(Q, reg_w)
+        reg_w, parallel = tuned(Q, reg_w)
     _materialize_pad(s, st, info.lanes)
     out, conv = _output_and_accumulator(s, st)
     n_, ob_, y_, x_, o_ = out.op.axis
@@ -851,7 +855,7 @@ def _nchwc_register_tile(s, st, target, reduce_loops, tuned=None):
     _vector_tile(out, o_, info.lanes)
     cn, cob, cy, cx, co = conv.op.axis
     _register_tile(s, conv, out, info, xo, cx, co, [cn, cob, cy] + reduce_loops(conv),
-                   [n_, ob_, y_])
+                   [n_, ob_, y_] if parallel == "rows" else [n_, ob_])
     return [st, out]
 
 
@@ -1123,7 +1127,7 @@ def schedule_conv2d_nchw(s, st, target):
         return default_stage(s, st, target)
     ic, oc = conv_blocks(C, O, target)
     lanes = info.lanes
-    ic, oc, reg_w = tuning.conv_nchw_params(
+    ic, oc, reg_w, parallel = tuning.conv_nchw_params(
         conv_nchw_workload(st, data if pad_t is not None else dp, kernel, pad_t), C, O, P, Q,
         target, (ic, oc), conv_NCHWc_config(P, Q, oc, target)["reg_w"])
     if pad_t is not None and pad_t.op.attrs.get("pad_value", 0) == 0:
@@ -1153,7 +1157,8 @@ def schedule_conv2d_nchw(s, st, target):
     cn, co, cy, cx = conv.op.axis
     rc, ry, rx = conv.op.reduce_axis
     rco, rci = conv.split(rc, factor=ic)
-    _register_tile(s, conv, out, info, xo, cx, co, [cn, cy, rco, ry, rx, rci], [n_, ob, y_])
+    _register_tile(s, conv, out, info, xo, cx, co, [cn, cy, rco, ry, rx, rci],
+                   [n_, ob, y_] if parallel == "rows" else [n_, ob])
     return [st, out]
 
 

@@ -67,9 +67,12 @@ def gemm_params(workload, M, N, K, target, heuristic, batches=1):
     cfg.define_knob("kc", _with(_chunks(K, info.lanes), h["kc"]))
     cfg.define_knob("mb_tiles", _with([1, 2, 4, 8, 16, 32], h["mb"] // h["mr"]))
     cfg.define_knob("nb_tiles", _with([1, 2, 4, 8, 16, 32, 64], h["nb"] // h["nr"]))
+    # the parallel loop: (batch,) row blocks x column blocks, or (batch,) row blocks only
+    cfg.define_knob("parallel", ["blocks", "rows"])
     cfg.add_flop(2.0 * batches * M * N * K)
     _set_fallback(cfg, {"tile": [h["mr"], h["nr"]], "kc": h["kc"],
-                        "mb_tiles": h["mb"] // h["mr"], "nb_tiles": h["nb"] // h["nr"]})
+                        "mb_tiles": h["mb"] // h["mr"], "nb_tiles": h["nb"] // h["nr"],
+                        "parallel": "blocks"})
     if cfg.is_fallback:
         return dict(h)
     mr, nr = cfg["tile"].val
@@ -78,7 +81,8 @@ def gemm_params(workload, M, N, K, target, heuristic, batches=1):
     nb = nr * min(cfg["nb_tiles"].val, cdiv(N, nr))
     Mp, Np, Kp = cdiv(M, mb) * mb, cdiv(N, nb) * nb, cdiv(K, kc) * kc
     return {"mr": mr, "nr": nr, "kc": kc, "mb": mb, "nb": nb, "Mp": Mp, "Np": Np, "Kp": Kp,
-            "lanes": info.lanes, "pack_a": Mp != M or Kp != K}
+            "lanes": info.lanes, "pack_a": Mp != M or Kp != K,
+            "parallel": cfg["parallel"].val}
 
 
 def _with_list(cands, value):
@@ -122,7 +126,9 @@ def gemv_params(workload, M, N, K, target, unroll, rows):
 def conv_nchw_params(workload, C, O, P, Q, target, heuristic_blocks, heuristic_reg_w):
     """Direct NCHW convolution through channel blocks (cpu.schedule_conv2d_nchw): knobs
     tile_ic (input channel block), tile_oc (output channel block: vectors of accumulators),
-    tile_ow (output columns of the register tile)."""
+    tile_ow (output columns of the register tile), parallel ("rows": (n, channel block,
+    output row) in parallel, "blocks": (n, channel block), the rows inside).
+    Returns (ic, oc, reg_w, parallel)."""
     from .cpu import cpu_info
     info = cpu_info(target)
     lanes = info.lanes
@@ -133,16 +139,20 @@ def conv_nchw_params(workload, C, O, P, Q, target, heuristic_blocks, heuristic_r
     cfg.define_knob("tile_ic", _with(ics, ic))
     cfg.define_knob("tile_oc", _with(ocs, oc))
     cfg.define_knob("tile_ow", _with(list(range(1, min(Q, 14) + 1)), heuristic_reg_w))
+    cfg.define_knob("parallel", ["rows", "blocks"])
     cfg.add_flop(2.0 * C * O * P * Q)
-    _set_fallback(cfg, {"tile_ic": ic, "tile_oc": oc, "tile_ow": heuristic_reg_w})
-    return cfg["tile_ic"].val, cfg["tile_oc"].val, cfg["tile_ow"].val
+    _set_fallback(cfg, {"tile_ic": ic, "tile_oc": oc, "tile_ow": heuristic_reg_w,
+                        "parallel": "rows"})
+    return cfg["tile_ic"].val, cfg["tile_oc"].val, cfg["tile_ow"].val, cfg["parallel"].val
 
 
 def conv_nchwc_params(workload, Q, target, heuristic_reg_w, flop):
-    """Direct NCHWc convolution (cpu._nchwc_register_tile): knob tile_ow (output columns of
-    the register tile; the channel blocks are the layout's)."""
+    """Direct NCHWc convolution (cpu._nchwc_register_tile): knobs tile_ow (output columns of
+    the register tile; the channel blocks are the layout's) and parallel (as
+    conv_nchw_params). Returns (reg_w, parallel)."""
     cfg = config_for(workload, target)
     cfg.define_knob("tile_ow", _with(list(range(1, min(Q, 14) + 1)), heuristic_reg_w))
+    cfg.define_knob("parallel", ["rows", "blocks"])
     cfg.add_flop(flop)
-    _set_fallback(cfg, {"tile_ow": heuristic_reg_w})
-    return cfg["tile_ow"].val
+    _set_fallback(cfg, {"tile_ow": heuristic_reg_w, "parallel": "rows"})
+    return cfg["tile_ow"].val, cfg["parallel"].val
