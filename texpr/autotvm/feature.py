@@ -105,7 +105,6 @@ def program_features(func):
     inner = hot.loops[-LEVELS:]
     for k, (lid, ext, kind) in enumerate(inner):
         below = hot.loops[len(hot.loops) - len(inner) + k:]
-        ids = {l for l, _, _ in below}
         touched = 0.0
         for vars_, nbytes in hot.accesses:
             elems = 1
@@ -120,8 +119,7 @@ def program_features(func):
         lv[base] = _log2(ext)
         lv[base + 1] = _log2(touched)
         lv[base + 2] = iters * max(1, hot.ops) / max(touched, 1.0)
-        lv[base + 3 + _KINDS.index(kind) if kind in _KINDS else base + 3] = 1.0
-        del ids
+        lv[base + 3 + (_KINDS.index(kind) if kind in _KINDS else 0)] = 1.0
     return np.concatenate([g, lv])
 
 

@@ -193,7 +193,7 @@ class Runner:
         self.reference = reference_artifact(task) if self.check_correctness else None
 
     def job(self, artifact):
-        """What a measuring process needs for one candidate (a plain tuple: it pickles)."""
+        """What a measuring process needs for one candidate (a dict of picklable values)."""
         return {"artifact": artifact, "reference": self.reference, "number": self.number,
                 "repeat": self.repeat, "min_repeat_ms": self.min_repeat_ms,
                 "seed": hash(self.task.workload) & 0xFFFF if self.task else 0}

@@ -91,7 +91,7 @@ class Task:
         """(schedule, tensors) of the template under `config` (a ConfigEntity)."""
         ctx = ApplyConfig(config)
         with ctx, target_scope(self.target):
-            s, tensors = self.func(*_materialize(self.args))
+            s, tensors = self.func(*self.args)
         return s, tensors
 
     def __repr__(self):
@@ -106,12 +106,6 @@ class Task:
     def __setstate__(self, d):
         self.__dict__.update(d)
         self.func = TEMPLATES.get(self.name)
-
-
-def _materialize(args):
-    """Workload arguments back to template arguments: ("TENSOR", shape, dtype) stays a
-    tuple (templates make their placeholders: see topi_templates.py)."""
-    return args
 
 
 def create(name, args, target="native"):

@@ -263,10 +263,10 @@ class AnnotateSpace(KnobSpace):
             anns = candidate
         elif policy in self._POLICY:
             opts = self._POLICY[policy]
-            if "vec" in opts and n:     # only the innermost axis is vectorized
-                inner = [a for a in opts]
-                anns = [list(p) + [v] for p in itertools.product(
-                    [o for o in opts if o != "vec"], repeat=n - 1) for v in inner]
+            if "vec" in opts and n:     # only the innermost axis may be vectorized
+                outer = [o for o in opts if o != "vec"] or ["none"]
+                anns = [list(p) + [v] for p in itertools.product(outer, repeat=n - 1)
+                        for v in opts]
             else:
                 anns = [list(p) for p in itertools.product(opts, repeat=n)]
         else:
