@@ -78,3 +78,24 @@ def test_cost_model_tuner_learns_the_synthetic_cost(task):
     def mean(cs):
         return sum(_synthetic_cost(c) for c in cs) / len(cs)
     assert mean(second) < mean(first)
+
+
+def test_cost_model_transfers_from_another_workload(task, tmp_path):
+    """Records of another dense shape train the model before anything is measured: the
+    first batch is already better than random."""
+    other = autotvm.task.create("topi.dense", args=(("TENSOR", (400, 64), "float32"),
+                                                    ("TENSOR", (48, 64), "float32")),
+                                target="avx2")
+    log = str(tmp_path / "other.log")
+    autotvm.tuner.RandomTuner(other, seed=2).tune(
+        n_trial=24, measure_option=_options(n=8),
+        callbacks=[autotvm.callback.log_to_file(log)])
+    tuner = autotvm.tuner.XGBTuner(task, feature_type="knob", plan_size=8, min_train=8,
+                                   epsilon=0.0, seed=1)
+    assert tuner.load_history(log) == 0 and len(tuner.transfer_xs) == 24 and tuner.trained
+    first = tuner.next_batch(8)
+    rand = autotvm.tuner.RandomTuner(task, seed=5).next_batch(8)
+
+    def mean(cs):
+        return sum(_synthetic_cost(c) for c in cs) / len(cs)
+    assert mean(first) < mean(rand)

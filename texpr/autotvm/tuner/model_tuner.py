@@ -58,6 +58,7 @@ class XGBTuner(Tuner):
         self.model = CostModel(seed or 0)
         self.features = {}          # index -> feature vector
         self.xs, self.ys, self.measured = [], [], []     # features, throughput, index
+        self.transfer_xs, self.transfer_ys = [], []       # other workloads' (normalised)
         self.plan = []
         self.trained = False
 
@@ -102,10 +103,53 @@ class XGBTuner(Tuner):
             self.xs.append(self._feature(idx))
             self.ys.append(y)
             self.measured.append(idx)
-        if len(self.xs) >= self.min_train and max(self.ys) > 0:
-            self.model.fit(self.xs, self.ys)
-            self.trained = True
-            self.plan = self._anneal()
+        self._retrain()
+
+    def _retrain(self):
+        own = max(self.ys) if self.ys else 0.0
+        if len(self.xs) + len(self.transfer_xs) < self.min_train or \
+                (own <= 0 and not self.transfer_xs):
+            return
+        ys = [y / own for y in self.ys] if own > 0 else [0.0] * len(self.ys)
+        self.model.fit(self.xs + self.transfer_xs, ys + self.transfer_ys)
+        self.trained = True
+        self.plan = self._anneal()
+
+    def load_history(self, records):
+        """Records of this workload resume the run (Tuner.load_history); records of other
+        workloads of the same template and target are transfer learning: their features
+        and throughputs (relative to the best of their workload) train the model from the
+        start."""
+        from ...errors import TexprError
+        from ..record import load_records, mean_cost
+        from ..task import create
+        records = load_records(records)
+        n = super().load_history(records)
+        width = len(self._feature(self.task.fallback_index or 0))
+        groups = {}
+        for inp, res in records:
+            if inp.task.name == self.task.name and inp.target == self.task.target and \
+                    inp.task.workload != self.task.workload:
+                groups.setdefault(inp.task.workload, []).append((inp, res))
+        for recs in groups.values():
+            try:
+                other = create(self.task.name, recs[0][0].task.args, self.task.target)
+            except TexprError:
+                continue
+            tput = [1.0 / mean_cost(res) if res.error_no == MeasureErrorNo.NO_ERROR else 0.0
+                    for _, res in recs]
+            if max(tput) <= 0:
+                continue
+            for (inp, _), t in zip(recs, tput):
+                idx = other.config_space.index_of(inp.config._entity_map)
+                if idx is None:
+                    continue
+                f = config_features(other, other.config_space.get(idx), self.feature_type)
+                if len(f) == width:
+                    self.transfer_xs.append(f)
+                    self.transfer_ys.append(t / max(tput))
+        self._retrain()
+        return n
 
     def _anneal(self):
         """The plan: the best-rated unmeasured configs simulated annealing met, best
