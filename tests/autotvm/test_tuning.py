@@ -91,10 +91,10 @@ def test_resume_skips_what_was_measured(tuned):
     again = autotvm.tuner.RandomTuner(task, seed=3)      # the same seed would redo them
     assert again.load_history(db) == 8
     assert again.best_config == tuner.best_config
-    again.tune(n_trial=2, measure_option=_options(),
+    again.tune(n_trial=1, measure_option=_options(),
                callbacks=[autotvm.callback.log_to_database(db)])
     idx = [inp.config.index for inp, _ in autotvm.Database(db).load(workload=task.workload)]
-    assert len(idx) == 10 and len(set(idx)) == 10
+    assert len(idx) == 9 and len(set(idx)) == 9
 
 
 _PROBE = r"""
@@ -144,7 +144,7 @@ def test_command_line_resumes_and_shows_the_best(tuned, capsys):
           '["TENSOR", [16, 32], "float32"]]', "--trials", "1", "--tuner", "grid",
           "--log", db, "--resume", "--parallel", "1"])
     out = capsys.readouterr().out
-    assert re.search(r"resumed (8|10) records", out) and "best:" in out
+    assert re.search(r"resumed (8|9) records", out) and "best:" in out
     main(["best", db])
     out = capsys.readouterr().out
     assert out.count("topi.dense") == 1 and re.search(r"[0-9.]+ ms +config \d+", out)
