@@ -16,6 +16,7 @@ schedules can be templates; texpr.autotvm re-exports it.
 """
 import itertools
 import math
+import zlib
 from collections import OrderedDict
 
 from ..errors import TexprError
@@ -411,14 +412,13 @@ class ConfigEntity(ConfigSpace):
 
     def get_flatten_feature(self):
         """The knob values as numbers (a cost model's simplest feature)."""
+        def num(x):     # a string by a stable hash (Python's hash() differs per process)
+            return float(x) if isinstance(x, (int, float)) else \
+                float(zlib.crc32(repr(x).encode()) % 97)
         out = []
         for e in self._entity_map.values():
             v = e.value()
-            if isinstance(v, list):
-                out += [float(x) if isinstance(x, (int, float)) else float(hash(x) % 97)
-                        for x in v]
-            else:
-                out.append(float(v) if isinstance(v, (int, float)) else float(hash(v) % 97))
+            out += [num(x) for x in v] if isinstance(v, list) else [num(v)]
         return out
 
     def to_json_dict(self):
