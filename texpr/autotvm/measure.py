@@ -245,7 +245,7 @@ class LocalRunner(Runner):
         t0 = time.perf_counter()
         if self._worker is None or not self._worker.alive():
             self._worker = WorkerProcess()
-        status, value = self._worker.call(self.job(br.artifact), self.timeout)
+        status, value = self._worker.measure(self.job(br.artifact), self.timeout)
         if status in ("timeout", "died"):
             self._worker.close()
             self._worker = None

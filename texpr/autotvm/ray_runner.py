@@ -62,7 +62,7 @@ def measure_on_node(job, timeout):
     job = dict(job, artifact=_land(job["artifact"]), reference=_land(job["reference"]))
     if _WORKER is None or not _WORKER.alive():
         _WORKER = WorkerProcess()
-    status, value = _WORKER.call(job, timeout)
+    status, value = _WORKER.measure(job, timeout)
     if status in ("timeout", "died"):
         _WORKER.close()
         _WORKER = None
