@@ -53,6 +53,9 @@ CASES = [
                                            _tensor((2, 2, 3, 3, 8, 8)), (1, 1),
                                            (1, 1, 1, 1), (1, 1)),
      {"tile_ow": Ot(cpu.conv_NCHWc_config(10, 10, 8, T)["reg_w"]), "parallel": Ot("rows")}),
+    ("depthwise", "topi.depthwise_conv2d_nchw", (_tensor((1, 8, 12, 12)), _tensor((8, 1, 3, 3)),
+                                                 (1, 1), (1, 1, 1, 1), (1, 1)),
+     {"tile_ow": Ot(16), "parallel": Ot("rows")}),
 ]
 
 

@@ -1,8 +1,9 @@
 """topi's CPU schedules as tuning templates: "topi.dense", "topi.batch_matmul",
-"topi.conv2d_nchw", "topi.conv2d_NCHWc". Each builds the operator from its workload
-arguments and schedules it with topi.schedule, whose schedule reads its knobs from the config
-(topi/cpu_tuning.py); a record of the task applies to any graph with that operator and
-shape (`with autotvm.apply_history_best(log): topi.schedule(outs, target)`).
+"topi.conv2d_nchw", "topi.conv2d_NCHWc", "topi.depthwise_conv2d_nchw". Each builds the
+operator from its workload arguments and schedules it with topi.schedule, whose schedule
+reads its knobs from the config (topi/cpu_tuning.py); a record of the task applies to any
+graph with that operator and shape (`with autotvm.apply_history_best(log):
+topi.schedule(outs, target)`).
 
 Tensor arguments are ("TENSOR", shape, dtype) (or placeholders, normalised to that)."""
 from .. import topi
@@ -46,4 +47,11 @@ def conv2d_nchw(data, kernel, strides, padding, dilation=(1, 1)):
 def conv2d_NCHWc(data, kernel, strides, padding, dilation=(1, 1)):
     A, W = _tensor(data, "data"), _tensor(kernel, "kernel")
     C = topi.nn.conv2d_NCHWc(A, W, strides, padding, dilation)
+    return _schedule(C), [A, W, C]
+
+
+@template("topi.depthwise_conv2d_nchw")
+def depthwise_conv2d_nchw(data, kernel, strides, padding, dilation=(1, 1)):
+    A, W = _tensor(data, "data"), _tensor(kernel, "kernel")
+    C = topi.nn.depthwise_conv2d_nchw(A, W, strides, padding, dilation)
     return _schedule(C), [A, W, C]

@@ -796,7 +796,8 @@ def schedule_conv2d_NCHWc(s, st, target):
         rco, rci = conv.split(rc, factor=ic)
         return [rco, ry, rx, rci]
     pad_t, data = _pad_of(s, st)
-    workload = conv_nchwc_workload(st, data if pad_t is not None else ins[0], ins[1], pad_t)
+    workload = conv_workload("topi.conv2d_NCHWc", st, data if pad_t is not None else ins[0],
+                             ins[1], pad_t)
 
     def tuned(Q, reg_w):
         N, Ob, P, _, oc = (int(a.dom.extent.value) for a in st.op.axis)
@@ -806,14 +807,15 @@ def schedule_conv2d_NCHWc(s, st, target):
     return _nchwc_register_tile(s, st, target, reduce_loops, tuned)
 
 
-def conv_nchwc_workload(st, data, kernel, pad_t):
-    """The tuning workload of a conv2d_NCHWc stage: ("topi.conv2d_NCHWc", data, kernel,
-    strides, (top, left, bottom, right) padding, dilation)."""
+def conv_workload(name, st, data, kernel, pad_t):
+    """The tuning workload of a direct convolution stage (cpu_tuning.py): (name, data,
+    kernel, strides, (top, left, bottom, right) padding, dilation); data is the unpadded
+    input, pad_t the padding stage (or None)."""
     pads = (0, 0, 0, 0)
     if pad_t is not None:
         b, a = pad_t.op.attrs["pad_before"], pad_t.op.attrs["pad_after"]
         pads = (b[2], b[3], a[2], a[3])
-    return ("topi.conv2d_NCHWc", tuning.tensor_arg(data), tuning.tensor_arg(kernel),
+    return (name, tuning.tensor_arg(data), tuning.tensor_arg(kernel),
             tuple(st.op.attrs.get("strides", (1, 1))), pads,
             tuple(st.op.attrs.get("dilation", (1, 1))))
 
@@ -870,13 +872,18 @@ def schedule_depthwise_conv2d_nchw(s, st, target):
     info = cpu_info(target)
     Q = int(st.op.axis[3].dom.extent.value)
     width = min(cdiv(Q, info.lanes), 4) * info.lanes
+    pad_t, data = _pad_of(s, st)
+    width, parallel = tuning.depthwise_params(
+        conv_workload("topi.depthwise_conv2d_nchw", st, data if pad_t is not None else ins[0],
+                      ins[1], pad_t), st, info, width, target)
     out, conv = _output_and_accumulator(s, st)
     n_, c_, y_, x_ = out.op.axis
     xo, xi = out.split(x_, factor=width)
     _vector_tile(out, xi, info.lanes)
     cn, cc, cy, cx = conv.op.axis
     ry, rx = conv.op.reduce_axis
-    _register_tile(s, conv, out, info, xo, cy, cx, [cn, cc, ry, rx], [n_, c_, y_])
+    _register_tile(s, conv, out, info, xo, cy, cx, [cn, cc, ry, rx],
+                   [n_, c_, y_] if parallel == "rows" else [n_, c_])
     return [st, out]
 
 
@@ -1128,7 +1135,8 @@ def schedule_conv2d_nchw(s, st, target):
     ic, oc = conv_blocks(C, O, target)
     lanes = info.lanes
     ic, oc, reg_w, parallel = tuning.conv_nchw_params(
-        conv_nchw_workload(st, data if pad_t is not None else dp, kernel, pad_t), C, O, P, Q,
+        conv_workload("topi.conv2d_nchw", st, data if pad_t is not None else dp, kernel, pad_t),
+        C, O, P, Q,
         target, (ic, oc), conv_NCHWc_config(P, Q, oc, target)["reg_w"])
     if pad_t is not None and pad_t.op.attrs.get("pad_value", 0) == 0:
         shp = _dims(pad_t)
@@ -1161,14 +1169,3 @@ def schedule_conv2d_nchw(s, st, target):
                    [n_, ob, y_] if parallel == "rows" else [n_, ob])
     return [st, out]
 
-
-def conv_nchw_workload(st, data, kernel, pad_t):
-    """The tuning workload of a conv2d_nchw stage (cpu_tuning.py): ("topi.conv2d_nchw", data,
-    kernel, strides, (top, left, bottom, right) padding, dilation)."""
-    pads = (0, 0, 0, 0)
-    if pad_t is not None:
-        b, a = pad_t.op.attrs["pad_before"], pad_t.op.attrs["pad_after"]
-        pads = (b[2], b[3], a[2], a[3])
-    return ("topi.conv2d_nchw", tuning.tensor_arg(data), tuning.tensor_arg(kernel),
-            tuple(st.op.attrs.get("strides", (1, 1))), pads,
-            tuple(st.op.attrs.get("dilation", (1, 1))))

@@ -156,3 +156,18 @@ def conv_nchwc_params(workload, Q, target, heuristic_reg_w, flop):
     cfg.add_flop(flop)
     _set_fallback(cfg, {"tile_ow": heuristic_reg_w, "parallel": "rows"})
     return cfg["tile_ow"].val, cfg["parallel"].val
+
+
+def depthwise_params(workload, st, info, heuristic_width, target):
+    """Depthwise NCHW (cpu.schedule_depthwise_conv2d_nchw): knobs tile_ow (output columns
+    of the register tile: one to four vectors) and parallel (as conv_nchw_params).
+    Returns (width, parallel)."""
+    cfg = config_for(workload, target)
+    widths = [v * info.lanes for v in range(1, 5)]
+    cfg.define_knob("tile_ow", _with(widths, heuristic_width))
+    cfg.define_knob("parallel", ["rows", "blocks"])
+    N, C, P, Q = (int(a.dom.extent.value) for a in st.op.axis)
+    R, S = (int(r.dom.extent.value) for r in st.op.reduce_axis)
+    cfg.add_flop(2.0 * N * C * P * Q * R * S)
+    _set_fallback(cfg, {"tile_ow": heuristic_width, "parallel": "rows"})
+    return cfg["tile_ow"].val, cfg["parallel"].val
