@@ -1136,8 +1136,7 @@ def schedule_conv2d_nchw(s, st, target):
     lanes = info.lanes
     ic, oc, reg_w, parallel = tuning.conv_nchw_params(
         conv_workload("topi.conv2d_nchw", st, data if pad_t is not None else dp, kernel, pad_t),
-        C, O, P, Q,
-        target, (ic, oc), conv_NCHWc_config(P, Q, oc, target)["reg_w"])
+        N, C, O, P, Q, R * S_, target, (ic, oc), conv_NCHWc_config(P, Q, oc, target)["reg_w"])
     if pad_t is not None and pad_t.op.attrs.get("pad_value", 0) == 0:
         shp = _dims(pad_t)
         pd = padded_copy(s, st, pad_t, (shp[0], C // ic, shp[2], shp[3], ic),

@@ -123,11 +123,13 @@ def gemv_params(workload, M, N, K, target, unroll, rows):
     return cfg["unroll"].val, cfg["rows"].val
 
 
-def conv_nchw_params(workload, C, O, P, Q, target, heuristic_blocks, heuristic_reg_w):
+def conv_nchw_params(workload, N, C, O, P, Q, RS, target, heuristic_blocks,
+                     heuristic_reg_w):
     """Direct NCHW convolution through channel blocks (cpu.schedule_conv2d_nchw): knobs
     tile_ic (input channel block), tile_oc (output channel block: vectors of accumulators),
     tile_ow (output columns of the register tile), parallel ("rows": (n, channel block,
-    output row) in parallel, "blocks": (n, channel block), the rows inside).
+    output row) in parallel, "blocks": (n, channel block), the rows inside). RS: the
+    kernel's R * S (for the flop count).
     Returns (ic, oc, reg_w, parallel)."""
     from .cpu import cpu_info
     info = cpu_info(target)
@@ -140,7 +142,7 @@ def conv_nchw_params(workload, C, O, P, Q, target, heuristic_blocks, heuristic_r
     cfg.define_knob("tile_oc", _with(ocs, oc))
     cfg.define_knob("tile_ow", _with(list(range(1, min(Q, 14) + 1)), heuristic_reg_w))
     cfg.define_knob("parallel", ["rows", "blocks"])
-    cfg.add_flop(2.0 * C * O * P * Q)
+    cfg.add_flop(2.0 * N * C * O * P * Q * RS)
     _set_fallback(cfg, {"tile_ic": ic, "tile_oc": oc, "tile_ow": heuristic_reg_w,
                         "parallel": "rows"})
     return cfg["tile_ic"].val, cfg["tile_oc"].val, cfg["tile_ow"].val, cfg["parallel"].val
