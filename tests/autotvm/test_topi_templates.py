@@ -114,3 +114,21 @@ def test_tuned_variants_compute_what_numpy_does():
     d, k = rng.random((1, 16, 10, 10), "float32"), rng.random((16, 16, 3, 3), "float32")
     np.testing.assert_allclose(f(d, k), testing.conv2d_nchw_ref(d, k, 1, 1), rtol=1e-4,
                                atol=1e-4)
+
+
+def test_extract_from_program_gives_each_distinct_layer_once():
+    import texpr as te
+    from texpr import topi
+    x = te.placeholder((1, 16, 10, 10), name="x")
+    w1 = te.placeholder((16, 16, 3, 3), name="w1")
+    w2 = te.placeholder((16, 16, 3, 3), name="w2")
+    y = topi.nn.relu(topi.nn.conv2d_nchw(x, w1, 1, 1))
+    y = topi.nn.conv2d_nchw(y, w2, 1, 1)               # the same workload again
+    flat = topi.reshape(y, (1, 16 * 10 * 10))
+    wd = te.placeholder((10, 16 * 10 * 10), name="wd")
+    out = topi.nn.dense(flat, wd)
+    tasks = autotvm.task.extract_from_program(out, target=T)
+    assert [t.name for t in tasks] == ["topi.conv2d_nchw", "topi.dense"]
+    assert tasks[0].workload == ("topi.conv2d_nchw", _tensor((1, 16, 10, 10)),
+                                 _tensor((16, 16, 3, 3)), (1, 1), (1, 1, 1, 1), (1, 1))
+    assert tasks[1].args == (_tensor((1, 1600)), _tensor((10, 1600)))

@@ -152,3 +152,37 @@ def _fallback_index(task):
     if ctx.config is None:
         return None
     return task.config_space.index_of(ctx.config._entity_map)
+
+
+def extract_from_program(outs, target="native"):
+    """The tuning tasks of the distinct tunable operators (topi dense, batch_matmul,
+    conv2d_nchw / NCHWc, depthwise_conv2d_nchw) in the tensor graph of `outs` (a tensor or a
+    list, e.g. every layer of a network), one per workload: tune each once, then build the
+    network under apply_history_best."""
+    from ..lang.tensor import ComputeOp
+    from . import topi_templates
+    outs = [outs] if isinstance(outs, Tensor) else list(outs)
+    seen, order, stack = set(), [], [t.op for t in outs]
+    while stack:                        # every op of the graph, each once
+        op = stack.pop()
+        if id(op) in seen:
+            continue
+        seen.add(id(op))
+        order.append(op)
+        stack.extend(t.op for t in op.input_tensors)
+    tasks, workloads = [], set()
+    for op in reversed(order):          # inputs first: the network's order
+        if not isinstance(op, ComputeOp):
+            continue
+        args = topi_templates.workload_args(op)
+        if args is None:
+            continue
+        name, targs = args
+        try:
+            task = create(name, targs, target)
+        except TexprError:              # no knobs on this target / for this dtype
+            continue
+        if task.workload not in workloads:
+            workloads.add(task.workload)
+            tasks.append(task)
+    return tasks

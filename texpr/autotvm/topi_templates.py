@@ -55,3 +55,23 @@ def depthwise_conv2d_nchw(data, kernel, strides, padding, dilation=(1, 1)):
     A, W = _tensor(data, "data"), _tensor(kernel, "kernel")
     C = topi.nn.depthwise_conv2d_nchw(A, W, strides, padding, dilation)
     return _schedule(C), [A, W, C]
+
+
+def workload_args(op):
+    """(template name, args) of a topi operator's compute op, or None when it is not one
+    with a template."""
+    from .task import normalize
+    tag = op.tag
+    ins = list(op.input_tensors)
+    if tag in ("dense", "batch_matmul") and len(ins) == 2:
+        return f"topi.{tag}", normalize(tuple(ins))
+    if tag in ("conv2d_nchw", "conv2d_NCHWc", "depthwise_conv2d_nchw") and len(ins) == 2:
+        data, kernel = ins
+        pads = (0, 0, 0, 0)
+        if "pad_before" in data.op.attrs:
+            b, a = data.op.attrs["pad_before"], data.op.attrs["pad_after"]
+            pads = (b[2], b[3], a[2], a[3])
+            data = data.op.input_tensors[0]
+        return f"topi.{tag}", normalize((data, kernel, op.attrs.get("strides", (1, 1)), pads,
+                                         op.attrs.get("dilation", (1, 1))))
+    return None
