@@ -117,8 +117,10 @@ def test_template_get_config_dispatch_and_errors():
         autotvm.task.create("nope", args=(), target="c")
     with pytest.raises(ConfigError, match=r"out of the space \[0, 5\)"):
         task.config_space.get(5)
-    with pytest.raises(ConfigError, match="no knob named 'y'"):
+    with pytest.raises(ConfigError, match="config 3 has no knob named 'y'.*another version"):
         pick["y"]
+    with pytest.raises(ConfigError, match="no knob named 'y'; the template defines"):
+        task.config_space["y"]
     with pytest.raises(ConfigError, match="unknown policy 'odd'"):
         autotvm.ConfigSpace().define_split("t", 8, policy="odd")
     with pytest.raises(ConfigError, match="defined twice"):

@@ -410,6 +410,14 @@ class ConfigEntity(ConfigSpace):
     def __len__(self):
         return 1
 
+    def __getitem__(self, name):
+        try:
+            return self._entity_map[name]
+        except KeyError:
+            raise ConfigError(f"config {self.index} has no knob named {name!r} (it has "
+                              f"{list(self._entity_map)}): a record of another version of "
+                              f"the template? Tune again") from None
+
     def get_flatten_feature(self):
         """The knob values as numbers (a cost model's simplest feature)."""
         def num(x):     # a string by a stable hash (Python's hash() differs per process)
