@@ -93,9 +93,7 @@ def build(sch: Schedule, args: Sequence[Tensor | Var], target: str | Target = "n
             return _load_module(rec, tgt, linkage, name)
         # (a bar for builds over a second: the passes, then emit and compile)
         with progress.steps(f"build {name} ({tgt.name})", 2):
-            rec = _lower_and_emit(sch, args, name, tgt, linkage)
-            if fp is not None:
-                kernel_cache.store(fp, rec)
+            rec = _new_cpu_record(sch, args, tgt, name, linkage, fp)
             progress.phase("compile")
             return _load_module(rec, tgt, linkage, name)
     key = (schedule_fingerprint(sch), tuple(id(t) for t in args), tgt.name, tuple(tgt.flags), name,
@@ -116,6 +114,34 @@ def build(sch: Schedule, args: Sequence[Tensor | Var], target: str | Target = "n
     _check_harness(func, em, tgt)
     return tgt.harness.module(func, source, fname, tgt.name, outputs,
                               uses_parallel=em.uses_parallel, checks=em.checks)
+
+
+def _cpu_record(sch, args, tgt, name, linkage):
+    """The KernelRecord of a CPU build: from the kernel cache, else lowered and emitted."""
+    fp = build_key(sch, args, tgt, name, linkage)
+    rec = kernel_cache.lookup(fp) if fp is not None else None
+    return rec if rec is not None else _new_cpu_record(sch, args, tgt, name, linkage, fp)
+
+
+def _new_cpu_record(sch, args, tgt, name, linkage, fp):
+    """Lower and emit a CPU kernel, stored in the kernel cache under fp (None: not cacheable)."""
+    rec = _lower_and_emit(sch, args, name, tgt, linkage)
+    if fp is not None:
+        kernel_cache.store(fp, rec)
+    return rec
+
+
+def build_kernel(sch, args, target="native", name="main"):
+    """(KernelRecord, compiled library path) of a kernel for a CPU target this host runs:
+    what te.build loads, to be loaded in another process by module_of_record (texpr.autotvm
+    builds candidates in one process and times them in another)."""
+    tgt = get_target(target)
+    if tgt.is_gpu or tgt.harness is not None:
+        raise TexprError(f"build_kernel: target {tgt.name!r} does not run in this process; "
+                         f"expected a CPU target this host executes")
+    linkage = linkage_for(sch, None, None)
+    rec = _cpu_record(sch, args, tgt, name, linkage)
+    return rec, _compile_record(rec, tgt, linkage, name)
 
 
 def build_key(sch, args, target, name, linkage=None):
@@ -143,6 +169,11 @@ def _lower_and_emit(sch, args, name, tgt, linkage):
 
 def _load_module(rec, tgt, linkage, name):
     """Compile (or find in the disk cache) and load the kernel of a KernelRecord."""
+    return module_of_record(rec, _compile_record(rec, tgt, linkage, name), tgt)
+
+
+def _compile_record(rec, tgt, linkage, name):
+    """The compiled library of a KernelRecord (compiled now, or found in the disk cache)."""
     if rec.uses_packed:
         from .runtime.packed import check_registered
         check_registered(rec.packed_names, name)
@@ -154,7 +185,14 @@ def _load_module(rec, tgt, linkage, name):
             link + kernel_exports_flags()
     path, _ = compile_shared(rec.source, list(tgt.flags),
                              prefix_header=tgt.emitter.prefix_header(tgt.flags), libs=link)
-    return Module(rec.signature(), rec.source, path, rec.fname + "_entry", tgt.name,
+    return path
+
+
+def module_of_record(rec, lib_path, tgt):
+    """The Module of a KernelRecord whose library is compiled at lib_path (also how a
+    tuning measurement loads a kernel built in another process: texpr.autotvm)."""
+    tgt = get_target(tgt)
+    return Module(rec.signature(), rec.source, lib_path, rec.fname + "_entry", tgt.name,
                   rec.output_ids(), note=tgt.note, uses_parallel=rec.uses_parallel,
                   checks=rec.checks, uses_packed=rec.uses_packed)
 

@@ -28,6 +28,7 @@ from ..targets.intrin import gemm_fp32
 from .schedules import VECTOR_CPU_TARGETS, default_stage, register
 from .nn import CHANNEL_REPEAT_TAG
 from .util import cdiv
+from . import cpu_tuning as tuning
 
 _INTRIN_TARGETS = ("avx2", "avx512", "neon")
 
@@ -379,13 +380,14 @@ def _schedule_gemm(s, st, target, data, weight, cfg, weight_panels=None, packs_i
     instead of once, so that each thread packs what it uses and the copy stays in cache.
     """
     lanes = cpu_info(target).lanes
+    rows_only = cfg.get("parallel") == "rows"       # tuning knob: column blocks inside
     out = epilogue_output(s, st)
     g, packs, padded = gemm_rewrite(s, st, data, weight, cfg, weight_panels)
     if out is None and not padded:
         axes = list(g.op.axis)
         (k,) = g.op.reduce_axis
         outer = _gemm_tiles(s, g, axes[-2], axes[-1], k, cfg)
-        par_axes = axes[:-2] + outer
+        par_axes = axes[:-2] + (outer[:1] if rows_only else outer)
         par = g.fuse(*par_axes) if len(par_axes) > 1 else par_axes[0]
         g.parallel(par)
         for p in packs:
@@ -403,7 +405,8 @@ def _schedule_gemm(s, st, target, data, weight, cfg, weight_panels=None, packs_i
     ib, ii = out.split(oax[-2], factor=cfg["mb"])
     jb, ji = out.split(oax[-1], factor=cfg["nb"])
     out.reorder(*(oax[:-2] + [ib, jb, ii, ji]))
-    par = out.fuse(*(oax[:-2] + [ib, jb]))
+    par_axes = oax[:-2] + ([ib] if rows_only else [ib, jb])
+    par = out.fuse(*par_axes) if len(par_axes) > 1 else par_axes[0]
     out.parallel(par)
     _vector_tile(out, ji, lanes, unroll=False)
     g.compute_at(out, par)
@@ -439,12 +442,16 @@ def schedule_dense(s, st, target):
     data, weight = ins
     M, K = _dims(data)
     N = _dims(weight)[0]
+    workload = ("topi.dense", tuning.tensor_arg(data), tuning.tensor_arg(weight))
     if M <= GEMV_MAX_ROWS and K >= 2 * cpu_info(target).lanes:
-        return _schedule_gemv(s, st, target)
+        unroll, rows = tuning.gemv_params(workload, M, N, K, target, 2, GEMV_TILE_ROWS)
+        return _schedule_gemv(s, st, target, unroll, rows)
     if M <= DENSE_ROWS_MAX:
-        cfg = dense_rows_config(M, N, K, target)
+        cfg = tuning.dense_rows_params(workload, M, N, K, target,
+                                       dense_rows_config(M, N, K, target))
         return _schedule_dense_rows(s, st, target, data, weight, cfg)
-    return _schedule_gemm(s, st, target, data, weight, dense_config(M, N, K, target))
+    cfg = tuning.gemm_params(workload, M, N, K, target, dense_config(M, N, K, target))
+    return _schedule_gemm(s, st, target, data, weight, cfg)
 
 
 #: dense with at most this many rows runs as dot products over the weight's rows as they lie
@@ -610,8 +617,12 @@ def schedule_batch_matmul(s, st, target):
     x, y = ins
     B, M, K = _dims(x)
     N = _dims(y)[1]
-    return _schedule_gemm(s, st, target, x, y, batch_matmul_config(M, N, K, target),
-                          packs_inside=True)
+    workload = ("topi.batch_matmul", tuning.tensor_arg(x), tuning.tensor_arg(y))
+    cfg = tuning.gemm_params(workload, M, N, K, target, batch_matmul_config(M, N, K, target),
+                             batches=B)
+    if cfg["Mp"] != M and cfg["Np"] == N and cfg["Kp"] == K:    # batch_matmul_config's rule
+        cfg.update(Mp=M, pack_a=False)
+    return _schedule_gemm(s, st, target, x, y, cfg, packs_inside=True)
 
 
 def batch_matmul_config(M, N, K, target="native"):
@@ -784,7 +795,29 @@ def schedule_conv2d_NCHWc(s, st, target):
         rc, ry, rx = conv.op.reduce_axis
         rco, rci = conv.split(rc, factor=ic)
         return [rco, ry, rx, rci]
-    return _nchwc_register_tile(s, st, target, reduce_loops)
+    pad_t, data = _pad_of(s, st)
+    workload = conv_workload("topi.conv2d_NCHWc", st, data if pad_t is not None else ins[0],
+                             ins[1], pad_t)
+
+    def tuned(Q, reg_w):
+        N, Ob, P, _, oc = (int(a.dom.extent.value) for a in st.op.axis)
+        R, S_ = _dims(ins[1])[2:4]
+        flop = 2.0 * N * Ob * oc * P * Q * int(ins[1].shape[1].value) * ic * R * S_
+        return tuning.conv_nchwc_params(workload, Q, target, reg_w, flop)
+    return _nchwc_register_tile(s, st, target, reduce_loops, tuned)
+
+
+def conv_workload(name, st, data, kernel, pad_t):
+    """The tuning workload of a direct convolution stage (cpu_tuning.py): (name, data,
+    kernel, strides, (top, left, bottom, right) padding, dilation); data is the unpadded
+    input, pad_t the padding stage (or None)."""
+    pads = (0, 0, 0, 0)
+    if pad_t is not None:
+        b, a = pad_t.op.attrs["pad_before"], pad_t.op.attrs["pad_after"]
+        pads = (b[2], b[3], a[2], a[3])
+    return (name, tuning.tensor_arg(data), tuning.tensor_arg(kernel),
+            tuple(st.op.attrs.get("strides", (1, 1))), pads,
+            tuple(st.op.attrs.get("dilation", (1, 1))))
 
 
 @register("depthwise_conv2d_NCHWc", VECTOR_CPU_TARGETS)
@@ -802,14 +835,19 @@ def schedule_depthwise_conv2d_NCHWc(s, st, target):
     return _nchwc_register_tile(s, st, target, lambda conv: list(conv.op.reduce_axis))
 
 
-def _nchwc_register_tile(s, st, target, reduce_loops):
+def _nchwc_register_tile(s, st, target, reduce_loops, tuned=None):
     """The direct NCHWc convolutions' schedule: the output (or its fused epilogue) tiled
     reg_w columns x the channel block, parallel over (n, block, row); the accumulating stage
-    computed at the tile over reduce_loops(conv) (outermost first), kept in registers."""
+    computed at the tile over reduce_loops(conv) (outermost first), kept in registers.
+    tuned(Q, heuristic reg_w) -> (reg_w, "rows" | "blocks"): the tuning knobs
+    (cpu_tuning.py)."""
     info = cpu_info(target)
     _, _, y, x, o = st.op.axis
     P, Q, oc = (int(a.dom.extent.value) for a in (y, x, o))
     reg_w = conv_NCHWc_config(P, Q, oc, target)["reg_w"]
+    parallel = "rows"
+    if tuned is not None:
+        reg_w, parallel = tuned(Q, reg_w)
     _materialize_pad(s, st, info.lanes)
     out, conv = _output_and_accumulator(s, st)
     n_, ob_, y_, x_, o_ = out.op.axis
@@ -819,7 +857,7 @@ def _nchwc_register_tile(s, st, target, reduce_loops):
     _vector_tile(out, o_, info.lanes)
     cn, cob, cy, cx, co = conv.op.axis
     _register_tile(s, conv, out, info, xo, cx, co, [cn, cob, cy] + reduce_loops(conv),
-                   [n_, ob_, y_])
+                   [n_, ob_, y_] if parallel == "rows" else [n_, ob_])
     return [st, out]
 
 
@@ -834,13 +872,18 @@ def schedule_depthwise_conv2d_nchw(s, st, target):
     info = cpu_info(target)
     Q = int(st.op.axis[3].dom.extent.value)
     width = min(cdiv(Q, info.lanes), 4) * info.lanes
+    pad_t, data = _pad_of(s, st)
+    width, parallel = tuning.depthwise_params(
+        conv_workload("topi.depthwise_conv2d_nchw", st, data if pad_t is not None else ins[0],
+                      ins[1], pad_t), st, info, width, target)
     out, conv = _output_and_accumulator(s, st)
     n_, c_, y_, x_ = out.op.axis
     xo, xi = out.split(x_, factor=width)
     _vector_tile(out, xi, info.lanes)
     cn, cc, cy, cx = conv.op.axis
     ry, rx = conv.op.reduce_axis
-    _register_tile(s, conv, out, info, xo, cy, cx, [cn, cc, ry, rx], [n_, c_, y_])
+    _register_tile(s, conv, out, info, xo, cy, cx, [cn, cc, ry, rx],
+                   [n_, c_, y_] if parallel == "rows" else [n_, c_])
     return [st, out]
 
 
@@ -1091,6 +1134,9 @@ def schedule_conv2d_nchw(s, st, target):
         return default_stage(s, st, target)
     ic, oc = conv_blocks(C, O, target)
     lanes = info.lanes
+    ic, oc, reg_w, parallel = tuning.conv_nchw_params(
+        conv_workload("topi.conv2d_nchw", st, data if pad_t is not None else dp, kernel, pad_t),
+        N, C, O, P, Q, R * S_, target, (ic, oc), conv_NCHWc_config(P, Q, oc, target)["reg_w"])
     if pad_t is not None and pad_t.op.attrs.get("pad_value", 0) == 0:
         shp = _dims(pad_t)
         pd = padded_copy(s, st, pad_t, (shp[0], C // ic, shp[2], shp[3], ic),
@@ -1108,7 +1154,6 @@ def schedule_conv2d_nchw(s, st, target):
                        lambda o, c, r, q: (o // oc, c // ic, r, q, c % ic, o % oc),
                        "kernel_blocked")
     _schedule_copy(pk, lanes)
-    reg_w = conv_NCHWc_config(P, Q, oc, target)["reg_w"]
     out, conv = _output_and_accumulator(s, st)
     n_, o_, y_, x_ = out.op.axis
     ob, oi = out.split(o_, factor=oc)
@@ -1119,5 +1164,7 @@ def schedule_conv2d_nchw(s, st, target):
     cn, co, cy, cx = conv.op.axis
     rc, ry, rx = conv.op.reduce_axis
     rco, rci = conv.split(rc, factor=ic)
-    _register_tile(s, conv, out, info, xo, cx, co, [cn, cy, rco, ry, rx, rci], [n_, ob, y_])
+    _register_tile(s, conv, out, info, xo, cx, co, [cn, cy, rco, ry, rx, rci],
+                   [n_, ob, y_] if parallel == "rows" else [n_, ob])
     return [st, out]
+

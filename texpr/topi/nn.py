@@ -191,7 +191,8 @@ def conv2d_NCHWc(data: Tensor, kernel: Tensor, stride: int | Sequence[int],
                    lambda n, ob, y, x, o: te_sum(
                        dp[n, rc // ic, y * sh + ry * dh, x * sw + rx * dw, rc % ic].astype(odt) *
                        kernel[ob, rc // ic, ry, rx, rc % ic, o].astype(odt), axis=[rc, ry, rx]),
-                   name="conv2d_NCHWc", tag="conv2d_NCHWc")
+                   name="conv2d_NCHWc", tag="conv2d_NCHWc",
+                   attrs={"strides": (sh, sw), "dilation": (dh, dw)})
 
 
 def depthwise_conv2d_nchw(data: Tensor, kernel: Tensor, stride: int | Sequence[int],
@@ -216,7 +217,8 @@ def depthwise_conv2d_nchw(data: Tensor, kernel: Tensor, stride: int | Sequence[i
                    lambda n, c, y, x: te_sum(
                        dp[n, c // Mm, y * sh + ry * dh, x * sw + rx * dw].astype(odt) *
                        kernel[c // Mm, c % Mm, ry, rx].astype(odt), axis=[ry, rx]),
-                   name="depthwise_conv2d_nchw", tag="depthwise_conv2d_nchw")
+                   name="depthwise_conv2d_nchw", tag="depthwise_conv2d_nchw",
+                   attrs={"strides": (sh, sw), "dilation": (dh, dw)})
 
 
 CHANNEL_REPEAT_TAG = "injective,channel_repeat"

@@ -1,0 +1,49 @@
+"""apply_history_best: templates (topi's schedules included) take the best measured config
+of their workload from tuning records; a workload without one keeps its fallback."""
+from ..schedule.dispatch import DispatchContext
+from .record import best_by_workload, load_records, mean_cost
+
+
+def _target_names(target):
+    """The names a record's target may carry for `target` ("native" is also its ISA)."""
+    if target is None:
+        return None
+    from ..targets.registry import get_target
+    names = {target}
+    try:
+        names.add(get_target(target).name)
+    except Exception:  # noqa: BLE001  (an unknown name only matches itself)
+        pass
+    return names
+
+
+class ApplyHistoryBest(DispatchContext):
+    """The best config per (target, workload) of `records` (a JSON-lines path, a database or
+    its path, or (MeasureInput, MeasureResult) pairs). A template asking without a target
+    (a user template called directly) gets the best record of any target."""
+
+    def __init__(self, records):
+        self.best = {}
+        self.load(records)
+
+    def load(self, records):
+        for (target, workload), (inp, res) in best_by_workload(load_records(records)).items():
+            old = self.best.get((target, workload))
+            if old is None or mean_cost(res) < mean_cost(old[1]):
+                self.best[(target, workload)] = (inp, res)
+
+    def query(self, target, workload):
+        names = _target_names(target)
+        found = None
+        for (t, w), (inp, res) in self.best.items():
+            if w != workload or (names is not None and t not in names and
+                                 _target_names(t).isdisjoint(names)):
+                continue
+            if found is None or mean_cost(res) < mean_cost(found[1]):
+                found = (inp, res)
+        return found[0].config if found else None
+
+
+def apply_history_best(records):
+    """`with apply_history_best("tune.log"):` (or a database path, or records)."""
+    return ApplyHistoryBest(records)

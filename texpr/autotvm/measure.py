@@ -1,0 +1,299 @@
+"""Measuring candidates: a Builder compiles them (in parallel processes: gcc is the
+bottleneck), a Runner times them where a crash, a hang or a wrong result cannot stop the
+tuning: each becomes a MeasureResult with an error number (TVM's MeasureErrorNo) and the
+tuner goes on.
+
+The interface a runner implements (LocalRunner here, a Ray runner elsewhere):
+`set_task(task)` once, then `run(measure_inputs, build_results) -> [MeasureResult]`; a build
+result carries a BuildArtifact, which loads in any process that sees the compiled library.
+"""
+import multiprocessing
+import os
+import time
+import traceback
+from typing import NamedTuple
+
+from ..errors import TexprError
+from .task import TuningError
+
+
+class MeasureErrorNo:
+    """Error numbers of a MeasureResult (TVM's values)."""
+    NO_ERROR = 0
+    INSTANTIATION_ERROR = 1     # the template rejected the config (a TexprError)
+    COMPILE_HOST = 2            # lowering or gcc failed
+    COMPILE_DEVICE = 3
+    RUNTIME_DEVICE = 4          # the kernel crashed (the process died) or raised
+    WRONG_ANSWER = 5            # the output differs from the reference
+    BUILD_TIMEOUT = 6
+    RUN_TIMEOUT = 7
+    UNKNOWN_ERROR = 8
+
+    NAMES = {0: "NO_ERROR", 1: "INSTANTIATION_ERROR", 2: "COMPILE_HOST", 3: "COMPILE_DEVICE",
+             4: "RUNTIME_DEVICE", 5: "WRONG_ANSWER", 6: "BUILD_TIMEOUT", 7: "RUN_TIMEOUT",
+             8: "UNKNOWN_ERROR"}
+
+
+class MeasureInput(NamedTuple):
+    """What is measured: a task's config on a target."""
+    target: str
+    task: object
+    config: object
+
+
+class MeasureResult(NamedTuple):
+    """costs: seconds per run (one per repeat) or, on error, [the error message];
+    all_cost: seconds the whole measurement took; timestamp: when it ended."""
+    costs: list
+    error_no: int
+    all_cost: float
+    timestamp: float
+
+
+class BuildArtifact(NamedTuple):
+    """A compiled kernel that loads in another process (targets/build.module_of_record)."""
+    record: object
+    lib_path: str
+    target: str
+
+    def load(self):
+        from ..targets.build import module_of_record
+        return module_of_record(self.record, self.lib_path, self.target)
+
+    def arg_specs(self):
+        """[(shape, dtype, is_output)] of the kernel's arguments."""
+        from ..lang.expr import Const
+        func = self.record.func
+        out = []
+        for k, b in enumerate(func.args):
+            if not all(isinstance(d, Const) for d in b.shape):
+                raise TuningError(f"measuring {func.name}: argument {b.name} has a symbolic "
+                                  f"shape {list(b.shape)}; a tuning workload needs constant "
+                                  f"shapes")
+            out.append((tuple(int(d.value) for d in b.shape), b.dtype, k in self.record.outputs))
+        return out
+
+
+class BuildResult(NamedTuple):
+    artifact: object        # a BuildArtifact, or None on error
+    error: object           # None, or (error_no, message)
+    time_cost: float
+
+
+# ----------------------------------------------------------------------------- builders
+
+class Builder:
+    """Compiles measure inputs. `build(inputs) -> [BuildResult]`."""
+
+    def __init__(self, timeout=30, n_parallel=None):
+        self.timeout = timeout
+        self.n_parallel = n_parallel or os.cpu_count() or 1
+        self.task = None
+
+    def set_task(self, task):
+        self.task = task
+
+    def build(self, measure_inputs):
+        raise NotImplementedError
+
+
+def build_candidate(inp):
+    """Instantiate and compile one candidate in this process: a BuildResult."""
+    t0 = time.perf_counter()
+    from ..targets.build import build_kernel
+    try:
+        s, tensors = inp.task.instantiate(inp.config)
+    except TexprError as e:
+        return BuildResult(None, (MeasureErrorNo.INSTANTIATION_ERROR, str(e)),
+                           time.perf_counter() - t0)
+    try:
+        rec, path = build_kernel(s, tensors, inp.target, name="candidate")
+    except Exception as e:  # noqa: BLE001  (any failure of a candidate is its result)
+        return BuildResult(None, (MeasureErrorNo.COMPILE_HOST, f"{type(e).__name__}: {e}"),
+                           time.perf_counter() - t0)
+    return BuildResult(BuildArtifact(rec, path, inp.target), None, time.perf_counter() - t0)
+
+
+def _build_child(conn, inp):
+    try:
+        res = build_candidate(inp)
+    except BaseException as e:  # noqa: BLE001
+        res = BuildResult(None, (MeasureErrorNo.UNKNOWN_ERROR,
+                                 f"{type(e).__name__}: {e}\n{traceback.format_exc()}"), 0.0)
+    try:
+        conn.send(res)
+    finally:
+        conn.close()
+        os._exit(0)          # no atexit handlers of the parent's state in a forked child
+
+
+class LocalBuilder(Builder):
+    """Compiles candidates in up to n_parallel forked processes at once (the parent's
+    templates are there without pickling them); a build longer than `timeout` seconds is
+    killed and recorded as BUILD_TIMEOUT. Compiled libraries land in texpr's kernel cache
+    (TEXPR_CACHE_DIR), where the runner loads them."""
+
+    def build(self, measure_inputs):
+        ctx = multiprocessing.get_context("fork")
+        results = [None] * len(measure_inputs)
+        pending = list(enumerate(measure_inputs))
+        running = {}        # index -> (process, conn, start)
+        while pending or running:
+            while pending and len(running) < self.n_parallel:
+                k, inp = pending.pop(0)
+                parent, child = ctx.Pipe(duplex=False)
+                p = ctx.Process(target=_build_child, args=(child, inp), daemon=True)
+                p.start()
+                child.close()
+                running[k] = (p, parent, time.perf_counter())
+            multiprocessing.connection.wait([c for _, c, _ in running.values()], timeout=0.05)
+            for k, (p, conn, t0) in list(running.items()):
+                res = None
+                if conn.poll():
+                    try:
+                        res = conn.recv()
+                    except EOFError:
+                        res = BuildResult(None, (MeasureErrorNo.COMPILE_HOST,
+                                                 f"the build process died (exit code "
+                                                 f"{p.exitcode})"), time.perf_counter() - t0)
+                elif time.perf_counter() - t0 > self.timeout:
+                    p.kill()
+                    res = BuildResult(None, (MeasureErrorNo.BUILD_TIMEOUT,
+                                             f"build took over {self.timeout} s"), self.timeout)
+                elif not p.is_alive() and not conn.poll():
+                    res = BuildResult(None, (MeasureErrorNo.COMPILE_HOST,
+                                             f"the build process died (exit code "
+                                             f"{p.exitcode})"), time.perf_counter() - t0)
+                if res is not None:
+                    results[k] = res
+                    conn.close()
+                    p.join(1)
+                    del running[k]
+        return results
+
+
+# ----------------------------------------------------------------------------- runners
+
+class Runner:
+    """Times built candidates. `run(inputs, build_results) -> [MeasureResult]`."""
+
+    def __init__(self, timeout=10, n_parallel=None, number=4, repeat=3, min_repeat_ms=0,
+                 check_correctness=False):
+        self.timeout = timeout
+        self.n_parallel = n_parallel or 1
+        self.number = number
+        self.repeat = repeat
+        self.min_repeat_ms = min_repeat_ms
+        self.check_correctness = check_correctness
+        self.task = None
+        self.reference = None
+
+    def set_task(self, task):
+        self.task = task
+        self.reference = reference_artifact(task) if self.check_correctness else None
+
+    def job(self, artifact):
+        """What a measuring process needs for one candidate (a dict of picklable values)."""
+        return {"artifact": artifact, "reference": self.reference, "number": self.number,
+                "repeat": self.repeat, "min_repeat_ms": self.min_repeat_ms,
+                "seed": hash(self.task.workload) & 0xFFFF if self.task else 0}
+
+    def run(self, measure_inputs, build_results):
+        raise NotImplementedError
+
+
+def reference_artifact(task):
+    """The task's output under the plainest schedule (no knob applied: create_schedule of
+    its outputs) on portable C, built once: what check_correctness compares with."""
+    from ..lang.tensor import PlaceholderOp
+    from ..schedule import create_schedule
+    from ..targets.build import build_kernel
+    from ..schedule.config_space import ConfigSpace
+    from ..schedule.dispatch import ApplyConfig
+    space = ConfigSpace()
+    with ApplyConfig(space):
+        _, tensors = task.func(*task.args)
+    outs = [t for t in tensors if not isinstance(t.op, PlaceholderOp)]
+    s = create_schedule([t.op for t in outs])
+    rec, path = build_kernel(s, tensors, "c", name="reference")
+    return BuildArtifact(rec, path, "c")
+
+
+class LocalRunner(Runner):
+    """Times each candidate in a separate measuring process (a fresh interpreter, started
+    again after a candidate kills it): `repeat` costs, each the fastest of at least `number`
+    calls (and of min_repeat_ms of calls); more than `timeout` seconds for a candidate is RUN_TIMEOUT (the
+    process is killed), a dead process is RUNTIME_DEVICE, an output that differs from the
+    reference (check_correctness) is WRONG_ANSWER."""
+
+    def __init__(self, timeout=10, number=4, repeat=3, min_repeat_ms=0, check_correctness=False,
+                 n_parallel=1):
+        super().__init__(timeout, n_parallel, number, repeat, min_repeat_ms, check_correctness)
+        self._worker = None
+
+    def run(self, measure_inputs, build_results):
+        out = []
+        for inp, br in zip(measure_inputs, build_results):
+            if br.error is not None:
+                out.append(MeasureResult([br.error[1]], br.error[0], br.time_cost, time.time()))
+                continue
+            out.append(self._measure(br))
+        return out
+
+    def _measure(self, br):
+        from .measure_worker import WorkerProcess
+        t0 = time.perf_counter()
+        if self._worker is None or not self._worker.alive():
+            self._worker = WorkerProcess()
+        status, value = self._worker.measure(self.job(br.artifact), self.timeout)
+        if status in ("timeout", "died"):
+            self._worker.close()
+            self._worker = None
+        return result_of(status, value, time.perf_counter() - t0 + br.time_cost, self.timeout)
+
+    def close(self):
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def result_of(status, value, cost, timeout):
+    """The MeasureResult of a measuring process's answer (measure_worker.WorkerProcess)."""
+    if status == "ok":
+        return MeasureResult(value, MeasureErrorNo.NO_ERROR, cost, time.time())
+    if status == "timeout":
+        return MeasureResult([f"run took over {timeout} s"], MeasureErrorNo.RUN_TIMEOUT, cost,
+                             time.time())
+    if status == "died":
+        return MeasureResult([f"the measuring process died ({value})"],
+                             MeasureErrorNo.RUNTIME_DEVICE, cost, time.time())
+    error_no, msg = value
+    return MeasureResult([msg], error_no, cost, time.time())
+
+
+def measure_option(builder=None, runner=None):
+    """{"builder": ..., "runner": ...} for Tuner.tune (defaults: LocalBuilder(),
+    LocalRunner())."""
+    return {"builder": builder or LocalBuilder(), "runner": runner or LocalRunner()}
+
+
+def create_measure_batch(task, option):
+    """A function measuring a list of MeasureInputs of `task` with option's builder and
+    runner: [MeasureResult]."""
+    builder, runner = option["builder"], option["runner"]
+    if not isinstance(builder, Builder) or not isinstance(runner, Runner):
+        raise TuningError(f"measure_option needs a Builder and a Runner, got {builder!r} and "
+                          f"{runner!r}")
+    builder.set_task(task)
+    runner.set_task(task)
+
+    def measure_batch(inputs):
+        return runner.run(inputs, builder.build(inputs))
+    measure_batch.runner = runner
+    return measure_batch

@@ -1,0 +1,188 @@
+"""Tuning tasks: a template (a function that returns a schedule and its arguments, reading
+its knobs from `get_config()`), its arguments and a target; `create` collects the template's
+config space by running it once against a collecting ConfigSpace."""
+import functools
+import threading
+
+from ..errors import TexprError
+from ..lang.tensor import Tensor
+from ..schedule.config_space import ConfigSpace, FallbackConfig
+from ..schedule.dispatch import (ApplyConfig, DispatchContext, config_for, current_target,
+                                 target_scope)
+
+TEMPLATES = {}          # name -> template function (the undecorated one)
+_CURRENT = threading.local()
+
+
+class TuningError(TexprError):
+    """A tuning task, measurement or record was asked for something it cannot do."""
+
+
+def normalize(value):
+    """A template argument as a hashable, JSON-able workload value: tensors become
+    ("TENSOR", shape, dtype), lists tuples."""
+    if isinstance(value, Tensor):
+        from ..lower.analysis.arith import simplify
+        dims = []
+        for d in value.shape:
+            d = simplify(d)
+            if not hasattr(d, "value"):
+                raise TuningError(f"tensor {value.name}: a workload needs a constant shape, "
+                                  f"got {list(value.shape)}")
+            dims.append(int(d.value))
+        return ("TENSOR", tuple(dims), value.dtype)
+    if isinstance(value, (list, tuple)):
+        return tuple(normalize(v) for v in value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TuningError(f"a template argument must be a tensor, number, string or a list of "
+                      f"them, got {value!r}")
+
+
+def template(name):
+    """Register a template: `@autotvm.template("name") def f(*args): ... return s, tensors`.
+
+    Inside, `autotvm.get_config()` is the config of the workload (name, *args): the one a
+    tuning task measures, the best record of an enclosing apply_history_best, or a fallback.
+    Called directly, the function gives that schedule (te.build it as usual)."""
+    if not isinstance(name, str) or not name:
+        raise TuningError(f"autotvm.template needs a non-empty name, got {name!r}")
+
+    def deco(fn):
+        @functools.wraps(fn)
+        def wrapper(*args):
+            workload = (name,) + normalize(args)
+            old = getattr(_CURRENT, "workload", None)
+            _CURRENT.workload = workload
+            try:
+                return fn(*args)
+            finally:
+                _CURRENT.workload = old
+        wrapper.template_name = name
+        wrapper.template_function = fn
+        TEMPLATES[name] = wrapper
+        return wrapper
+    return deco
+
+
+def get_config():
+    """The config of the template being instantiated (call inside a template)."""
+    workload = getattr(_CURRENT, "workload", None)
+    if workload is None:
+        raise TuningError("autotvm.get_config() is called outside a template; decorate the "
+                          "function with @autotvm.template(name)")
+    return config_for(workload, current_target())
+
+
+class Task:
+    """A template on given arguments and target, with its config space."""
+
+    def __init__(self, name, args, target, func):
+        self.name = name
+        self.args = normalize(tuple(args))
+        self.target = target
+        self.func = func
+        self.config_space = None
+        self.workload = None
+        self.flop = 0.0
+        self.fallback_index = None      # the heuristic's config, when it is in the space
+
+    def instantiate(self, config):
+        """(schedule, tensors) of the template under `config` (a ConfigEntity)."""
+        ctx = ApplyConfig(config)
+        with ctx, target_scope(self.target):
+            s, tensors = self.func(*self.args)
+        return s, tensors
+
+    def __repr__(self):
+        return (f"Task(name={self.name!r}, args={self.args!r}, target={self.target!r}, "
+                f"space={len(self.config_space) if self.config_space else None})")
+
+    def __getstate__(self):      # the template by name (registered in every process)
+        d = dict(self.__dict__)
+        d["func"] = None
+        return d
+
+    def __setstate__(self, d):
+        self.__dict__.update(d)
+        self.func = TEMPLATES.get(self.name)
+
+
+def create(name, args, target="native"):
+    """The tuning task of template `name` on `args` for `target`, its config space
+    collected."""
+    from ..targets.registry import get_target
+    if name not in TEMPLATES:
+        from . import topi_templates  # noqa: F401  (registers the topi.* templates)
+    if name not in TEMPLATES:
+        raise TuningError(f"no tuning template named {name!r}; registered: "
+                          f"{sorted(TEMPLATES)}")
+    get_target(target)          # an unknown target fails here, not in the measurement
+    task = Task(name, args, target, TEMPLATES[name])
+    space = ConfigSpace()
+    ctx = ApplyConfig(space)
+    with ctx, target_scope(target):
+        task.func(*task.args)
+    if not space.space_map:
+        raise TuningError(f"template {name!r} defined no knobs for args {task.args!r} on "
+                          f"{target!r} (on targets without a tuned schedule, e.g. 'c', the "
+                          f"topi templates have none)")
+    task.config_space = space
+    task.workload = ctx.workload
+    task.flop = space.flop
+    task.fallback_index = _fallback_index(task)
+    return task
+
+
+class _CaptureFallback(DispatchContext):
+    """Gives templates a FallbackConfig and keeps it (which knobs the heuristic set)."""
+
+    def query(self, target, workload):
+        self.config = FallbackConfig()
+        return self.config
+
+
+def _fallback_index(task):
+    """The index of the template's fallback (heuristic) config in its space, or None when
+    the fallback is not a point of it."""
+    ctx = _CaptureFallback()
+    ctx.config = None
+    with ctx, target_scope(task.target):
+        task.func(*task.args)
+    if ctx.config is None:
+        return None
+    return task.config_space.index_of(ctx.config._entity_map)
+
+
+def extract_from_program(outs, target="native"):
+    """The tuning tasks of the distinct tunable operators (topi dense, batch_matmul,
+    conv2d_nchw / NCHWc, depthwise_conv2d_nchw) in the tensor graph of `outs` (a tensor or a
+    list, e.g. every layer of a network), one per workload: tune each once, then build the
+    network under apply_history_best."""
+    from ..lang.tensor import ComputeOp
+    from . import topi_templates
+    outs = [outs] if isinstance(outs, Tensor) else list(outs)
+    seen, order, stack = set(), [], [t.op for t in outs]
+    while stack:                        # every op of the graph, each once
+        op = stack.pop()
+        if id(op) in seen:
+            continue
+        seen.add(id(op))
+        order.append(op)
+        stack.extend(t.op for t in op.input_tensors)
+    tasks, workloads = [], set()
+    for op in reversed(order):          # inputs first: the network's order
+        if not isinstance(op, ComputeOp):
+            continue
+        args = topi_templates.workload_args(op)
+        if args is None:
+            continue
+        name, targs = args
+        try:
+            task = create(name, targs, target)
+        except TexprError:              # no knobs on this target / for this dtype
+            continue
+        if task.workload not in workloads:
+            workloads.add(task.workload)
+            tasks.append(task)
+    return tasks

@@ -1,0 +1,77 @@
+"""topi's CPU schedules as tuning templates: "topi.dense", "topi.batch_matmul",
+"topi.conv2d_nchw", "topi.conv2d_NCHWc", "topi.depthwise_conv2d_nchw". Each builds the
+operator from its workload arguments and schedules it with topi.schedule, whose schedule
+reads its knobs from the config (topi/cpu_tuning.py); a record of the task applies to any
+graph with that operator and shape (`with autotvm.apply_history_best(log):
+topi.schedule(outs, target)`).
+
+Tensor arguments are ("TENSOR", shape, dtype) (or placeholders, normalised to that)."""
+from .. import topi
+from ..lang.tensor import placeholder
+from ..schedule.dispatch import current_target
+from .task import TuningError, template
+
+
+def _tensor(spec, name):
+    if not (isinstance(spec, tuple) and len(spec) == 3 and spec[0] == "TENSOR"):
+        raise TuningError(f"{name}: expected ('TENSOR', shape, dtype), got {spec!r}")
+    return placeholder(tuple(spec[1]), dtype=spec[2], name=name)
+
+
+def _schedule(out):
+    return topi.schedule(out, target=current_target() or "native")
+
+
+@template("topi.dense")
+def dense(data, weight):
+    A, W = _tensor(data, "data"), _tensor(weight, "weight")
+    C = topi.nn.dense(A, W)
+    return _schedule(C), [A, W, C]
+
+
+@template("topi.batch_matmul")
+def batch_matmul(x, y):
+    X, Y = _tensor(x, "x"), _tensor(y, "y")
+    C = topi.nn.batch_matmul(X, Y)
+    return _schedule(C), [X, Y, C]
+
+
+@template("topi.conv2d_nchw")
+def conv2d_nchw(data, kernel, strides, padding, dilation=(1, 1)):
+    A, W = _tensor(data, "data"), _tensor(kernel, "kernel")
+    C = topi.nn.conv2d_nchw(A, W, strides, padding, dilation)
+    return _schedule(C), [A, W, C]
+
+
+@template("topi.conv2d_NCHWc")
+def conv2d_NCHWc(data, kernel, strides, padding, dilation=(1, 1)):
+    A, W = _tensor(data, "data"), _tensor(kernel, "kernel")
+    C = topi.nn.conv2d_NCHWc(A, W, strides, padding, dilation)
+    return _schedule(C), [A, W, C]
+
+
+@template("topi.depthwise_conv2d_nchw")
+def depthwise_conv2d_nchw(data, kernel, strides, padding, dilation=(1, 1)):
+    A, W = _tensor(data, "data"), _tensor(kernel, "kernel")
+    C = topi.nn.depthwise_conv2d_nchw(A, W, strides, padding, dilation)
+    return _schedule(C), [A, W, C]
+
+
+def workload_args(op):
+    """(template name, args) of a topi operator's compute op, or None when it is not one
+    with a template."""
+    from .task import normalize
+    tag = op.tag
+    ins = list(op.input_tensors)
+    if tag in ("dense", "batch_matmul") and len(ins) == 2:
+        return f"topi.{tag}", normalize(tuple(ins))
+    if tag in ("conv2d_nchw", "conv2d_NCHWc", "depthwise_conv2d_nchw") and len(ins) == 2:
+        data, kernel = ins
+        pads = (0, 0, 0, 0)
+        if "pad_before" in data.op.attrs:
+            b, a = data.op.attrs["pad_before"], data.op.attrs["pad_after"]
+            pads = (b[2], b[3], a[2], a[3])
+            data = data.op.input_tensors[0]
+        return f"topi.{tag}", normalize((data, kernel, op.attrs.get("strides", (1, 1)), pads,
+                                         op.attrs.get("dilation", (1, 1))))
+    return None

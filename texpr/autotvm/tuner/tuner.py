@@ -1,0 +1,105 @@
+"""The tuning loop every tuner shares: ask the tuner for a batch of configs, measure it,
+keep the best, tell the tuner (update) and the callbacks, stop after n_trial or when
+`early_stopping` trials brought nothing better."""
+from ..measure import MeasureErrorNo, MeasureInput, create_measure_batch
+from ..task import TuningError
+
+
+class Tuner:
+    """Base of the tuners: subclasses give next_batch(n) (configs not measured before) and
+    may learn from update(inputs, results)."""
+
+    def __init__(self, task):
+        if task.config_space is None:
+            raise TuningError(f"{task!r} has no config space; make tasks with "
+                              f"autotvm.task.create")
+        self.task = task
+        self.space = task.config_space
+        self.visited = set()
+        self.best_config = None
+        self.best_flops = 0.0
+        self.best_measure_pair = None
+        self.best_iter = 0
+        self.trials_done = 0
+
+    # --- what a tuner decides
+    def has_next(self):
+        return len(self.visited) < len(self.space)
+
+    def next_batch(self, batch_size):
+        raise NotImplementedError
+
+    def update(self, inputs, results):
+        """Learn from measured results (model-based tuners)."""
+
+    # --- the loop
+    def tune(self, n_trial, measure_option, early_stopping=None, callbacks=(),
+             measure_fallback=True):
+        """Measure up to n_trial configs of the task; returns the best (config, flops).
+
+        measure_fallback: the first trial is the template's fallback (the heuristic's
+        choice, when it is a point of the space), so the best record is never slower than
+        the untuned schedule as measured."""
+        measure_batch = create_measure_batch(self.task, measure_option)
+        batch = max(1, measure_option["builder"].n_parallel)
+        done = 0
+        first = getattr(self.task, "fallback_index", None)
+        while done < n_trial and self.has_next():
+            configs = []
+            if measure_fallback and first is not None and first not in self.visited:
+                configs.append(self.space.get(first))
+                self.visited.add(first)
+            first = None
+            configs += self.next_batch(min(batch, n_trial - done) - len(configs))
+            if not configs:
+                break
+            for c in configs:
+                self.visited.add(c.index)
+            inputs = [MeasureInput(self.task.target, self.task, c) for c in configs]
+            results = measure_batch(inputs)
+            for inp, res in zip(inputs, results):
+                self._note(inp, res, self.trials_done)
+                self.trials_done += 1
+            done += len(configs)
+            self.update(inputs, results)
+            for cb in callbacks:
+                cb(self, inputs, results)
+            if early_stopping is not None and self.trials_done - self.best_iter >= early_stopping:
+                break
+        close = getattr(measure_batch.runner, "close", None)
+        if close:
+            close()
+        return self.best_config, self.best_flops
+
+    def _note(self, inp, res, iteration):
+        if res.error_no != MeasureErrorNo.NO_ERROR:
+            return
+        flops = self.task.flop / (sum(res.costs) / len(res.costs)) if self.task.flop else \
+            1.0 / (sum(res.costs) / len(res.costs))
+        if flops > self.best_flops:
+            self.best_flops = flops
+            self.best_config = inp.config
+            self.best_measure_pair = (inp, res)
+            self.best_iter = iteration
+
+    def load_history(self, records):
+        """Continue from earlier records (a log path, a database, or (inp, res) pairs) of
+        this task's workload: their configs count as measured (not proposed again), the best
+        of them is the best so far, and a model-based tuner learns from them."""
+        from ..record import load_records
+        inputs, results = [], []
+        for inp, res in load_records(records):
+            if inp.task.workload != self.task.workload or inp.target != self.task.target:
+                continue
+            idx = self.space.index_of(inp.config._entity_map)
+            if idx is None:
+                continue
+            cfg = self.space.get(idx)
+            inp = MeasureInput(inp.target, self.task, cfg)
+            self.visited.add(idx)
+            self._note(inp, res, -1)
+            inputs.append(inp)
+            results.append(res)
+        if inputs:
+            self.update(inputs, results)
+        return len(inputs)

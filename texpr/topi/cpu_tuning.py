@@ -1,0 +1,175 @@
+"""The CPU schedules as AutoTVM templates: the knobs of dense, batch_matmul and the direct
+convolutions, and the parameters a config gives them.
+
+Each `*_params` function asks the active dispatch context for the config of its workload
+(schedule/dispatch.py), defines the knobs on it, and returns the parameter dict the schedule
+in cpu.py takes. Without a tuning record the config is a fallback whose knobs are set to
+the heuristic's choice (the `*_config` functions of cpu.py), so an untuned schedule, and its
+generated source, is what it was before the knobs existed. Every knob's candidates include
+the heuristic's value: the fallback is a point of the space, so tuning can only find
+something at least as fast.
+
+Workloads are computed from the stage: (template name, ("TENSOR", shape, dtype) of the
+operands, attributes), the same tuple `texpr.autotvm.task.create("topi.<op>", ...)` records.
+"""
+from ..schedule.dispatch import config_for
+from .util import cdiv
+
+
+def tensor_arg(t):
+    """A tensor as a workload argument: ("TENSOR", shape, dtype)."""
+    from .cpu import _dims
+    return ("TENSOR", tuple(_dims(t)), t.dtype)
+
+
+def _with(cands, value):
+    """The candidates with the heuristic's value among them, sorted."""
+    return sorted(set(cands) | {value}, key=lambda v: (str(type(v)), v))
+
+
+def _set_fallback(cfg, values):
+    if cfg.is_fallback:
+        for name, v in values.items():
+            cfg[name] = v
+
+
+def _tiles(info, N, max_vectors=4, m_cap=None):
+    """The register tiles [mr, nr] that fit the vector registers (register_tile's range)."""
+    out = []
+    for nv in range(1, max_vectors + 1):
+        nr = nv * info.lanes
+        if nv > 1 and nr > cdiv(N, info.lanes) * info.lanes:
+            break
+        mr_max = (info.nregs - nv - 1) // nv
+        if m_cap:
+            mr_max = min(mr_max, m_cap)
+        out += [[mr, nr] for mr in range(1, max(1, mr_max) + 1)]
+    return out
+
+
+def _chunks(K, lanes):
+    """Reduction chunks: powers of two from 4 vectors up to 512, and all of K when short."""
+    out = [c for c in (32, 64, 128, 256, 512) if lanes <= c < K]
+    if K <= 1024:
+        out.append(K)
+    return out
+
+
+def gemm_params(workload, M, N, K, target, heuristic, batches=1):
+    """dense / dense_pack / batch_matmul on the BLIS-style GEMM (cpu._schedule_gemm):
+    knobs tile [mr, nr], kc (reduction chunk), mb_tiles / nb_tiles (the cache block in
+    register tiles; the parallel unit)."""
+    from .cpu import cpu_info
+    info = cpu_info(target)
+    cfg = config_for(workload, target)
+    h = heuristic
+    cfg.define_knob("tile", _with_list(_tiles(info, N), [h["mr"], h["nr"]]))
+    cfg.define_knob("kc", _with(_chunks(K, info.lanes), h["kc"]))
+    cfg.define_knob("mb_tiles", _with([1, 2, 4, 8, 16, 32], h["mb"] // h["mr"]))
+    cfg.define_knob("nb_tiles", _with([1, 2, 4, 8, 16, 32, 64], h["nb"] // h["nr"]))
+    # the parallel loop: (batch,) row blocks x column blocks, or (batch,) row blocks only
+    cfg.define_knob("parallel", ["blocks", "rows"])
+    cfg.add_flop(2.0 * batches * M * N * K)
+    _set_fallback(cfg, {"tile": [h["mr"], h["nr"]], "kc": h["kc"],
+                        "mb_tiles": h["mb"] // h["mr"], "nb_tiles": h["nb"] // h["nr"],
+                        "parallel": "blocks"})
+    if cfg.is_fallback:
+        return dict(h)
+    mr, nr = cfg["tile"].val
+    kc = cfg["kc"].val
+    mb = mr * min(cfg["mb_tiles"].val, cdiv(M, mr))
+    nb = nr * min(cfg["nb_tiles"].val, cdiv(N, nr))
+    Mp, Np, Kp = cdiv(M, mb) * mb, cdiv(N, nb) * nb, cdiv(K, kc) * kc
+    return {"mr": mr, "nr": nr, "kc": kc, "mb": mb, "nb": nb, "Mp": Mp, "Np": Np, "Kp": Kp,
+            "lanes": info.lanes, "pack_a": Mp != M or Kp != K,
+            "parallel": cfg["parallel"].val}
+
+
+def _with_list(cands, value):
+    return cands if value in cands else cands + [value]
+
+
+def dense_rows_params(workload, M, N, K, target, heuristic):
+    """dense of few rows computed transposed (cpu._schedule_dense_rows): knobs tile [mr, nr]
+    (weight rows x data rows, one or two vectors), kc, nb_tiles (weight rows per parallel
+    block, in register tiles)."""
+    from .cpu import cpu_info
+    info = cpu_info(target)
+    cfg = config_for(workload, target)
+    h = heuristic
+    cfg.define_knob("tile", _with_list(_tiles(info, M, max_vectors=2), [h["mr"], h["nr"]]))
+    kcs = [c for c in _chunks(K, info.lanes) if K % c == 0]
+    cfg.define_knob("kc", _with(kcs or [K], h["kc"]))
+    cfg.define_knob("nb_tiles", _with([1, 2, 4, 8, 16, 32, 64], h["nb"] // h["mr"]))
+    cfg.add_flop(2.0 * M * N * K)
+    _set_fallback(cfg, {"tile": [h["mr"], h["nr"]], "kc": h["kc"],
+                        "nb_tiles": h["nb"] // h["mr"]})
+    if cfg.is_fallback:
+        return dict(h)
+    mr, nr = cfg["tile"].val
+    nb = mr * min(cfg["nb_tiles"].val, cdiv(N, mr))
+    return {"mr": mr, "nr": nr, "kc": cfg["kc"].val, "nb": nb, "Mp": cdiv(M, nr) * nr,
+            "lanes": info.lanes}
+
+
+def gemv_params(workload, M, N, K, target, unroll, rows):
+    """dense of one or two rows as dot products (cpu._schedule_gemv): knobs unroll (vectors
+    of partial sums) and rows (weight rows per tile)."""
+    cfg = config_for(workload, target)
+    cfg.define_knob("unroll", _with([1, 2, 4], unroll))
+    cfg.define_knob("rows", _with([1, 2, 4, 8], rows))
+    cfg.add_flop(2.0 * M * N * K)
+    _set_fallback(cfg, {"unroll": unroll, "rows": rows})
+    return cfg["unroll"].val, cfg["rows"].val
+
+
+def conv_nchw_params(workload, N, C, O, P, Q, RS, target, heuristic_blocks,
+                     heuristic_reg_w):
+    """Direct NCHW convolution through channel blocks (cpu.schedule_conv2d_nchw): knobs
+    tile_ic (input channel block), tile_oc (output channel block: vectors of accumulators),
+    tile_ow (output columns of the register tile), parallel ("rows": (n, channel block,
+    output row) in parallel, "blocks": (n, channel block), the rows inside). RS: the
+    kernel's R * S (for the flop count).
+    Returns (ic, oc, reg_w, parallel)."""
+    from .cpu import cpu_info
+    info = cpu_info(target)
+    lanes = info.lanes
+    cfg = config_for(workload, target)
+    ic, oc = heuristic_blocks
+    ics = [b for b in range(1, min(C, 4 * lanes) + 1) if C % b == 0 and (b >= lanes or b == C)]
+    ocs = [b for b in (lanes, 2 * lanes, 3 * lanes, 4 * lanes) if O % b == 0]
+    cfg.define_knob("tile_ic", _with(ics, ic))
+    cfg.define_knob("tile_oc", _with(ocs, oc))
+    cfg.define_knob("tile_ow", _with(list(range(1, min(Q, 14) + 1)), heuristic_reg_w))
+    cfg.define_knob("parallel", ["rows", "blocks"])
+    cfg.add_flop(2.0 * N * C * O * P * Q * RS)
+    _set_fallback(cfg, {"tile_ic": ic, "tile_oc": oc, "tile_ow": heuristic_reg_w,
+                        "parallel": "rows"})
+    return cfg["tile_ic"].val, cfg["tile_oc"].val, cfg["tile_ow"].val, cfg["parallel"].val
+
+
+def conv_nchwc_params(workload, Q, target, heuristic_reg_w, flop):
+    """Direct NCHWc convolution (cpu._nchwc_register_tile): knobs tile_ow (output columns of
+    the register tile; the channel blocks are the layout's) and parallel (as
+    conv_nchw_params). Returns (reg_w, parallel)."""
+    cfg = config_for(workload, target)
+    cfg.define_knob("tile_ow", _with(list(range(1, min(Q, 14) + 1)), heuristic_reg_w))
+    cfg.define_knob("parallel", ["rows", "blocks"])
+    cfg.add_flop(flop)
+    _set_fallback(cfg, {"tile_ow": heuristic_reg_w, "parallel": "rows"})
+    return cfg["tile_ow"].val, cfg["parallel"].val
+
+
+def depthwise_params(workload, st, info, heuristic_width, target):
+    """Depthwise NCHW (cpu.schedule_depthwise_conv2d_nchw): knobs tile_ow (output columns
+    of the register tile: one to four vectors) and parallel (as conv_nchw_params).
+    Returns (width, parallel)."""
+    cfg = config_for(workload, target)
+    widths = [v * info.lanes for v in range(1, 5)]
+    cfg.define_knob("tile_ow", _with(widths, heuristic_width))
+    cfg.define_knob("parallel", ["rows", "blocks"])
+    N, C, P, Q = (int(a.dom.extent.value) for a in st.op.axis)
+    R, S = (int(r.dom.extent.value) for r in st.op.reduce_axis)
+    cfg.add_flop(2.0 * N * C * P * Q * R * S)
+    _set_fallback(cfg, {"tile_ow": heuristic_width, "parallel": "rows"})
+    return cfg["tile_ow"].val, cfg["parallel"].val
