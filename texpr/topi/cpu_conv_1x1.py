@@ -37,19 +37,37 @@ def applies(s, st, target):
     return R == 1 and S == 1 and P * Q >= cpu_info(target).lanes
 
 
+#: a block of work is at least this many per image (two threads and some balance), where
+#: the shape has that many
+MIN_BLOCKS = 4
+
+
 def conv1x1_config(C, O, P, Q, target="native"):
     """The register tile, mr output channels x nr pixels (two vectors: the GEMM kernel of the
-    target's registers and FMA units), and rb, the output rows of a block of work: the input
-    it reads (C x rb*Q) fits in half the L2 while every channel tile reads it, and rb*Q is a
-    whole number of tiles (else the block is the whole image, padded to whole tiles)."""
+    target's registers and FMA units), and the block of work (the parallel unit): rb output
+    rows x ob channels. In a block, each tile's input panel (C x nr) stays in L1 while the
+    block's ob / mr channel tiles read it, and the block's weight rows (ob x C) stay in L2
+    while its pixel tiles read them. rb*Q is a whole number of tiles (else the block is the
+    whole image, padded to whole tiles); the block's product (ob x rb*Q) fits a quarter of
+    the L2. Among those, the blocks that read the least from memory: the input once per
+    channel block, the weight once per row block."""
     info = cpu_info(target)
     mr, nr = register_tile(O, P * Q, info, max_vectors=2, pad_ok=True)
-    rb = P
-    for r in range(P - 1, 0, -1):
-        if P % r == 0 and (r * Q) % nr == 0 and C * r * Q * 4 <= info.l2_bytes // 2:
-            rb = r
-            break
-    return {"mr": mr, "nr": nr, "rb": rb, "lanes": info.lanes}
+    l2 = info.l2_bytes
+    rows = [r for r in range(1, P + 1) if P % r == 0 and ((r * Q) % nr == 0 or r == P)]
+    obs = list(range(mr, cdiv(O, mr) * mr + 1, mr))
+    best = None
+    for rb in rows:
+        for ob in obs:
+            blocks = (P // rb) * cdiv(O, ob)
+            fits = ob * C * 4 <= l2 // 2 or ob == mr
+            fits = fits and (ob * rb * Q * 4 <= l2 // 4 or (ob == mr and rb == rows[0]))
+            traffic = C * P * Q * cdiv(O, ob) + O * C * (P // rb)
+            key = (not fits, blocks < min(MIN_BLOCKS, (P // rows[0]) * cdiv(O, mr)), traffic,
+                   -rb)
+            if best is None or key < best[0]:
+                best = (key, rb, ob)
+    return {"mr": mr, "nr": nr, "rb": best[1], "ob": best[2], "lanes": info.lanes}
 
 
 def schedule_conv2d_nchw_1x1(s, st, target):
@@ -62,7 +80,7 @@ def schedule_conv2d_nchw_1x1(s, st, target):
     sh, sw = st.op.attrs["strides"]
     PQ = P * Q
     cfg = conv1x1_config(C, O, P, Q, target)
-    mr, nr, rb = cfg["mr"], cfg["nr"], cfg["rb"]
+    mr, nr, rb, obk = cfg["mr"], cfg["nr"], cfg["rb"], cfg["ob"]
     PQp = cdiv(PQ, nr) * nr
     stages = []
     if (sh, sw) != (1, 1) or PQp != PQ:
@@ -107,25 +125,26 @@ def schedule_conv2d_nchw_1x1(s, st, target):
     else:
         st.compute_inline()
         stages.append(out)
-    # the output in blocks of rb rows x mr channels (the parallel unit; the channel blocks of
-    # a row block in turn, so the input rows they read stay in cache), each copied from the
+    # the output in blocks of rb rows x obk channels (the parallel unit), each copied from the
     # flat product of the block (contiguous runs of rb*Q values)
     on, oo, oy, ox = out.op.axis
-    ob, oi = out.split(oo, factor=mr)
+    ob, oi = out.split(oo, factor=obk)
     yb, yi = out.split(oy, factor=rb)
     out.reorder(on, yb, ob, oi, yi, ox)
     par = out.fuse(on, yb, ob)
     out.parallel(par)
     f = out.fuse(yi, ox)
     _vector_tile(out, f, lanes, unroll=False)
-    # the flat product of the block: tiles of nr pixels, each accumulated in registers
+    # the flat product of the block: tiles of mr channels x nr pixels, accumulated in
+    # registers; the channel tiles of a pixel tile in turn (its input panel stays in L1)
     g.compute_at(out, par)
     gn, go, gj = g.op.axis
     gjo, gji = g.split(gj, factor=nr)
-    g.reorder(gn, gjo, go, gji)
-    g.unroll(go)
+    gob, goi = g.split(go, factor=mr)
+    g.reorder(gn, gjo, gob, goi, gji)
+    g.unroll(goi)
     _vector_tile(g, gji, lanes)
-    acc.compute_at(g, gjo)
+    acc.compute_at(g, gob)
     an, ao, aj = acc.op.axis
     (rk,) = acc.op.reduce_axis
     acc.reorder(an, rk, ao, aj)
