@@ -178,7 +178,8 @@ def depthwise_conv2d_nchw(data, kernel, stride, padding, dilation=1, out_dtype=N
                    lambda n, c, y, x: te_sum(
                        dp[n, c // Mm, y * sh + ry * dh, x * sw + rx * dw].astype(odt) *
                        kernel[c // Mm, c % Mm, ry, rx].astype(odt), axis=[ry, rx]),
-                   name="depthwise_conv2d_nchw", tag="depthwise_conv2d_nchw")
+                   name="depthwise_conv2d_nchw", tag="depthwise_conv2d_nchw",
+                   attrs={"strides": (sh, sw), "dilation": (dh, dw)})
 
 
 CHANNEL_REPEAT_TAG = "injective,channel_repeat"
