@@ -6,7 +6,10 @@ texpr variants of a case:
   direct  topi.nn.conv2d_nchw (groups = C: topi.nn.depthwise_conv2d_nchw) via topi.schedule
   winoM   topi.nn.conv2d_winograd_nchw F(M,3) (3x3, stride 1, no dilation, groups 1), the
           weights transformed once, offline (what a graph with constant weights does)
-The ratio is torch's faster layout / texpr's fastest variant (> 1: texpr is faster).
+References: torch's conv2d on NCHW and on channels_last tensors, and the same convolution as
+a torch.utils.mkldnn module on a blocked (to_mkldnn) input, oneDNN in its own layout (torch's
+conv2d takes a slower path for some shapes, e.g. the RGB stem). The ratio is the fastest
+reference / texpr's fastest variant (> 1: texpr is faster), by medians and by best rounds.
 """
 import math
 import os
@@ -88,8 +91,19 @@ class Case:
         s, p, d, g = self.s, self.p, self.d, self.g
         with torch.no_grad():
             want = F.conv2d(x, w, None, s, p, d, g).numpy()
-        return {"torch NCHW": lambda: F.conv2d(x, w, None, s, p, d, g),
-                "torch NHWC": lambda: F.conv2d(xl, wl, None, s, p, d, g)}, want
+        refs = {"torch NCHW": lambda: F.conv2d(x, w, None, s, p, d, g),
+                "torch NHWC": lambda: F.conv2d(xl, wl, None, s, p, d, g)}
+        # oneDNN in its own blocked layout (torch.utils.mkldnn; input converted outside the
+        # timing): for some shapes (the RGB stem) torch's conv2d takes another, slower path
+        import torch.utils.mkldnn as mkldnn
+        conv = torch.nn.Conv2d(self.C, self.O, self.R, s, p, d, g, bias=False).eval()
+        with torch.no_grad():
+            conv.weight.copy_(w)
+            mconv, xm = mkldnn.to_mkldnn(conv), x.to_mkldnn()
+            got = mconv(xm).to_dense().numpy()
+        if np.abs(got - want).max() <= 1e-4 * max(1.0, np.abs(want).max()):
+            refs["oneDNN blocked"] = lambda: mconv(xm)
+        return refs, want
 
 
 def tolerance(variant):
@@ -137,9 +151,10 @@ def print_table(rows, tcounts):
     for t in tcounts:
         print()
         print(f"{t} thread{'s' * (t > 1)} (medians of interleaved rounds; x torch = torch's "
-              "faster layout / texpr's fastest variant)")
+              "fastest of NCHW, channels_last (NHWC) and oneDNN's blocked layout / texpr's "
+              "fastest variant; best rd: the same from each one's best round)")
         print(f"  {'case':<36} {'texpr':<6} {'ms':>8} {'GFLOP/s':>8} | {'NCHW ms':>8} "
-              f"{'NHWC ms':>8} {'GFLOP/s':>8} | {'x torch':>7}")
+              f"{'NHWC ms':>8} {'blocked':>8} {'GFLOP/s':>8} | {'x torch':>7} {'best rd':>7}")
         rs = []
         for case, tt, r, ours in rows:
             if tt != t:
@@ -147,12 +162,14 @@ def print_table(rows, tcounts):
             v = min(ours, key=lambda n: r[n][0])
             mine = r[v][0]
             tn, tl = r["torch NCHW"][0], r["torch NHWC"][0]
-            ref_t = min(tn, tl)
+            ref_t = min(v[0] for k, v in r.items() if k not in ours)
             x = ref_t / mine
             rs.append(x)
+            tb = r["oneDNN blocked"][0] * 1e3 if "oneDNN blocked" in r else float("nan")
+            best = min(v[1] for k, v in r.items() if k not in ours) / r[v][1]
             print(f"  {case.name:<36} {v:<6} {mine * 1e3:8.3f} {case.flops / mine / 1e9:8.1f} | "
-                  f"{tn * 1e3:8.3f} {tl * 1e3:8.3f} {case.flops / ref_t / 1e9:8.1f} | "
-                  f"{x:6.2f}x")
+                  f"{tn * 1e3:8.3f} {tl * 1e3:8.3f} {tb:8.3f} {case.flops / ref_t / 1e9:8.1f} | "
+                  f"{x:6.2f}x {best:6.2f}x")
         if rs:
             geo = math.exp(sum(math.log(x) for x in rs) / len(rs))
             print(f"  geometric mean {geo:.2f}x, worst {min(rs):.2f}x, "
