@@ -1114,14 +1114,13 @@ def schedule_conv2d_nchw(s, st, target):
     [O/oc, C/ic, R, S, ic, oc] (both stages it adds), keeps a reg_w x oc tile of accumulators
     in registers over the whole reduction and writes the tile to the NCHW output (fused
     epilogue included). groups > 1 keeps the default schedule. An input of few channels (the
-    RGB stem) has its own schedule (cpu_conv_few_channels.py), and so have a 1x1 convolution
-    without padding and a strided one (a GEMM over the flattened output pixels,
-    cpu_conv_gemm.py)."""
-    from . import cpu_conv_gemm as flat, cpu_conv_few_channels as few
+    RGB stem) has its own schedule (cpu_conv_few_channels.py), and so has a 1x1 convolution
+    without padding (a GEMM over the flattened image, cpu_conv_1x1.py)."""
+    from . import cpu_conv_1x1 as one, cpu_conv_few_channels as few
     if few.applies(s, st, target):
         return few.schedule_conv2d_nchw_few_channels(s, st, target)
-    if flat.applies(s, st, target):
-        return flat.schedule_conv2d_nchw_gemm(s, st, target)
+    if one.applies(s, st, target):
+        return one.schedule_conv2d_nchw_1x1(s, st, target)
     ins = st.op.input_tensors
     info = cpu_info(target)
     if len(ins) != 2 or not _f32(st.op.output(0), *ins):
