@@ -864,27 +864,65 @@ def _nchwc_register_tile(s, st, target, reduce_loops, tuned=None):
 @register("depthwise_conv2d_nchw", VECTOR_CPU_TARGETS)
 def schedule_depthwise_conv2d_nchw(s, st, target):
     """Depthwise NCHW: vectors along the output row (a few vectors of accumulators kept over
-    the kernel window), parallel over (n, channel, output rows); the fused epilogue runs on
-    the tile while it is in registers."""
+    the kernel window), parallel over (n, channel); the fused epilogue runs on the tile while
+    it is in registers. A padded or strided input is read through a copy of the rows a band
+    of tiles reads, made in the band's loop (it stays in L1): zeros around it, its columns split
+    into stride phases (cpu_conv_few_channels.column_phases), so that every tap of the tile
+    is whole vector loads, none guarded."""
+    from .cpu_conv_few_channels import column_phases
     ins = st.op.input_tensors
     if not _f32(st.op.output(0), *ins):
         return default_stage(s, st, target)
     info = cpu_info(target)
-    Q = int(st.op.axis[3].dom.extent.value)
-    width = min(cdiv(Q, info.lanes), 4) * info.lanes
+    lanes = info.lanes
+    P, Q = (int(a.dom.extent.value) for a in st.op.axis[2:])
     pad_t, data = _pad_of(s, st)
     width, parallel = tuning.depthwise_params(
         conv_workload("topi.depthwise_conv2d_nchw", st, data if pad_t is not None else ins[0],
-                      ins[1], pad_t), st, info, width, target)
+                      ins[1], pad_t), st, info, depthwise_row_tile(Q, lanes), target)
+    rows = depthwise_rows(P, width // lanes, info)
+    sw = st.op.attrs.get("strides", (1, 1))[1]
+    copy = None
+    if (pad_t is not None and pad_t.op.attrs.get("pad_value", 0) == 0) or sw > 1:
+        copy = column_phases(s, st, ins[0], sw)
     out, conv = _output_and_accumulator(s, st)
     n_, c_, y_, x_ = out.op.axis
+    yo, yi = out.split(y_, factor=rows)
     xo, xi = out.split(x_, factor=width)
-    _vector_tile(out, xi, info.lanes)
+    out.reorder(n_, c_, yo, xo, yi, xi)
+    out.unroll(yi)
+    _vector_tile(out, xi, lanes)
     cn, cc, cy, cx = conv.op.axis
     ry, rx = conv.op.reduce_axis
     _register_tile(s, conv, out, info, xo, cy, cx, [cn, cc, ry, rx],
-                   [n_, c_, y_] if parallel == "rows" else [n_, c_])
-    return [st, out]
+                   [n_, c_, yo] if parallel == "rows" else [n_, c_])
+    if copy is None:
+        return [st, out]
+    copy.compute_at(out, yo)            # the rows a band of tiles reads, in L1
+    ax = list(copy.op.axis)
+    if copy.op.reduce_axis:
+        copy.reorder(*(ax[:-1] + list(copy.op.reduce_axis) + [ax[-1]]))
+    _vector_tile(copy, ax[-1], lanes, unroll=False)
+    return [st, out, copy]
+
+
+def depthwise_rows(P, nv, info):
+    """Output rows of a depthwise tile of nv vectors per row: enough accumulators to cover
+    the FMA latency (each tap is one FMA per accumulator), a divisor of P when one is close."""
+    want = max(1, min(P, info.busy_accumulators // nv, info.accumulators // nv))
+    for r in range(want, max(1, want // 2) - 1, -1):
+        if P % r == 0:
+            return r
+    return want
+
+
+def depthwise_row_tile(Q, lanes, max_vectors=4):
+    """Output columns of a depthwise tile: the most vectors (up to max_vectors) that divide
+    the row (no partial tile), else as many as the row needs up to max_vectors."""
+    for nv in range(max_vectors, 0, -1):
+        if Q % (nv * lanes) == 0:
+            return nv * lanes
+    return min(cdiv(Q, lanes), max_vectors) * lanes
 
 
 @register("pool", VECTOR_CPU_TARGETS)
@@ -1117,10 +1155,13 @@ def schedule_conv2d_nchw(s, st, target):
     [O/oc, C/ic, R, S, ic, oc] (both stages it adds), keeps a reg_w x oc tile of accumulators
     in registers over the whole reduction and writes the tile to the NCHW output (fused
     epilogue included). groups > 1 keeps the default schedule. An input of few channels (the
-    RGB stem) has its own schedule (cpu_conv_few_channels.py)."""
-    from . import cpu_conv_few_channels as few
+    RGB stem) has its own schedule (cpu_conv_few_channels.py), and so has a 1x1 convolution
+    without padding (a GEMM over the flattened image, cpu_conv_1x1.py)."""
+    from . import cpu_conv_1x1 as one, cpu_conv_few_channels as few
     if few.applies(s, st, target):
         return few.schedule_conv2d_nchw_few_channels(s, st, target)
+    if one.applies(s, st, target):
+        return one.schedule_conv2d_nchw_1x1(s, st, target)
     ins = st.op.input_tensors
     info = cpu_info(target)
     if len(ins) != 2 or not _f32(st.op.output(0), *ins):

@@ -56,15 +56,11 @@ def applies(s, st, target):
     return _dims(ins[1])[1] <= FEW_CHANNELS_MAX and Q >= cpu_info(target).lanes
 
 
-def schedule_conv2d_nchw_few_channels(s, st, target):
-    """The schedule described in the module docstring; returns the stages it scheduled."""
-    info = cpu_info(target)
-    lanes = info.lanes
-    dp, kernel = st.op.input_tensors
-    _, O, _, Q = (int(a.dom.extent.value) for a in st.op.axis)
-    _, sw = st.op.attrs["strides"]
-    cfg = few_channels_config(O, Q, target)
-    ot, xv = cfg["ot"], cfg["xv"]
+def column_phases(s, st, dp, sw):
+    """Make `st` (a convolution reading the NCHW input `dp`, or its zero padding) read it
+    through the copy "data_phases" [N, C, Hp, sw, ceil(Wp/sw)] that splits the (padded)
+    columns into `sw` phases: the columns x*sw + tap of consecutive outputs x are a
+    contiguous run of one phase. Returns the copy's stage (not yet scheduled)."""
     pad_t, _ = _pad_of(s, st)
     src = pad_t if pad_t is not None else dp
     N, C, Hp, Wp = _dims(src)
@@ -74,16 +70,27 @@ def schedule_conv2d_nchw_few_channels(s, st, target):
     def fread(n, c, h, w):
         return (n, c, h, w % sw, w // sw)
     if pad_t is not None and pad_t.op.attrs.get("pad_value", 0) == 0:
-        pd = padded_copy(s, st, pad_t, shape, lambda n, c, h, p, q: (n, c, h, q * sw + p),
-                         fread, "data_phases")
-    else:
-        def fpack(n, c, h, p, q):
-            w = q * sw + p
-            if Wq * sw == Wp:
-                return src[n, c, h, w]
-            return if_then_else(w < Wp, src[n, c, h, w], Const(0.0, src.dtype))
-        _, pd = pack_input(s, st, src, shape, fpack, fread, "data_phases")
-    _schedule_copy(pd, lanes)
+        return padded_copy(s, st, pad_t, shape, lambda n, c, h, p, q: (n, c, h, q * sw + p),
+                           fread, "data_phases")
+
+    def fpack(n, c, h, p, q):
+        w = q * sw + p
+        if Wq * sw == Wp:
+            return src[n, c, h, w]
+        return if_then_else(w < Wp, src[n, c, h, w], Const(0.0, src.dtype))
+    return pack_input(s, st, src, shape, fpack, fread, "data_phases")[1]
+
+
+def schedule_conv2d_nchw_few_channels(s, st, target):
+    """The schedule described in the module docstring; returns the stages it scheduled."""
+    info = cpu_info(target)
+    lanes = info.lanes
+    dp, kernel = st.op.input_tensors
+    _, O, _, Q = (int(a.dom.extent.value) for a in st.op.axis)
+    _, sw = st.op.attrs["strides"]
+    cfg = few_channels_config(O, Q, target)
+    ot, xv = cfg["ot"], cfg["xv"]
+    _schedule_copy(column_phases(s, st, dp, sw), lanes)
     out, conv = _output_and_accumulator(s, st)
     n_, o_, y_, x_ = out.op.axis
     ob, oi = out.split(o_, factor=ot)

@@ -167,9 +167,9 @@ def depthwise_params(workload, st, info, heuristic_width, target):
     cfg = config_for(workload, target)
     widths = [v * info.lanes for v in range(1, 5)]
     cfg.define_knob("tile_ow", _with(widths, heuristic_width))
-    cfg.define_knob("parallel", ["rows", "blocks"])
+    cfg.define_knob("parallel", ["blocks", "rows"])
     N, C, P, Q = (int(a.dom.extent.value) for a in st.op.axis)
     R, S = (int(r.dom.extent.value) for r in st.op.reduce_axis)
     cfg.add_flop(2.0 * N * C * P * Q * R * S)
-    _set_fallback(cfg, {"tile_ow": heuristic_width, "parallel": "rows"})
+    _set_fallback(cfg, {"tile_ow": heuristic_width, "parallel": "blocks"})
     return cfg["tile_ow"].val, cfg["parallel"].val

@@ -2,7 +2,7 @@
 import math
 
 from ..c.emitter import CEmitter, unparen, const_operand
-from ...lang.ir import Broadcast
+from ...lang.ir import Broadcast, Ramp
 
 # dtype -> (intrinsic suffix, register type)
 _FLOAT = {"float32x8": ("ps", "__m256"), "float64x4": ("pd", "__m256d")}
@@ -47,6 +47,17 @@ class AVX2Emitter(CEmitter):
     VECTOR_MATH_ISA = {"float32x8": {"fma": "return _mm256_fmadd_ps(a, b, c);",
                                      "sqrt": "return _mm256_sqrt_ps(x);"}}
 
+    def expr_BufferLoad(self, e):
+        """A float32x8 load of every other element (a stride-2 convolution or pooling reading
+        its input columns) as two loads and two shuffles instead of eight scalar loads."""
+        idx = e.indices[0]
+        if e.dtype == "float32x8" and e.predicate is None and isinstance(idx, Ramp) \
+                and isinstance(idx.stride, int) and idx.stride == 2:
+            self.helper("load_stride2_float32x8", _LOAD_STRIDE2)
+            return (f"texpr_load_stride2_float32x8(&{self.buf(e.buffer)}"
+                    f"[{unparen(self.idx(idx.base))}])")
+        return super().expr_BufferLoad(e)
+
     def vector_binop(self, e):
         if e.dtype in _FLOAT and e.op in ("min", "max"):
             sfx = _FLOAT[e.dtype][0]
@@ -90,3 +101,11 @@ class AVX2Emitter(CEmitter):
 
 #: fused multiply-add forms (lower/cpu/isel.py) -> x86 intrinsic name part
 FMA_NAMES = {"ab+c": "fmadd", "c+ab": "fmadd", "ab-c": "fmsub"}
+
+
+# p[0], p[2], .., p[14]: reads p[0..14] only (the elements the strided access covers): the even
+# elements of p[0..7] and the odd ones of p[7..14], in order after a 64-bit lane permute
+_LOAD_STRIDE2 = """static inline __m256 texpr_load_stride2_float32x8(const float* p) {
+  __m256 t = _mm256_shuffle_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 7), _MM_SHUFFLE(3, 1, 2, 0));
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), _MM_SHUFFLE(3, 1, 2, 0)));
+}"""

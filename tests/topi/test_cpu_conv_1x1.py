@@ -1,0 +1,75 @@
+"""conv2d_nchw 1x1 (topi/cpu_conv_1x1.py): a GEMM over the flattened image, the weight and
+(stride 1, whole tiles) the input read in place, the output written in whole vectors."""
+import numpy as np
+import pytest
+
+import texpr as te
+import texpr.topi as topi
+from texpr.topi import testing as ref
+from texpr.topi.cpu import cpu_info
+from texpr.topi.cpu_conv_1x1 import conv1x1_config
+
+RNG = np.random.default_rng(7)
+
+
+def rand(*shape):
+    return RNG.standard_normal(shape).astype("float32")
+
+
+@pytest.mark.parametrize("N,C,H,O,stride,epi", [
+    # 7x7 pixels (49: not whole tiles, the input is copied with zeros to whole tiles),
+    # 13 channels (a partial channel tile), bias + relu fused
+    (1, 19, 7, 13, 1, "bias_relu"),
+    # stride 2 over an odd size (the pixels read are compacted first), batch 2
+    (2, 8, 11, 16, 2, None),
+])
+def test_conv1x1_against_numpy(N, C, H, O, stride, epi):
+    a, k, bb = rand(N, C, H, H), rand(O, C, 1, 1), rand(O)
+    x, w, b = te.placeholder(a.shape, name="x"), te.placeholder(k.shape, name="w"), \
+        te.placeholder((O,), name="b")
+    out = topi.nn.conv2d_nchw(x, w, stride, 0)
+    ins, arrs = [x, w], [a, k]
+    want = ref.conv2d_nchw_ref(a, k, stride, 0)
+    if epi:
+        out = topi.nn.relu(topi.nn.bias_add(out, b))
+        ins, arrs = ins + [b], arrs + [bb]
+        want = np.maximum(want + bb.reshape(1, -1, 1, 1), 0)
+    f = te.build(topi.schedule(out, "native"), ins + [out], target="native")
+    assert "conv2d_nchw_flat" in f.source           # the schedule of this module ran
+    assert "data_flat" in f.source and "kernel_blocked" not in f.source
+    got = np.full(want.shape, np.nan, "float32")
+    f(*arrs, got)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(want).max()))
+
+
+def test_stride1_whole_tiles_read_the_input_in_place():
+    """56 x 56 pixels in blocks of whole rows and whole tiles: no copy of the input at all,
+    the register tile's loads are vectors of the input as it lies."""
+    x, w = te.placeholder((1, 64, 56, 56), name="x"), te.placeholder((32, 64, 1, 1), name="w")
+    out = topi.nn.conv2d_nchw(x, w, 1, 0)
+    text = str(te.lower(topi.schedule(out, "native"), [x, w, out], target="native"))
+    assert "conv2d_nchw_flat" in text and "data_flat" not in text
+    assert "data_blocked" not in text and "kernel_blocked" not in text
+    assert "x[ramp(" in text
+
+
+@pytest.mark.parametrize("target", ["native", "avx512", "neon"])
+def test_tile_fits_the_target(target):
+    """The tile comes from the target: two vectors of pixels, accumulators and operands fit
+    the registers; a row block is whole tiles and its input fits half the L2."""
+    info = cpu_info(target)
+    for C, O, P in ((64, 64, 56), (512, 128, 28), (2048, 512, 7), (19, 13, 7)):
+        cfg = conv1x1_config(C, O, P, P, target)
+        mr, nr, rb = cfg["mr"], cfg["nr"], cfg["rb"]
+        assert nr == 2 * info.lanes or nr == info.lanes
+        assert mr * (nr // info.lanes) + nr // info.lanes + 1 <= info.nregs
+        assert P % rb == 0
+        if rb < P:
+            assert (rb * P) % nr == 0 and C * rb * P * 4 <= info.l2_bytes // 2
+
+
+def test_larger_kernels_keep_the_channel_block_route():
+    x, w = te.placeholder((1, 16, 15, 15), name="x"), te.placeholder((16, 16, 3, 3), name="w")
+    out = topi.nn.conv2d_nchw(x, w, 2, 1)
+    text = str(te.lower(topi.schedule(out, "native"), [x, w, out], target="native"))
+    assert "conv2d_nchw_flat" not in text and "data_blocked" in text

@@ -1,0 +1,153 @@
+"""Direct NCHW 1x1 convolution as a GEMM over the flattened image: out[n, o, j] = sum_c
+w[o, c] * x[n, c, j] with j = y*Q + x (the ResNet bottleneck's 1x1 layers).
+
+In NCHW the P*Q output pixels of a channel are one contiguous run, and so are the input's
+(stride 1, no padding). The register tile is `mr` output channels x `nr` pixels (nr / lanes
+vectors along j): per input channel, mr weights broadcast from the weight as it lies and
+nr/lanes input vectors loaded in place, so neither the input nor the weight is copied into
+channel blocks (the route of schedule_conv2d_nchw, which packs both on every call and writes
+the output one value at a time), and the output is written in whole vectors. Over the
+flattened pixels the tile is not bound to a row: 7x7 and 14x14 images fill it as well as
+56x56. A strided 1x1 convolution first copies the pixels it reads into a compact [N, C, P*Q]
+stage (1/O of the work).
+
+The schedule rewrites the convolution stage into a flat product stage G [N, O, P*Q] (kept
+in registers, computed at the output's tile) and the output (or its fused epilogue) reading
+G[n, o, y*Q + x]; fusing the output's y and x makes that index the flat one again.
+"""
+from ..lang.reduction import sum as te_sum
+from ..lang.tensor import ComputeOp, compute, reduce_axis
+from .cpu import _dims, _f32, _pad_of, _vector_tile, cpu_info, epilogue_output, register_tile
+from .util import cdiv
+
+
+def applies(s, st, target):
+    """Whether `st` (a conv2d_nchw stage) is a float32 1x1 convolution without padding,
+    dilation or groups, with enough pixels for a vector."""
+    ins = st.op.input_tensors
+    if len(ins) != 2 or not _f32(st.op.output(0), *ins) or "strides" not in st.op.attrs:
+        return False
+    if st.op.attrs.get("groups", 1) != 1 or st.relations:
+        return False
+    pad_t, _ = _pad_of(s, st)
+    if pad_t is not None:
+        return False
+    _, _, R, S = _dims(ins[1])
+    _, _, P, Q = (int(a.dom.extent.value) for a in st.op.axis)
+    return R == 1 and S == 1 and P * Q >= cpu_info(target).lanes
+
+
+#: a block of work is at least this many per image (two threads and some balance), where
+#: the shape has that many
+MIN_BLOCKS = 4
+
+
+def conv1x1_config(C, O, P, Q, target="native"):
+    """The register tile, mr output channels x nr pixels (two vectors: the GEMM kernel of the
+    target's registers and FMA units), and the block of work (the parallel unit): rb output
+    rows x ob channels. In a block, each tile's input panel (C x nr) stays in L1 while the
+    block's ob / mr channel tiles read it, and the block's weight rows (ob x C) stay in L2
+    while its pixel tiles read them. rb*Q is a whole number of tiles (else the block is the
+    whole image, padded to whole tiles); the block's product (ob x rb*Q) fits a quarter of
+    the L2. Among those, the blocks that read the least from memory: the input once per
+    channel block, the weight once per row block."""
+    info = cpu_info(target)
+    mr, nr = register_tile(O, P * Q, info, max_vectors=2, pad_ok=True)
+    l2 = info.l2_bytes
+    rows = [r for r in range(1, P + 1) if P % r == 0 and ((r * Q) % nr == 0 or r == P)]
+    obs = list(range(mr, cdiv(O, mr) * mr + 1, mr))
+    best = None
+    for rb in rows:
+        for ob in obs:
+            blocks = (P // rb) * cdiv(O, ob)
+            fits = ob * C * 4 <= l2 // 2 or ob == mr
+            fits = fits and (ob * rb * Q * 4 <= l2 // 4 or (ob == mr and rb == rows[0]))
+            traffic = C * P * Q * cdiv(O, ob) + O * C * (P // rb)
+            key = (not fits, blocks < min(MIN_BLOCKS, (P // rows[0]) * cdiv(O, mr)), traffic,
+                   -rb)
+            if best is None or key < best[0]:
+                best = (key, rb, ob)
+    return {"mr": mr, "nr": nr, "rb": best[1], "ob": best[2], "lanes": info.lanes}
+
+
+def schedule_conv2d_nchw_1x1(s, st, target):
+    """The schedule described in the module docstring; returns the stages it scheduled."""
+    info = cpu_info(target)
+    lanes = info.lanes
+    data, kernel = st.op.input_tensors
+    N, O, P, Q = (int(a.dom.extent.value) for a in st.op.axis)
+    C = _dims(kernel)[1]
+    sh, sw = st.op.attrs["strides"]
+    PQ = P * Q
+    cfg = conv1x1_config(C, O, P, Q, target)
+    mr, nr, rb, obk = cfg["mr"], cfg["nr"], cfg["rb"], cfg["ob"]
+    PQp = cdiv(PQ, nr) * nr
+    stages = []
+    if (sh, sw) != (1, 1) or PQp != PQ:
+        # the pixels a strided 1x1 convolution reads, compacted (flat j = y*Q + x), and
+        # zeros up to whole pixel tiles
+        src = data
+
+        def fpack(n, c, j):
+            v = src[n, c, (j // Q) * sh, (j % Q) * sw]
+            if PQp == PQ:
+                return v
+            one = reduce_axis((0, 1), "data_flat_r")
+            return te_sum(v, axis=one, where=j < PQ)
+        data = compute((N, C, PQp), fpack, name="data_flat", tag="injective,pack")
+        pst = s._insert_stage(data.op, st)
+        pst.parallel(pst.fuse(*pst.op.axis[:2]))
+        jo, ji = pst.split(pst.op.axis[2], factor=lanes)
+        if pst.op.reduce_axis:
+            pst.reorder(pst.op.reduce_axis[0], ji)
+        pst.vectorize(ji)
+        stages.append(pst)
+
+        def xload(n, c, j):
+            return data[n, c, j]
+    else:
+        def xload(n, c, j):
+            return data[n, c, j // Q, j % Q]
+    k = reduce_axis((0, C), "rc")
+    G = compute((N, O, PQp), lambda n, o, j: te_sum(kernel[o, k, 0, 0] * xload(n, k, j), axis=k),
+                name=st.name + "_flat", tag="conv2d_nchw_1x1_flat")
+    n_, o_, y_, x_ = (iv.var for iv in st.op.axis)
+    copy = ComputeOp(st.op.name, st.op.axis, G[n_, o_, y_ * Q + x_], st.op.tag, st.op.attrs)
+    st.op = copy
+    st._reset_axes()
+    s.stage_map[copy] = st
+    g = s._insert_stage(G.op, st)
+    acc = s[s.cache_write(G, "local")]
+
+    out = epilogue_output(s, st)
+    if out is None:
+        out = st
+    else:
+        st.compute_inline()
+        stages.append(out)
+    # the output in blocks of rb rows x obk channels (the parallel unit), each copied from the
+    # flat product of the block (contiguous runs of rb*Q values)
+    on, oo, oy, ox = out.op.axis
+    ob, oi = out.split(oo, factor=obk)
+    yb, yi = out.split(oy, factor=rb)
+    out.reorder(on, yb, ob, oi, yi, ox)
+    par = out.fuse(on, yb, ob)
+    out.parallel(par)
+    f = out.fuse(yi, ox)
+    _vector_tile(out, f, lanes, unroll=False)
+    # the flat product of the block: tiles of mr channels x nr pixels, accumulated in
+    # registers; the channel tiles of a pixel tile in turn (its input panel stays in L1)
+    g.compute_at(out, par)
+    gn, go, gj = g.op.axis
+    gjo, gji = g.split(gj, factor=nr)
+    gob, goi = g.split(go, factor=mr)
+    g.reorder(gn, gjo, gob, goi, gji)
+    g.unroll(goi)
+    _vector_tile(g, gji, lanes)
+    acc.compute_at(g, gob)
+    an, ao, aj = acc.op.axis
+    (rk,) = acc.op.reduce_axis
+    acc.reorder(an, rk, ao, aj)
+    acc.unroll(ao)
+    _vector_tile(acc, aj, lanes)
+    return [st, g, acc] + stages
