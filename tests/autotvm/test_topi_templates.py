@@ -55,7 +55,7 @@ CASES = [
      {"tile_ow": Ot(cpu.conv_NCHWc_config(10, 10, 8, T)["reg_w"]), "parallel": Ot("rows")}),
     ("depthwise", "topi.depthwise_conv2d_nchw", (_tensor((1, 8, 12, 12)), _tensor((8, 1, 3, 3)),
                                                  (1, 1), (1, 1, 1, 1), (1, 1)),
-     {"tile_ow": Ot(16), "parallel": Ot("rows")}),
+     {"tile_ow": Ot(cpu.depthwise_row_tile(12, cpu.cpu_info(T).lanes)), "parallel": Ot("blocks")}),
 ]
 
 
