@@ -84,4 +84,4 @@ def test_dense_rows_config_tiles_and_blocks():
             assert c["nr"] % info.lanes == 0 and c["Mp"] >= M and c["Mp"] % c["nr"] == 0
             assert K % c["kc"] == 0 and c["nb"] % c["mr"] == 0
             assert c["mr"] * c["nr"] // info.lanes <= info.busy_accumulators
-    assert topi.cpu.GEMV_MAX_ROWS < topi.cpu.DENSE_ROWS_MAX
+    assert topi.cpu.gemv_max_rows("native") < topi.cpu.DENSE_ROWS_MAX

@@ -19,7 +19,7 @@ import math
 
 from ..lang import dtypes
 
-from ..errors import TexprError
+from ..errors import InternalError, TexprError
 from ..lang.expr import Const, TensorLoad, all as te_all, if_then_else
 from ..lang.reduction import sum as te_sum
 from ..lang.tensor import ComputeOp, compute, reduce_axis
@@ -439,11 +439,14 @@ def schedule_dense(s, st, target):
     data, weight = ins
     M, K = _dims(data)
     N = _dims(weight)[0]
-    if M <= GEMV_MAX_ROWS and K >= 2 * cpu_info(target).lanes:
+    if M <= gemv_max_rows(target) and K >= 2 * cpu_info(target).lanes:
         return _schedule_gemv(s, st, target)
     if M <= DENSE_ROWS_MAX:
         cfg = dense_rows_config(M, N, K, target)
         return _schedule_dense_rows(s, st, target, data, weight, cfg)
+    cfg = dense_weight_blocks_config(M, N, K, target)
+    if cfg is not None and epilogue_output(s, st) is None:
+        return _schedule_dense_weight_blocks(s, st, target, data, weight, cfg)
     return _schedule_gemm(s, st, target, data, weight, dense_config(M, N, K, target))
 
 
@@ -462,35 +465,72 @@ GEMV_TILE_ROWS = 4
 DENSE_ROWS_MAX = 256
 
 
-def _schedule_gemv(s, st, target, unroll=2, rows=GEMV_TILE_ROWS):
+def gemv_max_rows(target):
+    """dense with at most this many data rows runs as dot products (_schedule_gemv): a tile
+    of every data row by two weight rows or more fits the accumulators that keep the FMA
+    units busy. Above it the transposed product (its register tile pads the rows to a
+    multiple of the vector width: 3 rows of 8 lanes used 3/8 of each FMA)."""
+    return max(GEMV_MAX_ROWS, cpu_info(target).busy_accumulators // 2)
+
+
+def gemv_tile(M, info):
+    """(weight rows, vectors per weight row) of the dot-product tile over all M data rows:
+    the most accumulators (M x rows x vectors) up to busy_accumulators, then the fewest loads
+    per FMA; at most GEMV_TILE_ROWS weight rows."""
+    best = None
+    for unroll in (1, 2):
+        for rows in range(1, GEMV_TILE_ROWS + 1):
+            acc = M * rows * unroll
+            if acc > max(info.busy_accumulators, M):
+                continue
+            key = (acc, -float(M + rows) / (M * rows), unroll)
+            if best is None or key > best[0]:
+                best = (key, rows, unroll)
+    return best[1], best[2]
+
+
+def _schedule_gemv(s, st, target):
     """dense as dot products: the reduction split into `unroll` vectors of partial sums
-    (rfactor, vectorized, one pass over each weight row), `rows` weight rows at a time (they
-    share each vector of the data: fewer loads per FMA, more independent accumulators),
-    summed across lanes at the end; parallel over blocks of output columns, a fused epilogue
+    (rfactor, vectorized, one pass over each weight row), `rows` weight rows by every data
+    row at a time (gemv_tile: each vector loaded is used by several accumulators), summed
+    across lanes at the end; parallel over blocks of output columns, a fused epilogue
     computed with them."""
-    lanes = cpu_info(target).lanes
+    info = cpu_info(target)
+    lanes = info.lanes
     data, weight = st.op.input_tensors
-    parallel = _dims(data)[0] * _dims(weight)[0] * _dims(weight)[1] >= PARALLEL_MIN_MACS
+    M = _dims(data)[0]
+    rows, unroll = gemv_tile(M, info)
+    parallel = M * _dims(weight)[0] * _dims(weight)[1] >= PARALLEL_MIN_MACS
     k = st.op.reduce_axis[0]
     _, ki = st.split(k, factor=lanes * unroll)
     R = s.rfactor(st.op.output(0), ki, factor_axis=2)     # [m, n, lane]: lanes contiguous
     rs = s[R]
     m, n, lane = rs.op.axis
-    rs.reorder(m, rs.op.reduce_axis[0], n, lane)
+    if M == 1:
+        rs.reorder(m, rs.op.reduce_axis[0], n, lane)
+    else:
+        rs.reorder(rs.op.reduce_axis[0], m, n, lane)
+        rs.unroll(m)
     rs.unroll(n)
     lo, li = rs.split(lane, factor=lanes)
     rs.unroll(lo)
     rs.vectorize(li)
     out = epilogue_output(s, st)
     if out is None:
-        no, _ = st.split(st.op.axis[1], factor=rows)
+        no, ni = st.split(st.op.axis[1], factor=rows)
+        st.reorder(no, st.op.axis[0], ni)
         rs.compute_at(st, no)
         if parallel:
             st.parallel(no)
         return [rs]
-    no, _ = out.split(out.op.axis[1], factor=rows)
+    om, on = out.op.axis
+    no, ni = out.split(on, factor=rows)
+    out.reorder(no, om, ni)
     st.compute_at(out, no)
-    rs.compute_at(st, st.op.axis[0])
+    if M == 1:
+        rs.compute_at(st, st.op.axis[0])
+    else:
+        rs.compute_at(out, no)
     if parallel:
         out.parallel(no)
     return [rs, out]
@@ -557,6 +597,68 @@ def _schedule_dense_rows(s, st, target, data, weight, cfg):
                 blocked=False)
     _schedule_panels(spa, lanes)
     return [st, out, g, spa]
+
+
+def dense_weight_blocks_config(M, N, K, target="native", units=None):
+    """Parameters of dense with many rows on a raw weight, BLIS order, or None where the
+    shape needs padding beyond the rows (then the weight is packed whole: dense_config).
+
+    The weight is packed per cache block, inside the parallel loop: each thread packs its
+    nb x kc block of weight rows into panels (in L2) and runs every row of the data against
+    it, so the weight is read once from memory and its copy never leaves the cache. M is
+    not padded (the last row tile runs the kernel for its row count), the data is read in
+    place. nb: at most col_block_target, and at least `units` (default: the machine's
+    cores) blocks of whole register tiles.
+    """
+    import os
+    info = cpu_info(target)
+    cfg = dense_config(M, N, K, target)
+    nr = cfg["nr"]
+    # the weight's micro-panel kc x nr stays in half the L1d (it is read once per row tile)
+    t = min(chunk_target(info), info.l1d_bytes // (2 * 4 * nr))
+    kc = reduction_chunk(K, t, lo=min(64, t), hi=t)
+    if N % nr or K % kc:
+        return None
+    units = units or os.cpu_count() or 1
+    panels = N // nr
+    per_block = max(1, min(col_block_target(info, kc) // nr, panels // units))
+    while panels % per_block:
+        per_block -= 1
+    mb = _block(M, cfg["mr"], row_block_target(info, kc))
+    cfg.update(kc=kc, Kp=K, mb=mb, nb=per_block * nr, Np=N, Mp=M, pack_a=False)
+    return cfg
+
+
+def _schedule_dense_weight_blocks(s, st, target, data, weight, cfg):
+    """dense_weight_blocks_config: parallel over blocks of weight rows; per reduction chunk
+    the block's panels are packed, then every row block of the data runs against them."""
+    lanes = cpu_info(target).lanes
+    g, packs, padded = gemm_rewrite(s, st, data, weight, cfg)
+    if padded or len(packs) != 1:
+        raise InternalError(f"dense {st.name}: weight blocks expected one packing stage and "
+                            f"no padding, got {len(packs)} and padded={padded}")
+    mr, nr, kc, mb, nb = cfg["mr"], cfg["nr"], cfg["kc"], cfg["mb"], cfg["nb"]
+    i, j = g.op.axis
+    (k,) = g.op.reduce_axis
+    io, ii = g.split(i, factor=mr)
+    jo, ji = g.split(j, factor=nr)
+    ib, io2 = g.split(io, factor=max(1, mb // mr))
+    jb, jo2 = g.split(jo, factor=max(1, nb // nr))
+    K = k.dom.extent.value
+    if kc < K:
+        ko, ki = g.split(k, factor=kc)
+        g.reorder(jb, ko, ib, jo2, io2, ii, ji, ki)
+        at = ko
+    else:
+        ki = k
+        g.reorder(jb, ib, jo2, io2, ii, ji, ki)
+        at = jb
+    g.tensorize(ii, gemm_fp32(mr, nr, kc))
+    g.parallel(jb)
+    (pw,) = packs
+    pw.compute_at(g, at)
+    _schedule_panels(pw, lanes, parallel=False)
+    return [st, pw]
 
 
 def dense_pack_config(M, N, K, target="native"):
