@@ -27,6 +27,7 @@ def test_int8_dense_benchmark_quick():
                        capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "texpr avx2 dot_int8" in r.stdout and "torch Linear, FBGEMM AVX2" in r.stdout
+    assert "texpr avx2 int16 pairs" in r.stdout
 
 
 def test_hvx_benchmark_quick():
