@@ -599,6 +599,14 @@ def _schedule_dense_rows(s, st, target, data, weight, cfg):
     return [st, out, g, spa]
 
 
+def l1_chunk(K, nr, info):
+    """A reduction chunk for which the weight's micro-panel kc x nr fills at most half the
+    L1d (it is read once per row tile; a whole-L1 panel measured slower, Zen 3), dividing K
+    where a divisor is near."""
+    t = min(chunk_target(info), info.l1d_bytes // (2 * 4 * nr))
+    return reduction_chunk(K, t, lo=min(64, t), hi=t)
+
+
 def dense_weight_blocks_config(M, N, K, target="native", units=None):
     """Parameters of dense with many rows on a raw weight, BLIS order, or None where the
     shape needs padding beyond the rows (then the weight is packed whole: dense_config).
@@ -614,9 +622,7 @@ def dense_weight_blocks_config(M, N, K, target="native", units=None):
     info = cpu_info(target)
     cfg = dense_config(M, N, K, target)
     nr = cfg["nr"]
-    # the weight's micro-panel kc x nr stays in half the L1d (it is read once per row tile)
-    t = min(chunk_target(info), info.l1d_bytes // (2 * 4 * nr))
-    kc = reduction_chunk(K, t, lo=min(64, t), hi=t)
+    kc = l1_chunk(K, nr, info)
     if N % nr or K % kc:
         return None
     units = units or os.cpu_count() or 1
@@ -690,6 +696,9 @@ def schedule_dense_pack(s, st, target):
     if nr % info.lanes:
         return default_stage(s, st, target)
     cfg = dense_pack_config(M, N, K, target)
+    kc = l1_chunk(K, nr, info)
+    if K % kc == 0:
+        cfg.update(kc=kc, Kp=K)
     mr = register_tile(M, nr, info, max_vectors=nr // info.lanes, pad_ok=True)[0] \
         if nr // info.lanes <= 4 else cfg["mr"]
     # blocks of whole panels that divide the panels there are (no read past the last)
@@ -697,7 +706,10 @@ def schedule_dense_pack(s, st, target):
     while P % d:
         d -= 1
     mb = _block(M, mr, row_block_target(info, cfg["kc"]))
-    cfg.update(mr=mr, nr=nr, nb=nr * d, Np=P * nr, mb=mb, Mp=cdiv(M, mb) * mb)
+    # rows unpadded (the last row tile runs the kernel for its row count) where K needs no
+    # padding: no padded copy of the data on every call
+    Mp = M if cfg["Kp"] == K else cdiv(M, mb) * mb
+    cfg.update(mr=mr, nr=nr, nb=nr * d, Np=P * nr, mb=mb, Mp=Mp)
     cfg["pack_a"] = cfg["Mp"] != M
     return _schedule_gemm(s, st, target, data, None, cfg, weight_panels=wp)
 
