@@ -167,6 +167,17 @@ def test_dense_many_rows_packs_weight_blocks_in_parallel_loop():
     assert topi.cpu.dense_weight_blocks_config(M, 50, K, "native") is None   # N % nr: padded
 
 
+def test_dense_many_rows_odd_width_long_reduction_is_transposed():
+    """M above DENSE_ROWS_MAX, N no multiple of the tile, K >= DENSE_ROWS_MIN_K: computed
+    transposed (the data packed, the weight read as it lies), not the weight packed whole."""
+    M, N, K = 259, 21, topi.cpu.DENSE_ROWS_MIN_K
+    xd, w = te.placeholder((M, K), name="x"), te.placeholder((N, K), name="w")
+    a, ww = rand(M, K), rand(N, K)
+    got, f = run(topi.nn.dense(xd, w), [xd, w], [a, ww], "native")
+    close(got, ref.dense_ref(a, ww, None))
+    assert "dense_packA" in f.source and "packW" not in f.source
+
+
 def test_register_tile_choice_follows_vector_width():
     avx2 = topi.cpu.dense_config(1024, 1024, 1024, "avx2")
     avx512 = topi.cpu.dense_config(1024, 1024, 1024, "avx512")

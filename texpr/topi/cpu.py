@@ -428,11 +428,12 @@ def _gemm_operands(st):
 
 @register("dense", VECTOR_CPU_TARGETS)
 def schedule_dense(s, st, target):
-    """dense on a raw weight [N, K], by the number of rows M: up to GEMV_MAX_ROWS dot products
+    """dense on a raw weight [N, K], by the number of rows M: up to gemv_max_rows dot products
     over the weight's rows; up to DENSE_ROWS_MAX the product transposed, the weight read as it
-    lies (dense_rows_config); more rows read the weight as [N/nr, K, nr] panels (a packing
-    stage, once per call: in a real model use dense_pack with panels packed once), register
-    tile over (rows, panel columns)."""
+    lies (dense_rows_config); more rows: blocks of weight panels packed inside the parallel
+    loop (dense_weight_blocks_config), else transposed from DENSE_ROWS_MIN_K on, else the
+    weight packed whole into [N/nr, K, nr] panels (once per call: in a real model use
+    dense_pack with panels packed once), register tile over (rows, panel columns)."""
     ins = _gemm_operands(st)
     if ins is None or not cpu_info(target).has_gemm:
         return default_stage(s, st, target)
@@ -441,12 +442,12 @@ def schedule_dense(s, st, target):
     N = _dims(weight)[0]
     if M <= gemv_max_rows(target) and K >= 2 * cpu_info(target).lanes:
         return _schedule_gemv(s, st, target)
-    if M <= DENSE_ROWS_MAX:
-        cfg = dense_rows_config(M, N, K, target)
-        return _schedule_dense_rows(s, st, target, data, weight, cfg)
-    cfg = dense_weight_blocks_config(M, N, K, target)
+    cfg = dense_weight_blocks_config(M, N, K, target) if M > DENSE_ROWS_MAX else None
     if cfg is not None and epilogue_output(s, st) is None:
         return _schedule_dense_weight_blocks(s, st, target, data, weight, cfg)
+    if M <= DENSE_ROWS_MAX or K >= DENSE_ROWS_MIN_K:
+        cfg = dense_rows_config(M, N, K, target)
+        return _schedule_dense_rows(s, st, target, data, weight, cfg)
     return _schedule_gemm(s, st, target, data, weight, dense_config(M, N, K, target))
 
 
@@ -463,6 +464,12 @@ GEMV_TILE_ROWS = 4
 #: dense with at most this many rows is computed transposed (no copy of the weight): at 128
 #: and 256 rows it still measured faster than packing the weight per call (Zen 3, 1 thread)
 DENSE_ROWS_MAX = 256
+#: more rows where the weight blocks do not apply (N no multiple of the tile, an epilogue) are
+#: computed transposed too from this K on: its per-call copies (data packed, output
+#: transposed) cost about 1/K of the product, less than packing and padding the whole weight
+#: (257-512 x 1000 x 1024-2048: 0.85-0.89x -> 0.97-1.06x torch; at K = 512 0.94x -> 0.90x;
+#: Zen 3, 1 thread)
+DENSE_ROWS_MIN_K = 1024
 
 
 def gemv_max_rows(target):
