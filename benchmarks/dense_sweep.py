@@ -65,18 +65,27 @@ def main(argv=None):
     ap.add_argument("--threads", default="1,2", help="thread counts (default 1,2)")
     ap.add_argument("--shapes", default=None, help="MxNxK,... instead of the sweep")
     ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="time the calling thread's CPU time (1 thread only): on a machine shared "
+                         "with other jobs, time spent descheduled does not count")
     _bench.add_target_options(ap)
     args = ap.parse_args(argv)
     import torch
     target = args.target or _bench.best_target()
     shapes = parse_shapes(args.shapes) if args.shapes else sweep_shapes()
     tcounts = [int(t) for t in args.threads.split(",")]
+    if args.cpu_time:
+        if tcounts != [1]:
+            ap.error("--cpu-time measures one thread: use it with --threads 1")
+
     print(f"CPU: {_bench.cpu_model()}; {os.cpu_count()} cores; texpr target {target}; "
-          f"PyTorch {torch.__version__}")
+          f"PyTorch {torch.__version__}" + ("; thread CPU time" if args.cpu_time else ""))
     rng = np.random.default_rng(0)
     cases = [((m, n, k), build(m, n, k, target, rng)) for m, n, k in shapes]
     print(f"{len(cases)} kernels built, outputs checked against NumPy: ok")
-    timer = _bench.Timer(rounds=args.rounds, calls=3, settle=_bench.SETTLE_S)
+    import time
+    timer = _bench.Timer(rounds=args.rounds, calls=3, settle=_bench.SETTLE_S,
+                         clock=time.thread_time if args.cpu_time else None)
     load = _bench.CpuLoad()
     load.start()
     summary = []
