@@ -451,9 +451,10 @@ def schedule_dense(s, st, target):
     return _schedule_gemm(s, st, target, data, weight, dense_config(M, N, K, target))
 
 
-#: dense with at most this many rows runs as dot products over the weight's rows as they lie
-#: (each row read once per data row): packing the whole weight into panels would cost more
-#: than the product (batch 1: 1.09 ms packed against 0.08 ms, 1x1024 by 1000x1024, Zen 3).
+#: dense with at least up to this many rows runs as dot products over the weight's rows as
+#: they lie (gemv_max_rows: more where the FMA units want more accumulators): packing the
+#: whole weight into panels would cost more than the product (batch 1: 1.09 ms packed
+#: against 0.08 ms, 1x1024 by 1000x1024, Zen 3).
 GEMV_MAX_ROWS = 2
 # Below this many multiply-adds (~0.05 ms on one core) a second thread costs more than it
 # saves (Zen 3, 2 threads: 1x512x512 took 0.096 ms against 0.046 ms on one), so the dot
