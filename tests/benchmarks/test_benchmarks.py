@@ -27,6 +27,19 @@ def test_int8_dense_benchmark_quick():
                        capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "texpr avx2 dot_int8" in r.stdout and "torch Linear, FBGEMM AVX2" in r.stdout
+    assert "texpr avx2 int16 pairs" in r.stdout
+
+
+def test_dense_sweep_benchmark_one_shape():
+    """benchmarks/dense_sweep.py on one shape (dot-product rows), thread CPU time: the kernel
+    equals NumPy, its ratio to torch and the summary are printed."""
+    script = str(ROOT / "benchmarks" / "dense_sweep.py")
+    r = subprocess.run([sys.executable, script, "--shapes", "3x40x64", "--threads", "1",
+                        "--rounds", "1", "--cpu-time", "--keep-openblas-env"],
+                       capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "outputs checked against NumPy: ok" in r.stdout and "3x40x64" in r.stdout
+    assert "1 thread: geometric mean" in r.stdout and "thread CPU time" in r.stdout
 
 
 def test_hvx_benchmark_quick():

@@ -63,3 +63,39 @@ def test_dot_int8_is_exact_on_the_full_range(target, a_dtype, lanes, instr):
         c = np.empty((M, N), "int32")
         f(a, w, c)
         np.testing.assert_array_equal(c, a.astype("int64") @ w.astype("int64").T)
+
+
+def test_dot_int16_pairs_is_exact_on_the_full_int8_range():
+    """AVX2's int8 dense on int16-widened operands (dot_int16_pairs): u8 activations and s8
+    weights widened in the kernel, weights packed [N/lanes, K/2, lanes, 2]; the partial row
+    tile (5 % 2) and the reduction chunks (kc 64 of 128) included; exact at the corners."""
+    from texpr.targets.intrin import dot_int16_pairs
+    lanes, kc, rows = 16, 64, 2
+    A = te.placeholder((M, K), "uint8", name="A")
+    W = te.placeholder((N, K), "int8", name="W")
+    A16 = te.compute((M, K), lambda i, k: A[i, k].astype("int16"), name="A16")
+    WP = te.compute((N // lanes, K // 2, lanes, 2),
+                    lambda n, kg, j, kk: W[n * lanes + j, kg * 2 + kk].astype("int16"), name="WP")
+    k = te.reduce_axis((0, K), name="k")
+    C = te.compute((M, N), lambda i, j: te.sum(
+        A16[i, k].astype("int32") * WP[j // lanes, k // 2, j % lanes, k % 2].astype("int32"),
+        axis=k), name="C")
+    s = te.create_schedule(C.op)
+    i, j = C.op.axis
+    io, ii = s[C].split(i, rows)
+    jo, ji = s[C].split(j, lanes)
+    ko, ki = s[C].split(k, kc)
+    kg, kk = s[C].split(ki, 2)
+    s[C].reorder(jo, ko, io, ii, ji, kg, kk)
+    s[C].tensorize(ii, dot_int16_pairs(kc, lanes, rows))
+    f = te.build(s, [A, W, C], target="native")
+    assert "TEXPR_MADD_ACC" in f.source and "(partial tile)" in f.source
+    for a, w in inputs("uint8", seed=16):
+        a, w = a.astype("uint8"), w.astype("int8")
+        c = np.empty((M, N), "int32")
+        f(a, w, c)
+        np.testing.assert_array_equal(c, a.astype("int64") @ w.astype("int64").T)
+    with pytest.raises(te.TexprError, match="kc=63 must be a multiple of 2"):
+        dot_int16_pairs(63)
+    with pytest.raises(te.TexprError, match="lanes=12 must be a multiple of 8"):
+        dot_int16_pairs(64, lanes=12)

@@ -165,7 +165,7 @@ def test_module_bind_validates_once():
 def test_dense_packs_its_constant_weight_once_when_the_graph_is_built():
     """g.dense: the weight becomes panels (a new constant) when the graph is built, and the
     kernel reads them: no packing stage in it; bias + relu fused; equals NumPy."""
-    M, N, K = 5, 20, 24
+    M, N, K = topi.cpu.gemv_max_rows("native") + 2, 20, 24     # more rows than dot products
     a, w, b = rand(M, K), rand(N, K), rand(N)
     g = Graph("fc")
     x = g.input("x", (M, K))

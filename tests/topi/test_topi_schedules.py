@@ -64,7 +64,7 @@ def test_dense(target, M, N, K, epi):
         want = np.maximum(want, 0)
     close(got, want)
     lanes = 16 if target == "avx512" else 8
-    if M <= topi.cpu.GEMV_MAX_ROWS and K >= 2 * lanes:
+    if M <= topi.cpu.gemv_max_rows(target) and K >= 2 * lanes:
         # dot products over the weight's rows as they lie: no packed copy of the weight
         assert "dense.rf" in f.source and "pack" not in f.source
         return
@@ -76,6 +76,22 @@ def test_dense(target, M, N, K, epi):
     cfg = topi.cpu.dense_config(M, N, K, target)
     if M >= cfg["mr"] and N >= cfg["nr"]:
         assert "tensorize gemm_fp32" in f.source
+
+
+@pytest.mark.parametrize("M,N,K,epi", [(3, 10, 40, False), (5, 13, 70, True)])
+def test_dense_few_rows_dot_product_tiles(M, N, K, epi):
+    """3-6 data rows: dot products of every data row with a few weight rows at once
+    (gemv_tile), the weight read as it lies; N, K no multiple of the tile; bias + relu fused."""
+    rows, unroll = topi.cpu.gemv_tile(M, topi.cpu.cpu_info("native"))
+    assert rows >= 2 and M <= topi.cpu.gemv_max_rows("native") and N % rows
+    xd, w, b = te.placeholder((M, K), name="x"), te.placeholder((N, K), name="w"), \
+        te.placeholder((N,), name="b")
+    out = topi.nn.relu(topi.nn.dense(xd, w, b)) if epi else topi.nn.dense(xd, w)
+    a, ww, bb = rand(M, K), rand(N, K), rand(N)
+    got, f = run(out, [xd, w] + ([b] if epi else []), [a, ww] + ([bb] if epi else []), "native")
+    want = ref.dense_ref(a, ww, bb if epi else None)
+    close(got, np.maximum(want, 0) if epi else want)
+    assert "dense.rf" in f.source and "pack" not in f.source
 
 
 @pytest.mark.parametrize("target", X86 + [neon])
@@ -103,9 +119,10 @@ def test_dense_pack(target, M, N, K, nb, bias):
     b = te.placeholder((N,), name="b")
     out = topi.nn.dense_pack(xd, wpp, b if bias else None, units=N)
     a, bb = rand(M, K), rand(N)
-    got, _ = run(out, [xd, wpp] + ([b] if bias else []), [a, panels] + ([bb] if bias else []),
+    got, f = run(out, [xd, wpp] + ([b] if bias else []), [a, panels] + ([bb] if bias else []),
                  target)
     close(got, ref.dense_ref(a, ww, bb if bias else None))
+    assert "packA" not in f.source          # rows unpadded: the data is read in place
     close(got, ref.dense_pack_ref(a, panels, bb if bias else None, units=N))
 
 
@@ -131,6 +148,34 @@ def test_batch_matmul_partial_row_tile_is_not_padded():
     got, f = run(topi.nn.batch_matmul(x, y), [x, y], [a, b], "native")
     close(got, ref.batch_matmul_ref(a, b))
     assert "packA" not in f.source and "_gemm" not in f.source
+
+
+def test_dense_many_rows_packs_weight_blocks_in_parallel_loop():
+    """M above DENSE_ROWS_MAX on a raw weight: each parallel block of weight rows packs its
+    panels per reduction chunk (K = 600: chunks of 200) inside the parallel loop; M = 259 is
+    no multiple of the tile's rows: no padded copy of the data, no copy of the output."""
+    M, N, K = 259, 48, 600
+    cfg = topi.cpu.dense_weight_blocks_config(M, N, K, "native", units=2)
+    assert cfg["Mp"] == M and M % cfg["mr"] and cfg["kc"] < K and K % cfg["kc"] == 0
+    assert N // cfg["nb"] >= 2                       # a block per core at least
+    xd, w = te.placeholder((M, K), name="x"), te.placeholder((N, K), name="w")
+    a, ww = rand(M, K), rand(N, K)
+    got, f = run(topi.nn.dense(xd, w), [xd, w], [a, ww], "native")
+    close(got, ref.dense_ref(a, ww, None))
+    assert "packA" not in f.source and "_gemm" not in f.source
+    assert f.source.count("omp parallel") == 1 and "dense_packW" in f.source
+    assert topi.cpu.dense_weight_blocks_config(M, 50, K, "native") is None   # N % nr: padded
+
+
+def test_dense_many_rows_odd_width_long_reduction_is_transposed():
+    """M above DENSE_ROWS_MAX, N no multiple of the tile, K >= DENSE_ROWS_MIN_K: computed
+    transposed (the data packed, the weight read as it lies), not the weight packed whole."""
+    M, N, K = 259, 21, topi.cpu.DENSE_ROWS_MIN_K
+    xd, w = te.placeholder((M, K), name="x"), te.placeholder((N, K), name="w")
+    a, ww = rand(M, K), rand(N, K)
+    got, f = run(topi.nn.dense(xd, w), [xd, w], [a, ww], "native")
+    close(got, ref.dense_ref(a, ww, None))
+    assert "dense_packA" in f.source and "packW" not in f.source
 
 
 def test_register_tile_choice_follows_vector_width():

@@ -19,7 +19,7 @@ import math
 
 from ..lang import dtypes
 
-from ..errors import TexprError
+from ..errors import InternalError, TexprError
 from ..lang.expr import Const, TensorLoad, all as te_all, if_then_else
 from ..lang.reduction import sum as te_sum
 from ..lang.tensor import ComputeOp, compute, reduce_axis
@@ -431,11 +431,12 @@ def _gemm_operands(st):
 
 @register("dense", VECTOR_CPU_TARGETS)
 def schedule_dense(s, st, target):
-    """dense on a raw weight [N, K], by the number of rows M: up to GEMV_MAX_ROWS dot products
+    """dense on a raw weight [N, K], by the number of rows M: up to gemv_max_rows dot products
     over the weight's rows; up to DENSE_ROWS_MAX the product transposed, the weight read as it
-    lies (dense_rows_config); more rows read the weight as [N/nr, K, nr] panels (a packing
-    stage, once per call: in a real model use dense_pack with panels packed once), register
-    tile over (rows, panel columns)."""
+    lies (dense_rows_config); more rows: blocks of weight panels packed inside the parallel
+    loop (dense_weight_blocks_config), else transposed from DENSE_ROWS_MIN_K on, else the
+    weight packed whole into [N/nr, K, nr] panels (once per call: in a real model use
+    dense_pack with panels packed once), register tile over (rows, panel columns)."""
     ins = _gemm_operands(st)
     if ins is None or not cpu_info(target).has_gemm:
         return default_stage(s, st, target)
@@ -443,10 +444,14 @@ def schedule_dense(s, st, target):
     M, K = _dims(data)
     N = _dims(weight)[0]
     workload = ("topi.dense", tuning.tensor_arg(data), tuning.tensor_arg(weight))
-    if M <= GEMV_MAX_ROWS and K >= 2 * cpu_info(target).lanes:
-        unroll, rows = tuning.gemv_params(workload, M, N, K, target, 2, GEMV_TILE_ROWS)
+    if M <= gemv_max_rows(target) and K >= 2 * cpu_info(target).lanes:
+        rows, unroll = gemv_tile(M, cpu_info(target))
+        unroll, rows = tuning.gemv_params(workload, M, N, K, target, unroll, rows)
         return _schedule_gemv(s, st, target, unroll, rows)
-    if M <= DENSE_ROWS_MAX:
+    cfg = dense_weight_blocks_config(M, N, K, target) if M > DENSE_ROWS_MAX else None
+    if cfg is not None and epilogue_output(s, st) is None:
+        return _schedule_dense_weight_blocks(s, st, target, data, weight, cfg)
+    if M <= DENSE_ROWS_MAX or K >= DENSE_ROWS_MIN_K:
         cfg = tuning.dense_rows_params(workload, M, N, K, target,
                                        dense_rows_config(M, N, K, target))
         return _schedule_dense_rows(s, st, target, data, weight, cfg)
@@ -454,9 +459,10 @@ def schedule_dense(s, st, target):
     return _schedule_gemm(s, st, target, data, weight, cfg)
 
 
-#: dense with at most this many rows runs as dot products over the weight's rows as they lie
-#: (each row read once per data row): packing the whole weight into panels would cost more
-#: than the product (batch 1: 1.09 ms packed against 0.08 ms, 1x1024 by 1000x1024, Zen 3).
+#: dense with at least up to this many rows runs as dot products over the weight's rows as
+#: they lie (gemv_max_rows: more where the FMA units want more accumulators): packing the
+#: whole weight into panels would cost more than the product (batch 1: 1.09 ms packed
+#: against 0.08 ms, 1x1024 by 1000x1024, Zen 3).
 GEMV_MAX_ROWS = 2
 # Below this many multiply-adds (~0.05 ms on one core) a second thread costs more than it
 # saves (Zen 3, 2 threads: 1x512x512 took 0.096 ms against 0.046 ms on one), so the dot
@@ -467,37 +473,80 @@ GEMV_TILE_ROWS = 4
 #: dense with at most this many rows is computed transposed (no copy of the weight): at 128
 #: and 256 rows it still measured faster than packing the weight per call (Zen 3, 1 thread)
 DENSE_ROWS_MAX = 256
+#: more rows where the weight blocks do not apply (N no multiple of the tile, an epilogue) are
+#: computed transposed too from this K on: its per-call copies (data packed, output
+#: transposed) cost about 1/K of the product, less than packing and padding the whole weight
+#: (257-512 x 1000 x 1024-2048: 0.85-0.89x -> 0.97-1.06x torch; at K = 512 0.94x -> 0.90x;
+#: Zen 3, 1 thread)
+DENSE_ROWS_MIN_K = 1024
 
 
-def _schedule_gemv(s, st, target, unroll=2, rows=GEMV_TILE_ROWS):
+def gemv_max_rows(target):
+    """dense with at most this many data rows runs as dot products (_schedule_gemv): a tile
+    of every data row by two weight rows or more fits the accumulators that keep the FMA
+    units busy. Above it the transposed product (its register tile pads the rows to a
+    multiple of the vector width: 3 rows of 8 lanes used 3/8 of each FMA)."""
+    return max(GEMV_MAX_ROWS, cpu_info(target).busy_accumulators // 2)
+
+
+def gemv_tile(M, info):
+    """(weight rows, vectors per weight row) of the dot-product tile over all M data rows:
+    the most accumulators (M x rows x vectors) up to busy_accumulators, then the fewest loads
+    per FMA; at most GEMV_TILE_ROWS weight rows."""
+    best = None
+    for unroll in (1, 2):
+        for rows in range(1, GEMV_TILE_ROWS + 1):
+            acc = M * rows * unroll
+            if acc > max(info.busy_accumulators, M):
+                continue
+            key = (acc, -float(M + rows) / (M * rows), unroll)
+            if best is None or key > best[0]:
+                best = (key, rows, unroll)
+    return best[1], best[2]
+
+
+def _schedule_gemv(s, st, target, unroll, rows):
     """dense as dot products: the reduction split into `unroll` vectors of partial sums
-    (rfactor, vectorized, one pass over each weight row), `rows` weight rows at a time (they
-    share each vector of the data: fewer loads per FMA, more independent accumulators),
-    summed across lanes at the end; parallel over blocks of output columns, a fused epilogue
+    (rfactor, vectorized, one pass over each weight row), `rows` weight rows by every data
+    row at a time (gemv_tile's choice, or a tuned one: each vector loaded is used by several
+    accumulators), summed
+    across lanes at the end; parallel over blocks of output columns, a fused epilogue
     computed with them."""
-    lanes = cpu_info(target).lanes
+    info = cpu_info(target)
+    lanes = info.lanes
     data, weight = st.op.input_tensors
-    parallel = _dims(data)[0] * _dims(weight)[0] * _dims(weight)[1] >= PARALLEL_MIN_MACS
+    M = _dims(data)[0]
+    parallel = M * _dims(weight)[0] * _dims(weight)[1] >= PARALLEL_MIN_MACS
     k = st.op.reduce_axis[0]
     _, ki = st.split(k, factor=lanes * unroll)
     R = s.rfactor(st.op.output(0), ki, factor_axis=2)     # [m, n, lane]: lanes contiguous
     rs = s[R]
     m, n, lane = rs.op.axis
-    rs.reorder(m, rs.op.reduce_axis[0], n, lane)
+    if M == 1:
+        rs.reorder(m, rs.op.reduce_axis[0], n, lane)
+    else:
+        rs.reorder(rs.op.reduce_axis[0], m, n, lane)
+        rs.unroll(m)
     rs.unroll(n)
     lo, li = rs.split(lane, factor=lanes)
     rs.unroll(lo)
     rs.vectorize(li)
     out = epilogue_output(s, st)
     if out is None:
-        no, _ = st.split(st.op.axis[1], factor=rows)
+        no, ni = st.split(st.op.axis[1], factor=rows)
+        st.reorder(no, st.op.axis[0], ni)
         rs.compute_at(st, no)
         if parallel:
             st.parallel(no)
         return [rs]
-    no, _ = out.split(out.op.axis[1], factor=rows)
+    om, on = out.op.axis
+    no, ni = out.split(on, factor=rows)
+    out.reorder(no, om, ni)
     st.compute_at(out, no)
-    rs.compute_at(st, st.op.axis[0])
+    if M == 1:
+        rs.compute_at(st, st.op.axis[0])
+    else:
+        rs.compute_at(out, no)
     if parallel:
         out.parallel(no)
     return [rs, out]
@@ -509,8 +558,10 @@ def dense_rows_config(M, N, K, target="native", units=None):
     and only the data, M x K, is packed (into panels [Mp/nr, K, nr]).
 
     mr x nr register tile: mr weight rows (broadcast) x nr data rows (one or two vectors,
-    M padded to a multiple of nr); kc the reduction chunk: the data panel kc x nr fills half
-    the L1d (divides K, else the whole K); nb weight rows per parallel block: the weight block
+    M padded to a multiple of nr); kc the reduction chunk: the data panel kc x nr fills an
+    eighth of the L2 (divides K, else the whole K): each weight row is read in runs of kc
+    (4 KiB at 512 KiB of L2, which measured 3-9% faster than the L1d-sized 1 KiB runs at
+    K = 1024-4096, Zen 3, 1 thread); nb weight rows per parallel block: the weight block
     nb x kc fills half the L2 (it is read once per data panel), and there are blocks for two
     per core (`units`, default: the machine's cores).
     """
@@ -519,7 +570,7 @@ def dense_rows_config(M, N, K, target="native", units=None):
     lanes = info.lanes
     mr, nr = register_tile(N, M, info, max_vectors=2, pad_ok=True,
                            acc_cap=info.busy_accumulators)
-    t = max(lanes, info.l1d_bytes // (2 * 4 * nr))
+    t = max(lanes, info.l2_bytes // (8 * 4 * nr))
     kc = reduction_chunk(K, t, lo=max(lanes, t // 4), hi=t)
     if K % kc:
         kc = K
@@ -566,6 +617,74 @@ def _schedule_dense_rows(s, st, target, data, weight, cfg):
     return [st, out, g, spa]
 
 
+def l1_chunk(K, nr, info):
+    """A reduction chunk for which the weight's micro-panel kc x nr fills at most half the
+    L1d (it is read once per row tile; a whole-L1 panel measured slower, Zen 3), dividing K
+    where a divisor is near."""
+    t = min(chunk_target(info), info.l1d_bytes // (2 * 4 * nr))
+    return reduction_chunk(K, t, lo=min(64, t), hi=t)
+
+
+def dense_weight_blocks_config(M, N, K, target="native", units=None):
+    """Parameters of dense with many rows on a raw weight, BLIS order, or None where the
+    shape needs padding beyond the rows (then the weight is packed whole: dense_config).
+
+    The weight is packed per cache block, inside the parallel loop: each thread packs its
+    nb x kc block of weight rows into panels (in L2) and runs every row of the data against
+    it, so the weight is read once from memory and its copy never leaves the cache. M is
+    not padded (the last row tile runs the kernel for its row count), the data is read in
+    place. nb: at most col_block_target, and at least `units` (default: the machine's
+    cores) blocks of whole register tiles.
+    """
+    import os
+    info = cpu_info(target)
+    cfg = dense_config(M, N, K, target)
+    nr = cfg["nr"]
+    kc = l1_chunk(K, nr, info)
+    if N % nr or K % kc:
+        return None
+    units = units or os.cpu_count() or 1
+    panels = N // nr
+    per_block = max(1, min(col_block_target(info, kc) // nr, panels // units))
+    while panels % per_block:
+        per_block -= 1
+    mb = _block(M, cfg["mr"], row_block_target(info, kc))
+    cfg.update(kc=kc, Kp=K, mb=mb, nb=per_block * nr, Np=N, Mp=M, pack_a=False)
+    return cfg
+
+
+def _schedule_dense_weight_blocks(s, st, target, data, weight, cfg):
+    """dense_weight_blocks_config: parallel over blocks of weight rows; per reduction chunk
+    the block's panels are packed, then every row block of the data runs against them."""
+    lanes = cpu_info(target).lanes
+    g, packs, padded = gemm_rewrite(s, st, data, weight, cfg)
+    if padded or len(packs) != 1:
+        raise InternalError(f"dense {st.name}: weight blocks expected one packing stage and "
+                            f"no padding, got {len(packs)} and padded={padded}")
+    mr, nr, kc, mb, nb = cfg["mr"], cfg["nr"], cfg["kc"], cfg["mb"], cfg["nb"]
+    i, j = g.op.axis
+    (k,) = g.op.reduce_axis
+    io, ii = g.split(i, factor=mr)
+    jo, ji = g.split(j, factor=nr)
+    ib, io2 = g.split(io, factor=max(1, mb // mr))
+    jb, jo2 = g.split(jo, factor=max(1, nb // nr))
+    K = k.dom.extent.value
+    if kc < K:
+        ko, ki = g.split(k, factor=kc)
+        g.reorder(jb, ko, ib, jo2, io2, ii, ji, ki)
+        at = ko
+    else:
+        ki = k
+        g.reorder(jb, ib, jo2, io2, ii, ji, ki)
+        at = jb
+    g.tensorize(ii, gemm_fp32(mr, nr, kc))
+    g.parallel(jb)
+    (pw,) = packs
+    pw.compute_at(g, at)
+    _schedule_panels(pw, lanes, parallel=False)
+    return [st, pw]
+
+
 def dense_pack_config(M, N, K, target="native"):
     """dense_config for pre-packed weights: nr is the panel width the weight is packed with
     (dense_weight_block), K is not padded (the panels hold exactly K)."""
@@ -595,6 +714,9 @@ def schedule_dense_pack(s, st, target):
     if nr % info.lanes:
         return default_stage(s, st, target)
     cfg = dense_pack_config(M, N, K, target)
+    kc = l1_chunk(K, nr, info)
+    if K % kc == 0:
+        cfg.update(kc=kc, Kp=K)
     mr = register_tile(M, nr, info, max_vectors=nr // info.lanes, pad_ok=True)[0] \
         if nr // info.lanes <= 4 else cfg["mr"]
     # blocks of whole panels that divide the panels there are (no read past the last)
@@ -602,7 +724,10 @@ def schedule_dense_pack(s, st, target):
     while P % d:
         d -= 1
     mb = _block(M, mr, row_block_target(info, cfg["kc"]))
-    cfg.update(mr=mr, nr=nr, nb=nr * d, Np=P * nr, mb=mb, Mp=cdiv(M, mb) * mb)
+    # rows unpadded (the last row tile runs the kernel for its row count) where K needs no
+    # padding: no padded copy of the data on every call
+    Mp = M if cfg["Kp"] == K else cdiv(M, mb) * mb
+    cfg.update(mr=mr, nr=nr, nb=nr * d, Np=P * nr, mb=mb, Mp=Mp)
     cfg["pack_a"] = cfg["Mp"] != M
     return _schedule_gemm(s, st, target, data, None, cfg, weight_panels=wp)
 

@@ -127,9 +127,9 @@ class Graph:
 
         weight and bias: constant Values (g.constant) or arrays. The weight is packed here,
         once, into panels [ceil(N/nb), K, nb] (nb from topi.cpu.dense_weight_block for
-        `target`), a new constant the dense_pack kernel reads; with M <= GEMV_MAX_ROWS the
+        `target`), a new constant the dense_pack kernel reads; with M <= gemv_max_rows(target) the
         kernel is topi.nn.dense on the weight as it is (dot products over its rows)."""
-        from .cpu import GEMV_MAX_ROWS, dense_weight_block
+        from .cpu import dense_weight_block, gemv_max_rows
         from .testing import pack_dense_weight_ref
         if not isinstance(data, Value) or data.graph is not self or len(data.shape) != 2:
             raise GraphError(f"graph {self.name}: dense expects a 2-d Value of this graph as "
@@ -151,7 +151,7 @@ class Graph:
                 raise GraphError(f"graph {self.name}: dense bias must be [{N}] {w.dtype}, got "
                                  f"{list(b.shape)} {b.dtype}")
         base = name or f"dense_{len(self.steps)}"
-        packed = M > GEMV_MAX_ROWS
+        packed = M > gemv_max_rows(target)
         nb = dense_weight_block(N, K, target, M=M) if packed else None
         wv = self.constant(base + ("_w_panels" if packed else "_w"),
                            pack_dense_weight_ref(w, nb) if packed else w)
