@@ -28,6 +28,11 @@ def _gemm_knobs(h):
             "parallel": Ot("blocks")}
 
 
+def _weight_blocks_knobs(h):
+    return {"tile": Ot([h["mr"], h["nr"]]), "kc": Ot(h["kc"]),
+            "mb_tiles": Ot(h["mb"] // h["mr"]), "nb_tiles": Ot(h["nb"] // h["nr"])}
+
+
 def _conv_knobs(C, O, P, Q):
     ic, oc = cpu.conv_blocks(C, O, T)
     return {"tile_ic": Ot(ic), "tile_oc": Ot(oc),
@@ -42,8 +47,8 @@ CASES = [
     ("dense_gemv", "topi.dense", (_tensor((1, 64)), _tensor((40, 64))), _dense_knobs(1, 40, 64)),
     ("dense_rows", "topi.dense", (_tensor((12, 64)), _tensor((40, 64))),
      _dense_knobs(12, 40, 64)),
-    ("dense_gemm", "topi.dense", (_tensor((300, 96)), _tensor((48, 96))),
-     _dense_knobs(300, 48, 96)),
+    ("dense_gemm", "topi.dense", (_tensor((300, 96)), _tensor((44, 96))),
+     _dense_knobs(300, 44, 96)),
     ("batch_matmul", "topi.batch_matmul", (_tensor((2, 20, 32)), _tensor((2, 24, 32))),
      _gemm_knobs(cpu.batch_matmul_config(20, 24, 32, T))),
     ("conv2d_nchw", "topi.conv2d_nchw", (_tensor((1, 16, 10, 10)), _tensor((16, 16, 3, 3)),
@@ -56,6 +61,9 @@ CASES = [
     ("depthwise", "topi.depthwise_conv2d_nchw", (_tensor((1, 8, 12, 12)), _tensor((8, 1, 3, 3)),
                                                  (1, 1), (1, 1, 1, 1), (1, 1)),
      {"tile_ow": Ot(cpu.depthwise_row_tile(12, cpu.cpu_info(T).lanes)), "parallel": Ot("blocks")}),
+    # N a multiple of the tile width: the weight packed per block (no padding)
+    ("dense_weight_blocks", "topi.dense", (_tensor((300, 96)), _tensor((48, 96))),
+     _weight_blocks_knobs(cpu.dense_weight_blocks_config(300, 48, 96, T))),
 ]
 
 
@@ -105,7 +113,7 @@ def test_tuned_variants_compute_what_numpy_does():
     cfg = _with_knobs(task, tile=[3, 16], kc=32, mb_tiles=4, nb_tiles=1, parallel="rows")
     s, (A, W, C) = task.instantiate(cfg)
     f = te.build(s, [A, W, C], target=T)
-    a, w = rng.random((300, 96), "float32"), rng.random((48, 96), "float32")
+    a, w = rng.random((300, 96), "float32"), rng.random((44, 96), "float32")
     np.testing.assert_allclose(f(a, w), a @ w.T, rtol=1e-4, atol=1e-4)
     task = autotvm.task.create("topi.conv2d_nchw", args=CASES[4][2], target=T)
     cfg = _with_knobs(task, tile_ic=8, tile_oc=16, tile_ow=3, parallel="blocks")

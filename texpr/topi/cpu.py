@@ -450,6 +450,7 @@ def schedule_dense(s, st, target):
         return _schedule_gemv(s, st, target, unroll, rows)
     cfg = dense_weight_blocks_config(M, N, K, target) if M > DENSE_ROWS_MAX else None
     if cfg is not None and epilogue_output(s, st) is None:
+        cfg = tuning.weight_blocks_params(workload, M, N, K, target, cfg)
         return _schedule_dense_weight_blocks(s, st, target, data, weight, cfg)
     if M <= DENSE_ROWS_MAX or K >= DENSE_ROWS_MIN_K:
         cfg = tuning.dense_rows_params(workload, M, N, K, target,

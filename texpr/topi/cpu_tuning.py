@@ -89,6 +89,34 @@ def _with_list(cands, value):
     return cands if value in cands else cands + [value]
 
 
+def weight_blocks_params(workload, M, N, K, target, heuristic):
+    """dense of many rows on a raw weight, packed per weight block inside the parallel loop
+    (cpu._schedule_dense_weight_blocks): knobs tile [mr, nr] (nr dividing N: rows are not
+    padded), kc (dividing K), mb_tiles, nb_tiles (weight rows per parallel block, in tiles)."""
+    from .cpu import cpu_info
+    info = cpu_info(target)
+    cfg = config_for(workload, target)
+    h = heuristic
+    tiles = [t for t in _tiles(info, N) if N % t[1] == 0]
+    cfg.define_knob("tile", _with_list(tiles, [h["mr"], h["nr"]]))
+    kcs = [c for c in _chunks(K, info.lanes) if K % c == 0]
+    cfg.define_knob("kc", _with(kcs or [K], h["kc"]))
+    cfg.define_knob("mb_tiles", _with([1, 2, 4, 8, 16, 32], h["mb"] // h["mr"]))
+    cfg.define_knob("nb_tiles", _with([1, 2, 4, 8, 16, 32, 64], h["nb"] // h["nr"]))
+    cfg.add_flop(2.0 * M * N * K)
+    _set_fallback(cfg, {"tile": [h["mr"], h["nr"]], "kc": h["kc"],
+                        "mb_tiles": h["mb"] // h["mr"], "nb_tiles": h["nb"] // h["nr"]})
+    if cfg.is_fallback:
+        return dict(h)
+    mr, nr = cfg["tile"].val
+    panels = N // nr
+    per_block = min(cfg["nb_tiles"].val, panels)
+    while panels % per_block:
+        per_block -= 1
+    return dict(h, mr=mr, nr=nr, kc=cfg["kc"].val, mb=mr * min(cfg["mb_tiles"].val, cdiv(M, mr)),
+                nb=per_block * nr)
+
+
 def dense_rows_params(workload, M, N, K, target, heuristic):
     """dense of few rows computed transposed (cpu._schedule_dense_rows): knobs tile [mr, nr]
     (weight rows x data rows, one or two vectors), kc, nb_tiles (weight rows per parallel
