@@ -44,6 +44,23 @@ class AVX2Emitter(CEmitter):
              **{(op, "int32x8"): f"(({{ty}})_mm256_{name}((__m256i)({{a}}), (__m256i)({{b}})))"
                 for op, name in _INT32_OPS.items()}}
 
+    #: float16 <-> float32 vector conversions as F16C instructions (every AVX2 CPU has F16C;
+    #: the kernel then enables it: prelude), rounding to nearest even
+    F16C = {("float16x8", "float32x8"): "_mm256_cvtph_ps((__m128i)({x}))",
+            ("float32x8", "float16x8"):
+                "(({ty})_mm256_cvtps_ph({x}, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC))"}
+
+    def half_vector_cast(self, e, x):
+        key = (e.value.dtype, e.dtype)
+        if key in self.F16C:
+            self.uses_f16c = True
+            return self.F16C[key].format(x=x, ty=self.ty(e.dtype))
+        return super().half_vector_cast(e, x)
+
+    def prelude(self):
+        # after the includes (the precompiled header): only kernels converting float16 vectors
+        return ['#pragma GCC target("f16c")'] if getattr(self, "uses_f16c", False) else []
+
     VECTOR_MATH_ISA = {"float32x8": {"fma": "return _mm256_fmadd_ps(a, b, c);",
                                      "sqrt": "return _mm256_sqrt_ps(x);"}}
 
