@@ -97,12 +97,19 @@ def _acc_dtype(dt):
     return dt if dtypes.is_float(dt) else "float32"
 
 
-def sparse_lengths_sum(data, indices, lengths, name="sparse_lengths_sum"):
-    """out[b, :] = sum of data[indices[k], :] over the k of bag b (bags of `lengths`)."""
+def sparse_lengths_sum(data, indices, lengths, name="sparse_lengths_sum", out_dtype=None):
+    """out[b, :] = sum of data[indices[k], :] over the k of bag b (bags of `lengths`).
+
+    out_dtype: the type rows are summed in, by default the table's; a float16 / bfloat16 table
+    may be summed in float32 (half the bytes read of a float32 table, float32 sums)."""
     what = "sparse_lengths_sum"
     _pooling_inputs(what, data, indices, lengths)
     _check(dtypes.is_float(data.dtype), f"{what}: data must be floating point, got {data.dtype}")
-    return _pool(what, data, indices, lengths, lambda r, k, d: data[r, d], data.dtype, name)
+    dt = data.dtype if out_dtype is None else dtypes.normalize(out_dtype)
+    _check(dt == data.dtype or (dtypes.is_half(data.dtype) and dt == "float32"),
+           f"{what}: out_dtype {dt} for a {data.dtype} table; expected {data.dtype}"
+           + (" or float32" if dtypes.is_half(data.dtype) else ""))
+    return _pool(what, data, indices, lengths, lambda r, k, d: data[r, d].astype(dt), dt, name)
 
 
 def sparse_lengths_weighted_sum(data, weights, indices, lengths,
