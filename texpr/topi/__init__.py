@@ -1,5 +1,5 @@
 """texpr.topi: operators (compute definitions + per-target schedules) and NumPy references."""
-from . import graph, layout, nn, qnn, sparse, tag, testing
+from . import bitserial, graph, layout, nn, qnn, sparse, tag, testing
 from .schedules import schedule
 from . import cpu  # noqa: F401  (registers the CPU schedules)
 from . import cpu_sparse  # noqa: F401  (registers the sparse ops' CPU schedules)
@@ -19,7 +19,7 @@ from .reduction import argmax, argmin, max, mean, min, prod, sum
 from .sort import topk
 from .math import abs, exp, log, negative, sigmoid, sqrt, tanh
 
-__all__ = ["nn", "layout", "sparse", "testing", "schedule", "cpu", "cpu_sparse", "qnn", "hvx", "gpu", "graph", "generic",
+__all__ = ["nn", "bitserial", "layout", "sparse", "testing", "schedule", "cpu", "cpu_sparse", "qnn", "hvx", "gpu", "graph", "generic",
            "full", "full_like", "add", "multiply", "broadcast_to", "concatenate", "einsum",
            "reshape", "split", "take", "tensordot", "transpose", "where", "sum", "max", "min", "mean", "prod", "argmax", "argmin", "topk", "abs", "exp", "log",
            "negative", "sigmoid", "sqrt", "tanh"]
