@@ -22,6 +22,8 @@ from .util import check_ndim, const_dim, pair, padding4
 
 PACK_TYPES = {"uint8": 8, "uint16": 16, "uint32": 32, "uint64": 64}
 BITPACK_TAG = "bitpack"
+#: the popcount sums of a unipolar bitserial_dense (scheduled with it)
+POPCOUNT_TAG = "bitserial_dense_part"
 
 
 def _word_bits(pack_type, what):
@@ -108,10 +110,22 @@ def bitserial_dense(data, weight, data_bits, weight_bits, pack_dtype="uint32",
     k = reduce_axis((0, K), "k")
     db = reduce_axis((0, int(data_bits)), "db")
     wb = reduce_axis((0, int(weight_bits)), "wb")
-    return compute((data.shape[0], wq.shape[0]), lambda i, j: te_sum(
-        _product(dq[i, db, k], wq[j, wb, k], db, wb, out_dtype, unipolar), axis=[wb, db, k]),
-        name="bitserial_dense", tag="bitserial_dense",
-        attrs={"unipolar": bool(unipolar)})
+    both = compute((data.shape[0], wq.shape[0]), lambda i, j: te_sum(
+        _product(dq[i, db, k], wq[j, wb, k], db, wb, out_dtype, False), axis=[wb, db, k]),
+        name="bitserial_dense_popcount" if unipolar else "bitserial_dense",
+        tag=POPCOUNT_TAG if unipolar else "bitserial_dense", attrs={"unipolar": False})
+    if not unipolar:
+        return both
+    # unipolar: popcount(d & ~w) = popcount(d) - popcount(d & w), so the sum is
+    # 2 * (the bipolar sum) - (the data row's bits) * (2^weight_bits - 1): one popcount per
+    # word pair instead of two (the same integers, wrapped alike in out_dtype)
+    k2, db2 = reduce_axis((0, K), "k"), reduce_axis((0, int(data_bits)), "db")
+    row = compute((data.shape[0],), lambda i: te_sum(
+        popcount(dq[i, db2, k2]).astype(out_dtype) << db2.var.astype(out_dtype), axis=[db2, k2]),
+        name="bitserial_dense_rowbits", tag=POPCOUNT_TAG)
+    scale = Const((1 << int(weight_bits)) - 1, out_dtype)
+    return compute(both.shape, lambda i, j: both[i, j] * Const(2, out_dtype) - row[i] * scale,
+                   name="bitserial_dense", tag="bitserial_dense", attrs={"unipolar": True})
 
 
 def _conv_args(stride, padding, what):

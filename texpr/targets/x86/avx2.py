@@ -66,9 +66,16 @@ class AVX2Emitter(CEmitter):
             return self.BF16[key].format(x=x)
         return super().half_vector_cast(e, x)
 
+    def popcount(self, a, dt):
+        self.uses_popcnt = True
+        return super().popcount(a, dt)
+
     def prelude(self):
-        # after the includes (the precompiled header): only kernels converting float16 vectors
-        return ['#pragma GCC target("f16c")'] if getattr(self, "uses_f16c", False) else []
+        # after the includes (the precompiled header), only in kernels that use them: F16C
+        # converting float16 vectors, POPCNT for popcount (else a libgcc call per word)
+        isa = [f for f, used in (("f16c", "uses_f16c"), ("popcnt", "uses_popcnt"))
+               if getattr(self, used, False)]
+        return [f'#pragma GCC target("{",".join(isa)}")'] if isa else []
 
     VECTOR_MATH_ISA = {"float32x8": {"fma": "return _mm256_fmadd_ps(a, b, c);",
                                      "sqrt": "return _mm256_sqrt_ps(x);"}}
