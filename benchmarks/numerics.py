@@ -6,6 +6,10 @@ same run (interleaved Timer, medians):
                       (bar: fp16 >= 1.6x the fp32 kernel's rows/s)
   dense batch 1       fp16 / bf16 weights, fp32 sums (out_dtype="float32") against fp32
                       weights: a weight larger than L3, read once per call
+  bitserial dense     1024 x 1024 x 4096 bits, 1-bit x 1-bit and 2-bit activations x 1-bit
+                      weights (unipolar, weight packed once), binary ops/s (2 per bit pair:
+                      AND and count) against the fp32 dense's FLOP/s of the same shape
+                      (bars: 1x1 >= 10x, 2x1 >= 4x)
 
     python benchmarks/numerics.py [--threads 1,2] [--quick]
 """
@@ -111,20 +115,61 @@ def dense_case(args, target, timer):
                   f"{N * K * 2 / sec / 1e9:7.1f} GFLOP/s  {base / sec:5.2f}x fp32")
 
 
+def bitserial_case(args, target, timer):
+    from texpr.topi import bitserial, testing as tt
+    M, N, K = (256, 256, 2048) if args.quick else (1024, 1024, 4096)
+    rng = np.random.default_rng(2)
+    A = te.placeholder((M, K), name="A")
+    B = te.placeholder((N, K), name="B")
+    F = topi.nn.dense(A, B)
+    fp32 = te.build(topi.schedule([F], target), [A, B, F], target=target, name="dense_fp32")
+    a = rng.standard_normal((M, K), dtype=np.float32)
+    b = rng.standard_normal((N, K), dtype=np.float32)
+    f = np.empty((M, N), np.float32)
+    fns = {"fp32 dense": lambda: fp32(a, b, f)}
+    for db in (1, 2):
+        d = rng.integers(0, 1 << db, (M, K)).astype(np.uint8)
+        w = rng.integers(0, 2, (N, K)).astype(np.uint8)
+        D = te.placeholder((M, K), "uint8", name="D")
+        Wq = te.placeholder((N, 1, K // 64), "uint64", name="Wq")
+        out = bitserial.bitserial_dense(D, Wq, db, 1, pack_dtype="uint64", out_dtype="int32")
+        mod = te.build(topi.schedule([out], target), [D, Wq, out], target=target,
+                       name=f"bitserial_{db}x1")
+        wq = tt.bitpack_ref(w, 1, 1, 1, "uint64")
+        o = np.empty((M, N), np.int32)
+        mod(d, wq, o)
+        assert np.array_equal(o, tt.bitserial_dense_ref(d, w, db, 1, True, "int32"))
+        fns[f"{db}-bit x 1-bit"] = (lambda m=mod, x=d, y=wq, z=o: m(x, y, z))
+    print(f"\nbitserial dense {M} x {N} x {K} bits (unipolar, int32 out; data packed per call)")
+    ops = 2.0 * M * N * K
+    for t in args.threads:
+        with threads(t):
+            res = timer.run(fns)
+        base = ops / res["fp32 dense"][0]
+        for name, (sec, _) in res.items():
+            db = 2 if name.startswith("2") else 1
+            rate = ops * db / sec if name != "fp32 dense" else ops / sec
+            unit = "GFLOP/s" if name == "fp32 dense" else "G binary ops/s"
+            print(f"  {t} thread{'s' * (t > 1)}  {name:15s} {sec * 1e3:8.2f} ms  "
+                  f"{rate / 1e9:8.1f} {unit:15s} {rate / base:5.2f}x fp32")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--target", default="native")
     ap.add_argument("--quick", action="store_true", help="smaller shapes, fewer rounds")
-    ap.add_argument("--only", default="sls,dense")
+    ap.add_argument("--only", default="sls,dense,bitserial")
     args = ap.parse_args()
     args.threads = [int(t) for t in args.threads.split(",")]
     print(f"CPU: {cpu_model()}; target {args.target}")
     timer = Timer(rounds=5 if args.quick else 9, calls=3)
     if "sls" in args.only:
         sls_case(args, args.target, timer)
-    if "dense" in args.only:
+    if "dense" in args.only.split(","):
         dense_case(args, args.target, timer)
+    if "bitserial" in args.only:
+        bitserial_case(args, args.target, timer)
 
 
 if __name__ == "__main__":
