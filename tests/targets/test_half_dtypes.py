@@ -5,6 +5,9 @@ even, as NumPy computes them); math calls are within 1 ULP of the 16-bit type. O
 (dtype, target) cell with a symbolic length, so hypothesis draws shapes without new builds:
 the vector body (8 lanes) and the scalar tail must agree with NumPy alike.
 """
+import platform
+import shutil
+
 import ml_dtypes  # noqa: F401  (NumPy's bfloat16)
 import numpy as np
 import pytest
@@ -109,9 +112,20 @@ def test_drawn_values_and_lengths(cell, data):
     _check(dt, mod, np.array(data, "float32"))
 
 
-def test_avx512_simde_cell():
-    """AVX-512 (through SIMDe on this CPU): 16-lane vectors of both types widened, computed and
-    narrowed, and their scalar tails."""
+def _neon_missing():
+    if platform.machine().lower() in ("aarch64", "arm64"):
+        return None
+    missing = [t for t in ("aarch64-linux-gnu-gcc", "qemu-aarch64") if shutil.which(t) is None]
+    return f"{', '.join(missing)} not installed (`make test` installs them)" if missing else None
+
+
+@pytest.mark.parametrize("target,lanes", [("avx512", 16), ("neon", 8)])
+def test_one_cell_per_slow_target(target, lanes):
+    """AVX-512 (through SIMDe on a CPU without it) and NEON (qemu-aarch64 on x86), each one tiny
+    kernel (they compile slowly): vectors of both types widened, computed and narrowed, and
+    their scalar tails."""
+    if target == "neon" and _neon_missing():
+        pytest.skip(_neon_missing())
     n = 21
     A = te.placeholder((n,), "float16", name="A")
     B = te.placeholder((n,), "bfloat16", name="B")
@@ -119,9 +133,9 @@ def test_avx512_simde_cell():
     W = te.compute((n,), lambda i: B[i] * B[i] - 1.0, name="W")
     s = te.create_schedule([H.op, W.op])
     for o in (H, W):
-        _, inner = s[o].split(o.op.axis[0], factor=16)
+        _, inner = s[o].split(o.op.axis[0], factor=lanes)
         s[o].vectorize(inner)
-    mod = te.build(s, [A, B, H, W], target="avx512")
+    mod = te.build(s, [A, B, H, W], target=target)
     a, b = np.resize(SPECIAL, n).astype("float16"), np.resize(SPECIAL, n).astype("bfloat16")
     h, w = np.empty(n, "float16"), np.empty(n, "bfloat16")
     mod(a, b, h, w)
