@@ -22,7 +22,7 @@ from .util import check_ndim, const_dim, pair, padding4
 
 PACK_TYPES = {"uint8": 8, "uint16": 16, "uint32": 32, "uint64": 64}
 BITPACK_TAG = "bitpack"
-#: the popcount sums of a unipolar bitserial_dense (scheduled with it)
+#: the popcount sums of bitserial_dense (scheduled with it)
 POPCOUNT_TAG = "bitserial_dense_part"
 
 
@@ -107,24 +107,35 @@ def bitserial_dense(data, weight, data_bits, weight_bits, pack_dtype="uint32",
     if const_dim(wq, 2, what) != K:
         raise TexprError(f"{what}: data has {K} words of {w} bits per row but the weight has "
                          f"{const_dim(wq, 2, what)}")
+    DB, WB = int(data_bits), int(weight_bits)
+    # the popcount sums of each (data plane, weight plane) pair, in int32 (the same integers as
+    # summing in out_dtype: both wrap alike), combined with their bit weights afterwards
     k = reduce_axis((0, K), "k")
-    db = reduce_axis((0, int(data_bits)), "db")
-    wb = reduce_axis((0, int(weight_bits)), "wb")
-    both = compute((data.shape[0], wq.shape[0]), lambda i, j: te_sum(
-        _product(dq[i, db, k], wq[j, wb, k], db, wb, out_dtype, False), axis=[wb, db, k]),
-        name="bitserial_dense_popcount" if unipolar else "bitserial_dense",
-        tag=POPCOUNT_TAG if unipolar else "bitserial_dense", attrs={"unipolar": False})
+    sums = compute((data.shape[0], wq.shape[0], DB, WB), lambda i, j, b, c: te_sum(
+        popcount(dq[i, b, k] & wq[j, c, k]).astype("int32"), axis=k),
+        name="bitserial_dense_popcount", tag=POPCOUNT_TAG)
+
+    def planes(i, j):
+        out = None
+        for b in range(DB):
+            for c in range(WB):
+                t = sums[i, j, b, c].astype(out_dtype)
+                t = t << Const(b + c, out_dtype) if b + c else t
+                out = t if out is None else out + t
+        return out
     if not unipolar:
-        return both
+        return compute((data.shape[0], wq.shape[0]), planes, name="bitserial_dense",
+                       tag="bitserial_dense", attrs={"unipolar": False})
     # unipolar: popcount(d & ~w) = popcount(d) - popcount(d & w), so the sum is
     # 2 * (the bipolar sum) - (the data row's bits) * (2^weight_bits - 1): one popcount per
     # word pair instead of two (the same integers, wrapped alike in out_dtype)
-    k2, db2 = reduce_axis((0, K), "k"), reduce_axis((0, int(data_bits)), "db")
+    k2, db2 = reduce_axis((0, K), "k"), reduce_axis((0, DB), "db")
     row = compute((data.shape[0],), lambda i: te_sum(
         popcount(dq[i, db2, k2]).astype(out_dtype) << db2.var.astype(out_dtype), axis=[db2, k2]),
         name="bitserial_dense_rowbits", tag=POPCOUNT_TAG)
-    scale = Const((1 << int(weight_bits)) - 1, out_dtype)
-    return compute(both.shape, lambda i, j: both[i, j] * Const(2, out_dtype) - row[i] * scale,
+    scale = Const((1 << WB) - 1, out_dtype)
+    return compute((data.shape[0], wq.shape[0]),
+                   lambda i, j: planes(i, j) * Const(2, out_dtype) - row[i] * scale,
                    name="bitserial_dense", tag="bitserial_dense", attrs={"unipolar": True})
 
 

@@ -1,11 +1,13 @@
 """CPU schedule of topi.bitserial's dense: a register tile of output rows x columns whose
 popcount sums stay in registers while the packed words of the reduction stream past.
 
-Each step of the word loop loads BITSERIAL_TILE[0] data words and BITSERIAL_TILE[1] weight
-words and makes their products (AND, popcount, add): 8 sums of 2 x 4 words keep 14 of x86-64's
-16 general registers busy (popcount runs on the scalar ALUs: GCC emits popcnt per 64-bit word).
+On AVX2 with 64-bit words the tile is the popcount_dot_u64 micro-kernel (targets/intrin.py:
+256 bits of each pair per step, vpshufb nibble counts summed in bytes). Elsewhere the sums are
+scalar (GCC emits popcnt per 64-bit word on x86): 8 sums of 2 x 4 words keep 14 of x86-64's 16
+general registers busy.
 """
 from ..lang.tensor import ComputeOp
+from ..targets import get_target
 from .bitserial import POPCOUNT_TAG
 from .schedules import CPU_TARGETS, register
 from .util import const_value
@@ -16,36 +18,48 @@ BITSERIAL_TILE = (2, 4)
 
 @register(POPCOUNT_TAG, CPU_TARGETS)
 def _scheduled_with_dense(s, st, target):
-    """The popcount sums of a unipolar dense: bitserial_dense's schedule places them."""
+    """The popcount sums of bitserial_dense: its schedule places them."""
     return None
+
+
+def _micro_kernel(sums, mr, nr, target):
+    """popcount_dot_u64 for this tile, or None (not AVX2, not 64-bit words, not 256-bit steps)."""
+    from ..targets.intrin import popcount_dot_u64
+    kw = const_value(sums.op.reduce_axis[0].dom.extent)
+    words = sums.op.input_tensors[0].dtype
+    if get_target(target).name != "avx2" or words != "uint64" or kw is None or kw % 4:
+        return None
+    return popcount_dot_u64(mr, nr, kw)
 
 
 @register("bitserial_dense", CPU_TARGETS)
 def schedule_bitserial_dense(s, st, target):
-    out = st.op.output(0)
     parts = [t for t in st.op.input_tensors
              if isinstance(t.op, ComputeOp) and t.op.tag == POPCOUNT_TAG]
-    if parts:                                  # unipolar: 2 * sums - row bits (an epilogue)
-        sums = next(t for t in parts if len(t.shape) == 2)
-        acc = s[sums]
-        for t in parts:
-            if t is not sums:
-                s[t].parallel(s[t].op.axis[0])
-    else:
-        acc = s[s.cache_write(out, "local")]
+    sums = next(t for t in parts if len(t.shape) == 4)
+    for t in parts:
+        if t is not sums:                       # the data rows' bits (unipolar)
+            s[t].parallel(s[t].op.axis[0])
     Y, X = (const_value(st.extent_of(a)) for a in st.op.axis)
     mr, nr = BITSERIAL_TILE
-    mr = mr if Y is not None and Y % mr == 0 else 1
-    nr = nr if X is not None and X % nr == 0 else 1
+    full = Y is not None and X is not None and Y % mr == 0 and X % nr == 0
+    mr, nr = (mr, nr) if full else (1, 1)
     i, j = st.op.axis
     io, ii = st.split(i, factor=mr)
     jo, ji = st.split(j, factor=nr)
     st.reorder(io, jo, ii, ji)
+    acc = s[sums]
     acc.compute_at(st, jo)
-    pi, pj = acc.op.axis
-    acc.reorder(*acc.op.reduce_axis, pi, pj)
-    acc.unroll(pi)
-    acc.unroll(pj)
+    pi, pj, pb, pc = acc.op.axis
+    (k,) = acc.op.reduce_axis
+    acc.reorder(pb, pc, pi, pj, k)
+    intrin = _micro_kernel(sums, mr, nr, target) if full else None
+    if intrin is not None:
+        acc.tensorize(pi, intrin)
+    else:
+        acc.reorder(pb, pc, k, pi, pj)
+        acc.unroll(pi)
+        acc.unroll(pj)
     st.unroll(ii)
     st.unroll(ji)
     st.parallel(io)
