@@ -14,6 +14,14 @@ from .util import const_value
 
 #: (rows, columns) of the output tile
 BITSERIAL_TILE = (2, 4)
+#: bytes of packed weight columns a block of output columns reads (kept in L2 while every
+#: data row passes): 1024 x 1024 x 4096 bits, 1 thread, Zen 3: see benchmarks/numerics.py
+WEIGHT_BLOCK_BYTES = 128 * 1024
+
+
+def _bytes(dtype):
+    from ..lang import dtypes
+    return dtypes.bits(dtype) // 8
 
 
 @register(POPCOUNT_TAG, CPU_TARGETS)
@@ -45,9 +53,19 @@ def schedule_bitserial_dense(s, st, target):
     full = Y is not None and X is not None and Y % mr == 0 and X % nr == 0
     mr, nr = (mr, nr) if full else (1, 1)
     i, j = st.op.axis
+    col_bytes = 1
+    for d in sums.op.input_tensors[1].shape[1:]:
+        col_bytes *= const_value(d) or 1
+    col_bytes *= _bytes(sums.op.input_tensors[1].dtype)
+    cols = max(1, WEIGHT_BLOCK_BYTES // col_bytes) // nr * nr
     io, ii = st.split(i, factor=mr)
-    jo, ji = st.split(j, factor=nr)
-    st.reorder(io, jo, ii, ji)
+    if full and X > cols >= nr:
+        jb, j = st.split(j, factor=cols)
+        jo, ji = st.split(j, factor=nr)
+        st.reorder(jb, io, jo, ii, ji)
+    else:
+        jo, ji = st.split(j, factor=nr)
+        st.reorder(io, jo, ii, ji)
     acc = s[sums]
     acc.compute_at(st, jo)
     pi, pj, pb, pc = acc.op.axis
