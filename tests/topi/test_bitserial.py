@@ -53,19 +53,22 @@ def test_bitserial_dense(dense, seed):
     np.testing.assert_array_equal(got, tt.bitserial_dense_ref(d, w, db, wb, uni, "int32"))
 
 
-def test_bitserial_dense_packed_weight_avx2_micro_kernel():
+def test_bitserial_dense_packed_weight_avx2_micro_kernel(monkeypatch):
     """A weight packed once (bitpack layout [X, weight_bits, words]) gives the same product;
     64-bit words in whole 256-bit steps run the AVX2 popcount micro-kernel (vpshufb counts in
-    bytes, widened every 16 steps: 80 words = 20 steps cross one widening)."""
+    bytes, widened every 16 steps: 80 words = 20 steps cross one widening), here in two blocks
+    of output columns (the L2 blocking of large weights, made small)."""
+    from texpr.topi import cpu_bitserial
+    monkeypatch.setattr(cpu_bitserial, "WEIGHT_BLOCK_BYTES", 4 * 80 * 8)
     rng = np.random.default_rng(1)
     d = rng.integers(0, 2, (2, 5120)).astype("uint8")
-    w = rng.integers(0, 2, (4, 5120)).astype("uint8")
+    w = rng.integers(0, 2, (8, 5120)).astype("uint8")
     D = te.placeholder(d.shape, "uint8", name="D")
-    Wq = te.placeholder((4, 1, 80), "uint64", name="Wq")
+    Wq = te.placeholder((8, 1, 80), "uint64", name="Wq")
     out = bitserial.bitserial_dense(D, Wq, 1, 1, pack_dtype="uint64", out_dtype="int16")
     mod = _build(out, [D, Wq])
-    assert "_mm256_shuffle_epi8" in mod.source
-    got = np.empty((2, 4), "int16")
+    assert "_mm256_shuffle_epi8" in mod.source and "for (int32_t j_outer = 0; j_outer < 2;" in mod.source
+    got = np.empty((2, 8), "int16")
     mod(d, tt.bitpack_ref(w, 1, 1, 1, "uint64"), got)
     np.testing.assert_array_equal(got, tt.bitserial_dense_ref(d, w, 1, 1, True, "int16"))
 
