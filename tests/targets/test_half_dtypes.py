@@ -141,3 +141,19 @@ def test_one_cell_per_slow_target(target, lanes):
     mod(a, b, h, w)
     _bits_equal(h, a * a - np.array(1, "float16"))
     _bits_equal(w, b * b - np.array(1, "bfloat16"))
+
+
+def test_torch_bfloat16_and_float16_tensors_are_shared():
+    torch = pytest.importorskip("torch", reason="torch (the bench extra) is not installed")
+    A = te.placeholder((8,), "bfloat16", name="A")
+    H = te.placeholder((8,), "float16", name="H")
+    B = te.compute((8,), lambda i: A[i] * 2.0 + H[i].astype("bfloat16"), name="B")
+    mod = te.build(te.create_schedule(B.op), [A, H, B], target="c")
+    a = torch.linspace(-3, 3, 8, dtype=torch.bfloat16)
+    h = torch.linspace(0, 1, 8, dtype=torch.float16)
+    b = torch.empty(8, dtype=torch.bfloat16)
+    mod(a, h, b)
+    want = a.float() * 2 + h.to(torch.bfloat16).float()
+    assert torch.equal(b, want.to(torch.bfloat16))       # written in place, bit-exact
+    with pytest.raises(te.ArgumentError, match="dtype is float16, expected bfloat16"):
+        mod(h, h, b)
