@@ -7,8 +7,9 @@ import numpy as np
 
 from ..errors import DTypeError
 
+# (bfloat16 last: a dtype's position is its code in packed calls, extern_calls / packed.py)
 SCALAR_DTYPES = ("bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64",
-                 "uint64", "float16", "bfloat16", "float32", "float64")
+                 "uint64", "float16", "float32", "float64", "bfloat16")
 
 #: 16-bit floats: stored as 16 bits, computed in float32 (lower/half_precision.py), each
 #: result rounded to nearest even as NumPy / ml_dtypes do
