@@ -398,6 +398,8 @@ def tolerance(dtype):
     dt = dtypes.element(dtype)
     if dt == "float16":
         return 1e-2, 1e-2
+    if dt == "bfloat16":
+        return 2e-2, 2e-2
     if dt == "float32":
         return 1e-4, 1e-5
     if dt == "float64":
@@ -407,7 +409,7 @@ def tolerance(dtype):
 
 def _garbage(shape, dt):
     """Output buffers start as garbage, so an element the kernel forgets to write shows."""
-    if dt.kind == "f":
+    if dt.kind == "f" or dt.name == "bfloat16":
         return np.full(shape, np.nan, dt)
     if dt.kind == "b":
         return np.zeros(shape, dt)
@@ -494,6 +496,8 @@ def check_kernel(kernel, args, numpy_fn, inputs=None, *, values=None, target="na
         if want.shape != got.shape:
             raise AssertionError(f"{mod!r}: numpy_fn gave shape {want.shape} for output {t.name} "
                                  f"of shape {got.shape}")
+        if got.dtype.name == "bfloat16":    # ml_dtypes' type: compared as the float32 values
+            got, want = got.astype("float32"), want.astype("bfloat16").astype("float32")
         np.testing.assert_allclose(
             got, want.astype(got.dtype) if got.dtype.kind != "f" else want,
             rtol=rt if rtol is None else rtol, atol=at if atol is None else atol,

@@ -2,17 +2,26 @@
 
 A dtype is a string: a scalar name ("float32") or a vector of lanes ("float32x8").
 """
+import ml_dtypes  # noqa: F401  (registers NumPy's "bfloat16" dtype, which NumPy lacks)
 import numpy as np
 
 from ..errors import DTypeError
 
+# (bfloat16 last: a dtype's position is its code in packed calls, extern_calls / packed.py)
 SCALAR_DTYPES = ("bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64",
-                 "uint64", "float16", "float32", "float64")
+                 "uint64", "float16", "float32", "float64", "bfloat16")
+
+#: 16-bit floats: stored as 16 bits, computed in float32 (lower/half_precision.py), each
+#: result rounded to nearest even as NumPy / ml_dtypes do
+HALF_FLOATS = ("float16", "bfloat16")
+FLOATS = ("float16", "bfloat16", "float32", "float64")
 
 C_TYPES = {
     "bool": "bool", "int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t",
     "uint16": "uint16_t", "int32": "int32_t", "uint32": "uint32_t", "int64": "int64_t",
-    "uint64": "uint64_t", "float16": "_Float16", "float32": "float", "float64": "double",
+    "uint64": "uint64_t", "float16": "_Float16",
+    # bfloat16: its bits (C has no portable type); only converted, never computed with
+    "bfloat16": "uint16_t", "float32": "float", "float64": "double",
 }
 
 
@@ -41,8 +50,6 @@ def normalize(dtype):
     """Accept numpy dtypes and names; return the canonical scalar name or raise."""
     if isinstance(dtype, str) and dtype in SCALAR_DTYPES:
         return dtype
-    if isinstance(dtype, str) and dtype == "bfloat16":
-        raise DTypeError("dtype 'bfloat16' is not supported by the host targets (c, avx2, native)")
     try:
         name = np.dtype(dtype).name
     except TypeError:
@@ -53,7 +60,12 @@ def normalize(dtype):
 
 
 def is_float(dtype):
-    return element(dtype).startswith("float")
+    return element(dtype) in FLOATS
+
+
+def is_half(dtype):
+    """float16 or bfloat16 (scalar or vector): stored narrow, computed in float32."""
+    return element(dtype) in HALF_FLOATS
 
 
 def is_int(dtype):

@@ -242,6 +242,8 @@ class Expr(Node):
     def __invert__(self):
         if dtypes.is_bool(self.dtype):
             return Not(self, self.dtype)
+        if dtypes.is_unsigned(self.dtype):      # every bit set: -1 does not fit an unsigned type
+            return _binary("^", self, (1 << dtypes.bits(self.dtype)) - 1)
         return _binary("^", self, -1)
 
     def __neg__(self):

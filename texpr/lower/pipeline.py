@@ -30,6 +30,7 @@ from .cpu.promote import promote_registers
 from .cpu.vectorize import vectorize_loops
 from .flatten import flatten_storage
 from .math_calls import accurate_math_calls
+from .half_precision import half_arithmetic
 from .gpu.barriers import insert_barriers, uniform_barriers
 from .gpu.cross_thread_reduce import lower_cross_thread_reductions
 from .gpu.guard_hoist import hoist_guards
@@ -210,6 +211,8 @@ PIPELINE = (
          "multi-dimensional buffer accesses become one offset each"),
     Pass("simplify", _on_body(_simplify), _every,
          "simplify every expression with the ranges of its loops"),
+    Pass("half_arithmetic", _on_body(lambda b, ctx: half_arithmetic(b)), _every,
+         "float16 / bfloat16 arithmetic done in float32, each result rounded to nearest even"),
     Pass("accurate_math", _on_body(lambda b, ctx: accurate_math_calls(b)),
          lambda target: not target.has("vector_math"),
          "fast_* math calls become the accurate function (the target has no texpr vector math)"),

@@ -318,3 +318,65 @@ def dot_int16_pairs(kc, lanes=16, rows=4, name=None):
         return code
 
     return decl_tensor_intrin(c.op, {"avx2": avx2}, name=who, inputs=[a, b], partial_axes=(0,))
+
+
+# popcount of 32 bytes as a nibble table lookup (AVX2 has no vector popcount instruction)
+_NIBBLE_COUNTS = ", ".join(str(bin(v).count("1")) for v in range(16))
+
+
+def popcount_dot_u64(mr, nr, kw, name=None):
+    """c[i, j] = sum_k popcount(a[i, k] & b[j, k]) (int32) over 64-bit words: the tile of a
+    bit-serial product (topi.bitserial). AVX2: 256 bits of every (row, column) pair per step,
+    popcount by nibble lookups (vpshufb) summed in bytes and widened (vpsadbw) once every 16
+    steps (a byte then holds at most 128); the data row's nibbles are split once per step and
+    the weight column's once per row pair. kw must be a multiple of 4 (256-bit steps)."""
+    a = placeholder((mr, kw), "uint64", "a")
+    b = placeholder((nr, kw), "uint64", "b")
+    k = reduce_axis((0, kw), "k")
+    from ..lang.expr import popcount
+    c = compute((mr, nr), lambda i, j: te_sum(popcount(a[i, k] & b[j, k]).astype("int32"),
+                                               axis=k), name="c")
+    who = name or f"popcount_dot_u64_{mr}x{nr}x{kw}"
+    if kw % 4:
+        raise TexprError(f"{who}: kw={kw} 64-bit words is not a multiple of 4 (256-bit steps)")
+
+    def avx2(ins, outs):
+        A, B = ins
+        (C,) = outs
+        _need_unit(A, 1, who)
+        _need_unit(B, 1, who)
+        pairs = [(r, q) for r in range(mr) for q in range(nr)]
+        lines = [f"const __m256i tbl = _mm256_setr_epi8({_NIBBLE_COUNTS}, {_NIBBLE_COUNTS});",
+                 "const __m256i lo = _mm256_set1_epi8(0x0f);",
+                 "__m256i " + ", ".join(f"acc{r}_{q} = _mm256_setzero_si256(), "
+                                        f"cnt{r}_{q} = _mm256_setzero_si256()" for r, q in pairs) + ";",
+                 f"for (int k = 0; k < {kw}; k += 4) {{"]
+        for r in range(mr):
+            lines.append(f"  __m256i d{r} = _mm256_loadu_si256((const __m256i*)({A.ptr} + {r} * "
+                         f"({A.strides[0]}) + k));")
+            lines.append(f"  __m256i dl{r} = _mm256_and_si256(d{r}, lo), dh{r} = "
+                         f"_mm256_and_si256(_mm256_srli_epi16(d{r}, 4), lo);")
+        for q in range(nr):
+            lines.append(f"  {{ __m256i w = _mm256_loadu_si256((const __m256i*)({B.ptr} + {q} * "
+                         f"({B.strides[0]}) + k));")
+            lines.append("    __m256i wl = _mm256_and_si256(w, lo), "
+                         "wh = _mm256_and_si256(_mm256_srli_epi16(w, 4), lo);")
+            for r in range(mr):
+                lines.append(f"    cnt{r}_{q} = _mm256_add_epi8(cnt{r}_{q}, _mm256_add_epi8("
+                             f"_mm256_shuffle_epi8(tbl, _mm256_and_si256(dl{r}, wl)), "
+                             f"_mm256_shuffle_epi8(tbl, _mm256_and_si256(dh{r}, wh))));")
+            lines.append("  }")
+        lines.append("  if ((k & 63) == 60) {")
+        for r, q in pairs:
+            lines.append(f"    acc{r}_{q} = _mm256_add_epi64(acc{r}_{q}, _mm256_sad_epu8(cnt{r}_{q}, "
+                         f"_mm256_setzero_si256())); cnt{r}_{q} = _mm256_setzero_si256();")
+        lines += ["  }", "}"]
+        for r, q in pairs:
+            lines.append(f"{{ __m256i s = _mm256_add_epi64(acc{r}_{q}, _mm256_sad_epu8(cnt{r}_{q}, "
+                         "_mm256_setzero_si256())); __m128i h = _mm_add_epi64("
+                         "_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1)); "
+                         f"{C.ptr}[{r} * ({C.strides[0]}) + {q} * ({C.strides[1]})] = (int32_t)"
+                         "(_mm_cvtsi128_si64(h) + _mm_extract_epi64(h, 1)); }")
+        return {"body": "\n".join(lines)}
+
+    return decl_tensor_intrin(c.op, {"avx2": avx2}, name=who, inputs=[a, b])

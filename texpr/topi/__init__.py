@@ -1,5 +1,5 @@
 """texpr.topi: operators (compute definitions + per-target schedules) and NumPy references."""
-from . import graph, layout, nn, qnn, sparse, tag, testing
+from . import bitserial, graph, layout, nn, qnn, sparse, tag, testing
 from .schedules import schedule
 from . import cpu  # noqa: F401  (registers the CPU schedules)
 from . import cpu_sparse  # noqa: F401  (registers the sparse ops' CPU schedules)
@@ -10,6 +10,7 @@ from . import cpu_layouts  # noqa: F401  (registers the HWCN / NHWC conv2d CPU s
 from . import cpu_reduce  # noqa: F401  (registers the reductions' CPU schedules)
 from . import cpu_transpose  # noqa: F401  (registers transpose's tiled CPU schedule)
 from . import cpu_rows  # noqa: F401  (registers softmax / layer_norm / rms_norm CPU schedules)
+from . import cpu_bitserial  # noqa: F401  (registers bitserial_dense's CPU schedule)
 from . import generic
 from .nn import add, multiply  # noqa: F401  (TVM spells them topi.add, topi.multiply)
 from .tensor import full, full_like
@@ -19,7 +20,7 @@ from .reduction import argmax, argmin, max, mean, min, prod, sum
 from .sort import topk
 from .math import abs, exp, log, negative, sigmoid, sqrt, tanh
 
-__all__ = ["nn", "layout", "sparse", "testing", "schedule", "cpu", "cpu_sparse", "qnn", "hvx", "gpu", "graph", "generic",
+__all__ = ["nn", "bitserial", "layout", "sparse", "testing", "schedule", "cpu", "cpu_sparse", "qnn", "hvx", "gpu", "graph", "generic",
            "full", "full_like", "add", "multiply", "broadcast_to", "concatenate", "einsum",
            "reshape", "split", "take", "tensordot", "transpose", "where", "sum", "max", "min", "mean", "prod", "argmax", "argmin", "topk", "abs", "exp", "log",
            "negative", "sigmoid", "sqrt", "tanh"]

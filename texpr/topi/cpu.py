@@ -422,6 +422,19 @@ def _schedule_gemm(s, st, target, data, weight, cfg, weight_panels=None, packs_i
     return [st, out, g] + packs
 
 
+def _half_gemv(st, target):
+    """dense of float16 / bfloat16 inputs summed in float32 at batch 1-2: the dot products of
+    the float32 kernel, each vector of 16-bit values widened as it is loaded (memory-bound: half
+    the bytes of the float32 weight). Larger batches take the default schedule."""
+    ins = st.op.input_tensors
+    if len(ins) != 2 or not cpu_info(target).has_gemm or st.op.output(0).dtype != "float32":
+        return False
+    if not all(dtypes.is_half(t.dtype) and _const_shape(t) for t in ins):
+        return False
+    M, K = _dims(ins[0])
+    return M <= GEMV_MAX_ROWS and K >= 2 * cpu_info(target).lanes
+
+
 def _gemm_operands(st):
     ins = st.op.input_tensors
     if len(ins) != 2 or not _f32(st.op.output(0), *ins) or not all(_const_shape(t) for t in ins):
@@ -437,6 +450,9 @@ def schedule_dense(s, st, target):
     loop (dense_weight_blocks_config), else transposed from DENSE_ROWS_MIN_K on, else the
     weight packed whole into [N/nr, K, nr] panels (once per call: in a real model use
     dense_pack with panels packed once), register tile over (rows, panel columns)."""
+    if _half_gemv(st, target):
+        rows, unroll = gemv_tile(_dims(st.op.input_tensors[0])[0], cpu_info(target))
+        return _schedule_gemv(s, st, target, unroll, rows)
     ins = _gemm_operands(st)
     if ins is None or not cpu_info(target).has_gemm:
         return default_stage(s, st, target)

@@ -19,12 +19,26 @@ if TYPE_CHECKING:
     from ..lang.tensor import Tensor
 
 
-def _acc_dtype(a, b, out_dtype):
+def _acc_dtype(a, b, out_dtype, op="operator"):
+    """The dtype products are summed in. 16-bit float inputs (float16, bfloat16) must share
+    their type; they sum in it by default, or in float32 as a declared choice (out_dtype)."""
+    if dtypes.is_half(a) or dtypes.is_half(b):
+        _check_half_inputs(a, b, out_dtype, op)
     if out_dtype is not None:
         return dtypes.normalize(out_dtype)
     if dtypes.is_int(a) and dtypes.bits(a) <= 16:
         return "int32"
     return dtypes.promote(a, b)
+
+
+def _check_half_inputs(a, b, out_dtype, op):
+    if a != b:
+        raise TexprError(f"{op}: inputs of dtype {a} and {b}; expected both {a} or both {b} "
+                         "(convert one with astype)")
+    if out_dtype is not None and dtypes.normalize(out_dtype) not in (a, "float32"):
+        raise TexprError(f"{op}: out_dtype {dtypes.normalize(out_dtype)} for {a} inputs; "
+                         f"expected {a} or float32 (mixed precision: {a} products summed in "
+                         "float32)")
 
 
 def dense(data: Tensor, weight: Tensor, bias: Tensor | None = None,
@@ -39,7 +53,7 @@ def dense(data: Tensor, weight: Tensor, bias: Tensor | None = None,
     """
     check_ndim(data, 2, "dense", "[M, K]")
     check_ndim(weight, 2, "dense", "[N, K]")
-    odt = _acc_dtype(data.dtype, weight.dtype, out_dtype)
+    odt = _acc_dtype(data.dtype, weight.dtype, out_dtype, "dense")
     K = data.shape[1]
     if isinstance(K, Const) and isinstance(weight.shape[1], Const) and K.value != weight.shape[1].value:
         raise TexprError(f"dense: data has K={K.value} but weight has K={weight.shape[1].value}")
@@ -71,7 +85,7 @@ def dense_pack(data: Tensor, packed_weight: Tensor, bias: Tensor | None = None,
     N = P * nb if units is None else int(units)
     if not (P - 1) * nb < N <= P * nb:
         raise TexprError(f"dense_pack: units={N} does not fit {P} panels of {nb}")
-    odt = _acc_dtype(data.dtype, packed_weight.dtype, out_dtype)
+    odt = _acc_dtype(data.dtype, packed_weight.dtype, out_dtype, "dense_pack")
     k = reduce_axis((0, K), "k")
     out = compute((data.shape[0], N), lambda i, j: te_sum(
         data[i, k].astype(odt) * packed_weight[j // nb, k, j % nb].astype(odt), axis=k),
@@ -94,7 +108,7 @@ def batch_matmul(x: Tensor, y: Tensor, out_dtype: DTypeLike | None = None) -> Te
     """
     check_ndim(x, 3, "batch_matmul", "[B, M, K]")
     check_ndim(y, 3, "batch_matmul", "[B, N, K]")
-    odt = _acc_dtype(x.dtype, y.dtype, out_dtype)
+    odt = _acc_dtype(x.dtype, y.dtype, out_dtype, "batch_matmul")
     k = reduce_axis((0, x.shape[2]), "k")
     return compute((x.shape[0], x.shape[1], y.shape[1]),
                    lambda b, i, j: te_sum(x[b, i, k].astype(odt) * y[b, j, k].astype(odt), axis=k),

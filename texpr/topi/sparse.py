@@ -43,6 +43,7 @@ from ..lang.tensor import compute, exclusive_scan, reduce_axis
 from .util import cdiv, check_ndim, shape_str
 
 if TYPE_CHECKING:
+    from ..lang.hints import DTypeLike
     from ..lang.tensor import Tensor
 
 POOL_TAG = "sparse_pool"          # the ragged reduction of every pooling op
@@ -105,8 +106,12 @@ def _acc_dtype(dt):
 
 
 def sparse_lengths_sum(data: Tensor, indices: Tensor, lengths: Tensor,
-                       name: str = "sparse_lengths_sum") -> Tensor:
+                       name: str = "sparse_lengths_sum",
+                       out_dtype: DTypeLike | None = None) -> Tensor:
     """out[b, :] = sum of data[indices[k], :] over the k of bag b (bags of `lengths`).
+
+    out_dtype: the type rows are summed in, by default the table's; a float16 / bfloat16 table
+    may be summed in float32 (half the bytes read of a float32 table, float32 sums).
 
     >>> import texpr as te, texpr.topi as topi
     >>> data = te.placeholder((100, 16), name="data")
@@ -118,7 +123,11 @@ def sparse_lengths_sum(data: Tensor, indices: Tensor, lengths: Tensor,
     what = "sparse_lengths_sum"
     _pooling_inputs(what, data, indices, lengths)
     _check(dtypes.is_float(data.dtype), f"{what}: data must be floating point, got {data.dtype}")
-    return _pool(what, data, indices, lengths, lambda r, k, d: data[r, d], data.dtype, name)
+    dt = data.dtype if out_dtype is None else dtypes.normalize(out_dtype)
+    _check(dt == data.dtype or (dtypes.is_half(data.dtype) and dt == "float32"),
+           f"{what}: out_dtype {dt} for a {data.dtype} table; expected {data.dtype}"
+           + (" or float32" if dtypes.is_half(data.dtype) else ""))
+    return _pool(what, data, indices, lengths, lambda r, k, d: data[r, d].astype(dt), dt, name)
 
 
 def sparse_lengths_weighted_sum(data: Tensor, weights: Tensor, indices: Tensor, lengths: Tensor,

@@ -496,6 +496,47 @@ def conv2d_nhwc_ref(data, kernel, stride, padding, dilation=1, out_dtype=None):
     return np.ascontiguousarray(nchw.transpose(0, 2, 3, 1))
 
 
+def bitpack_ref(data, bits, pack_axis, bit_axis, pack_type="uint32"):
+    """topi.bitserial.bitpack in NumPy: bit planes at bit_axis, pack_axis in words (first
+    element in the most significant bit, zero bits past the end)."""
+    w = np.dtype(pack_type).itemsize * 8
+    x = np.moveaxis(np.asarray(data).astype(np.int64), pack_axis, -1)
+    n = x.shape[-1]
+    x = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, -n % w)])
+    words = x.reshape(x.shape[:-1] + (-1, w))
+    weights = np.array([1 << (w - 1 - k) for k in range(w)], dtype=object)
+    planes = [((((words >> b) & 1).astype(object)) * weights).sum(axis=-1).astype(pack_type)
+              for b in range(bits)]
+    out = np.stack([np.moveaxis(p, -1, pack_axis) for p in planes], axis=0)
+    return np.moveaxis(out, 0, bit_axis)
+
+
+def _bitserial_weight(w, weight_bits, unipolar):
+    """The integer weight a bit-serial product multiplies by: unipolar bits stand for +-1."""
+    w = np.asarray(w).astype(np.int64) & ((1 << weight_bits) - 1)
+    return 2 * w - ((1 << weight_bits) - 1) if unipolar else w
+
+
+def bitserial_dense_ref(data, weight, data_bits, weight_bits, unipolar=True, out_dtype="int16"):
+    """data [Y, K] x weight [X, K] (unpacked integers) as topi.bitserial.bitserial_dense."""
+    d = np.asarray(data).astype(np.int64) & ((1 << data_bits) - 1)
+    return (d @ _bitserial_weight(weight, weight_bits, unipolar).T).astype(out_dtype)
+
+
+def bitserial_conv2d_nchw_ref(data, kernel, stride, padding, activation_bits, weight_bits,
+                              unipolar=True, out_dtype="int16"):
+    d = np.asarray(data).astype(np.int64) & ((1 << activation_bits) - 1)
+    k = _bitserial_weight(kernel, weight_bits, unipolar)
+    return conv2d_nchw_ref(d, k, stride, padding, out_dtype=np.int64).astype(out_dtype)
+
+
+def bitserial_conv2d_nhwc_ref(data, kernel, stride, padding, activation_bits, weight_bits,
+                              unipolar=True, out_dtype="int16"):
+    d = np.asarray(data).astype(np.int64) & ((1 << activation_bits) - 1)
+    k = _bitserial_weight(kernel, weight_bits, unipolar)
+    return conv2d_nhwc_ref(d, k, stride, padding, out_dtype=np.int64).astype(out_dtype)
+
+
 # TVM's names of the references
 conv2d_nchw_python = conv2d_nchw_ref
 conv2d_hwcn_python = conv2d_hwcn_ref

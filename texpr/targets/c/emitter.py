@@ -21,6 +21,7 @@ from ...lang.ir import (Allocate, Broadcast, Buffer, BufferLoad, BufferPtr, Buff
                         VarStore)
 from ...lang.visitor import method_for, walk
 from .. import vecmath
+from . import half
 from .. import index_checks
 from ..intrin_rules import RULES as INTRIN_RULES, lookup as intrin_rule
 from .extern_calls import ExternCallEmitter
@@ -547,6 +548,8 @@ class CEmitter(ExternCallEmitter):
         return f"texpr_select_{e.dtype}({m}, {t}, {f})"
 
     def expr_Cast(self, e):
+        if dtypes.is_half(e.dtype) or dtypes.is_half(e.value.dtype):
+            return self.half_cast(e)
         if dtypes.lanes(e.dtype) > 1:
             return f"__builtin_convertvector({unparen(self.expr(e.value))}, {self.ty(e.dtype)})"
         if e.dtype == "bool":
@@ -603,6 +606,53 @@ class CEmitter(ExternCallEmitter):
     #: and the fast_* ones are texpr's own (targets/vecmath), other scalar calls libm's;
     #: {vector dtype: {"fma": C body, "sqrt": C body}} the target's instructions for them
     VECTOR_MATH_ISA = None
+
+    def half_helper(self, name):
+        """Define a scalar conversion helper of targets/c/half.py (and those it calls)."""
+        for dep in half.SCALAR_NEEDS.get(name, ()):
+            self.half_helper(dep)
+        order = list(half.SCALAR).index(name)      # helpers are emitted sorted by key
+        self.helper(f"half{order}_{name}", half.SCALAR[name])
+        return name
+
+    def half_cast(self, e):
+        """A conversion to or from float16 / bfloat16 (lower/half_precision.py leaves only those
+        between a 16-bit float and float32, float64, or the same type), rounding to nearest even."""
+        src, dst = e.value.dtype, e.dtype
+        x = unparen(self.expr(e.value))
+        if src == dst:
+            return self.expr(e.value)
+        n = dtypes.lanes(dst)
+        if n > 1:
+            return self.half_vector_cast(e, x)
+        if dst == "bfloat16":
+            fn = "texpr_f64_to_bf16" if src == "float64" else "texpr_f32_to_bf16"
+            arg = x if src in ("float32", "float64") else f"(float){self.expr(e.value)}"
+            return f"{self.half_helper(fn)}({arg})"
+        if src == "bfloat16":
+            wide = f"{self.half_helper('texpr_bf16_to_f32')}({x})"
+            return wide if dst == "float32" else f"(({C_TYPES[dst]}){wide})"
+        return f"(({C_TYPES[dst]}){self.expr(e.value)})"       # float16: C's _Float16 casts
+
+    def half_vector_cast(self, e, x):
+        """Vector conversions: float16 as C vector conversions, bfloat16 <-> float32 by the
+        vector helpers of half.py, anything else lane by lane through the scalar rules."""
+        src, dst = e.value.dtype, e.dtype
+        n = dtypes.lanes(dst)
+        pair = {dtypes.element(src), dtypes.element(dst)}
+        if "bfloat16" not in pair and pair <= {"float16", "float32", "float64"}:
+            return f"__builtin_convertvector({x}, {self.ty(dst)})"
+        if pair == {"bfloat16", "float32"}:
+            vf, vh, vu = (self.ty(f"{t}x{n}") for t in ("float32", "bfloat16", "uint32"))
+            way = "widen" if dtypes.element(src) == "bfloat16" else "narrow"
+            make = half.widen_bf16_vector if way == "widen" else half.narrow_bf16_vector
+            self.helper(f"half_{way}_bfloat16x{n}", make(n, vf, vh, vu))
+            return f"texpr_{way}_bfloat16x{n}({x})"
+        self.lane_temps = getattr(self, "lane_temps", 0) + 1
+        t = f"texpr_lanes{self.lane_temps}"
+        lanes = [unparen(self.half_cast(Cast(LaneText(f"{t}[{k}]", dtypes.element(src)),
+                                             dtypes.element(dst)))) for k in range(n)]
+        return f"({{ {self.ty(src)} {t} = {x}; ({self.ty(dst)}){{{', '.join(lanes)}}}; }})"
 
     def call_per_lane(self, e):
         """A vector call (vector math) computed lane by lane: each lane's scalar call, on the
@@ -897,6 +947,9 @@ def const_literal(v, dt):
             return f"((double){lit})" if lit in ("INFINITY", "(-INFINITY)", "NAN") else lit
         if base == "float16":
             return f"((_Float16){lit})"
+        if base == "bfloat16":
+            import numpy as np
+            return f"((uint16_t){int(np.array(v, 'bfloat16').view(np.uint16)):#06x})"
         return lit
     if base == "int32":
         return str(int(v)) if v != -2**31 else "(-2147483647 - 1)"

@@ -188,7 +188,8 @@ class GPUEmitter(CEmitter):
 
 
 def check_gpu_dtypes(program):
-    """float16 is not yet emitted for GPUs: say so instead of emitting wrong code."""
+    """float16 and bfloat16 are not yet emitted for GPUs: say so instead of emitting wrong code."""
     for b in program.args + program.temps:
-        if dtypes.element(b.dtype) == "float16":
-            raise TexprError(f"tensor {b.name}: float16 is not supported on GPU targets yet")
+        if dtypes.is_half(b.dtype):
+            raise TexprError(f"tensor {b.name}: {dtypes.element(b.dtype)} is not supported on "
+                             "GPU targets yet (the CPU targets have it)")

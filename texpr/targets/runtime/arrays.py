@@ -39,7 +39,12 @@ def as_array(x, name, device_ok=False, output=False):
         try:
             return x.numpy()        # a view of a CPU tensor (DLPack's export: ~3 us more)
         except (RuntimeError, TypeError):
-            pass                    # CUDA, bfloat16...: told by the DLPack path
+            if x.dtype == torch.bfloat16 and x.device.type == "cpu":
+                try:                # NumPy has no bfloat16: ml_dtypes' view of the same bits
+                    return x.view(torch.int16).numpy().view("bfloat16")
+                except (RuntimeError, TypeError):
+                    pass
+            # CUDA, requires_grad...: told by the DLPack path
     if getattr(type(x), "__dlpack__", None) is not None:
         return _from_dlpack(x, name, device_ok)
     try:

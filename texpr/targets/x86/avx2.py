@@ -44,6 +44,39 @@ class AVX2Emitter(CEmitter):
              **{(op, "int32x8"): f"(({{ty}})_mm256_{name}((__m256i)({{a}}), (__m256i)({{b}})))"
                 for op, name in _INT32_OPS.items()}}
 
+    #: float16 <-> float32 vector conversions as F16C instructions (every AVX2 CPU has F16C;
+    #: the kernel then enables it: prelude), rounding to nearest even
+    F16C = {("float16x8", "float32x8"): "_mm256_cvtph_ps((__m128i)({x}))",
+            ("float32x8", "float16x8"):
+                "(({ty})_mm256_cvtps_ph({x}, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC))"}
+
+    #: bfloat16 <-> float32 vectors in AVX2 integer instructions (the rule of c/half.py)
+    BF16 = {("bfloat16x8", "float32x8"):
+            "_mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32((__m128i)({x})), 16))",
+            ("float32x8", "bfloat16x8"): "texpr_narrow_bf16_avx2({x})"}
+
+    def half_vector_cast(self, e, x):
+        key = (e.value.dtype, e.dtype)
+        if key in self.F16C:
+            self.uses_f16c = True
+            return self.F16C[key].format(x=x, ty=self.ty(e.dtype))
+        if key in self.BF16:
+            if key[1] == "bfloat16x8":
+                self.helper("half_narrow_bf16_avx2", _NARROW_BF16.format(ty=self.ty(key[1])))
+            return self.BF16[key].format(x=x)
+        return super().half_vector_cast(e, x)
+
+    def popcount(self, a, dt):
+        self.uses_popcnt = True
+        return super().popcount(a, dt)
+
+    def prelude(self):
+        # after the includes (the precompiled header), only in kernels that use them: F16C
+        # converting float16 vectors, POPCNT for popcount (else a libgcc call per word)
+        isa = [f for f, used in (("f16c", "uses_f16c"), ("popcnt", "uses_popcnt"))
+               if getattr(self, used, False)]
+        return [f'#pragma GCC target("{",".join(isa)}")'] if isa else []
+
     VECTOR_MATH_ISA = {"float32x8": {"fma": "return _mm256_fmadd_ps(a, b, c);",
                                      "sqrt": "return _mm256_sqrt_ps(x);"}}
 
@@ -98,6 +131,15 @@ class AVX2Emitter(CEmitter):
                     f"{t} b) {{ return {body}; }}")
         return f"texpr_nan{e.op}_{e.dtype}({unparen(self.expr(e.a))}, {unparen(self.expr(e.b))})"
 
+
+_NARROW_BF16 = (
+    "static inline {ty} texpr_narrow_bf16_avx2(__m256 f) {{ __m256i u = _mm256_castps_si256(f); "
+    "__m256i hi = _mm256_srli_epi32(u, 16); "
+    "__m256i r = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7fff)), "
+    "_mm256_and_si256(hi, _mm256_set1_epi32(1))), 16); "
+    "__m256i nan = _mm256_castps_si256(_mm256_cmp_ps(f, f, _CMP_UNORD_Q)); "
+    "r = _mm256_blendv_epi8(r, _mm256_or_si256(hi, _mm256_set1_epi32(0x40)), nan); "
+    "return ({ty})_mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1)); }}")
 
 #: fused multiply-add forms (lower/cpu/isel.py) -> x86 intrinsic name part
 FMA_NAMES = {"ab+c": "fmadd", "c+ab": "fmadd", "ab-c": "fmsub"}

@@ -149,6 +149,8 @@ class AVX512Emitter(AVX2Emitter):
                          + ["#define SIMDE_ENABLE_NATIVE_ALIASES", "#include <simde/x86/avx512.h>",
                             ""])
 
+    F16C = BF16 = {}    # 16-lane vectors: the C vector conversions of c/half.py
+
     def prelude(self):
         """SIMDe in place of immintrin.h where the CPU has no AVX-512 (-DTEXPR_SIMDE), with shims
         for the intrinsics this SIMDe version lacks, only those the kernel used."""

@@ -1,0 +1,176 @@
+"""Low-precision numerics (issue 20), each case beside the fp32 kernel of the same shape in the
+same run (interleaved Timer, medians):
+
+  sparse_lengths_sum  a 16-bit table (fp16, bf16) summed in fp32 against the fp32 table:
+                      memory-bound (table larger than L3), the gain is the bytes
+                      (bar: fp16 >= 1.6x the fp32 kernel's rows/s)
+  dense batch 1       fp16 / bf16 weights, fp32 sums (out_dtype="float32") against fp32
+                      weights: a weight larger than L3, read once per call
+  bitserial dense     1024 x 1024 x 4096 bits, 1-bit x 1-bit and 2-bit activations x 1-bit
+                      weights (unipolar, weight packed once), binary ops/s (2 per bit pair:
+                      AND and count) against the fp32 dense's FLOP/s of the same shape
+                      (bars: 1x1 >= 10x, 2x1 >= 4x)
+
+    python benchmarks/numerics.py [--threads 1,2] [--quick]
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from _bench import Timer, cpu_model, threads  # noqa: E402
+
+import ml_dtypes  # noqa: E402,F401
+import texpr as te  # noqa: E402
+from texpr import topi  # noqa: E402
+
+HALF = ("float16", "bfloat16")
+
+
+def build_sls(V, D, dt, target):
+    B, L = te.var("B"), te.var("L")
+    data = te.placeholder((V, D), dt, name="data")
+    idx = te.placeholder((L,), "int32", name="indices")
+    lens = te.placeholder((B,), "int32", name="lengths")
+    out = topi.sparse.sparse_lengths_sum(data, idx, lens, out_dtype="float32")
+    return te.build(topi.schedule(out, target), [data, idx, lens, out], target=target,
+                    name=f"sls_{dt}")
+
+
+def build_dense(N, K, dt, target):
+    X = te.placeholder((1, K), dt, name="X")
+    W = te.placeholder((N, K), dt, name="W")
+    out = topi.nn.dense(X, W, out_dtype="float32")
+    return te.build(topi.schedule([out], target), [X, W, out], target=target, name=f"dense_{dt}")
+
+
+def aligned(a, align=64):
+    """A copy of `a` starting on a cache line (as torch's tables do; NumPy's large arrays start
+    16 bytes into one, so a row would touch one line more than its bytes need)."""
+    buf = np.empty(a.nbytes + align, np.uint8)
+    off = -buf.ctypes.data % align
+    out = buf[off:off + a.nbytes].view(a.dtype).reshape(a.shape)
+    out[...] = a
+    return out
+
+
+def sls_case(args, target, timer):
+    V, D, B, L = (250_000, 64, 1024, 40) if args.quick else (1_000_000, 64, 2048, 40)
+    rng = np.random.default_rng(0)
+    table32 = rng.standard_normal((V, D), dtype=np.float32)
+    # several index sets, one per call in turn: the rows of one set (B * L rows) would stay in
+    # L3 from one call to the next
+    sets = [rng.integers(0, V, B * L).astype(np.int32) for _ in range(8)]
+    turn = [0]
+
+    def idx():
+        turn[0] = (turn[0] + 1) % len(sets)
+        return sets[turn[0]]
+    lens = np.full(B, L, np.int32)
+    out = np.empty((B, D), np.float32)
+    fns, check = {}, {}
+    for dt in ("float32",) + HALF:
+        table = aligned(table32 if dt == "float32" else table32.astype(dt))
+        mod = build_sls(V, D, dt, target)
+        fns[dt] = (lambda m=mod, t=table: m(t, idx(), lens, out))
+        mod(table, sets[0], lens, out)
+        want = topi.testing.sparse_lengths_sum_ref(table.astype(np.float32), sets[0], lens)
+        check[dt] = float(np.abs(out - want).max())
+    print(f"\nsparse_lengths_sum: table {V} x {D} ({V * D * 4 / 2**20:.0f} MiB fp32, "
+          f"{V * D * 2 / 2**20:.0f} MiB 16-bit), {B} bags of {L} uniform indices (8 sets in turn), "
+          "tables 64-byte aligned, fp32 sums")
+    for t in args.threads:
+        with threads(t):
+            res = timer.run(fns)
+        base = res["float32"][0]
+        for dt in fns:
+            sec = res[dt][0]
+            print(f"  {t} thread{'s' * (t > 1)}  {dt:9s} {sec * 1e3:8.3f} ms  "
+                  f"{B * L / sec / 1e6:7.1f} M rows/s  {base / sec:5.2f}x fp32  "
+                  f"(max |err| {check[dt]:.1e})")
+
+
+def dense_case(args, target, timer):
+    N, K = (2048, 4096) if args.quick else (4096, 8192)
+    rng = np.random.default_rng(1)
+    w32 = rng.standard_normal((N, K), dtype=np.float32)
+    x32 = rng.standard_normal((1, K), dtype=np.float32)
+    out = np.empty((1, N), np.float32)
+    fns = {}
+    for dt in ("float32",) + HALF:
+        w, x = (w32, x32) if dt == "float32" else (w32.astype(dt), x32.astype(dt))
+        mod = build_dense(N, K, dt, target)
+        fns[dt] = (lambda m=mod, a=x, b=w: m(a, b, out))
+    print(f"\ndense batch 1: 1 x {K} by {N} x {K} weight ({N * K * 4 / 2**20:.0f} MiB fp32), "
+          "fp32 sums")
+    for t in args.threads:
+        with threads(t):
+            res = timer.run(fns)
+        base = res["float32"][0]
+        for dt in fns:
+            sec = res[dt][0]
+            print(f"  {t} thread{'s' * (t > 1)}  {dt:9s} {sec * 1e3:8.3f} ms  "
+                  f"{N * K * 2 / sec / 1e9:7.1f} GFLOP/s  {base / sec:5.2f}x fp32")
+
+
+def bitserial_case(args, target, timer):
+    from texpr.topi import bitserial, testing as tt
+    M, N, K = (256, 256, 2048) if args.quick else (1024, 1024, 4096)
+    rng = np.random.default_rng(2)
+    A = te.placeholder((M, K), name="A")
+    B = te.placeholder((N, K), name="B")
+    F = topi.nn.dense(A, B)
+    fp32 = te.build(topi.schedule([F], target), [A, B, F], target=target, name="dense_fp32")
+    a = rng.standard_normal((M, K), dtype=np.float32)
+    b = rng.standard_normal((N, K), dtype=np.float32)
+    f = np.empty((M, N), np.float32)
+    fns = {"fp32 dense": lambda: fp32(a, b, f)}
+    for db in (1, 2):
+        d = rng.integers(0, 1 << db, (M, K)).astype(np.uint8)
+        w = rng.integers(0, 2, (N, K)).astype(np.uint8)
+        D = te.placeholder((M, K), "uint8", name="D")
+        Wq = te.placeholder((N, 1, K // 64), "uint64", name="Wq")
+        out = bitserial.bitserial_dense(D, Wq, db, 1, pack_dtype="uint64", out_dtype="int32")
+        mod = te.build(topi.schedule([out], target), [D, Wq, out], target=target,
+                       name=f"bitserial_{db}x1")
+        wq = tt.bitpack_ref(w, 1, 1, 1, "uint64")
+        o = np.empty((M, N), np.int32)
+        mod(d, wq, o)
+        assert np.array_equal(o, tt.bitserial_dense_ref(d, w, db, 1, True, "int32"))
+        fns[f"{db}-bit x 1-bit"] = (lambda m=mod, x=d, y=wq, z=o: m(x, y, z))
+    print(f"\nbitserial dense {M} x {N} x {K} bits (unipolar, int32 out; data packed per call)")
+    ops = 2.0 * M * N * K
+    for t in args.threads:
+        with threads(t):
+            res = timer.run(fns)
+        base = ops / res["fp32 dense"][0]
+        for name, (sec, _) in res.items():
+            db = 2 if name.startswith("2") else 1
+            rate = ops * db / sec if name != "fp32 dense" else ops / sec
+            unit = "GFLOP/s" if name == "fp32 dense" else "G binary ops/s"
+            print(f"  {t} thread{'s' * (t > 1)}  {name:15s} {sec * 1e3:8.2f} ms  "
+                  f"{rate / 1e9:8.1f} {unit:15s} {rate / base:5.2f}x fp32")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--target", default="native")
+    ap.add_argument("--quick", action="store_true", help="smaller shapes, fewer rounds")
+    ap.add_argument("--only", default="sls,dense,bitserial")
+    args = ap.parse_args()
+    args.threads = [int(t) for t in args.threads.split(",")]
+    print(f"CPU: {cpu_model()}; target {args.target}")
+    timer = Timer(rounds=5 if args.quick else 9, calls=3)
+    if "sls" in args.only:
+        sls_case(args, args.target, timer)
+    if "dense" in args.only.split(","):
+        dense_case(args, args.target, timer)
+    if "bitserial" in args.only:
+        bitserial_case(args, args.target, timer)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""topi.bitserial (1- and 2-bit operators) against NumPy: bit-exact integers."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import texpr as te
+from texpr import topi
+from texpr.topi import bitserial, testing as tt
+
+
+def _build(out, ins, target="avx2"):
+    return te.build(topi.schedule([out], target), ins + [out], target=target)
+
+
+def test_bitpack_planes_and_padding():
+    x = np.random.default_rng(0).integers(0, 4, (3, 21)).astype("uint8")   # 21: a partial word
+    X = te.placeholder(x.shape, "uint8", name="X")
+    P = bitserial.bitpack(X, 2, pack_axis=1, bit_axis=0, pack_type="uint8")
+    assert tuple(int(d) for d in P.shape) == (2, 3, 3)
+    mod = te.build(te.create_schedule(P.op), [X, P], target="c")
+    got = np.empty((2, 3, 3), "uint8")
+    mod(x, got)
+    np.testing.assert_array_equal(got, tt.bitpack_ref(x, 2, 1, 0, "uint8"))
+    # the first element of a word is its most significant bit
+    assert got[0, 0, 0] >> 7 == x[0, 0] & 1
+
+
+DENSE = [  # (data bits, weight bits, unipolar, pack type, Y, X, K)
+    (2, 1, True, "uint16", 4, 8, 40),
+    (1, 1, False, "uint32", 3, 5, 70),
+]
+
+
+@pytest.fixture(scope="module", params=DENSE, ids=lambda p: f"{p[0]}x{p[1]}-{'uni' if p[2] else 'bi'}")
+def dense(request):
+    db, wb, uni, pt, Y, X, K = request.param
+    D = te.placeholder((Y, K), "int8", name="D")
+    W = te.placeholder((X, K), "int8", name="W")
+    out = bitserial.bitserial_dense(D, W, db, wb, pack_dtype=pt, out_dtype="int32", unipolar=uni)
+    return request.param, _build(out, [D, W])
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_bitserial_dense(dense, seed):
+    (db, wb, uni, pt, Y, X, K), mod = dense
+    rng = np.random.default_rng(seed)
+    # values past the bits are masked off, as TVM's bitpack does
+    d = rng.integers(-8, 8, (Y, K)).astype("int8")
+    w = rng.integers(-8, 8, (X, K)).astype("int8")
+    got = np.empty((Y, X), "int32")
+    mod(d, w, got)
+    np.testing.assert_array_equal(got, tt.bitserial_dense_ref(d, w, db, wb, uni, "int32"))
+
+
+def test_bitserial_dense_packed_weight_avx2_micro_kernel(monkeypatch):
+    """A weight packed once (bitpack layout [X, weight_bits, words]) gives the same product;
+    64-bit words in whole 256-bit steps run the AVX2 popcount micro-kernel (vpshufb counts in
+    bytes, widened every 16 steps: 80 words = 20 steps cross one widening), here in two blocks
+    of output columns (the L2 blocking of large weights, made small)."""
+    from texpr.topi import cpu_bitserial
+    monkeypatch.setattr(cpu_bitserial, "WEIGHT_BLOCK_BYTES", 4 * 80 * 8)
+    rng = np.random.default_rng(1)
+    d = rng.integers(0, 2, (2, 5120)).astype("uint8")
+    w = rng.integers(0, 2, (8, 5120)).astype("uint8")
+    D = te.placeholder(d.shape, "uint8", name="D")
+    Wq = te.placeholder((8, 1, 80), "uint64", name="Wq")
+    out = bitserial.bitserial_dense(D, Wq, 1, 1, pack_dtype="uint64", out_dtype="int16")
+    mod = _build(out, [D, Wq])
+    assert "_mm256_shuffle_epi8" in mod.source and "for (int32_t j_outer = 0; j_outer < 2;" in mod.source
+    got = np.empty((2, 8), "int16")
+    mod(d, tt.bitpack_ref(w, 1, 1, 1, "uint64"), got)
+    np.testing.assert_array_equal(got, tt.bitserial_dense_ref(d, w, 1, 1, True, "int16"))
+
+
+@pytest.mark.parametrize("layout,uni", [("nchw", True), ("nhwc", False)])
+def test_bitserial_conv2d(layout, uni):
+    rng = np.random.default_rng(2)
+    N, C, H, W, O, R = 1, 12, 6, 5, 3, 3     # 12 channels: a word and a partial one
+    if layout == "nchw":
+        d, k = rng.integers(0, 4, (N, C, H, W)), rng.integers(0, 2, (O, C, R, R))
+        op, ref = bitserial.bitserial_conv2d_nchw, tt.bitserial_conv2d_nchw_ref
+    else:
+        d, k = rng.integers(0, 4, (N, H, W, C)), rng.integers(0, 2, (R, R, C, O))
+        op, ref = bitserial.bitserial_conv2d_nhwc, tt.bitserial_conv2d_nhwc_ref
+    d, k = d.astype("uint8"), k.astype("uint8")
+    D = te.placeholder(d.shape, "uint8", name="D")
+    K = te.placeholder(k.shape, "uint8", name="K")
+    out = op(D, K, (2, 1), (1, 0, 1, 2), 2, 1, pack_dtype="uint8", out_dtype="int32", unipolar=uni)
+    got = np.empty(tuple(int(x) for x in out.shape), "int32")
+    _build(out, [D, K])(d, k, got)
+    np.testing.assert_array_equal(got, ref(d, k, (2, 1), (1, 0, 1, 2), 2, 1, uni, "int32"))
+
+
+def test_bad_arguments():
+    f = te.placeholder((2, 64), "float32", name="f")
+    i = te.placeholder((2, 64), "int8", name="i")
+    with pytest.raises(te.TexprError, match="bitpack: f is float32; expected an integer dtype"):
+        bitserial.bitpack(f, 1, 1, 1)
+    with pytest.raises(te.TexprError, match="pack_type 'int32'; expected one of uint8"):
+        bitserial.bitpack(i, 1, 1, 1, "int32")
+    with pytest.raises(te.TexprError, match="out_dtype uint16; expected a signed integer"):
+        bitserial.bitserial_dense(i, i, 1, 1, out_dtype="uint16")
+    wq = te.placeholder((2, 2, 2), "uint32", name="wq")
+    with pytest.raises(te.TexprError, match="packed weight wq is uint32 with 2 bit planes; "
+                                            "expected uint32 with weight_bits=1"):
+        bitserial.bitserial_dense(i, wq, 1, 1)
