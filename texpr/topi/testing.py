@@ -525,6 +525,8 @@ def bitserial_dense_ref(data, weight, data_bits, weight_bits, unipolar=True, out
 
 def bitserial_conv2d_nchw_ref(data, kernel, stride, padding, activation_bits, weight_bits,
                               unipolar=True, out_dtype="int16"):
+    """data [N, C, H, W] x kernel [O, C, R, S] (unpacked integers, activation_bits /
+    weight_bits of each used) as topi.bitserial.bitserial_conv2d_nchw."""
     d = np.asarray(data).astype(np.int64) & ((1 << activation_bits) - 1)
     k = _bitserial_weight(kernel, weight_bits, unipolar)
     return conv2d_nchw_ref(d, k, stride, padding, out_dtype=np.int64).astype(out_dtype)
@@ -532,6 +534,8 @@ def bitserial_conv2d_nchw_ref(data, kernel, stride, padding, activation_bits, we
 
 def bitserial_conv2d_nhwc_ref(data, kernel, stride, padding, activation_bits, weight_bits,
                               unipolar=True, out_dtype="int16"):
+    """data [N, H, W, C] x kernel [R, S, C, O] (unpacked integers) as
+    topi.bitserial.bitserial_conv2d_nhwc."""
     d = np.asarray(data).astype(np.int64) & ((1 << activation_bits) - 1)
     k = _bitserial_weight(kernel, weight_bits, unipolar)
     return conv2d_nhwc_ref(d, k, stride, padding, out_dtype=np.int64).astype(out_dtype)
