@@ -27,6 +27,9 @@ KNOWN_FEATURES = frozenset({"masked_tails", "lane_ops", "float_vectors", "narrow
                             "fmsub", "fnmadd", "widening_mul", "saturating", "dot_int8",
                             "warp_shuffle", "vector_math"})
 
+#: how `parallel` loops run: texpr's own thread pool, or OpenMP pragmas (libgomp)
+PARALLEL_RUNTIMES = ("texpr", "openmp")
+
 
 @dataclass(frozen=True)
 class GPULimits:
@@ -52,6 +55,9 @@ class Target:
     schedules size their blocks by (topi.cpu.CpuInfo) when the kernel does not run on this
     host (a cross target); a target that runs here reads the host instead (targets/host.py).
     The defaults are a typical current core: 32 KiB L1d, 512 KiB L2, 8 MiB L3, two FMAs a cycle.
+    parallel_runtime: what runs `parallel` loops: "texpr" (texpr's thread pool,
+    targets/runtime/pool.c; the built-in targets that run in this process) or "openmp"
+    (`#pragma omp parallel for`; the emulated targets, and TEXPR_PARALLEL_RUNTIME=openmp).
     """
     name: str
     family: str
@@ -68,6 +74,7 @@ class Target:
     l2_bytes: int = 512 * 1024
     l3_bytes: int = 8 * 1024 * 1024
     fma_units: int = 2
+    parallel_runtime: str = "openmp"
 
     def __post_init__(self):
         unknown = set(self.features) - KNOWN_FEATURES
@@ -75,6 +82,10 @@ class Target:
             from .errors import TexprError
             raise TexprError(f"target {self.name!r}: unknown features {sorted(unknown)}; "
                              f"known: {sorted(KNOWN_FEATURES)}")
+        if self.parallel_runtime not in PARALLEL_RUNTIMES:
+            from .errors import TexprError
+            raise TexprError(f"target {self.name!r}: parallel_runtime must be one of "
+                             f"{list(PARALLEL_RUNTIMES)}, got {self.parallel_runtime!r}")
         object.__setattr__(self, "features", frozenset(self.features))
         object.__setattr__(self, "flags", tuple(self.flags))
 

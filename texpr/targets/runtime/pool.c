@@ -1,0 +1,241 @@
+/* texpr's thread pool for the `parallel` loops of CPU kernels (runtime/pool.py builds and
+ * loads it once per process; a kernel calls texpr_parallel_for through the pointer the runtime
+ * installs with <symbol>_set_parallel_runtime).
+ *
+ * Why not OpenMP: libgomp's workers spin-wait for each other at the join, so a worker that a
+ * foreign process preempted stalls the whole loop (2-thread kernels 5-80x slower than 1 thread
+ * beside one busy process on a 2-core machine), and two OpenMP runtimes in one process (torch
+ * bundles its own) spin against each other.
+ *
+ * How: one job at a time. The loop's iterations are cut into chunks (a few per thread); the
+ * caller and the workers claim chunks from one atomic counter until none is left, so a worker
+ * that is not running simply takes no chunk and the caller does its share. The join waits only
+ * for chunks already claimed. Workers are started on first use, spin briefly for the next job,
+ * then sleep on a futex. The counter carries the job's generation in its upper half, so a
+ * worker still looking at the last job can never claim a chunk of the next one.
+ *
+ * - A parallel loop inside a chunk (nested), or called while another thread of the process
+ *   runs a job, runs serially in its caller (no deadlock, no second pool).
+ * - After fork() the child starts with no workers (pthread_atfork) and starts new ones.
+ * - All shared state is C11 atomics (ThreadSanitizer-clean by design).
+ */
+#define _GNU_SOURCE
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+typedef void (*texpr_body_fn)(void* closure, int64_t begin, int64_t end);
+
+#define TEXPR_POOL_MAX_WORKERS 255
+#define TEXPR_POOL_CHUNKS_PER_THREAD 4
+#define TEXPR_POOL_SETUP 0xFFFFFFFFu   /* chunk index while the caller writes a job */
+
+/* spins (pause instructions) a worker waits for the next job before it sleeps, and the
+   caller waits for claimed chunks before it sleeps */
+static int worker_spins = 20000;
+static int caller_spins = 2000;
+
+static struct {
+  _Atomic uint64_t state;      /* generation << 32 | next chunk to claim */
+  _Atomic uint32_t wake;       /* the generation of the last job published: the futex workers sleep on */
+  _Atomic int sleepers;        /* workers asleep (or about to sleep) on `wake` */
+  _Atomic(texpr_body_fn) fn;
+  _Atomic(void*) closure;
+  _Atomic int64_t begin, len;
+  _Atomic uint32_t nchunks;
+  _Atomic int helpers;         /* workers 0 .. helpers-1 take part in the current job */
+  _Atomic uint32_t done;       /* chunks of the current job finished: the futex the caller sleeps on */
+  _Atomic int caller_sleeping;
+  _Atomic int nworkers;        /* workers started in this process */
+  _Atomic int last_threads;    /* threads (caller included) the last job was offered to */
+  uint32_t generation;         /* under lock */
+  pthread_mutex_t lock;        /* one job at a time */
+} pool = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static _Thread_local int in_parallel;   /* this thread runs a chunk (or is a worker) */
+static _Thread_local int thread_id;     /* 0: a caller; k + 1: worker k */
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+static void futex_wait(_Atomic uint32_t* word, uint32_t expected) {
+  syscall(SYS_futex, (uint32_t*)word, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
+}
+
+static void futex_wake(_Atomic uint32_t* word, int n) {
+  syscall(SYS_futex, (uint32_t*)word, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}
+
+/* Claim and run chunks of job `g` until none is left (or the job is no longer g). */
+static void run_chunks(uint32_t g) {
+  for (;;) {
+    uint64_t s = atomic_load_explicit(&pool.state, memory_order_acquire);
+    if ((uint32_t)(s >> 32) != g) return;
+    uint32_t i = (uint32_t)s;
+    if (i == TEXPR_POOL_SETUP) { cpu_relax(); continue; }
+    /* read before the claim: a successful claim proves these are job g's (the caller
+       moves the state past g before it writes the next job) */
+    uint32_t n = atomic_load_explicit(&pool.nchunks, memory_order_acquire);
+    if (i >= n) return;
+    texpr_body_fn fn = atomic_load_explicit(&pool.fn, memory_order_acquire);
+    void* closure = atomic_load_explicit(&pool.closure, memory_order_acquire);
+    int64_t begin = atomic_load_explicit(&pool.begin, memory_order_acquire);
+    int64_t len = atomic_load_explicit(&pool.len, memory_order_acquire);
+    if (!atomic_compare_exchange_weak(&pool.state, &s, s + 1)) continue;
+    /* chunk i of n: sizes differ by at most one iteration */
+    int64_t q = len / n, r = len % n;
+    int64_t lo = begin + q * i + (i < r ? i : r);
+    int64_t hi = lo + q + (i < r ? 1 : 0);
+    fn(closure, lo, hi);
+    uint32_t finished = atomic_fetch_add(&pool.done, 1) + 1;
+    if (finished == n && atomic_load(&pool.caller_sleeping)) futex_wake(&pool.done, 1);
+  }
+}
+
+static void* worker_main(void* arg) {
+  uint64_t a = (uint64_t)(uintptr_t)arg;
+  int k = (int)(a >> 32);
+  uint32_t seen = (uint32_t)a;            /* the generation before this worker was started */
+  in_parallel = 1;
+  thread_id = k + 1;
+  for (;;) {
+    uint32_t g;
+    int spins = 0;
+    while ((g = atomic_load_explicit(&pool.wake, memory_order_acquire)) == seen) {
+      if (spins < worker_spins) {
+        cpu_relax();
+        ++spins;
+      } else {
+        atomic_fetch_add(&pool.sleepers, 1);
+        if (atomic_load(&pool.wake) == seen) futex_wait(&pool.wake, seen);
+        atomic_fetch_sub(&pool.sleepers, 1);
+      }
+    }
+    seen = g;
+    if (k < atomic_load_explicit(&pool.helpers, memory_order_acquire)) run_chunks(g);
+  }
+  return NULL;
+}
+
+/* Start workers up to `want` (under the lock); fewer where the system refuses threads. */
+static void start_workers(int want) {
+  int have = atomic_load(&pool.nworkers);
+  for (int k = have; k < want; ++k) {
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    uint64_t arg = ((uint64_t)k << 32) | atomic_load(&pool.wake);
+    int rc = pthread_create(&t, &attr, worker_main, (void*)(uintptr_t)arg);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) break;
+    atomic_store(&pool.nworkers, k + 1);
+  }
+}
+
+static void serial(texpr_body_fn fn, void* closure, int64_t begin, int64_t end) {
+  int outer = in_parallel;
+  in_parallel = 1;
+  fn(closure, begin, end);
+  in_parallel = outer;
+}
+
+/* Run fn(closure, lo, hi) over chunks covering [begin, end) on up to `nthreads` threads (the
+   caller is one of them); returns when every chunk has run. Returns 0. */
+int texpr_parallel_for(texpr_body_fn fn, void* closure, int64_t begin, int64_t end, int nthreads) {
+  int64_t len = end - begin;
+  if (len <= 0) return 0;
+  if (nthreads <= 1 || len == 1 || in_parallel || pthread_mutex_trylock(&pool.lock) != 0) {
+    atomic_store_explicit(&pool.last_threads, 1, memory_order_relaxed);
+    serial(fn, closure, begin, end);
+    return 0;
+  }
+  int workers = nthreads - 1 < TEXPR_POOL_MAX_WORKERS ? nthreads - 1 : TEXPR_POOL_MAX_WORKERS;
+  if (atomic_load(&pool.nworkers) < workers) start_workers(workers);
+  int nw = atomic_load(&pool.nworkers);
+  int helpers = workers < nw ? workers : nw;
+  int64_t want = (int64_t)(helpers + 1) * TEXPR_POOL_CHUNKS_PER_THREAD;
+  uint32_t n = (uint32_t)(len < want ? len : want);
+  uint32_t g = ++pool.generation;
+  if (g == 0) g = ++pool.generation;       /* (0 is the state before any job) */
+  /* close claims of the last job before its fields change, then publish this one */
+  atomic_store(&pool.state, ((uint64_t)g << 32) | TEXPR_POOL_SETUP);
+  atomic_store_explicit(&pool.fn, fn, memory_order_release);
+  atomic_store_explicit(&pool.closure, closure, memory_order_release);
+  atomic_store_explicit(&pool.begin, begin, memory_order_release);
+  atomic_store_explicit(&pool.len, len, memory_order_release);
+  atomic_store_explicit(&pool.nchunks, n, memory_order_release);
+  atomic_store_explicit(&pool.helpers, helpers, memory_order_release);
+  atomic_store(&pool.done, 0);
+  atomic_store_explicit(&pool.last_threads, helpers + 1, memory_order_relaxed);
+  atomic_store(&pool.state, (uint64_t)g << 32);
+  atomic_store(&pool.wake, g);
+  if (atomic_load(&pool.sleepers) > 0) futex_wake(&pool.wake, INT_MAX);
+  in_parallel = 1;
+  run_chunks(g);
+  in_parallel = 0;
+  /* wait for the chunks the workers claimed */
+  int spins = 0;
+  uint32_t d;
+  while ((d = atomic_load(&pool.done)) != n) {
+    if (spins < caller_spins) {
+      cpu_relax();
+      ++spins;
+    } else {
+      atomic_store(&pool.caller_sleeping, 1);
+      d = atomic_load(&pool.done);
+      if (d != n) futex_wait(&pool.done, d);
+      atomic_store(&pool.caller_sleeping, 0);
+    }
+  }
+  pthread_mutex_unlock(&pool.lock);
+  return 0;
+}
+
+/* ---- introspection and settings (tests, benchmarks) ---- */
+
+/* Workers started in this process. */
+int texpr_pool_workers(void) { return atomic_load(&pool.nworkers); }
+
+/* Threads (the caller included) the last job was offered to: 1 when it ran serially. */
+int texpr_pool_last_threads(void) { return atomic_load(&pool.last_threads); }
+
+/* 0 in a caller, k + 1 in worker k. */
+int texpr_pool_thread_id(void) { return thread_id; }
+
+/* Pause instructions a worker spins for the next job, and the caller for the join, before
+   sleeping (negative: unchanged). */
+void texpr_pool_set_spins(int worker, int caller) {
+  if (worker >= 0) worker_spins = worker;
+  if (caller >= 0) caller_spins = caller;
+}
+
+/* ---- fork ---- */
+
+static void before_fork(void) { pthread_mutex_lock(&pool.lock); }
+static void after_fork_parent(void) { pthread_mutex_unlock(&pool.lock); }
+
+/* The child has only the forking thread: forget the workers (a job starts new ones). */
+static void after_fork_child(void) {
+  pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+  pool.lock = fresh;
+  atomic_store(&pool.nworkers, 0);
+  atomic_store(&pool.sleepers, 0);
+  atomic_store(&pool.helpers, 0);
+  atomic_store(&pool.caller_sleeping, 0);
+  in_parallel = 0;
+}
+
+__attribute__((constructor)) static void texpr_pool_init(void) {
+  pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+}
