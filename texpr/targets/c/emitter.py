@@ -53,8 +53,9 @@ class CEmitter(ExternCallEmitter):
             self.names.reserve(k)
         # C name -> the type a parallel loop body outlined into a function takes it as
         # (outline.py): every variable declared so far (names are unique in a kernel)
-        self.declared = {index_checks.CPU_ERROR_PARAM: "int64_t*"}
+        self.declared = {}
         self.declared_order = []      # names in the order declared (what a body declared)
+        self.declare(index_checks.CPU_ERROR_PARAM, "int64_t*")     # (a parameter when used)
         self.outlined = []            # the C of the outlined parallel loop bodies
         self.parallel_loops = 0       # parallel loops outlined so far (their numbers)
         self.helpers = {}
