@@ -8,6 +8,13 @@
            warm cache: again in this process on a new, identical schedule, and in a new
            process (`python -c`: import, schedule, build; the build alone is printed).
            --quick: a few calls, and the add's build instead of dense (a check that it runs).
+  parallel texpr's thread pool (TEXPR_PARALLEL_RUNTIME=texpr) beside libgomp (=openmp), the
+           same kernels built both ways, 2 threads: the fork-join cost of an (almost) empty
+           parallel loop (one element per thread, the kernel called through cffi without
+           checks); topi dense (256x512x512) and conv2d (NCHW 1x64x28x28, 64 3x3 filters) at 1
+           and 2 threads on the quiet machine and beside one foreign busy core (a spinning
+           subprocess): the bar is 2-thread time <= 2x 1-thread time under that load.
+           --quick: the fork-join figure only, few calls.
 
 Run: python benchmarks/runtime.py [--quick]
 """
@@ -123,16 +130,132 @@ def build_costs(rounds, new_process=True, schedule=dense_schedule, name="dense")
           f"{(sched + build) * 1e3:.1f} ms)")
 
 
+def runtime_target(runtime):
+    from texpr.targets.registry import get_target
+    return get_target("native").with_(parallel_runtime=runtime)
+
+
+def empty_parallel(runtime, nthreads=2):
+    """B[i] = A[i] over nthreads elements, one per thread: what is timed is the fork-join."""
+    A = te.placeholder((nthreads,), name="A")
+    B = te.compute((nthreads,), lambda i: A[i], name="B")
+    s = te.create_schedule(B.op)
+    s[B].parallel(B.op.axis[0])
+    return te.build(s, [A, B], target=runtime_target(runtime), name=f"empty_parallel_{runtime}")
+
+
+def fork_join(rounds, calls):
+    """Fork-join cost of an empty parallel loop at 2 threads, texpr's pool beside libgomp (the
+    kernel's entry called through cffi: no argument checks)."""
+    fns = {}
+    a, b = np.zeros(2, "float32"), np.zeros(2, "float32")
+    os.environ["TEXPR_NUM_THREADS"] = "2"
+    for runtime in ("texpr", "openmp"):
+        f = empty_parallel(runtime)
+        f(a, b)                             # sets the thread count (and installs the pool)
+        ffi = FFI()
+        entry = f"texpr_kernel_empty_parallel_{runtime}_entry"
+        ffi.cdef(f"void {entry}(void*, void*);")
+        fn = getattr(ffi.dlopen(f.lib_path), entry)
+        pa, pb = ffi.from_buffer(a), ffi.from_buffer(b)
+
+        def run(fn=fn, pa=pa, pb=pb):
+            for _ in range(calls):
+                fn(pa, pb)
+        fns[f"{runtime} ({'texpr pool' if runtime == 'texpr' else 'libgomp'})"] = run
+    got = Timer(rounds=rounds, calls=3).run(fns)
+    for name, (med, best) in got.items():
+        print(f"  empty parallel loop, 2 threads, {name:<20} {med / calls * 1e6:7.2f} us per "
+              f"call (best {best / calls * 1e6:.2f} us)")
+
+
+def parallel_kernels(runtime):
+    """(name, module, arrays) of the dense and conv benchmark kernels for one runtime."""
+    rng = np.random.default_rng(0)
+    x, w = te.placeholder((256, 512), name="x"), te.placeholder((512, 512), name="w")
+    out = topi.nn.dense(x, w)
+    dense = te.build(topi.schedule(out, "native"), [x, w, out], target=runtime_target(runtime),
+                     name="dense_256")
+    dense_args = [rng.standard_normal(t).astype("float32") for t in ((256, 512), (512, 512))]
+    dense_args.append(np.empty((256, 512), "float32"))
+    d, k = te.placeholder((1, 64, 28, 28), name="d"), te.placeholder((64, 64, 3, 3), name="k")
+    out = topi.nn.conv2d_nchw(d, k, 1, 1)
+    conv = te.build(topi.schedule(out, "native"), [d, k, out], target=runtime_target(runtime),
+                    name="conv_64")
+    conv_args = [rng.standard_normal(t).astype("float32") for t in ((1, 64, 28, 28),
+                                                                     (64, 64, 3, 3))]
+    conv_args.append(np.empty((1, 64, 28, 28), "float32"))
+    return [("dense 256x512x512", dense, dense_args), ("conv 64x28x28 3x3", conv, conv_args)]
+
+
+def busy_core():
+    """A foreign process spinning on one core (until terminated)."""
+    return subprocess.Popen([sys.executable, "-c", "while True: pass"])
+
+
+def thread_scaling(rounds):
+    """1- and 2-thread times of the dense and conv kernels, quiet and beside a busy core."""
+    kernels = {rt: parallel_kernels(rt) for rt in ("texpr", "openmp")}
+
+    def timed(f, args, n):
+        def run():
+            os.environ["TEXPR_NUM_THREADS"] = str(n)
+            f(*args)
+        return run
+    for load in ("quiet machine", "one foreign busy core"):
+        spinner = busy_core() if load != "quiet machine" else None
+        try:
+            if spinner is not None:
+                time.sleep(0.2)
+            fns = {}
+            for rt, ks in kernels.items():
+                for name, f, args in ks:
+                    for n in (1, 2):
+                        fns[(name, rt, n)] = timed(f, args, n)
+            got = Timer(rounds=rounds, calls=3).run(fns)
+        finally:
+            if spinner is not None:
+                spinner.terminate()
+                spinner.wait()
+        print(f"  {load}:")
+        for name, _, _ in kernels["texpr"]:
+            for rt in ("texpr", "openmp"):
+                t1, t2 = got[(name, rt, 1)][0], got[(name, rt, 2)][0]
+                print(f"    {name:<18} {rt:<6} 1 thread {t1 * 1e3:7.3f} ms, 2 threads "
+                      f"{t2 * 1e3:7.3f} ms: 2-thread / 1-thread {t2 / t1:5.2f}")
+    os.environ.pop("TEXPR_NUM_THREADS", None)
+
+
+def parallel_costs(rounds, quick):
+    old = os.environ.get("TEXPR_NUM_THREADS")
+    try:
+        fork_join(rounds, 100 if quick else 2000)
+        if not quick:
+            thread_scaling(rounds)
+    finally:
+        if old is None:
+            os.environ.pop("TEXPR_NUM_THREADS", None)
+        else:
+            os.environ["TEXPR_NUM_THREADS"] = old
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="few rounds (a check that it runs)")
     ap.add_argument("--no-new-process", action="store_true",
                     help="skip the build in a new process")
+    ap.add_argument("--only", choices=("parallel",),
+                    help="run one part of the benchmark")
     args = ap.parse_args(argv)
     global CALLS
     rounds = 1 if args.quick else 15
     CALLS = 100 if args.quick else CALLS
     print(f"CPU: {cpu_model()}; TEXPR_NUM_THREADS={os.environ.get('TEXPR_NUM_THREADS', '-')}")
+    if args.only in (None, "parallel"):
+        print("parallel loops, texpr's thread pool beside libgomp (native):")
+        parallel_costs(rounds, args.quick)
+    if args.only == "parallel":
+        return
     print("call of a 16-element add (native):")
     call_costs(rounds)
     if args.quick:          # (the add: no dense kernel to compile in a check that it runs)
