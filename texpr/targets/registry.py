@@ -47,7 +47,10 @@ def kernel_flags(target):
     (`-fopenmp-simd`: only its simd pragmas) when texpr's thread pool runs parallel loops."""
     if target.parallel_runtime == "openmp":
         return list(target.flags)
-    return ["-fopenmp-simd" if f == "-fopenmp" else f for f in target.flags]
+    flags = ["-fopenmp-simd" if f == "-fopenmp" else f for f in target.flags]
+    if "-DTEXPR_SIMDE" in flags:    # SIMDe keeps its `omp simd` loops (it reads _OPENMP)
+        flags.append("-DSIMDE_ENABLE_OPENMP")
+    return flags
 
 
 def host_has(flag):

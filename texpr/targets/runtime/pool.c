@@ -22,6 +22,7 @@
 #define _GNU_SOURCE
 #include <limits.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -222,10 +223,9 @@ void texpr_pool_set_spins(int worker, int caller) {
 
 /* ---- fork ---- */
 
-static void before_fork(void) { pthread_mutex_lock(&pool.lock); }
-static void after_fork_parent(void) { pthread_mutex_unlock(&pool.lock); }
-
-/* The child has only the forking thread: forget the workers (a job starts new ones). */
+/* The child has only the forking thread: forget the workers and the job that may have been
+   running (a job starts new workers). Nothing is locked before the fork: a fork from inside
+   a chunk (a Python callback) must not wait for its own job. */
 static void after_fork_child(void) {
   pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
   pool.lock = fresh;
@@ -237,5 +237,5 @@ static void after_fork_child(void) {
 }
 
 __attribute__((constructor)) static void texpr_pool_init(void) {
-  pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+  pthread_atfork(NULL, NULL, after_fork_child);
 }
