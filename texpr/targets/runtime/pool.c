@@ -28,6 +28,7 @@
 #include <stdint.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef void (*texpr_body_fn)(void* closure, int64_t begin, int64_t end);
@@ -36,10 +37,12 @@ typedef void (*texpr_body_fn)(void* closure, int64_t begin, int64_t end);
 #define TEXPR_POOL_CHUNKS_PER_THREAD 4
 #define TEXPR_POOL_SETUP 0xFFFFFFFFu   /* chunk index while the caller writes a job */
 
-/* spins (pause instructions) a worker waits for the next job before it sleeps, and the
-   caller waits for claimed chunks before it sleeps */
-static int worker_spins = 20000;
-static int caller_spins = 2000;
+/* how long a worker spins for the next job before it sleeps (back-to-back calls find it
+   awake), and the caller for the chunks workers claimed (short: a worker another process
+   preempted may need this core); in nanoseconds. Time, not pause instructions: a pause costs
+   10 ns on one machine and 200+ ns in a virtual machine that traps spin loops. */
+static _Atomic int64_t worker_spin_ns = 200000;
+static _Atomic int64_t caller_spin_ns = 50000;
 
 static struct {
   _Atomic uint64_t state;      /* generation << 32 | next chunk to claim */
@@ -67,6 +70,22 @@ static inline void cpu_relax(void) {
 #elif defined(__aarch64__)
   __asm__ __volatile__("yield");
 #endif
+}
+
+static int64_t now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* One step of a spin that lasts `budget` ns from its first step (*until = 0 before): pauses,
+   and a look at the clock every 32 steps; returns 0 once the budget is spent. */
+static int spin(int* steps, int64_t* until, int64_t budget) {
+  cpu_relax();
+  if ((++*steps & 31) != 0) return 1;
+  int64_t t = now_ns();
+  if (*until == 0) *until = t + budget;
+  return t < *until;
 }
 
 static void futex_wait(_Atomic uint32_t* word, uint32_t expected) {
@@ -111,12 +130,10 @@ static void* worker_main(void* arg) {
   thread_id = k + 1;
   for (;;) {
     uint32_t g;
-    int spins = 0;
+    int steps = 0;
+    int64_t until = 0, budget = atomic_load_explicit(&worker_spin_ns, memory_order_relaxed);
     while ((g = atomic_load_explicit(&pool.wake, memory_order_acquire)) == seen) {
-      if (spins < worker_spins) {
-        cpu_relax();
-        ++spins;
-      } else {
+      if (!spin(&steps, &until, budget)) {
         atomic_fetch_add(&pool.sleepers, 1);
         if (atomic_load(&pool.wake) == seen) futex_wait(&pool.wake, seen);
         atomic_fetch_sub(&pool.sleepers, 1);
@@ -186,13 +203,11 @@ int texpr_parallel_for(texpr_body_fn fn, void* closure, int64_t begin, int64_t e
   run_chunks(g);
   in_parallel = 0;
   /* wait for the chunks the workers claimed */
-  int spins = 0;
+  int steps = 0;
+  int64_t until = 0, budget = atomic_load_explicit(&caller_spin_ns, memory_order_relaxed);
   uint32_t d;
   while ((d = atomic_load(&pool.done)) != n) {
-    if (spins < caller_spins) {
-      cpu_relax();
-      ++spins;
-    } else {
+    if (!spin(&steps, &until, budget)) {
       atomic_store(&pool.caller_sleeping, 1);
       d = atomic_load(&pool.done);
       if (d != n) futex_wait(&pool.done, d);
@@ -214,11 +229,11 @@ int texpr_pool_last_threads(void) { return atomic_load(&pool.last_threads); }
 /* 0 in a caller, k + 1 in worker k. */
 int texpr_pool_thread_id(void) { return thread_id; }
 
-/* Pause instructions a worker spins for the next job, and the caller for the join, before
-   sleeping (negative: unchanged). */
-void texpr_pool_set_spins(int worker, int caller) {
-  if (worker >= 0) worker_spins = worker;
-  if (caller >= 0) caller_spins = caller;
+/* Nanoseconds a worker spins for the next job, and the caller for the join, before sleeping
+   (negative: unchanged). */
+void texpr_pool_set_spin_ns(int64_t worker, int64_t caller) {
+  if (worker >= 0) atomic_store(&worker_spin_ns, worker);
+  if (caller >= 0) atomic_store(&caller_spin_ns, caller);
 }
 
 /* ---- fork ---- */

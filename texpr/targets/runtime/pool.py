@@ -15,7 +15,7 @@ int texpr_parallel_for(texpr_body_fn fn, void* closure, int64_t begin, int64_t e
 int texpr_pool_workers(void);
 int texpr_pool_last_threads(void);
 int texpr_pool_thread_id(void);
-void texpr_pool_set_spins(int worker, int caller);
+void texpr_pool_set_spin_ns(int64_t worker, int64_t caller);
 """
 
 _LOADED = []        # [(ffi, lib)]
