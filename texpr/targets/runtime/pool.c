@@ -128,10 +128,12 @@ static void* worker_main(void* arg) {
   uint32_t seen = (uint32_t)a;            /* the generation before this worker was started */
   in_parallel = 1;
   thread_id = k + 1;
+  int helped = 1;
   for (;;) {
     uint32_t g;
     int steps = 0;
-    int64_t until = 0, budget = atomic_load_explicit(&worker_spin_ns, memory_order_relaxed);
+    /* a worker the last job did not ask for (fewer threads than workers) sleeps at once */
+    int64_t until = 0, budget = helped ? atomic_load_explicit(&worker_spin_ns, memory_order_relaxed) : 0;
     while ((g = atomic_load_explicit(&pool.wake, memory_order_acquire)) == seen) {
       if (!spin(&steps, &until, budget)) {
         atomic_fetch_add(&pool.sleepers, 1);
@@ -140,7 +142,8 @@ static void* worker_main(void* arg) {
       }
     }
     seen = g;
-    if (k < atomic_load_explicit(&pool.helpers, memory_order_acquire)) run_chunks(g);
+    helped = k < atomic_load_explicit(&pool.helpers, memory_order_acquire);
+    if (helped) run_chunks(g);
   }
   return NULL;
 }
