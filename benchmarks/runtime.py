@@ -19,7 +19,9 @@
 Run: python benchmarks/runtime.py [--quick]
 """
 import argparse
+import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -144,29 +146,21 @@ def empty_parallel(runtime, nthreads=2):
     return te.build(s, [A, B], target=runtime_target(runtime), name=f"empty_parallel_{runtime}")
 
 
-def fork_join(rounds, calls):
-    """Fork-join cost of an empty parallel loop at 2 threads, texpr's pool beside libgomp (the
-    kernel's entry called through cffi: no argument checks)."""
-    fns = {}
+def fork_join_fn(runtime, calls):
+    """`calls` calls of the empty parallel loop's entry through cffi (no argument checks)."""
     a, b = np.zeros(2, "float32"), np.zeros(2, "float32")
-    os.environ["TEXPR_NUM_THREADS"] = "2"
-    for runtime in ("texpr", "openmp"):
-        f = empty_parallel(runtime)
-        f(a, b)                             # sets the thread count (and installs the pool)
-        ffi = FFI()
-        entry = f"texpr_kernel_empty_parallel_{runtime}_entry"
-        ffi.cdef(f"void {entry}(void*, void*);")
-        fn = getattr(ffi.dlopen(f.lib_path), entry)
-        pa, pb = ffi.from_buffer(a), ffi.from_buffer(b)
+    f = empty_parallel(runtime)
+    f(a, b)                             # sets the thread count (and installs the pool)
+    ffi = FFI()
+    entry = f"texpr_kernel_empty_parallel_{runtime}_entry"
+    ffi.cdef(f"void {entry}(void*, void*);")
+    fn = getattr(ffi.dlopen(f.lib_path), entry)
+    pa, pb = ffi.from_buffer(a), ffi.from_buffer(b)
 
-        def run(fn=fn, pa=pa, pb=pb):
-            for _ in range(calls):
-                fn(pa, pb)
-        fns[f"{runtime} ({'texpr pool' if runtime == 'texpr' else 'libgomp'})"] = run
-    got = Timer(rounds=rounds, calls=3).run(fns)
-    for name, (med, best) in got.items():
-        print(f"  empty parallel loop, 2 threads, {name:<20} {med / calls * 1e6:7.2f} us per "
-              f"call (best {best / calls * 1e6:.2f} us)")
+    def run():
+        for _ in range(calls):
+            fn(pa, pb)
+    return run
 
 
 def parallel_kernels(runtime):
@@ -188,55 +182,86 @@ def parallel_kernels(runtime):
     return [("dense 256x512x512", dense, dense_args), ("conv 64x28x28 3x3", conv, conv_args)]
 
 
+def measure_runtime(runtime, rounds, calls, kernels):
+    """One runtime's figures, in this process alone (two runtimes in one process would each
+    see the other's idle threads spinning): {name: (median s, best s)} at 2 threads for the
+    fork-join (per call) and at 1 and 2 threads for the kernels."""
+    os.environ["TEXPR_NUM_THREADS"] = "2"
+    got = {}
+    fj = Timer(rounds=rounds, calls=3).run({"fork-join": fork_join_fn(runtime, calls)})
+    got["fork-join"] = tuple(t / calls for t in fj["fork-join"])
+    if kernels:
+        fns = {}
+        for name, f, args in parallel_kernels(runtime):
+            for n in (1, 2):
+                def run(f=f, args=args, n=n):
+                    os.environ["TEXPR_NUM_THREADS"] = str(n)
+                    f(*args)
+                fns[f"{name}|{n}"] = run
+        got.update(Timer(rounds=rounds, calls=3).run(fns))
+    return got
+
+
 def busy_core():
     """A foreign process spinning on one core (until terminated)."""
     return subprocess.Popen([sys.executable, "-c", "while True: pass"])
 
 
-def thread_scaling(rounds):
-    """1- and 2-thread times of the dense and conv kernels, quiet and beside a busy core."""
-    kernels = {rt: parallel_kernels(rt) for rt in ("texpr", "openmp")}
-
-    def timed(f, args, n):
-        def run():
-            os.environ["TEXPR_NUM_THREADS"] = str(n)
-            f(*args)
-        return run
-    for load in ("quiet machine", "one foreign busy core"):
-        spinner = busy_core() if load != "quiet machine" else None
-        try:
-            if spinner is not None:
-                time.sleep(0.2)
-            fns = {}
-            for rt, ks in kernels.items():
-                for name, f, args in ks:
-                    for n in (1, 2):
-                        fns[(name, rt, n)] = timed(f, args, n)
-            got = Timer(rounds=rounds, calls=3).run(fns)
-        finally:
-            if spinner is not None:
-                spinner.terminate()
-                spinner.wait()
-        print(f"  {load}:")
-        for name, _, _ in kernels["texpr"]:
-            for rt in ("texpr", "openmp"):
-                t1, t2 = got[(name, rt, 1)][0], got[(name, rt, 2)][0]
-                print(f"    {name:<18} {rt:<6} 1 thread {t1 * 1e3:7.3f} ms, 2 threads "
-                      f"{t2 * 1e3:7.3f} ms: 2-thread / 1-thread {t2 / t1:5.2f}")
-    os.environ.pop("TEXPR_NUM_THREADS", None)
+def runtime_child(runtime, rounds, calls, kernels):
+    """measure_runtime in a new process (each runtime alone in its process)."""
+    code = (f"import json, sys; sys.path.insert(0, {HERE!r}); import runtime; "
+            f"print(json.dumps(runtime.measure_runtime({runtime!r}, {rounds}, {calls}, "
+            f"{kernels})))")
+    env = dict(os.environ, PYTHONPATH=os.path.join(HERE, ".."))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                       check=True)
+    return json.loads(r.stdout.strip().splitlines()[-1])
 
 
 def parallel_costs(rounds, quick):
     old = os.environ.get("TEXPR_NUM_THREADS")
     try:
-        fork_join(rounds, 100 if quick else 2000)
-        if not quick:
-            thread_scaling(rounds)
+        _parallel_costs(rounds, quick)
     finally:
         if old is None:
             os.environ.pop("TEXPR_NUM_THREADS", None)
         else:
             os.environ["TEXPR_NUM_THREADS"] = old
+
+
+def _parallel_costs(rounds, quick):
+    """Fork-join and thread scaling, texpr's pool and libgomp each in a process of its own,
+    alternating (two processes per runtime; the figure is the median of their medians)."""
+    calls = 100 if quick else 2000
+    loads = ["quiet machine"] if quick else ["quiet machine", "one foreign busy core"]
+    for load in loads:
+        spinner = busy_core() if load != "quiet machine" else None
+        runs = {"texpr": [], "openmp": []}
+        try:
+            for _ in range(1 if quick else 2):
+                for rt in runs:         # (--quick: in this process, a check that it runs)
+                    runs[rt].append(measure_runtime(rt, rounds, calls, False) if quick else
+                                    runtime_child(rt, rounds, calls, kernels=True))
+        finally:
+            if spinner is not None:
+                spinner.terminate()
+                spinner.wait()
+        print(f"  {load}:")
+
+        def fig(rt, key, k=0):
+            return statistics.median(r[key][k] for r in runs[rt])
+        for rt in runs:
+            print(f"    empty parallel loop, 2 threads, {rt:<6} "
+                  f"({'texpr pool' if rt == 'texpr' else 'libgomp'}) {fig(rt, 'fork-join') * 1e6:7.2f} us "
+                  f"per call (best {fig(rt, 'fork-join', 1) * 1e6:.2f} us)")
+        if quick:
+            continue
+        for name in ("dense 256x512x512", "conv 64x28x28 3x3"):
+            for rt in runs:
+                t1, t2 = fig(rt, f"{name}|1"), fig(rt, f"{name}|2")
+                print(f"    {name:<18} {rt:<6} 1 thread {t1 * 1e3:7.3f} ms, 2 threads "
+                      f"{t2 * 1e3:7.3f} ms (best {fig(rt, f'{name}|2', 1) * 1e3:.3f}): "
+                      f"2-thread / 1-thread {t2 / t1:5.2f}")
 
 
 def main(argv=None):

@@ -14,6 +14,6 @@ def test_runtime_benchmark_quick(capsys):
     out = capsys.readouterr().out
     for line in ("bare cffi call (no checks)", "f(a, b, c) NumPy", "f(a, b) output allocated",
                  "f.time(a, b, c)", "warm process, new identical schedule: te.build",
-                 "empty parallel loop, 2 threads, texpr (texpr pool)",
-                 "empty parallel loop, 2 threads, openmp (libgomp)"):
+                 "empty parallel loop, 2 threads, texpr ",
+                 "empty parallel loop, 2 threads, openmp "):
         assert line in out
