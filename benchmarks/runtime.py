@@ -251,9 +251,10 @@ def _parallel_costs(rounds, quick):
         def fig(rt, key, k=0):
             return statistics.median(r[key][k] for r in runs[rt])
         for rt in runs:
-            print(f"    empty parallel loop, 2 threads, {rt:<6} "
-                  f"({'texpr pool' if rt == 'texpr' else 'libgomp'}) {fig(rt, 'fork-join') * 1e6:7.2f} us "
-                  f"per call (best {fig(rt, 'fork-join', 1) * 1e6:.2f} us)")
+            pool = "texpr pool" if rt == "texpr" else "libgomp"
+            print(f"    empty parallel loop, 2 threads, {rt:<6} ({pool}) "
+                  f"{fig(rt, 'fork-join') * 1e6:7.2f} us per call "
+                  f"(best {fig(rt, 'fork-join', 1) * 1e6:.2f} us)")
         if quick:
             continue
         for name in ("dense 256x512x512", "conv 64x28x28 3x3"):

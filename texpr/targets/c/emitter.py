@@ -78,7 +78,8 @@ class CEmitter(ExternCallEmitter):
             name = self.declare(self.names.get(b, b.name), C_TYPES[b.dtype] + "*")
             params.append(f"{C_TYPES[b.dtype]}* restrict {name}")
         for v in f.shape_vars:
-            params.append(f"{C_TYPES[v.dtype]} {self.declare(self.names.get(v, v.name), C_TYPES[v.dtype])}")
+            name = self.declare(self.names.get(v, v.name), C_TYPES[v.dtype])
+            params.append(f"{C_TYPES[v.dtype]} {name}")
         fname = kernel_symbol(f.name)
         self.names.reserve(fname)
         self.fname = fname

@@ -60,16 +60,18 @@ def parallel_loop(em, loop, var, ty, mn, ext, simd):
     used = set(_IDENT.findall(_COMMENT_OR_STRING.sub(" ", "\n".join(body))))
     captured = [n for n in outer if n in used and n not in inner]
     written = {em.names.get(s.var, s.var.name) for s in walk(loop.body) if isinstance(s, VarStore)}
-    if written & set(captured):
-        raise InternalError(f"parallel loop {loop.var.name} writes {sorted(written & set(captured))}, "
-                            "declared outside it: each thread would need its own copy")
+    shared = sorted(written & set(captured))
+    if shared:
+        raise InternalError(f"parallel loop {loop.var.name} writes {shared}, declared outside "
+                            "it: each thread would need its own copy")
     closure_t = fn + "_closure"
     lines = [f"/* parallel loop {_comment(loop.var.name)}: iterations [texpr_begin, texpr_end), "
              "run by the thread pool */"]
     if captured:
         fields = " ".join(f"{_field_type(em, n)} {n};" for n in captured)
         lines.append(f"typedef struct {{ {fields} }} {closure_t};")
-    lines.append(f"static void {fn}(void* texpr_closure, int64_t texpr_begin, int64_t texpr_end) {{")
+    lines.append(f"static void {fn}(void* texpr_closure, int64_t texpr_begin, "
+                 "int64_t texpr_end) {")
     if captured:
         lines.append(f"  const {closure_t}* texpr_c = (const {closure_t}*)texpr_closure;")
         for n in captured:

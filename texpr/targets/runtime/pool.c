@@ -46,14 +46,14 @@ static _Atomic int64_t caller_spin_ns = 50000;
 
 static struct {
   _Atomic uint64_t state;      /* generation << 32 | next chunk to claim */
-  _Atomic uint32_t wake;       /* the generation of the last job published: the futex workers sleep on */
+  _Atomic uint32_t wake;       /* the last job's generation: the futex workers sleep on */
   _Atomic int sleepers;        /* workers asleep (or about to sleep) on `wake` */
   _Atomic(texpr_body_fn) fn;
   _Atomic(void*) closure;
   _Atomic int64_t begin, len;
   _Atomic uint32_t nchunks;
   _Atomic int helpers;         /* workers 0 .. helpers-1 take part in the current job */
-  _Atomic uint32_t done;       /* chunks of the current job finished: the futex the caller sleeps on */
+  _Atomic uint32_t done;       /* chunks of this job finished: the futex the caller sleeps on */
   _Atomic int caller_sleeping;
   _Atomic int nworkers;        /* workers started in this process */
   _Atomic int last_threads;    /* threads (caller included) the last job was offered to */
@@ -133,7 +133,8 @@ static void* worker_main(void* arg) {
     uint32_t g;
     int steps = 0;
     /* a worker the last job did not ask for (fewer threads than workers) sleeps at once */
-    int64_t until = 0, budget = helped ? atomic_load_explicit(&worker_spin_ns, memory_order_relaxed) : 0;
+    int64_t until = 0;
+    int64_t budget = helped ? atomic_load_explicit(&worker_spin_ns, memory_order_relaxed) : 0;
     while ((g = atomic_load_explicit(&pool.wake, memory_order_acquire)) == seen) {
       if (!spin(&steps, &until, budget)) {
         atomic_fetch_add(&pool.sleepers, 1);
