@@ -7,12 +7,14 @@
  * beside one busy process on a 2-core machine), and two OpenMP runtimes in one process (torch
  * bundles its own) spin against each other.
  *
- * How: one job at a time. The loop's iterations are cut into chunks (a few per thread); the
- * caller and the workers claim chunks from one atomic counter until none is left, so a worker
- * that is not running simply takes no chunk and the caller does its share. The join waits only
- * for chunks already claimed. Workers are started on first use, spin briefly for the next job,
- * then sleep on a futex. The counter carries the job's generation in its upper half, so a
- * worker still looking at the last job can never claim a chunk of the next one.
+ * How: one job at a time. The loop's iterations are cut into chunks, a few per thread, and each
+ * thread (the caller is one) has a contiguous home range of them, as OpenMP's static schedule
+ * would give it. A thread claims its own chunks from its range's atomic counter, then takes
+ * what is left in the others' ranges: a worker that is not running simply takes no chunk and
+ * the others do its share. The join waits only for chunks already claimed. Workers are started
+ * on first use, spin briefly for the next job, then sleep on a futex. Each counter carries the
+ * job's generation in its upper half, so a worker still looking at the last job can never
+ * claim a chunk of the next one.
  *
  * - A parallel loop inside a chunk (nested), or called while another thread of the process
  *   runs a job, runs serially in its caller (no deadlock, no second pool).
@@ -35,7 +37,7 @@ typedef void (*texpr_body_fn)(void* closure, int64_t begin, int64_t end);
 
 #define TEXPR_POOL_MAX_WORKERS 255
 #define TEXPR_POOL_CHUNKS_PER_THREAD 4
-#define TEXPR_POOL_SETUP 0xFFFFFFFFu   /* chunk index while the caller writes a job */
+#define TEXPR_POOL_SETUP 0xFFFFFFFFu   /* a range's index while the caller writes a job */
 
 /* how long a worker spins for the next job before it sleeps (back-to-back calls find it
    awake), and the caller for the chunks workers claimed (short: a worker another process
@@ -44,8 +46,16 @@ typedef void (*texpr_body_fn)(void* closure, int64_t begin, int64_t end);
 static _Atomic int64_t worker_spin_ns = 200000;
 static _Atomic int64_t caller_spin_ns = 50000;
 
+/* a thread's range of chunks: generation << 32 | the next chunk of the range to claim */
+typedef struct {
+  _Atomic uint64_t next;
+  char pad[64 - sizeof(uint64_t)];   /* one cache line each */
+} texpr_pool_range;
+
 static struct {
-  _Atomic uint64_t state;      /* generation << 32 | next chunk to claim */
+  texpr_pool_range range[TEXPR_POOL_MAX_WORKERS + 1];   /* the caller's, then worker k's (k + 1) */
+  int opened;                  /* ranges used by some job so far (under lock) */
+  _Atomic int parts;           /* threads the current job is cut for (its ranges) */
   _Atomic uint32_t wake;       /* the last job's generation: the futex workers sleep on */
   _Atomic int sleepers;        /* workers asleep (or about to sleep) on `wake` */
   _Atomic(texpr_body_fn) fn;
@@ -96,29 +106,40 @@ static void futex_wake(_Atomic uint32_t* word, int n) {
   syscall(SYS_futex, (uint32_t*)word, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
 }
 
-/* Claim and run chunks of job `g` until none is left (or the job is no longer g). */
-static void run_chunks(uint32_t g) {
-  for (;;) {
-    uint64_t s = atomic_load_explicit(&pool.state, memory_order_acquire);
-    if ((uint32_t)(s >> 32) != g) return;
-    uint32_t i = (uint32_t)s;
-    if (i == TEXPR_POOL_SETUP) { cpu_relax(); continue; }
-    /* read before the claim: a successful claim proves these are job g's (the caller
-       moves the state past g before it writes the next job) */
-    uint32_t n = atomic_load_explicit(&pool.nchunks, memory_order_acquire);
-    if (i >= n) return;
-    texpr_body_fn fn = atomic_load_explicit(&pool.fn, memory_order_acquire);
-    void* closure = atomic_load_explicit(&pool.closure, memory_order_acquire);
-    int64_t begin = atomic_load_explicit(&pool.begin, memory_order_acquire);
-    int64_t len = atomic_load_explicit(&pool.len, memory_order_acquire);
-    if (!atomic_compare_exchange_weak(&pool.state, &s, s + 1)) continue;
-    /* chunk i of n: sizes differ by at most one iteration */
-    int64_t q = len / n, r = len % n;
-    int64_t lo = begin + q * i + (i < r ? i : r);
-    int64_t hi = lo + q + (i < r ? 1 : 0);
-    fn(closure, lo, hi);
-    uint32_t finished = atomic_fetch_add(&pool.done, 1) + 1;
-    if (finished == n && atomic_load(&pool.caller_sleeping)) futex_wake(&pool.done, 1);
+/* Chunk c of n over [begin, begin + len): sizes differ by at most one iteration. */
+static void run_chunk(texpr_body_fn fn, void* closure, int64_t begin, int64_t len, uint32_t n,
+                      uint32_t c) {
+  int64_t q = len / n, r = len % n;
+  int64_t lo = begin + q * c + (c < r ? c : r);
+  fn(closure, lo, lo + q + (c < r ? 1 : 0));
+  uint32_t finished = atomic_fetch_add(&pool.done, 1) + 1;
+  if (finished == n && atomic_load(&pool.caller_sleeping)) futex_wake(&pool.done, 1);
+}
+
+/* Thread `self` claims and runs chunks of job `g`: its own range first, then the others',
+   until none is left (or the job is no longer g). */
+static void run_chunks(uint32_t g, int self) {
+  uint64_t s = atomic_load_explicit(&pool.range[self].next, memory_order_acquire);
+  if ((uint32_t)(s >> 32) != g || (uint32_t)s == TEXPR_POOL_SETUP) return;
+  /* read after a range showed job g, and used only after a claim in job g succeeds: the
+     caller closes every range (the generation moves on) before it writes the next job */
+  int parts = atomic_load_explicit(&pool.parts, memory_order_acquire);
+  uint32_t n = atomic_load_explicit(&pool.nchunks, memory_order_acquire);
+  texpr_body_fn fn = atomic_load_explicit(&pool.fn, memory_order_acquire);
+  void* closure = atomic_load_explicit(&pool.closure, memory_order_acquire);
+  int64_t begin = atomic_load_explicit(&pool.begin, memory_order_acquire);
+  int64_t len = atomic_load_explicit(&pool.len, memory_order_acquire);
+  if (parts <= self || parts > TEXPR_POOL_MAX_WORKERS + 1) return;
+  for (int hop = 0; hop < parts;) {
+    int q = (self + hop) % parts;
+    _Atomic uint64_t* next = &pool.range[q].next;
+    s = atomic_load_explicit(next, memory_order_acquire);
+    if ((uint32_t)(s >> 32) != g || (uint32_t)s == TEXPR_POOL_SETUP) return;
+    uint32_t c = (uint32_t)((uint64_t)q * n / parts) + (uint32_t)s;
+    if (c >= (uint32_t)((uint64_t)(q + 1) * n / parts)) { ++hop; continue; }   /* range done */
+    if (!atomic_compare_exchange_weak(next, &s, s + 1)) continue;
+    run_chunk(fn, closure, begin, len, n, c);
+    hop = 0;                                /* back to its own range */
   }
 }
 
@@ -144,7 +165,7 @@ static void* worker_main(void* arg) {
     }
     seen = g;
     helped = k < atomic_load_explicit(&pool.helpers, memory_order_acquire);
-    if (helped) run_chunks(g);
+    if (helped) run_chunks(g, k + 1);
   }
   return NULL;
 }
@@ -188,10 +209,14 @@ int texpr_parallel_for(texpr_body_fn fn, void* closure, int64_t begin, int64_t e
   int helpers = workers < nw ? workers : nw;
   int64_t want = (int64_t)(helpers + 1) * TEXPR_POOL_CHUNKS_PER_THREAD;
   uint32_t n = (uint32_t)(len < want ? len : want);
+  int parts = helpers + 1;
   uint32_t g = ++pool.generation;
   if (g == 0) g = ++pool.generation;       /* (0 is the state before any job) */
   /* close claims of the last job before its fields change, then publish this one */
-  atomic_store(&pool.state, ((uint64_t)g << 32) | TEXPR_POOL_SETUP);
+  if (pool.opened < parts) pool.opened = parts;
+  for (int q = 0; q < pool.opened; ++q)
+    atomic_store(&pool.range[q].next, ((uint64_t)g << 32) | TEXPR_POOL_SETUP);
+  atomic_store_explicit(&pool.parts, parts, memory_order_release);
   atomic_store_explicit(&pool.fn, fn, memory_order_release);
   atomic_store_explicit(&pool.closure, closure, memory_order_release);
   atomic_store_explicit(&pool.begin, begin, memory_order_release);
@@ -200,11 +225,11 @@ int texpr_parallel_for(texpr_body_fn fn, void* closure, int64_t begin, int64_t e
   atomic_store_explicit(&pool.helpers, helpers, memory_order_release);
   atomic_store(&pool.done, 0);
   atomic_store_explicit(&pool.last_threads, helpers + 1, memory_order_relaxed);
-  atomic_store(&pool.state, (uint64_t)g << 32);
+  for (int q = 0; q < parts; ++q) atomic_store(&pool.range[q].next, (uint64_t)g << 32);
   atomic_store(&pool.wake, g);
   if (atomic_load(&pool.sleepers) > 0) futex_wake(&pool.wake, INT_MAX);
   in_parallel = 1;
-  run_chunks(g);
+  run_chunks(g, 0);
   in_parallel = 0;
   /* wait for the chunks the workers claimed */
   int steps = 0;
@@ -251,6 +276,7 @@ static void after_fork_child(void) {
   atomic_store(&pool.nworkers, 0);
   atomic_store(&pool.sleepers, 0);
   atomic_store(&pool.helpers, 0);
+  pool.opened = 0;
   atomic_store(&pool.caller_sleeping, 0);
   in_parallel = 0;
 }
