@@ -13,7 +13,9 @@
            parallel loop (one element per thread, the kernel called through cffi without
            checks); topi dense (256x512x512) and conv2d (NCHW 1x64x28x28, 64 3x3 filters) at 1
            and 2 threads on the quiet machine and beside one foreign busy core (a spinning
-           subprocess): the bar is 2-thread time <= 2x 1-thread time under that load.
+           subprocess): the bar is 2-thread time <= 2x 1-thread time under that load. Each
+           runtime runs in processes of its own, alternating. --fifo: the quiet figures under
+           SCHED_FIFO (a quiet machine for the benchmark on a shared one).
            --quick: the fork-join figure only, few calls.
 
 Run: python benchmarks/runtime.py [--quick]
@@ -207,21 +209,22 @@ def busy_core():
     return subprocess.Popen([sys.executable, "-c", "while True: pass"])
 
 
-def runtime_child(runtime, rounds, calls, kernels):
-    """measure_runtime in a new process (each runtime alone in its process)."""
+def runtime_child(runtime, rounds, calls, kernels, fifo=False):
+    """measure_runtime in a new process (each runtime alone in its process); fifo: under
+    SCHED_FIFO (`chrt -f 1`), which stands in for a quiet machine on a shared one."""
     code = (f"import json, sys; sys.path.insert(0, {HERE!r}); import runtime; "
             f"print(json.dumps(runtime.measure_runtime({runtime!r}, {rounds}, {calls}, "
             f"{kernels})))")
     env = dict(os.environ, PYTHONPATH=os.path.join(HERE, ".."))
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                       check=True)
+    r = subprocess.run((["chrt", "-f", "1"] if fifo else []) + [sys.executable, "-c", code],
+                       capture_output=True, text=True, env=env, check=True)
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def parallel_costs(rounds, quick):
+def parallel_costs(rounds, quick, fifo=False):
     old = os.environ.get("TEXPR_NUM_THREADS")
     try:
-        _parallel_costs(rounds, quick)
+        _parallel_costs(rounds, quick, fifo)
     finally:
         if old is None:
             os.environ.pop("TEXPR_NUM_THREADS", None)
@@ -229,7 +232,7 @@ def parallel_costs(rounds, quick):
             os.environ["TEXPR_NUM_THREADS"] = old
 
 
-def _parallel_costs(rounds, quick):
+def _parallel_costs(rounds, quick, fifo):
     """Fork-join and thread scaling, texpr's pool and libgomp each in a process of its own,
     alternating (two processes per runtime; the figure is the median of their medians)."""
     calls = 100 if quick else 2000
@@ -241,12 +244,13 @@ def _parallel_costs(rounds, quick):
             for _ in range(1 if quick else 2):
                 for rt in runs:         # (--quick: in this process, a check that it runs)
                     runs[rt].append(measure_runtime(rt, rounds, calls, False) if quick else
-                                    runtime_child(rt, rounds, calls, kernels=True))
+                                    runtime_child(rt, rounds, calls, True,
+                                                  fifo and spinner is None))
         finally:
             if spinner is not None:
                 spinner.terminate()
                 spinner.wait()
-        print(f"  {load}:")
+        print(f"  {load}{' (SCHED_FIFO)' if fifo and spinner is None else ''}:")
 
         def fig(rt, key, k=0):
             return statistics.median(r[key][k] for r in runs[rt])
@@ -272,6 +276,9 @@ def main(argv=None):
                     help="skip the build in a new process")
     ap.add_argument("--only", choices=("parallel",),
                     help="run one part of the benchmark")
+    ap.add_argument("--fifo", action="store_true",
+                    help="the quiet-machine parallel figures under SCHED_FIFO (chrt -f 1: "
+                         "needs the right to; other processes then wait) on a shared machine")
     args = ap.parse_args(argv)
     global CALLS
     rounds = 1 if args.quick else 15
@@ -279,7 +286,7 @@ def main(argv=None):
     print(f"CPU: {cpu_model()}; TEXPR_NUM_THREADS={os.environ.get('TEXPR_NUM_THREADS', '-')}")
     if args.only in (None, "parallel"):
         print("parallel loops, texpr's thread pool beside libgomp (native):")
-        parallel_costs(rounds, args.quick)
+        parallel_costs(rounds, args.quick, args.fifo)
     if args.only == "parallel":
         return
     print("call of a 16-element add (native):")
