@@ -30,6 +30,9 @@ KNOWN_FEATURES = frozenset({"masked_tails", "lane_ops", "float_vectors", "narrow
                             "fmsub", "fnmadd", "widening_mul", "saturating", "dot_int8",
                             "warp_shuffle", "vector_math"})
 
+#: how `parallel` loops run: texpr's own thread pool, or OpenMP pragmas (libgomp)
+PARALLEL_RUNTIMES = ("texpr", "openmp")
+
 
 @dataclass(frozen=True)
 class GPULimits:
@@ -59,6 +62,9 @@ class Target:
     multiply-add (one rounding: faster, but not NumPy's result in the last bit). False keeps
     NumPy's rounding: instruction selection makes no FusedMulAdd and the C compiler gets
     -ffp-contract=off (CPU targets; `get_target("avx2 -fp-contract=off")` names it).
+    parallel_runtime: what runs `parallel` loops: "texpr" (texpr's thread pool,
+    targets/runtime/pool.c; the built-in targets that run in this process) or "openmp"
+    (`#pragma omp parallel for`; the emulated targets, and TEXPR_PARALLEL_RUNTIME=openmp).
 
     >>> from texpr.targets import get_target
     >>> t = get_target("avx2")
@@ -81,6 +87,7 @@ class Target:
     l3_bytes: int = 8 * 1024 * 1024
     fma_units: int = 2
     fp_contract: bool = True
+    parallel_runtime: str = "openmp"
 
     def __post_init__(self):
         unknown = set(self.features) - KNOWN_FEATURES
@@ -88,6 +95,10 @@ class Target:
             from .errors import TexprError
             raise TexprError(f"target {self.name!r}: unknown features {sorted(unknown)}; "
                              f"known: {sorted(KNOWN_FEATURES)}")
+        if self.parallel_runtime not in PARALLEL_RUNTIMES:
+            from .errors import TexprError
+            raise TexprError(f"target {self.name!r}: parallel_runtime must be one of "
+                             f"{list(PARALLEL_RUNTIMES)}, got {self.parallel_runtime!r}")
         object.__setattr__(self, "features", frozenset(self.features))
         object.__setattr__(self, "flags", _with_contract_flag(tuple(self.flags),
                                                               self.fp_contract))

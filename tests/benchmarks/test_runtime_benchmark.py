@@ -13,5 +13,7 @@ def test_runtime_benchmark_quick(capsys):
     bench.main(["--quick", "--no-new-process"])
     out = capsys.readouterr().out
     for line in ("bare cffi call (no checks)", "f(a, b, c) NumPy", "f(a, b) output allocated",
-                 "f.time(a, b, c)", "warm process, new identical schedule: te.build"):
+                 "f.time(a, b, c)", "warm process, new identical schedule: te.build",
+                 "empty parallel loop, 2 threads, texpr ",
+                 "empty parallel loop, 2 threads, openmp "):
         assert line in out

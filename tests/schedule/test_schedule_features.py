@@ -1,4 +1,5 @@
 """rfactor, cache_read, cache_write, storage_align, pragma and parallel loops, built and run."""
+import re
 import numpy as np
 import pytest
 
@@ -7,6 +8,8 @@ from texpr import testing as tt
 from texpr.lang import ir
 
 from support.irutil import stmts
+from support.parallel import parallel_loops
+from texpr.targets.registry import get_target
 
 RNG = np.random.default_rng(7)
 
@@ -227,7 +230,9 @@ def test_pragmas_on_a_parallel_loop_still_compile():
     s[B].pragma(j, "omp_simd")
     s[B].pragma(j, "unroll", 3)
     mod, _ = tt.check_kernel(s, [A, B], lambda a: a + 1, [rand(20, 12)], target="c")
-    assert "#pragma omp parallel for simd" in mod.source
+    # the parallel loop keeps its simd pragma (in the outlined body with texpr's pool)
+    assert parallel_loops(mod.source) == 1
+    assert re.search(r"#pragma omp (parallel for )?simd[^\n]*\n\s*for \(int32_t i\b", mod.source)
 
 
 def test_unroll_pragma_twice_and_with_unroll_annotation():
@@ -262,12 +267,15 @@ def test_parallel_loop_with_texpr_num_threads(monkeypatch, threads):
     monkeypatch.setenv("TEXPR_NUM_THREADS", threads)
     assert num_threads() == int(threads)
     f = _parallel_kernel()
-    assert "#pragma omp parallel for num_threads(texpr_num_threads)" in f.source
+    assert parallel_loops(f.source) == 1
     a = rand(50, 64)
     b = np.full(50, np.nan, "float32")
     f(a, b)
     np.testing.assert_allclose(b, (a * a).sum(1), rtol=1e-5)
     assert f._threads == int(threads)       # the module passed the count to the kernel
+    if get_target("c").parallel_runtime == "texpr":
+        from texpr.targets.runtime import pool
+        assert pool.last_threads() == int(threads)      # and the pool ran on that many
 
 
 @pytest.mark.parametrize("value", ["", "0", "-3", "many"])

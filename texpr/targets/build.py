@@ -12,6 +12,7 @@ from ..lang.tensor import ComputeOp
 from ..lower import lower
 from ..schedule.schedule import Schedule
 from .registry import AVX512_FLAGS, avx512_native, get_target, host_has  # noqa: F401 (public)
+from .registry import kernel_flags
 from .runtime.module import Module
 from .extern_linkage import imported_code, linkage_for
 from . import kernel_cache
@@ -56,7 +57,12 @@ def emit_source(sch: Schedule, args: Sequence[Tensor | Var], target: str | Targe
         return emit_gpu(lower(sch, args, name, target=tgt), tgt)[0]
     func = lower(sch, args, name, target=tgt)
     func.externs = linkage_for(sch, extra_sources, libs)
-    return tgt.emitter(func).emit()[0]
+    return cpu_emitter(tgt, func).emit()[0]
+
+
+def cpu_emitter(tgt, func):
+    """The emitter of a CPU target for a lowered function (its parallel runtime chosen)."""
+    return tgt.emitter(func, parallel_runtime=tgt.parallel_runtime)
 
 
 def build(sch: Schedule, args: Sequence[Tensor | Var], target: str | Target = "native",
@@ -104,7 +110,7 @@ def build(sch: Schedule, args: Sequence[Tensor | Var], target: str | Target = "n
     else:
         func = lower(sch, args, name, target=tgt)
         func.externs = linkage
-        em = tgt.emitter(func)
+        em = cpu_emitter(tgt, func)
         source, fname = em.emit()
         if len(_LOWERED) >= 64:
             _LOWERED.pop(next(iter(_LOWERED)))
@@ -157,7 +163,7 @@ def _lower_and_emit(sch, args, name, tgt, linkage):
     func = lower(sch, args, name, target=tgt)
     func.externs = linkage
     progress.phase("emit")
-    em = tgt.emitter(func)
+    em = cpu_emitter(tgt, func)
     source, fname = em.emit()
     outputs = output_buffers(sch, func, args)
     packed = ()
@@ -178,13 +184,14 @@ def _compile_record(rec, tgt, linkage, name):
         from .runtime.packed import check_registered
         check_registered(rec.packed_names, name)
     link = ["-lm"] + list(linkage.libs) if linkage else ["-lm"]
+    flags = kernel_flags(tgt)
     if linkage and linkage.imports:
         # code the pragmas import_c / import_llvm give: an object each, and only the kernel's
         # own symbols exported (extern_linkage.py)
-        link = [compile_import(kind, code, tgt.flags) for kind, code in linkage.imports] + \
+        link = [compile_import(kind, code, flags) for kind, code in linkage.imports] + \
             link + kernel_exports_flags()
-    path, _ = compile_shared(rec.source, list(tgt.flags),
-                             prefix_header=tgt.emitter.prefix_header(tgt.flags), libs=link)
+    path, _ = compile_shared(rec.source, flags,
+                             prefix_header=tgt.emitter.prefix_header(tuple(flags)), libs=link)
     return path
 
 
@@ -194,7 +201,8 @@ def module_of_record(rec, lib_path, tgt):
     tgt = get_target(tgt)
     return Module(rec.signature(), rec.source, lib_path, rec.fname + "_entry", tgt.name,
                   rec.output_ids(), note=tgt.note, uses_parallel=rec.uses_parallel,
-                  checks=rec.checks, uses_packed=rec.uses_packed)
+                  checks=rec.checks, uses_packed=rec.uses_packed,
+                  parallel_runtime=rec.parallel_runtime)
 
 
 def output_buffers(sch, func, args):

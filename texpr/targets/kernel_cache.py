@@ -13,7 +13,7 @@ import tempfile
 from ..lang.ir import LoweredFunc
 from .toolchain import cache_dir
 
-_FORMAT = 1             # bump when KernelRecord changes
+_FORMAT = 2             # bump when KernelRecord changes
 _MEMORY = {}            # fingerprint -> KernelRecord
 _MEMORY_LIMIT = 512
 
@@ -21,16 +21,18 @@ _MEMORY_LIMIT = 512
 class KernelRecord:
     """A lowered and emitted CPU kernel without its loop program: the call signature the
     runtime checks (`func`: a LoweredFunc without a body), the source and what the emitter
-    found (entry name, parallel loops, checked indices, te.call_packed names), and which of
+    found (entry name, parallel loops and their runtime, checked indices, te.call_packed
+    names), and which of
     func.args the kernel writes (positions)."""
 
     def __init__(self, func, source, fname, uses_parallel, checks, uses_packed, packed_names,
-                 outputs, in_place):
+                 outputs, in_place, parallel_runtime="openmp"):
         self.format = _FORMAT
         self.func = func
         self.source = source
         self.fname = fname
         self.uses_parallel = uses_parallel
+        self.parallel_runtime = parallel_runtime
         self.checks = list(checks)
         self.uses_packed = uses_packed
         self.packed_names = sorted(packed_names)
@@ -44,7 +46,8 @@ class KernelRecord:
         in_place = getattr(func, "in_place_args", frozenset())
         return cls(sig, source, fname, em.uses_parallel, em.checks, em.uses_packed, packed_names,
                    [k for k, b in enumerate(func.args) if id(b) in output_ids],
-                   [k for k, b in enumerate(func.args) if id(b) in in_place])
+                   [k for k, b in enumerate(func.args) if id(b) in in_place],
+                   em.parallel_runtime)
 
     def output_ids(self):
         return {id(self.func.args[k]) for k in self.outputs}

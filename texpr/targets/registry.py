@@ -12,7 +12,7 @@ import os
 import platform
 
 from ..errors import TexprError
-from ..target import GPULimits, Target
+from ..target import PARALLEL_RUNTIMES, GPULimits, Target
 
 # -fno-tree-loop-distribution: GCC 12.2's loop distribution miscompiles a pattern tensorized
 # tails produce (a loop that, on its first iteration only, zeroes a row and then accumulates
@@ -31,6 +31,26 @@ AVX512_FLAGS = ("-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mfma")
 CPU_FEATURES = frozenset({"lane_ops", "float_vectors"})
 
 _HOST_FLAGS = None
+
+
+def parallel_runtime():
+    """The parallel runtime of the built-in targets that run in this process:
+    TEXPR_PARALLEL_RUNTIME ("texpr", the default: texpr's thread pool; or "openmp")."""
+    v = os.environ.get("TEXPR_PARALLEL_RUNTIME", "").strip().lower() or "texpr"
+    if v not in PARALLEL_RUNTIMES:
+        raise TexprError(f"TEXPR_PARALLEL_RUNTIME={v!r}: expected one of {list(PARALLEL_RUNTIMES)}")
+    return v
+
+
+def kernel_flags(target):
+    """The compiler flags of a kernel of `target`: its flags, with OpenMP's runtime left out
+    (`-fopenmp-simd`: only its simd pragmas) when texpr's thread pool runs parallel loops."""
+    if target.parallel_runtime == "openmp":
+        return list(target.flags)
+    flags = ["-fopenmp-simd" if f == "-fopenmp" else f for f in target.flags]
+    if "-DTEXPR_SIMDE" in flags:    # SIMDe keeps its `omp simd` loops (it reads _OPENMP)
+        flags.append("-DSIMDE_ENABLE_OPENMP")
+    return flags
 
 
 def host_has(flag):
@@ -63,13 +83,15 @@ def _avx512_emulate_forced():
 
 def _c():
     from .c.emitter import CEmitter
-    return Target("c", "c", 256, CPU_FEATURES, 16, BASE_FLAGS, emitter=CEmitter)
+    return Target("c", "c", 256, CPU_FEATURES, 16, BASE_FLAGS, emitter=CEmitter,
+                  parallel_runtime=parallel_runtime())
 
 
 def _avx2():
     from .x86.avx2 import AVX2Emitter
     return Target("avx2", "x86", 256, CPU_FEATURES | {"fma", "fmsub", "dot_int8", "vector_math"}, 16,
-                  BASE_FLAGS + ("-mavx2", "-mfma"), emitter=AVX2Emitter)
+                  BASE_FLAGS + ("-mavx2", "-mfma"), emitter=AVX2Emitter,
+                  parallel_runtime=parallel_runtime())
 
 
 def _avx512():
@@ -80,14 +102,14 @@ def _avx512():
         # VNNI (vpdpbusd, the int8 micro-kernels of intrin.py) where the CPU has it
         vnni = ("-mavx512vnni",) if host_has("avx512_vnni") else ()
         return Target("avx512", "x86", 512, features, 32, BASE_FLAGS + AVX512_FLAGS + vnni,
-                      note="native", emitter=AVX512Emitter)
+                      note="native", emitter=AVX512Emitter, parallel_runtime=parallel_runtime())
     why = "TEXPR_AVX512_EMULATE=1" if _avx512_emulate_forced() else "this CPU has no AVX-512"
     if host_has("avx2") and host_has("fma"):
         flags, note = ("-DTEXPR_SIMDE", "-mavx2", "-mfma"), f"SIMDe emulation on an AVX2 host, {why}"
     else:
         flags, note = ("-DTEXPR_SIMDE",), f"SIMDe emulation in portable C, {why}"
     return Target("avx512", "x86", 512, features, 32, BASE_FLAGS + flags, note=note,
-                  emitter=AVX512Emitter)
+                  emitter=AVX512Emitter, parallel_runtime=parallel_runtime())
 
 
 def _neon():
@@ -100,8 +122,9 @@ def _neon():
                # a Neoverse-N1 / Cortex-A76 class core
                l1d_bytes=64 * 1024, l2_bytes=1024 * 1024, l3_bytes=8 * 1024 * 1024, fma_units=2)
     if platform.machine().lower() not in ("aarch64", "arm64"):
-        t = t.with_(runs="emulator", harness=AARCH64_LINUX, note="runs under qemu-aarch64")
-    return t
+        # the harness is a static program linked with libgomp: OpenMP pragmas
+        return t.with_(runs="emulator", harness=AARCH64_LINUX, note="runs under qemu-aarch64")
+    return t.with_(parallel_runtime=parallel_runtime())
 
 
 def _hvx():

@@ -8,15 +8,29 @@
 
 static int texpr_num_threads = 1;
 void texpr_kernel_kernel_set_num_threads(int n) { texpr_num_threads = n > 0 ? n : 1; }
+typedef void (*texpr_parallel_body)(void*, int64_t, int64_t);
+/* texpr's thread pool (runtime/pool.c), installed by the runtime when it loads the
+   kernel; a kernel it is not installed in runs its parallel loops serially */
+static int (*texpr_pool_run)(texpr_parallel_body, void*, int64_t, int64_t, int) = 0;
+void texpr_kernel_kernel_set_parallel_runtime(void* run) { texpr_pool_run = (int (*)(texpr_parallel_body, void*, int64_t, int64_t, int))run; }
+static void texpr_parallel_for(texpr_parallel_body body, void* closure, int64_t begin, int64_t end) {
+  if (texpr_pool_run) texpr_pool_run(body, closure, begin, end, texpr_num_threads);
+  else body(closure, begin, end);
+}
 
 typedef __m256 texpr_float32x8;
 static inline int32_t texpr_max_int32(int32_t a, int32_t b) { return a > b ? a : b; }
 static inline int32_t texpr_min_int32(int32_t a, int32_t b) { return a < b ? a : b; }
 
-static __attribute__((noinline)) void texpr_kernel_kernel(float* restrict A, float* restrict B, float* restrict C, int32_t n) {
-  // stage C
-  #pragma omp parallel for num_threads(texpr_num_threads) schedule(static)
-  for (int32_t i_outer = 0; i_outer < ((n + 15) / 16); ++i_outer) {
+/* parallel loop i.outer: iterations [texpr_begin, texpr_end), run by the thread pool */
+typedef struct { float* A; float* B; float* C; int32_t n; } texpr_kernel_kernel_parallel0_closure;
+static void texpr_kernel_kernel_parallel0(void* texpr_closure, int64_t texpr_begin, int64_t texpr_end) {
+  const texpr_kernel_kernel_parallel0_closure* texpr_c = (const texpr_kernel_kernel_parallel0_closure*)texpr_closure;
+  float* restrict A = texpr_c->A;
+  float* restrict B = texpr_c->B;
+  float* restrict C = texpr_c->C;
+  int32_t n = texpr_c->n;
+  for (int32_t i_outer = (int32_t)texpr_begin; i_outer < (int32_t)texpr_end; ++i_outer) {
     if (i_outer < (n / 16)) {
       _mm256_storeu_ps(&C[i_outer * 16], _mm256_fmadd_ps(_mm256_loadu_ps(&A[i_outer * 16]), _mm256_loadu_ps(&B[i_outer * 16]), _mm256_loadu_ps(&A[i_outer * 16])));
       _mm256_storeu_ps(&C[(i_outer * 16) + 8], _mm256_fmadd_ps(_mm256_loadu_ps(&A[(i_outer * 16) + 8]), _mm256_loadu_ps(&B[(i_outer * 16) + 8]), _mm256_loadu_ps(&A[(i_outer * 16) + 8])));
@@ -25,6 +39,14 @@ static __attribute__((noinline)) void texpr_kernel_kernel(float* restrict A, flo
         C[(i_outer * 16) + i_inner] = (A[(i_outer * 16) + i_inner] * B[(i_outer * 16) + i_inner]) + A[(i_outer * 16) + i_inner];
       }
     }
+  }
+}
+
+static __attribute__((noinline)) void texpr_kernel_kernel(float* restrict A, float* restrict B, float* restrict C, int32_t n) {
+  // stage C
+  {
+    texpr_kernel_kernel_parallel0_closure texpr_closure0 = {.A = A, .B = B, .C = C, .n = n};
+    texpr_parallel_for(texpr_kernel_kernel_parallel0, &texpr_closure0, 0, ((n + 15) / 16));
   }
 }
 

@@ -13,9 +13,102 @@
 
 static int texpr_num_threads = 1;
 void texpr_kernel_kernel_set_num_threads(int n) { texpr_num_threads = n > 0 ? n : 1; }
+typedef void (*texpr_parallel_body)(void*, int64_t, int64_t);
+/* texpr's thread pool (runtime/pool.c), installed by the runtime when it loads the
+   kernel; a kernel it is not installed in runs its parallel loops serially */
+static int (*texpr_pool_run)(texpr_parallel_body, void*, int64_t, int64_t, int) = 0;
+void texpr_kernel_kernel_set_parallel_runtime(void* run) { texpr_pool_run = (int (*)(texpr_parallel_body, void*, int64_t, int64_t, int))run; }
+static void texpr_parallel_for(texpr_parallel_body body, void* closure, int64_t begin, int64_t end) {
+  if (texpr_pool_run) texpr_pool_run(body, closure, begin, end, texpr_num_threads);
+  else body(closure, begin, end);
+}
 
 typedef __m512 texpr_float32x16;
 static inline float texpr_max_float32(float a, float b) { return a != a ? a : (a > b ? a : b); }
+
+/* parallel loop i1.outer: iterations [texpr_begin, texpr_end), run by the thread pool */
+typedef struct { float* w; float* b; float* relu; float* dense_packA; } texpr_kernel_kernel_parallel0_closure;
+static void texpr_kernel_kernel_parallel0(void* texpr_closure, int64_t texpr_begin, int64_t texpr_end) {
+  const texpr_kernel_kernel_parallel0_closure* texpr_c = (const texpr_kernel_kernel_parallel0_closure*)texpr_closure;
+  float* restrict w = texpr_c->w;
+  float* restrict b = texpr_c->b;
+  float* restrict relu = texpr_c->relu;
+  float* restrict dense_packA = texpr_c->dense_packA;
+  for (int32_t i1_outer_1 = (int32_t)texpr_begin; i1_outer_1 < (int32_t)texpr_end; ++i1_outer_1) {
+    {
+      float dense_gemm[384] __attribute__((aligned(64)));
+      // stage dense_gemm
+      for (int32_t j_outer = 0; j_outer < 2; ++j_outer) {
+        { // tensorize gemm_fp32_6x32x64.body
+          float* const texpr_out0 = &dense_gemm[j_outer * 192];
+          float* const texpr_in0 = &w[(i1_outer_1 * 768) + (j_outer * 384)];
+          float* const texpr_in1 = &dense_packA[0];
+          {
+            __m512 c0_0, c0_1, c1_0, c1_1, c2_0, c2_1, c3_0, c3_1, c4_0, c4_1, c5_0, c5_1;
+            c0_0 = _mm512_setzero_ps();
+            c0_1 = _mm512_setzero_ps();
+            c1_0 = _mm512_setzero_ps();
+            c1_1 = _mm512_setzero_ps();
+            c2_0 = _mm512_setzero_ps();
+            c2_1 = _mm512_setzero_ps();
+            c3_0 = _mm512_setzero_ps();
+            c3_1 = _mm512_setzero_ps();
+            c4_0 = _mm512_setzero_ps();
+            c4_1 = _mm512_setzero_ps();
+            c5_0 = _mm512_setzero_ps();
+            c5_1 = _mm512_setzero_ps();
+            for (int k = 0; k < 64; ++k) {
+            const float* bk = texpr_in1 + k * (32);
+            __m512 b0 = _mm512_loadu_ps(bk + 0);
+            __m512 b1 = _mm512_loadu_ps(bk + 16);
+            { __m512 ai = _mm512_set1_ps(texpr_in0[0 * (64) + k * (1)]);
+            c0_0 = _mm512_fmadd_ps(ai, b0, c0_0);
+            c0_1 = _mm512_fmadd_ps(ai, b1, c0_1);
+            }
+            { __m512 ai = _mm512_set1_ps(texpr_in0[1 * (64) + k * (1)]);
+            c1_0 = _mm512_fmadd_ps(ai, b0, c1_0);
+            c1_1 = _mm512_fmadd_ps(ai, b1, c1_1);
+            }
+            { __m512 ai = _mm512_set1_ps(texpr_in0[2 * (64) + k * (1)]);
+            c2_0 = _mm512_fmadd_ps(ai, b0, c2_0);
+            c2_1 = _mm512_fmadd_ps(ai, b1, c2_1);
+            }
+            { __m512 ai = _mm512_set1_ps(texpr_in0[3 * (64) + k * (1)]);
+            c3_0 = _mm512_fmadd_ps(ai, b0, c3_0);
+            c3_1 = _mm512_fmadd_ps(ai, b1, c3_1);
+            }
+            { __m512 ai = _mm512_set1_ps(texpr_in0[4 * (64) + k * (1)]);
+            c4_0 = _mm512_fmadd_ps(ai, b0, c4_0);
+            c4_1 = _mm512_fmadd_ps(ai, b1, c4_1);
+            }
+            { __m512 ai = _mm512_set1_ps(texpr_in0[5 * (64) + k * (1)]);
+            c5_0 = _mm512_fmadd_ps(ai, b0, c5_0);
+            c5_1 = _mm512_fmadd_ps(ai, b1, c5_1);
+            }
+            }
+            _mm512_storeu_ps(texpr_out0 + 0 * (32) + 0, c0_0);
+            _mm512_storeu_ps(texpr_out0 + 0 * (32) + 16, c0_1);
+            _mm512_storeu_ps(texpr_out0 + 1 * (32) + 0, c1_0);
+            _mm512_storeu_ps(texpr_out0 + 1 * (32) + 16, c1_1);
+            _mm512_storeu_ps(texpr_out0 + 2 * (32) + 0, c2_0);
+            _mm512_storeu_ps(texpr_out0 + 2 * (32) + 16, c2_1);
+            _mm512_storeu_ps(texpr_out0 + 3 * (32) + 0, c3_0);
+            _mm512_storeu_ps(texpr_out0 + 3 * (32) + 16, c3_1);
+            _mm512_storeu_ps(texpr_out0 + 4 * (32) + 0, c4_0);
+            _mm512_storeu_ps(texpr_out0 + 4 * (32) + 16, c4_1);
+            _mm512_storeu_ps(texpr_out0 + 5 * (32) + 0, c5_0);
+            _mm512_storeu_ps(texpr_out0 + 5 * (32) + 16, c5_1);
+          }
+        }
+      }
+      for (int32_t i0_inner = 0; i0_inner < 32; ++i0_inner) {
+        for (int32_t i1_inner = 0; i1_inner < 12; ++i1_inner) {
+          relu[((i0_inner * 48) + (i1_outer_1 * 12)) + i1_inner] = texpr_max_float32((dense_gemm[(i1_inner * 32) + i0_inner] + b[(i1_outer_1 * 12) + i1_inner]), 0.0f);
+        }
+      }
+    }
+  }
+}
 
 static __attribute__((noinline)) void texpr_kernel_kernel(float* restrict x, float* restrict w, float* restrict b, float* restrict relu) {
   {
@@ -44,80 +137,9 @@ static __attribute__((noinline)) void texpr_kernel_kernel(float* restrict x, flo
       }
     }
     // stage relu
-    #pragma omp parallel for num_threads(texpr_num_threads) schedule(static)
-    for (int32_t i1_outer_1 = 0; i1_outer_1 < 4; ++i1_outer_1) {
-      {
-        float dense_gemm[384] __attribute__((aligned(64)));
-        // stage dense_gemm
-        for (int32_t j_outer = 0; j_outer < 2; ++j_outer) {
-          { // tensorize gemm_fp32_6x32x64.body
-            float* const texpr_out0 = &dense_gemm[j_outer * 192];
-            float* const texpr_in0 = &w[(i1_outer_1 * 768) + (j_outer * 384)];
-            float* const texpr_in1 = &dense_packA[0];
-            {
-              __m512 c0_0, c0_1, c1_0, c1_1, c2_0, c2_1, c3_0, c3_1, c4_0, c4_1, c5_0, c5_1;
-              c0_0 = _mm512_setzero_ps();
-              c0_1 = _mm512_setzero_ps();
-              c1_0 = _mm512_setzero_ps();
-              c1_1 = _mm512_setzero_ps();
-              c2_0 = _mm512_setzero_ps();
-              c2_1 = _mm512_setzero_ps();
-              c3_0 = _mm512_setzero_ps();
-              c3_1 = _mm512_setzero_ps();
-              c4_0 = _mm512_setzero_ps();
-              c4_1 = _mm512_setzero_ps();
-              c5_0 = _mm512_setzero_ps();
-              c5_1 = _mm512_setzero_ps();
-              for (int k = 0; k < 64; ++k) {
-              const float* bk = texpr_in1 + k * (32);
-              __m512 b0 = _mm512_loadu_ps(bk + 0);
-              __m512 b1 = _mm512_loadu_ps(bk + 16);
-              { __m512 ai = _mm512_set1_ps(texpr_in0[0 * (64) + k * (1)]);
-              c0_0 = _mm512_fmadd_ps(ai, b0, c0_0);
-              c0_1 = _mm512_fmadd_ps(ai, b1, c0_1);
-              }
-              { __m512 ai = _mm512_set1_ps(texpr_in0[1 * (64) + k * (1)]);
-              c1_0 = _mm512_fmadd_ps(ai, b0, c1_0);
-              c1_1 = _mm512_fmadd_ps(ai, b1, c1_1);
-              }
-              { __m512 ai = _mm512_set1_ps(texpr_in0[2 * (64) + k * (1)]);
-              c2_0 = _mm512_fmadd_ps(ai, b0, c2_0);
-              c2_1 = _mm512_fmadd_ps(ai, b1, c2_1);
-              }
-              { __m512 ai = _mm512_set1_ps(texpr_in0[3 * (64) + k * (1)]);
-              c3_0 = _mm512_fmadd_ps(ai, b0, c3_0);
-              c3_1 = _mm512_fmadd_ps(ai, b1, c3_1);
-              }
-              { __m512 ai = _mm512_set1_ps(texpr_in0[4 * (64) + k * (1)]);
-              c4_0 = _mm512_fmadd_ps(ai, b0, c4_0);
-              c4_1 = _mm512_fmadd_ps(ai, b1, c4_1);
-              }
-              { __m512 ai = _mm512_set1_ps(texpr_in0[5 * (64) + k * (1)]);
-              c5_0 = _mm512_fmadd_ps(ai, b0, c5_0);
-              c5_1 = _mm512_fmadd_ps(ai, b1, c5_1);
-              }
-              }
-              _mm512_storeu_ps(texpr_out0 + 0 * (32) + 0, c0_0);
-              _mm512_storeu_ps(texpr_out0 + 0 * (32) + 16, c0_1);
-              _mm512_storeu_ps(texpr_out0 + 1 * (32) + 0, c1_0);
-              _mm512_storeu_ps(texpr_out0 + 1 * (32) + 16, c1_1);
-              _mm512_storeu_ps(texpr_out0 + 2 * (32) + 0, c2_0);
-              _mm512_storeu_ps(texpr_out0 + 2 * (32) + 16, c2_1);
-              _mm512_storeu_ps(texpr_out0 + 3 * (32) + 0, c3_0);
-              _mm512_storeu_ps(texpr_out0 + 3 * (32) + 16, c3_1);
-              _mm512_storeu_ps(texpr_out0 + 4 * (32) + 0, c4_0);
-              _mm512_storeu_ps(texpr_out0 + 4 * (32) + 16, c4_1);
-              _mm512_storeu_ps(texpr_out0 + 5 * (32) + 0, c5_0);
-              _mm512_storeu_ps(texpr_out0 + 5 * (32) + 16, c5_1);
-            }
-          }
-        }
-        for (int32_t i0_inner = 0; i0_inner < 32; ++i0_inner) {
-          for (int32_t i1_inner = 0; i1_inner < 12; ++i1_inner) {
-            relu[((i0_inner * 48) + (i1_outer_1 * 12)) + i1_inner] = texpr_max_float32((dense_gemm[(i1_inner * 32) + i0_inner] + b[(i1_outer_1 * 12) + i1_inner]), 0.0f);
-          }
-        }
-      }
+    {
+      texpr_kernel_kernel_parallel0_closure texpr_closure0 = {.w = w, .b = b, .relu = relu, .dense_packA = dense_packA};
+      texpr_parallel_for(texpr_kernel_kernel_parallel0, &texpr_closure0, 0, 4);
     }
   }
 }

@@ -7,6 +7,15 @@
 
 static int texpr_num_threads = 1;
 void texpr_kernel_kernel_set_num_threads(int n) { texpr_num_threads = n > 0 ? n : 1; }
+typedef void (*texpr_parallel_body)(void*, int64_t, int64_t);
+/* texpr's thread pool (runtime/pool.c), installed by the runtime when it loads the
+   kernel; a kernel it is not installed in runs its parallel loops serially */
+static int (*texpr_pool_run)(texpr_parallel_body, void*, int64_t, int64_t, int) = 0;
+void texpr_kernel_kernel_set_parallel_runtime(void* run) { texpr_pool_run = (int (*)(texpr_parallel_body, void*, int64_t, int64_t, int))run; }
+static void texpr_parallel_for(texpr_parallel_body body, void* closure, int64_t begin, int64_t end) {
+  if (texpr_pool_run) texpr_pool_run(body, closure, begin, end, texpr_num_threads);
+  else body(closure, begin, end);
+}
 
 typedef float texpr_float32x8 __attribute__((vector_size(32)));
 static inline texpr_float32x8 texpr_bcast_float32x8(float x) { return (texpr_float32x8){x, x, x, x, x, x, x, x}; }
@@ -14,25 +23,49 @@ static inline texpr_float32x8 texpr_load_float32x8(const float* p) { texpr_float
 static inline texpr_float32x8 texpr_max_float32x8(texpr_float32x8 a, texpr_float32x8 b) { texpr_float32x8 r; for (int k = 0; k < 8; ++k) r[k] = a[k] != a[k] ? a[k] : (a[k] > b[k] ? a[k] : b[k]); return r; }
 static inline void texpr_store_float32x8(float* p, texpr_float32x8 v) { memcpy(p, &v, sizeof v); }
 
+/* parallel loop i: iterations [texpr_begin, texpr_end), run by the thread pool */
+typedef struct { float* x; float* w; float* dense; } texpr_kernel_kernel_parallel0_closure;
+static void texpr_kernel_kernel_parallel0(void* texpr_closure, int64_t texpr_begin, int64_t texpr_end) {
+  const texpr_kernel_kernel_parallel0_closure* texpr_c = (const texpr_kernel_kernel_parallel0_closure*)texpr_closure;
+  float* restrict x = texpr_c->x;
+  float* restrict w = texpr_c->w;
+  float* restrict dense = texpr_c->dense;
+  for (int32_t i = (int32_t)texpr_begin; i < (int32_t)texpr_end; ++i) {
+    for (int32_t j = 0; j < 48; ++j) {
+      dense[(i * 48) + j] = 0.0f;
+      for (int32_t k = 0; k < 64; ++k) {
+        dense[(i * 48) + j] = dense[(i * 48) + j] + (x[(i * 64) + k] * w[(j * 64) + k]);
+      }
+    }
+  }
+}
+
+/* parallel loop i0: iterations [texpr_begin, texpr_end), run by the thread pool */
+typedef struct { float* b; float* relu; float* dense; } texpr_kernel_kernel_parallel1_closure;
+static void texpr_kernel_kernel_parallel1(void* texpr_closure, int64_t texpr_begin, int64_t texpr_end) {
+  const texpr_kernel_kernel_parallel1_closure* texpr_c = (const texpr_kernel_kernel_parallel1_closure*)texpr_closure;
+  float* restrict b = texpr_c->b;
+  float* restrict relu = texpr_c->relu;
+  float* restrict dense = texpr_c->dense;
+  for (int32_t i0 = (int32_t)texpr_begin; i0 < (int32_t)texpr_end; ++i0) {
+    for (int32_t i1_outer = 0; i1_outer < 6; ++i1_outer) {
+      texpr_store_float32x8(&relu[(i0 * 48) + (i1_outer * 8)], texpr_max_float32x8(texpr_load_float32x8(&dense[(i0 * 48) + (i1_outer * 8)]) + texpr_load_float32x8(&b[i1_outer * 8]), texpr_bcast_float32x8(0.0f)));
+    }
+  }
+}
+
 static __attribute__((noinline)) void texpr_kernel_kernel(float* restrict x, float* restrict w, float* restrict b, float* restrict relu) {
   {
     float dense[1536] __attribute__((aligned(64)));
     // stage dense
-    #pragma omp parallel for num_threads(texpr_num_threads) schedule(static)
-    for (int32_t i = 0; i < 32; ++i) {
-      for (int32_t j = 0; j < 48; ++j) {
-        dense[(i * 48) + j] = 0.0f;
-        for (int32_t k = 0; k < 64; ++k) {
-          dense[(i * 48) + j] = dense[(i * 48) + j] + (x[(i * 64) + k] * w[(j * 64) + k]);
-        }
-      }
+    {
+      texpr_kernel_kernel_parallel0_closure texpr_closure0 = {.x = x, .w = w, .dense = dense};
+      texpr_parallel_for(texpr_kernel_kernel_parallel0, &texpr_closure0, 0, 32);
     }
     // stage relu
-    #pragma omp parallel for num_threads(texpr_num_threads) schedule(static)
-    for (int32_t i0 = 0; i0 < 32; ++i0) {
-      for (int32_t i1_outer = 0; i1_outer < 6; ++i1_outer) {
-        texpr_store_float32x8(&relu[(i0 * 48) + (i1_outer * 8)], texpr_max_float32x8(texpr_load_float32x8(&dense[(i0 * 48) + (i1_outer * 8)]) + texpr_load_float32x8(&b[i1_outer * 8]), texpr_bcast_float32x8(0.0f)));
-      }
+    {
+      texpr_kernel_kernel_parallel1_closure texpr_closure1 = {.b = b, .relu = relu, .dense = dense};
+      texpr_parallel_for(texpr_kernel_kernel_parallel1, &texpr_closure1, 0, 32);
     }
   }
 }

@@ -25,6 +25,7 @@ from . import half
 from .. import index_checks
 from ..intrin_rules import RULES as INTRIN_RULES, lookup as intrin_rule
 from .extern_calls import ExternCallEmitter
+from . import outline
 from .names import NameTable, kernel_symbol
 
 # the unsigned type data arithmetic of these dtypes is computed in (wraps like NumPy)
@@ -45,11 +46,19 @@ class CEmitter(ExternCallEmitter):
     target_name = "c"
     includes = ["<stdint.h>", "<stdbool.h>", "<stdlib.h>", "<string.h>", "<math.h>"]
 
-    def __init__(self, func):
+    def __init__(self, func, parallel_runtime="openmp"):
         self.func = func
+        self.parallel_runtime = parallel_runtime   # "openmp" (pragmas) or "texpr" (pool.c)
         self.names = NameTable()
         for k in ("texpr_num_threads", index_checks.CPU_ERROR_PARAM):
             self.names.reserve(k)
+        # C name -> the type a parallel loop body outlined into a function takes it as
+        # (outline.py): every variable declared so far (names are unique in a kernel)
+        self.declared = {}
+        self.declared_order = []      # names in the order declared (what a body declared)
+        self.declare(index_checks.CPU_ERROR_PARAM, "int64_t*")     # (a parameter when used)
+        self.outlined = []            # the C of the outlined parallel loop bodies
+        self.parallel_loops = 0       # parallel loops outlined so far (their numbers)
         self.helpers = {}
         self.vector_types = set()
         self.lines = []
@@ -67,9 +76,11 @@ class CEmitter(ExternCallEmitter):
         f = self.func
         params = []
         for b in f.args:
-            params.append(f"{C_TYPES[b.dtype]}* restrict {self.names.get(b, b.name)}")
+            name = self.declare(self.names.get(b, b.name), C_TYPES[b.dtype] + "*")
+            params.append(f"{C_TYPES[b.dtype]}* restrict {name}")
         for v in f.shape_vars:
-            params.append(f"{C_TYPES[v.dtype]} {self.names.get(v, v.name)}")
+            name = self.declare(self.names.get(v, v.name), C_TYPES[v.dtype])
+            params.append(f"{C_TYPES[v.dtype]} {name}")
         fname = kernel_symbol(f.name)
         self.names.reserve(fname)
         self.fname = fname
@@ -85,6 +96,8 @@ class CEmitter(ExternCallEmitter):
         out.append("")
         out.append("static int texpr_num_threads = 1;")
         out.append(f"void {fname}_set_num_threads(int n) {{ texpr_num_threads = n > 0 ? n : 1; }}")
+        if self.outlined:
+            out += outline.runtime_lines(fname)
         out.append("")
         for t in sorted(self.vector_types):
             out.append(self.vector_typedef(t))
@@ -92,6 +105,7 @@ class CEmitter(ExternCallEmitter):
             out.append(self.helpers[key])
         if self.vector_types or self.helpers:
             out.append("")
+        out += self.outlined
         # noinline: compiled as before the kernel became static (an exported function was
         # not inlined into its entry); inlined, one HVX property example computed a wrong
         # element (a latent issue under clang/qemu-hexagon, not yet understood)
@@ -137,6 +151,13 @@ class CEmitter(ExternCallEmitter):
     def helper(self, key, text):
         self.helpers.setdefault(key, text)
 
+    def declare(self, name, ctype):
+        """Note that C variable `name` (of `ctype`; an array as a pointer) is declared here:
+        a parallel loop body that uses it takes it in its closure (outline.py)."""
+        self.declared[name] = ctype
+        self.declared_order.append(name)
+        return name
+
     # ------------------------------------------------------------------ statements
     def line(self, s):
         self.lines.append("  " * self.indent + s)
@@ -180,25 +201,27 @@ class CEmitter(ExternCallEmitter):
                 self.line(f"#pragma GCC unroll {int(val) if val is not None else 8}")
             else:
                 self.line("#pragma GCC ivdep")
+        if par and self.parallel_runtime == "texpr":
+            self.uses_parallel = True
+            outline.parallel_loop(self, s, v, ty, mn, ext, simd)
+            return
         if par:
             self.uses_parallel = True
             self.line(f"#pragma omp parallel for{' simd' if simd else ''} "
                       "num_threads(texpr_num_threads) schedule(static)")
         elif simd:
             self.line("#pragma omp simd")
+        self.declare(v, ty)
         if _reads_memory(s.extent) or _reads_memory(s.min):
             # an extent read from data (a ragged loop: offsets[b + 1] - offsets[b]) is
             # evaluated once, as the IR means, not reloaded at every iteration
-            end = self.names.get(("loop_end", s.var), v + "_end")
+            end = self.declare(self.names.get(("loop_end", s.var), v + "_end"), ty)
             self.line(f"for ({ty} {v} = {mn}, {end} = {mn} + {ext}; {v} < {end}; ++{v}) {{")
         elif isinstance(s.min, Const) and s.min.value == 0:
             self.line(f"for ({ty} {v} = 0; {v} < {ext}; ++{v}) {{")
         else:
             self.line(f"for ({ty} {v} = {mn}; {v} < {mn} + {ext}; ++{v}) {{")
         self.indent += 1
-        for key, val in s.pragmas:
-            if key == "prefetch":
-                pass
         self.stmt(s.body)
         self.indent -= 1
         self.line("}")
@@ -224,6 +247,7 @@ class CEmitter(ExternCallEmitter):
         nbytes = (size.value * max(1, dtypes.bits(b.dtype) // 8)) if isinstance(size, Const) else None
         self.line("{")
         self.indent += 1
+        self.declare(name, ct + "*")
         if nbytes is not None and nbytes <= STACK_LIMIT:
             self.line(f"{ct} {name}[{max(size.value, 1)}] __attribute__((aligned(64)));")
             self.stmt(s.body)
@@ -240,7 +264,8 @@ class CEmitter(ExternCallEmitter):
     def stmt_DeclareVars(self, s):
         by_type = {}
         for v in s.vars:
-            by_type.setdefault(v.dtype, []).append(self.names.get(v, v.name))
+            by_type.setdefault(v.dtype, []).append(self.declare(self.names.get(v, v.name),
+                                                                self.ty(v.dtype)))
         self.line("{")
         self.indent += 1
         for dt, names in by_type.items():

@@ -140,6 +140,7 @@ class HVXEmitter(CEmitter):
         pad = VBYTES // esize
         size = b.size
         nbytes = size.value * esize if isinstance(size, Const) else None
+        self.declare(name, ct + "*")
         self.line("{")
         self.indent += 1
         if nbytes is not None and nbytes <= STACK_LIMIT:

@@ -43,7 +43,7 @@ class Module:
     """
 
     def __init__(self, func, source, lib_path, entry, target, outputs, note="", uses_parallel=False,
-                 checks=(), uses_packed=False):
+                 checks=(), uses_packed=False, parallel_runtime="openmp"):
         self.name = func.name
         self.source = source
         self.target = target
@@ -62,8 +62,15 @@ class Module:
         cdef = (f"void {entry}({', '.join(params) or 'void'});\n"
                 f"void {base}_set_num_threads(int);"
                 + (f"\nvoid {base}_set_packed(void*);" if uses_packed else ""))
+        pool = uses_parallel and parallel_runtime == "texpr"
+        if pool:
+            cdef += f"\nvoid {base}_set_parallel_runtime(void*);"
         ffi, self._lib, self._fn, self._set_threads = _load(lib_path, cdef, entry, base,
                                                              func.name)
+        if pool:                # its parallel loops run on texpr's thread pool (pool.c)
+            from . import pool as thread_pool
+            _own_symbol(ffi, self._lib, base + "_set_parallel_runtime", lib_path)(
+                ffi.cast("void*", thread_pool.parallel_for_address()))
         self._ffi = ffi
         self._plan = ValidationPlan(func, outputs, ffi)
         self._checks = list(checks)

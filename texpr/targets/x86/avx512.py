@@ -135,8 +135,8 @@ class AVX512Emitter(AVX2Emitter):
                        "float32x16": {"fma": "return _mm512_fmadd_ps(a, b, c);",
                                       "sqrt": "return _mm512_sqrt_ps(x);"}}
 
-    def __init__(self, func):
-        super().__init__(func)
+    def __init__(self, func, parallel_runtime="openmp"):
+        super().__init__(func, parallel_runtime)
         self.used_intrinsics = set()
 
     @classmethod

@@ -1,0 +1,220 @@
+"""texpr's thread pool for parallel loops (targets/runtime/pool.c, c/outline.py): results equal
+NumPy, the chunks a loop is cut into cover it once, TEXPR_NUM_THREADS sizes it, nested loops
+and concurrent callers, fork, and the OpenMP option."""
+import os
+import threading
+
+import numpy as np
+import pytest
+
+import texpr as te
+from texpr.errors import TexprError
+from texpr.targets.registry import get_target
+from texpr.targets.runtime import pool
+
+from support.parallel import parallel_loops
+
+pytestmark = pytest.mark.skipif(get_target("c").parallel_runtime != "texpr",
+                                reason="TEXPR_PARALLEL_RUNTIME=openmp: the pool is not used")
+
+
+def _schedule():
+    """C = sum_k 2*A[i, k] with a nested parallel loop (rows of a block, inside parallel
+    blocks) reading a buffer allocated in the outer one; D = max_k A[i, k], a second parallel
+    loop writing a second output."""
+    n = te.var("n")
+    A = te.placeholder((n, 16), name="A")
+    B = te.compute((n, 16), lambda i, j: A[i, j] * 2.0, name="B")
+    k = te.reduce_axis((0, 16), name="k")
+    C = te.compute((n,), lambda i: te.sum(B[i, k], axis=k), name="C")
+    D = te.compute((n,), lambda i: te.max(A[i, k], axis=k), name="D")
+    s = te.create_schedule([C.op, D.op])
+    io, ii = s[C].split(C.op.axis[0], factor=4)
+    s[B].compute_at(s[C], io)
+    s[C].parallel(io)
+    s[C].parallel(ii)
+    do, _ = s[D].split(D.op.axis[0], factor=3)
+    s[D].parallel(do)
+    return s, [A, C, D]
+
+
+@pytest.fixture(scope="module")
+def kernel():
+    s, args = _schedule()
+    return te.build(s, args, target="c", name="pool_kernel")
+
+
+def _check(f, rows, seed=0):
+    a = np.random.default_rng(seed).standard_normal((rows, 16)).astype("float32")
+    c = np.full(rows, np.nan, "float32")
+    d = np.full(rows, np.nan, "float32")
+    f(a, c, d)
+    np.testing.assert_allclose(c, (2 * a).sum(1), rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(d, a.max(1))
+
+
+def test_outlined_parallel_loops_equal_numpy(kernel, monkeypatch):
+    monkeypatch.setenv("TEXPR_NUM_THREADS", "2")
+    assert parallel_loops(kernel.source) == 4       # outer, inner (body and tail), D's
+    assert "#pragma omp parallel" not in kernel.source
+    for rows in (1, 4, 23, 64):                     # one chunk; tails; many chunks
+        _check(kernel, rows, rows)
+    assert pool.last_threads() == 2
+
+
+def test_many_calls_and_concurrent_callers(kernel, monkeypatch):
+    """Two Python threads calling parallel kernels at once (one runs on the pool, the other
+    serially while the pool is busy) and hundreds of calls in a row: every result right."""
+    monkeypatch.setenv("TEXPR_NUM_THREADS", "2")
+    errors = []
+
+    def calls(seed):
+        try:
+            for k in range(150):
+                _check(kernel, 9 + k % 20, seed + k)
+        except Exception as e:      # noqa: BLE001 (reported by the main thread)
+            errors.append(e)
+    threads = [threading.Thread(target=calls, args=(1000 * t,)) for t in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "a kernel call did not return"
+    assert errors == []
+
+
+def _pool_run(nthreads, begin, end, body):
+    ffi, lib = pool.library()
+    cb = ffi.callback("void(void*, int64_t, int64_t)", body)
+    lib.texpr_parallel_for(cb, ffi.NULL, begin, end, nthreads)
+
+
+def test_chunks_cover_the_loop_once_on_the_threads_asked_for():
+    """The pool's C API through cffi: chunks of [3, 40) claimed by the caller and workers
+    (each chunk sleeps, so a worker gets some), nothing run twice or left out."""
+    import time
+    ran, ids = [], set()
+    lib = pool.library()[1]
+
+    def body(_, lo, hi):
+        ran.append((lo, hi))
+        ids.add(lib.texpr_pool_thread_id())
+        time.sleep(0.002)
+    _pool_run(3, 3, 40, body)
+    covered = sorted(i for lo, hi in ran for i in range(lo, hi))
+    assert covered == list(range(3, 40))
+    assert pool.last_threads() == 3 and pool.workers() >= 2
+    assert len(ids) >= 2 and ids <= {0, 1, 2}       # the caller and workers 0, 1
+    ran.clear()
+    ids.clear()
+    _pool_run(1, 0, 10, body)                       # one thread: one chunk, in the caller
+    assert ran == [(0, 10)] and ids == {0} and pool.last_threads() == 1
+
+
+def test_nested_loop_runs_serially_in_its_chunk():
+    inner = []
+
+    def inner_body(_, lo, hi):
+        inner.append((lo, hi))
+
+    def outer_body(_, lo, hi):
+        for _i in range(lo, hi):
+            _pool_run(2, 0, 5, inner_body)
+    _pool_run(2, 0, 6, outer_body)
+    assert inner == [(0, 5)] * 6
+
+
+def test_a_forked_child_runs_parallel_kernels(kernel, monkeypatch):
+    monkeypatch.setenv("TEXPR_NUM_THREADS", "2")
+    _check(kernel, 30)                          # workers started in the parent
+    pid = os.fork()
+    if pid == 0:                                # the child: no workers until it needs them
+        code = 1
+        try:
+            _check(kernel, 31)
+            code = 0 if pool.last_threads() == 2 else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    _check(kernel, 32)                          # and the parent's pool still works
+
+
+def test_openmp_option_builds_the_same_kernel(monkeypatch):
+    monkeypatch.setenv("TEXPR_PARALLEL_RUNTIME", "openmp")
+    assert get_target("native").parallel_runtime == "openmp"
+    s, args = _schedule()
+    f = te.build(s, args, target="c", name="pool_kernel")
+    assert "#pragma omp parallel for" in f.source and "texpr_parallel_for" not in f.source
+    _check(f, 23)
+
+
+def test_bad_parallel_runtime_names_are_refused(monkeypatch):
+    monkeypatch.setenv("TEXPR_PARALLEL_RUNTIME", "tbb")
+    with pytest.raises(TexprError, match=r"TEXPR_PARALLEL_RUNTIME='tbb': expected one of"):
+        get_target("c")
+    monkeypatch.delenv("TEXPR_PARALLEL_RUNTIME")
+    with pytest.raises(TexprError, match=r"parallel_runtime must be one of .*got 'gomp'"):
+        get_target("c").with_(parallel_runtime="gomp")
+
+
+# two threads start loops on the pool at once (one gets it, the other runs serially), then
+# nested loops, then a forked child: every element incremented exactly as often as asked
+_STRESS = r"""
+#include <stdio.h>
+#include <sys/wait.h>
+static void add_one(void* c, int64_t lo, int64_t hi) {
+  for (int64_t i = lo; i < hi; ++i) ((int*)c)[i] += 1;
+}
+static void nested(void* c, int64_t lo, int64_t hi) {
+  for (int64_t i = lo; i < hi; ++i) texpr_parallel_for(add_one, (int*)c + 100 * i, 0, 100, 2);
+}
+static void* caller(void* a) {
+  for (int r = 0; r < 300; ++r) texpr_parallel_for(add_one, a, 0, 1000, 3);
+  return 0;
+}
+int main(int argc, char** argv) {
+  static int a[1000], b[1000], c[1000], d[1000];
+  pthread_t t1, t2;
+  pthread_create(&t1, 0, caller, a);
+  pthread_create(&t2, 0, caller, b);
+  pthread_join(t1, 0);
+  pthread_join(t2, 0);
+  for (int r = 0; r < 50; ++r) texpr_parallel_for(nested, c, 0, 10, 2);
+  for (int i = 0; i < 1000; ++i)
+    if (a[i] != 300 || b[i] != 300 || c[i] != 50) { printf("wrong at %d\n", i); return 1; }
+  if (argc > 1) {                         /* (ThreadSanitizer does not follow a fork) */
+    pid_t p = fork();
+    if (p == 0) {
+      for (int r = 0; r < 20; ++r) texpr_parallel_for(add_one, d, 0, 1000, 2);
+      _exit(d[999] == 20 ? 0 : 3);
+    }
+    int st;
+    waitpid(p, &st, 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) { printf("child failed\n"); return 1; }
+  }
+  printf("ok\n");
+  return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("sanitizer", ["thread", "address,undefined"])
+def test_pool_c_api_under_sanitizers(sanitizer):
+    """pool.c alone in a C program (no Python): ThreadSanitizer finds no race (its shared
+    state is C11 atomics), ASan/UBSan no bad access, and the counts are exact."""
+    import subprocess
+    from texpr.errors import BuildError
+    from texpr.targets.toolchain import compile_executable
+    with open(pool.SOURCE_PATH) as f:
+        source = f.read() + _STRESS
+    try:
+        exe, _ = compile_executable(source, ["-O1", "-g", "-pthread", f"-fsanitize={sanitizer}"],
+                                    "gcc", libs=["-pthread"])
+    except BuildError as e:
+        pytest.skip(f"gcc cannot build with -fsanitize={sanitizer} here: {str(e)[-200:]}")
+    env = dict(os.environ, TSAN_OPTIONS="halt_on_error=1", ASAN_OPTIONS="detect_leaks=0")
+    env.pop("LD_PRELOAD", None)
+    args = [exe] if sanitizer == "thread" else [exe, "fork"]
+    r = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stdout + r.stderr[-3000:]

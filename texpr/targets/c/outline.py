@@ -1,0 +1,111 @@
+"""A `parallel` loop for texpr's thread pool (runtime/pool.c): its body becomes a static
+function of (closure, begin, end) running iterations [begin, end), and the loop becomes a
+call of the pool with a closure struct holding what the body uses from outside it.
+
+What the body uses from outside (its free variables: kernel arguments, scalar parameters,
+enclosing loops' variables, buffers allocated outside, hoisted values, the index-check error
+words) is found from the emitted C itself: every identifier of the body's text that the kernel
+declared before the loop (CEmitter.declare; names are unique in a kernel) and the body did
+not declare itself. A variable the emitter did not note would be an undeclared identifier in
+the outlined function: a compile error, never a wrong value. Pointers are taken `restrict`
+again in the body (as the kernel's parameters are), so the compiler optimizes the body as it
+did the inline loop.
+
+The kernel calls the pool through a function pointer the runtime installs when it loads the
+library (<symbol>_set_parallel_runtime): the library does not link against the pool, and a
+kernel whose pointer is not set runs its loops serially."""
+import re
+
+from ...errors import InternalError
+from ...lang.ir import VarStore
+from ...lang.visitor import walk
+
+_COMMENT_OR_STRING = re.compile(r"//[^\n]*|/\*.*?\*/|\"(?:\\.|[^\"\\])*\"", re.S)
+_IDENT = re.compile(r"[A-Za-z_]\w*")
+
+
+def runtime_lines(fname):
+    """The pool's entry point as a kernel sees it, and its setter (exported)."""
+    sig = "int64_t, int64_t, int"
+    return [
+        "typedef void (*texpr_parallel_body)(void*, int64_t, int64_t);",
+        "/* texpr's thread pool (runtime/pool.c), installed by the runtime when it loads the",
+        "   kernel; a kernel it is not installed in runs its parallel loops serially */",
+        f"static int (*texpr_pool_run)(texpr_parallel_body, void*, {sig}) = 0;",
+        f"void {fname}_set_parallel_runtime(void* run) "
+        f"{{ texpr_pool_run = (int (*)(texpr_parallel_body, void*, {sig}))run; }}",
+        "static void texpr_parallel_for(texpr_parallel_body body, void* closure, int64_t begin, "
+        "int64_t end) {",
+        "  if (texpr_pool_run) texpr_pool_run(body, closure, begin, end, texpr_num_threads);",
+        "  else body(closure, begin, end);",
+        "}",
+    ]
+
+
+def parallel_loop(em, loop, var, ty, mn, ext, simd):
+    """Emit `loop` (a parallel For; var/ty: its C variable and type, mn/ext: C text of its
+    bounds) as a call of the pool, and its body as a function in em.outlined."""
+    k = em.parallel_loops
+    em.parallel_loops += 1
+    fn = f"{em.fname}_parallel{k}"
+    saved = em.lines, em.indent, em.heap_buffers
+    mark = len(em.declared_order)
+    outer = dict.fromkeys(em.declared_order)
+    em.lines, em.indent, em.heap_buffers = [], 2, []
+    em.declare(var, ty)
+    em.stmt(loop.body)
+    body = em.lines
+    inner = set(em.declared_order[mark:])
+    em.lines, em.indent, em.heap_buffers = saved
+    used = set(_IDENT.findall(_COMMENT_OR_STRING.sub(" ", "\n".join(body))))
+    captured = [n for n in outer if n in used and n not in inner]
+    written = {em.names.get(s.var, s.var.name) for s in walk(loop.body) if isinstance(s, VarStore)}
+    shared = sorted(written & set(captured))
+    if shared:
+        raise InternalError(f"parallel loop {loop.var.name} writes {shared}, declared outside "
+                            "it: each thread would need its own copy")
+    closure_t = fn + "_closure"
+    lines = [f"/* parallel loop {_comment(loop.var.name)}: iterations [texpr_begin, texpr_end), "
+             "run by the thread pool */"]
+    if captured:
+        fields = " ".join(f"{_field_type(em, n)} {n};" for n in captured)
+        lines.append(f"typedef struct {{ {fields} }} {closure_t};")
+    lines.append(f"static void {fn}(void* texpr_closure, int64_t texpr_begin, "
+                 "int64_t texpr_end) {")
+    if captured:
+        lines.append(f"  const {closure_t}* texpr_c = (const {closure_t}*)texpr_closure;")
+        for n in captured:
+            lines.append(f"  {_local_type(em, n)} {n} = texpr_c->{n};")
+    else:
+        lines.append("  (void)texpr_closure;")
+    if simd:
+        lines.append("  #pragma omp simd")
+    lines.append(f"  for ({ty} {var} = ({ty})texpr_begin; {var} < ({ty})texpr_end; ++{var}) {{")
+    lines += body
+    lines.append("  }")
+    lines.append("}")
+    lines.append("")
+    em.outlined.append("\n".join(lines))
+    end = ext if mn == "0" else f"{mn} + {ext}"
+    if captured:
+        em.line("{")
+        em.indent += 1
+        em.line(f"{closure_t} texpr_closure{k} = {{{', '.join(f'.{n} = {n}' for n in captured)}}};")
+        em.line(f"texpr_parallel_for({fn}, &texpr_closure{k}, {mn}, {end});")
+        em.indent -= 1
+        em.line("}")
+    else:
+        em.line(f"texpr_parallel_for({fn}, 0, {mn}, {end});")
+
+
+def _field_type(em, name):
+    return em.declared[name]
+
+
+def _local_type(em, name):
+    t = em.declared[name]
+    return f"{t} restrict" if t.endswith("*") else t
+
+
+def _comment(text):
+    return re.sub(r"[^0-9A-Za-z_.]", "_", str(text))
