@@ -1,10 +1,12 @@
-"""Every public function and class has a docstring (issue 17: help(te.X) must say something).
+"""Every public function and class has a docstring with a short example (issue 17: help(te.X)
+must say something, and show it).
 
 The public API: the names texpr exports (`texpr.__all__`), texpr.topi's operators and its
 public modules, the Schedule / Stage / Module / Target classes; for a class, its public
 methods and properties too. Nothing is compiled.
 """
 import inspect
+import re
 
 import pytest
 
@@ -63,6 +65,15 @@ def _doc(obj):
     return (doc or "").strip()
 
 
+# an example is a doctest (`>>>`, run by test_doctests.py) or, for what must compile a kernel,
+# a literal block introduced by a line that says "example" ("Example::", "For example, ...::")
+_LITERAL_EXAMPLE = re.compile(r"(?im)^.*\bexample\b.*::\s*$")
+
+
+def _has_example(doc):
+    return ">>>" in doc or bool(_LITERAL_EXAMPLE.search(doc))
+
+
 def test_the_walk_finds_the_api():
     names = {n for n, _ in public_api()}
     for expected in ("texpr.compute", "texpr.sum", "texpr.topi.nn.dense",
@@ -73,6 +84,20 @@ def test_the_walk_finds_the_api():
 def test_every_public_callable_has_a_docstring():
     missing = sorted({n for n, obj in public_api() if not _doc(obj)})
     assert not missing, f"{len(missing)} public callables without a docstring: {missing}"
+
+
+def test_every_public_callable_has_an_example():
+    missing = sorted({n for n, obj in public_api() if not _has_example(_doc(obj))})
+    assert not missing, (f"{len(missing)} public callables without an example (a `>>>` doctest "
+                         f"or an 'Example::' literal block): {missing}")
+
+
+def test_what_counts_as_an_example():
+    assert _has_example("Adds.\n\n>>> 1 + 1\n2\n")
+    assert _has_example("Builds.\n\nExample::\n\n    f = te.build(s, [A, B])\n")
+    assert _has_example("Raised when...\n\nFor example, a bad call::\n\n    f(a)\n")
+    assert not _has_example("Adds two tensors; for example the bias.")
+    assert not _has_example("A table::\n\n    a | b\n")
 
 
 def test_reducer_signature_reads_well():
