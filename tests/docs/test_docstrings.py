@@ -2,11 +2,14 @@
 must say something, and show it).
 
 The public API: the names texpr exports (`texpr.__all__`), texpr.topi's operators and its
-public modules, the Schedule / Stage / Module / Target classes; for a class, its public
-methods and properties too. Nothing is compiled.
+public modules, te.hybrid's names, the Schedule / Stage / Module / Target classes; for a
+class, its public methods and properties too; texpr.torch's names, read from its source (so
+that torch is not imported). Nothing is compiled.
 """
+import ast
 import inspect
 import re
+from pathlib import Path
 
 import pytest
 
@@ -49,6 +52,7 @@ def public_api():
                                                           fromlist=["_"])
         items += [(f"texpr.topi.{mod_name}.{n}", v) for n, v in vars(mod).items()
                   if not n.startswith("_") and callable(v) and _own(mod, n, v)]
+    items += [(f"texpr.hybrid.{n}", getattr(texpr.hybrid, n)) for n in texpr.hybrid.__all__]
     items += [(f"texpr.{c.__name__}", c) for c in (Schedule, Stage, Module, Target)]
     out = []
     for name, obj in items:
@@ -77,7 +81,8 @@ def _has_example(doc):
 def test_the_walk_finds_the_api():
     names = {n for n, _ in public_api()}
     for expected in ("texpr.compute", "texpr.sum", "texpr.topi.nn.dense",
-                     "texpr.Stage.split", "texpr.Module.time", "texpr.Tensor.shape"):
+                     "texpr.Stage.split", "texpr.Module.time", "texpr.Tensor.shape",
+                     "texpr.hybrid.script", "texpr.hybrid.HybridModule.save"):
         assert expected in names
 
 
@@ -90,6 +95,24 @@ def test_every_public_callable_has_an_example():
     missing = sorted({n for n, obj in public_api() if not _has_example(_doc(obj))})
     assert not missing, (f"{len(missing)} public callables without an example (a `>>>` doctest "
                          f"or an 'Example::' literal block): {missing}")
+
+
+def torch_api_docstrings():
+    """{name: docstring} of texpr.torch's public functions, from its source: importing torch
+    takes seconds."""
+    path = Path(texpr.__file__).parent / "torch.py"
+    tree = ast.parse(path.read_text())
+    public = next(ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign)
+                  and any(getattr(t, "id", None) == "__all__" for t in n.targets))
+    return {n.name: ast.get_docstring(n) or "" for n in tree.body
+            if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name in public}
+
+
+def test_texpr_torch_has_docstrings_with_examples():
+    docs = torch_api_docstrings()
+    assert {"register", "op", "torch_dtype"} <= set(docs)
+    missing = sorted(n for n, d in docs.items() if not _has_example(d))
+    assert not missing, f"texpr.torch functions without a docstring example: {missing}"
 
 
 def test_what_counts_as_an_example():

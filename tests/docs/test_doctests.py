@@ -16,7 +16,8 @@ MODULES = ("texpr.lang.expr", "texpr.lang.reduction", "texpr.lang.tensor",
            "texpr.lang.imm", "texpr.targets.runtime.packed", "texpr.errors", "texpr.target",
            "texpr.topi.transform", "texpr.topi.math", "texpr.topi.tensor", "texpr.topi.sort",
            "texpr.topi.activation", "texpr.topi.attention", "texpr.topi.conv2d_layouts",
-           "texpr.topi.qnn", "texpr.topi.winograd", "texpr.topi.graph")
+           "texpr.topi.qnn", "texpr.topi.winograd", "texpr.topi.graph", "texpr.hybrid",
+           "texpr.hybrid.module")
 
 
 @pytest.mark.parametrize("name", MODULES)
