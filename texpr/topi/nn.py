@@ -274,7 +274,7 @@ def depthwise_conv2d_NCHWc(data: Tensor, kernel: Tensor, stride: int | Sequence[
 
     >>> import texpr as te, texpr.topi as topi
     >>> data = te.placeholder((1, 2, 16, 16, 4), name="data")        # C = 8 in blocks of 4
-    >>> kernel = te.placeholder((2, 3, 3, 4), name="kernel")           # M = 1, 8 outputs in blocks of 4
+    >>> kernel = te.placeholder((2, 3, 3, 4), name="kernel")     # M = 1: 8 outputs, blocks of 4
     >>> topi.nn.depthwise_conv2d_NCHWc(data, kernel, 1, 1).shape
     (1, 2, 16, 16, 4)
     """

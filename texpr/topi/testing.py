@@ -413,7 +413,8 @@ def take_ref(a, indices, axis=None, mode="clip"):
     """np.take with TVM's modes: clip (default) or wrap the indices (else as given).
 
     >>> import numpy as np
-    >>> take_ref(np.array([10, 20, 30]), np.array([0, 5, -1])), take_ref(np.array([10, 20, 30]), np.array([4]), mode="wrap")
+    >>> a = np.array([10, 20, 30])
+    >>> take_ref(a, np.array([0, 5, -1])), take_ref(a, np.array([4]), mode="wrap")
     (array([10, 30, 10]), array([20]))
     """
     if axis is None:
@@ -573,7 +574,7 @@ def sparse_dense_ref(x, w_data, w_indices, w_indptr):
 
     >>> import numpy as np
     >>> w_data, w_indices, w_indptr = np.array([1.0, 2.0]), np.array([0, 2]), np.array([0, 1, 2])
-    >>> sparse_dense_ref(np.ones((1, 3)), w_data, w_indices, w_indptr)     # W = [[1, 0, 0], [0, 0, 2]]
+    >>> sparse_dense_ref(np.ones((1, 3)), w_data, w_indices, w_indptr)   # W [[1, 0, 0], [0, 0, 2]]
     array([[1., 2.]])
     """
     return x.astype(np.float64) @ sparse_to_dense_ref(w_data, w_indices, w_indptr,
@@ -671,7 +672,8 @@ def depthwise_conv2d_nchw_u8_ref(data, kernel, bias, x_zp, w_zp, multiplier, shi
     >>> import numpy as np
     >>> data = np.full((1, 1, 3, 3), 130, "uint8")
     >>> kernel = np.full((1, 1, 3, 3), 129, "uint8")
-    >>> depthwise_conv2d_nchw_u8_ref(data, kernel, np.zeros(1, "int32"), 128, 128, 1 << 30, 0, 128)[0, 0]
+    >>> bias = np.zeros(1, "int32")
+    >>> depthwise_conv2d_nchw_u8_ref(data, kernel, bias, 128, 128, 1 << 30, 0, 128)[0, 0]
     array([[132, 134, 132],
            [134, 137, 134],
            [132, 134, 132]], dtype=uint8)
