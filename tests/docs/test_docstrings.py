@@ -2,9 +2,9 @@
 must say something, and show it).
 
 The public API: the names texpr exports (`texpr.__all__`), texpr.topi's operators and its
-public modules, te.hybrid's names, the Schedule / Stage / Module / Target classes; for a
-class, its public methods and properties too; texpr.torch's names, read from its source (so
-that torch is not imported). Nothing is compiled.
+public modules, te.hybrid's and texpr.autotvm's names, the Schedule / Stage / Module /
+Target classes; for a class, its public methods and properties too; texpr.torch's names,
+read from its source (so that torch is not imported). Nothing is compiled.
 """
 import ast
 import inspect
@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import texpr
+import texpr.autotvm as autotvm
 import texpr.topi as topi
 from texpr.schedule import Schedule, Stage
 from texpr.target import Target
@@ -53,6 +54,7 @@ def public_api():
         items += [(f"texpr.topi.{mod_name}.{n}", v) for n, v in vars(mod).items()
                   if not n.startswith("_") and callable(v) and _own(mod, n, v)]
     items += [(f"texpr.hybrid.{n}", getattr(texpr.hybrid, n)) for n in texpr.hybrid.__all__]
+    items += [(f"texpr.autotvm.{n}", getattr(autotvm, n)) for n in autotvm.__all__]
     items += [(f"texpr.{c.__name__}", c) for c in (Schedule, Stage, Module, Target)]
     out = []
     for name, obj in items:
@@ -82,7 +84,8 @@ def test_the_walk_finds_the_api():
     names = {n for n, _ in public_api()}
     for expected in ("texpr.compute", "texpr.sum", "texpr.topi.nn.dense",
                      "texpr.Stage.split", "texpr.Module.time", "texpr.Tensor.shape",
-                     "texpr.hybrid.script", "texpr.hybrid.HybridModule.save"):
+                     "texpr.hybrid.script", "texpr.hybrid.HybridModule.save",
+                     "texpr.autotvm.ConfigSpace.define_split", "texpr.autotvm.LocalRunner"):
         assert expected in names
 
 

@@ -17,7 +17,8 @@ MODULES = ("texpr.lang.expr", "texpr.lang.reduction", "texpr.lang.tensor",
            "texpr.topi.transform", "texpr.topi.math", "texpr.topi.tensor", "texpr.topi.sort",
            "texpr.topi.activation", "texpr.topi.attention", "texpr.topi.conv2d_layouts",
            "texpr.topi.qnn", "texpr.topi.winograd", "texpr.topi.graph", "texpr.hybrid",
-           "texpr.hybrid.module")
+           "texpr.hybrid.module", "texpr.schedule.config_space", "texpr.schedule.dispatch",
+           "texpr.autotvm.task", "texpr.autotvm.measure")
 
 
 @pytest.mark.parametrize("name", MODULES)
