@@ -46,7 +46,17 @@ class ScheduleError(TexprError):
 
 
 class LoweringError(TexprError):
-    """A schedule could not be lowered to a loop program."""
+    """A schedule could not be lowered to a loop program.
+
+    >>> import texpr as te
+    >>> A = te.placeholder((8,), name="A")
+    >>> B = te.compute((8,), lambda i: A[i] + 1.0, name="B")
+    >>> try:
+    ...     te.lower(te.create_schedule(B.op), [A, "B"])
+    ... except te.LoweringError as e:
+    ...     print(e)
+    argument 1 is 'B'; expected a tensor or a scalar te.var
+    """
 
 
 class ArgumentError(TexprError, ValueError):
@@ -70,11 +80,29 @@ class DifferentiationError(TexprError):
 class SymbolicValueError(TexprError):
     """A symbolic expression (a te.var extent) was asked for a Python int (int(), an index, a
     NumPy shape) before a kernel call gives it a value. Not a TypeError, so that NumPy passes
-    it on instead of replacing it with its own message."""
+    it on instead of replacing it with its own message.
+
+    >>> import texpr as te
+    >>> A = te.placeholder((te.var("n"),), name="A")
+    >>> try:
+    ...     int(A.shape[0])
+    ... except te.SymbolicValueError as e:
+    ...     print(e)
+    int() of the symbolic expression n: its value is known only when the kernel is called
+    """
 
 
 class BuildError(TexprError):
-    """The target compiler rejected generated source (a bug in texpr or a missing toolchain)."""
+    """The target compiler rejected generated source (a bug in texpr or a missing toolchain).
+
+    Example (B's body calls a C function that nothing linked into the kernel defines)::
+
+        B = te.compute((8,), lambda i: te.call_extern("float32", "my_scale", A[i]), name="B")
+        try:
+            f = te.build(te.create_schedule(B.op), [A, B], target="c")
+        except te.BuildError as e:
+            print(e)     # kernel ... calls my_scale, which nothing linked into it defines: ...
+    """
 
 
 REPORT_LINE = ("This is a bug in texpr, not in your code: please report it with the schedule "
@@ -86,6 +114,11 @@ class InternalError(RuntimeError):
 
     Not a TexprError on purpose, so that `except TexprError` (and tests that accept a
     TexprError for bad input) never hide it. The message ends with a line asking for a report.
+
+    >>> import texpr as te
+    >>> print(te.InternalError("lowering: an unbound loop variable"))
+    lowering: an unbound loop variable
+    This is a bug in texpr, not in your code: please report it with the schedule that triggers it.
     """
 
     def __init__(self, message):
@@ -97,7 +130,15 @@ class InternalError(RuntimeError):
 
 class PackedFuncError(TexprError, RuntimeError):
     """A Python function called by a kernel (te.call_packed) raised; the original exception
-    is the __cause__. The kernel stopped at that call."""
+    is the __cause__. The kernel stopped at that call.
+
+    Example (a kernel that calls back into Python, te.call_packed)::
+
+        try:
+            f(a, b)                         # the registered function raised ValueError
+        except te.PackedFuncError as e:
+            print(repr(e.__cause__))        # the original ValueError
+    """
 
 
 class HybridScriptError(TexprError):

@@ -108,16 +108,32 @@ class Target:
                              "(a GPU compiler contracts by its own flags)")
 
     def has(self, feature: str) -> bool:
-        """True when the target has `feature` (one of KNOWN_FEATURES)."""
+        """True when the target has `feature` (one of KNOWN_FEATURES).
+
+        >>> import texpr as te
+        >>> te.target.GENERIC.has("float_vectors"), te.target.GENERIC.has("fma")
+        (True, False)
+        """
         return feature in self.features
 
     @property
     def is_gpu(self) -> bool:
-        """Whether the target is a GPU (has launch limits: cuda, opencl)."""
+        """Whether the target is a GPU (has launch limits: cuda, opencl).
+
+        >>> import texpr as te
+        >>> te.target.GENERIC.is_gpu
+        False
+        """
         return self.gpu is not None
 
     def with_(self, **changes: Any) -> Target:
-        """A copy with some fields changed (a target variant: `avx2.with_(vector_bits=128)`)."""
+        """A copy with some fields changed (a target variant: `avx2.with_(vector_bits=128)`).
+
+        >>> import texpr as te
+        >>> narrow = te.target.GENERIC.with_(vector_bits=128)
+        >>> narrow.vector_bits, te.target.GENERIC.vector_bits
+        (128, 256)
+        """
         return replace(self, **changes)
 
 

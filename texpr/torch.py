@@ -46,7 +46,13 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def torch_dtype(dtype):
-    """The torch dtype of a texpr dtype name ("float32" -> torch.float32)."""
+    """The torch dtype of a texpr dtype name ("float32" -> torch.float32).
+
+    Example::
+
+        texpr.torch.torch_dtype("bfloat16")          # torch.bfloat16
+        torch.empty(tuple(C.shape), dtype=texpr.torch.torch_dtype(C.dtype))
+    """
     t = getattr(torch, str(dtype), None) if str(dtype) in dtypes.SCALAR_DTYPES else None
     if not isinstance(t, torch.dtype):
         raise TexprError(f"texpr dtype {dtype!r} has no torch dtype")
@@ -258,6 +264,8 @@ def register(module, name, outputs="return"):
     nothing. Registering a name again with a kernel of the same schema replaces the kernel
     (a notebook cell run twice); another schema under a registered name is a TexprError.
 
+    Example::
+
         f = te.build(s, [A, B, C], "native")
         add = texpr.torch.register(f, "texpr::my_add")
         z = add(x, y)                         # torch tensors in, a torch tensor out
@@ -424,6 +432,8 @@ def op(fn, name=None, inputs=None, outputs=1, target="native", **attrs):
     process too); later calls of the signature call the kernel. `attrs` are fixed keyword
     arguments of fn (`op(topi.nn.softmax, axis=0)`); `name` defaults to "texpr::" + fn's
     name (with the attributes: one operator per set of them).
+
+    Example::
 
         gelu = texpr.torch.op(topi.nn.gelu)
         y = gelu(torch.randn(4, 8))

@@ -1,14 +1,20 @@
-"""Every public function and class has a docstring (issue 17: help(te.X) must say something).
+"""Every public function and class has a docstring with a short example (issue 17: help(te.X)
+must say something, and show it).
 
 The public API: the names texpr exports (`texpr.__all__`), texpr.topi's operators and its
-public modules, the Schedule / Stage / Module / Target classes; for a class, its public
-methods and properties too. Nothing is compiled.
+public modules, te.hybrid's and texpr.autotvm's names, the Schedule / Stage / Module /
+Target classes; for a class, its public methods and properties too; texpr.torch's names,
+read from its source (so that torch is not imported). Nothing is compiled.
 """
+import ast
 import inspect
+import re
+from pathlib import Path
 
 import pytest
 
 import texpr
+import texpr.autotvm as autotvm
 import texpr.topi as topi
 from texpr.schedule import Schedule, Stage
 from texpr.target import Target
@@ -47,6 +53,8 @@ def public_api():
                                                           fromlist=["_"])
         items += [(f"texpr.topi.{mod_name}.{n}", v) for n, v in vars(mod).items()
                   if not n.startswith("_") and callable(v) and _own(mod, n, v)]
+    items += [(f"texpr.hybrid.{n}", getattr(texpr.hybrid, n)) for n in texpr.hybrid.__all__]
+    items += [(f"texpr.autotvm.{n}", getattr(autotvm, n)) for n in autotvm.__all__]
     items += [(f"texpr.{c.__name__}", c) for c in (Schedule, Stage, Module, Target)]
     out = []
     for name, obj in items:
@@ -63,16 +71,59 @@ def _doc(obj):
     return (doc or "").strip()
 
 
+# an example is a doctest (`>>>`, run by test_doctests.py) or, for what must compile a kernel,
+# a literal block introduced by a line that says "example" ("Example::", "For example, ...::")
+_LITERAL_EXAMPLE = re.compile(r"(?im)^.*\bexample\b.*::\s*$")
+
+
+def _has_example(doc):
+    return ">>>" in doc or bool(_LITERAL_EXAMPLE.search(doc))
+
+
 def test_the_walk_finds_the_api():
     names = {n for n, _ in public_api()}
     for expected in ("texpr.compute", "texpr.sum", "texpr.topi.nn.dense",
-                     "texpr.Stage.split", "texpr.Module.time", "texpr.Tensor.shape"):
+                     "texpr.Stage.split", "texpr.Module.time", "texpr.Tensor.shape",
+                     "texpr.hybrid.script", "texpr.hybrid.HybridModule.save",
+                     "texpr.autotvm.ConfigSpace.define_split", "texpr.autotvm.LocalRunner"):
         assert expected in names
 
 
 def test_every_public_callable_has_a_docstring():
     missing = sorted({n for n, obj in public_api() if not _doc(obj)})
     assert not missing, f"{len(missing)} public callables without a docstring: {missing}"
+
+
+def test_every_public_callable_has_an_example():
+    missing = sorted({n for n, obj in public_api() if not _has_example(_doc(obj))})
+    assert not missing, (f"{len(missing)} public callables without an example (a `>>>` doctest "
+                         f"or an 'Example::' literal block): {missing}")
+
+
+def torch_api_docstrings():
+    """{name: docstring} of texpr.torch's public functions, from its source: importing torch
+    takes seconds."""
+    path = Path(texpr.__file__).parent / "torch.py"
+    tree = ast.parse(path.read_text())
+    public = next(ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign)
+                  and any(getattr(t, "id", None) == "__all__" for t in n.targets))
+    return {n.name: ast.get_docstring(n) or "" for n in tree.body
+            if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name in public}
+
+
+def test_texpr_torch_has_docstrings_with_examples():
+    docs = torch_api_docstrings()
+    assert {"register", "op", "torch_dtype"} <= set(docs)
+    missing = sorted(n for n, d in docs.items() if not _has_example(d))
+    assert not missing, f"texpr.torch functions without a docstring example: {missing}"
+
+
+def test_what_counts_as_an_example():
+    assert _has_example("Adds.\n\n>>> 1 + 1\n2\n")
+    assert _has_example("Builds.\n\nExample::\n\n    f = te.build(s, [A, B])\n")
+    assert _has_example("Raised when...\n\nFor example, a bad call::\n\n    f(a)\n")
+    assert not _has_example("Adds two tensors; for example the bias.")
+    assert not _has_example("A table::\n\n    a | b\n")
 
 
 def test_reducer_signature_reads_well():

@@ -13,7 +13,12 @@ MODULES = ("texpr.lang.expr", "texpr.lang.reduction", "texpr.lang.tensor",
            "texpr.topi.nn", "texpr.topi.testing", "texpr.topi.sparse", "texpr.topi.layout",
            "texpr.topi.normalization", "texpr.topi.schedules", "texpr.lang.extern",
            "texpr.lang.tag", "texpr.lang.buffer", "texpr.lang.autodiff.adjoint", "texpr.lang.intrin",
-           "texpr.lang.imm", "texpr.targets.runtime.packed", "texpr.errors", "texpr.target")
+           "texpr.lang.imm", "texpr.targets.runtime.packed", "texpr.errors", "texpr.target",
+           "texpr.topi.transform", "texpr.topi.math", "texpr.topi.tensor", "texpr.topi.sort",
+           "texpr.topi.activation", "texpr.topi.attention", "texpr.topi.conv2d_layouts",
+           "texpr.topi.qnn", "texpr.topi.winograd", "texpr.topi.graph", "texpr.hybrid",
+           "texpr.hybrid.module", "texpr.schedule.config_space", "texpr.schedule.dispatch",
+           "texpr.autotvm.task", "texpr.autotvm.measure")
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -20,19 +20,40 @@ def _target_names(target):
 class ApplyHistoryBest(DispatchContext):
     """The best config per (target, workload) of `records` (a JSON-lines path, a database or
     its path, or (MeasureInput, MeasureResult) pairs). A template asking without a target
-    (a user template called directly) gets the best record of any target."""
+    (a user template called directly) gets the best record of any target.
+
+    Example (my_template: an @autotvm.template that tune.log has records of)::
+
+        with autotvm.ApplyHistoryBest("tune.log"):
+            s, args = my_template(64)        # the fastest config measured for this workload
+        f = te.build(s, args)
+    """
 
     def __init__(self, records):
         self.best = {}
         self.load(records)
 
     def load(self, records):
+        """Add `records` (a path, a database or pairs), keeping the fastest per (target, workload).
+
+        Example::
+
+            best = autotvm.ApplyHistoryBest("tune_monday.log")
+            best.load("tune_tuesday.db")         # the faster of the two days' best configs
+        """
         for (target, workload), (inp, res) in best_by_workload(load_records(records)).items():
             old = self.best.get((target, workload))
             if old is None or mean_cost(res) < mean_cost(old[1]):
                 self.best[(target, workload)] = (inp, res)
 
     def query(self, target, workload):
+        """The config of the fastest record of `workload` on `target` (None: any target), or None.
+
+        Example::
+
+            best = autotvm.ApplyHistoryBest("tune.log")
+            cfg = best.query("native", ("topi.dense", ("TENSOR", (64, 64), "float32"), ...))
+        """
         names = _target_names(target)
         found = None
         for (t, w), (inp, res) in self.best.items():
@@ -45,5 +66,11 @@ class ApplyHistoryBest(DispatchContext):
 
 
 def apply_history_best(records):
-    """`with apply_history_best("tune.log"):` (or a database path, or records)."""
+    """`with apply_history_best("tune.log"):` (or a database path, or records).
+
+    Example::
+
+        with autotvm.apply_history_best("tune.log"):
+            s = topi.schedule(out, "native")     # topi's templates read their tuned configs
+    """
     return ApplyHistoryBest(records)

@@ -18,7 +18,12 @@ from .task import TuningError
 
 
 class MeasureErrorNo:
-    """Error numbers of a MeasureResult (TVM's values)."""
+    """Error numbers of a MeasureResult (TVM's values).
+
+    >>> from texpr import autotvm
+    >>> autotvm.MeasureErrorNo.RUN_TIMEOUT, autotvm.MeasureErrorNo.NAMES[5]
+    (7, 'WRONG_ANSWER')
+    """
     NO_ERROR = 0
     INSTANTIATION_ERROR = 1     # the template rejected the config (a TexprError)
     COMPILE_HOST = 2            # lowering or gcc failed
@@ -35,7 +40,13 @@ class MeasureErrorNo:
 
 
 class MeasureInput(NamedTuple):
-    """What is measured: a task's config on a target."""
+    """What is measured: a task's config on a target.
+
+    Example::
+
+        task = autotvm.task.create("doc.scale", (64,), target="native")
+        inp = autotvm.MeasureInput("native", task, task.config_space.get(3))
+    """
     target: str
     task: object
     config: object
@@ -43,7 +54,13 @@ class MeasureInput(NamedTuple):
 
 class MeasureResult(NamedTuple):
     """costs: seconds per run (one per repeat) or, on error, [the error message];
-    all_cost: seconds the whole measurement took; timestamp: when it ended."""
+    all_cost: seconds the whole measurement took; timestamp: when it ended.
+
+    >>> from texpr import autotvm
+    >>> res = autotvm.MeasureResult([1.5e-6, 1.4e-6], autotvm.MeasureErrorNo.NO_ERROR, 0.8, 0.0)
+    >>> min(res.costs), res.error_no
+    (1.4e-06, 0)
+    """
     costs: list
     error_no: int
     all_cost: float
@@ -75,6 +92,15 @@ class BuildArtifact(NamedTuple):
 
 
 class BuildResult(NamedTuple):
+    """A candidate compiled by a Builder: artifact (a BuildArtifact, or None on error), error
+    (None, or (error_no, message)) and the seconds the build took.
+
+    Example::
+
+        builder = autotvm.LocalBuilder()
+        builder.set_task(task)
+        br, = builder.build([inp])           # br.error is None when it compiled
+    """
     artifact: object        # a BuildArtifact, or None on error
     error: object           # None, or (error_no, message)
     time_cost: float
@@ -83,7 +109,14 @@ class BuildResult(NamedTuple):
 # ----------------------------------------------------------------------------- builders
 
 class Builder:
-    """Compiles measure inputs. `build(inputs) -> [BuildResult]`."""
+    """Compiles measure inputs. `build(inputs) -> [BuildResult]`.
+
+    Example (a builder of your own: compile here, one by one)::
+
+        class MyBuilder(autotvm.Builder):
+            def build(self, measure_inputs):
+                return [my_compile(inp) for inp in measure_inputs]     # [BuildResult]
+    """
 
     def __init__(self, timeout=30, n_parallel=None):
         self.timeout = timeout
@@ -91,9 +124,21 @@ class Builder:
         self.task = None
 
     def set_task(self, task):
+        """Remember the task whose candidates build() will get (called by the tuner).
+
+        Example::
+
+            builder.set_task(task)
+        """
         self.task = task
 
     def build(self, measure_inputs):
+        """[BuildResult] of `measure_inputs`, in order (a subclass implements it).
+
+        Example::
+
+            results = autotvm.LocalBuilder().build(inputs)
+        """
         raise NotImplementedError
 
 
@@ -131,9 +176,23 @@ class LocalBuilder(Builder):
     """Compiles candidates in up to n_parallel forked processes at once (the parent's
     templates are there without pickling them); a build longer than `timeout` seconds is
     killed and recorded as BUILD_TIMEOUT. Compiled libraries land in texpr's kernel cache
-    (TEXPR_CACHE_DIR), where the runner loads them."""
+    (TEXPR_CACHE_DIR), where the runner loads them.
+
+    Example::
+
+        option = autotvm.measure_option(builder=autotvm.LocalBuilder(timeout=60, n_parallel=2))
+    """
 
     def build(self, measure_inputs):
+        """[BuildResult] of `measure_inputs`: each compiled in a forked process, n_parallel at once.
+
+        Example::
+
+            builder = autotvm.LocalBuilder(timeout=30)
+            builder.set_task(task)
+            results = builder.build([autotvm.MeasureInput("native", task, task.config_space.get(i))
+                                     for i in range(4)])
+        """
         ctx = multiprocessing.get_context("fork")
         results = [None] * len(measure_inputs)
         pending = list(enumerate(measure_inputs))
@@ -175,7 +234,14 @@ class LocalBuilder(Builder):
 # ----------------------------------------------------------------------------- runners
 
 class Runner:
-    """Times built candidates. `run(inputs, build_results) -> [MeasureResult]`."""
+    """Times built candidates. `run(inputs, build_results) -> [MeasureResult]`.
+
+    Example (a runner of your own: time each built candidate somewhere else)::
+
+        class MyRunner(autotvm.Runner):
+            def run(self, measure_inputs, build_results):
+                return [my_time(self.job(br.artifact)) for br in build_results]   # [MeasureResult]
+    """
 
     def __init__(self, timeout=10, n_parallel=None, number=4, repeat=3, min_repeat_ms=0,
                  check_correctness=False):
@@ -189,16 +255,35 @@ class Runner:
         self.reference = None
 
     def set_task(self, task):
+        """Remember the task (and, with check_correctness, build its reference output).
+
+        Example::
+
+            runner = autotvm.LocalRunner(check_correctness=True)
+            runner.set_task(task)                # the plain schedule's kernel, built once
+        """
         self.task = task
         self.reference = reference_artifact(task) if self.check_correctness else None
 
     def job(self, artifact):
-        """What a measuring process needs for one candidate (a dict of picklable values)."""
+        """What a measuring process needs for one candidate (a dict of picklable values).
+
+        Example::
+
+            runner.set_task(task)
+            job = runner.job(build_result.artifact)      # {"artifact": ..., "number": 4, ...}
+        """
         return {"artifact": artifact, "reference": self.reference, "number": self.number,
                 "repeat": self.repeat, "min_repeat_ms": self.min_repeat_ms,
                 "seed": hash(self.task.workload) & 0xFFFF if self.task else 0}
 
     def run(self, measure_inputs, build_results):
+        """[MeasureResult] of the built candidates, in order (a subclass implements it).
+
+        Example::
+
+            results = runner.run(inputs, builder.build(inputs))
+        """
         raise NotImplementedError
 
 
@@ -224,7 +309,13 @@ class LocalRunner(Runner):
     again after a candidate kills it): `repeat` costs, each the fastest of at least `number`
     calls (and of min_repeat_ms of calls); more than `timeout` seconds for a candidate is RUN_TIMEOUT (the
     process is killed), a dead process is RUNTIME_DEVICE, an output that differs from the
-    reference (check_correctness) is WRONG_ANSWER."""
+    reference (check_correctness) is WRONG_ANSWER.
+
+    Example::
+
+        runner = autotvm.LocalRunner(number=10, repeat=3, timeout=5, check_correctness=True)
+        tuner.tune(n_trial=32, measure_option=autotvm.measure_option(runner=runner))
+    """
 
     def __init__(self, timeout=10, number=4, repeat=3, min_repeat_ms=0, check_correctness=False,
                  n_parallel=1):
@@ -232,6 +323,14 @@ class LocalRunner(Runner):
         self._worker = None
 
     def run(self, measure_inputs, build_results):
+        """[MeasureResult] of the built candidates, timed one at a time in the measuring process.
+
+        Example::
+
+            runner = autotvm.LocalRunner()
+            runner.set_task(task)
+            results = runner.run(inputs, build_results)
+        """
         out = []
         for inp, br in zip(measure_inputs, build_results):
             if br.error is not None:
@@ -252,6 +351,12 @@ class LocalRunner(Runner):
         return result_of(status, value, time.perf_counter() - t0 + br.time_cost, self.timeout)
 
     def close(self):
+        """End the measuring process (a later run starts a new one).
+
+        Example::
+
+            runner.close()
+        """
         if self._worker is not None:
             self._worker.close()
             self._worker = None
@@ -279,7 +384,13 @@ def result_of(status, value, cost, timeout):
 
 def measure_option(builder=None, runner=None):
     """{"builder": ..., "runner": ...} for Tuner.tune (defaults: LocalBuilder(),
-    LocalRunner())."""
+    LocalRunner()).
+
+    Example::
+
+        option = autotvm.measure_option(runner=autotvm.LocalRunner(number=10))
+        tuner.tune(n_trial=64, measure_option=option)
+    """
     return {"builder": builder or LocalBuilder(), "runner": runner or LocalRunner()}
 
 

@@ -77,7 +77,13 @@ class RayRunner(Runner):
     one), only on nodes with `resource` (default: the task's target as the registry names
     it, e.g. "avx2" for "native" on an AVX2 host), up to n_parallel at once (default: all of
     that resource in the cluster). max_retries: runs of a measurement whose Ray worker or
-    node died."""
+    node died.
+
+    Example::
+
+        runner = autotvm.RayRunner(address="auto", timeout=10)
+        tuner.tune(n_trial=256, measure_option=autotvm.measure_option(runner=runner))
+    """
 
     def __init__(self, address=None, resource=None, timeout=10, number=4, repeat=3,
                  min_repeat_ms=0, check_correctness=False, n_parallel=None, max_retries=3):
@@ -100,12 +106,26 @@ class RayRunner(Runner):
         return ray
 
     def set_task(self, task):
+        """Remember the task; the resource defaults to its target's registry name.
+
+        Example::
+
+            runner = autotvm.RayRunner(address="auto")
+            runner.set_task(task)                # runner.resource: e.g. "avx2"
+        """
         super().set_task(task)
         if self.resource is None:
             from ..targets.registry import get_target
             self.resource = get_target(task.target).name
 
     def run(self, measure_inputs, build_results):
+        """[MeasureResult] of the built candidates, measured on the cluster's nodes that have
+        the resource.
+
+        Example::
+
+            results = runner.run(inputs, builder.build(inputs))
+        """
         ray = self._ray()
         have = ray.cluster_resources().get(self.resource, 0)
         if have <= 0:

@@ -124,7 +124,15 @@ def load_records(source):
 class Database:
     """A SQLite tuning database: one row per measurement (workload, target, the machine's
     CPU model, config, timings, error). Safe to append from one tuner at a time; a record
-    is committed as soon as it is saved, so an interrupted run keeps what it measured."""
+    is committed as soon as it is saved, so an interrupted run keeps what it measured.
+
+    Example::
+
+        db = autotvm.Database("tune.db")
+        tuner.tune(n_trial=64, measure_option=option,
+                   callbacks=[autotvm.callback.log_to_database(db)])
+        inp, res = db.best(task.workload, target="native")
+    """
 
     _SCHEMA = """CREATE TABLE IF NOT EXISTS records (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -144,6 +152,14 @@ class Database:
         return sqlite3.connect(self.path, timeout=30)
 
     def save(self, inp, res):
+        """Append one measurement (a MeasureInput and its MeasureResult), committed at once.
+
+        Example::
+
+            db = autotvm.Database("tune.db")
+            for inp, res in autotvm.record.load_from_file("tune.log"):
+                db.save(inp, res)
+        """
         ok = res.error_no == MeasureErrorNo.NO_ERROR
         with self._connect() as db:
             db.execute(
@@ -171,7 +187,12 @@ class Database:
                 MeasureResult(json.loads(costs), error_no, all_cost, stamp))
 
     def load(self, workload=None, target=None):
-        """The records (of a workload / target when given), oldest first."""
+        """The records (of a workload / target when given), oldest first.
+
+        Example::
+
+            records = autotvm.Database("tune.db").load(workload=task.workload)
+        """
         conds, params = [], []
         if workload is not None:
             conds.append("workload = ?")
@@ -183,7 +204,13 @@ class Database:
         return [self._record(r) for r in self._rows(where, tuple(params))]
 
     def best(self, workload, target=None):
-        """The fastest error-free record of a workload, or None."""
+        """The fastest error-free record of a workload, or None.
+
+        Example::
+
+            inp, res = autotvm.Database("tune.db").best(task.workload, target="native")
+            print(inp.config, min(res.costs))
+        """
         where = "WHERE workload = ? AND error_no = 0" + (" AND target = ?" if target else "")
         params = (json.dumps(workload),) + ((target,) if target else ())
         with self._connect() as db:

@@ -15,7 +15,15 @@ _CURRENT = threading.local()
 
 
 class TuningError(TexprError):
-    """A tuning task, measurement or record was asked for something it cannot do."""
+    """A tuning task, measurement or record was asked for something it cannot do.
+
+    >>> from texpr import autotvm
+    >>> try:
+    ...     autotvm.get_config()
+    ... except autotvm.TuningError as e:
+    ...     print(e)
+    autotvm.get_config() is called outside a template; decorate the function with ...
+    """
 
 
 def normalize(value):
@@ -44,7 +52,23 @@ def template(name):
 
     Inside, `autotvm.get_config()` is the config of the workload (name, *args): the one a
     tuning task measures, the best record of an enclosing apply_history_best, or a fallback.
-    Called directly, the function gives that schedule (te.build it as usual)."""
+    Called directly, the function gives that schedule (te.build it as usual).
+
+    >>> import texpr as te
+    >>> from texpr import autotvm
+    >>> @autotvm.template("doc.scale")
+    ... def scale(n):
+    ...     A = te.placeholder((n,), name="A")
+    ...     B = te.compute((n,), lambda i: A[i] * 2.0, name="B")
+    ...     s = te.create_schedule(B.op)
+    ...     cfg = autotvm.get_config()
+    ...     cfg.define_split("tile", n)
+    ...     cfg["tile"].apply(s, s[B], B.op.axis[0])
+    ...     return s, [A, B]
+    >>> s, (A, B) = scale(64)              # no tuning record: the fallback config
+    >>> [iv.name for iv in s[B].leaf_iter_vars]
+    ['i.outer', 'i.inner']
+    """
     if not isinstance(name, str) or not name:
         raise TuningError(f"autotvm.template needs a non-empty name, got {name!r}")
 
@@ -66,7 +90,17 @@ def template(name):
 
 
 def get_config():
-    """The config of the template being instantiated (call inside a template)."""
+    """The config of the template being instantiated (call inside a template).
+
+    >>> from texpr import autotvm
+    >>> @autotvm.template("doc.knob")
+    ... def knob(n):
+    ...     cfg = autotvm.get_config()
+    ...     cfg.define_knob("unroll", [0, 4])
+    ...     return cfg
+    >>> knob(8).is_fallback, knob(8)["unroll"].val
+    (True, 0)
+    """
     workload = getattr(_CURRENT, "workload", None)
     if workload is None:
         raise TuningError("autotvm.get_config() is called outside a template; decorate the "

@@ -33,7 +33,14 @@ def graphviz_available():
 
 def draw(sch, backend=None):
     """Draw a schedule's stages and loops. backend: "graphviz", "matplotlib", or None (graphviz
-    when it can render, else matplotlib)."""
+    when it can render, else matplotlib).
+
+    Example (in Jupyter the result displays itself)::
+
+        s = te.create_schedule(C.op)
+        te.draw(s)                           # graphviz when installed, else a matplotlib figure
+        te.draw(s, backend="matplotlib")
+    """
     if not isinstance(sch, Schedule):
         raise TexprError(f"te.draw: expected a schedule (te.create_schedule), got {sch!r}")
     if backend is None:

@@ -8,7 +8,15 @@ from ..errors import HybridScriptError
 
 class HybridModule:
     """The source of one hybrid function. HybridModule(src) compiles it; HybridModule()
-    is empty until load(path)."""
+    is empty until load(path).
+
+    >>> import numpy as np, texpr as te
+    >>> A = te.placeholder((3,), name="A")
+    >>> B = te.compute((3,), lambda i: A[i] * 2.0, name="B")
+    >>> src = te.hybrid.build(te.create_schedule(B.op), [A], [B]).get_source()
+    >>> te.hybrid.HybridModule(src)(np.arange(3, dtype="float32"))
+    array([0., 2., 4.], dtype=float32)
+    """
 
     def __init__(self, src=None, name=None):
         self.name = name
@@ -24,11 +32,24 @@ class HybridModule:
         return self.func(*args)
 
     def get_source(self):
-        """The Python source of the hybrid function."""
+        """The Python source of the hybrid function.
+
+        Example::
+
+            mod = te.hybrid.build(s, [A], [B])
+            print(mod.get_source())          # def hybrid_func(A): ...
+        """
         return self.src
 
     def save(self, path):
-        """Write the source to path (".py" appended if missing); returns the path."""
+        """Write the source to path (".py" appended if missing); returns the path.
+
+        Example::
+
+            path = mod.save("/tmp/add_one")          # "/tmp/add_one.py"
+            again = te.hybrid.HybridModule()
+            again.load(path)
+        """
         if not path.endswith(".py"):
             path += ".py"
         with open(path, "w") as f:
@@ -36,7 +57,14 @@ class HybridModule:
         return path
 
     def load(self, path):
-        """Read and compile the hybrid function saved at path."""
+        """Read and compile the hybrid function saved at path.
+
+        Example::
+
+            mod = te.hybrid.HybridModule()
+            mod.load("/tmp/add_one.py")
+            B2 = mod(A)                      # parsed into a new HybridOp
+        """
         with open(path) as f:
             self._define(f.read(), path)
 

@@ -302,7 +302,14 @@ class Expr(Node):
         return Cast(self, dtypes.with_lanes(dt, dtypes.lanes(self.dtype)))
 
     def equal(self, other: ExprLike) -> Expr:
-        """Elementwise equality as an expression (alias of ==, like TVM)."""
+        """Elementwise equality as an expression (alias of ==, like TVM).
+
+        >>> import texpr as te
+        >>> i = te.var("i")
+        >>> e = i.equal(0)
+        >>> e, e.dtype
+        (i == 0, 'bool')
+        """
         return _compare("==", self, other)
 
 

@@ -35,7 +35,12 @@ class IntImm(metaclass=_ConstKind):
 
     @staticmethod
     def accepts(dt):
-        """Whether a constant of dtype `dt` is an IntImm (integers and bool)."""
+        """Whether a constant of dtype `dt` is an IntImm (integers and bool).
+
+        >>> import texpr as te
+        >>> te.IntImm.accepts("int8"), te.IntImm.accepts("bool"), te.IntImm.accepts("float32")
+        (True, True, False)
+        """
         return dtypes.is_int(dt) or dtypes.is_bool(dt)
 
 
@@ -50,5 +55,10 @@ class FloatImm(metaclass=_ConstKind):
 
     @staticmethod
     def accepts(dt):
-        """Whether a constant of dtype `dt` is a FloatImm (floats)."""
+        """Whether a constant of dtype `dt` is a FloatImm (floats).
+
+        >>> import texpr as te
+        >>> te.FloatImm.accepts("float16"), te.FloatImm.accepts("int32")
+        (True, False)
+        """
         return dtypes.is_float(dt)

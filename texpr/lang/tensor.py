@@ -51,7 +51,12 @@ class IterVar:
 
     @property
     def name(self) -> str:
-        """The name of the axis's variable."""
+        """The name of the axis's variable.
+
+        >>> import texpr as te
+        >>> te.reduce_axis((0, 16), name="k").name
+        'k'
+        """
         return self.var.name
 
     def __repr__(self):
@@ -227,21 +232,50 @@ class ComputeOp(Operation):
 
     @property
     def body(self) -> list[Expr]:
-        """The output expressions as a list, as in TVM (`op.body[0]` is the first)."""
+        """The output expressions as a list, as in TVM (`op.body[0]` is the first).
+
+        >>> import texpr as te
+        >>> A = te.placeholder((4, 8), name="A")
+        >>> B = te.compute((4, 8), lambda i, j: A[i, j] * 2.0, name="B")
+        >>> B.op.body
+        [A[i, j] * 2.0f]
+        """
         return list(self.bodies)
 
     @property
     def num_outputs(self) -> int:
-        """How many outputs (bodies) the compute has."""
+        """How many outputs (bodies) the compute has.
+
+        >>> import texpr as te
+        >>> A = te.placeholder((8,), name="A")
+        >>> lo, hi = te.compute((8,), lambda i: (A[i] - 1.0, A[i] + 1.0), name="range")
+        >>> lo.op.num_outputs, hi.value_index
+        (2, 1)
+        """
         return len(self.bodies)
 
     def output_dtype(self, i: int) -> str:
-        """The dtype of output i."""
+        """The dtype of output i.
+
+        >>> import texpr as te
+        >>> A = te.placeholder((8,), name="A")
+        >>> B = te.compute((8,), lambda i: A[i].astype("float64"), name="B")
+        >>> B.op.output_dtype(0)
+        'float64'
+        """
         return self.bodies[i].dtype
 
     @property
     def input_tensors(self) -> list[Any]:
-        """The tensors the bodies and the reduction bounds read."""
+        """The tensors the bodies and the reduction bounds read.
+
+        >>> import texpr as te
+        >>> A = te.placeholder((4, 8), name="A")
+        >>> B = te.compute((4, 8), lambda i, j: A[i, j] * 2.0, name="B")
+        >>> C = te.compute((4,), lambda i: B[i, 0] + A[i, 1], name="C")
+        >>> [t.name for t in C.op.input_tensors]
+        ['B', 'A']
+        """
         seen, out = set(), []
         for n in (n for b in self.bodies for n in walk(b)):
             if isinstance(n, TensorLoad) and id(n.tensor) not in seen:
@@ -273,22 +307,45 @@ class Tensor:
 
     @property
     def shape(self) -> tuple:
-        """The extents (Const or symbolic expressions; int() of a Const is its value)."""
+        """The extents (Const or symbolic expressions; int() of a Const is its value).
+
+        >>> import texpr as te
+        >>> A = te.placeholder((3, 4), name="A")
+        >>> A.shape, tuple(A.shape) == (3, 4)
+        ((3, 4), True)
+        """
         return self.op.output_shape(self.value_index)
 
     @property
     def dtype(self) -> str:
-        """The element dtype's name."""
+        """The element dtype's name.
+
+        >>> import texpr as te
+        >>> te.placeholder((3,), dtype="int8", name="A").dtype
+        'int8'
+        """
         return self.op.output_dtype(self.value_index)
 
     @property
     def name(self) -> str:
-        """The name of the operation that produces the tensor."""
+        """The name of the operation that produces the tensor.
+
+        >>> import texpr as te
+        >>> A = te.placeholder((4, 8), name="A")
+        >>> B = te.compute((4, 8), lambda i, j: A[i, j] * 2.0, name="B")
+        >>> A.name, B.name
+        ('A', 'B')
+        """
         return self.op.name
 
     @property
     def ndim(self) -> int:
-        """The number of dimensions."""
+        """The number of dimensions.
+
+        >>> import texpr as te
+        >>> te.placeholder((2, 3, 4), name="A").ndim
+        3
+        """
         return len(self.op.shape)
 
     def __getitem__(self, idx: Any) -> Any:
@@ -372,14 +429,28 @@ class TensorSlice:
 
     @property
     def dtype(self) -> str:
-        """The dtype of the tensor."""
+        """The dtype of the tensor.
+
+        >>> import texpr as te
+        >>> A = te.placeholder((3, 4), dtype="int16", name="A")
+        >>> A[1].dtype, A[1][2].dtype
+        ('int16', 'int16')
+        """
         return self.tensor.dtype
 
     def __repr__(self):
         return f"TensorSlice({self.tensor.name}{list(self.indices)})"
 
     def _incomplete(self, *_: Any) -> Any:
-        """Raises: a slice must be indexed in every dimension before it is used."""
+        """Raises: a slice must be indexed in every dimension before it is used.
+
+        >>> import texpr as te
+        >>> A = te.placeholder((3, 4), name="A")
+        >>> A[1] + 1.0
+        Traceback (most recent call last):
+          ...
+        texpr.errors.TexprError: tensor A has 2 dimension(s) but was indexed with 1 index(es); ...
+        """
         raise TexprError(f"tensor {self.tensor.name} has {self.tensor.ndim} dimension(s) but was "
                          f"indexed with {len(self.indices)} index(es); index it further "
                          f"(A[i][j]) before using it in an expression")

@@ -23,7 +23,16 @@ from ..errors import TexprError
 
 
 class ConfigError(TexprError):
-    """A template defined or read a knob wrongly (bad policy, unknown name, bad value)."""
+    """A template defined or read a knob wrongly (bad policy, unknown name, bad value).
+
+    >>> from texpr import autotvm
+    >>> cfg = autotvm.ConfigSpace()
+    >>> cfg.define_knob("unroll", [0, 1])
+    >>> cfg["unrol"]
+    Traceback (most recent call last):
+      ...
+    texpr.schedule.config_space.ConfigError: no knob named 'unrol'; the template defines ['unroll']
+    """
 
 
 def _extent(axis, what):
@@ -47,14 +56,29 @@ def _factors(n):
 # ----------------------------------------------------------------------------- entities
 
 class SplitEntity:
-    """Sizes of a split, outermost first; size[0] == -1 means "what is left"."""
+    """Sizes of a split, outermost first; size[0] == -1 means "what is left".
+
+    >>> from texpr import autotvm
+    >>> autotvm.SplitEntity([-1, 4, 2])
+    sp[-1, 4, 2]
+    """
     kind = "sp"
 
     def __init__(self, size):
         self.size = [int(x) for x in size]
 
     def apply(self, sch, stage, axis):
-        """Split `axis` of `stage` into len(size) axes (outermost first) and return them."""
+        """Split `axis` of `stage` into len(size) axes (outermost first) and return them.
+
+        >>> import texpr as te
+        >>> A = te.placeholder((64,), name="A")
+        >>> B = te.compute((64,), lambda i: A[i] * 2.0, name="B")
+        >>> s = te.create_schedule(B.op)
+        >>> from texpr import autotvm
+        >>> axes = autotvm.SplitEntity([-1, 4, 2]).apply(s, s[B], B.op.axis[0])
+        >>> [(iv.name, int(s[B].extent_of(iv))) for iv in axes]
+        [('i.outer.outer', 8), ('i.outer.inner', 4), ('i.inner', 2)]
+        """
         out = []
         for f in reversed(self.size[1:]):
             axis, inner = stage.split(axis, factor=f)
@@ -63,6 +87,12 @@ class SplitEntity:
         return out[::-1]
 
     def value(self):
+        """The sizes as a list (a record's JSON value).
+
+        >>> from texpr import autotvm
+        >>> autotvm.SplitEntity([-1, 8]).value()
+        [-1, 8]
+        """
         return list(self.size)
 
     def __eq__(self, other):
@@ -76,13 +106,28 @@ class SplitEntity:
 
 
 class ReorderEntity:
-    """A permutation of the axes given to apply."""
+    """A permutation of the axes given to apply.
+
+    >>> from texpr import autotvm
+    >>> autotvm.ReorderEntity([1, 0])
+    re[1, 0]
+    """
     kind = "re"
 
     def __init__(self, perm):
         self.perm = [int(x) for x in perm]
 
     def apply(self, sch, stage, axes):
+        """Reorder `axes` of `stage` by the permutation; returns them in the new order.
+
+        >>> import texpr as te
+        >>> from texpr import autotvm
+        >>> A = te.placeholder((4, 8), name="A")
+        >>> B = te.compute((4, 8), lambda i, j: A[i, j] + 1.0, name="B")
+        >>> s = te.create_schedule(B.op)
+        >>> [iv.name for iv in autotvm.ReorderEntity([1, 0]).apply(s, s[B], B.op.axis)]
+        ['j', 'i']
+        """
         if len(axes) != len(self.perm):
             raise ConfigError(f"reorder knob of {len(self.perm)} axes applied to {len(axes)}")
         new = [axes[i] for i in self.perm]
@@ -90,6 +135,12 @@ class ReorderEntity:
         return new
 
     def value(self):
+        """The permutation as a list (a record's JSON value).
+
+        >>> from texpr import autotvm
+        >>> autotvm.ReorderEntity([2, 0, 1]).value()
+        [2, 0, 1]
+        """
         return list(self.perm)
 
     def __eq__(self, other):
@@ -103,7 +154,12 @@ class ReorderEntity:
 
 
 class AnnotateEntity:
-    """One annotation per axis: "none", "unroll", "vec" or "parallel"."""
+    """One annotation per axis: "none", "unroll", "vec" or "parallel".
+
+    >>> from texpr import autotvm
+    >>> autotvm.AnnotateEntity(["none", "vec"])
+    an['none', 'vec']
+    """
     kind = "an"
     NAMES = ("none", "unroll", "vec", "parallel")
 
@@ -111,6 +167,19 @@ class AnnotateEntity:
         self.anns = list(anns)
 
     def apply(self, sch, stage, axes):
+        """Annotate each of `axes` of `stage` (unroll, vectorize, parallel or nothing);
+        returns them.
+
+        >>> import texpr as te
+        >>> A = te.placeholder((64,), name="A")
+        >>> B = te.compute((64,), lambda i: A[i] * 2.0, name="B")
+        >>> s = te.create_schedule(B.op)
+        >>> from texpr import autotvm
+        >>> xo, xi = s[B].split(B.op.axis[0], factor=8)
+        >>> _ = autotvm.AnnotateEntity(["parallel", "vec"]).apply(s, s[B], [xo, xi])
+        >>> s[B].iter_var_attrs[xi].iter_type == te.IterVar.Vectorized
+        True
+        """
         if len(axes) != len(self.anns):
             raise ConfigError(f"annotate knob of {len(self.anns)} axes applied to {len(axes)}")
         for ax, ann in zip(axes, self.anns):
@@ -125,6 +194,12 @@ class AnnotateEntity:
         return list(axes)
 
     def value(self):
+        """The annotations as a list (a record's JSON value).
+
+        >>> from texpr import autotvm
+        >>> autotvm.AnnotateEntity(["unroll", "none"]).value()
+        ['unroll', 'none']
+        """
         return list(self.anns)
 
     def __eq__(self, other):
@@ -142,13 +217,24 @@ def _freeze(v):
 
 
 class OtherOptionEntity:
-    """A value of a define_knob knob (`.val`)."""
+    """A value of a define_knob knob (`.val`).
+
+    >>> from texpr import autotvm
+    >>> autotvm.OtherOptionEntity(4).val
+    4
+    """
     kind = "ot"
 
     def __init__(self, val):
         self.val = _freeze(val)
 
     def value(self):
+        """The value as a record stores it (a tuple as a list).
+
+        >>> from texpr import autotvm
+        >>> autotvm.OtherOptionEntity((1, 2)).value()
+        [1, 2]
+        """
         return list(self.val) if isinstance(self.val, tuple) else self.val
 
     def __eq__(self, other):
@@ -291,7 +377,15 @@ class OtherOptionSpace(KnobSpace):
 # ----------------------------------------------------------------------------- configs
 
 class ConfigSpace:
-    """The knobs a template defines (collecting) and the space of their products."""
+    """The knobs a template defines (collecting) and the space of their products.
+
+    >>> from texpr import autotvm
+    >>> cfg = autotvm.ConfigSpace()
+    >>> cfg.define_split("tile", 16, num_outputs=2)
+    >>> cfg.define_knob("unroll", [0, 1])
+    >>> len(cfg), cfg.dims()
+    (10, [5, 2])
+    """
     is_fallback = False
     _collect = True
 
@@ -304,22 +398,65 @@ class ConfigSpace:
     # --- definitions (TVM's names)
     def define_split(self, name, axis, num_outputs=2, policy="factors", max_factor=None,
                      filter=None):
+        """A knob splitting `axis` (an IterVar or an extent) into `num_outputs` parts; policy
+        "factors" (exact divisors), "power2" or "verbose" (both).
+
+        >>> from texpr import autotvm
+        >>> cfg = autotvm.ConfigSpace()
+        >>> cfg.define_split("tile", 8)
+        >>> cfg.space_map["tile"]
+        SplitSpace(len=4)
+        """
         ext = _extent(axis, f"define_split {name!r}")
         return self._define(name, lambda: SplitSpace(ext, num_outputs, policy, max_factor,
                                                      filter))
 
     def define_reorder(self, name, axes, policy="all", candidate=None):
+        """A knob permuting `axes` (a list, or their count); policy "all", "identity" or
+        "candidate" (given permutations).
+
+        >>> from texpr import autotvm
+        >>> cfg = autotvm.ConfigSpace()
+        >>> cfg.define_reorder("order", 3)
+        >>> len(cfg), cfg["order"]
+        (6, re[0, 1, 2])
+        """
         n = axes if isinstance(axes, int) else len(axes)
         return self._define(name, lambda: ReorderSpace(n, policy, candidate))
 
     def define_annotate(self, name, axes, policy="try_unroll", candidate=None):
+        """A knob annotating `axes` (a list, or their count): policy "try_unroll", "try_vec",
+        "try_unroll_vec", ... or "candidate".
+
+        >>> from texpr import autotvm
+        >>> cfg = autotvm.ConfigSpace()
+        >>> cfg.define_annotate("ann", 2, policy="try_unroll")
+        >>> len(cfg), cfg["ann"]
+        (4, an['none', 'none'])
+        """
         n = axes if isinstance(axes, int) else len(axes)
         return self._define(name, lambda: AnnotateSpace(n, policy, candidate))
 
     def define_knob(self, name, candidates):
+        """A knob taking one of `candidates` (any values); read back as cfg[name].val.
+
+        >>> from texpr import autotvm
+        >>> cfg = autotvm.ConfigSpace()
+        >>> cfg.define_knob("unroll", [0, 4, 8])
+        >>> len(cfg), cfg["unroll"].val
+        (3, 0)
+        """
         return self._define(name, lambda: OtherOptionSpace(candidates))
 
     def add_flop(self, flop):
+        """Count `flop` floating-point operations for the tuner's GFLOPS figures.
+
+        >>> from texpr import autotvm
+        >>> cfg = autotvm.ConfigSpace()
+        >>> cfg.add_flop(2 * 64 * 64 * 64)
+        >>> cfg.flop
+        524288.0
+        """
         self.flop += float(flop)
 
     def _define(self, name, make):
@@ -346,6 +483,15 @@ class ConfigSpace:
 
     # --- the space
     def dims(self):
+        """The number of candidates of each knob, in definition order.
+
+        >>> from texpr import autotvm
+        >>> cfg = autotvm.ConfigSpace()
+        >>> cfg.define_split("tile", 16)
+        >>> cfg.define_knob("unroll", [0, 1])
+        >>> cfg.dims()
+        [5, 2]
+        """
         return [len(s) for s in self.space_map.values()]
 
     def __len__(self):
@@ -355,7 +501,15 @@ class ConfigSpace:
         return n
 
     def point2knob(self, index):
-        """The knob indices (one per knob, in definition order) of a config index."""
+        """The knob indices (one per knob, in definition order) of a config index.
+
+        >>> from texpr import autotvm
+        >>> cfg = autotvm.ConfigSpace()
+        >>> cfg.define_knob("a", [0, 1, 2])
+        >>> cfg.define_knob("b", [0, 1])
+        >>> cfg.point2knob(4)                  # the first knob varies fastest
+        [1, 1]
+        """
         out = []
         for d in self.dims():
             out.append(index % d)
@@ -363,6 +517,15 @@ class ConfigSpace:
         return out
 
     def knob2point(self, knobs):
+        """The config index of knob indices (the inverse of point2knob).
+
+        >>> from texpr import autotvm
+        >>> cfg = autotvm.ConfigSpace()
+        >>> cfg.define_knob("a", [0, 1, 2])
+        >>> cfg.define_knob("b", [0, 1])
+        >>> cfg.knob2point([1, 1]), cfg.point2knob(cfg.knob2point([1, 1]))
+        (4, [1, 1])
+        """
         index, mul = 0, 1
         for k, d in zip(knobs, self.dims()):
             index += k * mul
@@ -370,7 +533,14 @@ class ConfigSpace:
         return index
 
     def get(self, index):
-        """The ConfigEntity of an index in [0, len(self))."""
+        """The ConfigEntity of an index in [0, len(self)).
+
+        >>> from texpr import autotvm
+        >>> cfg = autotvm.ConfigSpace()
+        >>> cfg.define_knob("unroll", [0, 4, 8])
+        >>> cfg.get(2), cfg.get(2)["unroll"].val
+        ([(unroll, ot(8))],2, 8)
+        """
         if not isinstance(index, int) or not 0 <= index < len(self):
             raise ConfigError(f"config index {index!r} is out of the space [0, {len(self)})")
         ents = OrderedDict((name, space[k]) for (name, space), k in
@@ -379,7 +549,15 @@ class ConfigSpace:
 
     def index_of(self, entity_map):
         """The index of a config given as {name: entity} in this space, or None when one of
-        its values is not a candidate (a record of another version of the template)."""
+        its values is not a candidate (a record of another version of the template).
+
+        >>> from texpr import autotvm
+        >>> cfg = autotvm.ConfigSpace()
+        >>> cfg.define_knob("unroll", [0, 4, 8])
+        >>> ot = autotvm.OtherOptionEntity
+        >>> cfg.index_of({"unroll": ot(8)}), cfg.index_of({"unroll": ot(2)})     # 2: no candidate
+        (2, None)
+        """
         if set(entity_map) != set(self.space_map):
             return None
         knobs = []
@@ -398,7 +576,15 @@ class ConfigSpace:
 
 
 class ConfigEntity(ConfigSpace):
-    """One point of a config space: define_* does nothing, cfg[name] is its value."""
+    """One point of a config space: define_* does nothing, cfg[name] is its value.
+
+    >>> from texpr import autotvm
+    >>> cfg = autotvm.ConfigSpace()
+    >>> cfg.define_split("tile", 8)
+    >>> point = cfg.get(1)
+    >>> point, point["tile"].size
+    ([(tile, sp[-1, 2])],1, [-1, 2])
+    """
     _collect = False
 
     def __init__(self, index, entity_map, code_hash=None):
@@ -419,7 +605,14 @@ class ConfigEntity(ConfigSpace):
                               f"the template? Tune again") from None
 
     def get_flatten_feature(self):
-        """The knob values as numbers (a cost model's simplest feature)."""
+        """The knob values as numbers (a cost model's simplest feature).
+
+        >>> from texpr import autotvm
+        >>> cfg = autotvm.ConfigSpace()
+        >>> cfg.define_split("tile", 8)
+        >>> cfg.get(1).get_flatten_feature()
+        [-1.0, 2.0]
+        """
         def num(x):     # a string by a stable hash (Python's hash() differs per process)
             return float(x) if isinstance(x, (int, float)) else \
                 float(zlib.crc32(repr(x).encode()) % 97)
@@ -430,11 +623,28 @@ class ConfigEntity(ConfigSpace):
         return out
 
     def to_json_dict(self):
+        """The config as a record stores it: its index, code hash and [name, kind, value] per knob.
+
+        >>> from texpr import autotvm
+        >>> cfg = autotvm.ConfigSpace()
+        >>> cfg.define_knob("unroll", [0, 4])
+        >>> cfg.get(1).to_json_dict()
+        {'index': 1, 'code_hash': None, 'entity': [['unroll', 'ot', 4]]}
+        """
         return {"index": self.index, "code_hash": self.code_hash,
                 "entity": [[name, e.kind, e.value()] for name, e in self._entity_map.items()]}
 
     @classmethod
     def from_json_dict(cls, d):
+        """The config of a record's dict (to_json_dict's inverse).
+
+        >>> from texpr import autotvm
+        >>> cfg = autotvm.ConfigSpace()
+        >>> cfg.define_knob("unroll", [0, 4])
+        >>> d = cfg.get(1).to_json_dict()
+        >>> autotvm.ConfigEntity.from_json_dict(d) == cfg.get(1)
+        True
+        """
         try:
             ents = OrderedDict((name, entity_from_json(kind, value))
                                for name, kind, value in d["entity"])
@@ -455,7 +665,15 @@ class ConfigEntity(ConfigSpace):
 
 class FallbackConfig(ConfigSpace):
     """The config of a workload without a tuning record: each knob takes its first candidate
-    unless the template sets it (`cfg[name] = entity`, to its heuristic choice)."""
+    unless the template sets it (`cfg[name] = entity`, to its heuristic choice).
+
+    >>> from texpr import autotvm
+    >>> cfg = autotvm.FallbackConfig()
+    >>> cfg.define_knob("unroll", [0, 4])
+    >>> cfg["unroll"] = 4                        # the template's heuristic choice
+    >>> cfg.is_fallback, cfg["unroll"].val
+    (True, 4)
+    """
     is_fallback = True
 
     def __init__(self):
@@ -479,7 +697,15 @@ class FallbackConfig(ConfigSpace):
 
     def fallback_split(self, name, constraints):
         """Set split `name` to the candidate closest to constraints (max factors, innermost
-        last; -1 = any)."""
+        last; -1 = any).
+
+        >>> from texpr import autotvm
+        >>> cfg = autotvm.FallbackConfig()
+        >>> cfg.define_split("tile", 64)
+        >>> cfg.fallback_split("tile", [-1, 8])      # the largest inner factor up to 8
+        >>> cfg["tile"]
+        sp[-1, 8]
+        """
         space = self.space_map.get(name)
         if not isinstance(space, SplitSpace):
             raise ConfigError(f"fallback_split: {name!r} is not a defined split knob")

@@ -25,9 +25,25 @@ def _stack():
 
 class DispatchContext:
     """Base of the contexts: `query(target, workload)` gives a config or None (ask the
-    enclosing context)."""
+    enclosing context).
+
+    >>> from texpr import autotvm
+    >>> from texpr.schedule.dispatch import config_for
+    >>> class Always(autotvm.DispatchContext):
+    ...     def query(self, target, workload):
+    ...         return "my config"
+    >>> with Always():
+    ...     config_for(("doc.t", 64))
+    'my config'
+    """
 
     def query(self, target, workload):
+        """The config of `workload` on `target`, or None to let the enclosing context answer.
+
+        >>> from texpr import autotvm
+        >>> autotvm.DispatchContext().query("native", ("doc.t", 64)) is None
+        True
+        """
         return None
 
     def __enter__(self):
@@ -40,6 +56,15 @@ class DispatchContext:
 
     @staticmethod
     def current():
+        """The innermost active context (a `with` block's), or None.
+
+        >>> from texpr import autotvm
+        >>> with autotvm.ApplyConfig(autotvm.FallbackConfig()) as ctx:
+        ...     autotvm.DispatchContext.current() is ctx
+        True
+        >>> autotvm.DispatchContext.current() is None
+        True
+        """
         st = _stack()
         return st[-1] if st else None
 
@@ -47,13 +72,29 @@ class DispatchContext:
 class ApplyConfig(DispatchContext):
     """Every template instantiated inside gets `config` (a ConfigSpace while a task
     collects its space, a ConfigEntity while one is measured); `workload` is the last
-    workload that asked."""
+    workload that asked.
+
+    >>> from texpr import autotvm
+    >>> from texpr.schedule.dispatch import config_for
+    >>> space = autotvm.ConfigSpace()
+    >>> space.define_knob("unroll", [0, 4])
+    >>> with autotvm.ApplyConfig(space.get(1)) as ctx:
+    ...     print(config_for(("doc.t", 64))["unroll"].val, ctx.workload)
+    4 ('doc.t', 64)
+    """
 
     def __init__(self, config):
         self.config = config
         self.workload = None
 
     def query(self, target, workload):
+        """The given config, whatever the target and workload (recorded in self.workload).
+
+        >>> from texpr import autotvm
+        >>> ctx = autotvm.ApplyConfig("cfg")
+        >>> ctx.query("native", ("doc.t", 64)), ctx.workload
+        ('cfg', ('doc.t', 64))
+        """
         self.workload = workload
         return self.config
 

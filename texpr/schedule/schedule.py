@@ -92,7 +92,15 @@ class Stage:
     # ------------------------------------------------------------------ helpers
     @property
     def name(self) -> str:
-        """The name of the stage's operation."""
+        """The name of the stage's operation.
+
+        >>> import texpr as te
+        >>> A = te.placeholder((64,), name="A")
+        >>> B = te.compute((64,), lambda i: A[i] * 2.0, name="B")
+        >>> s = te.create_schedule(B.op)
+        >>> s[B].name
+        'B'
+        """
         return self.origin_op.name
 
     def __repr__(self):
@@ -110,7 +118,17 @@ class Stage:
 
     @property
     def iter_var_attrs(self):
-        """TVM's view of the loop annotations: iter_var_attrs[axis].iter_type, pragma_keys..."""
+        """TVM's view of the loop annotations: iter_var_attrs[axis].iter_type, pragma_keys...
+
+        >>> import texpr as te
+        >>> A = te.placeholder((64,), name="A")
+        >>> B = te.compute((64,), lambda i: A[i] * 2.0, name="B")
+        >>> s = te.create_schedule(B.op)
+        >>> xo, xi = s[B].split(B.op.axis[0], factor=8)
+        >>> s[B].parallel(xo)
+        >>> s[B].iter_var_attrs[xo].iter_type == te.IterVar.Parallelized
+        True
+        """
         from .iter_var_attrs import IterVarAttrs
         return IterVarAttrs(self)
 
@@ -147,11 +165,29 @@ class Stage:
                   f"{', '.join(a.name for a in self.leaf_iter_vars)})")
 
     def extent_of(self, iv: IterVar) -> Any:
-        """The extent of axis `iv` of this stage (after splits and fuses)."""
+        """The extent of axis `iv` of this stage (after splits and fuses).
+
+        >>> import texpr as te
+        >>> A = te.placeholder((64,), name="A")
+        >>> B = te.compute((64,), lambda i: A[i] * 2.0, name="B")
+        >>> s = te.create_schedule(B.op)
+        >>> xo, xi = s[B].split(B.op.axis[0], factor=8)
+        >>> s[B].extent_of(xo), s[B].extent_of(xi)
+        (8, 8)
+        """
         return self.extents[id(iv)]
 
     def is_reduce(self, iv: IterVar) -> bool:
-        """Whether `iv` is a reduction axis."""
+        """Whether `iv` is a reduction axis.
+
+        >>> import texpr as te
+        >>> A = te.placeholder((4, 16), name="A")
+        >>> k = te.reduce_axis((0, 16), name="k")
+        >>> B = te.compute((4,), lambda i: te.sum(A[i, k], axis=k), name="B")
+        >>> s = te.create_schedule(B.op)
+        >>> s[B].is_reduce(k), s[B].is_reduce(B.op.axis[0])
+        (True, False)
+        """
         return iv.kind == "reduce"
 
     def _new_iv(self, name, extent, kind):
@@ -170,7 +206,16 @@ class Stage:
     # ------------------------------------------------------------------ loop structure
     def split(self, parent: IterVar, factor: IntLike | None = None,
               nparts: IntLike | None = None) -> tuple[IterVar, IterVar]:
-        """Split `parent` into (outer, inner); inner has `factor` iterations (or outer `nparts`)."""
+        """Split `parent` into (outer, inner); inner has `factor` iterations (or outer `nparts`).
+
+        >>> import texpr as te
+        >>> A = te.placeholder((64,), name="A")
+        >>> B = te.compute((64,), lambda i: A[i] * 2.0, name="B")
+        >>> s = te.create_schedule(B.op)
+        >>> xo, xi = s[B].split(B.op.axis[0], factor=8)
+        >>> xo.name, xi.name, int(s[B].extent_of(xo))
+        ('i.outer', 'i.inner', 8)
+        """
         self._check_schedulable("split")
         parent = self._leaf(parent, "split")
         if (factor is None) == (nparts is None):
@@ -207,14 +252,32 @@ class Stage:
 
     def tile(self, x_parent: IterVar, y_parent: IterVar, x_factor: IntLike,
              y_factor: IntLike) -> tuple[IterVar, IterVar, IterVar, IterVar]:
-        """Split two axes and order them (x.outer, y.outer, x.inner, y.inner)."""
+        """Split two axes and order them (x.outer, y.outer, x.inner, y.inner).
+
+        >>> import texpr as te
+        >>> A = te.placeholder((8, 8), name="A")
+        >>> B = te.compute((8, 8), lambda i, j: A[i, j] + 1.0, name="B")
+        >>> s = te.create_schedule(B.op)
+        >>> xo, yo, xi, yi = s[B].tile(B.op.axis[0], B.op.axis[1], 4, 4)
+        >>> [iv.name for iv in s[B].leaf_iter_vars]
+        ['i.outer', 'j.outer', 'i.inner', 'j.inner']
+        """
         xo, xi = self.split(x_parent, factor=x_factor)
         yo, yi = self.split(y_parent, factor=y_factor)
         self.reorder(xo, yo, xi, yi)
         return xo, yo, xi, yi
 
     def fuse(self, *axes: IterVar) -> IterVar:
-        """Fuse consecutive leaf axes (outer to inner) into one."""
+        """Fuse consecutive leaf axes (outer to inner) into one.
+
+        >>> import texpr as te
+        >>> A = te.placeholder((8, 8), name="A")
+        >>> B = te.compute((8, 8), lambda i, j: A[i, j] + 1.0, name="B")
+        >>> s = te.create_schedule(B.op)
+        >>> ij = s[B].fuse(*B.op.axis)
+        >>> ij.name, int(s[B].extent_of(ij))
+        ('i.j.fused', 64)
+        """
         self._check_schedulable("fuse")
         if len(axes) == 1 and isinstance(axes[0], (list, tuple)):
             axes = tuple(axes[0])
@@ -248,7 +311,17 @@ class Stage:
         return fused
 
     def reorder(self, *axes: IterVar) -> None:
-        """Put the given leaf axes in this order, in the positions they occupy together."""
+        """Put the given leaf axes in this order, in the positions they occupy together.
+
+        >>> import texpr as te
+        >>> A = te.placeholder((8, 8), name="A")
+        >>> B = te.compute((8, 8), lambda i, j: A[i, j] + 1.0, name="B")
+        >>> s = te.create_schedule(B.op)
+        >>> i, j = B.op.axis
+        >>> s[B].reorder(j, i)
+        >>> [iv.name for iv in s[B].leaf_iter_vars]
+        ['j', 'i']
+        """
         self._check_schedulable("reorder")
         if len(axes) == 1 and isinstance(axes[0], (list, tuple)):
             axes = tuple(axes[0])
@@ -269,7 +342,17 @@ class Stage:
         attr["kind"] = kind
 
     def vectorize(self, iv: IterVar) -> None:
-        """Run the loop over `iv` as SIMD lanes (its extent must be a constant)."""
+        """Run the loop over `iv` as SIMD lanes (its extent must be a constant).
+
+        >>> import texpr as te
+        >>> A = te.placeholder((64,), name="A")
+        >>> B = te.compute((64,), lambda i: A[i] * 2.0, name="B")
+        >>> s = te.create_schedule(B.op)
+        >>> xo, xi = s[B].split(B.op.axis[0], factor=8)
+        >>> s[B].vectorize(xi)
+        >>> "ramp" in str(te.lower(s, [A, B]))
+        True
+        """
         self._check_schedulable("vectorize")
         iv = self._leaf(iv, "vectorize")
         if iv.kind == "reduce":
@@ -282,11 +365,31 @@ class Stage:
         self._annotate(iv, "vectorize", "vectorize")
 
     def unroll(self, iv: IterVar) -> None:
-        """Copy the body of loop `iv` once per iteration (its extent must be a constant)."""
+        """Copy the body of loop `iv` once per iteration (its extent must be a constant).
+
+        >>> import texpr as te
+        >>> A = te.placeholder((64,), name="A")
+        >>> B = te.compute((64,), lambda i: A[i] * 2.0, name="B")
+        >>> s = te.create_schedule(B.op)
+        >>> xo, xi = s[B].split(B.op.axis[0], factor=4)
+        >>> s[B].unroll(xi)
+        >>> s[B].iter_var_attrs[xi].iter_type == te.IterVar.Unrolled
+        True
+        """
         self._annotate(iv, "unroll", "unroll")
 
     def parallel(self, iv: IterVar) -> None:
-        """Run the iterations of `iv` on several threads (OpenMP)."""
+        """Run the iterations of `iv` on several threads (OpenMP).
+
+        >>> import texpr as te
+        >>> A = te.placeholder((64,), name="A")
+        >>> B = te.compute((64,), lambda i: A[i] * 2.0, name="B")
+        >>> s = te.create_schedule(B.op)
+        >>> xo, xi = s[B].split(B.op.axis[0], factor=16)
+        >>> s[B].parallel(xo)
+        >>> "parallel" in str(te.lower(s, [A, B]))
+        True
+        """
         self._check_schedulable("parallel")
         iv = self._leaf(iv, "parallel")
         if iv.kind == "reduce":
@@ -295,7 +398,16 @@ class Stage:
         self._annotate(iv, "parallel", "parallel")
 
     def bind(self, iv: IterVar, thread_iv: IterVar) -> None:
-        """Map loop `iv` to a GPU thread index (`thread_iv`, from te.thread_axis)."""
+        """Map loop `iv` to a GPU thread index (`thread_iv`, from te.thread_axis).
+
+        >>> import texpr as te
+        >>> A = te.placeholder((64,), name="A")
+        >>> B = te.compute((64,), lambda i: A[i] * 2.0, name="B")
+        >>> s = te.create_schedule(B.op)
+        >>> bx, tx = s[B].split(B.op.axis[0], factor=32)
+        >>> s[B].bind(bx, te.thread_axis("blockIdx.x"))
+        >>> s[B].bind(tx, te.thread_axis("threadIdx.x"))
+        """
         iv = self._leaf(iv, "bind")
         if not isinstance(thread_iv, IterVar) or thread_iv.kind != "thread":
             self._err(f"bind: expected a te.thread_axis for axis {iv.name}, got {thread_iv!r}")
@@ -314,7 +426,16 @@ class Stage:
         (value = distance in iterations, or a pair (p, q): see lower/cpu/prefetch.py), comment,
         auto_unroll_max_step (TVM's: inner loop nests of at most `value` iterations are
         unrolled). TVM's NOOP_PRAGMAS are accepted and change nothing; REFUSED_PRAGMAS say
-        what to do instead."""
+        what to do instead.
+
+        >>> import texpr as te
+        >>> A = te.placeholder((64,), name="A")
+        >>> B = te.compute((64,), lambda i: A[i] * 2.0, name="B")
+        >>> s = te.create_schedule(B.op)
+        >>> s[B].pragma(B.op.axis[0], "unroll", 4)
+        >>> s[B].iter_var_attrs[B.op.axis[0]].pragma_keys
+        ['unroll']
+        """
         self._check_schedulable("pragma")
         iv = self._leaf(iv, "pragma")
         if key in NOOP_PRAGMAS:
@@ -355,7 +476,13 @@ class Stage:
         self._attr(iv)["pragmas"].append((key, value))
 
     def tensorize(self, iv: IterVar, intrin: TensorIntrin) -> None:
-        """Replace the loop nest at `iv` by `intrin` (checked against its declaration when lowered)."""
+        """Replace the loop nest at `iv` by `intrin` (checked against its declaration when lowered).
+
+        Example (see te.decl_tensor_intrin for the declaration of `intrin`)::
+
+            xo, xi = s[C].split(C.op.axis[0], factor=16)
+            s[C].tensorize(xi, intrin)      # the 16-wide inner loop becomes one call of intrin
+        """
         from ..lang.intrin import TensorIntrin
         self._check_schedulable("tensorize")
         iv = self._leaf(iv, "tensorize")
@@ -373,7 +500,17 @@ class Stage:
         self._attr(iv)["intrin"] = intrin
 
     def storage_align(self, axis: IterVar, factor: int, offset: int) -> None:
-        """Pad the stride of dimension `axis` of this stage's buffer to factor*k + offset."""
+        """Pad the stride of dimension `axis` of this stage's buffer to factor*k + offset.
+
+        >>> import texpr as te
+        >>> A = te.placeholder((64,), name="A")
+        >>> B = te.compute((64,), lambda i: A[i] + 1.0, name="B")
+        >>> C = te.compute((64,), lambda i: B[i] * 2.0, name="C")
+        >>> s = te.create_schedule(C.op)
+        >>> s[B].storage_align(B.op.axis[0], 16, 1)
+        >>> s[B].storage_aligns
+        {0: (16, 1)}
+        """
         self._check_schedulable("storage_align")
         dims = [a for a in self.op.axis]
         idx = next((k for k, a in enumerate(dims) if a is axis), None)
@@ -394,7 +531,16 @@ class Stage:
         """Store this stage's results only where `predicate` holds (TVM's): a boolean
         expression over the stage's axes and the thread axes bound in it, e.g.
         tx.var.equal(0) so that one thread of a cross-thread reduction writes the result.
-        Elements where it is false are left as they were."""
+        Elements where it is false are left as they were.
+
+        >>> import texpr as te
+        >>> A = te.placeholder((64,), name="A")
+        >>> B = te.compute((64,), lambda i: A[i] * 2.0, name="B")
+        >>> s = te.create_schedule(B.op)
+        >>> s[B].set_store_predicate(B.op.axis[0] < 32)
+        >>> "for (i, 0, 32)" in str(te.lower(s, [A, B]))    # the loop stops where it is false
+        True
+        """
         self._check_schedulable("set_store_predicate")
         try:
             pred = convert(predicate)
@@ -409,7 +555,18 @@ class Stage:
     def compute_at(self, parent: Stage, ivar: IterVar) -> None:
         """Compute this stage inside loop `ivar` of stage `parent`, only the part it needs.
         A stage of a group goes only into another stage of its group (the group itself is
-        placed with group.compute_at)."""
+        placed with group.compute_at).
+
+        >>> import texpr as te
+        >>> A = te.placeholder((64,), name="A")
+        >>> B = te.compute((64,), lambda i: A[i] + 1.0, name="B")
+        >>> C = te.compute((64,), lambda i: B[i] * 2.0, name="C")
+        >>> s = te.create_schedule(C.op)
+        >>> xo, xi = s[C].split(C.op.axis[0], factor=16)
+        >>> s[B].compute_at(s[C], xo)
+        >>> s[B].attach_ivar is xo
+        True
+        """
         if self.group is not None and isinstance(parent, Stage) and \
                 not _in_group(parent, self.group) and parent is not self.scan:
             self._err(f"compute_at: this stage belongs to {self.group}; attach it inside the "
@@ -456,16 +613,46 @@ class Stage:
                     and any(t.op is self.op for t in st.op.init))
 
     def is_scan_update(self) -> bool:
-        """Whether this stage is the update of a te.scan."""
+        """Whether this stage is the update of a te.scan.
+
+        >>> import texpr as te
+        >>> X = te.placeholder((4, 8), name="X")
+        >>> state = te.placeholder((4, 8), name="state")
+        >>> init = te.compute((1, 8), lambda _, i: X[0, i], name="init")
+        >>> update = te.compute((4, 8), lambda t, i: state[t - 1, i] + X[t, i], name="update")
+        >>> s = te.create_schedule(te.scan(init, update, state).op)
+        >>> s[update].is_scan_update(), s[init].is_scan_update()
+        (True, False)
+        """
         return self.scan is not None and any(t.op is self.op for t in self.scan.op.update)
 
     def is_scan_init(self) -> bool:
-        """Whether this stage is the init of a te.scan."""
+        """Whether this stage is the init of a te.scan.
+
+        >>> import texpr as te
+        >>> X = te.placeholder((4, 8), name="X")
+        >>> state = te.placeholder((4, 8), name="state")
+        >>> init = te.compute((1, 8), lambda _, i: X[0, i], name="init")
+        >>> update = te.compute((4, 8), lambda t, i: state[t - 1, i] + X[t, i], name="update")
+        >>> s = te.create_schedule(te.scan(init, update, state).op)
+        >>> s[init].is_scan_init(), s[update].is_scan_init()
+        (True, False)
+        """
         return any(isinstance(st.op, ScanOp) and any(t.op is self.op for t in st.op.init)
                    for st in self.schedule.stages)
 
     def compute_inline(self) -> None:
-        """Substitute this stage's expression into its consumers (no buffer, no loops)."""
+        """Substitute this stage's expression into its consumers (no buffer, no loops).
+
+        >>> import texpr as te
+        >>> A = te.placeholder((64,), name="A")
+        >>> B = te.compute((64,), lambda i: A[i] + 1.0, name="B")
+        >>> C = te.compute((64,), lambda i: B[i] * 2.0, name="C")
+        >>> s = te.create_schedule(C.op)
+        >>> s[B].compute_inline()
+        >>> "B[" in str(te.lower(s, [A, C]))
+        False
+        """
         if isinstance(self.op, (ExclusiveScanOp, ScanOp)):
             self._err("compute_inline: a scan cannot be inlined")
         if self.is_scan_update() or self.is_scan_init():
@@ -493,7 +680,18 @@ class Stage:
         self.attach_type, self.attach_stage, self.attach_ivar = "inline", None, None
 
     def compute_root(self) -> None:
-        """Compute this stage in its own loop nest at the root (undoes compute_at)."""
+        """Compute this stage in its own loop nest at the root (undoes compute_at).
+
+        >>> import texpr as te
+        >>> A = te.placeholder((64,), name="A")
+        >>> B = te.compute((64,), lambda i: A[i] + 1.0, name="B")
+        >>> C = te.compute((64,), lambda i: B[i] * 2.0, name="C")
+        >>> s = te.create_schedule(C.op)
+        >>> s[B].compute_at(s[C], C.op.axis[0])
+        >>> s[B].compute_root()
+        >>> s[B].attach_type
+        'root'
+        """
         self._check_schedulable("compute_root")
         if self.scan is not None:
             self._err(f"compute_root: stage {self.name} is in the body of scan {self.scan.name} "
@@ -505,13 +703,32 @@ class Stage:
         fusion or permutation of its axes: `lambda i, j: [j, i]`, `[i // 4, j, i % 4]`); a
         compute stage then loops over the physical axes, which are returned; readers read
         through fn. An output or placeholder argument is an array of the physical shape
-        (schedule/layout.py)."""
+        (schedule/layout.py).
+
+        >>> import texpr as te
+        >>> A = te.placeholder((8, 8), name="A")
+        >>> B = te.compute((8, 8), lambda i, j: A[i, j] + 1.0, name="B")
+        >>> s = te.create_schedule(B.op)
+        >>> i, j = s[B].transform_layout(lambda i, j: [j, i])
+        >>> i.name, j.name
+        ('j', 'i')
+        """
         from .layout import transform_layout
         return transform_layout(self.schedule, self, fn)
 
     def set_scope(self, scope: str) -> None:
         """Keep this stage's buffer in `scope` ("global", "local", "shared": on the GPU
-        targets, registers / the block's shared memory; on CPUs a local buffer)."""
+        targets, registers / the block's shared memory; on CPUs a local buffer).
+
+        >>> import texpr as te
+        >>> A = te.placeholder((64,), name="A")
+        >>> B = te.compute((64,), lambda i: A[i] + 1.0, name="B")
+        >>> C = te.compute((64,), lambda i: B[i] * 2.0, name="C")
+        >>> s = te.create_schedule(C.op)
+        >>> s[B].set_scope("local")
+        >>> s[B].scope
+        'local'
+        """
         from .cache import SCOPES
         if scope not in SCOPES:
             self._err(f"set_scope: unknown scope {scope!r}; expected one of {', '.join(SCOPES)}")
@@ -590,13 +807,30 @@ class Schedule:
         return st
 
     def stage_of(self, tensor: StageKey) -> Stage:
-        """The stage of `tensor` (as s[tensor])."""
+        """The stage of `tensor` (as s[tensor]).
+
+        >>> import texpr as te
+        >>> A = te.placeholder((64,), name="A")
+        >>> B = te.compute((64,), lambda i: A[i] * 2.0, name="B")
+        >>> s = te.create_schedule(B.op)
+        >>> s.stage_of(B) is s[B]
+        True
+        """
         return self[tensor]
 
     def unused_input_stage(self, op: Operation) -> Stage:
         """The stage of a placeholder no stage reads, made on first use: a kernel argument it
         takes and never touches (TVM builds such a parameter; a gradient may not need an
-        input's value)."""
+        input's value).
+
+        >>> import texpr as te
+        >>> A = te.placeholder((8,), name="A")
+        >>> unused = te.placeholder((8,), name="unused")
+        >>> B = te.compute((8,), lambda i: A[i] + 1.0, name="B")
+        >>> s = te.create_schedule(B.op)
+        >>> s.unused_input_stage(unused.op).name
+        'unused'
+        """
         st = self.stage_map.get(op)
         if st is None:
             st = Stage(op, self)
@@ -607,7 +841,16 @@ class Schedule:
 
     # ------------------------------------------------------------------ graph queries
     def readers(self, stage: Stage) -> list[Stage]:
-        """Stages whose current op reads stage's output directly."""
+        """Stages whose current op reads stage's output directly.
+
+        >>> import texpr as te
+        >>> A = te.placeholder((64,), name="A")
+        >>> B = te.compute((64,), lambda i: A[i] + 1.0, name="B")
+        >>> C = te.compute((64,), lambda i: B[i] * 2.0, name="C")
+        >>> s = te.create_schedule(C.op)
+        >>> [st.name for st in s.readers(s[A])]
+        ['B']
+        """
         out = []
         for st in self.stages:
             if any(self.stage_map.get(t.op) is stage for t in st.op.input_tensors):
@@ -615,7 +858,17 @@ class Schedule:
         return out
 
     def consumers(self, stage: Stage) -> list[Stage]:
-        """Readers, looking through inlined stages to the stages that really run the reads."""
+        """Readers, looking through inlined stages to the stages that really run the reads.
+
+        >>> import texpr as te
+        >>> A = te.placeholder((64,), name="A")
+        >>> B = te.compute((64,), lambda i: A[i] + 1.0, name="B")
+        >>> C = te.compute((64,), lambda i: B[i] * 2.0, name="C")
+        >>> s = te.create_schedule(C.op)
+        >>> s[B].compute_inline()
+        >>> [st.name for st in s.consumers(s[A])]
+        ['C']
+        """
         out, todo, seen = [], list(self.readers(stage)), set()
         while todo:
             st = todo.pop()
@@ -629,7 +882,16 @@ class Schedule:
         return out
 
     def is_upstream(self, a: Stage, b: Stage) -> bool:
-        """True if stage a is (transitively) read by stage b."""
+        """True if stage a is (transitively) read by stage b.
+
+        >>> import texpr as te
+        >>> A = te.placeholder((64,), name="A")
+        >>> B = te.compute((64,), lambda i: A[i] + 1.0, name="B")
+        >>> C = te.compute((64,), lambda i: B[i] * 2.0, name="C")
+        >>> s = te.create_schedule(C.op)
+        >>> s.is_upstream(s[A], s[C]), s.is_upstream(s[C], s[A])
+        (True, False)
+        """
         todo, seen = [b], set()
         while todo:
             st = todo.pop()
@@ -652,31 +914,80 @@ class Schedule:
 
     def cache_write(self, tensor: Tensor | Sequence[Tensor], scope: str) -> Any:
         """A stage computing `tensor` into a buffer of `scope`, copied out by the original
-        stage (which then only copies); returns the cache tensor(s)."""
+        stage (which then only copies); returns the cache tensor(s).
+
+        >>> import texpr as te
+        >>> A = te.placeholder((64,), name="A")
+        >>> B = te.compute((64,), lambda i: A[i] * 2.0, name="B")
+        >>> s = te.create_schedule(B.op)
+        >>> BL = s.cache_write(B, "local")
+        >>> [st.name for st in s.stages]
+        ['A', 'B.local', 'B']
+        """
         from .cache import cache_write
         return cache_write(self, tensor, scope)
 
     def cache_read(self, tensor: Tensor, scope: str, readers: Any) -> Tensor:
-        """A copy of `tensor` in `scope` that `readers` (stages or tensors) read instead."""
+        """A copy of `tensor` in `scope` that `readers` (stages or tensors) read instead.
+
+        >>> import texpr as te
+        >>> A = te.placeholder((64,), name="A")
+        >>> B = te.compute((64,), lambda i: A[i] * 2.0, name="B")
+        >>> s = te.create_schedule(B.op)
+        >>> AL = s.cache_read(A, "local", [B])
+        >>> [st.name for st in s.stages]
+        ['A', 'A.local', 'B']
+        """
         from .cache import cache_read
         return cache_read(self, tensor, scope, readers)
 
     def rfactor(self, tensor: Tensor, axis: IterVar, factor_axis: int = 0) -> Any:
         """Split a reduction: a new stage reduces all but `axis`, keeping `axis` as a data
         dimension (at `factor_axis`), and the original stage reduces that; returns the new
-        tensor(s)."""
+        tensor(s).
+
+        >>> import texpr as te
+        >>> A = te.placeholder((4, 16), name="A")
+        >>> k = te.reduce_axis((0, 16), name="k")
+        >>> B = te.compute((4,), lambda i: te.sum(A[i, k], axis=k), name="B")
+        >>> s = te.create_schedule(B.op)
+        >>> ko, ki = s[B].split(k, factor=4)
+        >>> BF = s.rfactor(B, ki)
+        >>> [int(d) for d in BF.shape], [st.name for st in s.stages]
+        ([4, 4], ['A', 'B.rf', 'B'])
+        """
         from .rfactor import rfactor
         return rfactor(self, tensor, axis, factor_axis)
 
     def create_group(self, outputs: Any, inputs: Any, include_inputs: bool = False) -> Group:
         """TVM's stage group: the stages between `inputs` and `outputs`, attached together
-        with group.compute_at(parent, axis)."""
+        with group.compute_at(parent, axis).
+
+        >>> import texpr as te
+        >>> A = te.placeholder((64,), name="A")
+        >>> B = te.compute((64,), lambda i: A[i] + 1.0, name="B")
+        >>> C = te.compute((64,), lambda i: B[i] * 2.0, name="C")
+        >>> s = te.create_schedule(C.op)
+        >>> D = te.compute((64,), lambda i: C[i] - 1.0, name="D")
+        >>> s = te.create_schedule(D.op)
+        >>> g = s.create_group(outputs=C, inputs=A)
+        >>> [st.name for st in g.stages]
+        ['B', 'C']
+        """
         from .group import create_group
         return create_group(self, outputs, inputs, include_inputs)
 
     def normalize(self) -> Schedule:
         """TVM rebases every loop to start at 0 and returns the schedule; texpr's loops always
-        start at 0, so this schedule is already normal and is returned as it is."""
+        start at 0, so this schedule is already normal and is returned as it is.
+
+        >>> import texpr as te
+        >>> A = te.placeholder((64,), name="A")
+        >>> B = te.compute((64,), lambda i: A[i] * 2.0, name="B")
+        >>> s = te.create_schedule(B.op)
+        >>> s.normalize() is s
+        True
+        """
         return self
 
 

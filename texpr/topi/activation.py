@@ -41,7 +41,14 @@ def _horner(s, coefs, c):
 
 
 def erf_rational(y: Expr) -> Expr:
-    """erf of a float32 expression by ERF_P / ERF_Q (absolute error <= 3e-7)."""
+    """erf of a float32 expression by ERF_P / ERF_Q (absolute error <= 3e-7).
+
+    >>> import texpr as te
+    >>> from texpr.topi.activation import erf_rational
+    >>> x = te.placeholder((4,), name="x")
+    >>> te.compute((4,), lambda i: erf_rational(x[i]), name="erf").dtype
+    'float32'
+    """
     def c(v):
         return Const(v, "float32")
     y = elementwise_min(elementwise_max(y, c(-4.0)), c(4.0))
@@ -52,7 +59,13 @@ def erf_rational(y: Expr) -> Expr:
 
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     """x * Phi(x): approximate="none" with erf, 0.5 x (1 + erf(x / sqrt 2)); "tanh" with
-    0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))."""
+    0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))).
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> x = te.placeholder((2, 8), name="x")
+    >>> topi.activation.gelu(x).shape, topi.activation.gelu(x, approximate="tanh").shape
+    ((2, 8), (2, 8))
+    """
     if not dtypes.is_float(x.dtype):
         raise TexprError(f"gelu: {x.name} must be a float tensor, got {x.dtype}")
     dt = x.dtype

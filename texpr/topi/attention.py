@@ -78,7 +78,14 @@ def _scale(scale, head_dim):
 
 def softmax_exp(x: Expr) -> Expr:
     """exp of a softmax's x - max <= 0: texpr's fast float32 exp (2 ULP instead of 1; torch's
-    attention uses a coarser one), 5% of the whole op at seq 384; other dtypes: exp."""
+    attention uses a coarser one), 5% of the whole op at seq 384; other dtypes: exp.
+
+    >>> import texpr as te
+    >>> from texpr.topi.attention import softmax_exp
+    >>> x = te.placeholder((8,), name="x")
+    >>> te.compute((8,), lambda i: softmax_exp(x[i] - 4.0), name="e").dtype
+    'float32'
+    """
     return exp(x, fast=True)
 
 
@@ -89,6 +96,13 @@ def attention(q: Tensor, k: Tensor, v: Tensor, causal: bool = False,
     q [B, H, S, D], k [B, H, T, D], v [B, H, T, Dv] -> [B, H, S, Dv]. causal: query i sees
     keys j <= i (torch's is_causal: the mask's top-left corner is (0, 0), also when S != T).
     scale defaults to 1/sqrt(D).
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> q = te.placeholder((1, 2, 16, 8), name="q")          # [batch, heads, sequence, head dim]
+    >>> k = te.placeholder((1, 2, 16, 8), name="k")
+    >>> v = te.placeholder((1, 2, 16, 8), name="v")
+    >>> topi.attention.attention(q, k, v, causal=True).shape
+    (1, 2, 16, 8)
     """
     _check(q, k, v)
     B, H, S, D = q.shape

@@ -19,7 +19,12 @@ def conv_padding(padding: int | Sequence[int] | str, R: int, S: int, dilation: i
                  what: Any):
     """(top, left, bottom, right) from an int, a pair, a 4-tuple, or TVM's "SAME" / "VALID"
     strings ("SAME": the (dilated) kernel size minus one, the extra row/column at the top/left,
-    as TVM does; the stride does not enter)."""
+    as TVM does; the stride does not enter).
+
+    >>> from texpr.topi.conv2d_layouts import conv_padding
+    >>> conv_padding(1, 3, 3, 1, "conv2d"), conv_padding("SAME", 4, 4, 1, "conv2d")
+    ((1, 1, 1, 1), (2, 2, 1, 1))
+    """
     if isinstance(padding, str):
         mode = padding.upper()
         if mode == "VALID":
@@ -45,7 +50,14 @@ def _conv_geometry(what, H, W, R, S, stride, padding, dilation):
 def conv2d_hwcn(Input: Tensor, Filter: Tensor, stride: int | Sequence[int],
                 padding: int | Sequence[int] | str, dilation: int | Sequence[int] = 1,
                 out_dtype: DTypeLike | None = None) -> Tensor:
-    """Input [H, W, C, N], Filter [R, S, C, O] -> [P, Q, O, N] (the batch innermost)."""
+    """Input [H, W, C, N], Filter [R, S, C, O] -> [P, Q, O, N] (the batch innermost).
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> data = te.placeholder((16, 16, 3, 2), name="data")
+    >>> kernel = te.placeholder((3, 3, 3, 8), name="kernel")
+    >>> topi.conv2d_layouts.conv2d_hwcn(data, kernel, 1, 1).shape
+    (16, 16, 8, 2)
+    """
     check_ndim(Input, 4, "conv2d_hwcn", "HWCN")
     check_ndim(Filter, 4, "conv2d_hwcn", "HWIO (R, S, C, O)")
     H, W, C, N = (const_dim(Input, d, "conv2d_hwcn") for d in range(4))
@@ -67,7 +79,14 @@ def conv2d_hwcn(Input: Tensor, Filter: Tensor, stride: int | Sequence[int],
 def conv2d_nhwc(Input: Tensor, Filter: Tensor, stride: int | Sequence[int],
                 padding: int | Sequence[int] | str, dilation: int | Sequence[int] = 1,
                 out_dtype: DTypeLike | None = None) -> Tensor:
-    """Input [N, H, W, C], Filter [R, S, C, O] (HWIO) -> [N, P, Q, O]."""
+    """Input [N, H, W, C], Filter [R, S, C, O] (HWIO) -> [N, P, Q, O].
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> data = te.placeholder((2, 16, 16, 3), name="data")
+    >>> kernel = te.placeholder((3, 3, 3, 8), name="kernel")
+    >>> topi.conv2d_layouts.conv2d_nhwc(data, kernel, 2, "SAME").shape
+    (2, 8, 8, 8)
+    """
     check_ndim(Input, 4, "conv2d_nhwc", "NHWC")
     check_ndim(Filter, 4, "conv2d_nhwc", "HWIO (R, S, C, O)")
     N, H, W, C = (const_dim(Input, d, "conv2d_nhwc") for d in range(4))
@@ -94,7 +113,14 @@ def conv2d(input: Tensor, filter: Tensor, strides: int | Sequence[int],
            padding: int | Sequence[int] | str, dilation: int | Sequence[int], data_layout: str = "NCHW",
            kernel_layout: str = "", out_dtype: DTypeLike | None = None) -> Tensor:
     """TVM's generic conv2d: the compute for `data_layout` (NCHW with an OIHW kernel, NHWC or
-    HWCN with an HWIO kernel)."""
+    HWCN with an HWIO kernel).
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> data = te.placeholder((1, 3, 16, 16), name="data")
+    >>> kernel = te.placeholder((8, 3, 3, 3), name="kernel")
+    >>> topi.conv2d_layouts.conv2d(data, kernel, 1, 1, 1, data_layout="NCHW").shape
+    (1, 8, 16, 16)
+    """
     if data_layout not in _LAYOUTS:
         raise TexprError(f"conv2d: data_layout {data_layout!r} is not supported; expected one "
                          f"of {', '.join(_LAYOUTS)} (NCHWc: topi.nn.conv2d_NCHWc)")

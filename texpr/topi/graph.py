@@ -36,11 +36,28 @@ from ..errors import ArgumentError
 
 
 class GraphError(ArgumentError):
-    """A graph was built or called with values that do not fit the kernels' signatures."""
+    """A graph was built or called with values that do not fit the kernels' signatures.
+
+    >>> import numpy as np
+    >>> from texpr.topi.graph import Graph
+    >>> g = Graph("net")
+    >>> x = g.input("x", (4,))
+    >>> g.input("x", (8,))
+    Traceback (most recent call last):
+      ...
+    texpr.topi.graph.GraphError: graph net: the name 'x' is used twice
+    """
 
 
 class Value:
-    """A tensor in a graph: a graph input, a constant or the output of a step."""
+    """A tensor in a graph: a graph input, a constant or the output of a step.
+
+    >>> import numpy as np
+    >>> from texpr.topi.graph import Graph
+    >>> g = Graph("net")
+    >>> g.input("x", (2, 3))
+    <Value x input [2, 3] float32>
+    """
 
     def __init__(self, graph, name, shape, dtype, kind, array=None):
         self.graph = graph
@@ -52,7 +69,14 @@ class Value:
 
     @property
     def nbytes(self):
-        """The size of the value's array in bytes."""
+        """The size of the value's array in bytes.
+
+        >>> import numpy as np
+        >>> from texpr.topi.graph import Graph
+        >>> g = Graph("net")
+        >>> g.input("x", (2, 3), "float64").nbytes
+        48
+        """
         return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
 
     def __repr__(self):
@@ -60,7 +84,14 @@ class Value:
 
 
 def kernel_signature(kernel):
-    """[(argument name, shape or None when symbolic, dtype, is_output)] of a built module."""
+    """[(argument name, shape or None when symbolic, dtype, is_output)] of a built module.
+
+    Example::
+
+        f = te.build(s, [A, B], target="c")      # A, B: float32 [16]
+        kernel_signature(f)                      # [('A', (16,), dtype('float32'), False),
+                                                 #  ('B', (16,), dtype('float32'), True)]
+    """
     out = []
     for name, dt, ndim, dims, is_out in kernel._plan.args:
         shape = tuple(v for kind, v in dims) if all(k == "const" for k, _ in dims) else None
@@ -69,7 +100,16 @@ def kernel_signature(kernel):
 
 
 class Graph:
-    """A straight-line program of kernel calls (see the module docstring)."""
+    """A straight-line program of kernel calls (see the module docstring).
+
+    >>> import numpy as np
+    >>> from texpr.topi.graph import Graph
+    >>> g = Graph("net")
+    >>> x = g.input("x", (1, 64))
+    >>> w = g.constant("w", np.zeros((10, 64), "float32"))
+    >>> [(v.name, v.kind) for v in g.values]
+    [('x', 'input'), ('w', 'constant')]
+    """
 
     def __init__(self, name="graph", kernels=None):
         self.name = name
@@ -87,16 +127,39 @@ class Graph:
         return v
 
     def input(self, name, shape, dtype="float32"):
-        """A tensor given on each call."""
+        """A tensor given on each call.
+
+        >>> import numpy as np
+        >>> from texpr.topi.graph import Graph
+        >>> g = Graph("net")
+        >>> g.input("image", (1, 3, 224, 224), "float32")
+        <Value image input [1, 3, 224, 224] float32>
+        """
         return self._new(name, shape, dtype, "input")
 
     def constant(self, name, array):
-        """A tensor fixed when the graph is built (weights): kept as given, never copied."""
+        """A tensor fixed when the graph is built (weights): kept as given, never copied.
+
+        >>> import numpy as np
+        >>> from texpr.topi.graph import Graph
+        >>> g = Graph("net")
+        >>> weights = np.ones((8, 4), "float32")
+        >>> w = g.constant("w", weights)
+        >>> w, w.array is weights
+        (<Value w constant [8, 4] float32>, True)
+        """
         a = np.ascontiguousarray(array)
         return self._new(name, a.shape, a.dtype, "constant", a)
 
     def call(self, kernel, *args, name=None):
-        """Run `kernel` on `args` (Values); returns the Value of its output (last argument)."""
+        """Run `kernel` on `args` (Values); returns the Value of its output (last argument).
+
+        Example (relu: a kernel built by te.build for float32 [1, 64] in and out)::
+
+            g = Graph()
+            x = g.input("x", (1, 64))
+            y = g.call(relu, x)          # a Value [1, 64]; shapes and dtypes checked here
+        """
         sig = kernel_signature(kernel)
         kname = getattr(kernel, "name", repr(kernel))
         if len(args) != len(sig) - 1:
@@ -128,7 +191,15 @@ class Graph:
         weight and bias: constant Values (g.constant) or arrays. The weight is packed here,
         once, into panels [ceil(N/nb), K, nb] (nb from topi.cpu.dense_weight_block for
         `target`), a new constant the dense_pack kernel reads; with M <= gemv_max_rows(target) the
-        kernel is topi.nn.dense on the weight as it is (dot products over its rows)."""
+        kernel is topi.nn.dense on the weight as it is (dot products over its rows).
+
+        Example (the weight packed once, here; the kernel built, or taken from the cache)::
+
+            g = Graph()
+            x = g.input("x", (16, 256))
+            y = g.dense(x, np.random.rand(128, 256).astype("float32"), activation="relu")
+            net = g.compile(y)
+        """
         from .cpu import dense_weight_block, gemv_max_rows
         from .testing import pack_dense_weight_ref
         if not isinstance(data, Value) or data.graph is not self or len(data.shape) != 2:
@@ -175,7 +246,13 @@ class Graph:
         return a
 
     def compile(self, outputs):
-        """Plan the buffers and bind every kernel to them; returns a CompiledGraph."""
+        """Plan the buffers and bind every kernel to them; returns a CompiledGraph.
+
+        Example::
+
+            net = g.compile([z])             # buffers planned and allocated, kernels bound
+            out, = net(x=image)              # out: net's own buffer, overwritten by the next call
+        """
         if isinstance(outputs, Value):
             outputs = [outputs]
         outputs = list(outputs)
@@ -205,7 +282,16 @@ def plan_buffers(steps, outputs):
     """Liveness-based buffer assignment: {Value: buffer index}, [(nbytes, dtype)] per buffer.
 
     A step's output takes a free buffer of exactly its size and dtype, else a new one; a
-    buffer is free once the last step reading its value has run (graph outputs never are)."""
+    buffer is free once the last step reading its value has run (graph outputs never are).
+
+    >>> from texpr.topi.graph import Graph, Value, plan_buffers
+    >>> g = Graph()
+    >>> x = g.input("x", (4,))
+    >>> y, z, w = (Value(g, n, (4,), "float32", "step") for n in "yzw")
+    >>> assign, buffers = plan_buffers([(None, [x], y), (None, [y], z), (None, [z], w)], [w])
+    >>> [assign[v] for v in (y, z, w)], len(buffers)                 # w reuses y's buffer
+    ([0, 1, 0], 2)
+    """
     last_use = {}
     for i, (_, args, _) in enumerate(steps):
         for a in args:
@@ -232,7 +318,14 @@ def plan_buffers(steps, outputs):
 
 
 class CompiledGraph:
-    """A graph with its buffers allocated and its kernels bound; call it with the inputs."""
+    """A graph with its buffers allocated and its kernels bound; call it with the inputs.
+
+    Example::
+
+        net = g.compile([z])
+        out, = net(image)                # or net(x=image): the inputs by name
+        print(net.intermediate_bytes, "bytes instead of", net.naive_bytes())
+    """
 
     def __init__(self, graph, outputs):
         self.graph = graph
@@ -260,15 +353,33 @@ class CompiledGraph:
 
     @property
     def intermediate_bytes(self):
-        """Bytes of all the step buffers (outputs included) after reuse."""
+        """Bytes of all the step buffers (outputs included) after reuse.
+
+        Example::
+
+            net = g.compile([z])
+            net.intermediate_bytes <= net.naive_bytes()      # True: buffers are reused
+        """
         return sum(self.buffer_bytes)
 
     def naive_bytes(self):
-        """What one buffer per step output would take (for comparison)."""
+        """What one buffer per step output would take (for comparison).
+
+        Example::
+
+            net = g.compile([z])
+            net.naive_bytes()                # the sum of every step output's nbytes
+        """
         return sum(out.nbytes for _, _, out in self.graph.steps)
 
     def set_inputs(self, *args, **kwargs):
-        """Copy the graph's inputs in, by position or by name (not both)."""
+        """Copy the graph's inputs in, by position or by name (not both).
+
+        Example (run the same inputs several times without copying them again)::
+
+            net.set_inputs(x=image)
+            out, = net.run()
+        """
         if args and kwargs:
             raise GraphError(f"graph {self.graph.name}: give the inputs by position or by name")
         if args:
@@ -288,7 +399,14 @@ class CompiledGraph:
             raise GraphError(f"graph {self.graph.name}: unknown inputs {sorted(kwargs)}")
 
     def run(self):
-        """Run the steps on the inputs set last; returns the output buffers."""
+        """Run the steps on the inputs set last; returns the output buffers.
+
+        Example::
+
+            net.set_inputs(image)
+            out, = net.run()
+            out = out.copy()                 # the next run overwrites the graph's buffer
+        """
         for r in self._run:
             r()
         return [self._arrays[o] for o in self.outputs]
@@ -298,7 +416,14 @@ class CompiledGraph:
         return self.run()
 
     def profile(self):
-        """Seconds of each step (one run), as [(kernel name, output name, seconds)]."""
+        """Seconds of each step (one run), as [(kernel name, output name, seconds)].
+
+        Example::
+
+            net.set_inputs(image)
+            for kernel, output, seconds in net.profile():
+                print(f"{kernel:20} {output:20} {seconds * 1e6:8.1f} us")
+        """
         out = []
         for r, (k, _, o) in zip(self._run, self.graph.steps):
             t0 = time.perf_counter()
@@ -308,7 +433,15 @@ class CompiledGraph:
 
 
 class KernelCache:
-    """Built kernels by key: identical layers (same op, shapes, options) build once."""
+    """Built kernels by key: identical layers (same op, shapes, options) build once.
+
+    >>> from texpr.topi.graph import KernelCache
+    >>> cache = KernelCache()
+    >>> a = cache.get(("relu", 64), lambda: "kernel built once")
+    >>> b = cache.get(("relu", 64), lambda: "not called")
+    >>> b, cache.hits, cache.misses
+    ('kernel built once', 1, 1)
+    """
 
     def __init__(self):
         self._kernels = {}
@@ -316,7 +449,13 @@ class KernelCache:
         self.misses = 0
 
     def get(self, key, build):
-        """The kernel for `key`, calling build() the first time."""
+        """The kernel for `key`, calling build() the first time.
+
+        >>> from texpr.topi.graph import KernelCache
+        >>> cache = KernelCache()
+        >>> cache.get("k", lambda: 42), cache.get("k", lambda: 0), len(cache)
+        (42, 42, 1)
+        """
         k = self._kernels.get(key)
         if k is None:
             self.misses += 1

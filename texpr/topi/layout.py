@@ -28,14 +28,26 @@ def nchw_to_nchwc(data: Tensor, block: int) -> Tensor:
 
 
 def nchwc_to_nchw(data: Tensor) -> Tensor:
-    """[N, C/b, H, W, b] -> [N, C, H, W]."""
+    """[N, C/b, H, W, b] -> [N, C, H, W].
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> x = te.placeholder((1, 2, 8, 8, 4), name="x")
+    >>> topi.layout.nchwc_to_nchw(x).shape
+    (1, 8, 8, 8)
+    """
     N, Cb, H, W, b = (const_dim(data, d, "nchwc_to_nchw") for d in range(5))
     return compute((N, Cb * b, H, W), lambda n, c, h, w: data[n, c // b, h, w, c % b], name="nchw",
                    tag="injective,layout")
 
 
 def pack_kernel_nchwc(kernel: Tensor, ic: int, oc: int) -> Tensor:
-    """OIHW kernel -> [O/oc, I/ic, H, W, ic, oc] for conv2d_NCHWc."""
+    """OIHW kernel -> [O/oc, I/ic, H, W, ic, oc] for conv2d_NCHWc.
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> kernel = te.placeholder((16, 8, 3, 3), name="kernel")
+    >>> topi.layout.pack_kernel_nchwc(kernel, 4, 8).shape
+    (2, 2, 3, 3, 4, 8)
+    """
     O, I, R, S = (const_dim(kernel, d, "pack_kernel_nchwc") for d in range(4))
     if O % oc or I % ic:
         raise TexprError(f"pack_kernel_nchwc: kernel {O}x{I} is not divisible by blocks {oc}x{ic}")
@@ -46,7 +58,13 @@ def pack_kernel_nchwc(kernel: Tensor, ic: int, oc: int) -> Tensor:
 
 def pack_dense_weight(weight: Tensor, block: int) -> Tensor:
     """Dense weight [N, K] -> panels [ceil(N/block), K, block] for topi.nn.dense_pack
-    (rows past N are zero)."""
+    (rows past N are zero).
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> weight = te.placeholder((20, 16), name="weight")
+    >>> topi.layout.pack_dense_weight(weight, 8).shape                # 20 rows: 3 panels of 8
+    (3, 16, 8)
+    """
     N, K = (const_dim(weight, d, "pack_dense_weight") for d in range(2))
     P = -(-N // block)
 

@@ -10,7 +10,13 @@ def _elementwise(fn, name):
             raise TexprError(f"topi.{name}: expected a tensor, got {x!r}")
         return compute(x.shape, lambda *i: fn(x[i]), name=name, tag="elemwise")
     op.__name__ = op.__qualname__ = name
-    op.__doc__ = f"Elementwise {name} of a tensor."
+    op.__doc__ = f"""Elementwise {name} of a tensor.
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> y = topi.{name}(te.placeholder((2, 3), name="x"))
+    >>> y.name, y.shape, y.op.tag
+    ('{name}', (2, 3), 'elemwise')
+    """
     return op
 
 

@@ -75,6 +75,12 @@ def dense_pack(data: Tensor, packed_weight: Tensor, bias: Tensor | None = None,
 
     units: N, the real number of outputs when it is not a multiple of nb (the padded rows of
     the last panel are zero); default nb * panels.
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> data = te.placeholder((4, 16), name="data")
+    >>> packed = te.placeholder((2, 16, 8), name="packed")       # N = 16 rows in panels of 8
+    >>> topi.nn.dense_pack(data, packed).shape
+    (4, 16)
     """
     check_ndim(data, 2, "dense_pack", "[M, K]")
     check_ndim(packed_weight, 3, "dense_pack", "[N/nb, K, nb]")
@@ -117,7 +123,13 @@ def batch_matmul(x: Tensor, y: Tensor, out_dtype: DTypeLike | None = None) -> Te
 
 def pad(data: Tensor, before: Sequence[IntLike], after: Sequence[IntLike],
         value: float = 0.0, name: str = "pad") -> Tensor:
-    """Constant padding; index arithmetic stays in bounds (reads are guarded by the condition)."""
+    """Constant padding; index arithmetic stays in bounds (reads are guarded by the condition).
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> x = te.placeholder((1, 3, 8, 8), name="x")
+    >>> [int(d) for d in topi.nn.pad(x, (0, 0, 1, 1), (0, 0, 1, 2)).shape]
+    [1, 3, 10, 11]
+    """
     n = len(data.shape)
     if len(before) != n or len(after) != n:
         raise TexprError(f"pad: need {n} before/after values for {data.name}")
@@ -185,7 +197,14 @@ def conv2d_nchw(data: Tensor, kernel: Tensor, stride: int | Sequence[int],
 def conv2d_NCHWc(data: Tensor, kernel: Tensor, stride: int | Sequence[int],
                  padding: int | Sequence[int], dilation: int | Sequence[int] = 1,
                  out_dtype: DTypeLike | None = None) -> Tensor:
-    """data [N, C/ic, H, W, ic], kernel [O/oc, C/ic, R, S, ic, oc] -> [N, O/oc, P, Q, oc]."""
+    """data [N, C/ic, H, W, ic], kernel [O/oc, C/ic, R, S, ic, oc] -> [N, O/oc, P, Q, oc].
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> data = te.placeholder((1, 2, 8, 8, 4), name="data")           # C = 8 in blocks of 4
+    >>> kernel = te.placeholder((4, 2, 3, 3, 4, 4), name="kernel")     # O = 16 in blocks of 4
+    >>> topi.nn.conv2d_NCHWc(data, kernel, 1, 1).shape
+    (1, 4, 8, 8, 4)
+    """
     check_ndim(data, 5, "conv2d_NCHWc", "NCHW[ic]c")
     check_ndim(kernel, 6, "conv2d_NCHWc", "OIHW[ic]i[oc]o")
     sh, sw = pair(stride, "stride")
@@ -212,7 +231,14 @@ def conv2d_NCHWc(data: Tensor, kernel: Tensor, stride: int | Sequence[int],
 def depthwise_conv2d_nchw(data: Tensor, kernel: Tensor, stride: int | Sequence[int],
                           padding: int | Sequence[int], dilation: int | Sequence[int] = 1,
                           out_dtype: DTypeLike | None = None) -> Tensor:
-    """data [N, C, H, W], kernel [C, M, R, S] (channel multiplier M) -> [N, C*M, P, Q]."""
+    """data [N, C, H, W], kernel [C, M, R, S] (channel multiplier M) -> [N, C*M, P, Q].
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> data = te.placeholder((1, 8, 16, 16), name="data")
+    >>> kernel = te.placeholder((8, 2, 3, 3), name="kernel")          # channel multiplier 2
+    >>> topi.nn.depthwise_conv2d_nchw(data, kernel, 2, 1).shape
+    (1, 16, 8, 8)
+    """
     check_ndim(data, 4, "depthwise_conv2d_nchw", "NCHW")
     check_ndim(kernel, 4, "depthwise_conv2d_nchw", "[C, M, R, S]")
     sh, sw = pair(stride, "stride")
@@ -244,7 +270,14 @@ def depthwise_conv2d_NCHWc(data: Tensor, kernel: Tensor, stride: int | Sequence[
     """data [N, C/cb, H, W, cb], kernel [C*M/ob, R, S, ob] -> [N, C*M/ob, P, Q, ob]: M filters
     per input channel (the channel multiplier, M = the kernel's channels / the data's), output
     channel k reading input channel k // M, in blocks of ob (the kernel's last dimension; ob =
-    cb when M = 1 keeps the data's blocking)."""
+    cb when M = 1 keeps the data's blocking).
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> data = te.placeholder((1, 2, 16, 16, 4), name="data")        # C = 8 in blocks of 4
+    >>> kernel = te.placeholder((2, 3, 3, 4), name="kernel")     # M = 1: 8 outputs, blocks of 4
+    >>> topi.nn.depthwise_conv2d_NCHWc(data, kernel, 1, 1).shape
+    (1, 2, 16, 16, 4)
+    """
     check_ndim(data, 5, "depthwise_conv2d_NCHWc", "NCHW[cb]c")
     check_ndim(kernel, 4, "depthwise_conv2d_NCHWc", "[C*M/ob, R, S, ob]")
     sh, sw = pair(stride, "stride")
@@ -380,7 +413,13 @@ def _pool2d(data, kernel, stride, padding, pool_type="max", count_include_pad=Tr
 
 
 def global_pool(data: Tensor, pool_type: str = "avg") -> Tensor:
-    """Pool over the whole H x W (NCHW or NCHWc) -> [N, C, 1, 1(, c)]."""
+    """Pool over the whole H x W (NCHW or NCHWc) -> [N, C, 1, 1(, c)].
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> data = te.placeholder((1, 8, 7, 7), name="data")
+    >>> topi.nn.global_pool(data, "max").shape
+    (1, 8, 1, 1)
+    """
     H, W = const_dim(data, 2, "global_pool"), const_dim(data, 3, "global_pool")
     return pool2d(data, (H, W), 1, 0, pool_type)
 
@@ -388,7 +427,13 @@ def global_pool(data: Tensor, pool_type: str = "avg") -> Tensor:
 def global_pool_flatten(data: Tensor, pool_type: str = "avg") -> Tensor:
     """Pool over the whole H x W and flatten: NCHW [N, C, H, W] or NCHWc [N, C/c, H, W, c]
     -> [N, C] in plain channel order (the layout change back from NCHWc at a network's head,
-    done by the pool itself)."""
+    done by the pool itself).
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> data = te.placeholder((2, 8, 7, 7), name="data")
+    >>> topi.nn.global_pool_flatten(data).shape
+    (2, 8)
+    """
     if len(data.shape) not in (4, 5):
         raise TexprError(f"global_pool_flatten: {data.name} must be NCHW or NCHWc")
     if pool_type not in ("max", "avg"):
@@ -451,17 +496,38 @@ def _broadcast(a, b, fn, what):
 
 
 def add(a: TensorOrExpr, b: TensorOrExpr) -> Tensor:
-    """Elementwise a + b with NumPy broadcasting of the shapes."""
+    """Elementwise a + b with NumPy broadcasting of the shapes.
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> a = te.placeholder((2, 3), name="a")
+    >>> b = te.placeholder((3,), name="b")
+    >>> topi.add(a, b).shape
+    (2, 3)
+    """
     return _broadcast(a, b, lambda x, y: x + y, "add")
 
 
 def multiply(a: TensorOrExpr, b: TensorOrExpr) -> Tensor:
-    """Elementwise a * b with NumPy broadcasting (e.g. a batch-norm scale per channel)."""
+    """Elementwise a * b with NumPy broadcasting (e.g. a batch-norm scale per channel).
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> x = te.placeholder((1, 8, 4, 4), name="x")
+    >>> scale = te.placeholder((8, 1, 1), name="scale")
+    >>> topi.multiply(x, scale).shape
+    (1, 8, 4, 4)
+    """
     return _broadcast(a, b, lambda x, y: x * y, "multiply")
 
 
 def bias_add(x: Tensor, bias: Any, axis: int = 1) -> Tensor:
-    """x + bias broadcast along `axis` (NCHW: axis 1)."""
+    """x + bias broadcast along `axis` (NCHW: axis 1).
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> x = te.placeholder((1, 8, 4, 4), name="x")
+    >>> bias = te.placeholder((8,), name="bias")
+    >>> topi.nn.bias_add(x, bias).shape
+    (1, 8, 4, 4)
+    """
     if len(bias.shape) != 1:
         raise TexprError("bias_add: bias must be 1-D")
     return compute(x.shape, lambda *i: x[i] + bias[i[axis]], name="bias_add", tag="elemwise")
@@ -490,7 +556,14 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     """log(softmax(x)) along `axis`: x - (max + log(sum(exp(x - max)))); the stages max, sum
-    and their per-row total tagged ROW_PART (topi/cpu_rows.py)."""
+    and their per-row total tagged ROW_PART (topi/cpu_rows.py).
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> x = te.placeholder((2, 10), name="x")
+    >>> y = topi.nn.log_softmax(x)
+    >>> y.shape, y.dtype
+    ((2, 10), 'float32')
+    """
     axis, at, rest, red_shape, mx = _rows_and_max(x, axis, "log_softmax")
     k2 = reduce_axis((0, x.shape[axis]), "k2")
     sm = compute(red_shape, lambda *i: te_sum(exp(x[at(i, k2)] - mx[i], fast=True), axis=k2),
@@ -536,6 +609,13 @@ def fold_batch_norm(kernel, bias, gamma, beta, mean, var, eps=1e-5):
     """Fold inference batch-norm into conv weights (NumPy arrays, done once, offline).
 
     Returns (kernel', bias') with conv(x, kernel') + bias' == bn(conv(x, kernel) + bias).
+
+    >>> import numpy as np, texpr.topi as topi
+    >>> kernel, bias = np.ones((2, 1, 1, 1), "float32"), np.zeros(2, "float32")
+    >>> gamma, beta = np.array([2.0, 1.0]), np.array([0.5, 0.0])
+    >>> k, b = topi.nn.fold_batch_norm(kernel, bias, gamma, beta, np.zeros(2), np.ones(2), eps=0.0)
+    >>> k.ravel(), b
+    (array([2., 1.], dtype=float32), array([0.5, 0. ], dtype=float32))
     """
     import numpy as np
     scale = gamma / np.sqrt(var + eps)

@@ -113,7 +113,14 @@ def rms_norm(data: Tensor, gamma: Tensor, axis: int | Sequence[int] | None = -1,
              epsilon: float = 1e-6) -> Tensor:
     """x / sqrt(mean(x^2) + epsilon) * gamma over `axis` (an int or ints; gamma shaped like
     those axes). DESIGN.md's signature (TVM calls gamma `weight` and defaults epsilon to 1e-5;
-    positional calls are the same)."""
+    positional calls are the same).
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> x = te.placeholder((4, 64), name="x")
+    >>> gamma = te.placeholder((64,), name="gamma")
+    >>> topi.normalization.rms_norm(x, gamma).shape
+    (4, 64)
+    """
     axes, kept, count = _rows(data, axis, "rms_norm")
     _check_param(gamma, data, axes, "rms_norm", "gamma")
     dt = data.dtype

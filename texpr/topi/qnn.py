@@ -29,7 +29,16 @@ def depthwise_conv2d_nchw_u8(data: Tensor, kernel: Tensor, bias: Tensor, x_zp: A
     """data [N, C, H, W] uint8, kernel [C, 1, 3, 3] uint8, bias [C] int32 -> [N, C, P, Q] uint8.
 
     acc = sum_{r,s} (x - x_zp) * (w - w_zp) over the input padded with x_zp (padding
-    contributes nothing), out = requantize(acc + bias[c])."""
+    contributes nothing), out = requantize(acc + bias[c]).
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> data = te.placeholder((1, 8, 16, 16), dtype="uint8", name="data")
+    >>> kernel = te.placeholder((8, 1, 3, 3), dtype="uint8", name="kernel")
+    >>> bias = te.placeholder((8,), dtype="int32", name="bias")
+    >>> out = topi.qnn.depthwise_conv2d_nchw_u8(data, kernel, bias, 128, 128, 1 << 30, 0, 128)
+    >>> out.shape, out.dtype
+    ((1, 8, 16, 16), 'uint8')
+    """
     check_ndim(data, 4, "depthwise_conv2d_nchw_u8", "NCHW")
     check_ndim(kernel, 4, "depthwise_conv2d_nchw_u8", "[C, 1, 3, 3]")
     check_ndim(bias, 1, "depthwise_conv2d_nchw_u8", "[C]")
@@ -64,7 +73,15 @@ def depthwise_conv2d_nchw_u8(data: Tensor, kernel: Tensor, bias: Tensor, x_zp: A
 
 
 def dense_int8_packed(data: Tensor, packed_weight: Tensor) -> Tensor:
-    """data [M, K] int8 or uint8, packed_weight [N/lanes, K/4, lanes, 4] int8 -> [M, N] int32."""
+    """data [M, K] int8 or uint8, packed_weight [N/lanes, K/4, lanes, 4] int8 -> [M, N] int32.
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> data = te.placeholder((4, 64), dtype="uint8", name="data")
+    >>> packed = te.placeholder((2, 16, 8, 4), dtype="int8", name="packed")   # N = 16, lanes 8
+    >>> out = topi.qnn.dense_int8_packed(data, packed)
+    >>> out.shape, out.dtype
+    ((4, 16), 'int32')
+    """
     check_ndim(data, 2, "dense_int8_packed", "[M, K]")
     check_ndim(packed_weight, 4, "dense_int8_packed", "[N/lanes, K/4, lanes, 4]")
     if data.dtype not in ("int8", "uint8") or packed_weight.dtype != "int8":

@@ -61,7 +61,13 @@ def _plain(te_reducer):
 
 
 def sum(data: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-    """Sum over `axis` (an int, a list, or None: all)."""
+    """Sum over `axis` (an int, a list, or None: all).
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> x = te.placeholder((2, 3, 4), name="x")
+    >>> topi.sum(x, axis=1).shape, topi.sum(x, axis=(0, 2), keepdims=True).shape, topi.sum(x).shape
+    ((2, 4), (1, 3, 1), ())
+    """
     return _reduce(data, axis, keepdims, _plain(te_sum), "sum")
 
 
@@ -91,13 +97,26 @@ te_prod = comm_reducer(lambda x, y: x * y, lambda dt: Const(1, dt), name="prod")
 
 
 def prod(data: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-    """Product over `axis` (an int, a list, or None: all)."""
+    """Product over `axis` (an int, a list, or None: all).
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> x = te.placeholder((2, 3, 4), name="x")
+    >>> topi.prod(x, axis=-1).shape
+    (2, 3)
+    """
     return _reduce(data, axis, keepdims, _plain(te_prod), "prod")
 
 
 def mean(data: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
     """Mean over `axis`: the sum (a "reduce" stage) divided by the count (an elementwise
-    stage, fused into the sum's loops by the CPU schedule). Float data only."""
+    stage, fused into the sum's loops by the CPU schedule). Float data only.
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> x = te.placeholder((2, 3, 4), name="x")
+    >>> m = topi.mean(x, axis=2)
+    >>> m.shape, m.dtype
+    ((2, 3), 'float32')
+    """
     if not dtypes.is_float(getattr(data, "dtype", "float32")):
         raise DTypeError(f"mean: {data.name} has dtype {data.dtype}; expected a float dtype "
                          "(cast integer data first, e.g. data.astype('float32'))")
@@ -155,13 +174,27 @@ def _arg_reduce(data, axis, keepdims, select_last_index, is_max, name):
 def argmax(data: Tensor, axis: int | None = None, keepdims: bool = False,
            select_last_index: bool = False) -> Tensor:
     """int32 index of the greatest element along `axis` (None: the flat index over all
-    axes); ties give the first index (the last with select_last_index), as NumPy does."""
+    axes); ties give the first index (the last with select_last_index), as NumPy does.
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> x = te.placeholder((2, 3, 4), name="x")
+    >>> i = topi.argmax(x, axis=1)
+    >>> i.shape, i.dtype
+    ((2, 4), 'int32')
+    """
     return _arg_reduce(data, axis, keepdims, select_last_index, True, "argmax")
 
 
 def argmin(data: Tensor, axis: int | None = None, keepdims: bool = False,
            select_last_index: bool = False) -> Tensor:
-    """int32 index of the least element along `axis`; ties as argmax."""
+    """int32 index of the least element along `axis`; ties as argmax.
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> x = te.placeholder((2, 3, 4), name="x")
+    >>> i = topi.argmin(x, axis=0, keepdims=True)
+    >>> i.shape, i.dtype
+    ((1, 3, 4), 'int32')
+    """
     return _arg_reduce(data, axis, keepdims, select_last_index, False, "argmin")
 
 

@@ -70,7 +70,14 @@ def topk(data: Tensor, k: int = 1, axis: int = -1, ret_type: str = "both", is_as
          dtype: DTypeLike = "int64") -> Any:
     """The k largest (is_ascend: smallest) elements along `axis`, best first, and their
     indices (dtype `dtype`): [values, indices] for ret_type "both", else the one asked for.
-    k < 1 takes the whole axis (TVM's rule); k larger than the axis is an error."""
+    k < 1 takes the whole axis (TVM's rule); k larger than the axis is an error.
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> x = te.placeholder((4, 10), name="x")
+    >>> values, indices = topi.topk(x, k=3)
+    >>> values.shape, indices.shape, indices.dtype
+    ((4, 3), (4, 3), 'int64')
+    """
     dims = _dims(data, "topk")
     if not dims:
         raise TexprError(f"topk: {data.name} is 0-dimensional; expected at least one axis")

@@ -73,7 +73,16 @@ def bag_offsets(indices: Tensor, lengths: Tensor, name: str = "lengths") -> Tens
     in [0, L] on the way (the check is the language's own: the length indexes a range of
     extent L + 1, so a negative or too long one raises naming lengths[b] and its value).
     Lengths that are valid one by one but together overrun the indices are caught where the
-    indices are read (position checked against L)."""
+    indices are read (position checked against L).
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> data = te.placeholder((100, 16), name="data")
+    >>> indices = te.placeholder((30,), dtype="int32", name="indices")
+    >>> lengths = te.placeholder((4,), dtype="int32", name="lengths")
+    >>> offsets = topi.sparse.bag_offsets(indices, lengths)
+    >>> offsets.shape, offsets.dtype
+    ((5,), 'int32')
+    """
     L = indices.shape[0]
     # inlined (elemwise): only the check of lengths[b] against L + 1 remains
     valid = compute((L + 1,), lambda n: n, name=f"{name}_in_0_to_L", tag="elemwise")
@@ -132,7 +141,16 @@ def sparse_lengths_sum(data: Tensor, indices: Tensor, lengths: Tensor,
 
 def sparse_lengths_weighted_sum(data: Tensor, weights: Tensor, indices: Tensor, lengths: Tensor,
                                 name: str = "sparse_lengths_weighted_sum") -> Tensor:
-    """out[b, :] = sum of weights[k] * data[indices[k], :] over the k of bag b."""
+    """out[b, :] = sum of weights[k] * data[indices[k], :] over the k of bag b.
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> data = te.placeholder((100, 16), name="data")
+    >>> indices = te.placeholder((30,), dtype="int32", name="indices")
+    >>> lengths = te.placeholder((4,), dtype="int32", name="lengths")
+    >>> weights = te.placeholder((30,), name="weights")
+    >>> topi.sparse.sparse_lengths_weighted_sum(data, weights, indices, lengths).shape
+    (4, 16)
+    """
     what = "sparse_lengths_weighted_sum"
     _pooling_inputs(what, data, indices, lengths)
     check_ndim(weights, 1, what, "[L]")
@@ -147,7 +165,15 @@ def sparse_lengths_weighted_sum(data: Tensor, weights: Tensor, indices: Tensor, 
 
 def sparse_lengths_mean(data: Tensor, indices: Tensor, lengths: Tensor,
                         name: str = "sparse_lengths_mean") -> Tensor:
-    """out[b, :] = mean of data[indices[k], :] over bag b (0 for an empty bag)."""
+    """out[b, :] = mean of data[indices[k], :] over bag b (0 for an empty bag).
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> data = te.placeholder((100, 16), name="data")
+    >>> indices = te.placeholder((30,), dtype="int32", name="indices")
+    >>> lengths = te.placeholder((4,), dtype="int32", name="lengths")
+    >>> topi.sparse.sparse_lengths_mean(data, indices, lengths).shape
+    (4, 16)
+    """
     what = "sparse_lengths_mean"
     _pooling_inputs(what, data, indices, lengths)
     _check(dtypes.is_float(data.dtype), f"{what}: data must be floating point, got {data.dtype}")
@@ -164,7 +190,16 @@ def sparse_lengths_sum_8bit_rowwise(data_q: Tensor, scale: Tensor, bias: Any, in
                                     lengths: Tensor,
                                     name: str = "sparse_lengths_sum_8bit_rowwise") -> Tensor:
     """Row-wise quantised table: row r is scale[r] * data_q[r, :] + bias[r] (data_q uint8 or
-    int8, scale and bias fp32); out[b, :] = sum of the dequantised rows of bag b (fp32)."""
+    int8, scale and bias fp32); out[b, :] = sum of the dequantised rows of bag b (fp32).
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> q = te.placeholder((100, 16), dtype="uint8", name="q")
+    >>> scale, bias = te.placeholder((100,), name="scale"), te.placeholder((100,), name="bias")
+    >>> indices = te.placeholder((30,), dtype="int32", name="indices")
+    >>> lengths = te.placeholder((4,), dtype="int32", name="lengths")
+    >>> topi.sparse.sparse_lengths_sum_8bit_rowwise(q, scale, bias, indices, lengths).shape
+    (4, 16)
+    """
     what = "sparse_lengths_sum_8bit_rowwise"
     _pooling_inputs(what, data_q, indices, lengths)
     _check(data_q.dtype in ("uint8", "int8"),
@@ -183,7 +218,14 @@ def sparse_lengths_sum_8bit_rowwise(data_q: Tensor, scale: Tensor, bias: Any, in
 # ----------------------------------------------------------------------------- gather
 
 def batch_gather(data: Tensor, indices: Tensor, name: str = "batch_gather") -> Tensor:
-    """out[b, m, ...] = data[b, indices[b, m], ...] (each index checked against N)."""
+    """out[b, m, ...] = data[b, indices[b, m], ...] (each index checked against N).
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> data = te.placeholder((2, 10, 4), name="data")
+    >>> indices = te.placeholder((2, 3), dtype="int32", name="indices")
+    >>> topi.sparse.batch_gather(data, indices).shape
+    (2, 3, 4)
+    """
     what = "batch_gather"
     _check(len(data.shape) >= 2, f"{what}: data must be [B, N, ...], got shape {shape_str(data)}")
     check_ndim(indices, 2, what, "[B, M]")
@@ -206,7 +248,14 @@ def embedding(weight: Tensor, indices: Tensor, mode: str = "check",
     array of indices (TVM's take along axis 0). mode "check": an index outside [0, V) raises
     TexprError at call time naming indices, the position and the value (the language's checked
     index read; nothing is read out of bounds); mode "clip": clamped into [0, V - 1], as TVM's
-    take does by default."""
+    take does by default.
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> table = te.placeholder((1000, 32), name="table")
+    >>> ids = te.placeholder((4, 6), dtype="int64", name="ids")
+    >>> topi.sparse.embedding(table, ids).shape
+    (4, 6, 32)
+    """
     what = "embedding"
     check_ndim(weight, 2, what, "[V, D]")
     _check(len(indices.shape) >= 1, f"{what}: {indices.name} must have at least one "
@@ -241,7 +290,16 @@ def sparse_dense(x: Tensor, w_data: Tensor, w_indices: Tensor, w_indptr: Tensor,
     """Y[M, N] = X[M, K] @ W[N, K]^T with W sparse, as in TVM: CSR when w_data is 1-D
     (row n of W holds w_data[j] at column w_indices[j] for j in [w_indptr[n], w_indptr[n+1])),
     BSR when w_data is [nnz_blocks, bs_r, bs_c] (block row nb holds the blocks j in
-    [w_indptr[nb], w_indptr[nb+1]), block j at block column w_indices[j])."""
+    [w_indptr[nb], w_indptr[nb+1]), block j at block column w_indices[j]).
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> x = te.placeholder((4, 16), name="x")
+    >>> w_data = te.placeholder((20,), name="w_data")                       # CSR: 20 non-zeros
+    >>> w_indices = te.placeholder((20,), dtype="int32", name="w_indices")
+    >>> w_indptr = te.placeholder((9,), dtype="int32", name="w_indptr")     # N = 8 rows
+    >>> [int(d) for d in topi.sparse.sparse_dense(x, w_data, w_indices, w_indptr).shape]
+    [4, 8]
+    """
     what = "sparse_dense"
     check_ndim(x, 2, what, "[M, K]")
     check_ndim(w_indices, 1, what, "[nnz]")
@@ -299,7 +357,12 @@ def sparse_dense(x: Tensor, w_data: Tensor, w_indices: Tensor, w_indptr: Tensor,
 # ----------------------------------------------------------------------------- interaction
 
 def interaction_pairs(F: int, self_interaction: bool = False) -> list[tuple[int, int]]:
-    """(i, j) of each output column of dot_interaction, in order (DLRM's li, lj)."""
+    """(i, j) of each output column of dot_interaction, in order (DLRM's li, lj).
+
+    >>> import texpr.topi as topi
+    >>> topi.sparse.interaction_pairs(3)
+    [(1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2)]
+    """
     off = 1 if self_interaction else 0
     return [(i, j) for i in range(F + 1) for j in range(i + off)]
 
@@ -312,7 +375,14 @@ def dot_interaction(dense: Tensor, embs: Tensor, self_interaction: bool = False,
     Computed as DLRM does: the (F+1) x (F+1) Gram matrix of each sample (a batch matmul
     against itself; padded with zero rows to whole vectors), then the triangle read through
     a table of pairs that is itself a small compute (row of pair p = the number of rows that
-    start at or before p)."""
+    start at or before p).
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> dense = te.placeholder((2, 8), name="dense")
+    >>> embs = te.placeholder((2, 3, 8), name="embs")              # 3 embeddings per sample
+    >>> topi.sparse.dot_interaction(dense, embs).shape               # 4 features: 6 pairs
+    (2, 6)
+    """
     what = "dot_interaction"
     check_ndim(dense, 2, what, "[B, D]")
     check_ndim(embs, 3, what, "[B, F, D]")

@@ -24,14 +24,27 @@ def _fill(value, dtype, what):
 
 
 def full(shape: ShapeLike, dtype: DTypeLike, fill_value: ExprLike) -> Tensor:
-    """A tensor of `shape` whose every element is fill_value (cast to dtype)."""
+    """A tensor of `shape` whose every element is fill_value (cast to dtype).
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> t = topi.full((2, 3), "int8", 7)
+    >>> t.shape, t.dtype, t.op.body
+    ((2, 3), 'int8', [7:int8])
+    """
     dt = dtypes.normalize(dtype)
     c = _fill(fill_value, dt, "full")
     return compute(shape, lambda *i: c, name="full", tag="elemwise")
 
 
 def full_like(x: Tensor, fill_value: ExprLike) -> Tensor:
-    """A tensor of x's shape and dtype whose every element is fill_value."""
+    """A tensor of x's shape and dtype whose every element is fill_value.
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> x = te.placeholder((2, 3), dtype="float16", name="x")
+    >>> t = topi.full_like(x, 1.5)
+    >>> t.shape, t.dtype
+    ((2, 3), 'float16')
+    """
     if not isinstance(x, Tensor):
         raise TexprError(f"full_like: expected a tensor, got {x!r}")
     c = _fill(fill_value, x.dtype, "full_like")

@@ -17,7 +17,13 @@ def dense_ref(data, weight, bias=None, out_dtype=None):
 
 
 def pack_dense_weight_ref(weight, block):
-    """weight [N, K] packed as [ceil(N/block), K, block] (rows past N are zero): dense_pack's layout."""
+    """weight [N, K] packed as [ceil(N/block), K, block] (rows past N are zero): dense_pack's layout.
+
+    >>> import numpy as np
+    >>> pack_dense_weight_ref(np.arange(6.0).reshape(3, 2), 2)[:, :, 1]      # row 3 is padding
+    array([[2., 3.],
+           [0., 0.]])
+    """
     N, K = weight.shape
     P = -(-N // block)
     w = np.zeros((P * block, K), weight.dtype)
@@ -26,7 +32,14 @@ def pack_dense_weight_ref(weight, block):
 
 
 def dense_pack_ref(data, packed_weight, bias=None, units=None, out_dtype=None):
-    """dense of data [M, K] with a weight packed by pack_dense_weight_ref (units: N, the unpadded rows)."""
+    """dense of data [M, K] with a weight packed by pack_dense_weight_ref (units: N, the unpadded rows).
+
+    >>> import numpy as np
+    >>> w = pack_dense_weight_ref(np.ones((3, 4), "float32"), 2)
+    >>> dense_pack_ref(np.ones((2, 4), "float32"), w, units=3)
+    array([[4., 4., 4.],
+           [4., 4., 4.]], dtype=float32)
+    """
     P, K, nb = packed_weight.shape
     w = packed_weight.transpose(0, 2, 1).reshape(P * nb, K)[:units or P * nb]
     return dense_ref(data, w, bias, out_dtype)
@@ -85,25 +98,48 @@ def conv2d_nchw_ref(data, kernel, stride, padding, dilation=1, groups=1, out_dty
 
 
 def nchw_to_nchwc_ref(data, block):
-    """NCHW data as NCHW[block]c: [N, C/block, H, W, block]."""
+    """NCHW data as NCHW[block]c: [N, C/block, H, W, block].
+
+    >>> import numpy as np
+    >>> nchw_to_nchwc_ref(np.zeros((1, 8, 5, 5)), 4).shape
+    (1, 2, 5, 5, 4)
+    """
     N, C, H, W = data.shape
     return data.reshape(N, C // block, block, H, W).transpose(0, 1, 3, 4, 2).copy()
 
 
 def nchwc_to_nchw_ref(data):
-    """NCHW[x]c data back to NCHW."""
+    """NCHW[x]c data back to NCHW.
+
+    >>> import numpy as np
+    >>> x = np.random.rand(1, 8, 5, 5)
+    >>> np.array_equal(nchwc_to_nchw_ref(nchw_to_nchwc_ref(x, 4)), x)
+    True
+    """
     N, Cb, H, W, b = data.shape
     return data.transpose(0, 1, 4, 2, 3).reshape(N, Cb * b, H, W).copy()
 
 
 def pack_kernel_nchwc_ref(kernel, ic, oc):
-    """An OIHW kernel as [O/oc, I/ic, H, W, ic, oc], conv2d_NCHWc's kernel layout."""
+    """An OIHW kernel as [O/oc, I/ic, H, W, ic, oc], conv2d_NCHWc's kernel layout.
+
+    >>> import numpy as np
+    >>> pack_kernel_nchwc_ref(np.zeros((16, 8, 3, 3)), 4, 8).shape
+    (2, 2, 3, 3, 4, 8)
+    """
     O, I, R, S = kernel.shape
     return kernel.reshape(O // oc, oc, I // ic, ic, R, S).transpose(0, 2, 4, 5, 3, 1).copy()
 
 
 def conv2d_NCHWc_ref(data, kernel, stride, padding, dilation=1, out_dtype=None):
-    """conv2d_NCHWc's reference: NCHW[ic]c data, a kernel packed by pack_kernel_nchwc_ref."""
+    """conv2d_NCHWc's reference: NCHW[ic]c data, a kernel packed by pack_kernel_nchwc_ref.
+
+    >>> import numpy as np
+    >>> data = nchw_to_nchwc_ref(np.random.rand(1, 8, 6, 6), 4)
+    >>> kernel = pack_kernel_nchwc_ref(np.random.rand(16, 8, 3, 3), 4, 8)
+    >>> conv2d_NCHWc_ref(data, kernel, 1, 1).shape
+    (1, 2, 6, 6, 8)
+    """
     N, Cb, H, W, ic = data.shape
     Ob, _, R, S, _, oc = kernel.shape
     d = nchwc_to_nchw_ref(data)
@@ -113,7 +149,13 @@ def conv2d_NCHWc_ref(data, kernel, stride, padding, dilation=1, out_dtype=None):
 
 
 def depthwise_conv2d_nchw_ref(data, kernel, stride, padding, dilation=1, out_dtype=None):
-    """Depthwise 2-D convolution, NCHW data and a [C, multiplier, KH, KW] kernel."""
+    """Depthwise 2-D convolution, NCHW data and a [C, multiplier, KH, KW] kernel.
+
+    >>> import numpy as np
+    >>> out = depthwise_conv2d_nchw_ref(np.ones((1, 2, 4, 4)), np.ones((2, 1, 3, 3)), 1, 1)
+    >>> out.shape, float(out[0, 0, 1, 1]), float(out[0, 0, 0, 0])    # 9 taps inside, 4 at a corner
+    ((1, 2, 4, 4), 9.0, 4.0)
+    """
     C, Mm, R, S = kernel.shape
     k = kernel.reshape(C * Mm, 1, R, S)
     d = np.repeat(data, Mm, axis=1) if Mm > 1 else data
@@ -121,7 +163,14 @@ def depthwise_conv2d_nchw_ref(data, kernel, stride, padding, dilation=1, out_dty
 
 
 def depthwise_conv2d_NCHWc_ref(data, kernel, stride, padding, dilation=1, out_dtype=None):
-    """data [N, C/cb, H, W, cb], kernel [C*M/ob, R, S, ob] -> [N, C*M/ob, P, Q, ob]."""
+    """data [N, C/cb, H, W, cb], kernel [C*M/ob, R, S, ob] -> [N, C*M/ob, P, Q, ob].
+
+    >>> import numpy as np
+    >>> data = nchw_to_nchwc_ref(np.random.rand(1, 8, 6, 6), 4)
+    >>> kernel = pack_depthwise_kernel_nchwc_ref(np.random.rand(8, 1, 3, 3), 4)
+    >>> depthwise_conv2d_NCHWc_ref(data, kernel, 1, 1).shape
+    (1, 2, 6, 6, 4)
+    """
     Ob, R, S, ob = kernel.shape
     C = data.shape[1] * data.shape[4]
     k = kernel.transpose(0, 3, 1, 2).reshape(C, Ob * ob // C, R, S)
@@ -131,20 +180,38 @@ def depthwise_conv2d_NCHWc_ref(data, kernel, stride, padding, dilation=1, out_dt
 
 
 def pack_depthwise_kernel_nchwc_ref(kernel, ob):
-    """Depthwise kernel [C, M, R, S] -> [C*M/ob, R, S, ob] (output channel c*M + m)."""
+    """Depthwise kernel [C, M, R, S] -> [C*M/ob, R, S, ob] (output channel c*M + m).
+
+    >>> import numpy as np
+    >>> pack_depthwise_kernel_nchwc_ref(np.zeros((8, 2, 3, 3)), 4).shape
+    (4, 3, 3, 4)
+    """
     C, M, R, S = kernel.shape
     return kernel.reshape(C * M // ob, ob, R, S).transpose(0, 2, 3, 1).copy()
 
 
 def winograd_weight_transform_NCHWc_ref(kernel, tile_size):
-    """The Winograd-transformed kernel F(tile_size, 3) in the NCHWc layout."""
+    """The Winograd-transformed kernel F(tile_size, 3) in the NCHWc layout.
+
+    >>> import numpy as np
+    >>> kernel = pack_kernel_nchwc_ref(np.random.rand(8, 4, 3, 3), 4, 4)
+    >>> winograd_weight_transform_NCHWc_ref(kernel, 2).shape
+    (4, 4, 2, 4, 4)
+    """
     from .winograd import winograd_weight_transform_NCHWc_ref as f
     return f(kernel, tile_size)
 
 
 def conv2d_winograd_NCHWc_ref(data, kernel, padding, tile_size=None):
     """The convolution a Winograd NCHWc layer computes (exact, direct): data NCHWc, kernel
-    the 6-D NCHWc-packed one."""
+    the 6-D NCHWc-packed one.
+
+    >>> import numpy as np
+    >>> data = nchw_to_nchwc_ref(np.random.rand(1, 4, 6, 6), 4)
+    >>> kernel = pack_kernel_nchwc_ref(np.random.rand(8, 4, 3, 3), 4, 4)
+    >>> conv2d_winograd_NCHWc_ref(data, kernel, 1).shape
+    (1, 2, 6, 6, 4)
+    """
     return conv2d_NCHWc_ref(data, kernel, 1, padding)
 
 
@@ -188,13 +255,25 @@ def pool2d_ref(data, kernel, stride, padding, pool_type="max", count_include_pad
 
 
 def global_pool_ref(data, pool_type="avg"):
-    """Average or max over H and W of NCHW data, keeping them as 1x1."""
+    """Average or max over H and W of NCHW data, keeping them as 1x1.
+
+    >>> import numpy as np
+    >>> global_pool_ref(np.arange(8.0).reshape(1, 2, 2, 2), "max")
+    array([[[[3.]],
+    <BLANKLINE>
+            [[7.]]]])
+    """
     f = np.max if pool_type == "max" else np.mean
     return f(data, axis=(2, 3), keepdims=True).astype(data.dtype)
 
 
 def global_pool_flatten_ref(data, pool_type="avg"):
-    """global_pool_ref flattened to [N, C]."""
+    """global_pool_ref flattened to [N, C].
+
+    >>> import numpy as np
+    >>> global_pool_flatten_ref(np.arange(8.0).reshape(1, 2, 2, 2))
+    array([[1.5, 5.5]])
+    """
     d = nchwc_to_nchw_ref(data) if data.ndim == 5 else data
     f = np.mean if pool_type == "avg" else np.max
     return f(d, axis=(2, 3)).astype(data.dtype)
@@ -211,17 +290,34 @@ def relu_ref(x):
 
 
 def add_ref(a, b):
-    """a + b with NumPy broadcasting (topi.add)."""
+    """a + b with NumPy broadcasting (topi.add).
+
+    >>> import numpy as np
+    >>> add_ref(np.ones((2, 3)), np.arange(3.0))
+    array([[1., 2., 3.],
+           [1., 2., 3.]])
+    """
     return a + b
 
 
 def multiply_ref(a, b):
-    """a * b with NumPy broadcasting (topi.multiply)."""
+    """a * b with NumPy broadcasting (topi.multiply).
+
+    >>> import numpy as np
+    >>> multiply_ref(np.ones((2, 1)), np.arange(3.0))
+    array([[0., 1., 2.],
+           [0., 1., 2.]])
+    """
     return a * b
 
 
 def bias_add_ref(x, bias, axis=1):
-    """x plus a 1-D bias along `axis` (topi.nn.bias_add)."""
+    """x plus a 1-D bias along `axis` (topi.nn.bias_add).
+
+    >>> import numpy as np
+    >>> bias_add_ref(np.zeros((1, 2, 1, 1)), np.array([1.0, 2.0])).ravel()
+    array([1., 2.])
+    """
     shape = [1] * x.ndim
     shape[axis] = -1
     return x + bias.reshape(shape)
@@ -239,7 +335,12 @@ def softmax_ref(x, axis=-1):
 
 
 def log_softmax_ref(x, axis=-1):
-    """log(softmax(x)) along `axis`, computed stably."""
+    """log(softmax(x)) along `axis`, computed stably.
+
+    >>> import numpy as np
+    >>> np.exp(log_softmax_ref(np.array([[0.0, 0.0]])))
+    array([[0.5, 0.5]])
+    """
     m = x.max(axis=axis, keepdims=True)
     return x - m - np.log(np.exp(x - m).sum(axis=axis, keepdims=True))
 
@@ -249,7 +350,12 @@ def _norm_axes(x, axis):
 
 
 def layer_norm_ref(x, gamma, beta, axis=(-1,), epsilon=1e-5):
-    """(x - mean) / sqrt(var + eps) * gamma + beta over `axis` (biased variance), in float64."""
+    """(x - mean) / sqrt(var + eps) * gamma + beta over `axis` (biased variance), in float64.
+
+    >>> import numpy as np
+    >>> layer_norm_ref(np.array([[1.0, 3.0]]), np.ones(2), np.zeros(2), epsilon=0.0)
+    array([[-1.,  1.]])
+    """
     ax = _norm_axes(x, axis)
     shape = [x.shape[d] if d in ax else 1 for d in range(x.ndim)]
     xd = x.astype(np.float64)
@@ -260,7 +366,12 @@ def layer_norm_ref(x, gamma, beta, axis=(-1,), epsilon=1e-5):
 
 
 def rms_norm_ref(x, gamma, axis=-1, epsilon=1e-6):
-    """x / sqrt(mean(x^2) + eps) * gamma over `axis`, in float64."""
+    """x / sqrt(mean(x^2) + eps) * gamma over `axis`, in float64.
+
+    >>> import numpy as np
+    >>> rms_norm_ref(np.array([[3.0, 4.0]]), np.ones(2), epsilon=0.0) * np.sqrt(12.5)
+    array([[3., 4.]])
+    """
     ax = _norm_axes(x, axis)
     shape = [x.shape[d] if d in ax else 1 for d in range(x.ndim)]
     xd = x.astype(np.float64)
@@ -269,7 +380,12 @@ def rms_norm_ref(x, gamma, axis=-1, epsilon=1e-6):
 
 
 def gelu_ref(x, approximate="none"):
-    """torch.nn.functional.gelu's two forms, in float64."""
+    """torch.nn.functional.gelu's two forms, in float64.
+
+    >>> import numpy as np
+    >>> gelu_ref(np.array([-10.0, 0.0, 10.0]))
+    array([-0.,  0., 10.])
+    """
     xd = x.astype(np.float64)
     if approximate == "tanh":
         out = 0.5 * xd * (1 + np.tanh(math.sqrt(2 / math.pi) * (xd + 0.044715 * xd ** 3)))
@@ -280,7 +396,13 @@ def gelu_ref(x, approximate="none"):
 
 
 def reshape_ref(a, newshape):
-    """topi.reshape: a shape of fewer elements takes the first ones."""
+    """topi.reshape: a shape of fewer elements takes the first ones.
+
+    >>> import numpy as np
+    >>> reshape_ref(np.arange(6), (2, 3))
+    array([[0, 1, 2],
+           [3, 4, 5]])
+    """
     newshape = list(newshape)
     if -1 in newshape:
         return a.reshape(newshape)
@@ -288,7 +410,13 @@ def reshape_ref(a, newshape):
 
 
 def take_ref(a, indices, axis=None, mode="clip"):
-    """np.take with TVM's modes: clip (default) or wrap the indices (else as given)."""
+    """np.take with TVM's modes: clip (default) or wrap the indices (else as given).
+
+    >>> import numpy as np
+    >>> a = np.array([10, 20, 30])
+    >>> take_ref(a, np.array([0, 5, -1])), take_ref(a, np.array([4]), mode="wrap")
+    (array([10, 30, 10]), array([20]))
+    """
     if axis is None:
         a, axis = a.reshape(-1), 0
     n = a.shape[axis]
@@ -298,7 +426,14 @@ def take_ref(a, indices, axis=None, mode="clip"):
 
 
 def fold_batch_norm_ref(kernel, bias, gamma, beta, mean, var, eps=1e-5):
-    """A conv kernel and bias with an inference batch norm folded in."""
+    """A conv kernel and bias with an inference batch norm folded in.
+
+    >>> import numpy as np
+    >>> k, b = fold_batch_norm_ref(np.ones((2, 1, 1, 1)), np.zeros(2), np.array([2.0, 1.0]),
+    ...                            np.array([0.5, 0.0]), np.zeros(2), np.ones(2), eps=0.0)
+    >>> k.ravel(), b
+    (array([2., 1.]), array([0.5, 0. ]))
+    """
     scale = gamma / np.sqrt(var + eps)
     return kernel * scale.reshape(-1, 1, 1, 1), (bias - mean) * scale + beta
 
@@ -325,7 +460,15 @@ def _bag_bounds(lengths, n_indices):
 
 
 def sparse_lengths_sum_ref(data, indices, lengths, weights=None):
-    """`out[b]` = sum of `(weights[k] *) data[indices[k]]` over bag b; accumulated in float64."""
+    """`out[b]` = sum of `(weights[k] *) data[indices[k]]` over bag b; accumulated in float64.
+
+    >>> import numpy as np
+    >>> data = np.arange(8.0).reshape(4, 2)
+    >>> sparse_lengths_sum_ref(data, np.array([0, 1, 3]), np.array([2, 0, 1]))
+    array([[2., 4.],
+           [0., 0.],
+           [6., 7.]])
+    """
     off = _bag_bounds(lengths, len(indices))
     out_dt = np.result_type(data, weights) if weights is not None else data.dtype
     rows = data[np.asarray(indices)[:off[-1]]].astype(np.float64)
@@ -338,19 +481,39 @@ def sparse_lengths_sum_ref(data, indices, lengths, weights=None):
 
 
 def sparse_lengths_weighted_sum_ref(data, weights, indices, lengths):
-    """sparse_lengths_sum with a weight per index."""
+    """sparse_lengths_sum with a weight per index.
+
+    >>> import numpy as np
+    >>> data = np.arange(8.0).reshape(4, 2)
+    >>> sparse_lengths_weighted_sum_ref(data, np.array([1.0, 0.5]), np.array([0, 3]), np.array([2]))
+    array([[3. , 4.5]])
+    """
     return sparse_lengths_sum_ref(data, indices, lengths, weights)
 
 
 def sparse_lengths_mean_ref(data, indices, lengths):
-    """The mean of each bag of rows (an empty bag gives zeros), in data's dtype."""
+    """The mean of each bag of rows (an empty bag gives zeros), in data's dtype.
+
+    >>> import numpy as np
+    >>> data = np.arange(8.0).reshape(4, 2)
+    >>> sparse_lengths_mean_ref(data, np.array([0, 1, 3]), np.array([2, 0, 1]))
+    array([[1., 2.],
+           [0., 0.],
+           [6., 7.]])
+    """
     s = sparse_lengths_sum_ref(data, indices, lengths).astype(np.float64)
     n = np.maximum(np.asarray(lengths), 1).astype(np.float64)
     return (s / n[:, None]).astype(data.dtype)
 
 
 def sparse_lengths_sum_8bit_rowwise_ref(data_q, scale, bias, indices, lengths):
-    """sparse_lengths_sum of uint8 rows dequantized as row * scale + bias."""
+    """sparse_lengths_sum of uint8 rows dequantized as row * scale + bias.
+
+    >>> import numpy as np
+    >>> q, scale, bias = quantize_8bit_rowwise_ref(np.array([[0.0, 1.0], [2.0, 4.0]], "float32"))
+    >>> sparse_lengths_sum_8bit_rowwise_ref(q, scale, bias, np.array([0, 1]), np.array([2]))
+    array([[2., 5.]], dtype=float32)
+    """
     rows = data_q.astype(np.float64) * scale[:, None].astype(np.float64) + \
         bias[:, None].astype(np.float64)
     return sparse_lengths_sum_ref(rows, indices, lengths).astype(np.float32)
@@ -358,7 +521,13 @@ def sparse_lengths_sum_8bit_rowwise_ref(data_q, scale, bias, indices, lengths):
 
 def quantize_8bit_rowwise_ref(table, dtype="uint8"):
     """Row-wise affine quantisation (Caffe2's FloatToFused8BitRowwise): (data_q, scale, bias)
-    with row r ~ scale[r] * data_q[r] + bias[r]."""
+    with row r ~ scale[r] * data_q[r] + bias[r].
+
+    >>> import numpy as np
+    >>> q, scale, bias = quantize_8bit_rowwise_ref(np.array([[0.0, 1.0, 2.0]], "float32"))
+    >>> q, bool(np.abs(q * scale[:, None] + bias[:, None] - [0.0, 1.0, 2.0]).max() < 0.01)
+    (array([[  0, 127, 255]], dtype=uint8), True)
+    """
     lo, hi = table.min(axis=1), table.max(axis=1)
     qmin, qmax = (0, 255) if dtype == "uint8" else (-128, 127)
     scale = ((hi - lo) / (qmax - qmin)).astype(np.float32)
@@ -369,7 +538,13 @@ def quantize_8bit_rowwise_ref(table, dtype="uint8"):
 
 
 def batch_gather_ref(data, indices):
-    """out[b, m] = data[b, indices[b, m]] (topi.sparse.batch_gather)."""
+    """out[b, m] = data[b, indices[b, m]] (topi.sparse.batch_gather).
+
+    >>> import numpy as np
+    >>> batch_gather_ref(np.arange(6).reshape(2, 3), np.array([[2, 0], [1, 1]]))
+    array([[2, 0],
+           [4, 4]])
+    """
     return np.take_along_axis(
         data, np.asarray(indices).reshape(indices.shape + (1,) * (data.ndim - 2)).astype(np.int64),
         axis=1) if data.ndim > 2 else np.take_along_axis(data, np.asarray(indices, np.int64), 1)
@@ -377,7 +552,13 @@ def batch_gather_ref(data, indices):
 
 def embedding_ref(weight, indices, mode="check"):
     """weight[indices] ([..., D]); mode "check": an index outside [0, V) raises IndexError
-    (NumPy alone would wrap a negative one), "clip": clamped into [0, V - 1]."""
+    (NumPy alone would wrap a negative one), "clip": clamped into [0, V - 1].
+
+    >>> import numpy as np
+    >>> embedding_ref(np.arange(6).reshape(3, 2), np.array([[2, 0]]))
+    array([[[4, 5],
+            [0, 1]]])
+    """
     idx = np.asarray(indices).astype(np.int64)
     V = weight.shape[0]
     if mode == "clip":
@@ -389,13 +570,25 @@ def embedding_ref(weight, indices, mode="check"):
 
 
 def sparse_dense_ref(x, w_data, w_indices, w_indptr):
-    """Y = X W^T with W in CSR (w_data 1-D) or BSR (w_data [nnzb, bs_r, bs_c])."""
+    """Y = X W^T with W in CSR (w_data 1-D) or BSR (w_data [nnzb, bs_r, bs_c]).
+
+    >>> import numpy as np
+    >>> w_data, w_indices, w_indptr = np.array([1.0, 2.0]), np.array([0, 2]), np.array([0, 1, 2])
+    >>> sparse_dense_ref(np.ones((1, 3)), w_data, w_indices, w_indptr)   # W [[1, 0, 0], [0, 0, 2]]
+    array([[1., 2.]])
+    """
     return x.astype(np.float64) @ sparse_to_dense_ref(w_data, w_indices, w_indptr,
                                                       x.shape[1]).astype(np.float64).T
 
 
 def sparse_to_dense_ref(w_data, w_indices, w_indptr, K):
-    """A CSR (or BSR) matrix of K columns as a dense array."""
+    """A CSR (or BSR) matrix of K columns as a dense array.
+
+    >>> import numpy as np
+    >>> sparse_to_dense_ref(np.array([1.0, 2.0]), np.array([0, 2]), np.array([0, 1, 2]), 3)
+    array([[1., 0., 0.],
+           [0., 0., 2.]])
+    """
     w_indptr = np.asarray(w_indptr)
     if w_data.ndim == 1:
         W = np.zeros((len(w_indptr) - 1, K), np.float64)
@@ -414,7 +607,14 @@ def sparse_to_dense_ref(w_data, w_indices, w_indptr, K):
 
 def dense_to_bsr_ref(W, bs_r, bs_c):
     """(w_data, w_indices, w_indptr) of W in BSR with bs_r x bs_c blocks (all-zero blocks
-    dropped); bs_r = bs_c = 1 gives CSR with 1-D w_data."""
+    dropped); bs_r = bs_c = 1 gives CSR with 1-D w_data.
+
+    >>> import numpy as np
+    >>> W = np.kron(np.array([[1.0, 0.0], [0.0, 2.0]]), np.ones((2, 2)))     # 4x4, two 2x2 blocks
+    >>> w_data, w_indices, w_indptr = dense_to_bsr_ref(W, 2, 2)
+    >>> w_data.shape, w_indices, w_indptr
+    ((2, 2, 2), array([0, 1], dtype=int32), array([0, 1, 2], dtype=int32))
+    """
     N, K = W.shape
     data, idx, ptr = [], [], [0]
     for nb in range(N // bs_r):
@@ -431,7 +631,14 @@ def dense_to_bsr_ref(W, bs_r, bs_c):
 
 
 def dot_interaction_ref(dense, embs, self_interaction=False):
-    """DLRM's interact_features('dot'): Z = T T^T, T = [dense, embs], then Z[:, li, lj]."""
+    """DLRM's interact_features('dot'): Z = T T^T, T = [dense, embs], then Z[:, li, lj].
+
+    >>> import numpy as np
+    >>> dense = np.array([[1.0, 0.0]])
+    >>> embs = np.array([[[2.0, 0.0], [0.0, 3.0]]])
+    >>> dot_interaction_ref(dense, embs)      # pairs (1, 0), (2, 0), (2, 1): their dot products
+    array([[2., 0., 0.]])
+    """
     T = np.concatenate([dense[:, None, :], embs], axis=1).astype(np.float64)
     Z = T @ T.transpose(0, 2, 1)
     ni = T.shape[1]
@@ -445,7 +652,12 @@ def dot_interaction_ref(dense, embs, self_interaction=False):
 
 def requantize_ref(acc, multiplier, shift, zero_point):
     """int32 -> uint8 as targets.hvx_intrin.requantize_expr: rounding doubling high multiply
-    by a Q31 multiplier, rounding right shift, + zero point, saturate to [0, 255]."""
+    by a Q31 multiplier, rounding right shift, + zero point, saturate to [0, 255].
+
+    >>> import numpy as np
+    >>> requantize_ref(np.array([-1000, 0, 100, 1000], "int32"), 1 << 30, 0, 128)   # x / 2 + 128
+    array([  0, 128, 178, 255], dtype=uint8)
+    """
     a = np.asarray(acc, dtype=np.int64)
     t = (a * (2 * multiplier) + 2 ** 31) >> 32
     if shift:
@@ -455,7 +667,17 @@ def requantize_ref(acc, multiplier, shift, zero_point):
 
 def depthwise_conv2d_nchw_u8_ref(data, kernel, bias, x_zp, w_zp, multiplier, shift, out_zp,
                                  padding=1):
-    """NumPy twin of topi.qnn.depthwise_conv2d_nchw_u8 (int32 accumulate, then requantise)."""
+    """NumPy twin of topi.qnn.depthwise_conv2d_nchw_u8 (int32 accumulate, then requantise).
+
+    >>> import numpy as np
+    >>> data = np.full((1, 1, 3, 3), 130, "uint8")
+    >>> kernel = np.full((1, 1, 3, 3), 129, "uint8")
+    >>> bias = np.zeros(1, "int32")
+    >>> depthwise_conv2d_nchw_u8_ref(data, kernel, bias, 128, 128, 1 << 30, 0, 128)[0, 0]
+    array([[132, 134, 132],
+           [134, 137, 134],
+           [132, 134, 132]], dtype=uint8)
+    """
     p = padding
     x = np.pad(data.astype(np.int64), ((0, 0), (0, 0), (p, p), (p, p)), constant_values=x_zp) - x_zp
     w = kernel.astype(np.int64)[:, 0] - w_zp
@@ -470,27 +692,49 @@ def depthwise_conv2d_nchw_u8_ref(data, kernel, bias, x_zp, w_zp, multiplier, shi
 
 
 def pack_dense_int8_weight_ref(weight, lanes):
-    """weight [N, K] -> [N/lanes, K/4, lanes, 4] (the layout 4-byte dot products read)."""
+    """weight [N, K] -> [N/lanes, K/4, lanes, 4] (the layout 4-byte dot products read).
+
+    >>> import numpy as np
+    >>> pack_dense_int8_weight_ref(np.zeros((16, 8), "int8"), 8).shape
+    (2, 2, 8, 4)
+    """
     N, K = weight.shape
     return np.ascontiguousarray(weight.reshape(N // lanes, lanes, K // 4, 4).transpose(0, 2, 1, 3))
 
 
 def dense_int8_packed_ref(data, packed_weight):
-    """int8 dense with a weight packed as [N/lanes, K/4, lanes, 4]: int32 results."""
+    """int8 dense with a weight packed as [N/lanes, K/4, lanes, 4]: int32 results.
+
+    >>> import numpy as np
+    >>> w = pack_dense_int8_weight_ref(np.ones((8, 4), "int8"), 8)
+    >>> dense_int8_packed_ref(np.full((1, 4), 3, "int8"), w)
+    array([[12, 12, 12, 12, 12, 12, 12, 12]], dtype=int32)
+    """
     Nb, Kg, lanes, _ = packed_weight.shape
     w = packed_weight.transpose(0, 2, 1, 3).reshape(Nb * lanes, Kg * 4)
     return (data.astype(np.int64) @ w.astype(np.int64).T).astype(np.int32)
 
 
 def conv2d_hwcn_ref(data, kernel, stride, padding, dilation=1, out_dtype=None):
-    """data [H, W, C, N], kernel [R, S, C, O] -> [P, Q, O, N], through the NCHW reference."""
+    """data [H, W, C, N], kernel [R, S, C, O] -> [P, Q, O, N], through the NCHW reference.
+
+    >>> import numpy as np
+    >>> conv2d_hwcn_ref(np.ones((5, 5, 3, 2)), np.ones((3, 3, 3, 4)), 1, 0).shape
+    (3, 3, 4, 2)
+    """
     nchw = conv2d_nchw_ref(data.transpose(3, 2, 0, 1), kernel.transpose(3, 2, 0, 1), stride,
                            padding, dilation, out_dtype=out_dtype)
     return np.ascontiguousarray(nchw.transpose(2, 3, 1, 0))
 
 
 def conv2d_nhwc_ref(data, kernel, stride, padding, dilation=1, out_dtype=None):
-    """data [N, H, W, C], kernel [R, S, C, O] -> [N, P, Q, O], through the NCHW reference."""
+    """data [N, H, W, C], kernel [R, S, C, O] -> [N, P, Q, O], through the NCHW reference.
+
+    >>> import numpy as np
+    >>> out = conv2d_nhwc_ref(np.ones((1, 5, 5, 3)), np.ones((3, 3, 3, 4)), 1, 0)
+    >>> out.shape, float(out[0, 0, 0, 0])
+    ((1, 3, 3, 4), 27.0)
+    """
     nchw = conv2d_nchw_ref(data.transpose(0, 3, 1, 2), kernel.transpose(3, 2, 0, 1), stride,
                            padding, dilation, out_dtype=out_dtype)
     return np.ascontiguousarray(nchw.transpose(0, 2, 3, 1))
@@ -498,7 +742,12 @@ def conv2d_nhwc_ref(data, kernel, stride, padding, dilation=1, out_dtype=None):
 
 def bitpack_ref(data, bits, pack_axis, bit_axis, pack_type="uint32"):
     """topi.bitserial.bitpack in NumPy: bit planes at bit_axis, pack_axis in words (first
-    element in the most significant bit, zero bits past the end)."""
+    element in the most significant bit, zero bits past the end).
+
+    >>> import numpy as np
+    >>> bitpack_ref(np.array([[3, 1]]), bits=2, pack_axis=1, bit_axis=2, pack_type="uint8")
+    array([[[192, 128]]], dtype=uint8)
+    """
     w = np.dtype(pack_type).itemsize * 8
     x = np.moveaxis(np.asarray(data).astype(np.int64), pack_axis, -1)
     n = x.shape[-1]
@@ -518,7 +767,12 @@ def _bitserial_weight(w, weight_bits, unipolar):
 
 
 def bitserial_dense_ref(data, weight, data_bits, weight_bits, unipolar=True, out_dtype="int16"):
-    """data [Y, K] x weight [X, K] (unpacked integers) as topi.bitserial.bitserial_dense."""
+    """data [Y, K] x weight [X, K] (unpacked integers) as topi.bitserial.bitserial_dense.
+
+    >>> import numpy as np
+    >>> bitserial_dense_ref(np.array([[1, 2]]), np.array([[1, 0]]), 2, 1)     # weights +-1
+    array([[-1]], dtype=int16)
+    """
     d = np.asarray(data).astype(np.int64) & ((1 << data_bits) - 1)
     return (d @ _bitserial_weight(weight, weight_bits, unipolar).T).astype(out_dtype)
 
@@ -526,7 +780,13 @@ def bitserial_dense_ref(data, weight, data_bits, weight_bits, unipolar=True, out
 def bitserial_conv2d_nchw_ref(data, kernel, stride, padding, activation_bits, weight_bits,
                               unipolar=True, out_dtype="int16"):
     """data [N, C, H, W] x kernel [O, C, R, S] (unpacked integers, activation_bits /
-    weight_bits of each used) as topi.bitserial.bitserial_conv2d_nchw."""
+    weight_bits of each used) as topi.bitserial.bitserial_conv2d_nchw.
+
+    >>> import numpy as np
+    >>> data, kernel = np.ones((1, 2, 4, 4), "int32"), np.ones((3, 2, 3, 3), "int32")
+    >>> bitserial_conv2d_nchw_ref(data, kernel, 1, 0, 1, 1).shape
+    (1, 3, 2, 2)
+    """
     d = np.asarray(data).astype(np.int64) & ((1 << activation_bits) - 1)
     k = _bitserial_weight(kernel, weight_bits, unipolar)
     return conv2d_nchw_ref(d, k, stride, padding, out_dtype=np.int64).astype(out_dtype)
@@ -535,7 +795,13 @@ def bitserial_conv2d_nchw_ref(data, kernel, stride, padding, activation_bits, we
 def bitserial_conv2d_nhwc_ref(data, kernel, stride, padding, activation_bits, weight_bits,
                               unipolar=True, out_dtype="int16"):
     """data [N, H, W, C] x kernel [R, S, C, O] (unpacked integers) as
-    topi.bitserial.bitserial_conv2d_nhwc."""
+    topi.bitserial.bitserial_conv2d_nhwc.
+
+    >>> import numpy as np
+    >>> data, kernel = np.ones((1, 4, 4, 2), "int32"), np.ones((3, 3, 2, 3), "int32")
+    >>> bitserial_conv2d_nhwc_ref(data, kernel, 1, 0, 1, 1).shape
+    (1, 2, 2, 3)
+    """
     d = np.asarray(data).astype(np.int64) & ((1 << activation_bits) - 1)
     k = _bitserial_weight(kernel, weight_bits, unipolar)
     return conv2d_nhwc_ref(d, k, stride, padding, out_dtype=np.int64).astype(out_dtype)
@@ -549,7 +815,16 @@ conv2d_nhwc_python = conv2d_nhwc_ref
 
 def get_conv2d_nchw_implement(target):
     """(compute, schedule) of conv2d NCHW for `target`, with TVM's signatures:
-    compute(Input, Filter, stride, padding, dilation, out_dtype=None) and schedule(outs)."""
+    compute(Input, Filter, stride, padding, dilation, out_dtype=None) and schedule(outs).
+
+    >>> import texpr as te
+    >>> compute, schedule = get_conv2d_nchw_implement("c")
+    >>> data = te.placeholder((1, 3, 8, 8), name="data")
+    >>> kernel = te.placeholder((4, 3, 3, 3), name="kernel")
+    >>> out = compute(data, kernel, 1, 1, 1)
+    >>> out.shape, type(schedule([out])).__name__
+    ((1, 4, 8, 8), 'Schedule')
+    """
     from . import nn
     from .schedules import schedule
     from ..targets import get_target
@@ -577,17 +852,38 @@ def _registered_schedule(target):
 
 def get_elemwise_schedule(target):
     """TVM's testing helper: outs -> the registered schedule of an elementwise graph on
-    `target` (topi.schedule picks it by the ops' tags)."""
+    `target` (topi.schedule picks it by the ops' tags).
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> y = topi.exp(te.placeholder((64,), name="x"))
+    >>> s = get_elemwise_schedule("c")([y])
+    >>> [st.name for st in s.stages]
+    ['x', 'exp']
+    """
     return _registered_schedule(target)
 
 
 def get_broadcast_schedule(target):
-    """TVM's testing helper: outs -> the registered schedule of a broadcast graph."""
+    """TVM's testing helper: outs -> the registered schedule of a broadcast graph.
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> y = topi.add(te.placeholder((4, 8), name="a"), te.placeholder((8,), name="b"))
+    >>> s = get_broadcast_schedule("c")([y])
+    >>> [st.name for st in s.stages]
+    ['a', 'b', 'add']
+    """
     return _registered_schedule(target)
 
 
 def get_injective_schedule(target):
-    """TVM's testing helper: outs -> the registered schedule of an injective graph."""
+    """TVM's testing helper: outs -> the registered schedule of an injective graph.
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> y = topi.transpose(te.placeholder((4, 8), name="x"))
+    >>> s = get_injective_schedule("c")([y])
+    >>> [st.name for st in s.stages]
+    ['x', 'transpose']
+    """
     return _registered_schedule(target)
 
 
@@ -599,27 +895,53 @@ def _axes_arg(axis):
 
 
 def sum_ref(data, axis=None, keepdims=False):
-    """np.sum (topi.sum's reference)."""
+    """np.sum (topi.sum's reference).
+
+    >>> import numpy as np
+    >>> sum_ref(np.ones((2, 3)), axis=1, keepdims=True)
+    array([[3.],
+           [3.]])
+    """
     return np.sum(data, axis=_axes_arg(axis), keepdims=keepdims, dtype=data.dtype)
 
 
 def prod_ref(data, axis=None, keepdims=False):
-    """np.prod (topi.prod's reference)."""
+    """np.prod (topi.prod's reference).
+
+    >>> import numpy as np
+    >>> prod_ref(np.array([[1, 2], [3, 4]]), axis=0)
+    array([3, 8])
+    """
     return np.prod(data, axis=_axes_arg(axis), keepdims=keepdims, dtype=data.dtype)
 
 
 def mean_ref(data, axis=None, keepdims=False):
-    """np.mean (topi.mean's reference)."""
+    """np.mean (topi.mean's reference).
+
+    >>> import numpy as np
+    >>> float(mean_ref(np.array([[1.0, 2.0], [3.0, 4.0]])))
+    2.5
+    """
     return np.mean(data, axis=_axes_arg(axis), keepdims=keepdims, dtype=data.dtype)
 
 
 def max_ref(data, axis=None, keepdims=False):
-    """np.max (topi.max's reference)."""
+    """np.max (topi.max's reference).
+
+    >>> import numpy as np
+    >>> max_ref(np.array([[1, 5], [3, 4]]), axis=1)
+    array([5, 4])
+    """
     return np.max(data, axis=_axes_arg(axis), keepdims=keepdims)
 
 
 def min_ref(data, axis=None, keepdims=False):
-    """np.min (topi.min's reference)."""
+    """np.min (topi.min's reference).
+
+    >>> import numpy as np
+    >>> min_ref(np.array([[1, 5], [3, 4]]), axis=1)
+    array([1, 3])
+    """
     return np.min(data, axis=_axes_arg(axis), keepdims=keepdims)
 
 
@@ -640,17 +962,34 @@ def _arg_ref(fn, data, axis, keepdims, select_last_index):
 
 
 def argmax_ref(data, axis=None, keepdims=False, select_last_index=False):
-    """np.argmax over one axis, or the last maximum with select_last_index."""
+    """np.argmax over one axis, or the last maximum with select_last_index.
+
+    >>> import numpy as np
+    >>> x = np.array([[1, 5, 5], [3, 4, 0]])
+    >>> argmax_ref(x, axis=1), argmax_ref(x, axis=1, select_last_index=True)
+    (array([1, 1], dtype=int32), array([2, 1], dtype=int32))
+    """
     return _arg_ref(np.argmax, data, axis, keepdims, select_last_index)
 
 
 def argmin_ref(data, axis=None, keepdims=False, select_last_index=False):
-    """np.argmin over one axis, or the last minimum with select_last_index."""
+    """np.argmin over one axis, or the last minimum with select_last_index.
+
+    >>> import numpy as np
+    >>> x = np.array([[1, 0, 0], [3, 4, 0]])
+    >>> argmin_ref(x, axis=1), argmin_ref(x, axis=1, select_last_index=True)
+    (array([1, 2], dtype=int32), array([2, 2], dtype=int32))
+    """
     return _arg_ref(np.argmin, data, axis, keepdims, select_last_index)
 
 
 def topk_ref(data, k=1, axis=-1, ret_type="both", is_ascend=False, dtype="int64"):
-    """Stable-sort order: among equal values the lower index first."""
+    """Stable-sort order: among equal values the lower index first.
+
+    >>> import numpy as np
+    >>> topk_ref(np.array([[3.0, 1.0, 3.0, 2.0]]), k=2)
+    [array([[3., 3.]]), array([[0, 2]])]
+    """
     n = data.shape[axis]
     k = n if k < 1 else k
     order = np.argsort(data if is_ascend else _descending_key(data), axis=axis, kind="stable")
@@ -669,18 +1008,37 @@ def _descending_key(data):
 
 
 def transpose_ref(a, axes=None):
-    """np.transpose (topi.transpose's reference)."""
+    """np.transpose (topi.transpose's reference).
+
+    >>> import numpy as np
+    >>> transpose_ref(np.zeros((2, 3, 4)), (2, 0, 1)).shape
+    (4, 2, 3)
+    """
     return np.ascontiguousarray(np.transpose(a, axes))
 
 
 def where_ref(condition, x, y):
-    """np.where of a condition and two arrays, broadcast."""
+    """np.where of a condition and two arrays, broadcast.
+
+    >>> import numpy as np
+    >>> where_ref(np.array([True, False]), np.array([1, 2]), np.array([[7], [8]]))
+    array([[1, 7],
+           [1, 8]])
+    """
     dt = x.dtype if isinstance(x, np.ndarray) else y.dtype
     return np.where(condition != 0, x, y).astype(dt)
 
 
 def attention_ref(q, k, v, causal=False, scale=None):
-    """softmax(scale * q k^T, masked j > i when causal) v over [B, H, S, D] arrays, in float64."""
+    """softmax(scale * q k^T, masked j > i when causal) v over [B, H, S, D] arrays, in float64.
+
+    >>> import numpy as np
+    >>> q = k = np.zeros((1, 1, 2, 4))
+    >>> v = np.arange(8.0).reshape(1, 1, 2, 4)
+    >>> attention_ref(q, k, v, causal=True)[0, 0]     # row 0 sees v[0]; row 1 averages v[0], v[1]
+    array([[0., 1., 2., 3.],
+           [2., 3., 4., 5.]])
+    """
     q64, k64, v64 = (np.asarray(a, np.float64) for a in (q, k, v))
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
     s = scale * np.einsum("bhid,bhjd->bhij", q64, k64)

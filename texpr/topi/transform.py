@@ -32,7 +32,13 @@ def _axis(axis, ndim, what):
 
 
 def broadcast_to(data: Tensor, shape: Sequence[int]) -> Tensor:
-    """data stretched to `shape` by NumPy's broadcasting rule."""
+    """data stretched to `shape` by NumPy's broadcasting rule.
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> x = te.placeholder((3, 1), name="x")
+    >>> topi.broadcast_to(x, (2, 3, 4)).shape
+    (2, 3, 4)
+    """
     src = _dims(data, "broadcast_to")
     shape = tuple(int(s) for s in shape)
     off = len(shape) - len(src)
@@ -61,7 +67,13 @@ def _ravel(idx, dims):
 
 def reshape(a: Tensor, newshape: Sequence[int]) -> Tensor:
     """a's elements in row-major order under `newshape` (one entry may be -1). A shape of
-    fewer elements takes the first ones, as TVM's topi.reshape."""
+    fewer elements takes the first ones, as TVM's topi.reshape.
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> x = te.placeholder((2, 6), name="x")
+    >>> topi.reshape(x, (3, -1)).shape
+    (3, 4)
+    """
     src = _dims(a, "reshape")
     size = 1
     for s in src:
@@ -87,7 +99,14 @@ def reshape(a: Tensor, newshape: Sequence[int]) -> Tensor:
 
 
 def concatenate(a_tuple: Any, axis: int = 0) -> Tensor:
-    """The tensors joined along `axis` (all other extents equal)."""
+    """The tensors joined along `axis` (all other extents equal).
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> a = te.placeholder((2, 3), name="a")
+    >>> b = te.placeholder((4, 3), name="b")
+    >>> topi.concatenate([a, b], axis=0).shape
+    (6, 3)
+    """
     ts = list(a_tuple)
     if not ts:
         raise TexprError("concatenate: no tensors given")
@@ -116,7 +135,13 @@ def concatenate(a_tuple: Any, axis: int = 0) -> Tensor:
 
 
 def split(ary: Tensor, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
-    """ary cut along `axis`: into equal sections (an int) or at the given indices."""
+    """ary cut along `axis`: into equal sections (an int) or at the given indices.
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> x = te.placeholder((6, 4), name="x")
+    >>> [t.shape for t in topi.split(x, 3, axis=0)], [t.shape for t in topi.split(x, [1], axis=1)]
+    ([(2, 4), (2, 4), (2, 4)], [(6, 1), (6, 3)])
+    """
     dims = _dims(ary, "split")
     axis = _axis(axis, len(dims), "split")
     n = dims[axis]
@@ -144,7 +169,14 @@ def split(ary: Tensor, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
 def take(a: Tensor, indices: Tensor, axis: int | None = None, batch_dims: int = 0,
          mode: str = "clip") -> Tensor:
     """a's elements at `indices` (a tensor of integers) along `axis` (None: of a flattened);
-    mode "clip" clamps an index into range, "wrap" takes it modulo the extent, "fast" trusts it."""
+    mode "clip" clamps an index into range, "wrap" takes it modulo the extent, "fast" trusts it.
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> a = te.placeholder((10, 4), name="a")
+    >>> idx = te.placeholder((3,), dtype="int32", name="idx")
+    >>> topi.take(a, idx, axis=0).shape
+    (3, 4)
+    """
     dims = _dims(a, "take")
     idims = _dims(indices, "take")
     if batch_dims:
@@ -177,7 +209,14 @@ def take(a: Tensor, indices: Tensor, axis: int | None = None, batch_dims: int = 
 
 def tensordot(a: Tensor, b: Tensor, axes: Any) -> Tensor:
     """Contraction of a and b over `axes`: an int n (a's last n axes with b's first n) or a pair
-    of axis lists."""
+    of axis lists.
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> a = te.placeholder((2, 3, 4), name="a")
+    >>> b = te.placeholder((3, 4, 5), name="b")
+    >>> topi.tensordot(a, b, 2).shape, topi.tensordot(a, b, ([1], [0])).shape
+    ((2, 5), (2, 4, 4, 5))
+    """
     da, db = _dims(a, "tensordot"), _dims(b, "tensordot")
     if isinstance(axes, numbers.Integral):
         n = int(axes)
@@ -205,7 +244,14 @@ def tensordot(a: Tensor, b: Tensor, axes: Any) -> Tensor:
 
 
 def einsum(subscripts: str, *operand: Any) -> Tensor:
-    """NumPy's einsum without ellipsis: "ij,jk->ik", "ii->i", implicit output ("ij,jk")."""
+    """NumPy's einsum without ellipsis: "ij,jk->ik", "ii->i", implicit output ("ij,jk").
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> a = te.placeholder((2, 3), name="a")
+    >>> b = te.placeholder((3, 4), name="b")
+    >>> topi.einsum("ij,jk->ik", a, b).shape
+    (2, 4)
+    """
     ops = list(operand[0]) if len(operand) == 1 and isinstance(operand[0], (list, tuple)) \
         else list(operand)
     spec = subscripts.replace(" ", "")
@@ -248,7 +294,13 @@ TRANSPOSE_TAG = "injective,transpose"
 
 def transpose(a: Tensor, axes: Sequence[int] | None = None) -> Tensor:
     """a with its axes permuted: output axis d is a's axis axes[d] (None: reversed), as
-    numpy.transpose."""
+    numpy.transpose.
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> x = te.placeholder((2, 3, 4), name="x")
+    >>> topi.transpose(x).shape, topi.transpose(x, (0, 2, 1)).shape
+    ((4, 3, 2), (2, 4, 3))
+    """
     dims = _dims(a, "transpose")
     n = len(dims)
     if axes is None:
@@ -274,7 +326,15 @@ def transpose(a: Tensor, axes: Sequence[int] | None = None) -> Tensor:
 
 def where(condition: Tensor, x: Tensor, y: Tensor) -> Tensor:
     """x where condition holds (is non-zero), else y, with NumPy's broadcasting over the
-    three; x and y tensors or scalars of one dtype."""
+    three; x and y tensors or scalars of one dtype.
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> c = te.placeholder((4,), dtype="bool", name="c")
+    >>> x = te.placeholder((3, 4), name="x")
+    >>> y = te.placeholder((1,), name="y")
+    >>> topi.where(c, x, y).shape
+    (3, 4)
+    """
     from ..lang import dtypes
     from ..lang.broadcast import _reader, broadcast_shape
     from ..lang.expr import Expr, Select, convert

@@ -31,7 +31,13 @@ _POINTS = [sympy.Integer(0), sympy.Integer(1), sympy.Integer(-1), sympy.Integer(
 
 @lru_cache(maxsize=None)
 def winograd_matrices(m, r=3):
-    """(AT [m x a], G [a x r], BT [a x a]) as float64 arrays, a = m + r - 1."""
+    """(AT [m x a], G [a x r], BT [a x a]) as float64 arrays, a = m + r - 1.
+
+    >>> from texpr.topi.winograd import winograd_matrices
+    >>> AT, G, BT = winograd_matrices(2)
+    >>> AT.shape, G.shape, BT.shape
+    ((2, 4), (4, 3), (4, 4))
+    """
     if m not in (2, 4, 6):
         raise TexprError(f"winograd: tile size must be 2, 4 or 6 (F(2,3), F(4,3), F(6,3)), got {m}")
     a = m + r - 1
@@ -79,6 +85,11 @@ def winograd_weight_transform(kernel: Tensor, tile_size: int, layout: str = "OI"
 
     layout "OI": U [alpha, alpha, O, I]; layout "IO": U [alpha, alpha, I, O], the layout the
     fast CPU schedules read (the output channels are the vector lanes of the batched GEMM).
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> kernel = te.placeholder((8, 4, 3, 3), name="kernel")
+    >>> topi.winograd.winograd_weight_transform(kernel, 4).shape        # alpha = 4 + 3 - 1
+    (6, 6, 8, 4)
     """
     check_ndim(kernel, 4, "winograd_weight_transform", "OIHW")
     O, I, R, S = (const_dim(kernel, d, "winograd_weight_transform") for d in range(4))
@@ -152,6 +163,12 @@ def conv2d_winograd_nchw(data: Tensor, kernel: Tensor, padding: int | Sequence[i
     whose coefficient is a lane-invariant select over the matrix entries and whose `where`
     skips the zero entries: once the schedule unrolls the small loops, every coefficient is a
     constant and no zero is multiplied.
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> data = te.placeholder((1, 4, 16, 16), name="data")
+    >>> kernel = te.placeholder((8, 4, 3, 3), name="kernel")
+    >>> topi.winograd.conv2d_winograd_nchw(data, kernel, 1, 4).shape
+    (1, 8, 16, 16)
     """
     check_ndim(data, 4, "conv2d_winograd_nchw", "NCHW")
     N, C, H, W = (const_dim(data, d, "conv2d_winograd_nchw") for d in range(4))
@@ -233,7 +250,13 @@ def winograd_weight_transform_NCHWc(kernel: Tensor, tile_size: int) -> Tensor:
     """NCHWc-packed 3x3 kernel [O/oc, C/ic, 3, 3, ic, oc] -> U [alpha, alpha, O/oc, C, oc]
     (do this once, offline): for each (alpha, alpha) position, panels of oc output channels
     with the input channels along the rows, the layout the batched GEMM of
-    conv2d_winograd_NCHWc reads with contiguous vector loads."""
+    conv2d_winograd_NCHWc reads with contiguous vector loads.
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> kernel = te.placeholder((2, 1, 3, 3, 4, 4), name="kernel")     # O = 8, C = 4
+    >>> topi.winograd.winograd_weight_transform_NCHWc(kernel, 2).shape
+    (4, 4, 2, 4, 4)
+    """
     check_ndim(kernel, 6, "winograd_weight_transform_NCHWc", "[O/oc, C/ic, 3, 3, ic, oc]")
     Ob, Cb, R, S, ic, oc = (const_dim(kernel, d, "winograd_weight_transform_NCHWc")
                             for d in range(6))
@@ -258,6 +281,12 @@ def conv2d_winograd_NCHWc(data: Tensor, kernel: Tensor, padding: int | Sequence[
     of winograd_weight_transform_NCHWc, [alpha, alpha, O/oc, C, oc] (transform it once,
     offline). Same stages as conv2d_winograd_nchw; the output transform writes whole
     channel blocks (contiguous vectors), so a graph stays in NCHWc from layer to layer.
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> data = te.placeholder((1, 1, 16, 16, 4), name="data")
+    >>> kernel = te.placeholder((2, 1, 3, 3, 4, 4), name="kernel")
+    >>> topi.winograd.conv2d_winograd_NCHWc(data, kernel, 1, 2).shape
+    (1, 2, 16, 16, 4)
     """
     check_ndim(data, 5, "conv2d_winograd_NCHWc", "NCHW[ic]c")
     N, Cb, H, W, ic = (const_dim(data, d, "conv2d_winograd_NCHWc") for d in range(5))
@@ -305,7 +334,13 @@ def conv2d_winograd_NCHWc(data: Tensor, kernel: Tensor, padding: int | Sequence[
 
 
 def winograd_weight_transform_NCHWc_ref(kernel, tile_size):
-    """NumPy twin of winograd_weight_transform_NCHWc (6-D NCHWc kernel in)."""
+    """NumPy twin of winograd_weight_transform_NCHWc (6-D NCHWc kernel in).
+
+    >>> import numpy as np, texpr.topi as topi
+    >>> kernel = np.ones((2, 1, 3, 3, 4, 4), "float32")
+    >>> topi.winograd.winograd_weight_transform_NCHWc_ref(kernel, 2).shape
+    (4, 4, 2, 4, 4)
+    """
     Ob, Cb, R, S, ic, oc = kernel.shape
     k = kernel.transpose(0, 5, 1, 4, 2, 3).reshape(Ob * oc, Cb * ic, R, S)
     u = winograd_weight_transform_ref(k, tile_size, "IO")          # [a, a, C, O]
@@ -314,7 +349,13 @@ def winograd_weight_transform_NCHWc_ref(kernel, tile_size):
 
 
 def winograd_weight_transform_ref(kernel, tile_size, layout="OI"):
-    """NumPy twin of winograd_weight_transform (an OIHW kernel in, float64 math)."""
+    """NumPy twin of winograd_weight_transform (an OIHW kernel in, float64 math).
+
+    >>> import numpy as np, texpr.topi as topi
+    >>> kernel = np.ones((8, 4, 3, 3), "float32")
+    >>> topi.winograd.winograd_weight_transform_ref(kernel, 4).shape
+    (6, 6, 8, 4)
+    """
     _, G, _ = winograd_matrices(tile_size)
     spec = "ek,oikl,nl->enoi" if layout == "OI" else "ek,oikl,nl->enio"
     u = np.einsum(spec, G, kernel.astype(np.float64), G)

@@ -34,7 +34,8 @@ class Module:
     """Callable kernel: `f(*arrays)` with outputs passed in and written (TVM style), or
     `f(*inputs)` allocating the outputs and returning them.
 
-    Made by te.build; `source` is the generated source text, `time` measures a call::
+    Made by te.build; `source` is the generated source text, `time` measures a call.
+    Example::
 
         f = te.build(s, [A, B], target="c")
         f(a, b)                         # b written
@@ -144,7 +145,14 @@ class Module:
         """A callable with no arguments that runs the kernel on these arrays. They are
         validated once, here; each call then skips the checks (what a graph of kernels whose
         buffers are allocated once wants). The arrays must stay alive and unchanged in shape
-        (the callable keeps references to them)."""
+        (the callable keeps references to them).
+
+        Example::
+
+            f = te.build(s, [A, B], target="c")
+            run = f.bind(a, b)      # a and b checked once, here
+            run()                   # b written; no checks per call
+        """
         ptrs, shape_vals = self._plan.check(arrays)
         fn = self._fn
 
@@ -169,7 +177,13 @@ class Module:
         for CPU torch tensors in C too, ~0.2 us more per tensor; arrays of other frameworks
         add their conversion to NumPy views), the kernel and the
         check of its error words. Outputs omitted here are allocated once, before timing,
-        and not counted."""
+        and not counted.
+
+        Example::
+
+            f = te.build(s, [A, B], target="c")
+            print(f"{f.time(a, b, number=1000) * 1e6:.2f} us per call")
+        """
         if len(arrays) != self._plan.ncall:
             arrays, _ = self._plan.with_outputs(arrays)
         self(*arrays)                       # the first call raises what the kernel reports
