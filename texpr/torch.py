@@ -268,7 +268,7 @@ _AFTER_AUTOGRAD = torch._C._after_autograd_keyset
 _AFTER_INPLACE = torch._C._after_ADInplaceOrView_keyset
 _CPU_KEY = torch._C.DispatchKey.CPU
 _any_requires_grad = torch._C._any_requires_grad        # (of tensors; grad mode not read)
-_increment_version = torch._C._increment_version
+_increment_version = torch._C._increment_version      # (of an iterable of tensors)
 _PLAIN_CPU = set()  # dispatch key sets (raw) at the Autograd key whose next kernel is the CPU one
 
 
@@ -324,8 +324,8 @@ def _autograd_kernel(qname, overload, run, mutated):
     def kernel(keyset, *args):
         if keyset.raw_repr() in _PLAIN_CPU and not (_any_requires_grad(*args) and
                                                      torch.is_grad_enabled()):
-            for k in mutated:
-                _increment_version(args[k])
+            if mutated:
+                _increment_version([args[k] for k in mutated])
             return run(_CPU_DEVICE, args)
         if _any_requires_grad(*args) and torch.is_grad_enabled():
             if mutated:
@@ -344,8 +344,7 @@ def _version_bump_kernel(overload, mutated):
     """At the ADInplaceOrView key of an op writing arguments in place: their version counters
     move on (autograd's check that a tensor saved for backward was not modified since)."""
     def kernel(keyset, *args):
-        for k in mutated:
-            _increment_version(args[k])
+        _increment_version([args[k] for k in mutated])
         return overload.redispatch(keyset & _AFTER_INPLACE, *args)
     return kernel
 
