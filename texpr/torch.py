@@ -144,7 +144,7 @@ class _Signature:
         self.fixed_outputs = None
         if all(kd == "const" for _, kind, spec in self.params if kind == "out"
                for kd, _ in spec[3]):
-            self.fixed_outputs = self.output_shapes({})
+            self.fixed_outputs = [(tuple(shape), dt) for shape, dt in self.output_shapes({})]
 
     def schema(self, outputs):
         """The torch schema text: "(Tensor A, Tensor B) -> Tensor" and the mutated names."""
