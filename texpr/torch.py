@@ -1,6 +1,6 @@
-"""texpr kernels as PyTorch operators: `torch.library` custom ops that run in eager mode and
-inside `torch.compile` (with `fullgraph=True`: a custom op is one node of the graph, never a
-graph break).
+"""texpr kernels as PyTorch operators: operators of torch's dispatcher (`torch.library`) that
+run in eager mode and inside `torch.compile` (with `fullgraph=True`: an operator is one node of
+the graph, never a graph break).
 
 Two ways in:
 
@@ -19,13 +19,24 @@ Each operator has a shape-only implementation (`register_fake`), derived from th
 signature (a symbolic extent is evaluated on the input sizes, symbolic ones included) or from
 the operator's declaration, so torch.compile traces it without running it.
 
+Dispatch: each operator is defined with `torch.library.Library(ns, "FRAGMENT")` and kernels
+per dispatch key (not `torch.library.custom_op`, whose Python layers cost ~20 us a call): the
+kernel for CPU (and every other device), the shape-only one for Meta and fake tensors, and one
+for Autograd, which torch calls first. That one runs the kernel itself for plain CPU tensors
+(no mode, tracing or gradient in play, which its dispatch key set and the inputs tell), so a
+call goes from Python into the dispatcher and back once (~8 us for a 16-element add against
+~27 us through custom_op, `benchmarks/runtime.py`); anything else goes on to the kernel
+below it.
+
 Data: tensors go in and out without a copy (the kernel reads and writes the tensors' memory;
 an input that is not contiguous is made contiguous first, as torch ops do). CPU tensors are
 checked by texpr's C checker (`runtime/fastcheck.py`). Autograd: these operators have no
-backward formula; call them under `torch.no_grad()` / `torch.inference_mode()` (inputs that
-require grad are read as data). CUDA tensors go to a kernel built for target "cuda" (its
-memory used in place, `runtime/arrays.py`); that path is guarded, not tested here (no GPU):
-a kernel built for a CPU target refuses CUDA memory with an ArgumentError.
+backward formula; call them under `torch.no_grad()` / `torch.inference_mode()`. With grad
+mode on, the outputs of inputs that require grad carry a backward that raises
+DifferentiationError, and an operator writing in place refuses such inputs at once. CUDA
+tensors go to a kernel built for target "cuda" (its memory used in place,
+`runtime/arrays.py`); that path is guarded, not tested here (no GPU): a kernel built for a CPU
+target refuses CUDA memory with an ArgumentError.
 
 `import texpr` does not import torch; `import texpr.torch` does.
 """
