@@ -105,6 +105,16 @@ def test_gradients_are_refused_with_a_clear_error(axpy):
         torch.testing.assert_close(op(x, y), x * 2 + y, rtol=0, atol=0)
 
 
+def test_registrations_pass_torch_opcheck(axpy):
+    """torch's own check of an operator's registrations: schema (what it mutates), the
+    Autograd kernel, the shape-only implementation, tracing with dynamic shapes."""
+    _, op, op_out = axpy
+    x, y = torch.randn(3, 4), torch.randn(3, 4)
+    for o, args in ((op, (x, y)), (op_out, (x, y, torch.empty(3, 4)))):
+        got = torch.library.opcheck(o._opoverload, args)
+        assert set(got.values()) == {"SUCCESS"} and len(got) == 4, got
+
+
 def test_register_errors(axpy):
     f, op, _ = axpy
     assert tt.register(f, "texpr_test::axpy") is op      # same schema: the kernel replaced
