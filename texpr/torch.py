@@ -379,7 +379,7 @@ class _NoBackward(torch.autograd.Function):
 
 # ----------------------------------------------------------------------------- register
 
-# "ns::op" -> [signature (register) or _OpKernels (op), schema text, the custom op]
+# "ns::op" -> [signature (register) or _OpKernels (op), schema text, the _Operator]
 _REGISTERED = {}
 _LOCK = threading.Lock()
 
