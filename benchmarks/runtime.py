@@ -4,8 +4,9 @@
            torch tensors (checked in C through DLPack's C exchange API), with the output
            omitted (allocated), f.time's figure, and the bare cffi call of the same kernel
            (pointers made once: no checks at all); the kernel as a PyTorch operator
-           (texpr.torch.register: torch's custom-op dispatch, output allocated) beside
-           torch.add; 1000 calls per timing, interleaved (benchmarks/_bench.Timer), medians.
+           (texpr.torch.register: torch's dispatcher into the op's Python kernel, output
+           allocated) beside torch.add; 1000 calls per timing, interleaved
+           (benchmarks/_bench.Timer), medians. --only call: these lines alone.
   build    te.build of the dense benchmark kernel (topi dense 64x1024x1024, native) from a
            warm cache: again in this process on a new, identical schedule, and in a new
            process (`python -c`: import, schedule, build; the build alone is printed).
@@ -280,7 +281,7 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="few rounds (a check that it runs)")
     ap.add_argument("--no-new-process", action="store_true",
                     help="skip the build in a new process")
-    ap.add_argument("--only", choices=("parallel",),
+    ap.add_argument("--only", choices=("parallel", "call"),
                     help="run one part of the benchmark")
     ap.add_argument("--fifo", action="store_true",
                     help="the quiet-machine parallel figures under SCHED_FIFO (chrt -f 1: "
@@ -297,6 +298,8 @@ def main(argv=None):
         return
     print("call of a 16-element add (native):")
     call_costs(rounds)
+    if args.only == "call":
+        return
     if args.quick:          # (the add: no dense kernel to compile in a check that it runs)
         print("cached build of the 16-element add (native):")
         build_costs(rounds, new_process=not args.no_new_process, schedule=add16_schedule,

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import texpr as te
+from texpr.errors import DifferentiationError
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed")
 tt = pytest.importorskip("texpr.torch", reason="PyTorch is not installed")
@@ -63,6 +64,57 @@ def test_registered_kernel_checks_its_arguments(axpy):
         op(x, torch.randn(2, 4))
 
 
+def test_constant_shaped_outputs_are_allocated_without_reading_the_inputs():
+    """Outputs of constant shapes (here the first argument) are allocated at once; the
+    kernel's own checks then refuse a bad input."""
+    A = te.placeholder((2, 3), name="A", dtype="float64")
+    C = te.compute((3,), lambda j: A[0, j] + A[1, j], name="C")
+    colsum = tt.register(te.build(te.create_schedule(C.op), [C, A], target="c", name="colsum"),
+                         "texpr_test::colsum")
+    assert repr(colsum) == "<texpr.torch operator texpr_test::colsum(Tensor A) -> Tensor>"
+    x = torch.randn(3, 2, dtype=torch.float64).t()
+    torch.testing.assert_close(colsum(x), x.sum(0), rtol=0, atol=1e-15)
+    with pytest.raises(te.ArgumentError, match="argument A: dimension 0 is 3, expected 2"):
+        colsum(torch.randn(3, 3, dtype=torch.float64))
+    with pytest.raises(te.ArgumentError, match="argument A: dtype is float32, expected float64"):
+        colsum(torch.randn(2, 3))
+
+
+def test_gradients_are_refused_with_a_clear_error(axpy):
+    """No backward formula: an output of inputs that require grad raises in backward; an op
+    writing in place refuses them at once. Without grad mode nothing is recorded, and a write
+    in place moves the tensor's version on (once)."""
+    _, op, op_out = axpy
+    x, y, out = torch.randn(3, 4, requires_grad=True), torch.randn(3, 4), torch.empty(3, 4)
+    z = op(x, y)
+    assert z.requires_grad
+    torch.testing.assert_close(z.detach(), x.detach() * 2 + y, rtol=0, atol=0)
+    with pytest.raises(DifferentiationError, match="operator texpr_test::axpy has no backward "
+                                                   "formula.*torch.no_grad"):
+        z.sum().backward()
+    with pytest.raises(DifferentiationError, match="texpr_test::axpy_out writes its outputs in "
+                                                   "place .* an input requires grad"):
+        op_out(x, y, out)
+    with torch.no_grad():
+        assert not op(x, y).requires_grad
+        version = out._version
+        op_out(x, y, out)
+        assert out._version == version + 1
+    torch.testing.assert_close(out, x.detach() * 2 + y, rtol=0, atol=0)
+    with torch.inference_mode():        # (the CPU kernel directly: no Autograd key)
+        torch.testing.assert_close(op(x, y), x * 2 + y, rtol=0, atol=0)
+
+
+def test_registrations_pass_torch_opcheck(axpy):
+    """torch's own check of an operator's registrations: schema (what it mutates), the
+    Autograd kernel, the shape-only implementation, tracing with dynamic shapes."""
+    _, op, op_out = axpy
+    x, y = torch.randn(3, 4), torch.randn(3, 4)
+    for o, args in ((op, (x, y)), (op_out, (x, y, torch.empty(3, 4)))):
+        got = torch.library.opcheck(o._opoverload, args)
+        assert set(got.values()) == {"SUCCESS"} and len(got) == 4, got
+
+
 def test_register_errors(axpy):
     f, op, _ = axpy
     assert tt.register(f, "texpr_test::axpy") is op      # same schema: the kernel replaced
@@ -92,6 +144,8 @@ def test_shape_only_implementation_traces_symbolic_sizes(axpy):
     with torch._subclasses.fake_tensor.FakeTensorMode():
         z = op(torch.empty(7, 4), torch.empty(7, 4))
     assert z.shape == (7, 4) and z.dtype == torch.float32
+    z = op(torch.empty(6, 4, device="meta"), torch.empty(6, 4, device="meta"))
+    assert z.shape == (6, 4) and z.device.type == "meta"
 
 
 def test_scalar_arguments_and_an_out_op_inside_compile(axpy):

@@ -74,7 +74,8 @@ class TagScopeError(TexprError, ValueError):
 
 
 class DifferentiationError(TexprError):
-    """te.gradient met an operation with no derivative (an extern call, fmod, a tuple reducer)."""
+    """te.gradient met an operation with no derivative (an extern call, fmod, a tuple reducer),
+    or a gradient was asked of a texpr.torch operator (texpr kernels have no backward)."""
 
 
 class SymbolicValueError(TexprError):

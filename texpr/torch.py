@@ -1,6 +1,6 @@
-"""texpr kernels as PyTorch operators: `torch.library` custom ops that run in eager mode and
-inside `torch.compile` (with `fullgraph=True`: a custom op is one node of the graph, never a
-graph break).
+"""texpr kernels as PyTorch operators: operators of torch's dispatcher (`torch.library`) that
+run in eager mode and inside `torch.compile` (with `fullgraph=True`: an operator is one node of
+the graph, never a graph break).
 
 Two ways in:
 
@@ -19,13 +19,24 @@ Each operator has a shape-only implementation (`register_fake`), derived from th
 signature (a symbolic extent is evaluated on the input sizes, symbolic ones included) or from
 the operator's declaration, so torch.compile traces it without running it.
 
+Dispatch: each operator is defined with `torch.library.Library(ns, "FRAGMENT")` and kernels
+per dispatch key (not `torch.library.custom_op`, whose Python layers cost ~20 us a call): the
+kernel for CPU (and every other device), the shape-only one for Meta and fake tensors, and one
+for Autograd, which torch calls first. That one runs the kernel itself for plain CPU tensors
+(no mode, tracing or gradient in play, which its dispatch key set and the inputs tell), so a
+call goes from Python into the dispatcher and back once (~8 us for a 16-element add against
+~27 us through custom_op, `benchmarks/runtime.py`); anything else goes on to the kernel
+below it.
+
 Data: tensors go in and out without a copy (the kernel reads and writes the tensors' memory;
 an input that is not contiguous is made contiguous first, as torch ops do). CPU tensors are
 checked by texpr's C checker (`runtime/fastcheck.py`). Autograd: these operators have no
-backward formula; call them under `torch.no_grad()` / `torch.inference_mode()` (inputs that
-require grad are read as data). CUDA tensors go to a kernel built for target "cuda" (its
-memory used in place, `runtime/arrays.py`); that path is guarded, not tested here (no GPU):
-a kernel built for a CPU target refuses CUDA memory with an ArgumentError.
+backward formula; call them under `torch.no_grad()` / `torch.inference_mode()`. With grad
+mode on, the outputs of inputs that require grad carry a backward that raises
+DifferentiationError, and an operator writing in place refuses such inputs at once. CUDA
+tensors go to a kernel built for target "cuda" (its memory used in place,
+`runtime/arrays.py`); that path is guarded, not tested here (no GPU): a kernel built for a CPU
+target refuses CUDA memory with an ArgumentError.
 
 `import texpr` does not import torch; `import texpr.torch` does.
 """
@@ -36,7 +47,7 @@ import threading
 
 import torch
 
-from .errors import ArgumentError, TexprError
+from .errors import ArgumentError, DifferentiationError, TexprError
 from .lang import dtypes
 from .lang.expr import BinOp, Cast, Const, Var
 
@@ -142,7 +153,15 @@ class _Signature:
                              "allocate (its outputs are written in place): use outputs='given'")
         self.names = _arg_names([p[0] for p in self.params])
         self.out_positions = [k for k, p in enumerate(self.params) if p[1] == "out"]
-        self.outs_of = {}       # input signature -> [(shape, dtype, device) of each output]
+        self.outputs_last = self.out_positions == list(range(
+            len(self.params) - len(self.out_positions), len(self.params)))
+        self.outs_of = {}       # (device, input signature) -> [(shape, dtype) of each output]
+        # outputs of constant shapes: allocated without looking at the inputs (the kernel's
+        # checker checks them)
+        self.fixed_outputs = None
+        if all(kd == "const" for _, kind, spec in self.params if kind == "out"
+               for kd, _ in spec[3]):
+            self.fixed_outputs = [(tuple(shape), dt) for shape, dt in self.output_shapes({})]
 
     def schema(self, outputs):
         """The torch schema text: "(Tensor A, Tensor B) -> Tensor" and the mutated names."""
@@ -223,32 +242,150 @@ def _contiguous(args):
     return [a.contiguous() if isinstance(a, torch.Tensor) else a for a in args]
 
 
-def _call_with_outputs(module, sig, args):
-    """Allocate the outputs (on the inputs' device), call the kernel, return them. The
-    outputs' shapes are worked out once per input signature (shapes, dtypes, devices, int
-    scalars) and kept: a call then allocates and calls (the kernel's checker checks all)."""
+def _call_with_outputs(module, sig, args, device):
+    """Allocate the outputs (on `device`, the inputs'), call the kernel, return them. The
+    outputs' shapes are worked out once per input signature (shapes, dtypes, int scalars) and
+    kept, or once for all when they are constants: a call then allocates and calls (the
+    kernel's checker checks all)."""
     args = _contiguous(args)
-    key = tuple((a.shape, a.dtype, a.device) if isinstance(a, torch.Tensor) else
-                a if isinstance(a, int) else None for a in args)
-    outs_of = sig.outs_of.get(key)
+    outs_of = sig.fixed_outputs
     if outs_of is None:
-        like = _first_tensor(args)
-        device = like.device if like is not None else torch.device("cpu")
-        outs_of = [(tuple(int(n) for n in shape), dt, device)
-                   for shape, dt in sig.output_shapes(sig.bind(args))]
-        if len(sig.outs_of) < 64:
-            sig.outs_of[key] = outs_of
-    outs = [torch.empty(shape, dtype=dt, device=device) for shape, dt, device in outs_of]
-    full = list(args)
-    for pos, o in zip(sig.out_positions, outs):
-        full.insert(pos, o)
-    module(*full)
+        key = (device, tuple([(a.shape, a.dtype) if isinstance(a, torch.Tensor) else
+                              a if isinstance(a, int) else None for a in args]))
+        outs_of = sig.outs_of.get(key)
+        if outs_of is None:
+            outs_of = [(tuple(int(n) for n in shape), dt)
+                       for shape, dt in sig.output_shapes(sig.bind(args))]
+            if len(sig.outs_of) < 64:
+                sig.outs_of[key] = outs_of
+    outs = [_empty(shape, dt, device) for shape, dt in outs_of]
+    if sig.outputs_last:
+        module(*args, *outs)
+    else:
+        for pos, o in zip(sig.out_positions, outs):
+            args.insert(pos, o)
+        module(*args)
     return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+_CPU_DEVICE = torch.device("cpu")
+
+
+def _empty(shape, dtype, device):
+    """torch.empty, in the form torch parses fastest (sizes as separate ints, no device for
+    the CPU: half the cost of torch.empty(shape, dtype=, device=) for a small tensor)."""
+    if shape and device == _CPU_DEVICE:         # (device.type costs more than the compare)
+        return torch.empty(*shape, dtype=dtype)
+    return torch.empty(shape, dtype=dtype, device=device)
+
+
+# ----------------------------------------------------------------------------- dispatch
+
+_AFTER_AUTOGRAD = torch._C._after_autograd_keyset
+_AFTER_INPLACE = torch._C._after_ADInplaceOrView_keyset
+_CPU_KEY = torch._C.DispatchKey.CPU
+_any_requires_grad = torch._C._any_requires_grad        # (of tensors; grad mode not read)
+_increment_version = torch._C._increment_version      # (of an iterable of tensors)
+_PLAIN_CPU = set()  # dispatch key sets (raw) at the Autograd key whose next kernel is the CPU one
+
+
+class _Operator:
+    """What `register` and `op` return: the operator torch.ops.<namespace>.<name>, callable
+    (through its one overload `_opoverload`, which is what torch.compile puts in a graph)."""
+
+    def __init__(self, qname, overload, library):
+        self._qualname = qname
+        self._name = qname.split("::")[1]
+        self._opoverload = overload
+        self._library = library         # (the registrations live as long as it does)
+
+    def __call__(self, *args):
+        return self._opoverload(*args)
+
+    def __repr__(self):
+        return f"<texpr.torch operator {self._opoverload._schema}>"
+
+
+def _define(qname, schema, run, fake, mutated=()):
+    """qname in torch's dispatcher (torch.library.Library, no custom_op: its Python layers
+    cost tens of us a call): `run(device, args)` for every device, `fake` for tracing (and
+    Meta), and the Autograd kernel below. mutated: the positions of the arguments written in
+    place."""
+    ns, name = qname.split("::")
+    lib = torch.library.Library(ns, "FRAGMENT")
+    lib.define(name + schema, tags=(torch.Tag.pt2_compliant_tag,))
+    overload = getattr(getattr(torch.ops, ns), name).default
+    lib.impl(name, lambda *args: run(_CPU_DEVICE, args), "CPU")
+    lib.impl(name, lambda *args: run(_device_of(args), args), "CompositeExplicitAutograd")
+    torch.library.register_fake(qname, fake, lib=lib)
+    lib.impl(name, _autograd_kernel(qname, overload, run, mutated), "Autograd",
+             with_keyset=True)
+    if mutated:
+        lib.impl(name, _version_bump_kernel(overload, mutated), "ADInplaceOrView",
+                 with_keyset=True)
+    return _Operator(qname, overload, lib)
+
+
+def _device_of(args):
+    """The device of the first tensor argument (the outputs go there)."""
+    like = _first_tensor(args)
+    return like.device if like is not None else _CPU_DEVICE
+
+
+def _autograd_kernel(qname, overload, run, mutated):
+    """The kernel torch calls first (outside inference mode). Plain CPU tensors, none needing a
+    gradient, no mode or tracing under way (the dispatch key set says so): run the kernel here,
+    not through a second trip from the dispatcher into Python. Inputs needing a gradient: the
+    outputs get a backward that raises (texpr kernels have no derivative). Anything else
+    (tracing, fake tensors, CUDA, ...): on below autograd."""
+    def kernel(keyset, *args):
+        if keyset.raw_repr() in _PLAIN_CPU and not (_any_requires_grad(*args) and
+                                                     torch.is_grad_enabled()):
+            if mutated:
+                _increment_version([args[k] for k in mutated])
+            return run(_CPU_DEVICE, args)
+        if _any_requires_grad(*args) and torch.is_grad_enabled():
+            if mutated:
+                raise DifferentiationError(
+                    f"operator {qname} writes its outputs in place and has no backward "
+                    "formula, but an input requires grad: call it under torch.no_grad() or "
+                    "torch.inference_mode(), or on detached inputs")
+            return _NoBackward.apply(qname, overload, keyset, *args)
+        if (keyset & _AFTER_INPLACE).highestPriorityTypeId() == _CPU_KEY:
+            _PLAIN_CPU.add(keyset.raw_repr())
+        return overload.redispatch(keyset & _AFTER_AUTOGRAD, *args)
+    return kernel
+
+
+def _version_bump_kernel(overload, mutated):
+    """At the ADInplaceOrView key of an op writing arguments in place: their version counters
+    move on (autograd's check that a tensor saved for backward was not modified since)."""
+    def kernel(keyset, *args):
+        _increment_version([args[k] for k in mutated])
+        return overload.redispatch(keyset & _AFTER_INPLACE, *args)
+    return kernel
+
+
+class _NoBackward(torch.autograd.Function):
+    """An op called on inputs that require grad: runs it below autograd; its outputs' backward
+    raises DifferentiationError naming the op."""
+
+    @staticmethod
+    def forward(ctx, qname, overload, keyset, *args):
+        ctx.qname = qname
+        with torch._C._AutoDispatchBelowAutograd():
+            return overload.redispatch(keyset & _AFTER_AUTOGRAD, *args)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise DifferentiationError(
+            f"operator {ctx.qname} has no backward formula (a texpr kernel has no derivative): "
+            "call it under torch.no_grad() or torch.inference_mode(), or on detached inputs")
 
 
 # ----------------------------------------------------------------------------- register
 
-# "ns::op" -> [signature (register) or _OpKernels (op), schema text, the custom op]
+# "ns::op" -> [signature (register) or _OpKernels (op), schema text, the _Operator]
 _REGISTERED = {}
 _LOCK = threading.Lock()
 
@@ -288,11 +425,11 @@ def register(module, name, outputs="return"):
         holder = [sig, schema, None]
 
         if outputs == "return":
-            def run(*args):
+            def run(device, args):
                 s = holder[0]
-                return _call_with_outputs(s.module, s, args)
+                return _call_with_outputs(s.module, s, args, device)
         else:
-            def run(*args):
+            def run(device, args):
                 holder[0].module(*_check_given(holder[0], args))
 
         def fake(*args):
@@ -305,8 +442,8 @@ def register(module, name, outputs="return"):
                     torch.empty(shape, dtype=dt) for shape, dt in s.output_shapes(s.bind(args))]
             return outs[0] if len(outs) == 1 else tuple(outs)
 
-        custom = torch.library.custom_op(qname, run, mutates_args=mutated, schema=schema)
-        custom.register_fake(fake)
+        arg_names = [n for n, (_, kind, _) in zip(sig.names, sig.params) if kind != "out"]
+        custom = _define(qname, schema, run, fake, [arg_names.index(n) for n in mutated])
         holder[2] = custom
         _REGISTERED[qname] = holder
     return custom
@@ -328,7 +465,7 @@ class _OpKernels:
         self.fn, self.name, self.inputs = fn, name, inputs
         self.n_outputs, self.attrs, self.target = n_outputs, attrs, target
         self.built = {}         # key -> (module, [(shape, torch dtype) of each output])
-        self.built_by_key = {}  # (torch sizes and dtypes, device type) -> the same
+        self.built_by_key = {}  # (device, torch sizes and dtypes) -> the same
         self.declared = {}      # key -> [(shape, torch dtype)] of the outputs
         self.lock = threading.Lock()
         self.fixed = False      # one of texpr.torch.ops (its name is not redefined)
@@ -349,11 +486,11 @@ class _OpKernels:
                              f"operator was made with outputs={self.n_outputs}")
         return phs, outs
 
-    def kernel(self, tensors):
+    def kernel(self, tensors, device):
         """(kernel, [(shape, torch dtype) of each output]) of these tensors' signature, built
         on first use."""
-        fast = tuple((t.shape, t.dtype) if isinstance(t, torch.Tensor) else None
-                     for t in tensors) + (tensors[0].device.type,)
+        fast = (device, tuple([(t.shape, t.dtype) if isinstance(t, torch.Tensor) else None
+                               for t in tensors]))
         got = self.built_by_key.get(fast)
         if got is None:
             got = self._kernel(tensors)
@@ -479,11 +616,10 @@ def op(fn, name=None, inputs=None, outputs=1, target="native", **attrs):
             held[0].__dict__.update(kernels.__dict__)     # a new definition: built anew
             return held[2]
 
-        def run(*tensors):
+        def run(device, tensors):
             tensors = _contiguous(tensors)
-            module, specs = kernels.kernel(tensors)
-            device = tensors[0].device
-            outs = [torch.empty(shape, dtype=dt, device=device) for shape, dt in specs]
+            module, specs = kernels.kernel(tensors, device)
+            outs = [_empty(shape, dt, device) for shape, dt in specs]
             module(*tensors, *outs)
             return outs[0] if len(outs) == 1 else tuple(outs)
 
@@ -492,8 +628,7 @@ def op(fn, name=None, inputs=None, outputs=1, target="native", **attrs):
                     for shape, dt in kernels.output_specs(tensors)]
             return outs[0] if len(outs) == 1 else tuple(outs)
 
-        custom = torch.library.custom_op(qname, run, mutates_args=(), schema=schema)
-        custom.register_fake(fake)
+        custom = _define(qname, schema, run, fake)
         custom.texpr_kernels = kernels          # (what was built: .built, per signature)
         _REGISTERED[qname] = [kernels, schema, custom]
     return custom

@@ -17,3 +17,6 @@ def test_runtime_benchmark_quick(capsys):
                  "empty parallel loop, 2 threads, texpr ",
                  "empty parallel loop, 2 threads, openmp "):
         assert line in out
+    bench.main(["--quick", "--only", "call"])        # the call figures alone
+    out = capsys.readouterr().out
+    assert "f(a, b, c) NumPy" in out and "te.build" not in out and "parallel" not in out
