@@ -283,8 +283,11 @@ def test_conv2d_nchw_groups_keep_the_default_schedule():
 WINO_TOL = {2: 1e-4, 4: 5e-4, 6: 2e-3}
 
 
-@pytest.mark.parametrize("target", X86)
-@pytest.mark.parametrize("m", [2, 4, 6])
+# F(6,3) on avx512 is left out: its transforms are the target-independent ones checked on
+# native, the avx512 emitter is checked by m = 2, 4 and the pre-transformed / fused tests, and
+# its SIMDe compile alone took ~30 s of the suite's 15-minute budget
+@pytest.mark.parametrize("target, m", [(t, m) for t in X86 for m in (2, 4, 6)
+                                       if (t, m) != ("avx512", 6)])
 def test_winograd(target, m):
     """Batch 2, channels no vector divides, asymmetric padding, tiles past the border."""
     a, k = rand(2, 5, 8, 7), rand(6, 5, 3, 3)
