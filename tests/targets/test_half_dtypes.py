@@ -157,3 +157,13 @@ def test_torch_bfloat16_and_float16_tensors_are_shared():
     assert torch.equal(b, want.to(torch.bfloat16))       # written in place, bit-exact
     with pytest.raises(te.ArgumentError, match="dtype is float16, expected bfloat16"):
         mod(h, h, b)
+
+
+def test_importing_texpr_leaves_ml_dtypes_until_bfloat16_is_named():
+    """ml_dtypes' import takes ~0.75 s: only a bfloat16 dtype loads it (dtypes.numpy_dtype)."""
+    import subprocess
+    import sys
+    code = ("import sys, texpr as te; a = 'ml_dtypes' in sys.modules; "
+            "te.placeholder((4,), dtype='bfloat16'); import numpy as np; "
+            "sys.exit(0 if not a and np.dtype('bfloat16').itemsize == 2 else 1)")
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -2,7 +2,6 @@
 
 A dtype is a string: a scalar name ("float32") or a vector of lanes ("float32x8").
 """
-import ml_dtypes  # noqa: F401  (registers NumPy's "bfloat16" dtype, which NumPy lacks)
 import numpy as np
 
 from ..errors import DTypeError
@@ -46,9 +45,21 @@ def with_lanes(dtype, n):
     return base if n == 1 else f"{base}x{n}"
 
 
+def numpy_dtype(dtype):
+    """NumPy's dtype of a scalar dtype name. NumPy has no bfloat16: ml_dtypes registers it,
+    imported on first use (its import alone takes ~0.75 s, too much for every `import texpr`)."""
+    if dtype == "bfloat16":
+        import ml_dtypes
+        return np.dtype(ml_dtypes.bfloat16)
+    return np.dtype(dtype)
+
+
 def normalize(dtype):
-    """Accept numpy dtypes and names; return the canonical scalar name or raise."""
+    """Accept numpy dtypes and names; return the canonical scalar name or raise. A bfloat16
+    (named) registers NumPy's bfloat16 (numpy_dtype), so np.dtype("bfloat16") works after."""
     if isinstance(dtype, str) and dtype in SCALAR_DTYPES:
+        if dtype == "bfloat16":
+            numpy_dtype(dtype)
         return dtype
     try:
         name = np.dtype(dtype).name

@@ -22,7 +22,7 @@ from ...lang.expr import Const, Var
 from ...lang.printer import to_str
 from ...lang.visitor import free_vars, substitute
 
-_NP = {d: np.dtype(d) for d in dtypes.SCALAR_DTYPES}
+_NP = {d: np.dtype(d) for d in dtypes.SCALAR_DTYPES if d != "bfloat16"}
 
 # Loaded kernels are never unloaded: a kernel with parallel loops starts OpenMP worker threads
 # in libgomp, and dlclose (cffi does it when a Module is garbage collected) could unmap code
@@ -288,7 +288,7 @@ class ValidationPlan:
                     dims.append(("var", s))
                 else:
                     dims.append(("expr", s))
-            self.args.append((b.name, _NP[b.dtype], len(b.shape), tuple(dims), id(b) in outputs))
+            self.args.append((b.name, _NP.get(b.dtype) or dtypes.numpy_dtype(b.dtype), len(b.shape), tuple(dims), id(b) in outputs))
         self.nargs = len(self.args)
         # arguments relaid by transform_layout: a wrong shape is told with the physical shape
         self.relaid = {b.name: b for b in func.args if getattr(b, "logical_shape", None)}

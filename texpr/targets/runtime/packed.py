@@ -14,7 +14,7 @@ import numpy as np
 from cffi import FFI
 
 from ...errors import PackedFuncError, TexprError
-from ...lang.dtypes import SCALAR_DTYPES
+from ...lang.dtypes import SCALAR_DTYPES, numpy_dtype
 from ..c.extern_calls import CODE_FLOAT, CODE_INT, PACKED_TYPES
 
 _REGISTRY = {}
@@ -101,7 +101,7 @@ def _value(a):
         return int(a.i)
     if code == CODE_FLOAT:
         return float(a.f)
-    dt = np.dtype(SCALAR_DTYPES[code])
+    dt = numpy_dtype(SCALAR_DTYPES[code])
     shape = tuple(int(a.shape[d]) for d in range(a.ndim))
     n = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
     if n == 0:
