@@ -379,7 +379,8 @@ class Stage:
         self._annotate(iv, "unroll", "unroll")
 
     def parallel(self, iv: IterVar) -> None:
-        """Run the iterations of `iv` on several threads (OpenMP).
+        """Run the iterations of `iv` on several threads (texpr's thread pool; OpenMP where the
+        target's parallel_runtime is "openmp").
 
         >>> import texpr as te
         >>> A = te.placeholder((64,), name="A")
