@@ -470,7 +470,21 @@ def relu(x: Tensor) -> Tensor:
 
 
 def _broadcast(a, b, fn, what):
-    """compute(fn(a[..], b[..])) over the NumPy broadcast of the two shapes."""
+    """compute(fn(a[..], b[..])) over the NumPy broadcast of the two shapes; one operand may
+    be a scalar (a Python number or an Expr), used at every element (as TVM's topi)."""
+    from ..lang.expr import Expr
+    from ..lang.tensor import Tensor
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
+        for x in (a, b):
+            if not isinstance(x, (Tensor, Expr, numbers.Number)):
+                raise TexprError(f"{what}: operand {x!r} (type {type(x).__name__}) is neither a "
+                                 "tensor nor a scalar expression")
+        if isinstance(a, Tensor):
+            return compute(tuple(a.shape), lambda *i: fn(a[i], b), name=what, tag="elemwise")
+        if isinstance(b, Tensor):
+            return compute(tuple(b.shape), lambda *i: fn(a, b[i]), name=what, tag="elemwise")
+        raise TexprError(f"{what}: expected at least one tensor operand, got {a!r} and {b!r} "
+                         "(for two scalars use the expression a + b)")
     na, nb = len(a.shape), len(b.shape)
     n = max(na, nb)
     sa = (Const(1, "int32"),) * (n - na) + tuple(a.shape)
