@@ -145,3 +145,13 @@ class PackedFuncError(TexprError, RuntimeError):
 class HybridScriptError(TexprError):
     """A hybrid script (te.hybrid.script) uses syntax or names it does not support; the
     message names the function and the line."""
+
+
+class ExportError(TexprError):
+    """texpr.export was given something a self-contained C bundle cannot hold.
+
+    For example, a kernel built for a GPU target, or an output directory whose parent does
+    not exist::
+
+        texpr.export.export_library(cuda_module, "out")   # ExportError naming the target
+    """

@@ -1,0 +1,26 @@
+"""python -m texpr.export --report DIR [--platform host|aarch64|hexagon]: the code size of an
+exported bundle (each kernel, the runtime, the weights), built for speed and for size."""
+import argparse
+import sys
+
+from .size_report import format_report, size_report
+
+
+def main(argv=None):
+    """The command line (see the module docstring).
+
+    Example::
+
+        python -m texpr.export --report out/resnet --platform aarch64
+    """
+    ap = argparse.ArgumentParser(prog="python -m texpr.export", description=__doc__)
+    ap.add_argument("--report", metavar="DIR", required=True,
+                    help="a directory written by texpr.export.export_library")
+    ap.add_argument("--platform", default="host", choices=["host", "aarch64", "hexagon"])
+    args = ap.parse_args(argv)
+    print(format_report(size_report(args.report, args.platform)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
