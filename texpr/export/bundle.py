@@ -206,7 +206,7 @@ class Bundle:
 
             bundle.make("host", opt="size")  # make host OPT=size
         """
-        cmd = ["make", "-s", "-C", self.path] + list(goals) + ([f"OPT={opt}"] if opt else [])
+        cmd = ["make", "-s", f"-j{min(4, os.cpu_count() or 1)}", "-C", self.path] + list(goals) + ([f"OPT={opt}"] if opt else [])
         try:
             r = subprocess.run(cmd, capture_output=True, text=True)
         except OSError as e:
