@@ -1,0 +1,200 @@
+"""texpr.export: bundles built with their own Makefile and run from a C main (the bundle's
+check program) against texpr's Python call: natively, under qemu-aarch64 and qemu-hexagon.
+One bundle per module fixture, tiny shapes (each bundle costs gcc / cross compiles)."""
+import importlib.util
+import os
+
+import numpy as np
+import pytest
+
+import texpr as te
+import texpr.topi as topi
+from texpr.errors import ExportError
+from texpr.export import export_library
+from texpr.export.size_report import format_report, size_report
+from texpr.topi.graph import Graph
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _conv_block_graph(target):
+    """conv 3x3 + bias + relu, then a 2x2 max pool: two kernels, two outputs."""
+    x = te.placeholder((1, 4, 8, 8), name="x")
+    w = te.placeholder((8, 4, 3, 3), name="w")
+    b = te.placeholder((1, 8, 1, 1), name="b")
+    y = topi.nn.relu(topi.nn.add(topi.nn.conv2d_nchw(x, w, 1, 1), b))
+    conv = te.build(topi.schedule(y, target), [x, w, b, y], target=target, name="conv_block")
+    h = te.placeholder((1, 8, 8, 8), name="h")
+    p = topi.nn.pool2d(h, 2, 2, 0, "max")
+    pool = te.build(topi.schedule(p, target), [h, p], target=target, name="pool")
+    rng = np.random.default_rng(0)
+    g = Graph("conv_block")
+    gx = g.input("image", (1, 4, 8, 8))
+    hv = g.call(conv, gx, g.constant("w", rng.standard_normal((8, 4, 3, 3)).astype("float32")),
+                g.constant("b", rng.standard_normal((1, 8, 1, 1)).astype("float32")), name="conv")
+    out = g.call(pool, hv, name="pooled")
+    return g.compile([out, hv])
+
+
+def _same_as_python(net, bundle, platform):
+    x = np.random.default_rng(1).standard_normal((1, 4, 8, 8)).astype("float32")
+    want = [a.copy() for a in net(x)]
+    got = bundle.run([x], platform=platform)
+    assert len(got) == len(want)
+    for g_, w_ in zip(got, want):
+        np.testing.assert_allclose(g_, w_, rtol=1e-5, atol=1e-5)
+
+
+def test_conv_block_hvx_under_qemu_hexagon(tmp_path):
+    net = _conv_block_graph("hvx")
+    bundle = export_library(net, tmp_path / "block")
+    assert bundle.platforms == ["hexagon"] and bundle.embedded_weights
+    _same_as_python(net, bundle, "hexagon")
+
+
+def test_conv_block_neon_under_qemu_aarch64(tmp_path):
+    net = _conv_block_graph("neon")
+    bundle = export_library(net, tmp_path / "block", threads="single")
+    assert bundle.platforms == ["aarch64"]
+    _same_as_python(net, bundle, "aarch64")
+
+
+# ----------------------------------------------------------------------------- symbolic dims
+
+@pytest.fixture(scope="module")
+def dense_any_batch(tmp_path_factory):
+    """topi dense with a symbolic batch m, built once for the portable C target (which the
+    bundle builds for the host and AArch64)."""
+    m = te.var("m")
+    x = te.placeholder((m, 24), name="x")
+    w = te.placeholder((16, 24), name="w")
+    y = topi.nn.relu(topi.nn.dense(x, w))
+    f = te.build(topi.schedule(y, "c"), [x, w, y], target="c", name="dense_relu")
+    bundle = export_library(f, tmp_path_factory.mktemp("dense") / "dense", max_dims={"m": 64})
+    return f, bundle
+
+
+@pytest.mark.parametrize("platform", ["host", "aarch64"])
+def test_symbolic_batch_two_sizes(dense_any_batch, platform):
+    f, bundle = dense_any_batch
+    assert bundle.dims == ["m"]
+    rng = np.random.default_rng(2)
+    w = rng.standard_normal((16, 24)).astype("float32")
+    cases = [({"m": m}, [rng.standard_normal((m, 24)).astype("float32"), w]) for m in (1, 37)]
+    got = bundle.run_cases(cases, platform=platform, threads=2)
+    for (dims, inputs), (y,) in zip(cases, got):
+        assert y.shape == (dims["m"], 16)
+        np.testing.assert_allclose(y, f(*inputs), rtol=1e-5, atol=1e-5)
+
+
+def test_header_documents_the_api(dense_any_batch):
+    _, bundle = dense_any_batch
+    text = open(os.path.join(bundle.path, "dense_relu.h")).read()
+    for api in ("dense_relu_init(", "dense_relu_set_dims(", "dense_relu_input(",
+                "dense_relu_run(", "dense_relu_output(", "dense_relu_arena_bytes("):
+        assert api in text
+    assert "input 0: x  float32 [m, 24]" in text and "DENSE_RELU_STATIC_ARENA_BYTES" in text
+
+
+def test_size_report_runtime_is_small(dense_any_batch):
+    _, bundle = dense_any_batch
+    rows = size_report(bundle)
+    runtime = [s for _, kind, s in rows if kind == "runtime"]
+    kernels = [s for _, kind, s in rows if kind == "kernel"]
+    assert len(kernels) == 1 and runtime
+    assert 0 < sum(s["speed"][0] for s in runtime) <= 20 * 1024
+    # -Os and no unrolling: no larger than the speed build
+    assert sum(s["size"][0] for s in kernels) <= sum(s["speed"][0] for s in kernels)
+    assert "total runtime" in format_report(rows)
+
+
+# ----------------------------------------------------------------------------- ResNet
+
+def _resnet_builder():
+    spec = importlib.util.spec_from_file_location("resnet50_bench",
+                                                  os.path.join(ROOT, "benchmarks", "resnet50.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def resnet_bundle(tmp_path_factory):
+    """A ResNet-50-shaped network (bottleneck blocks, 1 per stage, width 8) on a 32x32 image,
+    portable C kernels: one bundle built for the host and for AArch64."""
+    R = _resnet_builder()
+    cfg = {"image": 32, "width": 8, "blocks": (1, 1, 1, 1), "classes": 10}
+    net = R.TexprResNet(R.torch_resnet(cfg), cfg, "c", log=lambda *a: None)
+    x = np.random.default_rng(3).standard_normal((1, 3, 32, 32)).astype("float32")
+    want = net(x).copy()
+    bundle = export_library(net.net, tmp_path_factory.mktemp("resnet") / "resnet")
+    return bundle, x, want, R.TOL
+
+
+@pytest.mark.parametrize("platform", ["host", "aarch64"])
+def test_resnet_bundle_equals_python(resnet_bundle, platform):
+    bundle, x, want, tol = resnet_bundle
+    got, = bundle.run([x], platform=platform, threads=2)
+    assert got.shape == want.shape
+    assert np.abs(got - want).max() / np.abs(want).max() <= tol
+
+
+# ----------------------------------------------------------------------------- bad input
+
+def test_gpu_kernel_is_refused(tmp_path):
+    A = te.placeholder((16,), name="A")
+    B = te.compute((16,), lambda i: A[i] * 2.0, name="B")
+    s = te.create_schedule(B.op)
+    xo, xi = s[B].split(B.op.axis[0], factor=4)
+    s[B].bind(xo, te.thread_axis("blockIdx.x"))
+    s[B].bind(xi, te.thread_axis("threadIdx.x"))
+    f = te.build(s, [A, B], target="cuda", name="twice")
+    with pytest.raises(ExportError, match="kernel twice was built for target 'cuda'"):
+        export_library(f, tmp_path / "out")
+
+
+def _small_kernel():
+    A = te.placeholder((8,), name="A")
+    B = te.compute((8,), lambda i: A[i] + 1.0, name="B")
+    return te.build(te.create_schedule(B.op), [A, B], target="c", name="plus_one")
+
+
+def test_missing_parent_and_bad_options(tmp_path):
+    f = _small_kernel()
+    with pytest.raises(ExportError, match="parent directory .*missing.* does not exist"):
+        export_library(f, tmp_path / "missing" / "out")
+    with pytest.raises(ExportError, match=r"threads='many'; expected one of \['pool', 'single'\]"):
+        export_library(f, tmp_path / "out", threads="many")
+    with pytest.raises(ExportError, match="built for target 'c', but the export asks for target 'neon'"):
+        export_library(f, tmp_path / "out", target="neon")
+    with pytest.raises(ExportError, match="expected a kernel built by te.build"):
+        export_library(lambda x: x, tmp_path / "out")
+
+
+def test_python_only_step_is_refused(tmp_path):
+    f = _small_kernel()
+
+    class NumpyStep:             # a graph step computed by NumPy: no C to export
+        name = "numpy_plus_one"
+        _plan = f._plan
+
+        def __call__(self, a, out):
+            out[:] = a + 1
+
+    g = Graph("mixed")
+    x = g.input("x", (8,))
+    y = g.call(f, x, name="y")
+    z = g.call(NumpyStep(), y, name="z")
+    net = g.compile([z])
+    with pytest.raises(ExportError, match="graph mixed: step z runs .*a Python-only step"):
+        export_library(net, tmp_path / "out")
+
+
+def test_packed_call_is_refused(tmp_path):
+    te.register_func("texpr_test_export_noop", lambda *a: 0, override=True)
+    A = te.placeholder((4,), name="A")
+    B = te.extern((4,), [A], lambda ins, outs: te.call_packed("texpr_test_export_noop", ins[0], outs[0]),
+                  name="B", dtype="float32")
+    f = te.build(te.create_schedule(B.op), [A, B], target="c", name="calls_python")
+    with pytest.raises(ExportError, match="calls Python functions"):
+        export_library(f, tmp_path / "out")
