@@ -486,7 +486,8 @@ class DLRMBuilder:
         expected = dlrm_weights(num_tables, rows, dim, num_dense, bottom_mlp, top_mlp, seed)
         self.weights = expected if weights is None else _check_weights(weights, expected, "dlrm")
         g = self.graph = Graph("dlrm", kernels=self.cache)
-        B = batch
+        B = _var("batch") if batch is None else batch
+        self.config["batch"] = B
         x = g.input("dense", (B, num_dense))
         sparse = []
         for t in range(num_tables):
@@ -495,27 +496,31 @@ class DLRMBuilder:
                            g.input(f"lengths{t}", (B,), "int32")))
         for i, (w, b) in enumerate(_mlp_layers(self.weights, "bot_l")):
             x = g.dense(x, w, b, activation="relu", target=target, name=f"bot_l_{2 * i}")
+        # the kernels are built on extents of their own (symbolic ones as vars of the
+        # kernel, keyed as None), so that identical layers share one kernel
+        Bk = _local(B, "batch")
         embs = []
         for t, (idx, lengths) in enumerate(sparse):
             table = g.constant(f"emb_l_{t}", self.weights[f"emb_l.{t}.weight"])
-            k = self._kernel(("dlrm.sls", rows, dim, idx.shape, lengths.shape),
-                             lambda i=idx, n=lengths: self._sls(rows, dim, i.shape, n.shape))
+            Lk = _local(idx.shape[0], "L")
+            k = self._kernel(("dlrm.sls", rows, dim, _key(Lk), _key(Bk)),
+                             lambda Lk=Lk: self._sls(rows, dim, (Lk,), (Bk,)))
             embs.append(g.call(k, table, idx, lengths, name=f"emb_{t}"))
-        stacked = g.call(self._kernel(("dlrm.stack", B, num_tables, dim),
-                                      lambda: self._stack(B, num_tables, dim)),
+        stacked = g.call(self._kernel(("dlrm.stack", _key(Bk), num_tables, dim),
+                                      lambda: self._stack(Bk, num_tables, dim)),
                          *embs, name="embs")
-        inter = g.call(self._kernel(("dlrm.interaction", B, num_tables, dim),
-                                    lambda: self._interaction(B, num_tables, dim)),
+        inter = g.call(self._kernel(("dlrm.interaction", _key(Bk), num_tables, dim),
+                                    lambda: self._interaction(Bk, num_tables, dim)),
                        x, stacked, name="interaction")
-        z = g.call(self._kernel(("dlrm.concat", B, dim, inter.shape[1]),
-                                lambda: self._concat(B, dim, inter.shape[1])),
+        z = g.call(self._kernel(("dlrm.concat", _key(Bk), dim, inter.shape[1]),
+                                lambda: self._concat(Bk, dim, inter.shape[1])),
                    x, inter, name="top_in")
         top = _mlp_layers(self.weights, "top_l")
         for i, (w, b) in enumerate(top):
             z = g.dense(z, w, b, activation="relu" if i + 1 < len(top) else None,
                         target=target, name=f"top_l_{2 * i}")
-        out = g.call(self._kernel(("dlrm.sigmoid", B, top_mlp[-1]),
-                                  lambda: self._sigmoid(B, top_mlp[-1])), z, name="scores")
+        out = g.call(self._kernel(("dlrm.sigmoid", _key(Bk), top_mlp[-1]),
+                                  lambda: self._sigmoid(Bk, top_mlp[-1])), z, name="scores")
         self.net = g.compile(out)
         self.net.model = self
 
@@ -537,10 +542,16 @@ class DLRMBuilder:
                            "embedding_bag")
 
     def _stack(self, B, T, D):
-        from ..lang.tensor import placeholder
-        from .transform import concatenate, reshape
+        from ..lang.expr import if_then_else
+        from ..lang.tensor import compute, placeholder
         es = [placeholder((B, D), name=f"e{t}") for t in range(T)]
-        out = concatenate([reshape(e, (B, 1, D)) for e in es], axis=1)
+
+        def row(b, t, d):
+            out = es[-1][b, d]
+            for k in range(T - 2, -1, -1):
+                out = if_then_else(t == k, es[k][b, d], out)
+            return out
+        out = compute((B, T, D), row, name="stack", tag="injective")
         return self._build(out, es, "stack_embeddings")
 
     def _interaction(self, B, T, D):
@@ -551,11 +562,14 @@ class DLRMBuilder:
         return self._build(dot_interaction(x, e), [x, e], "dot_interaction")
 
     def _concat(self, B, D, P):
-        from ..lang.tensor import placeholder
-        from .transform import concatenate
+        from ..lang.expr import elementwise_max, elementwise_min, if_then_else
+        from ..lang.tensor import compute, placeholder
         x = placeholder((B, D), name="x")
         p = placeholder((B, P), name="pairs")
-        return self._build(concatenate([x, p], axis=1), [x, p], "concat")
+        out = compute((B, D + P), lambda b, j: if_then_else(
+            j < D, x[b, elementwise_min(j, D - 1)], p[b, elementwise_max(j - D, 0)]),
+            name="concat", tag="injective")
+        return self._build(out, [x, p], "concat")
 
     def _sigmoid(self, B, N):
         from ..lang.tensor import placeholder
@@ -567,6 +581,16 @@ class DLRMBuilder:
 def _var(name):
     from ..lang.expr import Var
     return Var(name, "int32")
+
+
+def _local(extent, name):
+    """A kernel's own extent for a graph extent: the int, or a new var of the kernel."""
+    return extent if isinstance(extent, int) else _var(name)
+
+
+def _key(extent):
+    """A kernel extent in a cache key: the int, or None for any symbolic one."""
+    return extent if isinstance(extent, int) else None
 
 
 def dlrm(batch=1, num_tables=8, rows=1000, dim=16, bag_size=4, num_dense=13,
