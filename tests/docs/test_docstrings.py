@@ -24,7 +24,7 @@ from texpr.targets.runtime.module import Module
 # schedules, reached through topi.schedule)
 TOPI_MODULES = ("nn", "layout", "sparse", "qnn", "testing", "graph", "reduction", "transform",
                 "math", "tensor", "sort", "normalization", "activation", "attention", "winograd",
-                "conv2d_layouts")
+                "conv2d_layouts", "models", "shape_funcs")
 
 
 def _public_members(cls):

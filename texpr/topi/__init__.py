@@ -1,6 +1,8 @@
 """texpr.topi: operators (compute definitions + per-target schedules) and NumPy references."""
 from . import bitserial, graph, layout, nn, qnn, sparse, tag, testing
+from . import models
 from .schedules import schedule
+from .shape_funcs import evaluate_shape, shape_func
 from . import cpu  # noqa: F401  (registers the CPU schedules)
 from . import cpu_sparse  # noqa: F401  (registers the sparse ops' CPU schedules)
 from . import cpu_attention  # noqa: F401  (registers the attention CPU schedule)
@@ -20,7 +22,7 @@ from .reduction import argmax, argmin, max, mean, min, prod, sum
 from .sort import topk
 from .math import abs, exp, log, negative, sigmoid, sqrt, tanh
 
-__all__ = ["nn", "bitserial", "layout", "sparse", "testing", "schedule", "cpu", "cpu_sparse", "qnn", "hvx", "gpu", "graph", "generic",
+__all__ = ["nn", "bitserial", "layout", "sparse", "testing", "schedule", "cpu", "cpu_sparse", "qnn", "hvx", "gpu", "graph", "models", "generic", "shape_func", "evaluate_shape", "shape_funcs",
            "full", "full_like", "add", "multiply", "broadcast_to", "concatenate", "einsum",
            "reshape", "split", "take", "tensordot", "transpose", "where", "sum", "max", "min", "mean", "prod", "argmax", "argmin", "topk", "abs", "exp", "log",
            "negative", "sigmoid", "sqrt", "tanh"]

@@ -19,6 +19,18 @@ to its buffers once (Module.bind: validated once, no per-call checks).
 The arrays a compiled graph returns are its own output buffers: the next call overwrites them
 (copy them to keep them).
 
+Symbolic shapes: an input's extents may be te.vars (`g.input("x", (te.var("n"), 3, h, w))`);
+kernels built with var extents (te.build on placeholders of var shapes) then serve every
+value. `call` unifies the kernel's signature with its arguments' shapes (the kernel's
+output extents, formulas of its input extents, become formulas of the graph's vars: the
+kernel's signature is its shape function, see topi.shape_func). A compiled graph with vars
+plans its buffers per input signature when a call brings new input shapes (the var values
+read from the input arrays, the output shapes evaluated, buffers planned and allocated, the
+kernels bound), keeps the last few plans, and reuses the current one as long as the input
+shapes stay the same. `g.require(cond, rule)` adds a condition on the vars (e.g. an image
+size that the strides allow), checked when a plan is made: GraphError names the var values
+and the rule.
+
 KernelCache memoizes built kernels by a key (e.g. the op and its shapes), so identical layers
 of a network share one compiled kernel.
 
@@ -62,14 +74,40 @@ class Value:
     def __init__(self, graph, name, shape, dtype, kind, array=None):
         self.graph = graph
         self.name = name
-        self.shape = tuple(int(d) for d in shape)
+        self.shape = tuple(_dim(d) for d in shape)
         self.dtype = np.dtype(dtype)
         self.kind = kind            # "input", "constant" or "step"
         self.array = array
 
     @property
+    def symbolic(self):
+        """True when an extent is an expression of the graph's vars.
+
+        >>> import texpr as te
+        >>> from texpr.topi.graph import Graph
+        >>> g = Graph("net")
+        >>> g.input("x", (te.var("n"), 3)).symbolic
+        True
+        """
+        return not all(isinstance(d, int) for d in self.shape)
+
+    def shape_at(self, binding):
+        """The shape with the graph's vars given values ({Var: int}).
+
+        >>> import texpr as te
+        >>> from texpr.topi.graph import Graph
+        >>> n = te.var("n")
+        >>> Graph("net").input("x", (n, 3)).shape_at({n: 5})
+        (5, 3)
+        """
+        if not self.symbolic:
+            return self.shape
+        from .shape_funcs import evaluate_shape
+        return evaluate_shape(self.shape, binding)
+
+    @property
     def nbytes(self):
-        """The size of the value's array in bytes.
+        """The size of the value's array in bytes (of a constant shape).
 
         >>> import numpy as np
         >>> from texpr.topi.graph import Graph
@@ -77,10 +115,43 @@ class Value:
         >>> g.input("x", (2, 3), "float64").nbytes
         48
         """
+        if self.symbolic:
+            raise GraphError(f"graph {self.graph.name}: {self.name} has a symbolic shape "
+                             f"{_shape_str(self.shape)}; its size depends on the call")
         return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
 
     def __repr__(self):
-        return f"<Value {self.name} {self.kind} {list(self.shape)} {self.dtype}>"
+        return f"<Value {self.name} {self.kind} {_shape_str(self.shape)} {self.dtype}>"
+
+
+def _dim(d):
+    """An extent as an int when constant, else its simplified expression."""
+    from ..lang.expr import Expr
+    if isinstance(d, (int, np.integer)):
+        return int(d)
+    if isinstance(d, Expr):
+        from .shape_funcs import simplify_dim
+        return simplify_dim(d)
+    raise GraphError(f"an extent must be an int or a te.var expression, got {d!r}")
+
+
+def _binding_str(binding):
+    return ", ".join(f"{v.name} = {n}" for v, n in binding.items())
+
+
+def _shape_str(shape):
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+def _same_extent(a, b):
+    """True / False when a and b (ints or expressions) are provably equal / different,
+    None when it depends on the vars' values."""
+    if isinstance(a, int) and isinstance(b, int):
+        return a == b
+    from ..lang.expr import Const
+    from .shape_funcs import simplify_dim
+    d = simplify_dim(Const(a, "int32") - b if isinstance(a, int) else a - b)
+    return (d == 0) if isinstance(d, int) else None
 
 
 def kernel_signature(kernel):
@@ -97,6 +168,64 @@ def kernel_signature(kernel):
         shape = tuple(v for kind, v in dims) if all(k == "const" for k, _ in dims) else None
         out.append((name, shape, np.dtype(dt), is_out))
     return out
+
+
+def unify_signature(kernel, args, where):
+    """The output shape of `kernel` on Values `args`, in the graph's extents: the kernel's
+    var extents are matched with the arguments' extents, then its extents given by formulas
+    of its vars (a strided convolution's output) rewritten in the graph's. Returns (output
+    shape, [(extent, expected extent, message)]: the equalities only a call's values decide).
+    Raises GraphError where an argument's shape provably does not fit."""
+    from ..lang.expr import Const
+    from ..lang.visitor import free_vars, substitute
+    spec = kernel._plan.args
+    match = {}                      # the kernel's Var -> the graph's extent
+    formulas = []                   # (Value, dimension, the kernel's formula, message)
+    checks = []
+
+    def fits(got, want, msg):
+        same = _same_extent(got, want)
+        if same is False:
+            raise GraphError(msg)
+        if same is None:
+            checks.append((got, want, msg))
+
+    for a, (an, _, ndim, dims, _) in zip(args, spec):
+        msg = (f"{where} expects {an} of shape [{', '.join(str(v) for _, v in dims)}], but "
+               f"{a.name} has shape {_shape_str(a.shape)}")
+        if len(a.shape) != ndim:
+            raise GraphError(msg)
+        for d, (kind, v) in enumerate(dims):
+            got = a.shape[d]
+            if kind == "const":
+                fits(got, v, msg)
+            elif kind == "var" and v not in match:
+                match[v] = got
+            elif kind == "var":
+                fits(got, match[v], msg)
+            else:
+                formulas.append((a, d, v, msg))
+
+    def graph_extent(e):
+        if any(v not in match for v in free_vars(e)):
+            return None
+        return _dim(substitute(e, {v: Const(x, v.dtype) if isinstance(x, int) else x
+                                   for v, x in match.items()}))
+    for a, d, e, msg in formulas:
+        want = graph_extent(e)
+        if want is None:
+            raise GraphError(f"{where}: dimension {d} of {a.name} ({e}) is not given by the "
+                             "kernel's other arguments")
+        fits(a.shape[d], want, msg)
+    oname, _, _, odims, _ = spec[-1]
+    oshape = []
+    for d, (kind, v) in enumerate(odims):
+        x = v if kind == "const" else match.get(v) if kind == "var" else graph_extent(v)
+        if x is None:
+            raise GraphError(f"{where}: dimension {d} of its output {oname} ({v}) is not given "
+                             "by its inputs' shapes")
+        oshape.append(x)
+    return tuple(oshape), checks
 
 
 class Graph:
@@ -117,6 +246,9 @@ class Graph:
         self.steps = []             # (kernel, [argument Values], output Value)
         self._names = set()
         self.kernels = kernels if kernels is not None else SHARED_KERNELS
+        self.vars = []              # the te.vars of the inputs' shapes, in order of appearance
+        self.requires = []          # (condition Expr, rule text): g.require
+        self.checks = []            # (extent, extent, message): equalities a call decides
 
     def _new(self, name, shape, dtype, kind, array=None):
         if name in self._names:
@@ -134,8 +266,41 @@ class Graph:
         >>> g = Graph("net")
         >>> g.input("image", (1, 3, 224, 224), "float32")
         <Value image input [1, 3, 224, 224] float32>
+
+        Extents may be te.vars (symbolic shapes: their values are read from the arrays of
+        each call):
+
+        >>> import texpr as te
+        >>> g.input("tokens", (te.var("n"), 64))
+        <Value tokens input [n, 64] float32>
         """
+        from ..lang.expr import Var
+        for d in shape:
+            if isinstance(d, Var):
+                if d not in self.vars:
+                    self.vars.append(d)
+            elif not isinstance(d, (int, np.integer)):
+                raise GraphError(f"graph {self.name}: input {name}: an extent must be an int or "
+                                 f"a te.var, got {d!r} (in shape {list(shape)})")
         return self._new(name, shape, dtype, "input")
+
+    def require(self, cond, rule):
+        """A condition on the input vars (a boolean te expression), checked when a call
+        brings new input shapes; GraphError tells the var values and `rule`.
+
+        >>> import texpr as te
+        >>> from texpr.topi.graph import Graph
+        >>> g = Graph("net")
+        >>> h = te.var("h")
+        >>> x = g.input("image", (1, 3, h, h))
+        >>> g.require(h % 32 == 0, "the image size must be a multiple of 32")
+        """
+        from ..lang.visitor import free_vars
+        unknown = [v.name for v in free_vars(cond) if v not in self.vars]
+        if unknown:
+            raise GraphError(f"graph {self.name}: require: {', '.join(sorted(unknown))} is not "
+                             "a var of the graph's inputs")
+        self.requires.append((cond, rule))
 
     def constant(self, name, array):
         """A tensor fixed when the graph is built (weights): kept as given, never copied.
@@ -170,16 +335,12 @@ class Graph:
             if not isinstance(a, Value) or a.graph is not self:
                 raise GraphError(f"graph {self.name}: argument {an} of kernel {kname} must be a "
                                  f"Value of this graph, got {a!r}")
-            if shape is not None and a.shape != shape:
-                raise GraphError(f"graph {self.name}: kernel {kname} expects {an} of shape "
-                                 f"{list(shape)}, but {a.name} has shape {list(a.shape)}")
             if a.dtype != dt:
                 raise GraphError(f"graph {self.name}: kernel {kname} expects {an} of dtype {dt}, "
                                  f"but {a.name} is {a.dtype}")
-        oname, oshape, odt, _ = sig[-1]
-        if oshape is None:
-            raise GraphError(f"graph {self.name}: kernel {kname} has a symbolic output shape; "
-                             "a graph needs kernels built for constant shapes")
+        oname, _, odt, _ = sig[-1]
+        oshape, checks = unify_signature(kernel, list(args), f"graph {self.name}: kernel {kname}")
+        self.checks += checks
         out = self._new(name or f"{kname}_{len(self.steps)}", oshape, odt, "step")
         self.steps.append((kernel, list(args), out))
         return out
@@ -222,11 +383,16 @@ class Graph:
                 raise GraphError(f"graph {self.name}: dense bias must be [{N}] {w.dtype}, got "
                                  f"{list(b.shape)} {b.dtype}")
         base = name or f"dense_{len(self.steps)}"
-        packed = M > gemv_max_rows(target)
+        # a symbolic batch: one kernel for every M, topi.nn.dense on the weight as it is
+        # (whose schedule specialises symbolic batches)
+        sym = not isinstance(M, int)
+        packed = not sym and M > gemv_max_rows(target)
         nb = dense_weight_block(N, K, target, M=M) if packed else None
         wv = self.constant(base + ("_w_panels" if packed else "_w"),
                            pack_dense_weight_ref(w, nb) if packed else w)
         args = [data, wv] + ([self.constant(base + "_b", b)] if b is not None else [])
+        if sym:
+            M = None
         key = ("graph.dense", M, N, K, nb, b is not None, activation, str(target))
         kernel = self.kernels.get(key, lambda: _build_dense(M, N, K, nb, b is not None,
                                                             activation, target))
@@ -263,11 +429,15 @@ class Graph:
 
 
 def _build_dense(M, N, K, nb, bias, activation, target):
-    """The kernel of Graph.dense: dense_pack on panels of nb (nb None: dense on the weight)."""
+    """The kernel of Graph.dense: dense_pack on panels of nb (nb None: dense on the weight);
+    M None: a symbolic batch."""
+    from ..lang.expr import Var
     from ..lang.tensor import placeholder
     from ..targets.build import build
     from . import nn
     from .schedules import schedule
+    if M is None:
+        M = Var("m", "int32")
     x = placeholder((M, K), name="x")
     w = placeholder((-(-N // nb), K, nb) if nb else (N, K), name="w")
     b = placeholder((N,), name="b") if bias else None
@@ -278,11 +448,13 @@ def _build_dense(M, N, K, nb, bias, activation, target):
     return build(schedule(out, target), args, target=target, name="dense_pack" if nb else "dense")
 
 
-def plan_buffers(steps, outputs):
+def plan_buffers(steps, outputs, nbytes=None):
     """Liveness-based buffer assignment: {Value: buffer index}, [(nbytes, dtype)] per buffer.
 
     A step's output takes a free buffer of exactly its size and dtype, else a new one; a
     buffer is free once the last step reading its value has run (graph outputs never are).
+    nbytes(value): its size (default value.nbytes; the size at a call's var values for a
+    symbolic graph).
 
     >>> from texpr.topi.graph import Graph, Value, plan_buffers
     >>> g = Graph()
@@ -301,8 +473,9 @@ def plan_buffers(steps, outputs):
     free = {}                       # (nbytes, dtype) -> [buffer index]
     buffers = []
     assign = {}
+    size = nbytes or (lambda v: v.nbytes)
     for i, (_, args, out) in enumerate(steps):
-        key = (out.nbytes, out.dtype.str)
+        key = (size(out), out.dtype.str)
         pool = free.get(key)
         if pool:
             assign[out] = pool.pop()
@@ -311,7 +484,7 @@ def plan_buffers(steps, outputs):
             buffers.append(key)
         for a in set(args):
             if a.kind == "step" and last_use.get(a) == i and a not in keep:
-                free.setdefault((a.nbytes, a.dtype.str), []).append(assign[a])
+                free.setdefault((size(a), a.dtype.str), []).append(assign[a])
         if out not in last_use and out not in keep:       # never read: free at once
             free.setdefault(key, []).append(assign[out])
     return assign, buffers
@@ -320,6 +493,10 @@ def plan_buffers(steps, outputs):
 class CompiledGraph:
     """A graph with its buffers allocated and its kernels bound; call it with the inputs.
 
+    A graph with symbolic input shapes is planned per input signature (see the module
+    docstring): `plan_count` tells how many plans were made, `binding` the vars' current
+    values.
+
     Example::
 
         net = g.compile([z])
@@ -327,29 +504,99 @@ class CompiledGraph:
         print(net.intermediate_bytes, "bytes instead of", net.naive_bytes())
     """
 
+    #: plans kept for the input signatures seen last (each holds its own buffers)
+    MAX_PLANS = 8
+
     def __init__(self, graph, outputs):
         self.graph = graph
         self.outputs = outputs
         self.inputs = [v for v in graph.values if v.kind == "input"]
-        assign, buffers = plan_buffers(graph.steps, outputs)
-        self.buffer_bytes = [nb for nb, _ in buffers]
+        self.kernels = [k for k, _, _ in graph.steps]
+        self.symbolic = bool(graph.vars)
+        self._plans = {}            # input shapes -> plan
+        self._key = None
+        self.plan_count = 0
+        self.binding = {}
+        if not self.symbolic:
+            self._use(None, self._make_plan({}))
+
+    def _make_plan(self, binding):
+        """(assignment, buffer sizes, arrays, bound runs) at these var values."""
+        graph = self.graph
+        shapes = {v: v.shape_at(binding) for v in graph.values if v.kind != "constant"}
+        if binding:
+            for v, shp in shapes.items():
+                if any(d <= 0 for d in shp):
+                    raise GraphError(f"graph {graph.name}: with {_binding_str(binding)}, "
+                                     f"{v.name} {_shape_str(v.shape)} would be "
+                                     f"{list(shp)}; every extent must be positive")
+
+        def nbytes(v):
+            return int(np.prod(shapes[v], dtype=np.int64)) * v.dtype.itemsize
+        assign, buffers = plan_buffers(graph.steps, self.outputs, nbytes)
         storage = [np.empty(nb, np.uint8) for nb, _ in buffers]
         arrays = {}
         for v in graph.values:
             if v.kind == "constant":
                 arrays[v] = v.array
             elif v.kind == "input":
-                arrays[v] = np.empty(v.shape, v.dtype)
+                arrays[v] = np.empty(shapes[v], v.dtype)
             elif v in assign:
-                arrays[v] = storage[assign[v]].view(v.dtype).reshape(v.shape)
-        self._arrays = arrays
-        self.assignment = assign
-        self._run = []
+                arrays[v] = storage[assign[v]][:nbytes(v)].view(v.dtype).reshape(shapes[v])
+        run = []
         for kernel, args, out in graph.steps:
             arrs = [arrays[a] for a in args] + [arrays[out]]
             bind = getattr(kernel, "bind", None)
-            self._run.append(bind(*arrs) if bind else (lambda k=kernel, a=arrs: k(*a)))
-        self.kernels = [k for k, _, _ in graph.steps]
+            run.append(bind(*arrs) if bind else (lambda k=kernel, a=arrs: k(*a)))
+        self.plan_count += 1
+        return assign, [nb for nb, _ in buffers], arrays, run, shapes
+
+    def _use(self, key, plan):
+        self._key = key
+        self.assignment, self.buffer_bytes, self._arrays, self._run, self._shapes = plan
+
+    def _bind_vars(self, arrays):
+        """{Var: value} from the input arrays' shapes; the rules and deferred equalities
+        checked."""
+        from ..lang.expr import Var
+        from .shape_funcs import evaluate_shape
+        g = self.graph
+        binding, source = {}, {}
+        for v, a in zip(self.inputs, arrays):
+            if a.ndim != len(v.shape):
+                raise GraphError(f"graph {g.name}: input {v.name} must be "
+                                 f"{_shape_str(v.shape)} {v.dtype}, got {list(a.shape)} {a.dtype}")
+            for d, (want, n) in enumerate(zip(v.shape, a.shape)):
+                if isinstance(want, Var):
+                    if want in binding and binding[want] != n:
+                        raise GraphError(f"graph {g.name}: input {v.name}: dimension {d} is {n}, "
+                                         f"but {want.name} = {binding[want]} from input "
+                                         f"{source[want]}")
+                    binding[want], source[want] = n, v.name
+        for cond, rule in g.requires:
+            if not evaluate_shape((cond,), binding)[0]:
+                raise GraphError(f"graph {g.name}: {_binding_str(binding)} breaks the rule "
+                                 f"{cond}: {rule}")
+        for got, want, msg in g.checks:
+            x, y = evaluate_shape((got, want), binding)
+            if x != y:
+                raise GraphError(f"{msg} (with {_binding_str(binding)}: {x} != {y})")
+        return binding
+
+    def _select(self, arrays):
+        """Make the plan of these input shapes current (made once per input signature)."""
+        key = tuple(a.shape for a in arrays)
+        if key == self._key:
+            return
+        plan = self._plans.get(key)
+        if plan is None:
+            binding = self._bind_vars(arrays)
+            plan = self._make_plan(binding) + (binding,)
+            if len(self._plans) >= self.MAX_PLANS:
+                self._plans.pop(next(iter(self._plans)))
+            self._plans[key] = plan
+        self.binding = plan[-1]
+        self._use(key, plan[:-1])
 
     @property
     def intermediate_bytes(self):
@@ -370,7 +617,8 @@ class CompiledGraph:
             net = g.compile([z])
             net.naive_bytes()                # the sum of every step output's nbytes
         """
-        return sum(out.nbytes for _, _, out in self.graph.steps)
+        return sum(int(np.prod(self._shapes[out], dtype=np.int64)) * out.dtype.itemsize
+                   for _, _, out in self.graph.steps)
 
     def set_inputs(self, *args, **kwargs):
         """Copy the graph's inputs in, by position or by name (not both).
@@ -387,16 +635,21 @@ class CompiledGraph:
                 raise GraphError(f"graph {self.graph.name}: expects {len(self.inputs)} inputs "
                                  f"({', '.join(v.name for v in self.inputs)}), got {len(args)}")
             kwargs = {v.name: a for v, a in zip(self.inputs, args)}
+        arrays = []
         for v in self.inputs:
             if v.name not in kwargs:
                 raise GraphError(f"graph {self.graph.name}: input {v.name} is missing")
-            a = np.asarray(kwargs.pop(v.name))
-            if a.shape != v.shape or a.dtype != v.dtype:
-                raise GraphError(f"graph {self.graph.name}: input {v.name} must be "
-                                 f"{list(v.shape)} {v.dtype}, got {list(a.shape)} {a.dtype}")
-            np.copyto(self._arrays[v], a)
+            arrays.append(np.asarray(kwargs.pop(v.name)))
         if kwargs:
             raise GraphError(f"graph {self.graph.name}: unknown inputs {sorted(kwargs)}")
+        if self.symbolic:
+            self._select(arrays)
+        for v, a in zip(self.inputs, arrays):
+            mine = self._arrays[v]
+            if a.shape != mine.shape or a.dtype != v.dtype:
+                raise GraphError(f"graph {self.graph.name}: input {v.name} must be "
+                                 f"{_shape_str(v.shape)} {v.dtype}, got {list(a.shape)} {a.dtype}")
+            np.copyto(mine, a)
 
     def run(self):
         """Run the steps on the inputs set last; returns the output buffers.
@@ -407,6 +660,8 @@ class CompiledGraph:
             out, = net.run()
             out = out.copy()                 # the next run overwrites the graph's buffer
         """
+        if self._key is None and self.symbolic:
+            raise GraphError(f"graph {self.graph.name}: no inputs given yet (set_inputs)")
         for r in self._run:
             r()
         return [self._arrays[o] for o in self.outputs]

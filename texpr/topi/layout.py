@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Sequence
 from ..errors import TexprError
 from ..lang.expr import Const, if_then_else
 from ..lang.tensor import compute
-from .util import const_dim
+from .util import const_dim, extent
 
 if TYPE_CHECKING:
     from ..lang.tensor import Tensor
@@ -20,7 +20,8 @@ def nchw_to_nchwc(data: Tensor, block: int) -> Tensor:
     >>> [int(d) for d in topi.layout.nchw_to_nchwc(data, 8).shape]
     [1, 2, 8, 8, 8]
     """
-    N, C, H, W = (const_dim(data, d, "nchw_to_nchwc") for d in range(4))
+    N, H, W = extent(data, 0), extent(data, 2), extent(data, 3)
+    C = const_dim(data, 1, "nchw_to_nchwc")
     if C % block:
         raise TexprError(f"nchw_to_nchwc: {C} channels are not a multiple of block {block}")
     return compute((N, C // block, H, W, block), lambda n, cb, h, w, c: data[n, cb * block + c, h, w],
@@ -35,7 +36,8 @@ def nchwc_to_nchw(data: Tensor) -> Tensor:
     >>> topi.layout.nchwc_to_nchw(x).shape
     (1, 8, 8, 8)
     """
-    N, Cb, H, W, b = (const_dim(data, d, "nchwc_to_nchw") for d in range(5))
+    N, H, W = extent(data, 0), extent(data, 2), extent(data, 3)
+    Cb, b = const_dim(data, 1, "nchwc_to_nchw"), const_dim(data, 4, "nchwc_to_nchw")
     return compute((N, Cb * b, H, W), lambda n, c, h, w: data[n, c // b, h, w, c % b], name="nchw",
                    tag="injective,layout")
 

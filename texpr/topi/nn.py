@@ -11,7 +11,7 @@ from ..errors import TexprError
 from ..lang.expr import Const, all as te_all, elementwise_max, exp, if_then_else, max_value, min_value
 from ..lang.reduction import max as te_max, sum as te_sum
 from ..lang.tensor import compute, reduce_axis
-from .util import check_ndim, const_dim, normalize_axes, padding4, pair
+from .util import check_ndim, const_dim, extent, normalize_axes, padding4, pair, positive
 from .tag import ROW_PART
 
 if TYPE_CHECKING:
@@ -171,13 +171,14 @@ def conv2d_nchw(data: Tensor, kernel: Tensor, stride: int | Sequence[int],
     sh, sw = pair(stride, "stride")
     dh, dw = pair(dilation, "dilation")
     pt, pl, pb, pr = padding4(padding)
-    N, C, H, W = (const_dim(data, d, "conv2d_nchw") for d in range(4))
+    N, H, W = extent(data, 0), extent(data, 2), extent(data, 3)
+    C = const_dim(data, 1, "conv2d_nchw")
     O, Cg, R, S = (const_dim(kernel, d, "conv2d_nchw") for d in range(4))
     if C % groups or O % groups or Cg != C // groups:
         raise TexprError(f"conv2d_nchw: {C} input channels, {O} outputs and groups={groups} do not "
                          f"fit kernel input channels {Cg}")
     P, Q = _out_size(H, R, sh, pt, pb, dh), _out_size(W, S, sw, pl, pr, dw)
-    if P <= 0 or Q <= 0:
+    if not positive(P, Q):
         raise TexprError(f"conv2d_nchw: output would be {P}x{Q}; the kernel is larger than the input")
     odt = _acc_dtype(data.dtype, kernel.dtype, out_dtype)
     dp = pad(data, (0, 0, pt, pl), (0, 0, pb, pr), name="data_pad")
@@ -210,7 +211,8 @@ def conv2d_NCHWc(data: Tensor, kernel: Tensor, stride: int | Sequence[int],
     sh, sw = pair(stride, "stride")
     dh, dw = pair(dilation, "dilation")
     pt, pl, pb, pr = padding4(padding)
-    N, Cb, H, W, ic = (const_dim(data, d, "conv2d_NCHWc") for d in range(5))
+    N, H, W = extent(data, 0), extent(data, 2), extent(data, 3)
+    Cb, ic = const_dim(data, 1, "conv2d_NCHWc"), const_dim(data, 4, "conv2d_NCHWc")
     Ob, Cb2, R, S, ic2, oc = (const_dim(kernel, d, "conv2d_NCHWc") for d in range(6))
     if Cb != Cb2 or ic != ic2:
         raise TexprError(f"conv2d_NCHWc: data channels {Cb}x{ic} do not match the kernel's {Cb2}x{ic2}")
@@ -244,7 +246,8 @@ def depthwise_conv2d_nchw(data: Tensor, kernel: Tensor, stride: int | Sequence[i
     sh, sw = pair(stride, "stride")
     dh, dw = pair(dilation, "dilation")
     pt, pl, pb, pr = padding4(padding)
-    N, C, H, W = (const_dim(data, d, "depthwise_conv2d_nchw") for d in range(4))
+    N, H, W = extent(data, 0), extent(data, 2), extent(data, 3)
+    C = const_dim(data, 1, "depthwise_conv2d_nchw")
     C2, Mm, R, S = (const_dim(kernel, d, "depthwise_conv2d_nchw") for d in range(4))
     if C2 != C:
         raise TexprError(f"depthwise_conv2d_nchw: data has {C} channels, kernel {C2}")
@@ -283,7 +286,9 @@ def depthwise_conv2d_NCHWc(data: Tensor, kernel: Tensor, stride: int | Sequence[
     sh, sw = pair(stride, "stride")
     dh, dw = pair(dilation, "dilation")
     pt, pl, pb, pr = padding4(padding)
-    N, Cb, H, W, cb = (const_dim(data, d, "depthwise_conv2d_NCHWc") for d in range(5))
+    N, H, W = extent(data, 0), extent(data, 2), extent(data, 3)
+    Cb = const_dim(data, 1, "depthwise_conv2d_NCHWc")
+    cb = const_dim(data, 4, "depthwise_conv2d_NCHWc")
     Ob, R, S, ob = (const_dim(kernel, d, "depthwise_conv2d_NCHWc") for d in range(4))
     if (Ob * ob) % (Cb * cb) != 0:
         raise TexprError(f"depthwise_conv2d_NCHWc: the kernel's {Ob}x{ob} output channels do "
@@ -291,7 +296,7 @@ def depthwise_conv2d_NCHWc(data: Tensor, kernel: Tensor, stride: int | Sequence[
                          f"M filters per channel)")
     M = Ob * ob // (Cb * cb)
     P, Q = _out_size(H, R, sh, pt, pb, dh), _out_size(W, S, sw, pl, pr, dw)
-    if P <= 0 or Q <= 0:
+    if not positive(P, Q):
         raise TexprError(f"depthwise_conv2d_NCHWc: output would be {P}x{Q}; the kernel is "
                          f"larger than the input")
     odt = _acc_dtype(data.dtype, kernel.dtype, out_dtype)
@@ -365,9 +370,9 @@ def _pool2d(data, kernel, stride, padding, pool_type="max", count_include_pad=Tr
     if dh <= 0 or dw <= 0:
         raise TexprError(f"pool2d: dilation must be positive, got {dilation!r}")
     pt, pl, pb, pr = padding4(padding)
-    H, W = const_dim(data, 2, "pool2d"), const_dim(data, 3, "pool2d")
+    H, W = extent(data, 2), extent(data, 3)
     P, Q = _out_size(H, kh, sh, pt, pb, dh), _out_size(W, kw, sw, pl, pr, dw)
-    if P <= 0 or Q <= 0:
+    if not positive(P, Q):
         raise TexprError(f"pool2d: output would be {P}x{Q}; the (dilated) window is larger than "
                          "the padded input")
     nd = len(data.shape)
@@ -420,8 +425,12 @@ def global_pool(data: Tensor, pool_type: str = "avg") -> Tensor:
     >>> topi.nn.global_pool(data, "max").shape
     (1, 8, 1, 1)
     """
-    H, W = const_dim(data, 2, "global_pool"), const_dim(data, 3, "global_pool")
-    return pool2d(data, (H, W), 1, 0, pool_type)
+    if len(data.shape) not in (4, 5):
+        raise TexprError(f"global_pool: {data.name} must be NCHW or NCHWc")
+    H, W = extent(data, 2), extent(data, 3)
+    if isinstance(H, int) and isinstance(W, int):
+        return pool2d(data, (H, W), 1, 0, pool_type)
+    return _global_pool_symbolic(data, H, W, pool_type)
 
 
 def global_pool_flatten(data: Tensor, pool_type: str = "avg") -> Tensor:
@@ -438,7 +447,8 @@ def global_pool_flatten(data: Tensor, pool_type: str = "avg") -> Tensor:
         raise TexprError(f"global_pool_flatten: {data.name} must be NCHW or NCHWc")
     if pool_type not in ("max", "avg"):
         raise TexprError(f"global_pool_flatten: pool_type must be 'max' or 'avg', got {pool_type!r}")
-    dims = [const_dim(data, d, "global_pool_flatten") for d in range(len(data.shape))]
+    dims = [extent(data, d) if d in (0, 2, 3) else const_dim(data, d, "global_pool_flatten")
+            for d in range(len(data.shape))]
     H, W = dims[2], dims[3]
     blk = dims[4] if len(dims) == 5 else 1
     C = dims[1] * blk
@@ -453,8 +463,35 @@ def global_pool_flatten(data: Tensor, pool_type: str = "avg") -> Tensor:
     acc = data.dtype if dtypes.is_float(data.dtype) else "float32"
     s = compute((dims[0], C), lambda n, c: te_sum(data[at(n, c)].astype(acc), axis=[ry, rx]),
                 name="global_pool_sum", tag="global_pool_flatten")
-    return compute((dims[0], C), lambda n, c: (s[n, c] / float(H * W)).astype(data.dtype),
+    return compute((dims[0], C), lambda n, c: (s[n, c] / _count(H * W, acc)).astype(data.dtype),
                    name="global_pool_flatten", tag="elemwise")
+
+
+def _count(n, dt):
+    """The number of pooled elements as a float of dt (a constant, or a symbolic extent)."""
+    return float(n) if isinstance(n, int) else n.astype(dt)
+
+
+def _global_pool_symbolic(data, H, W, pool_type):
+    """global_pool over symbolic H x W: a window reduction over the whole plane."""
+    ry = reduce_axis((0, H), "ry")
+    rx = reduce_axis((0, W), "rx")
+    shape = (data.shape[0], data.shape[1], 1, 1) + tuple(data.shape[4:])
+
+    def at(n, c, rest):
+        return (n, c, ry, rx) + rest
+    if pool_type == "max":
+        return compute(shape, lambda n, c, y, x, *rest: te_max(data[at(n, c, rest)],
+                                                               axis=[ry, rx]),
+                       name="pool_max", tag="pool")
+    if pool_type != "avg":
+        raise TexprError(f"global_pool: pool_type must be 'max' or 'avg', got {pool_type!r}")
+    acc = data.dtype if dtypes.is_float(data.dtype) else "float32"
+    s = compute(shape, lambda n, c, y, x, *rest: te_sum(data[at(n, c, rest)].astype(acc),
+                                                        axis=[ry, rx]),
+                name="pool_sum", tag="pool")
+    return compute(shape, lambda *i: (s[i] / _count(H * W, acc)).astype(data.dtype),
+                   name="pool_avg", tag="elemwise")
 
 
 def relu(x: Tensor) -> Tensor:

@@ -37,6 +37,19 @@ def const_dim(t, d, what):
     return s.value
 
 
+def extent(t, d):
+    """Dimension d of t: an int when constant, else its expression (a symbolic batch or
+    spatial extent that an operator takes as it is)."""
+    s = t.shape[d]
+    return s.value if isinstance(s, Const) else s
+
+
+def positive(*extents):
+    """False when a constant extent is not positive (symbolic ones are checked when the
+    kernel is called)."""
+    return all(not isinstance(e, int) or e > 0 for e in extents)
+
+
 def shape_str(t):
     """t's shape as `[B, 64]` (symbolic extents by name)."""
     return "[" + ", ".join(str(d) for d in t.shape) + "]"
