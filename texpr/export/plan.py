@@ -185,53 +185,92 @@ def plan_of_module(module, name, target=None):
 
 def plan_of_graph(net, name, target=None):
     """A bundle of a compiled topi.graph (CompiledGraph): its inputs and outputs, constants in
-    the weights blob, intermediates in the slots of the graph's own buffer plan."""
+    the weights blob, intermediates in slots planned by the graph's own liveness rule
+    (topi.graph.plan_buffers; with symbolic shapes, values share a slot when their shapes
+    are the same expressions). The graph's vars are the bundle's dims; its rules (g.require,
+    the equalities a call decides, the kernels' preconditions) are checked by set_dims."""
+    from ..lang.visitor import substitute
+    from ..topi.graph import plan_buffers
     g = net.graph
     kernels, index = [], {}
     for kernel, _, _ in g.steps:
         if id(kernel) not in index:
             index[id(kernel)] = len(kernels)
             kernels.append(kernel_of(kernel, len(kernels), target))
+    dim_names = {}
+    for v in g.vars:
+        dim_names[v] = _dim_name(v.name, dim_names.values())
     outputs = list(net.outputs)
     values, slots = {}, []
+
+    def value(v, kind, **kw):
+        shape = tuple(d if isinstance(d, int) else c_int_expr(d, dim_names) for d in v.shape)
+        out = Value(v.name, shape, v.dtype, kind, **kw)
+        out.exprs = {c_int_expr(d, dim_names): d for d in v.shape if not isinstance(d, int)}
+        out.dim_vars = dict(dim_names)
+        out.labels = tuple(str(d) if isinstance(d, int) else to_str(d) for d in v.shape)
+        values[v.name] = out
+        return out
+
     for v in net.inputs:
-        values[v.name] = Value(v.name, tuple(v.shape), v.dtype, "input", slot=len(slots))
-        slots.append([values[v.name]])
+        slots.append([value(v, "input", slot=len(slots))])
+    if g.vars:
+        assign, _ = plan_buffers(g.steps, outputs, lambda v: (
+            tuple(d if isinstance(d, int) else to_str(d) for d in v.shape), v.dtype.itemsize))
+    else:
+        assign = net.assignment
     buf_slot = {}
     for v in g.values:
         if v.kind == "constant":
-            values[v.name] = Value(v.name, tuple(v.shape), v.dtype, "constant", array=v.array)
-        elif v.kind == "step" and v in net.assignment:
-            b = net.assignment[v]
+            value(v, "constant", array=v.array)
+        elif v.kind == "step" and v in assign:
+            b = assign[v]
             if b not in buf_slot:
                 buf_slot[b] = len(slots)
                 slots.append([])
-            kind = "output" if v in outputs else "temp"
-            values[v.name] = Value(v.name, tuple(v.shape), v.dtype, kind, slot=buf_slot[b])
-            slots[buf_slot[b]].append(values[v.name])
+            slots[buf_slot[b]].append(value(v, "output" if v in outputs else "temp",
+                                            slot=buf_slot[b]))
+    checks = [(c_int_expr(cond, dim_names), rule) for cond, rule in g.requires]
+    checks += [(c_int_expr(_as_expr(a) == _as_expr(b), dim_names), msg)
+               for a, b, msg in getattr(g, "checks", ())]
+    extents = {}
+    for v in values.values():
+        for d, e in v.exprs.items():
+            extents.setdefault(d, e)
+    checks += [(f"({d}) > 0", f"extent {to_str(e)} must be positive")
+               for d, e in extents.items()]
     steps = []
     for kernel, args, out in g.steps:
         k = kernels[index[id(kernel)]]
         arrays = [a.name for a in args] + [out.name]
-        steps.append(Step(index[id(kernel)], arrays, _scalars_of(k, [values[a] for a in arrays])))
+        binding = _bindings(k, [a.shape for a in args] + [out.shape])
+        steps.append(Step(index[id(kernel)], arrays,
+                          [c_int_expr(_as_expr(binding[v]), dim_names) for v in k.shape_vars]))
+        for cond, msg in k.preconditions:
+            c = substitute(cond, {v: _as_expr(x) for v, x in binding.items()})
+            checks.append((c_int_expr(c, dim_names), f"kernel {k.name}: {msg}"))
     order = [n for n in values if values[n].kind == "input"] + \
         [n for n in values if values[n].kind != "input"]
-    return Plan(name, [], kernels, {n: values[n] for n in order}, steps, slots,
-                [v.name for v in net.inputs], [o.name for o in outputs])
+    return Plan(name, [dim_names[v] for v in g.vars], kernels, {n: values[n] for n in order},
+                steps, slots, [v.name for v in net.inputs], [o.name for o in outputs], checks)
 
 
-def _scalars_of(k, arrays):
-    """The values of a kernel's shape variables in a graph step, from its arrays' shapes."""
+def _as_expr(x):
+    return Const(x, "int32") if isinstance(x, int) else x
+
+
+def _bindings(k, shapes):
+    """{the kernel's shape Var: the graph's extent} in a step, from its arrays' shapes."""
     found = {}
-    for dims, v in zip(k.arg_dims, arrays):
-        for (kind, d), n in zip(dims, v.shape):
+    for dims, shape in zip(k.arg_dims, shapes):
+        for (kind, d), n in zip(dims, shape):
             if kind == "var" and d not in found:
                 found[d] = n
     missing = [v.name for v in k.shape_vars if v not in found]
     if missing:
         raise ExportError(f"export: kernel {k.name} takes the shape variables {missing}, which "
                           f"no array extent gives; a bundle derives them from the arrays")
-    return [str(found[v]) for v in k.shape_vars]
+    return found
 
 
 def _dim_name(hint, used):
