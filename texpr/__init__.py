@@ -56,3 +56,12 @@ from .lang.imm import FloatImm, IntImm  # noqa: E402
 from .lang import stmt_functor  # noqa: E402
 from . import arith  # noqa: E402
 __all__ += ["IntImm", "FloatImm", "stmt_functor", "arith"]
+
+
+def __getattr__(name):
+    """texpr.export (a built kernel or a compiled topi.graph as a C library), imported on
+    first use: `import texpr` does not pay for it."""
+    if name == "export":
+        import importlib
+        return importlib.import_module(".export", __name__)
+    raise AttributeError(f"module 'texpr' has no attribute {name!r}")

@@ -150,8 +150,8 @@ class HybridScriptError(TexprError):
 class ExportError(TexprError):
     """texpr.export was given something a self-contained C bundle cannot hold.
 
-    For example, a kernel built for a GPU target, or an output directory whose parent does
-    not exist::
+    A kernel built for a GPU target, or an output directory whose parent does not exist;
+    for example::
 
         texpr.export.export_library(cuda_module, "out")   # ExportError naming the target
     """

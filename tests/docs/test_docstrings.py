@@ -15,6 +15,7 @@ import pytest
 
 import texpr
 import texpr.autotvm as autotvm
+import texpr.export
 import texpr.topi as topi
 from texpr.schedule import Schedule, Stage
 from texpr.target import Target
@@ -55,6 +56,7 @@ def public_api():
                   if not n.startswith("_") and callable(v) and _own(mod, n, v)]
     items += [(f"texpr.hybrid.{n}", getattr(texpr.hybrid, n)) for n in texpr.hybrid.__all__]
     items += [(f"texpr.autotvm.{n}", getattr(autotvm, n)) for n in autotvm.__all__]
+    items += [(f"texpr.export.{n}", getattr(texpr.export, n)) for n in texpr.export.__all__]
     items += [(f"texpr.{c.__name__}", c) for c in (Schedule, Stage, Module, Target)]
     out = []
     for name, obj in items:
