@@ -18,6 +18,8 @@ from .plan import ALIGN, plan_of_graph, plan_of_module
 THREADS = ("pool", "single")
 WEIGHTS = ("blob", "c_array", "both")
 OPTIMIZE = ("speed", "size")
+#: kernel families whose includes (immintrin.h, arm_neon.h) are precompiled by the Makefile
+PRECOMPILED = ("x86", "arm")
 EMULATOR = {"host": [], "aarch64": ["qemu-aarch64"], "hexagon": ["qemu-hexagon"]}
 
 
@@ -41,7 +43,7 @@ def export_library(obj, path, target=None, name=None, threads="pool", weights="b
         bundle.build("host")                 # make host: build/host/libdouble.a
         y, = bundle.run([x])                 # its check program run on x (tests do this)
     """
-    from ..targets.registry import get_target
+    from ..targets.registry import get_target, kernel_flags
     from ..topi.graph import CompiledGraph
     for opt, allowed, val in (("threads", THREADS, threads), ("weights", WEIGHTS, weights),
                               ("optimize", OPTIMIZE, optimize)):
@@ -81,11 +83,19 @@ def export_library(obj, path, target=None, name=None, threads="pool", weights="b
             f.write(text)
         files[rel] = os.path.join(path, rel)
 
-    kfiles = []
+    kfiles, prefixes = [], {}
     for i, k in enumerate(plan.kernels):
         rel = f"kernels/k{i:02d}_{_c_name(k.name)[:40]}.c"
         write(rel, k.source)
         kfiles.append((rel, k.target))
+        ktgt = get_target(k.target)
+        if ktgt.family in PRECOMPILED and k.target not in prefixes:
+            # what texpr's own build precompiles (the emitter's prefix_header: SIMDe with its
+            # defines), else the kernel's #include lines (as the NEON harness does)
+            text = ktgt.emitter.prefix_header(tuple(kernel_flags(ktgt))) or "".join(
+                ln + "\n" for ln in k.source.splitlines() if ln.startswith("#include"))
+            prefixes[k.target] = f"texpr_prefix_{_c_name(k.target)}.h"
+            write(prefixes[k.target], text)
     write(f"{cname}.h", csource.header(plan, len(blob), static_arena))
     write(f"{cname}_executor.c", csource.executor(plan, wid, len(blob), offsets, static_arena,
                                                   pool))
@@ -99,7 +109,7 @@ def export_library(obj, path, target=None, name=None, threads="pool", weights="b
         files["texpr_pool.c"] = os.path.join(path, "texpr_pool.c")
     if "hexagon" in platforms:
         write("texpr_hexagon_platform.c", makefile.hexagon_platform())
-    mk = makefile.makefile(cname, kfiles, platforms, pool, embedded)
+    mk = makefile.makefile(cname, kfiles, platforms, pool, embedded, prefixes)
     if optimize == "size":
         mk = mk.replace("OPT ?= speed", "OPT ?= size")
     write("Makefile", mk)

@@ -40,9 +40,12 @@ def kernel_flags(target, platform):
     return [f for f in flags if not f.startswith("-O")] + ["-Wno-unknown-pragmas"]
 
 
-def makefile(name, kernels, platforms, pool, embedded):
+def makefile(name, kernels, platforms, pool, embedded, prefixes=None):
     """Makefile text. kernels: [(file, target)]; pool: pool.c is part of the runtime;
-    embedded: the weights C array exists (hexagon always links it)."""
+    embedded: the weights C array exists (hexagon always links it); prefixes: {target:
+    header file} of the includes its kernels start with, precompiled once per platform (gcc:
+    immintrin.h / arm_neon.h are most of a small kernel's compile time)."""
+    prefixes = prefixes or {}
     from ..targets.hexagon.harness import HVX_CFLAGS
     P = name.upper()
     L = [f"# texpr bundle {name}: make [{' | '.join(platforms)} | all] [OPT=size]",
@@ -66,11 +69,22 @@ def makefile(name, kernels, platforms, pool, embedded):
         d = f"build/{plat}"
         objs = []
         rflags = "$(HEXAGON_FLAGS) $(RFLAGS)" if plat == "hexagon" else "$(RFLAGS)"
+        pch = {}
+        for target, header in sorted(prefixes.items()):
+            if plat == "hexagon":
+                continue
+            flags = " ".join(kernel_flags(target, plat))
+            h = f"{d}/{header}"
+            pch[target] = h
+            L += [f"{h}.gch: {header}", "\t@mkdir -p $(@D)", "\tcp $< " + h,
+                  f"\t{cc} $(KOPT) {flags} -x c-header -o $@ {h}"]
         for src, target in kernels:
             obj = f"{d}/{src.rsplit('/', 1)[-1][:-2]}.o"
             objs.append(obj)
-            L += [f"{obj}: {src}", "\t@mkdir -p $(@D)",
-                  f"\t{cc} $(KOPT) {' '.join(kernel_flags(target, plat))} -c $< -o $@"]
+            dep, inc = (f" {pch[target]}.gch", f" -include {pch[target]}") if target in pch \
+                else ("", "")
+            L += [f"{obj}: {src}{dep}", "\t@mkdir -p $(@D)",
+                  f"\t{cc} $(KOPT) {' '.join(kernel_flags(target, plat))}{inc} -c $< -o $@"]
         L += [f"{d}/{name}_executor.o: {name}_executor.c {name}.h", "\t@mkdir -p $(@D)",
               f"\t{cc} $(ROPT) {rflags} $(WDEF) -c $< -o $@"]
         objs.append(f"{d}/{name}_executor.o")

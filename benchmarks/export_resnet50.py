@@ -1,0 +1,139 @@
+#!/usr/bin/env python
+"""ResNet-50 exported as a C bundle (texpr.export) beside the same graph run from Python.
+
+    python benchmarks/export_resnet50.py                 # 224x224, 1 thread
+    python benchmarks/export_resnet50.py --threads 2
+    python benchmarks/export_resnet50.py --quick         # a tiny ResNet (smoke test)
+
+Measures: building the graph (topi.models.resnet50), exporting it, building the bundle with
+its Makefile (make -j host), then the run time of the exported C (a C main timing
+<name>_run, in its own process) against the Python graph run (CompiledGraph.run) in
+interleaved rounds (Python, C, Python, C, ...), medians; and checks that the C outputs equal
+the Python ones within benchmarks/resnet50.py's tolerance.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _bench  # noqa: E402
+
+if __name__ == "__main__":
+    _bench.reexec_without_openblas_overrides(__file__)
+
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, _bench.ROOT)
+from texpr.export import export_library  # noqa: E402
+from texpr.topi import models  # noqa: E402
+
+TOL = 2e-3          # benchmarks/resnet50.py: relative to the largest output
+
+BENCH_MAIN = r"""
+/* times NAME_run: ./bench WEIGHTS INPUT OUTPUT THREADS RUNS -> prints ms of each run */
+#include "NAME.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+static void* load(const char* path, size_t n) {
+  void* p = aligned_alloc(128, (n + 127) / 128 * 128);
+  FILE* f = fopen(path, "rb");
+  if (!p || !f || fread(p, 1, n, f) != n) { fprintf(stderr, "cannot read %s\n", path); exit(1); }
+  fclose(f);
+  return p;
+}
+int main(int argc, char** argv) {
+  if (argc != 6) return 2;
+  size_t bytes = NAME_arena_bytes(0);
+  void* arena = aligned_alloc(128, (bytes + 127) / 128 * 128);
+  void* w = load(argv[1], NAMEU_WEIGHTS_BYTES);
+  int rc = NAME_init(arena, bytes, w, NAMEU_WEIGHTS_BYTES, 0);
+  if (rc) { fprintf(stderr, "%s\n", NAME_error_string(rc)); return 1; }
+  NAME_set_num_threads(atoi(argv[4]));
+  void* x = load(argv[2], NAME_input_bytes(0));
+  NAME_set_input(0, x, NAME_input_bytes(0));
+  int runs = atoi(argv[5]);
+  for (int r = -1; r < runs; ++r) {          /* r = -1: warm-up */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    rc = NAME_run();
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (rc) { fprintf(stderr, "%s\n", NAME_error_string(rc)); return 1; }
+    if (r >= 0) printf("%.6f\n", (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) * 1e-6);
+  }
+  FILE* f = fopen(argv[3], "wb");
+  fwrite(NAME_output(0), 1, NAME_output_bytes(0), f);
+  fclose(f);
+  return 0;
+}
+"""
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--image", type=int, default=224)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--runs", type=int, default=5, help="runs per round")
+    ap.add_argument("--dir", default=None, help="where to export (default: a temporary dir)")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--keep-openblas-env", action="store_true")
+    args = ap.parse_args(argv)
+    kw = dict(width=8, blocks=(1, 1, 1, 1), classes=10) if args.quick else {}
+    image = 32 if args.quick else args.image
+    print(f"# ResNet-50{' (quick: tiny)' if args.quick else ''}, {image}x{image}, "
+          f"{args.threads} thread(s), {_bench.cpu_model()}")
+    t0 = time.perf_counter()
+    net = models.resnet50(image_size=image, target="native", **kw)
+    t_build = time.perf_counter() - t0
+    x = np.random.default_rng(0).standard_normal((1, 3, image, image)).astype(np.float32)
+    want = net(x)[0].copy()
+    out_dir = args.dir or tempfile.mkdtemp(prefix="texpr_export_")
+    t0 = time.perf_counter()
+    bundle = export_library(net, os.path.join(out_dir, "resnet50"))
+    t_export = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    bundle.build("host")
+    t_make = time.perf_counter() - t0
+    with open(os.path.join(bundle.path, "bench_main.c"), "w") as f:
+        f.write(BENCH_MAIN.replace("NAMEU", bundle.name.upper()).replace("NAME", bundle.name))
+    exe = os.path.join(bundle.path, "bench")
+    subprocess.run(["gcc", "-O2", "-o", exe, os.path.join(bundle.path, "bench_main.c"),
+                    os.path.join(bundle.path, "build", "host", f"lib{bundle.name}.a"),
+                    "-lm", "-pthread"], check=True, cwd=bundle.path)
+    xin, yout = os.path.join(bundle.path, "x.bin"), os.path.join(bundle.path, "y.bin")
+    x.tofile(xin)
+    py, c = [], []
+    with _bench.threads(args.threads):
+        net.set_inputs(x)
+        net.run()
+        for _ in range(args.rounds):
+            for _ in range(args.runs):
+                t0 = time.perf_counter()
+                net.run()
+                py.append((time.perf_counter() - t0) * 1e3)
+            r = subprocess.run([exe, f"{bundle.name}_weights.bin", xin, yout, str(args.threads),
+                                str(args.runs)], cwd=bundle.path, capture_output=True, text=True,
+                               check=True)
+            c += [float(t) for t in r.stdout.split()]
+    got = np.fromfile(yout, np.float32).reshape(want.shape)
+    err = float(np.abs(got - want).max() / np.abs(want).max())
+    print(f"texpr graph build   {t_build:8.1f} s")
+    print(f"export_library      {t_export:8.1f} s  ({len(bundle.plan.kernels)} kernels, "
+          f"{len(bundle.plan.steps)} steps, weights {os.path.getsize(bundle.files[bundle.name + '_weights.bin']) / 1e6:.1f} MB)")
+    print(f"make host (-j)      {t_make:8.1f} s")
+    print(f"run: Python graph   {statistics.median(py):8.2f} ms (median of {len(py)})")
+    print(f"run: exported C     {statistics.median(c):8.2f} ms (median of {len(c)})   "
+          f"C / Python = {statistics.median(c) / statistics.median(py):.3f}")
+    print(f"outputs: max error {err:.2e} of the largest (tolerance {TOL:.0e})")
+    if not err <= TOL:
+        raise SystemExit("the exported C differs from the Python run")
+
+
+if __name__ == "__main__":
+    main()
