@@ -10,7 +10,7 @@ import texpr as te
 import texpr.topi as topi
 from texpr.errors import ExportError, TexprError
 from texpr.export import export_library
-from texpr.export.size_report import format_report, size_report
+from texpr.export.__main__ import main as export_main
 from texpr.topi import models
 from texpr.topi.graph import Graph
 
@@ -94,16 +94,21 @@ def test_header_documents_the_api(dense_any_batch):
     assert "input 0: x  float32 [m, 24]" in text and "DENSE_RELU_STATIC_ARENA_BYTES" in text
 
 
-def test_size_report_runtime_is_small(dense_any_batch):
+def test_size_report_runtime_is_small(dense_any_batch, capsys):
+    """python -m texpr.export --report DIR: .text / .rodata per part, for speed and size."""
     _, bundle = dense_any_batch
-    rows = size_report(bundle)
-    runtime = [s for _, kind, s in rows if kind == "runtime"]
-    kernels = [s for _, kind, s in rows if kind == "kernel"]
-    assert len(kernels) == 1 and runtime
-    assert 0 < sum(s["speed"][0] for s in runtime) <= 20 * 1024
-    # -Os and no unrolling: no larger than the speed build
-    assert sum(s["size"][0] for s in kernels) <= sum(s["speed"][0] for s in kernels)
-    assert "total runtime" in format_report(rows)
+    assert export_main(["--report", bundle.path]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:4] == ["part", "kind", ".text", ".rodata"]
+    totals = {ln.split()[1]: [int(x) for x in ln.split()[2:]] for ln in lines
+              if ln.startswith("total ")}
+    parts = {ln.split()[0]: ln.split()[1] for ln in lines[1:] if ln and not ln.startswith("total")}
+    assert parts == {"k00_dense_relu": "kernel", "dense_relu_executor": "runtime",
+                     "texpr_pool": "runtime", "dense_relu_weights.bin": "weights"}
+    text, _, text_small, _ = totals["runtime"]
+    assert 0 < text <= 20 * 1024 and text_small <= text
+    # -Os and no unrolling: the kernel no larger than the speed build
+    assert 0 < totals["kernel"][2] <= totals["kernel"][0]
 
 
 # ----------------------------------------------------------------------------- models
