@@ -4,6 +4,8 @@
     python benchmarks/export_resnet50.py                 # 224x224, 1 thread
     python benchmarks/export_resnet50.py --threads 2
     python benchmarks/export_resnet50.py --quick         # a tiny ResNet (smoke test)
+    python benchmarks/export_resnet50.py --aarch64 --image 32   # NEON kernels, the bundle
+                                                         # run under qemu-aarch64 (no timing)
 
 Measures: building the graph (topi.models.resnet50), exporting it, building the bundle with
 its Makefile (make -j host), then the run time of the exported C (a C main timing
@@ -82,12 +84,16 @@ def main(argv=None):
     ap.add_argument("--runs", type=int, default=5, help="runs per round")
     ap.add_argument("--dir", default=None, help="where to export (default: a temporary dir)")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--aarch64", action="store_true",
+                    help="build for target neon and check the bundle under qemu-aarch64")
     ap.add_argument("--keep-openblas-env", action="store_true")
     args = ap.parse_args(argv)
     kw = dict(width=8, blocks=(1, 1, 1, 1), classes=10) if args.quick else {}
     image = 32 if args.quick else args.image
     print(f"# ResNet-50{' (quick: tiny)' if args.quick else ''}, {image}x{image}, "
           f"{args.threads} thread(s), {_bench.cpu_model()}")
+    if args.aarch64:
+        return check_aarch64(image, kw, args.dir)
     t0 = time.perf_counter()
     net = models.resnet50(image_size=image, target="native", **kw)
     t_build = time.perf_counter() - t0
@@ -130,6 +136,27 @@ def main(argv=None):
     print(f"run: Python graph   {statistics.median(py):8.2f} ms (median of {len(py)})")
     print(f"run: exported C     {statistics.median(c):8.2f} ms (median of {len(c)})   "
           f"C / Python = {statistics.median(c) / statistics.median(py):.3f}")
+    print(f"outputs: max error {err:.2e} of the largest (tolerance {TOL:.0e})")
+    if not err <= TOL:
+        raise SystemExit("the exported C differs from the Python run")
+
+
+def check_aarch64(image, kw, out_dir):
+    """ResNet-50 of NEON kernels: the graph run in Python (each kernel under qemu-aarch64)
+    against the exported bundle's check program under qemu-aarch64."""
+    t0 = time.perf_counter()
+    net = models.resnet50(image_size=image, target="neon", **kw)
+    x = np.random.default_rng(0).standard_normal((1, 3, image, image)).astype(np.float32)
+    want = net(x)[0].copy()
+    t1 = time.perf_counter()
+    bundle = export_library(net, os.path.join(out_dir or tempfile.mkdtemp(prefix="texpr_export_"),
+                                              "resnet50"))
+    got, = bundle.run([x], platform="aarch64")
+    t2 = time.perf_counter()
+    err = float(np.abs(got - want).max() / np.abs(want).max())
+    print(f"neon graph built and run in Python (qemu per kernel) {t1 - t0:.1f} s; exported, "
+          f"built for aarch64 and run under qemu-aarch64 {t2 - t1:.1f} s "
+          f"({len(bundle.plan.kernels)} kernels, {len(bundle.plan.steps)} steps)")
     print(f"outputs: max error {err:.2e} of the largest (tolerance {TOL:.0e})")
     if not err <= TOL:
         raise SystemExit("the exported C differs from the Python run")
