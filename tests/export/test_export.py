@@ -1,7 +1,9 @@
 """texpr.export: bundles built with their own Makefile and run from a C main (the bundle's
 check program) against texpr's Python call: natively, under qemu-aarch64 and qemu-hexagon.
 One bundle per module fixture, tiny shapes (each bundle costs gcc / cross compiles)."""
+import glob
 import os
+import subprocess
 
 import numpy as np
 import pytest
@@ -159,6 +161,13 @@ def test_dlrm_dynamic_batch_1_and_4096(dlrm_bundle):
     for (y,), w in zip(got, want):
         assert y.shape == w.shape
         np.testing.assert_allclose(y, w, rtol=1e-6, atol=1e-7)
+    # the kernels' temporaries (embedding offsets, symbolic-size buffers) come from the arena:
+    # no object of the bundle calls the C heap
+    objs = glob.glob(os.path.join(bundle.path, "build", "host", "*.o"))
+    undefined = subprocess.run(["nm", "-u"] + objs, capture_output=True, text=True,
+                               check=True).stdout.split()
+    assert "dlrm_scratch_alloc" in undefined
+    assert not {"malloc", "calloc", "realloc", "free", "posix_memalign"} & set(undefined)
 
 
 def test_dlrm_bad_index_is_an_error_code(dlrm_bundle):

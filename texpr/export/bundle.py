@@ -24,7 +24,7 @@ EMULATOR = {"host": [], "aarch64": ["qemu-aarch64"], "hexagon": ["qemu-hexagon"]
 
 
 def export_library(obj, path, target=None, name=None, threads="pool", weights="blob",
-                   optimize="speed", max_dims=None):
+                   optimize="speed", max_dims=None, max_threads=4):
     """Write `obj` (a kernel built by te.build for a CPU target, or a compiled topi.graph) as a
     self-contained C library in the directory `path` (created; its parent must exist).
 
@@ -34,7 +34,8 @@ def export_library(obj, path, target=None, name=None, threads="pool", weights="b
     compiled in) or "both"; Hexagon builds always link the C array. optimize: the Makefile's
     default, "speed" (-O3) or "size" (-Os, no unrolling). max_dims: {dim: largest value} sizes
     a static arena for a bundle with symbolic dims (one without has one of its exact size).
-    Returns the Bundle.
+    max_threads: the most threads the kernels' parallel loops use (each has scratch space
+    for the kernels' temporaries in the arena). Returns the Bundle.
 
     Example (gcc builds it; not run as a doctest)::
 
@@ -72,9 +73,12 @@ def export_library(obj, path, target=None, name=None, threads="pool", weights="b
                           f"hexagon: hvx); build them for one family")
     if "hexagon" in platforms and weights == "blob":
         weights = "both"            # no file system to read a blob from on the simulator
+    pool = threads == "pool" and any(k.pool for k in plan.kernels)
+    if not isinstance(max_threads, int) or max_threads < 1:
+        raise ExportError(f"export_library: max_threads={max_threads!r}; expected an int >= 1")
+    plan.max_threads = max_threads if pool else 1
     static_arena = _static_arena(plan, max_dims)
     blob, offsets, wid = weights_blob(plan)
-    pool = threads == "pool" and any(k.pool for k in plan.kernels)
     os.makedirs(os.path.join(path, "kernels"), exist_ok=True)
     files = {}
 

@@ -47,6 +47,9 @@ def header(plan, weights_bytes, static_arena):
         or " *   (none)"
     errs = "\n".join(f"#define {P}_{e} {k}   /* {why.replace('<name>', p)} */"
                      for k, (e, why) in enumerate(ERRORS))
+    heap_kernels = [k.name for k in plan.kernels if k.scratch is None]
+    heap = (f"/* kernels whose temporaries come from the C heap (sizes not given by the dims): "
+            f"{', '.join(heap_kernels)} */\n" if heap_kernels else "")
     arena = (f"#define {P}_STATIC_ARENA_BYTES {static_arena}u   /* compiled in: init may pass "
              f"arena = NULL */" if static_arena else
              f"/* no static arena: pass one of {p}_arena_bytes(dims) bytes to {p}_init */")
@@ -85,8 +88,9 @@ extern "C" {{
 #define {P}_NUM_DIMS {len(plan.dims)}
 #define {P}_WEIGHTS_BYTES {weights_bytes}u
 #define {P}_ARENA_ALIGN {ALIGN}
+#define {P}_MAX_THREADS {plan.max_threads}   /* threads the arena has scratch space for */
 {arena}
-
+{heap}
 /* Bytes of the arena for these dim values (dims: {P}_NUM_DIMS values; NULL when none). */
 size_t {p}_arena_bytes(const int64_t* dims);
 /* Set up the bundle on the caller's arena (or the static one) and weights; lays out the
@@ -136,6 +140,7 @@ def executor(plan, weights_id, weights_bytes, const_offsets, static_arena, pool)
     if pool:
         lines.append("int texpr_parallel_for(void (*)(void*, int64_t, int64_t), void*, int64_t, "
                      "int64_t, int);")
+        lines.append("int texpr_pool_thread_id(void);")
     nd = max(1, len(plan.dims))
     ns = max(1, len(plan.slots))
     lines += ["",
@@ -152,7 +157,23 @@ def executor(plan, weights_id, weights_bytes, const_offsets, static_arena, pool)
               "  unsigned char* arena;", "  size_t arena_bytes;",
               "  const unsigned char* weights;",
               f"  int64_t dims[{nd}];", f"  size_t offset[{ns}];",
-              "  int ready;", "} st;", ""]
+              "  unsigned char* scratch;", "  size_t per_thread;", "  int threads;",
+              "  int ready;", "} st;", "",
+              "/* each thread's stack of kernel temporaries in the arena (scratch.py) */",
+              f"static struct {{ size_t top; char pad[64 - sizeof(size_t)]; }} "
+              f"scratch_top[{P}_MAX_THREADS];",
+              "static inline size_t texpr_bundle_align64(size_t n) { return (n + 63) / 64 * 64; }",
+              f"void* {p}_scratch_alloc(size_t n) {{",
+              f"  int t = {'texpr_pool_thread_id()' if pool else '0'};",
+              f"  if (t < 0 || t >= {P}_MAX_THREADS) t = 0;",
+              "  size_t at = scratch_top[t].top;",
+              "  scratch_top[t].top = at + texpr_bundle_align64(n);",
+              "  return st.scratch + (size_t)t * st.per_thread + at;", "}",
+              f"void {p}_scratch_free(void* q) {{",
+              f"  int t = {'texpr_pool_thread_id()' if pool else '0'};",
+              f"  if (t < 0 || t >= {P}_MAX_THREADS) t = 0;",
+              "  scratch_top[t].top = (size_t)((unsigned char*)q - (st.scratch + (size_t)t * st.per_thread));",
+              "}", ""]
     if static_arena:
         lines += [f"static unsigned char texpr_static_arena[{P}_STATIC_ARENA_BYTES] "
                   f"__attribute__((aligned({ALIGN})));", ""]
@@ -169,10 +190,19 @@ def executor(plan, weights_id, weights_bytes, const_offsets, static_arena, pool)
         for x in exprs[1:]:
             e = f"texpr_bundle_max_size({e}, {x})"
         size_lines.append(f"  sizes[{s}] = {e};")
+    from .scratch import c_bytes
+    for s_ in plan.steps:
+        k = plan.kernels[s_.kernel]
+        if k.scratch:
+            e = c_bytes(k.scratch, dict(zip(k.shape_params, s_.scalars)))
+            size_lines.append(f"  need = {e};   /* {k.name} */")
+            size_lines.append("  if (need > *per_thread) *per_thread = need;")
     lines += ["static inline size_t texpr_bundle_max_size(size_t a, size_t b) { return a > b ? a : b; }",
               "",
-              "/* the byte size of each slot for these dims; 0 where a dim is negative */",
-              "static int slot_sizes(const int64_t* dims, size_t* sizes) {",
+              "/* the byte size of each slot, and of one thread's scratch space, for these dims;",
+              "   0 where a dim is out of range */",
+              "static int slot_sizes(const int64_t* dims, size_t* sizes, size_t* per_thread) {",
+              "  size_t need = 0; (void)need; *per_thread = 0;",
               dim_locals.rstrip("\n") if dim_locals else "  (void)dims;"]
     if plan.dims:
         lines.append("  if (" + " || ".join(f"{d} < 0" for d in plan.dims) + ") return 0;")
@@ -180,20 +210,25 @@ def executor(plan, weights_id, weights_bytes, const_offsets, static_arena, pool)
         lines.append(f"  if (!({cond})) return 0;   /* {_comment(msg)} */")
     lines += size_lines + ["  return 1;", "}", "",
                            f"size_t {p}_arena_bytes(const int64_t* dims) {{",
-                           f"  size_t sizes[{ns}] = {{0}}, total = {ALIGN};",
-                           "  if (!slot_sizes(dims, sizes)) return 0;",
+                           f"  size_t sizes[{ns}] = {{0}}, per_thread = 0, total = {ALIGN};",
+                           "  if (!slot_sizes(dims, sizes, &per_thread)) return 0;",
                            f"  for (int s = 0; s < {len(plan.slots)}; ++s)",
                            f"    total += (sizes[s] + {PAD} + {ALIGN - 1}) / {ALIGN} * {ALIGN};",
+                           f"  total += (per_thread * {P}_MAX_THREADS + {PAD} + {ALIGN - 1}) / {ALIGN} * {ALIGN};",
                            "  return total;", "}", ""]
     # layout
     lines += ["static int layout(const int64_t* dims) {",
-              f"  size_t sizes[{ns}] = {{0}}, at = 0;",
-              f"  if (!slot_sizes(dims, sizes)) return {P}_E_DIMS;",
+              f"  size_t sizes[{ns}] = {{0}}, per_thread = 0, at = 0;",
+              f"  if (!slot_sizes(dims, sizes, &per_thread)) return {P}_E_DIMS;",
               f"  for (int s = 0; s < {len(plan.slots)}; ++s) {{",
               "    st.offset[s] = at;",
               f"    at += (sizes[s] + {PAD} + {ALIGN - 1}) / {ALIGN} * {ALIGN};",
               "  }",
+              "  size_t scratch_at = at;",
+              f"  at += (per_thread * {P}_MAX_THREADS + {PAD} + {ALIGN - 1}) / {ALIGN} * {ALIGN};",
               f"  if (at + {ALIGN} > st.arena_bytes) return {P}_E_ARENA;",
+              "  st.scratch = st.arena + scratch_at;", "  st.per_thread = per_thread;",
+              f"  for (int t = 0; t < {P}_MAX_THREADS; ++t) scratch_top[t].top = 0;",
               f"  for (int k = 0; k < {len(plan.dims)}; ++k) st.dims[k] = dims[k];",
               f"  return {P}_OK;", "}", ""]
     # init
@@ -285,7 +320,8 @@ def executor(plan, weights_id, weights_bytes, const_offsets, static_arena, pool)
             lines.append(f"  if (err[0]) return {P}_E_KERNEL;")
     lines += ["  (void)err;", f"  return {P}_OK;", "}", ""]
     # threads and errors
-    lines += [f"int {p}_set_num_threads(int n) {{", "  if (n < 1) n = 1;"]
+    lines += [f"int {p}_set_num_threads(int n) {{", "  if (n < 1) n = 1;",
+              f"  if (n > {P}_MAX_THREADS) n = {P}_MAX_THREADS;   /* the scratch space's threads */"]
     if not pool:
         lines.append("  n = 1;   /* a single-threaded bundle */")
     for k in plan.kernels:

@@ -11,7 +11,9 @@ import numpy as np
 
 from ..errors import ExportError
 from ..lang.expr import BinOp, Cast, Cmp, Const, Expr, Not, Select, Var
+from ..lang import dtypes
 from ..lang.printer import to_str
+from . import scratch
 
 #: every slot of the arena starts at a multiple of this (HVX vectors: 128 bytes) ...
 ALIGN = 128
@@ -33,6 +35,8 @@ class Kernel:
     pool: bool                # calls texpr's thread pool (has <symbol>_set_parallel_runtime)
     arg_dims: list            # per array argument: [("const", int) | ("var", Var) | ("expr", Expr)]
     preconditions: list = field(default_factory=list)   # (Expr of shape vars, message)
+    shape_params: list = field(default_factory=list)    # C names of the shape vars' parameters
+    scratch: list | None = None   # its temporaries' sites (scratch.py); None: the C heap
 
 
 @dataclass
@@ -79,6 +83,7 @@ class Step:
     kernel: int               # index into Plan.kernels
     args: list                # Value names (arrays in the entry's order)
     scalars: list             # C expressions of the kernel's shape vars
+    scalar_exprs: list = field(default_factory=list)   # the same as ints / Exprs of the dims
 
 
 @dataclass
@@ -92,6 +97,22 @@ class Plan:
     inputs: list
     outputs: list
     dim_checks: list = field(default_factory=list)   # (C condition on dims, message)
+    dim_vars: dict = field(default_factory=dict)     # Var -> C dim name
+    max_threads: int = 1      # threads the scratch space is laid out for
+
+    def scratch_per_thread(self, dims):
+        """Bytes of scratch space one thread needs for these dim values."""
+        from ..targets.runtime.module import eval_int
+        from .scratch import py_bytes
+        binding = {v: dims[n] for v, n in self.dim_vars.items()}
+        need = 0
+        for s in self.steps:
+            k = self.kernels[s.kernel]
+            if k.scratch:
+                vals = {p: (x if isinstance(x, int) else int(eval_int(x, binding)))
+                        for p, x in zip(k.shape_params, s.scalar_exprs)}
+                need = max(need, py_bytes(k.scratch, vals))
+        return need
 
     @property
     def constants(self):
@@ -104,7 +125,7 @@ class Plan:
     def arena_bytes(self, dims):
         """The arena size for these dim values (what <name>_arena_bytes returns in C)."""
         total = 0
-        for n in self.slot_bytes(dims):
+        for n in self.slot_bytes(dims) + [self.scratch_per_thread(dims) * self.max_threads]:
             total += -(-(n + PAD) // ALIGN) * ALIGN
         return total + ALIGN
 
@@ -112,8 +133,9 @@ class Plan:
 ENTRY_RE = re.compile(r"^void (texpr_kernel_\w+)_entry\(", re.M)
 
 
-def kernel_of(module, index, target=None):
-    """The Kernel record of a built CPU module (te.build), checked exportable."""
+def kernel_of(module, index, target=None, bundle="model"):
+    """The Kernel record of a built CPU module (te.build), checked exportable; its symbols
+    renamed texpr_kernel_<bundle>_k<index>_<name>."""
     from ..targets.registry import get_target
     name = getattr(module, "name", None)
     source = getattr(module, "source", None)
@@ -142,10 +164,20 @@ def kernel_of(module, index, target=None):
         raise ExportError(f"export: kernel {name}: its source has {len(found)} entry functions, "
                           f"expected one (texpr_kernel_<name>_entry)")
     old = found[0]
-    symbol = f"texpr_kernel_b{index}_{old[len('texpr_kernel_'):]}"[:80]
+    symbol = f"texpr_kernel_{bundle}_k{index}_{old[len('texpr_kernel_'):]}"[:96]
     # the kernel's symbols (entry, setters, static helpers named after it) renamed as a whole:
     # two kernels of one name (conv layers of other shapes) cannot clash in one program
     source = re.sub(r"\b" + re.escape(old), symbol, source)
+    for v in plan.shape_vars:
+        if dtypes.is_float(v.dtype):
+            raise ExportError(f"export: kernel {name} takes the float scalar {v.name}; a bundle's "
+                              f"dims are integers")
+    params = scratch.entry_params(source, symbol)
+    has_err = bool(params) and params[-1] == "texpr_err"
+    shape_params = params[len(plan.args):len(params) - has_err]
+    sites = scratch.sites(source, set(shape_params))
+    if sites:
+        source = scratch.rewrite(source, f"{bundle}_scratch_alloc", f"{bundle}_scratch_free")
     arg_dims = [list(dims) for (_, _, _, dims, _) in plan.args]
     pre = [(cond, msg) for _, p in getattr(plan, "preconditions", ())
            for cond, msg in [(p.cond, p.message)]]
@@ -153,13 +185,13 @@ def kernel_of(module, index, target=None):
                   nargs=len(plan.args), shape_vars=list(plan.shape_vars),
                   checks=bool(getattr(module, "_checks", ())),
                   pool=f"{symbol}_set_parallel_runtime" in source, arg_dims=arg_dims,
-                  preconditions=pre)
+                  preconditions=pre, shape_params=shape_params, scratch=sites)
 
 
 def plan_of_module(module, name, target=None):
     """A bundle of one kernel: its array arguments are the bundle's inputs and outputs, its
     scalar shape variables the bundle's dims."""
-    k = kernel_of(module, 0, target)
+    k = kernel_of(module, 0, target, name)
     dim_names = {}
     for v in k.shape_vars:
         dim_names[v] = _dim_name(v.name, dim_names.values())
@@ -179,8 +211,9 @@ def plan_of_module(module, name, target=None):
     values = {n: values[n] for n in inputs + outputs}
     checks = [(c_int_expr(cond, dim_names), msg) for cond, msg in k.preconditions]
     dims = [dim_names[v] for v in k.shape_vars]
-    step = Step(0, order, [f"(int64_t){d}" for d in dims])
-    return Plan(name, dims, [k], values, [step], slots, inputs, outputs, checks)
+    step = Step(0, order, [f"(int64_t){d}" for d in dims], list(k.shape_vars))
+    return Plan(name, dims, [k], values, [step], slots, inputs, outputs, checks,
+                dim_vars=dim_names)
 
 
 def plan_of_graph(net, name, target=None):
@@ -196,7 +229,7 @@ def plan_of_graph(net, name, target=None):
     for kernel, _, _ in g.steps:
         if id(kernel) not in index:
             index[id(kernel)] = len(kernels)
-            kernels.append(kernel_of(kernel, len(kernels), target))
+            kernels.append(kernel_of(kernel, len(kernels), target, name))
     dim_names = {}
     for v in g.vars:
         dim_names[v] = _dim_name(v.name, dim_names.values())
@@ -245,14 +278,16 @@ def plan_of_graph(net, name, target=None):
         arrays = [a.name for a in args] + [out.name]
         binding = _bindings(k, [a.shape for a in args] + [out.shape])
         steps.append(Step(index[id(kernel)], arrays,
-                          [c_int_expr(_as_expr(binding[v]), dim_names) for v in k.shape_vars]))
+                          [c_int_expr(_as_expr(binding[v]), dim_names) for v in k.shape_vars],
+                          [binding[v] for v in k.shape_vars]))
         for cond, msg in k.preconditions:
             c = substitute(cond, {v: _as_expr(x) for v, x in binding.items()})
             checks.append((c_int_expr(c, dim_names), f"kernel {k.name}: {msg}"))
     order = [n for n in values if values[n].kind == "input"] + \
         [n for n in values if values[n].kind != "input"]
     return Plan(name, [dim_names[v] for v in g.vars], kernels, {n: values[n] for n in order},
-                steps, slots, [v.name for v in net.inputs], [o.name for o in outputs], checks)
+                steps, slots, [v.name for v in net.inputs], [o.name for o in outputs], checks,
+                dim_vars=dim_names)
 
 
 def _as_expr(x):
