@@ -119,11 +119,14 @@ def test_size_report_runtime_is_small(dense_any_batch, capsys):
 def resnet_bundle(tmp_path_factory):
     """ResNet-50's structure (bottleneck blocks, one per stage, width 8) on a 32x32 image, in
     portable C kernels: one bundle built for the host and for AArch64, with the size option
-    (-Os, no unrolling: the smallest code, and the faster compile)."""
+    (-Os, no unrolling: the smallest code, and the faster compile), single-threaded (the
+    kernels' parallel loops run serially, no thread pool is linked)."""
     net = models.resnet50(image_size=32, width=8, blocks=(1, 1, 1, 1), classes=10, target="c")
     x = np.random.default_rng(3).standard_normal((1, 3, 32, 32)).astype("float32")
     want = net(x)[0].copy()
-    bundle = export_library(net, tmp_path_factory.mktemp("resnet") / "resnet", optimize="size")
+    bundle = export_library(net, tmp_path_factory.mktemp("resnet") / "resnet", optimize="size",
+                            threads="single")
+    assert "texpr_pool.c" not in bundle.files
     return bundle, x, want
 
 
