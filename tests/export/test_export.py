@@ -209,6 +209,11 @@ def test_missing_parent_and_bad_options(tmp_path):
         export_library(lambda x: x, tmp_path / "out")
 
 
+def test_report_of_a_directory_that_is_no_bundle(tmp_path, capsys):
+    assert export_main(["--report", str(tmp_path)]) == 2
+    assert "is not an exported bundle (no Makefile)" in capsys.readouterr().err
+
+
 def test_python_only_step_is_refused(tmp_path):
     f = _small_kernel()
 

@@ -3,6 +3,7 @@ exported bundle (each kernel, the runtime, the weights), built for speed and for
 import argparse
 import sys
 
+from ..errors import TexprError
 from .size_report import format_report, size_report
 
 
@@ -18,7 +19,12 @@ def main(argv=None):
                     help="a directory written by texpr.export.export_library")
     ap.add_argument("--platform", default="host", choices=["host", "aarch64", "hexagon"])
     args = ap.parse_args(argv)
-    print(format_report(size_report(args.report, args.platform)))
+    try:
+        rows = size_report(args.report, args.platform)
+    except TexprError as e:
+        print(f"python -m texpr.export: {e}", file=sys.stderr)
+        return 2
+    print(format_report(rows))
     return 0
 
 

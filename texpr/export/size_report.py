@@ -58,7 +58,13 @@ def size_report(bundle_or_dir, platform="host"):
     path = bundle_or_dir.path if isinstance(bundle_or_dir, Bundle) else os.fspath(bundle_or_dir)
     if not os.path.isfile(os.path.join(path, "Makefile")):
         raise ExportError(f"size report: {path} is not an exported bundle (no Makefile)")
+    import re
     import subprocess
+    with open(os.path.join(path, "Makefile")) as f:
+        built = re.findall(r"^objects-(\w+):", f.read(), re.M)
+    if platform not in built:
+        raise ExportError(f"size report: the bundle in {path} builds for {built}, not for "
+                          f"{platform!r} (its kernels' target)")
     rows = {}
     for opt in ("speed", "size"):
         shutil.rmtree(os.path.join(path, "build", platform), ignore_errors=True)
