@@ -49,11 +49,13 @@ def makefile(name, kernels, platforms, pool, embedded, prefixes=None):
     from ..targets.hexagon.harness import HVX_CFLAGS
     P = name.upper()
     L = [f"# texpr bundle {name}: make [{' | '.join(platforms)} | all] [OPT=size]",
-         "#   build/<platform>/lib" + name + ".a     the kernels, executor"
+         "#   $(BUILD)/<platform>/lib" + name + ".a  the kernels, executor"
          + (" and thread pool" if pool else "") + " (host, aarch64)",
-         "#   build/<platform>/check            check_main.c linked with them, if present",
+         "#   $(BUILD)/<platform>/check          check_main.c linked with them, if present",
+         "# BUILD=DIR: where objects go (default build)",
          "# OPT=size: -Os and no unrolling by the compiler, for the smallest code (slower).",
          "OPT ?= speed",
+         "BUILD ?= build",
          "ifeq ($(OPT),size)", "KOPT := -Os -fno-unroll-loops", "ROPT := -Os", "else",
          "KOPT := -O3", "ROPT := -O2", "endif",
          "HOST_CC ?= gcc", "HOST_AR ?= ar",
@@ -66,7 +68,7 @@ def makefile(name, kernels, platforms, pool, embedded, prefixes=None):
          "", f".PHONY: all {' '.join(platforms)} clean", f"all: {' '.join(platforms)}", ""]
     for plat in platforms:
         cc, ar = f"$({plat.upper()}_CC)", f"$({plat.upper()}_AR)"
-        d = f"build/{plat}"
+        d = f"$(BUILD)/{plat}"
         objs = []
         rflags = "$(HEXAGON_FLAGS) $(RFLAGS)" if plat == "hexagon" else "$(RFLAGS)"
         pch = {}
@@ -118,7 +120,7 @@ def makefile(name, kernels, platforms, pool, embedded, prefixes=None):
         L += [f"{d}/check: {d}/check_main.o $({plat.upper()}_OBJS)", link,
               f"{plat}: {d}/lib{name}.a", f"check-{plat}: {d}/check",
               f"objects-{plat}: $({plat.upper()}_OBJS)", ""]
-    L += ["clean:", "\trm -rf build", ""]
+    L += ["clean:", "\trm -rf $(BUILD)", ""]
     return "\n".join(L)
 
 

@@ -67,19 +67,22 @@ def size_report(bundle_or_dir, platform="host"):
                           f"{platform!r} (its kernels' target)")
     rows = {}
     for opt in ("speed", "size"):
-        shutil.rmtree(os.path.join(path, "build", platform), ignore_errors=True)
-        r = subprocess.run(["make", "-s", "-C", path, f"objects-{platform}", f"OPT={opt}",
+        # a build directory of its own: the user's build/ stays as it is
+        build = f".size_report_{opt}"
+        shutil.rmtree(os.path.join(path, build), ignore_errors=True)
+        r = subprocess.run(["make", "-s", f"-j{min(4, os.cpu_count() or 1)}", "-C", path,
+                            f"objects-{platform}", f"OPT={opt}", f"BUILD={build}",
                             "EMBED_WEIGHTS=0"], capture_output=True, text=True)
         if r.returncode != 0:
             raise ExportError(f"size report: make objects-{platform} failed in {path}:\n"
                               f"{(r.stdout + r.stderr)[-3000:]}")
-        d = os.path.join(path, "build", platform)
+        d = os.path.join(path, build, platform)
         for f in sorted(os.listdir(d)):
             if f.endswith(".o") and not f.endswith("_weights.o") and f != "check_main.o" \
                     and f != "texpr_hexagon_platform.o":
                 kind = "runtime" if f.endswith(RUNTIME_PARTS) else "kernel"
                 rows.setdefault(f[:-2], (kind, {}))[1][opt] = text_rodata(os.path.join(d, f))
-    shutil.rmtree(os.path.join(path, "build", platform), ignore_errors=True)
+        shutil.rmtree(os.path.join(path, build), ignore_errors=True)
     out = [(part, kind, sizes) for part, (kind, sizes) in rows.items()]
     wb = [f for f in os.listdir(path) if f.endswith("_weights.bin")]
     if wb:
