@@ -241,3 +241,18 @@ def test_packed_call_is_refused(tmp_path):
     f = te.build(te.create_schedule(B.op), [A, B], target="c", name="calls_python")
     with pytest.raises(ExportError, match="calls Python functions"):
         export_library(f, tmp_path / "out")
+
+
+def test_target_options_reach_the_makefile(tmp_path):
+    """A kernel built for "avx2 -fp-contract=off" is compiled by the bundle with that flag
+    (the Target record the module keeps), its headers precompiled with it."""
+    A = te.placeholder((16,), name="A")
+    B = te.compute((16,), lambda i: A[i] * A[i] + A[i], name="B")
+    f = te.build(te.create_schedule(B.op), [A, B], target="avx2 -fp-contract=off", name="madd")
+    bundle = export_library(f, tmp_path / "madd")
+    assert bundle.platforms == ["host"]
+    lines = open(os.path.join(bundle.path, "Makefile")).read().splitlines()
+    kernel = lines[next(i for i, ln in enumerate(lines) if "kernels/k00_madd.c" in ln) + 2]
+    header = next(ln for ln in lines if "-x c-header" in ln)
+    for cmd in (kernel, header):
+        assert "-mavx2" in cmd and "-ffp-contract=off" in cmd

@@ -66,7 +66,7 @@ def export_library(obj, path, target=None, name=None, threads="pool", weights="b
     else:
         plan = plan_of_module(obj, cname, tgt)
     targets = [k.target for k in plan.kernels]
-    platforms = makefile.platforms_of(targets)
+    platforms = makefile.platforms_of([k.record for k in plan.kernels])
     if not platforms:
         raise ExportError(f"export_library: the kernels were built for targets {sorted(set(targets))}, "
                           f"which no one platform builds (host: c/x86, aarch64: c/neon, "
@@ -91,15 +91,16 @@ def export_library(obj, path, target=None, name=None, threads="pool", weights="b
     for i, k in enumerate(plan.kernels):
         rel = f"kernels/k{i:02d}_{_c_name(k.name)[:40]}.c"
         write(rel, k.source)
-        kfiles.append((rel, k.target))
-        ktgt = get_target(k.target)
-        if ktgt.family in PRECOMPILED and k.target not in prefixes:
+        kfiles.append((rel, k.record))
+        ktgt = k.record
+        key = (ktgt.name, tuple(ktgt.flags))   # (a target's options change its flags)
+        if ktgt.family in PRECOMPILED and key not in prefixes:
             # what texpr's own build precompiles (the emitter's prefix_header: SIMDe with its
             # defines), else the kernel's #include lines (as the NEON harness does)
             text = ktgt.emitter.prefix_header(tuple(kernel_flags(ktgt))) or "".join(
                 ln + "\n" for ln in k.source.splitlines() if ln.startswith("#include"))
-            prefixes[k.target] = f"texpr_prefix_{_c_name(k.target)}.h"
-            write(prefixes[k.target], text)
+            prefixes[key] = (f"texpr_prefix_{_c_name(ktgt.name)}_{len(prefixes)}.h", ktgt)
+            write(prefixes[key][0], text)
     write(f"{cname}.h", csource.header(plan, len(blob), static_arena))
     write(f"{cname}_executor.c", csource.executor(plan, wid, len(blob), offsets, static_arena,
                                                   pool))

@@ -12,21 +12,18 @@ RUNTIME_FLAGS = ["-std=gnu11", "-fno-strict-aliasing", "-Wall", "-Wno-unused-fun
 
 
 def platforms_of(targets):
-    """The platforms every kernel of a bundle builds for (their targets' families)."""
-    from ..targets.registry import get_target
+    """The platforms every kernel of a bundle builds for (their Target records' families)."""
     out = None
     for t in targets:
-        fam = PLATFORMS_OF_FAMILY.get(get_target(t).family, ())
+        fam = PLATFORMS_OF_FAMILY.get(t.family, ())
         out = list(fam) if out is None else [p for p in out if p in fam]
     return out or []
 
 
-def kernel_flags(target, platform):
-    """Flags of a kernel of `target` on `platform`, without -O (the Makefile's KOPT)."""
-    from ..targets.registry import get_target
+def kernel_flags(tgt, platform):
+    """Flags of a kernel of Target `tgt` on `platform`, without -O (the Makefile's KOPT)."""
     from ..targets.runtime.harness import AARCH64_LINUX, NEON_MARCH
     from ..targets.hexagon.harness import HVX_CFLAGS
-    tgt = get_target(target)
     if platform == "hexagon":
         flags = list(HVX_CFLAGS)
     elif platform == "aarch64":
@@ -42,9 +39,9 @@ def kernel_flags(target, platform):
 
 def makefile(name, kernels, platforms, pool, embedded, prefixes=None):
     """Makefile text. kernels: [(file, target)]; pool: pool.c is part of the runtime;
-    embedded: the weights C array exists (hexagon always links it); prefixes: {target:
-    header file} of the includes its kernels start with, precompiled once per platform (gcc:
-    immintrin.h / arm_neon.h are most of a small kernel's compile time)."""
+    embedded: the weights C array exists (hexagon always links it); prefixes: {(target name,
+    flags): (header file, Target)} of the includes its kernels start with, precompiled once per
+    platform (gcc: immintrin.h / arm_neon.h are most of a small kernel's compile time)."""
     prefixes = prefixes or {}
     from ..targets.hexagon.harness import HVX_CFLAGS
     P = name.upper()
@@ -72,19 +69,19 @@ def makefile(name, kernels, platforms, pool, embedded, prefixes=None):
         objs = []
         rflags = "$(HEXAGON_FLAGS) $(RFLAGS)" if plat == "hexagon" else "$(RFLAGS)"
         pch = {}
-        for target, header in sorted(prefixes.items()):
+        for key, (header, target) in prefixes.items():
             if plat == "hexagon":
                 continue
             flags = " ".join(kernel_flags(target, plat))
             h = f"{d}/{header}"
-            pch[target] = h
+            pch[key] = h
             L += [f"{h}.gch: {header}", "\t@mkdir -p $(@D)", "\tcp $< " + h,
                   f"\t{cc} $(KOPT) {flags} -x c-header -o $@ {h}"]
         for src, target in kernels:
             obj = f"{d}/{src.rsplit('/', 1)[-1][:-2]}.o"
             objs.append(obj)
-            dep, inc = (f" {pch[target]}.gch", f" -include {pch[target]}") if target in pch \
-                else ("", "")
+            key = (target.name, tuple(target.flags))
+            dep, inc = (f" {pch[key]}.gch", f" -include {pch[key]}") if key in pch else ("", "")
             L += [f"{obj}: {src}{dep}", "\t@mkdir -p $(@D)",
                   f"\t{cc} $(KOPT) {' '.join(kernel_flags(target, plat))}{inc} -c $< -o $@"]
         L += [f"{d}/{name}_executor.o: {name}_executor.c {name}.h", "\t@mkdir -p $(@D)",

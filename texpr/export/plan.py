@@ -29,6 +29,7 @@ class Kernel:
     symbol: str               # texpr_kernel_<...> in the bundle (unique)
     source: str
     target: str
+    record: object            # its Target record (flags of its options included)
     nargs: int
     shape_vars: list          # Var, in the entry's order after the arrays
     checks: bool              # takes the index-error words as its last argument
@@ -144,7 +145,9 @@ def kernel_of(module, index, target=None, bundle="model"):
         raise ExportError(f"export: expected a kernel built by te.build for a CPU target, or a "
                           f"compiled topi.graph, got {module!r}")
     tname = getattr(module, "target", None)
-    tgt = get_target(tname) if isinstance(tname, str) else None
+    tgt = getattr(module, "target_record", None)      # (with its options: -fp-contract=off)
+    if tgt is None and isinstance(tname, str):
+        tgt = get_target(tname)
     if tgt is None or tgt.is_gpu:
         raise ExportError(f"export: kernel {name} was built for target {tname!r}; a bundle "
                           f"holds kernels of the CPU targets (c, avx2, avx512, native, neon, hvx)")
@@ -181,7 +184,7 @@ def kernel_of(module, index, target=None, bundle="model"):
     arg_dims = [list(dims) for (_, _, _, dims, _) in plan.args]
     pre = [(cond, msg) for _, p in getattr(plan, "preconditions", ())
            for cond, msg in [(p.cond, p.message)]]
-    return Kernel(name=str(name), symbol=symbol, source=source, target=tgt.name,
+    return Kernel(name=str(name), symbol=symbol, source=source, target=tgt.name, record=tgt,
                   nargs=len(plan.args), shape_vars=list(plan.shape_vars),
                   checks=bool(getattr(module, "_checks", ())),
                   pool=f"{symbol}_set_parallel_runtime" in source, arg_dims=arg_dims,

@@ -118,8 +118,10 @@ def build(sch: Schedule, args: Sequence[Tensor | Var], target: str | Target = "n
     outputs = output_buffers(sch, func, args)
     # a CPU this host cannot run: emulator harness (harness.py)
     _check_harness(func, em, tgt)
-    return tgt.harness.module(func, source, fname, tgt.name, outputs,
-                              uses_parallel=em.uses_parallel, checks=em.checks)
+    mod = tgt.harness.module(func, source, fname, tgt.name, outputs,
+                             uses_parallel=em.uses_parallel, checks=em.checks)
+    mod.target_record = tgt         # with its options' flags (texpr.export compiles with them)
+    return mod
 
 
 def _cpu_record(sch, args, tgt, name, linkage):
@@ -199,10 +201,12 @@ def module_of_record(rec, lib_path, tgt):
     """The Module of a KernelRecord whose library is compiled at lib_path (also how a
     tuning measurement loads a kernel built in another process: texpr.autotvm)."""
     tgt = get_target(tgt)
-    return Module(rec.signature(), rec.source, lib_path, rec.fname + "_entry", tgt.name,
-                  rec.output_ids(), note=tgt.note, uses_parallel=rec.uses_parallel,
-                  checks=rec.checks, uses_packed=rec.uses_packed,
-                  parallel_runtime=rec.parallel_runtime)
+    mod = Module(rec.signature(), rec.source, lib_path, rec.fname + "_entry", tgt.name,
+                 rec.output_ids(), note=tgt.note, uses_parallel=rec.uses_parallel,
+                 checks=rec.checks, uses_packed=rec.uses_packed,
+                 parallel_runtime=rec.parallel_runtime)
+    mod.target_record = tgt         # with its options' flags (texpr.export compiles with them)
+    return mod
 
 
 def output_buffers(sch, func, args):
