@@ -1017,6 +1017,15 @@ def _nchwc_register_tile(s, st, target, reduce_loops, tuned=None):
     return [st, out]
 
 
+def _schedule_symbolic_nchw(s, st, target):
+    """An NCHW convolution (direct or depthwise) of symbolic batch / spatial extents:
+    parallel over (batch, channel), each output element's reduction inside (correct for
+    every size; not register-tiled: the NCHWc path is the fast one for symbolic shapes)."""
+    n, c = st.op.axis[:2]
+    st.parallel(st.fuse(n, c))
+    return [st]
+
+
 @register("depthwise_conv2d_nchw", VECTOR_CPU_TARGETS)
 def schedule_depthwise_conv2d_nchw(s, st, target):
     """Depthwise NCHW: vectors along the output row (a few vectors of accumulators kept over
@@ -1027,6 +1036,8 @@ def schedule_depthwise_conv2d_nchw(s, st, target):
     is whole vector loads, none guarded."""
     from .cpu_conv_few_channels import column_phases
     ins = st.op.input_tensors
+    if not _const_shape(st.op.output(0)):
+        return _schedule_symbolic_nchw(s, st, target)
     if not _f32(st.op.output(0), *ins):
         return default_stage(s, st, target)
     info = cpu_info(target)
@@ -1314,6 +1325,8 @@ def schedule_conv2d_nchw(s, st, target):
     RGB stem) has its own schedule (cpu_conv_few_channels.py), and so has a 1x1 convolution
     without padding (a GEMM over the flattened image, cpu_conv_1x1.py)."""
     from . import cpu_conv_1x1 as one, cpu_conv_few_channels as few
+    if not _const_shape(st.op.output(0)):
+        return _schedule_symbolic_nchw(s, st, target)
     if few.applies(s, st, target):
         return few.schedule_conv2d_nchw_few_channels(s, st, target)
     if one.applies(s, st, target):
