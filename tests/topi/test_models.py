@@ -8,6 +8,7 @@ from texpr.topi import models
 from texpr.topi.graph import GraphError
 
 TINY = dict(width=8, blocks=(1, 1, 1, 1), classes=10)
+TWO_STAGES = dict(width=8, blocks=(1, 1), classes=10)
 DLRM = dict(num_tables=3, rows=50, num_dense=5)
 DLRM_NET = dict(dim=8, bag_size=3, bottom_mlp=(16, 8), top_mlp=(16, 1), **DLRM)
 
@@ -16,18 +17,30 @@ def rel_err(got, want):
     return float(np.abs(got - want).max() / max(1e-6, np.abs(want).max()))
 
 
-def test_resnet50_tiny_equals_numpy():
-    net = models.resnet50(image_size=32, **TINY)
-    x = np.random.default_rng(1).standard_normal((1, 3, 32, 32)).astype(np.float32)
-    (got,) = net(x)
-    assert got.shape == (1, 10)
-    assert rel_err(got, models.resnet50_ref(x, net.model.weights, TINY["blocks"])) < 1e-4
+def test_resnet_built_once_for_every_batch_and_image_size():
+    # two stages (stem, max pool and layer2 halve the image: sizes multiples of 8); the same
+    # builder makes ResNet-50's four (multiples of 32)
+    net = models.resnet50(batch=None, image_size=None, **TWO_STAGES)
+    kernels = len(net.kernels)
+    rng = np.random.default_rng(1)
+    for n, h, w in ((1, 8, 8), (2, 24, 16), (1, 8, 8)):
+        x = rng.standard_normal((n, 3, h, w)).astype(np.float32)
+        (got,) = net(x)
+        assert got.shape == (n, 10)
+        want = models.resnet50_ref(x, net.model.weights, TWO_STAGES["blocks"])
+        assert rel_err(got, want) < 1e-4, (n, h, w)
+    assert net.plan_count == 2 and len(net.kernels) == kernels
+    with pytest.raises(GraphError, match=r"h = 20, w = 16 breaks the rule h % 8 == 0.*"
+                                         r"height h must be a positive multiple of 8"):
+        net(np.zeros((1, 3, 20, 16), np.float32))
 
 
 def test_resnet50_given_weights_are_used_and_checked():
-    w = models.resnet50_weights(seed=5, **TINY)
-    b = models.ResNet50Builder(image_size=32, weights=w, **TINY)
-    assert b.weights["fc.bias"] is not None and np.array_equal(b.weights["fc.bias"], w["fc.bias"])
+    w = models.resnet50_weights(seed=5, **TWO_STAGES)
+    net = models.resnet50(batch=None, image_size=None, weights=w, **TWO_STAGES)   # kernels shared
+    x = np.random.default_rng(2).standard_normal((1, 3, 8, 8)).astype(np.float32)
+    assert rel_err(net(x)[0], models.resnet50_ref(x, w, TWO_STAGES["blocks"])) < 1e-4
+    w = models.resnet50_weights(**TINY)
     bad = dict(w)
     bad["layer2.0.conv2.weight"] = np.zeros((16, 16, 1, 1), np.float32)
     with pytest.raises(GraphError, match=r"layer2\.0\.conv2\.weight.*\[16, 16, 1, 1\].*"
@@ -49,6 +62,21 @@ def test_dlrm_equals_numpy():
     (got,) = net(**x)
     assert got.shape == (6, 1)
     np.testing.assert_allclose(got, models.dlrm_ref(x, net.model.weights), rtol=1e-5, atol=1e-6)
+
+
+def test_dlrm_built_once_for_every_batch():
+    net = models.dlrm(batch=None, **DLRM_NET)
+    assert net.model.config["batch"].name == "batch"
+    for batch in (1, 7, 16):
+        x = models.dlrm_inputs(batch, bag_size=3, ragged=True, seed=batch, **DLRM)
+        (got,) = net(**x)
+        assert got.shape == (batch, 1)
+        np.testing.assert_allclose(got, models.dlrm_ref(x, net.model.weights), rtol=1e-5,
+                                   atol=1e-6)
+    with pytest.raises(GraphError, match=r"input lengths0: dimension 0 is 3, but batch = 2"):
+        x = models.dlrm_inputs(2, bag_size=3, **DLRM)
+        x["lengths0"] = np.ones(3, np.int32)
+        net(**x)
 
 
 def test_dlrm_bad_config():

@@ -204,3 +204,64 @@ def test_dense_bad_arguments_raise():
         g.dense(x, rand(3, 8), activation="tanh")
     with pytest.raises(GraphError, match="2-d Value of this graph"):
         g.dense(rand(4, 8), rand(3, 8))
+
+
+# ----------------------------------------------------------------------------- symbolic shapes
+
+def k_sym(op):
+    """relu or add built once with a symbolic row count (a kernel var of its own)."""
+    def build():
+        m = te.var("m")
+        a, b = te.placeholder((m, 8), name="a"), te.placeholder((m, 8), name="b")
+        out = topi.nn.relu(a) if op == "relu" else topi.nn.add(a, b)
+        args = [a, out] if op == "relu" else [a, b, out]
+        return te.build(topi.schedule(out, "native"), args, target="native", name=op)
+    return CACHE.get(("sym", op), build)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(st.sampled_from([1, 2, 3, 7, 8, 13, 16]), min_size=1, max_size=4))
+def test_symbolic_graph_plans_once_per_input_shape(rows):
+    n = te.var("n")
+    g = Graph("sym")
+    x, y = g.input("x", (n, 8)), g.input("y", (n, 8))
+    h = g.call(k_sym("relu"), x)
+    assert h.shape == (n, 8) and h.symbolic
+    net = g.compile(g.call(k_sym("add"), h, y))
+    for r in rows:
+        a, b = rand(r, 8), rand(r, 8)
+        (got,) = net(a, b)
+        np.testing.assert_allclose(got, np.maximum(a, 0) + b, rtol=1e-6)
+        assert net.binding == {n: r}
+    assert net.plan_count == len(set(rows))          # each distinct shape planned once
+
+
+def test_symbolic_graph_errors_name_the_var_and_rule():
+    n = te.var("n")
+    g = Graph("sym")
+    x, y = g.input("x", (n, 8)), g.input("y", (n, 8))
+    with pytest.raises(GraphError, match=r"n\*2 \+ 1|an extent must be an int or a te.var"):
+        g.input("z", (n * 2 + 1, 8))
+    g.require(n % 2 == 0, "n must be even")
+    net = g.compile(g.call(k_sym("add"), x, y))
+    with pytest.raises(GraphError, match=r"input y: dimension 0 is 4, but n = 2 from input x"):
+        net(rand(2, 8), rand(4, 8))
+    with pytest.raises(GraphError, match=r"n = 3 breaks the rule .*n must be even"):
+        net(rand(3, 8), rand(3, 8))
+    with pytest.raises(GraphError, match="symbolic shape"):
+        x.nbytes
+    with pytest.raises(GraphError, match="no inputs given yet"):
+        g.compile(x).run()
+    with pytest.raises(GraphError, match="not a var of the graph's inputs"):
+        g.require(te.var("k") > 0, "k positive")
+    # a kernel built for constant shapes refuses a symbolic argument
+    with pytest.raises(GraphError, match=r"expects x of shape \[4, 32\], but x has shape \[n, 8\]"):
+        g.call(k_relu((4, 32)), x)
+    # two symbolic extents that differ at a call are told when the call brings them
+    m = te.var("m")
+    g2 = Graph("two")
+    a, b = g2.input("a", (n, 8)), g2.input("b", (m, 8))
+    net2 = g2.compile(g2.call(k_sym("add"), a, b))
+    np.testing.assert_allclose(net2(rand(3, 8) * 0, np.ones((3, 8), "float32"))[0], 1.0)
+    with pytest.raises(GraphError, match=r"expects b of shape \[m, 8\].*n = 3, m = 4: 4 != 3"):
+        net2(rand(3, 8), rand(4, 8))

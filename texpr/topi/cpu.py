@@ -231,6 +231,16 @@ def _const_shape(t):
     return all(isinstance(d, Const) for d in t.shape)
 
 
+def _extents(t):
+    """The shape of a tensor: ints where constant, simplified expressions where symbolic."""
+    from .shape_funcs import simplify_dim
+    return [simplify_dim(d) for d in t.shape]
+
+
+#: the output width a symbolic-width convolution's register tile is chosen for
+SYMBOLIC_WIDTH = 64
+
+
 def epilogue_output(s, st):
     """The output stage that consumes `st` elementwise (through inlined stages), or None."""
     if st.is_output:
@@ -838,7 +848,7 @@ def padded_copy(s, consumer, dp, shape, to_pad_index, fread, name):
     """
     src = dp.op.input_tensors[0]
     before, after = dp.op.attrs["pad_before"], dp.op.attrs["pad_after"]
-    sshape = _dims(src)
+    sshape = _dims(src) if _const_shape(src) else _extents(src)
 
     def f(*j):
         d = to_pad_index(*j)
@@ -875,7 +885,7 @@ def _materialize_pad(s, conv_stage, lanes):
     if dp is None:
         return None
     if dp.op.attrs.get("pad_value", 0) == 0:
-        shape = _dims(dp)
+        shape = _dims(dp) if _const_shape(dp) else _extents(dp)
         st = padded_copy(s, conv_stage, dp, shape, lambda *j: j, lambda *i: i, "data_pad_copy")
         _schedule_copy(st, lanes)
         return st
@@ -938,6 +948,8 @@ def schedule_conv2d_NCHWc(s, st, target):
         rco, rci = conv.split(rc, factor=ic)
         return [rco, ry, rx, rci]
     pad_t, data = _pad_of(s, st)
+    if not _const_shape(st.op.output(0)):      # symbolic batch / spatial extents: untuned
+        return _nchwc_register_tile(s, st, target, reduce_loops)
     workload = conv_workload("topi.conv2d_NCHWc", st, data if pad_t is not None else ins[0],
                              ins[1], pad_t)
 
@@ -985,8 +997,10 @@ def _nchwc_register_tile(s, st, target, reduce_loops, tuned=None):
     (cpu_tuning.py)."""
     info = cpu_info(target)
     _, _, y, x, o = st.op.axis
-    P, Q, oc = (int(a.dom.extent.value) for a in (y, x, o))
-    reg_w = conv_NCHWc_config(P, Q, oc, target)["reg_w"]
+    P, Q, oc = (a.dom.extent.value if isinstance(a.dom.extent, Const) else None
+                for a in (y, x, o))
+    # a symbolic output width: the tile of a wide row (the last tile of a row runs guarded)
+    reg_w = conv_NCHWc_config(P, Q or SYMBOLIC_WIDTH, oc, target)["reg_w"]
     parallel = "rows"
     if tuned is not None:
         reg_w, parallel = tuned(Q, reg_w)
@@ -1003,6 +1017,15 @@ def _nchwc_register_tile(s, st, target, reduce_loops, tuned=None):
     return [st, out]
 
 
+def _schedule_symbolic_nchw(s, st, target):
+    """An NCHW convolution (direct or depthwise) of symbolic batch / spatial extents:
+    parallel over (batch, channel), each output element's reduction inside (correct for
+    every size; not register-tiled: the NCHWc path is the fast one for symbolic shapes)."""
+    n, c = st.op.axis[:2]
+    st.parallel(st.fuse(n, c))
+    return [st]
+
+
 @register("depthwise_conv2d_nchw", VECTOR_CPU_TARGETS)
 def schedule_depthwise_conv2d_nchw(s, st, target):
     """Depthwise NCHW: vectors along the output row (a few vectors of accumulators kept over
@@ -1013,6 +1036,8 @@ def schedule_depthwise_conv2d_nchw(s, st, target):
     is whole vector loads, none guarded."""
     from .cpu_conv_few_channels import column_phases
     ins = st.op.input_tensors
+    if not _const_shape(st.op.output(0)):
+        return _schedule_symbolic_nchw(s, st, target)
     if not _f32(st.op.output(0), *ins):
         return default_stage(s, st, target)
     info = cpu_info(target)
@@ -1300,6 +1325,8 @@ def schedule_conv2d_nchw(s, st, target):
     RGB stem) has its own schedule (cpu_conv_few_channels.py), and so has a 1x1 convolution
     without padding (a GEMM over the flattened image, cpu_conv_1x1.py)."""
     from . import cpu_conv_1x1 as one, cpu_conv_few_channels as few
+    if not _const_shape(st.op.output(0)):
+        return _schedule_symbolic_nchw(s, st, target)
     if few.applies(s, st, target):
         return few.schedule_conv2d_nchw_few_channels(s, st, target)
     if one.applies(s, st, target):

@@ -175,7 +175,13 @@ def unify_signature(kernel, args, where):
     var extents are matched with the arguments' extents, then its extents given by formulas
     of its vars (a strided convolution's output) rewritten in the graph's. Returns (output
     shape, [(extent, expected extent, message)]: the equalities only a call's values decide).
-    Raises GraphError where an argument's shape provably does not fit."""
+    Raises GraphError where an argument's shape provably does not fit.
+
+    Example (a kernel built on x [m, 8], m a var, writing [(m + 1) // 2, 8])::
+
+        h = g.input("h", (te.var("n"), 8))
+        unify_signature(kernel, [h], "graph g: kernel k")   # (((n + 1) // 2, 8), [])
+    """
     from ..lang.expr import Const
     from ..lang.visitor import free_vars, substitute
     spec = kernel._plan.args

@@ -140,9 +140,21 @@ class ResNet50Builder:
         chans = [width * 2 ** s * k for s in range(len(blocks)) for k in (1, 4)] + [width]
         self.block = next(b for b in (2 * lanes, lanes, 8, 4, 2, 1)
                           if all(c % b == 0 for c in chans))
-        self._check_image_size(image_size, len(blocks))
-        g = self.graph = Graph("resnet50")
-        x = g.input("image", (batch, 3, image_size, image_size))
+        g = self.graph = Graph("resnet50", kernels=self.cache)
+        n = _var("n") if batch is None else batch
+        if image_size is None:          # any size the strides allow: one var per side
+            h, w = _var("h"), _var("w")
+        else:
+            self._check_image_size(image_size, len(blocks))
+            h = w = image_size
+        x = g.input("image", (n, 3, h, w))
+        if image_size is None:
+            rule = 2 ** (len(blocks) + 1)
+            for v in (h, w):
+                g.require((v % rule == 0) & (v >= rule),
+                          f"resnet50: the image {'height' if v is h else 'width'} {v.name} must "
+                          f"be a positive multiple of {rule} (the network halves it "
+                          f"{len(blocks) + 1} times)")
         h = g.call(self._layout_in(x.shape), x, name="image_nchwc")
         h = self._conv(h, "conv1.weight", "bn1", stride=2, pad=3, relu=True, name="stem",
                        cin_block=3)
@@ -179,29 +191,32 @@ class ResNet50Builder:
     def _layout_in(self, shape):
         from ..lang.tensor import placeholder
         from .layout import nchw_to_nchwc
+        shape = _local_shape(shape)
 
         def build():
             x = placeholder(shape, name="x")
             return self._build(nchw_to_nchwc(x, 3), [x], "nchw_to_nchwc")
-        return self._built(("resnet.layout_in", shape), build)
+        return self._built(("resnet.layout_in", _key_shape(shape)), build)
 
     def _maxpool(self, shape):
         from ..lang.tensor import placeholder
         from .nn import pool2d
+        shape = _local_shape(shape)
 
         def build():
             x = placeholder(shape, name="x")
             return self._build(pool2d(x, 3, 2, 1, "max"), [x], "maxpool")
-        return self._built(("resnet.maxpool", shape), build)
+        return self._built(("resnet.maxpool", _key_shape(shape)), build)
 
     def _head_pool(self, shape):
         from ..lang.tensor import placeholder
         from .nn import global_pool_flatten
+        shape = _local_shape(shape)
 
         def build():
             x = placeholder(shape, name="x")
             return self._build(global_pool_flatten(x, "avg"), [x], "avgpool_flatten")
-        return self._built(("resnet.avgpool", shape), build)
+        return self._built(("resnet.avgpool", _key_shape(shape)), build)
 
     def _fc(self, h, w, b):
         from ..lang.tensor import placeholder
@@ -210,7 +225,9 @@ class ResNet50Builder:
         from .testing import pack_dense_weight_ref
         N, K = w.shape
         M = h.shape[0]
-        nb = dense_weight_block(N, K, self.target, M=M if isinstance(M, int) else 1)
+        if not isinstance(M, int):      # a symbolic batch: Graph.dense's kernel for any M
+            return self.graph.dense(h, w, b, target=self.target, name="logits")
+        nb = dense_weight_block(N, K, self.target, M=M)
         wp = pack_dense_weight_ref(w, nb)
 
         def build():
@@ -227,6 +244,8 @@ class ResNet50Builder:
         from .nn import add, conv2d_NCHWc
         from .nn import relu as relu_op
         from .winograd import conv2d_winograd_NCHWc
+
+        xshape = _local_shape(xshape)
 
         def build():
             _, Cb, _, _, icb = xshape
@@ -248,7 +267,7 @@ class ResNet50Builder:
             if relu:
                 y = relu_op(y)
             return self._build(y, args, f"conv{R}x{R}_{algo}")
-        key = ("resnet.conv", xshape, O, R, stride, pad, residual, relu, algo, ocb)
+        key = ("resnet.conv", _key_shape(xshape), O, R, stride, pad, residual, relu, algo, ocb)
         return self._built(key, build)
 
     def conv_weights(self, kernel, algo, icb, ocb):
@@ -313,6 +332,11 @@ def resnet50(batch=1, image_size=224, weights=None, target="native", winograd="t
              width=64, blocks=RESNET50_BLOCKS, classes=1000, seed=0, cache=None):
     """ResNet-50 v1.5 as a CompiledGraph: net(image [batch, 3, size, size]) -> [logits
     [batch, classes]].
+
+    batch=None: one graph for every batch size; image_size=None: for every image of H x W
+    that the strides allow (multiples of 32; others raise GraphError naming the var and the
+    rule). Its kernels are built once with symbolic extents (direct convolutions; Winograd
+    only for constant sizes); buffers are planned per input shape.
 
     weights: None (random, from `seed`: resnet50_weights) or a dict of NumPy arrays keyed
     like torchvision's state_dict. width / blocks / classes shrink the network (tests);
@@ -581,6 +605,15 @@ class DLRMBuilder:
 def _var(name):
     from ..lang.expr import Var
     return Var(name, "int32")
+
+
+def _local_shape(shape):
+    """A kernel's own shape for an NCHW(c) graph shape: symbolic extents as new vars."""
+    return tuple(_local(d, "nchwc"[k]) for k, d in enumerate(shape))
+
+
+def _key_shape(shape):
+    return tuple(_key(d) for d in shape)
 
 
 def _local(extent, name):
