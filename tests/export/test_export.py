@@ -256,3 +256,24 @@ def test_target_options_reach_the_makefile(tmp_path):
     header = next(ln for ln in lines if "-x c-header" in ln)
     for cmd in (kernel, header):
         assert "-mavx2" in cmd and "-ffp-contract=off" in cmd
+
+
+def test_temporaries_in_a_parallel_loop_come_from_the_arena(tmp_path):
+    """A 48 KB row buffer computed at each row of a parallel loop (over the emitter's stack
+    limit: te.build's kernel takes it from posix_memalign) comes from each thread's scratch
+    stack in the arena; three threads run it."""
+    n = te.var("n")
+    A = te.placeholder((n, 12000), name="A")
+    B = te.compute((n, 12000), lambda i, j: A[i, j] * 2.0, name="B")
+    C = te.compute((n, 12000), lambda i, j: B[i, 11999 - j] + 1.0, name="C")
+    s = te.create_schedule(C.op)
+    s[B].compute_at(s[C], C.op.axis[0])
+    s[C].parallel(C.op.axis[0])
+    f = te.build(s, [A, C], target="c", name="reverse_rows")
+    assert "posix_memalign" in f.source
+    bundle = export_library(f, tmp_path / "rev", max_dims={"n": 16})
+    x = np.random.default_rng(4).random((13, 12000)).astype("float32")
+    y, = bundle.run([x], dims={"n": 13}, threads=3)
+    np.testing.assert_array_equal(y, f(x))
+    source = open(os.path.join(bundle.path, "kernels", "k00_reverse_rows.c")).read()
+    assert "posix_memalign" not in source and "reverse_rows_scratch_alloc" in source
