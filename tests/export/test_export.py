@@ -70,21 +70,20 @@ def dense_any_batch(tmp_path_factory):
     return f, bundle
 
 
-@pytest.mark.parametrize("platform", ["host", "aarch64"])
-def test_symbolic_batch_two_sizes(dense_any_batch, platform):
+def test_symbolic_batch_two_sizes(dense_any_batch):
+    """One program run per platform: m = 1, then m = 37 (set_dims), against the Python call.
+    (One test for both platforms: the tests of a module may run in two pytest workers, each
+    building its own bundle.)"""
     f, bundle = dense_any_batch
     assert bundle.dims == ["m"]
     rng = np.random.default_rng(2)
     w = rng.standard_normal((16, 24)).astype("float32")
     cases = [({"m": m}, [rng.standard_normal((m, 24)).astype("float32"), w]) for m in (1, 37)]
-    got = bundle.run_cases(cases, platform=platform, threads=2)
-    for (dims, inputs), (y,) in zip(cases, got):
-        assert y.shape == (dims["m"], 16)
-        np.testing.assert_allclose(y, f(*inputs), rtol=1e-5, atol=1e-5)
-
-
-def test_header_documents_the_api(dense_any_batch):
-    _, bundle = dense_any_batch
+    for platform in ("host", "aarch64"):
+        got = bundle.run_cases(cases, platform=platform, threads=2)
+        for (dims, inputs), (y,) in zip(cases, got):
+            assert y.shape == (dims["m"], 16)
+            np.testing.assert_allclose(y, f(*inputs), rtol=1e-5, atol=1e-5)
     text = open(os.path.join(bundle.path, "dense_relu.h")).read()
     for api in ("dense_relu_init(", "dense_relu_set_dims(", "dense_relu_input(",
                 "dense_relu_run(", "dense_relu_output(", "dense_relu_arena_bytes("):
@@ -126,13 +125,13 @@ def resnet_bundle(tmp_path_factory):
     return bundle, x, want
 
 
-@pytest.mark.parametrize("platform", ["host", "aarch64"])
-def test_resnet_bundle_equals_python(resnet_bundle, platform):
+def test_resnet_bundle_equals_python(resnet_bundle):
     bundle, x, want = resnet_bundle
-    got, = bundle.run([x], platform=platform, threads=2)
-    assert got.shape == want.shape == (1, 10)
-    # the tolerance of benchmarks/resnet50.py (here the same kernels: equal in practice)
-    assert np.abs(got - want).max() / np.abs(want).max() <= 2e-3
+    for platform in ("host", "aarch64"):
+        got, = bundle.run([x], platform=platform, threads=2)
+        assert got.shape == want.shape == (1, 10)
+        # the tolerance of benchmarks/resnet50.py (here the same kernels: equal in practice)
+        assert np.abs(got - want).max() / np.abs(want).max() <= 2e-3
 
 
 DLRM = dict(num_tables=2, rows=50, dim=8, bottom_mlp=(16, 8), top_mlp=(16, 1), num_dense=5)
@@ -152,6 +151,8 @@ def _dlrm_case(bundle, batch, **kw):
 
 
 def test_dlrm_dynamic_batch_1_and_4096(dlrm_bundle):
+    """Batch 1 and 4096 in one program run; no heap; a bad index is an error code. (One test:
+    the tests of a module may run in two pytest workers, each building its own bundle.)"""
     net, bundle = dlrm_bundle
     assert bundle.dims == ["batch", "L0", "L1"]
     cases = [_dlrm_case(bundle, b, ragged=b > 1) for b in (1, 4096)]
@@ -167,10 +168,7 @@ def test_dlrm_dynamic_batch_1_and_4096(dlrm_bundle):
                                check=True).stdout.split()
     assert "dlrm_scratch_alloc" in undefined
     assert not {"malloc", "calloc", "realloc", "free", "posix_memalign"} & set(undefined)
-
-
-def test_dlrm_bad_index_is_an_error_code(dlrm_bundle):
-    _, bundle = dlrm_bundle
+    # an embedding index past the table: the kernel's checked index, an error code from C
     inp, (dims, arrays) = _dlrm_case(bundle, 3)
     arrays[bundle.plan.inputs.index("indices1")][2] = 50        # one past the table
     with pytest.raises(TexprError, match="checked index was out of bounds"):
