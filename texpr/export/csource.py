@@ -270,8 +270,6 @@ def executor(plan, weights_id, weights_bytes, const_offsets, static_arena, pool)
               f"  if (!st.ready) return {P}_E_STATE;",
               f"  return layout({'dims' if plan.dims else '0'});", "}", ""]
     # array pointers
-    cst = {v.name: k for k, v in enumerate(plan.constants)}
-
     def ptr(name):
         v = plan.values[name]
         if v.kind == "constant":
@@ -335,7 +333,6 @@ def executor(plan, weights_id, weights_bytes, const_offsets, static_arena, pool)
     for k, (e, why) in enumerate(ERRORS):
         lines.append(f'    case {k}: return "{why.replace("<name>", p)}";')
     lines += ['    default: return "unknown error code";', "  }", "}", ""]
-    del cst
     return "\n".join(lines)
 
 

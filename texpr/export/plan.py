@@ -182,8 +182,7 @@ def kernel_of(module, index, target=None, bundle="model"):
     if sites:
         source = scratch.rewrite(source, f"{bundle}_scratch_alloc", f"{bundle}_scratch_free")
     arg_dims = [list(dims) for (_, _, _, dims, _) in plan.args]
-    pre = [(cond, msg) for _, p in getattr(plan, "preconditions", ())
-           for cond, msg in [(p.cond, p.message)]]
+    pre = [(p.cond, p.message) for _, p in getattr(plan, "preconditions", ())]
     return Kernel(name=str(name), symbol=symbol, source=source, target=tgt.name, record=tgt,
                   nargs=len(plan.args), shape_vars=list(plan.shape_vars),
                   checks=bool(getattr(module, "_checks", ())),
