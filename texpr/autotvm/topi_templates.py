@@ -1,5 +1,7 @@
 """topi's CPU schedules as tuning templates: "topi.dense", "topi.batch_matmul",
-"topi.conv2d_nchw", "topi.conv2d_NCHWc", "topi.depthwise_conv2d_nchw". Each builds the
+"topi.conv2d_nchw" (its 1x1 and few-channel schedules included), "topi.conv2d_NCHWc",
+"topi.depthwise_conv2d_nchw", "topi.conv2d_winograd_nchw" / "_NCHWc", "topi.rows" (softmax,
+log_softmax, layer_norm, rms_norm), "topi.reduce", "topi.pool2d" (NCHWc). Each builds the
 operator from its workload arguments and schedules it with topi.schedule, whose schedule
 reads its knobs from the config (topi/cpu_tuning.py); a record of the task applies to any
 graph with that operator and shape (`with autotvm.apply_history_best(log):
@@ -54,6 +56,73 @@ def conv2d_NCHWc(data, kernel, strides, padding, dilation=(1, 1)):
 def depthwise_conv2d_nchw(data, kernel, strides, padding, dilation=(1, 1)):
     A, W = _tensor(data, "data"), _tensor(kernel, "kernel")
     C = topi.nn.depthwise_conv2d_nchw(A, W, strides, padding, dilation)
+    return _schedule(C), [A, W, C]
+
+
+@template("topi.rows")
+def rows(op, data, axis):
+    """softmax / log_softmax / layer_norm / rms_norm of `data` over `axis` (a tuple)."""
+    X = _tensor(data, "data")
+    axis = tuple(axis)
+    if op in ("softmax", "log_softmax"):
+        if len(axis) != 1:
+            raise TuningError(f"topi.rows: {op} takes one axis, got {axis}")
+        Y = getattr(topi.nn, op)(X, axis[0])
+        params = []
+    elif op in ("layer_norm", "rms_norm"):
+        shape = tuple(tuple(data[1])[a] for a in axis)
+        params = [placeholder(shape, dtype=data[2], name="gamma")]
+        if op == "layer_norm":
+            params.append(placeholder(shape, dtype=data[2], name="beta"))
+        Y = getattr(topi.nn, op)(X, *params, axis=list(axis))
+    else:
+        raise TuningError(f"topi.rows: op must be one of softmax, log_softmax, layer_norm, "
+                          f"rms_norm, got {op!r}")
+    return _schedule(Y), [X, *params, Y]
+
+
+REDUCE_OPS = ("sum", "mean", "prod", "max", "min", "argmax", "argmin")
+
+
+@template("topi.reduce")
+def reduce(op, data, axis, keepdims=False):
+    """topi.<op>(data, axis, keepdims) for op in REDUCE_OPS (argmax / argmin: one axis)."""
+    if op not in REDUCE_OPS:
+        raise TuningError(f"topi.reduce: op must be one of {REDUCE_OPS}, got {op!r}")
+    X = _tensor(data, "data")
+    axis = list(axis)
+    if op in ("argmax", "argmin"):
+        if len(axis) != 1:
+            raise TuningError(f"topi.reduce: {op} takes one axis, got {tuple(axis)}")
+        axis = axis[0]
+    Y = getattr(topi, op)(X, axis, keepdims)
+    return _schedule(Y), [X, Y]
+
+
+@template("topi.pool2d")
+def pool2d(data, kernel, stride, padding, pool_type="max"):
+    """topi.nn.pool2d in NCHWc (5-D data: NCHW pooling keeps the default schedule, no
+    knobs); global pooling is a window of the whole image."""
+    X = _tensor(data, "data")
+    Y = topi.nn.pool2d(X, kernel, stride, padding, pool_type)
+    return _schedule(Y), [X, Y]
+
+
+@template("topi.conv2d_winograd_nchw")
+def conv2d_winograd_nchw(data, kernel, padding, tile_size):
+    """Winograd F(tile_size, 3) in NCHW (one task per tile size: tune m by tuning each)."""
+    from ..topi import winograd
+    A, W = _tensor(data, "data"), _tensor(kernel, "kernel")
+    C = winograd.conv2d_winograd_nchw(A, W, padding, tile_size)
+    return _schedule(C), [A, W, C]
+
+
+@template("topi.conv2d_winograd_NCHWc")
+def conv2d_winograd_NCHWc(data, kernel, padding, tile_size):
+    """Winograd F(tile_size, 3) in NCHWc (kernel packed as conv2d_NCHWc's)."""
+    from ..topi import winograd
+    A, W = _tensor(data, "data"), _tensor(kernel, "kernel")
+    C = winograd.conv2d_winograd_NCHWc(A, W, padding, tile_size)
     return _schedule(C), [A, W, C]
 
 

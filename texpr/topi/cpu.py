@@ -1076,11 +1076,12 @@ def schedule_pool(s, st, target):
     if len(ax) != 5 or not isinstance(ax[4].dom.extent, Const) or len(st.op.reduce_axis) != 2:
         return default_stage(s, st, target)
     lanes = cpu_info(target).lanes
+    knobs = tuning.pool_params(st, target)
     n, cb, y, x, c = ax
     ry, rx = st.op.reduce_axis
     st.reorder(n, cb, y, x, ry, rx, c)
-    st.parallel(st.fuse(n, cb, y))
-    _vector_tile(st, c, lanes, unroll=False)
+    st.parallel(st.fuse(n, cb, y) if knobs["parallel"] == "rows" else st.fuse(n, cb))
+    _vector_tile(st, c, lanes, unroll=knobs["unroll"])
 
 
 # ----------------------------------------------------------------------------- Winograd
@@ -1170,6 +1171,10 @@ def schedule_winograd(s, st, target):
     O = int(sM.op.axis[3].dom.extent.value)
     C = int(sV.op.axis[3].dom.extent.value)
     cfg = winograd_config(N, nH, nW, C, O, target)
+    cfg = tuning.winograd_params(
+        ("topi.conv2d_winograd_" + ("NCHWc" if nchwc else "nchw"),
+         tuning.tensor_arg(st.op.output(0)), C, m), nH, nW, O, target, cfg,
+        2.0 * N * O * C * 9 * nH * nW * m * m)
     ic = cfg["ic"]
     packed_oc = sM.op.attrs.get("oc") if sM.op.attrs.get("weight_layout") == "IOo" else None
     if packed_oc:

@@ -201,3 +201,118 @@ def depthwise_params(workload, st, info, heuristic_width, target):
     cfg.add_flop(2.0 * N * C * P * Q * R * S)
     _set_fallback(cfg, {"tile_ow": heuristic_width, "parallel": "blocks"})
     return cfg["tile_ow"].val, cfg["parallel"].val
+
+
+def knob_values(workload, target, candidates, heuristic, flop):
+    """The generic knob reader of the schedules below: each knob of `candidates` (name ->
+    values, the heuristic's added) is defined on the workload's config; returns name ->
+    value, the heuristic's (`heuristic`) when the config is a fallback. `flop`: the work
+    the tuner's GFLOP/s figures count (elements read for the memory-bound operators)."""
+    cfg = config_for(workload, target)
+    for name, cands in candidates.items():
+        h = heuristic[name]
+        cfg.define_knob(name, _with_list(cands, h) if isinstance(h, list) else _with(cands, h))
+    cfg.add_flop(float(flop))
+    _set_fallback(cfg, heuristic)
+    return {name: cfg[name].val for name in candidates}
+
+
+def _size(t):
+    n = 1
+    for d in tensor_arg(t)[1]:
+        n *= d
+    return n
+
+
+def rows_params(st, axes, target, accumulators):
+    """softmax / log_softmax / layer_norm / rms_norm (cpu_rows.schedule_rows): knob
+    accumulators (vectors of partial results of a row reduction; vectors per column block).
+    Workload ("topi.rows", op tag, the data, the reduced axes)."""
+    out = st.op.output(0)
+    workload = ("topi.rows", st.op.tag, tensor_arg(out), tuple(sorted(axes)))
+    return knob_values(workload, target, {"accumulators": [1, 2, 4, 8]},
+                       {"accumulators": accumulators}, 4 * _size(out))["accumulators"]
+
+
+REDUCE_TEMPLATE_OPS = {"mean_sum": "mean", "argmax_pair": "argmax", "argmin_pair": "argmin"}
+
+
+def reduce_params(st, data, target, kind, heuristic):
+    """topi.sum / mean / prod / max / min / argmax / argmin (cpu_reduce.py): knobs of a
+    "row" reduction: accumulators (vector accumulators); of a "column" one: column_vectors
+    (unrolled vectors per step) and column_block_kb (KiB of output columns a block
+    accumulates). Workload ("topi.reduce", op, the data, the reduced axes, keepdims)."""
+    idx = data.indices
+    red = {id(iv.var) for iv in st.op.reduce_axis}
+    axes = tuple(d for d, e in enumerate(idx) if id(e) in red)
+    keep = len(st.op.axis) == len(idx)
+    workload = ("topi.reduce", REDUCE_TEMPLATE_OPS.get(st.op.name, st.op.name),
+                tensor_arg(data.tensor), axes, keep)
+    knobs = {"accumulators": [2, 4, 8, 16]} if kind == "row" else \
+        {"column_vectors": [1, 2, 4, 8], "column_block_kb": [4, 8, 16, 32]}
+    return knob_values(workload, target, knobs, {k: heuristic[k] for k in knobs},
+                       _size(data.tensor))
+
+
+def pool_params(st, target):
+    """Pooling in NCHWc (cpu.schedule_pool): knobs parallel ("rows": (n, block, output row)
+    in parallel, "blocks": (n, block)) and unroll (the vectors of a channel block).
+    Workload ("topi.pool2d", the output, the (padded) input, the window, max / sum)."""
+    src = st.op.input_tensors[0]
+    ry, rx = (int(r.dom.extent.value) for r in st.op.reduce_axis)
+    out = st.op.output(0)
+    workload = ("topi.pool2d", tensor_arg(out), tensor_arg(src), (ry, rx), st.op.name)
+    return knob_values(workload, target, {"parallel": ["rows", "blocks"],
+                                          "unroll": [False, True]},
+                       {"parallel": "rows", "unroll": False}, _size(out) * ry * rx)
+
+
+def conv1x1_params(workload, C, O, P, Q, target, heuristic):
+    """The 1x1 convolution as a GEMM (cpu_conv_1x1.py): knobs tile [mr, nr] (output
+    channels x pixels, one or two vectors), rb (output rows per block; a block that is not
+    whole pixel tiles becomes the whole image) and ob_tiles (output channels per block, in
+    register tiles)."""
+    from .cpu import cpu_info
+    info = cpu_info(target)
+    h = heuristic
+    cands = {"tile": _with_list(_tiles(info, P * Q, max_vectors=2), [h["mr"], h["nr"]]),
+             "rb": [r for r in range(1, P + 1) if P % r == 0],
+             "ob_tiles": [1, 2, 4, 8, 16]}
+    v = knob_values(workload, target, cands, {"tile": [h["mr"], h["nr"]], "rb": h["rb"],
+                                              "ob_tiles": h["ob"] // h["mr"]},
+                    2.0 * workload[1][1][0] * C * O * P * Q)
+    mr, nr = v["tile"]
+    rb = v["rb"] if (v["rb"] * Q) % nr == 0 else P
+    return dict(h, mr=mr, nr=nr, rb=rb, ob=mr * min(v["ob_tiles"], cdiv(O, mr)))
+
+
+def few_channels_params(workload, flop, O, Q, target, heuristic):
+    """The stem convolution of few input channels (cpu_conv_few_channels.py): knob tile
+    [ot, xv] (output channels x vectors of output columns; ot divides O, the tile and its
+    operands fit the vector registers)."""
+    from .cpu import cpu_info
+    info = cpu_info(target)
+    qv = max(1, Q // info.lanes)
+    tiles = [[ot, xv] for xv in range(1, min(qv, info.nregs) + 1) for ot in range(1, O + 1)
+             if O % ot == 0 and ot * xv + xv + 1 <= info.nregs]
+    h = [heuristic["ot"], heuristic["xv"]]
+    ot, xv = knob_values(workload, target, {"tile": _with_list(tiles, h)}, {"tile": h},
+                         flop)["tile"]
+    return dict(heuristic, ot=ot, xv=xv)
+
+
+def winograd_params(workload, nH, nW, O, target, heuristic, flop):
+    """Winograd F(m, 3) (cpu.schedule_winograd): knobs hb (tile rows per block: divides
+    the tile rows) and ochunks (output channel chunks of a block, each a multiple of the
+    GEMM tile's nr). The tile size m is the template's argument (one task per m)."""
+    h = heuristic
+    cands = {"hb": [d for d in range(1, nH + 1) if nH % d == 0],
+             "ochunks": [c for c in (1, 2, 4, 8) if O % (c * h["nr"]) == 0]}
+    v = knob_values(workload, target, cands, {"hb": h["hb"], "ochunks": h["ochunks"]}, flop)
+    if v["hb"] == h["hb"]:
+        return dict(h, ochunks=v["ochunks"])
+    from .cpu import cpu_info, register_tile
+    bt = v["hb"] * nW
+    mr, nr = register_tile(bt, O, cpu_info(target))      # the GEMM tile of the new block
+    oco = v["ochunks"] if O % (v["ochunks"] * nr) == 0 else 1
+    return dict(h, hb=v["hb"], block_tiles=bt, mr=mr, nr=nr, ochunks=oco)
