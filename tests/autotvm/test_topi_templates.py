@@ -7,7 +7,7 @@ from texpr import autotvm
 from texpr.schedule.dispatch import target_scope
 from texpr.schedule.config_space import OtherOptionEntity as Ot
 from texpr.targets.build import emit_source
-from texpr.topi import cpu
+from texpr.topi import cpu, cpu_conv_1x1, cpu_conv_few_channels, cpu_reduce, cpu_rows
 
 T = "avx2"
 
@@ -43,6 +43,47 @@ def _tensor(shape):
     return ("TENSOR", shape, "float32")
 
 
+def _winograd_knobs(N, nH, nW, C, O):
+    h = cpu.winograd_config(N, nH, nW, C, O, T)
+    return {"hb": Ot(h["hb"]), "ochunks": Ot(h["ochunks"])}
+
+
+def _conv1x1_knobs(C, O, P, Q):
+    h = cpu_conv_1x1.conv1x1_config(C, O, P, Q, T)
+    return {"tile": Ot([h["mr"], h["nr"]]), "rb": Ot(h["rb"]), "ob_tiles": Ot(h["ob"] // h["mr"])}
+
+
+def _few_channels_knobs(O, Q):
+    h = cpu_conv_few_channels.few_channels_config(O, Q, T)
+    return {"tile": Ot([h["ot"], h["xv"]])}
+
+
+# the templates of the other CPU schedules (args as their tuning test uses them too)
+NEW_CASES = [
+    ("softmax", "topi.rows", ("softmax", _tensor((4, 64)), (1,)),
+     {"accumulators": Ot(cpu_rows.ACCUMULATORS)}),
+    ("layer_norm", "topi.rows", ("layer_norm", _tensor((4, 64)), (1,)),
+     {"accumulators": Ot(cpu_rows.ACCUMULATORS)}),
+    ("reduce_rows", "topi.reduce", ("argmax", _tensor((8, 256)), (1,), False),
+     {"accumulators": Ot(cpu_reduce.ROW_ACCUMULATORS)}),
+    ("reduce_columns", "topi.reduce", ("sum", _tensor((16, 64)), (0,), False),
+     {"column_vectors": Ot(cpu_reduce.COLUMN_VECTORS),
+      "column_block_kb": Ot(cpu_reduce.COLUMN_BLOCK_BYTES // 1024)}),
+    ("pool_NCHWc", "topi.pool2d", (_tensor((1, 2, 8, 8, 8)), (3, 3), (2, 2), (1, 1, 1, 1), "max"),
+     {"parallel": Ot("rows"), "unroll": Ot(False)}),
+    ("winograd_nchw", "topi.conv2d_winograd_nchw",
+     (_tensor((1, 8, 8, 8)), _tensor((16, 8, 3, 3)), (1, 1, 1, 1), 2),
+     _winograd_knobs(1, 4, 4, 8, 16)),
+    ("winograd_NCHWc", "topi.conv2d_winograd_NCHWc",
+     (_tensor((1, 1, 8, 8, 8)), _tensor((2, 1, 3, 3, 8, 8)), (1, 1, 1, 1), 2),
+     _winograd_knobs(1, 4, 4, 8, 16)),
+    ("conv1x1", "topi.conv2d_nchw", (_tensor((1, 16, 8, 8)), _tensor((32, 16, 1, 1)), (1, 1),
+                                     (0, 0, 0, 0), (1, 1)), _conv1x1_knobs(16, 32, 8, 8)),
+    ("conv_few_channels", "topi.conv2d_nchw", (_tensor((1, 3, 16, 16)), _tensor((8, 3, 3, 3)),
+                                               (2, 2), (1, 1, 1, 1), (1, 1)),
+     _few_channels_knobs(8, 8)),
+]
+
 CASES = [
     ("dense_gemv", "topi.dense", (_tensor((1, 64)), _tensor((40, 64))), _dense_knobs(1, 40, 64)),
     ("dense_rows", "topi.dense", (_tensor((12, 64)), _tensor((40, 64))),
@@ -64,7 +105,7 @@ CASES = [
     # N a multiple of the tile width: the weight packed per block (no padding)
     ("dense_weight_blocks", "topi.dense", (_tensor((300, 96)), _tensor((48, 96))),
      _weight_blocks_knobs(cpu.dense_weight_blocks_config(300, 48, 96, T))),
-]
+] + NEW_CASES
 
 
 @pytest.mark.parametrize("name,template,args,knobs", CASES, ids=[c[0] for c in CASES])
@@ -140,3 +181,35 @@ def test_extract_from_program_gives_each_distinct_layer_once():
     assert tasks[0].workload == ("topi.conv2d_nchw", _tensor((1, 16, 10, 10)),
                                  _tensor((16, 16, 3, 3)), (1, 1), (1, 1, 1, 1), (1, 1))
     assert tasks[1].args == (_tensor((1, 1600)), _tensor((10, 1600)))
+
+
+# the schedules whose knobs change the loop structure most (the test budget: the row ops'
+# and the stem's knobs change only register tiles, checked by their sources above)
+TUNED = ["reduce_columns", "pool_NCHWc", "winograd_nchw", "conv1x1"]
+
+
+@pytest.fixture(scope="module")
+def measure():
+    """One measuring process for the tuning tests of this module (started once)."""
+    runner = autotvm.LocalRunner(number=1, repeat=1, timeout=10, check_correctness=True)
+    yield autotvm.measure_option(builder=autotvm.LocalBuilder(n_parallel=2), runner=runner)
+    runner.close()
+
+
+@pytest.mark.parametrize("case", [c for c in NEW_CASES if c[0] in TUNED], ids=TUNED)
+def test_tuning_the_other_templates_measures_correct_kernels(case, measure, tmp_path):
+    """Two trials of each (the heuristic first, then another point), both built, checked
+    against the portable-C reference and timed; the best record drives topi.schedule."""
+    _, template, args, _ = case
+    task = autotvm.task.create(template, args=args, target=T)
+    log = str(tmp_path / "t.log")
+    tuner = autotvm.tuner.RandomTuner(task, seed=1)
+    tuner.tune(n_trial=2, measure_option=measure, callbacks=[autotvm.callback.log_to_file(log)])
+    recs = list(autotvm.record.load_from_file(log))
+    assert len({inp.config.index for inp, _ in recs}) == 2
+    assert recs[0][0].config.index == task.fallback_index
+    assert [res.error_no for _, res in recs] == [autotvm.MeasureErrorNo.NO_ERROR] * len(recs)
+    s_best, t_best = task.instantiate(tuner.best_config)
+    with autotvm.apply_history_best(log), target_scope(T):
+        s, tensors = task.func(*task.args)
+    assert emit_source(s, tensors, T) == emit_source(s_best, t_best, T)
