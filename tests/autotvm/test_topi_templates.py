@@ -7,7 +7,7 @@ from texpr import autotvm
 from texpr.schedule.dispatch import target_scope
 from texpr.schedule.config_space import OtherOptionEntity as Ot
 from texpr.targets.build import emit_source
-from texpr.topi import cpu, cpu_conv_1x1, cpu_conv_few_channels, cpu_reduce, cpu_rows
+from texpr.topi import cpu, cpu_conv_1x1, cpu_conv_few_channels, cpu_reduce, cpu_rows, gpu
 
 T = "avx2"
 
@@ -213,3 +213,41 @@ def test_tuning_the_other_templates_measures_correct_kernels(case, measure, tmp_
     with autotvm.apply_history_best(log), target_scope(T):
         s, tensors = task.func(*task.args)
     assert emit_source(s, tensors, T) == emit_source(s_best, t_best, T)
+
+
+def _matmul_knobs(M, N, K):
+    from texpr.lang.expr import Const
+    bm, bn, bk, tm, tn = gpu.matmul_config(Const(M, "int32"), Const(N, "int32"),
+                                           Const(K, "int32"))
+    return {"tile": Ot([bm, bn, tm, tn]), "bk": Ot(bk)}
+
+
+GPU_CASES = [
+    ("dense", "topi.dense", (_tensor((64, 64)), _tensor((64, 64))), _matmul_knobs(64, 64, 64)),
+    ("batch_matmul", "topi.batch_matmul", (_tensor((2, 64, 32)), _tensor((2, 64, 32))),
+     _matmul_knobs(64, 64, 32)),
+    ("conv2d_nchw", "topi.conv2d_nchw", CASES[4][2],
+     {"tile_f": Ot([gpu.CONV_TILE["f"], gpu.CONV_TILE["ft"]]),
+      "tile_yx": Ot([gpu.CONV_TILE["y"], gpu.CONV_TILE["x"]]), "rc": Ot(gpu.CONV_TILE["rc"])}),
+    ("depthwise", "topi.depthwise_conv2d_nchw", CASES[6][2],
+     {"threads": Ot(gpu.DEFAULT_THREADS)}),
+    ("pool", "topi.pool2d", (_tensor((1, 2, 8, 8)), (3, 3), (2, 2), (1, 1, 1, 1), "max"),
+     {"threads": Ot(gpu.DEFAULT_THREADS)}),
+    ("softmax_long_rows", "topi.rows", ("softmax", _tensor((4, 512)), (1,)), {"threads": Ot(128)}),
+]
+
+
+@pytest.mark.parametrize("name,template,args,knobs", GPU_CASES, ids=[c[0] for c in GPU_CASES])
+def test_gpu_fallback_is_the_heuristic(name, template, args, knobs):
+    """The GPU schedules' knobs (OpenCL; CUDA runs the same schedule): the fallback is the
+    heuristic's tile / thread count, a point of the space, and another point differs."""
+    G = "opencl"
+    task = autotvm.task.create(template, args=args, target=G)
+    index = task.config_space.index_of(knobs)
+    assert index is not None and task.fallback_index == index
+    s, tensors = task.instantiate(task.config_space.get(index))
+    with target_scope(G):
+        s2, tensors2 = task.func(*task.args)
+    assert emit_source(s2, tensors2, G) == emit_source(s, tensors, G)
+    s3, tensors3 = task.instantiate(task.config_space.get((index + 1) % len(task.config_space)))
+    assert emit_source(s3, tensors3, G) != emit_source(s, tensors, G)

@@ -208,6 +208,8 @@ def knob_values(workload, target, candidates, heuristic, flop):
     values, the heuristic's added) is defined on the workload's config; returns name ->
     value, the heuristic's (`heuristic`) when the config is a fallback. `flop`: the work
     the tuner's GFLOP/s figures count (elements read for the memory-bound operators)."""
+    if workload is None:            # a symbolic shape: no workload to tune
+        return {name: heuristic[name] for name in candidates}
     cfg = config_for(workload, target)
     for name, cands in candidates.items():
         h = heuristic[name]
@@ -215,6 +217,17 @@ def knob_values(workload, target, candidates, heuristic, flop):
     cfg.add_flop(float(flop))
     _set_fallback(cfg, heuristic)
     return {name: cfg[name].val for name in candidates}
+
+
+def _constant(*tensors):
+    """Whether every tensor has a constant shape (a workload needs one)."""
+    from ..errors import TexprError
+    try:
+        for t in tensors:
+            tensor_arg(t)
+    except TexprError:
+        return False
+    return True
 
 
 def _size(t):
@@ -229,9 +242,17 @@ def rows_params(st, axes, target, accumulators):
     accumulators (vectors of partial results of a row reduction; vectors per column block).
     Workload ("topi.rows", op tag, the data, the reduced axes)."""
     out = st.op.output(0)
-    workload = ("topi.rows", st.op.tag, tensor_arg(out), tuple(sorted(axes)))
-    return knob_values(workload, target, {"accumulators": [1, 2, 4, 8]},
+    if not _constant(out):
+        return accumulators
+    return knob_values(rows_workload(st, axes), target, {"accumulators": [1, 2, 4, 8]},
                        {"accumulators": accumulators}, 4 * _size(out))["accumulators"]
+
+
+def rows_workload(st, axes):
+    """("topi.rows", op tag, the data (shaped as the output), the reduced axes)."""
+    n = len(st.op.axis)
+    return ("topi.rows", st.op.tag, tensor_arg(st.op.output(0)),
+            tuple(sorted(int(a) % n for a in axes)))
 
 
 REDUCE_TEMPLATE_OPS = {"mean_sum": "mean", "argmax_pair": "argmax", "argmin_pair": "argmin"}
@@ -246,6 +267,8 @@ def reduce_params(st, data, target, kind, heuristic):
     red = {id(iv.var) for iv in st.op.reduce_axis}
     axes = tuple(d for d, e in enumerate(idx) if id(e) in red)
     keep = len(st.op.axis) == len(idx)
+    if not _constant(data.tensor):
+        return dict(heuristic)
     workload = ("topi.reduce", REDUCE_TEMPLATE_OPS.get(st.op.name, st.op.name),
                 tensor_arg(data.tensor), axes, keep)
     knobs = {"accumulators": [2, 4, 8, 16]} if kind == "row" else \
@@ -258,11 +281,11 @@ def pool_params(st, target):
     """Pooling in NCHWc (cpu.schedule_pool): knobs parallel ("rows": (n, block, output row)
     in parallel, "blocks": (n, block)) and unroll (the vectors of a channel block).
     Workload ("topi.pool2d", the output, the (padded) input, the window, max / sum)."""
-    src = st.op.input_tensors[0]
     ry, rx = (int(r.dom.extent.value) for r in st.op.reduce_axis)
     out = st.op.output(0)
-    workload = ("topi.pool2d", tensor_arg(out), tensor_arg(src), (ry, rx), st.op.name)
-    return knob_values(workload, target, {"parallel": ["rows", "blocks"],
+    if not _constant(out, st.op.input_tensors[0]):
+        return {"parallel": "rows", "unroll": False}
+    return knob_values(pool_workload(st), target, {"parallel": ["rows", "blocks"],
                                           "unroll": [False, True]},
                        {"parallel": "rows", "unroll": False}, _size(out) * ry * rx)
 
@@ -316,3 +339,59 @@ def winograd_params(workload, nH, nW, O, target, heuristic, flop):
     mr, nr = register_tile(bt, O, cpu_info(target))      # the GEMM tile of the new block
     oco = v["ochunks"] if O % (v["ochunks"] * nr) == 0 else 1
     return dict(h, hb=v["hb"], block_tiles=bt, mr=mr, nr=nr, ochunks=oco)
+
+
+# ----------------------------------------------------------------------------- GPU knobs
+# (topi/gpu.py: the same workloads as the CPU templates, recorded per target)
+
+def _consts(*exprs):
+    return all(hasattr(e, "value") for e in exprs)
+
+
+def gpu_matmul_params(workload, M, N, K, batches, heuristic, target):
+    """The shared-memory tiled matmul (gpu.schedule_matmul_tiled): knobs tile [bm, bn, tm,
+    tn] (block tile and per-thread register tile; 32 to 1024 threads, bm/tm x bn/tn) and bk
+    (the reduction slice staged in shared memory: the shared tiles are (bm + bn) * bk floats).
+    Returns (bm, bn, bk, tm, tn); symbolic shapes keep the heuristic."""
+    if not _consts(M, N, K):
+        return heuristic
+    bm, bn, bk, tm, tn = heuristic
+    tiles = [[m, n, a, b] for m in (16, 32, 64, 128) for n in (16, 32, 64, 128)
+             for a in (1, 2, 4, 8) for b in (1, 2, 4, 8)
+             if m % a == 0 and n % b == 0 and 32 <= (m // a) * (n // b) <= 1024]
+    v = knob_values(workload, target, {"tile": tiles, "bk": [4, 8, 16]},
+                    {"tile": [bm, bn, tm, tn], "bk": bk},
+                    2.0 * batches * M.value * N.value * K.value)
+    m, n, a, b = v["tile"]
+    return m, n, v["bk"], a, b
+
+
+def gpu_conv_params(workload, tile, flop, target):
+    """The direct GPU convolution (gpu.schedule_conv2d_nchw): knobs tile_f [f, ft] (output
+    channels per block, per thread), tile_yx [y, x] (the block's spatial tile) and rc (input
+    channels per shared tile, capped by the shared memory as before). Returns the tile dict."""
+    fs = [[f, ft] for f in (8, 16, 32, 64) for ft in (1, 2, 4, 8) if f % ft == 0]
+    yxs = [[y, x] for y in (1, 2, 4, 8) for x in (4, 8, 16, 32)]
+    v = knob_values(workload, target, {"tile_f": fs, "tile_yx": yxs, "rc": [2, 4, 8, 16]},
+                    {"tile_f": [tile["f"], tile["ft"]], "tile_yx": [tile["y"], tile["x"]],
+                     "rc": tile["rc"]}, flop)
+    threads = v["tile_f"][0] // v["tile_f"][1] * v["tile_yx"][0] * v["tile_yx"][1]
+    if threads > 1024:          # over the launch limit: the heuristic
+        return dict(tile)
+    return dict(f=v["tile_f"][0], ft=v["tile_f"][1], y=v["tile_yx"][0], x=v["tile_yx"][1],
+                rc=v["rc"])
+
+
+def gpu_threads_params(workload, threads, flop, target):
+    """Threads per block of a one-thread-per-element (or per-row) GPU schedule: knob
+    threads."""
+    return knob_values(workload, target, {"threads": [32, 64, 128, 256, 512]},
+                       {"threads": threads}, flop)["threads"]
+
+
+def pool_workload(st):
+    """("topi.pool2d", the output, the (padded) input, the window, max / sum) of a pool
+    stage."""
+    src = st.op.input_tensors[0]
+    ry, rx = (int(r.dom.extent.value) for r in st.op.reduce_axis)
+    return ("topi.pool2d", tensor_arg(st.op.output(0)), tensor_arg(src), (ry, rx), st.op.name)
