@@ -24,6 +24,7 @@ from . import callback, record, task, tuner
 from .dispatch import ApplyHistoryBest, apply_history_best
 from .measure import (BuildResult, Builder, LocalBuilder, LocalRunner, MeasureErrorNo,
                       MeasureInput, MeasureResult, Runner, measure_option)
+from .network import tune_network, tune_tasks
 from .plot import plot_tuning_curve
 from .record import Database
 from .ray_runner import RayRunner
@@ -37,4 +38,4 @@ __all__ = ["template", "get_config", "task", "tuner", "callback", "record", "mea
            "ApplyConfig", "DispatchContext", "ConfigSpace", "ConfigEntity", "FallbackConfig",
            "FallbackConfigEntity", "ConfigError", "SplitEntity", "ReorderEntity",
            "AnnotateEntity", "OtherOptionEntity", "Database", "TuningError", "RayRunner",
-           "plot_tuning_curve"]
+           "plot_tuning_curve", "tune_tasks", "tune_network"]
