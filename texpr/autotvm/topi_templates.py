@@ -108,22 +108,37 @@ def pool2d(data, kernel, stride, padding, pool_type="max"):
     return _schedule(Y), [X, Y]
 
 
+def _winograd_weight(kernel, tile_size, shape):
+    if not (isinstance(kernel, tuple) and len(kernel) == 3 and kernel[0] == "TENSOR"):
+        raise TuningError(f"kernel: expected ('TENSOR', shape, dtype), got {kernel!r}")
+    return placeholder(shape, dtype=kernel[2], name="U")
+
+
 @template("topi.conv2d_winograd_nchw")
 def conv2d_winograd_nchw(data, kernel, padding, tile_size):
-    """Winograd F(tile_size, 3) in NCHW (one task per tile size: tune m by tuning each)."""
+    """Winograd F(tile_size, 3) in NCHW of an OIHW `kernel`, measured as a network runs it:
+    the weight transformed offline ([alpha, alpha, C, O], weight_layout "IO"), so the
+    kernel's argument is the transformed weight. One task per tile size (tune m by tuning
+    each); a record applies to any weight layout of that workload."""
     from ..topi import winograd
-    A, W = _tensor(data, "data"), _tensor(kernel, "kernel")
-    C = winograd.conv2d_winograd_nchw(A, W, padding, tile_size)
-    return _schedule(C), [A, W, C]
+    A = _tensor(data, "data")
+    O, C = tuple(kernel[1])[:2]
+    U = _winograd_weight(kernel, tile_size, (tile_size + 2, tile_size + 2, C, O))
+    out = winograd.conv2d_winograd_nchw(A, U, padding, tile_size, pre_transformed=True,
+                                        weight_layout="IO")
+    return _schedule(out), [A, U, out]
 
 
 @template("topi.conv2d_winograd_NCHWc")
 def conv2d_winograd_NCHWc(data, kernel, padding, tile_size):
-    """Winograd F(tile_size, 3) in NCHWc (kernel packed as conv2d_NCHWc's)."""
+    """Winograd F(tile_size, 3) in NCHWc of a kernel packed as conv2d_NCHWc's ([O/oc, C/ic,
+    3, 3, ic, oc]), the weight transformed offline ([alpha, alpha, O/oc, C, oc])."""
     from ..topi import winograd
-    A, W = _tensor(data, "data"), _tensor(kernel, "kernel")
-    C = winograd.conv2d_winograd_NCHWc(A, W, padding, tile_size)
-    return _schedule(C), [A, W, C]
+    A = _tensor(data, "data")
+    Ob, Cb, _, _, ic, oc = tuple(kernel[1])
+    U = _winograd_weight(kernel, tile_size, (tile_size + 2, tile_size + 2, Ob, Cb * ic, oc))
+    out = winograd.conv2d_winograd_NCHWc(A, U, padding, tile_size, pre_transformed=True)
+    return _schedule(out), [A, U, out]
 
 
 def workload_args(op):
