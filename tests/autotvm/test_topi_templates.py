@@ -7,7 +7,8 @@ from texpr import autotvm
 from texpr.schedule.dispatch import target_scope
 from texpr.schedule.config_space import OtherOptionEntity as Ot
 from texpr.targets.build import emit_source
-from texpr.topi import cpu, cpu_conv_1x1, cpu_conv_few_channels, cpu_reduce, cpu_rows, gpu
+from texpr.topi import (cpu, cpu_attention, cpu_conv_1x1, cpu_conv_few_channels, cpu_reduce,
+                        cpu_rows, gpu)
 
 T = "avx2"
 
@@ -58,6 +59,11 @@ def _few_channels_knobs(O, Q):
     return {"tile": Ot([h["ot"], h["xv"]])}
 
 
+def _attention_knobs(queries, keys, D, Dv):
+    h = cpu_attention.attention_config(queries, keys, D, Dv, T)
+    return {"qb": Ot(h["qb"]), "kc2": Ot(h["kc2"])}
+
+
 # the templates of the other CPU schedules (args as their tuning test uses them too)
 NEW_CASES = [
     ("softmax", "topi.rows", ("softmax", _tensor((4, 64)), (1,)),
@@ -79,6 +85,9 @@ NEW_CASES = [
      _winograd_knobs(1, 4, 4, 8, 16)),
     ("conv1x1", "topi.conv2d_nchw", (_tensor((1, 16, 8, 8)), _tensor((32, 16, 1, 1)), (1, 1),
                                      (0, 0, 0, 0), (1, 1)), _conv1x1_knobs(16, 32, 8, 8)),
+    ("attention_causal", "topi.attention", (_tensor((1, 2, 24, 16)), _tensor((1, 2, 32, 16)),
+                                            _tensor((1, 2, 32, 16)), True),
+     _attention_knobs(24, 32, 16, 16)),
     ("conv_few_channels", "topi.conv2d_nchw", (_tensor((1, 3, 16, 16)), _tensor((8, 3, 3, 3)),
                                                (2, 2), (1, 1, 1, 1), (1, 1)),
      _few_channels_knobs(8, 8)),

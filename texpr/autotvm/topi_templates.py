@@ -1,8 +1,8 @@
 """topi's CPU schedules as tuning templates: "topi.dense", "topi.batch_matmul",
 "topi.conv2d_nchw" (its 1x1 and few-channel schedules included), "topi.conv2d_NCHWc",
 "topi.depthwise_conv2d_nchw", "topi.conv2d_winograd_nchw" / "_NCHWc", "topi.rows" (softmax,
-log_softmax, layer_norm, rms_norm), "topi.reduce", "topi.pool2d" (NCHWc). Each builds the
-operator from its workload arguments and schedules it with topi.schedule, whose schedule
+log_softmax, layer_norm, rms_norm), "topi.reduce", "topi.pool2d" (NCHWc), "topi.attention".
+Each builds the operator from its workload arguments and schedules it with topi.schedule, whose schedule
 reads its knobs from the config (topi/cpu_tuning.py); a record of the task applies to any
 graph with that operator and shape (`with autotvm.apply_history_best(log):
 topi.schedule(outs, target)`).
@@ -139,6 +139,14 @@ def conv2d_winograd_NCHWc(data, kernel, padding, tile_size):
     U = _winograd_weight(kernel, tile_size, (tile_size + 2, tile_size + 2, Ob, Cb * ic, oc))
     out = winograd.conv2d_winograd_NCHWc(A, U, padding, tile_size, pre_transformed=True)
     return _schedule(out), [A, U, out]
+
+
+@template("topi.attention")
+def attention(q, k, v, causal=False):
+    """topi.nn.attention(q, k, v, causal) (float32 [B, H, S, D], [B, H, T, D], [B, H, T, Dv])."""
+    Q, K, V = _tensor(q, "q"), _tensor(k, "k"), _tensor(v, "v")
+    out = topi.nn.attention(Q, K, V, causal=bool(causal))
+    return _schedule(out), [Q, K, V, out]
 
 
 def workload_args(op):

@@ -395,3 +395,26 @@ def pool_workload(st):
     src = st.op.input_tensors[0]
     ry, rx = (int(r.dom.extent.value) for r in st.op.reduce_axis)
     return ("topi.pool2d", tensor_arg(st.op.output(0)), tensor_arg(src), (ry, rx), st.op.name)
+
+
+def attention_params(workload, S, T, Dv, target, heuristic, flop):
+    """Attention (cpu_attention.schedule_attention): knobs qb (query rows per parallel
+    block: multiples of the scores tile's nr1) and kc2 (keys per pv GEMM call: divisors of
+    T from 16). Another qb takes the pv register tile whose rows divide it."""
+    from .cpu import cpu_info, register_tile
+    from .cpu_attention import _key_chunk
+    h = heuristic
+    nr1 = h["nr1"]
+    qbs = list(range(nr1, min(cdiv(S, nr1) * nr1, 8 * nr1) + 1, nr1))
+    kcs = [c for c in range(16, T + 1) if T % c == 0][-6:] or [T]
+    v = knob_values(workload, target, {"qb": qbs, "kc2": kcs}, {"qb": h["qb"], "kc2": h["kc2"]},
+                    flop)
+    if v["qb"] == h["qb"]:
+        return dict(h, kc2=v["kc2"])
+    qb, mr2, nr2 = v["qb"], None, None
+    info = cpu_info(target)
+    if Dv % info.lanes == 0:
+        mr2, nr2 = register_tile(qb, Dv, info, nr_divides=Dv)
+        mr2 = max(m for m in range(1, mr2 + 1) if qb % m == 0)
+    kc2 = v["kc2"] if v["kc2"] != h["kc2"] else _key_chunk(T, qb + (nr2 or 0))
+    return dict(h, qb=qb, mr2=mr2, nr2=nr2, kc2=kc2)
