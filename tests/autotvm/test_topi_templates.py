@@ -37,7 +37,8 @@ def _weight_blocks_knobs(h):
 def _conv_knobs(C, O, P, Q):
     ic, oc = cpu.conv_blocks(C, O, T)
     return {"tile_ic": Ot(ic), "tile_oc": Ot(oc),
-            "tile_ow": Ot(cpu.conv_NCHWc_config(P, Q, oc, T)["reg_w"]), "parallel": Ot("rows")}
+            "tile_ow": Ot(cpu.conv_NCHWc_config(P, Q, oc, T)["reg_w"]), "parallel": Ot("rows"),
+            "unroll_kw": Ot(False)}
 
 
 def _tensor(shape):
@@ -166,7 +167,8 @@ def test_tuned_variants_compute_what_numpy_does():
     a, w = rng.random((300, 96), "float32"), rng.random((44, 96), "float32")
     np.testing.assert_allclose(f(a, w), a @ w.T, rtol=1e-4, atol=1e-4)
     task = autotvm.task.create("topi.conv2d_nchw", args=CASES[4][2], target=T)
-    cfg = _with_knobs(task, tile_ic=8, tile_oc=16, tile_ow=3, parallel="blocks")
+    cfg = _with_knobs(task, tile_ic=8, tile_oc=16, tile_ow=3, parallel="blocks",
+                      unroll_kw=True)
     s, (D, K, O) = task.instantiate(cfg)
     f = te.build(s, [D, K, O], target=T)
     d, k = rng.random((1, 16, 10, 10), "float32"), rng.random((16, 16, 3, 3), "float32")

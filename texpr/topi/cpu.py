@@ -1322,9 +1322,11 @@ def schedule_conv2d_nchw(s, st, target):
         return default_stage(s, st, target)
     ic, oc = conv_blocks(C, O, target)
     lanes = info.lanes
+    workload = conv_workload("topi.conv2d_nchw", st, data if pad_t is not None else dp, kernel,
+                             pad_t)
     ic, oc, reg_w, parallel = tuning.conv_nchw_params(
-        conv_workload("topi.conv2d_nchw", st, data if pad_t is not None else dp, kernel, pad_t),
-        N, C, O, P, Q, R * S_, target, (ic, oc), conv_NCHWc_config(P, Q, oc, target)["reg_w"])
+        workload, N, C, O, P, Q, R * S_, target, (ic, oc),
+        conv_NCHWc_config(P, Q, oc, target)["reg_w"])
     if pad_t is not None and pad_t.op.attrs.get("pad_value", 0) == 0:
         shp = _dims(pad_t)
         pd = padded_copy(s, st, pad_t, (shp[0], C // ic, shp[2], shp[3], ic),
@@ -1352,7 +1354,11 @@ def schedule_conv2d_nchw(s, st, target):
     cn, co, cy, cx = conv.op.axis
     rc, ry, rx = conv.op.reduce_axis
     rco, rci = conv.split(rc, factor=ic)
-    _register_tile(s, conv, out, info, xo, cx, co, [cn, cy, rco, ry, rx, rci],
+    unroll_kw = tuning.conv_nchw_unroll_kw(workload, target)
+    _register_tile(s, conv, out, info, xo, cx, co,
+                   [cn, cy, rco, ry, rci, rx] if unroll_kw else [cn, cy, rco, ry, rx, rci],
                    [n_, ob, y_] if parallel == "rows" else [n_, ob])
+    if unroll_kw:
+        conv.unroll(rx)
     return [st, out]
 

@@ -176,6 +176,17 @@ def conv_nchw_params(workload, N, C, O, P, Q, RS, target, heuristic_blocks,
     return cfg["tile_ic"].val, cfg["tile_oc"].val, cfg["tile_ow"].val, cfg["parallel"].val
 
 
+def conv_nchw_unroll_kw(workload, target):
+    """Knob unroll_kw of the direct NCHW convolution (read after conv_nchw_params): True
+    puts the kernel's columns innermost in the reduction, inside the input channels of a
+    block, and unrolls them (TVM's unroll_kw: the taps of a row share the input vectors'
+    neighbourhood); False, the heuristic: the channels innermost."""
+    cfg = config_for(workload, target)
+    cfg.define_knob("unroll_kw", [False, True])
+    _set_fallback(cfg, {"unroll_kw": False})
+    return cfg["unroll_kw"].val
+
+
 def conv_nchwc_params(workload, Q, target, heuristic_reg_w, flop):
     """Direct NCHWc convolution (cpu._nchwc_register_tile): knobs tile_ow (output columns of
     the register tile; the channel blocks are the layout's) and parallel (as
