@@ -262,3 +262,21 @@ def test_gpu_fallback_is_the_heuristic(name, template, args, knobs):
     assert emit_source(s2, tensors2, G) == emit_source(s, tensors, G)
     s3, tensors3 = task.instantiate(task.config_space.get((index + 1) % len(task.config_space)))
     assert emit_source(s3, tensors3, G) != emit_source(s, tensors, G)
+
+
+def test_cost_model_features_separate_the_conv_loop_orders():
+    """The loop-program features (not only the knob values) of a strided 3x3 convolution
+    tell the heuristic's loop order from unroll_kw's, and the stem's register tiles apart:
+    the cost model can learn which is faster."""
+    from texpr.autotvm.feature import config_features
+    task = autotvm.task.create("topi.conv2d_nchw", (_tensor((1, 16, 12, 12)),
+                                                    _tensor((16, 16, 3, 3)), (2, 2),
+                                                    (1, 1, 1, 1), (1, 1)), T)
+    base = task.config_space.get(task.fallback_index)
+    n_knobs = len(base.get_flatten_feature())
+    kw = _with_knobs(task, unroll_kw=True)
+    assert list(config_features(task, base)[:-n_knobs]) != \
+        list(config_features(task, kw)[:-n_knobs])
+    stem = autotvm.task.create("topi.conv2d_nchw", NEW_CASES[-1][2], T)
+    a, b = (stem.config_space.get(i) for i in (0, len(stem.config_space) - 1))
+    assert list(config_features(stem, a)[:-2]) != list(config_features(stem, b)[:-2])
