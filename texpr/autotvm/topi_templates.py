@@ -1,10 +1,12 @@
-"""topi's CPU schedules as tuning templates: "topi.dense", "topi.batch_matmul",
+"""topi's schedules as tuning templates: "topi.dense", "topi.batch_matmul",
 "topi.conv2d_nchw" (its 1x1 and few-channel schedules included), "topi.conv2d_NCHWc",
 "topi.depthwise_conv2d_nchw", "topi.conv2d_winograd_nchw" / "_NCHWc", "topi.rows" (softmax,
-log_softmax, layer_norm, rms_norm), "topi.reduce", "topi.pool2d" (NCHWc), "topi.attention".
-Each builds the operator from its workload arguments and schedules it with topi.schedule, whose schedule
-reads its knobs from the config (topi/cpu_tuning.py); a record of the task applies to any
-graph with that operator and shape (`with autotvm.apply_history_best(log):
+log_softmax, layer_norm, rms_norm), "topi.reduce", "topi.pool2d" (NCHWc), "topi.attention"
+(CPU); on "cuda" / "opencl" the first five, pool2d and softmax tune the GPU schedules. Each
+builds the operator from its workload arguments and schedules it with topi.schedule, whose
+schedule reads its knobs from the config (topi/cpu_tuning.py); the workload a record holds
+is the one the schedule computes from the stage, so a record applies to any graph with that
+operator and shape (`with autotvm.apply_history_best(log):
 topi.schedule(outs, target)`).
 
 Tensor arguments are ("TENSOR", shape, dtype) (or placeholders, normalised to that)."""

@@ -241,7 +241,8 @@ def _constant(*tensors):
     return True
 
 
-def _size(t):
+def elements(t):
+    """The number of elements of a tensor of constant shape."""
     n = 1
     for d in tensor_arg(t)[1]:
         n *= d
@@ -256,7 +257,7 @@ def rows_params(st, axes, target, accumulators):
     if not _constant(out):
         return accumulators
     return knob_values(rows_workload(st, axes), target, {"accumulators": [1, 2, 4, 8]},
-                       {"accumulators": accumulators}, 4 * _size(out))["accumulators"]
+                       {"accumulators": accumulators}, 4 * elements(out))["accumulators"]
 
 
 def rows_workload(st, axes):
@@ -285,7 +286,7 @@ def reduce_params(st, data, target, kind, heuristic):
     knobs = {"accumulators": [2, 4, 8, 16]} if kind == "row" else \
         {"column_vectors": [1, 2, 4, 8], "column_block_kb": [4, 8, 16, 32]}
     return knob_values(workload, target, knobs, {k: heuristic[k] for k in knobs},
-                       _size(data.tensor))
+                       elements(data.tensor))
 
 
 def pool_params(st, target):
@@ -298,7 +299,7 @@ def pool_params(st, target):
         return {"parallel": "rows", "unroll": False}
     return knob_values(pool_workload(st), target, {"parallel": ["rows", "blocks"],
                                           "unroll": [False, True]},
-                       {"parallel": "rows", "unroll": False}, _size(out) * ry * rx)
+                       {"parallel": "rows", "unroll": False}, elements(out) * ry * rx)
 
 
 def conv1x1_params(workload, C, O, P, Q, target, heuristic):

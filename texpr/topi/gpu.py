@@ -383,7 +383,8 @@ def schedule_softmax(s, st, target):
     threads = 128 if long_rows else 32
     if all(isinstance(a.dom.extent, Const) for a in out.op.axis) and "axis" in out.op.attrs:
         threads = tuning.gpu_threads_params(tuning.rows_workload(out, out.op.attrs["axis"]),
-                                            threads, 4 * tuning._size(out.op.output(0)), target)
+                                            threads, 4 * tuning.elements(out.op.output(0)),
+                                            target)
     if long_rows:
         for t in (mx_t, sm_t):
             row_reduce_cross_thread(s, t, threads)
