@@ -73,7 +73,14 @@ def tune_tasks(tasks, n_trial, log, tuner="xgb", measure_option=None, early_stop
 
 def tune_network(outs, n_trial, log, target="native", **kwargs):
     """extract_from_program(outs, target) (the distinct dense / batch_matmul / conv2d /
-    depthwise layers of the tensor graph of `outs`), then tune_tasks; returns the tasks."""
+    depthwise layers of the tensor graph of `outs`), then tune_tasks; returns the tasks.
+
+    Example::
+
+        tasks = autotvm.tune_network([logits], n_trial=300, log="resnet.db")
+        with autotvm.apply_history_best("resnet.db"):
+            s = topi.schedule(logits, "native")       # every layer at its best record
+    """
     tasks = extract_from_program(outs, target)
     tune_tasks(tasks, n_trial, log, **kwargs)
     return tasks
