@@ -6,6 +6,9 @@ fallback config) and after N measured trials, beside torch, in the same run.
     python benchmarks/tune.py --op conv --trials 32 # ResNet-50 3x3 conv, 256 ch, 14x14
     python benchmarks/tune.py --quick               # dense 256^3, 8 trials (a smoke test)
     python benchmarks/tune.py --tuner ga --threads 2 --log tune.db
+    python benchmarks/tune.py --resnet50-layers --trials 300 --log r50.db
+                                                    # every distinct ResNet-50 conv layer
+                                                    # and dense 1024^3 / bmm 64x128^3
 
 The tuner measures each candidate in its own process (autotvm.LocalRunner) at the given
 thread count; afterwards the fallback and the tuned kernel (built under
@@ -77,6 +80,139 @@ TUNERS = {"xgb": autotvm.tuner.XGBTuner, "ga": autotvm.tuner.GATuner,
           "random": autotvm.tuner.RandomTuner}
 
 
+def _network_tasks(cases, target, wino):
+    """The tuning tasks of the ResNet-50 layers (direct NCHW convolution; Winograd F(m,3) per
+    m of `wino` for the 3x3 stride-1 layers), dense 1024^3 and batch_matmul 64 x 128^3."""
+    tasks = []
+    for c in cases:
+        d = ("TENSOR", (1, c.C, c.H, c.W), "float32")
+        k = ("TENSOR", (c.O, c.C, c.R, c.R), "float32")
+        tasks.append(autotvm.task.create("topi.conv2d_nchw", (d, k, (c.s, c.s), (c.p,) * 4,
+                                                              (1, 1)), target))
+        for v in c.variants(wino)[1:]:
+            tasks.append(autotvm.task.create("topi.conv2d_winograd_nchw",
+                                             (d, k, (c.p,) * 4, int(v[4:])), target))
+    f32 = "float32"
+    tasks.append(autotvm.task.create("topi.dense", (("TENSOR", (1024, 1024), f32),
+                                                    ("TENSOR", (1024, 1024), f32)), target))
+    tasks.append(autotvm.task.create("topi.batch_matmul", (("TENSOR", (64, 128, 128), f32),
+                                                           ("TENSOR", (64, 128, 128), f32)),
+                                     target))
+    return tasks
+
+
+def resnet50_layers(args, target):
+    """--resnet50-layers: tune every task of _network_tasks into one log (a workload with
+    records there is not tuned again: --log resumes), then time the fallback (heuristic) and
+    the tuned kernels beside torch (oneDNN: best of NCHW, channels_last and its blocked
+    layout; NCHW in and out for texpr) and, for dense / batch_matmul, NumPy (OpenBLAS) and
+    torch, interleaved, at each thread count."""
+    import math
+    import torch
+    from resnet50_layers import CASES
+    import _conv_bench
+    cases = [CASES[int(i)] for i in args.only.split(",")] if args.only else CASES
+    wino = (2, 4)
+    tcounts = sorted({int(x) for x in args.threads_list.split(",")})
+    log = args.log or os.path.join(tempfile.mkdtemp(), "resnet50.db")
+    print(f"CPU: {_bench.cpu_model()}; target {target}; PyTorch {torch.__version__}; "
+          f"tuned at {args.threads} thread(s), {args.trials} trials per task with "
+          f"{args.tuner}; records in {log}")
+    tasks = _network_tasks(cases, target, wino)
+    t0 = time.time()
+    with _bench.threads(args.threads):
+        autotvm.tune_tasks(tasks, args.trials, log, tuner=args.tuner,
+                           measure_option=autotvm.measure_option(
+                               builder=autotvm.LocalBuilder(), runner=autotvm.LocalRunner(
+                                   number=3, repeat=3, min_repeat_ms=20, timeout=20,
+                                   check_correctness=True)))
+    print(f"tuning took {time.time() - t0:.0f} s")
+    rng = np.random.default_rng(0)
+    rows = []               # (name, flop, threads, {name: (median, best)}, fallback, tuned)
+    for case in cases:
+        a, k = case.data(rng)
+        refs, want = case.torch_refs(a, k)
+        fns, kinds = {}, {"fallback": [], "tuned": []}
+        for kind in ("fallback", "tuned"):
+            for v in case.variants(wino):
+                if kind == "tuned":
+                    with autotvm.apply_history_best(log):
+                        f, fargs, c = case.build(v, a, k, target)
+                else:
+                    f, fargs, c = case.build(v, a, k, target)
+                f(*fargs)
+                err = float(np.abs(c - want).max() / max(1e-6, np.abs(want).max()))
+                if not err <= _conv_bench.tolerance(v):
+                    raise SystemExit(f"{case.name} {kind} {v}: differs from torch ({err:.1e})")
+                fns[f"{kind} {v}"] = (lambda f=f, fargs=fargs: f(*fargs))
+                kinds[kind].append(f"{kind} {v}")
+        fns.update(refs)
+        calls = int(min(50, max(3, 0.02 / (case.flops / 30e9))))
+        for t in tcounts:
+            with _bench.threads(t), torch.no_grad():
+                r = _bench.Timer(rounds=args.rounds, calls=calls, settle=_bench.SETTLE_S).run(fns)
+            rows.append((case.name, case.flops, t, r, kinds["fallback"], kinds["tuned"]))
+    rows += _gemm_rows(target, log, tcounts, args.rounds)
+    for t in tcounts:
+        print(f"\n{t} thread{'s' * (t > 1)}: medians of interleaved rounds (ms); texpr's "
+              "fastest variant (direct / Winograd) of the fallback and of the tuned configs; "
+              "reference = torch's fastest layout (oneDNN) for convolutions, the faster of "
+              "NumPy (OpenBLAS) and torch for dense / batch_matmul")
+        print(f"  {'layer':<34} {'fallback':>9} {'tuned':>9} {'ref':>9} {'GFLOP/s':>8} | "
+              f"{'tuned/fb':>8} {'x ref':>6}")
+        ratios = []
+        for name, flop, tt, r, fb, tu in rows:
+            if tt != t:
+                continue
+            fbt = min(r[n][0] for n in fb)
+            tut = min(r[n][0] for n in tu)
+            ref = min(v[0] for n, v in r.items() if n not in fb and n not in tu)
+            ratios.append(ref / tut)
+            print(f"  {name:<34} {fbt * 1e3:9.3f} {tut * 1e3:9.3f} {ref * 1e3:9.3f} "
+                  f"{flop / tut / 1e9:8.1f} | {fbt / tut:7.2f}x {ref / tut:5.2f}x")
+        geo = math.exp(sum(math.log(x) for x in ratios) / len(ratios))
+        print(f"  geometric mean {geo:.2f}x the reference, worst {min(ratios):.2f}x, "
+              f"{sum(x >= 1.0 for x in ratios)}/{len(ratios)} at >= 1.0x")
+
+
+def _gemm_rows(target, log, tcounts, rounds):
+    """dense 1024^3 and batch_matmul 64 x 128^3: fallback, tuned, NumPy, torch."""
+    import torch
+    rng = np.random.default_rng(1)
+    out = []
+    for name, shape_a, shape_b, flop in (
+            ("dense 1024^3", (1024, 1024), (1024, 1024), 2.0 * 1024 ** 3),
+            ("batch_matmul 64x128^3", (64, 128, 128), (64, 128, 128), 2.0 * 64 * 128 ** 3)):
+        a = rng.random(shape_a, dtype=np.float32)
+        b = rng.random(shape_b, dtype=np.float32)
+        want = a @ np.swapaxes(b, -1, -2)
+        fns = {}
+        for kind in ("fallback", "tuned"):
+            x, y = te.placeholder(shape_a, name="x"), te.placeholder(shape_b, name="y")
+            o = topi.nn.dense(x, y) if len(shape_a) == 2 else topi.nn.batch_matmul(x, y)
+            if kind == "tuned":
+                with autotvm.apply_history_best(log):
+                    s = topi.schedule(o, target)
+            else:
+                s = topi.schedule(o, target)
+            f = te.build(s, [x, y, o], target=target)
+            c = np.empty(want.shape, np.float32)
+            f(a, b, c)
+            if not np.allclose(c, want, rtol=1e-3, atol=1e-3):
+                raise SystemExit(f"{name} {kind}: wrong result")
+            fns[kind] = (lambda f=f, c=c: f(a, b, c))
+        bt = np.ascontiguousarray(np.swapaxes(b, -1, -2))
+        ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+        fns["numpy"] = lambda: np.matmul(a, bt)
+        fns["torch"] = (lambda: torch.nn.functional.linear(ta, tb)) if len(shape_a) == 2 \
+            else (lambda: torch.bmm(ta, tb.transpose(1, 2)))
+        for t in tcounts:
+            with _bench.threads(t), torch.no_grad():
+                r = _bench.Timer(rounds=rounds, calls=3).run(fns)
+            out.append((name, flop, t, r, ["fallback"], ["tuned"]))
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--op", choices=("dense", "conv"), default="dense")
@@ -86,9 +222,19 @@ def main():
     ap.add_argument("--log", default=None, help="records (.log: JSON lines, .db: SQLite); "
                     "default: a temporary file")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--resnet50-layers", action="store_true",
+                    help="tune every distinct ResNet-50 conv layer (and dense 1024^3, "
+                    "batch_matmul 64x128^3), then time fallback / tuned / oneDNN")
+    ap.add_argument("--threads-list", default="1,2", help="--resnet50-layers: the thread "
+                    "counts timed (tuning runs at --threads)")
+    ap.add_argument("--only", default=None, help="--resnet50-layers: indices of the layers "
+                    "(benchmarks/resnet50_layers.py --list), e.g. 0,2")
+    ap.add_argument("--rounds", type=int, default=7)
     _bench.add_target_options(ap)
     args = ap.parse_args()
     target = args.target or "native"
+    if args.resnet50_layers:
+        return resnet50_layers(args, target)
     if args.quick:
         case = _dense(256, 256, 256)
         args.trials = min(args.trials, 8)

@@ -7,7 +7,8 @@ from texpr import autotvm
 from texpr.schedule.dispatch import target_scope
 from texpr.schedule.config_space import OtherOptionEntity as Ot
 from texpr.targets.build import emit_source
-from texpr.topi import cpu
+from texpr.topi import (cpu, cpu_attention, cpu_conv_1x1, cpu_conv_few_channels, cpu_reduce,
+                        cpu_rows, gpu)
 
 T = "avx2"
 
@@ -36,12 +37,62 @@ def _weight_blocks_knobs(h):
 def _conv_knobs(C, O, P, Q):
     ic, oc = cpu.conv_blocks(C, O, T)
     return {"tile_ic": Ot(ic), "tile_oc": Ot(oc),
-            "tile_ow": Ot(cpu.conv_NCHWc_config(P, Q, oc, T)["reg_w"]), "parallel": Ot("rows")}
+            "tile_ow": Ot(cpu.conv_NCHWc_config(P, Q, oc, T)["reg_w"]), "parallel": Ot("rows"),
+            "unroll_kw": Ot(False)}
 
 
 def _tensor(shape):
     return ("TENSOR", shape, "float32")
 
+
+def _winograd_knobs(N, nH, nW, C, O):
+    h = cpu.winograd_config(N, nH, nW, C, O, T)
+    return {"hb": Ot(h["hb"]), "ochunks": Ot(h["ochunks"])}
+
+
+def _conv1x1_knobs(C, O, P, Q):
+    h = cpu_conv_1x1.conv1x1_config(C, O, P, Q, T)
+    return {"tile": Ot([h["mr"], h["nr"]]), "rb": Ot(h["rb"]), "ob_tiles": Ot(h["ob"] // h["mr"])}
+
+
+def _few_channels_knobs(O, Q):
+    h = cpu_conv_few_channels.few_channels_config(O, Q, T)
+    return {"tile": Ot([h["ot"], h["xv"]])}
+
+
+def _attention_knobs(queries, keys, D, Dv):
+    h = cpu_attention.attention_config(queries, keys, D, Dv, T)
+    return {"qb": Ot(h["qb"]), "kc2": Ot(h["kc2"])}
+
+
+# the templates of the other CPU schedules (args as their tuning test uses them too)
+NEW_CASES = [
+    ("softmax", "topi.rows", ("softmax", _tensor((4, 64)), (1,)),
+     {"accumulators": Ot(cpu_rows.ACCUMULATORS)}),
+    ("layer_norm", "topi.rows", ("layer_norm", _tensor((4, 64)), (1,)),
+     {"accumulators": Ot(cpu_rows.ACCUMULATORS)}),
+    ("reduce_rows", "topi.reduce", ("argmax", _tensor((8, 256)), (1,), False),
+     {"accumulators": Ot(cpu_reduce.ROW_ACCUMULATORS)}),
+    ("reduce_columns", "topi.reduce", ("sum", _tensor((16, 64)), (0,), False),
+     {"column_vectors": Ot(cpu_reduce.COLUMN_VECTORS),
+      "column_block_kb": Ot(cpu_reduce.COLUMN_BLOCK_BYTES // 1024)}),
+    ("pool_NCHWc", "topi.pool2d", (_tensor((1, 2, 8, 8, 8)), (3, 3), (2, 2), (1, 1, 1, 1), "max"),
+     {"parallel": Ot("rows"), "unroll": Ot(False)}),
+    ("winograd_nchw", "topi.conv2d_winograd_nchw",
+     (_tensor((1, 8, 8, 8)), _tensor((16, 8, 3, 3)), (1, 1, 1, 1), 2),
+     _winograd_knobs(1, 4, 4, 8, 16)),
+    ("winograd_NCHWc", "topi.conv2d_winograd_NCHWc",
+     (_tensor((1, 1, 8, 8, 8)), _tensor((2, 1, 3, 3, 8, 8)), (1, 1, 1, 1), 2),
+     _winograd_knobs(1, 4, 4, 8, 16)),
+    ("conv1x1", "topi.conv2d_nchw", (_tensor((1, 16, 8, 8)), _tensor((32, 16, 1, 1)), (1, 1),
+                                     (0, 0, 0, 0), (1, 1)), _conv1x1_knobs(16, 32, 8, 8)),
+    ("attention_causal", "topi.attention", (_tensor((1, 2, 24, 16)), _tensor((1, 2, 32, 16)),
+                                            _tensor((1, 2, 32, 16)), True),
+     _attention_knobs(24, 32, 16, 16)),
+    ("conv_few_channels", "topi.conv2d_nchw", (_tensor((1, 3, 16, 16)), _tensor((8, 3, 3, 3)),
+                                               (2, 2), (1, 1, 1, 1), (1, 1)),
+     _few_channels_knobs(8, 8)),
+]
 
 CASES = [
     ("dense_gemv", "topi.dense", (_tensor((1, 64)), _tensor((40, 64))), _dense_knobs(1, 40, 64)),
@@ -64,7 +115,7 @@ CASES = [
     # N a multiple of the tile width: the weight packed per block (no padding)
     ("dense_weight_blocks", "topi.dense", (_tensor((300, 96)), _tensor((48, 96))),
      _weight_blocks_knobs(cpu.dense_weight_blocks_config(300, 48, 96, T))),
-]
+] + NEW_CASES
 
 
 @pytest.mark.parametrize("name,template,args,knobs", CASES, ids=[c[0] for c in CASES])
@@ -116,7 +167,8 @@ def test_tuned_variants_compute_what_numpy_does():
     a, w = rng.random((300, 96), "float32"), rng.random((44, 96), "float32")
     np.testing.assert_allclose(f(a, w), a @ w.T, rtol=1e-4, atol=1e-4)
     task = autotvm.task.create("topi.conv2d_nchw", args=CASES[4][2], target=T)
-    cfg = _with_knobs(task, tile_ic=8, tile_oc=16, tile_ow=3, parallel="blocks")
+    cfg = _with_knobs(task, tile_ic=8, tile_oc=16, tile_ow=3, parallel="blocks",
+                      unroll_kw=True)
     s, (D, K, O) = task.instantiate(cfg)
     f = te.build(s, [D, K, O], target=T)
     d, k = rng.random((1, 16, 10, 10), "float32"), rng.random((16, 16, 3, 3), "float32")
@@ -140,3 +192,115 @@ def test_extract_from_program_gives_each_distinct_layer_once():
     assert tasks[0].workload == ("topi.conv2d_nchw", _tensor((1, 16, 10, 10)),
                                  _tensor((16, 16, 3, 3)), (1, 1), (1, 1, 1, 1), (1, 1))
     assert tasks[1].args == (_tensor((1, 1600)), _tensor((10, 1600)))
+
+
+# the schedules whose knobs change the loop structure most (the test budget: the knobs of
+# the row ops, reductions, pooling and the stem change tiles and unrolling, checked by their
+# sources above)
+TUNED = ["winograd_nchw", "conv1x1"]
+
+
+@pytest.fixture(scope="module")
+def measure():
+    """One measuring process for the tuning tests of this module (started once)."""
+    runner = autotvm.LocalRunner(number=1, repeat=1, timeout=60, check_correctness=True)
+    yield autotvm.measure_option(builder=autotvm.LocalBuilder(n_parallel=2), runner=runner)
+    runner.close()
+
+
+@pytest.mark.parametrize("case", [c for c in NEW_CASES if c[0] in TUNED], ids=TUNED)
+def test_tuning_the_other_templates_measures_correct_kernels(case, measure, tmp_path):
+    """Two trials of each (the heuristic first, then another point), both built, checked
+    against the portable-C reference and timed; the best record drives topi.schedule."""
+    _, template, args, _ = case
+    task = autotvm.task.create(template, args=args, target=T)
+    log = str(tmp_path / "t.log")
+    tuner = autotvm.tuner.RandomTuner(task, seed=1)
+    tuner.tune(n_trial=2, measure_option=measure, callbacks=[autotvm.callback.log_to_file(log)])
+    recs = list(autotvm.record.load_from_file(log))
+    assert len({inp.config.index for inp, _ in recs}) == 2
+    assert recs[0][0].config.index == task.fallback_index
+    assert [res.error_no for _, res in recs] == [autotvm.MeasureErrorNo.NO_ERROR] * len(recs)
+    s_best, t_best = task.instantiate(tuner.best_config)
+    with autotvm.apply_history_best(log), target_scope(T):
+        s, tensors = task.func(*task.args)
+    assert emit_source(s, tensors, T) == emit_source(s_best, t_best, T)
+
+
+def _matmul_knobs(M, N, K):
+    from texpr.lang.expr import Const
+    bm, bn, bk, tm, tn = gpu.matmul_config(Const(M, "int32"), Const(N, "int32"),
+                                           Const(K, "int32"))
+    return {"tile": Ot([bm, bn, tm, tn]), "bk": Ot(bk)}
+
+
+GPU_CASES = [
+    ("dense", "topi.dense", (_tensor((64, 64)), _tensor((64, 64))), _matmul_knobs(64, 64, 64)),
+    ("batch_matmul", "topi.batch_matmul", (_tensor((2, 64, 32)), _tensor((2, 64, 32))),
+     _matmul_knobs(64, 64, 32)),
+    ("conv2d_nchw", "topi.conv2d_nchw", CASES[4][2],
+     {"tile_f": Ot([gpu.CONV_TILE["f"], gpu.CONV_TILE["ft"]]),
+      "tile_yx": Ot([gpu.CONV_TILE["y"], gpu.CONV_TILE["x"]]), "rc": Ot(gpu.CONV_TILE["rc"])}),
+    ("depthwise", "topi.depthwise_conv2d_nchw", CASES[6][2],
+     {"threads": Ot(gpu.DEFAULT_THREADS)}),
+    ("pool", "topi.pool2d", (_tensor((1, 2, 8, 8)), (3, 3), (2, 2), (1, 1, 1, 1), "max"),
+     {"threads": Ot(gpu.DEFAULT_THREADS)}),
+    ("softmax_long_rows", "topi.rows", ("softmax", _tensor((4, 512)), (1,)), {"threads": Ot(128)}),
+]
+
+
+@pytest.mark.parametrize("name,template,args,knobs", GPU_CASES, ids=[c[0] for c in GPU_CASES])
+def test_gpu_fallback_is_the_heuristic(name, template, args, knobs):
+    """The GPU schedules' knobs (OpenCL; CUDA runs the same schedule): the fallback is the
+    heuristic's tile / thread count, a point of the space, and another point differs."""
+    G = "opencl"
+    task = autotvm.task.create(template, args=args, target=G)
+    index = task.config_space.index_of(knobs)
+    assert index is not None and task.fallback_index == index
+    s, tensors = task.instantiate(task.config_space.get(index))
+    with target_scope(G):
+        s2, tensors2 = task.func(*task.args)
+    assert emit_source(s2, tensors2, G) == emit_source(s, tensors, G)
+    s3, tensors3 = task.instantiate(task.config_space.get((index + 1) % len(task.config_space)))
+    assert emit_source(s3, tensors3, G) != emit_source(s, tensors, G)
+
+
+def test_cost_model_features_separate_the_conv_loop_orders():
+    """The loop-program features (not only the knob values) of a strided 3x3 convolution
+    tell the heuristic's loop order from unroll_kw's, and the stem's register tiles apart:
+    the cost model can learn which is faster."""
+    from texpr.autotvm.feature import config_features
+    task = autotvm.task.create("topi.conv2d_nchw", (_tensor((1, 16, 12, 12)),
+                                                    _tensor((16, 16, 3, 3)), (2, 2),
+                                                    (1, 1, 1, 1), (1, 1)), T)
+    base = task.config_space.get(task.fallback_index)
+    n_knobs = len(base.get_flatten_feature())
+    kw = _with_knobs(task, unroll_kw=True)
+    assert list(config_features(task, base)[:-n_knobs]) != \
+        list(config_features(task, kw)[:-n_knobs])
+    stem = autotvm.task.create("topi.conv2d_nchw", NEW_CASES[-1][2], T)
+    a, b = (stem.config_space.get(i) for i in (0, len(stem.config_space) - 1))
+    assert list(config_features(stem, a)[:-2]) != list(config_features(stem, b)[:-2])
+
+
+def test_tuning_a_gpu_template_measures_on_opencl(measure, tmp_path):
+    """An OpenCL candidate (PoCL's CPU device where there is no GPU): built (lowered and
+    emitted) by the builder, compiled and timed with the device's profiling events in the
+    measuring process, checked against the reference; the record drives topi.schedule.
+    (One trial: the other tiles' correctness is tests/targets/test_gpu_opencl.py's.)"""
+    G = "opencl"
+    task = autotvm.task.create("topi.dense", (_tensor((16, 16)), _tensor((16, 16))), G)
+    log = str(tmp_path / "gpu.log")
+    tuner = autotvm.tuner.RandomTuner(task, seed=1)
+    tuner.tune(n_trial=1, measure_option=measure, callbacks=[autotvm.callback.log_to_file(log)])
+    ((inp, res),) = list(autotvm.record.load_from_file(log))
+    assert res.error_no == autotvm.MeasureErrorNo.NO_ERROR, res
+    assert len(res.costs) == 1 and 0 < res.costs[0] < 1
+    other = task.config_space.get((inp.config.index + 1) % len(task.config_space))
+    s_other, t_other = task.instantiate(other)
+    with autotvm.apply_history_best(log), target_scope(G):
+        s, tensors = task.func(*task.args)
+    # the record (the fallback, here) is what topi.schedule applies
+    assert emit_source(s, tensors, G) != emit_source(s_other, t_other, G)
+    s_rec, t_rec = task.instantiate(inp.config)
+    assert emit_source(s, tensors, G) == emit_source(s_rec, t_rec, G)

@@ -11,8 +11,10 @@ under AutoTVM's names.
     with autotvm.apply_history_best("matmul.log"):
         s, args = matmul(512, 512, 512, "float32")
 
-topi's CPU schedules of dense, batch_matmul and conv2d (NCHW, NCHWc) are templates too
-("topi.dense", ...): a record of them is used by topi.schedule inside apply_history_best.
+topi's schedules (CPU: dense, batch_matmul, conv2d NCHW / NCHWc / 1x1 / stem, depthwise,
+Winograd, pooling, the row operators, reductions; GPU: tiled matmul, conv2d, per-element
+threads, softmax) are templates too ("topi.dense", ...): a record of them is used by
+topi.schedule inside apply_history_best. plot_tuning_curve draws the best GFLOP/s per trial.
 """
 from ..schedule.config_space import (AnnotateEntity, ConfigEntity, ConfigError, ConfigSpace,
                                      FallbackConfig, OtherOptionEntity, ReorderEntity,
@@ -22,6 +24,8 @@ from . import callback, record, task, tuner
 from .dispatch import ApplyHistoryBest, apply_history_best
 from .measure import (BuildResult, Builder, LocalBuilder, LocalRunner, MeasureErrorNo,
                       MeasureInput, MeasureResult, Runner, measure_option)
+from .network import tune_network, tune_tasks
+from .plot import plot_tuning_curve
 from .record import Database
 from .ray_runner import RayRunner
 from .task import TuningError, get_config, template
@@ -33,4 +37,5 @@ __all__ = ["template", "get_config", "task", "tuner", "callback", "record", "mea
            "MeasureErrorNo", "BuildResult", "ApplyHistoryBest", "apply_history_best",
            "ApplyConfig", "DispatchContext", "ConfigSpace", "ConfigEntity", "FallbackConfig",
            "FallbackConfigEntity", "ConfigError", "SplitEntity", "ReorderEntity",
-           "AnnotateEntity", "OtherOptionEntity", "Database", "TuningError", "RayRunner"]
+           "AnnotateEntity", "OtherOptionEntity", "Database", "TuningError", "RayRunner",
+           "plot_tuning_curve", "tune_tasks", "tune_network"]

@@ -3,6 +3,7 @@
     python -m texpr.autotvm tune topi.dense --args '[["TENSOR",[1024,1024],"float32"],
         ["TENSOR",[1024,1024],"float32"]]' --trials 64 --tuner xgb --log tune.db
     python -m texpr.autotvm best tune.db
+    python -m texpr.autotvm plot xgb.log random.log --out curve.png
 """
 import argparse
 import json
@@ -39,7 +40,20 @@ def main(argv=None):
     t.add_argument("--timeout", type=float, default=10.0, help="seconds per measurement")
     b = sub.add_parser("best", help="the best record of each workload in a log / database")
     b.add_argument("log")
+    p = sub.add_parser("plot", help="the tuning curve (best GFLOP/s per trial) of logs, one "
+                       "curve per log (per tuner) and workload; needs matplotlib")
+    p.add_argument("logs", nargs="+")
+    p.add_argument("--labels", nargs="+", default=None, help="a label per log (default: "
+                   "the file names)")
+    p.add_argument("--title", default=None)
+    p.add_argument("--out", default="tuning_curve.png", help="the image file written")
     args = ap.parse_args(argv)
+    if args.cmd == "plot":
+        from .plot import plot_tuning_curve
+        fig = plot_tuning_curve(args.logs, labels=args.labels, title=args.title)
+        fig.savefig(args.out, dpi=120, bbox_inches="tight")
+        print(f"wrote {args.out}")
+        return 0
     if args.cmd == "best":
         best = record.best_by_workload(record.load_records(args.log))
         for (target, workload), (inp, res) in sorted(best.items(), key=lambda kv: str(kv[0])):

@@ -91,6 +91,62 @@ class BuildArtifact(NamedTuple):
         return out
 
 
+class GPUArtifact(NamedTuple):
+    """A GPU candidate (targets/gpu/build.py): its lowered program and emitted source, made in
+    the builder; the measuring process compiles it for the device (OpenCL: pyopencl, on
+    PoCL's CPU device where there is no GPU) and times its kernels with the device's
+    profiling events. CUDA's cubin is compiled by the builder (binary), run where a CUDA
+    device is. outputs: the indices of the program's arguments the kernels write."""
+    program: object
+    source: str
+    outputs: tuple
+    checks: object
+    kernel_checks: object
+    target: str
+    binary: object = None
+    device_timed = True         # the runner times it with the module's time()
+
+    def load(self):
+        from ..targets.registry import get_target
+        ids = {id(self.program.args[k]) for k in self.outputs}
+        if get_target(self.target).runs == "opencl":
+            from ..targets.gpu.opencl_runtime import OpenCLModule
+            return OpenCLModule(self.program, self.source, ids, self.checks,
+                                self.kernel_checks)
+        from ..targets.gpu.cuda_runtime import CUDAModule
+        return CUDAModule(self.program, self.source, self.binary, ids, self.checks,
+                          self.kernel_checks)
+
+    def arg_specs(self):
+        """[(shape, dtype, is_output)] of the program's arguments."""
+        from ..lang.expr import Const
+        out = []
+        for k, b in enumerate(self.program.args):
+            if not all(isinstance(d, Const) for d in b.shape):
+                raise TuningError(f"measuring a GPU candidate: argument {b.name} has a "
+                                  f"symbolic shape {list(b.shape)}")
+            out.append((tuple(int(d.value) for d in b.shape), b.dtype, k in self.outputs))
+        return out
+
+
+def build_gpu_candidate(s, tensors, target):
+    """Lower and emit a GPU candidate (and compile CUDA's cubin): a GPUArtifact."""
+    from ..lower import lower
+    from ..targets.build import output_buffers
+    from ..targets.gpu.build import CUDA_ARCH, emit_gpu
+    from ..targets.registry import get_target
+    tgt = get_target(target)
+    program = lower(s, tensors, "candidate", target=tgt)
+    source, em = emit_gpu(program, tgt)
+    written = output_buffers(s, program, tensors)
+    outputs = tuple(k for k, b in enumerate(program.args) if id(b) in written)
+    binary = None
+    if tgt.runs != "opencl":
+        from ..targets.toolchain import compile_cubin
+        binary, _ = compile_cubin(source, CUDA_ARCH)
+    return GPUArtifact(program, source, outputs, em.checks, em.kernel_checks, target, binary)
+
+
 class BuildResult(NamedTuple):
     """A candidate compiled by a Builder: artifact (a BuildArtifact, or None on error), error
     (None, or (error_no, message)) and the seconds the build took.
@@ -151,7 +207,11 @@ def build_candidate(inp):
     except TexprError as e:
         return BuildResult(None, (MeasureErrorNo.INSTANTIATION_ERROR, str(e)),
                            time.perf_counter() - t0)
+    from ..targets.registry import get_target
     try:
+        if get_target(inp.target).is_gpu:
+            return BuildResult(build_gpu_candidate(s, tensors, inp.target), None,
+                               time.perf_counter() - t0)
         rec, path = build_kernel(s, tensors, inp.target, name="candidate")
     except Exception as e:  # noqa: BLE001  (any failure of a candidate is its result)
         return BuildResult(None, (MeasureErrorNo.COMPILE_HOST, f"{type(e).__name__}: {e}"),

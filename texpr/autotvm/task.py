@@ -172,7 +172,9 @@ class _CaptureFallback(DispatchContext):
     """Gives templates a FallbackConfig and keeps it (which knobs the heuristic set)."""
 
     def query(self, target, workload):
-        self.config = FallbackConfig()
+        # one config per workload: a schedule may read its knobs in several calls
+        if self.config is None or self.workload != workload:
+            self.config, self.workload = FallbackConfig(), workload
         return self.config
 
 
@@ -180,7 +182,7 @@ def _fallback_index(task):
     """The index of the template's fallback (heuristic) config in its space, or None when
     the fallback is not a point of it."""
     ctx = _CaptureFallback()
-    ctx.config = None
+    ctx.config = ctx.workload = None
     with ctx, target_scope(task.target):
         task.func(*task.args)
     if ctx.config is None:

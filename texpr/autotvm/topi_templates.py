@@ -1,8 +1,12 @@
-"""topi's CPU schedules as tuning templates: "topi.dense", "topi.batch_matmul",
-"topi.conv2d_nchw", "topi.conv2d_NCHWc", "topi.depthwise_conv2d_nchw". Each builds the
-operator from its workload arguments and schedules it with topi.schedule, whose schedule
-reads its knobs from the config (topi/cpu_tuning.py); a record of the task applies to any
-graph with that operator and shape (`with autotvm.apply_history_best(log):
+"""topi's schedules as tuning templates: "topi.dense", "topi.batch_matmul",
+"topi.conv2d_nchw" (its 1x1 and few-channel schedules included), "topi.conv2d_NCHWc",
+"topi.depthwise_conv2d_nchw", "topi.conv2d_winograd_nchw" / "_NCHWc", "topi.rows" (softmax,
+log_softmax, layer_norm, rms_norm), "topi.reduce", "topi.pool2d" (NCHWc), "topi.attention"
+(CPU); on "cuda" / "opencl" the first five, pool2d and softmax tune the GPU schedules. Each
+builds the operator from its workload arguments and schedules it with topi.schedule, whose
+schedule reads its knobs from the config (topi/cpu_tuning.py); the workload a record holds
+is the one the schedule computes from the stage, so a record applies to any graph with that
+operator and shape (`with autotvm.apply_history_best(log):
 topi.schedule(outs, target)`).
 
 Tensor arguments are ("TENSOR", shape, dtype) (or placeholders, normalised to that)."""
@@ -55,6 +59,96 @@ def depthwise_conv2d_nchw(data, kernel, strides, padding, dilation=(1, 1)):
     A, W = _tensor(data, "data"), _tensor(kernel, "kernel")
     C = topi.nn.depthwise_conv2d_nchw(A, W, strides, padding, dilation)
     return _schedule(C), [A, W, C]
+
+
+@template("topi.rows")
+def rows(op, data, axis):
+    """softmax / log_softmax / layer_norm / rms_norm of `data` over `axis` (a tuple)."""
+    X = _tensor(data, "data")
+    axis = tuple(axis)
+    if op in ("softmax", "log_softmax"):
+        if len(axis) != 1:
+            raise TuningError(f"topi.rows: {op} takes one axis, got {axis}")
+        Y = getattr(topi.nn, op)(X, axis[0])
+        params = []
+    elif op in ("layer_norm", "rms_norm"):
+        shape = tuple(tuple(data[1])[a] for a in axis)
+        params = [placeholder(shape, dtype=data[2], name="gamma")]
+        if op == "layer_norm":
+            params.append(placeholder(shape, dtype=data[2], name="beta"))
+        Y = getattr(topi.nn, op)(X, *params, axis=list(axis))
+    else:
+        raise TuningError(f"topi.rows: op must be one of softmax, log_softmax, layer_norm, "
+                          f"rms_norm, got {op!r}")
+    return _schedule(Y), [X, *params, Y]
+
+
+REDUCE_OPS = ("sum", "mean", "prod", "max", "min", "argmax", "argmin")
+
+
+@template("topi.reduce")
+def reduce(op, data, axis, keepdims=False):
+    """topi.<op>(data, axis, keepdims) for op in REDUCE_OPS (argmax / argmin: one axis)."""
+    if op not in REDUCE_OPS:
+        raise TuningError(f"topi.reduce: op must be one of {REDUCE_OPS}, got {op!r}")
+    X = _tensor(data, "data")
+    axis = list(axis)
+    if op in ("argmax", "argmin"):
+        if len(axis) != 1:
+            raise TuningError(f"topi.reduce: {op} takes one axis, got {tuple(axis)}")
+        axis = axis[0]
+    Y = getattr(topi, op)(X, axis, keepdims)
+    return _schedule(Y), [X, Y]
+
+
+@template("topi.pool2d")
+def pool2d(data, kernel, stride, padding, pool_type="max"):
+    """topi.nn.pool2d in NCHWc (5-D data: NCHW pooling keeps the default schedule, no
+    knobs); global pooling is a window of the whole image."""
+    X = _tensor(data, "data")
+    Y = topi.nn.pool2d(X, kernel, stride, padding, pool_type)
+    return _schedule(Y), [X, Y]
+
+
+def _winograd_weight(kernel, tile_size, shape):
+    if not (isinstance(kernel, tuple) and len(kernel) == 3 and kernel[0] == "TENSOR"):
+        raise TuningError(f"kernel: expected ('TENSOR', shape, dtype), got {kernel!r}")
+    return placeholder(shape, dtype=kernel[2], name="U")
+
+
+@template("topi.conv2d_winograd_nchw")
+def conv2d_winograd_nchw(data, kernel, padding, tile_size):
+    """Winograd F(tile_size, 3) in NCHW of an OIHW `kernel`, measured as a network runs it:
+    the weight transformed offline ([alpha, alpha, C, O], weight_layout "IO"), so the
+    kernel's argument is the transformed weight. One task per tile size (tune m by tuning
+    each); a record applies to any weight layout of that workload."""
+    from ..topi import winograd
+    A = _tensor(data, "data")
+    O, C = tuple(kernel[1])[:2]
+    U = _winograd_weight(kernel, tile_size, (tile_size + 2, tile_size + 2, C, O))
+    out = winograd.conv2d_winograd_nchw(A, U, padding, tile_size, pre_transformed=True,
+                                        weight_layout="IO")
+    return _schedule(out), [A, U, out]
+
+
+@template("topi.conv2d_winograd_NCHWc")
+def conv2d_winograd_NCHWc(data, kernel, padding, tile_size):
+    """Winograd F(tile_size, 3) in NCHWc of a kernel packed as conv2d_NCHWc's ([O/oc, C/ic,
+    3, 3, ic, oc]), the weight transformed offline ([alpha, alpha, O/oc, C, oc])."""
+    from ..topi import winograd
+    A = _tensor(data, "data")
+    Ob, Cb, _, _, ic, oc = tuple(kernel[1])
+    U = _winograd_weight(kernel, tile_size, (tile_size + 2, tile_size + 2, Ob, Cb * ic, oc))
+    out = winograd.conv2d_winograd_NCHWc(A, U, padding, tile_size, pre_transformed=True)
+    return _schedule(out), [A, U, out]
+
+
+@template("topi.attention")
+def attention(q, k, v, causal=False):
+    """topi.nn.attention(q, k, v, causal) (float32 [B, H, S, D], [B, H, T, D], [B, H, T, Dv])."""
+    Q, K, V = _tensor(q, "q"), _tensor(k, "k"), _tensor(v, "v")
+    out = topi.nn.attention(Q, K, V, causal=bool(causal))
+    return _schedule(out), [Q, K, V, out]
 
 
 def workload_args(op):

@@ -1101,11 +1101,12 @@ def schedule_pool(s, st, target):
     if len(ax) != 5 or not isinstance(ax[4].dom.extent, Const) or len(st.op.reduce_axis) != 2:
         return default_stage(s, st, target)
     lanes = cpu_info(target).lanes
+    knobs = tuning.pool_params(st, target)
     n, cb, y, x, c = ax
     ry, rx = st.op.reduce_axis
     st.reorder(n, cb, y, x, ry, rx, c)
-    st.parallel(st.fuse(n, cb, y))
-    _vector_tile(st, c, lanes, unroll=False)
+    st.parallel(st.fuse(n, cb, y) if knobs["parallel"] == "rows" else st.fuse(n, cb))
+    _vector_tile(st, c, lanes, unroll=knobs["unroll"])
 
 
 # ----------------------------------------------------------------------------- Winograd
@@ -1195,6 +1196,10 @@ def schedule_winograd(s, st, target):
     O = int(sM.op.axis[3].dom.extent.value)
     C = int(sV.op.axis[3].dom.extent.value)
     cfg = winograd_config(N, nH, nW, C, O, target)
+    cfg = tuning.winograd_params(
+        ("topi.conv2d_winograd_" + ("NCHWc" if nchwc else "nchw"),
+         tuning.tensor_arg(st.op.output(0)), C, m), nH, nW, O, target, cfg,
+        2.0 * N * O * C * 9 * nH * nW * m * m)
     ic = cfg["ic"]
     packed_oc = sM.op.attrs.get("oc") if sM.op.attrs.get("weight_layout") == "IOo" else None
     if packed_oc:
@@ -1344,9 +1349,11 @@ def schedule_conv2d_nchw(s, st, target):
         return default_stage(s, st, target)
     ic, oc = conv_blocks(C, O, target)
     lanes = info.lanes
+    workload = conv_workload("topi.conv2d_nchw", st, data if pad_t is not None else dp, kernel,
+                             pad_t)
     ic, oc, reg_w, parallel = tuning.conv_nchw_params(
-        conv_workload("topi.conv2d_nchw", st, data if pad_t is not None else dp, kernel, pad_t),
-        N, C, O, P, Q, R * S_, target, (ic, oc), conv_NCHWc_config(P, Q, oc, target)["reg_w"])
+        workload, N, C, O, P, Q, R * S_, target, (ic, oc),
+        conv_NCHWc_config(P, Q, oc, target)["reg_w"])
     if pad_t is not None and pad_t.op.attrs.get("pad_value", 0) == 0:
         shp = _dims(pad_t)
         pd = padded_copy(s, st, pad_t, (shp[0], C // ic, shp[2], shp[3], ic),
@@ -1374,7 +1381,11 @@ def schedule_conv2d_nchw(s, st, target):
     cn, co, cy, cx = conv.op.axis
     rc, ry, rx = conv.op.reduce_axis
     rco, rci = conv.split(rc, factor=ic)
-    _register_tile(s, conv, out, info, xo, cx, co, [cn, cy, rco, ry, rx, rci],
+    unroll_kw = tuning.conv_nchw_unroll_kw(workload, target)
+    _register_tile(s, conv, out, info, xo, cx, co,
+                   [cn, cy, rco, ry, rci, rx] if unroll_kw else [cn, cy, rco, ry, rx, rci],
                    [n_, ob, y_] if parallel == "rows" else [n_, ob])
+    if unroll_kw:
+        conv.unroll(rx)
     return [st, out]
 

@@ -148,6 +148,12 @@ def schedule_attention(s, st, target):
     T = _dims(k)[2]
     Dv = int(st.op.axis[3].dom.extent.value)
     cfg = attention_config(S, T, D, Dv, target)
+    from . import cpu_tuning
+    f32 = "float32"
+    cfg = cpu_tuning.attention_params(
+        ("topi.attention", ("TENSOR", (B, H, S, D), f32), ("TENSOR", (B, H, T, D), f32),
+         ("TENSOR", (B, H, T, Dv), f32), bool(st.op.attrs.get("causal"))),
+        S, T, Dv, target, cfg, 2.0 * B * H * S * T * (D + Dv))
     lanes = cfg["lanes"]
     b, h, i, e = st.op.axis
     io, ii = st.split(i, factor=cfg["qb"])

@@ -79,7 +79,10 @@ def schedule_conv2d_nchw_1x1(s, st, target):
     C = _dims(kernel)[1]
     sh, sw = st.op.attrs["strides"]
     PQ = P * Q
-    cfg = conv1x1_config(C, O, P, Q, target)
+    from . import cpu_tuning
+    from .cpu import conv_workload
+    cfg = cpu_tuning.conv1x1_params(conv_workload("topi.conv2d_nchw", st, data, kernel, None),
+                                    C, O, P, Q, target, conv1x1_config(C, O, P, Q, target))
     mr, nr, rb, obk = cfg["mr"], cfg["nr"], cfg["rb"], cfg["ob"]
     PQp = cdiv(PQ, nr) * nr
     stages = []

@@ -88,7 +88,14 @@ def schedule_conv2d_nchw_few_channels(s, st, target):
     dp, kernel = st.op.input_tensors
     _, O, _, Q = (int(a.dom.extent.value) for a in st.op.axis)
     _, sw = st.op.attrs["strides"]
-    cfg = few_channels_config(O, Q, target)
+    from . import cpu_tuning
+    from .cpu import conv_workload
+    pad_t, data = _pad_of(s, st)
+    N, _, P, _ = (int(a.dom.extent.value) for a in st.op.axis)
+    C, R, S_ = _dims(kernel)[1:]
+    cfg = cpu_tuning.few_channels_params(
+        conv_workload("topi.conv2d_nchw", st, data if pad_t is not None else dp, kernel, pad_t),
+        2.0 * N * O * P * Q * C * R * S_, O, Q, target, few_channels_config(O, Q, target))
     ot, xv = cfg["ot"], cfg["xv"]
     _schedule_copy(column_phases(s, st, dp, sw), lanes)
     out, conv = _output_and_accumulator(s, st)

@@ -19,6 +19,7 @@ import os
 from ..lang import dtypes
 from ..lang.expr import Const, TensorLoad, Var
 from ..lang.visitor import walk
+from . import cpu_tuning as tuning
 from .cpu import cpu_info, epilogue_output
 from .reduction import REDUCE_TAG
 from .schedules import VECTOR_CPU_TARGETS, default_stage, register
@@ -84,10 +85,14 @@ def schedule_reduce(s, st, target):
     if layout is not None:
         kind, iv = layout
         ext = _const(iv.dom.extent)
-        if kind == "row" and ext is not None and ext >= 2 * lanes:
-            return _schedule_rows(s, st, iv, lanes, ext)
-        if kind == "column" and ext is not None and ext >= lanes:
-            return _schedule_columns(s, st, lanes, ext)
+        if ext is not None and (ext >= 2 * lanes if kind == "row" else ext >= lanes):
+            knobs = tuning.reduce_params(st, _data_load(st.op), target, kind, {
+                "accumulators": ROW_ACCUMULATORS, "column_vectors": COLUMN_VECTORS,
+                "column_block_kb": COLUMN_BLOCK_BYTES // 1024})
+            if kind == "row":
+                return _schedule_rows(s, st, iv, lanes, ext, knobs["accumulators"])
+            return _schedule_columns(s, st, lanes, ext, knobs["column_vectors"],
+                                     knobs["column_block_kb"] * 1024)
     out = epilogue_output(s, st)
     if out is None:
         return default_stage(s, st, target)
@@ -110,9 +115,9 @@ def _attach(st, out, at):
         st.compute_at(out, at)
 
 
-def _schedule_rows(s, st, k, lanes, ext):
+def _schedule_rows(s, st, k, lanes, ext, accumulators=ROW_ACCUMULATORS):
     """Row reduction: rfactor over `accumulators` x lanes partial results, vectorized."""
-    acc = max(1, min(ROW_ACCUMULATORS // st.op.num_outputs, ext // (4 * lanes)))
+    acc = max(1, min(accumulators // st.op.num_outputs, ext // (4 * lanes)))
     _, ki = st.split(k, factor=lanes * acc)
     rf = s.rfactor(st.op.output(0), ki)
     rs = s[rf[0] if isinstance(rf, (tuple, list)) else rf]
@@ -143,23 +148,23 @@ def _schedule_rows(s, st, k, lanes, ext):
     return partials + [out]
 
 
-def _column_tiles(st, j, lanes, width):
+def _column_tiles(st, j, lanes, width, vectors=COLUMN_VECTORS):
     """j split into blocks of `width` columns, each a loop over runs of COLUMN_VECTORS
     unrolled vectors: (block, run, vector within the run, lane)."""
     jo, ji = st.split(j, factor=width)
     jio, jii = st.split(ji, factor=lanes)
-    run, vec = st.split(jio, factor=COLUMN_VECTORS)
+    run, vec = st.split(jio, factor=vectors)
     st.unroll(vec)
     st.vectorize(jii)
     return jo, run, vec, jii
 
 
-def column_block(ext, dtype, lanes):
+def column_block(ext, dtype, lanes, vectors=COLUMN_VECTORS, block_bytes=COLUMN_BLOCK_BYTES):
     """Output columns a column reduction accumulates while it reads each reduced row: whole
     rows up to COLUMN_BLOCK_BYTES (then the block stays in L1 while rows stream in: reading
     rows in part, a block at a time, was 1.5x slower on Zen 3), a multiple of the vector runs."""
-    run = lanes * COLUMN_VECTORS
-    cap = max(run, COLUMN_BLOCK_BYTES * 8 // dtypes.bits(dtype) // run * run)
+    run = lanes * vectors
+    cap = max(run, block_bytes * 8 // dtypes.bits(dtype) // run * run)
     return ext if ext <= cap else cap
 
 
@@ -172,17 +177,17 @@ def column_parts(data_blocks, first_reduce, total, cores):
     return max(1, min(cores, first_reduce // COLUMN_ROWS_PER_PART))
 
 
-def _column_nest(st, lanes, width):
+def _column_nest(st, lanes, width, vectors=COLUMN_VECTORS):
     """The loops of a root column reduction: blocks (fused with the outer kept axes, in
     parallel), the reduced rows, then the block's vector runs."""
     red = [iv for iv in st.leaf_iter_vars if iv.kind == "reduce"]
     *others, j = [iv for iv in st.leaf_iter_vars if iv.kind != "reduce"]
-    jo, run, vec, lane = _column_tiles(st, j, lanes, width)
+    jo, run, vec, lane = _column_tiles(st, j, lanes, width, vectors)
     st.reorder(*others, jo, *red, run, vec, lane)
     st.parallel(st.fuse(*others, jo) if others else jo)
 
 
-def _split_rows(s, st, ext, width, lanes):
+def _split_rows(s, st, ext, width, lanes, vectors=COLUMN_VECTORS):
     """rfactor of the reduced rows into column_parts parts (a stage of partial results per
     part, scheduled as a column reduction itself), or None."""
     red = [iv for iv in st.leaf_iter_vars if iv.kind == "reduce"]
@@ -200,30 +205,31 @@ def _split_rows(s, st, ext, width, lanes):
     ko, _ = st.split(red[0], nparts=parts)
     rf = s.rfactor(st.op.output(0), ko)
     rs = s[rf[0] if isinstance(rf, (tuple, list)) else rf]
-    _column_nest(rs, lanes, width)
+    _column_nest(rs, lanes, width, vectors)
     return rs
 
 
-def _schedule_columns(s, st, lanes, ext):
+def _schedule_columns(s, st, lanes, ext, vectors=COLUMN_VECTORS,
+                      block_bytes=COLUMN_BLOCK_BYTES):
     """Column reduction: a block of output columns accumulated over every reduced row (each
     row's block read contiguously), blocks and the outer kept axes in parallel; with fewer
     blocks than cores, the rows split into parts first (each part's sums in parallel)."""
-    width = column_block(ext, st.op.output(0).dtype, lanes)
-    part = _split_rows(s, st, ext, width, lanes)
+    width = column_block(ext, st.op.output(0).dtype, lanes, vectors, block_bytes)
+    part = _split_rows(s, st, ext, width, lanes, vectors)
     extra = [part] if part is not None else []
     out = epilogue_output(s, st)
     red = [iv for iv in st.leaf_iter_vars if iv.kind == "reduce"]
     if out is None:
-        _column_nest(st, lanes, width)
+        _column_nest(st, lanes, width, vectors)
         return extra
     *o_others, oj = out.op.axis
-    ojo, _, _, _ = _column_tiles(out, oj, lanes, width)
+    ojo, _, _, _ = _column_tiles(out, oj, lanes, width, vectors)
     f = out.fuse(*o_others, ojo) if o_others else ojo
     out.parallel(f)
     st.compute_at(out, f)
     *others, j = [iv for iv in st.leaf_iter_vars if iv.kind != "reduce"]
     jio, jii = st.split(j, factor=lanes)
-    run, vec = st.split(jio, factor=COLUMN_VECTORS)
+    run, vec = st.split(jio, factor=vectors)
     st.reorder(*others, *red, run, vec, jii)
     st.unroll(vec)
     st.vectorize(jii)

@@ -22,6 +22,7 @@ the loop nest's output; the operator's own output stage is inlined into it.
 from ..lang import dtypes
 from ..lang.expr import Call, Const
 from ..lang.visitor import walk
+from . import cpu_tuning as tuning
 from .cpu import cpu_info, epilogue_output
 from .schedules import VECTOR_CPU_TARGETS, default_stage, register
 from .tag import ROW_PART
@@ -72,6 +73,7 @@ def schedule_rows(s, st, target):
             default_stage(s, p, target)
         return default_stage(s, st, target)
     lanes = cpu_info(target).lanes_of(dtype)
+    acc = tuning.rows_params(st, axes, target, ACCUMULATORS)
     final = epilogue_output(s, st)
     if final is not None:
         st.compute_inline()
@@ -85,12 +87,12 @@ def schedule_rows(s, st, target):
         for p in parts:
             if at is not None:
                 p.compute_at(final, at)
-            _row_part(s, p, final, at, lanes, len(fax))
+            _row_part(s, p, final, at, lanes, len(fax), acc)
     else:
-        at = _columns_nest(final, kept, red, lanes)
+        at = _columns_nest(final, kept, red, lanes, acc)
         for p in parts:
             p.compute_at(final, at)
-            _column_part(p, lanes)
+            _column_part(p, lanes, acc)
     return parts + ([final] if final is not st else [])
 
 
@@ -117,7 +119,7 @@ def _rows_nest(final, kept, red, lanes):
     return row
 
 
-def _row_part(s, p, final, at, lanes, ndim):
+def _row_part(s, p, final, at, lanes, ndim, acc=ACCUMULATORS):
     """A part in the rows nest: a reduction as vectors of partial results (rfactor, computed
     where the part is), an elementwise part over the data (ndim axes) vectorized along the
     row, a per-row scalar left as it is."""
@@ -127,12 +129,12 @@ def _row_part(s, p, final, at, lanes, ndim):
         L = k.dom.extent.value
         if L < lanes:
             return
-        width = lanes * max(1, min(_accumulators(op), L // lanes))
+        width = lanes * max(1, min(_accumulators(op, acc), L // lanes))
         _, ki = p.split(k, factor=width)
         rf = s[s.rfactor(op.output(0), ki)]
         lane, data = rf.op.axis[0], list(rf.op.axis[1:])
         rf.reorder(*(data + list(rf.op.reduce_axis) + [lane]))
-        _vectors(rf, lane, lanes, width)
+        _vectors(rf, lane, lanes, width, max(acc, ACCUMULATORS))
         stages = [rf]
         if width > lanes:
             # the partial vectors summed into one first (vector adds), then its lanes
@@ -150,36 +152,37 @@ def _row_part(s, p, final, at, lanes, ndim):
         _vectors(p, op.axis[-1], lanes, op.axis[-1].dom.extent.value, unroll_max=1)
 
 
-def _accumulators(op):
+def _accumulators(op, acc=ACCUMULATORS):
     """Vectors of partial results for a reduction: ACCUMULATORS for a cheap body (a load, a
     product), one when the body calls a math function (its own latency hides the add's, and
     unrolled copies of it would not fit the registers)."""
-    return 1 if any(isinstance(n, Call) for n in walk(op.bodies[0])) else ACCUMULATORS
+    return 1 if any(isinstance(n, Call) for n in walk(op.bodies[0])) else acc
 
 
-def _columns_nest(final, kept, red, lanes):
+def _columns_nest(final, kept, red, lanes, acc=ACCUMULATORS):
     """Blocks of the last (kept) axis in vectors, the reduced axes inside them; parallel over
     the other kept axes and the blocks. Returns the block axis."""
     last = kept[-1]
-    block = _column_block(last.dom.extent.value, lanes)
+    block = _column_block(last.dom.extent.value, lanes, acc)
     jo, ji = final.split(last, factor=block)
     final.reorder(*(kept[:-1] + [jo] + red + [ji]))
     par = final.fuse(*(kept[:-1] + [jo])) if len(kept) > 1 else jo
     final.parallel(par)
-    _vectors(final, ji, lanes, block)
+    _vectors(final, ji, lanes, block, max(acc, ACCUMULATORS))
     return par
 
 
-def _column_part(p, lanes):
+def _column_part(p, lanes, acc=ACCUMULATORS):
     """A part in the columns nest: its last axis (the kept one) innermost, vectorized."""
     data = list(p.op.axis)
     if not data:
         return
     p.reorder(*(data[:-1] + list(p.op.reduce_axis) + [data[-1]]))
-    _vectors(p, data[-1], lanes, _column_block(data[-1].dom.extent.value, lanes))
+    _vectors(p, data[-1], lanes, _column_block(data[-1].dom.extent.value, lanes, acc),
+             max(acc, ACCUMULATORS))
 
 
-def _column_block(n, lanes):
-    """Columns per block of a last axis of n: up to ACCUMULATORS whole vectors (all n when
+def _column_block(n, lanes, acc=ACCUMULATORS):
+    """Columns per block of a last axis of n: up to `acc` whole vectors (all n when
     shorter than one)."""
-    return lanes * max(1, min(ACCUMULATORS, n // lanes)) if n >= lanes else n
+    return lanes * max(1, min(acc, n // lanes)) if n >= lanes else n

@@ -176,6 +176,17 @@ def conv_nchw_params(workload, N, C, O, P, Q, RS, target, heuristic_blocks,
     return cfg["tile_ic"].val, cfg["tile_oc"].val, cfg["tile_ow"].val, cfg["parallel"].val
 
 
+def conv_nchw_unroll_kw(workload, target):
+    """Knob unroll_kw of the direct NCHW convolution (read after conv_nchw_params): True
+    puts the kernel's columns innermost in the reduction, inside the input channels of a
+    block, and unrolls them (TVM's unroll_kw: the taps of a row share the input vectors'
+    neighbourhood); False, the heuristic: the channels innermost."""
+    cfg = config_for(workload, target)
+    cfg.define_knob("unroll_kw", [False, True])
+    _set_fallback(cfg, {"unroll_kw": False})
+    return cfg["unroll_kw"].val
+
+
 def conv_nchwc_params(workload, Q, target, heuristic_reg_w, flop):
     """Direct NCHWc convolution (cpu._nchwc_register_tile): knobs tile_ow (output columns of
     the register tile; the channel blocks are the layout's) and parallel (as
@@ -201,3 +212,221 @@ def depthwise_params(workload, st, info, heuristic_width, target):
     cfg.add_flop(2.0 * N * C * P * Q * R * S)
     _set_fallback(cfg, {"tile_ow": heuristic_width, "parallel": "blocks"})
     return cfg["tile_ow"].val, cfg["parallel"].val
+
+
+def knob_values(workload, target, candidates, heuristic, flop):
+    """The generic knob reader of the schedules below: each knob of `candidates` (name ->
+    values, the heuristic's added) is defined on the workload's config; returns name ->
+    value, the heuristic's (`heuristic`) when the config is a fallback. `flop`: the work
+    the tuner's GFLOP/s figures count (elements read for the memory-bound operators)."""
+    if workload is None:            # a symbolic shape: no workload to tune
+        return {name: heuristic[name] for name in candidates}
+    cfg = config_for(workload, target)
+    for name, cands in candidates.items():
+        h = heuristic[name]
+        cfg.define_knob(name, _with_list(cands, h) if isinstance(h, list) else _with(cands, h))
+    cfg.add_flop(float(flop))
+    _set_fallback(cfg, heuristic)
+    return {name: cfg[name].val for name in candidates}
+
+
+def _constant(*tensors):
+    """Whether every tensor has a constant shape (a workload needs one)."""
+    from ..errors import TexprError
+    try:
+        for t in tensors:
+            tensor_arg(t)
+    except TexprError:
+        return False
+    return True
+
+
+def elements(t):
+    """The number of elements of a tensor of constant shape."""
+    n = 1
+    for d in tensor_arg(t)[1]:
+        n *= d
+    return n
+
+
+def rows_params(st, axes, target, accumulators):
+    """softmax / log_softmax / layer_norm / rms_norm (cpu_rows.schedule_rows): knob
+    accumulators (vectors of partial results of a row reduction; vectors per column block).
+    Workload ("topi.rows", op tag, the data, the reduced axes)."""
+    out = st.op.output(0)
+    if not _constant(out):
+        return accumulators
+    return knob_values(rows_workload(st, axes), target, {"accumulators": [1, 2, 4, 8]},
+                       {"accumulators": accumulators}, 4 * elements(out))["accumulators"]
+
+
+def rows_workload(st, axes):
+    """("topi.rows", op tag, the data (shaped as the output), the reduced axes)."""
+    n = len(st.op.axis)
+    return ("topi.rows", st.op.tag, tensor_arg(st.op.output(0)),
+            tuple(sorted(int(a) % n for a in axes)))
+
+
+REDUCE_TEMPLATE_OPS = {"mean_sum": "mean", "argmax_pair": "argmax", "argmin_pair": "argmin"}
+
+
+def reduce_params(st, data, target, kind, heuristic):
+    """topi.sum / mean / prod / max / min / argmax / argmin (cpu_reduce.py): knobs of a
+    "row" reduction: accumulators (vector accumulators); of a "column" one: column_vectors
+    (unrolled vectors per step) and column_block_kb (KiB of output columns a block
+    accumulates). Workload ("topi.reduce", op, the data, the reduced axes, keepdims)."""
+    idx = data.indices
+    red = {id(iv.var) for iv in st.op.reduce_axis}
+    axes = tuple(d for d, e in enumerate(idx) if id(e) in red)
+    keep = len(st.op.axis) == len(idx)
+    if not _constant(data.tensor):
+        return dict(heuristic)
+    workload = ("topi.reduce", REDUCE_TEMPLATE_OPS.get(st.op.name, st.op.name),
+                tensor_arg(data.tensor), axes, keep)
+    knobs = {"accumulators": [2, 4, 8, 16]} if kind == "row" else \
+        {"column_vectors": [1, 2, 4, 8], "column_block_kb": [4, 8, 16, 32]}
+    return knob_values(workload, target, knobs, {k: heuristic[k] for k in knobs},
+                       elements(data.tensor))
+
+
+def pool_params(st, target):
+    """Pooling in NCHWc (cpu.schedule_pool): knobs parallel ("rows": (n, block, output row)
+    in parallel, "blocks": (n, block)) and unroll (the vectors of a channel block).
+    Workload ("topi.pool2d", the output, the (padded) input, the window, max / sum)."""
+    ry, rx = (int(r.dom.extent.value) for r in st.op.reduce_axis)
+    out = st.op.output(0)
+    if not _constant(out, st.op.input_tensors[0]):
+        return {"parallel": "rows", "unroll": False}
+    return knob_values(pool_workload(st), target, {"parallel": ["rows", "blocks"],
+                                          "unroll": [False, True]},
+                       {"parallel": "rows", "unroll": False}, elements(out) * ry * rx)
+
+
+def conv1x1_params(workload, C, O, P, Q, target, heuristic):
+    """The 1x1 convolution as a GEMM (cpu_conv_1x1.py): knobs tile [mr, nr] (output
+    channels x pixels, one or two vectors), rb (output rows per block; a block that is not
+    whole pixel tiles becomes the whole image) and ob_tiles (output channels per block, in
+    register tiles)."""
+    from .cpu import cpu_info
+    info = cpu_info(target)
+    h = heuristic
+    cands = {"tile": _with_list(_tiles(info, P * Q, max_vectors=2), [h["mr"], h["nr"]]),
+             "rb": [r for r in range(1, P + 1) if P % r == 0],
+             "ob_tiles": [1, 2, 4, 8, 16]}
+    v = knob_values(workload, target, cands, {"tile": [h["mr"], h["nr"]], "rb": h["rb"],
+                                              "ob_tiles": h["ob"] // h["mr"]},
+                    2.0 * workload[1][1][0] * C * O * P * Q)
+    mr, nr = v["tile"]
+    rb = v["rb"] if (v["rb"] * Q) % nr == 0 else P
+    return dict(h, mr=mr, nr=nr, rb=rb, ob=mr * min(v["ob_tiles"], cdiv(O, mr)))
+
+
+def few_channels_params(workload, flop, O, Q, target, heuristic):
+    """The stem convolution of few input channels (cpu_conv_few_channels.py): knob tile
+    [ot, xv] (output channels x vectors of output columns; ot divides O, the tile and its
+    operands fit the vector registers)."""
+    from .cpu import cpu_info
+    info = cpu_info(target)
+    qv = max(1, Q // info.lanes)
+    tiles = [[ot, xv] for xv in range(1, min(qv, info.nregs) + 1) for ot in range(1, O + 1)
+             if O % ot == 0 and ot * xv + xv + 1 <= info.nregs]
+    h = [heuristic["ot"], heuristic["xv"]]
+    ot, xv = knob_values(workload, target, {"tile": _with_list(tiles, h)}, {"tile": h},
+                         flop)["tile"]
+    return dict(heuristic, ot=ot, xv=xv)
+
+
+def winograd_params(workload, nH, nW, O, target, heuristic, flop):
+    """Winograd F(m, 3) (cpu.schedule_winograd): knobs hb (tile rows per block: divides
+    the tile rows) and ochunks (output channel chunks of a block, each a multiple of the
+    GEMM tile's nr). The tile size m is the template's argument (one task per m)."""
+    h = heuristic
+    cands = {"hb": [d for d in range(1, nH + 1) if nH % d == 0],
+             "ochunks": [c for c in (1, 2, 4, 8) if O % (c * h["nr"]) == 0]}
+    v = knob_values(workload, target, cands, {"hb": h["hb"], "ochunks": h["ochunks"]}, flop)
+    if v["hb"] == h["hb"]:
+        return dict(h, ochunks=v["ochunks"])
+    from .cpu import cpu_info, register_tile
+    bt = v["hb"] * nW
+    mr, nr = register_tile(bt, O, cpu_info(target))      # the GEMM tile of the new block
+    oco = v["ochunks"] if O % (v["ochunks"] * nr) == 0 else 1
+    return dict(h, hb=v["hb"], block_tiles=bt, mr=mr, nr=nr, ochunks=oco)
+
+
+# ----------------------------------------------------------------------------- GPU knobs
+# (topi/gpu.py: the same workloads as the CPU templates, recorded per target)
+
+def _consts(*exprs):
+    return all(hasattr(e, "value") for e in exprs)
+
+
+def gpu_matmul_params(workload, M, N, K, batches, heuristic, target):
+    """The shared-memory tiled matmul (gpu.schedule_matmul_tiled): knobs tile [bm, bn, tm,
+    tn] (block tile and per-thread register tile; 32 to 1024 threads, bm/tm x bn/tn) and bk
+    (the reduction slice staged in shared memory: the shared tiles are (bm + bn) * bk floats).
+    Returns (bm, bn, bk, tm, tn); symbolic shapes keep the heuristic."""
+    if not _consts(M, N, K):
+        return heuristic
+    bm, bn, bk, tm, tn = heuristic
+    tiles = [[m, n, a, b] for m in (16, 32, 64, 128) for n in (16, 32, 64, 128)
+             for a in (1, 2, 4, 8) for b in (1, 2, 4, 8)
+             if m % a == 0 and n % b == 0 and 32 <= (m // a) * (n // b) <= 1024]
+    v = knob_values(workload, target, {"tile": tiles, "bk": [4, 8, 16]},
+                    {"tile": [bm, bn, tm, tn], "bk": bk},
+                    2.0 * batches * M.value * N.value * K.value)
+    m, n, a, b = v["tile"]
+    return m, n, v["bk"], a, b
+
+
+def gpu_conv_params(workload, tile, flop, target):
+    """The direct GPU convolution (gpu.schedule_conv2d_nchw): knobs tile_f [f, ft] (output
+    channels per block, per thread), tile_yx [y, x] (the block's spatial tile) and rc (input
+    channels per shared tile, capped by the shared memory as before). Returns the tile dict."""
+    fs = [[f, ft] for f in (8, 16, 32, 64) for ft in (1, 2, 4, 8) if f % ft == 0]
+    yxs = [[y, x] for y in (1, 2, 4, 8) for x in (4, 8, 16, 32)]
+    v = knob_values(workload, target, {"tile_f": fs, "tile_yx": yxs, "rc": [2, 4, 8, 16]},
+                    {"tile_f": [tile["f"], tile["ft"]], "tile_yx": [tile["y"], tile["x"]],
+                     "rc": tile["rc"]}, flop)
+    threads = v["tile_f"][0] // v["tile_f"][1] * v["tile_yx"][0] * v["tile_yx"][1]
+    if threads > 1024:          # over the launch limit: the heuristic
+        return dict(tile)
+    return dict(f=v["tile_f"][0], ft=v["tile_f"][1], y=v["tile_yx"][0], x=v["tile_yx"][1],
+                rc=v["rc"])
+
+
+def gpu_threads_params(workload, threads, flop, target):
+    """Threads per block of a one-thread-per-element (or per-row) GPU schedule: knob
+    threads."""
+    return knob_values(workload, target, {"threads": [32, 64, 128, 256, 512]},
+                       {"threads": threads}, flop)["threads"]
+
+
+def pool_workload(st):
+    """("topi.pool2d", the output, the (padded) input, the window, max / sum) of a pool
+    stage."""
+    src = st.op.input_tensors[0]
+    ry, rx = (int(r.dom.extent.value) for r in st.op.reduce_axis)
+    return ("topi.pool2d", tensor_arg(st.op.output(0)), tensor_arg(src), (ry, rx), st.op.name)
+
+
+def attention_params(workload, S, T, Dv, target, heuristic, flop):
+    """Attention (cpu_attention.schedule_attention): knobs qb (query rows per parallel
+    block: multiples of the scores tile's nr1) and kc2 (keys per pv GEMM call: divisors of
+    T from 16). Another qb takes the pv register tile whose rows divide it."""
+    from .cpu import cpu_info, register_tile
+    from .cpu_attention import _key_chunk
+    h = heuristic
+    nr1 = h["nr1"]
+    qbs = list(range(nr1, min(cdiv(S, nr1) * nr1, 8 * nr1) + 1, nr1))
+    kcs = [c for c in range(16, T + 1) if T % c == 0][-6:] or [T]
+    v = knob_values(workload, target, {"qb": qbs, "kc2": kcs}, {"qb": h["qb"], "kc2": h["kc2"]},
+                    flop)
+    if v["qb"] == h["qb"]:
+        return dict(h, kc2=v["kc2"])
+    qb, mr2, nr2 = v["qb"], None, None
+    info = cpu_info(target)
+    if Dv % info.lanes == 0:
+        mr2, nr2 = register_tile(qb, Dv, info, nr_divides=Dv)
+        mr2 = max(m for m in range(1, mr2 + 1) if qb % m == 0)
+    kc2 = v["kc2"] if v["kc2"] != h["kc2"] else _key_chunk(T, qb + (nr2 or 0))
+    return dict(h, qb=qb, mr2=mr2, nr2=nr2, kc2=kc2)

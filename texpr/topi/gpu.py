@@ -22,6 +22,7 @@
 """
 from ..lang.expr import Const
 from ..lang.tensor import ComputeOp, ExclusiveScanOp, thread_axis
+from . import cpu_tuning as tuning
 from .schedules import register
 
 GPU_TARGETS = ("cuda", "opencl")
@@ -184,8 +185,19 @@ def schedule_dense(s, st, target):
     K = st.op.reduce_axis[0].dom.extent
     red = st.op.output(0)
     out = out_st.op.output(0) if out_st is not st else red
-    schedule_matmul_tiled(s, out, red, data, weight, matmul_config(M, N, K))
+    schedule_matmul_tiled(s, out, red, data, weight, _tuned_matmul(
+        "topi.dense", (data, weight), M, N, K, 1, target))
     return [out_st]
+
+
+def _tuned_matmul(name, operands, M, N, K, batches, target):
+    """matmul_config, or the tuning record's tile (cpu_tuning.gpu_matmul_params) for
+    constant shapes."""
+    cfg = matmul_config(M, N, K)
+    if not all(isinstance(d, Const) for t in operands for d in t.shape):
+        return cfg
+    workload = (name,) + tuple(tuning.tensor_arg(t) for t in operands)
+    return tuning.gpu_matmul_params(workload, M, N, K, batches, cfg, target)
 
 
 @register("batch_matmul", GPU_TARGETS)
@@ -194,7 +206,11 @@ def schedule_batch_matmul(s, st, target):
     M, N = st.op.axis[1].dom.extent, st.op.axis[2].dom.extent
     K = st.op.reduce_axis[0].dom.extent
     t = st.op.output(0)
-    schedule_matmul_tiled(s, t, t, x, y, matmul_config(M, N, K), batch=True)
+    batches = 1
+    for a in st.op.axis[:-2]:
+        batches *= a.dom.extent.value if isinstance(a.dom.extent, Const) else 1
+    schedule_matmul_tiled(s, t, t, x, y, _tuned_matmul("topi.batch_matmul", (x, y), M, N, K,
+                                                       batches, target), batch=True)
 
 
 @register("winograd_batch_gemm", GPU_TARGETS)
@@ -220,9 +236,31 @@ def schedule_per_element(s, st, target, threads=DEFAULT_THREADS):
     _bind(st, tx, "threadIdx.x")
 
 
-for _tag in ("depthwise_conv2d_nchw", "pool", "elemwise", "sparse_lengths_check",
-             "sparse_pool_out"):
+for _tag in ("elemwise", "sparse_lengths_check", "sparse_pool_out"):
     register(_tag, GPU_TARGETS)(schedule_per_element)
+
+
+@register("depthwise_conv2d_nchw", GPU_TARGETS)
+@register("pool", GPU_TARGETS)
+def schedule_per_element_tuned(s, st, target):
+    """One thread per element, the threads per block a tuning knob (depthwise, pooling)."""
+    from .cpu import _pad_of, conv_workload
+    if not all(isinstance(a.dom.extent, Const) for a in st.op.axis + st.op.reduce_axis):
+        return schedule_per_element(s, st, target)
+    n = 1
+    for a in st.op.axis + st.op.reduce_axis:
+        n *= a.dom.extent.value
+    if st.op.tag == "pool":
+        workload = tuning.pool_workload(st)
+    else:
+        pad_t, data = _pad_of(s, st)
+        src = data if pad_t is not None else st.op.input_tensors[0]
+        kernel = st.op.input_tensors[1]
+        if not all(isinstance(d, Const) for t in (src, kernel) for d in t.shape):
+            return schedule_per_element(s, st, target)
+        workload = conv_workload("topi.depthwise_conv2d_nchw", st, src, kernel, pad_t)
+    threads = tuning.gpu_threads_params(workload, DEFAULT_THREADS, 2.0 * n, target)
+    return schedule_per_element(s, st, target, threads)
 
 
 CONV_TILE = dict(f=32, ft=4, y=4, x=8, rc=8)
@@ -235,7 +273,7 @@ def schedule_conv2d_nchw(s, st, target):
     data, kernel = _operands(st)[:2]
     if len(st.op.reduce_axis) != 3 or _grouped(st, kernel):
         return schedule_per_element(s, st, target)
-    t = CONV_TILE
+    t = _tuned_conv_tile(s, st, data, kernel, target)
     red = st.op.output(0)
     out = out_st.op.output(0) if out_st is not st else red
     O = s[out]
@@ -266,6 +304,20 @@ def schedule_conv2d_nchw(s, st, target):
     for X in (AA, WW):
         cooperative_fetch(s, X, R, rco, nty, ntx)
     return [out_st] if out_st is not st else None
+
+
+def _tuned_conv_tile(s, st, data, kernel, target):
+    """CONV_TILE, or the tuning record's tile (cpu_tuning.gpu_conv_params)."""
+    from .cpu import _dims, _pad_of, conv_workload
+    pad_t, src = _pad_of(s, st)
+    src = src if pad_t is not None else data
+    if not all(isinstance(d, Const) for t in (src, kernel) for d in t.shape) or \
+            not all(isinstance(a.dom.extent, Const) for a in st.op.axis):
+        return CONV_TILE
+    N, O, P, Q = (a.dom.extent.value for a in st.op.axis)
+    _, C, R, S = _dims(kernel)
+    return tuning.gpu_conv_params(conv_workload("topi.conv2d_nchw", st, src, kernel, pad_t),
+                                  CONV_TILE, 2.0 * N * O * P * Q * C * R * S, target)
 
 
 def _conv_rc_tile(st, t, budget=40 * 1024):
@@ -327,9 +379,15 @@ def schedule_softmax(s, st, target):
     sm_t = next(t for t in out.op.input_tensors if t.op.name == "softmax_sum")
     ex.compute_inline()
     n = s[mx_t].op.reduce_axis[0].dom.extent
-    if isinstance(n, Const) and n.value >= SOFTMAX_BLOCK_ROW:
+    long_rows = isinstance(n, Const) and n.value >= SOFTMAX_BLOCK_ROW
+    threads = 128 if long_rows else 32
+    if all(isinstance(a.dom.extent, Const) for a in out.op.axis) and "axis" in out.op.attrs:
+        threads = tuning.gpu_threads_params(tuning.rows_workload(out, out.op.attrs["axis"]),
+                                            threads, 4 * tuning.elements(out.op.output(0)),
+                                            target)
+    if long_rows:
         for t in (mx_t, sm_t):
-            row_reduce_cross_thread(s, t)
+            row_reduce_cross_thread(s, t, threads)
         schedule_per_element(s, out, target)
         return [s[mx_t], s[sm_t], ex]
     axes = list(out.op.axis)
@@ -338,7 +396,7 @@ def schedule_softmax(s, st, target):
     col = axes[red_dim]
     out.reorder(*(rows + [col]))
     row = out.fuse(*rows) if len(rows) > 1 else rows[0]
-    bx, tx = out.split(row, factor=32)
+    bx, tx = out.split(row, factor=threads)
     _bind(out, bx, "blockIdx.x")
     _bind(out, tx, "threadIdx.x")
     for t in (sm_t, mx_t):         # the sum reads the max: attach it first

@@ -1,0 +1,51 @@
+"""Whole-network tuning: the distinct layers of a small network tuned once each into one
+log (one trial each: the heuristic), a second run skips them (resume), and the network's
+layers are then scheduled from the log."""
+import pytest
+
+import texpr as te
+from texpr import autotvm, topi
+from texpr.targets.build import emit_source
+
+T = "native"
+
+
+def _network():
+    x = te.placeholder((1, 8, 6, 6), name="x")
+    w1 = te.placeholder((8, 8, 3, 3), name="w1")
+    w2 = te.placeholder((8, 8, 3, 3), name="w2")
+    y = topi.nn.conv2d_nchw(topi.nn.relu(topi.nn.conv2d_nchw(x, w1, 1, 1)), w2, 1, 1)
+    wd = te.placeholder((4, 8 * 6 * 6), name="wd")
+    return topi.nn.dense(topi.reshape(y, (1, 8 * 6 * 6)), wd)
+
+
+def test_tune_network_tunes_each_distinct_layer_once_and_resumes(tmp_path):
+    log = str(tmp_path / "net.db")
+    option = autotvm.measure_option(
+        builder=autotvm.LocalBuilder(n_parallel=1),
+        runner=autotvm.LocalRunner(number=1, repeat=1, timeout=10))
+    tasks = autotvm.tune_network(_network(), n_trial=1, log=log, target=T, tuner="random",
+                                 measure_option=option, progress=False)
+    assert [t.name for t in tasks] == ["topi.conv2d_nchw", "topi.dense"]
+    recs = autotvm.Database(log).load()
+    assert sorted(inp.task.workload for inp, _ in recs) == sorted(t.workload for t in tasks)
+    assert all(res.error_no == 0 for _, res in recs)
+    # every layer has a record: nothing is tuned again
+    assert autotvm.tune_tasks(tasks, n_trial=1, log=log, measure_option=option,
+                              progress=False) == {}
+    # the conv layer built under the log is the recorded (heuristic) config
+    conv = tasks[0]
+    s_rec, t_rec = conv.instantiate(conv.config_space.get(conv.fallback_index))
+    with autotvm.apply_history_best(log):
+        out = topi.nn.conv2d_nchw(t_rec[0], t_rec[1], 1, 1)
+        s = topi.schedule(out, T)
+    assert emit_source(s, [t_rec[0], t_rec[1], out], T) == emit_source(s_rec, t_rec, T)
+
+
+def test_tune_tasks_refuses_a_bad_tuner_or_log(tmp_path):
+    task = autotvm.task.create("topi.dense", (("TENSOR", (4, 16), "float32"),
+                                              ("TENSOR", (8, 16), "float32")), T)
+    with pytest.raises(autotvm.TuningError, match="tuner must be one of"):
+        autotvm.tune_tasks([task], 1, str(tmp_path / "x.log"), tuner="annealing")
+    with pytest.raises(autotvm.TuningError, match="log must be a file path"):
+        autotvm.tune_tasks([task], 1, log=None)
