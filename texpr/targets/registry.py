@@ -117,7 +117,7 @@ def _neon():
     from .arm.neon import NEONEmitter
     from .runtime.harness import AARCH64_LINUX, NEON_MARCH
     t = Target("neon", "arm", 128, CPU_FEATURES | {"fma", "fnmadd", "widening_mul", "dot_int8",
-                                            "vector_math"},
+                                            "vector_math", "fp16_arithmetic"},
                32, BASE_FLAGS + (NEON_MARCH,), emitter=NEONEmitter,
                # a Neoverse-N1 / Cortex-A76 class core
                l1d_bytes=64 * 1024, l2_bytes=1024 * 1024, l3_bytes=8 * 1024 * 1024, fma_units=2)

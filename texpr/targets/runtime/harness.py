@@ -227,7 +227,9 @@ class HarnessSpec:
         self._checked[("emu", prog)] = True
 
 
-NEON_MARCH = "-march=armv8.2-a+dotprod"
+# +fp16: half-precision arithmetic (the fp16_arithmetic feature); every core with the dot
+# product extension (Cortex-A55/A75 and later, Neoverse N1) has it
+NEON_MARCH = "-march=armv8.2-a+dotprod+fp16"
 
 #: AArch64 Linux user mode: aarch64-linux-gnu-gcc -static (glibc, static libgomp), qemu-aarch64.
 AARCH64_LINUX = HarnessSpec(
