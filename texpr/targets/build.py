@@ -102,7 +102,8 @@ def build(sch: Schedule, args: Sequence[Tensor | Var], target: str | Target = "n
             rec = _new_cpu_record(sch, args, tgt, name, linkage, fp)
             progress.phase("compile")
             return _load_module(rec, tgt, linkage, name)
-    key = (schedule_fingerprint(sch), tuple(id(t) for t in args), tgt.name, tuple(tgt.flags), name,
+    key = (schedule_fingerprint(sch), tuple(id(t) for t in args), tgt.name, tuple(tgt.flags),
+           tuple(sorted(tgt.features)), name,
            linkage.key() if linkage else None)
     hit = _LOWERED.get(id(sch))
     if hit is not None and hit[0] is sch and hit[1] == key:

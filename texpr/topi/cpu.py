@@ -170,15 +170,16 @@ def _block(total, unit, target):
     return best[1]
 
 
-def dense_config(M, N, K, target="native"):
+def dense_config(M, N, K, target="native", info=None):
     """Schedule parameters of dense / batch_matmul [M,K] x [N,K] on `target`.
 
     mr x nr register tile (nr a multiple of the vector width), kc reduction chunk (the
     B micro-panel kc x nr stays in L1), mb x nb cache block of the output (the A block
     mb x kc in L2; the unit of parallel work). Shapes they do not divide are padded with zeros
     to whole blocks (Mp, Np, Kp) by the schedule, so every tile is a full register tile.
+    info: the CpuInfo to size them by (default the target's; 16-bit tiles: cpu_half.py).
     """
-    info = cpu_info(target)
+    info = info or cpu_info(target)
     mr, nr = register_tile(M, N, info, pad_ok=True)
     kc = reduction_chunk(K, chunk_target(info))
     mb = _block(M, mr, row_block_target(info, kc))
@@ -272,7 +273,7 @@ def _gemm_tiles(s, C, i, j, k, cfg, blocked=True):
     else:
         C.reorder(*ko, jo, io, ii, ji, ki)
         outer = []
-    C.tensorize(ii, gemm_fp32(mr, nr, kc))
+    C.tensorize(ii, cfg.get("tile_intrin", gemm_fp32)(mr, nr, kc))
     return outer
 
 
@@ -345,10 +346,12 @@ def gemm_rewrite(s, st, data, weight, cfg, weight_panels=None):
         def aload(b, i, k):
             return data[tuple(b) + (i, k)]
     k = reduce_axis((0, Kp), "k")
+    odt = st.op.output(0).dtype     # the sum's type (16-bit inputs may sum in float32)
 
     def fg(*idx):
         b, (i, j) = idx[:nl], idx[nl:]
-        return te_sum(aload(b, i, k) * PW[tuple(b) + (j // nr, k, j % nr)], axis=k)
+        return te_sum(aload(b, i, k).astype(odt) * PW[tuple(b) + (j // nr, k, j % nr)].astype(odt),
+                      axis=k)
     if padded:
         G = compute(tuple(lead) + (Mp, Np), fg, name=st.name + "_gemm", tag="gemm")
         axes = [iv.var for iv in st.op.axis]
@@ -360,14 +363,19 @@ def gemm_rewrite(s, st, data, weight, cfg, weight_panels=None):
         return stages[-1], stages[:-1], True
     # same shape: st computes the product itself, reading the panels
     G = compute(tuple(lead) + (M, N), fg, name=st.name, tag=st.op.tag)
+    return st, replace_computation(s, st, G, packs), False
+
+
+def replace_computation(s, st, G, inputs):
+    """Make stage st compute G (same shape) instead, reading the new stages of `inputs`
+    (packed operands, inserted before st); returns those stages."""
     new_op = ComputeOp(st.op.name, G.op.axis, G.op.bodies, st.op.tag, st.op.attrs)
     old = st.op
     st.op = new_op
     st._reset_axes()
     s.stage_map[new_op] = st
     s.stage_map[old] = st
-    stages = [s._insert_stage(t.op, st) for t in packs]
-    return st, stages, False
+    return [s._insert_stage(t.op, st) for t in inputs]
 
 
 def _schedule_gemm(s, st, target, data, weight, cfg, weight_panels=None, packs_inside=False):
@@ -453,6 +461,10 @@ def schedule_dense(s, st, target):
     if _half_gemv(st, target):
         rows, unroll = gemv_tile(_dims(st.op.input_tensors[0])[0], cpu_info(target))
         return _schedule_gemv(s, st, target, unroll, rows)
+    from .cpu_half import schedule_half_gemm
+    half = schedule_half_gemm(s, st, target)
+    if half is not None:
+        return half
     ins = _gemm_operands(st)
     if ins is None or not cpu_info(target).has_gemm:
         return default_stage(s, st, target)
@@ -753,6 +765,10 @@ def schedule_dense_pack(s, st, target):
 def schedule_batch_matmul(s, st, target):
     """batch_matmul: y read as per-batch panels [B, N/nr, K, nr], packed inside the parallel
     loop (each thread packs the batch it computes, which stays in cache)."""
+    from .cpu_half import schedule_half_gemm
+    half = schedule_half_gemm(s, st, target)
+    if half is not None:
+        return half
     ins = _gemm_operands(st)
     if ins is None or not cpu_info(target).has_gemm:
         return default_stage(s, st, target)
@@ -767,12 +783,12 @@ def schedule_batch_matmul(s, st, target):
     return _schedule_gemm(s, st, target, x, y, cfg, packs_inside=True)
 
 
-def batch_matmul_config(M, N, K, target="native"):
+def batch_matmul_config(M, N, K, target="native", info=None):
     """dense_config for one batch of batch_matmul, where only M is not a multiple of the
     register tile: M is not padded. The tile rows left over (M % mr) run the gemm intrinsic's
     kernel for that row count; padding would add a packed copy of x and a copy of the output
     on every call (64 x 128^3, mr = 6: 1.3x the time of the unpadded kernel, Zen 3)."""
-    cfg = dense_config(M, N, K, target)
+    cfg = dense_config(M, N, K, target, info)
     if cfg["Mp"] != M and cfg["Np"] == N and cfg["Kp"] == K:
         cfg.update(Mp=M, pack_a=False)
     return cfg

@@ -1,0 +1,96 @@
+"""dense and batch_matmul of 16-bit floats on the targets that compute them (issue 20).
+
+float16 on a target with fp16_arithmetic (NEON): cpu.py's GEMM (packed weight panels, cache
+blocks, parallel blocks) with targets/half_intrin.gemm_fp16 as the register tile, sized for 8
+float16 lanes a register; summed in float16 (the default out_dtype) or in float32
+(out_dtype="float32"). bfloat16 summed in float32 on a target with dot_bf16 (AVX-512: vdpbf16ps;
+NEON with "-bf16=on": BFDOT): the weight packed as pairs [N/lanes, K/2, lanes, 2], rows x lanes
+tiles of half_intrin.dot_bf16 over the whole reduction. Other 16-bit cases take the default
+schedule (each value widened to float32 as it is loaded).
+"""
+from ..lang.reduction import sum as te_sum
+from ..lang.tensor import compute, reduce_axis
+from ..targets.half_intrin import dot_bf16, gemm_fp16
+from ..targets.registry import get_target
+from .cpu import (_const_shape, _dims, _schedule_gemm, batch_matmul_config, cpu_info,
+                  dense_config, replace_computation)
+
+#: bf16 tiles: rows of activations x lanes of outputs, widest lanes first (N must divide)
+_BF16_TILES = {"avx512": ((6, 32), (8, 16)), "neon": ((4, 16), (6, 8), (6, 4))}
+
+
+def half_gemm_kind(st, target):
+    """"fp16" or "bf16" when st (dense / batch_matmul) runs on a 16-bit micro-kernel of the
+    target, else None."""
+    ins = st.op.input_tensors
+    t = get_target(target)
+    if len(ins) != 2 or not all(_const_shape(x) for x in ins) or ins[0].dtype != ins[1].dtype:
+        return None
+    out = st.op.output(0).dtype
+    if ins[0].dtype == "float16" and t.has("fp16_arithmetic") and out in ("float16", "float32"):
+        return "fp16"
+    if ins[0].dtype == "bfloat16" and t.has("dot_bf16") and out == "float32":
+        K = _dims(ins[0])[-1]
+        if K % 2 == 0 and _bf16_tile(_dims(ins[1])[-2], t) is not None:
+            return "bf16"
+    return None
+
+
+def _bf16_tile(N, t):
+    for rows, lanes in _BF16_TILES.get(t.name, ()):
+        if N % lanes == 0:
+            return rows, lanes
+    return None
+
+
+def schedule_half_gemm(s, st, target):
+    """Schedule st on its 16-bit micro-kernel (returns the stages), or None (not one)."""
+    kind = half_gemm_kind(st, target)
+    if kind is None:
+        return None
+    data, weight = st.op.input_tensors
+    batched = len(_dims(data)) == 3
+    if kind == "fp16":
+        return _schedule_fp16(s, st, target, data, weight, batched)
+    return _schedule_bf16(s, st, get_target(target), data, weight)
+
+
+def _schedule_fp16(s, st, target, data, weight, batched):
+    acc = st.op.output(0).dtype
+    M, K = _dims(data)[-2:]
+    N = _dims(weight)[-2]
+    info = cpu_info(target)
+    info.lanes = 8                  # float16 lanes; float32 sums: two registers per 8 lanes
+    if acc == "float32":
+        info.nregs //= 2
+    cfg = (batch_matmul_config if batched else dense_config)(M, N, K, target, info=info)
+    cfg["tile_intrin"] = lambda mr, nr, kc: gemm_fp16(mr, nr, kc, acc)
+    return _schedule_gemm(s, st, target, data, weight, cfg, packs_inside=batched)
+
+
+def _schedule_bf16(s, st, t, data, weight):
+    dshape = _dims(data)
+    lead, (M, K) = dshape[:-2], dshape[-2:]
+    N = _dims(weight)[-2]
+    rows, lanes = _bf16_tile(N, t)
+    nl = len(lead)
+    PW = compute(tuple(lead) + (N // lanes, K // 2, lanes, 2),
+                 lambda *ix: weight[ix[:nl] + (ix[nl] * lanes + ix[nl + 2], ix[nl + 1] * 2 + ix[nl + 3])],
+                 name=st.name + "_pairs")
+    kg, kk = reduce_axis((0, K // 2), "kg"), reduce_axis((0, 2), "kk")
+
+    def fg(*ix):
+        b, (i, j) = ix[:nl], ix[nl:]
+        return te_sum(data[b + (i, kg * 2 + kk)].astype("float32")
+                      * PW[b + (j // lanes, kg, j % lanes, kk)].astype("float32"), axis=[kg, kk])
+    G = compute(tuple(lead) + (M, N), fg, name=st.name, tag=st.op.tag)
+    (pack,) = replace_computation(s, st, G, [PW])
+    axes = list(st.op.axis)
+    io, ii = st.split(axes[-2], factor=rows)
+    jo, ji = st.split(axes[-1], factor=lanes)
+    st.reorder(*(axes[:-2] + [io, jo, ii, ji] + list(st.op.reduce_axis)))
+    st.tensorize(ii, dot_bf16(K, lanes, rows))
+    st.parallel(st.fuse(*(axes[:-2] + [io])) if nl else io)
+    pax = list(pack.op.axis)
+    pack.parallel(pack.fuse(*pax[:-3]) if len(pax) > 4 else pax[0])
+    return [st, pack]
