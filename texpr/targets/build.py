@@ -120,7 +120,8 @@ def build(sch: Schedule, args: Sequence[Tensor | Var], target: str | Target = "n
     # a CPU this host cannot run: emulator harness (harness.py)
     _check_harness(func, em, tgt)
     return tgt.harness.module(func, source, fname, tgt.name, outputs,
-                              uses_parallel=em.uses_parallel, checks=em.checks)
+                              uses_parallel=em.uses_parallel, checks=em.checks,
+                              extra_flags=() if tgt.fp_contract else ("-ffp-contract=off",))
 
 
 def _cpu_record(sch, args, tgt, name, linkage):
