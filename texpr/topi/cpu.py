@@ -25,6 +25,7 @@ from ..lang.reduction import sum as te_sum
 from ..lang.tensor import ComputeOp, compute, reduce_axis
 from ..lang.visitor import transform
 from ..targets.intrin import gemm_fp32
+from ..targets.half_intrin import gemm_fp16
 from .schedules import VECTOR_CPU_TARGETS, default_stage, register
 from .nn import CHANNEL_REPEAT_TAG
 from .util import cdiv
@@ -796,10 +797,11 @@ def batch_matmul_config(M, N, K, target="native", info=None):
 
 # ----------------------------------------------------------------------------- conv2d NCHWc
 
-def conv_NCHWc_config(P, Q, oc, target="native"):
+def conv_NCHWc_config(P, Q, oc, target="native", info=None):
     """Register tile of a direct convolution: reg_w output columns x oc channels (oc / lanes
-    vectors). reg_w divides the output width when a good divisor exists (no tails)."""
-    info = cpu_info(target)
+    vectors). reg_w divides the output width when a good divisor exists (no tails).
+    info: the CpuInfo to size it by (default the target's; 16-bit lanes: cpu_half.py)."""
+    info = info or cpu_info(target)
     nv = max(1, -(-oc // info.lanes))
     cap = max(1, (info.nregs - nv - 1) // nv)
     best = None
@@ -946,13 +948,17 @@ def schedule_conv2d_NCHWc(s, st, target):
     runs on the tile while it is in registers."""
     ins = st.op.input_tensors
     if not _f32(st.op.output(0), *ins):
-        return default_stage(s, st, target)
+        from .cpu_half import half_vector_info
+        info = half_vector_info(st, target)      # float16 computed in float16 (NEON)
+        if info is None:
+            return default_stage(s, st, target)
+        ic = int(ins[1].shape[4].value)
+        return _nchwc_register_tile(
+            s, st, target, lambda conv: _split_channels(conv, ic), info=info)
     ic = int(ins[1].shape[4].value)
 
     def reduce_loops(conv):
-        rc, ry, rx = conv.op.reduce_axis
-        rco, rci = conv.split(rc, factor=ic)
-        return [rco, ry, rx, rci]
+        return _split_channels(conv, ic)
     pad_t, data = _pad_of(s, st)
     workload = conv_workload("topi.conv2d_NCHWc", st, data if pad_t is not None else ins[0],
                              ins[1], pad_t)
@@ -963,6 +969,13 @@ def schedule_conv2d_NCHWc(s, st, target):
         flop = 2.0 * N * Ob * oc * P * Q * int(ins[1].shape[1].value) * ic * R * S_
         return tuning.conv_nchwc_params(workload, Q, target, reg_w, flop)
     return _nchwc_register_tile(s, st, target, reduce_loops, tuned)
+
+
+def _split_channels(conv, ic):
+    """The NCHWc reduction loops, outermost first: input channel blocks, window, channels."""
+    rc, ry, rx = conv.op.reduce_axis
+    rco, rci = conv.split(rc, factor=ic)
+    return [rco, ry, rx, rci]
 
 
 def conv_workload(name, st, data, kernel, pad_t):
@@ -993,16 +1006,16 @@ def schedule_depthwise_conv2d_NCHWc(s, st, target):
     return _nchwc_register_tile(s, st, target, lambda conv: list(conv.op.reduce_axis))
 
 
-def _nchwc_register_tile(s, st, target, reduce_loops, tuned=None):
+def _nchwc_register_tile(s, st, target, reduce_loops, tuned=None, info=None):
     """The direct NCHWc convolutions' schedule: the output (or its fused epilogue) tiled
     reg_w columns x the channel block, parallel over (n, block, row); the accumulating stage
     computed at the tile over reduce_loops(conv) (outermost first), kept in registers.
     tuned(Q, heuristic reg_w) -> (reg_w, "rows" | "blocks"): the tuning knobs
-    (cpu_tuning.py)."""
-    info = cpu_info(target)
+    (cpu_tuning.py). info: the CpuInfo to tile by (default the target's)."""
+    info = info or cpu_info(target)
     _, _, y, x, o = st.op.axis
     P, Q, oc = (int(a.dom.extent.value) for a in (y, x, o))
-    reg_w = conv_NCHWc_config(P, Q, oc, target)["reg_w"]
+    reg_w = conv_NCHWc_config(P, Q, oc, target, info)["reg_w"]
     parallel = "rows"
     if tuned is not None:
         reg_w, parallel = tuned(Q, reg_w)
@@ -1108,7 +1121,7 @@ def _producer(s, st, name_prefix):
     return None, None
 
 
-def winograd_config(N, nH, nW, C, O, target="native", units=None):
+def winograd_config(N, nH, nW, C, O, target="native", units=None, info=None):
     """Blocking of the Winograd pipeline.
 
     hb tile rows per block (block_tiles = hb * nW tiles are the rows of the GEMM register
@@ -1118,9 +1131,10 @@ def winograd_config(N, nH, nW, C, O, target="native", units=None):
     tiles first; when the image has too few tiles (late ResNet layers) the output channels are
     split too (each chunk then redoes the input transform of its block, which is why it is
     not the first choice). mr x nr: the GEMM register tile over (tiles of a block, O);
-    ic / oc: the vector blocks of the input / output transforms."""
+    ic / oc: the vector blocks of the input / output transforms. info: the CpuInfo to size
+    them by (default the target's; float16 lanes: cpu_half.py)."""
     import os
-    info = cpu_info(target)
+    info = info or cpu_info(target)
     lanes = info.lanes
     units = units or os.cpu_count() or 1
     divs = [d for d in range(1, nH + 1) if nH % d == 0]
@@ -1172,20 +1186,26 @@ def schedule_winograd(s, st, target):
     constant selects fold), the batched GEMM (tensorized register tile: tiles x output
     channels, per (e, nu)) and the output transform (vectors over output channels, fused
     epilogue), all in cache."""
+    from .cpu_half import half_vector_info
     stages = _winograd_stages(s, st)
     info = cpu_info(target)
-    if stages is None or not _f32(st.op.output(0), *st.op.input_tensors) or not info.has_gemm:
+    f32 = _f32(st.op.output(0), *st.op.input_tensors)
+    half = None if f32 else half_vector_info(st, target)    # float16 in float16 (NEON)
+    if stages is None or not (f32 or half) or not info.has_gemm:
         for x in (stages or ()):
             default_stage(s, x, target)
         return default_stage(s, st, target)
     sS, sM, sV, sT = stages
+    info = half or info
     lanes = info.lanes
     nchwc = len(st.op.axis) == 5
     m, nH, nW = (st.op.attrs[k] for k in ("tile_size", "nH", "nW"))
     N = int(st.op.axis[0].dom.extent.value)
     O = int(sM.op.axis[3].dom.extent.value)
     C = int(sV.op.axis[3].dom.extent.value)
-    cfg = winograd_config(N, nH, nW, C, O, target)
+    cfg = winograd_config(N, nH, nW, C, O, target, info=info)
+    if half:
+        cfg["tile_intrin"] = lambda mr, nr, kc: gemm_fp16(mr, nr, kc, "float16")
     ic = cfg["ic"]
     packed_oc = sM.op.attrs.get("oc") if sM.op.attrs.get("weight_layout") == "IOo" else None
     if packed_oc:
@@ -1284,8 +1304,10 @@ def _schedule_winograd_tiles(s, stages, y, out, par, attach, cfg, lanes):
     sM.compute_at(out, par)
     e, nu, p, o2 = sM.op.axis
     (rc,) = sM.op.reduce_axis
-    _gemm_tiles(s, sM, p, o2, rc, {"mr": cfg["mr"], "nr": cfg["nr"], "kc": cfg["kc"],
-                                   "mb": 0, "nb": 0}, blocked=False)
+    tile = {"mr": cfg["mr"], "nr": cfg["nr"], "kc": cfg["kc"], "mb": 0, "nb": 0}
+    if "tile_intrin" in cfg:
+        tile["tile_intrin"] = cfg["tile_intrin"]
+    _gemm_tiles(s, sM, p, o2, rc, tile, blocked=False)
     # input transform on the block: V = T B per (tile, channel block), T = B^T d inside it
     sV.compute_at(out, par)
     ve, vnu, vp, vc = sV.op.axis

@@ -55,6 +55,19 @@ def schedule_half_gemm(s, st, target):
     return _schedule_bf16(s, st, get_target(target), data, weight)
 
 
+def half_vector_info(st, target):
+    """The CpuInfo of float16 vectors (8 lanes a NEON register) when st computes in float16
+    on a target with fp16_arithmetic (its inputs and output float16), else None: the direct
+    NCHWc convolution's register tile is sized by it."""
+    if not get_target(target).has("fp16_arithmetic"):
+        return None
+    if any(t.dtype != "float16" for t in [st.op.output(0)] + list(st.op.input_tensors)):
+        return None
+    info = cpu_info(target)
+    info.lanes = 8
+    return info
+
+
 def _schedule_fp16(s, st, target, data, weight, batched):
     acc = st.op.output(0).dtype
     M, K = _dims(data)[-2:]
