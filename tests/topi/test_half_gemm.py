@@ -84,3 +84,46 @@ def test_micro_kernel_arguments_are_checked():
         dot_bf16(7)
     with pytest.raises(te.TexprError, match="lanes=6 must be a multiple of 4"):
         dot_bf16(8, lanes=6)
+
+
+def _conv_ref(d, k):
+    """(exact float64 NCHW convolution, 3x3, padding 1; the sum of |products|)."""
+    N, C, H, W = d.shape
+    dp = np.pad(d.astype("float64"), ((0, 0), (0, 0), (1, 1), (1, 1)))
+    kn = k.astype("float64")
+    ref, mag = 0.0, 0.0
+    for r in range(3):
+        for c in range(3):
+            win = dp[:, :, r:r + H, c:c + W]
+            ref = ref + np.einsum("nchw,oc->nohw", win, kn[:, :, r, c])
+            mag = mag + np.einsum("nchw,oc->nohw", np.abs(win), np.abs(kn[:, :, r, c]))
+    return ref, mag
+
+
+def test_neon_float16_conv2d_nchwc_and_winograd():
+    """Both convolutions in float16 on NEON in one kernel (one qemu build): the direct NCHWc
+    one's register tile of float16x8 vectors and Winograd F(2,3)'s batched GEMM on gemm_fp16.
+    Bound: (terms + 16) * 2^-11 * sum |products| (terms = 9 C products; 16: the transforms)."""
+    if _neon_missing():
+        pytest.skip(_neon_missing())
+    N, C, H, W, O, blk = 1, 8, 4, 4, 16, 8
+    x = te.placeholder((N, C, H, W), "float16", name="x")
+    k = te.placeholder((O, C, 3, 3), "float16", name="k")
+    xb = te.placeholder((N, C // blk, H, W, blk), "float16", name="xb")
+    kb = te.placeholder((O // blk, C // blk, 3, 3, blk, blk), "float16", name="kb")
+    wino = topi.nn.conv2d_winograd_nchw(x, k, 1, 2)
+    direct = topi.nn.conv2d_NCHWc(xb, kb, 1, 1)
+    f = te.build(topi.schedule([wino, direct], "neon"), [x, k, xb, kb, wino, direct], target="neon")
+    assert "vfmaq_f16" in f.source and "texpr_float32x" not in f.source
+    rng = np.random.default_rng(3)
+    d = rng.standard_normal((N, C, H, W)).astype("float16")
+    w = rng.standard_normal((O, C, 3, 3)).astype("float16")
+    db = np.ascontiguousarray(d.reshape(N, C // blk, blk, H, W).transpose(0, 1, 3, 4, 2))
+    wb = np.ascontiguousarray(w.reshape(O // blk, blk, C // blk, blk, 3, 3).transpose(0, 2, 4, 5, 3, 1))
+    ow, od = np.empty((N, O, H, W), "float16"), np.empty((N, O // blk, H, W, blk), "float16")
+    f(d, w, db, wb, ow, od)
+    ref, mag = _conv_ref(d, w)
+    bound = (9 * C + 16) * 2.0**-11 * mag + 1e-30
+    od = od.transpose(0, 1, 4, 2, 3).reshape(N, O, H, W)
+    for got in (ow, od):
+        assert np.all(np.abs(got.astype("float64") - ref) <= bound)
