@@ -145,7 +145,9 @@ def dot_bf16(kc, lanes=16, rows=1, name=None):
             loop.append("}")
             save = [store_c(cptr[r][v], accs[r][v]) for r in range(n_rows) for v in range(nv)]
             return {"body": "\n".join(lines + zeros + loop + save),
-                    "update": "\n".join(lines + load + loop + save)}
+                    "update": "\n".join(lines + load + loop + save),
+                    "reset": "\n".join(store_c(cptr[r][v], zero)
+                                       for r in range(n_rows) for v in range(nv))}
         code = _by_rows(C.extents[0] if C.extents else None, rows, parts)
         code["helpers"] = helpers
         return code

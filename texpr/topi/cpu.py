@@ -948,7 +948,10 @@ def schedule_conv2d_NCHWc(s, st, target):
     runs on the tile while it is in registers."""
     ins = st.op.input_tensors
     if not _f32(st.op.output(0), *ins):
-        from .cpu_half import half_vector_info
+        from .cpu_half import half_vector_info, schedule_bf16_conv
+        bf16 = schedule_bf16_conv(s, st, target)     # bfloat16 pairs (vdpbf16ps, BFDOT)
+        if bf16 is not None:
+            return bf16
         info = half_vector_info(st, target)      # float16 computed in float16 (NEON)
         if info is None:
             return default_stage(s, st, target)

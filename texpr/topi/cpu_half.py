@@ -5,15 +5,17 @@ blocks, parallel blocks) with targets/half_intrin.gemm_fp16 as the register tile
 float16 lanes a register; summed in float16 (the default out_dtype) or in float32
 (out_dtype="float32"). bfloat16 summed in float32 on a target with dot_bf16 (AVX-512: vdpbf16ps;
 NEON with "-bf16=on": BFDOT): the weight packed as pairs [N/lanes, K/2, lanes, 2], rows x lanes
-tiles of half_intrin.dot_bf16 over the whole reduction. Other 16-bit cases take the default
-schedule (each value widened to float32 as it is loaded).
+tiles of half_intrin.dot_bf16 over the whole reduction; conv2d_NCHWc of bfloat16 into float32
+the same way, the kernel packed as pairs of input channels [O/oc, C/ic, R, S, ic/2, oc, 2] and
+a tile of output columns x output channels accumulating over (channel block, window). Other
+16-bit cases take the default schedule (each value widened to float32 as it is loaded).
 """
 from ..lang.reduction import sum as te_sum
 from ..lang.tensor import compute, reduce_axis
 from ..targets.half_intrin import dot_bf16, gemm_fp16
 from ..targets.registry import get_target
-from .cpu import (_const_shape, _dims, _schedule_gemm, batch_matmul_config, cpu_info,
-                  dense_config, replace_computation)
+from .cpu import (_const_shape, _dims, _materialize_pad, _schedule_gemm, batch_matmul_config,
+                  cpu_info, dense_config, replace_computation)
 
 #: bf16 tiles: rows of activations x lanes of outputs, widest lanes first (N must divide)
 _BF16_TILES = {"avx512": ((6, 32), (8, 16)), "neon": ((4, 16), (6, 8), (6, 4))}
@@ -107,3 +109,42 @@ def _schedule_bf16(s, st, t, data, weight):
     pax = list(pack.op.axis)
     pack.parallel(pack.fuse(*pax[:-3]) if len(pax) > 4 else pax[0])
     return [st, pack]
+
+
+def schedule_bf16_conv(s, st, target):
+    """conv2d_NCHWc of bfloat16 data and kernel into float32 on dot_bf16 tiles (returns the
+    stages), or None: not bfloat16 into float32, no dot_bf16, an odd channel block, or an
+    output channel block no tile width divides."""
+    t = get_target(target)
+    ins = st.op.input_tensors
+    if not t.has("dot_bf16") or st.op.output(0).dtype != "float32" \
+            or any(x.dtype != "bfloat16" for x in ins):
+        return None
+    kernel = next(x for x in ins if len(x.shape) == 6)
+    Ob, Cb, R, S, ic, oc = _dims(kernel)
+    tile = _bf16_tile(oc, t)
+    if ic % 2 or tile is None:
+        return None
+    rows, lanes = tile
+    pad = _materialize_pad(s, st, cpu_info(target).lanes)      # plain loads of a padded copy
+    data = next(x for x in st.op.input_tensors if len(x.shape) == 5)
+    (sh, sw), (dh, dw) = st.op.attrs["strides"], st.op.attrs["dilation"]
+    PK = compute((Ob, Cb, R, S, ic // 2, oc, 2),
+                 lambda ob, cb, r, c, g, o, z: kernel[ob, cb, r, c, g * 2 + z, o],
+                 name=st.name + "_pairs")
+    cb, ry, rx = reduce_axis((0, Cb), "icb"), reduce_axis((0, R), "ry"), reduce_axis((0, S), "rx")
+    kg, kk = reduce_axis((0, ic // 2), "kg"), reduce_axis((0, 2), "kk")
+    G = compute(tuple(int(a.dom.extent.value) for a in st.op.axis),
+                lambda n, ob, y, x, o: te_sum(
+                    data[n, cb, y * sh + ry * dh, x * sw + rx * dw, kg * 2 + kk].astype("float32")
+                    * PK[ob, cb, ry, rx, kg, o, kk].astype("float32"), axis=[cb, ry, rx, kg, kk]),
+                name=st.name, tag=st.op.tag)
+    (pack,) = replace_computation(s, st, G, [PK])
+    n, ob, y, x, o = st.op.axis
+    xo, xi = st.split(x, factor=rows)
+    oo, oi = st.split(o, factor=lanes)
+    st.reorder(n, ob, y, xo, oo, cb, ry, rx, xi, oi, kg, kk)
+    st.tensorize(xi, dot_bf16(ic, lanes, rows))
+    st.parallel(st.fuse(n, ob, y))
+    pack.parallel(pack.op.axis[0])
+    return [st, pack] + ([pad] if pad is not None else [])
