@@ -127,3 +127,27 @@ def test_neon_float16_conv2d_nchwc_and_winograd():
     od = od.transpose(0, 1, 4, 2, 3).reshape(N, O, H, W)
     for got in (ow, od):
         assert np.all(np.abs(got.astype("float64") - ref) <= bound)
+
+
+@pytest.mark.parametrize("target,oc", [("avx512", 16), ("neon -bf16=on", 8)])
+def test_bfloat16_conv2d_nchwc_float32_sums(target, oc):
+    """Channel pairs on vdpbf16ps / BFDOT, tiles of output columns x channels over (channel
+    block, window). Bound: (terms + 1) * 2^-22 * sum |products| (terms = 9 C)."""
+    if target.startswith("neon") and _neon_missing():
+        pytest.skip(_neon_missing())
+    N, C, H, W, O, ic = 1, 8, 3, 5, 2 * oc, 8
+    xb = te.placeholder((N, C // ic, H, W, ic), "bfloat16", name="xb")
+    kb = te.placeholder((O // oc, C // ic, 3, 3, ic, oc), "bfloat16", name="kb")
+    y = topi.nn.conv2d_NCHWc(xb, kb, 1, 1, out_dtype="float32")
+    f = te.build(topi.schedule([y], target), [xb, kb, y], target=target)
+    assert "TEXPR_DPBF16" in f.source or "vbfdotq_f32" in f.source
+    rng = np.random.default_rng(5)
+    d = rng.standard_normal((N, C, H, W)).astype("bfloat16")
+    w = rng.standard_normal((O, C, 3, 3)).astype("bfloat16")
+    db = np.ascontiguousarray(d.reshape(N, C // ic, ic, H, W).transpose(0, 1, 3, 4, 2))
+    wb = np.ascontiguousarray(w.reshape(O // oc, oc, C // ic, ic, 3, 3).transpose(0, 2, 4, 5, 3, 1))
+    out = np.empty((N, O // oc, H, W, oc), "float32")
+    f(db, wb, out)
+    ref, mag = _conv_ref(d, w)
+    got = out.transpose(0, 1, 4, 2, 3).reshape(N, O, H, W)
+    assert np.all(np.abs(got - ref) <= (9 * C + 1) * 2.0**-22 * mag + 1e-30)
