@@ -151,3 +151,13 @@ def test_bfloat16_conv2d_nchwc_float32_sums(target, oc):
     ref, mag = _conv_ref(d, w)
     got = out.transpose(0, 1, 4, 2, 3).reshape(N, O, H, W)
     assert np.all(np.abs(got - ref) <= (9 * C + 1) * 2.0**-22 * mag + 1e-30)
+
+
+def test_conv2d_nchwc_of_two_16_bit_types_names_both():
+    xb = te.placeholder((1, 1, 4, 4, 8), "float16", name="xb")
+    kb = te.placeholder((1, 1, 3, 3, 8, 8), "bfloat16", name="kb")
+    with pytest.raises(te.TexprError, match="inputs of dtype float16 and bfloat16"):
+        topi.nn.conv2d_NCHWc(xb, kb, 1, 1)
+    with pytest.raises(te.TexprError, match="out_dtype int32 for bfloat16 inputs"):
+        topi.nn.conv2d_NCHWc(te.placeholder((1, 1, 4, 4, 8), "bfloat16", name="xc"), kb, 1, 1,
+                             out_dtype="int32")
