@@ -17,8 +17,9 @@ from ..targets.registry import get_target
 from .cpu import (_const_shape, _dims, _materialize_pad, _schedule_gemm, batch_matmul_config,
                   cpu_info, dense_config, replace_computation)
 
-#: bf16 tiles: rows of activations x lanes of outputs, widest lanes first (N must divide)
-_BF16_TILES = {"avx512": ((6, 32), (8, 16)), "neon": ((4, 16), (6, 8), (6, 4))}
+#: bf16 tiles by (family, vector bits): rows of activations x lanes of outputs, widest lanes
+#: first (N must divide); 12-16 accumulator registers of the 32 both ISAs have
+_BF16_TILES = {("x86", 512): ((6, 32), (8, 16)), ("arm", 128): ((4, 16), (6, 8), (6, 4))}
 
 
 def half_gemm_kind(st, target):
@@ -39,7 +40,7 @@ def half_gemm_kind(st, target):
 
 
 def _bf16_tile(N, t):
-    for rows, lanes in _BF16_TILES.get(t.name, ()):
+    for rows, lanes in _BF16_TILES.get((t.family, t.vector_bits), ()):
         if N % lanes == 0:
             return rows, lanes
     return None
