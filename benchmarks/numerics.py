@@ -10,6 +10,10 @@ same run (interleaved Timer, medians):
                       weights (unipolar, weight packed once), binary ops/s (2 per bit pair:
                       AND and count) against the fp32 dense's FLOP/s of the same shape
                       (bars: 1x1 >= 10x, 2x1 >= 4x)
+  NEON GEMM tiles     instructions per output of the fp16 micro-kernel (gemm_fp16, fp16 and
+                      fp32 sums) and of the fp32 one (gemm_fp32), the same mr x nv register
+                      tile, counted in the inner loop of aarch64-linux-gnu-gcc -S output
+                      (bar: fp16 <= half the fp32 count); no timing, no qemu
 
     python benchmarks/numerics.py [--threads 1,2] [--quick]
 """
@@ -154,12 +158,84 @@ def bitserial_case(args, target, timer):
                   f"{rate / 1e9:8.1f} {unit:15s} {rate / base:5.2f}x fp32")
 
 
+def neon_tile_asm(kind, mr=4, nv=4, kc=256):
+    """The AArch64 assembly of one micro-kernel call C[mr, nr] = A[mr, kc] @ B[kc, nr] (kind:
+    "fp32" gemm_fp32, "fp16" gemm_fp16 with fp16 sums, "fp16-fp32" with fp32 sums; nv vectors
+    of 4 fp32 or 8 fp16 lanes a row), compiled with the neon target's flags."""
+    import subprocess
+    import tempfile
+    from texpr.targets.intrin import gemm_fp32
+    from texpr.targets.half_intrin import gemm_fp16
+    from texpr.targets.registry import get_target
+    lanes = 4 if kind == "fp32" else 8
+    nr = nv * lanes
+    dt = "float32" if kind == "fp32" else "float16"
+    acc = "float16" if kind == "fp16" else "float32"
+    A = te.placeholder((mr, kc), dt, name="A")
+    B = te.placeholder((kc, nr), dt, name="B")
+    k = te.reduce_axis((0, kc), "k")
+    C = te.compute((mr, nr), lambda i, j: te.sum(A[i, k].astype(acc) * B[k, j].astype(acc), axis=k),
+                   name="C")
+    s = te.create_schedule(C.op)
+    s[C].tensorize(C.op.axis[0], gemm_fp32(mr, nr, kc) if kind == "fp32" else gemm_fp16(mr, nr, kc, acc))
+    from texpr.targets.build import emit_source
+    src = emit_source(s, [A, B, C], target="neon", name=f"tile_{kind.replace('-', '_')}")
+    flags = [f for f in get_target("neon").flags if f.startswith(("-O", "-march", "-std", "-f"))]
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "k.c")
+        with open(path, "w") as f:
+            f.write(src)
+        subprocess.run(["aarch64-linux-gnu-gcc", *flags, "-S", path, "-o", path + ".s"], check=True)
+        with open(path + ".s") as f:
+            return f.read()
+
+
+def inner_loop(asm):
+    """The instructions of the innermost loop that does multiply-adds: the shortest span from a
+    label to a branch back to it that contains an fmla."""
+    lines = [ln.strip() for ln in asm.splitlines()]
+    labels = {ln[:-1]: i for i, ln in enumerate(lines) if ln.endswith(":") and ln.startswith(".L")}
+    best = None
+    for i, ln in enumerate(lines):
+        parts = ln.replace(",", " ").split()
+        if not parts or not parts[0].startswith(("b", "cb")) or parts[-1] not in labels:
+            continue
+        start = labels[parts[-1]]
+        body = [x for x in lines[start + 1:i + 1] if x and not x.startswith((".", "//"))
+                and not x.endswith(":")]
+        if start < i and any(x.startswith("fmla") for x in body) and (
+                best is None or len(body) < len(best)):
+            best = body
+    return best or []
+
+
+def neon_tile_counts(kind, mr=4, nv=4):
+    """(instructions in the inner loop, multiply-adds of outputs they do, instructions per
+    output multiply-add) of the NEON micro-kernel `kind` (neon_tile_asm)."""
+    body = inner_loop(neon_tile_asm(kind, mr, nv))
+    lanes = {"fp32": 4, "fp16": 8, "fp16-fp32": 4}[kind]
+    outputs = lanes * sum(1 for x in body if x.startswith("fmla"))
+    return len(body), outputs, len(body) / max(outputs, 1)
+
+
+def neon_case(args):
+    print("\nNEON GEMM micro-kernels, 4 rows x 16 accumulator registers: instructions per "
+          "output multiply-add in the inner loop (aarch64-linux-gnu-gcc -S)")
+    base = None
+    # fp16 sums: 8 outputs a register; fp32 sums of fp16 inputs: 4 (16 columns = 2 x 8 halves)
+    for kind, nv in (("fp32", 4), ("fp16", 4), ("fp16-fp32", 2)):
+        n, outs, per = neon_tile_counts(kind, nv=nv)
+        base = base or per
+        print(f"  {kind:10s} {n:3d} instructions for {outs:3d} outputs: {per:.3f} per output "
+              f"({per / base:.2f}x fp32)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--target", default="native")
     ap.add_argument("--quick", action="store_true", help="smaller shapes, fewer rounds")
-    ap.add_argument("--only", default="sls,dense,bitserial")
+    ap.add_argument("--only", default="sls,dense,bitserial,neon")
     args = ap.parse_args()
     args.threads = [int(t) for t in args.threads.split(",")]
     print(f"CPU: {cpu_model()}; target {args.target}")
@@ -170,6 +246,8 @@ def main():
         dense_case(args, args.target, timer)
     if "bitserial" in args.only:
         bitserial_case(args, args.target, timer)
+    if "neon" in args.only:
+        neon_case(args)
 
 
 if __name__ == "__main__":

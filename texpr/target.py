@@ -16,6 +16,10 @@ Features (strings in `Target.features`):
 - ``widening_mul``: integer multiplies of half-width vectors into full-width ones (NEON, HVX).
 - ``saturating``: saturating narrowings and additions (HVX).
 - ``dot_int8``: an int8 dot-product instruction (vpmaddwd on AVX2, vpdpbusd, sdot, vrmpy).
+- ``fp16_arithmetic``: float16 + - * / min max, comparisons and multiply-adds in float16
+  itself (NEON armv8.2-a+fp16: 8 lanes a vector), not widened to float32.
+- ``dot_bf16``: a bfloat16 pair dot product into float32 lanes (NEON BFDOT, AVX-512
+  vdpbf16ps): the bf16 micro-kernels of targets/half_intrin.py.
 - ``warp_shuffle``: cross-thread reductions through warp shuffles (CUDA).
 - ``vector_math``: texpr's own float32 exp, log, tanh, erf, pow, sin, ... (targets/vecmath):
   vectorized loops call them in vectors, scalar code the same algorithm in scalars, and the
@@ -28,7 +32,8 @@ from typing import Any
 
 KNOWN_FEATURES = frozenset({"masked_tails", "lane_ops", "float_vectors", "narrow_lanes", "fma",
                             "fmsub", "fnmadd", "widening_mul", "saturating", "dot_int8",
-                            "warp_shuffle", "vector_math"})
+                            "warp_shuffle", "vector_math", "fp16_arithmetic",
+                            "dot_bf16"})
 
 #: how `parallel` loops run: texpr's own thread pool, or OpenMP pragmas (libgomp)
 PARALLEL_RUNTIMES = ("texpr", "openmp")

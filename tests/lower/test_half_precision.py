@@ -81,13 +81,39 @@ def test_bad_dtype_combinations_name_both():
         topi.nn.batch_matmul(h3, b3)
 
 
-@pytest.mark.parametrize("dt", ["float16", "bfloat16"])
-def test_gpu_targets_refuse_16_bit_floats(dt):
+@pytest.mark.parametrize("dt,cuda_type,opencl_load", [("float16", "__half", "vload_half("),
+                                                        ("bfloat16", "__nv_bfloat16", "texpr_bf16_to_f32(")])
+def test_gpu_targets_store_16_bit_floats_and_compute_in_float32(dt, cuda_type, opencl_load):
+    """CUDA: the cuda_fp16.h / cuda_bf16.h types and conversions; OpenCL: core half storage
+    (vload_half / vstore_half_rte), bfloat16 as bits (runs: tests/targets/test_half_gpu.py)."""
     A = te.placeholder((64,), dt, name="A")
     B = te.compute((64,), lambda i: A[i] + 1.0, name="B")
     s = te.create_schedule(B.op)
     bx, tx = s[B].split(B.op.axis[0], factor=32)
     s[B].bind(bx, te.thread_axis("blockIdx.x"))
     s[B].bind(tx, te.thread_axis("threadIdx.x"))
-    with pytest.raises(te.TexprError, match=f"tensor A: {dt} is not supported on GPU targets"):
-        emit_source(s, [A, B], target="cuda")
+    cuda = emit_source(s, [A, B], target="cuda")
+    assert f"const {cuda_type}* __restrict__ A" in cuda and "+ 1.0f" in cuda
+    assert ("<cuda_fp16.h>" if dt == "float16" else "<cuda_bf16.h>") in cuda
+    opencl = emit_source(s, [A, B], target="opencl")
+    assert opencl_load in opencl and "+ 1.0f" in opencl
+
+
+def test_native_float16_arithmetic_where_the_target_has_it():
+    """fp16_arithmetic (NEON): float16 + - * / min max and compares stay float16; calls and
+    bfloat16 still go through float32."""
+    A = te.placeholder((8,), "float16", name="A")
+    H = te.placeholder((8,), "bfloat16", name="H")
+    B = te.compute((8,), lambda i: te.max(A[i] * A[i] / 3.0 - A[i], A[i]) + te.exp(A[i]), name="B")
+    C = te.compute((8,), lambda i: (A[i] < B[i]).astype("float16") + H[i].astype("float16") * 2.0,
+                   name="C")
+    D = te.compute((8,), lambda i: H[i] * H[i], name="D")
+    s = te.create_schedule([B.op, C.op, D.op])
+    body = te.lower(s, [A, H, B, C, D], target="neon", stop_after="half_arithmetic").body
+    ops = [n for n in walk(body) if isinstance(n, (BinOp, Cmp, Call))]
+    native = {(type(n).__name__, n.op) for n in ops if isinstance(n, (BinOp, Cmp))
+              and n.a.dtype == "float16"}
+    assert native == {("BinOp", o) for o in ("*", "/", "-", "max", "+")} | {("Cmp", "<")}
+    assert all(a.dtype == "float32" for n in ops if isinstance(n, Call) for a in n.args)
+    assert not any(dtypes.element(n.dtype) == "bfloat16" for n in ops)
+    assert te.lower(s, [A, H, B, C, D], target="c", stop_after="half_arithmetic").body != body

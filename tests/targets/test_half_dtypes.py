@@ -135,7 +135,9 @@ def test_one_cell_per_slow_target(target, lanes):
     for o in (H, W):
         _, inner = s[o].split(o.op.axis[0], factor=lanes)
         s[o].vectorize(inner)
-    mod = te.build(s, [A, B, H, W], target=target)
+    # NEON computes float16 in float16 (fp16_arithmetic): without contraction a*a - 1 rounds
+    # twice, as NumPy does (fused: within 1 ULP, tests/targets/test_half_targets.py)
+    mod = te.build(s, [A, B, H, W], target=target + (" -fp-contract=off" if target == "neon" else ""))
     a, b = np.resize(SPECIAL, n).astype("float16"), np.resize(SPECIAL, n).astype("bfloat16")
     h, w = np.empty(n, "float16"), np.empty(n, "bfloat16")
     mod(a, b, h, w)

@@ -7,6 +7,13 @@ bits of either format, so the double rounding is harmless): bit-exact with NumPy
 need only loads, stores, selects and conversions of the 16-bit types (F16C on x86, bit
 manipulation for bfloat16: targets/c/half.py).
 
+A target with half-precision arithmetic (feature ``fp16_arithmetic``: NEON with
+armv8.2-a+fp16) computes float16 + - * /, min, max and comparisons in float16 itself: each of
+them is correctly rounded there too (the same bits as NumPy), a multiply-add may fuse (one
+rounding, as fp_contract allows), and a float16 sum accumulates in float16 (the declared
+choice of out_dtype="float16"; out_dtype="float32" widens). Calls (exp, ...) and bfloat16
+stay in float32.
+
 Conversions from other types go through a type that converts exactly or rounds once: integers
 through float64 (exact below 2^53), float64 directly; to other types through float32 (exact).
 """
@@ -52,12 +59,21 @@ def _cast(e):
     return None
 
 
-def half_arithmetic(body):
-    """The IR with every 16-bit float computation done in float32 (see the module doc)."""
+#: the operations a target with fp16_arithmetic computes in float16
+NATIVE_OPS = ("+", "-", "*", "/", "min", "max")
+
+
+def half_arithmetic(body, native=()):
+    """The IR with every 16-bit float computation done in float32 (see the module doc), except
+    + - * / min max and comparisons of the dtypes in `native` (the target computes them)."""
     def fn(n):
         t = type(n)
         if t is Cast:
             return _cast(n)
+        if t is BinOp and dtypes.element(n.dtype) in native and n.op in NATIVE_OPS:
+            return None
+        if t is Cmp and dtypes.element(n.a.dtype) in native and n.a.dtype == n.b.dtype:
+            return None
         if t is BinOp and dtypes.is_half(n.dtype):
             return _narrow(BinOp(n.op, widen(n.a), widen(n.b), _wide(n.dtype)), n.dtype)
         if t is Cmp and (dtypes.is_half(n.a.dtype) or dtypes.is_half(n.b.dtype)):

@@ -87,6 +87,11 @@ def _on_body(fn):
     return run
 
 
+def _half_arithmetic(body, ctx):
+    native = ("float16",) if ctx.target.has("fp16_arithmetic") else ()
+    return half_arithmetic(body, native)
+
+
 def _on_kernels(fn):
     """A pass over each kernel of a GPUProgram: fn(kernel, ctx) -> kernel."""
     def run(prog, ctx):
@@ -211,8 +216,9 @@ PIPELINE = (
          "multi-dimensional buffer accesses become one offset each"),
     Pass("simplify", _on_body(_simplify), _every,
          "simplify every expression with the ranges of its loops"),
-    Pass("half_arithmetic", _on_body(lambda b, ctx: half_arithmetic(b)), _every,
-         "float16 / bfloat16 arithmetic done in float32, each result rounded to nearest even"),
+    Pass("half_arithmetic", _on_body(_half_arithmetic), _every,
+         "float16 / bfloat16 arithmetic done in float32, each result rounded to nearest even "
+         "(float16 in float16 on targets with fp16_arithmetic)"),
     Pass("accurate_math", _on_body(lambda b, ctx: accurate_math_calls(b)),
          lambda target: not target.has("vector_math"),
          "fast_* math calls become the accurate function (the target has no texpr vector math)"),

@@ -102,7 +102,8 @@ def build(sch: Schedule, args: Sequence[Tensor | Var], target: str | Target = "n
             rec = _new_cpu_record(sch, args, tgt, name, linkage, fp)
             progress.phase("compile")
             return _load_module(rec, tgt, linkage, name)
-    key = (schedule_fingerprint(sch), tuple(id(t) for t in args), tgt.name, tuple(tgt.flags), name,
+    key = (schedule_fingerprint(sch), tuple(id(t) for t in args), tgt.name, tuple(tgt.flags),
+           tuple(sorted(tgt.features)), name,
            linkage.key() if linkage else None)
     hit = _LOWERED.get(id(sch))
     if hit is not None and hit[0] is sch and hit[1] == key:
@@ -119,7 +120,8 @@ def build(sch: Schedule, args: Sequence[Tensor | Var], target: str | Target = "n
     # a CPU this host cannot run: emulator harness (harness.py)
     _check_harness(func, em, tgt)
     mod = tgt.harness.module(func, source, fname, tgt.name, outputs,
-                             uses_parallel=em.uses_parallel, checks=em.checks)
+                             uses_parallel=em.uses_parallel, checks=em.checks,
+                             extra_flags=() if tgt.fp_contract else ("-ffp-contract=off",))
     mod.target_record = tgt         # with its options' flags (texpr.export compiles with them)
     return mod
 

@@ -12,7 +12,7 @@ import os
 import platform
 
 from ..errors import TexprError
-from ..target import PARALLEL_RUNTIMES, GPULimits, Target
+from ..target import KNOWN_FEATURES, PARALLEL_RUNTIMES, GPULimits, Target
 
 # -fno-tree-loop-distribution: GCC 12.2's loop distribution miscompiles a pattern tensorized
 # tails produce (a loop that, on its first iteration only, zeroes a row and then accumulates
@@ -97,10 +97,13 @@ def _avx2():
 def _avx512():
     """AVX-512: native on a CPU that has it, else the same source through SIMDe (on AVX2)."""
     from .x86.avx512 import AVX512Emitter
-    features = CPU_FEATURES | {"fma", "fmsub", "dot_int8", "masked_tails", "vector_math"}
+    # dot_bf16: vdpbf16ps where the CPU (or SIMDe) has it, two FMAs elsewhere (half_intrin.py)
+    features = CPU_FEATURES | {"fma", "fmsub", "dot_int8", "masked_tails", "vector_math",
+                               "dot_bf16"}
     if avx512_native():
         # VNNI (vpdpbusd, the int8 micro-kernels of intrin.py) where the CPU has it
         vnni = ("-mavx512vnni",) if host_has("avx512_vnni") else ()
+        vnni += ("-mavx512bf16",) if host_has("avx512_bf16") else ()
         return Target("avx512", "x86", 512, features, 32, BASE_FLAGS + AVX512_FLAGS + vnni,
                       note="native", emitter=AVX512Emitter, parallel_runtime=parallel_runtime())
     why = "TEXPR_AVX512_EMULATE=1" if _avx512_emulate_forced() else "this CPU has no AVX-512"
@@ -117,7 +120,7 @@ def _neon():
     from .arm.neon import NEONEmitter
     from .runtime.harness import AARCH64_LINUX, NEON_MARCH
     t = Target("neon", "arm", 128, CPU_FEATURES | {"fma", "fnmadd", "widening_mul", "dot_int8",
-                                            "vector_math"},
+                                            "vector_math", "fp16_arithmetic"},
                32, BASE_FLAGS + (NEON_MARCH,), emitter=NEONEmitter,
                # a Neoverse-N1 / Cortex-A76 class core
                l1d_bytes=64 * 1024, l2_bytes=1024 * 1024, l3_bytes=8 * 1024 * 1024, fma_units=2)
@@ -172,7 +175,10 @@ def register_target(target, override=False):
 
 
 #: options a target name may carry after a space: "-option=value" -> (Target field, values)
-TARGET_OPTIONS = {"-fp-contract": ("fp_contract", {"on": True, "off": False})}
+#: "-bf16=on" adds the dot_bf16 feature (NEON: BFDOT, an armv8.6-a instruction the neon
+#: target's armv8.2-a cores lack; kernels using it enable the architecture themselves)
+TARGET_OPTIONS = {"-fp-contract": ("fp_contract", {"on": True, "off": False}),
+                  "-bf16": ("dot_bf16", {"on": True, "off": False})}
 
 
 def get_target(name):
@@ -216,4 +222,8 @@ def _with_options(text):
             raise TexprError(f"target {text!r}: unknown option {opt!r}; options: {allowed}")
         changes[known[0]] = known[1][value]
     target = get_target(base)
+    for feature in [f for f in changes if f in KNOWN_FEATURES]:    # options naming features
+        on = changes.pop(feature)
+        changes["features"] = (target.features | {feature}) if on else \
+            (target.features - {feature})
     return target.with_(**changes) if changes else target

@@ -25,6 +25,7 @@ from ..lang.reduction import sum as te_sum
 from ..lang.tensor import ComputeOp, compute, reduce_axis
 from ..lang.visitor import transform
 from ..targets.intrin import gemm_fp32
+from ..targets.half_intrin import gemm_fp16
 from .schedules import VECTOR_CPU_TARGETS, default_stage, register
 from .nn import CHANNEL_REPEAT_TAG
 from .util import cdiv
@@ -170,15 +171,16 @@ def _block(total, unit, target):
     return best[1]
 
 
-def dense_config(M, N, K, target="native"):
+def dense_config(M, N, K, target="native", info=None):
     """Schedule parameters of dense / batch_matmul [M,K] x [N,K] on `target`.
 
     mr x nr register tile (nr a multiple of the vector width), kc reduction chunk (the
     B micro-panel kc x nr stays in L1), mb x nb cache block of the output (the A block
     mb x kc in L2; the unit of parallel work). Shapes they do not divide are padded with zeros
     to whole blocks (Mp, Np, Kp) by the schedule, so every tile is a full register tile.
+    info: the CpuInfo to size them by (default the target's; 16-bit tiles: cpu_half.py).
     """
-    info = cpu_info(target)
+    info = info or cpu_info(target)
     mr, nr = register_tile(M, N, info, pad_ok=True)
     kc = reduction_chunk(K, chunk_target(info))
     mb = _block(M, mr, row_block_target(info, kc))
@@ -282,7 +284,7 @@ def _gemm_tiles(s, C, i, j, k, cfg, blocked=True):
     else:
         C.reorder(*ko, jo, io, ii, ji, ki)
         outer = []
-    C.tensorize(ii, gemm_fp32(mr, nr, kc))
+    C.tensorize(ii, cfg.get("tile_intrin", gemm_fp32)(mr, nr, kc))
     return outer
 
 
@@ -355,10 +357,12 @@ def gemm_rewrite(s, st, data, weight, cfg, weight_panels=None):
         def aload(b, i, k):
             return data[tuple(b) + (i, k)]
     k = reduce_axis((0, Kp), "k")
+    odt = st.op.output(0).dtype     # the sum's type (16-bit inputs may sum in float32)
 
     def fg(*idx):
         b, (i, j) = idx[:nl], idx[nl:]
-        return te_sum(aload(b, i, k) * PW[tuple(b) + (j // nr, k, j % nr)], axis=k)
+        return te_sum(aload(b, i, k).astype(odt) * PW[tuple(b) + (j // nr, k, j % nr)].astype(odt),
+                      axis=k)
     if padded:
         G = compute(tuple(lead) + (Mp, Np), fg, name=st.name + "_gemm", tag="gemm")
         axes = [iv.var for iv in st.op.axis]
@@ -370,14 +374,19 @@ def gemm_rewrite(s, st, data, weight, cfg, weight_panels=None):
         return stages[-1], stages[:-1], True
     # same shape: st computes the product itself, reading the panels
     G = compute(tuple(lead) + (M, N), fg, name=st.name, tag=st.op.tag)
+    return st, replace_computation(s, st, G, packs), False
+
+
+def replace_computation(s, st, G, inputs):
+    """Make stage st compute G (same shape) instead, reading the new stages of `inputs`
+    (packed operands, inserted before st); returns those stages."""
     new_op = ComputeOp(st.op.name, G.op.axis, G.op.bodies, st.op.tag, st.op.attrs)
     old = st.op
     st.op = new_op
     st._reset_axes()
     s.stage_map[new_op] = st
     s.stage_map[old] = st
-    stages = [s._insert_stage(t.op, st) for t in packs]
-    return st, stages, False
+    return [s._insert_stage(t.op, st) for t in inputs]
 
 
 def _schedule_gemm(s, st, target, data, weight, cfg, weight_panels=None, packs_inside=False):
@@ -463,6 +472,10 @@ def schedule_dense(s, st, target):
     if _half_gemv(st, target):
         rows, unroll = gemv_tile(_dims(st.op.input_tensors[0])[0], cpu_info(target))
         return _schedule_gemv(s, st, target, unroll, rows)
+    from .cpu_half import schedule_half_gemm
+    half = schedule_half_gemm(s, st, target)
+    if half is not None:
+        return half
     ins = _gemm_operands(st)
     if ins is None or not cpu_info(target).has_gemm:
         return default_stage(s, st, target)
@@ -763,6 +776,10 @@ def schedule_dense_pack(s, st, target):
 def schedule_batch_matmul(s, st, target):
     """batch_matmul: y read as per-batch panels [B, N/nr, K, nr], packed inside the parallel
     loop (each thread packs the batch it computes, which stays in cache)."""
+    from .cpu_half import schedule_half_gemm
+    half = schedule_half_gemm(s, st, target)
+    if half is not None:
+        return half
     ins = _gemm_operands(st)
     if ins is None or not cpu_info(target).has_gemm:
         return default_stage(s, st, target)
@@ -777,12 +794,12 @@ def schedule_batch_matmul(s, st, target):
     return _schedule_gemm(s, st, target, x, y, cfg, packs_inside=True)
 
 
-def batch_matmul_config(M, N, K, target="native"):
+def batch_matmul_config(M, N, K, target="native", info=None):
     """dense_config for one batch of batch_matmul, where only M is not a multiple of the
     register tile: M is not padded. The tile rows left over (M % mr) run the gemm intrinsic's
     kernel for that row count; padding would add a packed copy of x and a copy of the output
     on every call (64 x 128^3, mr = 6: 1.3x the time of the unpadded kernel, Zen 3)."""
-    cfg = dense_config(M, N, K, target)
+    cfg = dense_config(M, N, K, target, info)
     if cfg["Mp"] != M and cfg["Np"] == N and cfg["Kp"] == K:
         cfg.update(Mp=M, pack_a=False)
     return cfg
@@ -790,10 +807,11 @@ def batch_matmul_config(M, N, K, target="native"):
 
 # ----------------------------------------------------------------------------- conv2d NCHWc
 
-def conv_NCHWc_config(P, Q, oc, target="native"):
+def conv_NCHWc_config(P, Q, oc, target="native", info=None):
     """Register tile of a direct convolution: reg_w output columns x oc channels (oc / lanes
-    vectors). reg_w divides the output width when a good divisor exists (no tails)."""
-    info = cpu_info(target)
+    vectors). reg_w divides the output width when a good divisor exists (no tails).
+    info: the CpuInfo to size it by (default the target's; 16-bit lanes: cpu_half.py)."""
+    info = info or cpu_info(target)
     nv = max(1, -(-oc // info.lanes))
     cap = max(1, (info.nregs - nv - 1) // nv)
     best = None
@@ -940,13 +958,20 @@ def schedule_conv2d_NCHWc(s, st, target):
     runs on the tile while it is in registers."""
     ins = st.op.input_tensors
     if not _f32(st.op.output(0), *ins):
-        return default_stage(s, st, target)
+        from .cpu_half import half_vector_info, schedule_bf16_conv
+        bf16 = schedule_bf16_conv(s, st, target)     # bfloat16 pairs (vdpbf16ps, BFDOT)
+        if bf16 is not None:
+            return bf16
+        info = half_vector_info(st, target)      # float16 computed in float16 (NEON)
+        if info is None:
+            return default_stage(s, st, target)
+        ic = int(ins[1].shape[4].value)
+        return _nchwc_register_tile(
+            s, st, target, lambda conv: _split_channels(conv, ic), info=info)
     ic = int(ins[1].shape[4].value)
 
     def reduce_loops(conv):
-        rc, ry, rx = conv.op.reduce_axis
-        rco, rci = conv.split(rc, factor=ic)
-        return [rco, ry, rx, rci]
+        return _split_channels(conv, ic)
     pad_t, data = _pad_of(s, st)
     if not _const_shape(st.op.output(0)):      # symbolic batch / spatial extents: untuned
         return _nchwc_register_tile(s, st, target, reduce_loops)
@@ -959,6 +984,13 @@ def schedule_conv2d_NCHWc(s, st, target):
         flop = 2.0 * N * Ob * oc * P * Q * int(ins[1].shape[1].value) * ic * R * S_
         return tuning.conv_nchwc_params(workload, Q, target, reg_w, flop)
     return _nchwc_register_tile(s, st, target, reduce_loops, tuned)
+
+
+def _split_channels(conv, ic):
+    """The NCHWc reduction loops, outermost first: input channel blocks, window, channels."""
+    rc, ry, rx = conv.op.reduce_axis
+    rco, rci = conv.split(rc, factor=ic)
+    return [rco, ry, rx, rci]
 
 
 def conv_workload(name, st, data, kernel, pad_t):
@@ -989,18 +1021,18 @@ def schedule_depthwise_conv2d_NCHWc(s, st, target):
     return _nchwc_register_tile(s, st, target, lambda conv: list(conv.op.reduce_axis))
 
 
-def _nchwc_register_tile(s, st, target, reduce_loops, tuned=None):
+def _nchwc_register_tile(s, st, target, reduce_loops, tuned=None, info=None):
     """The direct NCHWc convolutions' schedule: the output (or its fused epilogue) tiled
     reg_w columns x the channel block, parallel over (n, block, row); the accumulating stage
     computed at the tile over reduce_loops(conv) (outermost first), kept in registers.
     tuned(Q, heuristic reg_w) -> (reg_w, "rows" | "blocks"): the tuning knobs
-    (cpu_tuning.py)."""
-    info = cpu_info(target)
+    (cpu_tuning.py). info: the CpuInfo to tile by (default the target's)."""
+    info = info or cpu_info(target)
     _, _, y, x, o = st.op.axis
     P, Q, oc = (a.dom.extent.value if isinstance(a.dom.extent, Const) else None
                 for a in (y, x, o))
     # a symbolic output width: the tile of a wide row (the last tile of a row runs guarded)
-    reg_w = conv_NCHWc_config(P, Q or SYMBOLIC_WIDTH, oc, target)["reg_w"]
+    reg_w = conv_NCHWc_config(P, Q or SYMBOLIC_WIDTH, oc, target, info)["reg_w"]
     parallel = "rows"
     if tuned is not None:
         reg_w, parallel = tuned(Q, reg_w)
@@ -1118,7 +1150,7 @@ def _producer(s, st, name_prefix):
     return None, None
 
 
-def winograd_config(N, nH, nW, C, O, target="native", units=None):
+def winograd_config(N, nH, nW, C, O, target="native", units=None, info=None):
     """Blocking of the Winograd pipeline.
 
     hb tile rows per block (block_tiles = hb * nW tiles are the rows of the GEMM register
@@ -1128,9 +1160,10 @@ def winograd_config(N, nH, nW, C, O, target="native", units=None):
     tiles first; when the image has too few tiles (late ResNet layers) the output channels are
     split too (each chunk then redoes the input transform of its block, which is why it is
     not the first choice). mr x nr: the GEMM register tile over (tiles of a block, O);
-    ic / oc: the vector blocks of the input / output transforms."""
+    ic / oc: the vector blocks of the input / output transforms. info: the CpuInfo to size
+    them by (default the target's; float16 lanes: cpu_half.py)."""
     import os
-    info = cpu_info(target)
+    info = info or cpu_info(target)
     lanes = info.lanes
     units = units or os.cpu_count() or 1
     divs = [d for d in range(1, nH + 1) if nH % d == 0]
@@ -1182,24 +1215,30 @@ def schedule_winograd(s, st, target):
     constant selects fold), the batched GEMM (tensorized register tile: tiles x output
     channels, per (e, nu)) and the output transform (vectors over output channels, fused
     epilogue), all in cache."""
+    from .cpu_half import half_vector_info
     stages = _winograd_stages(s, st)
     info = cpu_info(target)
-    if stages is None or not _f32(st.op.output(0), *st.op.input_tensors) or not info.has_gemm:
+    f32 = _f32(st.op.output(0), *st.op.input_tensors)
+    half = None if f32 else half_vector_info(st, target)    # float16 in float16 (NEON)
+    if stages is None or not (f32 or half) or not info.has_gemm:
         for x in (stages or ()):
             default_stage(s, x, target)
         return default_stage(s, st, target)
     sS, sM, sV, sT = stages
+    info = half or info
     lanes = info.lanes
     nchwc = len(st.op.axis) == 5
     m, nH, nW = (st.op.attrs[k] for k in ("tile_size", "nH", "nW"))
     N = int(st.op.axis[0].dom.extent.value)
     O = int(sM.op.axis[3].dom.extent.value)
     C = int(sV.op.axis[3].dom.extent.value)
-    cfg = winograd_config(N, nH, nW, C, O, target)
+    cfg = winograd_config(N, nH, nW, C, O, target, info=info)
     cfg = tuning.winograd_params(
         ("topi.conv2d_winograd_" + ("NCHWc" if nchwc else "nchw"),
          tuning.tensor_arg(st.op.output(0)), C, m), nH, nW, O, target, cfg,
         2.0 * N * O * C * 9 * nH * nW * m * m)
+    if half:
+        cfg["tile_intrin"] = lambda mr, nr, kc: gemm_fp16(mr, nr, kc, "float16")
     ic = cfg["ic"]
     packed_oc = sM.op.attrs.get("oc") if sM.op.attrs.get("weight_layout") == "IOo" else None
     if packed_oc:
@@ -1298,8 +1337,10 @@ def _schedule_winograd_tiles(s, stages, y, out, par, attach, cfg, lanes):
     sM.compute_at(out, par)
     e, nu, p, o2 = sM.op.axis
     (rc,) = sM.op.reduce_axis
-    _gemm_tiles(s, sM, p, o2, rc, {"mr": cfg["mr"], "nr": cfg["nr"], "kc": cfg["kc"],
-                                   "mb": 0, "nb": 0}, blocked=False)
+    tile = {"mr": cfg["mr"], "nr": cfg["nr"], "kc": cfg["kc"], "mb": 0, "nb": 0}
+    if "tile_intrin" in cfg:
+        tile["tile_intrin"] = cfg["tile_intrin"]
+    _gemm_tiles(s, sM, p, o2, rc, tile, blocked=False)
     # input transform on the block: V = T B per (tile, channel block), T = B^T d inside it
     sV.compute_at(out, par)
     ve, vnu, vp, vc = sV.op.axis

@@ -20,6 +20,9 @@ from ...lang.expr import Cmp, Const
 from ...lang.ir import Broadcast, WideningMul
 from ..c.emitter import CEmitter, unparen, vtype
 
+#: pointer casts of loads (stores drop the const) by intrinsic suffix
+_PTR = {"f16": "(const float16_t*)"}
+
 # texpr vector dtype -> (intrinsic suffix, "q" for 128-bit registers or "" for 64-bit)
 NEON_TYPES = {}
 for _base, _sfx in (("float32", "f32"), ("float64", "f64"), ("int8", "s8"), ("uint8", "u8"),
@@ -30,6 +33,9 @@ for _base, _sfx in (("float32", "f32"), ("float64", "f64"), ("int8", "s8"), ("ui
     if _bits < 64:
         NEON_TYPES[f"{_base}x{64 // _bits}"] = (_sfx, "")
 del _base, _sfx, _bits
+# float16 (fp16_arithmetic: -march=...+fp16): 8 lanes in a q register
+NEON_TYPES["float16x8"] = ("f16", "q")
+NEON_TYPES["float16x4"] = ("f16", "")
 
 
 def neon_type(dt):
@@ -47,7 +53,7 @@ def _binops(sfx):
     undefined and which GCC folds on (a + 1 > a to true); the C emitter's unsigned lanes
     wrap, and compile to the same instructions."""
     names = {"+": "add", "-": "sub", "*": "mul", "min": "min", "max": "max"}
-    if sfx in ("f32", "f64"):
+    if sfx in ("f16", "f32", "f64"):
         names["/"] = "div"
     if _is_64bit_int(sfx):        # NEON has no 64-bit integer mul/min/max
         names = {"+": "add", "-": "sub"}
@@ -67,9 +73,11 @@ class NEONEmitter(CEmitter):
         return super().vector_typedef(dt)
 
     # ------------------------------------------------------------------ instruction tables
-    LOAD = {dt: f"vld1{q}_{sfx}(&{{buf}}[{{base}}])" for dt, (sfx, q) in NEON_TYPES.items()}
-    STORE = {dt: f"vst1{q}_{sfx}(&{{buf}}[{{base}}], {{value}});"
-             for dt, (sfx, q) in NEON_TYPES.items()}
+    # float16: C's _Float16 buffers, arm_neon.h's float16_t (__fp16) pointers
+    LOAD = {dt: f"vld1{q}_{sfx}({_PTR.get(sfx, '')}&{{buf}}[{{base}}])"
+            for dt, (sfx, q) in NEON_TYPES.items()}
+    STORE = {dt: f"vst1{q}_{sfx}({_PTR.get(sfx, '').replace('const ', '')}&{{buf}}[{{base}}], "
+                 "{value});" for dt, (sfx, q) in NEON_TYPES.items()}
     BROADCAST = {dt: f"vdup{q}_n_{sfx}({{s}})" for dt, (sfx, q) in NEON_TYPES.items()}
     BINOP = {(op, dt): f"v{name}{q}_{sfx}({{a}}, {{b}})"
              for dt, (sfx, q) in NEON_TYPES.items() for op, name in _binops(sfx).items()}
@@ -194,11 +202,9 @@ def _conversion(src, dst):
             return f"vcvt{d_q}_{d_sfx}_{s_sfx}"          # int <-> float, toward zero
         return f"vreinterpret{d_q}_{d_sfx}_{s_sfx}"      # signed <-> unsigned: same bits
     if s_sfx[0] == "f" or d_sfx[0] == "f":
-        if (s_sfx, s_q, d_sfx, d_q) == ("f32", "", "f64", "q"):
-            return "vcvt_f64_f32"
-        if (s_sfx, s_q, d_sfx, d_q) == ("f64", "q", "f32", ""):
-            return "vcvt_f32_f64"
-        return None
+        widen = {("f32", "", "f64", "q"): "vcvt_f64_f32", ("f16", "", "f32", "q"): "vcvt_f32_f16"}
+        narrow = {("f64", "q", "f32", ""): "vcvt_f32_f64", ("f32", "q", "f16", ""): "vcvt_f16_f32"}
+        return widen.get((s_sfx, s_q, d_sfx, d_q)) or narrow.get((s_sfx, s_q, d_sfx, d_q))
     if d_bits == 2 * s_bits and s_q == "" and d_q == "q" and s_sfx[0] == d_sfx[0]:
         return f"vmovl_{s_sfx}"                          # sign/zero extend
     if s_bits == 2 * d_bits and s_q == "q" and d_q == "" and s_sfx[0] == d_sfx[0]:

@@ -22,6 +22,9 @@ class GPUEmitter(CEmitter):
     target_name = "gpu"
     declare_externs = False     # call_pure_extern names a builtin of the dialect
 
+    #: the dialect's C types of the 16-bit floats (values and storage) where not C_TYPES'
+    HALF_TYPES = {}
+
     def __init__(self, program):
         super().__init__(program)
         self.program = program
@@ -30,6 +33,19 @@ class GPUEmitter(CEmitter):
     # ------------------------------------------------------------------ dialect hooks
     def prelude(self):
         return []
+
+    def ctype(self, dt):
+        """The C type of scalar dtype dt in this dialect."""
+        return self.HALF_TYPES.get(dt) or C_TYPES[dt]
+
+    def half_const(self, value, dt):
+        """A 16-bit float constant (lower/half_precision.py leaves them only where stored)."""
+        raise NotImplementedError
+
+    def expr_Const(self, e):
+        if dtypes.is_half(e.dtype):
+            return self.half_const(e.value, e.dtype)
+        return super().expr_Const(e)
 
     def kernel_head(self, kernel, name, params):
         raise NotImplementedError
@@ -184,12 +200,10 @@ class GPUEmitter(CEmitter):
         if dtypes.lanes(dt) > 1:
             raise InternalError(f"vector type {dt} in GPU code (vectorized loops are unrolled "
                                 "on GPU targets)")
-        return C_TYPES[dt]
+        return self.ctype(dt)
 
 
-def check_gpu_dtypes(program):
-    """float16 and bfloat16 are not yet emitted for GPUs: say so instead of emitting wrong code."""
-    for b in program.args + program.temps:
-        if dtypes.is_half(b.dtype):
-            raise TexprError(f"tensor {b.name}: {dtypes.element(b.dtype)} is not supported on "
-                             "GPU targets yet (the CPU targets have it)")
+def half_bits(value, dt):
+    """The bits of a Python float rounded to float16 / bfloat16 (nearest even), an int."""
+    import numpy as np
+    return int(np.array(value, dtypes.numpy_dtype(dt)).view(np.uint16))

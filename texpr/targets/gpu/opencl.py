@@ -1,9 +1,17 @@
-"""OpenCL C from the GPU lowering: __kernel functions, __global/__local memory, barriers."""
+"""OpenCL C from the GPU lowering: __kernel functions, __global/__local memory, barriers.
+
+float16 is core OpenCL's storage-only `half` (no cl_khr_fp16 needed: PoCL's CPU device lacks
+it): a `__global half*` argument is read with vload_half and written with vstore_half_rte,
+and a float16 value is held as the float it equals (its arithmetic is float32's anyway:
+lower/half_precision.py), rounded to float16 where the IR narrows. bfloat16 is its bits
+(ushort), converted by the bit manipulation of targets/c/half.py.
+"""
 from ...lang import dtypes
 from ...lang.dtypes import C_TYPES
+from ...errors import InternalError
 from ..c.emitter import LIBM_NAMES, unparen
 from .. import index_checks
-from .emitter import GPUEmitter
+from .emitter import GPUEmitter, half_bits
 from ..intrin_rules import RULES as INTRIN_RULES
 
 _PRELUDE = """#ifdef cl_khr_fp64
@@ -23,8 +31,67 @@ typedef ulong uint64_t;
 
 _INDEX = {"blockIdx": "get_group_id", "threadIdx": "get_local_id"}
 
+#: conversions of 16-bit floats: name -> OpenCL C (float16 rounding through a half in private
+#: memory: vstore_half_rte is core OpenCL; bfloat16 as c/half.py's scalar helpers)
+_HALF_HELPERS = {
+    "texpr_round_half": (
+        "float texpr_round_half(float x) { ushort h; vstore_half_rte(x, 0, (__private half*)&h); "
+        "return vload_half(0, (__private half*)&h); }"),
+    "texpr_round_half_f64": (
+        "float texpr_round_half_f64(double x) { ushort h; "
+        "vstore_half_rte(x, 0, (__private half*)&h); return vload_half(0, (__private half*)&h); }"),
+    "texpr_bf16_to_f32": "float texpr_bf16_to_f32(ushort h) { return as_float((uint)h << 16); }",
+    "texpr_f32_to_bf16": (
+        "ushort texpr_f32_to_bf16(float f) { uint u = as_uint(f); "
+        "if ((u & 0x7fffffffu) > 0x7f800000u) return (ushort)((u >> 16) | 0x40u); "
+        "return (ushort)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16); }"),
+    "texpr_f64_to_bf16": (
+        # round to odd into float32 (truncate toward zero, last bit set if inexact), then even
+        "ushort texpr_f64_to_bf16(double d) { float f = (float)d; "
+        "if (d != d || (double)f == d) return texpr_f32_to_bf16(f); "
+        "if (fabs((double)f) > fabs(d)) f = nextafter(f, 0.0f); "
+        "return texpr_f32_to_bf16(as_float(as_uint(f) | 1u)); }"),
+}
+_HALF_CASTS = {("float32", "float16"): "texpr_round_half",
+               ("float64", "float16"): "texpr_round_half_f64",
+               ("bfloat16", "float32"): "texpr_bf16_to_f32",
+               ("float32", "bfloat16"): "texpr_f32_to_bf16",
+               ("float64", "bfloat16"): "texpr_f64_to_bf16"}
+
+
 class OpenCLEmitter(GPUEmitter):
     target_name = "opencl"
+    HALF_TYPES = {"float16": "float", "bfloat16": "ushort"}     # values (and __local arrays)
+
+    def half_const(self, value, dt):
+        if dt == "bfloat16":
+            return f"((ushort){half_bits(value, dt):#06x})"
+        import numpy as np
+        return f"((float){float(np.float16(value))!r})"
+
+    def half_cast(self, e):
+        src, dst = e.value.dtype, e.dtype
+        x = unparen(self.expr(e.value))
+        if src == dst or (src, dst) == ("float16", "float32"):
+            return f"({x})"             # a float16 value is held as its float
+        fn = _HALF_CASTS.get((src, dst))
+        if fn is None:
+            raise InternalError(f"OpenCL: conversion {src} -> {dst} left by half_arithmetic")
+        for name in (("texpr_f32_to_bf16",) if fn == "texpr_f64_to_bf16" else ()) + (fn,):
+            self.helper(f"half{list(_HALF_HELPERS).index(name)}_{name}", _HALF_HELPERS[name])
+        return f"{fn}({x})"
+
+    def expr_BufferLoad(self, e):
+        if e.buffer.dtype == "float16" and e.buffer.scope == "global":
+            return f"vload_half({unparen(self.idx(e.indices[0]))}, {self.buf(e.buffer)})"
+        return super().expr_BufferLoad(e)
+
+    def stmt_BufferStore(self, s):
+        if s.buffer.dtype == "float16" and s.buffer.scope == "global":
+            self.line(f"vstore_half_rte({unparen(self.expr(s.value))}, "
+                      f"{unparen(self.idx(s.indices[0]))}, {self.buf(s.buffer)});")
+            return
+        super().stmt_BufferStore(s)
 
     def prelude(self):
         return [_PRELUDE]
@@ -37,7 +104,7 @@ class OpenCLEmitter(GPUEmitter):
     def param(self, buf, name, const):
         # OpenCL C forbids bool in kernel signatures (its size is the implementation's): a
         # NumPy bool is one byte, 0 or 1
-        ct = "uchar" if buf.dtype == "bool" else C_TYPES[buf.dtype]
+        ct = {"bool": "uchar", "float16": "half"}.get(buf.dtype) or self.ctype(buf.dtype)
         return f"{'const ' if const else ''}__global {ct}* restrict {name}"
 
     def error_param(self):
@@ -48,10 +115,10 @@ class OpenCLEmitter(GPUEmitter):
         return f"(int){_INDEX[kind]}({'xyz'.index(dim)})"
 
     def shared_decl(self, buf, name):
-        return f"__local {C_TYPES[buf.dtype]} {name}[{max(buf.size.value, 1)}];"
+        return f"__local {self.ctype(buf.dtype)} {name}[{max(buf.size.value, 1)}];"
 
     def local_decl(self, buf, name, n):
-        return f"{C_TYPES[buf.dtype]} {name}[{n}] __attribute__((aligned(16)));"
+        return f"{self.ctype(buf.dtype)} {name}[{n}] __attribute__((aligned(16)));"
 
     def barrier(self):
         return "barrier(CLK_LOCAL_MEM_FENCE);"

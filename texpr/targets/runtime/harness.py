@@ -192,9 +192,11 @@ class HarnessSpec:
         self.libs = tuple(libs)
         self.precompile_includes = precompile_includes
 
-    def module(self, func, source, fname, target, outputs, uses_parallel=False, checks=()):
+    def module(self, func, source, fname, target, outputs, uses_parallel=False, checks=(),
+               extra_flags=()):
+        """extra_flags: the target's compiler options beyond the harness's (-ffp-contract=off)."""
         return EmulatedModule(func, source, fname, target, outputs, self,
-                              uses_parallel=uses_parallel, checks=checks)
+                              uses_parallel=uses_parallel, checks=checks, extra_flags=extra_flags)
 
     # tool checks, each done once per process
     _checked = {}
@@ -227,7 +229,9 @@ class HarnessSpec:
         self._checked[("emu", prog)] = True
 
 
-NEON_MARCH = "-march=armv8.2-a+dotprod"
+# +fp16: half-precision arithmetic (the fp16_arithmetic feature); every core with the dot
+# product extension (Cortex-A55/A75 and later, Neoverse N1) has it
+NEON_MARCH = "-march=armv8.2-a+dotprod+fp16"
 
 #: AArch64 Linux user mode: aarch64-linux-gnu-gcc -static (glibc, static libgomp), qemu-aarch64.
 AARCH64_LINUX = HarnessSpec(
@@ -248,8 +252,10 @@ class EmulatedModule:
     cross-compiled on the first call (or first access of `exe_path`) and cached on disk.
     """
 
-    def __init__(self, func, source, fname, target, outputs, spec, uses_parallel=False, checks=()):
+    def __init__(self, func, source, fname, target, outputs, spec, uses_parallel=False, checks=(),
+                 extra_flags=()):
         self.name = func.name
+        self._flags = list(spec.flags) + list(extra_flags)
         self.source = source
         self.target = target
         self.spec = spec
@@ -287,7 +293,7 @@ class EmulatedModule:
                 if self.spec.precompile_includes:   # the harness source starts with them
                     prefix = "".join(ln + "\n" for ln in self.source.splitlines()
                                      if ln.startswith("#include"))
-                self._exe, _ = compile_executable(self.harness_source, self.spec.flags,
+                self._exe, _ = compile_executable(self.harness_source, self._flags,
                                                   cc=self.spec.cc, libs=self.spec.libs,
                                                   prefix_header=prefix)
             except BuildError as e:

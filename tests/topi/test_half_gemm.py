@@ -1,0 +1,163 @@
+"""topi dense / batch_matmul on the 16-bit micro-kernels (topi/cpu_half.py,
+targets/half_intrin.py): float16 on NEON (float16 or float32 sums) under qemu-aarch64, bfloat16
+with float32 sums on AVX-512 (vdpbf16ps through SIMDe on this CPU) and NEON -bf16=on (BFDOT).
+
+Stated bounds against the exact (float64) product of the 16-bit inputs: float16 sums, each
+step rounded to float16: |err| <= (K + 1) * 2^-11 * sum_k |a_k b_k|; float32 sums (exact
+products): (K + 1) * 2^-24 * sum |a b|; BFDOT / vdpbf16ps (pairs summed with round to odd):
+(K + 1) * 2^-22 * sum |a b|. One tiny kernel per cell: they compile slowly.
+"""
+import platform
+import shutil
+
+import ml_dtypes  # noqa: F401
+import numpy as np
+import pytest
+
+import texpr as te
+from texpr import topi
+from texpr.targets.half_intrin import dot_bf16, gemm_fp16
+
+BOUND_BITS = {"float16": 11, "float32": 24, "bf16dot": 22}
+
+
+def _neon_missing():
+    if platform.machine().lower() in ("aarch64", "arm64"):
+        return None
+    missing = [t for t in ("aarch64-linux-gnu-gcc", "qemu-aarch64") if shutil.which(t) is None]
+    return f"{', '.join(missing)} not installed (`make test` installs them)" if missing else None
+
+
+def _run(dt, target, out_dtype, batch, M, N, K, needle):
+    shp = (lambda *d: (batch,) + d) if batch else (lambda *d: d)
+    x = te.placeholder(shp(M, K), dt, name="x")
+    w = te.placeholder(shp(N, K), dt, name="w")
+    y = (topi.nn.batch_matmul(x, w, out_dtype=out_dtype) if batch
+         else topi.nn.dense(x, w, out_dtype=out_dtype))
+    f = te.build(topi.schedule([y], target), [x, w, y], target=target)
+    assert needle in f.source                 # the micro-kernel, not the widening default
+    rng = np.random.default_rng(M * N + K)
+    a = rng.standard_normal(shp(M, K)).astype(dt)
+    b = rng.standard_normal(shp(N, K)).astype(dt)
+    c = np.empty(shp(M, N), y.dtype)
+    f(a, b, c)
+    a64, b64 = a.astype("float64"), np.swapaxes(b.astype("float64"), -1, -2)
+    exact, mag = a64 @ b64, np.abs(a64) @ np.abs(b64)
+    bits = BOUND_BITS["bf16dot" if dt == "bfloat16" else y.dtype]
+    assert np.all(np.abs(c.astype("float64") - exact) <= (K + 1) * 2.0**-bits * mag + 1e-30)
+
+
+@pytest.mark.parametrize("out_dtype,batch,needle", [(None, 0, "vfmaq_f16"),
+                                                    ("float32", 2, "vcvt_high_f32_f16")])
+def test_neon_float16_dense_and_batch_matmul(out_dtype, batch, needle):
+    if _neon_missing():
+        pytest.skip(_neon_missing())
+    _run("float16", "neon", out_dtype, batch, 5, 16, 24, needle)
+
+
+@pytest.mark.parametrize("target,needle", [("avx512", "TEXPR_DPBF16"),
+                                           ("neon -bf16=on", "vbfdotq_f32")])
+def test_bfloat16_dense_float32_sums(target, needle):
+    if target.startswith("neon") and _neon_missing():
+        pytest.skip(_neon_missing())
+    _run("bfloat16", target, "float32", 0, 7, 32, 20, needle)
+
+
+def test_other_16_bit_cases_keep_the_widening_schedule():
+    """bfloat16 on NEON without -bf16=on, float16 on AVX2 (no fp16 arithmetic), or a K that
+    does not pair: no micro-kernel (lowering only)."""
+    from texpr.topi.cpu_half import half_gemm_kind
+    for dt, target, K in (("bfloat16", "neon", 8), ("float16", "avx2", 8), ("bfloat16", "avx512", 7)):
+        x = te.placeholder((4, K), dt, name="x")
+        w = te.placeholder((16, K), dt, name="w")
+        y = topi.nn.dense(x, w, out_dtype="float32")
+        s = te.create_schedule(y.op)
+        assert half_gemm_kind(s[y], target) is None
+
+
+def test_micro_kernel_arguments_are_checked():
+    with pytest.raises(te.TexprError, match="acc must be float16 or float32, got 'int32'"):
+        gemm_fp16(4, 16, 8, acc="int32")
+    with pytest.raises(te.TexprError, match="nr=12 must be a multiple of 8"):
+        gemm_fp16(4, 12, 8)
+    with pytest.raises(te.TexprError, match="kc=7 must be even"):
+        dot_bf16(7)
+    with pytest.raises(te.TexprError, match="lanes=6 must be a multiple of 4"):
+        dot_bf16(8, lanes=6)
+
+
+def _conv_ref(d, k):
+    """(exact float64 NCHW convolution, 3x3, padding 1; the sum of |products|)."""
+    N, C, H, W = d.shape
+    dp = np.pad(d.astype("float64"), ((0, 0), (0, 0), (1, 1), (1, 1)))
+    kn = k.astype("float64")
+    ref, mag = 0.0, 0.0
+    for r in range(3):
+        for c in range(3):
+            win = dp[:, :, r:r + H, c:c + W]
+            ref = ref + np.einsum("nchw,oc->nohw", win, kn[:, :, r, c])
+            mag = mag + np.einsum("nchw,oc->nohw", np.abs(win), np.abs(kn[:, :, r, c]))
+    return ref, mag
+
+
+def test_neon_float16_conv2d_nchwc_and_winograd():
+    """Both convolutions in float16 on NEON in one kernel (one qemu build): the direct NCHWc
+    one's register tile of float16x8 vectors and Winograd F(2,3)'s batched GEMM on gemm_fp16.
+    Bound: (terms + 16) * 2^-11 * sum |products| (terms = 9 C products; 16: the transforms)."""
+    if _neon_missing():
+        pytest.skip(_neon_missing())
+    N, C, H, W, O, blk = 1, 8, 4, 4, 16, 8
+    x = te.placeholder((N, C, H, W), "float16", name="x")
+    k = te.placeholder((O, C, 3, 3), "float16", name="k")
+    xb = te.placeholder((N, C // blk, H, W, blk), "float16", name="xb")
+    kb = te.placeholder((O // blk, C // blk, 3, 3, blk, blk), "float16", name="kb")
+    wino = topi.nn.conv2d_winograd_nchw(x, k, 1, 2)
+    direct = topi.nn.conv2d_NCHWc(xb, kb, 1, 1)
+    f = te.build(topi.schedule([wino, direct], "neon"), [x, k, xb, kb, wino, direct], target="neon")
+    assert "vfmaq_f16" in f.source and "texpr_float32x" not in f.source
+    rng = np.random.default_rng(3)
+    d = rng.standard_normal((N, C, H, W)).astype("float16")
+    w = rng.standard_normal((O, C, 3, 3)).astype("float16")
+    db = np.ascontiguousarray(d.reshape(N, C // blk, blk, H, W).transpose(0, 1, 3, 4, 2))
+    wb = np.ascontiguousarray(w.reshape(O // blk, blk, C // blk, blk, 3, 3).transpose(0, 2, 4, 5, 3, 1))
+    ow, od = np.empty((N, O, H, W), "float16"), np.empty((N, O // blk, H, W, blk), "float16")
+    f(d, w, db, wb, ow, od)
+    ref, mag = _conv_ref(d, w)
+    bound = (9 * C + 16) * 2.0**-11 * mag + 1e-30
+    od = od.transpose(0, 1, 4, 2, 3).reshape(N, O, H, W)
+    for got in (ow, od):
+        assert np.all(np.abs(got.astype("float64") - ref) <= bound)
+
+
+@pytest.mark.parametrize("target,oc", [("avx512", 16), ("neon -bf16=on", 8)])
+def test_bfloat16_conv2d_nchwc_float32_sums(target, oc):
+    """Channel pairs on vdpbf16ps / BFDOT, tiles of output columns x channels over (channel
+    block, window). Bound: (terms + 1) * 2^-22 * sum |products| (terms = 9 C)."""
+    if target.startswith("neon") and _neon_missing():
+        pytest.skip(_neon_missing())
+    N, C, H, W, O, ic = 1, 8, 3, 5, 2 * oc, 8
+    xb = te.placeholder((N, C // ic, H, W, ic), "bfloat16", name="xb")
+    kb = te.placeholder((O // oc, C // ic, 3, 3, ic, oc), "bfloat16", name="kb")
+    y = topi.nn.conv2d_NCHWc(xb, kb, 1, 1, out_dtype="float32")
+    f = te.build(topi.schedule([y], target), [xb, kb, y], target=target)
+    assert "TEXPR_DPBF16" in f.source or "vbfdotq_f32" in f.source
+    rng = np.random.default_rng(5)
+    d = rng.standard_normal((N, C, H, W)).astype("bfloat16")
+    w = rng.standard_normal((O, C, 3, 3)).astype("bfloat16")
+    db = np.ascontiguousarray(d.reshape(N, C // ic, ic, H, W).transpose(0, 1, 3, 4, 2))
+    wb = np.ascontiguousarray(w.reshape(O // oc, oc, C // ic, ic, 3, 3).transpose(0, 2, 4, 5, 3, 1))
+    out = np.empty((N, O // oc, H, W, oc), "float32")
+    f(db, wb, out)
+    ref, mag = _conv_ref(d, w)
+    got = out.transpose(0, 1, 4, 2, 3).reshape(N, O, H, W)
+    assert np.all(np.abs(got - ref) <= (9 * C + 1) * 2.0**-22 * mag + 1e-30)
+
+
+def test_conv2d_nchwc_of_two_16_bit_types_names_both():
+    xb = te.placeholder((1, 1, 4, 4, 8), "float16", name="xb")
+    kb = te.placeholder((1, 1, 3, 3, 8, 8), "bfloat16", name="kb")
+    with pytest.raises(te.TexprError, match="inputs of dtype float16 and bfloat16"):
+        topi.nn.conv2d_NCHWc(xb, kb, 1, 1)
+    with pytest.raises(te.TexprError, match="out_dtype int32 for bfloat16 inputs"):
+        topi.nn.conv2d_NCHWc(te.placeholder((1, 1, 4, 4, 8), "bfloat16", name="xc"), kb, 1, 1,
+                             out_dtype="int32")

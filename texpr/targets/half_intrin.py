@@ -1,0 +1,173 @@
+"""Tensor intrinsics (micro-kernels) of the 16-bit floats: float16 GEMM tiles for NEON and
+bfloat16 pair dot products for NEON (BFDOT) and AVX-512 (vdpbf16ps).
+
+`gemm_fp16` is `targets/intrin.gemm_fp32`'s register tile in float16: 8 lanes a NEON register,
+so the same tile of mr x nv vectors holds twice the outputs and each FMLA does twice the work
+(half the instructions per output: benchmarks/numerics.py counts them in the assembly). The
+products are summed in float16 (acc="float16": FMLA .8h, one rounding per step, as the declared
+sum computes it with fp16_arithmetic) or in float32 (acc="float32": each weight vector widened
+with FCVTL, FMLA .4s: exact products, float32 sums).
+
+`dot_bf16` is `dot_int8`'s shape for pairs: out[r, j] (+)= sum_k a[r, k] * b[k // 2, j, k % 2]
+in float32, the weights packed [kc/2, lanes, 2]. BFDOT and vdpbf16ps sum each pair of exact
+products into the accumulator with their own rounding (round to odd inside, denormals
+flushed): within a few float32 ULPs of the sequential float32 sum, not bit-exact.
+"""
+from ..errors import TexprError
+from ..lang.reduction import sum as te_sum
+from ..lang.tensor import compute, placeholder, reduce_axis
+from ..lang.intrin import decl_tensor_intrin
+from .intrin import _by_rows, _need_unit
+
+#: the NEON architecture of BFDOT, enabled per kernel (the neon target is armv8.2-a+fp16)
+BF16_NEON_PRAGMA = '#pragma GCC target("arch=armv8.6-a+fp16+dotprod+bf16")'
+
+#: vdpbf16ps where the compiler targets AVX512-BF16 or SIMDe emulates it; else the same sum
+#: as two FMAs of the widened even and odd halves (any AVX-512 CPU)
+DPBF16_HELPER = """#if defined(__AVX512BF16__) || defined(TEXPR_SIMDE)
+#define TEXPR_DPBF16(acc, a, b) ((acc) = _mm512_dpbf16_ps((acc), (__m512bh)(a), (__m512bh)(b)))
+#else
+#define TEXPR_DPBF16(acc, a, b) ((acc) = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512((a), _mm512_set1_epi32((int)0xffff0000u))), _mm512_castsi512_ps(_mm512_and_si512((b), _mm512_set1_epi32((int)0xffff0000u))), _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32((a), 16)), _mm512_castsi512_ps(_mm512_slli_epi32((b), 16)), (acc))))
+#endif"""
+
+
+def gemm_fp16(mr, nr, kc, acc="float16", name=None):
+    """C[mr, nr] (+)= A[mr, kc] @ B[kc, nr] of float16 A and B, summed in `acc` (float16 or
+    float32); B rows contiguous (packed panels). NEON (armv8.2-a+fp16) only; nr a multiple of
+    8. A tile with fewer than mr valid rows runs the kernel specialised for its row count.
+    """
+    if acc not in ("float16", "float32"):
+        raise TexprError(f"gemm_fp16: acc must be float16 or float32, got {acc!r}")
+    if nr % 8:
+        raise TexprError(f"gemm_fp16: nr={nr} must be a multiple of 8 (float16 lanes of NEON)")
+    a = placeholder((mr, kc), "float16", "a")
+    b = placeholder((kc, nr), "float16", "b")
+    k = reduce_axis((0, kc), "k")
+    c = compute((mr, nr), lambda i, j: te_sum(a[i, k].astype(acc) * b[k, j].astype(acc), axis=k),
+                name="c")
+    who = name or f"gemm_fp16_{acc}_{mr}x{nr}x{kc}"
+    if acc == "float16":
+        lanes, vec, ld, st, zero = 8, "float16x8_t", "vld1q_f16", "vst1q_f16", "vdupq_n_f16(0)"
+        ctype = "float16_t"
+    else:
+        lanes, vec, ld, st, zero = 4, "float32x4_t", "vld1q_f32", "vst1q_f32", "vdupq_n_f32(0.0f)"
+        ctype = "float"
+    nv = nr // lanes
+
+    def neon(ins, outs):
+        A, B = ins
+        (C,) = outs
+        _need_unit(B, 1, who)
+        _need_unit(C, 1, who)
+
+        def parts(rows):
+            accs = [[f"c{i}_{v}" for v in range(nv)] for i in range(rows)]
+            cptr = [[f"({ctype}*)({C.ptr} + {i} * ({C.strides[0]}) + {v * lanes})"
+                     for v in range(nv)] for i in range(rows)]
+            decl = f"{vec} " + ", ".join(x for row in accs for x in row) + ";"
+            init_zero = "\n".join(f"{x} = {zero};" for row in accs for x in row)
+            init_load = "\n".join(f"{accs[i][v]} = {ld}({cptr[i][v]});"
+                                  for i in range(rows) for v in range(nv))
+            loop = [f"for (int k = 0; k < {kc}; ++k) {{",
+                    f"  const float16_t* bk = (const float16_t*)({B.ptr} + k * ({B.strides[0]}));"]
+            if acc == "float16":
+                loop += [f"  float16x8_t b{v} = vld1q_f16(bk + {8 * v});" for v in range(nv)]
+            else:           # each 8 halves widened into two float32 vectors (FCVTL, FCVTL2)
+                for h in range(nv // 2):
+                    loop += [f"  float16x8_t h{h} = vld1q_f16(bk + {8 * h});",
+                             f"  float32x4_t b{2 * h} = vcvt_f32_f16(vget_low_f16(h{h}));",
+                             f"  float32x4_t b{2 * h + 1} = vcvt_high_f32_f16(h{h});"]
+            for i in range(rows):
+                a_elem = f"{A.ptr}[{i} * ({A.strides[0]}) + k * ({A.strides[1]})]"
+                bcast = (f"vdupq_n_f16({a_elem})" if acc == "float16"
+                         else f"vdupq_n_f32((float){a_elem})")
+                loop.append(f"  {{ {vec} ai = {bcast};")
+                sfx = "f16" if acc == "float16" else "f32"
+                loop += [f"    {accs[i][v]} = vfmaq_{sfx}({accs[i][v]}, ai, b{v});"
+                         for v in range(nv)]
+                loop.append("  }")
+            loop.append("}")
+            save = "\n".join(f"{st}({cptr[i][v]}, {accs[i][v]});"
+                             for i in range(rows) for v in range(nv))
+            body_loop = "\n".join(loop)
+            return {"body": "\n".join([decl, init_zero, body_loop, save]),
+                    "update": "\n".join([decl, init_load, body_loop, save]),
+                    "reset": "\n".join(f"{st}({cptr[i][v]}, {zero});"
+                                       for i in range(rows) for v in range(nv))}
+        return _by_rows(C.extents[0] if C.extents else None, mr, parts)
+
+    return decl_tensor_intrin(c.op, {"neon": neon}, name=who, inputs=[a, b], partial_axes=(0,))
+
+
+def dot_bf16(kc, lanes=16, rows=1, name=None):
+    """out[r, j] (+)= sum_k float32(a[r, k]) * float32(b[k // 2, j, k % 2]), r < rows,
+    j < lanes: bfloat16 activations and weights packed [kc/2, lanes, 2] (each output's pair
+    contiguous), float32 sums. NEON BFDOT (armv8.6-a, lanes a multiple of 4) and AVX-512
+    vdpbf16ps (lanes a multiple of 16). Each weight vector loaded serves all rows."""
+    if kc % 2:
+        raise TexprError(f"dot_bf16: kc={kc} must be even (pairs of bfloat16)")
+    if lanes % 4:
+        raise TexprError(f"dot_bf16: lanes={lanes} must be a multiple of 4")
+    a = placeholder((rows, kc), "bfloat16", "a")
+    b = placeholder((kc // 2, lanes, 2), "bfloat16", "b")
+    kg = reduce_axis((0, kc // 2), "kg")
+    kk = reduce_axis((0, 2), "kk")
+    c = compute((rows, lanes), lambda r, j: te_sum(
+        a[r, kg * 2 + kk].astype("float32") * b[kg, j, kk].astype("float32"), axis=[kg, kk]),
+        name="c")
+    who = name or f"dot_bf16_{rows}x{lanes}x{kc}"
+
+    def kernel(ins, outs, width, vec, load_w, load_c, store_c, zero, bcast, step, helpers):
+        A, B = ins
+        (C,) = outs
+        _need_unit(A, 1, who)
+        _need_unit(C, 1, who)
+        if B.strides[2] != "1" or B.strides[1] != "2":
+            raise TexprError(f"{who}: weights must be packed [kc/2][{lanes}][2] contiguously "
+                             f"(got strides {B.strides})")
+        nv = lanes // width
+
+        def parts(n_rows):
+            accs = [[f"acc{r}_{v}" for v in range(nv)] for r in range(n_rows)]
+            cptr = [[f"{C.ptr} + {r} * ({C.strides[0]}) + {width * v}" for v in range(nv)]
+                    for r in range(n_rows)]
+            lines = [f"{vec} {', '.join(x for row in accs for x in row)};"]
+            load = [f"{accs[r][v]} = {load_c(cptr[r][v])};" for r in range(n_rows) for v in range(nv)]
+            zeros = [f"{x} = {zero};" for row in accs for x in row]
+            loop = [f"for (int kg = 0; kg < {kc // 2}; ++kg) {{",
+                    f"  const uint16_t* bk = (const uint16_t*)({B.ptr} + kg * ({B.strides[0]}));"]
+            loop += [f"  {load_w(f'bk + {2 * width * v}', v)}" for v in range(nv)]
+            for r in range(n_rows):
+                loop.append(f"  {{ uint32_t a2; memcpy(&a2, {A.ptr} + {r} * ({A.strides[0]}) + 2 * kg, 4);")
+                loop.append(f"    {bcast('a2')}")
+                loop += [f"    {step(accs[r][v], f'b{v}')};" for v in range(nv)]
+                loop.append("  }")
+            loop.append("}")
+            save = [store_c(cptr[r][v], accs[r][v]) for r in range(n_rows) for v in range(nv)]
+            return {"body": "\n".join(lines + zeros + loop + save),
+                    "update": "\n".join(lines + load + loop + save),
+                    "reset": "\n".join(store_c(cptr[r][v], zero)
+                                       for r in range(n_rows) for v in range(nv))}
+        code = _by_rows(C.extents[0] if C.extents else None, rows, parts)
+        code["helpers"] = helpers
+        return code
+
+    def neon(ins, outs):
+        return kernel(ins, outs, 4, "float32x4_t",
+                      lambda p, v: f"bfloat16x8_t b{v} = vreinterpretq_bf16_u16(vld1q_u16({p}));",
+                      lambda p: f"vld1q_f32({p})", lambda p, x: f"vst1q_f32({p}, {x});",
+                      "vdupq_n_f32(0.0f)",
+                      lambda x: f"bfloat16x8_t av = vreinterpretq_bf16_u32(vdupq_n_u32({x}));",
+                      lambda c_, b_: f"{c_} = vbfdotq_f32({c_}, av, {b_})", BF16_NEON_PRAGMA)
+
+    def avx512(ins, outs):
+        return kernel(ins, outs, 16, "__m512",
+                      lambda p, v: f"__m512i b{v} = _mm512_loadu_si512((const void*)({p}));",
+                      lambda p: f"_mm512_loadu_ps({p})", lambda p, x: f"_mm512_storeu_ps({p}, {x});",
+                      "_mm512_setzero_ps()", lambda x: f"__m512i av = _mm512_set1_epi32((int){x});",
+                      lambda c_, b_: f"TEXPR_DPBF16({c_}, av, {b_})", DPBF16_HELPER)
+
+    impls = {"neon": neon}
+    if lanes % 16 == 0:
+        impls["avx512"] = avx512
+    return decl_tensor_intrin(c.op, impls, name=who, inputs=[a, b], partial_axes=(0,))

@@ -1,0 +1,151 @@
+"""dense and batch_matmul of 16-bit floats on the targets that compute them (issue 20).
+
+float16 on a target with fp16_arithmetic (NEON): cpu.py's GEMM (packed weight panels, cache
+blocks, parallel blocks) with targets/half_intrin.gemm_fp16 as the register tile, sized for 8
+float16 lanes a register; summed in float16 (the default out_dtype) or in float32
+(out_dtype="float32"). bfloat16 summed in float32 on a target with dot_bf16 (AVX-512: vdpbf16ps;
+NEON with "-bf16=on": BFDOT): the weight packed as pairs [N/lanes, K/2, lanes, 2], rows x lanes
+tiles of half_intrin.dot_bf16 over the whole reduction; conv2d_NCHWc of bfloat16 into float32
+the same way, the kernel packed as pairs of input channels [O/oc, C/ic, R, S, ic/2, oc, 2] and
+a tile of output columns x output channels accumulating over (channel block, window). Other
+16-bit cases take the default schedule (each value widened to float32 as it is loaded).
+"""
+from ..lang.reduction import sum as te_sum
+from ..lang.tensor import compute, reduce_axis
+from ..targets.half_intrin import dot_bf16, gemm_fp16
+from ..targets.registry import get_target
+from .cpu import (_const_shape, _dims, _materialize_pad, _schedule_gemm, batch_matmul_config,
+                  cpu_info, dense_config, replace_computation)
+
+#: bf16 tiles by (family, vector bits): rows of activations x lanes of outputs, widest lanes
+#: first (N must divide); 12-16 accumulator registers of the 32 both ISAs have
+_BF16_TILES = {("x86", 512): ((6, 32), (8, 16)), ("arm", 128): ((4, 16), (6, 8), (6, 4))}
+
+
+def half_gemm_kind(st, target):
+    """"fp16" or "bf16" when st (dense / batch_matmul) runs on a 16-bit micro-kernel of the
+    target, else None."""
+    ins = st.op.input_tensors
+    t = get_target(target)
+    if len(ins) != 2 or not all(_const_shape(x) for x in ins) or ins[0].dtype != ins[1].dtype:
+        return None
+    out = st.op.output(0).dtype
+    if ins[0].dtype == "float16" and t.has("fp16_arithmetic") and out in ("float16", "float32"):
+        return "fp16"
+    if ins[0].dtype == "bfloat16" and t.has("dot_bf16") and out == "float32":
+        K = _dims(ins[0])[-1]
+        if K % 2 == 0 and _bf16_tile(_dims(ins[1])[-2], t) is not None:
+            return "bf16"
+    return None
+
+
+def _bf16_tile(N, t):
+    for rows, lanes in _BF16_TILES.get((t.family, t.vector_bits), ()):
+        if N % lanes == 0:
+            return rows, lanes
+    return None
+
+
+def schedule_half_gemm(s, st, target):
+    """Schedule st on its 16-bit micro-kernel (returns the stages), or None (not one)."""
+    kind = half_gemm_kind(st, target)
+    if kind is None:
+        return None
+    data, weight = st.op.input_tensors
+    batched = len(_dims(data)) == 3
+    if kind == "fp16":
+        return _schedule_fp16(s, st, target, data, weight, batched)
+    return _schedule_bf16(s, st, get_target(target), data, weight)
+
+
+def half_vector_info(st, target):
+    """The CpuInfo of float16 vectors (8 lanes a NEON register) when st computes in float16
+    on a target with fp16_arithmetic (its inputs and output float16), else None: the direct
+    NCHWc convolution's register tile is sized by it."""
+    if not get_target(target).has("fp16_arithmetic"):
+        return None
+    if any(t.dtype != "float16" for t in [st.op.output(0)] + list(st.op.input_tensors)):
+        return None
+    info = cpu_info(target)
+    info.lanes = 8
+    return info
+
+
+def _schedule_fp16(s, st, target, data, weight, batched):
+    acc = st.op.output(0).dtype
+    M, K = _dims(data)[-2:]
+    N = _dims(weight)[-2]
+    info = cpu_info(target)
+    info.lanes = 8                  # float16 lanes; float32 sums: two registers per 8 lanes
+    if acc == "float32":
+        info.nregs //= 2
+    cfg = (batch_matmul_config if batched else dense_config)(M, N, K, target, info=info)
+    cfg["tile_intrin"] = lambda mr, nr, kc: gemm_fp16(mr, nr, kc, acc)
+    return _schedule_gemm(s, st, target, data, weight, cfg, packs_inside=batched)
+
+
+def _schedule_bf16(s, st, t, data, weight):
+    dshape = _dims(data)
+    lead, (M, K) = dshape[:-2], dshape[-2:]
+    N = _dims(weight)[-2]
+    rows, lanes = _bf16_tile(N, t)
+    nl = len(lead)
+    PW = compute(tuple(lead) + (N // lanes, K // 2, lanes, 2),
+                 lambda *ix: weight[ix[:nl] + (ix[nl] * lanes + ix[nl + 2], ix[nl + 1] * 2 + ix[nl + 3])],
+                 name=st.name + "_pairs")
+    kg, kk = reduce_axis((0, K // 2), "kg"), reduce_axis((0, 2), "kk")
+
+    def fg(*ix):
+        b, (i, j) = ix[:nl], ix[nl:]
+        return te_sum(data[b + (i, kg * 2 + kk)].astype("float32")
+                      * PW[b + (j // lanes, kg, j % lanes, kk)].astype("float32"), axis=[kg, kk])
+    G = compute(tuple(lead) + (M, N), fg, name=st.name, tag=st.op.tag)
+    (pack,) = replace_computation(s, st, G, [PW])
+    axes = list(st.op.axis)
+    io, ii = st.split(axes[-2], factor=rows)
+    jo, ji = st.split(axes[-1], factor=lanes)
+    st.reorder(*(axes[:-2] + [io, jo, ii, ji] + list(st.op.reduce_axis)))
+    st.tensorize(ii, dot_bf16(K, lanes, rows))
+    st.parallel(st.fuse(*(axes[:-2] + [io])) if nl else io)
+    pax = list(pack.op.axis)
+    pack.parallel(pack.fuse(*pax[:-3]) if len(pax) > 4 else pax[0])
+    return [st, pack]
+
+
+def schedule_bf16_conv(s, st, target):
+    """conv2d_NCHWc of bfloat16 data and kernel into float32 on dot_bf16 tiles (returns the
+    stages), or None: not bfloat16 into float32, no dot_bf16, an odd channel block, or an
+    output channel block no tile width divides."""
+    t = get_target(target)
+    ins = st.op.input_tensors
+    if not t.has("dot_bf16") or st.op.output(0).dtype != "float32" \
+            or any(x.dtype != "bfloat16" for x in ins):
+        return None
+    kernel = next(x for x in ins if len(x.shape) == 6)
+    Ob, Cb, R, S, ic, oc = _dims(kernel)
+    tile = _bf16_tile(oc, t)
+    if ic % 2 or tile is None:
+        return None
+    rows, lanes = tile
+    pad = _materialize_pad(s, st, cpu_info(target).lanes)      # plain loads of a padded copy
+    data = next(x for x in st.op.input_tensors if len(x.shape) == 5)
+    (sh, sw), (dh, dw) = st.op.attrs["strides"], st.op.attrs["dilation"]
+    PK = compute((Ob, Cb, R, S, ic // 2, oc, 2),
+                 lambda ob, cb, r, c, g, o, z: kernel[ob, cb, r, c, g * 2 + z, o],
+                 name=st.name + "_pairs")
+    cb, ry, rx = reduce_axis((0, Cb), "icb"), reduce_axis((0, R), "ry"), reduce_axis((0, S), "rx")
+    kg, kk = reduce_axis((0, ic // 2), "kg"), reduce_axis((0, 2), "kk")
+    G = compute(tuple(int(a.dom.extent.value) for a in st.op.axis),
+                lambda n, ob, y, x, o: te_sum(
+                    data[n, cb, y * sh + ry * dh, x * sw + rx * dw, kg * 2 + kk].astype("float32")
+                    * PK[ob, cb, ry, rx, kg, o, kk].astype("float32"), axis=[cb, ry, rx, kg, kk]),
+                name=st.name, tag=st.op.tag)
+    (pack,) = replace_computation(s, st, G, [PK])
+    n, ob, y, x, o = st.op.axis
+    xo, xi = st.split(x, factor=rows)
+    oo, oi = st.split(o, factor=lanes)
+    st.reorder(n, ob, y, xo, oo, cb, ry, rx, xi, oi, kg, kk)
+    st.tensorize(xi, dot_bf16(ic, lanes, rows))
+    st.parallel(st.fuse(n, ob, y))
+    pack.parallel(pack.op.axis[0])
+    return [st, pack] + ([pad] if pad is not None else [])
