@@ -23,7 +23,7 @@ from ..errors import InternalError, TexprError
 from ..lang.expr import Const, TensorLoad, all as te_all, if_then_else
 from ..lang.reduction import sum as te_sum
 from ..lang.tensor import ComputeOp, compute, reduce_axis
-from ..lang.visitor import transform
+from ..lang.visitor import substitute, transform
 from ..targets.intrin import gemm_fp32
 from .schedules import VECTOR_CPU_TARGETS, default_stage, register
 from .nn import CHANNEL_REPEAT_TAG
@@ -780,32 +780,74 @@ def batch_matmul_config(M, N, K, target="native"):
 
 # ----------------------------------------------------------------------------- conv2d NCHWc
 
+#: vector loads a core issues per cycle (two on the x86 and Arm cores texpr targets)
+LOAD_PORTS = 2
+
+
+def conv_tile_cycles(w, nv, info):
+    """Cycles of one reduction step (one input channel of one tap) of a direct convolution's
+    register tile of w output columns x nv vectors of output channels: its w*nv FMAs on the
+    FMA units, its w broadcasts and nv weight loads on the load ports, and at least the time
+    in which the FMA units would run busy_accumulators FMAs (each accumulator takes one FMA
+    per step: fewer of them leave the units idle for the FMA latency; on Zen 3 a tile of 8
+    accumulators, 2 units x the 4-cycle latency, ran 10% slower per FMA than one of 12)."""
+    f = float(info.fma_units)
+    return max(w * nv / f, info.busy_accumulators / f, (w + nv) / float(LOAD_PORTS))
+
+
+def conv_row_cycles(Q, w, nv, info):
+    """Cycles of a reduction step over an output row of Q columns, per vector of output
+    channels: Q // w tiles of w columns and a partial tile of Q % w (a short tile is bound by
+    the FMA latency: the cost of a tail)."""
+    t = (Q // w) * conv_tile_cycles(w, nv, info)
+    if Q % w:
+        t += conv_tile_cycles(Q % w, nv, info)
+    return t / nv
+
+
+def _conv_reg_w(Q, nv, info):
+    """The register tile width (output columns) of the fewest cycles per row for nv vectors
+    of output channels; among equals one without a partial tile, then the widest (fewer
+    tiles read the weights fewer times). The accumulators, the nv weight vectors and the
+    broadcast input leave a register spare (a tile that filled all 16 AVX2 registers
+    measured slower than the next smaller one, Zen 3)."""
+    cap = max(1, (info.nregs - nv - 2) // nv)
+    return min(range(1, min(Q, cap) + 1), key=lambda w: _conv_tile_key(Q, w, nv, info))
+
+
+def _conv_tile_key(Q, w, nv, info):
+    return (round(conv_row_cycles(Q, w, nv, info), 6), Q % w != 0, -w)
+
+
 def conv_NCHWc_config(P, Q, oc, target="native"):
     """Register tile of a direct convolution: reg_w output columns x oc channels (oc / lanes
-    vectors). reg_w divides the output width when a good divisor exists (no tails)."""
+    vectors), the width of the fewest cycles per output row (conv_row_cycles: a partial last
+    tile costs what its FMA latency costs)."""
     info = cpu_info(target)
     nv = max(1, -(-oc // info.lanes))
-    cap = max(1, (info.nregs - nv - 1) // nv)
-    best = None
-    for w in range(1, min(Q, cap) + 1):
-        acc = w * nv
-        eff = min(1.0, acc / float(info.busy_accumulators)) * min(1.0, 0.7 / ((w + nv) / acc))
-        full = (Q // w * w) / float(Q)
-        cost = full / eff + (1.0 - full) * 6.0
-        key = (round(cost, 3), -acc)
-        if best is None or key < best[0]:
-            best = (key, w)
-    return {"reg_w": best[1], "oc": oc, "lanes": info.lanes}
+    return {"reg_w": _conv_reg_w(Q, nv, info), "oc": oc, "lanes": info.lanes}
 
 
-def conv_blocks(C, O, target="native"):
-    """(ic, oc) channel blocks of the NCHWc layout for `target`: oc two vectors when the
-    output channels allow it (twice the accumulators per broadcast input), else one vector;
-    ic the same as oc when it divides C (a layer's output feeds the next one unchanged), else
-    one vector, else all of C when C is small (the RGB stem), else what divides C."""
-    lanes = cpu_info(target).lanes
-    oc = next((b for b in (2 * lanes, lanes) if O % b == 0), None)
-    if oc is None:
+def conv_blocks(C, O, target="native", Q=None):
+    """(ic, oc) channel blocks of the NCHWc layout for `target`: oc two vectors or one,
+    whichever runs an output row of Q columns (when given) in fewer cycles per channel
+    (conv_row_cycles; among equals the one without a partial tile: 7 columns take one vector
+    by 7 columns, 4.3 ms against 5.0-6.1 ms for two vectors by 4 or 6 and a tail at 512 x 14
+    x 14 3x3/2, Zen 3), two vectors when equal or Q is not given (twice the accumulators per broadcast
+    input), else what divides O; ic the same as oc when it divides C (a layer's output feeds
+    the next one unchanged), else one vector, else all of C when C is small (the RGB stem),
+    else what divides C."""
+    info = cpu_info(target)
+    lanes = info.lanes
+    cands = [b for b in (2 * lanes, lanes) if O % b == 0]
+    if cands and Q is not None:
+        def key(b):
+            nv = b // lanes
+            return _conv_tile_key(Q, _conv_reg_w(Q, nv, info), nv, info)[:2] + (-b,)
+        oc = min(cands, key=key)
+    elif cands:
+        oc = cands[0]
+    else:
         oc = next(b for b in range(min(O, lanes), 0, -1) if O % b == 0)
     if C % oc == 0:
         ic = oc
@@ -816,6 +858,33 @@ def conv_blocks(C, O, target="native"):
     else:
         ic = next(b for b in range(lanes, 0, -1) if C % b == 0)
     return ic, oc
+
+
+def conv2d_weight_blocks(data_shape, kernel_shape, stride, padding, dilation=1,
+                         target="native"):
+    """(ic, oc): the channel blocks to pack a constant conv2d_nchw kernel [O, C, R, S] with
+    for `target` (topi.layout.pack_kernel_nchwc, read by topi.nn.conv2d_nchw_packed), or
+    None where its schedule reads the kernel as it lies: an input of few channels
+    (cpu_conv_few_channels), a 1x1 convolution without padding (cpu_conv_1x1), a target
+    without the register-tiled schedules."""
+    from .nn import _out_size
+    from .util import padding4, pair
+    from .cpu_conv_few_channels import FEW_CHANNELS_MAX
+    from ..targets.registry import get_target
+    if get_target(target).name not in VECTOR_CPU_TARGETS:
+        return None
+    N, C, H, W = data_shape
+    O, Cg, R, S = kernel_shape
+    (sh, sw), (dh, dw) = pair(stride, "stride"), pair(dilation, "dilation")
+    pt, pl, pb, pr = padding4(padding)
+    Q = _out_size(W, S, sw, pl, pr, dw)
+    P = _out_size(H, R, sh, pt, pb, dh)
+    lanes = cpu_info(target).lanes
+    if Cg != C or P <= 0 or Q <= 0 or (C <= FEW_CHANNELS_MAX and Q >= lanes):
+        return None
+    if R == S == 1 and not any((pt, pl, pb, pr)) and P * Q >= lanes:
+        return None
+    return conv_blocks(C, O, target, Q)
 
 
 def _pad_of(s, st):
@@ -1025,9 +1094,17 @@ def schedule_depthwise_conv2d_nchw(s, st, target):
     rows = depthwise_rows(P, width // lanes, info)
     sw = st.op.attrs.get("strides", (1, 1))[1]
     copy = None
+    wide = None
     if (pad_t is not None and pad_t.op.attrs.get("pad_value", 0) == 0) or sw > 1:
-        copy = column_phases(s, st, ins[0], sw)
-    out, conv = _output_and_accumulator(s, st)
+        if Q % width and Q > lanes:
+            wide = cdiv(Q, width) * width
+        S_, dw = _dims(ins[1])[3], st.op.attrs.get("dilation", (1, 1))[1]
+        copy = column_phases(s, st, ins[0], sw,
+                             ((wide - 1) * sw + (S_ - 1) * dw) // sw + 1 if wide else 0)
+    if wide:
+        out, conv = _widened_rows(s, st, wide)
+    else:
+        out, conv = _output_and_accumulator(s, st)
     n_, c_, y_, x_ = out.op.axis
     yo, yi = out.split(y_, factor=rows)
     xo, xi = out.split(x_, factor=width)
@@ -1046,6 +1123,32 @@ def schedule_depthwise_conv2d_nchw(s, st, target):
         copy.reorder(*(ax[:-1] + list(copy.op.reduce_axis) + [ax[-1]]))
     _vector_tile(copy, ax[-1], lanes, unroll=False)
     return [st, out, copy]
+
+
+def _widened_rows(s, st, width):
+    """(out, acc) like _output_and_accumulator, where the accumulating stage computes output
+    rows `width` wide (st's body over a wider last axis; the extra columns read zeros of an
+    input copy wide enough) and st copies the valid columns out of it: a row whose width is
+    no multiple of the register tile is whole vector tiles (14 columns: two vectors, not one
+    and six columns of scalar taps) and only the stores of the last tile are partial."""
+    op = st.op
+    old = [iv.var for iv in op.axis]
+    shape = [iv.dom.extent for iv in op.axis[:-1]] + [width]
+
+    def body(*idx):
+        return substitute(op.bodies[0], dict(zip(old, idx)))
+    G = compute(tuple(shape), body, name=op.name + "_rows", tag=op.tag, attrs=op.attrs)
+    copy = ComputeOp(op.name, op.axis, G[tuple(old)], op.tag, op.attrs)
+    st.op = copy
+    st._reset_axes()
+    s.stage_map[copy] = st
+    acc = s._insert_stage(G.op, st)
+    acc.scope = "local"
+    out = epilogue_output(s, st)
+    if out is None:
+        return st, acc
+    st.compute_inline()
+    return out, acc
 
 
 def depthwise_rows(P, nv, info):
@@ -1315,11 +1418,43 @@ def schedule_conv2d_nchw(s, st, target):
     C = _dims(data if pad_t is not None else dp)[1]
     if Cg != C:                         # grouped convolution
         return default_stage(s, st, target)
-    ic, oc = conv_blocks(C, O, target)
-    lanes = info.lanes
+    ic, oc = conv_blocks(C, O, target, Q)
     ic, oc, reg_w, parallel = tuning.conv_nchw_params(
         conv_workload("topi.conv2d_nchw", st, data if pad_t is not None else dp, kernel, pad_t),
         N, C, O, P, Q, R * S_, target, (ic, oc), conv_NCHWc_config(P, Q, oc, target)["reg_w"])
+    return _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel, kernel)
+
+
+@register("conv2d_nchw_packed", VECTOR_CPU_TARGETS)
+def schedule_conv2d_nchw_packed(s, st, target):
+    """conv2d_nchw_packed: schedule_conv2d_nchw's channel-block route on a kernel that comes
+    in its blocks (packed once): only the input is copied into channel blocks per call."""
+    ins = st.op.input_tensors
+    info = cpu_info(target)
+    if len(ins) != 2 or not _f32(st.op.output(0), *ins):
+        return default_stage(s, st, target)
+    dp, kernel = ins
+    N, O, P, Q = (int(a.dom.extent.value) for a in st.op.axis)
+    _, _, R, S_, ic, oc = _dims(kernel)
+    pad_t, data = _pad_of(s, st)
+    reg_w, parallel = tuning.conv_nchwc_params(
+        conv_workload("topi.conv2d_nchw_packed", st, data if pad_t is not None else dp, kernel,
+                      pad_t),
+        Q, target, conv_NCHWc_config(P, Q, oc, target)["reg_w"],
+        2.0 * N * O * P * Q * _dims(kernel)[1] * ic * R * S_)
+    return _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel)
+
+
+def _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel, kernel=None):
+    """The channel-block route of conv2d_nchw (and conv2d_nchw_packed): the (padded) input
+    copied into channel blocks [N, C/ic, H, W, ic], the kernel read in blocks
+    [O/oc, C/ic, R, S, ic, oc] (an OIHW `kernel` is packed into them per call), a reg_w x oc
+    register tile kept over the whole reduction and written to the NCHW output (fused
+    epilogue included)."""
+    lanes = info.lanes
+    dp = st.op.input_tensors[0]
+    pad_t, data = _pad_of(s, st)
+    C = _dims(data if pad_t is not None else dp)[1]
     if pad_t is not None and pad_t.op.attrs.get("pad_value", 0) == 0:
         shp = _dims(pad_t)
         pd = padded_copy(s, st, pad_t, (shp[0], C // ic, shp[2], shp[3], ic),
@@ -1332,11 +1467,13 @@ def schedule_conv2d_nchw(s, st, target):
                            lambda n, cb, h, w, ci: src[n, cb * ic + ci, h, w],
                            lambda n, c, h, w: (n, c // ic, h, w, c % ic), "data_blocked")
     _schedule_copy(pd, lanes)
-    _, pk = pack_input(s, st, kernel, (O // oc, C // ic, R, S_, ic, oc),
-                       lambda ob, cb, r, q, i, o: kernel[ob * oc + o, cb * ic + i, r, q],
-                       lambda o, c, r, q: (o // oc, c // ic, r, q, c % ic, o % oc),
-                       "kernel_blocked")
-    _schedule_copy(pk, lanes)
+    if kernel is not None:
+        O, C, R, S_ = _dims(kernel)
+        _, pk = pack_input(s, st, kernel, (O // oc, C // ic, R, S_, ic, oc),
+                           lambda ob, cb, r, q, i, o: kernel[ob * oc + o, cb * ic + i, r, q],
+                           lambda o, c, r, q: (o // oc, c // ic, r, q, c % ic, o % oc),
+                           "kernel_blocked")
+        _schedule_copy(pk, lanes)
     out, conv = _output_and_accumulator(s, st)
     n_, o_, y_, x_ = out.op.axis
     ob, oi = out.split(o_, factor=oc)
