@@ -23,7 +23,7 @@ from ..errors import InternalError, TexprError
 from ..lang.expr import Const, TensorLoad, all as te_all, if_then_else
 from ..lang.reduction import sum as te_sum
 from ..lang.tensor import ComputeOp, compute, reduce_axis
-from ..lang.visitor import substitute, transform
+from ..lang.visitor import transform
 from ..targets.intrin import gemm_fp32
 from .schedules import VECTOR_CPU_TARGETS, default_stage, register
 from .nn import CHANNEL_REPEAT_TAG
@@ -1094,17 +1094,9 @@ def schedule_depthwise_conv2d_nchw(s, st, target):
     rows = depthwise_rows(P, width // lanes, info)
     sw = st.op.attrs.get("strides", (1, 1))[1]
     copy = None
-    wide = None
     if (pad_t is not None and pad_t.op.attrs.get("pad_value", 0) == 0) or sw > 1:
-        if Q % width and Q > lanes:
-            wide = cdiv(Q, width) * width
-        S_, dw = _dims(ins[1])[3], st.op.attrs.get("dilation", (1, 1))[1]
-        copy = column_phases(s, st, ins[0], sw,
-                             ((wide - 1) * sw + (S_ - 1) * dw) // sw + 1 if wide else 0)
-    if wide:
-        out, conv = _widened_rows(s, st, wide)
-    else:
-        out, conv = _output_and_accumulator(s, st)
+        copy = column_phases(s, st, ins[0], sw)
+    out, conv = _output_and_accumulator(s, st)
     n_, c_, y_, x_ = out.op.axis
     yo, yi = out.split(y_, factor=rows)
     xo, xi = out.split(x_, factor=width)
@@ -1123,32 +1115,6 @@ def schedule_depthwise_conv2d_nchw(s, st, target):
         copy.reorder(*(ax[:-1] + list(copy.op.reduce_axis) + [ax[-1]]))
     _vector_tile(copy, ax[-1], lanes, unroll=False)
     return [st, out, copy]
-
-
-def _widened_rows(s, st, width):
-    """(out, acc) like _output_and_accumulator, where the accumulating stage computes output
-    rows `width` wide (st's body over a wider last axis; the extra columns read zeros of an
-    input copy wide enough) and st copies the valid columns out of it: a row whose width is
-    no multiple of the register tile is whole vector tiles (14 columns: two vectors, not one
-    and six columns of scalar taps) and only the stores of the last tile are partial."""
-    op = st.op
-    old = [iv.var for iv in op.axis]
-    shape = [iv.dom.extent for iv in op.axis[:-1]] + [width]
-
-    def body(*idx):
-        return substitute(op.bodies[0], dict(zip(old, idx)))
-    G = compute(tuple(shape), body, name=op.name + "_rows", tag=op.tag, attrs=op.attrs)
-    copy = ComputeOp(op.name, op.axis, G[tuple(old)], op.tag, op.attrs)
-    st.op = copy
-    st._reset_axes()
-    s.stage_map[copy] = st
-    acc = s._insert_stage(G.op, st)
-    acc.scope = "local"
-    out = epilogue_output(s, st)
-    if out is None:
-        return st, acc
-    st.compute_inline()
-    return out, acc
 
 
 def depthwise_rows(P, nv, info):

@@ -56,16 +56,15 @@ def applies(s, st, target):
     return _dims(ins[1])[1] <= FEW_CHANNELS_MAX and Q >= cpu_info(target).lanes
 
 
-def column_phases(s, st, dp, sw, min_width=0):
+def column_phases(s, st, dp, sw):
     """Make `st` (a convolution reading the NCHW input `dp`, or its zero padding) read it
     through the copy "data_phases" [N, C, Hp, sw, ceil(Wp/sw)] that splits the (padded)
     columns into `sw` phases: the columns x*sw + tap of consecutive outputs x are a
-    contiguous run of one phase (min_width: at least that many columns per phase, zeros
-    past the input). Returns the copy's stage (not yet scheduled)."""
+    contiguous run of one phase. Returns the copy's stage (not yet scheduled)."""
     pad_t, _ = _pad_of(s, st)
     src = pad_t if pad_t is not None else dp
     N, C, Hp, Wp = _dims(src)
-    Wq = max(cdiv(Wp, sw), min_width)
+    Wq = cdiv(Wp, sw)
     shape = (N, C, Hp, sw, Wq)
 
     def fread(n, c, h, w):
