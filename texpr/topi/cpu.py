@@ -832,11 +832,11 @@ def conv_blocks(C, O, target="native", Q=None):
     """(ic, oc) channel blocks of the NCHWc layout for `target`: oc two vectors or one,
     whichever runs an output row of Q columns (when given) in fewer cycles per channel
     (conv_row_cycles; among equals the one without a partial tile: 7 columns take one vector
-    by 7 columns, 4.3 ms against 5.0-6.1 ms for two vectors by 4 or 6 and a tail at 512 x 14
-    x 14 3x3/2, Zen 3), two vectors when equal or Q is not given (twice the accumulators per broadcast
-    input), else what divides O; ic the same as oc when it divides C (a layer's output feeds
-    the next one unchanged), else one vector, else all of C when C is small (the RGB stem),
-    else what divides C."""
+    by 7 columns, 4.3 ms against 5.0-6.1 ms for two vectors by 4 or 6 and a tail at
+    512 x 14 x 14 3x3/2, Zen 3), two vectors when equal or Q is not given (twice the
+    accumulators per broadcast input), else what divides O; ic the same as oc when it divides
+    C (a layer's output feeds the next one unchanged), else one vector, else all of C when C
+    is small (the RGB stem), else what divides C."""
     info = cpu_info(target)
     lanes = info.lanes
     cands = [b for b in (2 * lanes, lanes) if O % b == 0]
