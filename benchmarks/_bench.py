@@ -7,6 +7,9 @@
 - Timer: interleaved measurements (texpr and its references alternate, rounds x calls, the
   median of the rounds), so that load from other processes hits all of them alike.
 - threads(n): TEXPR_NUM_THREADS, torch.set_num_threads and OpenBLAS (threadpoolctl) at once.
+- parallel_settle(fns, n): at n > 1 threads, a sleep before each turn longer than the spin of
+  every runtime's workers after a call (spin_seconds), so that no library is timed while
+  another's threads still hold the cores.
 """
 import contextlib
 import os
@@ -183,6 +186,37 @@ SETTLE_S = 0.05
 # thread without a core and runs 10-50x slower (seen: 0.16 ms -> 8 ms). Before a kernel that
 # follows NumPy's matmul in a round, sleep this long.
 OPENBLAS_SETTLE_S = 0.3
+
+
+def spin_seconds(fn, limit=1.0, poll=0.005):
+    """Seconds the worker threads of fn's parallel runtime keep running after fn() returns:
+    libgomp's workers spin (GOMP_SPINCOUNT pauses: tens of ms in a VM, where a pause is slow)
+    before they sleep, and so do OpenBLAS's and texpr's pool's for a while. Measured as the
+    time during which the process gains CPU time while this thread sleeps."""
+    fn()
+    t0 = time.perf_counter()
+    last = t0
+    cpu = time.process_time()
+    while True:
+        time.sleep(poll)
+        now, c = time.perf_counter(), time.process_time()
+        if c - cpu > 0.25 * poll:           # other threads of this process ran meanwhile
+            last = now
+        elif now - last > 4 * poll or now - t0 > limit:
+            return last - t0
+        cpu = c
+
+
+def parallel_settle(fns, threads, margin=1.5, cap=0.5):
+    """The settle time (Timer's `settle`) of a multithreaded comparison: longer than any of
+    fns's runtimes spins after a call (spin_seconds, x margin), so that each library's turn
+    starts with every other library's workers asleep and the cores free (on 2 cores a
+    spinning torch worker took texpr's second core: a 2.1 ms conv took 4.6 ms right after a
+    torch conv, Zen 3). SETTLE_S at 1 thread (no workers)."""
+    if threads <= 1:
+        return SETTLE_S
+    spin = max(spin_seconds(f) for f in fns.values() for _ in range(2))
+    return min(cap, max(SETTLE_S, margin * spin))
 
 
 class Timer:

@@ -4,12 +4,22 @@
 
 texpr variants of a case:
   direct  topi.nn.conv2d_nchw (groups = C: topi.nn.depthwise_conv2d_nchw) via topi.schedule
+  packed  topi.nn.conv2d_nchw_packed: the constant weight packed once, offline, into the
+          channel blocks the schedule reads (what Graph.conv2d does; where the schedule
+          reads the weight as it lies, topi.cpu.conv2d_weight_blocks is None: no variant)
   winoM   topi.nn.conv2d_winograd_nchw F(M,3) (3x3, stride 1, no dilation, groups 1), the
           weights transformed once, offline (what a graph with constant weights does)
 References: torch's conv2d on NCHW and on channels_last tensors, and the same convolution as
 a torch.utils.mkldnn module on a blocked (to_mkldnn) input, oneDNN in its own layout (torch's
 conv2d takes a slower path for some shapes, e.g. the RGB stem). The ratio is the fastest
 reference / texpr's fastest variant (> 1: texpr is faster), by medians and by best rounds.
+
+Timing: rounds in which each variant and reference in turn runs a block of calls (best of
+the block; medians over rounds). At 2 threads each block starts after a sleep longer than the
+time any of the libraries' worker threads spin after a call (_bench.parallel_settle, measured
+per case): right after a torch call its libgomp workers spin for tens of ms and, on a 2-core
+machine, take a core from the next library's threads. Two-thread figures on a machine busy
+with other jobs are meaningless; 1-thread ratios under load are indicative.
 """
 import math
 import os
@@ -46,11 +56,19 @@ class Case:
     def depthwise(self):
         return self.g > 1 and self.g == self.C == self.O
 
-    def variants(self, wino=(2, 4)):
+    def variants(self, wino=(2, 4), target="native"):
         v = ["direct"]
+        if self.g == 1 and self.blocks(target) is not None:
+            v.append("packed")
         if self.R == 3 and self.s == 1 and self.d == 1 and self.g == 1:
             v += [f"wino{m}" for m in wino]
         return v
+
+    def blocks(self, target):
+        """(ic, oc) of the packed variant's weight, or None."""
+        return topi.cpu.conv2d_weight_blocks((1, self.C, self.H, self.W),
+                                             (self.O, self.C, self.R, self.R), self.s, self.p,
+                                             self.d, target)
 
     def data(self, rng):
         a = rng.standard_normal((1, self.C, self.H, self.W), dtype=np.float32)
@@ -73,6 +91,12 @@ class Case:
                 out = topi.nn.conv2d_nchw(x, w, self.s, self.p, self.d, self.g)
             f = te.build(topi.schedule(out, target), [x, w, out], target=target, name="conv")
             return f, (a, kd, c), c
+        if variant == "packed":
+            kp = topi.testing.pack_kernel_nchwc_ref(k, *self.blocks(target))
+            w = te.placeholder(kp.shape, name="w")
+            out = topi.nn.conv2d_nchw_packed(x, w, self.s, self.p, self.d)
+            f = te.build(topi.schedule(out, target), [x, w, out], target=target, name="convp")
+            return f, (a, kp, c), c
         m = int(variant[4:])
         u = winograd_weight_transform_ref(k, m, "IO")
         U = te.placeholder(u.shape, name="U")
@@ -110,7 +134,7 @@ def tolerance(variant):
     return {"wino2": 1e-4, "wino4": 1e-3, "wino6": 5e-3}.get(variant, 1e-4)
 
 
-def run_cases(cases, tcounts, target, rounds=7, wino=(2, 4), quiet=False):
+def run_cases(cases, tcounts, target, rounds=7, wino=(2, 4), quiet=False, clock=None):
     """Build, check against torch and time every case; returns [(case, threads, {name:
     (median s, best s)}, texpr names)]."""
     import torch
@@ -120,7 +144,7 @@ def run_cases(cases, tcounts, target, rounds=7, wino=(2, 4), quiet=False):
         a, k = case.data(rng)
         refs, want = case.torch_refs(a, k)
         fns = {}
-        for v in case.variants(wino):
+        for v in case.variants(wino, target):
             t0 = time.perf_counter()
             f, args, c = case.build(v, a, k, target)
             tb = time.perf_counter() - t0
@@ -137,9 +161,12 @@ def run_cases(cases, tcounts, target, rounds=7, wino=(2, 4), quiet=False):
         fns.update(refs)
         # about 20 ms of calls per round at 30 GFLOP/s
         calls = int(min(50, max(3, 0.02 / (case.flops / 30e9))))
-        timer = _bench.Timer(rounds=rounds, calls=calls, settle=_bench.SETTLE_S)
+        timer = _bench.Timer(rounds=rounds, calls=calls, settle=_bench.SETTLE_S, clock=clock)
         for t in tcounts:
             with _bench.threads(t), torch.no_grad():
+                # at 2 threads each turn waits until the previous library's OpenMP workers
+                # stopped spinning (torch's libgomp: tens of ms after its call)
+                timer.settle = _bench.parallel_settle(fns, t)
                 rows.append((case, t, timer.run(fns), ours))
     return rows
 
@@ -185,6 +212,9 @@ def main(cases, description, argv=None, default_threads="1,2"):
     ap.add_argument("--only", default=None, help="indices of cases, e.g. 0,3,5")
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--list", action="store_true", help="list the cases and exit")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="time the calling thread's CPU time (1 thread only): on a machine shared "
+                         "with other jobs, time spent descheduled does not count")
     _bench.add_target_options(ap)
     args = ap.parse_args(argv)
     if args.list:
@@ -194,14 +224,18 @@ def main(cases, description, argv=None, default_threads="1,2"):
     import torch
     target = args.target or _bench.best_target()
     tcounts = sorted({int(x) for x in args.threads.split(",")})
+    if args.cpu_time and tcounts != [1]:
+        ap.error("--cpu-time measures one thread: use it with --threads 1")
     if args.only:
         cases = [cases[int(i)] for i in args.only.split(",")]
     print(f"CPU: {_bench.cpu_model()}")
     print(f"texpr target={target}; PyTorch {torch.__version__} (oneDNN), CPU capability "
-          f"{torch.backends.cpu.get_cpu_capability()}; threads {tcounts}")
+          f"{torch.backends.cpu.get_cpu_capability()}; threads {tcounts}"
+          + ("; thread CPU time" if args.cpu_time else ""))
     load = _bench.CpuLoad()
     load.start()
-    rows = run_cases(cases, tcounts, target, rounds=args.rounds)
+    rows = run_cases(cases, tcounts, target, rounds=args.rounds,
+                     clock=time.thread_time if args.cpu_time else None)
     share = load.stop()
     ratios = print_table(rows, tcounts)
     note = _bench.load_note(share)

@@ -35,7 +35,7 @@ def _weight_blocks_knobs(h):
 
 
 def _conv_knobs(C, O, P, Q):
-    ic, oc = cpu.conv_blocks(C, O, T)
+    ic, oc = cpu.conv_blocks(C, O, T, Q)
     return {"tile_ic": Ot(ic), "tile_oc": Ot(oc),
             "tile_ow": Ot(cpu.conv_NCHWc_config(P, Q, oc, T)["reg_w"]), "parallel": Ot("rows"),
             "unroll_kw": Ot(False)}

@@ -807,33 +807,75 @@ def batch_matmul_config(M, N, K, target="native", info=None):
 
 # ----------------------------------------------------------------------------- conv2d NCHWc
 
+#: vector loads a core issues per cycle (two on the x86 and Arm cores texpr targets)
+LOAD_PORTS = 2
+
+
+def conv_tile_cycles(w, nv, info):
+    """Cycles of one reduction step (one input channel of one tap) of a direct convolution's
+    register tile of w output columns x nv vectors of output channels: its w*nv FMAs on the
+    FMA units, its w broadcasts and nv weight loads on the load ports, and at least the time
+    in which the FMA units would run busy_accumulators FMAs (each accumulator takes one FMA
+    per step: fewer of them leave the units idle for the FMA latency; on Zen 3 a tile of 8
+    accumulators, 2 units x the 4-cycle latency, ran 10% slower per FMA than one of 12)."""
+    f = float(info.fma_units)
+    return max(w * nv / f, info.busy_accumulators / f, (w + nv) / float(LOAD_PORTS))
+
+
+def conv_row_cycles(Q, w, nv, info):
+    """Cycles of a reduction step over an output row of Q columns, per vector of output
+    channels: Q // w tiles of w columns and a partial tile of Q % w (a short tile is bound by
+    the FMA latency: the cost of a tail)."""
+    t = (Q // w) * conv_tile_cycles(w, nv, info)
+    if Q % w:
+        t += conv_tile_cycles(Q % w, nv, info)
+    return t / nv
+
+
+def _conv_reg_w(Q, nv, info):
+    """The register tile width (output columns) of the fewest cycles per row for nv vectors
+    of output channels; among equals one without a partial tile, then the widest (fewer
+    tiles read the weights fewer times). The accumulators, the nv weight vectors and the
+    broadcast input leave a register spare (a tile that filled all 16 AVX2 registers
+    measured slower than the next smaller one, Zen 3)."""
+    cap = max(1, (info.nregs - nv - 2) // nv)
+    return min(range(1, min(Q, cap) + 1), key=lambda w: _conv_tile_key(Q, w, nv, info))
+
+
+def _conv_tile_key(Q, w, nv, info):
+    return (round(conv_row_cycles(Q, w, nv, info), 6), Q % w != 0, -w)
+
+
 def conv_NCHWc_config(P, Q, oc, target="native", info=None):
     """Register tile of a direct convolution: reg_w output columns x oc channels (oc / lanes
-    vectors). reg_w divides the output width when a good divisor exists (no tails).
-    info: the CpuInfo to size it by (default the target's; 16-bit lanes: cpu_half.py)."""
+    vectors), the width of the fewest cycles per output row (conv_row_cycles: a partial last
+    tile costs what its FMA latency costs). info: the CpuInfo to size it by (default the
+    target's; 16-bit lanes: cpu_half.py)."""
     info = info or cpu_info(target)
     nv = max(1, -(-oc // info.lanes))
-    cap = max(1, (info.nregs - nv - 1) // nv)
-    best = None
-    for w in range(1, min(Q, cap) + 1):
-        acc = w * nv
-        eff = min(1.0, acc / float(info.busy_accumulators)) * min(1.0, 0.7 / ((w + nv) / acc))
-        full = (Q // w * w) / float(Q)
-        cost = full / eff + (1.0 - full) * 6.0
-        key = (round(cost, 3), -acc)
-        if best is None or key < best[0]:
-            best = (key, w)
-    return {"reg_w": best[1], "oc": oc, "lanes": info.lanes}
+    return {"reg_w": _conv_reg_w(Q, nv, info), "oc": oc, "lanes": info.lanes}
 
 
-def conv_blocks(C, O, target="native"):
-    """(ic, oc) channel blocks of the NCHWc layout for `target`: oc two vectors when the
-    output channels allow it (twice the accumulators per broadcast input), else one vector;
-    ic the same as oc when it divides C (a layer's output feeds the next one unchanged), else
-    one vector, else all of C when C is small (the RGB stem), else what divides C."""
-    lanes = cpu_info(target).lanes
-    oc = next((b for b in (2 * lanes, lanes) if O % b == 0), None)
-    if oc is None:
+def conv_blocks(C, O, target="native", Q=None):
+    """(ic, oc) channel blocks of the NCHWc layout for `target`: oc two vectors or one,
+    whichever runs an output row of Q columns (when given) in fewer cycles per channel
+    (conv_row_cycles; among equals the one without a partial tile: 7 columns take one vector
+    by 7 columns, 4.3 ms against 5.0-6.1 ms for two vectors by 4 or 6 and a tail at
+    512 x 14 x 14 3x3/2, Zen 3), two vectors when equal or Q is not given (twice the
+    accumulators per broadcast input), else what divides O; ic the same as oc when it divides
+    C (a layer's output feeds the next one unchanged), else one vector, else all of C when C
+    is small (the RGB stem), else what divides C."""
+    info = cpu_info(target)
+    lanes = info.lanes
+    cands = [b for b in (2 * lanes, lanes) if O % b == 0]
+    if cands and Q is not None:
+        def key(b):
+            nv = b // lanes
+            return _conv_tile_key(Q, _conv_reg_w(Q, nv, info), nv, info)[:2] + (-b,)
+        oc = min(cands, key=key)
+    elif cands:
+        oc = cands[0]
+    else:
         oc = next(b for b in range(min(O, lanes), 0, -1) if O % b == 0)
     if C % oc == 0:
         ic = oc
@@ -844,6 +886,33 @@ def conv_blocks(C, O, target="native"):
     else:
         ic = next(b for b in range(lanes, 0, -1) if C % b == 0)
     return ic, oc
+
+
+def conv2d_weight_blocks(data_shape, kernel_shape, stride, padding, dilation=1,
+                         target="native"):
+    """(ic, oc): the channel blocks to pack a constant conv2d_nchw kernel [O, C, R, S] with
+    for `target` (topi.layout.pack_kernel_nchwc, read by topi.nn.conv2d_nchw_packed), or
+    None where its schedule reads the kernel as it lies: an input of few channels
+    (cpu_conv_few_channels), a 1x1 convolution without padding (cpu_conv_1x1), a target
+    without the register-tiled schedules."""
+    from .nn import _out_size
+    from .util import padding4, pair
+    from .cpu_conv_few_channels import FEW_CHANNELS_MAX
+    from ..targets.registry import get_target
+    if get_target(target).name not in VECTOR_CPU_TARGETS:
+        return None
+    N, C, H, W = data_shape
+    O, Cg, R, S = kernel_shape
+    (sh, sw), (dh, dw) = pair(stride, "stride"), pair(dilation, "dilation")
+    pt, pl, pb, pr = padding4(padding)
+    Q = _out_size(W, S, sw, pl, pr, dw)
+    P = _out_size(H, R, sh, pt, pb, dh)
+    lanes = cpu_info(target).lanes
+    if Cg != C or P <= 0 or Q <= 0 or (C <= FEW_CHANNELS_MAX and Q >= lanes):
+        return None
+    if R == S == 1 and not any((pt, pl, pb, pr)) and P * Q >= lanes:
+        return None
+    return conv_blocks(C, O, target, Q)
 
 
 def _pad_of(s, st):
@@ -1388,13 +1457,45 @@ def schedule_conv2d_nchw(s, st, target):
     C = _dims(data if pad_t is not None else dp)[1]
     if Cg != C:                         # grouped convolution
         return default_stage(s, st, target)
-    ic, oc = conv_blocks(C, O, target)
-    lanes = info.lanes
+    ic, oc = conv_blocks(C, O, target, Q)
     workload = conv_workload("topi.conv2d_nchw", st, data if pad_t is not None else dp, kernel,
                              pad_t)
     ic, oc, reg_w, parallel = tuning.conv_nchw_params(
         workload, N, C, O, P, Q, R * S_, target, (ic, oc),
         conv_NCHWc_config(P, Q, oc, target)["reg_w"])
+    return _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel, workload, target, kernel)
+
+
+@register("conv2d_nchw_packed", VECTOR_CPU_TARGETS)
+def schedule_conv2d_nchw_packed(s, st, target):
+    """conv2d_nchw_packed: schedule_conv2d_nchw's channel-block route on a kernel that comes
+    in its blocks (packed once): only the input is copied into channel blocks per call."""
+    ins = st.op.input_tensors
+    info = cpu_info(target)
+    if len(ins) != 2 or not _f32(st.op.output(0), *ins):
+        return default_stage(s, st, target)
+    dp, kernel = ins
+    N, O, P, Q = (int(a.dom.extent.value) for a in st.op.axis)
+    _, _, R, S_, ic, oc = _dims(kernel)
+    pad_t, data = _pad_of(s, st)
+    workload = conv_workload("topi.conv2d_nchw_packed", st, data if pad_t is not None else dp,
+                             kernel, pad_t)
+    reg_w, parallel = tuning.conv_nchwc_params(
+        workload, Q, target, conv_NCHWc_config(P, Q, oc, target)["reg_w"],
+        2.0 * N * O * P * Q * _dims(kernel)[1] * ic * R * S_)
+    return _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel, workload, target)
+
+
+def _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel, workload, target, kernel=None):
+    """The channel-block route of conv2d_nchw (and conv2d_nchw_packed): the (padded) input
+    copied into channel blocks [N, C/ic, H, W, ic], the kernel read in blocks
+    [O/oc, C/ic, R, S, ic, oc] (an OIHW `kernel` is packed into them per call), a reg_w x oc
+    register tile kept over the whole reduction and written to the NCHW output (fused
+    epilogue included); workload: the tuning knobs' (unroll_kw)."""
+    lanes = info.lanes
+    dp = st.op.input_tensors[0]
+    pad_t, data = _pad_of(s, st)
+    C = _dims(data if pad_t is not None else dp)[1]
     if pad_t is not None and pad_t.op.attrs.get("pad_value", 0) == 0:
         shp = _dims(pad_t)
         pd = padded_copy(s, st, pad_t, (shp[0], C // ic, shp[2], shp[3], ic),
@@ -1407,11 +1508,13 @@ def schedule_conv2d_nchw(s, st, target):
                            lambda n, cb, h, w, ci: src[n, cb * ic + ci, h, w],
                            lambda n, c, h, w: (n, c // ic, h, w, c % ic), "data_blocked")
     _schedule_copy(pd, lanes)
-    _, pk = pack_input(s, st, kernel, (O // oc, C // ic, R, S_, ic, oc),
-                       lambda ob, cb, r, q, i, o: kernel[ob * oc + o, cb * ic + i, r, q],
-                       lambda o, c, r, q: (o // oc, c // ic, r, q, c % ic, o % oc),
-                       "kernel_blocked")
-    _schedule_copy(pk, lanes)
+    if kernel is not None:
+        O, C, R, S_ = _dims(kernel)
+        _, pk = pack_input(s, st, kernel, (O // oc, C // ic, R, S_, ic, oc),
+                           lambda ob, cb, r, q, i, o: kernel[ob * oc + o, cb * ic + i, r, q],
+                           lambda o, c, r, q: (o // oc, c // ic, r, q, c % ic, o % oc),
+                           "kernel_blocked")
+        _schedule_copy(pk, lanes)
     out, conv = _output_and_accumulator(s, st)
     n_, o_, y_, x_ = out.op.axis
     ob, oi = out.split(o_, factor=oc)

@@ -39,6 +39,8 @@ the graph is built, into the panels topi.nn.dense_pack reads (what TVM does to a
 weights when it compiles it), and adds a dense_pack kernel (bias and relu fused) built for the
 target: no call of the graph copies the weight again. Only batches of one or two rows read the
 weight as it lies (topi.nn.dense: dot products over its rows, which need no panels).
+`g.conv2d(x, w, stride, padding, ...)` likewise packs a constant convolution weight once
+into the channel blocks topi.nn.conv2d_nchw_packed reads.
 """
 import time
 
@@ -404,16 +406,66 @@ class Graph:
                                                             activation, target))
         return self.call(kernel, *args, name=name)
 
-    def _constant_array(self, v, what, ndim):
+    def conv2d(self, data, weight, stride=1, padding=0, dilation=1, bias=None,
+               activation=None, target="native", name=None):
+        """conv2d_nchw of data [N, C, H, W] (a Value) by the constant weight [O, C, R, S]
+        (+ bias [O], then activation None or "relu"); returns the output Value [N, O, P, Q].
+
+        The weight is packed here, once, into the channel blocks the target's schedule reads
+        (topi.cpu.conv2d_weight_blocks; topi.nn.conv2d_nchw_packed reads them): no call of
+        the graph copies it again. Where the schedule reads the weight as it lies (an RGB
+        stem, a 1x1 convolution without padding) the kernel is topi.nn.conv2d_nchw on it.
+
+        Example (the weight packed once, here; the kernel built, or taken from the cache)::
+
+            g = Graph()
+            x = g.input("x", (1, 64, 28, 28))
+            w = np.random.rand(128, 64, 3, 3).astype("float32")
+            y = g.conv2d(x, w, stride=2, padding=1, activation="relu")
+            net = g.compile(y)
+        """
+        from .cpu import conv2d_weight_blocks
+        from .testing import pack_kernel_nchwc_ref
+        if not isinstance(data, Value) or data.graph is not self or len(data.shape) != 4:
+            raise GraphError(f"graph {self.name}: conv2d expects a 4-d Value of this graph as "
+                             f"data [N, C, H, W], got {data!r}")
+        if activation not in (None, "relu"):
+            raise GraphError(f"graph {self.name}: conv2d activation must be None or 'relu', "
+                             f"got {activation!r}")
+        w = self._constant_array(weight, "weight", 4, "conv2d")
+        if w.shape[1] != data.shape[1] or w.dtype != data.dtype or data.dtype != np.float32:
+            raise GraphError(f"graph {self.name}: conv2d expects float32 data [N, C, H, W] and "
+                             f"weight [O, C, R, S]; got data {list(data.shape)} {data.dtype}, "
+                             f"weight {list(w.shape)} {w.dtype}")
+        O = w.shape[0]
+        b = None
+        if bias is not None:
+            b = self._constant_array(bias, "bias", 1, "conv2d")
+            if b.shape != (O,) or b.dtype != w.dtype:
+                raise GraphError(f"graph {self.name}: conv2d bias must be [{O}] {w.dtype}, got "
+                                 f"{list(b.shape)} {b.dtype}")
+        base = name or f"conv2d_{len(self.steps)}"
+        blocks = conv2d_weight_blocks(data.shape, w.shape, stride, padding, dilation, target)
+        wv = self.constant(base + ("_w_blocks" if blocks else "_w"),
+                           pack_kernel_nchwc_ref(w, *blocks) if blocks else w)
+        args = [data, wv] + ([self.constant(base + "_b", b)] if b is not None else [])
+        key = ("graph.conv2d", data.shape, w.shape, str(stride), str(padding), str(dilation),
+               blocks, b is not None, activation, str(target))
+        kernel = self.kernels.get(key, lambda: _build_conv2d(
+            data.shape, w.shape, stride, padding, dilation, blocks, b is not None, activation,
+            target))
+        return self.call(kernel, *args, name=name)
+
+    def _constant_array(self, v, what, ndim, op="dense"):
         if isinstance(v, Value):
             if v.graph is not self or v.kind != "constant":
-                raise GraphError(f"graph {self.name}: dense {what} must be a constant of this "
+                raise GraphError(f"graph {self.name}: {op} {what} must be a constant of this "
                                  f"graph (g.constant) or an array, got {v!r}")
             a = v.array
         else:
             a = np.ascontiguousarray(v)
         if a.ndim != ndim:
-            raise GraphError(f"graph {self.name}: dense {what} must have {ndim} dimensions, "
+            raise GraphError(f"graph {self.name}: {op} {what} must have {ndim} dimensions, "
                              f"got shape {list(a.shape)}")
         return a
 
@@ -452,6 +504,31 @@ def _build_dense(M, N, K, nb, bias, activation, target):
         out = nn.relu(out)
     args = [x, w] + ([b] if bias else []) + [out]
     return build(schedule(out, target), args, target=target, name="dense_pack" if nb else "dense")
+
+
+def _build_conv2d(dshape, wshape, stride, padding, dilation, blocks, bias, activation, target):
+    """The kernel of Graph.conv2d: conv2d_nchw_packed on a kernel in `blocks` (ic, oc), or
+    conv2d_nchw on the weight (blocks None)."""
+    from ..lang.tensor import placeholder
+    from ..targets.build import build
+    from . import nn
+    from .schedules import schedule
+    x = placeholder(dshape, name="x")
+    O, C, R, S = wshape
+    if blocks:
+        ic, oc = blocks
+        w = placeholder((O // oc, C // ic, R, S, ic, oc), name="w")
+        out = nn.conv2d_nchw_packed(x, w, stride, padding, dilation)
+    else:
+        w = placeholder(wshape, name="w")
+        out = nn.conv2d_nchw(x, w, stride, padding, dilation)
+    b = placeholder((O,), name="b") if bias else None
+    if bias:
+        out = nn.bias_add(out, b, axis=1)
+    if activation == "relu":
+        out = nn.relu(out)
+    args = [x, w] + ([b] if bias else []) + [out]
+    return build(schedule(out, target), args, target=target, name="conv2d")
 
 
 def plan_buffers(steps, outputs, nbytes=None):

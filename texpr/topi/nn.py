@@ -195,6 +195,50 @@ def conv2d_nchw(data: Tensor, kernel: Tensor, stride: int | Sequence[int],
                    attrs={"strides": (sh, sw), "dilation": (dh, dw), "groups": groups})
 
 
+def conv2d_nchw_packed(data: Tensor, kernel: Tensor, stride: int | Sequence[int],
+                       padding: int | Sequence[int], dilation: int | Sequence[int] = 1,
+                       out_dtype: DTypeLike | None = None) -> Tensor:
+    """data [N, C, H, W], kernel packed once into channel blocks [O/oc, C/ic, R, S, ic, oc]
+    (topi.layout.pack_kernel_nchwc; blocks from topi.cpu.conv_blocks) -> [N, O, P, Q].
+
+    conv2d_nchw with NCHW data in and out whose constant kernel comes in the layout the CPU
+    schedule reads (what a graph does to a model's weights once: Graph.conv2d), so that no
+    call copies the kernel again.
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> data = te.placeholder((1, 16, 14, 14), name="data")
+    >>> kernel = te.placeholder((2, 2, 3, 3, 8, 16), name="kernel")   # 32 x 16 x 3 x 3 packed
+    >>> [int(d) for d in topi.nn.conv2d_nchw_packed(data, kernel, 2, 1).shape]
+    [1, 32, 7, 7]
+    """
+    check_ndim(data, 4, "conv2d_nchw_packed", "NCHW")
+    check_ndim(kernel, 6, "conv2d_nchw_packed", "OIHW[ic]i[oc]o")
+    sh, sw = pair(stride, "stride")
+    dh, dw = pair(dilation, "dilation")
+    pt, pl, pb, pr = padding4(padding)
+    N, C, H, W = (const_dim(data, d, "conv2d_nchw_packed") for d in range(4))
+    Ob, Cb, R, S, ic, oc = (const_dim(kernel, d, "conv2d_nchw_packed") for d in range(6))
+    if Cb * ic != C:
+        raise TexprError(f"conv2d_nchw_packed: kernel blocks {Cb}x{ic} do not cover the "
+                         f"{C} input channels of data")
+    P, Q = _out_size(H, R, sh, pt, pb, dh), _out_size(W, S, sw, pl, pr, dw)
+    if P <= 0 or Q <= 0:
+        raise TexprError(f"conv2d_nchw_packed: output would be {P}x{Q}; the kernel is larger "
+                         "than the input")
+    odt = _acc_dtype(data.dtype, kernel.dtype, out_dtype)
+    dp = pad(data, (0, 0, pt, pl), (0, 0, pb, pr), name="data_pad")
+    rc = reduce_axis((0, C), "rc")
+    ry = reduce_axis((0, R), "ry")
+    rx = reduce_axis((0, S), "rx")
+    return compute((N, Ob * oc, P, Q),
+                   lambda n, o, y, x: te_sum(
+                       dp[n, rc, y * sh + ry * dh, x * sw + rx * dw].astype(odt) *
+                       kernel[o // oc, rc // ic, ry, rx, rc % ic, o % oc].astype(odt),
+                       axis=[rc, ry, rx]),
+                   name="conv2d_nchw_packed", tag="conv2d_nchw_packed",
+                   attrs={"strides": (sh, sw), "dilation": (dh, dw)})
+
+
 def conv2d_NCHWc(data: Tensor, kernel: Tensor, stride: int | Sequence[int],
                  padding: int | Sequence[int], dilation: int | Sequence[int] = 1,
                  out_dtype: DTypeLike | None = None) -> Tensor:
