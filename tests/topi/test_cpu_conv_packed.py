@@ -88,3 +88,18 @@ def test_register_tile_avoids_latency_bound_partial_tiles():
         cap = (info.nregs - 4) // 2
         best = min(cpu.conv_row_cycles(Q, v, 2, info) for v in range(1, min(Q, cap) + 1))
         assert w * 2 + 4 <= info.nregs and cpu.conv_row_cycles(Q, w, 2, info) == best
+
+
+def test_graph_conv2d_on_a_symbolic_batch_reads_the_weight_as_it_lies():
+    """A symbolic batch cannot take the packed kernel (its schedule needs constant extents):
+    Graph.conv2d builds conv2d_nchw on the weight, one kernel for every batch."""
+    g = Graph()
+    x = g.input("x", (te.var("n"), 8, 6, 6))
+    k = np.random.default_rng(3).standard_normal((16, 8, 3, 3)).astype("float32")
+    y = g.conv2d(x, k, padding=1, activation="relu")
+    net = g.compile([y])
+    for n in (1, 3):
+        a = np.random.default_rng(n).standard_normal((n, 8, 6, 6)).astype("float32")
+        got, = net(a)
+        np.testing.assert_allclose(got, np.maximum(ref.conv2d_nchw_ref(a, k, 1, 1), 0),
+                                   rtol=1e-4, atol=1e-4)

@@ -445,7 +445,11 @@ class Graph:
                 raise GraphError(f"graph {self.name}: conv2d bias must be [{O}] {w.dtype}, got "
                                  f"{list(b.shape)} {b.dtype}")
         base = name or f"conv2d_{len(self.steps)}"
-        blocks = conv2d_weight_blocks(data.shape, w.shape, stride, padding, dilation, target)
+        # a symbolic batch or image size: conv2d_nchw on the weight as it lies (its schedule
+        # takes symbolic extents; the packed kernel's does not)
+        sym = not all(isinstance(d, int) for d in data.shape)
+        blocks = None if sym else conv2d_weight_blocks(data.shape, w.shape, stride, padding,
+                                                       dilation, target)
         wv = self.constant(base + ("_w_blocks" if blocks else "_w"),
                            pack_kernel_nchwc_ref(w, *blocks) if blocks else w)
         args = [data, wv] + ([self.constant(base + "_b", b)] if b is not None else [])
