@@ -1108,7 +1108,8 @@ def schedule_pool(s, st, target):
     n, cb, y, x, c = ax
     ry, rx = st.op.reduce_axis
     st.reorder(n, cb, y, x, ry, rx, c)
-    st.parallel(st.fuse(n, cb, y))
+    # symbolic rows: not fused (the fused loop would be divided by them in every index)
+    st.parallel(st.fuse(n, cb, y) if isinstance(y.dom.extent, Const) else st.fuse(n, cb))
     _vector_tile(st, c, lanes, unroll=False)
 
 
