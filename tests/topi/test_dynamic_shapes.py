@@ -35,6 +35,7 @@ def kernels():
     table = te.placeholder((50, 8), name="table")
     idx = te.placeholder((L,), "int32", name="indices")
     lengths = te.placeholder((n,), "int32", name="lengths")
+    kd = te.placeholder((1, 3, 3, 8), name="k")
     return {
         "conv_nchwc": build(conv, [x5, k5, b5], "conv_nchwc_s2"),
         "conv_nchw": build(topi.nn.conv2d_nchw(x4, k4, 1, 1), [x4, k4], "conv_nchw"),
@@ -43,6 +44,8 @@ def kernels():
                          "avgpool"),
         "sls": build(topi.sparse.sparse_lengths_sum(table, idx, lengths),
                      [table, idx, lengths], "sls"),
+        "global_avg": build(topi.nn.global_pool(x4, "avg"), [x4], "global_avg"),
+        "depthwise": build(topi.nn.depthwise_conv2d_NCHWc(x5, kd, 1, 1), [x5, kd], "depthwise"),
     }
 
 
@@ -56,6 +59,11 @@ def test_conv_and_pool_equal_numpy_for_every_size(kernels, n, h, w):
     x4, k4 = rand(n, 3, h, w), rand(4, 3, 3, 3)
     np.testing.assert_allclose(kernels["conv_nchw"](x4, k4), ref.conv2d_nchw_ref(x4, k4, 1, 1),
                                rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(kernels["global_avg"](x4), ref.global_pool_ref(x4, "avg"),
+                               rtol=1e-5, atol=1e-6)
+    kd = rand(1, 3, 3, 8)
+    np.testing.assert_allclose(kernels["depthwise"](x5, kd),
+                               ref.depthwise_conv2d_NCHWc_ref(x5, kd, 1, 1), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(kernels["avgpool"](x4),
                                ref.pool2d_ref(x4, 3, 2, 1, "avg", count_include_pad=False),
                                rtol=1e-5, atol=1e-6)

@@ -959,6 +959,8 @@ def _schedule_copy(st, lanes):
     in the RGB stem), inner axis vectorized."""
     ax = list(st.op.axis)
     nout = max(2, len(ax) - 2) if len(ax) > 2 else 1
+    while nout > 2 and not isinstance(st.extent_of(ax[nout - 1]), Const):
+        nout -= 1           # no fused loop divided by a symbolic extent (see above)
     outer, inner = ax[:nout], ax[nout:]
     st.parallel(st.fuse(*outer) if len(outer) > 1 else outer[0])
     if st.op.reduce_axis:
@@ -1102,7 +1104,9 @@ def _nchwc_register_tile(s, st, target, reduce_loops, tuned=None, info=None):
                 for a in (y, x, o))
     # a symbolic output width: the tile of a wide row (the last tile of a row runs guarded)
     reg_w = conv_NCHWc_config(P, Q or SYMBOLIC_WIDTH, oc, target, info)["reg_w"]
-    parallel = "rows"
+    # symbolic rows: parallel over (n, block) only (a loop fused with the rows would be
+    # split again by a division by the symbolic extent in every index of the tile)
+    parallel = "rows" if P is not None else "blocks"
     if tuned is not None:
         reg_w, parallel = tuned(Q, reg_w)
     _materialize_pad(s, st, info.lanes)
@@ -1206,7 +1210,9 @@ def schedule_pool(s, st, target):
     n, cb, y, x, c = ax
     ry, rx = st.op.reduce_axis
     st.reorder(n, cb, y, x, ry, rx, c)
-    st.parallel(st.fuse(n, cb, y) if knobs["parallel"] == "rows" else st.fuse(n, cb))
+    # symbolic rows: not fused (the fused loop would be divided by them in every index)
+    rows = knobs["parallel"] == "rows" and isinstance(y.dom.extent, Const)
+    st.parallel(st.fuse(n, cb, y) if rows else st.fuse(n, cb))
     _vector_tile(st, c, lanes, unroll=knobs["unroll"])
 
 

@@ -137,6 +137,27 @@ def _dim(d):
     raise GraphError(f"an extent must be an int or a te.var expression, got {d!r}")
 
 
+def _free_vars(e):
+    from ..lang.visitor import free_vars
+    return free_vars(e)
+
+
+def _int_fn(e):
+    """binding ({Var: int}) -> the value of extent or condition e, compiled to a Python
+    function once (no simplifier per call)."""
+    if isinstance(e, int):
+        return lambda binding: e
+    from ..lang.expr import BinOp, Cmp, Const, Not, Var
+    from ..lang.visitor import walk
+    from ..targets.runtime.module import _PY_OPS, compile_int_expr
+    if all(isinstance(n, (Const, Var, Not)) or (isinstance(n, (BinOp, Cmp)) and (
+            n.op in _PY_OPS or n.op in ("min", "max"))) for n in walk(e)):
+        f = compile_int_expr(e)
+        return lambda binding: int(f(binding))
+    from .shape_funcs import evaluate_shape
+    return lambda binding: evaluate_shape((e,), binding)[0]
+
+
 def _binding_str(binding):
     return ", ".join(f"{v.name} = {n}" for v, n in binding.items())
 
@@ -601,6 +622,9 @@ class CompiledGraph:
         self.kernels = [k for k, _, _ in graph.steps]
         self.symbolic = bool(graph.vars)
         self._plans = {}            # input shapes -> plan
+        self._storage = {}          # step shapes -> (assignment, buffer sizes, buffers)
+        self._dim_fns = None
+        self._step_vars = []
         self._key = None
         self.plan_count = 0
         self.binding = {}
@@ -608,35 +632,72 @@ class CompiledGraph:
             self._use(None, self._make_plan({}))
 
     def _make_plan(self, binding):
-        """(assignment, buffer sizes, arrays, bound runs) at these var values."""
+        """(assignment, buffer sizes, arrays, bound runs, shapes) at these var values. The
+        step buffers (and the kernels bound to them alone) are shared by the plans whose
+        steps have the same shapes: inputs that only change the length of a kernel's input
+        (the indices of embedding bags) re-bind only the kernels reading them."""
         graph = self.graph
-        shapes = {v: v.shape_at(binding) for v in graph.values if v.kind != "constant"}
-        if binding:
-            for v, shp in shapes.items():
-                if any(d <= 0 for d in shp):
-                    raise GraphError(f"graph {graph.name}: with {_binding_str(binding)}, "
-                                     f"{v.name} {_shape_str(v.shape)} would be "
-                                     f"{list(shp)}; every extent must be positive")
+        fns = self._dim_fns
+        if fns is None:             # each extent compiled to a Python function once
+            fns = self._dim_fns = {v: tuple(_int_fn(d) for d in v.shape)
+                                   for v in graph.values if v.kind != "constant"}
+            step_vars = set()
+            for _, _, out in graph.steps:
+                for d in out.shape:
+                    if not isinstance(d, int):
+                        step_vars |= _free_vars(d)
+            self._step_vars = sorted(step_vars, key=lambda v: v.name)
+        step_key = tuple(binding[v] for v in self._step_vars)
+        shared = self._storage.get(step_key)
+        if shared is None:
+            shared = self._plan_steps(binding)
+            if len(self._storage) >= self.MAX_PLANS:
+                self._storage.pop(next(iter(self._storage)))
+            self._storage[step_key] = shared
+        assign, sizes, step_arrays, step_runs, step_shapes = shared
+        arrays = dict(step_arrays)
+        shapes = dict(step_shapes)
+        for v in self.inputs:
+            shapes[v] = tuple(f(binding) for f in fns[v])
+            arrays[v] = np.empty(shapes[v], v.dtype)
+        for v in graph.values:
+            if v.kind == "constant":
+                arrays[v] = v.array
+        run = []
+        for i, (kernel, args, out) in enumerate(graph.steps):
+            r = step_runs.get(i)
+            if r is None:
+                arrs = [arrays[a] for a in args] + [arrays[out]]
+                if self.symbolic and any(a.kind == "input" for a in args):
+                    # reads this plan's input arrays: called with them (the C checker takes
+                    # a call in a fraction of a microsecond), not bound (validated in Python)
+                    r = (lambda k=kernel, a=tuple(arrs): k(*a))
+                else:                           # bound to shared buffers only: kept
+                    bind = getattr(kernel, "bind", None)
+                    r = step_runs[i] = bind(*arrs) if bind else (lambda k=kernel, a=arrs: k(*a))
+            run.append(r)
+        self.plan_count += 1
+        return assign, sizes, arrays, run, shapes
+
+    def _plan_steps(self, binding):
+        """The step values' shapes at these var values, their buffers planned and allocated:
+        (assignment, buffer sizes, {Value: array}, {}, {Value: shape})."""
+        graph = self.graph
+        shapes = {}
+        for _, _, v in graph.steps:
+            shapes[v] = tuple(f(binding) for f in self._dim_fns[v])
+            if binding and any(d <= 0 for d in shapes[v]):
+                raise GraphError(f"graph {graph.name}: with {_binding_str(binding)}, "
+                                 f"{v.name} {_shape_str(v.shape)} would be "
+                                 f"{list(shapes[v])}; every extent must be positive")
 
         def nbytes(v):
             return int(np.prod(shapes[v], dtype=np.int64)) * v.dtype.itemsize
         assign, buffers = plan_buffers(graph.steps, self.outputs, nbytes)
         storage = [np.empty(nb, np.uint8) for nb, _ in buffers]
-        arrays = {}
-        for v in graph.values:
-            if v.kind == "constant":
-                arrays[v] = v.array
-            elif v.kind == "input":
-                arrays[v] = np.empty(shapes[v], v.dtype)
-            elif v in assign:
-                arrays[v] = storage[assign[v]][:nbytes(v)].view(v.dtype).reshape(shapes[v])
-        run = []
-        for kernel, args, out in graph.steps:
-            arrs = [arrays[a] for a in args] + [arrays[out]]
-            bind = getattr(kernel, "bind", None)
-            run.append(bind(*arrs) if bind else (lambda k=kernel, a=arrs: k(*a)))
-        self.plan_count += 1
-        return assign, [nb for nb, _ in buffers], arrays, run, shapes
+        arrays = {v: storage[assign[v]][:nbytes(v)].view(v.dtype).reshape(shapes[v])
+                  for v in assign}
+        return assign, [nb for nb, _ in buffers], arrays, {}, shapes
 
     def _use(self, key, plan):
         self._key = key
@@ -646,7 +707,6 @@ class CompiledGraph:
         """{Var: value} from the input arrays' shapes; the rules and deferred equalities
         checked."""
         from ..lang.expr import Var
-        from .shape_funcs import evaluate_shape
         g = self.graph
         binding, source = {}, {}
         for v, a in zip(self.inputs, arrays):
@@ -661,11 +721,11 @@ class CompiledGraph:
                                          f"{source[want]}")
                     binding[want], source[want] = n, v.name
         for cond, rule in g.requires:
-            if not evaluate_shape((cond,), binding)[0]:
+            if not _int_fn(cond)(binding):
                 raise GraphError(f"graph {g.name}: {_binding_str(binding)} breaks the rule "
                                  f"{cond}: {rule}")
         for got, want, msg in g.checks:
-            x, y = evaluate_shape((got, want), binding)
+            x, y = _int_fn(got)(binding), _int_fn(want)(binding)
             if x != y:
                 raise GraphError(f"{msg} (with {_binding_str(binding)}: {x} != {y})")
         return binding
