@@ -9,8 +9,8 @@ k * q after the access checks (so the loop tails of splits by a divisor of k van
 `join_classes` makes the chain; every class shares the fallback's argument Buffers.
 """
 from ..lang.expr import BinOp, Const, Not
-from ..lang.ir import IfThenElse, LoweredFunc, SpecializedBody
-from ..lang.visitor import substitute
+from ..lang.ir import Allocate, IfThenElse, LoweredFunc, SpecializedBody
+from ..lang.visitor import substitute, walk
 from .access_bounds import Precondition
 from .analysis.arith import INF
 
@@ -32,6 +32,15 @@ def apply_facts(body, ctx, divisors=False):
             lo, hi = facts.bounds(v)
             ctx.ranges[q] = (-(-lo // k), INF if hi is None else hi // k)
             vmap[v] = BinOp("*", q, Const(k, v.dtype), v.dtype)
+    if not vmap:
+        return body
+    from .analysis.arith import simplify
+    for n in walk(body):
+        # the class's own temporaries (never shared with another class): sized for it, so
+        # that a buffer of a known size stays on the stack
+        if isinstance(n, Allocate) and not n.buffer.is_arg:
+            n.buffer.shape = tuple(simplify(substitute(d, vmap), ctx.ranges)
+                                   for d in n.buffer.shape)
     return substitute(body, vmap)
 
 
