@@ -287,8 +287,8 @@ def _gemm_tiles(s, C, i, j, k, cfg, blocked=True):
     mr, nr, kc, mb, nb = cfg["mr"], cfg["nr"], cfg["kc"], cfg["mb"], cfg["nb"]
     io, ii = C.split(i, factor=mr)
     jo, ji = C.split(j, factor=nr)
-    K = k.dom.extent.value
-    if kc < K:
+    K = k.dom.extent
+    if not isinstance(K, Const) or kc < K.value:     # (a symbolic K: chunks and a tail)
         ko, ki = C.split(k, factor=kc)
         ko = [ko]
     else:                       # the whole reduction in one call: the intrinsic's "body"
