@@ -416,7 +416,7 @@ def _schedule_gemm(s, st, target, data, weight, cfg, weight_panels=None, packs_i
         axes = list(g.op.axis)
         (k,) = g.op.reduce_axis
         outer = _gemm_tiles(s, g, axes[-2], axes[-1], k, cfg)
-        par_axes = axes[:-2] + (outer[:1] if rows_only else outer)
+        par_axes = _const_axes(axes[:-2]) + (outer[:1] if rows_only else outer)
         par = g.fuse(*par_axes) if len(par_axes) > 1 else par_axes[0]
         g.parallel(par)
         for p in packs:
@@ -434,7 +434,7 @@ def _schedule_gemm(s, st, target, data, weight, cfg, weight_panels=None, packs_i
     ib, ii = out.split(oax[-2], factor=cfg["mb"])
     jb, ji = out.split(oax[-1], factor=cfg["nb"])
     out.reorder(*(oax[:-2] + [ib, jb, ii, ji]))
-    par_axes = oax[:-2] + ([ib] if rows_only else [ib, jb])
+    par_axes = _const_axes(oax[:-2]) + ([ib] if rows_only else [ib, jb])
     par = out.fuse(*par_axes) if len(par_axes) > 1 else par_axes[0]
     out.parallel(par)
     _vector_tile(out, ji, lanes, unroll=False)
@@ -449,6 +449,12 @@ def _schedule_gemm(s, st, target, data, weight, cfg, weight_panels=None, packs_i
     (k,) = g.op.reduce_axis
     _gemm_tiles(s, g, axes[-2], axes[-1], k, cfg, blocked=False)
     return [st, out, g] + packs
+
+
+def _const_axes(axes):
+    """The batch axes of constant extent (a symbolic batch stays a serial loop outside the
+    parallel one: the bounds of a fused symbolic index are not proven)."""
+    return [a for a in axes if isinstance(a.dom.extent, Const)]
 
 
 def _half_gemv(st, target):
@@ -847,6 +853,8 @@ def schedule_batch_matmul(s, st, target):
     """batch_matmul: y read as per-batch panels [B, N/nr, K, nr], packed inside the parallel
     loop (each thread packs the batch it computes, which stays in cache)."""
     ins = _gemm_operands(st)
+    if ins is None and cpu_info(target).has_gemm and _symbolic_batch_matmul(st) is not None:
+        return _schedule_batch_matmul_symbolic(s, st, target)
     if ins is None or not cpu_info(target).has_gemm:
         return default_stage(s, st, target)
     x, y = ins
@@ -857,6 +865,44 @@ def schedule_batch_matmul(s, st, target):
                              batches=B)
     if cfg["Mp"] != M and cfg["Np"] == N and cfg["Kp"] == K:    # batch_matmul_config's rule
         cfg.update(Mp=M, pack_a=False)
+    return _schedule_gemm(s, st, target, x, y, cfg, packs_inside=True)
+
+
+#: the row count a batch_matmul of a symbolic M is configured for, without a bound from its
+#: size class
+SYMBOLIC_ROWS = 256
+
+
+def _symbolic_batch_matmul(st):
+    """(x, y) of a float32 batch_matmul whose batch or rows are symbolic and whose N, K are
+    constant (K needing no padding), else None."""
+    ins = st.op.input_tensors
+    if len(ins) != 2 or not _f32(st.op.output(0), *ins) or len(ins[0].shape) != 3:
+        return None
+    x, y = ins
+    _, M, K = _dims_or_vars(x)
+    N, K2 = _dims_or_vars(y)[1:]
+    if not all(isinstance(d, int) for d in (N, K, K2)) or _const_shape(x) and _const_shape(y):
+        return None
+    return x, y
+
+
+def _schedule_batch_matmul_symbolic(s, st, target):
+    """batch_matmul with a symbolic batch and/or row count: the schedule of the concrete
+    shape (configured for the class's largest M, else SYMBOLIC_ROWS), rows unpadded (the
+    last row tile runs the kernel for its row count at run time)."""
+    x, y = _symbolic_batch_matmul(st)
+    _, M, K = _dims_or_vars(x)
+    N = _dims(y)[1] if _const_shape(y) else _dims_or_vars(y)[1]
+    rep = M
+    if not isinstance(M, int):
+        facts = known_facts()
+        hi = facts.bounds(M)[1] if facts is not None and isinstance(M, Var) else None
+        rep = hi if hi is not None else SYMBOLIC_ROWS
+    cfg = batch_matmul_config(rep, N, K, target)
+    if cfg["Kp"] != K:
+        return default_stage(s, st, target)
+    cfg.update(Mp=M, pack_a=False)
     return _schedule_gemm(s, st, target, x, y, cfg, packs_inside=True)
 
 
