@@ -214,8 +214,14 @@ def schedule_attention(s, st, target):
     lanes = cfg["lanes"]
     b, h, i, e = st.op.axis
     io, ii = st.split(i, factor=cfg["qb"])
-    par = st.fuse(b, h, io)
-    st.parallel(par)
+    if isinstance(S, int):
+        par = st.fuse(b, h, io)
+        st.parallel(par)
+    else:
+        # a symbolic S: parallel over (batch, head), the query blocks inside (the block
+        # index then stays a loop variable: the simplifier proves its tiles whole)
+        st.parallel(st.fuse(b, h))
+        par = io
     _vector_tile(st, e, lanes, unroll=False)
     # 1. the block's queries, transposed (a symbolic S: zero queries pad the last block, so
     # that every register tile of the block is a whole one; their outputs are not written)

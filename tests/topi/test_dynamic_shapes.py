@@ -1,0 +1,108 @@
+"""topi operators with symbolic batch / sequence extents (issue 19): topi.schedule
+specialises them by size class (Schedule.specialize), one build serves every size. Each
+kernel is built once for the module and called at many sizes (1, primes, powers of two,
+sizes no tile divides) against NumPy; the dispatch rules are checked on te.lower's text."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import texpr as te
+import texpr.topi as topi
+from texpr.topi import cpu
+
+N, K = 48, 64        # N a multiple of the 16-wide tile and K of its chunk: every dense path
+
+SIZES = [1, 2, 3, 5, 6, 7, 8, 9, 13, 16, 17, 31, 64, 97, 128, 256, 257, 263, 300]
+
+
+def _dense():
+    M = te.var("M")
+    x, w = te.placeholder((M, K), name="x"), te.placeholder((N, K), name="w")
+    y = topi.nn.dense(x, w)
+    return M, x, w, y
+
+
+@pytest.fixture(scope="module")
+def dense_dyn():
+    M, x, w, y = _dense()
+    return te.build(topi.schedule([y], "native"), [x, w, y], target="native", name="dense_dyn")
+
+
+def test_dense_dispatch_rules_in_lower():
+    M, x, w, y = _dense()
+    s = topi.schedule([y], "native")
+    g = cpu.gemv_max_rows("native")
+    conds = [str(c) for c, _ in s.specializations]
+    assert conds[:g] == [f"M == {m}" for m in range(1, g + 1)]
+    assert conds[-1].endswith(f"M <= {cpu.DENSE_ROWS_MAX}")
+    text = str(te.lower(s, [x, w, y], target="native", stop_after="loop_nest"))
+    assert text.count("// specialisation ") == len(conds) + 1
+    assert "} else if (M >= " in text and "// specialisation 0: M == 1" in text
+    # the known M: the dot products of one row, no loop over M left
+    one = text.split("// specialisation 1:")[0]
+    assert "tensorize" not in one and "M" not in one.split("M == 1")[1]
+    # the fallback: weight blocks, rows unpadded (partial row tiles by their run-time count)
+    fallback = text.split("otherwise (the fallback schedule)")[1]
+    assert "dense_packW" in fallback and "tensorize gemm_fp32" in fallback
+
+
+@settings(max_examples=10, deadline=None)
+@given(m=st.sampled_from(SIZES))
+def test_dense_every_batch(dense_dyn, m):
+    rng = np.random.default_rng(m)
+    a = rng.standard_normal((m, K), dtype=np.float32)
+    w = rng.standard_normal((N, K), dtype=np.float32)
+    c = np.empty((m, N), np.float32)
+    dense_dyn(a, w, c)
+    np.testing.assert_allclose(c, a @ w.T, rtol=1e-4, atol=1e-4)
+
+
+def test_dense_sizes_outside_every_class_and_bad_shapes(dense_dyn):
+    w = np.ones((N, K), np.float32)
+    c = np.empty((0, N), np.float32)
+    dense_dyn(np.ones((0, K), np.float32), w, c)          # M = 0: the fallback, nothing done
+    with pytest.raises(te.TexprError, match=r"\bM\b"):
+        dense_dyn(np.ones((5, K), np.float32), w, np.empty((6, N), np.float32))
+    assert "dispatch: M == 1;" in repr(dense_dyn)
+
+
+@pytest.fixture(scope="module")
+def bmm_dyn():
+    B, M = te.var("B"), te.var("M")
+    x = te.placeholder((B, M, 32), name="x")
+    y = te.placeholder((B, 16, 32), name="y")
+    z = topi.nn.batch_matmul(x, y)
+    s = topi.schedule([z], "native")
+    assert "tensorize gemm_fp32" in str(te.lower(s, [x, y, z], "native", stop_after="loop_nest"))
+    return te.build(s, [x, y, z], target="native", name="bmm_dyn")
+
+
+@settings(max_examples=8, deadline=None)
+@given(b=st.sampled_from([1, 2, 3]), m=st.sampled_from([1, 5, 7, 16, 33]))
+def test_batch_matmul_every_batch_and_rows(bmm_dyn, b, m):
+    rng = np.random.default_rng(b * 100 + m)
+    a = rng.standard_normal((b, m, 32), dtype=np.float32)
+    w = rng.standard_normal((b, 16, 32), dtype=np.float32)
+    c = np.empty((b, m, 16), np.float32)
+    bmm_dyn(a, w, c)
+    np.testing.assert_allclose(c, a @ w.transpose(0, 2, 1), rtol=1e-4, atol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def attention_dyn():
+    S = te.var("S")
+    q, k, v = (te.placeholder((1, 2, S, 16), name=n) for n in "qkv")
+    o = topi.nn.scaled_dot_product_attention(q, k, v)
+    s = topi.schedule([o], "native")
+    assert [str(c) for c, _ in s.specializations] == ["S <= 32"]
+    return te.build(s, [q, k, v, o], target="native", name="attention_dyn")
+
+
+@settings(max_examples=6, deadline=None)
+@given(s_=st.sampled_from([1, 5, 32, 33, 47, 64, 97]))
+def test_attention_every_sequence_length(attention_dyn, s_):
+    rng = np.random.default_rng(s_)
+    q, k, v = (rng.standard_normal((1, 2, s_, 16), dtype=np.float32) for _ in range(3))
+    o = np.empty_like(q)
+    attention_dyn(q, k, v, o)
+    np.testing.assert_allclose(o, topi.testing.attention_ref(q, k, v), rtol=1e-4, atol=1e-5)
