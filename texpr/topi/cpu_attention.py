@@ -99,15 +99,15 @@ def _representative(n):
 SYMBOLIC_KEY_CHUNK = 16
 
 
-#: a symbolic key count up to this many: the default schedule (its loops over few keys beat
-#: register tiles whose key chunks would all be partial, scalar)
+#: a symbolic key count up to this many: pv = e^T v as vector loops along the head dimension
+#: (register tiles whose key chunks would all be partial run as scalar loops)
 FEW_SYMBOLIC_KEYS = 2 * SYMBOLIC_KEY_CHUNK
 
 
 @register_size_classes(OUTPUT_TAG, VECTOR_CPU_TARGETS)
 def attention_size_classes(st, target):
-    """A symbolic key count T: T <= FEW_SYMBOLIC_KEYS (loops), else the register tiles over
-    whole query blocks (padded) and key chunks of SYMBOLIC_KEY_CHUNK."""
+    """A symbolic key count T: T <= FEW_SYMBOLIC_KEYS (pv as vector loops), else pv as
+    register tiles over key chunks of SYMBOLIC_KEY_CHUNK (queries: whole blocks, padded)."""
     stages = _stages(st.schedule, st)
     scores = stages.get(INNER_TAGS[0])
     if scores is None or len(scores.op.input_tensors) != 2:
@@ -203,14 +203,12 @@ def schedule_attention(s, st, target):
     k, q = _keys_and_queries(scores)
     B, H, S, D = _dims_or_vars(q)
     T = _dims_or_vars(k)[2]
-    if not isinstance(T, int) and _representative(T) <= FEW_SYMBOLIC_KEYS:
-        for x in stages.values():       # the size class of few keys (attention_size_classes)
-            default_stage(s, x, target)
-        return default_stage(s, st, target)
     Dv = int(st.op.axis[3].dom.extent.value)
     cfg = attention_config(_representative(S), _representative(T), D, Dv, target)
     if not isinstance(T, int):          # key chunks of pv: a tail after the last whole one
         cfg["kc2"] = SYMBOLIC_KEY_CHUNK
+        if _representative(T) <= FEW_SYMBOLIC_KEYS:
+            cfg["nr2"] = None           # few keys (attention_size_classes): pv as vector loops
     lanes = cfg["lanes"]
     b, h, i, e = st.op.axis
     io, ii = st.split(i, factor=cfg["qb"])
