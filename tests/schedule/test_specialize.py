@@ -96,3 +96,18 @@ def test_every_class_shares_the_kernel_arguments():
     from texpr.lang.visitor import walk
     stores = {id(x.buffer) for x in walk(func.body) if isinstance(x, BufferStore)}
     assert stores == {id(func.args[1])}
+
+
+def test_the_build_cache_key_sees_the_classes():
+    from texpr.targets.build import build_key
+    from texpr.targets.registry import get_target
+    n = te.var("n")
+    A, B = _double(n)
+    plain = te.create_schedule(B.op)
+    spec = te.create_schedule(B.op)
+    spec.specialize(n == 3)
+    other = te.create_schedule(B.op)
+    other.specialize(n == 4)
+    tgt = get_target("c")
+    keys = {build_key(x, [A, B], tgt, "k") for x in (plain, spec, other)}
+    assert len(keys) == 3 and None not in keys

@@ -759,6 +759,7 @@ class Schedule:
         self.groups = []
         self.specializations = []   # [(condition, Schedule)]: specialize(), first match wins
         self.facts = None           # a specialisation's Facts (schedule/specialize.py)
+        self.parent: Schedule | None = None     # the schedule a specialisation belongs to
         for op in _post_order(outputs):
             st = Stage(op, self)
             st.is_output = any(op is o for o in outputs)
