@@ -11,6 +11,7 @@ k * q after the access checks (so the loop tails of splits by a divisor of k van
 from ..lang.expr import BinOp, Const, Not
 from ..lang.ir import Allocate, IfThenElse, LoweredFunc, SpecializedBody
 from ..lang.visitor import substitute, walk
+from ..schedule.specialize import condition_text
 from .access_bounds import Precondition
 from .analysis.arith import INF
 
@@ -25,10 +26,8 @@ def apply_facts(body, ctx, divisors=False):
         ctx.ranges[v] = (max(lo, 0), INF if hi is None else hi)
     vmap = {v: Const(c, v.dtype) for v, c in facts.values.items()}
     if divisors:
-        for v, k in facts.divisors.items():
-            if v in facts.values:
-                continue
-            q = facts.quotient(v)
+        for v, q in facts.quotients.items():
+            k = facts.divisors[v]
             lo, hi = facts.bounds(v)
             ctx.ranges[q] = (-(-lo // k), INF if hi is None else hi // k)
             vmap[v] = BinOp("*", q, Const(k, v.dtype), v.dtype)
@@ -52,7 +51,6 @@ def join_classes(base, classes):
         cond, func, facts = classes[k]
         bindings = tuple((q, BinOp("//", v, Const(facts.divisors[v], v.dtype), v.dtype))
                          for v, q in facts.quotients.items())
-        from ..schedule.specialize import condition_text
         body = IfThenElse(cond, SpecializedBody(k, condition_text(cond), func.body, bindings),
                           body)
     pre = []

@@ -16,6 +16,7 @@ A condition is a conjunction (`te.all(...)` or `&`) of facts about one shape var
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from ..errors import ScheduleError
@@ -43,15 +44,6 @@ class Facts:
         lo, hi = self.ranges.get(v, (0, None))
         return max(lo, 0), hi
 
-    def value(self, e):
-        """`e` with the known values substituted and folded: an int when it is constant."""
-        from ..lang.visitor import substitute
-        from ..lower.analysis.arith import simplify
-        if isinstance(e, int):
-            return e
-        out = simplify(substitute(e, {v: Const(c, v.dtype) for v, c in self.values.items()}))
-        return int(out.value) if isinstance(out, Const) else out
-
 
 def parse_condition(cond):
     """The Facts of a specialisation condition, or ScheduleError naming the part that is not
@@ -63,6 +55,9 @@ def parse_condition(cond):
         if hi is not None and hi < lo:
             raise ScheduleError(f"specialize: the condition {cond} allows no value of {v.name} "
                                 f"({lo} <= {v.name} <= {hi})")
+    for v in facts.divisors:
+        if v not in facts.values:
+            facts.quotient(v)       # made now: the schedule's fingerprint stays the same
     return facts
 
 
@@ -92,7 +87,8 @@ def _add_fact(facts, part, whole):
                 and b.value == 0 and int(a.b.value) > 0):
             raise bad("a divisibility fact is `var % k == 0` with a positive constant k")
         v, k = a.a, int(a.b.value)
-        facts.divisors[v] = k * facts.divisors.get(v, 1) // _gcd(k, facts.divisors.get(v, 1))
+        old = facts.divisors.get(v, 1)
+        facts.divisors[v] = k * old // math.gcd(k, old)
         return
     if not isinstance(a, Var) or not isinstance(b, Const) or not isinstance(b.value, int):
         raise bad("one side must be a shape variable and the other an integer constant")
@@ -109,11 +105,6 @@ def _add_fact(facts, part, whole):
         c -= op == "<"
         hi = c if hi is None else min(hi, c)
     facts.ranges[a] = (lo, hi)
-
-
-def _gcd(a, b):
-    import math
-    return math.gcd(a, b)
 
 
 def condition_text(cond):
