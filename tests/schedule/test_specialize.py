@@ -111,3 +111,14 @@ def test_the_build_cache_key_sees_the_classes():
     tgt = get_target("c")
     keys = {build_key(x, [A, B], tgt, "k") for x in (plain, spec, other)}
     assert len(keys) == 3 and None not in keys
+
+
+def test_hybrid_script_of_a_specialised_schedule():
+    import numpy as np
+    n, s, A, B = _classes()
+    m = te.hybrid.build(s, [A], [B])
+    src = m.get_source()
+    assert "if n == 3:" in src and "# specialisation 1: n % 8 == 0 && n >= 16" in src
+    for size in (3, 16, 5):
+        a = np.arange(size, dtype="float32")
+        np.testing.assert_allclose(m(a), a * 2)
