@@ -1,88 +1,110 @@
-"""topi's convolution, pooling and sparse operators with symbolic batch and spatial extents:
-each kernel is built once (module fixture) and checked against NumPy for hypothesis-drawn
-sizes (1, primes, powers of two, sizes no register tile divides); a call whose sizes break
-the kernel's shapes raises an error naming the argument."""
+"""topi operators with symbolic batch / sequence extents (issue 19): topi.schedule
+specialises them by size class (Schedule.specialize), one build serves every size. Each
+kernel is built once for the module and called at many sizes (1, primes, powers of two,
+sizes no tile divides) against NumPy; the dispatch rules are checked on te.lower's text."""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
 import texpr as te
 import texpr.topi as topi
-from texpr.topi import testing as ref
+from texpr.topi import cpu
 
-SIZES = st.sampled_from([1, 2, 3, 5, 7, 8, 11, 16])
-RNG = np.random.default_rng(3)
+# the rules: K = 64 (dot products up to gemv_max_rows rows, transposed tiles, weight blocks);
+# the kernel built: K = 8 (no dot products: three classes, a third of the C to compile)
+N, K, K_BUILT = 48, 64, 8
+
+SIZES = [1, 2, 3, 5, 6, 7, 8, 9, 13, 16, 17, 31, 64, 97, 128, 256, 257, 263, 300]
 
 
-def rand(*shape):
-    return RNG.standard_normal(shape).astype(np.float32)
-
-
-def build(out, args, name):
-    return te.build(topi.schedule(out, "native"), args + [out], target="native", name=name)
+def _dense(k=K):
+    M = te.var("M")
+    x, w = te.placeholder((M, k), name="x"), te.placeholder((N, k), name="w")
+    y = topi.nn.dense(x, w)
+    return M, x, w, y
 
 
 @pytest.fixture(scope="module")
-def kernels():
-    n, h, w = te.var("n"), te.var("h"), te.var("w")
-    x5 = te.placeholder((n, 1, h, w, 8), name="x")
-    k5 = te.placeholder((2, 1, 3, 3, 8, 8), name="k")
-    b5 = te.placeholder((1, 2, 1, 1, 8), name="b")
-    conv = topi.nn.relu(topi.nn.add(topi.nn.conv2d_NCHWc(x5, k5, 2, 1), b5))
-    x4 = te.placeholder((n, 3, h, w), name="x")
-    k4 = te.placeholder((4, 3, 3, 3), name="k")
-    L = te.var("L")
-    table = te.placeholder((50, 8), name="table")
-    idx = te.placeholder((L,), "int32", name="indices")
-    lengths = te.placeholder((n,), "int32", name="lengths")
-    kd = te.placeholder((1, 3, 3, 8), name="k")
-    return {
-        "conv_nchwc": build(conv, [x5, k5, b5], "conv_nchwc_s2"),
-        "conv_nchw": build(topi.nn.conv2d_nchw(x4, k4, 1, 1), [x4, k4], "conv_nchw"),
-        "maxpool": build(topi.nn.pool2d(x5, 3, 2, 1, "max"), [x5], "maxpool"),
-        "avgpool": build(topi.nn.pool2d(x4, 3, 2, 1, "avg", count_include_pad=False), [x4],
-                         "avgpool"),
-        "sls": build(topi.sparse.sparse_lengths_sum(table, idx, lengths),
-                     [table, idx, lengths], "sls"),
-        "global_avg": build(topi.nn.global_pool(x4, "avg"), [x4], "global_avg"),
-        "depthwise": build(topi.nn.depthwise_conv2d_NCHWc(x5, kd, 1, 1), [x5, kd], "depthwise"),
-    }
+def dense_dyn():
+    M, x, w, y = _dense(K_BUILT)
+    return te.build(topi.schedule([y], "native"), [x, w, y], target="native", name="dense_dyn")
+
+
+def test_dense_dispatch_rules_in_lower():
+    M, x, w, y = _dense()
+    s = topi.schedule([y], "native")
+    g = cpu.gemv_max_rows("native")
+    conds = [str(c) for c, _ in s.specializations]
+    assert conds[:g] == [f"M == {m}" for m in range(1, g + 1)]
+    assert conds[-1].endswith(f"M <= {cpu.DENSE_ROWS_MAX}")
+    text = str(te.lower(s, [x, w, y], target="native", stop_after="loop_nest"))
+    assert text.count("// specialisation ") == len(conds) + 1
+    assert "} else if (M >= " in text and "// specialisation 0: M == 1" in text
+    # the known M: the dot products of one row, no loop over M left
+    one = text.split("// specialisation 1:")[0]
+    assert "tensorize" not in one and "M" not in one.split("M == 1")[1]
+    # the fallback: weight blocks, rows unpadded (partial row tiles by their run-time count)
+    fallback = text.split("otherwise (the fallback schedule)")[1]
+    assert "dense_packW" in fallback and "tensorize gemm_fp32" in fallback
 
 
 @settings(max_examples=10, deadline=None)
-@given(n=st.sampled_from([1, 2, 3]), h=SIZES, w=SIZES)
-def test_conv_and_pool_equal_numpy_for_every_size(kernels, n, h, w):
-    x5, k5, b5 = rand(n, 1, h, w, 8), rand(2, 1, 3, 3, 8, 8), rand(1, 2, 1, 1, 8)
-    want = np.maximum(ref.conv2d_NCHWc_ref(x5, k5, 2, 1) + b5, 0)
-    np.testing.assert_allclose(kernels["conv_nchwc"](x5, k5, b5), want, rtol=1e-4, atol=1e-4)
-    np.testing.assert_array_equal(kernels["maxpool"](x5), ref.pool2d_ref(x5, 3, 2, 1, "max"))
-    x4, k4 = rand(n, 3, h, w), rand(4, 3, 3, 3)
-    np.testing.assert_allclose(kernels["conv_nchw"](x4, k4), ref.conv2d_nchw_ref(x4, k4, 1, 1),
-                               rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(kernels["global_avg"](x4), ref.global_pool_ref(x4, "avg"),
-                               rtol=1e-5, atol=1e-6)
-    kd = rand(1, 3, 3, 8)
-    np.testing.assert_allclose(kernels["depthwise"](x5, kd),
-                               ref.depthwise_conv2d_NCHWc_ref(x5, kd, 1, 1), rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(kernels["avgpool"](x4),
-                               ref.pool2d_ref(x4, 3, 2, 1, "avg", count_include_pad=False),
-                               rtol=1e-5, atol=1e-6)
+@given(m=st.sampled_from(SIZES))
+def test_dense_every_batch(dense_dyn, m):
+    rng = np.random.default_rng(m)
+    a = rng.standard_normal((m, K_BUILT), dtype=np.float32)
+    w = rng.standard_normal((N, K_BUILT), dtype=np.float32)
+    c = np.empty((m, N), np.float32)
+    dense_dyn(a, w, c)
+    np.testing.assert_allclose(c, a @ w.T, rtol=1e-4, atol=1e-4)
 
 
-@settings(max_examples=10, deadline=None)
-@given(bags=st.lists(st.integers(0, 5), min_size=1, max_size=17))
-def test_sparse_lengths_sum_for_every_batch(kernels, bags):
-    table = rand(50, 8)
-    lengths = np.array(bags, np.int32)
-    idx = RNG.integers(0, 50, int(lengths.sum())).astype(np.int32)
-    np.testing.assert_allclose(kernels["sls"](table, idx, lengths),
-                               ref.sparse_lengths_sum_ref(table, idx, lengths), rtol=1e-5,
-                               atol=1e-6)
+def test_dense_sizes_outside_every_class_and_bad_shapes(dense_dyn):
+    w = np.ones((N, K_BUILT), np.float32)
+    c = np.empty((0, N), np.float32)
+    dense_dyn(np.ones((0, K_BUILT), np.float32), w, c)    # M = 0: the fallback, nothing done
+    with pytest.raises(te.TexprError, match=r"\bM\b"):
+        dense_dyn(np.ones((5, K_BUILT), np.float32), w, np.empty((6, N), np.float32))
+    assert "dispatch: M >= 1 && M <= 8; M >= 9 && M <= 256; otherwise" in repr(dense_dyn)
 
 
-def test_bad_sizes_name_the_argument(kernels):
-    with pytest.raises(te.TexprError, match=r"argument k: dimension 4 is 4, expected 8"):
-        kernels["conv_nchwc"](rand(1, 1, 8, 8, 8), rand(2, 1, 3, 3, 4, 8), rand(1, 2, 1, 1, 8))
-    with pytest.raises(te.TexprError, match=r"argument conv2d_nchw: dimension 0 is 2, but n = 3"):
-        out = np.empty((3, 4, 5, 5), np.float32)
-        kernels["conv_nchw"](rand(3, 3, 5, 5), rand(4, 3, 3, 3), out[:2].copy())
+@pytest.fixture(scope="module")
+def bmm_dyn():
+    B, M = te.var("B"), te.var("M")
+    x = te.placeholder((B, M, 32), name="x")
+    y = te.placeholder((B, 16, 32), name="y")
+    z = topi.nn.batch_matmul(x, y)
+    s = topi.schedule([z], "native")
+    assert "tensorize gemm_fp32" in str(te.lower(s, [x, y, z], "native", stop_after="loop_nest"))
+    return te.build(s, [x, y, z], target="native", name="bmm_dyn")
+
+
+@settings(max_examples=8, deadline=None)
+@given(b=st.sampled_from([1, 2, 3]), m=st.sampled_from([1, 5, 7, 16, 33]))
+def test_batch_matmul_every_batch_and_rows(bmm_dyn, b, m):
+    rng = np.random.default_rng(b * 100 + m)
+    a = rng.standard_normal((b, m, 32), dtype=np.float32)
+    w = rng.standard_normal((b, 16, 32), dtype=np.float32)
+    c = np.empty((b, m, 16), np.float32)
+    bmm_dyn(a, w, c)
+    np.testing.assert_allclose(c, a @ w.transpose(0, 2, 1), rtol=1e-4, atol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def attention_dyn():
+    S = te.var("S")
+    q, k, v = (te.placeholder((1, 1, S, 8), name=n) for n in "qkv")
+    o = topi.nn.scaled_dot_product_attention(q, k, v)
+    s = topi.schedule([o], "native")
+    assert [str(c) for c, _ in s.specializations] == ["S <= 32"]
+    return te.build(s, [q, k, v, o], target="native", name="attention_dyn")
+
+
+@settings(max_examples=6, deadline=None)
+@given(s_=st.sampled_from([1, 5, 32, 33, 47, 64, 97]))
+def test_attention_every_sequence_length(attention_dyn, s_):
+    rng = np.random.default_rng(s_)
+    q, k, v = (rng.standard_normal((1, 1, s_, 8), dtype=np.float32) for _ in range(3))
+    o = np.empty_like(q)
+    attention_dyn(q, k, v, o)
+    np.testing.assert_allclose(o, topi.testing.attention_ref(q, k, v), rtol=1e-4, atol=1e-5)

@@ -227,6 +227,19 @@ class StageRegion(Stmt):
 
 
 @dataclass(frozen=True, eq=False)
+class SpecializedBody(Stmt):
+    """The program of one size class (Schedule.specialize), run when the condition of the
+    if that holds it is true. `bindings`: (Var, Expr) the class's own parameters, computed by
+    the caller from the shape variables (M % 8 == 0: M_q = M / 8). The C emitter makes it a
+    static function the entry calls."""
+    index: int
+    label: str
+    body: Stmt
+    bindings: tuple = ()
+    _children: ClassVar[tuple[str, ...]] = ("body",)
+
+
+@dataclass(frozen=True, eq=False)
 class Evaluate(Stmt):
     value: Expr
     _children: ClassVar[tuple[str, ...]] = ("value",)

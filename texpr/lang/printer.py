@@ -143,6 +143,10 @@ class Printer:
     def stmt_IfThenElse(self, s, indent):
         pad = "  " * indent
         out = f"{pad}if ({to_str(s.cond)}) {{\n" + to_text(s.then_case, indent + 1)
+        # a specialised schedule's chain of classes reads as if / else if / else
+        while _class_branch(s.else_case):
+            s = s.else_case
+            out += f"{pad}}} else if ({to_str(s.cond)}) {{\n" + to_text(s.then_case, indent + 1)
         if s.else_case is not None:
             out += f"{pad}}} else {{\n" + to_text(s.else_case, indent + 1)
         return out + f"{pad}}}\n"
@@ -152,6 +156,11 @@ class Printer:
 
     def stmt_StageRegion(self, s, indent):
         return f"{'  ' * indent}// stage {s.name}\n" + to_text(s.body, indent)
+
+    def stmt_SpecializedBody(self, s, indent):
+        pad = "  " * indent
+        lets = "".join(f"{pad}let {v.name} = {to_str(e)}\n" for v, e in s.bindings)
+        return f"{pad}// specialisation {s.index}: {s.label}\n{lets}" + to_text(s.body, indent)
 
     def stmt_Evaluate(self, s, indent):
         return f"{'  ' * indent}{to_str(s.value)}\n"
@@ -253,3 +262,9 @@ def op_text(op):
     if op.tag:
         parts.append(f"tag={op.tag}")
     return f"{kind}({', '.join(parts)})"
+
+
+def _class_branch(s):
+    """s is an `if` holding a size class of Schedule.specialize (lower/specialize.py)."""
+    from .ir import IfThenElse, SpecializedBody
+    return isinstance(s, IfThenElse) and isinstance(s.then_case, SpecializedBody)

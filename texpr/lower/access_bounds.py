@@ -25,7 +25,7 @@ from ..lang.expr import BinOp, Call, Cmp, Const, Not, Select, Var, structural_eq
 from ..lang.ir import (BufferLoad, BufferStore, CheckedIndex, For, IfThenElse, IntrinCall,
                        IntrinOperand)
 from ..lang.printer import to_str
-from ..lang.visitor import StmtMutator, map_children, transform, walk
+from ..lang.visitor import StmtMutator, free_vars, map_children, transform, walk
 from .analysis.arith import INF, Linear, Simplifier, const_bounds, from_linear, to_linear
 
 _FLIP = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}
@@ -204,9 +204,15 @@ class _AccessBounds(StmtMutator):
 
     def _simplifier(self):
         if self._simp is None:
-            sym = {v: r for v, r in self.loops.items() if self.ranges[v][1] == INF}
+            # loops of a symbolic extent (one a size class bounds too: Schedule.specialize)
+            sym = {v: r for v, r in self.loops.items()
+                   if self.ranges[v][1] == INF or self._shape_var_bound(r[1])}
             self._simp = Simplifier(self.ranges, loops=sym)
         return self._simp
+
+    def _shape_var_bound(self, e):
+        """e (a loop's last value) depends on a shape variable (not on loops only)."""
+        return any(v in self.ranges and v not in self.loops for v in free_vars(e))
 
     def _prove(self, goal):
         """Does goal (a comparison) hold for every value of the loops, given the facts?"""

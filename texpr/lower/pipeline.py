@@ -42,6 +42,7 @@ from .gpu.vectorize import vectorize_gpu_loops
 from ..lang.ir import Barrier, BufferLoad, BufferStore, LoweredFunc
 from ..lang.tensor import ExclusiveScanOp, ScanOp
 from .schedule_ops import schedule_to_stmt
+from .specialize import apply_facts, join_classes
 from .simplify_pass import simplify_stmt
 from .unroll import unroll_loops
 from ..lang.expr import Var
@@ -57,6 +58,8 @@ class LoweringContext:
     target: Target
     ranges: dict = None          # shape variable -> (lo, hi), set by the loop_nest pass
     arg_buffers: list = None     # Buffers of the call's arguments, in order
+    facts: object = None         # a specialisation class's Facts (specialize.py)
+    shared_args: list = None     # the kernel's argument Buffers, given to every class
 
 
 @dataclass(frozen=True)
@@ -112,8 +115,10 @@ def _loop_nest(sch, ctx):
     from ..schedule.schedule import Schedule
     if not isinstance(sch, Schedule):
         raise LoweringError(f"lower expects a Schedule (te.create_schedule), got {sch!r}")
-    low, body = schedule_to_stmt(sch, ctx.args, ctx.name)
+    low, body = schedule_to_stmt(sch, ctx.args, ctx.name, ctx.shared_args)
     ctx.ranges = {v: (0, INF) for v in low.nonneg_vars}
+    if ctx.facts is not None:
+        body = apply_facts(body, ctx)
     ctx.arg_buffers = low.arg_buffers()
     ctx.scan_stages = {st.name for st in sch.stages if isinstance(st.op, ExclusiveScanOp)}
     ctx.time_loops = {st.name for st in sch.stages if isinstance(st.op, ScanOp)}
@@ -212,7 +217,7 @@ PIPELINE = (
     Pass("access_bounds", _access_bounds, _every,
          "every tensor access proven in bounds, made a precondition of the call, checked at "
          "run time, or refused (out of bounds)"),
-    Pass("flatten", _on_body(lambda b, ctx: flatten_storage(b)), _every,
+    Pass("flatten", _on_body(lambda b, ctx: apply_facts(flatten_storage(b), ctx, divisors=True)), _every,
          "multi-dimensional buffer accesses become one offset each"),
     Pass("simplify", _on_body(_simplify), _every,
          "simplify every expression with the ranges of its loops"),
@@ -304,8 +309,24 @@ def lower(sch, args, name="main", target=None, stop_after=None, simple_mode=Fals
                             f"pipeline; its passes: {', '.join(p.name for p in run)}")
     if trace is None:
         trace = os.environ.get("TEXPR_TRACE_PASSES", "").strip() not in ("", "0")
-    ctx = LoweringContext(sch, args, name, target)
-    ir = sch
+    specs = getattr(sch, "specializations", None)
+    if specs:
+        if target.is_gpu:
+            raise LoweringError(f"{name}: Schedule.specialize is supported on the CPU targets; "
+                                f"{target.name} kernels take one schedule")
+        # the fallback first: its argument Buffers become every class's
+        base = _run(run, LoweringContext(sch, args, name, target), stop_after, trace)
+        classes = [(cond, _run(run, LoweringContext(sub, args, name, target, facts=sub.facts,
+                                                    shared_args=base.args), stop_after, trace),
+                    sub.facts)
+                   for cond, sub in specs]
+        return join_classes(base, classes)
+    return _run(run, LoweringContext(sch, args, name, target), stop_after, trace)
+
+
+def _run(run, ctx, stop_after, trace):
+    """The passes `run` on ctx.schedule, up to stop_after."""
+    name, target, ir = ctx.name, ctx.target, ctx.schedule
     with progress.steps(f"lower {name}", len(run)) as bar:
         for p in run:
             bar.phase(p.name)

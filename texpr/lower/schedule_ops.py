@@ -60,8 +60,9 @@ class StageInfo:
 
 
 class ScheduleLowering:
-    def __init__(self, sch, args, name):
+    def __init__(self, sch, args, name, arg_buffers=None):
         self.sch = sch
+        self.given_arg_buffers = arg_buffers
         self.name = name
         self.info = {}
         self.data_maps = {}
@@ -324,6 +325,9 @@ class ScheduleLowering:
                                             "global", is_arg=(st, k) in self.arg_tensors,
                                             logical_shape=op.output_shape(k) if lay else None)
                                      for k in range(op.num_outputs)]
+        if self.given_arg_buffers is not None:
+            for (st, vi), b in zip(self.arg_tensors, self.given_arg_buffers):
+                self.info[st].buffers[vi] = b
 
     def extent_vars(self):
         """Integer variables that bound a shape or a loop: a scalar argument among them must
@@ -978,7 +982,9 @@ def _sub(i, lo):
     return i - lo
 
 
-def schedule_to_stmt(sch, args, name):
-    low = ScheduleLowering(sch, args, name)
+def schedule_to_stmt(sch, args, name, arg_buffers=None):
+    """(ScheduleLowering, loop program). arg_buffers: the argument Buffers to use (the
+    classes of a specialised schedule share one kernel's parameters)."""
+    low = ScheduleLowering(sch, args, name, arg_buffers)
     body = NestBuilder(low).build()
     return low, body

@@ -757,6 +757,9 @@ class Schedule:
         self.stages = []
         self.stage_map = {}
         self.groups = []
+        self.specializations = []   # [(condition, Schedule)]: specialize(), first match wins
+        self.facts = None           # a specialisation's Facts (schedule/specialize.py)
+        self.parent: Schedule | None = None     # the schedule a specialisation belongs to
         for op in _post_order(outputs):
             st = Stage(op, self)
             st.is_output = any(op is o for o in outputs)
@@ -797,6 +800,36 @@ class Schedule:
         """Jupyter: the text above, highlighted."""
         from ..display import code_html
         return code_html(str(self), "python")
+
+    def specialize(self, cond: Any) -> Schedule:
+        """A schedule of the same outputs used when `cond` holds at call time (Halide's
+        specialize): schedule it for that size class; this schedule stays the fallback.
+
+        cond: a conjunction of facts about shape variables, `M == 1`, `M >= 64`, `M < 9`,
+        `M % 8 == 0` (te.all or &). Specialisations are tried in the order made; the build
+        is one kernel whose entry branches on them (the chain is shown by te.lower).
+
+        >>> import texpr as te
+        >>> n = te.var("n")
+        >>> A = te.placeholder((n,), name="A")
+        >>> B = te.compute((n,), lambda i: A[i] * 2.0, name="B")
+        >>> s = te.create_schedule(B.op)
+        >>> s8 = s.specialize(n % 8 == 0)
+        >>> _ = s8[B].split(B.op.axis[0], factor=8)
+        >>> "if (n % 8 == 0)" in str(te.lower(s, [A, B]))
+        True
+        """
+        from .specialize import check_condition, parse_condition
+        if self.facts is not None:
+            raise ScheduleError("specialize: this schedule is a specialisation already; make "
+                                "every class from the fallback schedule (conditions can be "
+                                "combined with te.all)")
+        facts = parse_condition(check_condition(cond))
+        sub = Schedule(self.outputs)
+        sub.facts = facts
+        sub.parent = self
+        self.specializations.append((cond, sub))
+        return sub
 
     def __getitem__(self, t: StageKey) -> Stage:
         op = t.op if isinstance(t, Tensor) else t

@@ -118,6 +118,13 @@ def schedule_rows(sch, stage=None):
     for st in sch.stages:
         if id(st) not in attached:
             _stage_rows(st, children, 1, out)
+    specs = getattr(sch, "specializations", ())
+    if specs:       # Schedule.specialize: each class's schedule, then the fallback's (above)
+        from ..lang.printer import to_str
+        out[0] = (0, out[0][1] + f"  # the fallback of {len(specs)} specialisation(s)", "schedule")
+        for k, (cond, sub) in enumerate(specs):
+            out.append((1, f"specialisation {k}: if {to_str(cond)}", "schedule"))
+            out += [(d + 1, text, kind) for d, text, kind in schedule_rows(sub)[1:]]
     return out
 
 

@@ -280,6 +280,9 @@ def schedule_fingerprint(sch):
                     tuple(sorted((k, a.get("kind"), tuple(a.get("pragmas", ())),
                                   id(a.get("thread")), id(a.get("intrin")))
                                  for k, a in st.iter_attrs.items()))))
+    # Schedule.specialize: each class's condition and schedule
+    out.append(tuple((id(c), schedule_fingerprint(sub))
+                     for c, sub in getattr(sch, "specializations", ())))
     return tuple(out)
 
 

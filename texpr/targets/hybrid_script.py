@@ -19,7 +19,7 @@ from ..lang import dtypes
 from ..lang.expr import BinOp, Call, Cast, Cmp, Const, ExternCall, Not, Select, Var
 from ..lang.extern import ExternOp
 from ..lang.ir import (Allocate, BufferLoad, BufferStore, CheckedIndex, Evaluate, For,
-                       IfThenElse, IntrinCall, Seq, StageRegion)
+                       IfThenElse, IntrinCall, Seq, SpecializedBody, StageRegion)
 from ..lang.tensor import PlaceholderOp, Tensor
 from ..lang.visitor import free_vars, walk
 from ..lower.analysis.arith import simplify
@@ -168,6 +168,11 @@ class _ScriptWriter:
             self.line(depth, f"# stage {s.name}")
             self.stmt(s.body, depth)
             self.stage = saved
+        elif t is SpecializedBody:          # a size class of Schedule.specialize
+            self.line(depth, f"# specialisation {s.index}: {s.label}")
+            for v, e in s.bindings:
+                self.line(depth, f"{v.name} = {self.expr(e)}")
+            self.stmt(s.body, depth)
         elif t is For:
             self._for(s, depth)
         elif t is IfThenElse:

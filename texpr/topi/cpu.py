@@ -20,13 +20,14 @@ import math
 from ..lang import dtypes
 
 from ..errors import InternalError, TexprError
-from ..lang.expr import Const, TensorLoad, all as te_all, if_then_else
+from ..lang.expr import Const, TensorLoad, Var, all as te_all, if_then_else
 from ..lang.reduction import sum as te_sum
 from ..lang.tensor import ComputeOp, compute, reduce_axis
 from ..lang.visitor import transform
 from ..targets.intrin import gemm_fp32
 from ..targets.half_intrin import gemm_fp16
-from .schedules import VECTOR_CPU_TARGETS, default_stage, register
+from .schedules import (VECTOR_CPU_TARGETS, default_stage, known_facts, register,
+                        register_size_classes)
 from .nn import CHANNEL_REPEAT_TAG
 from .util import cdiv
 from . import cpu_tuning as tuning
@@ -218,10 +219,11 @@ def pack_input(s, stage, tensor, shape, fpack, fread, name):
 
 
 def _dims(t):
-    """The constant shape of a tensor as ints (folding extents such as 56 + 1 + 1)."""
+    """The constant shape of a tensor as ints (folding extents such as 56 + 1 + 1; a shape
+    variable whose value the size class being scheduled knows counts as constant)."""
     from ..lower.analysis.arith import simplify
     out = []
-    for d in t.shape:
+    for d in _known(t.shape):
         d = simplify(d)
         if not isinstance(d, Const):
             raise TexprError(f"{t.name}: shape {list(t.shape)} is not constant")
@@ -229,8 +231,29 @@ def _dims(t):
     return out
 
 
+def _known(shape):
+    """shape with the values the size class being scheduled gives its variables."""
+    facts = known_facts()
+    if facts is None or not facts.values:
+        return list(shape)
+    from ..lang.visitor import substitute
+    return [substitute(d, {v: Const(c, v.dtype) for v, c in facts.values.items()})
+            for d in shape]
+
+
+def _dims_or_vars(t):
+    """The shape of a tensor: ints where constant (or known to the size class), the shape
+    variable where not (a symbolic batch or row count)."""
+    from ..lower.analysis.arith import simplify
+    out = []
+    for d in _known(t.shape):
+        d = simplify(d)
+        out.append(int(d.value) if isinstance(d, Const) else d)
+    return out
+
+
 def _const_shape(t):
-    return all(isinstance(d, Const) for d in t.shape)
+    return all(isinstance(d, Const) for d in _known(t.shape))
 
 
 def _extents(t):
@@ -254,10 +277,16 @@ def epilogue_output(s, st):
     if not out.is_output or not isinstance(out.op, ComputeOp) or out.op.reduce_axis:
         return None
     if len(out.op.axis) != len(st.op.axis) or not all(
-            isinstance(a.dom.extent, Const) and isinstance(b.dom.extent, Const) and
-            a.dom.extent.value == b.dom.extent.value for a, b in zip(out.op.axis, st.op.axis)):
+            _same_extent(a.dom.extent, b.dom.extent) for a, b in zip(out.op.axis, st.op.axis)):
         return None
     return out
+
+
+def _same_extent(a, b):
+    """Equal constant extents, or the same shape variable (a symbolic batch)."""
+    if isinstance(a, Const) and isinstance(b, Const):
+        return a.value == b.value
+    return isinstance(a, Var) and a is b
 
 
 # ----------------------------------------------------------------------------- dense
@@ -270,8 +299,8 @@ def _gemm_tiles(s, C, i, j, k, cfg, blocked=True):
     mr, nr, kc, mb, nb = cfg["mr"], cfg["nr"], cfg["kc"], cfg["mb"], cfg["nb"]
     io, ii = C.split(i, factor=mr)
     jo, ji = C.split(j, factor=nr)
-    K = k.dom.extent.value
-    if kc < K:
+    K = k.dom.extent
+    if not isinstance(K, Const) or kc < K.value:     # (a symbolic K: chunks and a tail)
         ko, ki = C.split(k, factor=kc)
         ko = [ko]
     else:                       # the whole reduction in one call: the intrinsic's "body"
@@ -335,7 +364,7 @@ def gemm_rewrite(s, st, data, weight, cfg, weight_panels=None):
     valid part (like cache_write). Every register tile is then a complete one.
     """
     mr, nr, Mp, Np, Kp = cfg["mr"], cfg["nr"], cfg["Mp"], cfg["Np"], cfg["Kp"]
-    dshape = _dims(data)
+    dshape = _dims_or_vars(data)
     lead = dshape[:-2]
     M, K = dshape[-2:]
     N = int(st.op.axis[-1].dom.extent.value)
@@ -406,7 +435,7 @@ def _schedule_gemm(s, st, target, data, weight, cfg, weight_panels=None, packs_i
         axes = list(g.op.axis)
         (k,) = g.op.reduce_axis
         outer = _gemm_tiles(s, g, axes[-2], axes[-1], k, cfg)
-        par_axes = axes[:-2] + (outer[:1] if rows_only else outer)
+        par_axes = _const_axes(axes[:-2]) + (outer[:1] if rows_only else outer)
         par = g.fuse(*par_axes) if len(par_axes) > 1 else par_axes[0]
         g.parallel(par)
         for p in packs:
@@ -424,7 +453,7 @@ def _schedule_gemm(s, st, target, data, weight, cfg, weight_panels=None, packs_i
     ib, ii = out.split(oax[-2], factor=cfg["mb"])
     jb, ji = out.split(oax[-1], factor=cfg["nb"])
     out.reorder(*(oax[:-2] + [ib, jb, ii, ji]))
-    par_axes = oax[:-2] + ([ib] if rows_only else [ib, jb])
+    par_axes = _const_axes(oax[:-2]) + ([ib] if rows_only else [ib, jb])
     par = out.fuse(*par_axes) if len(par_axes) > 1 else par_axes[0]
     out.parallel(par)
     _vector_tile(out, ji, lanes, unroll=False)
@@ -439,6 +468,12 @@ def _schedule_gemm(s, st, target, data, weight, cfg, weight_panels=None, packs_i
     (k,) = g.op.reduce_axis
     _gemm_tiles(s, g, axes[-2], axes[-1], k, cfg, blocked=False)
     return [st, out, g] + packs
+
+
+def _const_axes(axes):
+    """The batch axes of constant extent (a symbolic batch stays a serial loop outside the
+    parallel one: the bounds of a fused symbolic index are not proven)."""
+    return [a for a in axes if isinstance(a.dom.extent, Const)]
 
 
 def _half_gemv(st, target):
@@ -477,6 +512,8 @@ def schedule_dense(s, st, target):
     if half is not None:
         return half
     ins = _gemm_operands(st)
+    if ins is None and cpu_info(target).has_gemm and _symbolic_rows(st) is not None:
+        return _schedule_dense_symbolic(s, st, target)
     if ins is None or not cpu_info(target).has_gemm:
         return default_stage(s, st, target)
     data, weight = ins
@@ -497,6 +534,67 @@ def schedule_dense(s, st, target):
         return _schedule_dense_rows(s, st, target, data, weight, cfg)
     cfg = tuning.gemm_params(workload, M, N, K, target, dense_config(M, N, K, target))
     return _schedule_gemm(s, st, target, data, weight, cfg)
+
+
+def _symbolic_rows(st):
+    """(data, weight) of a float32 dense whose row count alone is a shape variable (not
+    known to the size class being scheduled), else None."""
+    ins = st.op.input_tensors
+    if len(ins) != 2 or not _f32(st.op.output(0), *ins):
+        return None
+    data, weight = ins
+    M, K = _dims_or_vars(data)
+    if not isinstance(M, Var) or not isinstance(K, int) or not _const_shape(weight):
+        return None
+    return data, weight
+
+
+@register_size_classes("dense", VECTOR_CPU_TARGETS)
+def dense_size_classes(st, target):
+    """The size classes of a dense with a symbolic row count M: each M the dot products
+    serve (gemv_max_rows; M known: the kernel of that M), ranges of M with one transposed
+    register tile (dense_rows_config's nr: M padded to it), and the fallback M >
+    DENSE_ROWS_MAX (weight blocks, rows unpadded)."""
+    if not cpu_info(target).has_gemm or _symbolic_rows(st) is None:
+        return None
+    data, weight = st.op.input_tensors
+    M, K = _dims_or_vars(data)
+    N = _dims(weight)[0]
+    g = gemv_max_rows(target) if K >= 2 * cpu_info(target).lanes else 0
+    conds = [M == m for m in range(1, g + 1)]
+    groups = []
+    for m in range(g + 1, DENSE_ROWS_MAX + 1):
+        nr = dense_rows_config(m, N, K, target)["nr"]
+        if groups and groups[-1][2] == nr:
+            groups[-1][1] = m
+        else:
+            groups.append([m, m, nr])
+    conds += [M == a if a == b else te_all(M >= a, M <= b) for a, b, _ in groups]
+    return conds + [M > DENSE_ROWS_MAX]
+
+
+def _schedule_dense_symbolic(s, st, target):
+    """dense with a symbolic row count M, for the bounds the size class gives it: up to
+    DENSE_ROWS_MAX rows the transposed product (configured for the class's largest M, the
+    data panels padded to whole tiles); more rows the weight blocks (rows unpadded, the
+    last row tile by its run-time row count), else transposed."""
+    data, weight = _symbolic_rows(st)
+    M, K = _dims_or_vars(data)
+    N = _dims(weight)[0]
+    facts = known_facts()
+    lo, hi = facts.bounds(M) if facts is not None else (0, None)
+    if hi is None or hi > DENSE_ROWS_MAX:
+        rep = max(lo, 4 * DENSE_ROWS_MAX)
+        cfg = dense_weight_blocks_config(rep, N, K, target)
+        if cfg is not None and epilogue_output(s, st) is None:
+            cfg.update(Mp=M)
+            return _schedule_dense_weight_blocks(s, st, target, data, weight, cfg)
+        hi = DENSE_ROWS_MAX
+    cfg = dense_rows_config(hi, N, K, target)
+    nr = cfg["nr"]
+    cfg["Mp"] = cdiv(hi, nr) * nr if cdiv(max(lo, 1), nr) == cdiv(hi, nr) else \
+        (M + (nr - 1)) // nr * nr
+    return _schedule_dense_rows(s, st, target, data, weight, cfg)
 
 
 #: dense with at least up to this many rows runs as dot products over the weight's rows as
@@ -624,7 +722,7 @@ def dense_rows_config(M, N, K, target="native", units=None):
 def _schedule_dense_rows(s, st, target, data, weight, cfg):
     """dense of few rows, transposed (dense_rows_config): the weight is read as it lies."""
     lanes, nr, Mp = cfg["lanes"], cfg["nr"], cfg["Mp"]
-    M, K = _dims(data)
+    M, K = _dims_or_vars(data)
     N = _dims(weight)[0]
     PA = _panels(data, [], M, K, nr, Mp, K, st.name + "_packA")
     k = reduce_axis((0, K), "k")
@@ -644,8 +742,9 @@ def _schedule_dense_rows(s, st, target, data, weight, cfg):
         st.compute_inline()
     oi, oj = out.op.axis
     jb, ji = out.split(oj, factor=cfg["nb"])
-    # rows split by Mp: the block needs CT over all Mp (padded) data rows, whole tiles
-    io, ii = out.split(oi, factor=Mp)
+    # rows split by Mp: the block needs CT over all Mp (padded) data rows, whole tiles (a
+    # symbolic Mp: split by the tile, which covers the same padded rows)
+    io, ii = out.split(oi, factor=Mp if isinstance(Mp, int) else nr)
     out.reorder(jb, io, ii, ji)
     out.parallel(jb)
     g.compute_at(out, jb)
@@ -781,6 +880,8 @@ def schedule_batch_matmul(s, st, target):
     if half is not None:
         return half
     ins = _gemm_operands(st)
+    if ins is None and cpu_info(target).has_gemm and _symbolic_batch_matmul(st) is not None:
+        return _schedule_batch_matmul_symbolic(s, st, target)
     if ins is None or not cpu_info(target).has_gemm:
         return default_stage(s, st, target)
     x, y = ins
@@ -791,6 +892,44 @@ def schedule_batch_matmul(s, st, target):
                              batches=B)
     if cfg["Mp"] != M and cfg["Np"] == N and cfg["Kp"] == K:    # batch_matmul_config's rule
         cfg.update(Mp=M, pack_a=False)
+    return _schedule_gemm(s, st, target, x, y, cfg, packs_inside=True)
+
+
+#: the row count a batch_matmul of a symbolic M is configured for, without a bound from its
+#: size class
+SYMBOLIC_ROWS = 256
+
+
+def _symbolic_batch_matmul(st):
+    """(x, y) of a float32 batch_matmul whose batch or rows are symbolic and whose N, K are
+    constant (K needing no padding), else None."""
+    ins = st.op.input_tensors
+    if len(ins) != 2 or not _f32(st.op.output(0), *ins) or len(ins[0].shape) != 3:
+        return None
+    x, y = ins
+    _, M, K = _dims_or_vars(x)
+    N, K2 = _dims_or_vars(y)[1:]
+    if not all(isinstance(d, int) for d in (N, K, K2)) or _const_shape(x) and _const_shape(y):
+        return None
+    return x, y
+
+
+def _schedule_batch_matmul_symbolic(s, st, target):
+    """batch_matmul with a symbolic batch and/or row count: the schedule of the concrete
+    shape (configured for the class's largest M, else SYMBOLIC_ROWS), rows unpadded (the
+    last row tile runs the kernel for its row count at run time)."""
+    x, y = _symbolic_batch_matmul(st)
+    _, M, K = _dims_or_vars(x)
+    N = _dims(y)[1] if _const_shape(y) else _dims_or_vars(y)[1]
+    rep = M
+    if not isinstance(M, int):
+        facts = known_facts()
+        hi = facts.bounds(M)[1] if facts is not None and isinstance(M, Var) else None
+        rep = hi if hi is not None else SYMBOLIC_ROWS
+    cfg = batch_matmul_config(rep, N, K, target)
+    if cfg["Kp"] != K:
+        return default_stage(s, st, target)
+    cfg.update(Mp=M, pack_a=False)
     return _schedule_gemm(s, st, target, x, y, cfg, packs_inside=True)
 
 

@@ -17,14 +17,15 @@ partitioning cuts the tile loops there, so the keys after a block are not multip
 (a sum over one point with the block's condition as `where`). The mask itself is in max and
 exp (attention.py).
 """
-from ..lang.expr import Const, Reduce, TensorLoad, all as te_all
+from ..lang.expr import Const, Reduce, TensorLoad, Var, all as te_all, if_then_else
 from ..lang.reduction import sum as te_sum
-from ..lang.tensor import ComputeOp, reduce_axis
+from ..lang.tensor import ComputeOp, IterVar, Range, reduce_axis
 from ..lang.visitor import walk as walk_nodes
 from .attention import INNER_TAGS, OUTPUT_TAG
-from .cpu import (_dims, _f32, _gemm_tiles, _vector_tile, cpu_info, pack_input,
+from .cpu import (_dims_or_vars, _f32, _gemm_tiles, _vector_tile, cpu_info, pack_input,
                   register_tile)
-from .schedules import VECTOR_CPU_TARGETS, default_stage, register
+from .schedules import (VECTOR_CPU_TARGETS, default_stage, known_facts, register,
+                        register_size_classes)
 from .util import cdiv
 
 #: L1 data cache size assumed (32 KiB: Zen, Intel cores and big Arm cores alike)
@@ -76,6 +77,59 @@ def _key_chunk(T, width):
     T (the chunk loop has no tail), else all of T."""
     fit = [c for c in range(16, T + 1) if T % c == 0 and c * width * 4 <= L1_BYTES // 2]
     return max(fit) if fit else T
+
+
+#: the sequence length a schedule of a symbolic one is configured for, without a bound from
+#: its size class
+SYMBOLIC_SEQUENCE = 512
+
+
+def _representative(n):
+    """n, or for a symbolic length the largest value its size class allows (else
+    SYMBOLIC_SEQUENCE): what the blocking is chosen for."""
+    if isinstance(n, int):
+        return n
+    facts = known_facts()
+    hi = facts.bounds(n)[1] if facts is not None and isinstance(n, Var) else None
+    return hi if hi is not None else SYMBOLIC_SEQUENCE
+
+
+#: keys per pv GEMM call for a symbolic key count: the last chunk (T % this keys) has no
+#: register-tile kernel and runs as scalar loops, so it is kept short
+SYMBOLIC_KEY_CHUNK = 16
+
+
+#: a symbolic key count up to this many: pv = e^T v as vector loops along the head dimension
+#: (register tiles whose key chunks would all be partial run as scalar loops)
+FEW_SYMBOLIC_KEYS = 2 * SYMBOLIC_KEY_CHUNK
+
+
+@register_size_classes(OUTPUT_TAG, VECTOR_CPU_TARGETS)
+def attention_size_classes(st, target):
+    """A symbolic key count T: T <= FEW_SYMBOLIC_KEYS (pv as vector loops), else pv as
+    register tiles over key chunks of SYMBOLIC_KEY_CHUNK (queries: whole blocks, padded)."""
+    stages = _stages(st.schedule, st)
+    scores = stages.get(INNER_TAGS[0])
+    if scores is None or len(scores.op.input_tensors) != 2:
+        return None
+    k, _ = _keys_and_queries(scores)
+    T = k.shape[2]
+    if not isinstance(T, Var):
+        return None
+    return [T <= FEW_SYMBOLIC_KEYS, T > FEW_SYMBOLIC_KEYS]
+
+
+def _pad_axis(s, stage, dim, extent):
+    """The stage computed over `extent` along axis `dim` (the positions beyond the tensor's
+    shape are computed too, from padded operands; its consumers read only inside). Before
+    the stage is split."""
+    op = stage.op
+    axis = list(op.axis)
+    axis[dim] = IterVar(axis[dim].var, Range(0, extent), axis[dim].kind)
+    new = ComputeOp(op.name, axis, op.bodies, op.tag, op.attrs)
+    stage.op = new
+    stage._reset_axes()
+    s.stage_map[new] = stage
 
 
 def _stages(s, st):
@@ -137,34 +191,59 @@ def schedule_attention(s, st, target):
     scores, mx, ex, sm, pv = (stages.get(t) for t in INNER_TAGS)
     info = cpu_info(target)
     ins = scores.op.input_tensors if scores is not None else []
-    const = all(isinstance(a.dom.extent, Const) for a in st.op.axis)
+    # batch, heads and sequence lengths may be symbolic (a size class bounds them), the head
+    # dimensions not
+    const = all(isinstance(a.dom.extent, Const) for a in st.op.axis[3:]) and \
+        all(isinstance(d, Const) for t in ins for d in t.shape[3:])
     if None in (scores, mx, ex, sm, pv) or len(ins) != 2 or not const or \
             not _f32(st.op.output(0), *ins) or not info.has_gemm:
         for x in stages.values():
             default_stage(s, x, target)
         return default_stage(s, st, target)
     k, q = _keys_and_queries(scores)
-    B, H, S, D = _dims(q)
-    T = _dims(k)[2]
+    B, H, S, D = _dims_or_vars(q)
+    T = _dims_or_vars(k)[2]
     Dv = int(st.op.axis[3].dom.extent.value)
-    cfg = attention_config(S, T, D, Dv, target)
-    from . import cpu_tuning
-    f32 = "float32"
-    cfg = cpu_tuning.attention_params(
-        ("topi.attention", ("TENSOR", (B, H, S, D), f32), ("TENSOR", (B, H, T, D), f32),
-         ("TENSOR", (B, H, T, Dv), f32), bool(st.op.attrs.get("causal"))),
-        S, T, Dv, target, cfg, 2.0 * B * H * S * T * (D + Dv))
+    cfg = attention_config(_representative(S), _representative(T), D, Dv, target)
+    if not isinstance(T, int):          # key chunks of pv: a tail after the last whole one
+        cfg["kc2"] = SYMBOLIC_KEY_CHUNK
+        if _representative(T) <= FEW_SYMBOLIC_KEYS:
+            cfg["nr2"] = None           # few keys (attention_size_classes): pv as vector loops
+    elif all(isinstance(d, int) for d in (B, H, S)):    # a constant shape: the tuning knobs
+        from . import cpu_tuning
+        f32 = "float32"
+        cfg = cpu_tuning.attention_params(
+            ("topi.attention", ("TENSOR", (B, H, S, D), f32), ("TENSOR", (B, H, T, D), f32),
+             ("TENSOR", (B, H, T, Dv), f32), bool(st.op.attrs.get("causal"))),
+            S, T, Dv, target, cfg, 2.0 * B * H * S * T * (D + Dv))
     lanes = cfg["lanes"]
     b, h, i, e = st.op.axis
     io, ii = st.split(i, factor=cfg["qb"])
-    par = st.fuse(b, h, io)
-    st.parallel(par)
+    if isinstance(S, int):
+        par = st.fuse(b, h, io)
+        st.parallel(par)
+    else:
+        # a symbolic S: parallel over (batch, head), the query blocks inside (the block
+        # index then stays a loop variable: the simplifier proves its tiles whole)
+        st.parallel(st.fuse(b, h))
+        par = io
     _vector_tile(st, e, lanes, unroll=False)
-    # 1. the block's queries, transposed
-    _, qt = pack_input(s, scores, q, (B, H, D, S), lambda b_, h_, d_, i_: q[b_, h_, i_, d_],
-                       lambda b_, h_, i_, d_: (b_, h_, d_, i_), "attention_qT")
-    qt.compute_at(st, par)
+    # 1. the block's queries, transposed (a symbolic S: zero queries pad the last block, so
+    # that every register tile of the block is a whole one; their outputs are not written)
     qb = cfg["qb"]
+    if isinstance(S, int):
+        _, qt = pack_input(s, scores, q, (B, H, D, S), lambda b_, h_, d_, i_: q[b_, h_, i_, d_],
+                           lambda b_, h_, i_, d_: (b_, h_, d_, i_), "attention_qT")
+    else:
+        _, qt = pack_input(s, scores, q, (B, H, D, (S + (qb - 1)) // qb * qb),
+                           lambda b_, h_, d_, i_: if_then_else(i_ < S, q[b_, h_, i_, d_], 0.0),
+                           lambda b_, h_, i_, d_: (b_, h_, d_, i_), "attention_qT")
+    qt.compute_at(st, par)
+    if not isinstance(S, int):
+        # the block's stages over whole blocks of queries (no guard at S inside a block)
+        Sp = (S + (qb - 1)) // qb * qb
+        for stage, dim in ((scores, 3), (mx, 2), (ex, 3), (sm, 2), (pv, 2)):
+            _pad_axis(s, stage, dim, Sp)
     if st.op.attrs.get("causal"):
         # key tiles / chunks after a block's last query: skipped (scores and e are unused or
         # zero there)

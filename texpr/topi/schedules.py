@@ -53,6 +53,22 @@ def schedule(outs: Tensor | Sequence[Tensor], target: str | Target = "native") -
     s = create_schedule([o.op for o in outs])
     # the schedules registered for a target name serve its variants ("avx2 -fp-contract=off")
     name = target.split()[0] if isinstance(target, str) and target.strip() else target
+    conds = _size_classes(s, name, target)
+    if not conds:
+        return _fill(s, name, target)
+    # symbolic extents: a specialised schedule per size class (Schedule.specialize), the last
+    # class the fallback (its condition is what its schedule may assume, never checked)
+    for cond in conds[:-1]:
+        sub = s.specialize(cond)
+        with shape_facts(sub.facts):
+            _fill(sub, name, target)
+    from ..schedule.specialize import parse_condition
+    with shape_facts(parse_condition(conds[-1])):
+        return _fill(s, name, target)
+
+
+def _fill(s, name, target):
+    """Each stage of s scheduled by the schedule registered for its tag and the target."""
     for st in s.stages:
         op = st.op
         if not isinstance(op, ComputeOp) or st.is_output:
@@ -72,6 +88,55 @@ def schedule(outs: Tensor | Sequence[Tensor], target: str | Target = "native") -
         for other in handled or ():
             done.add(id(other))
     return s
+
+
+_SIZE_CLASSES = {}   # (tag, target) -> fn(stage, target) -> conditions or None
+
+
+def register_size_classes(tag, targets):
+    """Register fn(stage, target) -> [condition, ...] or None: the size classes of an
+    operator with symbolic extents (topi.schedule specialises the schedule for each; the last
+    is the fallback, what its schedule assumes). None: no classes (one schedule)."""
+    def deco(fn):
+        for t in targets:
+            _SIZE_CLASSES[(tag, t)] = fn
+        return fn
+    return deco
+
+
+def _size_classes(s, name, target):
+    """The size classes of the first root stage that has some (one operator per graph
+    decides; the other stages' schedules read the same facts)."""
+    for st in s.stages:
+        if not isinstance(st.op, ComputeOp):
+            continue
+        fn = _SIZE_CLASSES.get((st.op.tag, name))
+        conds = fn(st, target) if fn is not None else None
+        if conds:
+            return conds
+    return None
+
+
+_FACTS = []      # the Facts of the size class being scheduled (innermost last)
+
+
+class shape_facts:
+    """Context: schedules read `known_facts()` (the size class's values and bounds of the
+    shape variables) while topi.schedule fills a specialisation."""
+    def __init__(self, facts):
+        self.facts = facts
+
+    def __enter__(self):
+        _FACTS.append(self.facts)
+        return self.facts
+
+    def __exit__(self, *exc):
+        _FACTS.pop()
+
+
+def known_facts():
+    """The Facts of the size class being scheduled, or None (schedule/specialize.py)."""
+    return _FACTS[-1] if _FACTS else None
 
 
 def default_stage(s, st, target):

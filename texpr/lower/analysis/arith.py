@@ -371,7 +371,9 @@ class Simplifier:
             res = False if lo == hi == 0 else True if (lo > 0 or hi < 0) else None
         if res is None and (lo == -INF or hi == INF):
             res = self._symbolic_cmp(op, d)
-        if res is None and self.loops and (lo == -INF or hi == INF):
+        if res is None and self.loops and (lo == -INF or hi == INF or any(
+                isinstance(n, Var) and n in self.loops for n in walk(d))):
+            # (a loop of symbolic extent whose range a size class bounds: Schedule.specialize)
             res = self._loop_cmp(op, d)
         if res is not None:
             return Const(res, "bool")

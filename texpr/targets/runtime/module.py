@@ -88,6 +88,9 @@ class Module:
 
     def __repr__(self):
         extra = f", {self.note}" if self.note else ""
+        classes = specialisations(self.source)
+        if classes:         # Schedule.specialize: the size classes the entry dispatches to
+            extra += ", dispatch: " + "; ".join(classes)
         return f"<texpr.Module {self.name} target={self.target}{extra}>"
 
     def _repr_html_(self):
@@ -602,3 +605,10 @@ def eval_int(e, binding):
         return None
     r = simplify(substitute(e, {v: Const(x, v.dtype) for v, x in binding.items()}))
     return r.value if isinstance(r, Const) else None
+
+
+def specialisations(source):
+    """The size classes of a kernel built from a specialised schedule (Schedule.specialize),
+    as its source names them ("n == 1", ..., "otherwise ..."), in dispatch order."""
+    import re
+    return re.findall(r"^/\* specialisation \d+: (.*) \*/$", source or "", re.M)

@@ -1,0 +1,149 @@
+#!/usr/bin/env python
+"""Kernels built once for a symbolic batch / sequence length (topi.schedule specialises
+them: Schedule.specialize) beside the kernel built for each concrete size, and OpenBLAS
+(NumPy's matmul) for dense, all in the same run.
+
+    python benchmarks/dynamic_shapes.py                 # 1 and 2 threads
+    python benchmarks/dynamic_shapes.py --threads 1 --ops dense
+    python benchmarks/dynamic_shapes.py --quick         # small shapes, few rounds
+
+Rows: ms of the symbolic build ("dyn"), of the concrete build ("fixed"), their ratio
+(dyn / fixed: 1.00 = the same speed, the bar is <= 1.10) and, for dense, NumPy's time over
+the symbolic build's (>= 1: texpr faster). Interleaved Timer (benchmarks/_bench.py), medians.
+The CPU model and the load from other processes head the output.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _bench  # noqa: E402
+
+if __name__ == "__main__":
+    _bench.reexec_without_openblas_overrides(__file__)
+
+import argparse  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, _bench.ROOT)
+import texpr as te  # noqa: E402
+import texpr.topi as topi  # noqa: E402
+
+DENSE_ROWS = (1, 7, 64, 333, 1024)
+
+
+def _build(outs, args, target, name):
+    return te.build(topi.schedule(outs, target), args, target=target, name=name)
+
+
+def dense_cases(target, n, k, rows, rng):
+    """(label, dyn call, fixed call, numpy call) per M: one symbolic build for every M."""
+    M = te.var("M")
+    x, w = te.placeholder((M, k), name="x"), te.placeholder((n, k), name="w")
+    y = topi.nn.dense(x, w)
+    dyn = _build([y], [x, w, y], target, "dense_dyn")
+    wa = rng.standard_normal((n, k), dtype=np.float32)
+    out = []
+    for m in rows:
+        xf = te.placeholder((m, k), name="x")
+        wf = te.placeholder((n, k), name="w")
+        yf = topi.nn.dense(xf, wf)
+        fixed = _build([yf], [xf, wf, yf], target, "dense_fixed")
+        a = rng.standard_normal((m, k), dtype=np.float32)
+        c1, c2 = np.empty((m, n), np.float32), np.empty((m, n), np.float32)
+        dyn(a, wa, c1)
+        fixed(a, wa, c2)
+        np.testing.assert_allclose(c1, a @ wa.T, rtol=1e-3, atol=1e-2)
+        np.testing.assert_allclose(c1, c2, rtol=1e-4, atol=1e-3)
+        out.append((f"dense M={m} N={n} K={k}", lambda a=a, c=c1: dyn(a, wa, c),
+                    lambda a=a, c=c2, f=fixed: f(a, wa, c), lambda a=a: a @ wa.T))
+    return out
+
+
+def softmax_cases(target, width, rows, rng):
+    """softmax over rows of `width`, the row count symbolic."""
+    B = te.var("B")
+    x = te.placeholder((B, width), name="x")
+    y = topi.nn.softmax(x)
+    dyn = _build([y], [x, y], target, "softmax_dyn")
+    out = []
+    for b in rows:
+        xf = te.placeholder((b, width), name="x")
+        yf = topi.nn.softmax(xf)
+        fixed = _build([yf], [xf, yf], target, "softmax_fixed")
+        a = rng.standard_normal((b, width), dtype=np.float32)
+        c1, c2 = np.empty_like(a), np.empty_like(a)
+        dyn(a, c1)
+        fixed(a, c2)
+        np.testing.assert_allclose(c1, c2, rtol=1e-5, atol=1e-6)
+        out.append((f"softmax {b}x{width}", lambda a=a, c=c1: dyn(a, c),
+                    lambda a=a, c=c2, f=fixed: f(a, c), None))
+    return out
+
+
+def attention_cases(target, heads, dim, seqs, rng):
+    """batch-1 attention, the sequence length symbolic (queries = keys = S)."""
+    S = te.var("S")
+    q = te.placeholder((1, heads, S, dim), name="q")
+    k = te.placeholder((1, heads, S, dim), name="k")
+    v = te.placeholder((1, heads, S, dim), name="v")
+    o = topi.nn.scaled_dot_product_attention(q, k, v)
+    dyn = _build([o], [q, k, v, o], target, "attention_dyn")
+    out = []
+    for s_ in seqs:
+        qf, kf, vf = (te.placeholder((1, heads, s_, dim), name=nm) for nm in "qkv")
+        of = topi.nn.scaled_dot_product_attention(qf, kf, vf)
+        fixed = _build([of], [qf, kf, vf, of], target, "attention_fixed")
+        arrs = [rng.standard_normal((1, heads, s_, dim), dtype=np.float32) for _ in range(3)]
+        c1, c2 = np.empty_like(arrs[0]), np.empty_like(arrs[0])
+        dyn(*arrs, c1)
+        fixed(*arrs, c2)
+        np.testing.assert_allclose(c1, c2, rtol=1e-4, atol=1e-5)
+        out.append((f"attention 1x{heads}x{s_}x{dim}", lambda a=arrs, c=c1: dyn(*a, c),
+                    lambda a=arrs, c=c2, f=fixed: f(*a, c), None))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    _bench.add_target_options(ap)
+    ap.add_argument("--threads", type=int, nargs="*", default=[1, 2])
+    ap.add_argument("--ops", default="dense,softmax,attention")
+    ap.add_argument("--quick", action="store_true", help="small shapes, few rounds")
+    args = ap.parse_args()
+    target = args.target or _bench.best_target()
+    rng = np.random.default_rng(0)
+    print(f"CPU: {_bench.cpu_model()}; target {target}")
+    print(f"NumPy BLAS: {_bench.openblas_note()}")
+    ops = args.ops.split(",")
+    cases = []
+    if "dense" in ops:
+        cases += dense_cases(target, 128 if args.quick else 1024, 128 if args.quick else 1024,
+                             (1, 7, 64) if args.quick else DENSE_ROWS, rng)
+    if "softmax" in ops:
+        cases += softmax_cases(target, 1000, (1, 7, 64) if args.quick else (1, 7, 64, 333), rng)
+    if "attention" in ops:
+        cases += attention_cases(target, 4 if args.quick else 12, 64,
+                                 (7, 64) if args.quick else (7, 64, 333), rng)
+    timer = _bench.Timer(rounds=3 if args.quick else 9, calls=3 if args.quick else 5,
+                         settle={"numpy": _bench.SETTLE_S, "dyn": _bench.OPENBLAS_SETTLE_S})
+    for nt in args.threads:
+        load = _bench.CpuLoad()
+        load.start()
+        print(f"\n{nt} thread(s)")
+        print(f"{'case':<32} {'dyn ms':>9} {'fixed ms':>9} {'dyn/fixed':>9} {'x numpy':>8}")
+        with _bench.threads(nt):
+            for label, dyn, fixed, ref in cases:
+                fns = {"dyn": dyn, "fixed": fixed}
+                if ref is not None:
+                    fns["numpy"] = ref
+                t = timer.run(fns)
+                ratio = t["dyn"][0] / t["fixed"][0]
+                vs = f"{t['numpy'][0] / t['dyn'][0]:8.2f}" if ref is not None else " " * 8
+                print(f"{label:<32} {t['dyn'][0] * 1e3:9.3f} {t['fixed'][0] * 1e3:9.3f} "
+                      f"{ratio:9.2f} {vs}")
+        print(_bench.load_note(load.stop()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""topi's convolution, pooling and sparse operators with symbolic batch and spatial extents:
+each kernel is built once (module fixture) and checked against NumPy for hypothesis-drawn
+sizes (1, primes, powers of two, sizes no register tile divides); a call whose sizes break
+the kernel's shapes raises an error naming the argument."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import texpr as te
+import texpr.topi as topi
+from texpr.topi import testing as ref
+
+SIZES = st.sampled_from([1, 2, 3, 5, 7, 8, 11, 16])
+RNG = np.random.default_rng(3)
+
+
+def rand(*shape):
+    return RNG.standard_normal(shape).astype(np.float32)
+
+
+def build(out, args, name):
+    return te.build(topi.schedule(out, "native"), args + [out], target="native", name=name)
+
+
+@pytest.fixture(scope="module")
+def kernels():
+    n, h, w = te.var("n"), te.var("h"), te.var("w")
+    x5 = te.placeholder((n, 1, h, w, 8), name="x")
+    k5 = te.placeholder((2, 1, 3, 3, 8, 8), name="k")
+    b5 = te.placeholder((1, 2, 1, 1, 8), name="b")
+    conv = topi.nn.relu(topi.nn.add(topi.nn.conv2d_NCHWc(x5, k5, 2, 1), b5))
+    x4 = te.placeholder((n, 3, h, w), name="x")
+    k4 = te.placeholder((4, 3, 3, 3), name="k")
+    L = te.var("L")
+    table = te.placeholder((50, 8), name="table")
+    idx = te.placeholder((L,), "int32", name="indices")
+    lengths = te.placeholder((n,), "int32", name="lengths")
+    kd = te.placeholder((1, 3, 3, 8), name="k")
+    return {
+        "conv_nchwc": build(conv, [x5, k5, b5], "conv_nchwc_s2"),
+        "conv_nchw": build(topi.nn.conv2d_nchw(x4, k4, 1, 1), [x4, k4], "conv_nchw"),
+        "maxpool": build(topi.nn.pool2d(x5, 3, 2, 1, "max"), [x5], "maxpool"),
+        "avgpool": build(topi.nn.pool2d(x4, 3, 2, 1, "avg", count_include_pad=False), [x4],
+                         "avgpool"),
+        "sls": build(topi.sparse.sparse_lengths_sum(table, idx, lengths),
+                     [table, idx, lengths], "sls"),
+        "global_avg": build(topi.nn.global_pool(x4, "avg"), [x4], "global_avg"),
+        "depthwise": build(topi.nn.depthwise_conv2d_NCHWc(x5, kd, 1, 1), [x5, kd], "depthwise"),
+    }
+
+
+@settings(max_examples=10, deadline=None)
+@given(n=st.sampled_from([1, 2, 3]), h=SIZES, w=SIZES)
+def test_conv_and_pool_equal_numpy_for_every_size(kernels, n, h, w):
+    x5, k5, b5 = rand(n, 1, h, w, 8), rand(2, 1, 3, 3, 8, 8), rand(1, 2, 1, 1, 8)
+    want = np.maximum(ref.conv2d_NCHWc_ref(x5, k5, 2, 1) + b5, 0)
+    np.testing.assert_allclose(kernels["conv_nchwc"](x5, k5, b5), want, rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(kernels["maxpool"](x5), ref.pool2d_ref(x5, 3, 2, 1, "max"))
+    x4, k4 = rand(n, 3, h, w), rand(4, 3, 3, 3)
+    np.testing.assert_allclose(kernels["conv_nchw"](x4, k4), ref.conv2d_nchw_ref(x4, k4, 1, 1),
+                               rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(kernels["global_avg"](x4), ref.global_pool_ref(x4, "avg"),
+                               rtol=1e-5, atol=1e-6)
+    kd = rand(1, 3, 3, 8)
+    np.testing.assert_allclose(kernels["depthwise"](x5, kd),
+                               ref.depthwise_conv2d_NCHWc_ref(x5, kd, 1, 1), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(kernels["avgpool"](x4),
+                               ref.pool2d_ref(x4, 3, 2, 1, "avg", count_include_pad=False),
+                               rtol=1e-5, atol=1e-6)
+
+
+@settings(max_examples=10, deadline=None)
+@given(bags=st.lists(st.integers(0, 5), min_size=1, max_size=17))
+def test_sparse_lengths_sum_for_every_batch(kernels, bags):
+    table = rand(50, 8)
+    lengths = np.array(bags, np.int32)
+    idx = RNG.integers(0, 50, int(lengths.sum())).astype(np.int32)
+    np.testing.assert_allclose(kernels["sls"](table, idx, lengths),
+                               ref.sparse_lengths_sum_ref(table, idx, lengths), rtol=1e-5,
+                               atol=1e-6)
+
+
+def test_bad_sizes_name_the_argument(kernels):
+    with pytest.raises(te.TexprError, match=r"argument k: dimension 4 is 4, expected 8"):
+        kernels["conv_nchwc"](rand(1, 1, 8, 8, 8), rand(2, 1, 3, 3, 4, 8), rand(1, 2, 1, 1, 8))
+    with pytest.raises(te.TexprError, match=r"argument conv2d_nchw: dimension 0 is 2, but n = 3"):
+        out = np.empty((3, 4, 5, 5), np.float32)
+        kernels["conv_nchw"](rand(3, 3, 5, 5), rand(4, 3, 3, 3), out[:2].copy())
