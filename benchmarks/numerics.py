@@ -115,6 +115,38 @@ def dense_case(args, target, timer):
                   f"{N * K * 2 / sec / 1e9:7.1f} GFLOP/s  {base / sec:5.2f}x fp32")
 
 
+def int4_dense_case(args, target, timer):
+    """dense at batch 1: int4 weights (signed, a float32 scale per group of 128) against the
+    float32 weight of the same shape."""
+    N, K = (2048, 4096) if args.quick else (4096, 4096)
+    gs = 128
+    rng = np.random.default_rng(3)
+    w32 = rng.standard_normal((N, K), dtype=np.float32)
+    x = rng.standard_normal((1, K), dtype=np.float32)
+    packed, scale, _ = topi.testing.quantize_int4_ref(w32, gs)
+    out = np.empty((1, N), np.float32)
+    fp32 = build_dense(N, K, "float32", target)
+    X = te.placeholder((1, K), name="X")
+    Wq = te.placeholder((N, K // 2), "uint8", name="Wq")
+    S = te.placeholder((N, K // gs), name="S")
+    D = topi.nn.dense_int4(X, Wq, S, group_size=gs)
+    int4 = te.build(topi.schedule([D], target), [X, Wq, S, D], target=target, name="dense_int4")
+    int4(x, packed, scale, out)
+    want = topi.testing.dense_int4_ref(x, packed, scale)
+    err = float(np.abs(out - want).max() / np.abs(want).max())
+    fns = {"float32": lambda: fp32(x, w32, out), "int4": lambda: int4(x, packed, scale, out)}
+    print(f"\ndense_int4 batch 1: 1 x {K} by {N} x {K} weight ({N * K * 4 / 2**20:.0f} MiB fp32, "
+          f"{N * K / 2 / 2**20:.0f} MiB int4 + scales per {gs}), fp32 sums "
+          f"(max |err| / max |out| {err:.1e})")
+    for t in args.threads:
+        with threads(t):
+            res = timer.run(fns)
+        base = res["float32"][0]
+        for name, (sec, _) in res.items():
+            print(f"  {t} thread{'s' * (t > 1)}  {name:9s} {sec * 1e3:8.3f} ms  "
+                  f"{N * K * 2 / sec / 1e9:7.1f} GFLOP/s  {base / sec:5.2f}x fp32")
+
+
 def bitserial_case(args, target, timer):
     from texpr.topi import bitserial, testing as tt
     M, N, K = (256, 256, 2048) if args.quick else (1024, 1024, 4096)
@@ -159,7 +191,7 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--target", default="native")
     ap.add_argument("--quick", action="store_true", help="smaller shapes, fewer rounds")
-    ap.add_argument("--only", default="sls,dense,bitserial")
+    ap.add_argument("--only", default="sls,dense,int4,bitserial")
     args = ap.parse_args()
     args.threads = [int(t) for t in args.threads.split(",")]
     print(f"CPU: {cpu_model()}; target {args.target}")
@@ -168,6 +200,8 @@ def main():
         sls_case(args, args.target, timer)
     if "dense" in args.only.split(","):
         dense_case(args, args.target, timer)
+    if "int4" in args.only:
+        int4_dense_case(args, args.target, timer)
     if "bitserial" in args.only:
         bitserial_case(args, args.target, timer)
 

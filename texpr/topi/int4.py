@@ -33,7 +33,8 @@ def nibble(packed, idx, k, signed):
     """Value k (along the last axis) of a packed tensor, as int32: its byte's low or high
     nibble, sign-extended when signed (v - 16 where bit 3 is set)."""
     byte = packed[tuple(idx) + (k // 2,)].astype("int32")
-    v = (byte >> ((k % 2) * 4)) & 15
+    odd = getattr(k, "var", k) & 1          # not k % 2: tensorize matches `&` as written
+    v = (byte >> (odd * 4)) & 15
     return v - ((v >> 3) << 4) if signed else v
 
 
@@ -138,7 +139,7 @@ def dense_int4(data, weight, scale, zero_point=None, group_size=None, name="dens
     return compute((data.shape[0], weight.shape[0]), lambda i, j: te_sum(
         dense_int4_term(lambda kk: data[i, kk], weight, scale, zero_point, gs, j, k), axis=k),
         name=name, tag=INT4_DENSE_TAG,
-        attrs={"group_size": gs, "signed": zero_point is None})
+        attrs={"group_size": gs, "signed": zero_point is None, "scale_1d": len(scale.shape) == 1})
 
 
 def sparse_lengths_sum_4bit_rowwise(data_q, scale, bias, indices, lengths,
