@@ -19,9 +19,9 @@ from .schedules import CPU_TARGETS, register
 from .util import const_value
 
 #: weight rows one micro-kernel call computes (the transposed data row is built once for them)
-INT4_BLOCK_ROWS = 64
+INT4_BLOCK_ROWS = 256
 #: weight rows whose sums the micro-kernel keeps in registers at once
-INT4_TILE_ROWS = 2
+INT4_TILE_ROWS = 4
 #: the longest K the micro-kernel takes (its transposed data row lives on the stack)
 INT4_MAX_K = 16384
 
@@ -69,8 +69,8 @@ def _tile_c(rows, K, gs, signed, zp, scale_1d):
 
 def int4_dense_block(nb, K, gs, signed, scale_1d, rows=None, name=None):
     """The micro-kernel of nb output columns of one data row of dense_int4 (whole K), as a
-    TensorIntrin for avx2, avx512 and neon. K and gs must be multiples of 64, nb of rows."""
-    rows = rows or next(r for r in (INT4_TILE_ROWS, 1) if nb % r == 0)
+    TensorIntrin for avx2, avx512 and neon. K and gs must be multiples of 64."""
+    rows = rows or INT4_TILE_ROWS
     G = K // gs
     x = placeholder((1, K), "float32", "x")
     w = placeholder((nb, K // 2), "uint8", "w")
@@ -103,8 +103,12 @@ static void {fn}(const float *x, const unsigned char *w, long w_row, const float
     t0 += t1;
     sx[g] = ((t0[0] + t0[4]) + (t0[1] + t0[5])) + ((t0[2] + t0[6]) + (t0[3] + t0[7]));
   }}
-  for (int r = 0; r < {nb}; r += {rows}) {{
+  int r = 0;
+  for (; r + {rows} <= {nb}; r += {rows}) {{
 {_tile_c(rows, K, gs, signed, not signed, scale_1d)}
+  }}
+  for (; r < {nb}; ++r) {{
+{_tile_c(1, K, gs, signed, not signed, scale_1d)}
   }}
 }}"""
 
@@ -124,7 +128,7 @@ static void {fn}(const float *x, const unsigned char *w, long w_row, const float
 
 
 def _block_rows(N):
-    return next((b for b in (INT4_BLOCK_ROWS, 32, 16, 8, 4, 2) if N % b == 0), None)
+    return next((b for b in (INT4_BLOCK_ROWS, 128, 64, 32, 16, 8, 4, 2) if N % b == 0), None)
 
 
 def micro_kernel_for(st, target):
