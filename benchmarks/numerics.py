@@ -1,11 +1,14 @@
 """Low-precision numerics (issue 20), each case beside the fp32 kernel of the same shape in the
 same run (interleaved Timer, medians):
 
-  sparse_lengths_sum  a 16-bit table (fp16, bf16) summed in fp32 against the fp32 table:
-                      memory-bound (table larger than L3), the gain is the bytes
+  sparse_lengths_sum  a 16-bit table (fp16, bf16) and a row-wise int4 one (scale and bias
+                      per row) summed in fp32 against the fp32 table: memory-bound (table
+                      larger than L3), the gain is the bytes
                       (bar: fp16 >= 1.6x the fp32 kernel's rows/s)
   dense batch 1       fp16 / bf16 weights, fp32 sums (out_dtype="float32") against fp32
                       weights: a weight larger than L3, read once per call
+  dense_int4 batch 1  int4 weights (signed, a scale per 128) against fp32 weights, 4096 x
+                      4096 (bar: >= 3x the fp32 kernel)
   bitserial dense     1024 x 1024 x 4096 bits, 1-bit x 1-bit and 2-bit activations x 1-bit
                       weights (unipolar, weight packed once), binary ops/s (2 per bit pair:
                       AND and count) against the fp32 dense's FLOP/s of the same shape
@@ -37,6 +40,17 @@ def build_sls(V, D, dt, target):
     out = topi.sparse.sparse_lengths_sum(data, idx, lens, out_dtype="float32")
     return te.build(topi.schedule(out, target), [data, idx, lens, out], target=target,
                     name=f"sls_{dt}")
+
+
+def build_sls_4bit(V, D, target):
+    B, L = te.var("B"), te.var("L")
+    data = te.placeholder((V, D // 8), "uint32", name="data_q")
+    scale, bias = te.placeholder((V,), name="scale"), te.placeholder((V,), name="bias")
+    idx = te.placeholder((L,), "int32", name="indices")
+    lens = te.placeholder((B,), "int32", name="lengths")
+    out = topi.sparse.sparse_lengths_sum_4bit_rowwise(data, scale, bias, idx, lens)
+    return te.build(topi.schedule(out, target), [data, scale, bias, idx, lens, out],
+                    target=target, name="sls_int4")
 
 
 def build_dense(N, K, dt, target):
@@ -78,9 +92,17 @@ def sls_case(args, target, timer):
         mod(table, sets[0], lens, out)
         want = topi.testing.sparse_lengths_sum_ref(table.astype(np.float32), sets[0], lens)
         check[dt] = float(np.abs(out - want).max())
+    q, scale, bias = topi.testing.quantize_4bit_rowwise_ref(table32)
+    words = aligned(q).view(np.uint32)             # the packed bytes as words: the fast form
+    mod4 = build_sls_4bit(V, D, target)
+    fns["int4"] = lambda: mod4(words, scale, bias, idx(), lens, out)
+    mod4(words, scale, bias, sets[0], lens, out)
+    want = topi.testing.sparse_lengths_sum_4bit_rowwise_ref(q, scale, bias, sets[0], lens)
+    check["int4"] = float(np.abs(out - want).max())
     print(f"\nsparse_lengths_sum: table {V} x {D} ({V * D * 4 / 2**20:.0f} MiB fp32, "
-          f"{V * D * 2 / 2**20:.0f} MiB 16-bit), {B} bags of {L} uniform indices (8 sets in turn), "
-          "tables 64-byte aligned, fp32 sums")
+          f"{V * D * 2 / 2**20:.0f} MiB 16-bit, {V * D / 2**21:.0f} MiB int4 + row scale and "
+          f"bias), {B} bags of {L} uniform indices (8 sets in turn), tables 64-byte aligned, "
+          "fp32 sums (int4: max |err| against its own dequantised table)")
     for t in args.threads:
         with threads(t):
             res = timer.run(fns)

@@ -30,11 +30,17 @@ INT4_PACK_TAG = "pack_int4"
 
 
 def nibble(packed, idx, k, signed):
-    """Value k (along the last axis) of a packed tensor, as int32: its byte's low or high
-    nibble, sign-extended when signed (v - 16 where bit 3 is set)."""
-    byte = packed[tuple(idx) + (k // 2,)].astype("int32")
-    odd = getattr(k, "var", k) & 1          # not k % 2: tensorize matches `&` as written
-    v = (byte >> (odd * 4)) & 15
+    """Value k (along the last axis) of a packed tensor, as int32: a nibble of its byte (uint8)
+    or 32-bit word (uint32: the same bytes, 8 values a word), sign-extended when signed (v - 16
+    where bit 3 is set)."""
+    per = 2 if packed.dtype == "uint8" else 8
+    kv = getattr(k, "var", k)
+    odd = kv & (per - 1)                    # not k % per: tensorize matches `&` as written
+    word = packed[tuple(idx) + (kv // per,)]
+    if per == 2:
+        v = (word.astype("int32") >> (odd * 4)) & 15
+    else:                                   # shifted as uint32, converted once masked
+        v = ((word >> (odd * 4).astype("uint32")) & 15).astype("int32")
     return v - ((v >> 3) << 4) if signed else v
 
 
@@ -146,7 +152,9 @@ def sparse_lengths_sum_4bit_rowwise(data_q, scale, bias, indices, lengths,
                                     name="sparse_lengths_sum_4bit_rowwise"):
     """Row-wise 4-bit table: row r is scale[r] * q[r, :] + bias[r] (q unsigned 0..15, packed two
     per byte: data_q uint8 [V, D / 2]; scale, bias float32 [V]); out[b, :] = the sum of the
-    rows of bag b (float32 [B, D]).
+    rows of bag b (float32 [B, D]). The same bytes as uint32 words [V, D / 8] (NumPy:
+    packed.view(np.uint32)) give the fast kernel: a word is broadcast to a vector and its 8
+    nibbles shifted out lane by lane (a byte per value pair does not vectorize).
 
     >>> import texpr as te, texpr.topi as topi
     >>> q = te.placeholder((100, 8), dtype="uint8", name="q")
@@ -158,10 +166,11 @@ def sparse_lengths_sum_4bit_rowwise(data_q, scale, bias, indices, lengths,
     """
     from .sparse import _rowwise_pool
     what = "sparse_lengths_sum_4bit_rowwise"
-    if data_q.dtype != "uint8":
-        raise TexprError(f"{what}: data_q is {data_q.dtype}; expected uint8 (two 4-bit values "
-                         "per byte, topi.nn.pack_int4)")
-    check_ndim(data_q, 2, what, "[V, D / 2]")
-    D = 2 * const_dim(data_q, 1, what)
+    if data_q.dtype not in ("uint8", "uint32"):
+        raise TexprError(f"{what}: data_q is {data_q.dtype}; expected uint8 [V, D / 2] (two "
+                         "4-bit values per byte, topi.nn.pack_int4) or uint32 [V, D / 8] (the "
+                         "same bytes as words: packed.view(np.uint32))")
+    check_ndim(data_q, 2, what, "[V, D / 2] (uint8) or [V, D / 8] (uint32)")
+    D = (2 if data_q.dtype == "uint8" else 8) * const_dim(data_q, 1, what)
     return _rowwise_pool(what, data_q, scale, bias, indices, lengths, D,
                          lambda r, d: nibble(data_q, (r,), d, False), name)
