@@ -46,7 +46,13 @@ def nibble(packed, idx, k, signed):
 
 def pack_int4(data, name="pack_int4"):
     """Two int4 values per byte along the last axis (data int8 in -8..7 or uint8 in 0..15;
-    higher bits are dropped): [..., K] -> uint8 [..., ceil(K / 2)]."""
+    higher bits are dropped): [..., K] -> uint8 [..., ceil(K / 2)].
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> w = te.placeholder((16, 7), dtype="int8", name="w")
+    >>> topi.nn.pack_int4(w).shape
+    (16, 4)
+    """
     what = "pack_int4"
     if data.dtype not in ("int8", "uint8"):
         raise TexprError(f"{what}: {data.name} is {data.dtype}; expected int8 (-8..7) or uint8 "
@@ -66,7 +72,14 @@ def pack_int4(data, name="pack_int4"):
 
 def unpack_int4(packed, extent=None, signed=True, name="unpack_int4"):
     """The values of a packed uint8 tensor [..., P]: int8 (signed) or uint8 [..., extent]
-    (default 2 P)."""
+    (default 2 P).
+
+    >>> import texpr as te, texpr.topi as topi
+    >>> p = te.placeholder((16, 4), dtype="uint8", name="p")
+    >>> v = topi.nn.unpack_int4(p, extent=7)
+    >>> v.shape, v.dtype
+    ((16, 7), 'int8')
+    """
     what = "unpack_int4"
     if packed.dtype != "uint8":
         raise TexprError(f"{what}: {packed.name} is {packed.dtype}; expected uint8 (packed bytes)")

@@ -906,7 +906,13 @@ def sparse_lengths_sum_4bit_rowwise_ref(data_q, scale, bias, indices, lengths):
 
 def quantize_4bit_rowwise_ref(table):
     """Row-wise affine 4-bit quantisation (Caffe2's FloatToFused4BitRowwise, unfused):
-    (data_q uint8 [V, D/2] packed, scale, bias) with row r ~ scale[r] * q[r] + bias[r]."""
+    (data_q uint8 [V, D/2] packed, scale, bias) with row r ~ scale[r] * q[r] + bias[r].
+
+    >>> import numpy as np
+    >>> q, scale, bias = quantize_4bit_rowwise_ref(np.array([[0.0, 1.5, 0.5, 0.0]], "float32"))
+    >>> unpack_int4_ref(q, signed=False), scale, bias
+    (array([[ 0, 15,  5,  0]], dtype=uint8), array([0.1], dtype=float32), array([0.], dtype=float32))
+    """
     table = np.asarray(table, np.float32)
     lo, hi = table.min(axis=1), table.max(axis=1)
     scale = ((hi - lo) / 15).astype(np.float32)
