@@ -4,15 +4,13 @@ Storage (ONNX's int4 / uint4 order): two values per byte along the last axis, th
 in the low nibble, the odd one in the high nibble; an odd extent leaves the last high nibble
 zero. Signed values are two's complement (-8..7); unsigned ones (0..15) go with a zero point.
 
-    dense_int4       out[i, j] = sum_k data[i, k] * (q[j, k] - z[j, g]) * scale[j, g],
-                     g = k // group_size (one group per row when group_size is None: per
-                     output channel); q signed without zero_point, unsigned with it
-    sparse_lengths_sum_4bit_rowwise
-                     an embedding bag over rows scale[r] * q[r, :] + bias[r] (q unsigned),
-                     Caffe2's SparseLengthsSumFused4BitRowwise with its scale and bias unfused
-    pack_int4 / unpack_int4
-                     int8 / uint8 values <-> packed bytes (NumPy: topi.testing.pack_int4_ref,
-                     unpack_int4_ref, quantize_int4_ref)
+- dense_int4: out[i, j] = sum_k data[i, k] * (q[j, k] - z[j, g]) * scale[j, g], with
+  g = k // group_size (one group per row when group_size is None: per output channel); q is
+  signed without zero_point, unsigned with it.
+- sparse_lengths_sum_4bit_rowwise: an embedding bag over rows scale[r] * q[r, :] + bias[r]
+  (q unsigned), Caffe2's SparseLengthsSumFused4BitRowwise with its scale and bias unfused.
+- pack_int4 / unpack_int4: int8 / uint8 values <-> packed bytes (NumPy:
+  topi.testing.pack_int4_ref, unpack_int4_ref, quantize_int4_ref).
 
 The values are unpacked where they are used (in registers): the weight is read as packed
 bytes, 1/8 of a float32 weight's. Schedules: topi/cpu_int4.py.
