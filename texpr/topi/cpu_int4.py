@@ -10,6 +10,7 @@ data row whose 8 x 8 blocks are transposed once per call (so no byte shuffles). 
 once per group: scale * (sum x q' - z * sum x). Rows of the block are register-tiled by
 INT4_TILE_ROWS, each with two accumulators (a multiply-add's latency).
 """
+from ..errors import InternalError
 from ..lang.intrin import decl_tensor_intrin
 from ..lang.reduction import sum as te_sum
 from ..lang.tensor import compute, placeholder, reduce_axis
@@ -116,6 +117,10 @@ static void {fn}(const float *x, const unsigned char *w, long w_row, const float
         X, W, S = ins[:3]
         Z = ins[3] if len(ins) > 3 else None
         (C,) = outs
+        for ref in (X, W):
+            if ref.strides[1] != "1":
+                raise InternalError(f"{fn}: {ref.name} is read with stride {ref.strides[1]} "
+                                    "along K; the micro-kernel reads it contiguously")
         s_g = "0" if scale_1d else S.strides[1]
         zargs = "0, 0, 0" if Z is None else \
             f"{Z.ptr}, {Z.strides[0]}, {'0' if scale_1d else Z.strides[1]}"
