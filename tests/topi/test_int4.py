@@ -52,6 +52,7 @@ DENSE = {  # name: (target, M, N, K, group_size, zero point, per-channel 1-D sca
     "native-signed-groups": ("native", 2, 12, 256, 64, False, False),
     "native-zp-per-channel": ("native", 1, 6, 128, None, True, True),
     "c-zp-groups": ("c", 2, 5, 32, 16, True, False),
+    "native-int8-data": ("native", 2, 8, 128, 64, False, False),
 }
 
 
@@ -59,13 +60,13 @@ DENSE = {  # name: (target, M, N, K, group_size, zero point, per-channel 1-D sca
 def dense(request):
     target, M, N, K, gs, zp, pc = DENSE[request.param]
     G = 1 if gs is None else K // gs
-    X = te.placeholder((M, K), name="X")
+    X = te.placeholder((M, K), "int8" if "int8" in request.param else "float32", name="X")
     W = te.placeholder((N, K // 2), "uint8", name="W")
     S = te.placeholder((N,) if pc else (N, G), name="S")
     Z = te.placeholder((N,) if pc else (N, G), "uint8", name="Z") if zp else None
     out = topi.nn.dense_int4(X, W, S, Z, group_size=gs)
     ins = [X, W, S] + ([Z] if zp else [])
-    return DENSE[request.param], te.build(topi.schedule([out], target), ins + [out],
+    return DENSE[request.param] + (X.dtype,), te.build(topi.schedule([out], target), ins + [out],
                                           target=target)
 
 
@@ -73,14 +74,16 @@ def dense(request):
 @given(seed=st.integers(0, 2**32 - 1), spread=st.sampled_from([1e-3, 1.0, 1e3]))
 def test_dense_int4(dense, seed, spread):
     """Drawn weights (each quantised as its layout says) and data of drawn magnitude; on native
-    the micro-kernel (4-row tiles and a 1- or 2-row tail), on c the plain loops."""
-    (target, M, N, K, gs, zp, pc), mod = dense
+    the micro-kernel (4-row tiles and a 1- or 2-row tail), on c and for int8 data the plain
+    loops."""
+    (target, M, N, K, gs, zp, pc, xdt), mod = dense
     rng = np.random.default_rng(seed)
     packed, scale, z = tt.quantize_int4_ref(rng.standard_normal((N, K)).astype("float32") * spread,
                                             gs, zero_point=zp)
     if pc:
         scale, z = scale.ravel(), None if z is None else z.ravel()
-    x = rng.standard_normal((M, K)).astype("float32")
+    x = rng.standard_normal((M, K)).astype("float32") if xdt == "float32" else \
+        rng.integers(-128, 128, (M, K)).astype("int8")
     got = np.empty((M, N), "float32")
     mod(x, packed, scale, *([z] if zp else []), got)
     _check_dense(got, x, packed, scale, z)
@@ -160,7 +163,7 @@ def test_bad_inputs_are_named():
         topi.nn.dense_int4(X, W, S, group_size=16)
     with pytest.raises(TexprError, match="Z is int8; expected uint8"):
         topi.nn.dense_int4(X, W, S, te.placeholder((4, 2), "int8", name="Z"), group_size=32)
-    with pytest.raises(TexprError, match="data X is float16; expected float32"):
+    with pytest.raises(TexprError, match="data X is float16; expected float32 or int8"):
         topi.nn.dense_int4(te.placeholder((1, 64), "float16", name="X"), W, S, group_size=32)
     with pytest.raises(TexprError, match="pack_int4: V is float32; expected int8"):
         topi.nn.pack_int4(te.placeholder((4,), name="V"))

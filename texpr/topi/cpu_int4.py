@@ -144,7 +144,8 @@ def micro_kernel_for(st, target):
     K = const_value(st.op.reduce_axis[0].dom.extent)
     N = const_value(st.op.axis[1].dom.extent)
     gs = attrs["group_size"]
-    if K is None or N is None or K % 64 or gs % 64 or K > INT4_MAX_K:
+    if K is None or N is None or K % 64 or gs % 64 or K > INT4_MAX_K or \
+            attrs["data_dtype"] != "float32":
         return None
     nb = _block_rows(N)
     if nb is None:

@@ -96,8 +96,8 @@ def _check_dense_int4(data, weight, scale, zero_point, group_size):
     what = "dense_int4"
     check_ndim(data, 2, what, "[M, K]")
     check_ndim(weight, 2, what, "[N, K / 2] (packed)")
-    if data.dtype != "float32":
-        raise TexprError(f"{what}: data {data.name} is {data.dtype}; expected float32 "
+    if data.dtype not in ("float32", "int8"):
+        raise TexprError(f"{what}: data {data.name} is {data.dtype}; expected float32 or int8 "
                          "activations")
     if weight.dtype != "uint8":
         raise TexprError(f"{what}: weight {weight.name} is {weight.dtype}; expected uint8 "
@@ -128,17 +128,25 @@ def _check_dense_int4(data, weight, scale, zero_point, group_size):
 
 def dense_int4_term(data_at, weight, scale, zero_point, gs, j, k):
     """data_at(k) * (q - z) * scale of output column j: the summand of dense_int4 (also the
-    declaration of its micro-kernel, targets/int4_intrin.py)."""
+    declaration of its micro-kernel, topi/cpu_int4.py). int8 data multiply q - z exactly in
+    int32 before the scale."""
     def per_group(t):
         return t[j] if len(t.shape) == 1 else t[j, k // gs]
     q = nibble(weight, (j,), k, zero_point is None)
     if zero_point is not None:
         q = q - per_group(zero_point).astype("int32")
-    return data_at(k) * (q.astype("float32") * per_group(scale))
+    x = data_at(k)
+    if x.dtype == "int8":
+        return (x.astype("int32") * q).astype("float32") * per_group(scale)
+    return x * (q.astype("float32") * per_group(scale))
 
 
 def dense_int4(data, weight, scale, zero_point=None, group_size=None, name="dense_int4"):
     """out[i, j] = sum_k data[i, k] * (q[j, k] - z[j, g]) * scale[j, g] (float32 sums).
+
+    data: float32 [M, K], or int8 (quantised activations: each product with q - z exact in
+    int32, then scaled; the data's own scale is the caller's, applied to the result). The
+    register micro-kernel takes float32 data; int8 data runs plain loops.
 
     weight: uint8 [N, K/2], two values per byte (pack_int4); signed int4 without a zero point,
     unsigned with one. scale: float32 [N, G] (G = K / group_size groups along K; [N] when the
@@ -156,7 +164,8 @@ def dense_int4(data, weight, scale, zero_point=None, group_size=None, name="dens
     return compute((data.shape[0], weight.shape[0]), lambda i, j: te_sum(
         dense_int4_term(lambda kk: data[i, kk], weight, scale, zero_point, gs, j, k), axis=k),
         name=name, tag=INT4_DENSE_TAG,
-        attrs={"group_size": gs, "signed": zero_point is None, "scale_1d": len(scale.shape) == 1})
+        attrs={"group_size": gs, "signed": zero_point is None, "scale_1d": len(scale.shape) == 1,
+               "data_dtype": data.dtype})
 
 
 def sparse_lengths_sum_4bit_rowwise(data_q, scale, bias, indices, lengths,
