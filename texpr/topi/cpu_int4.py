@@ -3,9 +3,10 @@ of a micro-kernel that unpacks the packed weight in registers.
 
 The micro-kernel (int4_dense_block, GCC vector extensions of 8 x 32 bits: AVX2 ymm, two NEON q
 registers, AVX-512's ymm half) reads 32 bytes of a weight row at a time as eight 32-bit lanes;
-lane l holds the 8 values 8 l .. 8 l + 7 of a block of 64, and one shift and mask per step
-j = 0..7 leaves value 8 l + j in each lane: converted to float and multiplied with a copy of the
-data row whose 8 x 8 blocks are transposed once per call (so no byte shuffles). The zero point
+lane l holds the 8 values 8 l .. 8 l + 7 of a block of 64, and one mask per step j = 0..7
+leaves value 8 l + j in each lane, times 16^j (the top nibble is shifted down instead): it is
+converted to float and multiplied with a copy of the data row whose 8 x 8 blocks are
+transposed, and scaled by 16^-j (exact), once per call (so no byte shuffles). The zero point
 (8 for signed int4, whose nibbles are flipped to 0..15 by an xor of the 32 bytes) is taken out
 once per group: scale * (sum x q' - z * sum x). Rows of the block are register-tiled by
 INT4_TILE_ROWS, each with two accumulators (a multiply-add's latency).
@@ -31,7 +32,7 @@ typedef int int4_v8i __attribute__((vector_size(32)));
 typedef float int4_v8f __attribute__((vector_size(32)));"""
 
 
-def _tile_c(rows, K, gs, signed, zp, scale_1d):
+def _tile_c(rows, K, gs, signed, scale_1d):
     """C statements: the sums of `rows` weight rows from row r."""
     G, blocks = K // gs, gs // 64
     R = range(rows)
@@ -106,10 +107,10 @@ static void {fn}(const float *x, const unsigned char *w, long w_row, const float
   }}
   int r = 0;
   for (; r + {rows} <= {nb}; r += {rows}) {{
-{_tile_c(rows, K, gs, signed, not signed, scale_1d)}
+{_tile_c(rows, K, gs, signed, scale_1d)}
   }}
   for (; r < {nb}; ++r) {{
-{_tile_c(1, K, gs, signed, not signed, scale_1d)}
+{_tile_c(1, K, gs, signed, scale_1d)}
   }}
 }}"""
 
@@ -133,7 +134,13 @@ static void {fn}(const float *x, const unsigned char *w, long w_row, const float
 
 
 def _block_rows(N):
-    return next((b for b in (INT4_BLOCK_ROWS, 128, 64, 32, 16, 8, 4, 2) if N % b == 0), None)
+    """Rows per call: at most INT4_BLOCK_ROWS, dividing N, and blocks for two per core where N
+    allows (the machine's cores, as topi/cpu.py's dense schedules count them)."""
+    import os
+    sizes = [b for b in (INT4_BLOCK_ROWS, 128, 64, 32, 16, 8, 4, 2, 1)
+             if b <= INT4_BLOCK_ROWS and N % b == 0]
+    units = os.cpu_count() or 1
+    return next((b for b in sizes if N // b >= 2 * units or b <= 32), sizes[-1])
 
 
 def micro_kernel_for(st, target):
@@ -148,8 +155,6 @@ def micro_kernel_for(st, target):
             attrs["data_dtype"] != "float32":
         return None
     nb = _block_rows(N)
-    if nb is None:
-        return None
     return nb, int4_dense_block(nb, K, gs, attrs["signed"], attrs["scale_1d"])
 
 
