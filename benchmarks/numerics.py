@@ -1,11 +1,14 @@
 """Low-precision numerics (issue 20), each case beside the fp32 kernel of the same shape in the
 same run (interleaved Timer, medians):
 
-  sparse_lengths_sum  a 16-bit table (fp16, bf16) summed in fp32 against the fp32 table:
-                      memory-bound (table larger than L3), the gain is the bytes
+  sparse_lengths_sum  a 16-bit table (fp16, bf16) and a row-wise int4 one (scale and bias
+                      per row) summed in fp32 against the fp32 table: memory-bound (table
+                      larger than L3), the gain is the bytes
                       (bar: fp16 >= 1.6x the fp32 kernel's rows/s)
   dense batch 1       fp16 / bf16 weights, fp32 sums (out_dtype="float32") against fp32
                       weights: a weight larger than L3, read once per call
+  dense_int4 batch 1  int4 weights (signed, a scale per 128) against fp32 weights, 4096 x
+                      4096 (bar: >= 3x the fp32 kernel)
   bitserial dense     1024 x 1024 x 4096 bits, 1-bit x 1-bit and 2-bit activations x 1-bit
                       weights (unipolar, weight packed once), binary ops/s (2 per bit pair:
                       AND and count) against the fp32 dense's FLOP/s of the same shape
@@ -41,6 +44,17 @@ def build_sls(V, D, dt, target):
     out = topi.sparse.sparse_lengths_sum(data, idx, lens, out_dtype="float32")
     return te.build(topi.schedule(out, target), [data, idx, lens, out], target=target,
                     name=f"sls_{dt}")
+
+
+def build_sls_4bit(V, D, target):
+    B, L = te.var("B"), te.var("L")
+    data = te.placeholder((V, D // 8), "uint32", name="data_q")
+    scale, bias = te.placeholder((V,), name="scale"), te.placeholder((V,), name="bias")
+    idx = te.placeholder((L,), "int32", name="indices")
+    lens = te.placeholder((B,), "int32", name="lengths")
+    out = topi.sparse.sparse_lengths_sum_4bit_rowwise(data, scale, bias, idx, lens)
+    return te.build(topi.schedule(out, target), [data, scale, bias, idx, lens, out],
+                    target=target, name="sls_int4")
 
 
 def build_dense(N, K, dt, target):
@@ -82,9 +96,17 @@ def sls_case(args, target, timer):
         mod(table, sets[0], lens, out)
         want = topi.testing.sparse_lengths_sum_ref(table.astype(np.float32), sets[0], lens)
         check[dt] = float(np.abs(out - want).max())
+    q, scale, bias = topi.testing.quantize_4bit_rowwise_ref(table32)
+    words = aligned(q).view(np.uint32)             # the packed bytes as words: the fast form
+    mod4 = build_sls_4bit(V, D, target)
+    fns["int4"] = lambda: mod4(words, scale, bias, idx(), lens, out)
+    mod4(words, scale, bias, sets[0], lens, out)
+    want = topi.testing.sparse_lengths_sum_4bit_rowwise_ref(q, scale, bias, sets[0], lens)
+    check["int4"] = float(np.abs(out - want).max())
     print(f"\nsparse_lengths_sum: table {V} x {D} ({V * D * 4 / 2**20:.0f} MiB fp32, "
-          f"{V * D * 2 / 2**20:.0f} MiB 16-bit), {B} bags of {L} uniform indices (8 sets in turn), "
-          "tables 64-byte aligned, fp32 sums")
+          f"{V * D * 2 / 2**20:.0f} MiB 16-bit, {V * D / 2**21:.0f} MiB int4 + row scale and "
+          f"bias), {B} bags of {L} uniform indices (8 sets in turn), tables 64-byte aligned, "
+          "fp32 sums (int4: max |err| against its own dequantised table)")
     for t in args.threads:
         with threads(t):
             res = timer.run(fns)
@@ -116,6 +138,38 @@ def dense_case(args, target, timer):
         for dt in fns:
             sec = res[dt][0]
             print(f"  {t} thread{'s' * (t > 1)}  {dt:9s} {sec * 1e3:8.3f} ms  "
+                  f"{N * K * 2 / sec / 1e9:7.1f} GFLOP/s  {base / sec:5.2f}x fp32")
+
+
+def int4_dense_case(args, target, timer):
+    """dense at batch 1: int4 weights (signed, a float32 scale per group of 128) against the
+    float32 weight of the same shape."""
+    N, K = (2048, 4096) if args.quick else (4096, 4096)
+    gs = 128
+    rng = np.random.default_rng(3)
+    w32 = rng.standard_normal((N, K), dtype=np.float32)
+    x = rng.standard_normal((1, K), dtype=np.float32)
+    packed, scale, _ = topi.testing.quantize_int4_ref(w32, gs)
+    out = np.empty((1, N), np.float32)
+    fp32 = build_dense(N, K, "float32", target)
+    X = te.placeholder((1, K), name="X")
+    Wq = te.placeholder((N, K // 2), "uint8", name="Wq")
+    S = te.placeholder((N, K // gs), name="S")
+    D = topi.nn.dense_int4(X, Wq, S, group_size=gs)
+    int4 = te.build(topi.schedule([D], target), [X, Wq, S, D], target=target, name="dense_int4")
+    int4(x, packed, scale, out)
+    want = topi.testing.dense_int4_ref(x, packed, scale)
+    err = float(np.abs(out - want).max() / np.abs(want).max())
+    fns = {"float32": lambda: fp32(x, w32, out), "int4": lambda: int4(x, packed, scale, out)}
+    print(f"\ndense_int4 batch 1: 1 x {K} by {N} x {K} weight ({N * K * 4 / 2**20:.0f} MiB fp32, "
+          f"{N * K / 2 / 2**20:.0f} MiB int4 + scales per {gs}), fp32 sums "
+          f"(max |err| / max |out| {err:.1e})")
+    for t in args.threads:
+        with threads(t):
+            res = timer.run(fns)
+        base = res["float32"][0]
+        for name, (sec, _) in res.items():
+            print(f"  {t} thread{'s' * (t > 1)}  {name:9s} {sec * 1e3:8.3f} ms  "
                   f"{N * K * 2 / sec / 1e9:7.1f} GFLOP/s  {base / sec:5.2f}x fp32")
 
 
@@ -235,7 +289,7 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--target", default="native")
     ap.add_argument("--quick", action="store_true", help="smaller shapes, fewer rounds")
-    ap.add_argument("--only", default="sls,dense,bitserial,neon")
+    ap.add_argument("--only", default="sls,dense,int4,bitserial,neon")
     args = ap.parse_args()
     args.threads = [int(t) for t in args.threads.split(",")]
     print(f"CPU: {cpu_model()}; target {args.target}")
@@ -244,6 +298,8 @@ def main():
         sls_case(args, args.target, timer)
     if "dense" in args.only.split(","):
         dense_case(args, args.target, timer)
+    if "int4" in args.only:
+        int4_dense_case(args, args.target, timer)
     if "bitserial" in args.only:
         bitserial_case(args, args.target, timer)
     if "neon" in args.only:

@@ -105,3 +105,45 @@ def test_bad_arguments():
     with pytest.raises(te.TexprError, match="packed weight wq is uint32 with 2 bit planes; "
                                             "expected uint32 with weight_bits=1"):
         bitserial.bitserial_dense(i, wq, 1, 1)
+
+
+def test_bitserial_dense_int32_micro_kernel_after_a_parallel_loop():
+    """int32 sums: the data rows' bits are summed in a parallel loop over a `k` before the
+    micro-kernel, whose own C declares a `k`: a name declared inside an outlined parallel
+    body is out of scope for the next one (was: captured, and gcc failed on the closure)."""
+    rng = np.random.default_rng(3)
+    d = rng.integers(0, 2, (4, 256)).astype("uint8")
+    w = rng.integers(0, 2, (4, 256)).astype("uint8")
+    D = te.placeholder(d.shape, "uint8", name="D")
+    Wq = te.placeholder((4, 1, 4), "uint64", name="Wq")
+    out = bitserial.bitserial_dense(D, Wq, 1, 1, pack_dtype="uint64", out_dtype="int32")
+    mod = _build(out, [D, Wq])
+    got = np.empty((4, 4), "int32")
+    mod(d, tt.bitpack_ref(w, 1, 1, 1, "uint64"), got)
+    np.testing.assert_array_equal(got, tt.bitserial_dense_ref(d, w, 1, 1, True, "int32"))
+
+
+@pytest.mark.parametrize("target,instruction", [("avx512", "_mm256_popcnt_epi64"),
+                                                ("neon", "vcntq_u8")])
+def test_bitserial_dense_popcount_micro_kernel_slow_targets(target, instruction):
+    """popcount_dot_u64 on AVX-512 (VPOPCNTDQ, through SIMDe on hosts without it) and NEON
+    (vcnt under qemu-aarch64): one tiny kernel each, 36 words (NEON's byte counts are widened
+    after 16 of its 18 steps)."""
+    if target == "neon":
+        import platform
+        import shutil
+        if platform.machine().lower() not in ("aarch64", "arm64"):
+            missing = [t for t in ("aarch64-linux-gnu-gcc", "qemu-aarch64") if shutil.which(t) is None]
+            if missing:
+                pytest.skip(f"{', '.join(missing)} not installed (`make test` installs them)")
+    rng = np.random.default_rng(4)
+    d = rng.integers(0, 2, (4, 2304)).astype("uint8")
+    w = rng.integers(0, 2, (4, 2304)).astype("uint8")
+    D = te.placeholder(d.shape, "uint8", name="D")
+    Wq = te.placeholder((4, 1, 36), "uint64", name="Wq")
+    out = bitserial.bitserial_dense(D, Wq, 1, 1, pack_dtype="uint64", out_dtype="int32")
+    mod = _build(out, [D, Wq], target)
+    assert instruction in mod.source
+    got = np.empty((4, 4), "int32")
+    mod(d, tt.bitpack_ref(w, 1, 1, 1, "uint64"), got)
+    np.testing.assert_array_equal(got, tt.bitserial_dense_ref(d, w, 1, 1, True, "int32"))

@@ -326,7 +326,8 @@ _NIBBLE_COUNTS = ", ".join(str(bin(v).count("1")) for v in range(16))
 
 def popcount_dot_u64(mr, nr, kw, name=None):
     """c[i, j] = sum_k popcount(a[i, k] & b[j, k]) (int32) over 64-bit words: the tile of a
-    bit-serial product (topi.bitserial). AVX2: 256 bits of every (row, column) pair per step,
+    bit-serial product (topi.bitserial). AVX-512: VPOPCNTDQ per 64-bit lane (the AVX2 kernel
+    where the CPU lacks it); NEON: vcnt per byte. AVX2: 256 bits of every (row, column) pair per step,
     popcount by nibble lookups (vpshufb) summed in bytes and widened (vpsadbw) once every 16
     steps (a byte then holds at most 128); the data row's nibbles are split once per step and
     the weight column's once per row pair. kw must be a multiple of 4 (256-bit steps)."""
@@ -379,4 +380,69 @@ def popcount_dot_u64(mr, nr, kw, name=None):
                          "(_mm_cvtsi128_si64(h) + _mm_extract_epi64(h, 1)); }")
         return {"body": "\n".join(lines)}
 
-    return decl_tensor_intrin(c.op, {"avx2": avx2}, name=who, inputs=[a, b])
+    def store_sums(C, pairs, total):
+        return [f"{C.ptr}[{r} * ({C.strides[0]}) + {q} * ({C.strides[1]})] = (int32_t)"
+                f"({total(r, q)});" for r, q in pairs]
+
+    def avx512(ins, outs):
+        """VPOPCNTDQ (SIMDe emulates it): an AND and a 64-bit lane count per pair and step;
+        an AVX-512 CPU without it runs the AVX2 kernel."""
+        A, B = ins
+        (C,) = outs
+        _need_unit(A, 1, who)
+        _need_unit(B, 1, who)
+        pairs = [(r, q) for r in range(mr) for q in range(nr)]
+        lines = ["#if defined(__AVX512VPOPCNTDQ__) || defined(TEXPR_SIMDE)",
+                 "__m256i " + ", ".join(f"acc{r}_{q} = _mm256_setzero_si256()" for r, q in pairs)
+                 + ";",
+                 f"for (int k = 0; k < {kw}; k += 4) {{"]
+        for r in range(mr):
+            lines.append(f"  __m256i d{r} = _mm256_loadu_si256((const __m256i*)({A.ptr} + {r} * "
+                         f"({A.strides[0]}) + k));")
+        for q in range(nr):
+            lines.append(f"  {{ __m256i w = _mm256_loadu_si256((const __m256i*)({B.ptr} + {q} * "
+                         f"({B.strides[0]}) + k));")
+            for r in range(mr):
+                lines.append(f"    acc{r}_{q} = _mm256_add_epi64(acc{r}_{q}, _mm256_popcnt_epi64("
+                             f"_mm256_and_si256(d{r}, w)));")
+            lines.append("  }")
+        lines.append("}")
+        lines += store_sums(C, pairs, lambda r, q: (
+            f"_mm256_extract_epi64(acc{r}_{q}, 0) + _mm256_extract_epi64(acc{r}_{q}, 1) + "
+            f"_mm256_extract_epi64(acc{r}_{q}, 2) + _mm256_extract_epi64(acc{r}_{q}, 3)"))
+        lines += ["#else", avx2(ins, outs)["body"], "#endif"]
+        return {"body": "\n".join(lines)}
+
+    def neon(ins, outs):
+        """vcnt per byte of each AND, byte counts summed for 16 steps (at most 128 a byte),
+        then widened by pairwise adds (vpaddl / vpadal) into 64-bit sums."""
+        A, B = ins
+        (C,) = outs
+        _need_unit(A, 1, who)
+        _need_unit(B, 1, who)
+        pairs = [(r, q) for r in range(mr) for q in range(nr)]
+        lines = ["uint64x2_t " + ", ".join(f"acc{r}_{q} = vdupq_n_u64(0)" for r, q in pairs) + ";",
+                 "uint8x16_t " + ", ".join(f"cnt{r}_{q} = vdupq_n_u8(0)" for r, q in pairs) + ";",
+                 f"for (int k = 0; k < {kw}; k += 2) {{"]
+        for r in range(mr):
+            lines.append(f"  uint64x2_t d{r} = vld1q_u64((const uint64_t*)({A.ptr} + {r} * "
+                         f"({A.strides[0]}) + k));")
+        for q in range(nr):
+            lines.append(f"  {{ uint64x2_t w = vld1q_u64((const uint64_t*)({B.ptr} + {q} * "
+                         f"({B.strides[0]}) + k));")
+            for r in range(mr):
+                lines.append(f"    cnt{r}_{q} = vaddq_u8(cnt{r}_{q}, vcntq_u8(vreinterpretq_u8_u64("
+                             f"vandq_u64(d{r}, w))));")
+            lines.append("  }")
+        lines.append("  if ((k & 31) == 30) {")
+        for r, q in pairs:
+            lines.append(f"    acc{r}_{q} = vpadalq_u32(acc{r}_{q}, vpaddlq_u16(vpaddlq_u8("
+                         f"cnt{r}_{q}))); cnt{r}_{q} = vdupq_n_u8(0);")
+        lines += ["  }", "}"]
+        for r, q in pairs:
+            lines.append(f"acc{r}_{q} = vpadalq_u32(acc{r}_{q}, vpaddlq_u16(vpaddlq_u8(cnt{r}_{q})));")
+        lines += store_sums(C, pairs, lambda r, q: f"vaddvq_u64(acc{r}_{q})")
+        return {"body": "\n".join(lines)}
+
+    return decl_tensor_intrin(c.op, {"avx2": avx2, "avx512": avx512, "neon": neon}, name=who,
+                              inputs=[a, b])

@@ -2,7 +2,8 @@
 popcount sums stay in registers while the packed words of the reduction stream past.
 
 On AVX2 with 64-bit words the tile is the popcount_dot_u64 micro-kernel (targets/intrin.py:
-256 bits of each pair per step, vpshufb nibble counts summed in bytes). Elsewhere the sums are
+256 bits of each pair per step, vpshufb nibble counts summed in bytes; AVX-512: VPOPCNTDQ;
+NEON: vcnt). Elsewhere (the c target, other word sizes) the sums are
 scalar (GCC emits popcnt per 64-bit word on x86): 8 sums of 2 x 4 words keep 14 of x86-64's 16
 general registers busy.
 """
@@ -31,11 +32,13 @@ def _scheduled_with_dense(s, st, target):
 
 
 def _micro_kernel(sums, mr, nr, target):
-    """popcount_dot_u64 for this tile, or None (not AVX2, not 64-bit words, not 256-bit steps)."""
+    """popcount_dot_u64 for this tile, or None (not AVX2 / AVX-512 / NEON, not 64-bit words,
+    not 256-bit steps)."""
     from ..targets.intrin import popcount_dot_u64
     kw = const_value(sums.op.reduce_axis[0].dom.extent)
     words = sums.op.input_tensors[0].dtype
-    if get_target(target).name != "avx2" or words != "uint64" or kw is None or kw % 4:
+    if get_target(target).name not in ("avx2", "avx512", "neon") or words != "uint64" or \
+            kw is None or kw % 4:
         return None
     return popcount_dot_u64(mr, nr, kw)
 

@@ -725,3 +725,4 @@ from .sparse import embedding  # noqa: E402,F401  (the ranking / LLM table looku
 from .normalization import layer_norm, rms_norm  # noqa: E402,F401
 from .activation import gelu  # noqa: E402,F401
 from .attention import attention, scaled_dot_product_attention  # noqa: E402,F401
+from .int4 import dense_int4, pack_int4, unpack_int4  # noqa: E402,F401  (packed 4-bit weights)

@@ -99,14 +99,16 @@ def _pooling_inputs(what, data, indices, lengths):
     _int_tensor(lengths, what)
 
 
-def _pool(what, data, indices, lengths, row, out_dtype, name):
-    """out[b, d] = sum over k in bag b of row(r = indices[k], k, d)."""
+def _pool(what, data, indices, lengths, row, out_dtype, name, width=None):
+    """out[b, d] = sum over k in bag b of row(r = indices[k], k, d) (d < width, by default the
+    table's row length)."""
     off = bag_offsets(indices, lengths)
 
     def bag(b, d):
         k = reduce_axis((off[b], off[b + 1]), name="k")
         return te_sum(row(indices[k], k, d), axis=k)
-    return compute((lengths.shape[0], data.shape[1]), bag, name=name, tag=POOL_TAG,
+    return compute((lengths.shape[0], data.shape[1] if width is None else width), bag,
+                   name=name, tag=POOL_TAG,
                    attrs={"op": what, "table": data})
 
 
@@ -204,6 +206,13 @@ def sparse_lengths_sum_8bit_rowwise(data_q: Tensor, scale: Tensor, bias: Any, in
     _pooling_inputs(what, data_q, indices, lengths)
     _check(data_q.dtype in ("uint8", "int8"),
            f"{what}: data_q must be uint8 or int8, got {data_q.dtype}")
+    return _rowwise_pool(what, data_q, scale, bias, indices, lengths, None,
+                         lambda r, d: data_q[r, d], name)
+
+
+def _rowwise_pool(what, data_q, scale, bias, indices, lengths, width, value, name):
+    """The bags of a row-wise quantised table: row r is scale[r] * value(r, d) + bias[r]."""
+    _pooling_inputs(what, data_q, indices, lengths)
     for t in (scale, bias):
         check_ndim(t, 1, what, "[V]")
         _check(_same_extent(t.shape[0], data_q.shape[0]),
@@ -211,8 +220,8 @@ def sparse_lengths_sum_8bit_rowwise(data_q: Tensor, scale: Tensor, bias: Any, in
         _check(dtypes.is_float(t.dtype), f"{what}: {t.name} must be floating point")
     dt = "float32"
     return _pool(what, data_q, indices, lengths,
-                 lambda r, k, d: data_q[r, d].astype(dt) * scale[r].astype(dt) + bias[r].astype(dt),
-                 dt, name)
+                 lambda r, k, d: value(r, d).astype(dt) * scale[r].astype(dt) + bias[r].astype(dt),
+                 dt, name, width)
 
 
 # ----------------------------------------------------------------------------- gather
@@ -420,3 +429,6 @@ def dot_interaction(dense: Tensor, embs: Tensor, self_interaction: bool = False,
                   name=name + "_pair_row", tag="dot_interaction_pairs")
     return compute((B, P), lambda b, p: Z[b, row[p], p - start(row[p])], name=name,
                    tag="dot_interaction", attrs={"F": F, "self_interaction": bool(self_interaction)})
+
+
+from .int4 import sparse_lengths_sum_4bit_rowwise  # noqa: E402,F401  (over a packed int4 table)

@@ -807,6 +807,121 @@ def bitserial_conv2d_nhwc_ref(data, kernel, stride, padding, activation_bits, we
     return conv2d_nhwc_ref(d, k, stride, padding, out_dtype=np.int64).astype(out_dtype)
 
 
+def pack_int4_ref(values):
+    """Two 4-bit values per byte along the last axis, the even index in the low nibble (the
+    layout of topi.nn.pack_int4; ONNX's int4): int8 / uint8 [..., K] -> uint8 [..., ceil(K/2)].
+
+    >>> import numpy as np
+    >>> pack_int4_ref(np.array([1, -2, 7], "int8"))
+    array([225,   7], dtype=uint8)
+    """
+    v = np.asarray(values).astype(np.int64) & 15
+    if v.shape[-1] % 2:
+        v = np.concatenate([v, np.zeros(v.shape[:-1] + (1,), np.int64)], axis=-1)
+    return (v[..., 0::2] | (v[..., 1::2] << 4)).astype(np.uint8)
+
+
+def unpack_int4_ref(packed, extent=None, signed=True):
+    """The values of pack_int4_ref's bytes: int8 in -8..7 (signed) or uint8 in 0..15.
+
+    >>> import numpy as np
+    >>> unpack_int4_ref(np.array([225, 7], "uint8"), extent=3)
+    array([ 1, -2,  7], dtype=int8)
+    """
+    p = np.asarray(packed).astype(np.int64)
+    v = np.stack([p & 15, p >> 4], axis=-1).reshape(p.shape[:-1] + (2 * p.shape[-1],))
+    v = v[..., :v.shape[-1] if extent is None else extent]
+    return (v - ((v >> 3) << 4)).astype(np.int8) if signed else v.astype(np.uint8)
+
+
+def quantize_int4_ref(weight, group_size=None, zero_point=False):
+    """Group-wise int4 quantisation of a float [N, K] weight: (packed uint8 [N, K/2], scale
+    float32 [N, G], zero point uint8 [N, G] or None), G = K / group_size (one group per row by
+    default). Symmetric (signed -8..7, scale = max |w| / 7) without a zero point; affine
+    (unsigned 0..15 from the group's min to max) with one.
+
+    >>> import numpy as np
+    >>> packed, scale, zp = quantize_int4_ref(np.array([[0.0, 0.7, -0.7, 0.35]], "float32"))
+    >>> unpack_int4_ref(packed), scale
+    (array([[ 0,  7, -7,  4]], dtype=int8), array([[0.1]], dtype=float32))
+    """
+    w = np.asarray(weight, np.float32)
+    N, K = w.shape
+    gs = K if group_size is None else group_size
+    g = w.reshape(N, K // gs, gs)
+    if zero_point:
+        lo, hi = g.min(axis=2), g.max(axis=2)
+        scale = ((hi - lo) / 15).astype(np.float32)
+        scale[scale == 0] = 1.0
+        zp = np.clip(np.rint(-lo / scale), 0, 15).astype(np.uint8)
+        q = np.clip(np.rint(g / scale[..., None]) + zp[..., None], 0, 15)
+    else:
+        scale = (np.abs(g).max(axis=2) / 7).astype(np.float32)
+        scale[scale == 0] = 1.0
+        zp = None
+        q = np.clip(np.rint(g / scale[..., None]), -8, 7)
+    return pack_int4_ref(q.reshape(N, K).astype(np.int8)), scale, zp
+
+
+def dequantize_int4_ref(packed, scale, zero_point=None, extent=None):
+    """The float32 weight [N, K] of dense_int4's operands: (q - zero point) * scale per group.
+
+    >>> import numpy as np
+    >>> dequantize_int4_ref(np.array([[0x7f]], "uint8"), np.array([[0.5]], "float32"))
+    array([[-0.5,  3.5]], dtype=float32)
+    """
+    q = unpack_int4_ref(packed, extent, signed=zero_point is None).astype(np.float32)
+    s = np.asarray(scale, np.float32).reshape(q.shape[0], -1)
+    gs = q.shape[1] // s.shape[1]
+    if zero_point is not None:
+        q = q - np.repeat(np.asarray(zero_point, np.float32).reshape(s.shape), gs, axis=1)
+    return q * np.repeat(s, gs, axis=1)
+
+
+def dense_int4_ref(data, packed, scale, zero_point=None):
+    """topi.nn.dense_int4 in float64: data [M, K] x the dequantised weight [N, K]^T.
+
+    >>> import numpy as np
+    >>> dense_int4_ref(np.ones((1, 2), "float32"), np.array([[0x7f]], "uint8"),
+    ...                np.array([0.5], "float32"))
+    array([[3.]])
+    """
+    data = np.asarray(data)
+    w = dequantize_int4_ref(packed, scale, zero_point, data.shape[1])
+    return data.astype(np.float64) @ w.astype(np.float64).T
+
+
+def sparse_lengths_sum_4bit_rowwise_ref(data_q, scale, bias, indices, lengths):
+    """sparse_lengths_sum of packed unsigned 4-bit rows dequantized as q * scale + bias.
+
+    >>> import numpy as np
+    >>> sparse_lengths_sum_4bit_rowwise_ref(np.array([[0x21]], "uint8"), np.array([2.0]),
+    ...                                     np.array([0.5]), np.array([0, 0]), np.array([2]))
+    array([[5., 9.]], dtype=float32)
+    """
+    q = unpack_int4_ref(data_q, signed=False)
+    return sparse_lengths_sum_8bit_rowwise_ref(q, np.asarray(scale), np.asarray(bias), indices,
+                                               lengths)
+
+
+def quantize_4bit_rowwise_ref(table):
+    """Row-wise affine 4-bit quantisation (Caffe2's FloatToFused4BitRowwise, unfused):
+    (data_q uint8 [V, D/2] packed, scale, bias) with row r ~ scale[r] * q[r] + bias[r].
+
+    >>> import numpy as np
+    >>> q, scale, bias = quantize_4bit_rowwise_ref(np.array([[0.0, 1.5, 0.5, 0.0]], "float32"))
+    >>> unpack_int4_ref(q, signed=False), scale, bias
+    (array([[ 0, 15,  5,  0]], dtype=uint8), array([0.1], dtype=float32), array([0.], dtype=float32))
+    """
+    table = np.asarray(table, np.float32)
+    lo, hi = table.min(axis=1), table.max(axis=1)
+    scale = ((hi - lo) / 15).astype(np.float32)
+    scale[scale == 0] = 1.0
+    bias = lo.astype(np.float32)
+    q = np.clip(np.rint((table - bias[:, None]) / scale[:, None]), 0, 15).astype(np.uint8)
+    return pack_int4_ref(q), scale, bias
+
+
 # TVM's names of the references
 conv2d_nchw_python = conv2d_nchw_ref
 conv2d_hwcn_python = conv2d_hwcn_ref

@@ -56,6 +56,7 @@ def parallel_loop(em, loop, var, ty, mn, ext, simd):
     em.stmt(loop.body)
     body = em.lines
     inner = set(em.declared_order[mark:])
+    del em.declared_order[mark:]        # out of scope after the loop: never a later capture
     em.lines, em.indent, em.heap_buffers = saved
     used = set(_IDENT.findall(_COMMENT_OR_STRING.sub(" ", "\n".join(body))))
     captured = [n for n in outer if n in used and n not in inner]

@@ -1,0 +1,176 @@
+"""int4 (topi/int4.py, topi/cpu_int4.py) against NumPy: packing bit-exact, dense_int4 within
+its stated float32 bound, the 4-bit embedding bag."""
+import platform
+import shutil
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import texpr as te
+from texpr import TexprError, topi
+from texpr.topi import testing as tt
+
+
+def _dense_bound(x, scale):
+    """dense_int4's stated accuracy: float32 sums of |x| * 16 * scale-sized terms, so
+    |out - exact| <= 2^-18 * sum_k |x[i, k]| * 16 * max scale of row j (the micro-kernel sums
+    x * q' with q' = q + z in 0..15 per group and takes z * sum x out once per group)."""
+    s = np.abs(np.asarray(scale, np.float64)).reshape(scale.shape[0], -1).max(axis=1)
+    return 2.0 ** -18 * np.abs(x).astype(np.float64).sum(axis=1)[:, None] * 16 * s[None, :]
+
+
+def _check_dense(got, x, packed, scale, zp=None):
+    want = tt.dense_int4_ref(x, packed, scale, zp)
+    err = np.abs(got - want)
+    bound = _dense_bound(x, scale)
+    assert (err <= bound).all(), f"max error {err.max()} over the bound (min {bound.min()})"
+
+
+def test_pack_and_unpack_bit_exact():
+    """pack_int4 / unpack_int4 (one kernel, c target) equal the NumPy references, an odd
+    extent included (its last high nibble is zero)."""
+    rng = np.random.default_rng(0)
+    v = rng.integers(-8, 8, (3, 7)).astype("int8")
+    p = rng.integers(0, 256, (3, 5)).astype("uint8")
+    V = te.placeholder(v.shape, "int8", name="V")
+    P = te.placeholder(p.shape, "uint8", name="P")
+    packed = topi.nn.pack_int4(V)
+    signed, unsigned = topi.nn.unpack_int4(P), topi.nn.unpack_int4(P, extent=9, signed=False)
+    mod = te.build(te.create_schedule([packed.op, signed.op, unsigned.op]),
+                   [V, P, packed, signed, unsigned], target="c")
+    got = [np.empty((3, 4), "uint8"), np.empty((3, 10), "int8"), np.empty((3, 9), "uint8")]
+    mod(v, p, *got)
+    np.testing.assert_array_equal(got[0], tt.pack_int4_ref(v))
+    np.testing.assert_array_equal(got[1], tt.unpack_int4_ref(p))
+    np.testing.assert_array_equal(got[2], tt.unpack_int4_ref(p, 9, signed=False))
+    np.testing.assert_array_equal(tt.unpack_int4_ref(tt.pack_int4_ref(v), 7), v)
+    assert got[0][0, 0] == (v[0, 0] & 15) | ((v[0, 1] & 15) << 4)      # even value: low nibble
+
+
+DENSE = {  # name: (target, M, N, K, group_size, zero point, per-channel 1-D scale)
+    "native-signed-groups": ("native", 2, 12, 256, 64, False, False),
+    "native-zp-per-channel": ("native", 1, 6, 128, None, True, True),
+    "c-zp-groups": ("c", 2, 5, 32, 16, True, False),
+    "native-int8-data": ("native", 2, 8, 128, 64, False, False),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(DENSE))
+def dense(request):
+    target, M, N, K, gs, zp, pc = DENSE[request.param]
+    G = 1 if gs is None else K // gs
+    X = te.placeholder((M, K), "int8" if "int8" in request.param else "float32", name="X")
+    W = te.placeholder((N, K // 2), "uint8", name="W")
+    S = te.placeholder((N,) if pc else (N, G), name="S")
+    Z = te.placeholder((N,) if pc else (N, G), "uint8", name="Z") if zp else None
+    out = topi.nn.dense_int4(X, W, S, Z, group_size=gs)
+    ins = [X, W, S] + ([Z] if zp else [])
+    return DENSE[request.param] + (X.dtype,), te.build(topi.schedule([out], target), ins + [out],
+                                          target=target)
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), spread=st.sampled_from([1e-3, 1.0, 1e3]))
+def test_dense_int4(dense, seed, spread):
+    """Drawn weights (each quantised as its layout says) and data of drawn magnitude; on native
+    the micro-kernel (4-row tiles and a 1- or 2-row tail), on c and for int8 data the plain
+    loops."""
+    (target, M, N, K, gs, zp, pc, xdt), mod = dense
+    rng = np.random.default_rng(seed)
+    packed, scale, z = tt.quantize_int4_ref(rng.standard_normal((N, K)).astype("float32") * spread,
+                                            gs, zero_point=zp)
+    if pc:
+        scale, z = scale.ravel(), None if z is None else z.ravel()
+    x = rng.standard_normal((M, K)).astype("float32") if xdt == "float32" else \
+        rng.integers(-128, 128, (M, K)).astype("int8")
+    got = np.empty((M, N), "float32")
+    mod(x, packed, scale, *([z] if zp else []), got)
+    _check_dense(got, x, packed, scale, z)
+
+
+def test_dense_int4_uses_the_micro_kernel_on_vector_targets():
+    X = te.placeholder((1, 128), name="X")
+    W = te.placeholder((8, 64), "uint8", name="W")
+    S = te.placeholder((8, 2), name="S")
+    out = topi.nn.dense_int4(X, W, S, group_size=64)
+    text = str(te.lower(topi.schedule([out], "avx2"), [X, W, S, out]))
+    assert "int4_dense_block_8x128_g64_s" in text
+    plain = str(te.lower(topi.schedule([out], "c"), [X, W, S, out]))
+    assert "int4_dense_block" not in plain
+
+
+def _neon_missing():
+    if platform.machine().lower() in ("aarch64", "arm64"):
+        return None
+    missing = [t for t in ("aarch64-linux-gnu-gcc", "qemu-aarch64") if shutil.which(t) is None]
+    return f"{', '.join(missing)} not installed (`make test` installs them)" if missing else None
+
+
+@pytest.mark.parametrize("target", ["avx512", "neon"])
+def test_dense_int4_slow_targets(target):
+    """The micro-kernel's vector-extension C on AVX-512 (SIMDe on hosts without it) and NEON
+    (qemu-aarch64): one tiny kernel each."""
+    if target == "neon" and _neon_missing():
+        pytest.skip(_neon_missing())
+    rng = np.random.default_rng(1)
+    N, K = 4, 64
+    packed, scale, _ = tt.quantize_int4_ref(rng.standard_normal((N, K)).astype("float32"))
+    x = rng.standard_normal((1, K)).astype("float32")
+    X = te.placeholder((1, K), name="X")
+    W = te.placeholder((N, K // 2), "uint8", name="W")
+    S = te.placeholder((N, 1), name="S")
+    out = topi.nn.dense_int4(X, W, S)
+    mod = te.build(topi.schedule([out], target), [X, W, S, out], target=target)
+    got = np.empty((1, N), "float32")
+    mod(x, packed, scale, got)
+    _check_dense(got, x, packed, scale)
+
+
+@pytest.mark.parametrize("words", [False, True], ids=["bytes-c", "words-native"])
+def test_sparse_lengths_sum_4bit_rowwise(words):
+    """The packed bytes (c) and the same bytes as uint32 words (native, vectorized) against
+    the reference; an empty bag included."""
+    rng = np.random.default_rng(2)
+    V, D = 30, 24
+    q, scale, bias = tt.quantize_4bit_rowwise_ref(rng.standard_normal((V, D)).astype("float32"))
+    data = q.view(np.uint32) if words else q
+    Q = te.placeholder(data.shape, str(data.dtype), name="Q")
+    S, Bs = te.placeholder((V,), name="S"), te.placeholder((V,), name="Bs")
+    I = te.placeholder((11,), "int32", name="I")
+    L = te.placeholder((4,), "int32", name="L")
+    out = topi.sparse.sparse_lengths_sum_4bit_rowwise(Q, S, Bs, I, L)
+    target = "native" if words else "c"
+    mod = te.build(topi.schedule(out, target), [Q, S, Bs, I, L, out], target=target)
+    idx, lens = rng.integers(0, V, 11).astype("int32"), np.array([3, 0, 6, 2], "int32")
+    got = np.empty((4, D), "float32")
+    mod(data, scale, bias, idx, lens, got)
+    want = tt.sparse_lengths_sum_4bit_rowwise_ref(q, scale, bias, idx, lens)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_bad_inputs_are_named():
+    X = te.placeholder((1, 64), name="X")
+    W = te.placeholder((4, 32), "uint8", name="W")
+    S = te.placeholder((4, 2), name="S")
+    with pytest.raises(TexprError, match="weight W is int8; expected uint8"):
+        topi.nn.dense_int4(X, te.placeholder((4, 32), "int8", name="W"), S, group_size=32)
+    with pytest.raises(TexprError, match="K=64, so weight must hold 32 packed bytes per row; it has 16"):
+        topi.nn.dense_int4(X, te.placeholder((4, 16), "uint8", name="W"), S)
+    with pytest.raises(TexprError, match="group_size=48 does not divide K=64"):
+        topi.nn.dense_int4(X, W, S, group_size=48)
+    with pytest.raises(TexprError, match=r"S has shape \[4, 2\]; expected \[N, 4\]"):
+        topi.nn.dense_int4(X, W, S, group_size=16)
+    with pytest.raises(TexprError, match="Z is int8; expected uint8"):
+        topi.nn.dense_int4(X, W, S, te.placeholder((4, 2), "int8", name="Z"), group_size=32)
+    with pytest.raises(TexprError, match="data X is float16; expected float32 or int8"):
+        topi.nn.dense_int4(te.placeholder((1, 64), "float16", name="X"), W, S, group_size=32)
+    with pytest.raises(TexprError, match="pack_int4: V is float32; expected int8"):
+        topi.nn.pack_int4(te.placeholder((4,), name="V"))
+    with pytest.raises(TexprError, match="extent 5 does not fit 4 packed bytes"):
+        topi.nn.unpack_int4(te.placeholder((4,), "uint8", name="P"), extent=5)
+    with pytest.raises(TexprError, match="data_q is int8; expected uint8"):
+        topi.sparse.sparse_lengths_sum_4bit_rowwise(
+            te.placeholder((4, 8), "int8", name="q"), te.placeholder((4,), name="s"),
+            te.placeholder((4,), name="b"), te.placeholder((3,), "int32", name="i"),
+            te.placeholder((2,), "int32", name="l"))

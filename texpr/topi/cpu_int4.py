@@ -1,0 +1,182 @@
+"""CPU schedule of topi.nn.dense_int4: blocks of output columns in parallel, each block one call
+of a micro-kernel that unpacks the packed weight in registers.
+
+The micro-kernel (int4_dense_block, GCC vector extensions of 8 x 32 bits: AVX2 ymm, two NEON q
+registers, AVX-512's ymm half) reads 32 bytes of a weight row at a time as eight 32-bit lanes;
+lane l holds the 8 values 8 l .. 8 l + 7 of a block of 64, and one mask per step j = 0..7
+leaves value 8 l + j in each lane, times 16^j (the top nibble is shifted down instead): it is
+converted to float and multiplied with a copy of the data row whose 8 x 8 blocks are
+transposed, and scaled by 16^-j (exact), once per call (so no byte shuffles). The zero point
+(8 for signed int4, whose nibbles are flipped to 0..15 by an xor of the 32 bytes) is taken out
+once per group: scale * (sum x q' - z * sum x). Rows of the block are register-tiled by
+INT4_TILE_ROWS, each with two accumulators (a multiply-add's latency).
+"""
+from ..errors import InternalError
+from ..lang.intrin import decl_tensor_intrin
+from ..lang.reduction import sum as te_sum
+from ..lang.tensor import compute, placeholder, reduce_axis
+from ..targets import get_target
+from .int4 import INT4_DENSE_TAG, INT4_PACK_TAG, dense_int4_term
+from .schedules import CPU_TARGETS, register
+from .util import const_value
+
+#: weight rows one micro-kernel call computes (the transposed data row is built once for them)
+INT4_BLOCK_ROWS = 256
+#: weight rows whose sums the micro-kernel keeps in registers at once
+INT4_TILE_ROWS = 4
+#: the longest K the micro-kernel takes (its transposed data row lives on the stack)
+INT4_MAX_K = 16384
+
+_VEC_TYPES = """typedef unsigned int int4_v8u __attribute__((vector_size(32)));
+typedef int int4_v8i __attribute__((vector_size(32)));
+typedef float int4_v8f __attribute__((vector_size(32)));"""
+
+
+def _tile_c(rows, K, gs, signed, scale_1d):
+    """C statements: the sums of `rows` weight rows from row r."""
+    G, blocks = K // gs, gs // 64
+    R = range(rows)
+    s_at = "s[(r + {q}) * s_row]" if scale_1d else "s[(r + {q}) * s_row + g * s_g]"
+    z_at = "(float)z[(r + {q}) * z_row]" if scale_1d else "(float)z[(r + {q}) * z_row + g * z_g]"
+    L = ["int4_v8f " + ", ".join(f"tot{q} = {{0}}" for q in R) + ";",
+         "float " + ", ".join(f"corr{q} = 0.0f" for q in R) + ";",
+         f"for (int g = 0; g < {G}; ++g) {{",
+         "  int4_v8f " + ", ".join(f"a{q}_0 = {{0}}, a{q}_1 = {{0}}" for q in R) + ";",
+         f"  for (int b = g * {blocks}; b < (g + 1) * {blocks}; ++b) {{",
+         "    const float *xb = xt + b * 64;"]
+    for q in R:
+        L.append(f"    int4_v8u q{q}; __builtin_memcpy(&q{q}, w + (r + {q}) * w_row + b * 32, 32);")
+        if signed:
+            L.append(f"    q{q} ^= 0x88888888u;")
+    for j in range(8):
+        L.append(f"    {{ int4_v8f xj = *(const int4_v8f *)(xb + {8 * j});")
+        for q in R:
+            # value 8 l + j times 2^(4 j) (the data row is scaled by 2^-4j); the top nibble
+            # is shifted down (its mask would set the sign bit)
+            nib = f"(q{q} >> 28)" if j == 7 else f"(q{q} & 0x{15 << 4 * j:x}u)"
+            L.append(f"      a{q}_{j & 1} += xj * __builtin_convertvector((int4_v8i){nib}, int4_v8f);")
+        L.append("    }")
+    L.append("  }")
+    for q in R:
+        sq = s_at.format(q=q)
+        zq = "8.0f" if signed else z_at.format(q=q)
+        L.append(f"  tot{q} += (a{q}_0 + a{q}_1) * {sq};")
+        L.append(f"  corr{q} += {sq} * {zq} * sx[g];")
+    L.append("}")
+    for q in R:
+        L.append(f"c[(r + {q}) * c_col] = ((tot{q}[0] + tot{q}[4]) + (tot{q}[1] + tot{q}[5])) + "
+                 f"((tot{q}[2] + tot{q}[6]) + (tot{q}[3] + tot{q}[7])) - corr{q};")
+    return "\n".join("    " + x for x in L)
+
+
+def int4_dense_block(nb, K, gs, signed, scale_1d, rows=None, name=None):
+    """The micro-kernel of nb output columns of one data row of dense_int4 (whole K), as a
+    TensorIntrin for avx2, avx512 and neon. K and gs must be multiples of 64."""
+    rows = rows or INT4_TILE_ROWS
+    G = K // gs
+    x = placeholder((1, K), "float32", "x")
+    w = placeholder((nb, K // 2), "uint8", "w")
+    s = placeholder((nb,) if scale_1d else (nb, G), "float32", "s")
+    z = None if signed else placeholder((nb,) if scale_1d else (nb, G), "uint8", "z")
+    k = reduce_axis((0, K), "k")
+    c = compute((nb,), lambda j: te_sum(dense_int4_term(lambda kk: x[0, kk], w, s, z, gs, j, k),
+                                        axis=k), name="c")
+    fn = name or (f"int4_dense_block_{nb}x{K}_g{gs}_{'s' if signed else 'z'}"
+                  f"{'_pc' if scale_1d else ''}_r{rows}")
+    helper = f"""{_VEC_TYPES}
+static void {fn}(const float *x, const unsigned char *w, long w_row, const float *s, long s_row,
+    long s_g, const unsigned char *z, long z_row, long z_g, float *c, long c_col) {{
+  float xt[{K}] __attribute__((aligned(32)));
+  float sx[{G}];
+  (void)s_g; (void)z; (void)z_row; (void)z_g;
+  static const float pow16[8] = {{1.0f, 0x1p-4f, 0x1p-8f, 0x1p-12f, 0x1p-16f, 0x1p-20f,
+                                  0x1p-24f, 1.0f}};
+  for (int b = 0; b < {K // 64}; ++b)
+    for (int l = 0; l < 8; ++l)
+      for (int j = 0; j < 8; ++j) xt[b * 64 + 8 * j + l] = x[b * 64 + 8 * l + j] * pow16[j];
+  for (int g = 0; g < {G}; ++g) {{
+    int4_v8f t0 = {{0}}, t1 = {{0}};
+    for (int i = 0; i < {gs}; i += 16) {{
+      int4_v8f u0, u1;
+      __builtin_memcpy(&u0, x + g * {gs} + i, 32);
+      __builtin_memcpy(&u1, x + g * {gs} + i + 8, 32);
+      t0 += u0; t1 += u1;
+    }}
+    t0 += t1;
+    sx[g] = ((t0[0] + t0[4]) + (t0[1] + t0[5])) + ((t0[2] + t0[6]) + (t0[3] + t0[7]));
+  }}
+  int r = 0;
+  for (; r + {rows} <= {nb}; r += {rows}) {{
+{_tile_c(rows, K, gs, signed, scale_1d)}
+  }}
+  for (; r < {nb}; ++r) {{
+{_tile_c(1, K, gs, signed, scale_1d)}
+  }}
+}}"""
+
+    def impl(ins, outs):
+        X, W, S = ins[:3]
+        Z = ins[3] if len(ins) > 3 else None
+        (C,) = outs
+        for ref in (X, W):
+            if ref.strides[1] != "1":
+                raise InternalError(f"{fn}: {ref.name} is read with stride {ref.strides[1]} "
+                                    "along K; the micro-kernel reads it contiguously")
+        s_g = "0" if scale_1d else S.strides[1]
+        zargs = "0, 0, 0" if Z is None else \
+            f"{Z.ptr}, {Z.strides[0]}, {'0' if scale_1d else Z.strides[1]}"
+        return {"body": f"{fn}({X.ptr}, {W.ptr}, {W.strides[0]}, {S.ptr}, {S.strides[0]}, {s_g}, "
+                        f"{zargs}, {C.ptr}, {C.strides[0]});",
+                "helpers": helper}
+    inputs = [x, w, s] + ([z] if z is not None else [])
+    return decl_tensor_intrin(c.op, {t: impl for t in ("avx2", "avx512", "neon")}, name=fn,
+                              inputs=inputs)
+
+
+def _block_rows(N):
+    """Rows per call: at most INT4_BLOCK_ROWS, dividing N, and blocks for two per core where N
+    allows (the machine's cores, as topi/cpu.py's dense schedules count them)."""
+    import os
+    sizes = [b for b in (INT4_BLOCK_ROWS, 128, 64, 32, 16, 8, 4, 2, 1)
+             if b <= INT4_BLOCK_ROWS and N % b == 0]
+    units = os.cpu_count() or 1
+    return next((b for b in sizes if N // b >= 2 * units or b <= 32), sizes[-1])
+
+
+def micro_kernel_for(st, target):
+    """(block rows, intrinsic) for this dense_int4 stage on `target`, or None."""
+    if get_target(target).name not in ("avx2", "avx512", "neon"):
+        return None
+    attrs = st.op.attrs
+    K = const_value(st.op.reduce_axis[0].dom.extent)
+    N = const_value(st.op.axis[1].dom.extent)
+    gs = attrs["group_size"]
+    if K is None or N is None or K % 64 or gs % 64 or K > INT4_MAX_K or \
+            attrs["data_dtype"] != "float32":
+        return None
+    nb = _block_rows(N)
+    return nb, int4_dense_block(nb, K, gs, attrs["signed"], attrs["scale_1d"])
+
+
+@register(INT4_DENSE_TAG, CPU_TARGETS)
+def schedule_dense_int4(s, st, target):
+    i, j = st.op.axis
+    (k,) = st.op.reduce_axis
+    found = micro_kernel_for(st, target)
+    if found is None:                           # plain loops: columns in parallel
+        st.reorder(j, i, k)
+        st.parallel(j)
+        return None
+    nb, intrin = found
+    jo, ji = st.split(j, factor=nb)
+    st.reorder(jo, i, ji, k)
+    st.tensorize(ji, intrin)
+    st.parallel(jo)
+    return None
+
+
+@register(INT4_PACK_TAG, CPU_TARGETS)
+def schedule_pack_int4(s, st, target):
+    """Rows in parallel (a byte is two loads and a store: nothing to tile)."""
+    st.parallel(st.op.axis[0])
+    return None
