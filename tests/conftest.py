@@ -66,3 +66,30 @@ def pytest_addoption(parser):
     parser.addoption("--update-golden", action="store_true", default=False,
                      help="rewrite tests/golden/ from the source texpr generates now "
                           "(tests/targets/test_golden_sources.py)")
+
+
+#: the modules whose tests build the slowest kernels (a cold-cache `--durations` run: Winograd,
+#: SIMDe avx512, HVX under clang + qemu, the compiled and interpreted schedule properties),
+#: slowest first. They are collected first, whole (module fixtures stay shared), so pytest-xdist
+#: hands them out at the start; the run ends on short tests that worksteal spreads over both
+#: workers, instead of one worker finishing a minute-long test while the other idles.
+SLOW_FIRST = ("topi/test_topi_schedules.py", "topi/test_topi_nchwc.py", "topi/test_topi_hvx.py",
+              "targets/test_target_hvx.py", "lang/test_properties.py",
+              "lower/test_lower_passes.py")
+
+
+def slow_modules_first(items):
+    """Stable reorder: items of SLOW_FIRST modules (in that order) before all others."""
+    rank = {m: i for i, m in enumerate(SLOW_FIRST)}
+
+    def key(item):
+        try:
+            rel = Path(str(item.path)).resolve().relative_to(REPO_ROOT / "tests").as_posix()
+        except ValueError:              # an item outside tests/ keeps its place among the rest
+            return len(SLOW_FIRST)
+        return rank.get(rel, len(SLOW_FIRST))
+    return sorted(items, key=key)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    items[:] = slow_modules_first(items)

@@ -448,12 +448,18 @@ def pipeline(sch, args, masked=False, vector_bits=256):
     return out
 
 
+# matmul's three extents at 7 made it ~10x the others' interpreting time (343 multiply-adds per
+# stage): 5 still leaves tails for every split factor from 2 to 4
+PASSES_MAX_SIDE = {"matmul": 5}
+
+
 @pytest.mark.parametrize("op", sorted(OPERATORS))
 @settings(max_examples=10)       # each example interprets 11 pipeline stages
 @given(data=st.data())
 def test_every_pass_preserves_results_of_any_legal_schedule(op, data):
     names, build = OPERATORS[op]
-    dims, values = data.draw(tt.extents(names, max_side=7), label="extents")
+    dims, values = data.draw(tt.extents(names, max_side=PASSES_MAX_SIDE.get(op, 7)),
+                             label="extents")
     outputs, args, ref = build(dims)
     drawn = data.draw(tt.legal_schedules(outputs), label="schedule")
     in_t = [t for t in args if t not in outputs]
