@@ -9,6 +9,7 @@ from functools import lru_cache
 import sympy
 
 from ...lang.expr import BinOp, Const, Var
+from .residue_sign import NotLinear, case_signs
 
 _SYMBOLS = {}
 
@@ -48,6 +49,14 @@ def to_sympy(e):
 @lru_cache(maxsize=4096)
 def _sign(e):
     try:
+        return _combined(case_signs(e))     # exact integer arithmetic: no sympy needed
+    except NotLinear:
+        pass
+    return _sign_by_sympy(e)
+
+
+def _sign_by_sympy(e):
+    try:
         x = to_sympy(e)
     except (_Untranslatable, TypeError, ValueError):
         return None
@@ -59,6 +68,13 @@ def _sign(e):
         signs.add(sg)
         if {"pos", "neg"} <= signs:
             return None
+    return _combined(signs)
+
+
+def _combined(signs):
+    """The sign of an expression from the signs of its cases (None: undecided)."""
+    if None in signs:
+        return None
     if signs == {"pos"}:
         return "pos"
     if signs == {"neg"}:
