@@ -177,3 +177,62 @@ def _tree_vars(e):
             stack.append(n.a)
             stack.append(n.b)
     return out
+
+
+# ---------------------------------------------------------------- witnesses
+
+_SAMPLES = (0, 1, 2, 3, 5, 8, 13, 31, 64, 97, 1000, 4099)
+
+
+def takes_both_signs(e):
+    """Whether e is positive for some values of its extents (integers >= 0) and negative for
+    others, found by trying sample values: then no sign can be proven, so asking sympy is
+    pointless. False means only that no such values were found."""
+    vs = sorted(_tree_vars(e), key=id)
+    points = [[x] * len(vs) for x in _SAMPLES]
+    for i in range(len(vs)):                 # one extent large, the others small and equal
+        for big, small in ((4099, 0), (4099, 1), (0, 1000)):
+            points.append([big if j == i else small for j in range(len(vs))])
+    seen_pos = seen_neg = False
+    for p in points:
+        try:
+            v = _value(e, dict(zip(map(id, vs), p)))
+        except (_NoValue, ZeroDivisionError):
+            continue
+        seen_pos |= v > 0
+        seen_neg |= v < 0
+        if seen_pos and seen_neg:
+            return True
+    return False
+
+
+class _NoValue(Exception):
+    pass
+
+
+def _value(e, env):
+    """e's value as symbolic.to_sympy reads it (tdiv / tmod as floors)."""
+    t = type(e)
+    if t is Const:
+        return int(e.value)
+    if t is Var:
+        return env[id(e)]
+    if t is not BinOp:
+        raise _NoValue
+    a, b = _value(e.a, env), _value(e.b, env)
+    op = e.op
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    if op in ("//", "tdiv"):
+        return a // b
+    if op in ("%", "tmod"):
+        return a % b
+    if op == "min":
+        return min(a, b)
+    if op == "max":
+        return max(a, b)
+    raise _NoValue

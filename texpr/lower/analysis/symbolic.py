@@ -6,10 +6,8 @@ facts such as `(n + 7) // 8 * 8 >= n`. Results are cached: lowering stays fast.
 """
 from functools import lru_cache
 
-import sympy
-
 from ...lang.expr import BinOp, Const, Var
-from .residue_sign import NotLinear, case_signs
+from .residue_sign import NotLinear, case_signs, takes_both_signs
 
 _SYMBOLS = {}
 
@@ -19,6 +17,7 @@ class _Untranslatable(Exception):
 
 
 def to_sympy(e):
+    import sympy                # imported on first use: most signs need no sympy
     t = type(e)
     if t is Const:
         return sympy.Integer(int(e.value))
@@ -52,6 +51,8 @@ def _sign(e):
         return _combined(case_signs(e))     # exact integer arithmetic: no sympy needed
     except NotLinear:
         pass
+    if takes_both_signs(e):
+        return None                         # no sign to prove
     return _sign_by_sympy(e)
 
 
@@ -88,6 +89,7 @@ def _combined(signs):
 
 def _residue_cases(x):
     """Split each extent n into L*q + r (L = lcm of the divisors in floors) so floors vanish."""
+    import sympy
     divisors = [f.args[0].as_numer_denom()[1] for f in x.atoms(sympy.floor)]
     divisors = [int(d) for d in divisors if d.is_Integer]
     syms = sorted(x.free_symbols, key=lambda s: s.name)
@@ -104,6 +106,7 @@ def _residue_cases(x):
 
 
 def _sign_of_sympy(x):
+    import sympy
     sg = _sign_from_assumptions(x)       # cheap; sympy.simplify only when that is not exact
     if sg in ("zero", "pos", "neg"):
         return sg
