@@ -1,8 +1,11 @@
 """sympy as the last resort for facts about symbolic extents (expressions of te.vars).
 
 The fast simplifier decides most comparisons from constant bounds; when an expression only
-involves non-negative symbolic extents (n, m, ...) and that fails, sympy can still prove
-facts such as `(n + 7) // 8 * 8 >= n`. Results are cached: lowering stays fast.
+involves non-negative symbolic extents (n, m, ...) and that fails, sign_of can still prove
+facts such as `(n + 7) // 8 * 8 >= n`. Most such expressions are floor-linear: their residue
+cases are decided in integer arithmetic (residue_sign.py, the same answer sympy gives, about a
+thousand times faster), or sample values show both signs; sympy (a sympy.simplify per case,
+~10-100 ms) only for the rest. Results are cached: lowering stays fast.
 """
 from functools import lru_cache
 
