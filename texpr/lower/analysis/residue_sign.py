@@ -13,11 +13,11 @@ of `(2w + 2) / 4` is sympy's `floor(w/2 + 1/2)`, divisor 2; a floor whose argume
 integer is gone), and the same case limit, so both see the same cases.
 """
 from itertools import product
-from math import gcd
+from math import gcd, lcm
 
 from ...lang.expr import BinOp, Const, Var
 
-MAX_CASES = 256                 # symbolic._residue_cases splits no further than this
+MAX_CASES = 256                 # no split into more cases (here and in symbolic.py)
 
 
 class NotLinear(Exception):
@@ -35,9 +35,7 @@ def case_signs(e):
         raise NotLinear         # a variable cancels out: sympy no longer sees it
     if not divisors or not syms:
         return {_linear_sign(_Cases({}).eval(e))}
-    L = 1
-    for d in divisors:
-        L = L * d // gcd(L, d)
+    L = lcm(*divisors)
     if L ** len(syms) > MAX_CASES:
         raise NotLinear         # sympy keeps the floors: not linear
     syms = list(syms)

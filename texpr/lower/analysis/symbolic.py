@@ -10,7 +10,7 @@ thousand times faster), or sample values show both signs; sympy (a sympy.simplif
 from functools import lru_cache
 
 from ...lang.expr import BinOp, Const, Var
-from .residue_sign import NotLinear, case_signs, takes_both_signs
+from .residue_sign import MAX_CASES, NotLinear, case_signs, takes_both_signs
 
 _SYMBOLS = {}
 
@@ -99,7 +99,7 @@ def _residue_cases(x):
     if not divisors or not syms:
         return [x]
     L = int(sympy.ilcm(*divisors)) if len(divisors) > 1 else divisors[0]
-    if L ** len(syms) > 256:
+    if L ** len(syms) > MAX_CASES:
         return [x]
     cases = [x]
     for sym in syms:
