@@ -1,14 +1,16 @@
 """sympy as the last resort for facts about symbolic extents (expressions of te.vars).
 
 The fast simplifier decides most comparisons from constant bounds; when an expression only
-involves non-negative symbolic extents (n, m, ...) and that fails, sympy can still prove
-facts such as `(n + 7) // 8 * 8 >= n`. Results are cached: lowering stays fast.
+involves non-negative symbolic extents (n, m, ...) and that fails, sign_of can still prove
+facts such as `(n + 7) // 8 * 8 >= n`. Most such expressions are floor-linear: their residue
+cases are decided in integer arithmetic (residue_sign.py, the same answer sympy gives, about a
+thousand times faster), or sample values show both signs; sympy (a sympy.simplify per case,
+~10-100 ms) only for the rest. Results are cached: lowering stays fast.
 """
 from functools import lru_cache
 
-import sympy
-
 from ...lang.expr import BinOp, Const, Var
+from .residue_sign import MAX_CASES, NotLinear, case_signs, takes_both_signs
 
 _SYMBOLS = {}
 
@@ -18,6 +20,7 @@ class _Untranslatable(Exception):
 
 
 def to_sympy(e):
+    import sympy                # imported on first use: most signs need no sympy
     t = type(e)
     if t is Const:
         return sympy.Integer(int(e.value))
@@ -48,6 +51,16 @@ def to_sympy(e):
 @lru_cache(maxsize=4096)
 def _sign(e):
     try:
+        return _combined(case_signs(e))     # exact integer arithmetic: no sympy needed
+    except NotLinear:
+        pass
+    if takes_both_signs(e):
+        return None                         # no sign to prove
+    return _sign_by_sympy(e)
+
+
+def _sign_by_sympy(e):
+    try:
         x = to_sympy(e)
     except (_Untranslatable, TypeError, ValueError):
         return None
@@ -59,6 +72,13 @@ def _sign(e):
         signs.add(sg)
         if {"pos", "neg"} <= signs:
             return None
+    return _combined(signs)
+
+
+def _combined(signs):
+    """The sign of an expression from the signs of its cases (None: undecided)."""
+    if None in signs:
+        return None
     if signs == {"pos"}:
         return "pos"
     if signs == {"neg"}:
@@ -72,13 +92,14 @@ def _sign(e):
 
 def _residue_cases(x):
     """Split each extent n into L*q + r (L = lcm of the divisors in floors) so floors vanish."""
+    import sympy
     divisors = [f.args[0].as_numer_denom()[1] for f in x.atoms(sympy.floor)]
     divisors = [int(d) for d in divisors if d.is_Integer]
     syms = sorted(x.free_symbols, key=lambda s: s.name)
     if not divisors or not syms:
         return [x]
     L = int(sympy.ilcm(*divisors)) if len(divisors) > 1 else divisors[0]
-    if L ** len(syms) > 256:
+    if L ** len(syms) > MAX_CASES:
         return [x]
     cases = [x]
     for sym in syms:
@@ -88,6 +109,7 @@ def _residue_cases(x):
 
 
 def _sign_of_sympy(x):
+    import sympy
     sg = _sign_from_assumptions(x)       # cheap; sympy.simplify only when that is not exact
     if sg in ("zero", "pos", "neg"):
         return sg
