@@ -17,7 +17,7 @@ from ..errors import TexprError
 from ..lang.reduction import sum as te_sum
 from ..lang.tensor import compute, placeholder, reduce_axis
 from ..lang.intrin import decl_tensor_intrin
-from .intrin import _by_rows, _need_unit
+from .intrin import _by_rows, _need_unit, register_tile
 
 #: the NEON architecture of BFDOT, enabled per kernel (the neon target is armv8.2-a+fp16)
 BF16_NEON_PRAGMA = '#pragma GCC target("arch=armv8.6-a+fp16+dotprod+bf16")'
@@ -47,55 +47,21 @@ def gemm_fp16(mr, nr, kc, acc="float16", name=None):
                 name="c")
     who = name or f"gemm_fp16_{acc}_{mr}x{nr}x{kc}"
     if acc == "float16":
-        lanes, vec, ld, st, zero = 8, "float16x8_t", "vld1q_f16", "vst1q_f16", "vdupq_n_f16(0)"
-        ctype = "float16_t"
+        neon = register_tile(who, mr, kc, nr // 8, "float16x8_t", 8, lambda p: f"vld1q_f16({p})",
+                             lambda p, x: f"vst1q_f16({p}, {x});", lambda s: f"vdupq_n_f16({s})",
+                             lambda a_, b_, c_: f"vfmaq_f16({c_}, {a_}, {b_})", "vdupq_n_f16(0)",
+                             elem=("float16_t", "float16_t"))
     else:
-        lanes, vec, ld, st, zero = 4, "float32x4_t", "vld1q_f32", "vst1q_f32", "vdupq_n_f32(0.0f)"
-        ctype = "float"
-    nv = nr // lanes
-
-    def neon(ins, outs):
-        A, B = ins
-        (C,) = outs
-        _need_unit(B, 1, who)
-        _need_unit(C, 1, who)
-
-        def parts(rows):
-            accs = [[f"c{i}_{v}" for v in range(nv)] for i in range(rows)]
-            cptr = [[f"({ctype}*)({C.ptr} + {i} * ({C.strides[0]}) + {v * lanes})"
-                     for v in range(nv)] for i in range(rows)]
-            decl = f"{vec} " + ", ".join(x for row in accs for x in row) + ";"
-            init_zero = "\n".join(f"{x} = {zero};" for row in accs for x in row)
-            init_load = "\n".join(f"{accs[i][v]} = {ld}({cptr[i][v]});"
-                                  for i in range(rows) for v in range(nv))
-            loop = [f"for (int k = 0; k < {kc}; ++k) {{",
-                    f"  const float16_t* bk = (const float16_t*)({B.ptr} + k * ({B.strides[0]}));"]
-            if acc == "float16":
-                loop += [f"  float16x8_t b{v} = vld1q_f16(bk + {8 * v});" for v in range(nv)]
-            else:           # each 8 halves widened into two float32 vectors (FCVTL, FCVTL2)
-                for h in range(nv // 2):
-                    loop += [f"  float16x8_t h{h} = vld1q_f16(bk + {8 * h});",
-                             f"  float32x4_t b{2 * h} = vcvt_f32_f16(vget_low_f16(h{h}));",
-                             f"  float32x4_t b{2 * h + 1} = vcvt_high_f32_f16(h{h});"]
-            for i in range(rows):
-                a_elem = f"{A.ptr}[{i} * ({A.strides[0]}) + k * ({A.strides[1]})]"
-                bcast = (f"vdupq_n_f16({a_elem})" if acc == "float16"
-                         else f"vdupq_n_f32((float){a_elem})")
-                loop.append(f"  {{ {vec} ai = {bcast};")
-                sfx = "f16" if acc == "float16" else "f32"
-                loop += [f"    {accs[i][v]} = vfmaq_{sfx}({accs[i][v]}, ai, b{v});"
-                         for v in range(nv)]
-                loop.append("  }")
-            loop.append("}")
-            save = "\n".join(f"{st}({cptr[i][v]}, {accs[i][v]});"
-                             for i in range(rows) for v in range(nv))
-            body_loop = "\n".join(loop)
-            return {"body": "\n".join([decl, init_zero, body_loop, save]),
-                    "update": "\n".join([decl, init_load, body_loop, save]),
-                    "reset": "\n".join(f"{st}({cptr[i][v]}, {zero});"
-                                       for i in range(rows) for v in range(nv))}
-        return _by_rows(C.extents[0] if C.extents else None, mr, parts)
-
+        def widen(nv):      # each 8 halves widened into two float32 vectors (FCVTL, FCVTL2)
+            return [x for h in range(nv // 2) for x in (
+                f"float16x8_t h{h} = vld1q_f16(bk + {8 * h});",
+                f"float32x4_t b{2 * h} = vcvt_f32_f16(vget_low_f16(h{h}));",
+                f"float32x4_t b{2 * h + 1} = vcvt_high_f32_f16(h{h});")]
+        neon = register_tile(who, mr, kc, nr // 4, "float32x4_t", 4, lambda p: f"vld1q_f32({p})",
+                             lambda p, x: f"vst1q_f32({p}, {x});",
+                             lambda s: f"vdupq_n_f32((float){s})",
+                             lambda a_, b_, c_: f"vfmaq_f32({c_}, {a_}, {b_})", "vdupq_n_f32(0.0f)",
+                             elem=("float16_t", "float"), load_b=widen)
     return decl_tensor_intrin(c.op, {"neon": neon}, name=who, inputs=[a, b], partial_axes=(0,))
 
 

@@ -27,6 +27,52 @@ def _by_rows(m, full_rows, parts_for):
             for part in cases[1] if part != "helpers"}
 
 
+def register_tile(who, mr, kc, nv, vec, lanes, load, store, bcast, fma, zero, elem=None,
+                  load_b=None):
+    """The C of a register-tiled GEMM C[mr, nv*lanes] (+)= A[mr, kc] @ B[kc, nv*lanes], shared
+    by every float GEMM intrinsic so that the tile is written once: vector type `vec`, text
+    makers load(p), store(p, x), bcast(s), fma(a, b, c) and `zero`. elem: (B's, C's element
+    type) to cast the pointers to where the buffer's element type is not float (float16
+    storage); load_b(nv): the lines loading b0..b<nv-1> from bk (default: one load each)."""
+    def impl(ins, outs):
+        A, B = ins
+        (C,) = outs
+        _need_unit(B, 1, who)
+        _need_unit(C, 1, who)
+
+        def parts(rows):
+            acc = [[f"c{i}_{v}" for v in range(nv)] for i in range(rows)]
+            cptr = [[f"{C.ptr} + {i} * ({C.strides[0]}) + {v * lanes}" for v in range(nv)]
+                    for i in range(rows)]
+            bk = f"{B.ptr} + k * ({B.strides[0]})"
+            if elem is not None:
+                cptr = [[f"({elem[1]}*)({p})" for p in row] for row in cptr]
+                bk = f"(const {elem[0]}*)({bk})"
+            decl = f"{vec} " + ", ".join(x for row in acc for x in row) + ";"
+            init_zero = "\n".join(f"{x} = {zero};" for row in acc for x in row)
+            init_load = "\n".join(f"{acc[i][v]} = {load(cptr[i][v])};"
+                                  for i in range(rows) for v in range(nv))
+            loop = [f"for (int k = 0; k < {kc}; ++k) {{",
+                    f"  const {elem[0] if elem else 'float'}* bk = {bk};"]
+            loop += [f"  {x}" for x in (load_b(nv) if load_b else
+                                        [f"{vec} b{v} = {load(f'bk + {v * lanes}')};"
+                                         for v in range(nv)])]
+            for i in range(rows):
+                loop.append(f"  {{ {vec} ai = {bcast(f'{A.ptr}[{i} * ({A.strides[0]}) + k * ({A.strides[1]})]')};")
+                for v in range(nv):
+                    loop.append(f"    {acc[i][v]} = {fma('ai', f'b{v}', acc[i][v])};")
+                loop.append("  }")
+            loop.append("}")
+            save = "\n".join(store(cptr[i][v], acc[i][v]) for i in range(rows) for v in range(nv))
+            body_loop = "\n".join(loop)
+            return {"body": "\n".join([decl, init_zero, body_loop, save]),
+                    "update": "\n".join([decl, init_load, body_loop, save]),
+                    "reset": "\n".join(store(cptr[i][v], zero)
+                                       for i in range(rows) for v in range(nv))}
+        return _by_rows(C.extents[0] if C.extents else None, mr, parts)
+    return impl
+
+
 def gemm_fp32(mr, nr, kc, name=None):
     """C[mr, nr] (+)= A[mr, kc] @ B[kc, nr] in float32; B rows contiguous (packed panels).
 
@@ -43,39 +89,7 @@ def gemm_fp32(mr, nr, kc, name=None):
     def make(vec, lanes, load, store, bcast, fma, zero):
         if nr % lanes:
             raise TexprError(f"{who}: nr={nr} is not a multiple of {lanes} lanes")
-        nv = nr // lanes
-
-        def impl(ins, outs):
-            A, B = ins
-            (C,) = outs
-            _need_unit(B, 1, who)
-            _need_unit(C, 1, who)
-
-            def parts(rows):
-                acc = [[f"c{i}_{v}" for v in range(nv)] for i in range(rows)]
-                cptr = [[f"{C.ptr} + {i} * ({C.strides[0]}) + {v * lanes}" for v in range(nv)]
-                        for i in range(rows)]
-                decl = f"{vec} " + ", ".join(x for row in acc for x in row) + ";"
-                init_zero = "\n".join(f"{x} = {zero};" for row in acc for x in row)
-                init_load = "\n".join(f"{acc[i][v]} = {load(cptr[i][v])};"
-                                      for i in range(rows) for v in range(nv))
-                loop = [f"for (int k = 0; k < {kc}; ++k) {{",
-                        f"  const float* bk = {B.ptr} + k * ({B.strides[0]});"]
-                loop += [f"  {vec} b{v} = {load(f'bk + {v * lanes}')};" for v in range(nv)]
-                for i in range(rows):
-                    loop.append(f"  {{ {vec} ai = {bcast(f'{A.ptr}[{i} * ({A.strides[0]}) + k * ({A.strides[1]})]')};")
-                    for v in range(nv):
-                        loop.append(f"    {acc[i][v]} = {fma('ai', f'b{v}', acc[i][v])};")
-                    loop.append("  }")
-                loop.append("}")
-                save = "\n".join(store(cptr[i][v], acc[i][v]) for i in range(rows) for v in range(nv))
-                body_loop = "\n".join(loop)
-                return {"body": "\n".join([decl, init_zero, body_loop, save]),
-                        "update": "\n".join([decl, init_load, body_loop, save]),
-                        "reset": "\n".join(store(cptr[i][v], zero)
-                                           for i in range(rows) for v in range(nv))}
-            return _by_rows(C.extents[0] if C.extents else None, mr, parts)
-        return impl
+        return register_tile(who, mr, kc, nr // lanes, vec, lanes, load, store, bcast, fma, zero)
 
     impls = {}
     if nr % 8 == 0:
