@@ -392,25 +392,9 @@ class Graph:
         """
         from .cpu import dense_weight_block, gemv_max_rows
         from .testing import pack_dense_weight_ref
-        if not isinstance(data, Value) or data.graph is not self or len(data.shape) != 2:
-            raise GraphError(f"graph {self.name}: dense expects a 2-d Value of this graph as "
-                             f"data [M, K], got {data!r}")
-        if activation not in (None, "relu"):
-            raise GraphError(f"graph {self.name}: dense activation must be None or 'relu', "
-                             f"got {activation!r}")
-        w = self._constant_array(weight, "weight", 2)
+        w, b = self._layer_operands("dense", data, "M, K", weight, "N, K", bias, activation)
         M, K = data.shape
         N = w.shape[0]
-        if w.shape[1] != K or w.dtype != data.dtype or data.dtype != np.float32:
-            raise GraphError(f"graph {self.name}: dense expects float32 data [M, K] and weight "
-                             f"[N, K]; got data {list(data.shape)} {data.dtype}, weight "
-                             f"{list(w.shape)} {w.dtype}")
-        b = None
-        if bias is not None:
-            b = self._constant_array(bias, "bias", 1)
-            if b.shape != (N,) or b.dtype != w.dtype:
-                raise GraphError(f"graph {self.name}: dense bias must be [{N}] {w.dtype}, got "
-                                 f"{list(b.shape)} {b.dtype}")
         base = name or f"dense_{len(self.steps)}"
         # a symbolic batch: one kernel for every M, topi.nn.dense on the weight as it is
         # (whose schedule specialises symbolic batches)
@@ -447,24 +431,8 @@ class Graph:
         """
         from .cpu import conv2d_weight_blocks
         from .testing import pack_kernel_nchwc_ref
-        if not isinstance(data, Value) or data.graph is not self or len(data.shape) != 4:
-            raise GraphError(f"graph {self.name}: conv2d expects a 4-d Value of this graph as "
-                             f"data [N, C, H, W], got {data!r}")
-        if activation not in (None, "relu"):
-            raise GraphError(f"graph {self.name}: conv2d activation must be None or 'relu', "
-                             f"got {activation!r}")
-        w = self._constant_array(weight, "weight", 4, "conv2d")
-        if w.shape[1] != data.shape[1] or w.dtype != data.dtype or data.dtype != np.float32:
-            raise GraphError(f"graph {self.name}: conv2d expects float32 data [N, C, H, W] and "
-                             f"weight [O, C, R, S]; got data {list(data.shape)} {data.dtype}, "
-                             f"weight {list(w.shape)} {w.dtype}")
-        O = w.shape[0]
-        b = None
-        if bias is not None:
-            b = self._constant_array(bias, "bias", 1, "conv2d")
-            if b.shape != (O,) or b.dtype != w.dtype:
-                raise GraphError(f"graph {self.name}: conv2d bias must be [{O}] {w.dtype}, got "
-                                 f"{list(b.shape)} {b.dtype}")
+        w, b = self._layer_operands("conv2d", data, "N, C, H, W", weight, "O, C, R, S", bias,
+                                    activation)
         base = name or f"conv2d_{len(self.steps)}"
         # a symbolic batch or image size: conv2d_nchw on the weight as it lies (its schedule
         # takes symbolic extents; the packed kernel's does not)
@@ -481,7 +449,30 @@ class Graph:
             target))
         return self.call(kernel, *args, name=name)
 
-    def _constant_array(self, v, what, ndim, op="dense"):
+    def _layer_operands(self, op, data, data_dims, weight, weight_dims, bias, activation):
+        """The checks of a layer with a constant weight [out, in, ...] (dense, conv2d), in one
+        place so their rules and messages agree; returns the weight and bias arrays (b None)."""
+        nd = len(data_dims.split(", "))
+        if not isinstance(data, Value) or data.graph is not self or len(data.shape) != nd:
+            raise GraphError(f"graph {self.name}: {op} expects a {nd}-d Value of this graph as "
+                             f"data [{data_dims}], got {data!r}")
+        if activation not in (None, "relu"):
+            raise GraphError(f"graph {self.name}: {op} activation must be None or 'relu', "
+                             f"got {activation!r}")
+        w = self._constant_array(weight, "weight", len(weight_dims.split(", ")), op)
+        if w.shape[1] != data.shape[1] or w.dtype != data.dtype or data.dtype != np.float32:
+            raise GraphError(f"graph {self.name}: {op} expects float32 data [{data_dims}] and "
+                             f"weight [{weight_dims}]; got data {list(data.shape)} {data.dtype}, "
+                             f"weight {list(w.shape)} {w.dtype}")
+        b = None
+        if bias is not None:
+            b = self._constant_array(bias, "bias", 1, op)
+            if b.shape != (w.shape[0],) or b.dtype != w.dtype:
+                raise GraphError(f"graph {self.name}: {op} bias must be [{w.shape[0]}] {w.dtype}, "
+                                 f"got {list(b.shape)} {b.dtype}")
+        return w, b
+
+    def _constant_array(self, v, what, ndim, op):
         if isinstance(v, Value):
             if v.graph is not self or v.kind != "constant":
                 raise GraphError(f"graph {self.name}: {op} {what} must be a constant of this "
