@@ -355,32 +355,45 @@ def popcount_dot_u64(mr, nr, kw, name=None):
     if kw % 4:
         raise TexprError(f"{who}: kw={kw} 64-bit words is not a multiple of 4 (256-bit steps)")
 
-    def avx2(ins, outs):
+    def operands(ins, outs):
         A, B = ins
         (C,) = outs
         _need_unit(A, 1, who)
         _need_unit(B, 1, who)
-        pairs = [(r, q) for r in range(mr) for q in range(nr)]
+        return A, B, C, [(r, q) for r in range(mr) for q in range(nr)]
+
+    def step(A, B, vec, load, count, split_d=lambda r: (), split_w=()):
+        """One k step, the same in every kernel: each data row and weight column loaded once
+        (split_d(r), split_w: lines deriving more from them), count(r, q) for every pair."""
+        lines = []
+        for r in range(mr):
+            lines.append(f"  {vec} d{r} = {load(f'{A.ptr} + {r} * ({A.strides[0]}) + k')};")
+            lines += [f"  {x}" for x in split_d(r)]
+        for q in range(nr):
+            lines.append(f"  {{ {vec} w = {load(f'{B.ptr} + {q} * ({B.strides[0]}) + k')};")
+            lines += [f"    {x}" for x in split_w]
+            lines += [f"    {count(r, q)}" for r in range(mr)]
+            lines.append("  }")
+        return lines
+
+    def load256(p):
+        return f"_mm256_loadu_si256((const __m256i*)({p}))"
+
+    def avx2(ins, outs):
+        A, B, C, pairs = operands(ins, outs)
         lines = [f"const __m256i tbl = _mm256_setr_epi8({_NIBBLE_COUNTS}, {_NIBBLE_COUNTS});",
                  "const __m256i lo = _mm256_set1_epi8(0x0f);",
                  "__m256i " + ", ".join(f"acc{r}_{q} = _mm256_setzero_si256(), "
                                         f"cnt{r}_{q} = _mm256_setzero_si256()" for r, q in pairs) + ";",
                  f"for (int k = 0; k < {kw}; k += 4) {{"]
-        for r in range(mr):
-            lines.append(f"  __m256i d{r} = _mm256_loadu_si256((const __m256i*)({A.ptr} + {r} * "
-                         f"({A.strides[0]}) + k));")
-            lines.append(f"  __m256i dl{r} = _mm256_and_si256(d{r}, lo), dh{r} = "
-                         f"_mm256_and_si256(_mm256_srli_epi16(d{r}, 4), lo);")
-        for q in range(nr):
-            lines.append(f"  {{ __m256i w = _mm256_loadu_si256((const __m256i*)({B.ptr} + {q} * "
-                         f"({B.strides[0]}) + k));")
-            lines.append("    __m256i wl = _mm256_and_si256(w, lo), "
-                         "wh = _mm256_and_si256(_mm256_srli_epi16(w, 4), lo);")
-            for r in range(mr):
-                lines.append(f"    cnt{r}_{q} = _mm256_add_epi8(cnt{r}_{q}, _mm256_add_epi8("
-                             f"_mm256_shuffle_epi8(tbl, _mm256_and_si256(dl{r}, wl)), "
-                             f"_mm256_shuffle_epi8(tbl, _mm256_and_si256(dh{r}, wh))));")
-            lines.append("  }")
+        lines += step(A, B, "__m256i", load256, lambda r, q: (
+            f"cnt{r}_{q} = _mm256_add_epi8(cnt{r}_{q}, _mm256_add_epi8("
+            f"_mm256_shuffle_epi8(tbl, _mm256_and_si256(dl{r}, wl)), "
+            f"_mm256_shuffle_epi8(tbl, _mm256_and_si256(dh{r}, wh))));"),
+            split_d=lambda r: [f"__m256i dl{r} = _mm256_and_si256(d{r}, lo), dh{r} = "
+                               f"_mm256_and_si256(_mm256_srli_epi16(d{r}, 4), lo);"],
+            split_w=["__m256i wl = _mm256_and_si256(w, lo), "
+                     "wh = _mm256_and_si256(_mm256_srli_epi16(w, 4), lo);"])
         lines.append("  if ((k & 63) == 60) {")
         for r, q in pairs:
             lines.append(f"    acc{r}_{q} = _mm256_add_epi64(acc{r}_{q}, _mm256_sad_epu8(cnt{r}_{q}, "
@@ -401,25 +414,14 @@ def popcount_dot_u64(mr, nr, kw, name=None):
     def avx512(ins, outs):
         """VPOPCNTDQ (SIMDe emulates it): an AND and a 64-bit lane count per pair and step;
         an AVX-512 CPU without it runs the AVX2 kernel."""
-        A, B = ins
-        (C,) = outs
-        _need_unit(A, 1, who)
-        _need_unit(B, 1, who)
-        pairs = [(r, q) for r in range(mr) for q in range(nr)]
+        A, B, C, pairs = operands(ins, outs)
         lines = ["#if defined(__AVX512VPOPCNTDQ__) || defined(TEXPR_SIMDE)",
                  "__m256i " + ", ".join(f"acc{r}_{q} = _mm256_setzero_si256()" for r, q in pairs)
                  + ";",
                  f"for (int k = 0; k < {kw}; k += 4) {{"]
-        for r in range(mr):
-            lines.append(f"  __m256i d{r} = _mm256_loadu_si256((const __m256i*)({A.ptr} + {r} * "
-                         f"({A.strides[0]}) + k));")
-        for q in range(nr):
-            lines.append(f"  {{ __m256i w = _mm256_loadu_si256((const __m256i*)({B.ptr} + {q} * "
-                         f"({B.strides[0]}) + k));")
-            for r in range(mr):
-                lines.append(f"    acc{r}_{q} = _mm256_add_epi64(acc{r}_{q}, _mm256_popcnt_epi64("
-                             f"_mm256_and_si256(d{r}, w)));")
-            lines.append("  }")
+        lines += step(A, B, "__m256i", load256, lambda r, q: (
+            f"acc{r}_{q} = _mm256_add_epi64(acc{r}_{q}, _mm256_popcnt_epi64("
+            f"_mm256_and_si256(d{r}, w)));"))
         lines.append("}")
         lines += store_sums(C, pairs, lambda r, q: (
             f"_mm256_extract_epi64(acc{r}_{q}, 0) + _mm256_extract_epi64(acc{r}_{q}, 1) + "
@@ -430,24 +432,13 @@ def popcount_dot_u64(mr, nr, kw, name=None):
     def neon(ins, outs):
         """vcnt per byte of each AND, byte counts summed for 16 steps (at most 128 a byte),
         then widened by pairwise adds (vpaddl / vpadal) into 64-bit sums."""
-        A, B = ins
-        (C,) = outs
-        _need_unit(A, 1, who)
-        _need_unit(B, 1, who)
-        pairs = [(r, q) for r in range(mr) for q in range(nr)]
+        A, B, C, pairs = operands(ins, outs)
         lines = ["uint64x2_t " + ", ".join(f"acc{r}_{q} = vdupq_n_u64(0)" for r, q in pairs) + ";",
                  "uint8x16_t " + ", ".join(f"cnt{r}_{q} = vdupq_n_u8(0)" for r, q in pairs) + ";",
                  f"for (int k = 0; k < {kw}; k += 2) {{"]
-        for r in range(mr):
-            lines.append(f"  uint64x2_t d{r} = vld1q_u64((const uint64_t*)({A.ptr} + {r} * "
-                         f"({A.strides[0]}) + k));")
-        for q in range(nr):
-            lines.append(f"  {{ uint64x2_t w = vld1q_u64((const uint64_t*)({B.ptr} + {q} * "
-                         f"({B.strides[0]}) + k));")
-            for r in range(mr):
-                lines.append(f"    cnt{r}_{q} = vaddq_u8(cnt{r}_{q}, vcntq_u8(vreinterpretq_u8_u64("
-                             f"vandq_u64(d{r}, w))));")
-            lines.append("  }")
+        lines += step(A, B, "uint64x2_t", lambda p: f"vld1q_u64((const uint64_t*)({p}))",
+                      lambda r, q: f"cnt{r}_{q} = vaddq_u8(cnt{r}_{q}, vcntq_u8("
+                                   f"vreinterpretq_u8_u64(vandq_u64(d{r}, w))));")
         lines.append("  if ((k & 31) == 30) {")
         for r, q in pairs:
             lines.append(f"    acc{r}_{q} = vpadalq_u32(acc{r}_{q}, vpaddlq_u16(vpaddlq_u8("

@@ -155,6 +155,16 @@ def _out_size(n, k, s, p0, p1, d):
     return (n + p0 + p1 - ((k - 1) * d + 1)) // s + 1
 
 
+def _conv_out_hw(who, H, W, R, S, stride, pads, dilation):
+    """P, Q of a convolution, refused with the same words in every conv where a constant one
+    is not positive (symbolic ones are checked at call time)."""
+    (sh, sw), (pt, pl, pb, pr), (dh, dw) = stride, pads, dilation
+    P, Q = _out_size(H, R, sh, pt, pb, dh), _out_size(W, S, sw, pl, pr, dw)
+    if not positive(P, Q):
+        raise TexprError(f"{who}: output would be {P}x{Q}; the kernel is larger than the input")
+    return P, Q
+
+
 def conv2d_nchw(data: Tensor, kernel: Tensor, stride: int | Sequence[int],
                 padding: int | Sequence[int], dilation: int | Sequence[int] = 1, groups: int = 1,
                 out_dtype: DTypeLike | None = None) -> Tensor:
@@ -177,9 +187,7 @@ def conv2d_nchw(data: Tensor, kernel: Tensor, stride: int | Sequence[int],
     if C % groups or O % groups or Cg != C // groups:
         raise TexprError(f"conv2d_nchw: {C} input channels, {O} outputs and groups={groups} do not "
                          f"fit kernel input channels {Cg}")
-    P, Q = _out_size(H, R, sh, pt, pb, dh), _out_size(W, S, sw, pl, pr, dw)
-    if not positive(P, Q):
-        raise TexprError(f"conv2d_nchw: output would be {P}x{Q}; the kernel is larger than the input")
+    P, Q = _conv_out_hw("conv2d_nchw", H, W, R, S, (sh, sw), (pt, pl, pb, pr), (dh, dw))
     odt = _acc_dtype(data.dtype, kernel.dtype, out_dtype)
     dp = pad(data, (0, 0, pt, pl), (0, 0, pb, pr), name="data_pad")
     rc = reduce_axis((0, Cg), "rc")
@@ -221,10 +229,7 @@ def conv2d_nchw_packed(data: Tensor, kernel: Tensor, stride: int | Sequence[int]
     if Cb * ic != C:
         raise TexprError(f"conv2d_nchw_packed: kernel blocks {Cb}x{ic} do not cover the "
                          f"{C} input channels of data")
-    P, Q = _out_size(H, R, sh, pt, pb, dh), _out_size(W, S, sw, pl, pr, dw)
-    if P <= 0 or Q <= 0:
-        raise TexprError(f"conv2d_nchw_packed: output would be {P}x{Q}; the kernel is larger "
-                         "than the input")
+    P, Q = _conv_out_hw("conv2d_nchw_packed", H, W, R, S, (sh, sw), (pt, pl, pb, pr), (dh, dw))
     odt = _acc_dtype(data.dtype, kernel.dtype, out_dtype)
     dp = pad(data, (0, 0, pt, pl), (0, 0, pb, pr), name="data_pad")
     rc = reduce_axis((0, C), "rc")
@@ -339,10 +344,8 @@ def depthwise_conv2d_NCHWc(data: Tensor, kernel: Tensor, stride: int | Sequence[
                          f"not match the data's {Cb}x{cb} channels (they must be a multiple: "
                          f"M filters per channel)")
     M = Ob * ob // (Cb * cb)
-    P, Q = _out_size(H, R, sh, pt, pb, dh), _out_size(W, S, sw, pl, pr, dw)
-    if not positive(P, Q):
-        raise TexprError(f"depthwise_conv2d_NCHWc: output would be {P}x{Q}; the kernel is "
-                         f"larger than the input")
+    P, Q = _conv_out_hw("depthwise_conv2d_NCHWc", H, W, R, S, (sh, sw), (pt, pl, pb, pr),
+                        (dh, dw))
     odt = _acc_dtype(data.dtype, kernel.dtype, out_dtype)
     if M > 1 or ob != cb:
         # output channel k = o*ob + i reads input channel k // M: the data in the output's
