@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.stamp
 
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: all setup sysdeps demo test typecheck docs bench clean
+.PHONY: all setup sysdeps demo test typecheck docs sanitized bench clean
 
 all: test
 
@@ -82,12 +82,14 @@ demo: setup
 # worksteal: a worker that runs out of tests takes some of the other's (the property tests
 # take minutes each, so a fixed split leaves one core idle at the end). Then the property
 # suites once more with kernels built under ASan and UBSan (TEXPR_SANITIZE), few examples:
-# a sanitizer report fails the run (tools/sanitized_tests.py). mypy and Sphinx are one process
-# each: they run side by side (-j2, each one's output printed whole when it ends), so two
-# cores take about the time of the longer one.
+# a sanitizer report fails the run (tools/sanitized_tests.py). mypy, Sphinx and the sanitized
+# run share the two cores after pytest (-j2, each one's output printed whole when it ends).
 test: setup
 	$(VPY) -m pytest tests -n auto --dist worksteal --durations=25
-	$(MAKE) --no-print-directory -j2 --output-sync=target typecheck docs
+	$(MAKE) --no-print-directory -j2 --output-sync=target typecheck docs sanitized
+
+# the property suites once more with ASan/UBSan-instrumented kernels; a report fails the run
+sanitized: setup
 	$(VPY) tools/sanitized_tests.py
 
 # mypy on the public API: the module list and options are pyproject.toml's [tool.mypy]

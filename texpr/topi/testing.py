@@ -837,7 +837,7 @@ def unpack_int4_ref(packed, extent=None, signed=True):
 def quantize_int4_ref(weight, group_size=None, zero_point=False):
     """Group-wise int4 quantisation of a float [N, K] weight: (packed uint8 [N, K/2], scale
     float32 [N, G], zero point uint8 [N, G] or None), G = K / group_size (one group per row by
-    default). Symmetric (signed -8..7, scale = max |w| / 7) without a zero point; affine
+    default). Symmetric (signed -8..7, scale = max(abs(w)) / 7) without a zero point; affine
     (unsigned 0..15 from the group's min to max) with one.
 
     >>> import numpy as np
