@@ -7,9 +7,9 @@
 - Timer: interleaved measurements (texpr and its references alternate, rounds x calls, the
   median of the rounds), so that load from other processes hits all of them alike.
 - threads(n): TEXPR_NUM_THREADS, torch.set_num_threads and OpenBLAS (threadpoolctl) at once.
-- parallel_settle(fns, n): at n > 1 threads, a sleep before each turn longer than the spin of
-  every runtime's workers after a call (spin_seconds), so that no library is timed while
-  another's threads still hold the cores.
+- parallel_warm_s(fns, n): at n > 1 threads, untimed calls before each turn for longer than
+  the spin of every runtime's workers after a call (spin_seconds), so that no library is timed
+  while another's threads still hold the cores, nor right after its own threads slept.
 """
 import contextlib
 import os
@@ -207,26 +207,31 @@ def spin_seconds(fn, limit=1.0, poll=0.005):
         cpu = c
 
 
-def parallel_settle(fns, threads, margin=1.5, cap=0.5):
-    """The settle time (Timer's `settle`) of a multithreaded comparison: longer than any of
-    fns's runtimes spins after a call (spin_seconds, x margin), so that each library's turn
-    starts with every other library's workers asleep and the cores free (on 2 cores a
-    spinning torch worker took texpr's second core: a 2.1 ms conv took 4.6 ms right after a
-    torch conv, Zen 3). SETTLE_S at 1 thread (no workers)."""
+def parallel_warm_s(fns, threads, margin=1.5, cap=0.5):
+    """The warm-up (Timer's `warm_s`) of a multithreaded comparison: each library runs
+    untimed for longer than any of fns's runtimes spins after a call (spin_seconds, x margin)
+    right before its timed calls. Waiting asleep instead leaves the second
+    vCPU idle, and in this VM a 2-thread kernel after 50 ms or more of idleness ran 1.6-2x
+    slower for its next tens of ms (a 1.8 ms conv: 3.0-3.6 ms, Zen 3); busy, the library's
+    own threads stay awake while the previous library's spinning workers go to sleep.
+    0 at 1 thread (no workers)."""
     if threads <= 1:
-        return SETTLE_S
+        return 0.0
     spin = max(spin_seconds(f) for f in fns.values() for _ in range(2))
-    return min(cap, max(SETTLE_S, margin * spin))
+    return min(cap, max(0.05, margin * spin))
 
 
 class Timer:
     """Interleaved timing of several callables: `rounds` rounds, in each every callable is
     timed (best of `calls` consecutive calls); the figure is the median over the rounds.
-    settle: seconds of sleep before each callable's turn, or {name: seconds}."""
+    settle: seconds of sleep before each callable's turn, or {name: seconds}.
+    warm_s: seconds of untimed calls of the callable itself right before its timed calls
+    (parallel_warm_s): its worker threads awake and the other libraries' asleep."""
 
-    def __init__(self, rounds=7, calls=3, settle=0.0, clock=None):
+    def __init__(self, rounds=7, calls=3, settle=0.0, clock=None, warm_s=0.0):
         self.rounds, self.calls, self.settle = rounds, calls, settle
         self.clock = clock or time.perf_counter     # time.thread_time: CPU time of 1 thread
+        self.warm_s = warm_s
 
     def run(self, fns):
         """fns: {name: callable}; returns {name: (median seconds, best seconds)}."""
@@ -239,6 +244,10 @@ class Timer:
                     else self.settle
                 if settle:
                     time.sleep(settle)
+                if self.warm_s:
+                    end = time.perf_counter() + self.warm_s
+                    while time.perf_counter() < end:
+                        f()
                 best = float("inf")
                 for _ in range(self.calls):
                     t0 = self.clock()

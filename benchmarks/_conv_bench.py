@@ -15,9 +15,10 @@ conv2d takes a slower path for some shapes, e.g. the RGB stem). The ratio is the
 reference / texpr's fastest variant (> 1: texpr is faster), by medians and by best rounds.
 
 Timing: rounds in which each variant and reference in turn runs a block of calls (best of
-the block; medians over rounds). At 2 threads each block starts after a sleep longer than the
-time any of the libraries' worker threads spin after a call (_bench.parallel_settle, measured
-per case): right after a torch call its libgomp workers spin for tens of ms and, on a 2-core
+the block; medians over rounds). At 2 threads each block starts with untimed calls of its
+own for longer than any of the libraries' worker threads spin after a call
+(_bench.parallel_warm_s, measured per case; a sleep instead left the second vCPU idle, and
+the VM ran the next tens of ms of 2-thread work 1.6-2x slower): right after a torch call its libgomp workers spin for tens of ms and, on a 2-core
 machine, take a core from the next library's threads. Two-thread figures on a machine busy
 with other jobs are meaningless; 1-thread ratios under load are indicative.
 """
@@ -164,9 +165,9 @@ def run_cases(cases, tcounts, target, rounds=7, wino=(2, 4), quiet=False, clock=
         timer = _bench.Timer(rounds=rounds, calls=calls, settle=_bench.SETTLE_S, clock=clock)
         for t in tcounts:
             with _bench.threads(t), torch.no_grad():
-                # at 2 threads each turn waits until the previous library's OpenMP workers
-                # stopped spinning (torch's libgomp: tens of ms after its call)
-                timer.settle = _bench.parallel_settle(fns, t)
+                # at 2 threads each turn starts with untimed calls of its own for longer than
+                # the previous library's OpenMP workers spin (torch's libgomp: tens of ms)
+                timer.warm_s = _bench.parallel_warm_s(fns, t)
                 rows.append((case, t, timer.run(fns), ours))
     return rows
 

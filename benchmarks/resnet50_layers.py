@@ -5,8 +5,8 @@ into its channel blocks, topi.nn.conv2d_nchw_packed, as Graph.conv2d does; Winog
 F(2,3)/F(4,3) with offline weights for the 3x3 stride-1 layers; the fastest variant counts)
 beside torch's conv2d (oneDNN) on NCHW and on channels_last tensors (the faster counts),
 interleaved, at 1 and 2 threads: ms, GFLOP/s, ratio; the CPU model is printed. At 2 threads
-each library's turn starts after the other's OpenMP workers stopped spinning
-(_bench.parallel_settle); --cpu-time (1 thread) times the thread's CPU time.
+each library's turn starts with its own untimed calls for longer than the other's OpenMP
+workers spin (_bench.parallel_warm_s); --cpu-time (1 thread) times the thread's CPU time.
 
     python benchmarks/resnet50_layers.py                 # all layers, 1 and 2 threads
     python benchmarks/resnet50_layers.py --threads 2 --only 0,5
