@@ -244,6 +244,8 @@ def main(argv=None):
         fns = {"texpr": lambda: net.net.run()}
         fns.update(refs)
         with _bench.threads(t), torch.no_grad():
+            # 2 threads: each turn warmed by its own calls (a sleep left the second vCPU idle)
+            timer.warm_s = _bench.parallel_warm_s(fns, t)
             results[t] = timer.run(fns)
     share = load.stop()
     print()
