@@ -153,7 +153,12 @@ def main(argv=None):
           f"{statistics.median(c_cpu):8.2f} ms   C / Python = "
           f"{statistics.median(c_cpu) / statistics.median(py_cpu):.3f} (all threads; less "
           f"disturbed by other processes than wall time)")
-    print(f"outputs: max error {err:.2e} of the largest (tolerance {TOL:.0e})")
+    report_error(err)
+
+
+def report_error(err, what="outputs"):
+    """Print the bundle's largest error relative to the Python run; exit if above TOL."""
+    print(f"{what}: max error {err:.2e} of the largest (tolerance {TOL:.0e})")
     if not err <= TOL:
         raise SystemExit("the exported C differs from the Python run")
 
@@ -174,13 +179,7 @@ def check_aarch64(image, kw, out_dir):
     print(f"neon graph built and run in Python (qemu per kernel) {t1 - t0:.1f} s; exported, "
           f"built for aarch64 and run under qemu-aarch64 {t2 - t1:.1f} s "
           f"({len(bundle.plan.kernels)} kernels, {len(bundle.plan.steps)} steps)")
-    print(f"CPU time: Python    {statistics.median(py_cpu):8.2f} ms, C "
-          f"{statistics.median(c_cpu):8.2f} ms   C / Python = "
-          f"{statistics.median(c_cpu) / statistics.median(py_cpu):.3f} (all threads; less "
-          f"disturbed by other processes than wall time)")
-    print(f"outputs: max error {err:.2e} of the largest (tolerance {TOL:.0e})")
-    if not err <= TOL:
-        raise SystemExit("the exported C differs from the Python run")
+    report_error(err)
 
 
 def check_any_size(image, kw, out_dir):
@@ -198,9 +197,7 @@ def check_any_size(image, kw, out_dir):
     got = bundle.run_cases(cases, threads=2)
     for (dims, _), (y,), w in zip(cases, got, want):
         err = float(np.abs(y - w).max() / np.abs(w).max())
-        print(f"dims {dims}: max error {err:.2e} of the largest (tolerance {TOL:.0e})")
-        if not err <= TOL:
-            raise SystemExit("the exported C differs from the Python run")
+        report_error(err, f"dims {dims}")
     print(f"built, exported, run at two sizes in {time.perf_counter() - t0:.1f} s "
           f"({len(bundle.plan.kernels)} kernels; dims {bundle.dims})")
 
