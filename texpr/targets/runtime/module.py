@@ -78,7 +78,8 @@ class Module:
         self._shape_of = {b.name: b.shape for b in func.args}
         self._packed = uses_packed
         # the C checker's answer is the whole call: fn(*addresses, *shape values)
-        plain = not (uses_parallel or checks or uses_packed)
+        # (a parallel kernel too: its thread count is synced first, __call__)
+        plain = not (checks or uses_packed)
         self._direct, self._direct_plan = self._plan.direct() if plain else (None, None)
         self._address = int(ffi.cast("uintptr_t", self._fn))
         if uses_packed:           # calls of Python functions (te.call_packed): the callback
@@ -99,8 +100,11 @@ class Module:
         return module_html(self)
 
     def __call__(self, *arrays: Any) -> Any:
-        if self._direct is not None and self._direct(self._direct_plan, self._address, arrays):
-            return None                     # checked and run by the C extension
+        if self._direct is not None:
+            if self._uses_parallel:
+                self._sync_threads()
+            if self._direct(self._direct_plan, self._address, arrays):
+                return None                 # checked and run by the C extension
         return self._call_checked(arrays, self._plan.fast(arrays))
 
     def _call_checked(self, arrays, fast):
