@@ -100,8 +100,8 @@ def evaluate_shape(shape: Any, binding: Mapping[Any, int]) -> tuple[int, ...]:
       ...
     texpr.errors.TexprError: evaluate_shape: dimension 1 (h) needs a value of h
     """
-    from ..lang.visitor import free_vars, substitute
-    from ..lower.analysis.arith import simplify
+    from ..lang.visitor import free_vars
+    from ..targets.runtime.module import eval_int
     out = []
     for k, d in enumerate(shape):
         if isinstance(d, int):
@@ -112,9 +112,9 @@ def evaluate_shape(shape: Any, binding: Mapping[Any, int]) -> tuple[int, ...]:
             x = binding.get(v, binding.get(v.name)) if isinstance(v, Var) else None
             if x is None:
                 raise TexprError(f"evaluate_shape: dimension {k} ({d}) needs a value of {v.name}")
-            vals[v] = Const(int(x), v.dtype)
-        r = simplify(substitute(d, vals))
-        if not isinstance(r, Const):
+            vals[v] = int(x)
+        r = eval_int(d, vals)
+        if r is None:
             raise TexprError(f"evaluate_shape: dimension {k} ({d}) is not an integer expression")
-        out.append(int(r.value))
+        out.append(int(r))
     return tuple(out)

@@ -12,9 +12,6 @@ from functools import lru_cache
 from ...lang.expr import BinOp, Const, Var
 from .residue_sign import MAX_CASES, NotLinear, case_signs, takes_both_signs
 
-_SYMBOLS = {}
-
-
 class _Untranslatable(Exception):
     pass
 
@@ -25,10 +22,9 @@ def to_sympy(e):
     if t is Const:
         return sympy.Integer(int(e.value))
     if t is Var:
-        s = _SYMBOLS.get(e)
-        if s is None:
-            s = _SYMBOLS[e] = sympy.Symbol(f"{e.name}_{len(_SYMBOLS)}", integer=True, nonnegative=True)
-        return s
+        # named by the Var's identity: two live vars never share a symbol, and no table of
+        # every var ever seen keeps them alive (sympy caches equal symbols itself)
+        return sympy.Symbol(f"{e.name}_{id(e):x}", integer=True, nonnegative=True)
     if t is BinOp:
         a, b = to_sympy(e.a), to_sympy(e.b)
         if e.op == "+":
