@@ -16,7 +16,8 @@ saturation) and widened to int32 (vpmaddwd), or NEON sdot; the int32 sums of a g
 converted and scaled once per group: about 1.25 instructions per 8 weights.
 
 The zero point (8 for signed int4, whose nibbles are flipped to 0..15 by an xor of the 32
-bytes) is taken out once per group: scale * (sum x q' - z * sum x). Rows of the block are
+bytes) is taken out once per group: each group's first accumulator starts at -z * sum x (in
+lane 0), so the group's sum is scale * (sum x q' - z * sum x) with no correction after. Rows of the block are
 register-tiled by INT4_TILE_ROWS, each with as many accumulators as the target's FMA units
 need (CpuInfo), and the next tile's rows are prefetched while a tile runs (the weight streams
 from memory or L3: four rows are four streams the hardware prefetchers lose at each row end).
@@ -87,16 +88,20 @@ def _tile_c(fn, rows, nb, K, gs, signed, scale_1d, accs, int8, prefetch=True):
     G, blocks = K // gs, gs // 64
     R = range(rows)
     s_at = "s[(r + {q}) * s_row]" if scale_1d else "s[(r + {q}) * s_row + g * s_g]"
-    z_at = "(float)z[(r + {q}) * z_row]" if scale_1d else "(float)z[(r + {q}) * z_row + g * z_g]"
+    z_at = "z[(r + {q}) * z_row]" if scale_1d else "z[(r + {q}) * z_row + g * z_g]"
     A = 1 if int8 else accs
     acc_t = "int4_v8i" if int8 else "int4_v8f"
+    # the zero point's share z * sum(x) of the group starts the first accumulator (lane 0;
+    # exact for int8 data)
+    z_of = "8" if signed else ("(int)" if int8 else "(float)") + z_at
     L = ["int4_v8f " + ", ".join(f"tot{q} = {{0}}" for q in R) + ";",
-         "float " + ", ".join(f"corr{q} = 0.0f" for q in R) + ";",
          f"for (int g = 0; g < {G}; ++g) {{",
-         f"  {acc_t} " + ", ".join(f"a{q}_{a} = {{0}}" for q in R for a in range(A)) + ";",
+         f"  {acc_t} " + ", ".join(
+             f"a{q}_{a} = {{" + (f"-{z_of.format(q=q)} * sx[g]" if a == 0 else "0") + "}"
+             for q in R for a in range(A)) + ";",
          f"  for (int b = g * {blocks}; b < (g + 1) * {blocks}; ++b) {{"]
     if prefetch:
-        L.insert(2, f"const unsigned char *pw = w + (r + {2 * rows} <= {nb} ? r + {rows} : r) * w_row;")
+        L.insert(1, f"const unsigned char *pw = w + (r + {2 * rows} <= {nb} ? r + {rows} : r) * w_row;")
         L += [f"    __builtin_prefetch(pw + {q} * w_row + b * 32);" for q in R]
     if int8:
         L += [f"    a{q}_0 = {fn}_dot64(a{q}_0, w + (r + {q}) * w_row + b * 32, xs + b * 64);"
@@ -119,15 +124,13 @@ def _tile_c(fn, rows, nb, K, gs, signed, scale_1d, accs, int8, prefetch=True):
     L.append("  }")
     for q in R:
         sq = s_at.format(q=q)
-        zq = "8.0f" if signed else z_at.format(q=q)
         part = f"__builtin_convertvector(a{q}_0, int4_v8f)" if int8 else \
             "(" + " + ".join(f"a{q}_{a}" for a in range(A)) + ")"
         L.append(f"  tot{q} += {part} * {sq};")
-        L.append(f"  corr{q} += {sq} * {zq} * sx[g];")
     L.append("}")
     for q in R:
         L.append(f"c[(r + {q}) * c_col] = ((tot{q}[0] + tot{q}[4]) + (tot{q}[1] + tot{q}[5])) + "
-                 f"((tot{q}[2] + tot{q}[6]) + (tot{q}[3] + tot{q}[7])) - corr{q};")
+                 f"((tot{q}[2] + tot{q}[6]) + (tot{q}[3] + tot{q}[7]));")
     return "\n".join("    " + x for x in L)
 
 
@@ -138,7 +141,7 @@ def _prologue_c(K, gs, int8):
     G = K // gs
     if int8:
         return f"""  signed char xs[{K}] __attribute__((aligned(32)));
-  float sx[{G}];
+  int sx[{G}];
   for (int b = 0; b < {K // 64}; ++b)
     for (int i = 0; i < 32; ++i) {{
       xs[b * 64 + i] = x[b * 64 + 2 * i];
@@ -147,7 +150,7 @@ def _prologue_c(K, gs, int8):
   for (int g = 0; g < {G}; ++g) {{
     int t = 0;
     for (int i = 0; i < {gs}; ++i) t += x[g * {gs} + i];
-    sx[g] = (float)t;
+    sx[g] = t;
   }}"""
     return f"""  float xt[{K}] __attribute__((aligned(32)));
   float sx[{G}];
