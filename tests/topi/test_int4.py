@@ -131,11 +131,12 @@ def _neon_missing():
 @pytest.mark.parametrize("target", ["avx512", "neon"])
 def test_dense_int4_slow_targets(target):
     """The micro-kernels on AVX-512 (SIMDe on hosts without it) and NEON (qemu-aarch64):
-    float32 data (vector-extension C) and int8 data (vpmaddubsw / sdot) in one tiny module."""
+    float32 data (vector-extension C; 16 lanes on AVX-512) and int8 data (vpmaddubsw / sdot)
+    in one tiny module."""
     if target == "neon" and _neon_missing():
         pytest.skip(_neon_missing())
     rng = np.random.default_rng(1)
-    N, K = 4, 64
+    N, K = 4, 128
     packed, scale, _ = tt.quantize_int4_ref(rng.standard_normal((N, K)).astype("float32"))
     x = rng.standard_normal((1, K)).astype("float32")
     x8 = rng.integers(-128, 128, (1, K)).astype("int8")
@@ -144,7 +145,8 @@ def test_dense_int4_slow_targets(target):
     S = te.placeholder((N, 1), name="S")
     out, out8 = topi.nn.dense_int4(X, W, S), topi.nn.dense_int4(X8, W, S)
     s = topi.schedule([out, out8], target)
-    assert "_i8_r4.body" in str(te.lower(s, [X, X8, W, S, out, out8], target=target))
+    text = str(te.lower(s, [X, X8, W, S, out, out8], target=target))
+    assert "_i8_r4.body" in text and ("_r4_l16.body" in text) == (target == "avx512")
     mod = te.build(s, [X, X8, W, S, out, out8], target=target)
     got, got8 = np.empty((1, N), "float32"), np.empty((1, N), "float32")
     mod(x, x8, packed, scale, got, got8)

@@ -43,6 +43,18 @@ FMA_LATENCY = 4
 _VEC_TYPES = """typedef unsigned int int4_v8u __attribute__((vector_size(32)));
 typedef int int4_v8i __attribute__((vector_size(32)));
 typedef float int4_v8f __attribute__((vector_size(32)));"""
+_VEC16_TYPES = """typedef unsigned int int4_v16u __attribute__((vector_size(64)));
+typedef int int4_v16i __attribute__((vector_size(64)));
+typedef float int4_v16f __attribute__((vector_size(64)));"""
+
+
+def _lane_sum(v, n):
+    """C of the sum of the n lanes of vector v, pairwise (lane i with lane i + n / 2 first)."""
+    terms = [f"{v}[{i}]" for i in range(n)]
+    terms = [f"{terms[i]} + {terms[i + n // 2]}" for i in range(n // 2)]
+    while len(terms) > 1:
+        terms = [f"({terms[i]}) + ({terms[i + 1]})" for i in range(0, len(terms), 2)]
+    return terms[0]
 
 
 def _dot64_c(fn, signed, isa):
@@ -82,19 +94,21 @@ def _dot64_c(fn, signed, isa):
         "}"])
 
 
-def _tile_c(fn, rows, nb, K, gs, signed, scale_1d, accs, int8, prefetch=True):
+def _tile_c(fn, rows, nb, K, gs, signed, scale_1d, accs, int8, lanes=8, prefetch=True):
     """C statements: the sums of `rows` weight rows from row r (with `prefetch`, the next
-    tile's rows prefetched, or this tile's own where it is the last one)."""
-    G, blocks = K // gs, gs // 64
+    tile's rows prefetched, or this tile's own where it is the last one); float32 data in
+    vectors of `lanes` 32-bit lanes (blocks of 8 x lanes values)."""
+    lanes = 8 if int8 else lanes
+    G, blocks, vf, vi = K // gs, gs // (8 * lanes), f"int4_v{lanes}f", f"int4_v{lanes}i"
     R = range(rows)
     s_at = "s[(r + {q}) * s_row]" if scale_1d else "s[(r + {q}) * s_row + g * s_g]"
     z_at = "z[(r + {q}) * z_row]" if scale_1d else "z[(r + {q}) * z_row + g * z_g]"
     A = 1 if int8 else accs
-    acc_t = "int4_v8i" if int8 else "int4_v8f"
+    acc_t = vi if int8 else vf
     # the zero point's share z * sum(x) of the group starts the first accumulator (lane 0;
     # exact for int8 data)
     z_of = "8" if signed else ("(int)" if int8 else "(float)") + z_at
-    L = ["int4_v8f " + ", ".join(f"tot{q} = {{0}}" for q in R) + ";",
+    L = [f"{vf} " + ", ".join(f"tot{q} = {{0}}" for q in R) + ";",
          f"for (int g = 0; g < {G}; ++g) {{",
          f"  {acc_t} " + ", ".join(
              f"a{q}_{a} = {{" + (f"-{z_of.format(q=q)} * sx[g]" if a == 0 else "0") + "}"
@@ -102,41 +116,40 @@ def _tile_c(fn, rows, nb, K, gs, signed, scale_1d, accs, int8, prefetch=True):
          f"  for (int b = g * {blocks}; b < (g + 1) * {blocks}; ++b) {{"]
     if prefetch:
         L.insert(1, f"const unsigned char *pw = w + (r + {2 * rows} <= {nb} ? r + {rows} : r) * w_row;")
-        L += [f"    __builtin_prefetch(pw + {q} * w_row + b * 32);" for q in R]
+        L += [f"    __builtin_prefetch(pw + {q} * w_row + b * {4 * lanes});" for q in R]
     if int8:
         L += [f"    a{q}_0 = {fn}_dot64(a{q}_0, w + (r + {q}) * w_row + b * 32, xs + b * 64);"
               for q in R]
     else:
-        L.append("    const float *xb = xt + b * 64;")
+        L.append(f"    const float *xb = xt + b * {8 * lanes};")
         for q in R:
-            L.append(f"    int4_v8u q{q}; __builtin_memcpy(&q{q}, w + (r + {q}) * w_row + b * 32, 32);")
+            L.append(f"    int4_v{lanes}u q{q}; __builtin_memcpy(&q{q}, w + (r + {q}) * w_row + "
+                     f"b * {4 * lanes}, {4 * lanes});")
             if signed:
                 L.append(f"    q{q} ^= 0x88888888u;")
         for j in range(8):
-            L.append(f"    {{ int4_v8f xj = *(const int4_v8f *)(xb + {8 * j});")
+            L.append(f"    {{ {vf} xj = *(const {vf} *)(xb + {lanes * j});")
             for q in R:
                 # value 8 l + j times 2^(4 j) (the data row is scaled by 2^-4j); the top nibble
                 # is shifted down (its mask would set the sign bit)
                 nib = f"(q{q} >> 28)" if j == 7 else f"(q{q} & 0x{15 << 4 * j:x}u)"
-                L.append(f"      a{q}_{j % A} += xj * "
-                         f"__builtin_convertvector((int4_v8i){nib}, int4_v8f);")
+                L.append(f"      a{q}_{j % A} += xj * __builtin_convertvector(({vi}){nib}, {vf});")
             L.append("    }")
     L.append("  }")
     for q in R:
         sq = s_at.format(q=q)
-        part = f"__builtin_convertvector(a{q}_0, int4_v8f)" if int8 else \
+        part = f"__builtin_convertvector(a{q}_0, {vf})" if int8 else \
             "(" + " + ".join(f"a{q}_{a}" for a in range(A)) + ")"
         L.append(f"  tot{q} += {part} * {sq};")
     L.append("}")
     for q in R:
-        L.append(f"c[(r + {q}) * c_col] = ((tot{q}[0] + tot{q}[4]) + (tot{q}[1] + tot{q}[5])) + "
-                 f"((tot{q}[2] + tot{q}[6]) + (tot{q}[3] + tot{q}[7]));")
+        L.append(f"c[(r + {q}) * c_col] = {_lane_sum(f'tot{q}', lanes)};")
     return "\n".join("    " + x for x in L)
 
 
-def _prologue_c(K, gs, int8):
-    """C of the per-call copies of the data row: float32 transposed in 8 x 8 blocks and scaled
-    by 16^-j (xt), or int8 split into even- and odd-index bytes per block of 64 (xs); and the
+def _prologue_c(K, gs, int8, lanes=8):
+    """C of the per-call copies of the data row: float32 transposed in lanes x 8 blocks and
+    scaled by 16^-j (xt), or int8 split into even- and odd-index bytes per block of 64 (xs); and the
     group sums sx (exact for int8: at most 128 x 16384)."""
     G = K // gs
     if int8:
@@ -152,13 +165,14 @@ def _prologue_c(K, gs, int8):
     for (int i = 0; i < {gs}; ++i) t += x[g * {gs} + i];
     sx[g] = t;
   }}"""
-    return f"""  float xt[{K}] __attribute__((aligned(32)));
+    B = 8 * lanes
+    return f"""  float xt[{K}] __attribute__((aligned({4 * lanes})));
   float sx[{G}];
   static const float pow16[8] = {{1.0f, 0x1p-4f, 0x1p-8f, 0x1p-12f, 0x1p-16f, 0x1p-20f,
                                   0x1p-24f, 1.0f}};
-  for (int b = 0; b < {K // 64}; ++b)
-    for (int l = 0; l < 8; ++l)
-      for (int j = 0; j < 8; ++j) xt[b * 64 + 8 * j + l] = x[b * 64 + 8 * l + j] * pow16[j];
+  for (int b = 0; b < {K // B}; ++b)
+    for (int l = 0; l < {lanes}; ++l)
+      for (int j = 0; j < 8; ++j) xt[b * {B} + {lanes} * j + l] = x[b * {B} + 8 * l + j] * pow16[j];
   for (int g = 0; g < {G}; ++g) {{
     int4_v8f t0 = {{0}}, t1 = {{0}};
     for (int i = 0; i < {gs}; i += 16) {{
@@ -172,6 +186,15 @@ def _prologue_c(K, gs, int8):
   }}"""
 
 
+def tile_lanes(target, K, gs):
+    """32-bit lanes of the float32 micro-kernel's vectors: the target's (CpuInfo), at least 8
+    (two NEON registers per vector: the ILP of AVX2's), 16 at most; 8 where K or the group is
+    not a multiple of 8 x lanes values."""
+    from .cpu import CpuInfo
+    lanes = min(16, max(8, CpuInfo(target).lanes))
+    return lanes if K % (8 * lanes) == 0 and gs % (8 * lanes) == 0 else 8
+
+
 def tile_accumulators(target, rows=None):
     """float32 accumulators per tile row: enough independent multiply-add chains for the
     target's FMA units (CpuInfo: FMA_LATENCY in flight per unit), at most 2 (registers: the
@@ -183,12 +206,18 @@ def tile_accumulators(target, rows=None):
 
 
 def int4_dense_block(nb, K, gs, signed, scale_1d, rows=None, name=None, data_dtype="float32",
-                     accs=2):
+                     accs=2, lanes=8):
     """The micro-kernel of nb output columns of one data row of dense_int4 (whole K), as a
-    TensorIntrin for avx2, avx512 and neon. K and gs must be multiples of 64; data_dtype is
-    float32 or int8; accs: float32 accumulators per tile row (tile_accumulators)."""
+    TensorIntrin for avx2, avx512 and neon. K and gs must be multiples of 8 x lanes; data_dtype
+    is float32 or int8 (always 8 lanes); accs: float32 accumulators per tile row
+    (tile_accumulators); lanes: 32-bit lanes of the float32 data's vectors (8 or 16,
+    tile_lanes)."""
     rows = rows or INT4_TILE_ROWS
     int8 = data_dtype == "int8"
+    lanes = 8 if int8 else lanes
+    if lanes not in (8, 16) or K % (8 * lanes) or gs % (8 * lanes):
+        raise InternalError(f"int4_dense_block: K={K}, group {gs} and {lanes} lanes: expected 8 "
+                            "or 16 lanes and K, group multiples of 8 x lanes")
     G = K // gs
     x = placeholder((1, K), data_dtype, "x")
     w = placeholder((nb, K // 2), "uint8", "w")
@@ -199,22 +228,23 @@ def int4_dense_block(nb, K, gs, signed, scale_1d, rows=None, name=None, data_dty
                                         axis=k), name="c")
     fn = name or (f"int4_dense_block_{nb}x{K}_g{gs}_{'s' if signed else 'z'}"
                   f"{'_pc' if scale_1d else ''}{'_i8' if int8 else ''}_r{rows}"
-                  f"{'' if int8 or accs == 2 else f'_a{accs}'}")
+                  f"{'' if int8 or accs == 2 else f'_a{accs}'}{'' if lanes == 8 else f'_l{lanes}'}")
     x_t = "signed char" if int8 else "float"
 
     def helper(isa):
         dot = _dot64_c(fn, signed, isa) + "\n" if int8 else ""
-        return f"""{_VEC_TYPES}
+        types = _VEC_TYPES + ("\n" + _VEC16_TYPES if lanes == 16 else "")
+        return f"""{types}
 {dot}static void {fn}(const {x_t} *x, const unsigned char *w, long w_row, const float *s,
     long s_row, long s_g, const unsigned char *z, long z_row, long z_g, float *c, long c_col) {{
-{_prologue_c(K, gs, int8)}
+{_prologue_c(K, gs, int8, lanes)}
   (void)s_g; (void)z; (void)z_row; (void)z_g;
   int r = 0;
   for (; r + {rows} <= {nb}; r += {rows}) {{
-{_tile_c(fn, rows, nb, K, gs, signed, scale_1d, accs, int8)}
+{_tile_c(fn, rows, nb, K, gs, signed, scale_1d, accs, int8, lanes)}
   }}
   for (; r < {nb}; ++r) {{
-{_tile_c(fn, 1, nb, K, gs, signed, scale_1d, accs, int8, prefetch=False)}
+{_tile_c(fn, 1, nb, K, gs, signed, scale_1d, accs, int8, lanes, prefetch=False)}
   }}
 }}"""
 
@@ -263,7 +293,7 @@ def micro_kernel_for(st, target):
     nb = _block_rows(N)
     return nb, int4_dense_block(nb, K, gs, attrs["signed"], attrs["scale_1d"],
                                 data_dtype=attrs["data_dtype"],
-                                accs=tile_accumulators(target))
+                                accs=tile_accumulators(target), lanes=tile_lanes(target, K, gs))
 
 
 @register(INT4_DENSE_TAG, CPU_TARGETS)
