@@ -32,7 +32,7 @@ from .schedules import CPU_TARGETS, register
 from .util import const_value
 
 #: weight rows one micro-kernel call computes (the transposed data row is built once for them)
-INT4_BLOCK_ROWS = 256
+INT4_BLOCK_ROWS = 512
 #: weight rows whose sums the micro-kernel keeps in registers at once
 INT4_TILE_ROWS = 4
 #: the longest K the micro-kernel takes (its transposed data row lives on the stack)
@@ -274,7 +274,7 @@ def _block_rows(N):
     """Rows per call: at most INT4_BLOCK_ROWS, dividing N, and blocks for two per core where N
     allows (the machine's cores, as topi/cpu.py's dense schedules count them)."""
     import os
-    sizes = [b for b in (INT4_BLOCK_ROWS, 128, 64, 32, 16, 8, 4, 2, 1)
+    sizes = [b for b in (INT4_BLOCK_ROWS, 256, 128, 64, 32, 16, 8, 4, 2, 1)
              if b <= INT4_BLOCK_ROWS and N % b == 0]
     units = os.cpu_count() or 1
     return next((b for b in sizes if N // b >= 2 * units or b <= 32), sizes[-1])
