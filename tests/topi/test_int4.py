@@ -90,6 +90,25 @@ def test_dense_int4(dense, seed, spread):
     _check_dense(got, x, packed, scale, z)
 
 
+def test_dense_int4_int8_extremes(dense):
+    """int8 data at -128 against the largest offset nibble (q' = 15) everywhere: the u8 x s8 pair
+    sums (2 x 15 x 128) and their int16 sums stay exact, the result equals the reference."""
+    (target, M, N, K, gs, zp, pc, xdt), mod = dense
+    if xdt != "int8":
+        pytest.skip("float32 data: no byte products to saturate")
+    G = 1 if gs is None else K // gs
+    shape = (N,) if pc else (N, G)
+    nib = 0 if zp else 7                # q' = 15: unsigned 0 - z (z = 15), signed 7 + 8
+    packed = np.full((N, K // 2), nib * 17, "uint8")
+    scale = np.full(shape, 0.5, "float32")
+    z = np.full(shape, 15, "uint8") if zp else None
+    x = np.full((M, K), -128, "int8")
+    got = np.empty((M, N), "float32")
+    mod(x, packed, scale, *([z] if zp else []), got)
+    np.testing.assert_array_equal(got, tt.dense_int4_ref(x, packed, scale, z))
+    assert got[0, 0] == -128 * (-15 if zp else 7) * K * 0.5
+
+
 @pytest.mark.parametrize("dtype", ["float32", "int8"])
 def test_dense_int4_uses_the_micro_kernel_on_vector_targets(dtype):
     X = te.placeholder((1, 128), dtype, name="X")
