@@ -1,13 +1,15 @@
 """CPU schedule of topi.nn.dense_int4: blocks of output columns in parallel, each block one call
 of a micro-kernel that unpacks the packed weight in registers.
 
-float32 data (int4_dense_block, GCC vector extensions of 8 x 32 bits: AVX2 ymm, two NEON q
-registers, AVX-512's ymm half): 32 bytes of a weight row are read at a time as eight 32-bit
-lanes; lane l holds the 8 values 8 l .. 8 l + 7 of a block of 64, and one mask per step
-j = 0..7 leaves value 8 l + j in each lane, times 16^j (the top nibble is shifted down
-instead): it is converted to float and multiplied with a copy of the data row whose 8 x 8
+float32 data (int4_dense_block, GCC vector extensions of L x 32 bits, L = 8: AVX2 ymm, two
+NEON q registers; 16 on AVX-512, tile_lanes): 4 L bytes of a weight row are read at a time as
+L 32-bit lanes; lane l holds the 8 values 8 l .. 8 l + 7 of a block of 8 L, and one mask per
+step j = 0..7 leaves value 8 l + j in each lane, times 16^j (the top nibble is shifted down
+instead): it is converted to float and multiplied with a copy of the data row whose L x 8
 blocks are transposed, and scaled by 16^-j (exact), once per call (so no byte shuffles): an
-and, a conversion and a multiply-add per 8 weights, the fewest of any unpacking.
+and, a conversion and a multiply-add per L weights, the fewest of any unpacking (the float
+exponent trick, or-ing a nibble into 2^23's mantissa and subtracting, is one more instruction
+and measured 1.8x slower on Zen 3).
 
 int8 data (the same entry, `data_dtype="int8"`): the 32 bytes split into their low and high
 nibbles as bytes, multiplied with the data's even- and odd-index bytes (copied apart once per
