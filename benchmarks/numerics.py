@@ -8,7 +8,8 @@ same run (interleaved Timer, medians):
   dense batch 1       fp16 / bf16 weights, fp32 sums (out_dtype="float32") against fp32
                       weights: a weight larger than L3, read once per call
   dense_int4 batch 1  int4 weights (signed, a scale per 128) against fp32 weights, 4096 x
-                      4096 (bar: >= 3x the fp32 kernel)
+                      4096 (bar: >= 3x the fp32 kernel), with fp32 activations and with
+                      int8 ones (int4 x i8)
   bitserial dense     1024 x 1024 x 4096 bits, 1-bit x 1-bit and 2-bit activations x 1-bit
                       weights (unipolar, weight packed once), binary ops/s (2 per bit pair:
                       AND and count) against the fp32 dense's FLOP/s of the same shape
@@ -143,27 +144,34 @@ def dense_case(args, target, timer):
 
 def int4_dense_case(args, target, timer):
     """dense at batch 1: int4 weights (signed, a float32 scale per group of 128) against the
-    float32 weight of the same shape."""
+    float32 weight of the same shape; with float32 activations, and with int8 ones (int4 x
+    int8 products summed exactly in int32 per group)."""
     N, K = (2048, 4096) if args.quick else (4096, 4096)
     gs = 128
     rng = np.random.default_rng(3)
     w32 = rng.standard_normal((N, K), dtype=np.float32)
     x = rng.standard_normal((1, K), dtype=np.float32)
+    x8 = rng.integers(-128, 128, (1, K)).astype(np.int8)
     packed, scale, _ = topi.testing.quantize_int4_ref(w32, gs)
     out = np.empty((1, N), np.float32)
     fp32 = build_dense(N, K, "float32", target)
-    X = te.placeholder((1, K), name="X")
     Wq = te.placeholder((N, K // 2), "uint8", name="Wq")
     S = te.placeholder((N, K // gs), name="S")
-    D = topi.nn.dense_int4(X, Wq, S, group_size=gs)
-    int4 = te.build(topi.schedule([D], target), [X, Wq, S, D], target=target, name="dense_int4")
-    int4(x, packed, scale, out)
-    want = topi.testing.dense_int4_ref(x, packed, scale)
-    err = float(np.abs(out - want).max() / np.abs(want).max())
-    fns = {"float32": lambda: fp32(x, w32, out), "int4": lambda: int4(x, packed, scale, out)}
+    mods, errs = {}, []
+    for name, data in (("int4", x), ("int4 x i8", x8)):
+        X = te.placeholder((1, K), str(data.dtype), name="X")
+        D = topi.nn.dense_int4(X, Wq, S, group_size=gs)
+        mods[name] = te.build(topi.schedule([D], target), [X, Wq, S, D], target=target,
+                              name="dense_int4")
+        mods[name](data, packed, scale, out)
+        want = topi.testing.dense_int4_ref(data, packed, scale)
+        errs.append(f"{name} {float(np.abs(out - want).max() / np.abs(want).max()):.1e}")
+    fns = {"float32": lambda: fp32(x, w32, out),
+           "int4": lambda: mods["int4"](x, packed, scale, out),
+           "int4 x i8": lambda: mods["int4 x i8"](x8, packed, scale, out)}
     print(f"\ndense_int4 batch 1: 1 x {K} by {N} x {K} weight ({N * K * 4 / 2**20:.0f} MiB fp32, "
-          f"{N * K / 2 / 2**20:.0f} MiB int4 + scales per {gs}), fp32 sums "
-          f"(max |err| / max |out| {err:.1e})")
+          f"{N * K / 2 / 2**20:.0f} MiB int4 + scales per {gs}), fp32 sums; int4 x i8: int8 "
+          f"activations (max |err| / max |out|: {', '.join(errs)})")
     for t in args.threads:
         with threads(t):
             res = timer.run(fns)

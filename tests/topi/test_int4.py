@@ -53,6 +53,7 @@ DENSE = {  # name: (target, M, N, K, group_size, zero point, per-channel 1-D sca
     "native-zp-per-channel": ("native", 1, 6, 128, None, True, True),
     "c-zp-groups": ("c", 2, 5, 32, 16, True, False),
     "native-int8-data": ("native", 2, 8, 128, 64, False, False),
+    "native-int8-zp-groups": ("native", 1, 6, 256, 64, True, False),
 }
 
 
@@ -73,9 +74,9 @@ def dense(request):
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), spread=st.sampled_from([1e-3, 1.0, 1e3]))
 def test_dense_int4(dense, seed, spread):
-    """Drawn weights (each quantised as its layout says) and data of drawn magnitude; on native
-    the micro-kernel (4-row tiles and a 1- or 2-row tail), on c and for int8 data the plain
-    loops."""
+    """Drawn weights (each quantised as its layout says) and data of drawn magnitude (int8 data:
+    the full range); on native the micro-kernel (4-row tiles and a 1- or 2-row tail, float32
+    or int8 data), on c the plain loops."""
     (target, M, N, K, gs, zp, pc, xdt), mod = dense
     rng = np.random.default_rng(seed)
     packed, scale, z = tt.quantize_int4_ref(rng.standard_normal((N, K)).astype("float32") * spread,
@@ -89,15 +90,54 @@ def test_dense_int4(dense, seed, spread):
     _check_dense(got, x, packed, scale, z)
 
 
-def test_dense_int4_uses_the_micro_kernel_on_vector_targets():
-    X = te.placeholder((1, 128), name="X")
+def test_dense_int4_int8_extremes(dense):
+    """int8 data at -128 against the largest offset nibble (q' = 15) everywhere: the u8 x s8 pair
+    sums (2 x 15 x 128) and their int16 sums stay exact, the result equals the reference."""
+    (target, M, N, K, gs, zp, pc, xdt), mod = dense
+    if xdt != "int8":
+        pytest.skip("float32 data: no byte products to saturate")
+    G = 1 if gs is None else K // gs
+    shape = (N,) if pc else (N, G)
+    nib = 0 if zp else 7                # q' = 15: unsigned 0 - z (z = 15), signed 7 + 8
+    packed = np.full((N, K // 2), nib * 17, "uint8")
+    scale = np.full(shape, 0.5, "float32")
+    z = np.full(shape, 15, "uint8") if zp else None
+    x = np.full((M, K), -128, "int8")
+    got = np.empty((M, N), "float32")
+    mod(x, packed, scale, *([z] if zp else []), got)
+    np.testing.assert_array_equal(got, tt.dense_int4_ref(x, packed, scale, z))
+    assert got[0, 0] == -128 * (-15 if zp else 7) * K * 0.5
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int8"])
+def test_dense_int4_uses_the_micro_kernel_on_vector_targets(dtype):
+    X = te.placeholder((1, 128), dtype, name="X")
     W = te.placeholder((8, 64), "uint8", name="W")
     S = te.placeholder((8, 2), name="S")
     out = topi.nn.dense_int4(X, W, S, group_size=64)
     text = str(te.lower(topi.schedule([out], "avx2"), [X, W, S, out]))
-    assert "int4_dense_block_8x128_g64_s" in text
+    assert f"int4_dense_block_8x128_g64_s{'_i8' if dtype == 'int8' else ''}_r4.body" in text
     plain = str(te.lower(topi.schedule([out], "c"), [X, W, S, out]))
     assert "int4_dense_block" not in plain
+
+
+def test_dense_int4_micro_kernel_source():
+    """The C of the micro-kernels (no compiling): the next tile's rows prefetched; float32
+    data: one mask, conversion and multiply-add per 8 weights; int8 data: vpmaddubsw on x86,
+    sdot on NEON."""
+    from texpr.targets.build import emit_source
+    X, X8 = te.placeholder((1, 128), name="X"), te.placeholder((1, 128), "int8", name="X8")
+    W = te.placeholder((8, 64), "uint8", name="W")
+    S = te.placeholder((8, 2), name="S")
+    out, out8 = (topi.nn.dense_int4(d, W, S, group_size=64) for d in (X, X8))
+    args = [X, X8, W, S, out, out8]
+    avx2 = emit_source(topi.schedule([out, out8], "avx2"), args, target="avx2")
+    assert "__builtin_prefetch(pw + 3 * w_row + b * 32)" in avx2
+    assert "a0_1 += xj * __builtin_convertvector((int4_v8i)(q0 & 0xf0u), int4_v8f);" in avx2
+    assert "_mm256_maddubs_epi16(lo," in avx2 and "vdotq_s32" not in avx2
+    neon = emit_source(topi.schedule([out, out8], "neon"), args, target="neon")
+    assert "vdotq_s32(a0, vreinterpretq_s8_u8(vandq_u8(q0, m))" in neon
+    assert "_mm256" not in neon
 
 
 def _neon_missing():
@@ -109,22 +149,28 @@ def _neon_missing():
 
 @pytest.mark.parametrize("target", ["avx512", "neon"])
 def test_dense_int4_slow_targets(target):
-    """The micro-kernel's vector-extension C on AVX-512 (SIMDe on hosts without it) and NEON
-    (qemu-aarch64): one tiny kernel each."""
+    """The micro-kernels on AVX-512 (SIMDe on hosts without it) and NEON (qemu-aarch64):
+    float32 data (vector-extension C; 16 lanes on AVX-512) and int8 data (vpmaddubsw / sdot)
+    in one tiny module."""
     if target == "neon" and _neon_missing():
         pytest.skip(_neon_missing())
     rng = np.random.default_rng(1)
-    N, K = 4, 64
+    N, K = 4, 128
     packed, scale, _ = tt.quantize_int4_ref(rng.standard_normal((N, K)).astype("float32"))
     x = rng.standard_normal((1, K)).astype("float32")
-    X = te.placeholder((1, K), name="X")
+    x8 = rng.integers(-128, 128, (1, K)).astype("int8")
+    X, X8 = te.placeholder((1, K), name="X"), te.placeholder((1, K), "int8", name="X8")
     W = te.placeholder((N, K // 2), "uint8", name="W")
     S = te.placeholder((N, 1), name="S")
-    out = topi.nn.dense_int4(X, W, S)
-    mod = te.build(topi.schedule([out], target), [X, W, S, out], target=target)
-    got = np.empty((1, N), "float32")
-    mod(x, packed, scale, got)
+    out, out8 = topi.nn.dense_int4(X, W, S), topi.nn.dense_int4(X8, W, S)
+    s = topi.schedule([out, out8], target)
+    text = str(te.lower(s, [X, X8, W, S, out, out8], target=target))
+    assert "_i8_r4.body" in text and ("_r4_l16.body" in text) == (target == "avx512")
+    mod = te.build(s, [X, X8, W, S, out, out8], target=target)
+    got, got8 = np.empty((1, N), "float32"), np.empty((1, N), "float32")
+    mod(x, x8, packed, scale, got, got8)
     _check_dense(got, x, packed, scale)
+    _check_dense(got8, x8, packed, scale)
 
 
 @pytest.mark.parametrize("words", [False, True], ids=["bytes-c", "words-native"])

@@ -1,15 +1,28 @@
 """CPU schedule of topi.nn.dense_int4: blocks of output columns in parallel, each block one call
 of a micro-kernel that unpacks the packed weight in registers.
 
-The micro-kernel (int4_dense_block, GCC vector extensions of 8 x 32 bits: AVX2 ymm, two NEON q
-registers, AVX-512's ymm half) reads 32 bytes of a weight row at a time as eight 32-bit lanes;
-lane l holds the 8 values 8 l .. 8 l + 7 of a block of 64, and one mask per step j = 0..7
-leaves value 8 l + j in each lane, times 16^j (the top nibble is shifted down instead): it is
-converted to float and multiplied with a copy of the data row whose 8 x 8 blocks are
-transposed, and scaled by 16^-j (exact), once per call (so no byte shuffles). The zero point
-(8 for signed int4, whose nibbles are flipped to 0..15 by an xor of the 32 bytes) is taken out
-once per group: scale * (sum x q' - z * sum x). Rows of the block are register-tiled by
-INT4_TILE_ROWS, each with two accumulators (a multiply-add's latency).
+float32 data (int4_dense_block, GCC vector extensions of L x 32 bits, L = 8: AVX2 ymm, two
+NEON q registers; 16 on AVX-512, tile_lanes): 4 L bytes of a weight row are read at a time as
+L 32-bit lanes; lane l holds the 8 values 8 l .. 8 l + 7 of a block of 8 L, and one mask per
+step j = 0..7 leaves value 8 l + j in each lane, times 16^j (the top nibble is shifted down
+instead): it is converted to float and multiplied with a copy of the data row whose L x 8
+blocks are transposed, and scaled by 16^-j (exact), once per call (so no byte shuffles): an
+and, a conversion and a multiply-add per L weights, the fewest of any unpacking (the float
+exponent trick, or-ing a nibble into 2^23's mantissa and subtracting, is one more instruction
+and measured 1.8x slower on Zen 3).
+
+int8 data (the same entry, `data_dtype="int8"`): the 32 bytes split into their low and high
+nibbles as bytes, multiplied with the data's even- and odd-index bytes (copied apart once per
+call) by u8 x s8 pair products summed in int16 (AVX2 vpmaddubsw: at most 2 x 15 x 128, no
+saturation) and widened to int32 (vpmaddwd), or NEON sdot; the int32 sums of a group are exact,
+converted and scaled once per group: about 1.25 instructions per 8 weights.
+
+The zero point (8 for signed int4, whose nibbles are flipped to 0..15 by an xor of the 32
+bytes) is taken out once per group: each group's first accumulator starts at -z * sum x (in
+lane 0), so the group's sum is scale * (sum x q' - z * sum x) with no correction after. Rows of the block are
+register-tiled by INT4_TILE_ROWS, each with as many accumulators as the target's FMA units
+need (CpuInfo), and the next tile's rows are prefetched while a tile runs (the weight streams
+from memory or L3: four rows are four streams the hardware prefetchers lose at each row end).
 """
 from ..errors import InternalError
 from ..lang.intrin import decl_tensor_intrin
@@ -21,79 +34,147 @@ from .schedules import CPU_TARGETS, register
 from .util import const_value
 
 #: weight rows one micro-kernel call computes (the transposed data row is built once for them)
-INT4_BLOCK_ROWS = 256
+INT4_BLOCK_ROWS = 512
 #: weight rows whose sums the micro-kernel keeps in registers at once
 INT4_TILE_ROWS = 4
 #: the longest K the micro-kernel takes (its transposed data row lives on the stack)
 INT4_MAX_K = 16384
+#: cycles of a float multiply-add's latency the accumulators of a tile hide (per FMA unit)
+FMA_LATENCY = 4
 
 _VEC_TYPES = """typedef unsigned int int4_v8u __attribute__((vector_size(32)));
 typedef int int4_v8i __attribute__((vector_size(32)));
 typedef float int4_v8f __attribute__((vector_size(32)));"""
+_VEC16_TYPES = """typedef unsigned int int4_v16u __attribute__((vector_size(64)));
+typedef int int4_v16i __attribute__((vector_size(64)));
+typedef float int4_v16f __attribute__((vector_size(64)));"""
 
 
-def _tile_c(rows, K, gs, signed, scale_1d):
-    """C statements: the sums of `rows` weight rows from row r."""
-    G, blocks = K // gs, gs // 64
+def _lane_sum(v, n):
+    """C of the sum of the n lanes of vector v, pairwise (lane i with lane i + n / 2 first)."""
+    terms = [f"{v}[{i}]" for i in range(n)]
+    terms = [f"{terms[i]} + {terms[i + n // 2]}" for i in range(n // 2)]
+    while len(terms) > 1:
+        terms = [f"({terms[i]}) + ({terms[i + 1]})" for i in range(0, len(terms), 2)]
+    return terms[0]
+
+
+def _dot64_c(fn, signed, isa):
+    """C of `{fn}_dot64(acc, w, xs)`: acc (8 x int32) + the products of the 64 values in the 32
+    bytes at w (low nibble first) with the int8 data xs (their 32 even-index bytes, then the 32
+    odd-index ones), exact; signed nibbles are flipped to 0..15 (xor 8, taken out per group)."""
+    if isa == "neon":
+        flip = ["  q0 = veorq_u8(q0, vdupq_n_u8(0x88)); q1 = veorq_u8(q1, vdupq_n_u8(0x88));"] \
+            if signed else []
+        return "\n".join([
+            f"static inline int4_v8i {fn}_dot64(int4_v8i acc, const unsigned char *w, "
+            "const signed char *xs) {",
+            "  int32x4_t a0, a1;",
+            "  __builtin_memcpy(&a0, &acc, 16); __builtin_memcpy(&a1, (char *)&acc + 16, 16);",
+            "  uint8x16_t q0 = vld1q_u8(w), q1 = vld1q_u8(w + 16);", *flip,
+            "  const uint8x16_t m = vdupq_n_u8(15);",
+            "  a0 = vdotq_s32(a0, vreinterpretq_s8_u8(vandq_u8(q0, m)), vld1q_s8(xs));",
+            "  a1 = vdotq_s32(a1, vreinterpretq_s8_u8(vandq_u8(q1, m)), vld1q_s8(xs + 16));",
+            "  a0 = vdotq_s32(a0, vreinterpretq_s8_u8(vshrq_n_u8(q0, 4)), vld1q_s8(xs + 32));",
+            "  a1 = vdotq_s32(a1, vreinterpretq_s8_u8(vshrq_n_u8(q1, 4)), vld1q_s8(xs + 48));",
+            "  __builtin_memcpy(&acc, &a0, 16); __builtin_memcpy((char *)&acc + 16, &a1, 16);",
+            "  return acc;",
+            "}"])
+    flip = ["  q = _mm256_xor_si256(q, _mm256_set1_epi8((char)0x88));"] if signed else []
+    return "\n".join([
+        f"static inline int4_v8i {fn}_dot64(int4_v8i acc, const unsigned char *w, "
+        "const signed char *xs) {",
+        "  const __m256i m = _mm256_set1_epi8(15);",
+        "  __m256i q = _mm256_loadu_si256((const __m256i *)w);", *flip,
+        "  __m256i lo = _mm256_and_si256(q, m), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m);",
+        "  /* u8 x s8 pairs in int16: |sum| <= 4 x 15 x 128, no saturation */",
+        "  __m256i p = _mm256_add_epi16(",
+        "      _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)xs)),",
+        "      _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(xs + 32))));",
+        "  return (int4_v8i)_mm256_add_epi32((__m256i)acc, "
+        "_mm256_madd_epi16(p, _mm256_set1_epi16(1)));",
+        "}"])
+
+
+def _tile_c(fn, rows, nb, K, gs, signed, scale_1d, accs, int8, lanes=8, prefetch=True):
+    """C statements: the sums of `rows` weight rows from row r (with `prefetch`, the next
+    tile's rows prefetched, or this tile's own where it is the last one); float32 data in
+    vectors of `lanes` 32-bit lanes (blocks of 8 x lanes values)."""
+    lanes = 8 if int8 else lanes
+    G, blocks, vf, vi = K // gs, gs // (8 * lanes), f"int4_v{lanes}f", f"int4_v{lanes}i"
     R = range(rows)
     s_at = "s[(r + {q}) * s_row]" if scale_1d else "s[(r + {q}) * s_row + g * s_g]"
-    z_at = "(float)z[(r + {q}) * z_row]" if scale_1d else "(float)z[(r + {q}) * z_row + g * z_g]"
-    L = ["int4_v8f " + ", ".join(f"tot{q} = {{0}}" for q in R) + ";",
-         "float " + ", ".join(f"corr{q} = 0.0f" for q in R) + ";",
+    z_at = "z[(r + {q}) * z_row]" if scale_1d else "z[(r + {q}) * z_row + g * z_g]"
+    A = 1 if int8 else accs
+    acc_t = vi if int8 else vf
+    # the zero point's share z * sum(x) of the group starts the first accumulator (lane 0;
+    # exact for int8 data)
+    z_of = "8" if signed else ("(int)" if int8 else "(float)") + z_at
+    L = [f"{vf} " + ", ".join(f"tot{q} = {{0}}" for q in R) + ";",
          f"for (int g = 0; g < {G}; ++g) {{",
-         "  int4_v8f " + ", ".join(f"a{q}_0 = {{0}}, a{q}_1 = {{0}}" for q in R) + ";",
-         f"  for (int b = g * {blocks}; b < (g + 1) * {blocks}; ++b) {{",
-         "    const float *xb = xt + b * 64;"]
-    for q in R:
-        L.append(f"    int4_v8u q{q}; __builtin_memcpy(&q{q}, w + (r + {q}) * w_row + b * 32, 32);")
-        if signed:
-            L.append(f"    q{q} ^= 0x88888888u;")
-    for j in range(8):
-        L.append(f"    {{ int4_v8f xj = *(const int4_v8f *)(xb + {8 * j});")
+         f"  {acc_t} " + ", ".join(
+             f"a{q}_{a} = {{" + (f"-{z_of.format(q=q)} * sx[g]" if a == 0 else "0") + "}"
+             for q in R for a in range(A)) + ";",
+         f"  for (int b = g * {blocks}; b < (g + 1) * {blocks}; ++b) {{"]
+    if prefetch:
+        L.insert(1, f"const unsigned char *pw = w + (r + {2 * rows} <= {nb} ? r + {rows} : r) * w_row;")
+        L += [f"    __builtin_prefetch(pw + {q} * w_row + b * {4 * lanes});" for q in R]
+    if int8:
+        L += [f"    a{q}_0 = {fn}_dot64(a{q}_0, w + (r + {q}) * w_row + b * 32, xs + b * 64);"
+              for q in R]
+    else:
+        L.append(f"    const float *xb = xt + b * {8 * lanes};")
         for q in R:
-            # value 8 l + j times 2^(4 j) (the data row is scaled by 2^-4j); the top nibble
-            # is shifted down (its mask would set the sign bit)
-            nib = f"(q{q} >> 28)" if j == 7 else f"(q{q} & 0x{15 << 4 * j:x}u)"
-            L.append(f"      a{q}_{j & 1} += xj * __builtin_convertvector((int4_v8i){nib}, int4_v8f);")
-        L.append("    }")
+            L.append(f"    int4_v{lanes}u q{q}; __builtin_memcpy(&q{q}, w + (r + {q}) * w_row + "
+                     f"b * {4 * lanes}, {4 * lanes});")
+            if signed:
+                L.append(f"    q{q} ^= 0x88888888u;")
+        for j in range(8):
+            L.append(f"    {{ {vf} xj = *(const {vf} *)(xb + {lanes * j});")
+            for q in R:
+                # value 8 l + j times 2^(4 j) (the data row is scaled by 2^-4j); the top nibble
+                # is shifted down (its mask would set the sign bit)
+                nib = f"(q{q} >> 28)" if j == 7 else f"(q{q} & 0x{15 << 4 * j:x}u)"
+                L.append(f"      a{q}_{j % A} += xj * __builtin_convertvector(({vi}){nib}, {vf});")
+            L.append("    }")
     L.append("  }")
     for q in R:
         sq = s_at.format(q=q)
-        zq = "8.0f" if signed else z_at.format(q=q)
-        L.append(f"  tot{q} += (a{q}_0 + a{q}_1) * {sq};")
-        L.append(f"  corr{q} += {sq} * {zq} * sx[g];")
+        part = f"__builtin_convertvector(a{q}_0, {vf})" if int8 else \
+            "(" + " + ".join(f"a{q}_{a}" for a in range(A)) + ")"
+        L.append(f"  tot{q} += {part} * {sq};")
     L.append("}")
     for q in R:
-        L.append(f"c[(r + {q}) * c_col] = ((tot{q}[0] + tot{q}[4]) + (tot{q}[1] + tot{q}[5])) + "
-                 f"((tot{q}[2] + tot{q}[6]) + (tot{q}[3] + tot{q}[7])) - corr{q};")
+        L.append(f"c[(r + {q}) * c_col] = {_lane_sum(f'tot{q}', lanes)};")
     return "\n".join("    " + x for x in L)
 
 
-def int4_dense_block(nb, K, gs, signed, scale_1d, rows=None, name=None):
-    """The micro-kernel of nb output columns of one data row of dense_int4 (whole K), as a
-    TensorIntrin for avx2, avx512 and neon. K and gs must be multiples of 64."""
-    rows = rows or INT4_TILE_ROWS
+def _prologue_c(K, gs, int8, lanes=8):
+    """C of the per-call copies of the data row: float32 transposed in lanes x 8 blocks and
+    scaled by 16^-j (xt), or int8 split into even- and odd-index bytes per block of 64 (xs); and the
+    group sums sx (exact for int8: at most 128 x 16384)."""
     G = K // gs
-    x = placeholder((1, K), "float32", "x")
-    w = placeholder((nb, K // 2), "uint8", "w")
-    s = placeholder((nb,) if scale_1d else (nb, G), "float32", "s")
-    z = None if signed else placeholder((nb,) if scale_1d else (nb, G), "uint8", "z")
-    k = reduce_axis((0, K), "k")
-    c = compute((nb,), lambda j: te_sum(dense_int4_term(lambda kk: x[0, kk], w, s, z, gs, j, k),
-                                        axis=k), name="c")
-    fn = name or (f"int4_dense_block_{nb}x{K}_g{gs}_{'s' if signed else 'z'}"
-                  f"{'_pc' if scale_1d else ''}_r{rows}")
-    helper = f"""{_VEC_TYPES}
-static void {fn}(const float *x, const unsigned char *w, long w_row, const float *s, long s_row,
-    long s_g, const unsigned char *z, long z_row, long z_g, float *c, long c_col) {{
-  float xt[{K}] __attribute__((aligned(32)));
+    if int8:
+        return f"""  signed char xs[{K}] __attribute__((aligned(32)));
+  int sx[{G}];
+  for (int b = 0; b < {K // 64}; ++b)
+    for (int i = 0; i < 32; ++i) {{
+      xs[b * 64 + i] = x[b * 64 + 2 * i];
+      xs[b * 64 + 32 + i] = x[b * 64 + 2 * i + 1];
+    }}
+  for (int g = 0; g < {G}; ++g) {{
+    int t = 0;
+    for (int i = 0; i < {gs}; ++i) t += x[g * {gs} + i];
+    sx[g] = t;
+  }}"""
+    B = 8 * lanes
+    return f"""  float xt[{K}] __attribute__((aligned({4 * lanes})));
   float sx[{G}];
-  (void)s_g; (void)z; (void)z_row; (void)z_g;
   static const float pow16[8] = {{1.0f, 0x1p-4f, 0x1p-8f, 0x1p-12f, 0x1p-16f, 0x1p-20f,
                                   0x1p-24f, 1.0f}};
-  for (int b = 0; b < {K // 64}; ++b)
-    for (int l = 0; l < 8; ++l)
-      for (int j = 0; j < 8; ++j) xt[b * 64 + 8 * j + l] = x[b * 64 + 8 * l + j] * pow16[j];
+  for (int b = 0; b < {K // B}; ++b)
+    for (int l = 0; l < {lanes}; ++l)
+      for (int j = 0; j < 8; ++j) xt[b * {B} + {lanes} * j + l] = x[b * {B} + 8 * l + j] * pow16[j];
   for (int g = 0; g < {G}; ++g) {{
     int4_v8f t0 = {{0}}, t1 = {{0}};
     for (int i = 0; i < {gs}; i += 16) {{
@@ -104,40 +185,98 @@ static void {fn}(const float *x, const unsigned char *w, long w_row, const float
     }}
     t0 += t1;
     sx[g] = ((t0[0] + t0[4]) + (t0[1] + t0[5])) + ((t0[2] + t0[6]) + (t0[3] + t0[7]));
-  }}
+  }}"""
+
+
+def tile_lanes(target, K, gs):
+    """32-bit lanes of the float32 micro-kernel's vectors: the target's (CpuInfo), at least 8
+    (two NEON registers per vector: the ILP of AVX2's), 16 at most; 8 where K or the group is
+    not a multiple of 8 x lanes values."""
+    from .cpu import CpuInfo
+    lanes = min(16, max(8, CpuInfo(target).lanes))
+    return lanes if K % (8 * lanes) == 0 and gs % (8 * lanes) == 0 else 8
+
+
+def tile_accumulators(target, rows=None):
+    """float32 accumulators per tile row: enough independent multiply-add chains for the
+    target's FMA units (CpuInfo: FMA_LATENCY in flight per unit), at most 2 (registers: the
+    tile's rows, their packed words, a data vector and a temporary must fit 16)."""
+    from .cpu import CpuInfo
+    rows = rows or INT4_TILE_ROWS
+    chains = FMA_LATENCY * CpuInfo(target).fma_units
+    return max(1, min(2, -(-chains // rows)))
+
+
+def int4_dense_block(nb, K, gs, signed, scale_1d, rows=None, name=None, data_dtype="float32",
+                     accs=2, lanes=8):
+    """The micro-kernel of nb output columns of one data row of dense_int4 (whole K), as a
+    TensorIntrin for avx2, avx512 and neon. K and gs must be multiples of 8 x lanes; data_dtype
+    is float32 or int8 (always 8 lanes); accs: float32 accumulators per tile row
+    (tile_accumulators); lanes: 32-bit lanes of the float32 data's vectors (8 or 16,
+    tile_lanes)."""
+    rows = rows or INT4_TILE_ROWS
+    int8 = data_dtype == "int8"
+    lanes = 8 if int8 else lanes
+    if lanes not in (8, 16) or K % (8 * lanes) or gs % (8 * lanes):
+        raise InternalError(f"int4_dense_block: K={K}, group {gs} and {lanes} lanes: expected 8 "
+                            "or 16 lanes and K, group multiples of 8 x lanes")
+    G = K // gs
+    x = placeholder((1, K), data_dtype, "x")
+    w = placeholder((nb, K // 2), "uint8", "w")
+    s = placeholder((nb,) if scale_1d else (nb, G), "float32", "s")
+    z = None if signed else placeholder((nb,) if scale_1d else (nb, G), "uint8", "z")
+    k = reduce_axis((0, K), "k")
+    c = compute((nb,), lambda j: te_sum(dense_int4_term(lambda kk: x[0, kk], w, s, z, gs, j, k),
+                                        axis=k), name="c")
+    fn = name or (f"int4_dense_block_{nb}x{K}_g{gs}_{'s' if signed else 'z'}"
+                  f"{'_pc' if scale_1d else ''}{'_i8' if int8 else ''}_r{rows}"
+                  f"{'' if int8 or accs == 2 else f'_a{accs}'}{'' if lanes == 8 else f'_l{lanes}'}")
+    x_t = "signed char" if int8 else "float"
+
+    def helper(isa):
+        dot = _dot64_c(fn, signed, isa) + "\n" if int8 else ""
+        types = _VEC_TYPES + ("\n" + _VEC16_TYPES if lanes == 16 else "")
+        return f"""{types}
+{dot}static void {fn}(const {x_t} *x, const unsigned char *w, long w_row, const float *s,
+    long s_row, long s_g, const unsigned char *z, long z_row, long z_g, float *c, long c_col) {{
+{_prologue_c(K, gs, int8, lanes)}
+  (void)s_g; (void)z; (void)z_row; (void)z_g;
   int r = 0;
   for (; r + {rows} <= {nb}; r += {rows}) {{
-{_tile_c(rows, K, gs, signed, scale_1d)}
+{_tile_c(fn, rows, nb, K, gs, signed, scale_1d, accs, int8, lanes)}
   }}
   for (; r < {nb}; ++r) {{
-{_tile_c(1, K, gs, signed, scale_1d)}
+{_tile_c(fn, 1, nb, K, gs, signed, scale_1d, accs, int8, lanes, prefetch=False)}
   }}
 }}"""
 
-    def impl(ins, outs):
-        X, W, S = ins[:3]
-        Z = ins[3] if len(ins) > 3 else None
-        (C,) = outs
-        for ref in (X, W):
-            if ref.strides[1] != "1":
-                raise InternalError(f"{fn}: {ref.name} is read with stride {ref.strides[1]} "
-                                    "along K; the micro-kernel reads it contiguously")
-        s_g = "0" if scale_1d else S.strides[1]
-        zargs = "0, 0, 0" if Z is None else \
-            f"{Z.ptr}, {Z.strides[0]}, {'0' if scale_1d else Z.strides[1]}"
-        return {"body": f"{fn}({X.ptr}, {W.ptr}, {W.strides[0]}, {S.ptr}, {S.strides[0]}, {s_g}, "
-                        f"{zargs}, {C.ptr}, {C.strides[0]});",
-                "helpers": helper}
+    def impl_for(isa):
+        def impl(ins, outs):
+            X, W, S = ins[:3]
+            Z = ins[3] if len(ins) > 3 else None
+            (C,) = outs
+            for ref in (X, W):
+                if ref.strides[1] != "1":
+                    raise InternalError(f"{fn}: {ref.name} is read with stride {ref.strides[1]} "
+                                        "along K; the micro-kernel reads it contiguously")
+            s_g = "0" if scale_1d else S.strides[1]
+            zargs = "0, 0, 0" if Z is None else \
+                f"{Z.ptr}, {Z.strides[0]}, {'0' if scale_1d else Z.strides[1]}"
+            return {"body": f"{fn}({X.ptr}, {W.ptr}, {W.strides[0]}, {S.ptr}, {S.strides[0]}, "
+                            f"{s_g}, {zargs}, {C.ptr}, {C.strides[0]});",
+                    "helpers": helper(isa)}
+        return impl
     inputs = [x, w, s] + ([z] if z is not None else [])
-    return decl_tensor_intrin(c.op, {t: impl for t in ("avx2", "avx512", "neon")}, name=fn,
-                              inputs=inputs)
+    return decl_tensor_intrin(c.op, {t: impl_for("neon" if t == "neon" else "x86")
+                                     for t in ("avx2", "avx512", "neon")},
+                              name=fn, inputs=inputs)
 
 
 def _block_rows(N):
     """Rows per call: at most INT4_BLOCK_ROWS, dividing N, and blocks for two per core where N
     allows (the machine's cores, as topi/cpu.py's dense schedules count them)."""
     import os
-    sizes = [b for b in (INT4_BLOCK_ROWS, 128, 64, 32, 16, 8, 4, 2, 1)
+    sizes = [b for b in (INT4_BLOCK_ROWS, 256, 128, 64, 32, 16, 8, 4, 2, 1)
              if b <= INT4_BLOCK_ROWS and N % b == 0]
     units = os.cpu_count() or 1
     return next((b for b in sizes if N // b >= 2 * units or b <= 32), sizes[-1])
@@ -151,11 +290,12 @@ def micro_kernel_for(st, target):
     K = const_value(st.op.reduce_axis[0].dom.extent)
     N = const_value(st.op.axis[1].dom.extent)
     gs = attrs["group_size"]
-    if K is None or N is None or K % 64 or gs % 64 or K > INT4_MAX_K or \
-            attrs["data_dtype"] != "float32":
+    if K is None or N is None or K % 64 or gs % 64 or K > INT4_MAX_K:
         return None
     nb = _block_rows(N)
-    return nb, int4_dense_block(nb, K, gs, attrs["signed"], attrs["scale_1d"])
+    return nb, int4_dense_block(nb, K, gs, attrs["signed"], attrs["scale_1d"],
+                                data_dtype=attrs["data_dtype"],
+                                accs=tile_accumulators(target), lanes=tile_lanes(target, K, gs))
 
 
 @register(INT4_DENSE_TAG, CPU_TARGETS)

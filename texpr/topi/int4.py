@@ -145,8 +145,9 @@ def dense_int4(data, weight, scale, zero_point=None, group_size=None, name="dens
     """out[i, j] = sum_k data[i, k] * (q[j, k] - z[j, g]) * scale[j, g] (float32 sums).
 
     data: float32 [M, K], or int8 (quantised activations: each product with q - z exact in
-    int32, then scaled; the data's own scale is the caller's, applied to the result). The
-    register micro-kernel takes float32 data; int8 data runs plain loops.
+    int32, then scaled; the data's own scale is the caller's, applied to the result). The CPU
+    micro-kernel (topi/cpu_int4.py) takes either: float32 data in float32 multiply-adds, int8
+    data in exact int32 sums per group (u8 x s8 byte products).
 
     weight: uint8 [N, K/2], two values per byte (pack_int4); signed int4 without a zero point,
     unsigned with one. scale: float32 [N, G] (G = K / group_size groups along K; [N] when the
