@@ -100,10 +100,11 @@ class Module:
         return module_html(self)
 
     def __call__(self, *arrays: Any) -> Any:
-        if self._direct is not None:
-            if self._uses_parallel:
+        direct = self._direct
+        if direct is not None:
+            if self._uses_parallel and num_threads() != self._threads:
                 self._sync_threads()
-            if self._direct(self._direct_plan, self._address, arrays):
+            if direct(self._direct_plan, self._address, arrays):
                 return None                 # checked and run by the C extension
         return self._call_checked(arrays, self._plan.fast(arrays))
 
@@ -256,8 +257,29 @@ def _own_symbol(ffi, lib, name, lib_path):
     return fn
 
 
+# os.environ's own mapping (POSIX: bytes keys and values): a lookup in it costs ~0.05 us
+# where os.environ.get costs ~0.5 us, which a parallel kernel paid on every call (its
+# thread count synced before it runs: one-row softmax of a symbolic row count ran 2x the
+# time of its concrete build)
+_ENVIRON_DATA = getattr(os.environ, "_data", None)
+_NUM_THREADS_KEY = b"TEXPR_NUM_THREADS" if os.name == "posix" else "TEXPR_NUM_THREADS"
+_last_num_threads = [object(), 0]   # (the variable's raw value, the count it gives)
+
+
 def num_threads():
-    v = os.environ.get("TEXPR_NUM_THREADS")
+    """TEXPR_NUM_THREADS, else the machine's cores (the raw value's count is cached)."""
+    if isinstance(_ENVIRON_DATA, dict):
+        raw = _ENVIRON_DATA.get(_NUM_THREADS_KEY)
+        last = _last_num_threads
+        if raw is last[0] or (raw is not None and raw == last[0]):
+            return last[1]
+        n = _num_threads_of(os.environ.get("TEXPR_NUM_THREADS"))
+        last[0], last[1] = raw, n
+        return n
+    return _num_threads_of(os.environ.get("TEXPR_NUM_THREADS"))
+
+
+def _num_threads_of(v):
     if v:
         try:
             n = int(v)
