@@ -53,6 +53,7 @@ class Module:
         self._func = func
         self._uses_parallel = uses_parallel
         self._threads = None
+        self._threads_raw = _NEVER
         nargs = len(func.args)
         # array arguments are passed as addresses (uintptr_t: the same register as a pointer)
         params = ["uintptr_t"] * nargs + ["double" if dtypes.is_float(v.dtype) else "int64_t"
@@ -102,7 +103,8 @@ class Module:
     def __call__(self, *arrays: Any) -> Any:
         direct = self._direct
         if direct is not None:
-            if self._uses_parallel and num_threads() != self._threads:
+            if self._uses_parallel and \
+                    _ENVIRON.get(_NUM_THREADS_KEY, None) is not self._threads_raw:
                 self._sync_threads()
             if direct(self._direct_plan, self._address, arrays):
                 return None                 # checked and run by the C extension
@@ -172,6 +174,10 @@ class Module:
         return run
 
     def _sync_threads(self):
+        # (the variable's raw value, whose identity __call__ compares: a new value is a new
+        # object; without os.environ's own mapping, a value no lookup returns)
+        self._threads_raw = _ENVIRON.get(_NUM_THREADS_KEY, None) \
+            if _ENVIRON is _ENVIRON_DATA else _NEVER
         n = num_threads()
         if n != self._threads:
             self._set_threads(n)
@@ -264,6 +270,8 @@ def _own_symbol(ffi, lib, name, lib_path):
 _ENVIRON_DATA = getattr(os.environ, "_data", None)
 _NUM_THREADS_KEY = b"TEXPR_NUM_THREADS" if os.name == "posix" else "TEXPR_NUM_THREADS"
 _last_num_threads = [object(), 0]   # (the variable's raw value, the count it gives)
+_NEVER = object()
+_ENVIRON = _ENVIRON_DATA if isinstance(_ENVIRON_DATA, dict) else {}
 
 
 def num_threads():
