@@ -125,8 +125,7 @@ def main():
     if "attention" in ops:
         cases += attention_cases(target, 4 if args.quick else 12, 64,
                                  (7, 64) if args.quick else (7, 64, 333), rng)
-    timer = _bench.Timer(rounds=3 if args.quick else 9, calls=3 if args.quick else 5,
-                         settle={"numpy": _bench.SETTLE_S, "dyn": _bench.OPENBLAS_SETTLE_S})
+    timer = _bench.Timer(rounds=3 if args.quick else 9, calls=3 if args.quick else 5)
     for nt in args.threads:
         load = _bench.CpuLoad()
         load.start()
@@ -137,6 +136,11 @@ def main():
                 fns = {"dyn": dyn, "fixed": fixed}
                 if ref is not None:
                     fns["numpy"] = ref
+                # at 2 threads each turn starts with untimed calls of its own for longer than
+                # the previous library's workers spin (OpenBLAS: ~0.1 s); a sleep instead left
+                # the second vCPU idle, and 2-thread work ran 1.6-2x slower right after it
+                timer.warm_s = _bench.parallel_warm_s(fns, nt)
+                timer.settle = 0.0 if timer.warm_s else _bench.SETTLE_S
                 t = timer.run(fns)
                 ratio = t["dyn"][0] / t["fixed"][0]
                 vs = f"{t['numpy'][0] / t['dyn'][0]:8.2f}" if ref is not None else " " * 8
