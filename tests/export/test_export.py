@@ -329,3 +329,33 @@ def test_two_bundles_link_into_one_program(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     r = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
     assert (r.returncode, r.stdout.strip()) == (0, "ok"), r.stdout + r.stderr
+
+
+def test_size_classes_off_keeps_one_generic_kernel(tmp_path, capsys):
+    """A target with `-size-classes=off` builds a specialised schedule's fallback only (one
+    generic kernel, right for every size); `python -m texpr.export --report` shows each
+    kernel's classes and the smaller code."""
+    n = te.var("n")
+    A = te.placeholder((n, 16), name="A")
+    B = te.compute((n, 16), lambda i, j: A[i, j] * 2.0 + 1.0, name="B")
+    s = te.create_schedule(B.op)
+    s8 = s.specialize(n == 8)
+    s8[B].unroll(B.op.axis[0])
+    s8[B].vectorize(B.op.axis[1])
+    assert "specialisation" in str(te.lower(s, [A, B], target="c"))
+    assert "specialisation" not in str(te.lower(s, [A, B], target="c -size-classes=off"))
+    x = np.random.default_rng(5).standard_normal((8, 16)).astype("float32")
+    sizes = {}
+    for tgt in ("c", "c -size-classes=off"):
+        f = te.build(s, [A, B], target=tgt, name="affine")
+        np.testing.assert_allclose(f(x), x * 2 + 1, rtol=1e-6)
+        bundle = export_library(f, tmp_path / tgt.split()[-1].strip("-"), threads="single")
+        assert export_main(["--report", bundle.path]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert lines[0].split()[-1] == "classes"
+        kernel = next(ln.split() for ln in lines if ln.startswith("k00_affine"))
+        sizes[tgt] = (int(kernel[2]), int(kernel[-1]))      # .text (speed), classes
+    assert sizes["c"][1] == 2 and sizes["c -size-classes=off"][1] == 1
+    assert sizes["c -size-classes=off"][0] < sizes["c"][0]
+    with pytest.raises(TexprError, match="size-classes=on|off"):
+        te.build(s, [A, B], target="c -size-classes=maybe")

@@ -48,6 +48,16 @@ def test_dense_dispatch_rules_in_lower():
     assert "dense_packW" in fallback and "tensorize gemm_fp32" in fallback
 
 
+def test_size_classes_off_schedules_the_fallback_only():
+    """`-size-classes=off` (the smallest code): topi.schedule makes no size classes; the one
+    schedule is the fallback's (weight blocks)."""
+    M, x, w, y = _dense()
+    s = topi.schedule([y], "native -size-classes=off")
+    assert not s.specializations
+    text = str(te.lower(s, [x, w, y], target="native -size-classes=off", stop_after="loop_nest"))
+    assert "specialisation" not in text and "dense_packW" in text
+
+
 @settings(max_examples=10, deadline=None)
 @given(m=st.sampled_from(SIZES))
 def test_dense_every_batch(dense_dyn, m):
