@@ -1349,9 +1349,14 @@ def schedule_pool(s, st, target):
     n, cb, y, x, c = ax
     ry, rx = st.op.reduce_axis
     st.reorder(n, cb, y, x, ry, rx, c)
-    # symbolic rows: not fused (the fused loop would be divided by them in every index)
+    # symbolic rows: not fused (the fused loop would be divided by them in every index); a
+    # symbolic batch: its loop outside the parallel one (fused, its bound is a run-time
+    # check of every access)
     rows = knobs["parallel"] == "rows" and isinstance(y.dom.extent, Const)
-    st.parallel(st.fuse(n, cb, y) if rows else st.fuse(n, cb))
+    par = [n, cb, y] if rows else [n, cb]
+    if not isinstance(n.dom.extent, Const):
+        par = par[1:]
+    st.parallel(st.fuse(*par) if len(par) > 1 else par[0])
     _vector_tile(st, c, lanes, unroll=knobs["unroll"])
 
 
