@@ -127,7 +127,8 @@ class Module:
             ptrs, shape_vals = plan.check(arrays)
         else:
             ptrs, shape_vals = fast, ()
-        if self._uses_parallel:
+        if self._uses_parallel and \
+                _ENVIRON.get(_NUM_THREADS_KEY, None) is not self._threads_raw:
             self._sync_threads()
         self._run(self._fn, ptrs, shape_vals)
         del views           # (the views of other frameworks' arrays lived through the call)
@@ -350,9 +351,10 @@ class ValidationPlan:
         self._fast_plan = self._plan_fast(ffi)
 
     def _plan_fast(self, ffi):
-        """(check, plan words, shape variables in its order, number of them the call takes),
-        or None where the C checker does not apply: no cffi call (emulated and GPU modules),
-        scalar arguments, extents given by expressions."""
+        """(check, plan words, shape variables in its order, number of them the call takes,
+        the check of the extents given by expressions (_derived_extents_check) or None), or None
+        where the C checker does not apply: no cffi call (emulated and GPU modules), scalar
+        arguments."""
         if ffi is None or self.scalars or len(self.args) > 64:
             return None
         extension = fastcheck.checker()
@@ -360,6 +362,7 @@ class ValidationPlan:
             return None
         order = list(self.shape_vars)
         words = []
+        derived = []    # (position in order, _DimValue): an extent given by an expression
         for (name, dt, ndim, dims, is_out) in self.args:
             ext = []
             for kind, v in dims:
@@ -370,12 +373,19 @@ class ValidationPlan:
                         order.append(v)
                     ext.append(("var", order.index(v)))
                 else:
-                    return None
+                    # taken by the C checker as a variable of its own, then compared with
+                    # the expression's value (fast())
+                    derived.append((len(order), v))
+                    ext.append(("var", len(order)))
+                    order.append(object())
             words.append((dt, is_out, ext))
         if len(order) > 64:
             return None
+        same = _derived_extents_check(derived, order, len(self.args)) if derived else None
+        if derived and same is None:
+            return None
         return (extension.check, fastcheck.plan_words(words, len(order)), order,
-                len(self.shape_vars))
+                len(self.shape_vars), same)
 
     def direct(self):
         """(run, plan) when the C checker's result is exactly the call's arguments (no
@@ -396,6 +406,8 @@ class ValidationPlan:
         if r is None:
             return None
         n = len(arrays) + plan[3]
+        if plan[4] is not None and not plan[4](r):
+            return None                     # (check() tells which extent is wrong)
         if self.preconditions:
             binding = dict(zip(plan[2], r[len(arrays):]))
             if not all(holds(binding) for holds, _ in self.preconditions):
@@ -606,18 +618,16 @@ _PY_OPS = {"+": "+", "-": "-", "*": "*", "//": "//", "%": "%", "&&": "and", "||"
            "<": "<", "<=": "<=", ">": ">", ">=": ">=", "==": "==", "!=": "!="}
 
 
-def compile_int_expr(e, value=False):
-    """binding -> value of integer/bool expression e of shape variables, as a Python function
-    compiled once (a call evaluates its preconditions without the simplifier). value: None
-    when e has no Python form (else a function of eval_int's truth)."""
+def _py_text(e, name_of):
+    """Python text of integer/bool expression e, its variables written name_of(var); raises
+    ValueError for what has no Python form."""
     from ...lang.expr import BinOp, Cmp, Not
-    names = {}
 
     def py(x):
         if isinstance(x, Const):
             return repr(x.value)
         if isinstance(x, Var):
-            return names.setdefault(x, f"v{len(names)}")
+            return name_of(x)
         if isinstance(x, (BinOp, Cmp)) and x.op in _PY_OPS:
             return f"({py(x.a)} {_PY_OPS[x.op]} {py(x.b)})"
         if isinstance(x, BinOp) and x.op in ("min", "max"):
@@ -625,8 +635,16 @@ def compile_int_expr(e, value=False):
         if isinstance(x, Not):
             return f"(not {py(x.a)})"
         raise ValueError
+    return py(e)
+
+
+def compile_int_expr(e, value=False):
+    """binding -> value of integer/bool expression e of shape variables, as a Python function
+    compiled once (a call evaluates its preconditions without the simplifier). value: None
+    when e has no Python form (else a function of eval_int's truth)."""
+    names = {}
     try:
-        body = py(e)
+        body = _py_text(e, lambda v: names.setdefault(v, f"v{len(names)}"))
     except ValueError:
         return None if value else (lambda binding: bool(eval_int(e, binding)))
     args = ", ".join(f"{n}=b[_v{k}]" for k, n in enumerate(names.values()))
@@ -634,6 +652,21 @@ def compile_int_expr(e, value=False):
     src = f"def holds(b):\n    {args.replace(', ', '; ') if args else 'pass'}\n    return {body}\n"
     exec(src, env)      # noqa: S102  (generated from an IR expression, no user text)
     return env["holds"]
+
+
+def _derived_extents_check(derived, order, nargs):
+    """r -> whether the C checker's words r (addresses, then the values of `order`) have
+    each derived extent (position k in order, expression) equal to its expression of the
+    others, as one function compiled once; None where an expression has no Python form."""
+    where = {v: k for k, v in enumerate(order)}
+    try:
+        parts = [f"{_py_text(e, lambda v: f'r[{nargs + where[v]}]')} == r[{nargs + k}]"
+                 for k, e in derived]
+    except (ValueError, KeyError):
+        return None
+    env = {}
+    exec(f"def same(r):\n    return {' and '.join(parts) or 'True'}\n", env)  # noqa: S102
+    return env["same"]
 
 
 class _DimValue:
