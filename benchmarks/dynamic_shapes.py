@@ -7,6 +7,8 @@ them: Schedule.specialize) beside the kernel built for each concrete size, and O
     python benchmarks/dynamic_shapes.py --threads 1 --ops dense
     python benchmarks/dynamic_shapes.py --quick         # small shapes, few rounds
 
+Cases: dense (symbolic M), softmax (symbolic rows), batch-1 attention (symbolic sequence
+length), pooling and a 3x3 convolution (symbolic batch and image size): --ops picks them.
 Rows: ms of the symbolic build ("dyn"), of the concrete build ("fixed"), their ratio
 (dyn / fixed: 1.00 = the same speed, the bar is <= 1.10) and, for dense, NumPy's time over
 the symbolic build's (>= 1: texpr faster). Interleaved Timer (benchmarks/_bench.py), medians.
@@ -104,11 +106,40 @@ def attention_cases(target, heads, dim, seqs, rng):
     return out
 
 
+def conv_pool_cases(target, channels, sizes, rng):
+    """NCHWc max pooling 3x3/2, NCHW average pooling 3x3/2 and a 3x3 NCHW convolution of
+    `channels` channels, batch and image size symbolic (one build each), at each image size."""
+    n, h, w = te.var("n"), te.var("h"), te.var("w")
+    C = channels
+
+    def ops(n_, h_, w_):
+        x5 = te.placeholder((n_, C // 8, h_, w_, 8), name="x")
+        x4 = te.placeholder((n_, C, h_, w_), name="x")
+        k4 = te.placeholder((C, C, 3, 3), name="k")
+        return {"maxpool NCHWc": (topi.nn.pool2d(x5, 3, 2, 1, "max"), [x5]),
+                "avgpool NCHW": (topi.nn.pool2d(x4, 3, 2, 1, "avg", count_include_pad=False),
+                                 [x4]),
+                "conv3x3 NCHW": (topi.nn.conv2d_nchw(x4, k4, 1, 1), [x4, k4])}
+    dyn = {k: _build([y], args + [y], target, k.split()[0] + "_dyn")
+           for k, (y, args) in ops(n, h, w).items()}
+    out = []
+    for size in sizes:
+        for k, (y, args) in ops(1, size, size).items():
+            fixed = _build([y], args + [y], target, k.split()[0] + "_fixed")
+            arrs = [rng.standard_normal(tuple(int(d) for d in a.shape), dtype=np.float32)
+                    for a in args]
+            c1, c2 = dyn[k](*arrs), fixed(*arrs)
+            np.testing.assert_allclose(c1, c2, rtol=1e-4, atol=1e-4)
+            out.append((f"{k} {C}x{size}x{size}", lambda a=arrs, c=c1, f=dyn[k]: f(*a, c),
+                        lambda a=arrs, c=c2, f=fixed: f(*a, c), None))
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     _bench.add_target_options(ap)
     ap.add_argument("--threads", type=int, nargs="*", default=[1, 2])
-    ap.add_argument("--ops", default="dense,softmax,attention")
+    ap.add_argument("--ops", default="dense,softmax,attention,convpool")
     ap.add_argument("--quick", action="store_true", help="small shapes, few rounds")
     args = ap.parse_args()
     target = args.target or _bench.best_target()
@@ -125,8 +156,10 @@ def main():
     if "attention" in ops:
         cases += attention_cases(target, 4 if args.quick else 12, 64,
                                  (7, 64) if args.quick else (7, 64, 333), rng)
-    timer = _bench.Timer(rounds=3 if args.quick else 9, calls=3 if args.quick else 5,
-                         settle={"numpy": _bench.SETTLE_S, "dyn": _bench.OPENBLAS_SETTLE_S})
+    if "convpool" in ops:
+        cases += conv_pool_cases(target, 16 if args.quick else 64,
+                                 (14,) if args.quick else (56, 28), rng)
+    timer = _bench.Timer(rounds=3 if args.quick else 9, calls=3 if args.quick else 5)
     for nt in args.threads:
         load = _bench.CpuLoad()
         load.start()
@@ -137,6 +170,11 @@ def main():
                 fns = {"dyn": dyn, "fixed": fixed}
                 if ref is not None:
                     fns["numpy"] = ref
+                # at 2 threads each turn starts with untimed calls of its own for longer than
+                # the previous library's workers spin (OpenBLAS: ~0.1 s); a sleep instead left
+                # the second vCPU idle, and 2-thread work ran 1.6-2x slower right after it
+                timer.warm_s = _bench.parallel_warm_s(fns, nt)
+                timer.settle = 0.0 if timer.warm_s else _bench.SETTLE_S
                 t = timer.run(fns)
                 ratio = t["dyn"][0] / t["fixed"][0]
                 vs = f"{t['numpy'][0] / t['dyn'][0]:8.2f}" if ref is not None else " " * 8

@@ -270,9 +270,6 @@ def main(argv=None):
     print("sequential read bandwidth: " + ", ".join(
         f"{v:.1f} GB/s ({t} thread{'s' * (t > 1)})" for t, v in bw.items()))
 
-    # NumPy's OpenBLAS threads spin ~0.1 s after its call: let them sleep before the next turn
-    settle_after_blas = {"texpr": _bench.OPENBLAS_SETTLE_S, "torch": _bench.SETTLE_S,
-                         "numpy": _bench.SETTLE_S}
     rng = np.random.default_rng(0)
     ratios = {}              # (group, threads) -> [x torch]
     load = _bench.CpuLoad()
@@ -294,8 +291,12 @@ def main(argv=None):
                         fns = {"texpr": c.run, "torch": c.torch_fn}
                         if c.numpy_fn:
                             fns["numpy"] = c.numpy_fn
-                        timer.settle = settle_after_blas if t > 1 and c.numpy_fn else \
-                            _bench.SETTLE_S
+                        # at 2 threads each turn starts with untimed calls of its own for
+                        # longer than the previous library's workers spin (OpenBLAS: ~0.1 s);
+                        # a sleep instead left the second vCPU idle, and 2-thread work ran
+                        # 1.6-2x slower right after it
+                        timer.warm_s = _bench.parallel_warm_s(fns, t)
+                        timer.settle = 0.0 if timer.warm_s else _bench.SETTLE_S
                         r = {k: v[0] for k, v in timer.run(fns).items()}
                         xt = r["torch"] / r["texpr"]
                         ratios.setdefault((g, t), []).append((xt, c))

@@ -67,6 +67,10 @@ class Target:
     multiply-add (one rounding: faster, but not NumPy's result in the last bit). False keeps
     NumPy's rounding: instruction selection makes no FusedMulAdd and the C compiler gets
     -ffp-contract=off (CPU targets; `get_target("avx2 -fp-contract=off")` names it).
+    size_classes: whether a schedule's size classes (Schedule.specialize, topi's for symbolic
+    shapes) are built: False keeps the one generic kernel (the fallback schedule), the
+    smallest code for a symbolic shape, slower at the sizes a class served
+    (`get_target("c -size-classes=off")`; an exported bundle's kernels built so).
     parallel_runtime: what runs `parallel` loops: "texpr" (texpr's thread pool,
     targets/runtime/pool.c; the built-in targets that run in this process) or "openmp"
     (`#pragma omp parallel for`; the emulated targets, and TEXPR_PARALLEL_RUNTIME=openmp).
@@ -93,6 +97,7 @@ class Target:
     fma_units: int = 2
     fp_contract: bool = True
     parallel_runtime: str = "openmp"
+    size_classes: bool = True
 
     def __post_init__(self):
         unknown = set(self.features) - KNOWN_FEATURES

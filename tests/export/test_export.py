@@ -275,3 +275,87 @@ def test_temporaries_in_a_parallel_loop_come_from_the_arena(tmp_path):
     np.testing.assert_array_equal(y, f(x))
     source = open(os.path.join(bundle.path, "kernels", "k00_reverse_rows.c")).read()
     assert "posix_memalign" not in source and "reverse_rows_scratch_alloc" in source
+
+
+TWO_BUNDLES_MAIN = r"""
+#include <stdio.h>
+#include "scale.h"
+#include "shift.h"
+/* both bundles in one program, each on its own pool: y = 2 x, then z = y + 1 */
+int main(void) {
+  int64_t n = 40;
+  static unsigned char a[1 << 16] __attribute__((aligned(128)));
+  static unsigned char b[1 << 16] __attribute__((aligned(128)));
+  int rc = scale_init(a, sizeof a, NULL, 0, &n);
+  if (rc || (rc = shift_init(b, sizeof b, NULL, 0, &n))) { printf("init: %d\n", rc); return 2; }
+  scale_set_num_threads(2);
+  shift_set_num_threads(2);
+  float* x = (float*)scale_input(0);
+  for (int i = 0; i < 40 * 8; ++i) x[i] = (float)i;
+  if (scale_run() || shift_set_input(0, scale_output(0), scale_output_bytes(0)) || shift_run())
+    return 3;
+  const float* z = (const float*)shift_output(0);
+  for (int i = 0; i < 40 * 8; ++i)
+    if (z[i] != 2.0f * i + 1.0f) { printf("z[%d] = %g\n", i, z[i]); return 1; }
+  printf("ok\n");
+  return 0;
+}
+"""
+
+
+def test_two_bundles_link_into_one_program(tmp_path):
+    """Each bundle's thread pool has its functions named after the bundle (texpr_<name>_*): two
+    bundles with parallel kernels link into one C main and both run on two threads. Linked
+    as objects (archives would pull one bundle's pool only and hide a clash)."""
+    n = te.var("n")
+    A = te.placeholder((n, 8), name="A")
+    libs, objects = [], []
+    for name, fn in (("scale", lambda i, j: A[i, j] * 2.0), ("shift", lambda i, j: A[i, j] + 1.0)):
+        B = te.compute((n, 8), fn, name="B")
+        s = te.create_schedule(B.op)
+        s[B].parallel(B.op.axis[0])
+        bundle = export_library(te.build(s, [A, B], target="c", name=name), tmp_path / name,
+                                max_dims={"n": 64}, weights="c_array")
+        objects += bundle.build("host")
+        pool = open(os.path.join(bundle.path, "texpr_pool.c")).read()
+        assert f"int texpr_{name}_parallel_for(" in pool and "int texpr_parallel_for(" not in pool
+        libs.append(bundle)
+    main = tmp_path / "main.c"
+    main.write_text(TWO_BUNDLES_MAIN)
+    exe = tmp_path / "two"
+    cmd = ["gcc", "-O1", "-o", str(exe), str(main)] + \
+        [f"-I{b.path}" for b in libs] + objects + ["-lm", "-pthread"]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+    r = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
+    assert (r.returncode, r.stdout.strip()) == (0, "ok"), r.stdout + r.stderr
+
+
+def test_size_classes_off_keeps_one_generic_kernel(tmp_path, capsys):
+    """A target with `-size-classes=off` builds a specialised schedule's fallback only (one
+    generic kernel, right for every size); `python -m texpr.export --report` shows each
+    kernel's classes and the smaller code."""
+    n = te.var("n")
+    A = te.placeholder((n, 16), name="A")
+    B = te.compute((n, 16), lambda i, j: A[i, j] * 2.0 + 1.0, name="B")
+    s = te.create_schedule(B.op)
+    s8 = s.specialize(n == 8)
+    s8[B].unroll(B.op.axis[0])
+    s8[B].vectorize(B.op.axis[1])
+    assert "specialisation" in str(te.lower(s, [A, B], target="c"))
+    assert "specialisation" not in str(te.lower(s, [A, B], target="c -size-classes=off"))
+    x = np.random.default_rng(5).standard_normal((8, 16)).astype("float32")
+    sizes = {}
+    for tgt in ("c", "c -size-classes=off"):
+        f = te.build(s, [A, B], target=tgt, name="affine")
+        np.testing.assert_allclose(f(x), x * 2 + 1, rtol=1e-6)
+        bundle = export_library(f, tmp_path / tgt.split()[-1].strip("-"), threads="single")
+        assert export_main(["--report", bundle.path]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert lines[0].split()[-1] == "classes"
+        kernel = next(ln.split() for ln in lines if ln.startswith("k00_affine"))
+        sizes[tgt] = (int(kernel[2]), int(kernel[-1]))      # .text (speed), classes
+    assert sizes["c"][1] == 2 and sizes["c -size-classes=off"][1] == 1
+    assert sizes["c -size-classes=off"][0] < sizes["c"][0]
+    with pytest.raises(TexprError, match="size-classes=on|off"):
+        te.build(s, [A, B], target="c -size-classes=maybe")

@@ -90,6 +90,37 @@ def test_loops_of_symbolic_extent_decide_comparisons():
     assert isinstance(Simplifier(ranges)(X < n), Cmp)             # without loops: undecided
 
 
+def test_last_block_of_a_size_class_decided_with_the_extent_kept_symbolic():
+    """A size class bounds n to [1, 8]: the last block x in [n // 8, (n + 7) // 8) of a
+    padded axis is whole ((n + 7) // 8 * 8 - 8 * x >= 8), which n's bounds alone lose
+    (n replaced by 1 or 8 apart from its floor); a clamped index min(y, n - 1) is below n."""
+    n = Var("n")
+    s = Simplifier({n: (1, 8), X: (0, 1), Y: (0, 7)}, loops={X: (n // 8, (n + 7) // 8 - 1)})
+    true = Const(True, "bool")
+    assert s(X * 8 - (n + 7) // 8 * 8 + 8 <= 0).same_as(true)
+    assert isinstance(s(X * 8 + 3 < n), Cmp)                     # (n = 2: no; n = 5: yes)
+    clamped = BinOp("min", Y, n - 1, "int32")
+    assert s(clamped < n).same_as(true) and s(clamped >= 0).same_as(true)
+    assert isinstance(s(BinOp("max", Y, n - 1, "int32") < n), Cmp)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(-3, 3), min_size=3, max_size=3),
+       st.sampled_from(["<", "<=", ">", ">=", "==", "!="]), st.integers(1, 8))
+def test_decisions_in_a_bounded_class_hold_for_every_value(coef, op, hi):
+    """Whatever a comparison over n in [1, hi], x in the last block of n padded to 8 is
+    decided to be, it is, for every such n and x."""
+    n = Var("n")
+    a, k, d = coef
+    e = Cmp(op, X * a + ((n + 7) // 8) * k + n, c(d))
+    out = Simplifier({n: (1, hi), X: (0, 1)}, loops={X: (n // 8, (n + 7) // 8 - 1)})(e)
+    if not isinstance(out, Const):
+        return
+    for nv in range(1, hi + 1):
+        for xv in range(nv // 8, (nv + 7) // 8):
+            assert evaluate(e, {n: nv, X: xv}) == out.value, (nv, xv)
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.integers(-3, 3), min_size=4, max_size=4),
        st.sampled_from(["<", "<=", ">", ">=", "==", "!="]))

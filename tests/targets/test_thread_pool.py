@@ -218,3 +218,18 @@ def test_pool_c_api_under_sanitizers(sanitizer):
     args = [exe] if sanitizer == "thread" else [exe, "fork"]
     r = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stdout + r.stderr[-3000:]
+
+
+def test_thread_count_follows_every_change_of_the_variable(kernel, monkeypatch):
+    """num_threads() caches the count of the variable's raw value, and a call re-syncs the
+    kernel's count only when that value changed: each new value is read."""
+    from texpr.targets.runtime.module import num_threads
+    for value, want in (("3", 3), ("5", 5), ("0", os.cpu_count()), ("x", os.cpu_count()),
+                        ("3", 3), ("2", 2)):
+        monkeypatch.setenv("TEXPR_NUM_THREADS", value)
+        assert num_threads() == want
+        if value in ("2", "3"):
+            _check(kernel, 40)
+            assert pool.last_threads() == want
+    monkeypatch.delenv("TEXPR_NUM_THREADS")
+    assert num_threads() == (os.cpu_count() or 1)

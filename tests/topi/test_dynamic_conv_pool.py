@@ -86,3 +86,17 @@ def test_bad_sizes_name_the_argument(kernels):
     with pytest.raises(te.TexprError, match=r"argument conv2d_nchw: dimension 0 is 2, but n = 3"):
         out = np.empty((3, 4, 5, 5), np.float32)
         kernels["conv_nchw"](rand(3, 3, 5, 5), rand(4, 3, 3, 3), out[:2].copy())
+
+
+def test_output_extents_of_expressions_are_checked_by_the_c_checker(kernels):
+    """An output extent given by an expression ((h - 1) // 2 + 1) is taken by the C checker
+    as a value of its own and compared with the expression (compiled once): the fast call
+    path; a wrong extent falls back to the Python check, which names it."""
+    f = kernels["maxpool"]
+    x = rand(1, 1, 7, 9, 8)
+    good, bad = np.empty((1, 1, 4, 5, 8), np.float32), np.empty((1, 1, 4, 4, 8), np.float32)
+    assert f._plan.fast((x, good)) is not None and f._plan.fast((x, bad)) is None
+    f(x, good)
+    np.testing.assert_array_equal(good, ref.pool2d_ref(x, 3, 2, 1, "max"))
+    with pytest.raises(te.TexprError, match=r"argument pool_max: dimension 3 is 4, expected"):
+        f(x, bad)

@@ -1,10 +1,11 @@
 """python -m texpr.export --report DIR [--platform host|aarch64|hexagon]: the code size of an
-exported bundle (each kernel, the runtime, the weights), built for speed and for size."""
+exported bundle (each kernel, the runtime, the weights), built for speed and for size, and the
+size classes of each kernel (kernels built for a target with `-size-classes=off`: one)."""
 import argparse
 import sys
 
 from ..errors import TexprError
-from .size_report import format_report, size_report
+from .size_report import format_report, size_classes, size_report
 
 
 def main(argv=None):
@@ -24,7 +25,7 @@ def main(argv=None):
     except TexprError as e:
         print(f"python -m texpr.export: {e}", file=sys.stderr)
         return 2
-    print(format_report(rows))
+    print(format_report(rows, size_classes(args.report)))
     return 0
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
 import subprocess
 
 import numpy as np
@@ -14,6 +13,7 @@ import numpy as np
 from ..errors import BuildError, ExportError
 from . import csource, makefile
 from .plan import ALIGN, plan_of_graph, plan_of_module
+from .pool_source import pool_source
 
 THREADS = ("pool", "single")
 WEIGHTS = ("blob", "c_array", "both")
@@ -109,9 +109,7 @@ def export_library(obj, path, target=None, name=None, threads="pool", weights="b
     if embedded:
         write(f"{cname}_weights.c", weights_c_array(cname, blob))
     if pool:
-        from ..targets.runtime.pool import SOURCE_PATH
-        shutil.copyfile(SOURCE_PATH, os.path.join(path, "texpr_pool.c"))
-        files["texpr_pool.c"] = os.path.join(path, "texpr_pool.c")
+        write("texpr_pool.c", pool_source(cname))
     if "hexagon" in platforms:
         write("texpr_hexagon_platform.c", makefile.hexagon_platform())
     mk = makefile.makefile(cname, kfiles, platforms, pool, embedded, prefixes)

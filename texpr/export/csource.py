@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .plan import ALIGN, PAD
+from .pool_source import PARALLEL_FOR, THREAD_ID, pool_symbol
 
 #: the weights blob starts with this header (magic, total bytes, the export's weights id)
 BLOB_MAGIC = b"TXPRWT01"
@@ -137,10 +138,11 @@ def executor(plan, weights_id, weights_bytes, const_offsets, static_arena, pool)
         lines.append(f"void {k.symbol}_set_num_threads(int);")
         if k.pool:
             lines.append(f"void {k.symbol}_set_parallel_runtime(void*);")
+    parallel_for, thread_id = (pool_symbol(p, PARALLEL_FOR), pool_symbol(p, THREAD_ID))
     if pool:
-        lines.append("int texpr_parallel_for(void (*)(void*, int64_t, int64_t), void*, int64_t, "
+        lines.append(f"int {parallel_for}(void (*)(void*, int64_t, int64_t), void*, int64_t, "
                      "int64_t, int);")
-        lines.append("int texpr_pool_thread_id(void);")
+        lines.append(f"int {thread_id}(void);")
     nd = max(1, len(plan.dims))
     ns = max(1, len(plan.slots))
     lines += ["",
@@ -168,13 +170,13 @@ def executor(plan, weights_id, weights_bytes, const_offsets, static_arena, pool)
               f"scratch_top[{P}_MAX_THREADS];",
               "static inline size_t texpr_bundle_align64(size_t n) { return (n + 63) / 64 * 64; }",
               f"void* {p}_scratch_alloc(size_t n) {{",
-              f"  int t = {'texpr_pool_thread_id()' if pool else '0'};",
+              f"  int t = {thread_id + '()' if pool else '0'};",
               f"  if (t < 0 || t >= {P}_MAX_THREADS) t = 0;",
               "  size_t at = scratch_top[t].top;",
               "  scratch_top[t].top = at + texpr_bundle_align64(n);",
               "  return st.scratch + (size_t)t * st.per_thread + at;", "}",
               f"void {p}_scratch_free(void* q) {{",
-              f"  int t = {'texpr_pool_thread_id()' if pool else '0'};",
+              f"  int t = {thread_id + '()' if pool else '0'};",
               f"  if (t < 0 || t >= {P}_MAX_THREADS) t = 0;",
               "  scratch_top[t].top = (size_t)((unsigned char*)q - (st.scratch + (size_t)t * st.per_thread));",
               "}", ""]
@@ -262,7 +264,7 @@ def executor(plan, weights_id, weights_bytes, const_offsets, static_arena, pool)
     for k in plan.kernels:
         if k.pool:
             lines.append(f"  {k.symbol}_set_parallel_runtime("
-                         + ("(void*)texpr_parallel_for);" if pool else "(void*)0);"))
+                         + (f"(void*){parallel_for});" if pool else "(void*)0);"))
     lines += [f"  int rc = layout({'dims' if plan.dims else '0'});",
               f"  if (rc != {P}_OK) return rc;",
               "  st.ready = 1;", f"  return {P}_OK;", "}", "",

@@ -91,14 +91,29 @@ def size_report(bundle_or_dir, platform="host"):
     return out
 
 
-def format_report(rows):
-    """The report as text: one line per part, then the kernels' and the runtime's totals."""
+def size_classes(path):
+    """{kernel part: the size classes its source dispatches to} of a bundle's kernels (1: one
+    generic kernel; a target with `-size-classes=off` builds only that)."""
+    d = os.path.join(os.fspath(path), "kernels")
+    out = {}
+    for f in sorted(os.listdir(d)) if os.path.isdir(d) else ():
+        if f.endswith(".c"):
+            with open(os.path.join(d, f)) as src:
+                out[f[:-2]] = max(1, sum(ln.startswith("/* specialisation ") for ln in src))
+    return out
+
+
+def format_report(rows, classes=None):
+    """The report as text: one line per part (and a kernel's size classes, when `classes`
+    gives them), then the kernels' and the runtime's totals."""
+    classes = classes or {}
     lines = [f"{'part':44} {'kind':8} {'.text':>9} {'.rodata':>9} {'.text -Os':>10} "
-             f"{'.rodata -Os':>11}"]
+             f"{'.rodata -Os':>11}" + (f" {'classes':>7}" if classes else "")]
     totals = {}
     for part, kind, s in rows:
         (t, r), (ts, rs) = s.get("speed", (0, 0)), s.get("size", (0, 0))
-        lines.append(f"{part[:44]:44} {kind:8} {t:9d} {r:9d} {ts:10d} {rs:11d}")
+        n = f" {classes[part]:7d}" if part in classes else ""
+        lines.append(f"{part[:44]:44} {kind:8} {t:9d} {r:9d} {ts:10d} {rs:11d}{n}")
         tot = totals.setdefault(kind, [0, 0, 0, 0])
         for k, x in enumerate((t, r, ts, rs)):
             tot[k] += x

@@ -309,7 +309,8 @@ def lower(sch, args, name="main", target=None, stop_after=None, simple_mode=Fals
                             f"pipeline; its passes: {', '.join(p.name for p in run)}")
     if trace is None:
         trace = os.environ.get("TEXPR_TRACE_PASSES", "").strip() not in ("", "0")
-    specs = getattr(sch, "specializations", None)
+    # (a target with size_classes off: the fallback alone, one generic kernel)
+    specs = getattr(sch, "specializations", None) if target.size_classes else None
     if specs:
         if target.is_gpu:
             raise LoweringError(f"{name}: Schedule.specialize is supported on the CPU targets; "

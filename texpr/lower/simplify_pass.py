@@ -52,7 +52,9 @@ class _Simplify:
             hi = const_bounds(mn, self.ranges)[1] + const_bounds(ext, self.ranges)[1] - 1
             old = self.ranges.get(s.var), self.loops.get(s.var)
             self.ranges[s.var] = (lo, hi)
-            if hi == INF:
+            if hi == INF or (lo != hi and not (isinstance(mn, Const) and isinstance(ext, Const))):
+                # (a symbolic first or last value, though a size class bounds it: the loop's
+                # variable stays tied to the extents, e.g. the last block of a padded axis)
                 self.loops[s.var] = (mn, BinOp("-", BinOp("+", mn, ext, ext.dtype),
                                                Const(1, ext.dtype), ext.dtype))
             self._simp = self._data = None

@@ -178,7 +178,8 @@ def register_target(target, override=False):
 #: "-bf16=on" adds the dot_bf16 feature (NEON: BFDOT, an armv8.6-a instruction the neon
 #: target's armv8.2-a cores lack; kernels using it enable the architecture themselves)
 TARGET_OPTIONS = {"-fp-contract": ("fp_contract", {"on": True, "off": False}),
-                  "-bf16": ("dot_bf16", {"on": True, "off": False})}
+                  "-bf16": ("dot_bf16", {"on": True, "off": False}),
+                  "-size-classes": ("size_classes", {"on": True, "off": False})}
 
 
 def get_target(name):

@@ -1349,9 +1349,14 @@ def schedule_pool(s, st, target):
     n, cb, y, x, c = ax
     ry, rx = st.op.reduce_axis
     st.reorder(n, cb, y, x, ry, rx, c)
-    # symbolic rows: not fused (the fused loop would be divided by them in every index)
+    # symbolic rows: not fused (the fused loop would be divided by them in every index); a
+    # symbolic batch: its loop outside the parallel one (fused, its bound is a run-time
+    # check of every access)
     rows = knobs["parallel"] == "rows" and isinstance(y.dom.extent, Const)
-    st.parallel(st.fuse(n, cb, y) if rows else st.fuse(n, cb))
+    par = [n, cb, y] if rows else [n, cb]
+    if not isinstance(n.dom.extent, Const):
+        par = par[1:]
+    st.parallel(st.fuse(*par) if len(par) > 1 else par[0])
     _vector_tile(st, c, lanes, unroll=knobs["unroll"])
 
 
@@ -1586,7 +1591,7 @@ def schedule_conv2d_nchw(s, st, target):
     without padding (a GEMM over the flattened image, cpu_conv_1x1.py)."""
     from . import cpu_conv_1x1 as one, cpu_conv_few_channels as few
     if not _const_shape(st.op.output(0)):
-        return _schedule_symbolic_nchw(s, st, target)
+        return _schedule_symbolic_conv_nchw(s, st, target)
     if few.applies(s, st, target):
         return few.schedule_conv2d_nchw_few_channels(s, st, target)
     if one.applies(s, st, target):
@@ -1609,6 +1614,29 @@ def schedule_conv2d_nchw(s, st, target):
         workload, N, C, O, P, Q, R * S_, target, (ic, oc),
         conv_NCHWc_config(P, Q, oc, target)["reg_w"])
     return _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel, workload, target, kernel)
+
+
+def _schedule_symbolic_conv_nchw(s, st, target):
+    """conv2d_nchw of a symbolic batch / image size, channels and kernel constant: the
+    channel-block route of the concrete schedule (its register tile chosen for a row of
+    SYMBOLIC_WIDTH columns, the last tile of a row guarded; symbolic rows: parallel over
+    (batch, channel block)). Otherwise the plain schedule (_schedule_symbolic_nchw)."""
+    ins = st.op.input_tensors
+    if len(ins) != 2 or not _f32(st.op.output(0), *ins) or not _const_shape(ins[1]):
+        return _schedule_symbolic_nchw(s, st, target)
+    dp, kernel = ins
+    O, Cg, R, S_ = _dims(kernel)
+    pad_t, data = _pad_of(s, st)
+    C = _dims_or_vars(data if pad_t is not None else dp)[1]
+    if C != Cg:                         # grouped, or symbolic channels
+        return _schedule_symbolic_nchw(s, st, target)
+    P, Q = (d if isinstance(d, int) else None for d in _dims_or_vars(st.op.output(0))[2:])
+    ic, oc = conv_blocks(C, O, target, Q or SYMBOLIC_WIDTH)
+    if C % ic or O % oc:
+        return _schedule_symbolic_nchw(s, st, target)
+    reg_w = conv_NCHWc_config(P, Q or SYMBOLIC_WIDTH, oc, target)["reg_w"]
+    return _conv_nchw_blocked(s, st, cpu_info(target), ic, oc, reg_w,
+                              "rows" if P is not None else "blocks", None, target, kernel)
 
 
 @register("conv2d_nchw_packed", VECTOR_CPU_TARGETS)
@@ -1640,15 +1668,15 @@ def _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel, workload, target, k
     lanes = info.lanes
     dp = st.op.input_tensors[0]
     pad_t, data = _pad_of(s, st)
-    C = _dims(data if pad_t is not None else dp)[1]
+    C = _dims_or_vars(data if pad_t is not None else dp)[1]
     if pad_t is not None and pad_t.op.attrs.get("pad_value", 0) == 0:
-        shp = _dims(pad_t)
+        shp = _dims_or_vars(pad_t)
         pd = padded_copy(s, st, pad_t, (shp[0], C // ic, shp[2], shp[3], ic),
                          lambda n, cb, h, w, ci: (n, cb * ic + ci, h, w),
                          lambda n, c, h, w: (n, c // ic, h, w, c % ic), "data_blocked")
     else:
         src = pad_t if pad_t is not None else dp
-        shp = _dims(src)
+        shp = _dims_or_vars(src)
         _, pd = pack_input(s, st, src, (shp[0], C // ic, shp[2], shp[3], ic),
                            lambda n, cb, h, w, ci: src[n, cb * ic + ci, h, w],
                            lambda n, c, h, w: (n, c // ic, h, w, c % ic), "data_blocked")
@@ -1670,10 +1698,14 @@ def _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel, workload, target, k
     cn, co, cy, cx = conv.op.axis
     rc, ry, rx = conv.op.reduce_axis
     rco, rci = conv.split(rc, factor=ic)
-    unroll_kw = tuning.conv_nchw_unroll_kw(workload, target)
+    unroll_kw = tuning.conv_nchw_unroll_kw(workload, target) if workload is not None else False
+    par = [n_, ob, y_] if parallel == "rows" else [n_, ob]
+    if not isinstance(out.extent_of(n_), Const):
+        # a symbolic batch: its loop outside the parallel one (fused, its bound is a guard
+        # in the tile that keeps the accumulators out of registers)
+        par = par[1:]
     _register_tile(s, conv, out, info, xo, cx, co,
-                   [cn, cy, rco, ry, rci, rx] if unroll_kw else [cn, cy, rco, ry, rx, rci],
-                   [n_, ob, y_] if parallel == "rows" else [n_, ob])
+                   [cn, cy, rco, ry, rci, rx] if unroll_kw else [cn, cy, rco, ry, rx, rci], par)
     if unroll_kw:
         conv.unroll(rx)
     return [st, out]

@@ -17,7 +17,8 @@ partitioning cuts the tile loops there, so the keys after a block are not multip
 (a sum over one point with the block's condition as `where`). The mask itself is in max and
 exp (attention.py).
 """
-from ..lang.expr import Const, Reduce, TensorLoad, Var, all as te_all, if_then_else
+from ..lang.expr import (Const, Reduce, TensorLoad, Var, all as te_all,
+                         elementwise_min as te_min, if_then_else)
 from ..lang.reduction import sum as te_sum
 from ..lang.tensor import ComputeOp, IterVar, Range, reduce_axis
 from ..lang.visitor import walk as walk_nodes
@@ -84,6 +85,12 @@ def _key_chunk(T, width):
 SYMBOLIC_SEQUENCE = 512
 
 
+def _class_bound(n):
+    """The largest value the size class being scheduled allows shape variable n, or None."""
+    facts = known_facts()
+    return facts.bounds(n)[1] if facts is not None and isinstance(n, Var) else None
+
+
 def _representative(n):
     """n, or for a symbolic length the largest value its size class allows (else
     SYMBOLIC_SEQUENCE): what the blocking is chosen for."""
@@ -99,15 +106,18 @@ def _representative(n):
 SYMBOLIC_KEY_CHUNK = 16
 
 
-#: a symbolic key count up to this many: pv = e^T v as vector loops along the head dimension
-#: (register tiles whose key chunks would all be partial run as scalar loops)
+#: a symbolic key count up to this many: size classes that compute their bound of keys
+#: (_padded_keys: whole register tiles, where partial ones would run as scalar loops)
 FEW_SYMBOLIC_KEYS = 2 * SYMBOLIC_KEY_CHUNK
 
 
 @register_size_classes(OUTPUT_TAG, VECTOR_CPU_TARGETS)
 def attention_size_classes(st, target):
-    """A symbolic key count T: T <= FEW_SYMBOLIC_KEYS (pv as vector loops), else pv as
-    register tiles over key chunks of SYMBOLIC_KEY_CHUNK (queries: whole blocks, padded)."""
+    """A symbolic key count T: ranges of T up to 2, 4, the vector width, twice that and
+    FEW_SYMBOLIC_KEYS, each computed over its bound
+    (keys padded: _padded_keys; a query count bounded with them: one block, padded); else
+    pv as register tiles over key chunks of SYMBOLIC_KEY_CHUNK (queries: whole blocks,
+    padded)."""
     stages = _stages(st.schedule, st)
     scores = stages.get(INNER_TAGS[0])
     if scores is None or len(scores.op.input_tensors) != 2:
@@ -116,7 +126,10 @@ def attention_size_classes(st, target):
     T = k.shape[2]
     if not isinstance(T, Var):
         return None
-    return [T <= FEW_SYMBOLIC_KEYS, T > FEW_SYMBOLIC_KEYS]
+    lanes = cpu_info(target).lanes
+    small = sorted({n for n in (2, 4, lanes, 2 * lanes) if n < FEW_SYMBOLIC_KEYS}) + \
+        [FEW_SYMBOLIC_KEYS]
+    return [te_all(T >= 1, T <= n) for n in small] + [T > FEW_SYMBOLIC_KEYS]
 
 
 def _pad_axis(s, stage, dim, extent):
@@ -127,6 +140,29 @@ def _pad_axis(s, stage, dim, extent):
     axis = list(op.axis)
     axis[dim] = IterVar(axis[dim].var, Range(0, extent), axis[dim].kind)
     new = ComputeOp(op.name, axis, op.bodies, op.tag, op.attrs)
+    stage.op = new
+    stage._reset_axes()
+    s.stage_map[new] = stage
+
+
+def _padded_keys(T, cfg):
+    """The keys a size class of at most FEW_SYMBOLIC_KEYS keys computes: its bound rounded up
+    to whole register tiles of scores^T (a constant), or None (T constant or many keys)."""
+    hi = None if isinstance(T, int) else _class_bound(T)
+    if hi is None or hi > FEW_SYMBOLIC_KEYS:
+        return None
+    return cdiv(hi, cfg["mr1"]) * cfg["mr1"]
+
+
+def _pad_reduction(s, stage, extent):
+    """The reduction of `stage` over `extent` (its operands padded with zero terms there).
+    Before the stage is split."""
+    op = stage.op
+    body = op.bodies[0]
+    (rv,) = body.axis
+    axis = (IterVar(rv.var, Range(0, extent), rv.kind),)
+    new = ComputeOp(op.name, op.axis, [Reduce(body.combiner, body.source, axis, body.where,
+                                              body.dtype, body.value_index)], op.tag, op.attrs)
     stage.op = new
     stage._reset_axes()
     s.stage_map[new] = stage
@@ -207,8 +243,6 @@ def schedule_attention(s, st, target):
     cfg = attention_config(_representative(S), _representative(T), D, Dv, target)
     if not isinstance(T, int):          # key chunks of pv: a tail after the last whole one
         cfg["kc2"] = SYMBOLIC_KEY_CHUNK
-        if _representative(T) <= FEW_SYMBOLIC_KEYS:
-            cfg["nr2"] = None           # few keys (attention_size_classes): pv as vector loops
     elif all(isinstance(d, int) for d in (B, H, S)):    # a constant shape: the tuning knobs
         from . import cpu_tuning
         f32 = "float32"
@@ -218,32 +252,69 @@ def schedule_attention(s, st, target):
             S, T, Dv, target, cfg, 2.0 * B * H * S * T * (D + Dv))
     lanes = cfg["lanes"]
     b, h, i, e = st.op.axis
-    io, ii = st.split(i, factor=cfg["qb"])
+    qb = cfg["qb"]
+    # a symbolic S that the size class bounds by one block: no block loop (whose last,
+    # partial block the lowering would compute apart, with loops of symbolic extent)
+    one_block = not isinstance(S, int) and _class_bound(S) is not None and \
+        _class_bound(S) <= qb
     if isinstance(S, int):
+        io, ii = st.split(i, factor=qb)
         par = st.fuse(b, h, io)
+        st.parallel(par)
+    elif one_block:
+        par = st.fuse(b, h)
         st.parallel(par)
     else:
         # a symbolic S: parallel over (batch, head), the query blocks inside (the block
         # index then stays a loop variable: the simplifier proves its tiles whole)
+        io, ii = st.split(i, factor=qb)
         st.parallel(st.fuse(b, h))
         par = io
     _vector_tile(st, e, lanes, unroll=False)
     # 1. the block's queries, transposed (a symbolic S: zero queries pad the last block, so
     # that every register tile of the block is a whole one; their outputs are not written)
-    qb = cfg["qb"]
+    extra = []
+    Sp = S if isinstance(S, int) else qb if one_block else (S + (qb - 1)) // qb * qb
     if isinstance(S, int):
         _, qt = pack_input(s, scores, q, (B, H, D, S), lambda b_, h_, d_, i_: q[b_, h_, i_, d_],
                            lambda b_, h_, i_, d_: (b_, h_, d_, i_), "attention_qT")
+    elif one_block and known_facts().bounds(S)[0] >= 1:
+        # the padding queries: copies of the last one (finite; their outputs are not
+        # written), so that the copy has no condition and a constant extent
+        _, qt = pack_input(s, scores, q, (B, H, D, Sp),
+                           lambda b_, h_, d_, i_: q[b_, h_, te_min(i_, S - 1), d_],
+                           lambda b_, h_, i_, d_: (b_, h_, d_, i_), "attention_qT")
     else:
-        _, qt = pack_input(s, scores, q, (B, H, D, (S + (qb - 1)) // qb * qb),
+        _, qt = pack_input(s, scores, q, (B, H, D, Sp),
                            lambda b_, h_, d_, i_: if_then_else(i_ < S, q[b_, h_, i_, d_], 0.0),
                            lambda b_, h_, i_, d_: (b_, h_, d_, i_), "attention_qT")
     qt.compute_at(st, par)
     if not isinstance(S, int):
         # the block's stages over whole blocks of queries (no guard at S inside a block)
-        Sp = (S + (qb - 1)) // qb * qb
         for stage, dim in ((scores, 3), (mx, 2), (ex, 3), (sm, 2), (pv, 2)):
             _pad_axis(s, stage, dim, Sp)
+    Tp = _padded_keys(T, cfg)
+    if Tp is not None:
+        # few keys (a size class bounds T): every key stage over Tp keys, a constant, so
+        # that scores^T and pv are whole register tiles (partial ones would run as scalar
+        # loops): k copied with the last key repeated (finite scores, their e unused), e
+        # computed for every row, v copied with zero rows (the padded e count nothing); max
+        # and sum read the rows of real keys only
+        _, kp = pack_input(s, scores, k, (B, H, Tp, D),
+                           lambda b_, h_, j_, d_: k[b_, h_, te_min(j_, T - 1), d_],
+                           lambda b_, h_, j_, d_: (b_, h_, j_, d_), "attention_kp")
+        v = next(t for t in pv.op.input_tensors if getattr(t.op, "tag", "") not in INNER_TAGS)
+        _, vp = pack_input(s, pv, v, (B, H, Tp, Dv),
+                           lambda b_, h_, j_, e_: if_then_else(j_ < T, v[b_, h_, j_, e_], 0.0),
+                           lambda b_, h_, j_, e_: (b_, h_, j_, e_), "attention_vp")
+        for packed in (kp, vp):
+            packed.compute_at(st, par)
+            _vector_tile(packed, packed.op.axis[3], lanes, unroll=False)
+        extra = [kp, vp]
+        _pad_axis(s, scores, 2, Tp)
+        _pad_axis(s, ex, 2, Tp)
+        _pad_reduction(s, pv, Tp)
+        cfg["kc2"] = Tp
     if st.op.attrs.get("causal"):
         # key tiles / chunks after a block's last query: skipped (scores and e are unused or
         # zero there)
@@ -283,7 +354,7 @@ def schedule_attention(s, st, target):
     else:
         pv.reorder(ip, jp, ep)
         _vector_tile(pv, ep, lanes, unroll=False)
-    return [scores, mx, ex, sm, pv, qt]
+    return [scores, mx, ex, sm, pv, qt] + extra
 
 
 @register(INNER_TAGS[0], VECTOR_CPU_TARGETS)

@@ -56,6 +56,8 @@ def schedule(outs: Tensor | Sequence[Tensor], target: str | Target = "native") -
     conds = _size_classes(s, name, target)
     if not conds:
         return _fill(s, name, target)
+    if not _wants_size_classes(target):     # one generic kernel: the fallback's schedule
+        conds = conds[-1:]
     # symbolic extents: a specialised schedule per size class (Schedule.specialize), the last
     # class the fallback (its condition is what its schedule may assume, never checked)
     for cond in conds[:-1]:
@@ -65,6 +67,11 @@ def schedule(outs: Tensor | Sequence[Tensor], target: str | Target = "native") -
     from ..schedule.specialize import parse_condition
     with shape_facts(parse_condition(conds[-1])):
         return _fill(s, name, target)
+
+
+def _wants_size_classes(target):
+    from ..targets.registry import get_target
+    return get_target(target).size_classes
 
 
 def _fill(s, name, target):

@@ -375,36 +375,79 @@ class Simplifier:
                 isinstance(n, Var) and n in self.loops for n in walk(d))):
             # (a loop of symbolic extent whose range a size class bounds: Schedule.specialize)
             res = self._loop_cmp(op, d)
+        if res is None:
+            res = self._min_max_cmp(e)
         if res is not None:
             return Const(res, "bool")
         return e
+
+    def _min_max_cmp(self, e):
+        """min(x, y) < b holds if x < b or y < b does, min(x, y) >= b if both do (max the
+        other way round): a clamped index min(i, n - 1) proven below n."""
+        a = e.a
+        if not (isinstance(a, BinOp) and a.op in ("min", "max")) or \
+                e.op not in ("<", "<=", ">", ">="):
+            return None
+        held = [self._cmp(Cmp(e.op, x, e.b, "bool")) for x in (a.a, a.b)]
+        held = [isinstance(h, Const) and h.value is True for h in held]
+        if (a.op == "min") == (e.op in ("<", "<=")):
+            return True if any(held) else None
+        return True if all(held) else None
 
     def _loop_cmp(self, op, d):
         """Decide d <op> 0 from the extreme values of d over the loops it is linear in: the
         loop variables replaced by their first or last value (by the sign of their
         coefficient), then _symbolic_cmp on each extreme."""
-        his, los = self._extremes(d, 1), self._extremes(d, -1)
+        res = self._loop_cmp_with(op, d, False)
+        if res is None and self._bounded_shape_vars(d):
+            # shape variables a size class bounds, kept symbolic: tied to the floors of
+            # the same variable ((S + 7) // 8 * 8 - S), which their bounds alone lose
+            res = self._loop_cmp_with(op, d, True)
+        return res
+
+    def _bounded_shape_vars(self, d):
+        """Does d, or the first or last value of a loop in d, involve a variable of finite
+        range that is no loop's (a shape variable a size class bounds)?"""
+        exprs = [d] + [b for n in walk(d) if isinstance(n, Var) and n in self.loops
+                       for b in self.loops[n]]
+        return any(isinstance(n, Var) and n not in self.loops and
+                   self.ranges.get(n, (0, INF))[1] != INF for e in exprs for n in walk(e))
+
+    def _bounded_cmp(self, op, d):
+        """_symbolic_cmp of d over bounded shape variables, after their constant bounds."""
+        lo, hi = self.bounds(d)
+        if lo == hi:
+            return _cmp_fold(op, lo, 0)
+        if op in ("<", "<=") and _cmp_fold(op, hi, 0) or op in (">", ">=") and \
+                _cmp_fold(op, lo, 0):
+            return True
+        return self._symbolic_cmp(op, d, bounded=True)
+
+    def _loop_cmp_with(self, op, d, keep_bounded):
+        cmp = self._bounded_cmp if keep_bounded else self._symbolic_cmp
+        his, los = self._extremes(d, 1, keep_bounded), self._extremes(d, -1, keep_bounded)
         if his is None or los is None:
             return None
         if op in ("<", "<="):                      # d <op> 0 holds if its maximum does
-            if self._symbolic_cmp(op, his):
+            if cmp(op, his):
                 return True
-            return False if self._symbolic_cmp(op, los) is False else None
+            return False if cmp(op, los) is False else None
         if op in (">", ">="):                      # ... if its minimum does
-            if self._symbolic_cmp(op, los):
+            if cmp(op, los):
                 return True
-            return False if self._symbolic_cmp(op, his) is False else None
-        if op == "!=" and (self._symbolic_cmp("<", his) or self._symbolic_cmp(">", los)):
+            return False if cmp(op, his) is False else None
+        if op == "!=" and (cmp("<", his) or cmp(">", los)):
             return True
-        if op == "==" and (self._symbolic_cmp("<", his) or self._symbolic_cmp(">", los)):
+        if op == "==" and (cmp("<", his) or cmp(">", los)):
             return False
         return None
 
-    def _extremes(self, d, sense):
+    def _extremes(self, d, sense, keep_bounded=False):
         """d with the loop variables replaced by the values that make it largest (sense 1) or
         smallest (-1): first the innermost loop's variable by its first or last value (which
         may be in outer loops' variables), and so on outwards; then variables of constant
-        range by their bounds. None if d is not linear in the loop variables."""
+        range by their bounds (keep_bounded: not those that are no loop's: shape variables,
+        left to sign_of). None if d is not linear in the loop variables."""
         lin = to_linear(d)
         for v in reversed(self.loops):                     # innermost first
             c = next((c for atom, c in lin.terms.values() if atom is v), 0)
@@ -413,7 +456,8 @@ class Simplifier:
                 lin = rest.add(to_linear(self.loops[v][0 if c * sense < 0 else 1]), c)
         out = Linear({}, lin.const)
         for k, (atom, c) in lin.terms.items():
-            if isinstance(atom, Var) and atom in self.ranges and self.ranges[atom][1] != INF:
+            if isinstance(atom, Var) and atom in self.ranges and self.ranges[atom][1] != INF \
+                    and not (keep_bounded and atom not in self.loops):
                 out = out.add(Linear({}, self.ranges[atom][0 if c * sense < 0 else 1]), c)
             elif any(isinstance(n, Var) and n in self.loops for n in walk(atom)):
                 return None
@@ -421,13 +465,14 @@ class Simplifier:
                 out = out.add(Linear({k: (atom, c)}, 0))
         return from_linear(out, d.dtype)
 
-    def _symbolic_cmp(self, op, d):
-        """Decide d <op> 0 with sympy when d only involves symbolic extents."""
+    def _symbolic_cmp(self, op, d, bounded=False):
+        """Decide d <op> 0 with sympy when d only involves symbolic extents (bounded: also
+        extents a size class bounds above; what holds for every value holds for those)."""
         if is_const(d):
             return _cmp_fold(op, d.value, 0)
         for n in walk(d):
-            if isinstance(n, Var) and (self.ranges.get(n, (None, None))[1] != INF or
-                                       self.ranges[n][0] < 0):
+            if isinstance(n, Var) and (n not in self.ranges or self.ranges[n][0] < 0 or
+                                       (self.ranges[n][1] != INF and not bounded)):
                 return None
             if not isinstance(n, (Var, Const, BinOp)):
                 return None

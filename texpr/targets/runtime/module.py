@@ -53,6 +53,7 @@ class Module:
         self._func = func
         self._uses_parallel = uses_parallel
         self._threads = None
+        self._threads_raw = _NEVER
         nargs = len(func.args)
         # array arguments are passed as addresses (uintptr_t: the same register as a pointer)
         params = ["uintptr_t"] * nargs + ["double" if dtypes.is_float(v.dtype) else "int64_t"
@@ -100,10 +101,12 @@ class Module:
         return module_html(self)
 
     def __call__(self, *arrays: Any) -> Any:
-        if self._direct is not None:
-            if self._uses_parallel:
+        direct = self._direct
+        if direct is not None:
+            if self._uses_parallel and \
+                    _ENVIRON.get(_NUM_THREADS_KEY, None) is not self._threads_raw:
                 self._sync_threads()
-            if self._direct(self._direct_plan, self._address, arrays):
+            if direct(self._direct_plan, self._address, arrays):
                 return None                 # checked and run by the C extension
         return self._call_checked(arrays, self._plan.fast(arrays))
 
@@ -124,7 +127,8 @@ class Module:
             ptrs, shape_vals = plan.check(arrays)
         else:
             ptrs, shape_vals = fast, ()
-        if self._uses_parallel:
+        if self._uses_parallel and \
+                _ENVIRON.get(_NUM_THREADS_KEY, None) is not self._threads_raw:
             self._sync_threads()
         self._run(self._fn, ptrs, shape_vals)
         del views           # (the views of other frameworks' arrays lived through the call)
@@ -171,6 +175,10 @@ class Module:
         return run
 
     def _sync_threads(self):
+        # (the variable's raw value, whose identity __call__ compares: a new value is a new
+        # object; without os.environ's own mapping, a value no lookup returns)
+        self._threads_raw = _ENVIRON.get(_NUM_THREADS_KEY, None) \
+            if _ENVIRON is _ENVIRON_DATA else _NEVER
         n = num_threads()
         if n != self._threads:
             self._set_threads(n)
@@ -256,8 +264,31 @@ def _own_symbol(ffi, lib, name, lib_path):
     return fn
 
 
+# os.environ's own mapping (POSIX: bytes keys and values): a lookup in it costs ~0.05 us
+# where os.environ.get costs ~0.5 us, which a parallel kernel paid on every call (its
+# thread count synced before it runs: one-row softmax of a symbolic row count ran 2x the
+# time of its concrete build)
+_ENVIRON_DATA = getattr(os.environ, "_data", None)
+_NUM_THREADS_KEY = b"TEXPR_NUM_THREADS" if os.name == "posix" else "TEXPR_NUM_THREADS"
+_last_num_threads = [object(), 0]   # (the variable's raw value, the count it gives)
+_NEVER = object()
+_ENVIRON = _ENVIRON_DATA if isinstance(_ENVIRON_DATA, dict) else {}
+
+
 def num_threads():
-    v = os.environ.get("TEXPR_NUM_THREADS")
+    """TEXPR_NUM_THREADS, else the machine's cores (the raw value's count is cached)."""
+    if isinstance(_ENVIRON_DATA, dict):
+        raw = _ENVIRON_DATA.get(_NUM_THREADS_KEY)
+        last = _last_num_threads
+        if raw is last[0] or (raw is not None and raw == last[0]):
+            return last[1]
+        n = _num_threads_of(os.environ.get("TEXPR_NUM_THREADS"))
+        last[0], last[1] = raw, n
+        return n
+    return _num_threads_of(os.environ.get("TEXPR_NUM_THREADS"))
+
+
+def _num_threads_of(v):
     if v:
         try:
             n = int(v)
@@ -285,6 +316,7 @@ class ValidationPlan:
             self.from_buffer = lambda a: a
         self.device_ok = device_ok
         self.args = []
+        self._dim_value = {}        # id of an extent expression (kept by args) -> _DimValue
         self.shape_vars = func.shape_vars
         for k, b in enumerate(func.args):
             dims = []
@@ -295,6 +327,7 @@ class ValidationPlan:
                     dims.append(("var", s))
                 else:
                     dims.append(("expr", s))
+                    self._dim_value[id(s)] = _DimValue(s)
             self.args.append((b.name, _NP.get(b.dtype) or dtypes.numpy_dtype(b.dtype), len(b.shape), tuple(dims), id(b) in outputs))
         self.nargs = len(self.args)
         # arguments relaid by transform_layout: a wrong shape is told with the physical shape
@@ -318,9 +351,10 @@ class ValidationPlan:
         self._fast_plan = self._plan_fast(ffi)
 
     def _plan_fast(self, ffi):
-        """(check, plan words, shape variables in its order, number of them the call takes),
-        or None where the C checker does not apply: no cffi call (emulated and GPU modules),
-        scalar arguments, extents given by expressions."""
+        """(check, plan words, shape variables in its order, number of them the call takes,
+        the check of the extents given by expressions (_derived_extents_check) or None), or None
+        where the C checker does not apply: no cffi call (emulated and GPU modules), scalar
+        arguments."""
         if ffi is None or self.scalars or len(self.args) > 64:
             return None
         extension = fastcheck.checker()
@@ -328,6 +362,7 @@ class ValidationPlan:
             return None
         order = list(self.shape_vars)
         words = []
+        derived = []    # (position in order, _DimValue): an extent given by an expression
         for (name, dt, ndim, dims, is_out) in self.args:
             ext = []
             for kind, v in dims:
@@ -338,12 +373,19 @@ class ValidationPlan:
                         order.append(v)
                     ext.append(("var", order.index(v)))
                 else:
-                    return None
+                    # taken by the C checker as a variable of its own, then compared with
+                    # the expression's value (fast())
+                    derived.append((len(order), v))
+                    ext.append(("var", len(order)))
+                    order.append(object())
             words.append((dt, is_out, ext))
         if len(order) > 64:
             return None
+        same = _derived_extents_check(derived, order, len(self.args)) if derived else None
+        if derived and same is None:
+            return None
         return (extension.check, fastcheck.plan_words(words, len(order)), order,
-                len(self.shape_vars))
+                len(self.shape_vars), same)
 
     def direct(self):
         """(run, plan) when the C checker's result is exactly the call's arguments (no
@@ -364,6 +406,8 @@ class ValidationPlan:
         if r is None:
             return None
         n = len(arrays) + plan[3]
+        if plan[4] is not None and not plan[4](r):
+            return None                     # (check() tells which extent is wrong)
         if self.preconditions:
             binding = dict(zip(plan[2], r[len(arrays):]))
             if not all(holds(binding) for holds, _ in self.preconditions):
@@ -417,7 +461,7 @@ class ValidationPlan:
             shape = []
             for d, (kind, v) in enumerate(dims):
                 n = v if kind == "const" else binding.get(v) if kind == "var" else \
-                    eval_int(v, binding)
+                    self._dim_value[id(v)](binding)
                 if n is None:
                     raise ArgumentError(f"output {name}: dimension {d} ({to_str(v)}) is not given "
                                         "by the inputs' shapes; pass the output array")
@@ -502,7 +546,7 @@ class ValidationPlan:
         for k in self.outputs:
             self._check_no_overlap(k, taken)
         for name, d, e, n in exprs:
-            val = eval_int(e, binding)
+            val = self._dim_value[id(e)](binding)
             if val is None:
                 raise ArgumentError(f"argument {name}: dimension {d} is {e}, which cannot be "
                                     "derived from other arguments' shapes")
@@ -574,17 +618,16 @@ _PY_OPS = {"+": "+", "-": "-", "*": "*", "//": "//", "%": "%", "&&": "and", "||"
            "<": "<", "<=": "<=", ">": ">", ">=": ">=", "==": "==", "!=": "!="}
 
 
-def compile_int_expr(e):
-    """binding -> value of integer/bool expression e of shape variables, as a Python function
-    compiled once (a call evaluates its preconditions without the simplifier)."""
+def _py_text(e, name_of):
+    """Python text of integer/bool expression e, its variables written name_of(var); raises
+    ValueError for what has no Python form."""
     from ...lang.expr import BinOp, Cmp, Not
-    names = {}
 
     def py(x):
         if isinstance(x, Const):
             return repr(x.value)
         if isinstance(x, Var):
-            return names.setdefault(x, f"v{len(names)}")
+            return name_of(x)
         if isinstance(x, (BinOp, Cmp)) and x.op in _PY_OPS:
             return f"({py(x.a)} {_PY_OPS[x.op]} {py(x.b)})"
         if isinstance(x, BinOp) and x.op in ("min", "max"):
@@ -592,15 +635,56 @@ def compile_int_expr(e):
         if isinstance(x, Not):
             return f"(not {py(x.a)})"
         raise ValueError
+    return py(e)
+
+
+def compile_int_expr(e, value=False):
+    """binding -> value of integer/bool expression e of shape variables, as a Python function
+    compiled once (a call evaluates its preconditions without the simplifier). value: None
+    when e has no Python form (else a function of eval_int's truth)."""
+    names = {}
     try:
-        body = py(e)
+        body = _py_text(e, lambda v: names.setdefault(v, f"v{len(names)}"))
     except ValueError:
-        return lambda binding: bool(eval_int(e, binding))
+        return None if value else (lambda binding: bool(eval_int(e, binding)))
     args = ", ".join(f"{n}=b[_v{k}]" for k, n in enumerate(names.values()))
     env = {f"_v{k}": v for k, v in enumerate(names)}
     src = f"def holds(b):\n    {args.replace(', ', '; ') if args else 'pass'}\n    return {body}\n"
     exec(src, env)      # noqa: S102  (generated from an IR expression, no user text)
     return env["holds"]
+
+
+def _derived_extents_check(derived, order, nargs):
+    """r -> whether the C checker's words r (addresses, then the values of `order`) have
+    each derived extent (position k in order, expression) equal to its expression of the
+    others, as one function compiled once; None where an expression has no Python form."""
+    where = {v: k for k, v in enumerate(order)}
+    try:
+        parts = [f"{_py_text(e, lambda v: f'r[{nargs + where[v]}]')} == r[{nargs + k}]"
+                 for k, e in derived]
+    except (ValueError, KeyError):
+        return None
+    env = {}
+    exec(f"def same(r):\n    return {' and '.join(parts) or 'True'}\n", env)  # noqa: S102
+    return env["same"]
+
+
+class _DimValue:
+    """binding -> the value of a shape expression (an output extent such as (h - 1) // 2 + 1),
+    or None when a variable is unbound: compiled once, where eval_int substitutes and
+    simplifies on every call (~0.5 ms a call of a symbolic pooling kernel)."""
+
+    def __init__(self, e):
+        self.e = e
+        self.fn = compile_int_expr(e, value=True)
+
+    def __call__(self, binding):
+        if self.fn is not None:
+            try:
+                return self.fn(binding)
+            except (KeyError, ZeroDivisionError):
+                pass
+        return eval_int(self.e, binding)
 
 
 def eval_int(e, binding):
