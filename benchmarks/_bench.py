@@ -181,11 +181,6 @@ def peaks(target, thread_counts, quick=False):
 # sleep; on a machine with few cores they take a core from the next kernel's threads, which
 # then wait at a barrier. Let them fall asleep before timing something else multithreaded.
 SETTLE_S = 0.05
-# OpenBLAS's pthreads spin far longer after a call (OPENBLAS_THREAD_TIMEOUT, 2^28 cycles by
-# default: ~0.1 s): on 2 cores a multithreaded kernel timed within that window has a peer
-# thread without a core and runs 10-50x slower (seen: 0.16 ms -> 8 ms). Before a kernel that
-# follows NumPy's matmul in a round, sleep this long.
-OPENBLAS_SETTLE_S = 0.3
 
 
 def spin_seconds(fn, limit=1.0, poll=0.005):
