@@ -205,7 +205,7 @@ class Tensorizer:
         pname = iload.tensor.name
         cs_s = [self._affine(i) for i in idx]
         cs_i = [self._affine(i) for i in iload.indices]
-        dims, used, shifts = [], set(), {}
+        dims, used, shifts, offsets = [], set(), {}, {}
         pshape = iload.tensor.shape
         for e, aff in enumerate(cs_i):
             if aff is None:
@@ -219,7 +219,9 @@ class Tensorizer:
                 dims.append(d)
                 continue
             ci, bi = aff
-            if not (isinstance(bi, Const) and bi.value == 0):
+            # a constant offset (a[2 * k + 1]: a placeholder read at two places) moves the
+            # region's start back by it, so that every read of it names the same region
+            if not isinstance(bi, Const) or (bi.value != 0 and not any(ci)):
                 self.fail(f"placeholder {pname}: index {to_str(iload.indices[e])} has an offset; "
                           "declare intrinsics with indices that start at 0")
             if not any(ci):
@@ -235,6 +237,8 @@ class Tensorizer:
                           f"{pname}[{', '.join(to_str(i) for i in iload.indices)}]")
             used.add(d)
             dims.append(d)
+            if bi.value:
+                offsets[d] = bi
         for d, a in enumerate(cs_s):
             if d in used:
                 continue
@@ -244,7 +248,8 @@ class Tensorizer:
             if any(a[0]):
                 self.fail(f"tensor {name}: dimension {d} depends on the tensorized loops in a way "
                           f"placeholder {pname} does not")
-        base = [shifts[d] if d in shifts else a[1] for d, a in enumerate(cs_s)]
+        base = [shifts[d] if d in shifts else simplify(a[1] - offsets[d]) if d in offsets else a[1]
+                for d, a in enumerate(cs_s)]
         if region is not None:
             base = [simplify(b - lo) if not (isinstance(lo, Const) and lo.value == 0) else b
                     for b, (lo, _) in zip(base, region)]

@@ -1,0 +1,143 @@
+"""DenseInt8: an int8 dense (uint8 activations x int8 weights -> int32) over a constant
+weight packed once, that takes AVX2's fastest instruction only when it is provably exact.
+
+AVX2 has no exact one-instruction u8 x s8 dot product: vpmaddubsw (FBGEMM's kernel, the
+fastest: topi.qnn.dense_int8_sat16) sums each pair of products into int16 with saturation.
+A pair (w0, w1) of adjacent weights times activations in [0, amax] stays in int16 iff
+amax * (max(w0, 0) + max(w1, 0)) <= 32767 and amax * (min(w0, 0) + min(w1, 0)) >= -32768.
+The weight is known when it is packed, so the largest amax that keeps every pair exact,
+`max_exact_activation`, is computed then: 255 (every uint8 activation) for weights within
+[-64, 64], at least 127 for any int8 weight (torch's reduce_range activations). A call whose
+activations' maximum is at most that (O(M K) to check, against O(M N K) to multiply; skipped
+at 255) runs the saturating kernel; any other runs the exact dense_int16_pairs kernel (the
+weight widened to int16 and packed for it at construction, only when some activation could
+need it). On AVX-512 the exact VNNI kernel (dense_int8_packed, vpdpbusd) serves every call.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ArgumentError, TexprError
+from ..lang.tensor import placeholder
+from ..targets import get_target
+from . import qnn
+from .cpu import CpuInfo
+from .schedules import schedule
+from .testing import pack_dense_int8_weight_ref, pack_dense_int16_pairs_ref
+
+#: the kernel forms: topi.qnn compute, what it is
+FORMS = {"sat16": (qnn.dense_int8_sat16, "vpmaddubsw, pair sums saturated at int16"),
+         "int16_pairs": (qnn.dense_int16_pairs, "vpmaddwd on int16-widened operands, exact"),
+         "vnni": (qnn.dense_int8_packed, "dot_int8 (vpdpbusd), exact")}
+
+
+def max_exact_activation(weight):
+    """The largest amax <= 255 such that every pair sum a0 * w[n, 2p] + a1 * w[n, 2p + 1]
+    with activations in [0, amax] fits int16 (255 when every pair does for any uint8).
+
+    >>> import numpy as np
+    >>> max_exact_activation(np.array([[64, 64, -64, -64]], "int8"))
+    255
+    >>> max_exact_activation(np.array([[127, 127, 0, 0]], "int8"))
+    129
+    """
+    w = np.asarray(weight, np.int64)
+    pos, neg = np.maximum(w, 0), np.minimum(w, 0)
+    up = int((pos[:, 0::2] + pos[:, 1::2]).max(initial=0))
+    down = int(-(neg[:, 0::2] + neg[:, 1::2]).min(initial=0))
+    limit = min(32767 // up if up else 255, 32768 // down if down else 255)
+    return min(255, limit)
+
+
+class DenseInt8:
+    """data [M, K] uint8 @ weight[N, K].T (int8) -> [M, N] int32, exact, with the weight
+    packed once here (module docstring: which kernel a call takes and why).
+
+    `max_exact_activation`: the largest activation the saturating AVX2 kernel is exact for
+    with this weight; `kernel_for(data)`: the form a call with `data` runs ("sat16",
+    "int16_pairs" or "vnni"); `kernel(M, form)`: its built module (source, te.lower text).
+
+    Example (weights within [-64, 64]: every call takes the vpmaddubsw kernel)::
+
+        w = np.random.randint(-64, 65, (256, 512)).astype("int8")
+        dense = topi.qnn.DenseInt8(w, target="native")
+        y = dense(np.random.randint(0, 256, (8, 512)).astype("uint8"))   # int32 [8, 256]
+    """
+
+    def __init__(self, weight, target="native"):
+        w = np.asarray(weight)
+        if w.dtype != np.int8 or w.ndim != 2:
+            raise ArgumentError(f"DenseInt8: weight must be a 2-D int8 array [N, K], got "
+                                f"{w.dtype} of shape {w.shape}")
+        self.target = get_target(target)
+        if self.target.family != "x86":
+            raise TexprError(f"DenseInt8: target {self.target.name!r} is not x86 (avx2, avx512 "
+                             "or native on an x86 host)")
+        self.N, self.K = w.shape
+        self.lanes = 2 * CpuInfo(self.target).lanes_of("int32")
+        if self.N % self.lanes or self.K % 4:
+            raise ArgumentError(f"DenseInt8: weight [N, K] = {list(w.shape)} must have N a "
+                                f"multiple of {self.lanes} and K of 4 (target {self.target.name}'s "
+                                "packed panels)")
+        self._kernels = {}
+        self._packed = {}
+        if self.target.name == "avx512":
+            self.max_exact_activation = 255
+            self._packed["vnni"] = pack_dense_int8_weight_ref(w, self.lanes)
+            return
+        self.max_exact_activation = max_exact_activation(w)
+        self._packed["sat16"] = pack_dense_int8_weight_ref(w, self.lanes)
+        if self.max_exact_activation < 255:
+            self._packed["int16_pairs"] = pack_dense_int16_pairs_ref(w, self.lanes)
+
+    @property
+    def rule(self):
+        """The kernel choice, in words."""
+        if "vnni" in self._packed:
+            return "every call: dot_int8 (vpdpbusd), exact"
+        if self.max_exact_activation == 255:
+            return "every call: vpmaddubsw (every pair sum of this weight fits int16)"
+        return (f"activations max <= {self.max_exact_activation}: vpmaddubsw (pair sums fit "
+                f"int16); else vpmaddwd on int16-widened operands (exact)")
+
+    def kernel_for(self, data):
+        """The form a call with `data` runs."""
+        if "vnni" in self._packed:
+            return "vnni"
+        if self.max_exact_activation == 255 or \
+                int(np.asarray(data).max(initial=0)) <= self.max_exact_activation:
+            return "sat16"
+        return "int16_pairs"
+
+    def kernel(self, M, form):
+        """The built module of `form` for M rows (built on first use, then kept)."""
+        if form not in self._packed:
+            raise ArgumentError(f"DenseInt8: form {form!r} is not packed for this weight and "
+                                f"target (packed: {', '.join(self._packed)})")
+        key = (M, form)
+        if key not in self._kernels:
+            wp = self._packed[form]
+            data = placeholder((M, self.K), "uint8", name="data")
+            packed = placeholder(wp.shape, str(wp.dtype), name="packed")
+            out = FORMS[form][0](data, packed)
+            s = schedule(out, target=self.target.name)
+            from ..targets.build import build
+            self._kernels[key] = build(s, [data, packed, out], target=self.target,
+                                       name=f"dense_int8_{form}_{M}x{self.N}x{self.K}")
+        return self._kernels[key]
+
+    def __call__(self, data, out=None):
+        """data [M, K] uint8 -> out [M, N] int32 (allocated when not given), returned."""
+        a = np.asarray(data)
+        if a.dtype != np.uint8 or a.ndim != 2 or a.shape[1] != self.K:
+            raise ArgumentError(f"DenseInt8: data must be a uint8 array [M, {self.K}], got "
+                                f"{a.dtype} of shape {a.shape}")
+        form = self.kernel_for(a)
+        if out is None:
+            out = np.empty((a.shape[0], self.N), np.int32)
+        self.kernel(a.shape[0], form)(a, self._packed[form], out)
+        return out
+
+    def __repr__(self):
+        return (f"DenseInt8(N={self.N}, K={self.K}, target {self.target.name}, "
+                f"max_exact_activation={self.max_exact_activation}: {self.rule})")
