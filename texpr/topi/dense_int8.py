@@ -15,6 +15,8 @@ need it). On AVX-512 the exact VNNI kernel (dense_int8_packed, vpdpbusd) serves 
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..errors import ArgumentError, TexprError
@@ -49,6 +51,19 @@ def max_exact_activation(weight):
     return min(255, limit)
 
 
+@functools.lru_cache(maxsize=None)
+def _built(target, form, M, N, K, lanes):
+    """The module of `form` for data [M, K] and a weight [N, K] packed by `lanes` columns."""
+    from ..targets.build import build
+    group = 2 if form == "int16_pairs" else 4
+    data = placeholder((M, K), "uint8", name="data")
+    packed = placeholder((N // lanes, K // group, lanes, group),
+                         "int16" if form == "int16_pairs" else "int8", name="packed")
+    out = FORMS[form][0](data, packed)
+    s = schedule(out, target=target.name)
+    return build(s, [data, packed, out], target=target, name=f"dense_int8_{form}_{M}x{N}x{K}")
+
+
 class DenseInt8:
     """data [M, K] uint8 @ weight[N, K].T (int8) -> [M, N] int32, exact, with the weight
     packed once here (module docstring: which kernel a call takes and why).
@@ -79,7 +94,6 @@ class DenseInt8:
             raise ArgumentError(f"DenseInt8: weight [N, K] = {list(w.shape)} must have N a "
                                 f"multiple of {self.lanes} and K of 4 (target {self.target.name}'s "
                                 "packed panels)")
-        self._kernels = {}
         self._packed = {}
         if self.target.name == "avx512":
             self.max_exact_activation = 255
@@ -92,7 +106,12 @@ class DenseInt8:
 
     @property
     def rule(self):
-        """The kernel choice, in words."""
+        """The kernel choice, in words.
+
+        >>> import numpy as np, texpr.topi as topi
+        >>> topi.qnn.DenseInt8(np.full((16, 8), -64, "int8"), target="avx2").rule
+        'every call: vpmaddubsw (every pair sum of this weight fits int16)'
+        """
         if "vnni" in self._packed:
             return "every call: dot_int8 (vpdpbusd), exact"
         if self.max_exact_activation == 255:
@@ -101,7 +120,16 @@ class DenseInt8:
                 f"int16); else vpmaddwd on int16-widened operands (exact)")
 
     def kernel_for(self, data):
-        """The form a call with `data` runs."""
+        """The form a call with `data` runs: "sat16" where every pair sum of the weight with
+        these activations fits int16, else "int16_pairs" (AVX-512: "vnni").
+
+        >>> import numpy as np, texpr.topi as topi
+        >>> dense = topi.qnn.DenseInt8(np.full((16, 8), 127, "int8"), target="avx2")
+        >>> dense.max_exact_activation, dense.kernel_for(np.full((1, 8), 129, "uint8"))
+        (129, 'sat16')
+        >>> dense.kernel_for(np.full((1, 8), 130, "uint8"))
+        'int16_pairs'
+        """
         if "vnni" in self._packed:
             return "vnni"
         if self.max_exact_activation == 255 or \
@@ -110,24 +138,28 @@ class DenseInt8:
         return "int16_pairs"
 
     def kernel(self, M, form):
-        """The built module of `form` for M rows (built on first use, then kept)."""
+        """The built module of `form` for M rows (built on first use; kept for every
+        DenseInt8 of the same shape and target), called as kernel(data, packed, out).
+
+        Example (the source of the kernel a call with 8 rows of activations runs)::
+
+            dense = topi.qnn.DenseInt8(w, target="native")
+            print(dense.kernel(8, dense.kernel_for(a)).source)
+        """
         if form not in self._packed:
             raise ArgumentError(f"DenseInt8: form {form!r} is not packed for this weight and "
                                 f"target (packed: {', '.join(self._packed)})")
-        key = (M, form)
-        if key not in self._kernels:
-            wp = self._packed[form]
-            data = placeholder((M, self.K), "uint8", name="data")
-            packed = placeholder(wp.shape, str(wp.dtype), name="packed")
-            out = FORMS[form][0](data, packed)
-            s = schedule(out, target=self.target.name)
-            from ..targets.build import build
-            self._kernels[key] = build(s, [data, packed, out], target=self.target,
-                                       name=f"dense_int8_{form}_{M}x{self.N}x{self.K}")
-        return self._kernels[key]
+        return _built(self.target, form, M, self.N, self.K, self.lanes)
 
     def __call__(self, data, out=None):
-        """data [M, K] uint8 -> out [M, N] int32 (allocated when not given), returned."""
+        """data [M, K] uint8 -> out [M, N] int32 (allocated when not given), returned.
+
+        Example (full-range weights: a call with activations above max_exact_activation
+        runs the exact int16-pairs kernel)::
+
+            dense = topi.qnn.DenseInt8(w, target="native")
+            y = dense(a)       # == a.astype(np.int32) @ w.astype(np.int32).T
+        """
         a = np.asarray(data)
         if a.dtype != np.uint8 or a.ndim != 2 or a.shape[1] != self.K:
             raise ArgumentError(f"DenseInt8: data must be a uint8 array [M, {self.K}], got "

@@ -722,7 +722,7 @@ def dense_int8_sat16_ref(data, packed_weight):
 
     >>> import numpy as np
     >>> w = pack_dense_int8_weight_ref(np.full((8, 4), 127, "int8"), 8)
-    >>> dense_int8_sat16_ref(np.full((1, 4), 255, "uint8"), w)[0, 0]   # 2 * 32767, not 129540
+    >>> int(dense_int8_sat16_ref(np.full((1, 4), 255, "uint8"), w)[0, 0])   # 2 * 32767, not 129540
     65534
     """
     Nb, Kg, lanes, _ = packed_weight.shape
