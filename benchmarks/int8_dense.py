@@ -85,7 +85,8 @@ def _pair(target, n, rounds, calls):
             if ref is not None:
                 fns["torch"] = ref[1]
             with _bench.threads(nt):
-                warm = _bench.parallel_warm_s(fns, nt)
+                # (the quick smoke test skips the warm-up: it times nothing worth reading)
+                warm = _bench.parallel_warm_s(fns, nt) if n >= 1024 else 0.0
                 t = _bench.Timer(rounds, calls, warm_s=warm).run(fns)
             row[name] = [t["torch"][0] if "torch" in t else None, t["texpr"][0],
                          dense.kernel_for(a)]
