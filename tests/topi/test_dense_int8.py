@@ -78,7 +78,8 @@ def test_full_range_weights_fall_back_to_the_exact_kernel():
 
 def test_avx512_takes_the_exact_vnni_kernel():
     """On AVX-512 every call is the exact dot_int8 (vpdpbusd); its schedule tensorizes
-    dense_int8_packed (lowered only: AVX-512 through SIMDe is slow to compile)."""
+    dense_int8_packed (lowered only: AVX-512 through SIMDe is slow to compile; the same
+    schedule on AVX2 is built and run)."""
     w = np.full((64, K), -128, "int8")
     dense = topi.qnn.DenseInt8(w, target="avx512")
     assert dense.kernel_for(np.full((1, K), 255, "uint8")) == "vnni" and "exact" in dense.rule
@@ -87,6 +88,23 @@ def test_avx512_takes_the_exact_vnni_kernel():
     out = topi.qnn.dense_int8_packed(data, packed)
     text = str(te.lower(topi.schedule(out, "avx512"), [data, packed, out], target="avx512"))
     assert "dot_uint8_int8_" in text
+    f = te.build(topi.schedule(out, "avx2"), [data, packed, out], target="avx2")
+    assert "_mm256_madd_epi16" in f.source
+    rng = np.random.default_rng(2)
+    a, wf = corners(rng, 0, 255, (M, K)).astype("uint8"), corners(rng, -128, 127, (64, K))
+    wp = topi.testing.pack_dense_int8_weight_ref(wf.astype("int8"), 32)
+    c = np.empty((M, 64), np.int32)
+    f(a, wp, c)
+    np.testing.assert_array_equal(c, exact(a, wf))
+
+
+def test_narrow_weights_split_rows_among_the_threads():
+    """N = 16 is one block of columns: blocks of rows run in parallel instead (lowered)."""
+    data = te.placeholder((64, K), "uint8", name="data")
+    packed = te.placeholder((1, K // 4, 16, 4), "int8", name="packed")
+    out = topi.qnn.dense_int8_sat16(data, packed)
+    text = str(te.lower(topi.schedule(out, "avx2"), [data, packed, out], target="avx2"))
+    assert "for parallel (i.outer.outer.j.outer.outer.fused, 0, 8)" in text
 
 
 def test_lanes_that_are_not_whole_vectors_run_plain_loops():

@@ -5,11 +5,13 @@
 - dense_int8_packed (AVX2 or AVX-512): dot_int8 (AVX-512 VNNI vpdpbusd; SIMDe without it).
 
 All three share one loop order: parallel over blocks of output columns whose weights
-(block x kc) fit in a quarter of L2, a reduction chunk kc, then register tiles of rows x lanes
+(block x kc) fit in a quarter of L2 (and over blocks of rows too where there are fewer than
+INT8_MIN_BLOCKS column blocks), a reduction chunk kc, then register tiles of rows x lanes
 (the weights of a tile stay in L1 while every row tile of the data goes past them). The tile
 is sized from the target's vector registers (CpuInfo): accumulators, the weight vectors and
 the micro-kernel's temporaries must fit.
 """
+from ..targets import get_target
 from ..targets.intrin import dot_int8, dot_int16_pairs, dot_u8s8_sat16
 from .cpu import CpuInfo
 from .schedules import default_stage, register
@@ -18,6 +20,8 @@ from .util import const_value
 #: vector registers a micro-kernel uses besides its accumulators and weight vectors: the
 #: broadcast activations, a temporary and (vpmaddubsw) the vector of ones
 INT8_KERNEL_TEMPS = 3
+#: parallel blocks a schedule makes at least where the shape has them (the threads share them)
+INT8_MIN_BLOCKS = 8
 #: the longest reduction chunk (the whole K up to it: C is loaded and stored once per chunk)
 INT8_MAX_KC = 1024
 
@@ -57,27 +61,35 @@ def _schedule_blocks(st, target, lanes, group, weight_bytes, intrin_of, pair_axi
     io, ii = st.split(i, factor=rows)
     jo, ji = st.split(j, factor=lanes)
     jb, jt = st.split(jo, factor=nb // lanes)
+    # few column blocks (a narrow N): blocks of row tiles in parallel too
+    row_parts = min(-(-M // rows), -(-INT8_MIN_BLOCKS // (N // nb)))
+    outer = [jb]
+    if row_parts > 1:
+        ib, io = st.split(io, nparts=row_parts)
+        outer = [ib, jb]
     if pair_axis:
         kg, h = red
         ko, ki = st.split(kg, factor=kc // 4)
-        st.reorder(jb, ko, io, jt, ii, ji, ki, h)
+        st.reorder(*outer, ko, io, jt, ii, ji, ki, h)
     else:
         ko, ki = st.split(red[0], factor=kc)
         kg, kk = st.split(ki, factor=group)
-        st.reorder(jb, ko, io, jt, ii, ji, kg, kk)
-    st.parallel(jb)
+        st.reorder(*outer, ko, io, jt, ii, ji, kg, kk)
+    st.parallel(st.fuse(*outer) if len(outer) > 1 else jb)
     st.tensorize(ii, intrin_of(kc, rows))
 
 
-def _fits_vectors(st, target):
-    """Whether the packed lanes are whole vectors of int32 on the target (else plain loops)."""
-    return st.op.attrs["lanes"] % CpuInfo(target).lanes_of("int32") == 0
+def _fits_vectors(st, target, isas):
+    """Whether the target is one of `isas` (the micro-kernel's implementations; "native" is
+    the host's) and the packed lanes are whole vectors of int32 on it (else plain loops)."""
+    return get_target(target).name in isas and \
+        st.op.attrs["lanes"] % CpuInfo(target).lanes_of("int32") == 0
 
 
 @register("dense_int8_sat16", ("native", "avx2"))
 def schedule_dense_int8_sat16(s, st, target):
     lanes = st.op.attrs["lanes"]
-    if not _fits_vectors(st, target):
+    if not _fits_vectors(st, target, ("avx2",)):
         return default_stage(s, st, target)
     _schedule_blocks(st, target, lanes, 4, 1,
                      lambda kc, rows: dot_u8s8_sat16(kc, lanes, rows), pair_axis=True)
@@ -87,7 +99,7 @@ def schedule_dense_int8_sat16(s, st, target):
 @register("dense_int16_pairs", ("native", "avx2"))
 def schedule_dense_int16_pairs(s, st, target):
     lanes = st.op.attrs["lanes"]
-    if not _fits_vectors(st, target):
+    if not _fits_vectors(st, target, ("avx2",)):
         return default_stage(s, st, target)
     wide = next(t for t in st.op.input_tensors if t.op.name == "data_i16")
     ws = s[wide]
@@ -104,7 +116,7 @@ def schedule_dense_int16_pairs(s, st, target):
 def schedule_dense_int8_packed(s, st, target):
     lanes = st.op.attrs["lanes"]
     dtype = st.op.input_tensors[0].dtype
-    if dtype != "uint8" or not _fits_vectors(st, target):
+    if dtype != "uint8" or not _fits_vectors(st, target, ("avx2", "avx512")):
         return default_stage(s, st, target)      # dot_int8 on x86 reads uint8 activations
     _schedule_blocks(st, target, lanes, 4, 1,
                      lambda kc, rows: dot_int8(kc, lanes, dtype, rows=rows))
