@@ -114,6 +114,7 @@ class Tensorizer:
             vmap[l.var] = a.var - a.dom.min.value if a.dom.min.value else a.var
             ranges[a.var] = (a.dom.min.value, a.dom.min.value + want - 1)
         self.ivars = [a.var for a in list(iop.axis) + list(iop.reduce_axis)]
+        self.iranges = [ranges[v] for v in self.ivars]
         simp = Simplifier(ranges)
 
         def rewrite(e):
@@ -201,6 +202,17 @@ class Tensorizer:
                 return d, shift
         return None
 
+    def _check_offset_read(self, iload, e, coeffs, offset):
+        """A read at an offset (index e = sum coeffs * axes + offset) stays inside the
+        placeholder's extent, so that the region checked at its start covers it."""
+        lo = hi = offset
+        for c, (a, b) in zip(coeffs, self.iranges):
+            lo, hi = lo + min(c * a, c * b), hi + max(c * a, c * b)
+        ext = iload.tensor.shape[e]
+        if lo < 0 or not isinstance(ext, Const) or hi >= ext.value:
+            self.fail(f"placeholder {iload.tensor.name}: index {to_str(iload.indices[e])} reaches "
+                      f"[{lo}, {hi}], outside its dimension {e} of extent {to_str(ext)}")
+
     def _operand_for_buffer(self, buf, idx, iload, simp, name, region):
         pname = iload.tensor.name
         cs_s = [self._affine(i) for i in idx]
@@ -238,6 +250,7 @@ class Tensorizer:
             used.add(d)
             dims.append(d)
             if bi.value:
+                self._check_offset_read(iload, e, ci, bi.value)
                 offsets[d] = bi
         for d, a in enumerate(cs_s):
             if d in used:
