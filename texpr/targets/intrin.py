@@ -365,7 +365,7 @@ def dot_u8s8_sat16(kc, lanes=16, rows=4, name=None):
     vpaddd accumulates: 3 instructions per 32 multiply-adds (dot_int16_pairs: 4, plus int16
     operands). The declaration includes the saturation, so it is what the instruction computes
     on every input; it equals the exact sum when every pair sum fits int16 (weights within
-    [-64, 63] or activations within [0, 127]), which topi.qnn.DenseInt8 checks before it
+    [-64, 64], or activations at most 128), which topi.qnn.DenseInt8 checks before it
     chooses this kernel. Weights packed [kc/4, lanes, 4] as for dot_int8.
     """
     if kc % 4:
