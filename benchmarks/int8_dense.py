@@ -13,13 +13,16 @@ Linear also requantizes to uint8, a little more work on the output (1M elements 
 multiply-adds). On an AVX-512 host the avx512 target (VNNI, exact) is compared with FBGEMM's
 VNNI kernel too.
 
-Usage: python benchmarks/int8_dense.py [--quick] [--rounds R] [--calls C]
+Usage: python benchmarks/int8_dense.py [--quick] [--rounds R] [--calls C] [--cpu-time]
+(--cpu-time: the 1-thread figures are the calling thread's CPU time, so that time spent
+descheduled on a shared machine does not count; 2-thread figures stay wall time)
 """
 import argparse
 import json
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 
@@ -68,7 +71,7 @@ def input_sets(target):
     return list(INPUTS) if target == "avx2" else ["full range"]
 
 
-def _pair(target, n, rounds, calls):
+def _pair(target, n, rounds, calls, cpu_time):
     """Child process (FBGEMM forced to the target's ISA before it first runs): prints
     {threads: {input set: [torch s or None, texpr s, texpr form]}} as JSON."""
     out = {}
@@ -87,17 +90,19 @@ def _pair(target, n, rounds, calls):
             with _bench.threads(nt):
                 # (the quick smoke test skips the warm-up: it times nothing worth reading)
                 warm = _bench.parallel_warm_s(fns, nt) if n >= 1024 else 0.0
-                t = _bench.Timer(rounds, calls, warm_s=warm).run(fns)
+                clock = time.thread_time if cpu_time and nt == 1 else None
+                t = _bench.Timer(rounds, calls, warm_s=warm, clock=clock).run(fns)
             row[name] = [t["torch"][0] if "torch" in t else None, t["texpr"][0],
                          dense.kernel_for(a)]
     out["load"] = load.stop()
     print(json.dumps(out))
 
 
-def measure_pair(n, rounds, calls, target):
+def measure_pair(n, rounds, calls, target, cpu_time):
     env = dict(os.environ, FBGEMM_ENABLE_INSTRUCTIONS=FBGEMM_ISA[target])
     r = subprocess.run([sys.executable, os.path.abspath(__file__), "--pair", target, str(n),
-                        str(rounds), str(calls)], env=env, capture_output=True, text=True)
+                        str(rounds), str(calls), str(int(cpu_time))], env=env,
+                       capture_output=True, text=True)
     out = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
     if r.returncode != 0 or not out:
         raise SystemExit(f"int8 measurement for {target} failed:\n{r.stdout[-2000:]}{r.stderr[-2000:]}")
@@ -119,11 +124,13 @@ def main():
     ap.add_argument("--quick", action="store_true", help="256^3, few repeats (smoke test)")
     ap.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 7)")
     ap.add_argument("--calls", type=int, default=None, help="calls per turn, best taken (5)")
-    ap.add_argument("--pair", nargs=4, help=argparse.SUPPRESS)
+    ap.add_argument("--cpu-time", action="store_true", help="1-thread figures: the calling "
+                    "thread's CPU time (a shared machine's descheduled time not counted)")
+    ap.add_argument("--pair", nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.pair:
-        t, n, rounds, calls = args.pair
-        return _pair(t, int(n), int(rounds), int(calls))
+        t, n, rounds, calls, cpu_time = args.pair
+        return _pair(t, int(n), int(rounds), int(calls), cpu_time == "1")
     print(f"CPU: {_bench.cpu_model()}")
     n = 256 if args.quick else 1024
     rounds = args.rounds or (2 if args.quick else 7)
@@ -135,11 +142,12 @@ def main():
     print(f"int8 dense {n}^3 (u8 x s8 -> s32), GOP/s; texpr's DenseInt8 beside torch's quantized "
           f"Linear with FBGEMM forced to the same instruction set, both fed the same inputs "
           f"(activations / weights ranges per row), in one process, {rounds} interleaved rounds "
-          f"(best of {calls} calls each), medians")
+          f"(best of {calls} calls each), medians"
+          + ("; 1 thread: thread CPU time" if args.cpu_time else ""))
     print(f"{'threads':>7} {'inputs (a; w)':>34} {'library, kernel':>34} {'ms':>8} {'GOP/s':>7} "
           f"{'vs torch':>8}")
     for t in targets:
-        res = measure_pair(n, rounds, calls, t)
+        res = measure_pair(n, rounds, calls, t, args.cpu_time)
         for nt in ("1", "2"):
             for name, (ref_t, tt, form) in res[nt].items():
                 (alo, ahi), (wlo, whi) = INPUTS[name]
