@@ -119,8 +119,9 @@ def test_bad_input_is_refused():
     w = np.zeros((N, K), "int8")
     with pytest.raises(te.TexprError, match="weight must be a 2-D int8 array"):
         topi.qnn.DenseInt8(w.astype("float32"))
-    with pytest.raises(te.TexprError, match=r"N a multiple of 16 and K of 4"):
-        topi.qnn.DenseInt8(np.zeros((24, K), "int8"), target="avx2")
+    for shape in ((24, K), (N, 0)):
+        with pytest.raises(te.TexprError, match=r"N a multiple of 16 and K of 4, both > 0"):
+            topi.qnn.DenseInt8(np.zeros(shape, "int8"), target="avx2")
     with pytest.raises(te.TexprError, match="target 'neon' is not x86"):
         topi.qnn.DenseInt8(w, target="neon")
     dense = topi.qnn.DenseInt8(w, target="avx2")
@@ -128,6 +129,7 @@ def test_bad_input_is_refused():
         dense(np.zeros((M, K), "int8"))
     with pytest.raises(te.TexprError, match=r"got uint8 of shape \(7, 32\)"):
         dense(np.zeros((M, 32), "uint8"))
+    assert dense(np.zeros((0, K), "uint8")).shape == (0, N)
     with pytest.raises(te.TexprError, match="form 'int16_pairs' is not packed"):
         dense.kernel(M, "int16_pairs")
     with pytest.raises(te.TexprError, match="dense_int8_sat16: expects uint8 data"):

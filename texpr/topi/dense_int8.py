@@ -27,10 +27,10 @@ from .cpu import CpuInfo
 from .schedules import schedule
 from .testing import pack_dense_int8_weight_ref, pack_dense_int16_pairs_ref
 
-#: the kernel forms: topi.qnn compute, what it is
-FORMS = {"sat16": (qnn.dense_int8_sat16, "vpmaddubsw, pair sums saturated at int16"),
-         "int16_pairs": (qnn.dense_int16_pairs, "vpmaddwd on int16-widened operands, exact"),
-         "vnni": (qnn.dense_int8_packed, "dot_int8 (vpdpbusd), exact")}
+#: the kernel forms and their topi.qnn computes: vpmaddubsw (pair sums saturated at int16),
+#: vpmaddwd on int16-widened operands (exact), dot_int8 (AVX-512 vpdpbusd, exact)
+FORMS = {"sat16": qnn.dense_int8_sat16, "int16_pairs": qnn.dense_int16_pairs,
+         "vnni": qnn.dense_int8_packed}
 
 
 def max_exact_activation(weight):
@@ -59,7 +59,7 @@ def _built(target, form, M, N, K, lanes):
     data = placeholder((M, K), "uint8", name="data")
     packed = placeholder((N // lanes, K // group, lanes, group),
                          "int16" if form == "int16_pairs" else "int8", name="packed")
-    out = FORMS[form][0](data, packed)
+    out = FORMS[form](data, packed)
     s = schedule(out, target=target.name)
     return build(s, [data, packed, out], target=target, name=f"dense_int8_{form}_{M}x{N}x{K}")
 
@@ -90,10 +90,10 @@ class DenseInt8:
                              "or native on an x86 host)")
         self.N, self.K = w.shape
         self.lanes = 2 * CpuInfo(self.target).lanes_of("int32")
-        if self.N % self.lanes or self.K % 4:
+        if self.N % self.lanes or self.K % 4 or not w.size:
             raise ArgumentError(f"DenseInt8: weight [N, K] = {list(w.shape)} must have N a "
-                                f"multiple of {self.lanes} and K of 4 (target {self.target.name}'s "
-                                "packed panels)")
+                                f"multiple of {self.lanes} and K of 4, both > 0 (target "
+                                f"{self.target.name}'s packed panels)")
         self._packed = {}
         if self.target.name == "avx512":
             self.max_exact_activation = 255
@@ -164,10 +164,11 @@ class DenseInt8:
         if a.dtype != np.uint8 or a.ndim != 2 or a.shape[1] != self.K:
             raise ArgumentError(f"DenseInt8: data must be a uint8 array [M, {self.K}], got "
                                 f"{a.dtype} of shape {a.shape}")
-        form = self.kernel_for(a)
         if out is None:
             out = np.empty((a.shape[0], self.N), np.int32)
-        self.kernel(a.shape[0], form)(a, self._packed[form], out)
+        if a.shape[0]:
+            form = self.kernel_for(a)
+            self.kernel(a.shape[0], form)(a, self._packed[form], out)
         return out
 
     def __repr__(self):
