@@ -167,3 +167,7 @@ def __getattr__(name):
         from .dense_int8 import DenseInt8
         return DenseInt8
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + ["DenseInt8"])
