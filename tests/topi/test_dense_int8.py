@@ -139,3 +139,15 @@ def test_bad_input_is_refused():
                                             r"\[N/lanes, 32, lanes, 2\]"):
         topi.qnn.dense_int16_pairs(te.placeholder((M, K), "uint8"),
                                    te.placeholder((2, K // 4, 16, 4), "int16"))
+
+
+def test_reduction_chunks():
+    """Whole K when short, a divisor of K when a good one exists, else all of K up to twice
+    INT8_MAX_KC or INT8_MAX_KC chunks and a tail (K = 2056: built and run below)."""
+    from texpr.topi.cpu_int8 import int8_reduction_chunk
+    assert [int8_reduction_chunk(K, 4) for K in (64, 1024, 1028, 2048, 2056, 4100)] == \
+        [64, 1024, 1028, 1024, 1024, 820]
+    rng = np.random.default_rng(3)
+    w = rng.integers(-64, 65, (16, 2056)).astype("int8")
+    a = rng.integers(0, 256, (2, 2056)).astype("uint8")
+    np.testing.assert_array_equal(topi.qnn.DenseInt8(w, target="avx2")(a), exact(a, w))

@@ -35,8 +35,13 @@ def int8_register_tile(target, lanes):
 
 
 def int8_reduction_chunk(K, group):
-    """The largest multiple of `group` that divides K, at most INT8_MAX_KC."""
-    return next(c for c in range(min(K, INT8_MAX_KC) // group * group, 0, -group) if K % c == 0)
+    """The reduction chunk: the largest multiple of `group` dividing K up to INT8_MAX_KC
+    (all of a short K); where that is under a quarter of INT8_MAX_KC, all of K up to twice
+    INT8_MAX_KC (a tile's weights still fit L1), else INT8_MAX_KC and a tail of plain loops."""
+    best = next(c for c in range(min(K, INT8_MAX_KC) // group * group, 0, -group) if K % c == 0)
+    if best >= min(K, INT8_MAX_KC // 4):
+        return best
+    return K if K <= 2 * INT8_MAX_KC else INT8_MAX_KC
 
 
 def int8_column_block(N, lanes, kc, weight_bytes, target):
