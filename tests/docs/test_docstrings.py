@@ -25,7 +25,7 @@ from texpr.targets.runtime.module import Module
 # schedules, reached through topi.schedule)
 TOPI_MODULES = ("nn", "layout", "sparse", "qnn", "testing", "graph", "reduction", "transform",
                 "math", "tensor", "sort", "normalization", "activation", "attention", "winograd",
-                "conv2d_layouts", "models", "shape_funcs")
+                "conv2d_layouts", "models", "shape_funcs", "dense_int8")
 
 
 def _public_members(cls):

@@ -16,7 +16,7 @@ MODULES = ("texpr.lang.expr", "texpr.lang.reduction", "texpr.lang.tensor",
            "texpr.lang.imm", "texpr.targets.runtime.packed", "texpr.errors", "texpr.target",
            "texpr.topi.transform", "texpr.topi.math", "texpr.topi.tensor", "texpr.topi.sort",
            "texpr.topi.activation", "texpr.topi.attention", "texpr.topi.conv2d_layouts",
-           "texpr.topi.qnn", "texpr.topi.winograd", "texpr.topi.graph", "texpr.topi.models", "texpr.topi.shape_funcs",
+           "texpr.topi.qnn", "texpr.topi.dense_int8", "texpr.topi.winograd", "texpr.topi.graph", "texpr.topi.models", "texpr.topi.shape_funcs",
            "texpr.hybrid",
            "texpr.hybrid.module", "texpr.schedule.config_space", "texpr.schedule.dispatch",
            "texpr.autotvm.task", "texpr.autotvm.measure")

@@ -401,3 +401,39 @@ def test_a_where_that_varies_inside_the_tile_is_refused():
     s, args = _masked_matmul(lambda i, j, k: k <= i, split_k=False)
     with pytest.raises(te.TexprError, match=r"condition \(where=.*\) that varies inside the tile"):
         te.lower(s, args, target="c")
+
+
+def pair_sum_intrin(extent=8):
+    """y[i] = x[2 i] + x[2 i + 1]: a placeholder read at two constant offsets."""
+    x = te.placeholder((extent,), name="x")
+    y = te.compute((4,), lambda i: x[2 * i] + x[2 * i + 1], name="y")
+    return te.decl_tensor_intrin(y.op, lambda ins, outs: "/* pair sums */", name="pair_sum")
+
+
+@pytest.mark.parametrize("second,ok", [(1, True), (2, False)])
+def test_a_placeholder_read_at_two_offsets(second, ok):
+    """Reads at constant offsets name one region (its start is the offset-0 read's); a stage
+    whose second read is elsewhere (A[2 i + 2], not A[2 i + 1]) is refused."""
+    A = te.placeholder((18,), name="A")
+    C = te.compute((8,), lambda i: A[2 * i] + A[2 * i + second], name="C")
+    s = te.create_schedule(C.op)
+    io, ii = s[C].split(C.op.axis[0], factor=4)
+    s[C].tensorize(ii, pair_sum_intrin())
+    if ok:
+        assert "pair_sum.body(C[i.outer * 4], A[i.outer * 8])" in str(te.lower(s, [A, C]))
+    else:
+        with pytest.raises(te.LoweringError, match="placeholder x is read from two different "
+                                                   "regions"):
+            te.lower(s, [A, C])
+
+
+def test_a_read_at_an_offset_past_the_placeholder_is_refused():
+    """x[2 i + 1] with i < 4 reads x[7]: a declared x of 7 elements would leave it unchecked."""
+    A = te.placeholder((18,), name="A")
+    C = te.compute((8,), lambda i: A[2 * i] + A[2 * i + 1], name="C")
+    s = te.create_schedule(C.op)
+    io, ii = s[C].split(C.op.axis[0], factor=4)
+    s[C].tensorize(ii, pair_sum_intrin(extent=7))
+    with pytest.raises(te.LoweringError, match=r"placeholder x: index 2 \* i \+ 1 reaches "
+                                               r"\[1, 7\], outside its dimension 0 of extent 7"):
+        te.lower(s, [A, C])

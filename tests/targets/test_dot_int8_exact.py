@@ -99,3 +99,38 @@ def test_dot_int16_pairs_is_exact_on_the_full_int8_range():
         dot_int16_pairs(63)
     with pytest.raises(te.TexprError, match="lanes=12 must be a multiple of 8"):
         dot_int16_pairs(64, lanes=12)
+
+
+def test_dot_u8s8_sat16_computes_what_it_declares():
+    """AVX2's vpmaddubsw micro-kernel saturates each pair sum at int16, as its declaration
+    (and topi.qnn.dense_int8_sat16) says: equal to the saturating NumPy reference bit for bit
+    at the extremes, where it differs from the exact product; the partial row tile (5 % 2)
+    and the reduction chunks (kc 64 of 128: the update part) included."""
+    import texpr.topi as topi
+    from texpr.targets.intrin import dot_u8s8_sat16
+    lanes, kc, rows = 16, 64, 2
+    A = te.placeholder((M, K), "uint8", name="A")
+    WP = te.placeholder((N // lanes, K // 4, lanes, 4), "int8", name="WP")
+    C = topi.qnn.dense_int8_sat16(A, WP)
+    s = te.create_schedule(C.op)
+    i, j = C.op.axis
+    kg, h = C.op.reduce_axis
+    io, ii = s[C].split(i, rows)
+    jo, ji = s[C].split(j, lanes)
+    ko, ki = s[C].split(kg, kc // 4)
+    s[C].reorder(jo, ko, io, ii, ji, ki, h)
+    s[C].tensorize(ii, dot_u8s8_sat16(kc, lanes, rows))
+    f = te.build(s, [A, WP, C], target="avx2")
+    assert "TEXPR_MADDUBS_ACC" in f.source and "(partial tile)" in f.source
+    saturated = False
+    for a, w in inputs("uint8", seed=8):
+        a, wp = a.astype("uint8"), topi.testing.pack_dense_int8_weight_ref(w.astype("int8"), lanes)
+        c = np.empty((M, N), "int32")
+        f(a, wp, c)
+        np.testing.assert_array_equal(c, topi.testing.dense_int8_sat16_ref(a, wp))
+        saturated |= not np.array_equal(c, topi.testing.dense_int8_packed_ref(a, wp))
+    assert saturated, "the extremes should saturate a pair sum"
+    with pytest.raises(te.TexprError, match="kc=62 must be a multiple of 4"):
+        dot_u8s8_sat16(62)
+    with pytest.raises(te.TexprError, match="lanes=12 must be a multiple of 8"):
+        dot_u8s8_sat16(64, lanes=12)

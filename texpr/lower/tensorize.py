@@ -114,6 +114,7 @@ class Tensorizer:
             vmap[l.var] = a.var - a.dom.min.value if a.dom.min.value else a.var
             ranges[a.var] = (a.dom.min.value, a.dom.min.value + want - 1)
         self.ivars = [a.var for a in list(iop.axis) + list(iop.reduce_axis)]
+        self.iranges = [ranges[v] for v in self.ivars]
         simp = Simplifier(ranges)
 
         def rewrite(e):
@@ -201,11 +202,22 @@ class Tensorizer:
                 return d, shift
         return None
 
+    def _check_offset_read(self, iload, e, coeffs, offset):
+        """A read at an offset (index e = sum coeffs * axes + offset) stays inside the
+        placeholder's extent, so that the region checked at its start covers it."""
+        lo = hi = offset
+        for c, (a, b) in zip(coeffs, self.iranges):
+            lo, hi = lo + min(c * a, c * b), hi + max(c * a, c * b)
+        ext = iload.tensor.shape[e]
+        if lo < 0 or not isinstance(ext, Const) or hi >= ext.value:
+            self.fail(f"placeholder {iload.tensor.name}: index {to_str(iload.indices[e])} reaches "
+                      f"[{lo}, {hi}], outside its dimension {e} of extent {to_str(ext)}")
+
     def _operand_for_buffer(self, buf, idx, iload, simp, name, region):
         pname = iload.tensor.name
         cs_s = [self._affine(i) for i in idx]
         cs_i = [self._affine(i) for i in iload.indices]
-        dims, used, shifts = [], set(), {}
+        dims, used, shifts, offsets = [], set(), {}, {}
         pshape = iload.tensor.shape
         for e, aff in enumerate(cs_i):
             if aff is None:
@@ -219,7 +231,9 @@ class Tensorizer:
                 dims.append(d)
                 continue
             ci, bi = aff
-            if not (isinstance(bi, Const) and bi.value == 0):
+            # a constant offset (a[2 * k + 1]: a placeholder read at two places) moves the
+            # region's start back by it, so that every read of it names the same region
+            if not isinstance(bi, Const) or (bi.value != 0 and not any(ci)):
                 self.fail(f"placeholder {pname}: index {to_str(iload.indices[e])} has an offset; "
                           "declare intrinsics with indices that start at 0")
             if not any(ci):
@@ -235,6 +249,9 @@ class Tensorizer:
                           f"{pname}[{', '.join(to_str(i) for i in iload.indices)}]")
             used.add(d)
             dims.append(d)
+            if bi.value:
+                self._check_offset_read(iload, e, ci, bi.value)
+                offsets[d] = bi
         for d, a in enumerate(cs_s):
             if d in used:
                 continue
@@ -244,7 +261,8 @@ class Tensorizer:
             if any(a[0]):
                 self.fail(f"tensor {name}: dimension {d} depends on the tensorized loops in a way "
                           f"placeholder {pname} does not")
-        base = [shifts[d] if d in shifts else a[1] for d, a in enumerate(cs_s)]
+        base = [shifts[d] if d in shifts else simplify(a[1] - offsets[d]) if d in offsets else a[1]
+                for d, a in enumerate(cs_s)]
         if region is not None:
             base = [simplify(b - lo) if not (isinstance(lo, Const) and lo.value == 0) else b
                     for b, (lo, _) in zip(base, region)]

@@ -5,7 +5,7 @@ over small placeholders, and per-target C implementations. Use them with
 `s[C].tensorize(axis, intrin)`; tensorize checks that the loops really compute that.
 """
 from ..errors import TexprError
-from ..lang.expr import Cast
+from ..lang.expr import Cast, const, elementwise_max, elementwise_min
 from ..lang.intrin import decl_tensor_intrin
 from ..lang.reduction import sum as te_sum
 from ..lang.tensor import compute, placeholder, reduce_axis
@@ -329,6 +329,93 @@ def dot_int16_pairs(kc, lanes=16, rows=4, name=None):
                     "update": "\n".join(decl + load + loop + save)}
         code = _by_rows(C.extents[0] if C.extents else None, rows, parts)
         code["helpers"] = MADD_ACC_HELPER
+        return code
+
+    return decl_tensor_intrin(c.op, {"avx2": avx2}, name=who, inputs=[a, b], partial_axes=(0,))
+
+
+# acc += vpmaddwd(vpmaddubsw(a, b), ones) as inline asm (the accumulator an in/out register
+# operand, for the reason MADD_ACC_HELPER gives); SIMDe builds and other compilers keep the
+# intrinsics.
+MADDUBS_ACC_HELPER = """#if defined(__AVX2__) && defined(__GNUC__) && !defined(TEXPR_SIMDE)
+#define TEXPR_MADDUBS_ACC(acc, a, b, ones) do { __m256i texpr_t_; __asm__("vpmaddubsw %3, %2, %1\\n\\tvpmaddwd %4, %1, %1\\n\\tvpaddd %1, %0, %0" : "+x"(acc), "=&x"(texpr_t_) : "x"(a), "x"(b), "x"(ones)); } while (0)
+#else
+#define TEXPR_MADDUBS_ACC(acc, a, b, ones) ((acc) = _mm256_add_epi32((acc), _mm256_madd_epi16(_mm256_maddubs_epi16((a), (b)), (ones))))
+#endif
+"""
+
+#: the int16 saturation of vpmaddubsw's pair sums, as dot_u8s8_sat16 declares it
+INT16_MIN, INT16_MAX = -32768, 32767
+
+
+def sat16_pair_sum(a0, b0, a1, b1):
+    """clamp(a0 * b0 + a1 * b1, -32768, 32767) over int32 products: one 16-bit lane of AVX2's
+    vpmaddubsw, written as an expression (dot_u8s8_sat16 and topi.qnn's saturating dense)."""
+    s = Cast(a0, "int32") * Cast(b0, "int32") + Cast(a1, "int32") * Cast(b1, "int32")
+    return elementwise_max(elementwise_min(s, const(INT16_MAX, "int32")),
+                           const(INT16_MIN, "int32"))
+
+
+def dot_u8s8_sat16(kc, lanes=16, rows=4, name=None):
+    """out[r, j] (+)= sum over groups g < kc/4 and halves h < 2 of
+    sat16(a[r, 4g+2h] * b[g, j, 2h] + a[r, 4g+2h+1] * b[g, j, 2h+1]), a uint8, b int8.
+
+    AVX2's fastest int8 product (FBGEMM's): vpmaddubsw multiplies u8 by s8 bytes and sums each
+    adjacent pair into int16 with saturation, vpmaddwd by ones sums two of those into int32,
+    vpaddd accumulates: 3 instructions per 32 multiply-adds (dot_int16_pairs: 4, plus int16
+    operands). The declaration includes the saturation, so it is what the instruction computes
+    on every input; it equals the exact sum when every pair sum fits int16 (weights within
+    [-64, 64], or activations at most 128), which topi.qnn.DenseInt8 checks before it
+    chooses this kernel. Weights packed [kc/4, lanes, 4] as for dot_int8.
+    """
+    if kc % 4:
+        raise TexprError(f"dot_u8s8_sat16: kc={kc} must be a multiple of 4")
+    if lanes % 8:
+        raise TexprError(f"dot_u8s8_sat16: lanes={lanes} must be a multiple of 8 (AVX2)")
+    a = placeholder((rows, kc), "uint8", "a")
+    b = placeholder((kc // 4, lanes, 4), "int8", "b")
+    kg = reduce_axis((0, kc // 4), "kg")
+    h = reduce_axis((0, 2), "h")
+    c = compute((rows, lanes), lambda r, j: te_sum(sat16_pair_sum(
+        a[r, kg * 4 + h * 2], b[kg, j, h * 2], a[r, kg * 4 + h * 2 + 1], b[kg, j, h * 2 + 1]),
+        axis=[kg, h]), name="c")
+    who = name or f"dot_u8s8_sat16_{rows}x{lanes}x{kc}"
+    nv = lanes // 8
+
+    def avx2(ins, outs):
+        A, B = ins
+        (C,) = outs
+        _need_unit(A, 1, who)
+        _need_unit(C, 1, who)
+        if B.strides[2] != "1" or B.strides[1] != "4":
+            raise TexprError(f"{who}: weights must be packed [kc/4][{lanes}][4] contiguously "
+                             f"(got strides {B.strides})")
+
+        def parts(n_rows):
+            acc = [[f"acc{r}_{v}" for v in range(nv)] for r in range(n_rows)]
+            cptr = [[f"{C.ptr} + {r} * ({C.strides[0]}) + {8 * v}" for v in range(nv)]
+                    for r in range(n_rows)]
+            decl = ["const __m256i ones = _mm256_set1_epi16(1);",
+                    "__m256i " + ", ".join(x for row in acc for x in row) + ";"]
+            zero = [f"{x} = _mm256_setzero_si256();" for row in acc for x in row]
+            load = [f"{acc[r][v]} = _mm256_loadu_si256((const __m256i*)({cptr[r][v]}));"
+                    for r in range(n_rows) for v in range(nv)]
+            loop = [f"for (int kg = 0; kg < {kc // 4}; ++kg) {{",
+                    f"  const int8_t* bk = {B.ptr} + kg * ({B.strides[0]});"]
+            loop += [f"  __m256i b{v} = _mm256_loadu_si256((const __m256i*)(bk + {32 * v}));"
+                     for v in range(nv)]
+            for r in range(n_rows):
+                loop.append(f"  {{ int32_t a4; memcpy(&a4, {A.ptr} + {r} * ({A.strides[0]}) + "
+                            f"4 * kg, 4); __m256i av = _mm256_set1_epi32(a4);")
+                loop += [f"    TEXPR_MADDUBS_ACC({acc[r][v]}, av, b{v}, ones);" for v in range(nv)]
+                loop.append("  }")
+            loop.append("}")
+            save = [f"_mm256_storeu_si256((__m256i*)({cptr[r][v]}), {acc[r][v]});"
+                    for r in range(n_rows) for v in range(nv)]
+            return {"body": "\n".join(decl + zero + loop + save),
+                    "update": "\n".join(decl + load + loop + save)}
+        code = _by_rows(C.extents[0] if C.extents else None, rows, parts)
+        code["helpers"] = MADDUBS_ACC_HELPER
         return code
 
     return decl_tensor_intrin(c.op, {"avx2": avx2}, name=who, inputs=[a, b], partial_axes=(0,))

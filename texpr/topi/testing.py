@@ -715,6 +715,37 @@ def dense_int8_packed_ref(data, packed_weight):
     return (data.astype(np.int64) @ w.astype(np.int64).T).astype(np.int32)
 
 
+
+def dense_int8_sat16_ref(data, packed_weight):
+    """topi.qnn.dense_int8_sat16 in NumPy: each pair of products (k = 2p, 2p + 1) summed and
+    clipped to int16 (AVX2 vpmaddubsw), the pairs summed in int32.
+
+    >>> import numpy as np
+    >>> w = pack_dense_int8_weight_ref(np.full((8, 4), 127, "int8"), 8)
+    >>> int(dense_int8_sat16_ref(np.full((1, 4), 255, "uint8"), w)[0, 0])   # 2 * 32767, not 129540
+    65534
+    """
+    Nb, Kg, lanes, _ = packed_weight.shape
+    w = packed_weight.transpose(0, 2, 1, 3).reshape(Nb * lanes, Kg * 4).astype(np.int64)
+    a = data.astype(np.int64)
+    M, K = a.shape
+    prods = a[:, None, :] * w[None, :, :]                        # [M, N, K]
+    pairs = np.clip(prods[..., 0::2] + prods[..., 1::2], -32768, 32767)
+    return pairs.sum(axis=2).astype(np.int32)
+
+
+def pack_dense_int16_pairs_ref(weight, lanes):
+    """weight [N, K] int8 -> [N/lanes, K/2, lanes, 2] int16 (topi.qnn.dense_int16_pairs's
+    layout: widened once, the two weights of a pair of k adjacent).
+
+    >>> import numpy as np
+    >>> pack_dense_int16_pairs_ref(np.zeros((16, 8), "int8"), 8).shape
+    (2, 4, 8, 2)
+    """
+    N, K = weight.shape
+    return np.ascontiguousarray(weight.astype(np.int16).reshape(N // lanes, lanes, K // 2, 2)
+                                .transpose(0, 2, 1, 3))
+
 def conv2d_hwcn_ref(data, kernel, stride, padding, dilation=1, out_dtype=None):
     """data [H, W, C, N], kernel [R, S, C, O] -> [P, Q, O, N], through the NCHW reference.
 
