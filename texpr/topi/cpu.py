@@ -1063,14 +1063,18 @@ def _pad_of(s, st):
     return None, None
 
 
-def padded_copy(s, consumer, dp, shape, to_pad_index, fread, name):
+def padded_copy(s, consumer, dp, shape, to_pad_index, fread, name, select=False):
     """Make `consumer` read the padded tensor `dp` (topi.nn.pad, value 0) through a new
     stage of `shape`: element j holds dp[to_pad_index(j)], and consumer's read dp[i] becomes
     copy[fread(i)] (a layout change, e.g. channel blocks).
 
-    The copy is written as a sum over one point whose `where` is the padding condition, not
-    as a select: the lowering splits the loops into the border and the interior, where the
-    copy is a plain (vectorizable) load. Returns the copy's stage.
+    The copy is written as a sum over one point whose `where` is the padding condition: the
+    lowering splits the loops into the border and the interior, where the copy is a plain
+    (vectorizable) load. select=True writes it as a select of the padding condition instead,
+    which the loop partitioning splits the same way: one store per element, where the sum
+    zeroes the whole copy first and then adds the interior (twice the stores; what a copy
+    made per band of a convolution, in its loop, pays on every call). Returns the copy's
+    stage.
     """
     src = dp.op.input_tensors[0]
     before, after = dp.op.attrs["pad_before"], dp.op.attrs["pad_after"]
@@ -1086,6 +1090,8 @@ def padded_copy(s, consumer, dp, shape, to_pad_index, fread, name):
             sidx.append(i - before[k] if before[k] else i)
         if not conds:
             return src[tuple(sidx)]
+        if select:
+            return if_then_else(te_all(*conds), src[tuple(sidx)], Const(0.0, src.dtype))
         r = reduce_axis((0, 1), name + "_r")
         return te_sum(src[tuple(sidx)], axis=r, where=te_all(*conds))
     _, st = pack_input(s, consumer, dp, tuple(shape), f, fread, name)

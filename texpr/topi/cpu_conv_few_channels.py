@@ -71,7 +71,7 @@ def column_phases(s, st, dp, sw):
         return (n, c, h, w % sw, w // sw)
     if pad_t is not None and pad_t.op.attrs.get("pad_value", 0) == 0:
         return padded_copy(s, st, pad_t, shape, lambda n, c, h, p, q: (n, c, h, q * sw + p),
-                           fread, "data_phases")
+                           fread, "data_phases", select=True)
 
     def fpack(n, c, h, p, q):
         w = q * sw + p
