@@ -19,11 +19,11 @@ exp (attention.py).
 """
 from ..lang.expr import Const, Reduce, TensorLoad, Var, all as te_all, if_then_else
 from ..lang.reduction import sum as te_sum
-from ..lang.tensor import ComputeOp, IterVar, Range, reduce_axis
+from ..lang.tensor import ComputeOp, reduce_axis
 from ..lang.visitor import walk as walk_nodes
 from .attention import INNER_TAGS, OUTPUT_TAG
 from .cpu import (_dims_or_vars, _f32, _gemm_tiles, _vector_tile, cpu_info, pack_input,
-                  register_tile)
+                  pad_axis, register_tile)
 from .schedules import (VECTOR_CPU_TARGETS, default_stage, known_facts, register,
                         register_size_classes)
 from .util import cdiv
@@ -117,19 +117,6 @@ def attention_size_classes(st, target):
     if not isinstance(T, Var):
         return None
     return [T <= FEW_SYMBOLIC_KEYS, T > FEW_SYMBOLIC_KEYS]
-
-
-def _pad_axis(s, stage, dim, extent):
-    """The stage computed over `extent` along axis `dim` (the positions beyond the tensor's
-    shape are computed too, from padded operands; its consumers read only inside). Before
-    the stage is split."""
-    op = stage.op
-    axis = list(op.axis)
-    axis[dim] = IterVar(axis[dim].var, Range(0, extent), axis[dim].kind)
-    new = ComputeOp(op.name, axis, op.bodies, op.tag, op.attrs)
-    stage.op = new
-    stage._reset_axes()
-    s.stage_map[new] = stage
 
 
 def _stages(s, st):
@@ -243,7 +230,7 @@ def schedule_attention(s, st, target):
         # the block's stages over whole blocks of queries (no guard at S inside a block)
         Sp = (S + (qb - 1)) // qb * qb
         for stage, dim in ((scores, 3), (mx, 2), (ex, 3), (sm, 2), (pv, 2)):
-            _pad_axis(s, stage, dim, Sp)
+            pad_axis(s, stage, dim, Sp)
     if st.op.attrs.get("causal"):
         # key tiles / chunks after a block's last query: skipped (scores and e are unused or
         # zero there)
