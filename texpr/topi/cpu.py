@@ -1312,18 +1312,18 @@ def schedule_depthwise_conv2d_nchw(s, st, target):
     lanes = info.lanes
     P, Q = (int(a.dom.extent.value) for a in st.op.axis[2:])
     pad_t, data = _pad_of(s, st)
+    sh, sw = st.op.attrs.get("strides", (1, 1))
+    copied = (pad_t is not None and pad_t.op.attrs.get("pad_value", 0) == 0) or sw > 1
     # strided: one vector per row, so the most rows per band (a band copies the rows its
     # taps reach; 5x5/2 over 2-row bands copied 7 input rows per 4)
-    sh = st.op.attrs.get("strides", (1, 1))[0]
     width, parallel = tuning.depthwise_params(
         conv_workload("topi.depthwise_conv2d_nchw", st, data if pad_t is not None else ins[0],
                       ins[1], pad_t), st, info,
-        depthwise_row_tile(Q, lanes, 1 if sh > 1 else 4), target)
+        depthwise_row_tile(Q, lanes, 1 if sh > 1 else 4, extended=copied), target)
     rows = depthwise_rows(P, width // lanes, info)
-    sw = st.op.attrs.get("strides", (1, 1))[1]
     copy = None
     Qp = Q
-    if (pad_t is not None and pad_t.op.attrs.get("pad_value", 0) == 0) or sw > 1:
+    if copied:
         # the row's last tile computed whole (zeros read past the input), stored in part
         Qp = cdiv(Q, width) * width
         S, dw = int(ins[1].shape[3].value), st.op.attrs.get("dilation", (1, 1))[1]
@@ -1362,12 +1362,16 @@ def depthwise_rows(P, nv, info):
     return want
 
 
-def depthwise_row_tile(Q, lanes, max_vectors=4):
+def depthwise_row_tile(Q, lanes, max_vectors=4, extended=True):
     """Output columns of a depthwise tile: the most vectors (up to max_vectors) that divide
-    the row's vectors (a partial last vector counted whole: the tile is computed past the
-    row's end), so that no tile is partial."""
-    qv = cdiv(Q, lanes)
-    return max(nv for nv in range(1, max_vectors + 1) if qv % nv == 0) * lanes
+    the row's vectors. extended: the row's last tile is computed past its end (a partial
+    last vector counts whole), so no tile is partial; else (the input read in place) a row
+    that is not whole tiles takes as many vectors as it needs, up to max_vectors, and its
+    last tile runs guarded."""
+    if extended or Q % lanes == 0:
+        qv = cdiv(Q, lanes)
+        return max(nv for nv in range(1, max_vectors + 1) if qv % nv == 0) * lanes
+    return min(cdiv(Q, lanes), max_vectors) * lanes
 
 
 @register("pool", VECTOR_CPU_TARGETS)
