@@ -3,11 +3,13 @@ output columns, a padded or strided input read through a copy of a band of rows 
 column phases (made in the band's loop)."""
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as hs
 
 import texpr as te
 import texpr.topi as topi
 from texpr.topi import testing as ref
 from texpr.topi.cpu import cpu_info, depthwise_row_tile, depthwise_rows
+from texpr.topi.nn import _out_size
 
 RNG = np.random.default_rng(11)
 
@@ -49,3 +51,38 @@ def test_tile_comes_from_the_target(target):
         assert width % info.lanes == 0 and width <= 4 * info.lanes
         assert rows * width // info.lanes <= info.accumulators
         assert rows <= P
+
+
+@settings(max_examples=8, deadline=None)
+@given(C=hs.sampled_from([1, 3]), H=hs.integers(5, 17), W=hs.integers(5, 29),
+       R=hs.sampled_from([3, 5]), stride=hs.sampled_from([1, 2, 3]),
+       pad=hs.lists(hs.integers(0, 2), min_size=4, max_size=4), dil=hs.sampled_from([1, 2]))
+def test_depthwise_any_stride_padding_dilation(C, H, W, R, stride, pad, dil):
+    """Odd widths (the last tile computed past the row over the zero-extended phase copy,
+    stored in part), strides, uneven padding, dilation: equal to NumPy, no output left out."""
+    reach = (R - 1) * dil + 1
+    if H + pad[0] + pad[2] < reach or W + pad[1] + pad[3] < reach:
+        return
+    a, k = rand(1, C, H, W), rand(C, 1, R, R)
+    x, w = te.placeholder(a.shape, name="x"), te.placeholder(k.shape, name="w")
+    out = topi.nn.depthwise_conv2d_nchw(x, w, stride, pad, dil)
+    f = te.build(topi.schedule(out, "native"), [x, w, out], target="native")
+    want = ref.depthwise_conv2d_nchw_ref(a, k, stride, pad, dil)
+    got = np.full(want.shape, np.nan, "float32")
+    f(a, k, got)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(want).max()))
+
+
+def test_last_tile_runs_whole_vectors():
+    """A row of 14 outputs (stride 2): the accumulators of its last tile run over a whole
+    vector (the copy of the input is zero past its last column), only the stores of that
+    tile are 6 lanes."""
+    x, w = te.placeholder((1, 4, 28, 28), name="x"), te.placeholder((4, 1, 3, 3), name="w")
+    out = topi.nn.depthwise_conv2d_nchw(x, w, 2, 1)
+    assert _out_size(28, 3, 2, 1, 1, 1) == 14
+    lines = str(te.lower(topi.schedule(out, "native"), [x, w, out],
+                         target="native")).splitlines()
+    acc = [ln.strip() for ln in lines if ln.strip().startswith("depthwise_conv2d_nchw.local")]
+    assert acc and all(ln.startswith("depthwise_conv2d_nchw.local[ramp(") or
+                       ln.startswith("depthwise_conv2d_nchw.local_r") for ln in acc)
+    assert any("(x.inner, 0, 6)" in ln for ln in lines)

@@ -22,7 +22,7 @@ from ..lang import dtypes
 from ..errors import InternalError, TexprError
 from ..lang.expr import Const, TensorLoad, Var, all as te_all, if_then_else
 from ..lang.reduction import sum as te_sum
-from ..lang.tensor import ComputeOp, compute, reduce_axis
+from ..lang.tensor import ComputeOp, IterVar, Range, compute, reduce_axis
 from ..lang.visitor import transform
 from ..targets.intrin import gemm_fp32
 from ..targets.half_intrin import gemm_fp16
@@ -216,6 +216,20 @@ def pack_input(s, stage, tensor, shape, fpack, fread, name):
     s.stage_map[new_op] = stage
     pst = s._insert_stage(packed.op, stage)
     return packed, pst
+
+
+def pad_axis(s, stage, dim, extent):
+    """The stage computed over `extent` along axis `dim` (the positions beyond the tensor's
+    shape are computed too, from padded operands; its consumers read only inside), so that a
+    register tile past the end of a row runs whole vectors, unguarded. Before the stage is
+    split."""
+    op = stage.op
+    axis = list(op.axis)
+    axis[dim] = IterVar(axis[dim].var, Range(0, extent), axis[dim].kind)
+    new = ComputeOp(op.name, axis, op.bodies, op.tag, op.attrs)
+    stage.op = new
+    stage._reset_axes()
+    s.stage_map[new] = stage
 
 
 def _dims(t):
@@ -1063,14 +1077,20 @@ def _pad_of(s, st):
     return None, None
 
 
-def padded_copy(s, consumer, dp, shape, to_pad_index, fread, name):
+def padded_copy(s, consumer, dp, shape, to_pad_index, fread, name, select=False,
+                shape_reach=False):
     """Make `consumer` read the padded tensor `dp` (topi.nn.pad, value 0) through a new
     stage of `shape`: element j holds dp[to_pad_index(j)], and consumer's read dp[i] becomes
     copy[fread(i)] (a layout change, e.g. channel blocks).
 
-    The copy is written as a sum over one point whose `where` is the padding condition, not
-    as a select: the lowering splits the loops into the border and the interior, where the
-    copy is a plain (vectorizable) load. Returns the copy's stage.
+    The copy is written as a sum over one point whose `where` is the padding condition: the
+    lowering splits the loops into the border and the interior, where the copy is a plain
+    (vectorizable) load. select=True writes it as a select of the padding condition instead,
+    which the loop partitioning splits the same way: one store per element, where the sum
+    zeroes the whole copy first and then adds the interior (twice the stores; what a copy
+    made per band of a convolution, in its loop, pays on every call). shape_reach=True (with
+    select): the copy reaches past dp's shape (zeros there, every dimension bounded).
+    Returns the copy's stage.
     """
     src = dp.op.input_tensors[0]
     before, after = dp.op.attrs["pad_before"], dp.op.attrs["pad_after"]
@@ -1083,9 +1103,13 @@ def padded_copy(s, consumer, dp, shape, to_pad_index, fread, name):
             if before[k] or after[k]:
                 conds.append(i >= before[k])
                 conds.append(i < sshape[k] + before[k])
+            elif select and shape_reach:
+                conds.append(i < sshape[k])
             sidx.append(i - before[k] if before[k] else i)
         if not conds:
             return src[tuple(sidx)]
+        if select:
+            return if_then_else(te_all(*conds), src[tuple(sidx)], Const(0.0, src.dtype))
         r = reduce_axis((0, 1), name + "_r")
         return te_sum(src[tuple(sidx)], axis=r, where=te_all(*conds))
     _, st = pack_input(s, consumer, dp, tuple(shape), f, fread, name)
@@ -1288,15 +1312,25 @@ def schedule_depthwise_conv2d_nchw(s, st, target):
     lanes = info.lanes
     P, Q = (int(a.dom.extent.value) for a in st.op.axis[2:])
     pad_t, data = _pad_of(s, st)
+    sh, sw = st.op.attrs.get("strides", (1, 1))
+    copied = (pad_t is not None and pad_t.op.attrs.get("pad_value", 0) == 0) or sw > 1
+    # strided: one vector per row, so the most rows per band (a band copies the rows its
+    # taps reach; 5x5/2 over 2-row bands copied 7 input rows per 4)
     width, parallel = tuning.depthwise_params(
         conv_workload("topi.depthwise_conv2d_nchw", st, data if pad_t is not None else ins[0],
-                      ins[1], pad_t), st, info, depthwise_row_tile(Q, lanes), target)
+                      ins[1], pad_t), st, info,
+        depthwise_row_tile(Q, lanes, 1 if sh > 1 else 4, extended=copied), target)
     rows = depthwise_rows(P, width // lanes, info)
-    sw = st.op.attrs.get("strides", (1, 1))[1]
     copy = None
-    if (pad_t is not None and pad_t.op.attrs.get("pad_value", 0) == 0) or sw > 1:
-        copy = column_phases(s, st, ins[0], sw)
+    Qp = Q
+    if copied:
+        # the row's last tile computed whole (zeros read past the input), stored in part
+        Qp = cdiv(Q, width) * width
+        S, dw = int(ins[1].shape[3].value), st.op.attrs.get("dilation", (1, 1))[1]
+        copy = column_phases(s, st, ins[0], sw, (Qp - 1) * sw + (S - 1) * dw + 1)
     out, conv = _output_and_accumulator(s, st)
+    if Qp > Q:
+        pad_axis(s, conv, 3, Qp)
     n_, c_, y_, x_ = out.op.axis
     yo, yi = out.split(y_, factor=rows)
     xo, xi = out.split(x_, factor=width)
@@ -1313,6 +1347,7 @@ def schedule_depthwise_conv2d_nchw(s, st, target):
     ax = list(copy.op.axis)
     if copy.op.reduce_axis:
         copy.reorder(*(ax[:-1] + list(copy.op.reduce_axis) + [ax[-1]]))
+    copy.unroll(ax[-2])                 # each phase's border and interior loops: constants
     _vector_tile(copy, ax[-1], lanes, unroll=False)
     return [st, out, copy]
 
@@ -1327,12 +1362,15 @@ def depthwise_rows(P, nv, info):
     return want
 
 
-def depthwise_row_tile(Q, lanes, max_vectors=4):
+def depthwise_row_tile(Q, lanes, max_vectors=4, extended=True):
     """Output columns of a depthwise tile: the most vectors (up to max_vectors) that divide
-    the row (no partial tile), else as many as the row needs up to max_vectors."""
-    for nv in range(max_vectors, 0, -1):
-        if Q % (nv * lanes) == 0:
-            return nv * lanes
+    the row's vectors. extended: the row's last tile is computed past its end (a partial
+    last vector counts whole), so no tile is partial; else (the input read in place) a row
+    that is not whole tiles takes as many vectors as it needs, up to max_vectors, and its
+    last tile runs guarded."""
+    if extended or Q % lanes == 0:
+        qv = cdiv(Q, lanes)
+        return max(nv for nv in range(1, max_vectors + 1) if qv % nv == 0) * lanes
     return min(cdiv(Q, lanes), max_vectors) * lanes
 
 

@@ -24,7 +24,7 @@ from ..lang.tensor import ComputeOp, IterVar, Range, reduce_axis
 from ..lang.visitor import walk as walk_nodes
 from .attention import INNER_TAGS, OUTPUT_TAG
 from .cpu import (_dims_or_vars, _f32, _gemm_tiles, _vector_tile, cpu_info, pack_input,
-                  register_tile)
+                  pad_axis, register_tile)
 from .schedules import (VECTOR_CPU_TARGETS, default_stage, known_facts, register,
                         register_size_classes)
 from .util import cdiv
@@ -130,19 +130,6 @@ def attention_size_classes(st, target):
     small = sorted({n for n in (2, 4, lanes, 2 * lanes) if n < FEW_SYMBOLIC_KEYS}) + \
         [FEW_SYMBOLIC_KEYS]
     return [te_all(T >= 1, T <= n) for n in small] + [T > FEW_SYMBOLIC_KEYS]
-
-
-def _pad_axis(s, stage, dim, extent):
-    """The stage computed over `extent` along axis `dim` (the positions beyond the tensor's
-    shape are computed too, from padded operands; its consumers read only inside). Before
-    the stage is split."""
-    op = stage.op
-    axis = list(op.axis)
-    axis[dim] = IterVar(axis[dim].var, Range(0, extent), axis[dim].kind)
-    new = ComputeOp(op.name, axis, op.bodies, op.tag, op.attrs)
-    stage.op = new
-    stage._reset_axes()
-    s.stage_map[new] = stage
 
 
 def _padded_keys(T, cfg):
@@ -292,7 +279,7 @@ def schedule_attention(s, st, target):
     if not isinstance(S, int):
         # the block's stages over whole blocks of queries (no guard at S inside a block)
         for stage, dim in ((scores, 3), (mx, 2), (ex, 3), (sm, 2), (pv, 2)):
-            _pad_axis(s, stage, dim, Sp)
+            pad_axis(s, stage, dim, Sp)
     Tp = _padded_keys(T, cfg)
     if Tp is not None:
         # few keys (a size class bounds T): every key stage over Tp keys, a constant, so
@@ -311,8 +298,8 @@ def schedule_attention(s, st, target):
             packed.compute_at(st, par)
             _vector_tile(packed, packed.op.axis[3], lanes, unroll=False)
         extra = [kp, vp]
-        _pad_axis(s, scores, 2, Tp)
-        _pad_axis(s, ex, 2, Tp)
+        pad_axis(s, scores, 2, Tp)
+        pad_axis(s, ex, 2, Tp)
         _pad_reduction(s, pv, Tp)
         cfg["kc2"] = Tp
     if st.op.attrs.get("causal"):

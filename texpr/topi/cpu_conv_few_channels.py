@@ -56,22 +56,24 @@ def applies(s, st, target):
     return _dims(ins[1])[1] <= FEW_CHANNELS_MAX and Q >= cpu_info(target).lanes
 
 
-def column_phases(s, st, dp, sw):
+def column_phases(s, st, dp, sw, width=None):
     """Make `st` (a convolution reading the NCHW input `dp`, or its zero padding) read it
     through the copy "data_phases" [N, C, Hp, sw, ceil(Wp/sw)] that splits the (padded)
     columns into `sw` phases: the columns x*sw + tap of consecutive outputs x are a
-    contiguous run of one phase. Returns the copy's stage (not yet scheduled)."""
+    contiguous run of one phase. width: the (padded) columns the copy holds, zeros past Wp
+    (for a convolution computed past its last output column: pad_axis). Returns the copy's
+    stage (not yet scheduled)."""
     pad_t, _ = _pad_of(s, st)
     src = pad_t if pad_t is not None else dp
     N, C, Hp, Wp = _dims(src)
-    Wq = cdiv(Wp, sw)
+    Wq = cdiv(max(Wp, width or 0), sw)
     shape = (N, C, Hp, sw, Wq)
 
     def fread(n, c, h, w):
         return (n, c, h, w % sw, w // sw)
     if pad_t is not None and pad_t.op.attrs.get("pad_value", 0) == 0:
         return padded_copy(s, st, pad_t, shape, lambda n, c, h, p, q: (n, c, h, q * sw + p),
-                           fread, "data_phases")
+                           fread, "data_phases", select=True, shape_reach=Wq * sw > Wp)
 
     def fpack(n, c, h, p, q):
         w = q * sw + p
