@@ -1,5 +1,5 @@
-"""conv2d_nchw 1x1 (topi/cpu_conv_1x1.py): a GEMM over the flattened image, the weight and
-(stride 1, whole tiles) the input read in place, the output written in whole vectors."""
+"""conv2d_nchw 1x1 (topi/cpu_conv_1x1.py): a GEMM over the flattened image, the weight read
+in place, the input through a panel per pixel tile, the output written in whole vectors."""
 import numpy as np
 import pytest
 
@@ -42,15 +42,19 @@ def test_conv1x1_against_numpy(N, C, H, O, stride, epi):
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(want).max()))
 
 
-def test_stride1_whole_tiles_read_the_input_in_place():
-    """56 x 56 pixels in blocks of whole rows and whole tiles: no copy of the input at all,
-    the register tile's loads are vectors of the input as it lies."""
+def test_input_panel_is_copied_per_pixel_tile():
+    """56 x 56 pixels in blocks of whole rows and whole tiles: the input is not copied as a
+    whole; each pixel tile's C x nr pixels are copied into a panel inside the block's loop
+    (contiguous and aligned: vectors of a NumPy array 16 bytes off split cache lines), which
+    the register tile reads."""
     x, w = te.placeholder((1, 64, 56, 56), name="x"), te.placeholder((32, 64, 1, 1), name="w")
     out = topi.nn.conv2d_nchw(x, w, 1, 0)
     text = str(te.lower(topi.schedule(out, "native"), [x, w, out], target="native"))
-    assert "conv2d_nchw_flat" in text and "data_flat" not in text
+    nr = conv1x1_config(64, 32, 56, 56, "native")["nr"]
+    assert "conv2d_nchw_flat" in text and f"allocate data_flat: float32[1, 64, {nr}]" in text
+    assert text.index("for parallel") < text.index("allocate data_flat")
     assert "data_blocked" not in text and "kernel_blocked" not in text
-    assert "x[ramp(" in text
+    assert "data_flat[ramp(" in text
 
 
 @pytest.mark.parametrize("target", ["native", "avx512", "neon"])
