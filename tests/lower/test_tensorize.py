@@ -401,3 +401,28 @@ def test_a_where_that_varies_inside_the_tile_is_refused():
     s, args = _masked_matmul(lambda i, j, k: k <= i, split_k=False)
     with pytest.raises(te.TexprError, match=r"condition \(where=.*\) that varies inside the tile"):
         te.lower(s, args, target="c")
+
+
+@pytest.mark.parametrize("target,add", [("avx2", "_mm256_add_ps"), ("avx512", "_mm512_add_ps"),
+                                        ("neon", "vaddq_f32")])
+def test_gemm_fp32_update_adds_c_after_its_loop(target, add):
+    """A later reduction chunk (update) sums from zero, prefetches the C tile's lines and adds C
+    after its loop: C is not loaded before the loop (where each call waited for it)."""
+    from texpr.targets.build import emit_source
+    M, N, K, mr, nr, kc = 4, 16, 64, 4, 16, 32
+    A = te.placeholder((M, K), name="A")
+    PB = te.placeholder((N // nr, K, nr), name="PB")
+    k = te.reduce_axis((0, K), name="k")
+    C = te.compute((M, N), lambda i, j: te.sum(A[i, k] * PB[j // nr, k, j % nr], axis=k), name="C")
+    s = te.create_schedule(C.op)
+    io, jo, ii, ji = s[C].tile(C.op.axis[0], C.op.axis[1], mr, nr)
+    ko, ki = s[C].split(k, factor=kc)
+    s[C].reorder(jo, ko, io, ii, ji, ki)
+    s[C].tensorize(ii, gemm_fp32(mr, nr, kc))
+    src = emit_source(s, [A, PB, C], target=target)
+    update = src[src.index(f"gemm_fp32_{mr}x{nr}x{kc}.update"):]
+    head, tail = update.split("for (int k = 0;", 1)
+    assert head.count("__builtin_prefetch(") == 2 * mr
+    before_loop_loads = [w for w in ("loadu_ps", "vld1q_f32") if w in head]
+    assert before_loop_loads == []
+    assert tail.count(add) == mr * nr // {"avx2": 8, "avx512": 16, "neon": 4}[target]
