@@ -426,3 +426,27 @@ def test_gemm_fp32_update_adds_c_after_its_loop(target, add):
     before_loop_loads = [w for w in ("loadu_ps", "vld1q_f32") if w in head]
     assert before_loop_loads == []
     assert tail.count(add) == mr * nr // {"avx2": 8, "avx512": 16, "neon": 4}[target]
+
+
+def test_transpose_fp32_blocks():
+    """transpose_fp32: 8 x 8 blocks of a 16 x 24 matrix transposed by the AVX2 kernel (row
+    strides of both operands free); a source whose rows are not contiguous is refused."""
+    from texpr.targets.build import emit_source
+    from texpr.targets.intrin import transpose_fp32
+    W = te.placeholder((16, 24), name="W")
+    T = te.compute((24, 16), lambda i, j: W[j, i], name="T")
+    s = te.create_schedule(T.op)
+    io, jo, ii, ji = s[T].tile(T.op.axis[0], T.op.axis[1], 8, 8)
+    s[T].tensorize(ii, transpose_fp32())
+    f = te.build(s, [W, T], target="avx2")
+    assert "_mm256_permute2f128_ps" in f.source
+    w = np.random.default_rng(3).random((16, 24), dtype="float32")
+    t = np.full((24, 16), np.nan, "float32")
+    f(w, t)
+    np.testing.assert_array_equal(t, w.T)
+    W3 = te.placeholder((8, 8, 2), name="W3")
+    T3 = te.compute((8, 8), lambda i, j: W3[j, i, 0], name="T3")
+    s = te.create_schedule(T3.op)
+    s[T3].tensorize(T3.op.axis[0], transpose_fp32())
+    with pytest.raises(te.TexprError, match="dimension 1 of .* must be contiguous"):
+        emit_source(s, [W3, T3], target="avx2")

@@ -129,6 +129,40 @@ def gemm_fp32(mr, nr, kc, name=None):
     return decl_tensor_intrin(c.op, impls, name=who, inputs=[a, b], partial_axes=(0,))
 
 
+def transpose_fp32(name=None):
+    """out[i, j] = in[j, i] for an 8 x 8 block of float32 (AVX2): the copy that packs rows of
+    an operand into k-major panels (a dense weight's [N, K] rows into [N/nr, K, nr]) as eight
+    row loads, unpack / shuffle / lane-permute steps and eight row stores, where the
+    vectorized copy stores each value on its own (64 scalar stores per block). The rows of
+    both operands must be contiguous; their row strides are free."""
+    a = placeholder((8, 8), "float32", "a")
+    c = compute((8, 8), lambda i, j: a[j, i], name="c")
+    who = name or "transpose_fp32_8x8"
+
+    def avx2(ins, outs):
+        (A,), (C,) = ins, outs
+        _need_unit(A, 1, who)
+        _need_unit(C, 1, who)
+        r = [f"r{i}" for i in range(8)]
+        lines = [f"__m256 {r[i]} = _mm256_loadu_ps({A.ptr} + {i} * ({A.strides[0]}));"
+                 for i in range(8)]
+        # t: rows interleaved in pairs; u<4g+q>: columns q and q + 4 of rows 4g .. 4g+3 (one
+        # in each 128-bit half); the lane permutes join rows 0-3 and 4-7 of a column
+        for h, f in ((0, "unpacklo"), (1, "unpackhi")):
+            for p in range(4):
+                lines.append(f"__m256 t{2 * p + h} = _mm256_{f}_ps(r{2 * p}, r{2 * p + 1});")
+        for g in range(2):                  # rows 0-3, rows 4-7
+            for q, (x, imm) in enumerate(((0, "0x44"), (0, "0xEE"), (1, "0x44"), (1, "0xEE"))):
+                lines.append(f"__m256 u{4 * g + q} = _mm256_shuffle_ps(t{4 * g + x}, "
+                             f"t{4 * g + x + 2}, {imm});")
+        for i in range(8):
+            lo, sel = i % 4, "0x20" if i < 4 else "0x31"
+            lines.append(f"_mm256_storeu_ps({C.ptr} + {i} * ({C.strides[0]}), "
+                         f"_mm256_permute2f128_ps(u{lo}, u{4 + lo}, {sel}));")
+        return {"body": "{\n" + "\n".join(lines) + "\n}"}
+    return decl_tensor_intrin(c.op, {"avx2": avx2}, name=who, inputs=[a])
+
+
 # acc += dot(a, b) over groups of 4 bytes (vpdpbusd). Natively it is written as inline asm
 # with acc as an in/out register operand: GCC 12 allocates registers for the intrinsic form
 # so badly in register-blocked loops (a copy of every accumulator each step, some spilled)
