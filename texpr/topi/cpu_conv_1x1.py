@@ -72,7 +72,7 @@ def conv1x1_config(C, O, P, Q, target="native"):
     return {"mr": mr, "nr": nr, "rb": best[1], "ob": best[2], "lanes": info.lanes}
 
 
-def panel_pays(C, ob, mr):
+def panel_pays(ob, mr):
     """Whether a stride-1 1x1 convolution copies each pixel tile's input (C x nr) into a
     contiguous, aligned panel inside the block, for the block's ob / mr channel tiles to read,
     rather than reading the input in place. Read in place, an input that is not 32-byte
@@ -127,7 +127,7 @@ def schedule_conv2d_nchw_1x1(s, st, target):
 
         def xload(n, c, j):
             return data[n, c, j]
-    elif panel_pays(C, obk, mr):
+    elif panel_pays(obk, mr):
         # each pixel tile's input copied into a contiguous, aligned panel (panel_pays)
         src = data
         data = compute((N, C, PQp), lambda n, c, j: src[n, c, j // Q, j % Q], name="data_panel",
