@@ -437,3 +437,51 @@ def test_a_read_at_an_offset_past_the_placeholder_is_refused():
     with pytest.raises(te.LoweringError, match=r"placeholder x: index 2 \* i \+ 1 reaches "
                                                r"\[1, 7\], outside its dimension 0 of extent 7"):
         te.lower(s, [A, C])
+
+@pytest.mark.parametrize("target,add", [("avx2", "_mm256_add_ps"), ("avx512", "_mm512_add_ps"),
+                                        ("neon", "vaddq_f32")])
+def test_gemm_fp32_update_adds_c_after_its_loop(target, add):
+    """A later reduction chunk (update) sums from zero, prefetches the C tile's lines and adds C
+    after its loop: C is not loaded before the loop (where each call waited for it)."""
+    from texpr.targets.build import emit_source
+    M, N, K, mr, nr, kc = 4, 16, 64, 4, 16, 32
+    A = te.placeholder((M, K), name="A")
+    PB = te.placeholder((N // nr, K, nr), name="PB")
+    k = te.reduce_axis((0, K), name="k")
+    C = te.compute((M, N), lambda i, j: te.sum(A[i, k] * PB[j // nr, k, j % nr], axis=k), name="C")
+    s = te.create_schedule(C.op)
+    io, jo, ii, ji = s[C].tile(C.op.axis[0], C.op.axis[1], mr, nr)
+    ko, ki = s[C].split(k, factor=kc)
+    s[C].reorder(jo, ko, io, ii, ji, ki)
+    s[C].tensorize(ii, gemm_fp32(mr, nr, kc))
+    src = emit_source(s, [A, PB, C], target=target)
+    update = src[src.index(f"gemm_fp32_{mr}x{nr}x{kc}.update"):]
+    head, tail = update.split("for (int k = 0;", 1)
+    assert head.count("__builtin_prefetch(") == 2 * mr
+    before_loop_loads = [w for w in ("loadu_ps", "vld1q_f32") if w in head]
+    assert before_loop_loads == []
+    assert tail.count(add) == mr * nr // {"avx2": 8, "avx512": 16, "neon": 4}[target]
+
+
+def test_transpose_fp32_blocks():
+    """transpose_fp32: 8 x 8 blocks of a 16 x 24 matrix transposed by the AVX2 kernel (row
+    strides of both operands free); a source whose rows are not contiguous is refused."""
+    from texpr.targets.build import emit_source
+    from texpr.targets.intrin import transpose_fp32
+    W = te.placeholder((16, 24), name="W")
+    T = te.compute((24, 16), lambda i, j: W[j, i], name="T")
+    s = te.create_schedule(T.op)
+    io, jo, ii, ji = s[T].tile(T.op.axis[0], T.op.axis[1], 8, 8)
+    s[T].tensorize(ii, transpose_fp32())
+    f = te.build(s, [W, T], target="avx2")
+    assert "_mm256_permute2f128_ps" in f.source
+    w = np.random.default_rng(3).random((16, 24), dtype="float32")
+    t = np.full((24, 16), np.nan, "float32")
+    f(w, t)
+    np.testing.assert_array_equal(t, w.T)
+    W3 = te.placeholder((8, 8, 2), name="W3")
+    T3 = te.compute((8, 8), lambda i, j: W3[j, i, 0], name="T3")
+    s = te.create_schedule(T3.op)
+    s[T3].tensorize(T3.op.axis[0], transpose_fp32())
+    with pytest.raises(te.TexprError, match="dimension 1 of .* must be contiguous"):
+        emit_source(s, [W3, T3], target="avx2")

@@ -1,5 +1,6 @@
 """conv2d_nchw 1x1 (topi/cpu_conv_1x1.py): a GEMM over the flattened image, the weight and
-(stride 1, whole tiles) the input read in place, the output written in whole vectors."""
+(stride 1, whole tiles) the input read in place or through a panel per pixel tile, the
+output written in whole vectors."""
 import numpy as np
 import pytest
 
@@ -7,7 +8,7 @@ import texpr as te
 import texpr.topi as topi
 from texpr.topi import testing as ref
 from texpr.topi.cpu import cpu_info
-from texpr.topi.cpu_conv_1x1 import conv1x1_config
+from texpr.topi.cpu_conv_1x1 import conv1x1_config, panel_pays
 
 RNG = np.random.default_rng(7)
 
@@ -43,14 +44,36 @@ def test_conv1x1_against_numpy(N, C, H, O, stride, epi):
 
 
 def test_stride1_whole_tiles_read_the_input_in_place():
-    """56 x 56 pixels in blocks of whole rows and whole tiles: no copy of the input at all,
-    the register tile's loads are vectors of the input as it lies."""
+    """56 x 56 pixels in blocks of whole rows and whole tiles, few channel tiles per block: no
+    copy of the input at all, the register tile's loads are vectors of the input as it lies."""
     x, w = te.placeholder((1, 64, 56, 56), name="x"), te.placeholder((32, 64, 1, 1), name="w")
     out = topi.nn.conv2d_nchw(x, w, 1, 0)
+    assert not panel_pays(conv1x1_config(64, 32, 56, 56, "native")["ob"], 6)
     text = str(te.lower(topi.schedule(out, "native"), [x, w, out], target="native"))
-    assert "conv2d_nchw_flat" in text and "data_flat" not in text
+    assert "conv2d_nchw_flat" in text and "data_flat" not in text and "data_panel" not in text
     assert "data_blocked" not in text and "kernel_blocked" not in text
     assert "x[ramp(" in text
+
+
+def test_many_channel_tiles_copy_a_panel_per_pixel_tile():
+    """With enough channel tiles per block (panel_pays), each pixel tile's C x nr input is
+    copied into a panel inside the block's loop (aligned, contiguous), which the tiles read;
+    the output matches NumPy on an input 16 bytes off alignment, as NumPy's arrays often are."""
+    C, H, O = 8, 16, 76
+    cfg = conv1x1_config(C, O, H, H, "native")
+    assert panel_pays(cfg["ob"], cfg["mr"])
+    x, w = te.placeholder((1, C, H, H), name="x"), te.placeholder((O, C, 1, 1), name="w")
+    out = topi.nn.conv2d_nchw(x, w, 1, 0)
+    f = te.build(topi.schedule(out, "native"), [x, w, out], target="native")
+    assert "data_panel" in f.source and "data_flat" not in f.source
+    assert f.source.index("data_panel") > f.source.index("parallel")
+    buf = np.empty(C * H * H + 4, "float32")
+    a = buf[4:].reshape(1, C, H, H) if buf.ctypes.data % 32 == 0 else buf[:-4].reshape(1, C, H, H)
+    a[...] = rand(1, C, H, H)
+    k = rand(O, C, 1, 1)
+    got = np.full((1, O, H, H), np.nan, "float32")
+    f(a, k, got)
+    np.testing.assert_allclose(got, ref.conv2d_nchw_ref(a, k, 1, 0), rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("target", ["native", "avx512", "neon"])

@@ -153,9 +153,10 @@ def test_batch_matmul_partial_row_tile_is_not_padded():
 
 def test_dense_many_rows_packs_weight_blocks_in_parallel_loop():
     """M above DENSE_ROWS_MAX on a raw weight: each parallel block of weight rows packs its
-    panels per reduction chunk (K = 600: chunks of 200) inside the parallel loop; M = 259 is
-    no multiple of the tile's rows: no padded copy of the data, no copy of the output."""
-    M, N, K = 259, 48, 600
+    panels per reduction chunk (K = 640: chunks of 320) inside the parallel loop, on AVX2 by
+    8 x 8 transposed blocks (transpose_fp32); M = 259 is no multiple of the tile's rows: no
+    padded copy of the data, no copy of the output."""
+    M, N, K = 259, 48, 640
     cfg = topi.cpu.dense_weight_blocks_config(M, N, K, "native", units=2)
     assert cfg["Mp"] == M and M % cfg["mr"] and cfg["kc"] < K and K % cfg["kc"] == 0
     assert N // cfg["nb"] >= 2                       # a block per core at least
@@ -165,6 +166,7 @@ def test_dense_many_rows_packs_weight_blocks_in_parallel_loop():
     close(got, ref.dense_ref(a, ww, None))
     assert "packA" not in f.source and "_gemm" not in f.source
     assert parallel_loops(f.source) == 1 and "dense_packW" in f.source
+    assert ("transpose_fp32_8x8" in f.source) == (topi.cpu.cpu_info("native").name == "avx2")
     assert topi.cpu.dense_weight_blocks_config(M, 50, K, "native") is None   # N % nr: padded
 
 

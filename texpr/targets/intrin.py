@@ -28,12 +28,14 @@ def _by_rows(m, full_rows, parts_for):
 
 
 def register_tile(who, mr, kc, nv, vec, lanes, load, store, bcast, fma, zero, elem=None,
-                  load_b=None):
+                  load_b=None, add=None):
     """The C of a register-tiled GEMM C[mr, nv*lanes] (+)= A[mr, kc] @ B[kc, nv*lanes], shared
     by every float GEMM intrinsic so that the tile is written once: vector type `vec`, text
     makers load(p), store(p, x), bcast(s), fma(a, b, c) and `zero`. elem: (B's, C's element
     type) to cast the pointers to where the buffer's element type is not float (float16
-    storage); load_b(nv): the lines loading b0..b<nv-1> from bk (default: one load each)."""
+    storage); load_b(nv): the lines loading b0..b<nv-1> from bk (default: one load each);
+    add(a, b): the vector sum, given where the update may sum from zero and add C after its
+    loop (C's lines prefetched before it) rather than load C first."""
     def impl(ins, outs):
         A, B = ins
         (C,) = outs
@@ -52,6 +54,13 @@ def register_tile(who, mr, kc, nv, vec, lanes, load, store, bcast, fma, zero, el
             init_zero = "\n".join(f"{x} = {zero};" for row in acc for x in row)
             init_load = "\n".join(f"{acc[i][v]} = {load(cptr[i][v])};"
                                   for i in range(rows) for v in range(nv))
+            if add is not None:
+                # the update sums from zero and adds C after the loop, its lines prefetched
+                # first: loading C before the loop stalled the call on the C tile, which is
+                # not in cache (a whole reduction chunk of other tiles ran since)
+                init_load = init_zero + "\n" + "\n".join(
+                    f"__builtin_prefetch({p}, 1, 3);"
+                    for i in range(rows) for p in (cptr[i][0], f"{cptr[i][-1]} + {lanes - 1}"))
             loop = [f"for (int k = 0; k < {kc}; ++k) {{",
                     f"  const {elem[0] if elem else 'float'}* bk = {bk};"]
             loop += [f"  {x}" for x in (load_b(nv) if load_b else
@@ -64,9 +73,12 @@ def register_tile(who, mr, kc, nv, vec, lanes, load, store, bcast, fma, zero, el
                 loop.append("  }")
             loop.append("}")
             save = "\n".join(store(cptr[i][v], acc[i][v]) for i in range(rows) for v in range(nv))
+            save_update = save if add is None else "\n".join(
+                store(cptr[i][v], add(acc[i][v], load(cptr[i][v])))
+                for i in range(rows) for v in range(nv))
             body_loop = "\n".join(loop)
             return {"body": "\n".join([decl, init_zero, body_loop, save]),
-                    "update": "\n".join([decl, init_load, body_loop, save]),
+                    "update": "\n".join([decl, init_load, body_loop, save_update]),
                     "reset": "\n".join(store(cptr[i][v], zero)
                                        for i in range(rows) for v in range(nv))}
         return _by_rows(C.extents[0] if C.extents else None, mr, parts)
@@ -79,6 +91,7 @@ def gemm_fp32(mr, nr, kc, name=None):
     Register tile mr x nr kept in vector registers, k loop inside: AVX2 (8 lanes, FMA),
     AVX-512 (16 lanes) and NEON (4 lanes) versions; nr must be a multiple of the vector width.
     A tile with fewer than mr valid rows (M % mr) runs the same kernel for its row count.
+    The update (a later reduction chunk) adds C after its loop, C prefetched before it.
     """
     a = placeholder((mr, kc), "float32", "a")
     b = placeholder((kc, nr), "float32", "b")
@@ -86,10 +99,11 @@ def gemm_fp32(mr, nr, kc, name=None):
     c = compute((mr, nr), lambda i, j: te_sum(a[i, k] * b[k, j], axis=k), name="c")
     who = name or f"gemm_fp32_{mr}x{nr}x{kc}"
 
-    def make(vec, lanes, load, store, bcast, fma, zero):
+    def make(vec, lanes, load, store, bcast, fma, zero, add):
         if nr % lanes:
             raise TexprError(f"{who}: nr={nr} is not a multiple of {lanes} lanes")
-        return register_tile(who, mr, kc, nr // lanes, vec, lanes, load, store, bcast, fma, zero)
+        return register_tile(who, mr, kc, nr // lanes, vec, lanes, load, store, bcast, fma, zero,
+                             add=add)
 
     impls = {}
     if nr % 8 == 0:
@@ -97,21 +111,56 @@ def gemm_fp32(mr, nr, kc, name=None):
                              lambda p, x: f"_mm256_storeu_ps({p}, {x});",
                              lambda s: f"_mm256_set1_ps({s})",
                              lambda a_, b_, c_: f"_mm256_fmadd_ps({a_}, {b_}, {c_})",
-                             "_mm256_setzero_ps()")
+                             "_mm256_setzero_ps()", lambda a_, b_: f"_mm256_add_ps({a_}, {b_})")
     if nr % 16 == 0:
         impls["avx512"] = make("__m512", 16, lambda p: f"_mm512_loadu_ps({p})",
                                lambda p, x: f"_mm512_storeu_ps({p}, {x});",
                                lambda s: f"_mm512_set1_ps({s})",
                                lambda a_, b_, c_: f"_mm512_fmadd_ps({a_}, {b_}, {c_})",
-                               "_mm512_setzero_ps()")
+                               "_mm512_setzero_ps()", lambda a_, b_: f"_mm512_add_ps({a_}, {b_})")
     if nr % 4 == 0:
         impls["neon"] = make("float32x4_t", 4, lambda p: f"vld1q_f32({p})",
                              lambda p, x: f"vst1q_f32({p}, {x});", lambda s: f"vdupq_n_f32({s})",
-                             lambda a_, b_, c_: f"vfmaq_f32({c_}, {a_}, {b_})", "vdupq_n_f32(0.0f)")
+                             lambda a_, b_, c_: f"vfmaq_f32({c_}, {a_}, {b_})", "vdupq_n_f32(0.0f)",
+                             lambda a_, b_: f"vaddq_f32({a_}, {b_})")
     if not impls:
         raise TexprError(f"{who}: nr={nr} must be a multiple of a vector width (4 for NEON, 8 for "
                          "AVX2, 16 for AVX-512)")
     return decl_tensor_intrin(c.op, impls, name=who, inputs=[a, b], partial_axes=(0,))
+
+
+def transpose_fp32(name=None):
+    """out[i, j] = in[j, i] for an 8 x 8 block of float32 (AVX2): the copy that packs rows of
+    an operand into k-major panels (a dense weight's [N, K] rows into [N/nr, K, nr]) as eight
+    row loads, unpack / shuffle / lane-permute steps and eight row stores, where the
+    vectorized copy stores each value on its own (64 scalar stores per block). The rows of
+    both operands must be contiguous; their row strides are free."""
+    a = placeholder((8, 8), "float32", "a")
+    c = compute((8, 8), lambda i, j: a[j, i], name="c")
+    who = name or "transpose_fp32_8x8"
+
+    def avx2(ins, outs):
+        (A,), (C,) = ins, outs
+        _need_unit(A, 1, who)
+        _need_unit(C, 1, who)
+        r = [f"r{i}" for i in range(8)]
+        lines = [f"__m256 {r[i]} = _mm256_loadu_ps({A.ptr} + {i} * ({A.strides[0]}));"
+                 for i in range(8)]
+        # t: rows interleaved in pairs; u<4g+q>: columns q and q + 4 of rows 4g .. 4g+3 (one
+        # in each 128-bit half); the lane permutes join rows 0-3 and 4-7 of a column
+        for h, f in ((0, "unpacklo"), (1, "unpackhi")):
+            for p in range(4):
+                lines.append(f"__m256 t{2 * p + h} = _mm256_{f}_ps(r{2 * p}, r{2 * p + 1});")
+        for g in range(2):                  # rows 0-3, rows 4-7
+            for q, (x, imm) in enumerate(((0, "0x44"), (0, "0xEE"), (1, "0x44"), (1, "0xEE"))):
+                lines.append(f"__m256 u{4 * g + q} = _mm256_shuffle_ps(t{4 * g + x}, "
+                             f"t{4 * g + x + 2}, {imm});")
+        for i in range(8):
+            lo, sel = i % 4, "0x20" if i < 4 else "0x31"
+            lines.append(f"_mm256_storeu_ps({C.ptr} + {i} * ({C.strides[0]}), "
+                         f"_mm256_permute2f128_ps(u{lo}, u{4 + lo}, {sel}));")
+        return {"body": "{\n" + "\n".join(lines) + "\n}"}
+    return decl_tensor_intrin(c.op, {"avx2": avx2}, name=who, inputs=[a])
 
 
 # acc += dot(a, b) over groups of 4 bytes (vpdpbusd). Natively it is written as inline asm

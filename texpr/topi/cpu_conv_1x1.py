@@ -4,7 +4,9 @@ w[o, c] * x[n, c, j] with j = y*Q + x (the ResNet bottleneck's 1x1 layers).
 In NCHW the P*Q output pixels of a channel are one contiguous run, and so are the input's
 (stride 1, no padding). The register tile is `mr` output channels x `nr` pixels (nr / lanes
 vectors along j): per input channel, mr weights broadcast from the weight as it lies and
-nr/lanes input vectors loaded in place, so neither the input nor the weight is copied into
+nr/lanes input vectors loaded in place, or, where a block has enough channel tiles
+(panel_pays), from the tile's panel: its C x nr input pixels copied into a contiguous,
+aligned buffer that every channel tile of the block reads. Neither operand is copied into
 channel blocks (the route of schedule_conv2d_nchw, which packs both on every call and writes
 the output one value at a time), and the output is written in whole vectors. Over the
 flattened pixels the tile is not bound to a row: 7x7 and 14x14 images fill it as well as
@@ -70,6 +72,22 @@ def conv1x1_config(C, O, P, Q, target="native"):
     return {"mr": mr, "nr": nr, "rb": best[1], "ob": best[2], "lanes": info.lanes}
 
 
+def panel_pays(ob, mr):
+    """Whether a stride-1 1x1 convolution copies each pixel tile's input (C x nr) into a
+    contiguous, aligned panel inside the block, for the block's ob / mr channel tiles to read,
+    rather than reading the input in place. Read in place, an input that is not 32-byte
+    aligned (NumPy's arrays are 16 bytes off) splits half the vector loads across cache lines,
+    and a long panel of C rows 4*P*Q bytes apart crowds the L1d; the copy is one load and store
+    per input vector for every ob / mr channel tiles. With at least PANEL_MIN_TILES of them
+    it paid (512x28x28 -> 256 0.88 -> 1.00x oneDNN, 256x56x56 -> 128 0.88 -> 1.02x); with
+    fewer it measured 3-9% slower (2048x7x7 -> 512, 256x56x56 -> 64; Zen 3, 1 thread)."""
+    return ob // mr >= PANEL_MIN_TILES
+
+
+#: channel tiles per block from which each pixel tile's input is copied into a panel
+PANEL_MIN_TILES = 12
+
+
 def schedule_conv2d_nchw_1x1(s, st, target):
     """The schedule described in the module docstring; returns the stages it scheduled."""
     info = cpu_info(target)
@@ -86,6 +104,7 @@ def schedule_conv2d_nchw_1x1(s, st, target):
     mr, nr, rb, obk = cfg["mr"], cfg["nr"], cfg["rb"], cfg["ob"]
     PQp = cdiv(PQ, nr) * nr
     stages = []
+    panel = None
     if (sh, sw) != (1, 1) or PQp != PQ:
         # the pixels a strided 1x1 convolution reads, compacted (flat j = y*Q + x), and
         # zeros up to whole pixel tiles
@@ -105,6 +124,16 @@ def schedule_conv2d_nchw_1x1(s, st, target):
             pst.reorder(pst.op.reduce_axis[0], ji)
         pst.vectorize(ji)
         stages.append(pst)
+
+        def xload(n, c, j):
+            return data[n, c, j]
+    elif panel_pays(obk, mr):
+        # each pixel tile's input copied into a contiguous, aligned panel (panel_pays)
+        src = data
+        data = compute((N, C, PQp), lambda n, c, j: src[n, c, j // Q, j % Q], name="data_panel",
+                       tag="injective,pack")
+        panel = s._insert_stage(data.op, st)
+        stages.append(panel)
 
         def xload(n, c, j):
             return data[n, c, j]
@@ -145,6 +174,10 @@ def schedule_conv2d_nchw_1x1(s, st, target):
     gjo, gji = g.split(gj, factor=nr)
     gob, goi = g.split(go, factor=mr)
     g.reorder(gn, gjo, gob, goi, gji)
+    if panel is not None:
+        panel.compute_at(g, gjo)
+        _, pji = panel.split(panel.op.axis[2], factor=lanes)
+        panel.vectorize(pji)
     g.unroll(goi)
     _vector_tile(g, gji, lanes)
     acc.compute_at(g, gob)
