@@ -9,8 +9,8 @@ general registers busy.
 """
 from ..lang.tensor import ComputeOp
 from ..targets import get_target
-from .bitserial import POPCOUNT_TAG
-from .schedules import CPU_TARGETS, register
+from .bitserial import BITPACK_TAG, POPCOUNT_TAG
+from .schedules import CPU_TARGETS, default_stage, register
 from .util import const_value
 
 #: (rows, columns) of the output tile
@@ -31,6 +31,16 @@ def _scheduled_with_dense(s, st, target):
     return None
 
 
+@register(BITPACK_TAG, CPU_TARGETS)
+def _packing(s, st, target):
+    """A packing that only bitserial_dense's popcount sums read is placed by the dense's
+    schedule (_packing_intrinsic); any other (the convolutions') by default_stage."""
+    readers = s.consumers(st)
+    if readers and all(r.op.tag == POPCOUNT_TAG for r in readers):
+        return None
+    return default_stage(s, st, target)
+
+
 def _micro_kernel(sums, mr, nr, target):
     """popcount_dot_u64 for this tile, or None (not AVX2 / AVX-512 / NEON, not 64-bit words,
     not 256-bit steps)."""
@@ -43,11 +53,40 @@ def _micro_kernel(sums, mr, nr, target):
     return popcount_dot_u64(mr, nr, kw)
 
 
+def _packing_intrinsic(s, packed, target):
+    """Pack the rows of an 8-bit [R, K] tensor by vpmovmskb (bitpack_intrin.py) where the
+    target has AVX2 and the words are whole 64-bit ones; True if it does."""
+    from ..targets.bitpack_intrin import WORD_BITS, bit_words, packing_words_u64
+    from .cpu import replace_computation
+    op = packed.op
+    if get_target(target).name not in ("avx2", "avx512") or packed.dtype != "uint64" or \
+            len(op.input_tensors) != 1:
+        return False
+    (x,) = op.input_tensors
+    K = const_value(x.shape[-1]) if len(x.shape) == 2 else None
+    if x.dtype not in ("int8", "uint8") or K is None or K % WORD_BITS or \
+            len(packed.shape) != 3 or const_value(packed.shape[2]) != K // WORD_BITS:
+        return False
+    bits, words = op.attrs["bits"], K // WORD_BITS
+    st = s[packed]
+    form = bit_words(lambda idx, e: x[idx[0], idx[2] * WORD_BITS + e], packed.shape,
+                     lambda idx: idx[1], op.name, op.tag, op.attrs)
+    replace_computation(s, st, form, [])
+    r, b, _ = st.op.axis
+    st.tensorize(b, packing_words_u64(bits, words, x.dtype))
+    st.parallel(r)
+    return True
+
+
 @register("bitserial_dense", CPU_TARGETS)
 def schedule_bitserial_dense(s, st, target):
     parts = [t for t in st.op.input_tensors
              if isinstance(t.op, ComputeOp) and t.op.tag == POPCOUNT_TAG]
     sums = next(t for t in parts if len(t.shape) == 4)
+    for t in sums.op.input_tensors:
+        if isinstance(t.op, ComputeOp) and t.op.tag == BITPACK_TAG and \
+                not _packing_intrinsic(s, t, target):
+            default_stage(s, s[t], target)
     for t in parts:
         if t is not sums:                       # the data rows' bits (unipolar)
             s[t].parallel(s[t].op.axis[0])
