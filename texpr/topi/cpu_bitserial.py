@@ -15,6 +15,8 @@ from .util import const_value
 
 #: (rows, columns) of the output tile
 BITSERIAL_TILE = (2, 4)
+#: (rows, columns) of the output tile on AVX2: popcount_dot_lut's table lookups
+LUT_TILE = (64, 64)
 #: bytes of packed weight columns a block of output columns reads (kept in L2 while every
 #: data row passes): 1024 x 1024 x 4096 bits, 1 thread, Zen 3: see benchmarks/numerics.py
 WEIGHT_BLOCK_BYTES = 128 * 1024
@@ -78,6 +80,29 @@ def _packing_intrinsic(s, packed, target):
     return True
 
 
+def _lut_tiles(s, st, sums, Y, X, target):
+    """Tiles of LUT_TILE outputs whose popcount sums are popcount_dot_lut's table lookups
+    (AVX2, 64-bit words, whole tiles); True if the stage is scheduled so."""
+    from ..targets.lut_intrin import popcount_dot_lut
+    mr, nr = LUT_TILE
+    kw = const_value(sums.op.reduce_axis[0].dom.extent)
+    if get_target(target).name != "avx2" or sums.op.input_tensors[0].dtype != "uint64" or \
+            Y is None or X is None or Y % mr or X % nr or kw is None or kw % 4:
+        return False
+    i, j = st.op.axis
+    io, ii = st.split(i, factor=mr)
+    jo, ji = st.split(j, factor=nr)
+    st.reorder(io, jo, ii, ji)
+    acc = s[sums]
+    acc.compute_at(st, jo)
+    pi, pj, pb, pc = acc.op.axis
+    acc.reorder(pb, pc, pi, pj, *acc.op.reduce_axis)
+    acc.tensorize(pi, popcount_dot_lut(mr, nr, kw))
+    st.vectorize(ji)
+    st.parallel(io)
+    return True
+
+
 @register("bitserial_dense", CPU_TARGETS)
 def schedule_bitserial_dense(s, st, target):
     parts = [t for t in st.op.input_tensors
@@ -91,6 +116,8 @@ def schedule_bitserial_dense(s, st, target):
         if t is not sums:                       # the data rows' bits (unipolar)
             s[t].parallel(s[t].op.axis[0])
     Y, X = (const_value(st.extent_of(a)) for a in st.op.axis)
+    if _lut_tiles(s, st, sums, Y, X, target):
+        return [s[t] for t in parts]
     mr, nr = BITSERIAL_TILE
     full = Y is not None and X is not None and Y % mr == 0 and X % nr == 0
     mr, nr = (mr, nr) if full else (1, 1)
