@@ -147,3 +147,35 @@ def test_bitserial_dense_popcount_micro_kernel_slow_targets(target, instruction)
     got = np.empty((4, 4), "int32")
     mod(d, tt.bitpack_ref(w, 1, 1, 1, "uint64"), got)
     np.testing.assert_array_equal(got, tt.bitserial_dense_ref(d, w, 1, 1, True, "int32"))
+
+
+@pytest.fixture(scope="module")
+def lut_dense():
+    """2-bit data (int8, sign bits included) x 2-bit packed weights in one 64 x 64 tile of
+    popcount_dot_lut: 20 words a row, a chunk of 16 and one of 4, 320 and 80 lookup steps
+    (byte counts widened after 63), the data packed by vpmovmskb."""
+    D = te.placeholder((64, 1280), "int8", name="D")
+    Wq = te.placeholder((64, 2, 20), "uint64", name="Wq")
+    out = bitserial.bitserial_dense(D, Wq, 2, 2, pack_dtype="uint64", out_dtype="int32")
+    mod = _build(out, [D, Wq])
+    assert "texpr_nibble_and_counts" in mod.source and "_mm256_movemask_epi8" in mod.source
+    return mod
+
+
+@settings(max_examples=5, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), ones=st.booleans())
+def test_bitserial_dense_lut_tile(lut_dense, seed, ones):
+    """Bit-exact, also with every bit set (each lookup 4: 252 in a byte before widening)."""
+    rng = np.random.default_rng(seed)
+    d = np.full((64, 1280), -1, "int8") if ones else rng.integers(-128, 128, (64, 1280)).astype("int8")
+    w = np.full((64, 1280), 3, "uint8") if ones else rng.integers(0, 4, (64, 1280)).astype("uint8")
+    got = np.empty((64, 64), "int32")
+    lut_dense(d, np.ascontiguousarray(tt.bitpack_ref(w, 2, 1, 1, "uint64")), got)
+    np.testing.assert_array_equal(got, tt.bitserial_dense_ref(d, w, 2, 2, True, "int32"))
+
+
+def test_popcount_dot_lut_tile_shape():
+    from texpr.targets.lut_intrin import popcount_dot_lut
+    with pytest.raises(te.TexprError, match="tile 32 x 64 x 8 words; expected rows a multiple "
+                                            "of 64, columns of 4, words of 4"):
+        popcount_dot_lut(32, 64, 8)

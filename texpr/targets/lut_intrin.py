@@ -15,7 +15,8 @@ from .intrin import _need_unit, popcount_dot_decl
 
 #: rows per vector (bytes of a 256-bit register)
 ROWS = 32
-#: weight columns whose tables one step loads (2 row vectors x 4 columns: 8 accumulators)
+#: row vectors and weight columns of one step (VECTORS x COLUMNS byte accumulators)
+VECTORS = 2
 COLUMNS = 4
 #: words transposed at a time (their nibbles fill 16 * CHUNK steps; the 16-bit sums of a chunk
 #: reach at most 64 * CHUNK)
@@ -76,9 +77,9 @@ def popcount_dot_lut(mr, nr, kw, name=None):
     (mr * 256 bytes) on the stack."""
     a, b, c = popcount_dot_decl(mr, nr, kw)
     who = name or f"popcount_dot_lut_{mr}x{nr}x{kw}"
-    if mr % (2 * ROWS) or nr % COLUMNS or kw % 4:
+    if mr % (VECTORS * ROWS) or nr % COLUMNS or kw % 4:
         raise TexprError(f"{who}: tile {mr} x {nr} x {kw} words; expected rows a multiple of "
-                         f"{2 * ROWS}, columns of {COLUMNS}, words of 4")
+                         f"{VECTORS * ROWS}, columns of {COLUMNS}, words of 4")
     mv = mr // ROWS
 
     def avx2(ins, outs):
@@ -93,7 +94,7 @@ def popcount_dot_lut(mr, nr, kw, name=None):
             f"uint8_t sel[{COLUMNS}][{16 * CHUNK}] __attribute__((aligned(32)));",
             f"__m256i sums[{nr}][{mv}][2][2];   /* int32 sums: [column][row vector][even / odd "
             "row bytes][first / last 8 of them] */",
-            f"__m256i s16[{COLUMNS}][2][2];      /* a chunk's 16-bit sums: [column][row vector]"
+            f"__m256i s16[{COLUMNS}][{VECTORS}][2];      /* a chunk's 16-bit sums: [column][row vector]"
             "[even / odd bytes] */",
             "memset(sums, 0, sizeof sums);",
             f"const __m256i pairs = _mm256_setr_epi8({pairs}, {pairs});",
@@ -115,25 +116,26 @@ def popcount_dot_lut(mr, nr, kw, name=None):
             "      _mm256_store_si256((__m256i*)&sel[q][16 * k], _mm256_permute2x128_si256(e0, e1, 0x20));",
             "      _mm256_store_si256((__m256i*)&sel[q][16 * k + 32], _mm256_permute2x128_si256(e0, e1, 0x31));",
             "    }",
-            f"    for (int v = 0; v < {mv}; v += 2) {{",
+            f"    for (int v = 0; v < {mv}; v += {VECTORS}) {{",
             "      memset(s16, 0, sizeof s16);",
             f"      for (int g0 = 0; g0 < steps; g0 += {BYTE_STEPS}) {{",
             f"        const int g1 = g0 + {BYTE_STEPS} < steps ? g0 + {BYTE_STEPS} : steps;"]
-        acc = [[f"c{r}_{q}" for q in range(COLUMNS)] for r in range(2)]
+        acc = [[f"c{r}_{q}" for q in range(COLUMNS)] for r in range(VECTORS)]
         lines.append("        __m256i " + ", ".join(f"{x} = _mm256_setzero_si256()"
                                                      for row in acc for x in row) + ";")
         lines += ["        for (int g = g0; g < g1; ++g) {",
-                  "          const __m256i x0 = _mm256_load_si256((const __m256i*)x4[v][g]), "
-                  "x1 = _mm256_load_si256((const __m256i*)x4[v + 1][g]);"]
+                  "          const __m256i " + ", ".join(
+                      f"x{r} = _mm256_load_si256((const __m256i*)x4[v + {r}][g])"
+                      for r in range(VECTORS)) + ";"]
         for q in range(COLUMNS):
             lines.append(f"          {{ const __m256i t = _mm256_broadcastsi128_si256(_mm_load_si128("
                          f"(const __m128i*)(texpr_nibble_and_counts + sel[{q}][g])));")
-            for r in range(2):      # the add in place (module doc: GCC's copies)
+            for r in range(VECTORS):      # the add in place (module doc: GCC's copies)
                 lines.append(f"            {{ const __m256i s = _mm256_shuffle_epi8(t, x{r}); "
                              f"__asm__(\"vpaddb %1, %0, %0\" : \"+x\"({acc[r][q]}) : \"x\"(s)); }}")
             lines.append("          }")
         lines.append("        }")
-        for r in range(2):
+        for r in range(VECTORS):
             for q in range(COLUMNS):
                 x = acc[r][q]
                 lines.append(f"        s16[{q}][{r}][0] = _mm256_add_epi16(s16[{q}][{r}][0], "
@@ -141,7 +143,7 @@ def popcount_dot_lut(mr, nr, kw, name=None):
                              f"s16[{q}][{r}][1], _mm256_srli_epi16({x}, 8));")
         lines += [
             "      }",
-            f"      for (int q = 0; q < {COLUMNS}; ++q) for (int r = 0; r < 2; ++r) "
+            f"      for (int q = 0; q < {COLUMNS}; ++q) for (int r = 0; r < {VECTORS}; ++r) "
             "for (int e = 0; e < 2; ++e) {",
             "        __m256i* s = sums[q0 + q][v + r][e];",
             "        s[0] = _mm256_add_epi32(s[0], _mm256_cvtepu16_epi32("
