@@ -70,6 +70,36 @@ def _transpose(v, A):
     return lines
 
 
+def _store_sums(C, mv, nr):
+    """C from sums[q][v][e][h]: lane l of it is row 32 v + 4 l + 2 h + e (byte 2 (8 h + l) + e
+    of the even / odd bytes' sums), column q. Contiguous columns: 8 x 8 transposes, a row of
+    8 columns per store; else one element at a time."""
+    row = f"({ROWS} * v + 2 * h + e + 4 * l)"
+    if C.strides[1] != "1" or nr % 8:
+        return [f"for (int q = 0; q < {nr}; ++q) for (int v = 0; v < {mv}; ++v) "
+                "for (int e = 0; e < 2; ++e) for (int h = 0; h < 2; ++h) {",
+                "  int32_t s[8]; memcpy(s, &sums[q][v][e][h], sizeof s);",
+                f"  for (int l = 0; l < 8; ++l) {C.ptr}[{row} * ({C.strides[0]}) + "
+                f"q * ({C.strides[1]})] = s[l];",
+                "}"]
+    lines = [f"for (int v = 0; v < {mv}; ++v) for (int e = 0; e < 2; ++e) "
+             f"for (int h = 0; h < 2; ++h) for (int q = 0; q < {nr}; q += 8) {{"]
+    lines += [f"  const __m256i r{i} = sums[q + {i}][v][e][h];" for i in range(8)]
+    lines += [f"  const __m256i a{i} = _mm256_unpack{'lo' if i % 2 == 0 else 'hi'}_epi32("
+              f"r{i // 2 * 2}, r{i // 2 * 2 + 1});" for i in range(8)]
+    pairs = {0: ("lo", 0, 2), 1: ("hi", 0, 2), 2: ("lo", 1, 3), 3: ("hi", 1, 3),
+             4: ("lo", 4, 6), 5: ("hi", 4, 6), 6: ("lo", 5, 7), 7: ("hi", 5, 7)}
+    lines += [f"  const __m256i b{i} = _mm256_unpack{half}_epi64(a{x}, a{y});"
+              for i, (half, x, y) in pairs.items()]
+    for l in range(8):          # lanes l (first half) and l + 4 (second) of b(l % 4), b(l % 4 + 4)
+        sel = "0x20" if l < 4 else "0x31"
+        lines.append(f"  {{ const int l = {l}; _mm256_storeu_si256((__m256i*)({C.ptr} + {row} * "
+                     f"({C.strides[0]}) + q), _mm256_permute2x128_si256(b{l % 4}, b{l % 4 + 4}, "
+                     f"{sel})); }}")
+    lines.append("}")
+    return lines
+
+
 def popcount_dot_lut(mr, nr, kw, name=None):
     """The popcount GEMM tile (intrin.popcount_dot_decl) by table lookups on AVX2 (module doc):
     mr a multiple of 64 rows, nr of 4 columns, kw of 4 words. The tile keeps an int32 sum per
@@ -153,15 +183,8 @@ def popcount_dot_lut(mr, nr, kw, name=None):
             "      }",
             "    }",
             "  }",
-            "}",
-            # lane l of the even / odd bytes' sums: byte 2 l + e, row 4 (l % 8) + 2 (l / 8) + e
-            f"for (int q = 0; q < {nr}; ++q) for (int v = 0; v < {mv}; ++v) "
-            "for (int e = 0; e < 2; ++e) {",
-            "  int32_t s[16]; memcpy(s, sums[q][v][e], sizeof s);",
-            "  for (int l = 0; l < 16; ++l)",
-            f"    {C.ptr}[({ROWS} * v + 4 * (l % 8) + 2 * (l / 8) + e) * ({C.strides[0]}) + "
-            f"q * ({C.strides[1]})] = s[l];",
             "}"]
+        lines += _store_sums(C, mv, nr)
         return {"body": "\n".join(lines), "helpers": HELPERS}
 
     return decl_tensor_intrin(c.op, {"avx2": avx2}, name=who, inputs=[a, b])
