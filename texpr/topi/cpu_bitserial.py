@@ -98,13 +98,14 @@ def _lut_tiles(s, st, sums, Y, X, target):
     io, ii = st.split(i, factor=mr)
     jo, ji = st.split(j, factor=nr)
     st.reorder(io, jo, ii, ji)
-    acc = s[sums]
-    acc.compute_at(st, jo)
+    tile = st.fuse(io, jo)      # every tile a parallel task: a thread another job slows
+    acc = s[sums]               # holds one tile up, not a row of them
+    acc.compute_at(st, tile)
     pi, pj, pb, pc = acc.op.axis
     acc.reorder(pb, pc, pi, pj, *acc.op.reduce_axis)
     acc.tensorize(pi, popcount_dot_lut(mr, nr, kw))
     st.vectorize(ji)
-    st.parallel(io)
+    st.parallel(tile)
     return True
 
 
