@@ -29,7 +29,7 @@ HELPERS = ("static const uint8_t texpr_nibble_and_counts[256] __attribute__((ali
            f"{{{_TABLES}}};")
 
 
-def _transpose(v, A):
+def _transpose(v, A, partial):
     """x4[v][16 k + g] (g: nibble from the top of word k0 + k) for the 32 rows of vector v:
     rows in the order byte b of the vector holds row 4 (b % 16 / 2) + 2 (b / 16) + b % 2.
     Four words of four rows at a time (contiguous loads, a 4 x 4 transpose of 64-bit cells)
@@ -40,8 +40,11 @@ def _transpose(v, A):
              f"  const uint64_t* a = {A.ptr} + {ROWS * v} * ({A.strides[0]}) + k0 + k;",
              "  __m256i y[4][8];",
              "  for (int m = 0; m < 8; ++m) {"]
-    lines += [f"    const __m256i r{i} = _mm256_loadu_si256((const __m256i*)(a + (4 * m + {i}) * "
-              f"({A.strides[0]})));" for i in range(4)]
+    for i in range(4):      # (rows past a partial tile's valid ones: zero, never read)
+        load = f"_mm256_loadu_si256((const __m256i*)(a + (4 * m + {i}) * ({A.strides[0]})))"
+        if partial:
+            load = f"({ROWS * v} + 4 * m + {i} < valid_rows ? {load} : _mm256_setzero_si256())"
+        lines.append(f"    const __m256i r{i} = {load};")
     lines += ["    const __m256i p = _mm256_unpacklo_epi64(r0, r1), q = _mm256_unpackhi_epi64(r0, r1);",
               "    const __m256i s = _mm256_unpacklo_epi64(r2, r3), t = _mm256_unpackhi_epi64(r2, r3);",
               "    y[0][m] = _mm256_permute2x128_si256(p, s, 0x20); y[1][m] = _mm256_permute2x128_si256(q, t, 0x20);",
@@ -70,7 +73,7 @@ def _transpose(v, A):
     return lines
 
 
-def _store_sums(C, mv, nr):
+def _store_sums(C, mv, nr, partial):
     """C from sums[q][v][e][h]: lane l of it is row 32 v + 4 l + 2 h + e (byte 2 (8 h + l) + e
     of the even / odd bytes' sums), column q. Contiguous columns: 8 x 8 transposes, a row of
     8 columns per store; else one element at a time."""
@@ -79,7 +82,8 @@ def _store_sums(C, mv, nr):
         return [f"for (int q = 0; q < {nr}; ++q) for (int v = 0; v < {mv}; ++v) "
                 "for (int e = 0; e < 2; ++e) for (int h = 0; h < 2; ++h) {",
                 "  int32_t s[8]; memcpy(s, &sums[q][v][e][h], sizeof s);",
-                f"  for (int l = 0; l < 8; ++l) {C.ptr}[{row} * ({C.strides[0]}) + "
+                f"  for (int l = 0; l < 8; ++l) if ({row} < {'valid_rows' if partial else ROWS * mv}) "
+                f"{C.ptr}[{row} * ({C.strides[0]}) + "
                 f"q * ({C.strides[1]})] = s[l];",
                 "}"]
     lines = [f"for (int v = 0; v < {mv}; ++v) for (int e = 0; e < 2; ++e) "
@@ -93,7 +97,8 @@ def _store_sums(C, mv, nr):
               for i, (half, x, y) in pairs.items()]
     for l in range(8):          # lanes l (first half) and l + 4 (second) of b(l % 4), b(l % 4 + 4)
         sel = "0x20" if l < 4 else "0x31"
-        lines.append(f"  {{ const int l = {l}; _mm256_storeu_si256((__m256i*)({C.ptr} + {row} * "
+        guard = f"if ({row} < valid_rows) " if partial else ""
+        lines.append(f"  {{ const int l = {l}; {guard}_mm256_storeu_si256((__m256i*)({C.ptr} + {row} * "
                      f"({C.strides[0]}) + q), _mm256_permute2x128_si256(b{l % 4}, b{l % 4 + 4}, "
                      f"{sel})); }}")
     lines.append("}")
@@ -102,7 +107,8 @@ def _store_sums(C, mv, nr):
 
 def popcount_dot_lut(mr, nr, kw, name=None):
     """The popcount GEMM tile (intrin.popcount_dot_decl) by table lookups on AVX2 (module doc):
-    mr a multiple of 64 rows, nr of 4 columns, kw of 4 words. The tile keeps an int32 sum per
+    mr a multiple of 64 rows, nr of 4 columns, kw of 4 words; a tile with fewer valid rows
+    (the tail of a split, partial_axes) reads and writes only those. The tile keeps an int32 sum per
     output (mr * nr * 4 bytes) and the transposed nibbles of 16 words of its rows
     (mr * 256 bytes) on the stack."""
     a, b, c = popcount_dot_decl(mr, nr, kw)
@@ -117,9 +123,11 @@ def popcount_dot_lut(mr, nr, kw, name=None):
         (C,) = outs
         _need_unit(A, 1, who)
         _need_unit(B, 1, who)
+        rows = C.extents[0] if C.extents else None
+        partial = rows is not None and rows != str(mr)
         pairs = ", ".join(str(8 * (i % 2) + i // 2) for i in range(16))
         bswap = ", ".join(str(8 * (i // 8) + 7 - i % 8) for i in range(16))
-        lines = [
+        lines = ([f"const int valid_rows = {rows};"] if partial else []) + [
             f"uint8_t x4[{mv}][{16 * CHUNK}][{ROWS}] __attribute__((aligned(32)));",
             f"uint8_t sel[{COLUMNS}][{16 * CHUNK}] __attribute__((aligned(32)));",
             f"__m256i sums[{nr}][{mv}][2][2];   /* int32 sums: [column][row vector][even / odd "
@@ -134,7 +142,7 @@ def popcount_dot_lut(mr, nr, kw, name=None):
             f"for (int k0 = 0; k0 < {kw}; k0 += {CHUNK}) {{",
             f"  const int nw = {kw} - k0 < {CHUNK} ? {kw} - k0 : {CHUNK}, steps = 16 * nw;"]
         for v in range(mv):
-            lines += ["  " + x for x in _transpose(v, A)]
+            lines += ["  " + x for x in _transpose(v, A, partial)]
         lines += [
             f"  for (int q0 = 0; q0 < {nr}; q0 += {COLUMNS}) {{",
             # the weight columns' nibbles, times 16: the offsets of their tables
@@ -184,7 +192,7 @@ def popcount_dot_lut(mr, nr, kw, name=None):
             "    }",
             "  }",
             "}"]
-        lines += _store_sums(C, mv, nr)
+        lines += _store_sums(C, mv, nr, partial)
         return {"body": "\n".join(lines), "helpers": HELPERS}
 
-    return decl_tensor_intrin(c.op, {"avx2": avx2}, name=who, inputs=[a, b])
+    return decl_tensor_intrin(c.op, {"avx2": avx2}, name=who, inputs=[a, b], partial_axes=(0,))

@@ -87,12 +87,13 @@ def _packing_intrinsic(s, packed, target):
 
 def _lut_tiles(s, st, sums, Y, X, target):
     """Tiles of LUT_TILE outputs whose popcount sums are popcount_dot_lut's table lookups
-    (AVX2, 64-bit words, whole tiles); True if the stage is scheduled so."""
+    (AVX2, 64-bit words, whole columns of tiles; a last row of tiles may be partial, costing a
+    whole one: not under one tile of rows); True if the stage is scheduled so."""
     from ..targets.lut_intrin import popcount_dot_lut
     mr, nr = LUT_TILE
     kw = const_value(sums.op.reduce_axis[0].dom.extent)
     if get_target(target).name != "avx2" or sums.op.input_tensors[0].dtype != "uint64" or \
-            Y is None or X is None or Y % mr or X % nr or kw is None or kw % 4:
+            Y is None or X is None or Y < mr or X % nr or kw is None or kw % 4:
         return False
     i, j = st.op.axis
     io, ii = st.split(i, factor=mr)
