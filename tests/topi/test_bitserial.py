@@ -147,3 +147,44 @@ def test_bitserial_dense_popcount_micro_kernel_slow_targets(target, instruction)
     got = np.empty((4, 4), "int32")
     mod(d, tt.bitpack_ref(w, 1, 1, 1, "uint64"), got)
     np.testing.assert_array_equal(got, tt.bitserial_dense_ref(d, w, 1, 1, True, "int32"))
+
+
+@pytest.fixture(scope="module", params=[(2, 1), (1, 1)], ids=["2x1", "1x1"])
+def lut_dense(request):
+    """Data (int8, sign bits included) x packed weights in tiles of popcount_dot_lut, 100 rows:
+    a 64-row tile and a partial one of 36 (rows past them never read nor written; checked
+    under ASan by hand); 20 words a row, a chunk of 16 and one of 4, 320 and 80 lookup steps
+    (byte counts widened after 63), the data packed by vpmovmskb; 1 x 1 bits store the sums by
+    8 x 8 transposes (contiguous columns), 2 x 1 one by one (the planes interleaved). (2 x 2
+    bits, 1 x 2 and these under ASan + UBSan: checked by hand; 2 x 2 takes gcc 6 s.)"""
+    db, wb = request.param
+    D = te.placeholder((100, 1280), "int8", name="D")
+    Wq = te.placeholder((64, wb, 20), "uint64", name="Wq")
+    out = bitserial.bitserial_dense(D, Wq, db, wb, pack_dtype="uint64", out_dtype="int32")
+    mod = _build(out, [D, Wq])
+    assert "texpr_nibble_and_counts" in mod.source and "_mm256_movemask_epi8" in mod.source
+    assert "valid_rows" in mod.source
+    assert ("_mm256_permute2x128_si256(b0, b4, 0x20)" in mod.source) == (db * wb == 1)
+    return db, wb, mod
+
+
+@settings(max_examples=5, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), ones=st.booleans())
+def test_bitserial_dense_lut_tile(lut_dense, seed, ones):
+    """Bit-exact, also with every bit set (each lookup 4: 252 in a byte before widening)."""
+    db, wb, mod = lut_dense
+    rng = np.random.default_rng(seed)
+    d = np.full((100, 1280), -1, "int8") if ones else \
+        rng.integers(-128, 128, (100, 1280)).astype("int8")
+    w = np.full((64, 1280), (1 << wb) - 1, "uint8") if ones else \
+        rng.integers(0, 1 << wb, (64, 1280)).astype("uint8")
+    got = np.empty((100, 64), "int32")
+    mod(d, np.ascontiguousarray(tt.bitpack_ref(w, wb, 1, 1, "uint64")), got)
+    np.testing.assert_array_equal(got, tt.bitserial_dense_ref(d, w, db, wb, True, "int32"))
+
+
+def test_popcount_dot_lut_tile_shape():
+    from texpr.targets.lut_intrin import popcount_dot_lut
+    with pytest.raises(te.TexprError, match="tile 32 x 64 x 8 words; expected rows a multiple "
+                                            "of 64, columns of 4, words of 4"):
+        popcount_dot_lut(32, 64, 8)

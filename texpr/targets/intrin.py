@@ -474,6 +474,18 @@ def dot_u8s8_sat16(kc, lanes=16, rows=4, name=None):
 _NIBBLE_COUNTS = ", ".join(str(bin(v).count("1")) for v in range(16))
 
 
+def popcount_dot_decl(mr, nr, kw):
+    """(a, b, c): c[i, j] = sum_k popcount(a[i, k] & b[j, k]) in int32 over 64-bit words, the
+    computation of the popcount GEMM intrinsics (popcount_dot_u64, lut_intrin.py)."""
+    from ..lang.expr import popcount
+    a = placeholder((mr, kw), "uint64", "a")
+    b = placeholder((nr, kw), "uint64", "b")
+    k = reduce_axis((0, kw), "k")
+    c = compute((mr, nr), lambda i, j: te_sum(popcount(a[i, k] & b[j, k]).astype("int32"),
+                                               axis=k), name="c")
+    return a, b, c
+
+
 def popcount_dot_u64(mr, nr, kw, name=None):
     """c[i, j] = sum_k popcount(a[i, k] & b[j, k]) (int32) over 64-bit words: the tile of a
     bit-serial product (topi.bitserial). AVX-512: VPOPCNTDQ per 64-bit lane (the AVX2 kernel
@@ -481,12 +493,7 @@ def popcount_dot_u64(mr, nr, kw, name=None):
     popcount by nibble lookups (vpshufb) summed in bytes and widened (vpsadbw) once every 16
     steps (a byte then holds at most 128); the data row's nibbles are split once per step and
     the weight column's once per row pair. kw must be a multiple of 4 (256-bit steps)."""
-    a = placeholder((mr, kw), "uint64", "a")
-    b = placeholder((nr, kw), "uint64", "b")
-    k = reduce_axis((0, kw), "k")
-    from ..lang.expr import popcount
-    c = compute((mr, nr), lambda i, j: te_sum(popcount(a[i, k] & b[j, k]).astype("int32"),
-                                               axis=k), name="c")
+    a, b, c = popcount_dot_decl(mr, nr, kw)
     who = name or f"popcount_dot_u64_{mr}x{nr}x{kw}"
     if kw % 4:
         raise TexprError(f"{who}: kw={kw} 64-bit words is not a multiple of 4 (256-bit steps)")

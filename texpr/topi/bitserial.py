@@ -64,7 +64,8 @@ def bitpack(data, bits, pack_axis, bit_axis, pack_type="uint32", name="QuantizeI
             out = out | (bit << (w - 1 - k)) if k else bit << (w - 1)
         return out
     return compute(tuple(shape), word, name=name, tag=BITPACK_TAG,
-                   attrs={"bits": int(bits), "word_bits": w})
+                   attrs={"bits": int(bits), "word_bits": w, "pack_axis": pack_axis,
+                          "bit_axis": bit_axis})
 
 
 def _product(dq, wq, db, wb, out_dtype, unipolar):
