@@ -33,13 +33,17 @@ def test_tune_network_tunes_each_distinct_layer_once_and_resumes(tmp_path):
     # every layer has a record: nothing is tuned again
     assert autotvm.tune_tasks(tasks, n_trial=1, log=log, measure_option=option,
                               progress=False) == {}
-    # the conv layer built under the log is the recorded (heuristic) config
+    # the conv layer built under the log as a network builds it (the weight packed once in
+    # the record's blocks, conv2d_nchw_packed) is the recorded (heuristic) config
     conv = tasks[0]
     s_rec, t_rec = conv.instantiate(conv.config_space.get(conv.fallback_index))
     with autotvm.apply_history_best(log):
-        out = topi.nn.conv2d_nchw(t_rec[0], t_rec[1], 1, 1)
+        ic, oc = topi.cpu.conv2d_weight_blocks((1, 8, 6, 6), (8, 8, 3, 3), 1, 1, 1, T)
+        w = te.placeholder((8 // oc, 8 // ic, 3, 3, ic, oc), name="kernel")
+        out = topi.nn.conv2d_nchw_packed(t_rec[0], w, 1, 1)
         s = topi.schedule(out, T)
-    assert emit_source(s, [t_rec[0], t_rec[1], out], T) == emit_source(s_rec, t_rec, T)
+    assert tuple(t_rec[1].shape) == tuple(w.shape)
+    assert emit_source(s, [t_rec[0], w, out], T) == emit_source(s_rec, t_rec, T)
 
 
 def test_tune_tasks_refuses_a_bad_tuner_or_log(tmp_path):

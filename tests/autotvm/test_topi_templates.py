@@ -169,10 +169,13 @@ def test_tuned_variants_compute_what_numpy_does():
     task = autotvm.task.create("topi.conv2d_nchw", args=CASES[4][2], target=T)
     cfg = _with_knobs(task, tile_ic=8, tile_oc=16, tile_ow=3, parallel="blocks",
                       unroll_kw=True)
-    s, (D, K, O) = task.instantiate(cfg)
+    s, (D, K, O), inputs = task.instantiate_measured(cfg)
     f = te.build(s, [D, K, O], target=T)
     d, k = rng.random((1, 16, 10, 10), "float32"), rng.random((16, 16, 3, 3), "float32")
-    np.testing.assert_allclose(f(d, k), testing.conv2d_nchw_ref(d, k, 1, 1), rtol=1e-4,
+    # measured as a network runs it: the weight packed outside, in the config's blocks
+    drawn, pack = inputs[1]
+    assert drawn == _tensor((16, 16, 3, 3)) and K.shape == (1, 2, 3, 3, 8, 16)
+    np.testing.assert_allclose(f(d, pack(k)), testing.conv2d_nchw_ref(d, k, 1, 1), rtol=1e-4,
                                atol=1e-4)
 
 

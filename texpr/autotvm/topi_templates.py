@@ -13,7 +13,7 @@ Tensor arguments are ("TENSOR", shape, dtype) (or placeholders, normalised to th
 from .. import topi
 from ..lang.tensor import placeholder
 from ..schedule.dispatch import current_target
-from .task import TuningError, template
+from .task import TuningError, measure_input, template
 
 
 def _tensor(spec, name):
@@ -42,9 +42,41 @@ def batch_matmul(x, y):
 
 @template("topi.conv2d_nchw")
 def conv2d_nchw(data, kernel, strides, padding, dilation=(1, 1)):
-    A, W = _tensor(data, "data"), _tensor(kernel, "kernel")
-    C = topi.nn.conv2d_nchw(A, W, strides, padding, dilation)
+    """Measured as a network runs it: where the schedule reads the weight in channel blocks
+    (topi.cpu.conv2d_weight_blocks: the config's tile_ic / tile_oc), the kernel is
+    conv2d_nchw_packed on the weight packed once, outside the call (its argument is the
+    packed weight, made from the drawn OIHW one: measure_input), as Graph.conv2d does; the
+    record then serves conv2d_nchw and conv2d_nchw_packed layers alike."""
+    A = _tensor(data, "data")
+    blocks = _weight_blocks(data, kernel, strides, padding, dilation)
+    if blocks is None:
+        W = _tensor(kernel, "kernel")
+        C = topi.nn.conv2d_nchw(A, W, strides, padding, dilation)
+        return _schedule(C), [A, W, C]
+    import functools
+    from ..topi.testing import pack_kernel_nchwc_ref
+    ic, oc = blocks
+    O, Ci, R, S = tuple(kernel[1])
+    W = placeholder((O // oc, Ci // ic, R, S, ic, oc), dtype=kernel[2], name="kernel")
+    measure_input(W, functools.partial(pack_kernel_nchwc_ref, ic=ic, oc=oc), kernel)
+    C = topi.nn.conv2d_nchw_packed(A, W, strides, padding, dilation)
     return _schedule(C), [A, W, C]
+
+
+def _weight_blocks(data, kernel, strides, padding, dilation):
+    """The blocks (ic, oc) a network packs the constant weight of this convolution with on
+    the task's target (its config's), or None (read as it lies, or another target)."""
+    from ..targets.registry import get_target
+    from ..topi.cpu import conv2d_weight_blocks
+    from ..topi.schedules import VECTOR_CPU_TARGETS
+    from ..topi.util import padding4
+    target = current_target() or "native"
+    if get_target(target).name not in VECTOR_CPU_TARGETS or kernel[2] != "float32" or \
+            data[2] != "float32" or len(tuple(data[1])) != 4 or \
+            tuple(kernel[1])[1] != tuple(data[1])[1]:
+        return None
+    return conv2d_weight_blocks(tuple(data[1]), tuple(kernel[1]), strides,
+                                padding4(padding), dilation, target)
 
 
 @template("topi.conv2d_NCHWc")

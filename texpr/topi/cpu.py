@@ -1028,12 +1028,14 @@ def conv_blocks(C, O, target="native", Q=None):
 
 
 def conv2d_weight_blocks(data_shape, kernel_shape, stride, padding, dilation=1,
-                         target="native"):
+                         target="native", dtype="float32"):
     """(ic, oc): the channel blocks to pack a constant conv2d_nchw kernel [O, C, R, S] with
     for `target` (topi.layout.pack_kernel_nchwc, read by topi.nn.conv2d_nchw_packed), or
     None where its schedule reads the kernel as it lies: an input of few channels
     (cpu_conv_few_channels), a 1x1 convolution without padding (cpu_conv_1x1), a target
-    without the register-tiled schedules."""
+    without the register-tiled schedules. The blocks are the conv2d_nchw workload's knobs
+    tile_ic / tile_oc: a tuning record's under apply_history_best, else the heuristic's
+    (conv_blocks)."""
     from .nn import _out_size
     from .util import padding4, pair
     from .cpu_conv_few_channels import FEW_CHANNELS_MAX
@@ -1051,7 +1053,18 @@ def conv2d_weight_blocks(data_shape, kernel_shape, stride, padding, dilation=1,
         return None
     if R == S == 1 and not any((pt, pl, pb, pr)) and P * Q >= lanes:
         return None
-    return conv_blocks(C, O, target, Q)
+    workload = nchw_workload(data_shape, kernel_shape, (sh, sw), (pt, pl, pb, pr), (dh, dw),
+                             dtype)
+    return tuning.conv_nchw_blocks(workload, C, O, target, conv_blocks(C, O, target, Q))
+
+
+def nchw_workload(data_shape, kernel_shape, strides, pads, dilation, dtype="float32"):
+    """The "topi.conv2d_nchw" tuning workload of a convolution given by its shapes (what
+    conv_workload computes from its stage; pads (top, left, bottom, right))."""
+    return ("topi.conv2d_nchw", ("TENSOR", tuple(int(d) for d in data_shape), dtype),
+            ("TENSOR", tuple(int(d) for d in kernel_shape), dtype),
+            tuple(int(v) for v in strides), tuple(int(v) for v in pads),
+            tuple(int(v) for v in dilation))
 
 
 def _pad_of(s, st):
@@ -1621,13 +1634,20 @@ def schedule_conv2d_nchw_packed(s, st, target):
         return default_stage(s, st, target)
     dp, kernel = ins
     N, O, P, Q = (int(a.dom.extent.value) for a in st.op.axis)
-    _, _, R, S_, ic, oc = _dims(kernel)
+    _, Cb, R, S_, ic, oc = _dims(kernel)
     pad_t, data = _pad_of(s, st)
-    workload = conv_workload("topi.conv2d_nchw_packed", st, data if pad_t is not None else dp,
-                             kernel, pad_t)
+    src = data if pad_t is not None else dp
+    reg_w = conv_NCHWc_config(P, Q, oc, target)["reg_w"]
+    # the weight packed in the blocks of a conv2d_nchw record (or of the template measuring
+    # one): that workload's knobs, so its record serves the network's packed layer
+    raw = conv_workload("topi.conv2d_nchw", st, src, kernel, pad_t)
+    raw = raw[:2] + (("TENSOR", (O, Cb * ic, R, S_), kernel.dtype),) + raw[3:]
+    if tuning.conv_nchw_blocks_known(raw, target, (ic, oc)):
+        reg_w, parallel = tuning.conv_nchw_tile(raw, N, Cb * ic, O, P, Q, R * S_, target, reg_w)
+        return _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel, raw, target)
+    workload = conv_workload("topi.conv2d_nchw_packed", st, src, kernel, pad_t)
     reg_w, parallel = tuning.conv_nchwc_params(
-        workload, Q, target, conv_NCHWc_config(P, Q, oc, target)["reg_w"],
-        2.0 * N * O * P * Q * _dims(kernel)[1] * ic * R * S_)
+        workload, Q, target, reg_w, 2.0 * N * O * P * Q * Cb * ic * R * S_)
     return _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel, workload, target)
 
 

@@ -159,21 +159,45 @@ def conv_nchw_params(workload, N, C, O, P, Q, RS, target, heuristic_blocks,
     output row) in parallel, "blocks": (n, channel block), the rows inside). RS: the
     kernel's R * S (for the flop count).
     Returns (ic, oc, reg_w, parallel)."""
+    ic, oc = conv_nchw_blocks(workload, C, O, target, heuristic_blocks)
+    return (ic, oc) + conv_nchw_tile(workload, N, C, O, P, Q, RS, target, heuristic_reg_w)
+
+
+def conv_nchw_blocks(workload, C, O, target, heuristic_blocks):
+    """The channel-block knobs of conv_nchw_params, tile_ic and tile_oc: (ic, oc). Also
+    what a constant weight is packed with (cpu.conv2d_weight_blocks: a record's blocks
+    under apply_history_best)."""
     from .cpu import cpu_info
-    info = cpu_info(target)
-    lanes = info.lanes
+    lanes = cpu_info(target).lanes
     cfg = config_for(workload, target)
     ic, oc = heuristic_blocks
     ics = [b for b in range(1, min(C, 4 * lanes) + 1) if C % b == 0 and (b >= lanes or b == C)]
     ocs = [b for b in (lanes, 2 * lanes, 3 * lanes, 4 * lanes) if O % b == 0]
     cfg.define_knob("tile_ic", _with(ics, ic))
     cfg.define_knob("tile_oc", _with(ocs, oc))
+    _set_fallback(cfg, {"tile_ic": ic, "tile_oc": oc})
+    return cfg["tile_ic"].val, cfg["tile_oc"].val
+
+
+def conv_nchw_tile(workload, N, C, O, P, Q, RS, target, heuristic_reg_w):
+    """The register-tile knobs of conv_nchw_params (after conv_nchw_blocks), tile_ow and
+    parallel: (reg_w, parallel)."""
+    cfg = config_for(workload, target)
     cfg.define_knob("tile_ow", _with(list(range(1, min(Q, 14) + 1)), heuristic_reg_w))
     cfg.define_knob("parallel", ["rows", "blocks"])
     cfg.add_flop(2.0 * N * C * O * P * Q * RS)
-    _set_fallback(cfg, {"tile_ic": ic, "tile_oc": oc, "tile_ow": heuristic_reg_w,
-                        "parallel": "rows"})
-    return cfg["tile_ic"].val, cfg["tile_oc"].val, cfg["tile_ow"].val, cfg["parallel"].val
+    _set_fallback(cfg, {"tile_ow": heuristic_reg_w, "parallel": "rows"})
+    return cfg["tile_ow"].val, cfg["parallel"].val
+
+
+def conv_nchw_blocks_known(workload, target, blocks):
+    """Whether the config of a conv2d_nchw workload has chosen the channel blocks `blocks`
+    (ic, oc) already: a tuning record, or the template that packed the weight with them (a
+    fresh fallback has not). Then the schedule of the packed weight reads that workload's
+    other knobs (cpu.schedule_conv2d_nchw_packed)."""
+    cfg = config_for(workload, target)
+    return "tile_ic" in cfg and "tile_oc" in cfg and \
+        (cfg["tile_ic"].val, cfg["tile_oc"].val) == tuple(blocks)
 
 
 def conv_nchw_unroll_kw(workload, target):
