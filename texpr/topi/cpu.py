@@ -868,6 +868,8 @@ def schedule_dense_pack(s, st, target):
     Mp = M if cfg["Kp"] == K else cdiv(M, mb) * mb
     cfg.update(mr=mr, nr=nr, nb=nr * d, Np=P * nr, mb=mb, Mp=Mp)
     cfg["pack_a"] = cfg["Mp"] != M
+    workload = ("topi.dense_pack", tuning.tensor_arg(data), tuning.tensor_arg(wp), N)
+    cfg = tuning.dense_pack_params(workload, M, P, K, nr, target, cfg)
     return _schedule_gemm(s, st, target, data, None, cfg, weight_panels=wp)
 
 
@@ -1241,7 +1243,19 @@ def schedule_depthwise_conv2d_NCHWc(s, st, target):
             rep = s[t]
             rep.compute_root()
             _schedule_copy(rep, cpu_info(target).lanes)
-    return _nchwc_register_tile(s, st, target, lambda conv: list(conv.op.reduce_axis))
+    tuned = None
+    pad_t, data = _pad_of(s, st)
+    kernel = st.op.input_tensors[-1]
+    src = data if pad_t is not None else st.op.input_tensors[0]
+    if _const_shape(st.op.output(0)) and src.op.tag != CHANNEL_REPEAT_TAG:
+        workload = conv_workload("topi.depthwise_conv2d_NCHWc", st, src, kernel, pad_t)
+
+        def tuned(Q, reg_w):
+            N, Ob, P, _, ob = (int(a.dom.extent.value) for a in st.op.axis)
+            R, S_ = _dims(kernel)[1:3]
+            return tuning.conv_nchwc_params(workload, Q, target, reg_w,
+                                            2.0 * N * Ob * ob * P * Q * R * S_)
+    return _nchwc_register_tile(s, st, target, lambda conv: list(conv.op.reduce_axis), tuned)
 
 
 def _nchwc_register_tile(s, st, target, reduce_loops, tuned=None, info=None):
@@ -1301,10 +1315,12 @@ def schedule_depthwise_conv2d_nchw(s, st, target):
     lanes = info.lanes
     P, Q = (int(a.dom.extent.value) for a in st.op.axis[2:])
     pad_t, data = _pad_of(s, st)
-    width, parallel = tuning.depthwise_params(
-        conv_workload("topi.depthwise_conv2d_nchw", st, data if pad_t is not None else ins[0],
-                      ins[1], pad_t), st, info, depthwise_row_tile(Q, lanes), target)
-    rows = depthwise_rows(P, width // lanes, info)
+    workload = conv_workload("topi.depthwise_conv2d_nchw", st,
+                             data if pad_t is not None else ins[0], ins[1], pad_t)
+    width, parallel = tuning.depthwise_params(workload, st, info, depthwise_row_tile(Q, lanes),
+                                              target)
+    rows = tuning.depthwise_rows_param(
+        workload, P, target, depthwise_rows(P, depthwise_row_tile(Q, lanes) // lanes, info))
     sw = st.op.attrs.get("strides", (1, 1))[1]
     copy = None
     if (pad_t is not None and pad_t.op.attrs.get("pad_value", 0) == 0) or sw > 1:
@@ -1355,6 +1371,8 @@ def schedule_pool(s, st, target):
     (contiguous loads; the padding test is the same for every lane); parallel over (n, block,
     output rows). Other layouts keep the default schedule."""
     ax = st.op.axis
+    if len(ax) == 4 and len(st.op.reduce_axis) == 2:
+        return _schedule_pool_nchw(s, st, target)
     if len(ax) != 5 or not isinstance(ax[4].dom.extent, Const) or len(st.op.reduce_axis) != 2:
         return default_stage(s, st, target)
     lanes = cpu_info(target).lanes
@@ -1366,6 +1384,24 @@ def schedule_pool(s, st, target):
     rows = knobs["parallel"] == "rows" and isinstance(y.dom.extent, Const)
     st.parallel(st.fuse(n, cb, y) if rows else st.fuse(n, cb))
     _vector_tile(st, c, lanes, unroll=knobs["unroll"])
+
+
+def _schedule_pool_nchw(s, st, target):
+    """Pooling in NCHW: the default schedule (batches in parallel) unless a tuning config
+    says otherwise (cpu_tuning.pool_nchw_params): (n, c[, output row]) in parallel, and
+    vectors of output columns with the window loops outside them."""
+    knobs = tuning.pool_nchw_params(st, target)
+    if knobs is None:
+        return default_stage(s, st, target)
+    lanes = cpu_info(target).lanes
+    n, c, y, x = st.op.axis
+    ry, rx = st.op.reduce_axis
+    if knobs["vectors"]:
+        xo, xi = st.split(x, factor=knobs["vectors"] * lanes)
+        st.reorder(n, c, y, xo, ry, rx, xi)
+        _vector_tile(st, xi, lanes)
+    par = {"n": [n], "nc": [n, c], "ncy": [n, c, y]}[knobs["parallel"]]
+    st.parallel(st.fuse(*par) if len(par) > 1 else par[0])
 
 
 # ----------------------------------------------------------------------------- Winograd
