@@ -419,3 +419,23 @@ def test_measure_input_refuses_what_is_not_a_tensor():
     with pytest.raises(autotvm.TuningError, match="measure_input: expected the template's "
                                                   "argument tensor, got 'A'"):
         task.instantiate_measured(task.config_space.get(0))
+
+
+def test_extract_from_program_finds_packed_layers_and_sparse_pooling():
+    """A packed conv layer gives the conv2d_nchw task whose record it reads (its weight's
+    blocks undone), dense_pack and the sparse pooling their own."""
+    import texpr as te
+    from texpr import topi
+    x = te.placeholder((1, 16, 10, 10), name="x")
+    y = topi.nn.conv2d_nchw_packed(x, te.placeholder((1, 2, 3, 3, 8, 16), name="w"), 1, 1)
+    z = topi.nn.dense_pack(te.placeholder((40, 64), name="d"),
+                           te.placeholder((6, 64, 8), name="wp"), units=44)
+    sp = topi.sparse.sparse_lengths_sum(te.placeholder((1000, 64), name="t"),
+                                        te.placeholder((400,), "int32", name="i"),
+                                        te.placeholder((10,), "int32", name="n"))
+    tasks = autotvm.task.extract_from_program([y, z, sp], target=T)
+    assert [(t.name, t.args) for t in tasks] == [
+        ("topi.conv2d_nchw", CASES[4][2]),
+        ("topi.dense_pack", (_tensor((40, 64)), _tensor((6, 64, 8)), 44)),
+        ("topi.sparse_pool", ("sparse_lengths_sum", _tensor((1000, 64)), _ints((400,)),
+                              _ints((10,))))]

@@ -240,10 +240,11 @@ def _fallback_index(task):
 
 
 def extract_from_program(outs, target="native"):
-    """The tuning tasks of the distinct tunable operators (topi dense, batch_matmul,
-    conv2d_nchw / NCHWc, depthwise_conv2d_nchw) in the tensor graph of `outs` (a tensor or a
-    list, e.g. every layer of a network), one per workload: tune each once, then build the
-    network under apply_history_best."""
+    """The tuning tasks of the distinct tunable operators (topi dense, dense_pack,
+    batch_matmul, conv2d_nchw (and conv2d_nchw_packed: its conv2d_nchw workload) / NCHWc,
+    depthwise_conv2d_nchw / NCHWc, the sparse_lengths_* pooling) in the tensor graph of
+    `outs` (a tensor or a list, e.g. every layer of a network), one per workload: tune each
+    once, then build the network under apply_history_best."""
     from ..lang.tensor import ComputeOp
     from . import topi_templates
     outs = [outs] if isinstance(outs, Tensor) else list(outs)

@@ -259,13 +259,23 @@ def workload_args(op):
     ins = list(op.input_tensors)
     if tag in ("dense", "batch_matmul") and len(ins) == 2:
         return f"topi.{tag}", normalize(tuple(ins))
-    if tag in ("conv2d_nchw", "conv2d_NCHWc", "depthwise_conv2d_nchw") and len(ins) == 2:
+    if tag == "dense_pack" and len(ins) == 2:
+        return "topi.dense_pack", normalize((ins[0], ins[1], op.axis[1].dom.extent.value))
+    if tag == "sparse_pool" and op.attrs.get("op") in SPARSE_POOL_OPS:
+        a = op.attrs
+        return "topi.sparse_pool", (a["op"],) + normalize((a["table"], a["indices"],
+                                                           a["lengths"]))
+    if tag in ("conv2d_nchw", "conv2d_NCHWc", "depthwise_conv2d_nchw", "depthwise_conv2d_NCHWc",
+               "conv2d_nchw_packed") and len(ins) == 2:
         data, kernel = ins
         pads = (0, 0, 0, 0)
         if "pad_before" in data.op.attrs:
             b, a = data.op.attrs["pad_before"], data.op.attrs["pad_after"]
             pads = (b[2], b[3], a[2], a[3])
             data = data.op.input_tensors[0]
+        if tag == "conv2d_nchw_packed":     # the conv2d_nchw workload its record serves
+            Ob, Cb, R, S, ic, oc = normalize(kernel)[1]
+            kernel, tag = ("TENSOR", (Ob * oc, Cb * ic, R, S), kernel.dtype), "conv2d_nchw"
         return f"topi.{tag}", normalize((data, kernel, op.attrs.get("strides", (1, 1)), pads,
                                          op.attrs.get("dilation", (1, 1))))
     return None
