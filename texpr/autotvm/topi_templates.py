@@ -48,10 +48,9 @@ def conv2d_nchw(data, kernel, strides, padding, dilation=(1, 1)):
     conv2d_nchw_packed on the weight packed once, outside the call (its argument is the
     packed weight, made from the drawn OIHW one: measure_input), as Graph.conv2d does; the
     record then serves conv2d_nchw and conv2d_nchw_packed layers alike."""
-    A = _tensor(data, "data")
+    A, W = _tensor(data, "data"), _tensor(kernel, "kernel")
     blocks = _weight_blocks(data, kernel, strides, padding, dilation)
     if blocks is None:
-        W = _tensor(kernel, "kernel")
         C = topi.nn.conv2d_nchw(A, W, strides, padding, dilation)
         return _schedule(C), [A, W, C]
     import functools
@@ -74,7 +73,7 @@ def _weight_blocks(data, kernel, strides, padding, dilation):
     target = current_target() or "native"
     if get_target(target).name not in VECTOR_CPU_TARGETS or kernel[2] != "float32" or \
             data[2] != "float32" or len(tuple(data[1])) != 4 or \
-            tuple(kernel[1])[1] != tuple(data[1])[1]:
+            len(tuple(kernel[1])) != 4 or tuple(kernel[1])[1] != tuple(data[1])[1]:
         return None
     return conv2d_weight_blocks(tuple(data[1]), tuple(kernel[1]), strides,
                                 padding4(padding), dilation, target)
