@@ -384,25 +384,26 @@ def test_new_templates_tuned_variants_compute_what_numpy_does():
 
 def test_measured_inputs_made_outside_the_kernel(measure):
     """Candidates measured as a network runs them: the conv weight packed outside the call in
-    each config's blocks (two configs of different blocks, one reference), the sparse
-    pooling's indices spread over the table in bags of equal length; all checked against
-    the portable-C reference."""
+    the config's blocks (the reference's are the space's first, (8, 8): another layout of the
+    same drawn weight), checked against the portable-C reference; the sparse pooling's
+    indices are spread over the table in bags of equal length."""
     conv = autotvm.task.create("topi.conv2d_nchw", args=CASES[4][2], target=T)
-    inputs = [autotvm.MeasureInput(T, conv, conv.config_space.get(conv.fallback_index)),
-              autotvm.MeasureInput(T, conv, _with_knobs(conv, tile_ic=16, tile_oc=8))]
+    inp = autotvm.MeasureInput(T, conv, _with_knobs(conv, tile_ic=16, tile_oc=8))
+    builder, runner = measure["builder"], measure["runner"]
+    builder.set_task(conv)
+    runner.set_task(conv)
+    (built,) = builder.build([inp])
+    assert built.artifact.inputs[1][0] == _tensor((16, 16, 3, 3))
+    assert runner.reference.inputs[1][1].keywords == {"ic": 8, "oc": 8}
+    (res,) = runner.run([inp], [built])
+    assert res.error_no == autotvm.MeasureErrorNo.NO_ERROR, res
     sparse = autotvm.task.create("topi.sparse_pool", args=_case("sparse_pool")[2], target=T)
-    for task, inps in ((conv, inputs),
-                       (sparse, [autotvm.MeasureInput(T, sparse, _with_knobs(sparse, vectors=2))])):
-        builder, runner = measure["builder"], measure["runner"]
-        builder.set_task(task)
-        runner.set_task(task)
-        built = builder.build(inps)
-        assert [br.artifact.inputs is not None for br in built] == [True] * len(inps)
-        res = runner.run(inps, built)
-        assert [r.error_no for r in res] == [autotvm.MeasureErrorNo.NO_ERROR] * len(inps), res
-    from texpr.autotvm.measure_worker import input_arrays
-    i, n = input_arrays(built[0].artifact, 1)[1:3]
-    assert i.max() >= 500 and list(n) == [40] * 10
+    _, _, inputs = sparse.instantiate_measured(sparse.config_space.get(0))
+    (_, make_i), (_, make_n) = inputs[1:3]
+    import numpy as np
+    i, n = make_i(np.zeros(400, "int32")), make_n(np.zeros(10, "int32"))
+    assert i.dtype == np.int32 and 0 <= i.min() and i.max() < 1000 and i.max() >= 500
+    assert list(n) == [40] * 10
 
 
 def test_measure_input_refuses_what_is_not_a_tensor():
