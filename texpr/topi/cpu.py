@@ -1369,7 +1369,8 @@ def depthwise_row_tile(Q, lanes, max_vectors=4):
 def schedule_pool(s, st, target):
     """Pooling in NCHWc: the window loops outside the channel block, which is vectorized
     (contiguous loads; the padding test is the same for every lane); parallel over (n, block,
-    output rows). Other layouts keep the default schedule."""
+    output rows). NCHW: the default schedule, or a tuning record's (_schedule_pool_nchw);
+    other layouts keep the default schedule."""
     ax = st.op.axis
     if len(ax) == 4 and len(st.op.reduce_axis) == 2:
         return _schedule_pool_nchw(s, st, target)

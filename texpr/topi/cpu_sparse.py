@@ -95,7 +95,8 @@ def schedule_pool(s, st, target, prefetch=None):
     row (prefetched prefetch_rows() indices ahead: from the row's size, see
     PREFETCH_LINES_IN_FLIGHT; its first line PREFETCH_FIRST_LINE_ROWS ahead if set). The
     epilogue of sparse_lengths_mean (a scale per bag) is applied when the registers are
-    stored."""
+    stored. The chunk's vectors, the prefetch distance and the rows per iteration are tuning
+    knobs (cpu_tuning.sparse_pool_params; without a record: these heuristics)."""
     cpu = CpuInfo(target)
     pooled = st.op.output(0)
     pool_attrs = st.op.attrs or {}
