@@ -74,7 +74,7 @@ class BuildArtifact(NamedTuple):
     record: object
     lib_path: str
     target: str
-    inputs: tuple = None
+    inputs: object = None
 
     def load(self):
         from ..targets.build import module_of_record
