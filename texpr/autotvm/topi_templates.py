@@ -4,11 +4,11 @@
 "_NCHWc", "topi.rows" (softmax, log_softmax, layer_norm, rms_norm), "topi.reduce",
 "topi.pool2d" (NCHW and NCHWc), "topi.sparse_pool" (the sparse_lengths_* ops),
 "topi.attention" (CPU); on "cuda" / "opencl" dense, batch_matmul, conv2d_nchw,
-depthwise_conv2d_nchw, pool2d and softmax tune the GPU schedules. Each builds the operator from its workload arguments and schedules it with topi.schedule, whose
-schedule reads its knobs from the config (topi/cpu_tuning.py); the workload a record holds
-is the one the schedule computes from the stage, so a record applies to any graph with that
-operator and shape (`with autotvm.apply_history_best(log):
-topi.schedule(outs, target)`).
+depthwise_conv2d_nchw, pool2d and softmax tune the GPU schedules. Each builds the operator
+from its workload arguments and schedules it with topi.schedule, whose schedule reads its
+knobs from the config (topi/cpu_tuning.py); the workload a record holds is the one the
+schedule computes from the stage, so a record applies to any graph with that operator and
+shape (`with autotvm.apply_history_best(log): topi.schedule(outs, target)`).
 
 Tensor arguments are ("TENSOR", shape, dtype) (or placeholders, normalised to that)."""
 from .. import topi
