@@ -118,9 +118,12 @@ def resnet50_layers(args, target):
     wino = (2, 4)
     tcounts = sorted({int(x) for x in args.threads_list.split(",")})
     log = args.log or os.path.join(tempfile.mkdtemp(), "resnet50.db")
+    if args.cpu_time and tcounts != [1]:
+        raise SystemExit("--cpu-time measures one thread: use it with --threads-list 1")
+    clock = time.thread_time if args.cpu_time else None
     print(f"CPU: {_bench.cpu_model()}; target {target}; PyTorch {torch.__version__}; "
           f"tuned at {args.threads} thread(s), {args.trials} trials per task with "
-          f"{args.tuner}; records in {log}")
+          f"{args.tuner}; records in {log}" + ("; timed by thread CPU time" if clock else ""))
     gemms = tuple(g for g in args.gemm.split(",") if g)
     tasks = _network_tasks(cases, target, wino, gemms)
     t0 = time.time()
@@ -155,9 +158,10 @@ def resnet50_layers(args, target):
         calls = int(min(50, max(3, 0.02 / (case.flops / 30e9))))
         for t in tcounts:
             with _bench.threads(t), torch.no_grad():
-                r = _bench.Timer(rounds=args.rounds, calls=calls, settle=_bench.SETTLE_S).run(fns)
+                r = _bench.Timer(rounds=args.rounds, calls=calls, settle=_bench.SETTLE_S,
+                                 clock=clock).run(fns)
             rows.append((case.name, case.flops, t, r, kinds["fallback"], kinds["tuned"]))
-    rows += _gemm_rows(target, log, tcounts, args.rounds, gemms)
+    rows += _gemm_rows(target, log, tcounts, args.rounds, gemms, clock)
     for t in tcounts:
         print(f"\n{t} thread{'s' * (t > 1)}: medians of interleaved rounds (ms); texpr's "
               "fastest variant (direct / Winograd) of the fallback and of the tuned configs; "
@@ -180,7 +184,7 @@ def resnet50_layers(args, target):
               f"{sum(x >= 1.0 for x in ratios)}/{len(ratios)} at >= 1.0x")
 
 
-def _gemm_rows(target, log, tcounts, rounds, gemms=("dense", "bmm")):
+def _gemm_rows(target, log, tcounts, rounds, gemms=("dense", "bmm"), clock=None):
     """dense 1024^3 and batch_matmul 64 x 128^3 (those of `gemms`): fallback, tuned, NumPy,
     torch."""
     import torch
@@ -217,7 +221,7 @@ def _gemm_rows(target, log, tcounts, rounds, gemms=("dense", "bmm")):
             else (lambda: torch.bmm(ta, tb.transpose(1, 2)))
         for t in tcounts:
             with _bench.threads(t), torch.no_grad():
-                r = _bench.Timer(rounds=rounds, calls=3).run(fns)
+                r = _bench.Timer(rounds=rounds, calls=3, clock=clock).run(fns)
             out.append((name, flop, t, r, ["fallback"], ["tuned"]))
     return out
 
@@ -242,6 +246,9 @@ def main():
                     "and timed besides the layers (dense, bmm; '' for none)")
     ap.add_argument("--build-workers", type=int, default=None, help="candidates compiled at "
                     "once (default: one per core; 1 on a shared machine)")
+    ap.add_argument("--cpu-time", action="store_true", help="--resnet50-layers at "
+                    "--threads-list 1: time the thread's CPU time (a machine shared with "
+                    "other jobs preempts the wall clock)")
     ap.add_argument("--rounds", type=int, default=7)
     _bench.add_target_options(ap)
     args = ap.parse_args()
