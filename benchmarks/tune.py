@@ -80,24 +80,27 @@ TUNERS = {"xgb": autotvm.tuner.XGBTuner, "ga": autotvm.tuner.GATuner,
           "random": autotvm.tuner.RandomTuner}
 
 
-def _network_tasks(cases, target, wino):
+def _network_tasks(cases, target, wino, gemms=("dense", "bmm")):
     """The tuning tasks of the ResNet-50 layers (direct NCHW convolution; Winograd F(m,3) per
-    m of `wino` for the 3x3 stride-1 layers), dense 1024^3 and batch_matmul 64 x 128^3."""
+    m of `wino` for the 3x3 stride-1 layers), dense 1024^3 and batch_matmul 64 x 128^3 (those
+    of `gemms`)."""
     tasks = []
     for c in cases:
         d = ("TENSOR", (1, c.C, c.H, c.W), "float32")
         k = ("TENSOR", (c.O, c.C, c.R, c.R), "float32")
         tasks.append(autotvm.task.create("topi.conv2d_nchw", (d, k, (c.s, c.s), (c.p,) * 4,
                                                               (1, 1)), target))
-        for v in c.variants(wino)[1:]:
+        for v in (v for v in c.variants(wino) if v.startswith("wino")):
             tasks.append(autotvm.task.create("topi.conv2d_winograd_nchw",
                                              (d, k, (c.p,) * 4, int(v[4:])), target))
     f32 = "float32"
-    tasks.append(autotvm.task.create("topi.dense", (("TENSOR", (1024, 1024), f32),
-                                                    ("TENSOR", (1024, 1024), f32)), target))
-    tasks.append(autotvm.task.create("topi.batch_matmul", (("TENSOR", (64, 128, 128), f32),
-                                                           ("TENSOR", (64, 128, 128), f32)),
-                                     target))
+    if "dense" in gemms:
+        tasks.append(autotvm.task.create("topi.dense", (("TENSOR", (1024, 1024), f32),
+                                                        ("TENSOR", (1024, 1024), f32)), target))
+    if "bmm" in gemms:
+        tasks.append(autotvm.task.create("topi.batch_matmul", (("TENSOR", (64, 128, 128), f32),
+                                                               ("TENSOR", (64, 128, 128), f32)),
+                                         target))
     return tasks
 
 
@@ -115,15 +118,20 @@ def resnet50_layers(args, target):
     wino = (2, 4)
     tcounts = sorted({int(x) for x in args.threads_list.split(",")})
     log = args.log or os.path.join(tempfile.mkdtemp(), "resnet50.db")
+    if args.cpu_time and tcounts != [1]:
+        raise SystemExit("--cpu-time measures one thread: use it with --threads-list 1")
+    clock = time.thread_time if args.cpu_time else None
     print(f"CPU: {_bench.cpu_model()}; target {target}; PyTorch {torch.__version__}; "
           f"tuned at {args.threads} thread(s), {args.trials} trials per task with "
-          f"{args.tuner}; records in {log}")
-    tasks = _network_tasks(cases, target, wino)
+          f"{args.tuner}; records in {log}" + ("; timed by thread CPU time" if clock else ""))
+    gemms = tuple(g for g in args.gemm.split(",") if g)
+    tasks = _network_tasks(cases, target, wino, gemms)
     t0 = time.time()
     with _bench.threads(args.threads):
         autotvm.tune_tasks(tasks, args.trials, log, tuner=args.tuner,
                            measure_option=autotvm.measure_option(
-                               builder=autotvm.LocalBuilder(), runner=autotvm.LocalRunner(
+                               builder=autotvm.LocalBuilder(n_parallel=args.build_workers),
+                               runner=autotvm.LocalRunner(
                                    number=3, repeat=3, min_repeat_ms=20, timeout=20,
                                    check_correctness=True)))
     print(f"tuning took {time.time() - t0:.0f} s")
@@ -150,9 +158,10 @@ def resnet50_layers(args, target):
         calls = int(min(50, max(3, 0.02 / (case.flops / 30e9))))
         for t in tcounts:
             with _bench.threads(t), torch.no_grad():
-                r = _bench.Timer(rounds=args.rounds, calls=calls, settle=_bench.SETTLE_S).run(fns)
+                r = _bench.Timer(rounds=args.rounds, calls=calls, settle=_bench.SETTLE_S,
+                                 clock=clock).run(fns)
             rows.append((case.name, case.flops, t, r, kinds["fallback"], kinds["tuned"]))
-    rows += _gemm_rows(target, log, tcounts, args.rounds)
+    rows += _gemm_rows(target, log, tcounts, args.rounds, gemms, clock)
     for t in tcounts:
         print(f"\n{t} thread{'s' * (t > 1)}: medians of interleaved rounds (ms); texpr's "
               "fastest variant (direct / Winograd) of the fallback and of the tuned configs; "
@@ -175,14 +184,18 @@ def resnet50_layers(args, target):
               f"{sum(x >= 1.0 for x in ratios)}/{len(ratios)} at >= 1.0x")
 
 
-def _gemm_rows(target, log, tcounts, rounds):
-    """dense 1024^3 and batch_matmul 64 x 128^3: fallback, tuned, NumPy, torch."""
+def _gemm_rows(target, log, tcounts, rounds, gemms=("dense", "bmm"), clock=None):
+    """dense 1024^3 and batch_matmul 64 x 128^3 (those of `gemms`): fallback, tuned, NumPy,
+    torch."""
     import torch
     rng = np.random.default_rng(1)
     out = []
-    for name, shape_a, shape_b, flop in (
-            ("dense 1024^3", (1024, 1024), (1024, 1024), 2.0 * 1024 ** 3),
-            ("batch_matmul 64x128^3", (64, 128, 128), (64, 128, 128), 2.0 * 64 * 128 ** 3)):
+    for key, name, shape_a, shape_b, flop in (
+            ("dense", "dense 1024^3", (1024, 1024), (1024, 1024), 2.0 * 1024 ** 3),
+            ("bmm", "batch_matmul 64x128^3", (64, 128, 128), (64, 128, 128),
+             2.0 * 64 * 128 ** 3)):
+        if key not in gemms:
+            continue
         a = rng.random(shape_a, dtype=np.float32)
         b = rng.random(shape_b, dtype=np.float32)
         want = a @ np.swapaxes(b, -1, -2)
@@ -208,7 +221,7 @@ def _gemm_rows(target, log, tcounts, rounds):
             else (lambda: torch.bmm(ta, tb.transpose(1, 2)))
         for t in tcounts:
             with _bench.threads(t), torch.no_grad():
-                r = _bench.Timer(rounds=rounds, calls=3).run(fns)
+                r = _bench.Timer(rounds=rounds, calls=3, clock=clock).run(fns)
             out.append((name, flop, t, r, ["fallback"], ["tuned"]))
     return out
 
@@ -229,6 +242,13 @@ def main():
                     "counts timed (tuning runs at --threads)")
     ap.add_argument("--only", default=None, help="--resnet50-layers: indices of the layers "
                     "(benchmarks/resnet50_layers.py --list), e.g. 0,2")
+    ap.add_argument("--gemm", default="dense,bmm", help="--resnet50-layers: the GEMMs tuned "
+                    "and timed besides the layers (dense, bmm; '' for none)")
+    ap.add_argument("--build-workers", type=int, default=None, help="candidates compiled at "
+                    "once (default: one per core; 1 on a shared machine)")
+    ap.add_argument("--cpu-time", action="store_true", help="--resnet50-layers at "
+                    "--threads-list 1: time the thread's CPU time (a machine shared with "
+                    "other jobs preempts the wall clock)")
     ap.add_argument("--rounds", type=int, default=7)
     _bench.add_target_options(ap)
     args = ap.parse_args()
@@ -253,8 +273,9 @@ def main():
             autotvm.callback.log_to_file(log)
         t0 = time.time()
         tuner.tune(args.trials, autotvm.measure_option(
-            builder=autotvm.LocalBuilder(), runner=autotvm.LocalRunner(
-                number=3, repeat=3, min_repeat_ms=20, timeout=20, check_correctness=True)),
+            builder=autotvm.LocalBuilder(n_parallel=args.build_workers),
+            runner=autotvm.LocalRunner(number=3, repeat=3, min_repeat_ms=20, timeout=20,
+                                       check_correctness=True)),
             callbacks=[cb, autotvm.callback.progress_bar(args.trials, si_prefix="G")])
         print(f"tuning took {time.time() - t0:.0f} s; best config {tuner.best_config}")
         t = graph()

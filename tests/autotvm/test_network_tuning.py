@@ -33,13 +33,17 @@ def test_tune_network_tunes_each_distinct_layer_once_and_resumes(tmp_path):
     # every layer has a record: nothing is tuned again
     assert autotvm.tune_tasks(tasks, n_trial=1, log=log, measure_option=option,
                               progress=False) == {}
-    # the conv layer built under the log is the recorded (heuristic) config
+    # the conv layer built under the log as a network builds it (the weight packed once in
+    # the record's blocks, conv2d_nchw_packed) is the recorded (heuristic) config
     conv = tasks[0]
     s_rec, t_rec = conv.instantiate(conv.config_space.get(conv.fallback_index))
     with autotvm.apply_history_best(log):
-        out = topi.nn.conv2d_nchw(t_rec[0], t_rec[1], 1, 1)
+        ic, oc = topi.cpu.conv2d_weight_blocks((1, 8, 6, 6), (8, 8, 3, 3), 1, 1, 1, T)
+        w = te.placeholder((8 // oc, 8 // ic, 3, 3, ic, oc), name="kernel")
+        out = topi.nn.conv2d_nchw_packed(t_rec[0], w, 1, 1)
         s = topi.schedule(out, T)
-    assert emit_source(s, [t_rec[0], t_rec[1], out], T) == emit_source(s_rec, t_rec, T)
+    assert tuple(t_rec[1].shape) == tuple(w.shape)
+    assert emit_source(s, [t_rec[0], w, out], T) == emit_source(s_rec, t_rec, T)
 
 
 def test_tune_tasks_refuses_a_bad_tuner_or_log(tmp_path):
@@ -49,3 +53,36 @@ def test_tune_tasks_refuses_a_bad_tuner_or_log(tmp_path):
         autotvm.tune_tasks([task], 1, str(tmp_path / "x.log"), tuner="annealing")
     with pytest.raises(autotvm.TuningError, match="log must be a file path"):
         autotvm.tune_tasks([task], 1, log=None)
+
+
+def test_graph_conv_packs_its_weight_in_a_records_blocks(tmp_path):
+    """Graph.conv2d under apply_history_best packs the constant weight once in the blocks of
+    the conv2d_nchw record (not the heuristic's), builds its packed kernel with the record's
+    other knobs (a kernel of its own, not the untuned graph's from the shared cache) and
+    computes the convolution."""
+    import numpy as np
+    from texpr.topi import testing
+    from texpr.topi.graph import Graph
+    from texpr.schedule.config_space import OtherOptionEntity as Ot
+    args = (("TENSOR", (1, 16, 6, 6), "float32"), ("TENSOR", (16, 16, 3, 3), "float32"), (1, 1),
+            (1, 1, 1, 1), (1, 1))
+    A = "avx2"          # the blocks below are vectors of 8
+    task = autotvm.task.create("topi.conv2d_nchw", args, A)
+    heuristic = task.config_space.get(task.fallback_index)
+    assert (heuristic["tile_ic"].val, heuristic["tile_oc"].val) != (16, 8)
+    ents = dict(heuristic._entity_map, tile_ic=Ot(16), tile_oc=Ot(8), tile_ow=Ot(2))
+    config = task.config_space.get(task.config_space.index_of(ents))
+    log = str(tmp_path / "conv.log")
+    autotvm.record.save_to_file([(autotvm.MeasureInput(A, task, config),
+                                  autotvm.MeasureResult([1e-5], 0, 1.0, 0.0))], log)
+    rng = np.random.default_rng(0)
+    w = rng.random((16, 16, 3, 3), "float32")
+    with autotvm.apply_history_best(log):
+        g = Graph()
+        y = g.conv2d(g.input("x", (1, 16, 6, 6)), w, stride=1, padding=1, target=A)
+    ((kernel, (_, wv), _),) = g.steps
+    assert wv.shape == (2, 1, 3, 3, 16, 8)          # [O/oc, C/ic, R, S, ic, oc] of the record
+    assert "tile_ow" in repr(g.kernels._kernels.keys())
+    x = rng.random((1, 16, 6, 6), "float32")
+    (out,) = g.compile(y)(x=x)
+    np.testing.assert_allclose(out, testing.conv2d_nchw_ref(x, w, 1, 1), rtol=1e-4, atol=1e-4)

@@ -8,7 +8,7 @@ from texpr.schedule.dispatch import target_scope
 from texpr.schedule.config_space import OtherOptionEntity as Ot
 from texpr.targets.build import emit_source
 from texpr.topi import (cpu, cpu_attention, cpu_conv_1x1, cpu_conv_few_channels, cpu_reduce,
-                        cpu_rows, gpu)
+                        cpu_rows, cpu_sparse, gpu)
 
 T = "avx2"
 
@@ -60,6 +60,26 @@ def _few_channels_knobs(O, Q):
     return {"tile": Ot([h["ot"], h["xv"]])}
 
 
+def _ints(shape):
+    return ("TENSOR", shape, "int32")
+
+
+def _dense_pack_knobs(M, P, K, nr):
+    """The heuristic of schedule_dense_pack (dense_pack_config, the L1 chunk, the register
+    tile of the panel width, column blocks of whole panels)."""
+    info = cpu.cpu_info(T)
+    h = cpu.dense_pack_config(M, P * nr, K, T)
+    kc = cpu.l1_chunk(K, nr, info)
+    kc = kc if K % kc == 0 else h["kc"]
+    mr = cpu.register_tile(M, nr, info, max_vectors=nr // info.lanes, pad_ok=True)[0]
+    d = max(1, cpu.col_block_target(info, kc) // nr)
+    while P % d:
+        d -= 1
+    return {"mr": Ot(mr), "kc": Ot(kc), "nb_panels": Ot(d),
+            "mb_tiles": Ot(cpu._block(M, mr, cpu.row_block_target(info, kc)) // mr),
+            "parallel": Ot("blocks")}
+
+
 def _attention_knobs(queries, keys, D, Dv):
     h = cpu_attention.attention_config(queries, keys, D, Dv, T)
     return {"qb": Ot(h["qb"]), "kc2": Ot(h["kc2"])}
@@ -92,6 +112,16 @@ NEW_CASES = [
     ("conv_few_channels", "topi.conv2d_nchw", (_tensor((1, 3, 16, 16)), _tensor((8, 3, 3, 3)),
                                                (2, 2), (1, 1, 1, 1), (1, 1)),
      _few_channels_knobs(8, 8)),
+    ("sparse_pool", "topi.sparse_pool", ("sparse_lengths_sum", _tensor((1000, 64)),
+                                         _ints((400,)), _ints((10,))),
+     {"vectors": Ot(8), "prefetch": Ot(cpu_sparse.prefetch_rows(64 * 4)), "unroll_rows": Ot(1)}),
+    ("dense_pack", "topi.dense_pack", (_tensor((64, 96)), _tensor((6, 96, 8)), 44),
+     _dense_pack_knobs(64, 6, 96, 8)),
+    ("depthwise_NCHWc", "topi.depthwise_conv2d_NCHWc",
+     (_tensor((1, 2, 12, 12, 8)), _tensor((2, 3, 3, 8)), (1, 1), (1, 1, 1, 1), (1, 1)),
+     {"tile_ow": Ot(cpu.conv_NCHWc_config(12, 12, 8, T)["reg_w"]), "parallel": Ot("rows")}),
+    ("pool_nchw", "topi.pool2d", (_tensor((1, 4, 12, 12)), (3, 3), (2, 2), (1, 1, 1, 1), "max"),
+     {"parallel": Ot("n"), "vectors": Ot(0)}),       # the default schedule
 ]
 
 CASES = [
@@ -111,7 +141,9 @@ CASES = [
      {"tile_ow": Ot(cpu.conv_NCHWc_config(10, 10, 8, T)["reg_w"]), "parallel": Ot("rows")}),
     ("depthwise", "topi.depthwise_conv2d_nchw", (_tensor((1, 8, 12, 12)), _tensor((8, 1, 3, 3)),
                                                  (1, 1), (1, 1, 1, 1), (1, 1)),
-     {"tile_ow": Ot(cpu.depthwise_row_tile(12, cpu.cpu_info(T).lanes)), "parallel": Ot("blocks")}),
+     {"tile_ow": Ot(cpu.depthwise_row_tile(12, cpu.cpu_info(T).lanes)), "parallel": Ot("blocks"),
+      "tile_oh": Ot(cpu.depthwise_rows(12, cpu.depthwise_row_tile(12, 8) // 8,
+                                       cpu.cpu_info(T)))}),
     # N a multiple of the tile width: the weight packed per block (no padding)
     ("dense_weight_blocks", "topi.dense", (_tensor((300, 96)), _tensor((48, 96))),
      _weight_blocks_knobs(cpu.dense_weight_blocks_config(300, 48, 96, T))),
@@ -169,10 +201,13 @@ def test_tuned_variants_compute_what_numpy_does():
     task = autotvm.task.create("topi.conv2d_nchw", args=CASES[4][2], target=T)
     cfg = _with_knobs(task, tile_ic=8, tile_oc=16, tile_ow=3, parallel="blocks",
                       unroll_kw=True)
-    s, (D, K, O) = task.instantiate(cfg)
+    s, (D, K, O), inputs = task.instantiate_measured(cfg)
     f = te.build(s, [D, K, O], target=T)
     d, k = rng.random((1, 16, 10, 10), "float32"), rng.random((16, 16, 3, 3), "float32")
-    np.testing.assert_allclose(f(d, k), testing.conv2d_nchw_ref(d, k, 1, 1), rtol=1e-4,
+    # measured as a network runs it: the weight packed outside, in the config's blocks
+    drawn, pack = inputs[1]
+    assert drawn == _tensor((16, 16, 3, 3)) and K.shape == (1, 2, 3, 3, 8, 16)
+    np.testing.assert_allclose(f(d, pack(k)), testing.conv2d_nchw_ref(d, k, 1, 1), rtol=1e-4,
                                atol=1e-4)
 
 
@@ -278,7 +313,7 @@ def test_cost_model_features_separate_the_conv_loop_orders():
     kw = _with_knobs(task, unroll_kw=True)
     assert list(config_features(task, base)[:-n_knobs]) != \
         list(config_features(task, kw)[:-n_knobs])
-    stem = autotvm.task.create("topi.conv2d_nchw", NEW_CASES[-1][2], T)
+    stem = autotvm.task.create("topi.conv2d_nchw", _case("conv_few_channels")[2], T)
     a, b = (stem.config_space.get(i) for i in (0, len(stem.config_space) - 1))
     assert list(config_features(stem, a)[:-2]) != list(config_features(stem, b)[:-2])
 
@@ -304,3 +339,100 @@ def test_tuning_a_gpu_template_measures_on_opencl(measure, tmp_path):
     assert emit_source(s, tensors, G) != emit_source(s_other, t_other, G)
     s_rec, t_rec = task.instantiate(inp.config)
     assert emit_source(s, tensors, G) == emit_source(s_rec, t_rec, G)
+
+
+def _case(name):
+    return next(c for c in CASES if c[0] == name)
+
+
+def test_new_templates_tuned_variants_compute_what_numpy_does():
+    """The knobs of the sparse pooling, dense_pack, depthwise NCHWc and NCHW pooling
+    templates away from the heuristic build kernels that still compute the operator (one
+    build each)."""
+    import numpy as np
+    import texpr as te
+    from texpr.topi import testing
+    rng = np.random.default_rng(0)
+
+    def build(name, **knobs):
+        case = _case(name)
+        task = autotvm.task.create(case[1], args=case[2], target=T)
+        s, tensors = task.instantiate(_with_knobs(task, **knobs))
+        return te.build(s, tensors, target=T)
+    f = build("sparse_pool", vectors=3, prefetch=4, unroll_rows=4)
+    a = rng.random((1000, 64), "float32")
+    i = rng.integers(0, 1000, 400).astype("int32")
+    n = rng.integers(0, 41, 10).astype("int32")
+    np.testing.assert_allclose(f(a, i, n), testing.sparse_lengths_sum_ref(a, i, n), rtol=1e-5,
+                               atol=1e-5)
+    f = build("dense_pack", mr=3, kc=32, nb_panels=2, mb_tiles=2, parallel="rows")
+    x, w = rng.random((64, 96), "float32"), rng.random((44, 96), "float32")
+    np.testing.assert_allclose(f(x, testing.pack_dense_weight_ref(w, 8)), x @ w.T, rtol=1e-4,
+                               atol=1e-4)
+    f = build("depthwise_NCHWc", tile_ow=5, parallel="blocks")
+    d, k = rng.random((1, 2, 12, 12, 8), "float32"), rng.random((2, 3, 3, 8), "float32")
+    np.testing.assert_allclose(f(d, k), testing.depthwise_conv2d_NCHWc_ref(d, k, 1, 1),
+                               rtol=1e-5, atol=1e-5)
+    f = build("pool_nchw", parallel="ncy", vectors=2)
+    d = rng.standard_normal((1, 4, 12, 12)).astype("float32")
+    np.testing.assert_allclose(f(d), testing.pool2d_ref(d, 3, 2, 1, "max"), rtol=1e-6)
+
+
+def test_measured_inputs_made_outside_the_kernel(measure):
+    """Candidates measured as a network runs them: the conv weight packed outside the call in
+    the config's blocks (the reference's are the space's first, (8, 8): another layout of the
+    same drawn weight), checked against the portable-C reference; the sparse pooling's
+    indices are spread over the table in bags of equal length."""
+    conv = autotvm.task.create("topi.conv2d_nchw", args=CASES[4][2], target=T)
+    inp = autotvm.MeasureInput(T, conv, _with_knobs(conv, tile_ic=16, tile_oc=8))
+    builder, runner = measure["builder"], measure["runner"]
+    builder.set_task(conv)
+    runner.set_task(conv)
+    (built,) = builder.build([inp])
+    assert built.artifact.inputs[1][0] == _tensor((16, 16, 3, 3))
+    assert runner.reference.inputs[1][1].keywords == {"ic": 8, "oc": 8}
+    (res,) = runner.run([inp], [built])
+    assert res.error_no == autotvm.MeasureErrorNo.NO_ERROR, res
+    sparse = autotvm.task.create("topi.sparse_pool", args=_case("sparse_pool")[2], target=T)
+    _, _, inputs = sparse.instantiate_measured(sparse.config_space.get(0))
+    (_, make_i), (_, make_n) = inputs[1:3]
+    import numpy as np
+    i, n = make_i(np.zeros(400, "int32")), make_n(np.zeros(10, "int32"))
+    assert i.dtype == np.int32 and 0 <= i.min() and i.max() < 1000 and i.max() >= 500
+    assert list(n) == [40] * 10
+
+
+def test_measure_input_refuses_what_is_not_a_tensor():
+    import texpr as te
+
+    @autotvm.template("test.measure_input_bad")
+    def bad(n):
+        A = te.placeholder((n,), name="A")
+        B = te.compute((n,), lambda i: A[i] + 1.0, name="B")
+        autotvm.task.measure_input("A", abs)
+        autotvm.get_config().define_knob("k", [0, 1])
+        return te.create_schedule(B.op), [A, B]
+    task = autotvm.task.create("test.measure_input_bad", (8,), target=T)     # not measured
+    with pytest.raises(autotvm.TuningError, match="measure_input: expected the template's "
+                                                  "argument tensor, got 'A'"):
+        task.instantiate_measured(task.config_space.get(0))
+
+
+def test_extract_from_program_finds_packed_layers_and_sparse_pooling():
+    """A packed conv layer gives the conv2d_nchw task whose record it reads (its weight's
+    blocks undone), dense_pack and the sparse pooling their own."""
+    import texpr as te
+    from texpr import topi
+    x = te.placeholder((1, 16, 10, 10), name="x")
+    y = topi.nn.conv2d_nchw_packed(x, te.placeholder((1, 2, 3, 3, 8, 16), name="w"), 1, 1)
+    z = topi.nn.dense_pack(te.placeholder((40, 64), name="d"),
+                           te.placeholder((6, 64, 8), name="wp"), units=44)
+    sp = topi.sparse.sparse_lengths_sum(te.placeholder((1000, 64), name="t"),
+                                        te.placeholder((400,), "int32", name="i"),
+                                        te.placeholder((10,), "int32", name="n"))
+    tasks = autotvm.task.extract_from_program([y, z, sp], target=T)
+    assert [(t.name, t.args) for t in tasks] == [
+        ("topi.conv2d_nchw", CASES[4][2]),
+        ("topi.dense_pack", (_tensor((40, 64)), _tensor((6, 64, 8)), 44)),
+        ("topi.sparse_pool", ("sparse_lengths_sum", _tensor((1000, 64)), _ints((400,)),
+                              _ints((10,))))]

@@ -68,10 +68,13 @@ class MeasureResult(NamedTuple):
 
 
 class BuildArtifact(NamedTuple):
-    """A compiled kernel that loads in another process (targets/build.module_of_record)."""
+    """A compiled kernel that loads in another process (targets/build.module_of_record);
+    inputs: per argument None or what the template declared with task.measure_input (the
+    measuring process makes that argument from a drawn array)."""
     record: object
     lib_path: str
     target: str
+    inputs: object = None
 
     def load(self):
         from ..targets.build import module_of_record
@@ -207,7 +210,7 @@ def build_candidate(inp):
     t0 = time.perf_counter()
     from ..targets.build import build_kernel
     try:
-        s, tensors = inp.task.instantiate(inp.config)
+        s, tensors, inputs = inp.task.instantiate_measured(inp.config)
     except TexprError as e:
         return BuildResult(None, (MeasureErrorNo.INSTANTIATION_ERROR, str(e)),
                            time.perf_counter() - t0)
@@ -220,7 +223,13 @@ def build_candidate(inp):
     except Exception as e:  # noqa: BLE001  (any failure of a candidate is its result)
         return BuildResult(None, (MeasureErrorNo.COMPILE_HOST, f"{type(e).__name__}: {e}"),
                            time.perf_counter() - t0)
-    return BuildResult(BuildArtifact(rec, path, inp.target), None, time.perf_counter() - t0)
+    return BuildResult(BuildArtifact(rec, path, inp.target, _declared(inputs)), None,
+                       time.perf_counter() - t0)
+
+
+def _declared(inputs):
+    """The measure_input declarations of a kernel's arguments, or None when it has none."""
+    return tuple(inputs) if any(x is not None for x in inputs) else None
 
 
 def _build_child(conn, inp):
@@ -353,19 +362,17 @@ class Runner:
 
 def reference_artifact(task):
     """The task's output under the plainest schedule (no knob applied: create_schedule of
-    its outputs) on portable C, built once: what check_correctness compares with."""
+    its outputs) on portable C, built once: what check_correctness compares with (its
+    arguments made from the drawn arrays as the template declares: task.measure_input)."""
     from ..lang.tensor import PlaceholderOp
     from ..schedule import create_schedule
     from ..targets.build import build_kernel
     from ..schedule.config_space import ConfigSpace
-    from ..schedule.dispatch import ApplyConfig
-    space = ConfigSpace()
-    with ApplyConfig(space):
-        _, tensors = task.func(*task.args)
+    _, tensors, inputs = task.instantiate_measured(ConfigSpace())
     outs = [t for t in tensors if not isinstance(t.op, PlaceholderOp)]
     s = create_schedule([t.op for t in outs])
     rec, path = build_kernel(s, tensors, "c", name="reference")
-    return BuildArtifact(rec, path, "c")
+    return BuildArtifact(rec, path, "c", _declared(inputs))
 
 
 class LocalRunner(Runner):

@@ -115,6 +115,26 @@ def random_inputs(specs, seed):
     return arrays
 
 
+def input_arrays(artifact, seed):
+    """The arguments of a measured kernel: random_inputs of its specs, where the template
+    declared a measure_input (artifact.inputs) drawn for that spec and made into the
+    argument by its function (the same drawn arrays for every candidate and the
+    reference)."""
+    specs = artifact.arg_specs()
+    inputs = getattr(artifact, "inputs", None) or (None,) * len(specs)
+    drawn = [s if d is None else (tuple(d[0][1]), d[0][2], s[2])
+             for s, d in zip(specs, inputs)]
+    arrays = random_inputs(drawn, seed)
+    for k, (d, (shape, dtype, _)) in enumerate(zip(inputs, specs)):
+        if d is not None:
+            made = np.ascontiguousarray(d[1](arrays[k]))
+            if made.shape != tuple(shape) or made.dtype != np.dtype(dtype):
+                raise ValueError(f"measure_input of argument {k} made a {made.dtype} array of "
+                                 f"shape {made.shape}; the kernel takes {dtype} {tuple(shape)}")
+            arrays[k] = made
+    return arrays
+
+
 def _reference_key(job):
     return (job["reference"].lib_path, job["seed"])
 
@@ -124,7 +144,7 @@ def reference_outputs(job, references):
     key = _reference_key(job)
     if key not in references:
         ref = job["reference"]
-        rarr = random_inputs(ref.arg_specs(), job["seed"])
+        rarr = input_arrays(ref, job["seed"])
         ref.load()(*rarr)
         references[key] = [a for a, s in zip(rarr, ref.arg_specs()) if s[2]]
     return references[key]
@@ -141,7 +161,7 @@ def measure(job, references):
     try:
         f = art.load()
         specs = art.arg_specs()
-        arrays = random_inputs(specs, job["seed"])
+        arrays = input_arrays(art, job["seed"])
         f(*arrays)
     except Exception as e:  # noqa: BLE001  (the candidate's failure is its result)
         return "error", (MeasureErrorNo.RUNTIME_DEVICE, f"{type(e).__name__}: {e}")

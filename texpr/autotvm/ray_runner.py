@@ -31,18 +31,19 @@ def runtime_env():
 
 
 def _ship(artifact):
-    """A BuildArtifact as (record, library bytes, target): loadable on another machine."""
+    """A BuildArtifact as (record, library bytes, target, inputs): loadable on another
+    machine."""
     if artifact is None:
         return None
     with open(artifact.lib_path, "rb") as f:
-        return (artifact.record, f.read(), artifact.target)
+        return (artifact.record, f.read(), artifact.target, artifact.inputs)
 
 
 def _land(shipped):
     """A shipped artifact written to this machine's temporary directory (by content)."""
     if shipped is None:
         return None
-    record, data, target = shipped
+    record, data, target, inputs = shipped
     d = os.path.join(tempfile.gettempdir(), "texpr_ray_kernels")
     os.makedirs(d, exist_ok=True)
     path = os.path.join(d, hashlib.sha256(data).hexdigest()[:24] + ".so")
@@ -51,7 +52,7 @@ def _land(shipped):
         with open(tmp, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
-    return BuildArtifact(record, path, target)
+    return BuildArtifact(record, path, target, inputs)
 
 
 def measure_on_node(job, timeout):

@@ -108,6 +108,44 @@ def get_config():
     return config_for(workload, current_target())
 
 
+def measure_input(tensor, make, drawn=None):
+    """Inside a template: when a candidate is measured, its argument `tensor` is
+    make(array), the array drawn at random for `drawn` (("TENSOR", shape, dtype), default
+    the tensor's own), not a random array itself. For what a network makes once, outside
+    the kernel (a constant weight packed into the layout a config reads: candidates of
+    different layouts then compute from the same drawn weight, checked against one
+    reference, and no candidate's time includes the packing), and for arguments whose
+    values must make sense (indices within a table). `make` is pickled into the measuring
+    process: a module-level function or a functools.partial of one. Outside a measurement
+    it does nothing.
+
+    >>> import functools, numpy as np, texpr as te
+    >>> from texpr import autotvm
+    >>> @autotvm.template("doc.transposed")
+    ... def transposed(n):
+    ...     At = te.placeholder((n, n), name="At")      # a network passes A transposed
+    ...     B = te.compute((n, n), lambda i, j: At[j, i] * 2.0, name="B")
+    ...     autotvm.task.measure_input(At, functools.partial(np.transpose, axes=(1, 0)))
+    ...     cfg = autotvm.get_config()
+    ...     cfg.define_knob("unroll", [0, 1])
+    ...     return te.create_schedule(B.op), [At, B]
+    >>> task = autotvm.task.create("doc.transposed", (4,), target="c")
+    >>> task.instantiate_measured(task.config_space.get(0))[2][0][0]
+    ('TENSOR', (4, 4), 'float32')
+    """
+    declared = getattr(_CURRENT, "measure_inputs", None)
+    if declared is None:
+        return
+    if not isinstance(tensor, Tensor):
+        raise TuningError(f"measure_input: expected the template's argument tensor, got "
+                          f"{tensor!r}")
+    spec = normalize(tensor) if drawn is None else normalize(drawn)
+    if not (isinstance(spec, tuple) and len(spec) == 3 and spec[0] == "TENSOR"):
+        raise TuningError(f"measure_input of {tensor.name}: drawn must be ('TENSOR', shape, "
+                          f"dtype), got {drawn!r}")
+    declared[id(tensor)] = (spec, make)
+
+
 class Task:
     """A template on given arguments and target, with its config space."""
 
@@ -123,10 +161,21 @@ class Task:
 
     def instantiate(self, config):
         """(schedule, tensors) of the template under `config` (a ConfigEntity)."""
+        return self.instantiate_measured(config)[:2]
+
+    def instantiate_measured(self, config):
+        """(schedule, tensors, inputs) of the template under `config`: inputs[k] is None or
+        what the template declared with measure_input for tensors[k] (("TENSOR", shape,
+        dtype) drawn, the function making the argument of it)."""
         ctx = ApplyConfig(config)
-        with ctx, target_scope(self.target):
-            s, tensors = self.func(*self.args)
-        return s, tensors
+        old = getattr(_CURRENT, "measure_inputs", None)
+        _CURRENT.measure_inputs = declared = {}
+        try:
+            with ctx, target_scope(self.target):
+                s, tensors = self.func(*self.args)
+        finally:
+            _CURRENT.measure_inputs = old
+        return s, tensors, tuple(declared.get(id(t)) for t in tensors)
 
     def __repr__(self):
         return (f"Task(name={self.name!r}, args={self.args!r}, target={self.target!r}, "
@@ -191,10 +240,11 @@ def _fallback_index(task):
 
 
 def extract_from_program(outs, target="native"):
-    """The tuning tasks of the distinct tunable operators (topi dense, batch_matmul,
-    conv2d_nchw / NCHWc, depthwise_conv2d_nchw) in the tensor graph of `outs` (a tensor or a
-    list, e.g. every layer of a network), one per workload: tune each once, then build the
-    network under apply_history_best."""
+    """The tuning tasks of the distinct tunable operators (topi dense, dense_pack,
+    batch_matmul, conv2d_nchw (and conv2d_nchw_packed: its conv2d_nchw workload) / NCHWc,
+    depthwise_conv2d_nchw / NCHWc, the sparse_lengths_* pooling) in the tensor graph of
+    `outs` (a tensor or a list, e.g. every layer of a network), one per workload: tune each
+    once, then build the network under apply_history_best."""
     from ..lang.tensor import ComputeOp
     from . import topi_templates
     outs = [outs] if isinstance(outs, Tensor) else list(outs)

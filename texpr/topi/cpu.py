@@ -913,6 +913,8 @@ def schedule_dense_pack(s, st, target):
     Mp = M if cfg["Kp"] == K else cdiv(M, mb) * mb
     cfg.update(mr=mr, nr=nr, nb=nr * d, Np=P * nr, mb=mb, Mp=Mp)
     cfg["pack_a"] = cfg["Mp"] != M
+    workload = ("topi.dense_pack", tuning.tensor_arg(data), tuning.tensor_arg(wp), N)
+    cfg = tuning.dense_pack_params(workload, M, P, K, nr, target, cfg)
     return _schedule_gemm(s, st, target, data, None, cfg, weight_panels=wp)
 
 
@@ -1073,12 +1075,14 @@ def conv_blocks(C, O, target="native", Q=None):
 
 
 def conv2d_weight_blocks(data_shape, kernel_shape, stride, padding, dilation=1,
-                         target="native"):
+                         target="native", dtype="float32"):
     """(ic, oc): the channel blocks to pack a constant conv2d_nchw kernel [O, C, R, S] with
     for `target` (topi.layout.pack_kernel_nchwc, read by topi.nn.conv2d_nchw_packed), or
     None where its schedule reads the kernel as it lies: an input of few channels
     (cpu_conv_few_channels), a 1x1 convolution without padding (cpu_conv_1x1), a target
-    without the register-tiled schedules."""
+    without the register-tiled schedules. The blocks are the conv2d_nchw workload's knobs
+    tile_ic / tile_oc: a tuning record's under apply_history_best, else the heuristic's
+    (conv_blocks)."""
     from .nn import _out_size
     from .util import padding4, pair
     from .cpu_conv_few_channels import FEW_CHANNELS_MAX
@@ -1096,7 +1100,18 @@ def conv2d_weight_blocks(data_shape, kernel_shape, stride, padding, dilation=1,
         return None
     if R == S == 1 and not any((pt, pl, pb, pr)) and P * Q >= lanes:
         return None
-    return conv_blocks(C, O, target, Q)
+    workload = nchw_workload(data_shape, kernel_shape, (sh, sw), (pt, pl, pb, pr), (dh, dw),
+                             dtype)
+    return tuning.conv_nchw_blocks(workload, C, O, target, conv_blocks(C, O, target, Q))
+
+
+def nchw_workload(data_shape, kernel_shape, strides, pads, dilation, dtype="float32"):
+    """The "topi.conv2d_nchw" tuning workload of a convolution given by its shapes (what
+    conv_workload computes from its stage; pads (top, left, bottom, right))."""
+    return ("topi.conv2d_nchw", ("TENSOR", tuple(int(d) for d in data_shape), dtype),
+            ("TENSOR", tuple(int(d) for d in kernel_shape), dtype),
+            tuple(int(v) for v in strides), tuple(int(v) for v in pads),
+            tuple(int(v) for v in dilation))
 
 
 def _pad_of(s, st):
@@ -1283,7 +1298,19 @@ def schedule_depthwise_conv2d_NCHWc(s, st, target):
             rep = s[t]
             rep.compute_root()
             _schedule_copy(rep, cpu_info(target).lanes)
-    return _nchwc_register_tile(s, st, target, lambda conv: list(conv.op.reduce_axis))
+    tuned = None
+    pad_t, data = _pad_of(s, st)
+    kernel = st.op.input_tensors[-1]
+    src = data if pad_t is not None else st.op.input_tensors[0]
+    if _const_shape(st.op.output(0)) and src.op.tag != CHANNEL_REPEAT_TAG:
+        workload = conv_workload("topi.depthwise_conv2d_NCHWc", st, src, kernel, pad_t)
+
+        def tuned(Q, reg_w):
+            N, Ob, P, _, ob = (int(a.dom.extent.value) for a in st.op.axis)
+            R, S_ = _dims(kernel)[1:3]
+            return tuning.conv_nchwc_params(workload, Q, target, reg_w,
+                                            2.0 * N * Ob * ob * P * Q * R * S_)
+    return _nchwc_register_tile(s, st, target, lambda conv: list(conv.op.reduce_axis), tuned)
 
 
 def _nchwc_register_tile(s, st, target, reduce_loops, tuned=None, info=None):
@@ -1345,13 +1372,15 @@ def schedule_depthwise_conv2d_nchw(s, st, target):
     pad_t, data = _pad_of(s, st)
     sh, sw = st.op.attrs.get("strides", (1, 1))
     copied = (pad_t is not None and pad_t.op.attrs.get("pad_value", 0) == 0) or sw > 1
+    workload = conv_workload("topi.depthwise_conv2d_nchw", st,
+                             data if pad_t is not None else ins[0], ins[1], pad_t)
     # strided: one vector per row, so the most rows per band (a band copies the rows its
     # taps reach; 5x5/2 over 2-row bands copied 7 input rows per 4)
     width, parallel = tuning.depthwise_params(
-        conv_workload("topi.depthwise_conv2d_nchw", st, data if pad_t is not None else ins[0],
-                      ins[1], pad_t), st, info,
-        depthwise_row_tile(Q, lanes, 1 if sh > 1 else 4, extended=copied), target)
-    rows = depthwise_rows(P, width // lanes, info)
+        workload, st, info, depthwise_row_tile(Q, lanes, 1 if sh > 1 else 4, extended=copied),
+        target)
+    rows = tuning.depthwise_rows_param(workload, P, target,
+                                       depthwise_rows(P, width // lanes, info))
     copy = None
     Qp = Q
     if copied:
@@ -1409,8 +1438,11 @@ def depthwise_row_tile(Q, lanes, max_vectors=4, extended=True):
 def schedule_pool(s, st, target):
     """Pooling in NCHWc: the window loops outside the channel block, which is vectorized
     (contiguous loads; the padding test is the same for every lane); parallel over (n, block,
-    output rows). Other layouts keep the default schedule."""
+    output rows). NCHW: the default schedule, or a tuning record's (_schedule_pool_nchw);
+    other layouts keep the default schedule."""
     ax = st.op.axis
+    if len(ax) == 4 and len(st.op.reduce_axis) == 2:
+        return _schedule_pool_nchw(s, st, target)
     if len(ax) != 5 or not isinstance(ax[4].dom.extent, Const) or len(st.op.reduce_axis) != 2:
         return default_stage(s, st, target)
     lanes = cpu_info(target).lanes
@@ -1427,6 +1459,24 @@ def schedule_pool(s, st, target):
         par = par[1:]
     st.parallel(st.fuse(*par) if len(par) > 1 else par[0])
     _vector_tile(st, c, lanes, unroll=knobs["unroll"])
+
+
+def _schedule_pool_nchw(s, st, target):
+    """Pooling in NCHW: the default schedule (batches in parallel) unless a tuning config
+    says otherwise (cpu_tuning.pool_nchw_params): (n, c[, output row]) in parallel, and
+    vectors of output columns with the window loops outside them."""
+    knobs = tuning.pool_nchw_params(st, target)
+    if knobs is None:
+        return default_stage(s, st, target)
+    lanes = cpu_info(target).lanes
+    n, c, y, x = st.op.axis
+    ry, rx = st.op.reduce_axis
+    if knobs["vectors"]:
+        xo, xi = st.split(x, factor=knobs["vectors"] * lanes)
+        st.reorder(n, c, y, xo, ry, rx, xi)
+        _vector_tile(st, xi, lanes)
+    par = {"n": [n], "nc": [n, c], "ncy": [n, c, y]}[knobs["parallel"]]
+    st.parallel(st.fuse(*par) if len(par) > 1 else par[0])
 
 
 # ----------------------------------------------------------------------------- Winograd
@@ -1718,13 +1768,20 @@ def schedule_conv2d_nchw_packed(s, st, target):
         return default_stage(s, st, target)
     dp, kernel = ins
     N, O, P, Q = (int(a.dom.extent.value) for a in st.op.axis)
-    _, _, R, S_, ic, oc = _dims(kernel)
+    _, Cb, R, S_, ic, oc = _dims(kernel)
     pad_t, data = _pad_of(s, st)
-    workload = conv_workload("topi.conv2d_nchw_packed", st, data if pad_t is not None else dp,
-                             kernel, pad_t)
+    src = data if pad_t is not None else dp
+    reg_w = conv_NCHWc_config(P, Q, oc, target)["reg_w"]
+    # the weight packed in the blocks of a conv2d_nchw record (or of the template measuring
+    # one): that workload's knobs, so its record serves the network's packed layer
+    raw = conv_workload("topi.conv2d_nchw", st, src, kernel, pad_t)
+    raw = raw[:2] + (("TENSOR", (O, Cb * ic, R, S_), kernel.dtype),) + raw[3:]
+    if tuning.conv_nchw_blocks_known(raw, target, (ic, oc)):
+        reg_w, parallel = tuning.conv_nchw_tile(raw, N, Cb * ic, O, P, Q, R * S_, target, reg_w)
+        return _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel, raw, target)
+    workload = conv_workload("topi.conv2d_nchw_packed", st, src, kernel, pad_t)
     reg_w, parallel = tuning.conv_nchwc_params(
-        workload, Q, target, conv_NCHWc_config(P, Q, oc, target)["reg_w"],
-        2.0 * N * O * P * Q * _dims(kernel)[1] * ic * R * S_)
+        workload, Q, target, reg_w, 2.0 * N * O * P * Q * Cb * ic * R * S_)
     return _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel, workload, target)
 
 

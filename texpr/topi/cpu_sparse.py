@@ -5,6 +5,7 @@ Registered by op tag for the CPU targets, like cpu.py for the dense operators.""
 from ..lang import dtypes
 from ..lang.tensor import ComputeOp, compute
 from ..lang.visitor import transform
+from . import cpu_tuning as tuning
 from .cpu import CpuInfo
 from .schedules import CPU_TARGETS, register
 from .sparse import EPILOGUE_TAG, POOL_TAG
@@ -94,10 +95,12 @@ def schedule_pool(s, st, target, prefetch=None):
     row (prefetched prefetch_rows() indices ahead: from the row's size, see
     PREFETCH_LINES_IN_FLIGHT; its first line PREFETCH_FIRST_LINE_ROWS ahead if set). The
     epilogue of sparse_lengths_mean (a scale per bag) is applied when the registers are
-    stored."""
+    stored. The chunk's vectors, the prefetch distance and the rows per iteration are tuning
+    knobs (cpu_tuning.sparse_pool_params; without a record: these heuristics)."""
     cpu = CpuInfo(target)
     pooled = st.op.output(0)
-    table = (st.op.attrs or {}).get("table")
+    pool_attrs = st.op.attrs or {}
+    table = pool_attrs.get("table")
     epi = None
     if not st.is_output:
         cons = s.consumers(st)
@@ -116,6 +119,14 @@ def schedule_pool(s, st, target, prefetch=None):
     max_vecs = cpu.accumulators
     nvec = cdiv(D, lanes) if D is not None else max_vecs + 1
     chunk_vecs = cdiv(nvec, cdiv(nvec, max_vecs))      # equal chunks of at most max_vecs
+    # a pass over the bag reads one chunk of each row: that is what each index prefetches
+    row_bytes = min(D, chunk_vecs * lanes) * dtypes.bits(table.dtype) // 8 \
+        if D is not None and table is not None else None
+    dist = prefetch_rows(row_bytes) if prefetch is None else prefetch
+    knobs = tuning.sparse_pool_params(pool_attrs, pooled, target, nvec,
+                                      {"vectors": chunk_vecs, "prefetch": dist,
+                                       "unroll_rows": 1})
+    chunk_vecs, dist = knobs["vectors"], knobs["prefetch"]
     if nvec <= chunk_vecs:
         attach = b
         _vector_rows(out, d, lanes, chunk_vecs)
@@ -131,10 +142,8 @@ def schedule_pool(s, st, target, prefetch=None):
     ls.reorder(lb, k, lo, li)
     ls.vectorize(li)
     ls.unroll(lo)
-    # a pass over the bag reads one chunk of each row: that is what each index prefetches
-    row_bytes = min(D, chunk_vecs * lanes) * dtypes.bits(table.dtype) // 8 \
-        if D is not None and table is not None else None
-    dist = prefetch_rows(row_bytes) if prefetch is None else prefetch
+    if knobs["unroll_rows"] > 1:        # rows of the bag per iteration (gcc unrolls)
+        ls.pragma(k, "unroll", knobs["unroll_rows"])
     if dist:
         far = PREFETCH_FIRST_LINE_ROWS
         ls.pragma(k, "prefetch", (dist, far) if far > dist else dist)

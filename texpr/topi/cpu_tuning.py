@@ -159,21 +159,45 @@ def conv_nchw_params(workload, N, C, O, P, Q, RS, target, heuristic_blocks,
     output row) in parallel, "blocks": (n, channel block), the rows inside). RS: the
     kernel's R * S (for the flop count).
     Returns (ic, oc, reg_w, parallel)."""
+    ic, oc = conv_nchw_blocks(workload, C, O, target, heuristic_blocks)
+    return (ic, oc) + conv_nchw_tile(workload, N, C, O, P, Q, RS, target, heuristic_reg_w)
+
+
+def conv_nchw_blocks(workload, C, O, target, heuristic_blocks):
+    """The channel-block knobs of conv_nchw_params, tile_ic and tile_oc: (ic, oc). Also
+    what a constant weight is packed with (cpu.conv2d_weight_blocks: a record's blocks
+    under apply_history_best)."""
     from .cpu import cpu_info
-    info = cpu_info(target)
-    lanes = info.lanes
+    lanes = cpu_info(target).lanes
     cfg = config_for(workload, target)
     ic, oc = heuristic_blocks
     ics = [b for b in range(1, min(C, 4 * lanes) + 1) if C % b == 0 and (b >= lanes or b == C)]
     ocs = [b for b in (lanes, 2 * lanes, 3 * lanes, 4 * lanes) if O % b == 0]
     cfg.define_knob("tile_ic", _with(ics, ic))
     cfg.define_knob("tile_oc", _with(ocs, oc))
+    _set_fallback(cfg, {"tile_ic": ic, "tile_oc": oc})
+    return cfg["tile_ic"].val, cfg["tile_oc"].val
+
+
+def conv_nchw_tile(workload, N, C, O, P, Q, RS, target, heuristic_reg_w):
+    """The register-tile knobs of conv_nchw_params (after conv_nchw_blocks), tile_ow and
+    parallel: (reg_w, parallel)."""
+    cfg = config_for(workload, target)
     cfg.define_knob("tile_ow", _with(list(range(1, min(Q, 14) + 1)), heuristic_reg_w))
     cfg.define_knob("parallel", ["rows", "blocks"])
     cfg.add_flop(2.0 * N * C * O * P * Q * RS)
-    _set_fallback(cfg, {"tile_ic": ic, "tile_oc": oc, "tile_ow": heuristic_reg_w,
-                        "parallel": "rows"})
-    return cfg["tile_ic"].val, cfg["tile_oc"].val, cfg["tile_ow"].val, cfg["parallel"].val
+    _set_fallback(cfg, {"tile_ow": heuristic_reg_w, "parallel": "rows"})
+    return cfg["tile_ow"].val, cfg["parallel"].val
+
+
+def conv_nchw_blocks_known(workload, target, blocks):
+    """Whether the config of a conv2d_nchw workload has chosen the channel blocks `blocks`
+    (ic, oc) already: a tuning record, or the template that packed the weight with them (a
+    fresh fallback has not). Then the schedule of the packed weight reads that workload's
+    other knobs (cpu.schedule_conv2d_nchw_packed)."""
+    cfg = config_for(workload, target)
+    return "tile_ic" in cfg and "tile_oc" in cfg and \
+        (cfg["tile_ic"].val, cfg["tile_oc"].val) == tuple(blocks)
 
 
 def conv_nchw_unroll_kw(workload, target):
@@ -430,3 +454,91 @@ def attention_params(workload, S, T, Dv, target, heuristic, flop):
         mr2 = max(m for m in range(1, mr2 + 1) if qb % m == 0)
     kc2 = v["kc2"] if v["kc2"] != h["kc2"] else _key_chunk(T, qb + (nr2 or 0))
     return dict(h, qb=qb, mr2=mr2, nr2=nr2, kc2=kc2)
+
+
+# ------------------------------------------- sparse pooling, dense_pack, depthwise, NCHW pool
+
+def sparse_pool_params(attrs, out, target, nvec, heuristic):
+    """The bag pooling of the sparse ops (cpu_sparse.schedule_pool): knobs vectors (vector
+    accumulators per chunk of a row: the width one pass over the bag sums), prefetch (rows
+    ahead the table is prefetched; 0: none) and unroll_rows (rows of the bag per iteration:
+    the index loop unrolled by gcc; 1: not). Workload ("topi.sparse_pool", op, the table,
+    indices, lengths, the sums' dtype) from the pooling's attrs and output `out`; symbolic
+    shapes keep the heuristic."""
+    ins = [attrs.get(k) for k in ("table", "indices", "lengths")]
+    if any(t is None for t in ins) or not _constant(out, *ins):
+        return dict(heuristic)
+    table, indices, lengths = ins
+    workload = ("topi.sparse_pool", attrs.get("op"), tensor_arg(table), tensor_arg(indices),
+                tensor_arg(lengths), out.dtype)
+    cands = {"vectors": [v for v in (1, 2, 3, 4, 6, 8, 12, 16) if v <= nvec],
+             "prefetch": [0, 4, 8, 12, 16, 24, 32, 48, 64], "unroll_rows": [1, 2, 4]}
+    return knob_values(workload, target, cands, heuristic,
+                       elements(indices) * tensor_arg(table)[1][1])
+
+
+def dense_pack_params(workload, M, P, K, nr, target, heuristic):
+    """dense_pack on panels of nr columns (cpu.schedule_dense_pack): knobs mr (rows of the
+    register tile; nr is the panels'), kc (the reduction chunk: divisors of K), nb_panels
+    (panels per column block: divisors of P), mb_tiles (row block in register tiles) and
+    parallel (as gemm_params). Returns the GEMM cfg (the heuristic's when a fallback)."""
+    from .cpu import cpu_info
+    info = cpu_info(target)
+    h = heuristic
+    nv = nr // info.lanes
+    mrs = [m for m in range(1, max(1, (info.nregs - nv - 1) // max(1, nv)) + 1)]
+    kcs = [c for c in _chunks(K, info.lanes) if K % c == 0]
+    h_knobs = {"mr": h["mr"], "kc": h["kc"], "nb_panels": h["nb"] // nr,
+               "mb_tiles": h["mb"] // h["mr"], "parallel": "blocks"}
+    v = knob_values(workload, target,
+                    {"mr": mrs, "kc": kcs or [K], "nb_panels": [d for d in (1, 2, 4, 8, 16, 32, 64)
+                                                              if P % d == 0],
+                     "mb_tiles": [1, 2, 4, 8, 16, 32], "parallel": ["blocks", "rows"]},
+                    h_knobs, 2.0 * M * P * nr * K)
+    if v == h_knobs:
+        return dict(h)
+    mr = v["mr"]
+    mb = mr * min(v["mb_tiles"], cdiv(M, mr))
+    return dict(h, mr=mr, kc=v["kc"], Kp=K, nb=nr * v["nb_panels"], mb=mb, Mp=M, pack_a=False,
+                parallel=v["parallel"])
+
+
+def depthwise_rows_param(workload, P, target, heuristic_rows):
+    """Knob tile_oh of depthwise NCHW (after depthwise_params): output rows of the register
+    tile (of tile_ow columns)."""
+    from .cpu import cpu_info
+    cfg = config_for(workload, target)
+    cap = max(1, cpu_info(target).nregs - 2)
+    cfg.define_knob("tile_oh", _with([r for r in (1, 2, 3, 4, 6, 8, 12) if r <= min(P, cap)],
+                                     heuristic_rows))
+    _set_fallback(cfg, {"tile_oh": heuristic_rows})
+    return cfg["tile_oh"].val
+
+
+def pool_nchw_params(st, target):
+    """Pooling in NCHW (cpu.schedule_pool; the heuristic is the default schedule: batches in
+    parallel, each output element's window inside): knobs parallel ("n", "nc" or "ncy": the
+    axes fused into the parallel loop) and vectors (0: the window per element, as the
+    default; else vectors of output columns, that many per tile, the window loops outside
+    them). Returns None for the fallback (the default schedule), else the knob values."""
+    out = st.op.output(0)
+    if not _constant(out, st.op.input_tensors[0]):
+        return None
+    ry, rx = (int(r.dom.extent.value) for r in st.op.reduce_axis)
+    h = {"parallel": "n", "vectors": 0}
+    v = knob_values(pool_workload(st), target, {"parallel": ["n", "nc", "ncy"],
+                                                "vectors": [0, 1, 2, 4]},
+                    h, elements(out) * ry * rx)
+    return None if v == h else v
+
+
+def applied_configs(workloads, target):
+    """What the tuning context gives `workloads` (a config's text per workload, None for a
+    fallback), or None when every one is a fallback: part of the key of a kernel built
+    under it (topi.graph's kernel cache), so that a layer built under a tuning record is
+    not the kernel an untuned graph built."""
+    out = []
+    for w in workloads:
+        cfg = config_for(w, target)
+        out.append(None if getattr(cfg, "is_fallback", False) else repr(cfg))
+    return tuple(out) if any(x is not None for x in out) else None

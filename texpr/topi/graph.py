@@ -404,9 +404,16 @@ class Graph:
         wv = self.constant(base + ("_w_panels" if packed else "_w"),
                            pack_dense_weight_ref(w, nb) if packed else w)
         args = [data, wv] + ([self.constant(base + "_b", b)] if b is not None else [])
+        tuned = None
+        if packed:
+            from .cpu_tuning import applied_configs
+            f32 = "float32"
+            tuned = applied_configs([("topi.dense_pack", ("TENSOR", (M, K), f32),
+                                      ("TENSOR", (-(-N // nb), K, nb), f32), N)], target)
         if sym:
             M = None
-        key = ("graph.dense", M, N, K, nb, b is not None, activation, str(target))
+        key = ("graph.dense", M, N, K, nb, b is not None, activation, str(target)) + \
+            ((tuned,) if tuned else ())
         kernel = self.kernels.get(key, lambda: _build_dense(M, N, K, nb, b is not None,
                                                             activation, target))
         return self.call(kernel, *args, name=name)
@@ -444,6 +451,14 @@ class Graph:
         args = [data, wv] + ([self.constant(base + "_b", b)] if b is not None else [])
         key = ("graph.conv2d", data.shape, w.shape, str(stride), str(padding), str(dilation),
                blocks, b is not None, activation, str(target))
+        if blocks:          # built under a tuning record: its kernel, not an untuned one's
+            from .cpu import nchw_workload
+            from .cpu_tuning import applied_configs
+            from .util import padding4, pair
+            tuned = applied_configs([nchw_workload(data.shape, w.shape, pair(stride, "stride"),
+                                                   padding4(padding),
+                                                   pair(dilation, "dilation"))], target)
+            key += (tuned,) if tuned else ()
         kernel = self.kernels.get(key, lambda: _build_conv2d(
             data.shape, w.shape, stride, padding, dilation, blocks, b is not None, activation,
             target))

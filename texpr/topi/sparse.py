@@ -109,7 +109,7 @@ def _pool(what, data, indices, lengths, row, out_dtype, name, width=None):
         return te_sum(row(indices[k], k, d), axis=k)
     return compute((lengths.shape[0], data.shape[1] if width is None else width), bag,
                    name=name, tag=POOL_TAG,
-                   attrs={"op": what, "table": data})
+                   attrs={"op": what, "table": data, "indices": indices, "lengths": lengths})
 
 
 def _acc_dtype(dt):
