@@ -321,6 +321,38 @@ MADD_ACC_HELPER = """#if defined(__AVX2__) && defined(__GNUC__) && !defined(TEXP
 """
 
 
+def _broadcast_tile_avx2(A, B, C, nv, groups, per_group, b_ctype, step, prelude=()):
+    """The AVX2 code of an integer register tile (rows x nv vectors of int32 sums) that
+    broadcasts 4 bytes of a data row (per_group values) against nv vectors of weights packed
+    [groups][8 nv][per_group] per step: the "body" (sums from zero) and "update" (+=) parts
+    for n_rows rows, `step` the accumulating statement ({acc}, av, b{v})."""
+    def parts(n_rows):
+        acc = [[f"acc{r}_{v}" for v in range(nv)] for r in range(n_rows)]
+        cptr = [[f"{C.ptr} + {r} * ({C.strides[0]}) + {8 * v}" for v in range(nv)]
+                for r in range(n_rows)]
+        decl = list(prelude) + ["__m256i " + ", ".join(x for row in acc for x in row) + ";"]
+        zero = [f"{x} = _mm256_setzero_si256();" for row in acc for x in row]
+        load = [f"{acc[r][v]} = _mm256_loadu_si256((const __m256i*)({cptr[r][v]}));"
+                for r in range(n_rows) for v in range(nv)]
+        per_vector = 32 // (1 if b_ctype == "int8_t" else 2)     # weights in 32 bytes
+        loop = [f"for (int kg = 0; kg < {groups}; ++kg) {{",
+                f"  const {b_ctype}* bk = {B.ptr} + kg * ({B.strides[0]});"]
+        loop += [f"  __m256i b{v} = _mm256_loadu_si256((const __m256i*)(bk + {per_vector * v}));"
+                 for v in range(nv)]
+        for r in range(n_rows):
+            a = f"a{per_group}"
+            loop.append(f"  {{ int32_t {a}; memcpy(&{a}, {A.ptr} + {r} * ({A.strides[0]}) + "
+                        f"{per_group} * kg, 4); __m256i av = _mm256_set1_epi32({a});")
+            loop += ["    " + step.format(acc=acc[r][v], v=v) for v in range(nv)]
+            loop.append("  }")
+        loop.append("}")
+        save = [f"_mm256_storeu_si256((__m256i*)({cptr[r][v]}), {acc[r][v]});"
+                for r in range(n_rows) for v in range(nv)]
+        return {"body": "\n".join(decl + zero + loop + save),
+                "update": "\n".join(decl + load + loop + save)}
+    return parts
+
+
 def dot_int16_pairs(kc, lanes=16, rows=4, name=None):
     """out[r, j] (+)= sum_k int32(a[r, k]) * int32(b[k // 2, j, k % 2]), r < rows, j < lanes.
 
@@ -354,28 +386,8 @@ def dot_int16_pairs(kc, lanes=16, rows=4, name=None):
             raise TexprError(f"{who}: weights must be packed [kc/2][{lanes}][2] contiguously "
                              f"(got strides {B.strides})")
 
-        def parts(n_rows):
-            acc = [[f"acc{r}_{v}" for v in range(nv)] for r in range(n_rows)]
-            cptr = [[f"{C.ptr} + {r} * ({C.strides[0]}) + {8 * v}" for v in range(nv)]
-                    for r in range(n_rows)]
-            decl = ["__m256i " + ", ".join(x for row in acc for x in row) + ";"]
-            zero = [f"{x} = _mm256_setzero_si256();" for row in acc for x in row]
-            load = [f"{acc[r][v]} = _mm256_loadu_si256((const __m256i*)({cptr[r][v]}));"
-                    for r in range(n_rows) for v in range(nv)]
-            loop = [f"for (int kg = 0; kg < {kc // 2}; ++kg) {{",
-                    f"  const int16_t* bk = {B.ptr} + kg * ({B.strides[0]});"]
-            loop += [f"  __m256i b{v} = _mm256_loadu_si256((const __m256i*)(bk + {16 * v}));"
-                     for v in range(nv)]
-            for r in range(n_rows):
-                loop.append(f"  {{ int32_t a2; memcpy(&a2, {A.ptr} + {r} * ({A.strides[0]}) + "
-                            f"2 * kg, 4); __m256i av = _mm256_set1_epi32(a2);")
-                loop += [f"    TEXPR_MADD_ACC({acc[r][v]}, av, b{v});" for v in range(nv)]
-                loop.append("  }")
-            loop.append("}")
-            save = [f"_mm256_storeu_si256((__m256i*)({cptr[r][v]}), {acc[r][v]});"
-                    for r in range(n_rows) for v in range(nv)]
-            return {"body": "\n".join(decl + zero + loop + save),
-                    "update": "\n".join(decl + load + loop + save)}
+        parts = _broadcast_tile_avx2(A, B, C, nv, kc // 2, 2, "int16_t",
+                                     "TEXPR_MADD_ACC({acc}, av, b{v});")
         code = _by_rows(C.extents[0] if C.extents else None, rows, parts)
         code["helpers"] = MADD_ACC_HELPER
         return code
@@ -440,29 +452,9 @@ def dot_u8s8_sat16(kc, lanes=16, rows=4, name=None):
             raise TexprError(f"{who}: weights must be packed [kc/4][{lanes}][4] contiguously "
                              f"(got strides {B.strides})")
 
-        def parts(n_rows):
-            acc = [[f"acc{r}_{v}" for v in range(nv)] for r in range(n_rows)]
-            cptr = [[f"{C.ptr} + {r} * ({C.strides[0]}) + {8 * v}" for v in range(nv)]
-                    for r in range(n_rows)]
-            decl = ["const __m256i ones = _mm256_set1_epi16(1);",
-                    "__m256i " + ", ".join(x for row in acc for x in row) + ";"]
-            zero = [f"{x} = _mm256_setzero_si256();" for row in acc for x in row]
-            load = [f"{acc[r][v]} = _mm256_loadu_si256((const __m256i*)({cptr[r][v]}));"
-                    for r in range(n_rows) for v in range(nv)]
-            loop = [f"for (int kg = 0; kg < {kc // 4}; ++kg) {{",
-                    f"  const int8_t* bk = {B.ptr} + kg * ({B.strides[0]});"]
-            loop += [f"  __m256i b{v} = _mm256_loadu_si256((const __m256i*)(bk + {32 * v}));"
-                     for v in range(nv)]
-            for r in range(n_rows):
-                loop.append(f"  {{ int32_t a4; memcpy(&a4, {A.ptr} + {r} * ({A.strides[0]}) + "
-                            f"4 * kg, 4); __m256i av = _mm256_set1_epi32(a4);")
-                loop += [f"    TEXPR_MADDUBS_ACC({acc[r][v]}, av, b{v}, ones);" for v in range(nv)]
-                loop.append("  }")
-            loop.append("}")
-            save = [f"_mm256_storeu_si256((__m256i*)({cptr[r][v]}), {acc[r][v]});"
-                    for r in range(n_rows) for v in range(nv)]
-            return {"body": "\n".join(decl + zero + loop + save),
-                    "update": "\n".join(decl + load + loop + save)}
+        parts = _broadcast_tile_avx2(A, B, C, nv, kc // 4, 4, "int8_t",
+                                     "TEXPR_MADDUBS_ACC({acc}, av, b{v}, ones);",
+                                     prelude=["const __m256i ones = _mm256_set1_epi16(1);"])
         code = _by_rows(C.extents[0] if C.extents else None, rows, parts)
         code["helpers"] = MADDUBS_ACC_HELPER
         return code
