@@ -30,6 +30,19 @@ DPBF16_HELPER = """#if defined(__AVX512BF16__) || defined(TEXPR_SIMDE)
 #define TEXPR_DPBF16(acc, a, b) ((acc) = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512((a), _mm512_set1_epi32((int)0xffff0000u))), _mm512_castsi512_ps(_mm512_and_si512((b), _mm512_set1_epi32((int)0xffff0000u))), _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32((a), 16)), _mm512_castsi512_ps(_mm512_slli_epi32((b), 16)), (acc))))
 #endif"""
 
+#: the last n (< 4) bfloat16 of two rows in the low lanes of each half of a BFMMLA operand,
+#: zeros above (copied from memory, not a constant vector: GCC 12 -O3 miscompiles BFDOT with a
+#: constant bf16 operand)
+BF16_ROWS_TAIL = """#ifndef TEXPR_BF16_ROWS_TAIL
+#define TEXPR_BF16_ROWS_TAIL
+static inline bfloat16x8_t texpr_bf16_rows_tail(const uint16_t* r0, const uint16_t* r1, int n) {
+  uint64_t lo = 0, hi = 0;
+  memcpy(&lo, r0, 2 * n);
+  memcpy(&hi, r1, 2 * n);
+  return vreinterpretq_bf16_u64(vcombine_u64(vcreate_u64(lo), vcreate_u64(hi)));
+}
+#endif"""
+
 
 def gemm_fp16(mr, nr, kc, acc="float16", name=None):
     """C[mr, nr] (+)= A[mr, kc] @ B[kc, nr] of float16 A and B, summed in `acc` (float16 or
@@ -137,3 +150,100 @@ def dot_bf16(kc, lanes=16, rows=1, name=None):
     if lanes % 16 == 0:
         impls["avx512"] = avx512
     return decl_tensor_intrin(c.op, impls, name=who, inputs=[a, b], partial_axes=(0,))
+
+
+def gemm_bf16_mmla(mr, nr, kc, name=None):
+    """C[mr, nr] (+)= A[mr, kc] @ B in float32 of bfloat16 A and weights B packed
+    [ceil(kc/4), nr/2, 2, 4] (b[k // 4, j // 2, j % 2, k % 4]: each 2 columns x 4 k block one
+    register); NEON BFMMLA (armv8.6-a), nr a multiple of 4.
+
+    One BFMMLA multiplies a 2 x 4 block of A (rows taken in pairs, each row's 4 k values one
+    half of the register) by a 4 x 2 block of B into a 2 x 2 float32 accumulator [c00 c01 c10
+    c11]: 16 multiply-adds an instruction, twice BFDOT's. Its rounding is BFDOT's (each output
+    sums two pair products into the accumulator per pair, round to odd, denormals flushed), so
+    the bound is dot_bf16's. The accumulators are de-interleaved (zip of their 64-bit halves)
+    when stored. A k tail (kc % 4) reads only A's kc columns (the rest zero) and masks B's
+    unused slots; an odd last row is paired with itself and only its own row stored."""
+    if nr % 4 or nr <= 0:
+        raise TexprError(f"gemm_bf16_mmla: nr={nr} must be a positive multiple of 4 (two 2-column "
+                         "BFMMLA blocks a 4-float store)")
+    if mr <= 0 or kc <= 0:
+        raise TexprError(f"gemm_bf16_mmla: mr={mr} and kc={kc} must be positive")
+    kq, tail = kc // 4, kc % 4
+    a = placeholder((mr, kc), "bfloat16", "a")
+    b = placeholder(((kc + 3) // 4, nr // 2, 2, 4), "bfloat16", "b")
+    k = reduce_axis((0, kc), "k")
+    c = compute((mr, nr), lambda i, j: te_sum(
+        a[i, k].astype("float32") * b[k // 4, j // 2, j % 2, k % 4].astype("float32"), axis=k),
+        name="c")
+    who = name or f"gemm_bf16_mmla_{mr}x{nr}x{kc}"
+    nq = nr // 2
+
+    def neon(ins, outs):
+        A, B = ins
+        (C,) = outs
+        _need_unit(A, 1, who)
+        _need_unit(C, 1, who)
+        if [str(x) for x in B.strides[1:]] != ["8", "4", "1"]:
+            raise TexprError(f"{who}: weights must be packed [kc/4][{nq}][2][4] contiguously "
+                             f"(got strides {B.strides})")
+
+        def row(r):
+            return f"{A.ptr} + {r} * ({A.strides[0]})"
+
+        def crow(r):
+            return f"{C.ptr} + {r} * ({C.strides[0]})"
+
+        def parts(n_rows):
+            pairs = [(2 * p, min(2 * p + 1, n_rows - 1)) for p in range((n_rows + 1) // 2)]
+            acc = [[f"acc{p}_{q}" for q in range(nq)] for p in range(len(pairs))]
+            decl = [f"float32x4_t {', '.join(x for r in acc for x in r)};"]
+            zeros = [f"{x} = vdupq_n_f32(0.0f);" for r in acc for x in r]
+            # the update interleaves C's rows as the accumulators hold them (an unpaired
+            # row is loaded twice; its copy is not stored)
+            load = [f"{acc[p][q]} = vcombine_f32(vld1_f32({crow(r0)} + {2 * q}), "
+                    f"vld1_f32({crow(r1)} + {2 * q}));"
+                    for p, (r0, r1) in enumerate(pairs) for q in range(nq)]
+
+            def step(a_of, b_of):
+                lines = [f"  bfloat16x8_t b{q} = {b_of(q)};" for q in range(nq)]
+                for p, (r0, r1) in enumerate(pairs):
+                    lines.append(f"  {{ bfloat16x8_t av = {a_of(r0, r1)};")
+                    lines += [f"    {acc[p][q]} = vbfmmlaq_f32({acc[p][q]}, av, b{q});"
+                              for q in range(nq)]
+                    lines.append("  }")
+                return lines
+            loop = [f"for (int kq = 0; kq < {kq}; ++kq) {{",
+                    f"  const uint16_t* bk = (const uint16_t*)({B.ptr} + kq * ({B.strides[0]}));"]
+            loop += step(lambda r0, r1: "vreinterpretq_bf16_u16(vcombine_u16("
+                         f"vld1_u16((const uint16_t*)({row(r0)}) + 4 * kq), "
+                         f"vld1_u16((const uint16_t*)({row(r1)}) + 4 * kq)))",
+                         lambda q: f"vreinterpretq_bf16_u16(vld1q_u16(bk + {8 * q}))")
+            loop.append("}")
+            if tail:
+                # A's last kc % 4 columns into zeroed halves (no read past column kc), B's
+                # slots past kc masked off: the tail computes exactly the declared sum
+                loop += ["{", f"  const uint16_t* bk = (const uint16_t*)({B.ptr} + {kq} * ({B.strides[0]}));",
+                         f"  uint16x8_t keep = vreinterpretq_u16_u64(vdupq_n_u64({(1 << 16 * tail) - 1}ull));"]
+                loop += step(lambda r0, r1: f"texpr_bf16_rows_tail((const uint16_t*)({row(r0)}) + {4 * kq}, "
+                             f"(const uint16_t*)({row(r1)}) + {4 * kq}, {tail})",
+                             lambda q: f"vreinterpretq_bf16_u16(vandq_u16(vld1q_u16(bk + {8 * q}), keep))")
+                loop.append("}")
+            save = []
+            for p, (r0, r1) in enumerate(pairs):
+                for q in range(0, nq, 2):
+                    lo = f"vreinterpretq_f64_f32({acc[p][q]})"
+                    hi = f"vreinterpretq_f64_f32({acc[p][q + 1]})"
+                    save.append(f"vst1q_f32({crow(r0)} + {2 * q}, vreinterpretq_f32_f64(vzip1q_f64({lo}, {hi})));")
+                    if r1 != r0:
+                        save.append(f"vst1q_f32({crow(r1)} + {2 * q}, vreinterpretq_f32_f64(vzip2q_f64({lo}, {hi})));")
+            reset = [f"vst1q_f32({crow(r)} + {4 * v}, vdupq_n_f32(0.0f));"
+                     for r in range(n_rows) for v in range(nr // 4)]
+            return {"body": "\n".join(decl + zeros + loop + save),
+                    "update": "\n".join(decl + load + loop + save),
+                    "reset": "\n".join(reset)}
+        code = _by_rows(C.extents[0] if C.extents else None, mr, parts)
+        code["helpers"] = BF16_NEON_PRAGMA + ("\n" + BF16_ROWS_TAIL if tail else "")
+        return code
+
+    return decl_tensor_intrin(c.op, {"neon": neon}, name=who, inputs=[a, b], partial_axes=(0,))
