@@ -1,5 +1,6 @@
-"""Tensor intrinsics (micro-kernels) of the 16-bit floats: float16 GEMM tiles for NEON and
-bfloat16 pair dot products for NEON (BFDOT) and AVX-512 (vdpbf16ps).
+"""Tensor intrinsics (micro-kernels) of the 16-bit floats: float16 GEMM tiles for NEON,
+bfloat16 pair dot products for NEON (BFDOT) and AVX-512 (vdpbf16ps), bfloat16 matrix tiles
+for NEON (BFMMLA).
 
 `gemm_fp16` is `targets/intrin.gemm_fp32`'s register tile in float16: 8 lanes a NEON register,
 so the same tile of mr x nv vectors holds twice the outputs and each FMLA does twice the work
@@ -12,6 +13,10 @@ with FCVTL, FMLA .4s: exact products, float32 sums).
 in float32, the weights packed [kc/2, lanes, 2]. BFDOT and vdpbf16ps sum each pair of exact
 products into the accumulator with their own rounding (round to odd inside, denormals
 flushed): within a few float32 ULPs of the sequential float32 sum, not bit-exact.
+
+`gemm_bf16_mmla` is the register tile of NEON BFMMLA (2 x 4 rows times 4 x 2 weights per
+instruction): rows in pairs, weights in [k/4, columns/2, 2, 4] blocks, the same rounding as
+BFDOT (ARM's pseudocode: two BFDotAdd steps per output), twice the multiply-adds an instruction.
 """
 from ..errors import TexprError
 from ..lang.reduction import sum as te_sum
