@@ -133,6 +133,24 @@ def test_micro_kernel_arguments_are_checked():
         gemm_bf16_mmla(0, 8, 16)
 
 
+
+def test_bfmmla_weights_must_be_packed_in_blocks():
+    """A weight whose 2-column blocks are not contiguous (the column pair split across a
+    dimension) is refused when the kernel's source is made (no compiling)."""
+    from texpr.targets.build import emit_source
+    A = te.placeholder((4, 8), "bfloat16", name="A")
+    B = te.placeholder((2, 2, 2, 4), "bfloat16", name="B")        # [K/4, 2, N/2, 4]
+    k = te.reduce_axis((0, 8), "k")
+    C = te.compute((4, 4), lambda i, j: te.sum(
+        A[i, k].astype("float32") * B[k // 4, j % 2, j // 2, k % 4].astype("float32"), axis=k),
+        name="C")
+    s = te.create_schedule(C.op)
+    s[C].tensorize(C.op.axis[0], gemm_bf16_mmla(4, 4, 8))
+    with pytest.raises(te.TexprError, match=r"weights must be packed \[kc/4\]\[2\]\[2\]\[4\] "
+                       r"contiguously \(got strides \['16', '4', '8', '1'\]\)"):
+        emit_source(s, [A, B, C], target="neon -bf16=on")
+
+
 def test_bfloat16_tile_rule():
     """BFMMLA on NEON -bf16=on from 2 rows on (any K), BFDOT for one row (even K), never on
     AVX-512; N not a multiple of 4 takes neither (lowering only)."""

@@ -228,20 +228,24 @@ def gemm_bf16_mmla(mr, nr, kc, name=None):
             if tail:
                 # A's last kc % 4 columns into zeroed halves (no read past column kc), B's
                 # slots past kc masked off: the tail computes exactly the declared sum
-                loop += ["{", f"  const uint16_t* bk = (const uint16_t*)({B.ptr} + {kq} * ({B.strides[0]}));",
-                         f"  uint16x8_t keep = vreinterpretq_u16_u64(vdupq_n_u64({(1 << 16 * tail) - 1}ull));"]
-                loop += step(lambda r0, r1: f"texpr_bf16_rows_tail((const uint16_t*)({row(r0)}) + {4 * kq}, "
+                mask = (1 << 16 * tail) - 1
+                loop += ["{", f"  const uint16_t* bk = (const uint16_t*)({B.ptr} + {kq} * "
+                         f"({B.strides[0]}));",
+                         f"  uint16x8_t keep = vreinterpretq_u16_u64(vdupq_n_u64({mask}ull));"]
+                loop += step(lambda r0, r1: "texpr_bf16_rows_tail("
+                             f"(const uint16_t*)({row(r0)}) + {4 * kq}, "
                              f"(const uint16_t*)({row(r1)}) + {4 * kq}, {tail})",
-                             lambda q: f"vreinterpretq_bf16_u16(vandq_u16(vld1q_u16(bk + {8 * q}), keep))")
+                             lambda q: "vreinterpretq_bf16_u16("
+                             f"vandq_u16(vld1q_u16(bk + {8 * q}), keep))")
                 loop.append("}")
             save = []
             for p, (r0, r1) in enumerate(pairs):
                 for q in range(0, nq, 2):
-                    lo = f"vreinterpretq_f64_f32({acc[p][q]})"
-                    hi = f"vreinterpretq_f64_f32({acc[p][q + 1]})"
-                    save.append(f"vst1q_f32({crow(r0)} + {2 * q}, vreinterpretq_f32_f64(vzip1q_f64({lo}, {hi})));")
-                    if r1 != r0:
-                        save.append(f"vst1q_f32({crow(r1)} + {2 * q}, vreinterpretq_f32_f64(vzip2q_f64({lo}, {hi})));")
+                    halves = (f"vreinterpretq_f64_f32({acc[p][q]}), "
+                              f"vreinterpretq_f64_f32({acc[p][q + 1]})")
+                    for r, zip_ in ((r0, "vzip1q_f64"), (r1, "vzip2q_f64"))[:1 + (r1 != r0)]:
+                        save.append(f"vst1q_f32({crow(r)} + {2 * q}, "
+                                    f"vreinterpretq_f32_f64({zip_}({halves})));")
             reset = [f"vst1q_f32({crow(r)} + {4 * v}, vdupq_n_f32(0.0f));"
                      for r in range(n_rows) for v in range(nr // 4)]
             return {"body": "\n".join(decl + zeros + loop + save),
