@@ -146,7 +146,7 @@ def test_bfmmla_weights_must_be_packed_in_blocks():
         name="C")
     s = te.create_schedule(C.op)
     s[C].tensorize(C.op.axis[0], gemm_bf16_mmla(4, 4, 8))
-    with pytest.raises(te.TexprError, match=r"weights must be packed \[kc/4\]\[2\]\[2\]\[4\] "
+    with pytest.raises(te.TexprError, match=r"weights must be packed \[ceil\(kc/4\)\]\[2\]\[2\]\[4\] "
                        r"contiguously \(got strides \['16', '4', '8', '1'\]\)"):
         emit_source(s, [A, B, C], target="neon -bf16=on")
 

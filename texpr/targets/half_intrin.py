@@ -190,8 +190,8 @@ def gemm_bf16_mmla(mr, nr, kc, name=None):
         _need_unit(A, 1, who)
         _need_unit(C, 1, who)
         if [str(x) for x in B.strides[1:]] != ["8", "4", "1"]:
-            raise TexprError(f"{who}: weights must be packed [kc/4][{nq}][2][4] contiguously "
-                             f"(got strides {B.strides})")
+            raise TexprError(f"{who}: weights must be packed [ceil(kc/4)][{nq}][2][4] "
+                             f"contiguously (got strides {B.strides})")
 
         def row(r):
             return f"{A.ptr} + {r} * ({A.strides[0]})"
