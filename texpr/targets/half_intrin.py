@@ -246,11 +246,8 @@ def gemm_bf16_mmla(mr, nr, kc, name=None):
                     for r, zip_ in ((r0, "vzip1q_f64"), (r1, "vzip2q_f64"))[:1 + (r1 != r0)]:
                         save.append(f"vst1q_f32({crow(r)} + {2 * q}, "
                                     f"vreinterpretq_f32_f64({zip_}({halves})));")
-            reset = [f"vst1q_f32({crow(r)} + {4 * v}, vdupq_n_f32(0.0f));"
-                     for r in range(n_rows) for v in range(nr // 4)]
             return {"body": "\n".join(decl + zeros + loop + save),
-                    "update": "\n".join(decl + load + loop + save),
-                    "reset": "\n".join(reset)}
+                    "update": "\n".join(decl + load + loop + save)}
         code = _by_rows(C.extents[0] if C.extents else None, mr, parts)
         code["helpers"] = BF16_NEON_PRAGMA + ("\n" + BF16_ROWS_TAIL if tail else "")
         return code
