@@ -17,7 +17,9 @@ same run (interleaved Timer, medians):
   NEON GEMM tiles     instructions per output of the fp16 micro-kernel (gemm_fp16, fp16 and
                       fp32 sums) and of the fp32 one (gemm_fp32), the same mr x nv register
                       tile, counted in the inner loop of aarch64-linux-gnu-gcc -S output
-                      (bar: fp16 <= half the fp32 count); no timing, no qemu
+                      (bar: fp16 <= half the fp32 count); no timing, no qemu. bf16 into
+                      fp32 the same way: BFDOT (dot_bf16, 4 rows x 16 columns) against
+                      BFMMLA (gemm_bf16_mmla, 8 x 8), both 16 accumulator registers
 
     python benchmarks/numerics.py [--threads 1,2] [--quick]
 """
@@ -223,23 +225,29 @@ def bitserial_case(args, target, timer):
 def neon_tile_asm(kind, mr=4, nv=4, kc=256):
     """The AArch64 assembly of one micro-kernel call C[mr, nr] = A[mr, kc] @ B[kc, nr] (kind:
     "fp32" gemm_fp32, "fp16" gemm_fp16 with fp16 sums, "fp16-fp32" with fp32 sums; nv vectors
-    of 4 fp32 or 8 fp16 lanes a row), compiled with the neon target's flags."""
+    of 4 fp32 or 8 fp16 lanes a row; "bf16-dot" dot_bf16 and "bf16-mmla" gemm_bf16_mmla: B
+    packed as they take it, nv float32 vectors of accumulators a row for BFDOT, mr x 4 nv / mr
+    columns for BFMMLA), compiled with the neon target's flags."""
     import subprocess
     import tempfile
     from texpr.targets.intrin import gemm_fp32
     from texpr.targets.half_intrin import gemm_fp16
     from texpr.targets.registry import get_target
-    lanes = 4 if kind == "fp32" else 8
-    nr = nv * lanes
-    dt = "float32" if kind == "fp32" else "float16"
-    acc = "float16" if kind == "fp16" else "float32"
-    A = te.placeholder((mr, kc), dt, name="A")
-    B = te.placeholder((kc, nr), dt, name="B")
-    k = te.reduce_axis((0, kc), "k")
-    C = te.compute((mr, nr), lambda i, j: te.sum(A[i, k].astype(acc) * B[k, j].astype(acc), axis=k),
-                   name="C")
-    s = te.create_schedule(C.op)
-    s[C].tensorize(C.op.axis[0], gemm_fp32(mr, nr, kc) if kind == "fp32" else gemm_fp16(mr, nr, kc, acc))
+    if kind.startswith("bf16"):
+        A, B, C, s = _bf16_tile(kind, mr, nv, kc)
+    else:
+        lanes = 4 if kind == "fp32" else 8
+        nr = nv * lanes
+        dt = "float32" if kind == "fp32" else "float16"
+        acc = "float16" if kind == "fp16" else "float32"
+        A = te.placeholder((mr, kc), dt, name="A")
+        B = te.placeholder((kc, nr), dt, name="B")
+        k = te.reduce_axis((0, kc), "k")
+        C = te.compute((mr, nr), lambda i, j: te.sum(A[i, k].astype(acc) * B[k, j].astype(acc),
+                                                     axis=k), name="C")
+        s = te.create_schedule(C.op)
+        s[C].tensorize(C.op.axis[0], gemm_fp32(mr, nr, kc) if kind == "fp32" else
+                       gemm_fp16(mr, nr, kc, acc))
     from texpr.targets.build import emit_source
     src = emit_source(s, [A, B, C], target="neon", name=f"tile_{kind.replace('-', '_')}")
     flags = [f for f in get_target("neon").flags if f.startswith(("-O", "-march", "-std", "-f"))]
@@ -252,9 +260,41 @@ def neon_tile_asm(kind, mr=4, nv=4, kc=256):
             return f.read()
 
 
+def _bf16_tile(kind, mr, nv, kc):
+    """(A, B, C, schedule) of one bf16 tile into fp32: "bf16-dot" mr rows x 4 nv columns on
+    dot_bf16 (B [kc/2, nr, 2]); "bf16-mmla" the same 4 mr nv outputs as 2 mr rows x 2 nv
+    columns on gemm_bf16_mmla (B [kc/4, nr/2, 2, 4])."""
+    from texpr.targets.half_intrin import dot_bf16, gemm_bf16_mmla
+    k = te.reduce_axis((0, kc), "k")
+    if kind == "bf16-dot":
+        nr = 4 * nv
+        A = te.placeholder((mr, kc), "bfloat16", name="A")
+        B = te.placeholder((kc // 2, nr, 2), "bfloat16", name="B")
+        kg, kk = te.reduce_axis((0, kc // 2), "kg"), te.reduce_axis((0, 2), "kk")
+        C = te.compute((mr, nr), lambda i, j: te.sum(A[i, kg * 2 + kk].astype("float32")
+                                                     * B[kg, j, kk].astype("float32"),
+                                                     axis=[kg, kk]), name="C")
+        intrin = dot_bf16(kc, nr, mr)
+    else:
+        mr, nr = 2 * mr, 2 * nv
+        A = te.placeholder((mr, kc), "bfloat16", name="A")
+        B = te.placeholder((kc // 4, nr // 2, 2, 4), "bfloat16", name="B")
+        C = te.compute((mr, nr), lambda i, j: te.sum(
+            A[i, k].astype("float32") * B[k // 4, j // 2, j % 2, k % 4].astype("float32"), axis=k),
+            name="C")
+        intrin = gemm_bf16_mmla(mr, nr, kc)
+    s = te.create_schedule(C.op)
+    s[C].tensorize(C.op.axis[0], intrin)
+    return A, B, C, s
+
+
+#: multiply-adds of outputs one instruction does (fmla: its lanes, by the tile's kind)
+MULTIPLY_ADDS = {"bfdot": 8, "bfmmla": 16}
+
+
 def inner_loop(asm):
     """The instructions of the innermost loop that does multiply-adds: the shortest span from a
-    label to a branch back to it that contains an fmla."""
+    label to a branch back to it that contains an fmla, bfdot or bfmmla."""
     lines = [ln.strip() for ln in asm.splitlines()]
     labels = {ln[:-1]: i for i, ln in enumerate(lines) if ln.endswith(":") and ln.startswith(".L")}
     best = None
@@ -265,7 +305,7 @@ def inner_loop(asm):
         start = labels[parts[-1]]
         body = [x for x in lines[start + 1:i + 1] if x and not x.startswith((".", "//"))
                 and not x.endswith(":")]
-        if start < i and any(x.startswith("fmla") for x in body) and (
+        if start < i and any(x.startswith(("fmla", "bfdot", "bfmmla")) for x in body) and (
                 best is None or len(body) < len(best)):
             best = body
     return best or []
@@ -275,8 +315,8 @@ def neon_tile_counts(kind, mr=4, nv=4):
     """(instructions in the inner loop, multiply-adds of outputs they do, instructions per
     output multiply-add) of the NEON micro-kernel `kind` (neon_tile_asm)."""
     body = inner_loop(neon_tile_asm(kind, mr, nv))
-    lanes = {"fp32": 4, "fp16": 8, "fp16-fp32": 4}[kind]
-    outputs = lanes * sum(1 for x in body if x.startswith("fmla"))
+    per = dict(MULTIPLY_ADDS, fmla={"fp32": 4, "fp16": 8}.get(kind, 4))
+    outputs = sum(per.get(x.split()[0], 0) for x in body)
     return len(body), outputs, len(body) / max(outputs, 1)
 
 
@@ -290,6 +330,13 @@ def neon_case(args):
         base = base or per
         print(f"  {kind:10s} {n:3d} instructions for {outs:3d} outputs: {per:.3f} per output "
               f"({per / base:.2f}x fp32)")
+    # bf16 into fp32, 16 accumulator registers each: BFDOT 4 rows x 16 columns, BFMMLA 8 x 8
+    dot = None
+    for kind in ("bf16-dot", "bf16-mmla"):
+        n, outs, per = neon_tile_counts(kind)
+        dot = dot or per
+        print(f"  {kind:10s} {n:3d} instructions for {outs:3d} outputs: {per:.3f} per output "
+              f"({per / base:.2f}x fp32, {per / dot:.2f}x BFDOT)")
 
 
 def main():

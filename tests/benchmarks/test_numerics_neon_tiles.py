@@ -36,3 +36,16 @@ def test_inner_loop_is_the_shortest_loop_with_multiply_adds():
                      "  bne .L3", "  ret"])
     assert _numerics().inner_loop(asm) == ["ldr q0, [x2]", "fmla v1.4s, v0.4s, v2.4s",
                                            "subs x3, x3, 1", "bne .L3"]
+
+
+def test_bfmmla_tile_issues_fewer_instructions_per_output_than_bfdot():
+    """BFMMLA does 16 multiply-adds an instruction, BFDOT 8: with 16 accumulator registers
+    each, the BFMMLA tile (8 x 8) holds twice the outputs and issues fewer instructions per
+    output multiply-add, row pairs' loads included."""
+    if shutil.which("aarch64-linux-gnu-gcc") is None:
+        pytest.skip("aarch64-linux-gnu-gcc not installed (`make test` installs it)")
+    bench = _numerics()
+    n_dot, outs_dot, per_dot = bench.neon_tile_counts("bf16-dot")
+    n_mmla, outs_mmla, per_mmla = bench.neon_tile_counts("bf16-mmla")
+    assert outs_mmla == 2 * outs_dot > 0
+    assert per_mmla <= 0.75 * per_dot, (n_mmla, n_dot)

@@ -4,8 +4,9 @@ with float32 sums on AVX-512 (vdpbf16ps through SIMDe on this CPU) and NEON -bf1
 
 Stated bounds against the exact (float64) product of the 16-bit inputs: float16 sums, each
 step rounded to float16: |err| <= (K + 1) * 2^-11 * sum_k |a_k b_k|; float32 sums (exact
-products): (K + 1) * 2^-24 * sum |a b|; BFDOT / vdpbf16ps (pairs summed with round to odd):
-(K + 1) * 2^-22 * sum |a b|. One tiny kernel per cell: they compile slowly.
+products): (K + 1) * 2^-24 * sum |a b|; BFDOT / vdpbf16ps / BFMMLA (pairs summed with round
+to odd; BFMMLA is two BFDOT steps an output): (K + 1) * 2^-22 * sum |a b|. One tiny kernel per
+cell: they compile slowly.
 """
 import platform
 import shutil
@@ -16,7 +17,7 @@ import pytest
 
 import texpr as te
 from texpr import topi
-from texpr.targets.half_intrin import dot_bf16, gemm_fp16
+from texpr.targets.half_intrin import dot_bf16, gemm_bf16_mmla, gemm_fp16
 
 BOUND_BITS = {"float16": 11, "float32": 24, "bf16dot": 22}
 
@@ -55,12 +56,54 @@ def test_neon_float16_dense_and_batch_matmul(out_dtype, batch, needle):
     _run("float16", "neon", out_dtype, batch, 5, 16, 24, needle)
 
 
-@pytest.mark.parametrize("target,needle", [("avx512", "TEXPR_DPBF16"),
-                                           ("neon -bf16=on", "vbfdotq_f32")])
-def test_bfloat16_dense_float32_sums(target, needle):
-    if target.startswith("neon") and _neon_missing():
+def test_bfloat16_dense_float32_sums_avx512():
+    _run("bfloat16", "avx512", "float32", 0, 7, 32, 20, "TEXPR_DPBF16")
+
+
+def _within_bf16_bound(got, a, b):
+    """got (float32) against the exact product of a [.., M, K] and b [.., N, K]."""
+    a64, b64 = a.astype("float64"), np.swapaxes(b.astype("float64"), -1, -2)
+    exact, mag = a64 @ b64, np.abs(a64) @ np.abs(b64)
+    return np.all(np.abs(got - exact) <= (a.shape[-1] + 1) * 2.0**-22 * mag + 1e-30)
+
+
+def test_neon_bfloat16_bfdot_and_bfmmla():
+    """One qemu build: a single row on BFDOT (dense 1 x 6), rows in pairs on BFMMLA (dense of
+    7 rows: an 8-row tile's partial case with an unpaired row, K = 22: a k tail of 2; a
+    batch_matmul of 3 rows, odd K = 13, 4-column tiles) and gemm_bf16_mmla by hand over a
+    split reduction (its update part: C loaded into the 2 x 2 accumulators)."""
+    if _neon_missing():
         pytest.skip(_neon_missing())
-    _run("bfloat16", target, "float32", 0, 7, 32, 20, needle)
+    target = "neon -bf16=on"
+    shapes = [((1, 6), (16, 6)), ((7, 22), (24, 22)), ((2, 3, 13), (2, 12, 13))]
+    xs = [te.placeholder(a, "bfloat16", name=f"x{i}") for i, (a, _) in enumerate(shapes)]
+    ws = [te.placeholder(b, "bfloat16", name=f"w{i}") for i, (_, b) in enumerate(shapes)]
+    ys = [topi.nn.dense(x, w, out_dtype="float32") if len(x.shape) == 2 else
+          topi.nn.batch_matmul(x, w, out_dtype="float32") for x, w in zip(xs, ws)]
+    A = te.placeholder((3, 16), "bfloat16", name="A")
+    B = te.placeholder((4, 2, 2, 4), "bfloat16", name="B")       # [K/4, N/2, 2, 4]
+    k = te.reduce_axis((0, 16), "k")
+    C = te.compute((1, 3, 4), lambda _, i, j: te.sum(      # topi's schedule: the 1 parallel
+        A[i, k].astype("float32") * B[k // 4, j // 2, j % 2, k % 4].astype("float32"), axis=k),
+        name="C")
+    s = topi.schedule(ys + [C], target)
+    ko, ki = s[C].split(k, factor=8)
+    s[C].reorder(C.op.axis[0], ko, C.op.axis[1], C.op.axis[2], ki)
+    s[C].tensorize(C.op.axis[1], gemm_bf16_mmla(3, 4, 8))
+    f = te.build(s, xs + ws + [A, B] + ys + [C], target=target)
+    src = f.source
+    assert src.count("vbfdotq_f32") and src.count("vbfmmlaq_f32") and ".update" in src
+    rng = np.random.default_rng(11)
+    xa = [rng.standard_normal(a).astype("bfloat16") for a, _ in shapes]
+    wa = [rng.standard_normal(b).astype("bfloat16") for _, b in shapes]
+    a = rng.standard_normal((3, 16)).astype("bfloat16")
+    w = rng.standard_normal((4, 16)).astype("bfloat16")
+    b = np.ascontiguousarray(w.T.reshape(4, 4, 2, 2).transpose(0, 2, 3, 1))
+    outs = [np.empty(x.shape[:-1] + (y.shape[-2],), "float32") for x, y in zip(xa, wa)]
+    c = np.empty((1, 3, 4), "float32")
+    f(*xa, *wa, a, b, *outs, c)
+    for got, x, y in zip(outs + [c[0]], xa + [a], wa + [w]):
+        assert _within_bf16_bound(got, x, y)
 
 
 def test_other_16_bit_cases_keep_the_widening_schedule():
@@ -84,6 +127,42 @@ def test_micro_kernel_arguments_are_checked():
         dot_bf16(7)
     with pytest.raises(te.TexprError, match="lanes=6 must be a multiple of 4"):
         dot_bf16(8, lanes=6)
+    with pytest.raises(te.TexprError, match="nr=6 must be a positive multiple of 4"):
+        gemm_bf16_mmla(8, 6, 16)
+    with pytest.raises(te.TexprError, match="mr=0 and kc=16 must be positive"):
+        gemm_bf16_mmla(0, 8, 16)
+
+
+
+def test_bfmmla_weights_must_be_packed_in_blocks():
+    """A weight whose 2-column blocks are not contiguous (the column pair split across a
+    dimension) is refused when the kernel's source is made (no compiling)."""
+    from texpr.targets.build import emit_source
+    A = te.placeholder((4, 8), "bfloat16", name="A")
+    B = te.placeholder((2, 2, 2, 4), "bfloat16", name="B")        # [K/4, 2, N/2, 4]
+    k = te.reduce_axis((0, 8), "k")
+    C = te.compute((4, 4), lambda i, j: te.sum(
+        A[i, k].astype("float32") * B[k // 4, j % 2, j // 2, k % 4].astype("float32"), axis=k),
+        name="C")
+    s = te.create_schedule(C.op)
+    s[C].tensorize(C.op.axis[0], gemm_bf16_mmla(4, 4, 8))
+    with pytest.raises(te.TexprError, match=r"weights must be packed \[ceil\(kc/4\)\]\[2\]\[2\]\[4\] "
+                       r"contiguously \(got strides \['16', '4', '8', '1'\]\)"):
+        emit_source(s, [A, B, C], target="neon -bf16=on")
+
+
+def test_bfloat16_tile_rule():
+    """BFMMLA on NEON -bf16=on from 2 rows on (any K), BFDOT for one row (even K), never on
+    AVX-512; N not a multiple of 4 takes neither (lowering only)."""
+    from texpr.topi.cpu_half import half_gemm_kind
+    for target, M, N, K, kind in (("neon -bf16=on", 1, 16, 6, "bf16"),
+                                  ("neon -bf16=on", 2, 8, 5, "bf16-mmla"),
+                                  ("neon -bf16=on", 4, 6, 8, None),
+                                  ("avx512", 4, 16, 8, "bf16")):
+        x = te.placeholder((M, K), "bfloat16", name="x")
+        w = te.placeholder((N, K), "bfloat16", name="w")
+        y = topi.nn.dense(x, w, out_dtype="float32")
+        assert half_gemm_kind(te.create_schedule(y.op)[y], target) == kind, (target, M, N, K)
 
 
 def _conv_ref(d, k):

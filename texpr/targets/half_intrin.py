@@ -1,5 +1,6 @@
-"""Tensor intrinsics (micro-kernels) of the 16-bit floats: float16 GEMM tiles for NEON and
-bfloat16 pair dot products for NEON (BFDOT) and AVX-512 (vdpbf16ps).
+"""Tensor intrinsics (micro-kernels) of the 16-bit floats: float16 GEMM tiles for NEON,
+bfloat16 pair dot products for NEON (BFDOT) and AVX-512 (vdpbf16ps), bfloat16 matrix tiles
+for NEON (BFMMLA).
 
 `gemm_fp16` is `targets/intrin.gemm_fp32`'s register tile in float16: 8 lanes a NEON register,
 so the same tile of mr x nv vectors holds twice the outputs and each FMLA does twice the work
@@ -12,6 +13,10 @@ with FCVTL, FMLA .4s: exact products, float32 sums).
 in float32, the weights packed [kc/2, lanes, 2]. BFDOT and vdpbf16ps sum each pair of exact
 products into the accumulator with their own rounding (round to odd inside, denormals
 flushed): within a few float32 ULPs of the sequential float32 sum, not bit-exact.
+
+`gemm_bf16_mmla` is the register tile of NEON BFMMLA (2 x 4 rows times 4 x 2 weights per
+instruction): rows in pairs, weights in [k/4, columns/2, 2, 4] blocks, the same rounding as
+BFDOT (ARM's pseudocode: two BFDotAdd steps per output), twice the multiply-adds an instruction.
 """
 from ..errors import TexprError
 from ..lang.reduction import sum as te_sum
@@ -28,6 +33,19 @@ DPBF16_HELPER = """#if defined(__AVX512BF16__) || defined(TEXPR_SIMDE)
 #define TEXPR_DPBF16(acc, a, b) ((acc) = _mm512_dpbf16_ps((acc), (__m512bh)(a), (__m512bh)(b)))
 #else
 #define TEXPR_DPBF16(acc, a, b) ((acc) = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512((a), _mm512_set1_epi32((int)0xffff0000u))), _mm512_castsi512_ps(_mm512_and_si512((b), _mm512_set1_epi32((int)0xffff0000u))), _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32((a), 16)), _mm512_castsi512_ps(_mm512_slli_epi32((b), 16)), (acc))))
+#endif"""
+
+#: the last n (< 4) bfloat16 of two rows in the low lanes of each half of a BFMMLA operand,
+#: zeros above (copied from memory, not a constant vector: GCC 12 -O3 miscompiles BFDOT with a
+#: constant bf16 operand)
+BF16_ROWS_TAIL = """#ifndef TEXPR_BF16_ROWS_TAIL
+#define TEXPR_BF16_ROWS_TAIL
+static inline bfloat16x8_t texpr_bf16_rows_tail(const uint16_t* r0, const uint16_t* r1, int n) {
+  uint64_t lo = 0, hi = 0;
+  memcpy(&lo, r0, 2 * n);
+  memcpy(&hi, r1, 2 * n);
+  return vreinterpretq_bf16_u64(vcombine_u64(vcreate_u64(lo), vcreate_u64(hi)));
+}
 #endif"""
 
 
@@ -137,3 +155,101 @@ def dot_bf16(kc, lanes=16, rows=1, name=None):
     if lanes % 16 == 0:
         impls["avx512"] = avx512
     return decl_tensor_intrin(c.op, impls, name=who, inputs=[a, b], partial_axes=(0,))
+
+
+def gemm_bf16_mmla(mr, nr, kc, name=None):
+    """C[mr, nr] (+)= A[mr, kc] @ B in float32 of bfloat16 A and weights B packed
+    [ceil(kc/4), nr/2, 2, 4] (b[k // 4, j // 2, j % 2, k % 4]: each 2 columns x 4 k block one
+    register); NEON BFMMLA (armv8.6-a), nr a multiple of 4.
+
+    One BFMMLA multiplies a 2 x 4 block of A (rows taken in pairs, each row's 4 k values one
+    half of the register) by a 4 x 2 block of B into a 2 x 2 float32 accumulator [c00 c01 c10
+    c11]: 16 multiply-adds an instruction, twice BFDOT's. Its rounding is BFDOT's (each output
+    sums two pair products into the accumulator per pair, round to odd, denormals flushed), so
+    the bound is dot_bf16's. The accumulators are de-interleaved (zip of their 64-bit halves)
+    when stored. A k tail (kc % 4) reads only A's kc columns (the rest zero) and masks B's
+    unused slots; an odd last row is paired with itself and only its own row stored."""
+    if nr % 4 or nr <= 0:
+        raise TexprError(f"gemm_bf16_mmla: nr={nr} must be a positive multiple of 4 (two 2-column "
+                         "BFMMLA blocks a 4-float store)")
+    if mr <= 0 or kc <= 0:
+        raise TexprError(f"gemm_bf16_mmla: mr={mr} and kc={kc} must be positive")
+    kq, tail = kc // 4, kc % 4
+    a = placeholder((mr, kc), "bfloat16", "a")
+    b = placeholder(((kc + 3) // 4, nr // 2, 2, 4), "bfloat16", "b")
+    k = reduce_axis((0, kc), "k")
+    c = compute((mr, nr), lambda i, j: te_sum(
+        a[i, k].astype("float32") * b[k // 4, j // 2, j % 2, k % 4].astype("float32"), axis=k),
+        name="c")
+    who = name or f"gemm_bf16_mmla_{mr}x{nr}x{kc}"
+    nq = nr // 2
+
+    def neon(ins, outs):
+        A, B = ins
+        (C,) = outs
+        _need_unit(A, 1, who)
+        _need_unit(C, 1, who)
+        if [str(x) for x in B.strides[1:]] != ["8", "4", "1"]:
+            raise TexprError(f"{who}: weights must be packed [ceil(kc/4)][{nq}][2][4] "
+                             f"contiguously (got strides {B.strides})")
+
+        def row(r):
+            return f"{A.ptr} + {r} * ({A.strides[0]})"
+
+        def crow(r):
+            return f"{C.ptr} + {r} * ({C.strides[0]})"
+
+        def parts(n_rows):
+            pairs = [(2 * p, min(2 * p + 1, n_rows - 1)) for p in range((n_rows + 1) // 2)]
+            acc = [[f"acc{p}_{q}" for q in range(nq)] for p in range(len(pairs))]
+            decl = [f"float32x4_t {', '.join(x for r in acc for x in r)};"]
+            zeros = [f"{x} = vdupq_n_f32(0.0f);" for r in acc for x in r]
+            # the update interleaves C's rows as the accumulators hold them (an unpaired
+            # row is loaded twice; its copy is not stored)
+            load = [f"{acc[p][q]} = vcombine_f32(vld1_f32({crow(r0)} + {2 * q}), "
+                    f"vld1_f32({crow(r1)} + {2 * q}));"
+                    for p, (r0, r1) in enumerate(pairs) for q in range(nq)]
+
+            def step(a_of, b_of):
+                lines = [f"  bfloat16x8_t b{q} = {b_of(q)};" for q in range(nq)]
+                for p, (r0, r1) in enumerate(pairs):
+                    lines.append(f"  {{ bfloat16x8_t av = {a_of(r0, r1)};")
+                    lines += [f"    {acc[p][q]} = vbfmmlaq_f32({acc[p][q]}, av, b{q});"
+                              for q in range(nq)]
+                    lines.append("  }")
+                return lines
+            loop = [f"for (int kq = 0; kq < {kq}; ++kq) {{",
+                    f"  const uint16_t* bk = (const uint16_t*)({B.ptr} + kq * ({B.strides[0]}));"]
+            loop += step(lambda r0, r1: "vreinterpretq_bf16_u16(vcombine_u16("
+                         f"vld1_u16((const uint16_t*)({row(r0)}) + 4 * kq), "
+                         f"vld1_u16((const uint16_t*)({row(r1)}) + 4 * kq)))",
+                         lambda q: f"vreinterpretq_bf16_u16(vld1q_u16(bk + {8 * q}))")
+            loop.append("}")
+            if tail:
+                # A's last kc % 4 columns into zeroed halves (no read past column kc), B's
+                # slots past kc masked off: the tail computes exactly the declared sum
+                mask = (1 << 16 * tail) - 1
+                loop += ["{", f"  const uint16_t* bk = (const uint16_t*)({B.ptr} + {kq} * "
+                         f"({B.strides[0]}));",
+                         f"  uint16x8_t keep = vreinterpretq_u16_u64(vdupq_n_u64({mask}ull));"]
+                loop += step(lambda r0, r1: "texpr_bf16_rows_tail("
+                             f"(const uint16_t*)({row(r0)}) + {4 * kq}, "
+                             f"(const uint16_t*)({row(r1)}) + {4 * kq}, {tail})",
+                             lambda q: "vreinterpretq_bf16_u16("
+                             f"vandq_u16(vld1q_u16(bk + {8 * q}), keep))")
+                loop.append("}")
+            save = []
+            for p, (r0, r1) in enumerate(pairs):
+                for q in range(0, nq, 2):
+                    halves = (f"vreinterpretq_f64_f32({acc[p][q]}), "
+                              f"vreinterpretq_f64_f32({acc[p][q + 1]})")
+                    for r, zip_ in ((r0, "vzip1q_f64"), (r1, "vzip2q_f64"))[:1 + (r1 != r0)]:
+                        save.append(f"vst1q_f32({crow(r)} + {2 * q}, "
+                                    f"vreinterpretq_f32_f64({zip_}({halves})));")
+            return {"body": "\n".join(decl + zeros + loop + save),
+                    "update": "\n".join(decl + load + loop + save)}
+        code = _by_rows(C.extents[0] if C.extents else None, mr, parts)
+        code["helpers"] = BF16_NEON_PRAGMA + ("\n" + BF16_ROWS_TAIL if tail else "")
+        return code
+
+    return decl_tensor_intrin(c.op, {"neon": neon}, name=who, inputs=[a, b], partial_axes=(0,))

@@ -7,12 +7,14 @@ float16 lanes a register; summed in float16 (the default out_dtype) or in float3
 NEON with "-bf16=on": BFDOT): the weight packed as pairs [N/lanes, K/2, lanes, 2], rows x lanes
 tiles of half_intrin.dot_bf16 over the whole reduction; conv2d_NCHWc of bfloat16 into float32
 the same way, the kernel packed as pairs of input channels [O/oc, C/ic, R, S, ic/2, oc, 2] and
-a tile of output columns x output channels accumulating over (channel block, window). Other
+a tile of output columns x output channels accumulating over (channel block, window). On NEON
+with M >= 2 rows, dense / batch_matmul take BFMMLA tiles instead (bf16_mmla_applies). Other
 16-bit cases take the default schedule (each value widened to float32 as it is loaded).
 """
 from ..lang.reduction import sum as te_sum
+from ..lang.expr import Const, if_then_else
 from ..lang.tensor import compute, reduce_axis
-from ..targets.half_intrin import dot_bf16, gemm_fp16
+from ..targets.half_intrin import dot_bf16, gemm_bf16_mmla, gemm_fp16
 from ..targets.registry import get_target
 from .cpu import (_const_shape, _dims, _materialize_pad, _schedule_gemm, batch_matmul_config,
                   cpu_info, dense_config, replace_computation)
@@ -21,10 +23,14 @@ from .cpu import (_const_shape, _dims, _materialize_pad, _schedule_gemm, batch_m
 #: first (N must divide); 12-16 accumulator registers of the 32 both ISAs have
 _BF16_TILES = {("x86", 512): ((6, 32), (8, 16)), ("arm", 128): ((4, 16), (6, 8), (6, 4))}
 
+#: BFMMLA tiles (rows, columns), widest first (N must divide): 8 x 8 is 16 accumulators of
+#: 2 x 2 outputs, 4 weight and 4 row-pair registers (24 of NEON's 32)
+_MMLA_TILES = ((8, 8), (8, 4))
+
 
 def half_gemm_kind(st, target):
-    """"fp16" or "bf16" when st (dense / batch_matmul) runs on a 16-bit micro-kernel of the
-    target, else None."""
+    """"fp16", "bf16" (BFDOT / vdpbf16ps) or "bf16-mmla" (BFMMLA) when st (dense /
+    batch_matmul) runs on a 16-bit micro-kernel of the target, else None."""
     ins = st.op.input_tensors
     t = get_target(target)
     if len(ins) != 2 or not all(_const_shape(x) for x in ins) or ins[0].dtype != ins[1].dtype:
@@ -33,10 +39,21 @@ def half_gemm_kind(st, target):
     if ins[0].dtype == "float16" and t.has("fp16_arithmetic") and out in ("float16", "float32"):
         return "fp16"
     if ins[0].dtype == "bfloat16" and t.has("dot_bf16") and out == "float32":
-        K = _dims(ins[0])[-1]
+        M, K = _dims(ins[0])[-2:]
+        if bf16_mmla_applies(M, _dims(ins[1])[-2], t):
+            return "bf16-mmla"
         if K % 2 == 0 and _bf16_tile(_dims(ins[1])[-2], t) is not None:
             return "bf16"
     return None
+
+
+def bf16_mmla_applies(M, N, t):
+    """True when a bfloat16 dense / batch_matmul of M rows and N columns (float32 sums) runs
+    on BFMMLA tiles (half_intrin.gemm_bf16_mmla): NEON with dot_bf16 (BFMMLA is part of the
+    same armv8.6-a BF16 extension as BFDOT), M >= 2 and N a multiple of 4. BFMMLA takes rows
+    in pairs, so at M = 1 half its work would be wasted: a single row stays on BFDOT. Any K
+    (the tile reads a k tail of K % 4 itself)."""
+    return t.family == "arm" and t.has("dot_bf16") and M >= 2 and N % 4 == 0
 
 
 def _bf16_tile(N, t):
@@ -55,6 +72,8 @@ def schedule_half_gemm(s, st, target):
     batched = len(_dims(data)) == 3
     if kind == "fp16":
         return _schedule_fp16(s, st, target, data, weight, batched)
+    if kind == "bf16-mmla":
+        return _schedule_bf16_mmla(s, st, data, weight)
     return _schedule_bf16(s, st, get_target(target), data, weight)
 
 
@@ -110,6 +129,43 @@ def _schedule_bf16(s, st, t, data, weight):
     pax = list(pack.op.axis)
     pack.parallel(pack.fuse(*pax[:-3]) if len(pax) > 4 else pax[0])
     return [st, pack]
+
+
+def _schedule_bf16_mmla(s, st, data, weight):
+    """BFMMLA tiles: the weight packed [N/nr, ceil(K/4), nr/2, 2, 4] (2 columns x 4 k a
+    register, zeros past K), rows x nr tiles over the whole reduction, rows = min(8, M
+    rounded up to even) (a partial tile of fewer rows runs the kernel for its count)."""
+    dshape = _dims(data)
+    lead, (M, K) = dshape[:-2], dshape[-2:]
+    N = _dims(weight)[-2]
+    nr = next(n for _, n in _MMLA_TILES if N % n == 0)
+    mr = min(_MMLA_TILES[0][0], M + M % 2)
+    nl, kq = len(lead), (K + 3) // 4
+
+    def pack(*ix):
+        b, (jo, q, jp, jj, kk) = ix[:nl], ix[nl:]
+        k = q * 4 + kk
+        w = weight[b + (jo * nr + jp * 2 + jj, k)]
+        return w if K % 4 == 0 else if_then_else(k < K, w, Const(0.0, weight.dtype))
+    PW = compute(tuple(lead) + (N // nr, kq, nr // 2, 2, 4), pack, name=st.name + "_blocks")
+    k = reduce_axis((0, K), "k")
+
+    def fg(*ix):
+        b, (i, j) = ix[:nl], ix[nl:]
+        return te_sum(data[b + (i, k)].astype("float32")
+                      * PW[b + (j // nr, k // 4, j % nr // 2, j % 2, k % 4)].astype("float32"),
+                      axis=k)
+    G = compute(tuple(lead) + (M, N), fg, name=st.name, tag=st.op.tag)
+    (pack_st,) = replace_computation(s, st, G, [PW])
+    axes = list(st.op.axis)
+    io, ii = st.split(axes[-2], factor=mr)
+    jo, ji = st.split(axes[-1], factor=nr)
+    st.reorder(*(axes[:-2] + [io, jo, ii, ji, k]))
+    st.tensorize(ii, gemm_bf16_mmla(mr, nr, K))
+    st.parallel(st.fuse(*(axes[:-2] + [io])) if nl else io)
+    pax = list(pack_st.op.axis)
+    pack_st.parallel(pack_st.fuse(*pax[:-4]) if len(pax) > 5 else pax[0])
+    return [st, pack_st]
 
 
 def schedule_bf16_conv(s, st, target):
