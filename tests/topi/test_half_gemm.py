@@ -161,3 +161,85 @@ def test_conv2d_nchwc_of_two_16_bit_types_names_both():
     with pytest.raises(te.TexprError, match="out_dtype int32 for bfloat16 inputs"):
         topi.nn.conv2d_NCHWc(te.placeholder((1, 1, 4, 4, 8), "bfloat16", name="xc"), kb, 1, 1,
                              out_dtype="int32")
+
+
+def _winograd_magnitude(d, k, m):
+    """W = |A^T| (sum_c (|B^T| |d_c| |B|) * (|G| |g_c| |G^T|)) |A| per tile (float64), the
+    output [N, O, H, W] (3x3, padding 1): what the rounded Winograd operands are scaled by."""
+    from texpr.topi.winograd import winograd_matrices
+    AT, G, BT = (np.abs(x) for x in winograd_matrices(m))
+    N, C, H, W = d.shape
+    a, nH, nW = m + 2, -(-H // m), -(-W // m)
+    dp = np.zeros((N, C, nH * m + 2, nW * m + 2))
+    dp[:, :, 1:H + 1, 1:W + 1] = np.abs(d.astype("float64"))
+    tiles = np.stack([np.stack([dp[:, :, i * m:i * m + a, j * m:j * m + a] for j in range(nW)], 2)
+                      for i in range(nH)], 2)                          # [N, C, nH, nW, a, a]
+    v = np.einsum("ek,nchwkl,fl->nchwef", BT, tiles, BT)
+    u = np.einsum("ek,ockl,fl->ocef", G, np.abs(k.astype("float64")), G)
+    y = np.einsum("ie,nohwef,jf->nohwij", AT, np.einsum("nchwef,ocef->nohwef", v, u), AT)
+    return y.transpose(0, 1, 2, 4, 3, 5).reshape(N, -1, nH * m, nW * m)[:, :, :H, :W]
+
+
+def _bf16_winograd(layout="nchw", C=8, O=16, hw=6, m=2, target="avx512"):
+    if layout == "nchw":
+        x = te.placeholder((1, C, hw, hw), "bfloat16", name="x")
+        k = te.placeholder((O, C, 3, 3), "bfloat16", name="k")
+        return x, k, topi.nn.conv2d_winograd_nchw(x, k, 1, m, out_dtype="float32")
+    x = te.placeholder((1, C // 8, hw, hw, 8), "bfloat16", name="x")
+    k = te.placeholder((m + 2, m + 2, O // 16, C, 16), "bfloat16", name="k")     # offline U
+    return x, k, topi.nn.conv2d_winograd_NCHWc(x, k, 1, m, pre_transformed=True,
+                                               out_dtype="float32")
+
+
+def test_bfloat16_winograd_float32_sums_on_avx512():
+    """Mixed-precision Winograd F(2,3) (float32 transforms, operands rounded to bfloat16,
+    the batched GEMM on vdpbf16ps through SIMDe). Bound against the exact convolution:
+    (2^-7 + 2^-15 + (C + 4 alpha) 2^-22) * W, W the Winograd magnitude (_winograd_magnitude):
+    each rounded operand within 2^-8 of its float32 value, float32 transforms and pair sums."""
+    x, k, y = _bf16_winograd()
+    f = te.build(topi.schedule([y], "avx512"), [x, k, y], target="avx512")
+    assert "TEXPR_DPBF16" in f.source
+    rng = np.random.default_rng(7)
+    d = rng.standard_normal((1, 8, 6, 6)).astype("bfloat16")
+    w = rng.standard_normal((16, 8, 3, 3)).astype("bfloat16")
+    out = np.empty((1, 16, 6, 6), "float32")
+    f(d, w, out)
+    ref, _ = _conv_ref(d, w)
+    bound = (2.0**-7 + 2.0**-15 + (8 + 16) * 2.0**-22) * _winograd_magnitude(d, w, 2)
+    assert np.all(np.abs(out - ref) <= bound + 1e-30)
+
+
+def test_bfloat16_winograd_lowers_to_dot_bf16_only_where_it_applies():
+    """Lowering only: the NCHWc Winograd of an offline bfloat16 U has its GEMM on dot_bf16 on
+    avx512; on avx2 (no dot_bf16), with float16, or 8 output channels (no 16-lane tile) the
+    GEMM keeps the widening schedule."""
+    from texpr.targets.registry import get_target
+    from texpr.topi.cpu_half import bf16_winograd_tile
+
+    x, k, y = _bf16_winograd("nchwc")
+    ir = str(te.lower(topi.schedule([y], "avx512"), [x, k, y], target=get_target("avx512")))
+    assert "dot_bf16_8x16x8" in ir and "winograd_U_pairs" in ir and "winograd_V_bf16" in ir
+
+    def gemm(y):
+        s = te.create_schedule(y.op)
+        return next(st for st in s.stages if st.op.name == "winograd_M")
+    assert bf16_winograd_tile(gemm(y), "avx512") == (8, 16)
+    assert bf16_winograd_tile(gemm(y), "avx2") is None
+    assert bf16_winograd_tile(gemm(_bf16_winograd(O=8)[2]), "avx512") is None
+    xh = te.placeholder((1, 8, 6, 6), "float16", name="xh")
+    kh = te.placeholder((16, 8, 3, 3), "float16", name="kh")
+    yh = topi.nn.conv2d_winograd_nchw(xh, kh, 1, 2, out_dtype="float32")
+    assert yh.dtype == "float32" and bf16_winograd_tile(gemm(yh), "avx512") is None
+
+
+def test_winograd_out_dtype_is_checked():
+    x, k, _ = _bf16_winograd()
+    with pytest.raises(te.TexprError, match="out_dtype int32 for bfloat16 inputs"):
+        topi.nn.conv2d_winograd_nchw(x, k, 1, 2, out_dtype="int32")
+    xf = te.placeholder((1, 8, 6, 6), "float32", name="xf")
+    kf = te.placeholder((16, 8, 3, 3), "float32", name="kf")
+    with pytest.raises(te.TexprError, match="out_dtype float64 for float32 inputs; expected "
+                                            "float32"):
+        topi.nn.conv2d_winograd_nchw(xf, kf, 1, 2, out_dtype="float64")
+    with pytest.raises(te.TexprError, match="inputs of dtype bfloat16 and float32"):
+        topi.nn.conv2d_winograd_nchw(x, kf, 1, 2, out_dtype="float32")
