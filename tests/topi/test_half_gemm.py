@@ -180,45 +180,61 @@ def _winograd_magnitude(d, k, m):
     return y.transpose(0, 1, 2, 4, 3, 5).reshape(N, -1, nH * m, nW * m)[:, :, :H, :W]
 
 
-def _bf16_winograd(layout="nchw", C=8, O=16, hw=6, m=2, target="avx512"):
+def _bf16_winograd(layout="nchw", O=16, pairs=False):
+    """A mixed-precision bfloat16 Winograd F(2,3) of 8 channels, 6x6, padding 1: NCHW from the
+    OIHW kernel (layout "nchw") or pre-transformed ("OI"), or NCHWc from an offline U
+    (5-D; pairs=True: the channel-pair layout)."""
+    x = te.placeholder((1, 8, 6, 6), "bfloat16", name="x")
     if layout == "nchw":
-        x = te.placeholder((1, C, hw, hw), "bfloat16", name="x")
-        k = te.placeholder((O, C, 3, 3), "bfloat16", name="k")
-        return x, k, topi.nn.conv2d_winograd_nchw(x, k, 1, m, out_dtype="float32")
-    x = te.placeholder((1, C // 8, hw, hw, 8), "bfloat16", name="x")
-    k = te.placeholder((m + 2, m + 2, O // 16, C, 16), "bfloat16", name="k")     # offline U
-    return x, k, topi.nn.conv2d_winograd_NCHWc(x, k, 1, m, pre_transformed=True,
+        k = te.placeholder((O, 8, 3, 3), "bfloat16", name="k")
+    elif layout == "OI":
+        k = te.placeholder((4, 4, O, 8), "bfloat16", name="k")
+    if layout != "nchwc":
+        return x, k, topi.nn.conv2d_winograd_nchw(x, k, 1, 2, pre_transformed=layout == "OI",
+                                                  out_dtype="float32")
+    x = te.placeholder((1, 1, 6, 6, 8), "bfloat16", name="xb")
+    shape = (4, 4, O // 16, 4, 16, 2) if pairs else (4, 4, O // 16, 8, 16)
+    k = te.placeholder(shape, "bfloat16", name="u")
+    return x, k, topi.nn.conv2d_winograd_NCHWc(x, k, 1, 2, pre_transformed=True,
                                                out_dtype="float32")
 
 
 def test_bfloat16_winograd_float32_sums_on_avx512():
     """Mixed-precision Winograd F(2,3) (float32 transforms, operands rounded to bfloat16,
-    the batched GEMM on vdpbf16ps through SIMDe). Bound against the exact convolution:
+    the batched GEMM on vdpbf16ps through SIMDe), NCHW from the OIHW kernel and NCHWc from the
+    offline channel-pair U, in one kernel. Bound against the exact convolution:
     (2^-7 + 2^-15 + (C + 4 alpha) 2^-22) * W, W the Winograd magnitude (_winograd_magnitude):
     each rounded operand within 2^-8 of its float32 value, float32 transforms and pair sums."""
+    from texpr.topi.winograd import winograd_weight_pairs_NCHWc_ref
     x, k, y = _bf16_winograd()
-    f = te.build(topi.schedule([y], "avx512"), [x, k, y], target="avx512")
-    assert "TEXPR_DPBF16" in f.source
+    xb, u, yb = _bf16_winograd("nchwc", pairs=True)
+    f = te.build(topi.schedule([y, yb], "avx512"), [x, k, xb, u, y, yb], target="avx512")
+    assert f.source.count("TEXPR_DPBF16(") >= 3       # the macro and both GEMMs
     rng = np.random.default_rng(7)
     d = rng.standard_normal((1, 8, 6, 6)).astype("bfloat16")
     w = rng.standard_normal((16, 8, 3, 3)).astype("bfloat16")
-    out = np.empty((1, 16, 6, 6), "float32")
-    f(d, w, out)
+    wb = np.ascontiguousarray(w.reshape(1, 16, 1, 8, 3, 3).transpose(0, 2, 4, 5, 3, 1))
+    out, outb = np.empty((1, 16, 6, 6), "float32"), np.empty((1, 1, 6, 6, 16), "float32")
+    f(d, w, d.reshape(1, 1, 8, 6, 6).transpose(0, 1, 3, 4, 2).copy(),
+      winograd_weight_pairs_NCHWc_ref(wb, 2), out, outb)
     ref, _ = _conv_ref(d, w)
     bound = (2.0**-7 + 2.0**-15 + (8 + 16) * 2.0**-22) * _winograd_magnitude(d, w, 2)
-    assert np.all(np.abs(out - ref) <= bound + 1e-30)
+    for got in (out, outb.transpose(0, 1, 4, 2, 3).reshape(1, 16, 6, 6)):
+        assert np.all(np.abs(got - ref) <= bound + 1e-30)
 
 
 def test_bfloat16_winograd_lowers_to_dot_bf16_only_where_it_applies():
-    """Lowering only: the NCHWc Winograd of an offline bfloat16 U has its GEMM on dot_bf16 on
-    avx512; on avx2 (no dot_bf16), with float16, or 8 output channels (no 16-lane tile) the
-    GEMM keeps the widening schedule."""
+    """Lowering only: the GEMM of a bfloat16 Winograd is on dot_bf16 on avx512 (its U packed
+    as pairs in the kernel unless it comes so); on avx2 (no dot_bf16), with float16, or 8
+    output channels (no 16-lane tile) it keeps the widening schedule."""
     from texpr.targets.registry import get_target
     from texpr.topi.cpu_half import bf16_winograd_tile
 
-    x, k, y = _bf16_winograd("nchwc")
-    ir = str(te.lower(topi.schedule([y], "avx512"), [x, k, y], target=get_target("avx512")))
-    assert "dot_bf16_8x16x8" in ir and "winograd_U_pairs" in ir and "winograd_V_bf16" in ir
+    for layout, pairs in (("OI", False), ("nchwc", False), ("nchwc", True)):
+        x, k, y = _bf16_winograd(layout, pairs=pairs)
+        ir = str(te.lower(topi.schedule([y], "avx512"), [x, k, y], target=get_target("avx512")))
+        assert "dot_bf16_8x16x8" in ir and "winograd_V_bf16" in ir
+        assert ("winograd_U_pairs" in ir) != pairs
 
     def gemm(y):
         s = te.create_schedule(y.op)
@@ -243,3 +259,10 @@ def test_winograd_out_dtype_is_checked():
         topi.nn.conv2d_winograd_nchw(xf, kf, 1, 2, out_dtype="float64")
     with pytest.raises(te.TexprError, match="inputs of dtype bfloat16 and float32"):
         topi.nn.conv2d_winograd_nchw(x, kf, 1, 2, out_dtype="float32")
+    xb = te.placeholder((1, 1, 6, 6, 8), "bfloat16", name="xb")
+    with pytest.raises(te.TexprError, match="has last dimension 3, expected 2"):
+        topi.nn.conv2d_winograd_NCHWc(xb, te.placeholder((4, 4, 1, 4, 16, 3), "bfloat16"), 1, 2,
+                                      pre_transformed=True, out_dtype="float32")
+    from texpr.topi.winograd import winograd_weight_pairs_NCHWc_ref
+    with pytest.raises(te.TexprError, match="3 input channels do not pair"):
+        winograd_weight_pairs_NCHWc_ref(np.ones((1, 1, 3, 3, 3, 16), "float32"), 2)

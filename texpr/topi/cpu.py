@@ -1610,7 +1610,7 @@ def schedule_winograd(s, st, target):
         _schedule_copy(pd, lanes)
     # weights in [alpha, alpha, C, O] (output channels contiguous) unless they come that way
     U = next(t for t in sM.op.input_tensors if t.op is not sV.op)
-    if sM.op.attrs.get("weight_layout") == "OI":
+    if sM.op.attrs.get("weight_layout") == "OI" and not bf16:    # bf16: packed as pairs
         a_, _, O_, C_ = (int(d.value) for d in U.shape)
         _, pu = pack_input(s, sM, U, (a_, a_, C_, O_), lambda e, nu, c, o: U[e, nu, o, c],
                            lambda e, nu, o, c: (e, nu, c, o), "winograd_U_IO")

@@ -160,13 +160,17 @@ def schedule_bf16_conv(s, st, target):
 def bf16_winograd_tile(sM, target):
     """(rows, lanes) of the dot_bf16 tile of a mixed-precision Winograd's batched GEMM sM
     (bfloat16 operands, float32 sums) on a target with dot_bf16, or None (the widening
-    schedule): float16 operands, no dot_bf16, an odd channel count, or output channels no
-    tile width divides."""
+    schedule): float16 operands, no dot_bf16, an odd channel count, output channels no tile
+    width divides, or an offline channel-pair kernel whose panel (oc) is not a tile width."""
     t = get_target(target)
     if sM.op.attrs.get("half_operands") != "bfloat16" or not t.has("dot_bf16"):
         return None
     C = int(sM.op.reduce_axis[0].dom.extent.value)
     O = int(sM.op.axis[3].dom.extent.value)
+    if sM.op.attrs["weight_layout"] == "IOo2":       # offline pairs: a tile a panel wide
+        oc = sM.op.attrs["oc"]
+        tile = _bf16_tile(oc, t)
+        return tile if tile is not None and tile[1] == oc else None
     return None if C % 2 else _bf16_tile(O, t)
 
 
@@ -176,8 +180,8 @@ def schedule_bf16_winograd_gemm(s, sM, sV, out, par, tile, lanes):
     over all C, per (e, nu)): V rounded to bfloat16 per block of tiles (a stage at `par` after
     the input transform, channels contiguous: the rows dot_bf16 reads), U rounded and packed
     as channel pairs [alpha, alpha, O/lanes, C/2, lanes, 2] (a stage before the pipeline, once
-    per call; the rounding is the declaration's, so a pre-rounded U packs bit for bit). Returns
-    the two new stages."""
+    per call; the rounding is the declaration's, so a pre-rounded U packs bit for bit) unless
+    it comes packed offline ("IOo2"). Returns the new stages."""
     rows, tl = tile
     V = sV.op.output(0)
     a, _, P, C = _dims(V)
@@ -186,13 +190,17 @@ def schedule_bf16_winograd_gemm(s, sM, sV, out, par, tile, lanes):
     u_at = weight_at(U, sM.op.attrs)
     Vb = compute((a, a, P, C), lambda e, nu, p, c: V[e, nu, p, c].astype("bfloat16"),
                  name="winograd_V_bf16")
-    PU = compute((a, a, O // tl, C // 2, tl, 2), lambda e, nu, ob, kg, j, z: u_at(
-        e, nu, kg * 2 + z, ob * tl + j).astype("bfloat16"), name="winograd_U_pairs")
     kg, kk = reduce_axis((0, C // 2), "kg"), reduce_axis((0, 2), "kk")
+    if sM.op.attrs["weight_layout"] == "IOo2":       # packed offline (oc == tl): as it is
+        PU, pairs = None, U
+    else:
+        PU = compute((a, a, O // tl, C // 2, tl, 2), lambda e, nu, ob, g, j, z: u_at(
+            e, nu, g * 2 + z, ob * tl + j).astype("bfloat16"), name="winograd_U_pairs")
+        pairs = PU
     G = compute((a, a, P, O), lambda e, nu, p, o: te_sum(
         Vb[e, nu, p, kg * 2 + kk].astype("float32")
-        * PU[e, nu, o // tl, kg, o % tl, kk].astype("float32"), axis=[kg, kk]), name=sM.name)
-    vb, pu = replace_computation(s, sM, G, [Vb, PU])
+        * pairs[e, nu, o // tl, kg, o % tl, kk].astype("float32"), axis=[kg, kk]), name=sM.name)
+    vb, *pu = replace_computation(s, sM, G, [Vb] + ([PU] if PU is not None else []))
     e, nu, p, o = sM.op.axis
     po, pi = sM.split(p, factor=rows)
     oo, oi = sM.split(o, factor=tl)
@@ -202,6 +210,6 @@ def schedule_bf16_winograd_gemm(s, sM, sV, out, par, tile, lanes):
     ve, vnu, vp, vc = vb.op.axis
     vb.reorder(ve, vnu, vp, vc)
     _vector_tile(vb, vc, lanes, unroll=False)
-    pax = pu.op.axis
-    pu.parallel(pu.fuse(pax[0], pax[1]))
-    return [vb, pu]
+    for st in pu:
+        st.parallel(st.fuse(st.op.axis[0], st.op.axis[1]))
+    return [vb] + pu

@@ -250,12 +250,15 @@ def _widened(read, dt):
 def weight_at(U, attrs):
     """u_at(e, nu, c, o): the transformed weight U read in the layout the batched GEMM's
     attrs name ("OI" [alpha, alpha, O, C], "IO" [alpha, alpha, C, O], "IOo" [alpha, alpha,
-    O/oc, C, oc]); schedules that repack U read it through this too."""
+    O/oc, C, oc], "IOo2" [alpha, alpha, O/oc, C/2, oc, 2]); schedules that repack U read it
+    through this too."""
     layout, oc = attrs["weight_layout"], attrs.get("oc")
     if layout == "IO":
         return lambda e, nu, c, o: U[e, nu, c, o]
     if layout == "OI":
         return lambda e, nu, c, o: U[e, nu, o, c]
+    if layout == "IOo2":
+        return lambda e, nu, c, o: U[e, nu, o // oc, c // 2, o % oc, c % 2]
     return lambda e, nu, c, o: U[e, nu, o // oc, c, o % oc]
 
 
@@ -335,7 +338,9 @@ def conv2d_winograd_NCHWc(data: Tensor, kernel: Tensor, padding: int | Sequence[
     data [N, C/ic, H, W, ic] -> [N, O/oc, P, Q, oc]. kernel: NCHWc-packed
     [O/oc, C/ic, 3, 3, ic, oc] (as for conv2d_NCHWc), or with pre_transformed=True the output
     of winograd_weight_transform_NCHWc, [alpha, alpha, O/oc, C, oc] (transform it once,
-    offline). Same stages as conv2d_winograd_nchw; the output transform writes whole
+    offline); with 16-bit inputs and out_dtype="float32" also as channel pairs
+    [alpha, alpha, O/oc, C/2, oc, 2] (winograd_weight_pairs_NCHWc_ref: what the bfloat16
+    GEMM on dot_bf16 reads, so no packing per call). Same stages as conv2d_winograd_nchw; the output transform writes whole
     channel blocks (contiguous vectors), so a graph stays in NCHWc from layer to layer.
     out_dtype: as for conv2d_winograd_nchw.
 
@@ -352,8 +357,21 @@ def conv2d_winograd_NCHWc(data: Tensor, kernel: Tensor, padding: int | Sequence[
     m = tile_size
     winograd_matrices(m)            # checks the tile size
     a = m + 2
-    if pre_transformed:
-        check_ndim(kernel, 5, "conv2d_winograd_NCHWc", "[alpha, alpha, O/oc, C, oc]")
+    layout = "IOo"
+    if pre_transformed and len(kernel.shape) == 6 and half is not None:
+        # [alpha, alpha, O/oc, C/2, oc, 2]: the channel pairs of the bfloat16 GEMM, offline
+        ka, _, Ob, Cp, oc, two = (const_dim(kernel, d, "conv2d_winograd_NCHWc") for d in range(6))
+        if two != 2:
+            raise TexprError(f"conv2d_winograd_NCHWc: pre-transformed channel-pair kernel "
+                             f"[alpha, alpha, O/oc, C/2, oc, 2] has last dimension {two}, "
+                             "expected 2")
+        Cu, U, layout = 2 * Cp, kernel, "IOo2"
+        if ka != a:
+            raise TexprError(f"conv2d_winograd_NCHWc: pre-transformed kernel is for alpha={ka}, "
+                             f"tile size {m} needs {a}")
+    elif pre_transformed:
+        check_ndim(kernel, 5, "conv2d_winograd_NCHWc", "[alpha, alpha, O/oc, C, oc]" + (
+            " or, with out_dtype float32, [alpha, alpha, O/oc, C/2, oc, 2]" if half else ""))
         ka, _, Ob, Cu, oc = (const_dim(kernel, d, "conv2d_winograd_NCHWc") for d in range(5))
         if ka != a:
             raise TexprError(f"conv2d_winograd_NCHWc: pre-transformed kernel is for alpha={ka}, "
@@ -378,8 +396,8 @@ def conv2d_winograd_NCHWc(data: Tensor, kernel: Tensor, padding: int | Sequence[
     dp = pad(data, (0, 0, pt, pl, 0), (0, 0, pb + nH * m - P, pr + nW * m - Q, 0),
              name="wino_pad")
     S = _winograd_tiles(_widened(lambda n, c, h, w: dp[n, c // ic, h, w, c % ic], dt), N, nH,
-                        nW, C, O, m, dt, weight_at(U, {"weight_layout": "IOo", "oc": oc}),
-                        {"weight_layout": "IOo", "oc": oc}, half)
+                        nW, C, O, m, dt, weight_at(U, {"weight_layout": layout, "oc": oc}),
+                        {"weight_layout": layout, "oc": oc}, half)
     AT = winograd_matrices(m)[0]
     e1 = reduce_axis((0, a), "e1")
 
@@ -404,6 +422,23 @@ def winograd_weight_transform_NCHWc_ref(kernel, tile_size):
     u = winograd_weight_transform_ref(k, tile_size, "IO")          # [a, a, C, O]
     a = u.shape[0]
     return np.ascontiguousarray(u.reshape(a, a, Cb * ic, Ob, oc).transpose(0, 1, 3, 2, 4))
+
+
+def winograd_weight_pairs_NCHWc_ref(kernel, tile_size):
+    """The NCHWc kernel transformed (float64 math, one rounding to its dtype) and packed as
+    channel pairs [alpha, alpha, O/oc, C/2, oc, 2]: the offline weight of a mixed-precision
+    bfloat16 conv2d_winograd_NCHWc (pre_transformed=True, out_dtype="float32").
+
+    >>> import numpy as np, texpr.topi as topi
+    >>> kernel = np.ones((2, 1, 3, 3, 4, 16), "float32")
+    >>> topi.winograd.winograd_weight_pairs_NCHWc_ref(kernel, 2).shape
+    (4, 4, 2, 2, 16, 2)
+    """
+    u = winograd_weight_transform_NCHWc_ref(kernel, tile_size)      # [a, a, O/oc, C, oc]
+    a, _, Ob, C, oc = u.shape
+    if C % 2:
+        raise TexprError(f"winograd_weight_pairs_NCHWc_ref: {C} input channels do not pair")
+    return np.ascontiguousarray(u.reshape(a, a, Ob, C // 2, 2, oc).transpose(0, 1, 2, 3, 5, 4))
 
 
 def winograd_weight_transform_ref(kernel, tile_size, layout="OI"):
