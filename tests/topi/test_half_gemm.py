@@ -199,17 +199,21 @@ def _bf16_winograd(layout="nchw", O=16, pairs=False):
                                                out_dtype="float32")
 
 
-def test_bfloat16_winograd_float32_sums_on_avx512():
+@pytest.mark.parametrize("target,needle", [("avx512", "TEXPR_DPBF16(acc0_0"),
+                                           ("neon -bf16=on", "vbfdotq_f32(acc0_0")])
+def test_bfloat16_winograd_float32_sums(target, needle):
     """Mixed-precision Winograd F(2,3) (float32 transforms, operands rounded to bfloat16,
-    the batched GEMM on vdpbf16ps through SIMDe), NCHW from the OIHW kernel and NCHWc from the
-    offline channel-pair U, in one kernel. Bound against the exact convolution:
+    the batched GEMM on vdpbf16ps through SIMDe / BFDOT under qemu), NCHW from the OIHW kernel
+    and NCHWc from the offline channel-pair U, in one kernel. Bound against the exact convolution:
     (2^-7 + 2^-15 + (C + 4 alpha) 2^-22) * W, W the Winograd magnitude (_winograd_magnitude):
     each rounded operand within 2^-8 of its float32 value, float32 transforms and pair sums."""
     from texpr.topi.winograd import winograd_weight_pairs_NCHWc_ref
+    if target.startswith("neon") and _neon_missing():
+        pytest.skip(_neon_missing())
     x, k, y = _bf16_winograd()
     xb, u, yb = _bf16_winograd("nchwc", pairs=True)
-    f = te.build(topi.schedule([y, yb], "avx512"), [x, k, xb, u, y, yb], target="avx512")
-    assert f.source.count("TEXPR_DPBF16(") >= 3       # the macro and both GEMMs
+    f = te.build(topi.schedule([y, yb], target), [x, k, xb, u, y, yb], target=target)
+    assert f.source.count(needle) >= 2                # a tile of each GEMM
     rng = np.random.default_rng(7)
     d = rng.standard_normal((1, 8, 6, 6)).astype("bfloat16")
     w = rng.standard_normal((16, 8, 3, 3)).astype("bfloat16")
