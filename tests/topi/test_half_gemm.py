@@ -245,6 +245,11 @@ def test_bfloat16_winograd_lowers_to_dot_bf16_only_where_it_applies():
         return next(st for st in s.stages if st.op.name == "winograd_M")
     assert bf16_winograd_tile(gemm(y), "avx512") == (8, 16)
     assert bf16_winograd_tile(gemm(y), "avx2") is None
+    x, k, y = _bf16_winograd(O=64)          # 32-lane tiles, or 16 a chunk of channels
+    assert bf16_winograd_tile(gemm(y), "avx512") == (6, 32)
+    assert bf16_winograd_tile(gemm(y), "avx512", 16) == (8, 16)
+    ir = str(te.lower(topi.schedule([y], "avx512"), [x, k, y], target=get_target("avx512")))
+    assert "dot_bf16_6x32x8" in ir or "dot_bf16_8x16x8" in ir
     assert bf16_winograd_tile(gemm(_bf16_winograd(O=8)[2]), "avx512") is None
     xh = te.placeholder((1, 8, 6, 6), "float16", name="xh")
     kh = te.placeholder((16, 8, 3, 3), "float16", name="kh")

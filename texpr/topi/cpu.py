@@ -1581,10 +1581,12 @@ def schedule_winograd(s, st, target):
         2.0 * N * O * C * 9 * nH * nW * m * m)
     if half:
         cfg["tile_intrin"] = lambda mr, nr, kc: gemm_fp16(mr, nr, kc, "float16")
-    if bf16:
-        cfg["bf16_tile"] = bf16
-        if O % (cfg["ochunks"] * bf16[1]):      # each chunk whole dot_bf16 tiles wide
+    if bf16:                                # a dot_bf16 tile of each chunk's channels
+        chunk = (bf16_winograd_tile(sM, target, O // cfg["ochunks"])
+                 if O % cfg["ochunks"] == 0 else None)
+        if chunk is None:
             cfg["ochunks"] = 1
+        cfg["bf16_tile"] = chunk or bf16
     ic = cfg["ic"]
     packed_oc = sM.op.attrs.get("oc") if sM.op.attrs.get("weight_layout") == "IOo" else None
     if packed_oc:

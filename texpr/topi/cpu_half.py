@@ -157,16 +157,17 @@ def schedule_bf16_conv(s, st, target):
     return [st, pack] + ([pad] if pad is not None else [])
 
 
-def bf16_winograd_tile(sM, target):
+def bf16_winograd_tile(sM, target, width=None):
     """(rows, lanes) of the dot_bf16 tile of a mixed-precision Winograd's batched GEMM sM
     (bfloat16 operands, float32 sums) on a target with dot_bf16, or None (the widening
-    schedule): float16 operands, no dot_bf16, an odd channel count, output channels no tile
-    width divides, or an offline channel-pair kernel whose panel (oc) is not a tile width."""
+    schedule): float16 operands, no dot_bf16, an odd channel count, output channels (`width`:
+    those one GEMM covers, default all) no tile width divides, or an offline channel-pair
+    kernel whose panel (oc) is not a tile width."""
     t = get_target(target)
     if sM.op.attrs.get("half_operands") != "bfloat16" or not t.has("dot_bf16"):
         return None
     C = int(sM.op.reduce_axis[0].dom.extent.value)
-    O = int(sM.op.axis[3].dom.extent.value)
+    O = width or int(sM.op.axis[3].dom.extent.value)
     if sM.op.attrs["weight_layout"] == "IOo2":       # offline pairs: a tile a panel wide
         oc = sM.op.attrs["oc"]
         tile = _bf16_tile(oc, t)
