@@ -240,3 +240,117 @@ def test_conv2d_nchwc_of_two_16_bit_types_names_both():
     with pytest.raises(te.TexprError, match="out_dtype int32 for bfloat16 inputs"):
         topi.nn.conv2d_NCHWc(te.placeholder((1, 1, 4, 4, 8), "bfloat16", name="xc"), kb, 1, 1,
                              out_dtype="int32")
+
+
+def _winograd_magnitude(d, k, m):
+    """W = |A^T| (sum_c (|B^T| |d_c| |B|) * (|G| |g_c| |G^T|)) |A| per tile (float64), the
+    output [N, O, H, W] (3x3, padding 1): what the rounded Winograd operands are scaled by."""
+    from texpr.topi.winograd import winograd_matrices
+    AT, G, BT = (np.abs(x) for x in winograd_matrices(m))
+    N, C, H, W = d.shape
+    a, nH, nW = m + 2, -(-H // m), -(-W // m)
+    dp = np.zeros((N, C, nH * m + 2, nW * m + 2))
+    dp[:, :, 1:H + 1, 1:W + 1] = np.abs(d.astype("float64"))
+    tiles = np.stack([np.stack([dp[:, :, i * m:i * m + a, j * m:j * m + a] for j in range(nW)], 2)
+                      for i in range(nH)], 2)                          # [N, C, nH, nW, a, a]
+    v = np.einsum("ek,nchwkl,fl->nchwef", BT, tiles, BT)
+    u = np.einsum("ek,ockl,fl->ocef", G, np.abs(k.astype("float64")), G)
+    y = np.einsum("ie,nohwef,jf->nohwij", AT, np.einsum("nchwef,ocef->nohwef", v, u), AT)
+    return y.transpose(0, 1, 2, 4, 3, 5).reshape(N, -1, nH * m, nW * m)[:, :, :H, :W]
+
+
+def _bf16_winograd(layout="nchw", O=16, pairs=False):
+    """A mixed-precision bfloat16 Winograd F(2,3) of 8 channels, 6x6, padding 1: NCHW from the
+    OIHW kernel (layout "nchw") or pre-transformed ("OI"), or NCHWc from an offline U
+    (5-D; pairs=True: the channel-pair layout)."""
+    x = te.placeholder((1, 8, 6, 6), "bfloat16", name="x")
+    if layout == "nchw":
+        k = te.placeholder((O, 8, 3, 3), "bfloat16", name="k")
+    elif layout == "OI":
+        k = te.placeholder((4, 4, O, 8), "bfloat16", name="k")
+    if layout != "nchwc":
+        return x, k, topi.nn.conv2d_winograd_nchw(x, k, 1, 2, pre_transformed=layout == "OI",
+                                                  out_dtype="float32")
+    x = te.placeholder((1, 1, 6, 6, 8), "bfloat16", name="xb")
+    shape = (4, 4, O // 16, 4, 16, 2) if pairs else (4, 4, O // 16, 8, 16)
+    k = te.placeholder(shape, "bfloat16", name="u")
+    return x, k, topi.nn.conv2d_winograd_NCHWc(x, k, 1, 2, pre_transformed=True,
+                                               out_dtype="float32")
+
+
+@pytest.mark.parametrize("target,needle", [("avx512", "TEXPR_DPBF16(acc0_0"),
+                                           ("neon -bf16=on", "vbfdotq_f32(acc0_0")])
+def test_bfloat16_winograd_float32_sums(target, needle):
+    """Mixed-precision Winograd F(2,3) (float32 transforms, operands rounded to bfloat16,
+    the batched GEMM on vdpbf16ps through SIMDe / BFDOT under qemu), NCHW from the OIHW kernel
+    and NCHWc from the offline channel-pair U, in one kernel. Bound against the exact convolution:
+    (2^-7 + 2^-15 + (C + 4 alpha) 2^-22) * W, W the Winograd magnitude (_winograd_magnitude):
+    each rounded operand within 2^-8 of its float32 value, float32 transforms and pair sums."""
+    from texpr.topi.winograd import winograd_weight_pairs_NCHWc_ref
+    if target.startswith("neon") and _neon_missing():
+        pytest.skip(_neon_missing())
+    x, k, y = _bf16_winograd()
+    xb, u, yb = _bf16_winograd("nchwc", pairs=True)
+    f = te.build(topi.schedule([y, yb], target), [x, k, xb, u, y, yb], target=target)
+    assert f.source.count(needle) >= 2                # a tile of each GEMM
+    rng = np.random.default_rng(7)
+    d = rng.standard_normal((1, 8, 6, 6)).astype("bfloat16")
+    w = rng.standard_normal((16, 8, 3, 3)).astype("bfloat16")
+    wb = np.ascontiguousarray(w.reshape(1, 16, 1, 8, 3, 3).transpose(0, 2, 4, 5, 3, 1))
+    out, outb = np.empty((1, 16, 6, 6), "float32"), np.empty((1, 1, 6, 6, 16), "float32")
+    f(d, w, d.reshape(1, 1, 8, 6, 6).transpose(0, 1, 3, 4, 2).copy(),
+      winograd_weight_pairs_NCHWc_ref(wb, 2), out, outb)
+    ref, _ = _conv_ref(d, w)
+    bound = (2.0**-7 + 2.0**-15 + (8 + 16) * 2.0**-22) * _winograd_magnitude(d, w, 2)
+    for got in (out, outb.transpose(0, 1, 4, 2, 3).reshape(1, 16, 6, 6)):
+        assert np.all(np.abs(got - ref) <= bound + 1e-30)
+
+
+def test_bfloat16_winograd_lowers_to_dot_bf16_only_where_it_applies():
+    """Lowering only: the GEMM of a bfloat16 Winograd is on dot_bf16 on avx512 (its U packed
+    as pairs in the kernel unless it comes so); on avx2 (no dot_bf16), with float16, or 8
+    output channels (no 16-lane tile) it keeps the widening schedule."""
+    from texpr.targets.registry import get_target
+    from texpr.topi.cpu_half import bf16_winograd_tile
+
+    for layout, pairs in (("OI", False), ("nchwc", False), ("nchwc", True)):
+        x, k, y = _bf16_winograd(layout, pairs=pairs)
+        ir = str(te.lower(topi.schedule([y], "avx512"), [x, k, y], target=get_target("avx512")))
+        assert "dot_bf16_8x16x8" in ir and "winograd_V_bf16" in ir
+        assert ("winograd_U_pairs" in ir) != pairs
+
+    def gemm(y):
+        s = te.create_schedule(y.op)
+        return next(st for st in s.stages if st.op.name == "winograd_M")
+    assert bf16_winograd_tile(gemm(y), "avx512") == (8, 16)
+    assert bf16_winograd_tile(gemm(y), "avx2") is None
+    x, k, y = _bf16_winograd(O=64)          # 32-lane tiles, or 16 a chunk of channels
+    assert bf16_winograd_tile(gemm(y), "avx512") == (6, 32)
+    assert bf16_winograd_tile(gemm(y), "avx512", 16) == (8, 16)
+    ir = str(te.lower(topi.schedule([y], "avx512"), [x, k, y], target=get_target("avx512")))
+    assert "dot_bf16_6x32x8" in ir or "dot_bf16_8x16x8" in ir
+    assert bf16_winograd_tile(gemm(_bf16_winograd(O=8)[2]), "avx512") is None
+    xh = te.placeholder((1, 8, 6, 6), "float16", name="xh")
+    kh = te.placeholder((16, 8, 3, 3), "float16", name="kh")
+    yh = topi.nn.conv2d_winograd_nchw(xh, kh, 1, 2, out_dtype="float32")
+    assert yh.dtype == "float32" and bf16_winograd_tile(gemm(yh), "avx512") is None
+
+
+def test_winograd_out_dtype_is_checked():
+    x, k, _ = _bf16_winograd()
+    with pytest.raises(te.TexprError, match="out_dtype int32 for bfloat16 inputs"):
+        topi.nn.conv2d_winograd_nchw(x, k, 1, 2, out_dtype="int32")
+    xf = te.placeholder((1, 8, 6, 6), "float32", name="xf")
+    kf = te.placeholder((16, 8, 3, 3), "float32", name="kf")
+    with pytest.raises(te.TexprError, match="out_dtype float64 for float32 inputs; expected "
+                                            "float32"):
+        topi.nn.conv2d_winograd_nchw(xf, kf, 1, 2, out_dtype="float64")
+    with pytest.raises(te.TexprError, match="inputs of dtype bfloat16 and float32"):
+        topi.nn.conv2d_winograd_nchw(x, kf, 1, 2, out_dtype="float32")
+    xb = te.placeholder((1, 1, 6, 6, 8), "bfloat16", name="xb")
+    with pytest.raises(te.TexprError, match="has last dimension 3, expected 2"):
+        topi.nn.conv2d_winograd_NCHWc(xb, te.placeholder((4, 4, 1, 4, 16, 3), "bfloat16"), 1, 2,
+                                      pre_transformed=True, out_dtype="float32")
+    from texpr.topi.winograd import winograd_weight_pairs_NCHWc_ref
+    with pytest.raises(te.TexprError, match="3 input channels do not pair"):
+        winograd_weight_pairs_NCHWc_ref(np.ones((1, 1, 3, 3, 3, 16), "float32"), 2)

@@ -1553,11 +1553,15 @@ def schedule_winograd(s, st, target):
     constant selects fold), the batched GEMM (tensorized register tile: tiles x output
     channels, per (e, nu)) and the output transform (vectors over output channels, fused
     epilogue), all in cache."""
-    from .cpu_half import half_vector_info
+    from .cpu_half import bf16_winograd_tile, half_vector_info
     stages = _winograd_stages(s, st)
     info = cpu_info(target)
     f32 = _f32(st.op.output(0), *st.op.input_tensors)
     half = None if f32 else half_vector_info(st, target)    # float16 in float16 (NEON)
+    bf16 = None
+    if stages is not None and stages[1].op.attrs.get("half_operands"):
+        bf16 = bf16_winograd_tile(stages[1], target)        # the GEMM on dot_bf16, or widen
+        f32 = f32 and bf16 is not None
     if stages is None or not (f32 or half) or not info.has_gemm:
         for x in (stages or ()):
             default_stage(s, x, target)
@@ -1577,6 +1581,12 @@ def schedule_winograd(s, st, target):
         2.0 * N * O * C * 9 * nH * nW * m * m)
     if half:
         cfg["tile_intrin"] = lambda mr, nr, kc: gemm_fp16(mr, nr, kc, "float16")
+    if bf16:                                # a dot_bf16 tile of each chunk's channels
+        chunk = (bf16_winograd_tile(sM, target, O // cfg["ochunks"])
+                 if O % cfg["ochunks"] == 0 else None)
+        if chunk is None:
+            cfg["ochunks"] = 1
+        cfg["bf16_tile"] = chunk or bf16
     ic = cfg["ic"]
     packed_oc = sM.op.attrs.get("oc") if sM.op.attrs.get("weight_layout") == "IOo" else None
     if packed_oc:
@@ -1602,7 +1612,7 @@ def schedule_winograd(s, st, target):
         _schedule_copy(pd, lanes)
     # weights in [alpha, alpha, C, O] (output channels contiguous) unless they come that way
     U = next(t for t in sM.op.input_tensors if t.op is not sV.op)
-    if sM.op.attrs.get("weight_layout") == "OI":
+    if sM.op.attrs.get("weight_layout") == "OI" and not bf16:    # bf16: packed as pairs
         a_, _, O_, C_ = (int(d.value) for d in U.shape)
         _, pu = pack_input(s, sM, U, (a_, a_, C_, O_), lambda e, nu, c, o: U[e, nu, o, c],
                            lambda e, nu, o, c: (e, nu, c, o), "winograd_U_IO")
@@ -1675,10 +1685,14 @@ def _schedule_winograd_tiles(s, stages, y, out, par, attach, cfg, lanes):
     sM.compute_at(out, par)
     e, nu, p, o2 = sM.op.axis
     (rc,) = sM.op.reduce_axis
-    tile = {"mr": cfg["mr"], "nr": cfg["nr"], "kc": cfg["kc"], "mb": 0, "nb": 0}
-    if "tile_intrin" in cfg:
-        tile["tile_intrin"] = cfg["tile_intrin"]
-    _gemm_tiles(s, sM, p, o2, rc, tile, blocked=False)
+    if "bf16_tile" in cfg:
+        from .cpu_half import schedule_bf16_winograd_gemm
+        schedule_bf16_winograd_gemm(s, sM, sV, out, par, cfg["bf16_tile"], lanes)
+    else:
+        tile = {"mr": cfg["mr"], "nr": cfg["nr"], "kc": cfg["kc"], "mb": 0, "nb": 0}
+        if "tile_intrin" in cfg:
+            tile["tile_intrin"] = cfg["tile_intrin"]
+        _gemm_tiles(s, sM, p, o2, rc, tile, blocked=False)
     # input transform on the block: V = T B per (tile, channel block), T = B^T d inside it
     sV.compute_at(out, par)
     ve, vnu, vp, vc = sV.op.axis

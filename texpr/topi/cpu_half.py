@@ -8,16 +8,22 @@ NEON with "-bf16=on": BFDOT): the weight packed as pairs [N/lanes, K/2, lanes, 2
 tiles of half_intrin.dot_bf16 over the whole reduction; conv2d_NCHWc of bfloat16 into float32
 the same way, the kernel packed as pairs of input channels [O/oc, C/ic, R, S, ic/2, oc, 2] and
 a tile of output columns x output channels accumulating over (channel block, window). On NEON
-with M >= 2 rows, dense / batch_matmul take BFMMLA tiles instead (bf16_mmla_applies). Other
-16-bit cases take the default schedule (each value widened to float32 as it is loaded).
+with M >= 2 rows, dense / batch_matmul take BFMMLA tiles instead (bf16_mmla_applies).
+Mixed-precision bfloat16 Winograd (out_dtype="float32": topi/winograd._mixed_precision) runs
+its batched GEMM on dot_bf16 (schedule_bf16_winograd_gemm), the transforms as cpu.py's float32
+Winograd. Other 16-bit cases take the default schedule (each value widened to float32 as it
+is loaded): among them float16 Winograd with out_dtype="float32" (any target) and bfloat16
+Winograd without dot_bf16, with an odd channel count, or with output channels no tile width
+divides (AVX-512: a multiple of 16).
 """
 from ..lang.reduction import sum as te_sum
 from ..lang.expr import Const, if_then_else
 from ..lang.tensor import compute, reduce_axis
 from ..targets.half_intrin import dot_bf16, gemm_bf16_mmla, gemm_fp16
 from ..targets.registry import get_target
-from .cpu import (_const_shape, _dims, _materialize_pad, _schedule_gemm, batch_matmul_config,
-                  cpu_info, dense_config, replace_computation)
+from .cpu import (_const_shape, _dims, _materialize_pad, _schedule_gemm, _vector_tile,
+                  batch_matmul_config, cpu_info, dense_config, replace_computation)
+from .winograd import weight_at
 
 #: bf16 tiles by (family, vector bits): rows of activations x lanes of outputs, widest lanes
 #: first (N must divide); 12-16 accumulator registers of the 32 both ISAs have
@@ -205,3 +211,62 @@ def schedule_bf16_conv(s, st, target):
     st.parallel(st.fuse(n, ob, y))
     pack.parallel(pack.op.axis[0])
     return [st, pack] + ([pad] if pad is not None else [])
+
+
+def bf16_winograd_tile(sM, target, width=None):
+    """(rows, lanes) of the dot_bf16 tile of a mixed-precision Winograd's batched GEMM sM
+    (bfloat16 operands, float32 sums) on a target with dot_bf16, or None (the widening
+    schedule): float16 operands, no dot_bf16, an odd channel count, output channels (`width`:
+    those one GEMM covers, default all) no tile width divides, or an offline channel-pair
+    kernel whose panel (oc) is not a tile width."""
+    t = get_target(target)
+    if sM.op.attrs.get("half_operands") != "bfloat16" or not t.has("dot_bf16"):
+        return None
+    C = int(sM.op.reduce_axis[0].dom.extent.value)
+    O = width or int(sM.op.axis[3].dom.extent.value)
+    if sM.op.attrs["weight_layout"] == "IOo2":       # offline pairs: a tile a panel wide
+        oc = sM.op.attrs["oc"]
+        tile = _bf16_tile(oc, t)
+        return tile if tile is not None and tile[1] == oc else None
+    return None if C % 2 else _bf16_tile(O, t)
+
+
+def schedule_bf16_winograd_gemm(s, sM, sV, out, par, tile, lanes):
+    """The batched GEMM M[e, nu, p, o] = sum_c V[e, nu, p, c] U[e, nu, c, o] of a
+    mixed-precision bfloat16 Winograd on dot_bf16 tiles (rows tiles x lanes output channels
+    over all C, per (e, nu)): V rounded to bfloat16 per block of tiles (a stage at `par` after
+    the input transform, channels contiguous: the rows dot_bf16 reads), U rounded and packed
+    as channel pairs [alpha, alpha, O/lanes, C/2, lanes, 2] (a stage before the pipeline, once
+    per call; the rounding is the declaration's, so a pre-rounded U packs bit for bit) unless
+    it comes packed offline ("IOo2"). Returns the new stages."""
+    rows, tl = tile
+    V = sV.op.output(0)
+    a, _, P, C = _dims(V)
+    O = int(sM.op.axis[3].dom.extent.value)
+    U = next(t for t in sM.op.input_tensors if t.op is not sV.op)
+    u_at = weight_at(U, sM.op.attrs)
+    Vb = compute((a, a, P, C), lambda e, nu, p, c: V[e, nu, p, c].astype("bfloat16"),
+                 name="winograd_V_bf16")
+    kg, kk = reduce_axis((0, C // 2), "kg"), reduce_axis((0, 2), "kk")
+    if sM.op.attrs["weight_layout"] == "IOo2":       # packed offline (oc == tl): as it is
+        PU, pairs = None, U
+    else:
+        PU = compute((a, a, O // tl, C // 2, tl, 2), lambda e, nu, ob, g, j, z: u_at(
+            e, nu, g * 2 + z, ob * tl + j).astype("bfloat16"), name="winograd_U_pairs")
+        pairs = PU
+    G = compute((a, a, P, O), lambda e, nu, p, o: te_sum(
+        Vb[e, nu, p, kg * 2 + kk].astype("float32")
+        * pairs[e, nu, o // tl, kg, o % tl, kk].astype("float32"), axis=[kg, kk]), name=sM.name)
+    vb, *pu = replace_computation(s, sM, G, [Vb] + ([PU] if PU is not None else []))
+    e, nu, p, o = sM.op.axis
+    po, pi = sM.split(p, factor=rows)
+    oo, oi = sM.split(o, factor=tl)
+    sM.reorder(e, nu, po, oo, pi, oi, *sM.op.reduce_axis)
+    sM.tensorize(pi, dot_bf16(C, tl, rows))
+    vb.compute_at(out, par)
+    ve, vnu, vp, vc = vb.op.axis
+    vb.reorder(ve, vnu, vp, vc)
+    _vector_tile(vb, vc, lanes, unroll=False)
+    for st in pu:
+        st.parallel(st.fuse(st.op.axis[0], st.op.axis[1]))
+    return [vb] + pu

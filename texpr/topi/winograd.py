@@ -16,10 +16,11 @@ import numpy as np
 import sympy
 
 from ..errors import TexprError
+from ..lang import dtypes
 from ..lang.expr import Const, if_then_else
 from ..lang.reduction import sum as te_sum
 from ..lang.tensor import compute, reduce_axis
-from .nn import pad
+from .nn import _acc_dtype, pad
 from .util import check_ndim, const_dim, padding4
 
 if TYPE_CHECKING:
@@ -80,11 +81,14 @@ def _const_matrix(mat, name, dtype):
     return compute((rows, cols), f, name=name, tag="injective,const_matrix")
 
 
-def winograd_weight_transform(kernel: Tensor, tile_size: int, layout: str = "OI") -> Tensor:
+def winograd_weight_transform(kernel: Tensor, tile_size: int, layout: str = "OI",
+                              dtype: str | None = None) -> Tensor:
     """OIHW 3x3 kernel -> U (do this once, offline).
 
     layout "OI": U [alpha, alpha, O, I]; layout "IO": U [alpha, alpha, I, O], the layout the
     fast CPU schedules read (the output channels are the vector lanes of the batched GEMM).
+    dtype: what the transform computes in and returns (default the kernel's; "float32" for a
+    16-bit kernel of a mixed-precision Winograd convolution).
 
     >>> import texpr as te, texpr.topi as topi
     >>> kernel = te.placeholder((8, 4, 3, 3), name="kernel")
@@ -99,15 +103,17 @@ def winograd_weight_transform(kernel: Tensor, tile_size: int, layout: str = "OI"
         raise TexprError(f"winograd_weight_transform: layout must be 'OI' or 'IO', got {layout!r}")
     _, Gm, _ = winograd_matrices(tile_size)
     a = tile_size + 2
-    G = _const_matrix(Gm, "G", kernel.dtype)
+    dt = dtype or kernel.dtype
+    G = _const_matrix(Gm, "G", dt)
     r1 = reduce_axis((0, 3), "r1")
     r2 = reduce_axis((0, 3), "r2")
+    k = _widened(lambda o, i: kernel[o, i, r1, r2], dt)
     if layout == "OI":
         return compute((a, a, O, I), lambda e, n, o, i: te_sum(
-            G[e, r1] * kernel[o, i, r1, r2] * G[n, r2], axis=[r1, r2]), name="winograd_U",
+            G[e, r1] * k(o, i) * G[n, r2], axis=[r1, r2]), name="winograd_U",
             tag="winograd_weight")
     return compute((a, a, I, O), lambda e, n, i, o: te_sum(
-        G[e, r1] * kernel[o, i, r1, r2] * G[n, r2], axis=[r1, r2]), name="winograd_U",
+        G[e, r1] * k(o, i) * G[n, r2], axis=[r1, r2]), name="winograd_U",
         tag="winograd_weight")
 
 
@@ -151,7 +157,7 @@ def _nonzero(mat, i, j):
 
 def conv2d_winograd_nchw(data: Tensor, kernel: Tensor, padding: int | Sequence[int],
                          tile_size: int, pre_transformed: bool = False,
-                         weight_layout: str = "OI") -> Tensor:
+                         weight_layout: str = "OI", out_dtype: str | None = None) -> Tensor:
     """3x3 stride-1 convolution through Winograd F(tile_size, 3).
 
     kernel is OIHW, or with pre_transformed=True the output of winograd_weight_transform in
@@ -164,6 +170,10 @@ def conv2d_winograd_nchw(data: Tensor, kernel: Tensor, padding: int | Sequence[i
     skips the zero entries: once the schedule unrolls the small loops, every coefficient is a
     constant and no zero is multiplied.
 
+    out_dtype (default: the inputs' dtype) "float32" with 16-bit inputs is mixed precision
+    (see _mixed_precision): the transforms in float32, each GEMM operand rounded to the
+    inputs' type, the products summed in float32.
+
     >>> import texpr as te, texpr.topi as topi
     >>> data = te.placeholder((1, 4, 16, 16), name="data")
     >>> kernel = te.placeholder((8, 4, 3, 3), name="kernel")
@@ -172,6 +182,7 @@ def conv2d_winograd_nchw(data: Tensor, kernel: Tensor, padding: int | Sequence[i
     """
     check_ndim(data, 4, "conv2d_winograd_nchw", "NCHW")
     N, C, H, W = (const_dim(data, d, "conv2d_winograd_nchw") for d in range(4))
+    dt, half = _mixed_precision(data, kernel, out_dtype, "conv2d_winograd_nchw")
     m = tile_size
     winograd_matrices(m)            # checks the tile size
     a = m + 2
@@ -185,7 +196,7 @@ def conv2d_winograd_nchw(data: Tensor, kernel: Tensor, padding: int | Sequence[i
                              f"{const_dim(kernel, 0, 'winograd')}, tile size {m} needs {a}")
         U, layout = kernel, weight_layout
     else:
-        U, layout = winograd_weight_transform(kernel, m, layout="IO"), "IO"
+        U, layout = winograd_weight_transform(kernel, m, layout="IO", dtype=dt), "IO"
     O = const_dim(U, 2 if layout == "OI" else 3, "conv2d_winograd_nchw")
     Cu = const_dim(U, 3 if layout == "OI" else 2, "conv2d_winograd_nchw")
     if Cu != C:
@@ -196,31 +207,69 @@ def conv2d_winograd_nchw(data: Tensor, kernel: Tensor, padding: int | Sequence[i
         raise TexprError(f"conv2d_winograd_nchw: output would be {P}x{Q}")
     nH, nW = -(-P // m), -(-Q // m)
     dp = pad(data, (0, 0, pt, pl), (0, 0, pb + nH * m - P, pr + nW * m - Q), name="wino_pad")
-    if layout == "IO":
-        def u_at(e, nu, c, o):
-            return U[e, nu, c, o]
-    else:
-        def u_at(e, nu, c, o):
-            return U[e, nu, o, c]
-    S = _winograd_tiles(lambda n, c, h, w: dp[n, c, h, w], N, nH, nW, C, O, m, data.dtype,
-                        u_at, {"weight_layout": layout})
+    S = _winograd_tiles(_widened(lambda n, c, h, w: dp[n, c, h, w], dt), N, nH, nW, C, O, m, dt,
+                        weight_at(U, {"weight_layout": layout}), {"weight_layout": layout}, half)
     AT = winograd_matrices(m)[0]
     e1 = reduce_axis((0, a), "e1")
 
     def y(n, o, h, w):            # out = A^T S
         p = n * (nH * nW) + (h // m) * nW + w // m
-        return te_sum(_coef(AT, h % m, e1.var, data.dtype) * S[e1, w % m, p, o], axis=e1,
+        return te_sum(_coef(AT, h % m, e1.var, dt) * S[e1, w % m, p, o], axis=e1,
                       where=_nonzero(AT, h % m, e1.var))
     return compute((N, O, P, Q), y, name="conv2d_winograd", tag="winograd_output",
                    attrs={"tile_size": m, "nH": nH, "nW": nW})
 
 
-def _winograd_tiles(read, N, nH, nW, C, O, m, dt, u_at, gemm_attrs):
+def _mixed_precision(data, kernel, out_dtype, op):
+    """(dt, half): the dtype the transforms and sums compute in, and the 16-bit type the GEMM
+    operands are rounded to (None: no rounding, everything in the inputs' dtype, as without
+    out_dtype). Mixed precision is 16-bit inputs with out_dtype="float32": the input
+    transform B^T d B and the weight transform G g G^T in float32, each rounded once (to
+    nearest even) to the 16-bit type as a GEMM operand, the exact products summed in float32,
+    the output transform in float32. The rounding is part of the declaration, so every target
+    and schedule computes the same (the bfloat16 pair dot products of AVX-512 / BFDOT read the
+    rounded operands directly)."""
+    odt = _acc_dtype(data.dtype, kernel.dtype, out_dtype, op)
+    if out_dtype is None or odt == data.dtype:
+        return data.dtype, None
+    if dtypes.is_half(data.dtype):          # out_dtype float32 (_acc_dtype checked it)
+        return odt, data.dtype
+    raise TexprError(f"{op}: out_dtype {odt} for {data.dtype} inputs; expected {data.dtype} "
+                     "(only 16-bit inputs have a mixed-precision Winograd: float32 sums)")
+
+
+def _widened(read, dt):
+    """read, its loads converted to dt where they differ (16-bit data of a mixed-precision
+    convolution)."""
+    def f(*ix):
+        v = read(*ix)
+        return v if v.dtype == dt else v.astype(dt)
+    return f
+
+
+def weight_at(U, attrs):
+    """u_at(e, nu, c, o): the transformed weight U read in the layout the batched GEMM's
+    attrs name ("OI" [alpha, alpha, O, C], "IO" [alpha, alpha, C, O], "IOo" [alpha, alpha,
+    O/oc, C, oc], "IOo2" [alpha, alpha, O/oc, C/2, oc, 2]); schedules that repack U read it
+    through this too."""
+    layout, oc = attrs["weight_layout"], attrs.get("oc")
+    if layout == "IO":
+        return lambda e, nu, c, o: U[e, nu, c, o]
+    if layout == "OI":
+        return lambda e, nu, c, o: U[e, nu, o, c]
+    if layout == "IOo2":
+        return lambda e, nu, c, o: U[e, nu, o // oc, c // 2, o % oc, c % 2]
+    return lambda e, nu, c, o: U[e, nu, o // oc, c, o % oc]
+
+
+def _winograd_tiles(read, N, nH, nW, C, O, m, dt, u_at, gemm_attrs, half=None):
     """The stages shared by the NCHW and NCHWc Winograd convolutions, up to S = M A
     ([alpha, m, tiles, O]): input transform T = B^T d, V = T B ([alpha, alpha, tiles, C]),
     batched GEMM M = V U and the first half of the output transform. `read(n, c, h, w)` loads
     the padded input (channel c of the flat channel range, whatever the layout);
-    `u_at(e, nu, c, o)` loads the transformed weight."""
+    `u_at(e, nu, c, o)` loads the transformed weight. half: the 16-bit type both GEMM
+    operands are rounded to (mixed precision, _mixed_precision), recorded in the GEMM's attrs
+    as "half_operands"."""
     AT, _, BT = winograd_matrices(m)
     a = m + 2
 
@@ -237,8 +286,13 @@ def _winograd_tiles(read, N, nH, nW, C, O, m, dt, u_at, gemm_attrs):
         _coef(BT, nu, r2.var, dt) * T[e, r2, p, c], axis=r2, where=_nonzero(BT, nu, r2.var)),
         name="winograd_V", tag="winograd_input")
     rc = reduce_axis((0, C), "rc")
+
+    def operand(v):
+        return v if half is None else v.astype(half).astype(dt)
+    if half is not None:
+        gemm_attrs = dict(gemm_attrs, half_operands=half)
     Mt = compute((a, a, ntiles, O), lambda e, nu, p, o: te_sum(
-        V[e, nu, p, rc] * u_at(e, nu, rc, o), axis=rc), name="winograd_M",
+        operand(V[e, nu, p, rc]) * operand(u_at(e, nu, rc, o)), axis=rc), name="winograd_M",
         tag="winograd_batch_gemm", attrs=gemm_attrs)
     e2 = reduce_axis((0, a), "e2")
     return compute((a, m, ntiles, O), lambda e1, wi, p, o: te_sum(      # S = M A
@@ -246,11 +300,13 @@ def _winograd_tiles(read, N, nH, nW, C, O, m, dt, u_at, gemm_attrs):
         name="winograd_S", tag="winograd_output_cols")
 
 
-def winograd_weight_transform_NCHWc(kernel: Tensor, tile_size: int) -> Tensor:
+def winograd_weight_transform_NCHWc(kernel: Tensor, tile_size: int,
+                                    dtype: str | None = None) -> Tensor:
     """NCHWc-packed 3x3 kernel [O/oc, C/ic, 3, 3, ic, oc] -> U [alpha, alpha, O/oc, C, oc]
     (do this once, offline): for each (alpha, alpha) position, panels of oc output channels
     with the input channels along the rows, the layout the batched GEMM of
-    conv2d_winograd_NCHWc reads with contiguous vector loads.
+    conv2d_winograd_NCHWc reads with contiguous vector loads. dtype: as for
+    winograd_weight_transform.
 
     >>> import texpr as te, texpr.topi as topi
     >>> kernel = te.placeholder((2, 1, 3, 3, 4, 4), name="kernel")     # O = 8, C = 4
@@ -264,23 +320,29 @@ def winograd_weight_transform_NCHWc(kernel: Tensor, tile_size: int) -> Tensor:
         raise TexprError(f"winograd: only 3x3 kernels are supported, got {R}x{S}")
     _, Gm, _ = winograd_matrices(tile_size)
     a = tile_size + 2
-    G = _const_matrix(Gm, "G", kernel.dtype)
+    dt = dtype or kernel.dtype
+    G = _const_matrix(Gm, "G", dt)
     r1 = reduce_axis((0, 3), "r1")
     r2 = reduce_axis((0, 3), "r2")
+    k = _widened(lambda ob, c, o: kernel[ob, c // ic, r1, r2, c % ic, o], dt)
     return compute((a, a, Ob, Cb * ic, oc), lambda e, nu, ob, c, o: te_sum(
-        G[e, r1] * kernel[ob, c // ic, r1, r2, c % ic, o] * G[nu, r2], axis=[r1, r2]),
+        G[e, r1] * k(ob, c, o) * G[nu, r2], axis=[r1, r2]),
         name="winograd_U_NCHWc", tag="winograd_weight")
 
 
 def conv2d_winograd_NCHWc(data: Tensor, kernel: Tensor, padding: int | Sequence[int],
-                          tile_size: int, pre_transformed: bool = False) -> Tensor:
+                          tile_size: int, pre_transformed: bool = False,
+                          out_dtype: str | None = None) -> Tensor:
     """3x3 stride-1 convolution through Winograd F(tile_size, 3) in the NCHWc layout.
 
     data [N, C/ic, H, W, ic] -> [N, O/oc, P, Q, oc]. kernel: NCHWc-packed
     [O/oc, C/ic, 3, 3, ic, oc] (as for conv2d_NCHWc), or with pre_transformed=True the output
     of winograd_weight_transform_NCHWc, [alpha, alpha, O/oc, C, oc] (transform it once,
-    offline). Same stages as conv2d_winograd_nchw; the output transform writes whole
+    offline); with 16-bit inputs and out_dtype="float32" also as channel pairs
+    [alpha, alpha, O/oc, C/2, oc, 2] (winograd_weight_pairs_NCHWc_ref: what the bfloat16
+    GEMM on dot_bf16 reads, so no packing per call). Same stages as conv2d_winograd_nchw; the output transform writes whole
     channel blocks (contiguous vectors), so a graph stays in NCHWc from layer to layer.
+    out_dtype: as for conv2d_winograd_nchw.
 
     >>> import texpr as te, texpr.topi as topi
     >>> data = te.placeholder((1, 1, 16, 16, 4), name="data")
@@ -290,12 +352,26 @@ def conv2d_winograd_NCHWc(data: Tensor, kernel: Tensor, padding: int | Sequence[
     """
     check_ndim(data, 5, "conv2d_winograd_NCHWc", "NCHW[ic]c")
     N, Cb, H, W, ic = (const_dim(data, d, "conv2d_winograd_NCHWc") for d in range(5))
+    dt, half = _mixed_precision(data, kernel, out_dtype, "conv2d_winograd_NCHWc")
     C = Cb * ic
     m = tile_size
     winograd_matrices(m)            # checks the tile size
     a = m + 2
-    if pre_transformed:
-        check_ndim(kernel, 5, "conv2d_winograd_NCHWc", "[alpha, alpha, O/oc, C, oc]")
+    layout = "IOo"
+    if pre_transformed and len(kernel.shape) == 6 and half is not None:
+        # [alpha, alpha, O/oc, C/2, oc, 2]: the channel pairs of the bfloat16 GEMM, offline
+        ka, _, Ob, Cp, oc, two = (const_dim(kernel, d, "conv2d_winograd_NCHWc") for d in range(6))
+        if two != 2:
+            raise TexprError(f"conv2d_winograd_NCHWc: pre-transformed channel-pair kernel "
+                             f"[alpha, alpha, O/oc, C/2, oc, 2] has last dimension {two}, "
+                             "expected 2")
+        Cu, U, layout = 2 * Cp, kernel, "IOo2"
+        if ka != a:
+            raise TexprError(f"conv2d_winograd_NCHWc: pre-transformed kernel is for alpha={ka}, "
+                             f"tile size {m} needs {a}")
+    elif pre_transformed:
+        check_ndim(kernel, 5, "conv2d_winograd_NCHWc", "[alpha, alpha, O/oc, C, oc]" + (
+            " or, with out_dtype float32, [alpha, alpha, O/oc, C/2, oc, 2]" if half else ""))
         ka, _, Ob, Cu, oc = (const_dim(kernel, d, "conv2d_winograd_NCHWc") for d in range(5))
         if ka != a:
             raise TexprError(f"conv2d_winograd_NCHWc: pre-transformed kernel is for alpha={ka}, "
@@ -307,7 +383,7 @@ def conv2d_winograd_NCHWc(data: Tensor, kernel: Tensor, padding: int | Sequence[
         if kic != ic:
             raise TexprError(f"conv2d_winograd_NCHWc: kernel input block {kic} does not match "
                              f"the data's {ic}")
-        U = winograd_weight_transform_NCHWc(kernel, m)
+        U = winograd_weight_transform_NCHWc(kernel, m, dtype=dt)
         _, _, Ob, Cu, oc = (const_dim(U, d, "conv2d_winograd_NCHWc") for d in range(5))
     if Cu != C:
         raise TexprError(f"conv2d_winograd_NCHWc: kernel has {Cu} input channels, data {C}")
@@ -319,15 +395,15 @@ def conv2d_winograd_NCHWc(data: Tensor, kernel: Tensor, padding: int | Sequence[
     nH, nW = -(-P // m), -(-Q // m)
     dp = pad(data, (0, 0, pt, pl, 0), (0, 0, pb + nH * m - P, pr + nW * m - Q, 0),
              name="wino_pad")
-    S = _winograd_tiles(lambda n, c, h, w: dp[n, c // ic, h, w, c % ic], N, nH, nW, C, O, m,
-                        data.dtype, lambda e, nu, c, o: U[e, nu, o // oc, c, o % oc],
-                        {"weight_layout": "IOo", "oc": oc})
+    S = _winograd_tiles(_widened(lambda n, c, h, w: dp[n, c // ic, h, w, c % ic], dt), N, nH,
+                        nW, C, O, m, dt, weight_at(U, {"weight_layout": layout, "oc": oc}),
+                        {"weight_layout": layout, "oc": oc}, half)
     AT = winograd_matrices(m)[0]
     e1 = reduce_axis((0, a), "e1")
 
     def y(n, ob, h, w, oi):        # out = A^T S
         p = n * (nH * nW) + (h // m) * nW + w // m
-        return te_sum(_coef(AT, h % m, e1.var, data.dtype) * S[e1, w % m, p, ob * oc + oi],
+        return te_sum(_coef(AT, h % m, e1.var, dt) * S[e1, w % m, p, ob * oc + oi],
                       axis=e1, where=_nonzero(AT, h % m, e1.var))
     return compute((N, Ob, P, Q, oc), y, name="conv2d_winograd_NCHWc",
                    tag="winograd_output_NCHWc", attrs={"tile_size": m, "nH": nH, "nW": nW})
@@ -346,6 +422,23 @@ def winograd_weight_transform_NCHWc_ref(kernel, tile_size):
     u = winograd_weight_transform_ref(k, tile_size, "IO")          # [a, a, C, O]
     a = u.shape[0]
     return np.ascontiguousarray(u.reshape(a, a, Cb * ic, Ob, oc).transpose(0, 1, 3, 2, 4))
+
+
+def winograd_weight_pairs_NCHWc_ref(kernel, tile_size):
+    """The NCHWc kernel transformed (float64 math, one rounding to its dtype) and packed as
+    channel pairs [alpha, alpha, O/oc, C/2, oc, 2]: the offline weight of a mixed-precision
+    bfloat16 conv2d_winograd_NCHWc (pre_transformed=True, out_dtype="float32").
+
+    >>> import numpy as np, texpr.topi as topi
+    >>> kernel = np.ones((2, 1, 3, 3, 4, 16), "float32")
+    >>> topi.winograd.winograd_weight_pairs_NCHWc_ref(kernel, 2).shape
+    (4, 4, 2, 2, 16, 2)
+    """
+    u = winograd_weight_transform_NCHWc_ref(kernel, tile_size)      # [a, a, O/oc, C, oc]
+    a, _, Ob, C, oc = u.shape
+    if C % 2:
+        raise TexprError(f"winograd_weight_pairs_NCHWc_ref: {C} input channels do not pair")
+    return np.ascontiguousarray(u.reshape(a, a, Ob, C // 2, 2, oc).transpose(0, 1, 2, 3, 5, 4))
 
 
 def winograd_weight_transform_ref(kernel, tile_size, layout="OI"):
