@@ -5,6 +5,7 @@ from hypothesis import given, settings, strategies as st
 
 import texpr as te
 from texpr.targets.intrin import gemm_fp32
+from support.tensorize import tensorized_gemm_fp32
 
 
 def plain_gemm_intrin(mr, nr, kc, name="ref_gemm", partial_axes=()):
@@ -261,16 +262,7 @@ def test_missing_part_is_reported():
 def test_gemm_fp32_micro_kernel_avx2(M):
     """M % 6 rows: the tail tile runs the micro-kernel specialised for its row count."""
     N, K, mr, nr, kc = 32, 64, 6, 16, 32
-    A = te.placeholder((M, K), name="A")
-    B = te.placeholder((K, N), name="B")
-    PB = te.compute((N // nr, K, nr), lambda x, y, z: B[y, x * nr + z], name="PB")
-    k = te.reduce_axis((0, K), name="k")
-    C = te.compute((M, N), lambda i, j: te.sum(A[i, k] * PB[j // nr, k, j % nr], axis=k), name="C")
-    s = te.create_schedule(C.op)
-    io, jo, ii, ji = s[C].tile(C.op.axis[0], C.op.axis[1], mr, nr)
-    ko, ki = s[C].split(k, factor=kc)
-    s[C].reorder(jo, ko, io, ii, ji, ki)
-    s[C].tensorize(ii, gemm_fp32(mr, nr, kc))
+    s, (A, B, C) = tensorized_gemm_fp32(M, N, K, mr, nr, kc)
     f = run(s, [A, B, C], M, N, K, target="avx2")
     assert "_mm256_fmadd_ps" in f.source
     assert ("(partial tile)" in f.source) == bool(M % mr)
@@ -445,15 +437,7 @@ def test_gemm_fp32_update_adds_c_after_its_loop(target, add):
     after its loop: C is not loaded before the loop (where each call waited for it)."""
     from texpr.targets.build import emit_source
     M, N, K, mr, nr, kc = 4, 16, 64, 4, 16, 32
-    A = te.placeholder((M, K), name="A")
-    PB = te.placeholder((N // nr, K, nr), name="PB")
-    k = te.reduce_axis((0, K), name="k")
-    C = te.compute((M, N), lambda i, j: te.sum(A[i, k] * PB[j // nr, k, j % nr], axis=k), name="C")
-    s = te.create_schedule(C.op)
-    io, jo, ii, ji = s[C].tile(C.op.axis[0], C.op.axis[1], mr, nr)
-    ko, ki = s[C].split(k, factor=kc)
-    s[C].reorder(jo, ko, io, ii, ji, ki)
-    s[C].tensorize(ii, gemm_fp32(mr, nr, kc))
+    s, (A, PB, C) = tensorized_gemm_fp32(M, N, K, mr, nr, kc, packed_input=True)
     src = emit_source(s, [A, PB, C], target=target)
     update = src[src.index(f"gemm_fp32_{mr}x{nr}x{kc}.update"):]
     head, tail = update.split("for (int k = 0;", 1)

@@ -28,3 +28,24 @@ def tensorized_matmul(intrin, N, M, L, tile):
     s[C].reorder(x, yo, zo, yi, zi)
     s[C].tensorize(yi, intrin)
     return s, A, B, C, x, yo
+
+
+def tensorized_gemm_fp32(M, N, K, mr, nr, kc, packed_input=False):
+    """C = A B in gemm_fp32(mr, nr, kc) register tiles (C tiled mr x nr, k split by kc, the
+    (jo, ko, io) loops outside): B packed into [N/nr, K, nr] panels by a stage, or taken
+    already packed (packed_input: the placeholder PB); returns (s, [A, B or PB, C])."""
+    from texpr.targets.intrin import gemm_fp32
+    A = te.placeholder((M, K), name="A")
+    if packed_input:
+        B = PB = te.placeholder((N // nr, K, nr), name="PB")
+    else:
+        B = te.placeholder((K, N), name="B")
+        PB = te.compute((N // nr, K, nr), lambda x, y, z: B[y, x * nr + z], name="PB")
+    k = te.reduce_axis((0, K), name="k")
+    C = te.compute((M, N), lambda i, j: te.sum(A[i, k] * PB[j // nr, k, j % nr], axis=k), name="C")
+    s = te.create_schedule(C.op)
+    io, jo, ii, ji = s[C].tile(C.op.axis[0], C.op.axis[1], mr, nr)
+    ko, ki = s[C].split(k, factor=kc)
+    s[C].reorder(jo, ko, io, ii, ji, ki)
+    s[C].tensorize(ii, gemm_fp32(mr, nr, kc))
+    return s, [A, B, C]

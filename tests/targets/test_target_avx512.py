@@ -19,6 +19,7 @@ from hypothesis import given, settings, strategies as st
 import texpr as te
 from texpr import testing as tt
 from texpr.targets.build import compile_check_avx512, get_target, host_has
+from support.tensorize import tensorized_gemm_fp32
 
 HAS_AVX512 = all(host_has(f) for f in ("avx512f", "avx512bw", "avx512dq", "avx512vl"))
 MODES = [
@@ -368,19 +369,10 @@ def test_target_flags_and_repr():
 @pytest.mark.parametrize("mode", MODES)
 def test_micro_kernels_of_intrin_py_build_for_avx512(mode):
     """The AVX-512 implementations of texpr.targets.intrin (fp32 GEMM tile, int8 VNNI dot)."""
-    from texpr.targets.intrin import dot_int8, gemm_fp32
+    from texpr.targets.intrin import dot_int8
     rng = np.random.default_rng(2)
     M, N, K, mr, nr, kc = 13, 32, 64, 6, 16, 32       # 13 rows: a 1-row partial tile
-    A = te.placeholder((M, K), name="A")
-    B = te.placeholder((K, N), name="B")
-    PB = te.compute((N // nr, K, nr), lambda x, y, z: B[y, x * nr + z], name="PB")
-    k = te.reduce_axis((0, K), name="k")
-    C = te.compute((M, N), lambda i, j: te.sum(A[i, k] * PB[j // nr, k, j % nr], axis=k), name="C")
-    s = te.create_schedule(C.op)
-    io, jo, ii, ji = s[C].tile(C.op.axis[0], C.op.axis[1], mr, nr)
-    ko, ki = s[C].split(k, factor=kc)
-    s[C].reorder(jo, ko, io, ii, ji, ki)
-    s[C].tensorize(ii, gemm_fp32(mr, nr, kc))
+    s, (A, B, C) = tensorized_gemm_fp32(M, N, K, mr, nr, kc)
     f = build(s, [A, B, C], mode)
     assert "_mm512_fmadd_ps" in f.source and "(partial tile)" in f.source
     a, b = rng.random((M, K), "float32"), rng.random((K, N), "float32")

@@ -21,6 +21,7 @@ from texpr.target import GENERIC
 from texpr.lang.ir import Buffer, BufferLoad, BufferStore, LoweredFunc, Ramp, seq
 from texpr.targets.runtime import harness
 from texpr.targets.arm.neon import NEON_TYPES, NEONEmitter
+from support.tensorize import tensorized_gemm_fp32
 
 NATIVE = platform.machine().lower() in ("aarch64", "arm64")
 if not NATIVE:
@@ -354,18 +355,9 @@ def test_widening_multiply_accumulate(signed):
 # ----------------------------------------------------------------------------- tensor intrinsics
 
 def test_gemm_fp32_and_sdot_micro_kernels_run_under_neon():
-    from texpr.targets.intrin import dot_int8, gemm_fp32
+    from texpr.targets.intrin import dot_int8
     M, N, K, mr, nr, kc = 11, 16, 24, 2, 8, 8       # 11 rows: a 1-row partial tile
-    A = te.placeholder((M, K), name="A")
-    B = te.placeholder((K, N), name="B")
-    PB = te.compute((N // nr, K, nr), lambda x, y, z: B[y, x * nr + z], name="PB")
-    k = te.reduce_axis((0, K), name="k")
-    C = te.compute((M, N), lambda i, j: te.sum(A[i, k] * PB[j // nr, k, j % nr], axis=k), name="C")
-    s = te.create_schedule(C.op)
-    io, jo, ii, ji = s[C].tile(C.op.axis[0], C.op.axis[1], mr, nr)
-    ko, ki = s[C].split(k, factor=kc)
-    s[C].reorder(jo, ko, io, ii, ji, ki)
-    s[C].tensorize(ii, gemm_fp32(mr, nr, kc))
+    s, (A, B, C) = tensorized_gemm_fp32(M, N, K, mr, nr, kc)
     f = te.build(s, [A, B, C], target="neon", name="gemm")
     assert "vfmaq_f32" in f.source and "(partial tile)" in f.source
     a, b = data_for("float32", (M, K), 11), data_for("float32", (K, N), 12)

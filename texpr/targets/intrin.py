@@ -321,11 +321,16 @@ MADD_ACC_HELPER = """#if defined(__AVX2__) && defined(__GNUC__) && !defined(TEXP
 """
 
 
-def _broadcast_tile_avx2(A, B, C, nv, groups, per_group, b_ctype, step, prelude=()):
+def _broadcast_tile_avx2(who, A, B, C, nv, groups, per_group, b_ctype, step, prelude=()):
     """The AVX2 code of an integer register tile (rows x nv vectors of int32 sums) that
     broadcasts 4 bytes of a data row (per_group values) against nv vectors of weights packed
     [groups][8 nv][per_group] per step: the "body" (sums from zero) and "update" (+=) parts
     for n_rows rows, `step` the accumulating statement ({acc}, av, b{v})."""
+    _need_unit(A, 1, who)
+    _need_unit(C, 1, who)
+    if B.strides[2] != "1" or B.strides[1] != str(per_group):
+        raise TexprError(f"{who}: weights must be packed [kc/{per_group}][{8 * nv}][{per_group}] "
+                         f"contiguously (got strides {B.strides})")
     def parts(n_rows):
         acc = [[f"acc{r}_{v}" for v in range(nv)] for r in range(n_rows)]
         cptr = [[f"{C.ptr} + {r} * ({C.strides[0]}) + {8 * v}" for v in range(nv)]
@@ -380,13 +385,7 @@ def dot_int16_pairs(kc, lanes=16, rows=4, name=None):
     def avx2(ins, outs):
         A, B = ins
         (C,) = outs
-        _need_unit(A, 1, who)
-        _need_unit(C, 1, who)
-        if B.strides[2] != "1" or B.strides[1] != "2":
-            raise TexprError(f"{who}: weights must be packed [kc/2][{lanes}][2] contiguously "
-                             f"(got strides {B.strides})")
-
-        parts = _broadcast_tile_avx2(A, B, C, nv, kc // 2, 2, "int16_t",
+        parts = _broadcast_tile_avx2(who, A, B, C, nv, kc // 2, 2, "int16_t",
                                      "TEXPR_MADD_ACC({acc}, av, b{v});")
         code = _by_rows(C.extents[0] if C.extents else None, rows, parts)
         code["helpers"] = MADD_ACC_HELPER
@@ -446,13 +445,7 @@ def dot_u8s8_sat16(kc, lanes=16, rows=4, name=None):
     def avx2(ins, outs):
         A, B = ins
         (C,) = outs
-        _need_unit(A, 1, who)
-        _need_unit(C, 1, who)
-        if B.strides[2] != "1" or B.strides[1] != "4":
-            raise TexprError(f"{who}: weights must be packed [kc/4][{lanes}][4] contiguously "
-                             f"(got strides {B.strides})")
-
-        parts = _broadcast_tile_avx2(A, B, C, nv, kc // 4, 4, "int8_t",
+        parts = _broadcast_tile_avx2(who, A, B, C, nv, kc // 4, 4, "int8_t",
                                      "TEXPR_MADDUBS_ACC({acc}, av, b{v}, ones);",
                                      prelude=["const __m256i ones = _mm256_set1_epi16(1);"])
         code = _by_rows(C.extents[0] if C.extents else None, rows, parts)
