@@ -251,7 +251,13 @@ def weight_at(U, attrs):
     """u_at(e, nu, c, o): the transformed weight U read in the layout the batched GEMM's
     attrs name ("OI" [alpha, alpha, O, C], "IO" [alpha, alpha, C, O], "IOo" [alpha, alpha,
     O/oc, C, oc], "IOo2" [alpha, alpha, O/oc, C/2, oc, 2]); schedules that repack U read it
-    through this too."""
+    through this too.
+
+    >>> import texpr as te
+    >>> U = te.placeholder((4, 4, 16, 8), name="U")      # OI: [alpha, alpha, O, C]
+    >>> weight_at(U, {"weight_layout": "OI"})(0, 1, 2, 3)  # channel 2, output 3
+    U[0, 1, 3, 2]
+    """
     layout, oc = attrs["weight_layout"], attrs.get("oc")
     if layout == "IO":
         return lambda e, nu, c, o: U[e, nu, c, o]
