@@ -162,6 +162,24 @@ def test_pooling_prefetch_distance_follows_the_row_size(D, dist):
     assert f"k + {dist}]" in text and "k + 32]" not in text
 
 
+def test_pooling_with_the_ragged_reduction_split_by_the_user():
+    """A split of the bag's reduction (its bounds read offsets[b], offsets[b + 1]) leaves a
+    guard that reads data: lowered to a buffer read like the loop bounds, then vectorized."""
+    table, idx, lens, _ = _fixed_case(16)
+    data = te.placeholder(table.shape, name="data")
+    indices = te.placeholder(idx.shape, "int32", name="indices")
+    lengths = te.placeholder(lens.shape, "int32", name="lengths")
+    out = topi.sparse.sparse_lengths_sum(data, indices, lengths)
+    s = te.create_schedule(out.op)
+    s[out].split(s[out].op.reduce_axis[0], factor=4)
+    s[out].vectorize(s[out].op.axis[1])
+    f = te.build(s, [data, indices, lengths, out], target="native")
+    got = np.zeros((len(lens), 16), "float32")
+    f(table, idx, lens, got)
+    np.testing.assert_allclose(got, R.sparse_lengths_sum_ref(table, idx, lens), rtol=1e-5,
+                               atol=1e-5)
+
+
 # ----------------------------------------------------------------------------- errors
 
 @pytest.mark.parametrize("target", ["native", "neon"])

@@ -700,6 +700,8 @@ class NestBuilder:
         low = self.low
         info = low.info[st]
         rmap, values, guards = low.root_map(st)
+        # a ragged reduction's split guard reads its bounds from data (offsets[b + 1])
+        guards = [transform(g, self._load_fn) for g in guards]
         bufs = info.buffers
         buf = info.buffer
         # a local buffer holds the region (0-based), an argument (or a scan's state) the whole
