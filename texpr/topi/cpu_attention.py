@@ -48,7 +48,8 @@ def attention_config(S, T, D, Dv, target="native", padded=False):
     mr1 x nr1: the register tile of scores^T (key rows x query columns, K = D), mr1
     dividing T when a good divisor exists; mr2 x nr2: the register tile of pv (query rows x
     head columns, K = T in chunks of kc2 keys), nr2 dividing Dv, or None when Dv is not a
-    multiple of the vector width (pv is then a vector loop).
+    multiple of the vector width (pv is then a vector loop). padded: S is padded to whole
+    blocks (a symbolic S), so qb need not divide it.
     """
     info = cpu_info(target)
     lanes = info.lanes
@@ -78,8 +79,6 @@ def attention_config(S, T, D, Dv, target="native", padded=False):
 #: S = 1, 2, 9, 17, 20, 33, 50-200 not)
 SCALAR_QUERY_COST = 3
 
-MANY_SYMBOLIC_QUERIES = 128
-MANY_KEY_CHUNK = 16
 
 
 def _pads_queries(S, qb, nr1):
@@ -101,6 +100,10 @@ def _key_chunk(T, width):
 #: the sequence length a schedule of a symbolic one is configured for, without a bound from
 #: its size class
 SYMBOLIC_SEQUENCE = 512
+
+#: a symbolic query count above this many (a size class from here up): blocked for whole,
+#: padded blocks (attention_config(padded=True)); up to it, for the class's bound
+MANY_SYMBOLIC_QUERIES = 128
 
 
 def _class_bound(n):
@@ -141,7 +144,7 @@ def attention_size_classes(st, target):
     then ranges of T up to the vector width, twice that and FEW_SYMBOLIC_KEYS, each computed
     over its bound (keys padded: _padded_keys; a query count bounded with them: one block,
     padded); else pv as register tiles over key chunks of SYMBOLIC_KEY_CHUNK (queries: whole
-    blocks, padded)."""
+    blocks, padded), in two classes: up to MANY_SYMBOLIC_QUERIES keys and more."""
     stages = _stages(st.schedule, st)
     scores = stages.get(INNER_TAGS[0])
     if scores is None or len(scores.op.input_tensors) != 2:
@@ -265,7 +268,7 @@ def schedule_attention(s, st, target):
     cfg = attention_config(_representative(S), _representative(T), D, Dv, target,
                            padded=many)
     if not isinstance(T, int):          # key chunks of pv: a tail after the last whole one
-        cfg["kc2"] = MANY_KEY_CHUNK if many else SYMBOLIC_KEY_CHUNK
+        cfg["kc2"] = SYMBOLIC_KEY_CHUNK
     elif all(isinstance(d, int) for d in (B, H, S)):    # a constant shape: the tuning knobs
         from . import cpu_tuning
         f32 = "float32"
