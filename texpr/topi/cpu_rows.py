@@ -55,9 +55,10 @@ def _constant(axes):
     return all(isinstance(a.dom.extent, Const) for a in axes)
 
 
-ROW_TAGS = ("softmax", "log_softmax", "layer_norm", "rms_norm")
-
-
+@register_size_classes("softmax", VECTOR_CPU_TARGETS)
+@register_size_classes("log_softmax", VECTOR_CPU_TARGETS)
+@register_size_classes("layer_norm", VECTOR_CPU_TARGETS)
+@register_size_classes("rms_norm", VECTOR_CPU_TARGETS)
 def _row_size_classes(st, target):
     """Symbolic kept extents (the row count): a class where each is 1 (one row: no
     parallel loop, the kernel the concrete one-row build gets), then every other count."""
@@ -69,10 +70,6 @@ def _row_size_classes(st, target):
     if not rows or any(not isinstance(e, (Var, Const)) for e in kept):
         return None
     return [te_all(*(v == 1 for v in rows)), te_all(*(v >= 0 for v in rows))]
-
-
-for _tag in ROW_TAGS:
-    register_size_classes(_tag, VECTOR_CPU_TARGETS)(_row_size_classes)
 
 
 @register("softmax", VECTOR_CPU_TARGETS)
