@@ -155,7 +155,7 @@ def main():
         cases += softmax_cases(target, 1000, (1, 7, 64) if args.quick else (1, 7, 64, 333), rng)
     if "attention" in ops:
         cases += attention_cases(target, 4 if args.quick else 12, 64,
-                                 (7, 64) if args.quick else (7, 64, 333), rng)
+                                 (7, 64) if args.quick else (1, 2, 3, 7, 64, 333, 384), rng)
     if "convpool" in ops:
         cases += conv_pool_cases(target, 16 if args.quick else 64,
                                  (14,) if args.quick else (56, 28), rng)

@@ -51,6 +51,25 @@ def test_numpy_arguments_take_the_checked_c_path(axpy):
     np.testing.assert_array_equal(c, a * 2 + b)
 
 
+def test_direct_call_refuses_a_changed_thread_count_variable(axpy):
+    """A parallel kernel's direct call passes [environment, key, value synced]: the C
+    checker runs the kernel only while the environment holds that very value object; another
+    one (TEXPR_NUM_THREADS changed) gets None and nothing runs (the call then syncs first)."""
+    if fastcheck.checker() is None:
+        pytest.skip("the C checker cannot be built here (no Python headers): Python checks")
+    run, plan = axpy._direct, axpy._direct_plan
+    a, b, c = data(), data(seed=1), np.zeros((3, 4), "float32")
+    env = {b"TEXPR_NUM_THREADS": b"2"}
+    assert run(plan, axpy._address, (a, b, c), [env, b"TEXPR_NUM_THREADS", b"3"]) is None
+    assert not c.any()                             # refused: the kernel did not run
+    assert run(plan, axpy._address, (a, b, c), [env, b"TEXPR_NUM_THREADS",
+                                                 env[b"TEXPR_NUM_THREADS"]]) is True
+    np.testing.assert_array_equal(c, a * 2 + b)
+    assert run(plan, axpy._address, (a, b, c), [{}, b"TEXPR_NUM_THREADS", None]) is True
+    with pytest.raises(TypeError, match=r"threads: \[dict, key, value\]"):
+        run(plan, axpy._address, (a, b, c), ["not", "a", "dict"])
+
+
 def test_without_the_c_checker_calls_take_the_python_checks(axpy, monkeypatch):
     """(where the extension cannot be built: no Python headers)"""
     monkeypatch.setattr(fastcheck, "_LOADED", [None])

@@ -7,7 +7,7 @@ import texpr as te
 import texpr.topi as topi
 from texpr.topi import testing as ref
 from texpr.topi.cpu import cpu_info
-from texpr.topi.cpu_attention import attention_config
+from texpr.topi.cpu_attention import _pads_queries, attention_config
 
 RNG = np.random.default_rng(16)
 
@@ -86,6 +86,41 @@ def test_bert_blocks_lower_to_register_tiles_and_vectors():
     assert "tensorize gemm_fp32" in stages["attention_scores"]
     assert "tensorize gemm_fp32" in stages["attention_pv"]
     assert "exp(" in text and "_lane" not in text
+
+
+def test_constant_queries_padded_where_a_partial_tile_costs_more():
+    """A constant S that is not whole blocks is computed over whole blocks (as a symbolic S
+    is) when its partial tile's queries, scalar loops, would cost more than the padding:
+    S = 7 (7 of a tile of 8) padded, S = 1 and 9 (one query past whole tiles) not; the
+    padded S = 7 runs both products as whole register tiles (lowered, nothing compiled)."""
+    assert _pads_queries(7, 8, 8) and _pads_queries(333, 48, 16)
+    assert not _pads_queries(1, 8, 8) and not _pads_queries(9, 16, 8)
+    assert not _pads_queries(64, 32, 16)          # whole blocks: nothing to pad
+    q, k, v = _placeholders(7, 7, 64, 64, "float32", H=1)
+    o = topi.nn.attention(q, k, v)
+    text = str(te.lower(topi.schedule(o, "avx2"), [q, k, v, o], target="avx2"))
+    assert "allocate attention_qT: float32[1, 1, 64, 8]" in text
+    assert "tensorize gemm_fp32_7x8x64" in text and "tensorize gemm_fp32_4x16x7" in text
+
+
+def test_size_class_of_a_known_length_lowers_as_the_concrete_kernel():
+    """A symbolic sequence length's class S == 7 lowers to the concrete S = 7 kernel's
+    loops and register tiles (its stages get the constant extents), not to padded keys."""
+    S = te.var("S")
+    q, k, v = _placeholders(S, S, 64, 64, "float32", H=1)
+    o = topi.nn.attention(q, k, v)
+    s = topi.schedule(o, "avx2")
+    assert str(s.specializations[6][0]) == "S == 7"
+    s.specializations = s.specializations[6:7]     # (lowering the other classes takes seconds)
+    text = str(te.lower(s, [q, k, v, o], target="avx2"))
+    cls = text.split("S == 7")[-1].split("} else {")[0]
+    q7, k7, v7 = _placeholders(7, 7, 64, 64, "float32", H=1)
+    o7 = topi.nn.attention(q7, k7, v7)
+    fixed = str(te.lower(topi.schedule(o7, "avx2"), [q7, k7, v7, o7], target="avx2"))
+    for line in ("tensorize gemm_fp32_7x8x64", "tensorize gemm_fp32_4x16x7",
+                 "allocate attention_scores: float32[1, 1, 7, 8]"):
+        assert line in cls and line in fixed
+    assert "attention_kp" not in cls
 
 
 @settings(max_examples=10, deadline=None)

@@ -38,6 +38,22 @@ def test_softmax_and_log_softmax(shape, axis):
     np.testing.assert_allclose(got_lsm, ref.log_softmax_ref(xd, axis), rtol=1e-6, atol=2e-6)
 
 
+def test_symbolic_row_count_has_a_one_row_class():
+    """A symbolic row count: a size class for one row (the kernel a one-row build gets: no
+    parallel loop), the fallback for every other count; one build, both against NumPy."""
+    X = te.placeholder((te.var("rows"), 19), name="X")
+    Y = topi.nn.softmax(X)
+    s = topi.schedule([Y], "native")
+    assert [str(c) for c, _ in s.specializations] == ["rows == 1"]
+    one, rest = str(te.lower(s, [X, Y], target="native")).split("} else {", 1)
+    assert "for parallel" not in one and "for parallel" in rest
+    f = te.build(s, [X, Y], target="native")
+    for rows in (1, 3):
+        x = RNG.standard_normal((rows, 19)).astype("float32")
+        np.testing.assert_allclose(f(x), ref.softmax_ref(x.astype(np.float64), -1), rtol=2e-6,
+                                   atol=1e-30)
+
+
 def test_softmax_on_portable_c_keeps_the_default_schedule():
     """On target c (no registered row schedule) the parts are scheduled one by one."""
     X = te.placeholder((4, 11), name="X")

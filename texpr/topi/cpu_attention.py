@@ -40,7 +40,7 @@ ENOUGH_ACCUMULATORS = 12
 TARGET_QUERY_BLOCK = 48
 
 
-def attention_config(S, T, D, Dv, target="native"):
+def attention_config(S, T, D, Dv, target="native", padded=False):
     """Blocking of attention with S queries, T keys, head dims D (q, k) and Dv (v).
 
     qb query rows per parallel block: a multiple of nr1 and of mr2, dividing S when one
@@ -48,7 +48,8 @@ def attention_config(S, T, D, Dv, target="native"):
     mr1 x nr1: the register tile of scores^T (key rows x query columns, K = D), mr1
     dividing T when a good divisor exists; mr2 x nr2: the register tile of pv (query rows x
     head columns, K = T in chunks of kc2 keys), nr2 dividing Dv, or None when Dv is not a
-    multiple of the vector width (pv is then a vector loop).
+    multiple of the vector width (pv is then a vector loop). padded: S is padded to whole
+    blocks (a symbolic S), so qb need not divide it.
     """
     info = cpu_info(target)
     lanes = info.lanes
@@ -64,12 +65,28 @@ def attention_config(S, T, D, Dv, target="native"):
             mr2, nr2 = register_tile(qb, Dv, info, nr_divides=Dv)
             mr2 = max(m for m in range(1, mr2 + 1) if qb % m == 0)
             acc = mr2 * nr2 // lanes
-        key = (S % qb != 0, -min(acc, ENOUGH_ACCUMULATORS), abs(qb - TARGET_QUERY_BLOCK))
+        key = (S % qb != 0 and not padded, -min(acc, ENOUGH_ACCUMULATORS),
+               abs(qb - TARGET_QUERY_BLOCK))
         if best is None or key < best[0]:
             best = (key, qb, mr2, nr2)
     _, qb, mr2, nr2 = best
     return {"qb": qb, "mr1": mr1, "nr1": nr1, "mr2": mr2, "nr2": nr2,
             "kc2": _key_chunk(T, qb + (nr2 or 0)), "lanes": lanes}
+
+
+#: what a query of a partial register tile costs (its scores and pv as scalar loops) in
+#: queries of whole tiles (Zen 3, 1 x 12 x S x 64: S = 3-15, 24, 40, 333 ran faster padded,
+#: S = 1, 2, 9, 17, 20, 33, 50-200 not)
+SCALAR_QUERY_COST = 3
+
+
+
+def _pads_queries(S, qb, nr1):
+    """Whether a constant S is computed over whole blocks of qb queries (padded, as for a
+    symbolic S): when its partial tile's queries (S % nr1, scalar loops) cost more than the
+    padding queries (whole tiles, their outputs not written)."""
+    extra = cdiv(S, qb) * qb - S
+    return extra > 0 and SCALAR_QUERY_COST * (S % nr1) > extra
 
 
 def _key_chunk(T, width):
@@ -83,6 +100,10 @@ def _key_chunk(T, width):
 #: the sequence length a schedule of a symbolic one is configured for, without a bound from
 #: its size class
 SYMBOLIC_SEQUENCE = 512
+
+#: a symbolic query count above this many (a size class from here up): blocked for whole,
+#: padded blocks (attention_config(padded=True)); up to it, for the class's bound
+MANY_SYMBOLIC_QUERIES = 128
 
 
 def _class_bound(n):
@@ -111,13 +132,19 @@ SYMBOLIC_KEY_CHUNK = 16
 FEW_SYMBOLIC_KEYS = 2 * SYMBOLIC_KEY_CHUNK
 
 
+#: a symbolic key count up to this many: a size class for each value (the kernel built for
+#: that T; with queries = keys, for that sequence length): padding these few keys to a whole
+#: register tile, and copying k and v for it, cost up to 1.9x the concrete kernel's time
+EXACT_SYMBOLIC_KEYS = 8
+
+
 @register_size_classes(OUTPUT_TAG, VECTOR_CPU_TARGETS)
 def attention_size_classes(st, target):
-    """A symbolic key count T: ranges of T up to 2, 4, the vector width, twice that and
-    FEW_SYMBOLIC_KEYS, each computed over its bound
-    (keys padded: _padded_keys; a query count bounded with them: one block, padded); else
-    pv as register tiles over key chunks of SYMBOLIC_KEY_CHUNK (queries: whole blocks,
-    padded)."""
+    """A symbolic key count T: each T up to EXACT_SYMBOLIC_KEYS (the concrete schedule),
+    then ranges of T up to the vector width, twice that and FEW_SYMBOLIC_KEYS, each computed
+    over its bound (keys padded: _padded_keys; a query count bounded with them: one block,
+    padded); else pv as register tiles over key chunks of SYMBOLIC_KEY_CHUNK (queries: whole
+    blocks, padded), in two classes: up to MANY_SYMBOLIC_QUERIES keys and more."""
     stages = _stages(st.schedule, st)
     scores = stages.get(INNER_TAGS[0])
     if scores is None or len(scores.op.input_tensors) != 2:
@@ -127,9 +154,11 @@ def attention_size_classes(st, target):
     if not isinstance(T, Var):
         return None
     lanes = cpu_info(target).lanes
-    small = sorted({n for n in (2, 4, lanes, 2 * lanes) if n < FEW_SYMBOLIC_KEYS}) + \
-        [FEW_SYMBOLIC_KEYS]
-    return [te_all(T >= 1, T <= n) for n in small] + [T > FEW_SYMBOLIC_KEYS]
+    small = sorted({n for n in (lanes, 2 * lanes)
+                    if EXACT_SYMBOLIC_KEYS < n < FEW_SYMBOLIC_KEYS}) + [FEW_SYMBOLIC_KEYS]
+    return [T == n for n in range(1, EXACT_SYMBOLIC_KEYS + 1)] + \
+        [te_all(T >= 1, T <= n) for n in small] + \
+        [te_all(T > FEW_SYMBOLIC_KEYS, T <= MANY_SYMBOLIC_QUERIES), T > MANY_SYMBOLIC_QUERIES]
 
 
 def _padded_keys(T, cfg):
@@ -139,6 +168,12 @@ def _padded_keys(T, cfg):
     if hi is None or hi > FEW_SYMBOLIC_KEYS:
         return None
     return cdiv(hi, cfg["mr1"]) * cfg["mr1"]
+
+
+def _symbolic_axis(stage, dim):
+    """Whether axis `dim` of the stage has a symbolic extent (in a size class that knows its
+    value, the schedule sees the constant but the stage still has the shape variable)."""
+    return not isinstance(stage.op.axis[dim].dom.extent, Const)
 
 
 def _pad_reduction(s, stage, extent):
@@ -227,7 +262,11 @@ def schedule_attention(s, st, target):
     B, H, S, D = _dims_or_vars(q)
     T = _dims_or_vars(k)[2]
     Dv = int(st.op.axis[3].dom.extent.value)
-    cfg = attention_config(_representative(S), _representative(T), D, Dv, target)
+    # a symbolic S of many queries: the blocking for whole blocks (padded; the waste of a
+    # block is small beside them), not for a divisor of the representative length
+    many = not isinstance(S, int) and _representative(S) > MANY_SYMBOLIC_QUERIES
+    cfg = attention_config(_representative(S), _representative(T), D, Dv, target,
+                           padded=many)
     if not isinstance(T, int):          # key chunks of pv: a tail after the last whole one
         cfg["kc2"] = SYMBOLIC_KEY_CHUNK
     elif all(isinstance(d, int) for d in (B, H, S)):    # a constant shape: the tuning knobs
@@ -240,6 +279,14 @@ def schedule_attention(s, st, target):
     lanes = cfg["lanes"]
     b, h, i, e = st.op.axis
     qb = cfg["qb"]
+    # a constant S that is not whole blocks: the block's stages over whole blocks (queries
+    # padded, as for a symbolic S), so that no partial register tile runs as scalar loops
+    pad_s = isinstance(S, int) and _pads_queries(S, qb, cfg["nr1"])
+    if isinstance(S, int) and S < qb and not pad_s:
+        # fewer queries than a block, unpadded: one block of exactly S (what the bounds of
+        # a block give anyway; a size class that knows S has a symbolic axis, whose block
+        # would be qb queries long)
+        qb = S
     # a symbolic S that the size class bounds by one block: no block loop (whose last,
     # partial block the lowering would compute apart, with loops of symbolic extent)
     one_block = not isinstance(S, int) and _class_bound(S) is not None and \
@@ -261,11 +308,12 @@ def schedule_attention(s, st, target):
     # 1. the block's queries, transposed (a symbolic S: zero queries pad the last block, so
     # that every register tile of the block is a whole one; their outputs are not written)
     extra = []
-    Sp = S if isinstance(S, int) else qb if one_block else (S + (qb - 1)) // qb * qb
-    if isinstance(S, int):
+    Sp = (cdiv(S, qb) * qb if pad_s else S) if isinstance(S, int) else \
+        qb if one_block else (S + (qb - 1)) // qb * qb
+    if isinstance(S, int) and not pad_s:
         _, qt = pack_input(s, scores, q, (B, H, D, S), lambda b_, h_, d_, i_: q[b_, h_, i_, d_],
                            lambda b_, h_, i_, d_: (b_, h_, d_, i_), "attention_qT")
-    elif one_block and known_facts().bounds(S)[0] >= 1:
+    elif pad_s or (one_block and known_facts().bounds(S)[0] >= 1):
         # the padding queries: copies of the last one (finite; their outputs are not
         # written), so that the copy has no condition and a constant extent
         _, qt = pack_input(s, scores, q, (B, H, D, Sp),
@@ -276,10 +324,16 @@ def schedule_attention(s, st, target):
                            lambda b_, h_, d_, i_: if_then_else(i_ < S, q[b_, h_, i_, d_], 0.0),
                            lambda b_, h_, i_, d_: (b_, h_, d_, i_), "attention_qT")
     qt.compute_at(st, par)
-    if not isinstance(S, int):
-        # the block's stages over whole blocks of queries (no guard at S inside a block)
+    if pad_s or not isinstance(S, int) or _symbolic_axis(scores, 3):
+        # the block's stages over whole blocks of queries (no guard at S inside a block);
+        # a size class that knows S: over that constant (the concrete kernel's loops)
         for stage, dim in ((scores, 3), (mx, 2), (ex, 3), (sm, 2), (pv, 2)):
             pad_axis(s, stage, dim, Sp)
+    if isinstance(T, int) and _symbolic_axis(scores, 2):
+        # a size class that knows T: the key stages over that constant
+        pad_axis(s, scores, 2, T)
+        pad_axis(s, ex, 2, T)
+        _pad_reduction(s, pv, T)
     Tp = _padded_keys(T, cfg)
     if Tp is not None:
         # few keys (a size class bounds T): every key stage over Tp keys, a constant, so

@@ -20,11 +20,11 @@ An elementwise stage consuming the operator (an epilogue: a scale, a residual ad
 the loop nest's output; the operator's own output stage is inlined into it.
 """
 from ..lang import dtypes
-from ..lang.expr import Call, Const
+from ..lang.expr import Call, Const, Var, all as te_all
 from ..lang.visitor import walk
 from . import cpu_tuning as tuning
 from .cpu import cpu_info, epilogue_output
-from .schedules import VECTOR_CPU_TARGETS, default_stage, register
+from .schedules import VECTOR_CPU_TARGETS, default_stage, register, register_size_classes
 from .tag import ROW_PART
 
 #: vectors of partial results a reduction keeps (independent chains hide the add latency)
@@ -53,6 +53,23 @@ def row_parts(s, st):
 
 def _constant(axes):
     return all(isinstance(a.dom.extent, Const) for a in axes)
+
+
+@register_size_classes("softmax", VECTOR_CPU_TARGETS)
+@register_size_classes("log_softmax", VECTOR_CPU_TARGETS)
+@register_size_classes("layer_norm", VECTOR_CPU_TARGETS)
+@register_size_classes("rms_norm", VECTOR_CPU_TARGETS)
+def _row_size_classes(st, target):
+    """Symbolic kept extents (the row count): a class where each is 1 (one row: no
+    parallel loop, the kernel the concrete one-row build gets), then every other count."""
+    axes = st.op.attrs.get("axis")
+    if axes is None:
+        return None
+    kept = [a.dom.extent for d, a in enumerate(st.op.axis) if d not in axes]
+    rows = [e for e in kept if isinstance(e, Var)]
+    if not rows or any(not isinstance(e, (Var, Const)) for e in kept):
+        return None
+    return [te_all(*(v == 1 for v in rows)), te_all(*(v >= 0 for v in rows))]
 
 
 @register("softmax", VECTOR_CPU_TARGETS)

@@ -219,14 +219,29 @@ static PyObject *check(PyObject *self, PyObject *const *args, Py_ssize_t n) {
     return r;
 }
 
-/* run(plan, function address, arrays) -> True when the arguments passed and the kernel ran,
-   None when they did not (nothing ran). The kernel takes only pointers and int64 shape
-   values: all in integer registers / 8-byte stack slots on the 64-bit ABIs texpr builds
-   for, so it is called as a function of that many intptr_t. */
+/* run(plan, function address, arrays[, threads]) -> True when the arguments passed and the
+   kernel ran, None when they did not (nothing ran). The kernel takes only pointers and int64
+   shape values: all in integer registers / 8-byte stack slots on the 64-bit ABIs texpr builds
+   for, so it is called as a function of that many intptr_t. threads (a parallel kernel):
+   [environment dict, key, value] -- None too when the dict's value for key is not that very
+   object (TEXPR_NUM_THREADS changed: the caller syncs the kernel's thread count first). */
 typedef intptr_t W;
 static PyObject *run(PyObject *self, PyObject *const *args, Py_ssize_t n) {
-    if (bad_call(args, n, 3))
+    if (bad_call(args, n == 4 ? 3 : n, 3))
         return NULL;
+    if (n == 4 && args[3] != Py_None) {
+        PyObject *t = args[3];
+        if (!PyList_CheckExact(t) || PyList_GET_SIZE(t) != 3
+                || !PyDict_CheckExact(PyList_GET_ITEM(t, 0))) {
+            PyErr_SetString(PyExc_TypeError, "run(..., threads: [dict, key, value] or None)");
+            return NULL;
+        }
+        PyObject *raw = PyDict_GetItemWithError(PyList_GET_ITEM(t, 0), PyList_GET_ITEM(t, 1));
+        if (raw == NULL && PyErr_Occurred())
+            return NULL;
+        if ((raw == NULL ? Py_None : raw) != PyList_GET_ITEM(t, 2))
+            Py_RETURN_NONE;
+    }
     void *fn = PyLong_AsVoidPtr(args[1]);
     if (fn == NULL && PyErr_Occurred())
         return NULL;
@@ -313,7 +328,8 @@ static PyMethodDef methods[] = {
     {"check", (PyCFunction)(void (*)(void))check, METH_FASTCALL,
      "check(plan, arrays): addresses and shape values, or None"},
     {"run", (PyCFunction)(void (*)(void))run, METH_FASTCALL,
-     "run(plan, function address, arrays): True when it called the kernel, else None"},
+     "run(plan, function address, arrays[, threads]): True when it called the kernel, else "
+     "None"},
     {NULL, NULL, 0, NULL}
 };
 
@@ -329,7 +345,7 @@ _LOADED = []        # [the extension module, or None when it cannot be built]
 
 
 def checker():
-    """The extension (check(plan, arrays), run(plan, function address, arrays)), built and
+    """The extension (check(plan, arrays), run(plan, function address, arrays[, threads])), built and
     loaded on first use; None where it cannot be built here (TEXPR_FAST_CHECK=0 turns it
     off)."""
     if not _LOADED:

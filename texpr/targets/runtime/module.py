@@ -54,6 +54,9 @@ class Module:
         self._uses_parallel = uses_parallel
         self._threads = None
         self._threads_raw = _NEVER
+        # a parallel kernel's direct call checks in C that TEXPR_NUM_THREADS's raw value is
+        # still the one synced ([environment, key, value]; None: a serial kernel)
+        self._thread_state = [_ENVIRON, _NUM_THREADS_KEY, _NEVER] if uses_parallel else None
         nargs = len(func.args)
         # array arguments are passed as addresses (uintptr_t: the same register as a pointer)
         params = ["uintptr_t"] * nargs + ["double" if dtypes.is_float(v.dtype) else "int64_t"
@@ -102,12 +105,9 @@ class Module:
 
     def __call__(self, *arrays: Any) -> Any:
         direct = self._direct
-        if direct is not None:
-            if self._uses_parallel and \
-                    _ENVIRON.get(_NUM_THREADS_KEY, None) is not self._threads_raw:
-                self._sync_threads()
-            if direct(self._direct_plan, self._address, arrays):
-                return None                 # checked and run by the C extension
+        if direct is not None and \
+                direct(self._direct_plan, self._address, arrays, self._thread_state):
+            return None                     # checked and run by the C extension
         return self._call_checked(arrays, self._plan.fast(arrays))
 
     def _call_checked(self, arrays, fast):
@@ -179,6 +179,8 @@ class Module:
         # object; without os.environ's own mapping, a value no lookup returns)
         self._threads_raw = _ENVIRON.get(_NUM_THREADS_KEY, None) \
             if _ENVIRON is _ENVIRON_DATA else _NEVER
+        if self._thread_state is not None:
+            self._thread_state[2] = self._threads_raw
         n = num_threads()
         if n != self._threads:
             self._set_threads(n)
