@@ -162,7 +162,7 @@ def lut_dense(request):
     Wq = te.placeholder((64, wb, 20), "uint64", name="Wq")
     out = bitserial.bitserial_dense(D, Wq, db, wb, pack_dtype="uint64", out_dtype="int32")
     mod = _build(out, [D, Wq])
-    assert "texpr_nibble_and_counts" in mod.source and "_mm256_movemask_epi8" in mod.source
+    assert "texpr_nibble_pair_counts" in mod.source and "_mm256_movemask_epi8" in mod.source
     assert "valid_rows" in mod.source
     assert ("_mm256_permute2x128_si256(b0, b4, 0x20)" in mod.source) == (db * wb == 1)
     return db, wb, mod

@@ -21,11 +21,25 @@ COLUMNS = 4
 #: words transposed at a time (their nibbles fill 16 * CHUNK steps; the 16-bit sums of a chunk
 #: reach at most 64 * CHUNK)
 CHUNK = 16
-#: steps summed in bytes before widening (4 at most each)
+#: columns sharing one table (two counts in a byte: the low and the high nibble)
+PAIRS = COLUMNS // 2
+#: steps whose lookups add before their nibbles are split (at most 4 each: 12 < 16)
+GROUP = 3
+#: steps summed in bytes before widening (at most 4 a step in each count; whole groups)
 BYTE_STEPS = 63
+#: steps of a chunk past its last one (zero nibbles: they count nothing) to fill a group
+PAD_STEPS = GROUP - 1
 
-_TABLES = ", ".join(str(bin(a & v).count("1")) for a in range(16) for v in range(16))
-HELPERS = ("static const uint8_t texpr_nibble_and_counts[256] __attribute__((aligned(16))) = "
+
+def _pair_count(i):
+    """Entry i of the tables: 16 bytes for the nibbles (a, b) = (i // 16 % 16, i // 256) of two
+    weight columns, entry v = popcount(a & v) + 16 popcount(b & v)."""
+    v, a, b = i % 16, i // 16 % 16, i // 256
+    return bin(a & v).count("1") + 16 * bin(b & v).count("1")
+
+
+_TABLES = ", ".join(str(_pair_count(i)) for i in range(4096))
+HELPERS = ("static const uint8_t texpr_nibble_pair_counts[4096] __attribute__((aligned(16))) = "
            f"{{{_TABLES}}};")
 
 
@@ -128,8 +142,10 @@ def popcount_dot_lut(mr, nr, kw, name=None):
         pairs = ", ".join(str(8 * (i % 2) + i // 2) for i in range(16))
         bswap = ", ".join(str(8 * (i // 8) + 7 - i % 8) for i in range(16))
         lines = ([f"const int valid_rows = {rows};"] if partial else []) + [
-            f"uint8_t x4[{mv}][{16 * CHUNK}][{ROWS}] __attribute__((aligned(32)));",
+            f"uint8_t x4[{mv}][{16 * CHUNK + PAD_STEPS}][{ROWS}] __attribute__((aligned(32)));",
             f"uint8_t sel[{COLUMNS}][{16 * CHUNK}] __attribute__((aligned(32)));",
+            "/* the offsets of two columns' table: 16 (a + 16 b) */",
+            f"uint16_t pair[{PAIRS}][{16 * CHUNK + 16}] __attribute__((aligned(32)));",
             f"__m256i sums[{nr}][{mv}][2][2];   /* int32 sums: [column][row vector][even / odd "
             "row bytes][first / last 8 of them] */",
             f"__m256i s16[{COLUMNS}][{VECTORS}][2];      /* a chunk's 16-bit sums: [column][row vector]"
@@ -140,9 +156,11 @@ def popcount_dot_lut(mr, nr, kw, name=None):
             "const __m256i lo4 = _mm256_set1_epi8(0x0f), hi4 = _mm256_set1_epi8((char)0xf0);",
             "const __m256i low8 = _mm256_set1_epi16(0xff);",
             f"for (int k0 = 0; k0 < {kw}; k0 += {CHUNK}) {{",
-            f"  const int nw = {kw} - k0 < {CHUNK} ? {kw} - k0 : {CHUNK}, steps = 16 * nw;"]
+            f"  const int nw = {kw} - k0 < {CHUNK} ? {kw} - k0 : {CHUNK}, steps = 16 * nw;",
+            f"  const int padded = (steps + {PAD_STEPS}) / {GROUP} * {GROUP};"]
         for v in range(mv):
             lines += ["  " + x for x in _transpose(v, A, partial)]
+            lines.append(f"  memset(x4[{v}][steps], 0, sizeof x4[{v}][steps] * {PAD_STEPS});")
         lines += [
             f"  for (int q0 = 0; q0 < {nr}; q0 += {COLUMNS}) {{",
             # the weight columns' nibbles, times 16: the offsets of their tables
@@ -154,31 +172,54 @@ def popcount_dot_lut(mr, nr, kw, name=None):
             "      _mm256_store_si256((__m256i*)&sel[q][16 * k], _mm256_permute2x128_si256(e0, e1, 0x20));",
             "      _mm256_store_si256((__m256i*)&sel[q][16 * k + 32], _mm256_permute2x128_si256(e0, e1, 0x31));",
             "    }",
+            f"    for (int p = 0; p < {PAIRS}; ++p) for (int g = 0; g < steps; g += 16) {{",
+            "      const __m256i a = _mm256_cvtepu8_epi16(_mm_load_si128((const __m128i*)&sel[2 * p][g]));",
+            "      const __m256i b = _mm256_cvtepu8_epi16(_mm_load_si128((const __m128i*)&sel[2 * p + 1][g]));",
+            "      _mm256_store_si256((__m256i*)&pair[p][g], _mm256_add_epi16(a, _mm256_slli_epi16(b, 4)));",
+            "    }",
+            f"    for (int p = 0; p < {PAIRS}; ++p) pair[p][steps] = pair[p][steps + 1] = 0;",
             f"    for (int v = 0; v < {mv}; v += {VECTORS}) {{",
             "      memset(s16, 0, sizeof s16);",
-            f"      for (int g0 = 0; g0 < steps; g0 += {BYTE_STEPS}) {{",
-            f"        const int g1 = g0 + {BYTE_STEPS} < steps ? g0 + {BYTE_STEPS} : steps;"]
-        acc = [[f"c{r}_{q}" for q in range(COLUMNS)] for r in range(VECTORS)]
+            f"      for (int g0 = 0; g0 < padded; g0 += {BYTE_STEPS}) {{",
+            f"        const int g1 = g0 + {BYTE_STEPS} < padded ? g0 + {BYTE_STEPS} : padded;"]
+        full = [[f"f{r}_{p}" for p in range(PAIRS)] for r in range(VECTORS)]
+        high = [[f"h{r}_{p}" for p in range(PAIRS)] for r in range(VECTORS)]
         lines.append("        __m256i " + ", ".join(f"{x} = _mm256_setzero_si256()"
-                                                     for row in acc for x in row) + ";")
-        lines += ["        for (int g = g0; g < g1; ++g) {",
-                  "          const __m256i " + ", ".join(
-                      f"x{r} = _mm256_load_si256((const __m256i*)x4[v + {r}][g])"
-                      for r in range(VECTORS)) + ";"]
-        for q in range(COLUMNS):
-            lines.append(f"          {{ const __m256i t = _mm256_broadcastsi128_si256(_mm_load_si128("
-                         f"(const __m128i*)(texpr_nibble_and_counts + sel[{q}][g])));")
-            for r in range(VECTORS):      # the add in place (module doc: GCC's copies)
-                lines.append(f"            {{ const __m256i s = _mm256_shuffle_epi8(t, x{r}); "
-                             f"__asm__(\"vpaddb %1, %0, %0\" : \"+x\"({acc[r][q]}) : \"x\"(s)); }}")
+                                                     for acc in (full, high) for row in acc
+                                                     for x in row) + ";")
+        lines.append(f"        for (int g = g0; g < g1; g += {GROUP}) {{")
+        for p in range(PAIRS):
+            tables = ", ".join(f"t{i} = _mm256_broadcastsi128_si256(_mm_load_si128((const __m128i*)"
+                               f"(texpr_nibble_pair_counts + pair[{p}][g + {i}])))"
+                               for i in range(GROUP))
+            lines.append(f"          {{ const __m256i {tables};")
+            for r in range(VECTORS):
+                shuf = [f"_mm256_shuffle_epi8(t{i}, _mm256_load_si256((const __m256i*)x4[v + {r}][g + {i}]))"
+                        for i in range(GROUP)]
+                lines.append(f"            {{ __m256i s = {shuf[0]};")
+                for sh in shuf[1:]:       # the adds in place (module doc: GCC's copies)
+                    lines.append(f"              {{ const __m256i u = {sh}; "
+                                 "__asm__(\"vpaddb %1, %0, %0\" : \"+x\"(s) : \"x\"(u)); }")
+                lines.append(f"              __asm__(\"vpaddb %1, %0, %0\" : \"+x\"({full[r][p]}) : \"x\"(s));")
+                lines.append(f"              {{ const __m256i u = _mm256_srli_epi16(s, 4); "
+                             f"__asm__(\"vpaddb %1, %0, %0\" : \"+x\"({high[r][p]}) : \"x\"(u)); }} }}")
             lines.append("          }")
         lines.append("        }")
         for r in range(VECTORS):
-            for q in range(COLUMNS):
-                x = acc[r][q]
-                lines.append(f"        s16[{q}][{r}][0] = _mm256_add_epi16(s16[{q}][{r}][0], "
-                             f"_mm256_and_si256({x}, low8)); s16[{q}][{r}][1] = _mm256_add_epi16("
-                             f"s16[{q}][{r}][1], _mm256_srli_epi16({x}, 8));")
+            for p in range(PAIRS):
+                a, b = 2 * p, 2 * p + 1
+                lines += [f"        {{ const __m256i F = {full[r][p]}, H = {high[r][p]};",
+                          "          const __m256i hi_o = _mm256_srli_epi16(H, 8);",
+                          "          const __m256i lo_o = _mm256_and_si256(_mm256_sub_epi16("
+                          "_mm256_srli_epi16(F, 8), _mm256_slli_epi16(hi_o, 4)), low8);",
+                          "          const __m256i hi_e = _mm256_and_si256(_mm256_sub_epi16(H, "
+                          "_mm256_slli_epi16(lo_o, 4)), low8);",
+                          "          const __m256i lo_e = _mm256_and_si256(_mm256_sub_epi16(F, "
+                          "_mm256_slli_epi16(hi_e, 4)), low8);",
+                          f"          s16[{a}][{r}][0] = _mm256_add_epi16(s16[{a}][{r}][0], lo_e); "
+                          f"s16[{a}][{r}][1] = _mm256_add_epi16(s16[{a}][{r}][1], lo_o);",
+                          f"          s16[{b}][{r}][0] = _mm256_add_epi16(s16[{b}][{r}][0], hi_e); "
+                          f"s16[{b}][{r}][1] = _mm256_add_epi16(s16[{b}][{r}][1], hi_o); }}"]
         lines += [
             "      }",
             f"      for (int q = 0; q < {COLUMNS}; ++q) for (int r = 0; r < {VECTORS}; ++r) "
