@@ -143,7 +143,6 @@ def popcount_dot_lut(mr, nr, kw, name=None):
         bswap = ", ".join(str(8 * (i // 8) + 7 - i % 8) for i in range(16))
         lines = ([f"const int valid_rows = {rows};"] if partial else []) + [
             f"uint8_t x4[{mv}][{16 * CHUNK + PAD_STEPS}][{ROWS}] __attribute__((aligned(32)));",
-            f"uint8_t sel[{COLUMNS}][{16 * CHUNK}] __attribute__((aligned(32)));",
             "/* the offsets of two columns' table: 16 (a + 16 b) */",
             f"uint16_t pair[{PAIRS}][{16 * CHUNK + 16}] __attribute__((aligned(32)));",
             f"__m256i sums[{nr}][{mv}][2][2];   /* int32 sums: [column][row vector][even / odd "
@@ -154,7 +153,7 @@ def popcount_dot_lut(mr, nr, kw, name=None):
             f"const __m256i pairs = _mm256_setr_epi8({pairs}, {pairs});",
             f"const __m256i bswap = _mm256_setr_epi8({bswap}, {bswap});",
             "const __m256i lo4 = _mm256_set1_epi8(0x0f), hi4 = _mm256_set1_epi8((char)0xf0);",
-            "const __m256i low8 = _mm256_set1_epi16(0xff);",
+            "const __m256i low8 = _mm256_set1_epi16(0xff), by16 = _mm256_set1_epi16(1 << 12);",
             f"for (int k0 = 0; k0 < {kw}; k0 += {CHUNK}) {{",
             f"  const int nw = {kw} - k0 < {CHUNK} ? {kw} - k0 : {CHUNK}, steps = 16 * nw;",
             f"  const int padded = (steps + {PAD_STEPS}) / {GROUP} * {GROUP};"]
@@ -163,19 +162,24 @@ def popcount_dot_lut(mr, nr, kw, name=None):
             lines.append(f"  memset(x4[{v}][steps], 0, sizeof x4[{v}][steps] * {PAD_STEPS});")
         lines += [
             f"  for (int q0 = 0; q0 < {nr}; q0 += {COLUMNS}) {{",
-            # the weight columns' nibbles, times 16: the offsets of their tables
-            f"    for (int q = 0; q < {COLUMNS}; ++q) for (int k = 0; k < nw; k += 4) {{",
-            f"      __m256i w = _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i*)({B.ptr} + "
-            f"(q0 + q) * ({B.strides[0]}) + k0 + k)), bswap);",
-            "      __m256i h = _mm256_and_si256(w, hi4), l = _mm256_and_si256(_mm256_slli_epi16(w, 4), hi4);",
-            "      __m256i e0 = _mm256_unpacklo_epi8(h, l), e1 = _mm256_unpackhi_epi8(h, l);",
-            "      _mm256_store_si256((__m256i*)&sel[q][16 * k], _mm256_permute2x128_si256(e0, e1, 0x20));",
-            "      _mm256_store_si256((__m256i*)&sel[q][16 * k + 32], _mm256_permute2x128_si256(e0, e1, 0x31));",
-            "    }",
-            f"    for (int p = 0; p < {PAIRS}; ++p) for (int g = 0; g < steps; g += 16) {{",
-            "      const __m256i a = _mm256_cvtepu8_epi16(_mm_load_si128((const __m128i*)&sel[2 * p][g]));",
-            "      const __m256i b = _mm256_cvtepu8_epi16(_mm_load_si128((const __m128i*)&sel[2 * p + 1][g]));",
-            "      _mm256_store_si256((__m256i*)&pair[p][g], _mm256_add_epi16(a, _mm256_slli_epi16(b, 4)));",
+            # the offsets of the column pairs' tables, 16 a + 256 b for their nibbles a, b:
+            # byte pairs (16 a, b), the high nibbles (even steps) and the low ones (odd steps)
+            # interleaved, then the 128-bit lanes put in step order
+            f"    for (int p = 0; p < {PAIRS}; ++p) for (int k = 0; k < nw; k += 4) {{",
+            f"      const uint64_t* w = {B.ptr} + (q0 + 2 * p) * ({B.strides[0]}) + k0 + k;",
+            "      const __m256i wa = _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i*)w), bswap);",
+            f"      const __m256i wb = _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i*)(w + ({B.strides[0]}))), bswap);",
+            "      const __m256i ah = _mm256_and_si256(wa, hi4), al = _mm256_and_si256(_mm256_slli_epi16(wa, 4), hi4);",
+            "      const __m256i bh = _mm256_and_si256(_mm256_srli_epi16(wb, 4), lo4), bl = _mm256_and_si256(wb, lo4);",
+            "      const __m256i e0 = _mm256_unpacklo_epi8(ah, bh), e1 = _mm256_unpackhi_epi8(ah, bh);",
+            "      const __m256i o0 = _mm256_unpacklo_epi8(al, bl), o1 = _mm256_unpackhi_epi8(al, bl);",
+            "      const __m256i r0 = _mm256_unpacklo_epi16(e0, o0), r1 = _mm256_unpackhi_epi16(e0, o0);",
+            "      const __m256i r2 = _mm256_unpacklo_epi16(e1, o1), r3 = _mm256_unpackhi_epi16(e1, o1);",
+            "      __m256i* o = (__m256i*)&pair[p][16 * k];",
+            "      _mm256_store_si256(o, _mm256_permute2x128_si256(r0, r1, 0x20));",
+            "      _mm256_store_si256(o + 1, _mm256_permute2x128_si256(r2, r3, 0x20));",
+            "      _mm256_store_si256(o + 2, _mm256_permute2x128_si256(r0, r1, 0x31));",
+            "      _mm256_store_si256(o + 3, _mm256_permute2x128_si256(r2, r3, 0x31));",
             "    }",
             f"    for (int p = 0; p < {PAIRS}; ++p) pair[p][steps] = pair[p][steps + 1] = 0;",
             f"    for (int v = 0; v < {mv}; v += {VECTORS}) {{",
@@ -201,7 +205,8 @@ def popcount_dot_lut(mr, nr, kw, name=None):
                     lines.append(f"              {{ const __m256i u = {sh}; "
                                  "__asm__(\"vpaddb %1, %0, %0\" : \"+x\"(s) : \"x\"(u)); }")
                 lines.append(f"              __asm__(\"vpaddb %1, %0, %0\" : \"+x\"({full[r][p]}) : \"x\"(s));")
-                lines.append(f"              {{ const __m256i u = _mm256_srli_epi16(s, 4); "
+                # s >> 4 in 16-bit lanes (a multiply: the shift would share the shuffles' pipes)
+                lines.append(f"              {{ const __m256i u = _mm256_mulhi_epu16(s, by16); "
                              f"__asm__(\"vpaddb %1, %0, %0\" : \"+x\"({high[r][p]}) : \"x\"(u)); }} }}")
             lines.append("          }")
         lines.append("        }")
