@@ -1,14 +1,21 @@
 """A popcount GEMM by table lookups (AVX2): c[i, j] = sum_k popcount(a[i, k] & b[j, k]) over
-64-bit words, the bit-serial dense's product, with one vpshufb + one vpaddb per 4 bits of 32
-(row, column) pairs where the nibble popcount of a & b costs 6 instructions per 256 bits of
-one pair (popcount_dot_u64).
+64-bit words, the bit-serial dense's product, with one vpshufb per 4 bits of 32 rows x 2
+columns where the nibble popcount of a & b costs 6 instructions per 256 bits of one pair
+(popcount_dot_u64).
 
 The data rows' nibbles are transposed so that a 32-byte vector holds one nibble position of
-32 rows; a weight column's nibble at that position selects one of 16 tables (t[v] =
-popcount(n & v)), broadcast to both lanes, and vpshufb looks the 32 rows up in it at once.
-Counts add in bytes (at most 4 a step, so 63 steps) before they are widened. The byte adds
-are one-instruction asm statements: written as intrinsics, GCC computes each sum into the
-shuffle's register and copies it back (8 vmovdqa a step, 10% of the time on Zen 3)."""
+32 rows. Two weight columns' nibbles (a, b) at that position select one of 256 tables, t[v] =
+popcount(a & v) + 16 popcount(b & v), broadcast to both lanes; vpshufb looks the 32 rows up
+in it at once, both columns' counts in one byte. Three steps' lookups add in bytes (each
+count at most 12: no carry between the nibbles), the sum s goes into one byte accumulator F
+and s >> 4 in 16-bit lanes (hi_even + 16 lo_odd | hi_odd) into another, H; after 63 steps
+(every count at most 252) the four sums of a 16-bit lane follow mod 256 from F and H
+(hi_odd = H >> 8, lo_odd = F_odd - 16 hi_odd, hi_even = H_even - 16 lo_odd, lo_even = F_even -
+16 hi_even) and add into 16-bit sums. Per 3 steps x 2 columns x 32 rows: 3 shuffles, 5 adds
+and a multiply (the shift by vpmulhuw: vpsrlw would take the shuffles' two pipes on Zen 3),
+where one table per column took 6 shuffles and 6 adds. The byte adds are one-instruction asm
+statements: written as intrinsics, GCC computes each sum into the shuffle's register and
+copies it back."""
 from ..errors import TexprError
 from ..lang.intrin import decl_tensor_intrin
 from .intrin import _need_unit, popcount_dot_decl
@@ -123,8 +130,8 @@ def popcount_dot_lut(mr, nr, kw, name=None):
     """The popcount GEMM tile (intrin.popcount_dot_decl) by table lookups on AVX2 (module doc):
     mr a multiple of 64 rows, nr of 4 columns, kw of 4 words; a tile with fewer valid rows
     (the tail of a split, partial_axes) reads and writes only those. The tile keeps an int32 sum per
-    output (mr * nr * 4 bytes) and the transposed nibbles of 16 words of its rows
-    (mr * 256 bytes) on the stack."""
+    output (mr * nr * 4 bytes), the transposed nibbles of 16 words of its rows (mr * 258
+    bytes) and the table offsets of 4 columns (1 KiB) on the stack."""
     a, b, c = popcount_dot_decl(mr, nr, kw)
     who = name or f"popcount_dot_lut_{mr}x{nr}x{kw}"
     if mr % (VECTORS * ROWS) or nr % COLUMNS or kw % 4:
