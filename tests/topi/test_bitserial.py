@@ -1,7 +1,7 @@
 """topi.bitserial (1- and 2-bit operators) against NumPy: bit-exact integers."""
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 import texpr as te
 from texpr import topi
@@ -168,16 +168,27 @@ def lut_dense(request):
     return db, wb, mod
 
 
-@settings(max_examples=5, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), ones=st.booleans())
-def test_bitserial_dense_lut_tile(lut_dense, seed, ones):
-    """Bit-exact, also with every bit set (each lookup 4: 252 in a byte before widening)."""
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), fill=st.sampled_from(["random", "ones", "stripes"]))
+@example(seed=0, fill="stripes")
+@example(seed=3, fill="stripes")
+@example(seed=0, fill="ones")
+def test_bitserial_dense_lut_tile(lut_dense, seed, fill):
+    """Bit-exact, also with every bit set (each lookup 4 in both nibbles of a byte: 252 in
+    each count before widening) and in stripes (rows of ones beside rows of zeros, columns
+    too: one count of a byte at its maximum, the other at 0, where the sums wrap mod 256)."""
     db, wb, mod = lut_dense
     rng = np.random.default_rng(seed)
-    d = np.full((100, 1280), -1, "int8") if ones else \
-        rng.integers(-128, 128, (100, 1280)).astype("int8")
-    w = np.full((64, 1280), (1 << wb) - 1, "uint8") if ones else \
-        rng.integers(0, 1 << wb, (64, 1280)).astype("uint8")
+    if fill == "random":
+        d = rng.integers(-128, 128, (100, 1280)).astype("int8")
+        w = rng.integers(0, 1 << wb, (64, 1280)).astype("uint8")
+    else:
+        d = np.full((100, 1280), -1, "int8")
+        w = np.full((64, 1280), (1 << wb) - 1, "uint8")
+        if fill == "stripes":
+            flip = seed % 2
+            d[(np.arange(100) + flip) % 2 == 1] = 0
+            w[(np.arange(64) + seed // 2) % 2 == 1] = 0
     got = np.empty((100, 64), "int32")
     mod(d, np.ascontiguousarray(tt.bitpack_ref(w, wb, 1, 1, "uint64")), got)
     np.testing.assert_array_equal(got, tt.bitserial_dense_ref(d, w, db, wb, True, "int32"))
