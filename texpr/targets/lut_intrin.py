@@ -25,9 +25,10 @@ ROWS = 32
 #: row vectors and weight columns of one step (VECTORS x COLUMNS byte accumulators)
 VECTORS = 2
 COLUMNS = 4
-#: words transposed at a time (their nibbles fill 16 * CHUNK steps; the 16-bit sums of a chunk
-#: reach at most 64 * CHUNK)
+#: words transposed at a time (their nibbles fill 16 * CHUNK steps)
 CHUNK = 16
+#: chunks summed in 16-bit lanes before they are widened to int32 (at most 64 a word each)
+WIDEN_CHUNKS = 0xffff // 64 // CHUNK
 #: columns sharing one table (two counts in a byte: the low and the high nibble)
 PAIRS = COLUMNS // 2
 #: steps whose lookups add before their nibbles are split (at most 4 each: 12 < 16)
@@ -154,9 +155,10 @@ def popcount_dot_lut(mr, nr, kw, name=None):
             f"uint16_t pair[{PAIRS}][{16 * CHUNK + 16}] __attribute__((aligned(32)));",
             f"__m256i sums[{nr}][{mv}][2][2];   /* int32 sums: [column][row vector][even / odd "
             "row bytes][first / last 8 of them] */",
-            f"__m256i s16[{COLUMNS}][{VECTORS}][2];      /* a chunk's 16-bit sums: [column][row vector]"
-            "[even / odd bytes] */",
+            f"__m256i s16[{nr}][{mv}][2];   /* 16-bit sums of up to {WIDEN_CHUNKS} chunks: [column][row "
+            "vector][even / odd bytes] */",
             "memset(sums, 0, sizeof sums);",
+            "memset(s16, 0, sizeof s16);",
             f"const __m256i pairs = _mm256_setr_epi8({pairs}, {pairs});",
             f"const __m256i bswap = _mm256_setr_epi8({bswap}, {bswap});",
             "const __m256i lo4 = _mm256_set1_epi8(0x0f), hi4 = _mm256_set1_epi8((char)0xf0);",
@@ -190,7 +192,6 @@ def popcount_dot_lut(mr, nr, kw, name=None):
             "    }",
             f"    for (int p = 0; p < {PAIRS}; ++p) pair[p][steps] = pair[p][steps + 1] = 0;",
             f"    for (int v = 0; v < {mv}; v += {VECTORS}) {{",
-            "      memset(s16, 0, sizeof s16);",
             f"      for (int g0 = 0; g0 < padded; g0 += {BYTE_STEPS}) {{",
             f"        const int g1 = g0 + {BYTE_STEPS} < padded ? g0 + {BYTE_STEPS} : padded;"]
         full = [[f"f{r}_{p}" for p in range(PAIRS)] for r in range(VECTORS)]
@@ -228,21 +229,21 @@ def popcount_dot_lut(mr, nr, kw, name=None):
                           "_mm256_slli_epi16(lo_o, 4)), low8);",
                           "          const __m256i lo_e = _mm256_and_si256(_mm256_sub_epi16(F, "
                           "_mm256_slli_epi16(hi_e, 4)), low8);",
-                          f"          s16[{a}][{r}][0] = _mm256_add_epi16(s16[{a}][{r}][0], lo_e); "
-                          f"s16[{a}][{r}][1] = _mm256_add_epi16(s16[{a}][{r}][1], lo_o);",
-                          f"          s16[{b}][{r}][0] = _mm256_add_epi16(s16[{b}][{r}][0], hi_e); "
-                          f"s16[{b}][{r}][1] = _mm256_add_epi16(s16[{b}][{r}][1], hi_o); }}"]
+                          f"          __m256i* sa = s16[q0 + {a}][v + {r}]; __m256i* sb = s16[q0 + {b}][v + {r}];",
+                          "          sa[0] = _mm256_add_epi16(sa[0], lo_e); sa[1] = _mm256_add_epi16(sa[1], lo_o);",
+                          "          sb[0] = _mm256_add_epi16(sb[0], hi_e); sb[1] = _mm256_add_epi16(sb[1], hi_o); }"]
         lines += [
             "      }",
-            f"      for (int q = 0; q < {COLUMNS}; ++q) for (int r = 0; r < {VECTORS}; ++r) "
-            "for (int e = 0; e < 2; ++e) {",
-            "        __m256i* s = sums[q0 + q][v + r][e];",
-            "        s[0] = _mm256_add_epi32(s[0], _mm256_cvtepu16_epi32("
-            "_mm256_castsi256_si128(s16[q][r][e])));",
-            "        s[1] = _mm256_add_epi32(s[1], _mm256_cvtepu16_epi32("
-            "_mm256_extracti128_si256(s16[q][r][e], 1)));",
-            "      }",
             "    }",
+            "  }",
+            # the 16-bit sums into the int32 ones after the last chunk and before they could wrap
+            f"  if (k0 / {CHUNK} % {WIDEN_CHUNKS} == {WIDEN_CHUNKS - 1} || k0 + {CHUNK} >= {kw}) {{",
+            f"    for (int q = 0; q < {nr}; ++q) for (int v = 0; v < {mv}; ++v) for (int e = 0; e < 2; ++e) {{",
+            "      __m256i* s = sums[q][v][e];",
+            "      s[0] = _mm256_add_epi32(s[0], _mm256_cvtepu16_epi32(_mm256_castsi256_si128(s16[q][v][e])));",
+            "      s[1] = _mm256_add_epi32(s[1], _mm256_cvtepu16_epi32(_mm256_extracti128_si256(s16[q][v][e], 1)));",
+            "    }",
+            "    memset(s16, 0, sizeof s16);",
             "  }",
             "}"]
         lines += _store_sums(C, mv, nr, partial)
