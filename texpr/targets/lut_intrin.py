@@ -157,8 +157,8 @@ def popcount_dot_lut(mr, nr, kw, name=None):
             "row bytes][first / last 8 of them] */",
             f"__m256i s16[{nr}][{mv}][2];   /* 16-bit sums of up to {WIDEN_CHUNKS} chunks: [column][row "
             "vector][even / odd bytes] */",
-            "memset(sums, 0, sizeof sums);",
             "memset(s16, 0, sizeof s16);",
+            "int widened = 0;   /* sums holds a first widening (else: not yet written) */",
             f"const __m256i pairs = _mm256_setr_epi8({pairs}, {pairs});",
             f"const __m256i bswap = _mm256_setr_epi8({bswap}, {bswap});",
             "const __m256i lo4 = _mm256_set1_epi8(0x0f), hi4 = _mm256_set1_epi8((char)0xf0);",
@@ -240,10 +240,13 @@ def popcount_dot_lut(mr, nr, kw, name=None):
             f"  if (k0 / {CHUNK} % {WIDEN_CHUNKS} == {WIDEN_CHUNKS - 1} || k0 + {CHUNK} >= {kw}) {{",
             f"    for (int q = 0; q < {nr}; ++q) for (int v = 0; v < {mv}; ++v) for (int e = 0; e < 2; ++e) {{",
             "      __m256i* s = sums[q][v][e];",
-            "      s[0] = _mm256_add_epi32(s[0], _mm256_cvtepu16_epi32(_mm256_castsi256_si128(s16[q][v][e])));",
-            "      s[1] = _mm256_add_epi32(s[1], _mm256_cvtepu16_epi32(_mm256_extracti128_si256(s16[q][v][e], 1)));",
+            "      const __m256i lo = _mm256_cvtepu16_epi32(_mm256_castsi256_si128(s16[q][v][e]));",
+            "      const __m256i hi = _mm256_cvtepu16_epi32(_mm256_extracti128_si256(s16[q][v][e], 1));",
+            "      s[0] = widened ? _mm256_add_epi32(s[0], lo) : lo;",
+            "      s[1] = widened ? _mm256_add_epi32(s[1], hi) : hi;",
             "    }",
             "    memset(s16, 0, sizeof s16);",
+            "    widened = 1;",
             "  }",
             "}"]
         lines += _store_sums(C, mv, nr, partial)
