@@ -194,6 +194,31 @@ def test_bitserial_dense_lut_tile(lut_dense, seed, fill):
     np.testing.assert_array_equal(got, tt.bitserial_dense_ref(d, w, db, wb, True, "int32"))
 
 
+def test_bitserial_dense_lut_sums_past_16_bits():
+    """1028 words a row: the 16-bit sums of the lookup tiles go to int32 after 63 chunks of
+    16 words (64 512 bits at most), before they could wrap; every bit set, each output
+    65 792 (> 65 535), and rows and columns of zeros beside them."""
+    from texpr.targets.lut_intrin import CHUNK, WIDEN_CHUNKS
+    words = 1028
+    assert WIDEN_CHUNKS * CHUNK < words and words * 64 > 0xffff
+    D = te.placeholder((64, 64 * words), "uint8", name="D")
+    Wq = te.placeholder((64, 1, words), "uint64", name="Wq")
+    out = bitserial.bitserial_dense(D, Wq, 1, 1, pack_dtype="uint64", out_dtype="int32")
+    mod = _build(out, [D, Wq])
+    assert "texpr_nibble_pair_counts" in mod.source
+    d = np.ones((64, 64 * words), "uint8")
+    d[5] = 0
+    w = np.ones((64, 64 * words), "uint8")
+    w[7] = 0
+    wq = np.full((64, 1, words), np.iinfo(np.uint64).max, np.uint64)   # w packed: all bits
+    wq[7] = 0
+    got = np.empty((64, 64), "int32")
+    mod(d, wq, got)
+    want = tt.bitserial_dense_ref(d, w, 1, 1, True, "int32")
+    assert want.max() == 64 * words
+    np.testing.assert_array_equal(got, want)
+
+
 def test_popcount_dot_lut_tile_shape():
     from texpr.targets.lut_intrin import popcount_dot_lut
     with pytest.raises(te.TexprError, match="tile 32 x 64 x 8 words; expected rows a multiple "
