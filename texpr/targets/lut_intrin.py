@@ -177,9 +177,12 @@ def popcount_dot_lut(mr, nr, kw, name=None):
             f"    for (int p = 0; p < {PAIRS}; ++p) for (int k = 0; k < nw; k += 4) {{",
             f"      const uint64_t* w = {B.ptr} + (q0 + 2 * p) * ({B.strides[0]}) + k0 + k;",
             "      const __m256i wa = _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i*)w), bswap);",
-            f"      const __m256i wb = _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i*)(w + ({B.strides[0]}))), bswap);",
-            "      const __m256i ah = _mm256_and_si256(wa, hi4), al = _mm256_and_si256(_mm256_slli_epi16(wa, 4), hi4);",
-            "      const __m256i bh = _mm256_and_si256(_mm256_srli_epi16(wb, 4), lo4), bl = _mm256_and_si256(wb, lo4);",
+            "      const __m256i wb = _mm256_shuffle_epi8(_mm256_loadu_si256("
+            f"(const __m256i*)(w + ({B.strides[0]}))), bswap);",
+            "      const __m256i ah = _mm256_and_si256(wa, hi4), "
+            "al = _mm256_and_si256(_mm256_slli_epi16(wa, 4), hi4);",
+            "      const __m256i bh = _mm256_and_si256(_mm256_srli_epi16(wb, 4), lo4), "
+            "bl = _mm256_and_si256(wb, lo4);",
             "      const __m256i e0 = _mm256_unpacklo_epi8(ah, bh), e1 = _mm256_unpackhi_epi8(ah, bh);",
             "      const __m256i o0 = _mm256_unpacklo_epi8(al, bl), o1 = _mm256_unpackhi_epi8(al, bl);",
             "      const __m256i r0 = _mm256_unpacklo_epi16(e0, o0), r1 = _mm256_unpackhi_epi16(e0, o0);",
