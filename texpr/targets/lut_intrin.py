@@ -11,7 +11,8 @@ count at most 12: no carry between the nibbles), the sum s goes into one byte ac
 and s >> 4 in 16-bit lanes (hi_even + 16 lo_odd | hi_odd) into another, H; after 63 steps
 (every count at most 252) the four sums of a 16-bit lane follow mod 256 from F and H
 (hi_odd = H >> 8, lo_odd = F_odd - 16 hi_odd, hi_even = H_even - 16 lo_odd, lo_even = F_even -
-16 hi_even) and add into 16-bit sums. Per 3 steps x 2 columns x 32 rows: 3 shuffles, 5 adds
+16 hi_even) and add into 16-bit sums (widened to int32 after 63 chunks of 16 words and at
+the end). Per 3 steps x 2 columns x 32 rows: 3 shuffles, 5 adds
 and a multiply (the shift by vpmulhuw: vpsrlw would take the shuffles' two pipes on Zen 3),
 where one table per column took 6 shuffles and 6 adds. The byte adds are one-instruction asm
 statements: written as intrinsics, GCC computes each sum into the shuffle's register and
@@ -131,8 +132,9 @@ def popcount_dot_lut(mr, nr, kw, name=None):
     """The popcount GEMM tile (intrin.popcount_dot_decl) by table lookups on AVX2 (module doc):
     mr a multiple of 64 rows, nr of 4 columns, kw of 4 words; a tile with fewer valid rows
     (the tail of a split, partial_axes) reads and writes only those. The tile keeps an int32 sum per
-    output (mr * nr * 4 bytes), the transposed nibbles of 16 words of its rows (mr * 258
-    bytes) and the table offsets of 4 columns (1 KiB) on the stack."""
+    output (mr * nr * 4 bytes) and a 16-bit one (mr * nr * 2), the transposed nibbles of 16
+    words of its rows (mr * 258 bytes) and the table offsets of 4 columns (1 KiB) on the
+    stack."""
     a, b, c = popcount_dot_decl(mr, nr, kw)
     who = name or f"popcount_dot_lut_{mr}x{nr}x{kw}"
     if mr % (VECTORS * ROWS) or nr % COLUMNS or kw % 4:
