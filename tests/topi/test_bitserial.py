@@ -156,12 +156,21 @@ def lut_dense(request):
     under ASan by hand); 20 words a row, a chunk of 16 and one of 4, 320 and 80 lookup steps
     (byte counts widened after 63), the data packed by vpmovmskb; 1 x 1 bits store the sums by
     8 x 8 transposes (contiguous columns), 2 x 1 one by one (the planes interleaved). (2 x 2
-    bits, 1 x 2 and these under ASan + UBSan: checked by hand; 2 x 2 takes gcc 6 s.)"""
+    bits, 1 x 2 and these under ASan + UBSan: checked by hand; 2 x 2 takes gcc 6 s.) The
+    16-bit sums go to int32 once at the end (1 x 1) or after every chunk (2 x 1, WIDEN_CHUNKS
+    set to 1: the path of rows longer than WIDEN_CHUNKS chunks, whose 64 counts a word would
+    pass 65 535 in 16 bits, without their 4 MiB rows)."""
+    from texpr.targets import lut_intrin
+    assert lut_intrin.WIDEN_CHUNKS * lut_intrin.CHUNK * 64 <= 0xffff
     db, wb = request.param
     D = te.placeholder((100, 1280), "int8", name="D")
     Wq = te.placeholder((64, wb, 20), "uint64", name="Wq")
     out = bitserial.bitserial_dense(D, Wq, db, wb, pack_dtype="uint64", out_dtype="int32")
-    mod = _build(out, [D, Wq])
+    with pytest.MonkeyPatch.context() as mp:
+        if db == 2:
+            mp.setattr(lut_intrin, "WIDEN_CHUNKS", 1)
+        mod = _build(out, [D, Wq])
+    assert ("k0 / 16 % 1 == 0" in mod.source) == (db == 2)
     assert "texpr_nibble_pair_counts" in mod.source and "_mm256_movemask_epi8" in mod.source
     assert "valid_rows" in mod.source
     assert ("_mm256_permute2x128_si256(b0, b4, 0x20)" in mod.source) == (db * wb == 1)
@@ -192,31 +201,6 @@ def test_bitserial_dense_lut_tile(lut_dense, seed, fill):
     got = np.empty((100, 64), "int32")
     mod(d, np.ascontiguousarray(tt.bitpack_ref(w, wb, 1, 1, "uint64")), got)
     np.testing.assert_array_equal(got, tt.bitserial_dense_ref(d, w, db, wb, True, "int32"))
-
-
-def test_bitserial_dense_lut_sums_past_16_bits():
-    """1028 words a row: the 16-bit sums of the lookup tiles go to int32 after 63 chunks of
-    16 words (64 512 bits at most), before they could wrap; every bit set, each output
-    65 792 (> 65 535), and rows and columns of zeros beside them."""
-    from texpr.targets.lut_intrin import CHUNK, WIDEN_CHUNKS
-    words = 1028
-    assert WIDEN_CHUNKS * CHUNK < words and words * 64 > 0xffff
-    D = te.placeholder((64, 64 * words), "uint8", name="D")
-    Wq = te.placeholder((64, 1, words), "uint64", name="Wq")
-    out = bitserial.bitserial_dense(D, Wq, 1, 1, pack_dtype="uint64", out_dtype="int32")
-    mod = _build(out, [D, Wq])
-    assert "texpr_nibble_pair_counts" in mod.source
-    d = np.ones((64, 64 * words), "uint8")
-    d[5] = 0
-    w = np.ones((64, 64 * words), "uint8")
-    w[7] = 0
-    wq = np.full((64, 1, words), np.iinfo(np.uint64).max, np.uint64)   # w packed: all bits
-    wq[7] = 0
-    got = np.empty((64, 64), "int32")
-    mod(d, wq, got)
-    want = tt.bitserial_dense_ref(d, w, 1, 1, True, "int32")
-    assert want.max() == 64 * words
-    np.testing.assert_array_equal(got, want)
 
 
 def test_popcount_dot_lut_tile_shape():
