@@ -1,7 +1,7 @@
 """topi.bitserial (1- and 2-bit operators) against NumPy: bit-exact integers."""
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 import texpr as te
 from texpr import topi
@@ -156,28 +156,48 @@ def lut_dense(request):
     under ASan by hand); 20 words a row, a chunk of 16 and one of 4, 320 and 80 lookup steps
     (byte counts widened after 63), the data packed by vpmovmskb; 1 x 1 bits store the sums by
     8 x 8 transposes (contiguous columns), 2 x 1 one by one (the planes interleaved). (2 x 2
-    bits, 1 x 2 and these under ASan + UBSan: checked by hand; 2 x 2 takes gcc 6 s.)"""
+    bits, 1 x 2 and these under ASan + UBSan: checked by hand; 2 x 2 takes gcc 6 s.) The
+    16-bit sums go to int32 once at the end (1 x 1) or after every chunk (2 x 1, WIDEN_CHUNKS
+    set to 1: the path of rows longer than WIDEN_CHUNKS chunks, whose 64 counts a word would
+    pass 65 535 in 16 bits, without their 4 MiB rows)."""
+    from texpr.targets import lut_intrin
+    assert lut_intrin.WIDEN_CHUNKS * lut_intrin.CHUNK * 64 <= 0xffff
     db, wb = request.param
     D = te.placeholder((100, 1280), "int8", name="D")
     Wq = te.placeholder((64, wb, 20), "uint64", name="Wq")
     out = bitserial.bitserial_dense(D, Wq, db, wb, pack_dtype="uint64", out_dtype="int32")
-    mod = _build(out, [D, Wq])
-    assert "texpr_nibble_and_counts" in mod.source and "_mm256_movemask_epi8" in mod.source
+    with pytest.MonkeyPatch.context() as mp:
+        if db == 2:
+            mp.setattr(lut_intrin, "WIDEN_CHUNKS", 1)
+        mod = _build(out, [D, Wq])
+    assert ("k0 / 16 % 1 == 0" in mod.source) == (db == 2)
+    assert "texpr_nibble_pair_counts" in mod.source and "_mm256_movemask_epi8" in mod.source
     assert "valid_rows" in mod.source
     assert ("_mm256_permute2x128_si256(b0, b4, 0x20)" in mod.source) == (db * wb == 1)
     return db, wb, mod
 
 
-@settings(max_examples=5, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), ones=st.booleans())
-def test_bitserial_dense_lut_tile(lut_dense, seed, ones):
-    """Bit-exact, also with every bit set (each lookup 4: 252 in a byte before widening)."""
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), fill=st.sampled_from(["random", "ones", "stripes"]))
+@example(seed=0, fill="stripes")
+@example(seed=3, fill="stripes")
+@example(seed=0, fill="ones")
+def test_bitserial_dense_lut_tile(lut_dense, seed, fill):
+    """Bit-exact, also with every bit set (each lookup 4 in both nibbles of a byte: 252 in
+    each count before widening) and in stripes (rows of ones beside rows of zeros, columns
+    too: one count of a byte at its maximum, the other at 0, where the sums wrap mod 256)."""
     db, wb, mod = lut_dense
     rng = np.random.default_rng(seed)
-    d = np.full((100, 1280), -1, "int8") if ones else \
-        rng.integers(-128, 128, (100, 1280)).astype("int8")
-    w = np.full((64, 1280), (1 << wb) - 1, "uint8") if ones else \
-        rng.integers(0, 1 << wb, (64, 1280)).astype("uint8")
+    if fill == "random":
+        d = rng.integers(-128, 128, (100, 1280)).astype("int8")
+        w = rng.integers(0, 1 << wb, (64, 1280)).astype("uint8")
+    else:
+        d = np.full((100, 1280), -1, "int8")
+        w = np.full((64, 1280), (1 << wb) - 1, "uint8")
+        if fill == "stripes":
+            flip = seed % 2
+            d[(np.arange(100) + flip) % 2 == 1] = 0
+            w[(np.arange(64) + seed // 2) % 2 == 1] = 0
     got = np.empty((100, 64), "int32")
     mod(d, np.ascontiguousarray(tt.bitpack_ref(w, wb, 1, 1, "uint64")), got)
     np.testing.assert_array_equal(got, tt.bitserial_dense_ref(d, w, db, wb, True, "int32"))

@@ -8,7 +8,7 @@ scalar (GCC emits popcnt per 64-bit word on x86): 8 sums of 2 x 4 words keep 14 
 general registers busy.
 
 On AVX2, outputs in whole LUT_TILE tiles take popcount_dot_lut instead (targets/lut_intrin.py:
-table lookups, 4 bits of 32 pairs per vpshufb; 1.4x the pair kernel on Zen 3), and 8-bit data
+table lookups, 4 bits of 32 rows x 2 columns per vpshufb; 1.8x the pair kernel on Zen 3), and 8-bit data
 is packed by vpmovmskb (targets/bitpack_intrin.py; 8x the C packing).
 """
 from ..lang.tensor import ComputeOp
