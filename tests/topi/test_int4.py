@@ -129,8 +129,9 @@ def test_dense_int4_uses_the_micro_kernel_on_vector_targets(dtype):
 
 def test_dense_int4_micro_kernel_source():
     """The C of the micro-kernels (no compiling): the next tile's rows prefetched; float32
-    data: one mask, conversion and multiply-add per 8 weights; int8 data: vpmaddubsw on x86,
-    sdot on NEON."""
+    data: on x86 a mask and a multiply-add per 8 weights (nibbles read as denormal floats, no
+    conversion; DAZ cleared for the call), on NEON a mask, conversion and multiply-add; int8
+    data: vpmaddubsw on x86, sdot on NEON."""
     from texpr.targets.build import emit_source
     X, X8 = te.placeholder((1, 128), name="X"), te.placeholder((1, 128), "int8", name="X8")
     W = te.placeholder((8, 64), "uint8", name="W")
@@ -138,12 +139,16 @@ def test_dense_int4_micro_kernel_source():
     out, out8 = (topi.nn.dense_int4(d, W, S, group_size=64) for d in (X, X8))
     args = [X, X8, W, S, out, out8]
     avx2 = emit_source(topi.schedule([out, out8], "avx2"), args, target="avx2")
-    assert "__builtin_prefetch(pw + 3 * w_row + b * 32)" in avx2
-    assert "a0_1 += xj * __builtin_convertvector((int4_v8i)(q0 & 0xf0u), int4_v8f);" in avx2
+    assert "__builtin_prefetch(pw + 3 * w_row + b * 32)" in avx2          # int8 data
+    assert '"prefetcht0 (%[w3],%[wr],4)' in avx2                           # float32: row 7
+    assert '"vpand %[m], %[q3], %[t]\\n\\t"\n          "vfmadd231ps %[xj], %[t], %[a3_1]' in avx2
+    assert "vcvtdq2ps" not in avx2 and "vmulps" not in avx2
+    assert "__builtin_ia32_ldmxcsr(int4_csr & ~0x40u)" in avx2
     assert "_mm256_maddubs_epi16(lo," in avx2 and "vdotq_s32" not in avx2
     neon = emit_source(topi.schedule([out, out8], "neon"), args, target="neon")
+    assert "a0_1 += xj * __builtin_convertvector((int4_v8i)(q0 & 0xf0u), int4_v8f);" in neon
     assert "vdotq_s32(a0, vreinterpretq_s8_u8(vandq_u8(q0, m))" in neon
-    assert "_mm256" not in neon
+    assert "_mm256" not in neon and "__asm__" not in neon
 
 
 def _neon_missing():

@@ -33,8 +33,9 @@ from .int4 import INT4_DENSE_TAG, INT4_PACK_TAG, dense_int4_term
 from .schedules import CPU_TARGETS, register
 from .util import const_value
 
-#: weight rows one micro-kernel call computes (the transposed data row is built once for them)
-INT4_BLOCK_ROWS = 512
+#: the most weight rows one micro-kernel call computes (the transposed data row is built once
+#: for them)
+INT4_BLOCK_ROWS = 2048
 #: weight rows whose sums the micro-kernel keeps in registers at once
 INT4_TILE_ROWS = 4
 #: the longest K the micro-kernel takes (its transposed data row lives on the stack)
@@ -96,6 +97,50 @@ def _dot64_c(fn, signed, isa):
         "}"])
 
 
+def _bits_step_c(rows, accs, signed, prefetch):
+    """C (GCC inline assembly, AVX2) of one block of 64 values of `rows` weight rows on x86,
+    float32 data: the nibbles are used as float bit patterns, no conversion. Value j of a lane
+    masked in place (bits 4 j .. 4 j + 3, j < 6; j = 6, 7 after a shift by 24) is, read as a
+    float, the denormal n * 2^(4 j - 149) (exact below 2^24); the data row is scaled by
+    2^(k0 - 4 j) to match (_prologue_c), so an and and a multiply-add per 8 weights. The masks
+    come from a register of 15s shifted by 4 (no loads: the loop is bound by instructions
+    issued, about 3.5 a cycle on Zen 3, and each mask load is one); signed nibbles are flipped
+    to 0..15 by an xor with the load (8 is taken out as a zero point). Written in assembly because GCC
+    spills the accumulators and masks of the 4-row tile (16 ymm registers in all). No vmulps:
+    on Zen 3 a multiply of a denormal is microcoded (10x slower), a multiply-add is not."""
+    R = range(rows)
+    prefetch = prefetch and rows == 4   # the next tile's rows, 4 .. 7 (past the block's end at its
+    W = ["(%[w])", "(%[w],%[wr])", "(%[w],%[wr],2)", "(%[w3])"]     # last tile: a prefetch never faults)
+    P = ["(%[w3],%[wr])", "(%[w3],%[wr],2)", "(%[w6])", "(%[w3],%[wr],4)"]   # rows 4 .. 7
+    A = [f"vmovdqu {W[q]}, %[q{q}]" for q in R]
+    A += [f"vpxor %[flip], %[q{q}], %[q{q}]" for q in R if signed]
+    A += [f"prefetcht0 {P[q]}" for q in R if prefetch]
+    for j in range(8):
+        mask = "%[low]" if j in (0, 6) else "%[m]"          # low: 15 in each lane
+        if j == 6:
+            A += [f"vpsrld $24, %[q{q}], %[q{q}]" for q in R]
+        elif j in (1, 7):
+            A.append("vpslld $4, %[low], %[m]")
+        elif j:
+            A.append("vpslld $4, %[m], %[m]")
+        A.append(f"vmovaps {32 * j}(%[x]), %[xj]")
+        for q in R:
+            A += [f"vpand {mask}, %[q{q}], %[t]", f"vfmadd231ps %[xj], %[t], %[a{q}_{j % accs}]"]
+    outs = [f'[a{q}_{a}] "+x"(a{q}_{a})' for q in R for a in range(accs)]
+    outs += [f'[q{q}] "=&x"(q{q})' for q in R] + ['[m] "=&x"(m)', '[t] "=&x"(t)', '[xj] "=&x"(xj)']
+    ins = ['[w] "r"(wb)', '[wr] "r"(w_row)', '[x] "r"(xt + b * 64)']
+    ins += ['[w3] "r"(wb + 3 * w_row)'] if rows > 3 else []
+    ins += ['[w6] "r"(wb + 6 * w_row)'] if prefetch else []
+    ins += ['[low] "x"(low)'] + (['[flip] "m"(flip)'] if signed else [])
+    lines = [f'      "{a}\\n\\t"' for a in A]
+    return ["    const unsigned char *wb = w + r * w_row + b * 32;",
+            "    int4_v8u " + ", ".join([f"q{q}" for q in R] + ["m", "t"]) + "; int4_v8f xj;",
+            "    __asm__(" + lines[0].lstrip()] + lines[1:] + [
+            f"      : {', '.join(outs)}",
+            f"      : {', '.join(ins)}",
+            '      : "memory");']
+
+
 def _tile_c(fn, rows, nb, K, gs, signed, scale_1d, accs, int8, lanes=8, prefetch=True):
     """C statements: the sums of `rows` weight rows from row r (with `prefetch`, the next
     tile's rows prefetched, or this tile's own where it is the last one); float32 data in
@@ -149,10 +194,95 @@ def _tile_c(fn, rows, nb, K, gs, signed, scale_1d, accs, int8, lanes=8, prefetch
     return "\n".join("    " + x for x in L)
 
 
-def _prologue_c(K, gs, int8, lanes=8):
+def _bits_tile_c(rows, K, gs, signed, scale_1d, accs, prefetch=True):
+    """_tile_c of the x86 float32 micro-kernel (_bits_step_c, 8 lanes): its sums are scaled by
+    2^(k0 - 149) (`back` undoes it); the zero point's share z * sum x is taken out once per row
+    at the end (a dot of the row's scales with the group sums), not per group."""
+    G, blocks = K // gs, gs // 64
+    R = range(rows)
+    s_at = "s[(r + {q}) * s_row]" if scale_1d else "s[(r + {q}) * s_row + g * s_g]"
+    z_at = "z[(r + {q}) * z_row]" if scale_1d else "z[(r + {q}) * z_row + g * z_g]"
+    z_of = "8.0f" if signed else "(float)" + z_at
+    L = ["int4_v8f " + ", ".join(f"tot{q} = {{0}}" for q in R) + ";",
+         "float " + ", ".join(f"zs{q} = 0" for q in R) + ";"]
+    L += [f"for (int g = 0; g < {G}; ++g) {{",
+          "  int4_v8f " + ", ".join(f"a{q}_{a} = {{0}}" for q in R for a in range(accs)) + ";"]
+    if blocks <= 4:                     # unrolled: a group of 128 is two blocks
+        for i in range(blocks):
+            L += ["  {", f"    const int b = g * {blocks} + {i};"]
+            L += _bits_step_c(rows, accs, signed, prefetch) + ["  }"]
+    else:
+        L.append(f"  for (int b = g * {blocks}; b < (g + 1) * {blocks}; ++b) {{")
+        L += _bits_step_c(rows, accs, signed, prefetch) + ["  }"]
+    for q in R:
+        L.append(f"  tot{q} += (" + " + ".join(f"a{q}_{a}" for a in range(accs)) +
+                 f") * {s_at.format(q=q)};")
+    L.append("}")
+    L.append(f"for (int g = 0; g < {G}; ++g) {{")
+    L += [f"  zs{q} += {s_at.format(q=q)} * {z_of.format(q=q)} * sx[g];" for q in R]
+    L.append("}")
+    for q in R:
+        L.append(f"c[(r + {q}) * c_col] = (float)((double)({_lane_sum(f'tot{q}', 8)} - zs{q}) "
+                 "* back);")
+    return "\n".join("    " + x for x in L)
+
+
+def _bits_prologue_c(K, gs):
+    """C of the per-call copies of the data row for _bits_step_c: xt transposed in 8 x 8 blocks,
+    value j of a lane's 8 scaled by 2^(k0 - e_j) (e_j = 4 j, j < 6; 0, 4 for j = 6, 7: the bit
+    of the nibble's lowest place), with k0 = 126 - the exponent of max |x| (at most 127), so
+    that no scaled value overflows and the products x * n * 2^(k0 - 149) stay normal floats for
+    any x above 2^-100 max |x|; the group sums scaled by 2^(k0 - 149) like the products, and
+    `back` = 2^(149 - k0). DAZ (denormals read as zero) is cleared for the call."""
+    G = K // gs
+    return f"""  const unsigned int int4_csr = __builtin_ia32_stmxcsr();
+  if (int4_csr & 0x40u) __builtin_ia32_ldmxcsr(int4_csr & ~0x40u);
+  static const int4_v8u flip = {{0x88888888u, 0x88888888u, 0x88888888u, 0x88888888u,
+                                 0x88888888u, 0x88888888u, 0x88888888u, 0x88888888u}};
+  const int4_v8u low = {{15u, 15u, 15u, 15u, 15u, 15u, 15u, 15u}};
+  (void)flip;
+  float xt[{K}] __attribute__((aligned(32)));
+  float sx[{G}];
+  int4_v8f mx = {{0}};
+  for (int i = 0; i < {K}; i += 8) {{
+    int4_v8f u;
+    __builtin_memcpy(&u, x + i, 32);
+    u = (int4_v8f)((int4_v8u)u & 0x7fffffffu);
+    int4_v8i gt = mx > u;
+    mx = (int4_v8f)((gt & (int4_v8i)mx) | (~gt & (int4_v8i)u));
+  }}
+  float m = mx[0];
+  for (int l = 1; l < 8; ++l) m = mx[l] > m ? mx[l] : m;
+  int ex;
+  __builtin_frexpf(m, &ex);
+  const int k0 = 126 - ex < 127 ? 126 - ex : 127;
+  static const int e_of[8] = {{0, 4, 8, 12, 16, 20, 0, 4}};
+  float f[8];
+  for (int j = 0; j < 8; ++j) f[j] = __builtin_ldexpf(1.0f, k0 - e_of[j]);
+  for (int b = 0; b < {K // 64}; ++b)
+    for (int l = 0; l < 8; ++l)
+      for (int j = 0; j < 8; ++j) xt[b * 64 + 8 * j + l] = x[b * 64 + 8 * l + j] * f[j];
+  const double to_sums = __builtin_ldexp(1.0, k0 - 149), back = __builtin_ldexp(1.0, 149 - k0);
+  for (int g = 0; g < {G}; ++g) {{
+    int4_v8f t0 = {{0}}, t1 = {{0}};
+    for (int i = 0; i < {gs}; i += 16) {{
+      int4_v8f u0, u1;
+      __builtin_memcpy(&u0, x + g * {gs} + i, 32);
+      __builtin_memcpy(&u1, x + g * {gs} + i + 8, 32);
+      t0 += u0; t1 += u1;
+    }}
+    t0 += t1;
+    sx[g] = (float)((double)(((t0[0] + t0[4]) + (t0[1] + t0[5])) + ((t0[2] + t0[6]) + (t0[3] + t0[7])))
+                    * to_sums);
+  }}"""
+
+
+def _prologue_c(K, gs, int8, lanes=8, bits=False):
     """C of the per-call copies of the data row: float32 transposed in lanes x 8 blocks and
-    scaled by 16^-j (xt), or int8 split into even- and odd-index bytes per block of 64 (xs); and the
-    group sums sx (exact for int8: at most 128 x 16384)."""
+    scaled by 16^-j (xt; `bits`: _bits_prologue_c), or int8 split into even- and odd-index bytes
+    per block of 64 (xs); and the group sums sx (exact for int8: at most 128 x 16384)."""
+    if bits:
+        return _bits_prologue_c(K, gs)
     G = K // gs
     if int8:
         return f"""  signed char xs[{K}] __attribute__((aligned(32)));
@@ -236,18 +366,25 @@ def int4_dense_block(nb, K, gs, signed, scale_1d, rows=None, name=None, data_dty
     def helper(isa):
         dot = _dot64_c(fn, signed, isa) + "\n" if int8 else ""
         types = _VEC_TYPES + ("\n" + _VEC16_TYPES if lanes == 16 else "")
+        bits = isa == "x86" and not int8 and lanes == 8
+        restore = "\n  if (int4_csr & 0x40u) __builtin_ia32_ldmxcsr(int4_csr);" if bits else ""
+
+        def tile(n, prefetch):
+            if bits:
+                return _bits_tile_c(n, K, gs, signed, scale_1d, accs, prefetch)
+            return _tile_c(fn, n, nb, K, gs, signed, scale_1d, accs, int8, lanes, prefetch)
         return f"""{types}
 {dot}static void {fn}(const {x_t} *x, const unsigned char *w, long w_row, const float *s,
     long s_row, long s_g, const unsigned char *z, long z_row, long z_g, float *c, long c_col) {{
-{_prologue_c(K, gs, int8, lanes)}
+{_prologue_c(K, gs, int8, lanes, bits)}
   (void)s_g; (void)z; (void)z_row; (void)z_g;
   int r = 0;
   for (; r + {rows} <= {nb}; r += {rows}) {{
-{_tile_c(fn, rows, nb, K, gs, signed, scale_1d, accs, int8, lanes)}
+{tile(rows, prefetch=True)}
   }}
   for (; r < {nb}; ++r) {{
-{_tile_c(fn, 1, nb, K, gs, signed, scale_1d, accs, int8, lanes, prefetch=False)}
-  }}
+{tile(1, prefetch=False)}
+  }}{restore}
 }}"""
 
     def impl_for(isa):
@@ -273,13 +410,14 @@ def int4_dense_block(nb, K, gs, signed, scale_1d, rows=None, name=None, data_dty
 
 
 def _block_rows(N):
-    """Rows per call: at most INT4_BLOCK_ROWS, dividing N, and blocks for two per core where N
-    allows (the machine's cores, as topi/cpu.py's dense schedules count them)."""
-    import os
-    sizes = [b for b in (INT4_BLOCK_ROWS, 256, 128, 64, 32, 16, 8, 4, 2, 1)
+    """Rows per call: at most INT4_BLOCK_ROWS, dividing N, and blocks for two per thread where N
+    allows (the threads texpr's runtime runs parallel loops with, TEXPR_NUM_THREADS or the
+    cores: each call copies the data row once, so fewer and larger blocks where threads are
+    few)."""
+    from ..targets.runtime.module import num_threads
+    sizes = [b for b in (2048, 1024, 512, 256, 128, 64, 32, 16, 8, 4, 2, 1)
              if b <= INT4_BLOCK_ROWS and N % b == 0]
-    units = os.cpu_count() or 1
-    return next((b for b in sizes if N // b >= 2 * units or b <= 32), sizes[-1])
+    return next((b for b in sizes if N // b >= 2 * num_threads() or b <= 32), sizes[-1])
 
 
 def micro_kernel_for(st, target):
