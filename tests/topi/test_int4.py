@@ -55,6 +55,7 @@ DENSE = {  # name: (target, M, N, K, group_size, zero point, per-channel 1-D sca
     "c-zp-groups": ("c", 2, 5, 32, 16, True, False),
     "native-int8-data": ("native", 2, 8, 128, 64, False, False),
     "native-int8-zp-groups": ("native", 1, 6, 256, 64, True, False),
+    "native-zp-groups": ("native", 2, 5, 256, 128, True, False),
 }
 
 
@@ -113,6 +114,57 @@ def test_dense_int4_int8_extremes(key):
     mod(x, packed, scale, *([z] if zp else []), got)
     np.testing.assert_array_equal(got, tt.dense_int4_ref(x, packed, scale, z))
     assert got[0, 0] == -128 * (-15 if zp else 7) * K * 0.5
+
+
+@pytest.mark.parametrize("magnitude", [0.0, 1e-30, 1e30])
+def test_dense_int4_float_data_magnitudes(magnitude):
+    """float32 data far from 1 (and all zero): the x86 micro-kernel scales the data row by
+    2^(k0 - 4 j) from its largest value, so that neither the scaled row overflows nor the
+    products of the nibbles read as denormals underflow."""
+    (target, M, N, K, gs, zp, pc, xdt), mod = built_dense("native-signed-groups")
+    rng = np.random.default_rng(4)
+    packed, scale, _ = tt.quantize_int4_ref(rng.standard_normal((N, K)).astype("float32"), gs)
+    x = (rng.standard_normal((M, K)) * magnitude).astype("float32")
+    got = np.empty((M, N), "float32")
+    mod(x, packed, scale, got)
+    _check_dense(got, x, packed, scale)
+    assert (got != 0).all() == (magnitude != 0)
+
+
+def _x86_missing():
+    return None if platform.machine().lower() in ("x86_64", "amd64") else \
+        f"MXCSR is x86's ({platform.machine()} here)"
+
+
+def test_dense_int4_denormals_flushed_by_the_caller(monkeypatch):
+    """DAZ and FTZ set in the calling thread (as torch.set_flush_denormal(True) sets them): the
+    x86 float32 micro-kernel, which reads nibbles as denormal floats, clears DAZ for the call
+    and restores the caller's MXCSR after it."""
+    if _x86_missing():
+        pytest.skip(_x86_missing())
+    import cffi
+    from texpr.targets.toolchain import compile_shared
+    path, _ = compile_shared("unsigned texpr_test_mxcsr(unsigned set) {\n"
+                          "  unsigned old = __builtin_ia32_stmxcsr();\n"
+                          "  if (set) __builtin_ia32_ldmxcsr(set);\n  return old;\n}\n", ["-O2"])
+    ffi = cffi.FFI()
+    ffi.cdef("unsigned texpr_test_mxcsr(unsigned set);")
+    lib = ffi.dlopen(path)
+    monkeypatch.setenv("TEXPR_NUM_THREADS", "1")     # the kernel runs in this thread
+    (target, M, N, K, gs, zp, pc, xdt), mod = built_dense("native-signed-groups")
+    rng = np.random.default_rng(5)
+    packed, scale, _ = tt.quantize_int4_ref(rng.standard_normal((N, K)).astype("float32"), gs)
+    x = rng.standard_normal((M, K)).astype("float32")
+    got = np.empty((M, N), "float32")
+    old = lib.texpr_test_mxcsr(0)
+    try:
+        lib.texpr_test_mxcsr(old | 0x8040)              # FTZ (bit 15) and DAZ (bit 6)
+        mod(x, packed, scale, got)
+        after = lib.texpr_test_mxcsr(0)
+    finally:
+        lib.texpr_test_mxcsr(old)
+    assert after == old | 0x8040
+    _check_dense(got, x, packed, scale)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "int8"])
