@@ -253,16 +253,24 @@ def _bits_prologue_c(K, gs):
   }}
   float m = mx[0];
   for (int l = 1; l < 8; ++l) m = mx[l] > m ? mx[l] : m;
-  int ex;
-  __builtin_frexpf(m, &ex);
+  unsigned int mb;
+  __builtin_memcpy(&mb, &m, 4);
+  const int ex = m > 0 ? (int)(mb >> 23) - 126 : 0;      /* m < 2^ex (a denormal m: k0 = 127) */
   const int k0 = 126 - ex < 127 ? 126 - ex : 127;
   static const int e_of[8] = {{0, 4, 8, 12, 16, 20, 0, 4}};
   float f[8];
-  for (int j = 0; j < 8; ++j) f[j] = __builtin_ldexpf(1.0f, k0 - e_of[j]);
+  for (int j = 0; j < 8; ++j) {{                        /* 2^(k0 - e_j), in -22 .. 127 */
+    const unsigned int fb = (unsigned int)(k0 - e_of[j] + 127) << 23;
+    __builtin_memcpy(&f[j], &fb, 4);
+  }}
   for (int b = 0; b < {K // 64}; ++b)
     for (int l = 0; l < 8; ++l)
       for (int j = 0; j < 8; ++j) xt[b * 64 + 8 * j + l] = x[b * 64 + 8 * l + j] * f[j];
-  const double to_sums = __builtin_ldexp(1.0, k0 - 149), back = __builtin_ldexp(1.0, 149 - k0);
+  double to_sums, back;                                  /* 2^(k0 - 149), 2^(149 - k0) */
+  const unsigned long long tb = (unsigned long long)(k0 - 149 + 1023) << 52,
+                           bb = (unsigned long long)(149 - k0 + 1023) << 52;
+  __builtin_memcpy(&to_sums, &tb, 8);
+  __builtin_memcpy(&back, &bb, 8);
   for (int g = 0; g < {G}; ++g) {{
     int4_v8f t0 = {{0}}, t1 = {{0}};
     for (int i = 0; i < {gs}; i += 16) {{
