@@ -97,35 +97,39 @@ def _dot64_c(fn, signed, isa):
         "}"])
 
 
-def _bits_step_c(rows, accs, signed, prefetch):
-    """C (GCC inline assembly, AVX2) of one block of 64 values of `rows` weight rows on x86,
-    float32 data: the nibbles are used as float bit patterns, no conversion. Value j of a lane
-    masked in place (bits 4 j .. 4 j + 3, j < 6; j = 6, 7 after a shift by 24) is, read as a
-    float, the denormal n * 2^(4 j - 149) (exact below 2^24); the data row is scaled by
-    2^(k0 - 4 j) to match (_prologue_c), so an and and a multiply-add per 8 weights. The masks
-    come from a register of 15s shifted by 4 (no loads: the loop is bound by instructions
-    issued, about 3.5 a cycle on Zen 3, and each mask load is one); signed nibbles are flipped
-    to 0..15 by an xor with the load (8 is taken out as a zero point). Written in assembly because GCC
-    spills the accumulators and masks of the 4-row tile (16 ymm registers in all). No vmulps:
-    on Zen 3 a multiply of a denormal is microcoded (10x slower), a multiply-add is not."""
+def _bits_step_c(rows, accs, signed, prefetch, n=1):
+    """C (GCC inline assembly, AVX2) of n blocks of 64 values (blocks b .. b + n - 1) of `rows`
+    weight rows on x86, float32 data: the nibbles are used as float bit patterns, no
+    conversion. Value j of a lane masked in place (bits 4 j .. 4 j + 3, j < 6; j = 6, 7 after a
+    shift by 24) is, read as a float, the denormal n * 2^(4 j - 149) (exact below 2^24); the
+    data row is scaled by 2^(k0 - 4 j) to match (_bits_prologue_c), so an and and a multiply-add
+    per 8 weights. The masks come from a register of 15s shifted by 4 (no loads: the loop is
+    bound by instructions issued, about 3.5 a cycle on Zen 3, and each mask load is one);
+    signed nibbles are flipped to 0..15 by an xor (8 is taken out as a zero point). Written in
+    assembly because GCC spills the accumulators and masks of the 4-row tile (16 ymm registers
+    in all); the n blocks are addressed by displacements from the same pointers. No vmulps: on
+    Zen 3 a multiply of a denormal is microcoded (10x slower), a multiply-add is not."""
     R = range(rows)
-    prefetch = prefetch and rows == 4   # the next tile's rows, 4 .. 7 (past the block's end at its
-    W = ["(%[w])", "(%[w],%[wr])", "(%[w],%[wr],2)", "(%[w3])"]     # last tile: a prefetch never faults)
-    P = ["(%[w3],%[wr])", "(%[w3],%[wr],2)", "(%[w6])", "(%[w3],%[wr],4)"]   # rows 4 .. 7
-    A = [f"vmovdqu {W[q]}, %[q{q}]" for q in R]
-    A += [f"vpxor %[flip], %[q{q}], %[q{q}]" for q in R if signed]
-    A += [f"prefetcht0 {P[q]}" for q in R if prefetch]
-    for j in range(8):
-        mask = "%[low]" if j in (0, 6) else "%[m]"          # low: 15 in each lane
-        if j == 6:
-            A += [f"vpsrld $24, %[q{q}], %[q{q}]" for q in R]
-        elif j in (1, 7):
-            A.append("vpslld $4, %[low], %[m]")
-        elif j:
-            A.append("vpslld $4, %[m], %[m]")
-        A.append(f"vmovaps {32 * j}(%[x]), %[xj]")
-        for q in R:
-            A += [f"vpand {mask}, %[q{q}], %[t]", f"vfmadd231ps %[xj], %[t], %[a{q}_{j % accs}]"]
+    prefetch = prefetch and rows == 4   # the next tile's rows 4 .. 7 (past the block's end at
+    A = []                              # its last tile: a prefetch never faults)
+    for i in range(n):
+        W = [f"{32 * i}({a})" for a in ("%[w]", "%[w],%[wr]", "%[w],%[wr],2", "%[w3]")]
+        P = [f"{32 * i}({a})" for a in ("%[w3],%[wr]", "%[w3],%[wr],2", "%[w6]", "%[w3],%[wr],4")]
+        A += [f"vmovdqu {W[q]}, %[q{q}]" for q in R]
+        A += [f"vpxor %[flip], %[q{q}], %[q{q}]" for q in R if signed]
+        A += [f"prefetcht0 {P[q]}" for q in R if prefetch]
+        for j in range(8):
+            mask = "%[low]" if j in (0, 6) else "%[m]"      # low: 15 in each lane
+            if j == 6:
+                A += [f"vpsrld $24, %[q{q}], %[q{q}]" for q in R]
+            elif j in (1, 7):
+                A.append("vpslld $4, %[low], %[m]")
+            elif j:
+                A.append("vpslld $4, %[m], %[m]")
+            A.append(f"vmovaps {256 * i + 32 * j}(%[x]), %[xj]")
+            for q in R:
+                A += [f"vpand {mask}, %[q{q}], %[t]",
+                      f"vfmadd231ps %[xj], %[t], %[a{q}_{j % accs}]"]
     outs = [f'[a{q}_{a}] "+x"(a{q}_{a})' for q in R for a in range(accs)]
     outs += [f'[q{q}] "=&x"(q{q})' for q in R] + ['[m] "=&x"(m)', '[t] "=&x"(t)', '[xj] "=&x"(xj)']
     ins = ['[w] "r"(wb)', '[wr] "r"(w_row)', '[x] "r"(xt + b * 64)']
@@ -207,13 +211,9 @@ def _bits_tile_c(rows, K, gs, signed, scale_1d, accs, prefetch=True):
          "float " + ", ".join(f"zs{q} = 0" for q in R) + ";"]
     L += [f"for (int g = 0; g < {G}; ++g) {{",
           "  int4_v8f " + ", ".join(f"a{q}_{a} = {{0}}" for q in R for a in range(accs)) + ";"]
-    if blocks <= 4:                     # unrolled: a group of 128 is two blocks
-        for i in range(blocks):
-            L += ["  {", f"    const int b = g * {blocks} + {i};"]
-            L += _bits_step_c(rows, accs, signed, prefetch) + ["  }"]
-    else:
-        L.append(f"  for (int b = g * {blocks}; b < (g + 1) * {blocks}; ++b) {{")
-        L += _bits_step_c(rows, accs, signed, prefetch) + ["  }"]
+    n = next(n for n in (4, 2, 1) if blocks % n == 0)      # blocks per asm statement
+    L.append(f"  for (int b = g * {blocks}; b < (g + 1) * {blocks}; b += {n}) {{")
+    L += _bits_step_c(rows, accs, signed, prefetch, n) + ["  }"]
     for q in R:
         L.append(f"  tot{q} += (" + " + ".join(f"a{q}_{a}" for a in range(accs)) +
                  f") * {s_at.format(q=q)};")
