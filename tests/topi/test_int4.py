@@ -192,7 +192,7 @@ def test_dense_int4_micro_kernel_source():
     args = [X, X8, W, S, out, out8]
     avx2 = emit_source(topi.schedule([out, out8], "avx2"), args, target="avx2")
     assert "__builtin_prefetch(pw + 3 * w_row + b * 32)" in avx2          # int8 data
-    assert '"prefetcht0 (%[w3],%[wr],4)' in avx2                           # float32: row 7
+    assert '"prefetcht0 0(%[w3],%[wr],4)' in avx2                          # float32: row 7
     assert '"vpand %[m], %[q3], %[t]\\n\\t"\n          "vfmadd231ps %[xj], %[t], %[a3_1]' in avx2
     assert "vcvtdq2ps" not in avx2 and "vmulps" not in avx2
     assert "__builtin_ia32_ldmxcsr(int4_csr & ~0x40u)" in avx2
