@@ -7,9 +7,16 @@ L 32-bit lanes; lane l holds the 8 values 8 l .. 8 l + 7 of a block of 8 L, and 
 step j = 0..7 leaves value 8 l + j in each lane, times 16^j (the top nibble is shifted down
 instead): it is converted to float and multiplied with a copy of the data row whose L x 8
 blocks are transposed, and scaled by 16^-j (exact), once per call (so no byte shuffles): an
-and, a conversion and a multiply-add per L weights, the fewest of any unpacking (the float
-exponent trick, or-ing a nibble into 2^23's mantissa and subtracting, is one more instruction
-and measured 1.8x slower on Zen 3).
+and, a conversion and a multiply-add per L weights (the float exponent trick, or-ing a nibble
+into 2^23's mantissa and subtracting, is one more instruction and measured 1.8x slower).
+On x86 with 8 lanes (AVX2) the conversion goes too (_bits_step_c): a masked nibble below bit
+24, read as a float, is the denormal n * 2^(e - 149), exact, so the data row is scaled by
+2^(k0 - e) instead (k0 from the row's largest value) and an and and a multiply-add per 8
+weights remain, in an inline-assembly step that keeps the 4-row tile in the 16 ymm registers;
+DAZ is cleared for the call (a caller's flush-to-zero mode would read the nibbles as 0).
+Zen 3 runs this loop at about 0.9 cycles per 8 weights against 1.05 for the conversions: the
+loop is bound by instructions issued (about 3.5 a cycle: the masks are shifted in a register,
+not loaded), not by the FMA units.
 
 int8 data (the same entry, `data_dtype="int8"`): the 32 bytes split into their low and high
 nibbles as bytes, multiplied with the data's even- and odd-index bytes (copied apart once per
@@ -19,7 +26,8 @@ converted and scaled once per group: about 1.25 instructions per 8 weights.
 
 The zero point (8 for signed int4, whose nibbles are flipped to 0..15 by an xor of the 32
 bytes) is taken out once per group: each group's first accumulator starts at -z * sum x (in
-lane 0), so the group's sum is scale * (sum x q' - z * sum x) with no correction after. Rows of the block are
+lane 0), so the group's sum is scale * (sum x q' - z * sum x) with no correction after (the
+x86 float32 step: once per row, sum_g scale * z * sum x, after its groups). Rows of the block are
 register-tiled by INT4_TILE_ROWS, each with as many accumulators as the target's FMA units
 need (CpuInfo), and the next tile's rows are prefetched while a tile runs (the weight streams
 from memory or L3: four rows are four streams the hardware prefetchers lose at each row end).
