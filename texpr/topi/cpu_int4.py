@@ -271,9 +271,27 @@ def _bits_prologue_c(K, gs):
     const unsigned int fb = (unsigned int)(k0 - e_of[j] + 127) << 23;
     __builtin_memcpy(&f[j], &fb, 4);
   }}
-  for (int b = 0; b < {K // 64}; ++b)
-    for (int l = 0; l < 8; ++l)
-      for (int j = 0; j < 8; ++j) xt[b * 64 + 8 * j + l] = x[b * 64 + 8 * l + j] * f[j];
+  const int4_v8i lo = {{0, 8, 1, 9, 4, 12, 5, 13}}, hi = {{2, 10, 3, 11, 6, 14, 7, 15}},
+                 s0 = {{0, 1, 8, 9, 4, 5, 12, 13}}, s1 = {{2, 3, 10, 11, 6, 7, 14, 15}},
+                 p0 = {{0, 1, 2, 3, 8, 9, 10, 11}}, p1 = {{4, 5, 6, 7, 12, 13, 14, 15}};
+  for (int b = 0; b < {K // 64}; ++b) {{               /* an 8 x 8 transpose per 64 values */
+    int4_v8f v[8], t[8], u[8];
+    __builtin_memcpy(v, x + b * 64, 256);
+    for (int p = 0; p < 4; ++p) {{
+      t[2 * p] = __builtin_shuffle(v[2 * p], v[2 * p + 1], lo);
+      t[2 * p + 1] = __builtin_shuffle(v[2 * p], v[2 * p + 1], hi);
+    }}
+    for (int h = 0; h < 8; h += 4) {{
+      u[h] = __builtin_shuffle(t[h], t[h + 2], s0);
+      u[h + 1] = __builtin_shuffle(t[h], t[h + 2], s1);
+      u[h + 2] = __builtin_shuffle(t[h + 1], t[h + 3], s0);
+      u[h + 3] = __builtin_shuffle(t[h + 1], t[h + 3], s1);
+    }}
+    for (int j = 0; j < 4; ++j) {{
+      *(int4_v8f *)(xt + b * 64 + 8 * j) = __builtin_shuffle(u[j], u[j + 4], p0) * f[j];
+      *(int4_v8f *)(xt + b * 64 + 8 * j + 32) = __builtin_shuffle(u[j], u[j + 4], p1) * f[j + 4];
+    }}
+  }}
   double to_sums, back;                                  /* 2^(k0 - 149), 2^(149 - k0) */
   const unsigned long long tb = (unsigned long long)(k0 - 149 + 1023) << 52,
                            bb = (unsigned long long)(149 - k0 + 1023) << 52;
