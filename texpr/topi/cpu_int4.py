@@ -126,7 +126,7 @@ def _bits_step_c(rows, accs, signed, prefetch, n=1):
         P = [f"{32 * i}({a})" for a in ("%[w3],%[wr]", "%[w3],%[wr],2", "%[w6]", "%[w3],%[wr],4")]
         A += [f"vmovdqu {W[q]}, %[q{q}]" for q in R]
         A += [f"vpxor %[flip], %[q{q}], %[q{q}]" for q in R if signed]
-        A += [f"prefetcht0 {P[q]}" for q in R if prefetch]
+        A += [f"prefetcht0 {P[q]}" for q in R if prefetch and i % 2 == 0]   # a line: 2 blocks
         for j in range(8):
             mask = "%[low]" if j in (0, 6) else "%[m]"      # low: 15 in each lane
             if j == 6:
