@@ -106,7 +106,7 @@ def _dot64_c(fn, signed, isa):
         "}"])
 
 
-def _bits_step_c(rows, accs, signed, prefetch, n=1):
+def _bits_step_c(rows, accs, signed, prefetch, n=1, order=None):
     """C (GCC inline assembly, AVX2) of n blocks of 64 values (blocks b .. b + n - 1) of `rows`
     weight rows on x86, float32 data: the nibbles are used as float bit patterns, no
     conversion. Value j of a lane masked in place (bits 4 j .. 4 j + 3, j < 6; j = 6, 7 after a
@@ -117,11 +117,13 @@ def _bits_step_c(rows, accs, signed, prefetch, n=1):
     signed nibbles are flipped to 0..15 by an xor (8 is taken out as a zero point). Written in
     assembly because GCC spills the accumulators and masks of the 4-row tile (16 ymm registers
     in all); the n blocks are addressed by displacements from the same pointers. No vmulps: on
-    Zen 3 a multiply of a denormal is microcoded (10x slower), a multiply-add is not."""
+    Zen 3 a multiply of a denormal is microcoded (10x slower), a multiply-add is not. `order`:
+    (block, accumulator) in the order run, where each block sums into one accumulator (two
+    groups at once, _bits_tile_c); else blocks 0 .. n - 1, value j into accumulator j % accs."""
     R = range(rows)
     prefetch = prefetch and rows == 4   # the next tile's rows 4 .. 7 (past the block's end at
     A = []                              # its last tile: a prefetch never faults)
-    for i in range(n):
+    for i, k in order or [(i, None) for i in range(n)]:
         W = [f"{32 * i}({a})" for a in ("%[w]", "%[w],%[wr]", "%[w],%[wr],2", "%[w3]")]
         P = [f"{32 * i}({a})" for a in ("%[w3],%[wr]", "%[w3],%[wr],2", "%[w6]", "%[w3],%[wr],4")]
         A += [f"vmovdqu {W[q]}, %[q{q}]" for q in R]
@@ -138,7 +140,7 @@ def _bits_step_c(rows, accs, signed, prefetch, n=1):
             A.append(f"vmovaps {256 * i + 32 * j}(%[x]), %[xj]")
             for q in R:
                 A += [f"vpand {mask}, %[q{q}], %[t]",
-                      f"vfmadd231ps %[xj], %[t], %[a{q}_{j % accs}]"]
+                      f"vfmadd231ps %[xj], %[t], %[a{q}_{j % accs if k is None else k}]"]
     outs = [f'[a{q}_{a}] "+x"(a{q}_{a})' for q in R for a in range(accs)]
     outs += [f'[q{q}] "=&x"(q{q})' for q in R] + ['[m] "=&x"(m)', '[t] "=&x"(t)', '[xj] "=&x"(xj)']
     ins = ['[w] "r"(wb)', '[wr] "r"(w_row)', '[x] "r"(xt + b * 64)']
@@ -218,15 +220,28 @@ def _bits_tile_c(rows, K, gs, signed, scale_1d, accs, prefetch=True):
     z_of = "8.0f" if signed else "(float)" + z_at
     L = ["int4_v8f " + ", ".join(f"tot{q} = {{0}}" for q in R) + ";",
          "float " + ", ".join(f"zs{q} = 0" for q in R) + ";"]
-    L += [f"for (int g = 0; g < {G}; ++g) {{",
-          "  int4_v8f " + ", ".join(f"a{q}_{a} = {{0}}" for q in R for a in range(accs)) + ";"]
-    n = next(n for n in (4, 2, 1) if blocks % n == 0)      # blocks per asm statement
-    L.append(f"  for (int b = g * {blocks}; b < (g + 1) * {blocks}; b += {n}) {{")
-    L += _bits_step_c(rows, accs, signed, prefetch, n) + ["  }"]
-    for q in R:
-        L.append(f"  tot{q} += (" + " + ".join(f"a{q}_{a}" for a in range(accs)) +
-                 f") * {s_at.format(q=q)};")
-    L.append("}")
+    zero = "  int4_v8f " + ", ".join(f"a{q}_{a} = {{0}}" for q in R for a in range(accs)) + ";"
+    if accs == 2 and blocks <= 2 and G % 2 == 0:
+        # two groups per statement, one accumulator each (blocks interleaved, so that each
+        # accumulator's chain has the other's block to overlap): a group's end is one
+        # multiply-add per row, not an add, a multiply-add and a fresh pair of accumulators
+        order = [(i + blocks * k, k) for i in range(blocks) for k in (0, 1)]
+        L += [f"for (int g = 0; g < {G}; g += 2) {{", zero, "  {",
+              f"    const int b = g * {blocks};"]
+        L += _bits_step_c(rows, accs, signed, prefetch, order=order) + ["  }"]
+        for q in R:
+            L.append(f"  tot{q} += a{q}_0 * {s_at.format(q=q)};")
+            L.append(f"  tot{q} += a{q}_1 * {s_at.format(q=q).replace('g * s_g', '(g + 1) * s_g')};")
+        L.append("}")
+    else:
+        L += [f"for (int g = 0; g < {G}; ++g) {{", zero]
+        n = next(n for n in (4, 2, 1) if blocks % n == 0)      # blocks per asm statement
+        L.append(f"  for (int b = g * {blocks}; b < (g + 1) * {blocks}; b += {n}) {{")
+        L += _bits_step_c(rows, accs, signed, prefetch, n) + ["  }"]
+        for q in R:
+            L.append(f"  tot{q} += (" + " + ".join(f"a{q}_{a}" for a in range(accs)) +
+                     f") * {s_at.format(q=q)};")
+        L.append("}")
     L.append(f"for (int g = 0; g < {G}; ++g) {{")
     L += [f"  zs{q} += {s_at.format(q=q)} * {z_of.format(q=q)} * sx[g];" for q in R]
     L.append("}")
