@@ -15,7 +15,7 @@ On x86 with 8 lanes (AVX2) the conversion goes too (_bits_step_c): a masked nibb
 weights remain, in an inline-assembly step that keeps the 4-row tile in the 16 ymm registers;
 DAZ is cleared for the call (a caller's flush-to-zero mode would read the nibbles as 0).
 On Zen 3 (512-row calls, data prologue included) 0.84 cycles per 8 weights against 0.93 with
-the conversions, 0.98 against 1.08 with a group scale per 128: the loop is bound by
+the conversions, 0.97 against 1.08 with a group scale per 128: the loop is bound by
 instructions issued (about 3.5 a cycle: the masks are shifted in a register, not loaded), not
 by the FMA units; a group's scale and fresh accumulators cost the rest.
 
