@@ -230,8 +230,8 @@ def _bits_tile_c(rows, K, gs, signed, scale_1d, accs, prefetch=True):
               f"    const int b = g * {blocks};"]
         L += _bits_step_c(rows, accs, signed, prefetch, order=order) + ["  }"]
         for q in R:
-            L.append(f"  tot{q} += a{q}_0 * {s_at.format(q=q)};")
-            L.append(f"  tot{q} += a{q}_1 * {s_at.format(q=q).replace('g * s_g', '(g + 1) * s_g')};")
+            L += [f"  tot{q} += a{q}_0 * s[(r + {q}) * s_row + g * s_g];",
+                  f"  tot{q} += a{q}_1 * s[(r + {q}) * s_row + (g + 1) * s_g];"]
         L.append("}")
     else:
         L += [f"for (int g = 0; g < {G}; ++g) {{", zero]
@@ -322,8 +322,8 @@ def _bits_prologue_c(K, gs):
       t0 += u0; t1 += u1;
     }}
     t0 += t1;
-    sx[g] = (float)((double)(((t0[0] + t0[4]) + (t0[1] + t0[5])) + ((t0[2] + t0[6]) + (t0[3] + t0[7])))
-                    * to_sums);
+    const float t = ((t0[0] + t0[4]) + (t0[1] + t0[5])) + ((t0[2] + t0[6]) + (t0[3] + t0[7]));
+    sx[g] = (float)((double)t * to_sums);
   }}"""
 
 
@@ -393,7 +393,8 @@ def int4_dense_block(nb, K, gs, signed, scale_1d, rows=None, name=None, data_dty
     TensorIntrin for avx2, avx512 and neon. K and gs must be multiples of 8 x lanes; data_dtype
     is float32 or int8 (always 8 lanes); accs: float32 accumulators per tile row
     (tile_accumulators); lanes: 32-bit lanes of the float32 data's vectors (8 or 16,
-    tile_lanes)."""
+    tile_lanes). float32 data in 8 lanes on x86 (avx2, avx512 where K or the group is not a
+    multiple of 128) take the _bits_* step: nibbles read as denormal floats, no conversion."""
     rows = rows or INT4_TILE_ROWS
     int8 = data_dtype == "int8"
     lanes = 8 if int8 else lanes
