@@ -9,7 +9,9 @@ instead): it is converted to float and multiplied with a copy of the data row wh
 blocks are transposed, and scaled by 16^-j (exact), once per call (so no byte shuffles): an
 and, a conversion and a multiply-add per L weights (the float exponent trick, or-ing a nibble
 into 2^23's mantissa and subtracting, is one more instruction and measured 1.8x slower).
-On x86 with 8 lanes (AVX2) the conversion goes too (_bits_step_c): a masked nibble below bit
+On x86 with 8 lanes (AVX2), on a machine that runs multiply-adds of denormal operands at full
+speed (CpuInfo.denormal_fma: Zen 3 / Zen 4, measured; Intel cores take a microcode assist for
+them), the conversion goes too (_bits_step_c): a masked nibble below bit
 24, read as a float, is the denormal n * 2^(e - 149), exact, so the data row is scaled by
 2^(k0 - e) instead (k0 from the row's largest value) and an and and a multiply-add per 8
 weights remain, in an inline-assembly step that keeps the 4-row tile in the 16 ymm registers;
@@ -388,13 +390,15 @@ def tile_accumulators(target, rows=None):
 
 
 def int4_dense_block(nb, K, gs, signed, scale_1d, rows=None, name=None, data_dtype="float32",
-                     accs=2, lanes=8):
+                     accs=2, lanes=8, denormal_step=False):
     """The micro-kernel of nb output columns of one data row of dense_int4 (whole K), as a
     TensorIntrin for avx2, avx512 and neon. K and gs must be multiples of 8 x lanes; data_dtype
     is float32 or int8 (always 8 lanes); accs: float32 accumulators per tile row
     (tile_accumulators); lanes: 32-bit lanes of the float32 data's vectors (8 or 16,
     tile_lanes). float32 data in 8 lanes on x86 (avx2, avx512 where K or the group is not a
-    multiple of 128) take the _bits_* step: nibbles read as denormal floats, no conversion."""
+    multiple of 128) take the _bits_* step where `denormal_step` (the machine runs multiply-adds
+    of denormals at full speed: CpuInfo.denormal_fma): nibbles read as denormal floats, no
+    conversion; else the conversion step."""
     rows = rows or INT4_TILE_ROWS
     int8 = data_dtype == "int8"
     lanes = 8 if int8 else lanes
@@ -411,13 +415,14 @@ def int4_dense_block(nb, K, gs, signed, scale_1d, rows=None, name=None, data_dty
                                         axis=k), name="c")
     fn = name or (f"int4_dense_block_{nb}x{K}_g{gs}_{'s' if signed else 'z'}"
                   f"{'_pc' if scale_1d else ''}{'_i8' if int8 else ''}_r{rows}"
-                  f"{'' if int8 or accs == 2 else f'_a{accs}'}{'' if lanes == 8 else f'_l{lanes}'}")
+                  f"{'' if int8 or accs == 2 else f'_a{accs}'}{'' if lanes == 8 else f'_l{lanes}'}"
+                  f"{'_dn' if denormal_step and not int8 and lanes == 8 else ''}")
     x_t = "signed char" if int8 else "float"
 
     def helper(isa):
         dot = _dot64_c(fn, signed, isa) + "\n" if int8 else ""
         types = _VEC_TYPES + ("\n" + _VEC16_TYPES if lanes == 16 else "")
-        bits = isa == "x86" and not int8 and lanes == 8
+        bits = denormal_step and isa == "x86" and not int8 and lanes == 8
         restore = "\n  if (int4_csr & 0x40u) __builtin_ia32_ldmxcsr(int4_csr);" if bits else ""
 
         def tile(n, prefetch):
@@ -473,6 +478,7 @@ def _block_rows(N):
 
 def micro_kernel_for(st, target):
     """(block rows, intrinsic) for this dense_int4 stage on `target`, or None."""
+    from .cpu import CpuInfo
     if get_target(target).name not in ("avx2", "avx512", "neon"):
         return None
     attrs = st.op.attrs
@@ -484,7 +490,8 @@ def micro_kernel_for(st, target):
     nb = _block_rows(N)
     return nb, int4_dense_block(nb, K, gs, attrs["signed"], attrs["scale_1d"],
                                 data_dtype=attrs["data_dtype"],
-                                accs=tile_accumulators(target), lanes=tile_lanes(target, K, gs))
+                                accs=tile_accumulators(target), lanes=tile_lanes(target, K, gs),
+                                denormal_step=CpuInfo(target).denormal_fma)
 
 
 @register(INT4_DENSE_TAG, CPU_TARGETS)
