@@ -48,6 +48,15 @@ def test_fma_units_table():
     assert host.fma_units_of({"vendor_id": "Unknown"}, 256) is None
 
 
+def test_denormal_fma_table():
+    """Only the cores measured to run multiply-adds of denormals at full speed (Zen 3's family)."""
+    zen3 = {"vendor_id": "AuthenticAMD", "cpu family": "25", "model": "1"}
+    zen5 = {"vendor_id": "AuthenticAMD", "cpu family": "26", "model": "2"}
+    intel = {"vendor_id": "GenuineIntel", "cpu family": "6", "model": "143"}
+    assert host.denormal_fma_full_speed_of(zen3)
+    assert not any(map(host.denormal_fma_full_speed_of, (zen5, intel, {})))
+
+
 def test_cpuinfo_fields_of_the_first_processor(tmp_path):
     p = tmp_path / "cpuinfo"
     p.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\n\n"

@@ -1,5 +1,6 @@
 """int4 (topi/int4.py, topi/cpu_int4.py) against NumPy: packing bit-exact, dense_int4 within
 its stated float32 bound, the 4-bit embedding bag."""
+import contextlib
 import functools
 import platform
 import shutil
@@ -55,7 +56,25 @@ DENSE = {  # name: (target, M, N, K, group_size, zero point, per-channel 1-D sca
     "c-zp-groups": ("c", 2, 5, 32, 16, True, False),
     "native-int8-data": ("native", 2, 8, 128, 64, False, False),
     "native-int8-zp-groups": ("native", 1, 6, 256, 64, True, False),
+    "native-zp-groups": ("native", 2, 5, 256, 128, True, False),
+    "native-signed-groups-convert": ("native", 2, 12, 256, 64, False, False),
 }
+
+
+@contextlib.contextmanager
+def denormal_step(on):
+    """CpuInfo.denormal_fma as `on` for this host (targets/host.DENORMAL_FMA_FULL_SPEED): the
+    x86 float32 step that reads nibbles as denormals is correct on any x86 host, chosen only
+    where it is fast, so the tests build both steps whatever the host."""
+    from texpr.targets import host
+    fields = dict(host.host_cpu().fields)
+    me = (fields.get("vendor_id", ""), host._int(fields.get("cpu family")))
+    table = host.DENORMAL_FMA_FULL_SPEED
+    host.DENORMAL_FMA_FULL_SPEED = (table | {me}) if on else (table - {me})
+    try:
+        yield
+    finally:
+        host.DENORMAL_FMA_FULL_SPEED = table
 
 
 @functools.lru_cache(maxsize=None)
@@ -69,8 +88,9 @@ def built_dense(key):
     Z = te.placeholder((N,) if pc else (N, G), "uint8", name="Z") if zp else None
     out = topi.nn.dense_int4(X, W, S, Z, group_size=gs)
     ins = [X, W, S] + ([Z] if zp else [])
-    return DENSE[key] + (X.dtype,), te.build(topi.schedule([out], target), ins + [out],
-                                             target=target)
+    with denormal_step(not key.endswith("-convert")):
+        mod = te.build(topi.schedule([out], target), ins + [out], target=target)
+    return DENSE[key] + (X.dtype,), mod
 
 
 @pytest.fixture(scope="module", params=sorted(DENSE))
@@ -115,6 +135,57 @@ def test_dense_int4_int8_extremes(key):
     assert got[0, 0] == -128 * (-15 if zp else 7) * K * 0.5
 
 
+@pytest.mark.parametrize("magnitude", [0.0, 1e-30, 1e30])
+def test_dense_int4_float_data_magnitudes(magnitude):
+    """float32 data far from 1 (and all zero): the x86 micro-kernel scales the data row by
+    2^(k0 - 4 j) from its largest value, so that neither the scaled row overflows nor the
+    products of the nibbles read as denormals underflow."""
+    (target, M, N, K, gs, zp, pc, xdt), mod = built_dense("native-signed-groups")
+    rng = np.random.default_rng(4)
+    packed, scale, _ = tt.quantize_int4_ref(rng.standard_normal((N, K)).astype("float32"), gs)
+    x = (rng.standard_normal((M, K)) * magnitude).astype("float32")
+    got = np.empty((M, N), "float32")
+    mod(x, packed, scale, got)
+    _check_dense(got, x, packed, scale)
+    assert (got != 0).all() == (magnitude != 0)
+
+
+def _x86_missing():
+    return None if platform.machine().lower() in ("x86_64", "amd64") else \
+        f"MXCSR is x86's ({platform.machine()} here)"
+
+
+def test_dense_int4_denormals_flushed_by_the_caller(monkeypatch):
+    """DAZ and FTZ set in the calling thread (as torch.set_flush_denormal(True) sets them): the
+    x86 float32 micro-kernel, which reads nibbles as denormal floats, clears DAZ for the call
+    and restores the caller's MXCSR after it."""
+    if _x86_missing():
+        pytest.skip(_x86_missing())
+    import cffi
+    from texpr.targets.toolchain import compile_shared
+    path, _ = compile_shared("unsigned texpr_test_mxcsr(unsigned set) {\n"
+                          "  unsigned old = __builtin_ia32_stmxcsr();\n"
+                          "  if (set) __builtin_ia32_ldmxcsr(set);\n  return old;\n}\n", ["-O2"])
+    ffi = cffi.FFI()
+    ffi.cdef("unsigned texpr_test_mxcsr(unsigned set);")
+    lib = ffi.dlopen(path)
+    monkeypatch.setenv("TEXPR_NUM_THREADS", "1")     # the kernel runs in this thread
+    (target, M, N, K, gs, zp, pc, xdt), mod = built_dense("native-signed-groups")
+    rng = np.random.default_rng(5)
+    packed, scale, _ = tt.quantize_int4_ref(rng.standard_normal((N, K)).astype("float32"), gs)
+    x = rng.standard_normal((M, K)).astype("float32")
+    got = np.empty((M, N), "float32")
+    old = lib.texpr_test_mxcsr(0)
+    try:
+        lib.texpr_test_mxcsr(old | 0x8040)              # FTZ (bit 15) and DAZ (bit 6)
+        mod(x, packed, scale, got)
+        after = lib.texpr_test_mxcsr(0)
+    finally:
+        lib.texpr_test_mxcsr(old)
+    assert after == old | 0x8040
+    _check_dense(got, x, packed, scale)
+
+
 @pytest.mark.parametrize("dtype", ["float32", "int8"])
 def test_dense_int4_uses_the_micro_kernel_on_vector_targets(dtype):
     X = te.placeholder((1, 128), dtype, name="X")
@@ -122,28 +193,39 @@ def test_dense_int4_uses_the_micro_kernel_on_vector_targets(dtype):
     S = te.placeholder((8, 2), name="S")
     out = topi.nn.dense_int4(X, W, S, group_size=64)
     text = str(te.lower(topi.schedule([out], "avx2"), [X, W, S, out]))
-    assert f"int4_dense_block_8x128_g64_s{'_i8' if dtype == 'int8' else ''}_r4.body" in text
+    assert f"int4_dense_block_8x128_g64_s{'_i8' if dtype == 'int8' else ''}_r4" in text
     plain = str(te.lower(topi.schedule([out], "c"), [X, W, S, out]))
     assert "int4_dense_block" not in plain
 
 
 def test_dense_int4_micro_kernel_source():
     """The C of the micro-kernels (no compiling): the next tile's rows prefetched; float32
-    data: one mask, conversion and multiply-add per 8 weights; int8 data: vpmaddubsw on x86,
-    sdot on NEON."""
+    data: on x86 a mask and a multiply-add per 8 weights where denormal multiply-adds are fast
+    (nibbles read as denormal floats, no conversion; DAZ cleared for the call), else and on
+    NEON a mask, conversion and multiply-add; int8
+    data: vpmaddubsw on x86, sdot on NEON."""
     from texpr.targets.build import emit_source
     X, X8 = te.placeholder((1, 128), name="X"), te.placeholder((1, 128), "int8", name="X8")
     W = te.placeholder((8, 64), "uint8", name="W")
     S = te.placeholder((8, 2), name="S")
     out, out8 = (topi.nn.dense_int4(d, W, S, group_size=64) for d in (X, X8))
     args = [X, X8, W, S, out, out8]
-    avx2 = emit_source(topi.schedule([out, out8], "avx2"), args, target="avx2")
-    assert "__builtin_prefetch(pw + 3 * w_row + b * 32)" in avx2
-    assert "a0_1 += xj * __builtin_convertvector((int4_v8i)(q0 & 0xf0u), int4_v8f);" in avx2
+    with denormal_step(False):                  # a machine with slow denormal multiply-adds
+        plain = emit_source(topi.schedule([out, out8], "avx2"), args, target="avx2")
+    assert "a0_1 += xj * __builtin_convertvector((int4_v8i)(q0 & 0xf0u), int4_v8f);" in plain
+    assert "__asm__" not in plain and "ldmxcsr" not in plain
+    with denormal_step(True):
+        avx2 = emit_source(topi.schedule([out, out8], "avx2"), args, target="avx2")
+    assert "__builtin_prefetch(pw + 3 * w_row + b * 32)" in avx2          # int8 data
+    assert '"prefetcht0 0(%[w3],%[wr],4)' in avx2                          # float32: row 7
+    assert '"vpand %[m], %[q3], %[t]\\n\\t"\n          "vfmadd231ps %[xj], %[t], %[a3_1]' in avx2
+    assert "vcvtdq2ps" not in avx2 and "vmulps" not in avx2
+    assert "__builtin_ia32_ldmxcsr(int4_csr & ~0x40u)" in avx2
     assert "_mm256_maddubs_epi16(lo," in avx2 and "vdotq_s32" not in avx2
     neon = emit_source(topi.schedule([out, out8], "neon"), args, target="neon")
+    assert "a0_1 += xj * __builtin_convertvector((int4_v8i)(q0 & 0xf0u), int4_v8f);" in neon
     assert "vdotq_s32(a0, vreinterpretq_s8_u8(vandq_u8(q0, m))" in neon
-    assert "_mm256" not in neon
+    assert "_mm256" not in neon and "__asm__" not in neon
 
 
 def _neon_missing():

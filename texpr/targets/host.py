@@ -26,6 +26,11 @@ class HostCpu:
         """FMA instructions of `vector_bits`-wide vectors the core issues per cycle, or None."""
         return fma_units_of(dict(self.fields), vector_bits)
 
+    def denormal_fma_full_speed(self):
+        """Whether a multiply-add with a denormal operand runs at full speed (no microcode
+        assist) on this host: denormal_fma_full_speed_of."""
+        return denormal_fma_full_speed_of(dict(self.fields))
+
 
 def parse_size(text):
     """A sysfs cache size ("32K", "1024K", "32M", "512") in bytes, or None."""
@@ -120,6 +125,18 @@ def fma_units_of(fields, vector_bits):
         if pipes:
             return max(1, pipes * 128 // max(128, vector_bits))
     return None
+
+
+#: (vendor, family) of the cores measured to run a multiply-add with denormal inputs at full
+#: speed: AMD Zen 3 / Zen 4 (family 0x19; on Zen 3 a vmulps with a denormal input is
+#: microcoded, 10x slower, the vfmadd is not). Intel cores take a microcode assist for denormal
+#: inputs unless DAZ is set; other cores are unmeasured.
+DENORMAL_FMA_FULL_SPEED = {("AuthenticAMD", 0x19)}
+
+
+def denormal_fma_full_speed_of(fields):
+    """Whether the CPU of these /proc/cpuinfo fields is in DENORMAL_FMA_FULL_SPEED."""
+    return (fields.get("vendor_id", ""), _int(fields.get("cpu family"))) in DENORMAL_FMA_FULL_SPEED
 
 
 @functools.lru_cache(maxsize=None)

@@ -55,6 +55,7 @@ class CpuInfo:
         self.l1d_bytes, self.l2_bytes, self.l3_bytes = t.l1d_bytes, t.l2_bytes, t.l3_bytes
         self.fma_units = t.fma_units
         self.model = ""
+        self.denormal_fma = False   # multiply-adds of denormal operands at full speed (host)
         if t.runs == "native" and not t.is_gpu:
             from ..targets.host import host_cpu
             host = host_cpu()
@@ -63,6 +64,7 @@ class CpuInfo:
             self.l3_bytes = host.l3_bytes or self.l3_bytes
             self.fma_units = host.fma_units(t.vector_bits) or self.fma_units
             self.model = host.model
+            self.denormal_fma = host.denormal_fma_full_speed()
 
     def lanes_of(self, dtype):
         """Lanes of a vector of `dtype` elements."""

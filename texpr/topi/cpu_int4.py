@@ -7,9 +7,19 @@ L 32-bit lanes; lane l holds the 8 values 8 l .. 8 l + 7 of a block of 8 L, and 
 step j = 0..7 leaves value 8 l + j in each lane, times 16^j (the top nibble is shifted down
 instead): it is converted to float and multiplied with a copy of the data row whose L x 8
 blocks are transposed, and scaled by 16^-j (exact), once per call (so no byte shuffles): an
-and, a conversion and a multiply-add per L weights, the fewest of any unpacking (the float
-exponent trick, or-ing a nibble into 2^23's mantissa and subtracting, is one more instruction
-and measured 1.8x slower on Zen 3).
+and, a conversion and a multiply-add per L weights (the float exponent trick, or-ing a nibble
+into 2^23's mantissa and subtracting, is one more instruction and measured 1.8x slower).
+On x86 with 8 lanes (AVX2), on a machine that runs multiply-adds of denormal operands at full
+speed (CpuInfo.denormal_fma: Zen 3 / Zen 4, measured; Intel cores take a microcode assist for
+them), the conversion goes too (_bits_step_c): a masked nibble below bit
+24, read as a float, is the denormal n * 2^(e - 149), exact, so the data row is scaled by
+2^(k0 - e) instead (k0 from the row's largest value) and an and and a multiply-add per 8
+weights remain, in an inline-assembly step that keeps the 4-row tile in the 16 ymm registers;
+DAZ is cleared for the call (a caller's flush-to-zero mode would read the nibbles as 0).
+On Zen 3 (512-row calls, data prologue included) 0.84 cycles per 8 weights against 0.93 with
+the conversions, 0.97 against 1.08 with a group scale per 128: the loop is bound by
+instructions issued (about 3.5 a cycle: the masks are shifted in a register, not loaded), not
+by the FMA units; a group's scale and fresh accumulators cost the rest.
 
 int8 data (the same entry, `data_dtype="int8"`): the 32 bytes split into their low and high
 nibbles as bytes, multiplied with the data's even- and odd-index bytes (copied apart once per
@@ -19,7 +29,8 @@ converted and scaled once per group: about 1.25 instructions per 8 weights.
 
 The zero point (8 for signed int4, whose nibbles are flipped to 0..15 by an xor of the 32
 bytes) is taken out once per group: each group's first accumulator starts at -z * sum x (in
-lane 0), so the group's sum is scale * (sum x q' - z * sum x) with no correction after. Rows of the block are
+lane 0), so the group's sum is scale * (sum x q' - z * sum x) with no correction after (the
+x86 float32 step: once per row, sum_g scale * z * sum x, after its groups). Rows of the block are
 register-tiled by INT4_TILE_ROWS, each with as many accumulators as the target's FMA units
 need (CpuInfo), and the next tile's rows are prefetched while a tile runs (the weight streams
 from memory or L3: four rows are four streams the hardware prefetchers lose at each row end).
@@ -33,8 +44,9 @@ from .int4 import INT4_DENSE_TAG, INT4_PACK_TAG, dense_int4_term
 from .schedules import CPU_TARGETS, register
 from .util import const_value
 
-#: weight rows one micro-kernel call computes (the transposed data row is built once for them)
-INT4_BLOCK_ROWS = 512
+#: the most weight rows one micro-kernel call computes (the transposed data row is built once
+#: for them)
+INT4_BLOCK_ROWS = 2048
 #: weight rows whose sums the micro-kernel keeps in registers at once
 INT4_TILE_ROWS = 4
 #: the longest K the micro-kernel takes (its transposed data row lives on the stack)
@@ -96,6 +108,56 @@ def _dot64_c(fn, signed, isa):
         "}"])
 
 
+def _bits_step_c(rows, accs, signed, prefetch, n=1, order=None):
+    """C (GCC inline assembly, AVX2) of n blocks of 64 values (blocks b .. b + n - 1) of `rows`
+    weight rows on x86, float32 data: the nibbles are used as float bit patterns, no
+    conversion. Value j of a lane masked in place (bits 4 j .. 4 j + 3, j < 6; j = 6, 7 after a
+    shift by 24) is, read as a float, the denormal n * 2^(4 j - 149) (exact below 2^24); the
+    data row is scaled by 2^(k0 - 4 j) to match (_bits_prologue_c), so an and and a multiply-add
+    per 8 weights. The masks come from a register of 15s shifted by 4 (no loads: the loop is
+    bound by instructions issued, about 3.5 a cycle on Zen 3, and each mask load is one);
+    signed nibbles are flipped to 0..15 by an xor (8 is taken out as a zero point). Written in
+    assembly because GCC spills the accumulators and masks of the 4-row tile (16 ymm registers
+    in all); the n blocks are addressed by displacements from the same pointers. No vmulps: on
+    Zen 3 a multiply of a denormal is microcoded (10x slower), a multiply-add is not. `order`:
+    (block, accumulator) in the order run, where each block sums into one accumulator (two
+    groups at once, _bits_tile_c); else blocks 0 .. n - 1, value j into accumulator j % accs."""
+    R = range(rows)
+    prefetch = prefetch and rows == 4   # the next tile's rows 4 .. 7 (past the block's end at
+    A = []                              # its last tile: a prefetch never faults)
+    for i, k in order or [(i, None) for i in range(n)]:
+        W = [f"{32 * i}({a})" for a in ("%[w]", "%[w],%[wr]", "%[w],%[wr],2", "%[w3]")]
+        P = [f"{32 * i}({a})" for a in ("%[w3],%[wr]", "%[w3],%[wr],2", "%[w6]", "%[w3],%[wr],4")]
+        A += [f"vmovdqu {W[q]}, %[q{q}]" for q in R]
+        A += [f"vpxor %[flip], %[q{q}], %[q{q}]" for q in R if signed]
+        A += [f"prefetcht0 {P[q]}" for q in R if prefetch and i % 2 == 0]   # a line: 2 blocks
+        for j in range(8):
+            mask = "%[low]" if j in (0, 6) else "%[m]"      # low: 15 in each lane
+            if j == 6:
+                A += [f"vpsrld $24, %[q{q}], %[q{q}]" for q in R]
+            elif j in (1, 7):
+                A.append("vpslld $4, %[low], %[m]")
+            elif j:
+                A.append("vpslld $4, %[m], %[m]")
+            A.append(f"vmovaps {256 * i + 32 * j}(%[x]), %[xj]")
+            for q in R:
+                A += [f"vpand {mask}, %[q{q}], %[t]",
+                      f"vfmadd231ps %[xj], %[t], %[a{q}_{j % accs if k is None else k}]"]
+    outs = [f'[a{q}_{a}] "+x"(a{q}_{a})' for q in R for a in range(accs)]
+    outs += [f'[q{q}] "=&x"(q{q})' for q in R] + ['[m] "=&x"(m)', '[t] "=&x"(t)', '[xj] "=&x"(xj)']
+    ins = ['[w] "r"(wb)', '[wr] "r"(w_row)', '[x] "r"(xt + b * 64)']
+    ins += ['[w3] "r"(wb + 3 * w_row)'] if rows > 3 else []
+    ins += ['[w6] "r"(wb + 6 * w_row)'] if prefetch else []
+    ins += ['[low] "x"(low)'] + (['[flip] "m"(flip)'] if signed else [])
+    lines = [f'      "{a}\\n\\t"' for a in A]
+    return ["    const unsigned char *wb = w + r * w_row + b * 32;",
+            "    int4_v8u " + ", ".join([f"q{q}" for q in R] + ["m", "t"]) + "; int4_v8f xj;",
+            "    __asm__(" + lines[0].lstrip()] + lines[1:] + [
+            f"      : {', '.join(outs)}",
+            f"      : {', '.join(ins)}",
+            '      : "memory");']
+
+
 def _tile_c(fn, rows, nb, K, gs, signed, scale_1d, accs, int8, lanes=8, prefetch=True):
     """C statements: the sums of `rows` weight rows from row r (with `prefetch`, the next
     tile's rows prefetched, or this tile's own where it is the last one); float32 data in
@@ -149,10 +211,130 @@ def _tile_c(fn, rows, nb, K, gs, signed, scale_1d, accs, int8, lanes=8, prefetch
     return "\n".join("    " + x for x in L)
 
 
-def _prologue_c(K, gs, int8, lanes=8):
+def _bits_tile_c(rows, K, gs, signed, scale_1d, accs, prefetch=True):
+    """_tile_c of the x86 float32 micro-kernel (_bits_step_c, 8 lanes): its sums are scaled by
+    2^(k0 - 149) (`back` undoes it); the zero point's share z * sum x is taken out once per row
+    at the end (a dot of the row's scales with the group sums), not per group."""
+    G, blocks = K // gs, gs // 64
+    R = range(rows)
+    s_at = "s[(r + {q}) * s_row]" if scale_1d else "s[(r + {q}) * s_row + g * s_g]"
+    z_at = "z[(r + {q}) * z_row]" if scale_1d else "z[(r + {q}) * z_row + g * z_g]"
+    z_of = "8.0f" if signed else "(float)" + z_at
+    L = ["int4_v8f " + ", ".join(f"tot{q} = {{0}}" for q in R) + ";",
+         "float " + ", ".join(f"zs{q} = 0" for q in R) + ";"]
+    zero = "  int4_v8f " + ", ".join(f"a{q}_{a} = {{0}}" for q in R for a in range(accs)) + ";"
+    if accs == 2 and blocks <= 2 and G % 2 == 0:
+        # two groups per statement, one accumulator each (blocks interleaved, so that each
+        # accumulator's chain has the other's block to overlap): a group's end is one
+        # multiply-add per row, not an add, a multiply-add and a fresh pair of accumulators
+        order = [(i + blocks * k, k) for i in range(blocks) for k in (0, 1)]
+        L += [f"for (int g = 0; g < {G}; g += 2) {{", zero, "  {",
+              f"    const int b = g * {blocks};"]
+        L += _bits_step_c(rows, accs, signed, prefetch, order=order) + ["  }"]
+        for q in R:
+            L += [f"  tot{q} += a{q}_0 * s[(r + {q}) * s_row + g * s_g];",
+                  f"  tot{q} += a{q}_1 * s[(r + {q}) * s_row + (g + 1) * s_g];"]
+        L.append("}")
+    else:
+        L += [f"for (int g = 0; g < {G}; ++g) {{", zero]
+        n = next(n for n in (4, 2, 1) if blocks % n == 0)      # blocks per asm statement
+        L.append(f"  for (int b = g * {blocks}; b < (g + 1) * {blocks}; b += {n}) {{")
+        L += _bits_step_c(rows, accs, signed, prefetch, n) + ["  }"]
+        for q in R:
+            L.append(f"  tot{q} += (" + " + ".join(f"a{q}_{a}" for a in range(accs)) +
+                     f") * {s_at.format(q=q)};")
+        L.append("}")
+    L.append(f"for (int g = 0; g < {G}; ++g) {{")
+    L += [f"  zs{q} += {s_at.format(q=q)} * {z_of.format(q=q)} * sx[g];" for q in R]
+    L.append("}")
+    for q in R:
+        L.append(f"c[(r + {q}) * c_col] = (float)((double)({_lane_sum(f'tot{q}', 8)} - zs{q}) "
+                 "* back);")
+    return "\n".join("    " + x for x in L)
+
+
+def _bits_prologue_c(K, gs):
+    """C of the per-call copies of the data row for _bits_step_c: xt transposed in 8 x 8 blocks,
+    value j of a lane's 8 scaled by 2^(k0 - e_j) (e_j = 4 j, j < 6; 0, 4 for j = 6, 7: the bit
+    of the nibble's lowest place), with k0 = 126 - the exponent of max |x| (at most 127), so
+    that no scaled value overflows and the products x * n * 2^(k0 - 149) stay normal floats for
+    any x above 2^-100 max |x|; the group sums scaled by 2^(k0 - 149) like the products, and
+    `back` = 2^(149 - k0). DAZ (denormals read as zero) is cleared for the call."""
+    G = K // gs
+    return f"""  const unsigned int int4_csr = __builtin_ia32_stmxcsr();
+  if (int4_csr & 0x40u) __builtin_ia32_ldmxcsr(int4_csr & ~0x40u);
+  static const int4_v8u flip = {{0x88888888u, 0x88888888u, 0x88888888u, 0x88888888u,
+                                 0x88888888u, 0x88888888u, 0x88888888u, 0x88888888u}};
+  const int4_v8u low = {{15u, 15u, 15u, 15u, 15u, 15u, 15u, 15u}};
+  (void)flip;
+  float xt[{K}] __attribute__((aligned(32)));
+  float sx[{G}];
+  int4_v8f mx = {{0}};
+  for (int i = 0; i < {K}; i += 8) {{
+    int4_v8f u;
+    __builtin_memcpy(&u, x + i, 32);
+    u = (int4_v8f)((int4_v8u)u & 0x7fffffffu);
+    int4_v8i gt = mx > u;
+    mx = (int4_v8f)((gt & (int4_v8i)mx) | (~gt & (int4_v8i)u));
+  }}
+  float m = mx[0];
+  for (int l = 1; l < 8; ++l) m = mx[l] > m ? mx[l] : m;
+  unsigned int mb;
+  __builtin_memcpy(&mb, &m, 4);
+  const int ex = m > 0 ? (int)(mb >> 23) - 126 : 0;      /* m < 2^ex (a denormal m: k0 = 127) */
+  const int k0 = 126 - ex < 127 ? 126 - ex : 127;
+  static const int e_of[8] = {{0, 4, 8, 12, 16, 20, 0, 4}};
+  float f[8];
+  for (int j = 0; j < 8; ++j) {{                        /* 2^(k0 - e_j), in -22 .. 127 */
+    const unsigned int fb = (unsigned int)(k0 - e_of[j] + 127) << 23;
+    __builtin_memcpy(&f[j], &fb, 4);
+  }}
+  const int4_v8i lo = {{0, 8, 1, 9, 4, 12, 5, 13}}, hi = {{2, 10, 3, 11, 6, 14, 7, 15}},
+                 s0 = {{0, 1, 8, 9, 4, 5, 12, 13}}, s1 = {{2, 3, 10, 11, 6, 7, 14, 15}},
+                 p0 = {{0, 1, 2, 3, 8, 9, 10, 11}}, p1 = {{4, 5, 6, 7, 12, 13, 14, 15}};
+  for (int b = 0; b < {K // 64}; ++b) {{               /* an 8 x 8 transpose per 64 values */
+    int4_v8f v[8], t[8], u[8];
+    __builtin_memcpy(v, x + b * 64, 256);
+    for (int p = 0; p < 4; ++p) {{
+      t[2 * p] = __builtin_shuffle(v[2 * p], v[2 * p + 1], lo);
+      t[2 * p + 1] = __builtin_shuffle(v[2 * p], v[2 * p + 1], hi);
+    }}
+    for (int h = 0; h < 8; h += 4) {{
+      u[h] = __builtin_shuffle(t[h], t[h + 2], s0);
+      u[h + 1] = __builtin_shuffle(t[h], t[h + 2], s1);
+      u[h + 2] = __builtin_shuffle(t[h + 1], t[h + 3], s0);
+      u[h + 3] = __builtin_shuffle(t[h + 1], t[h + 3], s1);
+    }}
+    for (int j = 0; j < 4; ++j) {{
+      *(int4_v8f *)(xt + b * 64 + 8 * j) = __builtin_shuffle(u[j], u[j + 4], p0) * f[j];
+      *(int4_v8f *)(xt + b * 64 + 8 * j + 32) = __builtin_shuffle(u[j], u[j + 4], p1) * f[j + 4];
+    }}
+  }}
+  double to_sums, back;                                  /* 2^(k0 - 149), 2^(149 - k0) */
+  const unsigned long long tb = (unsigned long long)(k0 - 149 + 1023) << 52,
+                           bb = (unsigned long long)(149 - k0 + 1023) << 52;
+  __builtin_memcpy(&to_sums, &tb, 8);
+  __builtin_memcpy(&back, &bb, 8);
+  for (int g = 0; g < {G}; ++g) {{
+    int4_v8f t0 = {{0}}, t1 = {{0}};
+    for (int i = 0; i < {gs}; i += 16) {{
+      int4_v8f u0, u1;
+      __builtin_memcpy(&u0, x + g * {gs} + i, 32);
+      __builtin_memcpy(&u1, x + g * {gs} + i + 8, 32);
+      t0 += u0; t1 += u1;
+    }}
+    t0 += t1;
+    const float t = ((t0[0] + t0[4]) + (t0[1] + t0[5])) + ((t0[2] + t0[6]) + (t0[3] + t0[7]));
+    sx[g] = (float)((double)t * to_sums);
+  }}"""
+
+
+def _prologue_c(K, gs, int8, lanes=8, bits=False):
     """C of the per-call copies of the data row: float32 transposed in lanes x 8 blocks and
-    scaled by 16^-j (xt), or int8 split into even- and odd-index bytes per block of 64 (xs); and the
-    group sums sx (exact for int8: at most 128 x 16384)."""
+    scaled by 16^-j (xt; `bits`: _bits_prologue_c), or int8 split into even- and odd-index bytes
+    per block of 64 (xs); and the group sums sx (exact for int8: at most 128 x 16384)."""
+    if bits:
+        return _bits_prologue_c(K, gs)
     G = K // gs
     if int8:
         return f"""  signed char xs[{K}] __attribute__((aligned(32)));
@@ -208,12 +390,15 @@ def tile_accumulators(target, rows=None):
 
 
 def int4_dense_block(nb, K, gs, signed, scale_1d, rows=None, name=None, data_dtype="float32",
-                     accs=2, lanes=8):
+                     accs=2, lanes=8, denormal_step=False):
     """The micro-kernel of nb output columns of one data row of dense_int4 (whole K), as a
     TensorIntrin for avx2, avx512 and neon. K and gs must be multiples of 8 x lanes; data_dtype
     is float32 or int8 (always 8 lanes); accs: float32 accumulators per tile row
     (tile_accumulators); lanes: 32-bit lanes of the float32 data's vectors (8 or 16,
-    tile_lanes)."""
+    tile_lanes). float32 data in 8 lanes on x86 (avx2, avx512 where K or the group is not a
+    multiple of 128) take the _bits_* step where `denormal_step` (the machine runs multiply-adds
+    of denormals at full speed: CpuInfo.denormal_fma): nibbles read as denormal floats, no
+    conversion; else the conversion step."""
     rows = rows or INT4_TILE_ROWS
     int8 = data_dtype == "int8"
     lanes = 8 if int8 else lanes
@@ -230,24 +415,32 @@ def int4_dense_block(nb, K, gs, signed, scale_1d, rows=None, name=None, data_dty
                                         axis=k), name="c")
     fn = name or (f"int4_dense_block_{nb}x{K}_g{gs}_{'s' if signed else 'z'}"
                   f"{'_pc' if scale_1d else ''}{'_i8' if int8 else ''}_r{rows}"
-                  f"{'' if int8 or accs == 2 else f'_a{accs}'}{'' if lanes == 8 else f'_l{lanes}'}")
+                  f"{'' if int8 or accs == 2 else f'_a{accs}'}{'' if lanes == 8 else f'_l{lanes}'}"
+                  f"{'_dn' if denormal_step and not int8 and lanes == 8 else ''}")
     x_t = "signed char" if int8 else "float"
 
     def helper(isa):
         dot = _dot64_c(fn, signed, isa) + "\n" if int8 else ""
         types = _VEC_TYPES + ("\n" + _VEC16_TYPES if lanes == 16 else "")
+        bits = denormal_step and isa == "x86" and not int8 and lanes == 8
+        restore = "\n  if (int4_csr & 0x40u) __builtin_ia32_ldmxcsr(int4_csr);" if bits else ""
+
+        def tile(n, prefetch):
+            if bits:
+                return _bits_tile_c(n, K, gs, signed, scale_1d, accs, prefetch)
+            return _tile_c(fn, n, nb, K, gs, signed, scale_1d, accs, int8, lanes, prefetch)
         return f"""{types}
 {dot}static void {fn}(const {x_t} *x, const unsigned char *w, long w_row, const float *s,
     long s_row, long s_g, const unsigned char *z, long z_row, long z_g, float *c, long c_col) {{
-{_prologue_c(K, gs, int8, lanes)}
+{_prologue_c(K, gs, int8, lanes, bits)}
   (void)s_g; (void)z; (void)z_row; (void)z_g;
   int r = 0;
   for (; r + {rows} <= {nb}; r += {rows}) {{
-{_tile_c(fn, rows, nb, K, gs, signed, scale_1d, accs, int8, lanes)}
+{tile(rows, prefetch=True)}
   }}
   for (; r < {nb}; ++r) {{
-{_tile_c(fn, 1, nb, K, gs, signed, scale_1d, accs, int8, lanes, prefetch=False)}
-  }}
+{tile(1, prefetch=False)}
+  }}{restore}
 }}"""
 
     def impl_for(isa):
@@ -273,17 +466,19 @@ def int4_dense_block(nb, K, gs, signed, scale_1d, rows=None, name=None, data_dty
 
 
 def _block_rows(N):
-    """Rows per call: at most INT4_BLOCK_ROWS, dividing N, and blocks for two per core where N
-    allows (the machine's cores, as topi/cpu.py's dense schedules count them)."""
-    import os
-    sizes = [b for b in (INT4_BLOCK_ROWS, 256, 128, 64, 32, 16, 8, 4, 2, 1)
+    """Rows per call: at most INT4_BLOCK_ROWS, dividing N, and blocks for two per thread where N
+    allows (the threads texpr's runtime runs parallel loops with, TEXPR_NUM_THREADS or the
+    cores: each call copies the data row once, so fewer and larger blocks where threads are
+    few)."""
+    from ..targets.runtime.module import num_threads
+    sizes = [b for b in (2048, 1024, 512, 256, 128, 64, 32, 16, 8, 4, 2, 1)
              if b <= INT4_BLOCK_ROWS and N % b == 0]
-    units = os.cpu_count() or 1
-    return next((b for b in sizes if N // b >= 2 * units or b <= 32), sizes[-1])
+    return next((b for b in sizes if N // b >= 2 * num_threads() or b <= 32), sizes[-1])
 
 
 def micro_kernel_for(st, target):
     """(block rows, intrinsic) for this dense_int4 stage on `target`, or None."""
+    from .cpu import CpuInfo
     if get_target(target).name not in ("avx2", "avx512", "neon"):
         return None
     attrs = st.op.attrs
@@ -295,7 +490,8 @@ def micro_kernel_for(st, target):
     nb = _block_rows(N)
     return nb, int4_dense_block(nb, K, gs, attrs["signed"], attrs["scale_1d"],
                                 data_dtype=attrs["data_dtype"],
-                                accs=tile_accumulators(target), lanes=tile_lanes(target, K, gs))
+                                accs=tile_accumulators(target), lanes=tile_lanes(target, K, gs),
+                                denormal_step=CpuInfo(target).denormal_fma)
 
 
 @register(INT4_DENSE_TAG, CPU_TARGETS)
