@@ -23,6 +23,9 @@ def rand(*shape):
     (1, 19, 7, 13, 1, "bias_relu"),
     # stride 2 over an odd size (the pixels read are compacted first), batch 2
     (2, 8, 11, 16, 2, None),
+    # 300 channels in blocks of kc (reduction_block: the micro-kernel's update adds to the
+    # block's product), 25 pixels (a partial pixel tile), 7 channels (a partial channel tile)
+    (1, 300, 5, 7, 1, None),
 ])
 def test_conv1x1_against_numpy(N, C, H, O, stride, epi):
     a, k, bb = rand(N, C, H, H), rand(O, C, 1, 1), rand(O)
@@ -41,6 +44,23 @@ def test_conv1x1_against_numpy(N, C, H, O, stride, epi):
     got = np.full(want.shape, np.nan, "float32")
     f(*arrs, got)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(want).max()))
+
+
+def test_copied_input_runs_the_gemm_micro_kernel_in_channel_blocks():
+    """14 x 14 pixels (not whole tiles: the input is copied, zero-padded), 512 channels: the
+    register tile is the target's GEMM micro-kernel over blocks of kc input channels (kc x nr
+    panel in half the L1d), the block's product updated between them; the output block is
+    whole pixel tiles, so no tile is partial along the pixels."""
+    x, w = te.placeholder((1, 512, 14, 14), name="x"), te.placeholder((64, 512, 1, 1), name="w")
+    out = topi.nn.conv2d_nchw(x, w, 1, 0)
+    cfg = conv1x1_config(512, 64, 14, 14, "native")
+    assert cfg["kc"] < 512 and 512 % cfg["kc"] == 0
+    text = str(te.lower(topi.schedule(out, "native"), [x, w, out], target="native"))
+    assert "data_flat" in text and "kernel_blocked" not in text
+    assert f"gemm_fp32_{cfg['mr']}x{cfg['nr']}x{cfg['kc']}" in text
+    flat = text.split("// stage conv2d_nchw_flat")[1].split("for (o.inner")[0]
+    assert "rc.outer" in flat and ".update(" in flat
+    assert "j.inner" not in flat and "rc.inner" not in flat     # no tile left to loops
 
 
 def test_stride1_whole_tiles_read_the_input_in_place():
@@ -87,6 +107,8 @@ def test_tile_fits_the_target(target):
         assert nr == 2 * info.lanes or nr == info.lanes
         assert mr * (nr // info.lanes) + nr // info.lanes + 1 <= info.nregs
         assert P % rb == 0
+        kc = cfg["kc"]
+        assert C % kc == 0 and (kc == C or kc * nr * 4 <= info.l1d_bytes // 2)
         if rb < P:
             assert (rb * P) % nr == 0 and C * rb * P * 4 <= info.l2_bytes // 2
 

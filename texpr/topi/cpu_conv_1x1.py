@@ -21,6 +21,7 @@ from ..lang.reduction import sum as te_sum
 from ..lang.tensor import ComputeOp, compute, reduce_axis
 from .cpu import _dims, _f32, _pad_of, _vector_tile, cpu_info, epilogue_output, register_tile
 from .util import cdiv
+from ..targets.intrin import gemm_fp32
 
 
 def applies(s, st, target):
@@ -69,7 +70,20 @@ def conv1x1_config(C, O, P, Q, target="native"):
                    -rb)
             if best is None or key < best[0]:
                 best = (key, rb, ob)
-    return {"mr": mr, "nr": nr, "rb": best[1], "ob": best[2], "lanes": info.lanes}
+    return {"mr": mr, "nr": nr, "rb": best[1], "ob": best[2], "lanes": info.lanes,
+            "kc": reduction_block(C, nr, info)}
+
+
+def reduction_block(C, nr, info):
+    """The input channels a register tile sums per call of the GEMM micro-kernel (the
+    channel loop is split into blocks of kc; the tile adds to the block's product between
+    them): its input panel kc x nr fills at most half the L1d, next to the tile's weight rows
+    (Zen 3, 2048x7x7 -> 512: a whole-C panel of 128 KiB ran from the L2). A divisor of C
+    (else C whole)."""
+    t = max(4 * info.lanes, info.l1d_bytes // (2 * 4 * nr))
+    if C <= t:
+        return C
+    return max((d for d in range(t // 4, t + 1) if C % d == 0), default=C)
 
 
 def panel_pays(ob, mr):
@@ -102,6 +116,7 @@ def schedule_conv2d_nchw_1x1(s, st, target):
     cfg = cpu_tuning.conv1x1_params(conv_workload("topi.conv2d_nchw", st, data, kernel, None),
                                     C, O, P, Q, target, conv1x1_config(C, O, P, Q, target))
     mr, nr, rb, obk = cfg["mr"], cfg["nr"], cfg["rb"], cfg["ob"]
+    kc = reduction_block(C, nr, info)
     PQp = cdiv(PQ, nr) * nr
     stages = []
     panel = None
@@ -149,7 +164,13 @@ def schedule_conv2d_nchw_1x1(s, st, target):
     st._reset_axes()
     s.stage_map[copy] = st
     g = s._insert_stage(G.op, st)
-    acc = s[s.cache_write(G, "local")]
+    # where the input is read from a copy (rows of whole pixel tiles), the register tile is
+    # the target's GEMM micro-kernel (gemm_fp32) over blocks of kc input channels; read in
+    # place (its flat index j = y*Q + x is no strided row of x) the tile accumulates in
+    # registers through cache_write
+    tensorized = info.has_gemm and bool(stages)
+    if not tensorized:
+        acc = s[s.cache_write(G, "local")]
 
     out = epilogue_output(s, st)
     if out is None:
@@ -166,18 +187,30 @@ def schedule_conv2d_nchw_1x1(s, st, target):
     par = out.fuse(on, yb, ob)
     out.parallel(par)
     f = out.fuse(yi, ox)
-    _vector_tile(out, f, lanes, unroll=False)
+    fo, fi = out.split(f, factor=nr)
+    _vector_tile(out, fi, lanes, unroll=False)
     # the flat product of the block: tiles of mr channels x nr pixels, accumulated in
     # registers; the channel tiles of a pixel tile in turn (its input panel stays in L1)
     g.compute_at(out, par)
     gn, go, gj = g.op.axis
     gjo, gji = g.split(gj, factor=nr)
     gob, goi = g.split(go, factor=mr)
-    g.reorder(gn, gjo, gob, goi, gji)
+    if tensorized:
+        (rk,) = g.op.reduce_axis
+        if kc < C:
+            rko, rki = g.split(rk, factor=kc)
+            g.reorder(gn, rko, gjo, gob, goi, gji, rki)
+        else:
+            g.reorder(gn, gjo, gob, goi, gji, rk)
+    else:
+        g.reorder(gn, gjo, gob, goi, gji)
     if panel is not None:
         panel.compute_at(g, gjo)
         _, pji = panel.split(panel.op.axis[2], factor=lanes)
         panel.vectorize(pji)
+    if tensorized:
+        g.tensorize(goi, gemm_fp32(mr, nr, kc))
+        return [st, g] + stages
     g.unroll(goi)
     _vector_tile(g, gji, lanes)
     acc.compute_at(g, gob)
