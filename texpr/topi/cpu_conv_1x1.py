@@ -45,16 +45,20 @@ def applies(s, st, target):
 MIN_BLOCKS = 4
 
 
-def conv1x1_config(C, O, P, Q, target="native"):
+def conv1x1_config(C, O, P, Q, target="native", units=None):
     """The register tile, mr output channels x nr pixels (two vectors: the GEMM kernel of the
     target's registers and FMA units), and the block of work (the parallel unit): rb output
     rows x ob channels. In a block, each tile's input panel (C x nr) stays in L1 while the
     block's ob / mr channel tiles read it, and the block's weight rows (ob x C) stay in L2
     while its pixel tiles read them. rb*Q is a whole number of tiles (else the block is the
     whole image, padded to whole tiles); the block's product (ob x rb*Q) fits a quarter of
-    the L2. Among those, the blocks that read the least from memory: the input once per
-    channel block, the weight once per row block."""
+    the L2, a block of some rows its input (C x rb*Q, read by each channel tile) half. Among those, the blocks the `units` threads (default: the machine's cores) share
+    evenly (imbalance within IMBALANCE_STEP; an odd block count or a short last channel
+    block leaves one thread idle at the end), then those that read the least from memory:
+    the input once per channel block, the weight once per row block. kc: reduction_block."""
+    import os
     info = cpu_info(target)
+    units = units or os.cpu_count() or 1
     mr, nr = register_tile(O, P * Q, info, max_vectors=2, pad_ok=True)
     l2 = info.l2_bytes
     rows = [r for r in range(1, P + 1) if P % r == 0 and ((r * Q) % nr == 0 or r == P)]
@@ -65,13 +69,30 @@ def conv1x1_config(C, O, P, Q, target="native"):
             blocks = (P // rb) * cdiv(O, ob)
             fits = ob * C * 4 <= l2 // 2 or ob == mr
             fits = fits and (ob * rb * Q * 4 <= l2 // 4 or (ob == mr and rb == rows[0]))
+            fits = fits and (C * rb * Q * 4 <= l2 // 2 or rb in (rows[0], P))
             traffic = C * P * Q * cdiv(O, ob) + O * C * (P // rb)
-            key = (not fits, blocks < min(MIN_BLOCKS, (P // rows[0]) * cdiv(O, mr)), traffic,
-                   -rb)
+            works = [min(ob, O - b * ob) for b in range(cdiv(O, ob))] * (P // rb)
+            uneven = int(imbalance(works, units) / IMBALANCE_STEP)
+            key = (not fits, blocks < min(MIN_BLOCKS, (P // rows[0]) * cdiv(O, mr)), uneven,
+                   traffic, -rb)
             if best is None or key < best[0]:
                 best = (key, rb, ob)
     return {"mr": mr, "nr": nr, "rb": best[1], "ob": best[2], "lanes": info.lanes,
             "kc": reduction_block(C, nr, info)}
+
+
+#: imbalances of the parallel blocks (imbalance()) closer than this count as equal
+IMBALANCE_STEP = 0.05
+
+
+def imbalance(works, units):
+    """How much longer than an even share the busiest of `units` threads works when each
+    block (of `works`, in order of size) goes to the least loaded thread: makespan * units /
+    total - 1 (0: even)."""
+    loads = [0] * units
+    for w in sorted(works, reverse=True):
+        loads[loads.index(min(loads))] += w
+    return max(loads) * units / float(sum(works)) - 1.0
 
 
 def reduction_block(C, nr, info):
