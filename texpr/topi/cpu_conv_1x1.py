@@ -13,15 +13,27 @@ flattened pixels the tile is not bound to a row: 7x7 and 14x14 images fill it as
 56x56. A strided 1x1 convolution first copies the pixels it reads into a compact [N, C, P*Q]
 stage (1/O of the work).
 
-The schedule rewrites the convolution stage into a flat product stage G [N, O, P*Q] (kept
-in registers, computed at the output's tile) and the output (or its fused epilogue) reading
-G[n, o, y*Q + x]; fusing the output's y and x makes that index the flat one again.
+Where the input is read from a copy anyway (strided, a pixel count that is not whole tiles,
+or panels), the register tile is the target's GEMM micro-kernel (intrin.gemm_fp32: the
+weight rows as A, C strides apart, the copy's rows as B) over blocks of kc input channels
+(reduction_block: the kc x nr panel in half the L1d; a whole 2048-channel panel ran from
+the L2), adding to the block's product between blocks; a last channel tile of fewer than
+mr rows runs the kernel for its row count. Read in place, the flat index j = y*Q + x is no
+strided row of the input for the micro-kernel, and the tile accumulates in registers
+through cache_write (so does a target without the micro-kernel).
+
+The schedule rewrites the convolution stage into a flat product stage G [N, O, P*Q] (whole
+pixel tiles, computed at the output's block) and the output (or its fused epilogue) reading
+G[n, o, y*Q + x]; fusing the output's y and x makes that index the flat one again, and
+splitting it by the tile's nr makes the block's product whole tiles (no pixel tile is
+partial: 7x7 = 3 tiles of 16 and one of 1, computed as 4 whole tiles over the zero-padded
+copy).
 """
 from ..lang.reduction import sum as te_sum
 from ..lang.tensor import ComputeOp, compute, reduce_axis
+from ..targets.intrin import gemm_fp32
 from .cpu import _dims, _f32, _pad_of, _vector_tile, cpu_info, epilogue_output, register_tile
 from .util import cdiv
-from ..targets.intrin import gemm_fp32
 
 
 def applies(s, st, target):
