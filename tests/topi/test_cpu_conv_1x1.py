@@ -8,7 +8,8 @@ import texpr as te
 import texpr.topi as topi
 from texpr.topi import testing as ref
 from texpr.topi.cpu import cpu_info
-from texpr.topi.cpu_conv_1x1 import IMBALANCE_STEP, conv1x1_config, imbalance, panel_pays
+from texpr.topi.cpu_conv_1x1 import (IMBALANCE_STEP, conv1x1_config, gemm_columns, imbalance,
+                                     panel_pays)
 
 RNG = np.random.default_rng(7)
 
@@ -130,3 +131,26 @@ def test_larger_kernels_keep_the_channel_block_route():
     out = topi.nn.conv2d_nchw(x, w, 2, 1)
     text = str(te.lower(topi.schedule(out, "native"), [x, w, out], target="native"))
     assert "conv2d_nchw_flat" not in text and "data_blocked" in text
+
+
+@pytest.mark.parametrize("N", [24, 20])
+def test_gemm_columns_takes_partial_tiles_in_rows_and_columns(N):
+    """The micro-kernel of the 1x1 GEMM on a 7 x N product in 6 x 16 tiles: the last column
+    tile is one whole vector (24: the one-vector kernel) or not (20: plain loops), the last
+    row tile one row; the whole-row tiles of the last column tile run all six rows."""
+    M, K = 7, 5
+    a = te.placeholder((M, K), name="a")
+    b = te.placeholder((K, N), name="b")
+    k = te.reduce_axis((0, K), "k")
+    c = te.compute((M, N), lambda i, j: te.sum(a[i, k] * b[k, j], axis=k), name="c")
+    s = te.create_schedule(c.op)
+    io, ii = s[c].split(c.op.axis[0], factor=6)
+    jo, ji = s[c].split(c.op.axis[1], factor=16)
+    s[c].reorder(io, jo, ii, ji, k)
+    s[c].tensorize(ii, gemm_columns(6, 16, K, 8))
+    f = te.build(s, [a, b, c], target="native")
+    assert "switch" in f.source or N == 24
+    x, y = rand(M, K), rand(K, N)
+    got = np.full((M, N), np.nan, "float32")
+    f(x, y, got)
+    np.testing.assert_allclose(got, x @ y, rtol=1e-5, atol=1e-5)

@@ -29,8 +29,11 @@ splitting it by the tile's nr makes the block's product whole tiles (no pixel ti
 partial: 7x7 = 3 tiles of 16 and one of 1, computed as 4 whole tiles over the zero-padded
 copy).
 """
+import copy
+
 from ..lang.reduction import sum as te_sum
 from ..lang.tensor import ComputeOp, compute, reduce_axis
+from ..lang.intrin import decl_tensor_intrin
 from ..targets.intrin import gemm_fp32
 from .cpu import _dims, _f32, _pad_of, _vector_tile, cpu_info, epilogue_output, register_tile
 from .util import cdiv
@@ -223,8 +226,7 @@ def schedule_conv2d_nchw_1x1(s, st, target):
     par = out.fuse(on, yb, ob)
     out.parallel(par)
     f = out.fuse(yi, ox)
-    fo, fi = out.split(f, factor=nr)
-    _vector_tile(out, fi, lanes, unroll=False)
+    _vector_tile(out, f, lanes, unroll=False)
     # the flat product of the block: tiles of mr channels x nr pixels, accumulated in
     # registers; the channel tiles of a pixel tile in turn (its input panel stays in L1)
     g.compute_at(out, par)
@@ -245,7 +247,7 @@ def schedule_conv2d_nchw_1x1(s, st, target):
         _, pji = panel.split(panel.op.axis[2], factor=lanes)
         panel.vectorize(pji)
     if tensorized:
-        g.tensorize(goi, gemm_fp32(mr, nr, kc))
+        g.tensorize(goi, gemm_columns(mr, nr, kc, lanes))
         return [st, g] + stages
     g.unroll(goi)
     _vector_tile(g, gji, lanes)
@@ -256,3 +258,66 @@ def schedule_conv2d_nchw_1x1(s, st, target):
     acc.unroll(ao)
     _vector_tile(acc, aj, lanes)
     return [st, g, acc] + stages
+
+
+def gemm_columns(mr, nr, kc, lanes):
+    """gemm_fp32(mr, nr, kc) that also takes a tile of fewer pixels (columns): the block's
+    product is whole vectors of pixels (7x7 = 49: 56), so the last pixel tile is v < nr /
+    lanes whole vectors and runs the v-vector kernel (49: three 6x16 tiles and one 6x8, not
+    a fourth 6x16 over 15 zero pixels, or a loop); any other column count a plain loop. A
+    last channel tile of fewer rows runs the kernel for its row count (gemm_fp32)."""
+    full = gemm_fp32(mr, nr, kc)
+    narrow = [gemm_fp32(mr, v * lanes, kc) for v in range(1, nr // lanes)] + [full]
+    a, b = full.inputs
+
+    def for_target(tgt):
+        def impl(ins, outs):
+            (C,) = outs
+            if not C.extents:                   # a whole tile
+                return full.impl_for(tgt)(ins, outs)
+            cols = C.extents[1]
+            if cols == str(nr):
+                return _any_rows(full.impl_for(tgt), ins, C, mr, cols)
+            cases = {}
+            for v, intrin in enumerate(narrow, 1):
+                if cols.isdigit() and int(cols) != v * lanes:
+                    continue
+                cases[v * lanes] = _any_rows(intrin.impl_for(tgt), ins, C, mr, str(v * lanes))
+            if cols.isdigit() and cases:
+                return cases[int(cols)]
+            loops = _plain_tile(ins, C, kc, cols)
+            return {part: f"switch ({cols}) {{\n" + "\n".join(
+                f"case {n}: {{\n{text[part]}\n}} break;" for n, text in cases.items()) +
+                f"\ndefault: {{\n{loops[part]}\n}} break;\n}}" for part in loops}
+        return impl
+    return decl_tensor_intrin(full.op, {t: for_target(t) for t in full.impl},
+                              name=f"{full.name}_cols", inputs=[a, b], partial_axes=(0, 1))
+
+
+def _any_rows(impl, ins, C, mr, cols):
+    """impl's parts for C's row count and `cols` columns: gemm_fp32's switch over the row
+    counts of a partial tile has no case for mr, which a tile partial along the columns
+    alone has: that count runs the whole-rows kernel."""
+    def call(rows):
+        ref = copy.copy(C)
+        ref.extents = (rows, cols)
+        return impl(ins, [ref])
+    rows = C.extents[0]
+    if rows.isdigit():
+        return call(rows)
+    whole, part = call(str(mr)), call(rows)
+    return {p: f"if ({rows} == {mr}) {{\n{whole[p]}\n}} else {{\n{part[p]}\n}}" for p in part}
+
+
+def _plain_tile(ins, C, kc, cols):
+    """The parts of a tile of any row and column count as plain loops."""
+    A, B = ins
+    rows = C.extents[0]
+    head = (f"for (int i = 0; i < {rows}; ++i)\n  for (int j = 0; j < {cols}; ++j) {{\n"
+            f"    float* c = {C.ptr} + i * ({C.strides[0]}) + j;\n")
+    acc = (f"    float s = 0.0f;\n    for (int k = 0; k < {kc}; ++k)\n"
+           f"      s += {A.ptr}[i * ({A.strides[0]}) + k * ({A.strides[1]})] * "
+           f"{B.ptr}[k * ({B.strides[0]}) + j];\n")
+    return {"body": head + acc + "    *c = s;\n  }",
+            "update": head + acc + "    *c += s;\n  }",
+            "reset": head + "    *c = 0.0f;\n  }"}
