@@ -30,6 +30,8 @@ partial: 7x7 = 3 tiles of 16 and one of 1, computed as 4 whole tiles over the ze
 copy).
 """
 import copy
+import heapq
+import os
 
 from ..lang.reduction import sum as te_sum
 from ..lang.tensor import ComputeOp, compute, reduce_axis
@@ -73,7 +75,6 @@ def conv1x1_config(C, O, P, Q, target="native", units=None):
     end; imbalances within IMBALANCE_STEP count as equal: a finer split reads more, 3-5%
     at 1 thread), then those that read the least from memory: the input once per channel
     block, the weight once per row block. kc: reduction_block."""
-    import os
     info = cpu_info(target)
     units = units or os.cpu_count() or 1
     mr, nr = register_tile(O, P * Q, info, max_vectors=2, pad_ok=True)
@@ -89,7 +90,7 @@ def conv1x1_config(C, O, P, Q, target="native", units=None):
             fits = fits and (C * rb * Q * 4 <= l2 // 2 or rb in (rows[0], P))
             traffic = C * P * Q * cdiv(O, ob) + O * C * (P // rb)
             works = [min(ob, O - b * ob) for b in range(cdiv(O, ob))] * (P // rb)
-            uneven = int(imbalance(works, units) / IMBALANCE_STEP)
+            uneven = int(imbalance(works, units) / IMBALANCE_STEP) if fits else 0
             key = (not fits, blocks < min(MIN_BLOCKS, (P // rows[0]) * cdiv(O, mr)), uneven,
                    traffic, -rb)
             if best is None or key < best[0]:
@@ -109,7 +110,7 @@ def imbalance(works, units):
     total - 1 (0: even)."""
     loads = [0] * units
     for w in sorted(works, reverse=True):
-        loads[loads.index(min(loads))] += w
+        heapq.heapreplace(loads, loads[0] + w)
     return max(loads) * units / float(sum(works)) - 1.0
 
 
