@@ -22,12 +22,11 @@ mr rows runs the kernel for its row count. Read in place, the flat index j = y*Q
 strided row of the input for the micro-kernel, and the tile accumulates in registers
 through cache_write (so does a target without the micro-kernel).
 
-The schedule rewrites the convolution stage into a flat product stage G [N, O, P*Q] (whole
-pixel tiles, computed at the output's block) and the output (or its fused epilogue) reading
-G[n, o, y*Q + x]; fusing the output's y and x makes that index the flat one again, and
-splitting it by the tile's nr makes the block's product whole tiles (no pixel tile is
-partial: 7x7 = 3 tiles of 16 and one of 1, computed as 4 whole tiles over the zero-padded
-copy).
+The schedule rewrites the convolution stage into a flat product stage G [N, O, P*Q]
+(computed at the output's block) and the output (or its fused epilogue) reading
+G[n, o, y*Q + x]; fusing the output's y and x makes that index the flat one again. The
+block's product is whole vectors of pixels (7x7: 56), so its last pixel tile is whole
+vectors too (gemm_columns: 49 pixels as three 6x16 tiles and one 6x8).
 """
 import copy
 import heapq
