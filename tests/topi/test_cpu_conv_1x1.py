@@ -9,7 +9,7 @@ import texpr.topi as topi
 from texpr.topi import testing as ref
 from texpr.topi.cpu import cpu_info
 from texpr.topi.cpu_conv_1x1 import (IMBALANCE_STEP, conv1x1_config, gemm_columns, imbalance,
-                                     panel_pays)
+                                     panel_pays, tile_major)
 
 RNG = np.random.default_rng(7)
 
@@ -25,8 +25,9 @@ def rand(*shape):
     # stride 2 over an odd size (the pixels read are compacted first), batch 2
     (2, 8, 11, 16, 2, None),
     # 300 channels in blocks of kc (reduction_block: the micro-kernel's update adds to the
-    # block's product), 25 pixels (a partial pixel tile), 7 channels (a partial channel tile)
-    (1, 300, 5, 7, 1, None),
+    # block's product), 49 pixels (laid out a pixel tile at a time, tile_major; the last
+    # tile one vector: gemm_columns), 7 channels (a channel tile of one row)
+    (1, 300, 7, 7, 1, None),
 ])
 def test_conv1x1_against_numpy(N, C, H, O, stride, epi):
     a, k, bb = rand(N, C, H, H), rand(O, C, 1, 1), rand(O)
@@ -59,6 +60,10 @@ def test_copied_input_runs_the_gemm_micro_kernel_in_channel_blocks():
     text = str(te.lower(topi.schedule(out, "native"), [x, w, out], target="native"))
     assert "data_flat" in text and "kernel_blocked" not in text
     assert f"gemm_fp32_{cfg['mr']}x{cfg['nr']}x{cfg['kc']}" in text
+    # 208 pixels a row: the flat layout (rows 832 bytes apart spread over the L1d's sets);
+    # 7x7's 64 (256 bytes apart) is laid out a pixel tile at a time
+    assert not tile_major(208) and tile_major(64)
+    assert "data_flat: float32[1, 512, 208]" in text
     flat = text.split("// stage conv2d_nchw_flat")[1].split("for (o.inner")[0]
     assert "rc.outer" in flat and ".update(" in flat
     assert "j.inner" not in flat and "rc.inner" not in flat     # no tile left to loops
