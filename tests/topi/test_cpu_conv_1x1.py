@@ -8,7 +8,8 @@ import texpr as te
 import texpr.topi as topi
 from texpr.topi import testing as ref
 from texpr.topi.cpu import cpu_info
-from texpr.topi.cpu_conv_1x1 import conv1x1_config, panel_pays
+from texpr.topi.cpu_conv_1x1 import (IMBALANCE_STEP, conv1x1_config, gemm_columns, imbalance,
+                                     panel_pays, tile_major)
 
 RNG = np.random.default_rng(7)
 
@@ -23,6 +24,10 @@ def rand(*shape):
     (1, 19, 7, 13, 1, "bias_relu"),
     # stride 2 over an odd size (the pixels read are compacted first), batch 2
     (2, 8, 11, 16, 2, None),
+    # 300 channels in blocks of kc (reduction_block: the micro-kernel's update adds to the
+    # block's product), 49 pixels (laid out a pixel tile at a time, tile_major; the last
+    # tile one vector: gemm_columns), 7 channels (a channel tile of one row)
+    (1, 300, 7, 7, 1, None),
 ])
 def test_conv1x1_against_numpy(N, C, H, O, stride, epi):
     a, k, bb = rand(N, C, H, H), rand(O, C, 1, 1), rand(O)
@@ -41,6 +46,27 @@ def test_conv1x1_against_numpy(N, C, H, O, stride, epi):
     got = np.full(want.shape, np.nan, "float32")
     f(*arrs, got)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(want).max()))
+
+
+def test_copied_input_runs_the_gemm_micro_kernel_in_channel_blocks():
+    """14 x 14 pixels (not whole tiles: the input is copied, zero-padded), 512 channels: the
+    register tile is the target's GEMM micro-kernel over blocks of kc input channels (kc x nr
+    panel in half the L1d), the block's product updated between them; the output block is
+    whole pixel tiles, so no tile is partial along the pixels."""
+    x, w = te.placeholder((1, 512, 14, 14), name="x"), te.placeholder((64, 512, 1, 1), name="w")
+    out = topi.nn.conv2d_nchw(x, w, 1, 0)
+    cfg = conv1x1_config(512, 64, 14, 14, "native")
+    assert cfg["kc"] < 512 and 512 % cfg["kc"] == 0
+    text = str(te.lower(topi.schedule(out, "native"), [x, w, out], target="native"))
+    assert "data_flat" in text and "kernel_blocked" not in text
+    assert f"gemm_fp32_{cfg['mr']}x{cfg['nr']}x{cfg['kc']}" in text
+    # 208 pixels a row: the flat layout (rows 832 bytes apart spread over the L1d's sets);
+    # 7x7's 64 (256 bytes apart) is laid out a pixel tile at a time
+    assert not tile_major(208) and tile_major(64)
+    assert "data_flat: float32[1, 512, 208]" in text
+    flat = text.split("// stage conv2d_nchw_flat")[1].split("for (o.inner")[0]
+    assert "rc.outer" in flat and ".update(" in flat
+    assert "j.inner" not in flat and "rc.inner" not in flat     # no tile left to loops
 
 
 def test_stride1_whole_tiles_read_the_input_in_place():
@@ -87,8 +113,22 @@ def test_tile_fits_the_target(target):
         assert nr == 2 * info.lanes or nr == info.lanes
         assert mr * (nr // info.lanes) + nr // info.lanes + 1 <= info.nregs
         assert P % rb == 0
+        kc = cfg["kc"]
+        assert C % kc == 0 and (kc == C or kc * nr * 4 <= info.l1d_bytes // 2)
         if rb < P:
             assert (rb * P) % nr == 0 and C * rb * P * 4 <= info.l2_bytes // 2
+
+
+def test_blocks_keep_two_threads_busy_to_the_end():
+    """The parallel blocks are shared evenly: 1024x14x14 -> 256 in 5 blocks (the last one
+    short) left one of two threads idle 16% of the time; 7 blocks of 64 channels, 12.5%."""
+    assert imbalance([4, 4, 4, 4], 2) == 0
+    assert imbalance([4] * 7, 2) == pytest.approx(8 / 7 - 1)
+    assert imbalance([54, 54, 54, 54, 40], 2) > 0.15
+    for C, H, O in ((1024, 14, 256), (64, 56, 64), (2048, 7, 512), (256, 14, 1024)):
+        cfg = conv1x1_config(C, O, H, H, "native", units=2)
+        works = [min(cfg["ob"], O - b) for b in range(0, O, cfg["ob"])] * (H // cfg["rb"])
+        assert imbalance(works, 2) < IMBALANCE_STEP, (C, H, O, cfg)
 
 
 def test_larger_kernels_keep_the_channel_block_route():
@@ -96,3 +136,26 @@ def test_larger_kernels_keep_the_channel_block_route():
     out = topi.nn.conv2d_nchw(x, w, 2, 1)
     text = str(te.lower(topi.schedule(out, "native"), [x, w, out], target="native"))
     assert "conv2d_nchw_flat" not in text and "data_blocked" in text
+
+
+@pytest.mark.parametrize("N", [24, 20])
+def test_gemm_columns_takes_partial_tiles_in_rows_and_columns(N):
+    """The micro-kernel of the 1x1 GEMM on a 7 x N product in 6 x 16 tiles: the last column
+    tile is one whole vector (24: the one-vector kernel) or not (20: plain loops), the last
+    row tile one row; the whole-row tiles of the last column tile run all six rows."""
+    M, K = 7, 5
+    a = te.placeholder((M, K), name="a")
+    b = te.placeholder((K, N), name="b")
+    k = te.reduce_axis((0, K), "k")
+    c = te.compute((M, N), lambda i, j: te.sum(a[i, k] * b[k, j], axis=k), name="c")
+    s = te.create_schedule(c.op)
+    io, ii = s[c].split(c.op.axis[0], factor=6)
+    jo, ji = s[c].split(c.op.axis[1], factor=16)
+    s[c].reorder(io, jo, ii, ji, k)
+    s[c].tensorize(ii, gemm_columns(6, 16, K, 8))
+    f = te.build(s, [a, b, c], target="native")
+    assert "switch" in f.source or N == 24
+    x, y = rand(M, K), rand(K, N)
+    got = np.full((M, N), np.nan, "float32")
+    f(x, y, got)
+    np.testing.assert_allclose(got, x @ y, rtol=1e-5, atol=1e-5)

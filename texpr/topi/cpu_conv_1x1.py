@@ -13,12 +13,29 @@ flattened pixels the tile is not bound to a row: 7x7 and 14x14 images fill it as
 56x56. A strided 1x1 convolution first copies the pixels it reads into a compact [N, C, P*Q]
 stage (1/O of the work).
 
-The schedule rewrites the convolution stage into a flat product stage G [N, O, P*Q] (kept
-in registers, computed at the output's tile) and the output (or its fused epilogue) reading
-G[n, o, y*Q + x]; fusing the output's y and x makes that index the flat one again.
+Where the input is read from a copy anyway (strided, a pixel count that is not whole tiles,
+or panels), the register tile is the target's GEMM micro-kernel (intrin.gemm_fp32: the
+weight rows as A, C strides apart, the copy's rows as B) over blocks of kc input channels
+(reduction_block: the kc x nr panel in half the L1d; a whole 2048-channel panel ran from
+the L2), adding to the block's product between blocks; a last channel tile of fewer than
+mr rows runs the kernel for its row count. Read in place, the flat index j = y*Q + x is no
+strided row of the input for the micro-kernel, and the tile accumulates in registers
+through cache_write (so does a target without the micro-kernel).
+
+The schedule rewrites the convolution stage into a flat product stage G [N, O, P*Q]
+(computed at the output's block) and the output (or its fused epilogue) reading
+G[n, o, y*Q + x]; fusing the output's y and x makes that index the flat one again. The
+block's product is whole vectors of pixels (7x7: 56), so its last pixel tile is whole
+vectors too (gemm_columns: 49 pixels as three 6x16 tiles and one 6x8).
 """
+import copy
+import heapq
+import os
+
 from ..lang.reduction import sum as te_sum
 from ..lang.tensor import ComputeOp, compute, reduce_axis
+from ..lang.intrin import decl_tensor_intrin
+from ..targets.intrin import gemm_fp32
 from .cpu import _dims, _f32, _pad_of, _vector_tile, cpu_info, epilogue_output, register_tile
 from .util import cdiv
 
@@ -44,16 +61,21 @@ def applies(s, st, target):
 MIN_BLOCKS = 4
 
 
-def conv1x1_config(C, O, P, Q, target="native"):
+def conv1x1_config(C, O, P, Q, target="native", units=None):
     """The register tile, mr output channels x nr pixels (two vectors: the GEMM kernel of the
     target's registers and FMA units), and the block of work (the parallel unit): rb output
-    rows x ob channels. In a block, each tile's input panel (C x nr) stays in L1 while the
+    rows x ob channels. In a block, each tile's input panel (kc x nr) stays in L1 while the
     block's ob / mr channel tiles read it, and the block's weight rows (ob x C) stay in L2
     while its pixel tiles read them. rb*Q is a whole number of tiles (else the block is the
     whole image, padded to whole tiles); the block's product (ob x rb*Q) fits a quarter of
-    the L2. Among those, the blocks that read the least from memory: the input once per
-    channel block, the weight once per row block."""
+    the L2, a block of some rows its input (C x rb*Q, read by each channel tile) half.
+    Among those, the blocks that the `units` threads (default: the machine's cores) share
+    evenly (an odd block count or a short last channel block leaves a thread idle at the
+    end; imbalances within IMBALANCE_STEP count as equal: a finer split reads more, 3-5%
+    at 1 thread), then those that read the least from memory: the input once per channel
+    block, the weight once per row block. kc: reduction_block."""
     info = cpu_info(target)
+    units = units or os.cpu_count() or 1
     mr, nr = register_tile(O, P * Q, info, max_vectors=2, pad_ok=True)
     l2 = info.l2_bytes
     rows = [r for r in range(1, P + 1) if P % r == 0 and ((r * Q) % nr == 0 or r == P)]
@@ -64,12 +86,43 @@ def conv1x1_config(C, O, P, Q, target="native"):
             blocks = (P // rb) * cdiv(O, ob)
             fits = ob * C * 4 <= l2 // 2 or ob == mr
             fits = fits and (ob * rb * Q * 4 <= l2 // 4 or (ob == mr and rb == rows[0]))
+            fits = fits and (C * rb * Q * 4 <= l2 // 2 or rb in (rows[0], P))
             traffic = C * P * Q * cdiv(O, ob) + O * C * (P // rb)
-            key = (not fits, blocks < min(MIN_BLOCKS, (P // rows[0]) * cdiv(O, mr)), traffic,
-                   -rb)
+            works = [min(ob, O - b * ob) for b in range(cdiv(O, ob))] * (P // rb)
+            uneven = int(imbalance(works, units) / IMBALANCE_STEP) if fits else 0
+            key = (not fits, blocks < min(MIN_BLOCKS, (P // rows[0]) * cdiv(O, mr)), uneven,
+                   traffic, -rb)
             if best is None or key < best[0]:
                 best = (key, rb, ob)
-    return {"mr": mr, "nr": nr, "rb": best[1], "ob": best[2], "lanes": info.lanes}
+    return {"mr": mr, "nr": nr, "rb": best[1], "ob": best[2], "lanes": info.lanes,
+            "kc": reduction_block(C, nr, info)}
+
+
+#: imbalances of the parallel blocks (imbalance()) closer than this count as equal (Zen 3,
+#: 1 thread: rebalancing 2048x7x7 -> 512's 5.5% cost 5%)
+IMBALANCE_STEP = 0.08
+
+
+def imbalance(works, units):
+    """How much longer than an even share the busiest of `units` threads works when each
+    block (of `works`, in order of size) goes to the least loaded thread: makespan * units /
+    total - 1 (0: even)."""
+    loads = [0] * units
+    for w in sorted(works, reverse=True):
+        heapq.heapreplace(loads, loads[0] + w)
+    return max(loads) * units / float(sum(works)) - 1.0
+
+
+def reduction_block(C, nr, info):
+    """The input channels a register tile sums per call of the GEMM micro-kernel (the
+    channel loop is split into blocks of kc; the tile adds to the block's product between
+    them): its input panel kc x nr fills at most half the L1d, next to the tile's weight rows
+    (Zen 3, 2048x7x7 -> 512: a whole-C panel of 128 KiB ran from the L2). A divisor of C
+    (else C whole)."""
+    t = max(4 * info.lanes, info.l1d_bytes // (2 * 4 * nr))
+    if C <= t:
+        return C
+    return max((d for d in range(t // 4, t + 1) if C % d == 0), default=C)
 
 
 def panel_pays(ob, mr):
@@ -82,6 +135,15 @@ def panel_pays(ob, mr):
     it paid (512x28x28 -> 256 0.88 -> 1.00x oneDNN, 256x56x56 -> 128 0.88 -> 1.02x); with
     fewer it measured 3-9% slower (2048x7x7 -> 512, 256x56x56 -> 64; Zen 3, 1 thread)."""
     return ob // mr >= PANEL_MIN_TILES
+
+
+def tile_major(PQp):
+    """Whether the compacted input is laid out a pixel tile at a time, [N, PQp/nr, C, nr]
+    (each tile's rows contiguous), rather than [N, C, PQp]: where the rows of a tile's panel,
+    4*PQp bytes apart, are a multiple of 256 bytes apart they fall into a quarter or fewer
+    of the L1d's sets and evict one another (7x7 outputs, PQp = 64: +4-8% on Zen 3, 1
+    thread); otherwise the flat layout copies in longer runs (14x14, 28x28: 1-4% faster)."""
+    return (4 * PQp) % 256 == 0
 
 
 #: channel tiles per block from which each pixel tile's input is copied into a panel
@@ -102,6 +164,7 @@ def schedule_conv2d_nchw_1x1(s, st, target):
     cfg = cpu_tuning.conv1x1_params(conv_workload("topi.conv2d_nchw", st, data, kernel, None),
                                     C, O, P, Q, target, conv1x1_config(C, O, P, Q, target))
     mr, nr, rb, obk = cfg["mr"], cfg["nr"], cfg["rb"], cfg["ob"]
+    kc = reduction_block(C, nr, info)
     PQp = cdiv(PQ, nr) * nr
     stages = []
     panel = None
@@ -110,23 +173,43 @@ def schedule_conv2d_nchw_1x1(s, st, target):
         # zeros up to whole pixel tiles
         src = data
 
-        def fpack(n, c, j):
-            v = src[n, c, (j // Q) * sh, (j % Q) * sw]
-            if PQp == PQ:
-                return v
-            one = reduce_axis((0, 1), "data_flat_r")
-            return te_sum(v, axis=one, where=j < PQ)
-        data = compute((N, C, PQp), fpack, name="data_flat", tag="injective,pack")
-        pst = s._insert_stage(data.op, st)
-        pst.parallel(pst.fuse(*pst.op.axis[:2]))
-        jo, ji = pst.split(pst.op.axis[2], factor=lanes)
-        if pst.op.reduce_axis:
-            pst.reorder(pst.op.reduce_axis[0], ji)
-        pst.vectorize(ji)
-        stages.append(pst)
+        if tile_major(PQp):
+            def fpack(n, t, c, z):
+                j = t * nr + z
+                v = src[n, c, (j // Q) * sh, (j % Q) * sw]
+                if PQp == PQ:
+                    return v
+                one = reduce_axis((0, 1), "data_flat_r")
+                return te_sum(v, axis=one, where=j < PQ)
+            data = compute((N, PQp // nr, C, nr), fpack, name="data_flat", tag="injective,pack")
+            pst = s._insert_stage(data.op, st)
+            pst.parallel(pst.fuse(*pst.op.axis[:3]))
+            jo, ji = pst.split(pst.op.axis[3], factor=lanes)
+            if pst.op.reduce_axis:
+                pst.reorder(pst.op.reduce_axis[0], ji)
+            pst.vectorize(ji)
+            stages.append(pst)
 
-        def xload(n, c, j):
-            return data[n, c, j]
+            def xload(n, c, j):
+                return data[n, j // nr, c, j % nr]
+        else:
+            def fpack(n, c, j):
+                v = src[n, c, (j // Q) * sh, (j % Q) * sw]
+                if PQp == PQ:
+                    return v
+                one = reduce_axis((0, 1), "data_flat_r")
+                return te_sum(v, axis=one, where=j < PQ)
+            data = compute((N, C, PQp), fpack, name="data_flat", tag="injective,pack")
+            pst = s._insert_stage(data.op, st)
+            pst.parallel(pst.fuse(*pst.op.axis[:2]))
+            jo, ji = pst.split(pst.op.axis[2], factor=lanes)
+            if pst.op.reduce_axis:
+                pst.reorder(pst.op.reduce_axis[0], ji)
+            pst.vectorize(ji)
+            stages.append(pst)
+
+            def xload(n, c, j):
+                return data[n, c, j]
     elif panel_pays(obk, mr):
         # each pixel tile's input copied into a contiguous, aligned panel (panel_pays)
         src = data
@@ -149,7 +232,13 @@ def schedule_conv2d_nchw_1x1(s, st, target):
     st._reset_axes()
     s.stage_map[copy] = st
     g = s._insert_stage(G.op, st)
-    acc = s[s.cache_write(G, "local")]
+    # where the input is read from a copy (rows of whole pixel tiles), the register tile is
+    # the target's GEMM micro-kernel (gemm_fp32) over blocks of kc input channels; read in
+    # place (its flat index j = y*Q + x is no strided row of x) the tile accumulates in
+    # registers through cache_write
+    tensorized = info.has_gemm and bool(stages)
+    if not tensorized:
+        acc = s[s.cache_write(G, "local")]
 
     out = epilogue_output(s, st)
     if out is None:
@@ -173,11 +262,22 @@ def schedule_conv2d_nchw_1x1(s, st, target):
     gn, go, gj = g.op.axis
     gjo, gji = g.split(gj, factor=nr)
     gob, goi = g.split(go, factor=mr)
-    g.reorder(gn, gjo, gob, goi, gji)
+    if tensorized:
+        (rk,) = g.op.reduce_axis
+        if kc < C:
+            rko, rki = g.split(rk, factor=kc)
+            g.reorder(gn, rko, gjo, gob, goi, gji, rki)
+        else:
+            g.reorder(gn, gjo, gob, goi, gji, rk)
+    else:
+        g.reorder(gn, gjo, gob, goi, gji)
     if panel is not None:
         panel.compute_at(g, gjo)
         _, pji = panel.split(panel.op.axis[2], factor=lanes)
         panel.vectorize(pji)
+    if tensorized:
+        g.tensorize(goi, gemm_columns(mr, nr, kc, lanes))
+        return [st, g] + stages
     g.unroll(goi)
     _vector_tile(g, gji, lanes)
     acc.compute_at(g, gob)
@@ -187,3 +287,66 @@ def schedule_conv2d_nchw_1x1(s, st, target):
     acc.unroll(ao)
     _vector_tile(acc, aj, lanes)
     return [st, g, acc] + stages
+
+
+def gemm_columns(mr, nr, kc, lanes):
+    """gemm_fp32(mr, nr, kc) that also takes a tile of fewer pixels (columns): the block's
+    product is whole vectors of pixels (7x7 = 49: 56), so the last pixel tile is v < nr /
+    lanes whole vectors and runs the v-vector kernel (49: three 6x16 tiles and one 6x8, not
+    a fourth 6x16 over 15 zero pixels, or a loop); any other column count a plain loop. A
+    last channel tile of fewer rows runs the kernel for its row count (gemm_fp32)."""
+    full = gemm_fp32(mr, nr, kc)
+    narrow = [gemm_fp32(mr, v * lanes, kc) for v in range(1, nr // lanes)] + [full]
+    a, b = full.inputs
+
+    def for_target(tgt):
+        def impl(ins, outs):
+            (C,) = outs
+            if not C.extents:                   # a whole tile
+                return full.impl_for(tgt)(ins, outs)
+            cols = C.extents[1]
+            if cols == str(nr):
+                return _any_rows(full.impl_for(tgt), ins, C, mr, cols)
+            cases = {}
+            for v, intrin in enumerate(narrow, 1):
+                if cols.isdigit() and int(cols) != v * lanes:
+                    continue
+                cases[v * lanes] = _any_rows(intrin.impl_for(tgt), ins, C, mr, str(v * lanes))
+            if cols.isdigit() and cases:
+                return cases[int(cols)]
+            loops = _plain_tile(ins, C, kc, cols)
+            return {part: f"switch ({cols}) {{\n" + "\n".join(
+                f"case {n}: {{\n{text[part]}\n}} break;" for n, text in cases.items()) +
+                f"\ndefault: {{\n{loops[part]}\n}} break;\n}}" for part in loops}
+        return impl
+    return decl_tensor_intrin(full.op, {t: for_target(t) for t in full.impl},
+                              name=f"{full.name}_cols", inputs=[a, b], partial_axes=(0, 1))
+
+
+def _any_rows(impl, ins, C, mr, cols):
+    """impl's parts for C's row count and `cols` columns: gemm_fp32's switch over the row
+    counts of a partial tile has no case for mr, which a tile partial along the columns
+    alone has: that count runs the whole-rows kernel."""
+    def call(rows):
+        ref = copy.copy(C)
+        ref.extents = (rows, cols)
+        return impl(ins, [ref])
+    rows = C.extents[0]
+    if rows.isdigit():
+        return call(rows)
+    whole, part = call(str(mr)), call(rows)
+    return {p: f"if ({rows} == {mr}) {{\n{whole[p]}\n}} else {{\n{part[p]}\n}}" for p in part}
+
+
+def _plain_tile(ins, C, kc, cols):
+    """The parts of a tile of any row and column count as plain loops."""
+    A, B = ins
+    rows = C.extents[0]
+    head = (f"for (int i = 0; i < {rows}; ++i)\n  for (int j = 0; j < {cols}; ++j) {{\n"
+            f"    float* c = {C.ptr} + i * ({C.strides[0]}) + j;\n")
+    acc = (f"    float s = 0.0f;\n    for (int k = 0; k < {kc}; ++k)\n"
+           f"      s += {A.ptr}[i * ({A.strides[0]}) + k * ({A.strides[1]})] * "
+           f"{B.ptr}[k * ({B.strides[0]}) + j];\n")
+    return {"body": head + acc + "    *c = s;\n  }",
+            "update": head + acc + "    *c += s;\n  }",
+            "reset": head + "    *c = 0.0f;\n  }"}
