@@ -18,7 +18,10 @@ def _need_unit(ref, dim, who):
 
 
 def _by_rows(m, full_rows, parts_for):
-    """Parts for `m` valid rows (a C expression): one specialised kernel per row count."""
+    """Parts for `m` valid rows (a C expression): one specialised kernel per row count. A
+    runtime m is a partial tile's, below full_rows (the switch has no case for full_rows: an
+    intrinsic partial along other axes too runs the whole-rows parts itself for that count, as
+    topi/cpu_conv_1x1._any_rows does)."""
     if m is None or m == str(full_rows):
         return parts_for(full_rows)
     cases = {r: parts_for(r) for r in range(1, full_rows)}
