@@ -1032,6 +1032,37 @@ def _conv_tile_key(Q, w, nv, info):
     return (round(conv_row_cycles(Q, w, nv, info), 6), Q % w != 0, -w)
 
 
+#: a group of output rows tiled as one run keeps at least this many parallel iterations
+#: (batch x channel blocks x row groups)
+ROW_GROUP_MIN_PARALLEL = 16
+
+
+def conv_row_group(N, Ob, P, Q, nv, info):
+    """(rows, reg_w): the output rows of a direct NCHW convolution tiled as one run of
+    rows * Q pixels (register tiles of reg_w pixels may cross a row's end; the partial tile
+    is paid once per group instead of once per row), and the tile width. rows divides P;
+    chosen by the fewest cycles per output row (conv_row_cycles over the group's pixels),
+    among equals the fewest rows (1: the per-row tile), keeping N * Ob * P / rows parallel
+    iterations and the group's accumulators (rows * Q * nv vectors, a local buffer) within
+    a quarter of the L1d. At 512 x 14 x 14 3x3/2 (7 x 7 outputs) one group of the 49 pixels
+    in 6-wide tiles of two vectors replaces 7 latency-bound tiles of 7 x one vector per row."""
+    costs = {1: conv_row_cycles(Q, _conv_reg_w(Q, nv, info), nv, info)}
+    for g in range(2, P + 1):
+        if P % g or N * Ob * (P // g) < ROW_GROUP_MIN_PARALLEL or \
+                g * Q * nv * info.lanes * 4 > info.l1d_bytes // 4:
+            continue
+        costs[g] = conv_row_cycles(g * Q, _conv_reg_w(g * Q, nv, info), nv, info) / g
+    low = min(costs.values())
+    # a group only where it saves a tenth of the cycles (its tiles cross rows: an index
+    # register per pixel; 5% fewer modelled cycles at 28 columns measured 3-6% slower,
+    # Zen 3); within 3% of the fewest cycles, the fewest rows (a smaller local buffer,
+    # more parallel iterations)
+    if low > 0.9 * costs[1]:
+        return 1, _conv_reg_w(Q, nv, info)
+    g = min(g for g, c in costs.items() if g > 1 and c <= low * 1.03)
+    return g, _conv_reg_w(g * Q, nv, info)
+
+
 def conv_NCHWc_config(P, Q, oc, target="native", info=None):
     """Register tile of a direct convolution: reg_w output columns x oc channels (oc / lanes
     vectors), the width of the fewest cycles per output row (conv_row_cycles: a partial last
@@ -1042,7 +1073,7 @@ def conv_NCHWc_config(P, Q, oc, target="native", info=None):
     return {"reg_w": _conv_reg_w(Q, nv, info), "oc": oc, "lanes": info.lanes}
 
 
-def conv_blocks(C, O, target="native", Q=None):
+def conv_blocks(C, O, target="native", Q=None, P=None):
     """(ic, oc) channel blocks of the NCHWc layout for `target`: oc two vectors or one,
     whichever runs an output row of Q columns (when given) in fewer cycles per channel
     (conv_row_cycles; among equals the one without a partial tile: 7 columns take one vector
@@ -1050,13 +1081,17 @@ def conv_blocks(C, O, target="native", Q=None):
     512 x 14 x 14 3x3/2, Zen 3), two vectors when equal or Q is not given (twice the
     accumulators per broadcast input), else what divides O; ic the same as oc when it divides
     C (a layer's output feeds the next one unchanged), else one vector, else all of C when C
-    is small (the RGB stem), else what divides C."""
+    is small (the RGB stem), else what divides C. P (the output rows, when given): the rows
+    may be tiled in groups (conv_row_group), the cycles compared are those of the group."""
     info = cpu_info(target)
     lanes = info.lanes
     cands = [b for b in (2 * lanes, lanes) if O % b == 0]
     if cands and Q is not None:
         def key(b):
             nv = b // lanes
+            if P is not None:       # rows tiled in groups (conv_row_group), batch 1
+                g, w = conv_row_group(1, O // b, P, Q, nv, info)
+                return (round(conv_row_cycles(g * Q, w, nv, info) / g, 6), False, -b)
             return _conv_tile_key(Q, _conv_reg_w(Q, nv, info), nv, info)[:2] + (-b,)
         oc = min(cands, key=key)
     elif cands:
@@ -1102,7 +1137,7 @@ def conv2d_weight_blocks(data_shape, kernel_shape, stride, padding, dilation=1,
         return None
     workload = nchw_workload(data_shape, kernel_shape, (sh, sw), (pt, pl, pb, pr), (dh, dw),
                              dtype)
-    return tuning.conv_nchw_blocks(workload, C, O, target, conv_blocks(C, O, target, Q))
+    return tuning.conv_nchw_blocks(workload, C, O, target, conv_blocks(C, O, target, Q, P))
 
 
 def nchw_workload(data_shape, kernel_shape, strides, pads, dilation, dtype="float32"):
@@ -1740,13 +1775,15 @@ def schedule_conv2d_nchw(s, st, target):
     C = _dims(data if pad_t is not None else dp)[1]
     if Cg != C:                         # grouped convolution
         return default_stage(s, st, target)
-    ic, oc = conv_blocks(C, O, target, Q)
+    ic, oc = conv_blocks(C, O, target, Q, P)
     workload = conv_workload("topi.conv2d_nchw", st, data if pad_t is not None else dp, kernel,
                              pad_t)
     ic, oc, reg_w, parallel = tuning.conv_nchw_params(
         workload, N, C, O, P, Q, R * S_, target, (ic, oc),
         conv_NCHWc_config(P, Q, oc, target)["reg_w"])
-    return _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel, workload, target, kernel)
+    rows, reg_w = _row_group(N, C, O, P, Q, R * S_, ic, oc, reg_w, parallel, info)
+    return _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel, workload, target, kernel,
+                              rows)
 
 
 def _schedule_symbolic_conv_nchw(s, st, target):
@@ -1792,19 +1829,41 @@ def schedule_conv2d_nchw_packed(s, st, target):
     raw = raw[:2] + (("TENSOR", (O, Cb * ic, R, S_), kernel.dtype),) + raw[3:]
     if tuning.conv_nchw_blocks_known(raw, target, (ic, oc)):
         reg_w, parallel = tuning.conv_nchw_tile(raw, N, Cb * ic, O, P, Q, R * S_, target, reg_w)
-        return _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel, raw, target)
+        rows, reg_w = _row_group(N, Cb * ic, O, P, Q, R * S_, ic, oc, reg_w, parallel, info)
+        return _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel, raw, target, rows=rows)
     workload = conv_workload("topi.conv2d_nchw_packed", st, src, kernel, pad_t)
     reg_w, parallel = tuning.conv_nchwc_params(
         workload, Q, target, reg_w, 2.0 * N * O * P * Q * Cb * ic * R * S_)
-    return _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel, workload, target)
+    rows, reg_w = _row_group(N, Cb * ic, O, P, Q, R * S_, ic, oc, reg_w, parallel, info)
+    return _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel, workload, target,
+                              rows=rows)
 
 
-def _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel, workload, target, kernel=None):
+def _row_group(N, C, O, P, Q, RS, ic, oc, reg_w, parallel, info):
+    """(rows, reg_w) for _conv_nchw_blocked: rows 0 keeps the register tile of one row
+    that takes the whole reduction; else tiles over groups of `rows` output rows
+    (conv_row_group) with the reduction in chunks (_row_group_tiles), where the heuristic
+    tile runs (a tuned tile width or "blocks" parallelism keeps the tile of one row) and
+    either rows > 1 or a channel block's weights (C x R x S x oc floats) do not fit half
+    the L1d."""
+    if parallel != "rows" or oc % info.lanes or \
+            reg_w != conv_NCHWc_config(P, Q, oc, info=info)["reg_w"]:
+        return 0, reg_w
+    rows, w = conv_row_group(N, O // oc, P, Q, oc // info.lanes, info)
+    if rows == 1 and C * RS * oc * 4 <= info.l1d_bytes // 2:
+        return 0, reg_w
+    return rows, w
+
+
+def _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel, workload, target, kernel=None,
+                       rows=0):
     """The channel-block route of conv2d_nchw (and conv2d_nchw_packed): the (padded) input
     copied into channel blocks [N, C/ic, H, W, ic], the kernel read in blocks
     [O/oc, C/ic, R, S, ic, oc] (an OIHW `kernel` is packed into them per call), a reg_w x oc
     register tile kept over the whole reduction and written to the NCHW output (fused
-    epilogue included); workload: the tuning knobs' (unroll_kw)."""
+    epilogue included); workload: the tuning knobs' (unroll_kw). rows > 0 (_row_group): the
+    tiles run over the pixels of `rows` output rows as one run, the reduction in chunks
+    (_row_group_tiles)."""
     lanes = info.lanes
     dp = st.op.input_tensors[0]
     pad_t, data = _pad_of(s, st)
@@ -1829,6 +1888,10 @@ def _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel, workload, target, k
                            "kernel_blocked")
         _schedule_copy(pk, lanes)
     out, conv = _output_and_accumulator(s, st)
+    unroll_kw = tuning.conv_nchw_unroll_kw(workload, target) if workload is not None else False
+    if rows:
+        _row_group_tiles(out, conv, ic, oc, rows, reg_w, info, unroll_kw)
+        return [st, out]
     n_, o_, y_, x_ = out.op.axis
     ob, oi = out.split(o_, factor=oc)
     xo, xi = out.split(x_, factor=reg_w)
@@ -1838,7 +1901,6 @@ def _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel, workload, target, k
     cn, co, cy, cx = conv.op.axis
     rc, ry, rx = conv.op.reduce_axis
     rco, rci = conv.split(rc, factor=ic)
-    unroll_kw = tuning.conv_nchw_unroll_kw(workload, target) if workload is not None else False
     par = [n_, ob, y_] if parallel == "rows" else [n_, ob]
     if not isinstance(out.extent_of(n_), Const):
         # a symbolic batch: its loop outside the parallel one (fused, its bound is a guard
@@ -1850,3 +1912,44 @@ def _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel, workload, target, k
         conv.unroll(rx)
     return [st, out]
 
+
+def row_group_chunk(Cb, ic, R, S, oc, info):
+    """Input channel blocks (of Cb) per reduction chunk of _row_group_tiles: the chunk's
+    weights (chunk x ic x R x S x oc floats) in half the L1d, a divisor of Cb."""
+    most = max(1, (info.l1d_bytes // 2) // (ic * R * S * oc * 4))
+    return max(d for d in range(1, min(Cb, most) + 1) if Cb % d == 0)
+
+
+def _row_group_tiles(out, conv, ic, oc, rows, reg_w, info, unroll_kw):
+    """Tiles over a group of output rows (conv_row_group): the accumulating stage kept as
+    [.., rows, Q, oc] (channels innermost: transform_layout) in a local buffer per (batch,
+    channel block, group of rows), its rows x Q pixels fused and split into tiles of reg_w
+    pixels. The reduction runs in chunks of input channel blocks (row_group_chunk), each over
+    every tile of the group: the chunk's weights stay in the L1d for all of them (a tile
+    that took the whole reduction streamed the channel block's weights, 73-295 KB at
+    ResNet-50's 3x3/2 layers, from the L2 per tile); a tile's accumulators stay in registers
+    over its chunk (GCC promotes the unrolled tile's vectors: a load and a store per chunk).
+    The group is then written to the NCHW output."""
+    lanes = info.lanes
+    cn, cob, cy, cx, co = conv.transform_layout(
+        lambda n, o, y, x: [n, o // oc, y, x, o % oc])
+    n_, o_, y_, x_ = out.op.axis
+    ob, oi = out.split(o_, factor=oc)
+    yo, yi = out.split(y_, factor=rows)
+    out.reorder(n_, ob, yo, yi, x_, oi)
+    _vector_tile(out, oi, lanes)
+    par = out.fuse(n_, ob, yo)
+    out.parallel(par)
+    conv.compute_at(out, par)
+    fo, fi = conv.split(conv.fuse(cy, cx), factor=reg_w)
+    rc, ry, rx = conv.op.reduce_axis
+    rco, rci = conv.split(rc, factor=ic)
+    chunk = row_group_chunk(conv.extent_of(rco).value, ic, int(ry.dom.extent.value),
+                            int(rx.dom.extent.value), oc, info)
+    rcc, rco = conv.split(rco, factor=chunk)
+    conv.reorder(*([cn, cob, rcc, fo] + ([rco, ry, rci, rx] if unroll_kw else [rco, ry, rx, rci])
+                   + [fi, co]))
+    if unroll_kw:
+        conv.unroll(rx)
+    conv.unroll(fi)
+    _vector_tile(conv, co, lanes)
