@@ -41,9 +41,11 @@ def test_row_group_only_on_the_heuristic_tile_of_parallel_rows():
     assert cpu._row_group(*args, 6, "rows", info)[0] == 7
     assert cpu._row_group(*args, 6, "blocks", info) == (0, 6)       # rows run inside
     assert cpu._row_group(*args, 3, "rows", info) == (0, 3)         # a tuned tile width
-    # one row per group, but the channel block's weights do not fit half the L1d: chunks
-    assert cpu._row_group(1, 128, 16, 12, 12, 9, 16, 16, 6, "rows", info) == (1, 6)
-    assert cpu._row_group(1, 16, 16, 12, 12, 9, 16, 16, 6, "rows", info) == (0, 6)
+    # one row per group, strided, the channel block's weights do not fit half the L1d:
+    # chunks (not at stride 1, nor where the weights fit)
+    assert cpu._row_group(1, 128, 16, 12, 12, 9, 16, 16, 6, "rows", info, True) == (1, 6)
+    assert cpu._row_group(1, 128, 16, 12, 12, 9, 16, 16, 6, "rows", info) == (0, 6)
+    assert cpu._row_group(1, 16, 16, 12, 12, 9, 16, 16, 6, "rows", info, True) == (0, 6)
 
 
 def _build(out, ins, name):
@@ -74,11 +76,11 @@ def test_row_groups_with_tiles_across_rows_and_a_fused_relu_match_reference():
 
 
 def test_chunked_reduction_on_a_packed_kernel_matches_reference():
-    """One row per group, the reduction in chunks of channel blocks (3 blocks of 16 channels
-    whose weights exceed half the L1d): the accumulators go through the group's buffer
-    between chunks."""
-    C, O, H = 48, 16, 12
-    blocks = cpu.conv2d_weight_blocks((1, C, H, H), (O, C, 3, 3), 1, 1)
+    """One row per group of a strided convolution, the reduction in chunks of channel blocks
+    (3 blocks of 16 channels whose weights exceed half the L1d): the accumulators go
+    through the group's buffer between chunks."""
+    C, O, H = 48, 16, 24
+    blocks = cpu.conv2d_weight_blocks((1, C, H, H), (O, C, 3, 3), 2, 1)
     info = cpu.cpu_info("native")
     ic, oc = blocks
     assert cpu.row_group_chunk(C // ic, ic, 3, 3, oc, info) < C // ic
@@ -86,8 +88,9 @@ def test_chunked_reduction_on_a_packed_kernel_matches_reference():
     k = RNG.standard_normal((O, C, 3, 3), dtype=np.float32)
     kp = ref.pack_kernel_nchwc_ref(k, *blocks)
     x, wt = te.placeholder(a.shape, name="x"), te.placeholder(kp.shape, name="w")
-    f = _build(topi.nn.conv2d_nchw_packed(x, wt, 1, 1), [x, wt], "convp_chunks")
-    got = np.full((1, O, H, H), np.nan, np.float32)
+    f = _build(topi.nn.conv2d_nchw_packed(x, wt, 2, 1), [x, wt], "convp_chunks")
+    got = np.full((1, O, H // 2, H // 2), np.nan, np.float32)
     f(a, kp, got)
-    want = ref.conv2d_nchw_ref(a, k, 1, 1)
+    want = ref.conv2d_nchw_ref(a, k, 2, 1)
+    assert f"[{(H // 2) * oc}]" in f.source        # one row's accumulators
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
