@@ -1036,29 +1036,36 @@ def _conv_tile_key(Q, w, nv, info):
 #: (batch x channel blocks x row groups)
 ROW_GROUP_MIN_PARALLEL = 16
 
+#: the least fraction of the modelled cycles per row a group of rows must save (its tiles
+#: cross rows: an index register per pixel, a local buffer; at 28 columns, 5% modelled,
+#: they measured 3-6% slower, at 20 columns, 12.5%, no faster; at 14, 9 and 7 columns,
+#: 16.7% and more, 8-24% faster, Zen 3)
+ROW_GROUP_MIN_SAVING = 0.16
+
 
 def conv_row_group(N, Ob, P, Q, nv, info):
     """(rows, reg_w): the output rows of a direct NCHW convolution tiled as one run of
     rows * Q pixels (register tiles of reg_w pixels may cross a row's end; the partial tile
     is paid once per group instead of once per row), and the tile width. rows divides P;
-    chosen by the fewest cycles per output row (conv_row_cycles over the group's pixels),
-    among equals the fewest rows (1: the per-row tile), keeping N * Ob * P / rows parallel
-    iterations and the group's accumulators (rows * Q * nv vectors, a local buffer) within
-    a quarter of the L1d. At 512 x 14 x 14 3x3/2 (7 x 7 outputs) one group of the 49 pixels
-    in 6-wide tiles of two vectors replaces 7 latency-bound tiles of 7 x one vector per row."""
+    among the groups that save ROW_GROUP_MIN_SAVING of the cycles per output row
+    (conv_row_cycles over the group's pixels), the fewest rows within 3% of the fewest
+    cycles, else 1 (the per-row tile); a group keeps N * Ob * P / rows parallel iterations
+    and its accumulators (rows * Q * nv vectors, a local buffer) within a quarter of the
+    L1d. At 512 x 14 x 14 3x3/2 (7 x 7 outputs) one group of the 49 pixels in 6-wide tiles
+    of two vectors replaces 7 latency-bound tiles of 7 x one vector per row."""
     costs = {1: conv_row_cycles(Q, _conv_reg_w(Q, nv, info), nv, info)}
     for g in range(2, P + 1):
         if P % g or N * Ob * (P // g) < ROW_GROUP_MIN_PARALLEL or \
                 g * Q * nv * info.lanes * 4 > info.l1d_bytes // 4:
             continue
         costs[g] = conv_row_cycles(g * Q, _conv_reg_w(g * Q, nv, info), nv, info) / g
+    most = (1 - ROW_GROUP_MIN_SAVING) * costs[1]
+    costs = {g: c for g, c in costs.items() if g == 1 or c <= most}
     low = min(costs.values())
-    # a group only where it saves a tenth of the cycles (its tiles cross rows: an index
-    # register per pixel; 5% fewer modelled cycles at 28 columns measured 3-6% slower,
-    # Zen 3); within 3% of the fewest cycles, the fewest rows (a smaller local buffer,
-    # more parallel iterations)
-    if low > 0.9 * costs[1]:
+    if len(costs) == 1:
         return 1, _conv_reg_w(Q, nv, info)
+    # within 3% of the fewest cycles, the fewest rows (a smaller local buffer, more
+    # parallel iterations)
     g = min(g for g, c in costs.items() if g > 1 and c <= low * 1.03)
     return g, _conv_reg_w(g * Q, nv, info)
 

@@ -14,9 +14,9 @@ latency-bound one of 1), the vectors of a group of rows are tiled as one run
 (few_channels_rows), one partial tile per group.
 """
 from ..lang.expr import Const, if_then_else
-from .cpu import (ROW_GROUP_MIN_PARALLEL, _dims, _f32, _output_and_accumulator, _pad_of,
-                  _schedule_copy, _vector_tile, conv_row_cycles, cpu_info, pack_input,
-                  padded_copy)
+from .cpu import (ROW_GROUP_MIN_PARALLEL, ROW_GROUP_MIN_SAVING, _dims, _f32,
+                  _output_and_accumulator, _pad_of, _schedule_copy, _vector_tile,
+                  conv_row_cycles, cpu_info, pack_input, padded_copy)
 from .util import cdiv
 
 #: at most this many input channels (per group: groups stay on the other schedule)
@@ -52,8 +52,9 @@ def few_channels_rows(N, O, P, Q, ot, xv, info):
     """Output rows whose vectors are tiled as one run (1: a row at a time): a divisor of P
     where a row is whole vectors, by the cycles of a tap over the group's vectors
     (cpu.conv_row_cycles with the vectors as columns and ot broadcast weights), taken where
-    it saves a tenth of them (as cpu.conv_row_group; at 112 columns, 14 vectors, no group
-    saves any and two rows measured 9% slower, at 56 columns two rows 8-9% faster, Zen 3),
+    it saves ROW_GROUP_MIN_SAVING of them (as cpu.conv_row_group; at 112 columns, 14
+    vectors, no group saves any and two rows measured 9% slower, at 56 columns 5-9% faster,
+    Zen 3),
     keeping N * P / rows * O / ot parallel iterations and the group's accumulators (rows x
     Q x ot floats) within a quarter of the L1d."""
     lanes = info.lanes
@@ -66,8 +67,10 @@ def few_channels_rows(N, O, P, Q, ot, xv, info):
                 g * Q * ot * 4 > info.l1d_bytes // 4:
             continue
         costs[g] = conv_row_cycles(g * qv, xv, ot, info) / g
+    most = (1 - ROW_GROUP_MIN_SAVING) * costs[1]
+    costs = {g: c for g, c in costs.items() if g == 1 or c <= most}
     low = min(costs.values())
-    if low > 0.9 * costs[1]:
+    if len(costs) == 1:
         return 1
     return min(g for g, c in costs.items() if g > 1 and c <= low * 1.03)
 
