@@ -94,3 +94,30 @@ def test_chunked_reduction_on_a_packed_kernel_matches_reference():
     want = ref.conv2d_nchw_ref(a, k, 2, 1)
     assert f"[{(H // 2) * oc}]" in f.source        # one row's accumulators
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+
+
+def test_padded_channel_block_only_for_odd_output_channels():
+    lanes = cpu.cpu_info("native").lanes
+    assert cpu.padded_channel_block(4 * lanes) is None          # a vector block divides O
+    assert cpu.padded_channel_block(lanes // 2 - 1) is None     # under half a vector
+    assert cpu.padded_channel_block(61, "native", 16) in (lanes, 2 * lanes)
+    # its kernel is packed per call (padded): no offline blocks
+    assert cpu.conv2d_weight_blocks((1, 35, 31, 31), (61, 35, 3, 3), 2, 1) is None
+
+
+def test_odd_output_channels_padded_to_vectors_with_a_fused_bias_relu_match_reference():
+    """13 output channels: two blocks of a vector, the second 5 channels wide (zero weights
+    past 13, partial stores); strided, an odd input channel count, bias + relu fused."""
+    C, O, H = 5, 13, 15
+    a = RNG.standard_normal((1, C, H, H), dtype=np.float32)
+    k = RNG.standard_normal((O, C, 3, 3), dtype=np.float32)
+    b = RNG.standard_normal(O, dtype=np.float32)
+    x, wt = te.placeholder(a.shape, name="x"), te.placeholder(k.shape, name="w")
+    tb = te.placeholder((O,), name="b")
+    out = topi.nn.relu(topi.nn.bias_add(topi.nn.conv2d_nchw(x, wt, 2, 1), tb))
+    f = _build(out, [x, wt, tb], "conv_odd_oc")
+    assert "kernel_blocked" in f.source
+    got = np.full((1, O, 8, 8), np.nan, np.float32)
+    f(a, k, b, got)
+    want = np.maximum(ref.conv2d_nchw_ref(a, k, 2, 1) + b.reshape(1, -1, 1, 1), 0)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())

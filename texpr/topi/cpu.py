@@ -1116,13 +1116,35 @@ def conv_blocks(C, O, target="native", Q=None, P=None):
     return ic, oc
 
 
+def padded_channel_block(O, target="native", Q=None):
+    """The output channel block (one or two vectors) to pad O to where no vector block
+    divides O (an odd count: 61, 33): the kernel's blocks are padded with zeros, the
+    accumulators run whole vectors and only the last block's stores are partial; None where
+    a vector block divides O or O is under half a vector (the divisor blocks of such an O
+    are 1-4 channels: scalar tiles, 0.12-0.22x torch at 35 -> 61 channels 3x3, Zen 3). Of
+    one and two vectors, the fewer cycles for a row of Q columns (conv_row_cycles) over
+    the padded channels; one vector without Q."""
+    info = cpu_info(target)
+    lanes = info.lanes
+    if O % lanes == 0 or 2 * O < lanes:
+        return None
+    if Q is None:
+        return lanes
+
+    def cycles(b):
+        nv = b // lanes
+        return conv_row_cycles(Q, _conv_reg_w(Q, nv, info), nv, info) * nv * cdiv(O, b)
+    return min((lanes, 2 * lanes), key=lambda b: (round(cycles(b), 6), b))
+
+
 def conv2d_weight_blocks(data_shape, kernel_shape, stride, padding, dilation=1,
                          target="native", dtype="float32"):
     """(ic, oc): the channel blocks to pack a constant conv2d_nchw kernel [O, C, R, S] with
     for `target` (topi.layout.pack_kernel_nchwc, read by topi.nn.conv2d_nchw_packed), or
     None where its schedule reads the kernel as it lies: an input of few channels
     (cpu_conv_few_channels), a 1x1 convolution without padding (cpu_conv_1x1), a target
-    without the register-tiled schedules. The blocks are the conv2d_nchw workload's knobs
+    without the register-tiled schedules, an odd output channel count (padded_channel_block:
+    the kernel is padded per call). The blocks are the conv2d_nchw workload's knobs
     tile_ic / tile_oc: a tuning record's under apply_history_best, else the heuristic's
     (conv_blocks)."""
     from .nn import _out_size
@@ -1141,6 +1163,8 @@ def conv2d_weight_blocks(data_shape, kernel_shape, stride, padding, dilation=1,
     if Cg != C or P <= 0 or Q <= 0 or (C <= FEW_CHANNELS_MAX and Q >= lanes):
         return None
     if R == S == 1 and not any((pt, pl, pb, pr)) and P * Q >= lanes:
+        return None
+    if padded_channel_block(O, target) is not None:     # packed per call, padded
         return None
     workload = nchw_workload(data_shape, kernel_shape, (sh, sw), (pt, pl, pb, pr), (dh, dw),
                              dtype)
@@ -1785,6 +1809,16 @@ def schedule_conv2d_nchw(s, st, target):
     ic, oc = conv_blocks(C, O, target, Q, P)
     workload = conv_workload("topi.conv2d_nchw", st, data if pad_t is not None else dp, kernel,
                              pad_t)
+    pad_oc = padded_channel_block(O, target, Q)
+    if pad_oc is not None:
+        # output channels padded to whole vectors: the tile's knobs (tile_ow, parallel)
+        reg_w, parallel = tuning.conv_nchw_tile(
+            workload, N, C, O, P, Q, R * S_, target,
+            conv_NCHWc_config(P, Q, pad_oc, target)["reg_w"])
+        rows, reg_w = _row_group(N, C, O, P, Q, R * S_, ic, pad_oc, reg_w, parallel, info,
+                                 _strided(st))
+        return _conv_nchw_blocked(s, st, info, ic, pad_oc, reg_w, parallel, workload, target,
+                                  kernel, rows)
     ic, oc, reg_w, parallel = tuning.conv_nchw_params(
         workload, N, C, O, P, Q, R * S_, target, (ic, oc),
         conv_NCHWc_config(P, Q, oc, target)["reg_w"])
@@ -1865,7 +1899,7 @@ def _row_group(N, C, O, P, Q, RS, ic, oc, reg_w, parallel, info, strided=False):
     if parallel != "rows" or oc % info.lanes or \
             reg_w != conv_NCHWc_config(P, Q, oc, info=info)["reg_w"]:
         return 0, reg_w
-    rows, w = conv_row_group(N, O // oc, P, Q, oc // info.lanes, info)
+    rows, w = conv_row_group(N, cdiv(O, oc), P, Q, oc // info.lanes, info)
     if rows == 1 and (not strided or C * RS * oc * 4 <= info.l1d_bytes // 2):
         return 0, reg_w
     return rows, w
@@ -1896,14 +1930,22 @@ def _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel, workload, target, k
                            lambda n, cb, h, w, ci: src[n, cb * ic + ci, h, w],
                            lambda n, c, h, w: (n, c // ic, h, w, c % ic), "data_blocked")
     _schedule_copy(pd, lanes)
+    Op = None
     if kernel is not None:
         O, C, R, S_ = _dims(kernel)
-        _, pk = pack_input(s, st, kernel, (O // oc, C // ic, R, S_, ic, oc),
-                           lambda ob, cb, r, q, i, o: kernel[ob * oc + o, cb * ic + i, r, q],
+        Op = cdiv(O, oc) * oc
+
+        def fpack(ob, cb, r, q, i, o):
+            k = kernel[ob * oc + o, cb * ic + i, r, q]
+            # output channels padded to whole blocks (padded_channel_block): zero weights
+            return k if Op == O else if_then_else(ob * oc + o < O, k, Const(0.0, kernel.dtype))
+        _, pk = pack_input(s, st, kernel, (Op // oc, C // ic, R, S_, ic, oc), fpack,
                            lambda o, c, r, q: (o // oc, c // ic, r, q, c % ic, o % oc),
                            "kernel_blocked")
         _schedule_copy(pk, lanes)
     out, conv = _output_and_accumulator(s, st)
+    if Op is not None and Op > O:
+        pad_axis(s, conv, 1, Op)        # whole vectors of accumulators, stores partial
     unroll_kw = tuning.conv_nchw_unroll_kw(workload, target) if workload is not None else False
     if rows:
         _row_group_tiles(out, conv, ic, oc, rows, reg_w, info, unroll_kw)
