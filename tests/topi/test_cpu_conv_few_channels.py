@@ -7,7 +7,7 @@ import texpr as te
 import texpr.topi as topi
 from texpr.topi import testing as ref
 from texpr.topi.cpu import cpu_info
-from texpr.topi.cpu_conv_few_channels import few_channels_config
+from texpr.topi.cpu_conv_few_channels import few_channels_config, few_channels_rows
 
 RNG = np.random.default_rng(5)
 
@@ -24,6 +24,9 @@ def rand(*shape):
     (1, 1, 11, 49, 8, 3, 3, 0, 1, None),
     # batch 2, dilation 2, a channel count no vector tile divides
     (2, 4, 9, 11, 5, 3, 1, (1, 0, 2, 1), 2, None),
+    # 8 x 56 outputs: rows of 7 vectors tiled in pairs (tiles of 3 vectors cross a row's
+    # end, one partial tile per pair: few_channels_rows), bias + relu on the group
+    (1, 3, 16, 112, 16, 7, 2, 3, 1, "bias_relu"),
 ])
 def test_few_channels_conv(N, C, H, W, O, R, stride, pad, dil, epi):
     a, k, bb = rand(N, C, H, W), rand(O, C, R, R), rand(O)
@@ -56,6 +59,15 @@ def test_tile_fits_the_target(target):
         assert cfg["xv"] * info.lanes <= max(Q, info.lanes)     # no wider than the row
     stem = few_channels_config(64, 112, target)
     assert stem["ot"] * stem["xv"] >= 8               # enough accumulators for the FMA latency
+
+
+def test_rows_grouped_only_where_a_row_ends_in_a_short_tile():
+    info = cpu_info("avx2")
+    assert few_channels_rows(1, 16, 8, 56, 4, 3, info) == 2      # the test case above
+    assert few_channels_rows(1, 64, 56, 56, 4, 3, info) > 1      # the 112 x 112 stem
+    assert few_channels_rows(1, 64, 112, 112, 4, 3, info) == 1   # 14 vectors: no saving
+    assert few_channels_rows(1, 64, 56, 60, 4, 3, info) == 1     # rows not whole vectors
+    assert few_channels_rows(1, 4, 2, 56, 4, 3, info) == 1       # too few parallel groups
 
 
 @pytest.mark.parametrize("C,W", [(8, 17), (3, 13)])

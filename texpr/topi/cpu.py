@@ -1034,6 +1034,44 @@ def _conv_tile_key(Q, w, nv, info):
     return (round(conv_row_cycles(Q, w, nv, info), 6), Q % w != 0, -w)
 
 
+#: a group of output rows tiled as one run keeps at least this many parallel iterations
+#: (batch x channel blocks x row groups)
+ROW_GROUP_MIN_PARALLEL = 16
+
+#: the least fraction of the modelled cycles per row a group of rows must save (its tiles
+#: cross rows: an index register per pixel, a local buffer; at 28 columns, 5% modelled,
+#: they measured 3-6% slower, at 20 columns, 12.5%, no faster; at 14, 9 and 7 columns,
+#: 16.7% and more, 8-24% faster, Zen 3)
+ROW_GROUP_MIN_SAVING = 0.16
+
+
+def conv_row_group(N, Ob, P, Q, nv, info):
+    """(rows, reg_w): the output rows of a direct NCHW convolution tiled as one run of
+    rows * Q pixels (register tiles of reg_w pixels may cross a row's end; the partial tile
+    is paid once per group instead of once per row), and the tile width. rows divides P;
+    among the groups that save ROW_GROUP_MIN_SAVING of the cycles per output row
+    (conv_row_cycles over the group's pixels), the fewest rows within 3% of the fewest
+    cycles, else 1 (the per-row tile); a group keeps N * Ob * P / rows parallel iterations
+    and its accumulators (rows * Q * nv vectors, a local buffer) within a quarter of the
+    L1d. At 512 x 14 x 14 3x3/2 (7 x 7 outputs) one group of the 49 pixels in 6-wide tiles
+    of two vectors replaces 7 latency-bound tiles of 7 x one vector per row."""
+    costs = {1: conv_row_cycles(Q, _conv_reg_w(Q, nv, info), nv, info)}
+    for g in range(2, P + 1):
+        if P % g or N * Ob * (P // g) < ROW_GROUP_MIN_PARALLEL or \
+                g * Q * nv * info.lanes * 4 > info.l1d_bytes // 4:
+            continue
+        costs[g] = conv_row_cycles(g * Q, _conv_reg_w(g * Q, nv, info), nv, info) / g
+    most = (1 - ROW_GROUP_MIN_SAVING) * costs[1]
+    costs = {g: c for g, c in costs.items() if g == 1 or c <= most}
+    low = min(costs.values())
+    if len(costs) == 1:
+        return 1, _conv_reg_w(Q, nv, info)
+    # within 3% of the fewest cycles, the fewest rows (a smaller local buffer, more
+    # parallel iterations)
+    g = min(g for g, c in costs.items() if g > 1 and c <= low * 1.03)
+    return g, _conv_reg_w(g * Q, nv, info)
+
+
 def conv_NCHWc_config(P, Q, oc, target="native", info=None):
     """Register tile of a direct convolution: reg_w output columns x oc channels (oc / lanes
     vectors), the width of the fewest cycles per output row (conv_row_cycles: a partial last
@@ -1044,7 +1082,7 @@ def conv_NCHWc_config(P, Q, oc, target="native", info=None):
     return {"reg_w": _conv_reg_w(Q, nv, info), "oc": oc, "lanes": info.lanes}
 
 
-def conv_blocks(C, O, target="native", Q=None):
+def conv_blocks(C, O, target="native", Q=None, P=None):
     """(ic, oc) channel blocks of the NCHWc layout for `target`: oc two vectors or one,
     whichever runs an output row of Q columns (when given) in fewer cycles per channel
     (conv_row_cycles; among equals the one without a partial tile: 7 columns take one vector
@@ -1052,13 +1090,17 @@ def conv_blocks(C, O, target="native", Q=None):
     512 x 14 x 14 3x3/2, Zen 3), two vectors when equal or Q is not given (twice the
     accumulators per broadcast input), else what divides O; ic the same as oc when it divides
     C (a layer's output feeds the next one unchanged), else one vector, else all of C when C
-    is small (the RGB stem), else what divides C."""
+    is small (the RGB stem), else what divides C. P (the output rows, when given): the rows
+    may be tiled in groups (conv_row_group), the cycles compared are those of the group."""
     info = cpu_info(target)
     lanes = info.lanes
     cands = [b for b in (2 * lanes, lanes) if O % b == 0]
     if cands and Q is not None:
         def key(b):
             nv = b // lanes
+            if P is not None:       # rows tiled in groups (conv_row_group), batch 1
+                g, w = conv_row_group(1, O // b, P, Q, nv, info)
+                return (round(conv_row_cycles(g * Q, w, nv, info) / g, 6), False, -b)
             return _conv_tile_key(Q, _conv_reg_w(Q, nv, info), nv, info)[:2] + (-b,)
         oc = min(cands, key=key)
     elif cands:
@@ -1076,13 +1118,35 @@ def conv_blocks(C, O, target="native", Q=None):
     return ic, oc
 
 
+def padded_channel_block(O, target="native", Q=None):
+    """The output channel block (one or two vectors) to pad O to where no vector block
+    divides O (an odd count: 61, 33): the kernel's blocks are padded with zeros, the
+    accumulators run whole vectors and only the last block's stores are partial; None where
+    a vector block divides O or O is under half a vector (the divisor blocks of such an O
+    are 1-4 channels: scalar tiles, 0.12-0.22x torch at 35 -> 61 channels 3x3, Zen 3). Of
+    one and two vectors, the fewer cycles for a row of Q columns (conv_row_cycles) over
+    the padded channels; one vector without Q."""
+    info = cpu_info(target)
+    lanes = info.lanes
+    if O % lanes == 0 or 2 * O < lanes:
+        return None
+    if Q is None:
+        return lanes
+
+    def cycles(b):
+        nv = b // lanes
+        return conv_row_cycles(Q, _conv_reg_w(Q, nv, info), nv, info) * nv * cdiv(O, b)
+    return min((lanes, 2 * lanes), key=lambda b: (round(cycles(b), 6), b))
+
+
 def conv2d_weight_blocks(data_shape, kernel_shape, stride, padding, dilation=1,
                          target="native", dtype="float32"):
     """(ic, oc): the channel blocks to pack a constant conv2d_nchw kernel [O, C, R, S] with
     for `target` (topi.layout.pack_kernel_nchwc, read by topi.nn.conv2d_nchw_packed), or
     None where its schedule reads the kernel as it lies: an input of few channels
     (cpu_conv_few_channels), a 1x1 convolution without padding (cpu_conv_1x1), a target
-    without the register-tiled schedules. The blocks are the conv2d_nchw workload's knobs
+    without the register-tiled schedules, an odd output channel count (padded_channel_block:
+    the kernel is padded per call). The blocks are the conv2d_nchw workload's knobs
     tile_ic / tile_oc: a tuning record's under apply_history_best, else the heuristic's
     (conv_blocks)."""
     from .nn import _out_size
@@ -1102,9 +1166,11 @@ def conv2d_weight_blocks(data_shape, kernel_shape, stride, padding, dilation=1,
         return None
     if R == S == 1 and not any((pt, pl, pb, pr)) and P * Q >= lanes:
         return None
+    if padded_channel_block(O, target) is not None:     # packed per call, padded
+        return None
     workload = nchw_workload(data_shape, kernel_shape, (sh, sw), (pt, pl, pb, pr), (dh, dw),
                              dtype)
-    return tuning.conv_nchw_blocks(workload, C, O, target, conv_blocks(C, O, target, Q))
+    return tuning.conv_nchw_blocks(workload, C, O, target, conv_blocks(C, O, target, Q, P))
 
 
 def nchw_workload(data_shape, kernel_shape, strides, pads, dilation, dtype="float32"):
@@ -1742,13 +1808,26 @@ def schedule_conv2d_nchw(s, st, target):
     C = _dims(data if pad_t is not None else dp)[1]
     if Cg != C:                         # grouped convolution
         return default_stage(s, st, target)
-    ic, oc = conv_blocks(C, O, target, Q)
+    ic, oc = conv_blocks(C, O, target, Q, P)
     workload = conv_workload("topi.conv2d_nchw", st, data if pad_t is not None else dp, kernel,
                              pad_t)
+    pad_oc = padded_channel_block(O, target, Q)
+    if pad_oc is not None:
+        # output channels padded to whole vectors: the tile's knobs (tile_ow, parallel)
+        reg_w, parallel = tuning.conv_nchw_tile(
+            workload, N, C, O, P, Q, R * S_, target,
+            conv_NCHWc_config(P, Q, pad_oc, target)["reg_w"])
+        rows, reg_w = _row_group(N, C, O, P, Q, R * S_, ic, pad_oc, reg_w, parallel, info,
+                                 _strided(st))
+        return _conv_nchw_blocked(s, st, info, ic, pad_oc, reg_w, parallel, workload, target,
+                                  kernel, rows)
     ic, oc, reg_w, parallel = tuning.conv_nchw_params(
         workload, N, C, O, P, Q, R * S_, target, (ic, oc),
         conv_NCHWc_config(P, Q, oc, target)["reg_w"])
-    return _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel, workload, target, kernel)
+    rows, reg_w = _row_group(N, C, O, P, Q, R * S_, ic, oc, reg_w, parallel, info,
+                             _strided(st))
+    return _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel, workload, target, kernel,
+                              rows)
 
 
 def _schedule_symbolic_conv_nchw(s, st, target):
@@ -1794,19 +1873,49 @@ def schedule_conv2d_nchw_packed(s, st, target):
     raw = raw[:2] + (("TENSOR", (O, Cb * ic, R, S_), kernel.dtype),) + raw[3:]
     if tuning.conv_nchw_blocks_known(raw, target, (ic, oc)):
         reg_w, parallel = tuning.conv_nchw_tile(raw, N, Cb * ic, O, P, Q, R * S_, target, reg_w)
-        return _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel, raw, target)
+        rows, reg_w = _row_group(N, Cb * ic, O, P, Q, R * S_, ic, oc, reg_w, parallel, info,
+                                 _strided(st))
+        return _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel, raw, target, rows=rows)
     workload = conv_workload("topi.conv2d_nchw_packed", st, src, kernel, pad_t)
     reg_w, parallel = tuning.conv_nchwc_params(
         workload, Q, target, reg_w, 2.0 * N * O * P * Q * Cb * ic * R * S_)
-    return _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel, workload, target)
+    rows, reg_w = _row_group(N, Cb * ic, O, P, Q, R * S_, ic, oc, reg_w, parallel, info,
+                             _strided(st))
+    return _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel, workload, target,
+                              rows=rows)
 
 
-def _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel, workload, target, kernel=None):
+def _strided(st):
+    return max(int(v) for v in st.op.attrs.get("strides", (1, 1))) > 1
+
+
+def _row_group(N, C, O, P, Q, RS, ic, oc, reg_w, parallel, info, strided=False):
+    """(rows, reg_w) for _conv_nchw_blocked: rows 0 keeps the register tile of one row
+    that takes the whole reduction; else tiles over groups of `rows` output rows
+    (conv_row_group) with the reduction in chunks (_row_group_tiles), where the heuristic
+    tile runs (a tuned tile width or "blocks" parallelism keeps the tile of one row) and
+    either rows > 1 or, strided, a channel block's weights (C x R x S x oc floats) do not
+    fit half the L1d (chunks of one row: 6-10% faster at 128 x 56 x 56 3x3/2, whose tile
+    reads twice the input columns; 1-4% slower at stride 1, 3x3 and 5x5 over 28 columns,
+    Zen 3)."""
+    if parallel != "rows" or oc % info.lanes or \
+            reg_w != conv_NCHWc_config(P, Q, oc, info=info)["reg_w"]:
+        return 0, reg_w
+    rows, w = conv_row_group(N, cdiv(O, oc), P, Q, oc // info.lanes, info)
+    if rows == 1 and (not strided or C * RS * oc * 4 <= info.l1d_bytes // 2):
+        return 0, reg_w
+    return rows, w
+
+
+def _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel, workload, target, kernel=None,
+                       rows=0):
     """The channel-block route of conv2d_nchw (and conv2d_nchw_packed): the (padded) input
     copied into channel blocks [N, C/ic, H, W, ic], the kernel read in blocks
     [O/oc, C/ic, R, S, ic, oc] (an OIHW `kernel` is packed into them per call), a reg_w x oc
     register tile kept over the whole reduction and written to the NCHW output (fused
-    epilogue included); workload: the tuning knobs' (unroll_kw)."""
+    epilogue included); workload: the tuning knobs' (unroll_kw). rows > 0 (_row_group): the
+    tiles run over the pixels of `rows` output rows as one run, the reduction in chunks
+    (_row_group_tiles)."""
     lanes = info.lanes
     dp = st.op.input_tensors[0]
     pad_t, data = _pad_of(s, st)
@@ -1823,14 +1932,26 @@ def _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel, workload, target, k
                            lambda n, cb, h, w, ci: src[n, cb * ic + ci, h, w],
                            lambda n, c, h, w: (n, c // ic, h, w, c % ic), "data_blocked")
     _schedule_copy(pd, lanes)
+    Op = None
     if kernel is not None:
         O, C, R, S_ = _dims(kernel)
-        _, pk = pack_input(s, st, kernel, (O // oc, C // ic, R, S_, ic, oc),
-                           lambda ob, cb, r, q, i, o: kernel[ob * oc + o, cb * ic + i, r, q],
+        Op = cdiv(O, oc) * oc
+
+        def fpack(ob, cb, r, q, i, o):
+            k = kernel[ob * oc + o, cb * ic + i, r, q]
+            # output channels padded to whole blocks (padded_channel_block): zero weights
+            return k if Op == O else if_then_else(ob * oc + o < O, k, Const(0.0, kernel.dtype))
+        _, pk = pack_input(s, st, kernel, (Op // oc, C // ic, R, S_, ic, oc), fpack,
                            lambda o, c, r, q: (o // oc, c // ic, r, q, c % ic, o % oc),
                            "kernel_blocked")
         _schedule_copy(pk, lanes)
     out, conv = _output_and_accumulator(s, st)
+    if Op is not None and Op > O:
+        pad_axis(s, conv, 1, Op)        # whole vectors of accumulators, stores partial
+    unroll_kw = tuning.conv_nchw_unroll_kw(workload, target) if workload is not None else False
+    if rows:
+        _row_group_tiles(out, conv, ic, oc, rows, reg_w, info, unroll_kw)
+        return [st, out]
     n_, o_, y_, x_ = out.op.axis
     ob, oi = out.split(o_, factor=oc)
     xo, xi = out.split(x_, factor=reg_w)
@@ -1840,7 +1961,6 @@ def _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel, workload, target, k
     cn, co, cy, cx = conv.op.axis
     rc, ry, rx = conv.op.reduce_axis
     rco, rci = conv.split(rc, factor=ic)
-    unroll_kw = tuning.conv_nchw_unroll_kw(workload, target) if workload is not None else False
     par = [n_, ob, y_] if parallel == "rows" else [n_, ob]
     if not isinstance(out.extent_of(n_), Const):
         # a symbolic batch: its loop outside the parallel one (fused, its bound is a guard
@@ -1852,3 +1972,44 @@ def _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel, workload, target, k
         conv.unroll(rx)
     return [st, out]
 
+
+def row_group_chunk(Cb, ic, R, S, oc, info):
+    """Input channel blocks (of Cb) per reduction chunk of _row_group_tiles: the chunk's
+    weights (chunk x ic x R x S x oc floats) in half the L1d, a divisor of Cb."""
+    most = max(1, (info.l1d_bytes // 2) // (ic * R * S * oc * 4))
+    return max(d for d in range(1, min(Cb, most) + 1) if Cb % d == 0)
+
+
+def _row_group_tiles(out, conv, ic, oc, rows, reg_w, info, unroll_kw):
+    """Tiles over a group of output rows (conv_row_group): the accumulating stage kept as
+    [.., rows, Q, oc] (channels innermost: transform_layout) in a local buffer per (batch,
+    channel block, group of rows), its rows x Q pixels fused and split into tiles of reg_w
+    pixels. The reduction runs in chunks of input channel blocks (row_group_chunk), each over
+    every tile of the group: the chunk's weights stay in the L1d for all of them (a tile
+    that took the whole reduction streamed the channel block's weights, 73-295 KB at
+    ResNet-50's 3x3/2 layers, from the L2 per tile); a tile's accumulators stay in registers
+    over its chunk (GCC promotes the unrolled tile's vectors: a load and a store per chunk).
+    The group is then written to the NCHW output."""
+    lanes = info.lanes
+    cn, cob, cy, cx, co = conv.transform_layout(
+        lambda n, o, y, x: [n, o // oc, y, x, o % oc])
+    n_, o_, y_, x_ = out.op.axis
+    ob, oi = out.split(o_, factor=oc)
+    yo, yi = out.split(y_, factor=rows)
+    out.reorder(n_, ob, yo, yi, x_, oi)
+    _vector_tile(out, oi, lanes)
+    par = out.fuse(n_, ob, yo)
+    out.parallel(par)
+    conv.compute_at(out, par)
+    fo, fi = conv.split(conv.fuse(cy, cx), factor=reg_w)
+    rc, ry, rx = conv.op.reduce_axis
+    rco, rci = conv.split(rc, factor=ic)
+    chunk = row_group_chunk(conv.extent_of(rco).value, ic, int(ry.dom.extent.value),
+                            int(rx.dom.extent.value), oc, info)
+    rcc, rco = conv.split(rco, factor=chunk)
+    conv.reorder(*([cn, cob, rcc, fo] + ([rco, ry, rci, rx] if unroll_kw else [rco, ry, rx, rci])
+                   + [fi, co]))
+    if unroll_kw:
+        conv.unroll(rx)
+    conv.unroll(fi)
+    _vector_tile(conv, co, lanes)

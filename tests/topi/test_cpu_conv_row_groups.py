@@ -1,0 +1,123 @@
+"""The direct NCHW convolution's tiles over groups of output rows and its reduction in
+L1-sized chunks (topi/cpu.py conv_row_group, row_group_chunk, _row_group_tiles)."""
+import numpy as np
+
+import texpr as te
+import texpr.topi as topi
+from texpr.topi import cpu
+from texpr.topi import testing as ref
+
+RNG = np.random.default_rng(7)
+
+
+def test_row_group_pays_one_partial_tile_per_group_where_it_saves_cycles():
+    info = cpu.cpu_info("avx2")
+    # 7 x 7 outputs: the 49 pixels as one run of 6-pixel tiles of two vectors
+    assert cpu.conv_row_group(1, 32, 7, 7, 2, info) == (7, 6)
+    # 14 columns: pairs of rows (28 pixels, one partial tile of 4 instead of two of 2)
+    rows, w = cpu.conv_row_group(1, 16, 14, 14, 2, info)
+    assert rows == 2 and w * 2 + 4 <= info.nregs
+    assert cpu.conv_row_cycles(28, w, 2, info) / 2 < 0.9 * cpu.conv_row_cycles(14, 6, 2, info)
+    # 28 columns: a group would save 5% of the modelled cycles, not enough
+    assert cpu.conv_row_group(1, 8, 28, 28, 2, info)[0] == 1
+    # too few parallel iterations left (1 channel block x 1 group < ROW_GROUP_MIN_PARALLEL)
+    assert cpu.conv_row_group(1, 1, 7, 7, 2, info)[0] == 1
+    # the channel blocks follow the group's cycles when the rows are given
+    assert cpu.conv_blocks(512, 512, "avx2", 7, 7) == (16, 16)
+
+
+def test_row_group_chunk_keeps_the_chunk_weights_in_half_the_l1d():
+    info = cpu.cpu_info("avx2")
+    for Cb, ic, R, oc in ((32, 16, 3, 16), (8, 16, 5, 16), (12, 8, 3, 8), (5, 5, 3, 8)):
+        c = cpu.row_group_chunk(Cb, ic, R, R, oc, info)
+        assert Cb % c == 0
+        assert c == 1 or c * ic * R * R * oc * 4 <= info.l1d_bytes // 2
+        assert (c + 1) * ic * R * R * oc * 4 > info.l1d_bytes // 2 or c == Cb or Cb % (c + 1)
+
+
+def test_row_group_only_on_the_heuristic_tile_of_parallel_rows():
+    info = cpu.cpu_info("avx2")
+    args = (1, 512, 512, 7, 7, 9, 16, 16)
+    assert cpu._row_group(*args, 6, "rows", info)[0] == 7
+    assert cpu._row_group(*args, 6, "blocks", info) == (0, 6)       # rows run inside
+    assert cpu._row_group(*args, 3, "rows", info) == (0, 3)         # a tuned tile width
+    # one row per group, strided, the channel block's weights do not fit half the L1d:
+    # chunks (not at stride 1, nor where the weights fit)
+    assert cpu._row_group(1, 128, 16, 12, 12, 9, 16, 16, 6, "rows", info, True) == (1, 6)
+    assert cpu._row_group(1, 128, 16, 12, 12, 9, 16, 16, 6, "rows", info) == (0, 6)
+    assert cpu._row_group(1, 16, 16, 12, 12, 9, 16, 16, 6, "rows", info, True) == (0, 6)
+
+
+def _build(out, ins, name):
+    s = topi.schedule(out, "native")
+    return te.build(s, ins + [out], target="native", name=name)
+
+
+def test_row_groups_with_tiles_across_rows_and_a_fused_relu_match_reference():
+    """14 x 14 outputs in groups of 2 rows: 28 pixels in tiles of 6, one tile crossing each
+    row's end and a partial last one; the relu runs on the group before the NCHW store."""
+    C, O, H = 8, 128, 28
+    ic, oc = cpu.conv_blocks(C, O, "native", 14, 14)
+    info = cpu.cpu_info("native")
+    rows, w = cpu._row_group(1, C, O, 14, 14, 9, ic, oc,
+                             cpu.conv_NCHWc_config(14, 14, oc)["reg_w"], "rows", info)
+    assert rows > 1 and (rows * 14) % w, "the shape must cross rows and leave a partial tile"
+    a = RNG.standard_normal((1, C, H, H), dtype=np.float32)
+    k = RNG.standard_normal((O, C, 3, 3), dtype=np.float32)
+    x, wt = te.placeholder(a.shape, name="x"), te.placeholder(k.shape, name="w")
+    out = topi.nn.relu(topi.nn.conv2d_nchw(x, wt, 2, 1))
+    f = _build(out, [x, wt], "conv_rows")
+    got = np.full((1, O, 14, 14), np.nan, np.float32)
+    f(a, k, got)
+    want = np.maximum(ref.conv2d_nchw_ref(a, k, 2, 1), 0)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+    # the group's accumulators: rows x Q x oc floats, channels innermost
+    assert f"[{rows * 14 * oc}]" in f.source
+
+
+def test_chunked_reduction_on_a_packed_kernel_matches_reference():
+    """One row per group of a strided convolution, the reduction in chunks of channel blocks
+    (3 blocks of 16 channels whose weights exceed half the L1d): the accumulators go
+    through the group's buffer between chunks."""
+    C, O, H = 48, 16, 24
+    blocks = cpu.conv2d_weight_blocks((1, C, H, H), (O, C, 3, 3), 2, 1)
+    info = cpu.cpu_info("native")
+    ic, oc = blocks
+    assert cpu.row_group_chunk(C // ic, ic, 3, 3, oc, info) < C // ic
+    a = RNG.standard_normal((1, C, H, H), dtype=np.float32)
+    k = RNG.standard_normal((O, C, 3, 3), dtype=np.float32)
+    kp = ref.pack_kernel_nchwc_ref(k, *blocks)
+    x, wt = te.placeholder(a.shape, name="x"), te.placeholder(kp.shape, name="w")
+    f = _build(topi.nn.conv2d_nchw_packed(x, wt, 2, 1), [x, wt], "convp_chunks")
+    got = np.full((1, O, H // 2, H // 2), np.nan, np.float32)
+    f(a, kp, got)
+    want = ref.conv2d_nchw_ref(a, k, 2, 1)
+    assert f"[{(H // 2) * oc}]" in f.source        # one row's accumulators
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+
+
+def test_padded_channel_block_only_for_odd_output_channels():
+    lanes = cpu.cpu_info("native").lanes
+    assert cpu.padded_channel_block(4 * lanes) is None          # a vector block divides O
+    assert cpu.padded_channel_block(lanes // 2 - 1) is None     # under half a vector
+    assert cpu.padded_channel_block(61, "native", 16) in (lanes, 2 * lanes)
+    # its kernel is packed per call (padded): no offline blocks
+    assert cpu.conv2d_weight_blocks((1, 35, 31, 31), (61, 35, 3, 3), 2, 1) is None
+
+
+def test_odd_output_channels_padded_to_vectors_with_a_fused_bias_relu_match_reference():
+    """13 output channels: two blocks of a vector, the second 5 channels wide (zero weights
+    past 13, partial stores); strided, an odd input channel count, bias + relu fused."""
+    C, O, H = 5, 13, 15
+    a = RNG.standard_normal((1, C, H, H), dtype=np.float32)
+    k = RNG.standard_normal((O, C, 3, 3), dtype=np.float32)
+    b = RNG.standard_normal(O, dtype=np.float32)
+    x, wt = te.placeholder(a.shape, name="x"), te.placeholder(k.shape, name="w")
+    tb = te.placeholder((O,), name="b")
+    out = topi.nn.relu(topi.nn.bias_add(topi.nn.conv2d_nchw(x, wt, 2, 1), tb))
+    f = _build(out, [x, wt, tb], "conv_odd_oc")
+    assert "kernel_blocked" in f.source
+    got = np.full((1, O, 8, 8), np.nan, np.float32)
+    f(a, k, b, got)
+    want = np.maximum(ref.conv2d_nchw_ref(a, k, 2, 1) + b.reshape(1, -1, 1, 1), 0)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
