@@ -253,6 +253,23 @@ def _bits_tile_c(rows, K, gs, signed, scale_1d, accs, prefetch=True):
     return "\n".join("    " + x for x in L)
 
 
+def _group_sums_c(G, gs, value):
+    """C of the float32 data's group sums: sx[g] = `value` of t = the sum of group g (two
+    vector chains, then the lanes pairwise: the same order on every path)."""
+    return f"""  for (int g = 0; g < {G}; ++g) {{
+    int4_v8f t0 = {{0}}, t1 = {{0}};
+    for (int i = 0; i < {gs}; i += 16) {{
+      int4_v8f u0, u1;
+      __builtin_memcpy(&u0, x + g * {gs} + i, 32);
+      __builtin_memcpy(&u1, x + g * {gs} + i + 8, 32);
+      t0 += u0; t1 += u1;
+    }}
+    t0 += t1;
+    const float t = ((t0[0] + t0[4]) + (t0[1] + t0[5])) + ((t0[2] + t0[6]) + (t0[3] + t0[7]));
+    sx[g] = {value};
+  }}"""
+
+
 def _bits_prologue_c(K, gs):
     """C of the per-call copies of the data row for _bits_step_c: xt transposed in 8 x 8 blocks,
     value j of a lane's 8 scaled by 2^(k0 - e_j) (e_j = 4 j, j < 6; 0, 4 for j = 6, 7: the bit
@@ -315,18 +332,7 @@ def _bits_prologue_c(K, gs):
                            bb = (unsigned long long)(149 - k0 + 1023) << 52;
   __builtin_memcpy(&to_sums, &tb, 8);
   __builtin_memcpy(&back, &bb, 8);
-  for (int g = 0; g < {G}; ++g) {{
-    int4_v8f t0 = {{0}}, t1 = {{0}};
-    for (int i = 0; i < {gs}; i += 16) {{
-      int4_v8f u0, u1;
-      __builtin_memcpy(&u0, x + g * {gs} + i, 32);
-      __builtin_memcpy(&u1, x + g * {gs} + i + 8, 32);
-      t0 += u0; t1 += u1;
-    }}
-    t0 += t1;
-    const float t = ((t0[0] + t0[4]) + (t0[1] + t0[5])) + ((t0[2] + t0[6]) + (t0[3] + t0[7]));
-    sx[g] = (float)((double)t * to_sums);
-  }}"""
+""" + _group_sums_c(G, gs, "(float)((double)t * to_sums)")
 
 
 def _prologue_c(K, gs, int8, lanes=8, bits=False):
@@ -357,17 +363,7 @@ def _prologue_c(K, gs, int8, lanes=8, bits=False):
   for (int b = 0; b < {K // B}; ++b)
     for (int l = 0; l < {lanes}; ++l)
       for (int j = 0; j < 8; ++j) xt[b * {B} + {lanes} * j + l] = x[b * {B} + 8 * l + j] * pow16[j];
-  for (int g = 0; g < {G}; ++g) {{
-    int4_v8f t0 = {{0}}, t1 = {{0}};
-    for (int i = 0; i < {gs}; i += 16) {{
-      int4_v8f u0, u1;
-      __builtin_memcpy(&u0, x + g * {gs} + i, 32);
-      __builtin_memcpy(&u1, x + g * {gs} + i + 8, 32);
-      t0 += u0; t1 += u1;
-    }}
-    t0 += t1;
-    sx[g] = ((t0[0] + t0[4]) + (t0[1] + t0[5])) + ((t0[2] + t0[6]) + (t0[3] + t0[7]));
-  }}"""
+""" + _group_sums_c(G, gs, "t")
 
 
 def tile_lanes(target, K, gs):
