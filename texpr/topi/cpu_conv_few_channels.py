@@ -10,9 +10,9 @@ the schedule reads the (zero-padded) input through one copy split into `stride` 
 [N, C, Hp, stride, ceil(Wp/stride)], where output columns x..x+lanes-1 of a tap are a
 contiguous run. That copy replaces the padding copy, so the input is read once per call.
 """
-from ..lang.expr import Const, if_then_else
-from .cpu import (_dims, _f32, _output_and_accumulator, _pad_of, _schedule_copy, _vector_tile,
-                  cpu_info, pack_input, padded_copy)
+from ..lang.expr import Const, Expr, if_then_else
+from .cpu import (_const_shape, _dims, _extents, _f32, _output_and_accumulator, _pad_of,
+                  _schedule_copy, _vector_tile, cpu_info, pack_input, padded_copy)
 from .util import cdiv
 
 #: at most this many input channels (per group: groups stay on the other schedule)
@@ -65,19 +65,24 @@ def column_phases(s, st, dp, sw, width=None):
     stage (not yet scheduled)."""
     pad_t, _ = _pad_of(s, st)
     src = pad_t if pad_t is not None else dp
-    N, C, Hp, Wp = _dims(src)
-    Wq = cdiv(max(Wp, width or 0), sw)
+    N, C, Hp, Wp = _dims(src) if _const_shape(src) else _extents(src)
+    if isinstance(Wp, int) and not isinstance(width, Expr):
+        Wq = cdiv(max(Wp, width or 0), sw)
+        reach = Wq * sw > Wp
+    else:       # symbolic columns: the `width` the caller reads (zeros past Wp), else Wp
+        Wq = ((width if width is not None else Wp) + (sw - 1)) // sw
+        reach = True
     shape = (N, C, Hp, sw, Wq)
 
     def fread(n, c, h, w):
         return (n, c, h, w % sw, w // sw)
     if pad_t is not None and pad_t.op.attrs.get("pad_value", 0) == 0:
         return padded_copy(s, st, pad_t, shape, lambda n, c, h, p, q: (n, c, h, q * sw + p),
-                           fread, "data_phases", select=True, shape_reach=Wq * sw > Wp)
+                           fread, "data_phases", select=True, shape_reach=reach)
 
     def fpack(n, c, h, p, q):
         w = q * sw + p
-        if Wq * sw == Wp:
+        if not reach:
             return src[n, c, h, w]
         return if_then_else(w < Wp, src[n, c, h, w], Const(0.0, src.dtype))
     return pack_input(s, st, src, shape, fpack, fread, "data_phases")[1]
