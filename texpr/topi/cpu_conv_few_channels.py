@@ -9,14 +9,10 @@ reused by the `ot` channels. A strided convolution would load its input columns 
 the schedule reads the (zero-padded) input through one copy split into `stride` column phases
 [N, C, Hp, stride, ceil(Wp/stride)], where output columns x..x+lanes-1 of a tap are a
 contiguous run. That copy replaces the padding copy, so the input is read once per call.
-Where a row is whole vectors but not whole tiles (56 columns: two tiles of 3 vectors and a
-latency-bound one of 1), the vectors of a group of rows are tiled as one run
-(few_channels_rows), one partial tile per group.
 """
 from ..lang.expr import Const, if_then_else
-from .cpu import (ROW_GROUP_MIN_PARALLEL, ROW_GROUP_MIN_SAVING, _dims, _f32,
-                  _output_and_accumulator, _pad_of, _schedule_copy, _vector_tile,
-                  conv_row_cycles, cpu_info, pack_input, padded_copy)
+from .cpu import (_dims, _f32, _output_and_accumulator, _pad_of, _schedule_copy, _vector_tile,
+                  cpu_info, pack_input, padded_copy)
 from .util import cdiv
 
 #: at most this many input channels (per group: groups stay on the other schedule)
@@ -46,33 +42,6 @@ def few_channels_config(O, Q, target="native"):
             if best is None or key < best[0]:
                 best = (key, ot, xv)
     return {"ot": best[1], "xv": best[2], "lanes": lanes}
-
-
-def few_channels_rows(N, O, P, Q, ot, xv, info):
-    """Output rows whose vectors are tiled as one run (1: a row at a time): a divisor of P
-    where a row is whole vectors, by the cycles of a tap over the group's vectors
-    (cpu.conv_row_cycles with the vectors as columns and ot broadcast weights), taken where
-    it saves ROW_GROUP_MIN_SAVING of them (as cpu.conv_row_group; at 112 columns, 14
-    vectors, no group saves any and two rows measured 9% slower, at 56 columns 5-9% faster,
-    Zen 3),
-    keeping N * P / rows * O / ot parallel iterations and the group's accumulators (rows x
-    Q x ot floats) within a quarter of the L1d."""
-    lanes = info.lanes
-    if Q % lanes:
-        return 1
-    qv = Q // lanes
-    costs = {1: conv_row_cycles(qv, xv, ot, info)}
-    for g in range(2, P + 1):
-        if P % g or N * (P // g) * (O // ot) < ROW_GROUP_MIN_PARALLEL or \
-                g * Q * ot * 4 > info.l1d_bytes // 4:
-            continue
-        costs[g] = conv_row_cycles(g * qv, xv, ot, info) / g
-    most = (1 - ROW_GROUP_MIN_SAVING) * costs[1]
-    costs = {g: c for g, c in costs.items() if g == 1 or c <= most}
-    low = min(costs.values())
-    if len(costs) == 1:
-        return 1
-    return min(g for g, c in costs.items() if g > 1 and c <= low * 1.03)
 
 
 def applies(s, st, target):
@@ -132,10 +101,6 @@ def schedule_conv2d_nchw_few_channels(s, st, target):
     ot, xv = cfg["ot"], cfg["xv"]
     _schedule_copy(column_phases(s, st, dp, sw), lanes)
     out, conv = _output_and_accumulator(s, st)
-    rows = few_channels_rows(N, O, P, Q, ot, xv, info)
-    if rows > 1:
-        _row_group_tiles(out, conv, ot, xv, rows, lanes)
-        return [st, out]
     n_, o_, y_, x_ = out.op.axis
     ob, oi = out.split(o_, factor=ot)
     xo, xi = out.split(x_, factor=xv * lanes)
@@ -158,27 +123,3 @@ def schedule_conv2d_nchw_few_channels(s, st, target):
     conv.vectorize(cxi)
     return [st, out]
 
-
-def _row_group_tiles(out, conv, ot, xv, rows, lanes):
-    """The tiles over a group of `rows` output rows (few_channels_rows): the accumulating
-    stage kept as [.., rows, Q / lanes, lanes] (transform_layout) in a local buffer per
-    (batch, group, channel tile), its vectors fused over the rows and split into tiles of
-    xv (a tile may cross a row's end; GCC keeps the unrolled tile in registers over the
-    reduction); the group is then written to the NCHW output a vector at a time."""
-    cn, co, cy, cxv, cl = conv.transform_layout(
-        lambda n, o, y, x: [n, o, y, x // lanes, x % lanes])
-    n_, o_, y_, x_ = out.op.axis
-    ob, oi = out.split(o_, factor=ot)
-    yo, yi = out.split(y_, factor=rows)
-    out.reorder(n_, yo, ob, oi, yi, x_)
-    par = out.fuse(n_, yo, ob)
-    out.parallel(par)
-    _vector_tile(out, x_, lanes, unroll=False)
-    conv.compute_at(out, par)
-    fo, fi = conv.split(conv.fuse(cy, cxv), factor=xv)
-    rc, ry, rx = conv.op.reduce_axis
-    conv.reorder(cn, fo, rc, ry, rx, co, fi, cl)
-    conv.unroll(rx)
-    conv.unroll(co)
-    conv.unroll(fi)
-    conv.vectorize(cl)
