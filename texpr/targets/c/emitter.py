@@ -280,7 +280,8 @@ class CEmitter(ExternCallEmitter):
         """The C line allocating buffer b (named `name`) on the heap."""
         ct = C_TYPES[b.dtype]
         self.helper("alloc", _ALLOC_HELPER)
-        return f"{ct}* {name} = ({ct}*)texpr_alloc((size_t)({unparen(self.idx(b.size))}) * sizeof({ct}));"
+        size = unparen(self.idx(b.size))
+        return f"{ct}* {name} = ({ct}*)texpr_alloc((size_t)({size}) * sizeof({ct}));"
 
     def stmt_Allocate(self, s):
         """A buffer lives in its own C block, so unrolled copies never clash."""

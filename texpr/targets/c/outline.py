@@ -95,7 +95,8 @@ def parallel_loop(em, loop, var, ty, mn, ext, simd):
     pad = "  " * len(allocs)
     if simd:
         lines.append(f"{pad}  #pragma omp simd")
-    lines.append(f"{pad}  for ({ty} {var} = ({ty})texpr_begin; {var} < ({ty})texpr_end; ++{var}) {{")
+    lines.append(f"{pad}  for ({ty} {var} = ({ty})texpr_begin; {var} < ({ty})texpr_end; "
+                 f"++{var}) {{")
     lines += body
     lines.append(f"{pad}  }}")
     for k, (name, _) in reversed(list(enumerate(allocs))):
