@@ -288,3 +288,30 @@ def test_a_kernel_of_many_arguments_is_called_through_cffi():
     o = np.zeros(2, "float32")
     assert f(*arrays, o) is None
     np.testing.assert_array_equal(o, [66, 66])
+
+
+def test_output_extents_given_by_expressions_are_checked_in_c():
+    """An output extent that is an expression of the shape variables (a pooled size) is
+    checked by the C checker's stack machine (fastcheck.extent_code): the call takes the
+    direct path, and a wrong extent is refused there and told by the Python checks."""
+    n = te.var("n")
+    A = te.placeholder((n,), name="A")
+    B = te.compute(((n - 1) // 2 + 1,), lambda i: A[i * 2] + 1.0, name="B")
+    f = te.build(te.create_schedule(B.op), [A, B], target="c", name="every_other")
+    if fastcheck.checker() is None:
+        pytest.skip("the C checker cannot be built here (no Python headers): Python checks")
+    assert f._direct is not None
+    for size in (1, 2, 7, 8):
+        a = np.arange(size, dtype="float32")
+        out = np.zeros((size + 1) // 2, "float32")
+        assert f._plan.fast((a, out)) is not None
+        f(a, out)
+        np.testing.assert_array_equal(out, a[::2] + 1)
+    a = np.zeros(7, "float32")
+    assert f._plan.fast((a, np.zeros(3, "float32"))) is None
+    with arg_err(r"argument B: dimension 0 is 3, expected"):
+        f(a, np.zeros(3, "float32"))
+    # the stack machine's code of the extent: n, 1, -, 2, //, 1, +
+    code = fastcheck.extent_code((n - 1) // 2 + 1, {n: 0}.__getitem__)
+    assert [op for op, _ in code] == [1, 0, 3, 0, 5, 0, 2]
+    assert fastcheck.extent_code(te.var("m") + 1, {n: 0}.__getitem__) is None

@@ -233,3 +233,25 @@ def test_thread_count_follows_every_change_of_the_variable(kernel, monkeypatch):
             assert pool.last_threads() == want
     monkeypatch.delenv("TEXPR_NUM_THREADS")
     assert num_threads() == (os.cpu_count() or 1)
+
+
+def test_a_heap_buffer_of_each_iteration_is_allocated_once_per_chunk(monkeypatch):
+    """A stage computed in each iteration of a parallel loop into a buffer of a run-time
+    size (here a row of symbolic length m) gets it allocated once per chunk of iterations a
+    thread runs, before the chunk's loop (outline._chunk_buffers), not once per iteration."""
+    n, m = te.var("n"), te.var("m")
+    A = te.placeholder((n, m), name="A")
+    B = te.compute((n, m), lambda i, j: A[i, j] * 2.0, name="B")
+    k = te.reduce_axis((0, m), name="k")
+    C = te.compute((n,), lambda i: te.sum(B[i, k], axis=k), name="C")
+    s = te.create_schedule(C.op)
+    s[B].compute_at(s[C], C.op.axis[0])
+    s[C].parallel(C.op.axis[0])
+    f = te.build(s, [A, C], target="c", name="row_buffer")
+    src = f.source
+    assert src.count("texpr_alloc(") == 1 + src.count("static inline void* texpr_alloc")
+    assert src.index("B = (float*)texpr_alloc(") < src.index("= (int32_t)texpr_begin;")
+    monkeypatch.setenv("TEXPR_NUM_THREADS", "2")
+    for rows, cols in ((1, 1), (5, 3), (37, 20)):
+        a = np.random.default_rng(rows).standard_normal((rows, cols)).astype("float32")
+        np.testing.assert_allclose(f(a), (2 * a).sum(1), rtol=1e-5, atol=1e-5)

@@ -69,6 +69,24 @@ def test_conv_and_pool_equal_numpy_for_every_size(kernels, n, h, w):
                                rtol=1e-5, atol=1e-6)
 
 
+@pytest.fixture(scope="module")
+def nchw_maxpool():
+    """NCHW max pooling 3x3/2 pad 1 of a symbolic size: two size classes, the inputs at
+    least cpu.POOL_VECTOR_MIN_WIDTH wide on the vector route (a copy of the rows with the
+    padding in it), the narrower ones on the loop nest."""
+    x = te.placeholder((te.var("n"), 3, te.var("h"), te.var("w")), name="x")
+    return build(topi.nn.pool2d(x, 3, 2, 1, "max"), [x], "maxpool_nchw")
+
+
+@settings(max_examples=10, deadline=None)
+@given(n=st.sampled_from([1, 2]), h=SIZES, w=st.sampled_from([1, 5, 11, 12, 13, 16, 29]))
+def test_nchw_max_pooling_of_both_size_classes_equals_numpy(nchw_maxpool, n, h, w):
+    from texpr.topi.cpu import POOL_VECTOR_MIN_WIDTH
+    assert f"w >= {POOL_VECTOR_MIN_WIDTH}" in nchw_maxpool.source
+    x = rand(n, 3, h, w)
+    np.testing.assert_array_equal(nchw_maxpool(x), ref.pool2d_ref(x, 3, 2, 1, "max"))
+
+
 @settings(max_examples=10, deadline=None)
 @given(bags=st.lists(st.integers(0, 5), min_size=1, max_size=17))
 def test_sparse_lengths_sum_for_every_batch(kernels, bags):

@@ -20,7 +20,8 @@ import math
 from ..lang import dtypes
 
 from ..errors import InternalError, TexprError
-from ..lang.expr import Const, TensorLoad, Var, all as te_all, if_then_else
+from ..lang.expr import (Const, TensorLoad, Var, all as te_all, if_then_else,
+                         structural_equal)
 from ..lang.reduction import sum as te_sum
 from ..lang.tensor import ComputeOp, IterVar, Range, compute, reduce_axis
 from ..lang.visitor import transform
@@ -299,10 +300,11 @@ def epilogue_output(s, st):
 
 
 def _same_extent(a, b):
-    """Equal constant extents, or the same shape variable (a symbolic batch)."""
+    """Equal constant extents, the same shape variable (a symbolic batch) or the same
+    expression of them (a pooled size, (h - 1) // 2 + 1)."""
     if isinstance(a, Const) and isinstance(b, Const):
         return a.value == b.value
-    return isinstance(a, Var) and a is b
+    return a is b or structural_equal(a, b)
 
 
 # ----------------------------------------------------------------------------- dense
@@ -1510,6 +1512,10 @@ def schedule_pool(s, st, target):
     other layouts keep the default schedule."""
     ax = st.op.axis
     if len(ax) == 4 and len(st.op.reduce_axis) == 2:
+        w = _padded_max_pool_width(st)
+        facts = known_facts()
+        if w is not None and facts is not None and facts.bounds(w)[0] >= POOL_VECTOR_MIN_WIDTH:
+            return _schedule_symbolic_pool_nchw(s, st, target)
         return _schedule_pool_nchw(s, st, target)
     if len(ax) != 5 or not isinstance(ax[4].dom.extent, Const) or len(st.op.reduce_axis) != 2:
         return default_stage(s, st, target)
@@ -1545,6 +1551,105 @@ def _schedule_pool_nchw(s, st, target):
         _vector_tile(st, xi, lanes)
     par = {"n": [n], "nc": [n, c], "ncy": [n, c, y]}[knobs["parallel"]]
     st.parallel(st.fuse(*par) if len(par) > 1 else par[0])
+
+
+def _schedule_symbolic_pool_nchw(s, st, target):
+    """NCHW window pooling of a symbolic image size (one build for every size): tiles of
+    POOL_ROWS output rows x one vector of output columns kept in registers over the window,
+    each tap a whole (strided) vector load from a copy of the channel's rows
+    (_pool_rows_copy: the padding in it, the row's start at a vector boundary); a row's last
+    tile computed whole over that copy's padding past the row (pad_axis) and stored in
+    part. So every row runs whole vectors at any width (gcc kept the scalar row loop of a
+    run-time length slower than the one of a constant length: 1.3-4x)."""
+    info = cpu_info(target)
+    lanes = info.lanes
+    _, sw = st.op.attrs["strides"]
+    dw = st.op.attrs["dilation"][1]
+    kw = int(st.op.reduce_axis[1].dom.extent.value)
+    Qp = (st.op.axis[3].dom.extent + (lanes - 1)) // lanes * lanes
+    copy = _pool_rows_copy(s, st, lanes, (Qp - 1) * sw + (kw - 1) * dw + 1)
+    out, acc = _output_and_accumulator(s, st)
+    pad_axis(s, acc, 3, Qp)
+    n_, c_, y_, x_ = out.op.axis
+    yo, yi = out.split(y_, factor=POOL_ROWS)
+    xo, xi = out.split(x_, factor=lanes)
+    out.reorder(n_, c_, yo, xo, yi, xi)
+    out.unroll(yi)
+    out.vectorize(xi)
+    cn, cc, cy, cx = acc.op.axis
+    ry, rx = acc.op.reduce_axis
+    # a symbolic batch: its loop outside the parallel one (see schedule_pool)
+    batch = isinstance(n_.dom.extent, Const)
+    _register_tile(s, acc, out, info, xo, cy, cx, [cn, cc, ry, rx], [n_, c_] if batch else [c_])
+    copy.compute_at(out, out.leaf_iter_vars[0 if batch else 1])     # a channel's rows, in cache
+    _vector_tile(copy, copy.op.axis[-1], lanes, unroll=False)
+    return [st, out, copy]
+
+
+def _pool_rows_copy(s, st, lanes, width):
+    """Make the pooling stage `st` read its (padded) input through a copy "pool_rows"
+    [N, C, Hp, Wc]: the padded rows, each with the input's columns from a vector boundary
+    (off >= the left padding) and the pad value around them up to `width` padded columns
+    read. The copy's interior is then whole vector loads and stores but for each row's last
+    partial vector; its borders are whole vectors of the pad value. Returns its stage."""
+    dp = st.op.input_tensors[0]
+    pad_t, src = _pad_of(s, st)
+    if pad_t is None:
+        src, before, after, padv = dp, (0,) * 4, (0,) * 4, 0
+    else:
+        before, after = pad_t.op.attrs["pad_before"], pad_t.op.attrs["pad_after"]
+        padv = pad_t.op.attrs.get("pad_value", 0)
+    N, C, H, W = _extents(src)
+    pt, pl = before[2], before[3]
+    off = cdiv(pl, lanes) * lanes if pl else 0
+    cols = (width - pl + off + (lanes - 1)) // lanes * lanes
+    shape = (N, C, H + pt + after[2], cols)
+    fill = Const(padv, src.dtype)
+
+    def fpack(n, c, h, j):
+        conds = [j >= off] if off else []
+        conds.append(j < W + off)
+        if pt or after[2]:
+            conds += [h >= pt, h < H + pt]
+        return if_then_else(te_all(*conds), src[n, c, h - pt if pt else h, j - off], fill)
+    return pack_input(s, st, dp, shape, fpack, lambda n, c, h, w: (n, c, h, w - pl + off),
+                      "pool_rows")[1]
+
+
+#: output rows of a symbolic pooling tile (one vector each; _schedule_symbolic_pool_nchw)
+POOL_ROWS = 4
+
+#: the input width from which max pooling of a symbolic width over a padded input takes the
+#: vector route (_schedule_symbolic_pool_nchw). Zen 3, 64 channels, 3x3/2, 1 thread, time over
+#: the concrete build's: 0.67-0.69x at 56 wide, 0.93x at 28, 1.14x at 15, where the loop nest
+#: took 1.0-1.2x, 1.38x, 2.1x; narrower rows are mostly the copy's partial last vector, and
+#: the loop nest is as fast or faster there (14: 1.39x both; 7: 2.6x against 3.6x)
+POOL_VECTOR_MIN_WIDTH = 12
+
+
+@register_size_classes("pool", VECTOR_CPU_TARGETS)
+def pool_size_classes(st, target):
+    """NCHW max pooling over a padded input of a symbolic width: a class of inputs at
+    least POOL_VECTOR_MIN_WIDTH wide (the vector route: the padding in a copy of the rows),
+    then the others (the loop nest, every tap testing the padding). Other pooling: no classes
+    (the loop nest: the vector route was slower than it for average pooling, whose concrete
+    builds gcc vectorizes, and for windows without padding)."""
+    w = _padded_max_pool_width(st)
+    return None if w is None else [w >= POOL_VECTOR_MIN_WIDTH, w >= 0]
+
+
+def _padded_max_pool_width(st):
+    """The input width (a shape variable) of a float32 NCHW max pooling stage over a padded
+    input of symbolic extents, else None."""
+    if st.op.name != "pool_max" or len(st.op.axis) != 4 or len(st.op.reduce_axis) != 2 or \
+            "strides" not in st.op.attrs or _const_shape(st.op.output(0)) or \
+            not _f32(st.op.output(0), *st.op.input_tensors):
+        return None
+    op = st.op.input_tensors[0].op
+    if not (isinstance(op, ComputeOp) and "pad" in op.tag and "pad_before" in op.attrs):
+        return None
+    w = op.input_tensors[0].shape[3]
+    return w if isinstance(w, Var) else None
 
 
 # ----------------------------------------------------------------------------- Winograd

@@ -434,12 +434,15 @@ def _pool2d(data, kernel, stride, padding, pool_type="max", count_include_pad=Tr
     def window(n, c, y, x, rest):
         ty, tx = (ry * dh if dh != 1 else ry), (rx * dw if dw != 1 else rx)
         return dp[(n, c, y * sh + ty, x * sw + tx) + rest]
+    # the window's steps, for the schedules (cpu.schedule_pool)
+    attrs = {"strides": (sh, sw), "dilation": (dh, dw)}
     if pool_type == "max":
         return compute(shape, lambda n, c, y, x, *rest: te_max(
-            window(n, c, y, x, rest), axis=[ry, rx]), name="pool_max", tag="pool")
+            window(n, c, y, x, rest), axis=[ry, rx]), name="pool_max", tag="pool", attrs=attrs)
     acc = "float32" if not dtypes.is_float(data.dtype) else data.dtype
     s = compute(shape, lambda n, c, y, x, *rest: te_sum(
-        window(n, c, y, x, rest).astype(acc), axis=[ry, rx]), name="pool_sum", tag="pool")
+        window(n, c, y, x, rest).astype(acc), axis=[ry, rx]), name="pool_sum", tag="pool",
+        attrs=attrs)
     if count_include_pad:
         return compute(shape, lambda *i: (s[i] / float(kh * kw)).astype(data.dtype), name="pool_avg",
                        tag="elemwise")

@@ -276,6 +276,13 @@ class CEmitter(ExternCallEmitter):
             f"{body}\n}}\n")
         self.line(f"{name}({', '.join(args + lets)}{_ERR_ARG});")
 
+    def heap_alloc(self, b, name):
+        """The C line allocating buffer b (named `name`) on the heap."""
+        ct = C_TYPES[b.dtype]
+        self.helper("alloc", _ALLOC_HELPER)
+        size = unparen(self.idx(b.size))
+        return f"{ct}* {name} = ({ct}*)texpr_alloc((size_t)({size}) * sizeof({ct}));"
+
     def stmt_Allocate(self, s):
         """A buffer lives in its own C block, so unrolled copies never clash."""
         b = s.buffer
@@ -290,8 +297,7 @@ class CEmitter(ExternCallEmitter):
             self.line(f"{ct} {name}[{max(size.value, 1)}] __attribute__((aligned(64)));")
             self.stmt(s.body)
         else:
-            self.helper("alloc", _ALLOC_HELPER)
-            self.line(f"{ct}* {name} = ({ct}*)texpr_alloc((size_t)({unparen(self.idx(size))}) * sizeof({ct}));")
+            self.line(self.heap_alloc(b, name))
             self.heap_buffers.append(name)     # freed also by an early return (extern_calls.py)
             self.stmt(s.body)
             self.heap_buffers.pop()

@@ -17,8 +17,10 @@ kernel whose pointer is not set runs its loops serially."""
 import re
 
 from ...errors import InternalError
-from ...lang.ir import VarStore
-from ...lang.visitor import walk
+from ...lang.dtypes import C_TYPES
+from ...lang.expr import Const
+from ...lang.ir import Allocate, VarStore
+from ...lang.visitor import free_vars, walk
 
 _COMMENT_OR_STRING = re.compile(r"//[^\n]*|/\*.*?\*/|\"(?:\\.|[^\"\\])*\"", re.S)
 _IDENT = re.compile(r"[A-Za-z_]\w*")
@@ -52,8 +54,16 @@ def parallel_loop(em, loop, var, ty, mn, ext, simd):
     mark = len(em.declared_order)
     outer = dict.fromkeys(em.declared_order)
     em.lines, em.indent, em.heap_buffers = [], 2, []
+    hoisted, inner_body = _chunk_buffers(loop)
+    em.indent += len(hoisted)
+    allocs = []
+    for b in hoisted:
+        name = em.buf(b)
+        em.declare(name, C_TYPES[b.dtype] + "*")
+        allocs.append((name, em.heap_alloc(b, name)))
+        em.heap_buffers.append(name)
     em.declare(var, ty)
-    em.stmt(loop.body)
+    em.stmt(inner_body)
     body = em.lines
     inner = set(em.declared_order[mark:])
     del em.declared_order[mark:]        # out of scope after the loop: never a later capture
@@ -79,11 +89,19 @@ def parallel_loop(em, loop, var, ty, mn, ext, simd):
             lines.append(f"  {_local_type(em, n)} {n} = texpr_c->{n};")
     else:
         lines.append("  (void)texpr_closure;")
+    for k, (_, alloc) in enumerate(allocs):
+        lines.append("  " * (k + 1) + "{")
+        lines.append("  " * (k + 2) + alloc)
+    pad = "  " * len(allocs)
     if simd:
-        lines.append("  #pragma omp simd")
-    lines.append(f"  for ({ty} {var} = ({ty})texpr_begin; {var} < ({ty})texpr_end; ++{var}) {{")
+        lines.append(f"{pad}  #pragma omp simd")
+    lines.append(f"{pad}  for ({ty} {var} = ({ty})texpr_begin; {var} < ({ty})texpr_end; "
+                 f"++{var}) {{")
     lines += body
-    lines.append("  }")
+    lines.append(f"{pad}  }}")
+    for k, (name, _) in reversed(list(enumerate(allocs))):
+        lines.append("  " * (k + 2) + f"free({name});")
+        lines.append("  " * (k + 1) + "}")
     lines.append("}")
     lines.append("")
     em.outlined.append("\n".join(lines))
@@ -97,6 +115,19 @@ def parallel_loop(em, loop, var, ty, mn, ext, simd):
         em.line("}")
     else:
         em.line(f"texpr_parallel_for({fn}, 0, {mn}, {end});")
+
+
+def _chunk_buffers(loop):
+    """(buffers, body): the heap buffers (a size only known at run time) that wrap the whole
+    body of the parallel loop with a size that does not depend on its variable, and the body
+    inside them. They are allocated once per chunk of iterations a thread runs, not once per
+    iteration (a stage computed per iteration writes the part it reads each time)."""
+    out, body = [], loop.body
+    while isinstance(body, Allocate) and not isinstance(body.buffer.size, Const) and \
+            loop.var not in free_vars(body.buffer.size):
+        out.append(body.buffer)
+        body = body.body
+    return out, body
 
 
 def _field_type(em, name):

@@ -124,13 +124,56 @@ static int read_array(PyObject *o, const int64_t *p, int64_t *shape, char **data
     return 0;
 }
 
+/* floor division and modulo as the IR's // and % (b = 0: no value, the caller refuses) */
+static int64_t floordiv64(int64_t a, int64_t b) {
+    int64_t q = a / b;
+    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+/* The value of an extent given by an expression of shape variables (a pooled size,
+   (h - 1) / 2 + 1): code is n (op, operand) pairs run on a stack -- 0: push operand, 1: push
+   variable operand, 2..8: + - * // % min max of the top two. 0 when it has no value (a
+   division by zero, a malformed code): *ok cleared. */
+static int64_t eval_extent(const int64_t *code, int64_t n, const int64_t *value,
+                           int64_t nvars, int *ok) {
+    int64_t st[32];
+    int64_t top = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t op = code[2 * i], arg = code[2 * i + 1];
+        if (op <= 1) {
+            if (top == 32 || (op == 1 && (arg < 0 || arg >= nvars))) { *ok = 0; return 0; }
+            st[top++] = op == 0 ? arg : value[arg];
+            continue;
+        }
+        if (top < 2) { *ok = 0; return 0; }
+        int64_t b = st[--top], a = st[top - 1], r;
+        switch (op) {
+        case 2: if (__builtin_add_overflow(a, b, &r)) { *ok = 0; return 0; } break;
+        case 3: if (__builtin_sub_overflow(a, b, &r)) { *ok = 0; return 0; } break;
+        case 4: if (__builtin_mul_overflow(a, b, &r)) { *ok = 0; return 0; } break;
+        case 5: if (b == 0 || b == -1) { *ok = 0; return 0; } r = floordiv64(a, b); break;
+        case 6: if (b == 0 || b == -1) { *ok = 0; return 0; } r = a - floordiv64(a, b) * b; break;
+        case 7: r = a < b ? a : b; break;
+        case 8: r = a > b ? a : b; break;
+        default: *ok = 0; return 0;
+        }
+        st[top - 1] = r;
+    }
+    if (top != 1) { *ok = 0; return 0; }
+    return st[0];
+}
+
 /* The checks: plan (int64 words): nargs, nvars, then per argument: dtype number, item size,
    is output, ndim, then ndim extents (>= 0: that extent; -1 - k: shape variable k). An
-   argument is a NumPy array or (after set_torch) a CPU torch.Tensor.
+   argument is a NumPy array or (after set_torch) a CPU torch.Tensor. Then, optionally: ncall
+   (the shape variables the kernel takes: the first ncall), nderived, and per extent given by
+   an expression: its variable k, the code's length n, n (op, operand) pairs (eval_extent):
+   variable k must equal that value.
    Fills words[] with each array's address then each shape variable's value; returns their
    number, or -1 when the arguments do not pass (the Python checks then tell why). */
 static int64_t check_args(PyObject *plan, PyObject *arrays, int64_t *words) {
     const int64_t *p = (const int64_t *)PyBytes_AS_STRING(plan);
+    const int64_t *plan_end = p + PyBytes_GET_SIZE(plan) / (Py_ssize_t)sizeof(int64_t);
     int64_t nargs = p[0], nvars = p[1];
     if (nargs > MAX_ARGS || nvars > MAX_ARGS || PyTuple_GET_SIZE(arrays) != nargs)
         return -1;
@@ -177,6 +220,22 @@ static int64_t check_args(PyObject *plan, PyObject *arrays, int64_t *words) {
     for (int64_t k = 0; k < nvars; k++)
         if (!bound[k] || value[k] >= ((int64_t)1 << 31))
             return -1;
+    int64_t ncall = nvars;
+    if (p + 2 <= plan_end) {                        /* extents given by expressions */
+        ncall = p[0];
+        int64_t nderived = p[1];
+        p += 2;
+        if (ncall > nvars)
+            return -1;
+        for (int64_t d = 0; d < nderived; d++) {
+            int ok = 1;
+            if (p + 2 > plan_end || p[0] < 0 || p[0] >= nvars || p + 2 + 2 * p[1] > plan_end)
+                return -1;
+            if (eval_extent(p + 2, p[1], value, nvars, &ok) != value[p[0]] || !ok)
+                return -1;
+            p += 2 + 2 * p[1];
+        }
+    }
     for (int64_t i = 0; i < nargs; i++) {           /* an output overlapping another argument */
         if (!is_out[i] || start[i] == end[i])
             continue;
@@ -186,9 +245,9 @@ static int64_t check_args(PyObject *plan, PyObject *arrays, int64_t *words) {
     }
     for (int64_t i = 0; i < nargs; i++)
         words[i] = (int64_t)(intptr_t)start[i];
-    for (int64_t k = 0; k < nvars; k++)
+    for (int64_t k = 0; k < ncall; k++)
         words[nargs + k] = value[k];
-    return nargs + nvars;
+    return nargs + ncall;
 }
 
 static int bad_call(PyObject *const *args, Py_ssize_t n, Py_ssize_t want) {
@@ -407,11 +466,46 @@ def _load():
     return mod
 
 
-def plan_words(args, nvars):
+def plan_words(args, nvars, ncall=None, derived=()):
     """The plan check() reads: args = [(NumPy dtype, is output, extents)], an extent being an
-    int or ("var", k) for shape variable k < nvars."""
+    int or ("var", k) for shape variable k < nvars. ncall: the shape variables the kernel
+    takes (the first ncall; default all); derived: [(k, code)], shape variable k the value
+    of code (extent_code's (op, operand) pairs)."""
     words = [len(args), nvars]
     for dt, is_out, dims in args:
         words += [dt.num, dt.itemsize, int(bool(is_out)), len(dims)]
         words += [d if isinstance(d, int) else -1 - d[1] for d in dims]
+    if ncall is not None or derived:
+        words += [nvars if ncall is None else ncall, len(derived)]
+        for k, code in derived:
+            words += [k, len(code)] + [w for pair in code for w in pair]
     return struct.pack(f"={len(words)}q", *words)
+
+
+#: extent_code's operators: the stack machine's op numbers (eval_extent in SOURCE)
+_CODE_OPS = {"+": 2, "-": 3, "*": 4, "//": 5, "%": 6, "min": 7, "max": 8}
+
+
+def extent_code(e, index_of):
+    """(op, operand) pairs computing integer expression e of shape variables (a pooled
+    extent, (h - 1) // 2 + 1) on the C checker's stack machine; index_of(var) is the
+    variable's place. None where e has another form (the Python check then runs)."""
+    from ...lang.expr import BinOp, Const, Var
+    code = []
+
+    def emit(x):
+        if isinstance(x, Const) and isinstance(x.value, int) and not isinstance(x.value, bool):
+            code.append((0, x.value))
+        elif isinstance(x, Var):
+            code.append((1, index_of(x)))
+        elif isinstance(x, BinOp) and x.op in _CODE_OPS:
+            emit(x.a)
+            emit(x.b)
+            code.append((_CODE_OPS[x.op], 0))
+        else:
+            raise ValueError(x)
+    try:
+        emit(e)
+    except (ValueError, KeyError):
+        return None
+    return code if len(code) <= 64 else None

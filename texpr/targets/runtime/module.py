@@ -354,7 +354,8 @@ class ValidationPlan:
 
     def _plan_fast(self, ffi):
         """(check, plan words, shape variables in its order, number of them the call takes,
-        the check of the extents given by expressions (_derived_extents_check) or None), or None
+        the check of the extents given by expressions (_derived_extents_check) or None (none,
+        or checked in C), whether the checker's words are the call's), or None
         where the C checker does not apply: no cffi call (emulated and GPU modules), scalar
         arguments."""
         if ffi is None or self.scalars or len(self.args) > 64:
@@ -383,18 +384,26 @@ class ValidationPlan:
             words.append((dt, is_out, ext))
         if len(order) > 64:
             return None
+        # the derived extents checked in C (fastcheck.extent_code) where each has that form:
+        # its result is then the call's words, the direct call applies
+        where = {v: k for k, v in enumerate(order)}
+        codes = [(k, fastcheck.extent_code(e, where.__getitem__)) for k, e in derived]
+        if derived and all(c is not None for _, c in codes):
+            nshape = len(self.shape_vars)
+            return (extension.check, fastcheck.plan_words(words, len(order), nshape, codes),
+                    order, nshape, None, len(order) - len(derived) == nshape)
         same = _derived_extents_check(derived, order, len(self.args)) if derived else None
         if derived and same is None:
             return None
         return (extension.check, fastcheck.plan_words(words, len(order)), order,
-                len(self.shape_vars), same)
+                len(self.shape_vars), same, len(order) == len(self.shape_vars))
 
     def direct(self):
         """(run, plan) when the C checker's result is exactly the call's arguments (no
         preconditions to evaluate, no shape variable beyond the call's): the extension's
         run(plan, kernel address, arrays) then checks and calls at once; else (None, None)."""
         plan = self._fast_plan
-        if plan is None or self.preconditions or len(plan[2]) != plan[3]:
+        if plan is None or self.preconditions or not plan[5]:
             return None, None
         return fastcheck.checker().run, plan[1]
 
