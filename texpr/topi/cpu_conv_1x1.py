@@ -173,43 +173,28 @@ def schedule_conv2d_nchw_1x1(s, st, target):
         # zeros up to whole pixel tiles
         src = data
 
-        if tile_major(PQp):
-            def fpack(n, t, c, z):
-                j = t * nr + z
-                v = src[n, c, (j // Q) * sh, (j % Q) * sw]
-                if PQp == PQ:
-                    return v
-                one = reduce_axis((0, 1), "data_flat_r")
-                return te_sum(v, axis=one, where=j < PQ)
-            data = compute((N, PQp // nr, C, nr), fpack, name="data_flat", tag="injective,pack")
-            pst = s._insert_stage(data.op, st)
-            pst.parallel(pst.fuse(*pst.op.axis[:3]))
-            jo, ji = pst.split(pst.op.axis[3], factor=lanes)
-            if pst.op.reduce_axis:
-                pst.reorder(pst.op.reduce_axis[0], ji)
-            pst.vectorize(ji)
-            stages.append(pst)
-
-            def xload(n, c, j):
-                return data[n, j // nr, c, j % nr]
+        def pixel(n, c, j):
+            v = src[n, c, (j // Q) * sh, (j % Q) * sw]
+            if PQp == PQ:
+                return v
+            one = reduce_axis((0, 1), "data_flat_r")
+            return te_sum(v, axis=one, where=j < PQ)
+        major = tile_major(PQp)
+        if major:
+            data = compute((N, PQp // nr, C, nr), lambda n, t, c, z: pixel(n, c, t * nr + z),
+                           name="data_flat", tag="injective,pack")
         else:
-            def fpack(n, c, j):
-                v = src[n, c, (j // Q) * sh, (j % Q) * sw]
-                if PQp == PQ:
-                    return v
-                one = reduce_axis((0, 1), "data_flat_r")
-                return te_sum(v, axis=one, where=j < PQ)
-            data = compute((N, C, PQp), fpack, name="data_flat", tag="injective,pack")
-            pst = s._insert_stage(data.op, st)
-            pst.parallel(pst.fuse(*pst.op.axis[:2]))
-            jo, ji = pst.split(pst.op.axis[2], factor=lanes)
-            if pst.op.reduce_axis:
-                pst.reorder(pst.op.reduce_axis[0], ji)
-            pst.vectorize(ji)
-            stages.append(pst)
+            data = compute((N, C, PQp), pixel, name="data_flat", tag="injective,pack")
+        pst = s._insert_stage(data.op, st)
+        pst.parallel(pst.fuse(*pst.op.axis[:-1]))
+        jo, ji = pst.split(pst.op.axis[-1], factor=lanes)
+        if pst.op.reduce_axis:
+            pst.reorder(pst.op.reduce_axis[0], ji)
+        pst.vectorize(ji)
+        stages.append(pst)
 
-            def xload(n, c, j):
-                return data[n, c, j]
+        def xload(n, c, j):
+            return data[n, j // nr, c, j % nr] if major else data[n, c, j]
     elif panel_pays(obk, mr):
         # each pixel tile's input copied into a contiguous, aligned panel (panel_pays)
         src = data
