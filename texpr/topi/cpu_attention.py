@@ -170,6 +170,33 @@ def _padded_keys(T, cfg):
     return cdiv(hi, cfg["mr1"]) * cfg["mr1"]
 
 
+def _pad_keys(s, st, scores, ex, pv, k, dims, Tp, at, lanes):
+    """Every key stage over Tp >= T keys (whole register tiles or chunks, where partial ones
+    would run as scalar loops): k copied with the last key repeated (finite scores, their e
+    unused), e computed for every row, v copied with zero rows (the padded e count nothing);
+    max and sum read the rows of real keys only. The copies are computed at loop `at`.
+    dims: (B, H, T, D, Dv). Returns their stages."""
+    B, H, T, D, Dv = dims
+    v = next(t for t in pv.op.input_tensors if getattr(t.op, "tag", "") not in INNER_TAGS)
+    # a symbolic T: zero rows (their e is 0: _zero_after_keys), where the last key's index
+    # could not be proved in bounds for every T
+    _, kp = pack_input(s, scores, k, (B, H, Tp, D),
+                       (lambda b_, h_, j_, d_: k[b_, h_, te_min(j_, T - 1), d_])
+                       if isinstance(Tp, int) else
+                       (lambda b_, h_, j_, d_: if_then_else(j_ < T, k[b_, h_, j_, d_], 0.0)),
+                       lambda b_, h_, j_, d_: (b_, h_, j_, d_), "attention_kp")
+    _, vp = pack_input(s, pv, v, (B, H, Tp, Dv),
+                       lambda b_, h_, j_, e_: if_then_else(j_ < T, v[b_, h_, j_, e_], 0.0),
+                       lambda b_, h_, j_, e_: (b_, h_, j_, e_), "attention_vp")
+    for packed in (kp, vp):
+        packed.compute_at(st, at)
+        _vector_tile(packed, packed.op.axis[3], lanes, unroll=False)
+    pad_axis(s, scores, 2, Tp)
+    pad_axis(s, ex, 2, Tp)
+    _pad_reduction(s, pv, Tp)
+    return [kp, vp]
+
+
 def _symbolic_axis(stage, dim):
     """Whether axis `dim` of the stage has a symbolic extent (in a size class that knows its
     value, the schedule sees the constant but the stage still has the shape variable)."""
@@ -242,6 +269,17 @@ def _zero_after_block(s, stage, qb):
     s.stage_map[new] = stage
 
 
+def _zero_after_keys(s, stage, T):
+    """The elementwise stage e[.., j, i] computed for the real keys j < T, 0 after (padded
+    keys: the loop partitioning cuts the key loop at T). Before the stage is split."""
+    op = stage.op
+    j = op.axis[2].var
+    new = ComputeOp(op.name, op.axis, [if_then_else(j < T, op.bodies[0], 0.0)], op.tag,
+                    op.attrs)
+    stage.op = new
+    s.stage_map[new] = stage
+
+
 @register(OUTPUT_TAG, VECTOR_CPU_TARGETS)
 def schedule_attention(s, st, target):
     """See the module docstring; other dtypes and symbolic shapes keep the default schedule."""
@@ -291,18 +329,20 @@ def schedule_attention(s, st, target):
     # partial block the lowering would compute apart, with loops of symbolic extent)
     one_block = not isinstance(S, int) and _class_bound(S) is not None and \
         _class_bound(S) <= qb
+    bh = None           # the parallel (batch, head) loop when the query blocks are inside it
     if isinstance(S, int):
         io, ii = st.split(i, factor=qb)
         par = st.fuse(b, h, io)
         st.parallel(par)
     elif one_block:
-        par = st.fuse(b, h)
+        par = bh = st.fuse(b, h)
         st.parallel(par)
     else:
         # a symbolic S: parallel over (batch, head), the query blocks inside (the block
         # index then stays a loop variable: the simplifier proves its tiles whole)
         io, ii = st.split(i, factor=qb)
-        st.parallel(st.fuse(b, h))
+        bh = st.fuse(b, h)
+        st.parallel(bh)
         par = io
     _vector_tile(st, e, lanes, unroll=False)
     # 1. the block's queries, transposed (a symbolic S: zero queries pad the last block, so
@@ -334,28 +374,17 @@ def schedule_attention(s, st, target):
         pad_axis(s, scores, 2, T)
         pad_axis(s, ex, 2, T)
         _pad_reduction(s, pv, T)
-    Tp = _padded_keys(T, cfg)
+    Tp, keys_at = _padded_keys(T, cfg), par
+    if Tp is None and not isinstance(T, int) and bh is not None:
+        # many keys (symbolic): every key stage over whole chunks of pv (else the keys after
+        # the last chunk run as a memory-bound loop); k and v copied once per (batch, head)
+        Tp, keys_at = (T + (cfg["kc2"] - 1)) // cfg["kc2"] * cfg["kc2"], bh
     if Tp is not None:
-        # few keys (a size class bounds T): every key stage over Tp keys, a constant, so
-        # that scores^T and pv are whole register tiles (partial ones would run as scalar
-        # loops): k copied with the last key repeated (finite scores, their e unused), e
-        # computed for every row, v copied with zero rows (the padded e count nothing); max
-        # and sum read the rows of real keys only
-        _, kp = pack_input(s, scores, k, (B, H, Tp, D),
-                           lambda b_, h_, j_, d_: k[b_, h_, te_min(j_, T - 1), d_],
-                           lambda b_, h_, j_, d_: (b_, h_, j_, d_), "attention_kp")
-        v = next(t for t in pv.op.input_tensors if getattr(t.op, "tag", "") not in INNER_TAGS)
-        _, vp = pack_input(s, pv, v, (B, H, Tp, Dv),
-                           lambda b_, h_, j_, e_: if_then_else(j_ < T, v[b_, h_, j_, e_], 0.0),
-                           lambda b_, h_, j_, e_: (b_, h_, j_, e_), "attention_vp")
-        for packed in (kp, vp):
-            packed.compute_at(st, par)
-            _vector_tile(packed, packed.op.axis[3], lanes, unroll=False)
-        extra = [kp, vp]
-        pad_axis(s, scores, 2, Tp)
-        pad_axis(s, ex, 2, Tp)
-        _pad_reduction(s, pv, Tp)
-        cfg["kc2"] = Tp
+        extra = _pad_keys(s, st, scores, ex, pv, k, (B, H, T, D, Dv), Tp, keys_at, lanes)
+        if isinstance(Tp, int):
+            cfg["kc2"] = Tp
+        else:               # (the padded keys' rows of k are zeros: e is 0 there)
+            _zero_after_keys(s, ex, T)
     if st.op.attrs.get("causal"):
         # key tiles / chunks after a block's last query: skipped (scores and e are unused or
         # zero there)
