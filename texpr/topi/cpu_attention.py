@@ -127,6 +127,12 @@ def _representative(n):
 SYMBOLIC_KEY_CHUNK = 16
 
 
+#: keys per pv GEMM call for a symbolic key count without a bound (the keys padded to whole
+#: chunks: no tail): the C tile is loaded and stored once a chunk (1 x 12 x S x 64, Zen 3:
+#: chunks of 16 ran 1.07-1.10x the concrete kernel's time at S = 333-512, of 32 0.99-1.05x)
+PADDED_KEY_CHUNK = 32
+
+
 #: a symbolic key count up to this many: size classes that compute their bound of keys
 #: (_padded_keys: whole register tiles, where partial ones would run as scalar loops)
 FEW_SYMBOLIC_KEYS = 2 * SYMBOLIC_KEY_CHUNK
@@ -375,10 +381,13 @@ def schedule_attention(s, st, target):
         pad_axis(s, ex, 2, T)
         _pad_reduction(s, pv, T)
     Tp, keys_at = _padded_keys(T, cfg), par
-    if Tp is None and not isinstance(T, int) and bh is not None:
-        # many keys (symbolic): every key stage over whole chunks of pv (else the keys after
-        # the last chunk run as a memory-bound loop); k and v copied once per (batch, head)
-        Tp, keys_at = (T + (cfg["kc2"] - 1)) // cfg["kc2"] * cfg["kc2"], bh
+    if Tp is None and not isinstance(T, int) and bh is not None and _class_bound(T) is None:
+        # many keys (symbolic, no bound): every key stage over whole chunks of pv (else the
+        # keys after the last chunk run as a memory-bound loop); k and v copied once per
+        # (batch, head) (at up to MANY_SYMBOLIC_QUERIES keys the copies cost more than the
+        # loop: 5% at 64)
+        cfg["kc2"] = PADDED_KEY_CHUNK
+        Tp, keys_at = (T + (PADDED_KEY_CHUNK - 1)) // PADDED_KEY_CHUNK * PADDED_KEY_CHUNK, bh
     if Tp is not None:
         extra = _pad_keys(s, st, scores, ex, pv, k, (B, H, T, D, Dv), Tp, keys_at, lanes)
         if isinstance(Tp, int):
