@@ -399,8 +399,12 @@ def schedule_attention(s, st, target):
         # zero there)
         _, _, js, is_ = (iv.var for iv in scores.op.axis)
         _skip_tiles(s, scores, js, cfg["mr1"], is_, qb)
-        (jv,) = (iv.var for iv in pv.op.reduce_axis)
-        _skip_tiles(s, pv, jv, cfg["kc2"], pv.op.axis[2].var, qb)
+        if not (isinstance(T, int) and cfg["kc2"] >= T):
+            # (one chunk of all keys starts at 0: nothing to skip, and in a size class of a
+            # known length the condition would be in the symbolic block index, which
+            # tensorize cannot prove whole for a tile)
+            (jv,) = (iv.var for iv in pv.op.reduce_axis)
+            _skip_tiles(s, pv, jv, cfg["kc2"], pv.op.axis[2].var, qb)
         # and the softmax's keys after the block: max and sum skip them, exp leaves them 0
         for red in (mx, sm):
             (jr,) = (iv.var for iv in red.op.reduce_axis)
