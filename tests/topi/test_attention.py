@@ -160,3 +160,22 @@ def test_bad_inputs_are_named():
     with pytest.raises(te.TexprError, match="scale=None needs a constant head_dim"):
         d = te.var("d")
         topi.nn.attention(*(te.placeholder((1, 2, 4, d), name=n) for n in "qkv"))
+
+
+def test_causal_symbolic_length_of_one_key_and_of_padded_keys():
+    """Causal attention of a symbolic length: the class S == 1 (one pv chunk of every key:
+    nothing skipped) and the fallback (keys padded to whole chunks, key chunks after a
+    block skipped) against NumPy. Only that class is built (the others take seconds)."""
+    S = te.var("S")
+    q, k, v = _placeholders(S, S, 8, 8, "float32", H=1)
+    o = topi.nn.attention(q, k, v, causal=True)
+    s = topi.schedule(o, "native")
+    assert str(s.specializations[0][0]) == "S == 1"
+    s.specializations = s.specializations[:1]
+    f = te.build(s, [q, k, v, o], target="native")
+    for n in (1, 161):
+        arrs = [RNG.standard_normal((1, 1, n, 8), dtype=np.float32) for _ in range(3)]
+        got = np.empty_like(arrs[0])
+        f(*arrs, got)
+        np.testing.assert_allclose(got, ref.attention_ref(*arrs, causal=True), rtol=1e-4,
+                                   atol=1e-5)
