@@ -111,6 +111,12 @@ def _class_bound(n):
     return facts.bounds(n)[1] if facts is not None and isinstance(n, Var) else None
 
 
+def _multiple_of(n, k):
+    """Whether the size class being scheduled says shape variable n is a multiple of k."""
+    facts = known_facts()
+    return facts is not None and isinstance(n, Var) and facts.divisors.get(n, 1) % k == 0
+
+
 def _representative(n):
     """n, or for a symbolic length the largest value its size class allows (else
     SYMBOLIC_SEQUENCE): what the blocking is chosen for."""
@@ -124,6 +130,14 @@ def _representative(n):
 #: keys per pv GEMM call for a symbolic key count: the last chunk (T % this keys) has no
 #: register-tile kernel and runs as scalar loops, so it is kept short
 SYMBOLIC_KEY_CHUNK = 16
+
+
+#: causal attention of many queries (a symbolic length past MANY_SYMBOLIC_QUERIES): a size
+#: class of multiples of this many, blocked for them (qb dividing it, no padding); others are
+#: padded to blocks of 48 (1 x 12 x S x 64, Zen 3: S = 512 padded to blocks of 48 ran 1.10x
+#: the concrete kernel's time, in blocks of 32 1.01-1.05x; S = 333 in padded blocks of 32
+#: 1.10x, of 48 1.02-1.08x: the padding's waste decides)
+CAUSAL_QUERY_BLOCK = 32
 
 
 #: keys per pv GEMM call for a symbolic key count without a bound (the keys padded to whole
@@ -161,9 +175,12 @@ def attention_size_classes(st, target):
     lanes = cpu_info(target).lanes
     small = sorted({n for n in (lanes, 2 * lanes)
                     if EXACT_SYMBOLIC_KEYS < n < FEW_SYMBOLIC_KEYS}) + [FEW_SYMBOLIC_KEYS]
+    whole = [te_all(T > MANY_SYMBOLIC_QUERIES, T % CAUSAL_QUERY_BLOCK == 0)] \
+        if st.op.attrs.get("causal") else []
     return [T == n for n in range(1, EXACT_SYMBOLIC_KEYS + 1)] + \
         [te_all(T >= 1, T <= n) for n in small] + \
-        [te_all(T > FEW_SYMBOLIC_KEYS, T <= MANY_SYMBOLIC_QUERIES), T > MANY_SYMBOLIC_QUERIES]
+        [te_all(T > FEW_SYMBOLIC_KEYS, T <= MANY_SYMBOLIC_QUERIES)] + whole + \
+        [T > MANY_SYMBOLIC_QUERIES]
 
 
 def _padded_keys(T, cfg):
@@ -306,13 +323,13 @@ def schedule_attention(s, st, target):
     T = _dims_or_vars(k)[2]
     Dv = int(st.op.axis[3].dom.extent.value)
     # a symbolic S of many queries: the blocking for whole blocks (padded; the waste of a
-    # block is small beside them), not for a divisor of the representative length; causal:
-    # for that divisor (a smaller block: the keys after a block's last query are skipped in
-    # whole tiles and chunks; 1 x 12 x 512 x 64 on Zen 3: 48 queries ran 1.10x the concrete
-    # kernel's time, 32 1.01-1.05x)
+    # block is small beside them), not for a divisor of the representative length; causal
+    # and a multiple of CAUSAL_QUERY_BLOCK (a size class): for that divisor
     many = not isinstance(S, int) and _representative(S) > MANY_SYMBOLIC_QUERIES
+    whole = many and _multiple_of(S, CAUSAL_QUERY_BLOCK) and \
+        _multiple_of(T, CAUSAL_QUERY_BLOCK) and bool(st.op.attrs.get("causal"))
     cfg = attention_config(_representative(S), _representative(T), D, Dv, target,
-                           padded=many and not st.op.attrs.get("causal"))
+                           padded=many and not whole)
     if not isinstance(T, int):          # key chunks of pv: a tail after the last whole one
         cfg["kc2"] = SYMBOLIC_KEY_CHUNK
     elif all(isinstance(d, int) for d in (B, H, S)):    # a constant shape: the tuning knobs
@@ -383,7 +400,9 @@ def schedule_attention(s, st, target):
         pad_axis(s, ex, 2, T)
         _pad_reduction(s, pv, T)
     Tp, keys_at = _padded_keys(T, cfg), par
-    if Tp is None and not isinstance(T, int) and bh is not None and _class_bound(T) is None:
+    if whole:                           # whole chunks of keys: no tail, nothing to pad
+        cfg["kc2"] = CAUSAL_QUERY_BLOCK
+    elif Tp is None and not isinstance(T, int) and bh is not None and _class_bound(T) is None:
         # many keys (symbolic, no bound): every key stage over whole chunks of pv (else the
         # keys after the last chunk run as a memory-bound loop); k and v copied once per
         # (batch, head) (at up to MANY_SYMBOLIC_QUERIES keys the copies cost more than the
