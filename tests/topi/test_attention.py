@@ -7,7 +7,8 @@ import texpr as te
 import texpr.topi as topi
 from texpr.topi import testing as ref
 from texpr.topi.cpu import cpu_info
-from texpr.topi.cpu_attention import CAUSAL_QUERY_BLOCK, _pads_queries, attention_config
+from texpr.topi.cpu_attention import (CAUSAL_QUERY_BLOCK, _pads_queries,
+                                      attention_config)
 
 RNG = np.random.default_rng(16)
 
