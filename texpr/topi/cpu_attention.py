@@ -127,8 +127,8 @@ def _representative(n):
     return hi if hi is not None else SYMBOLIC_SEQUENCE
 
 
-#: keys per pv GEMM call for a symbolic key count: the last chunk (T % this keys) has no
-#: register-tile kernel and runs as scalar loops, so it is kept short
+#: keys per pv GEMM call for a symbolic key count of a bounded size class (padded to whole
+#: chunks of it: _pad_keys)
 SYMBOLIC_KEY_CHUNK = 16
 
 
@@ -141,8 +141,9 @@ CAUSAL_QUERY_BLOCK = 32
 
 
 #: keys per pv GEMM call for a symbolic key count without a bound (the keys padded to whole
-#: chunks: no tail): the C tile is loaded and stored once a chunk (1 x 12 x S x 64, Zen 3:
-#: chunks of 16 ran 1.07-1.10x the concrete kernel's time at S = 333-512, of 32 0.99-1.05x)
+#: chunks: no tail; a class of at most MANY_SYMBOLIC_QUERIES keys pads to SYMBOLIC_KEY_CHUNK):
+#: the C tile is loaded and stored once a chunk (1 x 12 x S x 64, Zen 3: chunks of 16 ran
+#: 1.07-1.10x the concrete kernel's time at S = 333-512, of 32 0.99-1.05x)
 PADDED_KEY_CHUNK = 32
 
 
@@ -162,8 +163,10 @@ def attention_size_classes(st, target):
     """A symbolic key count T: each T up to EXACT_SYMBOLIC_KEYS (the concrete schedule),
     then ranges of T up to the vector width, twice that and FEW_SYMBOLIC_KEYS, each computed
     over its bound (keys padded: _padded_keys; a query count bounded with them: one block,
-    padded); else pv as register tiles over key chunks of SYMBOLIC_KEY_CHUNK (queries: whole
-    blocks, padded), in two classes: up to MANY_SYMBOLIC_QUERIES keys and more."""
+    padded); else pv as register tiles over whole key chunks (keys padded: _pad_keys; queries:
+    whole blocks, padded), in two classes: up to MANY_SYMBOLIC_QUERIES keys (chunks of
+    SYMBOLIC_KEY_CHUNK) and more (PADDED_KEY_CHUNK); causal: before the last, a class of
+    multiples of CAUSAL_QUERY_BLOCK past MANY_SYMBOLIC_QUERIES (whole blocks, no padding)."""
     stages = _stages(st.schedule, st)
     scores = stages.get(INNER_TAGS[0])
     if scores is None or len(scores.op.input_tensors) != 2:
@@ -330,7 +333,7 @@ def schedule_attention(s, st, target):
         _multiple_of(T, CAUSAL_QUERY_BLOCK) and bool(st.op.attrs.get("causal"))
     cfg = attention_config(_representative(S), _representative(T), D, Dv, target,
                            padded=many and not whole)
-    if not isinstance(T, int):          # key chunks of pv: a tail after the last whole one
+    if not isinstance(T, int):          # key chunks of pv (whole ones where keys are padded)
         cfg["kc2"] = SYMBOLIC_KEY_CHUNK
     elif all(isinstance(d, int) for d in (B, H, S)):    # a constant shape: the tuning knobs
         from . import cpu_tuning
@@ -402,13 +405,14 @@ def schedule_attention(s, st, target):
     Tp, keys_at = _padded_keys(T, cfg), par
     if whole:                           # whole chunks of keys: no tail, nothing to pad
         cfg["kc2"] = CAUSAL_QUERY_BLOCK
-    elif Tp is None and not isinstance(T, int) and bh is not None and _class_bound(T) is None:
-        # many keys (symbolic, no bound): every key stage over whole chunks of pv (else the
-        # keys after the last chunk run as a memory-bound loop); k and v copied once per
-        # (batch, head) (at up to MANY_SYMBOLIC_QUERIES keys the copies cost more than the
-        # loop: 5% at 64)
-        cfg["kc2"] = PADDED_KEY_CHUNK
-        Tp, keys_at = (T + (PADDED_KEY_CHUNK - 1)) // PADDED_KEY_CHUNK * PADDED_KEY_CHUNK, bh
+    elif Tp is None and not isinstance(T, int) and bh is not None:
+        # more keys than FEW_SYMBOLIC_KEYS (symbolic): every key stage over whole chunks of
+        # pv (else the keys after the last chunk run as a memory-bound loop: 1 x 12 x S x 64
+        # on Zen 3, S = 47 1.38x the concrete kernel's time, now 1.13x; S = 95 1.06x, now
+        # 0.97x); k and v copied once per (batch, head)
+        kc = PADDED_KEY_CHUNK if _class_bound(T) is None else SYMBOLIC_KEY_CHUNK
+        cfg["kc2"] = kc
+        Tp, keys_at = (T + (kc - 1)) // kc * kc, bh
     if Tp is not None:
         extra = _pad_keys(s, st, scores, ex, pv, k, (B, H, T, D, Dv), Tp, keys_at, lanes)
         if isinstance(Tp, int):
