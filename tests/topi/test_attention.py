@@ -7,7 +7,7 @@ import texpr as te
 import texpr.topi as topi
 from texpr.topi import testing as ref
 from texpr.topi.cpu import cpu_info
-from texpr.topi.cpu_attention import (CAUSAL_QUERY_BLOCK, _pads_queries,
+from texpr.topi.cpu_attention import (WHOLE_BLOCK_MULTIPLE, _pads_queries,
                                       attention_config)
 
 RNG = np.random.default_rng(16)
@@ -173,11 +173,11 @@ def test_causal_symbolic_length_of_one_key_of_whole_blocks_and_of_padded_keys():
     o = topi.nn.attention(q, k, v, causal=True)
     s = topi.schedule(o, "native")
     names = [str(c) for c, _ in s.specializations]
-    whole = f"S > 128 && S % {CAUSAL_QUERY_BLOCK} == 0"
+    whole = f"S > 128 && S % {WHOLE_BLOCK_MULTIPLE} == 0"
     assert names[0] == "S == 1" and names[-1] == whole
     s.specializations = [s.specializations[0], s.specializations[-1]]
     f = te.build(s, [q, k, v, o], target="native")
-    for n in (1, 5 * CAUSAL_QUERY_BLOCK, 161):
+    for n in (1, 5 * WHOLE_BLOCK_MULTIPLE, 161):
         arrs = [RNG.standard_normal((1, 1, n, 8), dtype=np.float32) for _ in range(3)]
         got = np.empty_like(arrs[0])
         f(*arrs, got)

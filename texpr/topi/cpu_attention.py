@@ -132,12 +132,13 @@ def _representative(n):
 SYMBOLIC_KEY_CHUNK = 16
 
 
-#: causal attention of many queries (a symbolic length past MANY_SYMBOLIC_QUERIES): a size
-#: class of multiples of this many, blocked for them (qb dividing it, no padding); others are
-#: padded to blocks of 48 (1 x 12 x S x 64, Zen 3: S = 512 padded to blocks of 48 ran 1.10x
-#: the concrete kernel's time, in blocks of 32 1.01-1.05x; S = 333 in padded blocks of 32
-#: 1.10x, of 48 1.02-1.08x: the padding's waste decides)
-CAUSAL_QUERY_BLOCK = 32
+#: attention of many queries (a symbolic length past MANY_SYMBOLIC_QUERIES): a size class of
+#: multiples of this many, blocked for them (qb dividing it; keys in whole chunks of it: no
+#: padding, no copies); others are padded to blocks of 48 (1 x 12 x S x 64 causal, Zen 3:
+#: S = 512 padded to blocks of 48 ran 1.10x the concrete kernel's time, in blocks of 32
+#: 1.01-1.05x; S = 333 in padded blocks of 32 1.10x, of 48 1.02-1.08x: the padding's waste
+#: decides)
+WHOLE_BLOCK_MULTIPLE = 32
 
 
 #: keys per pv GEMM call for a symbolic key count without a bound (the keys padded to whole
@@ -165,8 +166,8 @@ def attention_size_classes(st, target):
     over its bound (keys padded: _padded_keys; a query count bounded with them: one block,
     padded); else pv as register tiles over whole key chunks (keys padded: _pad_keys; queries:
     whole blocks, padded), in two classes: up to MANY_SYMBOLIC_QUERIES keys (chunks of
-    SYMBOLIC_KEY_CHUNK) and more (PADDED_KEY_CHUNK); causal: before the last, a class of
-    multiples of CAUSAL_QUERY_BLOCK past MANY_SYMBOLIC_QUERIES (whole blocks, no padding)."""
+    SYMBOLIC_KEY_CHUNK) and more (PADDED_KEY_CHUNK); before the last, a class of multiples
+    of WHOLE_BLOCK_MULTIPLE past MANY_SYMBOLIC_QUERIES (whole blocks, no padding)."""
     stages = _stages(st.schedule, st)
     scores = stages.get(INNER_TAGS[0])
     if scores is None or len(scores.op.input_tensors) != 2:
@@ -178,8 +179,7 @@ def attention_size_classes(st, target):
     lanes = cpu_info(target).lanes
     small = sorted({n for n in (lanes, 2 * lanes)
                     if EXACT_SYMBOLIC_KEYS < n < FEW_SYMBOLIC_KEYS}) + [FEW_SYMBOLIC_KEYS]
-    whole = [te_all(T > MANY_SYMBOLIC_QUERIES, T % CAUSAL_QUERY_BLOCK == 0)] \
-        if st.op.attrs.get("causal") else []
+    whole = [te_all(T > MANY_SYMBOLIC_QUERIES, T % WHOLE_BLOCK_MULTIPLE == 0)]
     return [T == n for n in range(1, EXACT_SYMBOLIC_KEYS + 1)] + \
         [te_all(T >= 1, T <= n) for n in small] + \
         [te_all(T > FEW_SYMBOLIC_KEYS, T <= MANY_SYMBOLIC_QUERIES)] + whole + \
@@ -326,11 +326,11 @@ def schedule_attention(s, st, target):
     T = _dims_or_vars(k)[2]
     Dv = int(st.op.axis[3].dom.extent.value)
     # a symbolic S of many queries: the blocking for whole blocks (padded; the waste of a
-    # block is small beside them), not for a divisor of the representative length; causal
-    # and a multiple of CAUSAL_QUERY_BLOCK (a size class): for that divisor
+    # block is small beside them), not for a divisor of the representative length; a
+    # multiple of WHOLE_BLOCK_MULTIPLE (a size class): for that divisor
     many = not isinstance(S, int) and _representative(S) > MANY_SYMBOLIC_QUERIES
-    whole = many and _multiple_of(S, CAUSAL_QUERY_BLOCK) and \
-        _multiple_of(T, CAUSAL_QUERY_BLOCK) and bool(st.op.attrs.get("causal"))
+    whole = many and _multiple_of(S, WHOLE_BLOCK_MULTIPLE) and \
+        _multiple_of(T, WHOLE_BLOCK_MULTIPLE)
     cfg = attention_config(_representative(S), _representative(T), D, Dv, target,
                            padded=many and not whole)
     if not isinstance(T, int):          # key chunks of pv (whole ones where keys are padded)
@@ -404,7 +404,7 @@ def schedule_attention(s, st, target):
         _pad_reduction(s, pv, T)
     Tp, keys_at = _padded_keys(T, cfg), par
     if whole:                           # whole chunks of keys: no tail, nothing to pad
-        cfg["kc2"] = CAUSAL_QUERY_BLOCK
+        cfg["kc2"] = WHOLE_BLOCK_MULTIPLE
     elif Tp is None and not isinstance(T, int) and bh is not None:
         # more keys than FEW_SYMBOLIC_KEYS (symbolic): every key stage over whole chunks of
         # pv (else the keys after the last chunk run as a memory-bound loop: 1 x 12 x S x 64
