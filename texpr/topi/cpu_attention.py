@@ -198,8 +198,9 @@ def _padded_keys(T, cfg):
 def _pad_keys(s, st, scores, ex, pv, k, dims, Tp, at, lanes):
     """Every key stage over Tp >= T keys (whole register tiles or chunks, where partial ones
     would run as scalar loops): k copied with the last key repeated (finite scores, their e
-    unused), e computed for every row, v copied with zero rows (the padded e count nothing);
-    max and sum read the rows of real keys only. The copies are computed at loop `at`.
+    unused; a symbolic Tp: zero rows, e left 0 there), e computed for every row, v copied
+    with zero rows (the padded e count nothing); max and sum read the rows of real keys
+    only. The copies are computed at loop `at`.
     dims: (B, H, T, D, Dv). Returns their stages."""
     B, H, T, D, Dv = dims
     v = next(t for t in pv.op.input_tensors if getattr(t.op, "tag", "") not in INNER_TAGS)
