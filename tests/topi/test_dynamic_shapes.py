@@ -110,7 +110,7 @@ def attention_dyn():
     s = topi.schedule([o], "native")
     assert [str(c) for c, _ in s.specializations] == \
         [f"S == {n}" for n in range(1, 9)] + [f"S >= 1 && S <= {n}" for n in (16, 32)] + \
-        ["S > 32 && S <= 128", "S > 128 && S % 32 == 0"]
+        ["S > 32 && S <= 128 && S % 16 == 0", "S > 32 && S <= 128", "S > 128 && S % 32 == 0"]
     return te.build(s, [q, k, v, o], target="native", name="attention_dyn")
 
 
