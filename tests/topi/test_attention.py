@@ -7,7 +7,8 @@ import texpr as te
 import texpr.topi as topi
 from texpr.topi import testing as ref
 from texpr.topi.cpu import cpu_info
-from texpr.topi.cpu_attention import _pads_queries, attention_config
+from texpr.topi.cpu_attention import (WHOLE_BLOCK_MULTIPLE, _pads_queries,
+                                      attention_config)
 
 RNG = np.random.default_rng(16)
 
@@ -160,3 +161,25 @@ def test_bad_inputs_are_named():
     with pytest.raises(te.TexprError, match="scale=None needs a constant head_dim"):
         d = te.var("d")
         topi.nn.attention(*(te.placeholder((1, 2, 4, d), name=n) for n in "qkv"))
+
+
+def test_causal_symbolic_length_of_one_key_of_whole_blocks_and_of_padded_keys():
+    """Causal attention of a symbolic length: the class S == 1 (one pv chunk of every key:
+    nothing skipped), the class of whole blocks past 128 queries and the fallback (keys
+    padded to whole chunks, key chunks after a block skipped) against NumPy. Only those
+    classes are built (the others take seconds)."""
+    S = te.var("S")
+    q, k, v = _placeholders(S, S, 8, 8, "float32", H=1)
+    o = topi.nn.attention(q, k, v, causal=True)
+    s = topi.schedule(o, "native")
+    names = [str(c) for c, _ in s.specializations]
+    whole = f"S > 128 && S % {WHOLE_BLOCK_MULTIPLE} == 0"
+    assert names[0] == "S == 1" and names[-1] == whole
+    s.specializations = [s.specializations[0], s.specializations[-1]]
+    f = te.build(s, [q, k, v, o], target="native")
+    for n in (1, 5 * WHOLE_BLOCK_MULTIPLE, 161):
+        arrs = [RNG.standard_normal((1, 1, n, 8), dtype=np.float32) for _ in range(3)]
+        got = np.empty_like(arrs[0])
+        f(*arrs, got)
+        np.testing.assert_allclose(got, ref.attention_ref(*arrs, causal=True), rtol=1e-4,
+                                   atol=1e-5)

@@ -2,6 +2,8 @@
 specialises them by size class (Schedule.specialize), one build serves every size. Each
 kernel is built once for the module and called at many sizes (1, primes, powers of two,
 sizes no tile divides) against NumPy; the dispatch rules are checked on te.lower's text."""
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -108,7 +110,7 @@ def attention_dyn():
     s = topi.schedule([o], "native")
     assert [str(c) for c, _ in s.specializations] == \
         [f"S == {n}" for n in range(1, 9)] + [f"S >= 1 && S <= {n}" for n in (16, 32)] + \
-        ["S > 32 && S <= 128"]
+        ["S > 32 && S <= 128 && S % 16 == 0", "S > 32 && S <= 128", "S > 128 && S % 32 == 0"]
     return te.build(s, [q, k, v, o], target="native", name="attention_dyn")
 
 
@@ -120,3 +122,21 @@ def test_attention_every_sequence_length(attention_dyn, s_):
     o = np.empty_like(q)
     attention_dyn(q, k, v, o)
     np.testing.assert_allclose(o, topi.testing.attention_ref(q, k, v), rtol=1e-4, atol=1e-5)
+
+
+def test_attention_many_keys_run_whole_padded_chunks(attention_dyn):
+    """Past the last size class the keys are padded to whole pv chunks (zero k and v rows,
+    e 0 there): no scalar tail, and lengths that are not whole chunks stay exact."""
+    from texpr.topi.cpu_attention import PADDED_KEY_CHUNK
+    assert re.search(rf"gemm_fp32_\d+x\d+x{PADDED_KEY_CHUNK}\b", attention_dyn.source)
+    for s_ in (129, 161, 160):          # (160: the class of whole blocks)
+        rng = np.random.default_rng(s_)
+        q, k, v = (rng.standard_normal((1, 1, s_, 8), dtype=np.float32) for _ in range(3))
+        # every score below -160: exp(0 - max) of a padded (zero) key would overflow
+        q, k = 60 * (np.abs(q) + 1), -(np.abs(k) + 1)
+        o = np.empty_like(q)
+        attention_dyn(q, k, v, o)
+        assert np.isfinite(o).all()
+        # (scores this large: the float32 rounding of them shows in the weights)
+        np.testing.assert_allclose(o, topi.testing.attention_ref(q, k, v), rtol=5e-3,
+                                   atol=1e-4)

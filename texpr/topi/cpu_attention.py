@@ -39,7 +39,6 @@ ENOUGH_ACCUMULATORS = 12
 #: for T up to a few thousand keys, and the first GEMM has qb / nr column panels per key tile
 TARGET_QUERY_BLOCK = 48
 
-
 def attention_config(S, T, D, Dv, target="native", padded=False):
     """Blocking of attention with S queries, T keys, head dims D (q, k) and Dv (v).
 
@@ -112,6 +111,12 @@ def _class_bound(n):
     return facts.bounds(n)[1] if facts is not None and isinstance(n, Var) else None
 
 
+def _multiple_of(n, k):
+    """Whether the size class being scheduled says shape variable n is a multiple of k."""
+    facts = known_facts()
+    return facts is not None and isinstance(n, Var) and facts.divisors.get(n, 1) % k == 0
+
+
 def _representative(n):
     """n, or for a symbolic length the largest value its size class allows (else
     SYMBOLIC_SEQUENCE): what the blocking is chosen for."""
@@ -122,9 +127,25 @@ def _representative(n):
     return hi if hi is not None else SYMBOLIC_SEQUENCE
 
 
-#: keys per pv GEMM call for a symbolic key count: the last chunk (T % this keys) has no
-#: register-tile kernel and runs as scalar loops, so it is kept short
+#: keys per pv GEMM call for a symbolic key count of a bounded size class (padded to whole
+#: chunks of it: _pad_keys)
 SYMBOLIC_KEY_CHUNK = 16
+
+
+#: attention of many queries (a symbolic length past MANY_SYMBOLIC_QUERIES): a size class of
+#: multiples of this many, blocked for them (qb dividing it; keys in whole chunks of it: no
+#: padding, no copies); others are padded to blocks of 48 (1 x 12 x S x 64 causal, Zen 3:
+#: S = 512 padded to blocks of 48 ran 1.10x the concrete kernel's time, in blocks of 32
+#: 1.01-1.05x; S = 333 in padded blocks of 32 1.10x, of 48 1.02-1.08x: the padding's waste
+#: decides)
+WHOLE_BLOCK_MULTIPLE = 32
+
+
+#: keys per pv GEMM call for a symbolic key count without a bound (the keys padded to whole
+#: chunks: no tail; a class of at most MANY_SYMBOLIC_QUERIES keys pads to SYMBOLIC_KEY_CHUNK):
+#: the C tile is loaded and stored once a chunk (1 x 12 x S x 64, Zen 3: chunks of 16 ran
+#: 1.07-1.10x the concrete kernel's time at S = 333-512, of 32 0.99-1.05x)
+PADDED_KEY_CHUNK = 32
 
 
 #: a symbolic key count up to this many: size classes that compute their bound of keys
@@ -143,8 +164,11 @@ def attention_size_classes(st, target):
     """A symbolic key count T: each T up to EXACT_SYMBOLIC_KEYS (the concrete schedule),
     then ranges of T up to the vector width, twice that and FEW_SYMBOLIC_KEYS, each computed
     over its bound (keys padded: _padded_keys; a query count bounded with them: one block,
-    padded); else pv as register tiles over key chunks of SYMBOLIC_KEY_CHUNK (queries: whole
-    blocks, padded), in two classes: up to MANY_SYMBOLIC_QUERIES keys and more."""
+    padded); else pv as register tiles over whole key chunks (keys padded: _pad_keys; queries:
+    whole blocks, padded), in two classes: up to MANY_SYMBOLIC_QUERIES keys (chunks of
+    SYMBOLIC_KEY_CHUNK) and more (PADDED_KEY_CHUNK); before each, a class of the multiples
+    of the chunk (of WHOLE_BLOCK_MULTIPLE past MANY_SYMBOLIC_QUERIES: whole blocks), which
+    needs no padding and no copies (1 x 12 x 64 x 64 on Zen 3: the copies cost 2-6%)."""
     stages = _stages(st.schedule, st)
     scores = stages.get(INNER_TAGS[0])
     if scores is None or len(scores.op.input_tensors) != 2:
@@ -156,9 +180,13 @@ def attention_size_classes(st, target):
     lanes = cpu_info(target).lanes
     small = sorted({n for n in (lanes, 2 * lanes)
                     if EXACT_SYMBOLIC_KEYS < n < FEW_SYMBOLIC_KEYS}) + [FEW_SYMBOLIC_KEYS]
+    whole = [te_all(T > MANY_SYMBOLIC_QUERIES, T % WHOLE_BLOCK_MULTIPLE == 0)]
     return [T == n for n in range(1, EXACT_SYMBOLIC_KEYS + 1)] + \
         [te_all(T >= 1, T <= n) for n in small] + \
-        [te_all(T > FEW_SYMBOLIC_KEYS, T <= MANY_SYMBOLIC_QUERIES), T > MANY_SYMBOLIC_QUERIES]
+        [te_all(T > FEW_SYMBOLIC_KEYS, T <= MANY_SYMBOLIC_QUERIES,
+                T % SYMBOLIC_KEY_CHUNK == 0),
+         te_all(T > FEW_SYMBOLIC_KEYS, T <= MANY_SYMBOLIC_QUERIES)] + whole + \
+        [T > MANY_SYMBOLIC_QUERIES]
 
 
 def _padded_keys(T, cfg):
@@ -168,6 +196,34 @@ def _padded_keys(T, cfg):
     if hi is None or hi > FEW_SYMBOLIC_KEYS:
         return None
     return cdiv(hi, cfg["mr1"]) * cfg["mr1"]
+
+
+def _pad_keys(s, st, scores, ex, pv, k, dims, Tp, at, lanes):
+    """Every key stage over Tp >= T keys (whole register tiles or chunks, where partial ones
+    would run as scalar loops): k copied with the last key repeated (finite scores, their e
+    unused; a symbolic Tp: zero rows, e left 0 there), e computed for every row, v copied
+    with zero rows (the padded e count nothing); max and sum read the rows of real keys
+    only. The copies are computed at loop `at`.
+    dims: (B, H, T, D, Dv). Returns their stages."""
+    B, H, T, D, Dv = dims
+    v = next(t for t in pv.op.input_tensors if getattr(t.op, "tag", "") not in INNER_TAGS)
+    # a symbolic T: zero rows (their e is 0: _zero_after_keys), where the last key's index
+    # could not be proved in bounds for every T
+    _, kp = pack_input(s, scores, k, (B, H, Tp, D),
+                       (lambda b_, h_, j_, d_: k[b_, h_, te_min(j_, T - 1), d_])
+                       if isinstance(Tp, int) else
+                       (lambda b_, h_, j_, d_: if_then_else(j_ < T, k[b_, h_, j_, d_], 0.0)),
+                       lambda b_, h_, j_, d_: (b_, h_, j_, d_), "attention_kp")
+    _, vp = pack_input(s, pv, v, (B, H, Tp, Dv),
+                       lambda b_, h_, j_, e_: if_then_else(j_ < T, v[b_, h_, j_, e_], 0.0),
+                       lambda b_, h_, j_, e_: (b_, h_, j_, e_), "attention_vp")
+    for packed in (kp, vp):
+        packed.compute_at(st, at)
+        _vector_tile(packed, packed.op.axis[3], lanes, unroll=False)
+    pad_axis(s, scores, 2, Tp)
+    pad_axis(s, ex, 2, Tp)
+    _pad_reduction(s, pv, Tp)
+    return [kp, vp]
 
 
 def _symbolic_axis(stage, dim):
@@ -242,6 +298,17 @@ def _zero_after_block(s, stage, qb):
     s.stage_map[new] = stage
 
 
+def _zero_after_keys(s, stage, T):
+    """The elementwise stage e[.., j, i] computed for the real keys j < T, 0 after (padded
+    keys: the loop partitioning cuts the key loop at T). Before the stage is split."""
+    op = stage.op
+    j = op.axis[2].var
+    new = ComputeOp(op.name, op.axis, [if_then_else(j < T, op.bodies[0], 0.0)], op.tag,
+                    op.attrs)
+    stage.op = new
+    s.stage_map[new] = stage
+
+
 @register(OUTPUT_TAG, VECTOR_CPU_TARGETS)
 def schedule_attention(s, st, target):
     """See the module docstring; other dtypes and symbolic shapes keep the default schedule."""
@@ -263,11 +330,14 @@ def schedule_attention(s, st, target):
     T = _dims_or_vars(k)[2]
     Dv = int(st.op.axis[3].dom.extent.value)
     # a symbolic S of many queries: the blocking for whole blocks (padded; the waste of a
-    # block is small beside them), not for a divisor of the representative length
+    # block is small beside them), not for a divisor of the representative length; a
+    # multiple of WHOLE_BLOCK_MULTIPLE (a size class): for that divisor
     many = not isinstance(S, int) and _representative(S) > MANY_SYMBOLIC_QUERIES
+    whole = many and _multiple_of(S, WHOLE_BLOCK_MULTIPLE) and \
+        _multiple_of(T, WHOLE_BLOCK_MULTIPLE)
     cfg = attention_config(_representative(S), _representative(T), D, Dv, target,
-                           padded=many)
-    if not isinstance(T, int):          # key chunks of pv: a tail after the last whole one
+                           padded=many and not whole)
+    if not isinstance(T, int):          # key chunks of pv (whole ones where keys are padded)
         cfg["kc2"] = SYMBOLIC_KEY_CHUNK
     elif all(isinstance(d, int) for d in (B, H, S)):    # a constant shape: the tuning knobs
         from . import cpu_tuning
@@ -291,18 +361,20 @@ def schedule_attention(s, st, target):
     # partial block the lowering would compute apart, with loops of symbolic extent)
     one_block = not isinstance(S, int) and _class_bound(S) is not None and \
         _class_bound(S) <= qb
+    bh = None           # the parallel (batch, head) loop when the query blocks are inside it
     if isinstance(S, int):
         io, ii = st.split(i, factor=qb)
         par = st.fuse(b, h, io)
         st.parallel(par)
     elif one_block:
-        par = st.fuse(b, h)
+        par = bh = st.fuse(b, h)
         st.parallel(par)
     else:
         # a symbolic S: parallel over (batch, head), the query blocks inside (the block
         # index then stays a loop variable: the simplifier proves its tiles whole)
         io, ii = st.split(i, factor=qb)
-        st.parallel(st.fuse(b, h))
+        bh = st.fuse(b, h)
+        st.parallel(bh)
         par = io
     _vector_tile(st, e, lanes, unroll=False)
     # 1. the block's queries, transposed (a symbolic S: zero queries pad the last block, so
@@ -334,35 +406,35 @@ def schedule_attention(s, st, target):
         pad_axis(s, scores, 2, T)
         pad_axis(s, ex, 2, T)
         _pad_reduction(s, pv, T)
-    Tp = _padded_keys(T, cfg)
+    Tp, keys_at = _padded_keys(T, cfg), par
+    if whole:                           # whole chunks of keys: no tail, nothing to pad
+        cfg["kc2"] = WHOLE_BLOCK_MULTIPLE
+    elif Tp is None and not isinstance(T, int) and bh is not None and \
+            not _multiple_of(T, SYMBOLIC_KEY_CHUNK):
+        # more keys than FEW_SYMBOLIC_KEYS (symbolic): every key stage over whole chunks of
+        # pv (else the keys after the last chunk run as a memory-bound loop: 1 x 12 x S x 64
+        # on Zen 3, S = 47 1.38x the concrete kernel's time, now 1.13x; S = 95 1.06x, now
+        # 0.97x); k and v copied once per (batch, head)
+        kc = PADDED_KEY_CHUNK if _class_bound(T) is None else SYMBOLIC_KEY_CHUNK
+        cfg["kc2"] = kc
+        Tp, keys_at = (T + (kc - 1)) // kc * kc, bh
     if Tp is not None:
-        # few keys (a size class bounds T): every key stage over Tp keys, a constant, so
-        # that scores^T and pv are whole register tiles (partial ones would run as scalar
-        # loops): k copied with the last key repeated (finite scores, their e unused), e
-        # computed for every row, v copied with zero rows (the padded e count nothing); max
-        # and sum read the rows of real keys only
-        _, kp = pack_input(s, scores, k, (B, H, Tp, D),
-                           lambda b_, h_, j_, d_: k[b_, h_, te_min(j_, T - 1), d_],
-                           lambda b_, h_, j_, d_: (b_, h_, j_, d_), "attention_kp")
-        v = next(t for t in pv.op.input_tensors if getattr(t.op, "tag", "") not in INNER_TAGS)
-        _, vp = pack_input(s, pv, v, (B, H, Tp, Dv),
-                           lambda b_, h_, j_, e_: if_then_else(j_ < T, v[b_, h_, j_, e_], 0.0),
-                           lambda b_, h_, j_, e_: (b_, h_, j_, e_), "attention_vp")
-        for packed in (kp, vp):
-            packed.compute_at(st, par)
-            _vector_tile(packed, packed.op.axis[3], lanes, unroll=False)
-        extra = [kp, vp]
-        pad_axis(s, scores, 2, Tp)
-        pad_axis(s, ex, 2, Tp)
-        _pad_reduction(s, pv, Tp)
-        cfg["kc2"] = Tp
+        extra = _pad_keys(s, st, scores, ex, pv, k, (B, H, T, D, Dv), Tp, keys_at, lanes)
+        if isinstance(Tp, int):
+            cfg["kc2"] = Tp
+        else:               # (the padded keys' rows of k are zeros: e is 0 there)
+            _zero_after_keys(s, ex, T)
     if st.op.attrs.get("causal"):
         # key tiles / chunks after a block's last query: skipped (scores and e are unused or
         # zero there)
         _, _, js, is_ = (iv.var for iv in scores.op.axis)
         _skip_tiles(s, scores, js, cfg["mr1"], is_, qb)
-        (jv,) = (iv.var for iv in pv.op.reduce_axis)
-        _skip_tiles(s, pv, jv, cfg["kc2"], pv.op.axis[2].var, qb)
+        if not (isinstance(T, int) and cfg["kc2"] >= T):
+            # (one chunk of all keys starts at 0: nothing to skip, and in a size class of a
+            # known length the condition would be in the symbolic block index, which
+            # tensorize cannot prove whole for a tile)
+            (jv,) = (iv.var for iv in pv.op.reduce_axis)
+            _skip_tiles(s, pv, jv, cfg["kc2"], pv.op.axis[2].var, qb)
         # and the softmax's keys after the block: max and sum skip them, exp leaves them 0
         for red in (mx, sm):
             (jr,) = (iv.var for iv in red.op.reduce_axis)
