@@ -521,7 +521,7 @@ class ScheduleLowering:
             # split and fuse relations), shifted by c's own region
             leaf_ranges = {id(iv): relax.get(iv.var, (iv.var, iv.var)) for iv in c.leaf_iter_vars}
             ranges = pass_up(c, leaf_ranges, self.info[c].extents)
-            self.root_map(c)
+            leaf_m = self.root_map(c)[0]     # root axis vars -> values in c's leaf loops
             data_m = self.data_maps[id(c)]
             fresh = {}
             for iv, (lo, _) in zip(c.op.axis, self.info[c].region):
@@ -535,12 +535,13 @@ class ScheduleLowering:
                 relax[r] = (_add(mn, a), _add(mn, b))
             for n in (n for b in self.info[c].bodies for n in walk(b)):
                 if isinstance(n, TensorLoad) and self.sch.stage_map[n.tensor.op] is st:
-                    accesses.append(([substitute(i, fresh) for i in n.indices], relax))
+                    accesses.append(([substitute(i, fresh) for i in n.indices],
+                                     [substitute(i, leaf_m) for i in n.indices], relax))
         region = []
         for d, dom in enumerate(st.op.shape):
             lo_all, hi_all, ok = [], [], True
-            for idx, relax in accesses:
-                r = _relaxed(idx[d], relax)
+            for idx, leaf_idx, relax in accesses:
+                r = self._tighter(_relaxed(idx[d], relax), _relaxed(leaf_idx[d], relax))
                 if r is None:
                     ok = False
                     break
@@ -567,6 +568,18 @@ class ScheduleLowering:
                 ext = Const(ub, "int32")
             region.append((lo, ext))
         return region
+
+    def _tighter(self, box, leaf):
+        """Of two intervals of one index, the one from the root axes' ranges (`box`) or the
+        one from the leaf loops' (`leaf`: a fused (y, x) read as y*Q + x spans the fused
+        loop's piece, where the root ranges give whole rows), the narrower; box when equal."""
+        if leaf is None:
+            return box
+        if box is None:
+            return leaf
+        s = Simplifier(self.const_ranges)
+        wb, wl = (self._const_ub(s(hi - lo)) for lo, hi in (box, leaf))
+        return leaf if wl < wb else box
 
     def _block_thread_ranges(self, q, xpos):
         """A shared buffer serves every thread of a block: the threadIdx loops enclosing the
