@@ -654,7 +654,7 @@ def interval(e, relax):
             # (j // c) * c + j % c is j: its interval is j's, not the box of the two terms'
             lin = to_linear(e)
             folded = _fold_divmod(lin)
-            if len(folded.terms) < len(lin.terms):
+            if folded is not lin:
                 return interval(from_linear(folded, e.dtype), relax)
         if op in ("+", "-", "min", "max"):
             a, b = interval(e.a, relax), interval(e.b, relax)
