@@ -131,6 +131,21 @@ def test_blocks_keep_two_threads_busy_to_the_end():
         assert imbalance(works, 2) < IMBALANCE_STEP, (C, H, O, cfg)
 
 
+def test_a_weight_that_stays_in_the_l2_does_not_split_the_channels():
+    """A weight that stays in half the L2 is read from memory once whatever the row blocks:
+    the blocks take all output channels (the input read once), where their product fits.
+    One that does not, 512x28x28 -> 256 on a 512 KiB L2, is read once per row block,
+    which the blocks weigh against reading the input once per channel block."""
+    l2 = cpu_info("native").l2_bytes
+    for C, O, P in ((64, 256, 56), (512, 256, 28)):
+        cfg = conv1x1_config(C, O, P, P, "native", units=2)
+        if O * C * 4 <= l2 // 2:
+            assert cfg["ob"] >= O, (C, O, P, cfg)
+            assert cfg["ob"] * cfg["rb"] * P * 4 <= l2 // 4
+        elif l2 == 512 * 1024:
+            assert cfg["ob"] < O, (C, O, P, cfg)
+
+
 def test_larger_kernels_keep_the_channel_block_route():
     x, w = te.placeholder((1, 16, 15, 15), name="x"), te.placeholder((16, 16, 3, 3), name="w")
     out = topi.nn.conv2d_nchw(x, w, 2, 1)
