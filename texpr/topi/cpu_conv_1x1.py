@@ -264,6 +264,19 @@ def schedule_conv2d_nchw_1x1(s, st, target):
     par = out.fuse(on, yb, ob)
     out.parallel(par)
     f = out.fuse(yi, ox)
+    if not tensorized and panel is None and (rb * Q) % nr == 0:
+        # read in place, the register tile stored straight into the output (or epilogue): no
+        # flat product stage to copy out (64x56x56 -> 64: 5% faster, Zen 3, 1 thread); the
+        # tile's read acc[n, o, y*Q + x] under the fused (y, x) split by nr is nr pixels
+        # (bound inference through the leaf loops)
+        fo, fi = out.split(f, factor=nr)
+        oob, ooi = out.split(oi, factor=mr)
+        out.reorder(fo, oob, ooi, fi)
+        out.unroll(ooi)
+        _vector_tile(out, fi, lanes)
+        g.compute_inline()
+        _accumulate(acc, out, oob, lanes)
+        return [st, acc] + stages
     _vector_tile(out, f, lanes, unroll=False)
     # the flat product of the block: tiles of mr channels x nr pixels, accumulated in
     # registers; the channel tiles of a pixel tile in turn (its input panel stays in L1)
@@ -289,13 +302,19 @@ def schedule_conv2d_nchw_1x1(s, st, target):
         return [st, g] + stages
     g.unroll(goi)
     _vector_tile(g, gji, lanes)
-    acc.compute_at(g, gob)
+    _accumulate(acc, g, gob, lanes)
+    return [st, g, acc] + stages
+
+
+def _accumulate(acc, stage, at, lanes):
+    """The register tile (mr x nr accumulators) at `at` of `stage`: the input channels
+    outermost, the tile's rows unrolled and its pixels whole vectors."""
+    acc.compute_at(stage, at)
     an, ao, aj = acc.op.axis
     (rk,) = acc.op.reduce_axis
     acc.reorder(an, rk, ao, aj)
     acc.unroll(ao)
     _vector_tile(acc, aj, lanes)
-    return [st, g, acc] + stages
 
 
 def gemm_columns(mr, nr, kc, lanes):
