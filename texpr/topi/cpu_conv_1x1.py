@@ -28,11 +28,12 @@ G[n, o, y*Q + x]; fusing the output's y and x makes that index the flat one agai
 block's product is whole vectors of pixels (7x7: 56), so its last pixel tile is whole
 vectors too (gemm_columns: 49 pixels as three 6x16 tiles and one 6x8).
 
-Computing the product per pixel tile (the output's fused (y, x) split by nr, the product of
-the block's channels x nr pixels in L1 and copied out right away) or, read in place, the
-register tile stored straight into the output (no product stage) measured no faster than
-the block's product copied in its own pass (within 1-3%, either way, at 64x56x56 -> 256 /
--> 64, 256x56x56 -> 64, 128x28x28 -> 512; Zen 3, 1 thread): the copy is not what bounds them.
+Read in place with blocks of whole pixel tiles, the register tile is stored straight into
+the output (or its epilogue) and there is no product stage (64x56x56 -> 64: 12% faster,
+256x56x56 -> 64: 1%; Zen 3, 1 thread). The micro-kernel's product computed per pixel tile
+(the output's fused (y, x) split by nr, the tile's product in L1 copied out right away)
+measured 3-4% slower than the block's at 64x56x56 -> 256 and no faster at 128x28x28 -> 512,
+so a tensorized block keeps its product and copy pass.
 """
 import copy
 import heapq
@@ -80,7 +81,7 @@ def conv1x1_config(C, O, P, Q, target="native", units=None):
     end; imbalances within IMBALANCE_STEP count as equal: a finer split reads more, 3-5%
     at 1 thread), then those that read the least from memory: the input once per channel
     block, the weight once per row block, or once where it stays in half the L2 (64x56x56 ->
-    256: blocks of all 256 channels x 2 rows, not 132 x 4 reading the input twice: 1-3%
+    256: blocks of all 256 channels x 2 rows, not 132 x 4 reading the input twice: 7%
     faster on Zen 3, 1 thread). kc: reduction_block."""
     info = cpu_info(target)
     units = units or os.cpu_count() or 1
@@ -266,7 +267,7 @@ def schedule_conv2d_nchw_1x1(s, st, target):
     f = out.fuse(yi, ox)
     if not tensorized and panel is None and (rb * Q) % nr == 0:
         # read in place, the register tile stored straight into the output (or epilogue): no
-        # flat product stage to copy out (64x56x56 -> 64: 5% faster, Zen 3, 1 thread); the
+        # flat product stage to copy out (64x56x56 -> 64: 12% faster, Zen 3, 1 thread); the
         # tile's read acc[n, o, y*Q + x] under the fused (y, x) split by nr is nr pixels
         # (bound inference through the leaf loops)
         fo, fi = out.split(f, factor=nr)
