@@ -106,6 +106,27 @@ def test_compute_at_under_a_fused_axis_split_into_whole_rows():
     tt.check_kernel(s, [A, C], lambda a: (a + 1) * 2, [a], target="c")
 
 
+@settings(max_examples=10, deadline=None)
+@given(rows=st.integers(1, 6), cols=st.integers(1, 8), factor=st.integers(1, 9))
+def test_a_flat_producer_read_at_y_times_cols_plus_x_computes_one_piece(rows, cols, factor):
+    """C[y, x] reads a flat B[y * cols + x]; under C's fused (y, x) split by `factor`, B's
+    region is the piece (`factor` elements), not the rows it touches whole: each element
+    of B is computed once (the 1x1 convolution's flat product per pixel tile)."""
+    A = te.placeholder((rows * cols,), name="A")
+    B = te.compute((rows * cols,), lambda j: A[j] + 1.0, name="B")
+    C = te.compute((rows, cols), lambda y, x: B[y * cols + x] * 2.0, name="C")
+    s = te.create_schedule(C.op)
+    fo, fi = s[C].split(s[C].fuse(*C.op.axis), factor=factor)
+    s[B].compute_at(s[C], fo)
+    shapes = [[int(d.value) for d in a.buffer.shape]
+              for a in stmts(te.lower(s, [A, C]).body, ir.Allocate) if a.buffer.name == "B"]
+    assert shapes and all(sh == [min(factor, rows * cols)] for sh in shapes), shapes
+    a = rand(rows * cols)
+    c = np.zeros((rows, cols), "float32")
+    assert stores(s, [A, C], [a, c]) == {"B": rows * cols, "C": rows * cols}
+    np.testing.assert_allclose(c, ((a + 1) * 2).reshape(rows, cols), rtol=1e-6)
+
+
 @settings(max_examples=15, deadline=None)
 @given(rows=st.integers(1, 7), cols=st.integers(1, 9), factor=st.integers(1, 12),
        at_inner=st.booleans())

@@ -48,6 +48,43 @@ def test_div_mod_of_split_index_folds_back_with_ranges():
     assert simplify((X // 8) * 8 + X % 8).same_as(X)
 
 
+@pytest.mark.parametrize("div, mod", [("//", "%"), ("tdiv", "tmod")])
+@pytest.mark.parametrize("q", [7, 1, -3])
+@pytest.mark.parametrize("offset", [0, 3, -10])
+def test_quotient_times_divisor_plus_remainder_is_the_dividend(div, mod, q, offset):
+    # (j // q) * q + j % q = j for every j (negative ones too) and q != 0, with floor
+    # division and its remainder (texpr's // and %) as with truncating ones; k times too
+    j = X * 2 + offset
+    e = BinOp(div, j, c(q), "int32") * q * 3 + BinOp(mod, j, c(q), "int32") * 3
+    for s in (simplify(e), simplify(e, {X: (-9, 9)})):
+        assert s.same_as(simplify(j * 3)), str(s)
+    for x in range(-9, 10):
+        assert evaluate(e, {X: x}) == (2 * x + offset) * 3
+
+
+def test_floor_quotient_and_truncated_remainder_are_not_folded():
+    # -1 // 4 * 4 + tmod(-1, 4) = -4 - 1, not -1
+    for div, mod in (("//", "tmod"), ("tdiv", "%")):
+        e = BinOp(div, X, c(4), "int32") * 4 + BinOp(mod, X, c(4), "int32")
+        s = simplify(e)
+        assert not s.same_as(X)
+        for x in range(-9, 10):
+            assert evaluate(s, {X: x}) == evaluate(e, {X: x})
+
+
+def test_interval_of_a_fused_index_is_the_fused_range():
+    # y*Q + x with y = j // Q, x = j % Q (a fused loop split in pieces of 16): the piece's
+    # range, not the rows it touches whole (each term's interval apart)
+    for lo in (Y * 16, c(-20)):
+        relax = {X: (lo, simplify(lo + 15))}
+        for q, off in ((56, 0), (7, 3)):
+            j = X + off
+            r = interval((j // q) * q + j % q, relax)
+            for y in range(-2, 3):
+                assert evaluate(r[0], {Y: y}) == evaluate(lo, {Y: y}) + off
+                assert evaluate(r[1], {Y: y}) == evaluate(lo, {Y: y}) + off + 15
+
+
 def test_div_is_kept_when_remainder_may_be_negative():
     e = simplify((X * 16 + Y) // 16, {X: (0, 10), Y: (-3, 15)})
     assert not e.same_as(X)

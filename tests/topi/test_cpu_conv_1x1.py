@@ -81,6 +81,26 @@ def test_stride1_whole_tiles_read_the_input_in_place():
     assert "x[ramp(" in text
 
 
+def test_read_in_place_the_register_tile_is_stored_straight_into_the_output():
+    """Read in place with blocks of whole pixel tiles, the register tile is stored into the
+    output (here the fused bias + relu) as it is: no flat product of the block copied out in
+    a pass of its own; batch 2, a partial channel tile (13 = 6 + 6 + 1)."""
+    N, C, H, O = 2, 8, 8, 13
+    a, k, bb = rand(N, C, H, H), rand(O, C, 1, 1), rand(O)
+    x, w, b = te.placeholder(a.shape, name="x"), te.placeholder(k.shape, name="w"), \
+        te.placeholder((O,), name="b")
+    out = topi.nn.relu(topi.nn.bias_add(topi.nn.conv2d_nchw(x, w, 1, 0), b))
+    s = topi.schedule(out, "native")
+    text = str(te.lower(s, [x, w, b, out], target="native"))
+    assert "conv2d_nchw_flat.local" in text and "data_panel" not in text
+    assert "allocate conv2d_nchw_flat" not in text          # no product stage
+    f = te.build(s, [x, w, b, out], target="native")
+    got = np.full((N, O, H, H), np.nan, "float32")
+    f(a, k, bb, got)
+    want = np.maximum(ref.conv2d_nchw_ref(a, k, 1, 0) + bb.reshape(1, -1, 1, 1), 0)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(want).max()))
+
+
 def test_many_channel_tiles_copy_a_panel_per_pixel_tile():
     """With enough channel tiles per block (panel_pays), each pixel tile's C x nr input is
     copied into a panel inside the block's loop (aligned, contiguous), which the tiles read;
@@ -129,6 +149,21 @@ def test_blocks_keep_two_threads_busy_to_the_end():
         cfg = conv1x1_config(C, O, H, H, "native", units=2)
         works = [min(cfg["ob"], O - b) for b in range(0, O, cfg["ob"])] * (H // cfg["rb"])
         assert imbalance(works, 2) < IMBALANCE_STEP, (C, H, O, cfg)
+
+
+def test_a_weight_that_stays_in_the_l2_does_not_split_the_channels():
+    """A weight that stays in half the L2 is read from memory once whatever the row blocks:
+    the blocks take all output channels (the input read once), where their product fits.
+    One that does not, 512x28x28 -> 256 on a 512 KiB L2, is read once per row block,
+    which the blocks weigh against reading the input once per channel block."""
+    l2 = cpu_info("native").l2_bytes
+    for C, O, P in ((64, 256, 56), (512, 256, 28)):
+        cfg = conv1x1_config(C, O, P, P, "native", units=2)
+        if O * C * 4 <= l2 // 2:
+            assert cfg["ob"] >= O, (C, O, P, cfg)
+            assert cfg["ob"] * cfg["rb"] * P * 4 <= l2 // 4
+        elif l2 == 512 * 1024:
+            assert cfg["ob"] < O, (C, O, P, cfg)
 
 
 def test_larger_kernels_keep_the_channel_block_route():

@@ -18,7 +18,7 @@ from ..lang.extern import ExternOp
 from ..lang.tensor import ComputeOp, ExclusiveScanOp, PlaceholderOp, ScanOp, Tensor
 from ..lang.visitor import Mutator, free_vars, substitute, transform, walk
 from ..schedule.schedule import IMPORT_PRAGMAS
-from ..schedule.relations import data_related, leaf_to_root, propagate_extents
+from ..schedule.relations import Fuse, data_related, leaf_to_root, propagate_extents
 from .analysis.arith import INF, Simplifier, const_bounds, interval, simplify
 from ..lang.ir import (Allocate, Buffer, BufferLoad, BufferStore, CheckedIndex, DeclareVars, For,
                  IfThenElse, IntrinCall, StageRegion, VarLoad, VarStore, seq)
@@ -521,7 +521,11 @@ class ScheduleLowering:
             # split and fuse relations), shifted by c's own region
             leaf_ranges = {id(iv): relax.get(iv.var, (iv.var, iv.var)) for iv in c.leaf_iter_vars}
             ranges = pass_up(c, leaf_ranges, self.info[c].extents)
-            self.root_map(c)
+            # root axis vars -> values in c's leaf loops, where a fused loop makes them
+            # tighter than the box of the root ranges (_tighter)
+            leaf_m = self.root_map(c)[0]
+            if not any(type(r) is Fuse for r in c.relations):
+                leaf_m = None
             data_m = self.data_maps[id(c)]
             fresh = {}
             for iv, (lo, _) in zip(c.op.axis, self.info[c].region):
@@ -535,12 +539,17 @@ class ScheduleLowering:
                 relax[r] = (_add(mn, a), _add(mn, b))
             for n in (n for b in self.info[c].bodies for n in walk(b)):
                 if isinstance(n, TensorLoad) and self.sch.stage_map[n.tensor.op] is st:
-                    accesses.append(([substitute(i, fresh) for i in n.indices], relax))
+                    accesses.append(([substitute(i, fresh) for i in n.indices],
+                                     None if leaf_m is None else
+                                     [substitute(i, leaf_m) for i in n.indices],
+                                     relax))
         region = []
         for d, dom in enumerate(st.op.shape):
             lo_all, hi_all, ok = [], [], True
-            for idx, relax in accesses:
+            for idx, leaf_idx, relax in accesses:
                 r = _relaxed(idx[d], relax)
+                if leaf_idx is not None:
+                    r = self._tighter(r, _relaxed(leaf_idx[d], relax))
                 if r is None:
                     ok = False
                     break
@@ -567,6 +576,18 @@ class ScheduleLowering:
                 ext = Const(ub, "int32")
             region.append((lo, ext))
         return region
+
+    def _tighter(self, box, leaf):
+        """Of two intervals of one index, the one from the root axes' ranges (`box`) or the
+        one from the leaf loops' (`leaf`: a fused (y, x) read as y*Q + x spans the fused
+        loop's piece, where the root ranges give whole rows), the narrower; box when equal."""
+        if leaf is None:
+            return box
+        if box is None:
+            return leaf
+        s = Simplifier(self.const_ranges)
+        wb, wl = (self._const_ub(s(hi - lo)) for lo, hi in (box, leaf))
+        return leaf if wl < wb else box
 
     def _block_thread_ranges(self, q, xpos):
         """A shared buffer serves every thread of a block: the threadIdx loops enclosing the

@@ -554,14 +554,22 @@ def _from_wrapped_linear(lin, dt):
     return from_linear(lin, dt)
 
 
+#: the division that leaves each remainder: a = (a div c) * c + a mod c for every a and c != 0
+#: (floor: a % c has c's sign; truncating: a's), not for a floor quotient and a truncated
+#: remainder (-1 // 4 * 4 + tmod(-1, 4) = -5)
+_DIV_OF_MOD = {"%": "//", "tmod": "tdiv"}
+
+
 def _fold_divmod(lin):
-    """(a // c) * c * k + (a % c) * k  ->  a * k."""
+    """(a // c) * c * k + (a % c) * k  ->  a * k (and so for tdiv / tmod; any a, c != 0)."""
     mods = [(k, atom, c) for k, (atom, c) in lin.terms.items()
-            if isinstance(atom, BinOp) and atom.op in ("%", "tmod") and is_const(atom.b)]
+            if isinstance(atom, BinOp) and atom.op in _DIV_OF_MOD and is_const(atom.b)
+            and atom.b.value != 0]
     for key, atom, coef in mods:
         c = atom.b.value
         for k2, (atom2, coef2) in list(lin.terms.items()):
-            if (isinstance(atom2, BinOp) and atom2.op in ("//", "tdiv") and is_const(atom2.b, c)
+            if (isinstance(atom2, BinOp) and atom2.op == _DIV_OF_MOD[atom.op]
+                    and is_const(atom2.b, c)
                     and atom2.a.same_as(atom.a) and coef2 == coef * c and key in lin.terms):
                 t = dict(lin.terms)
                 del t[key], t[k2]
@@ -642,6 +650,12 @@ def interval(e, relax):
         return relax[e]
     if t is BinOp:
         op = e.op
+        if op in ("+", "-", "*") and dtypes.is_int(e.dtype):
+            # (j // c) * c + j % c is j: its interval is j's, not the box of the two terms'
+            lin = to_linear(e)
+            folded = _fold_divmod(lin)
+            if folded is not lin:
+                return interval(from_linear(folded, e.dtype), relax)
         if op in ("+", "-", "min", "max"):
             a, b = interval(e.a, relax), interval(e.b, relax)
             if a is None or b is None:
