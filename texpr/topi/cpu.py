@@ -1264,6 +1264,17 @@ def _materialize_pad(s, conv_stage, lanes):
     return st
 
 
+def _row_tiles(out, rows, width):
+    """Tiles of `rows` output rows x `width` columns of an NCHW stage, the rows unrolled
+    inside (the register tiles of depthwise convolution and pooling): (yo, xo, yi, xi)."""
+    n_, c_, y_, x_ = out.op.axis
+    yo, yi = out.split(y_, factor=rows)
+    xo, xi = out.split(x_, factor=width)
+    out.reorder(n_, c_, yo, xo, yi, xi)
+    out.unroll(yi)
+    return yo, xo, yi, xi
+
+
 def _vector_tile(st, iv, lanes, unroll=True):
     """Vectorize `iv` by the vector width and (unroll=True) unroll the vectors (registers, not
     memory)."""
@@ -1461,11 +1472,8 @@ def schedule_depthwise_conv2d_nchw(s, st, target):
     out, conv = _output_and_accumulator(s, st)
     if Qp > Q:
         pad_axis(s, conv, 3, Qp)
-    n_, c_, y_, x_ = out.op.axis
-    yo, yi = out.split(y_, factor=rows)
-    xo, xi = out.split(x_, factor=width)
-    out.reorder(n_, c_, yo, xo, yi, xi)
-    out.unroll(yi)
+    n_, c_ = out.op.axis[:2]
+    yo, xo, yi, xi = _row_tiles(out, rows, width)
     _vector_tile(out, xi, lanes)
     cn, cc, cy, cx = conv.op.axis
     ry, rx = conv.op.reduce_axis
@@ -1570,11 +1578,8 @@ def _schedule_symbolic_pool_nchw(s, st, target):
     copy = _pool_rows_copy(s, st, lanes, (Qp - 1) * sw + (kw - 1) * dw + 1)
     out, acc = _output_and_accumulator(s, st)
     pad_axis(s, acc, 3, Qp)
-    n_, c_, y_, x_ = out.op.axis
-    yo, yi = out.split(y_, factor=POOL_ROWS)
-    xo, xi = out.split(x_, factor=lanes)
-    out.reorder(n_, c_, yo, xo, yi, xi)
-    out.unroll(yi)
+    n_, c_ = out.op.axis[:2]
+    yo, xo, yi, xi = _row_tiles(out, POOL_ROWS, lanes)
     out.vectorize(xi)
     cn, cc, cy, cx = acc.op.axis
     ry, rx = acc.op.reduce_axis
