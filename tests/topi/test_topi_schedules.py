@@ -2,8 +2,9 @@
 odd shapes: tails of the register tiles, of the cache blocks and of the reduction chunks,
 fused epilogues, and layouts the schedules rewrite (packed weights, channel blocks).
 
-Targets: "native" (= avx2 on x86), "avx512" (native when the CPU has it, else the same
-source through SIMDe) and "neon" (qemu-aarch64; skipped when the cross tools are missing).
+Targets: "native" (the host's: avx2 on Zen 3, avx512 on Zen 4), "avx512" (native when the
+CPU has it, else the same source through SIMDe) and "neon" (qemu-aarch64; skipped when the
+cross tools are missing).
 """
 import platform
 import shutil
