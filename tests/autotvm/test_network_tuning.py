@@ -10,13 +10,19 @@ from texpr.targets.build import emit_source
 T = "native"
 
 
+#: channels of the network's convolutions: one vector of the target's lanes (8 on AVX2, 16
+#: on AVX-512), so its schedule reads the weight in channel blocks packed once (half a
+#: vector of output channels is padded to a whole one per call: no blocks, no knobs for them)
+CH = topi.cpu.cpu_info(T).lanes
+
+
 def _network():
-    x = te.placeholder((1, 8, 6, 6), name="x")
-    w1 = te.placeholder((8, 8, 3, 3), name="w1")
-    w2 = te.placeholder((8, 8, 3, 3), name="w2")
+    x = te.placeholder((1, CH, 6, 6), name="x")
+    w1 = te.placeholder((CH, CH, 3, 3), name="w1")
+    w2 = te.placeholder((CH, CH, 3, 3), name="w2")
     y = topi.nn.conv2d_nchw(topi.nn.relu(topi.nn.conv2d_nchw(x, w1, 1, 1)), w2, 1, 1)
-    wd = te.placeholder((4, 8 * 6 * 6), name="wd")
-    return topi.nn.dense(topi.reshape(y, (1, 8 * 6 * 6)), wd)
+    wd = te.placeholder((4, CH * 6 * 6), name="wd")
+    return topi.nn.dense(topi.reshape(y, (1, CH * 6 * 6)), wd)
 
 
 def test_tune_network_tunes_each_distinct_layer_once_and_resumes(tmp_path):
@@ -38,8 +44,10 @@ def test_tune_network_tunes_each_distinct_layer_once_and_resumes(tmp_path):
     conv = tasks[0]
     s_rec, t_rec = conv.instantiate(conv.config_space.get(conv.fallback_index))
     with autotvm.apply_history_best(log):
-        ic, oc = topi.cpu.conv2d_weight_blocks((1, 8, 6, 6), (8, 8, 3, 3), 1, 1, 1, T)
-        w = te.placeholder((8 // oc, 8 // ic, 3, 3, ic, oc), name="kernel")
+        blocks = topi.cpu.conv2d_weight_blocks((1, CH, 6, 6), (CH, CH, 3, 3), 1, 1, 1, T)
+        assert blocks is not None                   # the weight is packed in channel blocks
+        ic, oc = blocks
+        w = te.placeholder((CH // oc, CH // ic, 3, 3, ic, oc), name="kernel")
         out = topi.nn.conv2d_nchw_packed(t_rec[0], w, 1, 1)
         s = topi.schedule(out, T)
     assert tuple(t_rec[1].shape) == tuple(w.shape)

@@ -173,24 +173,47 @@ def test_larger_kernels_keep_the_channel_block_route():
     assert "conv2d_nchw_flat" not in text and "data_blocked" in text
 
 
-@pytest.mark.parametrize("N", [24, 20])
-def test_gemm_columns_takes_partial_tiles_in_rows_and_columns(N):
-    """The micro-kernel of the 1x1 GEMM on a 7 x N product in 6 x 16 tiles: the last column
-    tile is one whole vector (24: the one-vector kernel) or not (20: plain loops), the last
-    row tile one row; the whole-row tiles of the last column tile run all six rows."""
-    M, K = 7, 5
+def _gemm_columns_product(M, N, K, mr, nr, lanes):
+    """c = a @ b [M, N] in mr x nr tiles tensorized with gemm_columns(mr, nr, K, lanes)."""
     a = te.placeholder((M, K), name="a")
     b = te.placeholder((K, N), name="b")
     k = te.reduce_axis((0, K), "k")
     c = te.compute((M, N), lambda i, j: te.sum(a[i, k] * b[k, j], axis=k), name="c")
     s = te.create_schedule(c.op)
-    io, ii = s[c].split(c.op.axis[0], factor=6)
-    jo, ji = s[c].split(c.op.axis[1], factor=16)
+    io, ii = s[c].split(c.op.axis[0], factor=mr)
+    jo, ji = s[c].split(c.op.axis[1], factor=nr)
     s[c].reorder(io, jo, ii, ji, k)
-    s[c].tensorize(ii, gemm_columns(6, 16, K, 8))
-    f = te.build(s, [a, b, c], target="native")
-    assert "switch" in f.source or N == 24
+    s[c].tensorize(ii, gemm_columns(mr, nr, K, lanes))
+    return s, [a, b, c]
+
+
+@pytest.mark.parametrize("target", ["avx2", "avx512"])
+@pytest.mark.parametrize("whole", [True, False], ids=["whole-vector", "part-vector"])
+def test_gemm_columns_takes_partial_tiles_in_rows_and_columns(target, whole):
+    """The micro-kernel of the 1x1 GEMM on a 7 x N product in 6 x (2 vectors) tiles of the
+    target's lanes (AVX2: 6 x 16, N = 24 or 20): the last column tile is one whole vector (the
+    one-vector kernel) or half of one (plain loops), the last row tile one row; the whole-row
+    tiles of the last column tile run all six rows."""
+    lanes = cpu_info(target).lanes
+    M, K, mr, nr = 7, 5, 6, 2 * lanes
+    N = nr + (lanes if whole else lanes // 2)
+    s, args = _gemm_columns_product(M, N, K, mr, nr, lanes)
+    f = te.build(s, args, target=target)
+    assert "switch" in f.source or whole          # part of a vector: a switch to plain loops
     x, y = rand(M, K), rand(K, N)
     got = np.full((M, N), np.nan, "float32")
     f(x, y, got)
     np.testing.assert_allclose(got, x @ y, rtol=1e-5, atol=1e-5)
+
+
+def test_gemm_columns_of_narrower_lanes_than_the_target_has_no_code_for_it():
+    """gemm_columns of 8 lanes has 8-column kernels, which AVX-512 (16 lanes) has no code
+    for: a TexprError naming the intrinsic and the targets it has, not a kernel missing a
+    case (lowered and emitted only, not compiled)."""
+    from texpr.targets.build import emit_source
+    s, args = _gemm_columns_product(7, 24, 5, 6, 16, 8)
+    with pytest.raises(te.TexprError, match=r"gemm_fp32_6x16x5_cols has no implementation "
+                                            r"for target 'avx512' \(it has: avx2, neon\)"):
+        emit_source(s, args, target="avx512")
+    with pytest.raises(te.TexprError, match="nr=20 is not a multiple of 8 lanes"):
+        gemm_columns(6, 20, 5, 8)

@@ -98,6 +98,21 @@ def test_avx512_takes_the_exact_vnni_kernel():
     np.testing.assert_array_equal(c, exact(a, wf))
 
 
+@pytest.mark.parametrize("form,group,wdtype,kernel", [
+    ("dense_int8_sat16", 4, "int8", "dot_u8s8_sat16"),
+    ("dense_int16_pairs", 2, "int16", "dot_int16_pairs")])
+def test_avx2_only_kernels_are_not_chosen_on_avx512(form, group, wdtype, kernel):
+    """dot_u8s8_sat16 and dot_int16_pairs have AVX2 code only: the schedules of their forms
+    tensorize them on avx2 and run plain loops on avx512 (whose int8 kernel is VNNI), never
+    an intrinsic the target cannot emit (lowered only)."""
+    data = te.placeholder((M, K), "uint8", name="data")
+    packed = te.placeholder((N // 16, K // group, 16, group), wdtype, name="packed")
+    out = getattr(topi.qnn, form)(data, packed)
+    texts = {t: str(te.lower(topi.schedule(out, t), [data, packed, out], target=t))
+             for t in ("avx2", "avx512")}
+    assert kernel in texts["avx2"] and kernel not in texts["avx512"]
+
+
 def test_narrow_weights_split_rows_among_the_threads():
     """N = 16 is one block of columns: blocks of rows run in parallel instead (lowered)."""
     data = te.placeholder((64, K), "uint8", name="data")

@@ -2,8 +2,9 @@
 odd shapes: tails of the register tiles, of the cache blocks and of the reduction chunks,
 fused epilogues, and layouts the schedules rewrite (packed weights, channel blocks).
 
-Targets: "native" (= avx2 on x86), "avx512" (native when the CPU has it, else the same
-source through SIMDe) and "neon" (qemu-aarch64; skipped when the cross tools are missing).
+Targets: "native" (the host's: avx2 on Zen 3, avx512 on Zen 4), "avx512" (native when the
+CPU has it, else the same source through SIMDe) and "neon" (qemu-aarch64; skipped when the
+cross tools are missing).
 """
 import platform
 import shutil
@@ -136,38 +137,55 @@ def test_batch_matmul(target, B, M, N, K):
     close(got, ref.batch_matmul_ref(a, b))
 
 
-def test_batch_matmul_partial_row_tile_is_not_padded():
+def _first_rows(start, fits):
+    """The first row count M >= start for which fits(M) holds: a shape the test derives from
+    the target's configuration (register tiles differ with the lanes and registers)."""
+    return next(m for m in range(start, start + 256) if fits(m))
+
+
+@pytest.mark.parametrize("target", ["avx2", "avx512"])
+def test_batch_matmul_partial_row_tile_is_not_padded(target):
     """M no multiple of the tile's rows (N and K exact): the last row tile runs the gemm
-    kernel for its row count; no padded copy of x, no copy of the output."""
-    from texpr.topi.cpu import batch_matmul_config, dense_config
-    B, M, N, K = 2, 13, 16, 64
-    assert dense_config(M, N, K)["Mp"] != M      # dense pads this shape
-    cfg = batch_matmul_config(M, N, K)
+    kernel for its row count; no padded copy of x, no copy of the output. N is two vectors
+    of the target's lanes; M the fewest rows dense would pad (its tile's rows differ per
+    target: 6 of 8 lanes on AVX2, up to 14 of 16 on AVX-512)."""
+    from texpr.topi.cpu import batch_matmul_config, cpu_info, dense_config
+    B, N, K = 2, 2 * cpu_info(target).lanes, 64
+    M = _first_rows(2, lambda m: dense_config(m, N, K, target)["Mp"] != m)   # dense pads
+    cfg = batch_matmul_config(M, N, K, target)
     assert cfg["Mp"] == M and not cfg["pack_a"] and M % cfg["mr"]
     x, y = te.placeholder((B, M, K), name="x"), te.placeholder((B, N, K), name="y")
     a, b = rand(B, M, K), rand(B, N, K)
-    got, f = run(topi.nn.batch_matmul(x, y), [x, y], [a, b], "native")
+    got, f = run(topi.nn.batch_matmul(x, y), [x, y], [a, b], target)
     close(got, ref.batch_matmul_ref(a, b))
     assert "packA" not in f.source and "_gemm" not in f.source
 
 
-def test_dense_many_rows_packs_weight_blocks_in_parallel_loop():
+@pytest.mark.parametrize("target", ["avx2", "avx512"])
+def test_dense_many_rows_packs_weight_blocks_in_parallel_loop(target):
     """M above DENSE_ROWS_MAX on a raw weight: each parallel block of weight rows packs its
-    panels per reduction chunk (K = 640: chunks of 320) inside the parallel loop, on AVX2 by
-    8 x 8 transposed blocks (transpose_fp32); M = 259 is no multiple of the tile's rows: no
-    padded copy of the data, no copy of the output."""
-    M, N, K = 259, 48, 640
-    cfg = topi.cpu.dense_weight_blocks_config(M, N, K, "native", units=2)
+    panels per reduction chunk (K = 640: chunks of 320 on AVX2, 160 on AVX-512) inside the
+    parallel loop, on AVX2 by 8 x 8 transposed blocks (transpose_fp32); M (259 on AVX2) is
+    the first row count from 259 that is no multiple of the tile's rows: no padded copy of
+    the data, no copy of the output. N = 6 vectors of the target's lanes (two blocks)."""
+    from texpr.topi.cpu import DENSE_ROWS_MAX, cpu_info, dense_weight_blocks_config
+    N, K = 6 * cpu_info(target).lanes, 640
+
+    def config(m):
+        return dense_weight_blocks_config(m, N, K, target, units=2)
+    M = _first_rows(259, lambda m: m % config(m)["mr"] != 0)
+    cfg = config(M)
+    assert M > DENSE_ROWS_MAX
     assert cfg["Mp"] == M and M % cfg["mr"] and cfg["kc"] < K and K % cfg["kc"] == 0
     assert N // cfg["nb"] >= 2                       # a block per core at least
     xd, w = te.placeholder((M, K), name="x"), te.placeholder((N, K), name="w")
     a, ww = rand(M, K), rand(N, K)
-    got, f = run(topi.nn.dense(xd, w), [xd, w], [a, ww], "native")
+    got, f = run(topi.nn.dense(xd, w), [xd, w], [a, ww], target)
     close(got, ref.dense_ref(a, ww, None))
     assert "packA" not in f.source and "_gemm" not in f.source
     assert parallel_loops(f.source) == 1 and "dense_packW" in f.source
-    assert ("transpose_fp32_8x8" in f.source) == (topi.cpu.cpu_info("native").name == "avx2")
-    assert topi.cpu.dense_weight_blocks_config(M, 50, K, "native") is None   # N % nr: padded
+    assert ("transpose_fp32_8x8" in f.source) == (target == "avx2")
+    assert dense_weight_blocks_config(M, N + 2, K, target) is None   # N % nr: padded
 
 
 def test_dense_many_rows_odd_width_long_reduction_is_transposed():

@@ -39,6 +39,7 @@ import copy
 import heapq
 import os
 
+from ..errors import TexprError
 from ..lang.reduction import sum as te_sum
 from ..lang.tensor import ComputeOp, compute, reduce_axis
 from ..lang.intrin import decl_tensor_intrin
@@ -308,9 +309,15 @@ def gemm_columns(mr, nr, kc, lanes):
     product is whole vectors of pixels (7x7 = 49: 56), so the last pixel tile is v < nr /
     lanes whole vectors and runs the v-vector kernel (49: three 6x16 tiles and one 6x8, not
     a fourth 6x16 over 15 zero pixels, or a loop); any other column count a plain loop. A
-    last channel tile of fewer rows runs the kernel for its row count (gemm_fp32)."""
+    last channel tile of fewer rows runs the kernel for its row count (gemm_fp32).
+    Implemented for the targets that have every one of those kernels: `lanes` is one
+    target's vector width (CpuInfo.lanes), and a narrow kernel of fewer lanes than another
+    target's vectors has no code there (8 lanes on avx512: no 6x8 kernel)."""
+    if nr % lanes:
+        raise TexprError(f"gemm_columns: nr={nr} is not a multiple of {lanes} lanes")
     full = gemm_fp32(mr, nr, kc)
     narrow = [gemm_fp32(mr, v * lanes, kc) for v in range(1, nr // lanes)] + [full]
+    targets = [t for t in full.impl if all(t in intrin.impl for intrin in narrow)]
     a, b = full.inputs
 
     def for_target(tgt):
@@ -333,7 +340,7 @@ def gemm_columns(mr, nr, kc, lanes):
                 f"case {n}: {{\n{text[part]}\n}} break;" for n, text in cases.items()) +
                 f"\ndefault: {{\n{loops[part]}\n}} break;\n}}" for part in loops}
         return impl
-    return decl_tensor_intrin(full.op, {t: for_target(t) for t in full.impl},
+    return decl_tensor_intrin(full.op, {t: for_target(t) for t in targets},
                               name=f"{full.name}_cols", inputs=[a, b], partial_axes=(0, 1))
 
 
