@@ -183,3 +183,34 @@ def test_causal_symbolic_length_of_one_key_of_whole_blocks_and_of_padded_keys():
         f(*arrs, got)
         np.testing.assert_allclose(got, ref.attention_ref(*arrs, causal=True), rtol=1e-4,
                                    atol=1e-5)
+
+
+@pytest.mark.parametrize("target", ["avx2", "avx512"])
+def test_causal_queries_of_one_block_narrower_than_a_query_tile(target):
+    """Causal attention whose queries are a single block narrower than the register tile of
+    scores^T (qb = S < nr1): the condition that skips the key tiles after the block is the
+    block's constant last query, the same for every tile. (It was i // qb * qb + qb - 1,
+    which varies inside a tile of nr1 queries, and tensorize refused it: S = 2 before 40 keys
+    on both targets, and the classes S == 1..4 of a symbolic length with Dv = 8 on AVX-512,
+    whose 16-query tile is wider than their block.) The concrete kernel against NumPy; the
+    classes lowered, their scores^T still register tiles."""
+    S, T = 2, 40
+    assert attention_config(S, T, 8, 8, target)["nr1"] > S      # the case described
+    q, k, v = _placeholders(S, T, 8, 8, "float32", H=1)
+    o = topi.nn.attention(q, k, v, causal=True)
+    f = te.build(topi.schedule(o, target), [q, k, v, o], target=target)
+    arrs = _arrays(S, T, 8, 8, "float32", H=1)
+    got = np.empty((1, 1, S, 8), np.float32)
+    f(*arrs, got)
+    np.testing.assert_allclose(got, ref.attention_ref(*arrs, causal=True), rtol=2e-5,
+                               atol=2e-6)
+    n = te.var("S")
+    q, k, v = _placeholders(n, n, 8, 8, "float32", H=1)
+    o = topi.nn.attention(q, k, v, causal=True)
+    s = topi.schedule(o, target)
+    s.specializations = s.specializations[:4]
+    assert [str(c) for c, _ in s.specializations] == [f"S == {m}" for m in range(1, 5)]
+    text = str(te.lower(s, [q, k, v, o], target=target, stop_after="loop_nest"))
+    for m in range(1, 5):
+        cls = text.split(f"S == {m}")[-1].split("// specialisation")[0]
+        assert f"tensorize gemm_fp32_{m}x" in cls

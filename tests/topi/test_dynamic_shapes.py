@@ -18,6 +18,23 @@ N, K, K_BUILT = 48, 64, 8
 
 SIZES = [1, 2, 3, 5, 6, 7, 8, 9, 13, 16, 17, 31, 64, 97, 128, 256, 257, 263, 300]
 
+#: the attention kernel's head dimension: one vector of the native target (8 floats on
+#: AVX2, 16 on AVX-512), so that pv is a register-tiled GEMM on every target (a head
+#: dimension that is not whole vectors runs pv as a vector loop: no gemm kernel of it)
+HEAD = cpu.cpu_info("native").lanes
+
+
+def _row_classes(target):
+    """The dispatch of the dense kernel built (K_BUILT: too short for dot products): one
+    class per width of the transposed product's register tile (dense_rows_config's nr), one
+    vector of data rows up to `lanes` rows, two after (the fallback takes the rest)."""
+    lanes = cpu.cpu_info(target).lanes
+    assert K_BUILT < 2 * lanes          # (gemv_max_rows does not apply)
+    assert [cpu.dense_rows_config(m, N, K_BUILT, target)["nr"]
+            for m in (1, lanes, lanes + 1, cpu.DENSE_ROWS_MAX)] == \
+        [lanes, lanes, 2 * lanes, 2 * lanes]
+    return [f"M >= 1 && M <= {lanes}", f"M >= {lanes + 1} && M <= {cpu.DENSE_ROWS_MAX}"]
+
 
 def _dense(k=K):
     M = te.var("M")
@@ -77,7 +94,17 @@ def test_dense_sizes_outside_every_class_and_bad_shapes(dense_dyn):
     dense_dyn(np.ones((0, K_BUILT), np.float32), w, c)    # M = 0: the fallback, nothing done
     with pytest.raises(te.TexprError, match=r"\bM\b"):
         dense_dyn(np.ones((5, K_BUILT), np.float32), w, np.empty((6, N), np.float32))
-    assert "dispatch: M >= 1 && M <= 8; M >= 9 && M <= 256; otherwise" in repr(dense_dyn)
+    rows = "; ".join(_row_classes("native"))
+    assert f"dispatch: {rows}; otherwise" in repr(dense_dyn)
+
+
+@pytest.mark.parametrize("target", ["avx2", "avx512"])
+def test_dense_row_classes_follow_the_register_tile_width(target):
+    """The size classes of a short-K dense are the ranges of one register tile width, on
+    every vector width (scheduled only, nothing built)."""
+    M, x, w, y = _dense(K_BUILT)
+    s = topi.schedule([y], target)
+    assert [str(c) for c, _ in s.specializations] == _row_classes(target)
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +132,7 @@ def test_batch_matmul_every_batch_and_rows(bmm_dyn, b, m):
 @pytest.fixture(scope="module")
 def attention_dyn():
     S = te.var("S")
-    q, k, v = (te.placeholder((1, 1, S, 8), name=n) for n in "qkv")
+    q, k, v = (te.placeholder((1, 1, S, HEAD), name=n) for n in "qkv")
     o = topi.nn.scaled_dot_product_attention(q, k, v)
     s = topi.schedule([o], "native")
     assert [str(c) for c, _ in s.specializations] == \
@@ -118,7 +145,7 @@ def attention_dyn():
 @given(s_=st.sampled_from([1, 2, 3, 5, 8, 13, 32, 33, 47, 64, 97, 150]))
 def test_attention_every_sequence_length(attention_dyn, s_):
     rng = np.random.default_rng(s_)
-    q, k, v = (rng.standard_normal((1, 1, s_, 8), dtype=np.float32) for _ in range(3))
+    q, k, v = (rng.standard_normal((1, 1, s_, HEAD), dtype=np.float32) for _ in range(3))
     o = np.empty_like(q)
     attention_dyn(q, k, v, o)
     np.testing.assert_allclose(o, topi.testing.attention_ref(q, k, v), rtol=1e-4, atol=1e-5)
@@ -131,7 +158,7 @@ def test_attention_many_keys_run_whole_padded_chunks(attention_dyn):
     assert re.search(rf"gemm_fp32_\d+x\d+x{PADDED_KEY_CHUNK}\b", attention_dyn.source)
     for s_ in (129, 161, 160):          # (160: the class of whole blocks)
         rng = np.random.default_rng(s_)
-        q, k, v = (rng.standard_normal((1, 1, s_, 8), dtype=np.float32) for _ in range(3))
+        q, k, v = (rng.standard_normal((1, 1, s_, HEAD), dtype=np.float32) for _ in range(3))
         # every score below -160: exp(0 - max) of a padded (zero) key would overflow
         q, k = 60 * (np.abs(q) + 1), -(np.abs(k) + 1)
         o = np.empty_like(q)

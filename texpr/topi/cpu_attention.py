@@ -269,14 +269,23 @@ def _keys_and_queries(scores):
     return k, q
 
 
-def _skip_tiles(s, stage, j, tile, i, qb):
-    """Reduce `stage` only where the tile of keys holding j starts at or before the last query
-    of the block of qb holding i (`where`, the same for a whole register tile or chunk: the
+def _block_last(i, qb, one_block):
+    """The last query of the block of qb holding query i. one_block: the stage's queries are
+    a single block (i // qb is 0 for every one of them): the constant qb - 1, which does not
+    vary inside a register tile of queries wider than that block (qb = S < nr1, as S = 1-4
+    keys-first tiles of 16 queries on AVX-512, or S = 1 before T = 40 keys on AVX2), where
+    (i // qb) * qb would (a multi-block schedule has qb a multiple of nr1: the tile is in
+    one block)."""
+    return qb - 1 if one_block else (i // qb) * qb + (qb - 1)
+
+
+def _skip_tiles(s, stage, j, tile, last):
+    """Reduce `stage` only where the tile of keys holding j starts at or before `last`, the
+    last query of the block (_block_last: the same for a whole register tile or chunk: the
     tensorized call is skipped, the tile left at zero). The stage is replaced before it is
     split."""
     op = stage.op
     body = op.bodies[0]
-    last = (i // qb) * qb + (qb - 1)
     where = te_all(body.where, (j // tile) * tile <= last)
     new = ComputeOp(op.name, op.axis, [Reduce(body.combiner, body.source, body.axis, where,
                                               body.dtype, body.value_index)], op.tag, op.attrs)
@@ -284,14 +293,15 @@ def _skip_tiles(s, stage, j, tile, i, qb):
     s.stage_map[new] = stage
 
 
-def _zero_after_block(s, stage, qb):
-    """The elementwise stage e[.., j, i] computed only for keys j up to the last query of i's
-    block, 0 after: written as a sum over one point whose `where` is that condition (the loop
-    partitioning cuts the key loop there; the rest is the sum's initial 0)."""
+def _zero_after_block(s, stage, last):
+    """The elementwise stage e[.., j, i] computed only for keys j up to `last` (of i: the
+    last query of i's block, _block_last), 0 after: written as a sum over one point whose
+    `where` is that condition (the loop partitioning cuts the key loop there; the rest is
+    the sum's initial 0)."""
     op = stage.op
     _, _, j, i = (iv.var for iv in op.axis)
     one = reduce_axis((0, 1), "one")
-    body = te_sum(op.bodies[0], axis=one, where=j <= (i // qb) * qb + (qb - 1))
+    body = te_sum(op.bodies[0], axis=one, where=j <= last(i))
     new = ComputeOp(op.name, op.axis, [body], op.tag, op.attrs)
     stage.op = new
     stage._reset_axes()         # the new reduction axis among its loops
@@ -427,19 +437,23 @@ def schedule_attention(s, st, target):
     if st.op.attrs.get("causal"):
         # key tiles / chunks after a block's last query: skipped (scores and e are unused or
         # zero there)
+        single = isinstance(Sp, int) and Sp <= qb
+
+        def last(iq):
+            return _block_last(iq, qb, single)
         _, _, js, is_ = (iv.var for iv in scores.op.axis)
-        _skip_tiles(s, scores, js, cfg["mr1"], is_, qb)
+        _skip_tiles(s, scores, js, cfg["mr1"], last(is_))
         if not (isinstance(T, int) and cfg["kc2"] >= T):
             # (one chunk of all keys starts at 0: nothing to skip, and in a size class of a
             # known length the condition would be in the symbolic block index, which
             # tensorize cannot prove whole for a tile)
             (jv,) = (iv.var for iv in pv.op.reduce_axis)
-            _skip_tiles(s, pv, jv, cfg["kc2"], pv.op.axis[2].var, qb)
+            _skip_tiles(s, pv, jv, cfg["kc2"], last(pv.op.axis[2].var))
         # and the softmax's keys after the block: max and sum skip them, exp leaves them 0
         for red in (mx, sm):
             (jr,) = (iv.var for iv in red.op.reduce_axis)
-            _skip_tiles(s, red, jr, 1, red.op.axis[2].var, qb)
-        _zero_after_block(s, ex, qb)
+            _skip_tiles(s, red, jr, 1, last(red.op.axis[2].var))
+        _zero_after_block(s, ex, last)
     # 2. scores^T = k q^T, register tiles of mr1 keys x nr1 queries
     scores.compute_at(st, par)
     _, _, j, iq = scores.op.axis
