@@ -7,9 +7,11 @@ import pytest
 import texpr as te
 import texpr.topi as topi
 from texpr.topi import testing as ref
+from texpr.topi import cpu_conv_1x1
 from texpr.topi.cpu import cpu_info
 from texpr.topi.cpu_conv_1x1 import (IMBALANCE_STEP, conv1x1_config, gemm_columns, imbalance,
-                                     panel_pays, tile_major)
+                                     panel_pays, row_blocks, tile_major)
+from texpr.topi.util import cdiv
 
 RNG = np.random.default_rng(7)
 
@@ -52,7 +54,8 @@ def test_copied_input_runs_the_gemm_micro_kernel_in_channel_blocks():
     """14 x 14 pixels (not whole tiles: the input is copied, zero-padded), 512 channels: the
     register tile is the target's GEMM micro-kernel over blocks of kc input channels (kc x nr
     panel in half the L1d), the block's product updated between them; the output block is
-    whole pixel tiles, so no tile is partial along the pixels."""
+    whole pixel tiles, so no tile is partial along the pixels. The 196 pixels are padded to
+    whole tiles of the target's nr (two vectors: 208 on AVX2, 224 on AVX-512)."""
     x, w = te.placeholder((1, 512, 14, 14), name="x"), te.placeholder((64, 512, 1, 1), name="w")
     out = topi.nn.conv2d_nchw(x, w, 1, 0)
     cfg = conv1x1_config(512, 64, 14, 14, "native")
@@ -60,10 +63,12 @@ def test_copied_input_runs_the_gemm_micro_kernel_in_channel_blocks():
     text = str(te.lower(topi.schedule(out, "native"), [x, w, out], target="native"))
     assert "data_flat" in text and "kernel_blocked" not in text
     assert f"gemm_fp32_{cfg['mr']}x{cfg['nr']}x{cfg['kc']}" in text
-    # 208 pixels a row: the flat layout (rows 832 bytes apart spread over the L1d's sets);
-    # 7x7's 64 (256 bytes apart) is laid out a pixel tile at a time
-    assert not tile_major(208) and tile_major(64)
-    assert "data_flat: float32[1, 512, 208]" in text
+    # 208 (224) pixels a row: the flat layout (rows 832 (896) bytes apart spread over the
+    # L1d's sets); 7x7's 64 (256 bytes apart) is laid out a pixel tile at a time
+    padded = cdiv(196, cfg["nr"]) * cfg["nr"]
+    assert padded % cfg["nr"] == 0 and 196 < padded < 196 + cfg["nr"]
+    assert not tile_major(padded) and tile_major(cdiv(49, cfg["nr"]) * cfg["nr"])
+    assert f"data_flat: float32[1, 512, {padded}]" in text
     flat = text.split("// stage conv2d_nchw_flat")[1].split("for (o.inner")[0]
     assert "rc.outer" in flat and ".update(" in flat
     assert "j.inner" not in flat and "rc.inner" not in flat     # no tile left to loops
@@ -74,7 +79,8 @@ def test_stride1_whole_tiles_read_the_input_in_place():
     copy of the input at all, the register tile's loads are vectors of the input as it lies."""
     x, w = te.placeholder((1, 64, 56, 56), name="x"), te.placeholder((32, 64, 1, 1), name="w")
     out = topi.nn.conv2d_nchw(x, w, 1, 0)
-    assert not panel_pays(conv1x1_config(64, 32, 56, 56, "native")["ob"], 6)
+    cfg = conv1x1_config(64, 32, 56, 56, "native")
+    assert not panel_pays(cfg["ob"], cfg["mr"])
     text = str(te.lower(topi.schedule(out, "native"), [x, w, out], target="native"))
     assert "conv2d_nchw_flat" in text and "data_flat" not in text and "data_panel" not in text
     assert "data_blocked" not in text and "kernel_blocked" not in text
@@ -101,11 +107,19 @@ def test_read_in_place_the_register_tile_is_stored_straight_into_the_output():
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(want).max()))
 
 
+def _panel_pays_at(C, O, H):
+    cfg = conv1x1_config(C, O, H, H, "native")
+    return panel_pays(cfg["ob"], cfg["mr"])
+
+
 def test_many_channel_tiles_copy_a_panel_per_pixel_tile():
     """With enough channel tiles per block (panel_pays), each pixel tile's C x nr input is
     copied into a panel inside the block's loop (aligned, contiguous), which the tiles read;
-    the output matches NumPy on an input 16 bytes off alignment, as NumPy's arrays often are."""
-    C, H, O = 8, 16, 76
+    the output matches NumPy on an input 16 bytes off alignment, as NumPy's arrays often are.
+    The channel count is the first from 76 whose blocks have that many tiles on the target
+    (76 on AVX2: 13 tiles of 6; AVX-512's taller tiles need more channels)."""
+    C, H = 8, 16
+    O = next(o for o in range(76, 400) if _panel_pays_at(C, o, H))
     cfg = conv1x1_config(C, O, H, H, "native")
     assert panel_pays(cfg["ob"], cfg["mr"])
     x, w = te.placeholder((1, C, H, H), name="x"), te.placeholder((O, C, 1, 1), name="w")
@@ -151,19 +165,32 @@ def test_blocks_keep_two_threads_busy_to_the_end():
         assert imbalance(works, 2) < IMBALANCE_STEP, (C, H, O, cfg)
 
 
-def test_a_weight_that_stays_in_the_l2_does_not_split_the_channels():
+@pytest.mark.parametrize("target", ["avx2", "avx512"])
+@pytest.mark.parametrize("l2", [512 * 1024, 1024 * 1024])
+def test_a_weight_that_stays_in_the_l2_does_not_split_the_channels(monkeypatch, target, l2):
     """A weight that stays in half the L2 is read from memory once whatever the row blocks:
-    the blocks take all output channels (the input read once), where their product fits.
-    One that does not, 512x28x28 -> 256 on a 512 KiB L2, is read once per row block,
-    which the blocks weigh against reading the input once per channel block."""
-    l2 = cpu_info("native").l2_bytes
+    the blocks take all output channels (the input read once), where their product fits a
+    quarter of the L2 in some row block. One that does not, 512x28x28 -> 256 on a 512 KiB
+    L2, is read once per row block and a block takes fewer channels. The L2 is set here
+    (Zen 3's 512 KiB and Zen 4's 1 MiB a core), not read from the host, and one thread
+    runs the blocks (no balance to weigh: test_blocks_keep_two_threads_busy_to_the_end).
+    At 1 MiB, 512x28x28 -> 256 on AVX2 is the case of a block padded to whole channel
+    tiles (258 = 43 x 6) whose 256 weight rows take exactly half the L2."""
+    info = cpu_info(target)
+    info.l2_bytes = l2
+    monkeypatch.setattr(cpu_conv_1x1, "cpu_info", lambda _: info)
+    checked = 0
     for C, O, P in ((64, 256, 56), (512, 256, 28)):
-        cfg = conv1x1_config(C, O, P, P, "native", units=2)
-        if O * C * 4 <= l2 // 2:
+        cfg = conv1x1_config(C, O, P, P, target, units=1)
+        product_fits = any(O * rb * P * 4 <= l2 // 4 for rb in row_blocks(P, P, cfg["nr"]))
+        if O * C * 4 <= l2 // 2 and product_fits:
             assert cfg["ob"] >= O, (C, O, P, cfg)
-            assert cfg["ob"] * cfg["rb"] * P * 4 <= l2 // 4
-        elif l2 == 512 * 1024:
+            assert O * cfg["rb"] * P * 4 <= l2 // 4
+            checked += 1
+        elif O * C * 4 > l2 // 2:
             assert cfg["ob"] < O, (C, O, P, cfg)
+            checked += 1
+    assert checked
 
 
 def test_larger_kernels_keep_the_channel_block_route():

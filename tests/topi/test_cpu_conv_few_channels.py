@@ -16,19 +16,34 @@ def rand(*shape):
     return RNG.standard_normal(shape).astype("float32")
 
 
-@pytest.mark.parametrize("N,C,H,W,O,R,stride,pad,dil,epi", [
-    # the ResNet stem's kind: 7x7/2, pad 3, output 9 x 15 (odd: a partial vector), bias +
-    # relu fused (6 channels: the unrolled tile of more takes GCC seconds longer)
-    (1, 3, 17, 29, 6, 7, 2, 3, 1, "bias_relu"),
+def _width(Q, R, stride, pad, dil, spare=0):
+    """The input width whose convolution has Q output columns (and `spare` columns past the
+    last one the stride reaches)."""
+    _, pl, _, pr = (pad,) * 4 if isinstance(pad, int) else pad
+    return (Q - 1) * stride + dil * (R - 1) + 1 - pl - pr + spare
+
+
+@pytest.mark.parametrize("N,C,H,Q,spare,O,R,stride,pad,dil,epi,target,rows", [
+    # the ResNet stem's kind: 7x7/2, pad 3, output rows a vector and 7 columns wide (odd: a
+    # partial vector; 9 x 15 on AVX2), bias + relu fused (6 channels: the unrolled tile of
+    # more takes GCC seconds longer)
+    (1, 3, 17, (1, 7), 0, 6, 7, 2, 3, 1, "bias_relu", "native", 1),
     # no padding, stride 3 over a width the stride does not divide (a phase is one short)
-    (1, 1, 11, 49, 8, 3, 3, 0, 1, None),
-    # batch 2, dilation 2, a channel count no vector tile divides
-    (2, 4, 9, 11, 5, 3, 1, (1, 0, 2, 1), 2, None),
-    # 8 x 56 outputs: rows of 7 vectors tiled in pairs (tiles of 3 vectors cross a row's
-    # end, one partial tile per pair: few_channels_rows), bias + relu on the group
-    (1, 3, 16, 112, 16, 7, 2, 3, 1, "bias_relu"),
+    (1, 1, 11, (2, 0), 1, 8, 3, 3, 0, 1, None, "native", 1),
+    # batch 2, dilation 2, a channel count no vector tile divides, rows one vector wide
+    (2, 4, 9, (1, 0), 0, 5, 3, 1, (1, 0, 2, 1), 2, None, "native", 1),
+    # AVX2: 8 x 56 outputs, rows of 7 vectors tiled in pairs (tiles of 3 vectors cross a
+    # row's end, one partial tile per pair: few_channels_rows), bias + relu on the group.
+    # AVX-512's 32 registers hold a tile of a whole row of 7 vectors: no groups there
+    (1, 3, 16, (7, 0), 1, 16, 7, 2, 3, 1, "bias_relu", "avx2", 2),
 ])
-def test_few_channels_conv(N, C, H, W, O, R, stride, pad, dil, epi):
+def test_few_channels_conv(N, C, H, Q, spare, O, R, stride, pad, dil, epi, target, rows):
+    """Output rows of Q = (vectors, columns) of the target's lanes: rows narrower than a
+    vector are no case of this schedule (applies: they keep the channel blocks,
+    test_other_shapes_keep_the_blocked_schedule); rows: the output rows tiled as one run."""
+    info = cpu_info(target)
+    Q = Q[0] * info.lanes + Q[1]
+    W = _width(Q, R, stride, pad, dil, spare)
     a, k, bb = rand(N, C, H, W), rand(O, C, R, R), rand(O)
     x, w, b = te.placeholder(a.shape, name="x"), te.placeholder(k.shape, name="w"), \
         te.placeholder((O,), name="b")
@@ -39,8 +54,11 @@ def test_few_channels_conv(N, C, H, W, O, R, stride, pad, dil, epi):
         out = topi.nn.relu(topi.nn.bias_add(out, b))
         ins, arrs = ins + [b], arrs + [bb]
         want = np.maximum(want + bb.reshape(1, -1, 1, 1), 0)
-    f = te.build(topi.schedule(out, "native"), ins + [out], target="native")
+    assert want.shape[3] == Q
+    f = te.build(topi.schedule(out, target), ins + [out], target=target)
     assert "data_phases" in f.source          # the schedule of this module ran
+    cfg = few_channels_config(O, Q, target)
+    assert few_channels_rows(N, O, want.shape[2], Q, cfg["ot"], cfg["xv"], info) == rows
     got = np.full(want.shape, np.nan, "float32")
     f(*arrs, got)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(want).max()))

@@ -1,6 +1,7 @@
 """The direct NCHW convolution's tiles over groups of output rows and its reduction in
 L1-sized chunks (topi/cpu.py conv_row_group, row_group_chunk, _row_group_tiles)."""
 import numpy as np
+import pytest
 
 import texpr as te
 import texpr.topi as topi
@@ -48,31 +49,48 @@ def test_row_group_only_on_the_heuristic_tile_of_parallel_rows():
     assert cpu._row_group(1, 16, 16, 12, 12, 9, 16, 16, 6, "rows", info, True) == (0, 6)
 
 
-def _build(out, ins, name):
-    s = topi.schedule(out, "native")
-    return te.build(s, ins + [out], target="native", name=name)
+def _build(out, ins, name, target="native"):
+    s = topi.schedule(out, target)
+    return te.build(s, ins + [out], target=target, name=name)
 
 
-def test_row_groups_with_tiles_across_rows_and_a_fused_relu_match_reference():
-    """14 x 14 outputs in groups of 2 rows: 28 pixels in tiles of 6, one tile crossing each
-    row's end and a partial last one; the relu runs on the group before the NCHW store."""
-    C, O, H = 8, 128, 28
-    ic, oc = cpu.conv_blocks(C, O, "native", 14, 14)
-    info = cpu.cpu_info("native")
-    rows, w = cpu._row_group(1, C, O, 14, 14, 9, ic, oc,
-                             cpu.conv_NCHWc_config(14, 14, oc)["reg_w"], "rows", info)
-    assert rows > 1 and (rows * 14) % w, "the shape must cross rows and leave a partial tile"
+def _rows_crossing_shape(C, target):
+    """(O, Q, ic, oc, rows, reg_w): the first output channels (128, then 512) and square
+    output width Q (from 14 down) of a 3x3 convolution over C channels whose row groups cross
+    rows and leave a partial tile on `target`. On AVX2 14 x 14 outputs in pairs of rows;
+    with AVX-512's 32 registers a tile of up to 14 columns x two vectors covers a row, and
+    only rows of a few columns, with channel blocks enough to stay parallel, are grouped."""
+    info = cpu.cpu_info(target)
+    for O in (128, 512):
+        for Q in range(14, 2, -1):
+            ic, oc = cpu.conv_blocks(C, O, target, Q, Q)
+            reg_w = cpu.conv_NCHWc_config(Q, Q, oc, target)["reg_w"]
+            rows, w = cpu._row_group(1, C, O, Q, Q, 9, ic, oc, reg_w, "rows", info)
+            if rows > 1 and (rows * Q) % w:
+                return O, Q, ic, oc, rows, w
+    raise AssertionError(f"no shape of row groups crossing rows on {target}")
+
+
+@pytest.mark.parametrize("target", ["avx2", "avx512"])
+def test_row_groups_with_tiles_across_rows_and_a_fused_relu_match_reference(target):
+    """Outputs in groups of rows whose tiles cross each row's end and leave a partial last
+    one (AVX2: 14 x 14 outputs in groups of 2 rows, 28 pixels in tiles of 6); the relu runs
+    on the group before the NCHW store."""
+    C = 8
+    O, Q, ic, oc, rows, w = _rows_crossing_shape(C, target)
+    assert rows > 1 and (rows * Q) % w, "the shape must cross rows and leave a partial tile"
+    H = 2 * Q
     a = RNG.standard_normal((1, C, H, H), dtype=np.float32)
     k = RNG.standard_normal((O, C, 3, 3), dtype=np.float32)
     x, wt = te.placeholder(a.shape, name="x"), te.placeholder(k.shape, name="w")
     out = topi.nn.relu(topi.nn.conv2d_nchw(x, wt, 2, 1))
-    f = _build(out, [x, wt], "conv_rows")
-    got = np.full((1, O, 14, 14), np.nan, np.float32)
+    f = _build(out, [x, wt], "conv_rows", target)
+    got = np.full((1, O, Q, Q), np.nan, np.float32)
     f(a, k, got)
     want = np.maximum(ref.conv2d_nchw_ref(a, k, 2, 1), 0)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
     # the group's accumulators: rows x Q x oc floats, channels innermost
-    assert f"[{rows * 14 * oc}]" in f.source
+    assert f"[{rows * Q * oc}]" in f.source
 
 
 def test_chunked_reduction_on_a_packed_kernel_matches_reference():

@@ -73,16 +73,23 @@ def test_depthwise_any_stride_padding_dilation(C, H, W, R, stride, pad, dil):
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(want).max()))
 
 
-def test_last_tile_runs_whole_vectors():
-    """A row of 14 outputs (stride 2): the accumulators of its last tile run over a whole
-    vector (the copy of the input is zero past its last column), only the stores of that
-    tile are 6 lanes."""
-    x, w = te.placeholder((1, 4, 28, 28), name="x"), te.placeholder((4, 1, 3, 3), name="w")
+@pytest.mark.parametrize("target", ["avx2", "avx512"])
+def test_last_tile_runs_whole_vectors(target):
+    """A row of lanes + 6 outputs (stride 2; 14 on AVX2, 22 on AVX-512): the accumulators of
+    its last tile run over a whole vector (the copy of the input is zero past its last
+    column), only the stores of that tile are 6 lanes: a loop of 6 (AVX2) or a vector store
+    under a mask of 6 lanes (AVX-512)."""
+    lanes = cpu_info(target).lanes
+    Q = lanes + 6
+    x, w = te.placeholder((1, 4, 2 * Q, 2 * Q), name="x"), te.placeholder((4, 1, 3, 3), name="w")
     out = topi.nn.depthwise_conv2d_nchw(x, w, 2, 1)
-    assert _out_size(28, 3, 2, 1, 1, 1) == 14
-    lines = str(te.lower(topi.schedule(out, "native"), [x, w, out],
-                         target="native")).splitlines()
-    acc = [ln.strip() for ln in lines if ln.strip().startswith("depthwise_conv2d_nchw.local")]
+    assert _out_size(2 * Q, 3, 2, 1, 1, 1) == Q
+    lines = [ln.strip() for ln in str(te.lower(topi.schedule(out, target), [x, w, out],
+                                               target=target)).splitlines()]
+    acc = [ln for ln in lines if ln.startswith("depthwise_conv2d_nchw.local")]
     assert acc and all(ln.startswith("depthwise_conv2d_nchw.local[ramp(") or
                        ln.startswith("depthwise_conv2d_nchw.local_r") for ln in acc)
-    assert any("(x.inner, 0, 6)" in ln for ln in lines)
+    # lanes lanes..Q-1 of the last vector stored: 6 of them
+    masked = f"predicate=ramp({lanes}, 1, {lanes}) < x{lanes}({Q})"
+    assert any("(x.inner, 0, 6)" in ln or masked in ln for ln in lines)
+    assert all(masked in ln for ln in lines if "predicate=" in ln)

@@ -88,15 +88,18 @@ def conv1x1_config(C, O, P, Q, target="native", units=None):
     units = units or os.cpu_count() or 1
     mr, nr = register_tile(O, P * Q, info, max_vectors=2, pad_ok=True)
     l2 = info.l2_bytes
-    rows = [r for r in range(1, P + 1) if P % r == 0 and ((r * Q) % nr == 0 or r == P)]
+    rows = row_blocks(P, Q, nr)
     weight_stays = O * C * 4 <= l2 // 2
     obs = list(range(mr, cdiv(O, mr) * mr + 1, mr))
     best = None
     for rb in rows:
         for ob in obs:
             blocks = (P // rb) * cdiv(O, ob)
-            fits = ob * C * 4 <= l2 // 2 or ob == mr
-            fits = fits and (ob * rb * Q * 4 <= l2 // 4 or (ob == mr and rb == rows[0]))
+            # the channels a block holds: a last block padded to whole channel tiles (ob > O)
+            # holds no weight rows or products past O
+            held = min(ob, O)
+            fits = held * C * 4 <= l2 // 2 or ob == mr
+            fits = fits and (held * rb * Q * 4 <= l2 // 4 or (ob == mr and rb == rows[0]))
             fits = fits and (C * rb * Q * 4 <= l2 // 2 or rb in (rows[0], P))
             traffic = C * P * Q * cdiv(O, ob) + O * C * (1 if weight_stays else P // rb)
             works = [min(ob, O - b * ob) for b in range(cdiv(O, ob))] * (P // rb)
@@ -107,6 +110,12 @@ def conv1x1_config(C, O, P, Q, target="native", units=None):
                 best = (key, rb, ob)
     return {"mr": mr, "nr": nr, "rb": best[1], "ob": best[2], "lanes": info.lanes,
             "kc": reduction_block(C, nr, info)}
+
+
+def row_blocks(P, Q, nr):
+    """The output rows a block of conv1x1_config may take: divisors of P whose rb*Q pixels
+    are whole pixel tiles of nr, and P itself (the whole image, padded to whole tiles)."""
+    return [r for r in range(1, P + 1) if P % r == 0 and ((r * Q) % nr == 0 or r == P)]
 
 
 #: imbalances of the parallel blocks (imbalance()) closer than this count as equal (Zen 3,
