@@ -20,6 +20,11 @@ Features (strings in `Target.features`):
   itself (NEON armv8.2-a+fp16: 8 lanes a vector), not widened to float32.
 - ``dot_bf16``: a bfloat16 pair dot product into float32 lanes (NEON BFDOT, AVX-512
   vdpbf16ps): the bf16 micro-kernels of targets/half_intrin.py.
+- ``vector_popcount``: a popcount per 64-bit lane (AVX-512 VPOPCNTDQ): the bit-serial
+  popcount GEMM counts with it (targets/intrin.py popcount_dot_u64) rather than by nibble table
+  lookups (lut_intrin.py). Native AVX-512 where the CPU lists avx512_vpopcntdq (Ice Lake, Zen
+  4 and later); not through SIMDe by default (its emulated count is slower than the lookups),
+  where the option "-vpopcntdq=on" still turns it on for tests.
 - ``warp_shuffle``: cross-thread reductions through warp shuffles (CUDA).
 - ``vector_math``: texpr's own float32 exp, log, tanh, erf, pow, sin, ... (targets/vecmath):
   vectorized loops call them in vectors, scalar code the same algorithm in scalars, and the
@@ -33,7 +38,7 @@ from typing import Any
 KNOWN_FEATURES = frozenset({"masked_tails", "lane_ops", "float_vectors", "narrow_lanes", "fma",
                             "fmsub", "fnmadd", "widening_mul", "saturating", "dot_int8",
                             "warp_shuffle", "vector_math", "fp16_arithmetic",
-                            "dot_bf16"})
+                            "dot_bf16", "vector_popcount"})
 
 #: how `parallel` loops run: texpr's own thread pool, or OpenMP pragmas (libgomp)
 PARALLEL_RUNTIMES = ("texpr", "openmp")

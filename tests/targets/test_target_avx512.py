@@ -358,6 +358,17 @@ def test_target_flags_and_repr():
             assert "-DTEXPR_SIMDE" not in t.flags and t.note == "native"
             for flag in ("-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq"):
                 assert flag in t.flags
+    # vector_popcount (VPOPCNTDQ: the bit-serial popcount GEMM) where the CPU lists it, never
+    # through SIMDe (slower than the nibble lookups) unless an option asks
+    with avx512_mode("simde"):
+        assert not get_target("avx512").has("vector_popcount")
+        assert get_target("avx512 -vpopcntdq=on").has("vector_popcount")
+    if HAS_AVX512:
+        with avx512_mode("native"):
+            t = get_target("avx512")
+            has = host_has("avx512_vpopcntdq")
+            assert t.has("vector_popcount") == has and ("-mavx512vpopcntdq" in t.flags) == has
+            assert not get_target("avx512 -vpopcntdq=off").has("vector_popcount")
     # native is the best ISA the CPU runs natively, never an emulated one
     with avx512_mode("simde"):
         assert get_target("native").name != "avx512"

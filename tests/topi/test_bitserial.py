@@ -123,12 +123,12 @@ def test_bitserial_dense_int32_micro_kernel_after_a_parallel_loop():
     np.testing.assert_array_equal(got, tt.bitserial_dense_ref(d, w, 1, 1, True, "int32"))
 
 
-@pytest.mark.parametrize("target,instruction", [("avx512", "_mm256_popcnt_epi64"),
+@pytest.mark.parametrize("target,instruction", [("avx512 -vpopcntdq=on", "_mm512_popcnt_epi64"),
                                                 ("neon", "vcntq_u8")])
 def test_bitserial_dense_popcount_micro_kernel_slow_targets(target, instruction):
     """popcount_dot_u64 on AVX-512 (VPOPCNTDQ, through SIMDe on hosts without it) and NEON
-    (vcnt under qemu-aarch64): one tiny kernel each, 36 words (NEON's byte counts are widened
-    after 16 of its 18 steps)."""
+    (vcnt under qemu-aarch64): one tiny kernel each, 36 words (AVX-512: 4 steps of 8 and one
+    of 4; NEON's byte counts are widened after 16 of its 18 steps)."""
     if target == "neon":
         import platform
         import shutil
@@ -147,6 +147,47 @@ def test_bitserial_dense_popcount_micro_kernel_slow_targets(target, instruction)
     got = np.empty((4, 4), "int32")
     mod(d, tt.bitpack_ref(w, 1, 1, 1, "uint64"), got)
     np.testing.assert_array_equal(got, tt.bitserial_dense_ref(d, w, 1, 1, True, "int32"))
+
+
+@pytest.mark.parametrize("Y,X,tile", [(8, 12, "4x4"), (6, 6, "2x2"), (2, 8, "2x8")])
+@pytest.mark.parametrize("fill", ["random", "ones"])
+def test_bitserial_dense_vpopcntdq_tiles(Y, X, tile, fill):
+    """The VPOPCNTDQ kernel's tiles from the target's registers (4 x 4 of AVX-512's 32, smaller
+    where the shape asks): 16 pairs summed across lanes in two groups of 8, 4 and 16 in one
+    padded group; 2-bit data (two planes, rows 2 * 68 words apart), 68 words (8 steps of 8 and
+    one of 4), every bit set or random, against NumPy."""
+    rng = np.random.default_rng(5)
+    K = 68 * 64
+    if fill == "ones":
+        d, w = np.full((Y, K), 3, "uint8"), np.ones((X, K), "uint8")
+    else:
+        d, w = rng.integers(0, 4, (Y, K)).astype("uint8"), rng.integers(0, 2, (X, K)).astype("uint8")
+    D = te.placeholder(d.shape, "uint8", name="D")
+    Wq = te.placeholder((X, 1, 68), "uint64", name="Wq")
+    out = bitserial.bitserial_dense(D, Wq, 2, 1, pack_dtype="uint64", out_dtype="int32")
+    mod = _build(out, [D, Wq], "avx512 -vpopcntdq=on")
+    assert f"popcount_dot_u64_{tile}x68" in mod.source and "_mm512_inserti64x4" in mod.source
+    got = np.empty((Y, X), "int32")
+    mod(d, tt.bitpack_ref(w, 1, 1, 1, "uint64"), got)
+    np.testing.assert_array_equal(got, tt.bitserial_dense_ref(d, w, 2, 1, True, "int32"))
+
+
+def test_bitserial_dense_without_vpopcntdq():
+    """AVX-512 without VPOPCNTDQ (a CPU that lacks it; SIMDe, whose emulated count is slower):
+    the nibble lookups, popcount_dot_lut's 64 x 64 tiles where the shape has them (here 64
+    rows, and a partial tile of 36), else the AVX2 body of popcount_dot_u64."""
+    rng = np.random.default_rng(6)
+    for Y, X, kernel in ((100, 64, "texpr_nibble_pair_counts"), (4, 8, "_mm256_sad_epu8")):
+        d = rng.integers(0, 2, (Y, 1280)).astype("uint8")
+        w = rng.integers(0, 2, (X, 1280)).astype("uint8")
+        D = te.placeholder(d.shape, "uint8", name="D")
+        Wq = te.placeholder((X, 1, 20), "uint64", name="Wq")
+        out = bitserial.bitserial_dense(D, Wq, 1, 1, pack_dtype="uint64", out_dtype="int32")
+        mod = _build(out, [D, Wq], "avx512 -vpopcntdq=off")
+        assert kernel in mod.source and "_mm512_popcnt_epi64" not in mod.source
+        got = np.empty((Y, X), "int32")
+        mod(d, tt.bitpack_ref(w, 1, 1, 1, "uint64"), got)
+        np.testing.assert_array_equal(got, tt.bitserial_dense_ref(d, w, 1, 1, True, "int32"))
 
 
 @pytest.fixture(scope="module", params=[(2, 1), (1, 1)], ids=["2x1", "1x1"])

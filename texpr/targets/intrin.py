@@ -462,6 +462,41 @@ def dot_u8s8_sat16(kc, lanes=16, rows=4, name=None):
 _NIBBLE_COUNTS = ", ".join(str(bin(v).count("1")) for v in range(16))
 
 
+def _lane_sums(accs, dests, runs):
+    """C storing the sum of the 8 64-bit lanes of each __m512i in accs as int32 to dests (C
+    lvalues; runs: True where dests[i:i + 4] are contiguous, for i a multiple of 4). Lane
+    sums below 2^32 (kw < 2^29 words): accumulators paired into one (b << 32 + a: two sums a
+    lane), 8 pairs added across lanes to one vector of 16 sums by their 128-bit blocks
+    interleaved and added (unpacks, then two-source block permutes: 21 instructions for 16
+    sums, where _mm512_reduce_add_epi64 takes 7 for one), stored 4 at a time where dests
+    run on. Intrinsics SIMDe 0.7.4 has (not shuffle_i64x2)."""
+    zero = "_mm512_setzero_si512()"
+    lines = ["const __m512i even_blocks = _mm512_setr_epi64(0, 1, 4, 5, 8, 9, 12, 13), "
+             "odd_blocks = _mm512_setr_epi64(2, 3, 6, 7, 10, 11, 14, 15);"]
+    for g in range(0, len(accs), 16):
+        a = (accs[g:g + 16] + [zero] * 16)[:16]
+        lines.append("{")
+        lines += [f"  const __m512i p{i} = _mm512_add_epi64({a[2 * i]}, _mm512_slli_epi64({a[2 * i + 1]}, 32));"
+                  for i in range(8) if a[2 * i] != zero]
+        p = [f"p{i}" if a[2 * i] != zero else zero for i in range(8)]
+        lines += [f"  const __m512i s{i} = _mm512_add_epi64(_mm512_unpacklo_epi64({p[i]}, "
+                  f"{p[i + 1]}), _mm512_unpackhi_epi64({p[i]}, {p[i + 1]}));" for i in (0, 2, 4, 6)]
+
+        def halves(x, y):
+            return (f"_mm512_add_epi64(_mm512_permutex2var_epi64({x}, even_blocks, {y}), "
+                    f"_mm512_permutex2var_epi64({x}, odd_blocks, {y}))")
+        lines += [f"  const __m512i t0 = {halves('s0', 's2')}, t1 = {halves('s4', 's6')};",
+                  "  int32_t sum[16];",
+                  f"  _mm512_storeu_si512((void*)sum, {halves('t0', 't1')});"]
+        for i in range(g, min(g + 16, len(dests))):
+            if i % 4 == 0 and runs[i] and i + 4 <= len(dests):
+                lines.append(f"  memcpy(&{dests[i]}, &sum[{i - g}], 4 * sizeof(int32_t));")
+            elif not (runs[i - i % 4] and i - i % 4 + 4 <= len(dests)):
+                lines.append(f"  {dests[i]} = sum[{i - g}];")
+        lines.append("}")
+    return ["{"] + lines + ["}"]
+
+
 def popcount_dot_decl(mr, nr, kw):
     """(a, b, c): c[i, j] = sum_k popcount(a[i, k] & b[j, k]) in int32 over 64-bit words, the
     computation of the popcount GEMM intrinsics (popcount_dot_u64, lut_intrin.py)."""
@@ -474,10 +509,11 @@ def popcount_dot_decl(mr, nr, kw):
     return a, b, c
 
 
-def popcount_dot_u64(mr, nr, kw, name=None):
+def popcount_dot_u64(mr, nr, kw, name=None, vpopcntdq=True):
     """c[i, j] = sum_k popcount(a[i, k] & b[j, k]) (int32) over 64-bit words: the tile of a
-    bit-serial product (topi.bitserial). AVX-512: VPOPCNTDQ per 64-bit lane (the AVX2 kernel
-    where the CPU lacks it); NEON: vcnt per byte. AVX2: 256 bits of every (row, column) pair per step,
+    bit-serial product (topi.bitserial). AVX-512 with vpopcntdq (the target's vector_popcount):
+    VPOPCNTDQ per 64-bit lane, 512 bits a step (else the AVX2 kernel); NEON: vcnt per byte.
+    AVX2: 256 bits of every (row, column) pair per step,
     popcount by nibble lookups (vpshufb) summed in bytes and widened (vpsadbw) once every 16
     steps (a byte then holds at most 128); the data row's nibbles are split once per step and
     the weight column's once per row pair. kw must be a multiple of 4 (256-bit steps)."""
@@ -538,25 +574,38 @@ def popcount_dot_u64(mr, nr, kw, name=None):
                          "(_mm_cvtsi128_si64(h) + _mm_extract_epi64(h, 1)); }")
         return {"body": "\n".join(lines)}
 
+    def pop512(r, q):
+        return (f"acc{r}_{q} = _mm512_add_epi64(acc{r}_{q}, _mm512_popcnt_epi64("
+                f"_mm512_and_si512(d{r}, w)));")
+
     def store_sums(C, pairs, total):
         return [f"{C.ptr}[{r} * ({C.strides[0]}) + {q} * ({C.strides[1]})] = (int32_t)"
                 f"({total(r, q)});" for r, q in pairs]
 
     def avx512(ins, outs):
-        """VPOPCNTDQ (SIMDe emulates it): an AND and a 64-bit lane count per pair and step;
-        an AVX-512 CPU without it runs the AVX2 kernel."""
+        """VPOPCNTDQ where asked (vpopcntdq: the target has it; SIMDe emulates it): an AND and
+        a 64-bit lane count per pair and 512-bit step (a last one of 256 bits), the tile's
+        sums added across lanes together (_lane_sums); else, or where the compiler was not
+        given the extension, the AVX2 kernel (AVX-512 CPUs without it; SIMDe's emulated count
+        is slower than the nibble lookups)."""
+        if not vpopcntdq:
+            return avx2(ins, outs)
         A, B, C, pairs = operands(ins, outs)
         lines = ["#if defined(__AVX512VPOPCNTDQ__) || defined(TEXPR_SIMDE)",
-                 "__m256i " + ", ".join(f"acc{r}_{q} = _mm256_setzero_si256()" for r, q in pairs)
+                 "__m512i " + ", ".join(f"acc{r}_{q} = _mm512_setzero_si512()" for r, q in pairs)
                  + ";",
-                 f"for (int k = 0; k < {kw}; k += 4) {{"]
-        lines += step(A, B, "__m256i", load256, lambda r, q: (
-            f"acc{r}_{q} = _mm256_add_epi64(acc{r}_{q}, _mm256_popcnt_epi64("
-            f"_mm256_and_si256(d{r}, w)));"))
+                 f"for (int k = 0; k < {kw // 8 * 8}; k += 8) {{"]
+        lines += step(A, B, "__m512i", lambda p: f"_mm512_loadu_si512((const void*)({p}))", pop512)
         lines.append("}")
-        lines += store_sums(C, pairs, lambda r, q: (
-            f"_mm256_extract_epi64(acc{r}_{q}, 0) + _mm256_extract_epi64(acc{r}_{q}, 1) + "
-            f"_mm256_extract_epi64(acc{r}_{q}, 2) + _mm256_extract_epi64(acc{r}_{q}, 3)"))
+        if kw % 8:          # the last 4 words: 256-bit loads, zeros above them
+            lines.append(f"{{ const int k = {kw // 8 * 8};")
+            lines += step(A, B, "__m512i", lambda p: "_mm512_inserti64x4(_mm512_setzero_si512(), "
+                          f"{load256(p)}, 0)", pop512)
+            lines.append("}")
+        lines += _lane_sums([f"acc{r}_{q}" for r, q in pairs],
+                            [f"{C.ptr}[{r} * ({C.strides[0]}) + {q} * ({C.strides[1]})]"
+                             for r, q in pairs],
+                            [C.strides[1] == "1" and q % 4 == 0 and q + 4 <= nr for r, q in pairs])
         lines += ["#else", avx2(ins, outs)["body"], "#endif"]
         return {"body": "\n".join(lines)}
 

@@ -104,6 +104,9 @@ def _avx512():
         # VNNI (vpdpbusd, the int8 micro-kernels of intrin.py) where the CPU has it
         vnni = ("-mavx512vnni",) if host_has("avx512_vnni") else ()
         vnni += ("-mavx512bf16",) if host_has("avx512_bf16") else ()
+        if host_has("avx512_vpopcntdq"):      # vpopcntq: the bit-serial popcount GEMM
+            vnni += ("-mavx512vpopcntdq",)
+            features |= {"vector_popcount"}
         return Target("avx512", "x86", 512, features, 32, BASE_FLAGS + AVX512_FLAGS + vnni,
                       note="native", emitter=AVX512Emitter, parallel_runtime=parallel_runtime())
     why = "TEXPR_AVX512_EMULATE=1" if _avx512_emulate_forced() else "this CPU has no AVX-512"
@@ -176,9 +179,12 @@ def register_target(target, override=False):
 
 #: options a target name may carry after a space: "-option=value" -> (Target field, values)
 #: "-bf16=on" adds the dot_bf16 feature (NEON: BFDOT, an armv8.6-a instruction the neon
-#: target's armv8.2-a cores lack; kernels using it enable the architecture themselves)
+#: target's armv8.2-a cores lack; kernels using it enable the architecture themselves);
+#: "-vpopcntdq=on|off": vector_popcount (AVX-512 VPOPCNTDQ; "on" without the CPU's extension
+#: compiles the kernels' fallback, except through SIMDe, which emulates it)
 TARGET_OPTIONS = {"-fp-contract": ("fp_contract", {"on": True, "off": False}),
                   "-bf16": ("dot_bf16", {"on": True, "off": False}),
+                  "-vpopcntdq": ("vector_popcount", {"on": True, "off": False}),
                   "-size-classes": ("size_classes", {"on": True, "off": False})}
 
 

@@ -1,15 +1,19 @@
 """CPU schedule of topi.bitserial's dense: a register tile of output rows x columns whose
 popcount sums stay in registers while the packed words of the reduction stream past.
 
-On AVX2 with 64-bit words the tile is the popcount_dot_u64 micro-kernel (targets/intrin.py:
-256 bits of each pair per step, vpshufb nibble counts summed in bytes; AVX-512: VPOPCNTDQ;
-NEON: vcnt). Elsewhere (the c target, other word sizes) the sums are
-scalar (GCC emits popcnt per 64-bit word on x86): 8 sums of 2 x 4 words keep 14 of x86-64's 16
-general registers busy.
+With 64-bit words the tile is the popcount_dot_u64 micro-kernel (targets/intrin.py): where
+the target has a vector popcount (AVX-512 VPOPCNTDQ: Ice Lake, Zen 4, Zen 5) an AND, a
+vpopcntq and an add per pair and 512 bits, in a tile sized from the registers (_tile: 4 x 4
+of 32); AVX2: 256 bits of each pair per step, vpshufb nibble counts summed in bytes; NEON:
+vcnt. Elsewhere (the c target, other word sizes) the sums are scalar (GCC emits popcnt per
+64-bit word on x86): 8 sums of 2 x 4 words keep 14 of x86-64's 16 general registers busy.
 
-On AVX2, outputs in whole LUT_TILE tiles take popcount_dot_lut instead (targets/lut_intrin.py:
-table lookups, 4 bits of 32 rows x 2 columns per vpshufb; 1.8x the pair kernel on Zen 3), and 8-bit data
-is packed by vpmovmskb (targets/bitpack_intrin.py; 8x the C packing).
+Without a vector popcount (AVX2; AVX-512 CPUs without VPOPCNTDQ, and AVX-512 through SIMDe,
+whose emulated count is slower), outputs in whole LUT_TILE tiles take popcount_dot_lut
+instead (targets/lut_intrin.py: table lookups, 4 bits of 32 rows x 2 columns per vpshufb;
+1.8x the pair kernel on Zen 3). On Zen 4 (1024 x 1024 x 4096 bits, 1 thread): VPOPCNTDQ 4.7
+ms, the lookups 6.2 ms, the AVX2 pair kernel 11.7 ms. 8-bit data is packed by vpmovmskb
+(targets/bitpack_intrin.py; 8x the C packing).
 """
 from ..lang.tensor import ComputeOp
 from ..targets import get_target
@@ -53,10 +57,10 @@ def _micro_kernel(sums, mr, nr, target):
     from ..targets.intrin import popcount_dot_u64
     kw = const_value(sums.op.reduce_axis[0].dom.extent)
     words = sums.op.input_tensors[0].dtype
-    if get_target(target).name not in ("avx2", "avx512", "neon") or words != "uint64" or \
-            kw is None or kw % 4:
+    t = get_target(target)
+    if t.name not in ("avx2", "avx512", "neon") or words != "uint64" or kw is None or kw % 4:
         return None
-    return popcount_dot_u64(mr, nr, kw)
+    return popcount_dot_u64(mr, nr, kw, vpopcntdq=t.has("vector_popcount"))
 
 
 def _packing_intrinsic(s, packed, target):
@@ -85,6 +89,13 @@ def _packing_intrinsic(s, packed, target):
     return True
 
 
+def _lookups_apply(t):
+    """True where popcount_dot_lut runs: AVX2 instructions (the avx2 target; avx512 natively
+    or through SIMDe on an AVX2 CPU) and no vector popcount (VPOPCNTDQ counts faster)."""
+    return t.name in ("avx2", "avx512") and not t.has("vector_popcount") and \
+        any(f in t.flags for f in ("-mavx2", "-mavx512f"))
+
+
 def _lut_tiles(s, st, sums, Y, X, target):
     """Tiles of LUT_TILE outputs whose popcount sums are popcount_dot_lut's table lookups
     (AVX2, 64-bit words, whole columns of tiles; a last row of tiles may be partial, costing a
@@ -92,7 +103,7 @@ def _lut_tiles(s, st, sums, Y, X, target):
     from ..targets.lut_intrin import popcount_dot_lut
     mr, nr = LUT_TILE
     kw = const_value(sums.op.reduce_axis[0].dom.extent)
-    if get_target(target).name != "avx2" or sums.op.input_tensors[0].dtype != "uint64" or \
+    if not _lookups_apply(get_target(target)) or sums.op.input_tensors[0].dtype != "uint64" or \
             Y is None or X is None or Y < mr or X % nr or kw is None or kw % 4:
         return False
     i, j = st.op.axis
@@ -110,6 +121,24 @@ def _lut_tiles(s, st, sums, Y, X, target):
     return True
 
 
+def _tile(Y, X, target):
+    """(rows, columns) of the register tile: with a vector popcount (an AND, a count and an
+    add per pair and vector of words) the most accumulators that leave registers for a row's
+    and a column's words, as square as may be (fewer loads a pair): 4 x 4 of AVX-512's 32
+    (1.2x 2 x 8, 1.6x 2 x 4 on Zen 4); else BITSERIAL_TILE. A tile dividing Y and X, else
+    (1, 1): scalar sums."""
+    from .cpu import CpuInfo
+    tiles = [BITSERIAL_TILE]
+    if get_target(target).has("vector_popcount"):
+        regs = CpuInfo(target).nregs
+        pow2 = [1 << e for e in range(5)]
+        tiles = sorted(((m, n) for m in pow2 for n in pow2 if m * n + m + 1 <= regs),
+                       key=lambda t: (-t[0] * t[1], abs(t[0] - t[1]))) + tiles
+    if Y is None or X is None:
+        return 1, 1
+    return next(((m, n) for m, n in tiles if Y % m == 0 and X % n == 0), (1, 1))
+
+
 @register("bitserial_dense", CPU_TARGETS)
 def schedule_bitserial_dense(s, st, target):
     parts = [t for t in st.op.input_tensors
@@ -125,9 +154,8 @@ def schedule_bitserial_dense(s, st, target):
     Y, X = (const_value(st.extent_of(a)) for a in st.op.axis)
     if _lut_tiles(s, st, sums, Y, X, target):
         return [s[t] for t in parts]
-    mr, nr = BITSERIAL_TILE
-    full = Y is not None and X is not None and Y % mr == 0 and X % nr == 0
-    mr, nr = (mr, nr) if full else (1, 1)
+    mr, nr = _tile(Y, X, target)
+    full = (mr, nr) != (1, 1)
     i, j = st.op.axis
     col_bytes = 1
     for d in sums.op.input_tensors[1].shape[1:]:
