@@ -153,15 +153,16 @@ def test_bitserial_dense_popcount_micro_kernel_slow_targets(target, instruction)
 @pytest.mark.parametrize("fill", ["random", "ones"])
 def test_bitserial_dense_vpopcntdq_tiles(Y, X, tile, fill):
     """The VPOPCNTDQ kernel's tiles from the target's registers (4 x 4 of AVX-512's 32, smaller
-    where the shape asks): 16 pairs summed across lanes in two groups of 8, 4 and 16 in one
-    padded group; 2-bit data (two planes, rows 2 * 68 words apart), 68 words (8 steps of 8 and
-    one of 4), every bit set or random, against NumPy."""
+    where the shape asks): 16 pairs (4 x 4, 2 x 8) summed across lanes in two groups of 8, 4
+    in one padded group; 2-bit data (two planes, rows 2 * 68 words apart), 68 words (8 steps
+    of 8 and one of 4), every bit set or random, against NumPy."""
     rng = np.random.default_rng(5)
     K = 68 * 64
     if fill == "ones":
         d, w = np.full((Y, K), 3, "uint8"), np.ones((X, K), "uint8")
     else:
-        d, w = rng.integers(0, 4, (Y, K)).astype("uint8"), rng.integers(0, 2, (X, K)).astype("uint8")
+        d = rng.integers(0, 4, (Y, K)).astype("uint8")
+        w = rng.integers(0, 2, (X, K)).astype("uint8")
     D = te.placeholder(d.shape, "uint8", name="D")
     Wq = te.placeholder((X, 1, 68), "uint64", name="Wq")
     out = bitserial.bitserial_dense(D, Wq, 2, 1, pack_dtype="uint64", out_dtype="int32")

@@ -462,37 +462,28 @@ def dot_u8s8_sat16(kc, lanes=16, rows=4, name=None):
 _NIBBLE_COUNTS = ", ".join(str(bin(v).count("1")) for v in range(16))
 
 
-def _lane_sums(accs, dests, runs):
+def _lane_sums(accs, dests):
     """C storing the sum of the 8 64-bit lanes of each __m512i in accs as int32 to dests (C
-    lvalues; runs: True where dests[i:i + 4] are contiguous, for i a multiple of 4). Lane
-    sums below 2^32 (kw < 2^29 words): accumulators paired into one (b << 32 + a: two sums a
-    lane), 8 pairs added across lanes to one vector of 16 sums by their 128-bit blocks
-    interleaved and added (unpacks, then two-source block permutes: 21 instructions for 16
-    sums, where _mm512_reduce_add_epi64 takes 7 for one), stored 4 at a time where dests
-    run on. Intrinsics SIMDe 0.7.4 has (not shuffle_i64x2)."""
+    lvalues): 8 accumulators at a time to one vector of their sums, by pairs' 128-bit blocks
+    interleaved and added (unpacks, then two-source block permutes: 21 instructions for 8,
+    where _mm512_reduce_add_epi64 takes 7 for one). Intrinsics SIMDe 0.7.4 has (it lacks
+    shuffle_i64x2). (Two sums a lane, b << 32 + a, halves the permutes: no faster on Zen 4.)"""
     zero = "_mm512_setzero_si512()"
     lines = ["const __m512i even_blocks = _mm512_setr_epi64(0, 1, 4, 5, 8, 9, 12, 13), "
              "odd_blocks = _mm512_setr_epi64(2, 3, 6, 7, 10, 11, 14, 15);"]
-    for g in range(0, len(accs), 16):
-        a = (accs[g:g + 16] + [zero] * 16)[:16]
-        lines.append("{")
-        lines += [f"  const __m512i p{i} = _mm512_add_epi64({a[2 * i]}, _mm512_slli_epi64({a[2 * i + 1]}, 32));"
-                  for i in range(8) if a[2 * i] != zero]
-        p = [f"p{i}" if a[2 * i] != zero else zero for i in range(8)]
-        lines += [f"  const __m512i s{i} = _mm512_add_epi64(_mm512_unpacklo_epi64({p[i]}, "
-                  f"{p[i + 1]}), _mm512_unpackhi_epi64({p[i]}, {p[i + 1]}));" for i in (0, 2, 4, 6)]
 
-        def halves(x, y):
-            return (f"_mm512_add_epi64(_mm512_permutex2var_epi64({x}, even_blocks, {y}), "
-                    f"_mm512_permutex2var_epi64({x}, odd_blocks, {y}))")
+    def halves(x, y):
+        return (f"_mm512_add_epi64(_mm512_permutex2var_epi64({x}, even_blocks, {y}), "
+                f"_mm512_permutex2var_epi64({x}, odd_blocks, {y}))")
+    for g in range(0, len(accs), 8):
+        a = (accs[g:g + 8] + [zero] * 8)[:8]
+        lines.append("{")
+        lines += [f"  const __m512i s{i} = _mm512_add_epi64(_mm512_unpacklo_epi64({a[i]}, "
+                  f"{a[i + 1]}), _mm512_unpackhi_epi64({a[i]}, {a[i + 1]}));" for i in (0, 2, 4, 6)]
         lines += [f"  const __m512i t0 = {halves('s0', 's2')}, t1 = {halves('s4', 's6')};",
-                  "  int32_t sum[16];",
-                  f"  _mm512_storeu_si512((void*)sum, {halves('t0', 't1')});"]
-        for i in range(g, min(g + 16, len(dests))):
-            if i % 4 == 0 and runs[i] and i + 4 <= len(dests):
-                lines.append(f"  memcpy(&{dests[i]}, &sum[{i - g}], 4 * sizeof(int32_t));")
-            elif not (runs[i - i % 4] and i - i % 4 + 4 <= len(dests)):
-                lines.append(f"  {dests[i]} = sum[{i - g}];")
+                  "  int32_t sum[8];",
+                  f"  _mm256_storeu_si256((__m256i*)sum, _mm512_cvtepi64_epi32({halves('t0', 't1')}));"]
+        lines += [f"  {d} = sum[{i}];" for i, d in enumerate(dests[g:g + 8])]
         lines.append("}")
     return ["{"] + lines + ["}"]
 
@@ -604,8 +595,7 @@ def popcount_dot_u64(mr, nr, kw, name=None, vpopcntdq=True):
             lines.append("}")
         lines += _lane_sums([f"acc{r}_{q}" for r, q in pairs],
                             [f"{C.ptr}[{r} * ({C.strides[0]}) + {q} * ({C.strides[1]})]"
-                             for r, q in pairs],
-                            [C.strides[1] == "1" and q % 4 == 0 and q + 4 <= nr for r, q in pairs])
+                             for r, q in pairs])
         lines += ["#else", avx2(ins, outs)["body"], "#endif"]
         return {"body": "\n".join(lines)}
 

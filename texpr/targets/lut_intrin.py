@@ -257,4 +257,5 @@ def popcount_dot_lut(mr, nr, kw, name=None):
         lines += _store_sums(C, mv, nr, partial)
         return {"body": "\n".join(lines), "helpers": HELPERS}
 
-    return decl_tensor_intrin(c.op, {"avx2": avx2, "avx512": avx2}, name=who, inputs=[a, b], partial_axes=(0,))
+    return decl_tensor_intrin(c.op, {"avx2": avx2, "avx512": avx2}, name=who, inputs=[a, b],
+                              partial_axes=(0,))
