@@ -23,28 +23,59 @@ from .util import cdiv
 FEW_CHANNELS_MAX = 4
 
 
-def few_channels_config(O, Q, target="native"):
-    """(ot, xv): the register tile, `ot` output channels x `xv` vectors of output columns.
-
-    ot * xv accumulators plus the xv input vectors of a tap and one broadcast weight fill the
-    registers at most; among those, few loads per FMA ((ot + xv) / (ot * xv)) and enough
-    accumulators to cover the FMA latency, with little work lost to a partial column tile
-    and ot dividing the output channels."""
+def few_channels_vectors(Q, target="native"):
+    """The CpuInfo of the vectors the output rows are tiled in: the target's, or the half as
+    wide ones its emitter also emits natively (CpuInfo.narrow) where those run at least as
+    many multiply-adds per row of Q columns: fma_lanes over the lanes a row rounds up to.
+    The FLOPs a cycle tie on Zen 4 (16 lanes x 1 FMA unit, 8 x 2) and under SIMDe; there the
+    narrow vectors win: a row of 56 is 7 whole vectors of 8 (3.5 of 16: the last tile was
+    computed lane by lane), and GCC folds the input vectors of a tap into the FMAs as memory
+    operands, a 64-byte unaligned load crossing a cache line every time (Zen 4, 1 thread:
+    112 x 112 3x3/2 stem 0.21 ms against 0.22-0.36 ms for 16 lanes, 56 x 56 7x7/2 0.53 ms
+    against 2.9 ms). Zen 5 (16 x 2) keeps 16 lanes."""
     info = cpu_info(target)
-    lanes, nregs = info.lanes, info.nregs
-    qv = max(1, Q // lanes)         # a tile no wider than the row
+    narrow = info.narrow()
+    if narrow is None or Q < info.lanes:
+        return info
+
+    def per_cycle(i):
+        return i.fma_lanes() * Q / float(cdiv(Q, i.lanes) * i.lanes)
+    return narrow if per_cycle(narrow) >= per_cycle(info) else info
+
+
+def few_channels_tiles(O, Q, info):
+    """The candidate tiles (ot, xv) of few_channels_config: ot divides O, the ot * xv
+    accumulators, the xv input vectors of a tap and a broadcast weight fit the registers,
+    a tile no wider than the row. Where FMAs take memory operands (x86), no more input
+    vectors than weights unless the tile holds every channel: GCC keeps the fewer operands
+    of a tap in registers and makes the others memory operands of every FMA, which for
+    input vectors (full width, unaligned) reloads each ot times (AVX-512, Zen 4: 2 x 7
+    vectors of 16 lanes 0.36 ms, 8 x 1 0.22 ms; the 7x7/2 stem 2 x 7 vectors of 8 lanes
+    0.87 ms, 8 x 2 0.53 ms)."""
+    qv = max(1, Q // info.lanes)         # a tile no wider than the row
+    return [(ot, xv) for xv in range(1, min(qv, info.nregs) + 1) for ot in range(1, O + 1)
+            if O % ot == 0 and ot * xv + xv + 1 <= info.nregs
+            and (xv <= ot or ot == O or not info.memory_operands)]
+
+
+def few_channels_config(O, Q, target="native"):
+    """(ot, xv, lanes): the register tile, `ot` output channels x `xv` vectors of `lanes`
+    output columns (few_channels_vectors), one of few_channels_tiles: few loads per FMA
+    ((ot + xv) / (ot * xv)) and enough accumulators to cover the FMA latency
+    (busy_accumulators), with little work lost to a partial column tile and ot dividing the
+    output channels."""
+    info = few_channels_vectors(Q, target)
+    lanes = info.lanes
+    busy = float(info.busy_accumulators)
     best = None
-    for xv in range(1, min(qv, nregs) + 1):
-        for ot in range(1, O + 1):
-            if O % ot or ot * xv + xv + 1 > nregs:
-                continue
-            acc = ot * xv
-            eff = min(1.0, acc / 12.0) * min(1.0, 0.7 / ((ot + xv) / float(acc)))
-            # a partial last tile is a slower tail: count it as whole vectors
-            waste = cdiv(Q, xv * lanes) * xv * lanes / float(Q)
-            key = (round(waste / eff, 3), -acc, xv)
-            if best is None or key < best[0]:
-                best = (key, ot, xv)
+    for ot, xv in few_channels_tiles(O, Q, info):
+        acc = ot * xv
+        eff = min(1.0, acc / busy) * min(1.0, 0.7 / ((ot + xv) / float(acc)))
+        # a partial last tile is a slower tail: count it as whole vectors
+        waste = cdiv(Q, xv * lanes) * xv * lanes / float(Q)
+        key = (round(waste / eff, 3), -acc, xv)
+        if best is None or key < best[0]:
+            best = (key, ot, xv)
     return {"ot": best[1], "xv": best[2], "lanes": lanes}
 
 
@@ -116,10 +147,10 @@ def column_phases(s, st, dp, sw, width=None):
 
 def schedule_conv2d_nchw_few_channels(s, st, target):
     """The schedule described in the module docstring; returns the stages it scheduled."""
-    info = cpu_info(target)
-    lanes = info.lanes
     dp, kernel = st.op.input_tensors
     _, O, _, Q = (int(a.dom.extent.value) for a in st.op.axis)
+    info = few_channels_vectors(Q, target)
+    lanes = info.lanes
     _, sw = st.op.attrs["strides"]
     from . import cpu_tuning
     from .cpu import conv_workload
