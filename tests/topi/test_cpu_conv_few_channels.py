@@ -7,8 +7,9 @@ import texpr as te
 import texpr.topi as topi
 from texpr.topi import testing as ref
 from texpr.topi.cpu import cpu_info
-from texpr.topi.cpu_conv_few_channels import (few_channels_config, few_channels_rows,
-                                              few_channels_tiles, few_channels_vectors)
+from texpr.topi.cpu_conv_few_channels import (channel_tiles_outer, few_channels_config,
+                                              few_channels_rows, few_channels_tiles,
+                                              few_channels_vectors)
 
 RNG = np.random.default_rng(5)
 
@@ -134,9 +135,12 @@ def test_no_input_vector_reloaded_by_each_channel_on_x86():
 @pytest.mark.parametrize("target", ["avx512", "avx2"])
 def test_row_of_half_vectors_runs_whole_narrow_vectors(target):
     """The 7x7/2 stem's kind on 56 output columns: 3.5 vectors of 16 lanes, tiled in vectors
-    of 8 on AVX-512 where those run as many FLOPs (few_channels_vectors), bias + relu fused."""
+    of 8 on AVX-512 where those run as many FLOPs (few_channels_vectors), bias + relu fused;
+    its 64 channels' weights fill the L1d: channel tiles outside the rows (AVX2: outside
+    the row groups)."""
     info = few_channels_vectors(56, target)
-    O, R = 16, 7
+    O, R = 64, 7
+    assert channel_tiles_outer(3, R, R, O, 2 * 59, info)
     W = _width(56, R, 2, 3, 1)
     a, k, bb = rand(1, 3, 12, W), rand(O, 3, R, R), rand(O)
     x, w, b = te.placeholder(a.shape, name="x"), te.placeholder(k.shape, name="w"), \
@@ -150,6 +154,15 @@ def test_row_of_half_vectors_runs_whole_narrow_vectors(target):
     got = np.full(want.shape, np.nan, "float32")
     f(a, k, bb, got)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(want).max()))
+
+
+def test_channel_tiles_outside_the_rows_where_weights_and_rows_fill_the_l1d():
+    info = cpu_info("avx2")
+    assert channel_tiles_outer(3, 7, 7, 64, 230, info)          # ResNet-50 stem: 37 + 19 KiB
+    assert not channel_tiles_outer(3, 3, 3, 32, 226, info)      # 3x3 stem: 3 + 8 KiB
+    small = cpu_info("avx2")
+    small.l1d_bytes = 8 << 10
+    assert channel_tiles_outer(3, 3, 3, 32, 226, small)
 
 
 def test_rows_grouped_only_where_a_row_ends_in_a_short_tile():
