@@ -11,7 +11,10 @@ the schedule reads the (zero-padded) input through one copy split into `stride` 
 contiguous run. That copy replaces the padding copy, so the input is read once per call.
 Where a row is whole vectors but not whole tiles (56 columns: two tiles of 3 vectors and a
 latency-bound one of 1), the vectors of a group of rows are tiled as one run
-(few_channels_rows), one partial tile per group.
+(few_channels_rows), one partial tile per group. On AVX-512 the vectors may be the
+8-lane ones (few_channels_vectors: where they run as many FLOPs, Zen 4); the channel tiles
+loop outside the rows where the weights and a row's input overflow the L1d
+(channel_tiles_outer).
 """
 from ..lang.expr import Const, if_then_else
 from .cpu import (ROW_GROUP_MIN_PARALLEL, ROW_GROUP_MIN_SAVING, _dims, _f32,
