@@ -120,6 +120,20 @@ def test_vectors_of_the_most_multiply_adds_per_row(monkeypatch, units, Q, lanes)
     assert cpu_info("avx2").narrow() is None and cpu_info("neon").narrow() is None
 
 
+def test_equal_tiles_ranked_by_the_cycles_of_a_row(monkeypatch):
+    """Among tiles of the same loads per FMA and lane waste, the fewest modelled cycles of a
+    row (conv_row_cycles): 7 vectors of 8 lanes (Zen 4's AVX-512 stem of 56 columns) not as
+    three tiles of 2 and a latency-bound one of 1 (8 accumulators under 12)."""
+    from texpr.topi import cpu_conv_few_channels as few
+    from texpr.topi.cpu import conv_row_cycles
+    info = _avx512_on({512: 1, 256: 2})
+    monkeypatch.setattr(few, "cpu_info", lambda target: info)
+    cfg = few_channels_config(64, 56, "avx512")
+    assert cfg["lanes"] == 8
+    narrow = info.narrow()
+    assert conv_row_cycles(7, cfg["xv"], cfg["ot"], narrow) < conv_row_cycles(7, 2, 8, narrow)
+
+
 def test_no_input_vector_reloaded_by_each_channel_on_x86():
     """few_channels_tiles: on x86 (FMAs with memory operands) no tile of more input vectors
     than weights unless it holds every channel; NEON keeps them."""

@@ -66,17 +66,21 @@ def few_channels_config(O, Q, target="native"):
     output columns (few_channels_vectors), one of few_channels_tiles: few loads per FMA
     ((ot + xv) / (ot * xv)) and enough accumulators to cover the FMA latency
     (busy_accumulators), with little work lost to a partial column tile and ot dividing the
-    output channels."""
+    output channels; among equals the fewest modelled cycles per channel of a row
+    (conv_row_cycles over its vectors: a last tile of fewer vectors is latency-bound where
+    it holds under busy_accumulators; 56 columns of 8 lanes: 4 x 4 vectors and a tile of
+    3, 0.512 ms, against 8 x 2 and a tile of 1, 0.528 ms, Zen 4)."""
     info = few_channels_vectors(Q, target)
     lanes = info.lanes
     busy = float(info.busy_accumulators)
+    qv = cdiv(Q, lanes)
     best = None
     for ot, xv in few_channels_tiles(O, Q, info):
         acc = ot * xv
         eff = min(1.0, acc / busy) * min(1.0, 0.7 / ((ot + xv) / float(acc)))
         # a partial last tile is a slower tail: count it as whole vectors
         waste = cdiv(Q, xv * lanes) * xv * lanes / float(Q)
-        key = (round(waste / eff, 3), -acc, xv)
+        key = (round(waste / eff, 3), round(conv_row_cycles(qv, xv, ot, info), 6), -acc, xv)
         if best is None or key < best[0]:
             best = (key, ot, xv)
     return {"ot": best[1], "xv": best[2], "lanes": lanes}
