@@ -146,13 +146,20 @@ def test_no_input_vector_reloaded_by_each_channel_on_x86():
     assert any(xv > ot for ot, xv in few_channels_tiles(64, 112, cpu_info("neon")))
 
 
-@pytest.mark.parametrize("target", ["avx512", "avx2"])
-def test_row_of_half_vectors_runs_whole_narrow_vectors(target):
+@pytest.mark.parametrize("target,zen5", [("avx512", False), ("avx2", False),
+                                         ("avx512", True)])
+def test_row_of_half_vectors_runs_whole_narrow_vectors(target, zen5, monkeypatch):
     """The 7x7/2 stem's kind on 56 output columns: 3.5 vectors of 16 lanes, tiled in vectors
     of 8 on AVX-512 where those run as many FLOPs (few_channels_vectors), bias + relu fused;
     its 64 channels' weights fill the L1d: channel tiles outside the rows (AVX2: outside
-    the row groups)."""
+    the row groups). zen5: two 512-bit FMA units keep 16 lanes, the row's last tile
+    computed whole past the row (pad_axis) and stored in part."""
+    if zen5:
+        from texpr.topi import cpu_conv_few_channels as few
+        zen5_info = _avx512_on({512: 2, 256: 2})
+        monkeypatch.setattr(few, "cpu_info", lambda t: zen5_info)
     info = few_channels_vectors(56, target)
+    assert info.lanes == (16 if zen5 else 8)
     O, R = 64, 7
     assert channel_tiles_outer(3, R, R, O, 2 * 59, info)
     W = _width(56, R, 2, 3, 1)
@@ -164,6 +171,9 @@ def test_row_of_half_vectors_runs_whole_narrow_vectors(target):
     assert "data_phases" in f.source
     if info.lanes == 8 and target == "avx512":
         assert "_mm256_fmadd_ps" in f.source and "_mm512_fmadd_ps" not in f.source
+    if zen5:        # whole vectors of 16 lanes, none computed lane by lane
+        assert "_mm512_fmadd_ps" in f.source and "_mm256_fmadd_ps" not in f.source
+        assert "] * w[" not in f.source     # no scalar multiply-add of a lane
     want = np.maximum(ref.conv2d_nchw_ref(a, k, 2, 3) + bb.reshape(1, -1, 1, 1), 0)
     got = np.full(want.shape, np.nan, "float32")
     f(a, k, bb, got)

@@ -19,7 +19,7 @@ loop outside the rows where the weights and a row's input overflow the L1d
 from ..lang.expr import Const, if_then_else
 from .cpu import (ROW_GROUP_MIN_PARALLEL, ROW_GROUP_MIN_SAVING, _dims, _f32,
                   _output_and_accumulator, _pad_of, _schedule_copy, _vector_tile,
-                  conv_row_cycles, cpu_info, pack_input, padded_copy)
+                  conv_row_cycles, cpu_info, pack_input, pad_axis, padded_copy)
 from .util import cdiv
 
 #: at most this many input channels (per group: groups stay on the other schedule)
@@ -179,11 +179,17 @@ def schedule_conv2d_nchw_few_channels(s, st, target):
         conv_workload("topi.conv2d_nchw", st, data if pad_t is not None else dp, kernel, pad_t),
         2.0 * N * O * P * Q * C * R * S_, O, Q, target, few_channels_config(O, Q, target))
     ot, xv = cfg["ot"], cfg["xv"]
-    phases = column_phases(s, st, dp, sw)
+    # a row that is not whole vectors: its last tile computed whole over zeros past the
+    # input (pad_axis), only its stores partial (else that vector ran lane by lane)
+    Qp = Q if Q % lanes == 0 else cdiv(Q, xv * lanes) * xv * lanes
+    dw = st.op.attrs.get("dilation", (1, 1))[1]
+    phases = column_phases(s, st, dp, sw, (Qp - 1) * sw + (S_ - 1) * dw + 1 if Qp > Q else None)
     _schedule_copy(phases, lanes)
     _, _, _, nph, Wq = _dims(phases.op.output(0))
     outer = channel_tiles_outer(C, R, S_, O, nph * Wq, info)
     out, conv = _output_and_accumulator(s, st)
+    if Qp > Q:
+        pad_axis(s, conv, 3, Qp)
     rows = few_channels_rows(N, O, P, Q, ot, xv, info)
     if rows > 1:
         _row_group_tiles(out, conv, ot, xv, rows, lanes, outer)
