@@ -14,7 +14,8 @@ latency-bound one of 1), the vectors of a group of rows are tiled as one run
 (few_channels_rows), one partial tile per group. On AVX-512 the vectors may be the
 8-lane ones (few_channels_vectors: where they run as many FLOPs, Zen 4); the channel tiles
 loop outside the rows where the weights and a row's input overflow the L1d
-(channel_tiles_outer).
+(channel_tiles_outer). A row that is not whole vectors has its last tile computed whole,
+past the row, over zeros (pad_axis), only its stores partial.
 """
 from ..lang.expr import Const, if_then_else
 from .cpu import (ROW_GROUP_MIN_PARALLEL, ROW_GROUP_MIN_SAVING, _dims, _f32,
