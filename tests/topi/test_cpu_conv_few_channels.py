@@ -7,7 +7,9 @@ import texpr as te
 import texpr.topi as topi
 from texpr.topi import testing as ref
 from texpr.topi.cpu import cpu_info
-from texpr.topi.cpu_conv_few_channels import few_channels_config, few_channels_rows
+from texpr.topi.cpu_conv_few_channels import (channel_tiles_outer, few_channels_config,
+                                              few_channels_rows, few_channels_tiles,
+                                              few_channels_vectors)
 
 RNG = np.random.default_rng(5)
 
@@ -58,6 +60,7 @@ def test_few_channels_conv(N, C, H, Q, spare, O, R, stride, pad, dil, epi, targe
     f = te.build(topi.schedule(out, target), ins + [out], target=target)
     assert "data_phases" in f.source          # the schedule of this module ran
     cfg = few_channels_config(O, Q, target)
+    info = few_channels_vectors(Q, target)    # the vectors the rows are tiled in
     assert few_channels_rows(N, O, want.shape[2], Q, cfg["ot"], cfg["xv"], info) == rows
     got = np.full(want.shape, np.nan, "float32")
     f(*arrs, got)
@@ -68,15 +71,122 @@ def test_few_channels_conv(N, C, H, Q, spare, O, R, stride, pad, dil, epi, targe
 def test_tile_fits_the_target(target):
     """The register tile is chosen from the target's lanes and registers: accumulators, the
     input vectors of a tap and a broadcast weight fit, and the tile divides the channels."""
-    info = cpu_info(target)
     for O, Q in ((64, 112), (12, 15), (5, 7), (96, 56)):
         cfg = few_channels_config(O, Q, target)
+        info = few_channels_vectors(Q, target)
         assert cfg["lanes"] == info.lanes
+        assert info.lanes in (cpu_info(target).lanes, cpu_info(target).lanes // 2)
         assert O % cfg["ot"] == 0
         assert cfg["ot"] * cfg["xv"] + cfg["xv"] + 1 <= info.nregs
         assert cfg["xv"] * info.lanes <= max(Q, info.lanes)     # no wider than the row
     stem = few_channels_config(64, 112, target)
     assert stem["ot"] * stem["xv"] >= 8               # enough accumulators for the FMA latency
+
+
+class _Host:
+    """A host of given FMA units per vector width (CpuInfo reads the host's)."""
+
+    def __init__(self, units):
+        self.units = units
+
+    def fma_units(self, bits):
+        return self.units[bits]
+
+
+def _avx512_on(units, simde=False):
+    info = cpu_info("avx512")
+    info._host, info._simde = _Host(units), simde
+    info.fma_units = units[512]
+    return info
+
+
+@pytest.mark.parametrize("units,Q,lanes", [
+    ({512: 1, 256: 2}, 112, 8),     # Zen 4: the FLOPs of either width, 8 lanes
+    ({512: 1, 256: 2}, 56, 8),      # a row of 3.5 vectors of 16, 7 of 8
+    ({512: 2, 256: 2}, 112, 16),    # Zen 5: twice the FLOPs at 512 bits
+    ({512: 2, 256: 2}, 56, 16),     # ... worth 8 lanes of padding
+    ({512: 2, 256: 2}, 24, 16),     # ... and 1.5 vectors: 24 of 32 lanes x 2 beat 8 x 2
+])
+def test_vectors_of_the_most_multiply_adds_per_row(monkeypatch, units, Q, lanes):
+    """few_channels_vectors: the target's vectors or its narrow ones (AVX-512: 8 lanes
+    through AVX2 intrinsics), whichever runs more lanes of the row a cycle; ties narrow."""
+    from texpr.topi import cpu_conv_few_channels as few
+    info = _avx512_on(units)
+    monkeypatch.setattr(few, "cpu_info", lambda target: info)
+    assert few_channels_vectors(Q, "avx512").lanes == lanes
+    assert few_channels_vectors(Q, "avx512").nregs == 32
+    narrow = _avx512_on(units, simde=True).narrow()     # SIMDe on AVX2: 16 ymm registers
+    assert (narrow.lanes, narrow.nregs, narrow.fma_units) == (8, 16, units[256])
+    assert cpu_info("avx2").narrow() is None and cpu_info("neon").narrow() is None
+
+
+def test_equal_tiles_ranked_by_the_cycles_of_a_row(monkeypatch):
+    """Among tiles of the same loads per FMA and lane waste, the fewest modelled cycles of a
+    row (conv_row_cycles): 7 vectors of 8 lanes (Zen 4's AVX-512 stem of 56 columns) not as
+    three tiles of 2 and a latency-bound one of 1 (8 accumulators under 12)."""
+    from texpr.topi import cpu_conv_few_channels as few
+    from texpr.topi.cpu import conv_row_cycles
+    info = _avx512_on({512: 1, 256: 2})
+    monkeypatch.setattr(few, "cpu_info", lambda target: info)
+    cfg = few_channels_config(64, 56, "avx512")
+    assert cfg["lanes"] == 8
+    narrow = info.narrow()
+    assert conv_row_cycles(7, cfg["xv"], cfg["ot"], narrow) < conv_row_cycles(7, 2, 8, narrow)
+
+
+def test_no_input_vector_reloaded_by_each_channel_on_x86():
+    """few_channels_tiles: on x86 (FMAs with memory operands) no tile of more input vectors
+    than weights unless it holds every channel; NEON keeps them."""
+    for target in ("avx2", "avx512"):
+        info = cpu_info(target)
+        tiles = few_channels_tiles(64, 112, info)
+        assert tiles and all(xv <= ot for ot, xv in tiles)
+        assert (2, 2) in few_channels_tiles(2, 112, info)       # all channels: xv may grow
+        assert any(xv > ot for ot, xv in few_channels_tiles(1, 112, info))
+    assert any(xv > ot for ot, xv in few_channels_tiles(64, 112, cpu_info("neon")))
+
+
+@pytest.mark.parametrize("target,zen5", [("avx512", False), ("avx2", False),
+                                         ("avx512", True)])
+def test_row_of_half_vectors_runs_whole_narrow_vectors(target, zen5, monkeypatch):
+    """The 7x7/2 stem's kind on 56 output columns: 3.5 vectors of 16 lanes, tiled in vectors
+    of 8 on AVX-512 where those run as many FLOPs (few_channels_vectors), bias + relu fused;
+    its 64 channels' weights fill the L1d: channel tiles outside the rows (AVX2: outside
+    the row groups). zen5: two 512-bit FMA units keep 16 lanes, the row's last tile
+    computed whole past the row (pad_axis) and stored in part."""
+    if zen5:
+        from texpr.topi import cpu_conv_few_channels as few
+        zen5_info = _avx512_on({512: 2, 256: 2})
+        monkeypatch.setattr(few, "cpu_info", lambda t: zen5_info)
+    info = few_channels_vectors(56, target)
+    assert info.lanes == (16 if zen5 else 8)
+    O, R = 64, 7
+    assert channel_tiles_outer(3, R, R, O, 2 * 59, info)
+    W = _width(56, R, 2, 3, 1)
+    a, k, bb = rand(1, 3, 12, W), rand(O, 3, R, R), rand(O)
+    x, w, b = te.placeholder(a.shape, name="x"), te.placeholder(k.shape, name="w"), \
+        te.placeholder((O,), name="b")
+    out = topi.nn.relu(topi.nn.bias_add(topi.nn.conv2d_nchw(x, w, 2, 3), b))
+    f = te.build(topi.schedule(out, target), [x, w, b, out], target=target)
+    assert "data_phases" in f.source
+    if info.lanes == 8 and target == "avx512":
+        assert "_mm256_fmadd_ps" in f.source and "_mm512_fmadd_ps" not in f.source
+    if zen5:        # whole vectors of 16 lanes, none computed lane by lane
+        assert "_mm512_fmadd_ps" in f.source and "_mm256_fmadd_ps" not in f.source
+        assert "] * w[" not in f.source     # no scalar multiply-add of a lane
+    want = np.maximum(ref.conv2d_nchw_ref(a, k, 2, 3) + bb.reshape(1, -1, 1, 1), 0)
+    got = np.full(want.shape, np.nan, "float32")
+    f(a, k, bb, got)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(want).max()))
+
+
+def test_channel_tiles_outside_the_rows_where_weights_and_rows_fill_the_l1d():
+    info = cpu_info("avx2")
+    assert channel_tiles_outer(3, 7, 7, 64, 230, info)          # ResNet-50 stem: 37 + 19 KiB
+    assert not channel_tiles_outer(3, 3, 3, 32, 226, info)      # 3x3 stem: 3 + 8 KiB
+    small = cpu_info("avx2")
+    small.l1d_bytes = 8 << 10
+    assert channel_tiles_outer(3, 3, 3, 32, 226, small)
 
 
 def test_rows_grouped_only_where_a_row_ends_in_a_short_tile():

@@ -15,6 +15,7 @@ and pad their operands with zeros to whole blocks (every tile is a full one); th
 convolutions choose tiles that divide the output width / the Winograd tile blocks when a good
 divisor exists.
 """
+import copy
 import math
 
 from ..lang import dtypes
@@ -34,6 +35,12 @@ from .util import cdiv
 from . import cpu_tuning as tuning
 
 _INTRIN_TARGETS = ("avx2", "avx512", "neon")
+
+
+#: targets whose emitter also emits float vectors of half their width as native
+#: instructions: bits of those vectors (avx512: float32x8 through the AVX2 emitter's
+#: _mm256 intrinsics, ymm0-31 with AVX-512VL)
+NARROW_VECTOR_BITS = {"avx512": 256}
 
 
 class CpuInfo:
@@ -57,15 +64,40 @@ class CpuInfo:
         self.fma_units = t.fma_units
         self.model = ""
         self.denormal_fma = False   # multiply-adds of denormal operands at full speed (host)
+        self._host = None
+        self._simde = "-DTEXPR_SIMDE" in t.flags
+        # an FMA may read an operand from memory (x86): the compiler folds loads into them
+        self.memory_operands = t.family == "x86"
         if t.runs == "native" and not t.is_gpu:
             from ..targets.host import host_cpu
-            host = host_cpu()
+            host = self._host = host_cpu()
             self.l1d_bytes = host.l1d_bytes or self.l1d_bytes
             self.l2_bytes = host.l2_bytes or self.l2_bytes
             self.l3_bytes = host.l3_bytes or self.l3_bytes
             self.fma_units = host.fma_units(t.vector_bits) or self.fma_units
             self.model = host.model
             self.denormal_fma = host.denormal_fma_full_speed()
+
+    def narrow(self):
+        """The CpuInfo of the half-width float vectors this target's emitter also emits as
+        native instructions (NARROW_VECTOR_BITS: AVX-512's 256-bit vectors, the AVX2
+        emitter's intrinsics), or None: the FMA units of that width (the host's), its
+        registers (32 with AVX-512VL; 16 where SIMDe runs the target on an AVX2 host)."""
+        bits = NARROW_VECTOR_BITS.get(self.name)
+        if bits is None:
+            return None
+        info = copy.copy(self)
+        info.vector_bits, info.lanes = bits, bits // 32
+        if self._simde:
+            info.nregs = 16
+        if self._host is not None:
+            info.fma_units = self._host.fma_units(bits) or self.fma_units
+        return info
+
+    def fma_lanes(self):
+        """fp32 multiply-adds a cycle: lanes x FMA units (Zen 4 at 512 bits: 16 x 1, as at
+        256 bits: 8 x 2; Zen 5: 16 x 2)."""
+        return self.lanes * self.fma_units
 
     def lanes_of(self, dtype):
         """Lanes of a vector of `dtype` elements."""

@@ -11,40 +11,79 @@ the schedule reads the (zero-padded) input through one copy split into `stride` 
 contiguous run. That copy replaces the padding copy, so the input is read once per call.
 Where a row is whole vectors but not whole tiles (56 columns: two tiles of 3 vectors and a
 latency-bound one of 1), the vectors of a group of rows are tiled as one run
-(few_channels_rows), one partial tile per group.
+(few_channels_rows), one partial tile per group. On AVX-512 the vectors may be the
+8-lane ones (few_channels_vectors: where they run as many FLOPs, Zen 4); the channel tiles
+loop outside the rows where the weights and a row's input overflow the L1d
+(channel_tiles_outer). A row that is not whole vectors has its last tile computed whole,
+past the row, over zeros (pad_axis), only its stores partial.
 """
 from ..lang.expr import Const, if_then_else
 from .cpu import (ROW_GROUP_MIN_PARALLEL, ROW_GROUP_MIN_SAVING, _dims, _f32,
                   _output_and_accumulator, _pad_of, _schedule_copy, _vector_tile,
-                  conv_row_cycles, cpu_info, pack_input, padded_copy)
+                  conv_row_cycles, cpu_info, pack_input, pad_axis, padded_copy)
 from .util import cdiv
 
 #: at most this many input channels (per group: groups stay on the other schedule)
 FEW_CHANNELS_MAX = 4
 
 
-def few_channels_config(O, Q, target="native"):
-    """(ot, xv): the register tile, `ot` output channels x `xv` vectors of output columns.
-
-    ot * xv accumulators plus the xv input vectors of a tap and one broadcast weight fill the
-    registers at most; among those, few loads per FMA ((ot + xv) / (ot * xv)) and enough
-    accumulators to cover the FMA latency, with little work lost to a partial column tile
-    and ot dividing the output channels."""
+def few_channels_vectors(Q, target="native"):
+    """The CpuInfo of the vectors the output rows are tiled in: the target's, or the half as
+    wide ones its emitter also emits natively (CpuInfo.narrow) where those run at least as
+    many multiply-adds per row of Q columns: fma_lanes over the lanes a row rounds up to.
+    The FLOPs a cycle tie on Zen 4 (16 lanes x 1 FMA unit, 8 x 2) and under SIMDe; there the
+    narrow vectors win: a row of 56 is 7 whole vectors of 8 (3.5 of 16: the last tile was
+    computed lane by lane), and GCC folds the input vectors of a tap into the FMAs as memory
+    operands, a 64-byte unaligned load crossing a cache line every time (Zen 4, 1 thread:
+    112 x 112 3x3/2 stem 0.21 ms against 0.22-0.36 ms for 16 lanes, 56 x 56 7x7/2 0.53 ms
+    against 2.9 ms). Zen 5 (16 x 2) keeps 16 lanes."""
     info = cpu_info(target)
-    lanes, nregs = info.lanes, info.nregs
-    qv = max(1, Q // lanes)         # a tile no wider than the row
+    narrow = info.narrow()
+    if narrow is None or Q < info.lanes:
+        return info
+
+    def per_cycle(i):
+        return i.fma_lanes() * Q / float(cdiv(Q, i.lanes) * i.lanes)
+    return narrow if per_cycle(narrow) >= per_cycle(info) else info
+
+
+def few_channels_tiles(O, Q, info):
+    """The candidate tiles (ot, xv) of few_channels_config: ot divides O, the ot * xv
+    accumulators, the xv input vectors of a tap and a broadcast weight fit the registers,
+    a tile no wider than the row. Where FMAs take memory operands (x86), no more input
+    vectors than weights unless the tile holds every channel: GCC keeps the fewer operands
+    of a tap in registers and makes the others memory operands of every FMA, which for
+    input vectors (full width, unaligned) reloads each ot times (AVX-512, Zen 4: 2 x 7
+    vectors of 16 lanes 0.36 ms, 8 x 1 0.22 ms; the 7x7/2 stem 2 x 7 vectors of 8 lanes
+    0.87 ms, 8 x 2 0.53 ms)."""
+    qv = max(1, Q // info.lanes)         # a tile no wider than the row
+    return [(ot, xv) for xv in range(1, min(qv, info.nregs) + 1) for ot in range(1, O + 1)
+            if O % ot == 0 and ot * xv + xv + 1 <= info.nregs
+            and (xv <= ot or ot == O or not info.memory_operands)]
+
+
+def few_channels_config(O, Q, target="native"):
+    """(ot, xv, lanes): the register tile, `ot` output channels x `xv` vectors of `lanes`
+    output columns (few_channels_vectors), one of few_channels_tiles: few loads per FMA
+    ((ot + xv) / (ot * xv)) and enough accumulators to cover the FMA latency
+    (busy_accumulators), with little work lost to a partial column tile and ot dividing the
+    output channels; among equals the fewest modelled cycles per channel of a row
+    (conv_row_cycles over its vectors: a last tile of fewer vectors is latency-bound where
+    it holds under busy_accumulators; 56 columns of 8 lanes: 4 x 4 vectors and a tile of
+    3, 0.512 ms, against 8 x 2 and a tile of 1, 0.528 ms, Zen 4)."""
+    info = few_channels_vectors(Q, target)
+    lanes = info.lanes
+    busy = float(info.busy_accumulators)
+    qv = cdiv(Q, lanes)
     best = None
-    for xv in range(1, min(qv, nregs) + 1):
-        for ot in range(1, O + 1):
-            if O % ot or ot * xv + xv + 1 > nregs:
-                continue
-            acc = ot * xv
-            eff = min(1.0, acc / 12.0) * min(1.0, 0.7 / ((ot + xv) / float(acc)))
-            # a partial last tile is a slower tail: count it as whole vectors
-            waste = cdiv(Q, xv * lanes) * xv * lanes / float(Q)
-            key = (round(waste / eff, 3), -acc, xv)
-            if best is None or key < best[0]:
-                best = (key, ot, xv)
+    for ot, xv in few_channels_tiles(O, Q, info):
+        acc = ot * xv
+        eff = min(1.0, acc / busy) * min(1.0, 0.7 / ((ot + xv) / float(acc)))
+        # a partial last tile is a slower tail: count it as whole vectors
+        waste = cdiv(Q, xv * lanes) * xv * lanes / float(Q)
+        key = (round(waste / eff, 3), round(conv_row_cycles(qv, xv, ot, info), 6), -acc, xv)
+        if best is None or key < best[0]:
+            best = (key, ot, xv)
     return {"ot": best[1], "xv": best[2], "lanes": lanes}
 
 
@@ -73,6 +112,17 @@ def few_channels_rows(N, O, P, Q, ot, xv, info):
     if len(costs) == 1:
         return 1
     return min(g for g, c in costs.items() if g > 1 and c <= low * 1.03)
+
+
+def channel_tiles_outer(C, R, S, O, width, info):
+    """Whether the channel tiles loop outside the output rows (each tile's weights stay in
+    the L1d while the input rows stream past, each read once per tile) rather than inside
+    them (the input rows of an output row stay in the L1d while every tile's weights pass):
+    where all the weights (O x C x R x S) and the input rows of an output row (C x R rows of
+    `width` columns, the phase copy's) do not fit the L1d together. ResNet-50's 7x7/2 stem
+    (37 + 19 KiB) ran 4-9% faster so on AVX-512 (8 lanes) and 1-3% on AVX2, Zen 4; the
+    56 x 56 one (37 + 10 KiB) the same either way."""
+    return 4 * (O * C * R * S + C * R * width) > info.l1d_bytes
 
 
 def applies(s, st, target):
@@ -116,10 +166,10 @@ def column_phases(s, st, dp, sw, width=None):
 
 def schedule_conv2d_nchw_few_channels(s, st, target):
     """The schedule described in the module docstring; returns the stages it scheduled."""
-    info = cpu_info(target)
-    lanes = info.lanes
     dp, kernel = st.op.input_tensors
     _, O, _, Q = (int(a.dom.extent.value) for a in st.op.axis)
+    info = few_channels_vectors(Q, target)
+    lanes = info.lanes
     _, sw = st.op.attrs["strides"]
     from . import cpu_tuning
     from .cpu import conv_workload
@@ -130,18 +180,27 @@ def schedule_conv2d_nchw_few_channels(s, st, target):
         conv_workload("topi.conv2d_nchw", st, data if pad_t is not None else dp, kernel, pad_t),
         2.0 * N * O * P * Q * C * R * S_, O, Q, target, few_channels_config(O, Q, target))
     ot, xv = cfg["ot"], cfg["xv"]
-    _schedule_copy(column_phases(s, st, dp, sw), lanes)
+    # a row that is not whole vectors: its last tile computed whole over zeros past the
+    # input (pad_axis), only its stores partial (else that vector ran lane by lane)
+    Qp = Q if Q % lanes == 0 else cdiv(Q, xv * lanes) * xv * lanes
+    dw = st.op.attrs.get("dilation", (1, 1))[1]
+    phases = column_phases(s, st, dp, sw, (Qp - 1) * sw + (S_ - 1) * dw + 1 if Qp > Q else None)
+    _schedule_copy(phases, lanes)
+    _, _, _, nph, Wq = _dims(phases.op.output(0))
+    outer = channel_tiles_outer(C, R, S_, O, nph * Wq, info)
     out, conv = _output_and_accumulator(s, st)
+    if Qp > Q:
+        pad_axis(s, conv, 3, Qp)
     rows = few_channels_rows(N, O, P, Q, ot, xv, info)
     if rows > 1:
-        _row_group_tiles(out, conv, ot, xv, rows, lanes)
+        _row_group_tiles(out, conv, ot, xv, rows, lanes, outer)
         return [st, out]
     n_, o_, y_, x_ = out.op.axis
     ob, oi = out.split(o_, factor=ot)
     xo, xi = out.split(x_, factor=xv * lanes)
-    # all channel tiles of an output row in turn: the input rows they read stay in cache
-    out.reorder(n_, y_, ob, xo, oi, xi)
-    par = out.fuse(n_, y_, ob)
+    order = [n_, ob, y_] if outer else [n_, y_, ob]
+    out.reorder(*order, xo, oi, xi)
+    par = out.fuse(*order)
     out.parallel(par)
     out.unroll(oi)
     _vector_tile(out, xi, lanes)
@@ -159,19 +218,21 @@ def schedule_conv2d_nchw_few_channels(s, st, target):
     return [st, out]
 
 
-def _row_group_tiles(out, conv, ot, xv, rows, lanes):
+def _row_group_tiles(out, conv, ot, xv, rows, lanes, outer):
     """The tiles over a group of `rows` output rows (few_channels_rows): the accumulating
     stage kept as [.., rows, Q / lanes, lanes] (transform_layout) in a local buffer per
     (batch, group, channel tile), its vectors fused over the rows and split into tiles of
     xv (a tile may cross a row's end; GCC keeps the unrolled tile in registers over the
-    reduction); the group is then written to the NCHW output a vector at a time."""
+    reduction); the group is then written to the NCHW output a vector at a time. outer:
+    the channel tiles loop outside the row groups (channel_tiles_outer)."""
     cn, co, cy, cxv, cl = conv.transform_layout(
         lambda n, o, y, x: [n, o, y, x // lanes, x % lanes])
     n_, o_, y_, x_ = out.op.axis
     ob, oi = out.split(o_, factor=ot)
     yo, yi = out.split(y_, factor=rows)
-    out.reorder(n_, yo, ob, oi, yi, x_)
-    par = out.fuse(n_, yo, ob)
+    order = [n_, ob, yo] if outer else [n_, yo, ob]
+    out.reorder(*order, oi, yi, x_)
+    par = out.fuse(*order)
     out.parallel(par)
     _vector_tile(out, x_, lanes, unroll=False)
     conv.compute_at(out, par)

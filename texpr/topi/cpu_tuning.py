@@ -347,13 +347,11 @@ def conv1x1_params(workload, C, O, P, Q, target, heuristic):
 
 def few_channels_params(workload, flop, O, Q, target, heuristic):
     """The stem convolution of few input channels (cpu_conv_few_channels.py): knob tile
-    [ot, xv] (output channels x vectors of output columns; ot divides O, the tile and its
-    operands fit the vector registers)."""
-    from .cpu import cpu_info
-    info = cpu_info(target)
-    qv = max(1, Q // info.lanes)
-    tiles = [[ot, xv] for xv in range(1, min(qv, info.nregs) + 1) for ot in range(1, O + 1)
-             if O % ot == 0 and ot * xv + xv + 1 <= info.nregs]
+    [ot, xv] (output channels x vectors of output columns: few_channels_tiles of the
+    vectors the schedule takes, few_channels_vectors)."""
+    from .cpu_conv_few_channels import few_channels_tiles, few_channels_vectors
+    info = few_channels_vectors(Q, target)
+    tiles = [list(t) for t in few_channels_tiles(O, Q, info)]
     h = [heuristic["ot"], heuristic["xv"]]
     ot, xv = knob_values(workload, target, {"tile": _with_list(tiles, h)}, {"tile": h},
                          flop)["tile"]
