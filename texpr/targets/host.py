@@ -105,18 +105,18 @@ def fma_units_of(fields, vector_bits):
     AMD: Zen 2 to Zen 5 (family 0x17 model >= 0x30, 0x19, 0x1a) issue two 256-bit FMAs a
     cycle, Zen 1 one (its units are 128 bits wide: a 256-bit FMA takes both). Zen 4 (family
     0x19 with AVX-512) runs a 512-bit FMA through both 256-bit units, one a cycle (measured:
-    113 GFLOP/s per core at 256 and at 512 bits), and a 512-bit load takes both load ports;
-    it counts 2 here all the same, since the schedules size register tiles from this count
-    and the ratio of FMAs to loads is the one at 256 bits: counted as 1, dense at M = 64 took
-    6-accumulator tiles, 1.2-1.3x slower on Zen 4 than the 12-accumulator ones. Intel cores with
-    AVX2 two; AVX-512 two on Xeons, one on client parts. ARM by core part (ARM_FMA_PIPES, in
-    128-bit pipes)."""
+    113 GFLOP/s per core at 256 and at 512 bits), so 8-lane vectors do as much work a cycle
+    there and waste fewer lanes (topi.cpu.CpuInfo.narrow); Zen 5 has 512-bit units. Intel
+    cores with AVX2 two; AVX-512 two on Xeons, one on client parts. ARM by core part
+    (ARM_FMA_PIPES, in 128-bit pipes)."""
     vendor = fields.get("vendor_id", "")
     family = _int(fields.get("cpu family"))
     model = _int(fields.get("model"))
     flags = set(fields.get("flags", "").split())
     if vendor in ("AuthenticAMD", "HygonGenuine") and family is not None:
-        if family in (0x19, 0x1a) or (family == 0x17 and (model or 0) >= 0x30):
+        if family == 0x19:
+            return 1 if vector_bits > 256 else 2
+        if family == 0x1a or (family == 0x17 and (model or 0) >= 0x30):
             return 2
         if family in (0x17, 0x18):
             return 1 if vector_bits > 128 else 2
