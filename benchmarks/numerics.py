@@ -21,16 +21,20 @@ same run (interleaved Timer, medians):
                       fp32 the same way: BFDOT (dot_bf16, 4 rows x 16 columns) against
                       BFMMLA (gemm_bf16_mmla, 8 x 8), both 16 accumulator registers
 
-    python benchmarks/numerics.py [--threads 1,2] [--quick]
+    python benchmarks/numerics.py [--threads 1,2] [--quick] [--cpu-time]
+
+(--cpu-time: the figures are the calling thread's CPU time, 1 thread only, so that time the
+other processes of a loaded machine take from it is not counted)
 """
 import argparse
 import os
 import sys
+import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from _bench import Timer, cpu_model, threads  # noqa: E402
+from _bench import CpuLoad, Timer, cpu_model, load_note, threads  # noqa: E402
 
 import ml_dtypes  # noqa: E402,F401
 import texpr as te  # noqa: E402
@@ -345,10 +349,17 @@ def main():
     ap.add_argument("--target", default="native")
     ap.add_argument("--quick", action="store_true", help="smaller shapes, fewer rounds")
     ap.add_argument("--only", default="sls,dense,int4,bitserial,neon")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="the calling thread's CPU time (with --threads 1)")
     args = ap.parse_args()
     args.threads = [int(t) for t in args.threads.split(",")]
-    print(f"CPU: {cpu_model()}; target {args.target}")
-    timer = Timer(rounds=5 if args.quick else 9, calls=3)
+    if args.cpu_time and args.threads != [1]:
+        ap.error("--cpu-time measures one thread: use it with --threads 1")
+    print(f"CPU: {cpu_model()}; target {args.target}" + ("; thread CPU time" if args.cpu_time else ""))
+    timer = Timer(rounds=5 if args.quick else 9, calls=3,
+                  clock=time.thread_time if args.cpu_time else None)
+    load = CpuLoad()
+    load.start()
     if "sls" in args.only:
         sls_case(args, args.target, timer)
     if "dense" in args.only.split(","):
@@ -359,6 +370,9 @@ def main():
         bitserial_case(args, args.target, timer)
     if "neon" in args.only:
         neon_case(args)
+    note = load_note(load.stop())
+    if note:
+        print(f"\n{note}")
 
 
 if __name__ == "__main__":

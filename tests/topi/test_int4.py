@@ -3,6 +3,7 @@ its stated float32 bound, the 4-bit embedding bag."""
 import contextlib
 import functools
 import platform
+import re
 import shutil
 
 import numpy as np
@@ -261,10 +262,11 @@ def test_dense_int4_slow_targets(target):
     _check_dense(got8, x8, packed, scale)
 
 
-@pytest.mark.parametrize("words", [False, True], ids=["bytes-c", "words-native"])
-def test_sparse_lengths_sum_4bit_rowwise(words):
-    """The packed bytes (c) and the same bytes as uint32 words (native, vectorized) against
-    the reference; an empty bag included."""
+@pytest.mark.parametrize("words,target", [(False, "c"), (True, "avx2"), (True, "avx512")],
+                         ids=["bytes-c", "words-avx2", "words-avx512"])
+def test_sparse_lengths_sum_4bit_rowwise(words, target):
+    """The packed bytes (c) and the same bytes as uint32 words (vectorized: a word per vector,
+    no lane loop, also with AVX-512's 16 lanes) against the reference; an empty bag included."""
     rng = np.random.default_rng(2)
     V, D = 30, 24
     q, scale, bias = tt.quantize_4bit_rowwise_ref(rng.standard_normal((V, D)).astype("float32"))
@@ -274,8 +276,9 @@ def test_sparse_lengths_sum_4bit_rowwise(words):
     I = te.placeholder((11,), "int32", name="I")
     L = te.placeholder((4,), "int32", name="L")
     out = topi.sparse.sparse_lengths_sum_4bit_rowwise(Q, S, Bs, I, L)
-    target = "native" if words else "c"
     mod = te.build(topi.schedule(out, target), [Q, S, Bs, I, L, out], target=target)
+    if words:
+        assert not re.search(r"for \(int32_t \w+_lane = 0", mod.source)
     idx, lens = rng.integers(0, V, 11).astype("int32"), np.array([3, 0, 6, 2], "int32")
     got = np.empty((4, D), "float32")
     mod(data, scale, bias, idx, lens, got)
