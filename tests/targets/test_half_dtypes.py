@@ -3,7 +3,8 @@
 Conversions and + - * / are bit-exact (each result is the float32 result rounded to nearest
 even, as NumPy computes them); math calls are within 1 ULP of the 16-bit type. One kernel per
 (dtype, target) cell with a symbolic length, so hypothesis draws shapes without new builds:
-the vector body (8 lanes) and the scalar tail must agree with NumPy alike.
+the vector body (8 lanes; float16 on AVX-512: 16) and the scalar tail must agree with NumPy
+alike.
 """
 import platform
 import shutil
@@ -25,7 +26,7 @@ SPECIAL = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 6e-8, -3e-5, 1e-40, 6550
                     1.0 + 3 * 2.0**-8, 2.0**-133, 0.1, 1e10], "float32")
 
 
-def _kernel(dt, target):
+def _kernel(dt, target, lanes=8):
     n = te.var("n")
     A = te.placeholder((n,), dt, name="A")
     B = te.placeholder((n,), dt, name="B")
@@ -42,16 +43,19 @@ def _kernel(dt, target):
             te.compute((n,), lambda i: te.if_then_else(A[i] < B[i], A[i], B[i] * 2), name="sel")]
     s = te.create_schedule([o.op for o in outs])
     for o in outs:
-        _, inner = s[o].split(o.op.axis[0], factor=8)
+        _, inner = s[o].split(o.op.axis[0], factor=lanes)
         s[o].vectorize(inner)
     return te.build(s, [A, B, F, G, I] + outs, target=target)
 
 
-@pytest.fixture(scope="module", params=[(dt, t) for dt in HALF for t in ("c", "avx2")],
-                ids=lambda p: f"{p[0]}-{p[1]}")
+# float16 on AVX-512: 16 lanes by AVX512F's vcvtph2ps / vcvtps2ph (SIMDe: C conversions), 8 by
+# F16C's (as the float16 convolutions' 8-lane vectors are; SIMDe's F16C under emulation)
+@pytest.fixture(scope="module", params=[(dt, t, 8) for dt in HALF for t in ("c", "avx2")]
+                + [("float16", "avx512", 16), ("float16", "avx512", 8)],
+                ids=lambda p: f"{p[0]}-{p[1]}" + ("-16" if p[2] == 16 else ""))
 def cell(request):
-    dt, target = request.param
-    return dt, _kernel(dt, target)
+    dt, target, lanes = request.param
+    return dt, _kernel(dt, target, lanes)
 
 
 def _bits_equal(got, want):

@@ -1,4 +1,6 @@
 """sparse_lengths_sum over 16-bit float tables summed in float32 (out_dtype), against NumPy."""
+import re
+
 import ml_dtypes  # noqa: F401
 import numpy as np
 import pytest
@@ -6,20 +8,39 @@ from hypothesis import given, settings, strategies as st
 
 import texpr as te
 from texpr import topi
+from texpr.targets.build import emit_source
 
-V, D = 50, 20      # D: two 8-lane vectors and a tail of 4
+V, D = 50, 20      # D: two 8-lane vectors and a tail of 4 (AVX-512: one 16-lane vector)
 
 
-@pytest.fixture(scope="module", params=["float16", "bfloat16"])
-def sls(request):
-    dt = request.param
+def _sls(dt, D, target, build=True):
     B, L = te.var("B"), te.var("L")
     data = te.placeholder((V, D), dt, name="data")
     idx = te.placeholder((L,), "int32", name="indices")
     lens = te.placeholder((B,), "int32", name="lengths")
     out = topi.sparse.sparse_lengths_sum(data, idx, lens, out_dtype="float32")
     assert out.dtype == "float32"
-    return dt, te.build(topi.schedule(out, "avx2"), [data, idx, lens, out], target="avx2")
+    args = (topi.schedule(out, target), [data, idx, lens, out])
+    return te.build(*args, target=target) if build else emit_source(*args, target=target)
+
+
+@pytest.fixture(scope="module", params=[(dt, t) for dt in ("float16", "bfloat16")
+                                        for t in ("avx2", "avx512")], ids="-".join)
+def sls(request):
+    dt, target = request.param
+    return dt, _sls(dt, D, target)
+
+
+@pytest.mark.parametrize("dt", ["float16", "bfloat16"])
+@pytest.mark.parametrize("target", ["avx2", "avx512"])
+def test_sls_16_bit_rows_convert_as_vectors(dt, target):
+    """Rows of whole vectors are converted by vector instructions (float16: F16C's / AVX512F's
+    vcvtph2ps), never lane by lane (GCC converts a 16-lane _Float16 vector a lane at a time)."""
+    src = _sls(dt, 64, target, build=False)
+    assert not re.search(r"for \(int32_t \w+_lane = 0", src)
+    if dt == "float16":
+        assert ("_mm512_cvtph_ps" if target == "avx512" else "_mm256_cvtph_ps") in src
+        assert "__builtin_convertvector(texpr_load_float16" not in src
 
 
 @settings(max_examples=10, deadline=None)

@@ -3,6 +3,7 @@ its stated float32 bound, the 4-bit embedding bag."""
 import contextlib
 import functools
 import platform
+import re
 import shutil
 
 import numpy as np
@@ -58,6 +59,8 @@ DENSE = {  # name: (target, M, N, K, group_size, zero point, per-channel 1-D sca
     "native-int8-zp-groups": ("native", 1, 6, 256, 64, True, False),
     "native-zp-groups": ("native", 2, 5, 256, 128, True, False),
     "native-signed-groups-convert": ("native", 2, 12, 256, 64, False, False),
+    # groups of 128: 16 lanes on AVX-512 (its zmm denormal step where AVX-512 is native)
+    "native-signed-groups-128": ("native", 2, 12, 512, 128, False, False),
 }
 
 
@@ -204,6 +207,7 @@ def test_dense_int4_micro_kernel_source():
     (nibbles read as denormal floats, no conversion; DAZ cleared for the call), else and on
     NEON a mask, conversion and multiply-add; int8
     data: vpmaddubsw on x86, sdot on NEON."""
+    from texpr.targets import get_target
     from texpr.targets.build import emit_source
     X, X8 = te.placeholder((1, 128), name="X"), te.placeholder((1, 128), "int8", name="X8")
     W = te.placeholder((8, 64), "uint8", name="W")
@@ -222,6 +226,17 @@ def test_dense_int4_micro_kernel_source():
     assert "vcvtdq2ps" not in avx2 and "vmulps" not in avx2
     assert "__builtin_ia32_ldmxcsr(int4_csr & ~0x40u)" in avx2
     assert "_mm256_maddubs_epi16(lo," in avx2 and "vdotq_s32" not in avx2
+    # 16 lanes (K and the group multiples of 128): zmm registers where AVX-512 runs natively
+    X2, W2, S2 = (te.placeholder(sh, dt, name=n) for sh, dt, n in (
+        ((1, 256), "float32", "X2"), ((8, 128), "uint8", "W2"), ((8, 2), "float32", "S2")))
+    out2 = topi.nn.dense_int4(X2, W2, S2, group_size=128)
+    with denormal_step(True):
+        wide = emit_source(topi.schedule([out2], "avx512"), [X2, W2, S2, out2], target="avx512")
+    if "-DTEXPR_SIMDE" in get_target("avx512").flags:     # AVX-512 through SIMDe: no zmm asm
+        assert "__asm__" not in wide and "_l16" in wide
+    else:
+        assert '"vpandd %[m], %[q3], %[t]\\n\\t"' in wide and '"vmovdqu32 64(%[w]' in wide
+        assert "_l16_dn" in wide and "vcvtdq2ps" not in wide
     neon = emit_source(topi.schedule([out, out8], "neon"), args, target="neon")
     assert "a0_1 += xj * __builtin_convertvector((int4_v8i)(q0 & 0xf0u), int4_v8f);" in neon
     assert "vdotq_s32(a0, vreinterpretq_s8_u8(vandq_u8(q0, m))" in neon
@@ -253,7 +268,8 @@ def test_dense_int4_slow_targets(target):
     out, out8 = topi.nn.dense_int4(X, W, S), topi.nn.dense_int4(X8, W, S)
     s = topi.schedule([out, out8], target)
     text = str(te.lower(s, [X, X8, W, S, out, out8], target=target))
-    assert "_i8_r4.body" in text and ("_r4_l16.body" in text) == (target == "avx512")
+    assert "_i8_r4.body" in text
+    assert bool(re.search(r"_r4_l16(_dn)?\.body", text)) == (target == "avx512")
     mod = te.build(s, [X, X8, W, S, out, out8], target=target)
     got, got8 = np.empty((1, N), "float32"), np.empty((1, N), "float32")
     mod(x, x8, packed, scale, got, got8)
@@ -261,10 +277,11 @@ def test_dense_int4_slow_targets(target):
     _check_dense(got8, x8, packed, scale)
 
 
-@pytest.mark.parametrize("words", [False, True], ids=["bytes-c", "words-native"])
-def test_sparse_lengths_sum_4bit_rowwise(words):
-    """The packed bytes (c) and the same bytes as uint32 words (native, vectorized) against
-    the reference; an empty bag included."""
+@pytest.mark.parametrize("words,target", [(False, "c"), (True, "avx2"), (True, "avx512")],
+                         ids=["bytes-c", "words-avx2", "words-avx512"])
+def test_sparse_lengths_sum_4bit_rowwise(words, target):
+    """The packed bytes (c) and the same bytes as uint32 words (vectorized: a word per vector,
+    no lane loop, also with AVX-512's 16 lanes) against the reference; an empty bag included."""
     rng = np.random.default_rng(2)
     V, D = 30, 24
     q, scale, bias = tt.quantize_4bit_rowwise_ref(rng.standard_normal((V, D)).astype("float32"))
@@ -274,8 +291,9 @@ def test_sparse_lengths_sum_4bit_rowwise(words):
     I = te.placeholder((11,), "int32", name="I")
     L = te.placeholder((4,), "int32", name="L")
     out = topi.sparse.sparse_lengths_sum_4bit_rowwise(Q, S, Bs, I, L)
-    target = "native" if words else "c"
     mod = te.build(topi.schedule(out, target), [Q, S, Bs, I, L, out], target=target)
+    if words:
+        assert not re.search(r"for \(int32_t \w+_lane = 0", mod.source)
     idx, lens = rng.integers(0, V, 11).astype("int32"), np.array([3, 0, 6, 2], "int32")
     got = np.empty((4, D), "float32")
     mod(data, scale, bias, idx, lens, got)

@@ -19,7 +19,12 @@ DAZ is cleared for the call (a caller's flush-to-zero mode would read the nibble
 On Zen 3 (512-row calls, data prologue included) 0.84 cycles per 8 weights against 0.93 with
 the conversions, 0.97 against 1.08 with a group scale per 128: the loop is bound by
 instructions issued (about 3.5 a cycle: the masks are shifted in a register, not loaded), not
-by the FMA units; a group's scale and fresh accumulators cost the rest.
+by the FMA units; a group's scale and fresh accumulators cost the rest. Where AVX-512 runs
+natively, with 16 lanes, the same step in zmm registers (EVEX vpandd / vmovdqu32; half the
+instructions per weight; Zen 4 runs a zmm operation through both 256-bit halves, so the gain is
+issue slots): dense_int4 4096 x 4096, groups of 128, 1 thread, CPU time on a loaded Zen 4 (EPYC
+family 25 model 17): 0.470 ms against 0.533 ms with the 16-lane conversions and 0.563 ms for
+the 8-lane (ymm) step of the AVX2 kernel.
 
 int8 data (the same entry, `data_dtype="int8"`): the 32 bytes split into their low and high
 nibbles as bytes, multiplied with the data's even- and odd-index bytes (copied apart once per
@@ -108,8 +113,9 @@ def _dot64_c(fn, signed, isa):
         "}"])
 
 
-def _bits_step_c(rows, accs, signed, prefetch, n=1, order=None):
-    """C (GCC inline assembly, AVX2) of n blocks of 64 values (blocks b .. b + n - 1) of `rows`
+def _bits_step_c(rows, accs, signed, prefetch, n=1, order=None, lanes=8):
+    """C (GCC inline assembly, AVX2; lanes = 16: AVX-512, zmm registers, EVEX forms) of n blocks
+    of 8 x lanes values (blocks b .. b + n - 1) of `rows`
     weight rows on x86, float32 data: the nibbles are used as float bit patterns, no
     conversion. Value j of a lane masked in place (bits 4 j .. 4 j + 3, j < 6; j = 6, 7 after a
     shift by 24) is, read as a float, the denormal n * 2^(4 j - 149) (exact below 2^24); the
@@ -123,14 +129,19 @@ def _bits_step_c(rows, accs, signed, prefetch, n=1, order=None):
     (block, accumulator) in the order run, where each block sums into one accumulator (two
     groups at once, _bits_tile_c); else blocks 0 .. n - 1, value j into accumulator j % accs."""
     R = range(rows)
+    vb = 4 * lanes                      # bytes of a block of one row: a vector
+    wide = lanes == 16                  # zmm: EVEX moves and logic, any of the 32 registers
+    mov, pand, pxor, reg = ("vmovdqu32", "vpandd", "vpxord", "v") if wide else \
+        ("vmovdqu", "vpand", "vpxor", "x")
     prefetch = prefetch and rows == 4   # the next tile's rows 4 .. 7 (past the block's end at
     A = []                              # its last tile: a prefetch never faults)
     for i, k in order or [(i, None) for i in range(n)]:
-        W = [f"{32 * i}({a})" for a in ("%[w]", "%[w],%[wr]", "%[w],%[wr],2", "%[w3]")]
-        P = [f"{32 * i}({a})" for a in ("%[w3],%[wr]", "%[w3],%[wr],2", "%[w6]", "%[w3],%[wr],4")]
-        A += [f"vmovdqu {W[q]}, %[q{q}]" for q in R]
-        A += [f"vpxor %[flip], %[q{q}], %[q{q}]" for q in R if signed]
-        A += [f"prefetcht0 {P[q]}" for q in R if prefetch and i % 2 == 0]   # a line: 2 blocks
+        W = [f"{vb * i}({a})" for a in ("%[w]", "%[w],%[wr]", "%[w],%[wr],2", "%[w3]")]
+        P = [f"{vb * i}({a})" for a in ("%[w3],%[wr]", "%[w3],%[wr],2", "%[w6]", "%[w3],%[wr],4")]
+        A += [f"{mov} {W[q]}, %[q{q}]" for q in R]
+        A += [f"{pxor} %[flip], %[q{q}], %[q{q}]" for q in R if signed]
+        # a line: 2 blocks of 8 lanes, 1 of 16
+        A += [f"prefetcht0 {P[q]}" for q in R if prefetch and (wide or i % 2 == 0)]
         for j in range(8):
             mask = "%[low]" if j in (0, 6) else "%[m]"      # low: 15 in each lane
             if j == 6:
@@ -139,19 +150,20 @@ def _bits_step_c(rows, accs, signed, prefetch, n=1, order=None):
                 A.append("vpslld $4, %[low], %[m]")
             elif j:
                 A.append("vpslld $4, %[m], %[m]")
-            A.append(f"vmovaps {256 * i + 32 * j}(%[x]), %[xj]")
+            A.append(f"vmovaps {8 * vb * i + vb * j}(%[x]), %[xj]")
             for q in R:
-                A += [f"vpand {mask}, %[q{q}], %[t]",
+                A += [f"{pand} {mask}, %[q{q}], %[t]",
                       f"vfmadd231ps %[xj], %[t], %[a{q}_{j % accs if k is None else k}]"]
-    outs = [f'[a{q}_{a}] "+x"(a{q}_{a})' for q in R for a in range(accs)]
-    outs += [f'[q{q}] "=&x"(q{q})' for q in R] + ['[m] "=&x"(m)', '[t] "=&x"(t)', '[xj] "=&x"(xj)']
-    ins = ['[w] "r"(wb)', '[wr] "r"(w_row)', '[x] "r"(xt + b * 64)']
+    outs = [f'[a{q}_{a}] "+{reg}"(a{q}_{a})' for q in R for a in range(accs)]
+    outs += [f'[{v}] "=&{reg}"({v})' for v in [f"q{q}" for q in R] + ["m", "t", "xj"]]
+    ins = ['[w] "r"(wb)', '[wr] "r"(w_row)', f'[x] "r"(xt + b * {8 * lanes})']
     ins += ['[w3] "r"(wb + 3 * w_row)'] if rows > 3 else []
     ins += ['[w6] "r"(wb + 6 * w_row)'] if prefetch else []
-    ins += ['[low] "x"(low)'] + (['[flip] "m"(flip)'] if signed else [])
+    ins += [f'[low] "{reg}"(low)'] + (['[flip] "m"(flip)'] if signed else [])
     lines = [f'      "{a}\\n\\t"' for a in A]
-    return ["    const unsigned char *wb = w + r * w_row + b * 32;",
-            "    int4_v8u " + ", ".join([f"q{q}" for q in R] + ["m", "t"]) + "; int4_v8f xj;",
+    return [f"    const unsigned char *wb = w + r * w_row + b * {vb};",
+            f"    int4_v{lanes}u " + ", ".join([f"q{q}" for q in R] + ["m", "t"]) +
+            f"; int4_v{lanes}f xj;",
             "    __asm__(" + lines[0].lstrip()] + lines[1:] + [
             f"      : {', '.join(outs)}",
             f"      : {', '.join(ins)}",
@@ -211,18 +223,18 @@ def _tile_c(fn, rows, nb, K, gs, signed, scale_1d, accs, int8, lanes=8, prefetch
     return "\n".join("    " + x for x in L)
 
 
-def _bits_tile_c(rows, K, gs, signed, scale_1d, accs, prefetch=True):
-    """_tile_c of the x86 float32 micro-kernel (_bits_step_c, 8 lanes): its sums are scaled by
-    2^(k0 - 149) (`back` undoes it); the zero point's share z * sum x is taken out once per row
-    at the end (a dot of the row's scales with the group sums), not per group."""
-    G, blocks = K // gs, gs // 64
+def _bits_tile_c(rows, K, gs, signed, scale_1d, accs, prefetch=True, lanes=8):
+    """_tile_c of the x86 float32 micro-kernel (_bits_step_c, 8 or 16 lanes): its sums are
+    scaled by 2^(k0 - 149) (`back` undoes it); the zero point's share z * sum x is taken out
+    once per row at the end (a dot of the row's scales with the group sums), not per group."""
+    G, blocks, vf = K // gs, gs // (8 * lanes), f"int4_v{lanes}f"
     R = range(rows)
     s_at = "s[(r + {q}) * s_row]" if scale_1d else "s[(r + {q}) * s_row + g * s_g]"
     z_at = "z[(r + {q}) * z_row]" if scale_1d else "z[(r + {q}) * z_row + g * z_g]"
     z_of = "8.0f" if signed else "(float)" + z_at
-    L = ["int4_v8f " + ", ".join(f"tot{q} = {{0}}" for q in R) + ";",
+    L = [f"{vf} " + ", ".join(f"tot{q} = {{0}}" for q in R) + ";",
          "float " + ", ".join(f"zs{q} = 0" for q in R) + ";"]
-    zero = "  int4_v8f " + ", ".join(f"a{q}_{a} = {{0}}" for q in R for a in range(accs)) + ";"
+    zero = f"  {vf} " + ", ".join(f"a{q}_{a} = {{0}}" for q in R for a in range(accs)) + ";"
     if accs == 2 and blocks <= 2 and G % 2 == 0:
         # two groups per statement, one accumulator each (blocks interleaved, so that each
         # accumulator's chain has the other's block to overlap): a group's end is one
@@ -230,7 +242,7 @@ def _bits_tile_c(rows, K, gs, signed, scale_1d, accs, prefetch=True):
         order = [(i + blocks * k, k) for i in range(blocks) for k in (0, 1)]
         L += [f"for (int g = 0; g < {G}; g += 2) {{", zero, "  {",
               f"    const int b = g * {blocks};"]
-        L += _bits_step_c(rows, accs, signed, prefetch, order=order) + ["  }"]
+        L += _bits_step_c(rows, accs, signed, prefetch, order=order, lanes=lanes) + ["  }"]
         for q in R:
             L += [f"  tot{q} += a{q}_0 * s[(r + {q}) * s_row + g * s_g];",
                   f"  tot{q} += a{q}_1 * s[(r + {q}) * s_row + (g + 1) * s_g];"]
@@ -239,7 +251,7 @@ def _bits_tile_c(rows, K, gs, signed, scale_1d, accs, prefetch=True):
         L += [f"for (int g = 0; g < {G}; ++g) {{", zero]
         n = next(n for n in (4, 2, 1) if blocks % n == 0)      # blocks per asm statement
         L.append(f"  for (int b = g * {blocks}; b < (g + 1) * {blocks}; b += {n}) {{")
-        L += _bits_step_c(rows, accs, signed, prefetch, n) + ["  }"]
+        L += _bits_step_c(rows, accs, signed, prefetch, n, lanes=lanes) + ["  }"]
         for q in R:
             L.append(f"  tot{q} += (" + " + ".join(f"a{q}_{a}" for a in range(accs)) +
                      f") * {s_at.format(q=q)};")
@@ -248,7 +260,7 @@ def _bits_tile_c(rows, K, gs, signed, scale_1d, accs, prefetch=True):
     L += [f"  zs{q} += {s_at.format(q=q)} * {z_of.format(q=q)} * sx[g];" for q in R]
     L.append("}")
     for q in R:
-        L.append(f"c[(r + {q}) * c_col] = (float)((double)({_lane_sum(f'tot{q}', 8)} - zs{q}) "
+        L.append(f"c[(r + {q}) * c_col] = (float)((double)({_lane_sum(f'tot{q}', lanes)} - zs{q}) "
                  "* back);")
     return "\n".join("    " + x for x in L)
 
@@ -270,21 +282,55 @@ def _group_sums_c(G, gs, value):
   }}"""
 
 
-def _bits_prologue_c(K, gs):
-    """C of the per-call copies of the data row for _bits_step_c: xt transposed in 8 x 8 blocks,
-    value j of a lane's 8 scaled by 2^(k0 - e_j) (e_j = 4 j, j < 6; 0, 4 for j = 6, 7: the bit
+def _bits_transpose_c(K, lanes):
+    """C of xt[b * 8 L + L j + l] = x[b * 8 L + 8 l + j] * f[j] (L = lanes): 8 x 8 transposes in
+    shuffles for 8 lanes, a loop for 16 (GCC vectorizes it; a call's prologue either way)."""
+    if lanes != 8:
+        B = 8 * lanes
+        return f"""  for (int b = 0; b < {K // B}; ++b)
+    for (int j = 0; j < 8; ++j)
+      for (int l = 0; l < {lanes}; ++l) xt[b * {B} + {lanes} * j + l] = x[b * {B} + 8 * l + j] * f[j];
+"""
+    return f"""  const int4_v8i lo = {{0, 8, 1, 9, 4, 12, 5, 13}}, hi = {{2, 10, 3, 11, 6, 14, 7, 15}},
+                 s0 = {{0, 1, 8, 9, 4, 5, 12, 13}}, s1 = {{2, 3, 10, 11, 6, 7, 14, 15}},
+                 p0 = {{0, 1, 2, 3, 8, 9, 10, 11}}, p1 = {{4, 5, 6, 7, 12, 13, 14, 15}};
+  for (int b = 0; b < {K // 64}; ++b) {{               /* an 8 x 8 transpose per 64 values */
+    int4_v8f v[8], t[8], u[8];
+    __builtin_memcpy(v, x + b * 64, 256);
+    for (int p = 0; p < 4; ++p) {{
+      t[2 * p] = __builtin_shuffle(v[2 * p], v[2 * p + 1], lo);
+      t[2 * p + 1] = __builtin_shuffle(v[2 * p], v[2 * p + 1], hi);
+    }}
+    for (int h = 0; h < 8; h += 4) {{
+      u[h] = __builtin_shuffle(t[h], t[h + 2], s0);
+      u[h + 1] = __builtin_shuffle(t[h], t[h + 2], s1);
+      u[h + 2] = __builtin_shuffle(t[h + 1], t[h + 3], s0);
+      u[h + 3] = __builtin_shuffle(t[h + 1], t[h + 3], s1);
+    }}
+    for (int j = 0; j < 4; ++j) {{
+      *(int4_v8f *)(xt + b * 64 + 8 * j) = __builtin_shuffle(u[j], u[j + 4], p0) * f[j];
+      *(int4_v8f *)(xt + b * 64 + 8 * j + 32) = __builtin_shuffle(u[j], u[j + 4], p1) * f[j + 4];
+    }}
+  }}
+"""
+
+
+def _bits_prologue_c(K, gs, lanes=8):
+    """C of the per-call copies of the data row for _bits_step_c: xt transposed in lanes x 8
+    blocks (_bits_transpose_c), value j of a lane's 8 scaled by 2^(k0 - e_j) (e_j = 4 j, j < 6;
+    0, 4 for j = 6, 7: the bit
     of the nibble's lowest place), with k0 = 126 - the exponent of max |x| (at most 127), so
     that no scaled value overflows and the products x * n * 2^(k0 - 149) stay normal floats for
     any x above 2^-100 max |x|; the group sums scaled by 2^(k0 - 149) like the products, and
     `back` = 2^(149 - k0). DAZ (denormals read as zero) is cleared for the call."""
     G = K // gs
+    flips, lows = ", ".join(["0x88888888u"] * lanes), ", ".join(["15u"] * lanes)
     return f"""  const unsigned int int4_csr = __builtin_ia32_stmxcsr();
   if (int4_csr & 0x40u) __builtin_ia32_ldmxcsr(int4_csr & ~0x40u);
-  static const int4_v8u flip = {{0x88888888u, 0x88888888u, 0x88888888u, 0x88888888u,
-                                 0x88888888u, 0x88888888u, 0x88888888u, 0x88888888u}};
-  const int4_v8u low = {{15u, 15u, 15u, 15u, 15u, 15u, 15u, 15u}};
+  static const int4_v{lanes}u flip = {{{flips}}};
+  const int4_v{lanes}u low = {{{lows}}};
   (void)flip;
-  float xt[{K}] __attribute__((aligned(32)));
+  float xt[{K}] __attribute__((aligned({4 * lanes})));
   float sx[{G}];
   int4_v8f mx = {{0}};
   for (int i = 0; i < {K}; i += 8) {{
@@ -306,28 +352,7 @@ def _bits_prologue_c(K, gs):
     const unsigned int fb = (unsigned int)(k0 - e_of[j] + 127) << 23;
     __builtin_memcpy(&f[j], &fb, 4);
   }}
-  const int4_v8i lo = {{0, 8, 1, 9, 4, 12, 5, 13}}, hi = {{2, 10, 3, 11, 6, 14, 7, 15}},
-                 s0 = {{0, 1, 8, 9, 4, 5, 12, 13}}, s1 = {{2, 3, 10, 11, 6, 7, 14, 15}},
-                 p0 = {{0, 1, 2, 3, 8, 9, 10, 11}}, p1 = {{4, 5, 6, 7, 12, 13, 14, 15}};
-  for (int b = 0; b < {K // 64}; ++b) {{               /* an 8 x 8 transpose per 64 values */
-    int4_v8f v[8], t[8], u[8];
-    __builtin_memcpy(v, x + b * 64, 256);
-    for (int p = 0; p < 4; ++p) {{
-      t[2 * p] = __builtin_shuffle(v[2 * p], v[2 * p + 1], lo);
-      t[2 * p + 1] = __builtin_shuffle(v[2 * p], v[2 * p + 1], hi);
-    }}
-    for (int h = 0; h < 8; h += 4) {{
-      u[h] = __builtin_shuffle(t[h], t[h + 2], s0);
-      u[h + 1] = __builtin_shuffle(t[h], t[h + 2], s1);
-      u[h + 2] = __builtin_shuffle(t[h + 1], t[h + 3], s0);
-      u[h + 3] = __builtin_shuffle(t[h + 1], t[h + 3], s1);
-    }}
-    for (int j = 0; j < 4; ++j) {{
-      *(int4_v8f *)(xt + b * 64 + 8 * j) = __builtin_shuffle(u[j], u[j + 4], p0) * f[j];
-      *(int4_v8f *)(xt + b * 64 + 8 * j + 32) = __builtin_shuffle(u[j], u[j + 4], p1) * f[j + 4];
-    }}
-  }}
-  double to_sums, back;                                  /* 2^(k0 - 149), 2^(149 - k0) */
+{_bits_transpose_c(K, lanes)}  double to_sums, back;                                  /* 2^(k0 - 149), 2^(149 - k0) */
   const unsigned long long tb = (unsigned long long)(k0 - 149 + 1023) << 52,
                            bb = (unsigned long long)(149 - k0 + 1023) << 52;
   __builtin_memcpy(&to_sums, &tb, 8);
@@ -340,7 +365,7 @@ def _prologue_c(K, gs, int8, lanes=8, bits=False):
     scaled by 16^-j (xt; `bits`: _bits_prologue_c), or int8 split into even- and odd-index bytes
     per block of 64 (xs); and the group sums sx (exact for int8: at most 128 x 16384)."""
     if bits:
-        return _bits_prologue_c(K, gs)
+        return _bits_prologue_c(K, gs, lanes)
     G = K // gs
     if int8:
         return f"""  signed char xs[{K}] __attribute__((aligned(32)));
@@ -375,6 +400,17 @@ def tile_lanes(target, K, gs):
     return lanes if K % (8 * lanes) == 0 and gs % (8 * lanes) == 0 else 8
 
 
+def denormal_step_applies(target, lanes):
+    """Whether the float32 micro-kernel reads the nibbles as denormals (_bits_step_c): on x86
+    where the host runs multiply-adds of denormals at full speed (CpuInfo.denormal_fma), in 16
+    lanes only where AVX-512 runs natively (its zmm assembly; SIMDe's AVX-512 runs on AVX2)."""
+    from .cpu import CpuInfo
+    t = get_target(target)
+    if not CpuInfo(t).denormal_fma or t.name not in ("avx2", "avx512"):
+        return False
+    return lanes == 8 or (t.name == "avx512" and "-DTEXPR_SIMDE" not in t.flags)
+
+
 def tile_accumulators(target, rows=None):
     """float32 accumulators per tile row: enough independent multiply-add chains for the
     target's FMA units (CpuInfo: FMA_LATENCY in flight per unit), at most 2 (registers: the
@@ -391,10 +427,10 @@ def int4_dense_block(nb, K, gs, signed, scale_1d, rows=None, name=None, data_dty
     TensorIntrin for avx2, avx512 and neon. K and gs must be multiples of 8 x lanes; data_dtype
     is float32 or int8 (always 8 lanes); accs: float32 accumulators per tile row
     (tile_accumulators); lanes: 32-bit lanes of the float32 data's vectors (8 or 16,
-    tile_lanes). float32 data in 8 lanes on x86 (avx2, avx512 where K or the group is not a
-    multiple of 128) take the _bits_* step where `denormal_step` (the machine runs multiply-adds
-    of denormals at full speed: CpuInfo.denormal_fma): nibbles read as denormal floats, no
-    conversion; else the conversion step."""
+    tile_lanes). float32 data on x86 take the _bits_* step where `denormal_step`
+    (denormal_step_applies: the machine runs multiply-adds of denormals at full speed): nibbles
+    read as denormal floats, no conversion, in ymm assembly (8 lanes) or zmm (16 lanes, avx512
+    only: a CPU that runs AVX-512 natively); else the conversion step."""
     rows = rows or INT4_TILE_ROWS
     int8 = data_dtype == "int8"
     lanes = 8 if int8 else lanes
@@ -412,18 +448,20 @@ def int4_dense_block(nb, K, gs, signed, scale_1d, rows=None, name=None, data_dty
     fn = name or (f"int4_dense_block_{nb}x{K}_g{gs}_{'s' if signed else 'z'}"
                   f"{'_pc' if scale_1d else ''}{'_i8' if int8 else ''}_r{rows}"
                   f"{'' if int8 or accs == 2 else f'_a{accs}'}{'' if lanes == 8 else f'_l{lanes}'}"
-                  f"{'_dn' if denormal_step and not int8 and lanes == 8 else ''}")
+                  f"{'_dn' if denormal_step and not int8 else ''}")
     x_t = "signed char" if int8 else "float"
 
     def helper(isa):
         dot = _dot64_c(fn, signed, isa) + "\n" if int8 else ""
         types = _VEC_TYPES + ("\n" + _VEC16_TYPES if lanes == 16 else "")
-        bits = denormal_step and isa == "x86" and not int8 and lanes == 8
+        # 16 lanes: zmm assembly, AVX-512 only (avx2 runs the conversion step in two ymm)
+        bits = denormal_step and isa in ("avx2", "avx512") and not int8 and (
+            lanes == 8 or isa == "avx512")
         restore = "\n  if (int4_csr & 0x40u) __builtin_ia32_ldmxcsr(int4_csr);" if bits else ""
 
         def tile(n, prefetch):
             if bits:
-                return _bits_tile_c(n, K, gs, signed, scale_1d, accs, prefetch)
+                return _bits_tile_c(n, K, gs, signed, scale_1d, accs, prefetch, lanes)
             return _tile_c(fn, n, nb, K, gs, signed, scale_1d, accs, int8, lanes, prefetch)
         return f"""{types}
 {dot}static void {fn}(const {x_t} *x, const unsigned char *w, long w_row, const float *s,
@@ -456,8 +494,7 @@ def int4_dense_block(nb, K, gs, signed, scale_1d, rows=None, name=None, data_dty
                     "helpers": helper(isa)}
         return impl
     inputs = [x, w, s] + ([z] if z is not None else [])
-    return decl_tensor_intrin(c.op, {t: impl_for("neon" if t == "neon" else "x86")
-                                     for t in ("avx2", "avx512", "neon")},
+    return decl_tensor_intrin(c.op, {t: impl_for(t) for t in ("avx2", "avx512", "neon")},
                               name=fn, inputs=inputs)
 
 
@@ -474,7 +511,6 @@ def _block_rows(N):
 
 def micro_kernel_for(st, target):
     """(block rows, intrinsic) for this dense_int4 stage on `target`, or None."""
-    from .cpu import CpuInfo
     if get_target(target).name not in ("avx2", "avx512", "neon"):
         return None
     attrs = st.op.attrs
@@ -484,10 +520,11 @@ def micro_kernel_for(st, target):
     if K is None or N is None or K % 64 or gs % 64 or K > INT4_MAX_K:
         return None
     nb = _block_rows(N)
+    lanes = tile_lanes(target, K, gs)
     return nb, int4_dense_block(nb, K, gs, attrs["signed"], attrs["scale_1d"],
                                 data_dtype=attrs["data_dtype"],
-                                accs=tile_accumulators(target), lanes=tile_lanes(target, K, gs),
-                                denormal_step=CpuInfo(target).denormal_fma)
+                                accs=tile_accumulators(target), lanes=lanes,
+                                denormal_step=denormal_step_applies(target, lanes))
 
 
 @register(INT4_DENSE_TAG, CPU_TARGETS)
