@@ -109,15 +109,20 @@ class CpuInfo:
         return self.nregs * 3 // 4
 
     @property
+    def tile_fma_units(self):
+        """The FMA units register tiles are sized for: the target's, or those of its narrow
+        vectors where more. Zen 4 issues one 512-bit FMA a cycle but also loads only one
+        512-bit vector a cycle, so a tile needs the FMAs per load of two 256-bit units
+        (6-accumulator tiles ran dense at M = 64 1.2-1.3x slower there, dot products of 4-6
+        rows 1.3-1.9x slower)."""
+        narrow = self.narrow()
+        return max(self.fma_units, narrow.fma_units if narrow else 0)
+
+    @property
     def busy_accumulators(self):
         """Independent accumulators that keep every FMA unit busy: about 6 per unit (FMA
-        latency 4-5 cycles, one issue per unit and cycle, with some slack), counting the
-        units of the narrow vectors where they are more: Zen 4 issues one 512-bit FMA a cycle
-        but also loads only one 512-bit vector a cycle, so a tile needs the FMAs per load of
-        two 256-bit units (6-accumulator tiles ran dense at M = 64 1.2-1.3x slower there, and
-        dot products of 4-6 rows 1.3-1.9x slower)."""
-        narrow = self.narrow()
-        return 6 * max(self.fma_units, narrow.fma_units if narrow else 0)
+        latency 4-5 cycles, one issue per unit and cycle, with some slack; tile_fma_units)."""
+        return 6 * self.tile_fma_units
 
     def __repr__(self):
         return (f"CpuInfo({self.name}, {self.lanes} fp32 lanes, {self.nregs} registers, "

@@ -417,7 +417,7 @@ def tile_accumulators(target, rows=None):
     tile's rows, their packed words, a data vector and a temporary must fit 16)."""
     from .cpu import CpuInfo
     rows = rows or INT4_TILE_ROWS
-    chains = FMA_LATENCY * CpuInfo(target).fma_units
+    chains = FMA_LATENCY * CpuInfo(target).tile_fma_units
     return max(1, min(2, -(-chains // rows)))
 
 
