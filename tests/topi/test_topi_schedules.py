@@ -164,6 +164,25 @@ def test_batch_matmul_partial_row_tile_is_not_padded(target):
     assert "packA" not in f.source and "_gemm" not in f.source
 
 
+@pytest.mark.parametrize("target,units,rows,want", [
+    # one 512-bit FMA unit (Zen 4): 6 weight rows, one vector of data rows where two would
+    # pad more, two where they pad no more (not 3 x 2: the FMA units' 6 accumulators)
+    ("avx512", 1, 40, (6, 16)), ("avx512", 1, 100, (6, 16)), ("avx512", 1, 64, (6, 32)),
+    ("avx512", 1, 24, (6, 32)), ("avx512", 1, 16, (6, 16)),
+    # two units (Zen 5; AVX2 on Zen 3/4): 12 accumulators, two vectors from 2 x lanes rows up
+    ("avx512", 2, 40, (6, 32)), ("avx512", 2, 64, (6, 32)), ("avx2", 2, 40, (6, 16)),
+    ("avx2", 2, 8, (12, 8))])
+def test_dense_rows_register_tile_by_fma_units(monkeypatch, target, units, rows, want):
+    """dense_rows_config's tile (weight rows, data rows) from the machine's FMA units and
+    lanes, not from the host: CpuInfo given."""
+    info = topi.cpu.CpuInfo(target)
+    info.fma_units = units
+    monkeypatch.setattr(topi.cpu, "cpu_info", lambda t: info)
+    cfg = topi.cpu.dense_rows_config(rows, 1024, 1024, target)
+    assert (cfg["mr"], cfg["nr"]) == want
+    assert cfg["Mp"] == -(-rows // cfg["nr"]) * cfg["nr"]
+
+
 @pytest.mark.parametrize("target", ["avx2", "avx512"])
 def test_dense_many_rows_packs_weight_blocks_in_parallel_loop(target):
     """M above DENSE_ROWS_MAX on a raw weight: each parallel block of weight rows packs its

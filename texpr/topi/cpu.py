@@ -95,7 +95,7 @@ def cpu_info(target):
 # ----------------------------------------------------------------------------- parameter choice
 
 def register_tile(M, N, info, max_vectors=4, m_cap=None, pad_ok=False, nr_divides=None,
-                  acc_cap=None):
+                  acc_cap=None, loads_per_fma=0.7, partial_rows=False):
     """(mr, nr): a register tile of mr rows x nr = nv*lanes columns of accumulators
     (nr_divides: only widths nr that divide it, for an operand read in place, unpadded).
 
@@ -103,7 +103,10 @@ def register_tile(M, N, info, max_vectors=4, m_cap=None, pad_ok=False, nr_divide
     latency, few loads per FMA) on the complete tiles, and for what is left over either the
     scalar fallback of partial tiles (very slow: a large penalty) or, with pad_ok (the
     schedule pads the operands with zeros to whole tiles), the wasted work of the padding.
-    acc_cap: at most that many accumulators (mr * nv).
+    acc_cap: at most that many accumulators (mr * nv). loads_per_fma: the loads (broadcasts
+    and vectors) per FMA the kernel runs at full speed with (0.7: two FMA units, Zen 3).
+    partial_rows (with pad_ok): the rows are not padded, a last tile of fewer rows runs the
+    kernel for its row count (gemm_fp32), so only the columns' padding is wasted work.
     """
     lanes, nregs = info.lanes, info.nregs
     best = None
@@ -120,9 +123,10 @@ def register_tile(M, N, info, max_vectors=4, m_cap=None, pad_ok=False, nr_divide
             mr_max = min(mr_max, max(1, acc_cap // nv))
         for mr in range(1, min(mr_max, M) + 1):
             acc = mr * nv
-            eff = min(1.0, acc / float(info.busy_accumulators)) * min(1.0, 0.7 / ((mr + nv) / acc))
+            eff = min(1.0, acc / float(info.busy_accumulators)) * min(1.0, loads_per_fma / ((mr + nv) / acc))
             if pad_ok:
-                cost = (cdiv(M, mr) * mr) * (cdiv(N, nr) * nr) / float(M * N) / eff
+                rows = M if partial_rows else cdiv(M, mr) * mr
+                cost = rows * (cdiv(N, nr) * nr) / float(M * N) / eff
             else:
                 full = (M // mr * mr) * (N // nr * nr) / float(M * N)
                 cost = full / eff + (1.0 - full) * 150.0
@@ -572,7 +576,10 @@ def dense_size_classes(st, target):
     """The size classes of a dense with a symbolic row count M: each M the dot products
     serve (gemv_max_rows; M known: the kernel of that M), ranges of M with one transposed
     register tile (dense_rows_config's nr: M padded to it), and the fallback M >
-    DENSE_ROWS_MAX (weight blocks, rows unpadded)."""
+    DENSE_ROWS_MAX (weight blocks, rows unpadded). The widths are taken as a running maximum
+    over M: where the concrete tile alternates (avx512 on one FMA unit: one vector of data
+    rows at 33-48 rows, two at 49-64, ...) a class per run would multiply the kernels built,
+    so a narrower run inside wider ones joins the wider class (M padded further)."""
     if not cpu_info(target).has_gemm or _symbolic_rows(st) is None:
         return None
     data, weight = st.op.input_tensors
@@ -583,7 +590,7 @@ def dense_size_classes(st, target):
     groups = []
     for m in range(g + 1, DENSE_ROWS_MAX + 1):
         nr = dense_rows_config(m, N, K, target)["nr"]
-        if groups and groups[-1][2] == nr:
+        if groups and groups[-1][2] >= nr:
             groups[-1][1] = m
         else:
             groups.append([m, m, nr])
@@ -635,6 +642,18 @@ DENSE_ROWS_MAX = 256
 #: (257-512 x 1000 x 1024-2048: 0.85-0.89x -> 0.97-1.06x torch; at K = 512 0.94x -> 0.90x;
 #: Zen 3, 1 thread)
 DENSE_ROWS_MIN_K = 1024
+
+
+#: weight rows the transposed product's register tile may take beyond the accumulators the
+#: FMA units need (busy_accumulators), up to two data vectors of them: each data vector comes
+#: from the L2 (the data panels of a reduction chunk outgrow the L1) and feeds one FMA per
+#: weight row. With one 512-bit FMA unit (Zen 4: 6 accumulators) the 3 x 2-vector tile
+#: measured 1-6% slower than 5-6 x 2 (64 x 4096 x 512: 3.17 -> 2.98 ms, 1 thread), which reads
+#: the data half as often; with two FMA units the tile is unchanged. The same machines keep
+#: one FMA a cycle fed with twice the loads per FMA of two units (dense_rows_config's
+#: loads_per_fma): the 6 x 1-vector tile ran as fast as 6 x 2, so a row count that two
+#: vectors would pad by a third or more takes one (33 x 1024 x 1024: 0.81x -> 1.10x torch).
+DENSE_ROWS_TILE_ROWS = 6
 
 
 def gemv_max_rows(target):
@@ -753,7 +772,9 @@ def dense_rows_config(M, N, K, target="native", units=None):
     info = cpu_info(target)
     lanes = info.lanes
     mr, nr = register_tile(N, M, info, max_vectors=2, pad_ok=True,
-                           acc_cap=info.busy_accumulators)
+                           m_cap=max(info.busy_accumulators, DENSE_ROWS_TILE_ROWS),
+                           acc_cap=max(info.busy_accumulators, 2 * DENSE_ROWS_TILE_ROWS),
+                           loads_per_fma=max(0.7, 1.4 / info.fma_units), partial_rows=True)
     t = max(lanes, info.l2_bytes // (8 * 4 * nr))
     kc = reduction_chunk(K, t, lo=max(lanes, t // 4), hi=t)
     if K % kc:
