@@ -69,3 +69,38 @@ def test_accumulators_stay_in_registers(avx2_asm):
             + "\n".join(body)
         accumulators = {x.split()[-1] for x in body if x.startswith("vfmadd")}
         assert len(accumulators) == MR * NR // 8, accumulators
+
+
+# AVX-512 tiles: GCC folded each B vector load into every FMA that used it (a 3 x 32 tile: six
+# 64-byte loads per k step instead of two), which left Zen 4 load-bound (gemm_fp32 pins the B
+# vectors in registers). Compiled with the native AVX-512 flags on any x86 host.
+AVX512_TILES = [(3, 32), (6, 16), (6, 32), (12, 32)]
+
+
+@pytest.fixture(scope="module", params=AVX512_TILES, ids=lambda t: f"{t[0]}x{t[1]}")
+def avx512_tile(request):
+    from texpr.targets.registry import AVX512_FLAGS, BASE_FLAGS
+    mr, nr = request.param
+    s, args = tensorized_gemm_fp32(2 * mr, 2 * nr, 128, mr, nr, 64, packed_input=True)
+    src = emit_source(s, args, target="avx512", name="gemm_tile")
+    flags = ["-fopenmp-simd" if f == "-fopenmp" else f for f in BASE_FLAGS + AVX512_FLAGS]
+    return mr, nr, compile_to_assembly(src, flags)
+
+
+def test_avx512_k_loop_loads_each_b_vector_once(avx512_tile):
+    mr, nr, asm = avx512_tile
+    nv = nr // 16
+    loops = _k_loops(asm)
+    assert len(loops) >= 2, "expected the k loops of the first chunk and of the update"
+    for body in loops:
+        fma = [x for x in body if x.startswith("vfmadd")]
+        assert len(fma) % (mr * nv) == 0, body
+        steps = len(fma) // (mr * nv)
+        # a memory operand of an FMA may only be a broadcast scalar of A ({1to16})
+        folded = [x for x in fma if "(%" in x and "{1to16}" not in x]
+        assert not folded, "B vectors loaded by the FMAs:\n" + "\n".join(body)
+        loads = sum(bool(re.match(r"vmov[au]ps\s+-?\d*\(%\w+\), %zmm\d+$", x)) for x in body)
+        bcast = sum(x.startswith("vbroadcastss") for x in body) + \
+            sum("{1to16}" in x for x in fma)
+        assert (loads, bcast) == (nv * steps, mr * steps), body
+        assert not [x for x in body if "%rsp" in x or "%rbp" in x], "spill:\n" + "\n".join(body)

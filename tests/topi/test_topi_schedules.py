@@ -46,7 +46,7 @@ def close(got, want, tol=1e-4):
 
 @pytest.mark.parametrize("target", X86)
 @pytest.mark.parametrize("M,N,K,epi", [(1, 17, 9, None), (1, 37, 70, "bias_relu"),
-                                       (2, 20, 33, None), (13, 50, 70, "bias"),
+                                       (1, 29, 100, None), (2, 20, 33, None), (13, 50, 70, "bias"),
                                        (37, 65, 300, "bias_relu"), (64, 96, 520, None),
                                        (130, 33, 1031, "relu")])
 def test_dense(target, M, N, K, epi):
@@ -80,12 +80,15 @@ def test_dense(target, M, N, K, epi):
         assert "tensorize gemm_fp32" in f.source
 
 
-@pytest.mark.parametrize("M,N,K,epi", [(3, 10, 40, False), (5, 13, 70, True)])
-def test_dense_few_rows_dot_product_tiles(M, N, K, epi):
-    """3-6 data rows: dot products of every data row with a few weight rows at once
-    (gemv_tile), the weight read as it lies; N, K no multiple of the tile; bias + relu fused."""
+@pytest.mark.parametrize("M,K,epi", [(3, 40, False), (5, 70, True)])
+def test_dense_few_rows_dot_product_tiles(M, K, epi):
+    """3 to gemv_max_rows data rows (the machine's: 6 with two FMA units, 3 with one):
+    dot products of every data row with a few weight rows at once (gemv_tile), the weight read
+    as it lies; N, K no multiple of the tile; bias + relu fused."""
+    M = min(M, topi.cpu.gemv_max_rows("native"))
     rows, unroll = topi.cpu.gemv_tile(M, topi.cpu.cpu_info("native"))
-    assert rows >= 2 and M <= topi.cpu.gemv_max_rows("native") and N % rows
+    N = 4 * rows + 1
+    assert rows >= 2 and N % rows
     xd, w, b = te.placeholder((M, K), name="x"), te.placeholder((N, K), name="w"), \
         te.placeholder((N,), name="b")
     out = topi.nn.relu(topi.nn.dense(xd, w, b)) if epi else topi.nn.dense(xd, w)
@@ -159,6 +162,25 @@ def test_batch_matmul_partial_row_tile_is_not_padded(target):
     got, f = run(topi.nn.batch_matmul(x, y), [x, y], [a, b], target)
     close(got, ref.batch_matmul_ref(a, b))
     assert "packA" not in f.source and "_gemm" not in f.source
+
+
+@pytest.mark.parametrize("target,units,rows,want", [
+    # one 512-bit FMA unit (Zen 4): 6 weight rows, one vector of data rows where two would
+    # pad more, two where they pad no more (not 3 x 2: the FMA units' 6 accumulators)
+    ("avx512", 1, 40, (6, 16)), ("avx512", 1, 100, (6, 16)), ("avx512", 1, 64, (6, 32)),
+    ("avx512", 1, 24, (6, 32)), ("avx512", 1, 16, (6, 16)),
+    # two units (Zen 5; AVX2 on Zen 3/4): 12 accumulators, two vectors from 2 x lanes rows up
+    ("avx512", 2, 40, (6, 32)), ("avx512", 2, 64, (6, 32)), ("avx2", 2, 40, (6, 16)),
+    ("avx2", 2, 8, (12, 8))])
+def test_dense_rows_register_tile_by_fma_units(monkeypatch, target, units, rows, want):
+    """dense_rows_config's tile (weight rows, data rows) from the machine's FMA units and
+    lanes, not from the host: CpuInfo given."""
+    info = topi.cpu.CpuInfo(target)
+    info.fma_units = units
+    monkeypatch.setattr(topi.cpu, "cpu_info", lambda t: info)
+    cfg = topi.cpu.dense_rows_config(rows, 1024, 1024, target)
+    assert (cfg["mr"], cfg["nr"]) == want
+    assert cfg["Mp"] == -(-rows // cfg["nr"]) * cfg["nr"]
 
 
 @pytest.mark.parametrize("target", ["avx2", "avx512"])

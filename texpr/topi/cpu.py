@@ -137,7 +137,7 @@ def cpu_info(target):
 # ----------------------------------------------------------------------------- parameter choice
 
 def register_tile(M, N, info, max_vectors=4, m_cap=None, pad_ok=False, nr_divides=None,
-                  acc_cap=None):
+                  acc_cap=None, loads_per_fma=0.7, partial_rows=False):
     """(mr, nr): a register tile of mr rows x nr = nv*lanes columns of accumulators
     (nr_divides: only widths nr that divide it, for an operand read in place, unpadded).
 
@@ -145,7 +145,10 @@ def register_tile(M, N, info, max_vectors=4, m_cap=None, pad_ok=False, nr_divide
     latency, few loads per FMA) on the complete tiles, and for what is left over either the
     scalar fallback of partial tiles (very slow: a large penalty) or, with pad_ok (the
     schedule pads the operands with zeros to whole tiles), the wasted work of the padding.
-    acc_cap: at most that many accumulators (mr * nv).
+    acc_cap: at most that many accumulators (mr * nv). loads_per_fma: the loads (broadcasts
+    and vectors) per FMA the kernel runs at full speed with (0.7: two FMA units, Zen 3).
+    partial_rows (with pad_ok): the rows are not padded, a last tile of fewer rows runs the
+    kernel for its row count (gemm_fp32), so only the columns' padding is wasted work.
     """
     lanes, nregs = info.lanes, info.nregs
     best = None
@@ -162,9 +165,10 @@ def register_tile(M, N, info, max_vectors=4, m_cap=None, pad_ok=False, nr_divide
             mr_max = min(mr_max, max(1, acc_cap // nv))
         for mr in range(1, min(mr_max, M) + 1):
             acc = mr * nv
-            eff = min(1.0, acc / float(info.busy_accumulators)) * min(1.0, 0.7 / ((mr + nv) / acc))
+            eff = min(1.0, acc / float(info.busy_accumulators)) * min(1.0, loads_per_fma / ((mr + nv) / acc))
             if pad_ok:
-                cost = (cdiv(M, mr) * mr) * (cdiv(N, nr) * nr) / float(M * N) / eff
+                rows = M if partial_rows else cdiv(M, mr) * mr
+                cost = rows * (cdiv(N, nr) * nr) / float(M * N) / eff
             else:
                 full = (M // mr * mr) * (N // nr * nr) / float(M * N)
                 cost = full / eff + (1.0 - full) * 150.0
@@ -614,7 +618,10 @@ def dense_size_classes(st, target):
     """The size classes of a dense with a symbolic row count M: each M the dot products
     serve (gemv_max_rows; M known: the kernel of that M), ranges of M with one transposed
     register tile (dense_rows_config's nr: M padded to it), and the fallback M >
-    DENSE_ROWS_MAX (weight blocks, rows unpadded)."""
+    DENSE_ROWS_MAX (weight blocks, rows unpadded). The widths are taken as a running maximum
+    over M: where the concrete tile alternates (avx512 on one FMA unit: one vector of data
+    rows at 33-48 rows, two at 49-64, ...) a class per run would multiply the kernels built,
+    so a narrower run inside wider ones joins the wider class (M padded further)."""
     if not cpu_info(target).has_gemm or _symbolic_rows(st) is None:
         return None
     data, weight = st.op.input_tensors
@@ -625,7 +632,7 @@ def dense_size_classes(st, target):
     groups = []
     for m in range(g + 1, DENSE_ROWS_MAX + 1):
         nr = dense_rows_config(m, N, K, target)["nr"]
-        if groups and groups[-1][2] == nr:
+        if groups and groups[-1][2] >= nr:
             groups[-1][1] = m
         else:
             groups.append([m, m, nr])
@@ -679,6 +686,18 @@ DENSE_ROWS_MAX = 256
 DENSE_ROWS_MIN_K = 1024
 
 
+#: weight rows the transposed product's register tile may take beyond the accumulators the
+#: FMA units need (busy_accumulators), up to two data vectors of them: each data vector comes
+#: from the L2 (the data panels of a reduction chunk outgrow the L1) and feeds one FMA per
+#: weight row. With one 512-bit FMA unit (Zen 4: 6 accumulators) the 3 x 2-vector tile
+#: measured 1-6% slower than 5-6 x 2 (64 x 4096 x 512: 3.17 -> 2.98 ms, 1 thread), which reads
+#: the data half as often; with two FMA units the tile is unchanged. The same machines keep
+#: one FMA a cycle fed with twice the loads per FMA of two units (dense_rows_config's
+#: loads_per_fma): the 6 x 1-vector tile ran as fast as 6 x 2, so a row count that two
+#: vectors would pad by a third or more takes one (33 x 1024 x 1024: 0.81x -> 1.10x torch).
+DENSE_ROWS_TILE_ROWS = 6
+
+
 def gemv_max_rows(target):
     """dense with at most this many data rows runs as dot products (_schedule_gemv): a tile
     of every data row by two weight rows or more fits the accumulators that keep the FMA
@@ -703,6 +722,29 @@ def gemv_tile(M, info):
             if best is None or key > best[0]:
                 best = (key, rows, unroll)
     return best[1], best[2]
+
+
+#: the dot products' partial sums (unroll vectors per output) are added as vectors first where
+#: there are more than this many: the scalar sum of 2 x 16 lanes (avx512) per output came out
+#: of GCC as lane permutes through the stack (1x4096x512: 0.33 -> 0.23 ms folded, Zen 4,
+#: 1 thread); 2 x 8 (avx2) measured no faster folded
+GEMV_SCALAR_SUM = 16
+
+
+def vector_partials(s, st, lanes, factor_axis=0):
+    """rfactor of the lane partial sums that `st` reduces (unroll x lanes values per output)
+    into one vector of lanes per output, the unroll vectors added as vectors (unrolled); the
+    scalar sum across lanes is what is left to `st`. Returns the new stage (axes: the lane
+    at factor_axis, vectorized)."""
+    _, vi = st.split(st.op.reduce_axis[0], factor=lanes)
+    rf = s.rfactor(st.op.output(0), vi, factor_axis=factor_axis)
+    r2 = s[rf[0] if isinstance(rf, (tuple, list)) else rf]
+    ax = list(r2.op.axis)
+    lane = ax.pop(factor_axis)
+    r2.reorder(*ax, *r2.op.reduce_axis, lane)
+    r2.unroll(r2.op.reduce_axis[0])
+    r2.vectorize(lane)
+    return r2
 
 
 def _schedule_gemv(s, st, target, unroll, rows):
@@ -731,25 +773,30 @@ def _schedule_gemv(s, st, target, unroll, rows):
     lo, li = rs.split(lane, factor=lanes)
     rs.unroll(lo)
     rs.vectorize(li)
+    partials = [rs]
+    if unroll * lanes > GEMV_SCALAR_SUM:
+        partials.append(vector_partials(s, st, lanes, factor_axis=2))
     out = epilogue_output(s, st)
     if out is None:
         no, ni = st.split(st.op.axis[1], factor=rows)
         st.reorder(no, st.op.axis[0], ni)
-        rs.compute_at(st, no)
+        for r in partials:
+            r.compute_at(st, no)
         if parallel:
             st.parallel(no)
-        return [rs]
+        return partials
     om, on = out.op.axis
     no, ni = out.split(on, factor=rows)
     out.reorder(no, om, ni)
     st.compute_at(out, no)
-    if M == 1:
-        rs.compute_at(st, st.op.axis[0])
-    else:
-        rs.compute_at(out, no)
+    for r in partials:
+        if M == 1:
+            r.compute_at(st, st.op.axis[0])
+        else:
+            r.compute_at(out, no)
     if parallel:
         out.parallel(no)
-    return [rs, out]
+    return partials + [out]
 
 
 def dense_rows_config(M, N, K, target="native", units=None):
@@ -769,7 +816,9 @@ def dense_rows_config(M, N, K, target="native", units=None):
     info = cpu_info(target)
     lanes = info.lanes
     mr, nr = register_tile(N, M, info, max_vectors=2, pad_ok=True,
-                           acc_cap=info.busy_accumulators)
+                           m_cap=max(info.busy_accumulators, DENSE_ROWS_TILE_ROWS),
+                           acc_cap=max(info.busy_accumulators, 2 * DENSE_ROWS_TILE_ROWS),
+                           loads_per_fma=max(0.7, 1.4 / info.fma_units), partial_rows=True)
     t = max(lanes, info.l2_bytes // (8 * 4 * nr))
     kc = reduction_chunk(K, t, lo=max(lanes, t // 4), hi=t)
     if K % kc:

@@ -20,7 +20,7 @@ from ..lang import dtypes
 from ..lang.expr import Const, TensorLoad, Var
 from ..lang.visitor import walk
 from . import cpu_tuning as tuning
-from .cpu import cpu_info, epilogue_output
+from .cpu import cpu_info, epilogue_output, vector_partials
 from .reduction import REDUCE_TAG
 from .schedules import VECTOR_CPU_TARGETS, default_stage, register
 
@@ -128,13 +128,7 @@ def _schedule_rows(s, st, k, lanes, ext, accumulators=ROW_ACCUMULATORS):
     rs.vectorize(li)
     partials = [rs]
     if acc > 1:     # the accumulators added as vectors first: `lanes` scalars left per row
-        _, vi = st.split(st.op.reduce_axis[0], factor=lanes)
-        rf2 = s.rfactor(st.op.output(0), vi)
-        r2 = s[rf2[0] if isinstance(rf2, (tuple, list)) else rf2]
-        r2.reorder(*r2.op.axis[1:], *r2.op.reduce_axis, r2.op.axis[0])
-        r2.unroll(r2.op.reduce_axis[0])
-        r2.vectorize(r2.op.axis[0])
-        partials.append(r2)
+        partials.append(vector_partials(s, st, lanes))
     out = epilogue_output(s, st)
     if out is None:
         at = _fused_data_axes(st)
