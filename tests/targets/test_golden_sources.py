@@ -16,7 +16,7 @@ import pytest
 
 import texpr as te
 import texpr.topi as topi
-from texpr.targets import emit_source
+from texpr.targets import emit_source, host
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 CPU = ("c", "avx2", "avx512", "neon", "hvx")
@@ -99,6 +99,20 @@ CPU_KERNELS = {"vector_add_tail": vector_add_tail, "row_sum": row_sum,
 CASES = ([(t, name, fn) for t in CPU for name, fn in CPU_KERNELS.items()
           if not (t == "hvx" and name in ("vector_add_tail", "row_sum"))]
          + [(t, "topi_dense_bias_relu", topi_dense_bias_relu) for t in CPU + GPU if t != "hvx"])
+
+
+#: the machine the golden files were written for (an AMD Zen 5: two FMA units at 256 and at
+#: 512 bits): topi's schedules read the host's FMA units and caches, so the golden sources
+#: are emitted as for this host on every machine
+GOLDEN_HOST = host.HostCpu(l1d_bytes=48 * 1024, l2_bytes=1024 * 1024, l3_bytes=32 << 20,
+                           model="AMD EPYC (golden host)",
+                           fields=(("vendor_id", "AuthenticAMD"), ("cpu family", "26"),
+                                   ("model", "2")))
+
+
+@pytest.fixture(autouse=True)
+def golden_host(monkeypatch):
+    monkeypatch.setattr(host, "host_cpu", lambda: GOLDEN_HOST)
 
 
 def _source(target, make):

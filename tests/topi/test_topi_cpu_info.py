@@ -83,5 +83,6 @@ def test_dense_rows_config_tiles_and_blocks():
             info = cpu.cpu_info(t)
             assert c["nr"] % info.lanes == 0 and c["Mp"] >= M and c["Mp"] % c["nr"] == 0
             assert K % c["kc"] == 0 and c["nb"] % c["mr"] == 0
-            assert c["mr"] * c["nr"] // info.lanes <= info.busy_accumulators
+            assert c["mr"] * c["nr"] // info.lanes <= max(info.busy_accumulators,
+                                                          2 * cpu.DENSE_ROWS_TILE_ROWS)
     assert topi.cpu.gemv_max_rows("native") < topi.cpu.DENSE_ROWS_MAX

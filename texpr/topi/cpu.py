@@ -110,19 +110,18 @@ class CpuInfo:
 
     @property
     def tile_fma_units(self):
-        """The FMA units register tiles are sized for: the target's, or those of its narrow
-        vectors where more. Zen 4 issues one 512-bit FMA a cycle but also loads only one
-        512-bit vector a cycle, so a tile needs the FMAs per load of two 256-bit units
-        (6-accumulator tiles ran dense at M = 64 1.2-1.3x slower there, dot products of 4-6
-        rows 1.3-1.9x slower)."""
+        """FMA units of the target's vectors or of its narrow ones, the more: Zen 4 issues one
+        512-bit FMA a cycle but two 256-bit ones. Tiles bound by loads rather than by the FMA
+        latency were measured fastest sized for these there (dot products of 4-6 data rows,
+        gemv_max_rows; the int4 unpacking tile's chains)."""
         narrow = self.narrow()
         return max(self.fma_units, narrow.fma_units if narrow else 0)
 
     @property
     def busy_accumulators(self):
         """Independent accumulators that keep every FMA unit busy: about 6 per unit (FMA
-        latency 4-5 cycles, one issue per unit and cycle, with some slack; tile_fma_units)."""
-        return 6 * self.tile_fma_units
+        latency 4-5 cycles, one issue per unit and cycle, with some slack)."""
+        return 6 * self.fma_units
 
     def __repr__(self):
         return (f"CpuInfo({self.name}, {self.lanes} fp32 lanes, {self.nregs} registers, "
@@ -705,7 +704,7 @@ def gemv_max_rows(target):
     multiple of the vector width: 3 rows of 8 lanes used 3/8 of each FMA; on Zen 4, N = K =
     1024, 1 thread: 4-6 rows as dot products 156-238 us against 296-299 us transposed, 7-9
     rows even, 12 rows 2x slower)."""
-    return max(GEMV_MAX_ROWS, cpu_info(target).busy_accumulators // 2)
+    return max(GEMV_MAX_ROWS, 3 * cpu_info(target).tile_fma_units)
 
 
 def gemv_tile(M, info):

@@ -61,6 +61,10 @@ static void texpr_kernel_kernel_parallel0(void* texpr_closure, int64_t texpr_beg
             const float* bk = texpr_in1 + k * (32);
             __m512 b0 = _mm512_loadu_ps(bk + 0);
             __m512 b1 = _mm512_loadu_ps(bk + 16);
+            #if defined(__AVX512F__) && defined(__GNUC__) && !defined(TEXPR_SIMDE)
+            __asm__("" : "+v"(b0));
+            __asm__("" : "+v"(b1));
+            #endif
             { __m512 ai = _mm512_set1_ps(texpr_in0[0 * (64) + k * (1)]);
             c0_0 = _mm512_fmadd_ps(ai, b0, c0_0);
             c0_1 = _mm512_fmadd_ps(ai, b1, c0_1);
