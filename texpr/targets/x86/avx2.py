@@ -78,7 +78,11 @@ class AVX2Emitter(CEmitter):
         return [f'#pragma GCC target("{",".join(isa)}")'] if isa else []
 
     VECTOR_MATH_ISA = {"float32x8": {"fma": "return _mm256_fmadd_ps(a, b, c);",
-                                     "sqrt": "return _mm256_sqrt_ps(x);"}}
+                                     "sqrt": "return _mm256_sqrt_ps(x);",
+                                     # maxps(a, b) = a > b ? a : b: b where unordered, as
+                                     # the portable select of vm_max / vm_min
+                                     "max": "return _mm256_max_ps(a, b);",
+                                     "min": "return _mm256_min_ps(a, b);"}}
 
     def expr_BufferLoad(self, e):
         """A float32x8 load of every other element (a stride-2 convolution or pooling reading

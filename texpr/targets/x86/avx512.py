@@ -16,6 +16,7 @@ import re
 
 from ...lang import dtypes
 from .avx2 import FMA_NAMES, AVX2Emitter
+from .. import vecmath
 from ..c.emitter import CEmitter, unparen
 
 # float dtype -> (intrinsic suffix, register type, mask type)
@@ -131,9 +132,18 @@ class AVX512Emitter(AVX2Emitter):
     target_name = "avx512"
     includes = list(CEmitter.includes)
 
+    # scale2 (p 2^n of exp): vscalefps, one instruction for the integer shifts, adds and two
+    # products of the portable code; under SIMDe the portable code (SIMDe's scalef goes
+    # through exp2 and flushes denormals)
     VECTOR_MATH_ISA = {**AVX2Emitter.VECTOR_MATH_ISA,
                        "float32x16": {"fma": "return _mm512_fmadd_ps(a, b, c);",
-                                      "sqrt": "return _mm512_sqrt_ps(x);"}}
+                                      "sqrt": "return _mm512_sqrt_ps(x);",
+                                      "max": "return _mm512_max_ps(a, b);",
+                                      "min": "return _mm512_min_ps(a, b);",
+                                      "scale2": "\n#if defined(TEXPR_SIMDE)\n  "
+                                                + vecmath.SCALE2 +
+                                                "\n#else\n  return _mm512_scalef_ps(p, n);"
+                                                "\n#endif\n"}}
 
     def __init__(self, func, parallel_runtime="openmp"):
         super().__init__(func, parallel_runtime)
