@@ -153,6 +153,31 @@ def test_row_schedule_follows_the_targets_vector_width(target, lanes):
     assert "exp(X[ramp(" in text
 
 
+@pytest.mark.parametrize("target", ["avx2", "avx512"])
+def test_rows_from_memory_prefetch_the_next_row_in_the_pass_that_computes(target):
+    """Lowered only. Data and output larger than the L2 (the target's, as the schedule reads
+    it): softmax's exp and log_softmax's sum of exps, the second passes over the row, fetch
+    the next row (one row further on); layer_norm's second pass (squares: no math call) and
+    rows that fit the L2 fetch nothing."""
+    cols = 1024
+    big = topi.cpu.cpu_info(target).l2_bytes // (2 * 4 * cols) + 8
+    for rows, op, want in ((big, topi.nn.softmax, "exp("), (big, topi.nn.log_softmax, "exp("),
+                           (8, topi.nn.softmax, None), (big, "layer_norm", None)):
+        X = te.placeholder((rows, cols), name="X")
+        G, B = te.placeholder((cols,), name="G"), te.placeholder((cols,), name="B")
+        args = [X, G, B] if op == "layer_norm" else [X]
+        out = topi.nn.layer_norm(X, G, B) if op == "layer_norm" else op(X)
+        text = str(te.lower(topi.schedule(out, target), args + [out], target=target))
+        fetches = [ln for ln in text.splitlines() if "prefetch X[" in ln]
+        if want is None:
+            assert not fetches, (rows, op)
+            continue
+        assert len(fetches) == 1 and f" + {cols}]" in fetches[0], fetches
+        loop = text[:text.index(fetches[0])].rsplit("for (", 1)[1]
+        body = text[text.index(fetches[0]):].split("}", 1)[0]
+        assert want in body and not loop.startswith("parallel"), (op, body)
+
+
 def test_bad_inputs_name_what_is_wrong():
     X = te.placeholder((4, 6), name="X")
     I = te.placeholder((4, 6), "int32", name="I")
