@@ -178,6 +178,25 @@ def test_rows_from_memory_prefetch_the_next_row_in_the_pass_that_computes(target
         assert want in body and not loop.startswith("parallel"), (op, body)
 
 
+@pytest.mark.parametrize("target", ["avx2", "avx512", "neon"])
+def test_rows_much_larger_than_the_l3_are_written_by_streaming_stores(target):
+    """Lowered only. Data and output of at least 3/4 of the L3 (the target's, as the schedule
+    reads it): the output loop is marked stream_stores on x86 (lower/cpu/stream_stores.py),
+    not where the data is smaller, nor on neon."""
+    cols = 1024
+    info = topi.cpu.cpu_info(target)
+    big = 3 * info.l3_bytes // (4 * 2 * 4 * cols) + 8
+    for rows, op in ((big, topi.nn.softmax), (big, topi.nn.layer_norm), (64, topi.nn.softmax)):
+        X = te.placeholder((rows, cols), name="X")
+        G, B = te.placeholder((cols,), name="G"), te.placeholder((cols,), name="B")
+        args = [X, G, B] if op is topi.nn.layer_norm else [X]
+        out = op(*args)
+        text = str(te.lower(topi.schedule(out, target), args + [out], target=target))
+        want = rows == big and target != "neon"
+        assert ("pragma(stream_stores=" in text) == want, (target, rows, op)
+        assert ("line_gap(" in text) == want
+
+
 def test_bad_inputs_name_what_is_wrong():
     X = te.placeholder((4, 6), name="X")
     I = te.placeholder((4, 6), "int32", name="I")

@@ -37,6 +37,10 @@ class AVX2Emitter(CEmitter):
                 for dt, (sfx, _) in _FLOAT.items()},
              **{dt: "_mm256_storeu_si256((__m256i*)&{buf}[{base}], (__m256i)({value}));"
                 for dt in _INT256}}
+    # non-temporal (vmovntps: 32-byte aligned; stream_stores loops start on 64-byte lines)
+    STREAM = {dt: f"_mm256_stream_{sfx}(&{{buf}}[{{base}}], {{value}});"
+              for dt, (sfx, _) in _FLOAT.items()}
+    STREAM_FENCE = "_mm_sfence();"
     BROADCAST = {**{dt: f"_mm256_set1_{sfx}({{s}})" for dt, (sfx, _) in _FLOAT.items()},
                  "int32x8": "(({ty})_mm256_set1_epi32({s}))"}
     BINOP = {**{(op, dt): f"_mm256_{name}_{sfx}({{a}}, {{b}})"

@@ -92,6 +92,10 @@ _SHIMS.update(_shim_convert("_mm512_cvtps_pd", "__m512d", "__m256", None))
 _SHIMS.update(_shim_convert("_mm512_cvtpd_ps", "__m256", "__m512d", None))
 _SHIMS.update(_shim_convert("_mm512_cvtepi32_pd", "__m512d", "__m256i", "__m256i"))
 _SHIMS.update(_shim_convert("_mm512_cvttpd_epi32", "__m256i", "__m512d", None))
+for _sfx, _vec, _elem in (("ps", "__m512", "float"), ("pd", "__m512d", "double")):
+    # SIMDe has no streaming store: an ordinary one (emulation only checks results)
+    _SHIMS[f"_mm512_stream_{_sfx}"] = ("(p, a)", f"static inline void texpr_shim_mm512_stream_"
+                                       f"{_sfx}({_elem}* p, {_vec} a) {{ _mm512_storeu_{_sfx}(p, a); }}")
 
 def _balanced_at_end(s, k):
     """True when the parenthesis opened at s[k] closes at the end of s."""
@@ -181,6 +185,11 @@ class AVX512Emitter(AVX2Emitter):
         self.used_intrinsics.add(name)
         return name
 
+    def stream_store(self, dt, buf, base, value):
+        if dt in _F512:
+            self.intrin("_mm512_stream_" + _F512[dt][0])
+        return super().stream_store(dt, buf, base, value)
+
     # ------------------------------------------------------------------ types
     def vector_typedef(self, dt):
         if dt in _F512:
@@ -201,6 +210,9 @@ class AVX512Emitter(AVX2Emitter):
              **{dt: f"_mm512_storeu_{sfx}(&{{buf}}[{{base}}], {{value}});"
                 for dt, (sfx, _, _) in _F512.items()},
              **{dt: "_mm512_storeu_si512((void*)&{buf}[{base}], {value:m512i});" for dt in _I512}}
+    STREAM = {**AVX2Emitter.STREAM,
+              **{dt: f"_mm512_stream_{sfx}(&{{buf}}[{{base}}], {{value}});"
+                 for dt, (sfx, _, _) in _F512.items()}}
     BROADCAST = {**AVX2Emitter.BROADCAST,
                  **{dt: f"_mm512_set1_{sfx}({{s}})" for dt, (sfx, _, _) in _F512.items()},
                  **{dt: f"(({{ty}})_mm512_set1_{_IW[w][0]}({{s}}))" for dt, w in _I512.items()}}
