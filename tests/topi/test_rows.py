@@ -143,7 +143,7 @@ def test_epilogue_after_layer_norm_is_fused_into_the_row():
 @pytest.mark.parametrize("target, lanes", [("avx2", 8), ("avx512", 16), ("neon", 4)])
 def test_row_schedule_follows_the_targets_vector_width(target, lanes):
     """Lowered only: one parallel loop over the rows, the max and the sum as `lanes`-wide
-    partial vectors (four of them), the exp vectorized."""
+    partial vectors (four of them, then folded to 4 lanes), the exp vectorized."""
     X = te.placeholder((8, 300), name="X")
     sm = topi.nn.softmax(X)
     text = str(te.lower(topi.schedule(sm, target), [X, sm], target=target))
@@ -151,6 +151,11 @@ def test_row_schedule_follows_the_targets_vector_width(target, lanes):
     assert f"softmax_max.rf[ramp({3 * lanes}, 1, {lanes})]" in text
     assert f"softmax_sum.rf[ramp({3 * lanes}, 1, {lanes})]" in text
     assert "exp(X[ramp(" in text
+    # the partial vector folded to 4 lanes (vector adds) before the last scalar steps
+    folded = "softmax_sum.rf[ramp(0, 1, 4)] = softmax_sum.rf[ramp(0, 1, 4)] + softmax_sum.rf[" \
+             f"ramp(k2.inner.v.inner.v.outer * 4, 1, 4)]"
+    assert (folded in text) == (lanes > 4)
+    assert "for (k2.inner.v.inner.v.inner.v, 0, 4)" in text or lanes == 4
 
 
 @pytest.mark.parametrize("target", ["avx2", "avx512"])
