@@ -39,7 +39,7 @@ from .tag import ROW_PART
 #: vectors of partial results a reduction keeps (independent chains hide the add latency)
 ACCUMULATORS = 4
 #: lanes a row's partial vector is folded to before its last, scalar, steps
-QUARTER = 4
+FOLDED_LANES = 4
 
 
 @register(ROW_PART, VECTOR_CPU_TARGETS)
@@ -198,9 +198,11 @@ def _row_part(s, p, final, at, lanes, ndim, acc=ACCUMULATORS):
         _vectors(rf, lane, lanes, width, max(acc, ACCUMULATORS))
         stages = [rf]
         # the partial vectors summed into one first (vector adds), then its lanes folded to
-        # QUARTER of them (vector adds of narrower vectors), then those one by one: a chain of
-        # QUARTER + a few adds per row instead of `lanes`
-        for fold in ([lanes] if width > lanes else []) + ([QUARTER] if lanes > QUARTER else []):
+        # FOLDED_LANES (adds of narrower vectors), then those one by one: a chain of a few
+        # adds per row instead of `lanes` (latency paid once per row: short rows feel it)
+        folds = ([lanes] if width > lanes else []) + \
+            ([FOLDED_LANES] if lanes > FOLDED_LANES else [])
+        for fold in folds:
             _, li = p.split(p.op.reduce_axis[0], factor=fold)
             rf2 = s[s.rfactor(op.output(0), li)]
             lane2, data2 = rf2.op.axis[0], list(rf2.op.axis[1:])
