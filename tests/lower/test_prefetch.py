@@ -180,3 +180,50 @@ def test_prefetch_pair_results_are_unchanged():
         out = np.empty((len(lens), 20), "float32")
         f(x, ii, lens, out)
         np.testing.assert_allclose(out, ref(x, ii, lens), rtol=1e-5, atol=1e-5)
+
+
+def rows_scaled(cols=100, vector=16):
+    """out[i, j] = x[i, j] * g[j]: rows of x (a stream that moves with the row loop too), g
+    read the same for every row; the row loop split into vectors, pragma prefetch_next."""
+    X = te.placeholder((6, cols), name="X")
+    G = te.placeholder((cols,), name="G")
+    out = te.compute((6, cols), lambda i, j: X[i, j] * G[j], name="out")
+    s = te.create_schedule(out.op)
+    jo, ji = s[out].split(out.op.axis[1], vector)
+    s[out].vectorize(ji)
+    s[out].pragma(jo, "prefetch_next", cols)
+    return s, [X, G, out]
+
+
+def test_prefetch_next_fetches_the_next_rows_lines_of_the_row_stream_only():
+    """One prefetch per line the body reads (16 floats: one line; 32: two), cols elements
+    further on (the next row); G (the same for every row) and unmarked loops get none."""
+    for vector, lines in ((16, 1), (32, 2)):
+        s, args = rows_scaled(vector=vector)
+        body = inject_prefetch(before_prefetch(s, args))
+        (jo,) = [n for n in walk(body) if isinstance(n, For) and n.var.name == "j.outer"]
+        fetches = [n for n in walk(jo) if isinstance(n, Prefetch)]
+        assert len(fetches) == lines and all(f.buffer.name == "X" for f in fetches)
+        text = str(te.lower(s, args))
+        assert f"prefetch X[i * 100 + j.outer * {vector} + 100]" in text
+        assert (f"prefetch X[i * 100 + j.outer * {vector} + 116]" in text) == (lines == 2)
+        assert "prefetch G" not in text
+
+
+def test_prefetch_next_results_are_unchanged_and_bad_values_refused():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((6, 100)).astype("float32")
+    g = rng.standard_normal(100).astype("float32")
+    for target in ("c", "avx2", "avx512"):
+        s, args = rows_scaled()
+        f = te.build(s, args, target=target)
+        assert "__builtin_prefetch(&X[" in f.source and "__builtin_prefetch(&G[" not in f.source
+        out = np.empty((6, 100), "float32")
+        f(x, g, out)
+        np.testing.assert_allclose(out, x * g, rtol=1e-6)
+    s, args = rows_scaled()
+    jo = s[args[-1]].leaf_iter_vars[1]
+    for bad in (0, -3, 2.5, True, None):
+        with pytest.raises(te.TexprError, match=r"pragma prefetch_next on axis j.outer: value "
+                                                r"must be a positive int"):
+            s[args[-1]].pragma(jo, "prefetch_next", bad)

@@ -1,4 +1,4 @@
-"""texpr's own vector math (targets/vecmath) on avx2, avx512 (SIMDe here) and neon (qemu):
+"""texpr's own vector math (targets/vecmath) on avx2, avx512 (native or SIMDe) and neon (qemu):
 every function's maximum ULP error over the float range against NumPy's float64 result
 rounded to float32 (the bounds README.md states: vecmath.ULP_BOUND), NumPy's special values
 (NaN, infinities, signed zeros, overflow and underflow), and the scalar tail computing what
@@ -175,6 +175,18 @@ def test_scalar_tail_computes_what_the_vector_body_computes(results):
     for name in NAMES:
         body, tail = out[name][:k], out[name][-k:]
         assert np.array_equal(body.view(np.uint32), tail.view(np.uint32)), (target, name)
+
+
+def test_avx512_computes_the_bits_avx2_computes():
+    """The primitives that are AVX-512 instructions (vscalefps for exp's 2^n where the CPU has
+    AVX-512, SIMDe's portable code elsewhere; vmaxps / vminps for the clamps, as on avx2)
+    change no bit: every function on avx512 equals avx2's on every input."""
+    for target in ("avx2", "avx512"):
+        if _available(target):
+            pytest.skip(_available(target))
+    a, b = _kernel("avx2"), _kernel("avx512")
+    for name in NAMES:
+        assert np.array_equal(a[name].view(np.uint32), b[name].view(np.uint32)), name
 
 
 # --------------------------------------------------------------------------- without compiling

@@ -143,7 +143,7 @@ def test_epilogue_after_layer_norm_is_fused_into_the_row():
 @pytest.mark.parametrize("target, lanes", [("avx2", 8), ("avx512", 16), ("neon", 4)])
 def test_row_schedule_follows_the_targets_vector_width(target, lanes):
     """Lowered only: one parallel loop over the rows, the max and the sum as `lanes`-wide
-    partial vectors (four of them), the exp vectorized."""
+    partial vectors (four of them, then folded to 4 lanes), the exp vectorized."""
     X = te.placeholder((8, 300), name="X")
     sm = topi.nn.softmax(X)
     text = str(te.lower(topi.schedule(sm, target), [X, sm], target=target))
@@ -151,6 +151,55 @@ def test_row_schedule_follows_the_targets_vector_width(target, lanes):
     assert f"softmax_max.rf[ramp({3 * lanes}, 1, {lanes})]" in text
     assert f"softmax_sum.rf[ramp({3 * lanes}, 1, {lanes})]" in text
     assert "exp(X[ramp(" in text
+    # the partial vector folded to 4 lanes (vector adds) before the last scalar steps
+    folded = "softmax_sum.rf[ramp(0, 1, 4)] = softmax_sum.rf[ramp(0, 1, 4)] + softmax_sum.rf[" \
+             f"ramp(k2.inner.v.inner.v.outer * 4, 1, 4)]"
+    assert (folded in text) == (lanes > 4)
+    assert "for (k2.inner.v.inner.v.inner.v, 0, 4)" in text or lanes == 4
+
+
+@pytest.mark.parametrize("target", ["avx2", "avx512"])
+def test_rows_from_memory_prefetch_the_next_row_in_the_pass_that_computes(target):
+    """Lowered only. Data and output larger than the L2 (the target's, as the schedule reads
+    it): softmax's exp and log_softmax's sum of exps, the second passes over the row, fetch
+    the next row (one row further on); layer_norm's second pass (squares: no math call) and
+    rows that fit the L2 fetch nothing."""
+    cols = 1024
+    big = topi.cpu.cpu_info(target).l2_bytes // (2 * 4 * cols) + 8
+    for rows, op, want in ((big, topi.nn.softmax, "exp("), (big, topi.nn.log_softmax, "exp("),
+                           (8, topi.nn.softmax, None), (big, "layer_norm", None)):
+        X = te.placeholder((rows, cols), name="X")
+        G, B = te.placeholder((cols,), name="G"), te.placeholder((cols,), name="B")
+        args = [X, G, B] if op == "layer_norm" else [X]
+        out = topi.nn.layer_norm(X, G, B) if op == "layer_norm" else op(X)
+        text = str(te.lower(topi.schedule(out, target), args + [out], target=target))
+        fetches = [ln for ln in text.splitlines() if "prefetch X[" in ln]
+        if want is None:
+            assert not fetches, (rows, op)
+            continue
+        assert len(fetches) == 1 and f" + {cols}]" in fetches[0], fetches
+        loop = text[:text.index(fetches[0])].rsplit("for (", 1)[1]
+        body = text[text.index(fetches[0]):].split("}", 1)[0]
+        assert want in body and not loop.startswith("parallel"), (op, body)
+
+
+@pytest.mark.parametrize("target", ["avx2", "avx512", "neon"])
+def test_rows_much_larger_than_the_l3_are_written_by_streaming_stores(target):
+    """Lowered only. Data and output of at least 3/4 of the L3 (the target's, as the schedule
+    reads it): the output loop is marked stream_stores on x86 (lower/cpu/stream_stores.py),
+    not where the data is smaller, nor on neon."""
+    cols = 1024
+    info = topi.cpu.cpu_info(target)
+    big = 3 * info.l3_bytes // (4 * 2 * 4 * cols) + 8
+    for rows, op in ((big, topi.nn.softmax), (big, topi.nn.layer_norm), (64, topi.nn.softmax)):
+        X = te.placeholder((rows, cols), name="X")
+        G, B = te.placeholder((cols,), name="G"), te.placeholder((cols,), name="B")
+        args = [X, G, B] if op is topi.nn.layer_norm else [X]
+        out = op(*args)
+        text = str(te.lower(topi.schedule(out, target), args + [out], target=target))
+        want = rows == big and target != "neon"
+        assert ("pragma(stream_stores=" in text) == want, (target, rows, op)
+        assert ("line_gap(" in text) == want
 
 
 def test_bad_inputs_name_what_is_wrong():

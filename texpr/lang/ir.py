@@ -246,6 +246,19 @@ class Evaluate(Stmt):
 
 
 @dataclass(frozen=True, eq=False)
+class LineGap(Expr):
+    """Elements of `buffer` from buffer[index] up to the next address that is a multiple of
+    `line` bytes (0 when it is one; a huge value when the address is not a multiple of the
+    element size, so that no element is aligned): where a loop of streaming stores starts
+    (lower/cpu/stream_stores.py)."""
+    buffer: Buffer
+    index: Expr
+    line: int = 64
+    dtype: str = "int32"
+    _children: ClassVar[tuple[str, ...]] = ("index",)
+
+
+@dataclass(frozen=True, eq=False)
 class Prefetch(Stmt):
     """A hint that buffer[index] (flat) will be read soon: the cache line holding it is
     fetched ahead (`__builtin_prefetch(&buffer[index], 0, locality)` in C). It reads nothing

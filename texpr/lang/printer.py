@@ -165,6 +165,9 @@ class Printer:
     def stmt_Evaluate(self, s, indent):
         return f"{'  ' * indent}{to_str(s.value)}\n"
 
+    def expr_LineGap(self, n, prec):
+        return f"line_gap({n.buffer.name}[{to_str(n.index)}], {n.line})"
+
     def stmt_Prefetch(self, s, indent):
         return f"{'  ' * indent}prefetch {s.buffer.name}[{to_str(s.index)}]\n"
 

@@ -26,6 +26,7 @@ from .cpu.isel import select_instructions
 from .cpu.loop_checks import hoist_loop_checks
 from .cpu.loop_partition import partition_loops
 from .cpu.prefetch import inject_prefetch
+from .cpu.stream_stores import split_stream_loops
 from .cpu.promote import promote_registers
 from .cpu.vectorize import vectorize_loops
 from .flatten import flatten_storage
@@ -230,6 +231,9 @@ PIPELINE = (
     # CPU
     Pass("prefetch", _on_body(lambda b, ctx: inject_prefetch(b)), _cpu,
          "software prefetches for loops with pragma(axis, 'prefetch', p)"),
+    Pass("stream_stores", _on_body(lambda b, ctx: split_stream_loops(b)), _cpu,
+         "a row loop with pragma(axis, 'stream_stores', lanes): an unaligned head, aligned "
+         "vectors stored non-temporally, a tail"),
     Pass("loop_checks", _on_body(lambda b, ctx: hoist_loop_checks(b)), _cpu,
          "positions read from data that move with a loop are checked once before it"),
     Pass("partition_loops", _on_body(_partition), _cpu,

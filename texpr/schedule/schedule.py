@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 #: what s[...] takes: a tensor, its operation, or a stage
 StageKey = Union[Tensor, Operation, "Stage"]
 
-PRAGMA_KEYS = ("unroll", "omp_simd", "prefetch", "ivdep", "comment", "auto_unroll_max_step",
-               "import_c", "import_llvm")
+PRAGMA_KEYS = ("unroll", "omp_simd", "prefetch", "prefetch_next", "stream_stores", "ivdep",
+               "comment", "auto_unroll_max_step", "import_c", "import_llvm")
 # code linked into the kernel's library (TVM's): C source, or LLVM IR text (as
 # texpr.contrib.clang.create_llvm makes) compiled with clang (targets/extern_linkage.py)
 IMPORT_PRAGMAS = ("import_c", "import_llvm")
@@ -424,7 +424,9 @@ class Stage:
 
     def pragma(self, iv: IterVar, key: str, value: Any = None) -> None:
         """Attach a pragma to a loop: unroll (value = count), omp_simd, ivdep, prefetch
-        (value = distance in iterations, or a pair (p, q): see lower/cpu/prefetch.py), comment,
+        (value = distance in iterations, or a pair (p, q): see lower/cpu/prefetch.py),
+        prefetch_next (value = elements ahead: the next row of the streams), stream_stores
+        (value = vector lanes: lower/cpu/stream_stores.py), comment,
         auto_unroll_max_step (TVM's: inner loop nests of at most `value` iterations are
         unrolled). TVM's NOOP_PRAGMAS are accepted and change nothing; REFUSED_PRAGMAS say
         what to do instead.
@@ -468,6 +470,12 @@ class Stage:
                           f"0 < p < q (rows p iterations ahead, their first line q), got {value!r}")
         elif key in ("unroll", "prefetch") and value is not None and not count(value):
             self._err(f"pragma {key} on axis {iv.name}: value must be a non-negative int, got {value!r}")
+        if key == "prefetch_next" and not (count(value) and value > 0):
+            self._err(f"pragma prefetch_next on axis {iv.name}: value must be a positive int "
+                      f"(elements ahead), got {value!r}")
+        if key == "stream_stores" and not (count(value) and value > 0):
+            self._err(f"pragma stream_stores on axis {iv.name}: value must be a positive int "
+                      f"(vector lanes), got {value!r}")
         if key == "comment" and not isinstance(value, str):
             self._err(f"pragma comment on axis {iv.name}: value must be a string")
         if key in IMPORT_PRAGMAS and not (isinstance(value, str) and value.strip()):

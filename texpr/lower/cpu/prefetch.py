@@ -43,6 +43,17 @@ addresses the body's data-dependent loads will read p iterations later:
 It runs on the flattened loop program before tail partitioning and vectorization, where the
 loops inside the marked one still show how far a row extends. Loops with no data-dependent
 load are left unchanged (regular strides are what hardware prefetchers do well).
+
+`pragma(k, "prefetch_next", n)` (the row operators, topi/cpu_rows.py): each iteration of k
+prefetches the lines that its streams read n elements further on, where a stream is a load
+of a global buffer that moves linearly with k and also with a loop outside it (a row of the
+data, x[row * n + k * 16 + lane], not a parameter read the same for every row, gamma[k * 16 +
+lane]). With n the row's size that is the next row: a pass that reads the row again from
+cache, and computes (softmax's exp), fetches the next one meanwhile, so that the memory is
+not idle while it computes and the next row's first pass does not wait for it (softmax
+1024 x 4096, Zen 4: 11% faster). One prefetch per line of the body's span (a line whose
+iterations read less than a line is fetched by each of them: harmless); no guard: a prefetch
+past the tensor's end (the last row's) never faults.
 """
 from ...lang import dtypes
 from ...errors import LoweringError
@@ -74,7 +85,10 @@ class _InjectPrefetch(StmtMutator):
         s = self.generic_visit(s)
         p, q = _distance(s)
         if p:
-            return _prefetch_loop(s, p, q, self.line_bytes, self.max_lines, self.locality)
+            s = _prefetch_loop(s, p, q, self.line_bytes, self.max_lines, self.locality)
+        n = _next_offset(s)
+        if n:
+            s = _prefetch_next(s, n, self.line_bytes, self.locality)
         return s
 
 
@@ -94,6 +108,47 @@ def _distance(f):
     if isinstance(p, tuple):
         return int(p[0]), int(p[1])
     return int(p), 0
+
+
+def _next_offset(f):
+    """n of the loop's prefetch_next pragma (0: none)."""
+    vals = [v for k, v in f.pragmas if k == "prefetch_next"]
+    if vals and f.kind == "vectorized":
+        raise LoweringError(f"loop {f.var.name} is vectorized: prefetch_next applies to a loop "
+                            "whose iterations run one after another")
+    return int(vals[-1]) if vals else 0
+
+
+def _prefetch_next(f, n, line_bytes, locality):
+    """Prefetches, at the top of f's body, of its streams' lines n elements ahead."""
+    k = f.var
+    relax = {x.var: (x.min, simplify(x.min + x.extent - 1)) for x in walk(f.body)
+             if isinstance(x, For)}
+    lows = {v: r[0] for v, r in relax.items()}
+    inner = set(relax) | {k}
+    fetches, seen = [], []
+    for ld in walk(f.body):
+        if not isinstance(ld, BufferLoad) or ld.buffer.scope != "global":
+            continue
+        idx = ld.indices[0]
+        used = free_vars(idx)
+        if k not in used or not used - inner or \
+                any(isinstance(x, (CheckedIndex, BufferLoad)) for x in walk(idx)) or \
+                linear_coeff(simplify(idx), k) is None:
+            continue
+        base = simplify(substitute(idx, lows) + n)
+        if any(base.same_as(b) and ld.buffer is buf for buf, b in seen):
+            continue
+        seen.append((ld.buffer, base))
+        per_line = max(1, line_bytes // max(1, dtypes.bits(ld.buffer.dtype) // 8))
+        r = interval(idx, relax) if relax else (idx, idx)
+        span = simplify(r[1] - r[0]) if r is not None else None
+        count = span.value + 1 if isinstance(span, Const) and span.value >= 0 else 1
+        for off in range(0, count, per_line):
+            fetches.append(Prefetch(ld.buffer, simplify(base + off) if off else base, locality))
+    if not fetches:
+        return f
+    return For(f.var, f.min, f.extent, f.kind, seq(*fetches, f.body), f.pragmas)
 
 
 def _prefetch_loop(f, p, q, line_bytes, max_lines, locality):

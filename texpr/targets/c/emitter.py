@@ -17,8 +17,8 @@ from ...lang.expr import (VECTOR_MATH, BinOp, Call, Cast, Cmp, Const, Expr, Lane
 from ...lang.expr import convert
 from ...lang.intrin import OperandText
 from ...lang.ir import (SpecializedBody, Allocate, Broadcast, Buffer, BufferLoad, BufferPtr, BufferStore,
-                        DeclareVars, For, IfThenElse, Ramp, Seq, StageRegion, Stmt, VarLoad,
-                        VarStore)
+                        DeclareVars, For, IfThenElse, LineGap, Ramp, Seq, StageRegion, Stmt,
+                        VarLoad, VarStore)
 from ...lang.visitor import method_for, walk
 from .. import vecmath
 from . import half
@@ -228,10 +228,15 @@ class CEmitter(ExternCallEmitter):
             self.line(f"for ({ty} {v} = 0; {v} < {ext}; ++{v}) {{")
         else:
             self.line(f"for ({ty} {v} = {mn}; {v} < {mn} + {ext}; ++{v}) {{")
+        stream = any(k == "stream_stores" for k, _ in s.pragmas)
+        self.streaming += stream
         self.indent += 1
         self.stmt(s.body)
         self.indent -= 1
+        self.streaming -= stream
         self.line("}")
+        if stream and self.STREAM_FENCE:
+            self.line(self.STREAM_FENCE)
 
     def stmt_IfThenElse(self, s):
         self.line(f"if ({unparen(self.idx(s.cond))}) {{")
@@ -476,12 +481,19 @@ class CEmitter(ExternCallEmitter):
 
     def vector_store(self, b, buf, base, value):
         dt = value.dtype
+        if self.streaming and b.scope == "global" and dt in self.STREAM:
+            return self.stream_store(dt, buf, base, value)
         if dt in self.STORE:
             return self.fill(self.STORE[dt], dt, buf=buf, base=unparen(base),
                              value=unparen(self.expr(value)))
         self.helper("store_" + dt, f"static inline void texpr_store_{dt}({C_TYPES[dtypes.element(dt)]}* p, "
                     f"{self.ty(dt)} v) {{ memcpy(p, &v, sizeof v); }}")
         return f"texpr_store_{dt}(&{buf}[{unparen(base)}], {unparen(self.expr(value))});"
+
+    def stream_store(self, dt, buf, base, value):
+        """A non-temporal vector store (STREAM) at an aligned address."""
+        return self.fill(self.STREAM[dt], dt, buf=buf, base=unparen(base),
+                         value=unparen(self.expr(value)))
 
     def lane_index(self, idx, k):
         if isinstance(idx, Ramp):
@@ -490,6 +502,12 @@ class CEmitter(ExternCallEmitter):
 
     def buf(self, b):
         return self.names.get(b, b.name + ("_" + b.scope if b.scope != "global" else ""))
+
+    def expr_LineGap(self, e):
+        self.helper("line_gap", _LINE_GAP)
+        size = max(1, dtypes.bits(e.buffer.dtype) // 8)
+        return (f"texpr_line_gap(&{self.buf(e.buffer)}[{unparen(self.idx(e.index))}], {size}, "
+                f"{int(e.line)})")
 
     # ------------------------------------------------------------------ expressions
     # Integer arithmetic comes in two kinds. Index arithmetic (buffer offsets, loop bounds,
@@ -774,6 +792,12 @@ class CEmitter(ExternCallEmitter):
     # names an operand hook: {a:m512i} is self.operand_m512i(a).
     LOAD = {}           # dtype -> template
     STORE = {}          # dtype -> template
+    # streaming stores (lower/cpu/stream_stores.py: a loop marked stream_stores, its stores
+    # at aligned addresses): dtype -> template of a non-temporal store, and the C after the
+    # loop that orders them before what follows (none: plain stores)
+    STREAM = {}
+    STREAM_FENCE = ""
+    streaming = 0       # inside a stream_stores loop
     BROADCAST = {}      # dtype -> template
     BINOP = {}          # (op, dtype) -> template
 
@@ -1054,6 +1078,13 @@ def _floor_helper(name, dt):
             f"if (b == 0 || b == -1) return 0; {ct} r = a % b; "
             f"return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r; }}")
 
+
+# elements from p to the next multiple of `line` bytes (LineGap): INT32_MAX where p is not a
+# multiple of the element size (no element of the row is aligned: none streams)
+_LINE_GAP = ("static inline int32_t texpr_line_gap(const void* p, int size, int line) { "
+             "uintptr_t a = (uintptr_t)p; if (a % (uintptr_t)size) return INT32_MAX; "
+             "return (int32_t)((((uintptr_t)line - a % (uintptr_t)line) % (uintptr_t)line) "
+             "/ (uintptr_t)size); }")
 
 _ALLOC_HELPER = ("static inline void* texpr_alloc(size_t n) { void* p = NULL; "
                  "if (posix_memalign(&p, 64, n ? n : 64) != 0) abort(); return p; }")

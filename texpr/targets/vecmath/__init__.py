@@ -83,7 +83,7 @@ def _instantiate(text, dtype, vf):
 def _prims(dtype, vf, isa):
     n = dtypes.lanes(dtype)
     if n == 1:
-        text = _SCALAR_PRIMS
+        text = _SCALAR_PRIMS.replace("SCALE2_BODY", SCALE2)
     else:
         lanes = ", ".join(["c"] * n)
         fma = isa.get("fma") or ("VF r; for (int k = 0; k < N; ++k) r[k] = __builtin_fmaf(a[k], "
@@ -91,10 +91,19 @@ def _prims(dtype, vf, isa):
         sqrt = isa.get("sqrt") or ("VF r; for (int k = 0; k < N; ++k) r[k] = __builtin_sqrtf(x[k]); "
                                    "return r;")
         text = (_VECTOR_PRIMS.replace("FMA_BODY", fma).replace("SQRT_BODY", sqrt)
+                .replace("MAX_BODY", isa.get("max") or "return vm_sel@(a > b, a, b);")
+                .replace("MIN_BODY", isa.get("min") or "return vm_sel@(a < b, a, b);")
+                .replace("SCALE2_BODY", isa.get("scale2") or SCALE2)
                 .replace("LANES", lanes).replace("N;", f"{n};")
                 .replace("SIZE4", str(4 * n)).replace("SIZE8", str(8 * n)))
     return _instantiate(text, dtype, vf)
 
+
+#: p * 2^n for an integral n (exp's 2^n, n in [-151, 129], p near 1): two powers of two whose
+#: first product is a normal float (exact), so p 2^n is rounded once, as AVX-512's vscalefps
+#: (the "scale2" of its VECTOR_MATH_ISA) rounds it: the same bits from either
+SCALE2 = ("VI k = vm_cvti@(n); VI k1 = k >> 1, k2 = k - k1; "
+           "return p * vm_asf@((k1 + 127) << 23) * vm_asf@((k2 + 127) << 23);")
 
 _VECTOR_PRIMS = """typedef int32_t VI __attribute__((vector_size(SIZE4)));
 typedef double VD __attribute__((vector_size(SIZE8)));
@@ -120,6 +129,9 @@ static inline VF vm_cvtdf@(VD x) { return __builtin_convertvector(x, VF); }
 static inline VI vm_cvtdi@(VD x) { return __builtin_convertvector(x, VI); }
 static inline VD vm_cvtid@(VI x) { return __builtin_convertvector(x, VD); }
 static inline VF vm_abs@(VF x) { return vm_asf@(vm_asi@(x) & 0x7fffffff); }
+static inline VF vm_max@(VF a, VF b) { MAX_BODY }
+static inline VF vm_min@(VF a, VF b) { MIN_BODY }
+static inline VF vm_scale2@(VF p, VF n) { SCALE2_BODY }
 static inline int vm_any@(VI m) { for (int k = 0; k < N; ++k) if (m[k]) return 1; return 0; }
 static inline VF vm_libm@(VI m, VF x, VF y, float (*fn)(float)) { for (int k = 0; k < N; ++k) if (m[k]) y[k] = fn(x[k]); return y; }"""
 
@@ -144,5 +156,8 @@ static inline float vm_cvtdf@(double x) { return (float)x; }
 static inline int32_t vm_cvtdi@(double x) { return (int32_t)x; }
 static inline double vm_cvtid@(int32_t i) { return (double)i; }
 static inline float vm_abs@(float x) { return vm_asf@(vm_asi@(x) & 0x7fffffff); }
+static inline float vm_max@(float a, float b) { return a > b ? a : b; }
+static inline float vm_min@(float a, float b) { return a < b ? a : b; }
+static inline float vm_scale2@(float p, float n) { SCALE2_BODY }
 static inline int vm_any@(int32_t m) { return m != 0; }
 static inline float vm_libm@(int32_t m, float x, float y, float (*fn)(float)) { return m ? fn(x) : y; }"""

@@ -58,29 +58,23 @@ COS_D = [repr((-1) ** k / __import__("math").factorial(2 * k)) for k in range(1,
 
 def _exp_body(name, q):
     return f"""static inline VF vm_{name}@(VF x) {{
-  VF xc = vm_sel@(x > vm_f@(-104.0f), x, vm_f@(-104.0f));   /* NaN: fixed at the end */
-  xc = vm_sel@(xc < vm_f@(89.0f), xc, vm_f@(89.0f));
+  VF xc = vm_min@(vm_max@(x, vm_f@(-104.0f)), vm_f@(89.0f));   /* NaN: fixed at the end */
   VF n = vm_fma@(xc, vm_f@(0x1.715476p+0f), vm_f@(0x1.8p23f)) - vm_f@(0x1.8p23f);
   VF r = vm_fma@(n, vm_f@(-0x1.62e43p-1f), xc);
   r = vm_fma@(n, vm_f@(0x1.05c61p-29f), r);
   VF p = vm_fma@(r * r, {horner('r', [_f(c) for c in q])}, r) + vm_f@(1.0f);
-  VI k = vm_cvti@(n);
-  VI k1 = k >> 1, k2 = k - k1;        /* two scales: 2^n from 2^-150 (denormals) to 2^128 */
-  VF y = p * vm_asf@((k1 + 127) << 23) * vm_asf@((k2 + 127) << 23);
+  VF y = vm_scale2@(p, n);
   return vm_sel@(x == x, y, x + x);
 }}"""
 
 
 def _exp2_body(name, q):
     return f"""static inline VF vm_{name}@(VF x) {{
-  VF xc = vm_sel@(x > vm_f@(-151.0f), x, vm_f@(-151.0f));
-  xc = vm_sel@(xc < vm_f@(129.0f), xc, vm_f@(129.0f));
+  VF xc = vm_min@(vm_max@(x, vm_f@(-151.0f)), vm_f@(129.0f));
   VF n = (xc + vm_f@(0x1.8p23f)) - vm_f@(0x1.8p23f);
   VF r = xc - n;
   VF p = vm_fma@(r, {horner('r', [_f(c) for c in q])}, vm_f@(1.0f));
-  VI k = vm_cvti@(n);
-  VI k1 = k >> 1, k2 = k - k1;
-  VF y = p * vm_asf@((k1 + 127) << 23) * vm_asf@((k2 + 127) << 23);
+  VF y = vm_scale2@(p, n);
   return vm_sel@(x == x, y, x + x);
 }}"""
 
@@ -148,8 +142,7 @@ _FUNCS["fast_sigmoid"] = _sigmoid("fast_sigmoid", "fast_exp")
 _FUNCS["erf"] = (f"""static inline VF vm_erf@(VF x) {{
   VF a = vm_abs@(x);
   VF small = a * {horner('(a * a)', [_f(c) for c in ERF_P])};
-  VF ab = vm_sel@(a < vm_f@(4.0f), a, vm_f@(4.0f));
-  ab = vm_sel@(ab > vm_f@(1.0f), ab, vm_f@(1.0f));
+  VF ab = vm_max@(vm_min@(a, vm_f@(4.0f)), vm_f@(1.0f));
   VF t = vm_f@(1.0f) / ab;
   VF R = {horner('t', [_f(c) for c in ERFC_R])};
   VF hi = ab * ab;

@@ -37,6 +37,10 @@ class AVX2Emitter(CEmitter):
                 for dt, (sfx, _) in _FLOAT.items()},
              **{dt: "_mm256_storeu_si256((__m256i*)&{buf}[{base}], (__m256i)({value}));"
                 for dt in _INT256}}
+    # non-temporal (vmovntps: 32-byte aligned; stream_stores loops start on 64-byte lines)
+    STREAM = {dt: f"_mm256_stream_{sfx}(&{{buf}}[{{base}}], {{value}});"
+              for dt, (sfx, _) in _FLOAT.items()}
+    STREAM_FENCE = "_mm_sfence();"
     BROADCAST = {**{dt: f"_mm256_set1_{sfx}({{s}})" for dt, (sfx, _) in _FLOAT.items()},
                  "int32x8": "(({ty})_mm256_set1_epi32({s}))"}
     BINOP = {**{(op, dt): f"_mm256_{name}_{sfx}({{a}}, {{b}})"
@@ -78,7 +82,11 @@ class AVX2Emitter(CEmitter):
         return [f'#pragma GCC target("{",".join(isa)}")'] if isa else []
 
     VECTOR_MATH_ISA = {"float32x8": {"fma": "return _mm256_fmadd_ps(a, b, c);",
-                                     "sqrt": "return _mm256_sqrt_ps(x);"}}
+                                     "sqrt": "return _mm256_sqrt_ps(x);",
+                                     # maxps(a, b) = a > b ? a : b: b where unordered, as
+                                     # the portable select of vm_max / vm_min
+                                     "max": "return _mm256_max_ps(a, b);",
+                                     "min": "return _mm256_min_ps(a, b);"}}
 
     def expr_BufferLoad(self, e):
         """A float32x8 load of every other element (a stride-2 convolution or pooling reading

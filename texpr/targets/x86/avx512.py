@@ -16,6 +16,7 @@ import re
 
 from ...lang import dtypes
 from .avx2 import FMA_NAMES, AVX2Emitter
+from .. import vecmath
 from ..c.emitter import CEmitter, unparen
 
 # float dtype -> (intrinsic suffix, register type, mask type)
@@ -104,6 +105,10 @@ _SHIMS["_mm512_cvtps_ph"] = ("(a, r)", f"{_F16_V16}\n{_F32_V16}\nstatic inline _
                              "texpr_shim_mm512_cvtps_ph(__m512 a, int r) { (void)r; return (__m256i)"
                              "__builtin_convertvector((texpr_shim_v16_float)a, "
                              "texpr_shim_v16__Float16); }")
+for _sfx, _vec, _elem in (("ps", "__m512", "float"), ("pd", "__m512d", "double")):
+    # SIMDe has no streaming store: an ordinary one (emulation only checks results)
+    _SHIMS[f"_mm512_stream_{_sfx}"] = ("(p, a)", f"static inline void texpr_shim_mm512_stream_"
+                                       f"{_sfx}({_elem}* p, {_vec} a) {{ _mm512_storeu_{_sfx}(p, a); }}")
 
 def _balanced_at_end(s, k):
     """True when the parenthesis opened at s[k] closes at the end of s."""
@@ -144,9 +149,18 @@ class AVX512Emitter(AVX2Emitter):
     target_name = "avx512"
     includes = list(CEmitter.includes)
 
+    # scale2 (p 2^n of exp): vscalefps, one instruction for the integer shifts, adds and two
+    # products of the portable code; under SIMDe the portable code (SIMDe's scalef goes
+    # through exp2 and flushes denormals)
     VECTOR_MATH_ISA = {**AVX2Emitter.VECTOR_MATH_ISA,
                        "float32x16": {"fma": "return _mm512_fmadd_ps(a, b, c);",
-                                      "sqrt": "return _mm512_sqrt_ps(x);"}}
+                                      "sqrt": "return _mm512_sqrt_ps(x);",
+                                      "max": "return _mm512_max_ps(a, b);",
+                                      "min": "return _mm512_min_ps(a, b);",
+                                      "scale2": "\n#if defined(TEXPR_SIMDE)\n  "
+                                                + vecmath.SCALE2 +
+                                                "\n#else\n  return _mm512_scalef_ps(p, n);"
+                                                "\n#endif\n"}}
 
     def __init__(self, func, parallel_runtime="openmp"):
         super().__init__(func, parallel_runtime)
@@ -201,6 +215,11 @@ class AVX512Emitter(AVX2Emitter):
         self.used_intrinsics.add(name)
         return name
 
+    def stream_store(self, dt, buf, base, value):
+        if dt in _F512:
+            self.intrin("_mm512_stream_" + _F512[dt][0])
+        return super().stream_store(dt, buf, base, value)
+
     # ------------------------------------------------------------------ types
     def vector_typedef(self, dt):
         if dt in _F512:
@@ -221,6 +240,9 @@ class AVX512Emitter(AVX2Emitter):
              **{dt: f"_mm512_storeu_{sfx}(&{{buf}}[{{base}}], {{value}});"
                 for dt, (sfx, _, _) in _F512.items()},
              **{dt: "_mm512_storeu_si512((void*)&{buf}[{base}], {value:m512i});" for dt in _I512}}
+    STREAM = {**AVX2Emitter.STREAM,
+              **{dt: f"_mm512_stream_{sfx}(&{{buf}}[{{base}}], {{value}});"
+                 for dt, (sfx, _, _) in _F512.items()}}
     BROADCAST = {**AVX2Emitter.BROADCAST,
                  **{dt: f"_mm512_set1_{sfx}({{s}})" for dt, (sfx, _, _) in _F512.items()},
                  **{dt: f"(({{ty}})_mm512_set1_{_IW[w][0]}({{s}}))" for dt, w in _I512.items()}}
