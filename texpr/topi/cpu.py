@@ -57,9 +57,13 @@ class CpuInfo:
         self.fma_units = t.fma_units
         self.model = ""
         self.denormal_fma = False   # multiply-adds of denormal operands at full speed (host)
+        self._host = None
+        # the float32 vector widths (lanes) the target's emitter has instructions for
+        self._emitted = {dtypes.lanes(k) for k in getattr(t.emitter, "LOAD", {})
+                         if isinstance(k, str) and k.startswith("float32x")}
         if t.runs == "native" and not t.is_gpu:
             from ..targets.host import host_cpu
-            host = host_cpu()
+            host = self._host = host_cpu()
             self.l1d_bytes = host.l1d_bytes or self.l1d_bytes
             self.l2_bytes = host.l2_bytes or self.l2_bytes
             self.l3_bytes = host.l3_bytes or self.l3_bytes
@@ -81,6 +85,24 @@ class CpuInfo:
         """Independent accumulators that keep every FMA unit busy: about 6 per unit (FMA
         latency 4-5 cycles, one issue per unit and cycle, with some slack)."""
         return 6 * self.fma_units
+
+    def narrower_lanes(self):
+        """The fp32 lane counts of vectors narrower than the target's (at least 128 bits)
+        that its emitter has instructions for, widest first: e.g. 8 (256-bit vectors,
+        AVX-512VL) inside avx512."""
+        return [n for n in sorted(self._emitted, reverse=True)
+                if 4 <= n < self.lanes and self.lanes % n == 0]
+
+    def with_lanes(self, lanes):
+        """This CpuInfo for vectors of `lanes` fp32 lanes (one of narrower_lanes()): the FMA
+        units the host issues at that width (Zen 4: two 256-bit FMAs a cycle, one 512-bit;
+        Zen 5: two of either); registers unchanged (AVX-512VL has 32 256-bit ones)."""
+        import copy
+        info = copy.copy(self)
+        info.lanes, info.vector_bits = lanes, lanes * 32
+        if self._host is not None:
+            info.fma_units = self._host.fma_units(lanes * 32) or self.fma_units
+        return info
 
     def __repr__(self):
         return (f"CpuInfo({self.name}, {self.lanes} fp32 lanes, {self.nregs} registers, "
@@ -1447,9 +1469,9 @@ def schedule_depthwise_conv2d_nchw(s, st, target):
         return _schedule_symbolic_nchw(s, st, target)
     if not _f32(st.op.output(0), *ins):
         return default_stage(s, st, target)
-    info = cpu_info(target)
-    lanes = info.lanes
     P, Q = (int(a.dom.extent.value) for a in st.op.axis[2:])
+    info = row_vector_info(Q, cpu_info(target))
+    lanes = info.lanes
     pad_t, data = _pad_of(s, st)
     sh, sw = st.op.attrs.get("strides", (1, 1))
     copied = (pad_t is not None and pad_t.op.attrs.get("pad_value", 0) == 0) or sw > 1
@@ -1488,6 +1510,25 @@ def schedule_depthwise_conv2d_nchw(s, st, target):
     copy.unroll(ax[-2])                 # each phase's border and interior loops: constants
     _vector_tile(copy, ax[-1], lanes, unroll=False)
     return [st, out, copy]
+
+
+def row_vector_info(Q, info):
+    """The CpuInfo of the vector width that computes rows of Q columns fastest, vectors
+    along the row (depthwise NCHW): the target's or a narrower one its emitter has
+    (CpuInfo.narrower_lanes), by the lanes the FMA units take a cycle times the share of
+    useful lanes (a row is computed in whole vectors); a tie goes to the narrower vectors,
+    which waste less at the row's ends (the copy's scalar borders, partial tiles). On Zen 4
+    avx512 runs 8-lane vectors here (two 256-bit FMAs a cycle do the work of one 512-bit
+    one); on Zen 5 (two 512-bit units) 16-lane ones unless a row wastes half of them; under
+    SIMDe (Zen 3) 8-lane ones, native AVX2 instructions."""
+    def speed(i):
+        return i.fma_units * i.lanes * Q / (cdiv(Q, i.lanes) * i.lanes)
+    best = info
+    for lanes in info.narrower_lanes():
+        cand = info.with_lanes(lanes)
+        if speed(cand) >= speed(best):
+            best = cand
+    return best
 
 
 def depthwise_rows(P, nv, info):

@@ -20,6 +20,8 @@ from ..c.emitter import CEmitter, unparen
 
 # float dtype -> (intrinsic suffix, register type, mask type)
 _F512 = {"float32x16": ("ps", "__m512", "__mmask16"), "float64x8": ("pd", "__m512d", "__mmask8")}
+# 256-bit float vectors (the AVX2 tables) under an AVX-512VL mask in tails
+_F256 = {"float32x8": ("ps", "__m256", "__mmask8"), "float64x4": ("pd", "__m256d", "__mmask8")}
 # integer element width -> (suffix of the element size, mask type)
 _IW = {8: ("epi8", "__mmask64"), 16: ("epi16", "__mmask32"), 32: ("epi32", "__mmask16"),
        64: ("epi64", "__mmask8")}
@@ -49,17 +51,20 @@ _CONVERT = {
 }
 
 
-def _shim_masked(sfx, vec, elem, lanes, mask):
-    """Portable masked load/store: inactive lanes are never touched (0 when loaded)."""
+def _shim_masked(sfx, vec, elem, lanes, mask, bits=512):
+    """Portable masked load/store of `bits`-wide vectors: inactive lanes are never touched
+    (0 when loaded)."""
     v = f"texpr_shim_v{lanes}_{elem}"
-    vt = f"typedef {elem} {v} __attribute__((vector_size(64)));"
-    load = (f"{vt}\nstatic inline {vec} texpr_shim_mm512_maskz_loadu_{sfx}({mask} k, const void* p) "
+    vt = f"typedef {elem} {v} __attribute__((vector_size({bits // 8})));"
+    mm = f"mm{bits}"
+    load = (f"{vt}\nstatic inline {vec} texpr_shim_{mm}_maskz_loadu_{sfx}({mask} k, const void* p) "
             f"{{ {v} r = {{0}}; const {elem}* q = (const {elem}*)p; "
             f"for (int l = 0; l < {lanes}; ++l) if ((k >> l) & 1) r[l] = q[l]; return ({vec})r; }}")
-    store = (f"{vt}\nstatic inline void texpr_shim_mm512_mask_storeu_{sfx}(void* p, {mask} k, {vec} a) "
+    store = (f"{vt}\nstatic inline void texpr_shim_{mm}_mask_storeu_{sfx}(void* p, {mask} k, {vec} a) "
              f"{{ {v} x = ({v})a; {elem}* q = ({elem}*)p; "
              f"for (int l = 0; l < {lanes}; ++l) if ((k >> l) & 1) q[l] = x[l]; }}")
-    return {f"_mm512_maskz_loadu_{sfx}": ("(k, p)", load), f"_mm512_mask_storeu_{sfx}": ("(p, k, a)", store)}
+    return {f"_{mm}_maskz_loadu_{sfx}": ("(k, p)", load),
+            f"_{mm}_mask_storeu_{sfx}": ("(p, k, a)", store)}
 
 
 def _shim_convert(name, ret, arg, src_vec):
@@ -85,6 +90,9 @@ for _sfx, _vec, _elem, _lanes, _mask in (("ps", "__m512", "float", 16, "__mmask1
                                          ("epi16", "__m512i", "int16_t", 32, "__mmask32"),
                                          ("epi8", "__m512i", "int8_t", 64, "__mmask64")):
     _SHIMS.update(_shim_masked(_sfx, _vec, _elem, _lanes, _mask))
+for _dt, (_sfx, _vec, _mask) in _F256.items():
+    _SHIMS.update(_shim_masked(_sfx, _vec, dtypes.C_TYPES[dtypes.element(_dt)],
+                               dtypes.lanes(_dt), _mask, bits=256))
 _SHIMS.update(_shim_convert("_mm512_cvtepi32_ps", "__m512", "__m512i", "__m512i"))
 _SHIMS.update(_shim_convert("_mm512_cvttps_epi32", "__m512i", "__m512", None))
 _SHIMS.update(_shim_convert("_mm512_cvtps_pd", "__m512d", "__m256", None))
@@ -179,7 +187,8 @@ class AVX512Emitter(AVX2Emitter):
 
     def _mask(self, dt, count):
         lanes = dtypes.lanes(dt)
-        mask = _F512[dt][2] if dt in _F512 else _IW[_I512[dt]][1]
+        floats = {**_F512, **_F256}
+        mask = floats[dt][2] if dt in floats else _IW[_I512[dt]][1]
         self.helper("lanemask", _LANEMASK)
         return f"({mask})texpr_lanemask({unparen(count)}, {lanes})"
 
@@ -218,6 +227,9 @@ class AVX512Emitter(AVX2Emitter):
         if dt in _F512:
             name = self.intrin("_mm512_maskz_loadu_" + _F512[dt][0])
             return f"{name}({self._mask(dt, count)}, &{buf}[{unparen(base)}])"
+        if dt in _F256:     # AVX-512VL: a masked 256-bit load, not a lane loop
+            name = self.intrin("_mm256_maskz_loadu_" + _F256[dt][0])
+            return f"{name}({self._mask(dt, count)}, &{buf}[{unparen(base)}])"
         if dt in _I512:
             name = self.intrin("_mm512_maskz_loadu_" + _IW[_I512[dt]][0])
             return f"(({self.ty(dt)}){name}({self._mask(dt, count)}, (const void*)&{buf}[{unparen(base)}]))"
@@ -227,6 +239,10 @@ class AVX512Emitter(AVX2Emitter):
         dt = value.dtype
         if dt in _F512:
             name = self.intrin("_mm512_mask_storeu_" + _F512[dt][0])
+            return (f"{name}(&{buf}[{unparen(base)}], {self._mask(dt, count)}, "
+                    f"{unparen(self.expr(value))});")
+        if dt in _F256:     # AVX-512VL: a masked 256-bit store, not a lane loop
+            name = self.intrin("_mm256_mask_storeu_" + _F256[dt][0])
             return (f"{name}(&{buf}[{unparen(base)}], {self._mask(dt, count)}, "
                     f"{unparen(self.expr(value))});")
         if dt in _I512:
