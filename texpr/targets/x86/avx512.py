@@ -15,7 +15,7 @@ extensions work on __m512 too (it is a GCC vector type natively and under SIMDe)
 import re
 
 from ...lang import dtypes
-from .avx2 import FMA_NAMES, AVX2Emitter
+from .avx2 import FMA_NAMES, LOAD_STRIDE2_BODY, AVX2Emitter
 from ..c.emitter import CEmitter, unparen
 
 # float dtype -> (intrinsic suffix, register type, mask type)
@@ -135,6 +135,31 @@ _LANEMASK = ("static inline uint64_t texpr_lanemask(int64_t n, int lanes) { /* l
              ": (UINT64_C(1) << n) - 1; }")
 
 
+# stride-2 loads (p[0], p[2], ..., never p[2 * lanes - 1]): one two-source lane permute of
+# p[0..lanes-1] and p[lanes-1..2*lanes-2] (vpermt2ps; AVX-512VL for 8 lanes); under SIMDe
+# (no AVX-512) the AVX2 shuffles, for 16 lanes GCC's vector shuffle of the same two loads
+_LOAD_STRIDE2 = {
+    "float32x8": "static inline __m256 texpr_load_stride2_float32x8(const float* p) {\n"
+                 "#if defined(TEXPR_SIMDE)\n" + LOAD_STRIDE2_BODY + "\n#else\n"
+                 "  return _mm256_permutex2var_ps(_mm256_loadu_ps(p), "
+                 "_mm256_setr_epi32(0, 2, 4, 6, 9, 11, 13, 15), _mm256_loadu_ps(p + 7));\n"
+                 "#endif\n}",
+    "float32x16": "static inline __m512 texpr_load_stride2_float32x16(const float* p) {\n"
+                  "#if defined(TEXPR_SIMDE)\n"
+                  "  typedef float f16v __attribute__((vector_size(64)));\n"
+                  "  typedef int32_t i16v __attribute__((vector_size(64)));\n"
+                  "  f16v a, b, r; __m512 out;\n"
+                  "  memcpy(&a, p, 64); memcpy(&b, p + 15, 64);\n"
+                  "  r = __builtin_shuffle(a, b, (i16v){0, 2, 4, 6, 8, 10, 12, 14, "
+                  "17, 19, 21, 23, 25, 27, 29, 31});\n"
+                  "  memcpy(&out, &r, 64); return out;\n"
+                  "#else\n"
+                  "  return _mm512_permutex2var_ps(_mm512_loadu_ps(p), _mm512_setr_epi32("
+                  "0, 2, 4, 6, 8, 10, 12, 14, 17, 19, 21, 23, 25, 27, 29, 31), "
+                  "_mm512_loadu_ps(p + 15));\n"
+                  "#endif\n}"}
+
+
 class AVX512Emitter(AVX2Emitter):
     target_name = "avx512"
     includes = list(CEmitter.includes)
@@ -158,6 +183,7 @@ class AVX512Emitter(AVX2Emitter):
                             ""])
 
     F16C = BF16 = {}    # 16-lane vectors: the C vector conversions of c/half.py
+    LOAD_STRIDE2 = _LOAD_STRIDE2
 
     def prelude(self):
         """SIMDe in place of immintrin.h where the CPU has no AVX-512 (-DTEXPR_SIMDE), with shims
