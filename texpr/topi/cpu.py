@@ -58,6 +58,8 @@ class CpuInfo:
         self.model = ""
         self.denormal_fma = False   # multiply-adds of denormal operands at full speed (host)
         self._host = None
+        # the instruction set the GEMM intrinsics are written for (intrin.gemm_fp32's keys)
+        self.gemm_isa = getattr(t.emitter, "target_name", None)
         # the float32 vector widths (lanes) the target's emitter has instructions for
         self._emitted = {dtypes.lanes(k) for k in getattr(t.emitter, "LOAD", {})
                          if isinstance(k, str) and k.startswith("float32x")}
@@ -85,6 +87,13 @@ class CpuInfo:
         """Independent accumulators that keep every FMA unit busy: about 6 per unit (FMA
         latency 4-5 cycles, one issue per unit and cycle, with some slack)."""
         return 6 * self.fma_units
+
+    @property
+    def masked_gemm_columns(self):
+        """Whether intrin.gemm_fp32(masked_cols=True) runs a tile of fewer columns under lane
+        masks here (AVX-512, 16-lane vectors), so a GEMM over N that is not whole tiles
+        need not leave its last columns to the scalar loops."""
+        return self.gemm_isa == "avx512" and self.lanes == 16
 
     def narrower_lanes(self):
         """The fp32 lane counts of vectors narrower than the target's (at least 128 bits)
@@ -1738,13 +1747,21 @@ def winograd_config(N, nH, nW, C, O, target="native", units=None, info=None):
     hb = even[0] if even else next((d for d in big if N * nH // d >= units), big[-1])
     bt = hb * nW
     blocks = N * nH // hb
-    mr, nr = register_tile(bt, O, info)     # the tiles are not padded: no tails
+    mr, nr = winograd_gemm_tile(bt, O, info)
     oco = 1
     while blocks * oco < units and O % (2 * oco * nr) == 0 and O // (2 * oco) >= 2 * nr:
         oco *= 2
     # the transforms are unrolled per vector of channels: one vector keeps the code small
     return {"hb": hb, "block_tiles": bt, "ochunks": oco, "mr": mr, "nr": nr,
             "kc": reduction_chunk(C, chunk_target(info)), "ic": lanes, "oc": lanes, "lanes": lanes}
+
+
+def winograd_gemm_tile(bt, O, info):
+    """(mr, nr): the register tile of the Winograd batched GEMM (bt tiles x O output channels,
+    the operands read in place, not padded). Where the last columns run under lane masks
+    (CpuInfo.masked_gemm_columns: schedule_winograd then tensorizes that tile too) the
+    whole vectors it computes are the cost; else the scalar loops of a partial tile are."""
+    return register_tile(bt, O, info, pad_ok=info.masked_gemm_columns and O % info.lanes != 0)
 
 
 def _winograd_stages(s, st):
@@ -1804,6 +1821,9 @@ def schedule_winograd(s, st, target):
         2.0 * N * O * C * 9 * nH * nW * m * m)
     if half:
         cfg["tile_intrin"] = lambda mr, nr, kc: gemm_fp16(mr, nr, kc, "float16")
+    elif f32 and not bf16 and O % cfg["nr"] and info.masked_gemm_columns:
+        # the last output channels (O not whole tiles: 61 = 48 + 13) under lane masks
+        cfg["tile_intrin"] = lambda mr, nr, kc: gemm_fp32(mr, nr, kc, masked_cols=True)
     if bf16:                                # a dot_bf16 tile of each chunk's channels
         chunk = (bf16_winograd_tile(sM, target, O // cfg["ochunks"])
                  if O % cfg["ochunks"] == 0 else None)

@@ -205,6 +205,15 @@ class AVX512Emitter(AVX2Emitter):
         self.used_intrinsics.add(name)
         return name
 
+    def stmt_IntrinCall(self, s):
+        """A tensor intrinsic's C, its _mm intrinsics noted (the SIMDe prelude shims those
+        missing, e.g. the masked loads of a GEMM tile of fewer columns)."""
+        lines, start = self.lines, len(self.lines)
+        super().stmt_IntrinCall(s)
+        for ln in lines[start:]:
+            if "_mm" in ln:
+                self.used_intrinsics.update(re.findall(r"_mm(?:256|512)_\w+", ln))
+
     # ------------------------------------------------------------------ types
     def vector_typedef(self, dt):
         if dt in _F512:
