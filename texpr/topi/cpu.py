@@ -58,8 +58,10 @@ class CpuInfo:
         self.model = ""
         self.denormal_fma = False   # multiply-adds of denormal operands at full speed (host)
         self._host = None
-        # the instruction set the GEMM intrinsics are written for (intrin.gemm_fp32's keys)
+        # the instruction set the GEMM intrinsics are written for (intrin.gemm_fp32's keys),
+        # and whether the CPU runs it (not SIMDe, whose masked loads are scalar loops)
         self.gemm_isa = getattr(t.emitter, "target_name", None)
+        self.emulated = "-DTEXPR_SIMDE" in t.flags
         # the float32 vector widths (lanes) the target's emitter has instructions for
         self._emitted = {dtypes.lanes(k) for k in getattr(t.emitter, "LOAD", {})
                          if isinstance(k, str) and k.startswith("float32x")}
@@ -91,9 +93,11 @@ class CpuInfo:
     @property
     def masked_gemm_columns(self):
         """Whether intrin.gemm_fp32(masked_cols=True) runs a tile of fewer columns under lane
-        masks here (AVX-512, 16-lane vectors), so a GEMM over N that is not whole tiles
-        need not leave its last columns to the scalar loops."""
-        return self.gemm_isa == "avx512" and self.lanes == 16
+        masks here (AVX-512, 16-lane vectors, run natively: under SIMDe the masked loads
+        are lane loops, 8% slower than the scalar columns on a 61-channel Winograd), so a
+        GEMM over N that is not whole tiles need not leave its last columns to the scalar
+        loops."""
+        return self.gemm_isa == "avx512" and self.lanes == 16 and not self.emulated
 
     def narrower_lanes(self):
         """The fp32 lane counts of vectors narrower than the target's (at least 128 bits)
