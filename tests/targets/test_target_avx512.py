@@ -378,6 +378,35 @@ def test_target_flags_and_repr():
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_gemm_tile_of_fewer_columns_runs_under_lane_masks(mode):
+    """gemm_fp32(masked_cols=True): B [K, 37] read in place by 6 x 32 tiles, K in two chunks
+    (reset + update): the last column tile (5 valid columns: one masked vector, one empty)
+    and the last row tile (13 = 2 x 6 + 1) are tensorized too; nothing is written past the
+    valid columns (C is a view into a larger array whose other columns must stay NaN)."""
+    from texpr.targets.intrin import gemm_fp32
+    M, N, K, mr, nr, kc = 13, 37, 64, 6, 32, 32
+    A = te.placeholder((M, K), name="A")
+    B = te.placeholder((K, N), name="B")
+    k = te.reduce_axis((0, K), name="k")
+    C = te.compute((M, N), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k), name="C")
+    s = te.create_schedule(C.op)
+    io, jo, ii, ji = s[C].tile(C.op.axis[0], C.op.axis[1], mr, nr)
+    ko, ki = s[C].split(k, factor=kc)
+    s[C].reorder(jo, ko, io, ii, ji, ki)
+    s[C].tensorize(ii, gemm_fp32(mr, nr, kc, masked_cols=True))
+    f = build(s, [A, B, C], mode)
+    assert "_mm512_maskz_loadu_ps" in f.source and "(partial tile)" in f.source
+    assert "for (int32_t j" not in f.source          # no scalar loop over the columns
+    rng = np.random.default_rng(5)
+    a, b = rng.random((M, K), "float32"), rng.random((K, N), "float32")
+    c = np.full((M, N), np.nan, "float32")
+    f(a, b, c)
+    np.testing.assert_allclose(c, a @ b, rtol=1e-4)
+    with pytest.raises(te.TexprError, match="multiple of 16"):
+        gemm_fp32(mr, 24, kc, masked_cols=True)
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_micro_kernels_of_intrin_py_build_for_avx512(mode):
     """The AVX-512 implementations of texpr.targets.intrin (fp32 GEMM tile, int8 VNNI dot)."""
     from texpr.targets.intrin import dot_int8

@@ -95,7 +95,7 @@ class _Host:
 
 def _avx512_on(units, simde=False):
     info = cpu_info("avx512")
-    info._host, info._simde = _Host(units), simde
+    info._host, info.emulated = _Host(units), simde
     info.fma_units = units[512]
     return info
 

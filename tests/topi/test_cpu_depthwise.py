@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as hs
 import texpr as te
 import texpr.topi as topi
 from texpr.topi import testing as ref
-from texpr.topi.cpu import cpu_info, depthwise_row_tile, depthwise_rows
+from texpr.topi.cpu import cpu_info, depthwise_row_tile, depthwise_rows, row_vector_info
 from texpr.topi.nn import _out_size
 
 RNG = np.random.default_rng(11)
@@ -78,9 +78,11 @@ def test_last_tile_runs_whole_vectors(target):
     """A row of lanes + 6 outputs (stride 2; 14 on AVX2, 22 on AVX-512): the accumulators of
     its last tile run over a whole vector (the copy of the input is zero past its last
     column), only the stores of that tile are 6 lanes: a loop of 6 (AVX2) or a vector store
-    under a mask of 6 lanes (AVX-512)."""
-    lanes = cpu_info(target).lanes
-    Q = lanes + 6
+    under a mask of 6 lanes (AVX-512, of the row's vectors: 8 or 16 lanes, row_vector_info)."""
+    info = cpu_info(target)
+    Q = info.lanes + 6
+    lanes = row_vector_info(Q, info).lanes
+    assert Q % lanes == 6
     x, w = te.placeholder((1, 4, 2 * Q, 2 * Q), name="x"), te.placeholder((4, 1, 3, 3), name="w")
     out = topi.nn.depthwise_conv2d_nchw(x, w, 2, 1)
     assert _out_size(2 * Q, 3, 2, 1, 1, 1) == Q
@@ -90,6 +92,69 @@ def test_last_tile_runs_whole_vectors(target):
     assert acc and all(ln.startswith("depthwise_conv2d_nchw.local[ramp(") or
                        ln.startswith("depthwise_conv2d_nchw.local_r") for ln in acc)
     # lanes lanes..Q-1 of the last vector stored: 6 of them
-    masked = f"predicate=ramp({lanes}, 1, {lanes}) < x{lanes}({Q})"
+    masked = f"predicate=ramp({Q - 6}, 1, {lanes}) < x{lanes}({Q})"
     assert any("(x.inner, 0, 6)" in ln or masked in ln for ln in lines)
     assert all(masked in ln for ln in lines if "predicate=" in ln)
+
+
+class _Host:
+    """A host whose FMA units per vector width are given: {bits: units}."""
+
+    def __init__(self, units):
+        self.units = units
+
+    def fma_units(self, bits):
+        return self.units[bits]
+
+
+def _avx512_info(units):
+    info = cpu_info("avx512")
+    info._host = _Host(units)
+    info.fma_units = units[512]
+    return info
+
+
+@pytest.mark.parametrize("Q", [112, 56, 28, 14, 7, 22, 3])
+def test_row_vectors_follow_the_fma_units(Q):
+    """row_vector_info: Zen 4-like units (one 512-bit FMA a cycle, two 256-bit ones) do as
+    many lanes a cycle either way, so 8-lane vectors (less waste at the row's end); with
+    two 512-bit units (Zen 5-like) 16-lane vectors unless the row wastes half their lanes."""
+    zen4 = row_vector_info(Q, _avx512_info({512: 1, 256: 2}))
+    assert (zen4.lanes, zen4.vector_bits, zen4.fma_units) == (8, 256, 2)
+    zen5 = row_vector_info(Q, _avx512_info({512: 2, 256: 2}))
+    waste16, waste8 = -Q % 16, -Q % 8
+    want = 16 if 16 * Q / (Q + waste16) > 8 * Q / (Q + waste8) else 8
+    assert zen5.lanes == want
+    assert zen5.fma_units == 2
+
+
+def test_narrow_vectors_are_ones_the_emitter_has():
+    assert cpu_info("avx512").narrow().lanes == 8
+    assert cpu_info("avx2").narrow() is None and cpu_info("neon").narrow() is None
+
+
+@pytest.mark.parametrize("target", ["avx512"])
+def test_eight_lane_rows_inside_avx512_against_numpy(target):
+    """Depthwise rows of 8-lane vectors inside avx512 (forced by a Zen 4-like host): a row of
+    22 outputs ends in a masked 256-bit store; equal to NumPy."""
+    import texpr.topi.cpu as cpu
+    real = cpu.cpu_info
+
+    def zen4(t):
+        info = real(t)
+        if info.lanes == 16:
+            info._host, info.fma_units = _Host({512: 1, 256: 2}), 1
+        return info
+    a, k = rand(1, 3, 44, 44), rand(3, 1, 3, 3)
+    x, w = te.placeholder(a.shape, name="x"), te.placeholder(k.shape, name="w")
+    out = topi.nn.depthwise_conv2d_nchw(x, w, 2, 1)
+    cpu.cpu_info = zen4
+    try:
+        f = te.build(topi.schedule(out, target), [x, w, out], target=target)
+    finally:
+        cpu.cpu_info = real
+    assert "_mm256_mask_storeu_ps" in f.source and "_mm512_fmadd_ps" not in f.source
+    want = ref.depthwise_conv2d_nchw_ref(a, k, 2, 1, 1)
+    got = np.full(want.shape, np.nan, "float32")
+    f(a, k, got)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(want).max()))

@@ -355,6 +355,27 @@ def test_winograd_pre_transformed(target, layout):
     assert "tensorize gemm_fp32" in f.source
 
 
+def test_winograd_gemm_masks_the_last_output_channels():
+    """avx512, 21 output channels (not whole 16-lane vectors) and 5 x 5 tiles (a block of
+    rows the register tile does not divide): where AVX-512 runs natively the batched GEMM's
+    last column tile runs the register tile under lane masks (gemm_fp32(masked_cols=True)),
+    not the scalar loops (under SIMDe: the scalar loops); equal to NumPy either way."""
+    from texpr.topi.cpu import cpu_info, winograd_gemm_tile
+    a, k = rand(1, 7, 19, 19), rand(21, 7, 3, 3)
+    u = winograd_weight_transform_ref(k, 4, "IO")
+    x, U = te.placeholder(a.shape, name="x"), te.placeholder(u.shape, name="U")
+    out = topi.nn.conv2d_winograd_nchw(x, U, 1, 4, pre_transformed=True, weight_layout="IO")
+    got, f = run(out, [x, U], [a, u], "avx512")
+    close(got, ref.conv2d_nchw_ref(a, k, 1, 1), WINO_TOL[4])
+    info = cpu_info("avx512")
+    masked = info.masked_gemm_columns
+    assert masked == (not info.emulated) and not cpu_info("avx2").masked_gemm_columns
+    assert ("_masked" in f.source and "_mm512_maskz_loadu_ps" in f.source) == masked
+    if masked:      # whole vectors are the masked tile's cost: not 16 + 5 scalar columns
+        assert "(partial tile)" in f.source
+        assert winograd_gemm_tile(16, 61, info)[1] % 16 == 0
+
+
 @pytest.mark.parametrize("target", [neon])
 def test_conv_small_neon(target):
     a, k = rand(1, 8, 9, 9), rand(8, 8, 3, 3)

@@ -30,20 +30,41 @@ def _by_rows(m, full_rows, parts_for):
             for part in cases[1] if part != "helpers"}
 
 
+# lane masks of AVX-512 (register_tile's `masked`): mask `name` of the first n lanes
+_AVX512_MASKED = (
+    lambda name, n: (f"const __mmask16 {name} = (__mmask16)(({n}) >= 16 ? 0xFFFF : ({n}) <= 0 ? 0 "
+                     f": (1u << ({n})) - 1);"),
+    lambda p, m: f"_mm512_maskz_loadu_ps({m}, {p})",
+    lambda p, x, m: f"_mm512_mask_storeu_ps({p}, {m}, {x});")
+
+
 def register_tile(who, mr, kc, nv, vec, lanes, load, store, bcast, fma, zero, elem=None,
-                  load_b=None, add=None):
+                  load_b=None, add=None, masked=None):
     """The C of a register-tiled GEMM C[mr, nv*lanes] (+)= A[mr, kc] @ B[kc, nv*lanes], shared
     by every float GEMM intrinsic so that the tile is written once: vector type `vec`, text
     makers load(p), store(p, x), bcast(s), fma(a, b, c) and `zero`. elem: (B's, C's element
     type) to cast the pointers to where the buffer's element type is not float (float16
     storage); load_b(nv): the lines loading b0..b<nv-1> from bk (default: one load each);
     add(a, b): the vector sum, given where the update may sum from zero and add C after its
-    loop (C's lines prefetched before it) rather than load C first."""
+    loop (C's lines prefetched before it) rather than load C first. masked: (mask(name, n),
+    mload(p, m), mstore(p, x, m)) for a tile of fewer valid columns (an intrinsic partial
+    along its columns): the declaration of lane mask `name` of the first n lanes (n may be
+    <= 0 or >= lanes), the masked load and store under mask m; every vector of B and C is then
+    read and written under its mask (no lane past the valid columns is touched)."""
     def impl(ins, outs):
         A, B = ins
         (C,) = outs
         _need_unit(B, 1, who)
         _need_unit(C, 1, who)
+        cols = C.extents[1] if C.extents and len(C.extents) > 1 else None
+        pre, vload, vstore = [], (lambda p, v: load(p)), (lambda p, x, v: store(p, x))
+        if cols is not None and cols != str(nv * lanes):
+            if masked is None or load_b is not None:
+                raise TexprError(f"{who}: no masked form for a tile of {cols} columns")
+            mask, mload, mstore = masked
+            pre = [mask(f"m{v}", f"({cols}) - {v * lanes}") for v in range(nv)]
+            vload = lambda p, v: mload(p, f"m{v}")            # noqa: E731
+            vstore = lambda p, x, v: mstore(p, x, f"m{v}")    # noqa: E731
 
         def parts(rows):
             acc = [[f"c{i}_{v}" for v in range(nv)] for i in range(rows)]
@@ -53,9 +74,9 @@ def register_tile(who, mr, kc, nv, vec, lanes, load, store, bcast, fma, zero, el
             if elem is not None:
                 cptr = [[f"({elem[1]}*)({p})" for p in row] for row in cptr]
                 bk = f"(const {elem[0]}*)({bk})"
-            decl = f"{vec} " + ", ".join(x for row in acc for x in row) + ";"
+            decl = "\n".join(pre + [f"{vec} " + ", ".join(x for row in acc for x in row) + ";"])
             init_zero = "\n".join(f"{x} = {zero};" for row in acc for x in row)
-            init_load = "\n".join(f"{acc[i][v]} = {load(cptr[i][v])};"
+            init_load = "\n".join(f"{acc[i][v]} = {vload(cptr[i][v], v)};"
                                   for i in range(rows) for v in range(nv))
             if add is not None:
                 # the update sums from zero and adds C after the loop, its lines prefetched
@@ -67,7 +88,7 @@ def register_tile(who, mr, kc, nv, vec, lanes, load, store, bcast, fma, zero, el
             loop = [f"for (int k = 0; k < {kc}; ++k) {{",
                     f"  const {elem[0] if elem else 'float'}* bk = {bk};"]
             loop += [f"  {x}" for x in (load_b(nv) if load_b else
-                                        [f"{vec} b{v} = {load(f'bk + {v * lanes}')};"
+                                        [f"{vec} b{v} = {vload(f'bk + {v * lanes}', v)};"
                                          for v in range(nv)])]
             for i in range(rows):
                 loop.append(f"  {{ {vec} ai = {bcast(f'{A.ptr}[{i} * ({A.strides[0]}) + k * ({A.strides[1]})]')};")
@@ -75,16 +96,23 @@ def register_tile(who, mr, kc, nv, vec, lanes, load, store, bcast, fma, zero, el
                     loop.append(f"    {acc[i][v]} = {fma('ai', f'b{v}', acc[i][v])};")
                 loop.append("  }")
             loop.append("}")
-            save = "\n".join(store(cptr[i][v], acc[i][v]) for i in range(rows) for v in range(nv))
+            save = "\n".join(vstore(cptr[i][v], acc[i][v], v)
+                             for i in range(rows) for v in range(nv))
             save_update = save if add is None else "\n".join(
-                store(cptr[i][v], add(acc[i][v], load(cptr[i][v])))
+                vstore(cptr[i][v], add(acc[i][v], vload(cptr[i][v], v)), v)
                 for i in range(rows) for v in range(nv))
             body_loop = "\n".join(loop)
             return {"body": "\n".join([decl, init_zero, body_loop, save]),
                     "update": "\n".join([decl, init_load, body_loop, save_update]),
-                    "reset": "\n".join(store(cptr[i][v], zero)
-                                       for i in range(rows) for v in range(nv))}
-        return _by_rows(C.extents[0] if C.extents else None, mr, parts)
+                    "reset": "\n".join(pre + [vstore(cptr[i][v], zero, v)
+                                              for i in range(rows) for v in range(nv)])}
+        m = C.extents[0] if C.extents else None
+        if pre and m is not None and not m.isdigit():
+            # fewer columns, rows known at run time: _by_rows' switch has no case for mr
+            whole, part = parts(mr), _by_rows(m, mr, parts)
+            return {p: f"if ({m} == {mr}) {{\n{whole[p]}\n}} else {{\n{part[p]}\n}}"
+                    for p in part}
+        return _by_rows(m, mr, parts)
     return impl
 
 
@@ -110,26 +138,38 @@ def _pinned_loads(vec, load, lanes, pin):
     return lines
 
 
-def gemm_fp32(mr, nr, kc, name=None):
+def gemm_fp32(mr, nr, kc, name=None, masked_cols=False):
     """C[mr, nr] (+)= A[mr, kc] @ B[kc, nr] in float32; B rows contiguous (packed panels).
 
     Register tile mr x nr kept in vector registers, k loop inside: AVX2 (8 lanes, FMA),
     AVX-512 (16 lanes) and NEON (4 lanes) versions; nr must be a multiple of the vector width.
     A tile with fewer than mr valid rows (M % mr) runs the same kernel for its row count.
+    masked_cols (AVX-512 only): a tile with fewer than nr valid columns (N % nr: an operand
+    read in place, not padded) runs it too, B and C under lane masks (not the scalar loops).
     The update (a later reduction chunk) adds C after its loop, C prefetched before it.
     """
     a = placeholder((mr, kc), "float32", "a")
     b = placeholder((kc, nr), "float32", "b")
     k = reduce_axis((0, kc), "k")
     c = compute((mr, nr), lambda i, j: te_sum(a[i, k] * b[k, j], axis=k), name="c")
-    who = name or f"gemm_fp32_{mr}x{nr}x{kc}"
+    who = name or f"gemm_fp32_{mr}x{nr}x{kc}" + ("_masked" if masked_cols else "")
 
-    def make(vec, lanes, load, store, bcast, fma, zero, add, pin=None):
+    def make(vec, lanes, load, store, bcast, fma, zero, add, pin=None, masked=None):
         if nr % lanes:
             raise TexprError(f"{who}: nr={nr} is not a multiple of {lanes} lanes")
         return register_tile(who, mr, kc, nr // lanes, vec, lanes, load, store, bcast, fma, zero,
-                             add=add, load_b=pin and _pinned_loads(vec, load, lanes, pin))
+                             add=add, load_b=pin and _pinned_loads(vec, load, lanes, pin),
+                             masked=masked)
 
+    if masked_cols:
+        if nr % 16:
+            raise TexprError(f"{who}: masked columns need nr a multiple of 16 (AVX-512)")
+        return decl_tensor_intrin(c.op, {"avx512": make(
+            "__m512", 16, lambda p: f"_mm512_loadu_ps({p})",
+            lambda p, x: f"_mm512_storeu_ps({p}, {x});", lambda s: f"_mm512_set1_ps({s})",
+            lambda a_, b_, c_: f"_mm512_fmadd_ps({a_}, {b_}, {c_})", "_mm512_setzero_ps()",
+            lambda a_, b_: f"_mm512_add_ps({a_}, {b_})", masked=_AVX512_MASKED)},
+            name=who, inputs=[a, b], partial_axes=(0, 1))
     impls = {}
     if nr % 8 == 0:
         impls["avx2"] = make("__m256", 8, lambda p: f"_mm256_loadu_ps({p})",

@@ -20,7 +20,8 @@ past the row, over zeros (pad_axis), only its stores partial.
 from ..lang.expr import Const, if_then_else
 from .cpu import (ROW_GROUP_MIN_PARALLEL, ROW_GROUP_MIN_SAVING, _dims, _f32,
                   _output_and_accumulator, _pad_of, _schedule_copy, _vector_tile,
-                  conv_row_cycles, cpu_info, pack_input, pad_axis, padded_copy)
+                  conv_row_cycles, cpu_info, pack_input, pad_axis, padded_copy,
+                  row_vector_info)
 from .util import cdiv
 
 #: at most this many input channels (per group: groups stay on the other schedule)
@@ -38,13 +39,7 @@ def few_channels_vectors(Q, target="native"):
     112 x 112 3x3/2 stem 0.21 ms against 0.22-0.36 ms for 16 lanes, 56 x 56 7x7/2 0.53 ms
     against 2.9 ms). Zen 5 (16 x 2) keeps 16 lanes."""
     info = cpu_info(target)
-    narrow = info.narrow()
-    if narrow is None or Q < info.lanes:
-        return info
-
-    def per_cycle(i):
-        return i.fma_lanes() * Q / float(cdiv(Q, i.lanes) * i.lanes)
-    return narrow if per_cycle(narrow) >= per_cycle(info) else info
+    return info if Q < info.lanes else row_vector_info(Q, info)
 
 
 def few_channels_tiles(O, Q, info):

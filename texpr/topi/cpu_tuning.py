@@ -368,9 +368,9 @@ def winograd_params(workload, nH, nW, O, target, heuristic, flop):
     v = knob_values(workload, target, cands, {"hb": h["hb"], "ochunks": h["ochunks"]}, flop)
     if v["hb"] == h["hb"]:
         return dict(h, ochunks=v["ochunks"])
-    from .cpu import cpu_info, register_tile
+    from .cpu import cpu_info, winograd_gemm_tile
     bt = v["hb"] * nW
-    mr, nr = register_tile(bt, O, cpu_info(target))      # the GEMM tile of the new block
+    mr, nr = winograd_gemm_tile(bt, O, cpu_info(target))     # the GEMM tile of the new block
     oco = v["ochunks"] if O % (v["ochunks"] * nr) == 0 else 1
     return dict(h, hb=v["hb"], block_tiles=bt, mr=mr, nr=nr, ochunks=oco)
 

@@ -2,6 +2,7 @@
 import math
 
 from ..c.emitter import CEmitter, unparen, const_operand
+from ...lang import dtypes
 from ...lang.ir import Broadcast, Ramp
 
 # dtype -> (intrinsic suffix, register type)
@@ -10,6 +11,14 @@ _INT256 = ("int32x8", "int64x4", "uint32x8", "int16x16", "int8x32", "uint8x32")
 _FLOAT_OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div"}
 _INT32_OPS = {"+": "add_epi32", "-": "sub_epi32", "*": "mullo_epi32", "min": "min_epi32",
               "max": "max_epi32"}
+
+
+# p[0], p[2], .., p[14]: reads p[0..14] only (the elements the strided access covers): the even
+# elements of p[0..7] and the odd ones of p[7..14], in order after a 64-bit lane permute
+LOAD_STRIDE2_BODY = """  __m256 t = _mm256_shuffle_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 7), _MM_SHUFFLE(3, 1, 2, 0));
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), _MM_SHUFFLE(3, 1, 2, 0)));"""
+_LOAD_STRIDE2 = ("static inline __m256 texpr_load_stride2_float32x8(const float* p) {\n"
+                 + LOAD_STRIDE2_BODY + "\n}")
 
 
 class AVX2Emitter(CEmitter):
@@ -88,14 +97,21 @@ class AVX2Emitter(CEmitter):
                                      "max": "return _mm256_max_ps(a, b);",
                                      "min": "return _mm256_min_ps(a, b);"}}
 
+    # dtype -> C of `texpr_load_stride2_<dtype>(const float* p)`: p[0], p[2], ... (the last
+    # element read is the last lane's: never p[2 * lanes - 1], which may lie past the row)
+    LOAD_STRIDE2 = {"float32x8": _LOAD_STRIDE2}
+
     def expr_BufferLoad(self, e):
         """A float32x8 load of every other element (a stride-2 convolution or pooling reading
-        its input columns) as two loads and two shuffles instead of eight scalar loads."""
+        its input columns) as two loads and two shuffles instead of eight scalar loads (wider
+        vectors of LOAD_STRIDE2: their helper, after the narrower ones it may call)."""
         idx = e.indices[0]
-        if e.dtype == "float32x8" and e.predicate is None and isinstance(idx, Ramp) \
+        if e.dtype in self.LOAD_STRIDE2 and e.predicate is None and isinstance(idx, Ramp) \
                 and isinstance(idx.stride, int) and idx.stride == 2:
-            self.helper("load_stride2_float32x8", _LOAD_STRIDE2)
-            return (f"texpr_load_stride2_float32x8(&{self.buf(e.buffer)}"
+            for dt, text in self.LOAD_STRIDE2.items():
+                if dtypes.lanes(dt) <= dtypes.lanes(e.dtype):
+                    self.helper("load_stride2_" + dt, text)
+            return (f"texpr_load_stride2_{e.dtype}(&{self.buf(e.buffer)}"
                     f"[{unparen(self.idx(idx.base))}])")
         return super().expr_BufferLoad(e)
 
@@ -152,10 +168,3 @@ _NARROW_BF16 = (
 #: fused multiply-add forms (lower/cpu/isel.py) -> x86 intrinsic name part
 FMA_NAMES = {"ab+c": "fmadd", "c+ab": "fmadd", "ab-c": "fmsub"}
 
-
-# p[0], p[2], .., p[14]: reads p[0..14] only (the elements the strided access covers): the even
-# elements of p[0..7] and the odd ones of p[7..14], in order after a 64-bit lane permute
-_LOAD_STRIDE2 = """static inline __m256 texpr_load_stride2_float32x8(const float* p) {
-  __m256 t = _mm256_shuffle_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 7), _MM_SHUFFLE(3, 1, 2, 0));
-  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), _MM_SHUFFLE(3, 1, 2, 0)));
-}"""

@@ -15,12 +15,14 @@ extensions work on __m512 too (it is a GCC vector type natively and under SIMDe)
 import re
 
 from ...lang import dtypes
-from .avx2 import FMA_NAMES, AVX2Emitter
+from .avx2 import FMA_NAMES, LOAD_STRIDE2_BODY, AVX2Emitter
 from .. import vecmath
 from ..c.emitter import CEmitter, unparen
 
 # float dtype -> (intrinsic suffix, register type, mask type)
 _F512 = {"float32x16": ("ps", "__m512", "__mmask16"), "float64x8": ("pd", "__m512d", "__mmask8")}
+# 256-bit float vectors (the AVX2 tables) under an AVX-512VL mask in tails
+_F256 = {"float32x8": ("ps", "__m256", "__mmask8"), "float64x4": ("pd", "__m256d", "__mmask8")}
 # integer element width -> (suffix of the element size, mask type)
 _IW = {8: ("epi8", "__mmask64"), 16: ("epi16", "__mmask32"), 32: ("epi32", "__mmask16"),
        64: ("epi64", "__mmask8")}
@@ -50,17 +52,20 @@ _CONVERT = {
 }
 
 
-def _shim_masked(sfx, vec, elem, lanes, mask):
-    """Portable masked load/store: inactive lanes are never touched (0 when loaded)."""
+def _shim_masked(sfx, vec, elem, lanes, mask, bits=512):
+    """Portable masked load/store of `bits`-wide vectors: inactive lanes are never touched
+    (0 when loaded)."""
     v = f"texpr_shim_v{lanes}_{elem}"
-    vt = f"typedef {elem} {v} __attribute__((vector_size(64)));"
-    load = (f"{vt}\nstatic inline {vec} texpr_shim_mm512_maskz_loadu_{sfx}({mask} k, const void* p) "
+    vt = f"typedef {elem} {v} __attribute__((vector_size({bits // 8})));"
+    mm = f"mm{bits}"
+    load = (f"{vt}\nstatic inline {vec} texpr_shim_{mm}_maskz_loadu_{sfx}({mask} k, const void* p) "
             f"{{ {v} r = {{0}}; const {elem}* q = (const {elem}*)p; "
             f"for (int l = 0; l < {lanes}; ++l) if ((k >> l) & 1) r[l] = q[l]; return ({vec})r; }}")
-    store = (f"{vt}\nstatic inline void texpr_shim_mm512_mask_storeu_{sfx}(void* p, {mask} k, {vec} a) "
+    store = (f"{vt}\nstatic inline void texpr_shim_{mm}_mask_storeu_{sfx}(void* p, {mask} k, {vec} a) "
              f"{{ {v} x = ({v})a; {elem}* q = ({elem}*)p; "
              f"for (int l = 0; l < {lanes}; ++l) if ((k >> l) & 1) q[l] = x[l]; }}")
-    return {f"_mm512_maskz_loadu_{sfx}": ("(k, p)", load), f"_mm512_mask_storeu_{sfx}": ("(p, k, a)", store)}
+    return {f"_{mm}_maskz_loadu_{sfx}": ("(k, p)", load),
+            f"_{mm}_mask_storeu_{sfx}": ("(p, k, a)", store)}
 
 
 def _shim_convert(name, ret, arg, src_vec):
@@ -86,6 +91,9 @@ for _sfx, _vec, _elem, _lanes, _mask in (("ps", "__m512", "float", 16, "__mmask1
                                          ("epi16", "__m512i", "int16_t", 32, "__mmask32"),
                                          ("epi8", "__m512i", "int8_t", 64, "__mmask64")):
     _SHIMS.update(_shim_masked(_sfx, _vec, _elem, _lanes, _mask))
+for _dt, (_sfx, _vec, _mask) in _F256.items():
+    _SHIMS.update(_shim_masked(_sfx, _vec, dtypes.C_TYPES[dtypes.element(_dt)],
+                               dtypes.lanes(_dt), _mask, bits=256))
 _SHIMS.update(_shim_convert("_mm512_cvtepi32_ps", "__m512", "__m512i", "__m512i"))
 _SHIMS.update(_shim_convert("_mm512_cvttps_epi32", "__m512i", "__m512", None))
 _SHIMS.update(_shim_convert("_mm512_cvtps_pd", "__m512d", "__m256", None))
@@ -145,6 +153,31 @@ _LANEMASK = ("static inline uint64_t texpr_lanemask(int64_t n, int lanes) { /* l
              ": (UINT64_C(1) << n) - 1; }")
 
 
+# stride-2 loads (p[0], p[2], ..., never p[2 * lanes - 1]): one two-source lane permute of
+# p[0..lanes-1] and p[lanes-1..2*lanes-2] (vpermt2ps; AVX-512VL for 8 lanes); under SIMDe
+# (no AVX-512) the AVX2 shuffles, for 16 lanes GCC's vector shuffle of the same two loads
+_LOAD_STRIDE2 = {
+    "float32x8": "static inline __m256 texpr_load_stride2_float32x8(const float* p) {\n"
+                 "#if defined(TEXPR_SIMDE)\n" + LOAD_STRIDE2_BODY + "\n#else\n"
+                 "  return _mm256_permutex2var_ps(_mm256_loadu_ps(p), "
+                 "_mm256_setr_epi32(0, 2, 4, 6, 9, 11, 13, 15), _mm256_loadu_ps(p + 7));\n"
+                 "#endif\n}",
+    "float32x16": "static inline __m512 texpr_load_stride2_float32x16(const float* p) {\n"
+                  "#if defined(TEXPR_SIMDE)\n"
+                  "  typedef float f16v __attribute__((vector_size(64)));\n"
+                  "  typedef int32_t i16v __attribute__((vector_size(64)));\n"
+                  "  f16v a, b, r; __m512 out;\n"
+                  "  memcpy(&a, p, 64); memcpy(&b, p + 15, 64);\n"
+                  "  r = __builtin_shuffle(a, b, (i16v){0, 2, 4, 6, 8, 10, 12, 14, "
+                  "17, 19, 21, 23, 25, 27, 29, 31});\n"
+                  "  memcpy(&out, &r, 64); return out;\n"
+                  "#else\n"
+                  "  return _mm512_permutex2var_ps(_mm512_loadu_ps(p), _mm512_setr_epi32("
+                  "0, 2, 4, 6, 8, 10, 12, 14, 17, 19, 21, 23, 25, 27, 29, 31), "
+                  "_mm512_loadu_ps(p + 15));\n"
+                  "#endif\n}"}
+
+
 class AVX512Emitter(AVX2Emitter):
     target_name = "avx512"
     includes = list(CEmitter.includes)
@@ -191,6 +224,7 @@ class AVX512Emitter(AVX2Emitter):
         out = super().half_vector_cast(e, x)
         self.used_intrinsics.update(re.findall(r"_mm512_\w+", out))
         return out
+    LOAD_STRIDE2 = _LOAD_STRIDE2
 
     def prelude(self):
         """SIMDe in place of immintrin.h where the CPU has no AVX-512 (-DTEXPR_SIMDE), with shims
@@ -220,6 +254,15 @@ class AVX512Emitter(AVX2Emitter):
             self.intrin("_mm512_stream_" + _F512[dt][0])
         return super().stream_store(dt, buf, base, value)
 
+    def stmt_IntrinCall(self, s):
+        """A tensor intrinsic's C, its _mm intrinsics noted (the SIMDe prelude shims those
+        missing, e.g. the masked loads of a GEMM tile of fewer columns)."""
+        lines, start = self.lines, len(self.lines)
+        super().stmt_IntrinCall(s)
+        for ln in lines[start:]:
+            if "_mm" in ln:
+                self.used_intrinsics.update(re.findall(r"_mm(?:256|512)_\w+", ln))
+
     # ------------------------------------------------------------------ types
     def vector_typedef(self, dt):
         if dt in _F512:
@@ -228,7 +271,8 @@ class AVX512Emitter(AVX2Emitter):
 
     def _mask(self, dt, count):
         lanes = dtypes.lanes(dt)
-        mask = _F512[dt][2] if dt in _F512 else _IW[_I512[dt]][1]
+        floats = {**_F512, **_F256}
+        mask = floats[dt][2] if dt in floats else _IW[_I512[dt]][1]
         self.helper("lanemask", _LANEMASK)
         return f"({mask})texpr_lanemask({unparen(count)}, {lanes})"
 
@@ -270,6 +314,9 @@ class AVX512Emitter(AVX2Emitter):
         if dt in _F512:
             name = self.intrin("_mm512_maskz_loadu_" + _F512[dt][0])
             return f"{name}({self._mask(dt, count)}, &{buf}[{unparen(base)}])"
+        if dt in _F256:     # AVX-512VL: a masked 256-bit load, not a lane loop
+            name = self.intrin("_mm256_maskz_loadu_" + _F256[dt][0])
+            return f"{name}({self._mask(dt, count)}, &{buf}[{unparen(base)}])"
         if dt in _I512:
             name = self.intrin("_mm512_maskz_loadu_" + _IW[_I512[dt]][0])
             return f"(({self.ty(dt)}){name}({self._mask(dt, count)}, (const void*)&{buf}[{unparen(base)}]))"
@@ -279,6 +326,10 @@ class AVX512Emitter(AVX2Emitter):
         dt = value.dtype
         if dt in _F512:
             name = self.intrin("_mm512_mask_storeu_" + _F512[dt][0])
+            return (f"{name}(&{buf}[{unparen(base)}], {self._mask(dt, count)}, "
+                    f"{unparen(self.expr(value))});")
+        if dt in _F256:     # AVX-512VL: a masked 256-bit store, not a lane loop
+            name = self.intrin("_mm256_mask_storeu_" + _F256[dt][0])
             return (f"{name}(&{buf}[{unparen(base)}], {self._mask(dt, count)}, "
                     f"{unparen(self.expr(value))});")
         if dt in _I512:
