@@ -178,16 +178,20 @@ def main(argv=None):
     with torch.no_grad():
         for t in tcounts:
             with _bench.threads(t):
-                r = timer.run({
+                fns = {
                     "texpr dense": lambda: f_dense(a, w, c1),
                     "texpr dense_pack": lambda: f_pack(a, wp, c2),
                     "NumPy (OpenBLAS)": lambda: np.matmul(a, wt, out=c3),
                     "torch linear": lambda: F.linear(ta, tw),
-                })
-                rb = timer.run({
+                }
+                timer.warm_s = _bench.parallel_warm_s(fns, t)
+                r = timer.run(fns)
+                fns = {
                     "texpr batch_matmul": lambda: f_bmm(x, y, cb),
                     "torch.bmm": lambda: torch.bmm(tx, ty, out=tcb),
-                })
+                }
+                timer.warm_s = _bench.parallel_warm_s(fns, t)
+                rb = timer.run(fns)
             fl = 2.0 * M * N * K
             fb = 2.0 * B * bm * bm * bm
             print()

@@ -321,6 +321,7 @@ def bench_sls(args, target, tcounts, timer, bw, torch, fractions):
                     "torch, same indices": lambda: F.embedding_bag(tsets[0], td, toffs, mode="sum"),
                 }
                 fns.update(row_read_fns(read, data, sets, c, t))
+                timer.warm_s = _bench.parallel_warm_s(fns, t)
                 r, share = measure(timer, fns)
                 rn = _bench.Timer(rounds=3, calls=1).run(
                     {"NumPy add.reduceat": lambda: np.add.reduceat(data[sets[c.next()]], offs, axis=0)})
@@ -404,6 +405,7 @@ def bench_embedding(args, target, tcounts, timer, torch):
                 fns = {"texpr": lambda: f(data, sets[c.next()], out),
                        "torch embedding": lambda: F.embedding(tsets[c.next()], td)}
                 fns.update(row_read_fns(read, data, sets, c, t))
+                timer.warm_s = _bench.parallel_warm_s(fns, t)
                 r, share = measure(timer, fns)
             ref = r["torch embedding"]
             rr_name, rr = fastest_row_read(r)
