@@ -11,6 +11,7 @@ import texpr as te
 import texpr.topi as topi
 from texpr.demo import row_sum
 from texpr.errors import TexprError
+from texpr.targets import emit_source
 from texpr.lang import dtypes
 from texpr.lang import ir
 from texpr.lang.expr import Expr
@@ -282,3 +283,15 @@ def test_bad_arguments_are_named():
         topi.transpose(A, (0, 0))
     with pytest.raises(TexprError, match=r"transpose: axes \[1\] must name each of the 2 axes"):
         topi.transpose(A, (1,))
+
+
+@pytest.mark.parametrize("target", ["avx2", "avx512"])
+@pytest.mark.parametrize("dtype,tile", [("float32", 16), ("int8", 64)])
+def test_transpose_tiles_are_one_cache_line_each_way(target, dtype, tile):
+    """cpu_transpose.TILE_BYTES: a tile of 64 bytes of elements each way whatever the vector
+    width (two AVX-512 vectors each way, 32 x 32 fp32, shared the L1's sets between rows 16
+    KiB apart); emitted only."""
+    A = te.placeholder((256, 1024), name="A", dtype=dtype)
+    B = topi.transpose(A, (1, 0))
+    src = emit_source(topi.schedule(B, target), [A, B], target=target, name="kernel")
+    assert f"i1_outer < {256 // tile};" in src
