@@ -111,6 +111,25 @@ def test_chunks_cover_the_loop_once_on_the_threads_asked_for():
     assert ran == [(0, 10)] and ids == {0} and pool.last_threads() == 1
 
 
+@pytest.mark.parametrize("nthreads,length", [(2, 14), (2, 7), (3, 20), (2, 100), (4, 3)])
+def test_each_threads_chunks_cover_an_even_share(nthreads, length):
+    """Thread q's home chunks (the q-th of `nthreads` equal runs of the chunks, in order)
+    hold q's even share of the iterations, [q*len/n, (q+1)*len/n): chunks of even sizes put
+    the larger ones first (14 iterations, 2 threads: 8 for the caller, 6 for the worker)."""
+    ran = []
+    _pool_run(nthreads, 0, length, lambda _, lo, hi: ran.append((lo, hi)))
+    ran.sort()
+    assert [i for lo, hi in ran for i in range(lo, hi)] == list(range(length))
+    starts = [lo for lo, _ in ran] + [length]
+    chunks = min(length, nthreads * 4)              # TEXPR_POOL_CHUNKS_PER_THREAD
+    assert len(ran) == chunks
+    for q in range(nthreads):
+        c0, c1 = q * chunks // nthreads, (q + 1) * chunks // nthreads
+        assert starts[c0] == q * length // nthreads and starts[c1] == (q + 1) * length // nthreads
+        sizes = [hi - lo for lo, hi in ran[c0:c1]]
+        assert not sizes or max(sizes) - min(sizes) <= 1
+
+
 def test_nested_loop_runs_serially_in_its_chunk():
     inner = []
 

@@ -9,8 +9,8 @@ import texpr.topi as topi
 from texpr.topi import testing as ref
 from texpr.topi import cpu_conv_1x1
 from texpr.topi.cpu import cpu_info
-from texpr.topi.cpu_conv_1x1 import (IMBALANCE_STEP, conv1x1_config, gemm_columns, imbalance,
-                                     panel_pays, row_blocks, tile_major)
+from texpr.topi.cpu_conv_1x1 import (conv1x1_config, gemm_columns, imbalance, panel_pays,
+                                     row_blocks, tile_major)
 from texpr.topi.util import cdiv
 
 RNG = np.random.default_rng(7)
@@ -155,14 +155,17 @@ def test_tile_fits_the_target(target):
 
 def test_blocks_keep_two_threads_busy_to_the_end():
     """The parallel blocks are shared evenly: 1024x14x14 -> 256 in 5 blocks (the last one
-    short) left one of two threads idle 16% of the time; 7 blocks of 64 channels, 12.5%."""
+    short) left one of two threads idle 16% of the time; 7 blocks of 64 channels, 12.5%;
+    256x56x56 -> 512/2 (28x28 out) in 7 blocks of 80 channels, 6.2% (5% slower at 2 threads
+    than 8 of 64, Zen 4)."""
     assert imbalance([4, 4, 4, 4], 2) == 0
     assert imbalance([4] * 7, 2) == pytest.approx(8 / 7 - 1)
     assert imbalance([54, 54, 54, 54, 40], 2) > 0.15
-    for C, H, O in ((1024, 14, 256), (64, 56, 64), (2048, 7, 512), (256, 14, 1024)):
+    for C, H, O in ((1024, 14, 256), (64, 56, 64), (2048, 7, 512), (256, 14, 1024),
+                    (256, 28, 512), (128, 28, 512)):
         cfg = conv1x1_config(C, O, H, H, "native", units=2)
         works = [min(cfg["ob"], O - b) for b in range(0, O, cfg["ob"])] * (H // cfg["rb"])
-        assert imbalance(works, 2) < IMBALANCE_STEP, (C, H, O, cfg)
+        assert imbalance(works, 2) < 0.06, (C, H, O, cfg)
 
 
 @pytest.mark.parametrize("target", ["avx2", "avx512"])

@@ -119,8 +119,10 @@ def row_blocks(P, Q, nr):
 
 
 #: imbalances of the parallel blocks (imbalance()) closer than this count as equal (Zen 3,
-#: 1 thread: rebalancing 2048x7x7 -> 512's 5.5% cost 5%)
-IMBALANCE_STEP = 0.08
+#: 1 thread: rebalancing 2048x7x7 -> 512's 5.5% cost 5%). Not 0.08: 128x28x28 -> 512 and
+#: 256x56x56 -> 512/2 took 7 blocks of 80 channels (6.2%); 8 of 64 measured 5-6% faster at
+#: 2 threads (0.529 -> 0.500 ms, 1.069 -> 1.022 ms) and the same at 1 (Zen 4, avx512)
+IMBALANCE_STEP = 0.06
 
 
 def imbalance(works, units):
