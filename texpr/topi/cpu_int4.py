@@ -405,10 +405,10 @@ def denormal_step_applies(target, lanes):
     where the host runs multiply-adds of denormals at full speed (CpuInfo.denormal_fma), in 16
     lanes only where AVX-512 runs natively (its zmm assembly; SIMDe's AVX-512 runs on AVX2)."""
     from .cpu import CpuInfo
-    t = get_target(target)
-    if not CpuInfo(t).denormal_fma or t.name not in ("avx2", "avx512"):
+    info = CpuInfo(target)
+    if not info.denormal_fma or info.name not in ("avx2", "avx512"):
         return False
-    return lanes == 8 or (t.name == "avx512" and "-DTEXPR_SIMDE" not in t.flags)
+    return lanes == 8 or (info.name == "avx512" and not info.emulated)
 
 
 def tile_accumulators(target, rows=None):
