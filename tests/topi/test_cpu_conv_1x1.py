@@ -9,8 +9,9 @@ import texpr.topi as topi
 from texpr.topi import testing as ref
 from texpr.topi import cpu_conv_1x1
 from texpr.topi.cpu import cpu_info
-from texpr.topi.cpu_conv_1x1 import (conv1x1_config, gemm_columns, imbalance, panel_pays,
-                                     row_blocks, tile_major)
+from texpr.topi.cpu_conv_1x1 import (conv1x1_config, gemm_columns, imbalance,
+                                     inplace_loads_per_cycle, panel_pays, row_blocks,
+                                     tile_major)
 from texpr.topi.util import cdiv
 
 RNG = np.random.default_rng(7)
@@ -80,7 +81,7 @@ def test_stride1_whole_tiles_read_the_input_in_place():
     x, w = te.placeholder((1, 64, 56, 56), name="x"), te.placeholder((32, 64, 1, 1), name="w")
     out = topi.nn.conv2d_nchw(x, w, 1, 0)
     cfg = conv1x1_config(64, 32, 56, 56, "native")
-    assert not panel_pays(cfg["ob"], cfg["mr"])
+    assert not panel_pays(cfg["ob"], cfg["mr"], cfg["nr"], cpu_info("native"))
     text = str(te.lower(topi.schedule(out, "native"), [x, w, out], target="native"))
     assert "conv2d_nchw_flat" in text and "data_flat" not in text and "data_panel" not in text
     assert "data_blocked" not in text and "kernel_blocked" not in text
@@ -107,9 +108,27 @@ def test_read_in_place_the_register_tile_is_stored_straight_into_the_output():
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(want).max()))
 
 
-def _panel_pays_at(C, O, H):
-    cfg = conv1x1_config(C, O, H, H, "native")
-    return panel_pays(cfg["ob"], cfg["mr"])
+def _panel_pays_at(C, O, H, target):
+    cfg = conv1x1_config(C, O, H, H, target)
+    return panel_pays(cfg["ob"], cfg["mr"], cfg["nr"], cpu_info(target))
+
+
+def test_panel_pays_where_the_tile_read_in_place_is_bound_by_its_loads():
+    """The panel's rule reads the vectors' width and FMA units: 8-lane vectors on two FMA
+    units (Zen 3, AVX2) load 1.5 times a cycle in place, a panel pays with enough channel
+    tiles; 16 lanes on one unit (Zen 4 at 512 bits) 0.75, never; 16 lanes on two (Zen 5)
+    1.5 again."""
+    import copy
+    base = cpu_info("avx512")
+    zen3, zen4, zen5 = (copy.copy(base) for _ in range(3))
+    zen3.lanes, zen3.fma_units = 8, 2
+    zen4.fma_units = 1
+    zen5.fma_units = 2
+    assert inplace_loads_per_cycle(6, 16, zen3) == 1.5
+    assert inplace_loads_per_cycle(8, 32, zen4) == 0.75
+    assert inplace_loads_per_cycle(8, 32, zen5) == 1.5
+    assert panel_pays(12 * 6, 6, 16, zen3) and not panel_pays(11 * 6, 6, 16, zen3)
+    assert not panel_pays(256, 8, 32, zen4) and panel_pays(256, 8, 32, zen5)
 
 
 def test_many_channel_tiles_copy_a_panel_per_pixel_tile():
@@ -117,14 +136,14 @@ def test_many_channel_tiles_copy_a_panel_per_pixel_tile():
     copied into a panel inside the block's loop (aligned, contiguous), which the tiles read;
     the output matches NumPy on an input 16 bytes off alignment, as NumPy's arrays often are.
     The channel count is the first from 76 whose blocks have that many tiles on the target
-    (76 on AVX2: 13 tiles of 6; AVX-512's taller tiles need more channels)."""
+    (76 on AVX2: 13 tiles of 6; AVX-512's taller tiles need more channels). The target is
+    the host's where a panel pays there, else AVX2 (Zen 4 at 512 bits: never)."""
     C, H = 8, 16
-    O = next(o for o in range(76, 400) if _panel_pays_at(C, o, H))
-    cfg = conv1x1_config(C, O, H, H, "native")
-    assert panel_pays(cfg["ob"], cfg["mr"])
+    target = next(t for t in ("native", "avx2") if _panel_pays_at(C, 399, H, t))
+    O = next(o for o in range(76, 400) if _panel_pays_at(C, o, H, target))
     x, w = te.placeholder((1, C, H, H), name="x"), te.placeholder((O, C, 1, 1), name="w")
     out = topi.nn.conv2d_nchw(x, w, 1, 0)
-    f = te.build(topi.schedule(out, "native"), [x, w, out], target="native")
+    f = te.build(topi.schedule(out, target), [x, w, out], target=target)
     assert "data_panel" in f.source and "data_flat" not in f.source
     assert f.source.index("data_panel") > f.source.index("parallel")
     buf = np.empty(C * H * H + 4, "float32")

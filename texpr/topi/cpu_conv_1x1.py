@@ -44,7 +44,8 @@ from ..lang.reduction import sum as te_sum
 from ..lang.tensor import ComputeOp, compute, reduce_axis
 from ..lang.intrin import decl_tensor_intrin
 from ..targets.intrin import gemm_fp32
-from .cpu import _dims, _f32, _pad_of, _vector_tile, cpu_info, epilogue_output, register_tile
+from .cpu import (LOAD_PORTS, _dims, _f32, _pad_of, _vector_tile, cpu_info, epilogue_output,
+                  register_tile)
 from .util import cdiv
 
 
@@ -147,16 +148,34 @@ def reduction_block(C, nr, info):
     return max((d for d in range(t // 4, t + 1) if C % d == 0), default=C)
 
 
-def panel_pays(ob, mr):
+def panel_pays(ob, mr, nr, info):
     """Whether a stride-1 1x1 convolution copies each pixel tile's input (C x nr) into a
     contiguous, aligned panel inside the block, for the block's ob / mr channel tiles to read,
-    rather than reading the input in place. Read in place, an input that is not 32-byte
-    aligned (NumPy's arrays are 16 bytes off) splits half the vector loads across cache lines,
-    and a long panel of C rows 4*P*Q bytes apart crowds the L1d; the copy is one load and store
-    per input vector for every ob / mr channel tiles. With at least PANEL_MIN_TILES of them
-    it paid (512x28x28 -> 256 0.88 -> 1.00x oneDNN, 256x56x56 -> 128 0.88 -> 1.02x); with
-    fewer it measured 3-9% slower (2048x7x7 -> 512, 256x56x56 -> 64; Zen 3, 1 thread)."""
-    return ob // mr >= PANEL_MIN_TILES
+    rather than reading the input in place. Read in place, an input that is not aligned to
+    its vectors (NumPy's arrays are 16 bytes off) splits vector loads across cache lines, and
+    a long panel of C rows 4*P*Q bytes apart crowds the L1d; the copy is one load and store
+    per input vector for every ob / mr channel tiles, and the tile then runs the GEMM
+    micro-kernel into the block's product, copied out in a pass of its own. It pays where
+    the tile read in place is bound by its loads (inplace_loads_per_cycle above
+    PANEL_LOAD_RATE), with at least PANEL_MIN_TILES channel tiles: on Zen 3 (AVX2, 1.5 loads
+    a cycle) 512x28x28 -> 256 0.88 -> 1.00x oneDNN, 256x56x56 -> 128 0.88 -> 1.02x, and with
+    fewer tiles 3-9% slower (2048x7x7 -> 512, 256x56x56 -> 64; 1 thread). On Zen 4 at 512
+    bits (one FMA a cycle: 0.75 loads a cycle) the in-place tile is 5-9% faster at 64x56x56
+    -> 256 (32 tiles) and 7-8% at 256x56x56 -> 128 (16 tiles; 1 thread, thread CPU time);
+    Zen 5 (two 512-bit FMA units) is back at 1.5, as Zen 3."""
+    return ob // mr >= PANEL_MIN_TILES and \
+        inplace_loads_per_cycle(mr, nr, info) > PANEL_LOAD_RATE
+
+
+def inplace_loads_per_cycle(mr, nr, info):
+    """Loads a cycle of the mr x nr register tile reading the input in place, at full FMA
+    speed: per input channel mr weight broadcasts and nr / lanes input vectors, each vector
+    counted twice as often as it crosses a 64-byte cache line on an input 16 bytes off (a
+    32-byte vector: half the time, a 64-byte one: always), over the mr * nr / lanes FMAs on
+    the target's FMA units."""
+    nv = nr // info.lanes
+    crossing = min(1.0, info.lanes * 4 / 64.0)
+    return (mr + nv * (1.0 + crossing)) / (mr * nv / float(info.fma_units))
 
 
 def tile_major(PQp):
@@ -170,6 +189,11 @@ def tile_major(PQp):
 
 #: channel tiles per block from which each pixel tile's input is copied into a panel
 PANEL_MIN_TILES = 12
+
+#: loads a cycle of the tile read in place (inplace_loads_per_cycle) above which the panel
+#: pays: half the load ports (LOAD_PORTS), between Zen 4's 0.75 at 512 bits (the panel
+#: measured slower) and Zen 3's 1.5 at 256 bits (faster)
+PANEL_LOAD_RATE = LOAD_PORTS / 2.0
 
 
 def schedule_conv2d_nchw_1x1(s, st, target):
@@ -217,7 +241,7 @@ def schedule_conv2d_nchw_1x1(s, st, target):
 
         def xload(n, c, j):
             return data[n, j // nr, c, j % nr] if major else data[n, c, j]
-    elif panel_pays(obk, mr):
+    elif panel_pays(obk, mr, nr, info):
         # each pixel tile's input copied into a contiguous, aligned panel (panel_pays)
         src = data
         data = compute((N, C, PQp), lambda n, c, j: src[n, c, j // Q, j % Q], name="data_panel",
