@@ -27,6 +27,9 @@ def rand(*shape):
     (1, 19, 7, 13, 1, "bias_relu"),
     # stride 2 over an odd size (the pixels read are compacted first), batch 2
     (2, 8, 11, 16, 2, None),
+    # stride 2 to 28 x 28 (784 pixels: the flat layout, copied a row at a time in
+    # copy_row_parts pieces; on AVX-512 zeros up to 800), batch 2
+    (2, 8, 55, 16, 2, None),
     # 300 channels in blocks of kc (reduction_block: the micro-kernel's update adds to the
     # block's product), 49 pixels (laid out a pixel tile at a time, tile_major; the last
     # tile one vector: gemm_columns), 7 channels (a channel tile of one row)
