@@ -10,7 +10,8 @@ from texpr.topi import testing as ref
 from texpr.topi import cpu_conv_1x1
 from texpr.topi.cpu import cpu_info
 from texpr.topi.cpu_conv_1x1 import (conv1x1_config, gemm_columns, imbalance,
-                                     inplace_loads_per_cycle, panel_pays, row_blocks,
+                                     inplace_loads_per_cycle, panel_pays,
+                                     pixel_vector_info, row_blocks,
                                      tile_major)
 from texpr.topi.util import cdiv
 
@@ -161,9 +162,10 @@ def test_many_channel_tiles_copy_a_panel_per_pixel_tile():
 @pytest.mark.parametrize("target", ["native", "avx512", "neon"])
 def test_tile_fits_the_target(target):
     """The tile comes from the target: two vectors of pixels, accumulators and operands fit
-    the registers; a row block is whole tiles and its input fits half the L2."""
-    info = cpu_info(target)
+    the registers (the pixels' vectors: pixel_vector_info); a row block is whole tiles and
+    its input fits half the L2."""
     for C, O, P in ((64, 64, 56), (512, 128, 28), (2048, 512, 7), (19, 13, 7)):
+        info = pixel_vector_info(P * P, cpu_info(target))
         cfg = conv1x1_config(C, O, P, P, target)
         mr, nr, rb = cfg["mr"], cfg["nr"], cfg["rb"]
         assert nr == 2 * info.lanes or nr == info.lanes
@@ -269,3 +271,42 @@ def test_gemm_columns_of_narrower_lanes_than_the_target_has_no_code_for_it():
         emit_source(s, args, target="avx512")
     with pytest.raises(te.TexprError, match="nr=20 is not a multiple of 8 lanes"):
         gemm_columns(6, 20, 5, 8)
+
+
+def test_pixel_vectors_narrow_where_16_lanes_waste_the_pixels():
+    """pixel_vector_info reads lanes and FMA units: 49 pixels (7x7) in 8-lane vectors (56)
+    on a 16-lane target with one 512-bit FMA unit and two 256-bit ones (Zen 4); 196 and 784
+    pixels keep the 16 lanes (4% and 2% padding); with two 512-bit units (Zen 5) so do 49."""
+    import copy
+    info = cpu_info("avx512")
+    narrow = info.narrow()
+    zen4, zen5 = copy.copy(info), copy.copy(info)
+    zen4.fma_units, zen5.fma_units = 1, 2
+    if narrow is None or not info.has_gemm:
+        pytest.skip("no narrow vectors or GEMM kernels on avx512 here")
+    narrow.fma_units = 2
+    zen4.narrow = zen5.narrow = lambda: narrow
+    assert pixel_vector_info(49, zen4).lanes == 8
+    assert pixel_vector_info(196, zen4).lanes == 16 and pixel_vector_info(784, zen4).lanes == 16
+    assert pixel_vector_info(49, zen5).lanes == 16
+
+
+@pytest.mark.parametrize("O", [2048 // 32, 13])
+def test_7x7_runs_the_8_lane_micro_kernel_on_avx512(O):
+    """7x7 outputs on avx512 where pixel_vector_info picks the 8-lane vectors: the block's
+    product through the 8-lane GEMM kernels in 256-bit registers (gemm_fp32(narrow=True)),
+    a last pixel tile of one vector, a partial channel tile (13); checked against NumPy."""
+    info = cpu_info("avx512")
+    if pixel_vector_info(49, info) is info:
+        pytest.skip("avx512 keeps its 16 lanes for 49 pixels on this host")
+    C = 96
+    a, k = rand(1, C, 7, 7), rand(O, C, 1, 1)
+    x, w = te.placeholder(a.shape, name="x"), te.placeholder(k.shape, name="w")
+    out = topi.nn.conv2d_nchw(x, w, 1, 0)
+    s = topi.schedule(out, "avx512")
+    text = str(te.lower(s, [x, w, out], target="avx512"))
+    assert "_x8" in text and "gemm_fp32" in text
+    f = te.build(s, [x, w, out], target="avx512")
+    got = np.full((1, O, 7, 7), np.nan, "float32")
+    f(a, k, got)
+    np.testing.assert_allclose(got, ref.conv2d_nchw_ref(a, k, 1, 0), rtol=1e-4, atol=1e-4)

@@ -138,7 +138,7 @@ def _pinned_loads(vec, load, lanes, pin):
     return lines
 
 
-def gemm_fp32(mr, nr, kc, name=None, masked_cols=False):
+def gemm_fp32(mr, nr, kc, name=None, masked_cols=False, narrow=False):
     """C[mr, nr] (+)= A[mr, kc] @ B[kc, nr] in float32; B rows contiguous (packed panels).
 
     Register tile mr x nr kept in vector registers, k loop inside: AVX2 (8 lanes, FMA),
@@ -147,12 +147,16 @@ def gemm_fp32(mr, nr, kc, name=None, masked_cols=False):
     masked_cols (AVX-512 only): a tile with fewer than nr valid columns (N % nr: an operand
     read in place, not padded) runs it too, B and C under lane masks (not the scalar loops).
     The update (a later reduction chunk) adds C after its loop, C prefetched before it.
+    narrow: the AVX-512 target runs the 8-lane (AVX2) kernel, its 256-bit vectors in the 32
+    registers of AVX-512VL (a schedule that tiles with 8-lane vectors there:
+    CpuInfo.narrow, cpu_conv_1x1.pixel_vector_info).
     """
     a = placeholder((mr, kc), "float32", "a")
     b = placeholder((kc, nr), "float32", "b")
     k = reduce_axis((0, kc), "k")
     c = compute((mr, nr), lambda i, j: te_sum(a[i, k] * b[k, j], axis=k), name="c")
-    who = name or f"gemm_fp32_{mr}x{nr}x{kc}" + ("_masked" if masked_cols else "")
+    who = name or f"gemm_fp32_{mr}x{nr}x{kc}" + ("_masked" if masked_cols else "") + \
+        ("_x8" if narrow else "")
 
     def make(vec, lanes, load, store, bcast, fma, zero, add, pin=None, masked=None):
         if nr % lanes:
@@ -177,6 +181,11 @@ def gemm_fp32(mr, nr, kc, name=None, masked_cols=False):
                              lambda s: f"_mm256_set1_ps({s})",
                              lambda a_, b_, c_: f"_mm256_fmadd_ps({a_}, {b_}, {c_})",
                              "_mm256_setzero_ps()", lambda a_, b_: f"_mm256_add_ps({a_}, {b_})")
+    if narrow:
+        if nr % 8:
+            raise TexprError(f"{who}: nr={nr} is not a multiple of 8 lanes")
+        return decl_tensor_intrin(c.op, {"avx512": impls["avx2"]}, name=who, inputs=[a, b],
+                                  partial_axes=(0,))
     if nr % 16 == 0:
         impls["avx512"] = make("__m512", 16, lambda p: f"_mm512_loadu_ps({p})",
                                lambda p, x: f"_mm512_storeu_ps({p}, {x});",

@@ -85,7 +85,7 @@ def conv1x1_config(C, O, P, Q, target="native", units=None):
     block, the weight once per row block, or once where it stays in half the L2 (64x56x56 ->
     256: blocks of all 256 channels x 2 rows, not 132 x 4 reading the input twice: 7%
     faster on Zen 3, 1 thread). kc: reduction_block."""
-    info = cpu_info(target)
+    info = pixel_vector_info(P * Q, cpu_info(target))
     units = units or os.cpu_count() or 1
     mr, nr = register_tile(O, P * Q, info, max_vectors=2, pad_ok=True)
     l2 = info.l2_bytes
@@ -111,6 +111,28 @@ def conv1x1_config(C, O, P, Q, target="native", units=None):
                 best = (key, rb, ob)
     return {"mr": mr, "nr": nr, "rb": best[1], "ob": best[2], "lanes": info.lanes,
             "kc": reduction_block(C, nr, info)}
+
+
+def pixel_vector_info(PQ, info):
+    """The CpuInfo of the vectors along the PQ pixels: the target's, or its narrow ones
+    (CpuInfo.narrow: avx512's 8 lanes, the GEMM micro-kernel in 256-bit registers) where
+    those run PIXEL_NARROW_GAIN more useful multiply-adds a cycle (fma_lanes over the
+    pixels rounded up to whole vectors, what the block's product computes: gemm_columns).
+    7x7 = 49 pixels: 56 at 8 lanes, 64 at 16; on Zen 4 (16 lanes x 1 FMA unit, 8 x 2) 14%
+    more a cycle at 8; on Zen 5 (16 x 2) the 16 lanes stay ahead; 14x14 (4%) and 28x28
+    (2%) keep the target's vectors."""
+    narrow = info.narrow()
+    if narrow is None or not info.has_gemm:
+        return info
+
+    def per_cycle(i):
+        return i.fma_lanes() * PQ / float(cdiv(PQ, i.lanes) * i.lanes)
+    return narrow if per_cycle(narrow) >= (1 + PIXEL_NARROW_GAIN) * per_cycle(info) else info
+
+
+#: the least gain in useful multiply-adds a cycle (pixel_vector_info) for which the pixels
+#: run in the target's narrow vectors
+PIXEL_NARROW_GAIN = 0.1
 
 
 def row_blocks(P, Q, nr):
@@ -210,10 +232,11 @@ PANEL_LOAD_RATE = LOAD_PORTS / 2.0
 
 def schedule_conv2d_nchw_1x1(s, st, target):
     """The schedule described in the module docstring; returns the stages it scheduled."""
-    info = cpu_info(target)
-    lanes = info.lanes
     data, kernel = st.op.input_tensors
     N, O, P, Q = (int(a.dom.extent.value) for a in st.op.axis)
+    wide = cpu_info(target)
+    info = pixel_vector_info(P * Q, wide)
+    lanes = info.lanes
     C = _dims(kernel)[1]
     sh, sw = st.op.attrs["strides"]
     PQ = P * Q
@@ -337,7 +360,7 @@ def schedule_conv2d_nchw_1x1(s, st, target):
         _, pji = panel.split(panel.op.axis[2], factor=lanes)
         panel.vectorize(pji)
     if tensorized:
-        g.tensorize(goi, gemm_columns(mr, nr, kc, lanes))
+        g.tensorize(goi, gemm_columns(mr, nr, kc, lanes, narrow=info is not wide))
         return [st, g] + stages
     g.unroll(goi)
     _vector_tile(g, gji, lanes)
@@ -356,7 +379,7 @@ def _accumulate(acc, stage, at, lanes):
     _vector_tile(acc, aj, lanes)
 
 
-def gemm_columns(mr, nr, kc, lanes):
+def gemm_columns(mr, nr, kc, lanes, narrow=False):
     """gemm_fp32(mr, nr, kc) that also takes a tile of fewer pixels (columns): the block's
     product is whole vectors of pixels (7x7 = 49: 56), so the last pixel tile is v < nr /
     lanes whole vectors and runs the v-vector kernel (49: three 6x16 tiles and one 6x8, not
@@ -364,12 +387,14 @@ def gemm_columns(mr, nr, kc, lanes):
     last channel tile of fewer rows runs the kernel for its row count (gemm_fp32).
     Implemented for the targets that have every one of those kernels: `lanes` is one
     target's vector width (CpuInfo.lanes), and a narrow kernel of fewer lanes than another
-    target's vectors has no code there (8 lanes on avx512: no 6x8 kernel)."""
+    target's vectors has no code there (8 lanes on avx512: no 6x8 kernel), unless `narrow`:
+    the kernels of the target's narrow vectors (gemm_fp32(narrow=True): avx512's 8 lanes)."""
     if nr % lanes:
         raise TexprError(f"gemm_columns: nr={nr} is not a multiple of {lanes} lanes")
-    full = gemm_fp32(mr, nr, kc)
-    narrow = [gemm_fp32(mr, v * lanes, kc) for v in range(1, nr // lanes)] + [full]
-    targets = [t for t in full.impl if all(t in intrin.impl for intrin in narrow)]
+    full = gemm_fp32(mr, nr, kc, narrow=narrow)
+    narrower = [gemm_fp32(mr, v * lanes, kc, narrow=narrow) for v in range(1, nr // lanes)]
+    narrower.append(full)
+    targets = [t for t in full.impl if all(t in intrin.impl for intrin in narrower)]
     a, b = full.inputs
 
     def for_target(tgt):
@@ -381,7 +406,7 @@ def gemm_columns(mr, nr, kc, lanes):
             if cols == str(nr):
                 return _any_rows(full.impl_for(tgt), ins, C, mr, cols)
             cases = {}
-            for v, intrin in enumerate(narrow, 1):
+            for v, intrin in enumerate(narrower, 1):
                 if cols.isdigit() and int(cols) != v * lanes:
                     continue
                 cases[v * lanes] = _any_rows(intrin.impl_for(tgt), ins, C, mr, str(v * lanes))
