@@ -26,7 +26,9 @@ The schedule rewrites the convolution stage into a flat product stage G [N, O, P
 (computed at the output's block) and the output (or its fused epilogue) reading
 G[n, o, y*Q + x]; fusing the output's y and x makes that index the flat one again. The
 block's product is whole vectors of pixels (7x7: 56), so its last pixel tile is whole
-vectors too (gemm_columns: 49 pixels as three 6x16 tiles and one 6x8).
+vectors too (gemm_columns: 49 pixels as three 6x16 tiles and one 6x8). Where the target's
+vectors would waste a tenth of the multiply-adds on those padded pixels, its narrow ones
+run the tile (pixel_vector_info: avx512's 8 lanes for 7x7 on Zen 4).
 
 Read in place with blocks of whole pixel tiles, the register tile is stored straight into
 the output (or its epilogue) and there is no product stage (64x56x56 -> 64: 12% faster,
