@@ -11,7 +11,8 @@ channel blocks (the route of schedule_conv2d_nchw, which packs both on every cal
 the output one value at a time), and the output is written in whole vectors. Over the
 flattened pixels the tile is not bound to a row: 7x7 and 14x14 images fill it as well as
 56x56. A strided 1x1 convolution first copies the pixels it reads into a compact [N, C, P*Q]
-stage (1/O of the work).
+stage (1/O of the work); a stride-1 input whose pixels are not whole tiles is copied,
+zero-padded, by each block into the panels of its pixel tiles (block_copies).
 
 Where the input is read from a copy anyway (strided, a pixel count that is not whole tiles,
 or panels), the register tile is the target's GEMM micro-kernel (intrin.gemm_fp32: the
@@ -85,9 +86,13 @@ def conv1x1_config(C, O, P, Q, target="native", units=None, strided=False):
     256: blocks of all 256 channels x 2 rows, not 132 x 4 reading the input twice: 7%
     faster on Zen 3, 1 thread). Where each block copies its input (block_copies), a block
     more copies the whole input again: the blocks need be no more than the threads
-    (512x28x28 -> 128: 2 blocks of 64 channels, not 4 of 32, 9% faster at 1 thread).
-    strided: the convolution's stride is not 1 (the input is gathered once, before the
-    blocks). kc: reduction_block."""
+    (512x28x28 -> 128: 2 blocks of 64 channels ran 9% faster at 1 thread than 4 of 32),
+    and a block of a thread's share of the channels is taken past the L2 budgets above
+    while its weight rows of one reduction block (ob x kc) stay in a quarter of the L2
+    (512x28x28 -> 256: 128 channels, 2048x7x7 -> 512: 256, as fast at 1 thread as the
+    blocks of 64 with the input copied once; 512x7x7 -> 2048 in 2 blocks of 1024, whose
+    weight rows did not stay, 5% slower on avx2; Zen 4). strided: the convolution's stride
+    is not 1 (the input is gathered once, before the blocks). kc: reduction_block."""
     info = cpu_info(target)
     units = units or os.cpu_count() or 1
     mr, nr = register_tile(O, P * Q, info, max_vectors=2, pad_ok=True)
