@@ -194,6 +194,16 @@ def test_blocks_that_copy_their_input_are_as_few_as_the_threads(units):
     assert cdiv(O, strided["ob"]) * (P // strided["rb"]) >= max(units, MIN_BLOCKS)
 
 
+def test_blocks_are_shared_by_the_threads_kernels_run_on(monkeypatch):
+    """Without `units`, the blocks are balanced for the threads the runtime runs kernels on
+    (TEXPR_NUM_THREADS, else the cores), not for the machine's cores: a 16-core machine
+    running 2 threads copies the input of 512x28x28 -> 128 twice, not 16 times."""
+    for n in (2, 4):
+        monkeypatch.setenv("TEXPR_NUM_THREADS", str(n))
+        cfg = conv1x1_config(512, 128, 28, 28, "avx512")
+        assert cdiv(128, cfg["ob"]) == n, (n, cfg)
+
+
 @pytest.mark.parametrize("target", ["avx2", "avx512"])
 @pytest.mark.parametrize("l2", [512 * 1024, 1024 * 1024])
 def test_a_weight_that_stays_in_the_l2_does_not_split_the_channels(monkeypatch, target, l2):

@@ -38,7 +38,6 @@ so a tensorized block keeps its product and copy pass.
 """
 import copy
 import heapq
-import os
 
 from ..errors import TexprError
 from ..lang.reduction import sum as te_sum
@@ -78,10 +77,10 @@ def conv1x1_config(C, O, P, Q, target="native", units=None, strided=False):
     while its pixel tiles read them. rb*Q is a whole number of tiles (else the block is the
     whole image, padded to whole tiles); the block's product (ob x rb*Q) fits a quarter of
     the L2, a block of some rows its input (C x rb*Q, read by each channel tile) half.
-    Among those, the blocks that the `units` threads (default: the machine's cores) share
-    evenly (an odd block count or a short last channel block leaves a thread idle at the
-    end; imbalances within IMBALANCE_STEP count as equal: a finer split reads more, 3-5%
-    at 1 thread), then those that read the least from memory: the input once per channel
+    Among those, the blocks that the `units` threads (default: the threads kernels run on,
+    TEXPR_NUM_THREADS, else the cores: runtime num_threads) share evenly (an odd block
+    count or a short last channel block leaves a thread idle at the end; imbalances within
+    IMBALANCE_STEP count as equal: a finer split reads more, 3-5% at 1 thread), then those that read the least from memory: the input once per channel
     block, the weight once per row block, or once where it stays in half the L2 (64x56x56 ->
     256: blocks of all 256 channels x 2 rows, not 132 x 4 reading the input twice: 7%
     faster on Zen 3, 1 thread). Where each block copies its input (block_copies), a block
@@ -94,7 +93,9 @@ def conv1x1_config(C, O, P, Q, target="native", units=None, strided=False):
     weight rows did not stay, 5% slower on avx2; Zen 4). strided: the convolution's stride
     is not 1 (the input is gathered once, before the blocks). kc: reduction_block."""
     info = cpu_info(target)
-    units = units or os.cpu_count() or 1
+    if not units:
+        from ..targets.runtime.module import num_threads
+        units = num_threads()
     mr, nr = register_tile(O, P * Q, info, max_vectors=2, pad_ok=True)
     l2 = info.l2_bytes
     rows = row_blocks(P, Q, nr)
