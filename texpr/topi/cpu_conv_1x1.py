@@ -80,9 +80,9 @@ def conv1x1_config(C, O, P, Q, target="native", units=None, strided=False):
     Among those, the blocks that the `units` threads (default: the threads kernels run on,
     TEXPR_NUM_THREADS, else the cores: runtime num_threads) share evenly (an odd block
     count or a short last channel block leaves a thread idle at the end; imbalances within
-    IMBALANCE_STEP count as equal: a finer split reads more, 3-5% at 1 thread), then those that read the least from memory: the input once per channel
-    block, the weight once per row block, or once where it stays in half the L2 (64x56x56 ->
-    256: blocks of all 256 channels x 2 rows, not 132 x 4 reading the input twice: 7%
+    IMBALANCE_STEP count as equal: a finer split reads more, 3-5% at 1 thread), then those
+    that read the least from memory: the input once per channel block, the weight once per
+    row block, or once where it stays in half the L2 (64x56x56 -> 256: blocks of all 256 channels x 2 rows, not 132 x 4 reading the input twice: 7%
     faster on Zen 3, 1 thread). Where each block copies its input (block_copies), a block
     more copies the whole input again: the blocks need be no more than the threads
     (512x28x28 -> 128: 2 blocks of 64 channels ran 9% faster at 1 thread than 4 of 32),
