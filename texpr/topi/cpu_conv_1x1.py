@@ -82,11 +82,11 @@ def conv1x1_config(C, O, P, Q, target="native", units=None, strided=False):
     count or a short last channel block leaves a thread idle at the end; imbalances within
     IMBALANCE_STEP count as equal: a finer split reads more, 3-5% at 1 thread), then those
     that read the least from memory: the input once per channel block, the weight once per
-    row block, or once where it stays in half the L2 (64x56x56 -> 256: blocks of all 256 channels x 2 rows, not 132 x 4 reading the input twice: 7%
-    faster on Zen 3, 1 thread). Where each block copies its input (block_copies), a block
-    more copies the whole input again: the blocks need be no more than the threads
-    (512x28x28 -> 128: 2 blocks of 64 channels ran 9% faster at 1 thread than 4 of 32),
-    and a block of a thread's share of the channels is taken past the L2 budgets above
+    row block, or once where it stays in half the L2 (64x56x56 -> 256: blocks of all 256
+    channels x 2 rows, not 132 x 4 reading the input twice: 7% faster on Zen 3, 1 thread).
+    Where each block copies its input (block_copies), a block more copies the whole input
+    again: the blocks need be no more than the threads (512x28x28 -> 128: 2 blocks of 64
+    channels ran 9% faster at 1 thread than 4 of 32), and a block of a thread's share of the channels is taken past the L2 budgets above
     while its weight rows of one reduction block (ob x kc) stay in a quarter of the L2
     (512x28x28 -> 256: 128 channels, 2048x7x7 -> 512: 256, as fast at 1 thread as the
     blocks of 64 with the input copied once; 512x7x7 -> 2048 in 2 blocks of 1024, whose
