@@ -9,10 +9,9 @@ import texpr.topi as topi
 from texpr.topi import testing as ref
 from texpr.topi import cpu_conv_1x1
 from texpr.topi.cpu import cpu_info
-from texpr.topi.cpu_conv_1x1 import (conv1x1_config, gemm_columns, imbalance,
-                                     inplace_loads_per_cycle, panel_pays,
-                                     pixel_vector_info, row_blocks,
-                                     tile_major)
+from texpr.topi.cpu_conv_1x1 import (MIN_BLOCKS, block_copies, conv1x1_config, gemm_columns,
+                                     imbalance, inplace_loads_per_cycle, panel_pays,
+                                     pixel_vector_info, row_blocks, tile_major)
 from texpr.topi.util import cdiv
 
 RNG = np.random.default_rng(7)
@@ -23,8 +22,8 @@ def rand(*shape):
 
 
 @pytest.mark.parametrize("N,C,H,O,stride,epi", [
-    # 7x7 pixels (49: not whole tiles, the input is copied with zeros to whole tiles),
-    # 13 channels (a partial channel tile), bias + relu fused
+    # 7x7 pixels (49: not whole tiles, each block copies the input with zeros to whole
+    # tiles, a panel per pixel tile), 13 channels (a partial channel tile), bias + relu fused
     (1, 19, 7, 13, 1, "bias_relu"),
     # stride 2 over an odd size (the pixels read are compacted first), batch 2
     (2, 8, 11, 16, 2, None),
@@ -32,8 +31,8 @@ def rand(*shape):
     # copy_row_parts pieces; on AVX-512 zeros up to 800), batch 2
     (2, 8, 55, 16, 2, None),
     # 300 channels in blocks of kc (reduction_block: the micro-kernel's update adds to the
-    # block's product), 49 pixels (laid out a pixel tile at a time, tile_major; the last
-    # tile one vector: gemm_columns), 7 channels (a channel tile of one row)
+    # block's product), 49 pixels (the last tile one vector: gemm_columns), 7 channels (a
+    # channel tile of one row)
     (1, 300, 7, 7, 1, None),
 ])
 def test_conv1x1_against_numpy(N, C, H, O, stride, epi):
@@ -49,34 +48,43 @@ def test_conv1x1_against_numpy(N, C, H, O, stride, epi):
         want = np.maximum(want + bb.reshape(1, -1, 1, 1), 0)
     f = te.build(topi.schedule(out, "native"), ins + [out], target="native")
     assert "conv2d_nchw_flat" in f.source           # the schedule of this module ran
-    assert "data_flat" in f.source and "kernel_blocked" not in f.source
+    assert "kernel_blocked" not in f.source
+    # strided: the pixels gathered once; else copied inside each block (block_copies)
+    assert ("data_flat" in f.source) == (stride > 1) and ("data_panel" in f.source) == (stride == 1)
     got = np.full(want.shape, np.nan, "float32")
     f(*arrs, got)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(want).max()))
 
 
 def test_copied_input_runs_the_gemm_micro_kernel_in_channel_blocks():
-    """14 x 14 pixels (not whole tiles: the input is copied, zero-padded), 512 channels: the
-    register tile is the target's GEMM micro-kernel over blocks of kc input channels (kc x nr
-    panel in half the L1d), the block's product updated between them; the output block is
-    whole pixel tiles, so no tile is partial along the pixels. The 196 pixels are padded to
-    whole tiles of the target's nr (two vectors: 208 on AVX2, 224 on AVX-512)."""
+    """14 x 14 pixels (not whole tiles: each block copies the input, zero-padded, a kc x nr
+    panel per pixel tile), 512 channels: the register tile is the target's GEMM micro-kernel
+    over blocks of kc input channels (kc x nr panel in half the L1d), the block's product
+    updated between them; the output block is whole pixel tiles, so no tile is partial along
+    the pixels. The 196 pixels are padded to whole tiles of the target's nr (two vectors: 208
+    on AVX2, 224 on AVX-512)."""
     x, w = te.placeholder((1, 512, 14, 14), name="x"), te.placeholder((64, 512, 1, 1), name="w")
     out = topi.nn.conv2d_nchw(x, w, 1, 0)
     cfg = conv1x1_config(512, 64, 14, 14, "native")
     assert cfg["kc"] < 512 and 512 % cfg["kc"] == 0
     text = str(te.lower(topi.schedule(out, "native"), [x, w, out], target="native"))
-    assert "data_flat" in text and "kernel_blocked" not in text
+    assert "data_flat" not in text and "kernel_blocked" not in text
     assert f"gemm_fp32_{cfg['mr']}x{cfg['nr']}x{cfg['kc']}" in text
-    # 208 (224) pixels a row: the flat layout (rows 832 (896) bytes apart spread over the
-    # L1d's sets); 7x7's 64 (256 bytes apart) is laid out a pixel tile at a time
+    # one parallel loop: the panels are copied inside the blocks, no copy loop before them
+    assert text.count("for parallel") == 1
+    assert f"allocate data_panel: float32[1, {cfg['kc']}, {cfg['nr']}]" in text
+    assert text.index("data_panel") > text.index("for parallel")
+    # a strided convolution's gathered pixels: 208 (224) a row in the flat layout (rows 832
+    # (896) bytes apart spread over the L1d's sets); 7x7's 64 (256 bytes apart) laid out a
+    # pixel tile at a time
     padded = cdiv(196, cfg["nr"]) * cfg["nr"]
     assert padded % cfg["nr"] == 0 and 196 < padded < 196 + cfg["nr"]
     assert not tile_major(padded) and tile_major(cdiv(49, cfg["nr"]) * cfg["nr"])
-    assert f"data_flat: float32[1, 512, {padded}]" in text
     flat = text.split("// stage conv2d_nchw_flat")[1].split("for (o.inner")[0]
     assert "rc.outer" in flat and ".update(" in flat
-    assert "j.inner" not in flat and "rc.inner" not in flat     # no tile left to loops
+    # the channel tiles of each pixel tile (after its panel's copy): no tile left to loops
+    tiles = [part.split("// stage data_panel")[0] for part in flat.split("for (o.outer")[1:]]
+    assert tiles and all("j.inner" not in t and "rc.inner" not in t for t in tiles)
 
 
 def test_stride1_whole_tiles_read_the_input_in_place():
@@ -192,6 +200,33 @@ def test_blocks_keep_two_threads_busy_to_the_end():
         assert imbalance(works, 2) < 0.06, (C, H, O, cfg)
 
 
+@pytest.mark.parametrize("units", [2, 4])
+def test_blocks_that_copy_their_input_are_as_few_as_the_threads(units):
+    """Where each block copies the whole input (block_copies: pixels not whole tiles, stride
+    1), a block more copies it again: the blocks are at least the threads, and no more where
+    that many fit (512x28x28 -> 128 on AVX-512: 2 blocks of 64 channels at 2 threads, not 4
+    of 32 as where the input is not copied per block). A strided convolution gathers its
+    input once and keeps MIN_BLOCKS."""
+    C, O, P = 512, 128, 28
+    cfg = conv1x1_config(C, O, P, P, "avx512", units=units)
+    assert block_copies(P * P, cfg["nr"], strided=False)
+    assert not block_copies(P * P, cfg["nr"], strided=True)
+    assert not block_copies(56 * 56, cfg["nr"], strided=False)
+    assert cfg["rb"] == P and cdiv(O, cfg["ob"]) == units, cfg
+    strided = conv1x1_config(C, O, P, P, "avx512", units=units, strided=True)
+    assert cdiv(O, strided["ob"]) * (P // strided["rb"]) >= max(units, MIN_BLOCKS)
+
+
+def test_blocks_are_shared_by_the_threads_kernels_run_on(monkeypatch):
+    """Without `units`, the blocks are balanced for the threads the runtime runs kernels on
+    (TEXPR_NUM_THREADS, else the cores), not for the machine's cores: a 16-core machine
+    running 2 threads copies the input of 512x28x28 -> 128 twice, not 16 times."""
+    for n in (2, 4):
+        monkeypatch.setenv("TEXPR_NUM_THREADS", str(n))
+        cfg = conv1x1_config(512, 128, 28, 28, "avx512")
+        assert cdiv(128, cfg["ob"]) == n, (n, cfg)
+
+
 @pytest.mark.parametrize("target", ["avx2", "avx512"])
 @pytest.mark.parametrize("l2", [512 * 1024, 1024 * 1024])
 def test_a_weight_that_stays_in_the_l2_does_not_split_the_channels(monkeypatch, target, l2):
@@ -213,6 +248,9 @@ def test_a_weight_that_stays_in_the_l2_does_not_split_the_channels(monkeypatch, 
         if O * C * 4 <= l2 // 2 and product_fits:
             assert cfg["ob"] >= O, (C, O, P, cfg)
             assert O * cfg["rb"] * P * 4 <= l2 // 4
+            checked += 1
+        elif block_copies(P * P, cfg["nr"], strided=False):
+            assert cfg["ob"] >= O, (C, O, P, cfg)     # one thread: the input copied once
             checked += 1
         elif O * C * 4 > l2 // 2:
             assert cfg["ob"] < O, (C, O, P, cfg)

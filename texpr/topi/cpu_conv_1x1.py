@@ -11,7 +11,8 @@ channel blocks (the route of schedule_conv2d_nchw, which packs both on every cal
 the output one value at a time), and the output is written in whole vectors. Over the
 flattened pixels the tile is not bound to a row: 7x7 and 14x14 images fill it as well as
 56x56. A strided 1x1 convolution first copies the pixels it reads into a compact [N, C, P*Q]
-stage (1/O of the work).
+stage (1/O of the work); a stride-1 input whose pixels are not whole tiles is copied,
+zero-padded, by each block into the panels of its pixel tiles (block_copies).
 
 Where the input is read from a copy anyway (strided, a pixel count that is not whole tiles,
 or panels), the register tile is the target's GEMM micro-kernel (intrin.gemm_fp32: the
@@ -39,7 +40,6 @@ so a tensorized block keeps its product and copy pass.
 """
 import copy
 import heapq
-import os
 
 from ..errors import TexprError
 from ..lang.reduction import sum as te_sum
@@ -72,7 +72,7 @@ def applies(s, st, target):
 MIN_BLOCKS = 4
 
 
-def conv1x1_config(C, O, P, Q, target="native", units=None):
+def conv1x1_config(C, O, P, Q, target="native", units=None, strided=False):
     """The register tile, mr output channels x nr pixels (two vectors: the GEMM kernel of the
     target's registers and FMA units), and the block of work (the parallel unit): rb output
     rows x ob channels. In a block, each tile's input panel (kc x nr) stays in L1 while the
@@ -80,20 +80,34 @@ def conv1x1_config(C, O, P, Q, target="native", units=None):
     while its pixel tiles read them. rb*Q is a whole number of tiles (else the block is the
     whole image, padded to whole tiles); the block's product (ob x rb*Q) fits a quarter of
     the L2, a block of some rows its input (C x rb*Q, read by each channel tile) half.
-    Among those, the blocks that the `units` threads (default: the machine's cores) share
-    evenly (an odd block count or a short last channel block leaves a thread idle at the
-    end; imbalances within IMBALANCE_STEP count as equal: a finer split reads more, 3-5%
-    at 1 thread), then those that read the least from memory: the input once per channel
-    block, the weight once per row block, or once where it stays in half the L2 (64x56x56 ->
-    256: blocks of all 256 channels x 2 rows, not 132 x 4 reading the input twice: 7%
-    faster on Zen 3, 1 thread). kc: reduction_block."""
+    Among those, the blocks that the `units` threads (default: the threads kernels run on,
+    TEXPR_NUM_THREADS, else the cores: runtime num_threads) share evenly (an odd block
+    count or a short last channel block leaves a thread idle at the end; imbalances within
+    IMBALANCE_STEP count as equal: a finer split reads more, 3-5% at 1 thread), then those
+    that read the least from memory: the input once per channel block, the weight once per
+    row block, or once where it stays in half the L2 (64x56x56 -> 256: blocks of all 256
+    channels x 2 rows, not 132 x 4 reading the input twice: 7% faster on Zen 3, 1 thread).
+    Where each block copies its input (block_copies), a block more copies the whole input
+    again: the blocks need be no more than the threads (512x28x28 -> 128: 2 blocks of 64
+    channels ran 9% faster at 1 thread than 4 of 32), and a block of a thread's share of
+    the channels is taken past the L2 budgets above while its weight rows of one reduction block (ob x kc) stay in a quarter of the L2
+    (512x28x28 -> 256: 128 channels, 2048x7x7 -> 512: 256, as fast at 1 thread as the
+    blocks of 64 with the input copied once; 512x7x7 -> 2048 in 2 blocks of 1024, whose
+    weight rows did not stay, 5% slower on avx2; Zen 4). strided: the convolution's stride
+    is not 1 (the input is gathered once, before the blocks). kc: reduction_block."""
     info = pixel_vector_info(P * Q, cpu_info(target))
-    units = units or os.cpu_count() or 1
+    if not units:
+        from ..targets.runtime.module import num_threads
+        units = num_threads()
     mr, nr = register_tile(O, P * Q, info, max_vectors=2, pad_ok=True)
     l2 = info.l2_bytes
     rows = row_blocks(P, Q, nr)
     weight_stays = O * C * 4 <= l2 // 2
     obs = list(range(mr, cdiv(O, mr) * mr + 1, mr))
+    copies = block_copies(P * Q, nr, strided)
+    least = units if copies else MIN_BLOCKS
+    share = cdiv(cdiv(O, units), mr) * mr       # a thread's share of the channel tiles
+    kc = reduction_block(C, nr, info)
     best = None
     for rb in rows:
         for ob in obs:
@@ -104,15 +118,27 @@ def conv1x1_config(C, O, P, Q, target="native", units=None):
             fits = held * C * 4 <= l2 // 2 or ob == mr
             fits = fits and (held * rb * Q * 4 <= l2 // 4 or (ob == mr and rb == rows[0]))
             fits = fits and (C * rb * Q * 4 <= l2 // 2 or rb in (rows[0], P))
+            fits = fits or (copies and ob <= share and held * kc * 4 <= l2 // 4)
             traffic = C * P * Q * cdiv(O, ob) + O * C * (1 if weight_stays else P // rb)
             works = [min(ob, O - b * ob) for b in range(cdiv(O, ob))] * (P // rb)
             uneven = int(imbalance(works, units) / IMBALANCE_STEP) if fits else 0
-            key = (not fits, blocks < min(MIN_BLOCKS, (P // rows[0]) * cdiv(O, mr)), uneven,
+            key = (not fits, blocks < min(least, (P // rows[0]) * cdiv(O, mr)), uneven,
                    traffic, -rb)
             if best is None or key < best[0]:
                 best = (key, rb, ob)
-    return {"mr": mr, "nr": nr, "rb": best[1], "ob": best[2], "lanes": info.lanes,
-            "kc": reduction_block(C, nr, info)}
+    return {"mr": mr, "nr": nr, "rb": best[1], "ob": best[2], "lanes": info.lanes, "kc": kc}
+
+
+def block_copies(PQ, nr, strided):
+    """Whether each block of a stride-1 convolution copies the input it reads, zero-padded
+    to whole pixel tiles, into a panel per pixel tile (C x nr) inside its own loop: where the
+    PQ pixels are not whole tiles of nr (7x7, 14x14, 28x28 by two AVX-512 vectors), every
+    block is the whole image (row_blocks) and reads all of the input. A copy made once, in a
+    parallel loop of its own split by channel, left each block reading half its input from
+    lines the other core had just written: 512x28x28 -> 128, 256 and 1024x14x14 -> 256
+    scaled 1.0-1.7x from 1 to 2 threads (Zen 4, avx512), 2.0x with the copy in the block.
+    A strided convolution gathers its pixels once, before the blocks."""
+    return not strided and PQ % nr != 0
 
 
 def pixel_vector_info(PQ, info):
@@ -244,24 +270,27 @@ def schedule_conv2d_nchw_1x1(s, st, target):
     PQ = P * Q
     from . import cpu_tuning
     from .cpu import conv_workload
+    strided = (sh, sw) != (1, 1)
     cfg = cpu_tuning.conv1x1_params(conv_workload("topi.conv2d_nchw", st, data, kernel, None),
-                                    C, O, P, Q, target, conv1x1_config(C, O, P, Q, target))
+                                    C, O, P, Q, target,
+                                    conv1x1_config(C, O, P, Q, target, strided=strided))
     mr, nr, rb, obk = cfg["mr"], cfg["nr"], cfg["rb"], cfg["ob"]
     kc = reduction_block(C, nr, info)
     PQp = cdiv(PQ, nr) * nr
     stages = []
     panel = None
-    if (sh, sw) != (1, 1) or PQp != PQ:
+    src = data
+
+    def pixel(n, c, j):
+        """The input pixel read at the output's flat index j = y*Q + x, zero past PQ."""
+        v = src[n, c, (j // Q) * sh, (j % Q) * sw]
+        if PQp == PQ:
+            return v
+        one = reduce_axis((0, 1), "data_flat_r")
+        return te_sum(v, axis=one, where=j < PQ)
+    if strided:
         # the pixels a strided 1x1 convolution reads, compacted (flat j = y*Q + x), and
         # zeros up to whole pixel tiles
-        src = data
-
-        def pixel(n, c, j):
-            v = src[n, c, (j // Q) * sh, (j % Q) * sw]
-            if PQp == PQ:
-                return v
-            one = reduce_axis((0, 1), "data_flat_r")
-            return te_sum(v, axis=one, where=j < PQ)
         major = tile_major(PQp)
         if major:
             data = compute((N, PQp // nr, C, nr), lambda n, t, c, z: pixel(n, c, t * nr + z),
@@ -270,8 +299,8 @@ def schedule_conv2d_nchw_1x1(s, st, target):
             data = compute((N, C, PQp), pixel, name="data_flat", tag="injective,pack")
         pst = s._insert_stage(data.op, st)
         pst.parallel(pst.fuse(*pst.op.axis[:-1]))
-        if not major and (sh, sw) != (1, 1):
-            # a strided copy a row at a time (copy_row_parts)
+        if not major:
+            # a row at a time (copy_row_parts)
             _, xi = pst.split(pst.op.axis[-1], factor=Q)
             _, ji = pst.split(xi, nparts=copy_row_parts(Q, lanes))
         else:
@@ -283,11 +312,10 @@ def schedule_conv2d_nchw_1x1(s, st, target):
 
         def xload(n, c, j):
             return data[n, j // nr, c, j % nr] if major else data[n, c, j]
-    elif panel_pays(obk, mr, nr, info):
-        # each pixel tile's input copied into a contiguous, aligned panel (panel_pays)
-        src = data
-        data = compute((N, C, PQp), lambda n, c, j: src[n, c, j // Q, j % Q], name="data_panel",
-                       tag="injective,pack")
+    elif panel_pays(obk, mr, nr, info) or block_copies(PQ, nr, strided):
+        # each pixel tile's input copied into a contiguous, aligned panel (panel_pays), or,
+        # where the pixels are not whole tiles, padded with zeros to them (block_copies)
+        data = compute((N, C, PQp), pixel, name="data_panel", tag="injective,pack")
         panel = s._insert_stage(data.op, st)
         stages.append(panel)
 
@@ -360,6 +388,8 @@ def schedule_conv2d_nchw_1x1(s, st, target):
     if panel is not None:
         panel.compute_at(g, gjo)
         _, pji = panel.split(panel.op.axis[2], factor=lanes)
+        if panel.op.reduce_axis:
+            panel.reorder(panel.op.reduce_axis[0], pji)
         panel.vectorize(pji)
     if tensorized:
         g.tensorize(goi, gemm_columns(mr, nr, kc, lanes, narrow=info is not wide))
