@@ -1603,18 +1603,17 @@ def _band_phase_copy(copy, out, yo, lanes, whole_vectors):
     (its last vector stored whole past them: 672 x 14 5x5, 6% slower, Zen 4)."""
     if whole_vectors:
         ax = copy.transform_layout(lambda *i: list(i[:-1]) + [i[-1] // lanes, i[-1] % lanes])
+        copy.compute_at(out, yo)
+        copy.unroll(ax[-3])
+        copy.vectorize(ax[-1])
+        return
     copy.compute_at(out, yo)
-    if not whole_vectors:
-        ax = list(copy.op.axis)
+    ax = list(copy.op.axis)
     if copy.op.reduce_axis:
         copy.reorder(*(ax[:-1] + list(copy.op.reduce_axis) + [ax[-1]]))
-    phase = ax[-3] if whole_vectors else ax[-2]
-    copy.unroll(phase)
-    if whole_vectors:
-        copy.vectorize(ax[-1])
-    else:
-        copy.storage_align(phase, lanes, 0)
-        _vector_tile(copy, ax[-1], lanes, unroll=False)
+    copy.unroll(ax[-2])
+    copy.storage_align(ax[-2], lanes, 0)
+    _vector_tile(copy, ax[-1], lanes, unroll=False)
 
 
 def row_vector_info(Q, info):
