@@ -13,9 +13,10 @@ Where a row is whole vectors but not whole tiles (56 columns: two tiles of 3 vec
 latency-bound one of 1), the vectors of a group of rows are tiled as one run
 (few_channels_rows), one partial tile per group. On AVX-512 the vectors may be the
 8-lane ones (few_channels_vectors: where they run as many FLOPs, Zen 4); the channel tiles
-loop outside the rows where the weights and a row's input overflow the L1d
-(channel_tiles_outer). A row that is not whole vectors has its last tile computed whole,
-past the row, over zeros (pad_axis), only its stores partial.
+loop outside the rows where the weights and a row's input overflow the L1d, unless each of
+several threads would then read a copy larger than half its L2 (channel_tiles_outer). A row
+that is not whole vectors has its last tile computed whole, past the row, over zeros
+(pad_axis), only its stores partial.
 """
 from ..errors import InternalError
 from ..lang.expr import Const, if_then_else
@@ -110,15 +111,26 @@ def few_channels_rows(N, O, P, Q, ot, xv, info):
     return min(g for g, c in costs.items() if g > 1 and c <= low * 1.03)
 
 
-def channel_tiles_outer(C, R, S, O, width, info):
+def channel_tiles_outer(C, R, S, O, width, info, Hp=0, units=None):
     """Whether the channel tiles loop outside the output rows (each tile's weights stay in
     the L1d while the input rows stream past, each read once per tile) rather than inside
     them (the input rows of an output row stay in the L1d while every tile's weights pass):
     where all the weights (O x C x R x S) and the input rows of an output row (C x R rows of
     `width` columns, the phase copy's) do not fit the L1d together. ResNet-50's 7x7/2 stem
     (37 + 19 KiB) ran 4-9% faster so on AVX-512 (8 lanes) and 1-3% on AVX2, Zen 4; the
-    56 x 56 one (37 + 10 KiB) the same either way."""
-    return 4 * (O * C * R * S + C * R * width) > info.l1d_bytes
+    56 x 56 one (37 + 10 KiB) the same either way. On more than one core (`units`, default:
+    the machine's cores) the parallel loop's even shares are then channel tiles, and each
+    thread reads the whole copy (C x Hp rows of `width`, half of it made by the other core)
+    once per tile: only where it fits half the L2 (the other half: the output passing
+    through). ResNet-50's stem (635 KiB) at 2 threads took 1.10-1.11 ms so against 1.06 with
+    the rows outside (AVX2: 1.10-1.17 against 1.06-1.07; the same either way at 1 thread);
+    the 56 x 56 one (167 KiB) kept the channel tiles outside (1 thread 0.3-1% faster, 2
+    threads the same), Zen 4."""
+    import os
+    if 4 * (O * C * R * S + C * R * width) <= info.l1d_bytes:
+        return False
+    units = units or os.cpu_count() or 1
+    return units == 1 or 4 * C * Hp * width <= info.l2_bytes // 2
 
 
 def applies(s, st, target):
@@ -224,7 +236,7 @@ def schedule_conv2d_nchw_few_channels(s, st, target):
     phases = column_phases(s, st, dp, sw, (Qp - 1) * sw + (S_ - 1) * dw + 1 if Qp > Q else None)
     _schedule_copy(phases, lanes)
     _, _, _, nph, Wq = _dims(phases.op.output(0))
-    outer = channel_tiles_outer(C, R, S_, O, nph * Wq, info)
+    outer = channel_tiles_outer(C, R, S_, O, nph * Wq, info, _dims(phases.op.output(0))[2])
     out, conv = _output_and_accumulator(s, st)
     if Qp > Q:
         pad_axis(s, conv, 3, Qp)
