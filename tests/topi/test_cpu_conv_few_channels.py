@@ -189,6 +189,18 @@ def test_channel_tiles_outside_the_rows_where_weights_and_rows_fill_the_l1d():
     assert channel_tiles_outer(3, 3, 3, 32, 226, small)
 
 
+def test_rows_outside_where_each_thread_would_read_a_copy_over_half_the_l2():
+    """On several cores each thread's share of channel tiles reads the whole phase copy per
+    tile: the ResNet-50 stem's (3 x 230 rows of 230: 635 KiB) overflows half of a 1 MiB L2
+    (Zen 4; rows outside: each thread reads its rows' input); the 112 x 112 one's
+    (3 x 118 x 118: 167 KiB) keeps the channel tiles outside; one core keeps them too."""
+    info = cpu_info("avx2")
+    info.l2_bytes = 1 << 20
+    assert not channel_tiles_outer(3, 7, 7, 64, 230, info, Hp=230, units=2)
+    assert channel_tiles_outer(3, 7, 7, 64, 118, info, Hp=118, units=2)
+    assert channel_tiles_outer(3, 7, 7, 64, 230, info, Hp=230, units=1)
+
+
 def test_rows_grouped_only_where_a_row_ends_in_a_short_tile():
     info = cpu_info("avx2")
     assert few_channels_rows(1, 16, 8, 56, 4, 3, info) == 2      # the test case above

@@ -158,3 +158,31 @@ def test_eight_lane_rows_inside_avx512_against_numpy(target):
     got = np.full(want.shape, np.nan, "float32")
     f(a, k, got)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(want).max()))
+
+
+@pytest.mark.parametrize("target", ["avx2", "avx512"])
+@pytest.mark.parametrize("C,H,stride,pad,R,whole", [
+    (4, 32, 2, 1, 3, True),     # 3x3/2: the input's column 0 at lane 1 of phase 0 unshifted
+    (4, 32, 1, 1, 3, True),     # 3x3/1: at lane 1 of the one phase
+    (3, 28, 2, 1, 3, False),    # phases of 14 columns: one vector of each holds both
+    (2, 30, 2, 2, 5, False),
+    (2, 14, 1, 2, 5, False),    # kept unshifted (the shift would split the row's end)
+])
+def test_phase_copy_borders_are_whole_vectors(target, C, H, stride, pad, R, whole):
+    """The band's copy of a zero-padded input starts each phase's input at a vector
+    (cpu_conv_few_channels.phase_offset: zero columns added left of the padding) where that
+    leaves no vector holding both padding and input: the copy is then whole vector loads
+    and zero stores, none made lane by lane; equal to NumPy either way."""
+    a, k = rand(1, C, H, H), rand(C, 1, R, R)
+    x, w = te.placeholder(a.shape, name="x"), te.placeholder(k.shape, name="w")
+    out = topi.nn.depthwise_conv2d_nchw(x, w, stride, pad)
+    s = topi.schedule(out, target)
+    text = str(te.lower(s, [x, w, out], target=target))
+    assert "data_phases" in text
+    if whole:
+        assert "_lane" not in text
+    f = te.build(topi.schedule(out, target), [x, w, out], target=target)
+    want = ref.depthwise_conv2d_nchw_ref(a, k, stride, pad, 1)
+    got = np.full(want.shape, np.nan, "float32")
+    f(a, k, got)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(want).max()))

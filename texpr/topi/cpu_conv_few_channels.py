@@ -13,10 +13,12 @@ Where a row is whole vectors but not whole tiles (56 columns: two tiles of 3 vec
 latency-bound one of 1), the vectors of a group of rows are tiled as one run
 (few_channels_rows), one partial tile per group. On AVX-512 the vectors may be the
 8-lane ones (few_channels_vectors: where they run as many FLOPs, Zen 4); the channel tiles
-loop outside the rows where the weights and a row's input overflow the L1d
-(channel_tiles_outer). A row that is not whole vectors has its last tile computed whole,
-past the row, over zeros (pad_axis), only its stores partial.
+loop outside the rows where the weights and a row's input overflow the L1d, unless each of
+several threads would then read a copy larger than half its L2 (channel_tiles_outer). A row
+that is not whole vectors has its last tile computed whole, past the row, over zeros
+(pad_axis), only its stores partial.
 """
+from ..errors import InternalError
 from ..lang.expr import Const, if_then_else
 from .cpu import (ROW_GROUP_MIN_PARALLEL, ROW_GROUP_MIN_SAVING, _dims, _f32,
                   _output_and_accumulator, _pad_of, _schedule_copy, _vector_tile,
@@ -109,15 +111,26 @@ def few_channels_rows(N, O, P, Q, ot, xv, info):
     return min(g for g, c in costs.items() if g > 1 and c <= low * 1.03)
 
 
-def channel_tiles_outer(C, R, S, O, width, info):
+def channel_tiles_outer(C, R, S, O, width, info, Hp=0, units=None):
     """Whether the channel tiles loop outside the output rows (each tile's weights stay in
     the L1d while the input rows stream past, each read once per tile) rather than inside
     them (the input rows of an output row stay in the L1d while every tile's weights pass):
     where all the weights (O x C x R x S) and the input rows of an output row (C x R rows of
     `width` columns, the phase copy's) do not fit the L1d together. ResNet-50's 7x7/2 stem
     (37 + 19 KiB) ran 4-9% faster so on AVX-512 (8 lanes) and 1-3% on AVX2, Zen 4; the
-    56 x 56 one (37 + 10 KiB) the same either way."""
-    return 4 * (O * C * R * S + C * R * width) > info.l1d_bytes
+    56 x 56 one (37 + 10 KiB) the same either way. On more than one core (`units`, default:
+    the machine's cores) the parallel loop's even shares are then channel tiles, and each
+    thread reads the whole copy (C x Hp rows of `width`, half of it made by the other core)
+    once per tile: only where it fits half the L2 (the other half: the output passing
+    through). ResNet-50's stem (635 KiB) at 2 threads took 1.10-1.11 ms so against 1.06 with
+    the rows outside (AVX2: 1.10-1.17 against 1.06-1.07; the same either way at 1 thread);
+    the 56 x 56 one (167 KiB) kept the channel tiles outside (1 thread 0.3-1% faster, 2
+    threads the same), Zen 4."""
+    import os
+    if 4 * (O * C * R * S + C * R * width) <= info.l1d_bytes:
+        return False
+    units = units or os.cpu_count() or 1
+    return units == 1 or 4 * C * Hp * width <= info.l2_bytes // 2
 
 
 def applies(s, st, target):
@@ -132,24 +145,34 @@ def applies(s, st, target):
     return _dims(ins[1])[1] <= FEW_CHANNELS_MAX and Q >= cpu_info(target).lanes
 
 
-def column_phases(s, st, dp, sw, width=None):
+def column_phases(s, st, dp, sw, width=None, offset=0, lanes=1):
     """Make `st` (a convolution reading the NCHW input `dp`, or its zero padding) read it
-    through the copy "data_phases" [N, C, Hp, sw, ceil(Wp/sw)] that splits the (padded)
+    through the copy "data_phases" [N, C, Hp, sw, Wq] that splits the (padded)
     columns into `sw` phases: the columns x*sw + tap of consecutive outputs x are a
     contiguous run of one phase. width: the (padded) columns the copy holds, zeros past Wp
-    (for a convolution computed past its last output column: pad_axis). Returns the copy's
-    stage (not yet scheduled)."""
+    (for a convolution computed past its last output column: pad_axis). offset: zero
+    columns added left of a zero padding (phase_offset), the rows then whole vectors of
+    `lanes`. Returns the copy's stage (not yet scheduled)."""
     pad_t, _ = _pad_of(s, st)
     src = pad_t if pad_t is not None else dp
     N, C, Hp, Wp = _dims(src)
-    Wq = cdiv(max(Wp, width or 0), sw)
+    e = offset
+    Wq = cdiv(max(Wp, width or 0) + e, sw)
+    if e:
+        Wq = cdiv(Wq, lanes) * lanes
     shape = (N, C, Hp, sw, Wq)
 
     def fread(n, c, h, w):
+        w = w + e if e else w
         return (n, c, h, w % sw, w // sw)
+
+    def to_pad(n, c, h, p, q):
+        return (n, c, h, q * sw + p - e if e else q * sw + p)
     if pad_t is not None and pad_t.op.attrs.get("pad_value", 0) == 0:
-        return padded_copy(s, st, pad_t, shape, lambda n, c, h, p, q: (n, c, h, q * sw + p),
-                           fread, "data_phases", select=True, shape_reach=Wq * sw > Wp)
+        return padded_copy(s, st, pad_t, shape, to_pad, fread, "data_phases", select=True,
+                           shape_reach=Wq * sw > Wp + e)
+    if e:
+        raise InternalError("column_phases: an offset is for a zero padding")
 
     def fpack(n, c, h, p, q):
         w = q * sw + p
@@ -157,6 +180,37 @@ def column_phases(s, st, dp, sw, width=None):
             return src[n, c, h, w]
         return if_then_else(w < Wp, src[n, c, h, w], Const(0.0, src.dtype))
     return pack_input(s, st, src, shape, fpack, fread, "data_phases")[1]
+
+
+def phase_offset(s, st, sw, reach, lanes):
+    """The zero columns e (0 <= e < sw * lanes) to add left of the zero padding `st` reads
+    (column_phases' offset; 0 without one) when its copy in `sw` phases is made in vectors of
+    `lanes` and read over `reach` padded columns: the e with the fewest vectors made lane by
+    lane, those holding both padding and input (a vector costs 1, such a vector `lanes`);
+    among equals the one that starts the input at a vector in every phase (pad + e a
+    multiple of sw * lanes: the copy's loads from the row's start; 240 x 28 3x3/2, 8 lanes:
+    e = 15 4-13% faster than e = 3, Zen 4), else the smallest. A 3x3 stride-2 layer's
+    1 column of padding put the input's column 0 at lane 1 of phase 0 (e = 15: every vector
+    all padding or all input; 96 x 112: 13% faster); a row of 14 under a padding of 2 keeps
+    e = 0 (its end would split a vector instead)."""
+    pad_t, _ = _pad_of(s, st)
+    if pad_t is None or pad_t.op.attrs.get("pad_value", 0) != 0 or lanes <= 1:
+        return 0
+    pad, after = pad_t.op.attrs["pad_before"][3], pad_t.op.attrs["pad_after"][3]
+    W = _dims(pad_t)[3] - pad - after
+    if pad <= 0:
+        return 0
+
+    def cost(e):
+        total = 0
+        for p in range(sw):
+            for v in range(e // sw // lanes, (reach + e - 1) // sw // lanes + 1):
+                cols = [(v * lanes + i) * sw + p - pad - e for i in range(lanes)]
+                inside = sum(0 <= u < W for u in cols)
+                total += 1 if inside in (0, lanes) else lanes
+        return total
+    aligned = -pad % (sw * lanes)
+    return min(range(sw * lanes), key=lambda e: (cost(e), e != aligned, e))
 
 
 def schedule_conv2d_nchw_few_channels(s, st, target):
@@ -182,7 +236,7 @@ def schedule_conv2d_nchw_few_channels(s, st, target):
     phases = column_phases(s, st, dp, sw, (Qp - 1) * sw + (S_ - 1) * dw + 1 if Qp > Q else None)
     _schedule_copy(phases, lanes)
     _, _, _, nph, Wq = _dims(phases.op.output(0))
-    outer = channel_tiles_outer(C, R, S_, O, nph * Wq, info)
+    outer = channel_tiles_outer(C, R, S_, O, nph * Wq, info, _dims(phases.op.output(0))[2])
     out, conv = _output_and_accumulator(s, st)
     if Qp > Q:
         pad_axis(s, conv, 3, Qp)
