@@ -1913,6 +1913,14 @@ def schedule_winograd(s, st, target):
                            max_vectors=packed_oc // lanes)[0]
         cfg.update(mr=mr, nr=packed_oc)
     dp, _ = _pad_of(s, sT)
+    if nchwc:
+        # the input transform's channels split at the data's channel blocks first: a vector
+        # of lanes then reads one block's contiguous channels (c // block and c % block fold
+        # to the block loop and the lanes; split only by the lanes, a 32-channel block read
+        # 16 lanes at a time was a lane-by-lane gather, a quarter of a 14x14 F(4,3) layer)
+        block = _dims(dp if dp is not None else sT.op.input_tensors[0])[4]
+        if block % lanes == 0:
+            cfg["ic_block"] = block
     if dp is not None and nchwc and dp.op.attrs.get("pad_value", 0) == 0:
         # the input is in channel blocks already: materialize the padding
         pd = padded_copy(s, sT, dp, _dims(dp), lambda *j: j, lambda *i: i, "winograd_data_pad")
@@ -2011,8 +2019,13 @@ def _schedule_winograd_tiles(s, stages, y, out, par, attach, cfg, lanes):
     sV.compute_at(out, par)
     ve, vnu, vp, vc = sV.op.axis
     (vr2,) = sV.op.reduce_axis
-    vco, vci = sV.split(vc, factor=ic)
-    sV.reorder(vp, vco, ve, vnu, vr2, vci)
+    if cfg.get("ic_block", ic) % ic == 0 and cfg.get("ic_block", ic) > ic:
+        vcb, vcr = sV.split(vc, factor=cfg["ic_block"])
+        vco, vci = sV.split(vcr, factor=ic)
+        sV.reorder(vp, vcb, vco, ve, vnu, vr2, vci)
+    else:
+        vco, vci = sV.split(vc, factor=ic)
+        sV.reorder(vp, vco, ve, vnu, vr2, vci)
     for ax in (ve, vnu, vr2):
         sV.unroll(ax)
     _vector_tile(sV, vci, lanes)
