@@ -17,7 +17,9 @@ The model, in cycles of one core, per layer:
   their chains are short).
 
 Calibrated on Zen 4 (1 core, avx512 and avx2 targets, per-layer times inside ResNet-50):
-it picks F(4,3) at 56, 28 and 14 and F(2,3) or F(4,3) (within 3% of each other) at 7 there; with
+it picks F(4,3) at 56, 28 and 14 and F(2,3) at 7 (F(4,3) within 3% there), the fastest or
+tied on avx512; on avx2 F(2,3) measured 11% faster at 14x14 (its 16-tile GEMM on 16
+registers runs below the FMA rate the model assumes, a gap the model does not see); with
 Zen 5's twice as many FMA lanes at 512 bits the multiplies weigh half and the weight stream
 of F(4,3) at 7x7 makes F(2,3) the choice. F(6,3) (entries up to ~10 in its matrices: 4x the
 rounding error of F(4,3), and ~6x the build time) must be WINO6_MARGIN cheaper than the best
