@@ -10,11 +10,11 @@ texpr side: the whole graph in NCHWc (one channel block for every activation; la
 transforms only at the input, nchw_to_nchwc, and at the head, where the global average pool
 writes [N, C]); every convolution is one kernel with its folded batch norm (bias), relu and
 residual add fused into the output loop nest; 3x3 stride-1 convolutions run as NCHWc
-Winograd where it wins, their weights transformed offline. --winograd table (default): F(4,3)
-for outputs at least 28 wide, F(2,3) at 14, direct below: what per-kernel profiles of the
-whole network showed on this machine (F(6,3) no faster than F(4,3) and ~6x slower to build;
-at 14x14x256 the F(4,3) weights, 9 MB, come from memory in the network and F(2,3)'s 4 MB
-win; nothing beats direct at 7x7). --winograd auto times each distinct layer shape once,
+Winograd where it wins, their weights transformed offline. --winograd model (default): the
+cheapest by texpr.topi.cpu_conv3x3's cost model of the host (multiplies at the CPU's FMA
+lanes, the weights streamed from memory, the transforms): on Zen 4 F(4,3) down to 14x14 and
+F(2,3) at 7x7. --winograd table: the fixed rule of an earlier Zen 5 profile (F(4,3) for
+outputs at least 28 wide, F(2,3) at 14, direct below). --winograd auto times each distinct layer shape once,
 alone (its weights in cache), 1 thread, as direct, F(2,3), F(4,3) and F(6,3), and keeps the
 fastest. Layers with the same shapes share one compiled kernel (KernelCache); the kernels
 are chained by texpr.topi.graph, which allocates the activations once and reuses buffers.
@@ -148,7 +148,7 @@ def measure_winograd(builder, xshape, O, kernel, bias, ocb, log=print):
     return best
 
 
-def texpr_resnet(cfg, weights, target, winograd="table"):
+def texpr_resnet(cfg, weights, target, winograd="model"):
     """The texpr graph (texpr.topi.models.ResNet50Builder) of the same network."""
     return ResNet50Builder(1, cfg["image"], weights, target,
                            measure_winograd if winograd == "auto" else winograd,
@@ -187,9 +187,11 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true",
                     help="a tiny ResNet (128x128 image, width 16, one block per stage), 1 thread")
     ap.add_argument("--threads", default=None, help="e.g. 1,2 (default: 1 and all cores)")
-    ap.add_argument("--winograd", default="table", choices=["table", "auto", "none", "2", "4", "6"],
-                    help="3x3 stride-1 layers: F(4,3) / F(2,3) / direct by output width (table), measure "
-                    "and pick (auto), direct only (none), or F(m,3) everywhere")
+    ap.add_argument("--winograd", default="model",
+                    choices=["model", "table", "auto", "none", "2", "4", "6"],
+                    help="3x3 stride-1 layers: the host's cost model (model), F(4,3) / F(2,3) / "
+                    "direct by output width (table), measure and pick (auto), direct only "
+                    "(none), or F(m,3) everywhere")
     ap.add_argument("--rounds", type=int, default=None, help="interleaved timing rounds")
     ap.add_argument("--profile", action="store_true",
                     help="also print each kernel's time (best of 5 runs of the graph)")

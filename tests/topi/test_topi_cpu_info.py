@@ -76,6 +76,21 @@ def test_register_tile_follows_the_fma_units(monkeypatch):
     assert one[0] * one[1] <= two[0] * two[1]
 
 
+def test_register_tile_row_tail(monkeypatch):
+    """row_tail: a tile that leaves M % mr rows to a smaller run of the same kernel, where no
+    tile dividing M keeps the FMA units busy (AVX2, two units: 16 or 28 Winograd tiles); at
+    equal cost the tile that divides M."""
+    with_caches(monkeypatch, fma_units=2)
+    info = cpu.cpu_info("avx2")
+    for M in (16, 28):
+        whole = cpu.register_tile(M, 16, info, max_vectors=2)
+        tail = cpu.register_tile(M, 16, info, max_vectors=2, row_tail=True)
+        assert M % whole[0] == 0 and whole != (6, 16)
+        assert tail == (6, 16)           # 12 accumulators of 16 registers, 4 rows left over
+    assert cpu.register_tile(24, 16, info, max_vectors=2, row_tail=True) == \
+        cpu.register_tile(24, 16, info, max_vectors=2)
+
+
 def test_dense_rows_config_tiles_and_blocks():
     for M, N, K in [(3, 7, 20), (16, 512, 512), (64, 4096, 4096), (37, 1000, 1021)]:
         for t in ("avx2", "avx512", "neon"):

@@ -98,6 +98,23 @@ def test_winograd_NCHWc_fused_bias_relu_residual():
     close(got, want, WINO_TOL[4])
 
 
+@pytest.mark.parametrize("target,block", [("native", None), ("avx2", 16)])
+def test_winograd_NCHWc_input_transform_reads_whole_blocks(target, block):
+    """Data blocks two vectors wide (ResNet's NCHWc graph: 2 x lanes channels), several of
+    them: the input transform reads each block's channels as vectors (its split follows the
+    blocks; split by the lanes alone, c // block and c % block were gathered lane by lane)."""
+    from texpr.topi.cpu import cpu_info
+    block = block or 2 * cpu_info("native").lanes
+    an, kn = wino_case(1, 3 * block, 10, 10, block, block, block)
+    u = ref.winograd_weight_transform_NCHWc_ref(kn, 4)
+    x, U = te.placeholder(an.shape, name="x"), te.placeholder(u.shape, name="U")
+    got, f = run(topi.nn.conv2d_winograd_NCHWc(x, U, 1, 4, pre_transformed=True),
+                 [x, U], [an, u], target)
+    close(got, ref.conv2d_NCHWc_ref(an, kn, 1, 1), WINO_TOL[4])
+    body = f.source.split("// stage winograd_T")[1].split("// stage")[0]
+    assert "winograd_data_pad[" in body and "_lane" not in body
+
+
 def test_winograd_NCHWc_rejects_bad_input():
     x = te.placeholder((1, 2, 8, 8, 4), name="x")
     with pytest.raises(te.TexprError, match="3x3"):

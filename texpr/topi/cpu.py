@@ -148,7 +148,7 @@ def cpu_info(target):
 # ----------------------------------------------------------------------------- parameter choice
 
 def register_tile(M, N, info, max_vectors=4, m_cap=None, pad_ok=False, nr_divides=None,
-                  acc_cap=None, loads_per_fma=0.7, partial_rows=False):
+                  acc_cap=None, loads_per_fma=0.7, partial_rows=False, row_tail=False):
     """(mr, nr): a register tile of mr rows x nr = nv*lanes columns of accumulators
     (nr_divides: only widths nr that divide it, for an operand read in place, unpadded).
 
@@ -160,8 +160,17 @@ def register_tile(M, N, info, max_vectors=4, m_cap=None, pad_ok=False, nr_divide
     and vectors) per FMA the kernel runs at full speed with (0.7: two FMA units, Zen 3).
     partial_rows (with pad_ok): the rows are not padded, a last tile of fewer rows runs the
     kernel for its row count (gemm_fp32), so only the columns' padding is wasted work.
+    row_tail (without pad_ok): the same kernel runs the last M % mr rows (gemm_fp32), costed
+    at its efficiency for that many rows; at equal cost a tile that divides M wins (the
+    Winograd GEMM: on AVX2, 16 registers, a 6 x 2-vector tile with a tail beats the 4 x 2 or
+    14 x 1 tiles that divide 16 or 28 tiles, whose FMAs wait on latency or loads).
     """
     lanes, nregs = info.lanes, info.nregs
+
+    def eff(mr, nv):
+        acc = mr * nv
+        return (min(1.0, acc / float(info.busy_accumulators))
+                * min(1.0, loads_per_fma / ((mr + nv) / acc)))
     best = None
     for nv in range(1, max_vectors + 1):
         nr = nv * lanes
@@ -176,14 +185,20 @@ def register_tile(M, N, info, max_vectors=4, m_cap=None, pad_ok=False, nr_divide
             mr_max = min(mr_max, max(1, acc_cap // nv))
         for mr in range(1, min(mr_max, M) + 1):
             acc = mr * nv
-            eff = min(1.0, acc / float(info.busy_accumulators)) * min(1.0, loads_per_fma / ((mr + nv) / acc))
+            e = eff(mr, nv)
+            tail = 0
             if pad_ok:
                 rows = M if partial_rows else cdiv(M, mr) * mr
-                cost = rows * (cdiv(N, nr) * nr) / float(M * N) / eff
+                cost = rows * (cdiv(N, nr) * nr) / float(M * N) / e
+            elif row_tail:
+                tail = M % mr
+                cols = (N // nr * nr) / float(N)
+                rows = (M - tail) / e + (tail / eff(tail, nv) if tail else 0.0)
+                cost = rows / M * cols + (1.0 - cols) * 150.0
             else:
                 full = (M // mr * mr) * (N // nr * nr) / float(M * N)
-                cost = full / eff + (1.0 - full) * 150.0
-            key = (round(cost, 3), -acc, abs(nv - 2))
+                cost = full / e + (1.0 - full) * 150.0
+            key = (round(cost, 3), tail > 0, -acc, abs(nv - 2))
             if best is None or key < best[0]:
                 best = (key, mr, nr)
     return best[1], best[2]
@@ -1850,7 +1865,8 @@ def winograd_gemm_tile(bt, O, info):
     the operands read in place, not padded). Where the last columns run under lane masks
     (CpuInfo.masked_gemm_columns: schedule_winograd then tensorizes that tile too) the
     whole vectors it computes are the cost; else the scalar loops of a partial tile are."""
-    return register_tile(bt, O, info, pad_ok=info.masked_gemm_columns and O % info.lanes != 0)
+    pad_ok = info.masked_gemm_columns and O % info.lanes != 0
+    return register_tile(bt, O, info, pad_ok=pad_ok, row_tail=not pad_ok)
 
 
 def _winograd_stages(s, st):
@@ -1928,9 +1944,17 @@ def schedule_winograd(s, st, target):
             return default_stage(s, st, target)
         # the GEMM's register tile is one panel of the packed weight wide
         mr = register_tile(cfg["block_tiles"], packed_oc, info,
-                           max_vectors=packed_oc // lanes)[0]
+                           max_vectors=packed_oc // lanes, row_tail=True)[0]
         cfg.update(mr=mr, nr=packed_oc)
     dp, _ = _pad_of(s, sT)
+    if nchwc:
+        # the input transform's channels split at the data's channel blocks first: a vector
+        # of lanes then reads one block's contiguous channels (c // block and c % block fold
+        # to the block loop and the lanes; split only by the lanes, a 32-channel block read
+        # 16 lanes at a time was a lane-by-lane gather, a quarter of a 14x14 F(4,3) layer)
+        block = _dims(dp if dp is not None else sT.op.input_tensors[0])[4]
+        if block % lanes == 0:
+            cfg["ic_block"] = block
     if dp is not None and nchwc and dp.op.attrs.get("pad_value", 0) == 0:
         # the input is in channel blocks already: materialize the padding
         pd = padded_copy(s, sT, dp, _dims(dp), lambda *j: j, lambda *i: i, "winograd_data_pad")
@@ -2029,8 +2053,13 @@ def _schedule_winograd_tiles(s, stages, y, out, par, attach, cfg, lanes):
     sV.compute_at(out, par)
     ve, vnu, vp, vc = sV.op.axis
     (vr2,) = sV.op.reduce_axis
-    vco, vci = sV.split(vc, factor=ic)
-    sV.reorder(vp, vco, ve, vnu, vr2, vci)
+    if cfg.get("ic_block", ic) % ic == 0 and cfg.get("ic_block", ic) > ic:
+        vcb, vcr = sV.split(vc, factor=cfg["ic_block"])
+        vco, vci = sV.split(vcr, factor=ic)
+        sV.reorder(vp, vcb, vco, ve, vnu, vr2, vci)
+    else:
+        vco, vci = sV.split(vc, factor=ic)
+        sV.reorder(vp, vco, ve, vnu, vr2, vci)
     for ax in (ve, vnu, vr2):
         sV.unroll(ax)
     _vector_tile(sV, vci, lanes)

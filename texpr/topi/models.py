@@ -110,21 +110,23 @@ def _check_weights(weights, expected, model):
 class ResNet50Builder:
     """Builds the texpr graph of a ResNet-50 (see the module docstring and resnet50()).
 
-    winograd: how 3x3 stride-1 convolutions run: "table" (F(4,3) for outputs at least 28
-    wide, F(2,3) at 14, direct below), "none", "2" / "4" / "6" (F(m,3) everywhere), or a
-    function (builder, xshape, O, kernel, bias, ocb) -> "direct" | "wino2" | "wino4" |
-    "wino6" (benchmarks/resnet50.py measures). Attributes after building: graph, net
+    winograd: how 3x3 stride-1 convolutions run: "model" (the cheapest for the target's CPU
+    by cpu_conv3x3.conv3x3_algorithm, a cost model of the multiplies, the weight stream and
+    the transforms), "table" (the fixed rule of an earlier profile: F(4,3) for outputs at
+    least 28 wide, F(2,3) at 14, direct below), "none", "2" / "4" / "6" (F(m,3)
+    everywhere), or a function (builder, xshape, O, kernel, bias, ocb) -> "direct" |
+    "wino2" | "wino4" | "wino6" (benchmarks/resnet50.py measures). Attributes after building: graph, net
     (CompiledGraph), choice ({(xshape, O): algorithm}), build_s (seconds spent building
     kernels), block (the channel block), cache (KernelCache).
 
     Example (what benchmarks/resnet50.py does; resnet50() returns `.net`)::
 
-        b = ResNet50Builder(image_size=224, winograd="table")
+        b = ResNet50Builder(image_size=224, winograd="model")
         logits, = b.net(image)
         print(len(b.graph.steps), "kernels,", b.build_s, "s building,", b.choice)
     """
 
-    def __init__(self, batch=1, image_size=224, weights=None, target="native", winograd="table",
+    def __init__(self, batch=1, image_size=224, weights=None, target="native", winograd="model",
                  width=64, blocks=RESNET50_BLOCKS, classes=1000, seed=0, cache=None):
         from .cpu import cpu_info
         self.target, self.winograd = target, winograd
@@ -298,6 +300,11 @@ class ResNet50Builder:
                 self.choice[key] = "direct"
             elif wino == "table":
                 self.choice[key] = "wino4" if W >= 28 else "wino2" if W >= 14 else "direct"
+            elif wino == "model":
+                from .cpu_conv3x3 import conv3x3_algorithm
+                N, Cb, H, _, icb = xshape
+                self.choice[key] = ("direct" if not isinstance(N, int) or not isinstance(H, int)
+                                    else conv3x3_algorithm(N, Cb * icb, H, W, O, self.target))
             else:
                 self.choice[key] = "wino" + str(wino)
         return self.choice[key]
@@ -328,7 +335,7 @@ class ResNet50Builder:
                           residual=sc)
 
 
-def resnet50(batch=1, image_size=224, weights=None, target="native", winograd="table",
+def resnet50(batch=1, image_size=224, weights=None, target="native", winograd="model",
              width=64, blocks=RESNET50_BLOCKS, classes=1000, seed=0, cache=None):
     """ResNet-50 v1.5 as a CompiledGraph: net(image [batch, 3, size, size]) -> [logits
     [batch, classes]].

@@ -1,0 +1,64 @@
+"""topi.cpu_conv3x3: the cost model that picks direct or Winograd F(m,3) for a 3x3 stride-1
+convolution reads the host (FMA lanes) and weighs the weights streamed from memory; the
+ResNet-50 builder's default follows it (no compiling, except the tiny network)."""
+import copy
+
+import numpy as np
+
+from texpr.topi import cpu, models
+from texpr.topi.cpu_conv3x3 import WINO6_MARGIN, conv3x3_algorithm, conv3x3_costs
+
+
+def with_fma_units(target, units):
+    info = copy.copy(cpu.cpu_info(target))
+    info.fma_units = units
+    return info
+
+
+def test_multiplies_decide_where_the_weights_are_small():
+    # 224x224, 64 channels: the weights are 147 KiB, the multiplies are everything; with
+    # few channels the transforms (per channel, where the GEMM is per pair) outweigh them
+    info = with_fma_units("avx2", 2)
+    costs = conv3x3_costs(1, 64, 224, 224, 64, info=info)
+    assert costs["wino4"] < costs["wino2"] < costs["direct"]
+    assert conv3x3_algorithm(1, 64, 224, 224, 64, info=info) == "wino4"
+    assert conv3x3_algorithm(1, 4, 224, 224, 4, info=info) == "direct"
+
+
+def test_weight_stream_decides_at_7x7():
+    # F(4,3) at 7x7x512: 36 x 512 x 512 floats (38 MB) for 4 tiles; F(2,3)'s are 17 MB
+    for units in (1, 2):
+        info = with_fma_units("avx512", units)
+        costs = conv3x3_costs(1, 512, 7, 7, 512, info=info)
+        assert costs["wino2"] < costs["wino4"] < costs["wino6"]
+        assert conv3x3_algorithm(1, 512, 7, 7, 512, info=info) == "wino2"
+    # twice the FMA lanes: the direct convolution's multiplies cost about half
+    one, two = (conv3x3_costs(1, 512, 7, 7, 512, info=with_fma_units("avx512", u))["direct"]
+                for u in (1, 2))
+    assert 0.45 < two / one < 0.6
+
+
+def test_choice_is_among_the_algorithms_given_and_f63_needs_its_margin():
+    info = with_fma_units("avx2", 2)
+    assert conv3x3_algorithm(1, 64, 56, 56, 64, algorithms=("direct", "wino2"),
+                             info=info) == "wino2"
+    assert conv3x3_algorithm(1, 64, 56, 56, 64, algorithms=("direct",), info=info) == "direct"
+    for shape in ((1, 64, 56, 56, 64), (1, 128, 28, 28, 128), (1, 64, 224, 224, 64)):
+        costs = conv3x3_costs(*shape, info=info)
+        best = conv3x3_algorithm(*shape, info=info)
+        rest = min(v for k, v in costs.items() if k != "wino6")
+        assert (best == "wino6") == (costs["wino6"] < WINO6_MARGIN * rest)
+
+
+def test_resnet_builder_default_follows_the_model():
+    cfg = dict(width=8, blocks=(1, 1, 1, 1), classes=10)
+    net = models.resnet50(image_size=64, **cfg)
+    b = net.model
+    assert b.winograd == "model" and b.choice
+    for (xshape, O), algo in b.choice.items():
+        N, Cb, H, W, icb = xshape
+        assert algo == conv3x3_algorithm(N, Cb * icb, H, W, O, b.target)
+    x = np.random.default_rng(3).standard_normal((1, 3, 64, 64)).astype(np.float32)
+    want = models.resnet50_ref(x, b.weights, cfg["blocks"])
+    got = net(x)[0]
+    assert float(np.abs(got - want).max() / np.abs(want).max()) < 1e-4

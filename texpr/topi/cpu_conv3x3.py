@@ -1,0 +1,86 @@
+"""Which algorithm a 3x3 stride-1 convolution runs on a CPU: direct, or Winograd F(2,3),
+F(4,3), F(6,3) (topi/winograd.py), from a cost model of the host (CpuInfo), not a table of
+one machine's measurements.
+
+The model, in cycles of one core, per layer:
+
+- multiplies: direct 9 per output and input channel; Winograd alpha^2 per tile (tiles of
+  m x m outputs, the last ones padded: a 7-wide output is two 4-wide tiles, 8 of F(4,3)'s
+  outputs computed for 7), at `CpuInfo.fma_lanes()` a cycle;
+- the weights, 9 (direct) or alpha^2 (Winograd) floats per input x output channel, streamed
+  from memory at STREAM_BYTES_PER_CYCLE: in a network the other layers' weights evict them
+  between calls (ResNet-50's are 100 MB), and at 7x7 F(4,3)'s 38 MB outweigh its 3x fewer
+  multiplies. Streaming and multiplying overlap in part: max + min / 2;
+- the input and output transforms: their adds and multiplies by the matrices' non-zero
+  entries (B^T d B per input tile and channel, A^T M A per output tile and channel), each
+  TRANSFORM_CYCLES times the cost of a GEMM multiply (they load and store every value and
+  their chains are short).
+
+Calibrated on Zen 4 (1 core, avx512 and avx2 targets, per-layer times inside ResNet-50):
+it picks F(4,3) at 56, 28 and 14 and F(2,3) at 7 (F(4,3) within 3% there), the fastest or
+tied on avx512; on avx2 F(2,3) measured 11% faster at 14x14 (its 16-tile GEMM on 16
+registers runs below the FMA rate the model assumes, a gap the model does not see); with
+Zen 5's twice as many FMA lanes at 512 bits the multiplies weigh half and the weight stream
+of F(4,3) at 7x7 makes F(2,3) the choice. F(6,3) (entries up to ~10 in its matrices: 4x the
+rounding error of F(4,3), and ~6x the build time) must be WINO6_MARGIN cheaper than the best
+of the others.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .cpu import cpu_info
+from .util import cdiv
+
+ALGORITHMS = ("direct", "wino2", "wino4", "wino6")
+# one core's stream of weights from memory, bytes a cycle (~25-30 GB/s at 3.5-4 GHz: Zen 3,
+# Zen 4 measured 25 GB/s streaming F(4,3)'s 7x7 weights)
+STREAM_BYTES_PER_CYCLE = 8.0
+# a transform operation (one non-zero matrix entry applied to one value) in GEMM multiplies:
+# Zen 4, avx512, F(4,3) at 28x28 and 14x14 (perf: 12-23% of the layer outside the GEMM)
+TRANSFORM_CYCLES = 4.5
+WINO6_MARGIN = 0.9
+
+
+def _overlap(compute, stream):
+    return max(compute, stream) + min(compute, stream) / 2
+
+
+def conv3x3_costs(N, C, H, W, O, target="native", info=None):
+    """{algorithm: modelled cycles} of a 3x3 stride-1 convolution with `same` padding (N
+    images, C -> O channels, H x W outputs) on `target`'s CPU (see the module docstring).
+
+    >>> from texpr.topi.cpu_conv3x3 import conv3x3_costs
+    >>> sorted(conv3x3_costs(1, 64, 56, 56, 64, "avx2"))
+    ['direct', 'wino2', 'wino4', 'wino6']
+    """
+    from .winograd import winograd_matrices
+    info = info or cpu_info(target)
+    fma = float(info.fma_lanes())
+    costs = {"direct": _overlap(N * H * W * C * O * 9 / fma,
+                                4.0 * 9 * C * O / STREAM_BYTES_PER_CYCLE)}
+    for m in (2, 4, 6):
+        a = m + 2
+        AT, _, BT = winograd_matrices(m)
+        tiles = N * cdiv(H, m) * cdiv(W, m)
+        gemm = tiles * a * a * C * O / fma
+        stream = 4.0 * a * a * C * O / STREAM_BYTES_PER_CYCLE
+        ops = tiles * (C * 2 * a * np.count_nonzero(BT) + O * (a + m) * np.count_nonzero(AT))
+        costs[f"wino{m}"] = float(_overlap(gemm, stream) + TRANSFORM_CYCLES * ops / fma)
+    return costs
+
+
+def conv3x3_algorithm(N, C, H, W, O, target="native", algorithms=ALGORITHMS, info=None):
+    """The cheapest of `algorithms` by conv3x3_costs ("direct" or "wino<m>"), F(6,3) only
+    where it is WINO6_MARGIN cheaper than the rest.
+
+    >>> from texpr.topi.cpu_conv3x3 import conv3x3_algorithm
+    >>> conv3x3_algorithm(1, 64, 56, 56, 64, "avx2")
+    'wino4'
+    """
+    costs = conv3x3_costs(N, C, H, W, O, target, info)
+    rest = {a: costs[a] for a in algorithms if a != "wino6"}
+    best = min(rest, key=rest.get) if rest else "wino6"
+    if "wino6" in algorithms and rest and costs["wino6"] < WINO6_MARGIN * costs[best]:
+        best = "wino6"
+    return best
