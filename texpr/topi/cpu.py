@@ -145,6 +145,15 @@ def cpu_info(target):
     return CpuInfo(target)
 
 
+def parallel_units():
+    """The threads a kernel built now will run its parallel loops on (the runtime's
+    num_threads: TEXPR_NUM_THREADS, else the cores), which schedules share their blocks
+    among. A machine of many cores running 2 threads would otherwise get blocks for all of
+    them (each copying its input again), a 1-thread run a split it pays for and never uses."""
+    from ..targets.runtime.module import num_threads
+    return num_threads()
+
+
 # ----------------------------------------------------------------------------- parameter choice
 
 def register_tile(M, N, info, max_vectors=4, m_cap=None, pad_ok=False, nr_divides=None,
@@ -836,9 +845,8 @@ def dense_rows_config(M, N, K, target="native", units=None):
     (4 KiB at 512 KiB of L2, which measured 3-9% faster than the L1d-sized 1 KiB runs at
     K = 1024-4096, Zen 3, 1 thread); nb weight rows per parallel block: the weight block
     nb x kc fills half the L2 (it is read once per data panel), and there are blocks for two
-    per core (`units`, default: the machine's cores).
+    per core (`units`, default: parallel_units).
     """
-    import os
     info = cpu_info(target)
     lanes = info.lanes
     mr, nr = register_tile(N, M, info, max_vectors=2, pad_ok=True,
@@ -849,7 +857,7 @@ def dense_rows_config(M, N, K, target="native", units=None):
     kc = reduction_chunk(K, t, lo=max(lanes, t // 4), hi=t)
     if K % kc:
         kc = K
-    units = units or os.cpu_count() or 1
+    units = units or parallel_units()
     tiles = cdiv(N, mr)
     blocks = max(cdiv(N, max(mr, info.l2_bytes // (2 * 4 * kc))), min(2 * units, tiles))
     nb = mr * cdiv(tiles, blocks)
@@ -911,17 +919,16 @@ def dense_weight_blocks_config(M, N, K, target="native", units=None):
     nb x kc block of weight rows into panels (in L2) and runs every row of the data against
     it, so the weight is read once from memory and its copy never leaves the cache. M is
     not padded (the last row tile runs the kernel for its row count), the data is read in
-    place. nb: at most col_block_target, and at least `units` (default: the machine's
-    cores) blocks of whole register tiles.
+    place. nb: at most col_block_target, and at least `units` (default: parallel_units)
+    blocks of whole register tiles.
     """
-    import os
     info = cpu_info(target)
     cfg = dense_config(M, N, K, target)
     nr = cfg["nr"]
     kc = l1_chunk(K, nr, info)
     if N % nr or K % kc:
         return None
-    units = units or os.cpu_count() or 1
+    units = units or parallel_units()
     panels = N // nr
     per_block = max(1, min(col_block_target(info, kc) // nr, panels // units))
     while panels % per_block:
@@ -1830,16 +1837,15 @@ def winograd_config(N, nH, nW, C, O, target="native", units=None, info=None):
     hb tile rows per block (block_tiles = hb * nW tiles are the rows of the GEMM register
     tile, 16 to 64 of them where possible, and hb divides nH: no partial block) and ochunks
     output-channel chunks. The parallel unit is (image, tile block, channel chunk); its V and M
-    stay in cache. `units` (default: the machine's cores) parallel units are wanted: blocks of
+    stay in cache. `units` (default: parallel_units) parallel units are wanted: blocks of
     tiles first; when the image has too few tiles (late ResNet layers) the output channels are
     split too (each chunk then redoes the input transform of its block, which is why it is
     not the first choice). mr x nr: the GEMM register tile over (tiles of a block, O);
     ic / oc: the vector blocks of the input / output transforms. info: the CpuInfo to size
     them by (default the target's; float16 lanes: cpu_half.py)."""
-    import os
     info = info or cpu_info(target)
     lanes = info.lanes
-    units = units or os.cpu_count() or 1
+    units = units or parallel_units()
     divs = [d for d in range(1, nH + 1) if nH % d == 0]
     # 16..64 tiles per block: enough GEMM rows to reuse each weight panel (the weights of a
     # late layer are megabytes: a block of few tiles would stream them per block), few

@@ -47,7 +47,7 @@ from ..lang.tensor import ComputeOp, compute, reduce_axis
 from ..lang.intrin import decl_tensor_intrin
 from ..targets.intrin import gemm_fp32
 from .cpu import (LOAD_PORTS, _dims, _f32, _pad_of, _vector_tile, cpu_info, epilogue_output,
-                  register_tile)
+                  parallel_units, register_tile)
 from .util import cdiv
 
 
@@ -96,9 +96,7 @@ def conv1x1_config(C, O, P, Q, target="native", units=None, strided=False):
     weight rows did not stay, 5% slower on avx2; Zen 4). strided: the convolution's stride
     is not 1 (the input is gathered once, before the blocks). kc: reduction_block."""
     info = pixel_vector_info(P * Q, cpu_info(target))
-    if not units:
-        from ..targets.runtime.module import num_threads
-        units = num_threads()
+    units = units or parallel_units()
     mr, nr = register_tile(O, P * Q, info, max_vectors=2, pad_ok=True)
     l2 = info.l2_bytes
     rows = row_blocks(P, Q, nr)

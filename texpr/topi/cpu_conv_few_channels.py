@@ -22,7 +22,7 @@ from ..errors import InternalError
 from ..lang.expr import Const, if_then_else
 from .cpu import (ROW_GROUP_MIN_PARALLEL, ROW_GROUP_MIN_SAVING, _dims, _f32,
                   _output_and_accumulator, _pad_of, _schedule_copy, _vector_tile,
-                  conv_row_cycles, cpu_info, pack_input, pad_axis, padded_copy,
+                  conv_row_cycles, cpu_info, pack_input, pad_axis, padded_copy, parallel_units,
                   row_vector_info)
 from .util import cdiv
 
@@ -119,17 +119,16 @@ def channel_tiles_outer(C, R, S, O, width, info, Hp=0, units=None):
     `width` columns, the phase copy's) do not fit the L1d together. ResNet-50's 7x7/2 stem
     (37 + 19 KiB) ran 4-9% faster so on AVX-512 (8 lanes) and 1-3% on AVX2, Zen 4; the
     56 x 56 one (37 + 10 KiB) the same either way. On more than one core (`units`, default:
-    the machine's cores) the parallel loop's even shares are then channel tiles, and each
+    parallel_units) the parallel loop's even shares are then channel tiles, and each
     thread reads the whole copy (C x Hp rows of `width`, half of it made by the other core)
     once per tile: only where it fits half the L2 (the other half: the output passing
     through). ResNet-50's stem (635 KiB) at 2 threads took 1.10-1.11 ms so against 1.06 with
     the rows outside (AVX2: 1.10-1.17 against 1.06-1.07; the same either way at 1 thread);
     the 56 x 56 one (167 KiB) kept the channel tiles outside (1 thread 0.3-1% faster, 2
     threads the same), Zen 4."""
-    import os
     if 4 * (O * C * R * S + C * R * width) <= info.l1d_bytes:
         return False
-    units = units or os.cpu_count() or 1
+    units = units or parallel_units()
     return units == 1 or 4 * C * Hp * width <= info.l2_bytes // 2
 
 

@@ -503,10 +503,10 @@ def _block_rows(N):
     allows (the threads texpr's runtime runs parallel loops with, TEXPR_NUM_THREADS or the
     cores: each call copies the data row once, so fewer and larger blocks where threads are
     few)."""
-    from ..targets.runtime.module import num_threads
+    from .cpu import parallel_units
     sizes = [b for b in (2048, 1024, 512, 256, 128, 64, 32, 16, 8, 4, 2, 1)
              if b <= INT4_BLOCK_ROWS and N % b == 0]
-    return next((b for b in sizes if N // b >= 2 * num_threads() or b <= 32), sizes[-1])
+    return next((b for b in sizes if N // b >= 2 * parallel_units() or b <= 32), sizes[-1])
 
 
 def micro_kernel_for(st, target):

@@ -14,13 +14,12 @@ Two layouts, told apart by the innermost index of the data the reduction reads:
 The outer kept axes run in parallel. An elementwise consumer (mean's division, argmax's index)
 is computed in the same loops. Extents no tile divides get the lowering's tails.
 """
-import os
 
 from ..lang import dtypes
 from ..lang.expr import Const, TensorLoad, Var
 from ..lang.visitor import walk
 from . import cpu_tuning as tuning
-from .cpu import cpu_info, epilogue_output, vector_partials
+from .cpu import cpu_info, epilogue_output, parallel_units, vector_partials
 from .reduction import REDUCE_TAG
 from .schedules import VECTOR_CPU_TARGETS, default_stage, register
 
@@ -193,7 +192,7 @@ def _split_rows(s, st, ext, width, lanes, vectors=COLUMN_VECTORS):
         total *= e
         if iv.kind != "reduce" and iv is not st.op.axis[-1]:
             blocks *= e
-    parts = column_parts(blocks, _const(st.extent_of(red[0])), total, os.cpu_count() or 1)
+    parts = column_parts(blocks, _const(st.extent_of(red[0])), total, parallel_units())
     if parts < 2:
         return None
     ko, _ = st.split(red[0], nparts=parts)
