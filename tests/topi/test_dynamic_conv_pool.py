@@ -72,8 +72,8 @@ def test_conv_and_pool_equal_numpy_for_every_size(kernels, n, h, w):
 @pytest.fixture(scope="module")
 def nchw_maxpool():
     """NCHW max pooling 3x3/2 pad 1 of a symbolic size: two size classes, the inputs at
-    least cpu.POOL_VECTOR_MIN_WIDTH wide on the vector route (a copy of the rows with the
-    padding in it), the narrower ones on the loop nest."""
+    least cpu.POOL_VECTOR_MIN_WIDTH wide on the vector route (the window's rows reduced into
+    a buffer with the padding in it), the narrower ones on the loop nest."""
     x = te.placeholder((te.var("n"), 3, te.var("h"), te.var("w")), name="x")
     return build(topi.nn.pool2d(x, 3, 2, 1, "max"), [x], "maxpool_nchw")
 
@@ -118,8 +118,8 @@ def pools():
 @given(n=st.sampled_from([1, 2]), h=WIDTHS, w=WIDTHS)
 def test_pooling_of_every_size_equals_numpy(pools, n, h, w):
     """Every pooling kernel of a symbolic size against NumPy: average pooling's divisor at
-    the borders (count_include_pad or not), the vector route's last partial tile and the
-    copy's masked last vector (widths no vector divides), the loop nest below
+    the borders (count_include_pad or not), the vector route's last partial tile and its
+    column buffer's masked last vector (widths no vector divides), the loop nest below
     POOL_VECTOR_MIN_WIDTH."""
     from texpr.topi.cpu import POOL_VECTOR_MIN_WIDTH
     x4, x5 = rand(n, 3, h, w), rand(n, 2, h, w, 8)

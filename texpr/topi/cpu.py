@@ -1690,42 +1690,48 @@ def _schedule_pool_nchw(s, st, target):
 
 
 def _schedule_symbolic_pool_nchw(s, st, target):
-    """NCHW window pooling of a symbolic image size (one build for every size): tiles of
-    POOL_ROWS output rows x one vector of output columns kept in registers over the window,
-    each tap a whole (strided) vector load from a copy of the channel's rows
-    (_pool_rows_copy: the padding in it, the row's start at a vector boundary); a row's last
-    tile computed whole over that copy's padding past the row (pad_axis) and stored in
-    part. So every row runs whole vectors at any width (gcc kept the scalar row loop of a
-    run-time length slower than the one of a constant length: 1.3-4x)."""
+    """NCHW window pooling of a symbolic image size (one build for every size), max or
+    average: the window's rows reduced first, per output row and input column, into a
+    channel's buffer (_pool_column_windows: the padding in it, the row's start at a vector
+    boundary), then tiles of POOL_ROWS output rows x one vector of output columns kept in
+    registers over the window's columns, each tap a whole (strided) vector load from that
+    buffer; a row's last tile computed whole over the buffer's padding past the row
+    (pad_axis) and stored in part; average pooling's division (nn's pool_count plane or a
+    constant) on the tile. So every row runs whole vectors at any width (gcc kept the
+    scalar row loop of a run-time length slower than the one of a constant length: 1.3-4x),
+    and a kh x kw window costs kh vector adds per input column and kw taps per output
+    vector instead of kh * kw taps (the concrete builds' loop nests, which gcc vectorizes,
+    run all kh * kw)."""
     info = cpu_info(target)
     lanes = info.lanes
     _, sw = st.op.attrs["strides"]
     dw = st.op.attrs["dilation"][1]
     kw = int(st.op.reduce_axis[1].dom.extent.value)
     Qp = (st.op.axis[3].dom.extent + (lanes - 1)) // lanes * lanes
-    copy = _pool_rows_copy(s, st, lanes, (Qp - 1) * sw + (kw - 1) * dw + 1)
+    cols = _pool_column_windows(s, st, lanes, (Qp - 1) * sw + (kw - 1) * dw + 1)
     out, acc = _output_and_accumulator(s, st)
     pad_axis(s, acc, 3, Qp)
     n_, c_ = out.op.axis[:2]
     yo, xo, yi, xi = _row_tiles(out, POOL_ROWS, lanes)
     out.vectorize(xi)
     cn, cc, cy, cx = acc.op.axis
-    ry, rx = acc.op.reduce_axis
     # a symbolic batch: its loop outside the parallel one (see schedule_pool)
     batch = isinstance(n_.dom.extent, Const)
-    _register_tile(s, acc, out, info, xo, cy, cx, [cn, cc, ry, rx], [n_, c_] if batch else [c_])
-    copy.compute_at(out, out.leaf_iter_vars[0 if batch else 1])     # a channel's rows, in cache
-    _vector_tile(copy, copy.op.axis[-1], lanes, unroll=False)
-    return [st, out, copy]
+    _register_tile(s, acc, out, info, xo, cy, cx, [cn, cc] + list(acc.op.reduce_axis),
+                   [n_, c_] if batch else [c_])
+    cols.compute_at(out, out.leaf_iter_vars[0 if batch else 1])     # a channel's rows, in cache
+    _vector_tile(cols, cols.op.axis[-1], lanes, unroll=False)
+    return [st, out, cols]
 
 
 def _schedule_symbolic_avg_rows(s, st, target):
     """NCHW average pooling of a symbolic size on the loop nest (inputs narrower than
-    POOL_VECTOR_MIN_WIDTH, windows without padding): the sums a root stage whose interior
-    rows gcc vectorizes, over the channels in parallel (a symbolic batch outside, see
-    schedule_pool); the division (pool_avg, by nn's pool_count plane or a constant) in
-    vectors along each row, the row's last one masked. Before, the division ran scalar, one
-    element at a time, and the sums in one thread: 1.7-3x the concrete build's time."""
+    POOL_VECTOR_MIN_WIDTH, windows without padding, global pooling): the sums a root stage
+    whose interior rows gcc vectorizes, over the channels in parallel (a symbolic batch
+    outside, see schedule_pool); the division (pool_avg, by nn's pool_count plane or a
+    constant) in vectors along each row, the row's last one masked where the target masks
+    tails. Before, the division ran one element at a time (its divisor's min / max too) and
+    the sums in one thread."""
     out = epilogue_output(s, st)
     lanes = cpu_info(target).lanes
     for stage in (st, out):
@@ -1739,69 +1745,74 @@ def _schedule_symbolic_avg_rows(s, st, target):
     return [st, out]
 
 
-def _pool_rows_copy(s, st, lanes, width):
-    """Make the pooling stage `st` read its (padded) input through a copy "pool_rows"
-    [N, C, Hp, Wc]: the padded rows, each with the input's columns from a vector boundary
-    (off >= the left padding) and the pad value around them up to `width` padded columns
-    read. The copy's interior is then whole vector loads and stores but for each row's last
-    partial vector; its borders are whole vectors of the pad value. Returns its stage."""
-    dp = st.op.input_tensors[0]
+def _pool_column_windows(s, st, lanes, width):
+    """Split the pooling stage `st` (NCHW, over a padded input, the window [ry, rx]) into
+    a stage "pool_cols" [N, C, P, Wc]: for output row y and padded input column j, the
+    reduction (sum or max) over the window's rows, y * sh + ry * dh, of column j, the pad
+    value outside the input; and `st` reducing over the window's columns only,
+    pool_cols[n, c, y, x * sw + rx * dw]. The columns start at a vector boundary (off >=
+    the left padding) and run up to `width` padded columns read: whole vectors but for each
+    row's last (a masked load: the vectorizer's _masked_select) and the left padding's
+    first (a whole vector of the pad value). Sums in another order than the loop nest's
+    (rows first): within float32 rounding of it; max exactly. Returns the new stage."""
     pad_t, src = _pad_of(s, st)
-    if pad_t is None:
-        src, before, after, padv = dp, (0,) * 4, (0,) * 4, 0
-    else:
-        before, after = pad_t.op.attrs["pad_before"], pad_t.op.attrs["pad_after"]
-        padv = pad_t.op.attrs.get("pad_value", 0)
     N, C, H, W = _extents(src)
-    pt, pl = before[2], before[3]
+    pt, pl = pad_t.op.attrs["pad_before"][2:4]
+    sh, sw = st.op.attrs["strides"]
+    dh, dw = st.op.attrs["dilation"]
+    kh = int(st.op.reduce_axis[0].dom.extent.value)
+    P = st.op.axis[2].dom.extent
     off = cdiv(pl, lanes) * lanes if pl else 0
     cols = (width - pl + off + (lanes - 1)) // lanes * lanes
-    shape = (N, C, H + pt + after[2], cols)
-    fill = Const(padv, src.dtype)
-
-    # the element or the pad value as a reduction over one point whose `where` is the
-    # padding condition (its init: 0 for sums, the dtype's minimum for max = the pad value):
-    # the row's last partial vector is then a masked load and store (a select there ran
-    # its lanes one by one: 6-20% of the kernel)
     red = te_max if st.op.name == "pool_max" else te_sum
-    if padv != (min_value(src.dtype).value if red is te_max else 0):
-        red = None
+    # the pad value is the reduction's identity (_padded_pool_width): rows of the window
+    # outside the input are left out (the where), columns read as the pad value
+    fill = Const(pad_t.op.attrs.get("pad_value", 0), src.dtype)
 
-    def fpack(n, c, h, j):
+    def fcols(n, c, y, j):
+        ry = reduce_axis((0, kh), "pool_cols_ry")
+        h = y * sh + ry * dh - pt
         conds = [j >= off] if off else []
         conds.append(j < W + off)
-        if pt or after[2]:
-            conds += [h >= pt, h < H + pt]
-        if red is None:
-            return if_then_else(te_all(*conds), src[n, c, h - pt if pt else h, j - off], fill)
-        r = reduce_axis((0, 1), "pool_rows_r")
-        return red(src[n, c, h - pt if pt else h, j - off], axis=r, where=te_all(*conds))
-    return pack_input(s, st, dp, shape, fpack, lambda n, c, h, w: (n, c, h, w - pl + off),
-                      "pool_rows")[1]
+        return red(if_then_else(te_all(*conds), src[n, c, h, j - off], fill), axis=ry,
+                   where=te_all(h >= 0, h < H))
+    cols_t = compute((N, C, P, cols), fcols, name="pool_cols", tag="injective,pack")
+    rx = reduce_axis((0, int(st.op.reduce_axis[1].dom.extent.value)), "rx")
+    op = st.op
+
+    def body(n, c, y, x):
+        j = x * sw + (rx * dw if dw != 1 else rx) - pl + off
+        return red(cols_t[n, c, y, j], axis=rx)
+    axes = [a.var for a in op.axis]
+    new_op = ComputeOp(op.name, op.axis, [body(*axes)], op.tag, op.attrs)
+    st.op = new_op
+    st._reset_axes()
+    s.stage_map[new_op] = st
+    return s._insert_stage(cols_t.op, st)
 
 
 #: output rows of a symbolic pooling tile (one vector each; _schedule_symbolic_pool_nchw)
 POOL_ROWS = 4
 
-#: the input width from which max pooling of a symbolic width over a padded input takes the
-#: vector route (_schedule_symbolic_pool_nchw). Zen 3, 64 channels, 3x3/2, 1 thread, time over
-#: the concrete build's: 0.67-0.69x at 56 wide, 0.93x at 28, 1.14x at 15, where the loop nest
-#: took 1.0-1.2x, 1.38x, 2.1x; narrower rows are mostly the copy's partial last vector, and
-#: the loop nest is as fast or faster there (14: 1.39x both; 7: 2.6x against 3.6x)
+#: the input width from which max and average pooling of a symbolic width over a padded
+#: input take the vector route (_schedule_symbolic_pool_nchw). Zen 3 (max pooling, the route
+#: of a padded copy of the rows then), 64 channels, 3x3/2, 1 thread, time over the concrete
+#: build's: 0.67-0.69x at 56 wide, 0.93x at 28, 1.14x at 15, where the loop nest took
+#: 1.0-1.2x, 1.38x, 2.1x; the loop nest as fast or faster below (14: 1.39x both; 7: 2.6x
+#: against 3.6x). Zen 4, avx512, average pooling with the column windows: vector route /
+#: loop nest 1.98x / 2.43x at 11, 2.3x / 2.2x at 12, 2.5x / 3.4x at 13, 3.1-3.5x / 2.6-2.9x
+#: at 5-8 (CPU time, noisy)
 POOL_VECTOR_MIN_WIDTH = 12
 
 
 @register_size_classes("pool", VECTOR_CPU_TARGETS)
 def pool_size_classes(st, target):
     """NCHW max and average pooling over a padded input of a symbolic width: a class of
-    inputs at least POOL_VECTOR_MIN_WIDTH wide (the vector route: the padding in a copy of
-    the rows; average pooling's division by nn's pool_count plane on the register tile),
-    then the others (the loop nest, every tap testing the padding; average pooling:
-    _schedule_symbolic_avg_rows). Other pooling: no classes (windows without padding,
-    global pooling: the loop nest). Average pooling, Zen 4, avx512, 64 channels 3x3/2, time
-    over the concrete build's: vector route 1.58-1.81x at 28, 29, 56, 57, 112 wide, 2.2x at
-    13-14; the loop nest (with its division in vectors) 1.3-1.6x at 28, 56, 112 but 1.9-3.3x
-    at 13, 29, 57; before either, 1.3-3.0x."""
+    inputs at least POOL_VECTOR_MIN_WIDTH wide (the vector route,
+    _schedule_symbolic_pool_nchw: the window's rows reduced into a buffer with the padding
+    in it, then register tiles over its columns), then the others (the loop nest, every tap
+    testing the padding; average pooling: _schedule_symbolic_avg_rows). Other pooling: no
+    classes (windows without padding, global pooling: the loop nest)."""
     w = _padded_pool_width(st)
     return None if w is None else [w >= POOL_VECTOR_MIN_WIDTH, w >= 0]
 
@@ -1815,6 +1826,9 @@ def _padded_pool_width(st):
         return None
     op = st.op.input_tensors[0].op
     if not (isinstance(op, ComputeOp) and "pad" in op.tag and "pad_before" in op.attrs):
+        return None
+    identity = min_value(op.output(0).dtype).value if st.op.name == "pool_max" else 0
+    if op.attrs.get("pad_value", 0) != identity:    # (nn.pool2d's always is)
         return None
     w = op.input_tensors[0].shape[3]
     return w if isinstance(w, Var) else None
