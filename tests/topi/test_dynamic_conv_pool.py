@@ -72,7 +72,7 @@ def test_conv_and_pool_equal_numpy_for_every_size(kernels, n, h, w):
 @pytest.fixture(scope="module")
 def nchw_maxpool():
     """NCHW max pooling 3x3/2 pad 1 of a symbolic size: two size classes, the inputs at
-    least cpu.POOL_VECTOR_MIN_WIDTH wide on the vector route (the window's rows reduced into
+    least cpu.pool_vector_min_width wide on the vector route (the window's rows reduced into
     a buffer with the padding in it), the narrower ones on the loop nest."""
     x = te.placeholder((te.var("n"), 3, te.var("h"), te.var("w")), name="x")
     return build(topi.nn.pool2d(x, 3, 2, 1, "max"), [x], "maxpool_nchw")
@@ -81,8 +81,8 @@ def nchw_maxpool():
 @settings(max_examples=10, deadline=None)
 @given(n=st.sampled_from([1, 2]), h=SIZES, w=st.sampled_from([1, 5, 11, 12, 13, 16, 29]))
 def test_nchw_max_pooling_of_both_size_classes_equals_numpy(nchw_maxpool, n, h, w):
-    from texpr.topi.cpu import POOL_VECTOR_MIN_WIDTH
-    assert f"w >= {POOL_VECTOR_MIN_WIDTH}" in nchw_maxpool.source
+    from texpr.topi.cpu import pool_vector_min_width
+    assert f"w >= {pool_vector_min_width('native')}" in nchw_maxpool.source
     x = rand(n, 3, h, w)
     np.testing.assert_array_equal(nchw_maxpool(x), ref.pool2d_ref(x, 3, 2, 1, "max"))
 
@@ -90,9 +90,9 @@ def test_nchw_max_pooling_of_both_size_classes_equals_numpy(nchw_maxpool, n, h, 
 #: (pool type, count_include_pad, kernel, stride, padding) of the symbolic pooling kernels
 POOLS = [("max", True, 3, 2, 1), ("avg", False, 3, 2, 1), ("avg", True, 3, 2, 1),
          ("avg", False, 3, 1, 1), ("avg", False, 2, 2, 0), ("max", True, 3, 1, 2)]
-#: widths on both sides of cpu.POOL_VECTOR_MIN_WIDTH: 1, primes, powers of two, widths no
-#: vector of 8 or 16 lanes divides
-WIDTHS = st.sampled_from([1, 2, 3, 5, 7, 8, 11, 12, 13, 16, 17, 29, 31, 32, 33, 64])
+#: widths on both sides of cpu.pool_vector_min_width (5 or 12): 1, primes, powers of two,
+#: widths no vector of 8 or 16 lanes divides
+WIDTHS = st.sampled_from([1, 2, 3, 4, 5, 7, 8, 11, 12, 13, 16, 17, 29, 31, 32, 33, 64])
 
 
 @pytest.fixture(scope="module")
@@ -120,8 +120,8 @@ def test_pooling_of_every_size_equals_numpy(pools, n, h, w):
     """Every pooling kernel of a symbolic size against NumPy: average pooling's divisor at
     the borders (count_include_pad or not), the vector route's last partial tile and its
     column buffer's masked last vector (widths no vector divides), the loop nest below
-    POOL_VECTOR_MIN_WIDTH."""
-    from texpr.topi.cpu import POOL_VECTOR_MIN_WIDTH
+    pool_vector_min_width."""
+    from texpr.topi.cpu import pool_vector_min_width
     x4, x5 = rand(n, 3, h, w), rand(n, 2, h, w, 8)
     for (i, layout), f in ((k, f) for k, f in pools.items() if k[0] != "global"):
         kind, incl, k, s, p = POOLS[i]
@@ -136,8 +136,8 @@ def test_pooling_of_every_size_equals_numpy(pools, n, h, w):
             np.testing.assert_allclose(pools[("global", kind, layout)](x),
                                        ref.global_pool_ref(x, kind), rtol=1e-5, atol=1e-6)
     # the padded NCHW windows have the vector route's size class, average pooling too
-    assert f"w >= {POOL_VECTOR_MIN_WIDTH}" in pools[(1, "nchw")].source
-    assert f"w >= {POOL_VECTOR_MIN_WIDTH}" in pools[(2, "nchw")].source
+    cond = f"w >= {pool_vector_min_width('native')}"
+    assert cond in pools[(1, "nchw")].source and cond in pools[(2, "nchw")].source
 
 
 def test_average_pooling_divisor_counts_the_taps_inside():

@@ -1648,7 +1648,8 @@ def schedule_pool(s, st, target):
     if len(ax) == 4 and len(st.op.reduce_axis) == 2:
         w = _padded_pool_width(st)
         facts = known_facts()
-        if w is not None and facts is not None and facts.bounds(w)[0] >= POOL_VECTOR_MIN_WIDTH:
+        if w is not None and facts is not None and \
+                facts.bounds(w)[0] >= pool_vector_min_width(target):
             return _schedule_symbolic_pool_nchw(s, st, target)
         if not _const_shape(st.op.output(0)) and epilogue_output(s, st) is not None:
             return _schedule_symbolic_avg_rows(s, st, target)
@@ -1726,7 +1727,7 @@ def _schedule_symbolic_pool_nchw(s, st, target):
 
 def _schedule_symbolic_avg_rows(s, st, target):
     """NCHW average pooling of a symbolic size on the loop nest (inputs narrower than
-    POOL_VECTOR_MIN_WIDTH, windows without padding, global pooling): the sums a root stage
+    pool_vector_min_width, windows without padding, global pooling): the sums a root stage
     whose interior rows gcc vectorizes, over the channels in parallel (a symbolic batch
     outside, see schedule_pool); the division (pool_avg, by nn's pool_count plane or a
     constant) in vectors along each row, the row's last one masked where the target masks
@@ -1795,26 +1796,39 @@ def _pool_column_windows(s, st, lanes, width):
 POOL_ROWS = 4
 
 #: the input width from which max and average pooling of a symbolic width over a padded
-#: input take the vector route (_schedule_symbolic_pool_nchw). Zen 3 (max pooling, the route
-#: of a padded copy of the rows then), 64 channels, 3x3/2, 1 thread, time over the concrete
-#: build's: 0.67-0.69x at 56 wide, 0.93x at 28, 1.14x at 15, where the loop nest took
-#: 1.0-1.2x, 1.38x, 2.1x; the loop nest as fast or faster below (14: 1.39x both; 7: 2.6x
-#: against 3.6x). Zen 4, avx512, average pooling with the column windows: vector route /
-#: loop nest 1.98x / 2.43x at 11, 2.3x / 2.2x at 12, 2.5x / 3.4x at 13, 3.1-3.5x / 2.6-2.9x
-#: at 5-8 (CPU time, noisy)
+#: input take the vector route (_schedule_symbolic_pool_nchw) on targets without masked
+#: tails (AVX2: the column buffer's last partial vector runs lane by lane). Zen 4, avx2
+#: target, 64 channels 3x3/2, 1 thread (CPU time), time over the concrete build's, vector
+#: route / loop nest: average 2.6x / 2.5x at 8, 1.8x / 2.5x at 11, 1.8x / 2.2x at 28; max
+#: 1.7x / 1.3x at 8, 1.4x / 1.7x at 11, 1.25x / 1.6x at 13 (Zen 3, the earlier route: 1.14x
+#: against 2.1x at 15, 1.39x both at 14)
 POOL_VECTOR_MIN_WIDTH = 12
+
+#: the same on targets that mask vector tails (AVX-512: that vector a masked load). Zen 4,
+#: avx512: average 2.6x / 2.8x at 5, 2.0x / 2.6x at 8, 1.3x / 2.4x at 11, 1.1x / 2.8x at
+#: 28; max 2.0x both at 5, 1.2x / 1.4x at 8; the loop nest faster below (avg 2.7x / 3.2x at
+#: 4, max 2.9x / 1.4x at 2)
+POOL_VECTOR_MIN_WIDTH_MASKED = 5
+
+
+def pool_vector_min_width(target):
+    """POOL_VECTOR_MIN_WIDTH, or POOL_VECTOR_MIN_WIDTH_MASKED where the target masks tails
+    natively (not SIMDe, whose masked loads are scalar loops)."""
+    from ..targets.registry import get_target
+    masked = get_target(target).has("masked_tails") and not cpu_info(target).emulated
+    return POOL_VECTOR_MIN_WIDTH_MASKED if masked else POOL_VECTOR_MIN_WIDTH
 
 
 @register_size_classes("pool", VECTOR_CPU_TARGETS)
 def pool_size_classes(st, target):
     """NCHW max and average pooling over a padded input of a symbolic width: a class of
-    inputs at least POOL_VECTOR_MIN_WIDTH wide (the vector route,
+    inputs at least pool_vector_min_width wide (the vector route,
     _schedule_symbolic_pool_nchw: the window's rows reduced into a buffer with the padding
     in it, then register tiles over its columns), then the others (the loop nest, every tap
     testing the padding; average pooling: _schedule_symbolic_avg_rows). Other pooling: no
     classes (windows without padding, global pooling: the loop nest)."""
     w = _padded_pool_width(st)
-    return None if w is None else [w >= POOL_VECTOR_MIN_WIDTH, w >= 0]
+    return None if w is None else [w >= pool_vector_min_width(target), w >= 0]
 
 
 def _padded_pool_width(st):

@@ -302,7 +302,12 @@ class Vectorizer:
             return None
         if op == "<=":
             bound = simplify(bound + 1)
-        pred = Cmp("<", ramp, Broadcast(bound, self.lanes, _vec_dtype("int32", self.lanes)),
+        # lanes < bound - base: a constant vector compared with one broadcast (the ramp's
+        # lanes built one by one cost more than the select's load), the same lane count
+        # for the masked loads
+        iota = Ramp(Const(0, "int32"), 1, self.lanes, _vec_dtype("int32", self.lanes))
+        pred = Cmp("<", iota, Broadcast(simplify(bound - ramp.base), self.lanes,
+                                        _vec_dtype("int32", self.lanes)),
                    _vec_dtype("bool", self.lanes))
         self.pred = pred
         try:
