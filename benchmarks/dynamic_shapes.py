@@ -6,12 +6,15 @@ them: Schedule.specialize) beside the kernel built for each concrete size, and O
     python benchmarks/dynamic_shapes.py                 # 1 and 2 threads
     python benchmarks/dynamic_shapes.py --threads 1 --ops dense
     python benchmarks/dynamic_shapes.py --quick         # small shapes, few rounds
+    python benchmarks/dynamic_shapes.py --threads 1 --cpu-time --only pool   # pooling rows
 
 Cases: dense (symbolic M), softmax (symbolic rows), batch-1 attention (symbolic sequence
-length), pooling and a 3x3 convolution (symbolic batch and image size): --ops picks them.
+length), pooling (max / avg, NCHW / NCHWc, global) and a 3x3 convolution (symbolic batch and
+image size): --ops picks them, --only keeps the cases whose label holds one of its words.
 Rows: ms of the symbolic build ("dyn"), of the concrete build ("fixed"), their ratio
-(dyn / fixed: 1.00 = the same speed, the bar is <= 1.10) and, for dense, NumPy's time over
-the symbolic build's (>= 1: texpr faster). Interleaved Timer (benchmarks/_bench.py), medians.
+(dyn / fixed: 1.00 = the same speed, the bar is <= 1.10) and the reference's time over the
+symbolic build's (>= 1: texpr faster): NumPy for dense, torch (when installed) for pooling.
+--cpu-time times the thread's CPU time (1 thread only: other processes' load then counts less). Interleaved Timer (benchmarks/_bench.py), medians.
 The CPU model and the load from other processes head the output.
 """
 import os
@@ -106,9 +109,37 @@ def attention_cases(target, heads, dim, seqs, rng):
     return out
 
 
-def conv_pool_cases(target, channels, sizes, rng):
-    """NCHWc max pooling 3x3/2, NCHW average pooling 3x3/2 and a 3x3 NCHW convolution of
-    `channels` channels, batch and image size symbolic (one build each), at each image size."""
+def _torch_pool(kind):
+    """The torch call of a pooling case (NCHW arrays; NCHWc ones as NCHW of the same
+    channels), or None: torch not installed, or not a pooling case."""
+    try:
+        import torch
+        import torch.nn.functional as F
+    except ImportError:
+        return None
+    fns = {"maxpool": lambda t: F.max_pool2d(t, 3, 2, 1),
+           "avgpool": lambda t: F.avg_pool2d(t, 3, 2, 1, count_include_pad="incl" in kind),
+           "global": lambda t: F.adaptive_avg_pool2d(t, 1)}
+    fn = fns.get(kind.split()[0])
+    if fn is None:
+        return None
+
+    def call(a):
+        t = torch.from_numpy(a if a.ndim == 4 else np.ascontiguousarray(
+            a.transpose(0, 1, 4, 2, 3)).reshape(a.shape[0], -1, a.shape[2], a.shape[3]))
+        return lambda: fn(t)
+    return call
+
+
+def _label(kind, C, size):
+    return f"{kind} {C}x{size}x{size}"
+
+
+def conv_pool_cases(target, channels, sizes, rng, only=None):
+    """Pooling 3x3/2 pad 1 (max and average, NCHW and NCHWc, count_include_pad or not),
+    global average pooling and a 3x3 NCHW convolution of `channels` channels, batch and image
+    size symbolic (one build each), at each image size; `only`: words, one of which a case's
+    label holds."""
     n, h, w = te.var("n"), te.var("h"), te.var("w")
     C = channels
 
@@ -116,22 +147,32 @@ def conv_pool_cases(target, channels, sizes, rng):
         x5 = te.placeholder((n_, C // 8, h_, w_, 8), name="x")
         x4 = te.placeholder((n_, C, h_, w_), name="x")
         k4 = te.placeholder((C, C, 3, 3), name="k")
-        return {"maxpool NCHWc": (topi.nn.pool2d(x5, 3, 2, 1, "max"), [x5]),
-                "avgpool NCHW": (topi.nn.pool2d(x4, 3, 2, 1, "avg", count_include_pad=False),
-                                 [x4]),
+        pool = topi.nn.pool2d
+        return {"maxpool NCHWc": (pool(x5, 3, 2, 1, "max"), [x5]),
+                "maxpool NCHW": (pool(x4, 3, 2, 1, "max"), [x4]),
+                "avgpool NCHW": (pool(x4, 3, 2, 1, "avg", count_include_pad=False), [x4]),
+                "avgpool NCHW incl": (pool(x4, 3, 2, 1, "avg"), [x4]),
+                "avgpool NCHWc": (pool(x5, 3, 2, 1, "avg", count_include_pad=False), [x5]),
+                "global avg NCHW": (topi.nn.global_pool(x4, "avg"), [x4]),
+                "global avg NCHWc": (topi.nn.global_pool(x5, "avg"), [x5]),
                 "conv3x3 NCHW": (topi.nn.conv2d_nchw(x4, k4, 1, 1), [x4, k4])}
+    keep = [k for k in ops(n, h, w) if not only or any(
+        o in _label(k, C, size) for o in only for size in sizes)]
     dyn = {k: _build([y], args + [y], target, k.split()[0] + "_dyn")
-           for k, (y, args) in ops(n, h, w).items()}
+           for k, (y, args) in ops(n, h, w).items() if k in keep}
     out = []
     for size in sizes:
         for k, (y, args) in ops(1, size, size).items():
+            if k not in keep:
+                continue
             fixed = _build([y], args + [y], target, k.split()[0] + "_fixed")
             arrs = [rng.standard_normal(tuple(int(d) for d in a.shape), dtype=np.float32)
                     for a in args]
             c1, c2 = dyn[k](*arrs), fixed(*arrs)
             np.testing.assert_allclose(c1, c2, rtol=1e-4, atol=1e-4)
-            out.append((f"{k} {C}x{size}x{size}", lambda a=arrs, c=c1, f=dyn[k]: f(*a, c),
-                        lambda a=arrs, c=c2, f=fixed: f(*a, c), None))
+            ref = _torch_pool(k)
+            out.append((_label(k, C, size), lambda a=arrs, c=c1, f=dyn[k]: f(*a, c),
+                        lambda a=arrs, c=c2, f=fixed: f(*a, c), ref and ref(arrs[0])))
     return out
 
 
@@ -141,7 +182,14 @@ def main():
     ap.add_argument("--threads", type=int, nargs="*", default=[1, 2])
     ap.add_argument("--ops", default="dense,softmax,attention,convpool")
     ap.add_argument("--quick", action="store_true", help="small shapes, few rounds")
+    ap.add_argument("--only", default="", help="comma-separated words: the cases whose label "
+                    "holds one of them (e.g. pool, avgpool, NCHWc)")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="time the thread's CPU time (1 thread only)")
     args = ap.parse_args()
+    only = [w for w in args.only.split(",") if w]
+    if args.cpu_time and args.threads != [1]:
+        ap.error("--cpu-time times one thread: use --threads 1")
     target = args.target or _bench.best_target()
     rng = np.random.default_rng(0)
     print(f"CPU: {_bench.cpu_model()}; target {target}")
@@ -158,18 +206,20 @@ def main():
                                  (7, 64) if args.quick else (1, 2, 3, 7, 64, 333, 384), rng)
     if "convpool" in ops:
         cases += conv_pool_cases(target, 16 if args.quick else 64,
-                                 (14,) if args.quick else (56, 28), rng)
-    timer = _bench.Timer(rounds=3 if args.quick else 9, calls=3 if args.quick else 5)
+                                 (14,) if args.quick else (56, 28), rng, only)
+    cases = [c for c in cases if not only or any(o in c[0] for o in only)]
+    timer = _bench.Timer(rounds=3 if args.quick else 9, calls=3 if args.quick else 5,
+                         clock=_bench.time.thread_time if args.cpu_time else None)
     for nt in args.threads:
         load = _bench.CpuLoad()
         load.start()
         print(f"\n{nt} thread(s)")
-        print(f"{'case':<32} {'dyn ms':>9} {'fixed ms':>9} {'dyn/fixed':>9} {'x numpy':>8}")
+        print(f"{'case':<32} {'dyn ms':>9} {'fixed ms':>9} {'dyn/fixed':>9} {'x ref':>8}")
         with _bench.threads(nt):
             for label, dyn, fixed, ref in cases:
                 fns = {"dyn": dyn, "fixed": fixed}
                 if ref is not None:
-                    fns["numpy"] = ref
+                    fns["ref"] = ref
                 # at 2 threads each turn starts with untimed calls of its own for longer than
                 # the previous library's workers spin (OpenBLAS: ~0.1 s); a sleep instead left
                 # the second vCPU idle, and 2-thread work ran 1.6-2x slower right after it
@@ -177,7 +227,7 @@ def main():
                 timer.settle = 0.0 if timer.warm_s else _bench.SETTLE_S
                 t = timer.run(fns)
                 ratio = t["dyn"][0] / t["fixed"][0]
-                vs = f"{t['numpy'][0] / t['dyn'][0]:8.2f}" if ref is not None else " " * 8
+                vs = f"{t['ref'][0] / t['dyn'][0]:8.2f}" if ref is not None else " " * 8
                 print(f"{label:<32} {t['dyn'][0] * 1e3:9.3f} {t['fixed'][0] * 1e3:9.3f} "
                       f"{ratio:9.2f} {vs}")
         print(_bench.load_note(load.stop()))

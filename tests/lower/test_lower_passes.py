@@ -507,3 +507,31 @@ def test_padding_selects_partition_into_a_plain_interior(target, h, w):
     p = np.full((h + 2, w + 2), np.nan, "float32")
     f(a, p)
     np.testing.assert_array_equal(p, np.pad(a, 1))
+
+
+def test_copy_of_symbolic_width_masks_its_last_vector():
+    """A copy of a symbolic width into rows of whole vectors, the input's columns from a
+    vector boundary, the pad value around them (the symbolic pooling's column buffer): on a
+    target with masked tails the row's last, partial vector is a masked load under a select
+    (vectorize._masked_select), not a loop over its lanes; the left padding's whole vector
+    is a lane-invariant test. Results equal NumPy's on every target; the build checks them
+    on the host (avx512 through SIMDe where the CPU lacks it)."""
+    h, w = te.var("h"), te.var("w")
+    A = te.placeholder((h, w), name="A")
+    P = te.compute((h, (w + 31) // 16 * 16), lambda i, j: te.if_then_else(
+        te.all(j >= 16, j < w + 16), A[i, j - 16], 0.0), name="P")
+    for target in ("avx512", "avx2"):
+        s = te.create_schedule(P.op)
+        jo, ji = s[P].split(P.op.axis[1], factor=16)
+        s[P].vectorize(ji)
+        text = str(te.lower(s, [A, P], target=target))
+        if target == "avx512":
+            assert "predicate=" in text and "_lane" not in text, text
+        f = te.build(s, [A, P], target=target, name="masked_copy")
+        for hw in ((1, 1), (3, 16), (2, 29), (5, 40)):
+            a = np.random.default_rng(hw[1]).standard_normal(hw).astype("float32")
+            p = np.full((hw[0], (hw[1] + 31) // 16 * 16), np.nan, "float32")
+            f(a, p)
+            want = np.zeros_like(p)
+            want[:, 16:16 + hw[1]] = a
+            np.testing.assert_array_equal(p, want)

@@ -72,8 +72,8 @@ def test_conv_and_pool_equal_numpy_for_every_size(kernels, n, h, w):
 @pytest.fixture(scope="module")
 def nchw_maxpool():
     """NCHW max pooling 3x3/2 pad 1 of a symbolic size: two size classes, the inputs at
-    least cpu.POOL_VECTOR_MIN_WIDTH wide on the vector route (a copy of the rows with the
-    padding in it), the narrower ones on the loop nest."""
+    least cpu.pool_vector_min_width wide on the vector route (the window's rows reduced into
+    a buffer with the padding in it), the narrower ones on the loop nest."""
     x = te.placeholder((te.var("n"), 3, te.var("h"), te.var("w")), name="x")
     return build(topi.nn.pool2d(x, 3, 2, 1, "max"), [x], "maxpool_nchw")
 
@@ -81,10 +81,78 @@ def nchw_maxpool():
 @settings(max_examples=10, deadline=None)
 @given(n=st.sampled_from([1, 2]), h=SIZES, w=st.sampled_from([1, 5, 11, 12, 13, 16, 29]))
 def test_nchw_max_pooling_of_both_size_classes_equals_numpy(nchw_maxpool, n, h, w):
-    from texpr.topi.cpu import POOL_VECTOR_MIN_WIDTH
-    assert f"w >= {POOL_VECTOR_MIN_WIDTH}" in nchw_maxpool.source
+    from texpr.topi.cpu import pool_vector_min_width
+    assert f"w >= {pool_vector_min_width('native')}" in nchw_maxpool.source
     x = rand(n, 3, h, w)
     np.testing.assert_array_equal(nchw_maxpool(x), ref.pool2d_ref(x, 3, 2, 1, "max"))
+
+
+#: (pool type, count_include_pad, kernel, stride, padding) of the symbolic pooling kernels
+POOLS = [("max", True, 3, 2, 1), ("avg", False, 3, 2, 1), ("avg", True, 3, 2, 1),
+         ("avg", False, 3, 1, 1), ("avg", False, 2, 2, 0), ("max", True, 3, 1, 2)]
+#: widths on both sides of cpu.pool_vector_min_width (5 or 12): 1, primes, powers of two,
+#: widths no vector of 8 or 16 lanes divides
+WIDTHS = st.sampled_from([1, 2, 3, 4, 5, 7, 8, 11, 12, 13, 16, 17, 29, 31, 32, 33, 64])
+
+
+@pytest.fixture(scope="module")
+def pools():
+    """Max and average pooling (count_include_pad or not) in NCHW and NCHWc, and global
+    pooling, batch and image size symbolic: one build each."""
+    n, h, w = te.var("n"), te.var("h"), te.var("w")
+    x4 = te.placeholder((n, 3, h, w), name="x")
+    x5 = te.placeholder((n, 2, h, w, 8), name="x")
+    out = {}
+    for i, (kind, incl, k, s, p) in enumerate(POOLS):
+        for layout, x in (("nchw", x4), ("nchwc", x5)):
+            y = topi.nn.pool2d(x, k, s, p, kind, count_include_pad=incl)
+            out[(i, layout)] = build(y, [x], f"pool{i}_{layout}")
+    for kind in ("avg", "max"):
+        for layout, x in (("nchw", x4), ("nchwc", x5)):
+            out[("global", kind, layout)] = build(topi.nn.global_pool(x, kind), [x],
+                                                  f"global_{kind}_{layout}")
+    return out
+
+
+@settings(max_examples=12, deadline=None)
+@given(n=st.sampled_from([1, 2]), h=WIDTHS, w=WIDTHS)
+def test_pooling_of_every_size_equals_numpy(pools, n, h, w):
+    """Every pooling kernel of a symbolic size against NumPy: average pooling's divisor at
+    the borders (count_include_pad or not), the vector route's last partial tile and its
+    column buffer's masked last vector (widths no vector divides), the loop nest below
+    pool_vector_min_width."""
+    from texpr.topi.cpu import pool_vector_min_width
+    x4, x5 = rand(n, 3, h, w), rand(n, 2, h, w, 8)
+    for (i, layout), f in ((k, f) for k, f in pools.items() if k[0] != "global"):
+        kind, incl, k, s, p = POOLS[i]
+        if h + 2 * p < k or w + 2 * p < k:
+            continue
+        x = x4 if layout == "nchw" else x5
+        want = ref.pool2d_ref(x, k, s, p, kind, count_include_pad=incl)
+        np.testing.assert_allclose(f(x), want, rtol=1e-5, atol=1e-6,
+                                   err_msg=f"{POOLS[i]} {layout} {x.shape}")
+    for kind in ("avg", "max"):
+        for layout, x in (("nchw", x4), ("nchwc", x5)):
+            np.testing.assert_allclose(pools[("global", kind, layout)](x),
+                                       ref.global_pool_ref(x, kind), rtol=1e-5, atol=1e-6)
+    # the padded NCHW windows have the vector route's size class, average pooling too
+    cond = f"w >= {pool_vector_min_width('native')}"
+    assert cond in pools[(1, "nchw")].source and cond in pools[(2, "nchw")].source
+
+
+def test_average_pooling_divisor_counts_the_taps_inside():
+    """count_include_pad=False of a symbolic size divides by the taps inside the input, as
+    the concrete build does (nn's pool_count plane): ones pool to exactly one everywhere,
+    the borders included; with count_include_pad the border windows hold fewer ones."""
+    x = te.placeholder((te.var("n"), 1, te.var("h"), te.var("w")), name="x")
+    excl = build(topi.nn.pool2d(x, 3, 2, 1, "avg", count_include_pad=False), [x], "avg_excl")
+    incl = build(topi.nn.pool2d(x, 3, 2, 1, "avg"), [x], "avg_incl")
+    for hw in ((1, 1), (5, 13), (12, 29), (16, 16)):
+        ones = np.ones((1, 1) + hw, np.float32)
+        np.testing.assert_array_equal(excl(ones), np.ones_like(excl(ones)))
+        got = incl(ones)
+        np.testing.assert_allclose(got, ref.pool2d_ref(ones, 3, 2, 1, "avg"), rtol=1e-6)
+        assert got[0, 0, 0, 0] < 1.0
 
 
 @settings(max_examples=10, deadline=None)

@@ -21,9 +21,9 @@ import math
 from ..lang import dtypes
 
 from ..errors import InternalError, TexprError
-from ..lang.expr import (Const, TensorLoad, Var, all as te_all, if_then_else,
+from ..lang.expr import (Const, TensorLoad, Var, all as te_all, if_then_else, min_value,
                          structural_equal)
-from ..lang.reduction import sum as te_sum
+from ..lang.reduction import max as te_max, sum as te_sum
 from ..lang.tensor import ComputeOp, IterVar, Range, compute, reduce_axis
 from ..lang.visitor import transform
 from ..targets.intrin import gemm_fp32, transpose_fp32
@@ -1682,13 +1682,17 @@ def schedule_pool(s, st, target):
     """Pooling in NCHWc: the window loops outside the channel block, which is vectorized
     (contiguous loads; the padding test is the same for every lane); parallel over (n, block,
     output rows). NCHW: the default schedule, or a tuning record's (_schedule_pool_nchw);
-    other layouts keep the default schedule."""
+    of a symbolic size, the size classes' schedules (pool_size_classes) or, for average
+    pooling, _schedule_symbolic_avg_rows; other layouts keep the default schedule."""
     ax = st.op.axis
     if len(ax) == 4 and len(st.op.reduce_axis) == 2:
-        w = _padded_max_pool_width(st)
+        w = _padded_pool_width(st)
         facts = known_facts()
-        if w is not None and facts is not None and facts.bounds(w)[0] >= POOL_VECTOR_MIN_WIDTH:
+        if w is not None and facts is not None and \
+                facts.bounds(w)[0] >= pool_vector_min_width(target):
             return _schedule_symbolic_pool_nchw(s, st, target)
+        if not _const_shape(st.op.output(0)) and epilogue_output(s, st) is not None:
+            return _schedule_symbolic_avg_rows(s, st, target)
         return _schedule_pool_nchw(s, st, target)
     if len(ax) != 5 or not isinstance(ax[4].dom.extent, Const) or len(st.op.reduce_axis) != 2:
         return default_stage(s, st, target)
@@ -1727,96 +1731,158 @@ def _schedule_pool_nchw(s, st, target):
 
 
 def _schedule_symbolic_pool_nchw(s, st, target):
-    """NCHW window pooling of a symbolic image size (one build for every size): tiles of
-    POOL_ROWS output rows x one vector of output columns kept in registers over the window,
-    each tap a whole (strided) vector load from a copy of the channel's rows
-    (_pool_rows_copy: the padding in it, the row's start at a vector boundary); a row's last
-    tile computed whole over that copy's padding past the row (pad_axis) and stored in
-    part. So every row runs whole vectors at any width (gcc kept the scalar row loop of a
-    run-time length slower than the one of a constant length: 1.3-4x)."""
+    """NCHW window pooling of a symbolic image size (one build for every size), max or
+    average: the window's rows reduced first, per output row and input column, into a
+    channel's buffer (_pool_column_windows: the padding in it, the row's start at a vector
+    boundary), then tiles of POOL_ROWS output rows x one vector of output columns kept in
+    registers over the window's columns, each tap a whole (strided) vector load from that
+    buffer; a row's last tile computed whole over the buffer's padding past the row
+    (pad_axis) and stored in part; average pooling's division (nn's pool_count plane or a
+    constant) on the tile. So every row runs whole vectors at any width (gcc kept the
+    scalar row loop of a run-time length slower than the one of a constant length: 1.3-4x),
+    and a kh x kw window costs kh vector adds per input column and kw taps per output
+    vector instead of kh * kw taps (the concrete builds' loop nests, which gcc vectorizes,
+    run all kh * kw)."""
     info = cpu_info(target)
     lanes = info.lanes
     _, sw = st.op.attrs["strides"]
     dw = st.op.attrs["dilation"][1]
     kw = int(st.op.reduce_axis[1].dom.extent.value)
     Qp = (st.op.axis[3].dom.extent + (lanes - 1)) // lanes * lanes
-    copy = _pool_rows_copy(s, st, lanes, (Qp - 1) * sw + (kw - 1) * dw + 1)
+    cols = _pool_column_windows(s, st, lanes, (Qp - 1) * sw + (kw - 1) * dw + 1)
     out, acc = _output_and_accumulator(s, st)
     pad_axis(s, acc, 3, Qp)
     n_, c_ = out.op.axis[:2]
     yo, xo, yi, xi = _row_tiles(out, POOL_ROWS, lanes)
     out.vectorize(xi)
     cn, cc, cy, cx = acc.op.axis
-    ry, rx = acc.op.reduce_axis
     # a symbolic batch: its loop outside the parallel one (see schedule_pool)
     batch = isinstance(n_.dom.extent, Const)
-    _register_tile(s, acc, out, info, xo, cy, cx, [cn, cc, ry, rx], [n_, c_] if batch else [c_])
-    copy.compute_at(out, out.leaf_iter_vars[0 if batch else 1])     # a channel's rows, in cache
-    _vector_tile(copy, copy.op.axis[-1], lanes, unroll=False)
-    return [st, out, copy]
+    _register_tile(s, acc, out, info, xo, cy, cx, [cn, cc] + list(acc.op.reduce_axis),
+                   [n_, c_] if batch else [c_])
+    cols.compute_at(out, out.leaf_iter_vars[0 if batch else 1])     # a channel's rows, in cache
+    _vector_tile(cols, cols.op.axis[-1], lanes, unroll=False)
+    return [st, out, cols]
 
 
-def _pool_rows_copy(s, st, lanes, width):
-    """Make the pooling stage `st` read its (padded) input through a copy "pool_rows"
-    [N, C, Hp, Wc]: the padded rows, each with the input's columns from a vector boundary
-    (off >= the left padding) and the pad value around them up to `width` padded columns
-    read. The copy's interior is then whole vector loads and stores but for each row's last
-    partial vector; its borders are whole vectors of the pad value. Returns its stage."""
-    dp = st.op.input_tensors[0]
+def _schedule_symbolic_avg_rows(s, st, target):
+    """NCHW average pooling of a symbolic size on the loop nest (inputs narrower than
+    pool_vector_min_width, windows without padding, global pooling): the sums a root stage
+    whose interior rows gcc vectorizes, over the channels in parallel (a symbolic batch
+    outside, see schedule_pool); the division (pool_avg, by nn's pool_count plane or a
+    constant) in vectors along each row, the row's last one masked where the target masks
+    tails. Before, the division ran one element at a time (its divisor's min / max too) and
+    the sums in one thread."""
+    out = epilogue_output(s, st)
+    lanes = cpu_info(target).lanes
+    for stage in (st, out):
+        n, c = stage.op.axis[:2]
+        if isinstance(n.dom.extent, Const):
+            stage.parallel(stage.fuse(n, c))
+        else:
+            stage.parallel(c)
+    _, xi = out.split(out.op.axis[3], factor=lanes)
+    out.vectorize(xi)
+    return [st, out]
+
+
+def _pool_column_windows(s, st, lanes, width):
+    """Split the pooling stage `st` (NCHW, over a padded input, the window [ry, rx]) into
+    a stage "pool_cols" [N, C, P, Wc]: for output row y and padded input column j, the
+    reduction (sum or max) over the window's rows, y * sh + ry * dh, of column j, the pad
+    value outside the input; and `st` reducing over the window's columns only,
+    pool_cols[n, c, y, x * sw + rx * dw]. The columns start at a vector boundary (off >=
+    the left padding) and run up to `width` padded columns read: whole vectors but for each
+    row's last (a masked load: the vectorizer's _masked_select) and the left padding's
+    first (a whole vector of the pad value). Sums in another order than the loop nest's
+    (rows first): within float32 rounding of it; max exactly. Returns the new stage."""
     pad_t, src = _pad_of(s, st)
-    if pad_t is None:
-        src, before, after, padv = dp, (0,) * 4, (0,) * 4, 0
-    else:
-        before, after = pad_t.op.attrs["pad_before"], pad_t.op.attrs["pad_after"]
-        padv = pad_t.op.attrs.get("pad_value", 0)
     N, C, H, W = _extents(src)
-    pt, pl = before[2], before[3]
+    pt, pl = pad_t.op.attrs["pad_before"][2:4]
+    sh, sw = st.op.attrs["strides"]
+    dh, dw = st.op.attrs["dilation"]
+    kh = int(st.op.reduce_axis[0].dom.extent.value)
+    P = st.op.axis[2].dom.extent
     off = cdiv(pl, lanes) * lanes if pl else 0
     cols = (width - pl + off + (lanes - 1)) // lanes * lanes
-    shape = (N, C, H + pt + after[2], cols)
-    fill = Const(padv, src.dtype)
+    red = te_max if st.op.name == "pool_max" else te_sum
+    # the pad value is the reduction's identity (_padded_pool_width): rows of the window
+    # outside the input are left out (the where), columns read as the pad value
+    fill = Const(pad_t.op.attrs.get("pad_value", 0), src.dtype)
 
-    def fpack(n, c, h, j):
+    def fcols(n, c, y, j):
+        ry = reduce_axis((0, kh), "pool_cols_ry")
+        h = y * sh + ry * dh - pt
         conds = [j >= off] if off else []
         conds.append(j < W + off)
-        if pt or after[2]:
-            conds += [h >= pt, h < H + pt]
-        return if_then_else(te_all(*conds), src[n, c, h - pt if pt else h, j - off], fill)
-    return pack_input(s, st, dp, shape, fpack, lambda n, c, h, w: (n, c, h, w - pl + off),
-                      "pool_rows")[1]
+        return red(if_then_else(te_all(*conds), src[n, c, h, j - off], fill), axis=ry,
+                   where=te_all(h >= 0, h < H))
+    cols_t = compute((N, C, P, cols), fcols, name="pool_cols", tag="injective,pack")
+    rx = reduce_axis((0, int(st.op.reduce_axis[1].dom.extent.value)), "rx")
+    op = st.op
+
+    def body(n, c, y, x):
+        j = x * sw + (rx * dw if dw != 1 else rx) - pl + off
+        return red(cols_t[n, c, y, j], axis=rx)
+    axes = [a.var for a in op.axis]
+    new_op = ComputeOp(op.name, op.axis, [body(*axes)], op.tag, op.attrs)
+    st.op = new_op
+    st._reset_axes()
+    s.stage_map[new_op] = st
+    return s._insert_stage(cols_t.op, st)
 
 
 #: output rows of a symbolic pooling tile (one vector each; _schedule_symbolic_pool_nchw)
 POOL_ROWS = 4
 
-#: the input width from which max pooling of a symbolic width over a padded input takes the
-#: vector route (_schedule_symbolic_pool_nchw). Zen 3, 64 channels, 3x3/2, 1 thread, time over
-#: the concrete build's: 0.67-0.69x at 56 wide, 0.93x at 28, 1.14x at 15, where the loop nest
-#: took 1.0-1.2x, 1.38x, 2.1x; narrower rows are mostly the copy's partial last vector, and
-#: the loop nest is as fast or faster there (14: 1.39x both; 7: 2.6x against 3.6x)
+#: the input width from which max and average pooling of a symbolic width over a padded
+#: input take the vector route (_schedule_symbolic_pool_nchw) on targets without masked
+#: tails (AVX2: the column buffer's last partial vector runs lane by lane). Zen 4, avx2
+#: target, 64 channels 3x3/2, 1 thread (CPU time), time over the concrete build's, vector
+#: route / loop nest: average 2.6x / 2.5x at 8, 1.8x / 2.5x at 11, 1.8x / 2.2x at 28; max
+#: 1.7x / 1.3x at 8, 1.4x / 1.7x at 11, 1.25x / 1.6x at 13 (Zen 3, the earlier route: 1.14x
+#: against 2.1x at 15, 1.39x both at 14)
 POOL_VECTOR_MIN_WIDTH = 12
+
+#: the same on targets that mask vector tails (AVX-512: that vector a masked load). Zen 4,
+#: avx512: average 2.6x / 2.8x at 5, 2.0x / 2.6x at 8, 1.3x / 2.4x at 11, 1.1x / 2.8x at
+#: 28; max 2.0x both at 5, 1.2x / 1.4x at 8; the loop nest faster below (avg 2.7x / 3.2x at
+#: 4, max 2.9x / 1.4x at 2)
+POOL_VECTOR_MIN_WIDTH_MASKED = 5
+
+
+def pool_vector_min_width(target):
+    """POOL_VECTOR_MIN_WIDTH, or POOL_VECTOR_MIN_WIDTH_MASKED where the target masks tails
+    natively (not SIMDe, whose masked loads are scalar loops)."""
+    from ..targets.registry import get_target
+    masked = get_target(target).has("masked_tails") and not cpu_info(target).emulated
+    return POOL_VECTOR_MIN_WIDTH_MASKED if masked else POOL_VECTOR_MIN_WIDTH
 
 
 @register_size_classes("pool", VECTOR_CPU_TARGETS)
 def pool_size_classes(st, target):
-    """NCHW max pooling over a padded input of a symbolic width: a class of inputs at
-    least POOL_VECTOR_MIN_WIDTH wide (the vector route: the padding in a copy of the rows),
-    then the others (the loop nest, every tap testing the padding). Other pooling: no classes
-    (the loop nest: the vector route was slower than it for average pooling, whose concrete
-    builds gcc vectorizes, and for windows without padding)."""
-    w = _padded_max_pool_width(st)
-    return None if w is None else [w >= POOL_VECTOR_MIN_WIDTH, w >= 0]
+    """NCHW max and average pooling over a padded input of a symbolic width: a class of
+    inputs at least pool_vector_min_width wide (the vector route,
+    _schedule_symbolic_pool_nchw: the window's rows reduced into a buffer with the padding
+    in it, then register tiles over its columns), then the others (the loop nest, every tap
+    testing the padding; average pooling: _schedule_symbolic_avg_rows). Other pooling: no
+    classes (windows without padding, global pooling: the loop nest)."""
+    w = _padded_pool_width(st)
+    return None if w is None else [w >= pool_vector_min_width(target), w >= 0]
 
 
-def _padded_max_pool_width(st):
-    """The input width (a shape variable) of a float32 NCHW max pooling stage over a padded
-    input of symbolic extents, else None."""
-    if st.op.name != "pool_max" or len(st.op.axis) != 4 or len(st.op.reduce_axis) != 2 or \
+def _padded_pool_width(st):
+    """The input width (a shape variable) of a float32 NCHW max pooling or average pooling
+    sum stage over a padded input of symbolic extents, else None."""
+    if st.op.name not in ("pool_max", "pool_sum") or len(st.op.axis) != 4 or len(st.op.reduce_axis) != 2 or \
             "strides" not in st.op.attrs or _const_shape(st.op.output(0)) or \
             not _f32(st.op.output(0), *st.op.input_tensors):
         return None
     op = st.op.input_tensors[0].op
     if not (isinstance(op, ComputeOp) and "pad" in op.tag and "pad_before" in op.attrs):
+        return None
+    identity = min_value(op.output(0).dtype).value if st.op.name == "pool_max" else 0
+    if op.attrs.get("pad_value", 0) != identity:    # (nn.pool2d's always is)
         return None
     w = op.input_tensors[0].shape[3]
     return w if isinstance(w, Var) else None

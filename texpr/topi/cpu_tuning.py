@@ -317,10 +317,11 @@ def pool_params(st, target):
     """Pooling in NCHWc (cpu.schedule_pool): knobs parallel ("rows": (n, block, output row)
     in parallel, "blocks": (n, block)) and unroll (the vectors of a channel block).
     Workload ("topi.pool2d", the output, the (padded) input, the window, max / sum)."""
-    ry, rx = (int(r.dom.extent.value) for r in st.op.reduce_axis)
     out = st.op.output(0)
     if not _constant(out, st.op.input_tensors[0]):
+        # (a symbolic window too: global pooling of a symbolic image size)
         return {"parallel": "rows", "unroll": False}
+    ry, rx = (int(r.dom.extent.value) for r in st.op.reduce_axis)
     return knob_values(pool_workload(st), target, {"parallel": ["rows", "blocks"],
                                           "unroll": [False, True]},
                        {"parallel": "rows", "unroll": False}, elements(out) * ry * rx)

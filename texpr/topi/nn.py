@@ -463,6 +463,15 @@ def _pool2d(data, kernel, stride, padding, pool_type="max", count_include_pad=Tr
         hy = lang.expr.elementwise_min(y0 + kh, H) - lang.expr.elementwise_max(y0, 0)
         hx = lang.expr.elementwise_min(x0 + kw, W) - lang.expr.elementwise_max(x0, 0)
         return (hy * hx).astype(acc)
+    if not (isinstance(P, int) and isinstance(Q, int)):
+        # a symbolic output size: the counts as a [P, Q] stage of their own (computed once
+        # per call, not per channel), so that the division reads them as a plane contiguous
+        # with the sums: cpu.schedule_pool vectorizes it over the flattened plane (the
+        # per-row tail of a symbolic width would run scalar)
+        cnt = compute((P, Q), count, name="pool_count", tag="pool_count")
+        return compute(shape, lambda n, c, y, x, *rest: (
+            s[(n, c, y, x) + rest] / cnt[y, x]).astype(data.dtype), name="pool_avg",
+            tag="elemwise")
     return compute(shape, lambda n, c, y, x, *rest: (s[(n, c, y, x) + rest] / count(y, x)).astype(
         data.dtype), name="pool_avg", tag="elemwise")
 

@@ -229,6 +229,8 @@ class Vectorizer:
             return Select(e.cond, self.bcast(a), self.bcast(b), _vec_dtype(e.dtype, self.lanes))
         if t is Select and self.lane_ops:
             v = self._lane_select(e)
+            if v is None and self.masked and self.pred is None:
+                v = self._masked_select(e)
             if v is not None:
                 return v
         if t is Call and self.vector_math and e.name in VECTOR_MATH and e.dtype == "float32":
@@ -264,6 +266,85 @@ class Vectorizer:
         t, f = self.bcast(self._value(e.t)), self.bcast(self._value(e.f))
         cmp = Cmp(c.op, a, b, _vec_dtype("bool", self.lanes))
         return Select(cmp, t, f, _vec_dtype(e.dtype, self.lanes))
+
+    def _masked_select(self, e):
+        """select(inv && base + lane < bound, t, f) (the padding test of a copy's last
+        vector) as select(inv && base < bound, select(lanes < bound, t', f), f), t'
+        vectorized with its loads masked to the active lanes (a masked load reads nothing
+        for the others), or None when the select has another form (or t could trap or
+        check an index in an inactive lane). Where _lane_select does not apply (t reads
+        what the condition does not), the lanes ran one by one."""
+        if any(n is self.var for n in walk(e.f)):
+            return None
+        for x in walk(e.t):     # computed for every lane: nothing that traps or checks
+            if isinstance(x, CheckedIndex) or (isinstance(x, BinOp) and x.op in (
+                    "//", "%", "tdiv", "tmod") or (isinstance(x, BinOp) and x.op == "/"
+                                                   and not dtypes.is_float(x.dtype))):
+                return None
+        terms = [self._whole_vector_bound(c) for c in conjuncts(e.cond)]
+        if any(c is None for c in terms):
+            return None
+        lane = [c for c in terms if any(n is self.var for n in walk(c))]
+        if len(lane) != 1 or not isinstance(lane[0], Cmp):
+            return None
+        term = lane[0]
+        swap = {">": "<", ">=": "<="}
+        a, b, op = (term.b, term.a, swap[term.op]) if term.op in swap else \
+            (term.a, term.b, term.op)
+        if op not in ("<", "<="):
+            return None
+        try:
+            ramp, bound = self.expr(a), self.expr(b)
+        except CannotVectorize:
+            return None
+        if not (isinstance(ramp, Ramp) and ramp.stride == 1 and _lanes(bound) == 1
+                and ramp.base.dtype == "int32" and bound.dtype == "int32"):
+            return None
+        if op == "<=":
+            bound = simplify(bound + 1)
+        # lanes < bound - base: a constant vector compared with one broadcast (the ramp's
+        # lanes built one by one cost more than the select's load), the same lane count
+        # for the masked loads
+        iota = Ramp(Const(0, "int32"), 1, self.lanes, _vec_dtype("int32", self.lanes))
+        pred = Cmp("<", iota, Broadcast(simplify(bound - ramp.base), self.lanes,
+                                        _vec_dtype("int32", self.lanes)),
+                   _vec_dtype("bool", self.lanes))
+        self.pred = pred
+        try:
+            tv = self._value(e.t)
+        except CannotVectorize:
+            return None
+        finally:
+            self.pred = None
+        f = self.bcast(self._value(e.f))
+        v = Select(pred, self.bcast(tv), f, _vec_dtype(e.dtype, self.lanes))
+        # t' only where lane 0 is active (then its lane-invariant loads are made exactly
+        # when the scalar code made them), as _masked_tail
+        cond = None
+        for c in [c for c in terms if c is not term] + [Cmp("<", ramp.base, bound, "bool")]:
+            cond = c if cond is None else BinOp("&&", cond, c, "bool")
+        return Select(cond, v, f, _vec_dtype(e.dtype, self.lanes))
+
+    def _whole_vector_bound(self, c):
+        """A lower bound `base + lane >= lo` whose lo - base is a multiple of the lanes holds
+        for every lane or for none: the lane-invariant `base >= lo` (a copy's left padding,
+        whole vectors); other terms as they are; None where such a bound is not whole
+        vectors."""
+        if not (isinstance(c, Cmp) and c.op in (">=", "<=") and any(n is self.var
+                                                                    for n in walk(c))):
+            return c
+        a, b = (c.a, c.b) if c.op == ">=" else (c.b, c.a)
+        try:
+            ramp, lo = self.expr(a), self.expr(b)
+        except CannotVectorize:
+            return None
+        if not (isinstance(ramp, Ramp) and ramp.stride == 1 and _lanes(lo) == 1):
+            return c
+        rem = simplify(BinOp("%", BinOp("-", lo, ramp.base, "int32"),
+                             Const(self.lanes, "int32"), "int32"))
+        if isinstance(rem, Const) and rem.value == 0:
+            return Cmp(">=", ramp.base, lo, "bool")
+        return None
 
     def _value(self, e):
         v = self.expr(e)
