@@ -5,6 +5,8 @@ same network in PyTorch (torch.jit frozen, eval, oneDNN), same weights, timed in
     python benchmarks/resnet50.py                  # 1 and 2 threads
     python benchmarks/resnet50.py --threads 2 --winograd 4
     python benchmarks/resnet50.py --quick          # a tiny ResNet (smoke test, < 30 s)
+    python benchmarks/resnet50.py --threads 1 --profile --alone   # each kernel in the graph
+                                                   # and run by itself, warm
 
 texpr side: the whole graph in NCHWc (one channel block for every activation; layout
 transforms only at the input, nchw_to_nchwc, and at the head, where the global average pool
@@ -165,21 +167,38 @@ def check(got, want, tol=TOL):
     return err
 
 
-def print_profile(net, threads, runs=5):
-    """Each kernel's time, the best of `runs` runs of the graph, and the sum per kind."""
+def print_profile(net, threads, runs=5, alone=False):
+    """Each kernel's time, the best of `runs` runs of the graph, and the sum per kind.
+    alone: also each kernel run by itself, warm (its operands in cache and its TLB entries
+    loaded by its own previous call; the best of `runs` calls): the difference is what the
+    network costs a kernel (operands written or last read kernels ago)."""
     best = None
     with _bench.threads(threads):
         for _ in range(runs):
             p = net.net.profile()
             best = p if best is None else [(k, o, min(t, b[2])) for (k, o, t), b in zip(p, best)]
+        warm = [alone_time(r, runs) for r in net.net._run] if alone else None
     print(f"\nper kernel, {threads} thread{'s' * (threads > 1)} (best of {runs} graph runs): "
-          f"sum {sum(t for _, _, t in best) * 1e3:.2f} ms")
+          f"sum {sum(t for _, _, t in best) * 1e3:.2f} ms"
+          + (f"; alone (warm): sum {sum(warm) * 1e3:.2f} ms" if alone else ""))
     kinds = {}
-    for k, o, t in best:
-        print(f"  {o:<18} {k:<18} {t * 1e3:7.3f} ms")
+    for i, (k, o, t) in enumerate(best):
+        print(f"  {o:<18} {k:<18} {t * 1e3:7.3f} ms" +
+              (f"  alone {warm[i] * 1e3:7.3f} ms" if alone else ""))
         kinds[k] = kinds.get(k, 0.0) + t
     print("  by kernel kind: " + ", ".join(f"{k} {t * 1e3:.2f} ms" for k, t in
                                           sorted(kinds.items(), key=lambda kv: -kv[1])))
+
+
+def alone_time(run, calls):
+    """The best of `calls` calls of one graph step, each after one call of its own."""
+    best = float("inf")
+    for _ in range(calls):
+        run()
+        t0 = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - t0)
+    return best
 
 
 def main(argv=None):
@@ -195,6 +214,8 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=None, help="interleaved timing rounds")
     ap.add_argument("--profile", action="store_true",
                     help="also print each kernel's time (best of 5 runs of the graph)")
+    ap.add_argument("--alone", action="store_true",
+                    help="with --profile: also each kernel's time run by itself, warm")
     _bench.add_target_options(ap)
     args = ap.parse_args(argv)
     print(f"CPU: {_bench.cpu_model()}")
@@ -270,7 +291,7 @@ def main(argv=None):
         print(note)
     if args.profile:
         for t in tcounts:
-            print_profile(net, t)
+            print_profile(net, t, alone=args.alone)
     if net.choice:
         print("3x3 stride-1 algorithms: " + ", ".join(
             f"{k[0][1] * k[0][4]}x{k[0][2]}->{k[1]}: {v}" for k, v in net.choice.items()))

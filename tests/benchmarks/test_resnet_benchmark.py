@@ -16,7 +16,8 @@ pytest.importorskip("torch")
 
 def test_resnet50_benchmark_quick():
     r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "resnet50.py"), "--quick",
-                        "--keep-openblas-env", "--target", "native", "--winograd", "4"],
+                        "--keep-openblas-env", "--target", "native", "--winograd", "4",
+                        "--profile", "--alone"],
                        capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     out = r.stdout
@@ -24,3 +25,6 @@ def test_resnet50_benchmark_quick():
     assert "3x3 stride-1 algorithms: " in out and "wino4" in out
     for name in ("texpr ", "torch jit.freeze", "torch optimize_for_inference", "texpr / torch"):
         assert name in out
+    # --profile --alone: each step's time in the graph and run by itself
+    assert "alone (warm): sum" in out
+    assert "layer1_0_conv1" in out and " alone " in out.split("alone (warm): sum")[1]
