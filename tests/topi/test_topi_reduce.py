@@ -295,3 +295,24 @@ def test_transpose_tiles_are_one_cache_line_each_way(target, dtype, tile):
     B = topi.transpose(A, (1, 0))
     src = emit_source(topi.schedule(B, target), [A, B], target=target, name="kernel")
     assert f"i1_outer < {256 // tile};" in src
+
+
+@pytest.mark.parametrize("target", ["avx2", "avx512"])
+def test_global_pool_nchw_is_a_one_pass_vectorized_reduction(target):
+    """topi.nn.global_pool of NCHW float data runs on the reductions' schedule: each
+    channel's H x W read once, in vectors, with no lane-by-lane loop (rows of 56 are no whole
+    number of 16-lane vectors: cpu_reduce.row_lanes), equal to NumPy; before, a scalar loop
+    nest (0.64 ms for 256 x 56 x 56 against 0.04, Zen 4)."""
+    shape = (2, 5, 9, 56)
+    A = te.placeholder(shape, name="A")
+    a = RNG.standard_normal(shape).astype("float32")
+    outs = [topi.nn.global_pool(A, "avg"), topi.nn.global_pool(A, "max")]
+    s = topi.schedule(outs, target)
+    body = te.lower(s, [A] + outs, target=target).body
+    assert vector_loads(body, "A") and not lane_loops(body)
+    assert element_reads(body, "A") == 2 * a.size          # once per pool
+    f = te.build(s, [A] + outs, target=target, name="global_pools")
+    got = [np.zeros((2, 5, 1, 1), "float32") for _ in outs]
+    f(a, *got)
+    np.testing.assert_allclose(got[0], a.mean(axis=(2, 3), keepdims=True), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(got[1], a.max(axis=(2, 3), keepdims=True))

@@ -19,7 +19,7 @@ from ..lang import dtypes
 from ..lang.expr import Const, TensorLoad, Var
 from ..lang.visitor import walk
 from . import cpu_tuning as tuning
-from .cpu import cpu_info, epilogue_output, parallel_units, vector_partials
+from .cpu import cpu_info, epilogue_output, parallel_units, row_vector_info, vector_partials
 from .reduction import REDUCE_TAG
 from .schedules import VECTOR_CPU_TARGETS, default_stage, register
 
@@ -77,6 +77,18 @@ def reduce_lanes(st, target):
     return min(info.lanes_of(dt) for dt in dts)
 
 
+def row_lanes(ext, lanes, target):
+    """The lanes a row reduction of `ext` contiguous elements runs: `lanes`, or where its rows
+    are not whole vectors of the target's (CpuInfo) lanes, the narrower vectors that
+    cpu.row_vector_info finds faster per row (avx512 on Zen 4 and under SIMDe: a channel's
+    56 x 56 global pool summed in 8-lane vectors in 0.038 ms against 0.10 with 16 lanes and a
+    masked tail per row)."""
+    info = cpu_info(target)
+    if lanes != info.lanes or ext % lanes == 0:
+        return lanes
+    return row_vector_info(ext, info).lanes
+
+
 @register(REDUCE_TAG, VECTOR_CPU_TARGETS)
 def schedule_reduce(s, st, target):
     layout = _innermost(st)
@@ -89,7 +101,8 @@ def schedule_reduce(s, st, target):
                 "accumulators": ROW_ACCUMULATORS, "column_vectors": COLUMN_VECTORS,
                 "column_block_kb": COLUMN_BLOCK_BYTES // 1024})
             if kind == "row":
-                return _schedule_rows(s, st, iv, lanes, ext, knobs["accumulators"])
+                return _schedule_rows(s, st, iv, row_lanes(ext, lanes, target),
+                                      ext, knobs["accumulators"])
             return _schedule_columns(s, st, lanes, ext, knobs["column_vectors"],
                                      knobs["column_block_kb"] * 1024)
     out = epilogue_output(s, st)
