@@ -316,3 +316,23 @@ def test_global_pool_nchw_is_a_one_pass_vectorized_reduction(target):
     f(a, *got)
     np.testing.assert_allclose(got[0], a.mean(axis=(2, 3), keepdims=True), rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(got[1], a.max(axis=(2, 3), keepdims=True))
+
+
+@pytest.mark.parametrize("op", ["sum", "mean", "max", "argmax"])
+def test_reductions_of_symbolic_extents_match_numpy(op):
+    """topi's reductions take te.var extents (one build for every size, issue 19): the rows
+    run in vectors with the lowering's tail, equal to NumPy at sizes no vector divides,
+    1 and powers of two; the global pool of a symbolic NCHW plane is such a mean / max."""
+    R, W = te.var("R"), te.var("W")
+    A = te.placeholder((3, R, W), name="A")
+    out = topi.argmax(A, axis=2) if op == "argmax" else getattr(topi, op)(A, axis=(1, 2))
+    f = te.build(topi.schedule(out, "native"), [A, out], target="native", name="sym_" + op)
+    for r, w in ((1, 1), (2, 37), (5, 16), (4, 64), (3, 129)):
+        a = RNG.standard_normal((3, r, w)).astype("float32")
+        want = a.argmax(axis=2) if op == "argmax" else getattr(np, op)(a, axis=(1, 2))
+        got = np.zeros(want.shape, out.dtype)
+        f(a, got)
+        if op in ("max", "argmax"):
+            np.testing.assert_array_equal(got, want)
+        else:
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)

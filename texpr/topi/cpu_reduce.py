@@ -27,6 +27,9 @@ from .schedules import VECTOR_CPU_TARGETS, default_stage, register
 #: reduction, argmax's index and value, takes two per chain): 8 sums of 768-float rows took
 #: 0.048 ms against 0.054 ms with 4 (Zen 3, AVX2)
 ROW_ACCUMULATORS = 8
+#: the same for a row of symbolic length: one vector (a row shorter than the split runs
+#: only the lowering's tail, so the split is kept short)
+SYMBOLIC_ROW_ACCUMULATORS = 1
 #: vectors of output columns a column reduction updates per unrolled step
 COLUMN_VECTORS = 4
 #: bytes of output columns a column reduction accumulates while it reads each row
@@ -96,6 +99,9 @@ def schedule_reduce(s, st, target):
     if layout is not None:
         kind, iv = layout
         ext = _const(iv.dom.extent)
+        if ext is None and kind == "row":
+            # a symbolic row (one build for every length): vectors and the lowering's tail
+            return _schedule_rows(s, st, iv, lanes, None, SYMBOLIC_ROW_ACCUMULATORS)
         if ext is not None and (ext >= 2 * lanes if kind == "row" else ext >= lanes):
             knobs = tuning.reduce_params(st, _data_load(st.op), target, kind, {
                 "accumulators": ROW_ACCUMULATORS, "column_vectors": COLUMN_VECTORS,
@@ -129,7 +135,8 @@ def _attach(st, out, at):
 
 def _schedule_rows(s, st, k, lanes, ext, accumulators=ROW_ACCUMULATORS):
     """Row reduction: rfactor over `accumulators` x lanes partial results, vectorized."""
-    acc = max(1, min(accumulators // st.op.num_outputs, ext // (4 * lanes)))
+    acc = max(1, accumulators // st.op.num_outputs if ext is None else
+              min(accumulators // st.op.num_outputs, ext // (4 * lanes)))
     _, ki = st.split(k, factor=lanes * acc)
     rf = s.rfactor(st.op.output(0), ki)
     rs = s[rf[0] if isinstance(rf, (tuple, list)) else rf]

@@ -13,7 +13,7 @@ from ..lang.expr import (Const, Select, elementwise_max, elementwise_min, max_va
                          min_value)
 from ..lang.reduction import comm_reducer, max as te_max, min as te_min, sum as te_sum
 from ..lang.tensor import compute, reduce_axis
-from .transform import _dims
+from .util import extent
 
 if TYPE_CHECKING:
     from ..lang.tensor import Tensor
@@ -23,8 +23,10 @@ _INT32_MAX = 2 ** 31 - 1
 
 
 def _reduce_axes(data, axis, name):
-    """(dims, sorted reduced dimensions) of `axis`: an int, a list of ints, or None (all)."""
-    dims = _dims(data, name)
+    """(dims, sorted reduced dimensions) of `axis`: an int, a list of ints, or None (all).
+    A dimension is an int, or its expression where it is symbolic (te.var: one build for
+    every size)."""
+    dims = [extent(data, d) for d in range(len(data.shape))]
     n = len(dims)
     if axis is None:
         return dims, list(range(n))
@@ -125,8 +127,9 @@ def mean(data: Tensor, axis: int | Sequence[int] | None = None, keepdims: bool =
     for d in axes:
         count *= dims[d]
     total = _reduce(data, axis, keepdims, _plain(te_sum), "mean_sum")
-    return compute(total.shape, lambda *i: total[i] / Const(float(count or 1), data.dtype),
-                   name="mean", tag="elemwise")
+    divisor = Const(float(count or 1), data.dtype) if isinstance(count, int) else \
+        count.astype(data.dtype)
+    return compute(total.shape, lambda *i: total[i] / divisor, name="mean", tag="elemwise")
 
 
 def _arg_reducer(is_max, select_last_index, name):
