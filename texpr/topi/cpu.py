@@ -1470,7 +1470,7 @@ def schedule_conv2d_NCHWc(s, st, target):
         R, S_ = _dims(ins[1])[2:4]
         flop = 2.0 * N * Ob * oc * P * Q * int(ins[1].shape[1].value) * ic * R * S_
         return tuning.conv_nchwc_params(workload, Q, target, reg_w, flop)
-    return _nchwc_register_tile(s, st, target, reduce_loops, tuned)
+    return _nchwc_register_tile(s, st, target, reduce_loops, tuned, group=True)
 
 
 def _split_channels(conv, ic):
@@ -1520,12 +1520,18 @@ def schedule_depthwise_conv2d_NCHWc(s, st, target):
     return _nchwc_register_tile(s, st, target, lambda conv: list(conv.op.reduce_axis), tuned)
 
 
-def _nchwc_register_tile(s, st, target, reduce_loops, tuned=None, info=None):
+def _nchwc_register_tile(s, st, target, reduce_loops, tuned=None, info=None, group=False):
     """The direct NCHWc convolutions' schedule: the output (or its fused epilogue) tiled
     reg_w columns x the channel block, parallel over (n, block, row); the accumulating stage
     computed at the tile over reduce_loops(conv) (outermost first), kept in registers.
     tuned(Q, heuristic reg_w) -> (reg_w, "rows" | "blocks"): the tuning knobs
-    (cpu_tuning.py). info: the CpuInfo to tile by (default the target's)."""
+    (cpu_tuning.py). info: the CpuInfo to tile by (default the target's). group (conv2d_NCHWc,
+    constant shapes): where conv_row_group tiles groups of rows (_row_group: the heuristic
+    tile leaves a partial tile per row that costs ROW_GROUP_MIN_SAVING of its cycles), the
+    tiles of reg_w pixels run over the group's fused pixels (_group_tiles), as the NCHW
+    convolutions' do: on AVX2 (16 registers: 6 x 2-vector tiles) ResNet-50's 1x1 layers at
+    14 x 14 and 7 x 7 ran 2 + 2 + 2 and 6 + 1 columns per row, their last tile bound by the
+    FMA latency."""
     info = info or cpu_info(target)
     _, _, y, x, o = st.op.axis
     P, Q, oc = (a.dom.extent.value if isinstance(a.dom.extent, Const) else None
@@ -1537,9 +1543,19 @@ def _nchwc_register_tile(s, st, target, reduce_loops, tuned=None, info=None):
     parallel = "rows" if P is not None else "blocks"
     if tuned is not None:
         reg_w, parallel = tuned(Q, reg_w)
+    rows = 0
+    if group:
+        N, Ob = (int(a.dom.extent.value) for a in st.op.axis[:2])
+        kernel = st.op.input_tensors[1]
+        _, Cb, R, S_, ic, _ = _dims(kernel)
+        rows, reg_w = _row_group(N, Cb * ic, Ob * oc, P, Q, R * S_, ic, oc, reg_w, parallel,
+                                 info)
     _materialize_pad(s, st, info.lanes)
     out, conv = _output_and_accumulator(s, st)
     n_, ob_, y_, x_, o_ = out.op.axis
+    if rows:
+        _group_tiles(out, conv, out.op.axis, conv.op.axis, ic, oc, rows, reg_w, info, False)
+        return [st, out]
     xo, xi = out.split(x_, factor=reg_w)
     out.reorder(n_, ob_, y_, xo, xi, o_)
     out.unroll(xi)
@@ -2355,11 +2371,21 @@ def _row_group_tiles(out, conv, ic, oc, rows, reg_w, info, unroll_kw):
     ResNet-50's 3x3/2 layers, from the L2 per tile); a tile's accumulators stay in registers
     over its chunk (GCC promotes the unrolled tile's vectors: a load and a store per chunk).
     The group is then written to the NCHW output."""
-    lanes = info.lanes
-    cn, cob, cy, cx, co = conv.transform_layout(
-        lambda n, o, y, x: [n, o // oc, y, x, o % oc])
+    conv_axes = conv.transform_layout(lambda n, o, y, x: [n, o // oc, y, x, o % oc])
     n_, o_, y_, x_ = out.op.axis
     ob, oi = out.split(o_, factor=oc)
+    _group_tiles(out, conv, (n_, ob, y_, x_, oi), conv_axes, ic, oc, rows, reg_w, info,
+                 unroll_kw)
+
+
+def _group_tiles(out, conv, out_axes, conv_axes, ic, oc, rows, reg_w, info, unroll_kw):
+    """The tiles over groups of `rows` output rows shared by the NCHW (_row_group_tiles) and
+    NCHWc (_nchwc_register_tile) convolutions: out_axes (n, channel block, y, x, channel in the
+    block) of the output / fused epilogue, conv_axes the same of the accumulating stage
+    (channel blocks innermost)."""
+    lanes = info.lanes
+    cn, cob, cy, cx, co = conv_axes
+    n_, ob, y_, x_, oi = out_axes
     yo, yi = out.split(y_, factor=rows)
     out.reorder(n_, ob, yo, yi, x_, oi)
     _vector_tile(out, oi, lanes)
