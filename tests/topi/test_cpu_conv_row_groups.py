@@ -216,3 +216,23 @@ def test_nchwc_row_groups_with_bias_residual_relu_match_reference(R, stride, pad
     f(an, kn, bn, rn, got)
     want = np.maximum(ref.conv2d_NCHWc_ref(an, kn, stride, pad) + bn + rn, 0)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+
+
+@pytest.mark.parametrize("target", ["avx2", "avx512"])
+def test_strided_1x1_nchwc_reads_a_dense_copy_of_narrow_pixels(target):
+    """A 1x1 stride-2 conv2d_NCHWc: where a pixel of the channel block is narrower than two
+    cache lines (AVX2's 16 channels, 64 bytes) the pixels it uses are copied densely first;
+    AVX-512's 32-channel pixels (128 bytes) are read in place. Both match the reference
+    (odd input size: the copy takes pixels 0, 2, .., H - 1)."""
+    oc = 2 * cpu.cpu_info(target).lanes
+    C, O, H = 3 * oc, 2 * oc, 15
+    a = RNG.standard_normal((1, C, H, H), dtype=np.float32)
+    k = RNG.standard_normal((O, C, 1, 1), dtype=np.float32)
+    an, kn = ref.nchw_to_nchwc_ref(a, oc), ref.pack_kernel_nchwc_ref(k, oc, oc)
+    x, w = te.placeholder(an.shape, name="x"), te.placeholder(kn.shape, name="w")
+    f = _build(topi.nn.relu(topi.nn.conv2d_NCHWc(x, w, 2, 0)), [x, w], "nchwc_s2", target)
+    assert ("data_strided" in f.source) == (oc * 4 < cpu.STRIDED_PIXEL_BYTES)
+    want = np.maximum(ref.conv2d_NCHWc_ref(an, kn, 2, 0), 0)
+    got = np.full(want.shape, np.nan, np.float32)
+    f(an, kn, got)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
