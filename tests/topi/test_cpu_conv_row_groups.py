@@ -189,14 +189,18 @@ def test_nchwc_row_groups_on_avx2_only_where_a_row_leaves_a_latency_bound_tile()
 
 
 @pytest.mark.parametrize("R,stride,pad,H", [(1, 1, 0, 7), (3, 2, 1, 14), (1, 1, 0, 14)])
-def test_nchwc_row_groups_with_bias_residual_relu_match_reference(R, stride, pad, H):
+def test_nchwc_row_groups_with_bias_residual_relu_match_reference(R, stride, pad, H,
+                                                                   monkeypatch):
     """conv2d_NCHWc on AVX2 in groups of rows (7 x 7 outputs: one group of 49 pixels in
     tiles of 6 and a partial one; 14 x 14: pairs of rows), the reduction in chunks of
-    channel blocks, bias + residual + relu fused on the group."""
+    channel blocks (here of 4 blocks' weights: 6 chunks), bias + residual + relu fused on
+    the group."""
     target = "avx2"
     info = cpu.cpu_info(target)
     oc = 2 * info.lanes
-    C, O = 24 * oc, 16 * oc           # 24 input blocks: several chunks of the reduction
+    C, O = 24 * oc, 16 * oc
+    assert cpu.nchwc_chunk_bytes(info) >= info.l1d_bytes      # weights read from memory
+    monkeypatch.setattr(cpu, "nchwc_chunk_bytes", lambda info: 4 * oc * oc * R * R * 4)
     P = (H + 2 * pad - R) // stride + 1
     rows, _ = _nchwc_rows(C, H, O, R, stride, pad, target)
     assert rows > 1
@@ -212,6 +216,7 @@ def test_nchwc_row_groups_with_bias_residual_relu_match_reference(R, stride, pad
     out = topi.nn.relu(topi.nn.add(topi.nn.add(topi.nn.conv2d_NCHWc(x, w, stride, pad), b), r))
     f = _build(out, [x, w, b, r], "nchwc_rows", target)
     assert f"[{rows * P * oc}]" in f.source         # the group's accumulators
+    assert "rc_outer_outer < 6;" in f.source        # 6 chunks of the reduction
     got = np.full(rn.shape, np.nan, np.float32)
     f(an, kn, bn, rn, got)
     want = np.maximum(ref.conv2d_NCHWc_ref(an, kn, stride, pad) + bn + rn, 0)
