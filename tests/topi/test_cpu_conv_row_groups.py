@@ -154,3 +154,90 @@ def test_odd_output_channels_padded_to_vectors_with_a_fused_bias_relu_match_refe
     f(a, k, b, got)
     want = np.maximum(ref.conv2d_nchw_ref(a, k, 2, 1) + b.reshape(1, -1, 1, 1), 0)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+
+
+# ----------------------------------------------------------------------------- NCHWc
+
+def _nchwc_rows(C, H, O, R, stride, pad, target):
+    """(rows, reg_w) that schedule_conv2d_NCHWc tiles a ResNet-style layer by on `target`,
+    channel blocks of two vectors (the NCHWc graph's)."""
+    info = cpu.cpu_info(target)
+    oc = 2 * info.lanes
+    P = (H + 2 * pad - R) // stride + 1
+    reg_w = cpu.conv_NCHWc_config(P, P, oc, info=info)["reg_w"]
+    return cpu._row_group(1, C, O, P, P, R * R, oc, oc, reg_w, "rows", info)
+
+
+def test_nchwc_row_groups_on_avx2_only_where_a_row_leaves_a_latency_bound_tile():
+    """AVX2 (6 x 2-vector tiles): ResNet-50's layers of 14 and 7 output columns (2 + 2 + 2,
+    6 + 1 per row) in groups of rows, those of 28 and 56 per row. AVX-512 (32 registers,
+    tiles of 14 or 7 columns): no group, on one 512-bit FMA unit (Zen 4) nor on two
+    (Zen 5), so its kernels stay as they were."""
+    assert _nchwc_rows(1024, 14, 256, 1, 1, 0, "avx2") == (2, 6)
+    assert _nchwc_rows(2048, 7, 512, 1, 1, 0, "avx2") == (7, 6)
+    assert _nchwc_rows(512, 7, 512, 3, 1, 1, "avx2") == (7, 6)
+    assert _nchwc_rows(512, 28, 128, 1, 1, 0, "avx2")[0] == 0
+    assert _nchwc_rows(256, 56, 64, 1, 1, 0, "avx2")[0] == 0
+    for units in (1, 2):
+        info = cpu.cpu_info("avx512")
+        info.fma_units = units
+        for C, H, O, R, s, p in ((1024, 14, 256, 1, 1, 0), (2048, 7, 512, 1, 1, 0),
+                                 (512, 7, 512, 3, 1, 1), (512, 14, 512, 3, 2, 1)):
+            P = (H + 2 * p - R) // s + 1
+            reg_w = cpu.conv_NCHWc_config(P, P, 32, info=info)["reg_w"]
+            assert cpu._row_group(1, C, O, P, P, R * R, 32, 32, reg_w, "rows", info)[0] == 0
+
+
+@pytest.mark.parametrize("R,stride,pad,H", [(1, 1, 0, 7), (3, 2, 1, 14), (1, 1, 0, 14)])
+def test_nchwc_row_groups_with_bias_residual_relu_match_reference(R, stride, pad, H,
+                                                                   monkeypatch):
+    """conv2d_NCHWc on AVX2 in groups of rows (7 x 7 outputs: one group of 49 pixels in
+    tiles of 6 and a partial one; 14 x 14: pairs of rows), the reduction in chunks of
+    channel blocks (here of 4 blocks' weights: 6 chunks), bias + residual + relu fused on
+    the group."""
+    target = "avx2"
+    info = cpu.cpu_info(target)
+    oc = 2 * info.lanes
+    C, O = 24 * oc, 16 * oc
+    assert cpu.nchwc_chunk_bytes(info) >= info.l1d_bytes      # weights read from memory
+    monkeypatch.setattr(cpu, "nchwc_chunk_bytes", lambda info: 4 * oc * oc * R * R * 4)
+    P = (H + 2 * pad - R) // stride + 1
+    rows, _ = _nchwc_rows(C, H, O, R, stride, pad, target)
+    assert rows > 1
+    a = RNG.standard_normal((1, C, H, H), dtype=np.float32)
+    k = (RNG.standard_normal((O, C, R, R)) / np.sqrt(C * R * R)).astype(np.float32)
+    bias = RNG.standard_normal(O, dtype=np.float32)
+    res = RNG.standard_normal((1, O, P, P), dtype=np.float32)
+    an, kn = ref.nchw_to_nchwc_ref(a, oc), ref.pack_kernel_nchwc_ref(k, oc, oc)
+    bn = bias.reshape(1, O // oc, 1, 1, oc)
+    rn = ref.nchw_to_nchwc_ref(res, oc)
+    x, w = te.placeholder(an.shape, name="x"), te.placeholder(kn.shape, name="w")
+    b, r = te.placeholder(bn.shape, name="b"), te.placeholder(rn.shape, name="r")
+    out = topi.nn.relu(topi.nn.add(topi.nn.add(topi.nn.conv2d_NCHWc(x, w, stride, pad), b), r))
+    f = _build(out, [x, w, b, r], "nchwc_rows", target)
+    assert f"[{rows * P * oc}]" in f.source         # the group's accumulators
+    assert "rc_outer_outer < 6;" in f.source        # 6 chunks of the reduction
+    got = np.full(rn.shape, np.nan, np.float32)
+    f(an, kn, bn, rn, got)
+    want = np.maximum(ref.conv2d_NCHWc_ref(an, kn, stride, pad) + bn + rn, 0)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+
+
+@pytest.mark.parametrize("target", ["avx2", "avx512"])
+def test_strided_1x1_nchwc_reads_a_dense_copy_of_narrow_pixels(target):
+    """A 1x1 stride-2 conv2d_NCHWc: where a pixel of the channel block is narrower than two
+    cache lines (AVX2's 16 channels, 64 bytes) the pixels it uses are copied densely first;
+    AVX-512's 32-channel pixels (128 bytes) are read in place. Both match the reference
+    (odd input size: the copy takes pixels 0, 2, .., H - 1)."""
+    oc = 2 * cpu.cpu_info(target).lanes
+    C, O, H = 3 * oc, 2 * oc, 15
+    a = RNG.standard_normal((1, C, H, H), dtype=np.float32)
+    k = RNG.standard_normal((O, C, 1, 1), dtype=np.float32)
+    an, kn = ref.nchw_to_nchwc_ref(a, oc), ref.pack_kernel_nchwc_ref(k, oc, oc)
+    x, w = te.placeholder(an.shape, name="x"), te.placeholder(kn.shape, name="w")
+    f = _build(topi.nn.relu(topi.nn.conv2d_NCHWc(x, w, 2, 0)), [x, w], "nchwc_s2", target)
+    assert ("data_strided" in f.source) == (oc * 4 < cpu.STRIDED_PIXEL_BYTES)
+    want = np.maximum(ref.conv2d_NCHWc_ref(an, kn, 2, 0), 0)
+    got = np.full(want.shape, np.nan, np.float32)
+    f(an, kn, got)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())

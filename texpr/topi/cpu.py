@@ -67,6 +67,7 @@ class CpuInfo:
         self._host = None
         # an FMA may read an operand from memory (x86): the compiler folds loads into them
         self.memory_operands = t.family == "x86"
+        self.family = t.family
         # the instruction set the GEMM intrinsics are written for (intrin.gemm_fp32's keys),
         # and whether the CPU runs it (not SIMDe, whose masked loads are scalar loops)
         self.gemm_isa = getattr(t.emitter, "target_name", None)
@@ -1470,7 +1471,37 @@ def schedule_conv2d_NCHWc(s, st, target):
         R, S_ = _dims(ins[1])[2:4]
         flop = 2.0 * N * Ob * oc * P * Q * int(ins[1].shape[1].value) * ic * R * S_
         return tuning.conv_nchwc_params(workload, Q, target, reg_w, flop)
-    return _nchwc_register_tile(s, st, target, reduce_loops, tuned)
+    _strided_pixels_copy(s, st, cpu_info(target))
+    return _nchwc_register_tile(s, st, target, reduce_loops, tuned, group=True)
+
+
+#: a strided 1x1 NCHWc convolution reads its input's pixels through a dense copy where a
+#: pixel of the channel block is narrower than this (two 64-byte cache lines)
+STRIDED_PIXEL_BYTES = 128
+
+
+def _strided_pixels_copy(s, st, info):
+    """A strided 1x1 conv2d_NCHWc (ResNet's projection shortcuts) whose input pixel (ic
+    floats) is narrower than STRIDED_PIXEL_BYTES reads the pixels it uses through a dense
+    copy [N, Cb, P, Q, ic] (computed first, parallel): read in place, its tiles broadcast
+    from every other 64-byte pixel of every other row and ran 14-35% slower than the
+    stride-1 layer of the same work (AVX2's blocks of 16 channels, Zen 4: 2.3-2.7 ms against
+    1.9-2.2 ms with the copy at ResNet-50's three projections); AVX-512's 128-byte pixels
+    ran as fast as the stride-1 layer in place (1.80 against 1.78 ms), the copy would only
+    add its time. x86 only (measured there; the pixel pairs are the x86 L2 prefetchers'
+    adjacent lines)."""
+    data, kernel = st.op.input_tensors[:2]
+    sh, sw = (int(v) for v in st.op.attrs.get("strides", (1, 1)))
+    _, _, R, S_, ic, _ = _dims(kernel)
+    if info.family != "x86" or (R, S_) != (1, 1) or (sh, sw) == (1, 1) or \
+            _pad_of(s, st)[0] is not None or \
+            ic * dtypes.bits(data.dtype) // 8 >= STRIDED_PIXEL_BYTES:
+        return
+    N, _, P, Q, _ = (int(a.dom.extent.value) for a in st.op.axis)
+    _, copy = pack_input(s, st, data, (N, _dims(data)[1], P, Q, ic),
+                         lambda n, c, y, x, i: data[n, c, y * sh, x * sw, i],
+                         lambda n, c, h, w, i: (n, c, h // sh, w // sw, i), "data_strided")
+    _schedule_copy(copy, info.lanes)
 
 
 def _split_channels(conv, ic):
@@ -1520,12 +1551,27 @@ def schedule_depthwise_conv2d_NCHWc(s, st, target):
     return _nchwc_register_tile(s, st, target, lambda conv: list(conv.op.reduce_axis), tuned)
 
 
-def _nchwc_register_tile(s, st, target, reduce_loops, tuned=None, info=None):
+def nchwc_chunk_bytes(info):
+    """The weights of a reduction chunk of the NCHWc row groups: half the L2. The NCHWc
+    layout is the graph's (topi.models): a layer's weights are read once per inference, from
+    memory; chunks of half the L1d (row_group_chunk's default, measured on weights in the
+    caches) made every chunk's first tile wait on memory, and ran 3-10% slower at ResNet-50's
+    3x3 layers of 7 x 7 outputs on weights read from memory (AVX2, Zen 4)."""
+    return info.l2_bytes // 2
+
+
+def _nchwc_register_tile(s, st, target, reduce_loops, tuned=None, info=None, group=False):
     """The direct NCHWc convolutions' schedule: the output (or its fused epilogue) tiled
     reg_w columns x the channel block, parallel over (n, block, row); the accumulating stage
     computed at the tile over reduce_loops(conv) (outermost first), kept in registers.
     tuned(Q, heuristic reg_w) -> (reg_w, "rows" | "blocks"): the tuning knobs
-    (cpu_tuning.py). info: the CpuInfo to tile by (default the target's)."""
+    (cpu_tuning.py). info: the CpuInfo to tile by (default the target's). group (conv2d_NCHWc,
+    constant shapes): where conv_row_group tiles groups of rows (_row_group: the heuristic
+    tile leaves a partial tile per row that costs ROW_GROUP_MIN_SAVING of its cycles), the
+    tiles of reg_w pixels run over the group's fused pixels (_group_tiles), as the NCHW
+    convolutions' do: on AVX2 (16 registers: 6 x 2-vector tiles) ResNet-50's 1x1 layers at
+    14 x 14 and 7 x 7 ran 2 + 2 + 2 and 6 + 1 columns per row, their last tile bound by the
+    FMA latency."""
     info = info or cpu_info(target)
     _, _, y, x, o = st.op.axis
     P, Q, oc = (a.dom.extent.value if isinstance(a.dom.extent, Const) else None
@@ -1537,9 +1583,20 @@ def _nchwc_register_tile(s, st, target, reduce_loops, tuned=None, info=None):
     parallel = "rows" if P is not None else "blocks"
     if tuned is not None:
         reg_w, parallel = tuned(Q, reg_w)
+    rows = 0
+    if group:
+        N, Ob = (int(a.dom.extent.value) for a in st.op.axis[:2])
+        kernel = st.op.input_tensors[1]
+        _, Cb, R, S_, ic, _ = _dims(kernel)
+        rows, reg_w = _row_group(N, Cb * ic, Ob * oc, P, Q, R * S_, ic, oc, reg_w, parallel,
+                                 info)
     _materialize_pad(s, st, info.lanes)
     out, conv = _output_and_accumulator(s, st)
     n_, ob_, y_, x_, o_ = out.op.axis
+    if rows:
+        _group_tiles(out, conv, out.op.axis, conv.op.axis, ic, oc, rows, reg_w, info, False,
+                     nchwc_chunk_bytes(info))
+        return [st, out]
     xo, xi = out.split(x_, factor=reg_w)
     out.reorder(n_, ob_, y_, xo, xi, o_)
     out.unroll(xi)
@@ -2338,10 +2395,12 @@ def _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel, workload, target, k
     return [st, out]
 
 
-def row_group_chunk(Cb, ic, R, S, oc, info):
+def row_group_chunk(Cb, ic, R, S, oc, info, budget=None):
     """Input channel blocks (of Cb) per reduction chunk of _row_group_tiles: the chunk's
-    weights (chunk x ic x R x S x oc floats) in half the L1d, a divisor of Cb."""
-    most = max(1, (info.l1d_bytes // 2) // (ic * R * S * oc * 4))
+    weights (chunk x ic x R x S x oc floats) in `budget` bytes (default half the L1d), a
+    divisor of Cb."""
+    budget = budget or info.l1d_bytes // 2
+    most = max(1, budget // (ic * R * S * oc * 4))
     return max(d for d in range(1, min(Cb, most) + 1) if Cb % d == 0)
 
 
@@ -2355,11 +2414,23 @@ def _row_group_tiles(out, conv, ic, oc, rows, reg_w, info, unroll_kw):
     ResNet-50's 3x3/2 layers, from the L2 per tile); a tile's accumulators stay in registers
     over its chunk (GCC promotes the unrolled tile's vectors: a load and a store per chunk).
     The group is then written to the NCHW output."""
-    lanes = info.lanes
-    cn, cob, cy, cx, co = conv.transform_layout(
-        lambda n, o, y, x: [n, o // oc, y, x, o % oc])
+    conv_axes = conv.transform_layout(lambda n, o, y, x: [n, o // oc, y, x, o % oc])
     n_, o_, y_, x_ = out.op.axis
     ob, oi = out.split(o_, factor=oc)
+    _group_tiles(out, conv, (n_, ob, y_, x_, oi), conv_axes, ic, oc, rows, reg_w, info,
+                 unroll_kw)
+
+
+def _group_tiles(out, conv, out_axes, conv_axes, ic, oc, rows, reg_w, info, unroll_kw,
+                 chunk_bytes=None):
+    """The tiles over groups of `rows` output rows shared by the NCHW (_row_group_tiles) and
+    NCHWc (_nchwc_register_tile) convolutions: out_axes (n, channel block, y, x, channel in the
+    block) of the output / fused epilogue, conv_axes the same of the accumulating stage
+    (channel blocks innermost); chunk_bytes: the reduction chunk's weights (row_group_chunk's
+    budget)."""
+    lanes = info.lanes
+    cn, cob, cy, cx, co = conv_axes
+    n_, ob, y_, x_, oi = out_axes
     yo, yi = out.split(y_, factor=rows)
     out.reorder(n_, ob, yo, yi, x_, oi)
     _vector_tile(out, oi, lanes)
@@ -2370,7 +2441,7 @@ def _row_group_tiles(out, conv, ic, oc, rows, reg_w, info, unroll_kw):
     rc, ry, rx = conv.op.reduce_axis
     rco, rci = conv.split(rc, factor=ic)
     chunk = row_group_chunk(conv.extent_of(rco).value, ic, int(ry.dom.extent.value),
-                            int(rx.dom.extent.value), oc, info)
+                            int(rx.dom.extent.value), oc, info, chunk_bytes)
     rcc, rco = conv.split(rco, factor=chunk)
     conv.reorder(*([cn, cob, rcc, fo] + ([rco, ry, rci, rx] if unroll_kw else [rco, ry, rx, rci])
                    + [fi, co]))
