@@ -10,7 +10,7 @@ from texpr.topi import testing as ref
 from texpr.topi import cpu_conv_1x1
 from texpr.topi.cpu import cpu_info
 from texpr.topi.cpu_conv_1x1 import (MIN_BLOCKS, block_copies, conv1x1_config, gemm_columns,
-                                     imbalance, inplace_loads_per_cycle, one_vector_in_place,
+                                     imbalance, inplace_loads_per_cycle, one_vector_tile,
                                      panel_pays, pixel_vector_info, row_blocks, tile_major)
 from texpr.topi.util import cdiv
 
@@ -148,21 +148,23 @@ def test_one_vector_of_pixels_where_a_long_input_tile_is_read_in_place():
     rows) where it reads the input in place and the pixel tile's input (C x nr) is more
     than half the L1d: 256x56x56 on Zen 4 at 512 bits (one FMA unit, no panel), not 64
     channels (8 KiB), nor a target whose tile copies panels (Zen 3, Zen 5: loads bound),
-    a strided input (gathered into a copy) or pixels that are not whole vectors (14x14)."""
+    or a stride-1 input whose pixels are not whole vectors (14x14, copied per block); a
+    strided input, gathered into a compact copy, also runs the taller tile."""
     import copy
     base = cpu_info("avx512")
     zen3, zen4, zen5 = (copy.copy(base) for _ in range(3))
     zen3.lanes, zen3.fma_units = 8, 2
     zen4.fma_units = 1
     zen5.fma_units = 2
-    assert one_vector_in_place(256, 56 * 56, 8, 32, zen4, strided=False)
-    assert one_vector_in_place(512, 28 * 28, 8, 32, zen4, strided=False)
-    assert not one_vector_in_place(64, 56 * 56, 8, 32, zen4, strided=False)
-    assert not one_vector_in_place(256, 56 * 56, 8, 32, zen4, strided=True)
-    assert not one_vector_in_place(1024, 14 * 14, 8, 32, zen4, strided=False)
-    assert not one_vector_in_place(256, 56 * 56, 8, 32, zen5, strided=False)
-    assert not one_vector_in_place(512, 28 * 28, 6, 16, zen3, strided=False)
-    assert not one_vector_in_place(256, 56 * 56, 16, 16, zen4, strided=False)
+    assert one_vector_tile(256, 56 * 56, 8, 32, zen4, strided=False)
+    assert one_vector_tile(512, 28 * 28, 8, 32, zen4, strided=False)
+    assert not one_vector_tile(64, 56 * 56, 8, 32, zen4, strided=False)
+    assert one_vector_tile(256, 28 * 28, 8, 32, zen4, strided=True)
+    assert one_vector_tile(512, 14 * 14, 8, 32, zen4, strided=True)
+    assert not one_vector_tile(1024, 14 * 14, 8, 32, zen4, strided=False)
+    assert not one_vector_tile(256, 56 * 56, 8, 32, zen5, strided=False)
+    assert not one_vector_tile(512, 28 * 28, 6, 16, zen3, strided=False)
+    assert not one_vector_tile(256, 56 * 56, 16, 16, zen4, strided=False)
     # the taller tile still reads in place (no panel)
     assert not panel_pays(256, 16, 16, zen4)
 

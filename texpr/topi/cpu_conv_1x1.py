@@ -3,17 +3,18 @@ w[o, c] * x[n, c, j] with j = y*Q + x (the ResNet bottleneck's 1x1 layers).
 
 In NCHW the P*Q output pixels of a channel are one contiguous run, and so are the input's
 (stride 1, no padding). The register tile is `mr` output channels x `nr` pixels (nr / lanes
-vectors along j; one vector of twice the channels where a long input tile is read in place:
-one_vector_in_place): per input channel, mr weights broadcast from the weight as it lies and
-nr/lanes input vectors loaded in place, or, where a block has enough channel tiles
-(panel_pays), from the tile's panel: its C x nr input pixels copied into a contiguous,
-aligned buffer that every channel tile of the block reads. Neither operand is copied into
-channel blocks (the route of schedule_conv2d_nchw, which packs both on every call and writes
-the output one value at a time), and the output is written in whole vectors. Over the
-flattened pixels the tile is not bound to a row: 7x7 and 14x14 images fill it as well as
-56x56. A strided 1x1 convolution first copies the pixels it reads into a compact [N, C, P*Q]
-stage (1/O of the work); a stride-1 input whose pixels are not whole tiles is copied,
-zero-padded, by each block into the panels of its pixel tiles (block_copies).
+vectors along j; one vector of twice the channels where a long input tile is read in place
+or from a strided copy: one_vector_tile): per input channel, mr weights broadcast from the
+weight as it lies and nr/lanes input vectors loaded in place, or, where a block has enough
+channel tiles (panel_pays), from the tile's panel: its C x nr input pixels copied into a
+contiguous, aligned buffer that every channel tile of the block reads. Neither operand is
+copied into channel blocks (the route of schedule_conv2d_nchw, which packs both on every
+call and writes the output one value at a time), and the output is written in whole
+vectors. Over the flattened pixels the tile is not bound to a row: 7x7 and 14x14 images fill
+it as well as 56x56. A strided 1x1 convolution first copies the pixels it reads into a
+compact [N, C, P*Q] stage (1/O of the work); a stride-1 input whose pixels are not whole
+tiles is copied, zero-padded, by each block into the panels of its pixel tiles
+(block_copies).
 
 Where the input is read from a copy anyway (strided, a pixel count that is not whole tiles,
 or panels), the register tile is the target's GEMM micro-kernel (intrin.gemm_fp32: the
@@ -97,11 +98,11 @@ def conv1x1_config(C, O, P, Q, target="native", units=None, strided=False):
     blocks of 64 with the input copied once; 512x7x7 -> 2048 in 2 blocks of 1024, whose
     weight rows did not stay, 5% slower on avx2; Zen 4). strided: the convolution's stride
     is not 1 (the input is gathered once, before the blocks). kc: reduction_block. The
-    tile is one vector of pixels where one_vector_in_place."""
+    tile is one vector of pixels where one_vector_tile."""
     info = pixel_vector_info(P * Q, cpu_info(target))
     units = units or parallel_units()
     mr, nr = register_tile(O, P * Q, info, max_vectors=2, pad_ok=True)
-    if one_vector_in_place(C, P * Q, mr, nr, info, strided):
+    if one_vector_tile(C, P * Q, mr, nr, info, strided):
         mr, nr = mr * (nr // info.lanes), info.lanes
     l2 = info.l2_bytes
     rows = row_blocks(P, Q, nr)
@@ -132,21 +133,24 @@ def conv1x1_config(C, O, P, Q, target="native", units=None, strided=False):
     return {"mr": mr, "nr": nr, "rb": best[1], "ob": best[2], "lanes": info.lanes, "kc": kc}
 
 
-def one_vector_in_place(C, PQ, mr, nr, info, strided):
+def one_vector_tile(C, PQ, mr, nr, info, strided):
     """Whether the register tile of mr x nr (two vectors of pixels) becomes one vector of
-    pixels by mr * nr / lanes channels (as many accumulators) where it reads the input in
-    place: a stride-1 input whose pixels are whole vectors, and a tile that one vector
-    taller still reads in place (inplace_loads_per_cycle within PANEL_LOAD_RATE: no
-    panel), whose pixel tile's input (C x nr, C rows 4*P*Q bytes apart, each crossing a
-    cache line more on NumPy's 16-byte offset) is more than half the L1d. Each of the
-    block's channel tiles then streams that input from the L2; one vector touches 2 lines
-    a channel instead of 3. On Zen 4 (avx512, 1 thread, thread CPU time) 16 x 16 against
-    8 x 32: 256x56x56 -> 128 1.817 -> 1.781 ms, 256x56x56 -> 64 0.908 -> 0.888; 512x28x28
-    -> 128 and -> 256 (784 pixels: whole vectors of 16, not tiles of 32, so read in place,
-    no longer copied) 0.969 -> 0.877 and 1.870 -> 1.766 ms; 64x56x56 -> 256, whose 8 KiB
-    input tile stays in L1, 0.935 -> 0.981 (kept at two vectors)."""
+    pixels by mr * nr / lanes channels (as many accumulators), where the pixel tile's input
+    (C x nr) is more than half the L1d and the taller tile still reads in place
+    (inplace_loads_per_cycle within PANEL_LOAD_RATE: one 512-bit FMA unit, no panel), for
+    an input read in place (stride 1, pixels whole vectors) or gathered into a compact copy
+    (strided). Read in place, each of the block's channel tiles streams the tile's input,
+    C rows 4*P*Q bytes apart, from the L2: one vector touches 2 lines a channel instead of 3
+    on NumPy's 16-byte offset. On Zen 4 (avx512, 1 thread, thread CPU time, medians) 16 x 16
+    against 8 x 32: 256x56x56 -> 128 1.814 -> 1.782 ms, 256x56x56 -> 64 0.905 -> 0.888;
+    512x28x28 -> 128 and -> 256 (784 pixels: whole vectors of 16, not tiles of 32, so read
+    in place, no longer copied per block) 0.987 -> 0.879 and 1.872 -> 1.770 ms; strided,
+    from the copy, 256x56x56 -> 512/2 1.910 -> 1.866 and 512x28x28 -> 1024/2 1.934 -> 1.916
+    ms; 64x56x56 -> 256, whose 8 KiB input tile stays in L1, 0.935 -> 0.981 (kept at two
+    vectors). A stride-1 input whose pixels are not whole vectors (copied per block,
+    block_copies) keeps the tile (not measured)."""
     lanes = info.lanes
-    if strided or nr <= lanes or PQ % lanes or C * nr * 4 <= info.l1d_bytes // 2:
+    if nr <= lanes or C * nr * 4 <= info.l1d_bytes // 2 or (PQ % lanes and not strided):
         return False
     return inplace_loads_per_cycle(mr * (nr // lanes), lanes, info) <= PANEL_LOAD_RATE
 
@@ -275,7 +279,7 @@ def tile_major(PQp):
 PANEL_MIN_TILES = 12
 
 #: loads a cycle of the tile read in place (inplace_loads_per_cycle) above which the panel
-#: pays: between Zen 4's 0.75 (8 x 32) and 1.125 (16 x 16, one_vector_in_place) at 512 bits
+#: pays: between Zen 4's 0.75 (8 x 32) and 1.125 (16 x 16, one_vector_tile) at 512 bits
 #: (the panel measured slower) and Zen 3's and Zen 5's 1.5 (faster)
 PANEL_LOAD_RATE = 1.25
 
