@@ -10,8 +10,8 @@ from texpr.topi import testing as ref
 from texpr.topi import cpu_conv_1x1
 from texpr.topi.cpu import cpu_info
 from texpr.topi.cpu_conv_1x1 import (MIN_BLOCKS, block_copies, conv1x1_config, gemm_columns,
-                                     imbalance, inplace_loads_per_cycle, panel_pays,
-                                     pixel_vector_info, row_blocks, tile_major)
+                                     imbalance, inplace_loads_per_cycle, one_vector_tile,
+                                     panel_pays, pixel_vector_info, row_blocks, tile_major)
 from texpr.topi.util import cdiv
 
 RNG = np.random.default_rng(7)
@@ -143,6 +143,32 @@ def test_panel_pays_where_the_tile_read_in_place_is_bound_by_its_loads():
     assert not panel_pays(256, 8, 32, zen4) and panel_pays(256, 8, 32, zen5)
 
 
+def test_one_vector_of_pixels_where_a_long_input_tile_is_read_in_place():
+    """The two-vector tile becomes one vector of pixels (as many accumulators, twice the
+    rows) where it reads the input in place and the pixel tile's input (C x nr) is more
+    than half the L1d: 256x56x56 on Zen 4 at 512 bits (one FMA unit, no panel), not 64
+    channels (8 KiB), nor a target whose tile copies panels (Zen 3, Zen 5: loads bound),
+    or a stride-1 input whose pixels are not whole vectors (14x14, copied per block); a
+    strided input, gathered into a compact copy, also runs the taller tile."""
+    import copy
+    base = cpu_info("avx512")
+    zen3, zen4, zen5 = (copy.copy(base) for _ in range(3))
+    zen3.lanes, zen3.fma_units = 8, 2
+    zen4.fma_units = 1
+    zen5.fma_units = 2
+    assert one_vector_tile(256, 56 * 56, 8, 32, zen4, strided=False)
+    assert one_vector_tile(512, 28 * 28, 8, 32, zen4, strided=False)
+    assert not one_vector_tile(64, 56 * 56, 8, 32, zen4, strided=False)
+    assert one_vector_tile(256, 28 * 28, 8, 32, zen4, strided=True)
+    assert one_vector_tile(512, 14 * 14, 8, 32, zen4, strided=True)
+    assert not one_vector_tile(1024, 14 * 14, 8, 32, zen4, strided=False)
+    assert not one_vector_tile(256, 56 * 56, 8, 32, zen5, strided=False)
+    assert not one_vector_tile(512, 28 * 28, 6, 16, zen3, strided=False)
+    assert not one_vector_tile(256, 56 * 56, 16, 16, zen4, strided=False)
+    # the taller tile still reads in place (no panel)
+    assert not panel_pays(256, 16, 16, zen4)
+
+
 def test_many_channel_tiles_copy_a_panel_per_pixel_tile():
     """With enough channel tiles per block (panel_pays), each pixel tile's C x nr input is
     copied into a panel inside the block's loop (aligned, contiguous), which the tiles read;
@@ -204,10 +230,10 @@ def test_blocks_keep_two_threads_busy_to_the_end():
 def test_blocks_that_copy_their_input_are_as_few_as_the_threads(units):
     """Where each block copies the whole input (block_copies: pixels not whole tiles, stride
     1), a block more copies it again: the blocks are at least the threads, and no more where
-    that many fit (512x28x28 -> 128 on AVX-512: 2 blocks of 64 channels at 2 threads, not 4
-    of 32 as where the input is not copied per block). A strided convolution gathers its
+    that many fit (1024x14x14 -> 256 on AVX-512: 2 blocks of 128 channels at 2 threads, not
+    4 of 64 as where the input is not copied per block). A strided convolution gathers its
     input once and keeps MIN_BLOCKS."""
-    C, O, P = 512, 128, 28
+    C, O, P = 1024, 256, 14
     cfg = conv1x1_config(C, O, P, P, "avx512", units=units)
     assert block_copies(P * P, cfg["nr"], strided=False)
     assert not block_copies(P * P, cfg["nr"], strided=True)
@@ -220,11 +246,11 @@ def test_blocks_that_copy_their_input_are_as_few_as_the_threads(units):
 def test_blocks_are_shared_by_the_threads_kernels_run_on(monkeypatch):
     """Without `units`, the blocks are balanced for the threads the runtime runs kernels on
     (TEXPR_NUM_THREADS, else the cores), not for the machine's cores: a 16-core machine
-    running 2 threads copies the input of 512x28x28 -> 128 twice, not 16 times."""
+    running 2 threads copies the input of 1024x14x14 -> 256 twice, not 16 times."""
     for n in (2, 4):
         monkeypatch.setenv("TEXPR_NUM_THREADS", str(n))
-        cfg = conv1x1_config(512, 128, 28, 28, "avx512")
-        assert cdiv(128, cfg["ob"]) == n, (n, cfg)
+        cfg = conv1x1_config(1024, 256, 14, 14, "avx512")
+        assert cdiv(256, cfg["ob"]) == n, (n, cfg)
 
 
 @pytest.mark.parametrize("target", ["avx2", "avx512"])

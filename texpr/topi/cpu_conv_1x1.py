@@ -3,16 +3,18 @@ w[o, c] * x[n, c, j] with j = y*Q + x (the ResNet bottleneck's 1x1 layers).
 
 In NCHW the P*Q output pixels of a channel are one contiguous run, and so are the input's
 (stride 1, no padding). The register tile is `mr` output channels x `nr` pixels (nr / lanes
-vectors along j): per input channel, mr weights broadcast from the weight as it lies and
-nr/lanes input vectors loaded in place, or, where a block has enough channel tiles
-(panel_pays), from the tile's panel: its C x nr input pixels copied into a contiguous,
-aligned buffer that every channel tile of the block reads. Neither operand is copied into
-channel blocks (the route of schedule_conv2d_nchw, which packs both on every call and writes
-the output one value at a time), and the output is written in whole vectors. Over the
-flattened pixels the tile is not bound to a row: 7x7 and 14x14 images fill it as well as
-56x56. A strided 1x1 convolution first copies the pixels it reads into a compact [N, C, P*Q]
-stage (1/O of the work); a stride-1 input whose pixels are not whole tiles is copied,
-zero-padded, by each block into the panels of its pixel tiles (block_copies).
+vectors along j; one vector of twice the channels where a long input tile is read in place
+or from a strided copy: one_vector_tile): per input channel, mr weights broadcast from the
+weight as it lies and nr/lanes input vectors loaded in place, or, where a block has enough
+channel tiles (panel_pays), from the tile's panel: its C x nr input pixels copied into a
+contiguous, aligned buffer that every channel tile of the block reads. Neither operand is
+copied into channel blocks (the route of schedule_conv2d_nchw, which packs both on every
+call and writes the output one value at a time), and the output is written in whole
+vectors. Over the flattened pixels the tile is not bound to a row: 7x7 and 14x14 images fill
+it as well as 56x56. A strided 1x1 convolution first copies the pixels it reads into a
+compact [N, C, P*Q] stage (1/O of the work); a stride-1 input whose pixels are not whole
+tiles is copied, zero-padded, by each block into the panels of its pixel tiles
+(block_copies).
 
 Where the input is read from a copy anyway (strided, a pixel count that is not whole tiles,
 or panels), the register tile is the target's GEMM micro-kernel (intrin.gemm_fp32: the
@@ -88,16 +90,20 @@ def conv1x1_config(C, O, P, Q, target="native", units=None, strided=False):
     row block, or once where it stays in half the L2 (64x56x56 -> 256: blocks of all 256
     channels x 2 rows, not 132 x 4 reading the input twice: 7% faster on Zen 3, 1 thread).
     Where each block copies its input (block_copies), a block more copies the whole input
-    again: the blocks need be no more than the threads (512x28x28 -> 128: 2 blocks of 64
-    channels ran 9% faster at 1 thread than 4 of 32), and a block of a thread's share of
-    the channels is taken past the L2 budgets above while its weight rows of one reduction block (ob x kc) stay in a quarter of the L2
-    (512x28x28 -> 256: 128 channels, 2048x7x7 -> 512: 256, as fast at 1 thread as the
+    again: the blocks need be no more than the threads (512x28x28 -> 128 in tiles of two
+    vectors: 2 blocks of 64 channels ran 9% faster at 1 thread than 4 of 32), and a block
+    of a thread's share of the channels is taken past the L2 budgets above while its weight
+    rows of one reduction block (ob x kc) stay in a quarter of the L2 (512x28x28 -> 256 in
+    tiles of two vectors: 128 channels, 2048x7x7 -> 512: 256, as fast at 1 thread as the
     blocks of 64 with the input copied once; 512x7x7 -> 2048 in 2 blocks of 1024, whose
     weight rows did not stay, 5% slower on avx2; Zen 4). strided: the convolution's stride
-    is not 1 (the input is gathered once, before the blocks). kc: reduction_block."""
+    is not 1 (the input is gathered once, before the blocks). kc: reduction_block. The
+    tile is one vector of pixels where one_vector_tile."""
     info = pixel_vector_info(P * Q, cpu_info(target))
     units = units or parallel_units()
     mr, nr = register_tile(O, P * Q, info, max_vectors=2, pad_ok=True)
+    if one_vector_tile(C, P * Q, mr, nr, info, strided):
+        mr, nr = mr * (nr // info.lanes), info.lanes
     l2 = info.l2_bytes
     rows = row_blocks(P, Q, nr)
     weight_stays = O * C * 4 <= l2 // 2
@@ -125,6 +131,28 @@ def conv1x1_config(C, O, P, Q, target="native", units=None, strided=False):
             if best is None or key < best[0]:
                 best = (key, rb, ob)
     return {"mr": mr, "nr": nr, "rb": best[1], "ob": best[2], "lanes": info.lanes, "kc": kc}
+
+
+def one_vector_tile(C, PQ, mr, nr, info, strided):
+    """Whether the register tile of mr x nr (two vectors of pixels) becomes one vector of
+    pixels by mr * nr / lanes channels (as many accumulators), where the pixel tile's input
+    (C x nr) is more than half the L1d and the taller tile still reads in place
+    (inplace_loads_per_cycle within PANEL_LOAD_RATE: one 512-bit FMA unit, no panel), for
+    an input read in place (stride 1, pixels whole vectors) or gathered into a compact copy
+    (strided). Read in place, each of the block's channel tiles streams the tile's input,
+    C rows 4*P*Q bytes apart, from the L2: one vector touches 2 lines a channel instead of 3
+    on NumPy's 16-byte offset. On Zen 4 (avx512, 1 thread, thread CPU time, medians) 16 x 16
+    against 8 x 32: 256x56x56 -> 128 1.814 -> 1.782 ms, 256x56x56 -> 64 0.905 -> 0.888;
+    512x28x28 -> 128 and -> 256 (784 pixels: whole vectors of 16, not tiles of 32, so read
+    in place, no longer copied per block) 0.987 -> 0.879 and 1.872 -> 1.770 ms; strided,
+    from the copy, 256x56x56 -> 512/2 1.910 -> 1.866 and 512x28x28 -> 1024/2 1.934 -> 1.916
+    ms; 64x56x56 -> 256, whose 8 KiB input tile stays in L1, 0.935 -> 0.981 (kept at two
+    vectors). A stride-1 input whose pixels are not whole vectors (copied per block,
+    block_copies) keeps the tile (not measured)."""
+    lanes = info.lanes
+    if nr <= lanes or C * nr * 4 <= info.l1d_bytes // 2 or (PQ % lanes and not strided):
+        return False
+    return inplace_loads_per_cycle(mr * (nr // lanes), lanes, info) <= PANEL_LOAD_RATE
 
 
 def block_copies(PQ, nr, strided):
@@ -251,9 +279,9 @@ def tile_major(PQp):
 PANEL_MIN_TILES = 12
 
 #: loads a cycle of the tile read in place (inplace_loads_per_cycle) above which the panel
-#: pays: half the load ports (LOAD_PORTS), between Zen 4's 0.75 at 512 bits (the panel
-#: measured slower) and Zen 3's 1.5 at 256 bits (faster)
-PANEL_LOAD_RATE = LOAD_PORTS / 2.0
+#: pays: between Zen 4's 0.75 (8 x 32) and 1.125 (16 x 16, one_vector_tile) at 512 bits
+#: (the panel measured slower) and Zen 3's and Zen 5's 1.5 (faster)
+PANEL_LOAD_RATE = 1.25
 
 
 def schedule_conv2d_nchw_1x1(s, st, target):
