@@ -37,6 +37,36 @@ def wino_case(N, C, H, W, O, ic, oc):
     return ref.nchw_to_nchwc_ref(a, ic), ref.pack_kernel_nchwc_ref(k, ic, oc)
 
 
+# ----------------------------------------------------------------------------- direct NCHWc, few channels
+
+@pytest.mark.parametrize("target", ["native", "avx2"])
+@pytest.mark.parametrize("N,C,H,W,O,R,stride,pad", [
+    (1, 3, 30, 29, 32, 7, 2, 3),       # the RGB stem's 7x7/2 (columns not whole tiles)
+    (2, 3, 13, 17, 16, 3, 1, 1),
+    (1, 2, 11, 12, 16, 5, 2, 2),
+    (1, 4, 9, 10, 32, 1, 2, 0),
+])
+def test_conv2d_NCHWc_few_channel_block(target, N, C, H, W, O, R, stride, pad):
+    """An input block of all of few channels (topi.models' stem, cin_block=3): on 16 vector
+    registers its window columns and channels are unrolled (cpu.few_channel_taps_unrolled),
+    on 32 rolled; both against the NumPy convolution, with a bias and relu fused."""
+    from texpr.topi.cpu import cpu_info, few_channel_taps_unrolled
+    oc = 16
+    a, k, b = rand(N, C, H, W), rand(O, C, R, R), rand(O)
+    x = te.placeholder((N, 1, H, W, C), name="x")
+    w = te.placeholder((O // oc, 1, R, R, C, oc), name="w")
+    bias = te.placeholder((1, O // oc, 1, 1, oc), name="bias")
+    out = topi.nn.relu(topi.nn.add(topi.nn.conv2d_NCHWc(x, w, stride, pad), bias))
+    got, f = run(out, [x, w, bias], [ref.nchw_to_nchwc_ref(a, C),
+                                     ref.pack_kernel_nchwc_ref(k, C, oc),
+                                     b.reshape(1, O // oc, 1, 1, oc)], target)
+    want = np.maximum(ref.conv2d_nchw_ref(a, k, stride, pad) + b[None, :, None, None], 0)
+    close(ref.nchwc_to_nchw_ref(got), want, 1e-4)
+    unrolled = few_channel_taps_unrolled(C, cpu_info(target))
+    assert unrolled == (cpu_info(target).nregs <= 16)
+    assert ("for (int32_t rx" in f.source) == (not unrolled and R > 1)
+
+
 # ----------------------------------------------------------------------------- Winograd NCHWc
 
 def test_winograd_weight_transform_NCHWc_matches_reference():
