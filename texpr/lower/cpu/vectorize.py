@@ -287,7 +287,8 @@ class Vectorizer:
         lane = [c for c in terms if any(n is self.var for n in walk(c))]
         if len(lane) != 1 or not isinstance(lane[0], Cmp):
             return None
-        found = self._lane_bound(lane[0])
+        term = lane[0]
+        found = self._lane_bound(term)
         if found is None:
             return None
         ramp, bound = found
