@@ -284,14 +284,10 @@ class Vectorizer:
         terms = [self._whole_vector_bound(c) for c in conjuncts(e.cond)]
         if any(c is None for c in terms):
             return None
-        lane = [c for c in terms if any(n is self.var for n in walk(c))]
-        if len(lane) != 1 or not isinstance(lane[0], Cmp):
-            return None
-        term = lane[0]
-        found = self._lane_bound(term)
+        found = self._lane_bound(terms)
         if found is None:
             return None
-        ramp, bound = found
+        term, ramp, bound = found
         # lanes < bound - base: a constant vector compared with one broadcast (the ramp's
         # lanes built one by one cost more than the select's load), the same lane count
         # for the masked loads
@@ -399,10 +395,15 @@ class Vectorizer:
             return StageRegion(s.name, self.stmt(s.body))
         raise CannotVectorize
 
-    def _lane_bound(self, term):
-        """(ramp, bound) of a comparison `lane expression < bound` (or its mirror, or <=) whose
-        lane side vectorizes to a unit-stride int32 ramp and whose bound is one int32 value
-        (<= bound made < bound + 1); None for any other form."""
+    def _lane_bound(self, terms):
+        """(term, ramp, bound) of the one term of a conjunction that varies with the lane: a
+        comparison `lane expression < bound` (or its mirror, or <=) whose lane side
+        vectorizes to a unit-stride int32 ramp and whose bound is one int32 value (<= bound
+        made < bound + 1); None for any other form."""
+        lane = [t for t in terms if any(n is self.var for n in walk(t))]
+        if len(lane) != 1 or not isinstance(lane[0], Cmp):
+            return None
+        term = lane[0]
         swap = {">": "<", ">=": "<="}
         a, b, op = (term.b, term.a, swap[term.op]) if term.op in swap else (term.a, term.b, term.op)
         if op not in ("<", "<="):
@@ -414,21 +415,17 @@ class Vectorizer:
         if not (isinstance(ramp, Ramp) and ramp.stride == 1 and _lanes(bound) == 1
                 and ramp.base.dtype == "int32" and bound.dtype == "int32"):
             return None
-        return ramp, simplify(bound + 1) if op == "<=" else bound
+        return term, ramp, simplify(bound + 1) if op == "<=" else bound
 
     def _masked_tail(self, s):
         """`if (inv && base + lane < bound) body` -> `if (inv && base < bound) body'`, body'
         vectorized with every vector access predicated on `ramp(base, 1, n) < xn(bound)`;
         None when the guard has another form. Some lane is active iff lane 0 is, so
         lane-invariant accesses happen exactly when the scalar loop would make them."""
-        tail = [t for t in conjuncts(s.cond) if any(n is self.var for n in walk(t))]
-        if len(tail) != 1 or not isinstance(tail[0], Cmp):
-            return None
-        term = tail[0]
-        found = self._lane_bound(term)
+        found = self._lane_bound(conjuncts(s.cond))
         if found is None:
             return None
-        ramp, bound = found
+        term, ramp, bound = found
         pred = Cmp("<", ramp, Broadcast(bound, self.lanes, _vec_dtype("int32", self.lanes)),
                    _vec_dtype("bool", self.lanes))
         self.pred = pred
