@@ -82,3 +82,21 @@ def test_dlrm_built_once_for_every_batch():
 def test_dlrm_bad_config():
     with pytest.raises(GraphError, match=r"bottom MLP must end in dim = 8.*\[16, 4\]"):
         models.dlrm(batch=2, dim=8, bottom_mlp=(16, 4), **DLRM)
+
+
+def test_model_kernels_are_shared_per_thread_count(monkeypatch):
+    # a schedule splits its blocks for the threads it will run on: a model built for 2
+    # threads gets its own kernels, not the ones split for 1
+    from texpr.topi.graph import KernelCache
+    cache = KernelCache()
+    monkeypatch.setenv("TEXPR_NUM_THREADS", "1")
+    models.dlrm(batch=4, cache=cache, **DLRM_NET)
+    one = cache.misses
+    models.dlrm(batch=4, cache=cache, **DLRM_NET)
+    assert cache.misses == one and cache.hits >= one
+    monkeypatch.setenv("TEXPR_NUM_THREADS", "2")
+    net = models.dlrm(batch=4, cache=cache, **DLRM_NET)
+    assert cache.misses == 2 * one
+    x = models.dlrm_inputs(4, bag_size=3, **DLRM)
+    np.testing.assert_allclose(net(**x)[0], models.dlrm_ref(x, net.model.weights),
+                               rtol=1e-5, atol=1e-6)

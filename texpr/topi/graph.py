@@ -841,7 +841,8 @@ class CompiledGraph:
 
 
 class KernelCache:
-    """Built kernels by key: identical layers (same op, shapes, options) build once.
+    """Built kernels by key: identical layers (same op, shapes, options) build once, once per
+    thread count (a schedule splits its blocks for the threads it runs on: cpu.parallel_units).
 
     >>> from texpr.topi.graph import KernelCache
     >>> cache = KernelCache()
@@ -864,6 +865,8 @@ class KernelCache:
         >>> cache.get("k", lambda: 42), cache.get("k", lambda: 0), len(cache)
         (42, 42, 1)
         """
+        from .cpu import parallel_units
+        key = (key, parallel_units())
         k = self._kernels.get(key)
         if k is None:
             self.misses += 1
