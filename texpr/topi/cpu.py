@@ -541,7 +541,7 @@ def _schedule_gemm(s, st, target, data, weight, cfg, weight_panels=None, packs_i
         for p in packs:
             if packs_inside:
                 p.compute_at(g, par)
-                _schedule_panels(p, lanes, parallel=False)
+                _schedule_block_panels(p, target, cfg["Kp"])
             else:
                 _schedule_panels(p, lanes)
         return [st] + packs
@@ -561,7 +561,7 @@ def _schedule_gemm(s, st, target, data, weight, cfg, weight_panels=None, packs_i
     for p in packs:
         if packs_inside:
             p.compute_at(out, par)
-            _schedule_panels(p, lanes, parallel=False)
+            _schedule_block_panels(p, target, cfg["Kp"])
         else:
             _schedule_panels(p, lanes)
     axes = list(g.op.axis)
@@ -942,7 +942,6 @@ def dense_weight_blocks_config(M, N, K, target="native", units=None):
 def _schedule_dense_weight_blocks(s, st, target, data, weight, cfg):
     """dense_weight_blocks_config: parallel over blocks of weight rows; per reduction chunk
     the block's panels are packed, then every row block of the data runs against them."""
-    lanes = cpu_info(target).lanes
     g, packs, padded = gemm_rewrite(s, st, data, weight, cfg)
     if padded or len(packs) != 1:
         raise InternalError(f"dense {st.name}: weight blocks expected one packing stage and "
@@ -967,10 +966,7 @@ def _schedule_dense_weight_blocks(s, st, target, data, weight, cfg):
     g.parallel(jb)
     (pw,) = packs
     pw.compute_at(g, at)
-    if _transposes_blocks(pw, target, kc):
-        _schedule_panels_transposed(pw, TRANSPOSE_BLOCK)
-    else:
-        _schedule_panels(pw, lanes, parallel=False)
+    _schedule_block_panels(pw, target, kc)
     return [st, pw]
 
 
@@ -980,12 +976,22 @@ TRANSPOSE_BLOCK = 8
 
 def _transposes_blocks(st, target, kc):
     """Whether the panel packing stage `st` ([.., R/nr, K, nr] from rows [.., R, K], unpadded,
-    packed kc values of k at a time) copies by transpose_fp32 blocks: an AVX2 target and
-    whole blocks along both the chunk and the panel width."""
-    if cpu_info(target).name != "avx2" or st.op.reduce_axis:
+    packed kc values of k at a time) copies by transpose_fp32 blocks: float32 on an AVX2
+    target and whole blocks along both the chunk and the panel width."""
+    if cpu_info(target).name != "avx2" or st.op.reduce_axis or st.op.output(0).dtype != "float32":
         return False
     nr = int(st.op.axis[-1].dom.extent.value)
     return kc % TRANSPOSE_BLOCK == 0 and nr % TRANSPOSE_BLOCK == 0
+
+
+def _schedule_block_panels(st, target, kc):
+    """Row panels packed inside a parallel loop (per weight block, per batch), kc values of k
+    at a time: by transposed blocks where _transposes_blocks allows (AVX2), else the
+    vectorized copy."""
+    if _transposes_blocks(st, target, kc):
+        _schedule_panels_transposed(st, TRANSPOSE_BLOCK)
+    else:
+        _schedule_panels(st, cpu_info(target).lanes, parallel=False)
 
 
 def _schedule_panels_transposed(st, block):
