@@ -13,7 +13,9 @@ Rows, each measured in the same run, interleaved with its references:
   NumPy                 a @ w.T  (OpenBLAS; threads set with threadpoolctl)
   torch                 torch.nn.functional.linear(a, w)
   texpr batch_matmul    topi.nn.batch_matmul (y packed per batch inside the kernel)
-  torch.bmm             torch.bmm(x, y.transpose(1, 2))
+  torch.bmm             torch.bmm(x, y.transpose(1, 2)): MKL's SGEMM_BATCH (MKL_VERBOSE=1 shows
+                        it), whatever ATEN_CPU_CAPABILITY says (that picks ATen's own kernels):
+                        with =avx2 the same call ran as fast (Zen 4, 4.1-5.1 ms either way)
 Figures: median ms over interleaved rounds, GFLOP/s, ratio to the reference (x > 1: texpr is
 faster), and the fraction of the machine's fp32 peak at the target's vector width (measured).
 The default target is avx512 where the CPU runs it (as OpenBLAS and oneDNN do), else native.

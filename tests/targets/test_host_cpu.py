@@ -23,6 +23,15 @@ def test_caches_read_from_sysfs_layout(tmp_path):
     assert host.read_caches(root) == {1: 48 * 1024, 2: 1024 ** 2, 3: 32 * 1024 ** 2}
 
 
+def test_cache_ways_read_from_sysfs_layout(tmp_path):
+    root = str(tmp_path)
+    write_cache(root, 0, 1, "Data", "32K")
+    write_cache(root, 2, 2, "Unified", "512K")
+    with open(os.path.join(root, "index2", "ways_of_associativity"), "w") as f:
+        f.write("8\n")
+    assert host.read_caches(root, "ways_of_associativity") == {2: 8}     # L1's unreadable
+
+
 def test_unreadable_caches_give_nothing(tmp_path):
     assert host.read_caches(str(tmp_path / "missing")) == {}
     write_cache(str(tmp_path), 0, 1, "Data", "lots")

@@ -68,6 +68,28 @@ def test_configs_follow_the_cache_sizes(monkeypatch):
     assert big_dense["kc"] == 512                  # capped: longer chunks measured no faster
 
 
+def test_in_place_rows_reach_a_share_of_the_l2_sets(monkeypatch):
+    """A block of A read in place, rows `row_bytes` apart in chunks of kc floats, maps to
+    chunk / gcd(row, set period) of the L2's sets (period = L2 / ways): the weight blocks'
+    row block fills half of that share. Zen 3 (512 KiB, 8 ways: a 64 KiB period), K = 1024
+    in chunks of 512: half the sets, so about 64 rows (a 132-row block, 264 KiB, would fill
+    the 256 KiB those rows reach); Zen 4 (1 MiB) keeps its 128 rows (132: whole tiles)."""
+    with_caches(monkeypatch, l1d_bytes=32 * 1024, l2_bytes=512 * 1024, l2_ways=8)
+    info = cpu.cpu_info("avx2")
+    assert cpu.in_place_l2_share(info, 4096, 2048) == 0.5
+    assert cpu.in_place_l2_share(info, 1024, 1024) == 1.0       # whole rows: every set
+    assert cpu.in_place_l2_share(info, 4 * 1000, 2048) == 1.0   # odd strides spread
+    assert cpu.row_block_target(info, 512) == 128               # packed A: half the L2
+    assert cpu.row_block_target(info, 512, row_bytes=4096) == 64
+    zen3 = cpu.dense_weight_blocks_config(1024, 1024, 1024, "avx2", units=1)
+    assert zen3["kc"] == 512 and zen3["mb"] * 512 * 4 <= 256 * 1024 // 2 + zen3["mr"] * 2048
+    with_caches(monkeypatch, l1d_bytes=32 * 1024, l2_bytes=1024 * 1024, l2_ways=8)
+    zen4 = cpu.dense_weight_blocks_config(1024, 1024, 1024, "avx2", units=1)
+    assert zen4["mb"] == 132 and zen3["mb"] < zen4["mb"]
+    assert cpu.dense_weight_blocks_config(1024, 1024, 2048, "avx2", units=1)["mb"] < 132
+    assert "8-way" in repr(cpu.cpu_info("avx2"))
+
+
 def test_register_tile_follows_the_fma_units(monkeypatch):
     with_caches(monkeypatch, fma_units=1)
     one = cpu.register_tile(1024, 1024, cpu.cpu_info("avx2"))

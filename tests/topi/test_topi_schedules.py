@@ -165,6 +165,24 @@ def test_batch_matmul_partial_row_tile_is_not_padded(target):
     assert "packA" not in f.source and "_gemm" not in f.source
 
 
+@pytest.mark.parametrize("target", ["avx2", "avx512"])
+@pytest.mark.parametrize("B,M,N,K", [(2, 260, 48, 96), (1, 9, 1024, 24)])
+def test_batch_matmul_packs_y_by_transposed_blocks(target, B, M, N, K):
+    """N and K whole panels and 8-value blocks: each batch's y is packed inside the parallel
+    loop, on AVX2 by 8 x 8 transposed blocks (transpose_fp32, as dense's weight blocks), on
+    AVX-512 by the vectorized copy; each parallel block packs its part: two row blocks per
+    batch (M = 260) or two column blocks (N = 1024)."""
+    from texpr.topi.cpu import batch_matmul_config
+    cfg = batch_matmul_config(M, N, K, target)
+    assert (cfg["Np"], cfg["Kp"]) == (N, K) and (cfg["mb"] < M or cfg["nb"] < N)
+    x, y = te.placeholder((B, M, K), name="x"), te.placeholder((B, N, K), name="y")
+    a, b = rand(B, M, K), rand(B, N, K)
+    got, f = run(topi.nn.batch_matmul(x, y), [x, y], [a, b], target)
+    close(got, ref.batch_matmul_ref(a, b))
+    assert parallel_loops(f.source) == 1
+    assert ("transpose_fp32_8x8" in f.source) == (target == "avx2")
+
+
 @pytest.mark.parametrize("target,units,rows,want", [
     # one 512-bit FMA unit (Zen 4): 6 weight rows, one vector of data rows where two would
     # pad more, two where they pad no more (not 3 x 2: the FMA units' 6 accumulators)

@@ -1,6 +1,7 @@
 """The host CPU as the schedules see it: cache sizes and the number of FMA units.
 
-Cache sizes come from Linux sysfs (/sys/devices/system/cpu/cpu0/cache/index*/{level,type,size});
+Cache sizes come from Linux sysfs (/sys/devices/system/cpu/cpu0/cache/index*/{level,type,size},
+the L2's ways from ways_of_associativity);
 the FMA units from a small table by vendor, family and model (/proc/cpuinfo). What cannot be
 read is None, and the caller (topi.cpu.CpuInfo) takes the Target record's value instead, so a
 machine without sysfs or an unknown CPU still gets sane tiles.
@@ -21,6 +22,7 @@ class HostCpu:
     l3_bytes: int = None
     model: str = ""
     fields: tuple = ()          # the /proc/cpuinfo fields of the first processor, as pairs
+    l2_ways: int = None         # the L2's associativity (its sets: l2_bytes / l2_ways lines)
 
     def fma_units(self, vector_bits):
         """FMA instructions of `vector_bits`-wide vectors the core issues per cycle, or None."""
@@ -44,8 +46,9 @@ def parse_size(text):
     return value if value > 0 else None
 
 
-def read_caches(cache_dir=CACHE_DIR):
-    """{1: L1 data bytes, 2: L2 bytes, 3: L3 bytes} of cpu0, those that sysfs gives."""
+def read_caches(cache_dir=CACHE_DIR, field="size"):
+    """{1: L1 data bytes, 2: L2 bytes, 3: L3 bytes} of cpu0, those that sysfs gives; field
+    "ways_of_associativity": the ways of each level instead."""
     out = {}
     try:
         entries = sorted(os.listdir(cache_dir))
@@ -59,7 +62,7 @@ def read_caches(cache_dir=CACHE_DIR):
                 level = int(f.read())
             with open(os.path.join(cache_dir, e, "type")) as f:
                 kind = f.read().strip()
-            with open(os.path.join(cache_dir, e, "size")) as f:
+            with open(os.path.join(cache_dir, e, field)) as f:
                 size = parse_size(f.read())
         except (OSError, ValueError):
             continue
@@ -152,4 +155,5 @@ def host_cpu():
     fields = cpuinfo_fields()
     model = fields.get("model name") or fields.get("CPU part", "")
     return HostCpu(caches.get(1), caches.get(2), caches.get(3), model,
-                   tuple(sorted(fields.items())))
+                   tuple(sorted(fields.items())),
+                   read_caches(field="ways_of_associativity").get(2))
