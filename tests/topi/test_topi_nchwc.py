@@ -97,6 +97,24 @@ def test_winograd_NCHWc_pre_transformed(m, target):
     assert "__builtin_prefetch(bk + (32) * (16)" in f.source
 
 
+def test_winograd_NCHWc_chunked_gemm_prefetches_its_next_panel(monkeypatch):
+    """2 threads and one block of tiles: the output channels are split in 2 chunks; each
+    chunk's GEMM runs its weight panels by (e, nu) and prefetches the same panel of the next
+    (e, nu), O/oc = 16 panels of C = 32 rows on (cpu._winograd_prefetching_tile)."""
+    from texpr.topi.cpu import winograd_config
+    monkeypatch.setenv("TEXPR_NUM_THREADS", "2")
+    an, kn = wino_case(1, 32, 8, 8, 256, 16, 16)
+    assert winograd_config(1, 2, 2, 32, 256, "native")["ochunks"] == 2
+    u = ref.winograd_weight_transform_NCHWc_ref(kn, 4)
+    x, U = te.placeholder(an.shape, name="x"), te.placeholder(u.shape, name="U")
+    got, f = run(topi.nn.conv2d_winograd_NCHWc(x, U, 1, 4, pre_transformed=True),
+                 [x, U], [an, u], "native")
+    close(got, ref.conv2d_NCHWc_ref(an, kn, 1, 1), WINO_TOL[4])
+    gemm = f.source.split("// stage winograd_M")[1]
+    assert "__builtin_prefetch(bk + (512) * (16)" in gemm
+    assert gemm.index("for (int32_t o_outer") < gemm.index("for (int32_t e ")
+
+
 def test_winograd_NCHWc_in_graph_transform_and_odd_blocks():
     """Weight transform inside the graph, batch 2, blocks that are not a vector wide (the
     schedule falls back to plain loops for them), asymmetric padding."""
