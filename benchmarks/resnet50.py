@@ -14,10 +14,10 @@ writes [N, C]); every convolution is one kernel with its folded batch norm (bias
 residual add fused into the output loop nest; 3x3 stride-1 convolutions run as NCHWc
 Winograd where it wins, their weights transformed offline. --winograd model (default): the
 cheapest by texpr.topi.cpu_conv3x3's cost model of the host (multiplies at the CPU's FMA
-lanes, the weights streamed from memory, the transforms): on Zen 4 F(4,3) down to 14x14 and
-F(2,3) at 7x7. --winograd table: the fixed rule of an earlier Zen 5 profile (F(4,3) for
+lanes, the weights streamed from memory, the transforms): on Zen 4 F(4,3) at 56x56 and
+28x28, F(5,3) at 14x14 and F(2,3) at 7x7. --winograd table: the fixed rule of an earlier Zen 5 profile (F(4,3) for
 outputs at least 28 wide, F(2,3) at 14, direct below). --winograd auto times each distinct layer shape once,
-alone (its weights in cache), 1 thread, as direct, F(2,3), F(4,3) and F(6,3), and keeps the
+alone (its weights in cache), 1 thread, as direct, F(2,3), F(4,3), F(5,3) and F(6,3), and keeps the
 fastest. Layers with the same shapes share one compiled kernel (KernelCache); the kernels
 are chained by texpr.topi.graph, which allocates the activations once and reuses buffers.
 
@@ -126,10 +126,11 @@ def torch_references(model, x):
 # ----------------------------------------------------------------------------- texpr network
 
 def measure_winograd(builder, xshape, O, kernel, bias, ocb, log=print):
-    """--winograd auto: the fastest of direct, F(2,3), F(4,3), F(6,3) for this layer shape."""
+    """--winograd auto: the fastest of direct, F(2,3), F(4,3), F(5,3), F(6,3) for this layer
+    shape."""
     x = np.random.default_rng(1).standard_normal(xshape).astype(np.float32)
     runs = {}
-    for algo in ("direct", "wino2", "wino4", "wino6"):
+    for algo in ("direct", "wino2", "wino4", "wino5", "wino6"):
         k = builder._conv_kernel(xshape, O, 3, 1, 1, False, True, algo, ocb)
         w = builder.conv_weights(kernel, algo, xshape[4], ocb)
         out = np.empty((1, O // ocb, xshape[2], xshape[3], ocb), np.float32)
@@ -207,7 +208,7 @@ def main(argv=None):
                     help="a tiny ResNet (128x128 image, width 16, one block per stage), 1 thread")
     ap.add_argument("--threads", default=None, help="e.g. 1,2 (default: 1 and all cores)")
     ap.add_argument("--winograd", default="model",
-                    choices=["model", "table", "auto", "none", "2", "4", "6"],
+                    choices=["model", "table", "auto", "none", "2", "4", "5", "6"],
                     help="3x3 stride-1 layers: the host's cost model (model), F(4,3) / F(2,3) / "
                     "direct by output width (table), measure and pick (auto), direct only "
                     "(none), or F(m,3) everywhere")

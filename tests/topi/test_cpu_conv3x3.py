@@ -38,6 +38,19 @@ def test_weight_stream_decides_at_7x7():
     assert 0.45 < two / one < 0.6
 
 
+def test_f53_at_14x14_where_the_multiplies_weigh():
+    # 14 = 3 tiles of 5 (15): 9 x 49 = 441 multiplies per channel pair, F(4,3)'s 16 x 36 =
+    # 576, for 49/36 of its weights: one FMA unit at 512 bits (Zen 4) or AVX2's two (Zen 3,
+    # Zen 4) take F(5,3); Zen 5's two at 512 bits halve the multiplies and the weight stream
+    # keeps F(4,3)
+    for target, units, want in (("avx512", 1, "wino5"), ("avx2", 2, "wino5"),
+                                ("avx512", 2, "wino4")):
+        info = with_fma_units(target, units)
+        assert conv3x3_algorithm(1, 256, 14, 14, 256, info=info) == want
+        # 28 = 6 tiles of 5 (30) or 7 of 4: the same multiplies, F(5,3)'s transforms cost more
+        assert conv3x3_algorithm(1, 128, 28, 28, 128, info=info) == "wino4"
+
+
 def test_choice_is_among_the_algorithms_given_and_f63_needs_its_margin():
     info = with_fma_units("avx2", 2)
     assert conv3x3_algorithm(1, 64, 56, 56, 64, algorithms=("direct", "wino2"),

@@ -341,13 +341,13 @@ def test_conv2d_nchw_groups_keep_the_default_schedule():
 # ----------------------------------------------------------------------------- Winograd
 
 # F(6,3)'s transforms have entries up to ~10: its error grows faster with the channels
-WINO_TOL = {2: 1e-4, 4: 5e-4, 6: 2e-3}
+WINO_TOL = {2: 1e-4, 4: 5e-4, 5: 1e-3, 6: 2e-3}
 
 
 # avx512 (SIMDe: its compiles are the suite's slowest) runs F(2,3) only: the transforms of
 # F(4,3) and F(6,3) are the target-independent ones checked on native, and the avx512 emitter
 # is checked on this schedule by m = 2 and at F(4,3) by the pre-transformed (OI) and fused tests
-@pytest.mark.parametrize("target, m", [("native", 2), ("native", 4), ("native", 6),
+@pytest.mark.parametrize("target, m", [("native", 2), ("native", 4), ("native", 5), ("native", 6),
                                        ("avx512", 2)])
 def test_winograd(target, m):
     """Batch 2, channels no vector divides, asymmetric padding, tiles past the border."""

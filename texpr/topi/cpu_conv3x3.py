@@ -1,5 +1,5 @@
 """Which algorithm a 3x3 stride-1 convolution runs on a CPU: direct, or Winograd F(2,3),
-F(4,3), F(6,3) (topi/winograd.py), from a cost model of the host (CpuInfo), not a table of
+F(4,3), F(5,3), F(6,3) (topi/winograd.py), from a cost model of the host (CpuInfo), not a table of
 one machine's measurements.
 
 The model, in cycles of one core, per layer:
@@ -17,13 +17,15 @@ The model, in cycles of one core, per layer:
   their chains are short).
 
 Calibrated on Zen 4 (1 core, avx512 and avx2 targets, per-layer times inside ResNet-50):
-it picks F(4,3) at 56, 28 and 14 and F(2,3) at 7 (F(4,3) within 3% there), the fastest or
-tied on avx512; on avx2 F(2,3) measured 11% faster at 14x14 (its 16-tile GEMM on 16
-registers runs below the FMA rate the model assumes, a gap the model does not see); with
-Zen 5's twice as many FMA lanes at 512 bits the multiplies weigh half and the weight stream
-of F(4,3) at 7x7 makes F(2,3) the choice. F(6,3) (entries up to ~10 in its matrices: 4x the
-rounding error of F(4,3), and ~6x the build time) must be WINO6_MARGIN cheaper than the best
-of the others.
+it picks F(4,3) at 56 and 28, F(5,3) at 14 (3 x 3 tiles of 5 cover it: 441 multiplies per
+channel pair, F(4,3)'s 4 x 4 tiles 576; in the network 0.62-0.69 ms a layer against F(4,3)'s
+0.75-0.81 on avx512, 0.65-0.79 against 0.80-0.92 on avx2, both with the GEMM's weight
+prefetch) and F(2,3) at 7 (F(4,3) within 3% there), the fastest or tied; with Zen 5's twice
+as many FMA lanes at 512 bits the multiplies weigh half and the weight stream makes F(4,3)
+the choice at 14 (F(5,3) streams 49/36 of its weights) and F(2,3) at 7. F(6,3) (entries up
+to ~10 in its matrices: 4x the rounding error of F(4,3), and ~6x the build time) must be
+WINO6_MARGIN cheaper than the best of the others; F(5,3)'s error measured as F(4,3)'s
+(ResNet-50's 14x14 layers: 1.3e-5 of the largest output against 1.2e-5).
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ import numpy as np
 from .cpu import cpu_info
 from .util import cdiv
 
-ALGORITHMS = ("direct", "wino2", "wino4", "wino6")
+ALGORITHMS = ("direct", "wino2", "wino4", "wino5", "wino6")
 # one core's stream of weights from memory, bytes a cycle (~25-30 GB/s at 3.5-4 GHz: Zen 3,
 # Zen 4 measured 25 GB/s streaming F(4,3)'s 7x7 weights)
 STREAM_BYTES_PER_CYCLE = 8.0
@@ -59,7 +61,7 @@ def conv3x3_costs(N, C, H, W, O, target="native", info=None):
     fma = float(info.fma_lanes())
     costs = {"direct": _overlap(N * H * W * C * O * 9 / fma,
                                 4.0 * 9 * C * O / STREAM_BYTES_PER_CYCLE)}
-    for m in (2, 4, 6):
+    for m in (2, 4, 5, 6):
         a = m + 2
         AT, _, BT = winograd_matrices(m)
         tiles = N * cdiv(H, m) * cdiv(W, m)

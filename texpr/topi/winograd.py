@@ -1,8 +1,10 @@
-"""Winograd convolution F(m, 3) for 3x3, stride-1 convolutions (m = 2, 4 or 6).
+"""Winograd convolution F(m, 3) for 3x3, stride-1 convolutions (m = 2, 4, 5 or 6).
 
 The transform matrices come from Toom-Cook interpolation (points 0, ±1, ±2, ±1/2 and
 infinity); A^T and G are written down from the points and B^T is solved exactly (sympy
 rationals) from the identity the three must satisfy, so every tile size gets exact matrices.
+F(5,3) (the points of F(6,3) but -1/2) is for outputs of 14: 3 x 3 tiles of 5, where F(4,3)
+needs 4 x 4 (441 multiplies per channel pair instead of 576; topi/cpu_conv3x3.py).
 y = A^T [ (G g G^T) ⊙ (B^T d B) ] A, computed as: input transform, a batched GEMM over the
 alpha x alpha positions, output transform. Weights are transformed once, offline.
 """
@@ -39,8 +41,9 @@ def winograd_matrices(m, r=3):
     >>> AT.shape, G.shape, BT.shape
     ((2, 4), (4, 3), (4, 4))
     """
-    if m not in (2, 4, 6):
-        raise TexprError(f"winograd: tile size must be 2, 4 or 6 (F(2,3), F(4,3), F(6,3)), got {m}")
+    if m not in (2, 4, 5, 6):
+        raise TexprError(f"winograd: tile size must be 2, 4, 5 or 6 (F(2,3), F(4,3), F(5,3), "
+                         f"F(6,3)), got {m}")
     a = m + r - 1
     pts = _POINTS[:a - 1]
     AT = sympy.zeros(m, a)
