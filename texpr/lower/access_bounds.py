@@ -182,6 +182,8 @@ class _AccessBounds(StmtMutator):
         reach = self._reach(i, span)
         if reach is not None and _within(reach, extent):
             return i                 # the exact range over the loops is inside
+        if reach is None and self._floor_reach_within(i, span, extent, lo_ok, hi_ok):
+            return i
         exact = reach is not None and not self._conditional(i)
         if exact and all(isinstance(x, Const) for x in reach) and isinstance(extent, Const):
             raise LoweringError(
@@ -289,6 +291,42 @@ class _AccessBounds(StmtMutator):
         if span:
             hi = self._simplifier()(BinOp("+", hi, Const(span, i.dtype), i.dtype))
         return lo, hi
+
+    def _floor_reach_within(self, i, span, extent, lo_ok, hi_ok):
+        """Whether i stays in [0, extent) when each floor division of a loop expression by a
+        positive constant in it (`fused // 64`, the outer index of a loop fused over n * 64)
+        is taken as a variable over [first // c, last // c] of its numerator's exact reach:
+        a range that holds (wider than the exact one where i reads the numerator elsewhere
+        too), so it proves an access in bounds, never out of them."""
+        loops = dict(self.loops)
+
+        def floor_var(n):
+            if not (isinstance(n, BinOp) and n.op == "//" and isinstance(n.b, Const)
+                    and n.b.value > 0 and any(x in self.loops for x in free_vars(n.a))):
+                return None
+            r = self._reach(n.a, 0)
+            if r is None:
+                return None
+            v = Var("floor", n.dtype)
+            loops[v] = tuple(BinOp("//", x, n.b, n.dtype) for x in r)
+            return v
+        j = transform(i, floor_var)
+        if len(loops) == len(self.loops):
+            return False
+        saved, self.loops = self.loops, loops
+        try:
+            reach = self._reach(j, span)
+        finally:
+            self.loops = saved
+        if reach is None:
+            return False
+        s = Simplifier(self.ranges)
+
+        def holds(goal):
+            r = s(goal)
+            return isinstance(r, Const) and bool(r.value)
+        return (lo_ok or holds(Cmp(">=", reach[0], Const(0, i.dtype), "bool"))) and \
+            (hi_ok or holds(Cmp("<", reach[1], extent, "bool")))
 
     def _extreme(self, lin, sense, dtype):
         for v in reversed(list(self.loops)):             # innermost first

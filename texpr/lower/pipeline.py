@@ -28,7 +28,7 @@ from .cpu.loop_partition import partition_loops
 from .cpu.prefetch import inject_prefetch
 from .cpu.stream_stores import split_stream_loops
 from .cpu.promote import promote_registers
-from .cpu.vectorize import vectorize_loops
+from .cpu.vectorize import maskable, vectorize_loops
 from .flatten import flatten_storage
 from .math_calls import accurate_math_calls
 from .half_precision import half_arithmetic
@@ -142,12 +142,16 @@ def _simplify(body, ctx):
 # --------------------------------------------------------------------------- CPU passes
 
 def _partition(body, ctx):
-    return partition_loops(body, masked_vectors=ctx.target.has("masked_tails"))
+    t = ctx.target
+    if t.has("masked_tails") or not t.masks_tails:     # every vector masked, or none
+        return partition_loops(body, masked_vectors=t.has("masked_tails"))
+    return partition_loops(body, masked_vectors=lambda f: maskable(
+        f, t.vector_bits, t.masked_access, t.has("narrow_lanes")))
 
 
 def _vectorize(body, ctx):
     t = ctx.target
-    return vectorize_loops(body, t.vector_bits, masked=t.has("masked_tails"),
+    return vectorize_loops(body, t.vector_bits, masked=t.masks_tails and t.masked_access,
                            lane_ops=t.has("lane_ops"), float_vectors=t.has("float_vectors"),
                            narrow_lanes=t.has("narrow_lanes"), vector_math=t.has("vector_math"))
 
