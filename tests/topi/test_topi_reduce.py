@@ -349,14 +349,14 @@ def test_reductions_of_symbolic_extents_match_numpy(op):
 
 @pytest.mark.parametrize("target", ["avx2", "avx512", "native"])
 def test_symbolic_global_pool_accumulates_in_registers(target):
-    """mean / max over H, W of a symbolic N x C x H x W: the row's vector accumulators are
-    register variables (the rfactor's local cache, promoted; the masked tail of each row
+    """global_pool / max over H, W of a symbolic N x C x H x W: the row's vector accumulators
+    are register variables (the rfactor's local cache, promoted; the masked tail of each row
     blends into them: vectorize._whole_private), with no lane loop and no run-time index
-    check (the fused loop's // C is proven below N); equal to NumPy at sizes no vector
+    check (the fused loop's // 1 // C is proven below N); equal to NumPy at sizes no vector
     divides."""
     n, h, w = te.var("n"), te.var("h"), te.var("w")
     A = te.placeholder((n, 3, h, w), name="A")
-    outs = [topi.mean(A, axis=(2, 3)), topi.max(A, axis=(2, 3))]
+    outs = [topi.nn.global_pool(A, "avg"), topi.max(A, axis=(2, 3))]
     s = topi.schedule(outs, target)
     body = te.lower(s, [A] + outs, target=target).body
     regs = [x for x in walk(body) if isinstance(x, ir.DeclareVars)]
@@ -367,7 +367,8 @@ def test_symbolic_global_pool_accumulates_in_registers(target):
     f = te.build(s, [A] + outs, target=target, name="sym_global_pools")
     for shape in ((1, 3, 1, 1), (2, 3, 5, 7), (1, 3, 3, 17), (2, 3, 9, 8), (1, 3, 4, 33)):
         a = RNG.standard_normal(shape).astype("float32")
-        got = [np.zeros(shape[:2], "float32") for _ in outs]
+        got = [np.zeros(shape[:2] + (1, 1), "float32"), np.zeros(shape[:2], "float32")]
         f(a, *got)
-        np.testing.assert_allclose(got[0], a.mean(axis=(2, 3)), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(got[0], a.mean(axis=(2, 3), keepdims=True), rtol=1e-5,
+                                   atol=1e-6)
         np.testing.assert_array_equal(got[1], a.max(axis=(2, 3)))

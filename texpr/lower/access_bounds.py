@@ -295,26 +295,15 @@ class _AccessBounds(StmtMutator):
     def _floor_reach_within(self, i, span, extent, lo_ok, hi_ok):
         """Whether i stays in [0, extent) when each floor division of a loop expression by a
         positive constant in it (`fused // 64`, the outer index of a loop fused over n * 64)
-        is taken as a variable over [first // c, last // c] of its numerator's exact reach:
-        a range that holds (wider than the exact one where i reads the numerator elsewhere
-        too), so it proves an access in bounds, never out of them."""
-        loops = dict(self.loops)
-
-        def floor_var(n):
-            if not (isinstance(n, BinOp) and n.op == "//" and isinstance(n.b, Const)
-                    and n.b.value > 0 and any(x in self.loops for x in free_vars(n.a))):
-                return None
-            r = self._reach(n.a, 0)
-            if r is None:
-                return None
-            v = Var("floor", n.dtype)
-            loops[v] = tuple(BinOp("//", x, n.b, n.dtype) for x in r)
-            return v
-        j = transform(i, floor_var)
-        if len(loops) == len(self.loops):
-            return False
-        saved, self.loops = self.loops, loops
+        is taken as a variable over [first // c, last // c] of its numerator's exact reach
+        (innermost first: `fused // 1 // 64`): a range that holds (wider than the exact one
+        where i reads the numerator elsewhere too), so it proves an access in bounds, never
+        out of them."""
+        saved, self.loops = self.loops, dict(self.loops)
         try:
+            j = self._floors_as_loops(i)
+            if len(self.loops) == len(saved):
+                return False
             reach = self._reach(j, span)
         finally:
             self.loops = saved
@@ -327,6 +316,24 @@ class _AccessBounds(StmtMutator):
             return isinstance(r, Const) and bool(r.value)
         return (lo_ok or holds(Cmp(">=", reach[0], Const(0, i.dtype), "bool"))) and \
             (hi_ok or holds(Cmp("<", reach[1], extent, "bool")))
+
+    def _floors_as_loops(self, e):
+        """e with its floor divisions of loop expressions by positive constants replaced,
+        innermost first, by variables added to self.loops with their [first, last]."""
+        if not isinstance(e, (BinOp, Var, Const)):
+            return e
+        if isinstance(e, BinOp):
+            a, b = self._floors_as_loops(e.a), self._floors_as_loops(e.b)
+            e = e if a is e.a and b is e.b else BinOp(e.op, a, b, e.dtype)
+        if not (isinstance(e, BinOp) and e.op == "//" and isinstance(e.b, Const)
+                and e.b.value > 0 and any(x in self.loops for x in free_vars(e.a))):
+            return e
+        r = self._reach(e.a, 0)
+        if r is None:
+            return e
+        v = Var("floor", e.dtype)
+        self.loops[v] = tuple(BinOp("//", x, e.b, e.dtype) for x in r)
+        return v
 
     def _extreme(self, lin, sense, dtype):
         for v in reversed(list(self.loops)):             # innermost first
