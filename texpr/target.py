@@ -10,8 +10,10 @@ Features (strings in `Target.features`):
 - ``masked_tails``: masked vector loads/stores, so a vectorized loop's tail is predicated
   vector code instead of a lane-by-lane loop (AVX-512, HVX).
 - ``masked_wide_tails``: the same for 128- and 256-bit vectors of 32- and 64-bit elements
-  only (AVX2's vmaskmovps/pd, vpmaskmovd/q under a vector mask); a tail that accesses other
-  vectors stays a loop part of its own, run lane by lane (`Target.masked_access`).
+  only (AVX2's vmaskmovps/pd, vpmaskmovd/q under a vector mask), in kernels of symbolic
+  sizes; a tail that accesses other vectors stays a loop part of its own, run lane by lane
+  (`Target.masked_access`), and so do the constant tails of constant-size kernels (an exact
+  narrower vector: AMD's masked stores are slow; lower/pipeline.py `_masks`).
 - ``lane_ops``: vector shifts, bitwise operators and lane-dependent compare + select.
 - ``float_vectors``: a float vector unit (HVX v67 has none: float loops stay scalar).
 - ``narrow_lanes``: a saturating narrowing sets the lane count by its narrow type (HVX).

@@ -141,17 +141,29 @@ def _simplify(body, ctx):
 
 # --------------------------------------------------------------------------- CPU passes
 
-def _partition(body, ctx):
+def _masks(ctx):
+    """Which vector tails the CPU passes mask: True (every vector: masked_tails), the target's
+    rule (masked_wide_tails, AVX2: 32/64-bit elements) in a kernel of symbolic sizes, else
+    None. A kernel of constant sizes keeps AVX2's split-off tails: an exact narrower vector
+    or a few scalars, where a masked one stores through vmaskmov, slow on AMD (a 1x1
+    convolution of 14 x 14 outputs, its last 4 columns masked, ran 1.2x slower on Zen 4)."""
     t = ctx.target
-    if t.has("masked_tails") or not t.masks_tails:     # every vector masked, or none
-        return partition_loops(body, masked_vectors=t.has("masked_tails"))
+    if t.has("masked_tails"):
+        return True
+    return t.masked_access if t.masks_tails and ctx.ranges else None
+
+
+def _partition(body, ctx):
+    t, masks = ctx.target, _masks(ctx)
+    if masks is None or masks is True:
+        return partition_loops(body, masked_vectors=bool(masks))
     return partition_loops(body, masked_vectors=lambda f: maskable(
-        f, t.vector_bits, t.masked_access, t.has("narrow_lanes")))
+        f, t.vector_bits, masks, t.has("narrow_lanes")))
 
 
 def _vectorize(body, ctx):
     t = ctx.target
-    return vectorize_loops(body, t.vector_bits, masked=t.masks_tails and t.masked_access,
+    return vectorize_loops(body, t.vector_bits, masked=_masks(ctx),
                            lane_ops=t.has("lane_ops"), float_vectors=t.has("float_vectors"),
                            narrow_lanes=t.has("narrow_lanes"), vector_math=t.has("vector_math"))
 
