@@ -165,21 +165,12 @@ class AVX2Emitter(CEmitter):
                 f"[{unparen(base)}], {self.lane_mask(e.dtype, count)}))")
 
     def masked_vector_store(self, b, buf, base, value, count):
-        """Lanes [0, count) by vmaskmov / vpmaskmov, or a plain store when every lane is
-        active: AMD's masked stores are slow (Zen 4: a softmax over 64 x 1000 columns, whose
-        last block's one vector is whole, ran 4% slower with masked stores than with the
-        lane loop they replaced)."""
         dt = value.dtype
         if dt not in MASKED:
             return super().masked_vector_store(b, buf, base, value, count)
         prefix, sfx, ptr, reg = MASKED[dt]
-        lanes = dtypes.lanes(dt)
-        mask = self.lane_mask(dt, "n")
-        name = f"texpr_maskstore_{dt}"
-        self.helper("maskstore_" + dt, (
-            f"static inline void {name}({ptr}* p, {reg} v, int64_t n) {{ if (n >= {lanes}) "
-            f"__builtin_memcpy(p, &v, sizeof v); else {prefix}_maskstore_{sfx}(p, {mask}, v); }}"))
-        return f"{name}(({ptr}*)&{buf}[{unparen(base)}], ({reg})({unparen(self.expr(value))}), {unparen(count)});"
+        return (f"{prefix}_maskstore_{sfx}(({ptr}*)&{buf}[{unparen(base)}], "
+                f"{self.lane_mask(dt, count)}, ({reg})({unparen(self.expr(value))}));")
 
     def vector_binop(self, e):
         if e.dtype in _FLOAT and e.op in ("min", "max"):
