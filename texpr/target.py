@@ -9,6 +9,11 @@ Features (strings in `Target.features`):
 
 - ``masked_tails``: masked vector loads/stores, so a vectorized loop's tail is predicated
   vector code instead of a lane-by-lane loop (AVX-512, HVX).
+- ``masked_wide_tails``: the same for 128- and 256-bit vectors of 32- and 64-bit elements
+  only (AVX2's vmaskmovps/pd, vpmaskmovd/q under a vector mask), in kernels of symbolic
+  sizes; a tail that accesses other vectors stays a loop part of its own, run lane by lane
+  (`Target.masked_access`), and so do the constant tails of constant-size kernels (an exact
+  narrower vector: AMD's masked stores are slow; lower/pipeline.py `_masks`).
 - ``lane_ops``: vector shifts, bitwise operators and lane-dependent compare + select.
 - ``float_vectors``: a float vector unit (HVX v67 has none: float loops stay scalar).
 - ``narrow_lanes``: a saturating narrowing sets the lane count by its narrow type (HVX).
@@ -35,7 +40,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-KNOWN_FEATURES = frozenset({"masked_tails", "lane_ops", "float_vectors", "narrow_lanes", "fma",
+KNOWN_FEATURES = frozenset({"masked_tails", "masked_wide_tails", "lane_ops", "float_vectors", "narrow_lanes", "fma",
                             "fmsub", "fnmadd", "widening_mul", "saturating", "dot_int8",
                             "warp_shuffle", "vector_math", "fp16_arithmetic",
                             "dot_bf16", "vector_popcount"})
@@ -130,6 +135,26 @@ class Target:
         (True, False)
         """
         return feature in self.features
+
+    def masked_access(self, element_bits: int, vector_bits: int) -> bool:
+        """Whether a vector of `vector_bits` made of `element_bits`-wide elements has masked
+        loads and stores here (features masked_tails: every vector; masked_wide_tails: AVX2's
+        128- and 256-bit vectors of 32- or 64-bit elements).
+
+        >>> import texpr as te
+        >>> t = te.target.GENERIC.with_(features={"masked_wide_tails"})
+        >>> t.masked_access(32, 256), t.masked_access(16, 256), t.masked_access(32, 64)
+        (True, False, False)
+        """
+        if "masked_tails" in self.features:
+            return True
+        return "masked_wide_tails" in self.features and element_bits in (32, 64) \
+            and vector_bits in (128, 256)
+
+    @property
+    def masks_tails(self) -> bool:
+        """Whether some vector has masked loads and stores (masked_tails, masked_wide_tails)."""
+        return bool(self.features & {"masked_tails", "masked_wide_tails"})
 
     @property
     def is_gpu(self) -> bool:

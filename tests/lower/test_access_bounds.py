@@ -190,3 +190,41 @@ def test_triangular_loop_is_proven():
                    BufferStore(buf, BufferLoad(buf, (j,), "float32"), (j,))))
     out, pre = check_access_bounds(body, {}, "tri")
     assert out is body and not pre
+
+
+def _fused_rows(n, extra):
+    """Y[r, c] = X[r, c] * 2 over a loop fused from Y's (n + extra) x 64 elements, X of n
+    rows: the row index is the fused loop's // 64."""
+    X = te.placeholder((n, 64), name="X")
+    Y = te.compute((n + extra, 64), lambda r, c: X[r, c] * 2.0, name="Y")
+    s = te.create_schedule(Y.op)
+    s[Y].parallel(s[Y].fuse(*Y.op.axis))
+    return s, X, Y
+
+
+def test_floor_of_a_fused_loop_is_proven():
+    """fused // 64 over a loop fused from n x 64 stays below n ((64 n - 1) // 64 = n - 1):
+    proven, not checked at run time (a checked kernel also misses the C fast path of the
+    call); the kernel computes at every n."""
+    n = te.var("n")
+    s, X, Y = _fused_rows(n, 0)
+    body = te.lower(s, [X, Y], stop_after="access_bounds").body
+    assert "//" in str(body) and not [c for c in walk(body) if isinstance(c, CheckedIndex)], body
+    f = te.build(s, [X, Y], target="c")
+    for m in (1, 2, 5):
+        x = np.random.default_rng(m).standard_normal((m, 64)).astype("float32")
+        y = np.empty_like(x)
+        f(x, y)
+        np.testing.assert_array_equal(y, x * 2)
+
+
+def test_floor_of_a_fused_loop_past_the_rows_stays_checked():
+    """Y of n + 1 rows reads X's row n ((64 (n + 1) - 1) // 64 = n): not proven, and the
+    call raises instead of reading past X."""
+    n = te.var("n")
+    s, X, Y = _fused_rows(n, 1)
+    body = te.lower(s, [X, Y], stop_after="access_bounds").body
+    assert [c for c in walk(body) if isinstance(c, CheckedIndex)], body
+    f = te.build(s, [X, Y], target="c")
+    with pytest.raises(te.ArgumentError, match="out of range"):
+        f(np.zeros((2, 64), "float32"), np.empty((3, 64), "float32"))

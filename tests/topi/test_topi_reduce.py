@@ -154,7 +154,16 @@ def element_reads(stmt, buf_name, env=None):
                         if isinstance(n, ir.BufferLoad) and n.buffer.name == buf_name and \
                                 not any(n.same_as(m) for m in loads):
                             loads.append(n)
-    return total + sum(dtypes.lanes(n.dtype) for n in loads)
+    return total + sum(_active_lanes(n, env) for n in loads)
+
+
+def _active_lanes(load, env):
+    """The lanes a load reads: all of a vector, those [0, bound - base) of a masked one (its
+    predicate `ramp(base, 1, n) < xn(bound)`: a masked tail reads only its active lanes)."""
+    lanes, pred = dtypes.lanes(load.dtype), load.predicate
+    if pred is None:
+        return lanes
+    return max(0, min(lanes, evaluate(pred.b.value, env) - evaluate(pred.a.base, env)))
 
 
 def vector_loads(stmt, buf_name):
@@ -336,3 +345,30 @@ def test_reductions_of_symbolic_extents_match_numpy(op):
             np.testing.assert_array_equal(got, want)
         else:
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("target", ["avx2", "avx512", "native"])
+def test_symbolic_global_pool_accumulates_in_registers(target):
+    """global_pool / max over H, W of a symbolic N x C x H x W: the row's vector accumulators
+    are register variables (the rfactor's local cache, promoted; the masked tail of each row
+    blends into them: vectorize._whole_private), with no lane loop and no run-time index
+    check (the fused loop's // 1 // C is proven below N); equal to NumPy at sizes no vector
+    divides."""
+    n, h, w = te.var("n"), te.var("h"), te.var("w")
+    A = te.placeholder((n, 3, h, w), name="A")
+    outs = [topi.nn.global_pool(A, "avg"), topi.max(A, axis=(2, 3))]
+    s = topi.schedule(outs, target)
+    body = te.lower(s, [A] + outs, target=target).body
+    regs = [x for x in walk(body) if isinstance(x, ir.DeclareVars)]
+    assert len(regs) == 2 and not lane_loops(body), body
+    assert not [x for x in walk(body) if isinstance(x, ir.CheckedIndex)], body
+    assert not [x for x in walk(body) if isinstance(x, ir.BufferStore) and
+                x.predicate is not None and "rf" in x.buffer.name], body
+    f = te.build(s, [A] + outs, target=target, name="sym_global_pools")
+    for shape in ((1, 3, 1, 1), (2, 3, 5, 7), (1, 3, 3, 17), (2, 3, 9, 8), (1, 3, 4, 33)):
+        a = RNG.standard_normal(shape).astype("float32")
+        got = [np.zeros(shape[:2] + (1, 1), "float32"), np.zeros(shape[:2], "float32")]
+        f(a, *got)
+        np.testing.assert_allclose(got[0], a.mean(axis=(2, 3), keepdims=True), rtol=1e-5,
+                                   atol=1e-6)
+        np.testing.assert_array_equal(got[1], a.max(axis=(2, 3)))

@@ -182,6 +182,8 @@ class _AccessBounds(StmtMutator):
         reach = self._reach(i, span)
         if reach is not None and _within(reach, extent):
             return i                 # the exact range over the loops is inside
+        if reach is None and self._floor_reach_within(i, span, extent, lo_ok, hi_ok):
+            return i
         exact = reach is not None and not self._conditional(i)
         if exact and all(isinstance(x, Const) for x in reach) and isinstance(extent, Const):
             raise LoweringError(
@@ -289,6 +291,49 @@ class _AccessBounds(StmtMutator):
         if span:
             hi = self._simplifier()(BinOp("+", hi, Const(span, i.dtype), i.dtype))
         return lo, hi
+
+    def _floor_reach_within(self, i, span, extent, lo_ok, hi_ok):
+        """Whether i stays in [0, extent) when each floor division of a loop expression by a
+        positive constant in it (`fused // 64`, the outer index of a loop fused over n * 64)
+        is taken as a variable over [first // c, last // c] of its numerator's exact reach
+        (innermost first: `fused // 1 // 64`): a range that holds (wider than the exact one
+        where i reads the numerator elsewhere too), so it proves an access in bounds, never
+        out of them."""
+        saved, self.loops = self.loops, dict(self.loops)
+        try:
+            j = self._floors_as_loops(i)
+            if len(self.loops) == len(saved):
+                return False
+            reach = self._reach(j, span)
+        finally:
+            self.loops = saved
+        if reach is None:
+            return False
+        s = Simplifier(self.ranges)
+
+        def holds(goal):
+            r = s(goal)
+            return isinstance(r, Const) and bool(r.value)
+        return (lo_ok or holds(Cmp(">=", reach[0], Const(0, i.dtype), "bool"))) and \
+            (hi_ok or holds(Cmp("<", reach[1], extent, "bool")))
+
+    def _floors_as_loops(self, e):
+        """e with its floor divisions of loop expressions by positive constants replaced,
+        innermost first, by variables added to self.loops with their [first, last]."""
+        if not isinstance(e, (BinOp, Var, Const)):
+            return e
+        if isinstance(e, BinOp):
+            a, b = self._floors_as_loops(e.a), self._floors_as_loops(e.b)
+            e = e if a is e.a and b is e.b else BinOp(e.op, a, b, e.dtype)
+        if not (isinstance(e, BinOp) and e.op == "//" and isinstance(e.b, Const)
+                and e.b.value > 0 and any(x in self.loops for x in free_vars(e.a))):
+            return e
+        r = self._reach(e.a, 0)
+        if r is None:
+            return e
+        v = Var("floor", e.dtype)
+        self.loops[v] = tuple(BinOp("//", x, e.b, e.dtype) for x in r)
+        return v
 
     def _extreme(self, lin, sense, dtype):
         for v in reversed(list(self.loops)):             # innermost first

@@ -28,7 +28,7 @@ from .cpu.loop_partition import partition_loops
 from .cpu.prefetch import inject_prefetch
 from .cpu.stream_stores import split_stream_loops
 from .cpu.promote import promote_registers
-from .cpu.vectorize import vectorize_loops
+from .cpu.vectorize import maskable, vectorize_loops
 from .flatten import flatten_storage
 from .math_calls import accurate_math_calls
 from .half_precision import half_arithmetic
@@ -141,13 +141,29 @@ def _simplify(body, ctx):
 
 # --------------------------------------------------------------------------- CPU passes
 
+def _masks(ctx):
+    """Which vector tails the CPU passes mask: True (every vector: masked_tails), the target's
+    rule (masked_wide_tails, AVX2: 32/64-bit elements) in a kernel of symbolic sizes, else
+    None. A kernel of constant sizes keeps AVX2's split-off tails: an exact narrower vector
+    or a few scalars, where a masked one stores through vmaskmov, slow on AMD (a 1x1
+    convolution of 14 x 14 outputs, its last 4 columns masked, ran 1.2x slower on Zen 4)."""
+    t = ctx.target
+    if t.has("masked_tails"):
+        return True
+    return t.masked_access if t.masks_tails and ctx.ranges else None
+
+
 def _partition(body, ctx):
-    return partition_loops(body, masked_vectors=ctx.target.has("masked_tails"))
+    t, masks = ctx.target, _masks(ctx)
+    if masks is None or masks is True:
+        return partition_loops(body, masked_vectors=bool(masks))
+    return partition_loops(body, masked_vectors=lambda f: maskable(
+        f, t.vector_bits, masks, t.has("narrow_lanes")))
 
 
 def _vectorize(body, ctx):
     t = ctx.target
-    return vectorize_loops(body, t.vector_bits, masked=t.has("masked_tails"),
+    return vectorize_loops(body, t.vector_bits, masked=_masks(ctx),
                            lane_ops=t.has("lane_ops"), float_vectors=t.has("float_vectors"),
                            narrow_lanes=t.has("narrow_lanes"), vector_math=t.has("vector_math"))
 

@@ -89,7 +89,9 @@ def _c():
 
 def _avx2():
     from .x86.avx2 import AVX2Emitter
-    return Target("avx2", "x86", 256, CPU_FEATURES | {"fma", "fmsub", "dot_int8", "vector_math"}, 16,
+    # masked_wide_tails: vmaskmov / vpmaskmov tails of 32- and 64-bit elements
+    return Target("avx2", "x86", 256, CPU_FEATURES | {"fma", "fmsub", "dot_int8", "vector_math",
+                                                     "masked_wide_tails"}, 16,
                   BASE_FLAGS + ("-mavx2", "-mfma"), emitter=AVX2Emitter,
                   parallel_runtime=parallel_runtime())
 

@@ -1817,6 +1817,14 @@ def schedule_pool(s, st, target):
     _vector_tile(st, c, lanes, unroll=knobs["unroll"])
 
 
+@register("pool_count", VECTOR_CPU_TARGETS)
+def schedule_pool_count(s, st, target):
+    """The taps inside the input per output position of an average pooling of a symbolic
+    size (nn's pool_count plane: a few hundred elements, once per call) run serially: the
+    default schedule's parallel loop was a second parallel region in every call."""
+    return None
+
+
 def _schedule_pool_nchw(s, st, target):
     """Pooling in NCHW: the default schedule (batches in parallel) unless a tuning config
     says otherwise (cpu_tuning.pool_nchw_params): (n, c[, output row]) in parallel, and

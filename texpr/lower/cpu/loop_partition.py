@@ -30,15 +30,19 @@ MAX_COPIES = 27
 
 def partition_loops(stmt, masked_vectors=False):
     """masked_vectors: the target masks vector tails (AVX-512), so a vectorized loop is not
-    partitioned by its own guard: the vectorizer turns that guard into masked accesses."""
-    return _go(stmt, {}, masked_vectors, 1)
+    partitioned by its own guard: the vectorizer turns that guard into masked accesses. A
+    function of the vectorized loop instead of True: the loops it accepts (AVX2 masks only
+    vectors of 32- and 64-bit elements: vectorize.maskable)."""
+    if masked_vectors is True:
+        return _go(stmt, {}, lambda f: True, 1)
+    return _go(stmt, {}, masked_vectors or None, 1)
 
 
 def _go(s, lanes, masked, copies):
     """lanes: ranges of enclosing vectorized loops; guards must hold for every lane.
     copies: how many copies of s the partitions around it have made."""
     if isinstance(s, For):
-        parts = None if masked and s.kind == "vectorized" else _partition(s, lanes)
+        parts = None if masked and s.kind == "vectorized" and masked(s) else _partition(s, lanes)
         if parts is not None and copies * len(parts) <= MAX_COPIES:
             if s.kind == "parallel" and len(parts) > 1:
                 return _go_body(_one_parallel_loop(parts), lanes, masked, copies * len(parts))

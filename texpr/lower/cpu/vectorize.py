@@ -8,7 +8,9 @@ stays a scalar loop: vectorize never changes results.
 With `masked=True` (targets with masked loads/stores, AVX-512) a lane-dependent tail guard
 `if (base + lane < bound) body` becomes `if (base < bound) body'` where every vector store and
 load of body' carries the predicate `ramp(base, 1, n) < bound`: inactive lanes are neither
-read nor written. Without it such a guard is run lane by lane.
+read nor written. Without it such a guard is run lane by lane. `masked` may also be a
+function (element bits, vector bits) -> bool (Target.masked_access: AVX2 masks only vectors of
+32- and 64-bit elements): a tail with an access it refuses is run lane by lane.
 
 With `lane_ops=True` (targets whose emitter has them: the CPU targets and HVX) shifts and
 bitwise operators become
@@ -38,9 +40,32 @@ class CannotVectorize(Exception):
 def vectorize_loops(stmt, vector_bits=256, masked=False, lane_ops=False, float_vectors=True,
                     narrow_lanes=False, vector_math=False):
     """float_vectors=False (a target without float vector arithmetic, HVX v67): a vectorized
-    loop that computes with floats stays a scalar loop. narrow_lanes (HVX): see _max_bits."""
-    return _Vectorize(vector_bits, masked, lane_ops, float_vectors, narrow_lanes,
+    loop that computes with floats stays a scalar loop. narrow_lanes (HVX): see _max_bits.
+    masked: see the module docstring."""
+    return _Vectorize(vector_bits, mask_rule(masked), lane_ops, float_vectors, narrow_lanes,
                       vector_math).visit(stmt)
+
+
+def mask_rule(masked):
+    """`masked` as a function (element bits, vector bits) -> bool, or None (no masks)."""
+    if callable(masked):
+        return masked
+    return (lambda element_bits, vector_bits: True) if masked else None
+
+
+def maskable(f, vector_bits, masked, narrow_lanes=False):
+    """Whether every load and store of vectorized loop f has masked vectors (`masked`: as
+    vectorize_loops's) at the lanes the vectorizer gives it, so that a tail guard of f is
+    better left to the vectorizer than split off (loop_partition)."""
+    rule = mask_rule(masked)
+    if rule is None or not isinstance(f.extent, Const):
+        return False
+    width = max(1, vector_bits // _max_bits(f.body, narrow_lanes))
+    lanes = min(f.extent.value, width)
+    if f.extent.value % lanes or lanes & (lanes - 1):
+        return False        # stays a scalar loop (_vectorize_for): the tail is split off
+    return all(rule(dtypes.bits(n.buffer.dtype), lanes * dtypes.bits(n.buffer.dtype))
+               for n in walk(f.body) if isinstance(n, (BufferLoad, BufferStore)))
 
 
 class _Vectorize(StmtMutator):
@@ -48,15 +73,29 @@ class _Vectorize(StmtMutator):
         self.vector_bits, self.masked, self.lane_ops = vector_bits, masked, lane_ops
         self.float_vectors, self.narrow_lanes = float_vectors, narrow_lanes
         self.vector_math = vector_math
+        self.private = ()     # buffers allocated inside the innermost parallel loop around
+
+    def visit_Allocate(self, s):
+        outer, self.private = self.private, self.private + (s.buffer,)
+        try:
+            return self.generic_visit(s)
+        finally:
+            self.private = outer
 
     def visit_For(self, s):
-        s = self.generic_visit(s)
+        outer = self.private
+        if s.kind == "parallel":    # what is allocated outside is shared by its threads
+            self.private = ()
+        try:
+            s = self.generic_visit(s)
+        finally:
+            self.private = outer
         if s.kind != "vectorized":
             return s
         if not self.float_vectors and _uses_floats(s.body):
             return For(s.var, s.min, s.extent, "serial", s.body, s.pragmas)
         out = _vectorize_for(s, self.vector_bits, self.masked, self.lane_ops, self.narrow_lanes,
-                             self.vector_math)
+                             self.vector_math, self.private)
         return lane_math_calls(out) if self.vector_math else out
 
 
@@ -107,7 +146,7 @@ def _max_bits(body, narrow_lanes=False):
 
 
 def _vectorize_for(f, vector_bits, masked=False, lane_ops=False, narrow_lanes=False,
-                   vector_math=False):
+                   vector_math=False, private=()):
     lanes = f.extent.value if isinstance(f.extent, Const) else None
     if lanes is None:
         return For(f.var, f.min, f.extent, "serial", f.body, f.pragmas)
@@ -120,7 +159,7 @@ def _vectorize_for(f, vector_bits, masked=False, lane_ops=False, narrow_lanes=Fa
         body = substitute(f.body, {f.var: f.min + outer * width + inner_var})
         inner = _vectorize_for(For(inner_var, Const(0, "int32"), Const(width, "int32"),
                                    "vectorized", body, f.pragmas), vector_bits,
-                               masked, lane_ops, narrow_lanes, vector_math)
+                               masked, lane_ops, narrow_lanes, vector_math, private)
         return seq(*[_subst_stmt(inner, outer, k) for k in range(lanes // width)])
     if lanes & (lanes - 1):
         # C vector types need a power-of-two lane count: keep odd extents scalar
@@ -128,7 +167,8 @@ def _vectorize_for(f, vector_bits, masked=False, lane_ops=False, narrow_lanes=Fa
     try:
         if any(isinstance(n, (StageRegion, Allocate)) for n in walk(f.body)):
             raise CannotVectorize   # another stage nested in the lanes: keep it scalar
-        return Vectorizer(f.var, f.min, lanes, masked, lane_ops, vector_math).stmt(f.body)
+        return Vectorizer(f.var, f.min, lanes, masked, lane_ops, vector_math,
+                          private).stmt(f.body)
     except CannotVectorize:
         return For(f.var, f.min, f.extent, "serial", f.body, f.pragmas)
 
@@ -153,14 +193,16 @@ def _lanes(e):
 
 
 class Vectorizer:
-    def __init__(self, var, vmin, lanes, masked=False, lane_ops=False, vector_math=False):
+    def __init__(self, var, vmin, lanes, masked=False, lane_ops=False, vector_math=False,
+                 private=()):
         self.var = var
+        self.private = private  # buffers this thread allocated (see _whole_private)
         self.lane_ops = lane_ops    # vector shifts, bitwise ops and compare+select
         self.vector_math = vector_math  # float32 calls of VECTOR_MATH become vector calls
         self.ramp = Ramp(vmin, 1, lanes, _vec_dtype("int32", lanes))
         self.lanes = lanes
         self.stores = {}
-        self.masked = masked    # the target has masked loads/stores
+        self.masked = mask_rule(masked)     # which vectors have masked loads/stores
         self.pred = None        # inside a masked tail: the predicate of the active lanes
         self.store_target = None    # the (scalar) load of the element the store writes
 
@@ -204,7 +246,8 @@ class Vectorizer:
             if self.pred is not None:
                 if not isinstance(idx, Ramp) or idx.stride not in (0, 1):
                     raise CannotVectorize   # a gather would read inactive lanes' addresses
-                if idx.stride == 1:
+                if idx.stride == 1 and not self._whole_private(e.buffer, idx):
+                    self._check_mask(e.dtype)
                     return BufferLoad(e.buffer, (idx,), _vec_dtype(e.dtype, self.lanes), self.pred)
             return BufferLoad(e.buffer, (idx,), _vec_dtype(e.dtype, self.lanes))
         if t is Cast:
@@ -291,10 +334,9 @@ class Vectorizer:
         # lanes < bound - base: a constant vector compared with one broadcast (the ramp's
         # lanes built one by one cost more than the select's load), the same lane count
         # for the masked loads
-        iota = Ramp(Const(0, "int32"), 1, self.lanes, _vec_dtype("int32", self.lanes))
-        pred = Cmp("<", iota, Broadcast(simplify(bound - ramp.base), self.lanes,
-                                        _vec_dtype("int32", self.lanes)),
-                   _vec_dtype("bool", self.lanes))
+        pred = _lanes_below(simplify(bound - ramp.base), self.lanes, e.dtype)
+        if pred is None:
+            return None
         self.pred = pred
         try:
             tv = self._value(e.t)
@@ -369,9 +411,18 @@ class Vectorizer:
             self._check_hazard(s.buffer, idx, val)
             if isinstance(val, Ramp):
                 val = _materialize(val)
+            active = None if self.pred is None else _lanes_below(
+                simplify(self.pred.b.value - self.pred.a.base), self.lanes, s.buffer.dtype)
+            if active is not None and self._whole_private(s.buffer, idx):
+                # the inactive lanes keep their values: a blend, no masked store (so the
+                # accumulator of a reduction's tail can stay in a register)
+                old = BufferLoad(s.buffer, (idx,), _vec_dtype(s.buffer.dtype, self.lanes))
+                return BufferStore(s.buffer, Select(active, self.bcast(val), old, old.dtype),
+                                   (idx,))
             if self.pred is not None:
                 if not (isinstance(idx, Ramp) and idx.stride == 1) or s.buffer.scope == "local":
                     raise CannotVectorize   # scatter, or a register tile (promotion drops masks)
+                self._check_mask(s.buffer.dtype)
                 return BufferStore(s.buffer, self.bcast(val), (idx,), self.pred)
             return BufferStore(s.buffer, self.bcast(val), (idx,))
         if t is For:
@@ -439,6 +490,23 @@ class Vectorizer:
             cond = t if cond is None else BinOp("&&", cond, t, "bool")
         return IfThenElse(cond, body)
 
+    def _whole_private(self, buf, idx):
+        """idx, a unit-stride ramp, lies wholly inside buf, an array of constant size this
+        thread allocated (a reduction's accumulators): its inactive lanes may be read and
+        written back unchanged instead of masked."""
+        if not (isinstance(idx, Ramp) and idx.stride == 1 and isinstance(idx.base, Const)
+                and any(buf is b for b in self.private)):
+            return False
+        n = _elements(buf)
+        return n is not None and 0 <= idx.base.value and idx.base.value + self.lanes <= n
+
+    def _check_mask(self, dt):
+        """A masked access of dt's vectors: the target must have it (else the guard runs lane
+        by lane)."""
+        bits = dtypes.bits(dt)
+        if not self.masked(bits, bits * self.lanes):
+            raise CannotVectorize
+
     def _check_hazard(self, buf, idx, val):
         for n in walk(val):
             if isinstance(n, BufferLoad) and n.buffer is buf and not n.indices[0].same_as(idx):
@@ -474,6 +542,20 @@ def _reads_within(x, y):
         return False
     nx, ny = _elements(x.buffer), _elements(y.buffer)
     return nx is not None and ny is not None and nx >= ny
+
+
+def _lanes_below(count, lanes, dtype):
+    """`ramp(0, 1, lanes) < x(count)`, the lanes [0, count) of a select between vectors of
+    dtype, compared in integers of its width (a vector select's mask must have its
+    operands' size); None for elements narrower than 32 bits (lanes past 127 or a count past
+    an int16 would not compare)."""
+    bits = dtypes.bits(dtype)
+    if bits not in (32, 64):
+        return None
+    it = f"int{bits}"
+    count = count if count.dtype == it else Cast(count, it)
+    return Cmp("<", Ramp(Const(0, it), 1, lanes, _vec_dtype(it, lanes)),
+               Broadcast(count, lanes, _vec_dtype(it, lanes)), _vec_dtype("bool", lanes))
 
 
 def _materialize(r):

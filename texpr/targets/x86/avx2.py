@@ -21,6 +21,40 @@ _LOAD_STRIDE2 = ("static inline __m256 texpr_load_stride2_float32x8(const float*
                  + LOAD_STRIDE2_BODY + "\n}")
 
 
+def _masked_forms():
+    """dtype -> (intrinsic prefix, suffix, element pointer type, register type) of the AVX /
+    AVX2 masked loads and stores (vmaskmovps/pd, vpmaskmovd/q): 128- and 256-bit vectors of
+    32- and 64-bit elements, under a vector mask (the sign bit of each lane)."""
+    forms = {}
+    for bits, prefix in ((128, "_mm"), (256, "_mm256")):
+        reg = "__m128" if bits == 128 else "__m256"
+        for elem, sfx, ptr, r in (("float32", "ps", "float", reg), ("float64", "pd", "double", reg + "d"),
+                                  ("int32", "epi32", "int", reg + "i"), ("uint32", "epi32", "int", reg + "i"),
+                                  ("int64", "epi64", "long long", reg + "i"),
+                                  ("uint64", "epi64", "long long", reg + "i")):
+            lanes = bits // dtypes.bits(elem)
+            forms[f"{elem}x{lanes}"] = (prefix, sfx, ptr, r)
+    return forms
+
+
+#: the vectors with masked loads and stores (lower/cpu: Target.masked_access, the AVX2 rule)
+MASKED = _masked_forms()
+
+
+def _lanemask(bits, lanes):
+    """C of `texpr_lanemask_<bits>x<lanes>(n)`: the vector mask of lanes [0, n) (n clamped
+    to [0, lanes]), a compare of n with the lane numbers."""
+    p, reg = ("_mm", "__m128i") if bits * lanes == 128 else ("_mm256", "__m256i")
+    if bits == 32:
+        n, ids = f"{p}_set1_epi32((int)n)", f"{p}_setr_epi32({', '.join(map(str, range(lanes)))})"
+    else:   # (SSE has no _mm_setr_epi64x: _mm_set_epi64x takes the high lane first)
+        n = f"{p}_set1_epi64x(n)"
+        ids = "_mm_set_epi64x(1, 0)" if p == "_mm" else "_mm256_setr_epi64x(0, 1, 2, 3)"
+    return (f"static inline {reg} texpr_lanemask_{bits}x{lanes}(int64_t n) {{ "
+            f"n = n < 0 ? 0 : n > {lanes} ? {lanes} : n; "
+            f"return {p}_cmpgt_epi{bits}({n}, {ids}); }}")
+
+
 class AVX2Emitter(CEmitter):
     target_name = "avx2"
     includes = CEmitter.includes + ["<immintrin.h>"]
@@ -114,6 +148,29 @@ class AVX2Emitter(CEmitter):
             return (f"texpr_load_stride2_{e.dtype}(&{self.buf(e.buffer)}"
                     f"[{unparen(self.idx(idx.base))}])")
         return super().expr_BufferLoad(e)
+
+    def lane_mask(self, dt, count):
+        """The vector mask of lanes [0, count) of dt's vectors (a helper per width)."""
+        bits, lanes = dtypes.bits(dtypes.element(dt)), dtypes.lanes(dt)
+        self.helper(f"lanemask_{bits}x{lanes}", _lanemask(bits, lanes))
+        return f"texpr_lanemask_{bits}x{lanes}({unparen(count)})"
+
+    def masked_vector_load(self, e, buf, base, count):
+        """Lanes [0, count) by vmaskmov / vpmaskmov (the others 0; masked-off lanes are never
+        read, so they may lie past the buffer's end), for 32- and 64-bit elements."""
+        if e.dtype not in MASKED:
+            return super().masked_vector_load(e, buf, base, count)
+        prefix, sfx, ptr, _ = MASKED[e.dtype]
+        return (f"(({self.ty(e.dtype)}){prefix}_maskload_{sfx}((const {ptr}*)&{buf}"
+                f"[{unparen(base)}], {self.lane_mask(e.dtype, count)}))")
+
+    def masked_vector_store(self, b, buf, base, value, count):
+        dt = value.dtype
+        if dt not in MASKED:
+            return super().masked_vector_store(b, buf, base, value, count)
+        prefix, sfx, ptr, reg = MASKED[dt]
+        return (f"{prefix}_maskstore_{sfx}(({ptr}*)&{buf}[{unparen(base)}], "
+                f"{self.lane_mask(dt, count)}, ({reg})({unparen(self.expr(value))}));")
 
     def vector_binop(self, e):
         if e.dtype in _FLOAT and e.op in ("min", "max"):
