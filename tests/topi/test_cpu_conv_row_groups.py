@@ -241,3 +241,56 @@ def test_strided_1x1_nchwc_reads_a_dense_copy_of_narrow_pixels(target):
     got = np.full(want.shape, np.nan, np.float32)
     f(an, kn, got)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+
+
+def test_copy_band_rows_fit_half_the_l2_in_bands_the_threads_share_evenly():
+    """copy_band_rows: the most output rows per band whose input rows (halo included) fit
+    half the L2, the bands a multiple of the threads; none where the rows cannot be shared
+    evenly."""
+    info = cpu.cpu_info("avx512")
+    info.l2_bytes = 1 << 20
+    # 128x56x56 -> 128 3x3/2 (58 padded columns): 15 input rows of 7 output rows fit 512 KiB
+    assert cpu.copy_band_rows(1, 28, 128, 58, 3, 2, 1, 1, 2, info) == 7
+    assert cpu.copy_band_rows(1, 28, 128, 58, 3, 2, 1, 1, 1, info) == 7
+    assert cpu.copy_band_rows(1, 28, 128, 58, 3, 2, 1, 1, 4, info) == 7
+    # 512x14x14 -> 512 3x3/2: 7 output rows, 2 threads: no even share
+    assert cpu.copy_band_rows(1, 7, 512, 16, 3, 2, 1, 1, 2, info) == 0
+    assert cpu.copy_band_rows(1, 7, 512, 16, 3, 2, 1, 1, 1, info) == 7
+    # groups of 2 rows: whole groups per band
+    assert cpu.copy_band_rows(1, 28, 16, 30, 3, 1, 1, 2, 2, info) == 14
+    assert cpu.copy_band_rows(1, 14, 16, 16, 3, 1, 1, 2, 2, info) == 0
+    # a bigger L2 takes more rows
+    info.l2_bytes = 4 << 20
+    assert cpu.copy_band_rows(1, 28, 128, 58, 3, 2, 1, 1, 2, info) == 14
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_input_copied_per_band_of_rows_with_its_halo_matches_reference(threads, monkeypatch):
+    """A strided convolution in one-row groups (chunked reduction) copies the channel blocks
+    of its input per band of output rows, inside the band's parallel iteration, the halo row
+    each band shares with the next copied by both: 12 output rows in 1, 2 or 3 bands (by the
+    threads), padding 1, relu fused."""
+    monkeypatch.setattr(cpu, "parallel_units", lambda: threads)
+    C, O, H = 48, 16, 24
+    blocks = cpu.conv2d_weight_blocks((1, C, H, H), (O, C, 3, 3), 2, 1)
+    ic, oc = blocks
+    info = cpu.cpu_info("native")
+    band = cpu.copy_band_rows(1, H // 2, C, H + 2, 3, 2, 1, 1, threads, info)
+    assert band and (H // 2) // band == threads
+    a = RNG.standard_normal((1, C, H, H), dtype=np.float32)
+    k = RNG.standard_normal((O, C, 3, 3), dtype=np.float32)
+    kp = ref.pack_kernel_nchwc_ref(k, *blocks)
+    x, wt = te.placeholder(a.shape, name="x"), te.placeholder(kp.shape, name="w")
+    out = topi.nn.relu(topi.nn.conv2d_nchw_packed(x, wt, 2, 1))
+    s = topi.schedule(out, "native")
+    text = str(te.lower(s, [x, wt, out], target="native"))
+    # the band's copy: 2 * band + 1 input rows (of the padded 26 x 26), in the one parallel
+    # loop (1 thread: one band, no parallel loop)
+    assert f"allocate data_blocked: float32[1, {C // ic}, {2 * band + 1}, 25, {ic}]" in text
+    assert text.count("for parallel") == (threads > 1)
+    assert threads == 1 or text.index("allocate data_blocked") > text.index("for parallel")
+    f = te.build(s, [x, wt, out], target="native", name="convp_bands")
+    got = np.full((1, O, H // 2, H // 2), np.nan, np.float32)
+    f(a, kp, got)
+    want = np.maximum(ref.conv2d_nchw_ref(a, k, 2, 1), 0)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
