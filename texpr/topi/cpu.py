@@ -2363,7 +2363,7 @@ def _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel, workload, target, k
     dp = st.op.input_tensors[0]
     pad_t, data = _pad_of(s, st)
     C = _dims_or_vars(data if pad_t is not None else dp)[1]
-    band = _copy_band(st, rows, info)
+    band, parts = _copy_band(st, rows, oc, info)
     if pad_t is not None and pad_t.op.attrs.get("pad_value", 0) == 0:
         shp = _dims_or_vars(pad_t)
         pd = padded_copy(s, st, pad_t, (shp[0], C // ic, shp[2], shp[3], ic),
@@ -2396,7 +2396,7 @@ def _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel, workload, target, k
         pad_axis(s, conv, 1, Op)        # whole vectors of accumulators, stores partial
     unroll_kw = tuning.conv_nchw_unroll_kw(workload, target) if workload is not None else False
     if rows:
-        par = _row_group_tiles(out, conv, ic, oc, rows, reg_w, info, unroll_kw, band)
+        par = _row_group_tiles(out, conv, ic, oc, rows, reg_w, info, unroll_kw, band, parts)
         if band:
             _band_copy(pd, out, par, lanes)
         return [st, out]
@@ -2430,36 +2430,49 @@ def row_group_chunk(Cb, ic, R, S, oc, info, budget=None):
     return max(d for d in range(1, min(Cb, most) + 1) if Cb % d == 0)
 
 
-def _copy_band(st, rows, info):
-    """copy_band_rows for the convolution stage st (0 where rows is 0 or the shape symbolic;
-    the threads: parallel_units)."""
+def _copy_band(st, rows, oc, info):
+    """copy_band_rows for the convolution stage st of output channel blocks of oc ((0, 1)
+    where rows is 0 or the shape symbolic; the threads: parallel_units)."""
     if not rows or not _const_shape(st.op.output(0)):
-        return 0
-    N, _, P, _ = (int(a.dom.extent.value) for a in st.op.axis)
+        return 0, 1
+    N, O, P, _ = (int(a.dom.extent.value) for a in st.op.axis)
     _, C, _, W = _dims(st.op.input_tensors[0])
     R = int(st.op.reduce_axis[1].dom.extent.value)
     sh = int(st.op.attrs.get("strides", (1, 1))[0])
     dh = int(st.op.attrs.get("dilation", (1, 1))[0])
-    return copy_band_rows(N, P, C, W, R, sh, dh, rows, parallel_units(), info)
+    return copy_band_rows(N, P, C, W, R, sh, dh, rows, parallel_units(), info, cdiv(O, oc))
 
 
-def copy_band_rows(N, P, C, W, R, stride, dilation, rows, threads, info):
-    """Output rows per band of _band_copy (the channel-blocked input copied per band of output
-    rows, inside the band's parallel iteration), or 0 (copied once, in a parallel loop of its
-    own): the most rows (whole groups of `rows`, dividing P) whose band of the copy (the
-    input rows it reads, halo included, W padded columns, C channels) fits half the L2, in a
-    number of bands (N * P / band) the threads share evenly. A copy made once, parallel over
-    channel blocks, left each band of the convolution (parallel over channel blocks x rows)
-    reading lines the other core had just written: 128x56x56 -> 128 3x3/2 1.14 -> 1.07 ms at
-    2 threads (Zen 4, avx512, bands of 7 rows; 14 rows the same, 4 rows = 7 bands 1.29),
-    neutral at 1 thread; no bands where the rows do not divide evenly among the threads
-    (512x14x14 3x3/2: 7 rows at 2 threads)."""
-    for b in range(P, 0, -1):
-        if P % b or b % rows or (N * P // b) % threads:
+def copy_band_rows(N, P, C, W, R, stride, dilation, rows, threads, info, channel_blocks=None):
+    """(band, parts): output rows per band of _band_copy (the channel-blocked input copied
+    per band of output rows, inside the band's parallel iteration), and the parts the
+    band's output channel blocks (channel_blocks of them) are split into, each its own
+    parallel iteration copying the band again; band 0: the input copied once, in a
+    parallel loop of its own. The most rows (whole groups of `rows`, dividing P) whose band
+    of the copy (the input rows it reads, halo included, W padded columns, C channels) fits
+    half the L2 and whose N * P / band bands are a multiple of the threads (parts 1), else
+    the same with the bands x parts a multiple, for the fewest parts (at most
+    COPY_BAND_PARTS, dividing channel_blocks). A copy made once, parallel over channel
+    blocks, left each band of the convolution (parallel over channel blocks x rows) reading
+    lines the other core had just written. Zen 4, 2 threads: 128x56x56 -> 128 3x3/2 1.14 -> 1.07 ms (avx512, 4 bands of 7
+    rows; 14 rows the same, 7 bands of 4 rows 1.29), avx2 1.17 -> 1.06; in 2 parts (an odd
+    number of bands), avx2 256x28x28 -> 256 3x3/2 1.18 -> 1.13, 256x14x14 3x3 1.14 ->
+    1.08, 512x7x7 3x3 1.14 -> 1.09, avx512 512x14x14 3x3/2 1.11 -> 1.06; neutral at 1
+    thread."""
+    fits = [b for b in range(P, 0, -1) if P % b == 0 and b % rows == 0 and
+            ((b - 1) * stride + (R - 1) * dilation + 1) * W * C * 4 <= info.l2_bytes // 2]
+    for parts in range(1, COPY_BAND_PARTS + 1):
+        if channel_blocks is not None and channel_blocks % parts:
             continue
-        if ((b - 1) * stride + (R - 1) * dilation + 1) * W * C * 4 <= info.l2_bytes // 2:
-            return b
-    return 0
+        for b in fits:
+            if (N * P // b * parts) % threads == 0:
+                return b, parts
+    return 0, 1
+
+
+#: the most parts the output channel blocks of a band are split into (copy_band_rows), each
+#: copying the band's input again
+COPY_BAND_PARTS = 2
 
 
 def _band_copy(pd, out, par, lanes):
@@ -2470,7 +2483,7 @@ def _band_copy(pd, out, par, lanes):
     _vector_tile(pd, pd.op.axis[-1], lanes)
 
 
-def _row_group_tiles(out, conv, ic, oc, rows, reg_w, info, unroll_kw, band=0):
+def _row_group_tiles(out, conv, ic, oc, rows, reg_w, info, unroll_kw, band=0, parts=1):
     """Tiles over a group of output rows (conv_row_group): the accumulating stage kept as
     [.., rows, Q, oc] (channels innermost: transform_layout) in a local buffer per (batch,
     channel block, group of rows; the parallel loop: over those, or over bands of `band`
@@ -2485,26 +2498,32 @@ def _row_group_tiles(out, conv, ic, oc, rows, reg_w, info, unroll_kw, band=0):
     n_, o_, y_, x_ = out.op.axis
     ob, oi = out.split(o_, factor=oc)
     return _group_tiles(out, conv, (n_, ob, y_, x_, oi), conv_axes, ic, oc, rows, reg_w, info,
-                        unroll_kw, band=band)
+                        unroll_kw, band=band, parts=parts)
 
 
 def _group_tiles(out, conv, out_axes, conv_axes, ic, oc, rows, reg_w, info, unroll_kw,
-                 chunk_bytes=None, band=0):
+                 chunk_bytes=None, band=0, parts=1):
     """The tiles over groups of `rows` output rows shared by the NCHW (_row_group_tiles) and
     NCHWc (_nchwc_register_tile) convolutions: out_axes (n, channel block, y, x, channel in the
     block) of the output / fused epilogue, conv_axes the same of the accumulating stage
     (channel blocks innermost); chunk_bytes: the reduction chunk's weights (row_group_chunk's
-    budget); band > 0 (copy_band_rows): parallel over bands of `band` output rows, each
-    band's channel blocks and groups of rows inside it. Returns the parallel loop."""
+    budget); band > 0 (copy_band_rows): parallel over bands of `band` output rows (x `parts`
+    of the channel blocks), each band's channel blocks and groups of rows inside it.
+    Returns the parallel loop."""
     lanes = info.lanes
     cn, cob, cy, cx, co = conv_axes
     n_, ob, y_, x_, oi = out_axes
+    outer = [n_]
     if band:
         yb, y_ = out.split(y_, factor=band)
+        outer.append(yb)
+        if parts > 1:
+            obp, ob = out.split(ob, nparts=parts)
+            outer.append(obp)
     yo, yi = out.split(y_, factor=rows)
-    out.reorder(*([n_, yb, ob] if band else [n_, ob]), yo, yi, x_, oi)
+    out.reorder(*outer, ob, yo, yi, x_, oi)
     _vector_tile(out, oi, lanes)
-    par = out.fuse(n_, yb) if band else out.fuse(n_, ob, yo)
+    par = out.fuse(*outer) if band else out.fuse(n_, ob, yo)
     out.parallel(par)
     conv.compute_at(out, yo if band else par)
     fo, fi = conv.split(conv.fuse(cy, cx), factor=reg_w)
