@@ -2454,11 +2454,12 @@ def copy_band_rows(N, P, C, W, R, stride, dilation, rows, threads, info, channel
     the same with the bands x parts a multiple, for the fewest parts (at most
     COPY_BAND_PARTS, dividing channel_blocks). A copy made once, parallel over channel
     blocks, left each band of the convolution (parallel over channel blocks x rows) reading
-    lines the other core had just written. Zen 4, 2 threads: 128x56x56 -> 128 3x3/2 1.14 -> 1.07 ms (avx512, 4 bands of 7
-    rows; 14 rows the same, 7 bands of 4 rows 1.29), avx2 1.17 -> 1.06; in 2 parts (an odd
-    number of bands), avx2 256x28x28 -> 256 3x3/2 1.18 -> 1.13, 256x14x14 3x3 1.14 ->
-    1.08, 512x7x7 3x3 1.14 -> 1.09, avx512 512x14x14 3x3/2 1.11 -> 1.06; neutral at 1
-    thread."""
+    lines the other core had just written. Zen 4, 2 threads (first quartiles of interleaved
+    rounds): 128x56x56 -> 128 3x3/2 1.14 -> 1.07 ms (avx512, 4 bands of 7 rows; 14 rows the
+    same, 7 bands of 4 rows 1.29), avx2 1.17 -> 1.07; in 2 parts (an odd number of bands):
+    avx2 256x28x28 -> 256 3x3/2 1.17 -> 1.11, 256x14x14 3x3 1.06 -> 1.04, 512x14x14 3x3/2
+    1.16 -> 1.12, 512x7x7 3x3 1.10 -> 1.10, avx512 512x14x14 3x3/2 (best rounds) 1.035 ->
+    1.011; neutral at 1 thread (avx2: 2.09-2.51 ms, -2.6% to +2%)."""
     fits = [b for b in range(P, 0, -1) if P % b == 0 and b % rows == 0 and
             ((b - 1) * stride + (R - 1) * dilation + 1) * W * C * 4 <= info.l2_bytes // 2]
     for parts in range(1, COPY_BAND_PARTS + 1):
