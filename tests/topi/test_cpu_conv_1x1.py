@@ -11,7 +11,8 @@ from texpr.topi import cpu_conv_1x1
 from texpr.topi.cpu import cpu_info
 from texpr.topi.cpu_conv_1x1 import (MIN_BLOCKS, block_copies, conv1x1_config, gemm_columns,
                                      imbalance, inplace_loads_per_cycle, one_vector_tile,
-                                     panel_pays, pixel_vector_info, row_blocks, tile_major)
+                                     panel_pays, pixel_vector_info, row_blocks,
+                                     strided_block_copies, tile_major)
 from texpr.topi.util import cdiv
 
 RNG = np.random.default_rng(7)
@@ -241,6 +242,36 @@ def test_blocks_that_copy_their_input_are_as_few_as_the_threads(units):
     assert cfg["rb"] == P and cdiv(O, cfg["ob"]) == units, cfg
     strided = conv1x1_config(C, O, P, P, "avx512", units=units, strided=True)
     assert cdiv(O, strided["ob"]) * (P // strided["rb"]) >= max(units, MIN_BLOCKS)
+
+
+def test_strided_blocks_gather_their_own_pixels_where_few_channel_blocks_share_them(
+        monkeypatch):
+    """strided_block_copies: a block gathers the pixels of its rows inside its own parallel
+    iteration where at most STRIDED_COPY_BLOCKS channel blocks share a row block (no lines
+    the other core wrote; the pixels gathered at most twice), else the image once, in a
+    parallel loop of its own. 256x56x56 -> 512/2 (ResNet-50's; 2 blocks of channels x 7 of
+    rows at 2 threads) checked against NumPy."""
+    assert strided_block_copies(512, 256, major=False)
+    assert strided_block_copies(512, 512, major=False)
+    assert not strided_block_copies(1024, 256, major=False)     # 4 channel blocks
+    assert not strided_block_copies(512, 256, major=True)       # tile-major copy
+    monkeypatch.setenv("TEXPR_NUM_THREADS", "2")
+    C, H, O = 256, 56, 512
+    cfg = conv1x1_config(C, O, H // 2, H // 2, "native", strided=True)
+    a, k = rand(1, C, H, H), rand(O, C, 1, 1)
+    x, w = te.placeholder(a.shape, name="x"), te.placeholder(k.shape, name="w")
+    out = topi.nn.conv2d_nchw(x, w, 2, 0)
+    s = topi.schedule(out, "native")
+    text = str(te.lower(s, [x, w, out], target="native"))
+    assert strided_block_copies(O, cfg["ob"], tile_major(cdiv(784, cfg["nr"]) * cfg["nr"])), cfg
+    # one parallel loop, the gathered pixels allocated in it
+    assert text.count("for parallel") == 1
+    assert text.index("allocate data_flat") > text.index("for parallel")
+    f = te.build(s, [x, w, out], target="native")
+    got = np.full((1, O, H // 2, H // 2), np.nan, "float32")
+    f(a, k, got)
+    want = ref.conv2d_nchw_ref(a, k, 2, 0)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
 
 
 def test_blocks_are_shared_by_the_threads_kernels_run_on(monkeypatch):

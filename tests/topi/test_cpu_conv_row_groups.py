@@ -1,5 +1,7 @@
 """The direct NCHW convolution's tiles over groups of output rows and its reduction in
 L1-sized chunks (topi/cpu.py conv_row_group, row_group_chunk, _row_group_tiles)."""
+import re
+
 import numpy as np
 import pytest
 
@@ -240,4 +242,91 @@ def test_strided_1x1_nchwc_reads_a_dense_copy_of_narrow_pixels(target):
     want = np.maximum(ref.conv2d_NCHWc_ref(an, kn, 2, 0), 0)
     got = np.full(want.shape, np.nan, np.float32)
     f(an, kn, got)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+
+
+def test_copy_band_rows_fit_half_the_l2_in_bands_the_threads_share_evenly():
+    """copy_band_rows: the most output rows per band whose input rows (halo included) fit
+    half the L2, the bands a multiple of the threads; else the channel blocks in 2 parts
+    (each copying the band), where they divide; else no bands."""
+    info = cpu.cpu_info("avx512")
+    info.l2_bytes = 1 << 20
+    # 128x56x56 -> 128 3x3/2 (58 padded columns): 15 input rows of 7 output rows fit 512 KiB
+    assert cpu.copy_band_rows(1, 28, 128, 58, 3, 2, 1, 1, 2, info) == (7, 1)
+    assert cpu.copy_band_rows(1, 28, 128, 58, 3, 2, 1, 1, 1, info) == (7, 1)
+    assert cpu.copy_band_rows(1, 28, 128, 58, 3, 2, 1, 1, 4, info) == (7, 1)
+    # 512x14x14 -> 512 3x3/2: 7 output rows, 2 threads: one band in 2 parts of the 16
+    # channel blocks; none where the blocks do not split in 2, nor at 3 threads
+    assert cpu.copy_band_rows(1, 7, 512, 16, 3, 2, 1, 1, 2, info, 16) == (7, 2)
+    assert cpu.copy_band_rows(1, 7, 512, 16, 3, 2, 1, 1, 2, info, 15) == (0, 1)
+    assert cpu.copy_band_rows(1, 7, 512, 16, 3, 2, 1, 1, 3, info, 16) == (0, 1)
+    assert cpu.copy_band_rows(1, 7, 512, 16, 3, 2, 1, 1, 1, info) == (7, 1)
+    # groups of 2 rows: whole groups per band; an even number of bands before parts
+    assert cpu.copy_band_rows(1, 28, 16, 30, 3, 1, 1, 2, 2, info) == (14, 1)
+    assert cpu.copy_band_rows(1, 14, 16, 16, 3, 1, 1, 2, 2, info, 4) == (14, 2)
+    assert cpu.copy_band_rows(1, 14, 100, 16, 3, 1, 1, 7, 2, info, 25) == (7, 1)
+    # a bigger L2 takes more rows
+    info.l2_bytes = 4 << 20
+    assert cpu.copy_band_rows(1, 28, 128, 58, 3, 2, 1, 1, 2, info) == (14, 1)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_input_copied_per_band_of_rows_with_its_halo_matches_reference(threads, monkeypatch):
+    """A strided convolution in one-row groups (chunked reduction) copies the channel blocks
+    of its input per band of output rows, inside the band's parallel iteration, the halo row
+    each band shares with the next copied by both: 12 output rows in 1, 2 or 3 bands (by the
+    threads), padding 1, relu fused."""
+    monkeypatch.setattr(cpu, "parallel_units", lambda: threads)
+    C, O, H = 48, 16, 24
+    blocks = cpu.conv2d_weight_blocks((1, C, H, H), (O, C, 3, 3), 2, 1)
+    ic, oc = blocks
+    info = cpu.cpu_info("native")
+    band, parts = cpu.copy_band_rows(1, H // 2, C, H + 2, 3, 2, 1, 1, threads, info)
+    assert band and (H // 2) // band == threads and parts == 1
+    a = RNG.standard_normal((1, C, H, H), dtype=np.float32)
+    k = RNG.standard_normal((O, C, 3, 3), dtype=np.float32)
+    kp = ref.pack_kernel_nchwc_ref(k, *blocks)
+    x, wt = te.placeholder(a.shape, name="x"), te.placeholder(kp.shape, name="w")
+    out = topi.nn.relu(topi.nn.conv2d_nchw_packed(x, wt, 2, 1))
+    s = topi.schedule(out, "native")
+    text = str(te.lower(s, [x, wt, out], target="native"))
+    # the band's copy: 2 * band + 1 input rows (of the padded 26 x 26), in the one parallel
+    # loop (1 thread: one band, no parallel loop)
+    assert f"allocate data_blocked: float32[1, {C // ic}, {2 * band + 1}, 25, {ic}]" in text
+    assert text.count("for parallel") == (threads > 1)
+    assert threads == 1 or text.index("allocate data_blocked") > text.index("for parallel")
+    f = te.build(s, [x, wt, out], target="native", name="convp_bands")
+    got = np.full((1, O, H // 2, H // 2), np.nan, np.float32)
+    f(a, kp, got)
+    want = np.maximum(ref.conv2d_nchw_ref(a, k, 2, 1), 0)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+
+
+def test_band_in_two_parts_of_the_channel_blocks_matches_reference(monkeypatch):
+    """7 output rows at 2 threads: one band whose channel blocks run in 2 parallel parts,
+    each copying the band's input (copy_band_rows' parts), relu fused."""
+    monkeypatch.setattr(cpu, "parallel_units", lambda: 2)
+    C, O, H = 48, 64, 14
+    blocks = cpu.conv2d_weight_blocks((1, C, H, H), (O, C, 3, 3), 2, 1)
+    ic, oc = blocks
+    info = cpu.cpu_info("native")
+    assert cpu._row_group(1, C, O, 7, 7, 9, ic, oc,
+                          cpu.conv_NCHWc_config(7, 7, oc)["reg_w"], "rows", info, True)[0] == 1
+    assert cpu.copy_band_rows(1, 7, C, H + 2, 3, 2, 1, 1, 2, info, O // oc) == (7, 2)
+    a = RNG.standard_normal((1, C, H, H), dtype=np.float32)
+    k = RNG.standard_normal((O, C, 3, 3), dtype=np.float32)
+    kp = ref.pack_kernel_nchwc_ref(k, *blocks)
+    x, wt = te.placeholder(a.shape, name="x"), te.placeholder(kp.shape, name="w")
+    out = topi.nn.relu(topi.nn.conv2d_nchw_packed(x, wt, 2, 1))
+    s = topi.schedule(out, "native")
+    text = str(te.lower(s, [x, wt, out], target="native"))
+    # one parallel loop of the 2 parts of the one band, each copying the band's 15 input rows
+    # (16 where a partial tile over the row's end widens the copy's bound: AVX2's 6 columns)
+    assert text.count("for parallel") == 1 and re.search(r"for parallel \([^)]*, 0, 2\)", text)
+    assert re.search(rf"allocate data_blocked: float32\[1, {C // ic}, 1[56], 15, {ic}\]", text)
+    assert text.index("allocate data_blocked") > text.index("for parallel")
+    f = te.build(s, [x, wt, out], target="native", name="convp_parts")
+    got = np.full((1, O, 7, 7), np.nan, np.float32)
+    f(a, kp, got)
+    want = np.maximum(ref.conv2d_nchw_ref(a, k, 2, 1), 0)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
