@@ -153,7 +153,14 @@ class Target:
 
     @property
     def masks_tails(self) -> bool:
-        """Whether some vector has masked loads and stores (masked_tails, masked_wide_tails)."""
+        """Whether some vector has masked loads and stores (masked_tails, masked_wide_tails).
+
+        >>> import texpr as te
+        >>> te.target.GENERIC.masks_tails
+        False
+        >>> te.target.GENERIC.with_(features={"masked_wide_tails"}).masks_tails
+        True
+        """
         return bool(self.features & {"masked_tails", "masked_wide_tails"})
 
     @property

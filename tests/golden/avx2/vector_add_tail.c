@@ -19,8 +19,7 @@ static void texpr_parallel_for(texpr_parallel_body body, void* closure, int64_t 
 }
 
 typedef __m256 texpr_float32x8;
-static inline int32_t texpr_max_int32(int32_t a, int32_t b) { return a > b ? a : b; }
-static inline int32_t texpr_min_int32(int32_t a, int32_t b) { return a < b ? a : b; }
+static inline __m256i texpr_lanemask_32x8(int64_t n) { n = n < 0 ? 0 : n > 8 ? 8 : n; return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); }
 
 /* parallel loop i.outer: iterations [texpr_begin, texpr_end), run by the thread pool */
 typedef struct { float* A; float* B; float* C; int32_t n; } texpr_kernel_kernel_parallel0_closure;
@@ -35,8 +34,9 @@ static void texpr_kernel_kernel_parallel0(void* texpr_closure, int64_t texpr_beg
       _mm256_storeu_ps(&C[i_outer * 16], _mm256_fmadd_ps(_mm256_loadu_ps(&A[i_outer * 16]), _mm256_loadu_ps(&B[i_outer * 16]), _mm256_loadu_ps(&A[i_outer * 16])));
       _mm256_storeu_ps(&C[(i_outer * 16) + 8], _mm256_fmadd_ps(_mm256_loadu_ps(&A[(i_outer * 16) + 8]), _mm256_loadu_ps(&B[(i_outer * 16) + 8]), _mm256_loadu_ps(&A[(i_outer * 16) + 8])));
     } else {
-      for (int32_t i_inner = 0; i_inner < texpr_max_int32(0, texpr_min_int32(16, (n - (i_outer * 16)))); ++i_inner) {
-        C[(i_outer * 16) + i_inner] = (A[(i_outer * 16) + i_inner] * B[(i_outer * 16) + i_inner]) + A[(i_outer * 16) + i_inner];
+      _mm256_maskstore_ps((float*)&C[i_outer * 16], texpr_lanemask_32x8(n - (i_outer * 16)), (__m256)(_mm256_fmadd_ps((texpr_float32x8)_mm256_maskload_ps((const float*)&A[i_outer * 16], texpr_lanemask_32x8(n - (i_outer * 16))), (texpr_float32x8)_mm256_maskload_ps((const float*)&B[i_outer * 16], texpr_lanemask_32x8(n - (i_outer * 16))), (texpr_float32x8)_mm256_maskload_ps((const float*)&A[i_outer * 16], texpr_lanemask_32x8(n - (i_outer * 16))))));
+      if (((i_outer * 16) + 8) < n) {
+        _mm256_maskstore_ps((float*)&C[(i_outer * 16) + 8], texpr_lanemask_32x8((n - (i_outer * 16)) - 8), (__m256)(_mm256_fmadd_ps((texpr_float32x8)_mm256_maskload_ps((const float*)&A[(i_outer * 16) + 8], texpr_lanemask_32x8((n - (i_outer * 16)) - 8)), (texpr_float32x8)_mm256_maskload_ps((const float*)&B[(i_outer * 16) + 8], texpr_lanemask_32x8((n - (i_outer * 16)) - 8)), (texpr_float32x8)_mm256_maskload_ps((const float*)&A[(i_outer * 16) + 8], texpr_lanemask_32x8((n - (i_outer * 16)) - 8)))));
       }
     }
   }
