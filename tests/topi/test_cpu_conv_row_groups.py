@@ -283,23 +283,14 @@ def test_input_copied_per_band_of_rows_with_its_halo_matches_reference(threads, 
     info = cpu.cpu_info("native")
     band, parts = cpu.copy_band_rows(1, H // 2, C, H + 2, 3, 2, 1, 1, threads, info)
     assert band and (H // 2) // band == threads and parts == 1
-    a = RNG.standard_normal((1, C, H, H), dtype=np.float32)
-    k = RNG.standard_normal((O, C, 3, 3), dtype=np.float32)
-    kp = ref.pack_kernel_nchwc_ref(k, *blocks)
-    x, wt = te.placeholder(a.shape, name="x"), te.placeholder(kp.shape, name="w")
-    out = topi.nn.relu(topi.nn.conv2d_nchw_packed(x, wt, 2, 1))
-    s = topi.schedule(out, "native")
-    text = str(te.lower(s, [x, wt, out], target="native"))
+    case = _strided_relu_conv(C, O, H, blocks)
+    text = case.text
     # the band's copy: 2 * band + 1 input rows (of the padded 26 x 26), in the one parallel
     # loop (1 thread: one band, no parallel loop)
     assert f"allocate data_blocked: float32[1, {C // ic}, {2 * band + 1}, 25, {ic}]" in text
     assert text.count("for parallel") == (threads > 1)
     assert threads == 1 or text.index("allocate data_blocked") > text.index("for parallel")
-    f = te.build(s, [x, wt, out], target="native", name="convp_bands")
-    got = np.full((1, O, H // 2, H // 2), np.nan, np.float32)
-    f(a, kp, got)
-    want = np.maximum(ref.conv2d_nchw_ref(a, k, 2, 1), 0)
-    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+    case.check("convp_bands")
 
 
 def test_band_in_two_parts_of_the_channel_blocks_matches_reference(monkeypatch):
@@ -313,20 +304,33 @@ def test_band_in_two_parts_of_the_channel_blocks_matches_reference(monkeypatch):
     assert cpu._row_group(1, C, O, 7, 7, 9, ic, oc,
                           cpu.conv_NCHWc_config(7, 7, oc)["reg_w"], "rows", info, True)[0] == 1
     assert cpu.copy_band_rows(1, 7, C, H + 2, 3, 2, 1, 1, 2, info, O // oc) == (7, 2)
-    a = RNG.standard_normal((1, C, H, H), dtype=np.float32)
-    k = RNG.standard_normal((O, C, 3, 3), dtype=np.float32)
-    kp = ref.pack_kernel_nchwc_ref(k, *blocks)
-    x, wt = te.placeholder(a.shape, name="x"), te.placeholder(kp.shape, name="w")
-    out = topi.nn.relu(topi.nn.conv2d_nchw_packed(x, wt, 2, 1))
-    s = topi.schedule(out, "native")
-    text = str(te.lower(s, [x, wt, out], target="native"))
+    case = _strided_relu_conv(C, O, H, blocks)
+    text = case.text
     # one parallel loop of the 2 parts of the one band, each copying the band's 15 input rows
     # (16 where a partial tile over the row's end widens the copy's bound: AVX2's 6 columns)
     assert text.count("for parallel") == 1 and re.search(r"for parallel \([^)]*, 0, 2\)", text)
     assert re.search(rf"allocate data_blocked: float32\[1, {C // ic}, 1[56], 15, {ic}\]", text)
     assert text.index("allocate data_blocked") > text.index("for parallel")
-    f = te.build(s, [x, wt, out], target="native", name="convp_parts")
-    got = np.full((1, O, 7, 7), np.nan, np.float32)
-    f(a, kp, got)
-    want = np.maximum(ref.conv2d_nchw_ref(a, k, 2, 1), 0)
-    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+    case.check("convp_parts")
+
+
+class _strided_relu_conv:
+    """relu(conv2d_nchw_packed) 3x3 stride 2 pad 1 of random data, scheduled for native: its
+    lowered text, and check(name) building it and comparing with NumPy."""
+
+    def __init__(self, C, O, H, blocks):
+        self.a = RNG.standard_normal((1, C, H, H), dtype=np.float32)
+        self.k = RNG.standard_normal((O, C, 3, 3), dtype=np.float32)
+        self.kp = ref.pack_kernel_nchwc_ref(self.k, *blocks)
+        x, wt = te.placeholder(self.a.shape, name="x"), te.placeholder(self.kp.shape, name="w")
+        out = topi.nn.relu(topi.nn.conv2d_nchw_packed(x, wt, 2, 1))
+        self.s, self.args = topi.schedule(out, "native"), [x, wt, out]
+        self.text = str(te.lower(self.s, self.args, target="native"))
+        self.out_shape = tuple(int(d) for d in out.shape)
+
+    def check(self, name):
+        f = te.build(self.s, self.args, target="native", name=name)
+        got = np.full(self.out_shape, np.nan, np.float32)
+        f(self.a, self.kp, got)
+        want = np.maximum(ref.conv2d_nchw_ref(self.a, self.k, 2, 1), 0)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
