@@ -12,6 +12,12 @@ output channels a lane at a time (a channel's columns are 12544 floats apart): c
 2.37 against 2.43 with 16, no better), 1.89 against 2.15 on avx2 (Zen 4, 1 thread). The NCHWc
 graph stem (topi/models.py) runs it by stem_algorithm; conv2d_nchw keeps
 cpu_conv_few_channels (its weights come per call; this needs them transformed offline).
+Left: a row of tiles that is not whole vectors (28 = 16 + 12 at 224 x 224, 14 at 112 x 112
+on AVX-512) has the tail of its input transform and row copy computed lane by lane: bound
+inference sizes those stages to the GEMM's nW tiles (stem_winograd.ROW_BLOCK, pad_axis do not
+widen them). On the avx512 target a 112 x 112 stem measured 0.524-0.529 ms against the
+direct 0.513 (avx2: 0.41-0.44 against 0.63; 64 x 64 avx512: 0.131 against 0.211), though the
+model picks it there too.
 
 Which algorithm the stem runs (stem_algorithm): a cost model of the host (CpuInfo), in the
 units of cpu_conv3x3's: the multiplies at CpuInfo.fma_lanes() a cycle (direct C x 49 per

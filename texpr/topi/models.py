@@ -112,11 +112,13 @@ class ResNet50Builder:
 
     winograd: how 3x3 stride-1 convolutions run: "model" (the cheapest for the target's CPU
     by cpu_conv3x3.conv3x3_algorithm, a cost model of the multiplies, the weight stream and
-    the transforms; and the 7x7 stem by cpu_conv_stem.stem_algorithm: direct or a
-    space-to-depth Winograd F(4,4), "stemw"), "table" (the fixed rule of an earlier profile: F(4,3) for outputs at
+    the transforms), "table" (the fixed rule of an earlier profile: F(4,3) for outputs at
     least 28 wide, F(2,3) at 14, direct below), "none", "2" / "4" / "5" / "6" (F(m,3)
     everywhere), or a function (builder, xshape, O, kernel, bias, ocb) -> "direct" |
-    "wino2" | "wino4" | "wino5" | "wino6" (benchmarks/resnet50.py measures). Attributes after
+    "wino2" | "wino4" | "wino5" | "wino6" (benchmarks/resnet50.py measures). The 7x7
+    stride-2 stem (constant sizes) runs as cpu_conv_stem.stem_algorithm says: direct or
+    "stemw", space-to-depth + a 1-D Winograd F(4,4); with "none" / "direct" always direct.
+    Attributes after
     building: graph, net (CompiledGraph), choice ({(xshape, O): algorithm}), build_s (seconds spent building
     kernels), block (the channel block), cache (KernelCache).
 
