@@ -12,12 +12,11 @@ output channels a lane at a time (a channel's columns are 12544 floats apart): c
 2.37 against 2.43 with 16, no better), 1.89 against 2.15 on avx2 (Zen 4, 1 thread). The NCHWc
 graph stem (topi/models.py) runs it by stem_algorithm; conv2d_nchw keeps
 cpu_conv_few_channels (its weights come per call; this needs them transformed offline).
-Left: a row of tiles that is not whole vectors (28 = 16 + 12 at 224 x 224, 14 at 112 x 112
-on AVX-512) has the tail of its input transform and row copy computed lane by lane: bound
-inference sizes those stages to the GEMM's nW tiles (stem_winograd.ROW_BLOCK, pad_axis do not
-widen them). On the avx512 target a 112 x 112 stem measured 0.524-0.529 ms against the
-direct 0.513 (avx2: 0.41-0.44 against 0.63; 64 x 64 avx512: 0.131 against 0.211), though the
-model picks it there too.
+A row of tiles that is not whole vectors (28 at 224 x 224, 14 at 112 x 112) has the tail of
+its input transform and row copy computed lane by lane: bound inference sizes those stages to
+the GEMM's nW tiles (stem_winograd.ROW_BLOCK, pad_axis do not widen them); the narrow vectors
+of row_vector_info leave less of it (a 112 x 112 stem on avx512: 0.43 ms, 0.52-0.54 with 16
+lanes, the direct kernel 0.51).
 
 Which algorithm the stem runs (stem_algorithm): a cost model of the host (CpuInfo), in the
 units of cpu_conv3x3's: the multiplies at CpuInfo.fma_lanes() a cycle (direct C x 49 per
@@ -28,7 +27,8 @@ in each block's overlap). ResNet-50's stem, Zen 4, 1 thread, thread CPU time: NC
 1.57-1.65 ms against the direct kernel's 2.08-2.11 (the model: 0.82 of the direct cycles).
 """
 from .cpu import (_dims, _f32, _gemm_tiles, _output_and_accumulator, _producer, _schedule_copy,
-                  _vector_tile, cpu_info, parallel_units, winograd_gemm_tile)
+                  _vector_tile, cpu_info, parallel_units, row_vector_info,
+                  winograd_gemm_tile)
 from .schedules import default_stage, register, VECTOR_CPU_TARGETS
 
 #: output rows per block: few enough that the block's V, V2 and M (7 x rows x 28 x 64 floats
@@ -144,7 +144,11 @@ def schedule_stem_winograd(s, st, target):
                 blocked=False)
     # rows regrouped: whole rows of tiles copied
     sV2.compute_at(out, par)
-    _vector_tile(sV2, sV2.op.axis[4], lanes, unroll=False)
+    # V and V2 in the vectors that run a row of nW tiles fastest (row_vector_info: on Zen 4
+    # AVX-512's 8-lane ones: 112 x 112, 14 tiles a row, 0.43 ms against 0.54 with 16 lanes,
+    # 224 x 224 the same either way)
+    rl = row_vector_info(nW, info).lanes
+    _vector_tile(sV2, sV2.op.axis[4], rl, unroll=False)
     # input transform of the block's rows: vectors along the tiles
     sV.compute_at(out, par)
     vt, vn, vc, vpy, vpx, vi, vj = sV.op.axis
@@ -153,7 +157,7 @@ def schedule_stem_winograd(s, st, target):
     sV.unroll(vt)
     sV.unroll(vl)
     sV.unroll(vpx)
-    _vector_tile(sV, vj, lanes, unroll=False)
+    _vector_tile(sV, vj, rl, unroll=False)
     _schedule_copy(sZ, lanes)
     return [st, out, sM, sV2, sV, sZ, y]
 
