@@ -8,9 +8,9 @@ rows copied), the batched GEMM per (position, output row) on the gemm_fp32 regis
 (tile, vector of output channels) in registers, fused with the epilogue. The column phases
 of the input are copied once, before the blocks. An NCHW output is written from vectors of
 output channels a lane at a time (a channel's columns are 12544 floats apart): correct, but
-2.25 ms against the direct NCHW kernel's 2.08 on the avx512 target (8-lane vectors there:
-2.37 against 2.43 with 16, no better), 1.89 against 2.15 on avx2 (Zen 4, 1 thread). The NCHWc
-graph stem (topi/models.py) runs it by stem_algorithm; conv2d_nchw keeps
+on the avx512 target only as fast as the direct NCHW kernel (2.10 against 2.08 ms; 8-lane
+output vectors did not help), on avx2 1.86 against 2.09 (Zen 4, 1 thread). The NCHWc graph
+stem (topi/models.py) runs it by stem_algorithm; conv2d_nchw keeps
 cpu_conv_few_channels (its weights come per call; this needs them transformed offline).
 A row of tiles that is not whole vectors (28 at 224 x 224, 14 at 112 x 112) has the tail of
 its input transform and row copy computed lane by lane: bound inference sizes those stages to
