@@ -10,6 +10,8 @@ texpr variants of a case:
   winoM   topi.nn.conv2d_winograd_nchw F(M,3), M = 2, 4, 5 (3x3, stride 1, no dilation,
           groups 1), the weights transformed once, offline (what a graph with constant
           weights does)
+  stemw   topi.stem_winograd.conv2d_stem_winograd: the 7x7 stride-2 stem of few channels as
+          space-to-depth + a 1-D Winograd F(4,4), the weights transformed offline
 References: torch's conv2d on NCHW and on channels_last tensors, and the same convolution as
 a torch.utils.mkldnn module on a blocked (to_mkldnn) input, oneDNN in its own layout (torch's
 conv2d takes a slower path for some shapes, e.g. the RGB stem). The ratio is the fastest
@@ -36,6 +38,8 @@ import _bench  # noqa: E402
 sys.path.insert(0, _bench.ROOT)
 import texpr as te  # noqa: E402
 import texpr.topi as topi  # noqa: E402
+from texpr.topi.stem_winograd import (conv2d_stem_winograd, stem_weight_transform_ref,  # noqa: E402
+                                      stem_winograd_applies)
 from texpr.topi.winograd import winograd_weight_transform_ref  # noqa: E402
 
 
@@ -64,6 +68,9 @@ class Case:
             v.append("packed")
         if self.R == 3 and self.s == 1 and self.d == 1 and self.g == 1:
             v += [f"wino{m}" for m in wino]
+        if self.g == 1 and stem_winograd_applies(self.C, self.R, self.s, self.H, self.W,
+                                                 self.d):
+            v.append("stemw")           # space-to-depth + 1-D Winograd, offline weights
         return v
 
     def blocks(self, target):
@@ -99,6 +106,12 @@ class Case:
             out = topi.nn.conv2d_nchw_packed(x, w, self.s, self.p, self.d)
             f = te.build(topi.schedule(out, target), [x, w, out], target=target, name="convp")
             return f, (a, kp, c), c
+        if variant == "stemw":
+            u = stem_weight_transform_ref(k)
+            U = te.placeholder(u.shape, name="U")
+            out = conv2d_stem_winograd(x, U, self.p)
+            f = te.build(topi.schedule(out, target), [x, U, out], target=target, name="stemw")
+            return f, (a, u, c), c
         m = int(variant[4:])
         u = winograd_weight_transform_ref(k, m, "IO")
         U = te.placeholder(u.shape, name="U")

@@ -294,7 +294,7 @@ def main(argv=None):
         for t in tcounts:
             print_profile(net, t, alone=args.alone)
     if net.choice:
-        print("3x3 stride-1 algorithms: " + ", ".join(
+        print("algorithms (the 7x7 stem, the 3x3 stride-1 layers): " + ", ".join(
             f"{k[0][1] * k[0][4]}x{k[0][2]}->{k[1]}: {v}" for k, v in net.choice.items()))
     return summary
 

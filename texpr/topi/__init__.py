@@ -15,6 +15,7 @@ from . import cpu_rows  # noqa: F401  (registers softmax / layer_norm / rms_norm
 from . import cpu_bitserial  # noqa: F401  (registers bitserial_dense's CPU schedule)
 from . import cpu_int4  # noqa: F401  (registers dense_int4's CPU schedule)
 from . import cpu_int8  # noqa: F401  (registers the x86 int8 dense schedules)
+from . import cpu_conv_stem  # noqa: F401  (registers the space-to-depth Winograd stem schedule)
 from . import generic
 from .nn import add, multiply  # noqa: F401  (TVM spells them topi.add, topi.multiply)
 from .tensor import full, full_like

@@ -115,7 +115,10 @@ class ResNet50Builder:
     the transforms), "table" (the fixed rule of an earlier profile: F(4,3) for outputs at
     least 28 wide, F(2,3) at 14, direct below), "none", "2" / "4" / "5" / "6" (F(m,3)
     everywhere), or a function (builder, xshape, O, kernel, bias, ocb) -> "direct" |
-    "wino2" | "wino4" | "wino5" | "wino6" (benchmarks/resnet50.py measures). Attributes after
+    "wino2" | "wino4" | "wino5" | "wino6" (benchmarks/resnet50.py measures). The 7x7
+    stride-2 stem (constant sizes) runs as cpu_conv_stem.stem_algorithm says: direct or
+    "stemw", space-to-depth + a 1-D Winograd F(4,4); with "none" / "direct" always direct.
+    Attributes after
     building: graph, net (CompiledGraph), choice ({(xshape, O): algorithm}), build_s (seconds spent building
     kernels), block (the channel block), cache (KernelCache).
 
@@ -245,6 +248,7 @@ class ResNet50Builder:
         from ..lang.tensor import placeholder
         from .nn import add, conv2d_NCHWc
         from .nn import relu as relu_op
+        from .stem_winograd import conv2d_stem_winograd
         from .winograd import conv2d_winograd_NCHWc
 
         xshape = _local_shape(xshape)
@@ -252,7 +256,10 @@ class ResNet50Builder:
         def build():
             _, Cb, _, _, icb = xshape
             x = placeholder(xshape, name="x")
-            if algo == "direct":
+            if algo == "stemw":
+                w = placeholder((7, 16 * icb, O), name="U")
+                y = conv2d_stem_winograd(x, w, pad, "NCHWc", oc=ocb)
+            elif algo == "direct":
                 w = placeholder((O // ocb, Cb, R, R, icb, ocb), name="w")
                 y = conv2d_NCHWc(x, w, stride, pad)
             else:
@@ -273,21 +280,35 @@ class ResNet50Builder:
         return self._built(key, build)
 
     def conv_weights(self, kernel, algo, icb, ocb):
-        """The packed (direct) or Winograd-transformed (wino<m>) NCHWc kernel of an OIHW one.
+        """The packed (direct) or Winograd-transformed (wino<m>) NCHWc kernel of an OIHW one;
+        for the stem's "stemw" [7, 16C, O] (stem_winograd.stem_weight_transform_ref).
 
         Example::
 
             w = builder.conv_weights(kernel_oihw, "wino4", icb=16, ocb=16)   # [6, 6, O/16, C, 16]
         """
+        from .stem_winograd import stem_weight_transform_ref
         from .testing import pack_kernel_nchwc_ref
         from .winograd import winograd_weight_transform_NCHWc_ref
+        if algo == "stemw":
+            return stem_weight_transform_ref(kernel)
         kn = pack_kernel_nchwc_ref(kernel, icb, ocb)
         if algo == "direct":
             return kn
         return winograd_weight_transform_NCHWc_ref(kn, int(algo[-1]))
 
     def _algorithm(self, xshape, O, R, stride, kernel, bias, ocb):
-        """direct, or the Winograd tile size of a 3x3 stride-1 layer (see `winograd`)."""
+        """direct, the Winograd tile size of a 3x3 stride-1 layer (see `winograd`), or for the
+        7x7 stride-2 stem "stemw" where cpu_conv_stem.stem_algorithm picks it (constant
+        sizes; not with winograd "none" / "direct")."""
+        if R == 7 and stride == 2:
+            N, Cb, H, W, icb = xshape
+            if self.winograd in ("none", "direct") or Cb != 1 or \
+                    not all(isinstance(d, int) for d in (N, H, W)):
+                return "direct"
+            from .cpu_conv_stem import stem_algorithm
+            return self.choice.setdefault((xshape, O), stem_algorithm(
+                N, icb, H, W, O, self.target))
         if R != 3 or stride != 1:
             return "direct"
         key = (xshape, O)
