@@ -38,19 +38,45 @@ def partition_loops(stmt, masked_vectors=False):
     return _go(stmt, {}, masked_vectors or None, 1)
 
 
-def _go(s, lanes, masked, copies):
+def _go(s, lanes, masked, copies, loops=frozenset()):
     """lanes: ranges of enclosing vectorized loops; guards must hold for every lane.
-    copies: how many copies of s the partitions around it have made."""
+    copies: how many copies of s the partitions around it have made. loops: the variables
+    of the loops around s."""
     if isinstance(s, For):
         parts = None if masked and s.kind == "vectorized" and masked(s) else _partition(s, lanes)
+        if parts is not None and _masked_vectors(s, parts, masked, loops):
+            return seq(*[_go(substitute(s.body, {s.var: simplify(s.min + k)}), lanes, masked,
+                             copies, loops) for k in range(s.extent.value)])
         if parts is not None and copies * len(parts) <= MAX_COPIES:
             if s.kind == "parallel" and len(parts) > 1:
-                return _go_body(_one_parallel_loop(parts), lanes, masked, copies * len(parts))
-            return seq(*[_go_body(p, lanes, masked, copies * len(parts)) for p in parts])
-        return _go_body(s, lanes, masked, copies)
+                return _go_body(_one_parallel_loop(parts), lanes, masked, copies * len(parts),
+                                loops)
+            return seq(*[_go_body(p, lanes, masked, copies * len(parts), loops) for p in parts])
+        return _go_body(s, lanes, masked, copies, loops)
     if not isinstance(s, Stmt):
         return s
-    return map_children(s, lambda c: _go(c, lanes, masked, copies) if isinstance(c, Stmt) else c)
+    return map_children(s, lambda c: _go(c, lanes, masked, copies, loops)
+                        if isinstance(c, Stmt) else c)
+
+
+def _masked_vectors(f, parts, masked, loops):
+    """Whether unrolled loop f, of a constant extent, over one vectorized loop that the target
+    masks, is unrolled here rather than split where its guard would split it at a point of a
+    shape variable (the last vectors of a row of symbolic length, with several accumulators;
+    loops: the variables of the loops around f): each of its vectors then masked, its
+    accumulator indices constants (registers). Split, its partial vectors ran one lane at a
+    time from an accumulator in memory. Kernels of constant sizes keep their splits."""
+    if not (masked is not None and f.kind == "unrolled" and isinstance(f.extent, Const) and
+            isinstance(f.body, For) and f.body.kind == "vectorized" and masked(f.body)) or \
+            all(isinstance(p.min, Const) and isinstance(p.extent, Const) for p in parts):
+        return False
+    lane = f.body.var        # (a guard of the lanes, which the vectorizer masks)
+    for n in walk(f.body.body):
+        if isinstance(n, IfThenElse):
+            used = set(free_vars(n.cond))
+            if {f.var, lane} <= used and used - loops - {f.var, lane}:
+                return True
+    return False
 
 
 def _one_parallel_loop(parts):
@@ -73,13 +99,13 @@ def _one_parallel_loop(parts):
     return For(v, first.min, simplify(ends[-1] - first.min), "parallel", chain(0), first.pragmas)
 
 
-def _go_body(f, lanes, masked, copies):
+def _go_body(f, lanes, masked, copies, loops=frozenset()):
     if not isinstance(f, For):
-        return _go(f, lanes, masked, copies)
+        return _go(f, lanes, masked, copies, loops)
     if f.kind == "vectorized":
         lanes = dict(lanes)
         lanes[f.var] = (f.min, simplify(f.min + f.extent - 1))
-    body = _go(f.body, lanes, masked, copies)
+    body = _go(f.body, lanes, masked, copies, loops | {f.var})
     return For(f.var, f.min, f.extent, f.kind, body, f.pragmas) if body is not f.body else f
 
 
