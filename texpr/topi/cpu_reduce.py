@@ -35,7 +35,9 @@ ROW_ACCUMULATORS = 8
 #: the same for a row of symbolic length: the last block's unrolled vectors are masked one
 #: by one (loop_partition._masked_vectors), so the accumulators stay registers (split off,
 #: they ran lane by lane from memory: hence 1 before); symbolic 64 x 56 x 56 global pool,
-#: Zen 4, avx512: 0.021 ms with 1, 0.012-0.013 with 2, 4 or 8
+#: Zen 4, avx512, 1 thread: 0.0207 ms with 1, 0.0111 with 2, 0.0094 with 4, 0.0093 with 8;
+#: rows of 4096: 0.0072 -> 0.0033 ms with 4; rows of 77 pay for the masked vectors, 0.0023
+#: -> 0.0026
 SYMBOLIC_ROW_ACCUMULATORS = 4
 #: vectors of output columns a column reduction updates per unrolled step
 COLUMN_VECTORS = 4
