@@ -434,3 +434,22 @@ def test_symbolic_rows_accumulate_in_several_registers(target):
     for shape in ((3, 1), (2, 7), (2, 8), (3, 33), (2, 100), (1, 1000)):
         a = RNG.standard_normal(shape).astype("float32")
         np.testing.assert_allclose(f(a), a.sum(axis=1), rtol=1e-5, atol=1e-5)
+
+
+def test_constant_row_tail_blends_into_its_accumulator():
+    """avx512 masks a constant row's partial last vector (196 = 4 x 48 + 4 floats of a 14 x 14
+    plane, 6 accumulators): the unrolled block is unrolled before partitioning
+    (loop_partition._masked_vectors), so the tail's accumulator index is a constant and the
+    tail blends into it and stores it whole (a masked store read back whole stalled store
+    forwarding: 0.0029 ms against 0.0016, Zen 4); equal to NumPy."""
+    shape = (1, 6, 14, 14)
+    A = te.placeholder(shape, name="A")
+    out = topi.nn.global_pool(A, "avg")
+    s = topi.schedule(out, "avx512")
+    body = te.lower(s, [A, out], target="avx512").body
+    assert not [x for x in walk(body) if isinstance(x, ir.BufferStore) and
+                x.predicate is not None and "rf" in x.buffer.name], body
+    assert not lane_loops(body) and element_reads(body, "A") == np.prod(shape)
+    a = RNG.standard_normal(shape).astype("float32")
+    got = te.build(s, [A, out], target="avx512", name="row_tail")(a)
+    np.testing.assert_allclose(got, a.mean(axis=(2, 3), keepdims=True), rtol=1e-5, atol=1e-6)
