@@ -228,3 +228,38 @@ def test_floor_of_a_fused_loop_past_the_rows_stays_checked():
     f = te.build(s, [X, Y], target="c")
     with pytest.raises(te.ArgumentError, match="out of range"):
         f(np.zeros((2, 64), "float32"), np.empty((3, 64), "float32"))
+
+
+def _plane_as_row(H):
+    """Y[c] = sum of X[c]'s h x w plane, its two reduce axes fused into one of h * w (the
+    index a // w, a % w), split by 8 (a guarded tail)."""
+    C, h, w = te.var("C"), te.var("h"), te.var("w")
+    X = te.placeholder((C, H(h), w), name="X")
+    ry, rx = te.reduce_axis((0, h), "ry"), te.reduce_axis((0, w), "rx")
+    Y = te.compute((C,), lambda c: te.sum(X[c, ry, rx], axis=[ry, rx]), name="Y")
+    s = te.create_schedule(Y.op)
+    s[Y].split(s[Y].fuse(ry, rx), factor=8)
+    return s, X, Y
+
+
+def test_plane_read_as_one_fused_row_is_proven():
+    """X[c, a // w, a % w] for a < h * w (a guarded split of the fused plane): both indices
+    in range, with no run-time check (the pair proven together: a in [0, h * w), so w > 0);
+    the kernel computes at every size, empty planes too."""
+    s, X, Y = _plane_as_row(lambda h: h)
+    body = te.lower(s, [X, Y], stop_after="access_bounds").body
+    assert "//" in str(body) and not [c for c in walk(body) if isinstance(c, CheckedIndex)], body
+    f = te.build(s, [X, Y], target="c")
+    for shape in ((2, 3, 5), (1, 1, 1), (3, 4, 8), (2, 0, 3), (2, 3, 0)):
+        x = np.random.default_rng(sum(shape)).standard_normal(shape).astype("float32")
+        y = np.empty(shape[:1], "float32")
+        f(x, y)
+        np.testing.assert_allclose(y, x.sum(axis=(1, 2)), rtol=1e-5, atol=1e-5)
+
+
+def test_plane_read_as_a_fused_row_past_the_rows_stays_checked():
+    """X of h - 1 rows read over h x w: a // w reaches row h - 1: not proven, checked at
+    run time."""
+    s, X, Y = _plane_as_row(lambda h: h - 1)
+    body = te.lower(s, [X, Y], stop_after="access_bounds").body
+    assert [c for c in walk(body) if isinstance(c, CheckedIndex)], body

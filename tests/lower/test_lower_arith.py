@@ -62,6 +62,22 @@ def test_quotient_times_divisor_plus_remainder_is_the_dividend(div, mod, q, offs
         assert evaluate(e, {X: x}) == (2 * x + offset) * 3
 
 
+def test_quotient_times_symbolic_divisor_plus_remainder_is_the_dividend():
+    # flatten's offset of X[.., a // w, a % w] (a plane of symbolic width read as one row):
+    # (a // w) * w * k + (a % w) * k = a * k for floor division, w on either side of the *
+    a = X * 8 + Y
+    for e in (BinOp("//", a, Z, "int32") * Z * 3 + BinOp("%", a, Z, "int32") * 3,
+              Z * BinOp("//", a, Z, "int32") + BinOp("%", a, Z, "int32") + 5):
+        s = simplify(e)
+        assert "//" not in str(s) and "%" not in str(s), str(s)
+        for x, y, z in ((0, 3, 7), (4, 1, 5), (-2, 6, 3), (3, 0, -4)):
+            assert evaluate(s, {X: x, Y: y, Z: z}) == evaluate(e, {X: x, Y: y, Z: z})
+    # a truncated remainder, or another dividend, is not the pair
+    for e in (BinOp("//", a, Z, "int32") * Z + BinOp("tmod", a, Z, "int32"),
+              BinOp("//", a, Z, "int32") * Z + BinOp("%", X, Z, "int32")):
+        assert "//" in str(simplify(e))
+
+
 def test_floor_quotient_and_truncated_remainder_are_not_folded():
     # -1 // 4 * 4 + tmod(-1, 4) = -4 - 1, not -1
     for div, mod in (("//", "tmod"), ("tdiv", "%")):

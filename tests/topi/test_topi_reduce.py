@@ -14,7 +14,7 @@ from texpr.errors import TexprError
 from texpr.targets import emit_source
 from texpr.lang import dtypes
 from texpr.lang import ir
-from texpr.lang.expr import Expr
+from texpr.lang.expr import BinOp, Expr
 from texpr.lang.visitor import walk
 from texpr.topi import testing as ref
 from texpr.topi import cpu_reduce
@@ -372,3 +372,84 @@ def test_symbolic_global_pool_accumulates_in_registers(target):
         np.testing.assert_allclose(got[0], a.mean(axis=(2, 3), keepdims=True), rtol=1e-5,
                                    atol=1e-6)
         np.testing.assert_array_equal(got[1], a.max(axis=(2, 3)))
+
+
+@pytest.mark.parametrize("target", ["avx2", "avx512"])
+def test_global_pool_of_short_rows_reads_the_plane_as_one_row(target):
+    """Rows of 28 are shorter than two 16-lane vectors, but a channel's 28 x 28 plane is one
+    contiguous row of 784 floats (cpu_reduce._contiguous_run): whole vectors, no lane loop,
+    no index division left (before: the scalar default schedule, 0.039 ms for 64 x 28 x 28
+    against 0.003, Zen 4); equal to NumPy."""
+    shape = (1, 6, 28, 28)
+    A = te.placeholder(shape, name="A")
+    out = topi.nn.global_pool(A, "avg")
+    s = topi.schedule(out, target)
+    body = te.lower(s, [A, out], target=target).body
+    assert vector_loads(body, "A") and not lane_loops(body), body
+    assert not [x for x in walk(body) if isinstance(x, BinOp) and x.op in ("//", "%")], body
+    assert element_reads(body, "A") == np.prod(shape)
+    a = RNG.standard_normal(shape).astype("float32")
+    got = te.build(s, [A, out], target=target, name="short_rows")(a)
+    np.testing.assert_allclose(got, a.mean(axis=(2, 3), keepdims=True), rtol=1e-5, atol=1e-6)
+
+
+def test_reduce_axes_over_part_of_a_dimension_are_not_one_row():
+    """sum over rows 0..4 of 8 and columns 1..36 of 40: each column run is apart, so the
+    axes are not fused (the rows' stride is 40, not the run's 36); equal to NumPy."""
+    A = te.placeholder((3, 8, 40), name="A")
+    ry, rx = te.reduce_axis((0, 5), "ry"), te.reduce_axis((0, 40), "rx")
+    out = te.compute((3,), lambda i: te.sum(A[i, ry, rx], axis=[ry, rx]), name="part",
+                     tag="reduce")
+    a = RNG.standard_normal((3, 8, 40)).astype("float32")
+    for target in ("avx2", "avx512"):
+        got = te.build(topi.schedule(out, target), [A, out], target=target, name="part")(a)
+        np.testing.assert_allclose(got, a[:, :5].sum(axis=(1, 2)), rtol=1e-5, atol=1e-5)
+    assert [iv.var.name for iv in cpu_reduce._contiguous_run(
+        te.create_schedule(out.op)[out], cpu_reduce._data_load(out.op))] == ["ry", "rx"]
+    ry2, rx2 = te.reduce_axis((0, 5), "ry"), te.reduce_axis((1, 37), "rx")
+    out2 = te.compute((3,), lambda i: te.sum(A[i, ry2, rx2], axis=[ry2, rx2]), name="part2",
+                      tag="reduce")
+    assert not cpu_reduce._contiguous_run(te.create_schedule(out2.op)[out2],
+                                          cpu_reduce._data_load(out2.op))
+    got = te.build(topi.schedule(out2, "avx512"), [A, out2], target="avx512", name="part2")(a)
+    np.testing.assert_allclose(got, a[:, :5, 1:37].sum(axis=(1, 2)), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("target", ["avx2", "avx512"])
+def test_symbolic_rows_accumulate_in_several_registers(target):
+    """A row sum of symbolic length keeps SYMBOLIC_ROW_ACCUMULATORS vector accumulators in
+    registers: the unrolled vectors of its last block are masked one by one
+    (loop_partition._masked_vectors), none runs lane by lane; equal to NumPy at lengths
+    below, between and above the blocks."""
+    n, w = te.var("n"), te.var("w")
+    A = te.placeholder((n, w), name="A")
+    out = topi.sum(A, axis=1)
+    s = topi.schedule(out, target)
+    body = te.lower(s, [A, out], target=target).body
+    regs = [x for x in walk(body) if isinstance(x, ir.DeclareVars)]
+    assert cpu_reduce.SYMBOLIC_ROW_ACCUMULATORS > 1
+    assert len(regs) == 1 and len(regs[0].vars) == cpu_reduce.SYMBOLIC_ROW_ACCUMULATORS, body
+    assert not lane_loops(body), body
+    f = te.build(s, [A, out], target=target, name="sym_rows")
+    for shape in ((3, 1), (2, 7), (2, 8), (3, 33), (2, 100), (1, 1000)):
+        a = RNG.standard_normal(shape).astype("float32")
+        np.testing.assert_allclose(f(a), a.sum(axis=1), rtol=1e-5, atol=1e-5)
+
+
+def test_constant_row_tail_blends_into_its_accumulator():
+    """avx512 masks a constant row's partial last vector (196 = 4 x 48 + 4 floats of a 14 x 14
+    plane, 6 accumulators): the unrolled block is unrolled before partitioning
+    (loop_partition._masked_vectors), so the tail's accumulator index is a constant and the
+    tail blends into it and stores it whole (a masked store read back whole stalled store
+    forwarding: 0.0029 ms against 0.0016, Zen 4); equal to NumPy."""
+    shape = (1, 6, 14, 14)
+    A = te.placeholder(shape, name="A")
+    out = topi.nn.global_pool(A, "avg")
+    s = topi.schedule(out, "avx512")
+    body = te.lower(s, [A, out], target="avx512").body
+    assert not [x for x in walk(body) if isinstance(x, ir.BufferStore) and
+                x.predicate is not None and "rf" in x.buffer.name], body
+    assert not lane_loops(body) and element_reads(body, "A") == np.prod(shape)
+    a = RNG.standard_normal(shape).astype("float32")
+    got = te.build(s, [A, out], target="avx512", name="row_tail")(a)
+    np.testing.assert_allclose(got, a.mean(axis=(2, 3), keepdims=True), rtol=1e-5, atol=1e-6)

@@ -152,14 +152,35 @@ class _AccessBounds(StmtMutator):
     def _indices(self, buf, indices, how):
         out = list(indices)
         changed = False
+        pair = None
         for d, i in enumerate(indices):
             if isinstance(i, CheckedIndex) or d >= len(buf.shape):
+                continue
+            if d == pair or self._divmod_pair(buf, indices, d, how):
+                pair = d + 1         # (and index d + 1, the remainder, with it)
                 continue
             new = self._check(buf, d, i, buf.shape[d], how)
             if new is not i:
                 out[d] = new
                 changed = True
         return tuple(out) if changed else indices
+
+    def _divmod_pair(self, buf, indices, d, how):
+        """Indices d, d + 1 are `a // w, a % w` (floor division by the extent w of dimension
+        d + 1: a run over dimensions d and d + 1 fused into one index a, a plane of H x W
+        read as one row of a symbolic size) and a is in [0, H * w) (H: dimension d's
+        extent): then both are in range (w > 0 follows, shape extents being >= 0)."""
+        if d + 1 >= len(indices) or d + 1 >= len(buf.shape):
+            return False
+        q, r = _no_zero_offset(indices[d]), _no_zero_offset(indices[d + 1])
+        w = buf.shape[d + 1]
+        if not (isinstance(q, BinOp) and q.op == "//" and isinstance(r, BinOp) and
+                r.op == "%" and structural_equal(q.b, w) and structural_equal(r.b, w) and
+                structural_equal(q.a, r.a)) or isinstance(w, Const):
+            return False
+        a = q.a
+        span = BinOp("*", buf.shape[d], w, a.dtype)
+        return self._check(buf, d, a, span, how) is a
 
     def _operand(self, op, tensor):
         """A tensorized operand covers [base, base + extent) along each dimension it walks."""
@@ -266,11 +287,20 @@ class _AccessBounds(StmtMutator):
         if not names and len(ranges) == len(self.ranges) and all(
                 ranges[v] == self.ranges.get(v) for v in ranges):
             return False
-        if names:
-            goal = transform(goal, lambda n: names.get(n) if isinstance(n, BinOp) else None)
         sym = {v: r for v, r in self.loops.items() if ranges[v][1] == INF}
-        r = Simplifier(ranges, loops=sym)(goal)
-        return isinstance(r, Const) and bool(r.value)
+        simp = Simplifier(ranges, loops=sym)
+        if not names:
+            r = simp(goal)
+            return isinstance(r, Const) and bool(r.value)
+        # innermost bounded expressions first, then outermost: a tail's guard bounds the
+        # whole index (`ko * 128 + (ki * 16 + lane) < 784`, read as `(...) // 28`), which
+        # the inner one (`ki * 16 + lane < 128`), named first, would hide
+        for named in (transform(goal, lambda n: names.get(n) if isinstance(n, BinOp) else None),
+                      _outermost_named(goal, names)):
+            r = simp(named)
+            if isinstance(r, Const) and bool(r.value):
+                return True
+        return False
 
     def _reach(self, i, span):
         """[lowest, highest] value of i (+ span) over the loops, when exact, else None: i
@@ -405,6 +435,21 @@ def _negated(c):
     if isinstance(c, BinOp) and c.op == "||":
         return _negated(c.a) + _negated(c.b)
     return []
+
+
+def _no_zero_offset(e):
+    """e without a `+ 0` (a root axis's offset, as the loop nest writes it)."""
+    while isinstance(e, BinOp) and e.op == "+" and isinstance(e.b, Const) and e.b.value == 0:
+        e = e.a
+    return e
+
+
+def _outermost_named(e, names):
+    """e with each outermost subexpression that names holds replaced by its variable."""
+    v = names.get(e) if isinstance(e, BinOp) else None
+    if v is not None:
+        return v
+    return map_children(e, lambda c: _outermost_named(c, names))
 
 
 class _ExprTable:

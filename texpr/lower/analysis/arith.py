@@ -575,6 +575,27 @@ def _fold_divmod(lin):
                 del t[key], t[k2]
                 lin = Linear(t, lin.const).add(to_linear(atom.a).scale(coef))
                 break
+    return _fold_symbolic_divmod(lin)
+
+
+def _fold_symbolic_divmod(lin):
+    """(a // w) * w * k + (a % w) * k  ->  a * k for a divisor w that is not a constant (a
+    run over a plane of symbolic width fused into one index: flatten's offset of
+    `X[.., a // w, a % w]`); floor division only."""
+    mods = [(k, atom, c) for k, (atom, c) in lin.terms.items()
+            if isinstance(atom, BinOp) and atom.op == "%" and not is_const(atom.b)]
+    for key, atom, coef in mods:
+        for k2, (atom2, coef2) in list(lin.terms.items()):
+            if coef2 != coef or key not in lin.terms or not (
+                    isinstance(atom2, BinOp) and atom2.op == "*"):
+                continue
+            for q, w in ((atom2.a, atom2.b), (atom2.b, atom2.a)):
+                if (w.same_as(atom.b) and isinstance(q, BinOp) and q.op == "//"
+                        and q.b.same_as(atom.b) and q.a.same_as(atom.a)):
+                    t = dict(lin.terms)
+                    del t[key], t[k2]
+                    lin = Linear(t, lin.const).add(to_linear(atom.a).scale(coef))
+                    break
     return lin
 
 
