@@ -68,9 +68,12 @@ def test_resnet_builder_default_follows_the_model():
     net = models.resnet50(image_size=64, **cfg)
     b = net.model
     assert b.winograd == "model" and b.choice
-    for (xshape, O), algo in b.choice.items():
-        N, Cb, H, W, icb = xshape
-        assert algo == conv3x3_algorithm(N, Cb * icb, H, W, O, b.target)
+    from texpr.topi.cpu_conv3x3 import conv3x3_s2_algorithm
+    for key, algo in b.choice.items():
+        (N, Cb, H, W, icb), O = key[:2]
+        rule = conv3x3_s2_algorithm if key[2:] == (2,) else conv3x3_algorithm
+        assert algo == rule(N, Cb * icb, H, W, O, b.target)
+    assert any(key[2:] == (2,) for key in b.choice)         # the stride-2 3x3 layers
     x = np.random.default_rng(3).standard_normal((1, 3, 64, 64)).astype(np.float32)
     want = models.resnet50_ref(x, b.weights, cfg["blocks"])
     got = net(x)[0]

@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as hs
 
 import texpr as te
 import texpr.topi as topi
-from texpr.topi import cpu, testing as ref
+from texpr.topi import cpu, models, testing as ref
 from texpr.topi.winograd import (space_to_depth_kernel_ref, winograd_matrices,
                                  winograd_weight_transform_ref)
 
@@ -120,3 +120,41 @@ def test_input_transform_once_where_chunks_or_l2_say():
     # ResNet-50's 28x28 stride-2 layer: 49 tiles x 512 channels x 25 points = 2.5 MB
     assert cpu.winograd_v_root({"block_tiles": 49, "ochunks": 1}, 512, 5, info) == (
         25 * 49 * 512 * 4 > info.l2_bytes)
+
+
+@pytest.mark.parametrize("pre", [True, False])
+def test_stride2_winograd_nchwc_against_numpy(pre):
+    """The NCHWc one (the ResNet-50 graph's layout): 32 channels in blocks of 16, 13x13 in
+    (7x7 out: F(4,2)'s tiles pad it to 8), bias + relu as the graph fuses them."""
+    from texpr.topi.winograd import winograd_weight_transform_NCHWc_ref
+    a, k, bias = rand(1, 32, 13, 13), rand(16, 32, 3, 3) / np.float32(17), rand(16)
+    kn = ref.pack_kernel_nchwc_ref(k, 16, 16)
+    x = te.placeholder((1, 2, 13, 13, 16), name="x")
+    b = te.placeholder((1, 1, 1, 1, 16), name="b")
+    if pre:
+        kk = winograd_weight_transform_NCHWc_ref(kn, 4, stride=2)
+        assert kk.shape == (5, 5, 1, 128, 16)
+    else:
+        kk = kn
+    w = te.placeholder(kk.shape, name="w")
+    out = topi.nn.relu(topi.nn.add(
+        topi.nn.conv2d_winograd_NCHWc(x, w, 1, 4, pre_transformed=pre, stride=2), b))
+    f = te.build(topi.schedule(out, "native"), [x, w, b, out], target="native")
+    got = np.full((1, 1, 7, 7, 16), np.nan, "float32")
+    f(ref.nchw_to_nchwc_ref(a, 16), kk, bias.reshape(1, 1, 1, 1, 16), got)
+    want = np.maximum(ref.conv2d_nchw_ref(a, k, 2, 1) + bias.reshape(1, -1, 1, 1), 0)
+    np.testing.assert_allclose(got, ref.nchw_to_nchwc_ref(want, 16), rtol=1e-4,
+                               atol=1e-4 * np.abs(want).max())
+
+
+def test_resnet_builder_picks_the_rule_at_28x28():
+    from texpr.topi.cpu_conv3x3 import conv3x3_s2_algorithm
+    b = models.ResNet50Builder.__new__(models.ResNet50Builder)
+    b.winograd, b.target, b.choice = "model", "native", {}
+    for C, H in ((128, 56), (256, 28)):
+        xshape = (1, C // 16, H, H, 16)
+        assert b._algorithm(xshape, C, 3, 2, None, None, 16) == conv3x3_s2_algorithm(
+            1, C, H, H, C, "native")
+    assert b._algorithm((1, 8, 56, 56, 16), 128, 3, 2, None, None, 16) in ("direct", "wino4s2")
+    b.winograd = "none"
+    assert b._algorithm((1, 8, 56, 56, 16), 128, 3, 2, None, None, 16) == "direct"

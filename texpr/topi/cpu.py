@@ -2182,18 +2182,19 @@ def schedule_winograd(s, st, target):
         block = _dims(dp if dp is not None else sT.op.input_tensors[0])[4]
         if block % lanes == 0:
             cfg["ic_block"] = block
+    if st.op.attrs.get("stride", 1) == 2:
+        # the 4C space-to-depth channels split at the C of each phase first (then at the
+        # data's blocks, then the lanes), so that a vector reads one phase's contiguous
+        # channels of a block
+        cfg["phase_block"] = C // 4
+        cfg.setdefault("v_root", winograd_v_root(cfg, C, m + 1, info))
     if dp is not None and nchwc and dp.op.attrs.get("pad_value", 0) == 0:
         # the input is in channel blocks already: materialize the padding
         pd = padded_copy(s, sT, dp, _dims(dp), lambda *j: j, lambda *i: i, "winograd_data_pad")
         _schedule_copy(pd, lanes)
     elif dp is not None and _dims(dp)[1] % ic == 0 and dp.op.attrs.get("pad_value", 0) == 0:
         # the padded input in channel blocks: the input transform reads vectors of channels
-        # (stride 2: its 4C space-to-depth channels split at the C of each phase first, so
-        # that a vector reads one phase's contiguous channels of a block)
         shp = _dims(dp)
-        if shp[1] != C:
-            cfg["ic_block"] = shp[1]
-            cfg.setdefault("v_root", winograd_v_root(cfg, C, m + 1, info))
         pd = padded_copy(s, sT, dp, (shp[0], shp[1] // ic, shp[2], shp[3], ic),
                          lambda n, cb, h, w, ci: (n, cb * ic + ci, h, w),
                          lambda n, c, h, w: (n, c // ic, h, w, c % ic), "winograd_data_blocked")
@@ -2291,13 +2292,14 @@ def _schedule_winograd_tiles(s, stages, y, out, par, attach, cfg, lanes):
     else:
         sV.compute_at(out, par)
     (vr2,) = sV.op.reduce_axis
-    if cfg.get("ic_block", ic) % ic == 0 and cfg.get("ic_block", ic) > ic:
-        vcb, vcr = sV.split(vc, factor=cfg["ic_block"])
-        vco, vci = sV.split(vcr, factor=ic)
-        sV.reorder(vp, vcb, vco, ve, vnu, vr2, vci)
-    else:
-        vco, vci = sV.split(vc, factor=ic)
-        sV.reorder(vp, vco, ve, vnu, vr2, vci)
+    outer, rest, extent = [], vc, None
+    for f in (cfg.get("phase_block"), cfg.get("ic_block")):     # splits that fold the reads
+        if f and f % ic == 0 and f > ic and (extent is None or extent % f == 0) and f != extent:
+            vb, rest = sV.split(rest, factor=f)
+            outer.append(vb)
+            extent = f
+    vco, vci = sV.split(rest, factor=ic)
+    sV.reorder(vp, *outer, vco, ve, vnu, vr2, vci)
     for ax in (ve, vnu, vr2):
         sV.unroll(ax)
     _vector_tile(sV, vci, lanes)

@@ -159,14 +159,19 @@ def space_to_depth_kernel(kernel):
     >>> k2(0, 5, 1, 1)             # phase (0, 1), channel 1: row 3 of the padded 4x4
     0.0f
     """
-    C = const_dim(kernel, 1, "space_to_depth_kernel")
+    return _space_to_depth_read(lambda o, c, h, w: kernel[o, c, h, w],
+                                const_dim(kernel, 1, "space_to_depth_kernel"), kernel.dtype)
 
+
+def _space_to_depth_read(read, C, dtype):
+    """k2(o, i2, a, b) of space_to_depth_kernel over any 3x3 kernel read(o, c, h, w) of C
+    input channels (OIHW, or the NCHWc-packed blocks)."""
     def k2(o, i2, a, b):
         p, q, c = i2 // C // 2, i2 // C % 2, i2 % C
         h, w = 2 * a + p, 2 * b + q
         if isinstance(h, int) and isinstance(w, int):       # constant indices
-            return kernel[o, c, h, w] if h < 3 and w < 3 else Const(0.0, kernel.dtype)
-        return if_then_else((h < 3) & (w < 3), kernel[o, c, h, w], Const(0.0, kernel.dtype))
+            return read(o, c, h, w) if h < 3 and w < 3 else Const(0.0, dtype)
+        return if_then_else((h < 3) & (w < 3), read(o, c, h, w), Const(0.0, dtype))
     return k2
 
 
@@ -395,12 +400,12 @@ def _winograd_tiles(read, N, nH, nW, C, O, m, dt, u_at, gemm_attrs, half=None, r
 
 
 def winograd_weight_transform_NCHWc(kernel: Tensor, tile_size: int,
-                                    dtype: str | None = None) -> Tensor:
+                                    dtype: str | None = None, stride: int = 1) -> Tensor:
     """NCHWc-packed 3x3 kernel [O/oc, C/ic, 3, 3, ic, oc] -> U [alpha, alpha, O/oc, C, oc]
     (do this once, offline): for each (alpha, alpha) position, panels of oc output channels
     with the input channels along the rows, the layout the batched GEMM of
-    conv2d_winograd_NCHWc reads with contiguous vector loads. dtype: as for
-    winograd_weight_transform.
+    conv2d_winograd_NCHWc reads with contiguous vector loads. dtype, stride: as for
+    winograd_weight_transform (stride 2: C becomes the 4C space-to-depth channels).
 
     >>> import texpr as te, texpr.topi as topi
     >>> kernel = te.placeholder((2, 1, 3, 3, 4, 4), name="kernel")     # O = 8, C = 4
@@ -412,22 +417,30 @@ def winograd_weight_transform_NCHWc(kernel: Tensor, tile_size: int,
                             for d in range(6))
     if (R, S) != (3, 3):
         raise TexprError(f"winograd: only 3x3 kernels are supported, got {R}x{S}")
-    _, Gm, _ = winograd_matrices(tile_size)
-    a = tile_size + 2
+    r = _kernel_size(stride, "winograd_weight_transform_NCHWc")
+    _, Gm, _ = winograd_matrices(tile_size, r)
+    a = tile_size + r - 1
     dt = dtype or kernel.dtype
     G = _const_matrix(Gm, "G", dt)
-    r1 = reduce_axis((0, 3), "r1")
-    r2 = reduce_axis((0, 3), "r2")
-    k = _widened(lambda ob, c, o: kernel[ob, c // ic, r1, r2, c % ic, o], dt)
-    return compute((a, a, Ob, Cb * ic, oc), lambda e, nu, ob, c, o: te_sum(
+    r1 = reduce_axis((0, r), "r1")
+    r2 = reduce_axis((0, r), "r2")
+    if stride == 1:
+        k = _widened(lambda ob, c, o: kernel[ob, c // ic, r1, r2, c % ic, o], dt)
+    else:
+        k2 = _space_to_depth_read(lambda ob_o, c, h, w: kernel[ob_o[0], c // ic, h, w, c % ic,
+                                                                  ob_o[1]], Cb * ic, kernel.dtype)
+        k = _widened(lambda ob, c, o: k2((ob, o), c, r1, r2), dt)
+    return compute((a, a, Ob, Cb * ic * stride * stride, oc), lambda e, nu, ob, c, o: te_sum(
         G[e, r1] * k(ob, c, o) * G[nu, r2], axis=[r1, r2]),
         name="winograd_U_NCHWc", tag="winograd_weight")
 
 
 def conv2d_winograd_NCHWc(data: Tensor, kernel: Tensor, padding: int | Sequence[int],
                           tile_size: int, pre_transformed: bool = False,
-                          out_dtype: str | None = None) -> Tensor:
-    """3x3 stride-1 convolution through Winograd F(tile_size, 3) in the NCHWc layout.
+                          out_dtype: str | None = None, stride: int = 1) -> Tensor:
+    """3x3 convolution through Winograd F(tile_size, 3) in the NCHWc layout (stride 2:
+    F(tile_size, 2) on the space-to-depth input, as conv2d_winograd_nchw; the transformed
+    kernel then has 4C input channels).
 
     data [N, C/ic, H, W, ic] -> [N, O/oc, P, Q, oc]. kernel: NCHWc-packed
     [O/oc, C/ic, 3, 3, ic, oc] (as for conv2d_NCHWc), or with pre_transformed=True the output
@@ -449,8 +462,9 @@ def conv2d_winograd_NCHWc(data: Tensor, kernel: Tensor, padding: int | Sequence[
     dt, half = _mixed_precision(data, kernel, out_dtype, "conv2d_winograd_NCHWc")
     C = Cb * ic
     m = tile_size
-    winograd_matrices(m)            # checks the tile size
-    a = m + 2
+    r = _kernel_size(stride, "conv2d_winograd_NCHWc")
+    winograd_matrices(m, r)         # checks the tile size
+    a = m + r - 1
     layout = "IOo"
     if pre_transformed and len(kernel.shape) == 6 and half is not None:
         # [alpha, alpha, O/oc, C/2, oc, 2]: the channel pairs of the bfloat16 GEMM, offline
@@ -477,22 +491,29 @@ def conv2d_winograd_NCHWc(data: Tensor, kernel: Tensor, padding: int | Sequence[
         if kic != ic:
             raise TexprError(f"conv2d_winograd_NCHWc: kernel input block {kic} does not match "
                              f"the data's {ic}")
-        U = winograd_weight_transform_NCHWc(kernel, m, dtype=dt)
+        U = winograd_weight_transform_NCHWc(kernel, m, dtype=dt, stride=stride)
         _, _, Ob, Cu, oc = (const_dim(U, d, "conv2d_winograd_NCHWc") for d in range(5))
-    if Cu != C:
-        raise TexprError(f"conv2d_winograd_NCHWc: kernel has {Cu} input channels, data {C}")
+    Cw = C * stride * stride        # the channels of the (space-to-depth) input
+    if Cu != Cw:
+        raise TexprError(f"conv2d_winograd_NCHWc: kernel has {Cu} input channels, data {C}"
+                         + (f" ({Cw} after space-to-depth)" if stride > 1 else ""))
     O = Ob * oc
     pt, pl, pb, pr = padding4(padding)
-    P, Q = H + pt + pb - 2, W + pl + pr - 2
+    P, Q = (H + pt + pb - 3) // stride + 1, (W + pl + pr - 3) // stride + 1
     if P <= 0 or Q <= 0:
         raise TexprError(f"conv2d_winograd_NCHWc: output would be {P}x{Q}")
     nH, nW = -(-P // m), -(-Q // m)
-    dp = pad(data, (0, 0, pt, pl, 0), (0, 0, pb + nH * m - P, pr + nW * m - Q, 0),
-             name="wino_pad")
-    S = _winograd_tiles(_widened(lambda n, c, h, w: dp[n, c // ic, h, w, c % ic], dt), N, nH,
-                        nW, C, O, m, dt, weight_at(U, {"weight_layout": layout, "oc": oc}),
-                        {"weight_layout": layout, "oc": oc}, half)
-    AT = winograd_matrices(m)[0]
+    Hp, Wp = stride * (nH * m + r - 1), stride * (nW * m + r - 1)     # as in the NCHW one
+    dp = pad(data, (0, 0, pt, pl, 0), (0, 0, Hp - H - pt, Wp - W - pl, 0), name="wino_pad")
+    if stride == 1:
+        read = lambda n, c, h, w: dp[n, c // ic, h, w, c % ic]
+    else:
+        read = lambda n, c, h, w: dp[n, c % C // ic, 2 * h + c // C // 2, 2 * w + c // C % 2,
+                                     c % C % ic]
+    S = _winograd_tiles(_widened(read, dt), N, nH, nW, Cw, O, m, dt,
+                        weight_at(U, {"weight_layout": layout, "oc": oc}),
+                        {"weight_layout": layout, "oc": oc}, half, r)
+    AT = winograd_matrices(m, r)[0]
     e1 = reduce_axis((0, a), "e1")
 
     def y(n, ob, h, w, oi):        # out = A^T S
@@ -500,10 +521,11 @@ def conv2d_winograd_NCHWc(data: Tensor, kernel: Tensor, padding: int | Sequence[
         return te_sum(_coef(AT, h % m, e1.var, dt) * S[e1, w % m, p, ob * oc + oi],
                       axis=e1, where=_nonzero(AT, h % m, e1.var))
     return compute((N, Ob, P, Q, oc), y, name="conv2d_winograd_NCHWc",
-                   tag="winograd_output_NCHWc", attrs={"tile_size": m, "nH": nH, "nW": nW})
+                   tag="winograd_output_NCHWc",
+                   attrs={"tile_size": m, "nH": nH, "nW": nW, "stride": stride})
 
 
-def winograd_weight_transform_NCHWc_ref(kernel, tile_size):
+def winograd_weight_transform_NCHWc_ref(kernel, tile_size, stride=1):
     """NumPy twin of winograd_weight_transform_NCHWc (6-D NCHWc kernel in).
 
     >>> import numpy as np, texpr.topi as topi
@@ -513,9 +535,9 @@ def winograd_weight_transform_NCHWc_ref(kernel, tile_size):
     """
     Ob, Cb, R, S, ic, oc = kernel.shape
     k = kernel.transpose(0, 5, 1, 4, 2, 3).reshape(Ob * oc, Cb * ic, R, S)
-    u = winograd_weight_transform_ref(k, tile_size, "IO")          # [a, a, C, O]
-    a = u.shape[0]
-    return np.ascontiguousarray(u.reshape(a, a, Cb * ic, Ob, oc).transpose(0, 1, 3, 2, 4))
+    u = winograd_weight_transform_ref(k, tile_size, "IO", stride)  # [a, a, C, O]
+    a, _, Cu, _ = u.shape
+    return np.ascontiguousarray(u.reshape(a, a, Cu, Ob, oc).transpose(0, 1, 3, 2, 4))
 
 
 def winograd_weight_pairs_NCHWc_ref(kernel, tile_size):
