@@ -2079,8 +2079,8 @@ def winograd_v_root(cfg, C, a, info):
     instead of in each parallel block: where the output channels are split in chunks (each
     chunk would redo it: with 4C channels it is the largest transform) or the block's V
     outgrows the L2 (so computing it in the block keeps nothing in cache). Zen 4, ResNet-50's
-    128x56x56 -> 128 layer (V 2.5 MB; kernel built for 2 threads, run at 1, thread CPU time):
-    2.10 -> 1.92 ms, the direct kernel 2.19 ms."""
+    128x56x56 -> 128 layer (V 2.5 MB; kernel built for 2 threads, run at 1, thread CPU time,
+    medians with other jobs running): 2.10 -> 1.92 ms, the direct kernel 2.19 ms."""
     v_bytes = a * a * cfg["block_tiles"] * C * 4
     return cfg["ochunks"] > 1 or v_bytes > info.l2_bytes
 
