@@ -12,6 +12,9 @@ texpr variants of a case:
           weights does)
   stemw   topi.stem_winograd.conv2d_stem_winograd: the 7x7 stride-2 stem of few channels as
           space-to-depth + a 1-D Winograd F(4,4), the weights transformed offline
+  wino4s2 3x3 stride 2 where topi.cpu_conv3x3.conv3x3_s2_algorithm picks it (the cost model
+          of the target's CPU): topi.nn.conv2d_winograd_nchw(stride=2), F(4,2) on the
+          space-to-depth input, the weights transformed offline
 References: torch's conv2d on NCHW and on channels_last tensors, and the same convolution as
 a torch.utils.mkldnn module on a blocked (to_mkldnn) input, oneDNN in its own layout (torch's
 conv2d takes a slower path for some shapes, e.g. the RGB stem). The ratio is the fastest
@@ -40,6 +43,7 @@ import texpr as te  # noqa: E402
 import texpr.topi as topi  # noqa: E402
 from texpr.topi.stem_winograd import (conv2d_stem_winograd, stem_weight_transform_ref,  # noqa: E402
                                       stem_winograd_applies)
+from texpr.topi.cpu_conv3x3 import conv3x3_s2_algorithm  # noqa: E402
 from texpr.topi.winograd import winograd_weight_transform_ref  # noqa: E402
 
 
@@ -71,6 +75,10 @@ class Case:
         if self.g == 1 and stem_winograd_applies(self.C, self.R, self.s, self.H, self.W,
                                                  self.d):
             v.append("stemw")           # space-to-depth + 1-D Winograd, offline weights
+        if (self.R == 3 and self.s == 2 and self.p == 1 and self.d == 1 and self.g == 1
+                and conv3x3_s2_algorithm(1, self.C, self.H, self.W, self.O,
+                                         target) == "wino4s2"):
+            v.append("wino4s2")
         return v
 
     def blocks(self, target):
@@ -112,11 +120,11 @@ class Case:
             out = conv2d_stem_winograd(x, U, self.p)
             f = te.build(topi.schedule(out, target), [x, U, out], target=target, name="stemw")
             return f, (a, u, c), c
-        m = int(variant[4:])
-        u = winograd_weight_transform_ref(k, m, "IO")
+        m, stride = int(variant[4]), (2 if variant.endswith("s2") else 1)
+        u = winograd_weight_transform_ref(k, m, "IO", stride)
         U = te.placeholder(u.shape, name="U")
         out = topi.nn.conv2d_winograd_nchw(x, U, self.p, m, pre_transformed=True,
-                                           weight_layout="IO")
+                                           weight_layout="IO", stride=stride)
         f = te.build(topi.schedule(out, target), [x, U, out], target=target, name=f"wino{m}")
         return f, (a, u, c), c
 
@@ -146,7 +154,8 @@ class Case:
 
 
 def tolerance(variant):
-    return {"wino2": 1e-4, "wino4": 1e-3, "wino5": 2e-3, "wino6": 5e-3}.get(variant, 1e-4)
+    return {"wino2": 1e-4, "wino4": 1e-3, "wino5": 2e-3, "wino6": 5e-3,
+            "wino4s2": 1e-3}.get(variant, 1e-4)
 
 
 def run_cases(cases, tcounts, target, rounds=7, wino=(2, 4, 5), quiet=False, clock=None):

@@ -15,7 +15,8 @@ residual add fused into the output loop nest; 3x3 stride-1 convolutions run as N
 Winograd where it wins, their weights transformed offline. --winograd model (default): the
 cheapest by texpr.topi.cpu_conv3x3's cost model of the host (multiplies at the CPU's FMA
 lanes, the weights streamed from memory, the transforms): on Zen 4 F(4,3) at 56x56 and
-28x28, F(5,3) at 14x14 and F(2,3) at 7x7. --winograd table: the fixed rule of an earlier Zen 5 profile (F(4,3) for
+28x28, F(5,3) at 14x14 and F(2,3) at 7x7; with "model" a 3x3 stride-2 layer runs F(4,2) on the
+space-to-depth input where cpu_conv3x3.conv3x3_s2_algorithm picks it (Zen 4 avx512: 28x28 out). --winograd table: the fixed rule of an earlier Zen 5 profile (F(4,3) for
 outputs at least 28 wide, F(2,3) at 14, direct below). --winograd auto times each distinct layer shape once,
 alone (its weights in cache), 1 thread, as direct, F(2,3), F(4,3), F(5,3) and F(6,3), and keeps the
 fastest. Layers with the same shapes share one compiled kernel (KernelCache); the kernels
@@ -293,9 +294,12 @@ def main(argv=None):
     if args.profile:
         for t in tcounts:
             print_profile(net, t, alone=args.alone)
-    if net.choice:
-        print("algorithms (the 7x7 stem, the 3x3 stride-1 layers): " + ", ".join(
-            f"{k[0][1] * k[0][4]}x{k[0][2]}->{k[1]}: {v}" for k, v in net.choice.items()))
+    for kind, label in (("7x7/2", "7x7 stride-2 stem"), ("3x3", "3x3 stride-1"),
+                        ("3x3/2", "3x3 stride-2")):      # choice keys: (xshape, O, kind)
+        picks = [(k, v) for k, v in net.choice.items() if k[2] == kind]
+        if picks:
+            print(f"{label} algorithms: " + ", ".join(
+                f"{k[0][1] * k[0][4]}x{k[0][2]}->{k[1]}: {v}" for k, v in picks))
     return summary
 
 

@@ -68,10 +68,33 @@ def test_resnet_builder_default_follows_the_model():
     net = models.resnet50(image_size=64, **cfg)
     b = net.model
     assert b.winograd == "model" and b.choice
-    for (xshape, O), algo in b.choice.items():
-        N, Cb, H, W, icb = xshape
-        assert algo == conv3x3_algorithm(N, Cb * icb, H, W, O, b.target)
+    from texpr.topi.cpu_conv3x3 import conv3x3_s2_algorithm
+    from texpr.topi.cpu_conv_stem import stem_algorithm
+    rules = {"3x3": conv3x3_algorithm, "3x3/2": conv3x3_s2_algorithm}
+    for ((N, Cb, H, W, icb), O, kind), algo in b.choice.items():
+        if kind == "7x7/2":
+            assert algo == stem_algorithm(N, icb, H, W, O, b.target)
+        else:
+            assert algo == rules[kind](N, Cb * icb, H, W, O, b.target)
+    assert {k[2] for k in b.choice} == {"3x3", "3x3/2", "7x7/2"}    # every kind of layer
     x = np.random.default_rng(3).standard_normal((1, 3, 64, 64)).astype(np.float32)
     want = models.resnet50_ref(x, b.weights, cfg["blocks"])
     got = net(x)[0]
     assert float(np.abs(got - want).max() / np.abs(want).max()) < 1e-4
+
+
+def test_stride2_winograd_only_where_its_tiles_fit_and_the_gemm_keeps_up():
+    # F(4,2) on the space-to-depth input: 28x28 outputs are 7 x 7 whole tiles; at 14 and 7
+    # the tiles pad and its 25 x 4C x O weights outgrow the multiplies saved
+    from texpr.topi.cpu_conv3x3 import conv3x3_s2_algorithm, conv3x3_s2_costs
+    zen4 = with_fma_units("avx512", 1)
+    assert conv3x3_s2_algorithm(1, 128, 56, 56, 128, info=zen4) == "wino4s2"
+    for C, H in ((256, 28), (512, 14)):
+        assert conv3x3_s2_algorithm(1, C, H, H, C, info=zen4) == "direct"
+    # the GEMM's register tile bounded by its loads: AVX2's 16 registers (5 x 2 vectors, 7
+    # loads to 10 FMAs on two units), and Zen 5's two 512-bit units (transforms weigh more)
+    for target, units in (("avx2", 2), ("avx512", 2)):
+        info = with_fma_units(target, units)
+        assert conv3x3_s2_algorithm(1, 128, 56, 56, 128, info=info) == "direct"
+    costs = conv3x3_s2_costs(1, 128, 56, 56, 128, info=zen4)
+    assert 1.02 < costs["direct"] / costs["wino4s2"] < 1.3

@@ -1,6 +1,7 @@
 """Which algorithm a 3x3 stride-1 convolution runs on a CPU: direct, or Winograd F(2,3),
 F(4,3), F(5,3), F(6,3) (topi/winograd.py), from a cost model of the host (CpuInfo), not a table of
-one machine's measurements.
+one machine's measurements; and a 3x3 stride-2 one: direct or F(4,2) on the space-to-depth
+input (conv3x3_s2_algorithm).
 
 The model, in cycles of one core, per layer:
 
@@ -54,7 +55,7 @@ def conv3x3_costs(N, C, H, W, O, target="native", info=None):
 
     >>> from texpr.topi.cpu_conv3x3 import conv3x3_costs
     >>> sorted(conv3x3_costs(1, 64, 56, 56, 64, "avx2"))
-    ['direct', 'wino2', 'wino4', 'wino6']
+    ['direct', 'wino2', 'wino4', 'wino5', 'wino6']
     """
     from .winograd import winograd_matrices
     info = info or cpu_info(target)
@@ -86,3 +87,66 @@ def conv3x3_algorithm(N, C, H, W, O, target="native", algorithms=ALGORITHMS, inf
     if "wino6" in algorithms and rest and costs["wino6"] < WINO6_MARGIN * costs[best]:
         best = "wino6"
     return best
+
+
+# the loads a cycle the Winograd batched GEMM's register tile sustains (broadcasts of V's
+# rows and U's rows read in place, O floats apart): Zen 4, F(4,2) at 28x28, 128 -> 128
+# channels, 1 thread: the avx512 tile (7 x 2 vectors: 9 loads to 14 FMAs on one unit) ran at
+# ~95% of the FMA peak, the avx2 one (5 x 2: 7 loads to 10 FMAs on two units) at ~62%
+GEMM_LOADS_PER_CYCLE = 1.0
+
+
+def winograd_gemm_efficiency(bt, O, info):
+    """The share of the FMA peak the Winograd GEMM's register tile (cpu.winograd_gemm_tile:
+    bt tiles x O output channels) reaches when its loads bound it: a reduction step runs
+    mr x nr/lanes FMAs on `fma_units` units and mr broadcasts + nr/lanes loads at
+    GEMM_LOADS_PER_CYCLE."""
+    from .cpu import winograd_gemm_tile
+    mr, nr = winograd_gemm_tile(bt, O, info)
+    vecs = cdiv(nr, info.lanes)
+    fma = mr * vecs / max(1, info.fma_units)
+    return fma / max(fma, (mr + vecs) / GEMM_LOADS_PER_CYCLE)
+
+
+def conv3x3_s2_costs(N, C, H, W, O, target="native", info=None):
+    """{"direct", "wino4s2": modelled cycles} of a 3x3 stride-2 convolution with padding 1
+    (H x W in, ceil(H/2) x ceil(W/2) out): direct as in conv3x3_costs; F(4,2) on the
+    space-to-depth input (topi.winograd.conv2d_winograd_nchw(stride=2): 4C channels, 5 x 5
+    points a tile of 4 x 4 outputs, the last tiles padded) as there, its GEMM at
+    winograd_gemm_efficiency. Only where the tiles fit the output and the multiplies weigh it
+    wins: 6.25 multiplies an output and channel against 9, but 4x the input transform and
+    25 x 4C x O weights (6.5 MB at 128 -> 128).
+
+    >>> from texpr.topi.cpu_conv3x3 import conv3x3_s2_costs
+    >>> sorted(conv3x3_s2_costs(1, 128, 56, 56, 128, "avx512"))
+    ['direct', 'wino4s2']
+    """
+    from .cpu import winograd_config
+    from .winograd import winograd_matrices
+    info = info or cpu_info(target)
+    fma = float(info.fma_lanes())
+    P, Q = cdiv(H, 2), cdiv(W, 2)
+    costs = {"direct": _overlap(N * P * Q * C * O * 9 / fma,
+                                4.0 * 9 * C * O / STREAM_BYTES_PER_CYCLE)}
+    m, r, C4 = 4, 2, 4 * C
+    a = m + r - 1
+    AT, _, BT = winograd_matrices(m, r)
+    nH, nW = cdiv(P, m), cdiv(Q, m)
+    tiles = N * nH * nW
+    bt = winograd_config(N, nH, nW, C4, O, units=1, info=info)["block_tiles"]
+    gemm = tiles * a * a * C4 * O / fma / winograd_gemm_efficiency(bt, O, info)
+    stream = 4.0 * a * a * C4 * O / STREAM_BYTES_PER_CYCLE
+    ops = tiles * (C4 * 2 * a * np.count_nonzero(BT) + O * (a + m) * np.count_nonzero(AT))
+    costs["wino4s2"] = float(_overlap(gemm, stream) + TRANSFORM_CYCLES * ops / fma)
+    return costs
+
+
+def conv3x3_s2_algorithm(N, C, H, W, O, target="native", info=None):
+    """"direct" or "wino4s2", the cheaper by conv3x3_s2_costs.
+
+    >>> from texpr.topi.cpu_conv3x3 import conv3x3_s2_algorithm
+    >>> conv3x3_s2_algorithm(1, 256, 28, 28, 256, "avx512")     # 14x14 out: padded tiles
+    'direct'
+    """
+    costs = conv3x3_s2_costs(N, C, H, W, O, target, info)
+    return min(costs, key=costs.get)

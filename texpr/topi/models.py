@@ -119,8 +119,8 @@ class ResNet50Builder:
     stride-2 stem (constant sizes) runs as cpu_conv_stem.stem_algorithm says: direct or
     "stemw", space-to-depth + a 1-D Winograd F(4,4); with "none" / "direct" always direct.
     Attributes after
-    building: graph, net (CompiledGraph), choice ({(xshape, O): algorithm}), build_s (seconds spent building
-    kernels), block (the channel block), cache (KernelCache).
+    building: graph, net (CompiledGraph), choice ({(xshape, O, kind): algorithm}, kind
+    "3x3", "3x3/2" or "7x7/2"), build_s (seconds spent building kernels), block (the channel block), cache (KernelCache).
 
     Example (what benchmarks/resnet50.py does; resnet50() returns `.net`)::
 
@@ -263,9 +263,10 @@ class ResNet50Builder:
                 w = placeholder((O // ocb, Cb, R, R, icb, ocb), name="w")
                 y = conv2d_NCHWc(x, w, stride, pad)
             else:
-                m = int(algo[-1])
-                w = placeholder((m + 2, m + 2, O // ocb, Cb * icb, ocb), name="U")
-                y = conv2d_winograd_NCHWc(x, w, pad, m, pre_transformed=True)
+                m, s = _winograd_tile(algo)
+                a = m + (2 if s == 1 else 1)
+                w = placeholder((a, a, O // ocb, Cb * icb * s * s, ocb), name="U")
+                y = conv2d_winograd_NCHWc(x, w, pad, m, pre_transformed=True, stride=s)
             b = placeholder((1, O // ocb, 1, 1, ocb), name="bias")
             y = add(y, b)
             args = [x, w, b]
@@ -280,8 +281,9 @@ class ResNet50Builder:
         return self._built(key, build)
 
     def conv_weights(self, kernel, algo, icb, ocb):
-        """The packed (direct) or Winograd-transformed (wino<m>) NCHWc kernel of an OIHW one;
-        for the stem's "stemw" [7, 16C, O] (stem_winograd.stem_weight_transform_ref).
+        """The packed (direct) or Winograd-transformed (wino<m>; wino<m>s2: F(m,2) of a stride-2
+        layer) NCHWc kernel of an OIHW one; for the stem's "stemw" [7, 16C, O]
+        (stem_winograd.stem_weight_transform_ref).
 
         Example::
 
@@ -295,23 +297,27 @@ class ResNet50Builder:
         kn = pack_kernel_nchwc_ref(kernel, icb, ocb)
         if algo == "direct":
             return kn
-        return winograd_weight_transform_NCHWc_ref(kn, int(algo[-1]))
+        return winograd_weight_transform_NCHWc_ref(kn, *_winograd_tile(algo))
 
     def _algorithm(self, xshape, O, R, stride, kernel, bias, ocb):
-        """direct, the Winograd tile size of a 3x3 stride-1 layer (see `winograd`), or for the
-        7x7 stride-2 stem "stemw" where cpu_conv_stem.stem_algorithm picks it (constant
-        sizes; not with winograd "none" / "direct")."""
+        """direct, or the Winograd tile size of a 3x3 stride-1 layer (see `winograd`); a 3x3
+        stride-2 one (padding 1) runs F(4,2) on the space-to-depth input ("wino4s2") where
+        winograd="model" and cpu_conv3x3.conv3x3_s2_algorithm picks it; the 7x7 stride-2 stem
+        "stemw" where cpu_conv_stem.stem_algorithm picks it (constant sizes; not with
+        winograd "none" / "direct")."""
+        if R == 3 and stride == 2:
+            return self._algorithm_s2(xshape, O)
         if R == 7 and stride == 2:
             N, Cb, H, W, icb = xshape
             if self.winograd in ("none", "direct") or Cb != 1 or \
                     not all(isinstance(d, int) for d in (N, H, W)):
                 return "direct"
             from .cpu_conv_stem import stem_algorithm
-            return self.choice.setdefault((xshape, O), stem_algorithm(
+            return self.choice.setdefault((xshape, O, "7x7/2"), stem_algorithm(
                 N, icb, H, W, O, self.target))
         if R != 3 or stride != 1:
             return "direct"
-        key = (xshape, O)
+        key = (xshape, O, "3x3")
         if key not in self.choice:
             wino = self.winograd
             W = xshape[3]
@@ -328,6 +334,16 @@ class ResNet50Builder:
                                     else conv3x3_algorithm(N, Cb * icb, H, W, O, self.target))
             else:
                 self.choice[key] = "wino" + str(wino)
+        return self.choice[key]
+
+    def _algorithm_s2(self, xshape, O):
+        N, Cb, H, W, icb = xshape
+        if self.winograd != "model" or not all(isinstance(d, int) for d in (N, H, W)):
+            return "direct"
+        key = (xshape, O, "3x3/2")
+        if key not in self.choice:
+            from .cpu_conv3x3 import conv3x3_s2_algorithm
+            self.choice[key] = conv3x3_s2_algorithm(N, Cb * icb, H, W, O, self.target)
         return self.choice[key]
 
     def _conv(self, h, conv, bn, stride, pad, relu, name, residual=None, cin_block=None):
@@ -354,6 +370,11 @@ class ResNet50Builder:
                             n + "_down")
         return self._conv(y, p + ".conv3.weight", p + ".bn3", 1, 0, True, n + "_conv3",
                           residual=sc)
+
+
+def _winograd_tile(algo):
+    """(m, stride) of "wino<m>" (F(m,3)) or "wino<m>s2" (F(m,2), stride 2)."""
+    return int(algo[4]), (2 if algo.endswith("s2") else 1)
 
 
 def resnet50(batch=1, image_size=224, weights=None, target="native", winograd="model",

@@ -32,6 +32,11 @@ _POINTS = [sympy.Integer(0), sympy.Integer(1), sympy.Integer(-1), sympy.Integer(
            sympy.Rational(1, 2), sympy.Rational(-1, 2), sympy.Integer(3), sympy.Integer(-3)]
 
 
+# the tile sizes m of F(m, r) by kernel size r: F(m, 2) is the 3x3 stride-2 convolution on
+# the space-to-depth input (conv2d_winograd_nchw(stride=2))
+TILE_SIZES = {3: (2, 4, 5, 6), 2: (2, 4)}
+
+
 @lru_cache(maxsize=None)
 def winograd_matrices(m, r=3):
     """(AT [m x a], G [a x r], BT [a x a]) as float64 arrays, a = m + r - 1.
@@ -41,9 +46,11 @@ def winograd_matrices(m, r=3):
     >>> AT.shape, G.shape, BT.shape
     ((2, 4), (4, 3), (4, 4))
     """
-    if m not in (2, 4, 5, 6):
-        raise TexprError(f"winograd: tile size must be 2, 4, 5 or 6 (F(2,3), F(4,3), F(5,3), "
-                         f"F(6,3)), got {m}")
+    if r not in TILE_SIZES:
+        raise TexprError(f"winograd: kernel size must be 2 or 3 (F(m,2), F(m,3)), got {r}")
+    if m not in TILE_SIZES[r]:
+        raise TexprError(f"winograd: tile size must be one of {TILE_SIZES[r]} for F(m,{r}), "
+                         f"got {m}")
     a = m + r - 1
     pts = _POINTS[:a - 1]
     AT = sympy.zeros(m, a)
@@ -85,18 +92,22 @@ def _const_matrix(mat, name, dtype):
 
 
 def winograd_weight_transform(kernel: Tensor, tile_size: int, layout: str = "OI",
-                              dtype: str | None = None) -> Tensor:
+                              dtype: str | None = None, stride: int = 1) -> Tensor:
     """OIHW 3x3 kernel -> U (do this once, offline).
 
     layout "OI": U [alpha, alpha, O, I]; layout "IO": U [alpha, alpha, I, O], the layout the
     fast CPU schedules read (the output channels are the vector lanes of the batched GEMM).
     dtype: what the transform computes in and returns (default the kernel's; "float32" for a
-    16-bit kernel of a mixed-precision Winograd convolution).
+    16-bit kernel of a mixed-precision Winograd convolution). stride=2: the weight of
+    F(tile_size, 2) on the space-to-depth input (conv2d_winograd_nchw(stride=2)): I = 4 x the
+    kernel's input channels, alpha = tile_size + 1 (see space_to_depth_kernel).
 
     >>> import texpr as te, texpr.topi as topi
     >>> kernel = te.placeholder((8, 4, 3, 3), name="kernel")
     >>> topi.winograd.winograd_weight_transform(kernel, 4).shape        # alpha = 4 + 3 - 1
     (6, 6, 8, 4)
+    >>> topi.winograd.winograd_weight_transform(kernel, 4, stride=2).shape   # 4 + 2 - 1
+    (5, 5, 8, 16)
     """
     check_ndim(kernel, 4, "winograd_weight_transform", "OIHW")
     O, I, R, S = (const_dim(kernel, d, "winograd_weight_transform") for d in range(4))
@@ -104,13 +115,18 @@ def winograd_weight_transform(kernel: Tensor, tile_size: int, layout: str = "OI"
         raise TexprError(f"winograd: only 3x3 kernels are supported, got {R}x{S}")
     if layout not in ("OI", "IO"):
         raise TexprError(f"winograd_weight_transform: layout must be 'OI' or 'IO', got {layout!r}")
-    _, Gm, _ = winograd_matrices(tile_size)
-    a = tile_size + 2
+    r = _kernel_size(stride, "winograd_weight_transform")
+    _, Gm, _ = winograd_matrices(tile_size, r)
+    a = tile_size + r - 1
     dt = dtype or kernel.dtype
     G = _const_matrix(Gm, "G", dt)
-    r1 = reduce_axis((0, 3), "r1")
-    r2 = reduce_axis((0, 3), "r2")
-    k = _widened(lambda o, i: kernel[o, i, r1, r2], dt)
+    r1 = reduce_axis((0, r), "r1")
+    r2 = reduce_axis((0, r), "r2")
+    if stride == 1:
+        k = _widened(lambda o, i: kernel[o, i, r1, r2], dt)
+    else:
+        I *= 4
+        k = _widened(lambda o, i: space_to_depth_kernel(kernel)(o, i, r1, r2), dt)
     if layout == "OI":
         return compute((a, a, O, I), lambda e, n, o, i: te_sum(
             G[e, r1] * k(o, i) * G[n, r2], axis=[r1, r2]), name="winograd_U",
@@ -118,6 +134,60 @@ def winograd_weight_transform(kernel: Tensor, tile_size: int, layout: str = "OI"
     return compute((a, a, I, O), lambda e, n, i, o: te_sum(
         G[e, r1] * k(o, i) * G[n, r2], axis=[r1, r2]), name="winograd_U",
         tag="winograd_weight")
+
+
+def _kernel_size(stride, op):
+    """The Winograd kernel size r of a 3x3 convolution of `stride`: 3, or 2 for stride 2 (a 2x2
+    convolution of the space-to-depth input)."""
+    if stride not in (1, 2):
+        raise TexprError(f"{op}: stride must be 1 or 2, got {stride}")
+    return 3 if stride == 1 else 2
+
+
+def space_to_depth_kernel(kernel):
+    """k2(o, i2, a, b): the 3x3 OIHW kernel as the 2x2 kernel of the same stride-2 convolution
+    on the space-to-depth input, i2 = (2p + q) C + c the input phase (p, q) and channel c:
+    kernel[o, c, 2a + p, 2b + q], zero where 2a + p or 2b + q is 3 (the kernel zero-padded
+    to 4x4). A 3x3 stride-2 convolution of x is the 2x2 stride-1 one of x'[n, i2, i, j] =
+    xpad[n, c, 2i + p, 2j + q] with this kernel: space_to_depth_kernel_ref is its NumPy twin.
+
+    >>> import texpr as te
+    >>> kernel = te.placeholder((8, 4, 3, 3), name="kernel")
+    >>> k2 = space_to_depth_kernel(kernel)
+    >>> k2(0, 0, 1, 1)             # phase (0, 0), channel 0
+    kernel[0, 0, 2, 2]
+    >>> k2(0, 5, 1, 1)             # phase (0, 1), channel 1: row 3 of the padded 4x4
+    0.0f
+    """
+    return _space_to_depth_read(lambda o, c, h, w: kernel[o, c, h, w],
+                                const_dim(kernel, 1, "space_to_depth_kernel"), kernel.dtype)
+
+
+def _space_to_depth_read(read, C, dtype):
+    """k2(o, i2, a, b) of space_to_depth_kernel over any 3x3 kernel read(o, c, h, w) of C
+    input channels (OIHW, or the NCHWc-packed blocks)."""
+    def k2(o, i2, a, b):
+        p, q, c = i2 // C // 2, i2 // C % 2, i2 % C
+        h, w = 2 * a + p, 2 * b + q
+        if isinstance(h, int) and isinstance(w, int):       # constant indices
+            return read(o, c, h, w) if h < 3 and w < 3 else Const(0.0, dtype)
+        return if_then_else((h < 3) & (w < 3), read(o, c, h, w), Const(0.0, dtype))
+    return k2
+
+
+def space_to_depth_kernel_ref(kernel):
+    """NumPy twin of space_to_depth_kernel: [O, C, 3, 3] -> [O, 4C, 2, 2].
+
+    >>> import numpy as np
+    >>> space_to_depth_kernel_ref(np.ones((2, 3, 3, 3), "float32")).shape
+    (2, 12, 2, 2)
+    """
+    O, C = kernel.shape[:2]
+    k4 = np.zeros((O, C, 4, 4), kernel.dtype)
+    k4[:, :, :3, :3] = kernel
+    # k4[o, c, 2a + p, 2b + q] -> [o, p, q, c, a, b]
+    return np.ascontiguousarray(k4.reshape(O, C, 2, 2, 2, 2).transpose(0, 3, 5, 1, 2, 4)
+                                .reshape(O, 4 * C, 2, 2))
 
 
 def _coef(mat, i, j, dtype):
@@ -160,8 +230,13 @@ def _nonzero(mat, i, j):
 
 def conv2d_winograd_nchw(data: Tensor, kernel: Tensor, padding: int | Sequence[int],
                          tile_size: int, pre_transformed: bool = False,
-                         weight_layout: str = "OI", out_dtype: str | None = None) -> Tensor:
-    """3x3 stride-1 convolution through Winograd F(tile_size, 3).
+                         weight_layout: str = "OI", out_dtype: str | None = None,
+                         stride: int = 1) -> Tensor:
+    """3x3 convolution through Winograd: stride 1 as F(tile_size, 3); stride 2 as
+    F(tile_size, 2) on the space-to-depth input (the 2x2 convolution of its 4C channels
+    x'[n, (2p + q) C + c, i, j] = xpad[n, c, 2i + p, 2j + q] with space_to_depth_kernel:
+    (m + 1)^2 / m^2 x 4 multiplies per output and channel, 6.25 at m = 4 against the direct
+    kernel's 9). The space-to-depth is the index the input transform reads, no copy.
 
     kernel is OIHW, or with pre_transformed=True the output of winograd_weight_transform in
     `weight_layout` ("OI": [alpha, alpha, O, I]; "IO": [alpha, alpha, I, O], the fast one).
@@ -182,13 +257,16 @@ def conv2d_winograd_nchw(data: Tensor, kernel: Tensor, padding: int | Sequence[i
     >>> kernel = te.placeholder((8, 4, 3, 3), name="kernel")
     >>> topi.winograd.conv2d_winograd_nchw(data, kernel, 1, 4).shape
     (1, 8, 16, 16)
+    >>> topi.winograd.conv2d_winograd_nchw(data, kernel, 1, 4, stride=2).shape
+    (1, 8, 8, 8)
     """
     check_ndim(data, 4, "conv2d_winograd_nchw", "NCHW")
     N, C, H, W = (const_dim(data, d, "conv2d_winograd_nchw") for d in range(4))
     dt, half = _mixed_precision(data, kernel, out_dtype, "conv2d_winograd_nchw")
     m = tile_size
-    winograd_matrices(m)            # checks the tile size
-    a = m + 2
+    r = _kernel_size(stride, "conv2d_winograd_nchw")
+    winograd_matrices(m, r)         # checks the tile size
+    a = m + r - 1
     if weight_layout not in ("OI", "IO"):
         raise TexprError(f"conv2d_winograd_nchw: weight_layout must be 'OI' or 'IO', got "
                          f"{weight_layout!r}")
@@ -199,20 +277,32 @@ def conv2d_winograd_nchw(data: Tensor, kernel: Tensor, padding: int | Sequence[i
                              f"{const_dim(kernel, 0, 'winograd')}, tile size {m} needs {a}")
         U, layout = kernel, weight_layout
     else:
-        U, layout = winograd_weight_transform(kernel, m, layout="IO", dtype=dt), "IO"
+        U, layout = winograd_weight_transform(kernel, m, layout="IO", dtype=dt,
+                                              stride=stride), "IO"
     O = const_dim(U, 2 if layout == "OI" else 3, "conv2d_winograd_nchw")
     Cu = const_dim(U, 3 if layout == "OI" else 2, "conv2d_winograd_nchw")
-    if Cu != C:
-        raise TexprError(f"conv2d_winograd_nchw: kernel has {Cu} input channels, data {C}")
+    Cw = C * stride * stride        # the channels of the (space-to-depth) input
+    if Cu != Cw:
+        raise TexprError(f"conv2d_winograd_nchw: kernel has {Cu} input channels, data {C}"
+                         + (f" ({Cw} after space-to-depth)" if stride > 1 else ""))
     pt, pl, pb, pr = padding4(padding)
-    P, Q = H + pt + pb - 2, W + pl + pr - 2
+    P, Q = (H + pt + pb - 3) // stride + 1, (W + pl + pr - 3) // stride + 1
     if P <= 0 or Q <= 0:
         raise TexprError(f"conv2d_winograd_nchw: output would be {P}x{Q}")
     nH, nW = -(-P // m), -(-Q // m)
-    dp = pad(data, (0, 0, pt, pl), (0, 0, pb + nH * m - P, pr + nW * m - Q), name="wino_pad")
-    S = _winograd_tiles(_widened(lambda n, c, h, w: dp[n, c, h, w], dt), N, nH, nW, C, O, m, dt,
-                        weight_at(U, {"weight_layout": layout}), {"weight_layout": layout}, half)
-    AT = winograd_matrices(m)[0]
+    # tiles of m outputs read (m + r - 1) rows of the (space-to-depth) input: padded with
+    # zeros to whole tiles (stride 2: 2 (nH m + 1) rows, never fewer than the padding asked)
+    Hp, Wp = stride * (nH * m + r - 1), stride * (nW * m + r - 1)
+    dp = pad(data, (0, 0, pt, pl), (0, 0, Hp - H - pt, Wp - W - pl), name="wino_pad")
+    if stride == 1:
+        read = lambda n, c, h, w: dp[n, c, h, w]
+    else:
+        # phase c // C = 2p + q written so that the schedule's split of c at C folds it
+        read = lambda n, c, h, w: dp[n, c % C, 2 * h + c // C // 2, 2 * w + c // C % 2]
+    S = _winograd_tiles(_widened(read, dt), N, nH, nW, Cw, O, m, dt,
+                        weight_at(U, {"weight_layout": layout}), {"weight_layout": layout}, half,
+                        r)
+    AT = winograd_matrices(m, r)[0]
     e1 = reduce_axis((0, a), "e1")
 
     def y(n, o, h, w):            # out = A^T S
@@ -220,7 +310,7 @@ def conv2d_winograd_nchw(data: Tensor, kernel: Tensor, padding: int | Sequence[i
         return te_sum(_coef(AT, h % m, e1.var, dt) * S[e1, w % m, p, o], axis=e1,
                       where=_nonzero(AT, h % m, e1.var))
     return compute((N, O, P, Q), y, name="conv2d_winograd", tag="winograd_output",
-                   attrs={"tile_size": m, "nH": nH, "nW": nW})
+                   attrs={"tile_size": m, "nH": nH, "nW": nW, "stride": stride})
 
 
 def _mixed_precision(data, kernel, out_dtype, op):
@@ -271,16 +361,16 @@ def weight_at(U, attrs):
     return lambda e, nu, c, o: U[e, nu, o // oc, c, o % oc]
 
 
-def _winograd_tiles(read, N, nH, nW, C, O, m, dt, u_at, gemm_attrs, half=None):
+def _winograd_tiles(read, N, nH, nW, C, O, m, dt, u_at, gemm_attrs, half=None, r=3):
     """The stages shared by the NCHW and NCHWc Winograd convolutions, up to S = M A
     ([alpha, m, tiles, O]): input transform T = B^T d, V = T B ([alpha, alpha, tiles, C]),
     batched GEMM M = V U and the first half of the output transform. `read(n, c, h, w)` loads
     the padded input (channel c of the flat channel range, whatever the layout);
     `u_at(e, nu, c, o)` loads the transformed weight. half: the 16-bit type both GEMM
     operands are rounded to (mixed precision, _mixed_precision), recorded in the GEMM's attrs
-    as "half_operands"."""
-    AT, _, BT = winograd_matrices(m)
-    a = m + 2
+    as "half_operands". r: the kernel size (F(m, r), alpha = m + r - 1)."""
+    AT, _, BT = winograd_matrices(m, r)
+    a = m + r - 1
 
     def tile(p):
         return p // (nH * nW), (p // nW) % nH, p % nW
@@ -310,12 +400,12 @@ def _winograd_tiles(read, N, nH, nW, C, O, m, dt, u_at, gemm_attrs, half=None):
 
 
 def winograd_weight_transform_NCHWc(kernel: Tensor, tile_size: int,
-                                    dtype: str | None = None) -> Tensor:
+                                    dtype: str | None = None, stride: int = 1) -> Tensor:
     """NCHWc-packed 3x3 kernel [O/oc, C/ic, 3, 3, ic, oc] -> U [alpha, alpha, O/oc, C, oc]
     (do this once, offline): for each (alpha, alpha) position, panels of oc output channels
     with the input channels along the rows, the layout the batched GEMM of
-    conv2d_winograd_NCHWc reads with contiguous vector loads. dtype: as for
-    winograd_weight_transform.
+    conv2d_winograd_NCHWc reads with contiguous vector loads. dtype, stride: as for
+    winograd_weight_transform (stride 2: C becomes the 4C space-to-depth channels).
 
     >>> import texpr as te, texpr.topi as topi
     >>> kernel = te.placeholder((2, 1, 3, 3, 4, 4), name="kernel")     # O = 8, C = 4
@@ -327,22 +417,30 @@ def winograd_weight_transform_NCHWc(kernel: Tensor, tile_size: int,
                             for d in range(6))
     if (R, S) != (3, 3):
         raise TexprError(f"winograd: only 3x3 kernels are supported, got {R}x{S}")
-    _, Gm, _ = winograd_matrices(tile_size)
-    a = tile_size + 2
+    r = _kernel_size(stride, "winograd_weight_transform_NCHWc")
+    _, Gm, _ = winograd_matrices(tile_size, r)
+    a = tile_size + r - 1
     dt = dtype or kernel.dtype
     G = _const_matrix(Gm, "G", dt)
-    r1 = reduce_axis((0, 3), "r1")
-    r2 = reduce_axis((0, 3), "r2")
-    k = _widened(lambda ob, c, o: kernel[ob, c // ic, r1, r2, c % ic, o], dt)
-    return compute((a, a, Ob, Cb * ic, oc), lambda e, nu, ob, c, o: te_sum(
+    r1 = reduce_axis((0, r), "r1")
+    r2 = reduce_axis((0, r), "r2")
+    if stride == 1:
+        k = _widened(lambda ob, c, o: kernel[ob, c // ic, r1, r2, c % ic, o], dt)
+    else:
+        k2 = _space_to_depth_read(lambda ob_o, c, h, w: kernel[ob_o[0], c // ic, h, w, c % ic,
+                                                                  ob_o[1]], Cb * ic, kernel.dtype)
+        k = _widened(lambda ob, c, o: k2((ob, o), c, r1, r2), dt)
+    return compute((a, a, Ob, Cb * ic * stride * stride, oc), lambda e, nu, ob, c, o: te_sum(
         G[e, r1] * k(ob, c, o) * G[nu, r2], axis=[r1, r2]),
         name="winograd_U_NCHWc", tag="winograd_weight")
 
 
 def conv2d_winograd_NCHWc(data: Tensor, kernel: Tensor, padding: int | Sequence[int],
                           tile_size: int, pre_transformed: bool = False,
-                          out_dtype: str | None = None) -> Tensor:
-    """3x3 stride-1 convolution through Winograd F(tile_size, 3) in the NCHWc layout.
+                          out_dtype: str | None = None, stride: int = 1) -> Tensor:
+    """3x3 convolution through Winograd F(tile_size, 3) in the NCHWc layout (stride 2:
+    F(tile_size, 2) on the space-to-depth input, as conv2d_winograd_nchw; the transformed
+    kernel then has 4C input channels).
 
     data [N, C/ic, H, W, ic] -> [N, O/oc, P, Q, oc]. kernel: NCHWc-packed
     [O/oc, C/ic, 3, 3, ic, oc] (as for conv2d_NCHWc), or with pre_transformed=True the output
@@ -364,8 +462,9 @@ def conv2d_winograd_NCHWc(data: Tensor, kernel: Tensor, padding: int | Sequence[
     dt, half = _mixed_precision(data, kernel, out_dtype, "conv2d_winograd_NCHWc")
     C = Cb * ic
     m = tile_size
-    winograd_matrices(m)            # checks the tile size
-    a = m + 2
+    r = _kernel_size(stride, "conv2d_winograd_NCHWc")
+    winograd_matrices(m, r)         # checks the tile size
+    a = m + r - 1
     layout = "IOo"
     if pre_transformed and len(kernel.shape) == 6 and half is not None:
         # [alpha, alpha, O/oc, C/2, oc, 2]: the channel pairs of the bfloat16 GEMM, offline
@@ -392,22 +491,29 @@ def conv2d_winograd_NCHWc(data: Tensor, kernel: Tensor, padding: int | Sequence[
         if kic != ic:
             raise TexprError(f"conv2d_winograd_NCHWc: kernel input block {kic} does not match "
                              f"the data's {ic}")
-        U = winograd_weight_transform_NCHWc(kernel, m, dtype=dt)
+        U = winograd_weight_transform_NCHWc(kernel, m, dtype=dt, stride=stride)
         _, _, Ob, Cu, oc = (const_dim(U, d, "conv2d_winograd_NCHWc") for d in range(5))
-    if Cu != C:
-        raise TexprError(f"conv2d_winograd_NCHWc: kernel has {Cu} input channels, data {C}")
+    Cw = C * stride * stride        # the channels of the (space-to-depth) input
+    if Cu != Cw:
+        raise TexprError(f"conv2d_winograd_NCHWc: kernel has {Cu} input channels, data {C}"
+                         + (f" ({Cw} after space-to-depth)" if stride > 1 else ""))
     O = Ob * oc
     pt, pl, pb, pr = padding4(padding)
-    P, Q = H + pt + pb - 2, W + pl + pr - 2
+    P, Q = (H + pt + pb - 3) // stride + 1, (W + pl + pr - 3) // stride + 1
     if P <= 0 or Q <= 0:
         raise TexprError(f"conv2d_winograd_NCHWc: output would be {P}x{Q}")
     nH, nW = -(-P // m), -(-Q // m)
-    dp = pad(data, (0, 0, pt, pl, 0), (0, 0, pb + nH * m - P, pr + nW * m - Q, 0),
-             name="wino_pad")
-    S = _winograd_tiles(_widened(lambda n, c, h, w: dp[n, c // ic, h, w, c % ic], dt), N, nH,
-                        nW, C, O, m, dt, weight_at(U, {"weight_layout": layout, "oc": oc}),
-                        {"weight_layout": layout, "oc": oc}, half)
-    AT = winograd_matrices(m)[0]
+    Hp, Wp = stride * (nH * m + r - 1), stride * (nW * m + r - 1)     # as in the NCHW one
+    dp = pad(data, (0, 0, pt, pl, 0), (0, 0, Hp - H - pt, Wp - W - pl, 0), name="wino_pad")
+    if stride == 1:
+        read = lambda n, c, h, w: dp[n, c // ic, h, w, c % ic]
+    else:
+        read = lambda n, c, h, w: dp[n, c % C // ic, 2 * h + c // C // 2, 2 * w + c // C % 2,
+                                     c % C % ic]
+    S = _winograd_tiles(_widened(read, dt), N, nH, nW, Cw, O, m, dt,
+                        weight_at(U, {"weight_layout": layout, "oc": oc}),
+                        {"weight_layout": layout, "oc": oc}, half, r)
+    AT = winograd_matrices(m, r)[0]
     e1 = reduce_axis((0, a), "e1")
 
     def y(n, ob, h, w, oi):        # out = A^T S
@@ -415,10 +521,11 @@ def conv2d_winograd_NCHWc(data: Tensor, kernel: Tensor, padding: int | Sequence[
         return te_sum(_coef(AT, h % m, e1.var, dt) * S[e1, w % m, p, ob * oc + oi],
                       axis=e1, where=_nonzero(AT, h % m, e1.var))
     return compute((N, Ob, P, Q, oc), y, name="conv2d_winograd_NCHWc",
-                   tag="winograd_output_NCHWc", attrs={"tile_size": m, "nH": nH, "nW": nW})
+                   tag="winograd_output_NCHWc",
+                   attrs={"tile_size": m, "nH": nH, "nW": nW, "stride": stride})
 
 
-def winograd_weight_transform_NCHWc_ref(kernel, tile_size):
+def winograd_weight_transform_NCHWc_ref(kernel, tile_size, stride=1):
     """NumPy twin of winograd_weight_transform_NCHWc (6-D NCHWc kernel in).
 
     >>> import numpy as np, texpr.topi as topi
@@ -428,9 +535,9 @@ def winograd_weight_transform_NCHWc_ref(kernel, tile_size):
     """
     Ob, Cb, R, S, ic, oc = kernel.shape
     k = kernel.transpose(0, 5, 1, 4, 2, 3).reshape(Ob * oc, Cb * ic, R, S)
-    u = winograd_weight_transform_ref(k, tile_size, "IO")          # [a, a, C, O]
-    a = u.shape[0]
-    return np.ascontiguousarray(u.reshape(a, a, Cb * ic, Ob, oc).transpose(0, 1, 3, 2, 4))
+    u = winograd_weight_transform_ref(k, tile_size, "IO", stride)  # [a, a, C, O]
+    a, _, Cu, _ = u.shape
+    return np.ascontiguousarray(u.reshape(a, a, Cu, Ob, oc).transpose(0, 1, 3, 2, 4))
 
 
 def winograd_weight_pairs_NCHWc_ref(kernel, tile_size):
@@ -450,15 +557,19 @@ def winograd_weight_pairs_NCHWc_ref(kernel, tile_size):
     return np.ascontiguousarray(u.reshape(a, a, Ob, C // 2, 2, oc).transpose(0, 1, 2, 3, 5, 4))
 
 
-def winograd_weight_transform_ref(kernel, tile_size, layout="OI"):
-    """NumPy twin of winograd_weight_transform (an OIHW kernel in, float64 math).
+def winograd_weight_transform_ref(kernel, tile_size, layout="OI", stride=1):
+    """NumPy twin of winograd_weight_transform (an OIHW kernel in, float64 math; stride 2:
+    the space-to-depth kernel's F(tile_size, 2) weight).
 
     >>> import numpy as np, texpr.topi as topi
     >>> kernel = np.ones((8, 4, 3, 3), "float32")
     >>> topi.winograd.winograd_weight_transform_ref(kernel, 4).shape
     (6, 6, 8, 4)
     """
-    _, G, _ = winograd_matrices(tile_size)
+    r = _kernel_size(stride, "winograd_weight_transform_ref")
+    if stride == 2:
+        kernel = space_to_depth_kernel_ref(kernel)
+    _, G, _ = winograd_matrices(tile_size, r)
     spec = "ek,oikl,nl->enoi" if layout == "OI" else "ek,oikl,nl->enio"
     u = np.einsum(spec, G, kernel.astype(np.float64), G)
     return np.ascontiguousarray(u.astype(kernel.dtype))
