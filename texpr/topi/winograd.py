@@ -33,8 +33,9 @@ _POINTS = [sympy.Integer(0), sympy.Integer(1), sympy.Integer(-1), sympy.Integer(
 
 
 # the tile sizes m of F(m, r) by kernel size r: F(m, 2) is the 3x3 stride-2 convolution on
-# the space-to-depth input (conv2d_winograd_nchw(stride=2))
-TILE_SIZES = {3: (2, 4, 5, 6), 2: (2, 4)}
+# the space-to-depth input (conv2d_winograd_nchw(stride=2)), F(4, 4) the 7x7 stride-2 stem's
+# 1-D transform on its space-to-depth input (stem_winograd)
+TILE_SIZES = {3: (2, 4, 5, 6), 2: (2, 4), 4: (4,)}
 
 
 @lru_cache(maxsize=None)
@@ -47,7 +48,8 @@ def winograd_matrices(m, r=3):
     ((2, 4), (4, 3), (4, 4))
     """
     if r not in TILE_SIZES:
-        raise TexprError(f"winograd: kernel size must be 2 or 3 (F(m,2), F(m,3)), got {r}")
+        raise TexprError(f"winograd: kernel size must be one of {tuple(TILE_SIZES)} (F(m,r)), "
+                         f"got {r}")
     if m not in TILE_SIZES[r]:
         raise TexprError(f"winograd: tile size must be one of {TILE_SIZES[r]} for F(m,{r}), "
                          f"got {m}")
