@@ -312,9 +312,11 @@ class ResNet50Builder:
             if self.winograd in ("none", "direct") or Cb != 1 or \
                     not all(isinstance(d, int) for d in (N, H, W)):
                 return "direct"
-            from .cpu_conv_stem import stem_algorithm
-            return self.choice.setdefault((xshape, O, "7x7/2"), stem_algorithm(
-                N, icb, H, W, O, self.target))
+            key = (xshape, O, "7x7/2")
+            if key not in self.choice:
+                from .cpu_conv_stem import stem_algorithm
+                self.choice[key] = stem_algorithm(N, icb, H, W, O, self.target)
+            return self.choice[key]
         if R != 3 or stride != 1:
             return "direct"
         key = (xshape, O, "3x3")

@@ -28,7 +28,7 @@ from ..lang.expr import Const, if_then_else
 from ..lang.reduction import sum as te_sum
 from ..lang.tensor import compute, reduce_axis
 from .util import check_ndim, const_dim, padding4
-from .winograd import _coef, _nonzero, winograd_matrices
+from .winograd import _coef, _nonzero, space_to_depth_kernel_ref, winograd_matrices
 
 #: outputs per tile along the columns, and the taps of the space-to-depth kernel
 TILE, TAPS = 4, 4
@@ -59,10 +59,9 @@ def stem_weight_transform_ref(kernel):
     if (R, S) != (2 * TAPS - 1,) * 2:
         raise TexprError(f"stem_weight_transform_ref: a 7x7 kernel, got {R}x{S}")
     _, G, _ = stem_matrices()
-    kp = np.zeros((O, C, 2 * TAPS, 2 * TAPS))
-    kp[:, :, :R, :R] = kernel
-    k2 = kp.reshape(O, C, TAPS, 2, TAPS, 2).transpose(0, 1, 3, 5, 2, 4)   # o c py px dy dx
-    u = np.einsum("td,ocyxed->tcyxeo", G, k2).reshape(ALPHA, 16 * C, O)
+    k2 = space_to_depth_kernel_ref(kernel.astype(np.float64)).reshape(
+        O, 2, 2, C, TAPS, TAPS)                                           # o py px c dy dx
+    u = np.einsum("td,oyxced->tcyxeo", G, k2).reshape(ALPHA, 16 * C, O)
     return np.ascontiguousarray(u.astype(kernel.dtype))
 
 

@@ -178,18 +178,20 @@ def _space_to_depth_read(read, C, dtype):
 
 
 def space_to_depth_kernel_ref(kernel):
-    """NumPy twin of space_to_depth_kernel: [O, C, 3, 3] -> [O, 4C, 2, 2].
+    """NumPy twin of space_to_depth_kernel: [O, C, R, R] -> [O, 4C, T, T], T = (R + 1) // 2
+    (3x3 -> 2x2; the stem's 7x7 -> 4x4, stem_winograd), the kernel zero-padded to 2T x 2T.
 
     >>> import numpy as np
     >>> space_to_depth_kernel_ref(np.ones((2, 3, 3, 3), "float32")).shape
     (2, 12, 2, 2)
     """
-    O, C = kernel.shape[:2]
-    k4 = np.zeros((O, C, 4, 4), kernel.dtype)
-    k4[:, :, :3, :3] = kernel
+    O, C, R = kernel.shape[:3]
+    T = (R + 1) // 2
+    k4 = np.zeros((O, C, 2 * T, 2 * T), kernel.dtype)
+    k4[:, :, :R, :R] = kernel
     # k4[o, c, 2a + p, 2b + q] -> [o, p, q, c, a, b]
-    return np.ascontiguousarray(k4.reshape(O, C, 2, 2, 2, 2).transpose(0, 3, 5, 1, 2, 4)
-                                .reshape(O, 4 * C, 2, 2))
+    return np.ascontiguousarray(k4.reshape(O, C, T, 2, T, 2).transpose(0, 3, 5, 1, 2, 4)
+                                .reshape(O, 4 * C, T, T))
 
 
 def _coef(mat, i, j, dtype):
