@@ -447,9 +447,11 @@ def test_gemm_fp32_update_adds_c_after_its_loop(target, add):
     assert tail.count(add) == mr * nr // {"avx2": 8, "avx512": 16, "neon": 4}[target]
 
 
-def test_transpose_fp32_blocks():
-    """transpose_fp32: 8 x 8 blocks of a 16 x 24 matrix transposed by the AVX2 kernel (row
-    strides of both operands free); a source whose rows are not contiguous is refused."""
+@pytest.mark.parametrize("target", ["avx2", "avx512"])
+def test_transpose_fp32_blocks(target):
+    """transpose_fp32: 8 x 8 blocks of a 16 x 24 matrix transposed by the AVX2 kernel (the
+    avx512 target runs the same; row strides of both operands free); a source whose rows
+    are not contiguous is refused."""
     from texpr.targets.build import emit_source
     from texpr.targets.intrin import transpose_fp32
     W = te.placeholder((16, 24), name="W")
@@ -457,7 +459,7 @@ def test_transpose_fp32_blocks():
     s = te.create_schedule(T.op)
     io, jo, ii, ji = s[T].tile(T.op.axis[0], T.op.axis[1], 8, 8)
     s[T].tensorize(ii, transpose_fp32())
-    f = te.build(s, [W, T], target="avx2")
+    f = te.build(s, [W, T], target=target)
     assert "_mm256_permute2f128_ps" in f.source
     w = np.random.default_rng(3).random((16, 24), dtype="float32")
     t = np.full((24, 16), np.nan, "float32")
@@ -468,4 +470,4 @@ def test_transpose_fp32_blocks():
     s = te.create_schedule(T3.op)
     s[T3].tensorize(T3.op.axis[0], transpose_fp32())
     with pytest.raises(te.TexprError, match="dimension 1 of .* must be contiguous"):
-        emit_source(s, [W3, T3], target="avx2")
+        emit_source(s, [W3, T3], target=target)

@@ -18,36 +18,39 @@ from texpr.topi.testing import conv2d_nchw_ref
 _KERNELS = {}
 
 
-def _kernel(shape, C, O, layout, oc, target):
-    key = (shape, O, layout, oc, target)
+def _kernel(shape, C, O, layout, oc, target, epilogue=True):
+    key = (shape, O, layout, oc, target, epilogue)
     if key not in _KERNELS:
         x = te.placeholder(shape, name="x")
         U = te.placeholder((7, 16 * C, O), name="U")
         b = te.placeholder((O,) if layout == "NCHW" else (O // oc, 1, 1, oc), name="b")
         y = conv2d_stem_winograd(x, U, 3, layout, oc=oc)
-        y = topi.nn.relu(topi.add(y, topi.reshape(b, (O, 1, 1)) if layout == "NCHW" else b))
-        _KERNELS[key] = te.build(topi.schedule(y, target), [x, U, b, y], target=target,
-                                 name="stemw")
+        if epilogue:
+            y = topi.nn.relu(topi.add(y, topi.reshape(b, (O, 1, 1)) if layout == "NCHW" else b))
+        _KERNELS[key] = te.build(topi.schedule(y, target), [x, U, b, y] if epilogue else
+                                 [x, U, y], target=target, name="stemw")
     return _KERNELS[key]
 
 
-def _check(N, C, H, W, O, layout, target, seed):
+def _check(N, C, H, W, O, layout, target, seed, epilogue=True):
     rng = np.random.default_rng(seed)
     a = rng.standard_normal((N, C, H, W)).astype(np.float32)
     k = (rng.standard_normal((O, C, 7, 7)) / np.sqrt(C * 49)).astype(np.float32)
     bias = rng.standard_normal(O).astype(np.float32)
-    want = np.maximum(conv2d_nchw_ref(a.astype(np.float64), k.astype(np.float64), 2, 3)
-                      + bias[None, :, None, None], 0)
+    want = conv2d_nchw_ref(a.astype(np.float64), k.astype(np.float64), 2, 3)
+    if epilogue:
+        want = np.maximum(want + bias[None, :, None, None], 0)
     oc = 16 if layout == "NCHWc" else None
     if layout == "NCHWc":
         xa = np.ascontiguousarray(a.transpose(0, 2, 3, 1)[:, None])
         b = np.ascontiguousarray(bias.reshape(O // oc, 1, 1, oc))
     else:
         xa, b = a, bias
-    f = _kernel(xa.shape, C, O, layout, oc, target)
+    f = _kernel(xa.shape, C, O, layout, oc, target, epilogue)
     P, Q = want.shape[2:]
     out = np.zeros((N, O, P, Q) if layout == "NCHW" else (N, O // oc, P, Q, oc), np.float32)
-    f(xa, stem_weight_transform_ref(k), b, out)
+    f(*((xa, stem_weight_transform_ref(k), b, out) if epilogue else
+        (xa, stem_weight_transform_ref(k), out)))
     if layout == "NCHWc":
         out = out.transpose(0, 1, 4, 2, 3).reshape(N, O, P, Q)
     err = np.abs(out - want).max() / max(1e-6, np.abs(want).max())
@@ -62,8 +65,18 @@ def test_stem_winograd_equals_numpy(N, C, H, W, layout, seed):
 
 
 @pytest.mark.parametrize("target", ["avx2", "c"])
-def test_stem_winograd_other_targets(target):
-    _check(1, 3, 33, 37, 32, "NCHWc", target, 3)
+@pytest.mark.parametrize("layout", ["NCHW", "NCHWc"])
+def test_stem_winograd_other_targets(target, layout):
+    _check(1, 3, 33, 37, 32, layout, target, 3)
+
+
+@pytest.mark.parametrize("target", ["native", "avx2", "c"])
+@pytest.mark.parametrize("epilogue", [True, False])
+def test_stem_winograd_nchw_transposed_blocks(target, epilogue):
+    """An NCHW output of whole 8 x 8 blocks (16 columns: the transposed path, into the
+    epilogue's block or straight into the output), and of a partial last block (18)."""
+    _check(1, 3, 32, 32, 32, "NCHW", target, 5, epilogue)
+    _check(1, 3, 30, 36, 24, "NCHW", target, 6, epilogue)
 
 
 def test_stem_weight_transform_ref():

@@ -6,10 +6,12 @@ unrolled so their coefficients fold), the rows regrouped per output row (stem_V2
 rows copied), the batched GEMM per (position, output row) on the gemm_fp32 register tile
 (tiles x output channels, the 48-long reduction in one call), and the output transform per
 (tile, vector of output channels) in registers, fused with the epilogue. The column phases
-of the input are copied once, before the blocks. An NCHW output is written from vectors of
-output channels a lane at a time (a channel's columns are 12544 floats apart): correct, but
-on the avx512 target only as fast as the direct NCHW kernel (2.10 against 2.08 ms; 8-lane
-output vectors did not help), on avx2 1.86 against 2.09 (Zen 4, 1 thread). The NCHWc graph
+of the input are copied once, before the blocks. An NCHW output is computed per 8 columns of
+a row in blocks of 8 channels (stem_Y), each 8 x 8 block transposed in registers into 8
+channel rows (transpose_fp32), then the epilogue in vectors of 8 columns: written from the
+channel vectors a lane at a time (a channel's columns are 12544 floats apart) it was only as
+fast as the direct NCHW kernel on avx512 (2.10 against 2.08 ms); transposed, 1.79 against
+2.12 on avx512 and 1.72 against 2.11 on avx2 (Zen 4, 1 thread, ResNet-50's stem). The NCHWc graph
 stem (topi/models.py) runs it by stem_algorithm; conv2d_nchw keeps
 cpu_conv_few_channels (its weights come per call; this needs them transformed offline).
 A row of tiles that is not whole vectors (28 at 224 x 224, 14 at 112 x 112) has the tail of
@@ -26,9 +28,10 @@ transform on every output channel; the input transform on 4C channels, its rows 
 in each block's overlap). ResNet-50's stem, Zen 4, 1 thread, thread CPU time: NCHWc
 1.57-1.65 ms against the direct kernel's 2.08-2.11 (the model: 0.82 of the direct cycles).
 """
-from .cpu import (_dims, _f32, _gemm_tiles, _output_and_accumulator, _producer, _schedule_copy,
-                  _vector_tile, cpu_info, parallel_units, row_vector_info,
-                  winograd_gemm_tile)
+from ..targets.intrin import transpose_fp32
+from .cpu import (TRANSPOSE_BLOCK, _dims, _f32, _gemm_tiles, _output_and_accumulator, _producer,
+                  _schedule_copy, _vector_tile, cpu_info, epilogue_output, parallel_units,
+                  row_vector_info, winograd_gemm_tile)
 from .schedules import default_stage, register, VECTOR_CPU_TARGETS
 
 #: output rows per block: few enough that the block's V, V2 and M (7 x rows x 28 x 64 floats
@@ -92,10 +95,11 @@ def schedule_stem_winograd(s, st, target):
     """The schedule of the module docstring; returns the stages it scheduled."""
     info = cpu_info(target)
     lanes = info.lanes
-    sM, sV2, sV, sZ = stages(s, st)
+    _, sY = _producer(s, st, "stem_Y")          # NCHW in channel blocks (OUTPUT_BLOCK)
+    sM, sV2, sV, sZ = stages(s, st if sY is None else sY)
     O = _dims(sM.op.output(0))[4]
     if not info.has_gemm or O % lanes or not _f32(st.op.output(0), *sM.op.input_tensors):
-        for x in (sM, sV2, sV, sZ):
+        for x in (sM, sV2, sV, sZ) + ((sY,) if sY else ()):
             default_stage(s, x, target)
         return default_stage(s, st, target)
     m = st.op.attrs["tile_size"]
@@ -103,6 +107,10 @@ def schedule_stem_winograd(s, st, target):
     N, P = int(st.op.axis[0].dom.extent.value), int(st.op.axis[2].dom.extent.value)
     _, _, _, K, _ = _dims(sV2.op.output(0))
     hb = stem_block_rows(N, P, parallel_units())
+    if sY is not None:
+        out, par = _transposed_output(s, st, sY, hb, info)
+        _schedule_gemm_and_input(s, out, par, sM, sV2, sV, sZ, nW, K, info)
+        return [st, out, sM, sV2, sV, sZ, sY]
     out, y = _output_and_accumulator(s, st)
     nchwc = len(st.op.axis) == 5
     if nchwc:
@@ -135,6 +143,57 @@ def schedule_stem_winograd(s, st, target):
     y.unroll(yw)
     y.unroll(ye)
     _vector_tile(y, ych, lanes)
+    _schedule_gemm_and_input(s, out, par, sM, sV2, sV, sZ, nW, K, info)
+    return [st, out, sM, sV2, sV, sZ, y]
+
+
+def _transposed_output(s, st, sY, hb, info):
+    """An NCHW output from channel blocks: the output transform sY ([N, O/8, P, Q, 8], vectors
+    of 8 channels) per 8 columns of a row, each 8 x 8 block transposed into 8 channel rows
+    (transpose_fp32 on x86; lane by lane elsewhere), then the epilogue (if any) in vectors of
+    8 columns. Returns (the output stage, its parallel loop)."""
+    from .stem_winograd import OUTPUT_BLOCK as B
+    out = epilogue_output(s, st)
+    if out is None:
+        out = st
+    else:
+        st.scope = "local"
+    n, o, h, w = out.op.axis
+    ho, hi = out.split(h, factor=hb)
+    wo, wi = out.split(w, factor=B)
+    ob, oi = out.split(o, factor=B)
+    out.reorder(n, ho, hi, wo, ob, oi, wi)
+    par = out.fuse(n, ho)
+    out.parallel(par)
+    if out is not st:               # the 8 x 8 block transposed in L1, the epilogue's rows
+        out.unroll(oi)
+        out.vectorize(wi)
+        st.compute_at(out, ob)
+        sn, so, sh, sw = st.op.axis
+        st.reorder(sn, sh, so, sw)
+        oi, wi = so, sw
+    whole = int(w.dom.extent.value) % B == 0
+    if info.name in ("avx2", "avx512") and B == TRANSPOSE_BLOCK and whole:
+        st.tensorize(oi, transpose_fp32())
+    else:
+        st.unroll(oi)
+        st.vectorize(wi)
+    # the output transform of the 8 columns, all channel blocks, in vectors of 8 channels
+    sY.compute_at(out, wo)
+    yn, yob, yh, yw, yoi = sY.op.axis
+    (ye,) = sY.op.reduce_axis
+    sY.reorder(yn, yh, yob, yw, ye, yoi)
+    sY.unroll(yw)
+    sY.unroll(ye)
+    sY.vectorize(yoi)
+    return out, par
+
+
+def _schedule_gemm_and_input(s, out, par, sM, sV2, sV, sZ, nW, K, info):
+    """The block's batched GEMM, row regrouping and input transform at `par`; the phase copy
+    before the blocks."""
+    lanes = info.lanes
+    O = _dims(sM.op.output(0))[4]
     # batched GEMM per (position, output row) of the block
     sM.compute_at(out, par)
     t, mn, mh, mj, mo = sM.op.axis
@@ -159,9 +218,9 @@ def schedule_stem_winograd(s, st, target):
     sV.unroll(vpx)
     _vector_tile(sV, vj, rl, unroll=False)
     _schedule_copy(sZ, lanes)
-    return [st, out, sM, sV2, sV, sZ, y]
 
 
+@register("stem_winograd_output_blocks", VECTOR_CPU_TARGETS)
 @register("stem_winograd_phases", VECTOR_CPU_TARGETS)
 @register("stem_winograd_input", VECTOR_CPU_TARGETS)
 @register("stem_winograd_rows", VECTOR_CPU_TARGETS)

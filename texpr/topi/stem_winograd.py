@@ -16,7 +16,7 @@ whole vectors), V regrouped per output row with the 4
 kernel rows of each phase channel as the GEMM's k ("stem_V2" [7, N, P, 16C, tiles]: the
 rows h..h+3 of V copied whole), the batched GEMM per (position, output row)
 M[t, n, h, j, o] = sum_k V2[t, n, h, k, j] U[t, k, o] ("stem_M"), and the output transform
-A^T M (NCHW or NCHWc). Weights are transformed once, offline (stem_weight_transform_ref).
+A^T M (NCHWc; NCHW through blocks of OUTPUT_BLOCK channels, "stem_Y", transposed). Weights are transformed once, offline (stem_weight_transform_ref).
 Error: 6e-7 of the largest output in float32 (ResNet-50's stem, random data; direct 3e-7).
 """
 from __future__ import annotations
@@ -38,6 +38,10 @@ ALPHA = TILE + TAPS - 1
 #: V and V2 to those (ResNet-50's stem, Zen 4, avx512, 1 thread: medians 1.58-1.70 ms with
 #: it, 1.69-1.73 without or with only the copy padded: within the noise of a loaded machine)
 ROW_BLOCK = 16
+#: an NCHW output is computed in blocks of this many channels (the output transform's
+#: vectors), then transposed into the channel planes (cpu_conv_stem: 8 x 8 register
+#: transposes where every output would otherwise be a store of its own)
+OUTPUT_BLOCK = 8
 
 
 def stem_matrices():
@@ -147,9 +151,16 @@ def conv2d_stem_winograd(data, U, padding, layout="NCHW", oc=None):
     def y(n, o, h, w):
         return te_sum(_coef(AT, w % TILE, e.var, dt) * M[e, n, h, w // TILE, o], axis=e,
                       where=_nonzero(AT, w % TILE, e.var))
-    if layout == "NCHW":
+    if layout == "NCHW" and O % OUTPUT_BLOCK:
         return compute((N, O, P, Q), y, name="conv2d_stem_winograd",
                        tag="stem_winograd_output", attrs=attrs)
+    if layout == "NCHW":            # channel blocks, then transposed into the channel planes
+        Y = compute((N, O // OUTPUT_BLOCK, P, Q, OUTPUT_BLOCK),
+                    lambda n, ob, h, w, oi: y(n, ob * OUTPUT_BLOCK + oi, h, w),
+                    name="stem_Y", tag="stem_winograd_output_blocks")
+        return compute((N, O, P, Q), lambda n, o, h, w: Y[n, o // OUTPUT_BLOCK, h, w,
+                                                          o % OUTPUT_BLOCK],
+                       name="conv2d_stem_winograd", tag="stem_winograd_output", attrs=attrs)
     return compute((N, O // oc, P, Q, oc), lambda n, ob, h, w, oi: y(n, ob * oc + oi, h, w),
                    name="conv2d_stem_winograd_NCHWc", tag="stem_winograd_output_NCHWc",
                    attrs=attrs)
