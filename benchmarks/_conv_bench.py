@@ -8,8 +8,8 @@ texpr variants of a case:
           channel blocks the schedule reads (what Graph.conv2d does; where the schedule
           reads the weight as it lies, topi.cpu.conv2d_weight_blocks is None: no variant)
   winoM   topi.nn.conv2d_winograd_nchw F(M,3), M = 2, 4, 5 (3x3, stride 1, no dilation,
-          groups 1), the weights transformed once, offline (what a graph with constant
-          weights does)
+          groups 1), the weights transformed once, offline, into panels of output channels
+          (topi.cpu.winograd_weight_block: what Graph.conv2d does)
   stemw   topi.stem_winograd.conv2d_stem_winograd: the 7x7 stride-2 stem of few channels as
           space-to-depth + a 1-D Winograd F(4,4), the weights transformed offline
   wino4s2 3x3 stride 2 where topi.cpu_conv3x3.conv3x3_s2_algorithm picks it (the cost model
@@ -121,10 +121,12 @@ class Case:
             f = te.build(topi.schedule(out, target), [x, U, out], target=target, name="stemw")
             return f, (a, u, c), c
         m, stride = int(variant[4]), (2 if variant.endswith("s2") else 1)
-        u = winograd_weight_transform_ref(k, m, "IO", stride)
+        oc = topi.cpu.winograd_weight_block(self.O, target)      # panels, as Graph.conv2d
+        layout = "IOo" if oc else "IO"
+        u = winograd_weight_transform_ref(k, m, layout, stride, oc=oc)
         U = te.placeholder(u.shape, name="U")
         out = topi.nn.conv2d_winograd_nchw(x, U, self.p, m, pre_transformed=True,
-                                           weight_layout="IO", stride=stride)
+                                           weight_layout=layout, stride=stride)
         f = te.build(topi.schedule(out, target), [x, U, out], target=target, name=f"wino{m}")
         return f, (a, u, c), c
 

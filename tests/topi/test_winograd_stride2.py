@@ -153,8 +153,8 @@ def test_resnet_builder_picks_the_rule_at_28x28():
     b.winograd, b.target, b.choice = "model", "native", {}
     for C, H in ((128, 56), (256, 28)):
         xshape = (1, C // 16, H, H, 16)
-        assert b._algorithm(xshape, C, 3, 2, None, None, 16) == conv3x3_s2_algorithm(
+        assert b._algorithm(xshape, C, 3, 2, 1, None, None, 16) == conv3x3_s2_algorithm(
             1, C, H, H, C, "native")
-    assert b._algorithm((1, 8, 56, 56, 16), 128, 3, 2, None, None, 16) in ("direct", "wino4s2")
+    assert b._algorithm((1, 8, 56, 56, 16), 128, 3, 2, 1, None, None, 16) in ("direct", "wino4s2")
     b.winograd = "none"
-    assert b._algorithm((1, 8, 56, 56, 16), 128, 3, 2, None, None, 16) == "direct"
+    assert b._algorithm((1, 8, 56, 56, 16), 128, 3, 2, 1, None, None, 16) == "direct"

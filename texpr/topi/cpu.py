@@ -1296,6 +1296,22 @@ def padded_channel_block(O, target="native", Q=None):
     return min((lanes, 2 * lanes), key=lambda b: (round(cycles(b), 6), b))
 
 
+def winograd_weight_block(O, target="native"):
+    """The panel width oc of a constant NCHW Winograd weight in the "IOo" layout ([alpha,
+    alpha, O/oc, C, oc]: conv2d_winograd_nchw, winograd_weight_transform_ref): two of the
+    target's vectors (the batched GEMM's register tile, as the NCHWc network's channel block),
+    else one; None where O is not whole vectors ("IO" then). Each panel is then one
+    contiguous run that the GEMM prefetches; read from "IO" (rows O floats apart) a 256- or
+    512-channel layer ran 2.3-3x slower (F(5,3) at 14x14, F(2,3) at 7x7; Zen 4, 1 thread).
+
+    >>> from texpr.topi.cpu import winograd_weight_block
+    >>> winograd_weight_block(64, "avx2"), winograd_weight_block(24, "avx2")
+    (16, 8)
+    """
+    lanes = cpu_info(target).lanes
+    return next((v * lanes for v in (2, 1) if O % (v * lanes) == 0), None)
+
+
 def conv2d_weight_blocks(data_shape, kernel_shape, stride, padding, dilation=1,
                          target="native", dtype="float32"):
     """(ic, oc): the channel blocks to pack a constant conv2d_nchw kernel [O, C, R, S] with

@@ -419,7 +419,7 @@ class Graph:
         return self.call(kernel, *args, name=name)
 
     def conv2d(self, data, weight, stride=1, padding=0, dilation=1, bias=None,
-               activation=None, target="native", name=None):
+               activation=None, target="native", name=None, algorithm="auto"):
         """conv2d_nchw of data [N, C, H, W] (a Value) by the constant weight [O, C, R, S]
         (+ bias [O], then activation None or "relu"); returns the output Value [N, O, P, Q].
 
@@ -427,6 +427,15 @@ class Graph:
         (topi.cpu.conv2d_weight_blocks; topi.nn.conv2d_nchw_packed reads them): no call of
         the graph copies it again. Where the schedule reads the weight as it lies (an RGB
         stem, a 1x1 convolution without padding) the kernel is topi.nn.conv2d_nchw on it.
+
+        algorithm: "auto" lets the host's cost model (topi.cpu_conv3x3.conv2d_algorithm)
+        choose, on the vector CPU targets, between the direct kernel and, for square
+        kernels and equal strides and padding on both axes, Winograd: "wino<m>" (3x3
+        stride 1, F(m,3), m in 2, 4, 5, 6), "wino4s2" (3x3 stride 2, padding 1: F(4,2) on
+        the space-to-depth input), "stemw" (7x7 stride 2, at most 4 input channels). The
+        weight is then transformed here, once (a Winograd one in panels of output channels:
+        topi.cpu.winograd_weight_block). Any of these names (or "direct") forces it where it
+        applies.
 
         Example (the weight packed once, here; the kernel built, or taken from the cache)::
 
@@ -441,6 +450,17 @@ class Graph:
         w, b = self._layer_operands("conv2d", data, "N, C, H, W", weight, "O, C, R, S", bias,
                                     activation)
         base = name or f"conv2d_{len(self.steps)}"
+        algo = _conv2d_algorithm(self.name, data.shape, w.shape, stride, padding, dilation,
+                                 target, algorithm)
+        if algo != "direct":
+            u, layout = _transformed_conv2d_weight(w, algo, target)
+            args = [data, self.constant(base + "_" + algo, u)]
+            args += [self.constant(base + "_b", b)] if b is not None else []
+            key = ("graph.conv2d", data.shape, w.shape, str(stride), str(padding), algo,
+                   layout, b is not None, activation, str(target))
+            kernel = self.kernels.get(key, lambda: _build_conv2d_transformed(
+                data.shape, u.shape, padding, algo, layout, b is not None, activation, target))
+            return self.call(kernel, *args, name=name)
         # a symbolic batch or image size: conv2d_nchw on the weight as it lies (its schedule
         # takes symbolic extents; the packed kernel's does not)
         sym = not all(isinstance(d, int) for d in data.shape)
@@ -537,13 +557,104 @@ def _build_dense(M, N, K, nb, bias, activation, target):
     return build(schedule(out, target), args, target=target, name="dense_pack" if nb else "dense")
 
 
-def _build_conv2d(dshape, wshape, stride, padding, dilation, blocks, bias, activation, target):
-    """The kernel of Graph.conv2d: conv2d_nchw_packed on a kernel in `blocks` (ic, oc), or
-    conv2d_nchw on the weight (blocks None)."""
+#: Graph.conv2d's algorithms besides "auto" and "direct": (kernel size, stride) of each
+CONV2D_ALGORITHMS = {"wino2": (3, 1), "wino4": (3, 1), "wino5": (3, 1), "wino6": (3, 1),
+                     "wino4s2": (3, 2), "stemw": (7, 2)}
+
+
+def _conv2d_algorithm(graph, dshape, wshape, stride, padding, dilation, target, algorithm):
+    """The algorithm Graph.conv2d runs: `algorithm` checked where it applies, or for "auto"
+    the cost model's (direct off the vector CPU targets, for symbolic sizes, other dtypes
+    or unequal strides, paddings or dilations per axis)."""
+    from ..targets.registry import get_target
+    from .cpu_conv3x3 import conv2d_algorithm
+    from .schedules import VECTOR_CPU_TARGETS
+    from .stem_winograd import stem_winograd_applies
+    if algorithm not in ("auto", "direct") and algorithm not in CONV2D_ALGORITHMS:
+        raise GraphError(f"graph {graph}: conv2d algorithm must be 'auto', 'direct' or one of "
+                         f"{', '.join(CONV2D_ALGORITHMS)}, got {algorithm!r}")
+    if algorithm == "direct":
+        return "direct"
+    O, C, R, S = wshape
+    strides = stride if isinstance(stride, (tuple, list)) else (stride,) * 2
+    pads = padding if isinstance(padding, (tuple, list)) else (padding,) * 4
+    dils = dilation if isinstance(dilation, (tuple, list)) else (dilation,) * 2
+    uniform = (R == S and len(set(strides)) == 1 and len(set(pads)) == 1 and set(dils) == {1}
+               and all(isinstance(d, int) for d in dshape))
+    s_, p_ = strides[0], pads[0]
+    if algorithm == "auto":
+        if not uniform or get_target(target).name not in VECTOR_CPU_TARGETS:
+            return "direct"
+        N, _, H, W = dshape
+        return conv2d_algorithm(N, C, H, W, O, R, s_, p_, target=target)
+    R_, s_want = CONV2D_ALGORITHMS[algorithm]
+    ok = uniform and (R, s_) == (R_, s_want)
+    if algorithm == "wino4s2":
+        ok = ok and p_ == 1
+    if algorithm == "stemw":
+        ok = ok and stem_winograd_applies(C, R, s_, dshape[2], dshape[3])
+    if not ok:
+        raise GraphError(
+            f"graph {graph}: conv2d algorithm {algorithm!r} is for {R_}x{R_} kernels of "
+            f"stride {s_want}" + (", padding 1" if algorithm == "wino4s2" else "")
+            + (", at most 4 input channels" if algorithm == "stemw" else "")
+            + " (one value for both axes, no dilation, constant sizes); got a "
+            f"{R}x{S} kernel, stride {stride}, padding {padding}, dilation {dilation}, data "
+            f"{list(dshape)}")
+    return algorithm
+
+
+def _transformed_conv2d_weight(w, algo, target):
+    """(array, layout) of Graph.conv2d's weight for a Winograd algorithm, transformed once:
+    "IOo" panels (cpu.winograd_weight_block) or "IO"; the stem's [7, 16C, O]."""
+    from .cpu import winograd_weight_block
+    from .stem_winograd import stem_weight_transform_ref
+    from .winograd import winograd_weight_transform_ref
+    if algo == "stemw":
+        return stem_weight_transform_ref(w), "stem"
+    m, stride = int(algo[4]), (2 if algo.endswith("s2") else 1)
+    oc = winograd_weight_block(w.shape[0], target)
+    layout = "IOo" if oc else "IO"
+    return winograd_weight_transform_ref(w, m, layout, stride, oc=oc), layout
+
+
+def _build_conv2d_transformed(dshape, ushape, padding, algo, layout, bias, activation, target):
+    """The kernel of Graph.conv2d on a transformed weight (Winograd, the stem's)."""
+    from ..lang.tensor import placeholder
+    from .stem_winograd import conv2d_stem_winograd
+    from .winograd import conv2d_winograd_nchw
+    x = placeholder(dshape, name="x")
+    u = placeholder(ushape, name="U")
+    if algo == "stemw":
+        out = conv2d_stem_winograd(x, u, padding)
+    else:
+        m, stride = int(algo[4]), (2 if algo.endswith("s2") else 1)
+        out = conv2d_winograd_nchw(x, u, padding, m, pre_transformed=True, weight_layout=layout,
+                                   stride=stride)
+    return _with_epilogue(out, x, u, bias, activation, target, "conv2d_" + algo)
+
+
+def _with_epilogue(out, x, w, bias, activation, target, name):
+    """Built: out (+ bias [O] on axis 1, then relu) of arguments x, w (, bias), out."""
     from ..lang.tensor import placeholder
     from ..targets.build import build
     from . import nn
     from .schedules import schedule
+    O = out.shape[1]
+    b = placeholder((O,), name="b") if bias else None
+    if bias:
+        out = nn.bias_add(out, b, axis=1)
+    if activation == "relu":
+        out = nn.relu(out)
+    args = [x, w] + ([b] if bias else []) + [out]
+    return build(schedule(out, target), args, target=target, name=name)
+
+
+def _build_conv2d(dshape, wshape, stride, padding, dilation, blocks, bias, activation, target):
+    """The kernel of Graph.conv2d: conv2d_nchw_packed on a kernel in `blocks` (ic, oc), or
+    conv2d_nchw on the weight (blocks None)."""
+    from ..lang.tensor import placeholder
+    from . import nn
     x = placeholder(dshape, name="x")
     O, C, R, S = wshape
     if blocks:
@@ -553,13 +664,7 @@ def _build_conv2d(dshape, wshape, stride, padding, dilation, blocks, bias, activ
     else:
         w = placeholder(wshape, name="w")
         out = nn.conv2d_nchw(x, w, stride, padding, dilation)
-    b = placeholder((O,), name="b") if bias else None
-    if bias:
-        out = nn.bias_add(out, b, axis=1)
-    if activation == "relu":
-        out = nn.relu(out)
-    args = [x, w] + ([b] if bias else []) + [out]
-    return build(schedule(out, target), args, target=target, name="conv2d")
+    return _with_epilogue(out, x, w, bias, activation, target, "conv2d")
 
 
 def plan_buffers(steps, outputs, nbytes=None):

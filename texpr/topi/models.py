@@ -299,30 +299,29 @@ class ResNet50Builder:
             return kn
         return winograd_weight_transform_NCHWc_ref(kn, *_winograd_tile(algo))
 
-    def _algorithm(self, xshape, O, R, stride, kernel, bias, ocb):
+    def _algorithm(self, xshape, O, R, stride, pad, kernel, bias, ocb):
         """direct, or the Winograd tile size of a 3x3 stride-1 layer (see `winograd`); a 3x3
         stride-2 one (padding 1) runs F(4,2) on the space-to-depth input ("wino4s2") where
-        winograd="model" and cpu_conv3x3.conv3x3_s2_algorithm picks it; the 7x7 stride-2 stem
-        "stemw" where cpu_conv_stem.stem_algorithm picks it (constant sizes; not with
-        winograd "none" / "direct")."""
+        winograd="model" and the host's cost model picks it; the 7x7 stride-2 stem "stemw"
+        where the cost model picks it (not with winograd "none" / "direct"). The cost model:
+        cpu_conv3x3.conv2d_algorithm, which Graph.conv2d runs too."""
+        from .cpu_conv3x3 import conv2d_algorithm
+        N, Cb, H, W, icb = xshape
         if R == 3 and stride == 2:
-            return self._algorithm_s2(xshape, O)
+            return self._algorithm_s2(xshape, O, pad)
         if R == 7 and stride == 2:
-            N, Cb, H, W, icb = xshape
-            if self.winograd in ("none", "direct") or Cb != 1 or \
-                    not all(isinstance(d, int) for d in (N, H, W)):
+            if self.winograd in ("none", "direct") or Cb != 1:
                 return "direct"
             key = (xshape, O, "7x7/2")
             if key not in self.choice:
-                from .cpu_conv_stem import stem_algorithm
-                self.choice[key] = stem_algorithm(N, icb, H, W, O, self.target)
+                self.choice[key] = conv2d_algorithm(N, icb, H, W, O, R, stride, pad,
+                                                    target=self.target)
             return self.choice[key]
         if R != 3 or stride != 1:
             return "direct"
         key = (xshape, O, "3x3")
         if key not in self.choice:
             wino = self.winograd
-            W = xshape[3]
             if callable(wino):
                 self.choice[key] = wino(self, xshape, O, kernel, bias, ocb)
             elif wino in ("none", "direct") or not isinstance(W, int):
@@ -330,22 +329,21 @@ class ResNet50Builder:
             elif wino == "table":
                 self.choice[key] = "wino4" if W >= 28 else "wino2" if W >= 14 else "direct"
             elif wino == "model":
-                from .cpu_conv3x3 import conv3x3_algorithm
-                N, Cb, H, _, icb = xshape
-                self.choice[key] = ("direct" if not isinstance(N, int) or not isinstance(H, int)
-                                    else conv3x3_algorithm(N, Cb * icb, H, W, O, self.target))
+                self.choice[key] = conv2d_algorithm(N, Cb * icb, H, W, O, R, stride, pad,
+                                                    target=self.target)
             else:
                 self.choice[key] = "wino" + str(wino)
         return self.choice[key]
 
-    def _algorithm_s2(self, xshape, O):
+    def _algorithm_s2(self, xshape, O, pad):
         N, Cb, H, W, icb = xshape
-        if self.winograd != "model" or not all(isinstance(d, int) for d in (N, H, W)):
+        if self.winograd != "model":
             return "direct"
         key = (xshape, O, "3x3/2")
         if key not in self.choice:
-            from .cpu_conv3x3 import conv3x3_s2_algorithm
-            self.choice[key] = conv3x3_s2_algorithm(N, Cb * icb, H, W, O, self.target)
+            from .cpu_conv3x3 import conv2d_algorithm
+            self.choice[key] = conv2d_algorithm(N, Cb * icb, H, W, O, 3, 2, pad,
+                                                target=self.target)
         return self.choice[key]
 
     def _conv(self, h, conv, bn, stride, pad, relu, name, residual=None, cin_block=None):
@@ -353,7 +351,7 @@ class ResNet50Builder:
         O, _, R, _ = kernel.shape
         icb = cin_block or self.block
         ocb = self.block
-        algo = self._algorithm(h.shape, O, R, stride, kernel, bias, ocb)
+        algo = self._algorithm(h.shape, O, R, stride, pad, kernel, bias, ocb)
         k = self._conv_kernel(h.shape, O, R, stride, pad, residual is not None, relu, algo, ocb)
         g = self.graph
         args = [h, g.constant(name + "_w", self.conv_weights(kernel, algo, icb, ocb)),

@@ -243,7 +243,10 @@ def conv2d_winograd_nchw(data: Tensor, kernel: Tensor, padding: int | Sequence[i
     kernel's 9). The space-to-depth is the index the input transform reads, no copy.
 
     kernel is OIHW, or with pre_transformed=True the output of winograd_weight_transform in
-    `weight_layout` ("OI": [alpha, alpha, O, I]; "IO": [alpha, alpha, I, O], the fast one).
+    `weight_layout` ("OI": [alpha, alpha, O, I]; "IO": [alpha, alpha, I, O]; "IOo": [alpha,
+    alpha, O/oc, I, oc], panels of oc output channels, the fastest: the GEMM reads each panel
+    as one contiguous run and prefetches the next; winograd_weight_transform_ref(...,
+    layout="IOo", oc=oc)).
 
     Stages: input transform in two separable halves (T = B^T d, V = T B: [alpha, alpha,
     tiles, C]), the batched GEMM M[e, nu, tile, o] = sum_c V[e, nu, tile, c] U[e, nu, c, o],
@@ -271,11 +274,17 @@ def conv2d_winograd_nchw(data: Tensor, kernel: Tensor, padding: int | Sequence[i
     r = _kernel_size(stride, "conv2d_winograd_nchw")
     winograd_matrices(m, r)         # checks the tile size
     a = m + r - 1
-    if weight_layout not in ("OI", "IO"):
-        raise TexprError(f"conv2d_winograd_nchw: weight_layout must be 'OI' or 'IO', got "
-                         f"{weight_layout!r}")
+    if weight_layout not in ("OI", "IO", "IOo"):
+        raise TexprError(f"conv2d_winograd_nchw: weight_layout must be 'OI', 'IO' or 'IOo', "
+                         f"got {weight_layout!r}")
+    if weight_layout == "IOo" and not pre_transformed:
+        raise TexprError("conv2d_winograd_nchw: weight_layout 'IOo' is for a pre-transformed "
+                         "kernel (winograd_weight_transform_ref(..., layout='IOo', oc=...))")
     if pre_transformed:
-        check_ndim(kernel, 4, "conv2d_winograd_nchw", "[alpha, alpha, O, I]")
+        if weight_layout == "IOo":
+            check_ndim(kernel, 5, "conv2d_winograd_nchw", "[alpha, alpha, O/oc, I, oc]")
+        else:
+            check_ndim(kernel, 4, "conv2d_winograd_nchw", "[alpha, alpha, O, I]")
         if const_dim(kernel, 0, "winograd") != a:
             raise TexprError(f"conv2d_winograd_nchw: pre-transformed kernel is for alpha="
                              f"{const_dim(kernel, 0, 'winograd')}, tile size {m} needs {a}")
@@ -283,8 +292,14 @@ def conv2d_winograd_nchw(data: Tensor, kernel: Tensor, padding: int | Sequence[i
     else:
         U, layout = winograd_weight_transform(kernel, m, layout="IO", dtype=dt,
                                               stride=stride), "IO"
-    O = const_dim(U, 2 if layout == "OI" else 3, "conv2d_winograd_nchw")
-    Cu = const_dim(U, 3 if layout == "OI" else 2, "conv2d_winograd_nchw")
+    attrs = {"weight_layout": layout}
+    if layout == "IOo":
+        Ob, Cu, oc = (const_dim(U, d, "conv2d_winograd_nchw") for d in (2, 3, 4))
+        O = Ob * oc
+        attrs["oc"] = oc
+    else:
+        O = const_dim(U, 2 if layout == "OI" else 3, "conv2d_winograd_nchw")
+        Cu = const_dim(U, 3 if layout == "OI" else 2, "conv2d_winograd_nchw")
     Cw = C * stride * stride        # the channels of the (space-to-depth) input
     if Cu != Cw:
         raise TexprError(f"conv2d_winograd_nchw: kernel has {Cu} input channels, data {C}"
@@ -303,9 +318,8 @@ def conv2d_winograd_nchw(data: Tensor, kernel: Tensor, padding: int | Sequence[i
     else:
         # phase c // C = 2p + q written so that the schedule's split of c at C folds it
         read = lambda n, c, h, w: dp[n, c % C, 2 * h + c // C // 2, 2 * w + c // C % 2]
-    S = _winograd_tiles(_widened(read, dt), N, nH, nW, Cw, O, m, dt,
-                        weight_at(U, {"weight_layout": layout}), {"weight_layout": layout}, half,
-                        r)
+    S = _winograd_tiles(_widened(read, dt), N, nH, nW, Cw, O, m, dt, weight_at(U, attrs),
+                        attrs, half, r)
     AT = winograd_matrices(m, r)[0]
     e1 = reduce_axis((0, a), "e1")
 
@@ -561,19 +575,32 @@ def winograd_weight_pairs_NCHWc_ref(kernel, tile_size):
     return np.ascontiguousarray(u.reshape(a, a, Ob, C // 2, 2, oc).transpose(0, 1, 2, 3, 5, 4))
 
 
-def winograd_weight_transform_ref(kernel, tile_size, layout="OI", stride=1):
+def winograd_weight_transform_ref(kernel, tile_size, layout="OI", stride=1, oc=None):
     """NumPy twin of winograd_weight_transform (an OIHW kernel in, float64 math; stride 2:
-    the space-to-depth kernel's F(tile_size, 2) weight).
+    the space-to-depth kernel's F(tile_size, 2) weight); layout "OI", "IO", or "IOo" (panels
+    of `oc` output channels: [alpha, alpha, O/oc, I, oc]).
 
     >>> import numpy as np, texpr.topi as topi
     >>> kernel = np.ones((8, 4, 3, 3), "float32")
     >>> topi.winograd.winograd_weight_transform_ref(kernel, 4).shape
     (6, 6, 8, 4)
+    >>> topi.winograd.winograd_weight_transform_ref(kernel, 4, "IOo", oc=4).shape
+    (6, 6, 2, 4, 4)
     """
     r = _kernel_size(stride, "winograd_weight_transform_ref")
+    if layout not in ("OI", "IO", "IOo"):
+        raise TexprError(f"winograd_weight_transform_ref: layout 'OI', 'IO' or 'IOo', got "
+                         f"{layout!r}")
+    O = kernel.shape[0]
+    if layout == "IOo" and (not isinstance(oc, int) or oc <= 0 or O % oc):
+        raise TexprError(f"winograd_weight_transform_ref: layout 'IOo' needs a block oc that "
+                         f"divides the {O} output channels, got {oc!r}")
     if stride == 2:
         kernel = space_to_depth_kernel_ref(kernel)
     _, G, _ = winograd_matrices(tile_size, r)
     spec = "ek,oikl,nl->enoi" if layout == "OI" else "ek,oikl,nl->enio"
     u = np.einsum(spec, G, kernel.astype(np.float64), G)
+    if layout == "IOo":
+        a, _, C, _ = u.shape
+        u = u.reshape(a, a, C, O // oc, oc).transpose(0, 1, 3, 2, 4)
     return np.ascontiguousarray(u.astype(kernel.dtype))
