@@ -46,7 +46,8 @@ def test_graph_conv2d_packs_the_weight_once_and_fuses_bias_relu():
     b = RNG.standard_normal(O, dtype=np.float32)
     g = Graph("net", kernels=KernelCache())
     x = g.input("x", a.shape)
-    y = g.conv2d(x, k, stride=2, padding=1, bias=b, activation="relu", name="c1")
+    y = g.conv2d(x, k, stride=2, padding=1, bias=b, activation="relu", name="c1",
+                 algorithm="direct")
     blocks = cpu.conv2d_weight_blocks(a.shape, k.shape, 2, 1)
     packed = next(v for v in g.values if v.name == "c1_w_blocks")
     np.testing.assert_array_equal(packed.array, ref.pack_kernel_nchwc_ref(k, *blocks))

@@ -1,0 +1,132 @@
+"""Graph.conv2d's algorithms (topi/graph.py, cpu_conv3x3.conv2d_algorithm): each Winograd
+form and the Winograd stem, forced or chosen by the host's cost model, equals a float64 NumPy
+convolution with the bias + relu epilogue; the weight is transformed once, when the graph is
+built; an algorithm that does not apply to the layer is refused with what it needs. The
+"IOo" weight layout of conv2d_winograd_nchw (panels of output channels) is checked against
+the "IO" one, and its bad uses."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as hs
+
+import texpr as te
+import texpr.topi as topi
+from texpr.errors import TexprError
+from texpr.topi import cpu
+from texpr.topi.cpu_conv3x3 import conv2d_algorithm
+from texpr.topi.graph import Graph, GraphError, KernelCache
+from texpr.topi.testing import conv2d_nchw_ref
+from texpr.topi.winograd import winograd_weight_transform_ref
+
+KERNELS = KernelCache()         # layers of equal shapes build once across the tests
+
+
+def _layer(C, H, O, R, stride, pad, algorithm, seed=0, bias=True):
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((1, C, H, H)).astype(np.float32)
+    k = (rng.standard_normal((O, C, R, R)) / np.sqrt(C * R * R)).astype(np.float32)
+    b = rng.standard_normal(O).astype(np.float32) if bias else None
+    g = Graph("net", kernels=KERNELS)
+    x = g.input("x", a.shape)
+    y = g.conv2d(x, k, stride, pad, bias=b, activation="relu", name="c", algorithm=algorithm)
+    want = conv2d_nchw_ref(a.astype(np.float64), k.astype(np.float64), stride, pad)
+    if bias:
+        want = want + b[None, :, None, None]
+    want = np.maximum(want, 0)
+    got, = g.compile([y])(a)
+    err = np.abs(got - want).max() / np.abs(want).max()
+    return g, err
+
+
+@pytest.mark.parametrize("algorithm, layer, tol", [
+    ("wino2", (16, 9, 24, 3, 1, 1), 1e-5), ("wino4", (16, 11, 32, 3, 1, 1), 2e-5),
+    ("wino5", (8, 14, 16, 3, 1, 0), 2e-5), ("wino6", (8, 13, 16, 3, 1, 1), 1e-4),
+    ("wino4s2", (16, 17, 32, 3, 2, 1), 2e-5), ("stemw", (3, 30, 16, 7, 2, 3), 1e-5),
+    ("direct", (16, 9, 24, 3, 1, 1), 1e-6)])
+def test_each_algorithm_equals_numpy(algorithm, layer, tol):
+    g, err = _layer(*layer, algorithm)
+    assert err < tol, (algorithm, layer, err)
+    names = {v.name for v in g.values if v.kind == "constant"}
+    if algorithm not in ("direct",):
+        assert "c_" + algorithm in names     # the transformed weight, made once at build
+
+
+@settings(max_examples=6, deadline=None)
+@given(C=hs.sampled_from([3, 8, 19]), H=hs.integers(6, 20), O=hs.sampled_from([8, 16, 21]),
+       pad=hs.integers(0, 1), bias=hs.booleans(), seed=hs.integers(0, 2 ** 16))
+def test_auto_3x3_equals_numpy(C, H, O, pad, bias, seed):
+    """The cost model's choice (Winograd or direct; odd channel counts: the "IO" layout or
+    masked columns) equals NumPy."""
+    _, err = _layer(C, H, O, 3, 1, pad, "auto", seed, bias)
+    assert err < 1e-4
+
+
+def test_auto_follows_the_cost_model():
+    g = Graph("net", kernels=KERNELS)
+    x = g.input("x", (1, 64, 56, 56))
+    w = np.zeros((64, 64, 3, 3), np.float32)
+    g.conv2d(x, w, 1, 1, name="c")
+    want = conv2d_algorithm(1, 64, 56, 56, 64, 3, 1, 1)
+    names = {v.name for v in g.values if v.kind == "constant"}
+    assert ("c_" + want if want != "direct" else "c_w_blocks") in names
+    # dilation, unequal strides and the plain C target stay direct
+    assert "c2_w_blocks" in {v.name for v in (g.conv2d(x, w, 1, 2, dilation=2, name="c2")
+                                              .graph.values) if v.kind == "constant"}
+    y = g.conv2d(x, w, 1, 1, name="c3", target="c")
+    assert not any(v.name.startswith("c3_wino") for v in y.graph.values)
+
+
+def test_algorithms_that_do_not_apply_are_refused():
+    g = Graph("net", kernels=KERNELS)
+    x = g.input("x", (1, 16, 12, 12))
+    w3, w5 = np.zeros((16, 16, 3, 3), np.float32), np.zeros((16, 16, 5, 5), np.float32)
+    with pytest.raises(GraphError, match=r"algorithm must be 'auto', 'direct' or one of "
+                                         r"wino2, .*got 'winograd'"):
+        g.conv2d(x, w3, 1, 1, algorithm="winograd")
+    with pytest.raises(GraphError, match=r"'wino4' is for 3x3 kernels of stride 1 .* got a "
+                                         r"5x5 kernel"):
+        g.conv2d(x, w5, 1, 2, algorithm="wino4")
+    with pytest.raises(GraphError, match=r"'wino4s2' is for 3x3 kernels of stride 2, "
+                                         r"padding 1 .* padding 0"):
+        g.conv2d(x, w3, 2, 0, algorithm="wino4s2")
+    with pytest.raises(GraphError, match=r"'wino2' .* dilation 2"):
+        g.conv2d(x, w3, 1, 2, dilation=2, algorithm="wino2")
+    with pytest.raises(GraphError, match=r"'stemw' .* at most 4 input channels"):
+        g.conv2d(x, np.zeros((16, 16, 7, 7), np.float32), 2, 3, algorithm="stemw")
+
+
+@pytest.mark.parametrize("target", ["native", "avx2"])
+def test_winograd_weight_in_output_channel_panels(target):
+    """conv2d_winograd_nchw on an "IOo" weight equals NumPy and reads its panels whole
+    (the prefetching GEMM tile of the packed layout)."""
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((1, 32, 14, 14)).astype(np.float32)
+    k = (rng.standard_normal((64, 32, 3, 3)) / 17).astype(np.float32)
+    oc = cpu.winograd_weight_block(64, target)
+    u = winograd_weight_transform_ref(k, 4, "IOo", oc=oc)
+    np.testing.assert_array_equal(u, winograd_weight_transform_ref(k, 4, "IO").reshape(
+        6, 6, 32, 64 // oc, oc).transpose(0, 1, 3, 2, 4))
+    x, U = te.placeholder(a.shape, name="x"), te.placeholder(u.shape, name="U")
+    out = topi.nn.conv2d_winograd_nchw(x, U, 1, 4, pre_transformed=True, weight_layout="IOo")
+    f = te.build(topi.schedule(out, target), [x, U, out], target=target)
+    got = np.full((1, 64, 14, 14), np.nan, np.float32)
+    f(a, u, got)
+    want = conv2d_nchw_ref(a.astype(np.float64), k.astype(np.float64), 1, 1)
+    assert np.abs(got - want).max() / np.abs(want).max() < 2e-5
+    assert "_pf" in f.source                # gemm_fp32(prefetch_rows=...): the next panel
+
+
+def test_winograd_weight_panels_bad_uses():
+    x = te.placeholder((1, 8, 8, 8), name="x")
+    with pytest.raises(TexprError, match="'IOo' is for a pre-transformed kernel"):
+        topi.nn.conv2d_winograd_nchw(x, te.placeholder((8, 8, 3, 3), name="w"), 1, 4,
+                                     weight_layout="IOo")
+    with pytest.raises(TexprError, match=r"\[alpha, alpha, O/oc, I, oc\]"):
+        topi.nn.conv2d_winograd_nchw(x, te.placeholder((6, 6, 8, 8), name="U"), 1, 4,
+                                     pre_transformed=True, weight_layout="IOo")
+    with pytest.raises(TexprError, match="weight_layout must be 'OI', 'IO' or 'IOo'"):
+        topi.nn.conv2d_winograd_nchw(x, te.placeholder((6, 6, 8, 8), name="U"), 1, 4,
+                                     pre_transformed=True, weight_layout="OIo")
+    with pytest.raises(TexprError, match="a block oc that divides the 8 output channels"):
+        winograd_weight_transform_ref(np.zeros((8, 8, 3, 3), np.float32), 4, "IOo", oc=3)
+    with pytest.raises(TexprError, match="layout 'OI', 'IO' or 'IOo'"):
+        winograd_weight_transform_ref(np.zeros((8, 8, 3, 3), np.float32), 4, "IOx")
