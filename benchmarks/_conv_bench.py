@@ -7,8 +7,8 @@ texpr variants of a case:
   packed  topi.nn.conv2d_nchw_packed: the constant weight packed once, offline, into the
           channel blocks the schedule reads (what Graph.conv2d does; where the schedule
           reads the weight as it lies, topi.cpu.conv2d_weight_blocks is None: no variant)
-  winoM   topi.nn.conv2d_winograd_nchw F(M,3), M = 2, 4, 5 (3x3, stride 1, no dilation,
-          groups 1), the weights transformed once, offline, into panels of output channels
+  winoM   topi.nn.conv2d_winograd_nchw F(M,3), M = 2, 4, 5 (3x3, stride 1, groups 1; a
+          dilated one on each of its phases), the weights transformed once, offline, into panels of output channels
           (topi.cpu.winograd_weight_block: what Graph.conv2d does)
   stemw   topi.stem_winograd.conv2d_stem_winograd: the 7x7 stride-2 stem of few channels as
           space-to-depth + a 1-D Winograd F(4,4), the weights transformed offline
@@ -70,7 +70,7 @@ class Case:
         v = ["direct"]
         if self.g == 1 and self.blocks(target) is not None:
             v.append("packed")
-        if self.R == 3 and self.s == 1 and self.d == 1 and self.g == 1:
+        if self.R == 3 and self.s == 1 and self.g == 1:
             v += [f"wino{m}" for m in wino]
         if self.g == 1 and stem_winograd_applies(self.C, self.R, self.s, self.H, self.W,
                                                  self.d):
@@ -126,7 +126,8 @@ class Case:
         u = winograd_weight_transform_ref(k, m, layout, stride, oc=oc)
         U = te.placeholder(u.shape, name="U")
         out = topi.nn.conv2d_winograd_nchw(x, U, self.p, m, pre_transformed=True,
-                                           weight_layout=layout, stride=stride)
+                                           weight_layout=layout, stride=stride,
+                                           dilation=self.d)
         f = te.build(topi.schedule(out, target), [x, U, out], target=target, name=f"wino{m}")
         return f, (a, u, c), c
 

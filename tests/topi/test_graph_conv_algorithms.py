@@ -3,7 +3,8 @@ form and the Winograd stem, forced or chosen by the host's cost model, equals a 
 convolution with the bias + relu epilogue; the weight is transformed once, when the graph is
 built; an algorithm that does not apply to the layer is refused with what it needs. The
 "IOo" weight layout of conv2d_winograd_nchw (panels of output channels) is checked against
-the "IO" one, and its bad uses."""
+the "IO" one, and its bad uses; a dilated 3x3 convolution through Winograd on its phases
+equals NumPy on hypothesis-drawn shapes and paddings."""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as hs
@@ -20,15 +21,16 @@ from texpr.topi.winograd import winograd_weight_transform_ref
 KERNELS = KernelCache()         # layers of equal shapes build once across the tests
 
 
-def _layer(C, H, O, R, stride, pad, algorithm, seed=0, bias=True):
+def _layer(C, H, O, R, stride, pad, algorithm, seed=0, bias=True, dilation=1):
     rng = np.random.default_rng(seed)
     a = rng.standard_normal((1, C, H, H)).astype(np.float32)
     k = (rng.standard_normal((O, C, R, R)) / np.sqrt(C * R * R)).astype(np.float32)
     b = rng.standard_normal(O).astype(np.float32) if bias else None
     g = Graph("net", kernels=KERNELS)
     x = g.input("x", a.shape)
-    y = g.conv2d(x, k, stride, pad, bias=b, activation="relu", name="c", algorithm=algorithm)
-    want = conv2d_nchw_ref(a.astype(np.float64), k.astype(np.float64), stride, pad)
+    y = g.conv2d(x, k, stride, pad, dilation, bias=b, activation="relu", name="c",
+                 algorithm=algorithm)
+    want = conv2d_nchw_ref(a.astype(np.float64), k.astype(np.float64), stride, pad, dilation)
     if bias:
         want = want + b[None, :, None, None]
     want = np.maximum(want, 0)
@@ -60,6 +62,45 @@ def test_auto_3x3_equals_numpy(C, H, O, pad, bias, seed):
     assert err < 1e-4
 
 
+@settings(max_examples=8, deadline=None)
+@given(C=hs.sampled_from([4, 16]), H=hs.integers(7, 23), W=hs.integers(7, 23),
+       O=hs.sampled_from([8, 13]), d=hs.integers(2, 3), pads=hs.tuples(*[hs.integers(0, 3)] * 4),
+       m=hs.sampled_from([2, 4]), layout=hs.sampled_from(["IOo", "IO", None]),
+       relu=hs.booleans(), seed=hs.integers(0, 2 ** 16))
+def test_dilated_winograd_equals_numpy(C, H, W, O, d, pads, m, layout, relu, seed):
+    """A dilated 3x3 convolution through Winograd on its d x d phases (pre-transformed in
+    either layout, or transformed in the kernel; odd sizes: phases of unequal sizes) equals
+    NumPy, with and without an epilogue fused into the interleaving pass."""
+    P, Q = H + pads[0] + pads[2] - 2 * d, W + pads[1] + pads[3] - 2 * d
+    if P < 1 or Q < 1:
+        return
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((1, C, H, W)).astype(np.float32)
+    k = (rng.standard_normal((O, C, 3, 3)) / np.sqrt(9 * C)).astype(np.float32)
+    oc = cpu.winograd_weight_block(O) if layout == "IOo" else None
+    if layout == "IOo" and oc is None:
+        layout = "IO"
+    kk = k if layout is None else winograd_weight_transform_ref(k, m, layout, oc=oc)
+    x, w = te.placeholder(a.shape, name="x"), te.placeholder(kk.shape, name="w")
+    out = topi.nn.conv2d_winograd_nchw(x, w, pads, m, pre_transformed=layout is not None,
+                                       weight_layout=layout or "OI", dilation=d)
+    want = conv2d_nchw_ref(a.astype(np.float64), k.astype(np.float64), 1, pads, d)
+    if relu:
+        out, want = topi.nn.relu(out), np.maximum(want, 0)
+    assert tuple(int(v.value) for v in out.shape) == want.shape
+    f = te.build(topi.schedule(out, "native"), [x, w, out], target="native")
+    got = np.full(want.shape, np.nan, np.float32)
+    f(a, kk, got)
+    assert np.abs(got - want).max() <= 2e-5 * max(1.0, np.abs(want).max())
+
+
+def test_dilated_winograd_layer_in_a_graph():
+    """DeepLab-like 64 x 28 x 28, dilation 2 (padding 2): Graph.conv2d's Winograd on the
+    phases equals NumPy."""
+    _, err = _layer(64, 28, 64, 3, 1, 2, "wino4", dilation=2)
+    assert err < 2e-5
+
+
 def test_auto_follows_the_cost_model():
     g = Graph("net", kernels=KERNELS)
     x = g.input("x", (1, 64, 56, 56))
@@ -68,11 +109,17 @@ def test_auto_follows_the_cost_model():
     want = conv2d_algorithm(1, 64, 56, 56, 64, 3, 1, 1)
     names = {v.name for v in g.values if v.kind == "constant"}
     assert ("c_" + want if want != "direct" else "c_w_blocks") in names
-    # dilation, unequal strides and the plain C target stay direct
-    assert "c2_w_blocks" in {v.name for v in (g.conv2d(x, w, 1, 2, dilation=2, name="c2")
-                                              .graph.values) if v.kind == "constant"}
-    y = g.conv2d(x, w, 1, 1, name="c3", target="c")
-    assert not any(v.name.startswith("c3_wino") for v in y.graph.values)
+    # a dilated layer: the model on its phases; unequal strides and the C target: direct
+    g.conv2d(x, w, 1, 2, dilation=2, name="c2")
+    want = conv2d_algorithm(1, 64, 56, 56, 64, 3, 1, 2, 2)
+    assert want == conv2d_algorithm(4, 64, 56, 56, 64, 3, 1, 1)    # 4 phases of 28x28
+    names = {v.name for v in g.values if v.kind == "constant"}
+    assert ("c2_" + want if want != "direct" else "c2_w_blocks") in names
+    g.conv2d(x, w, (1, 2), 1, name="c3")
+    g.conv2d(x, w, 1, 1, name="c4", target="c")
+    names = {v.name for v in g.values if v.kind == "constant"}
+    assert {"c3_w_blocks", "c4_w"} <= names and not any(
+        n.startswith(("c3_wino", "c4_wino")) for n in names)
 
 
 def test_algorithms_that_do_not_apply_are_refused():
@@ -88,8 +135,8 @@ def test_algorithms_that_do_not_apply_are_refused():
     with pytest.raises(GraphError, match=r"'wino4s2' is for 3x3 kernels of stride 2, "
                                          r"padding 1 .* padding 0"):
         g.conv2d(x, w3, 2, 0, algorithm="wino4s2")
-    with pytest.raises(GraphError, match=r"'wino2' .* dilation 2"):
-        g.conv2d(x, w3, 1, 2, dilation=2, algorithm="wino2")
+    with pytest.raises(GraphError, match=r"'wino4s2' .* no dilation.* dilation 2"):
+        g.conv2d(x, w3, 2, 1, dilation=2, algorithm="wino4s2")
     with pytest.raises(GraphError, match=r"'stemw' .* at most 4 input channels"):
         g.conv2d(x, np.zeros((16, 16, 7, 7), np.float32), 2, 3, algorithm="stemw")
 
@@ -128,5 +175,8 @@ def test_winograd_weight_panels_bad_uses():
                                      pre_transformed=True, weight_layout="OIo")
     with pytest.raises(TexprError, match="a block oc that divides the 8 output channels"):
         winograd_weight_transform_ref(np.zeros((8, 8, 3, 3), np.float32), 4, "IOo", oc=3)
+    with pytest.raises(TexprError, match="dilation must be a positive int, with stride 1"):
+        topi.nn.conv2d_winograd_nchw(x, te.placeholder((8, 8, 3, 3), name="w"), 1, 4,
+                                     stride=2, dilation=2)
     with pytest.raises(TexprError, match="layout 'OI', 'IO' or 'IOo'"):
         winograd_weight_transform_ref(np.zeros((8, 8, 3, 3), np.float32), 4, "IOx")

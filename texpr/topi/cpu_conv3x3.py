@@ -156,22 +156,28 @@ def conv2d_algorithm(N, C, H, W, O, R, stride=1, padding=0, dilation=1, target="
                      info=None):
     """How a float32 NCHW convolution with a constant weight runs on this CPU (constant
     sizes; H x W in, R x R kernel, one stride, padding and dilation for both axes): a
-    Winograd "wino<m>" (3x3 stride 1: conv3x3_algorithm on its outputs), "wino4s2" (3x3
-    stride 2, padding 1: conv3x3_s2_algorithm), "stemw" (7x7 stride 2 of at most 4 input
-    channels: cpu_conv_stem.stem_algorithm), else "direct". The weight is transformed once,
-    where it is made constant (Graph.conv2d, the ResNet-50 builder).
+    Winograd "wino<m>" (3x3 stride 1: conv3x3_algorithm on its outputs; dilated d: on the
+    d x d phases' outputs, d^2 images of ceil(P/d) x ceil(Q/d)), "wino4s2" (3x3 stride 2,
+    padding 1: conv3x3_s2_algorithm), "stemw" (7x7 stride 2 of at most 4 input channels:
+    cpu_conv_stem.stem_algorithm), else "direct". The weight is transformed once, where it
+    is made constant (Graph.conv2d, the ResNet-50 builder).
 
     >>> from texpr.topi.cpu_conv3x3 import conv2d_algorithm
     >>> conv2d_algorithm(1, 64, 56, 56, 64, 3, 1, 1, target="avx2")
     'wino4'
-    >>> conv2d_algorithm(1, 64, 56, 56, 64, 3, 1, 1, dilation=2, target="avx2")
+    >>> conv2d_algorithm(1, 64, 56, 56, 64, 3, 1, 2, dilation=2, target="avx2")
+    'wino4'
+    >>> conv2d_algorithm(1, 64, 56, 56, 64, 5, 1, 2, target="avx2")
     'direct'
     """
-    if not all(isinstance(d, int) for d in (N, C, H, W, O)) or dilation != 1:
+    d = dilation
+    if not all(isinstance(v, int) for v in (N, C, H, W, O, d)) or d < 1:
         return "direct"
-    P, Q = H + 2 * padding - R + 1, W + 2 * padding - R + 1
+    P, Q = H + 2 * padding - d * (R - 1), W + 2 * padding - d * (R - 1)
     if R == 3 and stride == 1 and P > 0 and Q > 0:
-        return conv3x3_algorithm(N, C, P, Q, O, target, info=info)
+        return conv3x3_algorithm(N * d * d, C, cdiv(P, d), cdiv(Q, d), O, target, info=info)
+    if d != 1:
+        return "direct"
     if R == 3 and stride == 2 and padding == 1:
         return conv3x3_s2_algorithm(N, C, H, W, O, target, info)
     if R == 7 and stride == 2:

@@ -430,8 +430,8 @@ class Graph:
 
         algorithm: "auto" lets the host's cost model (topi.cpu_conv3x3.conv2d_algorithm)
         choose, on the vector CPU targets, between the direct kernel and, for square
-        kernels and equal strides and padding on both axes, Winograd: "wino<m>" (3x3
-        stride 1, F(m,3), m in 2, 4, 5, 6), "wino4s2" (3x3 stride 2, padding 1: F(4,2) on
+        kernels and equal strides, padding and dilation on both axes, Winograd: "wino<m>"
+        (3x3 stride 1, F(m,3), m in 2, 4, 5, 6; dilated: on each phase), "wino4s2" (3x3 stride 2, padding 1: F(4,2) on
         the space-to-depth input), "stemw" (7x7 stride 2, at most 4 input channels). The
         weight is then transformed here, once (a Winograd one in panels of output channels:
         topi.cpu.winograd_weight_block). Any of these names (or "direct") forces it where it
@@ -456,10 +456,11 @@ class Graph:
             u, layout = _transformed_conv2d_weight(w, algo, target)
             args = [data, self.constant(base + "_" + algo, u)]
             args += [self.constant(base + "_b", b)] if b is not None else []
-            key = ("graph.conv2d", data.shape, w.shape, str(stride), str(padding), algo,
-                   layout, b is not None, activation, str(target))
+            key = ("graph.conv2d", data.shape, w.shape, str(stride), str(padding),
+                   str(dilation), algo, layout, b is not None, activation, str(target))
             kernel = self.kernels.get(key, lambda: _build_conv2d_transformed(
-                data.shape, u.shape, padding, algo, layout, b is not None, activation, target))
+                data.shape, u.shape, padding, dilation, algo, layout, b is not None,
+                activation, target))
             return self.call(kernel, *args, name=name)
         # a symbolic batch or image size: conv2d_nchw on the weight as it lies (its schedule
         # takes symbolic extents; the packed kernel's does not)
@@ -579,28 +580,29 @@ def _conv2d_algorithm(graph, dshape, wshape, stride, padding, dilation, target, 
     strides = stride if isinstance(stride, (tuple, list)) else (stride,) * 2
     pads = padding if isinstance(padding, (tuple, list)) else (padding,) * 4
     dils = dilation if isinstance(dilation, (tuple, list)) else (dilation,) * 2
-    uniform = (R == S and len(set(strides)) == 1 and len(set(pads)) == 1 and set(dils) == {1}
-               and all(isinstance(d, int) for d in dshape))
-    s_, p_ = strides[0], pads[0]
+    uniform = (R == S and len(set(strides)) == 1 and len(set(pads)) == 1
+               and len(set(dils)) == 1 and all(isinstance(d, int) for d in dshape))
+    s_, p_, d_ = strides[0], pads[0], dils[0]
     if algorithm == "auto":
         if not uniform or get_target(target).name not in VECTOR_CPU_TARGETS:
             return "direct"
         N, _, H, W = dshape
-        return conv2d_algorithm(N, C, H, W, O, R, s_, p_, target=target)
+        return conv2d_algorithm(N, C, H, W, O, R, s_, p_, d_, target=target)
     R_, s_want = CONV2D_ALGORITHMS[algorithm]
-    ok = uniform and (R, s_) == (R_, s_want)
+    ok = uniform and (R, s_) == (R_, s_want) and (d_ == 1 or s_ == 1)
     if algorithm == "wino4s2":
         ok = ok and p_ == 1
     if algorithm == "stemw":
-        ok = ok and stem_winograd_applies(C, R, s_, dshape[2], dshape[3])
+        ok = ok and stem_winograd_applies(C, R, s_, dshape[2], dshape[3], d_)
     if not ok:
         raise GraphError(
             f"graph {graph}: conv2d algorithm {algorithm!r} is for {R_}x{R_} kernels of "
             f"stride {s_want}" + (", padding 1" if algorithm == "wino4s2" else "")
             + (", at most 4 input channels" if algorithm == "stemw" else "")
-            + " (one value for both axes, no dilation, constant sizes); got a "
-            f"{R}x{S} kernel, stride {stride}, padding {padding}, dilation {dilation}, data "
-            f"{list(dshape)}")
+            + (" (one value for both axes, constant sizes)" if s_want == 1 else
+               " (one value for both axes, no dilation, constant sizes)")
+            + f"; got a {R}x{S} kernel, stride {stride}, padding {padding}, dilation "
+            f"{dilation}, data {list(dshape)}")
     return algorithm
 
 
@@ -618,7 +620,8 @@ def _transformed_conv2d_weight(w, algo, target):
     return winograd_weight_transform_ref(w, m, layout, stride, oc=oc), layout
 
 
-def _build_conv2d_transformed(dshape, ushape, padding, algo, layout, bias, activation, target):
+def _build_conv2d_transformed(dshape, ushape, padding, dilation, algo, layout, bias,
+                              activation, target):
     """The kernel of Graph.conv2d on a transformed weight (Winograd, the stem's)."""
     from ..lang.tensor import placeholder
     from .stem_winograd import conv2d_stem_winograd
@@ -629,8 +632,9 @@ def _build_conv2d_transformed(dshape, ushape, padding, algo, layout, bias, activ
         out = conv2d_stem_winograd(x, u, padding)
     else:
         m, stride = int(algo[4]), (2 if algo.endswith("s2") else 1)
+        d = dilation[0] if isinstance(dilation, (tuple, list)) else dilation
         out = conv2d_winograd_nchw(x, u, padding, m, pre_transformed=True, weight_layout=layout,
-                                   stride=stride)
+                                   stride=stride, dilation=d)
     return _with_epilogue(out, x, u, bias, activation, target, "conv2d_" + algo)
 
 

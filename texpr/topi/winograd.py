@@ -235,12 +235,15 @@ def _nonzero(mat, i, j):
 def conv2d_winograd_nchw(data: Tensor, kernel: Tensor, padding: int | Sequence[int],
                          tile_size: int, pre_transformed: bool = False,
                          weight_layout: str = "OI", out_dtype: str | None = None,
-                         stride: int = 1) -> Tensor:
+                         stride: int = 1, dilation: int = 1) -> Tensor:
     """3x3 convolution through Winograd: stride 1 as F(tile_size, 3); stride 2 as
     F(tile_size, 2) on the space-to-depth input (the 2x2 convolution of its 4C channels
     x'[n, (2p + q) C + c, i, j] = xpad[n, c, 2i + p, 2j + q] with space_to_depth_kernel:
     (m + 1)^2 / m^2 x 4 multiplies per output and channel, 6.25 at m = 4 against the direct
     kernel's 9). The space-to-depth is the index the input transform reads, no copy.
+    dilation d (stride 1): the outputs of each of the d x d phases (h % d, w % d) are an
+    undilated 3x3 convolution of the input's pixels of that phase, computed as d x d more
+    images of ceil(P/d) x ceil(Q/d) outputs (the phase is again an index of the reads).
 
     kernel is OIHW, or with pre_transformed=True the output of winograd_weight_transform in
     `weight_layout` ("OI": [alpha, alpha, O, I]; "IO": [alpha, alpha, I, O]; "IOo": [alpha,
@@ -274,6 +277,11 @@ def conv2d_winograd_nchw(data: Tensor, kernel: Tensor, padding: int | Sequence[i
     r = _kernel_size(stride, "conv2d_winograd_nchw")
     winograd_matrices(m, r)         # checks the tile size
     a = m + r - 1
+    d = dilation
+    if not isinstance(d, int) or d < 1 or (d > 1 and stride != 1):
+        raise TexprError(f"conv2d_winograd_nchw: dilation must be a positive int, with "
+                         f"stride 1 where it is not 1; got dilation {dilation!r}, stride "
+                         f"{stride}")
     if weight_layout not in ("OI", "IO", "IOo"):
         raise TexprError(f"conv2d_winograd_nchw: weight_layout must be 'OI', 'IO' or 'IOo', "
                          f"got {weight_layout!r}")
@@ -305,21 +313,27 @@ def conv2d_winograd_nchw(data: Tensor, kernel: Tensor, padding: int | Sequence[i
         raise TexprError(f"conv2d_winograd_nchw: kernel has {Cu} input channels, data {C}"
                          + (f" ({Cw} after space-to-depth)" if stride > 1 else ""))
     pt, pl, pb, pr = padding4(padding)
-    P, Q = (H + pt + pb - 3) // stride + 1, (W + pl + pr - 3) // stride + 1
+    P = (H + pt + pb - 2 * d - 1) // stride + 1
+    Q = (W + pl + pr - 2 * d - 1) // stride + 1
     if P <= 0 or Q <= 0:
         raise TexprError(f"conv2d_winograd_nchw: output would be {P}x{Q}")
-    nH, nW = -(-P // m), -(-Q // m)
-    # tiles of m outputs read (m + r - 1) rows of the (space-to-depth) input: padded with
-    # zeros to whole tiles (stride 2: 2 (nH m + 1) rows, never fewer than the padding asked)
-    Hp, Wp = stride * (nH * m + r - 1), stride * (nW * m + r - 1)
+    Pd, Qd = -(-P // d), -(-Q // d)                 # the outputs of a phase, at most
+    nH, nW = -(-Pd // m), -(-Qd // m)
+    # tiles of m outputs read (m + r - 1) rows of the (space-to-depth, or phase) input:
+    # padded with zeros to whole tiles (stride 2: 2 (nH m + 1) rows, dilation d: d (nH m + 2)
+    # rows, never fewer than the padding asked)
+    Hp, Wp = stride * d * (nH * m + r - 1), stride * d * (nW * m + r - 1)
     dp = pad(data, (0, 0, pt, pl), (0, 0, Hp - H - pt, Wp - W - pl), name="wino_pad")
-    if stride == 1:
+    if stride == 1 and d == 1:
         read = lambda n, c, h, w: dp[n, c, h, w]
+    elif d > 1:
+        # image n of the phases: image n // d^2, phase (n // d % d, n % d)
+        read = lambda n, c, h, w: dp[n // (d * d), c, d * h + n // d % d, d * w + n % d]
     else:
         # phase c // C = 2p + q written so that the schedule's split of c at C folds it
         read = lambda n, c, h, w: dp[n, c % C, 2 * h + c // C // 2, 2 * w + c // C % 2]
-    S = _winograd_tiles(_widened(read, dt), N, nH, nW, Cw, O, m, dt, weight_at(U, attrs),
-                        attrs, half, r)
+    S = _winograd_tiles(_widened(read, dt), N * d * d, nH, nW, Cw, O, m, dt,
+                        weight_at(U, attrs), attrs, half, r)
     AT = winograd_matrices(m, r)[0]
     e1 = reduce_axis((0, a), "e1")
 
@@ -327,8 +341,16 @@ def conv2d_winograd_nchw(data: Tensor, kernel: Tensor, padding: int | Sequence[i
         p = n * (nH * nW) + (h // m) * nW + w // m
         return te_sum(_coef(AT, h % m, e1.var, dt) * S[e1, w % m, p, o], axis=e1,
                       where=_nonzero(AT, h % m, e1.var))
-    return compute((N, O, P, Q), y, name="conv2d_winograd", tag="winograd_output",
-                   attrs={"tile_size": m, "nH": nH, "nW": nW, "stride": stride})
+    attrs = {"tile_size": m, "nH": nH, "nW": nW, "stride": stride}
+    if d == 1:
+        return compute((N, O, P, Q), y, name="conv2d_winograd", tag="winograd_output",
+                       attrs=attrs)
+    # the phases' outputs as images, then interleaved (the schedule's epilogue pass)
+    Yp = compute((N * d * d, O, Pd, Qd), y, name="winograd_phases", tag="winograd_output",
+                 attrs=attrs)
+    return compute((N, O, P, Q), lambda n, o, h, w: Yp[n * d * d + h % d * d + w % d, o,
+                                                       h // d, w // d],
+                   name="conv2d_winograd", tag="injective,winograd_dilated")
 
 
 def _mixed_precision(data, kernel, out_dtype, op):
