@@ -8,7 +8,7 @@ texpr variants of a case:
           channel blocks the schedule reads (what Graph.conv2d does; where the schedule
           reads the weight as it lies, topi.cpu.conv2d_weight_blocks is None: no variant)
   winoM   topi.nn.conv2d_winograd_nchw F(M,3), M = 2, 4, 5 (3x3, stride 1, groups 1; a
-          dilated one on each of its phases), the weights transformed once, offline, into panels of output channels
+          dilated one on each of its phases), F(M,5), M = 2, 4 (5x5, stride 1), the weights transformed once, offline, into panels of output channels
           (topi.cpu.winograd_weight_block: what Graph.conv2d does)
   stemw   topi.stem_winograd.conv2d_stem_winograd: the 7x7 stride-2 stem of few channels as
           space-to-depth + a 1-D Winograd F(4,4), the weights transformed offline
@@ -44,7 +44,7 @@ import texpr.topi as topi  # noqa: E402
 from texpr.topi.stem_winograd import (conv2d_stem_winograd, stem_weight_transform_ref,  # noqa: E402
                                       stem_winograd_applies)
 from texpr.topi.cpu_conv3x3 import conv3x3_s2_algorithm  # noqa: E402
-from texpr.topi.winograd import winograd_weight_transform_ref  # noqa: E402
+from texpr.topi.winograd import TILE_SIZES, winograd_weight_transform_ref  # noqa: E402
 
 
 def out_size(n, k, s, p, d):
@@ -72,6 +72,8 @@ class Case:
             v.append("packed")
         if self.R == 3 and self.s == 1 and self.g == 1:
             v += [f"wino{m}" for m in wino]
+        if self.R == 5 and self.s == 1 and self.g == 1:
+            v += [f"wino{m}" for m in TILE_SIZES[5]]
         if self.g == 1 and stem_winograd_applies(self.C, self.R, self.s, self.H, self.W,
                                                  self.d):
             v.append("stemw")           # space-to-depth + 1-D Winograd, offline weights
@@ -127,7 +129,7 @@ class Case:
         U = te.placeholder(u.shape, name="U")
         out = topi.nn.conv2d_winograd_nchw(x, U, self.p, m, pre_transformed=True,
                                            weight_layout=layout, stride=stride,
-                                           dilation=self.d)
+                                           dilation=self.d, kernel_size=self.R)
         f = te.build(topi.schedule(out, target), [x, U, out], target=target, name=f"wino{m}")
         return f, (a, u, c), c
 

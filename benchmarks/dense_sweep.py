@@ -96,7 +96,9 @@ def main(argv=None):
             ratios = []
             with _bench.threads(t):
                 for (m, n, k), (fx, ft) in cases:
-                    r = {key: v[0] for key, v in timer.run({"texpr": fx, "torch": ft}).items()}
+                    fns = {"texpr": fx, "torch": ft}
+                    timer.warm_s = _bench.parallel_warm_s(fns, t)    # torch's spinning workers
+                    r = {key: v[0] for key, v in timer.run(fns).items()}
                     x = r["torch"] / r["texpr"]
                     ratios.append((x, f"{m}x{n}x{k}"))
                     print(f"  {f'{m}x{n}x{k}':<18}{r['texpr'] * 1e3:9.3f}{r['torch'] * 1e3:9.3f}"

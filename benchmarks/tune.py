@@ -158,8 +158,12 @@ def resnet50_layers(args, target):
         calls = int(min(50, max(3, 0.02 / (case.flops / 30e9))))
         for t in tcounts:
             with _bench.threads(t), torch.no_grad():
-                r = _bench.Timer(rounds=args.rounds, calls=calls, settle=_bench.SETTLE_S,
-                                 clock=clock).run(fns)
+                # at 2 threads each turn starts with untimed calls of its own for longer than
+                # torch's OpenMP workers spin (they took the second core from texpr's)
+                timer = _bench.Timer(rounds=args.rounds, calls=calls, settle=_bench.SETTLE_S,
+                                     clock=clock)
+                timer.warm_s = _bench.parallel_warm_s(fns, t)
+                r = timer.run(fns)
             rows.append((case.name, case.flops, t, r, kinds["fallback"], kinds["tuned"]))
     rows += _gemm_rows(target, log, tcounts, args.rounds, gemms, clock)
     for t in tcounts:
@@ -221,7 +225,9 @@ def _gemm_rows(target, log, tcounts, rounds, gemms=("dense", "bmm"), clock=None)
             else (lambda: torch.bmm(ta, tb.transpose(1, 2)))
         for t in tcounts:
             with _bench.threads(t), torch.no_grad():
-                r = _bench.Timer(rounds=rounds, calls=3, clock=clock).run(fns)
+                timer = _bench.Timer(rounds=rounds, calls=3, clock=clock)
+                timer.warm_s = _bench.parallel_warm_s(fns, t)
+                r = timer.run(fns)
             out.append((name, flop, t, r, ["fallback"], ["tuned"]))
     return out
 
@@ -292,7 +298,9 @@ def main():
             fns["torch"] = torch_fn()
         except ImportError:
             pass
-        res = _bench.Timer(rounds=5 if args.quick else 9, calls=3).run(fns)
+        timer = _bench.Timer(rounds=5 if args.quick else 9, calls=3)
+        timer.warm_s = _bench.parallel_warm_s(fns, args.threads)
+        res = timer.run(fns)
     ref = res.get("torch", (None,))[0]
     for k, (med, _) in res.items():
         gf = task.flop / med / 1e9

@@ -3,8 +3,8 @@ form and the Winograd stem, forced or chosen by the host's cost model, equals a 
 convolution with the bias + relu epilogue; the weight is transformed once, when the graph is
 built; an algorithm that does not apply to the layer is refused with what it needs. The
 "IOo" weight layout of conv2d_winograd_nchw (panels of output channels) is checked against
-the "IO" one, and its bad uses; a dilated 3x3 convolution through Winograd on its phases
-equals NumPy on hypothesis-drawn shapes and paddings."""
+the "IO" one, and its bad uses; a dilated 3x3 convolution through Winograd on its phases,
+and 5x5 ones through F(2,5) / F(4,5), equal NumPy on hypothesis-drawn shapes and paddings."""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as hs
@@ -43,6 +43,7 @@ def _layer(C, H, O, R, stride, pad, algorithm, seed=0, bias=True, dilation=1):
     ("wino2", (16, 9, 24, 3, 1, 1), 1e-5), ("wino4", (16, 11, 32, 3, 1, 1), 2e-5),
     ("wino5", (8, 14, 16, 3, 1, 0), 2e-5), ("wino6", (8, 13, 16, 3, 1, 1), 1e-4),
     ("wino4s2", (16, 17, 32, 3, 2, 1), 2e-5), ("stemw", (3, 30, 16, 7, 2, 3), 1e-5),
+    ("wino2", (16, 12, 24, 5, 1, 2), 2e-5), ("wino4", (8, 15, 16, 5, 1, 2), 2e-4),
     ("direct", (16, 9, 24, 3, 1, 1), 1e-6)])
 def test_each_algorithm_equals_numpy(algorithm, layer, tol):
     g, err = _layer(*layer, algorithm)
@@ -94,6 +95,45 @@ def test_dilated_winograd_equals_numpy(C, H, W, O, d, pads, m, layout, relu, see
     assert np.abs(got - want).max() <= 2e-5 * max(1.0, np.abs(want).max())
 
 
+@settings(max_examples=6, deadline=None)
+@given(C=hs.sampled_from([3, 16]), H=hs.integers(5, 21), W=hs.integers(5, 21),
+       O=hs.sampled_from([8, 11]), d=hs.integers(1, 2), pads=hs.tuples(*[hs.integers(0, 2)] * 4),
+       m=hs.sampled_from([2, 4]), pre=hs.booleans(), seed=hs.integers(0, 2 ** 16))
+def test_5x5_winograd_equals_numpy(C, H, W, O, d, pads, m, pre, seed):
+    """F(2,5) and F(4,5) (pre-transformed with kernel_size=5, or transformed in the kernel),
+    dilated or not, equal NumPy."""
+    P, Q = H + pads[0] + pads[2] - 4 * d, W + pads[1] + pads[3] - 4 * d
+    if P < 1 or Q < 1:
+        return
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((1, C, H, W)).astype(np.float32)
+    k = (rng.standard_normal((O, C, 5, 5)) / np.sqrt(25 * C)).astype(np.float32)
+    kk = winograd_weight_transform_ref(k, m, "IO") if pre else k
+    x, w = te.placeholder(a.shape, name="x"), te.placeholder(kk.shape, name="w")
+    out = topi.nn.conv2d_winograd_nchw(x, w, pads, m, pre_transformed=pre, weight_layout="IO",
+                                       dilation=d, kernel_size=5 if pre else None)
+    want = conv2d_nchw_ref(a.astype(np.float64), k.astype(np.float64), 1, pads, d)
+    assert tuple(int(v.value) for v in out.shape) == want.shape
+    f = te.build(topi.schedule(out, "native"), [x, w, out], target="native")
+    got = np.full(want.shape, np.nan, np.float32)
+    f(a, kk, got)
+    tol = 2e-5 if m == 2 else 2e-4         # F(4,5): the points of F(6,3)
+    assert np.abs(got - want).max() <= tol * max(1.0, np.abs(want).max())
+
+
+def test_5x5_winograd_refuses_what_it_does_not_do():
+    x = te.placeholder((1, 8, 16, 16), name="x")
+    with pytest.raises(TexprError, match=r"5x5 ones \(stride 1\), got 5x5 of stride 2"):
+        topi.nn.conv2d_winograd_nchw(x, te.placeholder((8, 8, 5, 5), name="w"), 2, 2, stride=2)
+    with pytest.raises(TexprError, match=r"got 7x7 of stride 1"):
+        topi.nn.conv2d_winograd_nchw(x, te.placeholder((8, 8, 7, 7), name="w"), 3, 2)
+    with pytest.raises(TexprError, match=r"tile size must be one of \(2, 4\) for F\(m,5\)"):
+        topi.nn.conv2d_winograd_nchw(x, te.placeholder((8, 8, 5, 5), name="w"), 2, 5)
+    with pytest.raises(TexprError, match="kernel_size 3 but the kernel is 5x5"):
+        topi.nn.conv2d_winograd_nchw(x, te.placeholder((8, 8, 5, 5), name="w"), 2, 2,
+                                     kernel_size=3)
+
+
 def test_dilated_winograd_layer_in_a_graph():
     """DeepLab-like 64 x 28 x 28, dilation 2 (padding 2): Graph.conv2d's Winograd on the
     phases equals NumPy."""
@@ -129,9 +169,12 @@ def test_algorithms_that_do_not_apply_are_refused():
     with pytest.raises(GraphError, match=r"algorithm must be 'auto', 'direct' or one of "
                                          r"wino2, .*got 'winograd'"):
         g.conv2d(x, w3, 1, 1, algorithm="winograd")
-    with pytest.raises(GraphError, match=r"'wino4' is for 3x3 kernels of stride 1 .* got a "
+    with pytest.raises(GraphError, match=r"'wino5' is for 3x3 kernels of stride 1 .* got a "
                                          r"5x5 kernel"):
-        g.conv2d(x, w5, 1, 2, algorithm="wino4")
+        g.conv2d(x, w5, 1, 2, algorithm="wino5")
+    with pytest.raises(GraphError, match=r"'wino4' is for 3x3 or 5x5 kernels of stride 1 .* "
+                                         r"got a 7x7 kernel"):
+        g.conv2d(x, np.zeros((16, 16, 7, 7), np.float32), 1, 3, algorithm="wino4")
     with pytest.raises(GraphError, match=r"'wino4s2' is for 3x3 kernels of stride 2, "
                                          r"padding 1 .* padding 0"):
         g.conv2d(x, w3, 2, 0, algorithm="wino4s2")

@@ -2164,7 +2164,8 @@ def schedule_winograd(s, st, target):
     cfg = tuning.winograd_params(
         ("topi.conv2d_winograd_" + ("NCHWc" if nchwc else "nchw"),
          tuning.tensor_arg(st.op.output(0)), C, m), nH, nW, O, target, cfg,
-        2.0 * N * O * C // st.op.attrs.get("stride", 1) ** 2 * 9 * nH * nW * m * m)
+        2.0 * N * O * C // st.op.attrs.get("stride", 1) ** 2
+        * st.op.attrs.get("kernel_size", 3) ** 2 * nH * nW * m * m)
     if half:
         cfg["tile_intrin"] = lambda mr, nr, kc: gemm_fp16(mr, nr, kc, "float16")
     elif f32 and not bf16 and O % cfg["nr"] and info.masked_gemm_columns:

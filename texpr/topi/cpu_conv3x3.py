@@ -49,22 +49,25 @@ def _overlap(compute, stream):
     return max(compute, stream) + min(compute, stream) / 2
 
 
-def conv3x3_costs(N, C, H, W, O, target="native", info=None):
-    """{algorithm: modelled cycles} of a 3x3 stride-1 convolution with `same` padding (N
-    images, C -> O channels, H x W outputs) on `target`'s CPU (see the module docstring).
+def conv3x3_costs(N, C, H, W, O, target="native", info=None, r=3):
+    """{algorithm: modelled cycles} of a 3x3 (r = 5: 5x5) stride-1 convolution (N images,
+    C -> O channels, H x W outputs) on `target`'s CPU (see the module docstring); "wino<m>"
+    is F(m, r).
 
     >>> from texpr.topi.cpu_conv3x3 import conv3x3_costs
     >>> sorted(conv3x3_costs(1, 64, 56, 56, 64, "avx2"))
     ['direct', 'wino2', 'wino4', 'wino5', 'wino6']
+    >>> sorted(conv3x3_costs(1, 64, 56, 56, 64, "avx2", r=5))
+    ['direct', 'wino2', 'wino4']
     """
-    from .winograd import winograd_matrices
+    from .winograd import TILE_SIZES, winograd_matrices
     info = info or cpu_info(target)
     fma = float(info.fma_lanes())
-    costs = {"direct": _overlap(N * H * W * C * O * 9 / fma,
-                                4.0 * 9 * C * O / STREAM_BYTES_PER_CYCLE)}
-    for m in (2, 4, 5, 6):
-        a = m + 2
-        AT, _, BT = winograd_matrices(m)
+    costs = {"direct": _overlap(N * H * W * C * O * r * r / fma,
+                                4.0 * r * r * C * O / STREAM_BYTES_PER_CYCLE)}
+    for m in TILE_SIZES[r]:
+        a = m + r - 1
+        AT, _, BT = winograd_matrices(m, r)
         tiles = N * cdiv(H, m) * cdiv(W, m)
         gemm = tiles * a * a * C * O / fma
         stream = 4.0 * a * a * C * O / STREAM_BYTES_PER_CYCLE
@@ -73,19 +76,22 @@ def conv3x3_costs(N, C, H, W, O, target="native", info=None):
     return costs
 
 
-def conv3x3_algorithm(N, C, H, W, O, target="native", algorithms=ALGORITHMS, info=None):
-    """The cheapest of `algorithms` by conv3x3_costs ("direct" or "wino<m>"), F(6,3) only
-    where it is WINO6_MARGIN cheaper than the rest.
+def conv3x3_algorithm(N, C, H, W, O, target="native", algorithms=ALGORITHMS, info=None, r=3):
+    """The cheapest of `algorithms` by conv3x3_costs ("direct" or "wino<m>": F(m, r), r = 3
+    or 5), the 8-point ones (F(6,3), F(4,5): 4x F(4,3)'s rounding error) only where they
+    are WINO6_MARGIN cheaper than the rest.
 
     >>> from texpr.topi.cpu_conv3x3 import conv3x3_algorithm
     >>> conv3x3_algorithm(1, 64, 56, 56, 64, "avx2")
     'wino4'
     """
-    costs = conv3x3_costs(N, C, H, W, O, target, info)
-    rest = {a: costs[a] for a in algorithms if a != "wino6"}
-    best = min(rest, key=rest.get) if rest else "wino6"
-    if "wino6" in algorithms and rest and costs["wino6"] < WINO6_MARGIN * costs[best]:
-        best = "wino6"
+    costs = conv3x3_costs(N, C, H, W, O, target, info, r)
+    wide = "wino6" if r == 3 else "wino4"
+    algorithms = [a for a in algorithms if a in costs]
+    rest = {a: costs[a] for a in algorithms if a != wide}
+    best = min(rest, key=rest.get) if rest else wide
+    if wide in algorithms and rest and costs[wide] < WINO6_MARGIN * costs[best]:
+        best = wide
     return best
 
 
@@ -156,8 +162,8 @@ def conv2d_algorithm(N, C, H, W, O, R, stride=1, padding=0, dilation=1, target="
                      info=None):
     """How a float32 NCHW convolution with a constant weight runs on this CPU (constant
     sizes; H x W in, R x R kernel, one stride, padding and dilation for both axes): a
-    Winograd "wino<m>" (3x3 stride 1: conv3x3_algorithm on its outputs; dilated d: on the
-    d x d phases' outputs, d^2 images of ceil(P/d) x ceil(Q/d)), "wino4s2" (3x3 stride 2,
+    Winograd "wino<m>" (3x3 or 5x5 stride 1, F(m, R): conv3x3_algorithm on its outputs;
+    dilated d: on the d x d phases' outputs, d^2 images of ceil(P/d) x ceil(Q/d)), "wino4s2" (3x3 stride 2,
     padding 1: conv3x3_s2_algorithm), "stemw" (7x7 stride 2 of at most 4 input channels:
     cpu_conv_stem.stem_algorithm), else "direct". The weight is transformed once, where it
     is made constant (Graph.conv2d, the ResNet-50 builder).
@@ -168,14 +174,17 @@ def conv2d_algorithm(N, C, H, W, O, R, stride=1, padding=0, dilation=1, target="
     >>> conv2d_algorithm(1, 64, 56, 56, 64, 3, 1, 2, dilation=2, target="avx2")
     'wino4'
     >>> conv2d_algorithm(1, 64, 56, 56, 64, 5, 1, 2, target="avx2")
+    'wino2'
+    >>> conv2d_algorithm(1, 64, 56, 56, 64, 7, 1, 3, target="avx2")
     'direct'
     """
     d = dilation
     if not all(isinstance(v, int) for v in (N, C, H, W, O, d)) or d < 1:
         return "direct"
     P, Q = H + 2 * padding - d * (R - 1), W + 2 * padding - d * (R - 1)
-    if R == 3 and stride == 1 and P > 0 and Q > 0:
-        return conv3x3_algorithm(N * d * d, C, cdiv(P, d), cdiv(Q, d), O, target, info=info)
+    if R in (3, 5) and stride == 1 and P > 0 and Q > 0:
+        return conv3x3_algorithm(N * d * d, C, cdiv(P, d), cdiv(Q, d), O, target, info=info,
+                                 r=R)
     if d != 1:
         return "direct"
     if R == 3 and stride == 2 and padding == 1:

@@ -431,7 +431,8 @@ class Graph:
         algorithm: "auto" lets the host's cost model (topi.cpu_conv3x3.conv2d_algorithm)
         choose, on the vector CPU targets, between the direct kernel and, for square
         kernels and equal strides, padding and dilation on both axes, Winograd: "wino<m>"
-        (3x3 stride 1, F(m,3), m in 2, 4, 5, 6; dilated: on each phase), "wino4s2" (3x3 stride 2, padding 1: F(4,2) on
+        (3x3 stride 1, F(m,3), m in 2, 4, 5, 6; 5x5 stride 1, F(m,5), m in 2, 4; dilated:
+        on each phase), "wino4s2" (3x3 stride 2, padding 1: F(4,2) on
         the space-to-depth input), "stemw" (7x7 stride 2, at most 4 input channels). The
         weight is then transformed here, once (a Winograd one in panels of output channels:
         topi.cpu.winograd_weight_block). Any of these names (or "direct") forces it where it
@@ -459,8 +460,8 @@ class Graph:
             key = ("graph.conv2d", data.shape, w.shape, str(stride), str(padding),
                    str(dilation), algo, layout, b is not None, activation, str(target))
             kernel = self.kernels.get(key, lambda: _build_conv2d_transformed(
-                data.shape, u.shape, padding, dilation, algo, layout, b is not None,
-                activation, target))
+                data.shape, u.shape, w.shape[2], padding, dilation, algo, layout,
+                b is not None, activation, target))
             return self.call(kernel, *args, name=name)
         # a symbolic batch or image size: conv2d_nchw on the weight as it lies (its schedule
         # takes symbolic extents; the packed kernel's does not)
@@ -558,9 +559,9 @@ def _build_dense(M, N, K, nb, bias, activation, target):
     return build(schedule(out, target), args, target=target, name="dense_pack" if nb else "dense")
 
 
-#: Graph.conv2d's algorithms besides "auto" and "direct": (kernel size, stride) of each
-CONV2D_ALGORITHMS = {"wino2": (3, 1), "wino4": (3, 1), "wino5": (3, 1), "wino6": (3, 1),
-                     "wino4s2": (3, 2), "stemw": (7, 2)}
+#: Graph.conv2d's algorithms besides "auto" and "direct": (kernel sizes, stride) of each
+CONV2D_ALGORITHMS = {"wino2": ((3, 5), 1), "wino4": ((3, 5), 1), "wino5": ((3,), 1),
+                     "wino6": ((3,), 1), "wino4s2": ((3,), 2), "stemw": ((7,), 2)}
 
 
 def _conv2d_algorithm(graph, dshape, wshape, stride, padding, dilation, target, algorithm):
@@ -588,16 +589,16 @@ def _conv2d_algorithm(graph, dshape, wshape, stride, padding, dilation, target, 
             return "direct"
         N, _, H, W = dshape
         return conv2d_algorithm(N, C, H, W, O, R, s_, p_, d_, target=target)
-    R_, s_want = CONV2D_ALGORITHMS[algorithm]
-    ok = uniform and (R, s_) == (R_, s_want) and (d_ == 1 or s_ == 1)
+    sizes, s_want = CONV2D_ALGORITHMS[algorithm]
+    ok = uniform and R in sizes and s_ == s_want and (d_ == 1 or s_ == 1)
     if algorithm == "wino4s2":
         ok = ok and p_ == 1
     if algorithm == "stemw":
         ok = ok and stem_winograd_applies(C, R, s_, dshape[2], dshape[3], d_)
     if not ok:
         raise GraphError(
-            f"graph {graph}: conv2d algorithm {algorithm!r} is for {R_}x{R_} kernels of "
-            f"stride {s_want}" + (", padding 1" if algorithm == "wino4s2" else "")
+            f"graph {graph}: conv2d algorithm {algorithm!r} is for "
+            + " or ".join(f"{k}x{k}" for k in sizes) + f" kernels of stride {s_want}" + (", padding 1" if algorithm == "wino4s2" else "")
             + (", at most 4 input channels" if algorithm == "stemw" else "")
             + (" (one value for both axes, constant sizes)" if s_want == 1 else
                " (one value for both axes, no dilation, constant sizes)")
@@ -620,8 +621,8 @@ def _transformed_conv2d_weight(w, algo, target):
     return winograd_weight_transform_ref(w, m, layout, stride, oc=oc), layout
 
 
-def _build_conv2d_transformed(dshape, ushape, padding, dilation, algo, layout, bias,
-                              activation, target):
+def _build_conv2d_transformed(dshape, ushape, kernel_size, padding, dilation, algo, layout,
+                              bias, activation, target):
     """The kernel of Graph.conv2d on a transformed weight (Winograd, the stem's)."""
     from ..lang.tensor import placeholder
     from .stem_winograd import conv2d_stem_winograd
@@ -634,7 +635,7 @@ def _build_conv2d_transformed(dshape, ushape, padding, dilation, algo, layout, b
         m, stride = int(algo[4]), (2 if algo.endswith("s2") else 1)
         d = dilation[0] if isinstance(dilation, (tuple, list)) else dilation
         out = conv2d_winograd_nchw(x, u, padding, m, pre_transformed=True, weight_layout=layout,
-                                   stride=stride, dilation=d)
+                                   stride=stride, dilation=d, kernel_size=kernel_size)
     return _with_epilogue(out, x, u, bias, activation, target, "conv2d_" + algo)
 
 

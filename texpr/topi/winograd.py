@@ -34,8 +34,9 @@ _POINTS = [sympy.Integer(0), sympy.Integer(1), sympy.Integer(-1), sympy.Integer(
 
 # the tile sizes m of F(m, r) by kernel size r: F(m, 2) is the 3x3 stride-2 convolution on
 # the space-to-depth input (conv2d_winograd_nchw(stride=2)), F(4, 4) the 7x7 stride-2 stem's
-# 1-D transform on its space-to-depth input (stem_winograd)
-TILE_SIZES = {3: (2, 4, 5, 6), 2: (2, 4), 4: (4,)}
+# 1-D transform on its space-to-depth input (stem_winograd), F(m, 5) a 5x5 stride-1 one (the
+# points of F(4,3) for m = 2, of F(6,3) for m = 4)
+TILE_SIZES = {3: (2, 4, 5, 6), 2: (2, 4), 4: (4,), 5: (2, 4)}
 
 
 @lru_cache(maxsize=None)
@@ -113,11 +114,11 @@ def winograd_weight_transform(kernel: Tensor, tile_size: int, layout: str = "OI"
     """
     check_ndim(kernel, 4, "winograd_weight_transform", "OIHW")
     O, I, R, S = (const_dim(kernel, d, "winograd_weight_transform") for d in range(4))
-    if (R, S) != (3, 3):
-        raise TexprError(f"winograd: only 3x3 kernels are supported, got {R}x{S}")
+    if R != S:
+        raise TexprError(f"winograd: square kernels only, got {R}x{S}")
     if layout not in ("OI", "IO"):
         raise TexprError(f"winograd_weight_transform: layout must be 'OI' or 'IO', got {layout!r}")
-    r = _kernel_size(stride, "winograd_weight_transform")
+    r = _kernel_size(stride, "winograd_weight_transform", R)
     _, Gm, _ = winograd_matrices(tile_size, r)
     a = tile_size + r - 1
     dt = dtype or kernel.dtype
@@ -138,12 +139,16 @@ def winograd_weight_transform(kernel: Tensor, tile_size: int, layout: str = "OI"
         tag="winograd_weight")
 
 
-def _kernel_size(stride, op):
-    """The Winograd kernel size r of a 3x3 convolution of `stride`: 3, or 2 for stride 2 (a 2x2
-    convolution of the space-to-depth input)."""
+def _kernel_size(stride, op, R=3):
+    """The Winograd kernel size r of an R x R convolution (R = 3, or 5 at stride 1) of
+    `stride`: R, or 2 for a 3x3 of stride 2 (a 2x2 convolution of the space-to-depth
+    input)."""
     if stride not in (1, 2):
         raise TexprError(f"{op}: stride must be 1 or 2, got {stride}")
-    return 3 if stride == 1 else 2
+    if R not in (3, 5) or (R == 5 and stride != 1):
+        raise TexprError(f"{op}: Winograd takes 3x3 kernels (stride 1 or 2) and 5x5 ones "
+                         f"(stride 1), got {R}x{R} of stride {stride}")
+    return R if stride == 1 else 2
 
 
 def space_to_depth_kernel(kernel):
@@ -235,7 +240,8 @@ def _nonzero(mat, i, j):
 def conv2d_winograd_nchw(data: Tensor, kernel: Tensor, padding: int | Sequence[int],
                          tile_size: int, pre_transformed: bool = False,
                          weight_layout: str = "OI", out_dtype: str | None = None,
-                         stride: int = 1, dilation: int = 1) -> Tensor:
+                         stride: int = 1, dilation: int = 1,
+                         kernel_size: int | None = None) -> Tensor:
     """3x3 convolution through Winograd: stride 1 as F(tile_size, 3); stride 2 as
     F(tile_size, 2) on the space-to-depth input (the 2x2 convolution of its 4C channels
     x'[n, (2p + q) C + c, i, j] = xpad[n, c, 2i + p, 2j + q] with space_to_depth_kernel:
@@ -244,6 +250,9 @@ def conv2d_winograd_nchw(data: Tensor, kernel: Tensor, padding: int | Sequence[i
     dilation d (stride 1): the outputs of each of the d x d phases (h % d, w % d) are an
     undilated 3x3 convolution of the input's pixels of that phase, computed as d x d more
     images of ceil(P/d) x ceil(Q/d) outputs (the phase is again an index of the reads).
+
+    A 5x5 kernel (stride 1): F(tile_size, 5), tile size 2 or 4 (kernel_size=5 with a
+    pre-transformed kernel, whose alpha does not tell: F(2,5) and F(4,3) both have 6).
 
     kernel is OIHW, or with pre_transformed=True the output of winograd_weight_transform in
     `weight_layout` ("OI": [alpha, alpha, O, I]; "IO": [alpha, alpha, I, O]; "IOo": [alpha,
@@ -274,7 +283,15 @@ def conv2d_winograd_nchw(data: Tensor, kernel: Tensor, padding: int | Sequence[i
     N, C, H, W = (const_dim(data, d, "conv2d_winograd_nchw") for d in range(4))
     dt, half = _mixed_precision(data, kernel, out_dtype, "conv2d_winograd_nchw")
     m = tile_size
-    r = _kernel_size(stride, "conv2d_winograd_nchw")
+    if pre_transformed:
+        R = kernel_size or 3
+    else:
+        check_ndim(kernel, 4, "conv2d_winograd_nchw", "OIHW")
+        R = const_dim(kernel, 2, "conv2d_winograd_nchw")
+        if kernel_size not in (None, R):
+            raise TexprError(f"conv2d_winograd_nchw: kernel_size {kernel_size} but the kernel "
+                             f"is {R}x{R}")
+    r = _kernel_size(stride, "conv2d_winograd_nchw", R)
     winograd_matrices(m, r)         # checks the tile size
     a = m + r - 1
     d = dilation
@@ -313,8 +330,8 @@ def conv2d_winograd_nchw(data: Tensor, kernel: Tensor, padding: int | Sequence[i
         raise TexprError(f"conv2d_winograd_nchw: kernel has {Cu} input channels, data {C}"
                          + (f" ({Cw} after space-to-depth)" if stride > 1 else ""))
     pt, pl, pb, pr = padding4(padding)
-    P = (H + pt + pb - 2 * d - 1) // stride + 1
-    Q = (W + pl + pr - 2 * d - 1) // stride + 1
+    P = (H + pt + pb - (R - 1) * d - 1) // stride + 1
+    Q = (W + pl + pr - (R - 1) * d - 1) // stride + 1
     if P <= 0 or Q <= 0:
         raise TexprError(f"conv2d_winograd_nchw: output would be {P}x{Q}")
     Pd, Qd = -(-P // d), -(-Q // d)                 # the outputs of a phase, at most
@@ -341,7 +358,7 @@ def conv2d_winograd_nchw(data: Tensor, kernel: Tensor, padding: int | Sequence[i
         p = n * (nH * nW) + (h // m) * nW + w // m
         return te_sum(_coef(AT, h % m, e1.var, dt) * S[e1, w % m, p, o], axis=e1,
                       where=_nonzero(AT, h % m, e1.var))
-    attrs = {"tile_size": m, "nH": nH, "nW": nW, "stride": stride}
+    attrs = {"tile_size": m, "nH": nH, "nW": nW, "stride": stride, "kernel_size": R}
     if d == 1:
         return compute((N, O, P, Q), y, name="conv2d_winograd", tag="winograd_output",
                        attrs=attrs)
@@ -609,7 +626,7 @@ def winograd_weight_transform_ref(kernel, tile_size, layout="OI", stride=1, oc=N
     >>> topi.winograd.winograd_weight_transform_ref(kernel, 4, "IOo", oc=4).shape
     (6, 6, 2, 4, 4)
     """
-    r = _kernel_size(stride, "winograd_weight_transform_ref")
+    r = _kernel_size(stride, "winograd_weight_transform_ref", kernel.shape[2])
     if layout not in ("OI", "IO", "IOo"):
         raise TexprError(f"winograd_weight_transform_ref: layout 'OI', 'IO' or 'IOo', got "
                          f"{layout!r}")
