@@ -173,8 +173,8 @@ def conv2d_algorithm(N, C, H, W, O, R, stride=1, padding=0, dilation=1, target="
     'wino4'
     >>> conv2d_algorithm(1, 64, 56, 56, 64, 3, 1, 2, dilation=2, target="avx2")
     'wino4'
-    >>> conv2d_algorithm(1, 64, 56, 56, 64, 5, 1, 2, target="avx2")
-    'wino2'
+    >>> conv2d_algorithm(1, 64, 56, 56, 64, 5, 1, 2, target="avx2") in ("wino2", "wino4")
+    True
     >>> conv2d_algorithm(1, 64, 56, 56, 64, 7, 1, 3, target="avx2")
     'direct'
     """
