@@ -90,9 +90,9 @@ def _network_tasks(cases, target, wino, gemms=("dense", "bmm")):
         k = ("TENSOR", (c.O, c.C, c.R, c.R), "float32")
         tasks.append(autotvm.task.create("topi.conv2d_nchw", (d, k, (c.s, c.s), (c.p,) * 4,
                                                               (1, 1)), target))
-        for v in (v for v in c.variants(wino) if v.startswith("wino")):
+        for v in (v for v in c.variants(wino, target) if v.startswith("wino")):
             tasks.append(autotvm.task.create("topi.conv2d_winograd_nchw",
-                                             (d, k, (c.p,) * 4, int(v[4:])), target))
+                                             (d, k, (c.p,) * 4, int(v[4]), c.s, c.d), target))
     f32 = "float32"
     if "dense" in gemms:
         tasks.append(autotvm.task.create("topi.dense", (("TENSOR", (1024, 1024), f32),
@@ -142,7 +142,7 @@ def resnet50_layers(args, target):
         refs, want = case.torch_refs(a, k)
         fns, kinds = {}, {"fallback": [], "tuned": []}
         for kind in ("fallback", "tuned"):
-            for v in case.variants(wino):
+            for v in case.variants(wino, target):
                 if kind == "tuned":
                     with autotvm.apply_history_best(log):
                         f, fargs, c = case.build(v, a, k, target)

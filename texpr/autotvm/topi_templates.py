@@ -216,17 +216,26 @@ def _winograd_weight(kernel, tile_size, shape):
 
 
 @template("topi.conv2d_winograd_nchw")
-def conv2d_winograd_nchw(data, kernel, padding, tile_size):
-    """Winograd F(tile_size, 3) in NCHW of an OIHW `kernel`, measured as a network runs it:
-    the weight transformed offline ([alpha, alpha, C, O], weight_layout "IO"), so the
-    kernel's argument is the transformed weight. One task per tile size (tune m by tuning
-    each); a record applies to any weight layout of that workload."""
+def conv2d_winograd_nchw(data, kernel, padding, tile_size, stride=1, dilation=1):
+    """Winograd F(tile_size, R) in NCHW of an OIHW `kernel` (3x3, or 5x5 at stride 1; a 3x3
+    of stride 2 as F(tile_size, 2) on the space-to-depth input; dilated ones on their
+    phases), measured as a network runs it (Graph.conv2d): the weight transformed offline in
+    panels of output channels ("IOo", topi.cpu.winograd_weight_block; "IO" where O is not
+    whole vectors), so the kernel's argument is the transformed weight. One task per tile
+    size (tune m by tuning each); a record applies to any weight layout of that workload."""
     from ..topi import winograd
+    from ..topi.cpu import winograd_weight_block
     A = _tensor(data, "data")
-    O, C = tuple(kernel[1])[:2]
-    U = _winograd_weight(kernel, tile_size, (tile_size + 2, tile_size + 2, C, O))
+    O, C, R = tuple(kernel[1])[:3]
+    r = R if stride == 1 else 2
+    a = tile_size + r - 1
+    Cw = C * stride * stride
+    oc = winograd_weight_block(O, current_target() or "native")
+    shape = (a, a, O // oc, Cw, oc) if oc else (a, a, Cw, O)
+    U = _winograd_weight(kernel, tile_size, shape)
     out = winograd.conv2d_winograd_nchw(A, U, padding, tile_size, pre_transformed=True,
-                                        weight_layout="IO")
+                                        weight_layout="IOo" if oc else "IO", stride=stride,
+                                        dilation=dilation, kernel_size=R)
     return _schedule(out), [A, U, out]
 
 
