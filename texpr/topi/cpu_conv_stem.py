@@ -11,9 +11,10 @@ a row in blocks of 8 channels (stem_Y), each 8 x 8 block transposed in registers
 channel rows (transpose_fp32), then the epilogue in vectors of 8 columns: written from the
 channel vectors a lane at a time (a channel's columns are 12544 floats apart) it was only as
 fast as the direct NCHW kernel on avx512 (2.10 against 2.08 ms); transposed, 1.79 against
-2.12 on avx512 and 1.72 against 2.11 on avx2 (Zen 4, 1 thread, ResNet-50's stem). The NCHWc graph
-stem (topi/models.py) runs it by stem_algorithm; conv2d_nchw keeps
-cpu_conv_few_channels (its weights come per call; this needs them transformed offline).
+2.12 on avx512 and 1.72 against 2.11 on avx2 (Zen 4, 1 thread, ResNet-50's stem). The NCHWc
+graph stem (topi/models.py) and Graph.conv2d run it by stem_algorithm (through
+cpu_conv3x3.conv2d_algorithm); conv2d_nchw keeps cpu_conv_few_channels (its weights come per
+call; this needs them transformed offline).
 A row of tiles that is not whole vectors (28 at 224 x 224, 14 at 112 x 112) has the tail of
 its input transform and row copy computed lane by lane: bound inference sizes those stages to
 the GEMM's nW tiles (stem_winograd.ROW_BLOCK, pad_axis do not widen them); the narrow vectors
@@ -99,7 +100,7 @@ def schedule_stem_winograd(s, st, target):
     sM, sV2, sV, sZ = stages(s, st if sY is None else sY)
     O = _dims(sM.op.output(0))[4]
     if not info.has_gemm or O % lanes or not _f32(st.op.output(0), *sM.op.input_tensors):
-        for x in (sM, sV2, sV, sZ) + ((sY,) if sY else ()):
+        for x in (sM, sV2, sV, sZ) + (() if sY is None else (sY,)):
             default_stage(s, x, target)
         return default_stage(s, st, target)
     m = st.op.attrs["tile_size"]

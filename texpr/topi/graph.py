@@ -582,7 +582,8 @@ def _conv2d_algorithm(graph, dshape, wshape, stride, padding, dilation, target, 
     pads = padding if isinstance(padding, (tuple, list)) else (padding,) * 4
     dils = dilation if isinstance(dilation, (tuple, list)) else (dilation,) * 2
     uniform = (R == S and len(set(strides)) == 1 and len(set(pads)) == 1
-               and len(set(dils)) == 1 and all(isinstance(d, int) for d in dshape))
+               and len(set(dils)) == 1 and all(isinstance(d, int) for d in
+                                               (*dshape, *strides, *pads, *dils)))
     s_, p_, d_ = strides[0], pads[0], dils[0]
     if algorithm == "auto":
         if not uniform or get_target(target).name not in VECTOR_CPU_TARGETS:

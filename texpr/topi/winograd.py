@@ -1,4 +1,6 @@
-"""Winograd convolution F(m, 3) for 3x3, stride-1 convolutions (m = 2, 4, 5 or 6).
+"""Winograd convolution F(m, 3) for 3x3, stride-1 convolutions (m = 2, 4, 5 or 6); in NCHW
+also 3x3 stride 2 (F(m, 2) on the space-to-depth input), dilated ones (on their phases) and
+5x5 ones (F(2, 5), F(4, 5)).
 
 The transform matrices come from Toom-Cook interpolation (points 0, ±1, ±2, ±1/2 and
 infinity); A^T and G are written down from the points and B^T is solved exactly (sympy
@@ -248,7 +250,7 @@ def conv2d_winograd_nchw(data: Tensor, kernel: Tensor, padding: int | Sequence[i
     (m + 1)^2 / m^2 x 4 multiplies per output and channel, 6.25 at m = 4 against the direct
     kernel's 9). The space-to-depth is the index the input transform reads, no copy.
     dilation d (stride 1): the outputs of each of the d x d phases (h % d, w % d) are an
-    undilated 3x3 convolution of the input's pixels of that phase, computed as d x d more
+    undilated convolution of the input's pixels of that phase, computed as d x d more
     images of ceil(P/d) x ceil(Q/d) outputs (the phase is again an index of the reads).
 
     A 5x5 kernel (stride 1): F(tile_size, 5), tile size 2 or 4 (kernel_size=5 with a
