@@ -282,7 +282,8 @@ def main():
             builder=autotvm.LocalBuilder(n_parallel=args.build_workers),
             runner=autotvm.LocalRunner(number=3, repeat=3, min_repeat_ms=20, timeout=20,
                                        check_correctness=True)),
-            callbacks=[cb, autotvm.callback.progress_bar(args.trials, si_prefix="G")])
+            callbacks=[cb, autotvm.callback.progress_bar(args.trials, si_prefix="G")],
+            confirm=autotvm.tuner.tuner.CONFIRM_FINALISTS)
         print(f"tuning took {time.time() - t0:.0f} s; best config {tuner.best_config}")
         t = graph()
         before = te.build(topi.schedule(t[-1], target), t, target=target)

@@ -10,6 +10,7 @@ import json
 import sys
 
 from . import callback, measure, record, task as task_mod, tuner as tuners
+from .tuner.tuner import CONFIRM_FINALISTS
 
 TUNERS = {"xgb": tuners.XGBTuner, "ga": tuners.GATuner, "random": tuners.RandomTuner,
           "grid": tuners.GridSearchTuner}
@@ -74,7 +75,8 @@ def main(argv=None):
     tuner.tune(args.trials, measure.measure_option(
         builder=measure.LocalBuilder(n_parallel=args.parallel),
         runner=measure.LocalRunner(timeout=args.timeout, check_correctness=True)),
-        early_stopping=args.early_stopping, callbacks=_callbacks(args.log, args.trials))
+        early_stopping=args.early_stopping, callbacks=_callbacks(args.log, args.trials),
+        confirm=CONFIRM_FINALISTS)
     print(f"best: {tuner.best_flops / 1e9:.2f} GFLOP/s, config {tuner.best_config}")
     return 0
 

@@ -48,4 +48,5 @@ def progress_bar(total, prefix="", si_prefix="G", file=None):
         if state["done"] >= total:
             out.write("\n")
         out.flush()
+    callback.logs_records = False       # not told of the finalists' re-measurement (trials)
     return callback

@@ -1,7 +1,7 @@
 """apply_history_best: templates (topi's schedules included) take the best measured config
 of their workload from tuning records; a workload without one keeps its fallback."""
 from ..schedule.dispatch import DispatchContext
-from .record import best_by_workload, load_records, mean_cost
+from .record import best_by_workload, load_records, rank
 
 
 def _target_names(target):
@@ -43,7 +43,7 @@ class ApplyHistoryBest(DispatchContext):
         """
         for (target, workload), (inp, res) in best_by_workload(load_records(records)).items():
             old = self.best.get((target, workload))
-            if old is None or mean_cost(res) < mean_cost(old[1]):
+            if old is None or rank(res) < rank(old[1]):
                 self.best[(target, workload)] = (inp, res)
 
     def query(self, target, workload):
@@ -60,7 +60,7 @@ class ApplyHistoryBest(DispatchContext):
             if w != workload or (names is not None and t not in names and
                                  _target_names(t).isdisjoint(names)):
                 continue
-            if found is None or mean_cost(res) < mean_cost(found[1]):
+            if found is None or rank(res) < rank(found[1]):
                 found = (inp, res)
         return found[0].config if found else None
 

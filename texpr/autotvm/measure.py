@@ -54,7 +54,9 @@ class MeasureInput(NamedTuple):
 
 class MeasureResult(NamedTuple):
     """costs: seconds per run (one per repeat) or, on error, [the error message];
-    all_cost: seconds the whole measurement took; timestamp: when it ended.
+    all_cost: seconds the whole measurement took; timestamp: when it ended; confirmed: a
+    finalist's re-measurement at the end of tuning (Tuner.tune(confirm=)), its costs one per
+    round: where a workload has such records, its best is the best of them.
 
     >>> from texpr import autotvm
     >>> res = autotvm.MeasureResult([1.5e-6, 1.4e-6], autotvm.MeasureErrorNo.NO_ERROR, 0.8, 0.0)
@@ -65,6 +67,7 @@ class MeasureResult(NamedTuple):
     error_no: int
     all_cost: float
     timestamp: float
+    confirmed: bool = False
 
 
 class BuildArtifact(NamedTuple):

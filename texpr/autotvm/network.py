@@ -13,6 +13,7 @@ from .callback import log_to_database, log_to_file, progress_bar
 from .measure import LocalBuilder, LocalRunner, measure_option as make_option
 from .record import load_records
 from .task import TuningError, extract_from_program
+from .tuner.tuner import CONFIRM_FINALISTS
 
 #: the tuners by name (tune_tasks' `tuner`)
 TUNER_NAMES = ("xgb", "ga", "random", "grid")
@@ -38,9 +39,11 @@ def _tuned_workloads(log):
 
 
 def tune_tasks(tasks, n_trial, log, tuner="xgb", measure_option=None, early_stopping=None,
-               skip_tuned=True, progress=True):
+               skip_tuned=True, progress=True, confirm=CONFIRM_FINALISTS):
     """Tune each task for up to n_trial trials (fewer where its space is smaller) into `log`
-    (a path: .db / .sqlite a SQLite database, else JSON lines). Returns {workload: (best
+    (a path: .db / .sqlite a SQLite database, else JSON lines), its fastest `confirm`
+    configs and the fallback then measured again side by side (Tuner.tune(confirm=): the
+    best record is never a lucky reading of a slower config). Returns {workload: (best
     config, best flop/s)} of the tasks tuned now (a skipped task is absent).
 
     Example::
@@ -66,7 +69,7 @@ def tune_tasks(tasks, n_trial, log, tuner="xgb", measure_option=None, early_stop
         if progress:
             cbs.append(progress_bar(trials, prefix=f"[{k + 1}/{len(tasks)}] "))
         t = _tuner(tuner, task)
-        t.tune(trials, option, early_stopping=early_stopping, callbacks=cbs)
+        t.tune(trials, option, early_stopping=early_stopping, callbacks=cbs, confirm=confirm)
         out[task.workload] = (t.best_config, t.best_flops)
     return out
 

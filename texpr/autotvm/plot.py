@@ -36,8 +36,8 @@ def curves(records, workload=None):
     best = {}
     for inp, res in recs:
         key = (inp.target, inp.task.workload)
-        if workload is not None and inp.task.workload != tuple(workload):
-            continue
+        if res.confirmed or (workload is not None and inp.task.workload != tuple(workload)):
+            continue                # a finalist's re-measurement is no trial
         speed = 0.0
         if res.error_no == MeasureErrorNo.NO_ERROR and res.costs:
             flop = _flop(inp, cache)

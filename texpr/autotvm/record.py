@@ -3,9 +3,14 @@
 A record is a (MeasureInput, MeasureResult) pair. One JSON object per line:
 {"input": [target, task name, task args, {}], "workload": workload, "config": {"index",
 "code_hash", "entity": [[knob, kind, value], ...]}, "result": [costs, error_no, all_cost,
-timestamp], "cpu": the CPU model, "version": 0.2}. The database holds the same fields as
-columns (workload, target, cpu_model, config, costs, error_no, ...), and answers the best
+timestamp], "cpu": the CPU model, "version": 0.2}, and "confirmed": true on a finalist's
+re-measurement (Tuner.tune(confirm=)). The database holds the same fields as columns
+(workload, target, cpu_model, config, costs, error_no, confirmed, ...), and answers the best
 config of a workload with a query.
+
+The best record of a workload (`rank`): among its confirmed records if it has any, else
+among all, the lowest mean cost. Of many noisy trials the fastest reading is likely a lucky
+one; the finalists re-measured side by side (the fallback among them) decide instead.
 """
 import json
 import os
@@ -39,7 +44,7 @@ def encode(inp, res):
         "result": [[float(c) if isinstance(c, (int, float)) else str(c) for c in res.costs],
                    int(res.error_no), float(res.all_cost), float(res.timestamp)],
         "cpu": _cpu_model(),
-        "version": VERSION})
+        "version": VERSION, **({"confirmed": True} if res.confirmed else {})})
 
 
 def record_task(target, name, args, workload):
@@ -61,7 +66,8 @@ def decode(line):
         costs, error_no, all_cost, stamp = d["result"]
     except (ValueError, KeyError, TypeError):
         return None
-    return MeasureInput(target, task, cfg), MeasureResult(costs, error_no, all_cost, stamp)
+    return MeasureInput(target, task, cfg), MeasureResult(costs, error_no, all_cost, stamp,
+                                                          bool(d.get("confirmed", False)))
 
 
 def load_from_file(path):
@@ -88,14 +94,20 @@ def mean_cost(res):
     return sum(res.costs) / len(res.costs)
 
 
+def rank(res):
+    """The order of a workload's records, best first: confirmed ones (a finalist's
+    re-measurement) before the others, then by mean cost."""
+    return (not res.confirmed, mean_cost(res))
+
+
 def best_by_workload(records):
-    """{(target, workload): (inp, res)} of the fastest error-free record of each."""
+    """{(target, workload): (inp, res)} of the best error-free record of each (`rank`)."""
     best = {}
     for inp, res in records:
         if res.error_no != MeasureErrorNo.NO_ERROR:
             continue
         key = (inp.target, inp.task.workload)
-        if key not in best or mean_cost(res) < mean_cost(best[key][1]):
+        if key not in best or rank(res) < rank(best[key][1]):
             best[key] = (inp, res)
     return best
 
@@ -140,13 +152,17 @@ class Database:
         task_name TEXT NOT NULL, task_args TEXT NOT NULL,
         config_index INTEGER NOT NULL, config TEXT NOT NULL,
         costs TEXT NOT NULL, mean_cost REAL, error_no INTEGER NOT NULL,
-        all_cost REAL, timestamp REAL)"""
+        all_cost REAL, timestamp REAL, confirmed INTEGER NOT NULL DEFAULT 0)"""
 
     def __init__(self, path):
         self.path = os.fspath(path)
         with self._connect() as db:
             db.execute(self._SCHEMA)
             db.execute("CREATE INDEX IF NOT EXISTS by_workload ON records(workload, target)")
+            cols = {row[1] for row in db.execute("PRAGMA table_info(records)")}
+            if "confirmed" not in cols:         # a database of an earlier version
+                db.execute("ALTER TABLE records ADD COLUMN confirmed INTEGER NOT NULL "
+                           "DEFAULT 0")
 
     def _connect(self):
         return sqlite3.connect(self.path, timeout=30)
@@ -164,27 +180,28 @@ class Database:
         with self._connect() as db:
             db.execute(
                 "INSERT INTO records (workload, target, cpu_model, task_name, task_args, "
-                "config_index, config, costs, mean_cost, error_no, all_cost, timestamp) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                "config_index, config, costs, mean_cost, error_no, all_cost, timestamp, "
+                "confirmed) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (json.dumps(inp.task.workload), inp.target, _cpu_model(), inp.task.name,
                  json.dumps(inp.task.args), inp.config.index,
                  json.dumps(inp.config.to_json_dict()),
                  json.dumps([c if ok else str(c) for c in res.costs]),
                  mean_cost(res) if ok else None, int(res.error_no), float(res.all_cost),
-                 float(res.timestamp or time.time())))
+                 float(res.timestamp or time.time()), int(bool(res.confirmed))))
 
     def _rows(self, where="", params=()):
         with self._connect() as db:
             return db.execute(
                 "SELECT target, task_name, task_args, workload, config, costs, error_no, "
-                "all_cost, timestamp FROM records " + where + " ORDER BY id", params).fetchall()
+                "all_cost, timestamp, confirmed FROM records " + where + " ORDER BY id",
+                params).fetchall()
 
     @staticmethod
     def _record(row):
-        target, name, args, workload, config, costs, error_no, all_cost, stamp = row
+        target, name, args, workload, config, costs, error_no, all_cost, stamp, conf = row
         task = record_task(target, name, freeze(json.loads(args)), json.loads(workload))
         return (MeasureInput(target, task, ConfigEntity.from_json_dict(json.loads(config))),
-                MeasureResult(json.loads(costs), error_no, all_cost, stamp))
+                MeasureResult(json.loads(costs), error_no, all_cost, stamp, bool(conf)))
 
     def load(self, workload=None, target=None):
         """The records (of a workload / target when given), oldest first.
@@ -204,7 +221,7 @@ class Database:
         return [self._record(r) for r in self._rows(where, tuple(params))]
 
     def best(self, workload, target=None):
-        """The fastest error-free record of a workload, or None.
+        """The best error-free record of a workload (`rank`), or None.
 
         Example::
 
@@ -216,8 +233,8 @@ class Database:
         with self._connect() as db:
             row = db.execute(
                 "SELECT target, task_name, task_args, workload, config, costs, error_no, "
-                "all_cost, timestamp FROM records " + where + " ORDER BY mean_cost LIMIT 1",
-                params).fetchone()
+                "all_cost, timestamp, confirmed FROM records " + where +
+                " ORDER BY confirmed DESC, mean_cost LIMIT 1", params).fetchone()
         return self._record(row) if row else None
 
     def __len__(self):
