@@ -7,7 +7,7 @@ the "IO" one, and its bad uses; a dilated 3x3 convolution through Winograd on it
 and 5x5 ones through F(2,5) / F(4,5), equal NumPy on hypothesis-drawn shapes and paddings."""
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as hs
+from hypothesis import assume, given, settings, strategies as hs
 
 import texpr as te
 import texpr.topi as topi
@@ -63,6 +63,32 @@ def test_auto_3x3_equals_numpy(C, H, O, pad, bias, seed):
     assert err < 1e-4
 
 
+def _check_winograd_nchw(C, H, W, O, R, d, pads, m, layout, relu, seed, tol):
+    """conv2d_winograd_nchw of an R x R kernel, dilation d, against float64 NumPy: the weight
+    pre-transformed in `layout` (None: transformed in the kernel)."""
+    P, Q = H + pads[0] + pads[2] - (R - 1) * d, W + pads[1] + pads[3] - (R - 1) * d
+    assume(P >= 1 and Q >= 1)
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((1, C, H, W)).astype(np.float32)
+    k = (rng.standard_normal((O, C, R, R)) / np.sqrt(R * R * C)).astype(np.float32)
+    oc = cpu.winograd_weight_block(O) if layout == "IOo" else None
+    if layout == "IOo" and oc is None:
+        layout = "IO"
+    kk = k if layout is None else winograd_weight_transform_ref(k, m, layout, oc=oc)
+    x, w = te.placeholder(a.shape, name="x"), te.placeholder(kk.shape, name="w")
+    out = topi.nn.conv2d_winograd_nchw(x, w, pads, m, pre_transformed=layout is not None,
+                                       weight_layout=layout or "OI", dilation=d,
+                                       kernel_size=R if layout else None)
+    want = conv2d_nchw_ref(a.astype(np.float64), k.astype(np.float64), 1, pads, d)
+    if relu:
+        out, want = topi.nn.relu(out), np.maximum(want, 0)
+    assert tuple(int(v.value) for v in out.shape) == want.shape
+    f = te.build(topi.schedule(out, "native"), [x, w, out], target="native")
+    got = np.full(want.shape, np.nan, np.float32)
+    f(a, kk, got)
+    assert np.abs(got - want).max() <= tol * max(1.0, np.abs(want).max())
+
+
 @settings(max_examples=4, deadline=None)
 @given(C=hs.sampled_from([4, 16]), H=hs.integers(7, 23), W=hs.integers(7, 23),
        O=hs.sampled_from([8, 13]), d=hs.integers(2, 3), pads=hs.tuples(*[hs.integers(0, 3)] * 4),
@@ -72,53 +98,19 @@ def test_dilated_winograd_equals_numpy(C, H, W, O, d, pads, m, layout, relu, see
     """A dilated 3x3 convolution through Winograd on its d x d phases (pre-transformed in
     either layout, or transformed in the kernel; odd sizes: phases of unequal sizes) equals
     NumPy, with and without an epilogue fused into the interleaving pass."""
-    P, Q = H + pads[0] + pads[2] - 2 * d, W + pads[1] + pads[3] - 2 * d
-    if P < 1 or Q < 1:
-        return
-    rng = np.random.default_rng(seed)
-    a = rng.standard_normal((1, C, H, W)).astype(np.float32)
-    k = (rng.standard_normal((O, C, 3, 3)) / np.sqrt(9 * C)).astype(np.float32)
-    oc = cpu.winograd_weight_block(O) if layout == "IOo" else None
-    if layout == "IOo" and oc is None:
-        layout = "IO"
-    kk = k if layout is None else winograd_weight_transform_ref(k, m, layout, oc=oc)
-    x, w = te.placeholder(a.shape, name="x"), te.placeholder(kk.shape, name="w")
-    out = topi.nn.conv2d_winograd_nchw(x, w, pads, m, pre_transformed=layout is not None,
-                                       weight_layout=layout or "OI", dilation=d)
-    want = conv2d_nchw_ref(a.astype(np.float64), k.astype(np.float64), 1, pads, d)
-    if relu:
-        out, want = topi.nn.relu(out), np.maximum(want, 0)
-    assert tuple(int(v.value) for v in out.shape) == want.shape
-    f = te.build(topi.schedule(out, "native"), [x, w, out], target="native")
-    got = np.full(want.shape, np.nan, np.float32)
-    f(a, kk, got)
-    assert np.abs(got - want).max() <= 2e-5 * max(1.0, np.abs(want).max())
+    _check_winograd_nchw(C, H, W, O, 3, d, pads, m, layout, relu, seed, 2e-5)
 
 
 @settings(max_examples=3, deadline=None)     # an F(4,5) kernel takes ~7 s to compile
 @given(C=hs.sampled_from([3, 16]), H=hs.integers(5, 21), W=hs.integers(5, 21),
        O=hs.sampled_from([8, 11]), d=hs.integers(1, 2), pads=hs.tuples(*[hs.integers(0, 2)] * 4),
-       m=hs.sampled_from([2, 4]), pre=hs.booleans(), seed=hs.integers(0, 2 ** 16))
-def test_5x5_winograd_equals_numpy(C, H, W, O, d, pads, m, pre, seed):
+       m=hs.sampled_from([2, 4]), layout=hs.sampled_from(["IO", None]),
+       seed=hs.integers(0, 2 ** 16))
+def test_5x5_winograd_equals_numpy(C, H, W, O, d, pads, m, layout, seed):
     """F(2,5) and F(4,5) (pre-transformed with kernel_size=5, or transformed in the kernel),
-    dilated or not, equal NumPy."""
-    P, Q = H + pads[0] + pads[2] - 4 * d, W + pads[1] + pads[3] - 4 * d
-    if P < 1 or Q < 1:
-        return
-    rng = np.random.default_rng(seed)
-    a = rng.standard_normal((1, C, H, W)).astype(np.float32)
-    k = (rng.standard_normal((O, C, 5, 5)) / np.sqrt(25 * C)).astype(np.float32)
-    kk = winograd_weight_transform_ref(k, m, "IO") if pre else k
-    x, w = te.placeholder(a.shape, name="x"), te.placeholder(kk.shape, name="w")
-    out = topi.nn.conv2d_winograd_nchw(x, w, pads, m, pre_transformed=pre, weight_layout="IO",
-                                       dilation=d, kernel_size=5 if pre else None)
-    want = conv2d_nchw_ref(a.astype(np.float64), k.astype(np.float64), 1, pads, d)
-    assert tuple(int(v.value) for v in out.shape) == want.shape
-    f = te.build(topi.schedule(out, "native"), [x, w, out], target="native")
-    got = np.full(want.shape, np.nan, np.float32)
-    f(a, kk, got)
-    tol = 2e-5 if m == 2 else 2e-4         # F(4,5): the points of F(6,3)
-    assert np.abs(got - want).max() <= tol * max(1.0, np.abs(want).max())
+    dilated or not, equal NumPy (F(4,5): the points of F(6,3), its tolerance)."""
+    _check_winograd_nchw(C, H, W, O, 5, d, pads, m, layout, False, seed,
+                         2e-5 if m == 2 else 2e-4)
 
 
 def test_5x5_winograd_refuses_what_it_does_not_do():
