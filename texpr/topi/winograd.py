@@ -319,11 +319,11 @@ def conv2d_winograd_nchw(data: Tensor, kernel: Tensor, padding: int | Sequence[i
     else:
         U, layout = winograd_weight_transform(kernel, m, layout="IO", dtype=dt,
                                               stride=stride), "IO"
-    attrs = {"weight_layout": layout}
+    gemm_attrs: dict = {"weight_layout": layout}
     if layout == "IOo":
         Ob, Cu, oc = (const_dim(U, d, "conv2d_winograd_nchw") for d in (2, 3, 4))
         O = Ob * oc
-        attrs["oc"] = oc
+        gemm_attrs["oc"] = oc
     else:
         O = const_dim(U, 2 if layout == "OI" else 3, "conv2d_winograd_nchw")
         Cu = const_dim(U, 3 if layout == "OI" else 2, "conv2d_winograd_nchw")
@@ -352,7 +352,7 @@ def conv2d_winograd_nchw(data: Tensor, kernel: Tensor, padding: int | Sequence[i
         # phase c // C = 2p + q written so that the schedule's split of c at C folds it
         read = lambda n, c, h, w: dp[n, c % C, 2 * h + c // C // 2, 2 * w + c // C % 2]
     S = _winograd_tiles(_widened(read, dt), N * d * d, nH, nW, Cw, O, m, dt,
-                        weight_at(U, attrs), attrs, half, r)
+                        weight_at(U, gemm_attrs), gemm_attrs, half, r)
     AT = winograd_matrices(m, r)[0]
     e1 = reduce_axis((0, a), "e1")
 
