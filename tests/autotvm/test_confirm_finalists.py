@@ -2,7 +2,7 @@
 tune_tasks): a config whose one trial read fast by luck loses to the fallback measured again
 beside it; the finalists' records are marked confirmed, survive the JSON-lines log and the
 SQLite database (an old database gains the column), and are what apply_history_best and
-Database.best choose from. A fake builder and runner stand for the machine: each config has a
+Database.best choose from; records of the kernel's thread count come before others. A fake builder and runner stand for the machine: each config has a
 true cost, and one config's first reading is a lucky quarter of it."""
 import sqlite3
 
@@ -72,6 +72,8 @@ def test_a_lucky_trial_loses_to_the_fallback_measured_again(tmp_path):
     assert sorted(i for i, _ in confirmed) == [0, 1]
     assert all(len(res.costs) == autotvm.tuner.tuner.CONFIRM_ROUNDS for _, res in confirmed)
     assert len(recs) == 4 + 2
+    from texpr.topi.cpu import parallel_units
+    assert {res.threads for _, res in recs} == {parallel_units()}    # measured at that count
     (inp, res), = best_by_workload(recs).values()
     assert inp.config.index == 0 and res.confirmed
     with autotvm.apply_history_best(log):
@@ -112,3 +114,26 @@ def test_tune_tasks_confirms_by_default(tmp_path, confirm):
                              progress=False, **({} if confirm == 3 else {"confirm": confirm}))
     (cfg, _), = out.values()
     assert cfg.index == 0
+
+
+def test_records_of_the_kernels_thread_count_come_first(tmp_path, monkeypatch):
+    """A config tuned at 2 threads does not apply to a 1-thread kernel where a record of 1
+    thread exists; a record of an unknown count (0: older logs) competes with either."""
+    task = _task()
+    inp = [autotvm.MeasureInput("c", task, task.config_space.get(i)) for i in range(3)]
+    ok = MeasureErrorNo.NO_ERROR
+    recs = [(inp[1], MeasureResult([1e-3], ok, 0.0, 0.0, threads=2)),
+            (inp[2], MeasureResult([2e-3], ok, 0.0, 0.0, threads=1))]
+    log = str(tmp_path / "t.log")
+    autotvm.record.save_to_file(recs, log)
+    db = Database(str(tmp_path / "t.db"))
+    for r in recs:
+        db.save(*r)
+    for n, want in ((1, 2), (2, 1)):
+        monkeypatch.setenv("TEXPR_NUM_THREADS", str(n))
+        assert autotvm.ApplyHistoryBest(log).query("c", task.workload).index == want
+        assert db.best(task.workload, threads=n)[0].config.index == want
+    assert [r.threads for _, r in load_from_file(log)] == [2, 1]
+    autotvm.record.save_to_file([(inp[0], MeasureResult([0.5e-3], ok, 0.0, 0.0))], log)
+    monkeypatch.setenv("TEXPR_NUM_THREADS", "1")
+    assert autotvm.ApplyHistoryBest(log).query("c", task.workload).index == 0

@@ -1,7 +1,8 @@
 """apply_history_best: templates (topi's schedules included) take the best measured config
 of their workload from tuning records; a workload without one keeps its fallback."""
 from ..schedule.dispatch import DispatchContext
-from .record import best_by_workload, load_records, rank
+from .measure import MeasureErrorNo
+from .record import load_records, rank
 
 
 def _target_names(target):
@@ -34,33 +35,41 @@ class ApplyHistoryBest(DispatchContext):
         self.load(records)
 
     def load(self, records):
-        """Add `records` (a path, a database or pairs), keeping the fastest per (target, workload).
+        """Add `records` (a path, a database or pairs), keeping the best per (target,
+        workload, thread count measured at).
 
         Example::
 
             best = autotvm.ApplyHistoryBest("tune_monday.log")
             best.load("tune_tuesday.db")         # the faster of the two days' best configs
         """
-        for (target, workload), (inp, res) in best_by_workload(load_records(records)).items():
-            old = self.best.get((target, workload))
+        for inp, res in load_records(records):
+            if res.error_no != MeasureErrorNo.NO_ERROR:
+                continue
+            key = (inp.target, inp.task.workload, res.threads)
+            old = self.best.get(key)
             if old is None or rank(res) < rank(old[1]):
-                self.best[(target, workload)] = (inp, res)
+                self.best[key] = (inp, res)
 
     def query(self, target, workload):
-        """The config of the fastest record of `workload` on `target` (None: any target), or None.
+        """The config of the best record (`record.rank`) of `workload` on `target` (None: any
+        target) for the thread count kernels are built for now (`topi.cpu.parallel_units`),
+        or None.
 
         Example::
 
             best = autotvm.ApplyHistoryBest("tune.log")
             cfg = best.query("native", ("topi.dense", ("TENSOR", (64, 64), "float32"), ...))
         """
+        from ..topi.cpu import parallel_units
         names = _target_names(target)
+        threads = parallel_units()
         found = None
-        for (t, w), (inp, res) in self.best.items():
+        for (t, w, _), (inp, res) in self.best.items():
             if w != workload or (names is not None and t not in names and
                                  _target_names(t).isdisjoint(names)):
                 continue
-            if found is None or rank(res) < rank(found[1]):
+            if found is None or rank(res, threads) < rank(found[1], threads):
                 found = (inp, res)
         return found[0].config if found else None
 

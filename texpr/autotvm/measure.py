@@ -56,7 +56,9 @@ class MeasureResult(NamedTuple):
     """costs: seconds per run (one per repeat) or, on error, [the error message];
     all_cost: seconds the whole measurement took; timestamp: when it ended; confirmed: a
     finalist's re-measurement at the end of tuning (Tuner.tune(confirm=)), its costs one per
-    round: where a workload has such records, its best is the best of them.
+    round: where a workload has such records, its best is the best of them; threads: the
+    thread count the candidate was built and run for (0: not known), the tuner's
+    parallel_units: a config tuned for 2 threads is no choice for 1 where a record of 1 is.
 
     >>> from texpr import autotvm
     >>> res = autotvm.MeasureResult([1.5e-6, 1.4e-6], autotvm.MeasureErrorNo.NO_ERROR, 0.8, 0.0)
@@ -68,6 +70,7 @@ class MeasureResult(NamedTuple):
     all_cost: float
     timestamp: float
     confirmed: bool = False
+    threads: int = 0
 
 
 class BuildArtifact(NamedTuple):

@@ -3,14 +3,17 @@
 A record is a (MeasureInput, MeasureResult) pair. One JSON object per line:
 {"input": [target, task name, task args, {}], "workload": workload, "config": {"index",
 "code_hash", "entity": [[knob, kind, value], ...]}, "result": [costs, error_no, all_cost,
-timestamp], "cpu": the CPU model, "version": 0.2}, and "confirmed": true on a finalist's
-re-measurement (Tuner.tune(confirm=)). The database holds the same fields as columns
-(workload, target, cpu_model, config, costs, error_no, confirmed, ...), and answers the best
-config of a workload with a query.
+timestamp], "cpu": the CPU model, "version": 0.2}, "confirmed": true on a finalist's
+re-measurement (Tuner.tune(confirm=)) and "threads": n, the thread count it was measured
+at. The database holds the same fields as columns (workload, target, cpu_model, config,
+costs, error_no, confirmed, threads, ...), and answers the best config of a workload with a
+query.
 
-The best record of a workload (`rank`): among its confirmed records if it has any, else
-among all, the lowest mean cost. Of many noisy trials the fastest reading is likely a lucky
-one; the finalists re-measured side by side (the fallback among them) decide instead.
+The best record of a workload (`rank`): among the records measured at the thread count the
+kernel is built for, where there are any (a record of an unknown count matches any); among
+those its confirmed ones if it has any; then the lowest mean cost. Of many noisy trials the
+fastest reading is likely a lucky one; the finalists re-measured side by side (the fallback
+among them) decide instead.
 """
 import json
 import os
@@ -44,7 +47,8 @@ def encode(inp, res):
         "result": [[float(c) if isinstance(c, (int, float)) else str(c) for c in res.costs],
                    int(res.error_no), float(res.all_cost), float(res.timestamp)],
         "cpu": _cpu_model(),
-        "version": VERSION, **({"confirmed": True} if res.confirmed else {})})
+        "version": VERSION, **({"confirmed": True} if res.confirmed else {}),
+        **({"threads": int(res.threads)} if res.threads else {})})
 
 
 def record_task(target, name, args, workload):
@@ -67,7 +71,8 @@ def decode(line):
     except (ValueError, KeyError, TypeError):
         return None
     return MeasureInput(target, task, cfg), MeasureResult(costs, error_no, all_cost, stamp,
-                                                          bool(d.get("confirmed", False)))
+                                                          bool(d.get("confirmed", False)),
+                                                          int(d.get("threads", 0)))
 
 
 def load_from_file(path):
@@ -94,20 +99,22 @@ def mean_cost(res):
     return sum(res.costs) / len(res.costs)
 
 
-def rank(res):
-    """The order of a workload's records, best first: confirmed ones (a finalist's
-    re-measurement) before the others, then by mean cost."""
-    return (not res.confirmed, mean_cost(res))
+def rank(res, threads=None):
+    """The order of a workload's records, best first: for a kernel of `threads` threads
+    (None: any), the records measured at another count last; confirmed ones (a finalist's
+    re-measurement) before the others; then by mean cost."""
+    other = threads is not None and res.threads not in (0, threads)
+    return (other, not res.confirmed, mean_cost(res))
 
 
-def best_by_workload(records):
+def best_by_workload(records, threads=None):
     """{(target, workload): (inp, res)} of the best error-free record of each (`rank`)."""
     best = {}
     for inp, res in records:
         if res.error_no != MeasureErrorNo.NO_ERROR:
             continue
         key = (inp.target, inp.task.workload)
-        if key not in best or rank(res) < rank(best[key][1]):
+        if key not in best or rank(res, threads) < rank(best[key][1], threads):
             best[key] = (inp, res)
     return best
 
@@ -152,7 +159,8 @@ class Database:
         task_name TEXT NOT NULL, task_args TEXT NOT NULL,
         config_index INTEGER NOT NULL, config TEXT NOT NULL,
         costs TEXT NOT NULL, mean_cost REAL, error_no INTEGER NOT NULL,
-        all_cost REAL, timestamp REAL, confirmed INTEGER NOT NULL DEFAULT 0)"""
+        all_cost REAL, timestamp REAL, confirmed INTEGER NOT NULL DEFAULT 0,
+        threads INTEGER NOT NULL DEFAULT 0)"""
 
     def __init__(self, path):
         self.path = os.fspath(path)
@@ -160,9 +168,10 @@ class Database:
             db.execute(self._SCHEMA)
             db.execute("CREATE INDEX IF NOT EXISTS by_workload ON records(workload, target)")
             cols = {row[1] for row in db.execute("PRAGMA table_info(records)")}
-            if "confirmed" not in cols:         # a database of an earlier version
-                db.execute("ALTER TABLE records ADD COLUMN confirmed INTEGER NOT NULL "
-                           "DEFAULT 0")
+            for col in ("confirmed", "threads"):     # a database of an earlier version
+                if col not in cols:
+                    db.execute(f"ALTER TABLE records ADD COLUMN {col} INTEGER NOT NULL "
+                               "DEFAULT 0")
 
     def _connect(self):
         return sqlite3.connect(self.path, timeout=30)
@@ -181,27 +190,30 @@ class Database:
             db.execute(
                 "INSERT INTO records (workload, target, cpu_model, task_name, task_args, "
                 "config_index, config, costs, mean_cost, error_no, all_cost, timestamp, "
-                "confirmed) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "confirmed, threads) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (json.dumps(inp.task.workload), inp.target, _cpu_model(), inp.task.name,
                  json.dumps(inp.task.args), inp.config.index,
                  json.dumps(inp.config.to_json_dict()),
                  json.dumps([c if ok else str(c) for c in res.costs]),
                  mean_cost(res) if ok else None, int(res.error_no), float(res.all_cost),
-                 float(res.timestamp or time.time()), int(bool(res.confirmed))))
+                 float(res.timestamp or time.time()), int(bool(res.confirmed)),
+                 int(res.threads)))
 
     def _rows(self, where="", params=()):
         with self._connect() as db:
             return db.execute(
                 "SELECT target, task_name, task_args, workload, config, costs, error_no, "
-                "all_cost, timestamp, confirmed FROM records " + where + " ORDER BY id",
-                params).fetchall()
+                "all_cost, timestamp, confirmed, threads FROM records " + where +
+                " ORDER BY id", params).fetchall()
 
     @staticmethod
     def _record(row):
-        target, name, args, workload, config, costs, error_no, all_cost, stamp, conf = row
+        (target, name, args, workload, config, costs, error_no, all_cost, stamp, conf,
+         threads) = row
         task = record_task(target, name, freeze(json.loads(args)), json.loads(workload))
         return (MeasureInput(target, task, ConfigEntity.from_json_dict(json.loads(config))),
-                MeasureResult(json.loads(costs), error_no, all_cost, stamp, bool(conf)))
+                MeasureResult(json.loads(costs), error_no, all_cost, stamp, bool(conf),
+                              int(threads)))
 
     def load(self, workload=None, target=None):
         """The records (of a workload / target when given), oldest first.
@@ -220,8 +232,9 @@ class Database:
         where = ("WHERE " + " AND ".join(conds)) if conds else ""
         return [self._record(r) for r in self._rows(where, tuple(params))]
 
-    def best(self, workload, target=None):
-        """The best error-free record of a workload (`rank`), or None.
+    def best(self, workload, target=None, threads=None):
+        """The best error-free record of a workload (`rank`, for a kernel of `threads`
+        threads: None, any), or None.
 
         Example::
 
@@ -230,11 +243,13 @@ class Database:
         """
         where = "WHERE workload = ? AND error_no = 0" + (" AND target = ?" if target else "")
         params = (json.dumps(workload),) + ((target,) if target else ())
+        other = "(threads NOT IN (0, ?)), " if threads is not None else ""
         with self._connect() as db:
             row = db.execute(
                 "SELECT target, task_name, task_args, workload, config, costs, error_no, "
-                "all_cost, timestamp, confirmed FROM records " + where +
-                " ORDER BY confirmed DESC, mean_cost LIMIT 1", params).fetchone()
+                "all_cost, timestamp, confirmed, threads FROM records " + where +
+                f" ORDER BY {other}confirmed DESC, mean_cost LIMIT 1",
+                params + ((threads,) if threads is not None else ())).fetchone()
         return self._record(row) if row else None
 
     def __len__(self):

@@ -16,6 +16,19 @@ CONFIRM_FINALISTS = 3
 CONFIRM_ROUNDS = 3
 
 
+def _threads():
+    """The thread count the candidates are built and measured for (the runner's processes
+    inherit TEXPR_NUM_THREADS)."""
+    from ...topi.cpu import parallel_units
+    return parallel_units()
+
+
+def _at_threads(results):
+    """results, each marked with the thread count it was measured at."""
+    n = _threads()
+    return [r._replace(threads=n) for r in results]
+
+
 class Tuner:
     """Base of the tuners: subclasses give next_batch(n) (configs not measured before) and
     may learn from update(inputs, results)."""
@@ -74,7 +87,7 @@ class Tuner:
             for c in configs:
                 self.visited.add(c.index)
             inputs = [MeasureInput(self.task.target, self.task, c) for c in configs]
-            results = measure_batch(inputs)
+            results = _at_threads(measure_batch(inputs))
             for inp, res in zip(inputs, results):
                 self._note(inp, res, self.trials_done)
                 self.trials_done += 1
@@ -112,7 +125,7 @@ class Tuner:
         for r in range(CONFIRM_ROUNDS):
             order = finalists[r % len(finalists):] + finalists[:r % len(finalists)]
             inputs = [MeasureInput(self.task.target, self.task, c) for c in order]
-            for inp, res in zip(inputs, measure_batch(inputs)):
+            for inp, res in zip(inputs, _at_threads(measure_batch(inputs))):
                 ok = res.error_no == MeasureErrorNo.NO_ERROR
                 costs[inp.config.index].append(sum(res.costs) / len(res.costs) if ok
                                                else float("inf"))
@@ -122,7 +135,8 @@ class Tuner:
             if all(x != float("inf") for x in got):
                 inputs.append(MeasureInput(self.task.target, self.task, c))
                 results.append(MeasureResult(got, MeasureErrorNo.NO_ERROR, sum(got),
-                                             time.time(), confirmed=True))
+                                             time.time(), confirmed=True,
+                                             threads=_threads()))
         if not inputs:
             return
         best = min(zip(inputs, results), key=lambda ir: statistics.median(ir[1].costs))
