@@ -577,13 +577,12 @@ def _conv2d_algorithm(graph, dshape, wshape, stride, padding, dilation, target, 
                          f"{', '.join(CONV2D_ALGORITHMS)}, got {algorithm!r}")
     if algorithm == "direct":
         return "direct"
+    from .util import padding4, pair
     O, C, R, S = wshape
-    strides = stride if isinstance(stride, (tuple, list)) else (stride,) * 2
-    pads = padding if isinstance(padding, (tuple, list)) else (padding,) * 4
-    dils = dilation if isinstance(dilation, (tuple, list)) else (dilation,) * 2
+    strides, dils = pair(stride, "conv2d stride"), pair(dilation, "conv2d dilation")
+    pads = padding4(padding)
     uniform = (R == S and len(set(strides)) == 1 and len(set(pads)) == 1
-               and len(set(dils)) == 1 and all(isinstance(d, int) for d in
-                                               (*dshape, *strides, *pads, *dils)))
+               and len(set(dils)) == 1 and all(isinstance(d, int) for d in dshape))
     s_, p_, d_ = strides[0], pads[0], dils[0]
     if algorithm == "auto":
         if not uniform or get_target(target).name not in VECTOR_CPU_TARGETS:
