@@ -445,3 +445,26 @@ def test_extract_from_program_finds_packed_layers_and_sparse_pooling():
         ("topi.dense_pack", (_tensor((40, 64)), _tensor((6, 64, 8)), 44)),
         ("topi.sparse_pool", ("sparse_lengths_sum", _tensor((1000, 64)), _ints((400,)),
                               _ints((10,))))]
+
+
+def test_fallback_follows_the_thread_count_the_kernel_is_built_for(monkeypatch):
+    """A task created at one thread count and tuned at another measures the heuristic of
+    the count it is tuned at: ResNet-50's 256x56x56->128 1x1 splits its rows in blocks of
+    8 at 1 thread and of 4 at 2 (the blocks shared among the threads)."""
+    args = (_tensor((1, 256, 56, 56)), _tensor((128, 256, 1, 1)), (1, 1), (0, 0, 0, 0), (1, 1))
+    monkeypatch.setenv("TEXPR_NUM_THREADS", "2")
+    task = autotvm.task.create("topi.conv2d_nchw", args=args, target="avx512")
+    at2 = task.fallback_index
+    for threads, want in (("1", 1), ("2", 2)):
+        monkeypatch.setenv("TEXPR_NUM_THREADS", threads)
+        with target_scope("avx512"):
+            s, tensors = task.func(*task.args)      # no records: the heuristic
+        fb = task.config_space.get(task.fallback_index)
+        assert emit_source(*task.instantiate(fb), "avx512") == \
+            emit_source(s, tensors, "avx512"), f"{want} thread(s)"
+    monkeypatch.setenv("TEXPR_NUM_THREADS", "1")
+    assert task.fallback_index != at2
+    task.fallback_index = 7                           # set: fixed at every count
+    assert task.fallback_index == 7
+    monkeypatch.setenv("TEXPR_NUM_THREADS", "2")
+    assert task.fallback_index == 7
