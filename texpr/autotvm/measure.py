@@ -54,9 +54,10 @@ class MeasureInput(NamedTuple):
 
 class MeasureResult(NamedTuple):
     """costs: seconds per run (one per repeat) or, on error, [the error message];
-    all_cost: seconds the whole measurement took; timestamp: when it ended; confirmed: a
-    finalist's re-measurement at the end of tuning (Tuner.tune(confirm=)), its costs one per
-    round: where a workload has such records, its best is the best of them; threads: the
+    all_cost: seconds the whole measurement took; timestamp: when it ended; confirmed: the
+    winner of the finalists' re-measurement at the end of tuning (Tuner.tune(confirm=)), its
+    costs one per round (the other finalists' re-measurements are logged unconfirmed): where a
+    workload has such records, its best is the best of them; threads: the
     thread count the candidate was built and run for (0: not known), the tuner's
     parallel_units: a config tuned for 2 threads is no choice for 1 where a record of 1 is.
 

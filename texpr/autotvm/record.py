@@ -3,8 +3,8 @@
 A record is a (MeasureInput, MeasureResult) pair. One JSON object per line:
 {"input": [target, task name, task args, {}], "workload": workload, "config": {"index",
 "code_hash", "entity": [[knob, kind, value], ...]}, "result": [costs, error_no, all_cost,
-timestamp], "cpu": the CPU model, "version": 0.2}, "confirmed": true on a finalist's
-re-measurement (Tuner.tune(confirm=)) and "threads": n, the thread count it was measured
+timestamp], "cpu": the CPU model, "version": 0.2}, "confirmed": true on the winner of the
+finalists' re-measurement (Tuner.tune(confirm=)) and "threads": n, the thread count it was measured
 at. The database holds the same fields as columns (workload, target, cpu_model, config,
 costs, error_no, confirmed, threads, ...), and answers the best config of a workload with a
 query.
@@ -13,7 +13,7 @@ The best record of a workload (`rank`): among the records measured at the thread
 kernel is built for, where there are any (a record of an unknown count matches any); among
 those its confirmed ones if it has any; then the lowest mean cost. Of many noisy trials the
 fastest reading is likely a lucky one; the finalists re-measured side by side (the fallback
-among them) decide instead.
+among them, kept unless another is CONFIRM_MARGIN faster) decide instead.
 """
 import json
 import os
@@ -101,8 +101,8 @@ def mean_cost(res):
 
 def rank(res, threads=None):
     """The order of a workload's records, best first: for a kernel of `threads` threads
-    (None: any), the records measured at another count last; confirmed ones (a finalist's
-    re-measurement) before the others; then by mean cost."""
+    (None: any), the records measured at another count last; confirmed ones (the winner of
+    a confirmation) before the others; then by mean cost."""
     other = threads is not None and res.threads not in (0, threads)
     return (other, not res.confirmed, mean_cost(res))
 
