@@ -9,6 +9,9 @@ fallback config) and after N measured trials, beside torch, in the same run.
     python benchmarks/tune.py --resnet50-layers --trials 300 --log r50.db
                                                     # every distinct ResNet-50 conv layer
                                                     # and dense 1024^3 / bmm 64x128^3
+    python benchmarks/tune.py --conv-sweep --trials 64 --threads 2 --threads-list 2
+                                                    # the shapes of conv_sweep.py (depthwise,
+                                                    # dilated, 5x5, stems, odd channels)
 
 The tuner measures each candidate in its own process (autotvm.LocalRunner) at the given
 thread count; afterwards the fallback and the tuned kernel (built under
@@ -81,15 +84,21 @@ TUNERS = {"xgb": autotvm.tuner.XGBTuner, "ga": autotvm.tuner.GATuner,
 
 
 def _network_tasks(cases, target, wino, gemms=("dense", "bmm")):
-    """The tuning tasks of the ResNet-50 layers (direct NCHW convolution; Winograd F(m,3) per
-    m of `wino` for the 3x3 stride-1 layers), dense 1024^3 and batch_matmul 64 x 128^3 (those
-    of `gemms`)."""
+    """The tuning tasks of the convolution cases (_conv_bench.Case: direct NCHW or
+    depthwise convolution; Winograd F(m,3) per m of `wino` for the 3x3 stride-1 layers, and
+    the variants' other Winograd tiles), dense 1024^3 and batch_matmul 64 x 128^3 (those of
+    `gemms`). A grouped (not depthwise) case has no template: it runs the heuristic."""
     tasks = []
     for c in cases:
         d = ("TENSOR", (1, c.C, c.H, c.W), "float32")
-        k = ("TENSOR", (c.O, c.C, c.R, c.R), "float32")
-        tasks.append(autotvm.task.create("topi.conv2d_nchw", (d, k, (c.s, c.s), (c.p,) * 4,
-                                                              (1, 1)), target))
+        k = ("TENSOR", (c.O, c.C // c.g, c.R, c.R), "float32")
+        conv = (d, k, (c.s, c.s), (c.p,) * 4, (c.d, c.d))
+        if c.depthwise:
+            tasks.append(autotvm.task.create("topi.depthwise_conv2d_nchw", conv, target))
+            continue
+        if c.g > 1:
+            continue
+        tasks.append(autotvm.task.create("topi.conv2d_nchw", conv, target))
         for v in (v for v in c.variants(wino, target) if v.startswith("wino")):
             tasks.append(autotvm.task.create("topi.conv2d_winograd_nchw",
                                              (d, k, (c.p,) * 4, int(v[4]), c.s, c.d), target))
@@ -104,17 +113,19 @@ def _network_tasks(cases, target, wino, gemms=("dense", "bmm")):
     return tasks
 
 
-def resnet50_layers(args, target):
-    """--resnet50-layers: tune every task of _network_tasks into one log (a workload with
-    records there is not tuned again: --log resumes), then time the fallback (heuristic) and
-    the tuned kernels beside torch (oneDNN: best of NCHW, channels_last and its blocked
-    layout; NCHW in and out for texpr) and, for dense / batch_matmul, NumPy (OpenBLAS) and
-    torch, interleaved, at each thread count."""
+def resnet50_layers(args, target, all_cases=None):
+    """--resnet50-layers (--conv-sweep: conv_sweep.py's cases instead, `all_cases`): tune
+    every task of _network_tasks into one log (a workload with records there is not tuned
+    again: --log resumes), then time the fallback (heuristic) and the tuned kernels beside
+    torch (oneDNN: best of NCHW, channels_last and its blocked layout; NCHW in and out for
+    texpr) and, for dense / batch_matmul, NumPy (OpenBLAS) and torch, interleaved, at each
+    thread count."""
     import math
     import torch
-    from resnet50_layers import CASES
     import _conv_bench
-    cases = [CASES[int(i)] for i in args.only.split(",")] if args.only else CASES
+    if all_cases is None:
+        from resnet50_layers import CASES as all_cases
+    cases = [all_cases[int(i)] for i in args.only.split(",")] if args.only else all_cases
     wino = (2, 4)
     tcounts = sorted({int(x) for x in args.threads_list.split(",")})
     log = args.log or os.path.join(tempfile.mkdtemp(), "resnet50.db")
@@ -124,7 +135,8 @@ def resnet50_layers(args, target):
     print(f"CPU: {_bench.cpu_model()}; target {target}; PyTorch {torch.__version__}; "
           f"tuned at {args.threads} thread(s), {args.trials} trials per task with "
           f"{args.tuner}; records in {log}" + ("; timed by thread CPU time" if clock else ""))
-    gemms = tuple(g for g in args.gemm.split(",") if g)
+    gemms = tuple(g for g in (args.gemm if args.gemm is not None else
+                              "" if args.conv_sweep else "dense,bmm").split(",") if g)
     tasks = _network_tasks(cases, target, wino, gemms)
     t0 = time.time()
     with _bench.threads(args.threads):
@@ -244,12 +256,16 @@ def main():
     ap.add_argument("--resnet50-layers", action="store_true",
                     help="tune every distinct ResNet-50 conv layer (and dense 1024^3, "
                     "batch_matmul 64x128^3), then time fallback / tuned / oneDNN")
+    ap.add_argument("--conv-sweep", action="store_true",
+                    help="as --resnet50-layers, over the shapes of benchmarks/conv_sweep.py "
+                    "(no GEMMs unless --gemm names them)")
     ap.add_argument("--threads-list", default="1,2", help="--resnet50-layers: the thread "
                     "counts timed (tuning runs at --threads)")
     ap.add_argument("--only", default=None, help="--resnet50-layers: indices of the layers "
                     "(benchmarks/resnet50_layers.py --list), e.g. 0,2")
-    ap.add_argument("--gemm", default="dense,bmm", help="--resnet50-layers: the GEMMs tuned "
-                    "and timed besides the layers (dense, bmm; '' for none)")
+    ap.add_argument("--gemm", default=None, help="--resnet50-layers: the GEMMs tuned "
+                    "and timed besides the layers (dense, bmm; '' for none; default "
+                    "dense,bmm, with --conv-sweep none)")
     ap.add_argument("--build-workers", type=int, default=None, help="candidates compiled at "
                     "once (default: one per core; 1 on a shared machine)")
     ap.add_argument("--cpu-time", action="store_true", help="--resnet50-layers at "
@@ -259,6 +275,9 @@ def main():
     _bench.add_target_options(ap)
     args = ap.parse_args()
     target = args.target or "native"
+    if args.conv_sweep:
+        from conv_sweep import CASES
+        return resnet50_layers(args, target, CASES)
     if args.resnet50_layers:
         return resnet50_layers(args, target)
     if args.quick:
