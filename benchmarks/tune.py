@@ -102,15 +102,32 @@ def _network_tasks(cases, target, wino, gemms=("dense", "bmm")):
         for v in (v for v in c.variants(wino, target) if v.startswith("wino")):
             tasks.append(autotvm.task.create("topi.conv2d_winograd_nchw",
                                              (d, k, (c.p,) * 4, int(v[4]), c.s, c.d), target))
-    f32 = "float32"
-    if "dense" in gemms:
-        tasks.append(autotvm.task.create("topi.dense", (("TENSOR", (1024, 1024), f32),
-                                                        ("TENSOR", (1024, 1024), f32)), target))
-    if "bmm" in gemms:
-        tasks.append(autotvm.task.create("topi.batch_matmul", (("TENSOR", (64, 128, 128), f32),
-                                                               ("TENSOR", (64, 128, 128), f32)),
-                                         target))
+    for _, template, shape_a, shape_b, _ in gemm_cases(gemms):
+        tasks.append(autotvm.task.create(template, (("TENSOR", shape_a, "float32"),
+                                                    ("TENSOR", shape_b, "float32")), target))
     return tasks
+
+
+def gemm_cases(gemms):
+    """(name, template, shape_a, shape_b, flop) of each of `gemms`: "dense" (1024^3), "bmm"
+    (64 x 128^3), "dense:MxNxK" (M x K times N x K), "bmm:BxMxNxK"."""
+    out = []
+    for g in gemms:
+        kind, _, dims = g.partition(":")
+        dims = tuple(int(v) for v in dims.split("x")) if dims else \
+            {"dense": (1024, 1024, 1024), "bmm": (64, 128, 128, 128)}.get(kind, ())
+        if kind == "dense" and len(dims) == 3:
+            M, N, K = dims
+            out.append((f"dense {M}x{N}x{K}" if dims != (1024,) * 3 else "dense 1024^3",
+                        "topi.dense", (M, K), (N, K), 2.0 * M * N * K))
+        elif kind == "bmm" and len(dims) == 4:
+            B, M, N, K = dims
+            out.append((f"batch_matmul {B}x{M}x{N}x{K}" if dims != (64, 128, 128, 128) else
+                        "batch_matmul 64x128^3", "topi.batch_matmul", (B, M, K), (B, N, K),
+                        2.0 * B * M * N * K))
+        else:
+            raise SystemExit(f"--gemm {g!r}: expected dense, bmm, dense:MxNxK or bmm:BxMxNxK")
+    return out
 
 
 def resnet50_layers(args, target, all_cases=None):
@@ -125,7 +142,8 @@ def resnet50_layers(args, target, all_cases=None):
     import _conv_bench
     if all_cases is None:
         from resnet50_layers import CASES as all_cases
-    cases = [all_cases[int(i)] for i in args.only.split(",")] if args.only else all_cases
+    cases = all_cases if args.only is None else \
+        [all_cases[int(i)] for i in args.only.split(",") if i]     # --only '': GEMMs only
     wino = (2, 4)
     tcounts = sorted({int(x) for x in args.threads_list.split(",")})
     log = args.log or os.path.join(tempfile.mkdtemp(), "resnet50.db")
@@ -201,17 +219,11 @@ def resnet50_layers(args, target, all_cases=None):
 
 
 def _gemm_rows(target, log, tcounts, rounds, gemms=("dense", "bmm"), clock=None):
-    """dense 1024^3 and batch_matmul 64 x 128^3 (those of `gemms`): fallback, tuned, NumPy,
-    torch."""
+    """The GEMMs of `gemms` (gemm_cases): fallback, tuned, NumPy, torch."""
     import torch
     rng = np.random.default_rng(1)
     out = []
-    for key, name, shape_a, shape_b, flop in (
-            ("dense", "dense 1024^3", (1024, 1024), (1024, 1024), 2.0 * 1024 ** 3),
-            ("bmm", "batch_matmul 64x128^3", (64, 128, 128), (64, 128, 128),
-             2.0 * 64 * 128 ** 3)):
-        if key not in gemms:
-            continue
+    for name, _, shape_a, shape_b, flop in gemm_cases(gemms):
         a = rng.random(shape_a, dtype=np.float32)
         b = rng.random(shape_b, dtype=np.float32)
         want = a @ np.swapaxes(b, -1, -2)
@@ -237,7 +249,8 @@ def _gemm_rows(target, log, tcounts, rounds, gemms=("dense", "bmm"), clock=None)
             else (lambda: torch.bmm(ta, tb.transpose(1, 2)))
         for t in tcounts:
             with _bench.threads(t), torch.no_grad():
-                timer = _bench.Timer(rounds=rounds, calls=3, clock=clock)
+                timer = _bench.Timer(rounds=rounds, calls=int(min(50, max(3, 0.02 / (
+                    flop / 30e9)))), clock=clock)
                 timer.warm_s = _bench.parallel_warm_s(fns, t)
                 r = timer.run(fns)
             out.append((name, flop, t, r, ["fallback"], ["tuned"]))
@@ -262,10 +275,11 @@ def main():
     ap.add_argument("--threads-list", default="1,2", help="--resnet50-layers: the thread "
                     "counts timed (tuning runs at --threads)")
     ap.add_argument("--only", default=None, help="--resnet50-layers: indices of the layers "
-                    "(benchmarks/resnet50_layers.py --list), e.g. 0,2")
+                    "(benchmarks/resnet50_layers.py --list), e.g. 0,2; '' for the GEMMs only")
     ap.add_argument("--gemm", default=None, help="--resnet50-layers: the GEMMs tuned "
-                    "and timed besides the layers (dense, bmm; '' for none; default "
-                    "dense,bmm, with --conv-sweep none)")
+                    "and timed besides the layers (dense: 1024^3, bmm: 64x128^3, "
+                    "dense:MxNxK, bmm:BxMxNxK; '' for none; default dense,bmm, with "
+                    "--conv-sweep none)")
     ap.add_argument("--build-workers", type=int, default=None, help="candidates compiled at "
                     "once (default: one per core; 1 on a shared machine)")
     ap.add_argument("--cpu-time", action="store_true", help="--resnet50-layers at "
