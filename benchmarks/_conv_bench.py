@@ -165,39 +165,45 @@ def tolerance(variant):
 
 def run_cases(cases, tcounts, target, rounds=7, wino=(2, 4, 5), quiet=False, clock=None):
     """Build, check against torch and time every case; returns [(case, threads, {name:
-    (median s, best s)}, texpr names)]."""
+    (median s, best s)}, texpr names)]. Each thread count times kernels built at it (a
+    schedule splits its blocks for the threads of its build: topi.cpu.parallel_units)."""
     import torch
     rng = np.random.default_rng(0)
     rows = []
     for case in cases:
         a, k = case.data(rng)
         refs, want = case.torch_refs(a, k)
-        fns = {}
-        for v in case.variants(wino, target):
-            t0 = time.perf_counter()
-            f, args, c = case.build(v, a, k, target)
-            tb = time.perf_counter() - t0
-            f(*args)
-            err = float(np.abs(c - want).max() / max(1e-6, np.abs(want).max()))
-            if not err <= tolerance(v):
-                raise SystemExit(f"{case.name} {v}: output differs from torch (max error "
-                                 f"{err:.2e} of the largest output)")
-            if not quiet:
-                print(f"  built {case.name:<34} {v:<6} in {tb:5.1f} s, error {err:.1e}",
-                      flush=True)
-            fns[v] = (lambda f=f, args=args: f(*args))
-        ours = list(fns)
-        fns.update(refs)
         # about 20 ms of calls per round at 30 GFLOP/s
         calls = int(min(50, max(3, 0.02 / (case.flops / 30e9))))
         timer = _bench.Timer(rounds=rounds, calls=calls, settle=_bench.SETTLE_S, clock=clock)
         for t in tcounts:
             with _bench.threads(t), torch.no_grad():
+                fns = {}
+                for v in case.variants(wino, target):
+                    fns[v] = _built_variant(case, v, a, k, want, target, quiet, t)
+                ours = list(fns)
+                fns.update(refs)
                 # at 2 threads each turn starts with untimed calls of its own for longer than
                 # the previous library's OpenMP workers spin (torch's libgomp: tens of ms)
                 timer.warm_s = _bench.parallel_warm_s(fns, t)
                 rows.append((case, t, timer.run(fns), ours))
     return rows
+
+
+def _built_variant(case, v, a, k, want, target, quiet, threads):
+    """A call of texpr's variant v of the case, built now and checked against torch."""
+    t0 = time.perf_counter()
+    f, args, c = case.build(v, a, k, target)
+    tb = time.perf_counter() - t0
+    f(*args)
+    err = float(np.abs(c - want).max() / max(1e-6, np.abs(want).max()))
+    if not err <= tolerance(v):
+        raise SystemExit(f"{case.name} {v}: output differs from torch (max error "
+                         f"{err:.2e} of the largest output)")
+    if not quiet:
+        print(f"  built {case.name:<34} {v:<6} for {threads} thread(s) in {tb:5.1f} s, "
+              f"error {err:.1e}", flush=True)
+    return lambda: f(*args)
 
 
 def print_table(rows, tcounts):

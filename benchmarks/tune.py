@@ -166,35 +166,41 @@ def resnet50_layers(args, target, all_cases=None):
                                    check_correctness=True)))
     print(f"tuning took {time.time() - t0:.0f} s")
     rng = np.random.default_rng(0)
-    rows = []               # (name, flop, threads, {name: (median, best)}, fallback, tuned)
+    rows = []       # (name, flop, threads, {name: (median, best)}, fallback, tuned, same)
     for case in cases:
         a, k = case.data(rng)
         refs, want = case.torch_refs(a, k)
-        fns, kinds = {}, {"fallback": [], "tuned": []}
-        for kind in ("fallback", "tuned"):
-            for v in case.variants(wino, target):
-                if kind == "tuned":
-                    with autotvm.apply_history_best(log):
-                        f, fargs, c = case.build(v, a, k, target)
-                else:
-                    f, fargs, c = case.build(v, a, k, target)
-                f(*fargs)
-                err = float(np.abs(c - want).max() / max(1e-6, np.abs(want).max()))
-                if not err <= _conv_bench.tolerance(v):
-                    raise SystemExit(f"{case.name} {kind} {v}: differs from torch ({err:.1e})")
-                fns[f"{kind} {v}"] = (lambda f=f, fargs=fargs: f(*fargs))
-                kinds[kind].append(f"{kind} {v}")
-        fns.update(refs)
         calls = int(min(50, max(3, 0.02 / (case.flops / 30e9))))
         for t in tcounts:
+            # each thread count's kernels built at it (the heuristic, the fallback, splits
+            # its blocks for the build's threads; the records of that count apply first)
             with _bench.threads(t), torch.no_grad():
+                fns, kinds, sources = {}, {"fallback": [], "tuned": []}, {}
+                for kind in ("fallback", "tuned"):
+                    for v in case.variants(wino, target):
+                        if kind == "tuned":
+                            with autotvm.apply_history_best(log):
+                                f, fargs, c = case.build(v, a, k, target)
+                        else:
+                            f, fargs, c = case.build(v, a, k, target)
+                        f(*fargs)
+                        err = float(np.abs(c - want).max() / max(1e-6, np.abs(want).max()))
+                        if not err <= _conv_bench.tolerance(v):
+                            raise SystemExit(f"{case.name} {kind} {v}: differs from torch "
+                                             f"({err:.1e})")
+                        fns[f"{kind} {v}"] = (lambda f=f, fargs=fargs: f(*fargs))
+                        kinds[kind].append(f"{kind} {v}")
+                        sources[kind, v] = f.source
+                fns.update(refs)
                 # at 2 threads each turn starts with untimed calls of its own for longer than
                 # torch's OpenMP workers spin (they took the second core from texpr's)
                 timer = _bench.Timer(rounds=args.rounds, calls=calls, settle=_bench.SETTLE_S,
                                      clock=clock)
                 timer.warm_s = _bench.parallel_warm_s(fns, t)
                 r = timer.run(fns)
-            rows.append((case.name, case.flops, t, r, kinds["fallback"], kinds["tuned"]))
+            same = all(sources["fallback", v] == sources["tuned", v]
+                       for v in case.variants(wino, target))
+            rows.append((case.name, case.flops, t, r, kinds["fallback"], kinds["tuned"], same))
     rows += _gemm_rows(target, log, tcounts, args.rounds, gemms, clock)
     for t in tcounts:
         print(f"\n{t} thread{'s' * (t > 1)}: medians of interleaved rounds (ms); texpr's "
@@ -203,19 +209,26 @@ def resnet50_layers(args, target, all_cases=None):
               "NumPy (OpenBLAS) and torch for dense / batch_matmul")
         print(f"  {'layer':<34} {'fallback':>9} {'tuned':>9} {'ref':>9} {'GFLOP/s':>8} | "
               f"{'tuned/fb':>8} {'x ref':>6}")
-        ratios = []
-        for name, flop, tt, r, fb, tu in rows:
+        ratios, differ, alike = [], [], []
+        for name, flop, tt, r, fb, tu, same in rows:
             if tt != t:
                 continue
             fbt = min(r[n][0] for n in fb)
             tut = min(r[n][0] for n in tu)
             ref = min(v[0] for n, v in r.items() if n not in fb and n not in tu)
             ratios.append(ref / tut)
+            (alike if same else differ).append(fbt / tut)
             print(f"  {name:<34} {fbt * 1e3:9.3f} {tut * 1e3:9.3f} {ref * 1e3:9.3f} "
-                  f"{flop / tut / 1e9:8.1f} | {fbt / tut:7.2f}x {ref / tut:5.2f}x")
+                  f"{flop / tut / 1e9:8.1f} | {fbt / tut:7.2f}x {ref / tut:5.2f}x"
+                  + ("  (tuned = fallback: the same kernel)" if same else ""))
         geo = math.exp(sum(math.log(x) for x in ratios) / len(ratios))
         print(f"  geometric mean {geo:.2f}x the reference, worst {min(ratios):.2f}x, "
               f"{sum(x >= 1.0 for x in ratios)}/{len(ratios)} at >= 1.0x")
+        for what, xs in (("tuned kernels", differ), ("kernels the tuning kept (the noise)",
+                                                     alike)):
+            if xs:
+                print(f"  tuned / fallback over the {len(xs)} {what}: "
+                      f"{min(xs):.2f}x-{max(xs):.2f}x")
 
 
 def _gemm_rows(target, log, tcounts, rounds, gemms=("dense", "bmm"), clock=None):
@@ -227,33 +240,34 @@ def _gemm_rows(target, log, tcounts, rounds, gemms=("dense", "bmm"), clock=None)
         a = rng.random(shape_a, dtype=np.float32)
         b = rng.random(shape_b, dtype=np.float32)
         want = a @ np.swapaxes(b, -1, -2)
-        fns = {}
-        for kind in ("fallback", "tuned"):
-            x, y = te.placeholder(shape_a, name="x"), te.placeholder(shape_b, name="y")
-            o = topi.nn.dense(x, y) if len(shape_a) == 2 else topi.nn.batch_matmul(x, y)
-            if kind == "tuned":
-                with autotvm.apply_history_best(log):
-                    s = topi.schedule(o, target)
-            else:
-                s = topi.schedule(o, target)
-            f = te.build(s, [x, y, o], target=target)
-            c = np.empty(want.shape, np.float32)
-            f(a, b, c)
-            if not np.allclose(c, want, rtol=1e-3, atol=1e-3):
-                raise SystemExit(f"{name} {kind}: wrong result")
-            fns[kind] = (lambda f=f, c=c: f(a, b, c))
         bt = np.ascontiguousarray(np.swapaxes(b, -1, -2))
         ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-        fns["numpy"] = lambda: np.matmul(a, bt)
-        fns["torch"] = (lambda: torch.nn.functional.linear(ta, tb)) if len(shape_a) == 2 \
-            else (lambda: torch.bmm(ta, tb.transpose(1, 2)))
         for t in tcounts:
             with _bench.threads(t), torch.no_grad():
+                fns, sources = {}, []
+                for kind in ("fallback", "tuned"):      # built at t threads (see above)
+                    x, y = te.placeholder(shape_a, name="x"), te.placeholder(shape_b, name="y")
+                    o = topi.nn.dense(x, y) if len(shape_a) == 2 else topi.nn.batch_matmul(x, y)
+                    if kind == "tuned":
+                        with autotvm.apply_history_best(log):
+                            s = topi.schedule(o, target)
+                    else:
+                        s = topi.schedule(o, target)
+                    f = te.build(s, [x, y, o], target=target)
+                    c = np.empty(want.shape, np.float32)
+                    f(a, b, c)
+                    if not np.allclose(c, want, rtol=1e-3, atol=1e-3):
+                        raise SystemExit(f"{name} {kind}: wrong result")
+                    fns[kind] = (lambda f=f, c=c: f(a, b, c))
+                    sources.append(f.source)
+                fns["numpy"] = lambda: np.matmul(a, bt)
+                fns["torch"] = (lambda: torch.nn.functional.linear(ta, tb)) \
+                    if len(shape_a) == 2 else (lambda: torch.bmm(ta, tb.transpose(1, 2)))
                 timer = _bench.Timer(rounds=rounds, calls=int(min(50, max(3, 0.02 / (
                     flop / 30e9)))), clock=clock)
                 timer.warm_s = _bench.parallel_warm_s(fns, t)
                 r = timer.run(fns)
-            out.append((name, flop, t, r, ["fallback"], ["tuned"]))
+            out.append((name, flop, t, r, ["fallback"], ["tuned"], sources[0] == sources[1]))
     return out
 
 
