@@ -7,6 +7,8 @@
 - Timer: interleaved measurements (texpr and its references alternate, rounds x calls, the
   median of the rounds), so that load from other processes hits all of them alike.
 - threads(n): TEXPR_NUM_THREADS, torch.set_num_threads and OpenBLAS (threadpoolctl) at once.
+- per_threads(build, counts): {t: build()} with each build under threads(t), so that each
+  thread count's figures time kernels built for that count.
 - parallel_warm_s(fns, n): at n > 1 threads, untimed calls before each turn for longer than
   the spin of every runtime's workers after a call (spin_seconds), so that no library is timed
   while another's threads still hold the cores, nor right after its own threads slept.
@@ -104,6 +106,22 @@ def threads(n):
             os.environ.pop("TEXPR_NUM_THREADS", None)
         else:
             os.environ["TEXPR_NUM_THREADS"] = old
+
+
+def per_threads(build, thread_counts):
+    """{t: build()} for each thread count t, each call under threads(t).
+
+    texpr's CPU schedules split their parallel loops into blocks for the thread count in
+    effect when the kernel is BUILT (topi.cpu.parallel_units: TEXPR_NUM_THREADS, else the
+    cores), and a user running t threads gets kernels built for t. A kernel built once (for
+    the default: all cores) and timed at 1 thread times a split that a 1-thread user never
+    runs, so each thread count's figures need their own build. build() should check its
+    kernel's output too: each build is a kernel of its own."""
+    out = {}
+    for t in thread_counts:
+        with threads(t):
+            out[t] = build()
+    return out
 
 
 _PEAK_C = r"""

@@ -73,19 +73,24 @@ def sweep(target, tcounts, timer):
     for M in SWEEP_M:
         for N in SWEEP_NK:
             for K in SWEEP_NK:
-                x = te.placeholder((M, K), name="x")
-                w = te.placeholder((N, K), name="w")
-                out = topi.nn.dense(x, w)
-                f = te.build(topi.schedule(out, target), [x, w, out], target=target,
-                             name="dense")
                 a = rng.standard_normal((M, K), dtype=np.float32)
                 b = rng.standard_normal((N, K), dtype=np.float32)
                 c = np.empty((M, N), np.float32)
-                f(a, b, c)
-                np.testing.assert_allclose(c, a @ b.T, rtol=1e-3, atol=1e-3 * np.sqrt(K))
+
+                def build():
+                    x = te.placeholder((M, K), name="x")
+                    w = te.placeholder((N, K), name="w")
+                    out = topi.nn.dense(x, w)
+                    f = te.build(topi.schedule(out, target), [x, w, out], target=target,
+                                 name="dense")
+                    f(a, b, c)
+                    np.testing.assert_allclose(c, a @ b.T, rtol=1e-3, atol=1e-3 * np.sqrt(K))
+                    return f
+                fs = _bench.per_threads(build, tcounts)    # each count's own build
                 ta, tb = torch.from_numpy(a), torch.from_numpy(b)
                 cells = []
                 for t in tcounts:
+                    f = fs[t]
                     with _bench.threads(t), torch.no_grad():
                         r = timer.run({"texpr": lambda: f(a, b, c),
                                        "torch": lambda: F.linear(ta, tb)})
@@ -152,24 +157,30 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     a = rng.standard_normal((M, K), dtype=np.float32)
     w = rng.standard_normal((N, K), dtype=np.float32)
-    f_dense, f_pack, nb = build_dense(M, N, K, target)
-    wp = topi.testing.pack_dense_weight_ref(w, nb)
     want = a @ w.T
     c1, c2, c3 = (np.empty((M, N), np.float32) for _ in range(3))
-    f_dense(a, w, c1)
-    f_pack(a, wp, c2)
     tol = dict(rtol=1e-3, atol=1e-3 * np.sqrt(K))
-    np.testing.assert_allclose(c1, want, **tol)
-    np.testing.assert_allclose(c2, want, **tol)
     wt = np.ascontiguousarray(w.T)
     ta, tw = torch.from_numpy(a), torch.from_numpy(w)
 
     x = rng.standard_normal((B, bm, bm), dtype=np.float32)
     y = rng.standard_normal((B, bm, bm), dtype=np.float32)
-    f_bmm = build_bmm(B, bm, bm, bm, target)
     cb = np.empty((B, bm, bm), np.float32)
-    f_bmm(x, y, cb)
-    np.testing.assert_allclose(cb, topi.testing.batch_matmul_ref(x, y), rtol=1e-3, atol=1e-3)
+
+    def build():
+        """(dense, dense_pack, its packed weight, batch_matmul), outputs checked."""
+        f_dense, f_pack, nb = build_dense(M, N, K, target)
+        wp = topi.testing.pack_dense_weight_ref(w, nb)    # the panels' width: per build
+        f_dense(a, w, c1)
+        f_pack(a, wp, c2)
+        np.testing.assert_allclose(c1, want, **tol)
+        np.testing.assert_allclose(c2, want, **tol)
+        f_bmm = build_bmm(B, bm, bm, bm, target)
+        f_bmm(x, y, cb)
+        np.testing.assert_allclose(cb, topi.testing.batch_matmul_ref(x, y), rtol=1e-3,
+                                   atol=1e-3)
+        return f_dense, f_pack, wp, f_bmm
+    built = _bench.per_threads(build, tcounts)      # each thread count's own kernels
     tx, ty = torch.from_numpy(x), torch.from_numpy(y).transpose(1, 2)
     tcb = torch.empty(B, bm, bm)
     print("outputs checked against NumPy: ok")
@@ -179,6 +190,7 @@ def main(argv=None):
     summary = {}
     with torch.no_grad():
         for t in tcounts:
+            f_dense, f_pack, wp, f_bmm = built[t]
             with _bench.threads(t):
                 fns = {
                     "texpr dense": lambda: f_dense(a, w, c1),

@@ -7,10 +7,10 @@ of 8.
     python benchmarks/dense_sweep.py                       # the sweep, 1 and 2 threads
     python benchmarks/dense_sweep.py --threads 1 --shapes 64x512x512,512x1024x256
 
-Each kernel is built with its registered schedule, checked against NumPy, then timed
-interleaved with torch (median of rounds). Columns: median ms, "x torch" = torch time /
-texpr time (> 1: texpr faster); the summary gives the geometric mean and the worst ratio.
-The CPU model heads the output.
+Each kernel is built with its registered schedule at each thread count it is timed at,
+checked against NumPy, then timed interleaved with torch (median of rounds). Columns: median
+ms, "x torch" = torch time / texpr time (> 1: texpr faster); the summary gives the geometric
+mean and the worst ratio. The CPU model heads the output.
 """
 import os
 import sys
@@ -43,21 +43,25 @@ def parse_shapes(text):
     return [tuple(int(v) for v in s.split("x")) for s in text.split(",") if s]
 
 
-def build(m, n, k, target, rng):
-    """(texpr call, torch call) of one shape, sharing inputs; the output checked first."""
+def build(m, n, k, target, rng, tcounts):
+    """({threads: texpr call}, torch call) of one shape, sharing inputs: the kernel built at
+    each thread count (_bench.per_threads), each build's output checked first."""
     import torch
     import torch.nn.functional as F
-    x, w = te.placeholder((m, k), name="x"), te.placeholder((n, k), name="w")
-    y = topi.nn.dense(x, w)
-    f = te.build(topi.schedule([y], target), [x, w, y], target=target, name="dense")
     a = rng.standard_normal((m, k), dtype=np.float32)
     wa = rng.standard_normal((n, k), dtype=np.float32)
     out = np.zeros((m, n), np.float32)
-    f(a, wa, out)
-    np.testing.assert_allclose(out, a @ wa.T, rtol=1e-3, atol=1e-3 * math.sqrt(k),
-                               err_msg=f"dense {m}x{n}x{k}")
+
+    def one():
+        x, w = te.placeholder((m, k), name="x"), te.placeholder((n, k), name="w")
+        y = topi.nn.dense(x, w)
+        f = te.build(topi.schedule([y], target), [x, w, y], target=target, name="dense")
+        f(a, wa, out)
+        np.testing.assert_allclose(out, a @ wa.T, rtol=1e-3, atol=1e-3 * math.sqrt(k),
+                                   err_msg=f"dense {m}x{n}x{k}")
+        return lambda: f(a, wa, out)
     ta, tw = torch.from_numpy(a), torch.from_numpy(wa)
-    return (lambda: f(a, wa, out)), (lambda: F.linear(ta, tw))
+    return _bench.per_threads(one, tcounts), (lambda: F.linear(ta, tw))
 
 
 def main(argv=None):
@@ -81,8 +85,9 @@ def main(argv=None):
     print(f"CPU: {_bench.cpu_model()}; {os.cpu_count()} cores; texpr target {target}; "
           f"PyTorch {torch.__version__}" + ("; thread CPU time" if args.cpu_time else ""))
     rng = np.random.default_rng(0)
-    cases = [((m, n, k), build(m, n, k, target, rng)) for m, n, k in shapes]
-    print(f"{len(cases)} kernels built, outputs checked against NumPy: ok")
+    cases = [((m, n, k), build(m, n, k, target, rng, tcounts)) for m, n, k in shapes]
+    print(f"{len(cases)} kernels built at each of {len(tcounts)} thread count(s), outputs "
+          "checked against NumPy: ok")
     import time
     timer = _bench.Timer(rounds=args.rounds, calls=3, settle=_bench.SETTLE_S,
                          clock=time.thread_time if args.cpu_time else None)
@@ -96,7 +101,7 @@ def main(argv=None):
             ratios = []
             with _bench.threads(t):
                 for (m, n, k), (fx, ft) in cases:
-                    fns = {"texpr": fx, "torch": ft}
+                    fns = {"texpr": fx[t], "torch": ft}
                     timer.warm_s = _bench.parallel_warm_s(fns, t)    # torch's spinning workers
                     r = {key: v[0] for key, v in timer.run(fns).items()}
                     x = r["torch"] / r["texpr"]

@@ -191,23 +191,30 @@ def main():
     if args.cpu_time and args.threads != [1]:
         ap.error("--cpu-time times one thread: use --threads 1")
     target = args.target or _bench.best_target()
-    rng = np.random.default_rng(0)
     print(f"CPU: {_bench.cpu_model()}; target {target}")
     print(f"NumPy BLAS: {_bench.openblas_note()}")
     ops = args.ops.split(",")
-    cases = []
-    if "dense" in ops:
-        cases += dense_cases(target, 128 if args.quick else 1024, 128 if args.quick else 1024,
-                             (1, 7, 64) if args.quick else DENSE_ROWS, rng)
-    if "softmax" in ops:
-        cases += softmax_cases(target, 1000, (1, 7, 64) if args.quick else (1, 7, 64, 333), rng)
-    if "attention" in ops:
-        cases += attention_cases(target, 4 if args.quick else 12, 64,
-                                 (7, 64) if args.quick else (1, 2, 3, 7, 64, 333, 384), rng)
-    if "convpool" in ops:
-        cases += conv_pool_cases(target, 16 if args.quick else 64,
-                                 (14,) if args.quick else (56, 28), rng, only)
-    cases = [c for c in cases if not only or any(o in c[0] for o in only)]
+
+    def make_cases():
+        """Every case built (and checked) for the thread count in effect, on the same inputs
+        (a fresh generator of the same seed) at each."""
+        rng = np.random.default_rng(0)
+        cases = []
+        if "dense" in ops:
+            cases += dense_cases(target, 128 if args.quick else 1024,
+                                 128 if args.quick else 1024,
+                                 (1, 7, 64) if args.quick else DENSE_ROWS, rng)
+        if "softmax" in ops:
+            cases += softmax_cases(target, 1000, (1, 7, 64) if args.quick else (1, 7, 64, 333),
+                                   rng)
+        if "attention" in ops:
+            cases += attention_cases(target, 4 if args.quick else 12, 64,
+                                     (7, 64) if args.quick else (1, 2, 3, 7, 64, 333, 384), rng)
+        if "convpool" in ops:
+            cases += conv_pool_cases(target, 16 if args.quick else 64,
+                                     (14,) if args.quick else (56, 28), rng, only)
+        return [c for c in cases if not only or any(o in c[0] for o in only)]
+    cases_at = _bench.per_threads(make_cases, args.threads)   # {threads: cases built for it}
     timer = _bench.Timer(rounds=3 if args.quick else 9, calls=3 if args.quick else 5,
                          clock=_bench.time.thread_time if args.cpu_time else None)
     for nt in args.threads:
@@ -216,7 +223,7 @@ def main():
         print(f"\n{nt} thread(s)")
         print(f"{'case':<32} {'dyn ms':>9} {'fixed ms':>9} {'dyn/fixed':>9} {'x ref':>8}")
         with _bench.threads(nt):
-            for label, dyn, fixed, ref in cases:
+            for label, dyn, fixed, ref in cases_at[nt]:
                 fns = {"dyn": dyn, "fixed": fixed}
                 if ref is not None:
                     fns["ref"] = ref

@@ -5,8 +5,9 @@
     python benchmarks/ml_ops.py --quick               # small shapes, 1 thread (smoke test)
     python benchmarks/ml_ops.py --groups rows,dense --threads 1,2
 
-Each operator is built once with its registered schedule (topi.schedule), its output checked
-against the reference, then timed interleaved with the references (median of rounds) at each
+Each operator is built with its registered schedule (topi.schedule) at each thread count (the
+schedule splits its parallel blocks for the threads it is built for), its output checked
+against the reference, then timed interleaved with the references (median of rounds) at that
 thread count. Groups and shapes:
   rows       softmax, log_softmax, layer_norm, rms_norm, gelu (erf and tanh forms) at
              128 x 1000, 512 x 768, 1024 x 4096 (the issue's bars), BERT-base rows (seq 384:
@@ -58,24 +59,32 @@ class Case:
         self.rtol, self.atol = rtol, atol
         self._nbytes = nbytes           # bytes moved, where not every argument is read whole
 
-    def build(self, target):
-        s = topi.schedule(self.outs, target)
-        args = [p for p, _ in self.inputs] + list(self.outs)
-        self.f = te.build(s, args, target=target, name=self.name.replace(" ", "_"))
+    def build(self, target, tcounts):
+        """The kernel built at each thread count (_bench.per_threads), each build verified."""
         self.out_arrays = [np.zeros(tuple(int(d) for d in o.shape), o.dtype) for o in self.outs]
         self.arrays = [a for _, a in self.inputs] + self.out_arrays
 
-    def run(self):
-        self.f(*self.arrays)
+        def one():
+            s = topi.schedule(self.outs, target)
+            args = [p for p, _ in self.inputs] + list(self.outs)
+            f = te.build(s, args, target=target, name=self.name.replace(" ", "_"))
+            self.verify(f)
+            return f
+        self.fs = _bench.per_threads(one, tcounts)
+
+    def runner(self, t):
+        """A call of the kernel built for t threads."""
+        f, arrays = self.fs[t], self.arrays
+        return lambda: f(*arrays)
 
     @property
     def nbytes(self):
         return self._nbytes or sum(a.nbytes for a in self.arrays)
 
-    def verify(self):
-        """texpr's output against torch's (or the given check); raises on a mismatch."""
+    def verify(self, f):
+        """f's output against torch's (or the given check); raises on a mismatch."""
         import torch
-        self.run()
+        f(*self.arrays)
         with torch.no_grad():
             want = self.check() if self.check else self.torch_fn()
         if not isinstance(want, (list, tuple)):
@@ -278,9 +287,9 @@ def main(argv=None):
         for g in groups:
             cases = GROUPS[g](args.quick, rng)
             for c in cases:
-                c.build(target)
-                c.verify()
-            print(f"\n== {g}: {len(cases)} kernels built, outputs checked against torch: ok")
+                c.build(target, tcounts)
+            print(f"\n== {g}: {len(cases)} kernels built, outputs checked against torch: ok "
+                  "(each built at every thread count)")
             for t in tcounts:
                 print(f"-- {t} thread{'s' * (t > 1)} (median ms of {timer.rounds} interleaved "
                       "rounds)")
@@ -288,7 +297,7 @@ def main(argv=None):
                       f"{'x torch':>9}{'x NumPy':>9}{'rate':>16}{'of peak':>9}")
                 with _bench.threads(t):
                     for c in cases:
-                        fns = {"texpr": c.run, "torch": c.torch_fn}
+                        fns = {"texpr": c.runner(t), "torch": c.torch_fn}
                         if c.numpy_fn:
                             fns["numpy"] = c.numpy_fn
                         # at 2 threads each turn starts with untimed calls of its own for

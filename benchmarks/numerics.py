@@ -23,6 +23,9 @@ same run (interleaved Timer, medians):
 
     python benchmarks/numerics.py [--threads 1,2] [--quick] [--cpu-time]
 
+Every kernel is built at each thread count it is timed at (its schedule splits its parallel
+loops for the threads in effect when it is built).
+
 (--cpu-time: the calling thread's CPU time, with --threads 1: on a machine shared with other
 jobs, time spent descheduled does not count.)
 """
@@ -34,7 +37,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from _bench import CpuLoad, Timer, cpu_model, load_note, threads  # noqa: E402
+from _bench import CpuLoad, Timer, cpu_model, load_note, per_threads, threads  # noqa: E402
 
 import ml_dtypes  # noqa: E402,F401
 import texpr as te  # noqa: E402
@@ -95,26 +98,33 @@ def sls_case(args, target, timer):
         return sets[turn[0]]
     lens = np.full(B, L, np.int32)
     out = np.empty((B, D), np.float32)
-    fns, check = {}, {}
-    for dt in ("float32",) + HALF:
-        table = aligned(table32 if dt == "float32" else table32.astype(dt))
-        mod = build_sls(V, D, dt, target)
-        fns[dt] = (lambda m=mod, t=table: m(t, idx(), lens, out))
-        mod(table, sets[0], lens, out)
-        want = topi.testing.sparse_lengths_sum_ref(table.astype(np.float32), sets[0], lens)
-        check[dt] = float(np.abs(out - want).max())
+    tables = {dt: aligned(table32 if dt == "float32" else table32.astype(dt))
+              for dt in ("float32",) + HALF}
     q, scale, bias = topi.testing.quantize_4bit_rowwise_ref(table32)
     words = aligned(q).view(np.uint32)             # the packed bytes as words: the fast form
-    mod4 = build_sls_4bit(V, D, target)
-    fns["int4"] = lambda: mod4(words, scale, bias, idx(), lens, out)
-    mod4(words, scale, bias, sets[0], lens, out)
-    want = topi.testing.sparse_lengths_sum_4bit_rowwise_ref(q, scale, bias, sets[0], lens)
-    check["int4"] = float(np.abs(out - want).max())
+
+    def build():
+        """(calls, max |err| of each) of the kernels built for the thread count in effect."""
+        fns, check = {}, {}
+        for dt, table in tables.items():
+            mod = build_sls(V, D, dt, target)
+            fns[dt] = (lambda m=mod, t=table: m(t, idx(), lens, out))
+            mod(table, sets[0], lens, out)
+            want = topi.testing.sparse_lengths_sum_ref(table.astype(np.float32), sets[0], lens)
+            check[dt] = float(np.abs(out - want).max())
+        mod4 = build_sls_4bit(V, D, target)
+        fns["int4"] = lambda: mod4(words, scale, bias, idx(), lens, out)
+        mod4(words, scale, bias, sets[0], lens, out)
+        want = topi.testing.sparse_lengths_sum_4bit_rowwise_ref(q, scale, bias, sets[0], lens)
+        check["int4"] = float(np.abs(out - want).max())
+        return fns, check
+    built = per_threads(build, args.threads)
     print(f"\nsparse_lengths_sum: table {V} x {D} ({V * D * 4 / 2**20:.0f} MiB fp32, "
           f"{V * D * 2 / 2**20:.0f} MiB 16-bit, {V * D / 2**21:.0f} MiB int4 + row scale and "
           f"bias), {B} bags of {L} uniform indices (8 sets in turn), tables 64-byte aligned, "
           "fp32 sums (int4: max |err| against its own dequantised table)")
     for t in args.threads:
+        fns, check = built[t]
         with threads(t):
             res = timer.run(fns)
         base = res["float32"][0]
@@ -131,14 +141,20 @@ def dense_case(args, target, timer):
     w32 = rng.standard_normal((N, K), dtype=np.float32)
     x32 = rng.standard_normal((1, K), dtype=np.float32)
     out = np.empty((1, N), np.float32)
-    fns = {}
-    for dt in ("float32",) + HALF:
-        w, x = (w32, x32) if dt == "float32" else (w32.astype(dt), x32.astype(dt))
-        mod = build_dense(N, K, dt, target)
-        fns[dt] = (lambda m=mod, a=x, b=w: m(a, b, out))
+    arrays = {dt: (x32, w32) if dt == "float32" else (x32.astype(dt), w32.astype(dt))
+              for dt in ("float32",) + HALF}
+
+    def build():
+        fns = {}
+        for dt, (x, w) in arrays.items():
+            mod = build_dense(N, K, dt, target)
+            fns[dt] = (lambda m=mod, a=x, b=w: m(a, b, out))
+        return fns
+    built = per_threads(build, args.threads)
     print(f"\ndense batch 1: 1 x {K} by {N} x {K} weight ({N * K * 4 / 2**20:.0f} MiB fp32), "
           "fp32 sums")
     for t in args.threads:
+        fns = built[t]
         with threads(t):
             res = timer.run(fns)
         base = res["float32"][0]
@@ -160,25 +176,33 @@ def int4_dense_case(args, target, timer):
     x8 = rng.integers(-128, 128, (1, K)).astype(np.int8)
     packed, scale, _ = topi.testing.quantize_int4_ref(w32, gs)
     out = np.empty((1, N), np.float32)
-    fp32 = build_dense(N, K, "float32", target)
-    Wq = te.placeholder((N, K // 2), "uint8", name="Wq")
-    S = te.placeholder((N, K // gs), name="S")
-    mods, errs = {}, []
-    for name, data in (("int4", x), ("int4 x i8", x8)):
-        X = te.placeholder((1, K), str(data.dtype), name="X")
-        D = topi.nn.dense_int4(X, Wq, S, group_size=gs)
-        mods[name] = te.build(topi.schedule([D], target), [X, Wq, S, D], target=target,
-                              name="dense_int4")
-        mods[name](data, packed, scale, out)
-        want = topi.testing.dense_int4_ref(data, packed, scale)
-        errs.append(f"{name} {float(np.abs(out - want).max() / np.abs(want).max()):.1e}")
-    fns = {"float32": lambda: fp32(x, w32, out),
-           "int4": lambda: mods["int4"](x, packed, scale, out),
-           "int4 x i8": lambda: mods["int4 x i8"](x8, packed, scale, out)}
+    wants = {"int4": topi.testing.dense_int4_ref(x, packed, scale),
+             "int4 x i8": topi.testing.dense_int4_ref(x8, packed, scale)}
+
+    def build():
+        """(calls, errors) of the kernels built for the thread count in effect."""
+        fp32 = build_dense(N, K, "float32", target)
+        Wq = te.placeholder((N, K // 2), "uint8", name="Wq")
+        S = te.placeholder((N, K // gs), name="S")
+        mods, errs = {}, []
+        for name, data in (("int4", x), ("int4 x i8", x8)):
+            X = te.placeholder((1, K), str(data.dtype), name="X")
+            D = topi.nn.dense_int4(X, Wq, S, group_size=gs)
+            mods[name] = te.build(topi.schedule([D], target), [X, Wq, S, D], target=target,
+                                  name="dense_int4")
+            mods[name](data, packed, scale, out)
+            want = wants[name]
+            errs.append(f"{name} {float(np.abs(out - want).max() / np.abs(want).max()):.1e}")
+        return {"float32": lambda: fp32(x, w32, out),
+                "int4": lambda: mods["int4"](x, packed, scale, out),
+                "int4 x i8": lambda: mods["int4 x i8"](x8, packed, scale, out)}, errs
+    built = per_threads(build, args.threads)
     print(f"\ndense_int4 batch 1: 1 x {K} by {N} x {K} weight ({N * K * 4 / 2**20:.0f} MiB fp32, "
           f"{N * K / 2 / 2**20:.0f} MiB int4 + scales per {gs}), fp32 sums; int4 x i8: int8 "
-          f"activations (max |err| / max |out|: {', '.join(errs)})")
+          f"activations (max |err| / max |out| of the build for each thread count: "
+          + "; ".join(f"{t}: {', '.join(e)}" for t, (_, e) in built.items()) + ")")
     for t in args.threads:
+        fns = built[t][0]
         with threads(t):
             res = timer.run(fns)
         base = res["float32"][0]
@@ -191,30 +215,38 @@ def bitserial_case(args, target, timer):
     from texpr.topi import bitserial, testing as tt
     M, N, K = (256, 256, 2048) if args.quick else (1024, 1024, 4096)
     rng = np.random.default_rng(2)
-    A = te.placeholder((M, K), name="A")
-    B = te.placeholder((N, K), name="B")
-    F = topi.nn.dense(A, B)
-    fp32 = te.build(topi.schedule([F], target), [A, B, F], target=target, name="dense_fp32")
     a = rng.standard_normal((M, K), dtype=np.float32)
     b = rng.standard_normal((N, K), dtype=np.float32)
     f = np.empty((M, N), np.float32)
-    fns = {"fp32 dense": lambda: fp32(a, b, f)}
+    bits = {}                   # db -> (data, weight, packed weight, want, out)
     for db in (1, 2):
         d = rng.integers(0, 1 << db, (M, K)).astype(np.uint8)
         w = rng.integers(0, 2, (N, K)).astype(np.uint8)
-        D = te.placeholder((M, K), "uint8", name="D")
-        Wq = te.placeholder((N, 1, K // 64), "uint64", name="Wq")
-        out = bitserial.bitserial_dense(D, Wq, db, 1, pack_dtype="uint64", out_dtype="int32")
-        mod = te.build(topi.schedule([out], target), [D, Wq, out], target=target,
-                       name=f"bitserial_{db}x1")
-        wq = tt.bitpack_ref(w, 1, 1, 1, "uint64")
-        o = np.empty((M, N), np.int32)
-        mod(d, wq, o)
-        assert np.array_equal(o, tt.bitserial_dense_ref(d, w, db, 1, True, "int32"))
-        fns[f"{db}-bit x 1-bit"] = (lambda m=mod, x=d, y=wq, z=o: m(x, y, z))
+        bits[db] = (d, tt.bitpack_ref(w, 1, 1, 1, "uint64"),
+                    tt.bitserial_dense_ref(d, w, db, 1, True, "int32"),
+                    np.empty((M, N), np.int32))
+
+    def build():
+        A = te.placeholder((M, K), name="A")
+        B = te.placeholder((N, K), name="B")
+        F = topi.nn.dense(A, B)
+        fp32 = te.build(topi.schedule([F], target), [A, B, F], target=target, name="dense_fp32")
+        fns = {"fp32 dense": lambda: fp32(a, b, f)}
+        for db, (d, wq, want, o) in bits.items():
+            D = te.placeholder((M, K), "uint8", name="D")
+            Wq = te.placeholder((N, 1, K // 64), "uint64", name="Wq")
+            out = bitserial.bitserial_dense(D, Wq, db, 1, pack_dtype="uint64", out_dtype="int32")
+            mod = te.build(topi.schedule([out], target), [D, Wq, out], target=target,
+                           name=f"bitserial_{db}x1")
+            mod(d, wq, o)
+            assert np.array_equal(o, want)
+            fns[f"{db}-bit x 1-bit"] = (lambda m=mod, x=d, y=wq, z=o: m(x, y, z))
+        return fns
+    built = per_threads(build, args.threads)
     print(f"\nbitserial dense {M} x {N} x {K} bits (unipolar, int32 out; data packed per call)")
     ops = 2.0 * M * N * K
     for t in args.threads:
+        fns = built[t]
         with threads(t):
             res = timer.run(fns)
         base = ops / res["fp32 dense"][0]

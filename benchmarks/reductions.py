@@ -59,17 +59,20 @@ def main():
     print(f"CPU: {_bench.cpu_model()}; {platform.machine()}; texpr target {target}")
     timer = _bench.Timer(rounds=5 if args.quick else 9, calls=3, settle=_bench.SETTLE_S)
     rng = np.random.default_rng(0)
+    tcounts = [int(x) for x in args.threads.split(",")]
     built = []
     for title, op, shape, kw, np_fn, torch_fn in cases(target):
-        f, res = build(op, shape, target, **kw)
+        # {threads: (f, res)}: each thread count times the kernel built for it
+        fs = _bench.per_threads(lambda: build(op, shape, target, **kw), tcounts)
         a = rng.random(shape, dtype=np.float32)
-        built.append((title, f, res, a, torch.from_numpy(a), np_fn, torch_fn))
+        built.append((title, fs, a, torch.from_numpy(a), np_fn, torch_fn))
     load = _bench.CpuLoad()
     load.start()
-    for nt in (int(x) for x in args.threads.split(",")):
+    for nt in tcounts:
         print(f"\n{nt} thread(s)")
         with _bench.threads(nt):
-            for title, f, res, a, t, np_fn, torch_fn in built:
+            for title, fs, a, t, np_fn, torch_fn in built:
+                f, res = fs[nt]
                 fns = {"texpr": lambda f=f, a=a, res=res: f(a, *res),
                        "torch": lambda t=t, fn=torch_fn: fn(t)}
                 if np_fn is not None:

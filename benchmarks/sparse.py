@@ -278,20 +278,23 @@ def bench_sls(args, target, tcounts, timer, bw, torch, fractions):
     sets = [rng.integers(0, V, nbags * bag).astype(np.int32) for _ in range(nsets)]
     lens = np.full(nbags, bag, np.int32)
     offs = np.arange(0, nbags * bag, bag).astype(np.int32)
-    f = build_sls(V, D, target)
-    f1 = build_sls(V, D, target, rows=20, first_line=32)    # the default before prefetch_rows
-    f0 = build_sls(V, D, target, rows=0)
     out, out0 = np.empty((nbags, D), np.float32), np.empty((nbags, D), np.float32)
     td, toffs = torch.from_numpy(data), torch.from_numpy(offs)
     tsets = [torch.from_numpy(s) for s in sets]
     want = topi.testing.sparse_lengths_sum_ref(data, sets[0], lens)
-    f1(data, sets[0], lens, out0)
-    np.testing.assert_allclose(out0, want, rtol=1e-4, atol=1e-4)
-    f(data, sets[0], lens, out)
-    f0(data, sets[0], lens, out0)
+
+    def build():
+        f = build_sls(V, D, target)
+        f1 = build_sls(V, D, target, rows=20, first_line=32)    # the default before prefetch_rows
+        f0 = build_sls(V, D, target, rows=0)
+        for g, o in ((f, out), (f1, out0), (f0, out0)):
+            g(data, sets[0], lens, o)
+            np.testing.assert_allclose(o, want, rtol=1e-4, atol=1e-4)
+        return f, f1, f0
+    kernels = _bench.per_threads(build, tcounts)     # each thread count's own builds
     tout = F.embedding_bag(tsets[0], td, toffs, mode="sum").numpy()
     npout = np.add.reduceat(data[sets[0]], offs, axis=0)
-    for o in (out, out0, tout, npout):
+    for o in (tout, npout):
         np.testing.assert_allclose(o, want, rtol=1e-4, atol=1e-4)
     nbytes = nbags * bag * D * 4 + sets[0].nbytes + out.nbytes
     # what the memory system must deliver: every cache line a gathered row touches (a row of
@@ -310,6 +313,7 @@ def bench_sls(args, target, tcounts, timer, bw, torch, fractions):
     results = {}
     with torch.no_grad():
         for t in tcounts:
+            f, f1, f0 = kernels[t]
             with _bench.threads(t):
                 fns = {
                     "texpr": lambda: f(data, sets[c.next()], lens, out),
@@ -380,13 +384,17 @@ def bench_embedding(args, target, tcounts, timer, torch):
     rng = np.random.default_rng(3)
     data = table(V, D, args.hugepages, rng)
     sets = [rng.integers(0, V, n).astype(np.int32) for _ in range(nsets)]
-    w = te.placeholder((V, D), name="weight")
-    i = te.placeholder((te.var("n"),), "int32", name="indices")
-    e = topi.nn.embedding(w, i)
-    f = te.build(topi.schedule(e, target), [w, i, e], target=target, name="embedding")
     out = np.empty((n, D), np.float32)
-    f(data, sets[0], out)
-    np.testing.assert_array_equal(out, topi.testing.embedding_ref(data, sets[0]))
+
+    def build():
+        w = te.placeholder((V, D), name="weight")
+        i = te.placeholder((te.var("n"),), "int32", name="indices")
+        e = topi.nn.embedding(w, i)
+        f = te.build(topi.schedule(e, target), [w, i, e], target=target, name="embedding")
+        f(data, sets[0], out)
+        np.testing.assert_array_equal(out, topi.testing.embedding_ref(data, sets[0]))
+        return f
+    fs = _bench.per_threads(build, tcounts)
     td = torch.from_numpy(data)
     tsets = [torch.from_numpy(x.astype(np.int64)) for x in sets]
     np.testing.assert_array_equal(F.embedding(tsets[0], td).numpy(), out)
@@ -401,6 +409,7 @@ def bench_embedding(args, target, tcounts, timer, torch):
     res = {}
     with torch.no_grad():
         for t in tcounts:
+            f = fs[t]
             with _bench.threads(t):
                 fns = {"texpr": lambda: f(data, sets[c.next()], out),
                        "torch embedding": lambda: F.embedding(tsets[c.next()], td)}
@@ -427,13 +436,17 @@ def bench_gather(args, target, tcounts, timer, torch):
     rng = np.random.default_rng(1)
     x = rng.standard_normal((B, N, D), dtype=np.float32)
     idx = rng.integers(0, N, (B, M)).astype(np.int32)
-    d = te.placeholder((B, N, D), name="data")
-    i = te.placeholder((B, M), "int32", name="indices")
-    o = topi.sparse.batch_gather(d, i)
-    f = te.build(topi.schedule(o, target), [d, i, o], target=target, name="batch_gather")
     out = np.empty((B, M, D), np.float32)
-    f(x, idx, out)
-    np.testing.assert_array_equal(out, topi.testing.batch_gather_ref(x, idx))
+
+    def build():
+        d = te.placeholder((B, N, D), name="data")
+        i = te.placeholder((B, M), "int32", name="indices")
+        o = topi.sparse.batch_gather(d, i)
+        f = te.build(topi.schedule(o, target), [d, i, o], target=target, name="batch_gather")
+        f(x, idx, out)
+        np.testing.assert_array_equal(out, topi.testing.batch_gather_ref(x, idx))
+        return f
+    fs = _bench.per_threads(build, tcounts)
     tx = torch.from_numpy(x)
     ti = torch.from_numpy(idx.astype(np.int64))[:, :, None].expand(B, M, D)
     np.testing.assert_array_equal(torch.gather(tx, 1, ti).numpy(), out)
@@ -441,6 +454,7 @@ def bench_gather(args, target, tcounts, timer, torch):
     print(f"\nbatch_gather: data [{B}, {N}, {D}], indices [{B}, {M}] -> [{B}, {M}, {D}]; "
           "checked against NumPy: ok")
     for t in tcounts:
+        f = fs[t]
         with _bench.threads(t):
             r, share = measure(timer, {
                 "texpr": lambda: f(x, idx, out),
@@ -470,16 +484,21 @@ def bench_sparse_dense(args, target, tcounts, timer):
         W = rng.standard_normal((N, K), dtype=np.float32) * \
             np.repeat(np.repeat(mask, bs_r, 0), bs_c, 1)
         wd, wi, wp = topi.testing.dense_to_bsr_ref(W, bs_r, bs_c)
-        X = te.placeholder((M, K), name="x")
-        a = te.placeholder(wd.shape, name="w_data")
-        b = te.placeholder(wi.shape, "int32", name="w_indices")
-        c = te.placeholder(wp.shape, "int32", name="w_indptr")
-        y = topi.sparse.sparse_dense(X, a, b, c)
-        f = te.build(topi.schedule(y, target), [X, a, b, c, y], target=target, name="sparse_dense")
         res = np.empty((M, N), np.float32)
-        f(x, wd, wi, wp, res)
         want = x @ W.T
-        np.testing.assert_allclose(res, want, rtol=1e-3, atol=1e-3 * np.sqrt(K))
+
+        def build():
+            X = te.placeholder((M, K), name="x")
+            a = te.placeholder(wd.shape, name="w_data")
+            b = te.placeholder(wi.shape, "int32", name="w_indices")
+            c = te.placeholder(wp.shape, "int32", name="w_indptr")
+            y = topi.sparse.sparse_dense(X, a, b, c)
+            f = te.build(topi.schedule(y, target), [X, a, b, c, y], target=target,
+                         name="sparse_dense")
+            f(x, wd, wi, wp, res)
+            np.testing.assert_allclose(res, want, rtol=1e-3, atol=1e-3 * np.sqrt(K))
+            return f
+        fs = _bench.per_threads(build, tcounts)
         Wcsr = sp.csr_matrix(W)
         Wbsr = sp.bsr_matrix(W, blocksize=(bs_r, bs_c)) if bs_r * bs_c > 1 else None
         np.testing.assert_allclose(np.asarray(x @ Wcsr.T), want, rtol=1e-3, atol=1e-3 * np.sqrt(K))
@@ -489,6 +508,7 @@ def bench_sparse_dense(args, target, tcounts, timer):
         print(f"{fmt} at {100 * sparsity:.0f}% sparsity ({nnz} nonzeros); checked against "
               "NumPy: ok")
         for t in tcounts:
+            f = fs[t]
             fns = {"texpr": lambda: f(x, wd, wi, wp, res),
                    "scipy.sparse csr (X @ W.T)": lambda: x @ Wcsr.T,
                    "dense matmul (NumPy)": lambda: np.matmul(x, WdT, out=dense_out)}
@@ -510,14 +530,19 @@ def bench_interaction(args, target, tcounts, timer, torch):
     rng = np.random.default_rng(3)
     dense = rng.standard_normal((B, D), dtype=np.float32)
     embs = rng.standard_normal((B, F, D), dtype=np.float32)
-    dn = te.placeholder((B, D), name="dense")
-    em = te.placeholder((B, F, D), name="embs")
-    o = topi.sparse.dot_interaction(dn, em)
-    f = te.build(topi.schedule(o, target), [dn, em, o], target=target, name="dot_interaction")
     want = topi.testing.dot_interaction_ref(dense, embs)
     out = np.empty(want.shape, np.float32)
-    f(dense, embs, out)
-    np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-3)
+
+    def build():
+        dn = te.placeholder((B, D), name="dense")
+        em = te.placeholder((B, F, D), name="embs")
+        o = topi.sparse.dot_interaction(dn, em)
+        f = te.build(topi.schedule(o, target), [dn, em, o], target=target,
+                     name="dot_interaction")
+        f(dense, embs, out)
+        np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-3)
+        return f
+    fs = _bench.per_threads(build, tcounts)
     tdn, tem = torch.from_numpy(dense), torch.from_numpy(embs)
     pairs = topi.sparse.interaction_pairs(F)
     li = torch.tensor([p[0] for p in pairs])
@@ -534,6 +559,7 @@ def bench_interaction(args, target, tcounts, timer, torch):
     print(f"\ndot_interaction: B={B}, F={F}, D={D} -> [{B}, {len(pairs)}]; checked against "
           "NumPy: ok")
     for t in tcounts:
+        f = fs[t]
         with torch.no_grad(), _bench.threads(t):
             r, share = measure(timer, {"texpr": lambda: f(dense, embs, out),
                            "torch cat+bmm+index (DLRM)": torch_dlrm,
