@@ -254,6 +254,22 @@ def test_thread_count_follows_every_change_of_the_variable(kernel, monkeypatch):
     assert num_threads() == (os.cpu_count() or 1)
 
 
+def test_kernels_sharing_a_library_follow_the_count_of_each_call(monkeypatch):
+    """A kernel built again (the same source: the library loaded once is shared, and its
+    thread count with it) and called at another count: each module's call runs on its own
+    count (a per-module record of the count had left the first module's calls on the
+    second's)."""
+    s, args = _schedule()
+    a = te.build(s, args, target="c", name="pool_shared")
+    s, args = _schedule()
+    b = te.build(s, args, target="c", name="pool_shared")
+    assert a is not b and a.lib_path == b.lib_path
+    for f, value in ((a, "3"), (b, "2"), (a, "3"), (b, "2"), (a, "3")):
+        monkeypatch.setenv("TEXPR_NUM_THREADS", value)
+        _check(f, 40)
+        assert pool.last_threads() == int(value)
+
+
 def test_a_heap_buffer_of_each_iteration_is_allocated_once_per_chunk(monkeypatch):
     """A stage computed in each iteration of a parallel loop into a buffer of a run-time
     size (here a row of symbolic length m) gets it allocated once per chunk of iterations a

@@ -282,15 +282,16 @@ static PyObject *check(PyObject *self, PyObject *const *args, Py_ssize_t n) {
    kernel ran, None when they did not (nothing ran). The kernel takes only pointers and int64
    shape values: all in integer registers / 8-byte stack slots on the 64-bit ABIs texpr builds
    for, so it is called as a function of that many intptr_t. threads (a parallel kernel):
-   [environment dict, key, value] -- None too when the dict's value for key is not that very
-   object (TEXPR_NUM_THREADS changed: the caller syncs the kernel's thread count first). */
+   [environment dict, key, value, ...] -- None too when the dict's value for key is not that
+   very object (TEXPR_NUM_THREADS changed: the caller syncs the kernel's thread count first).
+   Items after the third are the caller's (module.py: the count synced). */
 typedef intptr_t W;
 static PyObject *run(PyObject *self, PyObject *const *args, Py_ssize_t n) {
     if (bad_call(args, n == 4 ? 3 : n, 3))
         return NULL;
     if (n == 4 && args[3] != Py_None) {
         PyObject *t = args[3];
-        if (!PyList_CheckExact(t) || PyList_GET_SIZE(t) != 3
+        if (!PyList_CheckExact(t) || PyList_GET_SIZE(t) < 3
                 || !PyDict_CheckExact(PyList_GET_ITEM(t, 0))) {
             PyErr_SetString(PyExc_TypeError, "run(..., threads: [dict, key, value] or None)");
             return NULL;

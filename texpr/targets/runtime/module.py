@@ -52,11 +52,6 @@ class Module:
         self.note = note
         self._func = func
         self._uses_parallel = uses_parallel
-        self._threads = None
-        self._threads_raw = _NEVER
-        # a parallel kernel's direct call checks in C that TEXPR_NUM_THREADS's raw value is
-        # still the one synced ([environment, key, value]; None: a serial kernel)
-        self._thread_state = [_ENVIRON, _NUM_THREADS_KEY, _NEVER] if uses_parallel else None
         nargs = len(func.args)
         # array arguments are passed as addresses (uintptr_t: the same register as a pointer)
         params = ["uintptr_t"] * nargs + ["double" if dtypes.is_float(v.dtype) else "int64_t"
@@ -70,8 +65,17 @@ class Module:
         pool = uses_parallel and parallel_runtime == "texpr"
         if pool:
             cdef += f"\nvoid {base}_set_parallel_runtime(void*);"
-        ffi, self._lib, self._fn, self._set_threads = _load(lib_path, cdef, entry, base,
-                                                             func.name)
+        ffi, self._lib, self._fn, self._set_threads, threads = _load(
+            lib_path, cdef, entry, base, func.name)
+        # the thread count lives in the library, which every module of the same source
+        # shares (a kernel built again, e.g. at another thread count, reuses the loaded
+        # library), and so does the record of what it was synced to: [environment, key, the
+        # variable's raw value synced, the count]. A parallel kernel's direct call checks in
+        # C that the raw value is still the one synced (None: a serial kernel). A record of
+        # each module's own missed another module's change: a kernel built for 1 and for 2
+        # threads ran its 1-thread calls on 2 threads, or its 2-thread calls on 1.
+        self._threads = threads
+        self._thread_state = threads if uses_parallel else None
         if pool:                # its parallel loops run on texpr's thread pool (pool.c)
             from . import pool as thread_pool
             _own_symbol(ffi, self._lib, base + "_set_parallel_runtime", lib_path)(
@@ -128,7 +132,7 @@ class Module:
         else:
             ptrs, shape_vals = fast, ()
         if self._uses_parallel and \
-                _ENVIRON.get(_NUM_THREADS_KEY, None) is not self._threads_raw:
+                _ENVIRON.get(_NUM_THREADS_KEY, None) is not self._threads[2]:
             self._sync_threads()
         self._run(self._fn, ptrs, shape_vals)
         del views           # (the views of other frameworks' arrays lived through the call)
@@ -177,14 +181,12 @@ class Module:
     def _sync_threads(self):
         # (the variable's raw value, whose identity __call__ compares: a new value is a new
         # object; without os.environ's own mapping, a value no lookup returns)
-        self._threads_raw = _ENVIRON.get(_NUM_THREADS_KEY, None) \
+        self._threads[2] = _ENVIRON.get(_NUM_THREADS_KEY, None) \
             if _ENVIRON is _ENVIRON_DATA else _NEVER
-        if self._thread_state is not None:
-            self._thread_state[2] = self._threads_raw
         n = num_threads()
-        if n != self._threads:
+        if n != self._threads[3]:
             self._set_threads(n)
-            self._threads = n
+            self._threads[3] = n
 
     def time(self, *arrays: Any, number: int = 10, repeat: int = 5) -> float:
         """Median seconds per call over `repeat` timings of `number` calls each.
@@ -213,7 +215,7 @@ class Module:
         return statistics.median(times)
 
 
-_LIBRARIES = {}      # (library path, cdef) -> (ffi, lib, entry, set_num_threads)
+_LIBRARIES = {}      # (library path, cdef) -> (ffi, lib, entry, set_num_threads, threads)
 
 
 def _load(lib_path, cdef, entry, base, kernel):
@@ -237,7 +239,8 @@ def _load(lib_path, cdef, entry, base, kernel):
                          "libs=) or a pragma import_c / import_llvm") from None
     _KEEP_LOADED.append((ffi, lib))
     got = (ffi, lib, _own_symbol(ffi, lib, entry, lib_path),
-           _own_symbol(ffi, lib, base + "_set_num_threads", lib_path))
+           _own_symbol(ffi, lib, base + "_set_num_threads", lib_path),
+           [_ENVIRON, _NUM_THREADS_KEY, _NEVER, None])
     _LIBRARIES[(lib_path, cdef)] = got
     return got
 
