@@ -229,6 +229,31 @@ def test_dense_many_rows_packs_weight_blocks_in_parallel_loop(target):
     assert dense_weight_blocks_config(M, N + 2, K, target) is None   # N % nr: padded
 
 
+@pytest.mark.parametrize("target", ["avx2", "avx512"])
+def test_dense_many_rows_odd_width_pads_the_last_weight_panel(target, monkeypatch):
+    """M above DENSE_ROWS_MAX, N = 1001 (no multiple of any tile, a classifier's width):
+    the weight blocks pad their last panel with zeros (Np > N by under
+    WEIGHT_BLOCKS_MAX_PADDING) and each block's product goes through a buffer copied to the
+    output, instead of the whole weight packed and padded per call; at 2 threads the rows
+    of each block are split where the blocks alone do not share evenly (row_parts)."""
+    from texpr.topi.cpu import WEIGHT_BLOCKS_MAX_PADDING, dense_weight_blocks_config
+    monkeypatch.setenv("TEXPR_NUM_THREADS", "2")
+    M, N, K = 259, 1001, 640
+    cfg = dense_weight_blocks_config(M, N, K, target)
+    assert N < cfg["Np"] <= N * (1 + WEIGHT_BLOCKS_MAX_PADDING) and cfg["Mp"] == M
+    assert (cfg["Np"] // cfg["nb"] * cfg["row_parts"]) % 2 == 0
+    xd, w = te.placeholder((M, K), name="x"), te.placeholder((N, K), name="w")
+    a, ww = rand(M, K), rand(N, K)
+    got, f = run(topi.nn.dense(xd, w), [xd, w], [a, ww], target)
+    close(got, ref.dense_ref(a, ww, None))
+    assert "dense_packW" in f.source and "packA" not in f.source
+    assert parallel_loops(f.source) == 1
+    # 21 panels of 48 (AVX-512): 3 blocks, each block's rows in 2 parts for 2 threads
+    if target == "avx512":
+        assert dense_weight_blocks_config(257, 1008, 999, target, units=2)["row_parts"] == 2
+        assert dense_weight_blocks_config(257, 1008, 999, target, units=1)["row_parts"] == 1
+
+
 def test_dense_many_rows_odd_width_long_reduction_is_transposed():
     """M above DENSE_ROWS_MAX, N no multiple of the tile, K >= DENSE_ROWS_MIN_K: computed
     transposed (the data packed, the weight read as it lies), not the weight packed whole."""

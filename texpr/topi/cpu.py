@@ -711,7 +711,7 @@ def _schedule_dense_symbolic(s, st, target):
     if hi is None or hi > DENSE_ROWS_MAX:
         rep = max(lo, 4 * DENSE_ROWS_MAX)
         cfg = dense_weight_blocks_config(rep, N, K, target)
-        if cfg is not None and epilogue_output(s, st) is None:
+        if cfg is not None and cfg["Np"] == N and epilogue_output(s, st) is None:
             cfg.update(Mp=M)
             return _schedule_dense_weight_blocks(s, st, target, data, weight, cfg)
         hi = DENSE_ROWS_MAX
@@ -936,7 +936,8 @@ def l1_chunk(K, nr, info):
 
 def dense_weight_blocks_config(M, N, K, target="native", units=None):
     """Parameters of dense with many rows on a raw weight, BLIS order, or None where the
-    shape needs padding beyond the rows (then the weight is packed whole: dense_config).
+    shape needs padding beyond the rows and the last weight panel (then the weight is packed
+    whole: dense_config, or the product is transposed).
 
     The weight is packed per cache block, inside the parallel loop: each thread packs its
     nb x kc block of weight rows into panels (in L2) and runs every row of the data against
@@ -944,52 +945,101 @@ def dense_weight_blocks_config(M, N, K, target="native", units=None):
     not padded (the last row tile runs the kernel for its row count), the data is read in
     place. nb: at most col_block_target, and at least `units` (default: parallel_units)
     blocks of whole register tiles; mb: row_block_target of the rows as they lie (K apart).
+    N no multiple of the tile's columns: the last panel is zero-padded (Np, at most
+    WEIGHT_BLOCKS_MAX_PADDING of N more) and each block's product goes through a buffer
+    copied to the output (_schedule_dense_weight_blocks); without it a 1000- or 1001-wide
+    weight was packed whole and padded per call: 257x1001x999 0.82x torch, 1000^3 0.89x
+    (Zen 4, 1 thread).
     """
     info = cpu_info(target)
     cfg = dense_config(M, N, K, target)
     nr = cfg["nr"]
     kc = l1_chunk(K, nr, info)
-    if N % nr or K % kc:
+    panels = cdiv(N, nr)
+    if K % kc or panels * nr > N * (1 + WEIGHT_BLOCKS_MAX_PADDING):
         return None
     units = units or parallel_units()
-    panels = N // nr
     per_block = max(1, min(col_block_target(info, kc) // nr, panels // units))
     while panels % per_block:
         per_block -= 1
     mb = _block(M, cfg["mr"], row_block_target(info, kc, row_bytes=4 * K))
-    cfg.update(kc=kc, Kp=K, mb=mb, nb=per_block * nr, Np=N, Mp=M, pack_a=False)
+    cfg.update(kc=kc, Kp=K, mb=mb, nb=per_block * nr, Np=panels * nr, Mp=M, pack_a=False,
+               row_parts=weight_block_row_parts(M, cfg["mr"], panels // per_block, units))
     return cfg
+
+
+def weight_block_row_parts(M, mr, blocks, units):
+    """The parts the rows of each weight block are split into, each a parallel iteration
+    packing the block again (dense_weight_blocks_config): the fewest (at most 4, each at
+    least 4 row tiles) that make blocks x parts a multiple of the threads. 21 panels of 48
+    (N = 1001 or 1008) are 3 blocks of 7: two threads ran them 2 : 1 (257x1008x999 at 2
+    threads 0.74x torch, Zen 4)."""
+    for parts in range(1, 5):
+        if (blocks * parts) % units == 0 and (parts == 1 or M >= 4 * mr * parts):
+            return parts
+    return 1
+
+
+#: the share of N the weight blocks' last panel may pad (dense_weight_blocks_config): a
+#: narrow weight (N = 21 in panels of 48) is computed transposed instead
+WEIGHT_BLOCKS_MAX_PADDING = 0.125
 
 
 def _schedule_dense_weight_blocks(s, st, target, data, weight, cfg):
     """dense_weight_blocks_config: parallel over blocks of weight rows; per reduction chunk
-    the block's panels are packed, then every row block of the data runs against them."""
+    the block's panels are packed, then every row block of the data runs against them. A
+    padded last panel (Np > N): each block's product [M, nb] is computed into a buffer of
+    the block (in the block's loop) and copied to the output."""
     g, packs, padded = gemm_rewrite(s, st, data, weight, cfg)
-    if padded or len(packs) != 1:
+    if len(packs) != 1 or (padded and (cfg["Mp"], cfg["Kp"]) != tuple(_dims_or_vars(data))):
         raise InternalError(f"dense {st.name}: weight blocks expected one packing stage and "
-                            f"no padding, got {len(packs)} and padded={padded}")
+                            f"no padding but the weight's last panel, got {len(packs)} "
+                            f"and padded={padded}")
     mr, nr, kc, mb, nb = cfg["mr"], cfg["nr"], cfg["kc"], cfg["mb"], cfg["nb"]
+    parts = cfg.get("row_parts", 1)
     i, j = g.op.axis
     (k,) = g.op.reduce_axis
+    if padded:                  # the block loop is the copy's; g computed in it
+        oi, oj = st.op.axis
+        jb, oji = st.split(oj, factor=nb)
+        par = [jb]
+        if parts > 1:
+            oip, oi = st.split(oi, nparts=parts)
+            par.append(oip)
+        st.reorder(*par, oi, oji)
+        par = st.fuse(*par) if parts > 1 else jb
+        st.parallel(par)
+        _vector_tile(st, oji, cpu_info(target).lanes, unroll=False)
+        g.compute_at(st, par)
     io, ii = g.split(i, factor=mr)
     jo, ji = g.split(j, factor=nr)
+    if not padded and parts > 1:
+        iop, io = g.split(io, nparts=parts)
     ib, io2 = g.split(io, factor=max(1, mb // mr))
-    jb, jo2 = g.split(jo, factor=max(1, nb // nr))
+    if padded:
+        outer, block = [], jo
+    else:
+        jb, block = g.split(jo, factor=max(1, nb // nr))
+        outer = [jb, iop] if parts > 1 else [jb]
     K = k.dom.extent.value
     if kc < K:
         ko, ki = g.split(k, factor=kc)
-        g.reorder(jb, ko, ib, jo2, io2, ii, ji, ki)
-        at = ko
+        g.reorder(*outer, ko, ib, block, io2, ii, ji, ki)
+        at = (g, ko)
     else:
         ki = k
-        g.reorder(jb, ib, jo2, io2, ii, ji, ki)
-        at = jb
+        g.reorder(*outer, ib, block, io2, ii, ji, ki)
+        at = None
     g.tensorize(ii, gemm_fp32(mr, nr, kc))
-    g.parallel(jb)
+    if not padded:
+        par = g.fuse(*outer) if parts > 1 else jb
+        g.parallel(par)
+    if at is None:
+        at = (st, par) if padded else (g, par)
     (pw,) = packs
-    pw.compute_at(g, at)
+    pw.compute_at(*at)
     _schedule_block_panels(pw, target, kc)
-    return [st, pw]
+    return [st, g, pw] if padded else [st, pw]
 
 
 #: the block of the transposing copy (transpose_fp32: 8 x 8, AVX2)

@@ -91,13 +91,16 @@ def _with_list(cands, value):
 
 def weight_blocks_params(workload, M, N, K, target, heuristic):
     """dense of many rows on a raw weight, packed per weight block inside the parallel loop
-    (cpu._schedule_dense_weight_blocks): knobs tile [mr, nr] (nr dividing N: rows are not
-    padded), kc (dividing K), mb_tiles, nb_tiles (weight rows per parallel block, in tiles)."""
-    from .cpu import cpu_info
+    (cpu._schedule_dense_weight_blocks): knobs tile [mr, nr] (nr dividing N where some does:
+    rows are not padded; else the last weight panel padded as the heuristic's), kc (dividing
+    K), mb_tiles, nb_tiles (weight rows per parallel block, in tiles)."""
+    from .cpu import (WEIGHT_BLOCKS_MAX_PADDING, cpu_info, parallel_units,
+                      weight_block_row_parts)
     info = cpu_info(target)
     cfg = config_for(workload, target)
     h = heuristic
-    tiles = [t for t in _tiles(info, N) if N % t[1] == 0]
+    tiles = [t for t in _tiles(info, N) if N % t[1] == 0] or \
+        [t for t in _tiles(info, N) if cdiv(N, t[1]) * t[1] <= N * (1 + WEIGHT_BLOCKS_MAX_PADDING)]
     cfg.define_knob("tile", _with_list(tiles, [h["mr"], h["nr"]]))
     kcs = [c for c in _chunks(K, info.lanes) if K % c == 0]
     cfg.define_knob("kc", _with(kcs or [K], h["kc"]))
@@ -109,12 +112,13 @@ def weight_blocks_params(workload, M, N, K, target, heuristic):
     if cfg.is_fallback:
         return dict(h)
     mr, nr = cfg["tile"].val
-    panels = N // nr
+    panels = cdiv(N, nr)
     per_block = min(cfg["nb_tiles"].val, panels)
     while panels % per_block:
         per_block -= 1
     return dict(h, mr=mr, nr=nr, kc=cfg["kc"].val, mb=mr * min(cfg["mb_tiles"].val, cdiv(M, mr)),
-                nb=per_block * nr)
+                nb=per_block * nr, Np=panels * nr,
+                row_parts=weight_block_row_parts(M, mr, panels // per_block, parallel_units()))
 
 
 def dense_rows_params(workload, M, N, K, target, heuristic):
