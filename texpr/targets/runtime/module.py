@@ -74,7 +74,7 @@ class Module:
         # C that the raw value is still the one synced (None: a serial kernel). A record of
         # each module's own missed another module's change: a kernel built for 1 and for 2
         # threads ran its 1-thread calls on 2 threads, or its 2-thread calls on 1.
-        self._threads = threads
+        self._thread_sync = threads
         self._thread_state = threads if uses_parallel else None
         if pool:                # its parallel loops run on texpr's thread pool (pool.c)
             from . import pool as thread_pool
@@ -132,7 +132,7 @@ class Module:
         else:
             ptrs, shape_vals = fast, ()
         if self._uses_parallel and \
-                _ENVIRON.get(_NUM_THREADS_KEY, None) is not self._threads[2]:
+                _ENVIRON.get(_NUM_THREADS_KEY, None) is not self._thread_sync[2]:
             self._sync_threads()
         self._run(self._fn, ptrs, shape_vals)
         del views           # (the views of other frameworks' arrays lived through the call)
@@ -181,12 +181,17 @@ class Module:
     def _sync_threads(self):
         # (the variable's raw value, whose identity __call__ compares: a new value is a new
         # object; without os.environ's own mapping, a value no lookup returns)
-        self._threads[2] = _ENVIRON.get(_NUM_THREADS_KEY, None) \
+        self._thread_sync[2] = _ENVIRON.get(_NUM_THREADS_KEY, None) \
             if _ENVIRON is _ENVIRON_DATA else _NEVER
         n = num_threads()
-        if n != self._threads[3]:
+        if n != self._thread_sync[3]:
             self._set_threads(n)
-            self._threads[3] = n
+            self._thread_sync[3] = n
+
+    @property
+    def _threads(self):
+        """The thread count the kernel's library was last set to (None: not yet)."""
+        return self._thread_sync[3]
 
     def time(self, *arrays: Any, number: int = 10, repeat: int = 5) -> float:
         """Median seconds per call over `repeat` timings of `number` calls each.
