@@ -94,3 +94,32 @@ def test_graph_conv_packs_its_weight_in_a_records_blocks(tmp_path):
     x = rng.random((1, 16, 6, 6), "float32")
     (out,) = g.compile(y)(x=x)
     np.testing.assert_allclose(out, testing.conv2d_nchw_ref(x, w, 1, 1), rtol=1e-4, atol=1e-4)
+
+
+def test_a_resnet_graph_is_tuned_through_its_kernels(tmp_path):
+    """ResNet50Builder.kernel_outputs give the network's tuning tasks (its direct NCHWc
+    convolutions and the classifier); built under apply_history_best (a fresh kernel cache),
+    the network runs a recorded config that is not the heuristic's, and computes the same."""
+    import numpy as np
+    from texpr.autotvm.measure import MeasureErrorNo, MeasureInput, MeasureResult
+    from texpr.topi.graph import KernelCache
+    from texpr.topi.models import ResNet50Builder
+    tiny = dict(image_size=32, width=8, blocks=(1, 1, 1, 1), classes=10, target=T)
+    base = ResNet50Builder(cache=KernelCache(), **tiny)
+    tasks = autotvm.task.extract_from_program(base.kernel_outputs, T)
+    names = {t.name for t in tasks}
+    assert "topi.conv2d_NCHWc" in names and len(tasks) >= 4
+    conv = next(t for t in tasks if t.name == "topi.conv2d_NCHWc")
+    other = conv.config_space.get((conv.fallback_index + 1) % len(conv.config_space))
+    log = str(tmp_path / "net.log")
+    autotvm.record.save_to_file([(MeasureInput(T, conv, other), MeasureResult(
+        [1e-6], MeasureErrorNo.NO_ERROR, 0.0, 0.0, confirmed=True))], log)
+    with autotvm.apply_history_best(log):
+        tuned = ResNet50Builder(cache=KernelCache(), **tiny)
+    sources = {k.source for k in base.cache._kernels.values()}
+    changed = [k for k in tuned.cache._kernels.values() if k.source not in sources]
+    assert len(changed) == 1                        # the one layer with a record
+    image = np.random.default_rng(0).standard_normal((1, 3, 32, 32)).astype("float32")
+    want = base.net(image)[0].copy()
+    np.testing.assert_allclose(tuned.net(image)[0], want, rtol=1e-4,
+                               atol=1e-4 * np.abs(want).max())

@@ -120,7 +120,10 @@ class ResNet50Builder:
     "stemw", space-to-depth + a 1-D Winograd F(4,4); with "none" / "direct" always direct.
     Attributes after
     building: graph, net (CompiledGraph), choice ({(xshape, O, kind): algorithm}, kind
-    "3x3", "3x3/2" or "7x7/2"), build_s (seconds spent building kernels), block (the channel block), cache (KernelCache).
+    "3x3", "3x3/2" or "7x7/2"), build_s (seconds spent building kernels), block (the channel block), cache (KernelCache),
+    kernel_outputs (the output tensor of each kernel built here, not taken from the cache:
+    autotvm.task.extract_from_program of them gives the network's tuning tasks; build under
+    autotvm.apply_history_best with a fresh cache for the tuned network).
 
     Example (what benchmarks/resnet50.py does; resnet50() returns `.net`)::
 
@@ -136,6 +139,7 @@ class ResNet50Builder:
         self.cache = cache if cache is not None else SHARED_MODEL_KERNELS
         self.choice = {}
         self.build_s = 0.0
+        self.kernel_outputs = []
         self.config = {"batch": batch, "image_size": image_size, "width": width,
                        "blocks": tuple(blocks), "classes": classes}
         expected = resnet50_weights(width, blocks, classes, seed)
@@ -191,6 +195,7 @@ class ResNet50Builder:
     def _build(self, out, args, name):
         from ..targets.build import build
         from .schedules import schedule
+        self.kernel_outputs.append(out)
         return build(schedule(out, self.target), args + [out], target=self.target, name=name)
 
     def _layout_in(self, shape):
