@@ -54,6 +54,23 @@ def test_tune_network_tunes_each_distinct_layer_once_and_resumes(tmp_path):
     assert emit_source(s, [t_rec[0], w, out], T) == emit_source(s_rec, t_rec, T)
 
 
+def test_records_of_another_thread_count_do_not_skip_a_task(tmp_path, monkeypatch):
+    """A log tuned at 1 thread leaves the tuning at 2 threads to do (each count's kernels
+    split their work for it); at 1 thread again the task is skipped."""
+    log = str(tmp_path / "net.db")
+    option = autotvm.measure_option(
+        builder=autotvm.LocalBuilder(n_parallel=1),
+        runner=autotvm.LocalRunner(number=1, repeat=1, timeout=10))
+    task = autotvm.task.create("topi.dense", (("TENSOR", (4, 16), "float32"),
+                                              ("TENSOR", (8, 16), "float32")), T)
+    for threads, tuned in (("1", True), ("2", True), ("1", False), ("2", False)):
+        monkeypatch.setenv("TEXPR_NUM_THREADS", threads)
+        out = autotvm.tune_tasks([task], n_trial=1, log=log, tuner="random",
+                                 measure_option=option, progress=False, confirm=0)
+        assert bool(out) == tuned, threads
+    assert {r.threads for _, r in autotvm.Database(log).load()} == {1, 2}
+
+
 def test_tune_tasks_refuses_a_bad_tuner_or_log(tmp_path):
     task = autotvm.task.create("topi.dense", (("TENSOR", (4, 16), "float32"),
                                               ("TENSOR", (8, 16), "float32")), T)

@@ -5,8 +5,9 @@ building of the network: topi.schedule of each layer reads its record).
 A topi.graph.Graph chains kernels that are already built, so its layers are tuned from the
 tensor graphs they are built from: `tune_network(outs)` with the output tensors of every
 layer (extract_from_program finds the distinct workloads), or `tune_tasks(tasks)` with
-tasks made by hand. A workload that already has records in the log is skipped (resume
-after an interruption; tune more with a larger n_trial and skip_tuned=False)."""
+tasks made by hand. A workload that already has records in the log, measured at the
+thread count kernels are built for now, is skipped (resume after an interruption; tune
+more with a larger n_trial and skip_tuned=False)."""
 import os
 
 from .callback import log_to_database, log_to_file, progress_bar
@@ -32,10 +33,16 @@ def _tuner(name, task):
 
 
 def _tuned_workloads(log):
-    """(target, workload) pairs with at least one record in `log` (none if it is absent)."""
+    """(target, workload) pairs with at least one record in `log` measured at the thread
+    count kernels are built for now (topi.cpu.parallel_units; a record of an unknown count,
+    0: an older log, counts for any), none if it is absent. A log tuned at 1 thread does not
+    stop the tuning at 2: the 2-thread kernels had run on the 1-thread configs."""
+    from ..topi.cpu import parallel_units
     if not os.path.exists(os.fspath(log)):
         return set()
-    return {(inp.target, inp.task.workload) for inp, _ in load_records(log)}
+    threads = parallel_units()
+    return {(inp.target, inp.task.workload) for inp, res in load_records(log)
+            if res.threads in (0, threads)}
 
 
 def tune_tasks(tasks, n_trial, log, tuner="xgb", measure_option=None, early_stopping=None,
@@ -44,7 +51,8 @@ def tune_tasks(tasks, n_trial, log, tuner="xgb", measure_option=None, early_stop
     (a path: .db / .sqlite a SQLite database, else JSON lines), its fastest `confirm`
     configs and the fallback then measured again side by side (Tuner.tune(confirm=): the
     best record is never a lucky reading of a slower config). Returns {workload: (best
-    config, best flop/s)} of the tasks tuned now (a skipped task is absent).
+    config, best flop/s)} of the tasks tuned now (a skipped task is absent: records of it
+    at this thread count are in the log already).
 
     Example::
 
