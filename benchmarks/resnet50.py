@@ -281,16 +281,14 @@ def main(argv=None):
         want = model(xt).numpy()
     # a graph per thread count, built at it: a schedule splits its blocks for the threads
     # of its build (topi.cpu.parallel_units; 1 thread: 56.5 ms built for 1, 57.1 for 2, Zen 4)
-    nets = {}
-    for t in tcounts:
-        t0 = time.perf_counter()
-        with _bench.threads(t):
-            nets[t] = texpr_resnet(cfg, weights, target, winograd=args.winograd)
-        total = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    nets = _bench.per_threads(lambda: texpr_resnet(cfg, weights, target,
+                                                   winograd=args.winograd), tcounts)
+    total = (time.perf_counter() - t0) / len(tcounts)
     net = nets[max(tcounts)]
     n_steps = len(net.graph.steps)
     print(f"texpr graph: {n_steps} kernels ({len(net.cache)} distinct, built or loaded in "
-          f"{net.build_s:.1f} s; graph ready in {total:.1f} s), channel block {net.block}, "
+          f"{net.build_s:.1f} s; graph ready in {total:.1f} s per thread count), channel block {net.block}, "
           f"activation buffers {net.net.intermediate_bytes / 2**20:.1f} MiB after reuse "
           f"(one per kernel: {net.net.naive_bytes() / 2**20:.1f} MiB)")
     tuned = tune_network(nets, cfg, weights, target, args) if args.tune else {}

@@ -712,7 +712,7 @@ def _schedule_dense_symbolic(s, st, target):
         rep = max(lo, 4 * DENSE_ROWS_MAX)
         cfg = dense_weight_blocks_config(rep, N, K, target)
         if cfg is not None and cfg["Np"] == N and epilogue_output(s, st) is None:
-            cfg.update(Mp=M)
+            cfg.update(Mp=M, row_parts=1)   # (no loop split in parts of a symbolic extent)
             return _schedule_dense_weight_blocks(s, st, target, data, weight, cfg)
         hi = DENSE_ROWS_MAX
     cfg = dense_rows_config(hi, N, K, target)
