@@ -115,6 +115,21 @@ def test_winograd_NCHWc_chunked_gemm_prefetches_its_next_panel(monkeypatch):
     assert gemm.index("for (int32_t o_outer") < gemm.index("for (int32_t e ")
 
 
+@pytest.mark.parametrize("target", ["avx2", "avx512"])
+def test_winograd_blocks_give_every_thread_work(target):
+    """A small image in one block of tiles whose output channels cannot be split: blocks of
+    fewer tile rows, at least one per thread (the 5x5 32x28->64 layer ran on one core of
+    two); where channel chunks already give each thread work (ResNet-50's 7x7 layers), the
+    blocks stay whole."""
+    from texpr.topi.cpu import winograd_config
+    for nH, C, O in ((7, 128, 64), (4, 64, 64), (7, 100, 200)):
+        c = winograd_config(1, nH, nH, C, O, target, units=2)
+        assert (nH // c["hb"]) * c["ochunks"] >= 2, (nH, C, O, c)
+        assert winograd_config(1, nH, nH, C, O, target, units=1)["hb"] >= c["hb"]
+    c = winograd_config(1, 4, 4, 512, 512, target, units=2)
+    assert c["hb"] == 4 and c["ochunks"] == 2
+
+
 def test_winograd_NCHWc_in_graph_transform_and_odd_blocks():
     """Weight transform inside the graph, batch 2, blocks that are not a vector wide (the
     schedule falls back to plain loops for them), asymmetric padding."""

@@ -2107,12 +2107,21 @@ def winograd_config(N, nH, nW, C, O, target="native", units=None, info=None):
            or [nH])
     even = [d for d in big if (N * nH // d) % units == 0]
     hb = even[0] if even else next((d for d in big if N * nH // d >= units), big[-1])
-    bt = hb * nW
-    blocks = N * nH // hb
-    mr, nr = winograd_gemm_tile(bt, O, info)
-    oco = 1
-    while blocks * oco < units and O % (2 * oco * nr) == 0 and O // (2 * oco) >= 2 * nr:
-        oco *= 2
+    for _ in range(2):
+        bt = hb * nW
+        blocks = N * nH // hb
+        mr, nr = winograd_gemm_tile(bt, O, info)
+        oco = 1
+        while blocks * oco < units and O % (2 * oco * nr) == 0 and O // (2 * oco) >= 2 * nr:
+            oco *= 2
+        # still fewer parallel units than threads (a small image in one block, too few
+        # output channels to split): blocks of fewer tile rows, as many as the threads want.
+        # The 5x5 32x28->64 and 3x3 100x14->200 layers ran on one core at 2 threads: 1.7-2x
+        # slower than with such blocks (autotvm's pick, Zen 4)
+        fewer = [d for d in divs if N * nH // d >= units]
+        if blocks * oco >= units or not fewer:
+            break
+        hb = max([d for d in fewer if (N * nH // d) % units == 0] or fewer)
     # the transforms are unrolled per vector of channels: one vector keeps the code small
     return {"hb": hb, "block_tiles": bt, "ochunks": oco, "mr": mr, "nr": nr,
             "kc": reduction_chunk(C, chunk_target(info)), "ic": lanes, "oc": lanes, "lanes": lanes}
