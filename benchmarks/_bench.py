@@ -108,6 +108,12 @@ def threads(n):
             os.environ["TEXPR_NUM_THREADS"] = old
 
 
+def calls_for(flops):
+    """Calls per timed block of a kernel of `flops`: about 20 ms of them at 30 GFLOP/s,
+    3 to 50."""
+    return int(min(50, max(3, 0.02 / (flops / 30e9))))
+
+
 def per_threads(build, thread_counts):
     """{t: build()} for each thread count t, each call under threads(t).
 

@@ -173,14 +173,14 @@ def run_cases(cases, tcounts, target, rounds=7, wino=(2, 4, 5), quiet=False, clo
     for case in cases:
         a, k = case.data(rng)
         refs, want = case.torch_refs(a, k)
-        # about 20 ms of calls per round at 30 GFLOP/s
-        calls = int(min(50, max(3, 0.02 / (case.flops / 30e9))))
-        timer = _bench.Timer(rounds=rounds, calls=calls, settle=_bench.SETTLE_S, clock=clock)
+        timer = _bench.Timer(rounds=rounds, calls=_bench.calls_for(case.flops),
+                             settle=_bench.SETTLE_S, clock=clock)
+        built = _bench.per_threads(lambda: {v: _built_variant(case, v, a, k, want, target,
+                                                              quiet) for v in
+                                            case.variants(wino, target)}, tcounts)
         for t in tcounts:
             with _bench.threads(t), torch.no_grad():
-                fns = {}
-                for v in case.variants(wino, target):
-                    fns[v] = _built_variant(case, v, a, k, want, target, quiet, t)
+                fns = dict(built[t])
                 ours = list(fns)
                 fns.update(refs)
                 # at 2 threads each turn starts with untimed calls of its own for longer than
@@ -190,7 +190,7 @@ def run_cases(cases, tcounts, target, rounds=7, wino=(2, 4, 5), quiet=False, clo
     return rows
 
 
-def _built_variant(case, v, a, k, want, target, quiet, threads):
+def _built_variant(case, v, a, k, want, target, quiet):
     """A call of texpr's variant v of the case, built now and checked against torch."""
     t0 = time.perf_counter()
     f, args, c = case.build(v, a, k, target)
@@ -201,8 +201,8 @@ def _built_variant(case, v, a, k, want, target, quiet, threads):
         raise SystemExit(f"{case.name} {v}: output differs from torch (max error "
                          f"{err:.2e} of the largest output)")
     if not quiet:
-        print(f"  built {case.name:<34} {v:<6} for {threads} thread(s) in {tb:5.1f} s, "
-              f"error {err:.1e}", flush=True)
+        print(f"  built {case.name:<34} {v:<6} for {topi.cpu.parallel_units()} thread(s) in "
+              f"{tb:5.1f} s, error {err:.1e}", flush=True)
     return lambda: f(*args)
 
 

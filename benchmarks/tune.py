@@ -170,7 +170,7 @@ def resnet50_layers(args, target, all_cases=None):
     for case in cases:
         a, k = case.data(rng)
         refs, want = case.torch_refs(a, k)
-        calls = int(min(50, max(3, 0.02 / (case.flops / 30e9))))
+        calls = _bench.calls_for(case.flops)
         for t in tcounts:
             # each thread count's kernels built at it (the heuristic, the fallback, splits
             # its blocks for the build's threads; the records of that count apply first)
@@ -263,8 +263,7 @@ def _gemm_rows(target, log, tcounts, rounds, gemms=("dense", "bmm"), clock=None)
                 fns["numpy"] = lambda: np.matmul(a, bt)
                 fns["torch"] = (lambda: torch.nn.functional.linear(ta, tb)) \
                     if len(shape_a) == 2 else (lambda: torch.bmm(ta, tb.transpose(1, 2)))
-                timer = _bench.Timer(rounds=rounds, calls=int(min(50, max(3, 0.02 / (
-                    flop / 30e9)))), clock=clock)
+                timer = _bench.Timer(rounds=rounds, calls=_bench.calls_for(flop), clock=clock)
                 timer.warm_s = _bench.parallel_warm_s(fns, t)
                 r = timer.run(fns)
             out.append((name, flop, t, r, ["fallback"], ["tuned"], sources[0] == sources[1]))
