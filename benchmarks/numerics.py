@@ -144,24 +144,34 @@ def dense_case(args, target, timer):
     arrays = {dt: (x32, w32) if dt == "float32" else (x32.astype(dt), w32.astype(dt))
               for dt in ("float32",) + HALF}
 
+    want = x32 @ w32.T
+
     def build():
-        fns = {}
+        """(calls, error of each relative to the largest output) of the kernels built for
+        the thread count in effect."""
+        fns, errs = {}, {}
         for dt, (x, w) in arrays.items():
             mod = build_dense(N, K, dt, target)
             fns[dt] = (lambda m=mod, a=x, b=w: m(a, b, out))
-        return fns
+            mod(x, w, out)
+            errs[dt] = float(np.abs(out - want).max() / np.abs(want).max())
+        if errs["float32"] > 1e-5:
+            sys.exit(f"dense float32: relative error {errs['float32']:.1e} against NumPy")
+        return fns, errs
     built = per_threads(build, args.threads)
     print(f"\ndense batch 1: 1 x {K} by {N} x {K} weight ({N * K * 4 / 2**20:.0f} MiB fp32), "
-          "fp32 sums")
+          "fp32 sums; error: relative to the largest output, against NumPy's product of the "
+          "float32 data")
     for t in args.threads:
-        fns = built[t]
+        fns, errs = built[t]
         with threads(t):
             res = timer.run(fns)
         base = res["float32"][0]
         for dt in fns:
             sec = res[dt][0]
             print(f"  {t} thread{'s' * (t > 1)}  {dt:9s} {sec * 1e3:8.3f} ms  "
-                  f"{N * K * 2 / sec / 1e9:7.1f} GFLOP/s  {base / sec:5.2f}x fp32")
+                  f"{N * K * 2 / sec / 1e9:7.1f} GFLOP/s  {base / sec:5.2f}x fp32  "
+                  f"(error {errs[dt]:.1e})")
 
 
 def int4_dense_case(args, target, timer):

@@ -47,6 +47,16 @@ def cases(target):
     ]
 
 
+def check(title, f, a, res, want):
+    """Stop the benchmark where a kernel's first output differs from torch's (topk: its
+    values; the order of ties is each library's own)."""
+    f(a, *res)
+    want = (want[0] if isinstance(want, tuple) else want).numpy()
+    if not np.allclose(res[0], want, rtol=1e-4, atol=1e-4 * float(np.abs(want).max())):
+        sys.exit(f"{title}: texpr's output differs from torch's "
+                 f"(max |err| {float(np.abs(res[0] - want).max()):.3g})")
+
+
 def main():
     _bench.reexec_without_openblas_overrides(__file__)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -65,6 +75,8 @@ def main():
         # {threads: (f, res)}: each thread count times the kernel built for it
         fs = _bench.per_threads(lambda: build(op, shape, target, **kw), tcounts)
         a = rng.random(shape, dtype=np.float32)
+        for f, res in fs.values():
+            check(title, f, a, res, torch_fn(torch.from_numpy(a)))
         built.append((title, fs, a, torch.from_numpy(a), np_fn, torch_fn))
     load = _bench.CpuLoad()
     load.start()
