@@ -561,3 +561,21 @@ def test_float_min_max_propagate_nan_like_numpy(target, dt, vector):
     want = [np.maximum(x, y), np.minimum(x, y), np.maximum(x, 0), np.minimum(2, x), [np.max(x)]]
     for name, g, w in zip(["max", "min", "relu", "clip", "max reduce"], got, want):
         np.testing.assert_array_equal(g, np.asarray(w, dt), err_msg=name)
+
+
+@pytest.mark.parametrize("target", ["native", "avx2", "avx512"])
+@pytest.mark.parametrize("stride", [1, 3])
+def test_a_ramp_of_a_loop_variable_is_the_broadcast_base_plus_constant_steps(target, stride):
+    """A vector of indices (an index computed into the data: argmax's, an iota) is its base
+    broadcast plus constant steps, not a literal built lane by lane on every iteration; the
+    lanes equal NumPy's arange, the int32 lanes wrap past 2^31 as NumPy's do."""
+    n = 96
+    B = te.compute((n,), lambda i: te.const(2147483600, "int32") + i * stride, name="B")
+    s = te.create_schedule(B.op)
+    s[B].vectorize(s[B].split(B.op.axis[0], factor=16)[1])
+    f = te.build(s, [B], target=target)
+    out = np.empty(n, np.int32)
+    f(out)
+    want = (np.int64(2147483600) + np.arange(n, dtype=np.int64) * stride).astype(np.int32)
+    np.testing.assert_array_equal(out, want)
+    assert not re.search(rf"\+ 0, [^}}]*\+ {stride}\b", f.source), "a lane-by-lane literal"

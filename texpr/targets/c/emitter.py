@@ -847,9 +847,21 @@ class CEmitter(ExternCallEmitter):
         return self.broadcast(self.expr(e.value), e.dtype)
 
     def expr_Ramp(self, e):
+        """A constant base: the lanes' values. Otherwise the base broadcast plus the constant
+        steps: a literal of lanes `base + k` was built lane by lane (GCC: an insert per lane,
+        on every iteration of argmax's loop, where its index vector is a ramp)."""
         base = self.expr(e.base)
-        elems = ", ".join(f"{base} + {k * e.stride}" for k in range(e.lanes))
-        return f"(({self.ty(e.dtype)}){{{elems}}})"
+        if isinstance(e.base, Const):
+            elems = ", ".join(f"{base} + {k * e.stride}" for k in range(e.lanes))
+            return f"(({self.ty(e.dtype)}){{{elems}}})"
+        steps = ", ".join(str(k * e.stride) for k in range(e.lanes))
+        elem, n = dtypes.split_lanes(e.dtype)
+        if dtypes.is_int(elem) and not elem.startswith("u"):
+            # the lanes wrap as the unsigned lanes do, as vector_binop's + (no signed overflow)
+            ut = self.ty(f"u{elem}x{n}")
+            return (f"(({self.ty(e.dtype)})(({ut}){self.broadcast(base, e.dtype)} + "
+                    f"({ut}){{{steps}}}))")
+        return f"({self.broadcast(base, e.dtype)} + ({self.ty(e.dtype)}){{{steps}}})"
 
     def vector_binop(self, e):
         template = self.BINOP.get((e.op, e.dtype))
