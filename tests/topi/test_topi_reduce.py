@@ -453,3 +453,26 @@ def test_constant_row_tail_blends_into_its_accumulator():
     a = RNG.standard_normal(shape).astype("float32")
     got = te.build(s, [A, out], target="avx512", name="row_tail")(a)
     np.testing.assert_allclose(got, a.mean(axis=(2, 3), keepdims=True), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("target", ["native", "avx512"])
+def test_argmax_and_argmin_give_the_first_nan_as_numpy(target):
+    """A NaN is the answer of argmax and argmin (NumPy: the first NaN; select_last_index:
+    the last), in the vector body, its tail and across the lanes; NaN rows, rows of equal
+    values and NaN at either end included; the index update stays vector selects."""
+    n = 77
+    a = RNG.random((8, n), dtype=np.float32)
+    a[0, 1] = a[1, n - 1] = a[2, 0] = np.nan
+    a[3, n // 3] = a[3, n // 2] = np.nan
+    a[4, :] = np.nan
+    a[5, :] = 1.0
+    a[6, 40:] = np.nan
+    A = te.placeholder(a.shape, name="A")
+    cases = [(topi.argmax(A, axis=1), ref.argmax_ref(a, 1)),
+             (topi.argmin(A, axis=1), ref.argmin_ref(a, 1)),
+             (topi.argmax(A, axis=1, select_last_index=True), ref.argmax_ref(a, 1, False, True)),
+             (topi.argmin(A, axis=0), ref.argmin_ref(a, 0))]
+    run_all(cases, [A], [a], target)
+    assert ref.argmax_ref(a, 1)[3] == n // 3 and ref.argmax_ref(a, 1, False, True)[3] == n // 2
+    out = topi.argmax(A, axis=1)
+    assert not lane_loops(lowered(topi.schedule(out, target), [A, out]))

@@ -137,14 +137,25 @@ def _arg_reducer(is_max, select_last_index, name):
     first (last) index: the greatest pair in a total order, so the combine is commutative and
     associative and a reduction split into parts (rfactor, vector lanes) gives NumPy's answer.
     Written as selects on comparisons of values (no boolean && / ||), which vectorize. The
-    identity's index loses every tie against a real element."""
+    identity's index loses every tie against a real element. A NaN is greater (and less)
+    than every number, as in NumPy: argmax and argmin give the first NaN's index."""
     keep = elementwise_max if select_last_index else elementwise_min
 
     def combine(x, y):
         (xi, xv), (yi, yv) = x, y
         wins, loses = (xv > yv, xv < yv) if is_max else (xv < yv, xv > yv)
-        index = Select(wins, xi, Select(loses, yi, keep(xi, yi), xi.dtype), xi.dtype)
-        return index, Select(wins, xv, yv, xv.dtype)     # one blend on the same compare
+        tie = keep(xi, yi)
+        if dtypes.is_float(xv.dtype):
+            # NaN wins, as NumPy's first NaN (no comparison with it holds): of two NaNs or
+            # equal values the tie's index, of one NaN its index
+            x_nan, y_nan = xv != xv, yv != yv
+            tie = Select(xv == yv, tie, Select(x_nan, Select(y_nan, tie, xi, xi.dtype), yi,
+                                               xi.dtype), xi.dtype)
+            # y where it wins or is NaN: each condition reads what its branches do
+            value = Select(loses, yv, Select(y_nan, yv, xv, xv.dtype), xv.dtype)
+        else:
+            value = Select(wins, xv, yv, xv.dtype)       # one blend on the same compare
+        return Select(wins, xi, Select(loses, yi, tie, xi.dtype), xi.dtype), value
 
     def identity(idt, vdt):
         worst = min_value(vdt) if is_max else max_value(vdt)

@@ -205,6 +205,7 @@ class Vectorizer:
         self.masked = mask_rule(masked)     # which vectors have masked loads/stores
         self.pred = None        # inside a masked tail: the predicate of the active lanes
         self.store_target = None    # the (scalar) load of the element the store writes
+        self.select_loads = []      # the loads of the enclosing lane selects' conditions
 
     def bcast(self, e):
         if _lanes(e) == self.lanes:
@@ -295,7 +296,10 @@ class Vectorizer:
         if not (isinstance(c, Cmp) and dtypes.bits(c.a.dtype) == dtypes.bits(e.dtype)
                 and c.a.dtype != "bool" and e.dtype != "bool"):
             return None
-        cond_loads = [n for n in walk(c) if isinstance(n, BufferLoad)]
+        # what every lane reads already: this condition, an enclosing lane select's (its
+        # branches are computed for every lane; argmax's NaN test nests selects whose
+        # conditions read one operand each)
+        cond_loads = [n for n in walk(c) if isinstance(n, BufferLoad)] + self.select_loads
         if self.store_target is not None:   # the store writes it, so every lane may read it
             cond_loads.append(self.store_target)
         for n in walk(e.t), walk(e.f):
@@ -306,7 +310,11 @@ class Vectorizer:
                         "//", "%", "tdiv", "tmod", "/")):
                     return None
         a, b = self.bcast(self._value(c.a)), self.bcast(self._value(c.b))
-        t, f = self.bcast(self._value(e.t)), self.bcast(self._value(e.f))
+        outer, self.select_loads = self.select_loads, cond_loads
+        try:
+            t, f = self.bcast(self._value(e.t)), self.bcast(self._value(e.f))
+        finally:
+            self.select_loads = outer
         cmp = Cmp(c.op, a, b, _vec_dtype("bool", self.lanes))
         return Select(cmp, t, f, _vec_dtype(e.dtype, self.lanes))
 
