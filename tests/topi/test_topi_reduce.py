@@ -476,3 +476,28 @@ def test_argmax_and_argmin_give_the_first_nan_as_numpy(target):
     assert ref.argmax_ref(a, 1)[3] == n // 3 and ref.argmax_ref(a, 1, False, True)[3] == n // 2
     out = topi.argmax(A, axis=1)
     assert not lane_loops(lowered(topi.schedule(out, target), [A, out]))
+
+
+def test_topk_orders_nan_above_every_number():
+    """NaN is the greatest value (NumPy's sort order, torch.topk's): first among the k
+    greatest in index order, never among the k least while numbers are left; the reference
+    agrees with NumPy's stable sort."""
+    a = RNG.standard_normal((5, 23)).astype(np.float32)
+    a[0, 4] = a[0, 17] = np.nan
+    a[1, :] = np.nan
+    a[2, 22] = np.nan
+    a[3, 0], a[3, 1] = np.inf, np.nan
+    a[4, ::3] = np.nan
+    want = ref.topk_ref(a, 4)
+    assert np.isnan(want[0][0, :2]).all() and list(want[1][0, :2]) == [4, 17]
+    assert list(ref.topk_ref(a, 23, is_ascend=True)[1][2]) == list(np.argsort(a[2], kind="stable"))
+    A = te.placeholder(a.shape, name="A")
+    cases = [(topi.topk(A, k=4), want),
+             (topi.topk(A, k=3, is_ascend=True), ref.topk_ref(a, 3, is_ascend=True)),
+             (topi.topk(A, k=2, axis=0), ref.topk_ref(a, 2, axis=0))]
+    outs = [o for got, _ in cases for o in got]
+    f = te.build(topi.schedule(outs, "native"), [A] + outs, target="native")
+    res = [np.empty([int(d) for d in o.shape], o.dtype) for o in outs]
+    f(a, *res)
+    for got, w in zip(res, [x for _, want_ in cases for x in want_]):
+        np.testing.assert_array_equal(got, w)

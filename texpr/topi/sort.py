@@ -1,5 +1,6 @@
 """topi.topk (TVM's signature): the k greatest (least) elements along an axis and their
-indices, in order, ties in index order (what a stable sort gives).
+indices, in order, ties in index order (what a stable sort gives). NaN is greater than every
+number (NumPy's sort order, torch.topk's): the first k of the greatest, the last of the least.
 
 The selection is a loop program (a hybrid script) over the data viewed as [outer, n, inner]:
 for each (outer, inner) line it keeps the best k seen so far sorted, inserting an element only
@@ -39,19 +40,24 @@ def _top_lines(data, k, ascending, index_dtype):
                 beats_last = False
                 if filled < k:
                     beats_last = True
-                elif ascending:
-                    beats_last = v < values[o, k - 1, c]
+                elif ascending:     # (NaN is the greatest: a NaN v beats no number w)
+                    w = values[o, k - 1, c]
+                    if not v >= w:      # the NaN test only for the rare candidate
+                        beats_last = v == v
                 else:
-                    beats_last = v > values[o, k - 1, c]
+                    w = values[o, k - 1, c]
+                    if not v <= w:
+                        beats_last = w == w
                 if beats_last:
                     pos = 0     # entries as good as v (equal ones came first) stay before it
                     for e in range(k):
                         if e < filled:
+                            w = values[o, e, c]
                             if ascending:
-                                if not v < values[o, e, c]:
+                                if not (not v >= w and v == v):
                                     pos = e + 1
                             else:
-                                if not v > values[o, e, c]:
+                                if not (not v <= w and w == w):
                                     pos = e + 1
                     last = min(filled, k - 1)
                     for t in range(k - 1):      # shift the worse ones down one place

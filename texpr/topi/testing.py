@@ -1130,7 +1130,8 @@ def argmin_ref(data, axis=None, keepdims=False, select_last_index=False):
 
 
 def topk_ref(data, k=1, axis=-1, ret_type="both", is_ascend=False, dtype="int64"):
-    """Stable-sort order: among equal values the lower index first.
+    """Stable-sort order: among equal values the lower index first; NaN is greater than
+    every number (NumPy's sort order; torch.topk's): first of the greatest, last of the least.
 
     >>> import numpy as np
     >>> topk_ref(np.array([[3.0, 1.0, 3.0, 2.0]]), k=2)
@@ -1138,7 +1139,13 @@ def topk_ref(data, k=1, axis=-1, ret_type="both", is_ascend=False, dtype="int64"
     """
     n = data.shape[axis]
     k = n if k < 1 else k
-    order = np.argsort(data if is_ascend else _descending_key(data), axis=axis, kind="stable")
+    if is_ascend:
+        order = np.argsort(data, axis=axis, kind="stable")
+    elif data.dtype.kind == "f":
+        nan = np.isnan(data)
+        order = np.lexsort((np.where(nan, 0, -data), ~nan), axis=axis)
+    else:
+        order = np.argsort(_descending_key(data), axis=axis, kind="stable")
     idx = np.take(order, np.arange(k), axis=axis)
     values = np.take_along_axis(data, idx, axis=axis)
     idx = idx.astype(dtype)
@@ -1146,11 +1153,9 @@ def topk_ref(data, k=1, axis=-1, ret_type="both", is_ascend=False, dtype="int64"
 
 
 def _descending_key(data):
-    """A key whose ascending stable order is data's descending order (ints: no overflow)."""
-    if data.dtype.kind in "iu":
-        return -data.astype(np.int64) if data.dtype.itemsize < 8 or data.dtype.kind == "i" \
-            else np.iinfo(data.dtype).max - data
-    return -data
+    """A key whose ascending stable order is integer data's descending order (no overflow)."""
+    return -data.astype(np.int64) if data.dtype.itemsize < 8 or data.dtype.kind == "i" \
+        else np.iinfo(data.dtype).max - data
 
 
 def transpose_ref(a, axes=None):
