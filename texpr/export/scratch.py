@@ -13,7 +13,6 @@ from ..lang import dtypes
 
 #: texpr_alloc((size_t)(<size>) * sizeof(<type>)); as CEmitter.stmt_Allocate writes it
 SITE_RE = re.compile(r"texpr_alloc\(\(size_t\)\((?P<n>.*)\) \* sizeof\((?P<t>[\w ]+)\)\);")
-FREE_RE = re.compile(r"^(?P<i>\s*)free\((?P<p>\w+)\);$", re.M)
 SIZE_TOKENS = re.compile(r"\s*(?:(?P<id>[A-Za-z_]\w*)|(?P<num>\d+)|(?P<op>[-+*/%()]))")
 TYPE_BYTES = {t: max(1, dtypes.bits(d) // 8) for d, t in dtypes.C_TYPES.items()}
 
@@ -59,9 +58,9 @@ def rewrite(source, alloc, free):
     """The kernel source with its temporaries taken from the bundle's scratch functions."""
     from ..targets.c.emitter import _ALLOC_HELPER
     helper = (f"void* {alloc}(size_t n);\nvoid {free}(void* p);\n"
-              f"static inline void* texpr_alloc(size_t n) {{ return {alloc}(n); }}")
-    source = source.replace(_ALLOC_HELPER, helper)
-    return FREE_RE.sub(lambda m: f"{m.group('i')}{free}({m.group('p')});", source)
+              f"static inline void* texpr_alloc(size_t n) {{ return {alloc}(n); }}\n"
+              f"static inline void texpr_free(void* p) {{ {free}(p); }}")
+    return source.replace(_ALLOC_HELPER, helper)
 
 
 def c_bytes(site_list, binding):

@@ -119,7 +119,7 @@ class ExternCallEmitter:
         if items:
             self.line(f"texpr_packed_arg texpr_args[{n}] = {{ {', '.join(items)} }};")
         args = "texpr_args" if items else "0"
-        frees = "".join(f"free({b}); " for b in reversed(self.heap_buffers))
+        frees = "".join(f"texpr_free({b}); " for b in reversed(self.heap_buffers))
         self.line(f"if (texpr_packed(\"{e.name}\", {n}, {args}) != 0) {{ {frees}return; }}")
         self.indent -= 1
         self.line("}")

@@ -100,7 +100,7 @@ def parallel_loop(em, loop, var, ty, mn, ext, simd):
     lines += body
     lines.append(f"{pad}  }}")
     for k, (name, _) in reversed(list(enumerate(allocs))):
-        lines.append("  " * (k + 2) + f"free({name});")
+        lines.append("  " * (k + 2) + f"texpr_free({name});")
         lines.append("  " * (k + 1) + "}")
     lines.append("}")
     lines.append("")
