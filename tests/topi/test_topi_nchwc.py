@@ -130,6 +130,20 @@ def test_winograd_blocks_give_every_thread_work(target):
     assert c["hb"] == 4 and c["ochunks"] == 2
 
 
+@pytest.mark.parametrize("target", ["avx2", "avx512"])
+def test_winograd_blocks_are_shared_evenly(target):
+    """Blocks the threads would not share evenly (ResNet-50's 56x56 F(4,3): 7 blocks of 2
+    tile rows, 4 + 3 on 2 threads, 16% slower than 14 blocks of one row) become smaller ones
+    of at least 8 tiles that they do; one thread keeps the larger blocks."""
+    from texpr.topi.cpu import winograd_config
+    for nH, C in ((14, 64), (10, 64), (7, 128), (3, 256)):
+        c = winograd_config(1, nH, nH, C, C, target, units=2)
+        blocks = (nH // c["hb"]) * c["ochunks"]
+        assert blocks % 2 == 0 and c["hb"] * nH >= 8, (nH, C, c)
+    assert winograd_config(1, 14, 14, 64, 64, target, units=2)["hb"] == 1
+    assert winograd_config(1, 14, 14, 64, 64, target, units=1)["hb"] == 2
+
+
 def test_winograd_NCHWc_in_graph_transform_and_odd_blocks():
     """Weight transform inside the graph, batch 2, blocks that are not a vector wide (the
     schedule falls back to plain loops for them), asymmetric padding."""
