@@ -149,7 +149,7 @@ def test_packed_error_frees_the_heap_buffers(packed):
     B = te.extern((20000,), [P], lambda ins, outs: te.call_packed(name, ins[0]), name="B")
     C = te.compute((20000,), lambda i: B[i] * 2.0, name="C")
     f = te.build(te.create_schedule(C.op), [A, C], target="c")
-    assert f'texpr_packed("{name}", 1, texpr_args) != 0) {{ free(B); free(P); return; }}' in f.source
+    assert f'texpr_packed("{name}", 1, texpr_args) != 0) {{ texpr_free(B); texpr_free(P); return; }}' in f.source
     with pytest.raises(te.PackedFuncError, match="RuntimeError: no"):
         f(np.zeros(20000, "float32"), np.zeros(20000, "float32"))
     with pytest.raises(te.PackedFuncError, match="RuntimeError: no"):
