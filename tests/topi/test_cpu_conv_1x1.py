@@ -239,7 +239,7 @@ def test_a_small_image_in_narrow_vectors_is_one_pixel_tile(monkeypatch):
     channels stay two at 2 threads (not 963 + 963 + 122 of 2048)."""
     import copy
     zen4 = copy.copy(cpu_info("avx512"))
-    zen4.fma_units, zen4.has_gemm = 1, True
+    zen4.fma_units, zen4.has_gemm, zen4.emulated = 1, True, False
     narrow = copy.copy(zen4)
     narrow.lanes, narrow.vector_bits, narrow.fma_units, narrow.nregs = 8, 256, 2, 32
     zen4.narrow = lambda: narrow

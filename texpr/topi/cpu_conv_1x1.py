@@ -103,7 +103,7 @@ def conv1x1_config(C, O, P, Q, target="native", units=None, strided=False):
     wide = cpu_info(target)
     info = pixel_vector_info(P * Q, wide)
     units = units or parallel_units()
-    if info is not wide:
+    if info is not wide and not info.emulated:
         mr, nr = narrow_pixel_tile(O, P * Q, info)
     else:
         mr, nr = register_tile(O, P * Q, info, max_vectors=2, pad_ok=True)
@@ -150,7 +150,8 @@ def narrow_pixel_tile(O, PQ, info):
     2048x7x7 -> 512 and 512x7x7 -> 2048 (49 pixels: 7 vectors), 1 thread, NCHW, medians of
     interleaved rounds: 8 x 16 1.120 / 1.101 ms, 8 x 24 1.107 / 1.092, 8 x 32 1.066 / 1.068,
     3 x 56 1.056 / 1.056, 4 x 56 (28 accumulators: more than the register model allows)
-    1.043 / 1.050 ms."""
+    1.043 / 1.050 ms. Not where SIMDe runs avx512 (16 registers: the wide model's tile, as
+    measured before)."""
     nv = cdiv(PQ, info.lanes)
     return register_tile(O, PQ, info, max_vectors=nv if nv <= NARROW_PIXEL_VECTORS else 2,
                          pad_ok=True, loads_per_fma=NARROW_LOADS_PER_FMA)

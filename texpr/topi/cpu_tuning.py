@@ -342,7 +342,7 @@ def conv1x1_params(workload, C, O, P, Q, target, heuristic):
     wide = cpu_info(target)
     info = pixel_vector_info(P * Q, wide)
     nv = cdiv(P * Q, info.lanes)
-    most = nv if info is not wide and nv <= NARROW_PIXEL_VECTORS else 2
+    most = nv if info is not wide and not info.emulated and nv <= NARROW_PIXEL_VECTORS else 2
     h = heuristic
     cands = {"tile": _with_list(_tiles(info, P * Q, max_vectors=most), [h["mr"], h["nr"]]),
              "rb": [r for r in range(1, P + 1) if P % r == 0],
