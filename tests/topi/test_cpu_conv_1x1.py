@@ -10,9 +10,9 @@ from texpr.topi import testing as ref
 from texpr.topi import cpu_conv_1x1
 from texpr.topi.cpu import cpu_info
 from texpr.topi.cpu_conv_1x1 import (MIN_BLOCKS, block_copies, conv1x1_config, gemm_columns,
-                                     imbalance, inplace_loads_per_cycle, narrow_pixel_tile,
-                                     one_vector_tile,
-                                     panel_pays, pixel_vector_info, row_blocks,
+                                     imbalance, inplace_loads_per_cycle, one_vector_tile,
+                                     panel_pays, pixel_tile, pixel_tile_vectors,
+                                     pixel_vector_info, row_blocks,
                                      strided_block_copies, tile_major)
 from texpr.topi.util import cdiv
 
@@ -245,9 +245,10 @@ def test_a_small_image_in_narrow_vectors_is_one_pixel_tile(monkeypatch):
     zen4.narrow = lambda: narrow
     monkeypatch.setattr(cpu_conv_1x1, "cpu_info", lambda _: zen4)
     assert pixel_vector_info(49, zen4) is narrow
-    mr, nr = narrow_pixel_tile(512, 49, narrow)
+    mr, nr = pixel_tile(512, 49, narrow, zen4)
     assert nr == 56 and mr * 7 + 7 + 1 <= narrow.nregs
-    assert narrow_pixel_tile(512, 30 * 30, narrow)[1] == 16    # 113 vectors: two at a time
+    assert pixel_tile_vectors(30 * 30, narrow, zen4) == 2     # 113 vectors: two at a time
+    assert pixel_tile_vectors(49, zen4, zen4) == 2            # the wide vectors: two
     for C, O in ((2048, 512), (512, 2048)):
         cfg = conv1x1_config(C, O, 7, 7, "avx512", units=2)
         assert (cfg["mr"], cfg["nr"]) == (mr, nr)

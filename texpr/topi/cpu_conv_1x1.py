@@ -103,10 +103,7 @@ def conv1x1_config(C, O, P, Q, target="native", units=None, strided=False):
     wide = cpu_info(target)
     info = pixel_vector_info(P * Q, wide)
     units = units or parallel_units()
-    if info is not wide and not info.emulated:
-        mr, nr = narrow_pixel_tile(O, P * Q, info)
-    else:
-        mr, nr = register_tile(O, P * Q, info, max_vectors=2, pad_ok=True)
+    mr, nr = pixel_tile(O, P * Q, info, wide)
     if one_vector_tile(C, P * Q, mr, nr, info, strided):
         mr, nr = mr * (nr // info.lanes), info.lanes
     l2 = info.l2_bytes
@@ -141,23 +138,35 @@ def conv1x1_config(C, O, P, Q, target="native", units=None, strided=False):
     return {"mr": mr, "nr": nr, "rb": best[1], "ob": best[2], "lanes": info.lanes, "kc": kc}
 
 
-def narrow_pixel_tile(O, PQ, info):
-    """The register tile of a small image in the narrow vectors (pixel_vector_info): all of
-    its pixels in one tile where they are at most NARROW_PIXEL_VECTORS vectors, else two
-    vectors, costed at NARROW_LOADS_PER_FMA. Each pixel tile streams the block's weight rows
-    through broadcasts again; at 8 lanes x 2 FMA units (Zen 4's 256-bit half) the 8 x 2-vector
-    tile of the wide model, 1.25 loads a cycle, ran 5-7% slower than tiles of fewer loads:
-    2048x7x7 -> 512 and 512x7x7 -> 2048 (49 pixels: 7 vectors), 1 thread, NCHW, medians of
-    interleaved rounds: 8 x 16 1.120 / 1.101 ms, 8 x 24 1.107 / 1.092, 8 x 32 1.066 / 1.068,
-    3 x 56 1.056 / 1.056, 4 x 56 (28 accumulators: more than the register model allows)
-    1.043 / 1.050 ms. Not where SIMDe runs avx512 (16 registers: the wide model's tile, as
-    measured before)."""
+def pixel_tile(O, PQ, info, wide):
+    """The register tile (mr, nr) of output channels x pixels in the pixels' vectors `info`
+    (pixel_vector_info of the target's `wide` ones): up to pixel_tile_vectors of them; a
+    tile of a whole small image costed at NARROW_LOADS_PER_FMA. Each pixel tile streams the
+    block's weight rows through broadcasts again; at 8 lanes x 2 FMA units (Zen 4's 256-bit
+    half) the 8 x 2-vector tile of the wide model, 1.25 loads a cycle, ran 5-7% slower than
+    tiles of fewer loads: 2048x7x7 -> 512 and 512x7x7 -> 2048 (49 pixels: 7 vectors), 1
+    thread, NCHW, medians of interleaved rounds: 8 x 16 1.120 / 1.101 ms, 8 x 24 1.107 /
+    1.092, 8 x 32 1.066 / 1.068, 3 x 56 1.056 / 1.056, 4 x 56 (28 accumulators: more than the
+    register model allows) 1.043 / 1.050 ms."""
+    most = pixel_tile_vectors(PQ, info, wide)
+    if most > 2:
+        return register_tile(O, PQ, info, max_vectors=most, pad_ok=True,
+                             loads_per_fma=NARROW_LOADS_PER_FMA)
+    return register_tile(O, PQ, info, max_vectors=2, pad_ok=True)
+
+
+def pixel_tile_vectors(PQ, info, wide):
+    """The most vectors of pixels a register tile takes: two, or where the pixels run in the
+    narrow vectors of a native AVX-512 (pixel_vector_info: 7x7 on Zen 4) all of the image's,
+    up to NARROW_PIXEL_VECTORS (not where SIMDe runs avx512: 16 registers, the wide model's
+    tile as measured before). autotvm's conv1x1 space offers the same widths."""
     nv = cdiv(PQ, info.lanes)
-    return register_tile(O, PQ, info, max_vectors=nv if nv <= NARROW_PIXEL_VECTORS else 2,
-                         pad_ok=True, loads_per_fma=NARROW_LOADS_PER_FMA)
+    if info is not wide and not info.emulated and nv <= NARROW_PIXEL_VECTORS:
+        return nv
+    return 2
 
 
-#: the most vectors of pixels a narrow tile takes to hold a whole image (narrow_pixel_tile)
+#: the most vectors of pixels a narrow tile takes to hold a whole image (pixel_tile_vectors)
 NARROW_PIXEL_VECTORS = 7
 #: the loads (broadcasts and vectors) per FMA a narrow tile runs at full speed with
 NARROW_LOADS_PER_FMA = 0.5

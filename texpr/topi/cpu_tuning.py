@@ -335,14 +335,13 @@ def conv1x1_params(workload, C, O, P, Q, target, heuristic):
     """The 1x1 convolution as a GEMM (cpu_conv_1x1.py): knobs tile [mr, nr] (output
     channels x pixels, one or two vectors), rb (output rows per block; a block that is not
     whole pixel tiles becomes the whole image) and ob_tiles (output channels per block, in
-    register tiles). The tiles are in the vectors the pixels run in (pixel_vector_info; a
-    small image in narrow ones: up to all of its pixels in one tile, narrow_pixel_tile)."""
+    register tiles). The tiles are in the vectors the pixels run in (pixel_vector_info), up
+    to pixel_tile_vectors of them."""
     from .cpu import cpu_info
-    from .cpu_conv_1x1 import NARROW_PIXEL_VECTORS, pixel_vector_info
+    from .cpu_conv_1x1 import pixel_tile_vectors, pixel_vector_info
     wide = cpu_info(target)
     info = pixel_vector_info(P * Q, wide)
-    nv = cdiv(P * Q, info.lanes)
-    most = nv if info is not wide and not info.emulated and nv <= NARROW_PIXEL_VECTORS else 2
+    most = pixel_tile_vectors(P * Q, info, wide)
     h = heuristic
     cands = {"tile": _with_list(_tiles(info, P * Q, max_vectors=most), [h["mr"], h["nr"]]),
              "rb": [r for r in range(1, P + 1) if P % r == 0],
