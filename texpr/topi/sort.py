@@ -54,10 +54,10 @@ def _top_lines(data, k, ascending, index_dtype):
                         if e < filled:
                             w = values[o, e, c]
                             if ascending:
-                                if not (not v >= w and v == v):
+                                if v >= w or v != v:        # v not better than w
                                     pos = e + 1
                             else:
-                                if not (not v <= w and w == w):
+                                if v <= w or w != w:
                                     pos = e + 1
                     last = min(filled, k - 1)
                     for t in range(k - 1):      # shift the worse ones down one place
