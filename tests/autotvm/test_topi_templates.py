@@ -65,11 +65,11 @@ def _ints(shape):
 
 
 def _dense_pack_knobs(M, P, K, nr):
-    """The heuristic of schedule_dense_pack (dense_pack_config, the L1 chunk, the register
+    """The heuristic of schedule_dense_pack (dense_pack_config, the L2-eighth chunk, the register
     tile of the panel width, column blocks of whole panels)."""
     info = cpu.cpu_info(T)
     h = cpu.dense_pack_config(M, P * nr, K, T)
-    kc = cpu.l1_chunk(K, nr, info)
+    kc = cpu.panel_chunk(K, nr, info, hi=cpu.chunk_target(info))
     kc = kc if K % kc == 0 else h["kc"]
     mr = cpu.register_tile(M, nr, info, max_vectors=nr // info.lanes, pad_ok=True)[0]
     d = max(1, cpu.col_block_target(info, kc) // nr)
@@ -138,8 +138,8 @@ CASES = [
     ("dense_rows", "topi.dense", (_tensor((12, 64)), _tensor((40, 64))),
      _dense_knobs(12, 40, 64)),
     # N = 36: the weight blocks would pad it by a third (WEIGHT_BLOCKS_MAX_PADDING)
-    ("dense_gemm", "topi.dense", (_tensor((300, 96)), _tensor((36, 96))),
-     _dense_knobs(300, 36, 96)),
+    ("dense_gemm", "topi.dense", (_tensor((400, 96)), _tensor((36, 96))),
+     _dense_knobs(400, 36, 96)),
     ("batch_matmul", "topi.batch_matmul", (_tensor((2, 20, 32)), _tensor((2, 24, 32))),
      _gemm_knobs(cpu.batch_matmul_config(20, 24, 32, T))),
     ("conv2d_nchw", "topi.conv2d_nchw", (_tensor((1, 16, 10, 10)), _tensor((16, 16, 3, 3)),
@@ -155,8 +155,8 @@ CASES = [
       "tile_oh": Ot(cpu.depthwise_rows(12, cpu.depthwise_row_tile(12, 8) // 8,
                                        cpu.cpu_info(T)))}),
     # N a multiple of the tile width: the weight packed per block (no padding)
-    ("dense_weight_blocks", "topi.dense", (_tensor((300, 96)), _tensor((48, 96))),
-     _weight_blocks_knobs(cpu.dense_weight_blocks_config(300, 48, 96, T))),
+    ("dense_weight_blocks", "topi.dense", (_tensor((400, 96)), _tensor((48, 96))),
+     _weight_blocks_knobs(cpu.dense_weight_blocks_config(400, 48, 96, T))),
 ] + NEW_CASES
 
 
@@ -206,7 +206,7 @@ def test_tuned_variants_compute_what_numpy_does():
     cfg = _with_knobs(task, tile=[3, 16], kc=32, mb_tiles=4, nb_tiles=1, parallel="rows")
     s, (A, W, C) = task.instantiate(cfg)
     f = te.build(s, [A, W, C], target=T)
-    a, w = rng.random((300, 96), "float32"), rng.random((36, 96), "float32")
+    a, w = rng.random((400, 96), "float32"), rng.random((36, 96), "float32")
     np.testing.assert_allclose(f(a, w), a @ w.T, rtol=1e-4, atol=1e-4)
     task = autotvm.task.create("topi.conv2d_nchw", args=CASES[4][2], target=T)
     cfg = _with_knobs(task, tile_ic=8, tile_oc=16, tile_ow=3, parallel="blocks",

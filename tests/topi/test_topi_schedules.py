@@ -205,16 +205,17 @@ def test_dense_rows_register_tile_by_fma_units(monkeypatch, target, units, rows,
 @pytest.mark.parametrize("target", ["avx2", "avx512"])
 def test_dense_many_rows_packs_weight_blocks_in_parallel_loop(target):
     """M above DENSE_ROWS_MAX on a raw weight: each parallel block of weight rows packs its
-    panels per reduction chunk (K = 640: chunks of 320 on AVX2, 160 on AVX-512) inside the
-    parallel loop, on AVX2 by 8 x 8 transposed blocks (transpose_fp32); M (259 on AVX2) is
-    the first row count from 259 that is no multiple of the tile's rows: no padded copy of
-    the data, no copy of the output. N = 6 vectors of the target's lanes (two blocks)."""
+    panels per reduction chunk (K = 2560: chunks of an eighth of the L2, e.g. 640 on
+    AVX-512 at 1 MiB) inside the parallel loop, on AVX2 by 8 x 8 transposed blocks
+    (transpose_fp32); M is the first row count above DENSE_ROWS_MAX + 2 that is no multiple
+    of the tile's rows: no padded copy of the data, no copy of the output. N = 6 vectors of
+    the target's lanes (two blocks)."""
     from texpr.topi.cpu import DENSE_ROWS_MAX, cpu_info, dense_weight_blocks_config
-    N, K = 6 * cpu_info(target).lanes, 640
+    N, K = 6 * cpu_info(target).lanes, 2560
 
     def config(m):
         return dense_weight_blocks_config(m, N, K, target, units=2)
-    M = _first_rows(259, lambda m: m % config(m)["mr"] != 0)
+    M = _first_rows(DENSE_ROWS_MAX + 3, lambda m: m % config(m)["mr"] != 0)
     cfg = config(M)
     assert M > DENSE_ROWS_MAX
     assert cfg["Mp"] == M and M % cfg["mr"] and cfg["kc"] < K and K % cfg["kc"] == 0
@@ -236,9 +237,10 @@ def test_dense_many_rows_odd_width_pads_the_last_weight_panel(target, monkeypatc
     WEIGHT_BLOCKS_MAX_PADDING) and each block's product goes through a buffer copied to the
     output, instead of the whole weight packed and padded per call; at 2 threads the rows
     of each block are split where the blocks alone do not share evenly (row_parts)."""
-    from texpr.topi.cpu import WEIGHT_BLOCKS_MAX_PADDING, dense_weight_blocks_config
+    from texpr.topi.cpu import DENSE_ROWS_MAX, WEIGHT_BLOCKS_MAX_PADDING, \
+        dense_weight_blocks_config
     monkeypatch.setenv("TEXPR_NUM_THREADS", "2")
-    M, N, K = 259, 1001, 640
+    M, N, K = DENSE_ROWS_MAX + 3, 1001, 640
     cfg = dense_weight_blocks_config(M, N, K, target)
     assert N < cfg["Np"] <= N * (1 + WEIGHT_BLOCKS_MAX_PADDING) and cfg["Mp"] == M
     assert (cfg["Np"] // cfg["nb"] * cfg["row_parts"]) % 2 == 0
@@ -250,14 +252,14 @@ def test_dense_many_rows_odd_width_pads_the_last_weight_panel(target, monkeypatc
     assert parallel_loops(f.source) == 1
     # 21 panels of 48 (AVX-512): 3 blocks, each block's rows in 2 parts for 2 threads
     if target == "avx512":
-        assert dense_weight_blocks_config(257, 1008, 999, target, units=2)["row_parts"] == 2
-        assert dense_weight_blocks_config(257, 1008, 999, target, units=1)["row_parts"] == 1
+        assert dense_weight_blocks_config(M, 1008, 999, target, units=2)["row_parts"] == 2
+        assert dense_weight_blocks_config(M, 1008, 999, target, units=1)["row_parts"] == 1
 
 
 def test_dense_many_rows_odd_width_long_reduction_is_transposed():
     """M above DENSE_ROWS_MAX, N no multiple of the tile, K >= DENSE_ROWS_MIN_K: computed
     transposed (the data packed, the weight read as it lies), not the weight packed whole."""
-    M, N, K = 259, 21, topi.cpu.DENSE_ROWS_MIN_K
+    M, N, K = topi.cpu.DENSE_ROWS_MAX + 3, 21, topi.cpu.DENSE_ROWS_MIN_K
     xd, w = te.placeholder((M, K), name="x"), te.placeholder((N, K), name="w")
     a, ww = rand(M, K), rand(N, K)
     got, f = run(topi.nn.dense(xd, w), [xd, w], [a, ww], "native")

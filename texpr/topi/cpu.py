@@ -734,8 +734,11 @@ PARALLEL_MIN_MACS = 1 << 20
 #: weight rows a dot-product tile reads at once (they share the data's vectors)
 GEMV_TILE_ROWS = 4
 #: dense with at most this many rows is computed transposed (no copy of the weight): at 128
-#: and 256 rows it still measured faster than packing the weight per call (Zen 3, 1 thread)
-DENSE_ROWS_MAX = 256
+#: and 256 rows it measured faster than packing the weight per call (Zen 3, 1 thread), and at
+#: 257-384 rows faster than the weight blocks (257x1000x2048 93 -> 102 GF/s at 1 thread, 152
+#: -> 190 at 2; 384x4096x1024 95 -> 108, 191 -> 211; 384x256x512 104 -> 99: Zen 4); at 512
+#: rows the weight blocks are as fast or faster (512x1024x1024 106 against 99)
+DENSE_ROWS_MAX = 384
 #: more rows where the weight blocks do not apply (N no multiple of the tile, an epilogue) are
 #: computed transposed too from this K on: its per-call copies (data packed, output
 #: transposed) cost about 1/K of the product, less than packing and padding the whole weight
@@ -876,8 +879,7 @@ def dense_rows_config(M, N, K, target="native", units=None):
                            m_cap=max(info.busy_accumulators, DENSE_ROWS_TILE_ROWS),
                            acc_cap=max(info.busy_accumulators, 2 * DENSE_ROWS_TILE_ROWS),
                            loads_per_fma=max(0.7, 1.4 / info.fma_units), partial_rows=True)
-    t = max(lanes, info.l2_bytes // (8 * 4 * nr))
-    kc = reduction_chunk(K, t, lo=max(lanes, t // 4), hi=t)
+    kc = panel_chunk(K, nr, info)
     if K % kc:
         kc = K
     units = units or parallel_units()
@@ -924,14 +926,19 @@ def _schedule_dense_rows(s, st, target, data, weight, cfg):
     return [st, out, g, spa]
 
 
-def l1_chunk(K, nr, info):
-    """A reduction chunk for which the weight's micro-panel kc x nr fills at most the L1d (it
-    is read once per row tile), dividing K where a divisor is near. Since the register tile's
-    update adds C after its loop (C prefetched: gemm_fp32), the whole-L1 panel measured 2-4%
-    faster than the half-L1 one (it halves the passes over C; 333-1024 x 1024 x 1024, Zen 3,
-    1 thread)."""
-    t = min(chunk_target(info), info.l1d_bytes // (4 * nr))
-    return reduction_chunk(K, t, lo=min(64, t), hi=t)
+def panel_chunk(K, nr, info, hi=None):
+    """A reduction chunk for which a packed micro-panel kc x nr fills an eighth of the L2 (it
+    is read once per register tile of the other operand, whose rows are read in place in runs
+    of kc), at most `hi`, dividing K where a divisor is near. Runs of 4 KiB at 512 KiB of L2
+    measured 3-9% faster than the L1d-sized 1 KiB runs in the transposed product (K =
+    1024-4096, Zen 3, 1 thread). The weight blocks and dense_pack cap it at chunk_target
+    (kc = 512 on Zen 3's 16-wide tiles, as the L1d panel gave them); their L1d-sized panel
+    of AVX-512's wide tiles (kc = 128 at nr = 48) ran 257x1000x2048 at 66 GF/s against 88
+    (1000^3: 94 -> 96, 512x1024x1024 dense_pack 105 -> 109; Zen 4, 1 thread)."""
+    t = max(info.lanes, info.l2_bytes // (8 * 4 * nr))
+    if hi is not None:
+        t = min(t, hi)
+    return reduction_chunk(K, t, lo=max(info.lanes, t // 4), hi=t)
 
 
 def dense_weight_blocks_config(M, N, K, target="native", units=None):
@@ -954,7 +961,7 @@ def dense_weight_blocks_config(M, N, K, target="native", units=None):
     info = cpu_info(target)
     cfg = dense_config(M, N, K, target)
     nr = cfg["nr"]
-    kc = l1_chunk(K, nr, info)
+    kc = panel_chunk(K, nr, info, hi=chunk_target(info))
     panels = cdiv(N, nr)
     if K % kc or panels * nr > N * (1 + WEIGHT_BLOCKS_MAX_PADDING):
         return None
@@ -1107,7 +1114,7 @@ def schedule_dense_pack(s, st, target):
     if nr % info.lanes:
         return default_stage(s, st, target)
     cfg = dense_pack_config(M, N, K, target)
-    kc = l1_chunk(K, nr, info)
+    kc = panel_chunk(K, nr, info, hi=chunk_target(info))
     if K % kc == 0:
         cfg.update(kc=kc, Kp=K)
     mr = register_tile(M, nr, info, max_vectors=nr // info.lanes, pad_ok=True)[0] \
