@@ -170,8 +170,9 @@ def test_batch_matmul_partial_row_tile_is_not_padded(target):
 def test_batch_matmul_packs_y_by_transposed_blocks(target, B, M, N, K):
     """N and K whole panels and 8-value blocks: each batch's y is packed inside the parallel
     loop, on AVX2 by 8 x 8 transposed blocks (transpose_fp32, as dense's weight blocks), on
-    AVX-512 by the vectorized copy; each parallel block packs its part: two row blocks per
-    batch (M = 260) or two column blocks (N = 1024)."""
+    AVX-512 by the vectorized copy, which also prefetches the next batch's lines of y (N x K
+    values further on); each parallel block packs its part: two row blocks per batch (M =
+    260) or two column blocks (N = 1024)."""
     from texpr.topi.cpu import batch_matmul_config
     cfg = batch_matmul_config(M, N, K, target)
     assert (cfg["Np"], cfg["Kp"]) == (N, K) and (cfg["mb"] < M or cfg["nb"] < N)
@@ -181,6 +182,9 @@ def test_batch_matmul_packs_y_by_transposed_blocks(target, B, M, N, K):
     close(got, ref.batch_matmul_ref(a, b))
     assert parallel_loops(f.source) == 1
     assert ("transpose_fp32_8x8" in f.source) == (target == "avx2")
+    ahead = [line for line in f.source.splitlines() if "__builtin_prefetch(&y[" in line]
+    assert bool(ahead) == (target == "avx512")
+    assert not ahead or any(line.rstrip().endswith(f"+ {N * K}], 0, 3);") for line in ahead)
 
 
 @pytest.mark.parametrize("target,units,rows,want", [

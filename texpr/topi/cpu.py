@@ -465,13 +465,18 @@ def _panels(t, lead, R, K, block, Rp, Kp, name):
 def _schedule_panels(st, lanes, parallel=True):
     """Row panels: vectors along k (contiguous loads of a row; the stores go `block` apart),
     the rows of a panel inside; parallel over (batch,) panels unless packed inside a parallel
-    loop already."""
+    loop already. A batch's panels packed inside the parallel loop (batch_matmul) prefetch
+    the same lines of the next batch (pragma prefetch_next): its operands come from the L3 or
+    memory, in rows too short for the hardware prefetchers to follow (64 x 128^3, Zen 4, 1
+    thread: 72 -> 84 GFLOP/s)."""
     ax = list(st.op.axis)
     lead, (p, k, z) = ax[:-3], ax[-3:]
     ko, ki = st.split(k, factor=lanes)
     st.reorder(*(lead + [p, ko, z] + list(st.op.reduce_axis) + [ki]))
     if parallel:
         st.parallel(st.fuse(*(lead + [p])) if lead else p)
+    elif lead and _const_shape(st.op.input_tensors[0]):
+        st.pragma(z, "prefetch_next", math.prod(_dims(st.op.input_tensors[0])[len(lead):]))
     st.vectorize(ki)
 
 
