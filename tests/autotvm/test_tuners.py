@@ -9,7 +9,7 @@ import pytest
 from texpr import autotvm
 from texpr.autotvm.measure import BuildResult, MeasureResult
 
-ARGS = (("TENSOR", (300, 64), "float32"), ("TENSOR", (48, 64), "float32"))
+ARGS = (("TENSOR", (500, 64), "float32"), ("TENSOR", (48, 64), "float32"))
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +83,7 @@ def test_cost_model_tuner_learns_the_synthetic_cost(task):
 def test_cost_model_transfers_from_another_workload(task, tmp_path):
     """Records of another dense shape train the model before anything is measured: the
     first batch is already better than random."""
-    other = autotvm.task.create("topi.dense", args=(("TENSOR", (400, 64), "float32"),
+    other = autotvm.task.create("topi.dense", args=(("TENSOR", (600, 64), "float32"),
                                                     ("TENSOR", (48, 64), "float32")),
                                 target="avx2")
     log = str(tmp_path / "other.log")
