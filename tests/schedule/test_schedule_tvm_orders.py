@@ -88,6 +88,31 @@ def test_cache_write_moves_a_stage_computed_at_a_split_axis():
     tt.check_kernel(s, [A, C], lambda a: (a + 1) * 2, [rand(16, 8)], target="c")
 
 
+def test_cache_write_aliases_hold_the_axes_they_name():
+    """The original stage's split axes name their counterparts on the cache stage by identity
+    (Stage.aliases, keyed by id): an alias holds its axis, so the id of an axis the user let go
+    cannot come back as a new axis (a later fuse or split) and be taken for the old one
+    (hypothesis found "split: axis k.inner is not a leaf axis" on a fresh fused axis)."""
+    import gc
+    import weakref
+    A = te.placeholder((2, 3), name="A")
+    k = te.reduce_axis((0, 3), name="k")
+    C = te.compute((2, 2), lambda i, j: te.sum(A[i, k] * (j + 1).astype("float32"), axis=k),
+                   name="C")
+    s = te.create_schedule(C.op)
+    ko, ki = s[C].split(k, factor=1)
+    held = weakref.ref(ki)
+    del ko, ki
+    CC = s.cache_write(C, "local")
+    gc.collect()
+    assert held() is not None
+    leaves = s[CC].leaf_iter_vars
+    fused = s[CC].fuse(leaves[-2], leaves[-1])
+    s[CC].split(fused, factor=3)
+    tt.check_kernel(s, [A, C], lambda a: a.sum(1)[:, None] * np.arange(1, 3), [rand(2, 3)],
+                    target="c")
+
+
 def test_cache_write_of_an_inlined_stage_is_refused():
     A, B, C = chain()
     s = te.create_schedule(C.op)

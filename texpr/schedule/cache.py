@@ -100,7 +100,15 @@ def _move_loops(sch, st, new, root_map):
     if getattr(st, "rfactor_axis", None) is not None and id(st.rfactor_axis) in amap:
         new.rfactor_axis = amap[id(st.rfactor_axis)]
         st.rfactor_axis = None
-    new.aliases = dict(amap)
+    # keyed by id, holding the axis itself: a key whose axis were freed could be the id of a
+    # new axis (a later split or fuse), taken for the old one
+    held = {id(iv): iv for iv in root_map}
+    for rel in st.relations:
+        for iv in ((rel.iv,) if isinstance(rel, Singleton) else
+                   (rel.outer, rel.inner, rel.fused) if isinstance(rel, Fuse) else
+                   (rel.parent, rel.outer, rel.inner)):
+            held[id(iv)] = iv
+    new.aliases = {k: (held[k], n) for k, n in amap.items()}
     for other in sch.stages:
         if other.attach_type == "scope" and other.attach_stage is st and \
                 id(other.attach_ivar) in amap:

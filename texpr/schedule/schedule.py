@@ -72,7 +72,7 @@ class Stage:
         self.storage_aligns = {}      # dim -> (factor, offset), set by storage_align()
         self.is_output = False
         self.scan = None              # the scan stage whose time loop runs this stage (its body)
-        self.aliases = {}             # id(IterVar) -> IterVar: axes cache_write moved here
+        self.aliases = {}             # id(IterVar) -> (IterVar, its counterpart here): cache_write
         self.group = None             # the innermost Group holding this stage (create_group)
         self.layout = None            # transform_layout's Layout (schedule/layout.py)
         self._reset_axes()
@@ -155,7 +155,9 @@ class Stage:
     def _leaf(self, iv, prim):
         if not isinstance(iv, IterVar):
             self._err(f"{prim}: expected an axis (IterVar), got {iv!r}")
-        iv = self.aliases.get(id(iv), iv)
+        moved = self.aliases.get(id(iv))
+        if moved is not None and moved[0] is iv:
+            iv = moved[1]
         for leaf in self.leaf_iter_vars:
             if leaf is iv:
                 return iv
