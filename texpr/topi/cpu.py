@@ -742,7 +742,9 @@ GEMV_TILE_ROWS = 4
 #: and 256 rows it measured faster than packing the weight per call (Zen 3, 1 thread), and at
 #: 257-384 rows faster than the weight blocks (257x1000x2048 93 -> 102 GF/s at 1 thread, 152
 #: -> 190 at 2; 384x4096x1024 95 -> 108, 191 -> 211; 384x256x512 104 -> 99: Zen 4); at 512
-#: rows the weight blocks are as fast or faster (512x1024x1024 106 against 99)
+#: rows the weight blocks are as fast or faster (512x1024x1024 106 against 99). AVX2 code on
+#: the same machine is mixed at 300-384 rows (300x4096x1024 89 -> 105, 352x1000x2048 95 ->
+#: 105; 384x768x3072 104 -> 76, 384x256x512 104 -> 91): Zen 3 unmeasured
 DENSE_ROWS_MAX = 384
 #: more rows where the weight blocks do not apply (N no multiple of the tile, an epilogue) are
 #: computed transposed too from this K on: its per-call copies (data packed, output
