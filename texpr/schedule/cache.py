@@ -80,15 +80,20 @@ def _move_loops(sch, st, new, root_map):
     counterparts on `new` (Stage.aliases), so a schedule written against them still applies.
     TVM instead lays the cache tensor out in the split loop order; the results are the same."""
     amap = {id(o): n for o, n in root_map.items()}
+    # the axes amap's ids are of, held by the aliases: the id of an axis that was freed could
+    # come back as a new axis (a later split or fuse) and be taken for the old one
+    held = {id(o): o for o in root_map}
     for rel in st.relations:
         if isinstance(rel, Singleton):
             amap[id(rel.iv)] = new._new_iv(rel.iv.name, st.extent_of(rel.iv), rel.iv.kind)
+            held[id(rel.iv)] = rel.iv
             new.relations.append(Singleton(amap[id(rel.iv)]))
             continue
         for iv in (rel.outer, rel.inner, rel.fused) if isinstance(rel, Fuse) else \
                 (rel.outer, rel.inner):
             if id(iv) not in amap:
                 amap[id(iv)] = new._new_iv(iv.name, st.extent_of(iv), iv.kind)
+                held[id(iv)] = iv
         if isinstance(rel, Split):
             new.relations.append(Split(amap[id(rel.parent)], amap[id(rel.outer)],
                                        amap[id(rel.inner)], rel.factor, rel.nparts))
@@ -100,14 +105,6 @@ def _move_loops(sch, st, new, root_map):
     if getattr(st, "rfactor_axis", None) is not None and id(st.rfactor_axis) in amap:
         new.rfactor_axis = amap[id(st.rfactor_axis)]
         st.rfactor_axis = None
-    # keyed by id, holding the axis itself: a key whose axis were freed could be the id of a
-    # new axis (a later split or fuse), taken for the old one
-    held = {id(iv): iv for iv in root_map}
-    for rel in st.relations:
-        for iv in ((rel.iv,) if isinstance(rel, Singleton) else
-                   (rel.outer, rel.inner, rel.fused) if isinstance(rel, Fuse) else
-                   (rel.parent, rel.outer, rel.inner)):
-            held[id(iv)] = iv
     new.aliases = {k: (held[k], n) for k, n in amap.items()}
     for other in sch.stages:
         if other.attach_type == "scope" and other.attach_stage is st and \
