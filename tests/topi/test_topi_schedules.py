@@ -166,6 +166,24 @@ def test_batch_matmul_partial_row_tile_is_not_padded(target):
 
 
 @pytest.mark.parametrize("target", ["avx2", "avx512"])
+def test_batch_matmul_rows_of_a_batch_are_one_block_when_the_batches_share_the_threads(
+        target, monkeypatch):
+    """With batches for two parallel blocks a thread, a batch's rows are one block (each
+    row block packs the batch's y again) where M x kc fits half the L2; fewer batches keep
+    dense's row blocks. M = 260: the last row tile partial, not padded."""
+    from texpr.topi.cpu import batch_matmul_config
+    monkeypatch.setenv("TEXPR_NUM_THREADS", "2")
+    M, N, K = 260, 64, 64
+    few, many = (batch_matmul_config(M, N, K, target, batches=b) for b in (3, 4))
+    assert few["mb"] < M <= many["mb"] < M + many["mr"]
+    x, y = te.placeholder((4, M, K), name="x"), te.placeholder((4, N, K), name="y")
+    a, b = rand(4, M, K), rand(4, N, K)
+    got, f = run(topi.nn.batch_matmul(x, y), [x, y], [a, b], target)
+    close(got, ref.batch_matmul_ref(a, b))
+    assert "packA" not in f.source and "_gemm" not in f.source
+
+
+@pytest.mark.parametrize("target", ["avx2", "avx512"])
 @pytest.mark.parametrize("B,M,N,K", [(2, 260, 48, 96), (1, 9, 1024, 24)])
 def test_batch_matmul_packs_y_by_transposed_blocks(target, B, M, N, K):
     """N and K whole panels and 8-value blocks: each batch's y is packed inside the parallel
