@@ -501,3 +501,24 @@ def test_topk_orders_nan_above_every_number():
     f(a, *res)
     for got, w in zip(res, [x for _, want_ in cases for x in want_]):
         np.testing.assert_array_equal(got, w)
+
+
+@settings(max_examples=8, deadline=None)
+@given(shape=st.lists(st.integers(1, 40), min_size=1, max_size=3), data=st.data(),
+       ascend=st.booleans())
+def test_topk_equals_the_stable_sort_on_ties_nans_and_infinities(shape, data, ascend):
+    """topk's fill of the first k, its held k-th and its insertions from the bottom agree
+    with the reference (a stable sort, NaN greatest) on data of many ties, NaNs and
+    infinities, any axis and k."""
+    axis = data.draw(st.integers(0, len(shape) - 1))
+    k = data.draw(st.integers(0, shape[axis]))
+    a = data.draw(st.lists(st.sampled_from([0.0, 1.0, -1.0, 2.5, np.nan, np.inf, -np.inf]),
+                           min_size=int(np.prod(shape)), max_size=int(np.prod(shape))))
+    a = np.array(a, np.float32).reshape(shape)
+    A = te.placeholder(shape, name="A")
+    outs = topi.topk(A, k=k, axis=axis, is_ascend=ascend)
+    f = te.build(topi.schedule(outs, "native"), [A] + outs, target="native")
+    res = [np.empty([int(d) for d in o.shape], o.dtype) for o in outs]
+    f(a, *res)
+    for got, want in zip(res, ref.topk_ref(a, k, axis, is_ascend=ascend)):
+        np.testing.assert_array_equal(got, want)

@@ -3,9 +3,10 @@ indices, in order, ties in index order (what a stable sort gives). NaN is greate
 number (NumPy's sort order, torch.topk's): the first k of the greatest, the last of the least.
 
 The selection is a loop program (a hybrid script) over the data viewed as [outer, n, inner]:
-for each (outer, inner) line it keeps the best k seen so far sorted, inserting an element only
-when it beats the current k-th (O(n) compares per line, plus O(k) per insertion); the outer
-lines run in parallel.
+for each (outer, inner) line it sorts the first k elements, then keeps the best k seen so far
+sorted, inserting an element only when it beats the current k-th, which it holds in a local
+(O(n) compares per line, one load and one compare each, plus O(k) per insertion, walking up
+from the k-th); the outer lines run in parallel.
 """
 from __future__ import annotations
 
@@ -34,41 +35,55 @@ def _top_lines(data, k, ascending, index_dtype):
     indices = output_tensor((outer, k, inner), index_dtype)
     for o in parallel(outer):
         for c in range(inner):
-            filled = 0
-            for j in range(n):
+            # the first k elements, sorted by insertion (ties: the earlier one first)
+            for j in range(k):
                 v = data[o, j, c]
-                beats_last = False
-                if filled < k:
-                    beats_last = True
-                elif ascending:     # (NaN is the greatest: a NaN v beats no number w)
-                    w = values[o, k - 1, c]
-                    if not v >= w:      # the NaN test only for the rare candidate
-                        beats_last = v == v
+                pos = j
+                for t in range(k - 1):
+                    e = j - 1 - t
+                    if e >= 0 and e == pos - 1:
+                        w = values[o, e, c]
+                        moves = False
+                        if ascending:       # (NaN is the greatest)
+                            moves = not (v >= w or v != v)
+                        else:
+                            moves = not (v <= w or w != w)
+                        if moves:
+                            values[o, e + 1, c] = w
+                            indices[o, e + 1, c] = indices[o, e, c]
+                            pos = e
+                values[o, pos, c] = v
+                indices[o, pos, c] = j
+            # the rest: one compare with the k-th each, an insertion for the rare one that
+            # beats it (a NaN v beats no NaN k-th; ascending, a NaN v beats nothing)
+            kth = values[o, k - 1, c]
+            for j in range(k, n):
+                v = data[o, j, c]
+                beats = False
+                if ascending:
+                    if not v >= kth:
+                        beats = v == v
                 else:
-                    w = values[o, k - 1, c]
-                    if not v <= w:
-                        beats_last = w == w
-                if beats_last:
-                    pos = 0     # entries as good as v (equal ones came first) stay before it
-                    for e in range(k):
-                        if e < filled:
+                    if not v <= kth:
+                        beats = kth == kth
+                if beats:
+                    pos = k - 1
+                    for t in range(k - 1):
+                        e = k - 2 - t
+                        if e == pos - 1:
                             w = values[o, e, c]
+                            moves = False
                             if ascending:
-                                if v >= w or v != v:        # v not better than w
-                                    pos = e + 1
+                                moves = not (v >= w)
                             else:
-                                if v <= w or w != w:
-                                    pos = e + 1
-                    last = min(filled, k - 1)
-                    for t in range(k - 1):      # shift the worse ones down one place
-                        q = last - t
-                        if q > pos:
-                            values[o, q, c] = values[o, q - 1, c]
-                            indices[o, q, c] = indices[o, q - 1, c]
+                                moves = not (v <= w or w != w)
+                            if moves:
+                                values[o, e + 1, c] = w
+                                indices[o, e + 1, c] = indices[o, e, c]
+                                pos = e
                     values[o, pos, c] = v
                     indices[o, pos, c] = j
-                    if filled < k:
-                        filled = filled + 1
+                    kth = values[o, k - 1, c]
     return values, indices
 
 
