@@ -246,6 +246,20 @@ def test_compute_lambda_defaults_are_not_indices():
         te.reduce_axis(4)
 
 
+def test_python_numbers_on_the_left_of_shifts_and_xor():
+    """1 << i, 256 >> i and 5 ^ i build expressions (as TVM's PrimExpr does), computed as
+    NumPy computes them; a hybrid script's `1 << l` needs it."""
+    A = te.placeholder((8,), "int32", name="A")
+    B = te.compute((8,), lambda i: (1 << A[i]) + (256 >> A[i]) + (5 ^ A[i]), name="B")
+    f = te.build(te.create_schedule(B.op), [A, B], target="c")
+    a = np.arange(8, dtype="int32")
+    b = np.empty(8, "int32")
+    f(a, b)
+    np.testing.assert_array_equal(b, (1 << a) + (256 >> a) + (5 ^ a))
+    with pytest.raises(te.DTypeError, match="bitwise"):
+        1 << te.placeholder((4,), "float32", name="F")[0]
+
+
 def test_bad_operands():
     A = te.placeholder((4,), "int8", name="A")
     F = te.placeholder((4,), "float16", name="F")

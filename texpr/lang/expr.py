@@ -226,8 +226,11 @@ class Expr(Node):
     def __mod__(self, o): return _operator("%", self, o)
     def __rmod__(self, o): return _operator("%", o, self)
     def __lshift__(self, o): return _operator("<<", self, o)
+    def __rlshift__(self, o): return _operator("<<", o, self)
     def __rshift__(self, o): return _operator(">>", self, o)
+    def __rrshift__(self, o): return _operator(">>", o, self)
     def __xor__(self, o): return _operator("^", self, o)
+    def __rxor__(self, o): return _operator("^", o, self)
 
     def __and__(self, o):
         return logical_and(self, o) if dtypes.is_bool(self.dtype) else _binary("&", self, o)
