@@ -410,6 +410,93 @@ def test_lower_with_a_target_shows_what_build_compiles():
         te.lower(s, [A, B], target="tpu")
 
 
+# ----------------------------------------------------------------------------- lane reductions
+
+@te.hybrid.script
+def _chunk_accumulations(a, b):
+    n = a.shape[0]
+    out = output_tensor((n // 16, 9), "int32")
+    pre = output_tensor((n,), "int32")
+    for ch in range(n // 16):
+        s = 0
+        p = 1
+        o = 0
+        x = 0
+        y = -1
+        lo = 2147483647
+        hi = -2147483648
+        bits = 0
+        nbits = 0
+        for l in vectorize(16):
+            s = s + a[ch * 16 + l]
+            p = p * a[ch * 16 + l]
+            o = o | a[ch * 16 + l]
+            x = x ^ a[ch * 16 + l]
+            y = y & a[ch * 16 + l]
+            lo = min(lo, a[ch * 16 + l])
+            hi = max(hi, a[ch * 16 + l])
+            bits = bits | (1 << l if b[ch * 16 + l] > 0.5 else 0)
+            nbits = nbits | (1 << l if not b[ch * 16 + l] <= 0.5 else 0)
+        out[ch, 0] = s
+        out[ch, 1] = p
+        out[ch, 2] = o
+        out[ch, 3] = x
+        out[ch, 4] = y
+        out[ch, 5] = lo
+        out[ch, 6] = hi
+        out[ch, 7] = bits
+        out[ch, 8] = nbits
+        run = 0
+        for l in vectorize(16):     # a prefix sum: each lane reads the partial value
+            run = run + a[ch * 16 + l]
+            pre[ch * 16 + l] = run
+    return out, pre
+
+
+@pytest.mark.parametrize("target", ["avx2", "avx512", "neon"])
+def test_scalar_accumulations_of_a_vectorized_loop_combine_its_lanes(target):
+    """m = m op e(lane) in a vectorized loop (+ * | ^ & min max of int32, and the bits of the
+    lanes whose comparison holds, NaN included) becomes one vector of e and its lanes
+    combined (a movemask on x86), equal to the loop's own order (wrapping + and *); a prefix
+    sum, whose lanes read the partial value, stays a scalar loop (its store of the sum was
+    run lane by lane alone, and the next store read the last lane's sum in every lane)."""
+    n = 64
+    A = te.placeholder((n,), "int32", name="A")
+    B = te.placeholder((n,), "float32", name="B")
+    out, pre = _chunk_accumulations(A, B)
+    s = te.create_schedule([out.op])
+    text = str(te.lower(s, [A, B, out, pre], target=target))
+    for op in ("+", "*", "|", "^", "&", "min", "max"):
+        assert f"lanes_{op}(" in text, op
+    assert "(run_r0)" not in text       # the prefix sum: no vector of its last value
+    f = te.build(s, [A, B, out, pre], target=target)
+    if target != "neon":
+        assert f.source.count("movemask_ps" if target == "avx2" else "movepi32_mask") == (
+            4 if target == "avx2" else 2)
+    rng = np.random.default_rng(7)
+    a = rng.integers(-2 ** 31, 2 ** 31, n, dtype=np.int64).astype(np.int32)
+    a[::5] = rng.integers(-3, 4, len(a[::5]))
+    b = rng.random(n).astype(np.float32)
+    b[[3, 17, 40]] = np.nan
+    got, got_pre = np.empty((n // 16, 9), np.int32), np.empty(n, np.int32)
+    f(a, b, got, got_pre)
+    want = []
+    for ch in range(n // 16):
+        x, y = a[ch * 16:ch * 16 + 16].astype(np.int64), b[ch * 16:ch * 16 + 16]
+        prod = 1
+        for v in x:
+            prod = (prod * int(v)) & 0xFFFFFFFF
+        bits = sum(1 << i for i in range(16) if y[i] > 0.5)
+        nbits = sum(1 << i for i in range(16) if not y[i] <= 0.5)
+        want.append([int(x.sum()) & 0xFFFFFFFF, prod, np.bitwise_or.reduce(x) & 0xFFFFFFFF,
+                     np.bitwise_xor.reduce(x) & 0xFFFFFFFF,
+                     np.bitwise_and.reduce(x) & 0xFFFFFFFF, int(x.min()) & 0xFFFFFFFF,
+                     int(x.max()) & 0xFFFFFFFF, bits, nbits])
+    np.testing.assert_array_equal(got, np.array(want, np.uint32).view(np.int32))
+    prefix = np.cumsum(a.reshape(-1, 16).astype(np.int64), 1) & 0xFFFFFFFF
+    np.testing.assert_array_equal(got_pre, prefix.astype(np.uint32).view(np.int32).reshape(-1))
+
+
 # ----------------------------------------------------------------------------- vector selects
 
 @pytest.mark.parametrize("target", ["c", "avx2", "avx512", "neon"])

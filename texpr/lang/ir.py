@@ -325,6 +325,17 @@ class ShuffleDown(Expr):
     _children: ClassVar[tuple[str, ...]] = ("value",)
 
 
+@dataclass(frozen=True, eq=False)
+class LaneReduce(Expr):
+    """CPU: the lanes of the integer vector `value` combined into one value by `op` ("+",
+    "*", "&", "|", "^", "min", "max"): what a vectorized loop's scalar accumulation
+    `m = m op e(lane)` adds to m (lower/cpu/vectorize.py); + and * wrap, as the loop did."""
+    op: str
+    value: Expr
+    dtype: str
+    _children: ClassVar[tuple[str, ...]] = ("value",)
+
+
 # ----------------------------------------------------------------------------- selected
 # Instruction selection (lower/cpu/isel.py) replaces a pattern by one of these nodes. Each
 # keeps the expression it replaced as `original` (not a child: it is only read), which an

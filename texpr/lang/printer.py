@@ -102,6 +102,9 @@ class Printer:
     def expr_ShuffleDown(self, n, prec):
         return f"shuffle_down({to_str(n.value)}, {n.offset})"
 
+    def expr_LaneReduce(self, n, prec):
+        return f"lanes_{n.op}({to_str(n.value)})"
+
     def expr_FusedMulAdd(self, n, prec):
         return f"fma.{n.form}({to_str(n.a)}, {to_str(n.b)}, {to_str(n.c)})"
 

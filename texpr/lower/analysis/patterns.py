@@ -2,8 +2,8 @@
 (fused multiply-add, widening multiply, saturating narrowing), written once for every pass and
 target that asks (lower/cpu/isel.py, the vectorizer's lane count)."""
 from ...lang import dtypes
-from ...lang.expr import BinOp, Cast, Const
-from ...lang.ir import Broadcast
+from ...lang.expr import BinOp, Cast, Cmp, Const, Select
+from ...lang.ir import Broadcast, LaneReduce, Ramp
 
 
 def is_mul(e):
@@ -98,3 +98,29 @@ def saturating_narrow(e):
     if found is None or found[1:] != int_range(e.dtype):
         return None
     return found[0]
+
+
+def _splat(e, value):
+    return isinstance(e, Broadcast) and isinstance(e.value, Const) and e.value.value == value
+
+
+def lane_bits(e):
+    """(compare, base, lanes, negated) of `lanes_or(select(a cmp b, 1 << ramp(base, 1, n),
+    0))` (negated: the branches the other way round): a bit per lane whose comparison holds
+    (fails), from bit `base`; the form of a movemask (x86). None for any other expression, or
+    where a lane's bit would not fit the int32 result."""
+    if not (isinstance(e, LaneReduce) and e.op == "|" and e.dtype == "int32"):
+        return None
+    v = e.value
+    if not (isinstance(v, Select) and isinstance(v.cond, Cmp) and
+            dtypes.bits(v.cond.a.dtype) == 32):
+        return None
+    for bits, zero, negated in ((v.t, v.f, False), (v.f, v.t, True)):
+        if not _splat(zero, 0) or not (isinstance(bits, BinOp) and bits.op == "<<"):
+            continue
+        ramp = bits.b
+        if _splat(bits.a, 1) and isinstance(ramp, Ramp) and ramp.stride == 1 and \
+                isinstance(ramp.base, Const) and 0 <= ramp.base.value and \
+                ramp.base.value + ramp.lanes <= 31:
+            return v.cond, ramp.base.value, ramp.lanes, negated
+    return None

@@ -23,14 +23,27 @@ With `vector_math=True` (targets with texpr's vector math library, targets/vecma
 call of one of its functions (exp, log, tanh, erf, pow, sin, ...) becomes a vector call; other
 calls keep their lanes scalar (libm). Where a vectorized loop stays scalar (a tail of unknown
 or odd extent, lanes run one by one) its calls become LaneMathCall: the same code in scalars.
+
+A scalar accumulation in the loop, `m = m op e(lane)` with an integer m that nothing else in
+the body reads or writes (op + * & | ^ min max: exact in any order), becomes
+`m = m op lanes_op(e's vector)` (ir.LaneReduce; `m | (1 << lane if a cmp b else 0)` is one
+movemask on x86: a hybrid script's mask of the lanes that pass a test). A float sum stays a
+scalar loop (its rounding would change).
+
+A store or branch that cannot be vectorized runs lane by lane on its own only where its lanes
+may run before the rest of the body's: nothing else in the body reads or writes what it
+writes, or writes what it reads, unless each lane has its own element of it (an rfactor's
+S.rf[lane * 16 + i]); else the whole loop stays scalar.
 """
 from ...lang import dtypes
-from ...lang.expr import VECTOR_MATH, BinOp, Call, Cast, Cmp, Const, LaneMathCall, Not, Select, Var
+from ...lang.expr import (VECTOR_MATH, BinOp, Call, Cast, Cmp, Const, LaneMathCall, Not, Select,
+                          Var, structural_equal)
 from ...lang.visitor import StmtMutator, map_children, transform, walk
 from ..analysis.patterns import saturating_narrow
 from ..analysis.arith import conjuncts, simplify
 from ...lang.ir import (Allocate, Broadcast, BufferLoad, BufferStore, CheckedIndex, DeclareVars,
-                        For, IfThenElse, Ramp, Seq, StageRegion, Stmt, seq)
+                        For, IfThenElse, LaneReduce, Ramp, Seq, StageRegion, Stmt, VarLoad,
+                        VarStore, seq)
 
 
 class CannotVectorize(Exception):
@@ -168,9 +181,74 @@ def _vectorize_for(f, vector_bits, masked=False, lane_ops=False, narrow_lanes=Fa
         if any(isinstance(n, (StageRegion, Allocate)) for n in walk(f.body)):
             raise CannotVectorize   # another stage nested in the lanes: keep it scalar
         return Vectorizer(f.var, f.min, lanes, masked, lane_ops, vector_math,
-                          private).stmt(f.body)
+                          private, _lane_reductions(f.body, f.var), f.body).stmt(f.body)
     except CannotVectorize:
         return For(f.var, f.min, f.extent, "serial", f.body, f.pragmas)
+
+
+#: the operators of a scalar accumulation that a vectorized loop combines across its lanes
+LANE_REDUCIBLE = ("+", "*", "&", "|", "^", "min", "max")
+
+
+def _lane_reductions(body, var):
+    """{id(statement): op} of the scalar accumulations in a vectorized loop's body (over
+    `var`) that its lanes may compute at once, `m = m op lanes_op(e's vector)`: a register
+    variable (VarStore) or a buffer element whose index does not move with the lanes (a
+    hybrid script's local) updated as `m = m op e`, with m an integer (exact in any order of
+    combination, as a float sum is not), e free of m, and m neither read nor written anywhere
+    else in the body (no lane sees another's partial value)."""
+    stores, reads = {}, {}
+    for n in walk(body):
+        t = type(n)
+        if t is VarStore:
+            stores.setdefault(n.var, []).append(n)
+        elif t is VarLoad:
+            reads[n.var] = reads.get(n.var, 0) + 1
+        elif t is BufferStore:
+            stores.setdefault(n.buffer, []).append(n)
+        elif t is BufferLoad:
+            reads[n.buffer] = reads.get(n.buffer, 0) + 1
+    out = {}
+    for key, ss in stores.items():
+        s = ss[0]
+        e = s.value
+        if len(ss) != 1 or reads.get(key) != 1 or type(e) is not BinOp or \
+                e.op not in LANE_REDUCIBLE or not dtypes.is_int(e.dtype) or \
+                dtypes.is_bool(e.dtype) or dtypes.lanes(e.dtype) != 1:
+            continue
+        if type(s) is BufferStore and s.predicate is not None:
+            continue
+        if any(_is_accumulator(s, x, var) for x in (e.a, e.b)):
+            out[id(s)] = e.op
+    return out
+
+
+def _accesses(stmt, indices=None):
+    """({buffer or register variable: loads}, {...: stores}) of stmt; indices (a dict):
+    filled with {buffer: [indices of each load and store]}."""
+    reads, writes = {}, {}
+    for n in walk(stmt):
+        t = type(n)
+        if t is BufferLoad or t is VarLoad:
+            key = n.buffer if t is BufferLoad else n.var
+            reads[key] = reads.get(key, 0) + 1
+        elif t is BufferStore or t is VarStore:
+            key = n.buffer if t is BufferStore else n.var
+            writes[key] = writes.get(key, 0) + 1
+        else:
+            continue
+        if indices is not None and t in (BufferLoad, BufferStore):
+            indices.setdefault(key, []).append(n.indices)
+    return reads, writes
+
+
+def _is_accumulator(s, x, var):
+    """Whether x reads what the store s writes, at an index free of the loop variable."""
+    if type(s) is VarStore:
+        return type(x) is VarLoad and x.var is s.var
+    return type(x) is BufferLoad and x.buffer is s.buffer and len(s.indices) == 1 and \
+        structural_equal(x.indices[0], s.indices[0]) and \
+        not any(n is var for n in walk(s.indices[0]))
 
 
 def simplify_body(s):
@@ -194,8 +272,12 @@ def _lanes(e):
 
 class Vectorizer:
     def __init__(self, var, vmin, lanes, masked=False, lane_ops=False, vector_math=False,
-                 private=()):
+                 private=(), reductions=None, body=None):
         self.var = var
+        self.reductions = reductions or {}     # _lane_reductions of the body
+        self.body_indices = {}
+        self.body_reads, self.body_writes = _accesses(body, self.body_indices) \
+            if body is not None else ({}, {})
         self.private = private  # buffers this thread allocated (see _whole_private)
         self.lane_ops = lane_ops    # vector shifts, bitwise ops and compare+select
         self.vector_math = vector_math  # float32 calls of VECTOR_MATH become vector calls
@@ -293,6 +375,8 @@ class Vectorizer:
         """select(a cmp b, t, f) with a lane-dependent condition as a vector select, or None
         when computing both branches for every lane could read what the scalar code would not."""
         c = e.cond
+        if isinstance(c, Not) and isinstance(c.a, Cmp):     # select(!c, t, f): select(c, f, t)
+            return self._lane_select(Select(c.a, e.f, e.t, e.dtype))
         if not (isinstance(c, Cmp) and dtypes.bits(c.a.dtype) == dtypes.bits(e.dtype)
                 and c.a.dtype != "bool" and e.dtype != "bool"):
             return None
@@ -396,8 +480,34 @@ class Vectorizer:
             try:
                 return self._stmt(s)
             except CannotVectorize:
+                if not self._runs_alone(s):
+                    raise
                 return self.scalarize(s)
         return self._stmt(s)
+
+    def _runs_alone(self, s):
+        """Whether s may run all its lanes before (or after) the rest of the body runs
+        theirs: nothing else in the body reads or writes what s writes, or writes what s
+        reads. (A prefix sum `run = run + x[l]; y[l] = run` scalarized its first store alone,
+        and y got the last lane's sum in every lane.)"""
+        reads, writes = _accesses(s)
+        shared = [key for key in writes if self.body_reads.get(key, 0) > reads.get(key, 0)
+                  or self.body_writes[key] > writes[key]]
+        shared += [key for key in reads if self.body_writes.get(key, 0) > writes.get(key, 0)]
+        return all(self._lane_private(key) for key in shared)
+
+    def _lane_private(self, key):
+        """Whether every access of buffer `key` in the body is to one index that differs
+        from lane to lane (an rfactor's S.rf[lane * 16 + i]): each lane has its own element,
+        so the lanes of different statements never meet."""
+        idx = self.body_indices.get(key)
+        if not idx or any(len(i) != 1 or not structural_equal(i[0], idx[0][0]) for i in idx):
+            return False
+        try:
+            v = self.expr(idx[0][0])
+        except CannotVectorize:
+            return False
+        return isinstance(v, Ramp) and not (isinstance(v.stride, int) and v.stride == 0)
 
     def scalarize(self, s):
         from ...lang.visitor import substitute
@@ -407,6 +517,8 @@ class Vectorizer:
 
     def _stmt(self, s):
         t = type(s)
+        if t is BufferStore and id(s) in self.reductions:
+            return self._lane_reduction(s)
         if t is BufferStore:
             idx = self.expr(s.indices[0])
             self.store_target = BufferLoad(s.buffer, s.indices, s.buffer.dtype)
@@ -450,9 +562,28 @@ class Vectorizer:
                               self.stmt(s.else_case) if s.else_case is not None else None)
         if t is Seq:
             return seq(*[self.stmt(x) for x in s.stmts])
+        if t is VarStore:
+            return self._lane_reduction(s)
         if t is StageRegion:
             return StageRegion(s.name, self.stmt(s.body))
         raise CannotVectorize
+
+    def _lane_reduction(self, s):
+        """m = m op e(lane) (_lane_reductions) as m = m op lanes_op(e's vector); not inside a
+        masked tail (its inactive lanes would add to m) and not for an e that is the same in
+        every lane (the scalar loop combined it `lanes` times)."""
+        op = self.reductions.get(id(s))
+        if op is None or self.pred is not None:
+            raise CannotVectorize
+        e = s.value
+        acc, other = (e.a, e.b) if _is_accumulator(s, e.a, self.var) else (e.b, e.a)
+        v = self._value(other)
+        if _lanes(v) == 1:
+            raise CannotVectorize
+        value = BinOp(op, acc, LaneReduce(op, v, e.dtype), e.dtype)
+        if type(s) is VarStore:
+            return VarStore(s.var, value)
+        return BufferStore(s.buffer, value, s.indices)
 
     def _lane_bound(self, terms):
         """(term, ramp, bound) of the one term of a conjunction that varies with the lane: a

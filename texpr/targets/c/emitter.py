@@ -605,6 +605,26 @@ class CEmitter(ExternCallEmitter):
                     f"{{ return a - {f}(a / b) * b; }}")
         return ""
 
+    def expr_LaneReduce(self, e):
+        """A vector's lanes combined (lower/cpu/vectorize.py's scalar accumulations): a helper
+        reading the lanes through memcpy (every CPU emitter's vector type, SIMDe's unions
+        too), + and * wrapping in 64-bit unsigned arithmetic as the scalar loop's did."""
+        vt, n = self.ty(e.value.dtype), dtypes.lanes(e.value.dtype)
+        ct = C_TYPES[e.dtype]
+        name = {"+": "add", "*": "mul", "&": "and", "|": "or", "^": "xor", "min": "min",
+                "max": "max"}[e.op]
+        fn = f"texpr_lanes_{name}_{e.value.dtype}"
+        if e.op in ("min", "max"):
+            step = f"r = a[i] {'<' if e.op == 'min' else '>'} r ? a[i] : r;"
+        elif e.op in ("+", "*"):
+            step = f"r = ({ct})((uint64_t)r {e.op} (uint64_t)a[i]);"
+        else:
+            step = f"r = r {e.op} a[i];"
+        self.helper(f"lanes_{name}_{e.value.dtype}",
+                    f"static inline {ct} {fn}({vt} v) {{ {ct} a[{n}]; memcpy(a, &v, sizeof a); "
+                    f"{ct} r = a[0]; for (int i = 1; i < {n}; ++i) {step} return r; }}")
+        return f"{fn}({unparen(self.expr(e.value))})"
+
     def expr_Cmp(self, e):
         if dtypes.lanes(e.dtype) > 1:
             raise TexprError("vector comparisons are not supported by the C emitter")

@@ -4,6 +4,7 @@ import math
 from ..c.emitter import CEmitter, unparen, const_operand
 from ...lang import dtypes
 from ...lang.ir import Broadcast, Ramp
+from ...lower.analysis.patterns import lane_bits
 
 # dtype -> (intrinsic suffix, register type)
 _FLOAT = {"float32x8": ("ps", "__m256"), "float64x4": ("pd", "__m256d")}
@@ -148,6 +149,23 @@ class AVX2Emitter(CEmitter):
             return (f"texpr_load_stride2_{e.dtype}(&{self.buf(e.buffer)}"
                     f"[{unparen(self.idx(idx.base))}])")
         return super().expr_BufferLoad(e)
+
+    #: movemask of a compare's lanes by vector bytes (_mm512 in AVX512Emitter)
+    MOVEMASK = {16: "_mm_movemask_ps((__m128)", 32: "_mm256_movemask_ps((__m256)"}
+
+    def expr_LaneReduce(self, e):
+        """A bit per lane whose comparison holds (lane_bits: a vectorized loop's
+        `m = m | (1 << lane if a cmp b else 0)`) as one movemask of the compare's lanes."""
+        found = lane_bits(e)
+        fn = found and self.MOVEMASK.get(found[2] * 4)
+        if not fn:
+            return super().expr_LaneReduce(e)
+        c, base, n, negated = found
+        it = self.ty(f"int32x{n}")
+        bits = f"{fn}(({it})({self.expr(c.a)} {c.op} {self.expr(c.b)})))"
+        if negated:
+            bits = f"(~{bits} & {(1 << n) - 1})"
+        return f"((int32_t){bits} << {base})" if base else f"((int32_t){bits})"
 
     def lane_mask(self, dt, count):
         """The vector mask of lanes [0, count) of dt's vectors (a helper per width)."""

@@ -309,6 +309,8 @@ class AVX512Emitter(AVX2Emitter):
     def operand_m512i(self, text):
         return _as_m512i(text)
 
+    MOVEMASK = {**AVX2Emitter.MOVEMASK, 64: "_mm512_movepi32_mask((__m512i)"}
+
     def masked_vector_load(self, e, buf, base, count):
         dt = e.dtype
         if dt in _F512:
