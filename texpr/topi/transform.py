@@ -94,6 +94,13 @@ def reshape(a: Tensor, newshape: Sequence[int]) -> Tensor:
     if total > size:        # fewer is TVM's compute: the first elements, in row-major order
         raise TexprError(f"reshape: cannot reshape {src} ({size} elements) to {newshape} "
                          f"({total} elements)")
+    if [d for d in src if d != 1] == [d for d in newshape if d != 1]:
+        # extents of 1 added or dropped: each index read as it is (no flat index to divide
+        # again, which the simplifier cannot undo for an index of unknown range)
+        def same(*i):
+            kept = iter([x for x, d in zip(i, newshape) if d != 1])
+            return a[tuple(next(kept) if d != 1 else 0 for d in src)]
+        return compute(tuple(newshape), same, name="reshape", tag="injective")
     return compute(tuple(newshape), lambda *i: a[_unravel(_ravel(i, newshape), src)],
                    name="reshape", tag="injective")
 
