@@ -17,7 +17,9 @@ VALUES = ["a[ch * 16 + l]", "a[ch * 16 + l] * 3", "(1 << l if b[ch * 16 + l] > 0
 ACCUMULATE = ["acc = acc + {e}", "acc = acc * {e}", "acc = acc | {e}", "acc = acc & {e}",
               "acc = acc ^ {e}", "acc = min(acc, {e})", "acc = max(acc, {e})"]
 STORES = ["out[ch * 16 + l] = {e}", "out[ch * 16 + l] = acc",
-          "out[ch * 16 + l] = out[ch * 16 + l] + {e}", "out[ch * 16 + l] = {e} + acc"]
+          "out[ch * 16 + l] = out[ch * 16 + l] + {e}", "out[ch * 16 + l] = {e} + acc",
+          "out[ch * 16 + l] = out[ch * 16 + 15 - l] + {e}",      # another lane's element
+          "out[ch * 16 + 15 - l] = {e}", "tmp[0] = {e}", "out[ch * 16 + l] = tmp[0]"]
 BRANCH = "if b[ch * 16 + l] > 0.5:\n                {s}"
 
 _count = itertools.count()
@@ -43,6 +45,8 @@ import texpr as te
 def f(a, b):
     out = output_tensor((64,), "int32")
     red = output_tensor((4,), "int32")
+    tmp = allocate((1,), "int32")
+    tmp[0] = 0
     for ch in range(4):
         acc = {init}
         for l in vectorize(16):

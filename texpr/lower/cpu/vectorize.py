@@ -30,11 +30,18 @@ the body reads or writes (op + * & | ^ min max: exact in any order), becomes
 movemask on x86: a hybrid script's mask of the lanes that pass a test). A float sum stays a
 scalar loop (its rounding would change).
 
-A store or branch that cannot be vectorized runs lane by lane on its own only where its lanes
-may run before the rest of the body's: nothing else in the body reads or writes what it
-writes, or writes what it reads, unless each lane has its own element of it (an rfactor's
-S.rf[lane * 16 + i]); else the whole loop stays scalar.
+The vector body runs each statement for all lanes in turn, where the loop ran all statements
+lane after lane; the two agree only where no two lanes meet in an element that one of them
+writes. A buffer the body writes is accessed at one index in every lane (S.rf[lane * 16 +
+i]), or at unit Ramps that never name one element in two lanes (out[2l], out[2l + 1]); else
+the whole loop stays scalar (check_lane_order: out[l] = a[l]; out[15 - l] = b[l]). A store
+or branch that cannot be vectorized runs lane by lane on its own only where its lanes may
+run before the rest of the body's: nothing else in the body reads or writes what it writes,
+or writes what it reads, unless each lane has its own element of it; else the whole loop
+stays scalar.
 """
+import itertools
+
 from ...lang import dtypes
 from ...lang.expr import (VECTOR_MATH, BinOp, Call, Cast, Cmp, Const, LaneMathCall, Not, Select,
                           Var, structural_equal)
@@ -180,8 +187,10 @@ def _vectorize_for(f, vector_bits, masked=False, lane_ops=False, narrow_lanes=Fa
     try:
         if any(isinstance(n, (StageRegion, Allocate)) for n in walk(f.body)):
             raise CannotVectorize   # another stage nested in the lanes: keep it scalar
-        return Vectorizer(f.var, f.min, lanes, masked, lane_ops, vector_math,
-                          private, _lane_reductions(f.body, f.var), f.body).stmt(f.body)
+        v = Vectorizer(f.var, f.min, lanes, masked, lane_ops, vector_math,
+                       private, _lane_reductions(f.body, f.var), f.body)
+        v.check_lane_order()
+        return v.stmt(f.body)
     except CannotVectorize:
         return For(f.var, f.min, f.extent, "serial", f.body, f.pragmas)
 
@@ -240,6 +249,22 @@ def _accesses(stmt, indices=None):
         if indices is not None and t in (BufferLoad, BufferStore):
             indices.setdefault(key, []).append(n.indices)
     return reads, writes
+
+
+def _lanes_apart(x, y, lanes):
+    """Whether vector indices x and y never name one element in two different lanes: the
+    same index, or Ramps of one constant stride whose bases differ by a constant that no
+    lane difference (below `lanes`) times the stride makes."""
+    if x.same_as(y):
+        return True
+    if not (isinstance(x, Ramp) and isinstance(y, Ramp) and isinstance(x.stride, int)
+            and x.stride == y.stride and x.stride != 0):
+        return False
+    d = simplify(y.base - x.base)
+    if not isinstance(d, Const):
+        return False
+    q, r = divmod(d.value, x.stride)
+    return r != 0 or q == 0 or abs(q) >= lanes
 
 
 def _is_accumulator(s, x, var):
@@ -495,6 +520,27 @@ class Vectorizer:
                   or self.body_writes[key] > writes[key]]
         shared += [key for key in reads if self.body_writes.get(key, 0) > writes.get(key, 0)]
         return all(self._lane_private(key) for key in shared)
+
+    def check_lane_order(self):
+        """CannotVectorize where running each statement for all lanes in turn could change
+        what the loop computes: a buffer the body writes is read or written by two accesses
+        whose elements may be the same for two different lanes (out[l] = a[l]; out[15 - l] =
+        b[l] ran all the first stores before the second, so out[15] got b[0], not a[15]).
+        Two accesses meet only in their own lane (the same index), never (unit Ramps whose
+        bases differ by no multiple of the stride, or by a whole vector or more), or else
+        may: then the loop stays scalar."""
+        for key, idx in self.body_indices.items():
+            if not self.body_writes.get(key) or len(idx) < 2:
+                continue
+            if any(len(i) != 1 for i in idx):
+                raise CannotVectorize
+            ramps = [self.expr(i[0]) for i in idx]
+            first = ramps[0]
+            if all(r.same_as(first) for r in ramps[1:]):
+                continue
+            for x, y in itertools.combinations(ramps, 2):
+                if not _lanes_apart(x, y, self.lanes):
+                    raise CannotVectorize
 
     def _lane_private(self, key):
         """Whether every access of buffer `key` in the body is to one index that differs
