@@ -19,21 +19,31 @@ ACCUMULATE = ["acc = acc + {e}", "acc = acc * {e}", "acc = acc | {e}", "acc = ac
 STORES = ["out[ch * 16 + l] = {e}", "out[ch * 16 + l] = acc",
           "out[ch * 16 + l] = out[ch * 16 + l] + {e}", "out[ch * 16 + l] = {e} + acc",
           "out[ch * 16 + l] = out[ch * 16 + 15 - l] + {e}",      # another lane's element
-          "out[ch * 16 + 15 - l] = {e}", "tmp[0] = {e}", "out[ch * 16 + l] = tmp[0]"]
+          "out[ch * 16 + 15 - l] = {e}", "tmp[0] = {e}", "out[ch * 16 + l] = tmp[0]",
+          "out[ch * 16 + l] = out[ch * 16 + (l + 1) % 16] - {e}",
+          "for t in range(3):\n                out[ch * 16 + l] = out[ch * 16 + l] + {e}",
+          "facc = facc + c[ch * 16 + l]", "out[ch * 16 + l] = int32(facc)",
+          "out[ch * 16 + l] = int32(c[ch * 16 + l] * 2.0) + {e}"]
 BRANCH = "if b[ch * 16 + l] > 0.5:\n                {s}"
+BRANCH_ELSE = "if a[ch * 16 + l] > 0:\n                {s}\n            else:\n                {t}"
 
 _count = itertools.count()
 
 
 @st.composite
 def scripts(draw):
-    """The source of a hybrid script `f(a, b)` -> (out, red) with one vectorized loop."""
+    """The source of a hybrid script `f(a, b, c)` -> (out, red) with one vectorized loop."""
     stmts = []
     for _ in range(draw(st.integers(1, 3))):
         e = draw(st.sampled_from(VALUES))
         s = draw(st.sampled_from(ACCUMULATE + STORES)).format(e=e)
-        if draw(st.integers(0, 4)) == 0:
+        kind = draw(st.integers(0, 5))
+        if kind == 0 and "\n" not in s:
             s = BRANCH.format(s=s)
+        elif kind == 1 and "\n" not in s:
+            t = draw(st.sampled_from(ACCUMULATE + STORES)).format(e=draw(st.sampled_from(VALUES)))
+            if "\n" not in t:
+                s = BRANCH_ELSE.format(s=s, t=t)
         stmts.append(s)
     init = draw(st.sampled_from(["0", "1", "-1"]))
     body = "\n            ".join(stmts)
@@ -42,13 +52,14 @@ import texpr as te
 
 
 @te.hybrid.script
-def f(a, b):
+def f(a, b, c):
     out = output_tensor((64,), "int32")
     red = output_tensor((4,), "int32")
     tmp = allocate((1,), "int32")
     tmp[0] = 0
     for ch in range(4):
         acc = {init}
+        facc = 0.0
         for l in vectorize(16):
             out[ch * 16 + l] = 0
         for l in vectorize(16):
@@ -74,16 +85,18 @@ def test_vectorized_hybrid_loops_equal_their_python_run(src, seed, tmp_path_fact
     a = rng.integers(-3, 4, 64).astype(np.int32)
     b = rng.random(64).astype(np.float32)
     b[rng.integers(0, 64, 3)] = np.nan
+    c = (rng.integers(-8, 9, 64) * 0.25).astype(np.float32)   # sums exact in float32
     try:            # Python's ints do not wrap: a script whose values pass int32 has no oracle
         with np.errstate(over="ignore"):        # (NumPy's int32 wraps, as C's does)
-            want = [np.asarray(x, np.int32) for x in f(a, b)]
+            want = [np.asarray(x, np.int32) for x in f(a, b, c)]
     except OverflowError:
         assume(False)
     A = te.placeholder((64,), "int32", name="A")
     B = te.placeholder((64,), "float32", name="B")
-    out, red = f(A, B)
-    mod = te.build(te.create_schedule([out.op]), [A, B, out, red], target="native")
+    C = te.placeholder((64,), "float32", name="C")
+    out, red = f(A, B, C)
+    mod = te.build(te.create_schedule([out.op]), [A, B, C, out, red], target="native")
     got = [np.empty(64, np.int32), np.empty(4, np.int32)]
-    mod(a, b, *got)
+    mod(a, b, c, *got)
     np.testing.assert_array_equal(got[0], want[0], err_msg=src)
     np.testing.assert_array_equal(got[1], want[1], err_msg=src)
