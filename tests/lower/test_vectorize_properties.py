@@ -1,5 +1,5 @@
-"""Property: vectorize never changes results. Hypothesis writes hybrid scripts whose
-vectorized loop mixes scalar accumulations (the lane reductions), stores of lane values,
+"""Property: vectorize (and unroll, parallel) never changes results. Hypothesis writes hybrid
+scripts whose vectorized (unrolled, serial) loop mixes scalar accumulations (the lane reductions), stores of lane values,
 stores that read the accumulator, read-modify-writes and lane-dependent branches; the
 compiled kernel must equal the script run as Python on NumPy (hybrid's emulation)."""
 import importlib.util
@@ -32,7 +32,7 @@ _count = itertools.count()
 
 @st.composite
 def scripts(draw):
-    """The source of a hybrid script `f(a, b, c)` -> (out, red) with one vectorized loop."""
+    """The source of a hybrid script `f(a, b, c)` -> (out, red): chunks of 16 lanes."""
     stmts = []
     for _ in range(draw(st.integers(1, 3))):
         e = draw(st.sampled_from(VALUES))
@@ -47,6 +47,10 @@ def scripts(draw):
         stmts.append(s)
     init = draw(st.sampled_from(["0", "1", "-1"]))
     body = "\n            ".join(stmts)
+    # the lanes' loop vectorized, unrolled or serial; the chunks' serial or parallel (not
+    # with tmp, which every chunk shares)
+    lanes = draw(st.sampled_from(["vectorize", "vectorize", "unroll", "range"]))
+    chunks = "range" if "tmp" in body else draw(st.sampled_from(["range", "parallel"]))
     return f'''
 import texpr as te
 
@@ -57,12 +61,12 @@ def f(a, b, c):
     red = output_tensor((4,), "int32")
     tmp = allocate((1,), "int32")
     tmp[0] = 0
-    for ch in range(4):
+    for ch in {chunks}(4):
         acc = {init}
         facc = 0.0
         for l in vectorize(16):
             out[ch * 16 + l] = 0
-        for l in vectorize(16):
+        for l in {lanes}(16):
             {body}
         red[ch] = acc
     return out, red
