@@ -187,8 +187,7 @@ def _vectorize_for(f, vector_bits, masked=False, lane_ops=False, narrow_lanes=Fa
     try:
         if any(isinstance(n, (StageRegion, Allocate)) for n in walk(f.body)):
             raise CannotVectorize   # another stage nested in the lanes: keep it scalar
-        v = Vectorizer(f.var, f.min, lanes, masked, lane_ops, vector_math,
-                       private, _lane_reductions(f.body, f.var), f.body)
+        v = Vectorizer(f.var, f.min, lanes, masked, lane_ops, vector_math, private, f.body)
         v.check_lane_order()
         return v.stmt(f.body)
     except CannotVectorize:
@@ -199,33 +198,26 @@ def _vectorize_for(f, vector_bits, masked=False, lane_ops=False, narrow_lanes=Fa
 LANE_REDUCIBLE = ("+", "*", "&", "|", "^", "min", "max")
 
 
-def _lane_reductions(body, var):
+def _lane_reductions(body, var, reads, writes):
     """{id(statement): op} of the scalar accumulations in a vectorized loop's body (over
-    `var`) that its lanes may compute at once, `m = m op lanes_op(e's vector)`: a register
-    variable (VarStore) or a buffer element whose index does not move with the lanes (a
-    hybrid script's local) updated as `m = m op e`, with m an integer (exact in any order of
-    combination, as a float sum is not), e free of m, and m neither read nor written anywhere
-    else in the body (no lane sees another's partial value)."""
-    stores, reads = {}, {}
-    for n in walk(body):
-        t = type(n)
-        if t is VarStore:
-            stores.setdefault(n.var, []).append(n)
-        elif t is VarLoad:
-            reads[n.var] = reads.get(n.var, 0) + 1
-        elif t is BufferStore:
-            stores.setdefault(n.buffer, []).append(n)
-        elif t is BufferLoad:
-            reads[n.buffer] = reads.get(n.buffer, 0) + 1
+    `var`; reads / writes: _accesses of the body) that its lanes may compute at once,
+    `m = m op lanes_op(e's vector)`: a register variable (VarStore) or a buffer element whose
+    index does not move with the lanes (a hybrid script's local) updated as `m = m op e`,
+    with m an integer (exact in any order of combination, as a float sum is not), e free of
+    m, and m neither read nor written anywhere else in the body (no lane sees another's
+    partial value)."""
     out = {}
-    for key, ss in stores.items():
-        s = ss[0]
+    for s in walk(body):
+        if type(s) is VarStore:
+            key = s.var
+        elif type(s) is BufferStore and s.predicate is None:
+            key = s.buffer
+        else:
+            continue
         e = s.value
-        if len(ss) != 1 or reads.get(key) != 1 or type(e) is not BinOp or \
+        if writes[key] != 1 or reads.get(key) != 1 or type(e) is not BinOp or \
                 e.op not in LANE_REDUCIBLE or not dtypes.is_int(e.dtype) or \
                 dtypes.is_bool(e.dtype) or dtypes.lanes(e.dtype) != 1:
-            continue
-        if type(s) is BufferStore and s.predicate is not None:
             continue
         if any(_is_accumulator(s, x, var) for x in (e.a, e.b)):
             out[id(s)] = e.op
@@ -297,12 +289,14 @@ def _lanes(e):
 
 class Vectorizer:
     def __init__(self, var, vmin, lanes, masked=False, lane_ops=False, vector_math=False,
-                 private=(), reductions=None, body=None):
+                 private=(), body=None):
         self.var = var
-        self.reductions = reductions or {}     # _lane_reductions of the body
+        # what the loop's body reads and writes, where (_accesses), and its accumulations
         self.body_indices = {}
         self.body_reads, self.body_writes = _accesses(body, self.body_indices) \
             if body is not None else ({}, {})
+        self.reductions = _lane_reductions(body, var, self.body_reads, self.body_writes) \
+            if body is not None else {}
         self.private = private  # buffers this thread allocated (see _whole_private)
         self.lane_ops = lane_ops    # vector shifts, bitwise ops and compare+select
         self.vector_math = vector_math  # float32 calls of VECTOR_MATH become vector calls
@@ -537,6 +531,9 @@ class Vectorizer:
             ramps = [self.expr(i[0]) for i in idx]
             first = ramps[0]
             if all(r.same_as(first) for r in ramps[1:]):
+                # each lane its own element; or one element for all (a lane-invariant
+                # index): an accumulation (_lane_reductions), a store that cannot be
+                # vectorized and runs lane by lane, alone only where _runs_alone
                 continue
             for x, y in itertools.combinations(ramps, 2):
                 if not _lanes_apart(x, y, self.lanes):
