@@ -287,6 +287,54 @@ def test_vectorize_keeps_a_reduction_into_one_address_scalar():
     assert y[0] == x.sum()
 
 
+def _lane_order_loop(*stores):
+    i = Var("i")
+    return i, ir.For(i, c(0), c(8), "vectorized", ir.Seq(tuple(s(i) for s in stores)))
+
+
+def test_vectorize_keeps_a_loop_whose_statements_meet_across_lanes_scalar():
+    """Y[i] = X[i]; Y[7 - i] = 2 X[i]: lane i's second store and lane 7 - i's first name one
+    element, and which is last depends on running the statements lane after lane: the loop
+    stays scalar (check_lane_order). Stores two apart (Y[2i], Y[2i + 1]) never meet: they
+    vectorize."""
+    X, Y = arg("X", 8), arg("Y", 16)
+    ld = lambda i: ir.BufferLoad(X, (i,), "float32")     # noqa: E731
+    _, mirrored = _lane_order_loop(lambda i: ir.BufferStore(Y, ld(i), (i,)),
+                                   lambda i: ir.BufferStore(Y, ld(i) * 2.0, (c(7) - i,)))
+    out = vectorize_loops(mirrored, 256)
+    assert isinstance(out, ir.For) and out.kind == "serial"
+    x, y = np.arange(1, 9, dtype="float32"), np.zeros(16, "float32")
+    interpret(func(out, X, Y), [x, y])
+    want = np.zeros(16, "float32")
+    for k in range(8):
+        want[k] = x[k]
+        want[7 - k] = 2 * x[k]
+    np.testing.assert_array_equal(y, want)
+    _, apart = _lane_order_loop(lambda i: ir.BufferStore(Y, ld(i), (i * 2,)),
+                                lambda i: ir.BufferStore(Y, ld(i) * 2.0, (i * 2 + 1,)))
+    out = vectorize_loops(apart, 256)
+    assert not loops(out)
+    y = np.zeros(16, "float32")
+    interpret(func(out, X, Y), [x, y])
+    np.testing.assert_array_equal(y, np.stack([x, 2 * x], 1).reshape(-1))
+
+
+def test_vectorize_runs_a_store_lane_by_lane_alone_only_where_nothing_else_reads_it():
+    """T[0] = T[0] + X[i] (a float sum: no lane reduction) followed by Y[i] = T[0], a prefix
+    sum: run alone, the first store's lanes all ran before the second's, and every Y[i] got
+    the whole sum. The loop stays scalar (_runs_alone)."""
+    X, Y, T = arg("X", 8), arg("Y", 8), arg("T", 1)
+    acc = ir.BufferLoad(T, (c(0),), "float32")
+    _, prefix = _lane_order_loop(
+        lambda i: ir.BufferStore(T, acc + ir.BufferLoad(X, (i,), "float32"), (c(0),)),
+        lambda i: ir.BufferStore(Y, ir.BufferLoad(T, (c(0),), "float32"), (i,)))
+    out = vectorize_loops(prefix, 256)
+    x, y, t = np.arange(1, 9, dtype="float32"), np.zeros(8, "float32"), np.zeros(1, "float32")
+    interpret(func(out, X, Y, T), [x, y, t])
+    np.testing.assert_array_equal(y, np.cumsum(x))
+    assert isinstance(out, ir.For) and out.kind == "serial"
+
+
 def test_vectorize_symbolic_extent_becomes_serial():
     n = Var("n")
     X = arg("X", n)
