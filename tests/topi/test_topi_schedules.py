@@ -6,9 +6,11 @@ Targets: "native" (the host's: avx2 on Zen 3, avx512 on Zen 4), "avx512" (native
 CPU has it, else the same source through SIMDe) and "neon" (qemu-aarch64; skipped when the
 cross tools are missing).
 """
+import os
 import platform
 import shutil
 
+from hypothesis import given, settings, strategies as st
 import numpy as np
 import pytest
 
@@ -380,11 +382,56 @@ def test_conv2d_nchw(target, N, C, H, W, O, R, stride, pad, dil, epi):
     close(got, want)
 
 
-def test_conv2d_nchw_groups_keep_the_default_schedule():
-    a, k = rand(1, 4, 7, 6), rand(6, 2, 3, 3)
+def _grouped_stage_names(C, H, W, O, R, groups, stride, pad, dilation, target):
+    x = te.placeholder((1, C, H, W), name="x")
+    w = te.placeholder((O, C // groups, R, R), name="w")
+    s = topi.schedule(topi.nn.conv2d_nchw(x, w, stride, pad, dilation, groups=groups), target)
+    return {stage.op.name for stage in s.stages}
+
+
+@pytest.mark.parametrize("target", ["avx2", "avx512"])
+def test_grouped_conv2d_nchw_takes_a_vector_route(target):
+    """Groups of whole channel vectors run the channel-block route (each block reading its
+    group's input blocks: ResNeXt's 32 groups of 8 take AVX-512's 8-lane vectors), groups of
+    fewer channels the few-channel one (output rows as vectors); only rows narrower than a
+    vector keep the default (scalar) schedule."""
+    assert "data_blocked" in _grouped_stage_names(128, 28, 28, 128, 3, 4, 1, 1, 1, target)
+    assert "data_blocked" in _grouped_stage_names(256, 14, 14, 256, 3, 32, 1, 1, 1, target)
+    assert "data_blocked" in _grouped_stage_names(240, 28, 28, 240, 1, 3, 1, 0, 1, target)
+    assert "data_phases" in _grouped_stage_names(48, 30, 30, 48, 5, 12, 2, 2, 1, target)
+    names = _grouped_stage_names(12, 5, 5, 24, 3, 6, 1, 1, 1, target)
+    assert not {"data_blocked", "data_phases"} & names
+
+
+@settings(max_examples=int(os.environ.get("TEXPR_GROUPED_CONV_EXAMPLES", "12")), deadline=None)
+@given(groups=st.sampled_from([2, 3, 4, 8]), cg=st.sampled_from([1, 2, 3, 4, 8, 16, 24]),
+       og=st.sampled_from([1, 2, 4, 5, 8, 16, 24, 32]), hw=st.tuples(st.integers(3, 19),
+                                                                      st.integers(3, 37)),
+       kernel=st.sampled_from([(1, 0), (3, 1), (3, 0), (5, 2)]), stride=st.sampled_from([1, 2]),
+       dilation=st.sampled_from([1, 2]), target=st.sampled_from(["avx2", "avx512"]),
+       epi=st.sampled_from([None, "bias_relu"]))
+def test_grouped_conv2d_nchw_equals_the_reference(groups, cg, og, hw, kernel, stride, dilation,
+                                                  target, epi):
+    """A grouped convolution on any route (channel blocks of one group, the few-channel row
+    tiles, the default) equals NumPy's, fused epilogue included: a block that read another
+    group's channels would be caught here."""
+    (H, W), (R, pad) = hw, kernel
+    if (R - 1) * dilation + 1 > min(H, W) + 2 * pad:
+        return
+    C, O = groups * cg, groups * og
+    a, k, b = rand(1, C, H, W), rand(O, cg, R, R), rand(O)
     x, w = te.placeholder(a.shape, name="x"), te.placeholder(k.shape, name="w")
-    got, _ = run(topi.nn.conv2d_nchw(x, w, 1, 1, groups=2), [x, w], [a, k], "native")
-    close(got, ref.conv2d_nchw_ref(a, k, 1, 1, groups=2))
+    out = topi.nn.conv2d_nchw(x, w, stride, pad, dilation, groups=groups)
+    ins, arrs = [x, w], [a, k]
+    if epi:
+        bt = te.placeholder((O,), name="b")
+        out = topi.nn.relu(topi.nn.bias_add(out, bt))
+        ins, arrs = ins + [bt], arrs + [b]
+    got, _ = run(out, ins, arrs, target)
+    want = ref.conv2d_nchw_ref(a, k, stride, pad, dilation, groups=groups)
+    if epi:
+        want = np.maximum(want + b.reshape(1, -1, 1, 1), 0)
+    close(got, want)
 
 
 # ----------------------------------------------------------------------------- Winograd

@@ -1314,7 +1314,7 @@ def conv_NCHWc_config(P, Q, oc, target="native", info=None):
     return {"reg_w": _conv_reg_w(Q, nv, info), "oc": oc, "lanes": info.lanes}
 
 
-def conv_blocks(C, O, target="native", Q=None, P=None):
+def conv_blocks(C, O, target="native", Q=None, P=None, info=None):
     """(ic, oc) channel blocks of the NCHWc layout for `target`: oc two vectors or one,
     whichever runs an output row of Q columns (when given) in fewer cycles per channel
     (conv_row_cycles; among equals the one without a partial tile: 7 columns take one vector
@@ -1323,8 +1323,9 @@ def conv_blocks(C, O, target="native", Q=None, P=None):
     accumulators per broadcast input), else what divides O; ic the same as oc when it divides
     C (a layer's output feeds the next one unchanged), else one vector, else all of C when C
     is small (the RGB stem), else what divides C. P (the output rows, when given): the rows
-    may be tiled in groups (conv_row_group), the cycles compared are those of the group."""
-    info = cpu_info(target)
+    may be tiled in groups (conv_row_group), the cycles compared are those of the group.
+    info: the CpuInfo of the vectors (default the target's)."""
+    info = info or cpu_info(target)
     lanes = info.lanes
     cands = [b for b in (2 * lanes, lanes) if O % b == 0]
     if cands and Q is not None:
@@ -2451,8 +2452,9 @@ def schedule_conv2d_nchw(s, st, target):
     Ok, Cg, R, S_ = _dims(kernel)
     pad_t, data = _pad_of(s, st)
     C = _dims(data if pad_t is not None else dp)[1]
-    if Cg != C:                         # grouped convolution
-        return default_stage(s, st, target)
+    groups = C // Cg
+    if groups > 1:
+        return _schedule_grouped_conv_nchw(s, st, target, info, C // groups, O // groups)
     ic, oc = conv_blocks(C, O, target, Q, P)
     workload = conv_workload("topi.conv2d_nchw", st, data if pad_t is not None else dp, kernel,
                              pad_t)
@@ -2473,6 +2475,33 @@ def schedule_conv2d_nchw(s, st, target):
                              _strided(st))
     return _conv_nchw_blocked(s, st, info, ic, oc, reg_w, parallel, workload, target, kernel,
                               rows)
+
+
+def _schedule_grouped_conv_nchw(s, st, target, info, Cg, Og):
+    """A grouped convolution (Cg input and Og output channels a group): the channel-block
+    route where a register tile of one or two vectors of output channels (oc) divides Og and
+    an input channel block (ic) divides Cg (in the target's vectors, or on AVX-512 its
+    8-lane ones: groups of 8), each block of output channels reading the input channel
+    blocks of its group only; else the output rows are the vectors (the few-channel
+    schedule: a tile of ot channels of one group x vectors of columns, each input vector
+    reused by the tile's channels)."""
+    from . import cpu_conv_few_channels as few
+    N, O, P, Q = (int(a.dom.extent.value) for a in st.op.axis)
+    kernel = st.op.input_tensors[1]
+    RS = _dims(kernel)[2] * _dims(kernel)[3]
+    for vec in (info, info.narrow()):
+        if vec is None:
+            continue
+        ic, oc = conv_blocks(Cg, Og, target, Q, P, info=vec)
+        if Og % oc == 0 and Cg % ic == 0 and oc % vec.lanes == 0:
+            reg_w = conv_NCHWc_config(P, Q, oc, info=vec)["reg_w"]
+            rows, reg_w = _row_group(N, Cg, O, P, Q, RS, ic, oc, reg_w, "rows", vec,
+                                     _strided(st))
+            return _conv_nchw_blocked(s, st, vec, ic, oc, reg_w, "rows", None, target, kernel,
+                                      rows)
+    if Q >= few.few_channels_vectors(Q, target).lanes:
+        return few.schedule_conv2d_nchw_few_channels(s, st, target)
+    return default_stage(s, st, target)
 
 
 def _schedule_symbolic_conv_nchw(s, st, target):

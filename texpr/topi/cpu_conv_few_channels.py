@@ -40,8 +40,7 @@ def few_channels_vectors(Q, target="native"):
     operands, a 64-byte unaligned load crossing a cache line every time (Zen 4, 1 thread:
     112 x 112 3x3/2 stem 0.21 ms against 0.22-0.36 ms for 16 lanes, 56 x 56 7x7/2 0.53 ms
     against 2.9 ms). Zen 5 (16 x 2) keeps 16 lanes."""
-    info = cpu_info(target)
-    return info if Q < info.lanes else row_vector_info(Q, info)
+    return row_vector_info(Q, cpu_info(target))
 
 
 def few_channels_tiles(O, Q, info):
@@ -224,9 +223,12 @@ def schedule_conv2d_nchw_few_channels(s, st, target):
     pad_t, data = _pad_of(s, st)
     N, _, P, _ = (int(a.dom.extent.value) for a in st.op.axis)
     C, R, S_ = _dims(kernel)[1:]
+    # a grouped convolution: the channel tile (ot divides a group's outputs) reads the input
+    # channels of its group only
+    og = O // st.op.attrs.get("groups", 1)
     cfg = cpu_tuning.few_channels_params(
         conv_workload("topi.conv2d_nchw", st, data if pad_t is not None else dp, kernel, pad_t),
-        2.0 * N * O * P * Q * C * R * S_, O, Q, target, few_channels_config(O, Q, target))
+        2.0 * N * O * P * Q * C * R * S_, og, Q, target, few_channels_config(og, Q, target))
     ot, xv = cfg["ot"], cfg["xv"]
     # a row that is not whole vectors: its last tile computed whole over zeros past the
     # input (pad_axis), only its stores partial (else that vector ran lane by lane)

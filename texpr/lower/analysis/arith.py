@@ -332,6 +332,10 @@ class Simplifier:
         floor_op = op in ("//", "%")
         if lo >= 0 and hi < c:
             return from_linear(q, dt) if op in ("//", "tdiv") else r_expr
+        if floor_op and r_terms:
+            common = self._common_factor_divmod(op, q, r, c, dt)
+            if common is not None:
+                return common
         if not floor_op and lo < 0:
             return BinOp(op, a, _ic(c, dt), dt)       # truncating: don't split
         if op in ("//", "tdiv"):
@@ -342,6 +346,37 @@ class Simplifier:
             return from_linear(q.add(Linear({_atom_key(div): (div, 1)}, 0)), dt)
         nop = "tmod" if lo >= 0 else "%"
         return BinOp(nop, r_expr, _ic(c, dt), dt)
+
+    def _common_factor_divmod(self, op, q, r, c, dt):
+        """(g*X + s) // (g*k) = X // k and (g*X + s) % (g*k) = g*(X % k) + s where g divides
+        c and 0 <= s < g: the part s of r whose coefficients g does not divide stays within
+        one step of g (a channel block's lane in its group: (16*b + lane) // 80 = b // 5),
+        or None. The largest such g is taken."""
+        for g in range(c // 2, 1, -1):
+            if c % g:
+                continue
+            x_terms, s_terms = {}, {}
+            for k, (atom, coef) in r.terms.items():
+                if coef % g == 0:
+                    x_terms[k] = (atom, coef // g)
+                else:
+                    s_terms[k] = (atom, coef)
+            if not x_terms:
+                continue
+            xc, sc = divmod(r.const, g)
+            s_expr = from_linear(Linear(s_terms, sc), dt)
+            lo, hi = self.bounds(s_expr)
+            if lo < 0 or hi >= g:
+                continue
+            x_expr = from_linear(Linear(x_terms, xc), dt)
+            k = c // g
+            if op == "//":
+                inner = BinOp("//", x_expr, _ic(k, dt), dt)
+                return from_linear(q.add(Linear({_atom_key(inner): (inner, 1)}, 0)), dt)
+            inner = BinOp("%", x_expr, _ic(k, dt), dt)
+            return from_linear(Linear({_atom_key(inner): (inner, g)}, 0).add(
+                to_linear(s_expr)), dt)
+        return None
 
     def _cmp(self, e):
         a, b = e.a, e.b
