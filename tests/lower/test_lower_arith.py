@@ -48,6 +48,30 @@ def test_div_mod_of_split_index_folds_back_with_ranges():
     assert simplify((X // 8) * 8 + X % 8).same_as(X)
 
 
+def test_div_mod_by_a_multiple_of_the_coefficients_common_factor():
+    # a channel block's lane in its group: (16*b + lane) // 80 = b // 5 for lane < 16
+    r = {X: (0, 100), Y: (0, 15)}
+    assert str(simplify((X * 16 + Y) // 80, r)) == "x // 5"
+    assert str(simplify((X * 16 + Y) % 80, r)) == "x % 5 * 16 + y"
+    assert str(simplify((X * 32 + Y * 2 + 1) // 96, {X: (0, 9), Y: (0, 7)})) == "x // 3"
+    # a remainder reaching the next step of the factor is kept
+    assert "// 80" in str(simplify((X * 16 + Y) // 80, {X: (0, 100), Y: (0, 16)}))
+
+
+@settings(max_examples=150, deadline=None)
+@given(g=st.sampled_from([2, 3, 4, 8, 16]), k=st.sampled_from([1, 2, 3, 5]),
+       cx=st.integers(1, 3), cy=st.integers(-3, 3), const=st.integers(-20, 20),
+       op=st.sampled_from(["//", "%"]), hi=st.integers(0, 20))
+def test_common_factor_div_mod_preserves_value(g, k, cx, cy, const, op, hi):
+    # (g*cx*X + cy*Y + const) op (g*k) with the ranges of X and Y: equal to the original at
+    # every point, whether or not the common-factor rule applied
+    ranges = {X: (-7, 7), Y: (0, hi)}
+    e = BinOp(op, X * (g * cx) + Y * cy + const, c(g * k), "int32")
+    s = simplify(e, ranges)
+    for env in all_points(ranges):
+        assert evaluate(s, env) == evaluate(e, env), (str(e), str(s), env)
+
+
 @pytest.mark.parametrize("div, mod", [("//", "%"), ("tdiv", "tmod")])
 @pytest.mark.parametrize("q", [7, 1, -3])
 @pytest.mark.parametrize("offset", [0, 3, -10])
