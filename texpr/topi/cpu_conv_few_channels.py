@@ -237,7 +237,10 @@ def schedule_conv2d_nchw_few_channels(s, st, target):
     phases = column_phases(s, st, dp, sw, (Qp - 1) * sw + (S_ - 1) * dw + 1 if Qp > Q else None)
     _schedule_copy(phases, lanes)
     _, _, _, nph, Wq = _dims(phases.op.output(0))
-    outer = channel_tiles_outer(C, R, S_, O, nph * Wq, info, _dims(phases.op.output(0))[2])
+    # grouped: the channel tiles outside the rows, so that each thread's share of the
+    # groups reads the input channels its own share of the copy wrote
+    outer = og < O or channel_tiles_outer(C, R, S_, O, nph * Wq, info,
+                                          _dims(phases.op.output(0))[2])
     out, conv = _output_and_accumulator(s, st)
     if Qp > Q:
         pad_axis(s, conv, 3, Qp)
