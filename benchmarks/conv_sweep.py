@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """A sweep of convolutions off the ResNet-50 path (batch 1, float32, NCHW in and out): odd
 channel counts, 5x5, dilated 3x3, depthwise 3x3 (stride 1 and 2), 3-channel stride-2 stems,
-strided layers. texpr.topi (conv2d_nchw / depthwise_conv2d_nchw via topi.schedule; the
+strided layers, grouped (ResNeXt's 32 groups, ShuffleNet's 3). texpr.topi (conv2d_nchw / depthwise_conv2d_nchw via topi.schedule; the
 weight packed offline (conv2d_nchw_packed) and Winograd with offline weights where they apply,
 the fastest counts) beside torch's conv2d (oneDNN, NCHW and channels_last, the faster counts),
 interleaved; geometric mean and worst ratio.
@@ -37,6 +37,9 @@ CASES = [
     Case("depthwise 240x28 3x3/2", 240, 28, 240, 3, 2, 1, groups=240),
     Case("strided 64x56->128 3x3/2", 64, 56, 128, 3, 2, 1),
     Case("strided 128x28->256 1x1/2", 128, 28, 256, 1, 2, 0),
+    Case("grouped 128x28->128 3x3 g4", 128, 28, 128, 3, 1, 1, groups=4),
+    Case("grouped 128x56->128 3x3 g32", 128, 56, 128, 3, 1, 1, groups=32),
+    Case("grouped 240x28->240 1x1 g3", 240, 28, 240, 1, 1, 0, groups=3),
 ]
 
 if __name__ == "__main__":
