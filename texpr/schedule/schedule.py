@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 StageKey = Union[Tensor, Operation, "Stage"]
 
 PRAGMA_KEYS = ("unroll", "omp_simd", "prefetch", "prefetch_next", "stream_stores", "ivdep",
-               "comment", "auto_unroll_max_step", "import_c", "import_llvm")
+               "comment", "auto_unroll_max_step", "import_c", "import_llvm",
+               "no_predictive_commoning")
 # code linked into the kernel's library (TVM's): C source, or LLVM IR text (as
 # texpr.contrib.clang.create_llvm makes) compiled with clang (targets/extern_linkage.py)
 IMPORT_PRAGMAS = ("import_c", "import_llvm")
@@ -430,8 +431,10 @@ class Stage:
         prefetch_next (value = elements ahead: the next row of the streams), stream_stores
         (value = vector lanes: lower/cpu/stream_stores.py), comment,
         auto_unroll_max_step (TVM's: inner loop nests of at most `value` iterations are
-        unrolled). TVM's NOOP_PRAGMAS are accepted and change nothing; REFUSED_PRAGMAS say
-        what to do instead.
+        unrolled), no_predictive_commoning (GCC compiles the kernel without predictive
+        commoning, which carries loaded values from one iteration of a loop to the next: over
+        a wide unrolled register tile those values spill). TVM's NOOP_PRAGMAS are accepted
+        and change nothing; REFUSED_PRAGMAS say what to do instead.
 
         >>> import texpr as te
         >>> A = te.placeholder((64,), name="A")
