@@ -37,6 +37,8 @@ CASES = [
     Case("depthwise 240x28 3x3/2", 240, 28, 240, 3, 2, 1, groups=240),
     Case("strided 64x56->128 3x3/2", 64, 56, 128, 3, 2, 1),
     Case("strided 128x28->256 1x1/2", 128, 28, 256, 1, 2, 0),
+    Case("small 16x224->16 3x3", 16, 224, 16, 3, 1, 1),
+    Case("small 24x56->24 3x3", 24, 56, 24, 3, 1, 1),
     Case("grouped 128x28->128 3x3 g4", 128, 28, 128, 3, 1, 1, groups=4),
     Case("grouped 128x56->128 3x3 g32", 128, 56, 128, 3, 1, 1, groups=32),
     Case("grouped 240x28->240 1x1 g3", 240, 28, 240, 1, 1, 0, groups=3),

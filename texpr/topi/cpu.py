@@ -1400,7 +1400,7 @@ def conv2d_weight_blocks(data_shape, kernel_shape, stride, padding, dilation=1,
     (conv_blocks)."""
     from .nn import _out_size
     from .util import padding4, pair
-    from .cpu_conv_few_channels import FEW_CHANNELS_MAX
+    from .cpu_conv_few_channels import rows_as_vectors
     from ..targets.registry import get_target
     if get_target(target).name not in VECTOR_CPU_TARGETS:
         return None
@@ -1410,10 +1410,9 @@ def conv2d_weight_blocks(data_shape, kernel_shape, stride, padding, dilation=1,
     pt, pl, pb, pr = padding4(padding)
     Q = _out_size(W, S, sw, pl, pr, dw)
     P = _out_size(H, R, sh, pt, pb, dh)
-    lanes = cpu_info(target).lanes
-    if Cg != C or P <= 0 or Q <= 0 or (C <= FEW_CHANNELS_MAX and Q >= lanes):
+    if Cg != C or P <= 0 or Q <= 0 or rows_as_vectors(C, O, P, Q, R, S, target):
         return None
-    if R == S == 1 and not any((pt, pl, pb, pr)) and P * Q >= lanes:
+    if R == S == 1 and not any((pt, pl, pb, pr)) and P * Q >= cpu_info(target).lanes:
         return None
     if padded_channel_block(O, target) is not None:     # packed per call, padded
         return None

@@ -1,4 +1,8 @@
-"""Direct NCHW convolution of an input with few channels (the RGB stem of image models).
+"""Direct NCHW convolution with the output rows as the vectors: an input with few channels
+(the RGB stem of image models), and up to ROW_VECTOR_MAX_CHANNELS where the model finds the
+channel blocks no faster (rows_as_vectors: small channel counts over large images, whose
+channel blocks spend as long copying the input into blocks and transposing the output as
+multiplying), and the groups of a grouped convolution too narrow for channel vectors.
 
 With C = 3 the reduction of one output is only C*R*S long (147 for the 7x7 ResNet stem), and
 channel blocks of the input (the NCHWc route of schedule_conv2d_nchw) hold 3 values: the
@@ -26,7 +30,7 @@ from .cpu import (ROW_GROUP_MIN_PARALLEL, ROW_GROUP_MIN_SAVING, _dims, _f32,
                   row_vector_info)
 from .util import cdiv
 
-#: at most this many input channels (per group: groups stay on the other schedule)
+#: at most this many input channels always run here (the stem; more: rows_as_vectors)
 FEW_CHANNELS_MAX = 4
 
 
@@ -132,15 +136,57 @@ def channel_tiles_outer(C, R, S, O, width, info, Hp=0, units=None):
 
 
 def applies(s, st, target):
-    """Whether `st` (a conv2d_nchw stage) is a float32 convolution of few input channels with
-    output rows at least a vector wide."""
+    """Whether `st` (a conv2d_nchw stage) is a float32 convolution (groups 1) that computes
+    its output rows as the vectors (rows_as_vectors)."""
     ins = st.op.input_tensors
     if len(ins) != 2 or not _f32(st.op.output(0), *ins) or "strides" not in st.op.attrs:
         return False
     if st.op.attrs.get("groups", 1) != 1:
         return False
-    Q = int(st.op.axis[3].dom.extent.value)
-    return _dims(ins[1])[1] <= FEW_CHANNELS_MAX and Q >= cpu_info(target).lanes
+    _, O, P, Q = (int(a.dom.extent.value) for a in st.op.axis)
+    _, C, R, S = _dims(ins[1])
+    return rows_as_vectors(C, O, P, Q, R, S, target)
+
+
+#: input channels up to which a convolution of more than FEW_CHANNELS_MAX runs its rows as
+#: the vectors where the model prefers them (rows_as_vectors; measured up to 48)
+ROW_VECTOR_MAX_CHANNELS = 48
+#: the channel-block route's modelled FMA cycles over the row route's above which the rows
+#: are the vectors: the channel blocks also copy the input into blocks and write the output
+#: through a transpose, which the model leaves out
+ROW_VECTOR_MIN_RATIO = 0.9
+
+
+def rows_as_vectors(C, O, P, Q, R, S, target="native"):
+    """Whether a convolution (groups 1) of C input and O output channels, P x Q outputs and an
+    R x S kernel computes its output rows as the vectors (this module's schedule) rather
+    than channel blocks (cpu.schedule_conv2d_nchw's route): output rows at least a vector
+    wide, and C at most FEW_CHANNELS_MAX (the RGB stem), or up to ROW_VECTOR_MAX_CHANNELS
+    with a kernel wider than 1x1 where the channel-block route's modelled FMA cycles
+    (conv_row_cycles of its register tile over the output channel vectors, padded) are at
+    least ROW_VECTOR_MIN_RATIO of the rows' (over the channels). Zen 4, 1 thread, 3x3
+    (channel blocks -> rows, ms): avx512 16x224x224 -> 16 4.19 -> 2.14, 8x112 -> 24
+    0.676 -> 0.392, 24x56 -> 24 0.450 -> 0.291, 16x56 -> 128 1.126 -> 1.008, 48x56 -> 48
+    1.186 -> 1.138, 32x56 -> 32 0.545 -> 0.511; kept: 16x28 -> 256 (model 0.88) 0.562
+    against 0.580. avx2 (16 registers: small row tiles) 16x224 -> 16 3.58 -> 2.73, 24x56
+    -> 24 0.352 -> 0.306; kept (model 0.62-0.83): 32x56 -> 32 0.559 against 0.665, 32x56
+    -> 64 1.100 against 1.352, 16x56 -> 128 1.151 against 1.309."""
+    if Q < cpu_info(target).lanes or C > ROW_VECTOR_MAX_CHANNELS:
+        return False
+    if C <= FEW_CHANNELS_MAX:
+        return True
+    if R * S == 1:
+        return False
+    from .cpu import conv_NCHWc_config, conv_blocks, padded_channel_block
+    info = cpu_info(target)
+    oc = padded_channel_block(O, target, Q) or conv_blocks(C, O, target, Q, P)[1]
+    nv = max(1, oc // info.lanes)
+    reg_w = conv_NCHWc_config(P, Q, oc, target)["reg_w"]
+    blocks = cdiv(O, oc) * nv * conv_row_cycles(Q, reg_w, nv, info)
+    rows_info = few_channels_vectors(Q, target)
+    cfg = few_channels_config(O, Q, target)
+    rows = O * conv_row_cycles(cdiv(Q, rows_info.lanes), cfg["xv"], cfg["ot"], rows_info)
+    return blocks >= ROW_VECTOR_MIN_RATIO * rows
 
 
 def column_phases(s, st, dp, sw, width=None, offset=0, lanes=1):
@@ -235,26 +281,37 @@ def schedule_conv2d_nchw_few_channels(s, st, target):
     Qp = Q if Q % lanes == 0 else cdiv(Q, xv * lanes) * xv * lanes
     dw = st.op.attrs.get("dilation", (1, 1))[1]
     phases = column_phases(s, st, dp, sw, (Qp - 1) * sw + (S_ - 1) * dw + 1 if Qp > Q else None)
-    _schedule_copy(phases, lanes)
-    _, _, _, nph, Wq = _dims(phases.op.output(0))
+    _, _, Hp, nph, Wq = _dims(phases.op.output(0))
     # grouped: the channel tiles outside the rows, so that each thread's share of the
     # groups reads the input channels its own share of the copy wrote
-    outer = og < O or channel_tiles_outer(C, R, S_, O, nph * Wq, info,
-                                          _dims(phases.op.output(0))[2])
+    outer = og < O or channel_tiles_outer(C, R, S_, O, nph * Wq, info, Hp)
     out, conv = _output_and_accumulator(s, st)
     if Qp > Q:
         pad_axis(s, conv, 3, Qp)
     rows = few_channels_rows(N, O, P, Q, ot, xv, info)
-    if rows > 1:
+    band = copy_band(st, N, P, C, nph * Wq, R, rows, og == O, info)
+    if not band:
+        _schedule_copy(phases, lanes)
+    if rows > 1 and not band:
         _row_group_tiles(out, conv, ot, xv, rows, lanes, outer)
         return [st, out]
     n_, o_, y_, x_ = out.op.axis
     ob, oi = out.split(o_, factor=ot)
     xo, xi = out.split(x_, factor=xv * lanes)
-    order = [n_, ob, y_] if outer else [n_, y_, ob]
-    out.reorder(*order, xo, oi, xi)
-    par = out.fuse(*order)
-    out.parallel(par)
+    if band:
+        # parallel over bands of output rows, each copying its input rows (halo included)
+        yb, y_ = out.split(y_, factor=band)
+        inner = [ob, y_] if outer else [y_, ob]
+        out.reorder(n_, yb, *inner, xo, oi, xi)
+        par = out.fuse(n_, yb)
+        out.parallel(par)
+        phases.compute_at(out, par)
+        _vector_tile(phases, phases.op.axis[-1], lanes)
+    else:
+        order = [n_, ob, y_] if outer else [n_, y_, ob]
+        out.reorder(*order, xo, oi, xi)
+        par = out.fuse(*order)
+        out.parallel(par)
     out.unroll(oi)
     _vector_tile(out, xi, lanes)
     conv.compute_at(out, xo)
@@ -269,6 +326,23 @@ def schedule_conv2d_nchw_few_channels(s, st, target):
     conv.unroll(cxo)
     conv.vectorize(cxi)
     return [st, out]
+
+
+def copy_band(st, N, P, C, width, R, rows, ungrouped, info):
+    """Output rows per band (0: none) of the convolution stage `st` where its input copy (C
+    channels of `width` columns, the phases') is made per band of output rows inside the
+    band's parallel iteration (cpu.copy_band_rows: the band's input rows in half the L2, the
+    bands shared evenly by the threads), rather than once in a parallel loop split by
+    channel: for inputs of more than FEW_CHANNELS_MAX channels (each thread read half its
+    rows from the other core's copy: 24x56x56 -> 24 3x3 at 2 threads 0.291 ms, no faster
+    than at 1), ungrouped, one row at a time (rows 1). The stems keep their copy."""
+    if C <= FEW_CHANNELS_MAX or not ungrouped or rows > 1:
+        return 0
+    from .cpu import copy_band_rows
+    sh = int(st.op.attrs["strides"][0])
+    dh = int(st.op.attrs.get("dilation", (1, 1))[0])
+    band, parts = copy_band_rows(N, P, C, width, R, sh, dh, 1, parallel_units(), info)
+    return band if parts == 1 else 0
 
 
 def _row_group_tiles(out, conv, ot, xv, rows, lanes, outer):
