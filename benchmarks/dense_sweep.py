@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """dense (topi.nn.dense on a raw weight) over shapes off the other benchmarks' grid, beside
 torch.nn.functional.linear in the same run: M = 1, 3, 7, 16, 33, 100, 257 rows by transformer
-and classifier widths (768, 3072, 1000, 2048, 4096 x 1024) and widths that are not multiples
-of 8.
+and classifier widths (768, 3072, 1000, 2048, 4096 x 1024), widths that are not multiples
+of 8, and a reduction of 16 (a low-rank factor).
 
     python benchmarks/dense_sweep.py                       # the sweep, 1 and 2 threads
     python benchmarks/dense_sweep.py --threads 1 --shapes 64x512x512,512x1024x256
@@ -31,8 +31,10 @@ import texpr as te  # noqa: E402
 import texpr.topi as topi  # noqa: E402
 
 ROWS = (1, 3, 7, 16, 33, 100, 257)
-#: (N, K): BERT-base projections and FFN, a classifier head, a ranking layer, odd widths
-WIDTHS = ((768, 768), (3072, 768), (768, 3072), (1000, 2048), (4096, 1024), (1001, 999))
+#: (N, K): BERT-base projections and FFN, a classifier head, a ranking layer, odd widths, a
+#: rank-16 factor
+WIDTHS = ((768, 768), (3072, 768), (768, 3072), (1000, 2048), (4096, 1024), (1001, 999),
+          (4096, 16))
 
 
 def sweep_shapes():

@@ -46,6 +46,38 @@ def close(got, want, tol=1e-4):
 
 # ----------------------------------------------------------------------------- dense
 
+def test_dense_transposed_only_where_the_output_transpose_is_cheap():
+    """The transposed product copies the M x N output once more (about 1/K of the product),
+    packing the weight costs about 1/M: transposed up to 384 rows and K / 2 of them."""
+    from texpr.topi.cpu import dense_transposed
+    assert dense_transposed(16, 768) and dense_transposed(384, 768) and dense_transposed(64, 128)
+    assert not dense_transposed(256, 16) and not dense_transposed(200, 256)
+    assert not dense_transposed(385, 4096)
+
+
+@pytest.mark.parametrize("target", X86)
+@pytest.mark.parametrize("M,N,K,epi", [(256, 100, 16, None), (64, 37, 8, "bias_relu"),
+                                       (129, 70, 33, "bias"), (40, 96, 64, None)])
+def test_dense_of_a_short_reduction(target, M, N, K, epi):
+    """Rows more than K / 2 (dense_transposed false): the weight packed, tails of the panels
+    and of the rows, epilogues."""
+    xd, w, b = te.placeholder((M, K), name="x"), te.placeholder((N, K), name="w"), \
+        te.placeholder((N,), name="b")
+    out = topi.nn.dense(xd, w, b if epi and "bias" in epi else None)
+    if epi and "relu" in epi:
+        out = topi.nn.relu(out)
+    a, ww, bb = rand(M, K), rand(N, K), rand(N)
+    ins, arrs = [xd, w], [a, ww]
+    if epi and "bias" in epi:
+        ins, arrs = ins + [b], arrs + [bb]
+    got, f = run(out, ins, arrs, target)
+    want = a @ ww.T + (bb if epi and "bias" in epi else 0)
+    if epi and "relu" in epi:
+        want = np.maximum(want, 0)
+    assert "dense_packA" not in f.source
+    close(got, want)
+
+
 @pytest.mark.parametrize("target", X86)
 @pytest.mark.parametrize("M,N,K,epi", [(1, 17, 9, None), (1, 37, 70, "bias_relu"),
                                        (1, 29, 100, None), (2, 20, 33, None), (13, 50, 70, "bias"),

@@ -626,8 +626,9 @@ def _gemm_operands(st):
 @register("dense", VECTOR_CPU_TARGETS)
 def schedule_dense(s, st, target):
     """dense on a raw weight [N, K], by the number of rows M: up to gemv_max_rows dot products
-    over the weight's rows; up to DENSE_ROWS_MAX the product transposed, the weight read as it
-    lies (dense_rows_config); more rows: blocks of weight panels packed inside the parallel
+    over the weight's rows; up to DENSE_ROWS_MAX rows and K / 2 the product transposed, the
+    weight read as it lies (dense_rows_config, dense_transposed); otherwise blocks of weight
+    panels packed inside the parallel
     loop (dense_weight_blocks_config), else transposed from DENSE_ROWS_MIN_K on, else the
     weight packed whole into [N/nr, K, nr] panels (once per call: in a real model use
     dense_pack with panels packed once), register tile over (rows, panel columns)."""
@@ -651,16 +652,34 @@ def schedule_dense(s, st, target):
         rows, unroll = gemv_tile(M, cpu_info(target))
         unroll, rows = tuning.gemv_params(workload, M, N, K, target, unroll, rows)
         return _schedule_gemv(s, st, target, unroll, rows)
-    cfg = dense_weight_blocks_config(M, N, K, target) if M > DENSE_ROWS_MAX else None
+    transposed = dense_transposed(M, K)
+    cfg = dense_weight_blocks_config(M, N, K, target) if not transposed else None
     if cfg is not None and epilogue_output(s, st) is None:
         cfg = tuning.weight_blocks_params(workload, M, N, K, target, cfg)
         return _schedule_dense_weight_blocks(s, st, target, data, weight, cfg)
-    if M <= DENSE_ROWS_MAX or K >= DENSE_ROWS_MIN_K:
+    if transposed or K >= DENSE_ROWS_MIN_K:
         cfg = tuning.dense_rows_params(workload, M, N, K, target,
                                        dense_rows_config(M, N, K, target))
         return _schedule_dense_rows(s, st, target, data, weight, cfg)
     cfg = tuning.gemm_params(workload, M, N, K, target, dense_config(M, N, K, target))
     return _schedule_gemm(s, st, target, data, weight, cfg)
+
+
+def dense_transposed(M, K):
+    """Whether dense of M rows and a reduction of K is computed transposed (the weight read
+    as it lies; the data packed and the M x N output transposed per call, about 1/K of the
+    product, where packing the weight costs about 1/M of it): up to DENSE_ROWS_MAX rows, at
+    most K / DENSE_TRANSPOSED_ROWS_PER_K of them. Zen 4, avx512, 1 thread (transposed ->
+    weight blocks or packed, ms): 256x4096x16 2.08 -> 0.39, 64x4096x16 0.234 -> 0.099,
+    384x1000x8 0.331 -> 0.101, 128x1024x32 0.156 -> 0.086, 100x3072x48 0.504 -> 0.304,
+    384x768x128 0.867 -> 0.696, 384x3072x256 6.80 -> 5.97; kept transposed: 16x768x128
+    0.034 (packed 0.055), 64x3072x256 1.008 (1.176), 16x3072x512 0.505 (1.019); 64x3072x128,
+    100x768x512 and 384x768x512 the same either way."""
+    return M <= DENSE_ROWS_MAX and DENSE_TRANSPOSED_ROWS_PER_K * M <= K
+
+
+#: dense_transposed: the most rows of the transposed product per unit of K, times this
+DENSE_TRANSPOSED_ROWS_PER_K = 2
 
 
 def _symbolic_rows(st):
