@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """A sweep of convolutions off the ResNet-50 path (batch 1, float32, NCHW in and out): odd
-channel counts, 5x5, dilated 3x3, depthwise 3x3 (stride 1 and 2), 3-channel stride-2 stems,
+channel counts, 5x5, dilated 3x3, depthwise 3x3 (stride 1 and 2) and 7x7 (ConvNeXt), 3-channel stride-2 stems,
 strided layers, grouped (ResNeXt's 32 groups, ShuffleNet's 3). texpr.topi (conv2d_nchw / depthwise_conv2d_nchw via topi.schedule; the
 weight packed offline (conv2d_nchw_packed) and Winograd with offline weights where they apply,
 the fastest counts) beside torch's conv2d (oneDNN, NCHW and channels_last, the faster counts),
@@ -35,6 +35,8 @@ CASES = [
     Case("depthwise 96x112 3x3/2", 96, 112, 96, 3, 2, 1, groups=96),
     Case("depthwise 144x56 3x3", 144, 56, 144, 3, 1, 1, groups=144),
     Case("depthwise 240x28 3x3/2", 240, 28, 240, 3, 2, 1, groups=240),
+    Case("depthwise 96x56 7x7", 96, 56, 96, 7, 1, 3, groups=96),
+    Case("depthwise 384x14 7x7", 384, 14, 384, 7, 1, 3, groups=384),
     Case("strided 64x56->128 3x3/2", 64, 56, 128, 3, 2, 1),
     Case("strided 128x28->256 1x1/2", 128, 28, 256, 1, 2, 0),
     Case("small 16x224->16 3x3", 16, 224, 16, 3, 1, 1),

@@ -53,20 +53,22 @@ def test_tile_comes_from_the_target(target):
         assert rows <= P
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=12, deadline=None)
 @given(C=hs.sampled_from([1, 3]), H=hs.integers(5, 17), W=hs.integers(5, 29),
-       R=hs.sampled_from([3, 5]), stride=hs.sampled_from([1, 2, 3]),
-       pad=hs.lists(hs.integers(0, 2), min_size=4, max_size=4), dil=hs.sampled_from([1, 2]))
-def test_depthwise_any_stride_padding_dilation(C, H, W, R, stride, pad, dil):
+       R=hs.sampled_from([3, 5, 7]), stride=hs.sampled_from([1, 2, 3]),
+       pad=hs.lists(hs.integers(0, 3), min_size=4, max_size=4), dil=hs.sampled_from([1, 2]),
+       target=hs.sampled_from(["native", "avx2"]))
+def test_depthwise_any_stride_padding_dilation(C, H, W, R, stride, pad, dil, target):
     """Odd widths (the last tile computed past the row over the zero-extended phase copy,
-    stored in part), strides, uneven padding, dilation: equal to NumPy, no output left out."""
+    stored in part), strides, uneven padding, dilation, kernels of 5 and 7 rows (unrolled
+    inside the columns: depthwise_stationary_tile): equal to NumPy, no output left out."""
     reach = (R - 1) * dil + 1
     if H + pad[0] + pad[2] < reach or W + pad[1] + pad[3] < reach:
         return
     a, k = rand(1, C, H, W), rand(C, 1, R, R)
     x, w = te.placeholder(a.shape, name="x"), te.placeholder(k.shape, name="w")
     out = topi.nn.depthwise_conv2d_nchw(x, w, stride, pad, dil)
-    f = te.build(topi.schedule(out, "native"), [x, w, out], target="native")
+    f = te.build(topi.schedule(out, target), [x, w, out], target=target)
     want = ref.depthwise_conv2d_nchw_ref(a, k, stride, pad, dil)
     got = np.full(want.shape, np.nan, "float32")
     f(a, k, got)
@@ -197,3 +199,19 @@ def test_large_kernels_take_whole_bands_of_rows():
     assert 14 % want and depthwise_rows(14, 2, info, 49) == 7
     assert depthwise_rows(13, 2, info, 49) * 2 + 2 <= info.nregs    # registers still hold it
     assert depthwise_rows(56, 4, info, 49) == depthwise_rows(56, 4, info, 9)
+
+
+@pytest.mark.parametrize("target", ["avx2", "avx512"])
+def test_tall_kernels_take_the_tile_of_fewest_loads(target):
+    """7x7 over 28 x 28 rows: one vector a row and as many rows as the registers hold beside
+    the column's 7 weights (AVX-512's 8-lane vectors: 14 rows; AVX2's 16 registers: 7)."""
+    from texpr.topi.cpu import depthwise_stationary_tile
+    info = row_vector_info(28, cpu_info(target))
+    rows, width = depthwise_stationary_tile(28, 28, 7, 1, 1, info)
+    assert (rows, width) == ((14, 8) if target == "avx512" else (7, 8))
+    for P, Q, R, stride in ((56, 56, 7, 1), (14, 14, 5, 1), (17, 17, 5, 2), (9, 30, 11, 1)):
+        info = row_vector_info(Q, cpu_info(target))
+        rows, width = depthwise_stationary_tile(P, Q, R, stride, 1, info)
+        nv = width // info.lanes
+        assert rows * nv + R + nv + 1 <= info.nregs and rows <= P
+    assert depthwise_stationary_tile(20, 20, 31, 1, 1, cpu_info("avx2")) == (1, 8)

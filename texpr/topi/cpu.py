@@ -1796,14 +1796,19 @@ def schedule_depthwise_conv2d_nchw(s, st, target):
     copied = (pad_t is not None and pad_t.op.attrs.get("pad_value", 0) == 0) or sw > 1
     workload = conv_workload("topi.depthwise_conv2d_nchw", st,
                              data if pad_t is not None else ins[0], ins[1], pad_t)
-    # strided: one vector per row, so the most rows per band (a band copies the rows its
-    # taps reach; 5x5/2 over 2-row bands copied 7 input rows per 4)
-    width, parallel = tuning.depthwise_params(
-        workload, st, info, depthwise_row_tile(Q, lanes, 1 if sh > 1 else 4, extended=copied),
-        target)
-    taps = int(ins[1].shape[2].value) * int(ins[1].shape[3].value)
-    rows = tuning.depthwise_rows_param(workload, P, target,
-                                       depthwise_rows(P, width // lanes, info, taps))
+    R, S_ = int(ins[1].shape[2].value), int(ins[1].shape[3].value)
+    stationary = R >= DEPTHWISE_STATIONARY_ROWS
+    if stationary:
+        dh = st.op.attrs.get("dilation", (1, 1))[0]
+        rows, width = depthwise_stationary_tile(P, Q, R, sh, dh, info)
+    else:
+        # strided: one vector per row, so the most rows per band (a band copies the rows
+        # its taps reach; 5x5/2 over 2-row bands copied 7 input rows per 4)
+        width = depthwise_row_tile(Q, lanes, 1 if sh > 1 else 4, extended=copied)
+    width, parallel = tuning.depthwise_params(workload, st, info, width, target)
+    rows = tuning.depthwise_rows_param(
+        workload, P, target, rows if stationary
+        else depthwise_rows(P, width // lanes, info, R * S_))
     copy = None
     Qp = Q
     if copied:
@@ -1821,8 +1826,13 @@ def schedule_depthwise_conv2d_nchw(s, st, target):
     _vector_tile(out, xi, lanes)
     cn, cc, cy, cx = conv.op.axis
     ry, rx = conv.op.reduce_axis
-    _register_tile(s, conv, out, info, xo, cy, cx, [cn, cc, ry, rx],
+    # a tall kernel: its columns outside, its rows unrolled, so that each input vector a
+    # column loads serves every output row of the tile it reaches (depthwise_stationary_rows)
+    _register_tile(s, conv, out, info, xo, cy, cx,
+                   [cn, cc, rx, ry] if stationary else [cn, cc, ry, rx],
                    [n_, c_, yo] if parallel == "rows" else [n_, c_])
+    if stationary:
+        conv.unroll(ry)
     if copy is None:
         return [st, out]
     _band_phase_copy(copy, out, yo, lanes, whole_vectors=offset > 0)
@@ -1874,13 +1884,15 @@ def row_vector_info(Q, info):
 def depthwise_rows(P, nv, info, taps=9):
     """Output rows of a depthwise tile of nv vectors per row: enough accumulators to cover
     the FMA latency (each tap is one FMA per accumulator), a divisor of P when one is close
-    below; else, for a kernel of more than DEPTHWISE_TAIL_TAPS taps, the least divisor
-    above that the registers hold (the accumulators, a broadcast weight and an input
-    vector): rows that P does not divide leave a short band, latency-bound over every tap
-    and copying a kernel's height of input rows more than its own. 14 x 14 images (2
-    vectors a row; Zen 4, 1 thread, ms for 6 / 7 rows): 384 channels 7x7 avx512 0.210 /
-    0.131, avx2 0.160 / 0.138; 3x3 and 5x5 mixed (576 channels 3x3 avx512 0.051 / 0.042,
-    avx2 0.061 / 0.078; 240 channels 5x5 avx512 0.048 / 0.052, avx2 0.050 / 0.045)."""
+    below; else, for a kernel of more than DEPTHWISE_TAIL_TAPS taps (of fewer than
+    DEPTHWISE_STATIONARY_ROWS rows: a wide one), the least divisor above that the registers
+    hold (the accumulators, a broadcast weight and an input vector): rows that P does not
+    divide leave a short band, latency-bound over every tap and copying a kernel's height
+    of input rows more than its own. Measured on 14 x 14 images before the tall kernels
+    took depthwise_stationary_tile (2 vectors a row; Zen 4, 1 thread, ms for 6 / 7 rows):
+    384 channels 7x7 avx512 0.210 / 0.131, avx2 0.160 / 0.138; 3x3 and 5x5 mixed (576
+    channels 3x3 avx512 0.051 / 0.042, avx2 0.061 / 0.078; 240 channels 5x5 avx512 0.048 /
+    0.052, avx2 0.050 / 0.045)."""
     want = max(1, min(P, info.busy_accumulators // nv, info.accumulators // nv))
     for r in range(want, max(1, want // 2) - 1, -1):
         if P % r == 0:
@@ -1889,6 +1901,41 @@ def depthwise_rows(P, nv, info, taps=9):
         return want
     cap = min(P, (info.nregs - 2) // nv)
     return next((r for r in range(want + 1, cap + 1) if P % r == 0), want)
+
+
+def depthwise_stationary_tile(P, Q, R, stride, dilation, info):
+    """(rows, width): the depthwise tile for a kernel of R >= DEPTHWISE_STATIONARY_ROWS rows,
+    whose rows are unrolled inside its columns: an input vector loaded for a column then
+    feeds every output row of the tile it reaches, so the tile's loads per FMA are
+    ((input rows it reaches) x nv + the column's R broadcast weights) / (rows x nv x R).
+    For nv = 1, 2, 4 vectors a row, the most rows dividing P (else the most) whose
+    accumulators, the R weights and the nv input vectors fit the registers; the fewest loads
+    per FMA, over the share of the FMA latency the accumulators cover and the row's vectors
+    padded to whole tiles. 7x7, Zen 4, 1 thread, ms (kernel rows outside, as smaller
+    kernels run -> this tile): avx512 (8-lane vectors) 192x28x28 0.252 -> 14 x 8 0.159,
+    96x56x56 0.399 -> 0.281, 384x14x14 0.131 -> 0.082, 240x14x14 5x5 0.048 -> 0.028; avx2
+    (16 registers: 7 x 8) 0.295 -> 0.187, 0.601 -> 0.329, 0.136 -> 0.105, 0.049 -> 0.034."""
+    best = None
+    for nv in (1, 2, 4):
+        cap = min(P, (info.nregs - R - nv - 1) // nv)
+        if cap < 1:
+            continue
+        rows = max(r for r in range(1, cap + 1) if P % r == 0)
+        rows = rows if 2 * rows >= cap else cap
+        reach = min(rows * R, (rows - 1) * stride + (R - 1) * dilation + 1)
+        loads = (reach * nv + R) / float(rows * nv * R)
+        busy = min(1.0, rows * nv / float(info.busy_accumulators))
+        waste = cdiv(Q, nv * info.lanes) * nv * info.lanes / float(Q)
+        key = (round(loads * waste / busy, 6), nv)
+        if best is None or key < best[0]:
+            best = (key, rows, nv * info.lanes)
+    if best is None:        # a kernel as tall as the registers: one row of one vector
+        return 1, info.lanes
+    return best[1], best[2]
+
+
+#: kernels of at least this many rows run depthwise_stationary_tile's tiles
+DEPTHWISE_STATIONARY_ROWS = 5
 
 
 #: depthwise_rows: kernels of more taps than this take whole bands of rows above the
