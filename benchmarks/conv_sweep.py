@@ -1,10 +1,11 @@
 #!/usr/bin/env python
 """A sweep of convolutions off the ResNet-50 path (batch 1, float32, NCHW in and out): odd
-channel counts, 5x5, dilated 3x3, depthwise 3x3 (stride 1 and 2) and 7x7 (ConvNeXt), 3-channel stride-2 stems,
-strided layers, grouped (ResNeXt's 32 groups, ShuffleNet's 3). texpr.topi (conv2d_nchw / depthwise_conv2d_nchw via topi.schedule; the
-weight packed offline (conv2d_nchw_packed) and Winograd with offline weights where they apply,
-the fastest counts) beside torch's conv2d (oneDNN, NCHW and channels_last, the faster counts),
-interleaved; geometric mean and worst ratio.
+channel counts, 5x5, dilated 3x3, depthwise 3x3 (stride 1 and 2) and 7x7 (ConvNeXt), 3-channel
+stride-2 stems, strided layers, grouped (ResNeXt's 32 groups, ShuffleNet's 3). texpr.topi
+(conv2d_nchw / depthwise_conv2d_nchw via topi.schedule; the weight packed offline
+(conv2d_nchw_packed) and Winograd with offline weights where they apply, the fastest counts)
+beside torch's conv2d (oneDNN, NCHW and channels_last, the faster counts), interleaved;
+geometric mean and worst ratio.
 
     python benchmarks/conv_sweep.py                  # 1 thread
     python benchmarks/conv_sweep.py --threads 1,2
