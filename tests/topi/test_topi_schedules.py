@@ -167,12 +167,26 @@ def test_dense_pack(target, M, N, K, nb, bias):
 
 
 @pytest.mark.parametrize("target", X86)
-@pytest.mark.parametrize("B,M,N,K", [(3, 7, 19, 5), (2, 30, 40, 33), (4, 16, 64, 128)])
+@pytest.mark.parametrize("B,M,N,K", [(3, 7, 19, 5), (2, 30, 40, 33), (4, 16, 64, 128),
+                                     (5, 1, 33, 96), (2, 4, 70, 130)])
 def test_batch_matmul(target, B, M, N, K):
     x, y = te.placeholder((B, M, K), name="x"), te.placeholder((B, N, K), name="y")
     a, b = rand(B, M, K), rand(B, N, K)
     got, _ = run(topi.nn.batch_matmul(x, y), [x, y], [a, b], target)
     close(got, ref.batch_matmul_ref(a, b))
+
+
+@pytest.mark.parametrize("target", ["avx2", "avx512"])
+@pytest.mark.parametrize("M", [1, 3])
+def test_batch_matmul_of_few_rows_reads_y_as_it_lies(target, M):
+    """A few rows a batch (a decoding step's one query): dot products over y's rows, no
+    panel of y packed per call; a fused epilogue on the dot products."""
+    B, N, K = 4, 37, 160
+    x, y = te.placeholder((B, M, K), name="x"), te.placeholder((B, N, K), name="y")
+    a, b = rand(B, M, K), rand(B, N, K)
+    got, f = run(topi.nn.relu(topi.nn.batch_matmul(x, y)), [x, y], [a, b], target)
+    close(got, np.maximum(ref.batch_matmul_ref(a, b), 0))
+    assert "_gemm" not in f.source and "pack" not in f.source
 
 
 def _first_rows(start, fits):
