@@ -218,6 +218,25 @@ def test_pragmas_reach_the_source_and_compile():
     assert "/* rows * / of A */" in src
 
 
+@pytest.mark.parametrize("target", ["c", "avx2"])
+def test_no_predictive_commoning_compiles_the_kernel_without_it(target):
+    """The pragma on any loop (parallel included) puts GCC's optimize pragma before the
+    kernel's functions, once; a kernel without it has none; the result is unchanged."""
+    A = te.placeholder((20, 12), name="A")
+    B = te.compute((20, 12), lambda i, j: A[i, j] * 3.0, name="B")
+    s = te.create_schedule(B.op)
+    i, j = B.op.axis
+    s[B].parallel(i)
+    s[B].pragma(i, "no_predictive_commoning")
+    s[B].pragma(j, "no_predictive_commoning")
+    mod, _ = tt.check_kernel(s, [A, B], lambda a: a * 3, [rand(20, 12)], target=target)
+    assert mod.source.count('#pragma GCC optimize ("no-predictive-commoning")') == 1
+    assert mod.source.index("#pragma GCC optimize") < mod.source.index("static void")
+    plain = te.create_schedule(B.op)
+    mod, _ = tt.check_kernel(plain, [A, B], lambda a: a * 3, [rand(20, 12)], target=target)
+    assert "predictive" not in mod.source
+
+
 def test_pragmas_on_a_parallel_loop_still_compile():
     A = te.placeholder((20, 12), name="A")
     B = te.compute((20, 12), lambda i, j: A[i, j] + 1.0, name="B")

@@ -428,6 +428,17 @@ def test_conv2d_nchw(target, N, C, H, W, O, R, stride, pad, dil, epi):
     close(got, want)
 
 
+@pytest.mark.parametrize("target", ["avx2", "avx512"])
+def test_direct_conv_tiles_are_compiled_without_predictive_commoning(target):
+    """The channel-block route's kernel carries the pragma (GCC spilled the stride-2 input
+    values it carried across the kernel-column loop of a wide tile) and stays correct."""
+    a, k = rand(1, 64, 11, 11), rand(32, 64, 3, 3)
+    x, w = te.placeholder(a.shape, name="x"), te.placeholder(k.shape, name="w")
+    got, f = run(topi.nn.conv2d_nchw(x, w, 2, 1), [x, w], [a, k], target)
+    close(got, ref.conv2d_nchw_ref(a, k, 2, 1))
+    assert "data_blocked" in f.source and "no-predictive-commoning" in f.source
+
+
 def _grouped_stage_names(C, H, W, O, R, groups, stride, pad, dilation, target):
     x = te.placeholder((1, C, H, W), name="x")
     w = te.placeholder((O, C // groups, R, R), name="w")
