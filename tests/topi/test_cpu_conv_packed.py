@@ -60,8 +60,10 @@ def test_graph_conv2d_packs_the_weight_once_and_fuses_bias_relu():
 def test_conv2d_weight_blocks_none_where_the_schedule_reads_the_weight_as_it_lies():
     assert cpu.conv2d_weight_blocks((1, 3, 64, 64), (16, 3, 7, 7), 2, 3) is None   # RGB stem
     assert cpu.conv2d_weight_blocks((1, 32, 8, 8), (64, 32, 1, 1), 1, 0) is None   # 1x1 GEMM
-    assert cpu.conv2d_weight_blocks((1, 32, 8, 8), (64, 32, 3, 3), 1, 1, target="c") is None
-    assert cpu.conv2d_weight_blocks((1, 32, 8, 8), (64, 32, 3, 3), 1, 1) is not None
+    assert cpu.conv2d_weight_blocks((1, 64, 8, 8), (64, 64, 3, 3), 1, 1, target="c") is None
+    # few channels over a large image: the rows as the vectors (rows_as_vectors)
+    assert cpu.conv2d_weight_blocks((1, 16, 224, 224), (16, 16, 3, 3), 1, 1) is None
+    assert cpu.conv2d_weight_blocks((1, 64, 8, 8), (64, 64, 3, 3), 1, 1) is not None
 
 
 def test_graph_conv2d_rejects_bad_weights():

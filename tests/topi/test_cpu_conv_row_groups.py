@@ -142,8 +142,9 @@ def test_padded_channel_block_only_for_odd_output_channels():
 
 def test_odd_output_channels_padded_to_vectors_with_a_fused_bias_relu_match_reference():
     """13 output channels: two blocks of a vector, the second 5 channels wide (zero weights
-    past 13, partial stores); strided, an odd input channel count, bias + relu fused."""
-    C, O, H = 5, 13, 15
+    past 13, partial stores); strided, an odd input channel count (more than
+    rows_as_vectors takes), bias + relu fused."""
+    C, O, H = 53, 13, 15
     a = RNG.standard_normal((1, C, H, H), dtype=np.float32)
     k = RNG.standard_normal((O, C, 3, 3), dtype=np.float32)
     b = RNG.standard_normal(O, dtype=np.float32)

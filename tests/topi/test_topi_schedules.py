@@ -59,8 +59,8 @@ def test_dense_transposed_only_where_the_output_transpose_is_cheap():
 @pytest.mark.parametrize("M,N,K,epi", [(256, 100, 16, None), (64, 37, 8, "bias_relu"),
                                        (129, 70, 33, "bias"), (40, 96, 64, None)])
 def test_dense_of_a_short_reduction(target, M, N, K, epi):
-    """Rows more than K / 2 (dense_transposed false): the weight packed, tails of the panels
-    and of the rows, epilogues."""
+    """Rows more than K / 2 (dense_transposed false): the weight packed (the transposed
+    route reads it as it lies), tails of the panels and of the rows, epilogues."""
     xd, w, b = te.placeholder((M, K), name="x"), te.placeholder((N, K), name="w"), \
         te.placeholder((N,), name="b")
     out = topi.nn.dense(xd, w, b if epi and "bias" in epi else None)
@@ -74,7 +74,7 @@ def test_dense_of_a_short_reduction(target, M, N, K, epi):
     want = a @ ww.T + (bb if epi and "bias" in epi else 0)
     if epi and "relu" in epi:
         want = np.maximum(want, 0)
-    assert "dense_packA" not in f.source
+    assert "dense_packW" in f.source         # the weight packed: not the transposed route
     close(got, want)
 
 
