@@ -47,6 +47,17 @@ def test_few_channels_conv(N, C, H, Q, spare, O, R, stride, pad, dil, epi, targe
     info = cpu_info(target)
     Q = Q[0] * info.lanes + Q[1]
     W = _width(Q, R, stride, pad, dil, spare)
+    f, want = _built_conv(N, C, H, W, O, R, stride, pad, dil, epi, target)
+    assert want.shape[3] == Q
+    assert "data_phases" in f.source          # the schedule of this module ran
+    cfg = few_channels_config(O, Q, target)
+    info = few_channels_vectors(Q, target)    # the vectors the rows are tiled in
+    assert few_channels_rows(N, O, want.shape[2], Q, cfg["ot"], cfg["xv"], info) == rows
+
+
+def _built_conv(N, C, H, W, O, R, stride, pad, dil, epi, target):
+    """conv2d_nchw (+ bias and relu where epi) built for target, checked against NumPy on
+    random data: (the module, the reference output)."""
     a, k, bb = rand(N, C, H, W), rand(O, C, R, R), rand(O)
     x, w, b = te.placeholder(a.shape, name="x"), te.placeholder(k.shape, name="w"), \
         te.placeholder((O,), name="b")
@@ -57,15 +68,11 @@ def test_few_channels_conv(N, C, H, Q, spare, O, R, stride, pad, dil, epi, targe
         out = topi.nn.relu(topi.nn.bias_add(out, b))
         ins, arrs = ins + [b], arrs + [bb]
         want = np.maximum(want + bb.reshape(1, -1, 1, 1), 0)
-    assert want.shape[3] == Q
     f = te.build(topi.schedule(out, target), ins + [out], target=target)
-    assert "data_phases" in f.source          # the schedule of this module ran
-    cfg = few_channels_config(O, Q, target)
-    info = few_channels_vectors(Q, target)    # the vectors the rows are tiled in
-    assert few_channels_rows(N, O, want.shape[2], Q, cfg["ot"], cfg["xv"], info) == rows
     got = np.full(want.shape, np.nan, "float32")
     f(*arrs, got)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(want).max()))
+    return f, want
 
 
 @pytest.mark.parametrize("target", ["native", "avx512", "neon"])
@@ -254,20 +261,6 @@ def test_rows_are_the_vectors_where_the_channel_blocks_model_slower(monkeypatch,
 def test_rows_of_more_channels_equal_the_reference(C, O, H, R, stride, dil, target, epi):
     """Convolutions of 5-48 input channels on whichever route rows_as_vectors picks (the
     rows' copy split into stride phases, channel tiles over more channels) equal NumPy's."""
-    pad = R // 2 * dil
-    a, k, bb = rand(1, C, H, H + 3), rand(O, C, R, R), rand(O)
-    x, w, b = te.placeholder(a.shape, name="x"), te.placeholder(k.shape, name="w"), \
-        te.placeholder((O,), name="b")
-    out = topi.nn.conv2d_nchw(x, w, stride, pad, dil)
-    ins, arrs = [x, w], [a, k]
-    want = ref.conv2d_nchw_ref(a, k, stride, pad, dil)
-    if epi:
-        out = topi.nn.relu(topi.nn.bias_add(out, b))
-        ins, arrs = ins + [b], arrs + [bb]
-        want = np.maximum(want + bb.reshape(1, -1, 1, 1), 0)
-    f = te.build(topi.schedule(out, target), ins + [out], target=target)
+    f, want = _built_conv(1, C, H, H + 3, O, R, stride, R // 2 * dil, dil, epi, target)
     P, Q = want.shape[2:]
     assert ("data_phases" in f.source) == rows_as_vectors(C, O, P, Q, R, R, target)
-    got = np.full(want.shape, np.nan, "float32")
-    f(*arrs, got)
-    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(want).max()))

@@ -56,33 +56,14 @@ def test_dense_transposed_only_where_the_output_transpose_is_cheap():
 
 
 @pytest.mark.parametrize("target", X86)
-@pytest.mark.parametrize("M,N,K,epi", [(256, 100, 16, None), (64, 37, 8, "bias_relu"),
-                                       (129, 70, 33, "bias"), (40, 96, 64, None)])
-def test_dense_of_a_short_reduction(target, M, N, K, epi):
-    """Rows more than K / 2 (dense_transposed false): the weight packed (the transposed
-    route reads it as it lies), tails of the panels and of the rows, epilogues."""
-    xd, w, b = te.placeholder((M, K), name="x"), te.placeholder((N, K), name="w"), \
-        te.placeholder((N,), name="b")
-    out = topi.nn.dense(xd, w, b if epi and "bias" in epi else None)
-    if epi and "relu" in epi:
-        out = topi.nn.relu(out)
-    a, ww, bb = rand(M, K), rand(N, K), rand(N)
-    ins, arrs = [xd, w], [a, ww]
-    if epi and "bias" in epi:
-        ins, arrs = ins + [b], arrs + [bb]
-    got, f = run(out, ins, arrs, target)
-    want = a @ ww.T + (bb if epi and "bias" in epi else 0)
-    if epi and "relu" in epi:
-        want = np.maximum(want, 0)
-    assert "dense_packW" in f.source         # the weight packed: not the transposed route
-    close(got, want)
-
-
-@pytest.mark.parametrize("target", X86)
 @pytest.mark.parametrize("M,N,K,epi", [(1, 17, 9, None), (1, 37, 70, "bias_relu"),
                                        (1, 29, 100, None), (2, 20, 33, None), (13, 50, 70, "bias"),
                                        (37, 65, 300, "bias_relu"), (64, 96, 520, None),
-                                       (130, 33, 1031, "relu")])
+                                       (130, 33, 1031, "relu"),
+                                       # rows over K / 2 (dense_transposed false): the weight
+                                       # packed, not read as it lies
+                                       (256, 100, 16, None), (64, 37, 8, "bias_relu"),
+                                       (129, 70, 33, "bias"), (40, 96, 64, None)])
 def test_dense(target, M, N, K, epi):
     xd = te.placeholder((M, K), name="x")
     w = te.placeholder((N, K), name="w")
@@ -104,11 +85,12 @@ def test_dense(target, M, N, K, epi):
         # dot products over the weight's rows as they lie: no packed copy of the weight
         assert "dense.rf" in f.source and "pack" not in f.source
         return
-    if M <= topi.cpu.DENSE_ROWS_MAX:
+    if topi.cpu.dense_transposed(M, K):
         # the product transposed, the weight read as it lies: only the data is packed
         assert "dense_packA" in f.source and "packW" not in f.source
         assert "tensorize gemm_fp32" in f.source
         return
+    assert "dense_packW" in f.source            # the weight packed (blocks or whole)
     cfg = topi.cpu.dense_config(M, N, K, target)
     if M >= cfg["mr"] and N >= cfg["nr"]:
         assert "tensorize gemm_fp32" in f.source
