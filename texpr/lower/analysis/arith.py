@@ -318,12 +318,7 @@ class Simplifier:
         if c == 1:
             return a if op in ("//", "tdiv") else _ic(0, dt)
         lin = to_linear(a)
-        q_terms, r_terms = {}, {}
-        for k, (atom, coef) in lin.terms.items():
-            if coef % c == 0:
-                q_terms[k] = (atom, coef // c)
-            else:
-                r_terms[k] = (atom, coef)
+        q_terms, r_terms = _split_terms(lin.terms, c)
         qc, rc = divmod(lin.const, c)
         q = Linear(q_terms, qc)
         r = Linear(r_terms, rc)
@@ -355,12 +350,7 @@ class Simplifier:
         for g in range(c // 2, 1, -1):
             if c % g:
                 continue
-            x_terms, s_terms = {}, {}
-            for k, (atom, coef) in r.terms.items():
-                if coef % g == 0:
-                    x_terms[k] = (atom, coef // g)
-                else:
-                    s_terms[k] = (atom, coef)
+            x_terms, s_terms = _split_terms(r.terms, g)
             if not x_terms:
                 continue
             xc, sc = divmod(r.const, g)
@@ -632,6 +622,18 @@ def _fold_symbolic_divmod(lin):
                     lin = Linear(t, lin.const).add(to_linear(atom.a).scale(coef))
                     break
     return lin
+
+
+def _split_terms(terms, c):
+    """A linear form's terms split into those whose coefficients c divides (divided by c)
+    and the others (as they are)."""
+    whole, rest = {}, {}
+    for k, (atom, coef) in terms.items():
+        if coef % c == 0:
+            whole[k] = (atom, coef // c)
+        else:
+            rest[k] = (atom, coef)
+    return whole, rest
 
 
 def _floordiv_order(a, b):
