@@ -190,17 +190,6 @@ def test_phase_copy_borders_are_whole_vectors(target, C, H, stride, pad, R, whol
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(want).max()))
 
 
-def test_large_kernels_take_whole_bands_of_rows():
-    """A 7x7 depthwise over 14 rows of 2 vectors: bands of 7 rows, not 6 + 6 + a short band
-    of 2 that is latency-bound over 49 taps; a 3x3 keeps the latency's count of rows."""
-    from texpr.topi.cpu import cpu_info, depthwise_rows, row_vector_info
-    info = row_vector_info(14, cpu_info("avx512"))
-    want = depthwise_rows(14, 2, info, 9)
-    assert 14 % want and depthwise_rows(14, 2, info, 49) == 7
-    assert depthwise_rows(13, 2, info, 49) * 2 + 2 <= info.nregs    # registers still hold it
-    assert depthwise_rows(56, 4, info, 49) == depthwise_rows(56, 4, info, 9)
-
-
 @pytest.mark.parametrize("target", ["avx2", "avx512"])
 def test_tall_kernels_take_the_tile_of_fewest_loads(target):
     """7x7 over 28 x 28 rows: one vector a row and as many rows as the registers hold beside

@@ -1805,7 +1805,7 @@ def schedule_depthwise_conv2d_nchw(s, st, target):
     copied = (pad_t is not None and pad_t.op.attrs.get("pad_value", 0) == 0) or sw > 1
     workload = conv_workload("topi.depthwise_conv2d_nchw", st,
                              data if pad_t is not None else ins[0], ins[1], pad_t)
-    R, S_ = int(ins[1].shape[2].value), int(ins[1].shape[3].value)
+    R = int(ins[1].shape[2].value)
     stationary = R >= DEPTHWISE_STATIONARY_ROWS
     if stationary:
         dh = st.op.attrs.get("dilation", (1, 1))[0]
@@ -1817,7 +1817,7 @@ def schedule_depthwise_conv2d_nchw(s, st, target):
     width, parallel = tuning.depthwise_params(workload, st, info, width, target)
     rows = tuning.depthwise_rows_param(
         workload, P, target, rows if stationary
-        else depthwise_rows(P, width // lanes, info, R * S_))
+        else depthwise_rows(P, width // lanes, info))
     copy = None
     Qp = Q
     if copied:
@@ -1836,7 +1836,7 @@ def schedule_depthwise_conv2d_nchw(s, st, target):
     cn, cc, cy, cx = conv.op.axis
     ry, rx = conv.op.reduce_axis
     # a tall kernel: its columns outside, its rows unrolled, so that each input vector a
-    # column loads serves every output row of the tile it reaches (depthwise_stationary_rows)
+    # column loads serves every output row of the tile it reaches (depthwise_stationary_tile)
     _register_tile(s, conv, out, info, xo, cy, cx,
                    [cn, cc, rx, ry] if stationary else [cn, cc, ry, rx],
                    [n_, c_, yo] if parallel == "rows" else [n_, c_])
@@ -1890,26 +1890,14 @@ def row_vector_info(Q, info):
     return narrow if per_cycle(narrow) >= per_cycle(info) else info
 
 
-def depthwise_rows(P, nv, info, taps=9):
+def depthwise_rows(P, nv, info):
     """Output rows of a depthwise tile of nv vectors per row: enough accumulators to cover
-    the FMA latency (each tap is one FMA per accumulator), a divisor of P when one is close
-    below; else, for a kernel of more than DEPTHWISE_TAIL_TAPS taps (of fewer than
-    DEPTHWISE_STATIONARY_ROWS rows: a wide one), the least divisor above that the registers
-    hold (the accumulators, a broadcast weight and an input vector): rows that P does not
-    divide leave a short band, latency-bound over every tap and copying a kernel's height
-    of input rows more than its own. Measured on 14 x 14 images before the tall kernels
-    took depthwise_stationary_tile (2 vectors a row; Zen 4, 1 thread, ms for 6 / 7 rows):
-    384 channels 7x7 avx512 0.210 / 0.131, avx2 0.160 / 0.138; 3x3 and 5x5 mixed (576
-    channels 3x3 avx512 0.051 / 0.042, avx2 0.061 / 0.078; 240 channels 5x5 avx512 0.048 /
-    0.052, avx2 0.050 / 0.045)."""
+    the FMA latency (each tap is one FMA per accumulator), a divisor of P when one is close."""
     want = max(1, min(P, info.busy_accumulators // nv, info.accumulators // nv))
     for r in range(want, max(1, want // 2) - 1, -1):
         if P % r == 0:
             return r
-    if taps <= DEPTHWISE_TAIL_TAPS:
-        return want
-    cap = min(P, (info.nregs - 2) // nv)
-    return next((r for r in range(want + 1, cap + 1) if P % r == 0), want)
+    return want
 
 
 def depthwise_stationary_tile(P, Q, R, stride, dilation, info):
@@ -1922,8 +1910,8 @@ def depthwise_stationary_tile(P, Q, R, stride, dilation, info):
     per FMA, over the share of the FMA latency the accumulators cover and the row's vectors
     padded to whole tiles. 7x7, Zen 4, 1 thread, ms (kernel rows outside, as smaller
     kernels run -> this tile): avx512 (8-lane vectors) 192x28x28 0.252 -> 14 x 8 0.159,
-    96x56x56 0.399 -> 0.281, 384x14x14 0.131 -> 0.082, 240x14x14 5x5 0.048 -> 0.028; avx2
-    (16 registers: 7 x 8) 0.295 -> 0.187, 0.601 -> 0.329, 0.136 -> 0.105, 0.049 -> 0.034."""
+    96x56x56 0.399 -> 0.281, 384x14x14 0.204 -> 0.082, 240x14x14 5x5 0.048 -> 0.028; avx2
+    (16 registers: 7 x 8) 0.295 -> 0.187, 0.601 -> 0.329, 0.160 -> 0.105, 0.049 -> 0.034."""
     best = None
     for nv in (1, 2, 4):
         cap = min(P, (info.nregs - R - nv - 1) // nv)
@@ -1947,9 +1935,6 @@ def depthwise_stationary_tile(P, Q, R, stride, dilation, info):
 DEPTHWISE_STATIONARY_ROWS = 5
 
 
-#: depthwise_rows: kernels of more taps than this take whole bands of rows above the
-#: latency's count rather than a short last band
-DEPTHWISE_TAIL_TAPS = 25
 
 
 def depthwise_row_tile(Q, lanes, max_vectors=4, extended=True):
